@@ -1,0 +1,218 @@
+/*
+ * tars.h - a table-driven codec for the Tars (JCE) binary wire format.
+ *
+ * Design: every struct of a protocol is described once by a `tars_struct_desc`
+ * (a table of `tars_field`s giving tag, kind, required/optional, default and
+ * the field's offset in the C struct). One generic encoder and one generic
+ * decoder walk those tables; there is no hand-written code per message.
+ *
+ * Wire facts (see docs/protocol.md): a head is (tag << 4 | type) for tags
+ * below 15, else 0xF0 | type followed by a tag byte; integers are written in
+ * the narrowest width and 0 as ZeroTag; strings up to 255 bytes use String1;
+ * vector<byte> is a SimpleList; a top-level struct is its fields alone, a
+ * nested one is wrapped in StructBegin/StructEnd. Encoders write every field,
+ * optional ones included (as @tars/stream does), in ascending tag order.
+ *
+ * Decoding is hostile-input code: every length is checked against the bytes
+ * present before it is used, nesting is limited to TARS_MAX_DEPTH, containers
+ * grow as elements actually decode (never sized by a declared count), and a
+ * failure fills a `tars_err` naming the struct, field, tag and byte offset.
+ *
+ * Ownership: a decoded struct owns every string, byte array and list it
+ * points to; release it with tars_free(). Strings and byte arrays are always
+ * followed by a NUL byte (not counted in len) so text can be used as a C
+ * string; binary content may still hold NULs, so use len.
+ *
+ * Threading: all functions are reentrant; descriptors are immutable.
+ */
+#ifndef OMTP_TARS_H
+#define OMTP_TARS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wire type codes (low nibble of a head). */
+enum tars_type {
+    TARS_INT1 = 0,
+    TARS_INT2 = 1,
+    TARS_INT4 = 2,
+    TARS_INT8 = 3,
+    TARS_FLOAT = 4,
+    TARS_DOUBLE = 5,
+    TARS_STRING1 = 6,
+    TARS_STRING4 = 7,
+    TARS_MAP = 8,
+    TARS_LIST = 9,
+    TARS_STRUCT_BEGIN = 10,
+    TARS_STRUCT_END = 11,
+    TARS_ZERO = 12,
+    TARS_SIMPLE_LIST = 13,
+};
+
+/* C error returns of this module (negative, never protocol codes). */
+enum {
+    TARS_OK = 0,
+    TARS_ENOMEM = -1,   /* allocation failed */
+    TARS_ETRUNC = -2,   /* input ends inside a head or value */
+    TARS_ETYPE = -3,    /* wire type does not fit the declared field */
+    TARS_EMISSING = -4, /* a required field is absent */
+    TARS_EDEPTH = -5,   /* nesting deeper than TARS_MAX_DEPTH */
+    TARS_EINVAL = -6,   /* invalid wire type code, negative length, bad tag */
+    TARS_ERANGE = -7,   /* value or length out of the field's range */
+};
+
+#define TARS_MAX_DEPTH 32
+#define TARS_MAX_TAG   255
+
+/* Owned, NUL-terminated byte string (len excludes the NUL). */
+typedef struct tars_str {
+    char *data;
+    uint32_t len;
+} tars_str;
+
+/* Owned byte array (vector<byte>); also NUL-terminated for convenience. */
+typedef struct tars_bytes {
+    uint8_t *data;
+    uint32_t len;
+} tars_bytes;
+
+/* A list: `items` is an array of `n` elements of the field's element type. */
+#define TARS_LIST_OF(T)                                                                            \
+    struct {                                                                                       \
+        T *items;                                                                                  \
+        uint32_t n;                                                                                \
+    }
+typedef TARS_LIST_OF(void) tars_list;
+typedef TARS_LIST_OF(tars_str) tars_str_list;
+typedef TARS_LIST_OF(int64_t) tars_i64_list;
+
+/* map<string,string>: keys[i] -> vals[i]. */
+typedef struct tars_str_map {
+    tars_str *keys;
+    tars_str *vals;
+    uint32_t n;
+} tars_str_map;
+
+/* What a field holds in C. */
+enum tars_kind {
+    TK_BOOL,        /* bool */
+    TK_I8,          /* int8_t  (byte) */
+    TK_I16,         /* int16_t (short) */
+    TK_I32,         /* int32_t (int, enum) */
+    TK_I64,         /* int64_t (long) */
+    TK_F32,         /* float */
+    TK_F64,         /* double */
+    TK_STR,         /* tars_str */
+    TK_BYTES,       /* tars_bytes (vector<byte>, SimpleList) */
+    TK_STRUCT,      /* nested struct, by value; `sub` describes it */
+    TK_LIST_STR,    /* tars_str_list */
+    TK_LIST_I64,    /* tars_i64_list */
+    TK_LIST_STRUCT, /* TARS_LIST_OF(sub's C type) */
+    TK_MAP_STR_STR, /* tars_str_map */
+};
+
+struct tars_struct_desc;
+
+typedef struct tars_field {
+    const char *name; /* as in the IDL, e.g. "sessionId" */
+    uint16_t offset;  /* offsetof() in the C struct */
+    uint8_t tag;
+    uint8_t kind; /* enum tars_kind */
+    bool required;
+    int64_t def;                        /* default of an integer field */
+    const struct tars_struct_desc *sub; /* TK_STRUCT / TK_LIST_STRUCT */
+} tars_field;
+
+typedef struct tars_struct_desc {
+    const char *name;
+    size_t size; /* sizeof the C struct */
+    const tars_field *fields;
+    unsigned nfields; /* sorted by ascending tag */
+} tars_struct_desc;
+
+/* Where and why a decode failed. */
+typedef struct tars_err {
+    int code;          /* TARS_E* */
+    size_t offset;     /* byte offset in the input */
+    int tag;           /* tag being read, -1 if none */
+    const char *strct; /* struct name, or NULL */
+    const char *field; /* field name, or NULL */
+    char msg[160];     /* human-readable, e.g. "MsgReq.from (tag 3): required field missing" */
+} tars_err;
+
+/* Growable output buffer. A failed allocation sets `oom` and later writes
+ * become no-ops, so callers check once at the end (tars_buf_ok). */
+typedef struct tars_buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+    bool oom;
+} tars_buf;
+
+void tars_buf_init(tars_buf *b);
+void tars_buf_free(tars_buf *b);
+void tars_buf_reset(tars_buf *b); /* len = 0, keeps memory */
+bool tars_buf_reserve(tars_buf *b, size_t extra);
+void tars_buf_put(tars_buf *b, const void *p, size_t n);
+static inline bool tars_buf_ok(const tars_buf *b)
+{
+    return !b->oom;
+}
+
+/* ---- low-level writers (used by the generic encoder and by tests) ---- */
+void tars_put_head(tars_buf *b, unsigned tag, unsigned type);
+void tars_put_int(tars_buf *b, unsigned tag, int64_t v); /* narrowest width */
+void tars_put_float(tars_buf *b, unsigned tag, float v);
+void tars_put_double(tars_buf *b, unsigned tag, double v);
+void tars_put_string(tars_buf *b, unsigned tag, const void *s, size_t len);
+void tars_put_bytes(tars_buf *b, unsigned tag, const void *p, size_t len); /* SimpleList */
+
+/* ---- low-level reader ---- */
+typedef struct tars_reader {
+    const uint8_t *p;
+    size_t len;
+    size_t off;
+    unsigned depth;
+    tars_err *err; /* may be NULL */
+} tars_reader;
+
+void tars_reader_init(tars_reader *r, const void *p, size_t len, tars_err *err);
+/* Reads a head without consuming it. Returns 0, or TARS_ETRUNC/TARS_EINVAL. */
+int tars_peek_head(tars_reader *r, unsigned *tag, unsigned *type, size_t *head_len);
+/* Skips one value of wire type `type` whose head was already consumed. */
+int tars_skip_value(tars_reader *r, unsigned type);
+
+/* ---- generic struct codec ---- */
+
+/* Sets every field to its declared default (0, "", empty). */
+void tars_init(const tars_struct_desc *d, void *obj);
+/* Frees everything the struct owns and re-initialises it. */
+void tars_free(const tars_struct_desc *d, void *obj);
+/* Deep copy: dst must be uninitialised or freed. Returns TARS_OK/ENOMEM. */
+int tars_copy(const tars_struct_desc *d, void *dst, const void *src);
+
+/* Appends the struct's encoding. `top_level` omits StructBegin/End (frames,
+ * payloads); `tag` is used only when !top_level. Returns TARS_OK or
+ * TARS_ENOMEM/TARS_ERANGE (string over 4 GiB). */
+int tars_encode(tars_buf *b, const tars_struct_desc *d, const void *obj, bool top_level,
+                unsigned tag);
+
+/* Decodes a top-level struct occupying all of [p, p+len). On success `obj`
+ * is initialised and owns its contents; on failure it is left initialised
+ * and empty, and *err (if given) says what went wrong. */
+int tars_decode(const tars_struct_desc *d, void *obj, const void *p, size_t len, tars_err *err);
+
+/* Decodes a top-level struct from the reader's current position, stopping at
+ * the end of input (used for nesting and tests). */
+int tars_decode_fields(tars_reader *r, const tars_struct_desc *d, void *obj);
+
+/* Small string helpers. */
+int tars_str_set(tars_str *s, const char *cstr);              /* copies */
+int tars_str_setn(tars_str *s, const void *p, size_t len);    /* copies */
+int tars_bytes_set(tars_bytes *b, const void *p, size_t len); /* copies */
+void tars_str_clear(tars_str *s);
+bool tars_str_eq(const tars_str *s, const char *cstr);
+const char *tars_err_name(int code);
+
+#endif
