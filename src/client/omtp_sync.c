@@ -1,0 +1,605 @@
+/*
+ * omtp_sync.c - the blocking OMTP client (see omtp_sync.h).
+ *
+ * The socket is non-blocking; every wait is a poll(2) with the time left to
+ * the caller's deadline. Incoming bytes go straight into the frame reader's
+ * buffer; each complete frame is decoded and appended to one of two FIFO
+ * queues (pushes, replies). Queues are singly linked lists with a tail
+ * pointer: pushes are consumed in order, replies are searched by packId
+ * (O(n) in the number of unclaimed replies, which is tiny in practice).
+ */
+#include "omtp_sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct qnode {
+    struct qnode *next;
+    omtp_packet pkt;
+} qnode;
+
+typedef struct pqueue {
+    qnode *head, *tail;
+    size_t n;
+} pqueue;
+
+struct omtp_sync {
+    int fd;
+    bool closed;
+    int timeout_ms;
+    int64_t xflags; /* COMPRESS/CRYPTO bits for requests */
+    omtp_crypto_key key;
+    uint32_t max_frame;
+    omtp_frame_reader rd;
+    tars_buf out;
+    pqueue pushes;
+    pqueue replies;
+    char user[256];
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int left_ms(int64_t deadline)
+{
+    int64_t l = deadline - mono_ms();
+    return l < 0 ? 0 : (int)(l > 0x7fffffff ? 0x7fffffff : l);
+}
+
+static void q_push(pqueue *q, qnode *n)
+{
+    n->next = NULL;
+    if (q->tail)
+        q->tail->next = n;
+    else
+        q->head = n;
+    q->tail = n;
+    q->n++;
+}
+
+static void q_free(pqueue *q)
+{
+    qnode *n = q->head;
+    while (n) {
+        qnode *nx = n->next;
+        omtp_packet_free(&n->pkt);
+        free(n);
+        n = nx;
+    }
+    q->head = q->tail = NULL;
+    q->n = 0;
+}
+
+/* Removes and returns the first node matching pack_id (NULL = any). */
+static qnode *q_take(pqueue *q, const char *pack_id)
+{
+    qnode *prev = NULL;
+    for (qnode *n = q->head; n; prev = n, n = n->next) {
+        if (pack_id &&
+            strcmp(n->pkt.header.packId.data ? n->pkt.header.packId.data : "", pack_id) != 0)
+            continue;
+        if (prev)
+            prev->next = n->next;
+        else
+            q->head = n->next;
+        if (q->tail == n)
+            q->tail = prev;
+        q->n--;
+        return n;
+    }
+    return NULL;
+}
+
+int omtp_sync_connect(omtp_sync **out, const char *host, int port, int timeout_ms)
+{
+    *out = NULL;
+    if (!host || port <= 0 || port > 65535)
+        return OMTP_EINVAL;
+    if (timeout_ms <= 0)
+        timeout_ms = OMTP_SYNC_DEFAULT_TIMEOUT_MS;
+    int64_t deadline = mono_ms() + timeout_ms;
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", port);
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, ps, &hints, &res) != 0 || !res)
+        return OMTP_EINVAL;
+
+    int rc = OMTP_EIO, fd = -1, saved = ECONNREFUSED;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            rc = 0;
+            break;
+        }
+        if (errno == EINPROGRESS) {
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            int pr = poll(&pf, 1, left_ms(deadline));
+            if (pr == 0) {
+                rc = OMTP_ETIMEDOUT;
+                saved = ETIMEDOUT;
+                close(fd);
+                fd = -1;
+                break;
+            }
+            int err = 0;
+            socklen_t el = sizeof(err);
+            if (pr > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0) {
+                rc = 0;
+                break;
+            }
+            saved = err ? err : errno;
+        } else {
+            saved = errno;
+        }
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (rc) {
+        errno = saved;
+        return rc;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+    omtp_sync *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return OMTP_ENOMEM;
+    }
+    c->fd = fd;
+    c->timeout_ms = OMTP_SYNC_DEFAULT_TIMEOUT_MS;
+    c->max_frame = OMTP_DEFAULT_MAX_FRAME;
+    omtp_frame_reader_init(&c->rd, c->max_frame);
+    tars_buf_init(&c->out);
+    *out = c;
+    return 0;
+}
+
+void omtp_sync_close(omtp_sync *c)
+{
+    if (!c)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    omtp_frame_reader_free(&c->rd);
+    tars_buf_free(&c->out);
+    q_free(&c->pushes);
+    q_free(&c->replies);
+    free(c);
+}
+
+void omtp_sync_set_timeout(omtp_sync *c, int timeout_ms)
+{
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : OMTP_SYNC_DEFAULT_TIMEOUT_MS;
+}
+
+void omtp_sync_set_transform(omtp_sync *c, int compress, int crypto, const omtp_crypto_key *key)
+{
+    c->xflags = omtp_flags_with(0, compress, crypto);
+    if (key)
+        c->key = *key;
+    else
+        memset(&c->key, 0, sizeof(c->key));
+}
+
+void omtp_sync_set_max_frame(omtp_sync *c, uint32_t max_frame)
+{
+    c->max_frame = max_frame ? max_frame : OMTP_DEFAULT_MAX_FRAME;
+    c->rd.max_frame = c->max_frame;
+}
+
+const char *omtp_sync_user(const omtp_sync *c)
+{
+    return c->user;
+}
+
+int omtp_sync_fd(const omtp_sync *c)
+{
+    return c->fd;
+}
+
+bool omtp_sync_closed(const omtp_sync *c)
+{
+    return c->closed;
+}
+
+/* Decodes every complete frame buffered and queues it. */
+static int drain_frames(omtp_sync *c)
+{
+    for (;;) {
+        const uint8_t *f;
+        size_t fl;
+        int r = omtp_frame_reader_next(&c->rd, &f, &fl);
+        if (r == 0)
+            return 0;
+        if (r < 0) {
+            c->closed = true; /* a broken stream cannot be resynchronised */
+            return r;
+        }
+        qnode *n = calloc(1, sizeof(*n));
+        if (!n)
+            return OMTP_ENOMEM;
+        omtp_decode_opts o = {.key = c->key.set ? &c->key : NULL, .max_payload = c->max_frame};
+        int stage;
+        char why[200];
+        int rc = omtp_packet_decode(f, fl, &o, &n->pkt, &stage, why, sizeof(why));
+        if (rc && stage == OMTP_STAGE_FRAME) {
+            omtp_packet_free(&n->pkt);
+            free(n);
+            c->closed = true;
+            return OMTP_EDECODE;
+        }
+        /* a payload-stage failure keeps the header; body stays NULL */
+        if (n->pkt.header.flags & OMTP_F_ACK)
+            q_push(&c->replies, n);
+        else
+            q_push(&c->pushes, n);
+    }
+}
+
+/* Reads what is readable now (one read). 0 on progress, OMTP_ECLOSED on EOF. */
+static int read_some(omtp_sync *c)
+{
+    uint8_t *p;
+    size_t room;
+    int rc = omtp_frame_reader_space(&c->rd, 16384, &p, &room);
+    if (rc)
+        return rc;
+    ssize_t n = recv(c->fd, p, room, 0);
+    if (n > 0) {
+        omtp_frame_reader_commit(&c->rd, (size_t)n);
+        return drain_frames(c);
+    }
+    if (n == 0) {
+        c->closed = true;
+        return OMTP_ECLOSED;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return 0;
+    c->closed = true;
+    return errno == ECONNRESET ? OMTP_ECLOSED : OMTP_EIO;
+}
+
+/* Waits until readable (up to deadline) and reads once. */
+static int pump(omtp_sync *c, int64_t deadline)
+{
+    if (c->closed)
+        return OMTP_ECLOSED;
+    struct pollfd pf = {.fd = c->fd, .events = POLLIN};
+    int pr;
+    do {
+        pr = poll(&pf, 1, left_ms(deadline));
+    } while (pr < 0 && errno == EINTR);
+    if (pr < 0)
+        return OMTP_EIO;
+    if (pr == 0)
+        return OMTP_ETIMEDOUT;
+    return read_some(c);
+}
+
+static int write_all(omtp_sync *c, const uint8_t *p, size_t n)
+{
+    if (c->closed)
+        return OMTP_ECLOSED;
+    int64_t deadline = mono_ms() + c->timeout_ms;
+    while (n > 0) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pf = {.fd = c->fd, .events = POLLIN | POLLOUT};
+            int pr = poll(&pf, 1, left_ms(deadline));
+            if (pr == 0)
+                return OMTP_ETIMEDOUT;
+            if (pr > 0 && (pf.revents & POLLIN)) {
+                int rc = read_some(c);
+                if (rc && rc != OMTP_ECLOSED)
+                    return rc;
+            }
+            continue;
+        }
+        c->closed = true;
+        return (errno == EPIPE || errno == ECONNRESET) ? OMTP_ECLOSED : OMTP_EIO;
+    }
+    return 0;
+}
+
+int omtp_sync_send_raw(omtp_sync *c, const void *data, size_t len)
+{
+    return write_all(c, data, len);
+}
+
+int omtp_sync_send(omtp_sync *c, int type, int64_t flags, const char *pack_id,
+                   const tars_struct_desc *desc, const void *body, char *pack_id_out)
+{
+    char id[37];
+    if (!pack_id) {
+        omtp_uuid(id);
+        pack_id = id;
+    }
+    if (pack_id_out)
+        snprintf(pack_id_out, 37, "%s", pack_id);
+    tars_buf_reset(&c->out);
+    int rc = omtp_packet_encode(&c->out, type, flags, pack_id, desc, body,
+                                c->key.set ? &c->key : NULL, c->max_frame);
+    if (rc)
+        return rc;
+    return write_all(c, c->out.data, c->out.len);
+}
+
+int omtp_sync_wait_reply(omtp_sync *c, const char *pack_id, int timeout_ms, omtp_packet *reply)
+{
+    memset(reply, 0, sizeof(*reply));
+    if (timeout_ms <= 0)
+        timeout_ms = c->timeout_ms;
+    int64_t deadline = mono_ms() + timeout_ms;
+    for (;;) {
+        qnode *n = q_take(&c->replies, pack_id);
+        if (n) {
+            *reply = n->pkt;
+            free(n);
+            return 0;
+        }
+        int rc = pump(c, deadline);
+        if (rc == OMTP_ETIMEDOUT || rc == OMTP_ECLOSED || rc == OMTP_EIO || rc == OMTP_ENOMEM)
+            return rc;
+        if (rc && c->closed)
+            return OMTP_ECLOSED;
+    }
+}
+
+int omtp_sync_request(omtp_sync *c, int type, int64_t flags, const tars_struct_desc *desc,
+                      const void *body, int timeout_ms, omtp_packet *reply)
+{
+    char id[37];
+    memset(reply, 0, sizeof(*reply));
+    int rc = omtp_sync_send(c, type, flags | c->xflags, NULL, desc, body, id);
+    if (rc)
+        return rc;
+    return omtp_sync_wait_reply(c, id, timeout_ms, reply);
+}
+
+int omtp_sync_next_push(omtp_sync *c, int timeout_ms, omtp_packet *p)
+{
+    memset(p, 0, sizeof(*p));
+    int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    for (;;) {
+        qnode *n = q_take(&c->pushes, NULL);
+        if (n) {
+            *p = n->pkt;
+            free(n);
+            return 0;
+        }
+        int rc = pump(c, deadline);
+        if (rc == OMTP_ETIMEDOUT || rc == OMTP_ECLOSED || rc == OMTP_EIO || rc == OMTP_ENOMEM)
+            return rc;
+        if (rc && c->closed)
+            return OMTP_ECLOSED;
+    }
+}
+
+size_t omtp_sync_pending_pushes(const omtp_sync *c)
+{
+    return c->pushes.n;
+}
+
+int omtp_sync_wait_closed(omtp_sync *c, int timeout_ms)
+{
+    int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    while (!c->closed) {
+        int rc = pump(c, deadline);
+        if (rc == OMTP_ETIMEDOUT)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* Moves the reply body into out (a `d` struct); OMTP_EDECODE if absent. */
+static int take_body(omtp_packet *p, const tars_struct_desc *d, void *out)
+{
+    if (!p->body || p->desc != d) {
+        tars_init(d, out);
+        return OMTP_EDECODE;
+    }
+    memcpy(out, p->body, d->size);
+    free(p->body);
+    p->body = NULL;
+    return 0;
+}
+
+int omtp_sync_call(omtp_sync *c, int type, const tars_struct_desc *desc, const void *body,
+                   const tars_struct_desc *reply_desc, void *out)
+{
+    omtp_packet r;
+    int rc = omtp_sync_request(c, type, 0, desc, body, 0, &r);
+    if (rc) {
+        tars_init(reply_desc, out);
+        return rc;
+    }
+    rc = take_body(&r, reply_desc, out);
+    omtp_packet_free(&r);
+    return rc;
+}
+
+int omtp_sync_login(omtp_sync *c, const char *user, const char *password, int device_type,
+                    const char *device_id, int *code)
+{
+    omtp_LoginReq req;
+    omtp_msg_init(&omtp_LoginReq_desc, &req);
+    char dev[37];
+    if (!device_id) {
+        omtp_uuid(dev);
+        device_id = dev;
+    }
+    int rc = OMTP_ENOMEM;
+    if (tars_str_set(&req.clientId, user) || tars_str_set(&req.userName, user) ||
+        tars_str_set(&req.password, password ? password : "") ||
+        tars_str_set(&req.deviceId, device_id) || tars_str_set(&req.deviceName, "omtp") ||
+        tars_str_set(&req.version, "1"))
+        goto out;
+    req.deviceType = device_type;
+    omtp_LoginResp resp;
+    rc = omtp_sync_call(c, PT_LOGIN, &omtp_LoginReq_desc, &req, &omtp_LoginResp_desc, &resp);
+    if (rc == 0) {
+        if (code)
+            *code = resp.code;
+        if (resp.code == OMTP_EC_SUCCESS)
+            snprintf(c->user, sizeof(c->user), "%s", user);
+        omtp_msg_free(&omtp_LoginResp_desc, &resp);
+    }
+out:
+    omtp_msg_free(&omtp_LoginReq_desc, &req);
+    return rc;
+}
+
+int omtp_sync_ping(omtp_sync *c)
+{
+    omtp_packet r;
+    int rc = omtp_sync_request(c, PT_PING, 0, NULL, NULL, 0, &r);
+    omtp_packet_free(&r);
+    return rc;
+}
+
+int omtp_sync_logout(omtp_sync *c)
+{
+    omtp_packet r;
+    int rc = omtp_sync_request(c, PT_LOGOUT, 0, NULL, NULL, 0, &r);
+    omtp_packet_free(&r);
+    return rc == OMTP_ECLOSED ? 0 : rc;
+}
+
+int omtp_sync_send_msg(omtp_sync *c, int type, const char *to, const char *content,
+                       const char *pack_id, int64_t flags, omtp_MsgAck *ack)
+{
+    omtp_MsgReq m;
+    omtp_msg_init(&omtp_MsgReq_desc, &m);
+    omtp_msg_init(&omtp_MsgAck_desc, ack);
+    char sid[600];
+    if (type == PT_MSG_SINGLE_CHAT)
+        omtp_session_id_single(c->user, to, sid, sizeof(sid));
+    else
+        snprintf(sid, sizeof(sid), "%s", to);
+    int rc = OMTP_ENOMEM;
+    if (tars_str_set(&m.sessionId, sid) || tars_str_set(&m.from, c->user) ||
+        tars_str_set(&m.to, to) || tars_str_set(&m.content, content ? content : ""))
+        goto out;
+    m.timestamp = omtp_now_ms();
+    m.contentType = 1;
+    char id[37];
+    rc = omtp_sync_send(c, type, flags | c->xflags, pack_id, &omtp_MsgReq_desc, &m, id);
+    if (rc)
+        goto out;
+    omtp_packet r;
+    rc = omtp_sync_wait_reply(c, id, 0, &r);
+    if (rc == 0) {
+        rc = take_body(&r, &omtp_MsgAck_desc, ack);
+        omtp_packet_free(&r);
+    }
+out:
+    omtp_msg_free(&omtp_MsgReq_desc, &m);
+    return rc;
+}
+
+int omtp_sync_chat(omtp_sync *c, const char *to_user, const char *content, omtp_MsgAck *ack)
+{
+    return omtp_sync_send_msg(c, PT_MSG_SINGLE_CHAT, to_user, content, NULL, 0, ack);
+}
+
+int omtp_sync_group_chat(omtp_sync *c, const char *group_id, const char *content, omtp_MsgAck *ack)
+{
+    return omtp_sync_send_msg(c, PT_MSG_GROUP_CHAT, group_id, content, NULL, 0, ack);
+}
+
+int omtp_sync_hot_sessions(omtp_sync *c, int64_t cursor_us, omtp_HotSessionResp *out)
+{
+    omtp_HotSessionReq q = {.timestamp = cursor_us};
+    return omtp_sync_call(c, PT_HOTSESSION_SYNC, &omtp_HotSessionReq_desc, &q,
+                          &omtp_HotSessionResp_desc, out);
+}
+
+int omtp_sync_history(omtp_sync *c, const char *session_id, int64_t seq, int count,
+                      omtp_HistoryMsgPullResp *out)
+{
+    omtp_HistoryMsgPullReq q;
+    omtp_msg_init(&omtp_HistoryMsgPullReq_desc, &q);
+    q.seqId = seq;
+    q.count = count > 0 ? count : 20;
+    if (tars_str_set(&q.sessionId, session_id)) {
+        tars_init(&omtp_HistoryMsgPullResp_desc, out);
+        return OMTP_ENOMEM;
+    }
+    int rc = omtp_sync_call(c, PT_HISTORY_MSG_PULL, &omtp_HistoryMsgPullReq_desc, &q,
+                            &omtp_HistoryMsgPullResp_desc, out);
+    omtp_msg_free(&omtp_HistoryMsgPullReq_desc, &q);
+    return rc;
+}
+
+int omtp_sync_high_prior(omtp_sync *c, int64_t seq, int count, omtp_MsgHighPrioritySyncResp *out)
+{
+    omtp_MsgHighPrioritySyncReq q = {.seqId = seq, .count = count > 0 ? count : 200};
+    return omtp_sync_call(c, PT_HIGH_PRIOR_MSG_SYNC, &omtp_MsgHighPrioritySyncReq_desc, &q,
+                          &omtp_MsgHighPrioritySyncResp_desc, out);
+}
+
+int omtp_sync_read(omtp_sync *c, const char *session_id, int64_t seq, omtp_CommonErrorCode *out)
+{
+    omtp_MsgReaded q;
+    omtp_msg_init(&omtp_MsgReaded_desc, &q);
+    q.seqId = seq;
+    if (tars_str_set(&q.sessionId, session_id)) {
+        tars_init(&omtp_CommonErrorCode_desc, out);
+        return OMTP_ENOMEM;
+    }
+    int rc =
+        omtp_sync_call(c, PT_MSG_READ, &omtp_MsgReaded_desc, &q, &omtp_CommonErrorCode_desc, out);
+    omtp_msg_free(&omtp_MsgReaded_desc, &q);
+    return rc;
+}
+
+int omtp_sync_ctrl(omtp_sync *c, int command, const char *session_id, int64_t seq,
+                   const char *target_pack_id, const char *content, omtp_CommonErrorCode *out)
+{
+    omtp_MsgControl q;
+    omtp_msg_init(&omtp_MsgControl_desc, &q);
+    q.command = command;
+    q.seqId = seq;
+    if (tars_str_set(&q.sessionId, session_id) ||
+        tars_str_set(&q.packId, target_pack_id ? target_pack_id : "") ||
+        tars_str_set(&q.content, content ? content : "")) {
+        omtp_msg_free(&omtp_MsgControl_desc, &q);
+        tars_init(&omtp_CommonErrorCode_desc, out);
+        return OMTP_ENOMEM;
+    }
+    int rc =
+        omtp_sync_call(c, PT_MSG_CTRL, &omtp_MsgControl_desc, &q, &omtp_CommonErrorCode_desc, out);
+    omtp_msg_free(&omtp_MsgControl_desc, &q);
+    return rc;
+}

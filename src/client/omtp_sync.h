@@ -1,0 +1,162 @@
+/*
+ * omtp_sync.h - a small BLOCKING OMTP client for scripts, tools and tests.
+ *
+ * Plain sockets and poll(2), no event loop: every call blocks the calling
+ * thread until it has its answer or its timeout expires. Use the libuv client
+ * (omtp_client.h) for anything long-lived; use this one where a straight line
+ * of "send, wait for the reply, check it" is what you want.
+ *
+ * Model: a request gets a fresh UUID packId (unless the caller gives one) and
+ * the call waits for the packet with the same packId and the ACK bit set.
+ * Everything else that arrives meanwhile is queued, not dropped:
+ *   - packets with ACK 0 are pushes (messages, control notices, kickouts,
+ *     sync-data commands); omtp_sync_next_push() returns them in order;
+ *   - replies to other packIds (pipelined requests) wait in a reply queue
+ *     until omtp_sync_wait_reply() asks for them.
+ * While blocked in a write the client keeps reading, so a server that pushes
+ * a lot cannot deadlock it.
+ *
+ * Errors: functions return 0 or a negative OMTP_E* (omtp_errors.h).
+ * OMTP_ECLOSED means the server closed the connection (all queued packets
+ * can still be read); OMTP_ETIMEDOUT that the deadline passed; OMTP_EIO a
+ * socket error; OMTP_EDECODE a reply whose payload did not decode, or did not
+ * have the expected struct. Protocol outcomes (wrong password, not a member)
+ * are NOT C errors: they come back as the reply's code (OMTP_EC_*), with the
+ * server's words in `desc` where the reply has one.
+ *
+ * Ownership: an omtp_sync owns its socket and queues; omtp_sync_close frees
+ * everything. Packets returned through an omtp_packet* belong to the caller
+ * (omtp_packet_free). Reply structs filled by the helpers belong to the
+ * caller (omtp_msg_free with the struct's descriptor).
+ *
+ * Threading: one thread per client object. Distinct objects may be used
+ * from distinct threads concurrently.
+ */
+#ifndef OMTP_SYNC_H
+#define OMTP_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/omtp_session.h"
+#include "proto/omtp_packet.h"
+
+typedef struct omtp_sync omtp_sync;
+
+#define OMTP_SYNC_DEFAULT_TIMEOUT_MS 5000
+
+/*
+ * Connects to host:port (name or address) within timeout_ms (<= 0: the
+ * default). On success *out is a new client; on failure *out is NULL and
+ * the return is OMTP_ETIMEDOUT, OMTP_EIO (refused, unreachable; errno
+ * kept), OMTP_EINVAL (unknown host) or OMTP_ENOMEM.
+ */
+int omtp_sync_connect(omtp_sync **out, const char *host, int port, int timeout_ms);
+/* Closes the socket and frees the client and its queues. NULL is a no-op. */
+void omtp_sync_close(omtp_sync *c);
+
+/* Per-request timeout used by the helpers (default 5000 ms). */
+void omtp_sync_set_timeout(omtp_sync *c, int timeout_ms);
+/* COMPRESS/CRYPTO bits (omtp_flags_with) added to every request the helpers
+ * send, and the AES key for CRYPTO=1 (copied; NULL clears it). */
+void omtp_sync_set_transform(omtp_sync *c, int compress, int crypto, const omtp_crypto_key *key);
+/* Largest frame accepted from the server (default OMTP_DEFAULT_MAX_FRAME). */
+void omtp_sync_set_max_frame(omtp_sync *c, uint32_t max_frame);
+/* The user id of the last successful login, or "" (owned by the client). */
+const char *omtp_sync_user(const omtp_sync *c);
+/* The socket, for tests that want to poke at it (shutdown, etc.). */
+int omtp_sync_fd(const omtp_sync *c);
+/* True once the server closed the connection or an I/O error occurred. */
+bool omtp_sync_closed(const omtp_sync *c);
+
+/*
+ * Sends one packet without waiting. `flags` is used as given (add the
+ * transform bits yourself, or use omtp_sync_request). `pack_id` NULL means a
+ * fresh UUID; the id used is copied to `pack_id_out` (37 bytes) if not NULL.
+ * desc/body NULL sends an empty payload.
+ */
+int omtp_sync_send(omtp_sync *c, int type, int64_t flags, const char *pack_id,
+                   const tars_struct_desc *desc, const void *body, char *pack_id_out);
+/* Sends bytes as they are (hostile-input tests). */
+int omtp_sync_send_raw(omtp_sync *c, const void *data, size_t len);
+
+/*
+ * Waits up to timeout_ms for the reply (ACK set) to `pack_id`, queueing
+ * everything else. On success *reply holds the decoded packet (body NULL if
+ * the payload was empty or did not decode). On OMTP_ECLOSED or
+ * OMTP_ETIMEDOUT *reply is zeroed.
+ */
+int omtp_sync_wait_reply(omtp_sync *c, const char *pack_id, int timeout_ms, omtp_packet *reply);
+
+/* omtp_sync_send + omtp_sync_wait_reply, with the client's transform bits
+ * OR-ed into `flags` and its timeout (timeout_ms <= 0). */
+int omtp_sync_request(omtp_sync *c, int type, int64_t flags, const tars_struct_desc *desc,
+                      const void *body, int timeout_ms, omtp_packet *reply);
+
+/*
+ * Returns the oldest queued push (ACK 0 packet) in *p, or waits up to
+ * timeout_ms for one (0 = only what is already buffered or readable now).
+ * OMTP_ETIMEDOUT if none came; OMTP_ECLOSED if the connection is closed and
+ * no push is left.
+ */
+int omtp_sync_next_push(omtp_sync *c, int timeout_ms, omtp_packet *p);
+/* Number of pushes queued right now (does not read the socket). */
+size_t omtp_sync_pending_pushes(const omtp_sync *c);
+
+/*
+ * Waits for the server to close the connection, discarding nothing (packets
+ * still queue). 0 when closed, OMTP_ETIMEDOUT if still open at the deadline.
+ */
+int omtp_sync_wait_closed(omtp_sync *c, int timeout_ms);
+
+/* ---- helpers for the common requests ------------------------------------ */
+
+/*
+ * PT_LOGIN with clientId = userName = user. Returns 0 when a LoginResp came
+ * back; *code is its code (OMTP_EC_SUCCESS, OMTP_EC_CONN_USERNAME_OR_PASSWORD,
+ * ...). The device id may be NULL (a fresh one is made up).
+ */
+int omtp_sync_login(omtp_sync *c, const char *user, const char *password, int device_type,
+                    const char *device_id, int *code);
+/* PT_PING; 0 when the ACK came. */
+int omtp_sync_ping(omtp_sync *c);
+/* PT_LOGOUT; 0 when the ACK came or the server closed the connection. */
+int omtp_sync_logout(omtp_sync *c);
+
+/*
+ * Sends a chat message (PT_MSG_SINGLE_CHAT to a user, PT_MSG_GROUP_CHAT to a
+ * group id) from the logged-in user and waits for its MsgAck (*ack, caller
+ * frees with omtp_msg_free(&omtp_MsgAck_desc, ack)). `pack_id` NULL = a
+ * fresh one; pass one to test dedup. `flags` adds header flags (DUP,
+ * HIGHPRJ). Returns 0 when a MsgAck arrived (check ack->code).
+ */
+int omtp_sync_send_msg(omtp_sync *c, int type, const char *to, const char *content,
+                       const char *pack_id, int64_t flags, omtp_MsgAck *ack);
+int omtp_sync_chat(omtp_sync *c, const char *to_user, const char *content, omtp_MsgAck *ack);
+int omtp_sync_group_chat(omtp_sync *c, const char *group_id, const char *content, omtp_MsgAck *ack);
+
+/* PT_HOTSESSION_SYNC from cursor_us (0 = everything). */
+int omtp_sync_hot_sessions(omtp_sync *c, int64_t cursor_us, omtp_HotSessionResp *out);
+/* PT_HISTORY_MSG_PULL: messages with seqId <= seq (<= 0 newest), newest first. */
+int omtp_sync_history(omtp_sync *c, const char *session_id, int64_t seq, int count,
+                      omtp_HistoryMsgPullResp *out);
+/* PT_HIGH_PRIOR_MSG_SYNC after seq. */
+int omtp_sync_high_prior(omtp_sync *c, int64_t seq, int count, omtp_MsgHighPrioritySyncResp *out);
+/* PT_MSG_READ: read cursor of session_id := seq. Reply in *out. */
+int omtp_sync_read(omtp_sync *c, const char *session_id, int64_t seq, omtp_CommonErrorCode *out);
+/* PT_MSG_CTRL (MC_REVOKE / MC_DELETE / MC_OVERRIDE with content) on the
+ * message (session_id, seq) whose packId is target_pack_id (NULL = ""). */
+int omtp_sync_ctrl(omtp_sync *c, int command, const char *session_id, int64_t seq,
+                   const char *target_pack_id, const char *content, omtp_CommonErrorCode *out);
+
+/*
+ * Any request whose reply is a known struct: sends (type, desc/body) and
+ * moves the reply payload into `out` (a struct of `reply_desc`'s type).
+ * OMTP_EDECODE if the reply carried no such payload. Used by the helpers
+ * above and by the CLI for groups, friends and users.
+ */
+int omtp_sync_call(omtp_sync *c, int type, const tars_struct_desc *desc, const void *body,
+                   const tars_struct_desc *reply_desc, void *out);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * config.h - omtpd settings: defaults, config file, command line.
+ *
+ * Precedence: built-in defaults < config file (--config FILE, key = value
+ * lines, '#' comments; see omtpd.conf.sample for every key) < command line.
+ * The struct is filled once at start-up and read-only afterwards (loop
+ * thread and store thread may both read it).
+ */
+#ifndef OMTP_CONFIG_H
+#define OMTP_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct omtp_config {
+    /* network */
+    char listen[128];     /* "127.0.0.1:9000"; port 0 = any free port */
+    char port_file[512];  /* write the bound port here (tests) */
+    char tls_listen[128]; /* "" = no TLS listener */
+    char tls_cert[512], tls_key[512];
+    uint32_t max_conns;           /* 0 = unlimited (bounded by the fd limit) */
+    uint32_t max_frame;           /* bytes, default 1 MiB */
+    uint32_t out_buf_cap;         /* unsent output per connection before closing it */
+    uint32_t keepalive_s;         /* PING interval expected; idle close after 2x */
+    uint32_t prelogin_timeout_s;  /* close if not logged in by then */
+    uint32_t login_fail_delay_ms; /* per-address slowdown after failures */
+    /* storage */
+    char data_dir[512];  /* SQLite data directory (default ./var) */
+    char store_uri[512]; /* postgresql://... ("" = SQLite in data_dir) */
+    int sync_level;      /* 2 FULL (default), 1 NORMAL */
+    /* security */
+    char aes_key_hex[65];      /* CRYPTO=1 payload key; "" = none */
+    char token_secret_hex[65]; /* "" = generated once and kept in the store */
+    /* messaging */
+    uint32_t compress_threshold; /* compress pushes above this to zlib peers */
+    uint32_t max_content;        /* MsgReq.content bytes (MSG_TOO_LONG above) */
+    uint32_t revoke_limit_s;     /* revoke/edit time limit, 0 = none (default 120) */
+    uint32_t group_member_limit; /* default memberLimit (500) */
+    bool friends_only;           /* single chat only between friends */
+    uint32_t hot_page;           /* hot sessions per page (default 100) */
+    /* HTTP API */
+    char http_listen[128]; /* "127.0.0.1:9080"; "" = off */
+    char http_port_file[512];
+    char api_keys[1024];    /* comma-separated bearer keys */
+    uint32_t http_max_body; /* request body cap in bytes (413 above); 0 = 1 MiB */
+    /* cluster */
+    char redis_url[256]; /* "" = single node */
+    char node_id[128];
+    /* logging */
+    int log_level; /* enum omtp_log_level */
+} omtp_config;
+
+void omtp_config_defaults(omtp_config *c);
+/* Loads a key = value file over *c. On error *why names file, line and key. */
+int omtp_config_load(omtp_config *c, const char *path, char *why, size_t whylen);
+/* Applies one setting by its config-file key ("max_frame", "1048576"). */
+int omtp_config_set(omtp_config *c, const char *key, const char *value, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * server.h - the omtpd core: server, connections, requests, replies, pushes.
+ *
+ * Threading: everything here runs on the ONE libuv loop thread, which owns
+ * connections, sessions and the presence table. Storage runs on the store
+ * thread (store.h); handlers reach it only through omtp_store_submit(), whose
+ * completions come back on the loop. Nothing on the loop blocks.
+ *
+ * Request life cycle (the one rule every handler follows):
+ *   dispatch decodes a frame into an omtp_req (heap, owns its body, holds a
+ *   reference on its connection) and calls the handler for its type. The
+ *   handler now owns the request and must, exactly once -- synchronously or
+ *   from a store completion -- call one of omtp_reply(), omtp_reply_code(),
+ *   omtp_reply_empty() or omtp_req_free(). Each frees the request. Replying to
+ *   a connection that closed meanwhile is a no-op (the request still frees).
+ *
+ * Pushes: a packet for many receivers is encoded once into an omtp_wire
+ * (reference counted) and queued on each connection without copying; the
+ * wire holds one encoding per transform variant (plain, zlib, AES, both),
+ * made lazily, so connections that use compression/encryption get it too.
+ */
+#ifndef OMTP_SERVER_H
+#define OMTP_SERVER_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "proto/omtp_packet.h"
+#include "store/store.h"
+
+typedef struct omtp_server omtp_server;
+typedef struct omtp_conn omtp_conn;
+typedef struct omtp_wire omtp_wire;
+
+#define OMTP_PACKID_MAX 128
+
+/* ------------------------------------------------------------ connections */
+
+enum omtp_conn_state {
+    OMTP_CONN_NEW = 0, /* accepted, not logged in: only PING and LOGIN */
+    OMTP_CONN_AUTHING, /* LOGIN submitted to the store, waiting */
+    OMTP_CONN_ONLINE,  /* logged in */
+    OMTP_CONN_CLOSING, /* close requested: no more input, output flushing */
+};
+
+struct omtp_conn {
+    omtp_server *srv;
+    uint64_t id;   /* unique per process, for logs */
+    int state;     /* enum omtp_conn_state */
+    char peer[64]; /* "ip:port" */
+    /* identity, valid from ONLINE on */
+    char userId[OMTP_ID_MAX + 1];
+    int32_t deviceType;
+    char deviceId[OMTP_ID_MAX + 1];
+    int64_t loginMs;
+    bool monitor_role; /* user has the monitor role */
+    /* transforms the peer used: replies mirror the request, pushes follow these */
+    bool uses_zlib;
+    bool uses_aes;
+    /* presence: next device of the same user (see omtp_presence_first) */
+    omtp_conn *next_device;
+    /* opaque per-module state (monitor subscriptions etc.) */
+    void *monitor_state;
+    /* implementation details live in conn.c; do not touch from handlers */
+    struct omtp_conn_impl *impl;
+};
+
+/* Keeps a connection struct alive across async work (it may still close). */
+void omtp_conn_ref(omtp_conn *c);
+void omtp_conn_unref(omtp_conn *c);
+/* true until the connection started closing */
+bool omtp_conn_is_open(const omtp_conn *c);
+/* Flushes queued output then closes. `reason` is logged. */
+void omtp_conn_close(omtp_conn *c, const char *reason);
+/* Queues an encoded wire on the connection (takes its own reference).
+ * Returns 0, or OMTP_ECLOSED. A connection whose unsent output exceeds the
+ * configured cap is closed ("slow reader"), never allowed to grow. */
+int omtp_conn_send_wire(omtp_conn *c, omtp_wire *w);
+
+/* ------------------------------------------------------------- requests */
+
+typedef struct omtp_req {
+    omtp_conn *conn; /* referenced for the request's life */
+    int type;        /* PT_* */
+    int64_t flags;   /* request header flags */
+    char packId[OMTP_PACKID_MAX + 1];
+    const tars_struct_desc *desc; /* request payload struct, NULL if none */
+    void *body;                   /* decoded payload (owned), NULL if none/empty */
+    uint64_t startNs;             /* uv_hrtime() at dispatch, for latency metrics */
+} omtp_req;
+
+/* Sends the reply (type and packId echoed, ACK set, transforms mirrored)
+ * and frees the request. `body` is borrowed (encoded before return). */
+void omtp_reply(omtp_req *req, const tars_struct_desc *desc, const void *body);
+/* Sends the reply struct of the request's type with its code set (and desc,
+ * or errorCode{code, desc}, where the struct has them), everything else at
+ * defaults. Types whose reply has no payload get a CommonErrorCode. Logs
+ * non-zero codes at debug level. Frees the request. */
+void omtp_reply_code(omtp_req *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* ACK with an empty payload (PING, LOGOUT, KICKOUT). Frees the request. */
+void omtp_reply_empty(omtp_req *req);
+/* Frees without replying (e.g. the client's answer to SYNC_DATA_CMD). */
+void omtp_req_free(omtp_req *req);
+
+/* A handler: owns req (see the life cycle above). */
+typedef void (*omtp_handler_fn)(omtp_req *req);
+
+/* --------------------------------------------------------------- pushes */
+
+/* Encodes a packet once. packId NULL = a fresh UUID. Returns NULL on OOM. */
+omtp_wire *omtp_wire_new(int type, int64_t flags, const char *packId, const tars_struct_desc *desc,
+                         const void *body);
+void omtp_wire_ref(omtp_wire *w);
+void omtp_wire_unref(omtp_wire *w);
+
+/* First online connection of a user on this node (then c->next_device). */
+omtp_conn *omtp_presence_first(omtp_server *s, const char *userId);
+/* Sends w to every online device of userId except `except` (may be NULL).
+ * Returns the number of devices it was queued on. In a cluster, devices on
+ * other nodes are reached through the cluster bus. */
+int omtp_push_user(omtp_server *s, const char *userId, omtp_wire *w, const omtp_conn *except);
+/* Pushes PT_SYNC_DATA_CMD {command, content} to every device of userId. */
+void omtp_push_sync_cmd(omtp_server *s, const char *userId, int command, const char *content);
+
+/* chat.c: pushes a stored message (as MsgReq with server fields, header type
+ * m->type and m->flags, packId m->packId) to every online device of each of
+ * `users` and to connections monitoring its session, except `except`. */
+void omtp_deliver_msg(omtp_server *s, const omtp_msg_rec *m, const tars_str_list *users,
+                      const omtp_conn *except);
+
+/* monitor.c: connections monitoring a session get w (except `except`). */
+void omtp_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w,
+                       const omtp_conn *except);
+/* monitor.c: forget a closing connection's subscriptions. */
+void omtp_monitor_conn_closed(omtp_conn *c);
+
+/* -------------------------------------------------------------- metrics */
+
+typedef struct omtp_metrics {
+    uint64_t conns_open, conns_total, conns_rejected;
+    uint64_t logins_ok, logins_failed, kicks;
+    uint64_t packets_in[64], packets_out[64]; /* by type (types >= 64 in slot 0) */
+    uint64_t bytes_in, bytes_out;
+    uint64_t msgs_stored, msgs_dup, pushes;
+    uint64_t errors_by_code[64]; /* replies with a non-zero code, by code */
+    uint64_t slow_reader_closes, frame_errors;
+} omtp_metrics;
+
+/* --------------------------------------------------------------- server */
+
+struct omtp_server {
+    uv_loop_t *loop;
+    omtp_config *cfg;
+    omtp_store *store;
+    omtp_metrics metrics;
+    omtp_crypto_key aes_key;  /* from the config; .set false if none */
+    uint8_t token_secret[32]; /* HMAC key for login tokens */
+    bool stopping;
+    struct omtp_server_impl *impl; /* listeners, presence table, timers (server.c) */
+    void *monitor;                 /* monitor.c state */
+    void *groups;                  /* group.c state (member cache) */
+    void *http;                    /* http API state */
+    void *cluster;                 /* cluster bus state, NULL when single-node */
+};
+
+/* Logging (stderr, "2026-11-25T20:00:00.123Z INFO  conn 12 login alice dev=5"). */
+enum omtp_log_level { OMTP_LOG_DEBUG, OMTP_LOG_INFO, OMTP_LOG_WARN, OMTP_LOG_ERROR };
+void omtp_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void omtp_log_set_level(int level);
+#define LOG_DEBUG(...) omtp_log(OMTP_LOG_DEBUG, __VA_ARGS__)
+#define LOG_INFO(...)  omtp_log(OMTP_LOG_INFO, __VA_ARGS__)
+#define LOG_WARN(...)  omtp_log(OMTP_LOG_WARN, __VA_ARGS__)
+#define LOG_ERROR(...) omtp_log(OMTP_LOG_ERROR, __VA_ARGS__)
+
+/* Canonical session ids (rulings): SC_<lower>_<higher> by byte order,
+ * BM_<appId>_<userId>; group sessions are the group id. Returns 0 or
+ * OMTP_EINVAL (ids too long). */
+int omtp_session_single(const char *a, const char *b, char out[2 * OMTP_ID_MAX + 8]);
+int omtp_session_biz(const char *appId, const char *userId, char out[2 * OMTP_ID_MAX + 8]);
+/* Whether userId takes part in sessionId by its spelling (SC_ with userId on
+ * either side, BM_ ending in _userId). Group sessions need the store. */
+bool omtp_session_has_user(const char *sessionId, const char *userId);
+
+#endif

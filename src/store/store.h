@@ -1,0 +1,301 @@
+/*
+ * store.h - the durable state of omtpd, behind one interface.
+ *
+ * Two layers:
+ *
+ *  1. omtp_db: a backend connection with synchronous operations (users,
+ *     messages, sessions, read cursors, high-priority queues, groups,
+ *     friends, attributes). Backends (SQLite today, PostgreSQL for clusters)
+ *     implement the omtp_db_ops table; every operation is declared once in
+ *     OMTP_DB_OPS below and called as omtp_db_<op>(db, ...). An omtp_db is
+ *     used by ONE thread at a time: the store thread in the server, or the
+ *     admin command's main thread.
+ *
+ *  2. omtp_store: the asynchronous executor the event loop uses. The loop
+ *     submits work items (a function that runs on the store thread with the
+ *     omtp_db, and a completion that runs back on the loop). The store thread
+ *     drains everything queued into ONE transaction (group commit), each
+ *     item inside its own savepoint so a failing item rolls back alone, then
+ *     commits once and posts all completions to the loop. A completion with
+ *     status 0 for a write means the data is committed (durable as the
+ *     configured synchronous level says): only then may a sender be acked.
+ *
+ * Semantics every backend implements identically (tests/unit/test_store.c
+ * runs the same suite against each):
+ *
+ *  - Sessions: single chat "SC_<lo>_<hi>", group "GC_...", business
+ *    "BM_<appId>_<userId>". A session has a last seqId; each message appended
+ *    gets last+1 (gap-free, strictly increasing) and a server timestamp in ms.
+ *  - Membership rows (user, session) carry the user's read cursor and the
+ *    time (us) the row last changed. msg_append creates rows for both users of
+ *    a single chat and for the recipient of a business message; group rows
+ *    come from group membership (a joining member's read cursor starts at the
+ *    session's last seqId).
+ *  - Dedup: (from, packId) is unique; appending a duplicate returns the
+ *    original record with *dup = true and changes nothing.
+ *  - Unread of a user in a session = messages with seqId > read cursor, not
+ *    from the user, not deleted. Never negative.
+ *  - Hot sessions: the user's sessions whose session or membership row
+ *    changed after a cursor (us), oldest change first, paged.
+ *  - Times: message timestamps in ms; cursors of hot sessions in us; group,
+ *    friend and profile times in ms.
+ *
+ * Ownership: output records are initialised by the callee and owned by the
+ * caller, who frees them with the matching *_free. Input records are
+ * borrowed.
+ */
+#ifndef OMTP_STORE_H
+#define OMTP_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "proto/omtp_msg.h"
+#include "proto/omtp_errors.h"
+
+#define OMTP_ID_MAX 128 /* longest user, group or session id, in bytes */
+
+enum omtp_role { OMTP_ROLE_USER = 0, OMTP_ROLE_MONITOR = 1 };
+
+/* ------------------------------------------------------------- records */
+
+typedef struct omtp_user_rec {
+    tars_str userId;
+    tars_str pwHash; /* KDF string, see server/auth.h; "" = password login disabled */
+    int32_t role;    /* enum omtp_role */
+    omtp_UserInfo info;
+    int64_t createdMs;
+} omtp_user_rec;
+typedef TARS_LIST_OF(omtp_user_rec) omtp_user_rec_list;
+
+typedef struct omtp_msg_rec {
+    int32_t type;    /* PT_MSG_SINGLE_CHAT, PT_MSG_GROUP_CHAT or PT_MSG_BIZ_NOTIFY */
+    int64_t flags;   /* stored header flags: HIGHPRJ, REVOKE, OVERRIDE, COUNTER */
+    tars_str packId; /* the sender's packId; with msg.from the dedup key */
+    omtp_MsgReq msg; /* canonical sessionId, seqId, timestamp, from, to, ... status */
+} omtp_msg_rec;
+typedef TARS_LIST_OF(omtp_msg_rec) omtp_msg_rec_list;
+
+typedef struct omtp_hot_rec {
+    tars_str sessionId;
+    int64_t readSeqId;
+    int32_t unreadCount;
+    bool hasLast;       /* false when the session has no visible message */
+    omtp_msg_rec last;  /* the last visible (not deleted) message */
+    tars_str attribute; /* JSON object of the user's session attributes, "{}" if none */
+    int64_t changedUs;  /* the cursor value of this item */
+} omtp_hot_rec;
+typedef TARS_LIST_OF(omtp_hot_rec) omtp_hot_rec_list;
+
+/* One entry of a user's high-priority queue (control notices, HIGHPRJ msgs). */
+typedef struct omtp_hp_rec {
+    int64_t seq;
+    omtp_OTIMPack pack; /* header (type, flags, packId) and plain payload bytes */
+} omtp_hp_rec;
+typedef TARS_LIST_OF(omtp_hp_rec) omtp_hp_rec_list;
+
+void omtp_user_rec_init(omtp_user_rec *u);
+void omtp_user_rec_free(omtp_user_rec *u);
+void omtp_user_rec_list_free(omtp_user_rec_list *l);
+void omtp_msg_rec_init(omtp_msg_rec *m);
+void omtp_msg_rec_free(omtp_msg_rec *m);
+int omtp_msg_rec_copy(omtp_msg_rec *dst, const omtp_msg_rec *src);
+void omtp_msg_rec_list_free(omtp_msg_rec_list *l);
+void omtp_hot_rec_list_free(omtp_hot_rec_list *l);
+void omtp_hp_rec_list_free(omtp_hp_rec_list *l);
+/* Frees a list of generated structs (omtp_X_list) with its descriptor. */
+void omtp_list_free(const tars_struct_desc *d, void *list);
+
+/* ------------------------------------------------------- backend ops */
+
+typedef struct omtp_db omtp_db;
+
+/*
+ * OMTP_DB_OPS(X): X(name, (params...), (args...)). Every op returns 0 or a
+ * negative OMTP_E* (OMTP_ENOTFOUND, OMTP_EEXIST, OMTP_EDB, OMTP_ENOMEM).
+ */
+#define OMTP_DB_OPS(X)                                                                             \
+    /* ---- transactions (the executor calls these; admin commands too) */                         \
+    X(begin, (omtp_db * db), (db))                                                                 \
+    X(commit, (omtp_db * db), (db))                                                                \
+    X(rollback, (omtp_db * db), (db))                                                              \
+    X(savepoint, (omtp_db * db), (db))                                                             \
+    X(release, (omtp_db * db), (db))                                                               \
+    X(rollback_to, (omtp_db * db), (db))                                                           \
+    /* ---- server metadata (e.g. the token secret): key -> value */                               \
+    X(meta_get, (omtp_db * db, const char *key, tars_str *out), (db, key, out))                    \
+    X(meta_set, (omtp_db * db, const char *key, const char *value), (db, key, value))              \
+    /* ---- users */                                                                               \
+    X(user_create, (omtp_db * db, const omtp_user_rec *u), (db, u))                                \
+    X(user_get, (omtp_db * db, const char *userId, omtp_user_rec *out), (db, userId, out))         \
+    X(user_set_password, (omtp_db * db, const char *userId, const char *pwHash),                   \
+      (db, userId, pwHash))                                                                        \
+    X(user_set_role, (omtp_db * db, const char *userId, int role), (db, userId, role))             \
+    X(user_delete, (omtp_db * db, const char *userId), (db, userId))                               \
+    X(user_list, (omtp_db * db, omtp_user_rec_list * out), (db, out))                              \
+    /* profiles: unknown ids are left out of the result */                                         \
+    X(user_info_get, (omtp_db * db, const tars_str_list *ids, omtp_UserInfo_list *out),            \
+      (db, ids, out))                                                                              \
+    X(user_info_update, (omtp_db * db, const omtp_UserInfo *info), (db, info))                     \
+    /* ---- messages */                                                                            \
+    /* assigns m->msg.seqId and m->msg.timestamp (ms); on a duplicate (from, packId) fills m       \
+     * from the stored original and sets *dup */                                                   \
+    X(msg_append, (omtp_db * db, omtp_msg_rec * m, bool *dup), (db, m, dup))                       \
+    X(msg_get, (omtp_db * db, const char *sessionId, int64_t seqId, omtp_msg_rec *out),            \
+      (db, sessionId, seqId, out))                                                                 \
+    /* newest first, seqId <= maxSeq (maxSeq <= 0: from the newest), deleted excluded */           \
+    X(msg_history,                                                                                 \
+      (omtp_db * db, const char *sessionId, int64_t maxSeq, int count, omtp_msg_rec_list *out),    \
+      (db, sessionId, maxSeq, count, out))                                                         \
+    /* revoke (status 1, flag REVOKE), delete (status 2), edit (content, flag OVERRIDE);           \
+     * content may be NULL; bumps the session's change time */                                     \
+    X(msg_control,                                                                                 \
+      (omtp_db * db, const char *sessionId, int64_t seqId, int command, const char *content),      \
+      (db, sessionId, seqId, command, content))                                                    \
+    X(session_last_seq, (omtp_db * db, const char *sessionId, int64_t *lastSeq),                   \
+      (db, sessionId, lastSeq))                                                                    \
+    /* ---- membership rows, read cursors, hot sessions */                                         \
+    X(session_member, (omtp_db * db, const char *userId, const char *sessionId, bool *member),     \
+      (db, userId, sessionId, member))                                                             \
+    /* moves the cursor forward only (clamped to the session's last seqId); *now = result */       \
+    X(read_set,                                                                                    \
+      (omtp_db * db, const char *userId, const char *sessionId, int64_t seqId, int64_t *now),      \
+      (db, userId, sessionId, seqId, now))                                                         \
+    X(hot_sessions,                                                                                \
+      (omtp_db * db, const char *userId, int64_t sinceUs, int limit, omtp_hot_rec_list *out),      \
+      (db, userId, sinceUs, limit, out))                                                           \
+    /* one session of one user, as hot_sessions would show it (monitor sync) */                    \
+    X(hot_session_get,                                                                             \
+      (omtp_db * db, const char *userId, const char *sessionId, omtp_hot_rec_list *out),           \
+      (db, userId, sessionId, out))                                                                \
+    X(unread_total, (omtp_db * db, const char *userId, int64_t *total), (db, userId, total))       \
+    X(session_attr_set,                                                                            \
+      (omtp_db * db, const char *userId, const char *sessionId, const char *name,                  \
+       const char *value),                                                                         \
+      (db, userId, sessionId, name, value))                                                        \
+    /* ---- high-priority queue per user */                                                        \
+    X(hp_append, (omtp_db * db, const char *userId, const omtp_OTIMPack *pack, int64_t *seq),      \
+      (db, userId, pack, seq))                                                                     \
+    X(hp_list,                                                                                     \
+      (omtp_db * db, const char *userId, int64_t afterSeq, int count, omtp_hp_rec_list *out,       \
+       int64_t *lastSeq),                                                                          \
+      (db, userId, afterSeq, count, out, lastSeq))                                                 \
+    /* ---- groups (group id = session id) */                                                      \
+    /* g->createTime/updateTime are set; members need not include the creator (added) */           \
+    X(group_create, (omtp_db * db, omtp_GroupChatInfo * g, const tars_str_list *members),          \
+      (db, g, members))                                                                            \
+    X(group_get, (omtp_db * db, const char *groupId, omtp_GroupChatInfo *out, bool *dismissed),    \
+      (db, groupId, out, dismissed))                                                               \
+    /* writes name, avatar, desc, memberLimit as given; bumps updateTime */                        \
+    X(group_update_info, (omtp_db * db, const omtp_GroupChatInfo *g), (db, g))                     \
+    X(group_set_creator, (omtp_db * db, const char *groupId, const char *creatorId),               \
+      (db, groupId, creatorId))                                                                    \
+    X(group_dismiss, (omtp_db * db, const char *groupId), (db, groupId))                           \
+    X(group_members, (omtp_db * db, const char *groupId, tars_str_list *out), (db, groupId, out))  \
+    X(group_is_member, (omtp_db * db, const char *groupId, const char *userId, bool *member),      \
+      (db, groupId, userId, member))                                                               \
+    /* existing members are ignored; *added = how many were new */                                 \
+    X(group_add_members,                                                                           \
+      (omtp_db * db, const char *groupId, const tars_str_list *ids, int *added),                   \
+      (db, groupId, ids, added))                                                                   \
+    X(group_remove_members,                                                                        \
+      (omtp_db * db, const char *groupId, const tars_str_list *ids, int *removed),                 \
+      (db, groupId, ids, removed))                                                                 \
+    /* groups of the user changed after sinceMs (info or own membership), and ids of groups        \
+     * the user left / was removed from / that were dismissed after sinceMs */                     \
+    X(group_sync,                                                                                  \
+      (omtp_db * db, const char *userId, int64_t sinceMs, omtp_GroupChatInfo_list *groups,         \
+       tars_str_list *deleted),                                                                    \
+      (db, userId, sinceMs, groups, deleted))                                                      \
+    /* ---- friends (mutual) */                                                                    \
+    /* adds userId<->friendId; remark is userId's remark for friendId */                           \
+    X(friend_add, (omtp_db * db, const char *userId, const char *friendId, const char *remark),    \
+      (db, userId, friendId, remark))                                                              \
+    X(friend_del, (omtp_db * db, const char *userId, const char *friendId),                        \
+      (db, userId, friendId))                                                                      \
+    X(friend_is, (omtp_db * db, const char *userId, const char *friendId, bool *yes),              \
+      (db, userId, friendId, yes))                                                                 \
+    /* *changed: anything (add, remark, delete) after sinceMs; out: the full current list */       \
+    X(friend_list,                                                                                 \
+      (omtp_db * db, const char *userId, int64_t sinceMs, omtp_FriendInfo_list *out,               \
+       bool *changed),                                                                             \
+      (db, userId, sinceMs, out, changed))                                                         \
+    /* ---- user attributes (about a friend, e.g. remark) */                                       \
+    X(user_attr_set, (omtp_db * db, const omtp_UserAttribute *a), (db, a))                         \
+    /* filters may be NULL or "" (= any) */                                                        \
+    X(user_attr_get,                                                                               \
+      (omtp_db * db, const char *userId, const char *friendId, const char *attrName,               \
+       omtp_UserAttribute_list *out),                                                              \
+      (db, userId, friendId, attrName, out))
+
+#define OMTP_DB_OP_PTR(name, params, args) int(*name) params;
+typedef struct omtp_db_ops {
+    const char *backend; /* "sqlite", "postgresql" */
+    void (*close)(omtp_db *db);
+    OMTP_DB_OPS(OMTP_DB_OP_PTR)
+} omtp_db_ops;
+#undef OMTP_DB_OP_PTR
+
+/* Every backend's connection struct starts with this. */
+struct omtp_db {
+    const omtp_db_ops *ops;
+    char errmsg[256]; /* the backend's last error, for logs */
+};
+
+#define OMTP_DB_OP_WRAP(name, params, args)                                                        \
+    static inline int omtp_db_##name params                                                        \
+    {                                                                                              \
+        return db->ops->name args;                                                                 \
+    }
+OMTP_DB_OPS(OMTP_DB_OP_WRAP)
+#undef OMTP_DB_OP_WRAP
+
+typedef struct omtp_store_config {
+    const char *data_dir; /* SQLite: <data_dir>/omtp.db (created if missing) */
+    const char *uri;      /* "postgresql://..." selects PostgreSQL; NULL = SQLite */
+    int synchronous;      /* SQLite: 2 = FULL (default), 1 = NORMAL */
+    unsigned max_batch;   /* most work items per transaction; 0 = 1024 */
+} omtp_store_config;
+
+/* Opens (and creates/migrates) a backend. On failure *why says what to do. */
+int omtp_db_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whylen);
+void omtp_db_close(omtp_db *db);
+
+/* ---------------------------------------------------- async executor */
+
+typedef struct omtp_store omtp_store;
+
+/* Runs on the store thread inside the batch transaction. Return 0 to keep
+ * the item's changes, a negative OMTP_E* to roll them back. */
+typedef int (*omtp_store_work_fn)(omtp_db *db, void *arg);
+/* Runs on the loop thread after the batch committed (status = the work's
+ * return value), or failed to commit (status = OMTP_EDB). */
+typedef void (*omtp_store_done_fn)(void *arg, int status);
+
+typedef struct omtp_store_stats {
+    uint64_t queued;               /* items waiting now */
+    uint64_t executed;             /* items run since start */
+    uint64_t commits;              /* transactions committed */
+    uint64_t commit_fail;          /* transactions that failed */
+    uint64_t commit_us_bucket[12]; /* commit latency histogram: <=50us,100,250,500,1ms,2.5,5,
+                                       10,25,50,100ms,+Inf (cumulative counts per bucket) */
+    uint64_t commit_us_sum;
+} omtp_store_stats;
+
+/* Opens the backend and starts the store thread. Must be called on the loop
+ * thread. */
+int omtp_store_open(uv_loop_t *loop, const omtp_store_config *cfg, omtp_store **out, char *why,
+                    size_t whylen);
+/* Queues a work item. Thread: loop thread only. Never blocks. If it returns
+ * an error, `done` will never be called. */
+int omtp_store_submit(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn done, void *arg);
+/* Stops accepting work, runs and commits everything queued, calls the
+ * remaining completions on the calling (loop) thread, joins the thread and
+ * closes the backend. */
+void omtp_store_close(omtp_store *s);
+void omtp_store_get_stats(omtp_store *s, omtp_store_stats *out);
+/* The backend's name ("sqlite"/"postgresql") for logs and /healthz. */
+const char *omtp_store_backend(omtp_store *s);
+
+#endif
