@@ -1,0 +1,5 @@
+int cmd_chat(int argc, char **argv);
+int cmd_chat(int argc, char **argv)
+{
+    return 2;
+}
