@@ -600,6 +600,7 @@ int main(int argc, char **argv)
     bench *b = calloc(1, sizeof(*b));
     if (!b || parse(argc, argv, &b->o)) {
         usage(stderr);
+        free(b);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -626,8 +627,10 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max < (rlim_t)b->ncl + 64 ? rl.rlim_max : (rlim_t)b->ncl + 64;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (b->o.scenario == SC_GROUP && create_group(b))
+    if (b->o.scenario == SC_GROUP && create_group(b)) {
+        free(b);
         return 3;
+    }
     b->cl = calloc((size_t)b->ncl, sizeof(bclient));
     for (int i = 0; i < b->ncl; i++) {
         bclient *bc = &b->cl[i];

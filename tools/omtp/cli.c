@@ -142,6 +142,14 @@ static int read_config(cli_opts *o, bool server_set)
     return 0;
 }
 
+/* The positional-argument array lives for the whole process (freed at exit). */
+static char **pos_args;
+static void free_pos_args(void)
+{
+    free(pos_args);
+    pos_args = NULL;
+}
+
 int cli_parse(int argc, char **argv, int default_device, cli_opts *o, bool *help)
 {
     memset(o, 0, sizeof(*o));
@@ -150,7 +158,10 @@ int cli_parse(int argc, char **argv, int default_device, cli_opts *o, bool *help
     o->timeout_ms = 5000;
     *help = false;
     bool server_set = false;
-    o->argv = calloc((size_t)argc + 1, sizeof(char *));
+    if (!pos_args)
+        atexit(free_pos_args);
+    free(pos_args);
+    pos_args = o->argv = calloc((size_t)argc + 1, sizeof(char *));
     if (!o->argv)
         return CLI_EUSAGE;
     for (int i = 0; i < argc; i++) {
