@@ -141,13 +141,16 @@ typedef struct tars_err {
     char msg[160];     /* human-readable, e.g. "MsgReq.from (tag 3): required field missing" */
 } tars_err;
 
-/* Growable output buffer. A failed allocation sets `oom` and later writes
- * become no-ops, so callers check once at the end (tars_buf_ok). */
+/* Growable output buffer. A failed allocation sets `oom`, an unencodable
+ * value (tag above 255, string over 4 GiB) sets `err` (TARS_EINVAL or
+ * TARS_ERANGE); either makes later writes no-ops, so callers check once at
+ * the end (tars_buf_ok). */
 typedef struct tars_buf {
     uint8_t *data;
     size_t len;
     size_t cap;
     bool oom;
+    int err;
 } tars_buf;
 
 void tars_buf_init(tars_buf *b);
@@ -157,10 +160,12 @@ bool tars_buf_reserve(tars_buf *b, size_t extra);
 void tars_buf_put(tars_buf *b, const void *p, size_t n);
 static inline bool tars_buf_ok(const tars_buf *b)
 {
-    return !b->oom;
+    return !b->oom && !b->err;
 }
 
-/* ---- low-level writers (used by the generic encoder and by tests) ---- */
+/* ---- low-level writers (used by the generic encoder and by tests) ----
+ * A tag above TARS_MAX_TAG is refused: nothing is written and the buffer
+ * latches err = TARS_EINVAL. */
 void tars_put_head(tars_buf *b, unsigned tag, unsigned type);
 void tars_put_int(tars_buf *b, unsigned tag, int64_t v); /* narrowest width */
 void tars_put_float(tars_buf *b, unsigned tag, float v);
@@ -194,7 +199,8 @@ int tars_copy(const tars_struct_desc *d, void *dst, const void *src);
 
 /* Appends the struct's encoding. `top_level` omits StructBegin/End (frames,
  * payloads); `tag` is used only when !top_level. Returns TARS_OK or
- * TARS_ENOMEM/TARS_ERANGE (string over 4 GiB). */
+ * TARS_ENOMEM / TARS_ERANGE (string over 4 GiB) / TARS_EINVAL (tag > 255);
+ * also when the buffer already held such an error. */
 int tars_encode(tars_buf *b, const tars_struct_desc *d, const void *obj, bool top_level,
                 unsigned tag);
 

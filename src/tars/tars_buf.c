@@ -25,11 +25,12 @@ void tars_buf_reset(tars_buf *b)
 {
     b->len = 0;
     b->oom = false;
+    b->err = 0;
 }
 
 bool tars_buf_reserve(tars_buf *b, size_t extra)
 {
-    if (b->oom)
+    if (b->oom || b->err)
         return false;
     if (extra > SIZE_MAX - b->len) {
         b->oom = true;
@@ -76,6 +77,11 @@ static void put_be(tars_buf *b, uint64_t v, unsigned width)
 
 void tars_put_head(tars_buf *b, unsigned tag, unsigned type)
 {
+    if (tag > TARS_MAX_TAG) {
+        if (!b->err)
+            b->err = TARS_EINVAL;
+        return;
+    }
     if (tag < 15) {
         put_u8(b, (uint8_t)((tag << 4) | type));
     } else {
@@ -121,6 +127,11 @@ void tars_put_double(tars_buf *b, unsigned tag, double v)
 
 void tars_put_string(tars_buf *b, unsigned tag, const void *s, size_t len)
 {
+    if (len > UINT32_MAX) {
+        if (!b->err)
+            b->err = TARS_ERANGE;
+        return;
+    }
     if (len <= 255) {
         tars_put_head(b, tag, TARS_STRING1);
         put_u8(b, (uint8_t)len);

@@ -210,6 +210,10 @@ int tars_skip_value(tars_reader *r, unsigned type)
     case TARS_LIST: {
         if ((rc = read_len_field(r, &n)))
             return rc;
+        /* every item takes at least one byte: refuse counts the input cannot
+         * hold before doing arithmetic on them (n * 2 could overflow) */
+        if ((uint64_t)n > left(r))
+            return TARS_ETRUNC;
         int64_t items = type == TARS_MAP ? n * 2 : n;
         if (++r->depth > TARS_MAX_DEPTH)
             return TARS_EDEPTH;
@@ -583,7 +587,7 @@ int tars_encode(tars_buf *b, const tars_struct_desc *d, const void *obj, bool to
     }
     if (!top_level)
         tars_put_head(b, 0, TARS_STRUCT_END);
-    return b->oom ? TARS_ENOMEM : TARS_OK;
+    return b->oom ? TARS_ENOMEM : b->err;
 }
 
 /* ---------------------------------------------------------------- decode */
