@@ -312,8 +312,8 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
     if (code != OMTP_EC_SUCCESS) {
         s->metrics.logins_failed++;
         omtp_login_failed(s, c->peer);
-        LOG_INFO("conn %llu login failed %s user=%s dev=%d: %s", (unsigned long long)c->id,
-                 c->peer, lr->clientId.data, lr->deviceType, text);
+        LOG_INFO("conn %llu login failed %s user=%s dev=%d: %s", (unsigned long long)c->id, c->peer,
+                 lr->clientId.data, lr->deviceType, text);
         c->state = OMTP_CONN_NEW;
         login_reply(req, code, text);
         job_free(j);
@@ -432,7 +432,9 @@ void handle_login(omtp_req *req)
         snprintf(text, sizeof(text), "LoginReq.clientId, password and deviceType are required");
     else if (lr->clientId.len == 0 || lr->password.len == 0 || lr->deviceType == 0)
         snprintf(text, sizeof(text), "LoginReq.%s is required",
-                 lr->clientId.len == 0 ? "clientId" : lr->password.len == 0 ? "password" : "deviceType");
+                 lr->clientId.len == 0   ? "clientId"
+                 : lr->password.len == 0 ? "password"
+                                         : "deviceType");
     else if (lr->clientId.len > OMTP_ID_MAX)
         snprintf(text, sizeof(text), "LoginReq.clientId is longer than %d bytes", OMTP_ID_MAX);
     if (text[0]) {

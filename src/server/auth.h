@@ -24,8 +24,8 @@
 
 #include "config.h"
 
-#define OMTP_PWHASH_MAX 160
-#define OMTP_TOKEN_MAX  (OMTP_ID_MAX_AUTH + 100)
+#define OMTP_PWHASH_MAX  160
+#define OMTP_TOKEN_MAX   (OMTP_ID_MAX_AUTH + 100)
 #define OMTP_ID_MAX_AUTH 128
 
 /* Hashes a password into out (>= OMTP_PWHASH_MAX). Returns 0 or OMTP_E*. */
@@ -35,8 +35,8 @@ int omtp_auth_verify_password(const char *hash, const char *password);
 /* Whether s looks like a token ("v1." prefix). */
 int omtp_auth_is_token(const char *s);
 /* Writes a token for userId valid until expiry (Unix seconds). */
-int omtp_auth_token_issue(const uint8_t secret[32], const char *userId, int64_t expiry,
-                          char *out, size_t outlen);
+int omtp_auth_token_issue(const uint8_t secret[32], const char *userId, int64_t expiry, char *out,
+                          size_t outlen);
 /* 0 if token is valid for userId at `now` (Unix seconds); OMTP_EINVAL if
  * malformed or forged, OMTP_ETIMEDOUT if expired. */
 int omtp_auth_token_verify(const uint8_t secret[32], const char *token, const char *userId,

@@ -27,11 +27,26 @@ struct setting {
     const char *help;
 };
 
-#define S(f, h)     {#f, K_STR, offsetof(omtp_config, f), sizeof(((omtp_config *)0)->f), h}
-#define U(f, h)     {#f, K_U32, offsetof(omtp_config, f), 0, h}
-#define I(f, h)     {#f, K_INT, offsetof(omtp_config, f), 0, h}
-#define B(f, h)     {#f, K_BOOL, offsetof(omtp_config, f), 0, h}
-#define L(f, h)     {#f, K_LEVEL, offsetof(omtp_config, f), 0, h}
+#define S(f, h)                                                                                    \
+    {                                                                                              \
+#f, K_STR, offsetof(omtp_config, f), sizeof(((omtp_config *)0)->f), h                      \
+    }
+#define U(f, h)                                                                                    \
+    {                                                                                              \
+#f, K_U32, offsetof(omtp_config, f), 0, h                                                  \
+    }
+#define I(f, h)                                                                                    \
+    {                                                                                              \
+#f, K_INT, offsetof(omtp_config, f), 0, h                                                  \
+    }
+#define B(f, h)                                                                                    \
+    {                                                                                              \
+#f, K_BOOL, offsetof(omtp_config, f), 0, h                                                 \
+    }
+#define L(f, h)                                                                                    \
+    {                                                                                              \
+#f, K_LEVEL, offsetof(omtp_config, f), 0, h                                                \
+    }
 static const struct setting settings[] = {
     S(listen, "HOST:PORT of the OMTP listener (port 0 = any free port)"),
     S(port_file, "write the bound port number to this file"),
@@ -58,6 +73,7 @@ static const struct setting settings[] = {
     S(http_listen, "HOST:PORT of the HTTP API (empty = off)"),
     S(http_port_file, "write the HTTP API's bound port here"),
     S(api_keys, "comma-separated bearer keys for the HTTP API"),
+    U(http_max_body, "largest HTTP request body in bytes, 0 = 1 MiB"),
     S(redis_url, "redis://host:port for clustering (empty = single node)"),
     S(node_id, "this node's name in a cluster"),
     L(log_level, "debug, info, warn or error"),

@@ -34,17 +34,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REQS_HIGH       256
-#define REQS_LOW        128
-#define BATCH_MAX       16
-#define CLOSE_FLUSH_MS  5000
-#define READ_CHUNK      8192
-#define READ_CHUNK_MAX  (256 * 1024)
+#define REQS_HIGH      256
+#define REQS_LOW       128
+#define BATCH_MAX      16
+#define CLOSE_FLUSH_MS 5000
+#define READ_CHUNK     8192
+#define READ_CHUNK_MAX (256 * 1024)
 
 struct out_item {
     struct out_item *next;
-    omtp_wire *w;  /* referenced, or NULL when `own` holds the bytes */
-    uint8_t *own;  /* malloc'd bytes (TLS ciphertext, error frames) */
+    omtp_wire *w; /* referenced, or NULL when `own` holds the bytes */
+    uint8_t *own; /* malloc'd bytes (TLS ciphertext, error frames) */
     const uint8_t *data;
     uint32_t len, off;
 };
@@ -61,7 +61,7 @@ struct omtp_conn_impl {
     uv_tcp_t tcp;
     omtp_frame_reader rd;
     int refs;
-    int inflight;   /* requests not yet replied */
+    int inflight; /* requests not yet replied */
     bool handle_closing;
     bool read_paused;
     bool writing;

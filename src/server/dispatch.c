@@ -91,7 +91,8 @@ static omtp_req *req_new(omtp_conn *c, omtp_packet *p)
     omtp_conn_req_started(c);
     r->type = p->header.type;
     r->flags = p->header.flags;
-    snprintf(r->packId, sizeof(r->packId), "%s", p->header.packId.data ? p->header.packId.data : "");
+    snprintf(r->packId, sizeof(r->packId), "%s",
+             p->header.packId.data ? p->header.packId.data : "");
     r->desc = p->desc;
     r->body = p->body; /* moved */
     p->body = NULL;

@@ -9,7 +9,7 @@
 #define PENDING(fn)                                                                                \
     void fn(omtp_req *req)                                                                         \
     {                                                                                              \
-        omtp_reply_code(req, OMTP_EC_PROTOCOL, "%s: not implemented yet",                         \
+        omtp_reply_code(req, OMTP_EC_PROTOCOL, "%s: not implemented yet",                          \
                         omtp_pack_type_name(req->type));                                           \
     }
 
@@ -42,8 +42,7 @@ void handle_sync_data_ack(omtp_req *req)
 PENDING(handle_monitor_start)
 PENDING(handle_monitor_stop)
 PENDING(handle_monitor_sync)
-void omtp_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w,
-                       const omtp_conn *except)
+void omtp_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w, const omtp_conn *except)
 {
     (void)s;
     (void)sessionId;

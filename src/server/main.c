@@ -181,8 +181,7 @@ static int user_cmd(struct args *a)
         omtp_db_close(db);
         return ret;
     }
-    if (strcmp(sub, "add") && strcmp(sub, "passwd") && strcmp(sub, "del") &&
-        strcmp(sub, "role")) {
+    if (strcmp(sub, "add") && strcmp(sub, "passwd") && strcmp(sub, "del") && strcmp(sub, "role")) {
         fprintf(stderr, "omtpd: unknown user command '%s': use add, passwd, del, list or role\n",
                 sub);
         return 2;
@@ -237,9 +236,10 @@ static int user_cmd(struct args *a)
         rc = omtp_db_user_create(db, &u);
         omtp_user_rec_free(&u);
         if (rc == OMTP_EEXIST)
-            fprintf(stderr,
-                    "omtpd: user %s already exists (change its password with `omtpd user passwd`)\n",
-                    id);
+            fprintf(
+                stderr,
+                "omtpd: user %s already exists (change its password with `omtpd user passwd`)\n",
+                id);
     } else if (!strcmp(sub, "passwd")) {
         rc = omtp_db_user_set_password(db, id, hash);
     } else if (!strcmp(sub, "del")) {
@@ -297,8 +297,9 @@ static int token_cmd(struct args *a)
     int rc = omtp_auth_token_issue(secret, id, omtp_now_ms() / 1000 + ttl, tok, sizeof(tok));
     OPENSSL_cleanse(secret, sizeof(secret));
     if (rc) {
-        fprintf(stderr, "omtpd: cannot issue a token for '%s' (user ids in tokens may not "
-                        "contain '.')\n",
+        fprintf(stderr,
+                "omtpd: cannot issue a token for '%s' (user ids in tokens may not "
+                "contain '.')\n",
                 id);
         return 2;
     }

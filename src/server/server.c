@@ -234,8 +234,7 @@ int omtp_push_user(omtp_server *s, const char *userId, omtp_wire *w, const omtp_
     omtp_conn *c = omtp_presence_first(s, userId);
     while (c) {
         omtp_conn *next = c->next_device; /* c may close while sending */
-        if (c != except && c->state == OMTP_CONN_ONLINE &&
-            omtp_conn_send_wire(c, w) == 0) {
+        if (c != except && c->state == OMTP_CONN_ONLINE && omtp_conn_send_wire(c, w) == 0) {
             n++;
             s->metrics.pushes++;
         }
@@ -444,7 +443,7 @@ static int tls_setup(omtp_server *s, char *why, size_t whylen)
         goto err;
     s->impl->ssl_ctx = ctx;
     return 0;
-err: {
+err : {
     char e[200];
     ERR_error_string_n(ERR_get_error(), e, sizeof(e));
     snprintf(why, whylen, "TLS setup with cert %s and key %s failed: %s", cfg->tls_cert,
@@ -476,7 +475,8 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
     struct omtp_server_impl *im = s->impl;
     omtp_log_set_level(cfg->log_level);
     if (cfg->aes_key_hex[0] && omtp_crypto_key_from_hex(&s->aes_key, cfg->aes_key_hex)) {
-        snprintf(why, whylen, "aes_key_hex must be 64 hex digits (e.g. from `openssl rand -hex 32`)");
+        snprintf(why, whylen,
+                 "aes_key_hex must be 64 hex digits (e.g. from `openssl rand -hex 32`)");
         return OMTP_EINVAL;
     }
     int rc = omtp_auth_load_secret(cfg, s->token_secret, why, whylen);
