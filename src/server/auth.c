@@ -25,11 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCRYPT_LN 14
-#define SCRYPT_R  8
-#define SCRYPT_P  1
-#define SALT_LEN  16
-#define KEY_LEN   32
+#define SCRYPT_R 8
+#define SCRYPT_P 1
+#define SALT_LEN 16
+#define KEY_LEN  32
 
 /* ------------------------------------------------------------ crypto */
 
@@ -76,16 +75,22 @@ static int scrypt_key(const char *pw, const uint8_t *salt, size_t saltlen, int l
 
 int omtp_auth_hash_password(const char *password, char *out, size_t outlen)
 {
+    return omtp_auth_hash_password_cost(password, OMTP_SCRYPT_LN, out, outlen);
+}
+
+int omtp_auth_hash_password_cost(const char *password, int ln, char *out, size_t outlen)
+{
+    if (ln < 4 || ln > 20)
+        return OMTP_EINVAL;
     uint8_t salt[SALT_LEN], key[KEY_LEN];
     if (RAND_bytes(salt, sizeof(salt)) != 1)
         return OMTP_EIO;
-    if (scrypt_key(password, salt, sizeof(salt), SCRYPT_LN, SCRYPT_R, SCRYPT_P, key, sizeof(key)))
+    if (scrypt_key(password, salt, sizeof(salt), ln, SCRYPT_R, SCRYPT_P, key, sizeof(key)))
         return OMTP_ENOMEM;
     char hs[2 * SALT_LEN + 1], hk[2 * KEY_LEN + 1];
     hex(salt, sizeof(salt), hs);
     hex(key, sizeof(key), hk);
-    int n = snprintf(out, outlen, "$scrypt$ln=%d,r=%d,p=%d$%s$%s", SCRYPT_LN, SCRYPT_R, SCRYPT_P,
-                     hs, hk);
+    int n = snprintf(out, outlen, "$scrypt$ln=%d,r=%d,p=%d$%s$%s", ln, SCRYPT_R, SCRYPT_P, hs, hk);
     OPENSSL_cleanse(key, sizeof(key));
     return n > 0 && (size_t)n < outlen ? 0 : OMTP_EINVAL;
 }

@@ -28,8 +28,13 @@
 #define OMTP_TOKEN_MAX   (OMTP_ID_MAX_AUTH + 100)
 #define OMTP_ID_MAX_AUTH 128
 
+#define OMTP_SCRYPT_LN 14 /* log2 of scrypt's N for new hashes */
+
 /* Hashes a password into out (>= OMTP_PWHASH_MAX). Returns 0 or OMTP_E*. */
 int omtp_auth_hash_password(const char *password, char *out, size_t outlen);
+/* Same with scrypt N = 2^ln (4..20); lower than OMTP_SCRYPT_LN only for
+ * load-test users (`omtpd user bulk --cost`). */
+int omtp_auth_hash_password_cost(const char *password, int ln, char *out, size_t outlen);
 /* 0 if password matches hash, OMTP_EINVAL if not (or the hash is malformed). */
 int omtp_auth_verify_password(const char *hash, const char *password);
 /* Whether s looks like a token ("v1." prefix). */

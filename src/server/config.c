@@ -53,6 +53,7 @@ static const struct setting settings[] = {
     S(tls_listen, "HOST:PORT of the TLS listener (empty = none)"),
     S(tls_cert, "PEM certificate (chain) file for the TLS listener"),
     S(tls_key, "PEM private key file for the TLS listener"),
+    S(tls_port_file, "write the TLS listener's bound port number to this file"),
     U(max_conns, "most open connections, 0 = bounded by the fd limit"),
     U(max_frame, "largest frame in bytes, in and out"),
     U(out_buf_cap, "unsent bytes queued per connection before it is closed"),

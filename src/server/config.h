@@ -19,6 +19,7 @@ typedef struct omtp_config {
     char port_file[512];  /* write the bound port here (tests) */
     char tls_listen[128]; /* "" = no TLS listener */
     char tls_cert[512], tls_key[512];
+    char tls_port_file[512];      /* write the TLS listener's bound port here */
     uint32_t max_conns;           /* 0 = unlimited (bounded by the fd limit) */
     uint32_t max_frame;           /* bytes, default 1 MiB */
     uint32_t out_buf_cap;         /* unsent output per connection before closing it */

@@ -18,24 +18,29 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: omtpd [OPTIONS]                 run the server\n"
-            "       omtpd user add USERID --password PW [--name NAME] [--role monitor|user]\n"
-            "       omtpd user passwd USERID --password PW\n"
-            "       omtpd user del USERID\n"
-            "       omtpd user list\n"
-            "       omtpd user role USERID monitor|user\n"
-            "       omtpd token issue USERID [--ttl SECONDS]   (default 86400; the token is a\n"
-            "                                                 login password until it expires)\n"
-            "\n"
-            "Admin commands take --config, --data-dir and --store like the server.\n"
-            "\n"
-            "options:\n"
-            "  --config FILE            read settings from FILE (key = value; see "
-            "omtpd.conf.sample)\n"
-            "  --store URI              same as --store-uri\n"
-            "  --help                   this text\n"
-            "every setting of the config file is also an option (key with dashes):\n");
+    fprintf(
+        out,
+        "usage: omtpd [OPTIONS]                 run the server\n"
+        "       omtpd user add USERID --password PW [--name NAME] [--role monitor|user]\n"
+        "       omtpd user passwd USERID --password PW\n"
+        "       omtpd user del USERID\n"
+        "       omtpd user list\n"
+        "       omtpd user bulk PREFIX COUNT --password PW [--start N] [--cost LN]\n"
+        "                 users PREFIX<start> .. PREFIX<start+COUNT-1> for load tests, in one\n"
+        "                 transaction; --cost LN (4..20, default 14) is scrypt's log2 N: lower\n"
+        "                 values make logins cheap and the hashes weak (benchmarks only)\n"
+        "       omtpd user role USERID monitor|user\n"
+        "       omtpd token issue USERID [--ttl SECONDS]   (default 86400; the token is a\n"
+        "                                                 login password until it expires)\n"
+        "\n"
+        "Admin commands take --config, --data-dir and --store like the server.\n"
+        "\n"
+        "options:\n"
+        "  --config FILE            read settings from FILE (key = value; see "
+        "omtpd.conf.sample)\n"
+        "  --store URI              same as --store-uri\n"
+        "  --help                   this text\n"
+        "every setting of the config file is also an option (key with dashes):\n");
     omtp_config_print_help(out);
 }
 
@@ -46,7 +51,7 @@ struct args {
     omtp_config cfg;
     const char *pos[8]; /* positional words */
     int npos;
-    const char *password, *name, *role, *ttl;
+    const char *password, *name, *role, *ttl, *start, *cost;
 };
 
 static int parse_args(struct args *a, int argc, char **argv, int first, bool admin)
@@ -112,6 +117,14 @@ static int parse_args(struct args *a, int argc, char **argv, int first, bool adm
             a->role = val;
             continue;
         }
+        if (admin && strcmp(opt, "start") == 0) {
+            a->start = val;
+            continue;
+        }
+        if (admin && strcmp(opt, "cost") == 0) {
+            a->cost = val;
+            continue;
+        }
         if (admin && strcmp(opt, "ttl") == 0) {
             a->ttl = val;
             continue;
@@ -158,6 +171,58 @@ static int check_id(const char *id)
     return 0;
 }
 
+static int user_bulk(struct args *a)
+{
+    if (a->npos < 3 || !a->password || !a->password[0]) {
+        fprintf(stderr, "omtpd: usage: omtpd user bulk PREFIX COUNT --password PW [--start N] "
+                        "[--cost LN]\n");
+        return 2;
+    }
+    const char *prefix = a->pos[1];
+    long count = strtol(a->pos[2], NULL, 10), start = a->start ? strtol(a->start, NULL, 10) : 0;
+    int cost = a->cost ? (int)strtol(a->cost, NULL, 10) : OMTP_SCRYPT_LN;
+    if (count <= 0 || start < 0 || cost < 4 || cost > 20 || strlen(prefix) > OMTP_ID_MAX - 12) {
+        fprintf(stderr, "omtpd: user bulk: COUNT > 0, --start >= 0, --cost 4..20\n");
+        return 2;
+    }
+    omtp_db *db = admin_open(&a->cfg);
+    if (!db)
+        return 1;
+    int rc = omtp_db_begin(db), added = 0, existed = 0;
+    for (long i = start; !rc && i < start + count; i++) {
+        char id[OMTP_ID_MAX + 1], hash[OMTP_PWHASH_MAX];
+        snprintf(id, sizeof(id), "%s%ld", prefix, i);
+        if ((rc = omtp_auth_hash_password_cost(a->password, cost, hash, sizeof(hash))))
+            break;
+        omtp_user_rec u;
+        omtp_user_rec_init(&u);
+        tars_str_set(&u.userId, id);
+        tars_str_set(&u.pwHash, hash);
+        tars_str_set(&u.info.userId, id);
+        tars_str_set(&u.info.name, id);
+        u.createdMs = omtp_now_ms();
+        rc = omtp_db_user_create(db, &u);
+        omtp_user_rec_free(&u);
+        if (rc == OMTP_EEXIST) {
+            existed++;
+            rc = 0;
+        } else if (!rc) {
+            added++;
+        }
+    }
+    if (!rc)
+        rc = omtp_db_commit(db);
+    else
+        omtp_db_rollback(db);
+    if (rc)
+        fprintf(stderr, "omtpd: user bulk failed: %s %s\n", omtp_strerror(rc), db->errmsg);
+    else
+        printf("%d users added, %d existed (%s%ld .. %s%ld)\n", added, existed, prefix, start,
+               prefix, start + count - 1);
+    omtp_db_close(db);
+    return rc ? 1 : 0;
+}
+
 static int user_cmd(struct args *a)
 {
     const char *sub = a->npos > 0 ? a->pos[0] : "";
@@ -181,6 +246,8 @@ static int user_cmd(struct args *a)
         omtp_db_close(db);
         return ret;
     }
+    if (strcmp(sub, "bulk") == 0)
+        return user_bulk(a);
     if (strcmp(sub, "add") && strcmp(sub, "passwd") && strcmp(sub, "del") && strcmp(sub, "role")) {
         fprintf(stderr, "omtpd: unknown user command '%s': use add, passwd, del, list or role\n",
                 sub);

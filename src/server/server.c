@@ -378,8 +378,8 @@ int omtp_parse_hostport(const char *hp, char *host, size_t hostlen, int *port)
     return 0;
 }
 
-static int start_listener(omtp_server *s, uv_tcp_t *t, const char *hp, int *bound, char *why,
-                          size_t whylen)
+static int start_listener(omtp_server *s, uv_tcp_t *t, const char *hp, const char *what, int *bound,
+                          char *why, size_t whylen)
 {
     char host[128];
     int port;
@@ -408,8 +408,8 @@ static int start_listener(omtp_server *s, uv_tcp_t *t, const char *hp, int *boun
     uv_tcp_getsockname(t, (struct sockaddr *)&ss, &sl);
     *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                             : ((struct sockaddr_in *)&ss)->sin_port);
-    LOG_INFO("listening on %s%s%s:%d", strchr(host, ':') ? "[" : "", host,
-             strchr(host, ':') ? "]" : "", *bound);
+    LOG_INFO("listening on %s%s%s:%d%s", strchr(host, ':') ? "[" : "", host,
+             strchr(host, ':') ? "]" : "", *bound, what);
     return 0;
 }
 
@@ -491,7 +491,7 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
     LOG_INFO("store: %s (%s)", omtp_store_backend(s->store),
              cfg->store_uri[0] ? "store_uri" : cfg->data_dir);
     int port;
-    rc = start_listener(s, &im->listener, cfg->listen, &port, why, whylen);
+    rc = start_listener(s, &im->listener, cfg->listen, "", &port, why, whylen);
     if (rc)
         return rc;
     im->listening = true;
@@ -501,9 +501,12 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
         if ((rc = tls_setup(s, why, whylen)))
             return rc;
         int tport;
-        if ((rc = start_listener(s, &im->tls_listener, cfg->tls_listen, &tport, why, whylen)))
+        if ((rc = start_listener(s, &im->tls_listener, cfg->tls_listen, " (TLS)", &tport, why,
+                                 whylen)))
             return rc;
         im->tls_listening = true;
+        if (cfg->tls_port_file[0] && (rc = write_port_file(cfg->tls_port_file, tport, why, whylen)))
+            return rc;
     }
     uv_signal_init(loop, &im->sigint);
     uv_signal_init(loop, &im->sigterm);
