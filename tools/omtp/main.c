@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "omtp_cli.h"
 
 struct omtp_command {
@@ -18,6 +19,19 @@ struct omtp_command {
 };
 
 static const struct omtp_command commands[] = {
+    {"chat", cmd_chat, "interactive chat in the terminal (conversations, live messages)"},
+    {"login", cmd_login, "check that the server is reachable and the credentials work"},
+    {"send", cmd_send, "send a message to a user: omtp send USER TEXT"},
+    {"group", cmd_group, "groups: create, join, quit, members, info, list, dismiss, send"},
+    {"sessions", cmd_sessions, "list your conversations with unread counts"},
+    {"history", cmd_history, "show the messages of a conversation"},
+    {"read", cmd_read, "mark a conversation read"},
+    {"revoke", cmd_revoke, "revoke a message you sent: omtp revoke SESSION SEQ"},
+    {"edit", cmd_edit, "edit a message you sent: omtp edit SESSION SEQ TEXT"},
+    {"delete", cmd_delete, "delete a message: omtp delete SESSION SEQ"},
+    {"friends", cmd_friends, "friends: add, del, list"},
+    {"user", cmd_user, "user info: get, set"},
+    {"watch", cmd_watch, "print incoming messages live (until Ctrl-C)"},
     {"codec", omtp_cmd_codec, "decode/encode OMTP frames and Tars structs as JSON"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -28,6 +42,7 @@ static void usage(FILE *out)
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n`omtp <command> --help` describes a command.\n");
+    cli_print_common_help(out);
 }
 
 int main(int argc, char **argv)
