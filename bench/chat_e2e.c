@@ -338,6 +338,15 @@ static int cmp_vrec(const void *a, const void *b)
     return c ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
 }
 
+typedef struct pid64 {
+    char s[64];
+} pid64;
+
+static int cmp_pid(const void *a, const void *b)
+{
+    return strcmp(((const pid64 *)a)->s, ((const pid64 *)b)->s);
+}
+
 static int verify(void)
 {
     FILE *f = fopen(opt.verify, "r");
@@ -373,6 +382,8 @@ static int verify(void)
         /* the whole history, newest first, in pages */
         int64_t next = 0, expect = -1;
         size_t k = j; /* records of this session, walked from the newest */
+        pid64 *seen = NULL;
+        size_t nseen = 0;
         for (;;) {
             omtp_HistoryMsgPullResp h;
             if (omtp_sync_history(c, v[i].sid, next, 200, &h) != 0 || h.errorCode.code != 0)
@@ -408,6 +419,10 @@ static int verify(void)
                 }
                 next = q.seqId - 1;
                 omtp_msg_free(&omtp_MsgReq_desc, &q);
+                if (!(nseen & (nseen + 1)) &&
+                    !(seen = realloc(seen, (2 * nseen + 2) * sizeof *seen)))
+                    die("out of memory");
+                snprintf(seen[nseen++].s, sizeof seen->s, "%s", h.msgs.items[m].header.packId.data);
             }
             omtp_msg_free(&omtp_HistoryMsgPullResp_desc, &h);
             if (next <= 0)
@@ -422,10 +437,16 @@ static int verify(void)
             bad++;
             k--;
         }
+        qsort(seen, nseen, sizeof *seen, cmp_pid);
+        for (size_t x = 1; x < nseen; x++)
+            if (strcmp(seen[x].s, seen[x - 1].s) == 0) {
+                fprintf(stderr, "%s: packId %s stored twice\n", v[i].sid, seen[x].s);
+                bad++;
+            }
+        free(seen);
         omtp_sync_close(c);
         i = j;
     }
-    /* a packId stored twice would show up as two seqIds with one packId */
     printf("verify: %zu acked messages in %zu sessions, %d problems\n", n, sessions, bad);
     free(v);
     return bad ? 1 : 0;
