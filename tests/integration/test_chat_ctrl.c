@@ -4,6 +4,8 @@
  * offline member finds in its high-priority queue after reconnecting, the
  * time limit, HIGHPRJ messages, and the errors.
  */
+#include <time.h>
+
 #include "chat_common.h"
 
 static chat_srv *S;
