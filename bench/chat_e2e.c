@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,7 +284,11 @@ static void on_tick(uv_timer_t *t)
         return;
     }
     if (opt.rate > 0) {
-        rate_credit += opt.rate / 1000.0; /* 1 ms tick */
+        static uint64_t last;
+        if (!last)
+            last = t_start;
+        rate_credit += opt.rate * (double)(now - last) / 1e9; /* ticks may come late */
+        last = now;
         int senders = opt.pairs;
         while (rate_credit >= 1) {
             conn *c = &conns[2 * (rr++ % senders)];
@@ -508,6 +513,7 @@ int main(int argc, char **argv)
     if (opt.record && !(rec = fopen(opt.record, "a")))
         die("cannot open the record file");
 
+    signal(SIGPIPE, SIG_IGN); /* a killed server must not kill the driver */
     loop = uv_default_loop();
     run_nonce = uv_hrtime() ^ ((uint64_t)getpid() << 32);
     nconns = 2 * opt.pairs;
