@@ -1,11 +1,13 @@
 /*
- * test_chat_concurrency.c - several clients (threads, each with its own
+ * test_chat_concurrency.c - several clients (processes, each with its own
  * connection) hammer one single-chat session at once; the session's seqIds
  * must come out gap-free 1..N with every acked message exactly once in
  * history, and every receiving device must see the pushes in seqId order.
  * Then the server restarts and nothing acked is lost.
  */
-#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "chat_common.h"
 
@@ -22,13 +24,14 @@ typedef struct sender {
     int ok;
 } sender;
 
-static void *send_loop(void *arg)
+/* Runs in a child process (fork): results go to shared memory. Processes
+ * rather than threads: every sender is its own client, as in production. */
+static void send_loop(sender *s)
 {
-    sender *s = arg;
     omtp_sync *c = NULL;
     int code = -1;
     if (omtp_sync_connect(&c, "127.0.0.1", s->port, 5000) != 0)
-        return NULL;
+        return;
     if (omtp_sync_login(c, s->user, s->user, s->dev, NULL, &code) != 0 || code != 0)
         goto out;
     for (int i = 0; i < PER_SENDER; i++) {
@@ -43,7 +46,6 @@ static void *send_loop(void *arg)
     }
 out:
     omtp_sync_close(c);
-    return NULL;
 }
 
 static int cmp64(const void *a, const void *b)
@@ -88,17 +90,30 @@ static void test_hammer_one_session(void **state)
     /* a watcher device of bob that receives every push */
     omtp_sync *w = chat_login(port, "bob", DEVICE_IOS);
 
-    sender snd[SENDERS] = {
+    const sender init[SENDERS] = {
         {port, "alice", "bob", DEVICE_LINUX, {0}, 0},
         {port, "alice", "bob", DEVICE_MACOS, {0}, 0},
         {port, "bob", "alice", DEVICE_LINUX, {0}, 0},
         {port, "bob", "alice", DEVICE_WINDOWS, {0}, 0},
     };
-    pthread_t th[SENDERS];
-    for (int i = 0; i < SENDERS; i++)
-        assert_int_equal(pthread_create(&th[i], NULL, send_loop, &snd[i]), 0);
-    for (int i = 0; i < SENDERS; i++)
-        pthread_join(th[i], NULL);
+    sender *snd =
+        mmap(NULL, sizeof init, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(snd != MAP_FAILED);
+    memcpy(snd, init, sizeof init);
+    pid_t pids[SENDERS];
+    for (int i = 0; i < SENDERS; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            send_loop(&snd[i]);
+            exit(0);
+        }
+    }
+    for (int i = 0; i < SENDERS; i++) {
+        int st = 0;
+        assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
 
     int total = 0;
     int64_t all[SENDERS * PER_SENDER];
@@ -132,6 +147,7 @@ static void test_hammer_one_session(void **state)
 
     check_history(w, total);
     omtp_sync_close(w);
+    munmap(snd, sizeof init);
 
     /* a restart loses nothing that was acked */
     chat_srv_restart(S);
