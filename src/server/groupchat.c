@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat.h"
 #include "group.h"
 #include "handlers.h"
 #include "idlist.h"
@@ -68,14 +69,9 @@ static int queue_high_prior(omtp_db *db, gchat *c, const tars_str_list *members)
 {
     omtp_OTIMPack pack;
     omtp_msg_init(&omtp_OTIMPack_desc, &pack);
-    pack.header.type = (int16_t)c->rec.type;
-    pack.header.version = 1;
-    pack.header.flags = c->rec.flags;
-    int rc = OMTP_ENOMEM;
-    if (tars_str_setn(&pack.header.packId, c->rec.packId.data, c->rec.packId.len) ||
-        omtp_payload_to_bytes(&omtp_MsgReq_desc, &c->rec.msg, &pack.payload))
+    int rc = omtp_chat_msg_pack(&c->rec, &pack);
+    if (rc)
         goto out;
-    rc = 0;
     for (uint32_t i = 0; i < members->n && rc == 0; i++) {
         if (strcmp(members->items[i].data, c->userId) == 0)
             continue;

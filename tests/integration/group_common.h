@@ -84,6 +84,7 @@ static inline int g_create(omtp_sync *c, const char *name, const char *chosen, i
     q.groupInfo.memberLimit = limit;
     for (uint32_t i = 0; members && i < members->n; i++) {
         q.memberIds.items = realloc(q.memberIds.items, (q.memberIds.n + 1) * sizeof(tars_str));
+        q.memberIds.items[q.memberIds.n] = (tars_str){0};
         tars_str_set(&q.memberIds.items[q.memberIds.n++], members->items[i].data);
     }
     omtp_GroupChatCreateResp r;
