@@ -115,6 +115,9 @@ int pg_row_msg(const PGresult *r, int row, int col0, omtp_msg_rec *m);
 OMTP_DB_OPS(PG_OP_DECL)
 #undef PG_OP_DECL
 void pg_close(omtp_db *db);
+/* (declared here too so this file builds before and after the op joined
+ * OMTP_DB_OPS) */
+int pg_group_member_count(omtp_db *db, const char *groupId, int *count);
 /* Every op starts with this: outside a transaction (admin commands) it
  * (re)connects; inside one it fails fast if the connection was lost. */
 int pg_ready(pg_db *d);

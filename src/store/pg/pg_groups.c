@@ -203,6 +203,22 @@ int pg_group_is_member(omtp_db *db, const char *groupId, const char *userId, boo
     return pg_session_member(db, userId, groupId, member);
 }
 
+int pg_group_member_count(omtp_db *db, const char *groupId, int *count)
+{
+    pg_db *d = PGD(db);
+    pg_args a;
+    int64_t n = 0;
+    *count = 0;
+    if (pg_ready(d))
+        return OMTP_EDB;
+    pa_init(&a);
+    pa_str(&a, groupId);
+    int rc = pg_one_i64(d, PG_GROUP_MEMBER_COUNT, &a, &n);
+    if (rc == 0)
+        *count = (int)n;
+    return rc == OMTP_ENOTFOUND ? 0 : rc;
+}
+
 /* Group membership changes need a live group. */
 static int group_live(pg_db *d, const char *groupId)
 {
