@@ -1,7 +1,7 @@
 /*
  * cluster.c - presence and cross-node delivery over Redis (see cluster.h).
  *
- * Two hiredis async connections on the loop: `cmd` for commands and
+ * Two hiredis async connections on the loop (redis_uv.c): `cmd` for commands and
  * `sub` subscribed to this node's channel. Neither ever blocks the loop;
  * a lost connection is retried by one timer with exponential backoff.
  *
@@ -12,11 +12,6 @@
  */
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-/* the adapter header defines static functions we do not all call */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include <hiredis/adapters/libuv.h>
-#pragma GCC diagnostic pop
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +19,7 @@
 
 #include "cluster.h"
 #include "cluster_msg.h"
+#include "redis_uv.h"
 #include "server/core.h"
 
 #define BACKOFF_MIN_MS 100
@@ -764,7 +760,7 @@ static redisAsyncContext *open_ctx(omtp_cluster *cl)
         return NULL;
     }
     ac->data = cl;
-    if (redisLibuvAttach(ac, cl->srv->loop) != REDIS_OK) {
+    if (omtp_redis_uv_attach(ac, cl->srv->loop) != REDIS_OK) {
         redisAsyncFree(ac);
         return NULL;
     }
@@ -807,6 +803,7 @@ static void schedule_retry(omtp_cluster *cl)
     cl->backoff_ms = cl->backoff_ms ? cl->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (cl->backoff_ms > BACKOFF_MAX_MS)
         cl->backoff_ms = BACKOFF_MAX_MS;
+    LOG_DEBUG("cluster: reconnecting to Redis in %llu ms", (unsigned long long)cl->backoff_ms);
     uv_timer_start(&cl->retry, on_retry, cl->backoff_ms, 0);
 }
 
