@@ -41,7 +41,8 @@ typedef struct omtp_config {
     /* HTTP API */
     char http_listen[128]; /* "127.0.0.1:9080"; "" = off */
     char http_port_file[512];
-    char api_keys[1024]; /* comma-separated bearer keys */
+    char api_keys[1024];    /* comma-separated bearer keys */
+    uint32_t http_max_body; /* request body cap in bytes (413 above); 0 = 1 MiB */
     /* cluster */
     char redis_url[256]; /* "" = single node */
     char node_id[128];
