@@ -13,8 +13,7 @@ cl_users chat 2
 cl_users kick 1
 cl_users race 2
 rc=0
-cl_drv chat chat "$NODE_A" "$NODE_B" || rc=1
-cl_drv kick kick "$NODE_A" "$NODE_B" || rc=1
-cl_drv race race 200 "$NODE_A" "$NODE_B" || rc=1
-[ $rc -eq 0 ] || cl_logs_on_failure
-exit $rc
+cl_drv chat chat "$NODE_A" "$NODE_B"; cl_rc $?
+cl_drv kick kick "$NODE_A" "$NODE_B"; cl_rc $?
+cl_drv race race 200 "$NODE_A" "$NODE_B"; cl_rc $?
+cl_finish

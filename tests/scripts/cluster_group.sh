@@ -10,6 +10,5 @@ cl_start_node B
 cl_start_node C
 cl_users grp 7
 rc=0
-cl_drv group grp "$OMTP_ENV_REDIS_PORT" "$NODE_A" "$NODE_B" "$NODE_C" || rc=1
-[ $rc -eq 0 ] || cl_logs_on_failure
-exit $rc
+cl_drv group grp "$OMTP_ENV_REDIS_PORT" "$NODE_A" "$NODE_B" "$NODE_C"; cl_rc $?
+cl_finish

@@ -22,6 +22,5 @@ done
 echo "killing node A (SIGKILL) after $(cat "$PROGRESS") acked messages"
 kill -9 "$PID_A"
 rc=0
-wait $DRV_PID || rc=1
-[ $rc -eq 0 ] || cl_logs_on_failure
-exit $rc
+wait $DRV_PID; cl_rc $?
+cl_finish

@@ -29,10 +29,9 @@ if wait_step phase1.done; then
     sleep 0.3
     touch "$STEPS/redis.stopped"
     if wait_step phase2.done; then
-        omtp_redis_start || rc=1
+        omtp_redis_start || cl_rc 1
         touch "$STEPS/redis.started"
     fi
 fi
-wait $DRV_PID || rc=1
-[ $rc -eq 0 ] || cl_logs_on_failure
-exit $rc
+wait $DRV_PID; cl_rc $?
+cl_finish

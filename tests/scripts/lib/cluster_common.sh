@@ -81,3 +81,19 @@ cl_logs_on_failure() {
         tail -n 30 "$f" >&2
     done
 }
+
+# Folds one step's exit status into $rc: any failure wins over a skip (77),
+# a skip over success.
+cl_rc() {
+    local s=$1
+    if [ "$s" -eq 77 ]; then
+        [ "$rc" -eq 0 ] && rc=77
+    elif [ "$s" -ne 0 ]; then
+        rc=1
+    fi
+}
+
+cl_finish() {
+    [ "$rc" -eq 1 ] && cl_logs_on_failure
+    exit "$rc"
+}
