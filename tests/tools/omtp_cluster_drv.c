@@ -8,6 +8,7 @@
  *   omtp_cluster_drv race     PREFIX N NODE_A NODE_B
  *   omtp_cluster_drv load     PREFIX N PROGRESS_FILE NODE_A NODE_B
  *   omtp_cluster_drv outage   PREFIX STEP_DIR NODE_A NODE_B
+ *   omtp_cluster_drv pgdown   PREFIX STEP_DIR NODE_A
  *
  * NODE is host:port. Users are PREFIX_u0, PREFIX_u1, ... with password
  * "pw" (the script creates them). Every check prints what it expected and
@@ -677,6 +678,35 @@ static void cmd_outage(const char *dir, char **nodes)
     omtp_sync_close(b);
 }
 
+/* ----------------------------------------------------------- pgdown */
+
+static void cmd_pgdown(const char *dir, char **nodes)
+{
+    char u1[64];
+    user(1, u1, sizeof(u1));
+    omtp_sync *a = login_at(nodes[0], 0, DEVICE_LINUX, NULL, false);
+    send_ok(a, PT_MSG_SINGLE_CHAT, u1, "stored_0");
+    step_done(dir, "phase1.done");
+    step_wait(dir, "pg.stopped");
+    /* PostgreSQL gone: the send is answered quickly with SERVICE_UNAVAILABLE,
+     * never acked as stored */
+    for (int i = 0; i < 3; i++) {
+        omtp_MsgAck ack;
+        double t0 = now_s();
+        int rc = omtp_sync_send_msg(a, PT_MSG_SINGLE_CHAT, u1, "lost", NULL, 0, &ack);
+        double dt = now_s() - t0;
+        CHECK(rc == 0 && ack.code == OMTP_EC_SERVICE_UNAVAILABLE,
+              "send with PostgreSQL down: rc %d code %d, want code %d", rc, rc ? -1 : ack.code,
+              OMTP_EC_SERVICE_UNAVAILABLE);
+        CHECK(dt < 3.0, "the answer took %.2f s (want well under the client timeout)", dt);
+        if (rc == 0)
+            omtp_msg_free(&omtp_MsgAck_desc, &ack);
+    }
+    CHECK(omtp_sync_ping(a) == 0, "the connection did not survive the database outage");
+    printf("pgdown: sends answered SERVICE_UNAVAILABLE (6) while PostgreSQL was down\n");
+    omtp_sync_close(a);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -695,6 +725,8 @@ int main(int argc, char **argv)
         cmd_race(atoi(argv[3]), argv + 4);
     else if (strcmp(cmd, "load") == 0 && argc >= 6)
         cmd_load(atoi(argv[3]), argv[4], argv + 5, argc - 5);
+    else if (strcmp(cmd, "pgdown") == 0 && argc == 5)
+        cmd_pgdown(argv[3], argv + 4);
     else if (strcmp(cmd, "outage") == 0 && argc == 6)
         cmd_outage(argv[3], argv + 4);
     else {
