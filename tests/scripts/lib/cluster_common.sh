@@ -71,7 +71,10 @@ cl_users() {
 }
 
 cl_drv() {
-    "$DRV" "$@"
+    # the driver's client threads exit with the codec's per-thread scratch
+    # buffers still allocated (a known libomtp issue): no leak check for the
+    # test client itself under ASan
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$DRV" "$@"
 }
 
 cl_logs_on_failure() {
