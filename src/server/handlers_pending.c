@@ -12,4 +12,3 @@
         omtp_reply_code(req, OMTP_EC_PROTOCOL, "%s: not implemented yet",                          \
                         omtp_pack_type_name(req->type));                                           \
     }
-

@@ -107,7 +107,8 @@ int omtp_ids_missing(omtp_db *db, const tars_str_list *ids, int *nmissing, char 
     if (rc)
         return rc;
     if (found.n < ids->n) {
-        qsort(found.items, found.n, sizeof(omtp_UserInfo), cmp_info);
+        if (found.n > 1)
+            qsort(found.items, found.n, sizeof(omtp_UserInfo), cmp_info);
         for (uint32_t i = 0; i < ids->n; i++) {
             omtp_UserInfo key = {.userId = ids->items[i]};
             if (!found.n || !bsearch(&key, found.items, found.n, sizeof(omtp_UserInfo), cmp_info)) {
