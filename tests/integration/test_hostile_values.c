@@ -237,6 +237,7 @@ static void test_chat_values(void **st)
     assert_int_equal(back.status, 0);
     omtp_msg_free(&omtp_MsgReq_desc, &back);
     omtp_msg_free(&omtp_HistoryMsgPullResp_desc, &hr);
+    omtp_msg_free(&omtp_HistoryMsgPullReq_desc, &h);
     hx_reply_free(&r);
     omtp_msg_free(&omtp_MsgAck_desc, &ack);
     omtp_msg_free(&omtp_MsgReq_desc, &m);
