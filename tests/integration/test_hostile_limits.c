@@ -67,6 +67,33 @@ static int64_t ping_ms(hx_conn *c)
     return h_now_ms() - t0;
 }
 
+/* A connection the server serves (a PING answered), retried while closed
+ * connections of an earlier step are still counted against max_conns. */
+static hx_conn *connect_served(void)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        hx_conn *c = hx_connect(srv);
+        if (hx_send(c, PT_PING, 0, "hx-ping", NULL, 0)) {
+            hx_reply r;
+            if (hx_wait(c, "hx-ping", 1000, &r) == 0) {
+                hx_reply_free(&r);
+                return c;
+            }
+        }
+        hx_close(c);
+        usleep(20000);
+    }
+    return NULL;
+}
+
+static hx_conn *login_served(const char *user, int dev)
+{
+    hx_conn *c = connect_served();
+    assert_non_null(c);
+    assert_int_equal(hx_login_code(c, user, "pw", dev), 0);
+    return c;
+}
+
 static void test_max_conns(void **st)
 {
     (void)st;
@@ -84,20 +111,7 @@ static void test_max_conns(void **st)
     hx_send_ok(user, "l1");
     /* a slot freed: a new client gets in */
     hx_close(idle[0]);
-    hx_conn *again = NULL;
-    for (int tries = 0; tries < 50 && !again; tries++) {
-        hx_conn *c = hx_connect(srv);
-        if (hx_send(c, PT_PING, 0, "hx-ping", NULL, 0)) {
-            hx_reply r;
-            if (hx_wait(c, "hx-ping", 1000, &r) == 0) {
-                hx_reply_free(&r);
-                again = c;
-                break;
-            }
-        }
-        hx_close(c);
-        usleep(20000);
-    }
+    hx_conn *again = connect_served();
     assert_non_null(again);
     hx_close(again);
     for (int i = 1; i < 7; i++)
@@ -111,9 +125,11 @@ static void test_max_conns(void **st)
 static void test_prelogin_timeout(void **st)
 {
     (void)st;
-    hx_conn *silent = hx_connect(srv);
-    hx_conn *pinger = hx_connect(srv);
-    hx_conn *user = hx_login(srv, "l0", "pw", DEVICE_IOS);
+    hx_conn *user = login_served("l0", DEVICE_IOS);
+    hx_conn *silent = connect_served();
+    hx_conn *pinger = connect_served();
+    assert_non_null(silent);
+    assert_non_null(pinger);
     int64_t t0 = h_now_ms();
     /* the pinger keeps talking but never logs in: closed all the same */
     bool closed = false;
@@ -142,7 +158,7 @@ static void test_prelogin_timeout(void **st)
 static void test_big_frame_flood(void **st)
 {
     (void)st;
-    hx_conn *user = hx_login(srv, "l1", "pw", DEVICE_IOS);
+    hx_conn *user = login_served("l1", DEVICE_IOS);
     long rss0 = vm_rss_kb(srv->pid);
     /* one frame of exactly max_frame bytes: a PING whose payload is junk
      * (PING has no payload struct: answered, payload ignored) */
