@@ -438,7 +438,10 @@ static void step(void)
     }
     if (below(12) == 0 && out.len > 8) { /* splice: cut and glue a stray piece on */
         size_t cut = below((uint32_t)out.len);
-        tars_buf_put(&out, out.data + cut, out.len - cut > 40 ? 40 : out.len - cut);
+        uint8_t piece[40];
+        size_t n = out.len - cut > sizeof(piece) ? sizeof(piece) : out.len - cut;
+        memcpy(piece, out.data + cut, n); /* tars_buf_put may move out.data */
+        tars_buf_put(&out, piece, n);
     }
     if (below(10) == 0) { /* dribble it */
         c->pend = malloc(out.len);
