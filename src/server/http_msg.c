@@ -29,9 +29,8 @@ typedef struct users_check {
     tars_str_list missing;
 } users_check;
 
-static int users_check_work(omtp_db *db, void *arg)
+static int users_check_run(omtp_db *db, users_check *uc)
 {
-    users_check *uc = arg;
     for (uint32_t i = 0; i < uc->ids->n; i++) {
         omtp_user_rec u;
         omtp_user_rec_init(&u);
@@ -108,6 +107,11 @@ static void notify_finish(notify_ctx *c)
         http_reply_json(c->r, 200, o);
     }
     notify_free(c);
+}
+
+static int notify_check_work(omtp_db *db, void *arg)
+{
+    return users_check_run(db, &((notify_ctx *)arg)->uc);
 }
 
 static void notify_one_done(void *arg, int code, const char *desc, const omtp_msg_rec *stored,
@@ -239,7 +243,7 @@ void http_ep_notify(http_req *r)
     c->high = hp && json_is_true(hp);
     c->to = to;
     c->uc.ids = &c->to;
-    int rc = omtp_store_submit(r->srv->store, users_check_work, notify_checked, c);
+    int rc = omtp_store_submit(r->srv->store, notify_check_work, notify_checked, c);
     if (rc < 0) {
         http_reply_store_err(r, rc);
         notify_free(c);
@@ -263,6 +267,11 @@ static void sync_free(sync_ctx *c)
     http_str_list_free(&c->uc.missing);
     free(c->content);
     free(c);
+}
+
+static int sync_check_work(omtp_db *db, void *arg)
+{
+    return users_check_run(db, &((sync_ctx *)arg)->uc);
 }
 
 static void sync_checked(void *arg, int status)
@@ -335,7 +344,7 @@ void http_ep_sync(http_req *r)
     c->command = (int32_t)command;
     c->to = to;
     c->uc.ids = &c->to;
-    int rc = omtp_store_submit(r->srv->store, users_check_work, sync_checked, c);
+    int rc = omtp_store_submit(r->srv->store, sync_check_work, sync_checked, c);
     if (rc < 0) {
         http_reply_store_err(r, rc);
         sync_free(c);
