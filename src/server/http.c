@@ -45,6 +45,7 @@
 #define HTTP_MAX_KEYS         32
 #define HTTP_CONN_TIMEOUT_S   30
 #define HTTP_STOP_WAIT_MS     2000
+#define HTTP_DRAIN_MAX        (8u * 1024u * 1024u) /* read and drop up to this before an error */
 
 typedef struct omtp_http {
     omtp_server *srv;
@@ -233,6 +234,29 @@ static enum MHD_Result send_error(omtp_http *h, struct MHD_Connection *c, unsign
     return send_buf(h, c, status, "application/json", body, len, allow, status == 401);
 }
 
+/* Records an error answer on the request, sent when its body was read. */
+static void reject(http_req *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void reject(http_req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    r->rejected = true;
+    r->status = status;
+    r->resp = error_body(code, msg, &r->resp_len);
+}
+
+static enum MHD_Result send_rejection(omtp_http *h, struct MHD_Connection *c, http_req *r)
+{
+    char *buf = r->resp;
+    r->resp = NULL;
+    return send_buf(h, c, r->status, "application/json", buf, r->resp_len,
+                    r->status == 405 ? r->allow : NULL, r->status == 401);
+}
+
 /* ------------------------------------------------ the HTTP thread's side */
 
 static void hand_to_loop(omtp_http *h, struct MHD_Connection *c, http_req *r)
@@ -266,23 +290,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         atomic_init(&r->ready, false);
         r->srv = h->srv;
         *con_cls = r;
-        char allow[64];
-        r->route = route_find(method, url, r->param, allow, sizeof(allow));
-        if (!r->route) {
-            if (allow[0])
-                return send_error(h, c, 405, "method_not_allowed", allow,
-                                  "%s is not allowed on %s (allowed: %s)", method, url, allow);
-            return send_error(h, c, 404, "not_found", NULL, "no endpoint %s %s", method, url);
-        }
-        if (r->route->auth && !auth_ok(h, c))
-            return send_error(h, c, 401, "unauthorized", NULL,
-                              h->nkeys ? "missing or wrong API key (Authorization: Bearer KEY)"
-                                       : "no api_keys are configured on this server");
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > h->max_body)
-            return send_error(h, c, 413, "body_too_large", NULL,
-                              "request body is larger than %zu bytes", h->max_body);
+        unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+        r->route = route_find(method, url, r->param, r->allow, sizeof(r->allow));
+        if (!r->route) {
+            if (r->allow[0])
+                reject(r, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)",
+                       method, url, r->allow);
+            else
+                reject(r, 404, "not_found", "no endpoint %s %s", method, url);
+        } else if (r->route->auth && !auth_ok(h, c)) {
+            reject(r, 401, "unauthorized", "%s",
+                   h->nkeys ? "missing or wrong API key (Authorization: Bearer KEY)"
+                            : "no api_keys are configured on this server");
+        } else if (declared > h->max_body) {
+            reject(r, 413, "body_too_large", "request body is larger than %zu bytes", h->max_body);
+        }
+        /* An early error waits for the body to be read (and dropped): closing
+         * with unread input would reset the connection and could cost the
+         * client the answer. A body too big to be worth draining is refused
+         * at once. */
+        if (r->rejected && declared > HTTP_DRAIN_MAX)
+            return send_rejection(h, c, r);
         return MHD_YES;
     }
 
@@ -297,7 +327,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*data_size) { /* body bytes */
         size_t n = *data_size;
         *data_size = 0;
-        if (r->too_big)
+        if (r->too_big || r->rejected)
             return MHD_YES;
         if (r->body_len + n > h->max_body) {
             r->too_big = true;
@@ -323,6 +353,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
 
     /* the whole request is in */
+    if (r->rejected)
+        return send_rejection(h, c, r);
     if (r->too_big)
         return send_error(h, c, 413, "body_too_large", NULL,
                           "request body is larger than %zu bytes", h->max_body);

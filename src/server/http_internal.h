@@ -34,6 +34,8 @@ struct http_req {
     char *body;                                   /* raw body (NUL-terminated) */
     size_t body_len, body_cap;
     bool too_big;      /* body went over the cap while reading */
+    bool rejected;     /* an error answer (resp) waits for the body's end */
+    char allow[64];    /* methods of the path, for 405 */
     bool handed;       /* suspended and queued to the loop */
     atomic_bool ready; /* response filled by the loop */
     json_t *json;      /* parsed body (an object) or NULL */
