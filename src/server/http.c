@@ -186,9 +186,9 @@ static bool auth_ok(omtp_http *h, struct MHD_Connection *c)
 
 /* ------------------------------------------------ responses (HTTP thread) */
 
-static enum MHD_Result send_buf(omtp_http *h, struct MHD_Connection *c, unsigned status,
-                                const char *ctype, char *buf, size_t len, const char *allow,
-                                bool www_auth)
+static enum MHD_Result send_buf(omtp_http *h, struct MHD_Connection *c, http_req *r,
+                                unsigned status, const char *ctype, char *buf, size_t len,
+                                const char *allow, bool www_auth)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         len, buf ? buf : (char *)"", buf ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -205,6 +205,7 @@ static enum MHD_Result send_buf(omtp_http *h, struct MHD_Connection *c, unsigned
     enum MHD_Result ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     atomic_fetch_add(&h->counts[status / 100 < 6 ? status / 100 : 0], 1);
+    LOG_DEBUG("http %s -> %u (%.2f ms)", r->line, status, (double)(uv_hrtime() - r->t0) / 1e6);
     return ret;
 }
 
@@ -218,11 +219,12 @@ static char *error_body(const char *code, const char *msg, size_t *len)
     return s;
 }
 
-static enum MHD_Result send_error(omtp_http *h, struct MHD_Connection *c, unsigned status,
-                                  const char *code, const char *allow, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-static enum MHD_Result send_error(omtp_http *h, struct MHD_Connection *c, unsigned status,
-                                  const char *code, const char *allow, const char *fmt, ...)
+static enum MHD_Result send_error(omtp_http *h, struct MHD_Connection *c, http_req *r,
+                                  unsigned status, const char *code, const char *allow,
+                                  const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static enum MHD_Result send_error(omtp_http *h, struct MHD_Connection *c, http_req *r,
+                                  unsigned status, const char *code, const char *allow,
+                                  const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -231,7 +233,7 @@ static enum MHD_Result send_error(omtp_http *h, struct MHD_Connection *c, unsign
     va_end(ap);
     size_t len;
     char *body = error_body(code, msg, &len);
-    return send_buf(h, c, status, "application/json", body, len, allow, status == 401);
+    return send_buf(h, c, r, status, "application/json", body, len, allow, status == 401);
 }
 
 /* Records an error answer on the request, sent when its body was read. */
@@ -253,7 +255,7 @@ static enum MHD_Result send_rejection(omtp_http *h, struct MHD_Connection *c, ht
 {
     char *buf = r->resp;
     r->resp = NULL;
-    return send_buf(h, c, r->status, "application/json", buf, r->resp_len,
+    return send_buf(h, c, r, r->status, "application/json", buf, r->resp_len,
                     r->status == 405 ? r->allow : NULL, r->status == 401);
 }
 
@@ -289,6 +291,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         atomic_init(&r->conn, c);
         atomic_init(&r->ready, false);
         r->srv = h->srv;
+        r->t0 = uv_hrtime();
+        snprintf(r->line, sizeof(r->line), "%s %s", method, url);
         *con_cls = r;
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -321,7 +325,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_YES;
         char *buf = r->resp;
         r->resp = NULL;
-        return send_buf(h, c, r->status, r->ctype, buf, r->resp_len, NULL, false);
+        return send_buf(h, c, r, r->status, r->ctype, buf, r->resp_len, NULL, false);
     }
 
     if (*data_size) { /* body bytes */
@@ -356,17 +360,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (r->rejected)
         return send_rejection(h, c, r);
     if (r->too_big)
-        return send_error(h, c, 413, "body_too_large", NULL,
+        return send_error(h, c, r, 413, "body_too_large", NULL,
                           "request body is larger than %zu bytes", h->max_body);
     if (r->route->body && r->body_len) {
         json_error_t je;
         r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
         if (!r->json)
-            return send_error(h, c, 400, "bad_json", NULL,
+            return send_error(h, c, r, 400, "bad_json", NULL,
                               "malformed JSON at line %d column %d: %s", je.line, je.column,
                               je.text);
         if (!json_is_object(r->json))
-            return send_error(h, c, 400, "bad_json", NULL, "the body must be a JSON object");
+            return send_error(h, c, r, 400, "bad_json", NULL, "the body must be a JSON object");
     }
     if (r->route->body && !r->json)
         r->json = json_object();
@@ -374,7 +378,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     bool closing = h->closing;
     pthread_mutex_unlock(&h->mu);
     if (closing)
-        return send_error(h, c, 503, "unavailable", NULL, "the server is shutting down");
+        return send_error(h, c, r, 503, "unavailable", NULL, "the server is shutting down");
     hand_to_loop(h, c, r);
     return MHD_YES;
 }

@@ -36,6 +36,8 @@ struct http_req {
     bool too_big;      /* body went over the cap while reading */
     bool rejected;     /* an error answer (resp) waits for the body's end */
     char allow[64];    /* methods of the path, for 405 */
+    char line[160];    /* "METHOD /path" for logs */
+    uint64_t t0;       /* uv_hrtime() when the headers were in */
     bool handed;       /* suspended and queued to the loop */
     atomic_bool ready; /* response filled by the loop */
     json_t *json;      /* parsed body (an object) or NULL */
