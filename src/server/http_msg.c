@@ -11,6 +11,8 @@
  */
 #include "http_internal.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -353,6 +355,75 @@ void http_ep_sync(http_req *r)
 
 /* ---------------------------------------------------- /v1/messages */
 
+/* The sender, the recipient (or group) and membership are checked in one
+ * store round trip first, so each gets its own HTTP answer (404 unknown
+ * user / group, 403 not a member); chat.c checks again when it stores. */
+typedef struct message_ctx {
+    http_req *r;
+    omtp_server *srv;
+    omtp_msg_rec m;
+    unsigned status; /* a refusal found by the check */
+    const char *code;
+    char msg[320];
+} message_ctx;
+
+static void message_free(message_ctx *c)
+{
+    omtp_msg_rec_free(&c->m);
+    free(c);
+}
+
+static int refuse(message_ctx *c, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int refuse(message_ctx *c, unsigned status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+    va_end(ap);
+    c->status = status;
+    c->code = code;
+    return 0;
+}
+
+static int user_exists(omtp_db *db, const char *id, bool *yes)
+{
+    omtp_user_rec u;
+    omtp_user_rec_init(&u);
+    int rc = omtp_db_user_get(db, id, &u);
+    omtp_user_rec_free(&u);
+    *yes = rc == 0;
+    return rc == OMTP_ENOTFOUND ? 0 : rc;
+}
+
+static int message_check_work(omtp_db *db, void *arg)
+{
+    message_ctx *c = arg;
+    const char *from = c->m.msg.from.data, *to = c->m.msg.to.data;
+    bool yes = false;
+    int rc = user_exists(db, from, &yes);
+    if (rc || !yes)
+        return rc ? rc : refuse(c, 404, "unknown_user", "no such user: %s (from)", from);
+    if (c->m.type == PT_MSG_SINGLE_CHAT) {
+        rc = user_exists(db, to, &yes);
+        if (rc || !yes)
+            return rc ? rc : refuse(c, 404, "unknown_user", "no such user: %s (to)", to);
+        return 0;
+    }
+    omtp_GroupChatInfo g;
+    bool dismissed = false;
+    omtp_msg_init(&omtp_GroupChatInfo_desc, &g);
+    rc = omtp_db_group_get(db, to, &g, &dismissed);
+    omtp_msg_free(&omtp_GroupChatInfo_desc, &g);
+    if (rc == OMTP_ENOTFOUND || (rc == 0 && dismissed))
+        return refuse(c, 404, "unknown_group", "no such group: %s", to);
+    if (rc == 0)
+        rc = omtp_db_group_is_member(db, to, from, &yes);
+    if (rc == 0 && !yes)
+        return refuse(c, 403, "not_member", "%s is not a member of %s", from, to);
+    return rc;
+}
+
 static void message_done(void *arg, int code, const char *desc, const omtp_msg_rec *stored,
                          bool dup)
 {
@@ -366,6 +437,19 @@ static void message_done(void *arg, int code, const char *desc, const omtp_msg_r
                               "seqId", (json_int_t)stored->msg.seqId, "timestamp",
                               (json_int_t)stored->msg.timestamp, "packId", stored->packId.data,
                               "duplicate", dup));
+}
+
+static void message_checked(void *arg, int status)
+{
+    message_ctx *c = arg;
+    http_req *r = c->r;
+    if (status < 0)
+        http_reply_store_err(r, status);
+    else if (c->status)
+        http_reply_error(r, c->status, c->code, "%s", c->msg);
+    else if ((status = omtp_chat_submit(c->srv, &c->m, message_done, r)) < 0)
+        http_reply_store_err(r, status);
+    message_free(c);
 }
 
 void http_ep_messages(http_req *r)
@@ -398,21 +482,28 @@ void http_ep_messages(http_req *r)
         http_reply_error(r, 400, "invalid_field", "the field \"content\" must not be empty");
         return;
     }
-    omtp_msg_rec m;
-    omtp_msg_rec_init(&m);
-    m.type = ptype;
-    m.flags = hp && json_is_true(hp) ? OMTP_F_HIGHPRJ : 0;
-    int rc = tars_str_set(&m.packId, id ? id : "");
-    rc |= tars_str_set(&m.msg.from, from);
-    rc |= tars_str_set(&m.msg.to, to);
-    rc |= tars_str_set(&m.msg.content, content);
-    rc |= tars_str_set(&m.msg.pushInfo, pushInfo ? pushInfo : "");
-    m.msg.contentType = (int32_t)contentType;
+    message_ctx *c = calloc(1, sizeof(*c));
+    if (!c) {
+        http_reply_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    c->r = r;
+    c->srv = r->srv;
+    omtp_msg_rec_init(&c->m);
+    c->m.type = ptype;
+    c->m.flags = hp && json_is_true(hp) ? OMTP_F_HIGHPRJ : 0;
+    int rc = tars_str_set(&c->m.packId, id ? id : "");
+    rc |= tars_str_set(&c->m.msg.from, from);
+    rc |= tars_str_set(&c->m.msg.to, to);
+    rc |= tars_str_set(&c->m.msg.content, content);
+    rc |= tars_str_set(&c->m.msg.pushInfo, pushInfo ? pushInfo : "");
+    c->m.msg.contentType = (int32_t)contentType;
     if (rc == 0)
-        rc = omtp_chat_submit(r->srv, &m, message_done, r);
+        rc = omtp_store_submit(r->srv->store, message_check_work, message_checked, c);
     else
         rc = OMTP_ENOMEM;
-    omtp_msg_rec_free(&m);
-    if (rc < 0)
+    if (rc < 0) {
         http_reply_store_err(r, rc);
+        message_free(c);
+    }
 }

@@ -674,8 +674,12 @@ static void test_messages(void **st)
     assert_true(in_history(a, "GC_team", "hi team", seq));
     r = api_call("POST", "/v1/messages",
                  "{\"from\":\"system\",\"to\":\"GC_team\",\"type\":\"group\",\"content\":\"x\"}");
-    expect_status(&r, 403);
-    resp_free(&r);
+    expect_error(&r, 403, "not_member");
+    r = api_call("POST", "/v1/messages",
+                 "{\"from\":\"bob\",\"to\":\"GC_none\",\"type\":\"group\",\"content\":\"x\"}");
+    expect_error(&r, 404, "unknown_group");
+    r = api_call("POST", "/v1/messages", "{\"from\":\"ghost\",\"to\":\"bob\",\"content\":\"x\"}");
+    expect_error(&r, 404, "unknown_user");
 
     r = api_call("POST", "/v1/messages", "{\"from\":\"alice\",\"to\":\"bob\",\"content\":\"\"}");
     expect_error(&r, 400, "invalid_field");
