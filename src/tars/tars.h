@@ -141,13 +141,16 @@ typedef struct tars_err {
     char msg[160];     /* human-readable, e.g. "MsgReq.from (tag 3): required field missing" */
 } tars_err;
 
-/* Growable output buffer. A failed allocation sets `oom` and later writes
- * become no-ops, so callers check once at the end (tars_buf_ok). */
+/* Growable output buffer. A failed allocation sets `oom`, an unencodable
+ * value (tag above 255, string over 4 GiB) sets `err` (TARS_EINVAL or
+ * TARS_ERANGE); either makes later writes no-ops, so callers check once at
+ * the end (tars_buf_ok). */
 typedef struct tars_buf {
     uint8_t *data;
     size_t len;
     size_t cap;
     bool oom;
+    int err;
 } tars_buf;
 
 void tars_buf_init(tars_buf *b);
@@ -157,10 +160,12 @@ bool tars_buf_reserve(tars_buf *b, size_t extra);
 void tars_buf_put(tars_buf *b, const void *p, size_t n);
 static inline bool tars_buf_ok(const tars_buf *b)
 {
-    return !b->oom;
+    return !b->oom && !b->err;
 }
 
-/* ---- low-level writers (used by the generic encoder and by tests) ---- */
+/* ---- low-level writers (used by the generic encoder and by tests) ----
+ * A tag above TARS_MAX_TAG is refused: nothing is written and the buffer
+ * latches err = TARS_EINVAL. */
 void tars_put_head(tars_buf *b, unsigned tag, unsigned type);
 void tars_put_int(tars_buf *b, unsigned tag, int64_t v); /* narrowest width */
 void tars_put_float(tars_buf *b, unsigned tag, float v);
@@ -189,12 +194,16 @@ int tars_skip_value(tars_reader *r, unsigned type);
 void tars_init(const tars_struct_desc *d, void *obj);
 /* Frees everything the struct owns and re-initialises it. */
 void tars_free(const tars_struct_desc *d, void *obj);
+/* Frees everything the struct owns without re-initialising it: for a struct
+ * whose memory is about to be freed or re-initialised anyway. */
+void tars_release(const tars_struct_desc *d, void *obj);
 /* Deep copy: dst must be uninitialised or freed. Returns TARS_OK/ENOMEM. */
 int tars_copy(const tars_struct_desc *d, void *dst, const void *src);
 
 /* Appends the struct's encoding. `top_level` omits StructBegin/End (frames,
  * payloads); `tag` is used only when !top_level. Returns TARS_OK or
- * TARS_ENOMEM/TARS_ERANGE (string over 4 GiB). */
+ * TARS_ENOMEM / TARS_ERANGE (string over 4 GiB) / TARS_EINVAL (tag > 255);
+ * also when the buffer already held such an error. */
 int tars_encode(tars_buf *b, const tars_struct_desc *d, const void *obj, bool top_level,
                 unsigned tag);
 
@@ -207,7 +216,18 @@ int tars_decode(const tars_struct_desc *d, void *obj, const void *p, size_t len,
  * the end of input (used for nesting and tests). */
 int tars_decode_fields(tars_reader *r, const tars_struct_desc *d, void *obj);
 
-/* Small string helpers. */
+/* Decodes the fields of a nested struct whose StructBegin head the reader
+ * has already consumed, up to and including its StructEnd. `obj` must be
+ * initialised; on failure it may hold partial contents (tars_free it). */
+int tars_decode_nested(tars_reader *r, const tars_struct_desc *d, void *obj);
+
+/* Reads a SimpleList value (its head already consumed) without copying:
+ * *p points into the reader's input. Returns TARS_OK, TARS_ETRUNC or
+ * TARS_EINVAL. */
+int tars_read_bytes_ref(tars_reader *r, const uint8_t **p, size_t *len);
+
+/* Small string helpers. An empty string never allocates: it points to a
+ * shared static "" (so never write through a tars_str's data). */
 int tars_str_set(tars_str *s, const char *cstr);              /* copies */
 int tars_str_setn(tars_str *s, const void *p, size_t len);    /* copies */
 int tars_bytes_set(tars_bytes *b, const void *p, size_t len); /* copies */

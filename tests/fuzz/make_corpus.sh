@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Regenerates the checked-in seed corpora (tests/fuzz/corpus/<target>/) with
+# `omtp codec`. Usage: tests/fuzz/make_corpus.sh BUILD_DIR
+set -euo pipefail
+OMTP="$(cd "${1:-build}" && pwd)/omtp"
+cd "$(dirname "$0")"
+K=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f # the fuzzers' key
+rm -rf corpus
+mkdir -p corpus/frame corpus/payload corpus/transform corpus/json
+
+put() { # dir name hex
+    printf '%s' "$3" | xxd -r -p >"corpus/$1/$2"
+}
+frames=(
+    '{"header":{"type":10,"flags":0,"packId":"p"}}'
+    '{"header":{"type":11,"flags":0,"packId":"l"},"payload":{"clientId":"alice","userName":"alice","password":"pw","deviceType":5}}'
+    '{"header":{"type":11,"flags":1,"packId":"l"},"payload":{"code":0,"clientId":"alice"}}'
+    '{"header":{"type":14,"flags":64,"packId":"z"},"payload":{"sessionId":"SC_a_b","from":"a","to":"b","content":"hello hello hello"}}'
+    '{"header":{"type":14,"flags":512,"packId":"e"},"payload":{"sessionId":"SC_a_b","from":"a","to":"b","content":"secret"}}'
+    '{"header":{"type":14,"flags":576,"packId":"ze"},"payload":{"sessionId":"SC_a_b","from":"a","to":"b","content":"both"}}'
+    '{"header":{"type":21,"flags":1,"packId":"h"},"payload":{"errorCode":{"code":0,"desc":""},"sessionId":"s","msgs":[{"header":{"type":14,"version":1,"flags":0,"packId":"m"},"payload":{"sessionId":"s","from":"a","to":"b","seqId":300}}]}}'
+    '{"header":{"type":19,"flags":1,"packId":"hs"},"payload":{"code":0,"timestamp":1700000000000000,"sessions":[{"sessionId":"s","readSeqId":1,"unreadCount":2,"attribute":"{}"}]}}'
+    '{"header":{"type":40,"flags":1,"packId":"g"},"payload":{"errorCode":{"code":0,"desc":""},"timestamp":5,"groupchats":[{"groupId":"GC_1","name":"n","creatorId":"a"}],"delGroupChatIds":["GC_2"]}}'
+)
+i=0
+all=""
+for f in "${frames[@]}"; do
+    hex=$(echo "$f" | "$OMTP" codec encode --hex --key $K)
+    put frame "seed_$i" "00$hex"   # first byte: read size 1
+    put frame "seed_${i}_big" "ff$hex"
+    all="$all$hex"
+    i=$((i + 1))
+done
+put frame seed_all "07$all"
+put frame seed_badlen "ff00000003"
+
+# payload: selector byte = index in omtp_all_descs, then the struct
+names=$({ "$OMTP" codec decode --struct '?' 2>&1 </dev/null || true; } | sed 's/.*known://')
+i=0
+for n in $names; do
+    hex=$(echo '{}' | "$OMTP" codec encode --struct "$n" --hex)
+    put payload "$(printf 'seed_%02d_%s' $i "$n")" "$(printf '%02x' $i)$hex"
+    i=$((i + 1))
+done
+for f in "${frames[@]:6:3}"; do # rich payloads: HistoryMsgPullResp, HotSessionResp, GroupChatSyncResp
+    j=0
+    for n in $names; do
+        case "$f" in *'"type":21'*) want=HistoryMsgPullResp ;; *'"type":19'*) want=HotSessionResp ;; *) want=GroupChatSyncResp ;; esac
+        if [ "$n" = "$want" ]; then
+            pl=$(echo "$f" | "$OMTP" codec encode --hex | "$OMTP" codec decode --hex --raw-payload |
+                sed 's/.*"payload":"\([0-9a-f]*\)".*/\1/')
+            put payload "seed_rich_$n" "$(printf '%02x' $j)$pl"
+        fi
+        j=$((j + 1))
+    done
+done
+
+# transform: flags byte (bits 0-2 compress, 3-5 crypto), then the payload
+for fl in 64:01 512:08 576:09; do
+    hdr=${fl%%:*}
+    sel=${fl##*:}
+    pl=$(echo '{"header":{"type":18,"flags":'$hdr',"packId":"t"},"payload":{"sessionId":"SC_alice_bob","seqId":1234}}' |
+        "$OMTP" codec encode --hex --key $K | "$OMTP" codec decode --hex --raw-payload |
+        sed 's/.*"payload":"\([0-9a-f]*\)".*/\1/')
+    put transform "seed_$sel" "$sel$pl"
+done
+put transform seed_plain "00$(printf 'plain bytes' | xxd -p)"
+put transform seed_unknown "12$(printf 'xx' | xxd -p)"
+
+# json: selector byte (odd = OTIMPack, else struct index * 2), then JSON
+i=0
+for f in "${frames[@]}"; do
+    printf '\x01%s' "$f" >"corpus/json/seed_pack_$i"
+    i=$((i + 1))
+done
+printf '\x0c%s' '{"sessionId":"s","from":{"hex":"ff00"},"to":"b","seqId":-9223372036854775808}' >corpus/json/seed_msgreq
+printf '\x00%s' '{"type":1,"version":1,"flags":0,"packId":"x"}' >corpus/json/seed_header
+printf '\x01%s' '{"header":{"type":14},"payload":"0601"}' >corpus/json/seed_hexpayload
+echo "corpus: $(find corpus -type f | wc -l) files"

@@ -1,0 +1,208 @@
+/*
+ * cmd_group.c - `omtp group ...`: create, join, quit, members, info, list,
+ * dismiss, send.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *group_usage =
+    "omtp group create NAME [MEMBER...]   create a group (you are its creator); prints its id\n"
+    "omtp group join GROUP [USER...]      add users (default: yourself)\n"
+    "omtp group quit GROUP [USER...]      remove users (default: yourself)\n"
+    "omtp group members GROUP             list the members\n"
+    "omtp group info GROUP                name, creator, limits of one of your groups\n"
+    "omtp group list                      the groups you are in\n"
+    "omtp group dismiss GROUP             dismiss a group you created\n"
+    "omtp group send GROUP TEXT...        send a message to the group";
+
+static int set_strs(tars_str_list *l, int argc, char **argv)
+{
+    l->items = calloc((size_t)argc + 1, sizeof(tars_str));
+    if (!l->items)
+        return -1;
+    for (int i = 0; i < argc; i++)
+        if (tars_str_set(&l->items[i], argv[i]))
+            return -1;
+    l->n = (uint32_t)argc;
+    return 0;
+}
+
+static int common_reply(int rc, const omtp_CommonErrorCode *e, const char *what, const char *ok)
+{
+    if (rc)
+        return cli_failed(what, rc);
+    if (e->code)
+        return cli_refused(what, e->code, e->desc.data);
+    printf("%s\n", ok);
+    return 0;
+}
+
+static int group_list(omtp_sync *c, cli_opts *o, const char *only)
+{
+    omtp_GroupChatSyncReq q = {.timestamp = 0};
+    omtp_GroupChatSyncResp r;
+    int rc = omtp_sync_call(c, PT_GROUPCHAT_SYNC, &omtp_GroupChatSyncReq_desc, &q,
+                            &omtp_GroupChatSyncResp_desc, &r);
+    if (rc)
+        return cli_failed("group list", rc);
+    if (r.errorCode.code) {
+        rc = cli_refused("group list", r.errorCode.code, r.errorCode.desc.data);
+        omtp_msg_free(&omtp_GroupChatSyncResp_desc, &r);
+        return rc;
+    }
+    int shown = 0;
+    for (uint32_t i = 0; i < r.groupchats.n; i++) {
+        const omtp_GroupChatInfo *g = &r.groupchats.items[i];
+        if (only && strcmp(g->groupId.data, only))
+            continue;
+        bool dismissed = false;
+        for (uint32_t j = 0; j < r.delGroupChatIds.n; j++)
+            if (!strcmp(r.delGroupChatIds.items[j].data, g->groupId.data))
+                dismissed = true;
+        if (dismissed)
+            continue;
+        shown++;
+        if (o->json)
+            printf("{\"groupId\":\"%s\",\"name\":\"%s\",\"creator\":\"%s\",\"memberLimit\":%d}\n",
+                   g->groupId.data, g->name.data, g->creatorId.data, g->memberLimit);
+        else if (only)
+            printf("group:    %s\nname:     %s\ncreator:  %s\ndesc:     %s\nlimit:    %d\n",
+                   g->groupId.data, g->name.data, g->creatorId.data, g->desc.data, g->memberLimit);
+        else
+            printf("%-40s %-24s creator %s\n", g->groupId.data, g->name.data, g->creatorId.data);
+    }
+    if (only && !shown) {
+        fprintf(stderr,
+                "omtp: group info: %s is not one of your groups (or it was dismissed)\n"
+                "hint: list yours with `omtp group list`\n",
+                only);
+        rc = CLI_EREFUSED;
+    } else if (!only && !shown && !o->json) {
+        printf("(you are in no group: `omtp group create NAME [MEMBER...]`)\n");
+    }
+    omtp_msg_free(&omtp_GroupChatSyncResp_desc, &r);
+    return rc;
+}
+
+int cmd_group(int argc, char **argv)
+{
+    cli_opts o;
+    int rc = cli_start(argc, argv, &o, DEVICE_MACOS, 1, "omtp group SUBCOMMAND ...", group_usage);
+    if (rc >= 0)
+        return rc;
+    const char *sub = o.argv[0];
+    int need = !strcmp(sub, "list")                               ? 1
+               : (!strcmp(sub, "send") || !strcmp(sub, "create")) ? (strcmp(sub, "send") ? 2 : 3)
+                                                                  : 2;
+    static const char *subs[] = {"create", "join",    "quit", "members",
+                                 "info",   "dismiss", "list", "send"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+        known |= !strcmp(sub, subs[i]);
+    if (!known) {
+        fprintf(stderr, "omtp group: unknown subcommand '%s'\nusage:\n%s\n", sub, group_usage);
+        return CLI_EUSAGE;
+    }
+    if (o.argc < need) {
+        fprintf(stderr, "usage:\n%s\n", group_usage);
+        return CLI_EUSAGE;
+    }
+    if (!strcmp(sub, "send")) {
+        char text[65536];
+        cli_join(o.argc, o.argv, 2, text, sizeof(text));
+        return cli_send_common(&o, PT_MSG_GROUP_CHAT, o.argv[1], text);
+    }
+    omtp_sync *c;
+    if ((rc = cli_login(&o, &c)))
+        return rc;
+    const char *gid = o.argc > 1 ? o.argv[1] : "";
+    char *self[1] = {o.user};
+    int nusers = o.argc - 2;
+    char **users = o.argv + 2;
+    if (nusers <= 0) {
+        nusers = 1;
+        users = self;
+    }
+    char ok[600];
+    if (!strcmp(sub, "create")) {
+        omtp_GroupChatCreateReq q;
+        omtp_msg_init(&omtp_GroupChatCreateReq_desc, &q);
+        tars_str_set(&q.groupInfo.name, o.argv[1]);
+        tars_str_set(&q.groupInfo.creatorId, o.user);
+        set_strs(&q.memberIds, o.argc - 2, o.argv + 2);
+        omtp_GroupChatCreateResp r;
+        rc = omtp_sync_call(c, PT_GROUPCHAT_CREATE, &omtp_GroupChatCreateReq_desc, &q,
+                            &omtp_GroupChatCreateResp_desc, &r);
+        if (rc)
+            rc = cli_failed("group create", rc);
+        else if (r.errorCode.code)
+            rc = cli_refused("group create", r.errorCode.code, r.errorCode.desc.data);
+        else if (o.json)
+            printf("{\"groupId\":\"%s\"}\n", r.groupId.data);
+        else
+            printf("%s\n", r.groupId.data);
+        omtp_msg_free(&omtp_GroupChatCreateResp_desc, &r);
+        omtp_msg_free(&omtp_GroupChatCreateReq_desc, &q);
+    } else if (!strcmp(sub, "join")) {
+        omtp_GroupChatJoinReq q;
+        omtp_msg_init(&omtp_GroupChatJoinReq_desc, &q);
+        tars_str_set(&q.groupId, gid);
+        set_strs(&q.memberIds, nusers, users);
+        omtp_GroupChatJoinResp r;
+        rc = omtp_sync_call(c, PT_GROUPCHAT_JION, &omtp_GroupChatJoinReq_desc, &q,
+                            &omtp_GroupChatJoinResp_desc, &r);
+        snprintf(ok, sizeof(ok), "joined %s", gid);
+        rc = common_reply(rc, &r.errorCode, "group join", ok);
+        omtp_msg_free(&omtp_GroupChatJoinResp_desc, &r);
+        omtp_msg_free(&omtp_GroupChatJoinReq_desc, &q);
+    } else if (!strcmp(sub, "quit")) {
+        omtp_GroupChatQuitReq q;
+        omtp_msg_init(&omtp_GroupChatQuitReq_desc, &q);
+        tars_str_set(&q.groupId, gid);
+        tars_str_set(&q.operatorId, o.user);
+        set_strs(&q.memberIds, nusers, users);
+        omtp_CommonErrorCode e;
+        rc = omtp_sync_call(c, PT_GROUPCHAT_QUIT, &omtp_GroupChatQuitReq_desc, &q,
+                            &omtp_CommonErrorCode_desc, &e);
+        snprintf(ok, sizeof(ok), "left %s", gid);
+        rc = common_reply(rc, &e, "group quit", ok);
+        omtp_msg_free(&omtp_CommonErrorCode_desc, &e);
+        omtp_msg_free(&omtp_GroupChatQuitReq_desc, &q);
+    } else if (!strcmp(sub, "dismiss")) {
+        omtp_GroupChatDismissReq q;
+        omtp_msg_init(&omtp_GroupChatDismissReq_desc, &q);
+        tars_str_set(&q.groupId, gid);
+        tars_str_set(&q.operatorId, o.user);
+        omtp_CommonErrorCode e;
+        rc = omtp_sync_call(c, PT_GROUPCHAT_DISMISS, &omtp_GroupChatDismissReq_desc, &q,
+                            &omtp_CommonErrorCode_desc, &e);
+        snprintf(ok, sizeof(ok), "dismissed %s", gid);
+        rc = common_reply(rc, &e, "group dismiss", ok);
+        omtp_msg_free(&omtp_CommonErrorCode_desc, &e);
+        omtp_msg_free(&omtp_GroupChatDismissReq_desc, &q);
+    } else if (!strcmp(sub, "members")) {
+        omtp_GroupChatMemberGetReq q;
+        omtp_msg_init(&omtp_GroupChatMemberGetReq_desc, &q);
+        tars_str_set(&q.groupId, gid);
+        omtp_GroupChatMemberGetResp r;
+        rc = omtp_sync_call(c, PT_GROUPCHAT_MEMBERS_GET, &omtp_GroupChatMemberGetReq_desc, &q,
+                            &omtp_GroupChatMemberGetResp_desc, &r);
+        if (rc)
+            rc = cli_failed("group members", rc);
+        else if (r.errorCode.code)
+            rc = cli_refused("group members", r.errorCode.code, r.errorCode.desc.data);
+        else
+            for (uint32_t i = 0; i < r.memberIds.n; i++)
+                printf("%s\n", r.memberIds.items[i].data);
+        omtp_msg_free(&omtp_GroupChatMemberGetResp_desc, &r);
+        omtp_msg_free(&omtp_GroupChatMemberGetReq_desc, &q);
+    } else if (!strcmp(sub, "info")) {
+        rc = group_list(c, &o, gid);
+    } else {
+        rc = group_list(c, &o, NULL);
+    }
+    omtp_sync_close(c);
+    return rc;
+}

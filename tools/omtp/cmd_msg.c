@@ -1,0 +1,340 @@
+/*
+ * cmd_msg.c - one-shot message commands: login, send, sessions, history,
+ * read, revoke, edit, delete.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "client/omtp_client.h"
+
+#define DEFAULT_ONESHOT_DEVICE DEVICE_MACOS
+
+#define resolve_session cli_resolve_session
+
+static int start(int argc, char **argv, cli_opts *o, int min_args, const char *usage_line,
+                 const char *desc)
+{
+    return cli_start(argc, argv, o, DEFAULT_ONESHOT_DEVICE, min_args, usage_line, desc);
+}
+
+int cmd_login(int argc, char **argv)
+{
+    cli_opts o;
+    int rc = start(argc, argv, &o, 0, "omtp login [OPTIONS]",
+                   "Connects, logs in and out, and says whether it worked.");
+    if (rc >= 0)
+        return rc;
+    omtp_sync *c;
+    if ((rc = cli_login(&o, &c)))
+        return rc;
+    printf("logged in to %s:%d as %s (device %s)\n", o.host, o.port, o.user,
+           cli_device_name(o.device));
+    omtp_sync_logout(c);
+    omtp_sync_close(c);
+    return 0;
+}
+
+int cli_send_common(cli_opts *o, int type, const char *to, const char *text)
+{
+    omtp_sync *c;
+    int rc = cli_login(o, &c);
+    if (rc)
+        return rc;
+    omtp_MsgAck ack;
+    rc = omtp_sync_send_msg(c, type, to, text, NULL, 0, &ack);
+    if (rc) {
+        rc = cli_failed("send", rc);
+    } else if (ack.code != 0) {
+        char what[300];
+        snprintf(what, sizeof(what), "sending to %s refused", to);
+        rc = cli_refused(what, ack.code, NULL);
+    } else if (o->json) {
+        printf("{\"sessionId\":\"%s\",\"seq\":%lld,\"timestamp\":%lld}\n", ack.sessionId.data,
+               (long long)ack.seqId, (long long)ack.timestamp);
+    } else {
+        printf("sent to %s: session %s seq %lld\n", to, ack.sessionId.data, (long long)ack.seqId);
+    }
+    omtp_msg_free(&omtp_MsgAck_desc, &ack);
+    omtp_sync_close(c);
+    return rc;
+}
+
+int cmd_send(int argc, char **argv)
+{
+    cli_opts o;
+    int rc = start(argc, argv, &o, 2, "omtp send USER TEXT... [OPTIONS]",
+                   "Sends a one-to-one message; prints the session id and the message's seq.\n"
+                   "TEXT '-' reads the message from standard input.");
+    if (rc >= 0)
+        return rc;
+    char text[65536] = "";
+    if (o.argc == 2 && !strcmp(o.argv[1], "-")) {
+        size_t n = fread(text, 1, sizeof(text) - 1, stdin);
+        text[n] = 0;
+        while (n && text[n - 1] == '\n')
+            text[--n] = 0;
+    } else {
+        for (int i = 1; i < o.argc; i++) {
+            if (i > 1)
+                strncat(text, " ", sizeof(text) - strlen(text) - 1);
+            strncat(text, o.argv[i], sizeof(text) - strlen(text) - 1);
+        }
+    }
+    return cli_send_common(&o, PT_MSG_SINGLE_CHAT, o.argv[0], text);
+}
+
+static int64_t last_seq(const omtp_HotSessionItem *it)
+{
+    int64_t best = 0;
+    for (uint32_t i = 0; i < it->lastMsgs.n; i++) {
+        const tars_struct_desc *d;
+        void *b;
+        if (omtp_inner_decode(&it->lastMsgs.items[i], NULL, &d, &b))
+            continue;
+        if (d == &omtp_MsgReq_desc && ((omtp_MsgReq *)b)->seqId > best)
+            best = ((omtp_MsgReq *)b)->seqId;
+        omtp_msg_free(d, b);
+        free(b);
+    }
+    return best;
+}
+
+int cmd_sessions(int argc, char **argv)
+{
+    cli_opts o;
+    int rc = start(argc, argv, &o, 0, "omtp sessions [--json] [OPTIONS]",
+                   "Lists your conversations (most recent first) with unread counts and the\n"
+                   "last message.");
+    if (rc >= 0)
+        return rc;
+    omtp_sync *c;
+    if ((rc = cli_login(&o, &c)))
+        return rc;
+    int64_t cursor = 0;
+    int total = 0;
+    if (!o.json)
+        printf("%-32s %6s %6s  %s\n", "SESSION", "UNREAD", "LAST", "LAST MESSAGE");
+    for (int page = 0; page < 1000; page++) {
+        omtp_HotSessionResp r;
+        rc = omtp_sync_hot_sessions(c, cursor, &r);
+        if (rc) {
+            rc = cli_failed("sessions", rc);
+            break;
+        }
+        if (r.code) {
+            rc = cli_refused("sessions", r.code, NULL);
+            omtp_msg_free(&omtp_HotSessionResp_desc, &r);
+            break;
+        }
+        for (uint32_t i = 0; i < r.sessions.n; i++) {
+            const omtp_HotSessionItem *it = &r.sessions.items[i];
+            total++;
+            if (o.json) {
+                printf("{\"sessionId\":\"%s\",\"unread\":%d,\"readSeq\":%lld,\"lastSeq\":%lld,"
+                       "\"attribute\":%s}\n",
+                       it->sessionId.data, it->unreadCount, (long long)it->readSeqId,
+                       (long long)last_seq(it), it->attribute.len ? it->attribute.data : "null");
+                continue;
+            }
+            printf("%-32s %6d %6lld  ", it->sessionId.data, it->unreadCount,
+                   (long long)last_seq(it));
+            if (it->lastMsgs.n) {
+                const tars_struct_desc *d;
+                void *b;
+                if (omtp_inner_decode(&it->lastMsgs.items[0], NULL, &d, &b) == 0) {
+                    if (d == &omtp_MsgReq_desc) {
+                        omtp_MsgReq *m = b;
+                        printf("%s: %.60s", m->from.data, m->content.data);
+                    }
+                    omtp_msg_free(d, b);
+                    free(b);
+                }
+            }
+            printf("\n");
+        }
+        bool more = r.sessions.n > 0 && r.timestamp > cursor;
+        cursor = r.timestamp;
+        omtp_msg_free(&omtp_HotSessionResp_desc, &r);
+        if (!more)
+            break;
+    }
+    if (!rc && !o.json && total == 0)
+        printf("(no conversations yet: start one with `omtp send USER TEXT`)\n");
+    omtp_sync_close(c);
+    return rc;
+}
+
+int cmd_history(int argc, char **argv)
+{
+    cli_opts o;
+    int rc = start(argc, argv, &o, 1, "omtp history SESSION|USER [COUNT [BEFORE_SEQ]] [--json]",
+                   "Shows the last COUNT (default 20, at most 200) messages of a conversation,\n"
+                   "oldest first; BEFORE_SEQ pages back (messages with seq <= it).\n"
+                   "SESSION is a session id (SC_..., GC_...) or the other user's id.");
+    if (rc >= 0)
+        return rc;
+    int count = o.argc > 1 ? atoi(o.argv[1]) : 20;
+    int64_t before = o.argc > 2 ? atoll(o.argv[2]) : 0;
+    if (count <= 0)
+        count = 20;
+    omtp_sync *c;
+    if ((rc = cli_login(&o, &c)))
+        return rc;
+    char sid[600];
+    resolve_session(o.user, o.argv[0], sid, sizeof(sid));
+    omtp_HistoryMsgPullResp r;
+    rc = omtp_sync_history(c, sid, before, count, &r);
+    if (rc) {
+        rc = cli_failed("history", rc);
+    } else if (r.errorCode.code) {
+        char what[700];
+        snprintf(what, sizeof(what), "history of %s", sid);
+        rc = cli_refused(what, r.errorCode.code, r.errorCode.desc.data);
+    } else {
+        if (!o.json && r.msgs.n == 0)
+            printf("(no messages in %s)\n", sid);
+        for (uint32_t i = r.msgs.n; i-- > 0;)
+            cli_print_msg(stdout, &r.msgs.items[i], o.json);
+    }
+    omtp_msg_free(&omtp_HistoryMsgPullResp_desc, &r);
+    omtp_sync_close(c);
+    return rc;
+}
+
+/* Finds the packId and seq of message `seq` (<= 0: the newest). */
+static int find_msg(omtp_sync *c, const char *sid, int64_t seq, char *pack_id, int64_t *found)
+{
+    omtp_HistoryMsgPullResp r;
+    int rc = omtp_sync_history(c, sid, seq, 1, &r);
+    if (rc) {
+        rc = cli_failed("looking the message up", rc);
+    } else if (r.errorCode.code) {
+        rc = cli_refused("looking the message up", r.errorCode.code, r.errorCode.desc.data);
+    } else if (r.msgs.n == 0 || (seq > 0 && r.msgs.items[0].payload.len == 0)) {
+        rc = CLI_EREFUSED;
+    } else {
+        const tars_struct_desc *d;
+        void *b;
+        *found = 0;
+        if (omtp_inner_decode(&r.msgs.items[0], NULL, &d, &b) == 0) {
+            if (d == &omtp_MsgReq_desc)
+                *found = ((omtp_MsgReq *)b)->seqId;
+            omtp_msg_free(d, b);
+            free(b);
+        }
+        snprintf(pack_id, 37, "%s",
+                 r.msgs.items[0].header.packId.data ? r.msgs.items[0].header.packId.data : "");
+        if (seq > 0 && *found != seq)
+            rc = CLI_EREFUSED;
+    }
+    omtp_msg_free(&omtp_HistoryMsgPullResp_desc, &r);
+    return rc;
+}
+
+int cmd_read(int argc, char **argv)
+{
+    cli_opts o;
+    int rc = start(argc, argv, &o, 1, "omtp read SESSION|USER [SEQ]",
+                   "Moves your read cursor of a conversation to SEQ (default: its newest\n"
+                   "message), so its unread count drops to 0.");
+    if (rc >= 0)
+        return rc;
+    omtp_sync *c;
+    if ((rc = cli_login(&o, &c)))
+        return rc;
+    char sid[600];
+    resolve_session(o.user, o.argv[0], sid, sizeof(sid));
+    int64_t seq = o.argc > 1 ? atoll(o.argv[1]) : 0;
+    if (seq <= 0) {
+        char pid[37];
+        rc = find_msg(c, sid, 0, pid, &seq);
+        if (rc == CLI_EREFUSED && seq == 0) {
+            printf("%s has no messages\n", sid);
+            omtp_sync_close(c);
+            return 0;
+        }
+    }
+    if (!rc) {
+        omtp_CommonErrorCode e;
+        rc = omtp_sync_read(c, sid, seq, &e);
+        if (rc)
+            rc = cli_failed("read", rc);
+        else if (e.code)
+            rc = cli_refused("read", e.code, e.desc.data);
+        else
+            printf("%s read up to seq %lld\n", sid, (long long)seq);
+        omtp_msg_free(&omtp_CommonErrorCode_desc, &e);
+    }
+    omtp_sync_close(c);
+    return rc;
+}
+
+static int ctrl_cmd(int argc, char **argv, int command, const char *verb, const char *usage_line,
+                    const char *desc)
+{
+    cli_opts o;
+    int need = command == MC_OVERRIDE ? 3 : 2;
+    int rc = start(argc, argv, &o, need, usage_line, desc);
+    if (rc >= 0)
+        return rc;
+    int64_t seq = atoll(o.argv[1]);
+    if (seq <= 0) {
+        fprintf(stderr, "omtp: SEQ must be a message number (see `omtp history SESSION`)\n");
+        return CLI_EUSAGE;
+    }
+    omtp_sync *c;
+    if ((rc = cli_login(&o, &c)))
+        return rc;
+    char sid[600];
+    resolve_session(o.user, o.argv[0], sid, sizeof(sid));
+    char pid[37] = "";
+    int64_t found = 0;
+    rc = find_msg(c, sid, seq, pid, &found);
+    if (rc == CLI_EREFUSED && found != seq) {
+        fprintf(stderr,
+                "omtp: %s: no message #%lld in %s\nhint: list them with `omtp history %s`\n", verb,
+                (long long)seq, sid, o.argv[0]);
+    } else if (!rc) {
+        char text[65536] = "";
+        for (int i = 2; i < o.argc; i++) {
+            if (i > 2)
+                strncat(text, " ", sizeof(text) - strlen(text) - 1);
+            strncat(text, o.argv[i], sizeof(text) - strlen(text) - 1);
+        }
+        omtp_CommonErrorCode e;
+        rc = omtp_sync_ctrl(c, command, sid, seq, pid, command == MC_OVERRIDE ? text : NULL, &e);
+        if (rc)
+            rc = cli_failed(verb, rc);
+        else if (e.code)
+            rc = cli_refused(verb, e.code, e.desc.data);
+        else
+            printf("%s: message #%lld in %s\n",
+                   command == MC_REVOKE   ? "revoked"
+                   : command == MC_DELETE ? "deleted"
+                                          : "edited",
+                   (long long)seq, sid);
+        omtp_msg_free(&omtp_CommonErrorCode_desc, &e);
+    }
+    omtp_sync_close(c);
+    return rc;
+}
+
+int cmd_revoke(int argc, char **argv)
+{
+    return ctrl_cmd(argc, argv, MC_REVOKE, "revoke", "omtp revoke SESSION|USER SEQ",
+                    "Revokes a message you sent (within the server's time limit); everyone in\n"
+                    "the conversation sees it as revoked.");
+}
+
+int cmd_edit(int argc, char **argv)
+{
+    return ctrl_cmd(argc, argv, MC_OVERRIDE, "edit", "omtp edit SESSION|USER SEQ TEXT...",
+                    "Replaces the text of a message you sent (within the time limit).");
+}
+
+int cmd_delete(int argc, char **argv)
+{
+    return ctrl_cmd(argc, argv, MC_DELETE, "delete", "omtp delete SESSION|USER SEQ",
+                    "Deletes a message you sent (or, in a group you created, any message).");
+}

@@ -1,0 +1,64 @@
+/*
+ * main.c - the `omtp` command-line tool: subcommand dispatch.
+ *
+ * `omtp <command> [args]` looks the command up in `commands` and calls it
+ * with argv starting at the command name. To add a command, write
+ * cmd_<name>.c, declare its function in omtp_cli.h and add one row here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "omtp_cli.h"
+
+struct omtp_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct omtp_command commands[] = {
+    {"chat", cmd_chat, "interactive chat in the terminal (conversations, live messages)"},
+    {"login", cmd_login, "check that the server is reachable and the credentials work"},
+    {"send", cmd_send, "send a message to a user: omtp send USER TEXT"},
+    {"group", cmd_group, "groups: create, join, quit, members, info, list, dismiss, send"},
+    {"sessions", cmd_sessions, "list your conversations with unread counts"},
+    {"history", cmd_history, "show the messages of a conversation"},
+    {"read", cmd_read, "mark a conversation read"},
+    {"revoke", cmd_revoke, "revoke a message you sent: omtp revoke SESSION SEQ"},
+    {"edit", cmd_edit, "edit a message you sent: omtp edit SESSION SEQ TEXT"},
+    {"delete", cmd_delete, "delete a message: omtp delete SESSION SEQ"},
+    {"friends", cmd_friends, "friends: add, del, list"},
+    {"user", cmd_user, "user info: get, set"},
+    {"watch", cmd_watch, "print incoming messages live (until Ctrl-C)"},
+    {"codec", omtp_cmd_codec, "decode/encode OMTP frames and Tars structs as JSON"},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: omtp <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`omtp <command> --help` describes a command.\n");
+    cli_print_common_help(out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "omtp: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
