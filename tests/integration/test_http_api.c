@@ -253,8 +253,8 @@ static omtp_sync *login(const char *user, int dev)
 /* Login result code for user/password on a fresh connection. */
 static int login_code(const char *user, const char *password)
 {
-    int code = -1;
-    omtp_sync *c = login_pw(user, password, DEVICE_LINUX, &code);
+    int code = -1; /* on its own device type: it must not replace the test's devices */
+    omtp_sync *c = login_pw(user, password, DEVICE_WINDOWS, &code);
     omtp_sync_close(c);
     return code;
 }
