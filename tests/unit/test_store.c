@@ -713,6 +713,508 @@ static void test_hp_queue(void **state)
     assert_int_equal(last, 0);
 }
 
+/* ---------------------------------------------------------------- groups */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Change times are in ms: step past the current millisecond. */
+static void next_ms(void)
+{
+    usleep(2500);
+}
+
+static void mk_group(fx *f, const char *gname, const char *creator, int n, const char *const *mem)
+{
+    omtp_GroupChatInfo g;
+    tars_init(&omtp_GroupChatInfo_desc, &g);
+    tars_str_set(&g.groupId, gname);
+    tars_str_set(&g.name, "the group");
+    tars_str_set(&g.avatar, "av");
+    tars_str_set(&g.desc, "about");
+    tars_str_set(&g.creatorId, id(f, creator));
+    g.memberLimit = 500;
+    tars_str_list l = {0};
+    const char *ids[16];
+    for (int i = 0; i < n; i++)
+        ids[i] = id(f, mem[i]);
+    strs_set(&l, n, ids);
+    int64_t t0 = now_ms();
+    assert_int_equal(omtp_db_group_create(f->db, &g, &l), 0);
+    assert_true(g.createTime >= t0 && g.createTime <= now_ms());
+    assert_int_equal(g.updateTime, g.createTime);
+    assert_int_equal(omtp_db_group_create(f->db, &g, &l), OMTP_EEXIST);
+    omtp_str_list_free(&l);
+    tars_free(&omtp_GroupChatInfo_desc, &g);
+}
+
+static void gid(fx *f, char *out, const char *name)
+{
+    snprintf(out, OMTP_ID_MAX, "GC_%s", id(f, name));
+}
+
+static void test_group_create_get(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    char g[OMTP_ID_MAX];
+    gid(f, g, "g");
+    const char *mem[] = {"c", "b", "c", "a"}; /* duplicates and the creator are fine */
+    mk_group(f, g, "a", 4, mem);
+    omtp_GroupChatInfo info;
+    bool dismissed = true;
+    assert_int_equal(omtp_db_group_get(db, g, &info, &dismissed), 0);
+    assert_false(dismissed);
+    assert_string_equal(info.groupId.data, g);
+    assert_string_equal(info.name.data, "the group");
+    assert_string_equal(info.avatar.data, "av");
+    assert_string_equal(info.desc.data, "about");
+    assert_string_equal(info.creatorId.data, id(f, "a"));
+    assert_int_equal(info.memberLimit, 500);
+    assert_true(info.createTime > 0);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+    assert_int_equal(omtp_db_group_get(db, id(f, "nogroup"), &info, &dismissed), OMTP_ENOTFOUND);
+
+    tars_str_list m;
+    assert_int_equal(omtp_db_group_members(db, g, &m), 0);
+    assert_int_equal(m.n, 3);
+    assert_string_equal(m.items[0].data, id(f, "a"));
+    assert_string_equal(m.items[1].data, id(f, "b"));
+    assert_string_equal(m.items[2].data, id(f, "c"));
+    omtp_str_list_free(&m);
+    assert_int_equal(omtp_db_group_members(db, id(f, "nogroup"), &m), OMTP_ENOTFOUND);
+    int count = 0;
+    assert_int_equal(omtp_db_group_member_count(db, g, &count), 0);
+    assert_int_equal(count, 3);
+    bool yes = false;
+    assert_int_equal(omtp_db_group_is_member(db, g, id(f, "b"), &yes), 0);
+    assert_true(yes);
+    assert_int_equal(omtp_db_group_is_member(db, g, id(f, "z"), &yes), 0);
+    assert_false(yes);
+    /* a single chat is not a group */
+    say(f, "a", "b", "hi");
+    assert_int_equal(omtp_db_group_is_member(db, sc(f, "a", "b"), id(f, "a"), &yes), 0);
+    assert_false(yes);
+
+    omtp_GroupChatInfo bad;
+    tars_init(&omtp_GroupChatInfo_desc, &bad);
+    tars_str_set(&bad.creatorId, "x");
+    assert_int_equal(omtp_db_group_create(db, &bad, NULL), OMTP_EINVAL);
+    tars_free(&omtp_GroupChatInfo_desc, &bad);
+}
+
+static void test_group_messages(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    char g[OMTP_ID_MAX];
+    gid(f, g, "g");
+    const char *mem[] = {"b", "c"};
+    mk_group(f, g, "a", 2, mem);
+    for (int i = 1; i <= 3; i++)
+        assert_int_equal(send_full(f, PT_MSG_GROUP_CHAT, g, id(f, "a"), g, "hi", NULL, 0, NULL), i);
+    assert_int_equal(send_full(f, PT_MSG_GROUP_CHAT, g, id(f, "b"), g, "b!", NULL, 0, NULL), 4);
+    assert_int_equal(unread_of(f, "b", g), 3); /* a's three, not b's own */
+    assert_int_equal(unread_of(f, "a", g), 1);
+    assert_int_equal(unread_of(f, "c", g), 4);
+    /* a joining member starts at the session's last seqId */
+    tars_str_list add = {0};
+    const char *ids[] = {id(f, "d"), id(f, "b")};
+    strs_set(&add, 2, ids);
+    int added = -1;
+    assert_int_equal(omtp_db_group_add_members(db, g, &add, &added), 0);
+    assert_int_equal(added, 1);
+    omtp_str_list_free(&add);
+    assert_int_equal(unread_of(f, "d", g), 0);
+    omtp_hot_rec_list l;
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "d"), 0, 10, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.items[0].readSeqId, 4);
+    int64_t cur = l.items[0].changedUs;
+    omtp_hot_rec_list_free(&l);
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "c"), 0, 10, &l), 0);
+    assert_int_equal(l.n, 1);
+    int64_t ccur = l.items[0].changedUs;
+    omtp_hot_rec_list_free(&l);
+    /* a group message moves the session for every member */
+    send_full(f, PT_MSG_GROUP_CHAT, g, id(f, "a"), g, "news", NULL, 0, NULL);
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "d"), cur, 10, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].sessionId.data, g);
+    assert_int_equal(l.items[0].unreadCount, 1);
+    assert_string_equal(l.items[0].last.msg.content.data, "news");
+    assert_int_equal(l.items[0].last.type, PT_MSG_GROUP_CHAT);
+    omtp_hot_rec_list_free(&l);
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "c"), ccur, 10, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.items[0].unreadCount, 5);
+    omtp_hot_rec_list_free(&l);
+    /* a revoke or delete moves it too */
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "c"), 0, 10, &l), 0);
+    ccur = l.items[0].changedUs;
+    omtp_hot_rec_list_free(&l);
+    assert_int_equal(omtp_db_msg_control(db, g, 5, 1, NULL), 0);
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "c"), ccur, 10, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_true(l.items[0].last.flags & OMTP_F_REVOKE);
+    omtp_hot_rec_list_free(&l);
+    /* a removed member no longer has the session */
+    tars_str_list rm = {0};
+    const char *rid[] = {id(f, "c"), id(f, "zz")};
+    strs_set(&rm, 2, rid);
+    int removed = -1;
+    assert_int_equal(omtp_db_group_remove_members(db, g, &rm, &removed), 0);
+    assert_int_equal(removed, 1);
+    omtp_str_list_free(&rm);
+    assert_false(member(f, "c", g));
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "c"), 0, 10, &l), 0);
+    assert_int_equal(l.n, 0);
+}
+
+static void test_group_admin_and_sync(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    char g[OMTP_ID_MAX], h[OMTP_ID_MAX];
+    gid(f, g, "g");
+    gid(f, h, "h");
+    const char *mem[] = {"b", "c"};
+    mk_group(f, g, "a", 2, mem);
+    mk_group(f, h, "b", 0, NULL);
+
+    omtp_GroupChatInfo_list gl;
+    tars_str_list del;
+    assert_int_equal(omtp_db_group_sync(db, id(f, "b"), 0, &gl, &del), 0);
+    assert_int_equal(gl.n, 2);
+    assert_int_equal(del.n, 0);
+    int64_t t = gl.items[0].updateTime > gl.items[1].updateTime ? gl.items[0].updateTime
+                                                                : gl.items[1].updateTime;
+    omtp_list_free(&omtp_GroupChatInfo_desc, &gl);
+    assert_int_equal(omtp_db_group_sync(db, id(f, "b"), t, &gl, &del), 0);
+    assert_int_equal(gl.n, 0);
+    assert_int_equal(del.n, 0);
+
+    /* info update: fields and a later updateTime */
+    next_ms();
+    omtp_GroupChatInfo info;
+    bool dismissed;
+    assert_int_equal(omtp_db_group_get(db, g, &info, &dismissed), 0);
+    int64_t created = info.createTime;
+    tars_str_set(&info.name, "renamed");
+    tars_str_set(&info.desc, "new desc");
+    tars_str_set(&info.avatar, "");
+    info.memberLimit = 50;
+    assert_int_equal(omtp_db_group_update_info(db, &info), 0);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+    assert_int_equal(omtp_db_group_get(db, g, &info, &dismissed), 0);
+    assert_string_equal(info.name.data, "renamed");
+    assert_string_equal(info.desc.data, "new desc");
+    assert_string_equal(info.avatar.data, "");
+    assert_int_equal(info.memberLimit, 50);
+    assert_string_equal(info.creatorId.data, id(f, "a")); /* not changed by an info update */
+    assert_int_equal(info.createTime, created);
+    assert_true(info.updateTime > created);
+    tars_str_set(&info.groupId, id(f, "nogroup"));
+    assert_int_equal(omtp_db_group_update_info(db, &info), OMTP_ENOTFOUND);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+    assert_int_equal(omtp_db_group_sync(db, id(f, "b"), t, &gl, &del), 0);
+    assert_int_equal(gl.n, 1);
+    assert_string_equal(gl.items[0].groupId.data, g);
+    assert_string_equal(gl.items[0].name.data, "renamed");
+    t = gl.items[0].updateTime;
+    omtp_list_free(&omtp_GroupChatInfo_desc, &gl);
+    omtp_str_list_free(&del);
+
+    /* creator change: members only */
+    next_ms();
+    assert_int_equal(omtp_db_group_set_creator(db, g, id(f, "z")), OMTP_EINVAL);
+    assert_int_equal(omtp_db_group_set_creator(db, id(f, "nogroup"), id(f, "b")), OMTP_ENOTFOUND);
+    assert_int_equal(omtp_db_group_set_creator(db, g, id(f, "c")), 0);
+    assert_int_equal(omtp_db_group_get(db, g, &info, &dismissed), 0);
+    assert_string_equal(info.creatorId.data, id(f, "c"));
+    assert_true(info.updateTime > t);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+    assert_int_equal(omtp_db_group_sync(db, id(f, "a"), t, &gl, &del), 0);
+    assert_int_equal(gl.n, 1);
+    t = gl.items[0].updateTime;
+    omtp_list_free(&omtp_GroupChatInfo_desc, &gl);
+    omtp_str_list_free(&del);
+
+    /* leaving: the group id is reported deleted after the time */
+    next_ms();
+    tars_str_list rm = {0};
+    const char *rid[] = {id(f, "b")};
+    strs_set(&rm, 1, rid);
+    int n;
+    assert_int_equal(omtp_db_group_remove_members(db, g, &rm, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(omtp_db_group_sync(db, id(f, "b"), t, &gl, &del), 0);
+    assert_int_equal(gl.n, 0);
+    assert_int_equal(del.n, 1);
+    assert_string_equal(del.items[0].data, g);
+    omtp_str_list_free(&del);
+    assert_int_equal(omtp_db_group_sync(db, id(f, "b"), now_ms() + 1000, &gl, &del), 0);
+    assert_int_equal(del.n, 0);
+    /* re-joining: listed again, not deleted */
+    next_ms();
+    assert_int_equal(omtp_db_group_add_members(db, g, &rm, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(omtp_db_group_sync(db, id(f, "b"), t, &gl, &del), 0);
+    assert_int_equal(gl.n, 1);
+    assert_int_equal(del.n, 0);
+    omtp_list_free(&omtp_GroupChatInfo_desc, &gl);
+    omtp_str_list_free(&rm);
+
+    /* dismissal: every member gets the id in deleted; the group is gone */
+    next_ms();
+    int64_t before = now_ms() - 1;
+    assert_int_equal(omtp_db_group_dismiss(db, g), 0);
+    assert_int_equal(omtp_db_group_dismiss(db, g), 0); /* idempotent */
+    assert_int_equal(omtp_db_group_dismiss(db, id(f, "nogroup")), OMTP_ENOTFOUND);
+    const char *who[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(omtp_db_group_sync(db, id(f, who[i]), before, &gl, &del), 0);
+        assert_int_equal(gl.n, 0);
+        assert_int_equal(del.n, 1);
+        assert_string_equal(del.items[0].data, g);
+        omtp_str_list_free(&del);
+    }
+    assert_int_equal(omtp_db_group_get(db, g, &info, &dismissed), 0);
+    assert_true(dismissed);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+    tars_str_list m;
+    assert_int_equal(omtp_db_group_members(db, g, &m), 0);
+    assert_int_equal(m.n, 0);
+    bool yes = true;
+    assert_int_equal(omtp_db_group_is_member(db, g, id(f, "a"), &yes), 0);
+    assert_false(yes);
+    strs_set(&rm, 1, rid);
+    assert_int_equal(omtp_db_group_add_members(db, g, &rm, &n), OMTP_ENOTFOUND);
+    assert_int_equal(omtp_db_group_remove_members(db, g, &rm, &n), OMTP_ENOTFOUND);
+    omtp_str_list_free(&rm);
+    assert_int_equal(omtp_db_group_set_creator(db, g, id(f, "a")), OMTP_ENOTFOUND);
+    /* the other group is untouched */
+    assert_int_equal(omtp_db_group_sync(db, id(f, "b"), 0, &gl, &del), 0);
+    assert_int_equal(gl.n, 1);
+    assert_string_equal(gl.items[0].groupId.data, h);
+    assert_int_equal(del.n, 1);
+    omtp_list_free(&omtp_GroupChatInfo_desc, &gl);
+    omtp_str_list_free(&del);
+}
+
+/* A 10,000-member group: a message costs O(1) writes, members are one scan. */
+static void test_group_big(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    enum { N = 10000, MSGS = 200 };
+    char g[OMTP_ID_MAX];
+    gid(f, g, "big");
+    omtp_GroupChatInfo info;
+    tars_init(&omtp_GroupChatInfo_desc, &info);
+    tars_str_set(&info.groupId, g);
+    tars_str_set(&info.name, "big");
+    tars_str_set(&info.creatorId, id(f, "owner"));
+    tars_str_list l = {0};
+    l.items = calloc(N, sizeof(tars_str));
+    l.n = N;
+    for (int i = 0; i < N; i++) {
+        char u[32];
+        snprintf(u, sizeof(u), "m%05d", i);
+        tars_str_clear(&l.items[i]);
+        tars_str_set(&l.items[i], id(f, u));
+    }
+    uint64_t t0 = uv_hrtime();
+    assert_int_equal(omtp_db_begin(db), 0);
+    assert_int_equal(omtp_db_group_create(db, &info, &l), 0);
+    assert_int_equal(omtp_db_commit(db), 0);
+    uint64_t t1 = uv_hrtime();
+    omtp_str_list_free(&l);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+
+    assert_int_equal(omtp_db_begin(db), 0);
+    for (int i = 0; i < MSGS; i++)
+        send_full(f, PT_MSG_GROUP_CHAT, g, id(f, "owner"), g, "to all", NULL, 0, NULL);
+    assert_int_equal(omtp_db_commit(db), 0);
+    uint64_t t2 = uv_hrtime();
+    tars_str_list m;
+    assert_int_equal(omtp_db_group_members(db, g, &m), 0);
+    uint64_t t3 = uv_hrtime();
+    assert_int_equal(m.n, N + 1);
+    for (uint32_t i = 1; i < m.n; i++)
+        assert_true(strcmp(m.items[i - 1].data, m.items[i].data) < 0);
+    omtp_str_list_free(&m);
+    int count;
+    assert_int_equal(omtp_db_group_member_count(db, g, &count), 0);
+    assert_int_equal(count, N + 1);
+    assert_int_equal(unread_of(f, "m05000", g), MSGS);
+    double per_msg_us = (double)(t2 - t1) / 1000.0 / MSGS;
+    print_message("10k group: create %.1f ms, append %.1f us/msg, members %.2f ms\n",
+                  (double)(t1 - t0) / 1e6, per_msg_us, (double)(t3 - t2) / 1e6);
+    /* touching 10k rows per message would cost milliseconds, not microseconds */
+    assert_true(per_msg_us < 2000.0);
+}
+
+/* --------------------------------------------------------------- friends */
+
+static void test_friends(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    const char *a = id(f, "a"), *b = id(f, "b"), *c = id(f, "c");
+    char A[OMTP_ID_MAX], B[OMTP_ID_MAX], C[OMTP_ID_MAX];
+    snprintf(A, sizeof(A), "%s", a);
+    snprintf(B, sizeof(B), "%s", b);
+    snprintf(C, sizeof(C), "%s", c);
+    int64_t t0 = now_ms() - 1;
+    assert_int_equal(omtp_db_friend_add(db, A, B, "bee"), 0);
+    assert_int_equal(omtp_db_friend_add(db, A, C, "sea"), 0);
+    assert_int_equal(omtp_db_friend_add(db, A, A, "me"), OMTP_EINVAL);
+    bool yes = false;
+    assert_int_equal(omtp_db_friend_is(db, A, B, &yes), 0);
+    assert_true(yes);
+    assert_int_equal(omtp_db_friend_is(db, B, A, &yes), 0); /* mutual */
+    assert_true(yes);
+    assert_int_equal(omtp_db_friend_is(db, B, C, &yes), 0);
+    assert_false(yes);
+
+    omtp_FriendInfo_list l;
+    bool changed = false;
+    assert_int_equal(omtp_db_friend_list(db, A, t0, &l, &changed), 0);
+    assert_true(changed);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0].userId.data, A);
+    assert_string_equal(l.items[0].friendId.data, B);
+    assert_string_equal(l.items[0].remark.data, "bee");
+    assert_string_equal(l.items[1].friendId.data, C);
+    omtp_list_free(&omtp_FriendInfo_desc, &l);
+    assert_int_equal(omtp_db_friend_list(db, B, t0, &l, &changed), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].friendId.data, A);
+    assert_string_equal(l.items[0].remark.data, ""); /* b's remark is b's own */
+    omtp_list_free(&omtp_FriendInfo_desc, &l);
+    /* b sets a remark: a's stays */
+    assert_int_equal(omtp_db_friend_add(db, B, A, "ay"), 0);
+    assert_int_equal(omtp_db_friend_list(db, A, t0, &l, &changed), 0);
+    assert_string_equal(l.items[0].remark.data, "bee");
+    omtp_list_free(&omtp_FriendInfo_desc, &l);
+    assert_int_equal(omtp_db_friend_list(db, B, t0, &l, &changed), 0);
+    assert_string_equal(l.items[0].remark.data, "ay");
+    omtp_list_free(&omtp_FriendInfo_desc, &l);
+
+    /* nothing after now */
+    next_ms();
+    int64_t t1 = now_ms();
+    next_ms();
+    assert_int_equal(omtp_db_friend_list(db, A, t1, &l, &changed), 0);
+    assert_false(changed);
+    assert_int_equal(l.n, 2); /* the full list regardless */
+    omtp_list_free(&omtp_FriendInfo_desc, &l);
+
+    /* delete: both directions, tombstoned so sync sees a change */
+    assert_int_equal(omtp_db_friend_del(db, B, A), 0);
+    assert_int_equal(omtp_db_friend_del(db, B, A), OMTP_ENOTFOUND);
+    assert_int_equal(omtp_db_friend_is(db, A, B, &yes), 0);
+    assert_false(yes);
+    assert_int_equal(omtp_db_friend_is(db, B, A, &yes), 0);
+    assert_false(yes);
+    assert_int_equal(omtp_db_friend_list(db, A, t1, &l, &changed), 0);
+    assert_true(changed);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].friendId.data, C);
+    omtp_list_free(&omtp_FriendInfo_desc, &l);
+    assert_int_equal(omtp_db_friend_list(db, B, t1, &l, &changed), 0);
+    assert_true(changed);
+    assert_int_equal(l.n, 0);
+    /* re-adding works */
+    assert_int_equal(omtp_db_friend_add(db, B, A, "again"), 0);
+    assert_int_equal(omtp_db_friend_is(db, A, B, &yes), 0);
+    assert_true(yes);
+    assert_int_equal(omtp_db_friend_list(db, A, t1, &l, &changed), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0].remark.data, ""); /* the old remark died with the friendship */
+    omtp_list_free(&omtp_FriendInfo_desc, &l);
+}
+
+/* ----------------------------------------------------- user attributes */
+
+static void attr(fx *f, const char *u, const char *fr, const char *n, const char *v)
+{
+    omtp_UserAttribute a;
+    tars_init(&omtp_UserAttribute_desc, &a);
+    tars_str_set(&a.userId, id(f, u));
+    tars_str_set(&a.friendId, id(f, fr));
+    tars_str_set(&a.attrName, n);
+    tars_str_set(&a.attrValue, v);
+    assert_int_equal(omtp_db_user_attr_set(f->db, &a), 0);
+    tars_free(&omtp_UserAttribute_desc, &a);
+}
+
+/* rows of the result that belong to this test */
+static int mine(fx *f, const omtp_UserAttribute_list *l)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < l->n; i++)
+        n += strncmp(l->items[i].userId.data, f->p, strlen(f->p)) == 0 &&
+             l->items[i].userId.data[strlen(f->p)] == '_';
+    return n;
+}
+
+static void test_user_attrs(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    attr(f, "a", "b", "remark", "x");
+    attr(f, "a", "b", "star", "1");
+    attr(f, "a", "c", "remark", "y");
+    attr(f, "z", "b", "remark", "q");
+    attr(f, "a", "b", "remark", "x2"); /* overwrite */
+    omtp_UserAttribute_list l;
+    char A[OMTP_ID_MAX], B[OMTP_ID_MAX];
+    snprintf(A, sizeof(A), "%s", id(f, "a"));
+    snprintf(B, sizeof(B), "%s", id(f, "b"));
+    assert_int_equal(omtp_db_user_attr_get(db, A, NULL, NULL, &l), 0);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.items[0].friendId.data, B);
+    assert_string_equal(l.items[0].attrName.data, "remark");
+    assert_string_equal(l.items[0].attrValue.data, "x2");
+    assert_string_equal(l.items[1].attrName.data, "star");
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, A, B, "", &l), 0);
+    assert_int_equal(l.n, 2);
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, A, "", "remark", &l), 0);
+    assert_int_equal(l.n, 2);
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, A, B, "star", &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].attrValue.data, "1");
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, "", B, NULL, &l), 0);
+    assert_int_equal(l.n, 3); /* a's two and z's one */
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, NULL, B, "remark", &l), 0);
+    assert_int_equal(l.n, 2);
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, NULL, NULL, "remark", &l), 0);
+    assert_int_equal(mine(f, &l), 3);
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, NULL, NULL, NULL, &l), 0);
+    assert_int_equal(mine(f, &l), 4);
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, id(f, "nobody"), NULL, NULL, &l), 0);
+    assert_int_equal(l.n, 0);
+    omtp_UserAttribute bad;
+    tars_init(&omtp_UserAttribute_desc, &bad);
+    tars_str_set(&bad.userId, A);
+    assert_int_equal(omtp_db_user_attr_set(db, &bad), OMTP_EINVAL); /* no name */
+    tars_free(&omtp_UserAttribute_desc, &bad);
+}
+
 /* ------------------------------------------------------------- the suite */
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -733,6 +1235,12 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
         T(test_hot_sessions),
         T(test_hot_session_get),
         T(test_hp_queue),
+        T(test_group_create_get),
+        T(test_group_messages),
+        T(test_group_admin_and_sync),
+        T(test_group_big),
+        T(test_friends),
+        T(test_user_attrs),
     };
     g_cfg = *cfg;
     return _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
