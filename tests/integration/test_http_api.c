@@ -746,6 +746,7 @@ static void test_groups(void **st)
     assert_int_equal(jint(r.json, "added"), 1);
     resp_free(&r);
     expect_group_sync(c, gid, "join");
+    expect_group_sync(b, gid, "join");
     assert_int_equal(group_send(c, gid, "carol here"), OMTP_EC_SUCCESS);
     r = api_call("POST", path, "{\"members\":[\"ghost\"]}");
     expect_error(&r, 404, "unknown_user");
@@ -765,7 +766,8 @@ static void test_groups(void **st)
     expect_status(&r, 200);
     assert_int_equal(jint(r.json, "removed"), 1);
     resp_free(&r);
-    expect_group_sync(c, gid, "quit");
+    expect_group_sync(c, gid, "quit"); /* the removed member hears of it too */
+    expect_group_sync(b, gid, "quit");
     assert_int_not_equal(group_send(c, gid, "still here?"), OMTP_EC_SUCCESS);
     r = api_call("DELETE", path, NULL);
     expect_error(&r, 404, "not_member");
