@@ -261,19 +261,29 @@ static enum MHD_Result send_rejection(omtp_http *h, struct MHD_Connection *c, ht
 
 /* ------------------------------------------------ the HTTP thread's side */
 
-static void hand_to_loop(omtp_http *h, struct MHD_Connection *c, http_req *r)
+/* Suspends the connection and queues the request for the loop, unless the
+ * server is closing (false). The closing check, the queueing and the wake-up
+ * happen under one lock, so omtp_http_stop() -- which sets `closing` and
+ * drains under that lock -- never misses a request nor races the async
+ * handle's close. */
+static bool hand_to_loop(omtp_http *h, struct MHD_Connection *c, http_req *r)
 {
+    pthread_mutex_lock(&h->mu);
+    if (h->closing) {
+        pthread_mutex_unlock(&h->mu);
+        return false;
+    }
     atomic_fetch_add(&r->refs, 1);
     r->handed = true;
     MHD_suspend_connection(c);
-    pthread_mutex_lock(&h->mu);
     if (h->tail)
         h->tail->next = r;
     else
         h->head = r;
     h->tail = r;
-    pthread_mutex_unlock(&h->mu);
     uv_async_send(&h->async);
+    pthread_mutex_unlock(&h->mu);
+    return true;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -374,12 +384,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (r->route->body && !r->json)
         r->json = json_object();
-    pthread_mutex_lock(&h->mu);
-    bool closing = h->closing;
-    pthread_mutex_unlock(&h->mu);
-    if (closing)
+    if (!hand_to_loop(h, c, r))
         return send_error(h, c, r, 503, "unavailable", NULL, "the server is shutting down");
-    hand_to_loop(h, c, r);
     return MHD_YES;
 }
 
@@ -458,14 +464,12 @@ void http_reply_text(http_req *r, unsigned status, const char *ctype, char *text
 
 void http_reply_json(http_req *r, unsigned status, json_t *obj)
 {
-    if (!obj)
-        obj = json_object();
-    char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL; /* NULL obj: building it failed */
     if (obj)
         json_decref(obj);
     if (!s) {
         size_t len;
-        char *e = error_body("internal", "out of memory", &len);
+        char *e = error_body("internal", "could not build the response", &len);
         http_reply_text(r, 500, "application/json", e, len);
         return;
     }

@@ -64,7 +64,8 @@ struct http_route {
 
 /* ---- replies (loop thread; each answers the request exactly once) */
 
-/* Sends `obj` (stolen; NULL = {}) as JSON with `status`. */
+/* Sends `obj` (stolen) as JSON with `status`; NULL (a failed json_pack)
+ * answers 500. */
 void http_reply_json(http_req *r, unsigned status, json_t *obj);
 /* {"error":{"code": code, "message": printf(fmt, ...)}} with `status`. */
 void http_reply_error(http_req *r, unsigned status, const char *code, const char *fmt, ...)
