@@ -26,6 +26,7 @@
  */
 #include "core.h"
 #include "cluster/cluster.h"
+#include "group.h"
 #include "auth.h"
 #include "http.h"
 
@@ -569,6 +570,7 @@ void omtp_server_stop(omtp_server *s)
         omtp_store_close(s->store);
         s->store = NULL;
     }
+    omtp_groups_close(s); /* group fan-out queue and member cache (group.h) */
     omtp_conn *c = im->all;
     while (c) {
         omtp_conn *next = omtp_conn_all_link(c)->next;
