@@ -52,11 +52,39 @@ void omtp_packet_free(omtp_packet *p)
 {
     tars_free(&omtp_OTIMHeader_desc, &p->header);
     if (p->body) {
-        tars_free(p->desc, p->body);
+        tars_release(p->desc, p->body);
         free(p->body);
     }
     p->body = NULL;
     p->desc = NULL;
+}
+
+/*
+ * Fast path for the canonical layout every writer produces: StructBegin at
+ * tag 0 (the header), a SimpleList at tag 1 (the payload), end of input.
+ * The payload is then used in place instead of being copied. Anything else
+ * (unknown fields, a List-of-Int1 payload, errors) returns -1 and the
+ * generic decoder handles it, with its precise error messages.
+ */
+static int decode_pack_fast(const uint8_t *frame, size_t len, omtp_OTIMHeader *h,
+                            const uint8_t **pl, size_t *pll)
+{
+    tars_reader r;
+    if (len < 2 || frame[0] != ((0 << 4) | TARS_STRUCT_BEGIN))
+        return -1;
+    tars_reader_init(&r, frame, len, NULL);
+    r.off = 1;
+    if (tars_decode_nested(&r, &omtp_OTIMHeader_desc, h) != TARS_OK)
+        goto fail;
+    if (r.off >= len || frame[r.off] != ((1 << 4) | TARS_SIMPLE_LIST))
+        goto fail;
+    r.off++;
+    if (tars_read_bytes_ref(&r, pl, pll) != TARS_OK || r.off != len)
+        goto fail;
+    return 0;
+fail:
+    tars_free(&omtp_OTIMHeader_desc, h);
+    return -1;
 }
 
 int omtp_packet_decode(const uint8_t *frame, size_t len, const omtp_decode_opts *opts,
@@ -71,24 +99,34 @@ int omtp_packet_decode(const uint8_t *frame, size_t len, const omtp_decode_opts 
     if (whylen)
         why[0] = 0;
 
-    omtp_OTIMPack pack;
+    omtp_OTIMPack pack; /* used by the generic path only */
+    bool have_pack = false;
+    const uint8_t *pl;
+    size_t pll;
     tars_err err;
-    int rc = tars_decode(&omtp_OTIMPack_desc, &pack, frame, len, &err);
-    if (rc) {
-        *stage = OMTP_STAGE_FRAME;
-        snprintf(why, whylen, "bad frame: %s", err.msg);
-        return rc == TARS_ENOMEM ? OMTP_ENOMEM : OMTP_EDECODE;
+    int rc;
+    if (decode_pack_fast(frame, len, &p->header, &pl, &pll) != 0) {
+        have_pack = true;
+        rc = tars_decode(&omtp_OTIMPack_desc, &pack, frame, len, &err);
+        if (rc) {
+            *stage = OMTP_STAGE_FRAME;
+            snprintf(why, whylen, "bad frame: %s", err.msg);
+            return rc == TARS_ENOMEM ? OMTP_ENOMEM : OMTP_EDECODE;
+        }
+        /* move the header out of the pack */
+        p->header = pack.header;
+        tars_init(&omtp_OTIMHeader_desc, &pack.header);
+        pl = pack.payload.data;
+        pll = pack.payload.len;
     }
-    /* move the header out of the pack */
-    p->header = pack.header;
-    tars_init(&omtp_OTIMHeader_desc, &pack.header);
 
     bool known;
     bool ack = (p->header.flags & OMTP_F_ACK) != 0;
     p->desc = omtp_payload_desc(p->header.type, ack, &known);
     if (opts->skip_body) {
-        p->payload_len = pack.payload.len;
-        tars_free(&omtp_OTIMPack_desc, &pack);
+        p->payload_len = pll;
+        if (have_pack)
+            tars_release(&omtp_OTIMPack_desc, &pack);
         return OMTP_OK;
     }
 
@@ -96,11 +134,12 @@ int omtp_packet_decode(const uint8_t *frame, size_t len, const omtp_decode_opts 
     size_t plain_len;
     bool owned;
     size_t cap = opts->max_payload ? opts->max_payload : OMTP_DEFAULT_MAX_FRAME;
-    rc = omtp_payload_unwrap(p->header.flags, pack.payload.data, pack.payload.len, opts->key, cap,
-                             &plain, &plain_len, &owned, why, whylen);
+    rc = omtp_payload_unwrap(p->header.flags, pl, pll, opts->key, cap, &plain, &plain_len, &owned,
+                             why, whylen);
     if (rc) {
         *stage = OMTP_STAGE_PAYLOAD;
-        tars_free(&omtp_OTIMPack_desc, &pack);
+        if (have_pack)
+            tars_release(&omtp_OTIMPack_desc, &pack);
         return rc;
     }
     p->payload_len = plain_len;
@@ -121,7 +160,8 @@ int omtp_packet_decode(const uint8_t *frame, size_t len, const omtp_decode_opts 
     }
     if (owned)
         free(plain);
-    tars_free(&omtp_OTIMPack_desc, &pack);
+    if (have_pack)
+        tars_release(&omtp_OTIMPack_desc, &pack);
     return rc;
 }
 

@@ -106,6 +106,8 @@ void omtp_hot_rec_list_free(omtp_hot_rec_list *l);
 void omtp_hp_rec_list_free(omtp_hp_rec_list *l);
 /* Frees a list of generated structs (omtp_X_list) with its descriptor. */
 void omtp_list_free(const tars_struct_desc *d, void *list);
+/* Frees a tars_str_list's strings and array; the list is left empty. */
+void omtp_str_list_free(tars_str_list *l);
 
 /* ------------------------------------------------------- backend ops */
 
@@ -116,7 +118,9 @@ typedef struct omtp_db omtp_db;
  * negative OMTP_E* (OMTP_ENOTFOUND, OMTP_EEXIST, OMTP_EDB, OMTP_ENOMEM).
  */
 #define OMTP_DB_OPS(X)                                                                             \
-    /* ---- transactions (the executor calls these; admin commands too) */                         \
+    /* ---- transactions (the executor calls these; admin commands too). savepoint needs an        \
+     * open transaction (begin); rollback_to rolls back AND releases the savepoint. Ops that       \
+     * write several rows are atomic on their own, also outside begin/commit. */                   \
     X(begin, (omtp_db * db), (db))                                                                 \
     X(commit, (omtp_db * db), (db))                                                                \
     X(rollback, (omtp_db * db), (db))                                                              \
@@ -195,6 +199,8 @@ typedef struct omtp_db omtp_db;
     X(group_members, (omtp_db * db, const char *groupId, tars_str_list *out), (db, groupId, out))  \
     X(group_is_member, (omtp_db * db, const char *groupId, const char *userId, bool *member),      \
       (db, groupId, userId, member))                                                               \
+    /* number of members (one indexed count; for memberLimit checks) */                            \
+    X(group_member_count, (omtp_db * db, const char *groupId, int *count), (db, groupId, count))   \
     /* existing members are ignored; *added = how many were new */                                 \
     X(group_add_members,                                                                           \
       (omtp_db * db, const char *groupId, const tars_str_list *ids, int *added),                   \
@@ -292,7 +298,11 @@ int omtp_store_open(uv_loop_t *loop, const omtp_store_config *cfg, omtp_store **
 int omtp_store_submit(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn done, void *arg);
 /* Stops accepting work, runs and commits everything queued, calls the
  * remaining completions on the calling (loop) thread, joins the thread and
- * closes the backend. */
+ * closes the backend. Completions that submit during close get OMTP_ECLOSED.
+ * The struct itself is freed when the loop has closed its uv_async_t, so run
+ * the loop once more afterwards (as for any libuv handle). The async handle
+ * only keeps the loop alive while submitted work is in flight. Do not call
+ * get_stats after close. */
 void omtp_store_close(omtp_store *s);
 void omtp_store_get_stats(omtp_store *s, omtp_store_stats *out);
 /* The backend's name ("sqlite"/"postgresql") for logs and /healthz. */

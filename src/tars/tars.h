@@ -194,6 +194,9 @@ int tars_skip_value(tars_reader *r, unsigned type);
 void tars_init(const tars_struct_desc *d, void *obj);
 /* Frees everything the struct owns and re-initialises it. */
 void tars_free(const tars_struct_desc *d, void *obj);
+/* Frees everything the struct owns without re-initialising it: for a struct
+ * whose memory is about to be freed or re-initialised anyway. */
+void tars_release(const tars_struct_desc *d, void *obj);
 /* Deep copy: dst must be uninitialised or freed. Returns TARS_OK/ENOMEM. */
 int tars_copy(const tars_struct_desc *d, void *dst, const void *src);
 
@@ -213,7 +216,18 @@ int tars_decode(const tars_struct_desc *d, void *obj, const void *p, size_t len,
  * the end of input (used for nesting and tests). */
 int tars_decode_fields(tars_reader *r, const tars_struct_desc *d, void *obj);
 
-/* Small string helpers. */
+/* Decodes the fields of a nested struct whose StructBegin head the reader
+ * has already consumed, up to and including its StructEnd. `obj` must be
+ * initialised; on failure it may hold partial contents (tars_free it). */
+int tars_decode_nested(tars_reader *r, const tars_struct_desc *d, void *obj);
+
+/* Reads a SimpleList value (its head already consumed) without copying:
+ * *p points into the reader's input. Returns TARS_OK, TARS_ETRUNC or
+ * TARS_EINVAL. */
+int tars_read_bytes_ref(tars_reader *r, const uint8_t **p, size_t *len);
+
+/* Small string helpers. An empty string never allocates: it points to a
+ * shared static "" (so never write through a tars_str's data). */
 int tars_str_set(tars_str *s, const char *cstr);              /* copies */
 int tars_str_setn(tars_str *s, const void *p, size_t len);    /* copies */
 int tars_bytes_set(tars_bytes *b, const void *p, size_t len); /* copies */

@@ -52,9 +52,15 @@ bool tars_buf_reserve(tars_buf *b, size_t extra)
     return true;
 }
 
+/* The common case (room left, no latched error) without a call. */
+static inline bool room(tars_buf *b, size_t n)
+{
+    return (b->cap - b->len >= n && !b->oom && !b->err) || tars_buf_reserve(b, n);
+}
+
 void tars_buf_put(tars_buf *b, const void *p, size_t n)
 {
-    if (n == 0 || !tars_buf_reserve(b, n))
+    if (n == 0 || !room(b, n))
         return;
     memcpy(b->data + b->len, p, n);
     b->len += n;
@@ -62,13 +68,13 @@ void tars_buf_put(tars_buf *b, const void *p, size_t n)
 
 static void put_u8(tars_buf *b, uint8_t v)
 {
-    if (tars_buf_reserve(b, 1))
+    if (room(b, 1))
         b->data[b->len++] = v;
 }
 
 static void put_be(tars_buf *b, uint64_t v, unsigned width)
 {
-    if (!tars_buf_reserve(b, width))
+    if (!room(b, width))
         return;
     for (unsigned i = 0; i < width; i++)
         b->data[b->len + i] = (uint8_t)(v >> (8 * (width - 1 - i)));
@@ -82,11 +88,13 @@ void tars_put_head(tars_buf *b, unsigned tag, unsigned type)
             b->err = TARS_EINVAL;
         return;
     }
+    if (!room(b, 2))
+        return;
     if (tag < 15) {
-        put_u8(b, (uint8_t)((tag << 4) | type));
+        b->data[b->len++] = (uint8_t)((tag << 4) | type);
     } else {
-        put_u8(b, (uint8_t)(0xF0 | type));
-        put_u8(b, (uint8_t)tag);
+        b->data[b->len++] = (uint8_t)(0xF0 | type);
+        b->data[b->len++] = (uint8_t)tag;
     }
 }
 

@@ -79,16 +79,17 @@ static size_t left(const tars_reader *r)
     return r->len - r->off;
 }
 
-int tars_peek_head(tars_reader *r, unsigned *tag, unsigned *type, size_t *head_len)
+/* Inlined into the decode loops; tars_peek_head is the public wrapper. */
+static inline int peek(const tars_reader *r, unsigned *tag, unsigned *type, size_t *head_len)
 {
-    if (left(r) < 1)
+    if (r->off >= r->len)
         return TARS_ETRUNC;
     uint8_t h = r->p[r->off];
     *type = h & 0x0F;
     *tag = h >> 4;
     *head_len = 1;
     if (*tag == 15) {
-        if (left(r) < 2)
+        if (r->len - r->off < 2)
             return TARS_ETRUNC;
         *tag = r->p[r->off + 1];
         *head_len = 2;
@@ -98,7 +99,12 @@ int tars_peek_head(tars_reader *r, unsigned *tag, unsigned *type, size_t *head_l
     return TARS_OK;
 }
 
-static uint64_t be(const uint8_t *p, unsigned n)
+int tars_peek_head(tars_reader *r, unsigned *tag, unsigned *type, size_t *head_len)
+{
+    return peek(r, tag, type, head_len);
+}
+
+static inline uint64_t be(const uint8_t *p, unsigned n)
 {
     uint64_t v = 0;
     for (unsigned i = 0; i < n; i++)
@@ -107,47 +113,40 @@ static uint64_t be(const uint8_t *p, unsigned n)
 }
 
 /* Reads an integer value of wire `type` (head consumed). */
-static int read_int_value(tars_reader *r, unsigned type, int64_t *out)
+static inline int read_int_value(tars_reader *r, unsigned type, int64_t *out)
 {
-    unsigned w;
+    const uint8_t *q = r->p + r->off;
+    size_t avail = r->len - r->off;
     switch (type) {
     case TARS_ZERO:
         *out = 0;
         return TARS_OK;
     case TARS_INT1:
-        w = 1;
-        break;
+        if (avail < 1)
+            return TARS_ETRUNC;
+        *out = (int8_t)q[0];
+        r->off += 1;
+        return TARS_OK;
     case TARS_INT2:
-        w = 2;
-        break;
+        if (avail < 2)
+            return TARS_ETRUNC;
+        *out = (int16_t)(uint16_t)((unsigned)q[0] << 8 | q[1]);
+        r->off += 2;
+        return TARS_OK;
     case TARS_INT4:
-        w = 4;
-        break;
+        if (avail < 4)
+            return TARS_ETRUNC;
+        *out = (int32_t)(uint32_t)be(q, 4);
+        r->off += 4;
+        return TARS_OK;
     case TARS_INT8:
-        w = 8;
-        break;
-    default:
-        return TARS_ETYPE;
+        if (avail < 8)
+            return TARS_ETRUNC;
+        *out = (int64_t)be(q, 8);
+        r->off += 8;
+        return TARS_OK;
     }
-    if (left(r) < w)
-        return TARS_ETRUNC;
-    uint64_t u = be(r->p + r->off, w);
-    r->off += w;
-    switch (w) {
-    case 1:
-        *out = (int8_t)u;
-        break;
-    case 2:
-        *out = (int16_t)u;
-        break;
-    case 4:
-        *out = (int32_t)u;
-        break;
-    default:
-        *out = (int64_t)u;
-        break;
-    }
-    return TARS_OK;
+    return TARS_ETYPE;
 }
 
 /* Reads a complete integer field (head + value) expecting `want_tag`; used
@@ -156,7 +155,7 @@ static int read_len_field(tars_reader *r, int64_t *out)
 {
     unsigned tag, type;
     size_t hl;
-    int rc = tars_peek_head(r, &tag, &type, &hl);
+    int rc = peek(r, &tag, &type, &hl);
     if (rc)
         return rc;
     if (tag != 0)
@@ -232,7 +231,7 @@ int tars_skip_value(tars_reader *r, unsigned type)
         for (;;) {
             unsigned tag, t;
             size_t hl;
-            if ((rc = tars_peek_head(r, &tag, &t, &hl)))
+            if ((rc = peek(r, &tag, &t, &hl)))
                 return rc;
             if (t == TARS_STRUCT_END) {
                 r->off += hl;
@@ -247,7 +246,7 @@ int tars_skip_value(tars_reader *r, unsigned type)
     case TARS_SIMPLE_LIST: {
         unsigned tag, t;
         size_t hl;
-        if ((rc = tars_peek_head(r, &tag, &t, &hl)))
+        if ((rc = peek(r, &tag, &t, &hl)))
             return rc;
         if (t != TARS_INT1 || tag != 0)
             return TARS_EINVAL;
@@ -269,7 +268,7 @@ static int skip_field(tars_reader *r)
 {
     unsigned tag, type;
     size_t hl;
-    int rc = tars_peek_head(r, &tag, &type, &hl);
+    int rc = peek(r, &tag, &type, &hl);
     if (rc)
         return rc;
     if (type == TARS_STRUCT_END)
@@ -286,6 +285,10 @@ int tars_str_setn(tars_str *s, const void *p, size_t len)
 {
     if (len > UINT32_MAX - 1)
         return TARS_ERANGE;
+    if (len == 0) { /* no allocation: every empty string is the shared "" */
+        tars_str_clear(s);
+        return TARS_OK;
+    }
     char *d = malloc(len + 1);
     if (!d)
         return TARS_ENOMEM;
@@ -372,7 +375,9 @@ void tars_init(const tars_struct_desc *d, void *obj)
     }
 }
 
-void tars_free(const tars_struct_desc *d, void *obj)
+/* Releases what the struct owns without re-initialising it (the caller
+ * either re-initialises once at the top or frees the memory itself). */
+static void free_contents(const tars_struct_desc *d, void *obj)
 {
     for (unsigned i = 0; i < d->nfields; i++) {
         const tars_field *f = &d->fields[i];
@@ -383,7 +388,7 @@ void tars_free(const tars_struct_desc *d, void *obj)
             tars_str_clear((tars_str *)p);
             break;
         case TK_STRUCT:
-            tars_free(f->sub, p);
+            free_contents(f->sub, p);
             break;
         case TK_LIST_STR: {
             tars_str_list *l = (tars_str_list *)p;
@@ -398,7 +403,7 @@ void tars_free(const tars_struct_desc *d, void *obj)
         case TK_LIST_STRUCT: {
             tars_list *l = (tars_list *)p;
             for (uint32_t k = 0; k < l->n; k++)
-                tars_free(f->sub, (char *)l->items + (size_t)k * f->sub->size);
+                free_contents(f->sub, (char *)l->items + (size_t)k * f->sub->size);
             free(l->items);
             break;
         }
@@ -416,7 +421,17 @@ void tars_free(const tars_struct_desc *d, void *obj)
             break;
         }
     }
+}
+
+void tars_free(const tars_struct_desc *d, void *obj)
+{
+    free_contents(d, obj);
     tars_init(d, obj);
+}
+
+void tars_release(const tars_struct_desc *d, void *obj)
+{
+    free_contents(d, obj);
 }
 
 int tars_copy(const tars_struct_desc *d, void *dst, const void *src)
@@ -628,7 +643,7 @@ static int read_bytes_value(tars_reader *r, unsigned type, tars_bytes *out)
     if (type == TARS_SIMPLE_LIST) {
         unsigned tag, t;
         size_t hl;
-        if ((rc = tars_peek_head(r, &tag, &t, &hl)))
+        if ((rc = peek(r, &tag, &t, &hl)))
             return rc;
         if (t != TARS_INT1 || tag != 0)
             return TARS_EINVAL;
@@ -656,7 +671,7 @@ static int read_bytes_value(tars_reader *r, unsigned type, tars_bytes *out)
         unsigned tag, t;
         size_t hl;
         int64_t v;
-        if ((rc = tars_peek_head(r, &tag, &t, &hl)) == TARS_OK) {
+        if ((rc = peek(r, &tag, &t, &hl)) == TARS_OK) {
             r->off += hl;
             rc = (t == TARS_INT1 || t == TARS_ZERO) ? read_int_value(r, t, &v) : TARS_ETYPE;
         }
@@ -810,7 +825,7 @@ static int decode_value(tars_reader *r, const tars_struct_desc *d, const tars_fi
         for (int64_t i = 0; i < n; i++) {
             unsigned tag, t;
             size_t hl;
-            if ((rc = tars_peek_head(r, &tag, &t, &hl)))
+            if ((rc = peek(r, &tag, &t, &hl)))
                 return fail(r, rc, d, f, -1, "list shorter than its count");
             if (tag != 0)
                 return fail(r, TARS_EINVAL, d, f, -1, "list element not at tag 0");
@@ -864,7 +879,7 @@ static int decode_value(tars_reader *r, const tars_struct_desc *d, const tars_fi
             for (unsigned want = 0; want < 2; want++) {
                 unsigned tag, t;
                 size_t hl;
-                if ((rc = tars_peek_head(r, &tag, &t, &hl)))
+                if ((rc = peek(r, &tag, &t, &hl)))
                     return fail(r, rc, d, f, -1, "map shorter than its count");
                 if (tag != want)
                     return fail(r, TARS_EINVAL, d, f, -1, "map entry tags must be 0 and 1");
@@ -891,7 +906,7 @@ static int decode_struct(tars_reader *r, const tars_struct_desc *d, void *obj, b
                 return fail(r, TARS_ETRUNC, d, NULL, -1, "struct has no StructEnd");
             break;
         }
-        if ((rc = tars_peek_head(r, &tag, &type, &hl)))
+        if ((rc = peek(r, &tag, &type, &hl)))
             return fail(r, rc, d, NULL, -1, NULL);
         if (type == TARS_STRUCT_END) {
             if (top_level)
@@ -919,6 +934,37 @@ static int decode_struct(tars_reader *r, const tars_struct_desc *d, void *obj, b
     for (; fi < d->nfields; fi++)
         if (d->fields[fi].required)
             return fail(r, TARS_EMISSING, d, &d->fields[fi], -1, NULL);
+    return TARS_OK;
+}
+
+int tars_decode_nested(tars_reader *r, const tars_struct_desc *d, void *obj)
+{
+    if (++r->depth > TARS_MAX_DEPTH)
+        return fail(r, TARS_EDEPTH, d, NULL, -1, NULL);
+    int rc = decode_struct(r, d, obj, false);
+    if (rc == TARS_OK)
+        r->depth--;
+    return rc;
+}
+
+int tars_read_bytes_ref(tars_reader *r, const uint8_t **p, size_t *len)
+{
+    unsigned tag, t;
+    size_t hl;
+    int64_t n;
+    int rc = peek(r, &tag, &t, &hl);
+    if (rc)
+        return rc;
+    if (t != TARS_INT1 || tag != 0)
+        return TARS_EINVAL;
+    r->off += hl;
+    if ((rc = read_len_field(r, &n)))
+        return rc;
+    if ((uint64_t)n > left(r))
+        return TARS_ETRUNC;
+    *p = r->p + r->off;
+    *len = (size_t)n;
+    r->off += (size_t)n;
     return TARS_OK;
 }
 

@@ -1,0 +1,113 @@
+/*
+ * records.c - life cycle of the store's output records (store.h).
+ *
+ * Every record is made of generated structs (omtp_msg.h) plus a few plain
+ * fields, so init/free/copy delegate to the generic Tars helpers. A freed
+ * record is re-initialised: freeing twice is harmless.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+void omtp_user_rec_init(omtp_user_rec *u)
+{
+    memset(u, 0, sizeof(*u));
+    tars_str_clear(&u->userId);
+    tars_str_clear(&u->pwHash);
+    tars_init(&omtp_UserInfo_desc, &u->info);
+}
+
+void omtp_user_rec_free(omtp_user_rec *u)
+{
+    tars_str_clear(&u->userId);
+    tars_str_clear(&u->pwHash);
+    tars_free(&omtp_UserInfo_desc, &u->info);
+    omtp_user_rec_init(u);
+}
+
+void omtp_user_rec_list_free(omtp_user_rec_list *l)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        omtp_user_rec_free(&l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void omtp_msg_rec_init(omtp_msg_rec *m)
+{
+    memset(m, 0, sizeof(*m));
+    tars_str_clear(&m->packId);
+    tars_init(&omtp_MsgReq_desc, &m->msg);
+}
+
+void omtp_msg_rec_free(omtp_msg_rec *m)
+{
+    tars_str_clear(&m->packId);
+    tars_free(&omtp_MsgReq_desc, &m->msg);
+    omtp_msg_rec_init(m);
+}
+
+int omtp_msg_rec_copy(omtp_msg_rec *dst, const omtp_msg_rec *src)
+{
+    omtp_msg_rec_init(dst);
+    dst->type = src->type;
+    dst->flags = src->flags;
+    if (tars_str_setn(&dst->packId, src->packId.data, src->packId.len) != TARS_OK ||
+        tars_copy(&omtp_MsgReq_desc, &dst->msg, &src->msg) != TARS_OK) {
+        omtp_msg_rec_free(dst);
+        return OMTP_ENOMEM;
+    }
+    return 0;
+}
+
+void omtp_msg_rec_list_free(omtp_msg_rec_list *l)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        omtp_msg_rec_free(&l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void omtp_hot_rec_list_free(omtp_hot_rec_list *l)
+{
+    for (uint32_t i = 0; i < l->n; i++) {
+        omtp_hot_rec *h = &l->items[i];
+        tars_str_clear(&h->sessionId);
+        tars_str_clear(&h->attribute);
+        omtp_msg_rec_free(&h->last);
+    }
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void omtp_hp_rec_list_free(omtp_hp_rec_list *l)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        tars_free(&omtp_OTIMPack_desc, &l->items[i].pack);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void omtp_list_free(const tars_struct_desc *d, void *list)
+{
+    tars_list *l = list;
+    for (uint32_t i = 0; i < l->n; i++)
+        tars_free(d, (char *)l->items + (size_t)i * d->size);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void omtp_str_list_free(tars_str_list *l)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        tars_str_clear(&l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}

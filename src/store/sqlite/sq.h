@@ -1,0 +1,79 @@
+/*
+ * sq.h - internals of the SQLite backend (not a public header).
+ *
+ * One sq_db per connection. Every statement is listed once in sq_stmts.h and
+ * prepared lazily on first use (SQLITE_PREPARE_PERSISTENT), then reused:
+ * sq_stmt() hands it out reset and with cleared bindings, and every caller
+ * resets it again when done so no read snapshot outlives an operation.
+ *
+ * Operations made of several statements run inside an "op" savepoint
+ * (sq_op_begin/sq_op_end), so they are atomic both inside the executor's
+ * batch transaction and when an admin command calls them in autocommit mode.
+ */
+#ifndef OMTP_SQ_H
+#define OMTP_SQ_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "sq_stmts.h"
+
+#define SQ_STMT_ID(id, sql) id,
+enum sq_stmt_id { SQ_STMTS(SQ_STMT_ID) SQ_NSTMTS };
+#undef SQ_STMT_ID
+
+typedef struct sq_db {
+    omtp_db base;
+    sqlite3 *h;
+    sqlite3_stmt *stmts[SQ_NSTMTS];
+    sqlite3_stmt *attr_get[8]; /* user_attr_get, one variant per filter combination */
+    int64_t last_us;           /* last change time handed out (strictly increasing) */
+} sq_db;
+
+#define SQ(db) ((sq_db *)(db))
+
+extern const omtp_db_ops sq_ops;
+/* schema migrations, in order; migration i takes the schema from version i to i+1 */
+extern const char *const sq_migrations[];
+extern const int sq_migrations_count;
+
+/* every op of OMTP_DB_OPS, as sq_<op>, defined across sq_*.c */
+#define SQ_OP_DECL(name, params, args) int sq_##name params;
+OMTP_DB_OPS(SQ_OP_DECL)
+#undef SQ_OP_DECL
+
+/* Opens <path> (creating it) and migrates it. */
+int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whylen);
+
+/* The cached statement `id`, reset and unbound; NULL on error (errmsg set). */
+sqlite3_stmt *sq_stmt(sq_db *d, int id);
+/* Records sqlite's last error in errmsg and returns OMTP_EDB. */
+int sq_fail(sq_db *d, const char *what);
+/* Steps a statement that returns no rows, resets it: 0, OMTP_EEXIST on a
+ * uniqueness violation, else OMTP_EDB. */
+int sq_run(sq_db *d, sqlite3_stmt *st, const char *what);
+int sq_exec(sq_db *d, const char *sql);
+
+int sq_op_begin(sq_db *d);
+int sq_op_end(sq_db *d, int rc);
+
+/* A change time in microseconds, strictly greater than any handed out before
+ * by this connection (hot-session cursors must not tie). */
+int64_t sq_now_us(sq_db *d);
+int64_t sq_now_ms(void);
+
+void sq_bind_str(sqlite3_stmt *st, int i, const char *s);      /* NULL binds "" */
+void sq_bind_tstr(sqlite3_stmt *st, int i, const tars_str *s); /* binary-safe */
+int sq_col_str(sqlite3_stmt *st, int col, tars_str *out);      /* 0 or OMTP_ENOMEM */
+/* Appends a copy of a column to a string list: 0 or OMTP_ENOMEM. */
+int sq_col_str_append(sqlite3_stmt *st, int col, tars_str_list *l);
+/* Grows a list of n elements of size es by one zeroed element; NULL on OOM. */
+void *sq_list_grow(void *list, size_t es);
+
+/* Columns of a message row, in the order sq_row_msg reads them. */
+#define SQ_MSG_COLS                                                                                \
+    "type, flags, pack_id, session_id, seq, ts_ms, from_id, to_id, push_info, content_type, "      \
+    "content, status"
+int sq_row_msg(sqlite3_stmt *st, int col0, omtp_msg_rec *m);
+
+#endif

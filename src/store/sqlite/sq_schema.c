@@ -1,0 +1,137 @@
+/*
+ * sq_schema.c - the SQLite schema, as an ordered list of migrations.
+ *
+ * sq_migrations[i] takes a database from schema version i to i+1; the
+ * version lives in schema_version (one row). Migrations are append-only:
+ * never edit a released step, add a new one. Each step runs in its own
+ * transaction together with the version update (sq_open.c).
+ *
+ * Why each index exists is in docs/storage.md; in short, every statement in
+ * sq_stmts.h is a primary-key lookup or range scan, or uses one index below.
+ */
+#include "sq.h"
+
+const char *const sq_migrations[] = {
+    /* 0 -> 1: the initial schema */
+    "CREATE TABLE meta ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+
+    "CREATE TABLE users ("
+    "  user_id TEXT PRIMARY KEY,"
+    "  pw_hash TEXT NOT NULL DEFAULT '',"
+    "  role INTEGER NOT NULL DEFAULT 0,"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  avatar TEXT NOT NULL DEFAULT '',"
+    "  mobile TEXT NOT NULL DEFAULT '',"
+    "  birthday INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+
+    /* one row per conversation: the seqId allocator and the shared change time */
+    "CREATE TABLE sessions ("
+    "  session_id TEXT PRIMARY KEY,"
+    "  type INTEGER NOT NULL,"
+    "  last_seq INTEGER NOT NULL,"
+    "  changed_us INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+
+    "CREATE TABLE messages ("
+    "  session_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  flags INTEGER NOT NULL,"
+    "  pack_id TEXT NOT NULL,"
+    "  from_id TEXT NOT NULL,"
+    "  to_id TEXT NOT NULL,"
+    "  push_info TEXT NOT NULL,"
+    "  content_type INTEGER NOT NULL,"
+    "  content TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  ts_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (session_id, seq)"
+    ");"
+    /* dedup: (sender, packId) is unique */
+    "CREATE UNIQUE INDEX messages_dedup ON messages(from_id, pack_id) WHERE pack_id <> '';"
+    /* unread counts and the last visible message, answered from the index alone */
+    "CREATE INDEX messages_visible ON messages(session_id, seq, from_id) WHERE status <> 2;"
+
+    /* a user's membership of a session: read cursor and change time */
+    "CREATE TABLE members ("
+    "  user_id TEXT NOT NULL,"
+    "  session_id TEXT NOT NULL,"
+    "  read_seq INTEGER NOT NULL DEFAULT 0,"
+    "  changed_us INTEGER NOT NULL,"
+    "  joined_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (user_id, session_id)"
+    ") WITHOUT ROWID;"
+    /* group member lists: one range scan per group */
+    "CREATE INDEX members_by_session ON members(session_id, user_id);"
+
+    "CREATE TABLE session_attrs ("
+    "  user_id TEXT NOT NULL,"
+    "  session_id TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (user_id, session_id, name)"
+    ") WITHOUT ROWID;"
+
+    "CREATE TABLE hp_heads ("
+    "  user_id TEXT PRIMARY KEY,"
+    "  last_seq INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE hp_queue ("
+    "  user_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  flags INTEGER NOT NULL,"
+    "  pack_id TEXT NOT NULL,"
+    "  payload BLOB NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (user_id, seq)"
+    ");"
+
+    "CREATE TABLE chat_groups ("
+    "  group_id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  avatar TEXT NOT NULL,"
+    "  creator_id TEXT NOT NULL,"
+    "  description TEXT NOT NULL,"
+    "  member_limit INTEGER NOT NULL,"
+    "  create_ms INTEGER NOT NULL,"
+    "  update_ms INTEGER NOT NULL,"
+    "  dismissed INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;"
+    /* who left / was removed from / lost by dismissal which group, and when */
+    "CREATE TABLE group_left ("
+    "  user_id TEXT NOT NULL,"
+    "  group_id TEXT NOT NULL,"
+    "  at_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (user_id, group_id)"
+    ") WITHOUT ROWID;"
+
+    /* one row per direction; deleted rows stay as tombstones for sync */
+    "CREATE TABLE friends ("
+    "  user_id TEXT NOT NULL,"
+    "  friend_id TEXT NOT NULL,"
+    "  remark TEXT NOT NULL,"
+    "  deleted INTEGER NOT NULL DEFAULT 0,"
+    "  changed_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (user_id, friend_id)"
+    ") WITHOUT ROWID;"
+
+    "CREATE TABLE user_attrs ("
+    "  user_id TEXT NOT NULL,"
+    "  friend_id TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (user_id, friend_id, name)"
+    ") WITHOUT ROWID;"
+    /* filters without a userId (admin queries) */
+    "CREATE INDEX user_attrs_by_friend ON user_attrs(friend_id, name);"
+    "CREATE INDEX user_attrs_by_name ON user_attrs(name);",
+};
+
+const int sq_migrations_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));

@@ -1,0 +1,476 @@
+/*
+ * test_store_thread.c - the group-commit executor (store_thread.c) on SQLite.
+ *
+ * Batching is made deterministic with a "gate" item: its work blocks the
+ * store thread until the test has queued everything else, so the rest must
+ * arrive as one batch (or as max_batch-sized batches).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+
+typedef struct fixture {
+    char dir[64];
+    uv_loop_t loop;
+    omtp_store *store;
+    omtp_store_config cfg;
+} fixture;
+
+static void rm_rf(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void fx_open(fixture *f, unsigned max_batch)
+{
+    char why[256];
+    memset(&f->cfg, 0, sizeof(f->cfg));
+    f->cfg.data_dir = f->dir;
+    f->cfg.max_batch = max_batch;
+    assert_int_equal(omtp_store_open(&f->loop, &f->cfg, &f->store, why, sizeof(why)), 0);
+    assert_string_equal(omtp_store_backend(f->store), "sqlite");
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/omtp-st-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    uv_loop_init(&f->loop);
+    fx_open(f, 0);
+    *state = f;
+    return 0;
+}
+
+static void fx_close(fixture *f)
+{
+    if (f->store) {
+        omtp_store_close(f->store);
+        f->store = NULL;
+        uv_run(&f->loop, UV_RUN_DEFAULT); /* lets the async handle close */
+    }
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    fx_close(f);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    rm_rf(f->dir);
+    free(f);
+    return 0;
+}
+
+/* ------------------------------------------------------------- items */
+
+typedef struct item {
+    int idx;
+    int fail;       /* work returns this after writing */
+    uv_sem_t *gate; /* work waits on it first (the gate item) */
+    int *order;     /* completions append idx here */
+    int *norder;
+    int status;
+    bool done;
+    bool rollback_txn; /* work breaks the batch transaction */
+    omtp_store *resubmit;
+} item;
+
+static int work_meta(omtp_db *db, void *arg)
+{
+    item *it = arg;
+    if (it->gate)
+        uv_sem_wait(it->gate);
+    char key[32], val[32];
+    snprintf(key, sizeof(key), "k%d", it->idx);
+    snprintf(val, sizeof(val), "v%d", it->idx);
+    int rc = omtp_db_meta_set(db, key, val);
+    if (rc)
+        return rc;
+    if (it->rollback_txn)
+        omtp_db_rollback(db);
+    return it->fail;
+}
+
+static void done_meta(void *arg, int status)
+{
+    item *it = arg;
+    assert_false(it->done);
+    it->done = true;
+    it->status = status;
+    if (it->order)
+        it->order[(*it->norder)++] = it->idx;
+}
+
+static bool meta_has(fixture *f, int idx)
+{
+    omtp_db *db;
+    char why[256], key[32];
+    assert_int_equal(omtp_db_open(&f->cfg, &db, why, sizeof(why)), 0);
+    snprintf(key, sizeof(key), "k%d", idx);
+    tars_str v;
+    int rc = omtp_db_meta_get(db, key, &v);
+    tars_str_clear(&v);
+    omtp_db_close(db);
+    assert_true(rc == 0 || rc == OMTP_ENOTFOUND);
+    return rc == 0;
+}
+
+static void run_until_done(fixture *f, item *items, int n)
+{
+    for (;;) {
+        bool all = true;
+        for (int i = 0; i < n; i++)
+            all = all && items[i].done;
+        if (all)
+            return;
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+}
+
+/* ------------------------------------------------------------- tests */
+
+static void test_group_commit_batches(void **state)
+{
+    fixture *f = *state;
+    enum { N = 300 };
+    item *items = calloc(N, sizeof(item));
+    int order[N], norder = 0;
+    uv_sem_t gate;
+    uv_sem_init(&gate, 0);
+    for (int i = 0; i < N; i++) {
+        items[i].idx = i;
+        items[i].order = order;
+        items[i].norder = &norder;
+        items[i].gate = i == 0 ? &gate : NULL;
+        assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &items[i]), 0);
+    }
+    omtp_store_stats st;
+    omtp_store_get_stats(f->store, &st);
+    assert_true(st.queued >= N - 1); /* the gate item may have been taken */
+    uv_sem_post(&gate);
+    run_until_done(f, items, N);
+    omtp_store_get_stats(f->store, &st);
+    assert_int_equal(st.executed, N);
+    assert_int_equal(st.queued, 0);
+    /* the gate's batch, then everything else in one */
+    assert_true(st.commits >= 1 && st.commits <= 2);
+    assert_int_equal(st.commit_fail, 0);
+    assert_int_equal(st.commit_us_bucket[11], st.commits);
+    for (int b = 1; b < 12; b++)
+        assert_true(st.commit_us_bucket[b] >= st.commit_us_bucket[b - 1]);
+    assert_int_equal(norder, N);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(order[i], i);
+        assert_int_equal(items[i].status, 0);
+    }
+    assert_true(meta_has(f, 0));
+    assert_true(meta_has(f, N - 1));
+    uv_sem_destroy(&gate);
+    free(items);
+}
+
+static void test_max_batch(void **state)
+{
+    fixture *f = *state;
+    fx_close(f);
+    fx_open(f, 4);
+    enum { N = 41 };
+    item items[N];
+    memset(items, 0, sizeof(items));
+    uv_sem_t gate;
+    uv_sem_init(&gate, 0);
+    for (int i = 0; i < N; i++) {
+        items[i].idx = i;
+        items[i].gate = i == 0 ? &gate : NULL;
+        assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &items[i]), 0);
+    }
+    uv_sem_post(&gate);
+    run_until_done(f, items, N);
+    omtp_store_stats st;
+    omtp_store_get_stats(f->store, &st);
+    assert_int_equal(st.executed, N);
+    assert_true(st.commits >= (N + 3) / 4);
+    uv_sem_destroy(&gate);
+}
+
+static void test_failing_item_rolls_back_alone(void **state)
+{
+    fixture *f = *state;
+    enum { N = 5 };
+    item items[N];
+    memset(items, 0, sizeof(items));
+    uv_sem_t gate;
+    uv_sem_init(&gate, 0);
+    for (int i = 0; i < N; i++) {
+        items[i].idx = 100 + i;
+        items[i].gate = i == 0 ? &gate : NULL;
+        items[i].fail = (i == 2 || i == 4) ? OMTP_EINVAL : 0;
+        assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &items[i]), 0);
+    }
+    uv_sem_post(&gate);
+    run_until_done(f, items, N);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(items[i].status, items[i].fail);
+        assert_int_equal(meta_has(f, 100 + i), items[i].fail == 0);
+    }
+    omtp_store_stats st;
+    omtp_store_get_stats(f->store, &st);
+    assert_true(st.commits <= 2);
+    uv_sem_destroy(&gate);
+}
+
+static void test_failed_commit_fails_batch(void **state)
+{
+    fixture *f = *state;
+    enum { N = 4 };
+    item items[N];
+    memset(items, 0, sizeof(items));
+    uv_sem_t gate;
+    uv_sem_init(&gate, 0);
+    /* the gate is alone in its batch; items 1..3 share the next one, whose
+     * item 2 rolls back the whole transaction, so COMMIT fails */
+    items[0].idx = 200;
+    items[0].gate = &gate;
+    assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &items[0]), 0);
+    /* wait until the gate item is running (taken alone) */
+    for (;;) {
+        omtp_store_stats st;
+        omtp_store_get_stats(f->store, &st);
+        if (st.queued == 0)
+            break;
+        uv_sleep(1);
+    }
+    for (int i = 1; i < N; i++) {
+        items[i].idx = 200 + i;
+        items[i].rollback_txn = i == 2;
+        assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &items[i]), 0);
+    }
+    uv_sem_post(&gate);
+    run_until_done(f, items, N);
+    assert_int_equal(items[0].status, 0);
+    assert_true(meta_has(f, 200));
+    for (int i = 1; i < N; i++) {
+        assert_int_equal(items[i].status, OMTP_EDB);
+        assert_false(meta_has(f, 200 + i));
+    }
+    omtp_store_stats st;
+    omtp_store_get_stats(f->store, &st);
+    assert_int_equal(st.commit_fail, 1);
+    /* the executor recovers: the next item commits */
+    item after = {.idx = 210};
+    assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &after), 0);
+    run_until_done(f, &after, 1);
+    assert_int_equal(after.status, 0);
+    assert_true(meta_has(f, 210));
+    uv_sem_destroy(&gate);
+}
+
+static void test_close_drains(void **state)
+{
+    fixture *f = *state;
+    enum { N = 500 };
+    item *items = calloc(N, sizeof(item));
+    int order[N], norder = 0;
+    for (int i = 0; i < N; i++) {
+        items[i].idx = 1000 + i;
+        items[i].order = order;
+        items[i].norder = &norder;
+        assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &items[i]), 0);
+    }
+    /* no loop iteration: close must run, commit and complete everything */
+    omtp_store *s = f->store;
+    omtp_store_close(s);
+    f->store = NULL;
+    assert_int_equal(norder, N);
+    for (int i = 0; i < N; i++) {
+        assert_true(items[i].done);
+        assert_int_equal(items[i].status, 0);
+        assert_int_equal(order[i], 1000 + i);
+    }
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_true(meta_has(f, 1000));
+    assert_true(meta_has(f, 1000 + N - 1));
+    free(items);
+}
+
+static int nop_work(omtp_db *db, void *arg)
+{
+    (void)db;
+    (void)arg;
+    return 0;
+}
+
+typedef struct resub {
+    omtp_store *s;
+    int rc;
+    bool called;
+} resub;
+
+static void resub_done(void *arg, int status)
+{
+    resub *r = arg;
+    assert_int_equal(status, 0);
+    r->called = true;
+    r->rc = omtp_store_submit(r->s, nop_work, NULL, NULL);
+}
+
+static void test_submit_after_close_refused(void **state)
+{
+    fixture *f = *state;
+    omtp_store *s = f->store;
+    resub r = {.s = s, .rc = 1};
+    assert_int_equal(omtp_store_submit(s, nop_work, resub_done, &r), 0);
+    /* the completion runs inside close, where submitting is refused */
+    omtp_store_close(s);
+    f->store = NULL;
+    assert_true(r.called);
+    assert_int_equal(r.rc, OMTP_ECLOSED);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+}
+
+/* ---- concurrency: a loop keeps submitting while the thread is busy ---- */
+
+typedef struct conc {
+    fixture *f;
+    int submitted, completed, total;
+    int next_expected;
+    bool out_of_order;
+    uv_timer_t timer;
+    uv_idle_t idle;
+} conc;
+
+typedef struct citem {
+    conc *c;
+    int idx;
+} citem;
+
+static int conc_work(omtp_db *db, void *arg)
+{
+    citem *ci = arg;
+    /* a read-modify-write counter: the executor runs items one at a time */
+    tars_str v;
+    int rc = omtp_db_meta_get(db, "counter", &v);
+    long n = rc == 0 ? atol(v.data) : 0;
+    tars_str_clear(&v);
+    if (rc != 0 && rc != OMTP_ENOTFOUND)
+        return rc;
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%ld", n + 1);
+    if (ci->idx % 97 == 0)
+        uv_sleep(2); /* keep the thread busy now and then */
+    return omtp_db_meta_set(db, "counter", buf);
+}
+
+static void conc_submit(conc *c, int k);
+
+static void conc_done(void *arg, int status)
+{
+    citem *ci = arg;
+    conc *c = ci->c;
+    assert_int_equal(status, 0);
+    if (ci->idx != c->next_expected)
+        c->out_of_order = true;
+    c->next_expected++;
+    c->completed++;
+    free(ci);
+    /* completions submit more work too */
+    if (c->submitted < c->total && c->completed % 3 == 0)
+        conc_submit(c, 2);
+}
+
+static void conc_submit(conc *c, int k)
+{
+    for (int i = 0; i < k && c->submitted < c->total; i++) {
+        citem *ci = malloc(sizeof(*ci));
+        ci->c = c;
+        ci->idx = c->submitted++;
+        assert_int_equal(omtp_store_submit(c->f->store, conc_work, conc_done, ci), 0);
+    }
+}
+
+static void conc_tick(uv_timer_t *t)
+{
+    conc *c = t->data;
+    conc_submit(c, 7);
+    if (c->submitted >= c->total)
+        uv_timer_stop(t);
+}
+
+static void conc_idle(uv_idle_t *h)
+{
+    conc *c = h->data;
+    if (c->completed == c->total) {
+        uv_idle_stop(h);
+        uv_close((uv_handle_t *)&c->timer, NULL);
+        uv_close((uv_handle_t *)&c->idle, NULL);
+    }
+}
+
+static void test_concurrent_submit(void **state)
+{
+    fixture *f = *state;
+    conc c = {.f = f, .total = 3000};
+    uv_timer_init(&f->loop, &c.timer);
+    uv_idle_init(&f->loop, &c.idle);
+    c.timer.data = &c;
+    c.idle.data = &c;
+    uv_timer_start(&c.timer, conc_tick, 0, 1);
+    uv_idle_start(&c.idle, conc_idle);
+    conc_submit(&c, 50);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(c.completed, c.total);
+    assert_false(c.out_of_order);
+    omtp_store_stats st;
+    omtp_store_get_stats(f->store, &st);
+    assert_int_equal(st.executed, c.total);
+    assert_true(st.commits < (uint64_t)c.total); /* some batching happened */
+    print_message("concurrent: %d items in %llu commits, mean commit %llu us\n", c.total,
+                  (unsigned long long)st.commits,
+                  (unsigned long long)(st.commits ? st.commit_us_sum / st.commits : 0));
+    omtp_db *db;
+    char why[256];
+    fx_close(f);
+    assert_int_equal(omtp_db_open(&f->cfg, &db, why, sizeof(why)), 0);
+    tars_str v;
+    assert_int_equal(omtp_db_meta_get(db, "counter", &v), 0);
+    assert_int_equal(atol(v.data), c.total);
+    tars_str_clear(&v);
+    omtp_db_close(db);
+}
+
+static void test_open_bad_uri(void **state)
+{
+    (void)state;
+    omtp_store_config cfg = {.uri = "mysql://nope"};
+    omtp_db *db = NULL;
+    char why[256] = "";
+    assert_int_equal(omtp_db_open(&cfg, &db, why, sizeof(why)), OMTP_EINVAL);
+    assert_null(db);
+    assert_non_null(strstr(why, "mysql://nope"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_group_commit_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failing_item_rolls_back_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_commit_fails_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_drains, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit_after_close_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_submit, setup, teardown),
+        cmocka_unit_test(test_open_bad_uri),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
