@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct omtp_config {
     /* network */
@@ -18,6 +19,7 @@ typedef struct omtp_config {
     char port_file[512];  /* write the bound port here (tests) */
     char tls_listen[128]; /* "" = no TLS listener */
     char tls_cert[512], tls_key[512];
+    char tls_port_file[512];      /* write the TLS listener's bound port here */
     uint32_t max_conns;           /* 0 = unlimited (bounded by the fd limit) */
     uint32_t max_frame;           /* bytes, default 1 MiB */
     uint32_t out_buf_cap;         /* unsent output per connection before closing it */
@@ -63,5 +65,14 @@ void omtp_config_defaults(omtp_config *c);
 int omtp_config_load(omtp_config *c, const char *path, char *why, size_t whylen);
 /* Applies one setting by its config-file key ("max_frame", "1048576"). */
 int omtp_config_set(omtp_config *c, const char *key, const char *value, char *why, size_t whylen);
+/* Command-line spelling of a key ("max-frame" for max_frame); same as _set. */
+int omtp_config_set_option(omtp_config *c, const char *opt, const char *value, char *why,
+                           size_t whylen);
+/* Whether "--opt" names a setting. */
+bool omtp_config_has_option(const char *opt);
+/* "debug"/"info"/"warn"/"error" -> enum omtp_log_level, -1 if unknown. */
+int omtp_config_parse_level(const char *name);
+/* One line per setting: --option, what it does, [default]. */
+void omtp_config_print_help(FILE *out);
 
 #endif

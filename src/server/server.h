@@ -171,6 +171,17 @@ struct omtp_server {
     void *webhook;                 /* webhook.c state, NULL when no hook is configured */
 };
 
+/* Life cycle (main.c): init opens the store, the listeners (writing
+ * cfg->port_file), signal handlers and the HTTP API; run runs the loop until
+ * a graceful stop (SIGINT/SIGTERM or omtp_server_stop) finished; free
+ * releases what is left. init fills `why` with what to do on failure. */
+int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *why, size_t whylen);
+int omtp_server_run(omtp_server *s);
+void omtp_server_stop(omtp_server *s);
+void omtp_server_free(omtp_server *s);
+/* "host:port" / "[v6]:port" -> host, port. Returns 0 or OMTP_EINVAL. */
+int omtp_parse_hostport(const char *hp, char *host, size_t hostlen, int *port);
+
 /* Logging (stderr, "2026-11-25T20:00:00.123Z INFO  conn 12 login alice dev=5"). */
 enum omtp_log_level { OMTP_LOG_DEBUG, OMTP_LOG_INFO, OMTP_LOG_WARN, OMTP_LOG_ERROR };
 void omtp_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

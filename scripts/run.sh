@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# make run: start omtpd in the foreground on ./var (SQLite). On a fresh data
+# directory, first create the demo users alice and bob with random passwords
+# and print how to chat as them. Extra arguments go to omtpd
+# (e.g. `bash scripts/run.sh build --listen 0.0.0.0:9000`).
+set -euo pipefail
+
+BUILD=${1:-build}
+shift || true
+DATA=${OMTP_DATA_DIR:-./var}
+LISTEN=${OMTP_LISTEN:-127.0.0.1:9000}
+OMTPD="$BUILD/omtpd"
+DEMO="$DATA/demo-users.txt"
+
+if [ ! -x "$OMTPD" ]; then
+  echo "run.sh: $OMTPD not found: build first (make build)" >&2
+  exit 1
+fi
+
+mkdir -p "$DATA"
+if [ ! -e "$DATA/omtp.db" ] && [ ! -e "$DEMO" ]; then
+  : > "$DEMO"
+  chmod 600 "$DEMO"
+  for u in alice bob; do
+    pw=$(openssl rand -hex 6 2>/dev/null || head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    "$OMTPD" user add "$u" --password "$pw" --name "$u" --data-dir "$DATA" >/dev/null
+    echo "$u $pw" >> "$DEMO"
+  done
+  echo "Created demo users in $DATA (passwords kept in $DEMO):"
+fi
+
+if [ -s "$DEMO" ]; then
+  echo
+  while read -r u pw; do
+    printf '  %-6s password %s\n' "$u" "$pw"
+  done < "$DEMO"
+  echo
+  echo "Chat in two terminals:"
+  while read -r u pw; do
+    echo "  $BUILD/omtp chat --server $LISTEN --user $u --password $pw"
+  done < "$DEMO"
+  echo
+fi
+
+echo "Starting omtpd on $LISTEN (data in $DATA); Ctrl-C stops it."
+exec "$OMTPD" --data-dir "$DATA" --listen "$LISTEN" "$@"

@@ -1,0 +1,301 @@
+/*
+ * config.c - omtpd settings: defaults, the key = value file, command line.
+ *
+ * One table lists every setting once (key, kind, offset, size, help); the
+ * file loader, the command line (--key-with-dashes VALUE) and --help all
+ * walk it, so a new field in config.h needs one row here and one paragraph
+ * in omtpd.conf.sample.
+ */
+#include "config.h"
+#include "server.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum kind { K_STR, K_U32, K_INT, K_BOOL, K_LEVEL };
+
+struct setting {
+    const char *key;
+    int kind;
+    size_t off;
+    size_t size; /* K_STR: buffer size */
+    const char *help;
+};
+
+#define S(f, h)                                                                                    \
+    {                                                                                              \
+#f, K_STR, offsetof(omtp_config, f), sizeof(((omtp_config *)0)->f), h                      \
+    }
+#define U(f, h)                                                                                    \
+    {                                                                                              \
+#f, K_U32, offsetof(omtp_config, f), 0, h                                                  \
+    }
+#define I(f, h)                                                                                    \
+    {                                                                                              \
+#f, K_INT, offsetof(omtp_config, f), 0, h                                                  \
+    }
+#define B(f, h)                                                                                    \
+    {                                                                                              \
+#f, K_BOOL, offsetof(omtp_config, f), 0, h                                                 \
+    }
+#define L(f, h)                                                                                    \
+    {                                                                                              \
+#f, K_LEVEL, offsetof(omtp_config, f), 0, h                                                \
+    }
+static const struct setting settings[] = {
+    S(listen, "HOST:PORT of the OMTP listener (port 0 = any free port)"),
+    S(port_file, "write the bound port number to this file"),
+    S(tls_listen, "HOST:PORT of the TLS listener (empty = none)"),
+    S(tls_cert, "PEM certificate (chain) file for the TLS listener"),
+    S(tls_key, "PEM private key file for the TLS listener"),
+    S(tls_port_file, "write the TLS listener's bound port number to this file"),
+    U(max_conns, "most open connections, 0 = bounded by the fd limit"),
+    U(max_frame, "largest frame in bytes, in and out"),
+    U(out_buf_cap, "unsent bytes queued per connection before it is closed"),
+    U(keepalive_s, "expected PING interval; silent connections close after 2x"),
+    U(prelogin_timeout_s, "close connections not logged in after this many seconds"),
+    U(login_fail_delay_ms, "delay per recent login failure from the same address"),
+    S(data_dir, "data directory (SQLite database omtp.db)"),
+    S(store_uri, "postgresql://... to use PostgreSQL; empty = SQLite in data_dir"),
+    I(sync_level, "SQLite synchronous level: 2 FULL, 1 NORMAL"),
+    S(aes_key_hex, "64 hex digits: AES-256-GCM key for CRYPTO=1 payloads"),
+    S(token_secret_hex, "64 hex digits: HMAC secret for login tokens"),
+    U(compress_threshold, "compress pushes bigger than this to zlib-using peers"),
+    U(max_content, "largest message content in bytes"),
+    U(revoke_limit_s, "revoke/edit time limit in seconds, 0 = none"),
+    U(group_member_limit, "default group member limit"),
+    B(friends_only, "single chat only between friends (true/false)"),
+    U(hot_page, "hot sessions per sync page"),
+    S(http_listen, "HOST:PORT of the HTTP API (empty = off)"),
+    S(http_port_file, "write the HTTP API's bound port here"),
+    S(api_keys, "comma-separated bearer keys for the HTTP API"),
+    U(http_max_body, "largest HTTP request body in bytes, 0 = 1 MiB"),
+    S(redis_url, "redis://host:port for clustering (empty = single node)"),
+    S(node_id, "this node's name in a cluster"),
+    L(log_level, "debug, info, warn or error"),
+};
+#undef S
+#undef U
+#undef I
+#undef B
+#undef L
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+void omtp_config_defaults(omtp_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->listen, sizeof(c->listen), "127.0.0.1:9000");
+    snprintf(c->data_dir, sizeof(c->data_dir), "./var");
+    c->max_conns = 0;
+    c->max_frame = 1024 * 1024;
+    c->out_buf_cap = 4 * 1024 * 1024;
+    c->keepalive_s = 30;
+    c->prelogin_timeout_s = 10;
+    c->login_fail_delay_ms = 200;
+    c->sync_level = 2;
+    c->compress_threshold = 1024;
+    c->max_content = 64 * 1024;
+    c->revoke_limit_s = 120;
+    c->group_member_limit = 500;
+    c->friends_only = false;
+    c->hot_page = 100;
+    c->log_level = OMTP_LOG_INFO;
+}
+
+static const struct setting *find(const char *key)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strcmp(settings[i].key, key) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+int omtp_config_parse_level(const char *v)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(v, names[i]) == 0)
+            return i;
+    if (strcasecmp(v, "warning") == 0)
+        return OMTP_LOG_WARN;
+    return -1;
+}
+
+int omtp_config_set(omtp_config *c, const char *key, const char *value, char *why, size_t whylen)
+{
+    const struct setting *s = find(key);
+    if (!s) {
+        snprintf(why, whylen, "unknown setting '%s' (see omtpd --help)", key);
+        return OMTP_EINVAL;
+    }
+    char *p = (char *)c + s->off;
+    char *end;
+    switch (s->kind) {
+    case K_STR:
+        if (strlen(value) >= s->size) {
+            snprintf(why, whylen, "%s: value longer than %zu bytes", key, s->size - 1);
+            return OMTP_EINVAL;
+        }
+        memcpy(p, value, strlen(value) + 1);
+        return 0;
+    case K_U32: {
+        errno = 0;
+        unsigned long long v = strtoull(value, &end, 10);
+        if (!*value || *end || errno || v > UINT32_MAX || value[0] == '-') {
+            snprintf(why, whylen, "%s: '%s' is not a number between 0 and %u", key, value,
+                     UINT32_MAX);
+            return OMTP_EINVAL;
+        }
+        *(uint32_t *)(void *)p = (uint32_t)v;
+        return 0;
+    }
+    case K_INT: {
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (!*value || *end || errno || v < -1000000 || v > 1000000) {
+            snprintf(why, whylen, "%s: '%s' is not a number", key, value);
+            return OMTP_EINVAL;
+        }
+        *(int *)(void *)p = (int)v;
+        return 0;
+    }
+    case K_BOOL:
+        if (!strcasecmp(value, "true") || !strcasecmp(value, "yes") || !strcmp(value, "1") ||
+            !strcasecmp(value, "on"))
+            *(bool *)(void *)p = true;
+        else if (!strcasecmp(value, "false") || !strcasecmp(value, "no") || !strcmp(value, "0") ||
+                 !strcasecmp(value, "off"))
+            *(bool *)(void *)p = false;
+        else {
+            snprintf(why, whylen, "%s: '%s' is not true or false", key, value);
+            return OMTP_EINVAL;
+        }
+        return 0;
+    case K_LEVEL: {
+        int l = omtp_config_parse_level(value);
+        if (l < 0) {
+            snprintf(why, whylen, "%s: '%s' is not one of debug, info, warn, error", key, value);
+            return OMTP_EINVAL;
+        }
+        *(int *)(void *)p = l;
+        return 0;
+    }
+    }
+    return OMTP_EINVAL;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
+    return s;
+}
+
+int omtp_config_load(omtp_config *c, const char *path, char *why, size_t whylen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(why, whylen, "cannot open config file %s: %s", path, strerror(errno));
+        return OMTP_EIO;
+    }
+    char line[2048];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(why, whylen, "%s:%d: expected 'key = value'", path, lineno);
+            rc = OMTP_EINVAL;
+            break;
+        }
+        *eq = 0;
+        char *key = trim(s), *val = trim(eq + 1);
+        size_t vl = strlen(val);
+        if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+            val[vl - 1] = 0;
+            val++;
+        }
+        char inner[256];
+        if (omtp_config_set(c, key, val, inner, sizeof(inner))) {
+            snprintf(why, whylen, "%s:%d: %s", path, lineno, inner);
+            rc = OMTP_EINVAL;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int omtp_config_set_option(omtp_config *c, const char *opt, const char *value, char *why,
+                           size_t whylen)
+{
+    char key[64];
+    size_t n = strlen(opt);
+    if (n >= sizeof(key)) {
+        snprintf(why, whylen, "unknown option --%s (see omtpd --help)", opt);
+        return OMTP_EINVAL;
+    }
+    for (size_t i = 0; i <= n; i++)
+        key[i] = opt[i] == '-' ? '_' : opt[i];
+    if (!find(key)) {
+        snprintf(why, whylen, "unknown option --%s (see omtpd --help)", opt);
+        return OMTP_EINVAL;
+    }
+    return omtp_config_set(c, key, value, why, whylen);
+}
+
+bool omtp_config_has_option(const char *opt)
+{
+    char key[64];
+    size_t n = strlen(opt);
+    if (n >= sizeof(key))
+        return false;
+    for (size_t i = 0; i <= n; i++)
+        key[i] = opt[i] == '-' ? '_' : opt[i];
+    return find(key) != NULL;
+}
+
+void omtp_config_print_help(FILE *out)
+{
+    omtp_config d;
+    omtp_config_defaults(&d);
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        char opt[64];
+        size_t n = strlen(s->key);
+        for (size_t j = 0; j <= n; j++)
+            opt[j] = s->key[j] == '_' ? '-' : s->key[j];
+        char dflt[64] = "";
+        const char *p = (const char *)&d + s->off;
+        switch (s->kind) {
+        case K_STR:
+            snprintf(dflt, sizeof(dflt), "%s", p[0] ? p : "");
+            break;
+        case K_U32:
+            snprintf(dflt, sizeof(dflt), "%u", *(const uint32_t *)(const void *)p);
+            break;
+        case K_INT:
+            snprintf(dflt, sizeof(dflt), "%d", *(const int *)(const void *)p);
+            break;
+        case K_BOOL:
+            snprintf(dflt, sizeof(dflt), "%s", *(const bool *)(const void *)p ? "true" : "false");
+            break;
+        case K_LEVEL:
+            snprintf(dflt, sizeof(dflt), "info");
+            break;
+        }
+        fprintf(out, "  --%-22s %s%s%s%s\n", opt, s->help, dflt[0] ? " [" : "", dflt,
+                dflt[0] ? "]" : "");
+    }
+}

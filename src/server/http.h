@@ -1,0 +1,17 @@
+/*
+ * http.h - the HTTP API of omtpd (business backend pushes, /metrics,
+ * /healthz). server.c calls these when cfg->http_listen is set.
+ *
+ * Threading: loop thread. Return 0 or a negative OMTP_E*.
+ */
+#ifndef OMTP_HTTP_H
+#define OMTP_HTTP_H
+
+#include "server.h"
+
+/* Starts the HTTP listener on cfg->http_listen (state in srv->http). */
+int omtp_http_start(omtp_server *srv);
+/* Stops it (graceful shutdown: called before the store closes). */
+int omtp_http_stop(omtp_server *srv);
+
+#endif

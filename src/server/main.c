@@ -1,0 +1,427 @@
+/*
+ * main.c - the omtpd command: the server, and admin subcommands that work
+ * on the data directory whether the server runs or not.
+ *
+ *   omtpd [--config FILE] [--listen HOST:PORT] [--data-dir DIR] ...
+ *   omtpd user add|passwd|del|list|role ...
+ *   omtpd token issue USERID [--ttl SECONDS]
+ */
+#include "auth.h"
+#include "server.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: omtpd [OPTIONS]                 run the server\n"
+        "       omtpd user add USERID --password PW [--name NAME] [--role monitor|user]\n"
+        "       omtpd user passwd USERID --password PW\n"
+        "       omtpd user del USERID\n"
+        "       omtpd user list\n"
+        "       omtpd user bulk PREFIX COUNT --password PW [--start N] [--cost LN]\n"
+        "                 users PREFIX<start> .. PREFIX<start+COUNT-1> for load tests, in one\n"
+        "                 transaction; --cost LN (4..20, default 14) is scrypt's log2 N: lower\n"
+        "                 values make logins cheap and the hashes weak (benchmarks only)\n"
+        "       omtpd user role USERID monitor|user\n"
+        "       omtpd token issue USERID [--ttl SECONDS]   (default 86400; the token is a\n"
+        "                                                 login password until it expires)\n"
+        "\n"
+        "Admin commands take --config, --data-dir and --store like the server.\n"
+        "\n"
+        "options:\n"
+        "  --config FILE            read settings from FILE (key = value; see "
+        "omtpd.conf.sample)\n"
+        "  --store URI              same as --store-uri\n"
+        "  --help                   this text\n"
+        "every setting of the config file is also an option (key with dashes):\n");
+    omtp_config_print_help(out);
+}
+
+/* Options shared by every mode. Returns 0, or prints and returns 2. Options
+ * that are not settings and not in `extra` are errors; extra ones are
+ * copied to *rest (argv order kept). */
+struct args {
+    omtp_config cfg;
+    const char *pos[8]; /* positional words */
+    int npos;
+    const char *password, *name, *role, *ttl, *start, *cost;
+};
+
+static int parse_args(struct args *a, int argc, char **argv, int first, bool admin)
+{
+    char why[512];
+    omtp_config_defaults(&a->cfg);
+    /* the config file first, so the command line wins whatever the order */
+    for (int i = first; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "omtpd: --config needs a FILE\n");
+                return 2;
+            }
+            if (omtp_config_load(&a->cfg, argv[i + 1], why, sizeof(why))) {
+                fprintf(stderr, "omtpd: %s\n", why);
+                return 2;
+            }
+        }
+    }
+    for (int i = first; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            if (!admin || a->npos >= 8) {
+                fprintf(stderr, "omtpd: unexpected argument '%s' (see omtpd --help)\n", arg);
+                return 2;
+            }
+            a->pos[a->npos++] = arg;
+            continue;
+        }
+        const char *opt = arg + 2;
+        char optbuf[64];
+        const char *val = NULL;
+        const char *eq = strchr(opt, '=');
+        if (eq && (size_t)(eq - opt) < sizeof(optbuf)) {
+            memcpy(optbuf, opt, (size_t)(eq - opt));
+            optbuf[eq - opt] = 0;
+            opt = optbuf;
+            val = eq + 1;
+        } else {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "omtpd: --%s needs a value (see omtpd --help)\n", opt);
+                return 2;
+            }
+            val = argv[++i];
+        }
+        if (strcmp(opt, "config") == 0)
+            continue;
+        if (strcmp(opt, "store") == 0)
+            opt = "store-uri";
+        if (admin && strcmp(opt, "password") == 0) {
+            a->password = val;
+            continue;
+        }
+        if (admin && strcmp(opt, "name") == 0) {
+            a->name = val;
+            continue;
+        }
+        if (admin && strcmp(opt, "role") == 0) {
+            a->role = val;
+            continue;
+        }
+        if (admin && strcmp(opt, "start") == 0) {
+            a->start = val;
+            continue;
+        }
+        if (admin && strcmp(opt, "cost") == 0) {
+            a->cost = val;
+            continue;
+        }
+        if (admin && strcmp(opt, "ttl") == 0) {
+            a->ttl = val;
+            continue;
+        }
+        if (omtp_config_set_option(&a->cfg, opt, val, why, sizeof(why))) {
+            fprintf(stderr, "omtpd: %s\n", why);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ admin */
+
+static omtp_db *admin_open(const omtp_config *cfg)
+{
+    omtp_store_config sc = {.data_dir = cfg->data_dir,
+                            .uri = cfg->store_uri[0] ? cfg->store_uri : NULL,
+                            .synchronous = cfg->sync_level};
+    omtp_db *db;
+    char why[512];
+    if (omtp_db_open(&sc, &db, why, sizeof(why))) {
+        fprintf(stderr, "omtpd: %s\n", why);
+        return NULL;
+    }
+    return db;
+}
+
+static int parse_role(const char *r)
+{
+    if (!r || strcmp(r, "user") == 0)
+        return OMTP_ROLE_USER;
+    if (strcmp(r, "monitor") == 0)
+        return OMTP_ROLE_MONITOR;
+    return -1;
+}
+
+static int check_id(const char *id)
+{
+    if (!id[0] || strlen(id) > OMTP_ID_MAX) {
+        fprintf(stderr, "omtpd: user id must be 1..%d bytes\n", OMTP_ID_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+static int user_bulk(struct args *a)
+{
+    if (a->npos < 3 || !a->password || !a->password[0]) {
+        fprintf(stderr, "omtpd: usage: omtpd user bulk PREFIX COUNT --password PW [--start N] "
+                        "[--cost LN]\n");
+        return 2;
+    }
+    const char *prefix = a->pos[1];
+    long count = strtol(a->pos[2], NULL, 10), start = a->start ? strtol(a->start, NULL, 10) : 0;
+    int cost = a->cost ? (int)strtol(a->cost, NULL, 10) : OMTP_SCRYPT_LN;
+    if (count <= 0 || start < 0 || cost < 4 || cost > 20 || strlen(prefix) > OMTP_ID_MAX - 12) {
+        fprintf(stderr, "omtpd: user bulk: COUNT > 0, --start >= 0, --cost 4..20\n");
+        return 2;
+    }
+    omtp_db *db = admin_open(&a->cfg);
+    if (!db)
+        return 1;
+    int rc = omtp_db_begin(db), added = 0, existed = 0;
+    for (long i = start; !rc && i < start + count; i++) {
+        char id[OMTP_ID_MAX + 1], hash[OMTP_PWHASH_MAX];
+        snprintf(id, sizeof(id), "%s%ld", prefix, i);
+        if ((rc = omtp_auth_hash_password_cost(a->password, cost, hash, sizeof(hash))))
+            break;
+        omtp_user_rec u;
+        omtp_user_rec_init(&u);
+        tars_str_set(&u.userId, id);
+        tars_str_set(&u.pwHash, hash);
+        tars_str_set(&u.info.userId, id);
+        tars_str_set(&u.info.name, id);
+        u.createdMs = omtp_now_ms();
+        rc = omtp_db_user_create(db, &u);
+        omtp_user_rec_free(&u);
+        if (rc == OMTP_EEXIST) {
+            existed++;
+            rc = 0;
+        } else if (!rc) {
+            added++;
+        }
+    }
+    if (!rc)
+        rc = omtp_db_commit(db);
+    else
+        omtp_db_rollback(db);
+    if (rc)
+        fprintf(stderr, "omtpd: user bulk failed: %s %s\n", omtp_strerror(rc), db->errmsg);
+    else
+        printf("%d users added, %d existed (%s%ld .. %s%ld)\n", added, existed, prefix, start,
+               prefix, start + count - 1);
+    omtp_db_close(db);
+    return rc ? 1 : 0;
+}
+
+static int user_cmd(struct args *a)
+{
+    const char *sub = a->npos > 0 ? a->pos[0] : "";
+    const char *id = a->npos > 1 ? a->pos[1] : NULL;
+    int rc, ret = 1;
+    if (strcmp(sub, "list") == 0) {
+        omtp_db *db = admin_open(&a->cfg);
+        if (!db)
+            return 1;
+        omtp_user_rec_list l = {0};
+        if ((rc = omtp_db_user_list(db, &l))) {
+            fprintf(stderr, "omtpd: cannot list users: %s\n", db->errmsg);
+        } else {
+            for (uint32_t i = 0; i < l.n; i++)
+                printf("%s\t%s\t%s\n", l.items[i].userId.data,
+                       l.items[i].role == OMTP_ROLE_MONITOR ? "monitor" : "user",
+                       l.items[i].info.name.data ? l.items[i].info.name.data : "");
+            ret = 0;
+        }
+        omtp_user_rec_list_free(&l);
+        omtp_db_close(db);
+        return ret;
+    }
+    if (strcmp(sub, "bulk") == 0)
+        return user_bulk(a);
+    if (strcmp(sub, "add") && strcmp(sub, "passwd") && strcmp(sub, "del") && strcmp(sub, "role")) {
+        fprintf(stderr, "omtpd: unknown user command '%s': use add, passwd, del, list or role\n",
+                sub);
+        return 2;
+    }
+    if (!id) {
+        fprintf(stderr, "omtpd: user %s needs a USERID (see omtpd --help)\n", sub);
+        return 2;
+    }
+    if (check_id(id))
+        return 2;
+    char hash[OMTP_PWHASH_MAX];
+    int role = 0;
+    if (!strcmp(sub, "add") || !strcmp(sub, "passwd")) {
+        if (!a->password || !a->password[0]) {
+            fprintf(stderr, "omtpd: user %s needs --password PW\n", sub);
+            return 2;
+        }
+        if (omtp_auth_hash_password(a->password, hash, sizeof(hash))) {
+            fprintf(stderr, "omtpd: hashing the password failed\n");
+            return 1;
+        }
+    }
+    if (!strcmp(sub, "add") || !strcmp(sub, "role")) {
+        const char *r = !strcmp(sub, "role") ? (a->npos > 2 ? a->pos[2] : a->role) : a->role;
+        if (!strcmp(sub, "role") && !r) {
+            fprintf(stderr, "omtpd: user role needs monitor or user\n");
+            return 2;
+        }
+        role = parse_role(r);
+        if (role < 0) {
+            fprintf(stderr, "omtpd: unknown role '%s': use monitor or user\n", r);
+            return 2;
+        }
+    }
+    omtp_db *db = admin_open(&a->cfg);
+    if (!db)
+        return 1;
+    if ((rc = omtp_db_begin(db))) {
+        fprintf(stderr, "omtpd: %s\n", db->errmsg);
+        omtp_db_close(db);
+        return 1;
+    }
+    if (!strcmp(sub, "add")) {
+        omtp_user_rec u;
+        omtp_user_rec_init(&u);
+        tars_str_set(&u.userId, id);
+        tars_str_set(&u.pwHash, hash);
+        u.role = role;
+        tars_str_set(&u.info.userId, id);
+        tars_str_set(&u.info.name, a->name ? a->name : id);
+        u.createdMs = omtp_now_ms();
+        rc = omtp_db_user_create(db, &u);
+        omtp_user_rec_free(&u);
+        if (rc == OMTP_EEXIST)
+            fprintf(
+                stderr,
+                "omtpd: user %s already exists (change its password with `omtpd user passwd`)\n",
+                id);
+    } else if (!strcmp(sub, "passwd")) {
+        rc = omtp_db_user_set_password(db, id, hash);
+    } else if (!strcmp(sub, "del")) {
+        rc = omtp_db_user_delete(db, id);
+    } else {
+        rc = omtp_db_user_set_role(db, id, role);
+    }
+    if (rc == OMTP_ENOTFOUND)
+        fprintf(stderr, "omtpd: no user %s (list users with `omtpd user list`)\n", id);
+    else if (rc && rc != OMTP_EEXIST)
+        fprintf(stderr, "omtpd: user %s failed: %s %s\n", sub, omtp_strerror(rc), db->errmsg);
+    if (!rc)
+        rc = omtp_db_commit(db);
+    else
+        omtp_db_rollback(db);
+    if (!rc) {
+        ret = 0;
+        if (!strcmp(sub, "add"))
+            printf("user %s added%s\n", id, role == OMTP_ROLE_MONITOR ? " (monitor)" : "");
+        else if (!strcmp(sub, "passwd"))
+            printf("password of %s changed\n", id);
+        else if (!strcmp(sub, "del"))
+            printf("user %s deleted\n", id);
+        else
+            printf("user %s is now a %s\n", id, role == OMTP_ROLE_MONITOR ? "monitor" : "user");
+    }
+    omtp_db_close(db);
+    return ret;
+}
+
+static int token_cmd(struct args *a)
+{
+    if (a->npos < 2 || strcmp(a->pos[0], "issue") != 0) {
+        fprintf(stderr, "omtpd: usage: omtpd token issue USERID [--ttl SECONDS]\n");
+        return 2;
+    }
+    const char *id = a->pos[1];
+    if (check_id(id))
+        return 2;
+    long long ttl = 86400;
+    if (a->ttl) {
+        char *end;
+        ttl = strtoll(a->ttl, &end, 10);
+        if (!a->ttl[0] || *end) {
+            fprintf(stderr, "omtpd: --ttl needs a number of seconds\n");
+            return 2;
+        }
+    }
+    uint8_t secret[32];
+    char why[512], tok[OMTP_ID_MAX + 128];
+    if (omtp_auth_load_secret(&a->cfg, secret, why, sizeof(why))) {
+        fprintf(stderr, "omtpd: %s\n", why);
+        return 1;
+    }
+    int rc = omtp_auth_token_issue(secret, id, omtp_now_ms() / 1000 + ttl, tok, sizeof(tok));
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (rc) {
+        fprintf(stderr,
+                "omtpd: cannot issue a token for '%s' (user ids in tokens may not "
+                "contain '.')\n",
+                id);
+        return 2;
+    }
+    printf("%s\n", tok);
+    return 0;
+}
+
+/* ------------------------------------------------------------ server */
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
+    memset(&a, 0, sizeof(a));
+    if (argc > 1 && (strcmp(argv[1], "user") == 0 || strcmp(argv[1], "token") == 0)) {
+        int rc = parse_args(&a, argc, argv, 2, true);
+        if (rc)
+            return rc;
+        omtp_log_set_level(OMTP_LOG_WARN);
+        return strcmp(argv[1], "user") == 0 ? user_cmd(&a) : token_cmd(&a);
+    }
+    int rc = parse_args(&a, argc, argv, 1, false);
+    if (rc)
+        return rc;
+    raise_nofile();
+    signal(SIGPIPE, SIG_IGN);
+    /* A fixed mmap threshold: big blocks (scrypt's 16 MiB per login check)
+     * go back to the system when freed instead of staying in the heap. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    omtp_log_set_level(a.cfg.log_level);
+    LOG_INFO("omtpd starting (open files limit %llu)", (unsigned long long)rl.rlim_cur);
+
+    uv_loop_t *loop = uv_default_loop();
+    static omtp_server srv;
+    char why[512];
+    if (omtp_server_init(&srv, loop, &a.cfg, why, sizeof(why))) {
+        LOG_ERROR("%s", why);
+        fprintf(stderr, "omtpd: %s\n", why);
+        omtp_server_free(&srv);
+        return 1;
+    }
+    omtp_server_run(&srv);
+    omtp_server_free(&srv);
+    uv_loop_close(loop);
+    LOG_INFO("omtpd stopped");
+    return 0;
+}
