@@ -393,6 +393,7 @@ static void enforce_bound(omtp_hookw *w, uint64_t now)
     }
     if (dropped) {
         pthread_mutex_lock(&w->mu);
+        w->batch_events_pub = w->batch_events;
         note_drops(w, dropped, now);
         pthread_mutex_unlock(&w->mu);
     }
@@ -481,6 +482,8 @@ static void batch_finished(omtp_hookw *w, hbatch *b, bool ok, const char *why, u
     free(b->body);
     b->body = NULL;
     w->inflight--;
+    if (ok)
+        w->batch_events -= b->nsent;
     pthread_mutex_lock(&w->mu);
     if (ok) {
         w->st.posts_ok++;
@@ -488,10 +491,10 @@ static void batch_finished(omtp_hookw *w, hbatch *b, bool ok, const char *why, u
     } else {
         w->st.posts_failed++;
     }
+    w->batch_events_pub = w->batch_events; /* consistent with events_delivered */
     pthread_mutex_unlock(&w->mu);
 
     if (ok) {
-        w->batch_events -= b->nsent;
         events_free(b->sent);
         b->sent = NULL;
         b->nsent = 0;
@@ -633,6 +636,7 @@ static void *worker_main(void *arg)
         hevent *ev = w->in_head;
         hcheck *cs = w->cin_head;
         w->in_head = w->in_tail = NULL;
+        w->batch_events_pub += w->in_n; /* in transit: still waiting, for the gauge */
         w->in_n = 0;
         w->cin_head = w->cin_tail = NULL;
         pthread_mutex_unlock(&w->mu);
