@@ -88,11 +88,15 @@ typedef struct item {
     omtp_store *resubmit;
 } item;
 
+static uv_sem_t g_started; /* posted by a gate item once it runs */
+
 static int work_meta(omtp_db *db, void *arg)
 {
     item *it = arg;
-    if (it->gate)
+    if (it->gate) {
+        uv_sem_post(&g_started);
         uv_sem_wait(it->gate);
+    }
     char key[32], val[32];
     snprintf(key, sizeof(key), "k%d", it->idx);
     snprintf(val, sizeof(val), "v%d", it->idx);
@@ -112,6 +116,19 @@ static void done_meta(void *arg, int status)
     it->status = status;
     if (it->order)
         it->order[(*it->norder)++] = it->idx;
+}
+
+static void done_meta(void *arg, int status);
+
+/* Submits items[0..n); when items[0] is a gate, waits until the store thread
+ * runs it, so the others are all queued behind it. */
+static void submit_all(fixture *f, item *items, int n)
+{
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &items[i]), 0);
+        if (i == 0 && items[0].gate)
+            uv_sem_wait(&g_started);
+    }
 }
 
 static bool meta_has(fixture *f, int idx)
@@ -155,18 +172,18 @@ static void test_group_commit_batches(void **state)
         items[i].order = order;
         items[i].norder = &norder;
         items[i].gate = i == 0 ? &gate : NULL;
-        assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &items[i]), 0);
     }
+    submit_all(f, items, N);
     omtp_store_stats st;
     omtp_store_get_stats(f->store, &st);
-    assert_true(st.queued >= N - 1); /* the gate item may have been taken */
     uv_sem_post(&gate);
+    assert_int_equal(st.queued, N - 1); /* all waiting behind the gate */
     run_until_done(f, items, N);
     omtp_store_get_stats(f->store, &st);
     assert_int_equal(st.executed, N);
     assert_int_equal(st.queued, 0);
     /* the gate's batch, then everything else in one */
-    assert_true(st.commits >= 1 && st.commits <= 2);
+    assert_int_equal(st.commits, 2);
     assert_int_equal(st.commit_fail, 0);
     assert_int_equal(st.commit_us_bucket[11], st.commits);
     for (int b = 1; b < 12; b++)
@@ -195,14 +212,14 @@ static void test_max_batch(void **state)
     for (int i = 0; i < N; i++) {
         items[i].idx = i;
         items[i].gate = i == 0 ? &gate : NULL;
-        assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &items[i]), 0);
     }
+    submit_all(f, items, N);
     uv_sem_post(&gate);
     run_until_done(f, items, N);
     omtp_store_stats st;
     omtp_store_get_stats(f->store, &st);
     assert_int_equal(st.executed, N);
-    assert_true(st.commits >= (N + 3) / 4);
+    assert_int_equal(st.commits, 1 + (N - 1 + 3) / 4); /* the gate, then batches of 4 */
     uv_sem_destroy(&gate);
 }
 
@@ -218,8 +235,8 @@ static void test_failing_item_rolls_back_alone(void **state)
         items[i].idx = 100 + i;
         items[i].gate = i == 0 ? &gate : NULL;
         items[i].fail = (i == 2 || i == 4) ? OMTP_EINVAL : 0;
-        assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &items[i]), 0);
     }
+    submit_all(f, items, N);
     uv_sem_post(&gate);
     run_until_done(f, items, N);
     for (int i = 0; i < N; i++) {
@@ -228,7 +245,7 @@ static void test_failing_item_rolls_back_alone(void **state)
     }
     omtp_store_stats st;
     omtp_store_get_stats(f->store, &st);
-    assert_true(st.commits <= 2);
+    assert_int_equal(st.commits, 2);
     uv_sem_destroy(&gate);
 }
 
@@ -244,20 +261,11 @@ static void test_failed_commit_fails_batch(void **state)
      * item 2 rolls back the whole transaction, so COMMIT fails */
     items[0].idx = 200;
     items[0].gate = &gate;
-    assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &items[0]), 0);
-    /* wait until the gate item is running (taken alone) */
-    for (;;) {
-        omtp_store_stats st;
-        omtp_store_get_stats(f->store, &st);
-        if (st.queued == 0)
-            break;
-        uv_sleep(1);
-    }
     for (int i = 1; i < N; i++) {
         items[i].idx = 200 + i;
         items[i].rollback_txn = i == 2;
-        assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &items[i]), 0);
     }
+    submit_all(f, items, N);
     uv_sem_post(&gate);
     run_until_done(f, items, N);
     assert_int_equal(items[0].status, 0);
@@ -543,6 +551,7 @@ static void test_open_bad_uri(void **state)
 
 int main(void)
 {
+    uv_sem_init(&g_started, 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_group_commit_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_batch, setup, teardown),
