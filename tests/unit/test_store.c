@@ -55,9 +55,9 @@ static int teardown(void **state)
 /* An id unique to the test: "<prefix>_<name>"; rotating static buffers. */
 static const char *id(fx *f, const char *name)
 {
-    static char bufs[16][OMTP_ID_MAX];
+    static char bufs[256][OMTP_ID_MAX];
     static int k;
-    char *b = bufs[k++ % 16];
+    char *b = bufs[k++ % 256];
     snprintf(b, OMTP_ID_MAX, "%s_%s", f->p, name);
     return b;
 }
@@ -228,6 +228,993 @@ static void test_transactions(void **state)
     tars_str_clear(&v);
 }
 
+/* ----------------------------------------------------- messages, sessions */
+
+/* "SC_<lo>_<hi>" of two test users */
+static const char *sc(fx *f, const char *a, const char *b)
+{
+    static char buf[1024][OMTP_ID_MAX];
+    static int k;
+    char *o = buf[k++ % 1024];
+    char x[56], y[56];
+    snprintf(x, sizeof(x), "%.55s", id(f, a));
+    snprintf(y, sizeof(y), "%.55s", id(f, b));
+    if (strcmp(x, y) > 0)
+        snprintf(o, OMTP_ID_MAX, "SC_%s_%s", y, x);
+    else
+        snprintf(o, OMTP_ID_MAX, "SC_%s_%s", x, y);
+    return o;
+}
+
+/* Appends a message; returns its seqId. packId NULL = a unique one. */
+static int64_t send_full(fx *f, int type, const char *session, const char *from, const char *to,
+                         const char *content, const char *packId, int64_t flags, bool *dup)
+{
+    static unsigned pk;
+    char pid[64];
+    if (!packId) {
+        snprintf(pid, sizeof(pid), "%s-pk-%u", f->p, ++pk);
+        packId = pid;
+    }
+    omtp_msg_rec m;
+    omtp_msg_rec_init(&m);
+    m.type = type;
+    m.flags = flags;
+    tars_str_set(&m.packId, packId);
+    tars_str_set(&m.msg.sessionId, session);
+    tars_str_set(&m.msg.from, from);
+    tars_str_set(&m.msg.to, to);
+    tars_str_set(&m.msg.content, content);
+    tars_str_set(&m.msg.pushInfo, "push");
+    m.msg.contentType = 1;
+    bool d = false;
+    assert_int_equal(omtp_db_msg_append(f->db, &m, &d), 0);
+    if (dup)
+        *dup = d;
+    int64_t seq = m.msg.seqId;
+    assert_true(seq > 0);
+    assert_true(m.msg.timestamp > 1600000000000LL);
+    omtp_msg_rec_free(&m);
+    return seq;
+}
+
+static int64_t say(fx *f, const char *from, const char *to, const char *content)
+{
+    return send_full(f, PT_MSG_SINGLE_CHAT, sc(f, from, to), id(f, from), id(f, to), content, NULL,
+                     0, NULL);
+}
+
+static bool member(fx *f, const char *user, const char *session)
+{
+    bool m = false;
+    assert_int_equal(omtp_db_session_member(f->db, id(f, user), session, &m), 0);
+    return m;
+}
+
+static void test_msg_seq_gap_free(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    const char *s = sc(f, "a", "b");
+    assert_int_equal(say(f, "a", "b", "1"), 1);
+    assert_int_equal(say(f, "b", "a", "2"), 2);
+    assert_int_equal(say(f, "a", "b", "3"), 3);
+    /* another session counts on its own */
+    assert_int_equal(say(f, "a", "c", "x"), 1);
+    int64_t last = -1;
+    assert_int_equal(omtp_db_session_last_seq(db, s, &last), 0);
+    assert_int_equal(last, 3);
+    assert_int_equal(omtp_db_session_last_seq(db, id(f, "nosuch"), &last), OMTP_ENOTFOUND);
+
+    /* a rolled-back append leaves no gap */
+    assert_int_equal(omtp_db_begin(db), 0);
+    assert_int_equal(omtp_db_savepoint(db), 0);
+    assert_int_equal(say(f, "a", "b", "rolled back"), 4);
+    assert_int_equal(omtp_db_rollback_to(db), 0);
+    assert_int_equal(omtp_db_savepoint(db), 0);
+    assert_int_equal(say(f, "a", "b", "kept"), 4);
+    assert_int_equal(omtp_db_release(db), 0);
+    assert_int_equal(omtp_db_commit(db), 0);
+    omtp_msg_rec m;
+    assert_int_equal(omtp_db_msg_get(db, s, 4, &m), 0);
+    assert_string_equal(m.msg.content.data, "kept");
+    assert_string_equal(m.msg.sessionId.data, s);
+    assert_string_equal(m.msg.from.data, id(f, "a"));
+    assert_string_equal(m.msg.to.data, id(f, "b"));
+    assert_string_equal(m.msg.pushInfo.data, "push");
+    assert_int_equal(m.msg.contentType, 1);
+    assert_int_equal(m.type, PT_MSG_SINGLE_CHAT);
+    omtp_msg_rec_free(&m);
+    assert_int_equal(omtp_db_msg_get(db, s, 5, &m), OMTP_ENOTFOUND);
+
+    /* membership rows: both sides of a single chat, only the recipient of biz */
+    assert_true(member(f, "a", s));
+    assert_true(member(f, "b", s));
+    assert_false(member(f, "c", s));
+    char bm[OMTP_ID_MAX];
+    snprintf(bm, sizeof(bm), "BM_app_%s", id(f, "u"));
+    assert_int_equal(send_full(f, PT_MSG_BIZ_NOTIFY, bm, "app", id(f, "u"), "hi", NULL, 0, NULL),
+                     1);
+    assert_true(member(f, "u", bm));
+    bool mm = true;
+    assert_int_equal(omtp_db_session_member(db, "app", bm, &mm), 0);
+    assert_false(mm);
+}
+
+static void test_msg_dedup(void **state)
+{
+    fx *f = *state;
+    const char *s = sc(f, "a", "b");
+    bool dup = true;
+    int64_t q1 = send_full(f, PT_MSG_SINGLE_CHAT, s, id(f, "a"), id(f, "b"), "orig", "P1", 0, &dup);
+    assert_false(dup);
+    /* the same (from, packId): the original comes back, nothing stored */
+    omtp_msg_rec m;
+    omtp_msg_rec_init(&m);
+    m.type = PT_MSG_SINGLE_CHAT;
+    tars_str_set(&m.packId, "P1");
+    tars_str_set(&m.msg.sessionId, s);
+    tars_str_set(&m.msg.from, id(f, "a"));
+    tars_str_set(&m.msg.to, id(f, "b"));
+    tars_str_set(&m.msg.content, "resent");
+    assert_int_equal(omtp_db_msg_append(f->db, &m, &dup), 0);
+    assert_true(dup);
+    assert_int_equal(m.msg.seqId, q1);
+    assert_string_equal(m.msg.content.data, "orig");
+    omtp_msg_rec_free(&m);
+    int64_t last;
+    assert_int_equal(omtp_db_session_last_seq(f->db, s, &last), 0);
+    assert_int_equal(last, 1);
+    /* another sender may use the same packId */
+    int64_t q2 = send_full(f, PT_MSG_SINGLE_CHAT, s, id(f, "b"), id(f, "a"), "b's", "P1", 0, &dup);
+    assert_false(dup);
+    assert_int_equal(q2, 2);
+    /* empty packIds are never deduplicated */
+    send_full(f, PT_MSG_SINGLE_CHAT, s, id(f, "a"), id(f, "b"), "e1", "", 0, &dup);
+    assert_false(dup);
+    send_full(f, PT_MSG_SINGLE_CHAT, s, id(f, "a"), id(f, "b"), "e2", "", 0, &dup);
+    assert_false(dup);
+    assert_int_equal(omtp_db_session_last_seq(f->db, s, &last), 0);
+    assert_int_equal(last, 4);
+}
+
+static void test_msg_flags_stored(void **state)
+{
+    fx *f = *state;
+    const char *s = sc(f, "a", "b");
+    int64_t q = send_full(f, PT_MSG_SINGLE_CHAT, s, id(f, "a"), id(f, "b"), "x", NULL,
+                          OMTP_F_HIGHPRJ | OMTP_F_DUP | OMTP_F_ACK | (1 << 6), NULL);
+    omtp_msg_rec m;
+    assert_int_equal(omtp_db_msg_get(f->db, s, q, &m), 0);
+    assert_int_equal(m.flags, OMTP_F_HIGHPRJ); /* transport flags are not stored */
+    omtp_msg_rec copy;
+    assert_int_equal(omtp_msg_rec_copy(&copy, &m), 0);
+    assert_string_equal(copy.msg.content.data, "x");
+    assert_string_equal(copy.packId.data, m.packId.data);
+    omtp_msg_rec_free(&m);
+    omtp_msg_rec_free(&copy);
+}
+
+static void test_history_and_control(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    const char *s = sc(f, "a", "b");
+    for (int i = 1; i <= 10; i++) {
+        char c[8];
+        snprintf(c, sizeof(c), "m%d", i);
+        assert_int_equal(say(f, i % 2 ? "a" : "b", i % 2 ? "b" : "a", c), i);
+    }
+    omtp_msg_rec_list l;
+    assert_int_equal(omtp_db_msg_history(db, s, 0, 3, &l), 0);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.items[0].msg.seqId, 10);
+    assert_int_equal(l.items[1].msg.seqId, 9);
+    assert_int_equal(l.items[2].msg.seqId, 8);
+    assert_string_equal(l.items[0].msg.content.data, "m10");
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(omtp_db_msg_history(db, s, 5, 3, &l), 0);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.items[0].msg.seqId, 5);
+    assert_int_equal(l.items[2].msg.seqId, 3);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(omtp_db_msg_history(db, s, 2, 50, &l), 0);
+    assert_int_equal(l.n, 2);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(omtp_db_msg_history(db, s, 0, 0, &l), 0);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(omtp_db_msg_history(db, id(f, "none"), 0, 10, &l), 0);
+    assert_int_equal(l.n, 0);
+
+    /* revoke 8, delete 9, edit 7 */
+    assert_int_equal(omtp_db_msg_control(db, s, 8, 1, NULL), 0);
+    assert_int_equal(omtp_db_msg_control(db, s, 9, 2, NULL), 0);
+    assert_int_equal(omtp_db_msg_control(db, s, 7, 3, "edited"), 0);
+    assert_int_equal(omtp_db_msg_control(db, s, 6, 3, NULL), 0); /* flag only */
+    assert_int_equal(omtp_db_msg_control(db, s, 99, 1, NULL), OMTP_ENOTFOUND);
+    assert_int_equal(omtp_db_msg_control(db, s, 5, 4, NULL), OMTP_EINVAL);
+    assert_int_equal(omtp_db_msg_history(db, s, 0, 5, &l), 0);
+    assert_int_equal(l.n, 5);
+    assert_int_equal(l.items[0].msg.seqId, 10);
+    assert_int_equal(l.items[1].msg.seqId, 8); /* 9 is gone */
+    assert_true(l.items[1].flags & OMTP_F_REVOKE);
+    assert_int_equal(l.items[1].msg.status, 1);
+    assert_int_equal(l.items[2].msg.seqId, 7);
+    assert_string_equal(l.items[2].msg.content.data, "edited");
+    assert_true(l.items[2].flags & OMTP_F_OVERRIDE);
+    assert_false(l.items[2].flags & OMTP_F_REVOKE);
+    assert_int_equal(l.items[3].msg.seqId, 6);
+    assert_string_equal(l.items[3].msg.content.data, "m6");
+    assert_true(l.items[3].flags & OMTP_F_OVERRIDE);
+    assert_int_equal(l.items[4].msg.seqId, 5);
+    assert_int_equal(l.items[4].flags, 0);
+    omtp_msg_rec_list_free(&l);
+    /* a deleted message is still readable by msg_get, with status 2 */
+    omtp_msg_rec m;
+    assert_int_equal(omtp_db_msg_get(db, s, 9, &m), 0);
+    assert_int_equal(m.msg.status, 2);
+    omtp_msg_rec_free(&m);
+}
+
+static void test_history_cap(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    const char *s = sc(f, "a", "b");
+    assert_int_equal(omtp_db_begin(db), 0);
+    for (int i = 0; i < 230; i++)
+        say(f, "a", "b", "x");
+    assert_int_equal(omtp_db_commit(db), 0);
+    omtp_msg_rec_list l;
+    assert_int_equal(omtp_db_msg_history(db, s, 0, 1000, &l), 0);
+    assert_int_equal(l.n, 200);
+    for (uint32_t i = 0; i < l.n; i++)
+        assert_int_equal(l.items[i].msg.seqId, 230 - (int64_t)i);
+    omtp_msg_rec_list_free(&l);
+}
+
+/* ------------------------------------------------------- unread, cursors */
+
+static int unread_of(fx *f, const char *user, const char *session)
+{
+    omtp_hot_rec_list l;
+    assert_int_equal(omtp_db_hot_session_get(f->db, id(f, user), session, &l), 0);
+    assert_int_equal(l.n, 1);
+    int n = l.items[0].unreadCount;
+    assert_true(n >= 0);
+    omtp_hot_rec_list_free(&l);
+    return n;
+}
+
+static int64_t read_to(fx *f, const char *user, const char *session, int64_t seq)
+{
+    int64_t now = -1;
+    assert_int_equal(omtp_db_read_set(f->db, id(f, user), session, seq, &now), 0);
+    return now;
+}
+
+static void test_unread_and_read_cursor(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    const char *s = sc(f, "a", "b");
+    say(f, "a", "b", "1");
+    say(f, "a", "b", "2");
+    say(f, "b", "a", "3");
+    say(f, "a", "b", "4");
+    assert_int_equal(unread_of(f, "b", s), 3); /* never own messages */
+    assert_int_equal(unread_of(f, "a", s), 1);
+    assert_int_equal(read_to(f, "b", s, 2), 2);
+    assert_int_equal(unread_of(f, "b", s), 1);
+    assert_int_equal(read_to(f, "b", s, 1), 2); /* never backwards */
+    assert_int_equal(unread_of(f, "b", s), 1);
+    assert_int_equal(read_to(f, "b", s, 1000), 4); /* clamped to the last seqId */
+    assert_int_equal(unread_of(f, "b", s), 0);
+    say(f, "a", "b", "5");
+    say(f, "a", "b", "6");
+    assert_int_equal(unread_of(f, "b", s), 2);
+    assert_int_equal(omtp_db_msg_control(db, s, 6, 2, NULL), 0); /* deleted: not unread */
+    assert_int_equal(unread_of(f, "b", s), 1);
+    assert_int_equal(omtp_db_msg_control(db, s, 5, 1, NULL), 0); /* revoked still counts */
+    assert_int_equal(unread_of(f, "b", s), 1);
+    assert_int_equal(read_to(f, "b", s, 6), 6);
+    assert_int_equal(unread_of(f, "b", s), 0);
+    assert_int_equal(read_to(f, "b", s, -5), 6);
+
+    /* unread_total sums over the user's sessions */
+    say(f, "c", "b", "from c");
+    say(f, "c", "b", "from c");
+    say(f, "a", "b", "7");
+    int64_t total = -1;
+    assert_int_equal(omtp_db_unread_total(db, id(f, "b"), &total), 0);
+    assert_int_equal(total, 3);
+    assert_int_equal(omtp_db_unread_total(db, id(f, "nobody"), &total), 0);
+    assert_int_equal(total, 0);
+
+    /* read cursors only for members */
+    int64_t now;
+    assert_int_equal(omtp_db_read_set(db, id(f, "z"), s, 1, &now), OMTP_ENOTFOUND);
+}
+
+/* -------------------------------------------------------- hot sessions */
+
+static void test_hot_sessions(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    const char *s1 = sc(f, "u", "p1"), *s2 = sc(f, "u", "p2"), *s3 = sc(f, "u", "p3");
+    char k1[OMTP_ID_MAX], k2[OMTP_ID_MAX], k3[OMTP_ID_MAX];
+    snprintf(k1, sizeof(k1), "%s", s1);
+    snprintf(k2, sizeof(k2), "%s", s2);
+    snprintf(k3, sizeof(k3), "%s", s3);
+    say(f, "p1", "u", "hello 1");
+    say(f, "p2", "u", "hello 2");
+    say(f, "u", "p3", "mine");
+    say(f, "p3", "u", "reply 3");
+
+    omtp_hot_rec_list l;
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "u"), 0, 0, &l), 0);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.items[0].sessionId.data, k1); /* oldest change first */
+    assert_string_equal(l.items[1].sessionId.data, k2);
+    assert_string_equal(l.items[2].sessionId.data, k3);
+    assert_true(l.items[0].changedUs < l.items[1].changedUs);
+    assert_true(l.items[1].changedUs < l.items[2].changedUs);
+    assert_int_equal(l.items[2].unreadCount, 1);
+    assert_int_equal(l.items[2].readSeqId, 0);
+    assert_true(l.items[2].hasLast);
+    assert_int_equal(l.items[2].last.msg.seqId, 2);
+    assert_string_equal(l.items[2].last.msg.content.data, "reply 3");
+    assert_string_equal(l.items[2].attribute.data, "{}");
+    omtp_hot_rec_list_free(&l);
+
+    /* paging: limit 2, then continue from the returned cursor */
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "u"), 0, 2, &l), 0);
+    assert_int_equal(l.n, 2);
+    int64_t cur = l.items[1].changedUs;
+    omtp_hot_rec_list_free(&l);
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "u"), cur, 2, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].sessionId.data, k3);
+    cur = l.items[0].changedUs;
+    omtp_hot_rec_list_free(&l);
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "u"), cur, 2, &l), 0);
+    assert_int_equal(l.n, 0);
+
+    /* a new message, a read cursor and an attribute each move a session */
+    say(f, "p1", "u", "again");
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "u"), cur, 10, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].sessionId.data, k1);
+    assert_int_equal(l.items[0].unreadCount, 2);
+    cur = l.items[0].changedUs;
+    omtp_hot_rec_list_free(&l);
+    assert_int_equal(read_to(f, "u", k2, 1), 1);
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "u"), cur, 10, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].sessionId.data, k2);
+    assert_int_equal(l.items[0].readSeqId, 1);
+    assert_int_equal(l.items[0].unreadCount, 0);
+    cur = l.items[0].changedUs;
+    omtp_hot_rec_list_free(&l);
+    /* p2 does not see u's read cursor as a change of its own */
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "p2"), cur, 10, &l), 0);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(omtp_db_session_attr_set(db, id(f, "u"), k3, "pin", "1"), 0);
+    assert_int_equal(omtp_db_session_attr_set(db, id(f, "u"), k3, "mute", "0"), 0);
+    assert_int_equal(omtp_db_session_attr_set(db, id(f, "u"), k3, "pin", "2"), 0);
+    assert_int_equal(omtp_db_session_attr_set(db, id(f, "u"), k3, "", "2"), OMTP_EINVAL);
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "u"), cur, 10, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].sessionId.data, k3);
+    assert_true(strcmp(l.items[0].attribute.data, "{\"mute\":\"0\",\"pin\":\"2\"}") == 0 ||
+                strcmp(l.items[0].attribute.data, "{\"pin\":\"2\",\"mute\":\"0\"}") == 0);
+    omtp_hot_rec_list_free(&l);
+    /* p3 sees no attributes of u's */
+    assert_int_equal(omtp_db_hot_session_get(db, id(f, "p3"), k3, &l), 0);
+    assert_string_equal(l.items[0].attribute.data, "{}");
+    omtp_hot_rec_list_free(&l);
+
+    /* a session whose messages are all deleted has no last message */
+    const char *s4 = sc(f, "u", "p4");
+    char k4[OMTP_ID_MAX];
+    snprintf(k4, sizeof(k4), "%s", s4);
+    say(f, "p4", "u", "oops");
+    assert_int_equal(omtp_db_msg_control(db, k4, 1, 2, NULL), 0);
+    assert_int_equal(omtp_db_hot_session_get(db, id(f, "u"), k4, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_false(l.items[0].hasLast);
+    assert_int_equal(l.items[0].unreadCount, 0);
+    omtp_hot_rec_list_free(&l);
+    /* the last visible message skips deleted ones */
+    say(f, "p4", "u", "visible");
+    say(f, "p4", "u", "deleted");
+    assert_int_equal(omtp_db_msg_control(db, k4, 3, 2, NULL), 0);
+    assert_int_equal(omtp_db_hot_session_get(db, id(f, "u"), k4, &l), 0);
+    assert_true(l.items[0].hasLast);
+    assert_int_equal(l.items[0].last.msg.seqId, 2);
+    assert_int_equal(l.items[0].unreadCount, 1);
+    omtp_hot_rec_list_free(&l);
+}
+
+static void test_hot_session_get(void **state)
+{
+    fx *f = *state;
+    const char *s = sc(f, "a", "b");
+    char k[OMTP_ID_MAX];
+    snprintf(k, sizeof(k), "%s", s);
+    say(f, "a", "b", "1");
+    say(f, "a", "b", "2");
+    omtp_hot_rec_list l;
+    /* a monitor (not a member) sees the session from cursor 0 */
+    assert_int_equal(omtp_db_hot_session_get(f->db, id(f, "mon"), k, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.items[0].readSeqId, 0);
+    assert_int_equal(l.items[0].unreadCount, 2);
+    assert_true(l.items[0].changedUs > 0);
+    omtp_hot_rec_list_free(&l);
+    assert_int_equal(omtp_db_hot_session_get(f->db, id(f, "a"), id(f, "nosuch"), &l),
+                     OMTP_ENOTFOUND);
+    assert_int_equal(l.n, 0);
+}
+
+/* ------------------------------------------------------ high priority */
+
+static void test_hp_queue(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    omtp_OTIMPack p;
+    tars_init(&omtp_OTIMPack_desc, &p);
+    p.header.type = PT_MSG_CTRL;
+    p.header.flags = OMTP_F_HIGHPRJ;
+    for (int i = 1; i <= 3; i++) {
+        char pid[16];
+        uint8_t payload[4] = {(uint8_t)i, 0, 0xff, 7};
+        snprintf(pid, sizeof(pid), "hp%d", i);
+        tars_str_set(&p.header.packId, pid);
+        tars_bytes_set(&p.payload, payload, sizeof(payload));
+        int64_t seq = 0;
+        assert_int_equal(omtp_db_hp_append(db, id(f, "a"), &p, &seq), 0);
+        assert_int_equal(seq, i);
+    }
+    int64_t seq = 0;
+    assert_int_equal(omtp_db_hp_append(db, id(f, "b"), &p, &seq), 0);
+    assert_int_equal(seq, 1); /* per user */
+    tars_free(&omtp_OTIMPack_desc, &p);
+
+    omtp_hp_rec_list l;
+    int64_t last = -1;
+    assert_int_equal(omtp_db_hp_list(db, id(f, "a"), 0, 2, &l, &last), 0);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.items[0].seq, 1);
+    assert_int_equal(l.items[1].seq, 2);
+    assert_int_equal(last, 2);
+    assert_int_equal(l.items[0].pack.header.type, PT_MSG_CTRL);
+    assert_int_equal(l.items[0].pack.header.flags, OMTP_F_HIGHPRJ);
+    assert_string_equal(l.items[1].pack.header.packId.data, "hp2");
+    assert_int_equal(l.items[1].pack.payload.len, 4);
+    assert_memory_equal(l.items[1].pack.payload.data, ((uint8_t[]){2, 0, 0xff, 7}), 4);
+    omtp_hp_rec_list_free(&l);
+    assert_int_equal(omtp_db_hp_list(db, id(f, "a"), 2, 200, &l, &last), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.items[0].seq, 3);
+    assert_int_equal(last, 3);
+    omtp_hp_rec_list_free(&l);
+    assert_int_equal(omtp_db_hp_list(db, id(f, "a"), 3, 200, &l, &last), 0);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(last, 3);
+    /* a cursor ahead of the queue learns the real head */
+    assert_int_equal(omtp_db_hp_list(db, id(f, "a"), 50, 200, &l, &last), 0);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(last, 3);
+    assert_int_equal(omtp_db_hp_list(db, id(f, "nobody"), 0, 200, &l, &last), 0);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(last, 0);
+}
+
+/* ---------------------------------------------------------------- groups */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Change times are in ms: step past the current millisecond. */
+static void next_ms(void)
+{
+    usleep(2500);
+}
+
+static void mk_group(fx *f, const char *gname, const char *creator, int n, const char *const *mem)
+{
+    omtp_GroupChatInfo g;
+    tars_init(&omtp_GroupChatInfo_desc, &g);
+    tars_str_set(&g.groupId, gname);
+    tars_str_set(&g.name, "the group");
+    tars_str_set(&g.avatar, "av");
+    tars_str_set(&g.desc, "about");
+    tars_str_set(&g.creatorId, id(f, creator));
+    g.memberLimit = 500;
+    tars_str_list l = {0};
+    const char *ids[16];
+    for (int i = 0; i < n; i++)
+        ids[i] = id(f, mem[i]);
+    strs_set(&l, n, ids);
+    int64_t t0 = now_ms();
+    assert_int_equal(omtp_db_group_create(f->db, &g, &l), 0);
+    assert_true(g.createTime >= t0 && g.createTime <= now_ms());
+    assert_int_equal(g.updateTime, g.createTime);
+    assert_int_equal(omtp_db_group_create(f->db, &g, &l), OMTP_EEXIST);
+    omtp_str_list_free(&l);
+    tars_free(&omtp_GroupChatInfo_desc, &g);
+}
+
+static void gid(fx *f, char *out, const char *name)
+{
+    snprintf(out, OMTP_ID_MAX, "GC_%s", id(f, name));
+}
+
+static void test_group_create_get(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    char g[OMTP_ID_MAX];
+    gid(f, g, "g");
+    const char *mem[] = {"c", "b", "c", "a"}; /* duplicates and the creator are fine */
+    mk_group(f, g, "a", 4, mem);
+    omtp_GroupChatInfo info;
+    bool dismissed = true;
+    assert_int_equal(omtp_db_group_get(db, g, &info, &dismissed), 0);
+    assert_false(dismissed);
+    assert_string_equal(info.groupId.data, g);
+    assert_string_equal(info.name.data, "the group");
+    assert_string_equal(info.avatar.data, "av");
+    assert_string_equal(info.desc.data, "about");
+    assert_string_equal(info.creatorId.data, id(f, "a"));
+    assert_int_equal(info.memberLimit, 500);
+    assert_true(info.createTime > 0);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+    assert_int_equal(omtp_db_group_get(db, id(f, "nogroup"), &info, &dismissed), OMTP_ENOTFOUND);
+
+    tars_str_list m;
+    assert_int_equal(omtp_db_group_members(db, g, &m), 0);
+    assert_int_equal(m.n, 3);
+    assert_string_equal(m.items[0].data, id(f, "a"));
+    assert_string_equal(m.items[1].data, id(f, "b"));
+    assert_string_equal(m.items[2].data, id(f, "c"));
+    omtp_str_list_free(&m);
+    assert_int_equal(omtp_db_group_members(db, id(f, "nogroup"), &m), OMTP_ENOTFOUND);
+    int count = 0;
+    assert_int_equal(omtp_db_group_member_count(db, g, &count), 0);
+    assert_int_equal(count, 3);
+    bool yes = false;
+    assert_int_equal(omtp_db_group_is_member(db, g, id(f, "b"), &yes), 0);
+    assert_true(yes);
+    assert_int_equal(omtp_db_group_is_member(db, g, id(f, "z"), &yes), 0);
+    assert_false(yes);
+    /* a single chat is not a group */
+    say(f, "a", "b", "hi");
+    assert_int_equal(omtp_db_group_is_member(db, sc(f, "a", "b"), id(f, "a"), &yes), 0);
+    assert_false(yes);
+
+    omtp_GroupChatInfo bad;
+    tars_init(&omtp_GroupChatInfo_desc, &bad);
+    tars_str_set(&bad.creatorId, "x");
+    assert_int_equal(omtp_db_group_create(db, &bad, NULL), OMTP_EINVAL);
+    tars_free(&omtp_GroupChatInfo_desc, &bad);
+}
+
+static void test_group_messages(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    char g[OMTP_ID_MAX];
+    gid(f, g, "g");
+    const char *mem[] = {"b", "c"};
+    mk_group(f, g, "a", 2, mem);
+    for (int i = 1; i <= 3; i++)
+        assert_int_equal(send_full(f, PT_MSG_GROUP_CHAT, g, id(f, "a"), g, "hi", NULL, 0, NULL), i);
+    assert_int_equal(send_full(f, PT_MSG_GROUP_CHAT, g, id(f, "b"), g, "b!", NULL, 0, NULL), 4);
+    assert_int_equal(unread_of(f, "b", g), 3); /* a's three, not b's own */
+    assert_int_equal(unread_of(f, "a", g), 1);
+    assert_int_equal(unread_of(f, "c", g), 4);
+    /* a joining member starts at the session's last seqId */
+    tars_str_list add = {0};
+    const char *ids[] = {id(f, "d"), id(f, "b")};
+    strs_set(&add, 2, ids);
+    int added = -1;
+    assert_int_equal(omtp_db_group_add_members(db, g, &add, &added), 0);
+    assert_int_equal(added, 1);
+    omtp_str_list_free(&add);
+    assert_int_equal(unread_of(f, "d", g), 0);
+    omtp_hot_rec_list l;
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "d"), 0, 10, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.items[0].readSeqId, 4);
+    int64_t cur = l.items[0].changedUs;
+    omtp_hot_rec_list_free(&l);
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "c"), 0, 10, &l), 0);
+    assert_int_equal(l.n, 1);
+    int64_t ccur = l.items[0].changedUs;
+    omtp_hot_rec_list_free(&l);
+    /* a group message moves the session for every member */
+    send_full(f, PT_MSG_GROUP_CHAT, g, id(f, "a"), g, "news", NULL, 0, NULL);
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "d"), cur, 10, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].sessionId.data, g);
+    assert_int_equal(l.items[0].unreadCount, 1);
+    assert_string_equal(l.items[0].last.msg.content.data, "news");
+    assert_int_equal(l.items[0].last.type, PT_MSG_GROUP_CHAT);
+    omtp_hot_rec_list_free(&l);
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "c"), ccur, 10, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.items[0].unreadCount, 5);
+    omtp_hot_rec_list_free(&l);
+    /* a revoke or delete moves it too */
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "c"), 0, 10, &l), 0);
+    ccur = l.items[0].changedUs;
+    omtp_hot_rec_list_free(&l);
+    assert_int_equal(omtp_db_msg_control(db, g, 5, 1, NULL), 0);
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "c"), ccur, 10, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_true(l.items[0].last.flags & OMTP_F_REVOKE);
+    omtp_hot_rec_list_free(&l);
+    /* a removed member no longer has the session */
+    tars_str_list rm = {0};
+    const char *rid[] = {id(f, "c"), id(f, "zz")};
+    strs_set(&rm, 2, rid);
+    int removed = -1;
+    assert_int_equal(omtp_db_group_remove_members(db, g, &rm, &removed), 0);
+    assert_int_equal(removed, 1);
+    omtp_str_list_free(&rm);
+    assert_false(member(f, "c", g));
+    assert_int_equal(omtp_db_hot_sessions(db, id(f, "c"), 0, 10, &l), 0);
+    assert_int_equal(l.n, 0);
+}
+
+static void test_group_admin_and_sync(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    char g[OMTP_ID_MAX], h[OMTP_ID_MAX];
+    gid(f, g, "g");
+    gid(f, h, "h");
+    const char *mem[] = {"b", "c"};
+    mk_group(f, g, "a", 2, mem);
+    mk_group(f, h, "b", 0, NULL);
+
+    omtp_GroupChatInfo_list gl;
+    tars_str_list del;
+    assert_int_equal(omtp_db_group_sync(db, id(f, "b"), 0, &gl, &del), 0);
+    assert_int_equal(gl.n, 2);
+    assert_int_equal(del.n, 0);
+    int64_t t = gl.items[0].updateTime > gl.items[1].updateTime ? gl.items[0].updateTime
+                                                                : gl.items[1].updateTime;
+    omtp_list_free(&omtp_GroupChatInfo_desc, &gl);
+    assert_int_equal(omtp_db_group_sync(db, id(f, "b"), t, &gl, &del), 0);
+    assert_int_equal(gl.n, 0);
+    assert_int_equal(del.n, 0);
+
+    /* info update: fields and a later updateTime */
+    next_ms();
+    omtp_GroupChatInfo info;
+    bool dismissed;
+    assert_int_equal(omtp_db_group_get(db, g, &info, &dismissed), 0);
+    int64_t created = info.createTime;
+    tars_str_set(&info.name, "renamed");
+    tars_str_set(&info.desc, "new desc");
+    tars_str_set(&info.avatar, "");
+    info.memberLimit = 50;
+    assert_int_equal(omtp_db_group_update_info(db, &info), 0);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+    assert_int_equal(omtp_db_group_get(db, g, &info, &dismissed), 0);
+    assert_string_equal(info.name.data, "renamed");
+    assert_string_equal(info.desc.data, "new desc");
+    assert_string_equal(info.avatar.data, "");
+    assert_int_equal(info.memberLimit, 50);
+    assert_string_equal(info.creatorId.data, id(f, "a")); /* not changed by an info update */
+    assert_int_equal(info.createTime, created);
+    assert_true(info.updateTime > created);
+    tars_str_set(&info.groupId, id(f, "nogroup"));
+    assert_int_equal(omtp_db_group_update_info(db, &info), OMTP_ENOTFOUND);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+    assert_int_equal(omtp_db_group_sync(db, id(f, "b"), t, &gl, &del), 0);
+    assert_int_equal(gl.n, 1);
+    assert_string_equal(gl.items[0].groupId.data, g);
+    assert_string_equal(gl.items[0].name.data, "renamed");
+    t = gl.items[0].updateTime;
+    omtp_list_free(&omtp_GroupChatInfo_desc, &gl);
+    omtp_str_list_free(&del);
+
+    /* creator change: members only */
+    next_ms();
+    assert_int_equal(omtp_db_group_set_creator(db, g, id(f, "z")), OMTP_EINVAL);
+    assert_int_equal(omtp_db_group_set_creator(db, id(f, "nogroup"), id(f, "b")), OMTP_ENOTFOUND);
+    assert_int_equal(omtp_db_group_set_creator(db, g, id(f, "c")), 0);
+    assert_int_equal(omtp_db_group_get(db, g, &info, &dismissed), 0);
+    assert_string_equal(info.creatorId.data, id(f, "c"));
+    assert_true(info.updateTime > t);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+    assert_int_equal(omtp_db_group_sync(db, id(f, "a"), t, &gl, &del), 0);
+    assert_int_equal(gl.n, 1);
+    t = gl.items[0].updateTime;
+    omtp_list_free(&omtp_GroupChatInfo_desc, &gl);
+    omtp_str_list_free(&del);
+
+    /* leaving: the group id is reported deleted after the time */
+    next_ms();
+    tars_str_list rm = {0};
+    const char *rid[] = {id(f, "b")};
+    strs_set(&rm, 1, rid);
+    int n;
+    assert_int_equal(omtp_db_group_remove_members(db, g, &rm, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(omtp_db_group_sync(db, id(f, "b"), t, &gl, &del), 0);
+    assert_int_equal(gl.n, 0);
+    assert_int_equal(del.n, 1);
+    assert_string_equal(del.items[0].data, g);
+    omtp_str_list_free(&del);
+    assert_int_equal(omtp_db_group_sync(db, id(f, "b"), now_ms() + 1000, &gl, &del), 0);
+    assert_int_equal(del.n, 0);
+    /* re-joining: listed again, not deleted */
+    next_ms();
+    assert_int_equal(omtp_db_group_add_members(db, g, &rm, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(omtp_db_group_sync(db, id(f, "b"), t, &gl, &del), 0);
+    assert_int_equal(gl.n, 1);
+    assert_int_equal(del.n, 0);
+    omtp_list_free(&omtp_GroupChatInfo_desc, &gl);
+    omtp_str_list_free(&rm);
+
+    /* dismissal: every member gets the id in deleted; the group is gone */
+    next_ms();
+    int64_t before = now_ms() - 1;
+    assert_int_equal(omtp_db_group_dismiss(db, g), 0);
+    assert_int_equal(omtp_db_group_dismiss(db, g), 0); /* idempotent */
+    assert_int_equal(omtp_db_group_dismiss(db, id(f, "nogroup")), OMTP_ENOTFOUND);
+    const char *who[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(omtp_db_group_sync(db, id(f, who[i]), before, &gl, &del), 0);
+        assert_int_equal(gl.n, 0);
+        assert_int_equal(del.n, 1);
+        assert_string_equal(del.items[0].data, g);
+        omtp_str_list_free(&del);
+    }
+    assert_int_equal(omtp_db_group_get(db, g, &info, &dismissed), 0);
+    assert_true(dismissed);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+    tars_str_list m;
+    assert_int_equal(omtp_db_group_members(db, g, &m), 0);
+    assert_int_equal(m.n, 0);
+    bool yes = true;
+    assert_int_equal(omtp_db_group_is_member(db, g, id(f, "a"), &yes), 0);
+    assert_false(yes);
+    strs_set(&rm, 1, rid);
+    assert_int_equal(omtp_db_group_add_members(db, g, &rm, &n), OMTP_ENOTFOUND);
+    assert_int_equal(omtp_db_group_remove_members(db, g, &rm, &n), OMTP_ENOTFOUND);
+    omtp_str_list_free(&rm);
+    assert_int_equal(omtp_db_group_set_creator(db, g, id(f, "a")), OMTP_ENOTFOUND);
+    /* the other group is untouched */
+    assert_int_equal(omtp_db_group_sync(db, id(f, "b"), 0, &gl, &del), 0);
+    assert_int_equal(gl.n, 1);
+    assert_string_equal(gl.items[0].groupId.data, h);
+    assert_int_equal(del.n, 1);
+    omtp_list_free(&omtp_GroupChatInfo_desc, &gl);
+    omtp_str_list_free(&del);
+}
+
+/* A 10,000-member group: a message costs O(1) writes, members are one scan. */
+static void test_group_big(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    enum { N = 10000, MSGS = 200 };
+    char g[OMTP_ID_MAX];
+    gid(f, g, "big");
+    omtp_GroupChatInfo info;
+    tars_init(&omtp_GroupChatInfo_desc, &info);
+    tars_str_set(&info.groupId, g);
+    tars_str_set(&info.name, "big");
+    tars_str_set(&info.creatorId, id(f, "owner"));
+    tars_str_list l = {0};
+    l.items = calloc(N, sizeof(tars_str));
+    l.n = N;
+    for (int i = 0; i < N; i++) {
+        char u[32];
+        snprintf(u, sizeof(u), "m%05d", i);
+        tars_str_clear(&l.items[i]);
+        tars_str_set(&l.items[i], id(f, u));
+    }
+    uint64_t t0 = uv_hrtime();
+    assert_int_equal(omtp_db_begin(db), 0);
+    assert_int_equal(omtp_db_group_create(db, &info, &l), 0);
+    assert_int_equal(omtp_db_commit(db), 0);
+    uint64_t t1 = uv_hrtime();
+    omtp_str_list_free(&l);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+
+    assert_int_equal(omtp_db_begin(db), 0);
+    for (int i = 0; i < MSGS; i++)
+        send_full(f, PT_MSG_GROUP_CHAT, g, id(f, "owner"), g, "to all", NULL, 0, NULL);
+    assert_int_equal(omtp_db_commit(db), 0);
+    uint64_t t2 = uv_hrtime();
+    tars_str_list m;
+    assert_int_equal(omtp_db_group_members(db, g, &m), 0);
+    uint64_t t3 = uv_hrtime();
+    assert_int_equal(m.n, N + 1);
+    for (uint32_t i = 1; i < m.n; i++)
+        assert_true(strcmp(m.items[i - 1].data, m.items[i].data) < 0);
+    omtp_str_list_free(&m);
+    int count;
+    assert_int_equal(omtp_db_group_member_count(db, g, &count), 0);
+    assert_int_equal(count, N + 1);
+    assert_int_equal(unread_of(f, "m05000", g), MSGS);
+    double per_msg_us = (double)(t2 - t1) / 1000.0 / MSGS;
+    print_message("10k group: create %.1f ms, append %.1f us/msg, members %.2f ms\n",
+                  (double)(t1 - t0) / 1e6, per_msg_us, (double)(t3 - t2) / 1e6);
+    /* touching 10k rows per message would cost milliseconds, not microseconds */
+    assert_true(per_msg_us < 2000.0);
+}
+
+/* --------------------------------------------------------------- friends */
+
+static void test_friends(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    const char *a = id(f, "a"), *b = id(f, "b"), *c = id(f, "c");
+    char A[OMTP_ID_MAX], B[OMTP_ID_MAX], C[OMTP_ID_MAX];
+    snprintf(A, sizeof(A), "%s", a);
+    snprintf(B, sizeof(B), "%s", b);
+    snprintf(C, sizeof(C), "%s", c);
+    int64_t t0 = now_ms() - 1;
+    assert_int_equal(omtp_db_friend_add(db, A, B, "bee"), 0);
+    assert_int_equal(omtp_db_friend_add(db, A, C, "sea"), 0);
+    assert_int_equal(omtp_db_friend_add(db, A, A, "me"), OMTP_EINVAL);
+    bool yes = false;
+    assert_int_equal(omtp_db_friend_is(db, A, B, &yes), 0);
+    assert_true(yes);
+    assert_int_equal(omtp_db_friend_is(db, B, A, &yes), 0); /* mutual */
+    assert_true(yes);
+    assert_int_equal(omtp_db_friend_is(db, B, C, &yes), 0);
+    assert_false(yes);
+
+    omtp_FriendInfo_list l;
+    bool changed = false;
+    assert_int_equal(omtp_db_friend_list(db, A, t0, &l, &changed), 0);
+    assert_true(changed);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0].userId.data, A);
+    assert_string_equal(l.items[0].friendId.data, B);
+    assert_string_equal(l.items[0].remark.data, "bee");
+    assert_string_equal(l.items[1].friendId.data, C);
+    omtp_list_free(&omtp_FriendInfo_desc, &l);
+    assert_int_equal(omtp_db_friend_list(db, B, t0, &l, &changed), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].friendId.data, A);
+    assert_string_equal(l.items[0].remark.data, ""); /* b's remark is b's own */
+    omtp_list_free(&omtp_FriendInfo_desc, &l);
+    /* b sets a remark: a's stays */
+    assert_int_equal(omtp_db_friend_add(db, B, A, "ay"), 0);
+    assert_int_equal(omtp_db_friend_list(db, A, t0, &l, &changed), 0);
+    assert_string_equal(l.items[0].remark.data, "bee");
+    omtp_list_free(&omtp_FriendInfo_desc, &l);
+    assert_int_equal(omtp_db_friend_list(db, B, t0, &l, &changed), 0);
+    assert_string_equal(l.items[0].remark.data, "ay");
+    omtp_list_free(&omtp_FriendInfo_desc, &l);
+
+    /* nothing after now */
+    next_ms();
+    int64_t t1 = now_ms();
+    next_ms();
+    assert_int_equal(omtp_db_friend_list(db, A, t1, &l, &changed), 0);
+    assert_false(changed);
+    assert_int_equal(l.n, 2); /* the full list regardless */
+    omtp_list_free(&omtp_FriendInfo_desc, &l);
+
+    /* delete: both directions, tombstoned so sync sees a change */
+    assert_int_equal(omtp_db_friend_del(db, B, A), 0);
+    assert_int_equal(omtp_db_friend_del(db, B, A), OMTP_ENOTFOUND);
+    assert_int_equal(omtp_db_friend_is(db, A, B, &yes), 0);
+    assert_false(yes);
+    assert_int_equal(omtp_db_friend_is(db, B, A, &yes), 0);
+    assert_false(yes);
+    assert_int_equal(omtp_db_friend_list(db, A, t1, &l, &changed), 0);
+    assert_true(changed);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].friendId.data, C);
+    omtp_list_free(&omtp_FriendInfo_desc, &l);
+    assert_int_equal(omtp_db_friend_list(db, B, t1, &l, &changed), 0);
+    assert_true(changed);
+    assert_int_equal(l.n, 0);
+    /* re-adding works */
+    assert_int_equal(omtp_db_friend_add(db, B, A, "again"), 0);
+    assert_int_equal(omtp_db_friend_is(db, A, B, &yes), 0);
+    assert_true(yes);
+    assert_int_equal(omtp_db_friend_list(db, A, t1, &l, &changed), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0].remark.data, ""); /* the old remark died with the friendship */
+    omtp_list_free(&omtp_FriendInfo_desc, &l);
+}
+
+/* ----------------------------------------------------- user attributes */
+
+static void attr(fx *f, const char *u, const char *fr, const char *n, const char *v)
+{
+    omtp_UserAttribute a;
+    tars_init(&omtp_UserAttribute_desc, &a);
+    tars_str_set(&a.userId, id(f, u));
+    tars_str_set(&a.friendId, id(f, fr));
+    tars_str_set(&a.attrName, n);
+    tars_str_set(&a.attrValue, v);
+    assert_int_equal(omtp_db_user_attr_set(f->db, &a), 0);
+    tars_free(&omtp_UserAttribute_desc, &a);
+}
+
+/* rows of the result that belong to this test */
+static int mine(fx *f, const omtp_UserAttribute_list *l)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < l->n; i++)
+        n += strncmp(l->items[i].userId.data, f->p, strlen(f->p)) == 0 &&
+             l->items[i].userId.data[strlen(f->p)] == '_';
+    return n;
+}
+
+static void test_user_attrs(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    attr(f, "a", "b", "remark", "x");
+    attr(f, "a", "b", "star", "1");
+    attr(f, "a", "c", "remark", "y");
+    attr(f, "z", "b", "remark", "q");
+    attr(f, "a", "b", "remark", "x2"); /* overwrite */
+    omtp_UserAttribute_list l;
+    char A[OMTP_ID_MAX], B[OMTP_ID_MAX];
+    snprintf(A, sizeof(A), "%s", id(f, "a"));
+    snprintf(B, sizeof(B), "%s", id(f, "b"));
+    assert_int_equal(omtp_db_user_attr_get(db, A, NULL, NULL, &l), 0);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.items[0].friendId.data, B);
+    assert_string_equal(l.items[0].attrName.data, "remark");
+    assert_string_equal(l.items[0].attrValue.data, "x2");
+    assert_string_equal(l.items[1].attrName.data, "star");
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, A, B, "", &l), 0);
+    assert_int_equal(l.n, 2);
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, A, "", "remark", &l), 0);
+    assert_int_equal(l.n, 2);
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, A, B, "star", &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].attrValue.data, "1");
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, "", B, NULL, &l), 0);
+    assert_int_equal(l.n, 3); /* a's two and z's one */
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, NULL, B, "remark", &l), 0);
+    assert_int_equal(l.n, 2);
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, NULL, NULL, "remark", &l), 0);
+    assert_int_equal(mine(f, &l), 3);
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, NULL, NULL, NULL, &l), 0);
+    assert_int_equal(mine(f, &l), 4);
+    omtp_list_free(&omtp_UserAttribute_desc, &l);
+    assert_int_equal(omtp_db_user_attr_get(db, id(f, "nobody"), NULL, NULL, &l), 0);
+    assert_int_equal(l.n, 0);
+    omtp_UserAttribute bad;
+    tars_init(&omtp_UserAttribute_desc, &bad);
+    tars_str_set(&bad.userId, A);
+    assert_int_equal(omtp_db_user_attr_set(db, &bad), OMTP_EINVAL); /* no name */
+    tars_free(&omtp_UserAttribute_desc, &bad);
+}
+
 /* ------------------------------------------------------------- the suite */
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -239,6 +1226,21 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
         T(test_users),
         T(test_user_info),
         T(test_transactions),
+        T(test_msg_seq_gap_free),
+        T(test_msg_dedup),
+        T(test_msg_flags_stored),
+        T(test_history_and_control),
+        T(test_history_cap),
+        T(test_unread_and_read_cursor),
+        T(test_hot_sessions),
+        T(test_hot_session_get),
+        T(test_hp_queue),
+        T(test_group_create_get),
+        T(test_group_messages),
+        T(test_group_admin_and_sync),
+        T(test_group_big),
+        T(test_friends),
+        T(test_user_attrs),
     };
     g_cfg = *cfg;
     return _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);

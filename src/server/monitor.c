@@ -1,0 +1,328 @@
+/*
+ * monitor.c - session monitoring ("旁听"): PT_SESSION_MONITOR_START / STOP /
+ * SYNC and the fan-out of a session's pushes to its monitors.
+ *
+ * Only connections whose user has the monitor role (c->monitor_role, granted
+ * by an administrator) may monitor; anyone else gets CONN_ACCESS_DENIED.
+ * Subscriptions are per connection and in memory: a reconnecting monitor
+ * starts again (and can catch up with history, which monitoring opens to it).
+ *
+ * Data: a hash table sessionId -> subscriptions (chained, fixed number of
+ * buckets) that exists only while at least one subscription does, so the
+ * common case -- nobody monitors anything -- costs one NULL check per push.
+ * Each connection keeps the list of its session ids for STOP, SYNC and the
+ * clean-up at close. A connection may hold at most MON_PER_CONN_MAX
+ * subscriptions.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "monitor.h"
+#include "sync.h"
+
+#define MON_BUCKETS      1024
+#define MON_PER_CONN_MAX 1000
+#define MON_SID_MAX      (2 * OMTP_ID_MAX + 8)
+
+typedef struct mon_sub {
+    struct mon_sub *next; /* bucket chain */
+    omtp_conn *conn;      /* not referenced: removed at close */
+    char sid[];
+} mon_sub;
+
+typedef struct mon_table {
+    mon_sub *buckets[MON_BUCKETS];
+    size_t count;
+} mon_table;
+
+typedef struct conn_mon {
+    char **sids;
+    size_t n, cap;
+} conn_mon;
+
+static uint32_t sid_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h % MON_BUCKETS;
+}
+
+bool omtp_monitor_watching(const omtp_conn *c, const char *sessionId)
+{
+    const conn_mon *cm = c->monitor_state;
+    for (size_t i = 0; cm && i < cm->n; i++)
+        if (strcmp(cm->sids[i], sessionId) == 0)
+            return true;
+    return false;
+}
+
+void omtp_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w, const omtp_conn *except)
+{
+    mon_table *t = s->monitor;
+    if (!t || t->count == 0)
+        return;
+    for (mon_sub *m = t->buckets[sid_hash(sessionId)]; m; m = m->next)
+        if (m->conn != except && strcmp(m->sid, sessionId) == 0 && omtp_conn_is_open(m->conn))
+            if (omtp_conn_send_wire(m->conn, w) == 0)
+                s->metrics.pushes++;
+}
+
+static void table_remove(omtp_server *s, omtp_conn *c, const char *sid)
+{
+    mon_table *t = s->monitor;
+    if (!t)
+        return;
+    for (mon_sub **pp = &t->buckets[sid_hash(sid)]; *pp; pp = &(*pp)->next) {
+        mon_sub *m = *pp;
+        if (m->conn == c && strcmp(m->sid, sid) == 0) {
+            *pp = m->next;
+            free(m);
+            if (--t->count == 0) {
+                free(t);
+                s->monitor = NULL;
+            }
+            return;
+        }
+    }
+}
+
+/* Returns 0, or OMTP_ENOMEM, or OMTP_ETOOBIG (too many subscriptions). */
+static int monitor_add(omtp_conn *c, const char *sid)
+{
+    omtp_server *s = c->srv;
+    conn_mon *cm = c->monitor_state;
+    size_t len = strlen(sid);
+    mon_sub *m;
+
+    if (omtp_monitor_watching(c, sid))
+        return 0;
+    if (!cm) {
+        cm = calloc(1, sizeof *cm);
+        if (!cm)
+            return OMTP_ENOMEM;
+        c->monitor_state = cm;
+    }
+    if (cm->n >= MON_PER_CONN_MAX)
+        return OMTP_ETOOBIG;
+    if (cm->n == cm->cap) {
+        size_t cap = cm->cap ? 2 * cm->cap : 4;
+        char **n = realloc(cm->sids, cap * sizeof *n);
+        if (!n)
+            return OMTP_ENOMEM;
+        cm->sids = n;
+        cm->cap = cap;
+    }
+    if (!s->monitor) {
+        s->monitor = calloc(1, sizeof(mon_table));
+        if (!s->monitor)
+            return OMTP_ENOMEM;
+    }
+    mon_table *t = s->monitor;
+    m = malloc(sizeof *m + len + 1);
+    char *copy = malloc(len + 1);
+    if (!m || !copy) {
+        free(m);
+        free(copy);
+        if (t->count == 0) {
+            free(t);
+            s->monitor = NULL;
+        }
+        return OMTP_ENOMEM;
+    }
+    memcpy(m->sid, sid, len + 1);
+    memcpy(copy, sid, len + 1);
+    m->conn = c;
+    uint32_t h = sid_hash(sid);
+    m->next = t->buckets[h];
+    t->buckets[h] = m;
+    t->count++;
+    cm->sids[cm->n++] = copy;
+    return 0;
+}
+
+static void monitor_remove(omtp_conn *c, const char *sid)
+{
+    conn_mon *cm = c->monitor_state;
+    for (size_t i = 0; cm && i < cm->n; i++) {
+        if (strcmp(cm->sids[i], sid) == 0) {
+            table_remove(c->srv, c, sid);
+            free(cm->sids[i]);
+            cm->sids[i] = cm->sids[--cm->n];
+            return;
+        }
+    }
+}
+
+void omtp_monitor_conn_closed(omtp_conn *c)
+{
+    conn_mon *cm = c->monitor_state;
+    if (!cm)
+        return;
+    for (size_t i = 0; i < cm->n; i++) {
+        table_remove(c->srv, c, cm->sids[i]);
+        free(cm->sids[i]);
+    }
+    free(cm->sids);
+    free(cm);
+    c->monitor_state = NULL;
+}
+
+/* The session id of a START/STOP request, or NULL after replying. */
+static const char *monitor_request_sid(omtp_req *req)
+{
+    const omtp_SessionMonitor *in = req->body;
+    if (!req->conn->monitor_role) {
+        omtp_reply_code(req, OMTP_EC_CONN_ACCESS_DENIED,
+                        "session monitoring needs the monitor role, which user '%s' lacks",
+                        req->conn->userId);
+        return NULL;
+    }
+    if (!in || in->sessionId.len == 0 || in->sessionId.len >= MON_SID_MAX) {
+        omtp_reply_code(req, OMTP_EC_PARAM, "SessionMonitor.sessionId is empty or too long");
+        return NULL;
+    }
+    return in->sessionId.data;
+}
+
+void handle_monitor_start(omtp_req *req)
+{
+    const char *sid = monitor_request_sid(req);
+    if (!sid)
+        return;
+    int rc = monitor_add(req->conn, sid);
+    if (rc == OMTP_ETOOBIG)
+        omtp_reply_code(req, OMTP_EC_SERVER_REFUSED, "a connection may monitor at most %d sessions",
+                        MON_PER_CONN_MAX);
+    else if (rc != 0)
+        omtp_reply_code(req, OMTP_EC_SERVER_EXCEPTION, "out of memory");
+    else
+        omtp_reply_code(req, OMTP_EC_SUCCESS, "%s", "");
+}
+
+void handle_monitor_stop(omtp_req *req)
+{
+    const char *sid = monitor_request_sid(req);
+    if (!sid)
+        return;
+    monitor_remove(req->conn, sid); /* stopping what is not monitored is fine */
+    omtp_reply_code(req, OMTP_EC_SUCCESS, "%s", "");
+}
+
+/* ------------------------------------------------------------------ sync */
+
+typedef struct mon_sync_job {
+    omtp_req *req;
+    char user[OMTP_ID_MAX + 1];
+    char **sids; /* snapshot of the connection's subscriptions */
+    size_t n;
+    omtp_hot_rec_list out;
+} mon_sync_job;
+
+static void mon_sync_job_free(mon_sync_job *j)
+{
+    for (size_t i = 0; i < j->n; i++)
+        free(j->sids[i]);
+    free(j->sids);
+    omtp_hot_rec_list_free(&j->out);
+    free(j);
+}
+
+static int mon_sync_work(omtp_db *db, void *arg)
+{
+    mon_sync_job *j = arg;
+    j->out.items = calloc(j->n ? j->n : 1, sizeof *j->out.items);
+    if (!j->out.items)
+        return OMTP_ENOMEM;
+    for (size_t i = 0; i < j->n; i++) {
+        omtp_hot_rec_list one = {0};
+        int rc = omtp_db_hot_session_get(db, j->user, j->sids[i], &one);
+        if (rc != 0 && rc != OMTP_ENOTFOUND)
+            return rc;
+        omtp_hot_rec *dst = &j->out.items[j->out.n];
+        if (one.n > 0) {
+            *dst = one.items[0]; /* move */
+            one.items[0] = one.items[--one.n];
+            omtp_hot_rec_list_free(&one);
+            j->out.n++;
+            continue;
+        }
+        omtp_hot_rec_list_free(&one);
+        /* the monitor is no member: show the session's state without a cursor */
+        rc = omtp_sync_hot_rec_init(dst, j->sids[i]);
+        if (rc != 0)
+            return rc;
+        j->out.n++;
+        omtp_msg_rec_list hist = {0};
+        rc = omtp_db_msg_history(db, j->sids[i], 0, 1, &hist);
+        if (rc != 0 && rc != OMTP_ENOTFOUND)
+            return rc;
+        if (hist.n > 0) {
+            omtp_msg_rec_free(&dst->last);
+            dst->last = hist.items[0]; /* move */
+            omtp_msg_rec_init(&hist.items[0]);
+            dst->hasLast = true;
+            dst->readSeqId = dst->last.msg.seqId;
+        }
+        omtp_msg_rec_list_free(&hist);
+    }
+    return 0;
+}
+
+static void mon_sync_done(void *arg, int status)
+{
+    mon_sync_job *j = arg;
+    if (status != 0) {
+        omtp_reply_code(j->req, OMTP_EC_DB_ERROR, "storage failed (%s); try again",
+                        omtp_strerror(status));
+    } else {
+        omtp_HotSessionResp resp;
+        omtp_msg_init(&omtp_HotSessionResp_desc, &resp);
+        if (omtp_sync_hot_resp_build(&j->out, &resp) != 0) {
+            omtp_reply_code(j->req, OMTP_EC_SERVER_EXCEPTION, "out of memory");
+        } else {
+            resp.timestamp = omtp_now_us();
+            omtp_reply(j->req, &omtp_HotSessionResp_desc, &resp);
+        }
+        omtp_msg_free(&omtp_HotSessionResp_desc, &resp);
+    }
+    mon_sync_job_free(j);
+}
+
+void handle_monitor_sync(omtp_req *req)
+{
+    omtp_conn *c = req->conn;
+    const conn_mon *cm = c->monitor_state;
+    if (!c->monitor_role) {
+        omtp_reply_code(req, OMTP_EC_CONN_ACCESS_DENIED,
+                        "session monitoring needs the monitor role, which user '%s' lacks",
+                        c->userId);
+        return;
+    }
+    mon_sync_job *j = calloc(1, sizeof *j);
+    if (!j)
+        goto oom;
+    j->req = req;
+    snprintf(j->user, sizeof j->user, "%s", c->userId);
+    if (cm && cm->n) {
+        j->sids = calloc(cm->n, sizeof *j->sids);
+        if (!j->sids)
+            goto oom;
+        for (; j->n < cm->n; j->n++)
+            if (!(j->sids[j->n] = strdup(cm->sids[j->n])))
+                goto oom;
+    }
+    int rc = omtp_store_submit(c->srv->store, mon_sync_work, mon_sync_done, j);
+    if (rc != 0) {
+        mon_sync_job_free(j);
+        omtp_reply_code(req, OMTP_EC_SERVICE_UNAVAILABLE, "storage is not accepting work (%s)",
+                        omtp_strerror(rc));
+    }
+    return;
+oom:
+    if (j)
+        mon_sync_job_free(j);
+    omtp_reply_code(req, OMTP_EC_SERVER_EXCEPTION, "out of memory");
+}

@@ -1,0 +1,323 @@
+/*
+ * sync.c - the pull side of delivery: hot sessions, history, the
+ * high-priority queue, and the client's answer to sync-data commands.
+ *
+ * Pushes are best effort; these requests are how a client that was offline
+ * or lost a push catches up. Each is one store round trip; the reply is
+ * built on the loop from the records the store returns (strings are moved,
+ * not copied).
+ *
+ * Rulings (docs/protocol.md, "Server behaviour"):
+ *  - Hot sessions: at most cfg->hot_page per reply, oldest change first; the
+ *    reply's timestamp is the cursor to ask with next (the change time of
+ *    the last session returned, or the request's cursor when nothing
+ *    changed). An empty page means caught up.
+ *  - History: count <= 0 or > 200 means 200. A session the user is not part
+ *    of (and does not monitor) -> HISTORYMSG_DENY; a session that holds no
+ *    message yet and whose id names the user returns an empty list.
+ *    Revoked messages come back with status 1, the REVOKE flag and empty
+ *    content; edited ones with the OVERRIDE flag and the new content.
+ *  - High priority: entries after seqId, count <= 0 or > 200 means 200;
+ *    lastSeqId is the seq of the last entry returned (ask again with it),
+ *    or when none is returned the newest seq of the queue (0 if empty).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "handlers.h"
+#include "monitor.h"
+#include "sync.h"
+
+#define PULL_MAX 200
+
+static void str_swap(tars_str *a, tars_str *b)
+{
+    tars_str t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static int pull_count(int32_t count)
+{
+    return count <= 0 || count > PULL_MAX ? PULL_MAX : count;
+}
+
+/* Appends the pack of m to a list of OTIMPacks (n preallocated slots). */
+static int pack_list_add(omtp_OTIMPack_list *l, const omtp_msg_rec *m)
+{
+    omtp_OTIMPack *p = &l->items[l->n];
+    omtp_msg_init(&omtp_OTIMPack_desc, p);
+    l->n++; /* counted first so that it is freed on failure */
+    return omtp_chat_msg_pack(m, p);
+}
+
+int omtp_sync_hot_rec_init(omtp_hot_rec *r, const char *sessionId)
+{
+    memset(r, 0, sizeof *r);
+    omtp_msg_rec_init(&r->last);
+    int a = tars_str_set(&r->sessionId, sessionId);
+    int b = tars_str_set(&r->attribute, "{}");
+    return a == 0 && b == 0 ? 0 : OMTP_ENOMEM;
+}
+
+int omtp_sync_hot_resp_build(omtp_hot_rec_list *recs, omtp_HotSessionResp *out)
+{
+    omtp_HotSessionItem_list *l = &out->sessions;
+    if (recs->n == 0)
+        return 0;
+    l->items = calloc(recs->n, sizeof *l->items);
+    if (!l->items)
+        return OMTP_ENOMEM;
+    for (uint32_t i = 0; i < recs->n; i++) {
+        omtp_hot_rec *r = &recs->items[i];
+        omtp_HotSessionItem *it = &l->items[i];
+        omtp_msg_init(&omtp_HotSessionItem_desc, it);
+        l->n++;
+        str_swap(&it->sessionId, &r->sessionId);
+        str_swap(&it->attribute, &r->attribute);
+        if (it->attribute.len == 0 && tars_str_set(&it->attribute, "{}") != 0)
+            return OMTP_ENOMEM;
+        it->readSeqId = r->readSeqId;
+        it->unreadCount = r->unreadCount < 0 ? 0 : r->unreadCount;
+        if (r->hasLast) {
+            it->lastMsgs.items = calloc(1, sizeof *it->lastMsgs.items);
+            if (!it->lastMsgs.items)
+                return OMTP_ENOMEM;
+            if (pack_list_add(&it->lastMsgs, &r->last) != 0)
+                return OMTP_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------- hot sessions */
+
+typedef struct hot_job {
+    omtp_req *req;
+    char user[OMTP_ID_MAX + 1];
+    int64_t since;
+    int limit;
+    omtp_hot_rec_list out;
+} hot_job;
+
+static int hot_work(omtp_db *db, void *arg)
+{
+    hot_job *j = arg;
+    return omtp_db_hot_sessions(db, j->user, j->since, j->limit, &j->out);
+}
+
+static void hot_done(void *arg, int status)
+{
+    hot_job *j = arg;
+    if (status != 0) {
+        omtp_reply_code(j->req, OMTP_EC_DB_ERROR, "storage failed (%s); try again",
+                        omtp_strerror(status));
+    } else {
+        omtp_HotSessionResp resp;
+        omtp_msg_init(&omtp_HotSessionResp_desc, &resp);
+        resp.code = OMTP_EC_SUCCESS;
+        resp.timestamp = j->out.n ? j->out.items[j->out.n - 1].changedUs : j->since;
+        if (resp.timestamp < j->since)
+            resp.timestamp = j->since;
+        if (omtp_sync_hot_resp_build(&j->out, &resp) != 0)
+            omtp_reply_code(j->req, OMTP_EC_SERVER_EXCEPTION, "out of memory");
+        else
+            omtp_reply(j->req, &omtp_HotSessionResp_desc, &resp);
+        omtp_msg_free(&omtp_HotSessionResp_desc, &resp);
+    }
+    omtp_hot_rec_list_free(&j->out);
+    free(j);
+}
+
+void handle_hot_session_sync(omtp_req *req)
+{
+    omtp_server *s = req->conn->srv;
+    const omtp_HotSessionReq *in = req->body;
+    hot_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        omtp_reply_code(req, OMTP_EC_SERVER_EXCEPTION, "out of memory");
+        return;
+    }
+    j->req = req;
+    j->since = in && in->timestamp > 0 ? in->timestamp : 0;
+    j->limit = s->cfg->hot_page ? (int)s->cfg->hot_page : 100;
+    snprintf(j->user, sizeof j->user, "%s", req->conn->userId);
+    int rc = omtp_store_submit(s->store, hot_work, hot_done, j);
+    if (rc != 0) {
+        free(j);
+        omtp_reply_code(req, OMTP_EC_SERVICE_UNAVAILABLE, "storage is not accepting work (%s)",
+                        omtp_strerror(rc));
+    }
+}
+
+/* --------------------------------------------------------------- history */
+
+typedef struct hist_job {
+    omtp_req *req;
+    char user[OMTP_ID_MAX + 1];
+    char sid[2 * OMTP_ID_MAX + 8];
+    int64_t maxSeq;
+    int count;
+    bool monitoring;
+    bool denied;
+    omtp_msg_rec_list out;
+} hist_job;
+
+static int hist_work(omtp_db *db, void *arg)
+{
+    hist_job *j = arg;
+    if (!j->monitoring) {
+        bool allowed = false;
+        int rc = omtp_chat_session_access(db, j->user, j->sid, &allowed);
+        if (rc != 0)
+            return rc;
+        if (!allowed) {
+            j->denied = true;
+            return 0;
+        }
+    }
+    int rc = omtp_db_msg_history(db, j->sid, j->maxSeq, j->count, &j->out);
+    return rc == OMTP_ENOTFOUND ? 0 : rc;
+}
+
+static void hist_done(void *arg, int status)
+{
+    hist_job *j = arg;
+    if (status != 0) {
+        omtp_reply_code(j->req, OMTP_EC_DB_ERROR, "storage failed (%s); try again",
+                        omtp_strerror(status));
+    } else if (j->denied) {
+        omtp_reply_code(j->req, OMTP_EC_HISTORYMSG_DENY,
+                        "you are not part of session '%s' (and do not monitor it)", j->sid);
+    } else {
+        omtp_HistoryMsgPullResp resp;
+        omtp_msg_init(&omtp_HistoryMsgPullResp_desc, &resp);
+        int rc = tars_str_set(&resp.sessionId, j->sid);
+        if (rc == 0 && j->out.n) {
+            resp.msgs.items = calloc(j->out.n, sizeof *resp.msgs.items);
+            rc = resp.msgs.items ? 0 : OMTP_ENOMEM;
+            for (uint32_t i = 0; i < j->out.n && rc == 0; i++)
+                rc = pack_list_add(&resp.msgs, &j->out.items[i]);
+        }
+        if (rc != 0)
+            omtp_reply_code(j->req, OMTP_EC_SERVER_EXCEPTION, "out of memory");
+        else
+            omtp_reply(j->req, &omtp_HistoryMsgPullResp_desc, &resp);
+        omtp_msg_free(&omtp_HistoryMsgPullResp_desc, &resp);
+    }
+    omtp_msg_rec_list_free(&j->out);
+    free(j);
+}
+
+void handle_history_pull(omtp_req *req)
+{
+    omtp_server *s = req->conn->srv;
+    const omtp_HistoryMsgPullReq *in = req->body;
+    if (!in || in->sessionId.len == 0) {
+        omtp_reply_code(req, OMTP_EC_PARAM, "HistoryMsgPullReq.sessionId is missing");
+        return;
+    }
+    if (in->sessionId.len >= 2 * OMTP_ID_MAX + 8) {
+        omtp_reply_code(req, OMTP_EC_PARAM, "HistoryMsgPullReq.sessionId is too long");
+        return;
+    }
+    hist_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        omtp_reply_code(req, OMTP_EC_SERVER_EXCEPTION, "out of memory");
+        return;
+    }
+    j->req = req;
+    j->maxSeq = in->seqId;
+    j->count = pull_count(in->count);
+    j->monitoring = omtp_monitor_watching(req->conn, in->sessionId.data);
+    snprintf(j->user, sizeof j->user, "%s", req->conn->userId);
+    memcpy(j->sid, in->sessionId.data, in->sessionId.len + 1);
+    int rc = omtp_store_submit(s->store, hist_work, hist_done, j);
+    if (rc != 0) {
+        free(j);
+        omtp_reply_code(req, OMTP_EC_SERVICE_UNAVAILABLE, "storage is not accepting work (%s)",
+                        omtp_strerror(rc));
+    }
+}
+
+/* --------------------------------------------------------- high priority */
+
+typedef struct hp_job {
+    omtp_req *req;
+    char user[OMTP_ID_MAX + 1];
+    int64_t after;
+    int count;
+    int64_t last;
+    omtp_hp_rec_list out;
+} hp_job;
+
+static int hp_work(omtp_db *db, void *arg)
+{
+    hp_job *j = arg;
+    return omtp_db_hp_list(db, j->user, j->after, j->count, &j->out, &j->last);
+}
+
+static void hp_done(void *arg, int status)
+{
+    hp_job *j = arg;
+    if (status != 0) {
+        omtp_reply_code(j->req, OMTP_EC_DB_ERROR, "storage failed (%s); try again",
+                        omtp_strerror(status));
+    } else {
+        omtp_MsgHighPrioritySyncResp resp;
+        omtp_msg_init(&omtp_MsgHighPrioritySyncResp_desc, &resp);
+        resp.code = OMTP_EC_SUCCESS;
+        resp.lastSeqId = j->out.n ? j->out.items[j->out.n - 1].seq : j->last;
+        if (j->out.n) {
+            /* move the packs: the records' OTIMPacks are what goes out */
+            resp.msgs.items = calloc(j->out.n, sizeof *resp.msgs.items);
+            if (!resp.msgs.items) {
+                omtp_reply_code(j->req, OMTP_EC_SERVER_EXCEPTION, "out of memory");
+                goto out;
+            }
+            for (uint32_t i = 0; i < j->out.n; i++) {
+                omtp_msg_init(&omtp_OTIMPack_desc, &resp.msgs.items[i]);
+                omtp_OTIMPack t = resp.msgs.items[i];
+                resp.msgs.items[i] = j->out.items[i].pack;
+                j->out.items[i].pack = t;
+            }
+            resp.msgs.n = j->out.n;
+        }
+        omtp_reply(j->req, &omtp_MsgHighPrioritySyncResp_desc, &resp);
+    out:
+        omtp_msg_free(&omtp_MsgHighPrioritySyncResp_desc, &resp);
+    }
+    omtp_hp_rec_list_free(&j->out);
+    free(j);
+}
+
+void handle_high_prior_sync(omtp_req *req)
+{
+    omtp_server *s = req->conn->srv;
+    const omtp_MsgHighPrioritySyncReq *in = req->body;
+    hp_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        omtp_reply_code(req, OMTP_EC_SERVER_EXCEPTION, "out of memory");
+        return;
+    }
+    j->req = req;
+    j->after = in && in->seqId > 0 ? in->seqId : 0;
+    j->count = pull_count(in ? in->count : 0);
+    snprintf(j->user, sizeof j->user, "%s", req->conn->userId);
+    int rc = omtp_store_submit(s->store, hp_work, hp_done, j);
+    if (rc != 0) {
+        free(j);
+        omtp_reply_code(req, OMTP_EC_SERVICE_UNAVAILABLE, "storage is not accepting work (%s)",
+                        omtp_strerror(rc));
+    }
+}
+
+/* ------------------------------------------------------------- sync data */
+
+void handle_sync_data_ack(omtp_req *req)
+{
+    /* the client's acknowledgement of a PT_SYNC_DATA_CMD push: nothing to do */
+    omtp_req_free(req);
+}
