@@ -785,7 +785,7 @@ int main(int argc, char **argv)
     uv_signal_init(b->loop, &b->sigint);
     b->tick.data = b->progress.data = b->sigint.data = b;
     b->t0 = b->t_last_tick = now_us();
-    uv_timer_start(&b->tick, on_tick, 0, 5);
+    uv_timer_start(&b->tick, on_tick, 0, 1); /* 1 ms: paced sends stay smooth */
     if (isatty(STDERR_FILENO) && !b->o.json)
         uv_timer_start(&b->progress, progress, 1000, 1000);
     uv_signal_start(&b->sigint, on_sigint, SIGINT);
