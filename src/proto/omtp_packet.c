@@ -8,6 +8,7 @@
 #include "omtp_packet.h"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,8 +166,41 @@ int omtp_packet_decode(const uint8_t *frame, size_t len, const omtp_decode_opts 
     return rc;
 }
 
-static _Thread_local tars_buf scratch;
-static _Thread_local tars_buf scratch2;
+/* Per-thread scratch buffers for encoding: kept between packets so encoding
+ * does not allocate in the steady state, freed when the thread exits. */
+struct scratch {
+    tars_buf payload; /* the plain payload */
+    tars_buf wrapped; /* after compression / encryption */
+};
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_destroy(void *p)
+{
+    struct scratch *s = p;
+    tars_buf_free(&s->payload);
+    tars_buf_free(&s->wrapped);
+    free(s);
+}
+
+static void scratch_key_init(void)
+{
+    pthread_key_create(&scratch_key, scratch_destroy);
+}
+
+static struct scratch *get_scratch(void)
+{
+    pthread_once(&scratch_once, scratch_key_init);
+    struct scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof(*s));
+        if (s && pthread_setspecific(scratch_key, s) != 0) {
+            free(s);
+            s = NULL;
+        }
+    }
+    return s;
+}
 
 int omtp_packet_encode_raw(tars_buf *out, int type, int64_t flags, const char *pack_id,
                            const uint8_t *payload, size_t payload_len, const omtp_crypto_key *key,
@@ -177,12 +211,15 @@ int omtp_packet_encode_raw(tars_buf *out, int type, int64_t flags, const char *p
     const uint8_t *pl = payload;
     size_t pll = payload_len;
     if (flags & (OMTP_F_COMPRESS_MASK | OMTP_F_CRYPTO_MASK)) {
-        tars_buf_reset(&scratch2);
-        int rc = omtp_payload_wrap(flags, payload, payload_len, key, &scratch2);
+        struct scratch *s = get_scratch();
+        if (!s)
+            return OMTP_ENOMEM;
+        tars_buf_reset(&s->wrapped);
+        int rc = omtp_payload_wrap(flags, payload, payload_len, key, &s->wrapped);
         if (rc)
             return rc;
-        pl = scratch2.data;
-        pll = scratch2.len;
+        pl = s->wrapped.data;
+        pll = s->wrapped.len;
     }
     size_t start = out->len;
     static const uint8_t hole[4] = {0};
@@ -215,10 +252,16 @@ int omtp_packet_encode(tars_buf *out, int type, int64_t flags, const char *pack_
                        const tars_struct_desc *desc, const void *body, const omtp_crypto_key *key,
                        uint32_t max_frame)
 {
-    tars_buf_reset(&scratch);
-    if (desc && body && tars_encode(&scratch, desc, body, true, 0) != TARS_OK)
+    struct scratch *s = get_scratch();
+    if (!s)
         return OMTP_ENOMEM;
-    return omtp_packet_encode_raw(out, type, flags, pack_id, scratch.data, scratch.len, key,
+    tars_buf_reset(&s->payload);
+    if (desc && body) {
+        int rc = tars_encode(&s->payload, desc, body, true, 0);
+        if (rc != TARS_OK)
+            return rc == TARS_ENOMEM ? OMTP_ENOMEM : OMTP_EINVAL;
+    }
+    return omtp_packet_encode_raw(out, type, flags, pack_id, s->payload.data, s->payload.len, key,
                                   max_frame);
 }
 

@@ -16,6 +16,7 @@
  */
 #include "auth.h"
 #include "core.h"
+#include "cluster/cluster.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -268,6 +269,8 @@ void handle_kickout(omtp_req *req)
             kick(d, c, "kicked out by the user's own device");
         d = next;
     }
+    /* cluster: the same device on another node */
+    omtp_cluster_kick_device(c->srv, c, k->deviceType, k->deviceId.data);
     omtp_reply_empty(req);
 }
 
@@ -339,6 +342,8 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
     }
     c->state = OMTP_CONN_ONLINE;
     omtp_presence_add(s, c);
+    /* cluster: publish presence; the same device type on another node is kicked there */
+    omtp_cluster_login(s, c);
     s->metrics.logins_ok++;
     omtp_login_succeeded(s, c->peer);
     LOG_INFO("conn %llu login %s dev=%d (%s)%s", (unsigned long long)c->id, c->userId,

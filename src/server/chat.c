@@ -241,7 +241,7 @@ static void send_done(void *arg, int status)
     omtp_server *s = j->srv;
 
     if (status != 0 && j->code == 0) {
-        j->code = OMTP_EC_DB_ERROR;
+        j->code = status == OMTP_EDB ? OMTP_EC_SERVICE_UNAVAILABLE : OMTP_EC_DB_ERROR;
         snprintf(j->desc, sizeof j->desc, "storage failed (%s); send again", omtp_strerror(status));
     }
     if (j->code == 0) {
@@ -572,7 +572,7 @@ static void ctrl_done(void *arg, int status)
     omtp_server *s = j->srv;
 
     if (status != 0 && j->code == 0) {
-        j->code = OMTP_EC_DB_ERROR;
+        j->code = status == OMTP_EDB ? OMTP_EC_SERVICE_UNAVAILABLE : OMTP_EC_DB_ERROR;
         snprintf(j->desc, sizeof j->desc, "storage failed (%s); try again", omtp_strerror(status));
     }
     if (j->code != 0) {
@@ -678,8 +678,8 @@ static void read_done(void *arg, int status)
 {
     read_job *j = arg;
     if (status != 0) {
-        omtp_reply_code(j->req, OMTP_EC_DB_ERROR, "storage failed (%s); try again",
-                        omtp_strerror(status));
+        omtp_reply_code(j->req, status == OMTP_EDB ? OMTP_EC_SERVICE_UNAVAILABLE : OMTP_EC_DB_ERROR,
+                        "storage failed (%s); try again", omtp_strerror(status));
     } else if (j->denied) {
         omtp_reply_code(j->req, OMTP_EC_HISTORYMSG_DENY, "you are not part of session '%s'",
                         j->sid);

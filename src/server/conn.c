@@ -27,6 +27,7 @@
  * struct is freed when the last ref (requests in flight hold one) goes.
  */
 #include "core.h"
+#include "cluster/cluster.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -375,6 +376,7 @@ static void begin_close(omtp_conn *c, const char *reason)
             LOG_INFO("conn %llu close %s: %s", (unsigned long long)c->id, c->peer, reason);
     }
     if (was_online) {
+        omtp_cluster_logout(c->srv, c); /* cluster presence (no-op single-node) */
         omtp_presence_remove(c->srv, c);
         omtp_monitor_conn_closed(c);
     }

@@ -40,6 +40,7 @@ static void usage(FILE *out)
         "  --config FILE            read settings from FILE (key = value; see "
         "omtpd.conf.sample)\n"
         "  --store URI              same as --store-uri\n"
+        "  --redis URL              same as --redis-url (redis://HOST:PORT[/DB])\n"
         "  --help                   this text\n"
         "every setting of the config file is also an option (key with dashes):\n");
     omtp_config_print_help(out);
@@ -106,6 +107,8 @@ static int parse_args(struct args *a, int argc, char **argv, int first, bool adm
             continue;
         if (strcmp(opt, "store") == 0)
             opt = "store-uri";
+        if (strcmp(opt, "redis") == 0)
+            opt = "redis-url";
         if (admin && strcmp(opt, "password") == 0) {
             a->password = val;
             continue;

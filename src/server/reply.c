@@ -79,11 +79,13 @@ static void set_code(const tars_struct_desc *d, void *obj, int code, const char 
 
 void omtp_reply_code(omtp_req *req, int code, const char *fmt, ...)
 {
-    char text[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt ? fmt : "", ap);
-    va_end(ap);
+    char text[512] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+    }
     omtp_server *s = req->conn->srv;
     if (code) {
         s->metrics.errors_by_code[code >= 0 && code < 64 ? code : 0]++;

@@ -25,6 +25,8 @@
  * output flushed (5 s cap), then leave the loop: exit 0.
  */
 #include "core.h"
+#include "cluster/cluster.h"
+#include "group.h"
 #include "auth.h"
 #include "http.h"
 
@@ -240,6 +242,8 @@ int omtp_push_user(omtp_server *s, const char *userId, omtp_wire *w, const omtp_
         }
         c = next;
     }
+    /* cluster: the user's devices on other nodes (asynchronous, not counted) */
+    omtp_cluster_push_user(s, userId, w);
     return n;
 }
 
@@ -497,6 +501,9 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
     im->listening = true;
     if (cfg->port_file[0] && (rc = write_port_file(cfg->port_file, port, why, whylen)))
         return rc;
+    /* cluster: Redis presence + bus (no-op without redis_url) */
+    if ((rc = omtp_cluster_start(s, port, why, whylen)))
+        return rc;
     if (cfg->tls_listen[0]) {
         if ((rc = tls_setup(s, why, whylen)))
             return rc;
@@ -546,6 +553,7 @@ void omtp_server_stop(omtp_server *s)
     if (s->stopping)
         return;
     s->stopping = true;
+    omtp_cluster_stop(s); /* our devices leave the cluster presence table */
     if (im->listening)
         uv_close((uv_handle_t *)&im->listener, NULL);
     if (im->tls_listening)
@@ -562,6 +570,7 @@ void omtp_server_stop(omtp_server *s)
         omtp_store_close(s->store);
         s->store = NULL;
     }
+    omtp_groups_close(s); /* group fan-out queue and member cache (group.h) */
     omtp_conn *c = im->all;
     while (c) {
         omtp_conn *next = omtp_conn_all_link(c)->next;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "store.h"
+#include "pg/pg.h"
 #include "sqlite/sq.h"
 
 typedef int (*backend_open_fn)(const omtp_store_config *cfg, omtp_db **out, char *why,
@@ -19,6 +20,8 @@ static const struct {
     backend_open_fn open;
 } backends[] = {
     {"sqlite:", sq_open},
+    {"postgresql://", omtp_pg_open},
+    {"postgres://", omtp_pg_open},
 };
 
 int omtp_db_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whylen)
@@ -30,7 +33,9 @@ int omtp_db_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t 
     for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
         if (strncmp(uri, backends[i].prefix, strlen(backends[i].prefix)) == 0)
             return backends[i].open(cfg, out, why, whylen);
-    snprintf(why, whylen, "unsupported store URI \"%s\" (this omtpd knows: sqlite:)", uri);
+    snprintf(why, whylen,
+             "unsupported store URI \"%s\" (this omtpd knows: sqlite:, postgresql://, postgres://)",
+             uri);
     return OMTP_EINVAL;
 }
 

@@ -43,6 +43,9 @@
  * Ownership: output records are initialised by the callee and owned by the
  * caller, who frees them with the matching *_free. Input records are
  * borrowed.
+ *
+ * docs/storage.md lists every decision the contract leaves open (limits,
+ * error codes of edge cases, which changes move a hot session).
  */
 #ifndef OMTP_STORE_H
 #define OMTP_STORE_H
@@ -146,9 +149,11 @@ typedef struct omtp_db omtp_db;
     /* assigns m->msg.seqId and m->msg.timestamp (ms); on a duplicate (from, packId) fills m       \
      * from the stored original and sets *dup */                                                   \
     X(msg_append, (omtp_db * db, omtp_msg_rec * m, bool *dup), (db, m, dup))                       \
+    /* also returns deleted messages (status 2) */                                                 \
     X(msg_get, (omtp_db * db, const char *sessionId, int64_t seqId, omtp_msg_rec *out),            \
       (db, sessionId, seqId, out))                                                                 \
-    /* newest first, seqId <= maxSeq (maxSeq <= 0: from the newest), deleted excluded */           \
+    /* newest first, seqId <= maxSeq (maxSeq <= 0: from the newest), deleted excluded, count       \
+     * capped at 200 */                                                                            \
     X(msg_history,                                                                                 \
       (omtp_db * db, const char *sessionId, int64_t maxSeq, int count, omtp_msg_rec_list *out),    \
       (db, sessionId, maxSeq, count, out))                                                         \
@@ -162,14 +167,16 @@ typedef struct omtp_db omtp_db;
     /* ---- membership rows, read cursors, hot sessions */                                         \
     X(session_member, (omtp_db * db, const char *userId, const char *sessionId, bool *member),     \
       (db, userId, sessionId, member))                                                             \
-    /* moves the cursor forward only (clamped to the session's last seqId); *now = result */       \
+    /* moves the cursor forward only (clamped to the session's last seqId); *now = result;         \
+     * OMTP_ENOTFOUND without a membership row */                                                  \
     X(read_set,                                                                                    \
       (omtp_db * db, const char *userId, const char *sessionId, int64_t seqId, int64_t *now),      \
       (db, userId, sessionId, seqId, now))                                                         \
     X(hot_sessions,                                                                                \
       (omtp_db * db, const char *userId, int64_t sinceUs, int limit, omtp_hot_rec_list *out),      \
       (db, userId, sinceUs, limit, out))                                                           \
-    /* one session of one user, as hot_sessions would show it (monitor sync) */                    \
+    /* one session of one user, as hot_sessions would show it (monitor sync; a non-member sees     \
+     * cursor 0); OMTP_ENOTFOUND for an unknown session */                                         \
     X(hot_session_get,                                                                             \
       (omtp_db * db, const char *userId, const char *sessionId, omtp_hot_rec_list *out),           \
       (db, userId, sessionId, out))                                                                \
@@ -181,6 +188,8 @@ typedef struct omtp_db omtp_db;
     /* ---- high-priority queue per user */                                                        \
     X(hp_append, (omtp_db * db, const char *userId, const omtp_OTIMPack *pack, int64_t *seq),      \
       (db, userId, pack, seq))                                                                     \
+    /* entries with seq > afterSeq, ascending, at most count; *lastSeq = seq of the last entry     \
+     * returned, or the queue's head when none is */                                               \
     X(hp_list,                                                                                     \
       (omtp_db * db, const char *userId, int64_t afterSeq, int count, omtp_hp_rec_list *out,       \
        int64_t *lastSeq),                                                                          \

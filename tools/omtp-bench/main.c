@@ -47,6 +47,8 @@ typedef struct bopts {
     int scenario;
     char host[256];
     int port;
+    char host2[256]; /* --server2: odd-numbered users connect here (cluster) */
+    int port2;
     int conns;       /* connect: connections; login: concurrency */
     int users;       /* login: user pool size */
     double ramp;     /* connections started per second */
@@ -321,8 +323,9 @@ static void start_client(bench *b, bclient *bc, int user)
         }
         return;
     }
-    omtp_client_config cfg = {.host = b->o.host,
-                              .port = b->o.port,
+    bool second = b->o.host2[0] && (user & 1);
+    omtp_client_config cfg = {.host = second ? b->o.host2 : b->o.host,
+                              .port = second ? b->o.port2 : b->o.port,
                               .user = name,
                               .password = b->o.password,
                               .device_type = DEVICE_LINUX,
@@ -597,13 +600,17 @@ static void usage(FILE *f)
             "  group     --group-size G --senders S [--rate R] [--size B] [--duration S]\n\n"
             "Options:\n"
             "  --server HOST:PORT   default 127.0.0.1:9000\n"
+            "  --server2 HOST:PORT  odd-numbered users connect here instead (cluster:\n"
+            "                       every chat pair spans two nodes)\n"
             "  --user-prefix P      users are P0, P1, ... (default 'bench')\n"
             "  --user-start K       first user index (split users between processes)\n"
             "  --password PW        the users' password (default 'bench')\n"
             "  --ramp R             connections started per second (default 2000)\n"
             "  --duration S         measured seconds (default 10)\n"
-            "  --rate R             messages/s per sending client (0 = closed loop)\n"
-            "  --window W           closed loop: messages in flight per client (default 1)\n"
+            "  --rate R             messages/s per sending client (default 10; 0 = closed\n"
+            "                       loop)\n"
+            "  --window W           closed loop: messages in flight per client (default 1);\n"
+            "                       --window without --rate means closed loop\n"
             "  --size B             message payload bytes (default 64)\n"
             "  --keepalive S        heartbeat interval (default 30)\n"
             "  --compress           zlib-compress requests\n"
@@ -660,6 +667,12 @@ static int parse(int argc, char **argv, bopts *o)
                 return -1;
             snprintf(o->host, sizeof(o->host), "%.*s", (int)(colon - v), v);
             o->port = atoi(colon + 1);
+        } else if (OPT("--server2")) {
+            const char *colon = strrchr(v, ':');
+            if (!colon)
+                return -1;
+            snprintf(o->host2, sizeof(o->host2), "%.*s", (int)(colon - v), v);
+            o->port2 = atoi(colon + 1);
         } else if (OPT("--conns")) {
             o->conns = atoi(v);
         } else if (OPT("--users")) {

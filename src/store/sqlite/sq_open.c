@@ -241,6 +241,7 @@ static void sq_close(omtp_db *db)
         snprintf(sql, sizeof(sql), "REPLACE INTO meta(key, value) VALUES ('store.last_us', '%lld')",
                  (long long)d->last_us);
         sq_exec(d, sql);
+        sq_exec(d, "PRAGMA optimize"); /* refreshes planner statistics where useful */
     }
     for (int i = 0; i < SQ_NSTMTS; i++)
         sqlite3_finalize(d->stmts[i]);

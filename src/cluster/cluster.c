@@ -1,0 +1,946 @@
+/*
+ * cluster.c - presence and cross-node delivery over Redis (see cluster.h).
+ *
+ * Two hiredis async connections on the loop (redis_uv.c): `cmd` for commands and
+ * `sub` subscribed to this node's channel. Neither ever blocks the loop;
+ * a lost connection is retried by one timer with exponential backoff.
+ *
+ * Cost per pushed message: one pipelined HGETALL per target user per loop
+ * iteration (all targets of one wire share a round trip), then one PUBLISH
+ * per other node that has any of them. A heartbeat rewrites this node's
+ * presence fields every OMTP_CLUSTER_BEAT_MS (two commands per device).
+ */
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cluster.h"
+#include "cluster_msg.h"
+#include "redis_uv.h"
+#include "server/core.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+/* One wire being routed: the users it targets, collected during one loop
+ * iteration, then looked up together. */
+typedef struct route_batch {
+    struct route_batch *next;
+    omtp_wire *w;
+    char **users;
+    uint32_t n, cap;
+    uint32_t replies; /* HGETALL replies received */
+    char **node_of;   /* per user: array of node names (NULL-terminated) */
+    struct omtp_cluster *cl;
+} route_batch;
+
+typedef struct omtp_cluster {
+    omtp_server *srv;
+    char node[128];
+    char chan[160];
+    char host[256];
+    int port;
+    int dbnum;
+    char password[128];
+    redisAsyncContext *cmd, *sub;
+    bool cmd_up, sub_up;
+    bool was_up; /* had both up before (a recovery resyncs clients) */
+    bool ever_up;
+    bool stopping;
+    uv_timer_t retry;
+    uint64_t backoff_ms;
+    uv_timer_t beat;
+    uv_check_t flush;
+    bool flush_active;
+    route_batch *pending, *pending_tail;
+    /* this node's online connections, for the heartbeat */
+    omtp_conn **conns;
+    uint32_t nconns, capconns;
+    omtp_cluster_stats st;
+    int closing_handles;
+} omtp_cluster;
+
+#define CL(s) ((omtp_cluster *)(s)->cluster)
+
+static void schedule_retry(omtp_cluster *cl);
+static void cluster_release(omtp_cluster *cl);
+static void beat_all(omtp_cluster *cl);
+
+/* ------------------------------------------------------------ URL */
+
+/* redis://[:password@]host:port[/db] */
+static int parse_url(omtp_cluster *cl, const char *url, char *why, size_t whylen)
+{
+    const char *p = url;
+    if (strncmp(p, "redis://", 8) != 0) {
+        snprintf(why, whylen, "redis_url must look like redis://HOST:PORT[/DB], not \"%s\"", url);
+        return OMTP_EINVAL;
+    }
+    p += 8;
+    const char *at = strchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pw = colon ? colon + 1 : p;
+        snprintf(cl->password, sizeof(cl->password), "%.*s", (int)(at - pw), pw);
+        p = at + 1;
+    }
+    const char *end = p + strcspn(p, "/");
+    const char *colon = NULL;
+    for (const char *q = p; q < end; q++)
+        if (*q == ':')
+            colon = q;
+    cl->port = 6379;
+    if (colon) {
+        char *e;
+        long port = strtol(colon + 1, &e, 10);
+        if (e != end || port <= 0 || port > 65535) {
+            snprintf(why, whylen, "redis_url \"%s\": bad port", url);
+            return OMTP_EINVAL;
+        }
+        cl->port = (int)port;
+    } else {
+        colon = end;
+    }
+    if (colon == p || (size_t)(colon - p) >= sizeof(cl->host)) {
+        snprintf(why, whylen, "redis_url \"%s\": bad host", url);
+        return OMTP_EINVAL;
+    }
+    snprintf(cl->host, sizeof(cl->host), "%.*s", (int)(colon - p), p);
+    cl->dbnum = 0;
+    if (*end == '/' && end[1]) {
+        char *e;
+        long db = strtol(end + 1, &e, 10);
+        if (*e || db < 0 || db > 1000000) {
+            snprintf(why, whylen, "redis_url \"%s\": bad database number", url);
+            return OMTP_EINVAL;
+        }
+        cl->dbnum = (int)db;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------ local registry */
+
+static void reg_add(omtp_cluster *cl, omtp_conn *c)
+{
+    if (cl->nconns == cl->capconns) {
+        uint32_t cap = cl->capconns ? cl->capconns * 2 : 64;
+        omtp_conn **p = realloc(cl->conns, cap * sizeof(*p));
+        if (!p) {
+            LOG_ERROR("cluster: out of memory registering a connection");
+            return;
+        }
+        cl->conns = p;
+        cl->capconns = cap;
+    }
+    cl->conns[cl->nconns++] = c;
+}
+
+static bool reg_remove(omtp_cluster *cl, omtp_conn *c)
+{
+    for (uint32_t i = cl->nconns; i-- > 0;)
+        if (cl->conns[i] == c) {
+            cl->conns[i] = cl->conns[--cl->nconns];
+            return true;
+        }
+    return false;
+}
+
+/* --------------------------------------------------- presence entries */
+
+static void entry_field(const omtp_cluster *cl, int deviceType, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%d", cl->node, deviceType);
+}
+
+static void entry_value(const omtp_conn *c, char *out, size_t n)
+{
+    snprintf(out, n, "%lld/%lld/%s", (long long)(omtp_now_ms() + OMTP_CLUSTER_TTL_MS),
+             (long long)c->loginMs, c->deviceId);
+}
+
+/* Parses "<expires>/<login>/<deviceId>"; deviceId points into v. */
+static bool entry_parse(const char *v, int64_t *expires, int64_t *login, const char **deviceId)
+{
+    char *e;
+    long long x = strtoll(v, &e, 10);
+    if (*e != '/')
+        return false;
+    long long l = strtoll(e + 1, &e, 10);
+    if (*e != '/')
+        return false;
+    *expires = x;
+    *login = l;
+    *deviceId = e + 1;
+    return true;
+}
+
+/* Splits "<node>/<deviceType>" at the last '/'. */
+static bool field_parse(const char *f, size_t flen, char *node, size_t nodelen, int *deviceType)
+{
+    const char *slash = NULL;
+    for (size_t i = 0; i < flen; i++)
+        if (f[i] == '/')
+            slash = f + i;
+    if (!slash || (size_t)(slash - f) >= nodelen)
+        return false;
+    memcpy(node, f, (size_t)(slash - f));
+    node[slash - f] = 0;
+    *deviceType = atoi(slash + 1);
+    return true;
+}
+
+static bool cmd_ready(omtp_cluster *cl)
+{
+    return cl->cmd && cl->cmd_up;
+}
+
+static void publish(omtp_cluster *cl, const char *node, const tars_buf *msg)
+{
+    if (!cmd_ready(cl))
+        return;
+    char chan[160];
+    snprintf(chan, sizeof(chan), "omtp:ch:%s", node);
+    redisAsyncCommand(cl->cmd, NULL, NULL, "PUBLISH %s %b", chan, msg->data, msg->len);
+    cl->st.published++;
+}
+
+/* ---------------------------------------------------------- kicking */
+
+/* Closes a local device replaced (or removed) by a device elsewhere, with
+ * the same KickOutReq a single node sends. */
+static void kick_local(omtp_cluster *cl, omtp_conn *victim, int byType, const char *byId,
+                       const char *why)
+{
+    omtp_KickOutReq k;
+    omtp_msg_init(&omtp_KickOutReq_desc, &k);
+    k.deviceType = byType;
+    if (tars_str_set(&k.deviceId, byId) == 0) {
+        omtp_wire *w = omtp_wire_new(PT_KICKOUT, 0, NULL, &omtp_KickOutReq_desc, &k);
+        if (w) {
+            omtp_conn_send_wire(victim, w);
+            omtp_wire_unref(w);
+        }
+    }
+    omtp_msg_free(&omtp_KickOutReq_desc, &k);
+    cl->srv->metrics.kicks++;
+    cl->st.kicks_received++;
+    LOG_INFO("conn %llu kick user=%s dev=%d: %s (cluster)", (unsigned long long)victim->id,
+             victim->userId, victim->deviceType, why);
+    omtp_conn_close(victim, why);
+}
+
+static void on_kick(omtp_cluster *cl, const omtp_cluster_kick *k)
+{
+    omtp_conn *c = omtp_presence_first(cl->srv, k->userId);
+    while (c) {
+        omtp_conn *next = c->next_device;
+        if (c->state == OMTP_CONN_ONLINE && c->deviceType == k->deviceType &&
+            c->loginMs <= k->beforeMs && (!k->deviceId[0] || strcmp(c->deviceId, k->deviceId) == 0))
+            kick_local(cl, c, k->byType, k->byId,
+                       k->deviceId[0] ? "kicked out by the user's own device"
+                                      : "replaced by a new login on the same device type");
+        c = next;
+    }
+}
+
+static void send_kick(omtp_cluster *cl, const char *node, const omtp_cluster_kick *k)
+{
+    tars_buf b;
+    tars_buf_init(&b);
+    omtp_cluster_kick_encode(&b, k);
+    if (tars_buf_ok(&b)) {
+        publish(cl, node, &b);
+        cl->st.kicks_sent++;
+    }
+    tars_buf_free(&b);
+}
+
+/* KEYS[1] user hash; ARGV node, deviceType, value, ttl ms. Removes and
+ * returns the other nodes' entries of this device type, then adds ours. */
+static const char LOGIN_LUA[] = "local out = {} "
+                                "local all = redis.call('HGETALL', KEYS[1]) "
+                                "for i = 1, #all, 2 do "
+                                "  local node, dt = string.match(all[i], '^(.*)/(%-?%d+)$') "
+                                "  if dt == ARGV[2] and node ~= ARGV[1] then "
+                                "    out[#out + 1] = all[i]; out[#out + 1] = all[i + 1] "
+                                "    redis.call('HDEL', KEYS[1], all[i]) "
+                                "  end "
+                                "end "
+                                "redis.call('HSET', KEYS[1], ARGV[1] .. '/' .. ARGV[2], ARGV[3]) "
+                                "redis.call('PEXPIRE', KEYS[1], ARGV[4]) "
+                                "return out";
+
+typedef struct login_ctx {
+    omtp_cluster *cl;
+    char userId[OMTP_ID_MAX + 1];
+    int deviceType;
+    char deviceId[OMTP_ID_MAX + 1];
+    int64_t loginMs;
+} login_ctx;
+
+static void on_login_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    login_ctx *lc = priv;
+    redisReply *rep = r;
+    omtp_cluster *cl = lc->cl;
+    if (rep && rep->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+            char node[128];
+            int dt;
+            int64_t exp, login;
+            const char *devId;
+            redisReply *f = rep->element[i], *v = rep->element[i + 1];
+            if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+                !field_parse(f->str, f->len, node, sizeof(node), &dt) ||
+                !entry_parse(v->str, &exp, &login, &devId))
+                continue;
+            if (exp < omtp_now_ms())
+                continue; /* a dead node's leftover */
+            omtp_cluster_kick k;
+            memset(&k, 0, sizeof(k));
+            snprintf(k.userId, sizeof(k.userId), "%s", lc->userId);
+            k.deviceType = dt;
+            k.beforeMs = login;
+            k.byType = lc->deviceType;
+            snprintf(k.byId, sizeof(k.byId), "%s", lc->deviceId);
+            send_kick(cl, node, &k);
+            LOG_INFO("cluster: login of %s dev=%d replaces the device on node %s", lc->userId, dt,
+                     node);
+        }
+    } else if (rep && rep->type == REDIS_REPLY_ERROR) {
+        LOG_WARN("cluster: login script failed: %s", rep->str);
+    }
+    free(lc);
+}
+
+void omtp_cluster_login(omtp_server *s, omtp_conn *c)
+{
+    omtp_cluster *cl = CL(s);
+    if (!cl)
+        return;
+    reg_add(cl, c);
+    if (!cmd_ready(cl))
+        return; /* registered at the next (re)connection by the heartbeat */
+    login_ctx *lc = calloc(1, sizeof(*lc));
+    if (!lc)
+        return;
+    lc->cl = cl;
+    snprintf(lc->userId, sizeof(lc->userId), "%s", c->userId);
+    lc->deviceType = c->deviceType;
+    snprintf(lc->deviceId, sizeof(lc->deviceId), "%s", c->deviceId);
+    lc->loginMs = c->loginMs;
+    char key[OMTP_ID_MAX + 16], dt[16], val[OMTP_ID_MAX + 64], ttl[24];
+    snprintf(key, sizeof(key), "omtp:u:%s", c->userId);
+    snprintf(dt, sizeof(dt), "%d", c->deviceType);
+    entry_value(c, val, sizeof(val));
+    snprintf(ttl, sizeof(ttl), "%d", OMTP_CLUSTER_TTL_MS);
+    if (redisAsyncCommand(cl->cmd, on_login_reply, lc, "EVAL %s 1 %s %s %s %s %s", LOGIN_LUA, key,
+                          cl->node, dt, val, ttl) != REDIS_OK)
+        free(lc);
+}
+
+void omtp_cluster_logout(omtp_server *s, omtp_conn *c)
+{
+    omtp_cluster *cl = CL(s);
+    if (!cl || !reg_remove(cl, c))
+        return;
+    /* another local device of the same type (a replacement that logged in
+     * here) keeps the entry */
+    for (omtp_conn *d = omtp_presence_first(s, c->userId); d; d = d->next_device)
+        if (d != c && d->deviceType == c->deviceType && d->state == OMTP_CONN_ONLINE)
+            return;
+    if (!cmd_ready(cl))
+        return;
+    char key[OMTP_ID_MAX + 16], field[192];
+    snprintf(key, sizeof(key), "omtp:u:%s", c->userId);
+    entry_field(cl, c->deviceType, field, sizeof(field));
+    redisAsyncCommand(cl->cmd, NULL, NULL, "HDEL %s %s", key, field);
+}
+
+/* ------------------------------------------------------------- routing */
+
+static void batch_free(route_batch *b)
+{
+    for (uint32_t i = 0; i < b->n; i++) {
+        free(b->users[i]);
+        if (b->node_of)
+            free(b->node_of[i]);
+    }
+    free(b->users);
+    free(b->node_of);
+    omtp_wire_unref(b->w);
+    free(b);
+}
+
+/* Node names of one user's live entries (other than ours), as one string of
+ * NUL-separated names ending with an empty name. */
+static char *live_nodes(omtp_cluster *cl, const redisReply *rep)
+{
+    size_t cap = 1, len = 0;
+    char *out = NULL;
+    int64_t now = omtp_now_ms();
+    for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2) {
+        char node[128];
+        int dt;
+        int64_t exp, login;
+        const char *devId;
+        const redisReply *f = rep->element[i], *v = rep->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+            !field_parse(f->str, f->len, node, sizeof(node), &dt) ||
+            !entry_parse(v->str, &exp, &login, &devId) || exp < now || strcmp(node, cl->node) == 0)
+            continue;
+        /* skip a node already listed (several devices there) */
+        bool seen = false;
+        for (size_t k = 0; out && k < len; k += strlen(out + k) + 1)
+            if (strcmp(out + k, node) == 0)
+                seen = true;
+        if (seen)
+            continue;
+        size_t nl = strlen(node) + 1;
+        char *p = realloc(out, len + nl + cap);
+        if (!p)
+            break;
+        out = p;
+        memcpy(out + len, node, nl);
+        len += nl;
+    }
+    if (!out)
+        return NULL;
+    out[len] = 0;
+    return out;
+}
+
+static void batch_publish(omtp_cluster *cl, route_batch *b)
+{
+    /* for each distinct node: the users it hosts, one PUBLISH */
+    const char **nodes = NULL;
+    uint32_t nn = 0;
+    for (uint32_t i = 0; i < b->n; i++)
+        for (const char *p = b->node_of[i]; p && *p; p += strlen(p) + 1) {
+            bool seen = false;
+            for (uint32_t k = 0; k < nn; k++)
+                if (strcmp(nodes[k], p) == 0)
+                    seen = true;
+            if (!seen) {
+                const char **q = realloc(nodes, (nn + 1) * sizeof(*q));
+                if (!q)
+                    continue;
+                nodes = q;
+                nodes[nn++] = p;
+            }
+        }
+    for (uint32_t k = 0; k < nn; k++) {
+        omtp_cluster_push m;
+        memset(&m, 0, sizeof(m));
+        m.type = b->w->type;
+        m.flags = b->w->flags;
+        m.packId = b->w->packId;
+        m.payload = b->w->payload.data;
+        m.payload_len = b->w->payload.len;
+        const char **users = malloc(b->n * sizeof(*users));
+        if (!users)
+            continue;
+        for (uint32_t i = 0; i < b->n; i++)
+            for (const char *p = b->node_of[i]; p && *p; p += strlen(p) + 1)
+                if (strcmp(p, nodes[k]) == 0) {
+                    users[m.nusers++] = b->users[i];
+                    break;
+                }
+        m.users = users;
+        tars_buf buf;
+        tars_buf_init(&buf);
+        omtp_cluster_push_encode(&buf, &m);
+        if (tars_buf_ok(&buf)) {
+            publish(cl, nodes[k], &buf);
+            cl->st.remote_push += m.nusers;
+        }
+        tars_buf_free(&buf);
+        free(users);
+    }
+    free(nodes);
+}
+
+static void on_route_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    route_batch *b = priv;
+    omtp_cluster *cl = b->cl;
+    uint32_t i = b->replies++;
+    if (r == NULL)
+        cl->st.dropped++;
+    else if (i < b->n)
+        b->node_of[i] = live_nodes(cl, r);
+    if (b->replies < b->n)
+        return;
+    if (!cl->stopping)
+        batch_publish(cl, b);
+    batch_free(b);
+}
+
+static void flush_batches(uv_check_t *h)
+{
+    omtp_cluster *cl = h->data;
+    route_batch *b = cl->pending;
+    cl->pending = cl->pending_tail = NULL;
+    uv_check_stop(&cl->flush);
+    cl->flush_active = false;
+    while (b) {
+        route_batch *next = b->next;
+        b->next = NULL;
+        b->node_of = calloc(b->n, sizeof(*b->node_of));
+        if (!b->node_of || !cmd_ready(cl)) {
+            cl->st.dropped += b->n;
+            batch_free(b);
+            b = next;
+            continue;
+        }
+        /* one HGETALL per user, pipelined: replies arrive in order */
+        uint32_t sent = 0;
+        for (uint32_t i = 0; i < b->n; i++) {
+            if (redisAsyncCommand(cl->cmd, on_route_reply, b, "HGETALL omtp:u:%s", b->users[i]) !=
+                REDIS_OK)
+                break;
+            sent++;
+        }
+        if (sent < b->n) {
+            /* the connection failed mid-way: the replies of the sent ones
+             * still come (as NULL); account the rest now */
+            cl->st.dropped += b->n - sent;
+            b->replies += b->n - sent;
+            if (sent == 0)
+                batch_free(b);
+        }
+        b = next;
+    }
+}
+
+int omtp_cluster_push_user(omtp_server *s, const char *userId, omtp_wire *w)
+{
+    omtp_cluster *cl = CL(s);
+    if (!cl || cl->stopping)
+        return 0;
+    if (!cmd_ready(cl)) {
+        cl->st.dropped++;
+        return 0;
+    }
+    route_batch *b = cl->pending_tail;
+    if (!b || b->w != w) {
+        b = calloc(1, sizeof(*b));
+        if (!b)
+            return 0;
+        b->cl = cl;
+        b->w = w;
+        omtp_wire_ref(w);
+        if (cl->pending_tail)
+            cl->pending_tail->next = b;
+        else
+            cl->pending = b;
+        cl->pending_tail = b;
+    }
+    for (uint32_t i = 0; i < b->n; i++)
+        if (strcmp(b->users[i], userId) == 0)
+            return 0;
+    if (b->n == b->cap) {
+        uint32_t cap = b->cap ? b->cap * 2 : 4;
+        char **p = realloc(b->users, cap * sizeof(*p));
+        if (!p)
+            return 0;
+        b->users = p;
+        b->cap = cap;
+    }
+    char *u = strdup(userId);
+    if (!u)
+        return 0;
+    b->users[b->n++] = u;
+    if (!cl->flush_active) {
+        uv_check_start(&cl->flush, flush_batches);
+        cl->flush_active = true;
+    }
+    return 0;
+}
+
+static void on_kick_lookup(redisAsyncContext *ac, void *r, void *priv)
+{
+    omtp_cluster_kick *k = priv;
+    omtp_cluster *cl = ac->data;
+    redisReply *rep = r;
+    int64_t now = omtp_now_ms();
+    for (size_t i = 0; cl && rep && rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements;
+         i += 2) {
+        char node[128];
+        int dt;
+        int64_t exp, login;
+        const char *devId;
+        redisReply *f = rep->element[i], *v = rep->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+            !field_parse(f->str, f->len, node, sizeof(node), &dt) ||
+            !entry_parse(v->str, &exp, &login, &devId) || exp < now || dt != k->deviceType ||
+            strcmp(node, cl->node) == 0 || (k->deviceId[0] && strcmp(devId, k->deviceId) != 0))
+            continue;
+        send_kick(cl, node, k);
+    }
+    free(k);
+}
+
+void omtp_cluster_kick_device(omtp_server *s, const omtp_conn *by, int deviceType,
+                              const char *deviceId)
+{
+    omtp_cluster *cl = CL(s);
+    if (!cl || !cmd_ready(cl))
+        return;
+    omtp_cluster_kick *k = calloc(1, sizeof(*k));
+    if (!k)
+        return;
+    snprintf(k->userId, sizeof(k->userId), "%s", by->userId);
+    k->deviceType = deviceType;
+    snprintf(k->deviceId, sizeof(k->deviceId), "%s", deviceId ? deviceId : "");
+    k->beforeMs = INT64_MAX;
+    k->byType = by->deviceType;
+    snprintf(k->byId, sizeof(k->byId), "%s", by->deviceId);
+    if (redisAsyncCommand(cl->cmd, on_kick_lookup, k, "HGETALL omtp:u:%s", by->userId) != REDIS_OK)
+        free(k);
+}
+
+/* ----------------------------------------------------- our channel */
+
+static void deliver_push(omtp_cluster *cl, const omtp_cluster_push *m)
+{
+    omtp_wire *w = omtp_wire_new_raw(m->type, m->flags, m->packId, m->payload, m->payload_len);
+    if (!w)
+        return;
+    for (uint32_t i = 0; i < m->nusers; i++) {
+        omtp_conn *c = omtp_presence_first(cl->srv, m->users[i]);
+        while (c) {
+            omtp_conn *next = c->next_device;
+            if (c->state == OMTP_CONN_ONLINE && omtp_conn_send_wire(c, w) == 0)
+                cl->srv->metrics.pushes++;
+            c = next;
+        }
+    }
+    omtp_wire_unref(w);
+}
+
+static void on_channel(omtp_cluster *cl, const char *data, size_t len)
+{
+    cl->st.received++;
+    if (len > 0 && data[0] == OMTP_CLUSTER_MSG_PUSH) {
+        omtp_cluster_push m;
+        if (omtp_cluster_push_decode(data, len, &m) == 0) {
+            deliver_push(cl, &m);
+            omtp_cluster_push_free(&m);
+            return;
+        }
+    } else if (len > 0 && data[0] == OMTP_CLUSTER_MSG_KICK) {
+        omtp_cluster_kick k;
+        if (omtp_cluster_kick_decode(data, len, &k) == 0) {
+            on_kick(cl, &k);
+            return;
+        }
+    }
+    LOG_WARN("cluster: undecodable message (%zu bytes) on %s", len, cl->chan);
+}
+
+/* ------------------------------------------------------- connections */
+
+static void set_up(omtp_cluster *cl)
+{
+    bool up = cl->cmd_up && cl->sub_up;
+    if (up == cl->st.up)
+        return;
+    cl->st.up = up;
+    if (!up) {
+        LOG_WARN("cluster: Redis %s:%d unavailable: serving local users only, retrying", cl->host,
+                 cl->port);
+        return;
+    }
+    cl->backoff_ms = 0;
+    LOG_INFO("cluster: node %s connected to Redis %s:%d%s", cl->node, cl->host, cl->port,
+             cl->ever_up ? " (recovered)" : "");
+    beat_all(cl);
+    if (cl->ever_up) {
+        /* pushes from other nodes were lost meanwhile: have clients resync */
+        for (uint32_t i = 0; i < cl->nconns; i++)
+            if (cl->conns[i]->state == OMTP_CONN_ONLINE) {
+                omtp_SyncDataReq r;
+                omtp_msg_init(&omtp_SyncDataReq_desc, &r);
+                r.command = 2; /* sessions */
+                if (tars_str_set(&r.content, "cluster bus recovered") == 0) {
+                    omtp_wire *w =
+                        omtp_wire_new(PT_SYNC_DATA_CMD, 0, NULL, &omtp_SyncDataReq_desc, &r);
+                    if (w) {
+                        omtp_conn_send_wire(cl->conns[i], w);
+                        omtp_wire_unref(w);
+                    }
+                }
+                omtp_msg_free(&omtp_SyncDataReq_desc, &r);
+            }
+    }
+    cl->ever_up = true;
+}
+
+static void on_sub_msg(redisAsyncContext *ac, void *r, void *priv)
+{
+    omtp_cluster *cl = ac->data;
+    redisReply *rep = r;
+    if (!cl || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3)
+        return;
+    redisReply *kind = rep->element[0];
+    if (kind->type != REDIS_REPLY_STRING)
+        return;
+    if (strcmp(kind->str, "subscribe") == 0) {
+        cl->sub_up = true;
+        set_up(cl);
+    } else if (strcmp(kind->str, "message") == 0 && rep->element[2]->type == REDIS_REPLY_STRING) {
+        on_channel(cl, rep->element[2]->str, rep->element[2]->len);
+    }
+}
+
+static void on_cmd_ready(redisAsyncContext *ac, void *r, void *priv)
+{
+    omtp_cluster *cl = ac->data;
+    redisReply *rep = r;
+    if (!cl || !rep)
+        return;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        LOG_WARN("cluster: Redis refused setup: %s", rep->str);
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    cl->cmd_up = true;
+    set_up(cl);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    omtp_cluster *cl = ac->data;
+    if (!cl)
+        return;
+    if (status != REDIS_OK && cl->stopping) {
+        cluster_release(cl);
+    } else if (status != REDIS_OK) {
+        LOG_DEBUG("cluster: connect to Redis failed: %s", ac->errstr);
+        if (ac == cl->cmd)
+            cl->cmd = NULL, cl->cmd_up = false;
+        if (ac == cl->sub)
+            cl->sub = NULL, cl->sub_up = false;
+        set_up(cl);
+        schedule_retry(cl);
+    }
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    omtp_cluster *cl = ac->data;
+    if (!cl)
+        return;
+    if (ac == cl->cmd)
+        cl->cmd = NULL, cl->cmd_up = false;
+    if (ac == cl->sub)
+        cl->sub = NULL, cl->sub_up = false;
+    if (cl->stopping) {
+        cluster_release(cl);
+        return;
+    }
+    LOG_DEBUG("cluster: Redis connection lost: %s", ac->errstr);
+    set_up(cl);
+    schedule_retry(cl);
+}
+
+static redisAsyncContext *open_ctx(omtp_cluster *cl)
+{
+    redisAsyncContext *ac = redisAsyncConnect(cl->host, cl->port);
+    if (!ac)
+        return NULL;
+    if (ac->err) {
+        LOG_DEBUG("cluster: connect to Redis failed: %s", ac->errstr);
+        redisAsyncFree(ac);
+        return NULL;
+    }
+    ac->data = cl;
+    if (omtp_redis_uv_attach(ac, cl->srv->loop) != REDIS_OK) {
+        redisAsyncFree(ac);
+        return NULL;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    if (cl->password[0])
+        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", cl->password);
+    return ac;
+}
+
+static void try_connect(omtp_cluster *cl)
+{
+    if (cl->stopping)
+        return;
+    if (!cl->cmd) {
+        cl->cmd = open_ctx(cl);
+        if (cl->cmd) {
+            cl->st.reconnects += cl->ever_up;
+            redisAsyncCommand(cl->cmd, on_cmd_ready, NULL, "SELECT %d", cl->dbnum);
+        }
+    }
+    if (!cl->sub) {
+        cl->sub = open_ctx(cl);
+        if (cl->sub)
+            redisAsyncCommand(cl->sub, on_sub_msg, NULL, "SUBSCRIBE %s", cl->chan);
+    }
+    if (!cl->cmd || !cl->sub)
+        schedule_retry(cl);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    try_connect(t->data);
+}
+
+static void schedule_retry(omtp_cluster *cl)
+{
+    if (cl->stopping || uv_is_active((uv_handle_t *)&cl->retry))
+        return;
+    cl->backoff_ms = cl->backoff_ms ? cl->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (cl->backoff_ms > BACKOFF_MAX_MS)
+        cl->backoff_ms = BACKOFF_MAX_MS;
+    LOG_DEBUG("cluster: reconnecting to Redis in %llu ms", (unsigned long long)cl->backoff_ms);
+    uv_timer_start(&cl->retry, on_retry, cl->backoff_ms, 0);
+}
+
+/* ---------------------------------------------------------- heartbeat */
+
+static void beat_all(omtp_cluster *cl)
+{
+    if (!cmd_ready(cl))
+        return;
+    char key[OMTP_ID_MAX + 16], field[192], val[OMTP_ID_MAX + 64];
+    for (uint32_t i = 0; i < cl->nconns; i++) {
+        omtp_conn *c = cl->conns[i];
+        if (c->state != OMTP_CONN_ONLINE)
+            continue;
+        snprintf(key, sizeof(key), "omtp:u:%s", c->userId);
+        entry_field(cl, c->deviceType, field, sizeof(field));
+        entry_value(c, val, sizeof(val));
+        redisAsyncCommand(cl->cmd, NULL, NULL, "HSET %s %s %s", key, field, val);
+        redisAsyncCommand(cl->cmd, NULL, NULL, "PEXPIRE %s %d", key, OMTP_CLUSTER_TTL_MS);
+    }
+}
+
+static void on_beat(uv_timer_t *t)
+{
+    omtp_cluster *cl = t->data;
+    beat_all(cl);
+}
+
+/* -------------------------------------------------------- life cycle */
+
+/* The state is freed when its three handles closed and both Redis
+ * connections delivered their last callbacks (after omtp_cluster_stop). */
+static void cluster_release(omtp_cluster *cl)
+{
+    if (--cl->closing_handles == 0) {
+        free(cl->conns);
+        free(cl);
+    }
+}
+
+int omtp_cluster_start(omtp_server *s, int port, char *why, size_t whylen)
+{
+    omtp_config *cfg = s->cfg;
+    if (!cfg->redis_url[0])
+        return 0;
+    omtp_cluster *cl = calloc(1, sizeof(*cl));
+    if (!cl) {
+        snprintf(why, whylen, "out of memory");
+        return OMTP_ENOMEM;
+    }
+    cl->srv = s;
+    int rc = parse_url(cl, cfg->redis_url, why, whylen);
+    if (rc) {
+        free(cl);
+        return rc;
+    }
+    if (cfg->node_id[0]) {
+        snprintf(cl->node, sizeof(cl->node), "%s", cfg->node_id);
+    } else {
+        char host[64] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = 0;
+        snprintf(cl->node, sizeof(cl->node), "%s:%d", host, port);
+    }
+    snprintf(cl->chan, sizeof(cl->chan), "omtp:ch:%s", cl->node);
+    uv_timer_init(s->loop, &cl->retry);
+    cl->retry.data = cl;
+    uv_timer_init(s->loop, &cl->beat);
+    cl->beat.data = cl;
+    uv_check_init(s->loop, &cl->flush);
+    cl->flush.data = cl;
+    uv_timer_start(&cl->beat, on_beat, OMTP_CLUSTER_BEAT_MS, OMTP_CLUSTER_BEAT_MS);
+    s->cluster = cl;
+    LOG_INFO("cluster: node %s, Redis %s:%d/%d", cl->node, cl->host, cl->port, cl->dbnum);
+    try_connect(cl);
+    return 0;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    cluster_release(h->data);
+}
+
+void omtp_cluster_stop(omtp_server *s)
+{
+    omtp_cluster *cl = CL(s);
+    if (!cl || cl->stopping)
+        return;
+    /* our devices leave the presence table now, not when their TTL expires */
+    if (cmd_ready(cl)) {
+        char key[OMTP_ID_MAX + 16], field[192];
+        for (uint32_t i = 0; i < cl->nconns; i++) {
+            omtp_conn *c = cl->conns[i];
+            snprintf(key, sizeof(key), "omtp:u:%s", c->userId);
+            entry_field(cl, c->deviceType, field, sizeof(field));
+            redisAsyncCommand(cl->cmd, NULL, NULL, "HDEL %s %s", key, field);
+        }
+    }
+    cl->stopping = true;
+    cl->nconns = 0;
+    s->cluster = NULL;
+    /* batches not looked up yet are dropped; those in flight complete (their
+     * callbacks run before the connection's disconnect callback) */
+    route_batch *b = cl->pending;
+    while (b) {
+        route_batch *next = b->next;
+        batch_free(b);
+        b = next;
+    }
+    cl->pending = cl->pending_tail = NULL;
+    cl->closing_handles = 3 + (cl->cmd ? 1 : 0) + (cl->sub ? 1 : 0);
+    redisAsyncContext *cmd = cl->cmd, *sub = cl->sub;
+    cl->cmd_up = cl->sub_up = false;
+    if (cmd)
+        redisAsyncDisconnect(cmd); /* sends the HDELs first */
+    if (sub)
+        redisAsyncDisconnect(sub);
+    uv_timer_stop(&cl->retry);
+    uv_timer_stop(&cl->beat);
+    uv_check_stop(&cl->flush);
+    uv_close((uv_handle_t *)&cl->retry, on_handle_closed);
+    uv_close((uv_handle_t *)&cl->beat, on_handle_closed);
+    uv_close((uv_handle_t *)&cl->flush, on_handle_closed);
+}
+
+void omtp_cluster_get_stats(omtp_server *s, omtp_cluster_stats *out)
+{
+    omtp_cluster *cl = CL(s);
+    if (!cl) {
+        memset(out, 0, sizeof(*out));
+        return;
+    }
+    *out = cl->st;
+}
+
+const char *omtp_cluster_node_id(omtp_server *s)
+{
+    omtp_cluster *cl = CL(s);
+    return cl ? cl->node : "";
+}

@@ -1,0 +1,80 @@
+/*
+ * cluster.h - several omtpd nodes behind one load balancer: presence and
+ * cross-node delivery over Redis.
+ *
+ * Model: durable state is shared (PostgreSQL); each node owns the TCP
+ * connections of its clients. Redis holds
+ *
+ *   omtp:u:<userId>  HASH  field "<node>/<deviceType>" ->
+ *                          "<expiresMs>/<loginMs>/<deviceId>"
+ *                    one field per online device of the user, refreshed by
+ *                    the owning node's heartbeat (every OMTP_CLUSTER_BEAT_MS);
+ *                    a field whose expiry passed belongs to a dead node and
+ *                    is ignored; the key's own TTL removes it entirely.
+ *   omtp:ch:<node>   pub/sub channel of one node: pushes (one PUBLISH per
+ *                    node per message, carrying every target user of that
+ *                    node) and kickouts.
+ *
+ * Delivery: omtp_push_user() delivers to this node's devices itself and
+ * hands the wire to omtp_cluster_push_user(), which collects the target
+ * users of one wire during the current loop iteration (a group fan-out
+ * calls it once per member), looks their presence up in one pipelined
+ * round trip, and publishes the wire once to each other node that has any
+ * of them. The receiving node delivers to its local devices only.
+ *
+ * Login: an atomic script replaces the (user, deviceType) entry of any other
+ * node and returns it; that node gets a kick message and closes its device
+ * with a PT_KICKOUT naming the new device, as a single node does locally.
+ *
+ * Failure: Redis unreachable -> this node keeps serving its own users
+ * (local delivery never depends on Redis), cross-node pushes are dropped
+ * and counted, the connections are retried with backoff (100 ms .. 5 s).
+ * When Redis is back the node re-registers its devices, re-subscribes and
+ * sends every local device a SYNC_DATA_CMD (sessions) so clients pull what
+ * they missed. Pushes are best effort everywhere; storage is not.
+ *
+ * Threading: loop thread only (hiredis async API on the libuv adapter).
+ */
+#ifndef OMTP_CLUSTER_H
+#define OMTP_CLUSTER_H
+
+#include <stdint.h>
+
+#include "server/server.h"
+
+#define OMTP_CLUSTER_BEAT_MS 5000  /* presence refresh period */
+#define OMTP_CLUSTER_TTL_MS  20000 /* a device entry lives this long without refresh */
+
+typedef struct omtp_cluster_stats {
+    uint64_t published;   /* PUBLISH commands sent (one per node per wire) */
+    uint64_t received;    /* messages received on our channel */
+    uint64_t remote_push; /* (user, node) deliveries routed to other nodes */
+    uint64_t dropped;     /* cross-node pushes dropped while Redis was down */
+    uint64_t kicks_sent, kicks_received;
+    uint64_t reconnects;
+    bool up; /* both Redis connections established */
+} omtp_cluster_stats;
+
+/* Starts the bus when cfg->redis_url is set (no-op otherwise). `port` is the
+ * bound client port, used for the default node id (hostname:port). Never
+ * fails because Redis is down (it retries); fails on a malformed URL. */
+int omtp_cluster_start(omtp_server *s, int port, char *why, size_t whylen);
+/* Removes this node's presence entries (best effort) and closes Redis. */
+void omtp_cluster_stop(omtp_server *s);
+
+/* Hooks from the core (each a no-op when s->cluster is NULL): */
+/* c just logged in (after the local same-device kick and presence add). */
+void omtp_cluster_login(omtp_server *s, omtp_conn *c);
+/* c (which was online) is closing. */
+void omtp_cluster_logout(omtp_server *s, omtp_conn *c);
+/* Forwards w to userId's devices on other nodes. Returns 0 (delivery is
+ * asynchronous; remote devices are not counted). */
+int omtp_cluster_push_user(omtp_server *s, const char *userId, omtp_wire *w);
+/* A client's PT_KICKOUT of its own device on another node. */
+void omtp_cluster_kick_device(omtp_server *s, const omtp_conn *by, int deviceType,
+                              const char *deviceId);
+
+void omtp_cluster_get_stats(omtp_server *s, omtp_cluster_stats *out);
+const char *omtp_cluster_node_id(omtp_server *s);
+
+#endif

@@ -1,0 +1,240 @@
+/*
+ * groupchat.c - PT_MSG_GROUP_CHAT (15): a message to every member of a group.
+ *
+ * One message, one seqId, one row: the store appends it to the group's
+ * session (sessionId = groupId) and every member's unread count and hot
+ * session come from their membership rows, not from per-member copies. The
+ * work item checks, in the same transaction as the append, that the group
+ * exists (not dismissed) and that the sender is a member, so a message
+ * cannot slip in after a QUIT or DISMISS committed.
+ *
+ * The sender is acked after the commit; then the message is encoded once and
+ * pushed to every online device of every member except the sending device
+ * (the sender's other devices included), sliced for large groups (group.h).
+ * The member list comes from the in-memory cache; when the group is not
+ * cached the work item fetches it on the store thread, so the loop never
+ * waits for it. A HIGHPRJ message is also queued on every other member's
+ * high-priority queue (one row each: costly for big groups, and rare).
+ *
+ * Dedup: a (sender, packId) already stored is answered with the original
+ * MsgAck and neither stored nor pushed again.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "group.h"
+#include "handlers.h"
+#include "idlist.h"
+
+typedef struct gchat {
+    omtp_req *req;
+    omtp_server *srv;
+    char userId[OMTP_ID_MAX + 1];
+    char groupId[OMTP_ID_MAX + 1];
+    omtp_msg_rec rec;
+    bool dup;
+    omtp_members *cached; /* snapshot taken at submit, or NULL */
+    tars_str_list fetched;
+    bool didFetch;
+    uint64_t epoch;
+    int ec;
+    char desc[256];
+} gchat;
+
+static void gchat_free(gchat *c)
+{
+    omtp_msg_rec_free(&c->rec);
+    omtp_members_unref(c->cached);
+    omtp_ids_free(&c->fetched);
+    free(c);
+}
+
+static void gchat_fail(gchat *c, int ec, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void gchat_fail(gchat *c, int ec, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->desc, sizeof(c->desc), fmt, ap);
+    va_end(ap);
+    c->ec = ec;
+}
+
+/* Store thread: queue the stored message on every other member's
+ * high-priority queue. */
+static int queue_high_prior(omtp_db *db, gchat *c, const tars_str_list *members)
+{
+    omtp_OTIMPack pack;
+    omtp_msg_init(&omtp_OTIMPack_desc, &pack);
+    int rc = omtp_chat_msg_pack(&c->rec, &pack);
+    if (rc)
+        goto out;
+    for (uint32_t i = 0; i < members->n && rc == 0; i++) {
+        if (strcmp(members->items[i].data, c->userId) == 0)
+            continue;
+        int64_t seq = 0;
+        rc = omtp_db_hp_append(db, members->items[i].data, &pack, &seq);
+    }
+out:
+    omtp_msg_free(&omtp_OTIMPack_desc, &pack);
+    return rc;
+}
+
+static int gchat_work(omtp_db *db, void *arg)
+{
+    gchat *c = arg;
+    omtp_GroupChatInfo info;
+    omtp_msg_init(&omtp_GroupChatInfo_desc, &info);
+    bool dismissed = false;
+    int rc = omtp_db_group_get(db, c->groupId, &info, &dismissed);
+    omtp_msg_free(&omtp_GroupChatInfo_desc, &info);
+    if (rc == OMTP_ENOTFOUND || (rc == 0 && dismissed)) {
+        gchat_fail(c, OMTP_EC_GROUP_NOT_EXIST, "group %s does not exist%s", c->groupId,
+                   dismissed ? " (dismissed)" : "");
+        return 0;
+    }
+    if (rc)
+        return rc;
+    bool member = false;
+    rc = omtp_db_group_is_member(db, c->groupId, c->userId, &member);
+    if (rc)
+        return rc;
+    if (!member) {
+        gchat_fail(c, OMTP_EC_GROUP_NO_PRIVILEGE, "%s is not a member of %s", c->userId,
+                   c->groupId);
+        return 0;
+    }
+    rc = omtp_db_msg_append(db, &c->rec, &c->dup);
+    if (rc || c->dup)
+        return rc;
+    if (!c->cached) {
+        rc = omtp_db_group_members(db, c->groupId, &c->fetched);
+        if (rc)
+            return rc;
+        omtp_ids_sort(&c->fetched);
+        c->didFetch = true;
+    }
+    if (c->rec.flags & OMTP_F_HIGHPRJ)
+        rc = queue_high_prior(db, c, c->cached ? &c->cached->ids : &c->fetched);
+    return rc;
+}
+
+static void gchat_done(void *arg, int status)
+{
+    gchat *c = arg;
+    omtp_req *req = c->req;
+    omtp_server *s = c->srv;
+    if (c->ec) {
+        omtp_reply_code(req, c->ec, "%s", c->desc);
+        gchat_free(c);
+        return;
+    }
+    if (status < 0) {
+        LOG_ERROR("group message %s from %s not stored: %s", c->groupId, c->userId,
+                  omtp_strerror(status));
+        omtp_reply_code(req, OMTP_EC_DB_ERROR, "storage failed, the message was not sent");
+        gchat_free(c);
+        return;
+    }
+    omtp_conn *conn = req->conn;
+    omtp_conn_ref(conn);
+    omtp_MsgAck ack;
+    omtp_msg_init(&omtp_MsgAck_desc, &ack);
+    ack.code = OMTP_EC_SUCCESS;
+    ack.sessionId = c->rec.msg.sessionId; /* borrowed for the encode */
+    ack.seqId = c->rec.msg.seqId;
+    ack.timestamp = c->rec.msg.timestamp;
+    omtp_reply(req, &omtp_MsgAck_desc, &ack);
+    if (c->dup) {
+        s->metrics.msgs_dup++;
+    } else {
+        s->metrics.msgs_stored++;
+        omtp_members *m = c->cached;
+        if (!m && c->didFetch) {
+            m = omtp_members_new(&c->fetched);
+            if (m)
+                omtp_group_cache_put(s, c->groupId, m, c->epoch);
+        } else if (m) {
+            c->cached = NULL; /* reference moves to m */
+        }
+        if (m) {
+            omtp_fanout_msg(s, &c->rec, m, conn);
+            omtp_members_unref(m);
+        }
+    }
+    omtp_conn_unref(conn);
+    gchat_free(c);
+}
+
+void handle_group_chat(omtp_req *req)
+{
+    const omtp_MsgReq *q = req->body;
+    omtp_conn *conn = req->conn;
+    if (!q) {
+        omtp_reply_code(req, OMTP_EC_PARAM, "the request has no MsgReq payload");
+        return;
+    }
+    if (q->from.len && strcmp(q->from.data, conn->userId) != 0) {
+        omtp_reply_code(req, OMTP_EC_MSG_FORBIDDEN, "from %s is not the logged-in user %s",
+                        q->from.data, conn->userId);
+        return;
+    }
+    const tars_str *gid = q->to.len ? &q->to : &q->sessionId;
+    if (gid->len == 0) {
+        omtp_reply_code(req, OMTP_EC_GROUP_ID_EMPTY, "to (the group id) is empty");
+        return;
+    }
+    if (q->to.len && q->sessionId.len && strcmp(q->to.data, q->sessionId.data) != 0) {
+        omtp_reply_code(req, OMTP_EC_PARAM, "sessionId %s and to %s name different groups",
+                        q->sessionId.data, q->to.data);
+        return;
+    }
+    if (gid->len > OMTP_ID_MAX) {
+        omtp_reply_code(req, OMTP_EC_PARAM, "group id is longer than %d bytes", OMTP_ID_MAX);
+        return;
+    }
+    uint32_t max =
+        conn->srv->cfg && conn->srv->cfg->max_content ? conn->srv->cfg->max_content : 64 * 1024;
+    if (q->content.len == 0) {
+        omtp_reply_code(req, OMTP_EC_MSG_TOO_SHORT, "content is empty");
+        return;
+    }
+    if (q->content.len > max) {
+        omtp_reply_code(req, OMTP_EC_MSG_TOO_LONG, "content is %u bytes, the limit is %u",
+                        q->content.len, max);
+        return;
+    }
+    gchat *c = calloc(1, sizeof(*c));
+    if (!c) {
+        omtp_reply_code(req, OMTP_EC_SERVER_EXCEPTION, "out of memory");
+        return;
+    }
+    c->req = req;
+    c->srv = conn->srv;
+    snprintf(c->userId, sizeof(c->userId), "%s", conn->userId);
+    memcpy(c->groupId, gid->data, gid->len + 1);
+    omtp_msg_rec_init(&c->rec);
+    c->rec.type = PT_MSG_GROUP_CHAT;
+    c->rec.flags = req->flags & (OMTP_F_HIGHPRJ | OMTP_F_COUNTER);
+    omtp_MsgReq *m = &c->rec.msg;
+    if (tars_str_set(&c->rec.packId, req->packId) || tars_str_set(&m->sessionId, c->groupId) ||
+        tars_str_set(&m->from, c->userId) || tars_str_set(&m->to, c->groupId) ||
+        tars_str_setn(&m->pushInfo, q->pushInfo.data, q->pushInfo.len) ||
+        tars_str_setn(&m->content, q->content.data, q->content.len)) {
+        omtp_reply_code(req, OMTP_EC_SERVER_EXCEPTION, "out of memory");
+        gchat_free(c);
+        return;
+    }
+    m->contentType = q->contentType;
+    c->cached = omtp_group_cache_get(c->srv, c->groupId);
+    c->epoch = omtp_group_cache_epoch(c->srv);
+    int rc = omtp_store_submit(c->srv->store, gchat_work, gchat_done, c);
+    if (rc) {
+        omtp_reply_code(req, OMTP_EC_SERVICE_UNAVAILABLE, "store unavailable: %s",
+                        omtp_strerror(rc));
+        gchat_free(c);
+    }
+}

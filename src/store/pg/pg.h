@@ -1,0 +1,130 @@
+/*
+ * pg.h - internals of the PostgreSQL backend (not a public header).
+ *
+ * One pg_db per libpq connection, used by one thread (the store thread in
+ * omtpd). Every statement is listed once in pg_stmts.h and prepared on
+ * every (re)connection; queries send strings as binary parameters (any
+ * bytes, no quoting) and read every result in binary format.
+ *
+ * Connection loss: every op fails fast with OMTP_EDB while the server is
+ * unreachable. begin() (the start of each executor batch) reconnects, at
+ * most once per PG_RETRY_MS, bounded by connect_timeout (default 2 s), so a
+ * dead database costs a batch at most that long and the loop keeps getting
+ * completions with OMTP_EDB (the handlers answer SERVICE_UNAVAILABLE).
+ *
+ * Errors inside a transaction: PostgreSQL aborts the whole transaction on
+ * any failed statement (SQLite does not), so ops never rely on a failing
+ * statement: uniqueness is handled with ON CONFLICT and row counts. An
+ * unexpected failure returns OMTP_EDB and the executor rolls the item's
+ * savepoint back.
+ *
+ * Concurrency between nodes (READ COMMITTED): a message's seqId comes from
+ * `UPDATE sessions SET last_seq = last_seq + 1 ... RETURNING` in the same
+ * transaction that inserts the message, so the session row stays locked
+ * until commit and seqIds are gap-free and unique across writers.
+ */
+#ifndef OMTP_PG_H
+#define OMTP_PG_H
+
+#include <libpq-fe.h>
+
+#include "store.h"
+#include "pg_stmts.h"
+
+#define PG_STMT_ID(id, sql) id,
+enum pg_stmt_id { PG_STMTS(PG_STMT_ID) PG_NSTMTS };
+#undef PG_STMT_ID
+
+#define PG_RETRY_MS 1000 /* least time between two reconnection attempts */
+#define PG_MAXP     12   /* most parameters of one statement */
+
+typedef struct pg_db {
+    omtp_db base;
+    PGconn *conn;        /* NULL while disconnected */
+    char *uri;           /* as configured */
+    bool in_tx;          /* inside begin() .. commit()/rollback() */
+    int sp_depth;        /* open savepoints */
+    int64_t last_try_ms; /* last connection attempt */
+    int64_t last_us;     /* last change time handed out (strictly increasing) */
+} pg_db;
+
+#define PGD(db) ((pg_db *)(db))
+
+extern const omtp_db_ops pg_ops;
+
+/* Whether the URI selects this backend (postgresql:// or postgres://). */
+bool omtp_pg_uri(const char *uri);
+/* Connects, creates/migrates the schema, prepares statements. */
+int omtp_pg_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whylen);
+
+/* ---- query helpers (pg_db.c) */
+
+typedef struct pg_args {
+    int n;
+    const char *v[PG_MAXP];
+    int len[PG_MAXP];
+    int fmt[PG_MAXP];
+    char ib[PG_MAXP][24];
+} pg_args;
+
+static inline void pa_init(pg_args *a)
+{
+    a->n = 0;
+}
+/* A string parameter (binary format: any bytes). NULL = SQL NULL. */
+void pa_strn(pg_args *a, const char *s, size_t len);
+void pa_str(pg_args *a, const char *s);
+void pa_tstr(pg_args *a, const tars_str *s);
+void pa_i64(pg_args *a, int64_t v);
+
+/* Runs prepared statement `id`. Returns the result (PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK; free with PQclear) or NULL with errmsg set. */
+PGresult *pg_q(pg_db *d, int id, const pg_args *a);
+/* Same, discarding the result; *rows (may be NULL) = affected/returned rows.
+ * Returns 0 or OMTP_EDB. */
+int pg_run(pg_db *d, int id, const pg_args *a, int *rows);
+/* Runs statement `id` returning at most one bigint: 0 and *v, OMTP_ENOTFOUND
+ * if no row, OMTP_EDB. */
+int pg_one_i64(pg_db *d, int id, const pg_args *a, int64_t *v);
+
+/* Column readers for binary results. NULL reads as 0 / "". */
+int64_t pg_i64(const PGresult *r, int row, int col);
+int pg_str(const PGresult *r, int row, int col, tars_str *out); /* 0 or OMTP_ENOMEM */
+int pg_str_append(const PGresult *r, int row, int col, tars_str_list *l);
+void *pg_list_grow(void *list, size_t es); /* one more zeroed element; NULL on OOM */
+
+/* Multi-statement ops are atomic: inside a batch they run as they are (the
+ * executor's savepoint covers them), alone they get their own transaction. */
+int pg_op_begin(pg_db *d, bool *own);
+int pg_op_end(pg_db *d, bool own, int rc);
+
+/* A change time in microseconds, strictly greater than any handed out before
+ * by this connection. */
+int64_t pg_now_us(pg_db *d);
+int64_t pg_now_ms(void);
+
+/* Columns of a message row, in the order pg_row_msg reads them. */
+#define PG_MSG_COLS                                                                                \
+    "type, flags, pack_id, session_id, seq, ts_ms, from_id, to_id, push_info, content_type, "      \
+    "content, status"
+int pg_row_msg(const PGresult *r, int row, int col0, omtp_msg_rec *m);
+
+/* Every op of the table: pg_<op> (transactions in pg_db.c, the rest in
+ * pg_users.c, pg_msgs.c, pg_groups.c). */
+#define PG_OP_DECL(name, params, args) int pg_##name params;
+OMTP_DB_OPS(PG_OP_DECL)
+#undef PG_OP_DECL
+void pg_close(omtp_db *db);
+/* (declared here too so this file builds before and after the op joined
+ * OMTP_DB_OPS) */
+int pg_group_member_count(omtp_db *db, const char *groupId, int *count);
+/* Every op starts with this: outside a transaction (admin commands) it
+ * (re)connects; inside one it fails fast if the connection was lost. */
+int pg_ready(pg_db *d);
+/* Runs one plain SQL string (no parameters). 0 or OMTP_EDB. */
+int pg_exec_sql(pg_db *d, const char *sql);
+
+/* ---- schema (pg_schema.c) */
+int pg_migrate(pg_db *d, char *why, size_t whylen);
+
+#endif

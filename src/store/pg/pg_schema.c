@@ -1,0 +1,106 @@
+/*
+ * pg_schema.c - the PostgreSQL schema, created and migrated by omtpd.
+ *
+ * schema_version holds one row: the number of migrations applied. At open,
+ * under a transaction-scoped advisory lock (several nodes may start at
+ * once), every migration above it runs in order, each in the same
+ * transaction as the version bump. Migrations are append-only: never edit
+ * one that shipped, add the next.
+ *
+ * Tables and columns are the SQLite backend's (so the store test suite and
+ * the operators' queries read the same), with PostgreSQL types: ids and
+ * names text COLLATE "C" (byte order), free-form payloads bytea.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+
+#define ID  "text COLLATE \"C\" NOT NULL"
+#define TXT "text COLLATE \"C\" NOT NULL DEFAULT ''"
+
+static const char *const pg_migrations[] = {
+    /* 1: the initial schema */
+    "CREATE TABLE meta (key " ID " PRIMARY KEY, value " TXT ");"
+    "CREATE TABLE users (user_id " ID " PRIMARY KEY, pw_hash " TXT ","
+    " role integer NOT NULL DEFAULT 0, name " TXT ", avatar " TXT ", mobile " TXT ","
+    " birthday bigint NOT NULL DEFAULT 0, created_ms bigint NOT NULL DEFAULT 0,"
+    " updated_ms bigint NOT NULL DEFAULT 0);"
+    "CREATE TABLE sessions (session_id " ID " PRIMARY KEY, type integer NOT NULL DEFAULT 0,"
+    " last_seq bigint NOT NULL DEFAULT 0, changed_us bigint NOT NULL DEFAULT 0);"
+    "CREATE TABLE messages (session_id " ID ", seq bigint NOT NULL,"
+    " type integer NOT NULL, flags bigint NOT NULL DEFAULT 0, pack_id " TXT ","
+    " from_id " ID ", to_id " TXT ", push_info bytea NOT NULL DEFAULT '',"
+    " content_type integer NOT NULL DEFAULT 0, content bytea NOT NULL DEFAULT '',"
+    " status integer NOT NULL DEFAULT 0, ts_ms bigint NOT NULL,"
+    " PRIMARY KEY (session_id, seq));"
+    "CREATE UNIQUE INDEX messages_dedup ON messages (from_id, pack_id) WHERE pack_id <> '';"
+    "CREATE TABLE members (user_id " ID ", session_id " ID ","
+    " read_seq bigint NOT NULL DEFAULT 0, changed_us bigint NOT NULL DEFAULT 0,"
+    " joined_ms bigint NOT NULL DEFAULT 0, PRIMARY KEY (user_id, session_id));"
+    "CREATE INDEX members_session ON members (session_id, user_id);"
+    "CREATE TABLE session_attrs (user_id " ID ", session_id " ID ", name " ID ","
+    " value " TXT ", PRIMARY KEY (user_id, session_id, name));"
+    "CREATE TABLE hp_heads (user_id " ID " PRIMARY KEY, last_seq bigint NOT NULL);"
+    "CREATE TABLE hp_queue (user_id " ID ", seq bigint NOT NULL, type integer NOT NULL,"
+    " flags bigint NOT NULL DEFAULT 0, pack_id " TXT ", payload bytea NOT NULL DEFAULT '',"
+    " created_ms bigint NOT NULL DEFAULT 0, PRIMARY KEY (user_id, seq));"
+    "CREATE TABLE chat_groups (group_id " ID " PRIMARY KEY, name " TXT ", avatar " TXT ","
+    " creator_id " TXT ", description " TXT ", member_limit integer NOT NULL DEFAULT 0,"
+    " create_ms bigint NOT NULL DEFAULT 0, update_ms bigint NOT NULL DEFAULT 0,"
+    " dismissed integer NOT NULL DEFAULT 0);"
+    "CREATE TABLE group_left (user_id " ID ", group_id " ID ", at_ms bigint NOT NULL,"
+    " PRIMARY KEY (user_id, group_id));"
+    "CREATE TABLE friends (user_id " ID ", friend_id " ID ", remark " TXT ","
+    " deleted integer NOT NULL DEFAULT 0, changed_ms bigint NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (user_id, friend_id));"
+    "CREATE TABLE user_attrs (user_id " ID ", friend_id " ID ", name " ID ", value " TXT ","
+    " PRIMARY KEY (user_id, friend_id, name));",
+};
+static const int pg_migrations_count = (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
+
+/* advisory lock key: "omtp" */
+#define PG_MIGRATE_LOCK "SELECT pg_advisory_xact_lock(1869440112)"
+
+int pg_migrate(pg_db *d, char *why, size_t whylen)
+{
+    char sql[160];
+    int version = 0;
+    if (pg_exec_sql(d, "BEGIN") != 0 || pg_exec_sql(d, PG_MIGRATE_LOCK) != 0 ||
+        pg_exec_sql(d, "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)") != 0)
+        goto err;
+    PGresult *r = PQexecParams(d->conn, "SELECT max(version) FROM schema_version", 0, NULL, NULL,
+                               NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(d->base.errmsg, sizeof(d->base.errmsg), "%s", PQerrorMessage(d->conn));
+        PQclear(r);
+        goto err;
+    }
+    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+        version = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (version > pg_migrations_count) {
+        pg_exec_sql(d, "ROLLBACK");
+        snprintf(why, whylen,
+                 "PostgreSQL schema version %d is newer than this omtpd knows (%d): upgrade omtpd",
+                 version, pg_migrations_count);
+        return OMTP_EDB;
+    }
+    for (int v = version; v < pg_migrations_count; v++) {
+        if (pg_exec_sql(d, pg_migrations[v]) != 0)
+            goto err;
+        snprintf(sql, sizeof(sql),
+                 "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d)", v + 1);
+        if (pg_exec_sql(d, sql) != 0)
+            goto err;
+    }
+    if (pg_exec_sql(d, "COMMIT") != 0)
+        goto err;
+    return 0;
+err:
+    snprintf(why, whylen, "PostgreSQL schema migration failed: %s", d->base.errmsg);
+    if (d->conn)
+        pg_exec_sql(d, "ROLLBACK");
+    return OMTP_EDB;
+}

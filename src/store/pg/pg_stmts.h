@@ -1,0 +1,176 @@
+/*
+ * pg_stmts.h - every SQL statement of the PostgreSQL backend, in one list.
+ *
+ * X(id, sql). The statements mirror the SQLite backend's (sqlite/sq_stmts.h)
+ * one for one, so both backends read and write the same rows; differences
+ * are only where PostgreSQL runs several writers at once:
+ *
+ *  - PG_SESSION_BUMP / PG_HP_HEAD_BUMP take the row lock of the counter and
+ *    hold it to commit, so concurrent appenders on other nodes queue behind
+ *    it and numbers stay gap-free (a rolled-back append un-counts itself).
+ *  - PG_MSG_INSERT uses ON CONFLICT DO NOTHING on (from_id, pack_id): a
+ *    duplicate that raced in from another node is a zero-row insert, not an
+ *    error that would abort the transaction.
+ *  - change times are GREATEST(now, old + 1): two nodes' clocks may differ,
+ *    a session's change time must still only grow.
+ *
+ * Every id and name column is text COLLATE "C" (byte order, like SQLite's
+ * BINARY); free-form bytes (content, pushInfo, high-priority payloads) are
+ * bytea.
+ */
+#ifndef OMTP_PG_STMTS_H
+#define OMTP_PG_STMTS_H
+
+#define PG_MSG_SELECT                                                                              \
+    "SELECT type, flags, pack_id, session_id, seq, ts_ms, from_id, to_id, push_info, "             \
+    "content_type, content, status FROM messages "
+
+#define PG_GROUP_COLS                                                                              \
+    "g.group_id, g.name, g.avatar, g.creator_id, g.description, g.member_limit, g.create_ms, "     \
+    "g.update_ms, g.dismissed"
+
+#define PG_STMTS(X)                                                                                \
+    /* meta */                                                                                     \
+    X(PG_META_GET, "SELECT value FROM meta WHERE key = $1")                                        \
+    X(PG_META_SET, "INSERT INTO meta(key, value) VALUES ($1, $2) "                                 \
+                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value")                        \
+    /* users and profiles */                                                                       \
+    X(PG_USER_INSERT,                                                                              \
+      "INSERT INTO users(user_id, pw_hash, role, name, avatar, mobile, birthday, created_ms, "     \
+      "updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (user_id) DO NOTHING")  \
+    X(PG_USER_GET, "SELECT user_id, pw_hash, role, name, avatar, mobile, birthday, created_ms "    \
+                   "FROM users WHERE user_id = $1")                                                \
+    X(PG_USER_LIST, "SELECT user_id, pw_hash, role, name, avatar, mobile, birthday, created_ms "   \
+                    "FROM users ORDER BY user_id")                                                 \
+    X(PG_USER_SET_PW, "UPDATE users SET pw_hash = $2 WHERE user_id = $1")                          \
+    X(PG_USER_SET_ROLE, "UPDATE users SET role = $2 WHERE user_id = $1")                           \
+    X(PG_USER_DELETE, "DELETE FROM users WHERE user_id = $1")                                      \
+    X(PG_USER_INFO_GET,                                                                            \
+      "SELECT user_id, name, avatar, mobile, birthday FROM users WHERE user_id = $1")              \
+    X(PG_USER_INFO_UPDATE, "UPDATE users SET name = $2, avatar = $3, mobile = $4, birthday = $5, " \
+                           "updated_ms = $6 WHERE user_id = $1")                                   \
+    /* messages */                                                                                 \
+    X(PG_MSG_BY_PACK, PG_MSG_SELECT "WHERE from_id = $1 AND pack_id = $2 AND pack_id <> ''")       \
+    X(PG_SESSION_BUMP,                                                                             \
+      "INSERT INTO sessions AS s (session_id, type, last_seq, changed_us) VALUES ($1, $2, 1, $3) " \
+      "ON CONFLICT(session_id) DO UPDATE SET last_seq = s.last_seq + 1, "                          \
+      "changed_us = GREATEST(excluded.changed_us, s.changed_us + 1) RETURNING last_seq")           \
+    X(PG_SESSION_UNBUMP,                                                                           \
+      "UPDATE sessions SET last_seq = last_seq - 1 WHERE session_id = $1 AND last_seq = $2")       \
+    X(PG_MSG_INSERT,                                                                               \
+      "INSERT INTO messages(session_id, seq, type, flags, pack_id, from_id, to_id, push_info, "    \
+      "content_type, content, status, ts_ms) "                                                     \
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "                                \
+      "ON CONFLICT (from_id, pack_id) WHERE pack_id <> '' DO NOTHING")                             \
+    X(PG_MSG_GET, PG_MSG_SELECT "WHERE session_id = $1 AND seq = $2")                              \
+    X(PG_MSG_HISTORY, PG_MSG_SELECT "WHERE session_id = $1 AND seq <= $2 AND status <> 2 "         \
+                                    "ORDER BY seq DESC LIMIT $3")                                  \
+    X(PG_MSG_REVOKE, "UPDATE messages SET status = 1, flags = flags | 16 "                         \
+                     "WHERE session_id = $1 AND seq = $2")                                         \
+    X(PG_MSG_DELETE, "UPDATE messages SET status = 2 WHERE session_id = $1 AND seq = $2")          \
+    X(PG_MSG_EDIT, "UPDATE messages SET content = coalesce($3, content), flags = flags | 8 "       \
+                   "WHERE session_id = $1 AND seq = $2")                                           \
+    X(PG_LAST_VISIBLE,                                                                             \
+      PG_MSG_SELECT "WHERE session_id = $1 AND status <> 2 ORDER BY seq DESC LIMIT 1")             \
+    X(PG_UNREAD, "SELECT count(*) FROM messages WHERE session_id = $1 AND seq > $2 "               \
+                 "AND from_id <> $3 AND status <> 2")                                              \
+    /* sessions and membership rows */                                                             \
+    X(PG_SESSION_CREATE, "INSERT INTO sessions(session_id, type, last_seq, changed_us) "           \
+                         "VALUES ($1, $2, 0, $3) ON CONFLICT(session_id) DO NOTHING")              \
+    X(PG_SESSION_TOUCH, "UPDATE sessions SET changed_us = GREATEST($2, changed_us + 1) "           \
+                        "WHERE session_id = $1")                                                   \
+    X(PG_SESSION_LAST, "SELECT last_seq FROM sessions WHERE session_id = $1")                      \
+    X(PG_MEMBER_ENSURE,                                                                            \
+      "INSERT INTO members(user_id, session_id, read_seq, changed_us, joined_ms) "                 \
+      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT(user_id, session_id) DO NOTHING")                   \
+    X(PG_MEMBER_GET, "SELECT read_seq FROM members WHERE user_id = $1 AND session_id = $2")        \
+    X(PG_MEMBER_TOUCH, "UPDATE members SET changed_us = GREATEST($3, changed_us + 1) "             \
+                       "WHERE user_id = $1 AND session_id = $2")                                   \
+    X(PG_MEMBER_DEL, "DELETE FROM members WHERE user_id = $1 AND session_id = $2")                 \
+    X(PG_READ_SET, "UPDATE members SET read_seq = $3, changed_us = GREATEST($4, changed_us + 1) "  \
+                   "WHERE user_id = $1 AND session_id = $2 AND read_seq < $3")                     \
+    X(PG_HOT_PAGE, "SELECT m.session_id, m.read_seq, GREATEST(m.changed_us, s.changed_us) AS ch "  \
+                   "FROM members m JOIN sessions s ON s.session_id = m.session_id "                \
+                   "WHERE m.user_id = $1 AND GREATEST(m.changed_us, s.changed_us) > $2 "           \
+                   "ORDER BY ch, m.session_id LIMIT $3")                                           \
+    X(PG_HOT_ONE, "SELECT s.session_id, coalesce(m.read_seq, 0), "                                 \
+                  "GREATEST(coalesce(m.changed_us, 0), s.changed_us) FROM sessions s "             \
+                  "LEFT JOIN members m ON m.user_id = $1 AND m.session_id = s.session_id "         \
+                  "WHERE s.session_id = $2")                                                       \
+    X(PG_UNREAD_TOTAL,                                                                             \
+      "SELECT count(*) FROM members m JOIN messages x ON x.session_id = m.session_id "             \
+      "AND x.seq > m.read_seq AND x.from_id <> m.user_id AND x.status <> 2 "                       \
+      "WHERE m.user_id = $1")                                                                      \
+    X(PG_SESSION_ATTRS, "SELECT name, value FROM session_attrs "                                   \
+                        "WHERE user_id = $1 AND session_id = $2 ORDER BY name")                    \
+    X(PG_SESSION_ATTR_SET,                                                                         \
+      "INSERT INTO session_attrs(user_id, session_id, name, value) VALUES ($1, $2, $3, $4) "       \
+      "ON CONFLICT(user_id, session_id, name) DO UPDATE SET value = excluded.value")               \
+    /* high-priority queue */                                                                      \
+    X(PG_HP_HEAD_BUMP, "INSERT INTO hp_heads AS h (user_id, last_seq) VALUES ($1, 1) "             \
+                       "ON CONFLICT(user_id) DO UPDATE SET last_seq = h.last_seq + 1 "             \
+                       "RETURNING last_seq")                                                       \
+    X(PG_HP_HEAD, "SELECT last_seq FROM hp_heads WHERE user_id = $1")                              \
+    X(PG_HP_INSERT, "INSERT INTO hp_queue(user_id, seq, type, flags, pack_id, payload, "           \
+                    "created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)")                             \
+    X(PG_HP_LIST, "SELECT seq, type, flags, pack_id, payload FROM hp_queue "                       \
+                  "WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")                         \
+    X(PG_HP_DEL_USER, "DELETE FROM hp_queue WHERE user_id = $1")                                   \
+    X(PG_HP_HEAD_DEL_USER, "DELETE FROM hp_heads WHERE user_id = $1")                              \
+    /* groups */                                                                                   \
+    X(PG_GROUP_INSERT,                                                                             \
+      "INSERT INTO chat_groups(group_id, name, avatar, creator_id, description, member_limit, "    \
+      "create_ms, update_ms, dismissed) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 0) "               \
+      "ON CONFLICT (group_id) DO NOTHING")                                                         \
+    X(PG_GROUP_GET, "SELECT " PG_GROUP_COLS " FROM chat_groups g WHERE g.group_id = $1")           \
+    X(PG_GROUP_UPDATE,                                                                             \
+      "UPDATE chat_groups SET name = $2, avatar = $3, description = $4, member_limit = $5, "       \
+      "update_ms = GREATEST($6, update_ms + 1) WHERE group_id = $1 AND dismissed = 0")             \
+    X(PG_GROUP_SET_CREATOR, "UPDATE chat_groups SET creator_id = $2, "                             \
+                            "update_ms = GREATEST($3, update_ms + 1) "                             \
+                            "WHERE group_id = $1 AND dismissed = 0")                               \
+    X(PG_GROUP_DISMISS,                                                                            \
+      "UPDATE chat_groups SET dismissed = 1, update_ms = GREATEST($2, update_ms + 1) "             \
+      "WHERE group_id = $1 AND dismissed = 0")                                                     \
+    X(PG_GROUP_LEFT_ALL, "INSERT INTO group_left(user_id, group_id, at_ms) "                       \
+                         "SELECT user_id, session_id, $2 FROM members WHERE session_id = $1 "      \
+                         "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms")    \
+    X(PG_MEMBERS_DEL_SESSION, "DELETE FROM members WHERE session_id = $1")                         \
+    X(PG_GROUP_MEMBERS, "SELECT user_id FROM members WHERE session_id = $1 ORDER BY user_id")      \
+    X(PG_GROUP_MEMBER_COUNT, "SELECT count(*) FROM members WHERE session_id = $1")                 \
+    X(PG_GROUP_LEFT_SET, "INSERT INTO group_left(user_id, group_id, at_ms) VALUES ($1, $2, $3) "   \
+                         "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms")    \
+    X(PG_GROUP_LEFT_DEL, "DELETE FROM group_left WHERE user_id = $1 AND group_id = $2")            \
+    X(PG_GROUP_SYNC, "SELECT " PG_GROUP_COLS " FROM members m "                                    \
+                     "JOIN chat_groups g ON g.group_id = m.session_id "                            \
+                     "WHERE m.user_id = $1 AND g.dismissed = 0 "                                   \
+                     "AND (g.update_ms > $2 OR m.joined_ms > $2) ORDER BY g.group_id")             \
+    X(PG_GROUP_SYNC_DEL, "SELECT group_id FROM group_left WHERE user_id = $1 AND at_ms > $2 "      \
+                         "ORDER BY group_id")                                                      \
+    /* friends */                                                                                  \
+    X(PG_FRIEND_UPSERT_MINE,                                                                       \
+      "INSERT INTO friends(user_id, friend_id, remark, deleted, changed_ms) "                      \
+      "VALUES ($1, $2, $3, 0, $4) ON CONFLICT(user_id, friend_id) DO UPDATE SET "                  \
+      "remark = excluded.remark, deleted = 0, changed_ms = excluded.changed_ms")                   \
+    X(PG_FRIEND_UPSERT_THEIRS,                                                                     \
+      "INSERT INTO friends AS f (user_id, friend_id, remark, deleted, changed_ms) "                \
+      "VALUES ($1, $2, '', 0, $3) ON CONFLICT(user_id, friend_id) DO UPDATE SET "                  \
+      "remark = CASE WHEN f.deleted <> 0 THEN '' ELSE f.remark END, "                              \
+      "changed_ms = CASE WHEN f.deleted <> 0 THEN excluded.changed_ms ELSE f.changed_ms END, "     \
+      "deleted = 0")                                                                               \
+    X(PG_FRIEND_DEL, "UPDATE friends SET deleted = 1, changed_ms = $3 "                            \
+                     "WHERE user_id = $1 AND friend_id = $2 AND deleted = 0")                      \
+    X(PG_FRIEND_IS, "SELECT 1 FROM friends WHERE user_id = $1 AND friend_id = $2 AND deleted = 0") \
+    X(PG_FRIEND_LIST, "SELECT friend_id, remark FROM friends WHERE user_id = $1 AND deleted = 0 "  \
+                      "ORDER BY friend_id")                                                        \
+    X(PG_FRIEND_CHANGED,                                                                           \
+      "SELECT EXISTS (SELECT 1 FROM friends WHERE user_id = $1 AND changed_ms > $2)")              \
+    /* user attributes: empty filter = any */                                                      \
+    X(PG_UATTR_SET,                                                                                \
+      "INSERT INTO user_attrs(user_id, friend_id, name, value) VALUES ($1, $2, $3, $4) "           \
+      "ON CONFLICT(user_id, friend_id, name) DO UPDATE SET value = excluded.value")                \
+    X(PG_UATTR_GET, "SELECT user_id, friend_id, name, value FROM user_attrs "                      \
+                    "WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR friend_id = $2) "             \
+                    "AND ($3 = '' OR name = $3) ORDER BY user_id, friend_id, name")
+
+#endif

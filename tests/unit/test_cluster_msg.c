@@ -1,0 +1,138 @@
+/*
+ * test_cluster_msg.c - node-to-node messages: round trips, and every
+ * truncation / bad length of hostile input is refused, never over-read.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cluster/cluster_msg.h"
+
+static void encode_push(tars_buf *b, uint32_t nusers)
+{
+    static const char *users[] = {"alice", "bob", "carol"};
+    static const uint8_t payload[] = {0x06, 0x03, 'a', 0, 'c', 0xff, 0x00};
+    omtp_cluster_push m = {0};
+    m.users = users;
+    m.nusers = nusers;
+    m.type = 14;
+    m.flags = 0x20;
+    m.packId = "3f1c0a2e-pack";
+    m.payload = payload;
+    m.payload_len = sizeof(payload);
+    omtp_cluster_push_encode(b, &m);
+    assert_true(tars_buf_ok(b));
+}
+
+static void test_push_roundtrip(void **state)
+{
+    (void)state;
+    tars_buf b;
+    tars_buf_init(&b);
+    encode_push(&b, 3);
+    omtp_cluster_push m;
+    assert_int_equal(omtp_cluster_push_decode(b.data, b.len, &m), 0);
+    assert_int_equal(m.nusers, 3);
+    assert_string_equal(m.users[0], "alice");
+    assert_string_equal(m.users[2], "carol");
+    assert_int_equal(m.type, 14);
+    assert_int_equal(m.flags, 0x20);
+    assert_string_equal(m.packId, "3f1c0a2e-pack");
+    assert_int_equal(m.payload_len, 7);
+    assert_int_equal(m.payload[5], 0xff);
+    assert_int_equal(m.payload[6], 0x00);
+    omtp_cluster_push_free(&m);
+    tars_buf_free(&b);
+}
+
+static void test_push_truncated(void **state)
+{
+    (void)state;
+    tars_buf b;
+    tars_buf_init(&b);
+    encode_push(&b, 2);
+    /* every proper prefix is refused; so is trailing garbage */
+    for (size_t n = 0; n < b.len; n++) {
+        uint8_t *copy = malloc(n ? n : 1); /* exact size: ASan catches over-reads */
+        memcpy(copy, b.data, n);
+        omtp_cluster_push m;
+        assert_int_equal(omtp_cluster_push_decode(copy, n, &m), OMTP_EDECODE);
+        free(copy);
+    }
+    tars_buf_put(&b, "x", 1);
+    omtp_cluster_push m;
+    assert_int_equal(omtp_cluster_push_decode(b.data, b.len, &m), OMTP_EDECODE);
+    tars_buf_free(&b);
+}
+
+static void test_push_bad_lengths(void **state)
+{
+    (void)state;
+    /* a user id length pointing past the end */
+    static const uint8_t a[] = {'P', 0, 1, 0xff, 0xff, 'x'};
+    omtp_cluster_push m;
+    assert_int_equal(omtp_cluster_push_decode(a, sizeof(a), &m), OMTP_EDECODE);
+    /* a huge user count with no users behind it */
+    static const uint8_t c[] = {'P', 0xff, 0xff};
+    assert_int_equal(omtp_cluster_push_decode(c, sizeof(c), &m), OMTP_EDECODE);
+    /* an empty user id */
+    tars_buf b;
+    tars_buf_init(&b);
+    const char *users[] = {""};
+    omtp_cluster_push e = {.users = users, .nusers = 1, .packId = "p", .payload = NULL};
+    omtp_cluster_push_encode(&b, &e);
+    assert_int_equal(omtp_cluster_push_decode(b.data, b.len, &m), OMTP_EDECODE);
+    tars_buf_free(&b);
+    /* the wrong kind */
+    static const uint8_t k[] = {'K', 0, 0};
+    assert_int_equal(omtp_cluster_push_decode(k, sizeof(k), &m), OMTP_EDECODE);
+}
+
+static void test_kick_roundtrip(void **state)
+{
+    (void)state;
+    omtp_cluster_kick k, d;
+    memset(&k, 0, sizeof(k));
+    strcpy(k.userId, "alice");
+    k.deviceType = 5;
+    k.beforeMs = 1764100000123;
+    strcpy(k.deviceId, "");
+    k.byType = 5;
+    strcpy(k.byId, "laptop-2");
+    tars_buf b;
+    tars_buf_init(&b);
+    omtp_cluster_kick_encode(&b, &k);
+    assert_true(tars_buf_ok(&b));
+    assert_int_equal(omtp_cluster_kick_decode(b.data, b.len, &d), 0);
+    assert_string_equal(d.userId, "alice");
+    assert_int_equal(d.deviceType, 5);
+    assert_int_equal(d.beforeMs, 1764100000123);
+    assert_string_equal(d.deviceId, "");
+    assert_string_equal(d.byId, "laptop-2");
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_equal(omtp_cluster_kick_decode(b.data, n, &d), OMTP_EDECODE);
+    tars_buf_free(&b);
+    /* a user id longer than any id we accept */
+    uint8_t big[3 + 300];
+    memset(big, 'a', sizeof(big));
+    big[0] = 'K';
+    big[1] = 0x01;
+    big[2] = 0x2c; /* 300 */
+    assert_int_equal(omtp_cluster_kick_decode(big, sizeof(big), &d), OMTP_EDECODE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_push_roundtrip),
+        cmocka_unit_test(test_push_truncated),
+        cmocka_unit_test(test_push_bad_lengths),
+        cmocka_unit_test(test_kick_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
