@@ -109,7 +109,8 @@ GID=$(grep -o 'GC_[^ ]*' <<<"$out" | head -1)
 t group-members 0 "bob" alice group members "$GID"
 grep -qx alice <<<"$out" && echo "ok   group-creator-is-member" || { echo "FAIL group-creator-is-member: $out"; fail=1; }
 no group-members-no-carol "carol"
-t group-join 0 "" carol group join "$GID"
+t group-join-self-refused 1 "hint: only members add members" carol group join "$GID"
+t group-join 0 "" bob group join "$GID" carol
 t group-members-3 0 "carol" bob group members "$GID"
 t group-list 0 "$GID" carol group list
 t group-info 0 "creator:  alice" bob group info "$GID"

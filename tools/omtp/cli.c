@@ -315,6 +315,8 @@ int cli_refused(const char *what, int code, const char *desc)
     if (code == OMTP_EC_MSG_FORBIDDEN &&
         (!strcmp(what, "revoke") || !strcmp(what, "edit") || !strcmp(what, "delete")))
         h = code_hint(OMTP_EC_MSG_OP_CMD);
+    if (code == OMTP_EC_GROUP_NO_PRIVILEGE && !strcmp(what, "group join"))
+        h = "only members add members: ask one of them to run `omtp group join GROUP YOUR_ID`";
     if (h)
         fprintf(stderr, "hint: %s\n", h);
     return CLI_EREFUSED;
