@@ -35,7 +35,9 @@
 #include <string.h>
 
 #include "chat.h"
+#include "group.h"
 #include "handlers.h"
+#include "idlist.h"
 #include "monitor.h"
 #include "webhook.h"
 
@@ -201,7 +203,7 @@ static int send_work(omtp_db *db, void *arg)
         if (rc != 0)
             return rc;
         if (!yes)
-            return FAIL(j, OMTP_EC_GROUP_USER_NOTEXIST, "'%s' is not a member of group '%s'",
+            return FAIL(j, OMTP_EC_GROUP_NO_PRIVILEGE, "'%s' is not a member of group '%s'",
                         msg->from.data, msg->to.data);
     } else {
         rc = user_exists(db, msg->to.data, &yes);
@@ -252,9 +254,16 @@ static void send_done(void *arg, int status)
             s->metrics.msgs_stored++;
             const omtp_conn *except = j->req ? j->req->conn : NULL;
             if (j->m.type == PT_MSG_GROUP_CHAT) {
-                omtp_deliver_msg(s, &j->m, &j->members, except);
                 /* offline push webhook (webhook.h): members without a foreground device */
                 omtp_webhook_offline_push(s, &j->m, &j->members);
+                /* the same sliced, encode-once fan-out as OMTP group sends
+                 * (takes the member list) */
+                omtp_ids_sort(&j->members);
+                omtp_members *mem = omtp_members_new(&j->members);
+                if (mem) {
+                    omtp_fanout_msg(s, &j->m, mem, (omtp_conn *)except);
+                    omtp_members_unref(mem);
+                }
             } else {
                 tars_str users[2] = {j->m.msg.to, j->m.msg.from};
                 tars_str_list l = {users, 2};
