@@ -28,6 +28,7 @@
 #include "group.h"
 #include "handlers.h"
 #include "idlist.h"
+#include "webhook.h"
 
 typedef struct gchat {
     omtp_req *req;
@@ -162,11 +163,38 @@ static void gchat_done(void *arg, int status)
         }
         if (m) {
             omtp_fanout_msg(s, &c->rec, m, conn);
+            /* offline push webhook (webhook.h): members without a foreground device */
+            omtp_webhook_offline_push(s, &c->rec, &m->ids);
             omtp_members_unref(m);
         }
     }
     omtp_conn_unref(conn);
     gchat_free(c);
+}
+
+/* Queues a validated group message on the store. */
+static void gchat_submit(gchat *c)
+{
+    c->cached = omtp_group_cache_get(c->srv, c->groupId);
+    c->epoch = omtp_group_cache_epoch(c->srv);
+    int rc = omtp_store_submit(c->srv->store, gchat_work, gchat_done, c);
+    if (rc) {
+        omtp_reply_code(c->req, OMTP_EC_SERVICE_UNAVAILABLE, "store unavailable: %s",
+                        omtp_strerror(rc));
+        gchat_free(c);
+    }
+}
+
+/* The before-send webhook's verdict: store, or refuse with its code. */
+static void gchat_checked(void *arg, int code, const char *desc)
+{
+    gchat *c = arg;
+    if (code != OMTP_EC_SUCCESS) {
+        omtp_reply_code(c->req, code, "%s", desc);
+        gchat_free(c);
+        return;
+    }
+    gchat_submit(c);
 }
 
 void handle_group_chat(omtp_req *req)
@@ -229,12 +257,9 @@ void handle_group_chat(omtp_req *req)
         return;
     }
     m->contentType = q->contentType;
-    c->cached = omtp_group_cache_get(c->srv, c->groupId);
-    c->epoch = omtp_group_cache_epoch(c->srv);
-    int rc = omtp_store_submit(c->srv->store, gchat_work, gchat_done, c);
-    if (rc) {
-        omtp_reply_code(req, OMTP_EC_SERVICE_UNAVAILABLE, "store unavailable: %s",
-                        omtp_strerror(rc));
-        gchat_free(c);
-    }
+    /* before-send webhook (webhook.h): the business backend may refuse the
+     * message before it is stored; gchat_checked() continues */
+    if (omtp_webhook_before_send(c->srv, &c->rec, gchat_checked, c))
+        return;
+    gchat_submit(c);
 }
