@@ -5,7 +5,8 @@
  * Durability: WAL journal, synchronous FULL by default (every COMMIT fsyncs
  * the WAL, so a committed message survives a power cut); NORMAL fsyncs only
  * at checkpoints (a crash of the OS may lose the last transactions, a crash
- * of omtpd never does). Group commit (store_thread.c) amortises the fsync.
+ * of omtpd never does). Group commit (store_thread.c) amortises the fsync;
+ * checkpoints run on their own thread and connection (sq_ckpt.c).
  */
 #include <errno.h>
 #include <limits.h>
@@ -243,6 +244,7 @@ static void sq_close(omtp_db *db)
         sq_exec(d, sql);
         sq_exec(d, "PRAGMA optimize"); /* refreshes planner statistics where useful */
     }
+    sq_ckpt_stop(d);
     for (int i = 0; i < SQ_NSTMTS; i++)
         sqlite3_finalize(d->stmts[i]);
     for (int i = 0; i < 8; i++)
@@ -377,7 +379,8 @@ int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whyle
     const char *sync =
         cfg->synchronous == 1 ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL";
     if (sq_exec(d, sync) || sq_exec(d, "PRAGMA foreign_keys=OFF") ||
-        sq_exec(d, "PRAGMA temp_store=MEMORY") || sq_exec(d, "PRAGMA cache_size=-16384")) {
+        sq_exec(d, "PRAGMA temp_store=MEMORY") || sq_exec(d, "PRAGMA cache_size=-16384") ||
+        sq_exec(d, "PRAGMA journal_size_limit=67108864")) {
         snprintf(why, whylen, "cannot configure %s: %s", path, d->base.errmsg);
         goto err;
     }
@@ -396,6 +399,8 @@ int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whyle
         goto err;
     }
     d->last_us = last;
+    if ((rc = sq_ckpt_start(d, path, cfg->synchronous, why, whylen)) != 0)
+        goto err;
     *out = &d->base;
     return 0;
 err:
