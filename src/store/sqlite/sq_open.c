@@ -89,6 +89,7 @@ int sq_op_end(sq_db *d, int rc)
             return 0;
         rc = OMTP_EDB;
     }
+    sq_memo_clear(d);
     run_id(d, SQ_OP_ROLLBACK_TO, "rollback to");
     run_id(d, SQ_OP_RELEASE, "release");
     return rc;
@@ -186,7 +187,23 @@ int sq_row_msg(sqlite3_stmt *st, int c, omtp_msg_rec *m)
 
 int sq_begin(omtp_db *db)
 {
-    return run_id(SQ(db), SQ_BEGIN, "begin");
+    sq_db *d = SQ(db);
+    int rc = run_id(d, SQ_BEGIN, "begin");
+    if (rc)
+        return rc;
+    /* another connection (an admin command) committed: forget what we knew */
+    sqlite3_stmt *st = sq_stmt(d, SQ_DATA_VERSION);
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(st, 0);
+        if (v != d->data_version)
+            sq_memo_clear(d);
+        d->data_version = v;
+    } else {
+        sq_memo_clear(d);
+    }
+    if (st)
+        sqlite3_reset(st);
+    return 0;
 }
 
 int sq_commit(omtp_db *db)
@@ -197,6 +214,7 @@ int sq_commit(omtp_db *db)
 int sq_rollback(omtp_db *db)
 {
     sq_db *d = SQ(db);
+    sq_memo_clear(d);
     if (sqlite3_get_autocommit(d->h))
         return 0; /* nothing open (SQLite may already have rolled back) */
     return run_id(d, SQ_ROLLBACK, "rollback");
@@ -225,6 +243,7 @@ int sq_release(omtp_db *db)
 int sq_rollback_to(omtp_db *db)
 {
     sq_db *d = SQ(db);
+    sq_memo_clear(d);
     int rc = run_id(d, SQ_ROLLBACK_TO, "rollback to");
     int rc2 = run_id(d, SQ_RELEASE, "release");
     return rc ? rc : rc2;
@@ -245,6 +264,7 @@ static void sq_close(omtp_db *db)
         sq_exec(d, "PRAGMA optimize"); /* refreshes planner statistics where useful */
     }
     sq_ckpt_stop(d);
+    sq_memo_free(d);
     for (int i = 0; i < SQ_NSTMTS; i++)
         sqlite3_finalize(d->stmts[i]);
     for (int i = 0; i < 8; i++)
