@@ -18,9 +18,10 @@
  *   - the checkpointer runs a pass when SQ_CKPT_SOFT pages are not yet
  *     checkpointed, when the WAL is past SQ_CKPT_HARD and the unchecked tail
  *     is longer than SQ_CKPT_TAIL, and every second when anything is left;
- *   - past SQ_CKPT_HARD, once the tail is at most SQ_CKPT_TAIL pages, the
- *     writer checkpoints that short tail itself right after a commit (from
- *     its WAL hook, holding no lock); the WAL is then fully checkpointed and
+ *   - past SQ_CKPT_HARD, once the tail is at most SQ_CKPT_TAIL pages (more
+ *     the further the WAL is past the bound: tail_allowed), the writer
+ *     checkpoints that short tail itself right after a commit (from its WAL
+ *     hook, holding no lock); the WAL is then fully checkpointed and
  *     the writer's next transaction starts it over (journal_size_limit trims
  *     the file);
  *   - past SQ_CKPT_MAX the writer checkpoints whatever is left itself, waiting
@@ -56,11 +57,22 @@ struct sq_ckpt {
     uint64_t passes; /* checkpoints run (both threads), for tests and logs */
 };
 
+/* The tail the writer checkpoints itself past SQ_CKPT_HARD: SQ_CKPT_TAIL,
+ * growing by one page per 8 pages of WAL beyond the bound, so a writer that
+ * outruns the checkpointer restarts the WAL sooner at a slightly higher
+ * cost per restart. */
+static int tail_allowed(int pages)
+{
+    return SQ_CKPT_TAIL + (pages - SQ_CKPT_HARD) / 8;
+}
+
 /* Whether the thread should start a pass now (mu held). */
 static bool want_pass(const sq_ckpt *c)
 {
     int tail = c->wal_pages - c->done_pages;
-    return tail >= SQ_CKPT_SOFT || (c->wal_pages >= SQ_CKPT_HARD && tail > SQ_CKPT_TAIL);
+    if (c->wal_pages >= SQ_CKPT_HARD)
+        return tail > tail_allowed(c->wal_pages); /* else the writer takes the tail */
+    return tail >= SQ_CKPT_SOFT;
 }
 
 /* One PASSIVE checkpoint on connection h; `run` must be held. */
@@ -119,7 +131,8 @@ static int wal_hook(void *arg, sqlite3 *h, const char *db, int pages)
         uv_mutex_lock(&c->run); /* back-pressure: wait for a running pass */
         ckpt_pass(c, h);
         uv_mutex_unlock(&c->run);
-    } else if (pages >= SQ_CKPT_HARD && tail <= SQ_CKPT_TAIL && uv_mutex_trylock(&c->run) == 0) {
+    } else if (pages >= SQ_CKPT_HARD && tail <= tail_allowed(pages) &&
+               uv_mutex_trylock(&c->run) == 0) {
         ckpt_pass(c, h);
         uv_mutex_unlock(&c->run);
     } else if (wake) {
