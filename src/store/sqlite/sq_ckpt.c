@@ -16,16 +16,15 @@
  * the beginning. The WAL is bounded as follows (pages = WAL frames):
  *
  *   - the checkpointer runs a pass when SQ_CKPT_SOFT pages are not yet
- *     checkpointed, when the WAL is past SQ_CKPT_HARD and the unchecked tail
- *     is longer than SQ_CKPT_TAIL, and every second when anything is left;
- *   - past SQ_CKPT_HARD, once the tail is at most SQ_CKPT_TAIL pages (more
- *     the further the WAL is past the bound: tail_allowed), the writer
- *     checkpoints that short tail itself right after a commit (from its WAL
- *     hook, holding no lock); the WAL is then fully checkpointed and
- *     the writer's next transaction starts it over (journal_size_limit trims
- *     the file);
- *   - past SQ_CKPT_MAX the writer checkpoints whatever is left itself, waiting
- *     for a running pass first: back-pressure if the disk cannot keep up.
+ *     checkpointed, and after a second without commits when anything is left;
+ *   - past SQ_CKPT_HARD the writer runs the pass itself right after a commit
+ *     (from its WAL hook, holding no database lock), unless the checkpointer
+ *     is in the middle of one (then at the next commit). That pass copies only
+ *     the pages changed since the checkpointer's last pass and leaves the WAL
+ *     entirely checkpointed, so the writer's next transaction starts it over
+ *     (journal_size_limit trims the file);
+ *   - past SQ_CKPT_MAX the writer waits for a running pass and runs its own:
+ *     only reached if the checkpointer's passes take very long.
  *
  * Durability is unchanged: a COMMIT still fsyncs the WAL (synchronous=FULL)
  * before the executor reports it; checkpoints only move committed pages
@@ -39,7 +38,6 @@
 #include "sq.h"
 
 #define SQ_CKPT_SOFT    1000  /* unchecked pages that start a pass (~4 MiB) */
-#define SQ_CKPT_TAIL    256   /* a tail the writer checkpoints itself */
 #define SQ_CKPT_HARD    16384 /* WAL pages (~64 MiB) past which the WAL is restarted */
 #define SQ_CKPT_MAX     65536 /* WAL pages (~256 MiB) past which the writer waits */
 #define SQ_CKPT_IDLE_MS 1000
@@ -57,22 +55,11 @@ struct sq_ckpt {
     uint64_t passes; /* checkpoints run (both threads), for tests and logs */
 };
 
-/* The tail the writer checkpoints itself past SQ_CKPT_HARD: SQ_CKPT_TAIL,
- * growing by one page per 8 pages of WAL beyond the bound, so a writer that
- * outruns the checkpointer restarts the WAL sooner at a slightly higher
- * cost per restart. */
-static int tail_allowed(int pages)
-{
-    return SQ_CKPT_TAIL + (pages - SQ_CKPT_HARD) / 8;
-}
-
-/* Whether the thread should start a pass now (mu held). */
+/* Whether the thread should start a pass now (mu held). Past SQ_CKPT_HARD
+ * the writer runs the next pass itself. */
 static bool want_pass(const sq_ckpt *c)
 {
-    int tail = c->wal_pages - c->done_pages;
-    if (c->wal_pages >= SQ_CKPT_HARD)
-        return tail > tail_allowed(c->wal_pages); /* else the writer takes the tail */
-    return tail >= SQ_CKPT_SOFT;
+    return c->wal_pages < SQ_CKPT_HARD && c->wal_pages - c->done_pages >= SQ_CKPT_SOFT;
 }
 
 /* One PASSIVE checkpoint on connection h; `run` must be held. */
@@ -124,15 +111,13 @@ static int wal_hook(void *arg, sqlite3 *h, const char *db, int pages)
     if (pages < c->wal_pages)
         c->done_pages = 0; /* the WAL was started over */
     c->wal_pages = pages;
-    int tail = pages - c->done_pages;
     bool wake = want_pass(c);
     uv_mutex_unlock(&c->mu);
     if (pages >= SQ_CKPT_MAX) {
         uv_mutex_lock(&c->run); /* back-pressure: wait for a running pass */
         ckpt_pass(c, h);
         uv_mutex_unlock(&c->run);
-    } else if (pages >= SQ_CKPT_HARD && tail <= tail_allowed(pages) &&
-               uv_mutex_trylock(&c->run) == 0) {
+    } else if (pages >= SQ_CKPT_HARD && uv_mutex_trylock(&c->run) == 0) {
         ckpt_pass(c, h);
         uv_mutex_unlock(&c->run);
     } else if (wake) {

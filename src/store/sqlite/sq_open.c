@@ -341,8 +341,18 @@ static int migrate(sq_db *d, char *why, size_t whylen)
     return 0;
 }
 
+/* Process-wide, before SQLite initialises: no memory statistics (they take
+ * a global mutex on every allocation; nothing here reads them). If SQLite
+ * was already initialised (another user in the process), this is a no-op. */
+static uv_once_t sq_global_once = UV_ONCE_INIT;
+static void sq_global_init(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whylen)
 {
+    uv_once(&sq_global_once, sq_global_init);
     char path[PATH_MAX];
     const char *uri = cfg->uri ? cfg->uri : "";
     *out = NULL;
