@@ -492,6 +492,25 @@ void http_reply_error(http_req *r, unsigned status, const char *code, const char
     http_reply_text(r, status, "application/json", body, len);
 }
 
+int http_refuse(http_refusal *f, int rc, unsigned status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
+    va_end(ap);
+    f->status = status;
+    f->code = code;
+    return rc;
+}
+
+bool http_reply_refusal(http_req *r, const http_refusal *f)
+{
+    if (!f->status)
+        return false;
+    http_reply_error(r, f->status, f->code, "%s", f->msg);
+    return true;
+}
+
 static void on_async(uv_async_t *a)
 {
     omtp_http *h = a->data;

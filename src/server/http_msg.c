@@ -11,7 +11,6 @@
  */
 #include "http_internal.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,28 +361,13 @@ typedef struct message_ctx {
     http_req *r;
     omtp_server *srv;
     omtp_msg_rec m;
-    unsigned status; /* a refusal found by the check */
-    const char *code;
-    char msg[320];
+    http_refusal refusal; /* found by the check */
 } message_ctx;
 
 static void message_free(message_ctx *c)
 {
     omtp_msg_rec_free(&c->m);
     free(c);
-}
-
-static int refuse(message_ctx *c, unsigned status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int refuse(message_ctx *c, unsigned status, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
-    va_end(ap);
-    c->status = status;
-    c->code = code;
-    return 0;
 }
 
 static int user_exists(omtp_db *db, const char *id, bool *yes)
@@ -403,11 +387,15 @@ static int message_check_work(omtp_db *db, void *arg)
     bool yes = false;
     int rc = user_exists(db, from, &yes);
     if (rc || !yes)
-        return rc ? rc : refuse(c, 404, "unknown_user", "no such user: %s (from)", from);
+        return rc ? rc
+                  : http_refuse(&c->refusal, 0, 404, "unknown_user", "no such user: %s (from)",
+                                from);
     if (c->m.type == PT_MSG_SINGLE_CHAT) {
         rc = user_exists(db, to, &yes);
         if (rc || !yes)
-            return rc ? rc : refuse(c, 404, "unknown_user", "no such user: %s (to)", to);
+            return rc ? rc
+                      : http_refuse(&c->refusal, 0, 404, "unknown_user", "no such user: %s (to)",
+                                    to);
         return 0;
     }
     omtp_GroupChatInfo g;
@@ -416,11 +404,11 @@ static int message_check_work(omtp_db *db, void *arg)
     rc = omtp_db_group_get(db, to, &g, &dismissed);
     omtp_msg_free(&omtp_GroupChatInfo_desc, &g);
     if (rc == OMTP_ENOTFOUND || (rc == 0 && dismissed))
-        return refuse(c, 404, "unknown_group", "no such group: %s", to);
+        return http_refuse(&c->refusal, 0, 404, "unknown_group", "no such group: %s", to);
     if (rc == 0)
         rc = omtp_db_group_is_member(db, to, from, &yes);
     if (rc == 0 && !yes)
-        return refuse(c, 403, "not_member", "%s is not a member of %s", from, to);
+        return http_refuse(&c->refusal, 0, 403, "not_member", "%s is not a member of %s", from, to);
     return rc;
 }
 
@@ -443,12 +431,12 @@ static void message_checked(void *arg, int status)
 {
     message_ctx *c = arg;
     http_req *r = c->r;
-    if (status < 0)
+    if (status < 0) {
         http_reply_store_err(r, status);
-    else if (c->status)
-        http_reply_error(r, c->status, c->code, "%s", c->msg);
-    else if ((status = omtp_chat_submit(c->srv, &c->m, message_done, r)) < 0)
-        http_reply_store_err(r, status);
+    } else if (!http_reply_refusal(r, &c->refusal)) {
+        if ((status = omtp_chat_submit(c->srv, &c->m, message_done, r)) < 0)
+            http_reply_store_err(r, status);
+    }
     message_free(c);
 }
 
