@@ -6,10 +6,17 @@
  * 2048 every millisecond (and carries into the timestamp if it overflows), so
  * ids of one thread increase strictly; rand_b comes from a splitmix64
  * generator seeded once per thread from the OS (OpenSSL RAND_bytes).
+ *
+ * fork(): a child inherits its parent's generator state, so without care a
+ * parent and its children (or two children) would produce the SAME ids in
+ * the same millisecond -- and the server, which deduplicates by (from,
+ * packId), would answer a different message with the original's ack. A
+ * pthread_atfork child handler forces a reseed in the child.
  */
 #include "omtp_packid.h"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -18,10 +25,24 @@ static _Thread_local uint64_t rng_state;
 static _Thread_local int rng_seeded;
 static _Thread_local uint64_t last_ms;
 static _Thread_local uint32_t counter;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* Runs in the child, in the thread that forked: the only thread there. */
+static void reseed_in_child(void)
+{
+    rng_seeded = 0;
+    last_ms = 0;
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, reseed_in_child);
+}
 
 static uint64_t next_rand(void)
 {
     if (!rng_seeded) {
+        pthread_once(&atfork_once, register_atfork);
         if (RAND_bytes((unsigned char *)&rng_state, sizeof(rng_state)) != 1) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
