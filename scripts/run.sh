@@ -49,10 +49,11 @@ if [ -s "$DEMO" ]; then
   echo
 else
   echo
-  echo "Users of $DATA: $OMTPD user list --data-dir $DATA"
-  echo "Add one:        $OMTPD user add carol --password PW --data-dir $DATA"
-  echo "Reset a password: $OMTPD user passwd carol --password NEW --data-dir $DATA"
-  echo "Then chat:      $BUILD/omtp chat --server $LISTEN --user carol --password PW"
+  echo "No demo users here ($DEMO is gone). To log in:"
+  echo "  list the users:    $OMTPD user list --data-dir $DATA"
+  echo "  add one:           $OMTPD user add carol --password PW --data-dir $DATA"
+  echo "  reset a password:  $OMTPD user passwd carol --password NEW --data-dir $DATA"
+  echo "  then chat:         $BUILD/omtp chat --server $LISTEN --user carol --password PW"
   echo
 fi
 
