@@ -703,7 +703,29 @@ static void cmd_pgdown(const char *dir, char **nodes)
             omtp_msg_free(&omtp_MsgAck_desc, &ack);
     }
     CHECK(omtp_sync_ping(a) == 0, "the connection did not survive the database outage");
-    printf("pgdown: sends answered SERVICE_UNAVAILABLE (6) while PostgreSQL was down\n");
+    /* a login needs the account: answered SERVICE_UNAVAILABLE too (not
+     * DB_ERROR), quickly, and the connection stays open for a retry */
+    char host[128], u[64];
+    int port;
+    split_node(nodes[0], host, sizeof(host), &port);
+    user(1, u, sizeof(u));
+    for (int i = 0; i < 2; i++) {
+        omtp_sync *l = NULL;
+        int code = -1;
+        double t0 = now_s();
+        int rc = omtp_sync_connect(&l, host, port, 3000);
+        if (rc == 0)
+            rc = omtp_sync_login(l, u, "pw", DEVICE_LINUX, NULL, &code);
+        double dt = now_s() - t0;
+        CHECK(rc == 0 && code == OMTP_EC_SERVICE_UNAVAILABLE,
+              "login with PostgreSQL down: rc %d code %d, want code %d", rc, code,
+              OMTP_EC_SERVICE_UNAVAILABLE);
+        CHECK(dt < 3.0, "the login answer took %.2f s", dt);
+        CHECK(rc != 0 || omtp_sync_ping(l) == 0, "the connection closed after a refused login");
+        omtp_sync_close(l);
+    }
+    printf("pgdown: sends and logins answered SERVICE_UNAVAILABLE (6) while PostgreSQL was "
+           "down\n");
     omtp_sync_close(a);
 }
 
