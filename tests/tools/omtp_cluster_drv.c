@@ -224,6 +224,94 @@ static long long redis_publishes(int port)
     return calls;
 }
 
+/* Waits for the group message with content `tag` (other pushes skipped). */
+static bool got_group_msg(omtp_sync *c, const char *tag, int timeout_ms)
+{
+    double end = now_s() + timeout_ms / 1000.0;
+    for (;;) {
+        int left = (int)((end - now_s()) * 1000);
+        omtp_packet p;
+        if (left < 0 || wait_push(c, PT_MSG_GROUP_CHAT, left, &p) != 0)
+            return false;
+        const omtp_MsgReq *m = p.body;
+        bool hit = m && strcmp(m->content.data, tag) == 0;
+        omtp_packet_free(&p);
+        if (hit)
+            return true;
+    }
+}
+
+/*
+ * Membership changes on one node are seen at once by the others (their
+ * member caches are dropped through the bus before the change is answered):
+ * u0 on A removes u4 (on C), and u1 on B -- whose cache holds the old list
+ * -- sends right after the answer: u4 must not get it, u5 (also on C, so the
+ * same PUBLISH would have carried u4) must. Then u0 adds u4 back and u1
+ * sends again at once: u4 must get it live. Several rounds.
+ */
+static void group_membership_rounds(omtp_sync **c, int nm, const char *gid)
+{
+    char u0[64], u4[64];
+    user(0, u0, sizeof(u0));
+    user(4, u4, sizeof(u4));
+    tars_str one[1] = {{u4, (uint32_t)strlen(u4)}};
+    const int rounds = 5;
+    for (int r = 0; r < rounds; r++) {
+        char tag[64];
+        /* B's cache holds the current list (u4 in it) */
+        snprintf(tag, sizeof(tag), "warm_%d", r);
+        send_ok(c[1], PT_MSG_GROUP_CHAT, gid, tag);
+        CHECK(got_group_msg(c[4], tag, 5000), "round %d: member u4 did not get '%s'", r, tag);
+        /* remove u4 on A */
+        omtp_GroupChatQuitReq q;
+        omtp_msg_init(&omtp_GroupChatQuitReq_desc, &q);
+        tars_str_set(&q.groupId, gid);
+        tars_str_set(&q.operatorId, u0);
+        q.memberIds.items = one;
+        q.memberIds.n = 1;
+        omtp_CommonErrorCode ce;
+        int rc = omtp_sync_call(c[0], PT_GROUPCHAT_QUIT, &omtp_GroupChatQuitReq_desc, &q,
+                                &omtp_CommonErrorCode_desc, &ce);
+        q.memberIds.items = NULL;
+        q.memberIds.n = 0;
+        omtp_msg_free(&omtp_GroupChatQuitReq_desc, &q);
+        CHECK(rc == 0 && ce.code == 0, "round %d: remove u4: rc %d code %d", r, rc,
+              rc ? -1 : ce.code);
+        if (rc == 0)
+            omtp_msg_free(&omtp_CommonErrorCode_desc, &ce);
+        /* send on B at once */
+        snprintf(tag, sizeof(tag), "removed_%d", r);
+        send_ok(c[1], PT_MSG_GROUP_CHAT, gid, tag);
+        CHECK(got_group_msg(c[5], tag, 5000), "round %d: member u5 did not get '%s'", r, tag);
+        CHECK(got_group_msg(c[2], tag, 5000), "round %d: member u2 did not get '%s'", r, tag);
+        /* u5's copy came in the same PUBLISH that would have carried u4's */
+        CHECK(!got_group_msg(c[4], tag, 300),
+              "round %d: u4, removed on node A, still got '%s' sent through node B", r, tag);
+        /* add u4 back on A, send on B at once */
+        omtp_GroupChatJoinReq j;
+        omtp_msg_init(&omtp_GroupChatJoinReq_desc, &j);
+        tars_str_set(&j.groupId, gid);
+        j.memberIds.items = one;
+        j.memberIds.n = 1;
+        omtp_GroupChatJoinResp jr;
+        rc = omtp_sync_call(c[0], PT_GROUPCHAT_JION, &omtp_GroupChatJoinReq_desc, &j,
+                            &omtp_GroupChatJoinResp_desc, &jr);
+        j.memberIds.items = NULL;
+        j.memberIds.n = 0;
+        omtp_msg_free(&omtp_GroupChatJoinReq_desc, &j);
+        CHECK(rc == 0 && jr.errorCode.code == 0, "round %d: add u4: rc %d code %d", r, rc,
+              rc ? -1 : jr.errorCode.code);
+        if (rc == 0)
+            omtp_msg_free(&omtp_GroupChatJoinResp_desc, &jr);
+        snprintf(tag, sizeof(tag), "added_%d", r);
+        send_ok(c[1], PT_MSG_GROUP_CHAT, gid, tag);
+        CHECK(got_group_msg(c[4], tag, 5000),
+              "round %d: u4, added on node A, did not get '%s' sent through node B", r, tag);
+    }
+    (void)nm;
+    printf("group: %d remove/add rounds on node A seen at once by sends through node B\n", rounds);
+}
+
 static void cmd_group(int redis_port, char **nodes)
 {
     /* u0 on A creates the group; u1..u3 on B, u4..u6 on C */
@@ -259,8 +347,15 @@ static void cmd_group(int redis_port, char **nodes)
         omtp_msg_free(&omtp_GroupChatCreateResp_desc, &resp);
     }
     omtp_msg_free(&omtp_GroupChatCreateReq_desc, &req);
-    /* let the group-create sync notices pass before counting publishes */
-    usleep(300 * 1000);
+    /* let the group-create sync notices pass before counting publishes: every
+     * member is told (SYNC_DATA_CMD) */
+    for (int i = 1; i < NM; i++) {
+        omtp_packet p;
+        rc = wait_push(c[i], PT_SYNC_DATA_CMD, 5000, &p);
+        CHECK(rc == 0, "member u%d got no SYNC_DATA_CMD for the new group (rc %d)", i, rc);
+        if (rc == 0)
+            omtp_packet_free(&p);
+    }
     const int n = 10;
     long long before = redis_publishes(redis_port);
     double t0 = now_s();
@@ -283,6 +378,7 @@ static void cmd_group(int redis_port, char **nodes)
           n, 2 * n);
     printf("group: %d messages to %d members on 3 nodes in %.3f s, %lld publishes\n", n, NM - 1, dt,
            pubs);
+    group_membership_rounds(c, NM, gid);
     for (int i = 0; i < NM; i++)
         omtp_sync_close(c[i]);
 }
