@@ -223,11 +223,18 @@ static int send_work(omtp_db *db, void *arg)
         }
     }
 
+    uint64_t print = omtp_chat_fingerprint(&j->m);
     rc = omtp_db_msg_append(db, &j->m, &j->dup);
     if (rc != 0)
         return rc;
-    if (j->dup)
+    if (j->dup) {
+        if (!omtp_chat_same_message(print, &j->m, omtp_chat_fingerprint(&j->m)))
+            return FAIL(j, OMTP_EC_MSG_REPEATED,
+                        "packId %s was already used by %s for a different message "
+                        "(seqId %lld); send it with a fresh packId",
+                        j->m.packId.data, j->m.msg.from.data, (long long)j->m.msg.seqId);
         return 0;
+    }
     if (j->m.type == PT_MSG_GROUP_CHAT) {
         rc = omtp_db_group_members(db, msg->to.data, &j->members);
         if (rc != 0)
@@ -763,4 +770,32 @@ void handle_msg_read(omtp_req *req)
         omtp_reply_code(req, OMTP_EC_SERVICE_UNAVAILABLE, "storage is not accepting work (%s)",
                         omtp_strerror(rc));
     }
+}
+
+/* FNV-1a over what makes a message that message: type, recipient, content
+ * type and content (a 64-bit fingerprint; collisions only weaken the guard). */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+uint64_t omtp_chat_fingerprint(const omtp_msg_rec *m)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int32_t t = m->type, ct = m->msg.contentType;
+    h = fnv(h, &t, sizeof t);
+    h = fnv(h, m->msg.to.data, m->msg.to.len + 1);
+    h = fnv(h, &ct, sizeof ct);
+    return fnv(h, m->msg.content.data, m->msg.content.len);
+}
+
+bool omtp_chat_same_message(uint64_t requestPrint, const omtp_msg_rec *original,
+                            uint64_t originalPrint)
+{
+    if ((original->flags & (OMTP_F_REVOKE | OMTP_F_OVERRIDE)) || original->msg.status != 0)
+        return true; /* content changed since: a resend cannot be told apart */
+    return requestPrint == originalPrint;
 }

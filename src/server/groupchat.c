@@ -108,9 +108,18 @@ static int gchat_work(omtp_db *db, void *arg)
                    c->groupId);
         return 0;
     }
+    uint64_t print = omtp_chat_fingerprint(&c->rec);
     rc = omtp_db_msg_append(db, &c->rec, &c->dup);
-    if (rc || c->dup)
+    if (rc)
         return rc;
+    if (c->dup) {
+        if (!omtp_chat_same_message(print, &c->rec, omtp_chat_fingerprint(&c->rec)))
+            gchat_fail(c, OMTP_EC_MSG_REPEATED,
+                       "packId %s was already used by %s for a different message (seqId %lld); "
+                       "send it with a fresh packId",
+                       c->rec.packId.data, c->rec.msg.from.data, (long long)c->rec.msg.seqId);
+        return 0;
+    }
     if (!c->cached) {
         rc = omtp_db_group_members(db, c->groupId, &c->fetched);
         if (rc)
@@ -136,7 +145,9 @@ static void gchat_done(void *arg, int status)
     if (status < 0) {
         LOG_ERROR("group message %s from %s not stored: %s", c->groupId, c->userId,
                   omtp_strerror(status));
-        omtp_reply_code(req, OMTP_EC_DB_ERROR, "storage failed, the message was not sent");
+        omtp_reply_code(req, status == OMTP_EDB ? OMTP_EC_SERVICE_UNAVAILABLE : OMTP_EC_DB_ERROR,
+                        "storage failed (%s), the message was not sent; send it again",
+                        omtp_strerror(status));
         gchat_free(c);
         return;
     }

@@ -195,6 +195,7 @@ void http_reply_ec(http_req *r, int ec, const char *desc)
         status = 403;
         break;
     case OMTP_EC_GROUP_MEMBER_LIMIT:
+    case OMTP_EC_MSG_REPEATED: /* an idempotency id reused with another body */
         status = 409;
         break;
     case OMTP_EC_DB_ERROR:

@@ -541,14 +541,26 @@ static void test_notify(void **st)
     omtp_packet_free(&p);
     assert_int_equal(unread_of(a, "BM_shop_alice"), 1);
 
-    /* the same id again: same seqIds, marked duplicate, no second push */
+    /* the same id again (a retry of the same body): same seqIds, marked
+     * duplicate, no second push */
     r = api_call("POST", "/v1/notify",
                  "{\"appId\":\"shop\",\"to\":[\"alice\",\"bob\"],\"id\":\"order-42\","
-                 "\"content\":\"your order shipped\"}");
+                 "\"content\":\"your order shipped\",\"contentType\":3,"
+                 "\"pushInfo\":\"order 42\"}");
     expect_status(&r, 200);
     ra = json_array_get(json_object_get(r.json, "results"), 0);
     assert_int_equal(jint(ra, "seqId"), 1);
     assert_true(json_is_true(json_object_get(ra, "duplicate")));
+    resp_free(&r);
+    assert_int_equal(count_pushes(a, PT_MSG_BIZ_NOTIFY), 0);
+    assert_int_equal(unread_of(a, "BM_shop_alice"), 1);
+
+    /* the same id with a different body is a caller bug, not a retry: 409,
+     * nothing stored or pushed */
+    r = api_call("POST", "/v1/notify",
+                 "{\"appId\":\"shop\",\"to\":\"alice\",\"id\":\"order-42\","
+                 "\"content\":\"something else\"}");
+    expect_error(&r, 409, "msg_repeated");
     resp_free(&r);
     assert_int_equal(count_pushes(a, PT_MSG_BIZ_NOTIFY), 0);
     assert_int_equal(unread_of(a, "BM_shop_alice"), 1);
