@@ -360,8 +360,14 @@ void omtp_cluster_login(omtp_server *s, omtp_conn *c)
     entry_value(c, val, sizeof(val));
     snprintf(ttl, sizeof(ttl), "%d", OMTP_CLUSTER_TTL_MS);
     if (redisAsyncCommand(cl->cmd, on_login_reply, lc, "EVAL %s 1 %s %s %s %s %s", LOGIN_LUA, key,
-                          cl->node, dt, val, ttl) != REDIS_OK)
+                          cl->node, dt, val, ttl) != REDIS_OK) {
         free(lc);
+        return;
+    }
+    /* on the wire now, before the caller answers the login: a push another
+     * node makes for this user after the client heard "logged in" finds the
+     * entry (Redis runs commands in arrival order) */
+    redisAsyncHandleWrite(cl->cmd);
 }
 
 void omtp_cluster_logout(omtp_server *s, omtp_conn *c)
@@ -693,6 +699,7 @@ static void set_up(omtp_cluster *cl)
     LOG_INFO("cluster: node %s connected to Redis %s:%d%s", cl->node, cl->host, cl->port,
              cl->ever_up ? " (recovered)" : "");
     beat_all(cl);
+    redisAsyncHandleWrite(cl->cmd); /* presence back before clients are told to resync */
     if (cl->ever_up) {
         /* group member notices may have been lost meanwhile */
         omtp_group_cache_invalidate_all(cl->srv);

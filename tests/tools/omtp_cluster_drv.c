@@ -210,7 +210,9 @@ static void cmd_chat(char **nodes)
 
 static long long redis_publishes(int port)
 {
-    redisContext *r = redisConnect("127.0.0.1", port);
+    /* pg_redis_env.sh puts Redis on a loopback address of its own */
+    const char *host = getenv("OMTP_ENV_REDIS_HOST");
+    redisContext *r = redisConnect(host && host[0] ? host : "127.0.0.1", port);
     if (!r || r->err)
         DIE("cannot reach redis on port %d", port);
     redisReply *rep = redisCommand(r, "INFO commandstats");
