@@ -578,7 +578,9 @@ static void *loader_main(void *arg)
     char to[64];
     user(l->ui + 1, to, sizeof(to));
     int node = 0;
-    omtp_sync *c = login_at(l->nodes[node], l->ui, DEVICE_LINUX, NULL, false);
+    /* soft: on a slow machine the node may be killed before this thread even
+     * logged in; then it fails over like any other lost connection */
+    omtp_sync *c = login_at(l->nodes[node], l->ui, DEVICE_LINUX, NULL, true);
     for (int i = 0; i < l->n;) {
         char content[64], pid[64];
         snprintf(content, sizeof(content), "L%d_%d", l->ui, i);
