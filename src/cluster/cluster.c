@@ -179,12 +179,14 @@ static void entry_field(const omtp_cluster *cl, int deviceType, char *out, size_
 
 static void entry_value(const omtp_conn *c, char *out, size_t n)
 {
-    snprintf(out, n, "%lld/%lld/%s", (long long)(omtp_now_ms() + OMTP_CLUSTER_TTL_MS),
-             (long long)c->loginMs, c->deviceId);
+    snprintf(out, n, "%lld/%lld/b%d/%s", (long long)(omtp_now_ms() + OMTP_CLUSTER_TTL_MS),
+             (long long)c->loginMs, c->background ? 1 : 0, c->deviceId);
 }
 
-/* Parses "<expires>/<login>/<deviceId>"; deviceId points into v. */
-static bool entry_parse(const char *v, int64_t *expires, int64_t *login, const char **deviceId)
+/* Parses "<expires>/<login>/b<0|1>/<deviceId>" (also the older
+ * "<expires>/<login>/<deviceId>": not background); deviceId points into v. */
+static bool entry_parse_bg(const char *v, int64_t *expires, int64_t *login, bool *background,
+                           const char **deviceId)
 {
     char *e;
     long long x = strtoll(v, &e, 10);
@@ -195,8 +197,20 @@ static bool entry_parse(const char *v, int64_t *expires, int64_t *login, const c
         return false;
     *expires = x;
     *login = l;
-    *deviceId = e + 1;
+    *background = false;
+    e++;
+    if (e[0] == 'b' && (e[1] == '0' || e[1] == '1') && e[2] == '/') {
+        *background = e[1] == '1';
+        e += 3;
+    }
+    *deviceId = e;
     return true;
+}
+
+static bool entry_parse(const char *v, int64_t *expires, int64_t *login, const char **deviceId)
+{
+    bool bg;
+    return entry_parse_bg(v, expires, login, &bg, deviceId);
 }
 
 /* Splits "<node>/<deviceType>" at the last '/'. */
@@ -629,6 +643,89 @@ void omtp_cluster_kick_device(omtp_server *s, const omtp_conn *by, int deviceTyp
     snprintf(k->byId, sizeof(k->byId), "%s", by->deviceId);
     if (redisAsyncCommand(cl->cmd, on_kick_lookup, k, "HGETALL omtp:u:%s", by->userId) != REDIS_OK)
         free(k);
+}
+
+/* ------------------------------------------- remote foreground lookup */
+
+typedef struct fg_lookup {
+    omtp_cluster *cl;
+    uint32_t n, replies;
+    bool *online;
+    omtp_cluster_online_fn done;
+    void *arg;
+} fg_lookup;
+
+static void on_fg_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    fg_lookup *q = priv;
+    redisReply *rep = r;
+    uint32_t i = q->replies++;
+    int64_t now = omtp_now_ms();
+    for (size_t k = 0; i < q->n && rep && rep->type == REDIS_REPLY_ARRAY && k + 1 < rep->elements;
+         k += 2) {
+        char node[128];
+        int dt;
+        int64_t exp, login;
+        bool bg;
+        const char *devId;
+        const redisReply *f = rep->element[k], *v = rep->element[k + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+            !field_parse(f->str, f->len, node, sizeof(node), &dt) ||
+            !entry_parse_bg(v->str, &exp, &login, &bg, &devId) || exp < now || bg ||
+            strcmp(node, q->cl->node) == 0)
+            continue;
+        q->online[i] = true;
+    }
+    if (q->replies < q->n)
+        return;
+    q->done(q->arg, q->online);
+    free(q->online);
+    free(q);
+}
+
+int omtp_cluster_remote_foreground(omtp_server *s, const tars_str_list *users,
+                                   omtp_cluster_online_fn done, void *arg)
+{
+    omtp_cluster *cl = CL(s);
+    if (!cl || cl->stopping || !cmd_ready(cl) || !users->n)
+        return OMTP_ECLOSED;
+    fg_lookup *q = calloc(1, sizeof(*q));
+    if (!q || !(q->online = calloc(users->n, sizeof(bool)))) {
+        free(q);
+        return OMTP_ENOMEM;
+    }
+    q->cl = cl;
+    q->n = users->n;
+    q->done = done;
+    q->arg = arg;
+    /* one HGETALL per user, pipelined (replies come in order) */
+    uint32_t sent = 0;
+    for (uint32_t i = 0; i < users->n; i++) {
+        if (redisAsyncCommand(cl->cmd, on_fg_reply, q, "HGETALL omtp:u:%s", users->items[i].data) !=
+            REDIS_OK)
+            break;
+        sent++;
+    }
+    if (sent == 0) {
+        free(q->online);
+        free(q);
+        return OMTP_ECLOSED;
+    }
+    q->replies += users->n - sent; /* the unsent count as "not online" */
+    return 0;
+}
+
+void omtp_cluster_device_changed(omtp_server *s, omtp_conn *c)
+{
+    omtp_cluster *cl = CL(s);
+    if (!cl || !cmd_ready(cl) || c->state != OMTP_CONN_ONLINE)
+        return;
+    char key[OMTP_ID_MAX + 16], field[192], val[OMTP_ID_MAX + 64];
+    snprintf(key, sizeof(key), "omtp:u:%s", c->userId);
+    entry_field(cl, c->deviceType, field, sizeof(field));
+    entry_value(c, val, sizeof(val));
+    redisAsyncCommand(cl->cmd, NULL, NULL, "HSET %s %s %s", key, field, val);
+    redisAsyncHandleWrite(cl->cmd); /* on the wire before the client hears back */
 }
 
 /* ----------------------------------------------------- our channel */

@@ -6,7 +6,7 @@
  * connections of its clients. Redis holds
  *
  *   omtp:u:<userId>  HASH  field "<node>/<deviceType>" ->
- *                          "<expiresMs>/<loginMs>/<deviceId>"
+ *                          "<expiresMs>/<loginMs>/b<background 0|1>/<deviceId>"
  *                    one field per online device of the user, refreshed by
  *                    the owning node's heartbeat (every OMTP_CLUSTER_BEAT_MS);
  *                    a field whose expiry passed belongs to a dead node and
@@ -88,6 +88,19 @@ void omtp_cluster_kick_device(omtp_server *s, const omtp_conn *by, int deviceTyp
  * down) drops its whole member cache when it reconnects. */
 void omtp_cluster_group_changed(omtp_server *s, const char *groupId, void (*done)(void *arg),
                                 void *arg);
+
+/* For each of `users`: whether a foreground device (online, not flagged
+ * background) of theirs is on ANOTHER node, by the presence table (one
+ * pipelined round trip). done(arg, online) runs later on the loop with
+ * online[i] per user (false where the lookup failed midway). Returns 0 when
+ * the lookup started; otherwise (no cluster, Redis down) an OMTP_E* and
+ * done is never called. */
+typedef void (*omtp_cluster_online_fn)(void *arg, const bool *online);
+int omtp_cluster_remote_foreground(omtp_server *s, const tars_str_list *users,
+                                   omtp_cluster_online_fn done, void *arg);
+/* c's background flag changed: its presence entry is rewritten now (other
+ * nodes' offline-push decisions see it). */
+void omtp_cluster_device_changed(omtp_server *s, omtp_conn *c);
 
 void omtp_cluster_get_stats(omtp_server *s, omtp_cluster_stats *out);
 const char *omtp_cluster_node_id(omtp_server *s);

@@ -9,6 +9,7 @@
  *   omtp_cluster_drv load     PREFIX N PROGRESS_FILE NODE_A NODE_B
  *   omtp_cluster_drv outage   PREFIX STEP_DIR NODE_A NODE_B
  *   omtp_cluster_drv pgdown   PREFIX STEP_DIR NODE_A
+ *   omtp_cluster_drv webhook  PREFIX RECORD_FILE NODE_A NODE_B
  *
  * NODE is host:port. Users are PREFIX_u0, PREFIX_u1, ... with password
  * "pw" (the script creates them). Every check prints what it expected and
@@ -829,6 +830,97 @@ static void cmd_pgdown(const char *dir, char **nodes)
     omtp_sync_close(a);
 }
 
+/* ---------------------------------------------------------- webhook */
+
+/* Whether the receiver's record file has an offline-push event for `user`. */
+static bool has_event_for(const char *record, const char *user)
+{
+    char want[128];
+    snprintf(want, sizeof(want), "\"recipient\":\"%s\"", user);
+    FILE *f = fopen(record, "r");
+    if (!f)
+        return false;
+    char line[8192];
+    bool hit = false;
+    while (!hit && fgets(line, sizeof(line), f))
+        hit = strstr(line, want) != NULL;
+    fclose(f);
+    return hit;
+}
+
+static bool wait_event_for(const char *record, const char *user, int timeout_ms)
+{
+    double end = now_s() + timeout_ms / 1000.0;
+    do {
+        if (has_event_for(record, user))
+            return true;
+        usleep(20 * 1000);
+    } while (now_s() < end);
+    return false;
+}
+
+static void send_push_info(omtp_sync *c, const char *from, const char *to, const char *content)
+{
+    omtp_MsgReq m;
+    omtp_msg_init(&omtp_MsgReq_desc, &m);
+    tars_str_set(&m.from, from);
+    tars_str_set(&m.to, to);
+    tars_str_set(&m.content, content);
+    tars_str_set(&m.pushInfo, "{\"title\":\"cluster\"}");
+    m.contentType = 1;
+    omtp_MsgAck ack;
+    int rc = omtp_sync_call(c, PT_MSG_SINGLE_CHAT, &omtp_MsgReq_desc, &m, &omtp_MsgAck_desc, &ack);
+    CHECK(rc == 0 && ack.code == 0, "send '%s' to %s: rc %d code %d", content, to, rc,
+          rc ? -1 : ack.code);
+    if (rc == 0)
+        omtp_msg_free(&omtp_MsgAck_desc, &ack);
+    omtp_msg_free(&omtp_MsgReq_desc, &m);
+}
+
+/*
+ * The offline-push webhook looks at the whole cluster: u1 is online (in the
+ * foreground) on node B only; u0 on node A sends to u1 and to u2 (offline
+ * everywhere). u2 gets an event, u1 none. Then u1's device goes to the
+ * background on B, and the next message to u1 from A makes an event.
+ */
+static void cmd_webhook(const char *record, char **nodes)
+{
+    char u0[64], u1[64], u2[64];
+    user(0, u0, sizeof(u0));
+    user(1, u1, sizeof(u1));
+    user(2, u2, sizeof(u2));
+    omtp_sync *a = login_at(nodes[0], 0, DEVICE_LINUX, NULL, false);
+    omtp_sync *b = login_at(nodes[1], 1, DEVICE_LINUX, NULL, false);
+    send_push_info(a, u0, u1, "fg_0");
+    expect_msgs(b, "u1@B", PT_MSG_SINGLE_CHAT, "fg", 1);
+    send_push_info(a, u0, u2, "off_0");
+    CHECK(wait_event_for(record, u2, 10000), "no offline-push event for %s (offline everywhere)",
+          u2);
+    /* u1's event, had it been made, was queued with u2's: give it a moment */
+    CHECK(!wait_event_for(record, u1, 500),
+          "an offline-push event for %s, who is online on node B (message sent on node A)", u1);
+    /* background on B counts as offline for node A too */
+    omtp_UserAttrSetReq at;
+    omtp_msg_init(&omtp_UserAttrSetReq_desc, &at);
+    tars_str_set(&at.attribute.userId, u1);
+    tars_str_set(&at.attribute.attrName, "device.background");
+    tars_str_set(&at.attribute.attrValue, "1");
+    omtp_CommonErrorCode ce;
+    int rc = omtp_sync_call(b, PT_USERATTRIBUTE_SET, &omtp_UserAttrSetReq_desc, &at,
+                            &omtp_CommonErrorCode_desc, &ce);
+    CHECK(rc == 0 && ce.code == 0, "device.background: rc %d code %d", rc, rc ? -1 : ce.code);
+    if (rc == 0)
+        omtp_msg_free(&omtp_CommonErrorCode_desc, &ce);
+    omtp_msg_free(&omtp_UserAttrSetReq_desc, &at);
+    send_push_info(a, u0, u1, "bg_0");
+    CHECK(wait_event_for(record, u1, 10000),
+          "no offline-push event for %s, whose only device (node B) is in the background", u1);
+    printf("webhook: no offline push for a user online on another node; one when offline or in "
+           "the background there\n");
+    omtp_sync_close(a);
+    omtp_sync_close(b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -849,6 +941,8 @@ int main(int argc, char **argv)
         cmd_load(atoi(argv[3]), argv[4], argv + 5, argc - 5);
     else if (strcmp(cmd, "pgdown") == 0 && argc == 5)
         cmd_pgdown(argv[3], argv + 4);
+    else if (strcmp(cmd, "webhook") == 0 && argc == 6)
+        cmd_webhook(argv[3], argv + 4);
     else if (strcmp(cmd, "outage") == 0 && argc == 6)
         cmd_outage(argv[3], argv + 4);
     else {

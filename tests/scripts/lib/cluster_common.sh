@@ -3,6 +3,7 @@
 #   BUILD=<build dir>; source "$(dirname "$0")/lib/cluster_common.sh"
 #   cl_start_node NAME           starts omtpd NAME on PostgreSQL + Redis;
 #                                sets NODE_<NAME>=127.0.0.1:PORT, PID_<NAME>
+#                                ($CL_NODE_CONFIG, if set: a config file for it)
 #   cl_users PREFIX N            creates PREFIX_u0 .. PREFIX_u{N-1} (password pw)
 #   cl_drv ARGS...               runs the test driver
 #   cl_wait_log NAME PATTERN [S] waits (bounded, default 30 s) until node
@@ -38,7 +39,8 @@ CL_DIR="$OMTP_ENV_DIR"
 cl_start_node() {
     local name=$1 pf="$CL_DIR/$1.port" pid
     rm -f "$pf"
-    "$OMTPD" --listen 127.0.0.1:0 --port-file "$pf" --data-dir "$CL_DIR/$name.data" \
+    "$OMTPD" ${CL_NODE_CONFIG:+--config "$CL_NODE_CONFIG"} \
+        --listen 127.0.0.1:0 --port-file "$pf" --data-dir "$CL_DIR/$name.data" \
         --store "$OMTP_TEST_PG" --redis "$OMTP_TEST_REDIS" --node-id "$name" \
         --log-level "${CL_LOG_LEVEL:-info}" >"$CL_DIR/$name.log" 2>&1 &
     pid=$!
