@@ -15,6 +15,7 @@
  * short for interactive use and for the load generator's paced senders.
  */
 #include "omtp_client_int.h"
+#include "omtp_packid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,7 +207,7 @@ static int request_any_state(omtp_client *c, int type, int64_t flags, const tars
     omtp_req *r = calloc(1, sizeof(*r));
     if (!r)
         return OMTP_ENOMEM;
-    omtp_uuid(r->id);
+    omtp_packid_new(r->id);
     r->type = type;
     r->rcb = cb;
     r->ud = ud;
@@ -305,7 +306,7 @@ int omtp_client_send_msg(omtp_client *c, int type, const omtp_MsgReq *msg, int64
     }
     snprintf(r->session, sizeof(r->session), "%s", m.sessionId.data);
     omtp_msg_free(&omtp_MsgReq_desc, &m);
-    omtp_uuid(r->id);
+    omtp_packid_new(r->id);
     if (pack_id_out)
         memcpy(pack_id_out, r->id, 37);
     r->type = type;

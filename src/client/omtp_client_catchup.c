@@ -121,6 +121,8 @@ static void finish(omtp_client *c, int err)
         deliver(c, &held.v[i].hdr, held.v[i].desc, held.v[i].body, false);
     }
     omtp__held_free(&held);
+    if (err == 0 && !c->destroyed && gen == c->gen)
+        c->synced = true;
     if (!c->destroyed && gen == c->gen && c->cb.on_catchup_done)
         c->cb.on_catchup_done(c, err, c->ud);
 }
@@ -354,6 +356,9 @@ void omtp__catchup_start(omtp_client *c)
 {
     omtp__catchup_reset(c);
     c->cu.active = true;
-    c->cu.first = c->hot_cursor == 0;
+    /* The server leaves the cursor at 0 while the user has no session, so
+     * "first" must mean "never synced", not "cursor 0": otherwise messages
+     * that arrive while a fresh user is offline would only be recorded. */
+    c->cu.first = c->hot_cursor == 0 && !c->synced;
     hs_request(c);
 }

@@ -115,6 +115,7 @@ struct omtp_client {
 
     int64_t hot_cursor;
     int64_t hp_seq;
+    bool synced; /* a catch-up finished once: later ones deliver what they find */
     omtp_seqmap seqs;
     int64_t own_ring[256]; /* recent own (session hash, seq) acks, see deliver */
     unsigned own_pos;

@@ -9,6 +9,7 @@
  * (O(n) in the number of unclaimed replies, which is tiny in practice).
  */
 #include "omtp_sync.h"
+#include "omtp_packid.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -340,7 +341,7 @@ int omtp_sync_send(omtp_sync *c, int type, int64_t flags, const char *pack_id,
 {
     char id[37];
     if (!pack_id) {
-        omtp_uuid(id);
+        omtp_packid_new(id);
         pack_id = id;
     }
     if (pack_id_out)

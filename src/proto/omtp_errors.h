@@ -22,6 +22,7 @@ enum {
     OMTP_ENOTFOUND = -11, /* no such object */
     OMTP_EEXIST = -12,    /* already exists */
     OMTP_EDB = -13,       /* storage failure */
+    OMTP_EAGAIN = -14,    /* store work item: run me again in a fresh transaction */
 };
 
 /* A short English description of an OMTP_E* value. */

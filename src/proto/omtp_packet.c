@@ -45,6 +45,8 @@ const char *omtp_strerror(int err)
         return "already exists";
     case OMTP_EDB:
         return "storage error";
+    case OMTP_EAGAIN:
+        return "try again";
     }
     return "unknown error";
 }

@@ -3,8 +3,9 @@
  * tokens (see auth.h for the formats and the cost of the KDF).
  *
  * Login: validate fields (code 20 and close if clientId, password or
- * deviceType is missing) -> optional slowdown when the peer's address failed
- * recently -> fetch the user record on the store thread -> check the token
+ * deviceType is missing, or deviceType is not one of the enum's 1..5: each
+ * device type is a presence slot, so a client must not invent them) -> optional slowdown when the
+ * peer's address failed recently -> fetch the user record on the store thread -> check the token
  * (HMAC, on the loop: microseconds) or the scrypt hash (on libuv's thread
  * pool, never on the loop nor the store thread, which group-commits
  * messages) -> on success kick the user's previous connection of the same
@@ -447,6 +448,9 @@ void handle_login(omtp_req *req)
                                          : "deviceType");
     else if (lr->clientId.len > OMTP_ID_MAX)
         snprintf(text, sizeof(text), "LoginReq.clientId is longer than %d bytes", OMTP_ID_MAX);
+    else if (lr->deviceType < 1 || lr->deviceType > OMTP_DEVICE_MAX)
+        snprintf(text, sizeof(text), "LoginReq.deviceType %d is not a device type (1..%d)",
+                 (int)lr->deviceType, OMTP_DEVICE_MAX);
     if (text[0]) {
         s->metrics.logins_failed++;
         omtp_conn_ref(c);

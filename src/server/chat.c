@@ -35,8 +35,11 @@
 #include <string.h>
 
 #include "chat.h"
+#include "group.h"
 #include "handlers.h"
+#include "idlist.h"
 #include "monitor.h"
+#include "webhook.h"
 
 #define DESC_MAX 192
 
@@ -200,7 +203,7 @@ static int send_work(omtp_db *db, void *arg)
         if (rc != 0)
             return rc;
         if (!yes)
-            return FAIL(j, OMTP_EC_GROUP_USER_NOTEXIST, "'%s' is not a member of group '%s'",
+            return FAIL(j, OMTP_EC_GROUP_NO_PRIVILEGE, "'%s' is not a member of group '%s'",
                         msg->from.data, msg->to.data);
     } else {
         rc = user_exists(db, msg->to.data, &yes);
@@ -220,11 +223,18 @@ static int send_work(omtp_db *db, void *arg)
         }
     }
 
+    uint64_t print = omtp_chat_fingerprint(&j->m);
     rc = omtp_db_msg_append(db, &j->m, &j->dup);
     if (rc != 0)
         return rc;
-    if (j->dup)
+    if (j->dup) {
+        if (!omtp_chat_same_message(print, &j->m, omtp_chat_fingerprint(&j->m)))
+            return FAIL(j, OMTP_EC_MSG_REPEATED,
+                        "packId %s was already used by %s for a different message "
+                        "(seqId %lld); send it with a fresh packId",
+                        j->m.packId.data, j->m.msg.from.data, (long long)j->m.msg.seqId);
         return 0;
+    }
     if (j->m.type == PT_MSG_GROUP_CHAT) {
         rc = omtp_db_group_members(db, msg->to.data, &j->members);
         if (rc != 0)
@@ -251,13 +261,25 @@ static void send_done(void *arg, int status)
             s->metrics.msgs_stored++;
             const omtp_conn *except = j->req ? j->req->conn : NULL;
             if (j->m.type == PT_MSG_GROUP_CHAT) {
-                omtp_deliver_msg(s, &j->m, &j->members, except);
+                /* offline push webhook (webhook.h): members without a foreground device */
+                omtp_webhook_offline_push(s, &j->m, &j->members);
+                /* the same sliced, encode-once fan-out as OMTP group sends
+                 * (takes the member list) */
+                omtp_ids_sort(&j->members);
+                omtp_members *mem = omtp_members_new(&j->members);
+                if (mem) {
+                    omtp_fanout_msg(s, &j->m, mem, (omtp_conn *)except);
+                    omtp_members_unref(mem);
+                }
             } else {
                 tars_str users[2] = {j->m.msg.to, j->m.msg.from};
                 tars_str_list l = {users, 2};
                 if (j->m.type == PT_MSG_BIZ_NOTIFY || tars_str_eq(&users[0], users[1].data))
                     l.n = 1; /* an appId is not a user; a note to self goes once */
                 omtp_deliver_msg(s, &j->m, &l, except);
+                /* offline push webhook (webhook.h): the recipient, if not in the foreground */
+                tars_str_list to = {users, 1};
+                omtp_webhook_offline_push(s, &j->m, &to);
             }
         }
     }
@@ -343,6 +365,33 @@ static send_job *send_job_new(omtp_server *s)
     return j;
 }
 
+/* Queues a validated send on the store (the OMTP request path). */
+static void send_submit(send_job *j)
+{
+    omtp_req *req = j->req;
+    int rc = omtp_store_submit(j->srv->store, send_work, send_done, j);
+    if (rc != 0) {
+        j->req = NULL;
+        send_job_free(j);
+        omtp_reply_code(req, OMTP_EC_SERVICE_UNAVAILABLE, "storage is not accepting work (%s)",
+                        omtp_strerror(rc));
+    }
+}
+
+/* The before-send webhook's verdict: store, or refuse with its code. */
+static void send_checked(void *arg, int code, const char *desc)
+{
+    send_job *j = arg;
+    if (code != OMTP_EC_SUCCESS) {
+        omtp_req *req = j->req;
+        j->req = NULL;
+        send_job_free(j);
+        omtp_reply_code(req, code, "%s", desc);
+        return;
+    }
+    send_submit(j);
+}
+
 static void chat_send_req(omtp_req *req, int type)
 {
     omtp_conn *c = req->conn;
@@ -378,13 +427,11 @@ static void chat_send_req(omtp_req *req, int type)
         return;
     }
     j->req = req;
-    rc = omtp_store_submit(s->store, send_work, send_done, j);
-    if (rc != 0) {
-        j->req = NULL;
-        send_job_free(j);
-        omtp_reply_code(req, OMTP_EC_SERVICE_UNAVAILABLE, "storage is not accepting work (%s)",
-                        omtp_strerror(rc));
-    }
+    /* before-send webhook (webhook.h): the business backend may refuse the
+     * message before it is stored; send_checked() continues */
+    if (omtp_webhook_before_send(s, &j->m, send_checked, j))
+        return;
+    send_submit(j);
 }
 
 int omtp_chat_submit(omtp_server *s, const omtp_msg_rec *m, omtp_chat_done_fn done, void *arg)
@@ -723,4 +770,32 @@ void handle_msg_read(omtp_req *req)
         omtp_reply_code(req, OMTP_EC_SERVICE_UNAVAILABLE, "storage is not accepting work (%s)",
                         omtp_strerror(rc));
     }
+}
+
+/* FNV-1a over what makes a message that message: type, recipient, content
+ * type and content (a 64-bit fingerprint; collisions only weaken the guard). */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+uint64_t omtp_chat_fingerprint(const omtp_msg_rec *m)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int32_t t = m->type, ct = m->msg.contentType;
+    h = fnv(h, &t, sizeof t);
+    h = fnv(h, m->msg.to.data, m->msg.to.len + 1);
+    h = fnv(h, &ct, sizeof ct);
+    return fnv(h, m->msg.content.data, m->msg.content.len);
+}
+
+bool omtp_chat_same_message(uint64_t requestPrint, const omtp_msg_rec *original,
+                            uint64_t originalPrint)
+{
+    if ((original->flags & (OMTP_F_REVOKE | OMTP_F_OVERRIDE)) || original->msg.status != 0)
+        return true; /* content changed since: a resend cannot be told apart */
+    return requestPrint == originalPrint;
 }

@@ -19,6 +19,7 @@
 #define OMTP_CHAT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "server.h"
 
@@ -69,6 +70,19 @@ int omtp_chat_submit(omtp_server *s, const omtp_msg_rec *m, omtp_chat_done_fn do
  * left initialised. Returns 0 or OMTP_ENOMEM. Reentrant (any thread).
  */
 int omtp_chat_msg_pack(const omtp_msg_rec *m, omtp_OTIMPack *out);
+
+/*
+ * Dedup guard: (from, packId) identifies a message, so a resend must carry
+ * the same message. Call with the request before msg_append and with the
+ * stored original after it reported a duplicate: false means the sender
+ * reused a packId for a DIFFERENT message (another recipient, type or
+ * content) -- answered with MSG_REPEATED (46) instead of the original's ack,
+ * so the new message is never silently swallowed. Messages edited or
+ * revoked since are compared by type and recipient only. Any thread.
+ */
+uint64_t omtp_chat_fingerprint(const omtp_msg_rec *m);
+bool omtp_chat_same_message(uint64_t requestPrint, const omtp_msg_rec *original,
+                            uint64_t originalPrint);
 
 /*
  * Whether `user` may read session `sid` (history, read cursor): it is a

@@ -75,6 +75,13 @@ static const struct setting settings[] = {
     S(http_port_file, "write the HTTP API's bound port here"),
     S(api_keys, "comma-separated bearer keys for the HTTP API"),
     U(http_max_body, "largest HTTP request body in bytes, 0 = 1 MiB"),
+    S(push_webhook_url, "POST offline push events here (empty = off); docs/webhooks.md"),
+    U(push_webhook_batch_ms, "one POST per recipient for the events within this many ms"),
+    U(push_webhook_queue_max, "offline push events waiting at most; the oldest are dropped"),
+    S(before_send_url, "ask this URL before storing a user's message (empty = off)"),
+    U(before_send_timeout_ms, "the before-send hook's time to answer"),
+    B(before_send_fail_open, "before-send timeout/error: true = store, false = refuse"),
+    S(webhook_secret, "HMAC-SHA256 key signing webhook requests (empty = unsigned)"),
     S(redis_url, "redis://host:port for clustering (empty = single node)"),
     S(node_id, "this node's name in a cluster"),
     L(log_level, "debug, info, warn or error"),
@@ -104,6 +111,10 @@ void omtp_config_defaults(omtp_config *c)
     c->group_member_limit = 500;
     c->friends_only = false;
     c->hot_page = 100;
+    c->push_webhook_batch_ms = 200;
+    c->push_webhook_queue_max = 10000;
+    c->before_send_timeout_ms = 500;
+    c->before_send_fail_open = true;
     c->log_level = OMTP_LOG_INFO;
 }
 

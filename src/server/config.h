@@ -45,6 +45,14 @@ typedef struct omtp_config {
     char http_port_file[512];
     char api_keys[1024];    /* comma-separated bearer keys */
     uint32_t http_max_body; /* request body cap in bytes (413 above); 0 = 1 MiB */
+    /* webhooks to the business backend (docs/webhooks.md) */
+    char push_webhook_url[512];      /* offline push events; "" = off */
+    uint32_t push_webhook_batch_ms;  /* events of one recipient within this window: one POST */
+    uint32_t push_webhook_queue_max; /* events waiting at most; the oldest are dropped beyond */
+    char before_send_url[512];       /* moderation hook asked before storing; "" = off */
+    uint32_t before_send_timeout_ms; /* the hook's time to answer */
+    bool before_send_fail_open;      /* on timeout/error: true = store, false = refuse (6) */
+    char webhook_secret[256];        /* HMAC-SHA256 key signing both hooks; "" = unsigned */
     /* cluster */
     char redis_url[256]; /* "" = single node */
     char node_id[128];

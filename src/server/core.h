@@ -51,6 +51,11 @@ void omtp_dispatch_frame(omtp_conn *c, const uint8_t *frame, size_t len);
  * CommonErrorCode). */
 void omtp_send_error_frame(omtp_conn *c, int code, const char *desc);
 
+/* reqcheck.c: OMTP_EINVAL (and `why` naming the field) when an identifier
+ * field of the request (…Id, …Ids, to, from, userName, password, attrName)
+ * holds a NUL byte; 0 otherwise. */
+int omtp_req_check_ids(const tars_struct_desc *d, const void *obj, char *why, size_t whylen);
+
 /* server.c: presence and timers */
 void omtp_presence_add(omtp_server *s, omtp_conn *c);
 void omtp_presence_remove(omtp_server *s, omtp_conn *c);

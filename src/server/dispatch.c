@@ -11,11 +11,13 @@
  *     failed), stays open;
  *   - a payload that does not decode: the type's reply with PROTOCOL and a
  *     desc naming the field, stays open;
+ *   - an identifier field holding a NUL byte (reqcheck.c): PARAM naming it;
  *   - a request whose payload is empty where its type has a struct gets
  *     PROTOCOL (handlers always get a body), except PT_LOGIN (code 20) and
  *     PT_USERATTRIBUTE_GET (empty = no filter);
  *   - ACK packets from a client are answers to pushes: PT_SYNC_DATA_CMD goes
- *     to its handler, others are dropped.
+ *     to its handler, others are dropped; a PT_SYNC_DATA_CMD *request* (ACK
+ *     clear) gets PROTOCOL: only the server sends those.
  * The transforms a peer uses (zlib, AES) are remembered on the connection
  * for pushes.
  */
@@ -170,6 +172,16 @@ void omtp_dispatch_frame(omtp_conn *c, const uint8_t *frame, size_t len)
     }
     if (r->desc && !r->body && type != PT_LOGIN && type != PT_USERATTRIBUTE_GET) {
         omtp_reply_code(r, OMTP_EC_PROTOCOL, "empty payload: %s expected", r->desc->name);
+        return;
+    }
+    if (r->body && omtp_req_check_ids(r->desc, r->body, why, sizeof(why))) {
+        omtp_reply_code(r, OMTP_EC_PARAM, "%s", why);
+        return;
+    }
+    if (type == PT_SYNC_DATA_CMD) {
+        /* the server pushes it; a client only answers it, with ACK set */
+        omtp_reply_code(r, OMTP_EC_PROTOCOL,
+                        "PT_SYNC_DATA_CMD is sent by the server; answer it with the ACK flag");
         return;
     }
     if (omtp_flags_compress(flags) == OMTP_COMPRESS_ZLIB)

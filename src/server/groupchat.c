@@ -28,6 +28,7 @@
 #include "group.h"
 #include "handlers.h"
 #include "idlist.h"
+#include "webhook.h"
 
 typedef struct gchat {
     omtp_req *req;
@@ -107,9 +108,18 @@ static int gchat_work(omtp_db *db, void *arg)
                    c->groupId);
         return 0;
     }
+    uint64_t print = omtp_chat_fingerprint(&c->rec);
     rc = omtp_db_msg_append(db, &c->rec, &c->dup);
-    if (rc || c->dup)
+    if (rc)
         return rc;
+    if (c->dup) {
+        if (!omtp_chat_same_message(print, &c->rec, omtp_chat_fingerprint(&c->rec)))
+            gchat_fail(c, OMTP_EC_MSG_REPEATED,
+                       "packId %s was already used by %s for a different message (seqId %lld); "
+                       "send it with a fresh packId",
+                       c->rec.packId.data, c->rec.msg.from.data, (long long)c->rec.msg.seqId);
+        return 0;
+    }
     if (!c->cached) {
         rc = omtp_db_group_members(db, c->groupId, &c->fetched);
         if (rc)
@@ -135,7 +145,9 @@ static void gchat_done(void *arg, int status)
     if (status < 0) {
         LOG_ERROR("group message %s from %s not stored: %s", c->groupId, c->userId,
                   omtp_strerror(status));
-        omtp_reply_code(req, OMTP_EC_DB_ERROR, "storage failed, the message was not sent");
+        omtp_reply_code(req, status == OMTP_EDB ? OMTP_EC_SERVICE_UNAVAILABLE : OMTP_EC_DB_ERROR,
+                        "storage failed (%s), the message was not sent; send it again",
+                        omtp_strerror(status));
         gchat_free(c);
         return;
     }
@@ -162,11 +174,38 @@ static void gchat_done(void *arg, int status)
         }
         if (m) {
             omtp_fanout_msg(s, &c->rec, m, conn);
+            /* offline push webhook (webhook.h): members without a foreground device */
+            omtp_webhook_offline_push(s, &c->rec, &m->ids);
             omtp_members_unref(m);
         }
     }
     omtp_conn_unref(conn);
     gchat_free(c);
+}
+
+/* Queues a validated group message on the store. */
+static void gchat_submit(gchat *c)
+{
+    c->cached = omtp_group_cache_get(c->srv, c->groupId);
+    c->epoch = omtp_group_cache_epoch(c->srv);
+    int rc = omtp_store_submit(c->srv->store, gchat_work, gchat_done, c);
+    if (rc) {
+        omtp_reply_code(c->req, OMTP_EC_SERVICE_UNAVAILABLE, "store unavailable: %s",
+                        omtp_strerror(rc));
+        gchat_free(c);
+    }
+}
+
+/* The before-send webhook's verdict: store, or refuse with its code. */
+static void gchat_checked(void *arg, int code, const char *desc)
+{
+    gchat *c = arg;
+    if (code != OMTP_EC_SUCCESS) {
+        omtp_reply_code(c->req, code, "%s", desc);
+        gchat_free(c);
+        return;
+    }
+    gchat_submit(c);
 }
 
 void handle_group_chat(omtp_req *req)
@@ -229,12 +268,9 @@ void handle_group_chat(omtp_req *req)
         return;
     }
     m->contentType = q->contentType;
-    c->cached = omtp_group_cache_get(c->srv, c->groupId);
-    c->epoch = omtp_group_cache_epoch(c->srv);
-    int rc = omtp_store_submit(c->srv->store, gchat_work, gchat_done, c);
-    if (rc) {
-        omtp_reply_code(req, OMTP_EC_SERVICE_UNAVAILABLE, "store unavailable: %s",
-                        omtp_strerror(rc));
-        gchat_free(c);
-    }
+    /* before-send webhook (webhook.h): the business backend may refuse the
+     * message before it is stored; gchat_checked() continues */
+    if (omtp_webhook_before_send(c->srv, &c->rec, gchat_checked, c))
+        return;
+    gchat_submit(c);
 }

@@ -5,7 +5,8 @@
  * request's transforms (a compressed request gets a compressed reply, an
  * encrypted one an encrypted reply). omtp_reply_code() fills the reply
  * struct of the request's type generically by walking its descriptor: a top
- * level `code`/`desc` pair, or an `errorCode` CommonErrorCode member.
+ * level `code`/`desc` pair, or an `errorCode` CommonErrorCode member;
+ * LoginResp, which has no desc, carries the words in `extraData`.
  */
 #include "core.h"
 
@@ -72,6 +73,9 @@ static void set_code(const tars_struct_desc *d, void *obj, int code, const char 
             *(int32_t *)(void *)p = code;
         else if (f->kind == TK_STR && strcmp(f->name, "desc") == 0)
             tars_str_set((tars_str *)(void *)p, text);
+        else if (f->kind == TK_STR && d == &omtp_LoginResp_desc &&
+                 strcmp(f->name, "extraData") == 0)
+            tars_str_set((tars_str *)(void *)p, text); /* LoginResp has no desc */
         else if (f->kind == TK_STRUCT && f->sub == &omtp_CommonErrorCode_desc)
             set_code(f->sub, p, code, text);
     }

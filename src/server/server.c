@@ -29,6 +29,7 @@
 #include "group.h"
 #include "auth.h"
 #include "http.h"
+#include "webhook.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -512,6 +513,10 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
         return rc;
     LOG_INFO("store: %s (%s)", omtp_store_backend(s->store),
              cfg->store_uri[0] ? "store_uri" : cfg->data_dir);
+    if ((rc = omtp_webhook_init(s))) { /* offline push / before-send (webhook.h) */
+        snprintf(why, whylen, "cannot start the webhook worker: %s", omtp_strerror(rc));
+        return rc;
+    }
     int port;
     rc = start_listener(s, &im->listener, cfg->listen, "", &port, why, whylen);
     if (rc)
@@ -595,6 +600,9 @@ void omtp_server_stop(omtp_server *s)
     for (omtp_conn *c = im->all; c; c = omtp_conn_all_link(c)->next)
         if (c->state != OMTP_CONN_CLOSING)
             omtp_conn_pause(c);
+    /* before the store: pending before-send checks are answered (fail mode)
+     * and may still submit their message */
+    omtp_webhook_close(s);
     if (s->store) {
         omtp_store_close(s->store);
         s->store = NULL;
@@ -620,6 +628,7 @@ void omtp_server_free(omtp_server *s)
 {
     if (!s->impl)
         return;
+    omtp_webhook_close(s);
     if (s->store)
         omtp_store_close(s->store);
     s->store = NULL;

@@ -60,6 +60,9 @@ struct omtp_conn {
     /* transforms the peer used: replies mirror the request, pushes follow these */
     bool uses_zlib;
     bool uses_aes;
+    /* the device said it is in the background (webhook.h): counts as offline
+     * for offline pushes; set by PT_USERATTRIBUTE_SET "device.background" */
+    bool background;
     /* presence: next device of the same user (see omtp_presence_first) */
     omtp_conn *next_device;
     /* opaque per-module state (monitor subscriptions etc.) */
@@ -165,6 +168,7 @@ struct omtp_server {
     void *groups;                  /* group.c state (member cache) */
     void *http;                    /* http API state */
     void *cluster;                 /* cluster bus state, NULL when single-node */
+    void *webhook;                 /* webhook.c state, NULL when no hook is configured */
 };
 
 /* Life cycle (main.c): init opens the store, the listeners (writing

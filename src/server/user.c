@@ -31,6 +31,7 @@
 
 #include "group.h"
 #include "handlers.h"
+#include "webhook.h"
 #include "idlist.h"
 
 #define OMTP_USERINFO_BATCH 1000
@@ -280,6 +281,9 @@ void handle_userinfo_update(omtp_req *req)
 
 void handle_user_attr_set(omtp_req *req)
 {
+    /* "device.*" with an empty friendId: per-connection device state (webhook.h) */
+    if (omtp_webhook_device_attr(req))
+        return;
     const omtp_UserAttrSetReq *q = req->body;
     if (!q) {
         omtp_reply_code(req, OMTP_EC_PARAM, "no UserAttrSetReq payload");

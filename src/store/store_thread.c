@@ -16,6 +16,13 @@
  * order. An item returning an error rolls back alone; a failed BEGIN or
  * COMMIT fails every item of the batch with OMTP_EDB.
  *
+ * OMTP_EAGAIN from an item that is not the batch's first means "I would
+ * wait for a lock while this transaction holds others" (PostgreSQL, several
+ * nodes writing one session: two batches could deadlock). The batch is cut
+ * before that item and committed, and the item and those after it go back to
+ * the head of the queue: the next transaction starts with it, holding
+ * nothing, so it may wait safely. A first item returning it fails (EDB).
+ *
  * Cost: while the thread is committing, new submissions accumulate and go
  * into the next batch, so under load the number of fsyncs per second stays
  * roughly constant while the items per fsync grow. With nothing queued, an
@@ -119,8 +126,10 @@ static void record_commit(omtp_store_stats *st, uint64_t us, bool ok)
     st->commit_us_bucket[11]++;
 }
 
-/* Runs one batch on the store thread; fills every item's status. */
-static void run_batch(omtp_store *s, item_fifo *batch, uint64_t *commit_us, bool *ok)
+/* Runs one batch on the store thread; fills every item's status. Items cut
+ * off by OMTP_EAGAIN are moved to *rest (in order), not run. */
+static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t *commit_us,
+                      bool *ok)
 {
     omtp_db *db = s->db;
     *commit_us = 0;
@@ -130,12 +139,27 @@ static void run_batch(omtp_store *s, item_fifo *batch, uint64_t *commit_us, bool
             it->status = OMTP_EDB;
         return;
     }
-    for (store_item *it = batch->head; it; it = it->next) {
+    store_item *prev = NULL;
+    for (store_item *it = batch->head; it; prev = it, it = it->next) {
         if (omtp_db_savepoint(db) != 0) {
             it->status = OMTP_EDB;
             continue;
         }
         int rc = it->work ? it->work(db, it->arg) : 0;
+        if (rc == OMTP_EAGAIN && prev) {
+            /* defer it and the rest to the next transaction */
+            omtp_db_rollback_to(db);
+            rest->head = it;
+            rest->tail = batch->tail;
+            for (store_item *r = it; r; r = r->next)
+                rest->n++;
+            batch->n -= rest->n;
+            batch->tail = prev;
+            prev->next = NULL;
+            break;
+        }
+        if (rc == OMTP_EAGAIN)
+            rc = OMTP_EDB;
         if (rc == 0) {
             if (omtp_db_release(db) != 0) {
                 rc = OMTP_EDB;
@@ -172,9 +196,18 @@ static void store_thread_main(void *arg)
 
         uint64_t us;
         bool ok;
-        run_batch(s, &batch, &us, &ok);
+        item_fifo rest = {0};
+        run_batch(s, &batch, &rest, &us, &ok);
 
         uv_mutex_lock(&s->mu);
+        if (rest.head) {
+            /* deferred items go first in the next batch */
+            rest.tail->next = s->pending.head;
+            if (!s->pending.head)
+                s->pending.tail = rest.tail;
+            s->pending.head = rest.head;
+            s->pending.n += rest.n;
+        }
         s->st.executed += batch.n;
         record_commit(&s->st, us, ok);
         fifo_splice(&s->done, &batch);

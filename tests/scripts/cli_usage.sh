@@ -41,6 +41,8 @@ t group-unknown 2 "unknown subcommand 'explode'" "$OMTP" group explode --user a
 t friends-unknown 2 "unknown subcommand 'hug'" "$OMTP" friends hug --user a
 t user-bad-field 2 "bad field 'color=red'" "$OMTP" user set color=red --user a
 t send-missing-text 2 "usage: omtp send USER TEXT" "$OMTP" send bob --user a
+t empty-arg 2 "argument 1 is empty" "$OMTP" history "" --user a
+t empty-group 2 "argument 2 is empty" "$OMTP" group members "" --user a
 t revoke-bad-seq 2 "SEQ must be a message number" "$OMTP" revoke bob zero --user a
 t bad-server 2 "bad --server" "$OMTP" login --server nocolon:99999 --user a
 t bad-device 2 "unknown --device 'toaster'" "$OMTP" login --device toaster --user a

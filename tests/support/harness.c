@@ -70,8 +70,10 @@ static void die(h_server *s, const char *fmt, ...)
     fail_msg("harness: %s", msg);
 }
 
-static void spawn(h_server *s)
+static void spawn(h_server *s, int listen_port)
 {
+    char listen[64];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", listen_port);
     unlink(s->port_path);
     const char *argv[64];
     int n = 0;
@@ -79,7 +81,7 @@ static void spawn(h_server *s)
     argv[n++] = "--config";
     argv[n++] = s->conf_path;
     argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1:0";
+    argv[n++] = listen;
     argv[n++] = "--port-file";
     argv[n++] = s->port_path;
     argv[n++] = "--data-dir";
@@ -157,7 +159,7 @@ h_server *h_server_start(const char *conf, const char *const *args)
             live[i] = s;
             break;
         }
-    spawn(s);
+    spawn(s, 0);
     return s;
 }
 
@@ -165,7 +167,17 @@ void h_server_restart(h_server *s)
 {
     if (s->pid)
         die(s, "restart of a running server");
-    spawn(s);
+    spawn(s, 0);
+}
+
+void h_server_restart_same_port(h_server *s)
+{
+    if (s->pid)
+        die(s, "restart of a running server");
+    int port = s->port;
+    spawn(s, port);
+    if (s->port != port)
+        die(s, "omtpd restarted on port %d instead of %d", s->port, port);
 }
 
 bool h_server_alive(h_server *s)

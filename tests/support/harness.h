@@ -62,6 +62,10 @@ typedef struct h_server {
 h_server *h_server_start(const char *conf, const char *const *args);
 /* Starts it again on the same data directory and config (after stop/kill). */
 void h_server_restart(h_server *s);
+/* Same, but listening on the port of the previous run (clients that
+ * reconnect to a fixed address find it again). Fails the test if the port
+ * cannot be bound again. */
+void h_server_restart_same_port(h_server *s);
 /* SIGTERM, wait (up to 20 s, then SIGKILL). Returns the exit code, or
  * 128+signal if it died from a signal. */
 int h_server_stop(h_server *s);

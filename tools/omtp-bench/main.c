@@ -15,6 +15,13 @@
  *
  * Latency of a message = the send time carried in its payload -> its
  * delivery at the peer (same clock: both ends live in this process).
+ * Closed loop (--window W): each sender keeps W messages in flight,
+ * sending the next one as soon as an ack arrives.
+ *
+ * --protocol mqtt runs the chat scenario against an MQTT 3.1.1 broker with
+ * the same design (mqtt.c: every connection on this one loop): client i
+ * subscribes to PREFIX/i at QoS 1 and publishes at QoS 1 to its peer's
+ * topic; "acked" is the broker's PUBACK, "delivered" the PUBLISH at the peer.
  * Users are PREFIX<i> with one password; create them beforehand with
  * bench/mkusers.sh. A process may hold at most 20,000 open files: keep
  * --conns <= 19000 per process and run several processes for more.
@@ -29,6 +36,7 @@
 #include <unistd.h>
 
 #include "bench_stats.h"
+#include "mqtt.h"
 #include "client/omtp_client.h"
 #include "client/omtp_sync.h"
 
@@ -58,11 +66,13 @@ typedef struct bopts {
     int keepalive;
     int compress;
     int timeout_ms;
+    bool mqtt; /* --protocol mqtt */
 } bopts;
 
 struct bench;
 typedef struct bclient {
     omtp_client *c;
+    mqtt_conn *mq; /* --protocol mqtt */
     struct bench *b;
     int idx;  /* user index */
     int peer; /* chat: the peer's user index */
@@ -99,9 +109,25 @@ static uint64_t now_us(void)
 }
 
 static void start_client(bench *b, bclient *bc, int user);
+static void send_one(bench *b, bclient *bc);
+
+/* Closed loop: top the sender's window up again. */
+static void refill(bench *b, bclient *bc)
+{
+    if (b->phase != 1 || b->o.rate > 0 || !bc->sender || !bc->online)
+        return;
+    int guard = 0;
+    while (bc->inflight < b->o.window && guard++ < b->o.window) {
+        uint64_t before = b->sent;
+        send_one(b, bc);
+        if (b->sent == before)
+            break;
+    }
+}
 
 static void on_ack(omtp_client *c, int status, const omtp_MsgAck *ack, void *ud)
 {
+    (void)c;
     bclient *bc = ud;
     bench *b = bc->b;
     bc->inflight--;
@@ -109,6 +135,21 @@ static void on_ack(omtp_client *c, int status, const omtp_MsgAck *ack, void *ud)
         b->ack_err++;
     else
         b->acked++;
+    refill(b, bc);
+}
+
+static void mq_on_puback(mqtt_conn *m, void *ud)
+{
+    (void)m;
+    bclient *bc = ud;
+    bc->inflight--;
+    bc->b->acked++;
+    refill(bc->b, bc);
+}
+
+static void topic_of(const bench *b, int user, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/%d", b->o.prefix, user);
 }
 
 static void send_one(bench *b, bclient *bc)
@@ -119,6 +160,16 @@ static void send_one(bench *b, bclient *bc)
     if (pad > 0) {
         memcpy(content + n, b->payload_pad, (size_t)pad);
         content[n + pad] = 0;
+        n += pad;
+    }
+    if (bc->mq) {
+        char topic[300];
+        topic_of(b, bc->peer, topic, sizeof(topic));
+        if (mqtt_conn_publish(bc->mq, topic, content, (size_t)n) == 0) {
+            bc->inflight++;
+            b->sent++;
+        }
+        return;
     }
     omtp_MsgReq m;
     omtp_msg_init(&omtp_MsgReq_desc, &m);
@@ -141,21 +192,62 @@ static void send_one(bench *b, bclient *bc)
     omtp_msg_free(&omtp_MsgReq_desc, &m);
 }
 
-static void on_message(omtp_client *c, const omtp_OTIMHeader *h, const omtp_MsgReq *m, bool catchup,
-                       void *ud)
+/* A message reached its peer: count it, latency from the stamp it carries
+ * ("<send time in us>:" then padding; not NUL-terminated for MQTT). */
+static void delivered(bench *b, const char *p, size_t len)
 {
-    bclient *bc = ud;
-    bench *b = bc->b;
     if (b->phase == 0) {
         b->recv_before_run++;
         return;
     }
-    char *end;
-    unsigned long long ts = strtoull(m->content.data, &end, 10);
-    if (end == m->content.data || *end != ':')
+    unsigned long long ts = 0;
+    size_t i = 0;
+    for (; i < len && i < 24 && p[i] >= '0' && p[i] <= '9'; i++)
+        ts = ts * 10 + (unsigned long long)(p[i] - '0');
+    if (i == 0 || i >= len || p[i] != ':')
         return;
     b->recv++;
     bench_lat_add(&b->lat_msg, (int64_t)(now_us() - ts));
+}
+
+static void on_message(omtp_client *c, const omtp_OTIMHeader *h, const omtp_MsgReq *m, bool catchup,
+                       void *ud)
+{
+    (void)c;
+    (void)h;
+    (void)catchup;
+    bclient *bc = ud;
+    delivered(bc->b, m->content.data ? m->content.data : "", m->content.len);
+}
+
+static void mq_on_message(mqtt_conn *m, const char *payload, size_t len, void *ud)
+{
+    (void)m;
+    bclient *bc = ud;
+    delivered(bc->b, payload, len);
+}
+
+static void mq_on_state(mqtt_conn *m, bool online, const char *err, void *ud)
+{
+    bclient *bc = ud;
+    bench *b = bc->b;
+    if (online) {
+        bc->online = true;
+        b->online++;
+        bench_lat_add(&b->lat_login, (int64_t)(now_us() - bc->t_start));
+        return;
+    }
+    if (bc->online) {
+        bc->online = false;
+        b->online--;
+        b->drops++;
+    } else {
+        b->conn_err++;
+    }
+    if (b->drops + b->conn_err <= 3)
+        fprintf(stderr, "omtp-bench: mqtt client %d: %s\n", bc->idx, err);
+    bc->done = true;
+    (void)m;
 }
 
 static void on_state(omtp_client *c, const omtp_client_event *ev, void *ud)
@@ -214,6 +306,23 @@ static void start_client(bench *b, bclient *bc, int user)
 {
     char name[128];
     snprintf(name, sizeof(name), "%s%d", b->o.prefix, user);
+    if (b->o.mqtt) {
+        char topic[300];
+        topic_of(b, user, topic, sizeof(topic));
+        mqtt_callbacks mcb = {
+            .on_state = mq_on_state, .on_puback = mq_on_puback, .on_message = mq_on_message};
+        bc->b = b;
+        bc->idx = user;
+        bc->done = false;
+        bc->t_start = now_us();
+        if (mqtt_conn_start(b->loop, b->o.host, b->o.port, name, topic, b->o.keepalive, &mcb, bc,
+                            &bc->mq)) {
+            b->conn_err++;
+            bc->done = true;
+            bc->mq = NULL;
+        }
+        return;
+    }
     bool second = b->o.host2[0] && (user & 1);
     omtp_client_config cfg = {.host = second ? b->o.host2 : b->o.host,
                               .port = second ? b->o.port2 : b->o.port,
@@ -272,11 +381,16 @@ static void finish(bench *b)
     uv_timer_stop(&b->tick);
     uv_timer_stop(&b->progress);
     uv_signal_stop(&b->sigint);
-    for (int i = 0; i < b->ncl; i++)
+    for (int i = 0; i < b->ncl; i++) {
         if (b->cl[i].c) {
             omtp_client_destroy(b->cl[i].c);
             b->cl[i].c = NULL;
         }
+        if (b->cl[i].mq) {
+            mqtt_conn_free(b->cl[i].mq);
+            b->cl[i].mq = NULL;
+        }
+    }
 }
 
 static void on_tick(uv_timer_t *t)
@@ -329,9 +443,8 @@ static void on_tick(uv_timer_t *t)
                     send_one(b, bc);
                     bc->due -= 1;
                 }
-            } else {
-                while (bc->inflight < b->o.window)
-                    send_one(b, bc);
+            } else if (bc->inflight < b->o.window) {
+                refill(b, bc); /* first fill; acks refill from then on */
             }
         }
         return;
@@ -438,6 +551,10 @@ static void report(bench *b)
                       bench_lat_pct(l, 90) / 1000, "p99_ms", bench_lat_pct(l, 99) / 1000, "p999_ms",
                       bench_lat_pct(l, 99.9) / 1000, "max_ms", bench_lat_max(l) / 1000);
         json_object_set_new(j, b->o.scenario >= SC_CHAT ? "latency" : "login_latency", lj);
+        json_object_set_new(j, "protocol", json_string(b->o.mqtt ? "mqtt" : "omtp"));
+        json_object_set_new(j, "pairs", json_integer(b->o.pairs));
+        json_object_set_new(j, "rate", json_real(b->o.rate));
+        json_object_set_new(j, "window", json_integer(b->o.window));
         if (b->o.server_pid) {
             json_object_set_new(j, "server_rss_kb", json_integer(rss));
             json_object_set_new(j, "server_hwm_kb", json_integer(hwm));
@@ -448,8 +565,8 @@ static void report(bench *b)
         json_decref(j);
         return;
     }
-    printf("scenario     %s against %s:%d (%.2f s measured)\n", sc_names[b->o.scenario], b->o.host,
-           b->o.port, run);
+    printf("scenario     %s against %s %s:%d (%.2f s measured)\n", sc_names[b->o.scenario],
+           b->o.mqtt ? "MQTT broker" : "omtpd", b->o.host, b->o.port, run);
     if (b->o.scenario == SC_CONNECT)
         printf("connections  %llu online of %d\n", (unsigned long long)b->online, b->ncl);
     if (b->o.scenario == SC_LOGIN)
@@ -474,31 +591,36 @@ static void report(bench *b)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: omtp-bench SCENARIO [OPTIONS]\n\n"
-               "Scenarios:\n"
-               "  connect   --conns N [--ramp R] [--duration S]   hold N logged-in connections\n"
-               "  login     --conns C [--users N] [--duration S]  C concurrent login/logout loops\n"
-               "  chat      --pairs P [--rate R | --window W] [--size B] [--duration S]\n"
-               "  group     --group-size G --senders S [--rate R] [--size B] [--duration S]\n\n"
-               "Options:\n"
-               "  --server HOST:PORT   default 127.0.0.1:9000\n"
-               "  --server2 HOST:PORT  odd-numbered users connect here instead (cluster:\n"
-               "                       every chat pair spans two nodes)\n"
-               "  --user-prefix P      users are P0, P1, ... (default 'bench')\n"
-               "  --user-start K       first user index (split users between processes)\n"
-               "  --password PW        the users' password (default 'bench')\n"
-               "  --ramp R             connections started per second (default 2000)\n"
-               "  --duration S         measured seconds (default 10)\n"
-               "  --rate R             messages/s per sending client (0 = closed loop)\n"
-               "  --window W           closed loop: messages in flight per client (default 1)\n"
-               "  --size B             message payload bytes (default 64)\n"
-               "  --keepalive S        heartbeat interval (default 30)\n"
-               "  --compress           zlib-compress requests\n"
-               "  --timeout MS         request / connect timeout (default 10000)\n"
-               "  --server-pid PID     report the server's RSS\n"
-               "  --json               one JSON object on stdout\n\n"
-               "Create users first: bench/mkusers.sh. At most ~19000 connections per process\n"
-               "(20,000 open files); run several processes with --user-start for more.\n");
+    fprintf(f,
+            "usage: omtp-bench SCENARIO [OPTIONS]\n\n"
+            "Scenarios:\n"
+            "  connect   --conns N [--ramp R] [--duration S]   hold N logged-in connections\n"
+            "  login     --conns C [--users N] [--duration S]  C concurrent login/logout loops\n"
+            "  chat      --pairs P [--rate R | --window W] [--size B] [--duration S]\n"
+            "  group     --group-size G --senders S [--rate R] [--size B] [--duration S]\n\n"
+            "Options:\n"
+            "  --server HOST:PORT   default 127.0.0.1:9000\n"
+            "  --server2 HOST:PORT  odd-numbered users connect here instead (cluster:\n"
+            "                       every chat pair spans two nodes)\n"
+            "  --user-prefix P      users are P0, P1, ... (default 'bench')\n"
+            "  --user-start K       first user index (split users between processes)\n"
+            "  --password PW        the users' password (default 'bench')\n"
+            "  --ramp R             connections started per second (default 2000)\n"
+            "  --duration S         measured seconds (default 10)\n"
+            "  --rate R             messages/s per sending client (default 10; 0 = closed\n"
+            "                       loop)\n"
+            "  --window W           closed loop: messages in flight per client (default 1);\n"
+            "                       --window without --rate means closed loop\n"
+            "  --size B             message payload bytes (default 64)\n"
+            "  --keepalive S        heartbeat interval (default 30)\n"
+            "  --compress           zlib-compress requests\n"
+            "  --timeout MS         request / connect timeout (default 10000)\n"
+            "  --server-pid PID     report the server's RSS\n"
+            "  --json               one JSON object on stdout\n"
+            "  --protocol mqtt      chat against an MQTT 3.1.1 broker instead (QoS 1;\n"
+            "                       client i subscribes to PREFIX/i, publishes to its peer's)\n\n"
+            "Create users first: bench/mkusers.sh. At most ~19000 connections per process\n"
+            "(20,000 open files); run several processes with --user-start for more.\n");
 }
 
 static int parse(int argc, char **argv, bopts *o)
@@ -520,6 +642,7 @@ static int parse(int argc, char **argv, bopts *o)
     o->keepalive = 30;
     o->timeout_ms = 10000;
     o->scenario = -1;
+    bool rate_set = false, window_set = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -529,6 +652,13 @@ static int parse(int argc, char **argv, bopts *o)
             exit(0);
         } else if (!strcmp(a, "--json")) {
             o->json = true;
+        } else if (OPT("--protocol")) {
+            if (!strcmp(v, "mqtt")) {
+                o->mqtt = true;
+            } else if (strcmp(v, "omtp")) {
+                fprintf(stderr, "omtp-bench: unknown --protocol '%s' (omtp, mqtt)\n", v);
+                return -1;
+            }
         } else if (!strcmp(a, "--compress")) {
             o->compress = OMTP_COMPRESS_ZLIB;
         } else if (OPT("--server")) {
@@ -555,8 +685,10 @@ static int parse(int argc, char **argv, bopts *o)
             o->pairs = atoi(v);
         } else if (OPT("--rate")) {
             o->rate = atof(v);
+            rate_set = true;
         } else if (OPT("--window")) {
             o->window = atoi(v);
+            window_set = true;
         } else if (OPT("--size")) {
             o->size = atoi(v);
         } else if (OPT("--group-size")) {
@@ -591,6 +723,12 @@ static int parse(int argc, char **argv, bopts *o)
     }
     if (o->scenario < 0) {
         fprintf(stderr, "omtp-bench: name a scenario (connect, login, chat, group)\n");
+        return -1;
+    }
+    if (window_set && !rate_set)
+        o->rate = 0; /* --window alone means closed loop */
+    if (o->mqtt && o->scenario != SC_CHAT) {
+        fprintf(stderr, "omtp-bench: --protocol mqtt runs the chat scenario only\n");
         return -1;
     }
     if (o->size < 24)
@@ -660,7 +798,7 @@ int main(int argc, char **argv)
     uv_signal_init(b->loop, &b->sigint);
     b->tick.data = b->progress.data = b->sigint.data = b;
     b->t0 = b->t_last_tick = now_us();
-    uv_timer_start(&b->tick, on_tick, 0, 5);
+    uv_timer_start(&b->tick, on_tick, 0, 1); /* 1 ms: paced sends stay smooth */
     if (isatty(STDERR_FILENO) && !b->o.json)
         uv_timer_start(&b->progress, progress, 1000, 1000);
     uv_signal_start(&b->sigint, on_sigint, SIGINT);

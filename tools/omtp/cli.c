@@ -311,6 +311,12 @@ int cli_refused(const char *what, int code, const char *desc)
     fprintf(stderr, "omtp: %s: %s (%d)%s%s\n", what, omtp_error_code_name(code), code,
             desc && *desc ? ": " : "", desc && *desc ? desc : "");
     const char *h = code_hint(code);
+    /* refusing a revoke/edit/delete is about who may, not about sending */
+    if (code == OMTP_EC_MSG_FORBIDDEN &&
+        (!strcmp(what, "revoke") || !strcmp(what, "edit") || !strcmp(what, "delete")))
+        h = code_hint(OMTP_EC_MSG_OP_CMD);
+    if (code == OMTP_EC_GROUP_NO_PRIVILEGE && !strcmp(what, "group join"))
+        h = "only members add members: ask one of them to run `omtp group join GROUP YOUR_ID`";
     if (h)
         fprintf(stderr, "hint: %s\n", h);
     return CLI_EREFUSED;
@@ -454,6 +460,14 @@ int cli_start(int argc, char **argv, cli_opts *o, int default_device, int min_ar
         fprintf(stderr, "usage: %s\n(run with --help for details)\n", usage_line);
         return CLI_EUSAGE;
     }
+    for (int i = 0; i < o->argc; i++)
+        if (!o->argv[i][0]) {
+            fprintf(stderr,
+                    "omtp: argument %d is empty: give a value (an empty variable in a "
+                    "script?)\nusage: %s\n",
+                    i + 1, usage_line);
+            return CLI_EUSAGE;
+        }
     return -1;
 }
 

@@ -22,6 +22,12 @@
  * `UPDATE sessions SET last_seq = last_seq + 1 ... RETURNING` in the same
  * transaction that inserts the message, so the session row stays locked
  * until commit and seqIds are gap-free and unique across writers.
+ *
+ * Deadlocks: two nodes' batches each lock several session rows, in their
+ * own order. So only the first item of a batch may wait for a session row;
+ * a later item tries the lock with NOWAIT and, if another node holds it,
+ * returns OMTP_EAGAIN: the executor commits the batch so far and runs the
+ * item first in the next transaction (store_thread.c).
  */
 #ifndef OMTP_PG_H
 #define OMTP_PG_H
@@ -44,6 +50,8 @@ typedef struct pg_db {
     char *uri;           /* as configured */
     bool in_tx;          /* inside begin() .. commit()/rollback() */
     int sp_depth;        /* open savepoints */
+    int tx_items;        /* item savepoints opened in this transaction */
+    char sqlstate[6];    /* of the last failed statement */
     int64_t last_try_ms; /* last connection attempt */
     int64_t last_us;     /* last change time handed out (strictly increasing) */
 } pg_db;

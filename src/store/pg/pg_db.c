@@ -188,6 +188,8 @@ PGresult *pg_q(pg_db *d, int id, const pg_args *a)
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return r;
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    snprintf(d->sqlstate, sizeof(d->sqlstate), "%s", state ? state : "");
     pg_seterr(d, pg_sql[id], PQerrorMessage(d->conn));
     PQclear(r);
     if (PQstatus(d->conn) != CONNECTION_OK)
@@ -317,6 +319,7 @@ int pg_begin(omtp_db *db)
     if (rc == 0) {
         d->in_tx = true;
         d->sp_depth = 0;
+        d->tx_items = 0;
     }
     return rc;
 }
@@ -362,8 +365,10 @@ int pg_savepoint(omtp_db *db)
 {
     pg_db *d = PGD(db);
     int rc = pg_exec_simple(d, "SAVEPOINT item");
-    if (rc == 0)
+    if (rc == 0) {
         d->sp_depth++;
+        d->tx_items++;
+    }
     return rc;
 }
 

@@ -73,6 +73,16 @@ int pg_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
         if (rc)
             return rc;
     }
+    if (d->in_tx && d->tx_items > 1) {
+        /* not the batch's first item: never wait for another node's lock
+         * while holding ours (see pg.h) */
+        pa_init(&a);
+        pa_tstr(&a, &m->msg.sessionId);
+        PGresult *lr = pg_q(d, PG_SESSION_TRYLOCK, &a);
+        if (!lr)
+            return strcmp(d->sqlstate, "55P03") == 0 ? OMTP_EAGAIN : OMTP_EDB;
+        PQclear(lr);
+    }
     if (pg_op_begin(d, &own))
         return OMTP_EDB;
     int64_t nowUs = pg_now_us(d), nowMs = pg_now_ms(), seq = 0;

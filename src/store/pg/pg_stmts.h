@@ -55,6 +55,7 @@
       "INSERT INTO sessions AS s (session_id, type, last_seq, changed_us) VALUES ($1, $2, 1, $3) " \
       "ON CONFLICT(session_id) DO UPDATE SET last_seq = s.last_seq + 1, "                          \
       "changed_us = GREATEST(excluded.changed_us, s.changed_us + 1) RETURNING last_seq")           \
+    X(PG_SESSION_TRYLOCK, "SELECT 1 FROM sessions WHERE session_id = $1 FOR UPDATE NOWAIT")        \
     X(PG_SESSION_UNBUMP,                                                                           \
       "UPDATE sessions SET last_seq = last_seq - 1 WHERE session_id = $1 AND last_seq = $2")       \
     X(PG_MSG_INSERT,                                                                               \

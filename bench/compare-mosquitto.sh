@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# compare-mosquitto.sh BUILD_DIR [RUNS] - omtpd and Mosquitto side by side,
+# the same 1:1 chat workload, the same driver design, in one run.
+#
+# Driver: build/omtp-bench (ONE libuv loop drives every connection of the
+# process) in both cases: `omtp-bench chat` for omtpd, `omtp-bench chat
+# --protocol mqtt` for Mosquitto (client i subscribes to its own topic
+# bench/i at QoS 1 and publishes at QoS 1 to its peer's topic). Same pairs,
+# payload, window and rate on both sides.
+#
+# Systems (each started fresh for each measurement, on loopback):
+#   mosquitto     persistence on (in-memory store saved every autosave_interval
+#                 = 1800 s and at shutdown: a PUBACK does NOT mean on disk)
+#   omtpd FULL    SQLite WAL, synchronous=FULL: a MsgAck means fsync'ed (group commit)
+#   omtpd NORMAL  SQLite WAL, synchronous=NORMAL: acked messages survive a
+#                 process crash, the last commits may be lost on power loss
+#
+# Measures, per system, RUNS times interleaved (so drift of a shared machine
+# hits every system alike), medians reported:
+#   saturation  closed loop, WINDOW messages in flight per client: delivered msg/s
+#   fixed rate  RATE msg/s in total: latency p50/p99/p999 (send -> delivery)
+#
+# Output: bench/out/compare-*.json (raw), the tables on stdout (markdown),
+# bench/compare-mosquitto.png (gnuplot). Knobs: PAIRS (10), SIZE (64),
+# WINDOW (16), RATE (5000), DURATION (5), RUNS ($2 or 3).
+#
+# Installs mosquitto and gnuplot (Debian) if missing: they are needed by
+# this benchmark only, not by the build or the tests.
+set -euo pipefail
+BUILD=${1:?usage: compare-mosquitto.sh BUILD_DIR [RUNS]}
+RUNS=${2:-${RUNS:-3}}
+PAIRS=${PAIRS:-10}
+SIZE=${SIZE:-64}
+WINDOW=${WINDOW:-16}
+RATE=${RATE:-5000}
+DURATION=${DURATION:-5}
+HERE=$(cd "$(dirname "$0")" && pwd)
+OMTPD=$BUILD/omtpd
+BENCH=$BUILD/omtp-bench
+[ -x "$OMTPD" ] && [ -x "$BENCH" ] || { echo "need $OMTPD and $BENCH (make build)"; exit 1; }
+
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v gnuplot >/dev/null 2>&1 || need+=(gnuplot-nox)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "installing ${need[*]} (benchmark only)" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+MOSQ=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+
+OUT=$HERE/out
+mkdir -p "$OUT"
+W=$(mktemp -d)
+SPID=
+cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+NCL=$((2 * PAIRS))
+PER_CLIENT_RATE=$(python3 -c "print($RATE / $NCL)")
+
+# users for omtpd (cheap password hash: logins are not what is measured)
+"$OMTPD" user bulk bench "$NCL" --password bench --cost 8 --data-dir "$W/omtp-seed" >/dev/null
+
+start_mosquitto() {
+  rm -rf "$W/mq"; mkdir -p "$W/mq"
+  PORT=$(free_port)
+  cat >"$W/mq/mosquitto.conf" <<EOF
+per_listener_settings false
+listener $PORT 127.0.0.1
+allow_anonymous true
+set_tcp_nodelay true
+persistence true
+persistence_location $W/mq/
+autosave_interval 1800
+max_inflight_messages 100
+max_queued_messages 100000
+log_dest stderr
+log_type error
+log_type warning
+EOF
+  # running as root, mosquitto would switch to user "mosquitto", which cannot
+  # write the temporary persistence directory
+  [ "$(id -u)" -eq 0 ] && echo "user root" >>"$W/mq/mosquitto.conf"
+  "$MOSQ" -c "$W/mq/mosquitto.conf" 2>>"$W/mq/log" &
+  SPID=$!
+  for _ in $(seq 1 100); do
+    (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "mosquitto did not start:"; cat "$W/mq/log"; exit 1
+}
+
+start_omtpd() { # sync level
+  rm -rf "$W/od"; mkdir -p "$W/od"; cp -r "$W/omtp-seed" "$W/od/data"
+  "$OMTPD" --listen 127.0.0.1:0 --port-file "$W/od/port" --data-dir "$W/od/data" \
+    --sync-level "$1" --log-level warn 2>>"$W/od/log" &
+  SPID=$!
+  for _ in $(seq 1 100); do [ -s "$W/od/port" ] && break; sleep 0.05; done
+  [ -s "$W/od/port" ] || { echo "omtpd did not start:"; cat "$W/od/log"; exit 1; }
+  PORT=$(cat "$W/od/port")
+}
+
+stop_server() { kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=; }
+
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+RAW=$OUT/compare-$STAMP.jsonl
+: >"$RAW"
+measure() { # system-name, extra bench args
+  local sys=$1; shift
+  local j
+  j=$("$BENCH" chat --server 127.0.0.1:$PORT --pairs "$PAIRS" --size "$SIZE" --window "$WINDOW" \
+    --duration "$DURATION" --json "$@")
+  echo "{\"system\":\"$sys\",\"mode\":\"saturation\",\"run\":$run,\"r\":$j}" >>"$RAW"
+  j=$("$BENCH" chat --server 127.0.0.1:$PORT --pairs "$PAIRS" --size "$SIZE" \
+    --rate "$PER_CLIENT_RATE" --duration "$DURATION" --json "$@")
+  echo "{\"system\":\"$sys\",\"mode\":\"rate\",\"run\":$run,\"r\":$j}" >>"$RAW"
+  echo "  $sys run $run done" >&2
+}
+
+for run in $(seq 1 "$RUNS"); do
+  start_mosquitto; measure mosquitto --protocol mqtt; stop_server
+  start_omtpd 2; measure omtpd-FULL; stop_server
+  start_omtpd 1; measure omtpd-NORMAL; stop_server
+done
+
+python3 - "$RAW" "$OUT/compare-$STAMP.dat" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+systems = ["mosquitto", "omtpd-FULL", "omtpd-NORMAL"]
+med = {}
+for s in systems:
+    sat = [r["r"] for r in rows if r["system"] == s and r["mode"] == "saturation"]
+    fix = [r["r"] for r in rows if r["system"] == s and r["mode"] == "rate"]
+    thr = [x["throughput_per_s"] for x in sat]
+    lost = sum(x["acked"] - x["received"] for x in sat + fix)
+    med[s] = dict(
+        thr=statistics.median(thr), lo=min(thr), hi=max(thr),
+        sat_p50=statistics.median(x["latency"]["p50_ms"] for x in sat),
+        rate=statistics.median(x["throughput_per_s"] for x in fix),
+        p50=statistics.median(x["latency"]["p50_ms"] for x in fix),
+        p99=statistics.median(x["latency"]["p99_ms"] for x in fix),
+        p999=statistics.median(x["latency"]["p999_ms"] for x in fix),
+        errors=sum(x["errors"] for x in sat + fix), lost=lost, n=len(sat))
+m = med["mosquitto"]
+print("| system | saturated msg/s (median, range) | ratio vs mosquitto | p50 ms at saturation "
+      "| fixed-rate msg/s | p50 ms | p99 ms | p999 ms | p99 ratio (mosquitto / system) | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for s in systems:
+    x = med[s]
+    print(f"| {s} | {x['thr']:,.0f} ({x['lo']:,.0f}-{x['hi']:,.0f}) | {x['thr']/m['thr']:.2f}x "
+          f"| {x['sat_p50']:.2f} | {x['rate']:,.0f} | {x['p50']:.3f} | {x['p99']:.3f} | {x['p999']:.3f} "
+          f"| {m['p99']/x['p99'] if x['p99'] else 0:.2f}x | {x['errors']} |")
+with open(sys.argv[2], "w") as f:
+    for i, s in enumerate(systems):
+        x = med[s]
+        f.write(f"{i} {s} {x['thr']:.0f} {x['lo']:.0f} {x['hi']:.0f} {x['p50']:.3f} {x['p99']:.3f} {x['p999']:.3f}\n")
+EOF
+
+if command -v gnuplot >/dev/null; then
+  gnuplot <<EOF
+set terminal pngcairo size 1100,420 font ",10" noenhanced
+set output "$HERE/compare-mosquitto.png"
+set multiplot layout 1,2 title "1:1 chat, $PAIRS pairs, $SIZE B payload, one libuv loop driver per protocol; $(nproc) cores, $(date -u +%Y-%m-%d)"
+set style fill solid 0.7 border -1
+set boxwidth 0.6
+set grid ytics
+set key top left
+set yrange [0:*]
+set title "saturation: delivered msg/s (window $WINDOW per client; median of $RUNS, range)"
+plot "$OUT/compare-$STAMP.dat" using 1:3:xtic(2) with boxes lc rgb "#4477aa" notitle, \
+     "" using 1:3:4:5 with yerrorbars lc rgb "black" pt 0 notitle
+set title "latency at $RATE msg/s (ms, median of $RUNS)"
+set style data histograms
+set style histogram clustered gap 1
+set logscale y
+set yrange [0.01:*]
+plot "$OUT/compare-$STAMP.dat" using 6:xtic(2) title "p50", "" using 7 title "p99", "" using 8 title "p999"
+unset multiplot
+EOF
+  echo "plot: $HERE/compare-mosquitto.png" >&2
+fi
+echo "raw: $RAW" >&2

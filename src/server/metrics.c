@@ -1,0 +1,163 @@
+/*
+ * metrics.c - renders srv->metrics, the store's statistics, HTTP response
+ * counts and the process's memory as Prometheus text (GET /metrics).
+ *
+ * Every packet type the protocol defines gets a line for in and out (zeros
+ * included), so dashboards see a series from the first scrape; error codes
+ * only appear once they occurred. Rendering is a few kilobytes of snprintf
+ * on the loop thread: cheap at scrape intervals.
+ */
+#include "metrics.h"
+#include "http_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proto/omtp_proto.h"
+
+typedef struct tbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} tbuf;
+
+static void out(tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out(tbuf *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = true;
+            return;
+        }
+        if (b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap * 2 + (size_t)n;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = true;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+}
+
+static void head(tbuf *b, const char *name, const char *type, const char *help)
+{
+    out(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void one(tbuf *b, const char *name, const char *type, const char *help, uint64_t v)
+{
+    head(b, name, type, help);
+    out(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
+uint64_t omtp_metrics_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    unsigned long long size = 0, resident = 0;
+    int n = fscanf(f, "%llu %llu", &size, &resident);
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return n == 2 && page > 0 ? resident * (uint64_t)page : 0;
+}
+
+static void packets(tbuf *b, const char *name, const char *help, const uint64_t *by_type)
+{
+    head(b, name, "counter", help);
+    for (int t = 1; t < 64; t++)
+        if (omtp_pack_type_known(t) || by_type[t])
+            out(b, "%s{type=\"%s\"} %llu\n", name, omtp_pack_type_name(t),
+                (unsigned long long)by_type[t]);
+    out(b, "%s{type=\"other\"} %llu\n", name, (unsigned long long)by_type[0]);
+}
+
+char *omtp_metrics_render(omtp_server *srv, size_t *len)
+{
+    const omtp_metrics *m = &srv->metrics;
+    tbuf b = {.cap = 8192};
+    b.p = malloc(b.cap);
+    if (!b.p)
+        return NULL;
+    b.p[0] = '\0';
+
+    one(&b, "omtp_connections_open", "gauge", "OMTP connections open now", m->conns_open);
+    one(&b, "omtp_connections_total", "counter", "OMTP connections accepted", m->conns_total);
+    one(&b, "omtp_connections_rejected_total", "counter",
+        "OMTP connections refused (max_conns, shutdown)", m->conns_rejected);
+    head(&b, "omtp_logins_total", "counter", "login attempts by result");
+    out(&b, "omtp_logins_total{result=\"ok\"} %llu\n", (unsigned long long)m->logins_ok);
+    out(&b, "omtp_logins_total{result=\"failed\"} %llu\n", (unsigned long long)m->logins_failed);
+    one(&b, "omtp_kicks_total", "counter", "devices kicked out (replaced or removed)", m->kicks);
+    packets(&b, "omtp_packets_in_total", "packets received by type", m->packets_in);
+    packets(&b, "omtp_packets_out_total", "packets sent by type", m->packets_out);
+    one(&b, "omtp_bytes_in_total", "counter", "bytes received on OMTP connections", m->bytes_in);
+    one(&b, "omtp_bytes_out_total", "counter", "bytes sent on OMTP connections", m->bytes_out);
+    one(&b, "omtp_messages_stored_total", "counter", "messages stored (chat, group, biz)",
+        m->msgs_stored);
+    one(&b, "omtp_messages_duplicate_total", "counter",
+        "sends answered from dedup (already stored)", m->msgs_dup);
+    one(&b, "omtp_pushes_total", "counter", "packets pushed to devices", m->pushes);
+    head(&b, "omtp_errors_total", "counter", "replies with a non-zero protocol code, by code");
+    for (int code = 1; code < 64; code++)
+        if (m->errors_by_code[code])
+            out(&b, "omtp_errors_total{code=\"%d\",name=\"%s\"} %llu\n", code,
+                omtp_error_code_name(code), (unsigned long long)m->errors_by_code[code]);
+    one(&b, "omtp_slow_reader_closes_total", "counter",
+        "connections closed because their output backed up", m->slow_reader_closes);
+    one(&b, "omtp_frame_errors_total", "counter", "frames that did not decode", m->frame_errors);
+
+    if (srv->store) {
+        omtp_store_stats st;
+        memset(&st, 0, sizeof(st));
+        omtp_store_get_stats(srv->store, &st);
+        head(&b, "omtp_store_info", "gauge", "the storage backend");
+        out(&b, "omtp_store_info{backend=\"%s\"} 1\n", omtp_store_backend(srv->store));
+        one(&b, "omtp_store_queue_depth", "gauge", "store work items waiting", st.queued);
+        one(&b, "omtp_store_items_total", "counter", "store work items executed", st.executed);
+        one(&b, "omtp_store_commits_total", "counter", "store transactions committed", st.commits);
+        one(&b, "omtp_store_commit_failures_total", "counter", "store transactions that failed",
+            st.commit_fail);
+        static const char *const le[12] = {"0.00005", "0.0001", "0.00025", "0.0005",
+                                           "0.001",   "0.0025", "0.005",   "0.01",
+                                           "0.025",   "0.05",   "0.1",     "+Inf"};
+        head(&b, "omtp_store_commit_seconds", "histogram",
+             "time to commit one group-commit transaction");
+        for (int i = 0; i < 12; i++)
+            out(&b, "omtp_store_commit_seconds_bucket{le=\"%s\"} %llu\n", le[i],
+                (unsigned long long)st.commit_us_bucket[i]);
+        out(&b, "omtp_store_commit_seconds_sum %.6f\n", (double)st.commit_us_sum / 1e6);
+        out(&b, "omtp_store_commit_seconds_count %llu\n",
+            (unsigned long long)st.commit_us_bucket[11]);
+    }
+
+    uint64_t hc[6];
+    http_counts(srv, hc);
+    head(&b, "omtp_http_responses_total", "counter", "HTTP API responses by status class");
+    for (int i = 1; i < 6; i++)
+        out(&b, "omtp_http_responses_total{class=\"%dxx\"} %llu\n", i, (unsigned long long)hc[i]);
+
+    one(&b, "process_resident_memory_bytes", "gauge", "resident memory size in bytes",
+        omtp_metrics_rss_bytes());
+
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
