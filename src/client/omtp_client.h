@@ -192,5 +192,11 @@ void omtp_client_drop(omtp_client *c);
  * free()). key may be NULL. */
 int omtp_inner_decode(const omtp_OTIMPack *p, const omtp_crypto_key *key,
                       const tars_struct_desc **desc, void **body);
+/* Same for a stored chat message: decodes p into *m if it is a MsgReq.
+ * Returns 0 (free *m with omtp_msg_free(&omtp_MsgReq_desc, m)) or
+ * OMTP_EDECODE / another error (nothing to free). */
+int omtp_inner_msg(const omtp_OTIMPack *p, const omtp_crypto_key *key, omtp_MsgReq *m);
+/* The highest seqId among a hot session's lastMsgs (0 if none decodes). */
+int64_t omtp_inner_last_seq(const omtp_HotSessionItem *it, const omtp_crypto_key *key);
 
 #endif

@@ -131,22 +131,6 @@ static void finish(omtp_client *c, int err)
 
 static void hs_request(omtp_client *c);
 
-static int64_t last_seq_of(omtp_client *c, const omtp_HotSessionItem *it)
-{
-    int64_t best = 0;
-    for (uint32_t i = 0; i < it->lastMsgs.n; i++) {
-        const tars_struct_desc *d;
-        void *b;
-        if (omtp_inner_decode(&it->lastMsgs.items[i], c->key.set ? &c->key : NULL, &d, &b))
-            continue;
-        if (d == &omtp_MsgReq_desc && ((omtp_MsgReq *)b)->seqId > best)
-            best = ((omtp_MsgReq *)b)->seqId;
-        omtp_msg_free(d, b);
-        free(b);
-    }
-    return best;
-}
-
 static int add_gap(omtp_catchup *cu, const char *sid, int64_t from, int64_t to)
 {
     if (cu->ngaps == cu->capgaps) {
@@ -189,7 +173,7 @@ static void on_hs(omtp_client *c, int status, const omtp_packet *p, void *ud)
     for (uint32_t i = 0; i < r->sessions.n; i++) {
         const omtp_HotSessionItem *it = &r->sessions.items[i];
         const char *sid = it->sessionId.data ? it->sessionId.data : "";
-        int64_t last = last_seq_of(c, it);
+        int64_t last = omtp_inner_last_seq(it, c->key.set ? &c->key : NULL);
         int64_t known = omtp_seqmap_get(&c->seqs, sid);
         if (c->cu.first)
             omtp_seqmap_raise(&c->seqs, sid, last);

@@ -41,3 +41,34 @@ int omtp_inner_decode(const omtp_OTIMPack *p, const omtp_crypto_key *key,
         free(plain);
     return rc;
 }
+
+int omtp_inner_msg(const omtp_OTIMPack *p, const omtp_crypto_key *key, omtp_MsgReq *m)
+{
+    const tars_struct_desc *d;
+    void *b;
+    int rc = omtp_inner_decode(p, key, &d, &b);
+    if (rc)
+        return rc;
+    if (d != &omtp_MsgReq_desc) {
+        omtp_msg_free(d, b);
+        free(b);
+        return OMTP_EDECODE;
+    }
+    *m = *(omtp_MsgReq *)b; /* moves the fields: only the shell is freed */
+    free(b);
+    return 0;
+}
+
+int64_t omtp_inner_last_seq(const omtp_HotSessionItem *it, const omtp_crypto_key *key)
+{
+    int64_t best = 0;
+    for (uint32_t i = 0; i < it->lastMsgs.n; i++) {
+        omtp_MsgReq m;
+        if (omtp_inner_msg(&it->lastMsgs.items[i], key, &m))
+            continue;
+        if (m.seqId > best)
+            best = m.seqId;
+        omtp_msg_free(&omtp_MsgReq_desc, &m);
+    }
+    return best;
+}

@@ -354,16 +354,15 @@ int omtp_sync_send(omtp_sync *c, int type, int64_t flags, const char *pack_id,
     return write_all(c, c->out.data, c->out.len);
 }
 
-int omtp_sync_wait_reply(omtp_sync *c, const char *pack_id, int timeout_ms, omtp_packet *reply)
+/* Reads packets until q holds one matching pack_id (NULL: any) or the
+ * deadline passes; moves it into *out. */
+static int wait_for(omtp_sync *c, pqueue *q, const char *pack_id, int64_t deadline,
+                    omtp_packet *out)
 {
-    memset(reply, 0, sizeof(*reply));
-    if (timeout_ms <= 0)
-        timeout_ms = c->timeout_ms;
-    int64_t deadline = mono_ms() + timeout_ms;
     for (;;) {
-        qnode *n = q_take(&c->replies, pack_id);
+        qnode *n = q_take(q, pack_id);
         if (n) {
-            *reply = n->pkt;
+            *out = n->pkt;
             free(n);
             return 0;
         }
@@ -373,6 +372,14 @@ int omtp_sync_wait_reply(omtp_sync *c, const char *pack_id, int timeout_ms, omtp
         if (rc && c->closed)
             return OMTP_ECLOSED;
     }
+}
+
+int omtp_sync_wait_reply(omtp_sync *c, const char *pack_id, int timeout_ms, omtp_packet *reply)
+{
+    memset(reply, 0, sizeof(*reply));
+    if (timeout_ms <= 0)
+        timeout_ms = c->timeout_ms;
+    return wait_for(c, &c->replies, pack_id, mono_ms() + timeout_ms, reply);
 }
 
 int omtp_sync_request(omtp_sync *c, int type, int64_t flags, const tars_struct_desc *desc,
@@ -389,20 +396,7 @@ int omtp_sync_request(omtp_sync *c, int type, int64_t flags, const tars_struct_d
 int omtp_sync_next_push(omtp_sync *c, int timeout_ms, omtp_packet *p)
 {
     memset(p, 0, sizeof(*p));
-    int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-    for (;;) {
-        qnode *n = q_take(&c->pushes, NULL);
-        if (n) {
-            *p = n->pkt;
-            free(n);
-            return 0;
-        }
-        int rc = pump(c, deadline);
-        if (rc == OMTP_ETIMEDOUT || rc == OMTP_ECLOSED || rc == OMTP_EIO || rc == OMTP_ENOMEM)
-            return rc;
-        if (rc && c->closed)
-            return OMTP_ECLOSED;
-    }
+    return wait_for(c, &c->pushes, NULL, mono_ms() + (timeout_ms > 0 ? timeout_ms : 0), p);
 }
 
 size_t omtp_sync_pending_pushes(const omtp_sync *c)

@@ -219,6 +219,16 @@ static char *error_body(const char *code, const char *msg, size_t *len)
     return s;
 }
 
+/* error_body() with a printf-style message. */
+static char *error_vbody(const char *code, size_t *len, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static char *error_vbody(const char *code, size_t *len, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    return error_body(code, msg, len);
+}
+
 static enum MHD_Result send_error(omtp_http *h, struct MHD_Connection *c, http_req *r,
                                   unsigned status, const char *code, const char *allow,
                                   const char *fmt, ...) __attribute__((format(printf, 7, 8)));
@@ -226,13 +236,11 @@ static enum MHD_Result send_error(omtp_http *h, struct MHD_Connection *c, http_r
                                   unsigned status, const char *code, const char *allow,
                                   const char *fmt, ...)
 {
-    char msg[512];
+    size_t len;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    char *body = error_vbody(code, &len, fmt, ap);
     va_end(ap);
-    size_t len;
-    char *body = error_body(code, msg, &len);
     return send_buf(h, c, r, status, "application/json", body, len, allow, status == 401);
 }
 
@@ -241,14 +249,12 @@ static void reject(http_req *r, unsigned status, const char *code, const char *f
     __attribute__((format(printf, 4, 5)));
 static void reject(http_req *r, unsigned status, const char *code, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    r->resp = error_vbody(code, &r->resp_len, fmt, ap);
     va_end(ap);
     r->rejected = true;
     r->status = status;
-    r->resp = error_body(code, msg, &r->resp_len);
 }
 
 static enum MHD_Result send_rejection(omtp_http *h, struct MHD_Connection *c, http_req *r)
@@ -478,14 +484,31 @@ void http_reply_json(http_req *r, unsigned status, json_t *obj)
 
 void http_reply_error(http_req *r, unsigned status, const char *code, const char *fmt, ...)
 {
-    char msg[512];
+    size_t len;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    char *body = error_vbody(code, &len, fmt, ap);
     va_end(ap);
-    size_t len;
-    char *body = error_body(code, msg, &len);
     http_reply_text(r, status, "application/json", body, len);
+}
+
+int http_refuse(http_refusal *f, int rc, unsigned status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
+    va_end(ap);
+    f->status = status;
+    f->code = code;
+    return rc;
+}
+
+bool http_reply_refusal(http_req *r, const http_refusal *f)
+{
+    if (!f->status)
+        return false;
+    http_reply_error(r, f->status, f->code, "%s", f->msg);
+    return true;
 }
 
 static void on_async(uv_async_t *a)

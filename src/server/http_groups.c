@@ -38,10 +38,7 @@ typedef struct group_ctx {
     tars_str_list members; /* the members after the change */
     tars_str_list notify;  /* who gets SYNC_DATA_CMD (when not `members`) */
     int count;             /* added / removed */
-    /* a failure found by the work item: HTTP status, code, message */
-    unsigned status;
-    const char *code;
-    char msg[256];
+    http_refusal refusal;  /* found by the work item (which then rolls back) */
 } group_ctx;
 
 static group_ctx *ctx_new(http_req *r, int kind)
@@ -70,19 +67,6 @@ static void ctx_free(group_ctx *c)
     free(c);
 }
 
-static int fail(group_ctx *c, unsigned status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(group_ctx *c, unsigned status, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
-    va_end(ap);
-    c->status = status;
-    c->code = code;
-    return OMTP_EINVAL; /* rolls the item back */
-}
-
 /* ----------------------------------------------------- store thread */
 
 static int check_users(omtp_db *db, group_ctx *c, const tars_str_list *ids)
@@ -93,7 +77,8 @@ static int check_users(omtp_db *db, group_ctx *c, const tars_str_list *ids)
         int rc = omtp_db_user_get(db, ids->items[i].data, &u);
         omtp_user_rec_free(&u);
         if (rc == OMTP_ENOTFOUND)
-            return fail(c, 404, "unknown_user", "no such user: %s", ids->items[i].data);
+            return http_refuse(&c->refusal, OMTP_EINVAL, 404, "unknown_user", "no such user: %s",
+                               ids->items[i].data);
         if (rc < 0)
             return rc;
     }
@@ -106,8 +91,8 @@ static int load_group(omtp_db *db, group_ctx *c)
     omtp_msg_free(&omtp_GroupChatInfo_desc, &c->info);
     int rc = omtp_db_group_get(db, c->groupId, &c->info, &dismissed);
     if (rc == OMTP_ENOTFOUND || (rc == 0 && dismissed))
-        return fail(c, 404, "unknown_group", "no such group: %s%s", c->groupId,
-                    dismissed ? " (dismissed)" : "");
+        return http_refuse(&c->refusal, OMTP_EINVAL, 404, "unknown_group", "no such group: %s%s",
+                           c->groupId, dismissed ? " (dismissed)" : "");
     return rc;
 }
 
@@ -146,7 +131,8 @@ static int work_create(omtp_db *db, group_ctx *c)
         if (rc < 0)
             return rc;
         if (c->idGiven || attempt >= 3)
-            return fail(c, 409, "group_exists", "the group id %s is taken", c->groupId);
+            return http_refuse(&c->refusal, OMTP_EINVAL, 409, "group_exists",
+                               "the group id %s is taken", c->groupId);
     }
     if (tars_str_set(&c->info.groupId, c->groupId))
         return OMTP_ENOMEM;
@@ -160,7 +146,8 @@ static int work_create(omtp_db *db, group_ctx *c)
     rc = omtp_db_group_create(db, &c->info, &others);
     http_str_list_free(&others);
     if (rc == OMTP_EEXIST)
-        return fail(c, 409, "group_exists", "the group id %s is taken", c->groupId);
+        return http_refuse(&c->refusal, OMTP_EINVAL, 409, "group_exists",
+                           "the group id %s is taken", c->groupId);
     if (rc < 0)
         return rc;
     return omtp_db_group_members(db, c->groupId, &c->members);
@@ -180,9 +167,9 @@ static int work_add(omtp_db *db, group_ctx *c)
         fresh += !has(&c->members, c->ids.items[i].data);
     int32_t limit = c->info.memberLimit > 0 ? c->info.memberLimit : c->defLimit;
     if ((int64_t)c->members.n + fresh > limit)
-        return fail(c, 409, "member_limit",
-                    "group %s has %u members, adding %u would pass its limit of %d", c->groupId,
-                    c->members.n, fresh, limit);
+        return http_refuse(&c->refusal, OMTP_EINVAL, 409, "member_limit",
+                           "group %s has %u members, adding %u would pass its limit of %d",
+                           c->groupId, c->members.n, fresh, limit);
     rc = omtp_db_group_add_members(db, c->groupId, &c->ids, &c->count);
     if (rc)
         return rc;
@@ -196,14 +183,16 @@ static int work_remove(omtp_db *db, group_ctx *c)
     if (rc)
         return rc;
     if (strcmp(c->info.creatorId.data, c->userId) == 0)
-        return fail(c, 409, "is_creator",
-                    "%s is the creator of %s and cannot be removed (dismiss the group instead)",
-                    c->userId, c->groupId);
+        return http_refuse(
+            &c->refusal, OMTP_EINVAL, 409, "is_creator",
+            "%s is the creator of %s and cannot be removed (dismiss the group instead)", c->userId,
+            c->groupId);
     rc = omtp_db_group_members(db, c->groupId, &c->notify);
     if (rc)
         return rc;
     if (!has(&c->notify, c->userId))
-        return fail(c, 404, "not_member", "%s is not a member of %s", c->userId, c->groupId);
+        return http_refuse(&c->refusal, OMTP_EINVAL, 404, "not_member", "%s is not a member of %s",
+                           c->userId, c->groupId);
     tars_str_list one = {0};
     if (http_str_list_push(&one, c->userId) != 0)
         return OMTP_ENOMEM;
@@ -295,8 +284,7 @@ static void group_done(void *arg, int status)
     http_req *r = c->r;
     if (c->kind != GK_GET)
         omtp_group_cache_invalidate(c->srv, c->groupId);
-    if (c->status) {
-        http_reply_error(r, c->status, c->code, "%s", c->msg);
+    if (http_reply_refusal(r, &c->refusal)) {
         ctx_free(c);
         return;
     }

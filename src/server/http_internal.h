@@ -77,6 +77,21 @@ void http_reply_ec(http_req *r, int ec, const char *desc);
 /* Replies 503/500 for a failed store submit or store error (OMTP_E*). */
 void http_reply_store_err(http_req *r, int err);
 
+/* A refusal found by a store work item (store thread), answered later from
+ * its completion on the loop thread. status 0: none. Ids are at most
+ * OMTP_ID_MAX bytes, so msg holds a message naming two of them whole. */
+typedef struct http_refusal {
+    unsigned status;
+    const char *code; /* a string literal */
+    char msg[400];
+} http_refusal;
+/* Records the refusal in *f and returns rc, so that a work item can
+ * `return http_refuse(&c->refusal, rc, 404, "unknown_user", ...)`. */
+int http_refuse(http_refusal *f, int rc, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Answers the recorded refusal; false (nothing sent) if there is none. */
+bool http_reply_refusal(http_req *r, const http_refusal *f);
+
 /* ---- body fields (loop thread). Each getter returns false after it has
  * replied 400 (missing_field / invalid_field), so callers just return. */
 

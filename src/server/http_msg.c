@@ -11,7 +11,6 @@
  */
 #include "http_internal.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,22 +23,29 @@
 
 /* ------------------------------------------------ recipients exist? */
 
-/* Store-thread check that every id of `ids` is a user; unknown ones go to
- * `missing`. Runs as the first step of notify and sync. */
-typedef struct users_check {
-    const tars_str_list *ids;
-    tars_str_list missing;
-} users_check;
+/* What notify and sync share: a request to a list of users, all of which
+ * must exist. The endpoint's context starts with this struct. */
+typedef struct recipients recipients;
+struct recipients {
+    http_req *r;
+    omtp_server *srv;
+    tars_str_list to;            /* the given ids */
+    tars_str_list missing;       /* unknown ones, found by the check */
+    void (*send)(recipients *t); /* loop thread, once all exist; owns t */
+    void (*free)(recipients *t); /* the whole context */
+};
 
-static int users_check_run(omtp_db *db, users_check *uc)
+/* Store thread: every id of t->to is a user; unknown ones go to missing. */
+static int recipients_check_work(omtp_db *db, void *arg)
 {
-    for (uint32_t i = 0; i < uc->ids->n; i++) {
+    recipients *t = arg;
+    for (uint32_t i = 0; i < t->to.n; i++) {
         omtp_user_rec u;
         omtp_user_rec_init(&u);
-        int rc = omtp_db_user_get(db, uc->ids->items[i].data, &u);
+        int rc = omtp_db_user_get(db, t->to.items[i].data, &u);
         omtp_user_rec_free(&u);
         if (rc == OMTP_ENOTFOUND) {
-            if (http_str_list_push(&uc->missing, uc->ids->items[i].data) != 0)
+            if (http_str_list_push(&t->missing, t->to.items[i].data) != 0)
                 return OMTP_ENOMEM;
         } else if (rc < 0) {
             return rc;
@@ -64,18 +70,47 @@ static bool reply_missing(http_req *r, const tars_str_list *missing)
     return true;
 }
 
+static void recipients_checked(void *arg, int status)
+{
+    recipients *t = arg;
+    if (status < 0) {
+        http_reply_store_err(t->r, status);
+    } else if (!reply_missing(t->r, &t->missing)) {
+        t->send(t);
+        return;
+    }
+    t->free(t);
+}
+
+/* Takes over t (its to, send and free set): checks the recipients in one
+ * store round trip, then answers 404 or calls t->send. */
+static void recipients_submit(http_req *r, recipients *t)
+{
+    t->r = r;
+    t->srv = r->srv;
+    int rc = omtp_store_submit(r->srv->store, recipients_check_work, recipients_checked, t);
+    if (rc < 0) {
+        http_reply_store_err(r, rc);
+        t->free(t);
+    }
+}
+
+/* Frees t's lists (the context's free function calls it). */
+static void recipients_clear(recipients *t)
+{
+    http_str_list_free(&t->to);
+    http_str_list_free(&t->missing);
+}
+
 /* ------------------------------------------------------ /v1/notify */
 
 typedef struct notify_ctx {
-    http_req *r;
-    omtp_server *srv;
+    recipients t; /* first: the context is a recipients */
     char appId[OMTP_ID_MAX + 1];
     char id[HTTP_MAX_NOTIFY_ID + 1];
     char *content, *pushInfo;
     int32_t contentType;
     bool high;
-    tars_str_list to;
-    users_check uc;
     uint32_t pending;
     json_t *results;
     int fail_ec; /* first failure, for an all-failed call */
@@ -88,10 +123,10 @@ typedef struct notify_slot {
     uint32_t idx;
 } notify_slot;
 
-static void notify_free(notify_ctx *c)
+static void notify_free(recipients *t)
 {
-    http_str_list_free(&c->to);
-    http_str_list_free(&c->uc.missing);
+    notify_ctx *c = (notify_ctx *)t;
+    recipients_clear(t);
     free(c->content);
     free(c->pushInfo);
     if (c->results)
@@ -101,19 +136,14 @@ static void notify_free(notify_ctx *c)
 
 static void notify_finish(notify_ctx *c)
 {
-    if (c->failed == c->to.n) {
-        http_reply_ec(c->r, c->fail_ec, c->fail_desc);
+    if (c->failed == c->t.to.n) {
+        http_reply_ec(c->t.r, c->fail_ec, c->fail_desc);
     } else {
         json_t *o =
             json_pack("{s:s,s:s,s:O}", "appId", c->appId, "id", c->id, "results", c->results);
-        http_reply_json(c->r, 200, o);
+        http_reply_json(c->t.r, 200, o);
     }
-    notify_free(c);
-}
-
-static int notify_check_work(omtp_db *db, void *arg)
-{
-    return users_check_run(db, &((notify_ctx *)arg)->uc);
+    notify_free(&c->t);
 }
 
 static void notify_one_done(void *arg, int code, const char *desc, const omtp_msg_rec *stored,
@@ -121,7 +151,7 @@ static void notify_one_done(void *arg, int code, const char *desc, const omtp_ms
 {
     notify_slot *s = arg;
     notify_ctx *c = s->ctx;
-    const char *user = c->to.items[s->idx].data;
+    const char *user = c->t.to.items[s->idx].data;
     json_t *item;
     if (code == OMTP_EC_SUCCESS && stored) {
         item = json_pack("{s:s,s:s,s:I,s:I,s:b}", "userId", user, "sessionId",
@@ -142,34 +172,25 @@ static void notify_one_done(void *arg, int code, const char *desc, const omtp_ms
         notify_finish(c);
 }
 
-static void notify_checked(void *arg, int status)
+static void notify_send(recipients *t)
 {
-    notify_ctx *c = arg;
-    if (status < 0) {
-        http_reply_store_err(c->r, status);
-        notify_free(c);
-        return;
-    }
-    if (reply_missing(c->r, &c->uc.missing)) {
-        notify_free(c);
-        return;
-    }
+    notify_ctx *c = (notify_ctx *)t;
     c->results = json_array();
-    for (uint32_t i = 0; c->results && i < c->to.n; i++)
+    for (uint32_t i = 0; c->results && i < c->t.to.n; i++)
         json_array_append_new(c->results, json_null());
     /* pending counts the submits plus one guard, so a failing submit in the
      * middle cannot finish the call before the loop is done */
     c->pending = 1;
-    for (uint32_t i = 0; i < c->to.n; i++) {
+    for (uint32_t i = 0; i < c->t.to.n; i++) {
         omtp_msg_rec m;
         omtp_msg_rec_init(&m);
         char packId[HTTP_MAX_NOTIFY_ID + OMTP_ID_MAX + 2];
-        snprintf(packId, sizeof(packId), "%s:%s", c->id, c->to.items[i].data);
+        snprintf(packId, sizeof(packId), "%s:%s", c->id, c->t.to.items[i].data);
         m.type = PT_MSG_BIZ_NOTIFY;
         m.flags = c->high ? OMTP_F_HIGHPRJ : 0;
         int rc = tars_str_set(&m.packId, packId);
         rc |= tars_str_set(&m.msg.from, c->appId);
-        rc |= tars_str_set(&m.msg.to, c->to.items[i].data);
+        rc |= tars_str_set(&m.msg.to, c->t.to.items[i].data);
         rc |= tars_str_set(&m.msg.content, c->content);
         rc |= tars_str_set(&m.msg.pushInfo, c->pushInfo ? c->pushInfo : "");
         m.msg.contentType = c->contentType;
@@ -178,7 +199,7 @@ static void notify_checked(void *arg, int status)
             s->ctx = c;
             s->idx = i;
             c->pending++;
-            rc = omtp_chat_submit(c->srv, &m, notify_one_done, s);
+            rc = omtp_chat_submit(c->t.srv, &m, notify_one_done, s);
             if (rc < 0)
                 c->pending--;
         } else {
@@ -237,57 +258,35 @@ void http_ep_notify(http_req *r)
         http_reply_error(r, 500, "internal", "out of memory");
         return;
     }
-    c->r = r;
-    c->srv = r->srv;
     snprintf(c->appId, sizeof(c->appId), "%s", appId);
     snprintf(c->id, sizeof(c->id), "%s", id);
     c->contentType = (int32_t)contentType;
     c->high = hp && json_is_true(hp);
-    c->to = to;
-    c->uc.ids = &c->to;
-    int rc = omtp_store_submit(r->srv->store, notify_check_work, notify_checked, c);
-    if (rc < 0) {
-        http_reply_store_err(r, rc);
-        notify_free(c);
-    }
+    c->t.to = to;
+    c->t.send = notify_send;
+    c->t.free = notify_free;
+    recipients_submit(r, &c->t);
 }
 
 /* -------------------------------------------------------- /v1/sync */
 
 typedef struct sync_ctx {
-    http_req *r;
-    omtp_server *srv;
+    recipients t; /* first: the context is a recipients */
     int32_t command;
     char *content;
-    tars_str_list to;
-    users_check uc;
 } sync_ctx;
 
-static void sync_free(sync_ctx *c)
+static void sync_free(recipients *t)
 {
-    http_str_list_free(&c->to);
-    http_str_list_free(&c->uc.missing);
+    sync_ctx *c = (sync_ctx *)t;
+    recipients_clear(t);
     free(c->content);
     free(c);
 }
 
-static int sync_check_work(omtp_db *db, void *arg)
+static void sync_send(recipients *t)
 {
-    return users_check_run(db, &((sync_ctx *)arg)->uc);
-}
-
-static void sync_checked(void *arg, int status)
-{
-    sync_ctx *c = arg;
-    if (status < 0) {
-        http_reply_store_err(c->r, status);
-        sync_free(c);
-        return;
-    }
-    if (reply_missing(c->r, &c->uc.missing)) {
-        sync_free(c);
-        return;
-    }
+    sync_ctx *c = (sync_ctx *)t;
     omtp_SyncDataReq body;
     omtp_msg_init(&omtp_SyncDataReq_desc, &body);
     body.command = c->command;
@@ -296,23 +295,23 @@ static void sync_checked(void *arg, int status)
         w = omtp_wire_new(PT_SYNC_DATA_CMD, 0, NULL, &omtp_SyncDataReq_desc, &body);
     omtp_msg_free(&omtp_SyncDataReq_desc, &body);
     if (!w) {
-        http_reply_error(c->r, 500, "internal", "out of memory");
-        sync_free(c);
+        http_reply_error(c->t.r, 500, "internal", "out of memory");
+        sync_free(&c->t);
         return;
     }
     json_t *results = json_array();
     json_int_t total = 0;
-    for (uint32_t i = 0; i < c->to.n; i++) {
-        int n = omtp_push_user(c->srv, c->to.items[i].data, w, NULL);
+    for (uint32_t i = 0; i < c->t.to.n; i++) {
+        int n = omtp_push_user(c->t.srv, c->t.to.items[i].data, w, NULL);
         total += n;
-        json_array_append_new(results,
-                              json_pack("{s:s,s:i}", "userId", c->to.items[i].data, "devices", n));
+        json_array_append_new(
+            results, json_pack("{s:s,s:i}", "userId", c->t.to.items[i].data, "devices", n));
     }
     omtp_wire_unref(w);
     http_reply_json(
-        c->r, 200,
+        c->t.r, 200,
         json_pack("{s:i,s:I,s:o}", "command", c->command, "devices", total, "results", results));
-    sync_free(c);
+    sync_free(&c->t);
 }
 
 void http_ep_sync(http_req *r)
@@ -341,16 +340,11 @@ void http_ep_sync(http_req *r)
         http_reply_error(r, 500, "internal", "out of memory");
         return;
     }
-    c->r = r;
-    c->srv = r->srv;
     c->command = (int32_t)command;
-    c->to = to;
-    c->uc.ids = &c->to;
-    int rc = omtp_store_submit(r->srv->store, sync_check_work, sync_checked, c);
-    if (rc < 0) {
-        http_reply_store_err(r, rc);
-        sync_free(c);
-    }
+    c->t.to = to;
+    c->t.send = sync_send;
+    c->t.free = sync_free;
+    recipients_submit(r, &c->t);
 }
 
 /* ---------------------------------------------------- /v1/messages */
@@ -362,28 +356,13 @@ typedef struct message_ctx {
     http_req *r;
     omtp_server *srv;
     omtp_msg_rec m;
-    unsigned status; /* a refusal found by the check */
-    const char *code;
-    char msg[320];
+    http_refusal refusal; /* found by the check */
 } message_ctx;
 
 static void message_free(message_ctx *c)
 {
     omtp_msg_rec_free(&c->m);
     free(c);
-}
-
-static int refuse(message_ctx *c, unsigned status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int refuse(message_ctx *c, unsigned status, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
-    va_end(ap);
-    c->status = status;
-    c->code = code;
-    return 0;
 }
 
 static int user_exists(omtp_db *db, const char *id, bool *yes)
@@ -403,11 +382,15 @@ static int message_check_work(omtp_db *db, void *arg)
     bool yes = false;
     int rc = user_exists(db, from, &yes);
     if (rc || !yes)
-        return rc ? rc : refuse(c, 404, "unknown_user", "no such user: %s (from)", from);
+        return rc ? rc
+                  : http_refuse(&c->refusal, 0, 404, "unknown_user", "no such user: %s (from)",
+                                from);
     if (c->m.type == PT_MSG_SINGLE_CHAT) {
         rc = user_exists(db, to, &yes);
         if (rc || !yes)
-            return rc ? rc : refuse(c, 404, "unknown_user", "no such user: %s (to)", to);
+            return rc ? rc
+                      : http_refuse(&c->refusal, 0, 404, "unknown_user", "no such user: %s (to)",
+                                    to);
         return 0;
     }
     omtp_GroupChatInfo g;
@@ -416,11 +399,11 @@ static int message_check_work(omtp_db *db, void *arg)
     rc = omtp_db_group_get(db, to, &g, &dismissed);
     omtp_msg_free(&omtp_GroupChatInfo_desc, &g);
     if (rc == OMTP_ENOTFOUND || (rc == 0 && dismissed))
-        return refuse(c, 404, "unknown_group", "no such group: %s", to);
+        return http_refuse(&c->refusal, 0, 404, "unknown_group", "no such group: %s", to);
     if (rc == 0)
         rc = omtp_db_group_is_member(db, to, from, &yes);
     if (rc == 0 && !yes)
-        return refuse(c, 403, "not_member", "%s is not a member of %s", from, to);
+        return http_refuse(&c->refusal, 0, 403, "not_member", "%s is not a member of %s", from, to);
     return rc;
 }
 
@@ -443,12 +426,12 @@ static void message_checked(void *arg, int status)
 {
     message_ctx *c = arg;
     http_req *r = c->r;
-    if (status < 0)
+    if (status < 0) {
         http_reply_store_err(r, status);
-    else if (c->status)
-        http_reply_error(r, c->status, c->code, "%s", c->msg);
-    else if ((status = omtp_chat_submit(c->srv, &c->m, message_done, r)) < 0)
-        http_reply_store_err(r, status);
+    } else if (!http_reply_refusal(r, &c->refusal)) {
+        if ((status = omtp_chat_submit(c->srv, &c->m, message_done, r)) < 0)
+            http_reply_store_err(r, status);
+    }
     message_free(c);
 }
 

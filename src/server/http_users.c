@@ -35,6 +35,7 @@ typedef struct user_ctx {
     bool has_name, has_avatar, has_mobile, has_birthday;
     int role;
     int64_t ttl;
+    void (*reply)(struct user_ctx *c); /* answers once the store work succeeded */
 } user_ctx;
 
 static user_ctx *ctx_new(http_req *r)
@@ -154,9 +155,22 @@ static int hash_then(user_ctx *c, uv_after_work_cb next)
     return uv_queue_work(c->srv->loop, &c->work, hash_work, next);
 }
 
-static void submit(user_ctx *c, omtp_store_work_fn work, omtp_store_done_fn done)
+/* Every endpoint's store completion: the user error, or c->reply. */
+static void user_done(void *arg, int status)
 {
-    int rc = omtp_store_submit(c->srv->store, work, done, c);
+    user_ctx *c = arg;
+    if (status < 0)
+        reply_user_err(c->r, status, c->userId);
+    else
+        c->reply(c);
+    ctx_free(c);
+}
+
+/* Runs work on the store thread, then answers with reply (loop thread). */
+static void submit(user_ctx *c, omtp_store_work_fn work, void (*reply)(user_ctx *c))
+{
+    c->reply = reply;
+    int rc = omtp_store_submit(c->srv->store, work, user_done, c);
     if (rc < 0) {
         http_reply_store_err(c->r, rc);
         ctx_free(c);
@@ -177,14 +191,9 @@ static int create_work(omtp_db *db, void *arg)
     return rc;
 }
 
-static void create_done(void *arg, int status)
+static void create_reply(user_ctx *c)
 {
-    user_ctx *c = arg;
-    if (status < 0)
-        reply_user_err(c->r, status, c->userId);
-    else
-        http_reply_json(c->r, 201, user_json(&c->u));
-    ctx_free(c);
+    http_reply_json(c->r, 201, user_json(&c->u));
 }
 
 static void create_hashed(uv_work_t *w, int status)
@@ -195,7 +204,7 @@ static void create_hashed(uv_work_t *w, int status)
         ctx_free(c);
         return;
     }
-    submit(c, create_work, create_done);
+    submit(c, create_work, create_reply);
 }
 
 void http_ep_user_create(http_req *r)
@@ -237,14 +246,9 @@ static int get_work(omtp_db *db, void *arg)
     return omtp_db_user_get(db, c->userId, &c->u);
 }
 
-static void get_done(void *arg, int status)
+static void get_reply(user_ctx *c)
 {
-    user_ctx *c = arg;
-    if (status < 0)
-        reply_user_err(c->r, status, c->userId);
-    else
-        http_reply_json(c->r, 200, user_json(&c->u));
-    ctx_free(c);
+    http_reply_json(c->r, 200, user_json(&c->u));
 }
 
 static bool param_ok(http_req *r)
@@ -261,7 +265,7 @@ void http_ep_user_get(http_req *r)
         return;
     user_ctx *c = ctx_new(r);
     if (c)
-        submit(c, get_work, get_done);
+        submit(c, get_work, get_reply);
 }
 
 /* ------------------------------------------------ PATCH /v1/users/{id} */
@@ -311,7 +315,7 @@ void http_ep_user_update(http_req *r)
         ctx_free(c);
         return;
     }
-    submit(c, update_work, get_done);
+    submit(c, update_work, get_reply);
 }
 
 /* ------------------------------------------ PUT /v1/users/{id}/password */
@@ -322,16 +326,11 @@ static int password_work(omtp_db *db, void *arg)
     return omtp_db_user_set_password(db, c->userId, c->pwHash);
 }
 
-static void password_done(void *arg, int status)
+static void password_reply(user_ctx *c)
 {
-    user_ctx *c = arg;
-    if (status < 0)
-        reply_user_err(c->r, status, c->userId);
-    else
-        http_reply_json(
-            c->r, 200,
-            json_pack("{s:s,s:b}", "userId", c->userId, "passwordLogin", c->pwHash[0] != '\0'));
-    ctx_free(c);
+    http_reply_json(
+        c->r, 200,
+        json_pack("{s:s,s:b}", "userId", c->userId, "passwordLogin", c->pwHash[0] != '\0'));
 }
 
 static void password_hashed(uv_work_t *w, int status)
@@ -342,7 +341,7 @@ static void password_hashed(uv_work_t *w, int status)
         ctx_free(c);
         return;
     }
-    submit(c, password_work, password_done);
+    submit(c, password_work, password_reply);
 }
 
 void http_ep_user_password(http_req *r)
@@ -372,14 +371,8 @@ static int delete_work(omtp_db *db, void *arg)
     return omtp_db_user_delete(db, c->userId);
 }
 
-static void delete_done(void *arg, int status)
+static void delete_reply(user_ctx *c)
 {
-    user_ctx *c = arg;
-    if (status < 0) {
-        reply_user_err(c->r, status, c->userId);
-        ctx_free(c);
-        return;
-    }
     /* close its online devices: collect first, closing may unlink them */
     omtp_conn *conns[64];
     int n = 0, closed = 0;
@@ -401,7 +394,6 @@ static void delete_done(void *arg, int status)
     http_reply_json(
         c->r, 200,
         json_pack("{s:s,s:b,s:i}", "userId", c->userId, "deleted", 1, "devicesClosed", closed));
-    ctx_free(c);
 }
 
 void http_ep_user_delete(http_req *r)
@@ -410,19 +402,13 @@ void http_ep_user_delete(http_req *r)
         return;
     user_ctx *c = ctx_new(r);
     if (c)
-        submit(c, delete_work, delete_done);
+        submit(c, delete_work, delete_reply);
 }
 
 /* ------------------------------------------- POST /v1/users/{id}/token */
 
-static void token_done(void *arg, int status)
+static void token_reply(user_ctx *c)
 {
-    user_ctx *c = arg;
-    if (status < 0) {
-        reply_user_err(c->r, status, c->userId);
-        ctx_free(c);
-        return;
-    }
     char token[OMTP_TOKEN_MAX + 1];
     int64_t expiry = (int64_t)time(NULL) + c->ttl;
     if (omtp_auth_token_issue(c->srv->token_secret, c->userId, expiry, token, sizeof(token)) != 0) {
@@ -432,7 +418,6 @@ static void token_done(void *arg, int status)
                         json_pack("{s:s,s:s,s:I}", "userId", c->userId, "token", token, "expiresAt",
                                   (json_int_t)expiry));
     }
-    ctx_free(c);
 }
 
 void http_ep_user_token(http_req *r)
@@ -449,7 +434,7 @@ void http_ep_user_token(http_req *r)
     if (!c)
         return;
     c->ttl = ttl;
-    submit(c, get_work, token_done);
+    submit(c, get_work, token_reply);
 }
 
 /* --------------------------------------------- PUT /v1/users/{id}/role */
@@ -460,19 +445,12 @@ static int role_work(omtp_db *db, void *arg)
     return omtp_db_user_set_role(db, c->userId, c->role);
 }
 
-static void role_done(void *arg, int status)
+static void role_reply(user_ctx *c)
 {
-    user_ctx *c = arg;
-    if (status < 0) {
-        reply_user_err(c->r, status, c->userId);
-        ctx_free(c);
-        return;
-    }
     for (omtp_conn *k = omtp_presence_first(c->srv, c->userId); k; k = k->next_device)
         k->monitor_role = c->role == OMTP_ROLE_MONITOR;
     http_reply_json(c->r, 200,
                     json_pack("{s:s,s:s}", "userId", c->userId, "role", role_name(c->role)));
-    ctx_free(c);
 }
 
 void http_ep_user_role(http_req *r)
@@ -484,5 +462,5 @@ void http_ep_user_role(http_req *r)
     if (!c)
         return;
     c->role = role;
-    submit(c, role_work, role_done);
+    submit(c, role_work, role_reply);
 }

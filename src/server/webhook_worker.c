@@ -36,6 +36,16 @@
 #define POLL_IDLE_MS  1000
 #define CHECK_DEFAULT 1000
 
+/* Appends x (x->next already NULL) to the singly linked queue head..tail. */
+#define QUEUE_APPEND(head, tail, x)                                                                \
+    do {                                                                                           \
+        if (tail)                                                                                  \
+            (tail)->next = (x);                                                                    \
+        else                                                                                       \
+            (head) = (x);                                                                          \
+        (tail) = (x);                                                                              \
+    } while (0)
+
 typedef struct hevent {
     struct hevent *next;
     char *recipient; /* set while in the inbox; NULL once in a batch */
@@ -289,6 +299,16 @@ static void map_put(omtp_hookw *w, hbatch *b)
     w->map[h] = b;
 }
 
+static void list_append(omtp_hookw *w, hbatch *b)
+{
+    b->prev = w->b_tail;
+    if (w->b_tail)
+        w->b_tail->next = b;
+    else
+        w->b_head = b;
+    w->b_tail = b;
+}
+
 static void list_unlink(omtp_hookw *w, hbatch *b)
 {
     if (b->prev)
@@ -326,23 +346,14 @@ static void batch_add(omtp_hookw *w, hevent *e, uint64_t now)
         b->recipient = e->recipient;
         e->recipient = NULL;
         b->due_ms = now + w->batch_ms;
-        b->prev = w->b_tail;
-        if (w->b_tail)
-            w->b_tail->next = b;
-        else
-            w->b_head = b;
-        w->b_tail = b;
+        list_append(w, b);
         map_put(w, b);
     } else {
         free(e->recipient);
         e->recipient = NULL;
     }
     e->next = NULL;
-    if (b->tail)
-        b->tail->next = e;
-    else
-        b->head = e;
-    b->tail = e;
+    QUEUE_APPEND(b->head, b->tail, e);
     b->n++;
     w->batch_events++;
     if (b->n >= OMTP_HOOKW_BATCH_MAX && b->attempts == 0)
@@ -458,12 +469,7 @@ static void batch_send(omtp_hookw *w, hbatch *b)
             r->due_ms = 0;
             b->head = b->tail = NULL;
             b->n = 0;
-            r->prev = w->b_tail;
-            if (w->b_tail)
-                w->b_tail->next = r;
-            else
-                w->b_head = r;
-            w->b_tail = r;
+            list_append(w, r);
             map_put(w, r);
         } else {
             free(r);
@@ -567,11 +573,7 @@ static void check_post_done(omtp_hookw *w, hcheck *c)
     else
         w->st.checks_failed++;
     c->next = NULL;
-    if (w->done_tail)
-        w->done_tail->next = c;
-    else
-        w->done_head = c;
-    w->done_tail = c;
+    QUEUE_APPEND(w->done_head, w->done_tail, c);
     pthread_mutex_unlock(&w->mu);
     uv_async_send(&w->async);
 }
@@ -825,11 +827,7 @@ void omtp_hookw_stop(omtp_hookw *w)
         c->easy = NULL;
         c->status = OMTP_ECLOSED;
         c->next = NULL;
-        if (w->done_tail)
-            w->done_tail->next = c;
-        else
-            w->done_head = c;
-        w->done_tail = c;
+        QUEUE_APPEND(w->done_head, w->done_tail, c);
     }
     on_async(&w->async); /* every finished check's callback, now */
 
@@ -880,11 +878,7 @@ int omtp_hookw_check(omtp_hookw *w, const char *body, size_t len, omtp_hookw_che
         check_free(c);
         return OMTP_ECLOSED;
     }
-    if (w->cin_tail)
-        w->cin_tail->next = c;
-    else
-        w->cin_head = c;
-    w->cin_tail = c;
+    QUEUE_APPEND(w->cin_head, w->cin_tail, c);
     pthread_mutex_unlock(&w->mu);
     curl_multi_wakeup(w->multi);
     return 0;
@@ -912,11 +906,7 @@ int omtp_hookw_push(omtp_hookw *w, const char *recipient, const char *json, size
         events_free(e);
         return OMTP_ECLOSED;
     }
-    if (w->in_tail)
-        w->in_tail->next = e;
-    else
-        w->in_head = e;
-    w->in_tail = e;
+    QUEUE_APPEND(w->in_head, w->in_tail, e);
     w->in_n++;
     if (w->in_n > w->queue_max) { /* the worker is behind: bound the inbox too */
         drop = w->in_head;

@@ -49,13 +49,7 @@ static int setup(void **st)
 
 static int teardown(void **st)
 {
-    if (srv) {
-        int rc = h_server_stop(srv);
-        if (rc != 0)
-            h_server_dump_log(srv);
-        assert_int_equal(rc, 0);
-        h_server_free(srv);
-    }
+    h_server_stop_free(srv);
     srv = NULL;
     hook_rx_free(rx);
     rx = NULL;

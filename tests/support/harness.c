@@ -269,6 +269,17 @@ void h_server_free(h_server *s)
     free(s);
 }
 
+void h_server_stop_free(h_server *s)
+{
+    if (!s)
+        return;
+    int rc = h_server_stop(s);
+    if (rc != 0)
+        h_server_dump_log(s);
+    assert_int_equal(rc, 0);
+    h_server_free(s);
+}
+
 int h_teardown(void **state)
 {
     (void)state;

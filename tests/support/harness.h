@@ -76,6 +76,9 @@ bool h_server_alive(h_server *s);
 /* Stops if running, prints the log's tail to stderr (ctest shows it only
  * when the test failed; H_QUIET=1 silences it), removes the directory. */
 void h_server_free(h_server *s);
+/* The end of a test's server: stops it, asserts exit code 0 (printing the
+ * log first when not), frees it. NULL is a no-op. */
+void h_server_stop_free(h_server *s);
 /* Prints the server's log to stderr. */
 void h_server_dump_log(h_server *s);
 /* Reads the log into a malloc'd string (caller frees). */

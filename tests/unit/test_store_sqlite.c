@@ -10,12 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "proto/omtp_proto.h"
 #include "store/sqlite/sq_stmts.h"
+
+/* the backend's schema steps (sq_schema.c) */
+extern const char *const sq_migrations[];
+extern const int sq_migrations_count;
 
 typedef struct fx {
     char dir[64];
@@ -179,6 +185,176 @@ static void test_query_plans(void **state)
     sqlite3_close(h);
 }
 
+/* Appends a single-chat message from -> to with packId pid; returns its seqId. */
+static int64_t append(omtp_db *db, const char *from, const char *to, const char *pid,
+                      const char *content, bool *dup)
+{
+    omtp_msg_rec m;
+    omtp_msg_rec_init(&m);
+    m.type = PT_MSG_SINGLE_CHAT;
+    char sid[128];
+    snprintf(sid, sizeof(sid), "SC_%s_%s", strcmp(from, to) < 0 ? from : to,
+             strcmp(from, to) < 0 ? to : from);
+    tars_str_set(&m.msg.sessionId, sid);
+    tars_str_set(&m.msg.from, from);
+    tars_str_set(&m.msg.to, to);
+    tars_str_set(&m.msg.content, content);
+    tars_str_set(&m.packId, pid);
+    int rc = omtp_db_msg_append(db, &m, dup);
+    if (rc)
+        fail_msg("append: %d %s", rc, db->errmsg);
+    int64_t seq = m.msg.seqId;
+    if (*dup)
+        assert_string_equal(m.msg.content.data, content[0] == 'd' ? "orig" : content);
+    omtp_msg_rec_free(&m);
+    return seq;
+}
+
+/* A version-1 database (rowid messages table) is migrated: messages kept,
+ * the table is WITHOUT ROWID, a duplicate of an old message is still one. */
+static void test_migrate_v1_messages(void **state)
+{
+    fx *f = *state;
+    char sub[96];
+    snprintf(sub, sizeof(sub), "%s/d", f->dir);
+    mkdir(sub, 0700);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(f->path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, sq_migrations[0], NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                                  "INSERT INTO schema_version VALUES (1);"
+                                  "INSERT INTO sessions VALUES ('SC_a_b', 1, 2, 1);"
+                                  "INSERT INTO members VALUES ('a', 'SC_a_b', 0, 1, 1), "
+                                  "('b', 'SC_a_b', 0, 1, 1);"
+                                  "INSERT INTO messages VALUES ('SC_a_b', 1, 1, 0, 'P1', 'a', "
+                                  "'b', '', 0, 'orig', 0, 1000), ('SC_a_b', 2, 1, 0, 'P2', 'b', "
+                                  "'a', '', 0, 'two', 2, 1001);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+
+    omtp_db *db = open_ok(f);
+    bool dup = false;
+    assert_int_equal(append(db, "a", "b", "P1", "dup", &dup), 1);
+    assert_true(dup);
+    assert_int_equal(append(db, "a", "b", "P3", "three", &dup), 3);
+    assert_false(dup);
+    omtp_msg_rec m;
+    assert_int_equal(omtp_db_msg_get(db, "SC_a_b", 2, &m), 0);
+    assert_string_equal(m.msg.content.data, "two");
+    assert_int_equal(m.msg.status, 2);
+    omtp_msg_rec_free(&m);
+    omtp_db_close(db);
+
+    h = raw(f);
+    assert_int_equal(q_int(h, "SELECT version FROM schema_version"), sq_migrations_count);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM messages"), 3);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages' "
+                              "AND sql LIKE '%WITHOUT ROWID%'"),
+                     1);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_dedup'"),
+                     1);
+    sqlite3_close(h);
+}
+
+/* A duplicate is detected across a restart, and gives nothing back (no seqId
+ * is used up by the refused insert). */
+static void test_dedup_after_restart(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = open_ok(f);
+    bool dup;
+    assert_int_equal(append(db, "a", "b", "K1", "orig", &dup), 1);
+    omtp_db_close(db);
+    db = open_ok(f);
+    assert_int_equal(append(db, "a", "b", "K1", "dup", &dup), 1);
+    assert_true(dup);
+    assert_int_equal(append(db, "a", "b", "K2", "next", &dup), 2);
+    assert_false(dup);
+    omtp_db_close(db);
+}
+
+/* The in-memory set of membership rows known to exist never hides a missing
+ * row: after a rolled-back append, and after another connection deleted it. */
+static void test_member_memo(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = open_ok(f);
+    bool dup, member;
+    /* a batch whose item is rolled back: its rows are gone, the memo too */
+    assert_int_equal(omtp_db_begin(db), 0);
+    assert_int_equal(omtp_db_savepoint(db), 0);
+    append(db, "a", "b", "", "x", &dup);
+    assert_int_equal(omtp_db_session_member(db, "a", "SC_a_b", &member), 0);
+    assert_true(member);
+    assert_int_equal(omtp_db_rollback_to(db), 0);
+    assert_int_equal(omtp_db_commit(db), 0);
+    assert_int_equal(omtp_db_session_member(db, "a", "SC_a_b", &member), 0);
+    assert_false(member);
+    assert_int_equal(append(db, "a", "b", "", "y", &dup), 1);
+    assert_int_equal(omtp_db_session_member(db, "b", "SC_a_b", &member), 0);
+    assert_true(member);
+
+    /* a whole batch rolled back */
+    assert_int_equal(omtp_db_begin(db), 0);
+    append(db, "c", "d", "", "x", &dup);
+    assert_int_equal(omtp_db_rollback(db), 0);
+    append(db, "c", "d", "", "y", &dup);
+    assert_int_equal(omtp_db_session_member(db, "d", "SC_c_d", &member), 0);
+    assert_true(member);
+
+    /* another connection removes a row (an admin tool): the next batch sees it */
+    sqlite3 *h = raw(f);
+    assert_int_equal(sqlite3_exec(h, "DELETE FROM members WHERE user_id = 'b'", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    assert_int_equal(omtp_db_begin(db), 0);
+    append(db, "a", "b", "", "z", &dup);
+    assert_int_equal(omtp_db_commit(db), 0);
+    assert_int_equal(omtp_db_session_member(db, "b", "SC_a_b", &member), 0);
+    assert_true(member);
+    omtp_db_close(db);
+}
+
+/* Checkpoints happen off the writer: after enough commits the pages reach
+ * the database file while the connection is open (SQLite's own automatic
+ * checkpoint is off), and close leaves no WAL behind. */
+static void test_checkpointer(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = open_ok(f);
+    struct stat sb;
+    assert_int_equal(stat(f->path, &sb), 0);
+    off_t before = sb.st_size;
+    char content[600];
+    memset(content, 'x', sizeof(content) - 1);
+    content[sizeof(content) - 1] = 0;
+    bool dup;
+    for (int b = 0; b < 40; b++) {
+        assert_int_equal(omtp_db_begin(db), 0);
+        for (int i = 0; i < 100; i++) {
+            char pid[32];
+            snprintf(pid, sizeof(pid), "p%05d", b * 100 + i);
+            append(db, "a", "b", pid, content, &dup);
+        }
+        assert_int_equal(omtp_db_commit(db), 0);
+    }
+    /* ~2.4 MB of messages: the checkpointer copies them within its idle period */
+    off_t after = before;
+    for (int i = 0; i < 100 && after < before + 1000000; i++) {
+        usleep(50000);
+        assert_int_equal(stat(f->path, &sb), 0);
+        after = sb.st_size;
+    }
+    assert_true(after >= before + 1000000);
+    omtp_db_close(db);
+    char wal[160];
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    assert_int_not_equal(stat(wal, &sb), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +362,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sqlite_uri, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v1_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dedup_after_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_memo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpointer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,10 +78,29 @@ static omtp_hookw *start(uv_loop_t *loop, hook_rx *rx, uint32_t batch_ms, uint32
     return w;
 }
 
-static void stop(uv_loop_t *loop, omtp_hookw *w)
+/* Each test's setting: a worker on a private loop, posting to a local
+ * receiver. */
+typedef struct fixture {
+    uv_loop_t loop;
+    hook_rx *rx;
+    omtp_hookw *w; /* NULL once the test stopped it itself */
+} fixture;
+
+static void fx_start(fixture *f, uint32_t batch_ms, uint32_t queue_max)
 {
-    omtp_hookw_stop(w);
-    uv_run(loop, UV_RUN_DEFAULT); /* lets the async handle close */
+    uv_loop_init(&f->loop);
+    f->rx = hook_rx_start(0, NULL);
+    assert_non_null(f->rx);
+    f->w = start(&f->loop, f->rx, batch_ms, queue_max);
+}
+
+static void fx_stop(fixture *f)
+{
+    if (f->w)
+        omtp_hookw_stop(f->w);
+    uv_run(&f->loop, UV_RUN_DEFAULT); /* lets the async handle close */
+    hook_rx_free(f->rx);
+    uv_loop_close(&f->loop);
 }
 
 static void push_ev(omtp_hookw *w, const char *to, int n)
@@ -120,24 +139,21 @@ static void test_sign_vector(void **st)
 static void test_batch_per_recipient(void **st)
 {
     (void)st;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    hook_rx *rx = hook_rx_start(0, NULL);
-    assert_non_null(rx);
-    omtp_hookw *w = start(&loop, rx, 150, 100);
-    push_ev(w, "bob", 1);
-    push_ev(w, "carol", 1);
-    push_ev(w, "bob", 2);
-    push_ev(w, "bob", 3);
-    assert_true(hook_rx_wait(rx, 2, 5000));
+    fixture f;
+    fx_start(&f, 150, 100);
+    push_ev(f.w, "bob", 1);
+    push_ev(f.w, "carol", 1);
+    push_ev(f.w, "bob", 2);
+    push_ev(f.w, "bob", 3);
+    assert_true(hook_rx_wait(f.rx, 2, 5000));
     /* nothing else comes: one POST per recipient */
     struct timespec ts = {0, 300000000};
     nanosleep(&ts, NULL);
-    assert_int_equal(hook_rx_count(rx), 2);
+    assert_int_equal(hook_rx_count(f.rx), 2);
     int seen_bob = 0, seen_carol = 0;
     for (int i = 0; i < 2; i++) {
         hook_rx_req q;
-        json_t *j = req_json(rx, i, &q);
+        json_t *j = req_json(f.rx, i, &q);
         assert_string_equal(q.path, "/push");
         assert_string_equal(q.event, "offline_push");
         assert_true(json_is_array(j));
@@ -159,86 +175,76 @@ static void test_batch_per_recipient(void **st)
     assert_int_equal(seen_bob, 1);
     assert_int_equal(seen_carol, 1);
     omtp_hookw_stats s;
-    omtp_hookw_stats_get(w, &s);
+    omtp_hookw_stats_get(f.w, &s);
     assert_int_equal(s.events_delivered, 4);
     assert_int_equal(s.posts_ok, 2);
     assert_int_equal(s.events_dropped, 0);
-    stop(&loop, w);
-    hook_rx_free(rx);
-    uv_loop_close(&loop);
+    fx_stop(&f);
 }
 
 static void test_retry_when_down(void **st)
 {
     (void)st;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    hook_rx *rx = hook_rx_start(0, NULL);
-    assert_non_null(rx);
-    omtp_hookw *w = start(&loop, rx, 10, 100);
-    hook_rx_stop(rx); /* the backend is down */
-    push_ev(w, "bob", 1);
+    fixture f;
+    fx_start(&f, 10, 100);
+    hook_rx_stop(f.rx); /* the backend is down */
+    push_ev(f.w, "bob", 1);
     struct timespec ts = {0, 400000000};
     nanosleep(&ts, NULL);
     omtp_hookw_stats s;
-    omtp_hookw_stats_get(w, &s);
+    omtp_hookw_stats_get(f.w, &s);
     assert_true(s.posts_failed >= 1);
     assert_int_equal(s.events_delivered, 0);
     assert_int_equal(s.events_waiting, 1);
-    push_ev(w, "bob", 2); /* joins the waiting batch, in order */
-    assert_int_equal(hook_rx_restart(rx), 0);
-    assert_true(hook_rx_wait(rx, 1, 5000));
+    push_ev(f.w, "bob", 2); /* joins the waiting batch, in order */
+    assert_int_equal(hook_rx_restart(f.rx), 0);
+    assert_true(hook_rx_wait(f.rx, 1, 5000));
     hook_rx_req q;
-    json_t *j = req_json(rx, 0, &q);
+    json_t *j = req_json(f.rx, 0, &q);
     assert_int_equal(json_array_size(j), 2);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0), "n")), 1);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 1), "n")), 2);
     json_decref(j);
     free(q.body);
     /* a 5xx answer is retried as well */
-    hook_rx_respond(rx, 503, 0, NULL);
-    push_ev(w, "dave", 1);
-    assert_true(hook_rx_wait(rx, 3, 5000)); /* refused once, then once more */
-    hook_rx_respond(rx, 204, 0, NULL);
+    hook_rx_respond(f.rx, 503, 0, NULL);
+    push_ev(f.w, "dave", 1);
+    assert_true(hook_rx_wait(f.rx, 3, 5000)); /* refused once, then once more */
+    hook_rx_respond(f.rx, 204, 0, NULL);
     int64_t end = now_ms() + 5000;
     do {
-        omtp_hookw_stats_get(w, &s);
+        omtp_hookw_stats_get(f.w, &s);
     } while (s.events_delivered < 3 && now_ms() < end);
     assert_int_equal(s.events_delivered, 3);
     assert_int_equal(s.events_waiting, 0);
-    stop(&loop, w);
-    hook_rx_free(rx);
-    uv_loop_close(&loop);
+    fx_stop(&f);
 }
 
 static void test_bound_drops_oldest(void **st)
 {
     (void)st;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    hook_rx *rx = hook_rx_start(0, NULL);
-    assert_non_null(rx);
-    omtp_hookw *w = start(&loop, rx, 10, 5);
-    hook_rx_stop(rx);
+    fixture f;
+    fx_start(&f, 10, 5);
+    hook_rx_stop(f.rx);
     for (int i = 1; i <= 20; i++)
-        push_ev(w, "bob", i);
+        push_ev(f.w, "bob", i);
     omtp_hookw_stats s;
     int64_t end = now_ms() + 3000;
     do {
-        omtp_hookw_stats_get(w, &s);
+        omtp_hookw_stats_get(f.w, &s);
     } while (s.events_dropped < 15 && now_ms() < end);
     assert_int_equal(s.events_dropped, 15);
-    assert_int_equal(hook_rx_restart(rx), 0);
+    assert_int_equal(hook_rx_restart(f.rx), 0);
     end = now_ms() + 5000;
     do {
-        omtp_hookw_stats_get(w, &s);
+        omtp_hookw_stats_get(f.w, &s);
     } while (s.events_delivered < 5 && now_ms() < end);
     assert_int_equal(s.events_delivered, 5);
     /* the newest five survived, in order */
     int got = 0, want = 16;
-    for (int i = 0; i < hook_rx_count(rx); i++) {
+    for (int i = 0; i < hook_rx_count(f.rx); i++) {
         hook_rx_req q;
-        json_t *j = req_json(rx, i, &q);
+        json_t *j = req_json(f.rx, i, &q);
         for (size_t k = 0; k < json_array_size(j); k++, got++)
             assert_int_equal(json_integer_value(json_object_get(json_array_get(j, k), "n")),
                              want++);
@@ -246,31 +252,26 @@ static void test_bound_drops_oldest(void **st)
         free(q.body);
     }
     assert_int_equal(got, 5);
-    stop(&loop, w);
-    hook_rx_free(rx);
-    uv_loop_close(&loop);
+    fx_stop(&f);
 }
 
 static void test_check_answer_and_timeout(void **st)
 {
     (void)st;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    hook_rx *rx = hook_rx_start(0, NULL);
-    assert_non_null(rx);
-    omtp_hookw *w = start(&loop, rx, 10, 100);
+    fixture f;
+    fx_start(&f, 10, 100);
 
-    hook_rx_respond(rx, 200, 0, "{\"allow\":false}");
+    hook_rx_respond(f.rx, 200, 0, "{\"allow\":false}");
     check_res r = {0};
-    assert_int_equal(omtp_hookw_check(w, "{\"x\":1}", 7, on_check, &r), 0);
+    assert_int_equal(omtp_hookw_check(f.w, "{\"x\":1}", 7, on_check, &r), 0);
     assert_false(r.called); /* never from inside the call */
-    run_until(&loop, &r.called, 5000);
+    run_until(&f.loop, &r.called, 5000);
     assert_true(r.called);
     assert_int_equal(r.status, 0);
     assert_int_equal(r.http, 200);
     assert_string_equal(r.body, "{\"allow\":false}");
     hook_rx_req q;
-    assert_true(hook_rx_get(rx, 0, &q));
+    assert_true(hook_rx_get(f.rx, 0, &q));
     assert_string_equal(q.path, "/check");
     assert_string_equal(q.event, "before_send");
     assert_string_equal(q.body, "{\"x\":1}");
@@ -278,34 +279,33 @@ static void test_check_answer_and_timeout(void **st)
     free(q.body);
 
     /* slower than the 150 ms timeout */
-    hook_rx_respond(rx, 200, 600, "{}");
+    hook_rx_respond(f.rx, 200, 600, "{}");
     check_res t = {0};
     int64_t t0 = now_ms();
-    assert_int_equal(omtp_hookw_check(w, "{}", 2, on_check, &t), 0);
-    run_until(&loop, &t.called, 5000);
+    assert_int_equal(omtp_hookw_check(f.w, "{}", 2, on_check, &t), 0);
+    run_until(&f.loop, &t.called, 5000);
     assert_true(t.called);
     assert_int_equal(t.status, OMTP_ETIMEDOUT);
     assert_true(now_ms() - t0 < 550);
     assert_true(t.elapsed_us >= 140000);
 
     /* backend down: a transport error, fast */
-    hook_rx_stop(rx);
+    hook_rx_stop(f.rx);
     check_res d = {0};
-    assert_int_equal(omtp_hookw_check(w, "{}", 2, on_check, &d), 0);
-    run_until(&loop, &d.called, 5000);
+    assert_int_equal(omtp_hookw_check(f.w, "{}", 2, on_check, &d), 0);
+    run_until(&f.loop, &d.called, 5000);
     assert_int_equal(d.status, OMTP_EIO);
 
     /* stop answers a check still in flight */
-    assert_int_equal(hook_rx_restart(rx), 0);
-    hook_rx_respond(rx, 200, 800, "{}");
+    assert_int_equal(hook_rx_restart(f.rx), 0);
+    hook_rx_respond(f.rx, 200, 800, "{}");
     check_res p = {0};
-    assert_int_equal(omtp_hookw_check(w, "{}", 2, on_check, &p), 0);
-    omtp_hookw_stop(w);
+    assert_int_equal(omtp_hookw_check(f.w, "{}", 2, on_check, &p), 0);
+    omtp_hookw_stop(f.w);
+    f.w = NULL;
     assert_true(p.called);
     assert_int_equal(p.status, OMTP_ECLOSED);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    hook_rx_free(rx);
-    uv_loop_close(&loop);
+    fx_stop(&f);
 }
 
 int main(void)

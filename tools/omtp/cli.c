@@ -407,18 +407,12 @@ static void json_str(FILE *f, const char *s)
 
 void cli_print_msg(FILE *f, const omtp_OTIMPack *p, bool json)
 {
-    const tars_struct_desc *d;
-    void *b;
-    if (omtp_inner_decode(p, NULL, &d, &b) || d != &omtp_MsgReq_desc) {
+    omtp_MsgReq msg, *m = &msg;
+    if (omtp_inner_msg(p, NULL, &msg)) {
         if (!json)
             fprintf(f, "  (undecodable packet type %d)\n", p->header.type);
-        if (b) {
-            omtp_msg_free(d, b);
-            free(b);
-        }
         return;
     }
-    omtp_MsgReq *m = b;
     int64_t fl = p->header.flags;
     if (json) {
         fprintf(f, "{\"seq\":%lld,\"time\":%lld,\"from\":", (long long)m->seqId,
@@ -440,8 +434,7 @@ void cli_print_msg(FILE *f, const omtp_OTIMPack *p, bool json)
             fprintf(f, "#%-5lld %s  %s: %s%s\n", (long long)m->seqId, ts, m->from.data,
                     m->content.data, fl & OMTP_F_OVERRIDE ? "  (edited)" : "");
     }
-    omtp_msg_free(d, b);
-    free(b);
+    omtp_msg_free(&omtp_MsgReq_desc, &msg);
 }
 
 int cli_start(int argc, char **argv, cli_opts *o, int default_device, int min_args,

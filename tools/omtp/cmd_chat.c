@@ -151,19 +151,13 @@ static void on_history(omtp_client *c, int status, const omtp_packet *p, void *u
                  omtp_error_code_name(r->errorCode.code), r->errorCode.desc.data);
     } else {
         for (uint32_t i = 0; i < r->msgs.n; i++) {
-            const tars_struct_desc *d;
-            void *b;
-            if (omtp_inner_decode(&r->msgs.items[i], NULL, &d, &b))
+            omtp_MsgReq m;
+            if (omtp_inner_msg(&r->msgs.items[i], NULL, &m))
                 continue;
-            if (d == &omtp_MsgReq_desc) {
-                omtp_MsgReq *m = b;
-                int64_t fl = r->msgs.items[i].header.flags;
-                conv_add(v, m->seqId, m->from.data, m->content.data,
-                         (fl & OMTP_F_REVOKE) || m->status == MC_REVOKE,
-                         (fl & OMTP_F_OVERRIDE) != 0);
-            }
-            omtp_msg_free(d, b);
-            free(b);
+            int64_t fl = r->msgs.items[i].header.flags;
+            conv_add(v, m.seqId, m.from.data, m.content.data,
+                     (fl & OMTP_F_REVOKE) || m.status == MC_REVOKE, (fl & OMTP_F_OVERRIDE) != 0);
+            omtp_msg_free(&omtp_MsgReq_desc, &m);
         }
         v->loaded = true;
         if (t->open >= 0 && t->convs[t->open] == v)
@@ -427,16 +421,9 @@ static void c_hot(omtp_client *c, const omtp_HotSessionResp *r, void *ud)
             continue;
         v->unread = it->unreadCount;
         v->order = ++t->tick;
-        for (uint32_t j = 0; j < it->lastMsgs.n; j++) {
-            const tars_struct_desc *d;
-            void *b;
-            if (omtp_inner_decode(&it->lastMsgs.items[j], NULL, &d, &b))
-                continue;
-            if (d == &omtp_MsgReq_desc && ((omtp_MsgReq *)b)->seqId > v->last_seq)
-                v->last_seq = ((omtp_MsgReq *)b)->seqId;
-            omtp_msg_free(d, b);
-            free(b);
-        }
+        int64_t last = omtp_inner_last_seq(it, NULL);
+        if (last > v->last_seq)
+            v->last_seq = last;
     }
     sort_convs(t);
     redraw(t);

@@ -84,22 +84,6 @@ int cmd_send(int argc, char **argv)
     return cli_send_common(&o, PT_MSG_SINGLE_CHAT, o.argv[0], text);
 }
 
-static int64_t last_seq(const omtp_HotSessionItem *it)
-{
-    int64_t best = 0;
-    for (uint32_t i = 0; i < it->lastMsgs.n; i++) {
-        const tars_struct_desc *d;
-        void *b;
-        if (omtp_inner_decode(&it->lastMsgs.items[i], NULL, &d, &b))
-            continue;
-        if (d == &omtp_MsgReq_desc && ((omtp_MsgReq *)b)->seqId > best)
-            best = ((omtp_MsgReq *)b)->seqId;
-        omtp_msg_free(d, b);
-        free(b);
-    }
-    return best;
-}
-
 int cmd_sessions(int argc, char **argv)
 {
     cli_opts o;
@@ -134,22 +118,16 @@ int cmd_sessions(int argc, char **argv)
                 printf("{\"sessionId\":\"%s\",\"unread\":%d,\"readSeq\":%lld,\"lastSeq\":%lld,"
                        "\"attribute\":%s}\n",
                        it->sessionId.data, it->unreadCount, (long long)it->readSeqId,
-                       (long long)last_seq(it), it->attribute.len ? it->attribute.data : "null");
+                       (long long)omtp_inner_last_seq(it, NULL),
+                       it->attribute.len ? it->attribute.data : "null");
                 continue;
             }
             printf("%-32s %6d %6lld  ", it->sessionId.data, it->unreadCount,
-                   (long long)last_seq(it));
-            if (it->lastMsgs.n) {
-                const tars_struct_desc *d;
-                void *b;
-                if (omtp_inner_decode(&it->lastMsgs.items[0], NULL, &d, &b) == 0) {
-                    if (d == &omtp_MsgReq_desc) {
-                        omtp_MsgReq *m = b;
-                        printf("%s: %.60s", m->from.data, m->content.data);
-                    }
-                    omtp_msg_free(d, b);
-                    free(b);
-                }
+                   (long long)omtp_inner_last_seq(it, NULL));
+            omtp_MsgReq m;
+            if (it->lastMsgs.n && omtp_inner_msg(&it->lastMsgs.items[0], NULL, &m) == 0) {
+                printf("%s: %.60s", m.from.data, m.content.data);
+                omtp_msg_free(&omtp_MsgReq_desc, &m);
             }
             printf("\n");
         }
@@ -214,14 +192,11 @@ static int find_msg(omtp_sync *c, const char *sid, int64_t seq, char *pack_id, i
     } else if (r.msgs.n == 0 || (seq > 0 && r.msgs.items[0].payload.len == 0)) {
         rc = CLI_EREFUSED;
     } else {
-        const tars_struct_desc *d;
-        void *b;
+        omtp_MsgReq m;
         *found = 0;
-        if (omtp_inner_decode(&r.msgs.items[0], NULL, &d, &b) == 0) {
-            if (d == &omtp_MsgReq_desc)
-                *found = ((omtp_MsgReq *)b)->seqId;
-            omtp_msg_free(d, b);
-            free(b);
+        if (omtp_inner_msg(&r.msgs.items[0], NULL, &m) == 0) {
+            *found = m.seqId;
+            omtp_msg_free(&omtp_MsgReq_desc, &m);
         }
         snprintf(pack_id, 37, "%s",
                  r.msgs.items[0].header.packId.data ? r.msgs.items[0].header.packId.data : "");

@@ -22,9 +22,15 @@
 enum sq_stmt_id { SQ_STMTS(SQ_STMT_ID) SQ_NSTMTS };
 #undef SQ_STMT_ID
 
+typedef struct sq_ckpt sq_ckpt;
+typedef struct sq_memo sq_memo;
+
 typedef struct sq_db {
     omtp_db base;
     sqlite3 *h;
+    sq_ckpt *ckpt;        /* the checkpointer (sq_ckpt.c); NULL until started */
+    sq_memo *memo;        /* membership rows known to exist (sq_memo.c); NULL until used */
+    int64_t data_version; /* PRAGMA data_version at the last BEGIN */
     sqlite3_stmt *stmts[SQ_NSTMTS];
     sqlite3_stmt *attr_get[8]; /* user_attr_get, one variant per filter combination */
     int64_t last_us;           /* last change time handed out (strictly increasing) */
@@ -53,6 +59,21 @@ int sq_fail(sq_db *d, const char *what);
  * uniqueness violation, else OMTP_EDB. */
 int sq_run(sq_db *d, sqlite3_stmt *st, const char *what);
 int sq_exec(sq_db *d, const char *sql);
+
+/* Starts the checkpointer thread on its own connection to `path` and turns
+ * the writer's automatic checkpoint off (sq_ckpt.c). */
+int sq_ckpt_start(sq_db *d, const char *path, int synchronous, char *why, size_t whylen);
+/* Stops and joins it; the writer's connection, closed last, checkpoints the rest. */
+void sq_ckpt_stop(sq_db *d);
+/* Checkpoints run so far (thread and writer). */
+uint64_t sq_ckpt_passes(const sq_db *d);
+
+/* (user, session) membership rows known to exist (sq_memo.c). Clear on any
+ * rollback and any deletion of membership rows. */
+bool sq_memo_has(sq_db *d, const tars_str *user, const tars_str *session);
+void sq_memo_add(sq_db *d, const tars_str *user, const tars_str *session);
+void sq_memo_clear(sq_db *d);
+void sq_memo_free(sq_db *d);
 
 int sq_op_begin(sq_db *d);
 int sq_op_end(sq_db *d, int rc);

@@ -199,6 +199,7 @@ int sq_group_set_creator(omtp_db *db, const char *groupId, const char *creatorId
 int sq_group_dismiss(omtp_db *db, const char *groupId)
 {
     sq_db *d = SQ(db);
+    sq_memo_clear(d); /* membership rows are deleted */
     int rc = sq_op_begin(d);
     if (rc)
         return rc;
@@ -321,6 +322,7 @@ int sq_group_remove_members(omtp_db *db, const char *groupId, const tars_str_lis
 {
     sq_db *d = SQ(db);
     *removed = 0;
+    sq_memo_clear(d); /* membership rows are deleted */
     int rc = group_live(d, groupId);
     if (rc)
         return rc;

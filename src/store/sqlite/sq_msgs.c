@@ -5,12 +5,13 @@
  * Cost model (why a 10,000-member group stays cheap): appending a message
  * writes exactly two rows whatever the session -- the sessions row (seqId
  * allocator + change time) and the message -- plus, for a single chat or a
- * business message, an INSERT-OR-IGNORE of the membership rows, which is a
- * no-op after the first message. Group members' rows are never touched per
- * message: the hot-session query takes max(member change, session change),
- * so every member sees the session move without a write fan-out.
+ * business message, an INSERT-OR-IGNORE of the membership rows the first
+ * time a pair is seen (sq_memo.c remembers the pairs known to exist). Group members' rows are never
+ * touched per message: the hot-session query takes max(member change, session change), so every
+ * member sees the session move without a write fan-out.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,8 @@ static int one_msg(sq_db *d, sqlite3_stmt *st, omtp_msg_rec *out, const char *wh
 static int ensure_member(sq_db *d, const tars_str *user, const tars_str *session, int64_t readSeq,
                          int64_t us, int64_t ms)
 {
+    if (sq_memo_has(d, user, session))
+        return 0; /* the row exists: the upsert would be a no-op */
     sqlite3_stmt *st = sq_stmt(d, SQ_MEMBER_ENSURE);
     if (!st)
         return OMTP_EDB;
@@ -49,9 +52,40 @@ static int ensure_member(sq_db *d, const tars_str *user, const tars_str *session
     sqlite3_bind_int64(st, 3, readSeq);
     sqlite3_bind_int64(st, 4, us);
     sqlite3_bind_int64(st, 5, ms);
-    return sq_run(d, st, "member row");
+    int rc = sq_run(d, st, "member row");
+    if (rc == 0)
+        sq_memo_add(d, user, session);
+    return rc;
 }
 
+/* The stored original of (from, packId), after the insert hit the unique
+ * dedup index: 0 (m replaced, *dup set), or an error. */
+static int msg_dup(sq_db *d, omtp_msg_rec *m, bool *dup)
+{
+    sqlite3_stmt *st = sq_stmt(d, SQ_MSG_BY_PACK);
+    if (!st)
+        return OMTP_EDB;
+    sq_bind_tstr(st, 1, &m->msg.from);
+    sq_bind_tstr(st, 2, &m->packId);
+    omtp_msg_rec orig;
+    int rc = one_msg(d, st, &orig, "msg dedup");
+    if (rc == OMTP_ENOTFOUND) {
+        snprintf(d->base.errmsg, sizeof(d->base.errmsg), "msg insert: conflict without a dup");
+        return OMTP_EDB;
+    }
+    if (rc)
+        return rc;
+    omtp_msg_rec_free(m);
+    *m = orig;
+    *dup = true;
+    return 0;
+}
+
+/* Statements per new message: SAVEPOINT, the seqId bump (RETURNING), the
+ * insert, the membership upserts only for pairs not known to exist, RELEASE.
+ * No dedup lookup first: the unique index (from_id, pack_id) refuses a
+ * duplicate, the savepoint gives the seqId back and the original is read
+ * then (duplicates are rare: a client resending after a lost ack). */
 int sq_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
 {
     sq_db *d = SQ(db);
@@ -59,23 +93,6 @@ int sq_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
     if (!m->msg.sessionId.len || !m->msg.from.len)
         return OMTP_EINVAL;
     sqlite3_stmt *st;
-    if (m->packId.len) {
-        if (!(st = sq_stmt(d, SQ_MSG_BY_PACK)))
-            return OMTP_EDB;
-        sq_bind_tstr(st, 1, &m->msg.from);
-        sq_bind_tstr(st, 2, &m->packId);
-        omtp_msg_rec orig;
-        int rc = one_msg(d, st, &orig, "msg dedup");
-        if (rc == 0) {
-            omtp_msg_rec_free(m);
-            *m = orig;
-            *dup = true;
-            return 0;
-        }
-        if (rc != OMTP_ENOTFOUND)
-            return rc;
-    }
-
     int rc = sq_op_begin(d);
     if (rc)
         return rc;
@@ -124,6 +141,8 @@ int sq_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
     }
 out:
     rc = sq_op_end(d, rc);
+    if (rc == OMTP_EEXIST && m->packId.len)
+        return msg_dup(d, m, dup); /* (from, packId) is taken; nothing was written */
     if (rc == 0) {
         m->msg.seqId = seq;
         m->msg.timestamp = ms;

@@ -5,7 +5,8 @@
  * Durability: WAL journal, synchronous FULL by default (every COMMIT fsyncs
  * the WAL, so a committed message survives a power cut); NORMAL fsyncs only
  * at checkpoints (a crash of the OS may lose the last transactions, a crash
- * of omtpd never does). Group commit (store_thread.c) amortises the fsync.
+ * of omtpd never does). Group commit (store_thread.c) amortises the fsync;
+ * checkpoints run on their own thread and connection (sq_ckpt.c).
  */
 #include <errno.h>
 #include <limits.h>
@@ -102,6 +103,7 @@ int sq_op_end(sq_db *d, int rc)
             return 0;
         rc = OMTP_EDB;
     }
+    sq_memo_clear(d);
     run_id(d, SQ_OP_ROLLBACK_TO, "rollback to");
     run_id(d, SQ_OP_RELEASE, "release");
     return rc;
@@ -199,7 +201,23 @@ int sq_row_msg(sqlite3_stmt *st, int c, omtp_msg_rec *m)
 
 int sq_begin(omtp_db *db)
 {
-    return run_id(SQ(db), SQ_BEGIN, "begin");
+    sq_db *d = SQ(db);
+    int rc = run_id(d, SQ_BEGIN, "begin");
+    if (rc)
+        return rc;
+    /* another connection (an admin command) committed: forget what we knew */
+    sqlite3_stmt *st = sq_stmt(d, SQ_DATA_VERSION);
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(st, 0);
+        if (v != d->data_version)
+            sq_memo_clear(d);
+        d->data_version = v;
+    } else {
+        sq_memo_clear(d);
+    }
+    if (st)
+        sqlite3_reset(st);
+    return 0;
 }
 
 int sq_commit(omtp_db *db)
@@ -210,6 +228,7 @@ int sq_commit(omtp_db *db)
 int sq_rollback(omtp_db *db)
 {
     sq_db *d = SQ(db);
+    sq_memo_clear(d);
     if (sqlite3_get_autocommit(d->h))
         return 0; /* nothing open (SQLite may already have rolled back) */
     return run_id(d, SQ_ROLLBACK, "rollback");
@@ -238,6 +257,7 @@ int sq_release(omtp_db *db)
 int sq_rollback_to(omtp_db *db)
 {
     sq_db *d = SQ(db);
+    sq_memo_clear(d);
     int rc = run_id(d, SQ_ROLLBACK_TO, "rollback to");
     int rc2 = run_id(d, SQ_RELEASE, "release");
     return rc ? rc : rc2;
@@ -257,6 +277,8 @@ static void sq_close(omtp_db *db)
         sq_exec(d, sql);
         sq_exec(d, "PRAGMA optimize"); /* refreshes planner statistics where useful */
     }
+    sq_ckpt_stop(d);
+    sq_memo_free(d);
     for (int i = 0; i < SQ_NSTMTS; i++)
         sqlite3_finalize(d->stmts[i]);
     for (int i = 0; i < 8; i++)
@@ -333,8 +355,18 @@ static int migrate(sq_db *d, char *why, size_t whylen)
     return 0;
 }
 
+/* Process-wide, before SQLite initialises: no memory statistics (they take
+ * a global mutex on every allocation; nothing here reads them). If SQLite
+ * was already initialised (another user in the process), this is a no-op. */
+static uv_once_t sq_global_once = UV_ONCE_INIT;
+static void sq_global_init(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whylen)
 {
+    uv_once(&sq_global_once, sq_global_init);
     char path[PATH_MAX];
     const char *uri = cfg->uri ? cfg->uri : "";
     *out = NULL;
@@ -392,7 +424,8 @@ int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whyle
     const char *sync =
         cfg->synchronous == 1 ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL";
     if (sq_exec(d, sync) || sq_exec(d, "PRAGMA foreign_keys=OFF") ||
-        sq_exec(d, "PRAGMA temp_store=MEMORY") || sq_exec(d, "PRAGMA cache_size=-16384")) {
+        sq_exec(d, "PRAGMA temp_store=MEMORY") || sq_exec(d, "PRAGMA cache_size=-16384") ||
+        sq_exec(d, "PRAGMA journal_size_limit=67108864")) {
         snprintf(why, whylen, "cannot configure %s: %s", path, d->base.errmsg);
         goto err;
     }
@@ -411,6 +444,8 @@ int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whyle
         goto err;
     }
     d->last_us = last;
+    if ((rc = sq_ckpt_start(d, path, cfg->synchronous, why, whylen)) != 0)
+        goto err;
     *out = &d->base;
     return 0;
 err:

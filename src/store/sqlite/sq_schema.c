@@ -132,6 +132,33 @@ const char *const sq_migrations[] = {
     /* filters without a userId (admin queries) */
     "CREATE INDEX user_attrs_by_friend ON user_attrs(friend_id, name);"
     "CREATE INDEX user_attrs_by_name ON user_attrs(name);",
+
+    /* 1 -> 2: messages clustered on (session_id, seq) WITHOUT ROWID, so an
+     * append writes one B-tree instead of two (rowid table + primary key);
+     * messages_visible is dropped: unread counts, the last visible message and
+     * history pages are range scans of the primary key (a session's messages
+     * are contiguous), and each append writes one index fewer. The dedup
+     * index stays (it is what makes a duplicate detectable after restart). */
+    "CREATE TABLE messages_v2 ("
+    "  session_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  flags INTEGER NOT NULL,"
+    "  pack_id TEXT NOT NULL,"
+    "  from_id TEXT NOT NULL,"
+    "  to_id TEXT NOT NULL,"
+    "  push_info TEXT NOT NULL,"
+    "  content_type INTEGER NOT NULL,"
+    "  content TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  ts_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (session_id, seq)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO messages_v2 SELECT session_id, seq, type, flags, pack_id, from_id, to_id, "
+    "push_info, content_type, content, status, ts_ms FROM messages ORDER BY session_id, seq;"
+    "DROP TABLE messages;"
+    "ALTER TABLE messages_v2 RENAME TO messages;"
+    "CREATE UNIQUE INDEX messages_dedup ON messages(from_id, pack_id) WHERE pack_id <> '';",
 };
 
 const int sq_migrations_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));

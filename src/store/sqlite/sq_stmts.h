@@ -26,6 +26,7 @@
     X(SQ_ROLLBACK_TO, "ROLLBACK TO item")                                                          \
     X(SQ_OP_SAVEPOINT, "SAVEPOINT op")                                                             \
     X(SQ_OP_RELEASE, "RELEASE op")                                                                 \
+    X(SQ_DATA_VERSION, "PRAGMA data_version")                                                      \
     X(SQ_OP_ROLLBACK_TO, "ROLLBACK TO op")                                                         \
     /* meta */                                                                                     \
     X(SQ_META_GET, "SELECT value FROM meta WHERE key = ?1")                                        \
