@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,19 +19,6 @@
 #include "sq.h"
 
 /* ------------------------------------------------------------- helpers */
-
-/* Process-wide SQLite settings, applied once before the first connection:
- * no memory statistics (with them on, as Debian builds SQLite, every
- * sqlite3_malloc/free takes a global mutex and measures the block -- a few
- * percent of the store thread under message load; nothing here reads
- * sqlite3_memory_used). Fails harmlessly (SQLITE_MISUSE) if the process
- * already initialised SQLite. */
-static pthread_once_t sq_global_once = PTHREAD_ONCE_INIT;
-
-static void sq_global_init(void)
-{
-    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-}
 
 int sq_fail(sq_db *d, const char *what)
 {
@@ -398,7 +384,6 @@ int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whyle
     }
     d->base.ops = &sq_ops;
     int rc = OMTP_EDB;
-    pthread_once(&sq_global_once, sq_global_init);
     if (sqlite3_open_v2(path, &d->h,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
