@@ -320,7 +320,8 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
     }
     if (code != OMTP_EC_SUCCESS) {
         s->metrics.logins_failed++;
-        omtp_login_failed(s, c->peer);
+        if (code != OMTP_EC_SERVICE_UNAVAILABLE) /* the server's trouble, not a bad guess */
+            omtp_login_failed(s, c->peer);
         LOG_INFO("conn %llu login failed %s user=%s dev=%d: %s", (unsigned long long)c->id, c->peer,
                  lr->clientId.data, lr->deviceType, text);
         c->state = OMTP_CONN_NEW;
@@ -385,7 +386,11 @@ static void lookup_done(void *arg, int status)
     omtp_server *s = j->req->conn->srv;
     const omtp_LoginReq *lr = j->req->body;
     if (status || j->store_rc) {
-        login_finish(j, OMTP_EC_DB_ERROR, "storage error, try again", NULL);
+        /* the store unreachable (OMTP_EDB: e.g. PostgreSQL down) is
+         * SERVICE_UNAVAILABLE, as for sends; anything else DB_ERROR */
+        bool down = status == OMTP_EDB || j->store_rc == OMTP_EDB;
+        login_finish(j, down ? OMTP_EC_SERVICE_UNAVAILABLE : OMTP_EC_DB_ERROR,
+                     down ? "storage unavailable, try again" : "storage error, try again", NULL);
         return;
     }
     if (omtp_auth_is_token(lr->password.data)) {
