@@ -27,6 +27,8 @@ if [ ! -e "$DATA/omtp.db" ] && [ ! -e "$DEMO" ]; then
     echo "$u $pw" >> "$DEMO"
   done
   echo "Created demo users in $DATA (passwords kept in $DEMO):"
+elif [ -s "$DEMO" ]; then
+  echo "Demo users of $DATA (made by the first run; passwords kept in $DEMO):"
 fi
 
 if [ -s "$DEMO" ]; then
@@ -35,10 +37,23 @@ if [ -s "$DEMO" ]; then
     printf '  %-6s password %s\n' "$u" "$pw"
   done < "$DEMO"
   echo
-  echo "Chat in two terminals:"
+  echo "Chat in two more terminals (type a line, Enter sends it; Ctrl-C quits):"
+  users=$(cut -d' ' -f1 "$DEMO" | tr '\n' ' ')
   while read -r u pw; do
-    echo "  $BUILD/omtp chat --server $LISTEN --user $u --password $pw"
+    peer=$(tr ' ' '\n' <<<"$users" | grep -vx "$u" | head -1)
+    echo "  $BUILD/omtp chat $peer --server $LISTEN --user $u --password $pw"
   done < "$DEMO"
+  echo
+  echo "(Passwords as created; if one was changed, set a new one with"
+  echo "   $OMTPD user passwd alice --password NEW --data-dir $DATA )"
+  echo
+else
+  echo
+  echo "No demo users here ($DEMO is gone). To log in:"
+  echo "  list the users:    $OMTPD user list --data-dir $DATA"
+  echo "  add one:           $OMTPD user add carol --password PW --data-dir $DATA"
+  echo "  reset a password:  $OMTPD user passwd carol --password NEW --data-dir $DATA"
+  echo "  then chat:         $BUILD/omtp chat --server $LISTEN --user carol --password PW"
   echo
 fi
 

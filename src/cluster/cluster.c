@@ -864,6 +864,11 @@ static void on_connect(const redisAsyncContext *ac, int status)
         cluster_release(cl);
     } else if (status != REDIS_OK) {
         LOG_DEBUG("cluster: connect to Redis failed: %s", ac->errstr);
+        /* never connected yet: say so once (set_up only reports a change) */
+        if (!cl->ever_up && !cl->backoff_ms)
+            LOG_WARN("cluster: cannot connect to Redis %s:%d (%s): serving local users only, "
+                     "retrying; check redis_url and that Redis runs",
+                     cl->host, cl->port, ac->errstr);
         if (ac == cl->cmd)
             cl->cmd = NULL, cl->cmd_up = false;
         if (ac == cl->sub)
@@ -898,6 +903,10 @@ static redisAsyncContext *open_ctx(omtp_cluster *cl)
         return NULL;
     if (ac->err) {
         LOG_DEBUG("cluster: connect to Redis failed: %s", ac->errstr);
+        if (!cl->ever_up && !cl->backoff_ms)
+            LOG_WARN("cluster: cannot connect to Redis %s:%d (%s): serving local users only, "
+                     "retrying; check redis_url and that Redis runs",
+                     cl->host, cl->port, ac->errstr);
         redisAsyncFree(ac);
         return NULL;
     }

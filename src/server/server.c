@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TICK_MS          250
 #define WHEEL_SLOTS      512
@@ -422,8 +423,15 @@ static int start_listener(omtp_server *s, uv_tcp_t *t, const char *hp, const cha
     if (!rc)
         rc = uv_listen((uv_stream_t *)t, 4096, on_conn);
     if (rc) {
-        snprintf(why, whylen, "cannot listen on %s: %s (is another omtpd running? use --listen)",
-                 hp, uv_strerror(rc));
+        const char *hint = rc == UV_EADDRINUSE ? "another process (omtpd?) uses this port: stop "
+                                                 "it, or choose another port with --listen"
+                           : rc == UV_EADDRNOTAVAIL
+                               ? "this machine has no such address: use one of its own, "
+                                 "127.0.0.1 or 0.0.0.0"
+                           : rc == UV_EACCES ? "ports below 1024 need privileges: use a port "
+                                               "above 1023"
+                                             : "check the address";
+        snprintf(why, whylen, "cannot listen on %s: %s (%s)", hp, uv_strerror(rc), hint);
         uv_close((uv_handle_t *)t, NULL);
         return OMTP_EIO;
     }
@@ -455,6 +463,16 @@ static int tls_setup(omtp_server *s, char *why, size_t whylen)
         snprintf(why, whylen, "tls_listen needs tls_cert and tls_key (PEM files)");
         return OMTP_EINVAL;
     }
+    const char *files[2][2] = {{"tls_cert", cfg->tls_cert}, {"tls_key", cfg->tls_key}};
+    for (int i = 0; i < 2; i++)
+        if (access(files[i][1], R_OK) != 0) {
+            snprintf(why, whylen,
+                     "cannot read %s file %s: %s (give a PEM file this user can read, e.g. "
+                     "from your CA or `openssl req -x509 -newkey rsa:2048 -nodes -keyout "
+                     "key.pem -out cert.pem`)",
+                     files[i][0], files[i][1], strerror(errno));
+            return OMTP_EINVAL;
+        }
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx)
         goto err;

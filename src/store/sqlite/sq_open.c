@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sq.h"
 
@@ -368,7 +369,17 @@ int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whyle
     } else {
         const char *dir = cfg->data_dir && cfg->data_dir[0] ? cfg->data_dir : ".";
         if (make_dirs(dir) != 0) {
-            snprintf(why, whylen, "cannot create the data directory %s: %s", dir, strerror(errno));
+            snprintf(why, whylen,
+                     "cannot create the data directory %s: %s (choose a writable one with "
+                     "--data-dir or data_dir)",
+                     dir, strerror(errno));
+            return OMTP_EIO;
+        }
+        if (access(dir, W_OK) != 0) {
+            snprintf(why, whylen,
+                     "the data directory %s is not writable by this user (uid %u): fix its "
+                     "permissions or choose another with --data-dir or data_dir",
+                     dir, (unsigned)geteuid());
             return OMTP_EIO;
         }
         if (snprintf(path, sizeof(path), "%s/omtp.db", dir) >= (int)sizeof(path)) {
