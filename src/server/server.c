@@ -57,6 +57,9 @@ struct omtp_server_impl {
     SSL_CTX *ssl_ctx;
     uv_signal_t sigint, sigterm;
     uv_timer_t tick;
+    uv_check_t flush_check;     /* writes collected output after I/O callbacks */
+    uv_prepare_t flush_prepare; /* ... and before the loop blocks (timers, idle) */
+    omtp_conn *flush_list;      /* connections with collected output (conn.c) */
     bool handles_closed;
     omtp_conn *slots[WHEEL_SLOTS];
     uint64_t wheel_tick; /* last tick processed */
@@ -70,6 +73,21 @@ struct omtp_server_impl {
 SSL_CTX *omtp_server_ssl_ctx(omtp_server *s)
 {
     return s->impl->ssl_ctx;
+}
+
+omtp_conn **omtp_server_flush_list(omtp_server *s)
+{
+    return &s->impl->flush_list;
+}
+
+static void on_flush_check(uv_check_t *h)
+{
+    omtp_conn_flush_all(h->data);
+}
+
+static void on_flush_prepare(uv_prepare_t *h)
+{
+    omtp_conn_flush_all(h->data);
 }
 
 /* ------------------------------------------------------------ timer wheel */
@@ -547,6 +565,14 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
     im->tick.data = s;
     im->wheel_tick = uv_now(loop) / TICK_MS;
     uv_timer_start(&im->tick, on_tick, TICK_MS, TICK_MS);
+    /* write coalescing (conn.c); these handles never keep the loop alive */
+    uv_check_init(loop, &im->flush_check);
+    uv_prepare_init(loop, &im->flush_prepare);
+    im->flush_check.data = im->flush_prepare.data = s;
+    uv_check_start(&im->flush_check, on_flush_check);
+    uv_prepare_start(&im->flush_prepare, on_flush_prepare);
+    uv_unref((uv_handle_t *)&im->flush_check);
+    uv_unref((uv_handle_t *)&im->flush_prepare);
     if (cfg->http_listen[0]) {
         if ((rc = omtp_http_start(s))) {
             snprintf(why, whylen, "cannot start the HTTP API on %s: %s", cfg->http_listen,
@@ -566,6 +592,9 @@ static void finish_shutdown(omtp_server *s)
     im->handles_closed = true;
     uv_timer_stop(&im->tick);
     uv_close((uv_handle_t *)&im->tick, NULL);
+    omtp_conn_flush_all(s); /* releases the references the list holds */
+    uv_close((uv_handle_t *)&im->flush_check, NULL);
+    uv_close((uv_handle_t *)&im->flush_prepare, NULL);
     uv_close((uv_handle_t *)&im->sigint, NULL);
     uv_close((uv_handle_t *)&im->sigterm, NULL);
 }
