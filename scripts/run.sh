@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # make run: start omtpd in the foreground on ./var (SQLite). On a fresh data
 # directory, first create the demo users alice and bob with random passwords
-# and print how to chat as them. Extra arguments go to omtpd
-# (e.g. `bash scripts/run.sh build --listen 0.0.0.0:9000`).
+# and print how to chat as them. OMTP_LISTEN (default 127.0.0.1:9000) and
+# OMTP_DATA_DIR (default ./var) choose the address and data directory, e.g.
+# `OMTP_LISTEN=127.0.0.1:9001 make run`; extra arguments go to omtpd
+# (e.g. `bash scripts/run.sh build --log-level debug`).
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -14,6 +16,15 @@ DEMO="$DATA/demo-users.txt"
 
 if [ ! -x "$OMTPD" ]; then
   echo "run.sh: $OMTPD not found: build first (make build)" >&2
+  exit 1
+fi
+
+# A busy port would make the commands printed below point at someone else's
+# server: say so before creating anything.
+host=${LISTEN%:*} port=${LISTEN##*:}
+if [ "$port" != 0 ] && (exec 3<>"/dev/tcp/${host:-127.0.0.1}/$port") 2>/dev/null; then
+  echo "run.sh: something already listens on $LISTEN (another omtpd, or another make run?)." >&2
+  echo "Stop it, or pick another address: OMTP_LISTEN=127.0.0.1:9001 make run" >&2
   exit 1
 fi
 

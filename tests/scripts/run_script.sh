@@ -48,4 +48,18 @@ check second-how "$tmp/out2" "--user alice --password $pw"
 check second-passwd "$tmp/out2" "user passwd alice"
 n=$("$B/omtpd" user list --data-dir "$tmp/var" | grep -c '^\(alice\|bob\)\b')
 [ "$n" = 2 ] && echo "ok   alice and bob exist once" || { echo "FAIL user list: $n demo users"; fail=1; }
+
+# a busy port: refuse before creating anything, and say how to pick another
+python3 -c 'import socket,time,sys
+s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen()
+open(sys.argv[1],"w").write(str(s.getsockname()[1])); time.sleep(15)' "$tmp/busy" &
+busy=$!
+for _ in $(seq 1 50); do [ -s "$tmp/busy" ] && break; sleep 0.1; done
+OMTP_DATA_DIR=$tmp/var2 OMTP_LISTEN=127.0.0.1:$(cat "$tmp/busy") timeout 10 \
+  bash "$SRC/scripts/run.sh" "$B" >"$tmp/out3" 2>&1
+rc=$?
+kill $busy; wait $busy 2>/dev/null
+[ "$rc" = 1 ] && echo "ok   busy port exit 1" || { echo "FAIL busy port: exit $rc"; fail=1; }
+check busy-port "$tmp/out3" "OMTP_LISTEN=127.0.0.1:9001 make run"
+[ ! -e "$tmp/var2" ] && echo "ok   busy port created nothing" || { echo "FAIL busy port created $tmp/var2"; fail=1; }
 exit $fail
