@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/log.h"
 #include "sq.h"
 
 /* ------------------------------------------------------------- helpers */
@@ -326,6 +327,13 @@ static int migrate(sq_db *d, char *why, size_t whylen)
                  (long long)v, sq_migrations_count);
         return OMTP_EDB;
     }
+    /* an existing database being upgraded: on a big store this can take a
+     * while, so the operator sees why omtpd is not listening yet */
+    time_t t0 = time(NULL);
+    if (v > 0 && v < sq_migrations_count)
+        LOG_INFO("store: upgrading the SQLite schema from version %lld to %d (a big database "
+                 "may take minutes; do not stop omtpd)",
+                 (long long)v, sq_migrations_count);
     for (int i = (int)v; i < sq_migrations_count; i++) {
         char upd[128];
         snprintf(upd, sizeof(upd),
@@ -339,6 +347,9 @@ static int migrate(sq_db *d, char *why, size_t whylen)
             return OMTP_EDB;
         }
     }
+    if (v > 0 && v < sq_migrations_count)
+        LOG_INFO("store: SQLite schema upgraded to version %d in %lld s", sq_migrations_count,
+                 (long long)(time(NULL) - t0));
     return 0;
 }
 
