@@ -263,8 +263,8 @@ static void kick_local(omtp_cluster *cl, omtp_conn *victim, int byType, const ch
     omtp_msg_free(&omtp_KickOutReq_desc, &k);
     cl->srv->metrics.kicks++;
     cl->st.kicks_received++;
-    LOG_INFO("conn %llu kick user=%s dev=%d: %s (cluster)", (unsigned long long)victim->id,
-             victim->userId, victim->deviceType, why);
+    LOG_INFO("conn %llu kick user=%s dev=%s: %s (cluster)", (unsigned long long)victim->id,
+             victim->userId, omtp_log_device(victim->deviceType), why);
     omtp_conn_close(victim, why);
 }
 
@@ -343,8 +343,8 @@ static void on_login_reply(redisAsyncContext *ac, void *r, void *priv)
             k.byType = lc->deviceType;
             snprintf(k.byId, sizeof(k.byId), "%s", lc->deviceId);
             send_kick(cl, node, &k);
-            LOG_INFO("cluster: login of %s dev=%d replaces the device on node %s", lc->userId, dt,
-                     node);
+            LOG_INFO("cluster: login of %s dev=%s replaces the device on node %s", lc->userId,
+                     omtp_log_device(dt), node);
         }
     } else if (rep && rep->type == REDIS_REPLY_ERROR) {
         LOG_WARN("cluster: login script failed: %s", rep->str);

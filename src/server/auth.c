@@ -249,8 +249,8 @@ static void kick(omtp_conn *victim, const omtp_conn *by, const char *why)
     }
     omtp_msg_free(&omtp_KickOutReq_desc, &k);
     victim->srv->metrics.kicks++;
-    LOG_INFO("conn %llu kick user=%s dev=%d: %s (conn %llu)", (unsigned long long)victim->id,
-             victim->userId, victim->deviceType, why, (unsigned long long)by->id);
+    LOG_INFO("conn %llu kick user=%s dev=%s: %s (conn %llu)", (unsigned long long)victim->id,
+             victim->userId, omtp_log_device(victim->deviceType), why, (unsigned long long)by->id);
     omtp_conn_close(victim, why);
 }
 
@@ -322,8 +322,8 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
         s->metrics.logins_failed++;
         if (code != OMTP_EC_SERVICE_UNAVAILABLE) /* the server's trouble, not a bad guess */
             omtp_login_failed(s, c->peer);
-        LOG_INFO("conn %llu login failed %s user=%s dev=%d: %s", (unsigned long long)c->id, c->peer,
-                 lr->clientId.data, lr->deviceType, text);
+        LOG_INFO("conn %llu login failed %s user=%s dev=%s: %s", (unsigned long long)c->id, c->peer,
+                 lr->clientId.data, omtp_log_device((int)lr->deviceType), text);
         c->state = OMTP_CONN_NEW;
         login_reply(req, code, text);
         job_free(j);
@@ -348,8 +348,8 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
     omtp_cluster_login(s, c);
     s->metrics.logins_ok++;
     omtp_login_succeeded(s, c->peer);
-    LOG_INFO("conn %llu login %s dev=%d (%s)%s", (unsigned long long)c->id, c->userId,
-             c->deviceType, how, c->monitor_role ? " monitor" : "");
+    LOG_INFO("conn %llu login %s dev=%s (%s)%s", (unsigned long long)c->id, c->userId,
+             omtp_log_device(c->deviceType), how, c->monitor_role ? " monitor" : "");
     login_reply(req, OMTP_EC_SUCCESS, NULL);
     job_free(j);
 }

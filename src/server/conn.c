@@ -461,8 +461,8 @@ static void begin_close(omtp_conn *c, const char *reason)
     c->state = OMTP_CONN_CLOSING;
     if (reason) {
         if (was_online)
-            LOG_INFO("conn %llu close %s user=%s dev=%d: %s", (unsigned long long)c->id, c->peer,
-                     c->userId, c->deviceType, reason);
+            LOG_INFO("conn %llu close %s user=%s dev=%s: %s", (unsigned long long)c->id, c->peer,
+                     c->userId, omtp_log_device(c->deviceType), reason);
         else
             LOG_INFO("conn %llu close %s: %s", (unsigned long long)c->id, c->peer, reason);
     }

@@ -534,8 +534,8 @@ bool omtp_webhook_device_attr(omtp_req *req)
                         v);
         return true;
     }
-    LOG_DEBUG("conn %llu %s dev=%d: %s", (unsigned long long)c->id, c->userId, c->deviceType,
-              c->background ? "background" : "foreground");
+    LOG_DEBUG("conn %llu %s dev=%s: %s", (unsigned long long)c->id, c->userId,
+              omtp_log_device(c->deviceType), c->background ? "background" : "foreground");
     omtp_cluster_device_changed(c->srv, c); /* other nodes' offline-push decisions */
     omtp_reply_code(req, OMTP_EC_SUCCESS, "%s", "");
     return true;
