@@ -32,7 +32,10 @@ build-fuzz: deps
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DOMTP_FUZZ=ON $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j $(JOBS)
 
-run: build
+# only what `make run` needs (omtpd, omtp, omtp-bench): a quicker first run
+run: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target omtpd omtp_cli omtp-bench
 	@bash scripts/run.sh $(BUILD)
 
 test: build
