@@ -17,9 +17,10 @@
  *
  *   - the checkpointer runs a pass when SQ_CKPT_SOFT pages are not yet
  *     checkpointed, and after a second without commits when anything is left;
- *   - past SQ_CKPT_HARD_* the writer runs the pass itself right after a commit
- *     (from its WAL hook, holding no database lock), unless the checkpointer
- *     is in the middle of one (then at the next commit). That pass copies only
+ *   - past SQ_CKPT_HARD_* the writer runs the pass itself before its next
+ *     transaction (sq_ckpt_before_begin: the batch before has been completed,
+ *     no database lock is held), unless the checkpointer is in the middle of
+ *     one (then before the one after). That pass copies only
  *     the pages changed since the checkpointer's last pass and leaves the WAL
  *     entirely checkpointed, so the writer's next transaction starts it over
  *     (journal_size_limit trims the file);
@@ -109,11 +110,14 @@ static void ckpt_main(void *arg)
     uv_mutex_unlock(&c->mu);
 }
 
-/* The writer's WAL hook: runs after each commit of the writing connection,
- * with no lock held. Replaces SQLite's automatic checkpoint. */
+/* The writer's WAL hook: runs inside each COMMIT of the writing connection,
+ * after the commit is durable. Replaces SQLite's automatic checkpoint. Only
+ * bookkeeping here: the writer's own pass waits for sq_ckpt_before_begin, so
+ * the batch just committed is completed first. */
 static int wal_hook(void *arg, sqlite3 *h, const char *db, int pages)
 {
     (void)db;
+    (void)h;
     sq_ckpt *c = arg;
     uv_mutex_lock(&c->mu);
     if (pages < c->wal_pages)
@@ -121,17 +125,29 @@ static int wal_hook(void *arg, sqlite3 *h, const char *db, int pages)
     c->wal_pages = pages;
     bool wake = want_pass(c);
     uv_mutex_unlock(&c->mu);
+    if (wake)
+        uv_cond_signal(&c->cv);
+    return SQLITE_OK;
+}
+
+void sq_ckpt_before_begin(sq_db *d)
+{
+    sq_ckpt *c = d->ckpt;
+    if (!c || !sqlite3_get_autocommit(d->h))
+        return;
+    uv_mutex_lock(&c->mu);
+    int pages = c->wal_pages, done = c->done_pages;
+    uv_mutex_unlock(&c->mu);
+    if (pages < c->hard || done >= pages)
+        return;
     if (pages >= SQ_CKPT_MAX) {
         uv_mutex_lock(&c->run); /* back-pressure: wait for a running pass */
-        ckpt_pass(c, h);
+        ckpt_pass(c, d->h);
         uv_mutex_unlock(&c->run);
-    } else if (pages >= c->hard && uv_mutex_trylock(&c->run) == 0) {
-        ckpt_pass(c, h);
+    } else if (uv_mutex_trylock(&c->run) == 0) {
+        ckpt_pass(c, d->h);
         uv_mutex_unlock(&c->run);
-    } else if (wake) {
-        uv_cond_signal(&c->cv);
     }
-    return SQLITE_OK;
 }
 
 int sq_ckpt_start(sq_db *d, const char *path, int synchronous, char *why, size_t whylen)
