@@ -10,6 +10,9 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
+# cmake --build runs make below us: keep its output to the progress lines
+MAKEFLAGS += --no-print-directory
+
 .PHONY: all deps build build-asan build-fuzz run check test test-asan fuzz interop format format-check bench clean
 
 all: build

@@ -9,6 +9,11 @@
  *            OTIMPack carrying a MsgReq. encode = 200 MsgReq payloads + the
  *            response + frame; decode = frame -> response -> 200 MsgReqs.
  *
+ * Each decode runs twice: owning (tars_decode: one malloc per string, list
+ * and payload struct, released with tars_free) and arena (omtp_decode_opts
+ * .arena / tars_decode_arena: everything from one tars_arena, released by
+ * tars_arena_reset, which keeps its chunk for the next decode).
+ *
  * Each case runs for --seconds (default 1) and prints ops/s and MB/s of
  * frame bytes. It also counts heap allocations per decode (malloc is
  * interposed below), to check that decoding scalars allocates nothing.
@@ -75,6 +80,7 @@ struct result {
     const char *name;
     double ops, mbs, allocs;
     size_t bytes;
+    int vs; /* index of the Node case it compares with */
 };
 
 static double secs = 1.0;
@@ -96,7 +102,20 @@ static double secs = 1.0;
 
 static volatile long sink;
 
-static void bench_msgreq(struct result *enc, struct result *dec)
+static long msgreq_decode_arena(const tars_buf *b, tars_arena *a)
+{
+    omtp_packet p;
+    int stage;
+    char why[8];
+    omtp_decode_opts o = {.arena = a};
+    omtp_packet_decode(b->data + 4, b->len - 4, &o, &p, &stage, why, sizeof(why));
+    long s = ((omtp_MsgReq *)p.body)->seqId;
+    omtp_packet_free(&p);
+    tars_arena_reset(a);
+    return s;
+}
+
+static void bench_msgreq(struct result *enc, struct result *dec, struct result *dar)
 {
     omtp_MsgReq m;
     make_msg(&m, 0);
@@ -126,12 +145,23 @@ static void bench_msgreq(struct result *enc, struct result *dec)
     omtp_packet_decode(b.data + 4, b.len - 4, NULL, &p, &stage, why, sizeof(why));
     dec->allocs = (double)(n_alloc - a0);
     omtp_packet_free(&p);
+    tars_arena a;
+    tars_arena_init(&a, NULL, 0);
+    RUN(dar->ops, sink += msgreq_decode_arena(&b, &a));
+    a0 = n_alloc;
+    sink += msgreq_decode_arena(&b, &a);
+    dar->allocs = (double)(n_alloc - a0);
+    tars_arena_free(&a);
     enc->name = "MsgReq frame encode";
     dec->name = "MsgReq frame decode";
-    enc->bytes = dec->bytes = flen;
+    dar->name = "MsgReq frame decode (arena)";
+    enc->bytes = dec->bytes = dar->bytes = flen;
     enc->mbs = enc->ops * (double)flen / 1e6;
     dec->mbs = dec->ops * (double)flen / 1e6;
+    dar->mbs = dar->ops * (double)flen / 1e6;
     enc->allocs = -1;
+    enc->vs = 0;
+    dec->vs = dar->vs = 1;
     tars_buf_free(&b);
     omtp_msg_free(&omtp_MsgReq_desc, &m);
 }
@@ -163,7 +193,27 @@ static long history_decode(const tars_buf *b)
     return s;
 }
 
-static void bench_history(struct result *enc, struct result *dec)
+static long history_decode_arena(const tars_buf *b, tars_arena *a)
+{
+    omtp_packet p;
+    int stage;
+    char why[8];
+    long s = 0;
+    omtp_decode_opts o = {.arena = a};
+    omtp_packet_decode(b->data + 4, b->len - 4, &o, &p, &stage, why, sizeof(why));
+    omtp_HistoryMsgPullResp *h = p.body;
+    for (uint32_t i = 0; i < h->msgs.n; i++) {
+        omtp_MsgReq m;
+        tars_decode_arena(&omtp_MsgReq_desc, &m, h->msgs.items[i].payload.data,
+                          h->msgs.items[i].payload.len, a, NULL);
+        s += m.seqId;
+    }
+    omtp_packet_free(&p);
+    tars_arena_reset(a);
+    return s;
+}
+
+static void bench_history(struct result *enc, struct result *dec, struct result *dar)
 {
     enum { N = 200 };
     static omtp_MsgReq msgs[N];
@@ -193,12 +243,24 @@ static void bench_history(struct result *enc, struct result *dec)
     unsigned long a0 = n_alloc;
     sink += history_decode(&b);
     dec->allocs = (double)(n_alloc - a0);
+    tars_arena a;
+    tars_arena_init(&a, NULL, 0);
+    a.keep = 1 << 20; /* a client's long-lived arena for history pages (~150 KiB each) */
+    RUN(dar->ops, sink += history_decode_arena(&b, &a));
+    a0 = n_alloc;
+    sink += history_decode_arena(&b, &a);
+    dar->allocs = (double)(n_alloc - a0);
+    tars_arena_free(&a);
     enc->name = "HistoryMsgPullResp(200) encode";
     dec->name = "HistoryMsgPullResp(200) decode";
-    enc->bytes = dec->bytes = flen;
+    dar->name = "HistoryMsgPullResp(200) decode (arena)";
+    enc->bytes = dec->bytes = dar->bytes = flen;
     enc->mbs = enc->ops * (double)flen / 1e6;
     dec->mbs = dec->ops * (double)flen / 1e6;
+    dar->mbs = dar->ops * (double)flen / 1e6;
     enc->allocs = -1;
+    enc->vs = 2;
+    dec->vs = dar->vs = 3;
     tars_buf_free(&b);
     for (int i = 0; i < N; i++)
         omtp_msg_free(&omtp_MsgReq_desc, &msgs[i]);
@@ -236,21 +298,23 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    struct result r[4];
-    bench_msgreq(&r[0], &r[1]);
-    bench_history(&r[2], &r[3]);
+    enum { NR = 6 };
+    struct result r[NR];
+    bench_msgreq(&r[0], &r[1], &r[2]);
+    bench_history(&r[3], &r[4], &r[5]);
     unsigned long scalar = scalar_decode_allocs();
     if (json) {
         printf("{\"scalarDecodeAllocs\":%lu,\"cases\":[", scalar);
-        for (int i = 0; i < 4; i++)
-            printf("%s{\"name\":\"%s\",\"bytes\":%zu,\"ops\":%.0f,\"mbs\":%.1f,\"allocs\":%.0f}",
-                   i ? "," : "", r[i].name, r[i].bytes, r[i].ops, r[i].mbs, r[i].allocs);
+        for (int i = 0; i < NR; i++)
+            printf("%s{\"name\":\"%s\",\"bytes\":%zu,\"ops\":%.0f,\"mbs\":%.1f,\"allocs\":%.0f,"
+                   "\"vs\":%d}",
+                   i ? "," : "", r[i].name, r[i].bytes, r[i].ops, r[i].mbs, r[i].allocs, r[i].vs);
         printf("]}\n");
         return 0;
     }
-    printf("%-34s %8s %12s %9s %14s\n", "case", "bytes", "ops/s", "MB/s", "allocs/decode");
-    for (int i = 0; i < 4; i++) {
-        printf("%-34s %8zu %12.0f %9.1f ", r[i].name, r[i].bytes, r[i].ops, r[i].mbs);
+    printf("%-40s %8s %12s %9s %14s\n", "case", "bytes", "ops/s", "MB/s", "allocs/decode");
+    for (int i = 0; i < NR; i++) {
+        printf("%-40s %8zu %12.0f %9.1f ", r[i].name, r[i].bytes, r[i].ops, r[i].mbs);
         if (r[i].allocs >= 0)
             printf("%14.0f\n", r[i].allocs);
         else

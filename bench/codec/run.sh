@@ -28,7 +28,7 @@ const c = JSON.parse(process.argv[1]), n = JSON.parse(process.argv[2]);
 console.log("| case | frame bytes | C ops/s | C MB/s | Node ops/s | Node MB/s | C / Node | C allocs/decode |");
 console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
 for (let i = 0; i < c.cases.length; i++) {
-  const a = c.cases[i], b = n.cases[i];
+  const a = c.cases[i], b = n.cases[a.vs === undefined ? i : a.vs];
   if (a.bytes !== b.bytes) throw new Error("frames differ in size: " + a.name);
   console.log(`| ${a.name} | ${a.bytes} | ${a.ops.toFixed(0)} | ${a.mbs.toFixed(1)} | ${b.ops.toFixed(0)} | ${b.mbs.toFixed(1)} | ${(a.ops / b.ops).toFixed(1)}x | ${a.allocs < 0 ? "-" : a.allocs} |`);
 }

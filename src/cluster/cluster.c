@@ -21,9 +21,24 @@
 #include "cluster_msg.h"
 #include "redis_uv.h"
 #include "server/core.h"
+#include "server/group.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define BCAST_CHAN     "omtp:bc" /* every node subscribes: group member changes */
+#define NOTICE_WAIT_MS 2000      /* longest wait for other nodes' acks of a notice */
+
+/* A "group members changed" notice waiting for the other nodes' acks. */
+typedef struct group_notice {
+    struct group_notice *next;
+    uint64_t token;
+    int expected; /* acks to wait for; -1 until PUBLISH answered */
+    int acks;
+    uint64_t deadline; /* loop ms */
+    char groupId[OMTP_ID_MAX + 1];
+    void (*done)(void *arg);
+    void *arg;
+} group_notice;
 
 /* One wire being routed: the users it targets, collected during one loop
  * iteration, then looked up together. */
@@ -61,6 +76,9 @@ typedef struct omtp_cluster {
     uint32_t nconns, capconns;
     omtp_cluster_stats st;
     int closing_handles;
+    group_notice *notices; /* waiting for acks, oldest first */
+    uint64_t next_token;
+    uv_timer_t notice_timer;
 } omtp_cluster;
 
 #define CL(s) ((omtp_cluster *)(s)->cluster)
@@ -68,6 +86,9 @@ typedef struct omtp_cluster {
 static void schedule_retry(omtp_cluster *cl);
 static void cluster_release(omtp_cluster *cl);
 static void beat_all(omtp_cluster *cl);
+static void notices_finish_all(omtp_cluster *cl);
+static void on_group_notice(omtp_cluster *cl, const omtp_cluster_group *g);
+static void on_group_ack(omtp_cluster *cl, uint64_t token);
 
 /* ------------------------------------------------------------ URL */
 
@@ -158,12 +179,14 @@ static void entry_field(const omtp_cluster *cl, int deviceType, char *out, size_
 
 static void entry_value(const omtp_conn *c, char *out, size_t n)
 {
-    snprintf(out, n, "%lld/%lld/%s", (long long)(omtp_now_ms() + OMTP_CLUSTER_TTL_MS),
-             (long long)c->loginMs, c->deviceId);
+    snprintf(out, n, "%lld/%lld/b%d/%s", (long long)(omtp_now_ms() + OMTP_CLUSTER_TTL_MS),
+             (long long)c->loginMs, c->background ? 1 : 0, c->deviceId);
 }
 
-/* Parses "<expires>/<login>/<deviceId>"; deviceId points into v. */
-static bool entry_parse(const char *v, int64_t *expires, int64_t *login, const char **deviceId)
+/* Parses "<expires>/<login>/b<0|1>/<deviceId>" (also the older
+ * "<expires>/<login>/<deviceId>": not background); deviceId points into v. */
+static bool entry_parse_bg(const char *v, int64_t *expires, int64_t *login, bool *background,
+                           const char **deviceId)
 {
     char *e;
     long long x = strtoll(v, &e, 10);
@@ -174,8 +197,20 @@ static bool entry_parse(const char *v, int64_t *expires, int64_t *login, const c
         return false;
     *expires = x;
     *login = l;
-    *deviceId = e + 1;
+    *background = false;
+    e++;
+    if (e[0] == 'b' && (e[1] == '0' || e[1] == '1') && e[2] == '/') {
+        *background = e[1] == '1';
+        e += 3;
+    }
+    *deviceId = e;
     return true;
+}
+
+static bool entry_parse(const char *v, int64_t *expires, int64_t *login, const char **deviceId)
+{
+    bool bg;
+    return entry_parse_bg(v, expires, login, &bg, deviceId);
 }
 
 /* Splits "<node>/<deviceType>" at the last '/'. */
@@ -228,8 +263,8 @@ static void kick_local(omtp_cluster *cl, omtp_conn *victim, int byType, const ch
     omtp_msg_free(&omtp_KickOutReq_desc, &k);
     cl->srv->metrics.kicks++;
     cl->st.kicks_received++;
-    LOG_INFO("conn %llu kick user=%s dev=%d: %s (cluster)", (unsigned long long)victim->id,
-             victim->userId, victim->deviceType, why);
+    LOG_INFO("conn %llu kick user=%s dev=%s: %s (cluster)", (unsigned long long)victim->id,
+             victim->userId, omtp_log_device(victim->deviceType), why);
     omtp_conn_close(victim, why);
 }
 
@@ -308,8 +343,8 @@ static void on_login_reply(redisAsyncContext *ac, void *r, void *priv)
             k.byType = lc->deviceType;
             snprintf(k.byId, sizeof(k.byId), "%s", lc->deviceId);
             send_kick(cl, node, &k);
-            LOG_INFO("cluster: login of %s dev=%d replaces the device on node %s", lc->userId, dt,
-                     node);
+            LOG_INFO("cluster: login of %s dev=%s replaces the device on node %s", lc->userId,
+                     omtp_log_device(dt), node);
         }
     } else if (rep && rep->type == REDIS_REPLY_ERROR) {
         LOG_WARN("cluster: login script failed: %s", rep->str);
@@ -339,8 +374,14 @@ void omtp_cluster_login(omtp_server *s, omtp_conn *c)
     entry_value(c, val, sizeof(val));
     snprintf(ttl, sizeof(ttl), "%d", OMTP_CLUSTER_TTL_MS);
     if (redisAsyncCommand(cl->cmd, on_login_reply, lc, "EVAL %s 1 %s %s %s %s %s", LOGIN_LUA, key,
-                          cl->node, dt, val, ttl) != REDIS_OK)
+                          cl->node, dt, val, ttl) != REDIS_OK) {
         free(lc);
+        return;
+    }
+    /* on the wire now, before the caller answers the login: a push another
+     * node makes for this user after the client heard "logged in" finds the
+     * entry (Redis runs commands in arrival order) */
+    redisAsyncHandleWrite(cl->cmd);
 }
 
 void omtp_cluster_logout(omtp_server *s, omtp_conn *c)
@@ -604,6 +645,89 @@ void omtp_cluster_kick_device(omtp_server *s, const omtp_conn *by, int deviceTyp
         free(k);
 }
 
+/* ------------------------------------------- remote foreground lookup */
+
+typedef struct fg_lookup {
+    omtp_cluster *cl;
+    uint32_t n, replies;
+    bool *online;
+    omtp_cluster_online_fn done;
+    void *arg;
+} fg_lookup;
+
+static void on_fg_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    fg_lookup *q = priv;
+    redisReply *rep = r;
+    uint32_t i = q->replies++;
+    int64_t now = omtp_now_ms();
+    for (size_t k = 0; i < q->n && rep && rep->type == REDIS_REPLY_ARRAY && k + 1 < rep->elements;
+         k += 2) {
+        char node[128];
+        int dt;
+        int64_t exp, login;
+        bool bg;
+        const char *devId;
+        const redisReply *f = rep->element[k], *v = rep->element[k + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+            !field_parse(f->str, f->len, node, sizeof(node), &dt) ||
+            !entry_parse_bg(v->str, &exp, &login, &bg, &devId) || exp < now || bg ||
+            strcmp(node, q->cl->node) == 0)
+            continue;
+        q->online[i] = true;
+    }
+    if (q->replies < q->n)
+        return;
+    q->done(q->arg, q->online);
+    free(q->online);
+    free(q);
+}
+
+int omtp_cluster_remote_foreground(omtp_server *s, const tars_str_list *users,
+                                   omtp_cluster_online_fn done, void *arg)
+{
+    omtp_cluster *cl = CL(s);
+    if (!cl || cl->stopping || !cmd_ready(cl) || !users->n)
+        return OMTP_ECLOSED;
+    fg_lookup *q = calloc(1, sizeof(*q));
+    if (!q || !(q->online = calloc(users->n, sizeof(bool)))) {
+        free(q);
+        return OMTP_ENOMEM;
+    }
+    q->cl = cl;
+    q->n = users->n;
+    q->done = done;
+    q->arg = arg;
+    /* one HGETALL per user, pipelined (replies come in order) */
+    uint32_t sent = 0;
+    for (uint32_t i = 0; i < users->n; i++) {
+        if (redisAsyncCommand(cl->cmd, on_fg_reply, q, "HGETALL omtp:u:%s", users->items[i].data) !=
+            REDIS_OK)
+            break;
+        sent++;
+    }
+    if (sent == 0) {
+        free(q->online);
+        free(q);
+        return OMTP_ECLOSED;
+    }
+    q->replies += users->n - sent; /* the unsent count as "not online" */
+    return 0;
+}
+
+void omtp_cluster_device_changed(omtp_server *s, omtp_conn *c)
+{
+    omtp_cluster *cl = CL(s);
+    if (!cl || !cmd_ready(cl) || c->state != OMTP_CONN_ONLINE)
+        return;
+    char key[OMTP_ID_MAX + 16], field[192], val[OMTP_ID_MAX + 64];
+    snprintf(key, sizeof(key), "omtp:u:%s", c->userId);
+    entry_field(cl, c->deviceType, field, sizeof(field));
+    entry_value(c, val, sizeof(val));
+    redisAsyncCommand(cl->cmd, NULL, NULL, "HSET %s %s %s", key, field, val);
+    redisAsyncHandleWrite(cl->cmd); /* on the wire before the client hears back */
+}
+
 /* ----------------------------------------------------- our channel */
 
 static void deliver_push(omtp_cluster *cl, const omtp_cluster_push *m)
@@ -626,7 +750,18 @@ static void deliver_push(omtp_cluster *cl, const omtp_cluster_push *m)
 static void on_channel(omtp_cluster *cl, const char *data, size_t len)
 {
     cl->st.received++;
-    if (len > 0 && data[0] == OMTP_CLUSTER_MSG_PUSH) {
+    omtp_cluster_group g;
+    if (len > 0 && data[0] == OMTP_CLUSTER_MSG_GROUP) {
+        if (omtp_cluster_group_decode(data, len, OMTP_CLUSTER_MSG_GROUP, &g) == 0) {
+            on_group_notice(cl, &g);
+            return;
+        }
+    } else if (len > 0 && data[0] == OMTP_CLUSTER_MSG_GACK) {
+        if (omtp_cluster_group_decode(data, len, OMTP_CLUSTER_MSG_GACK, &g) == 0) {
+            on_group_ack(cl, g.token);
+            return;
+        }
+    } else if (len > 0 && data[0] == OMTP_CLUSTER_MSG_PUSH) {
         omtp_cluster_push m;
         if (omtp_cluster_push_decode(data, len, &m) == 0) {
             deliver_push(cl, &m);
@@ -654,13 +789,17 @@ static void set_up(omtp_cluster *cl)
     if (!up) {
         LOG_WARN("cluster: Redis %s:%d unavailable: serving local users only, retrying", cl->host,
                  cl->port);
+        notices_finish_all(cl); /* no acks will come */
         return;
     }
     cl->backoff_ms = 0;
     LOG_INFO("cluster: node %s connected to Redis %s:%d%s", cl->node, cl->host, cl->port,
              cl->ever_up ? " (recovered)" : "");
     beat_all(cl);
+    redisAsyncHandleWrite(cl->cmd); /* presence back before clients are told to resync */
     if (cl->ever_up) {
+        /* group member notices may have been lost meanwhile */
+        omtp_group_cache_invalidate_all(cl->srv);
         /* pushes from other nodes were lost meanwhile: have clients resync */
         for (uint32_t i = 0; i < cl->nconns; i++)
             if (cl->conns[i]->state == OMTP_CONN_ONLINE) {
@@ -691,8 +830,11 @@ static void on_sub_msg(redisAsyncContext *ac, void *r, void *priv)
     if (kind->type != REDIS_REPLY_STRING)
         return;
     if (strcmp(kind->str, "subscribe") == 0) {
-        cl->sub_up = true;
-        set_up(cl);
+        /* one confirmation per channel; up once both (ours, broadcast) are */
+        if (rep->element[2]->type == REDIS_REPLY_INTEGER && rep->element[2]->integer >= 2) {
+            cl->sub_up = true;
+            set_up(cl);
+        }
     } else if (strcmp(kind->str, "message") == 0 && rep->element[2]->type == REDIS_REPLY_STRING) {
         on_channel(cl, rep->element[2]->str, rep->element[2]->len);
     }
@@ -722,6 +864,11 @@ static void on_connect(const redisAsyncContext *ac, int status)
         cluster_release(cl);
     } else if (status != REDIS_OK) {
         LOG_DEBUG("cluster: connect to Redis failed: %s", ac->errstr);
+        /* never connected yet: say so once (set_up only reports a change) */
+        if (!cl->ever_up && !cl->backoff_ms)
+            LOG_WARN("cluster: cannot connect to Redis %s:%d (%s): serving local users only, "
+                     "retrying; check redis_url and that Redis runs",
+                     cl->host, cl->port, ac->errstr);
         if (ac == cl->cmd)
             cl->cmd = NULL, cl->cmd_up = false;
         if (ac == cl->sub)
@@ -756,6 +903,10 @@ static redisAsyncContext *open_ctx(omtp_cluster *cl)
         return NULL;
     if (ac->err) {
         LOG_DEBUG("cluster: connect to Redis failed: %s", ac->errstr);
+        if (!cl->ever_up && !cl->backoff_ms)
+            LOG_WARN("cluster: cannot connect to Redis %s:%d (%s): serving local users only, "
+                     "retrying; check redis_url and that Redis runs",
+                     cl->host, cl->port, ac->errstr);
         redisAsyncFree(ac);
         return NULL;
     }
@@ -785,7 +936,7 @@ static void try_connect(omtp_cluster *cl)
     if (!cl->sub) {
         cl->sub = open_ctx(cl);
         if (cl->sub)
-            redisAsyncCommand(cl->sub, on_sub_msg, NULL, "SUBSCRIBE %s", cl->chan);
+            redisAsyncCommand(cl->sub, on_sub_msg, NULL, "SUBSCRIBE %s %s", cl->chan, BCAST_CHAN);
     }
     if (!cl->cmd || !cl->sub)
         schedule_retry(cl);
@@ -834,7 +985,150 @@ static void on_beat(uv_timer_t *t)
 
 /* -------------------------------------------------------- life cycle */
 
-/* The state is freed when its three handles closed and both Redis
+/* ------------------------------------------------ group member notices */
+
+static void notice_finish(omtp_cluster *cl, group_notice *n)
+{
+    for (group_notice **pp = &cl->notices; *pp; pp = &(*pp)->next)
+        if (*pp == n) {
+            *pp = n->next;
+            break;
+        }
+    if (!cl->notices)
+        uv_timer_stop(&cl->notice_timer);
+    if (n->done)
+        n->done(n->arg);
+    free(n);
+}
+
+static void notices_finish_all(omtp_cluster *cl)
+{
+    while (cl->notices)
+        notice_finish(cl, cl->notices);
+}
+
+static group_notice *notice_find(omtp_cluster *cl, uint64_t token)
+{
+    for (group_notice *n = cl->notices; n; n = n->next)
+        if (n->token == token)
+            return n;
+    return NULL;
+}
+
+static void notice_check(omtp_cluster *cl, group_notice *n)
+{
+    if (n->expected >= 0 && n->acks >= n->expected)
+        notice_finish(cl, n);
+}
+
+static void on_notice_timer(uv_timer_t *t)
+{
+    omtp_cluster *cl = t->data;
+    uint64_t now = uv_now(cl->srv->loop);
+    group_notice *n = cl->notices;
+    while (n) {
+        group_notice *next = n->next;
+        if (now >= n->deadline) {
+            LOG_WARN("cluster: members of %s changed: %d of %d other nodes confirmed within %d "
+                     "ms; going on (the others' caches expire on their own)",
+                     n->groupId, n->acks, n->expected, NOTICE_WAIT_MS);
+            notice_finish(cl, n);
+        }
+        n = next;
+    }
+}
+
+static void on_group_published(redisAsyncContext *ac, void *r, void *priv)
+{
+    omtp_cluster *cl = ac->data;
+    redisReply *rep = r;
+    uint64_t token = (uint64_t)(uintptr_t)priv;
+    group_notice *n = cl ? notice_find(cl, token) : NULL;
+    if (!n)
+        return; /* finished already (timeout, Redis down, stop) */
+    if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+        notice_finish(cl, n);
+        return;
+    }
+    /* every subscriber of the broadcast channel is a node; ours ignores it */
+    n->expected = (int)rep->integer - (cl->sub_up ? 1 : 0);
+    notice_check(cl, n);
+}
+
+/* Another node's notice: drop our cached list, then confirm to that node. */
+static void on_group_notice(omtp_cluster *cl, const omtp_cluster_group *g)
+{
+    if (strcmp(g->node, cl->node) == 0)
+        return; /* our own: applied before it was sent */
+    cl->st.group_received++;
+    LOG_DEBUG("cluster: members of %s changed on node %s", g->groupId, g->node);
+    omtp_group_cache_invalidate(cl->srv, g->groupId);
+    omtp_cluster_group ack;
+    memset(&ack, 0, sizeof(ack));
+    snprintf(ack.node, sizeof(ack.node), "%s", cl->node);
+    ack.token = g->token;
+    tars_buf b;
+    tars_buf_init(&b);
+    omtp_cluster_group_encode(&b, OMTP_CLUSTER_MSG_GACK, &ack);
+    if (tars_buf_ok(&b))
+        publish(cl, g->node, &b);
+    tars_buf_free(&b);
+}
+
+static void on_group_ack(omtp_cluster *cl, uint64_t token)
+{
+    group_notice *n = notice_find(cl, token);
+    if (!n)
+        return; /* late: we stopped waiting */
+    n->acks++;
+    notice_check(cl, n);
+}
+
+void omtp_cluster_group_changed(omtp_server *s, const char *groupId, void (*done)(void *arg),
+                                void *arg)
+{
+    omtp_cluster *cl = CL(s);
+    group_notice *n = NULL;
+    tars_buf b;
+    tars_buf_init(&b);
+    if (!cl || cl->stopping || !cmd_ready(cl) || !cl->sub_up)
+        goto now;
+    omtp_cluster_group g;
+    memset(&g, 0, sizeof(g));
+    snprintf(g.node, sizeof(g.node), "%s", cl->node);
+    snprintf(g.groupId, sizeof(g.groupId), "%s", groupId);
+    g.token = ++cl->next_token;
+    omtp_cluster_group_encode(&b, OMTP_CLUSTER_MSG_GROUP, &g);
+    if (!tars_buf_ok(&b) || !(n = calloc(1, sizeof(*n))))
+        goto now;
+    n->token = g.token;
+    n->expected = -1;
+    n->deadline = uv_now(s->loop) + NOTICE_WAIT_MS;
+    snprintf(n->groupId, sizeof(n->groupId), "%s", groupId);
+    n->done = done;
+    n->arg = arg;
+    if (redisAsyncCommand(cl->cmd, on_group_published, (void *)(uintptr_t)g.token, "PUBLISH %s %b",
+                          BCAST_CHAN, b.data, b.len) != REDIS_OK)
+        goto now;
+    n->next = NULL;
+    group_notice **tail = &cl->notices;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = n;
+    if (!uv_is_active((uv_handle_t *)&cl->notice_timer))
+        uv_timer_start(&cl->notice_timer, on_notice_timer, 100, 100);
+    cl->st.published++;
+    cl->st.group_sent++;
+    tars_buf_free(&b);
+    return;
+now:
+    free(n);
+    tars_buf_free(&b);
+    if (done)
+        done(arg);
+}
+
+/* The state is freed when its four handles closed and both Redis
  * connections delivered their last callbacks (after omtp_cluster_stop). */
 static void cluster_release(omtp_cluster *cl)
 {
@@ -875,6 +1169,8 @@ int omtp_cluster_start(omtp_server *s, int port, char *why, size_t whylen)
     cl->beat.data = cl;
     uv_check_init(s->loop, &cl->flush);
     cl->flush.data = cl;
+    uv_timer_init(s->loop, &cl->notice_timer);
+    cl->notice_timer.data = cl;
     uv_timer_start(&cl->beat, on_beat, OMTP_CLUSTER_BEAT_MS, OMTP_CLUSTER_BEAT_MS);
     s->cluster = cl;
     LOG_INFO("cluster: node %s, Redis %s:%d/%d", cl->node, cl->host, cl->port, cl->dbnum);
@@ -904,6 +1200,7 @@ void omtp_cluster_stop(omtp_server *s)
     }
     cl->stopping = true;
     cl->nconns = 0;
+    notices_finish_all(cl);
     s->cluster = NULL;
     /* batches not looked up yet are dropped; those in flight complete (their
      * callbacks run before the connection's disconnect callback) */
@@ -914,7 +1211,7 @@ void omtp_cluster_stop(omtp_server *s)
         b = next;
     }
     cl->pending = cl->pending_tail = NULL;
-    cl->closing_handles = 3 + (cl->cmd ? 1 : 0) + (cl->sub ? 1 : 0);
+    cl->closing_handles = 4 + (cl->cmd ? 1 : 0) + (cl->sub ? 1 : 0);
     redisAsyncContext *cmd = cl->cmd, *sub = cl->sub;
     cl->cmd_up = cl->sub_up = false;
     if (cmd)
@@ -927,6 +1224,8 @@ void omtp_cluster_stop(omtp_server *s)
     uv_close((uv_handle_t *)&cl->retry, on_handle_closed);
     uv_close((uv_handle_t *)&cl->beat, on_handle_closed);
     uv_close((uv_handle_t *)&cl->flush, on_handle_closed);
+    uv_timer_stop(&cl->notice_timer);
+    uv_close((uv_handle_t *)&cl->notice_timer, on_handle_closed);
 }
 
 void omtp_cluster_get_stats(omtp_server *s, omtp_cluster_stats *out)

@@ -6,7 +6,7 @@
  * connections of its clients. Redis holds
  *
  *   omtp:u:<userId>  HASH  field "<node>/<deviceType>" ->
- *                          "<expiresMs>/<loginMs>/<deviceId>"
+ *                          "<expiresMs>/<loginMs>/b<background 0|1>/<deviceId>"
  *                    one field per online device of the user, refreshed by
  *                    the owning node's heartbeat (every OMTP_CLUSTER_BEAT_MS);
  *                    a field whose expiry passed belongs to a dead node and
@@ -14,6 +14,9 @@
  *   omtp:ch:<node>   pub/sub channel of one node: pushes (one PUBLISH per
  *                    node per message, carrying every target user of that
  *                    node) and kickouts.
+ *   omtp:bc          pub/sub channel of every node: "group members changed"
+ *                    notices (each node drops that group's cached member
+ *                    list, server/group.h).
  *
  * Delivery: omtp_push_user() delivers to this node's devices itself and
  * hands the wire to omtp_cluster_push_user(), which collects the target
@@ -52,7 +55,8 @@ typedef struct omtp_cluster_stats {
     uint64_t dropped;     /* cross-node pushes dropped while Redis was down */
     uint64_t kicks_sent, kicks_received;
     uint64_t reconnects;
-    bool up; /* both Redis connections established */
+    uint64_t group_sent, group_received; /* "group members changed" notices */
+    bool up;                             /* both Redis connections established */
 } omtp_cluster_stats;
 
 /* Starts the bus when cfg->redis_url is set (no-op otherwise). `port` is the
@@ -73,6 +77,30 @@ int omtp_cluster_push_user(omtp_server *s, const char *userId, omtp_wire *w);
 /* A client's PT_KICKOUT of its own device on another node. */
 void omtp_cluster_kick_device(omtp_server *s, const omtp_conn *by, int deviceType,
                               const char *deviceId);
+
+/* The membership of groupId changed (committed in the store). Tells every
+ * other node to drop its cached member list of the group. done(arg) (may be
+ * NULL) runs exactly once: when Redis has answered the PUBLISH -- it has then
+ * already handed the notice to every node's subscription, so a client that
+ * is told "done" and sends to the group through another node cannot beat
+ * the notice there -- or at once (before this returns) when there is no
+ * cluster or Redis is down. A node that missed notices (its Redis link was
+ * down) drops its whole member cache when it reconnects. */
+void omtp_cluster_group_changed(omtp_server *s, const char *groupId, void (*done)(void *arg),
+                                void *arg);
+
+/* For each of `users`: whether a foreground device (online, not flagged
+ * background) of theirs is on ANOTHER node, by the presence table (one
+ * pipelined round trip). done(arg, online) runs later on the loop with
+ * online[i] per user (false where the lookup failed midway). Returns 0 when
+ * the lookup started; otherwise (no cluster, Redis down) an OMTP_E* and
+ * done is never called. */
+typedef void (*omtp_cluster_online_fn)(void *arg, const bool *online);
+int omtp_cluster_remote_foreground(omtp_server *s, const tars_str_list *users,
+                                   omtp_cluster_online_fn done, void *arg);
+/* c's background flag changed: its presence entry is rewritten now (other
+ * nodes' offline-push decisions see it). */
+void omtp_cluster_device_changed(omtp_server *s, omtp_conn *c);
 
 void omtp_cluster_get_stats(omtp_server *s, omtp_cluster_stats *out);
 const char *omtp_cluster_node_id(omtp_server *s);

@@ -66,6 +66,16 @@ void omtp_cluster_kick_encode(tars_buf *b, const omtp_cluster_kick *k)
     put_str16(b, k->byId);
 }
 
+void omtp_cluster_group_encode(tars_buf *b, int kind, const omtp_cluster_group *g)
+{
+    uint8_t t = (uint8_t)kind;
+    tars_buf_put(b, &t, 1);
+    put_str16(b, g->node);
+    if (kind == OMTP_CLUSTER_MSG_GROUP)
+        put_str16(b, g->groupId);
+    put_u64(b, g->token);
+}
+
 typedef struct rd {
     const uint8_t *p;
     size_t len, off;
@@ -182,4 +192,21 @@ int omtp_cluster_kick_decode(const void *data, size_t len, omtp_cluster_kick *k)
     k->byType = (int32_t)get_n(&r, 4);
     get_cstr(&r, k->byId, sizeof(k->byId));
     return r.bad || r.off != len || !k->userId[0] ? OMTP_EDECODE : 0;
+}
+
+int omtp_cluster_group_decode(const void *data, size_t len, int kind, omtp_cluster_group *g)
+{
+    rd r = {data, len, 0, false};
+    memset(g, 0, sizeof(*g));
+    if ((kind != OMTP_CLUSTER_MSG_GROUP && kind != OMTP_CLUSTER_MSG_GACK) ||
+        get_n(&r, 1) != (uint64_t)kind)
+        return OMTP_EDECODE;
+    get_cstr(&r, g->node, sizeof(g->node));
+    if (kind == OMTP_CLUSTER_MSG_GROUP) {
+        get_cstr(&r, g->groupId, sizeof(g->groupId));
+        if (!g->groupId[0])
+            r.bad = true;
+    }
+    g->token = get_n(&r, 8);
+    return r.bad || r.off != len || !g->node[0] ? OMTP_EDECODE : 0;
 }

@@ -53,13 +53,18 @@ const char *omtp_strerror(int err)
 
 void omtp_packet_free(omtp_packet *p)
 {
-    tars_free(&omtp_OTIMHeader_desc, &p->header);
-    if (p->body) {
-        tars_release(p->desc, p->body);
-        free(p->body);
+    if (p->in_arena) { /* the arena owns it all */
+        tars_init(&omtp_OTIMHeader_desc, &p->header);
+    } else {
+        tars_free(&omtp_OTIMHeader_desc, &p->header);
+        if (p->body) {
+            tars_release(p->desc, p->body);
+            free(p->body);
+        }
     }
     p->body = NULL;
     p->desc = NULL;
+    p->in_arena = false;
 }
 
 /*
@@ -69,13 +74,14 @@ void omtp_packet_free(omtp_packet *p)
  * (unknown fields, a List-of-Int1 payload, errors) returns -1 and the
  * generic decoder handles it, with its precise error messages.
  */
-static int decode_pack_fast(const uint8_t *frame, size_t len, omtp_OTIMHeader *h,
+static int decode_pack_fast(const uint8_t *frame, size_t len, tars_arena *arena, omtp_OTIMHeader *h,
                             const uint8_t **pl, size_t *pll)
 {
     tars_reader r;
     if (len < 2 || frame[0] != ((0 << 4) | TARS_STRUCT_BEGIN))
         return -1;
     tars_reader_init(&r, frame, len, NULL);
+    r.arena = arena;
     r.off = 1;
     if (tars_decode_nested(&r, &omtp_OTIMHeader_desc, h) != TARS_OK)
         goto fail;
@@ -86,7 +92,10 @@ static int decode_pack_fast(const uint8_t *frame, size_t len, omtp_OTIMHeader *h
         goto fail;
     return 0;
 fail:
-    tars_free(&omtp_OTIMHeader_desc, h);
+    if (arena)
+        tars_init(&omtp_OTIMHeader_desc, h);
+    else
+        tars_free(&omtp_OTIMHeader_desc, h);
     return -1;
 }
 
@@ -98,6 +107,8 @@ int omtp_packet_decode(const uint8_t *frame, size_t len, const omtp_decode_opts 
         opts = &dflt;
     memset(p, 0, sizeof(*p));
     tars_init(&omtp_OTIMHeader_desc, &p->header);
+    tars_arena *arena = opts->arena;
+    p->in_arena = arena != NULL;
     *stage = OMTP_STAGE_OK;
     if (whylen)
         why[0] = 0;
@@ -108,9 +119,10 @@ int omtp_packet_decode(const uint8_t *frame, size_t len, const omtp_decode_opts 
     size_t pll;
     tars_err err;
     int rc;
-    if (decode_pack_fast(frame, len, &p->header, &pl, &pll) != 0) {
-        have_pack = true;
-        rc = tars_decode(&omtp_OTIMPack_desc, &pack, frame, len, &err);
+    if (decode_pack_fast(frame, len, arena, &p->header, &pl, &pll) != 0) {
+        have_pack = !arena; /* an arena-decoded pack needs no release */
+        rc = arena ? tars_decode_arena(&omtp_OTIMPack_desc, &pack, frame, len, arena, &err)
+                   : tars_decode(&omtp_OTIMPack_desc, &pack, frame, len, &err);
         if (rc) {
             *stage = OMTP_STAGE_FRAME;
             snprintf(why, whylen, "bad frame: %s", err.msg);
@@ -147,13 +159,15 @@ int omtp_packet_decode(const uint8_t *frame, size_t len, const omtp_decode_opts 
     }
     p->payload_len = plain_len;
     if (p->desc && plain_len > 0) {
-        p->body = malloc(p->desc->size);
+        p->body = arena ? tars_arena_alloc(arena, p->desc->size) : malloc(p->desc->size);
         if (!p->body) {
             rc = OMTP_ENOMEM;
         } else {
-            rc = tars_decode(p->desc, p->body, plain, plain_len, &err);
+            rc = arena ? tars_decode_arena(p->desc, p->body, plain, plain_len, arena, &err)
+                       : tars_decode(p->desc, p->body, plain, plain_len, &err);
             if (rc) {
-                free(p->body);
+                if (!arena)
+                    free(p->body);
                 p->body = NULL;
                 *stage = OMTP_STAGE_PAYLOAD;
                 snprintf(why, whylen, "bad %s payload: %s", p->desc->name, err.msg);

@@ -11,7 +11,10 @@
  * payload that does not decode gets an error reply and the connection stays.
  *
  * Ownership: omtp_packet owns its header strings and body; free with
- * omtp_packet_free(). Threading: reentrant.
+ * omtp_packet_free(). When decoded with omtp_decode_opts.arena, the header
+ * strings, the body struct and everything in it live in that arena instead
+ * (no malloc per string): they stay valid until the arena is reset or freed,
+ * and omtp_packet_free() only forgets them. Threading: reentrant.
  */
 #ifndef OMTP_PACKET_H
 #define OMTP_PACKET_H
@@ -31,6 +34,7 @@ typedef struct omtp_packet {
     const tars_struct_desc *desc; /* payload struct per the type table; NULL if none */
     void *body;                   /* decoded payload (desc's C type), NULL if none or empty */
     size_t payload_len;           /* plain payload length after unwrap */
+    bool in_arena;                /* header and body live in opts->arena */
 } omtp_packet;
 
 /* Result stages of omtp_packet_decode. */
@@ -44,6 +48,7 @@ typedef struct omtp_decode_opts {
     const omtp_crypto_key *key; /* for CRYPTO=1, may be NULL */
     size_t max_payload;         /* decompression cap; 0 = OMTP_DEFAULT_MAX_FRAME */
     bool skip_body;             /* decode header only, leave payload bytes unparsed */
+    tars_arena *arena;          /* NULL: the packet owns its data; else it lives here */
 } omtp_decode_opts;
 
 /*
@@ -55,6 +60,8 @@ typedef struct omtp_decode_opts {
  */
 int omtp_packet_decode(const uint8_t *frame, size_t len, const omtp_decode_opts *opts,
                        omtp_packet *p, int *stage, char *why, size_t whylen);
+/* Releases what the packet owns (nothing for an arena-decoded packet) and
+ * leaves it empty. */
 void omtp_packet_free(omtp_packet *p);
 
 /*

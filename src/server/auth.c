@@ -249,8 +249,8 @@ static void kick(omtp_conn *victim, const omtp_conn *by, const char *why)
     }
     omtp_msg_free(&omtp_KickOutReq_desc, &k);
     victim->srv->metrics.kicks++;
-    LOG_INFO("conn %llu kick user=%s dev=%d: %s (conn %llu)", (unsigned long long)victim->id,
-             victim->userId, victim->deviceType, why, (unsigned long long)by->id);
+    LOG_INFO("conn %llu kick user=%s dev=%s: %s (conn %llu)", (unsigned long long)victim->id,
+             victim->userId, omtp_log_device(victim->deviceType), why, (unsigned long long)by->id);
     omtp_conn_close(victim, why);
 }
 
@@ -320,9 +320,10 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
     }
     if (code != OMTP_EC_SUCCESS) {
         s->metrics.logins_failed++;
-        omtp_login_failed(s, c->peer);
-        LOG_INFO("conn %llu login failed %s user=%s dev=%d: %s", (unsigned long long)c->id, c->peer,
-                 lr->clientId.data, lr->deviceType, text);
+        if (code != OMTP_EC_SERVICE_UNAVAILABLE) /* the server's trouble, not a bad guess */
+            omtp_login_failed(s, c->peer);
+        LOG_INFO("conn %llu login failed %s user=%s dev=%s: %s", (unsigned long long)c->id, c->peer,
+                 lr->clientId.data, omtp_log_device((int)lr->deviceType), text);
         c->state = OMTP_CONN_NEW;
         login_reply(req, code, text);
         job_free(j);
@@ -347,8 +348,8 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
     omtp_cluster_login(s, c);
     s->metrics.logins_ok++;
     omtp_login_succeeded(s, c->peer);
-    LOG_INFO("conn %llu login %s dev=%d (%s)%s", (unsigned long long)c->id, c->userId,
-             c->deviceType, how, c->monitor_role ? " monitor" : "");
+    LOG_INFO("conn %llu login %s dev=%s (%s)%s", (unsigned long long)c->id, c->userId,
+             omtp_log_device(c->deviceType), how, c->monitor_role ? " monitor" : "");
     login_reply(req, OMTP_EC_SUCCESS, NULL);
     job_free(j);
 }
@@ -385,7 +386,11 @@ static void lookup_done(void *arg, int status)
     omtp_server *s = j->req->conn->srv;
     const omtp_LoginReq *lr = j->req->body;
     if (status || j->store_rc) {
-        login_finish(j, OMTP_EC_DB_ERROR, "storage error, try again", NULL);
+        /* the store unreachable (OMTP_EDB: e.g. PostgreSQL down) is
+         * SERVICE_UNAVAILABLE, as for sends; anything else DB_ERROR */
+        bool down = status == OMTP_EDB || j->store_rc == OMTP_EDB;
+        login_finish(j, down ? OMTP_EC_SERVICE_UNAVAILABLE : OMTP_EC_DB_ERROR,
+                     down ? "storage unavailable, try again" : "storage error, try again", NULL);
         return;
     }
     if (omtp_auth_is_token(lr->password.data)) {

@@ -137,11 +137,65 @@ int omtp_config_parse_level(const char *v)
     return -1;
 }
 
+/* Edit distance between a and b (both short), for "did you mean". */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[64];
+    if (la >= 63 || lb >= 63)
+        return 64;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (tolower((unsigned char)a[i - 1]) != b[j - 1]);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The setting whose key is nearest to `key` (dashes read as underscores), or NULL. */
+static const char *nearest_key(const char *key)
+{
+    char k[64];
+    size_t n = strlen(key);
+    if (n >= sizeof(k))
+        return NULL;
+    for (size_t i = 0; i <= n; i++)
+        k[i] = key[i] == '-' ? '_' : key[i];
+    const char *best = NULL;
+    size_t bd = 4; /* at most 3 edits, and less than half the key */
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        size_t d = distance(k, settings[i].key);
+        if (d < bd && d * 2 < strlen(settings[i].key)) {
+            bd = d;
+            best = settings[i].key;
+        }
+    }
+    return best;
+}
+
 int omtp_config_set(omtp_config *c, const char *key, const char *value, char *why, size_t whylen)
 {
     const struct setting *s = find(key);
     if (!s) {
-        snprintf(why, whylen, "unknown setting '%s' (see omtpd --help)", key);
+        const char *near = nearest_key(key);
+        if (near)
+            snprintf(why, whylen,
+                     "unknown setting '%s': did you mean '%s'? (every setting: omtpd --help, "
+                     "omtpd.conf.sample)",
+                     key, near);
+        else
+            snprintf(why, whylen,
+                     "unknown setting '%s' (every setting: omtpd --help, omtpd.conf.sample)", key);
         return OMTP_EINVAL;
     }
     char *p = (char *)c + s->off;
@@ -170,6 +224,13 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
         long v = strtol(value, &end, 10);
         if (!*value || *end || errno || v < -1000000 || v > 1000000) {
             snprintf(why, whylen, "%s: '%s' is not a number", key, value);
+            return OMTP_EINVAL;
+        }
+        if (!strcmp(key, "sync_level") && v != 1 && v != 2) {
+            snprintf(why, whylen,
+                     "%s: '%s' is not allowed: use 2 (FULL, fsync each commit) or 1 "
+                     "(NORMAL)",
+                     key, value);
             return OMTP_EINVAL;
         }
         *(int *)(void *)p = (int)v;
@@ -260,7 +321,15 @@ int omtp_config_set_option(omtp_config *c, const char *opt, const char *value, c
     for (size_t i = 0; i <= n; i++)
         key[i] = opt[i] == '-' ? '_' : opt[i];
     if (!find(key)) {
-        snprintf(why, whylen, "unknown option --%s (see omtpd --help)", opt);
+        const char *near = nearest_key(opt);
+        char o2[64] = "";
+        for (size_t i = 0; near && near[i] && i + 1 < sizeof(o2); i++)
+            o2[i] = near[i] == '_' ? '-' : near[i], o2[i + 1] = 0;
+        if (near)
+            snprintf(why, whylen, "unknown option --%s: did you mean --%s? (see omtpd --help)", opt,
+                     o2);
+        else
+            snprintf(why, whylen, "unknown option --%s (see omtpd --help)", opt);
         return OMTP_EINVAL;
     }
     return omtp_config_set(c, key, value, why, whylen);

@@ -68,6 +68,13 @@ uint32_t omtp_login_delay_ms(omtp_server *s, const char *peer);
 void omtp_login_failed(omtp_server *s, const char *peer);
 void omtp_login_succeeded(omtp_server *s, const char *peer);
 
+/* conn.c: writes the output each connection collected during this loop
+ * iteration (write coalescing, see conn.c); server.c calls it from a
+ * uv_check and a uv_prepare handle. */
+void omtp_conn_flush_all(omtp_server *s);
+/* server.c: head of the list of connections with collected output. */
+omtp_conn **omtp_server_flush_list(omtp_server *s);
+
 /* conn.c: accept on a listener; tls = the listener is the TLS one. */
 void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls);
 /* Timer wheel, one uv_timer for all connections (server.c drives it). */

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
 #include "group.h"
 #include "handlers.h"
 #include "idlist.h"
@@ -69,6 +70,7 @@ typedef struct gop {
     omtp_GroupChatInfo_list groups; /* sync */
     tars_str_list deleted;          /* sync */
     int64_t nowMs;
+    int status; /* the store's, kept while the cluster notice is published */
 } gop;
 
 static void gop_fail(gop *g, int ec, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -456,9 +458,8 @@ static void notify_members(gop *g, omtp_conn *except)
     free(content);
 }
 
-static void gop_done(void *arg, int status)
+static void gop_finish(gop *g, int status)
 {
-    gop *g = arg;
     omtp_req *req = g->req;
     omtp_server *s = g->srv;
     bool changes = g->kind != GOP_SYNC && g->kind != GOP_MEMBERS;
@@ -559,6 +560,26 @@ static void gop_done(void *arg, int status)
         notify_members(g, conn);
     omtp_conn_unref(conn);
     gop_free(g);
+}
+
+static void gop_announced(void *arg)
+{
+    gop *g = arg;
+    gop_finish(g, g->status);
+}
+
+static void gop_done(void *arg, int status)
+{
+    gop *g = arg;
+    bool membership = g->kind == GOP_JOIN || g->kind == GOP_QUIT || g->kind == GOP_DISMISS;
+    if (membership && !g->ec && status == 0) {
+        /* other nodes drop their cached member list before the client hears
+         * back (cluster.h), so its next send through any node sees the change */
+        g->status = status;
+        omtp_cluster_group_changed(g->srv, g->groupId, gop_announced, g);
+        return;
+    }
+    gop_finish(g, status);
 }
 
 static void gop_submit(gop *g)

@@ -58,6 +58,9 @@ void omtp_group_cache_put(omtp_server *s, const char *groupId, omtp_members *m, 
  * are submitted and again when they complete (anyone changing membership:
  * group handlers, the HTTP API, the cluster bus). */
 void omtp_group_cache_invalidate(omtp_server *s, const char *groupId);
+/* Drops every entry and bumps the epoch (the cluster bus, after it may have
+ * missed other nodes' change notices). */
+void omtp_group_cache_invalidate_all(omtp_server *s);
 
 /* Queues w for every online device of every member in m except the device
  * `except` (may be NULL). Takes its own references on w, m and except. */

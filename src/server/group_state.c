@@ -229,6 +229,15 @@ void omtp_group_cache_invalidate(omtp_server *s, const char *groupId)
     }
 }
 
+void omtp_group_cache_invalidate_all(omtp_server *s)
+{
+    group_state *g = state(s, false);
+    if (!g)
+        return;
+    g->epoch++;
+    cache_flush(g);
+}
+
 /* ------------------------------------------------------------- fan-out */
 
 static void job_free(fanout_job *j)

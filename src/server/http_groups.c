@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
 #include "group.h"
 #include "proto/omtp_packet.h"
 #include "proto/omtp_proto.h"
@@ -284,6 +285,8 @@ static void group_done(void *arg, int status)
     http_req *r = c->r;
     if (c->kind != GK_GET)
         omtp_group_cache_invalidate(c->srv, c->groupId);
+    if (c->kind != GK_GET && c->kind != GK_CREATE && !c->refusal.status && status == 0)
+        omtp_cluster_group_changed(c->srv, c->groupId, NULL, NULL); /* other nodes' caches */
     if (http_reply_refusal(r, &c->refusal)) {
         ctx_free(c);
         return;

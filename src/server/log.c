@@ -1,7 +1,7 @@
 /*
  * log.c - one-line log records on stderr.
  *
- * "2026-11-25T20:00:00.123Z INFO  conn 12 login alice dev=5". A record is
+ * "2026-11-25T20:00:00.123Z INFO  conn 12 login alice dev=linux". A record is
  * formatted into a stack buffer and written with one write(2), so lines from
  * the loop and store threads never interleave mid-line.
  */
@@ -17,6 +17,12 @@ static int log_level = OMTP_LOG_INFO;
 void omtp_log_set_level(int level)
 {
     log_level = level;
+}
+
+const char *omtp_log_device(int type)
+{
+    static const char *names[] = {"none", "ios", "android", "macos", "windows", "linux"};
+    return type >= 0 && type < (int)(sizeof(names) / sizeof(names[0])) ? names[type] : "other";
 }
 
 void omtp_log(int level, const char *fmt, ...)

@@ -16,33 +16,63 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char user_help[] =
+    "usage: omtpd user add USERID --password PW [--name NAME] [--role monitor|user]\n"
+    "       omtpd user passwd USERID --password PW     set a new password\n"
+    "       omtpd user del USERID\n"
+    "       omtpd user list                          one line per user: id, role, name\n"
+    "       omtpd user role USERID monitor|user\n"
+    "       omtpd user bulk PREFIX COUNT --password PW [--start N] [--cost LN]\n"
+    "                 users PREFIX<start> .. PREFIX<start+COUNT-1> for load tests, in one\n"
+    "                 transaction; --cost LN (4..20, default 14) is scrypt's log2 N: lower\n"
+    "                 values make logins cheap and the hashes weak (benchmarks only)\n"
+    "\n"
+    "User commands work on the data directory (or --store URI) whether the server runs\n"
+    "or not; they take --config, --data-dir and --store like the server.\n"
+    "\n"
+    "Examples:\n"
+    "  omtpd user add carol --password 's3cret' --name Carol --data-dir ./var\n"
+    "  omtpd user passwd alice --password 'new-pw' --data-dir ./var\n"
+    "  omtpd user bulk bench 1000 --password bench --cost 4\n";
+
+static const char token_help[] =
+    "usage: omtpd token issue USERID [--ttl SECONDS]\n"
+    "\n"
+    "Prints an HMAC login token for USERID, valid for --ttl seconds (default 86400).\n"
+    "A client logs in with the token as its password until it expires. The secret is\n"
+    "token_secret_hex, or the one generated once and kept in the store: give the same\n"
+    "--config / --data-dir / --store as the server.\n"
+    "\n"
+    "Example:\n"
+    "  omtpd token issue carol --ttl 3600 --data-dir ./var\n";
 
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: omtpd [OPTIONS]                 run the server\n"
-        "       omtpd user add USERID --password PW [--name NAME] [--role monitor|user]\n"
-        "       omtpd user passwd USERID --password PW\n"
-        "       omtpd user del USERID\n"
-        "       omtpd user list\n"
-        "       omtpd user bulk PREFIX COUNT --password PW [--start N] [--cost LN]\n"
-        "                 users PREFIX<start> .. PREFIX<start+COUNT-1> for load tests, in one\n"
-        "                 transaction; --cost LN (4..20, default 14) is scrypt's log2 N: lower\n"
-        "                 values make logins cheap and the hashes weak (benchmarks only)\n"
-        "       omtpd user role USERID monitor|user\n"
-        "       omtpd token issue USERID [--ttl SECONDS]   (default 86400; the token is a\n"
-        "                                                 login password until it expires)\n"
-        "\n"
-        "Admin commands take --config, --data-dir and --store like the server.\n"
-        "\n"
-        "options:\n"
-        "  --config FILE            read settings from FILE (key = value; see "
-        "omtpd.conf.sample)\n"
-        "  --store URI              same as --store-uri\n"
-        "  --redis URL              same as --redis-url (redis://HOST:PORT[/DB])\n"
-        "  --help                   this text\n"
-        "every setting of the config file is also an option (key with dashes):\n");
+    fprintf(out,
+            "usage: omtpd [OPTIONS]                 run the server (foreground; Ctrl-C or\n"
+            "                                       SIGTERM stops it cleanly)\n"
+            "       omtpd user add|passwd|del|list|role|bulk ...   manage users\n"
+            "       omtpd token issue USERID [--ttl SECONDS]        issue a login token\n"
+            "\n"
+            "`omtpd user --help` and `omtpd token --help` describe the admin commands; they\n"
+            "take --config, --data-dir and --store like the server.\n"
+            "\n"
+            "Examples:\n"
+            "  omtpd                                           SQLite in ./var, 127.0.0.1:9000\n"
+            "  omtpd --config omtpd.conf                       settings from a file\n"
+            "  omtpd --listen 0.0.0.0:9000 --data-dir /srv/omtp --log-level debug\n"
+            "  omtpd user add carol --password 's3cret'\n"
+            "\n"
+            "options:\n"
+            "  --config FILE            read settings from FILE (key = value; see "
+            "omtpd.conf.sample)\n"
+            "  --store URI              same as --store-uri\n"
+            "  --redis URL              same as --redis-url (redis://HOST:PORT[/DB])\n"
+            "  --help                   this text\n"
+            "every setting of the config file is also an option (key with dashes):\n");
     omtp_config_print_help(out);
 }
 
@@ -58,6 +88,7 @@ struct args {
 
 static int parse_args(struct args *a, int argc, char **argv, int first, bool admin)
 {
+    const char *help = !admin ? NULL : strcmp(argv[1], "user") == 0 ? user_help : token_help;
     char why[512];
     omtp_config_defaults(&a->cfg);
     /* the config file first, so the command line wins whatever the order */
@@ -75,13 +106,18 @@ static int parse_args(struct args *a, int argc, char **argv, int first, bool adm
     }
     for (int i = first; i < argc; i++) {
         const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            usage(stdout);
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 ||
+            (help && i == first && !strcmp(arg, "help"))) {
+            if (help)
+                fputs(help, stdout);
+            else
+                usage(stdout);
             exit(0);
         }
         if (strncmp(arg, "--", 2) != 0) {
             if (!admin || a->npos >= 8) {
-                fprintf(stderr, "omtpd: unexpected argument '%s' (see omtpd --help)\n", arg);
+                fprintf(stderr, "omtpd: unexpected argument '%s' (see omtpd%s --help)\n", arg,
+                        admin ? (help == user_help ? " user" : " token") : "");
                 return 2;
             }
             a->pos[a->npos++] = arg;
@@ -98,7 +134,8 @@ static int parse_args(struct args *a, int argc, char **argv, int first, bool adm
             val = eq + 1;
         } else {
             if (i + 1 >= argc) {
-                fprintf(stderr, "omtpd: --%s needs a value (see omtpd --help)\n", opt);
+                fprintf(stderr, "omtpd: --%s needs a value (see omtpd%s --help)\n", opt,
+                        admin ? (help == user_help ? " user" : " token") : "");
                 return 2;
             }
             val = argv[++i];
@@ -179,21 +216,36 @@ static int user_bulk(struct args *a)
 {
     if (a->npos < 3 || !a->password || !a->password[0]) {
         fprintf(stderr, "omtpd: usage: omtpd user bulk PREFIX COUNT --password PW [--start N] "
-                        "[--cost LN]\n");
+                        "[--cost LN] (see omtpd user --help)\n");
         return 2;
     }
     const char *prefix = a->pos[1];
     long count = strtol(a->pos[2], NULL, 10), start = a->start ? strtol(a->start, NULL, 10) : 0;
     int cost = a->cost ? (int)strtol(a->cost, NULL, 10) : OMTP_SCRYPT_LN;
     if (count <= 0 || start < 0 || cost < 4 || cost > 20 || strlen(prefix) > OMTP_ID_MAX - 12) {
-        fprintf(stderr, "omtpd: user bulk: COUNT > 0, --start >= 0, --cost 4..20\n");
+        fprintf(stderr, "omtpd: user bulk: COUNT > 0, --start >= 0, --cost 4..20 (see omtpd "
+                        "user --help)\n");
         return 2;
     }
     omtp_db *db = admin_open(&a->cfg);
     if (!db)
         return 1;
     int rc = omtp_db_begin(db), added = 0, existed = 0;
+    /* hashing is slow on purpose (scrypt): show progress on a terminal, and
+     * a line per 10% otherwise when the run is long enough to matter */
+    bool tty = isatty(STDERR_FILENO);
+    long step = count >= 1000 ? count / 10 : 0, last_tty = -1;
+    time_t t0 = time(NULL);
     for (long i = start; !rc && i < start + count; i++) {
+        long done = i - start;
+        if (tty && (done == 0 || time(NULL) != last_tty)) {
+            last_tty = time(NULL);
+            fprintf(stderr, "\rcreating users: %ld/%ld (%lld s)", done, count,
+                    (long long)(last_tty - t0));
+        } else if (!tty && step && done && done % step == 0 && time(NULL) - t0 >= 2) {
+            fprintf(stderr, "creating users: %ld/%ld (%lld s)\n", done, count,
+                    (long long)(time(NULL) - t0));
+        }
         char id[OMTP_ID_MAX + 1], hash[OMTP_PWHASH_MAX];
         snprintf(id, sizeof(id), "%s%ld", prefix, i);
         if ((rc = omtp_auth_hash_password_cost(a->password, cost, hash, sizeof(hash))))
@@ -214,6 +266,11 @@ static int user_bulk(struct args *a)
             added++;
         }
     }
+    if (tty && rc)
+        fputc('\n', stderr);
+    else if (tty)
+        fprintf(stderr, "\rcreating users: %ld/%ld (%lld s), committing\n", count, count,
+                (long long)(time(NULL) - t0));
     if (!rc)
         rc = omtp_db_commit(db);
     else
@@ -253,12 +310,18 @@ static int user_cmd(struct args *a)
     if (strcmp(sub, "bulk") == 0)
         return user_bulk(a);
     if (strcmp(sub, "add") && strcmp(sub, "passwd") && strcmp(sub, "del") && strcmp(sub, "role")) {
-        fprintf(stderr, "omtpd: unknown user command '%s': use add, passwd, del, list or role\n",
-                sub);
+        if (!sub[0])
+            fprintf(stderr, "omtpd: user needs a command: add, passwd, del, list, role or bulk "
+                            "(see omtpd user --help)\n");
+        else
+            fprintf(stderr,
+                    "omtpd: unknown user command '%s': use add, passwd, del, list, role or bulk "
+                    "(see omtpd user --help)\n",
+                    sub);
         return 2;
     }
     if (!id) {
-        fprintf(stderr, "omtpd: user %s needs a USERID (see omtpd --help)\n", sub);
+        fprintf(stderr, "omtpd: user %s needs a USERID (see omtpd user --help)\n", sub);
         return 2;
     }
     if (check_id(id))
@@ -267,7 +330,7 @@ static int user_cmd(struct args *a)
     int role = 0;
     if (!strcmp(sub, "add") || !strcmp(sub, "passwd")) {
         if (!a->password || !a->password[0]) {
-            fprintf(stderr, "omtpd: user %s needs --password PW\n", sub);
+            fprintf(stderr, "omtpd: user %s needs --password PW (see omtpd user --help)\n", sub);
             return 2;
         }
         if (omtp_auth_hash_password(a->password, hash, sizeof(hash))) {
@@ -344,7 +407,8 @@ static int user_cmd(struct args *a)
 static int token_cmd(struct args *a)
 {
     if (a->npos < 2 || strcmp(a->pos[0], "issue") != 0) {
-        fprintf(stderr, "omtpd: usage: omtpd token issue USERID [--ttl SECONDS]\n");
+        fprintf(stderr, "omtpd: usage: omtpd token issue USERID [--ttl SECONDS] (see omtpd "
+                        "token --help)\n");
         return 2;
     }
     const char *id = a->pos[1];

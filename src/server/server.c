@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TICK_MS          250
 #define WHEEL_SLOTS      512
@@ -56,6 +57,9 @@ struct omtp_server_impl {
     SSL_CTX *ssl_ctx;
     uv_signal_t sigint, sigterm;
     uv_timer_t tick;
+    uv_check_t flush_check;     /* writes collected output after I/O callbacks */
+    uv_prepare_t flush_prepare; /* ... and before the loop blocks (timers, idle) */
+    omtp_conn *flush_list;      /* connections with collected output (conn.c) */
     bool handles_closed;
     omtp_conn *slots[WHEEL_SLOTS];
     uint64_t wheel_tick; /* last tick processed */
@@ -69,6 +73,21 @@ struct omtp_server_impl {
 SSL_CTX *omtp_server_ssl_ctx(omtp_server *s)
 {
     return s->impl->ssl_ctx;
+}
+
+omtp_conn **omtp_server_flush_list(omtp_server *s)
+{
+    return &s->impl->flush_list;
+}
+
+static void on_flush_check(uv_check_t *h)
+{
+    omtp_conn_flush_all(h->data);
+}
+
+static void on_flush_prepare(uv_prepare_t *h)
+{
+    omtp_conn_flush_all(h->data);
 }
 
 /* ------------------------------------------------------------ timer wheel */
@@ -404,8 +423,15 @@ static int start_listener(omtp_server *s, uv_tcp_t *t, const char *hp, const cha
     if (!rc)
         rc = uv_listen((uv_stream_t *)t, 4096, on_conn);
     if (rc) {
-        snprintf(why, whylen, "cannot listen on %s: %s (is another omtpd running? use --listen)",
-                 hp, uv_strerror(rc));
+        const char *hint = rc == UV_EADDRINUSE ? "another process (omtpd?) uses this port: stop "
+                                                 "it, or choose another port with --listen"
+                           : rc == UV_EADDRNOTAVAIL
+                               ? "this machine has no such address: use one of its own, "
+                                 "127.0.0.1 or 0.0.0.0"
+                           : rc == UV_EACCES ? "ports below 1024 need privileges: use a port "
+                                               "above 1023"
+                                             : "check the address";
+        snprintf(why, whylen, "cannot listen on %s: %s (%s)", hp, uv_strerror(rc), hint);
         uv_close((uv_handle_t *)t, NULL);
         return OMTP_EIO;
     }
@@ -437,6 +463,16 @@ static int tls_setup(omtp_server *s, char *why, size_t whylen)
         snprintf(why, whylen, "tls_listen needs tls_cert and tls_key (PEM files)");
         return OMTP_EINVAL;
     }
+    const char *files[2][2] = {{"tls_cert", cfg->tls_cert}, {"tls_key", cfg->tls_key}};
+    for (int i = 0; i < 2; i++)
+        if (access(files[i][1], R_OK) != 0) {
+            snprintf(why, whylen,
+                     "cannot read %s file %s: %s (give a PEM file this user can read, e.g. "
+                     "from your CA or `openssl req -x509 -newkey rsa:2048 -nodes -keyout "
+                     "key.pem -out cert.pem`)",
+                     files[i][0], files[i][1], strerror(errno));
+            return OMTP_EINVAL;
+        }
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx)
         goto err;
@@ -529,6 +565,14 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
     im->tick.data = s;
     im->wheel_tick = uv_now(loop) / TICK_MS;
     uv_timer_start(&im->tick, on_tick, TICK_MS, TICK_MS);
+    /* write coalescing (conn.c); these handles never keep the loop alive */
+    uv_check_init(loop, &im->flush_check);
+    uv_prepare_init(loop, &im->flush_prepare);
+    im->flush_check.data = im->flush_prepare.data = s;
+    uv_check_start(&im->flush_check, on_flush_check);
+    uv_prepare_start(&im->flush_prepare, on_flush_prepare);
+    uv_unref((uv_handle_t *)&im->flush_check);
+    uv_unref((uv_handle_t *)&im->flush_prepare);
     if (cfg->http_listen[0]) {
         if ((rc = omtp_http_start(s))) {
             snprintf(why, whylen, "cannot start the HTTP API on %s: %s", cfg->http_listen,
@@ -548,6 +592,9 @@ static void finish_shutdown(omtp_server *s)
     im->handles_closed = true;
     uv_timer_stop(&im->tick);
     uv_close((uv_handle_t *)&im->tick, NULL);
+    omtp_conn_flush_all(s); /* releases the references the list holds */
+    uv_close((uv_handle_t *)&im->flush_check, NULL);
+    uv_close((uv_handle_t *)&im->flush_prepare, NULL);
     uv_close((uv_handle_t *)&im->sigint, NULL);
     uv_close((uv_handle_t *)&im->sigterm, NULL);
 }

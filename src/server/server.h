@@ -182,14 +182,8 @@ void omtp_server_free(omtp_server *s);
 /* "host:port" / "[v6]:port" -> host, port. Returns 0 or OMTP_EINVAL. */
 int omtp_parse_hostport(const char *hp, char *host, size_t hostlen, int *port);
 
-/* Logging (stderr, "2026-11-25T20:00:00.123Z INFO  conn 12 login alice dev=5"). */
-enum omtp_log_level { OMTP_LOG_DEBUG, OMTP_LOG_INFO, OMTP_LOG_WARN, OMTP_LOG_ERROR };
-void omtp_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void omtp_log_set_level(int level);
-#define LOG_DEBUG(...) omtp_log(OMTP_LOG_DEBUG, __VA_ARGS__)
-#define LOG_INFO(...)  omtp_log(OMTP_LOG_INFO, __VA_ARGS__)
-#define LOG_WARN(...)  omtp_log(OMTP_LOG_WARN, __VA_ARGS__)
-#define LOG_ERROR(...) omtp_log(OMTP_LOG_ERROR, __VA_ARGS__)
+/* Logging: log.h. */
+#include "log.h"
 
 /* Canonical session ids (rulings): SC_<lower>_<higher> by byte order,
  * BM_<appId>_<userId>; group sessions are the group id. Returns 0 or

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
 #include "proto/omtp_proto.h"
 #include "webhook_worker.h"
 
@@ -404,6 +405,45 @@ static void push_unread_done(void *arg, int status)
     push_job_free(j);
 }
 
+/* Unread totals on the store thread, then the events. */
+static void push_submit(webhook *wh, push_job *j)
+{
+    wh->push_msgs++;
+    int rc = omtp_store_submit(j->srv->store, push_unread_work, push_unread_done, j);
+    if (rc != 0) {
+        wh->push_lost += j->users.n;
+        LOG_WARN("webhook: offline push for %s/%lld skipped: store refused the work (%s)",
+                 j->m.msg.sessionId.data, (long long)j->m.msg.seqId, omtp_strerror(rc));
+        push_job_free(j);
+    }
+}
+
+/* Cluster: drops the recipients with a foreground device on another node. */
+static void push_remote_done(void *arg, const bool *online)
+{
+    push_job *j = arg;
+    webhook *wh = wh_of(j->srv);
+    if (!wh) { /* webhooks closed meanwhile (shutdown) */
+        push_job_free(j);
+        return;
+    }
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < j->users.n; i++) {
+        if (online[i]) {
+            wh->push_online++;
+            tars_str_clear(&j->users.items[i]);
+        } else {
+            j->users.items[k++] = j->users.items[i];
+        }
+    }
+    j->users.n = k;
+    if (k == 0) {
+        push_job_free(j);
+        return;
+    }
+    push_submit(wh, j);
+}
+
 void omtp_webhook_offline_push(omtp_server *s, const omtp_msg_rec *m,
                                const tars_str_list *recipients)
 {
@@ -447,14 +487,12 @@ void omtp_webhook_offline_push(omtp_server *s, const omtp_msg_rec *m,
         tars_str_setn(&j->m.msg.to, m->msg.to.data, m->msg.to.len) ||
         tars_str_setn(&j->m.msg.pushInfo, m->msg.pushInfo.data, m->msg.pushInfo.len))
         goto oom;
-    wh->push_msgs++;
-    int rc = omtp_store_submit(s->store, push_unread_work, push_unread_done, j);
-    if (rc != 0) {
-        wh->push_lost += j->users.n;
-        LOG_WARN("webhook: offline push for %s/%lld skipped: store refused the work (%s)",
-                 m->msg.sessionId.data, (long long)m->msg.seqId, omtp_strerror(rc));
-        push_job_free(j);
-    }
+    /* in a cluster, a user not connected here may be online on another node:
+     * ask the presence table (asynchronously); without a cluster or with
+     * Redis down, this node's view decides */
+    if (omtp_cluster_remote_foreground(s, &j->users, push_remote_done, j) == 0)
+        return;
+    push_submit(wh, j);
     return;
 oom:
     wh->push_lost++;
@@ -496,8 +534,9 @@ bool omtp_webhook_device_attr(omtp_req *req)
                         v);
         return true;
     }
-    LOG_DEBUG("conn %llu %s dev=%d: %s", (unsigned long long)c->id, c->userId, c->deviceType,
-              c->background ? "background" : "foreground");
+    LOG_DEBUG("conn %llu %s dev=%s: %s", (unsigned long long)c->id, c->userId,
+              omtp_log_device(c->deviceType), c->background ? "background" : "foreground");
+    omtp_cluster_device_changed(c->srv, c); /* other nodes' offline-push decisions */
     omtp_reply_code(req, OMTP_EC_SUCCESS, "%s", "");
     return true;
 }

@@ -61,7 +61,10 @@ bool omtp_webhook_before_send(omtp_server *s, const omtp_msg_rec *m, omtp_webhoo
 /*
  * After a message was committed (not a duplicate): if it has a pushInfo,
  * queues an offline-push event for each of `recipients` (the sender is
- * skipped) that has no online foreground device on this node. Unread totals
+ * skipped) that has no online foreground device on this node -- nor, in a
+ * cluster, on another node (the Redis presence table, looked up
+ * asynchronously in one pipelined round trip; with Redis down only this
+ * node's view counts). Unread totals
  * are read on the store thread, then the events go to the worker. `m` and
  * `recipients` are borrowed. Never fails visibly: problems are logged.
  */

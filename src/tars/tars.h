@@ -18,10 +18,13 @@
  * grow as elements actually decode (never sized by a declared count), and a
  * failure fills a `tars_err` naming the struct, field, tag and byte offset.
  *
- * Ownership: a decoded struct owns every string, byte array and list it
- * points to; release it with tars_free(). Strings and byte arrays are always
- * followed by a NUL byte (not counted in len) so text can be used as a C
- * string; binary content may still hold NULs, so use len.
+ * Ownership: a struct decoded by tars_decode() owns every string, byte array
+ * and list it points to; release it with tars_free(). A struct decoded by
+ * tars_decode_arena() owns nothing: all of it lives in a tars_arena and is
+ * released by tars_arena_reset()/tars_arena_free() -- never tars_free() it.
+ * Either way strings and byte arrays are always followed by a NUL byte (not
+ * counted in len) so text can be used as a C string; binary content may
+ * still hold NULs, so use len. Decoded data never points into the input.
  *
  * Threading: all functions are reentrant; descriptors are immutable.
  */
@@ -173,13 +176,64 @@ void tars_put_double(tars_buf *b, unsigned tag, double v);
 void tars_put_string(tars_buf *b, unsigned tag, const void *s, size_t len);
 void tars_put_bytes(tars_buf *b, unsigned tag, const void *p, size_t len); /* SimpleList */
 
+/* ---- arena: a chunked bump allocator for decoded data ----
+ *
+ * tars_decode_arena() takes every string, byte array, list (and, in
+ * omtp_packet_decode, the payload struct itself) from an arena instead of
+ * one malloc each, so a decoded message costs no allocation in the steady
+ * state and is released all at once. Allocations come from the caller's
+ * optional first block (`buf`, e.g. space inside the object the decoded data
+ * belongs to), then from heap chunks of at least TARS_ARENA_CHUNK bytes
+ * that grow by doubling. tars_arena_reset() releases everything allocated
+ * and keeps one heap chunk of at most `keep` bytes (TARS_ARENA_KEEP unless
+ * the caller changes it after init) for reuse, so a long-lived arena neither
+ * allocates per use nor holds on to the memory of one unusually large input.
+ *
+ * An arena is not thread-safe; use one per thread (or per object). Nothing
+ * allocated from it may be passed to free(), realloc() or tars_free(). Call
+ * tars_arena_free() before the first block's memory is used for anything
+ * else (under AddressSanitizer the arena poisons its unused space). */
+#define TARS_ARENA_CHUNK 4096
+#define TARS_ARENA_KEEP  65536
+
+typedef struct tars_arena {
+    uint8_t *cur, *end;              /* free space of the current block */
+    uint8_t *last;                   /* start of the latest allocation (grow in place) */
+    uint8_t *buf;                    /* caller's first block (not owned), or NULL */
+    size_t buflen;                   /* its size */
+    struct tars_arena_chunk *chunks; /* heap chunks in use, newest first */
+    struct tars_arena_chunk *spare;  /* one chunk kept by reset, or NULL */
+    size_t heap;                     /* bytes of heap chunks held (in use + spare) */
+    size_t keep;                     /* reset keeps one chunk up to this size */
+} tars_arena;
+
+/* Initialises an empty arena; `buf`/`buflen` (may be NULL/0) is a first
+ * block used before any heap chunk. Never allocates. */
+void tars_arena_init(tars_arena *a, void *buf, size_t buflen);
+/* n bytes aligned for any type (max_align_t); NULL if out of memory.
+ * n == 0 returns a valid unique pointer. */
+void *tars_arena_alloc(tars_arena *a, size_t n);
+/* Resizes the allocation p of old_n bytes to new_n (>= old_n) bytes,
+ * preserving its contents: in place when p is the latest allocation and the
+ * block has room, else by copying (the old bytes stay in the arena until
+ * reset). p == NULL behaves like tars_arena_alloc. NULL if out of memory
+ * (p is then unchanged). */
+void *tars_arena_grow(tars_arena *a, void *p, size_t old_n, size_t new_n);
+/* Releases everything allocated (invalidating every pointer it returned);
+ * keeps the first block and at most one heap chunk for reuse. */
+void tars_arena_reset(tars_arena *a);
+/* Releases all heap memory; the arena may be re-initialised or reused
+ * (it is left empty, with its first block). */
+void tars_arena_free(tars_arena *a);
+
 /* ---- low-level reader ---- */
 typedef struct tars_reader {
     const uint8_t *p;
     size_t len;
     size_t off;
     unsigned depth;
-    tars_err *err; /* may be NULL */
+    tars_err *err;     /* may be NULL */
+    tars_arena *arena; /* NULL: decoded data is owned (malloc); else from here */
 } tars_reader;
 
 void tars_reader_init(tars_reader *r, const void *p, size_t len, tars_err *err);
@@ -212,13 +266,25 @@ int tars_encode(tars_buf *b, const tars_struct_desc *d, const void *obj, bool to
  * and empty, and *err (if given) says what went wrong. */
 int tars_decode(const tars_struct_desc *d, void *obj, const void *p, size_t len, tars_err *err);
 
+/* Same as tars_decode, but every string, byte array and list of `obj` is
+ * allocated from `arena` (obj itself is the caller's). On success and on
+ * failure alike, release by resetting or freeing the arena, never with
+ * tars_free/tars_release; on failure obj is initialised and empty (what the
+ * failed decode allocated stays in the arena until reset). The input may be
+ * released right after the call. Same checks and errors as tars_decode, plus
+ * TARS_ENOMEM when the arena cannot grow. */
+int tars_decode_arena(const tars_struct_desc *d, void *obj, const void *p, size_t len,
+                      tars_arena *arena, tars_err *err);
+
 /* Decodes a top-level struct from the reader's current position, stopping at
- * the end of input (used for nesting and tests). */
+ * the end of input (used for nesting and tests). With r->arena set, the
+ * arena rules of tars_decode_arena apply. */
 int tars_decode_fields(tars_reader *r, const tars_struct_desc *d, void *obj);
 
 /* Decodes the fields of a nested struct whose StructBegin head the reader
  * has already consumed, up to and including its StructEnd. `obj` must be
- * initialised; on failure it may hold partial contents (tars_free it). */
+ * initialised; on failure it may hold partial contents (tars_free it, or,
+ * with r->arena set, reset the arena). */
 int tars_decode_nested(tars_reader *r, const tars_struct_desc *d, void *obj);
 
 /* Reads a SimpleList value (its head already consumed) without copying:

@@ -68,6 +68,7 @@ void tars_reader_init(tars_reader *r, const void *p, size_t len, tars_err *err)
     r->off = 0;
     r->depth = 0;
     r->err = err;
+    r->arena = NULL;
     if (err) {
         memset(err, 0, sizeof(*err));
         err->tag = -1;
@@ -609,6 +610,29 @@ int tars_encode(tars_buf *b, const tars_struct_desc *d, const void *obj, bool to
 
 static int decode_struct(tars_reader *r, const tars_struct_desc *d, void *obj, bool top_level);
 
+/* Stores a copy of [p, p+n) in s: owned (malloc), or from the reader's
+ * arena. s holds nothing that needs freeing (it was just initialised). */
+static int set_str(tars_reader *r, tars_str *s, const void *p, size_t n)
+{
+    if (!r->arena)
+        return tars_str_setn(s, p, n);
+    if (n > UINT32_MAX - 1)
+        return TARS_ERANGE;
+    if (n == 0) {
+        s->data = (char *)empty_cstr;
+        s->len = 0;
+        return TARS_OK;
+    }
+    char *d = tars_arena_alloc(r->arena, n + 1);
+    if (!d)
+        return TARS_ENOMEM;
+    memcpy(d, p, n);
+    d[n] = 0;
+    s->data = d;
+    s->len = (uint32_t)n;
+    return TARS_OK;
+}
+
 /* Reads a string value (head consumed, type String1/String4) into s. */
 static int read_string_value(tars_reader *r, unsigned type, tars_str *s)
 {
@@ -628,7 +652,7 @@ static int read_string_value(tars_reader *r, unsigned type, tars_str *s)
     }
     if (n > left(r))
         return TARS_ETRUNC;
-    int rc = tars_str_setn(s, r->p + r->off, n);
+    int rc = set_str(r, s, r->p + r->off, n);
     if (rc)
         return rc;
     r->off += n;
@@ -652,7 +676,7 @@ static int read_bytes_value(tars_reader *r, unsigned type, tars_bytes *out)
             return rc;
         if ((uint64_t)n > left(r))
             return TARS_ETRUNC;
-        if ((rc = tars_bytes_set(out, r->p + r->off, (size_t)n)))
+        if ((rc = set_str(r, (tars_str *)(void *)out, r->p + r->off, (size_t)n)))
             return rc;
         r->off += (size_t)n;
         return TARS_OK;
@@ -664,7 +688,7 @@ static int read_bytes_value(tars_reader *r, unsigned type, tars_bytes *out)
     /* each element is at least one byte (a head), so n is bounded by input */
     if ((uint64_t)n > left(r))
         return TARS_ETRUNC;
-    uint8_t *tmp = malloc((size_t)n + 1);
+    uint8_t *tmp = r->arena ? tars_arena_alloc(r->arena, (size_t)n + 1) : malloc((size_t)n + 1);
     if (!tmp)
         return TARS_ENOMEM;
     for (int64_t i = 0; i < n; i++) {
@@ -676,12 +700,14 @@ static int read_bytes_value(tars_reader *r, unsigned type, tars_bytes *out)
             rc = (t == TARS_INT1 || t == TARS_ZERO) ? read_int_value(r, t, &v) : TARS_ETYPE;
         }
         if (rc) {
-            free(tmp);
+            if (!r->arena)
+                free(tmp);
             return rc;
         }
         tmp[i] = (uint8_t)v;
     }
-    tars_str_clear((tars_str *)(void *)out);
+    if (!r->arena)
+        tars_str_clear((tars_str *)(void *)out);
     tmp[n] = 0;
     out->data = tmp;
     out->len = (uint32_t)n;
@@ -690,14 +716,15 @@ static int read_bytes_value(tars_reader *r, unsigned type, tars_bytes *out)
 
 /* Appends one zeroed element slot to a list, doubling capacity on powers of
  * two (capacity is implicit: the next power of two >= n). */
-static void *list_grow(tars_list *l, size_t es)
+static void *list_grow(tars_reader *r, tars_list *l, size_t es)
 {
     uint32_t n = l->n;
     if (n == UINT32_MAX)
         return NULL;
     if (n == 0 || (n & (n - 1)) == 0) {
         size_t cap = n ? (size_t)n * 2 : 1;
-        void *p = realloc(l->items, cap * es);
+        void *p = r->arena ? tars_arena_grow(r->arena, l->items, (size_t)n * es, cap * es)
+                           : realloc(l->items, cap * es);
         if (!p)
             return NULL;
         l->items = p;
@@ -805,7 +832,10 @@ static int decode_value(tars_reader *r, const tars_struct_desc *d, const tars_fi
             return fail(r, TARS_ETYPE, d, f, -1, "expected a struct");
         if (++r->depth > TARS_MAX_DEPTH)
             return fail(r, TARS_EDEPTH, d, f, -1, NULL);
-        tars_free(f->sub, p);
+        if (r->arena)
+            tars_init(f->sub, p); /* arena data is never freed one by one */
+        else
+            tars_free(f->sub, p);
         if ((rc = decode_struct(r, f->sub, p, false)))
             return rc;
         r->depth--;
@@ -830,7 +860,7 @@ static int decode_value(tars_reader *r, const tars_struct_desc *d, const tars_fi
             if (tag != 0)
                 return fail(r, TARS_EINVAL, d, f, -1, "list element not at tag 0");
             r->off += hl;
-            void *e = list_grow(l, es);
+            void *e = list_grow(r, l, es);
             if (!e)
                 return fail(r, TARS_ENOMEM, d, f, -1, NULL);
             if (f->kind == TK_LIST_STR) {
@@ -866,10 +896,10 @@ static int decode_value(tars_reader *r, const tars_struct_desc *d, const tars_fi
             return fail(r, rc, d, f, -1, "bad map length");
         for (int64_t i = 0; i < n; i++) {
             tars_list kl = {m->keys, m->n}, vl = {m->vals, m->n};
-            tars_str *k = list_grow(&kl, sizeof(tars_str));
+            tars_str *k = list_grow(r, &kl, sizeof(tars_str));
             if (k)
                 m->keys = kl.items;
-            tars_str *val = k ? list_grow(&vl, sizeof(tars_str)) : NULL;
+            tars_str *val = k ? list_grow(r, &vl, sizeof(tars_str)) : NULL;
             if (val)
                 m->vals = vl.items;
             if (!k || !val)
@@ -972,8 +1002,12 @@ int tars_decode_fields(tars_reader *r, const tars_struct_desc *d, void *obj)
 {
     tars_init(d, obj);
     int rc = decode_struct(r, d, obj, true);
-    if (rc)
-        tars_free(d, obj);
+    if (rc) {
+        if (r->arena)
+            tars_init(d, obj); /* what it holds stays in the arena until reset */
+        else
+            tars_free(d, obj);
+    }
     return rc;
 }
 
@@ -981,5 +1015,14 @@ int tars_decode(const tars_struct_desc *d, void *obj, const void *p, size_t len,
 {
     tars_reader r;
     tars_reader_init(&r, p, len, err);
+    return tars_decode_fields(&r, d, obj);
+}
+
+int tars_decode_arena(const tars_struct_desc *d, void *obj, const void *p, size_t len,
+                      tars_arena *arena, tars_err *err)
+{
+    tars_reader r;
+    tars_reader_init(&r, p, len, err);
+    r.arena = arena;
     return tars_decode_fields(&r, d, obj);
 }

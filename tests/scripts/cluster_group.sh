@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Three nodes: a group whose members are spread over all of them gets every
 # message, and the fan-out costs one Redis PUBLISH per other node per
-# message, not one per member.
+# message, not one per member. Membership changed on node A is seen at once
+# by a send through node B (member caches dropped over the bus before A
+# answers): a removed member gets nothing more, an added one gets it live.
 BUILD=${1:?usage: cluster_group.sh BUILD_DIR}
 source "$(dirname "$0")/lib/cluster_common.sh"
 

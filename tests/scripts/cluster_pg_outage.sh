@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# PostgreSQL stops under a logged-in client: sends are answered quickly with
-# SERVICE_UNAVAILABLE (6) -- nothing unstored is acked -- and the connection
-# stays usable.
+# PostgreSQL stops under a logged-in client: sends and new logins are answered
+# quickly with SERVICE_UNAVAILABLE (6) -- nothing unstored is acked, no login
+# says DB_ERROR -- and the connections stay usable.
 BUILD=${1:?usage: cluster_pg_outage.sh BUILD_DIR}
 source "$(dirname "$0")/lib/cluster_common.sh"
 

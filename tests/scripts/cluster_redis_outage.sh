@@ -25,10 +25,12 @@ wait_step() {
 rc=0
 if wait_step phase1.done; then
     omtp_redis_stop
-    # both nodes noticed (their next cross-node push fails fast either way)
-    sleep 0.3
+    # both nodes noticed: the outage is really tested, not raced
+    cl_wait_log A "Redis .* unavailable" || { echo "FAIL: node A did not notice" >&2; cl_rc 1; }
+    cl_wait_log B "Redis .* unavailable" || { echo "FAIL: node B did not notice" >&2; cl_rc 1; }
     touch "$STEPS/redis.stopped"
     if wait_step phase2.done; then
+        # the same address:port (pg_redis_env.sh keeps it ours meanwhile)
         omtp_redis_start || cl_rc 1
         touch "$STEPS/redis.started"
     fi

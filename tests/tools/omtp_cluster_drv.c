@@ -9,6 +9,7 @@
  *   omtp_cluster_drv load     PREFIX N PROGRESS_FILE NODE_A NODE_B
  *   omtp_cluster_drv outage   PREFIX STEP_DIR NODE_A NODE_B
  *   omtp_cluster_drv pgdown   PREFIX STEP_DIR NODE_A
+ *   omtp_cluster_drv webhook  PREFIX RECORD_FILE NODE_A NODE_B
  *
  * NODE is host:port. Users are PREFIX_u0, PREFIX_u1, ... with password
  * "pw" (the script creates them). Every check prints what it expected and
@@ -210,7 +211,9 @@ static void cmd_chat(char **nodes)
 
 static long long redis_publishes(int port)
 {
-    redisContext *r = redisConnect("127.0.0.1", port);
+    /* pg_redis_env.sh puts Redis on a loopback address of its own */
+    const char *host = getenv("OMTP_ENV_REDIS_HOST");
+    redisContext *r = redisConnect(host && host[0] ? host : "127.0.0.1", port);
     if (!r || r->err)
         DIE("cannot reach redis on port %d", port);
     redisReply *rep = redisCommand(r, "INFO commandstats");
@@ -222,6 +225,94 @@ static long long redis_publishes(int port)
     freeReplyObject(rep);
     redisFree(r);
     return calls;
+}
+
+/* Waits for the group message with content `tag` (other pushes skipped). */
+static bool got_group_msg(omtp_sync *c, const char *tag, int timeout_ms)
+{
+    double end = now_s() + timeout_ms / 1000.0;
+    for (;;) {
+        int left = (int)((end - now_s()) * 1000);
+        omtp_packet p;
+        if (left < 0 || wait_push(c, PT_MSG_GROUP_CHAT, left, &p) != 0)
+            return false;
+        const omtp_MsgReq *m = p.body;
+        bool hit = m && strcmp(m->content.data, tag) == 0;
+        omtp_packet_free(&p);
+        if (hit)
+            return true;
+    }
+}
+
+/*
+ * Membership changes on one node are seen at once by the others (their
+ * member caches are dropped through the bus before the change is answered):
+ * u0 on A removes u4 (on C), and u1 on B -- whose cache holds the old list
+ * -- sends right after the answer: u4 must not get it, u5 (also on C, so the
+ * same PUBLISH would have carried u4) must. Then u0 adds u4 back and u1
+ * sends again at once: u4 must get it live. Several rounds.
+ */
+static void group_membership_rounds(omtp_sync **c, int nm, const char *gid)
+{
+    char u0[64], u4[64];
+    user(0, u0, sizeof(u0));
+    user(4, u4, sizeof(u4));
+    tars_str one[1] = {{u4, (uint32_t)strlen(u4)}};
+    const int rounds = 5;
+    for (int r = 0; r < rounds; r++) {
+        char tag[64];
+        /* B's cache holds the current list (u4 in it) */
+        snprintf(tag, sizeof(tag), "warm_%d", r);
+        send_ok(c[1], PT_MSG_GROUP_CHAT, gid, tag);
+        CHECK(got_group_msg(c[4], tag, 5000), "round %d: member u4 did not get '%s'", r, tag);
+        /* remove u4 on A */
+        omtp_GroupChatQuitReq q;
+        omtp_msg_init(&omtp_GroupChatQuitReq_desc, &q);
+        tars_str_set(&q.groupId, gid);
+        tars_str_set(&q.operatorId, u0);
+        q.memberIds.items = one;
+        q.memberIds.n = 1;
+        omtp_CommonErrorCode ce;
+        int rc = omtp_sync_call(c[0], PT_GROUPCHAT_QUIT, &omtp_GroupChatQuitReq_desc, &q,
+                                &omtp_CommonErrorCode_desc, &ce);
+        q.memberIds.items = NULL;
+        q.memberIds.n = 0;
+        omtp_msg_free(&omtp_GroupChatQuitReq_desc, &q);
+        CHECK(rc == 0 && ce.code == 0, "round %d: remove u4: rc %d code %d", r, rc,
+              rc ? -1 : ce.code);
+        if (rc == 0)
+            omtp_msg_free(&omtp_CommonErrorCode_desc, &ce);
+        /* send on B at once */
+        snprintf(tag, sizeof(tag), "removed_%d", r);
+        send_ok(c[1], PT_MSG_GROUP_CHAT, gid, tag);
+        CHECK(got_group_msg(c[5], tag, 5000), "round %d: member u5 did not get '%s'", r, tag);
+        CHECK(got_group_msg(c[2], tag, 5000), "round %d: member u2 did not get '%s'", r, tag);
+        /* u5's copy came in the same PUBLISH that would have carried u4's */
+        CHECK(!got_group_msg(c[4], tag, 300),
+              "round %d: u4, removed on node A, still got '%s' sent through node B", r, tag);
+        /* add u4 back on A, send on B at once */
+        omtp_GroupChatJoinReq j;
+        omtp_msg_init(&omtp_GroupChatJoinReq_desc, &j);
+        tars_str_set(&j.groupId, gid);
+        j.memberIds.items = one;
+        j.memberIds.n = 1;
+        omtp_GroupChatJoinResp jr;
+        rc = omtp_sync_call(c[0], PT_GROUPCHAT_JION, &omtp_GroupChatJoinReq_desc, &j,
+                            &omtp_GroupChatJoinResp_desc, &jr);
+        j.memberIds.items = NULL;
+        j.memberIds.n = 0;
+        omtp_msg_free(&omtp_GroupChatJoinReq_desc, &j);
+        CHECK(rc == 0 && jr.errorCode.code == 0, "round %d: add u4: rc %d code %d", r, rc,
+              rc ? -1 : jr.errorCode.code);
+        if (rc == 0)
+            omtp_msg_free(&omtp_GroupChatJoinResp_desc, &jr);
+        snprintf(tag, sizeof(tag), "added_%d", r);
+        send_ok(c[1], PT_MSG_GROUP_CHAT, gid, tag);
+        CHECK(got_group_msg(c[4], tag, 5000),
+              "round %d: u4, added on node A, did not get '%s' sent through node B", r, tag);
+    }
+    (void)nm;
+    printf("group: %d remove/add rounds on node A seen at once by sends through node B\n", rounds);
 }
 
 static void cmd_group(int redis_port, char **nodes)
@@ -259,8 +350,15 @@ static void cmd_group(int redis_port, char **nodes)
         omtp_msg_free(&omtp_GroupChatCreateResp_desc, &resp);
     }
     omtp_msg_free(&omtp_GroupChatCreateReq_desc, &req);
-    /* let the group-create sync notices pass before counting publishes */
-    usleep(300 * 1000);
+    /* let the group-create sync notices pass before counting publishes: every
+     * member is told (SYNC_DATA_CMD) */
+    for (int i = 1; i < NM; i++) {
+        omtp_packet p;
+        rc = wait_push(c[i], PT_SYNC_DATA_CMD, 5000, &p);
+        CHECK(rc == 0, "member u%d got no SYNC_DATA_CMD for the new group (rc %d)", i, rc);
+        if (rc == 0)
+            omtp_packet_free(&p);
+    }
     const int n = 10;
     long long before = redis_publishes(redis_port);
     double t0 = now_s();
@@ -283,6 +381,7 @@ static void cmd_group(int redis_port, char **nodes)
           n, 2 * n);
     printf("group: %d messages to %d members on 3 nodes in %.3f s, %lld publishes\n", n, NM - 1, dt,
            pubs);
+    group_membership_rounds(c, NM, gid);
     for (int i = 0; i < NM; i++)
         omtp_sync_close(c[i]);
 }
@@ -480,7 +579,9 @@ static void *loader_main(void *arg)
     char to[64];
     user(l->ui + 1, to, sizeof(to));
     int node = 0;
-    omtp_sync *c = login_at(l->nodes[node], l->ui, DEVICE_LINUX, NULL, false);
+    /* soft: on a slow machine the node may be killed before this thread even
+     * logged in; then it fails over like any other lost connection */
+    omtp_sync *c = login_at(l->nodes[node], l->ui, DEVICE_LINUX, NULL, true);
     for (int i = 0; i < l->n;) {
         char content[64], pid[64];
         snprintf(content, sizeof(content), "L%d_%d", l->ui, i);
@@ -703,8 +804,121 @@ static void cmd_pgdown(const char *dir, char **nodes)
             omtp_msg_free(&omtp_MsgAck_desc, &ack);
     }
     CHECK(omtp_sync_ping(a) == 0, "the connection did not survive the database outage");
-    printf("pgdown: sends answered SERVICE_UNAVAILABLE (6) while PostgreSQL was down\n");
+    /* a login needs the account: answered SERVICE_UNAVAILABLE too (not
+     * DB_ERROR), quickly, and the connection stays open for a retry */
+    char host[128], u[64];
+    int port;
+    split_node(nodes[0], host, sizeof(host), &port);
+    user(1, u, sizeof(u));
+    for (int i = 0; i < 2; i++) {
+        omtp_sync *l = NULL;
+        int code = -1;
+        double t0 = now_s();
+        int rc = omtp_sync_connect(&l, host, port, 3000);
+        if (rc == 0)
+            rc = omtp_sync_login(l, u, "pw", DEVICE_LINUX, NULL, &code);
+        double dt = now_s() - t0;
+        CHECK(rc == 0 && code == OMTP_EC_SERVICE_UNAVAILABLE,
+              "login with PostgreSQL down: rc %d code %d, want code %d", rc, code,
+              OMTP_EC_SERVICE_UNAVAILABLE);
+        CHECK(dt < 3.0, "the login answer took %.2f s", dt);
+        CHECK(rc != 0 || omtp_sync_ping(l) == 0, "the connection closed after a refused login");
+        omtp_sync_close(l);
+    }
+    printf("pgdown: sends and logins answered SERVICE_UNAVAILABLE (6) while PostgreSQL was "
+           "down\n");
     omtp_sync_close(a);
+}
+
+/* ---------------------------------------------------------- webhook */
+
+/* Whether the receiver's record file has an offline-push event for `user`. */
+static bool has_event_for(const char *record, const char *user)
+{
+    char want[128];
+    snprintf(want, sizeof(want), "\"recipient\":\"%s\"", user);
+    FILE *f = fopen(record, "r");
+    if (!f)
+        return false;
+    char line[8192];
+    bool hit = false;
+    while (!hit && fgets(line, sizeof(line), f))
+        hit = strstr(line, want) != NULL;
+    fclose(f);
+    return hit;
+}
+
+static bool wait_event_for(const char *record, const char *user, int timeout_ms)
+{
+    double end = now_s() + timeout_ms / 1000.0;
+    do {
+        if (has_event_for(record, user))
+            return true;
+        usleep(20 * 1000);
+    } while (now_s() < end);
+    return false;
+}
+
+static void send_push_info(omtp_sync *c, const char *from, const char *to, const char *content)
+{
+    omtp_MsgReq m;
+    omtp_msg_init(&omtp_MsgReq_desc, &m);
+    tars_str_set(&m.from, from);
+    tars_str_set(&m.to, to);
+    tars_str_set(&m.content, content);
+    tars_str_set(&m.pushInfo, "{\"title\":\"cluster\"}");
+    m.contentType = 1;
+    omtp_MsgAck ack;
+    int rc = omtp_sync_call(c, PT_MSG_SINGLE_CHAT, &omtp_MsgReq_desc, &m, &omtp_MsgAck_desc, &ack);
+    CHECK(rc == 0 && ack.code == 0, "send '%s' to %s: rc %d code %d", content, to, rc,
+          rc ? -1 : ack.code);
+    if (rc == 0)
+        omtp_msg_free(&omtp_MsgAck_desc, &ack);
+    omtp_msg_free(&omtp_MsgReq_desc, &m);
+}
+
+/*
+ * The offline-push webhook looks at the whole cluster: u1 is online (in the
+ * foreground) on node B only; u0 on node A sends to u1 and to u2 (offline
+ * everywhere). u2 gets an event, u1 none. Then u1's device goes to the
+ * background on B, and the next message to u1 from A makes an event.
+ */
+static void cmd_webhook(const char *record, char **nodes)
+{
+    char u0[64], u1[64], u2[64];
+    user(0, u0, sizeof(u0));
+    user(1, u1, sizeof(u1));
+    user(2, u2, sizeof(u2));
+    omtp_sync *a = login_at(nodes[0], 0, DEVICE_LINUX, NULL, false);
+    omtp_sync *b = login_at(nodes[1], 1, DEVICE_LINUX, NULL, false);
+    send_push_info(a, u0, u1, "fg_0");
+    expect_msgs(b, "u1@B", PT_MSG_SINGLE_CHAT, "fg", 1);
+    send_push_info(a, u0, u2, "off_0");
+    CHECK(wait_event_for(record, u2, 10000), "no offline-push event for %s (offline everywhere)",
+          u2);
+    /* u1's event, had it been made, was queued with u2's: give it a moment */
+    CHECK(!wait_event_for(record, u1, 500),
+          "an offline-push event for %s, who is online on node B (message sent on node A)", u1);
+    /* background on B counts as offline for node A too */
+    omtp_UserAttrSetReq at;
+    omtp_msg_init(&omtp_UserAttrSetReq_desc, &at);
+    tars_str_set(&at.attribute.userId, u1);
+    tars_str_set(&at.attribute.attrName, "device.background");
+    tars_str_set(&at.attribute.attrValue, "1");
+    omtp_CommonErrorCode ce;
+    int rc = omtp_sync_call(b, PT_USERATTRIBUTE_SET, &omtp_UserAttrSetReq_desc, &at,
+                            &omtp_CommonErrorCode_desc, &ce);
+    CHECK(rc == 0 && ce.code == 0, "device.background: rc %d code %d", rc, rc ? -1 : ce.code);
+    if (rc == 0)
+        omtp_msg_free(&omtp_CommonErrorCode_desc, &ce);
+    omtp_msg_free(&omtp_UserAttrSetReq_desc, &at);
+    send_push_info(a, u0, u1, "bg_0");
+    CHECK(wait_event_for(record, u1, 10000),
+          "no offline-push event for %s, whose only device (node B) is in the background", u1);
+    printf("webhook: no offline push for a user online on another node; one when offline or in "
+           "the background there\n");
+    omtp_sync_close(a);
+    omtp_sync_close(b);
 }
 
 int main(int argc, char **argv)
@@ -727,6 +941,8 @@ int main(int argc, char **argv)
         cmd_load(atoi(argv[3]), argv[4], argv + 5, argc - 5);
     else if (strcmp(cmd, "pgdown") == 0 && argc == 5)
         cmd_pgdown(argv[3], argv + 4);
+    else if (strcmp(cmd, "webhook") == 0 && argc == 6)
+        cmd_webhook(argv[3], argv + 4);
     else if (strcmp(cmd, "outage") == 0 && argc == 6)
         cmd_outage(argv[3], argv + 4);
     else {

@@ -126,13 +126,61 @@ static void test_kick_roundtrip(void **state)
     assert_int_equal(omtp_cluster_kick_decode(big, sizeof(big), &d), OMTP_EDECODE);
 }
 
+static void test_group_roundtrip(void **state)
+{
+    (void)state;
+    omtp_cluster_group g, d;
+    memset(&g, 0, sizeof(g));
+    strcpy(g.node, "node-a");
+    strcpy(g.groupId, "GC_team");
+    g.token = 0x0102030405060708ULL;
+    tars_buf b;
+    tars_buf_init(&b);
+    omtp_cluster_group_encode(&b, OMTP_CLUSTER_MSG_GROUP, &g);
+    assert_true(tars_buf_ok(&b));
+    assert_int_equal(omtp_cluster_group_decode(b.data, b.len, OMTP_CLUSTER_MSG_GROUP, &d), 0);
+    assert_string_equal(d.node, "node-a");
+    assert_string_equal(d.groupId, "GC_team");
+    assert_true(d.token == g.token);
+    assert_int_equal(omtp_cluster_group_decode(b.data, b.len, OMTP_CLUSTER_MSG_GACK, &d),
+                     OMTP_EDECODE);
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_equal(omtp_cluster_group_decode(b.data, n, OMTP_CLUSTER_MSG_GROUP, &d),
+                         OMTP_EDECODE);
+    /* trailing garbage, the wrong kind, an empty group id */
+    uint8_t more[64];
+    memcpy(more, b.data, b.len);
+    more[b.len] = 'x';
+    assert_int_equal(omtp_cluster_group_decode(more, b.len + 1, OMTP_CLUSTER_MSG_GROUP, &d),
+                     OMTP_EDECODE);
+    more[0] = 'K';
+    assert_int_equal(omtp_cluster_group_decode(more, b.len, OMTP_CLUSTER_MSG_GROUP, &d),
+                     OMTP_EDECODE);
+    static const uint8_t empty[] = {'G', 0, 1, 'n', 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    assert_int_equal(omtp_cluster_group_decode(empty, sizeof(empty), OMTP_CLUSTER_MSG_GROUP, &d),
+                     OMTP_EDECODE);
+    tars_buf_free(&b);
+    /* the ack: node and token only */
+    tars_buf_init(&b);
+    omtp_cluster_group_encode(&b, OMTP_CLUSTER_MSG_GACK, &g);
+    assert_true(tars_buf_ok(&b));
+    assert_int_equal(b.len, 1 + 2 + 6 + 8);
+    assert_int_equal(omtp_cluster_group_decode(b.data, b.len, OMTP_CLUSTER_MSG_GACK, &d), 0);
+    assert_string_equal(d.node, "node-a");
+    assert_string_equal(d.groupId, "");
+    assert_true(d.token == g.token);
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_equal(omtp_cluster_group_decode(b.data, n, OMTP_CLUSTER_MSG_GACK, &d),
+                         OMTP_EDECODE);
+    tars_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_push_roundtrip),
-        cmocka_unit_test(test_push_truncated),
-        cmocka_unit_test(test_push_bad_lengths),
-        cmocka_unit_test(test_kick_roundtrip),
+        cmocka_unit_test(test_push_roundtrip),   cmocka_unit_test(test_push_truncated),
+        cmocka_unit_test(test_push_bad_lengths), cmocka_unit_test(test_kick_roundtrip),
+        cmocka_unit_test(test_group_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

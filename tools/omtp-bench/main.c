@@ -620,7 +620,14 @@ static void usage(FILE *f)
             "  --protocol mqtt      chat against an MQTT 3.1.1 broker instead (QoS 1;\n"
             "                       client i subscribes to PREFIX/i, publishes to its peer's)\n\n"
             "Create users first: bench/mkusers.sh. At most ~19000 connections per process\n"
-            "(20,000 open files); run several processes with --user-start for more.\n");
+            "(20,000 open files); run several processes with --user-start for more.\n"
+            "On a terminal a progress line is shown on stderr; the report goes to stdout.\n\n"
+            "Examples:\n"
+            "  omtpd user bulk bench 2000 --password bench --cost 4   (users bench0..1999)\n"
+            "  omtp-bench connect --conns 1000 --duration 10\n"
+            "  omtp-bench login --conns 20 --users 1000\n"
+            "  omtp-bench chat --pairs 50 --rate 20 --size 128\n"
+            "  omtp-bench group --group-size 200 --senders 2 --rate 5\n");
 }
 
 static int parse(int argc, char **argv, bopts *o)
@@ -663,14 +670,18 @@ static int parse(int argc, char **argv, bopts *o)
             o->compress = OMTP_COMPRESS_ZLIB;
         } else if (OPT("--server")) {
             const char *colon = strrchr(v, ':');
-            if (!colon)
+            if (!colon || atoi(colon + 1) <= 0 || atoi(colon + 1) > 65535) {
+                fprintf(stderr, "omtp-bench: bad --server '%s' (want HOST:PORT)\n", v);
                 return -1;
+            }
             snprintf(o->host, sizeof(o->host), "%.*s", (int)(colon - v), v);
             o->port = atoi(colon + 1);
         } else if (OPT("--server2")) {
             const char *colon = strrchr(v, ':');
-            if (!colon)
+            if (!colon || atoi(colon + 1) <= 0 || atoi(colon + 1) > 65535) {
+                fprintf(stderr, "omtp-bench: bad --server2 '%s' (want HOST:PORT)\n", v);
                 return -1;
+            }
             snprintf(o->host2, sizeof(o->host2), "%.*s", (int)(colon - v), v);
             o->port2 = atoi(colon + 1);
         } else if (OPT("--conns")) {
@@ -712,11 +723,14 @@ static int parse(int argc, char **argv, bopts *o)
                 if (!strcmp(a, sc_names[s]))
                     o->scenario = s;
             if (o->scenario < 0) {
-                fprintf(stderr, "omtp-bench: unknown scenario '%s'\n", a);
+                fprintf(stderr, "omtp-bench: unknown scenario '%s' (connect, login, chat, group)\n",
+                        a);
                 return -1;
             }
         } else {
-            fprintf(stderr, "omtp-bench: bad argument '%s'\n", a);
+            fprintf(stderr, "omtp-bench: %s '%s'%s\n",
+                    a[0] == '-' ? "unknown option" : "unexpected argument", a,
+                    a[0] == '-' && !v ? " (or its value is missing)" : "");
             return -1;
         }
 #undef OPT
@@ -748,7 +762,7 @@ int main(int argc, char **argv)
 {
     bench *b = calloc(1, sizeof(*b));
     if (!b || parse(argc, argv, &b->o)) {
-        usage(stderr);
+        fprintf(stderr, "(run omtp-bench --help for the scenarios and options)\n");
         free(b);
         return 2;
     }

@@ -260,7 +260,8 @@ static const char *code_hint(int code)
     switch (code) {
     case OMTP_EC_CONN_USERNAME_OR_PASSWORD:
         return "check --user/--password (or OMTP_USER/OMTP_PASSWORD); an administrator "
-               "creates users with `omtpd user add USER --password PW`";
+               "creates users with `omtpd user add USER --password PW` and resets a "
+               "password with `omtpd user passwd USER --password NEW`";
     case OMTP_EC_CONN_INDICATE:
         return "give a user and a password";
     case OMTP_EC_CONN_ACCESS_DENIED:
@@ -437,6 +438,23 @@ void cli_print_msg(FILE *f, const omtp_OTIMPack *p, bool json)
     omtp_msg_free(&omtp_MsgReq_desc, &msg);
 }
 
+/* One example per command, shown by `omtp COMMAND --help`. */
+static const char *const examples[][2] = {
+    {"chat", "omtp chat bob --server 127.0.0.1:9000 --user alice --password PW"},
+    {"login", "omtp login --user alice --password PW"},
+    {"send", "omtp send bob 'lunch at noon?' --user alice --password PW"},
+    {"group", "omtp group create 'team' bob carol --user alice --password PW"},
+    {"sessions", "omtp sessions --user alice --password PW"},
+    {"history", "omtp history bob --user alice --password PW"},
+    {"read", "omtp read bob --user alice --password PW"},
+    {"revoke", "omtp revoke bob 3 --user alice --password PW"},
+    {"edit", "omtp edit bob 3 'lunch at one?' --user alice --password PW"},
+    {"delete", "omtp delete bob 3 --user alice --password PW"},
+    {"friends", "omtp friends add bob --user alice --password PW"},
+    {"user", "omtp user set name='Alice A.' --user alice --password PW"},
+    {"watch", "omtp watch --json --user bob --password PW"},
+};
+
 int cli_start(int argc, char **argv, cli_opts *o, int default_device, int min_args,
               const char *usage_line, const char *desc)
 {
@@ -446,6 +464,11 @@ int cli_start(int argc, char **argv, cli_opts *o, int default_device, int min_ar
         return rc;
     if (help) {
         printf("usage: %s\n\n%s\n", usage_line, desc);
+        for (size_t i = 0; argc > 0 && i < sizeof(examples) / sizeof(examples[0]); i++)
+            if (!strcmp(argv[0], examples[i][0]))
+                printf("\nExample (with OMTP_USER/OMTP_PASSWORD set, drop --user/--password):\n"
+                       "  %s\n",
+                       examples[i][1]);
         cli_print_common_help(stdout);
         return 0;
     }

@@ -48,7 +48,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
+        fprintf(stderr, "usage: omtp <command> [options]\n(run omtp --help for the commands)\n");
         return 2;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -58,7 +58,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "omtp: unknown command '%s'\n\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "omtp: unknown command '%s' (run omtp --help for the commands)\n", argv[1]);
     return 2;
 }

@@ -38,9 +38,9 @@ static int add_member(pg_db *d, const char *groupId, const tars_str *uid, int64_
     pa_i64(&a, nowUs);
     pa_i64(&a, nowMs);
     int rc = pg_run(d, PG_MEMBER_ENSURE, &a, &rows);
-    if (rc)
-        return rc;
     *added = rows > 0;
+    if (rc || rows == 0)
+        return rc;
     pa_init(&a);
     pa_tstr(&a, uid);
     pa_str(&a, groupId);
@@ -52,7 +52,8 @@ int pg_group_create(omtp_db *db, omtp_GroupChatInfo *g, const tars_str_list *mem
     pg_db *d = PGD(db);
     pg_args a;
     bool own, added;
-    if (!g->groupId.len)
+    int64_t last = 0;
+    if (!g->groupId.len || !g->creatorId.len)
         return OMTP_EINVAL;
     if (pg_ready(d) || pg_op_begin(d, &own))
         return OMTP_EDB;
@@ -79,11 +80,17 @@ int pg_group_create(omtp_db *db, omtp_GroupChatInfo *g, const tars_str_list *mem
         pa_i64(&a, nowUs);
         rc = pg_run(d, PG_SESSION_CREATE, &a, NULL);
     }
-    if (rc == 0 && g->creatorId.len)
-        rc = add_member(d, g->groupId.data, &g->creatorId, 0, nowUs, nowMs, &added);
+    if (rc == 0) {
+        /* members start reading at the session's end (0 for a new one) */
+        pa_init(&a);
+        pa_tstr(&a, &g->groupId);
+        rc = pg_one_i64(d, PG_SESSION_LAST, &a, &last);
+    }
+    if (rc == 0)
+        rc = add_member(d, g->groupId.data, &g->creatorId, last, nowUs, nowMs, &added);
     for (uint32_t i = 0; rc == 0 && members && i < members->n; i++)
         if (members->items[i].len)
-            rc = add_member(d, g->groupId.data, &members->items[i], 0, nowUs, nowMs, &added);
+            rc = add_member(d, g->groupId.data, &members->items[i], last, nowUs, nowMs, &added);
     if (rc == 0) {
         g->createTime = nowMs;
         g->updateTime = nowMs;
@@ -138,12 +145,25 @@ int pg_group_update_info(omtp_db *db, const omtp_GroupChatInfo *g)
     return run_changes(d, PG_GROUP_UPDATE, &a);
 }
 
+static int group_live(pg_db *d, const char *groupId);
+
 int pg_group_set_creator(omtp_db *db, const char *groupId, const char *creatorId)
 {
     pg_db *d = PGD(db);
     pg_args a;
+    bool member = false;
     if (pg_ready(d))
         return OMTP_EDB;
+    int rc = group_live(d, groupId);
+    if (rc == 0)
+        rc = pg_group_is_member(db, groupId, creatorId, &member);
+    if (rc)
+        return rc;
+    if (!member) {
+        snprintf(db->errmsg, sizeof(db->errmsg), "group_set_creator: %s is not a member",
+                 creatorId);
+        return OMTP_EINVAL;
+    }
     pa_init(&a);
     pa_str(&a, groupId);
     pa_str(&a, creatorId);
@@ -162,7 +182,17 @@ int pg_group_dismiss(omtp_db *db, const char *groupId)
     pa_init(&a);
     pa_str(&a, groupId);
     pa_i64(&a, now);
-    int rc = run_changes(d, PG_GROUP_DISMISS, &a);
+    int rows = 0;
+    int rc = pg_run(d, PG_GROUP_DISMISS, &a, &rows);
+    if (rc == 0 && rows == 0) {
+        /* unknown (OMTP_ENOTFOUND), or dismissed already (a no-op) */
+        pa_init(&a);
+        pa_str(&a, groupId);
+        PGresult *r = pg_q(d, PG_GROUP_GET, &a);
+        rc = !r ? OMTP_EDB : PQntuples(r) > 0 ? 0 : OMTP_ENOTFOUND;
+        PQclear(r);
+        return pg_op_end(d, own, rc);
+    }
     if (rc == 0)
         rc = pg_run(d, PG_GROUP_LEFT_ALL, &a, NULL);
     if (rc == 0) {
@@ -173,6 +203,20 @@ int pg_group_dismiss(omtp_db *db, const char *groupId)
     return pg_op_end(d, own, rc);
 }
 
+/* 0 if the group exists (dismissed or not), else OMTP_ENOTFOUND/OMTP_EDB. */
+static int group_exists(pg_db *d, const char *groupId)
+{
+    pg_args a;
+    pa_init(&a);
+    pa_str(&a, groupId);
+    PGresult *r = pg_q(d, PG_GROUP_GET, &a);
+    if (!r)
+        return OMTP_EDB;
+    int rc = PQntuples(r) > 0 ? 0 : OMTP_ENOTFOUND;
+    PQclear(r);
+    return rc;
+}
+
 int pg_group_members(omtp_db *db, const char *groupId, tars_str_list *out)
 {
     pg_db *d = PGD(db);
@@ -180,6 +224,9 @@ int pg_group_members(omtp_db *db, const char *groupId, tars_str_list *out)
     memset(out, 0, sizeof(*out));
     if (pg_ready(d))
         return OMTP_EDB;
+    int ex = group_exists(d, groupId);
+    if (ex)
+        return ex;
     pa_init(&a);
     pa_str(&a, groupId);
     PGresult *r = pg_q(d, PG_GROUP_MEMBERS, &a);
@@ -200,7 +247,19 @@ int pg_group_members(omtp_db *db, const char *groupId, tars_str_list *out)
 
 int pg_group_is_member(omtp_db *db, const char *groupId, const char *userId, bool *member)
 {
-    return pg_session_member(db, userId, groupId, member);
+    pg_db *d = PGD(db);
+    pg_args a;
+    int64_t v;
+    *member = false;
+    if (pg_ready(d))
+        return OMTP_EDB;
+    pa_init(&a);
+    pa_str(&a, groupId);
+    pa_str(&a, userId);
+    int rc = pg_one_i64(d, PG_GROUP_IS_MEMBER, &a, &v); /* live groups only */
+    if (rc == 0)
+        *member = true;
+    return rc == OMTP_ENOTFOUND ? 0 : rc;
 }
 
 int pg_group_member_count(omtp_db *db, const char *groupId, int *count)
@@ -211,9 +270,12 @@ int pg_group_member_count(omtp_db *db, const char *groupId, int *count)
     *count = 0;
     if (pg_ready(d))
         return OMTP_EDB;
+    int rc = group_exists(d, groupId);
+    if (rc)
+        return rc;
     pa_init(&a);
     pa_str(&a, groupId);
-    int rc = pg_one_i64(d, PG_GROUP_MEMBER_COUNT, &a, &n);
+    rc = pg_one_i64(d, PG_GROUP_MEMBER_COUNT, &a, &n);
     if (rc == 0)
         *count = (int)n;
     return rc == OMTP_ENOTFOUND ? 0 : rc;
@@ -337,7 +399,7 @@ int pg_friend_add(omtp_db *db, const char *userId, const char *friendId, const c
     pg_db *d = PGD(db);
     pg_args a;
     bool own;
-    if (!userId[0] || !friendId[0])
+    if (!userId || !friendId || !userId[0] || !friendId[0] || strcmp(userId, friendId) == 0)
         return OMTP_EINVAL;
     if (pg_ready(d) || pg_op_begin(d, &own))
         return OMTP_EDB;
@@ -379,8 +441,8 @@ int pg_friend_del(omtp_db *db, const char *userId, const char *friendId)
         pa_i64(&a, now);
         rc = pg_run(d, PG_FRIEND_DEL, &a, &rows2);
     }
-    if (rc == 0 && rows == 0 && rows2 == 0)
-        rc = OMTP_ENOTFOUND;
+    if (rc == 0 && rows == 0)
+        rc = OMTP_ENOTFOUND; /* they were not friends (as seen by userId) */
     return pg_op_end(d, own, rc);
 }
 

@@ -16,6 +16,13 @@
 #include "pg.h"
 #include "proto/omtp_proto.h"
 
+/* limits and rules shared with the SQLite backend (docs/storage.md) */
+#define STORED_FLAGS (OMTP_F_HIGHPRJ | OMTP_F_REVOKE | OMTP_F_OVERRIDE | OMTP_F_COUNTER)
+#define HISTORY_MAX  200
+#define HOT_DEFAULT  100
+#define HOT_MAX      1000
+#define HP_MAX       1000
+
 static int msg_by_pack(pg_db *d, const tars_str *from, const tars_str *packId, omtp_msg_rec *m,
                        bool *found)
 {
@@ -55,7 +62,7 @@ int pg_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
     pg_args a;
     bool own, found = false;
     *dup = false;
-    if (!m->msg.sessionId.len)
+    if (!m->msg.sessionId.len || !m->msg.from.len)
         return OMTP_EINVAL;
     if (pg_ready(d))
         return OMTP_EDB;
@@ -97,7 +104,7 @@ int pg_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
     pa_tstr(&a, &m->msg.sessionId);
     pa_i64(&a, seq);
     pa_i64(&a, m->type);
-    pa_i64(&a, m->flags);
+    pa_i64(&a, m->flags & STORED_FLAGS);
     pa_tstr(&a, &m->packId);
     pa_tstr(&a, &m->msg.from);
     pa_tstr(&a, &m->msg.to);
@@ -146,6 +153,7 @@ int pg_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
     if (rc == 0) {
         m->msg.seqId = seq;
         m->msg.timestamp = nowMs;
+        m->flags &= STORED_FLAGS;
     }
 out:
     return pg_op_end(d, own, rc);
@@ -190,6 +198,8 @@ int pg_msg_history(omtp_db *db, const char *sessionId, int64_t maxSeq, int count
     memset(out, 0, sizeof(*out));
     if (count <= 0)
         return 0;
+    if (count > HISTORY_MAX)
+        count = HISTORY_MAX;
     if (pg_ready(d))
         return OMTP_EDB;
     pa_init(&a);
@@ -255,8 +265,7 @@ int pg_session_last_seq(omtp_db *db, const char *sessionId, int64_t *lastSeq)
         return OMTP_EDB;
     pa_init(&a);
     pa_str(&a, sessionId);
-    int rc = pg_one_i64(d, PG_SESSION_LAST, &a, lastSeq);
-    return rc == OMTP_ENOTFOUND ? 0 : rc;
+    return pg_one_i64(d, PG_SESSION_LAST, &a, lastSeq); /* OMTP_ENOTFOUND: unknown session */
 }
 
 int pg_session_member(omtp_db *db, const char *userId, const char *sessionId, bool *member)
@@ -435,7 +444,9 @@ int pg_hot_sessions(omtp_db *db, const char *userId, int64_t sinceUs, int limit,
     pg_args a;
     memset(out, 0, sizeof(*out));
     if (limit <= 0)
-        return 0;
+        limit = HOT_DEFAULT;
+    if (limit > HOT_MAX)
+        limit = HOT_MAX;
     if (pg_ready(d))
         return OMTP_EDB;
     pa_init(&a);
@@ -466,7 +477,7 @@ int pg_hot_session_get(omtp_db *db, const char *userId, const char *sessionId,
     PGresult *r = pg_q(d, PG_HOT_ONE, &a);
     if (!r)
         return OMTP_EDB;
-    int rc = hot_rows(d, userId, r, out);
+    int rc = PQntuples(r) > 0 ? hot_rows(d, userId, r, out) : OMTP_ENOTFOUND;
     PQclear(r);
     if (rc)
         omtp_hot_rec_list_free(out);
@@ -491,6 +502,8 @@ int pg_session_attr_set(omtp_db *db, const char *userId, const char *sessionId, 
     pg_db *d = PGD(db);
     pg_args a;
     bool own;
+    if (!name || !name[0])
+        return OMTP_EINVAL;
     if (pg_ready(d) || pg_op_begin(d, &own))
         return OMTP_EDB;
     pa_init(&a);
@@ -544,41 +557,52 @@ int pg_hp_list(omtp_db *db, const char *userId, int64_t afterSeq, int count, omt
 {
     pg_db *d = PGD(db);
     pg_args a;
+    int rc = 0;
     memset(out, 0, sizeof(*out));
     *lastSeq = 0;
+    if (count > HP_MAX)
+        count = HP_MAX;
     if (pg_ready(d))
         return OMTP_EDB;
-    pa_init(&a);
-    pa_str(&a, userId);
-    int rc = pg_one_i64(d, PG_HP_HEAD, &a, lastSeq);
-    if (rc == OMTP_ENOTFOUND)
-        rc = 0;
-    if (rc || count <= 0)
-        return rc;
-    pa_init(&a);
-    pa_str(&a, userId);
-    pa_i64(&a, afterSeq);
-    pa_i64(&a, count);
-    PGresult *r = pg_q(d, PG_HP_LIST, &a);
-    if (!r)
-        return OMTP_EDB;
-    for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
-        omtp_hp_rec *h = pg_list_grow(out, sizeof(*h));
-        if (!h) {
-            rc = OMTP_ENOMEM;
-            break;
+    if (count > 0) {
+        pa_init(&a);
+        pa_str(&a, userId);
+        pa_i64(&a, afterSeq);
+        pa_i64(&a, count);
+        PGresult *r = pg_q(d, PG_HP_LIST, &a);
+        if (!r)
+            return OMTP_EDB;
+        for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+            omtp_hp_rec *h = pg_list_grow(out, sizeof(*h));
+            if (!h) {
+                rc = OMTP_ENOMEM;
+                break;
+            }
+            tars_init(&omtp_OTIMPack_desc, &h->pack);
+            h->seq = pg_i64(r, i, 0);
+            h->pack.header.type = (int16_t)pg_i64(r, i, 1);
+            h->pack.header.version = 1;
+            h->pack.header.flags = pg_i64(r, i, 2);
+            if (pg_str(r, i, 3, &h->pack.header.packId) ||
+                tars_bytes_set(&h->pack.payload, PQgetvalue(r, i, 4),
+                               (size_t)PQgetlength(r, i, 4)) != TARS_OK)
+                rc = OMTP_ENOMEM;
         }
-        tars_init(&omtp_OTIMPack_desc, &h->pack);
-        h->seq = pg_i64(r, i, 0);
-        h->pack.header.type = (int16_t)pg_i64(r, i, 1);
-        h->pack.header.version = 1;
-        h->pack.header.flags = pg_i64(r, i, 2);
-        if (pg_str(r, i, 3, &h->pack.header.packId) ||
-            pg_str(r, i, 4, (tars_str *)(void *)&h->pack.payload))
-            rc = OMTP_ENOMEM;
+        PQclear(r);
+        if (rc) {
+            omtp_hp_rec_list_free(out);
+            return rc;
+        }
+        if (out->n) {
+            /* the last entry returned: asking again from it skips nothing */
+            *lastSeq = out->items[out->n - 1].seq;
+            return 0;
+        }
     }
-    PQclear(r);
-    if (rc)
-        omtp_hp_rec_list_free(out);
-    return rc;
+    /* nothing after afterSeq: the queue's head, so a client whose cursor is
+     * ahead (e.g. a reset server) can start over */
+    pa_init(&a);
+    pa_str(&a, userId);
+    rc = pg_one_i64(d, PG_HP_HEAD, &a, lastSeq);
+    return rc == OMTP_ENOTFOUND ? 0 : rc;
 }

@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pg.h"
+#include "server/log.h"
 
 #define ID  "text COLLATE \"C\" NOT NULL"
 #define TXT "text COLLATE \"C\" NOT NULL DEFAULT ''"
@@ -87,6 +89,11 @@ int pg_migrate(pg_db *d, char *why, size_t whylen)
                  version, pg_migrations_count);
         return OMTP_EDB;
     }
+    time_t t0 = time(NULL);
+    if (version > 0 && version < pg_migrations_count)
+        LOG_INFO("store: upgrading the PostgreSQL schema from version %d to %d (a big database "
+                 "may take minutes; do not stop omtpd)",
+                 version, pg_migrations_count);
     for (int v = version; v < pg_migrations_count; v++) {
         if (pg_exec_sql(d, pg_migrations[v]) != 0)
             goto err;
@@ -97,6 +104,9 @@ int pg_migrate(pg_db *d, char *why, size_t whylen)
     }
     if (pg_exec_sql(d, "COMMIT") != 0)
         goto err;
+    if (version > 0 && version < pg_migrations_count)
+        LOG_INFO("store: PostgreSQL schema upgraded to version %d in %lld s", pg_migrations_count,
+                 (long long)(time(NULL) - t0));
     return 0;
 err:
     snprintf(why, whylen, "PostgreSQL schema migration failed: %s", d->base.errmsg);

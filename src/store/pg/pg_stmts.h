@@ -138,6 +138,9 @@
                          "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms")    \
     X(PG_MEMBERS_DEL_SESSION, "DELETE FROM members WHERE session_id = $1")                         \
     X(PG_GROUP_MEMBERS, "SELECT user_id FROM members WHERE session_id = $1 ORDER BY user_id")      \
+    X(PG_GROUP_IS_MEMBER,                                                                          \
+      "SELECT 1 FROM members m JOIN chat_groups g ON g.group_id = m.session_id "                   \
+      "WHERE m.user_id = $2 AND m.session_id = $1 AND g.dismissed = 0")                            \
     X(PG_GROUP_MEMBER_COUNT, "SELECT count(*) FROM members WHERE session_id = $1")                 \
     X(PG_GROUP_LEFT_SET, "INSERT INTO group_left(user_id, group_id, at_ms) VALUES ($1, $2, $3) "   \
                          "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms")    \

@@ -11,6 +11,8 @@ int pg_meta_get(omtp_db *db, const char *key, tars_str *out)
 {
     pg_db *d = PGD(db);
     pg_args a;
+    out->data = NULL; /* an output: initialised here, never freed */
+    tars_str_clear(out);
     if (pg_ready(d))
         return OMTP_EDB;
     pa_init(&a);

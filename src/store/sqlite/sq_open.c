@@ -15,7 +15,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "server/log.h"
 #include "sq.h"
 
 /* ------------------------------------------------------------- helpers */
@@ -326,6 +328,13 @@ static int migrate(sq_db *d, char *why, size_t whylen)
                  (long long)v, sq_migrations_count);
         return OMTP_EDB;
     }
+    /* an existing database being upgraded: on a big store this can take a
+     * while, so the operator sees why omtpd is not listening yet */
+    time_t t0 = time(NULL);
+    if (v > 0 && v < sq_migrations_count)
+        LOG_INFO("store: upgrading the SQLite schema from version %lld to %d (a big database "
+                 "may take minutes; do not stop omtpd)",
+                 (long long)v, sq_migrations_count);
     for (int i = (int)v; i < sq_migrations_count; i++) {
         char upd[128];
         snprintf(upd, sizeof(upd),
@@ -339,6 +348,9 @@ static int migrate(sq_db *d, char *why, size_t whylen)
             return OMTP_EDB;
         }
     }
+    if (v > 0 && v < sq_migrations_count)
+        LOG_INFO("store: SQLite schema upgraded to version %d in %lld s", sq_migrations_count,
+                 (long long)(time(NULL) - t0));
     return 0;
 }
 
@@ -369,7 +381,17 @@ int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whyle
     } else {
         const char *dir = cfg->data_dir && cfg->data_dir[0] ? cfg->data_dir : ".";
         if (make_dirs(dir) != 0) {
-            snprintf(why, whylen, "cannot create the data directory %s: %s", dir, strerror(errno));
+            snprintf(why, whylen,
+                     "cannot create the data directory %s: %s (choose a writable one with "
+                     "--data-dir or data_dir)",
+                     dir, strerror(errno));
+            return OMTP_EIO;
+        }
+        if (access(dir, W_OK) != 0) {
+            snprintf(why, whylen,
+                     "the data directory %s is not writable by this user (uid %u): fix its "
+                     "permissions or choose another with --data-dir or data_dir",
+                     dir, (unsigned)geteuid());
             return OMTP_EIO;
         }
         if (snprintf(path, sizeof(path), "%s/omtp.db", dir) >= (int)sizeof(path)) {

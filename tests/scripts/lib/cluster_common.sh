@@ -3,9 +3,13 @@
 #   BUILD=<build dir>; source "$(dirname "$0")/lib/cluster_common.sh"
 #   cl_start_node NAME           starts omtpd NAME on PostgreSQL + Redis;
 #                                sets NODE_<NAME>=127.0.0.1:PORT, PID_<NAME>
+#                                ($CL_NODE_CONFIG, if set: a config file for it)
 #   cl_users PREFIX N            creates PREFIX_u0 .. PREFIX_u{N-1} (password pw)
 #   cl_drv ARGS...               runs the test driver
+#   cl_wait_log NAME PATTERN [S] waits (bounded, default 30 s) until node
+#                                NAME's log has a line matching PATTERN
 #
+# Every wait is bounded polling on a condition, never a fixed sleep.
 # Skips (exit 77) when PostgreSQL or redis-server is not installed, unless
 # $CI is set (CI must run these: scripts/deps.sh installs both).
 
@@ -35,12 +39,13 @@ CL_DIR="$OMTP_ENV_DIR"
 cl_start_node() {
     local name=$1 pf="$CL_DIR/$1.port" pid
     rm -f "$pf"
-    "$OMTPD" --listen 127.0.0.1:0 --port-file "$pf" --data-dir "$CL_DIR/$name.data" \
+    "$OMTPD" ${CL_NODE_CONFIG:+--config "$CL_NODE_CONFIG"} \
+        --listen 127.0.0.1:0 --port-file "$pf" --data-dir "$CL_DIR/$name.data" \
         --store "$OMTP_TEST_PG" --redis "$OMTP_TEST_REDIS" --node-id "$name" \
         --log-level "${CL_LOG_LEVEL:-info}" >"$CL_DIR/$name.log" 2>&1 &
     pid=$!
     omtp_env_at_exit "kill -9 $pid"
-    for _ in $(seq 1 200); do
+    for _ in $(seq 1 600); do
         [ -s "$pf" ] && break
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.05
@@ -50,13 +55,24 @@ cl_start_node() {
         tail -n 20 "$CL_DIR/$name.log" >&2
         exit 1
     fi
-    # the node is listening; wait until it reached Redis too
-    for _ in $(seq 1 100); do
-        grep -q "connected to Redis" "$CL_DIR/$name.log" && break
-        sleep 0.05
-    done
+    # the node is listening; wait until it reached Redis too (cross-node
+    # pushes before that would be dropped)
+    cl_wait_log "$name" "connected to Redis" || {
+        echo "FAIL: node $name did not reach Redis:" >&2
+        tail -n 20 "$CL_DIR/$name.log" >&2
+        exit 1
+    }
     eval "NODE_$name=127.0.0.1:$(cat "$pf")"
     eval "PID_$name=$pid"
+}
+
+cl_wait_log() {
+    local name=$1 pat=$2 secs=${3:-30} i
+    for i in $(seq 1 $((secs * 20))); do
+        grep -q -- "$pat" "$CL_DIR/$name.log" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
 }
 
 cl_users() {
