@@ -23,21 +23,24 @@ for run in $(seq 1 "$RUNS"); do
   done
 done
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-python3 - "$RAW" <<'PY'
+python3 - "$RAW" "$DURATION" <<'PY'
 import json, statistics as st, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
+dur = float(sys.argv[2])
 keys = []
 for r in rows:
     k = (r["bin"], r["r"]["sync"])
     if k not in keys: keys.append(k)
-print("| binary | sync | appends/s closed loop (median, range) | items/commit | CPU us/append | WAL max MB | fixed-rate p50 ms | p99 ms | p999 ms |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| binary | sync | appends/s closed loop (median, range) | items/commit | CPU us/append | mean COMMIT ms | WAL max MB | fixed rate: mean COMMIT ms | commits > 10 ms (of all) | p50 ms | p99 ms | p999 ms |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for b, s in keys:
     sat = [r["r"] for r in rows if r["bin"] == b and r["r"]["sync"] == s and r["mode"] == "--window"]
     fix = [r["r"] for r in rows if r["bin"] == b and r["r"]["sync"] == s and r["mode"] == "--rate"]
     thr = [x["appends_per_s"] for x in sat]
     m = lambda xs, k: st.median(x[k] for x in xs)
     print(f"| {b} | {'FULL' if s == 2 else 'NORMAL'} | {st.median(thr):,.0f} ({min(thr):,.0f}-{max(thr):,.0f}) "
-          f"| {m(sat,'items_per_commit'):.0f} | {m(sat,'cpu_us_per_append'):.1f} | {max(x['wal_max_mb'] for x in sat+fix):.0f} "
+          f"| {m(sat,'items_per_commit'):.0f} | {m(sat,'cpu_us_per_append'):.1f} | {m(sat,'commit_ms_avg'):.2f} "
+          f"| {max(x['wal_max_mb'] for x in sat+fix):.0f} | {m(fix,'commit_ms_avg'):.2f} "
+          f"| {sum(x.get('commits_over_10ms', 0) for x in fix)} ({sum(round(x['commits_per_s'] * dur) for x in fix):,}) "
           f"| {m(fix,'p50_ms'):.2f} | {m(fix,'p99_ms'):.2f} | {m(fix,'p999_ms'):.2f} |")
 PY

@@ -63,6 +63,9 @@ int sq_exec(sq_db *d, const char *sql);
 /* Starts the checkpointer thread on its own connection to `path` and turns
  * the writer's automatic checkpoint off (sq_ckpt.c). */
 int sq_ckpt_start(sq_db *d, const char *path, int synchronous, char *why, size_t whylen);
+/* Before the writer's BEGIN: past the WAL bound, runs the checkpoint that
+ * lets this transaction start the WAL over (sq_ckpt.c). */
+void sq_ckpt_before_begin(sq_db *d);
 /* Stops and joins it; the writer's connection, closed last, checkpoints the rest. */
 void sq_ckpt_stop(sq_db *d);
 /* Checkpoints run so far (thread and writer). */

@@ -17,9 +17,10 @@
  *
  *   - the checkpointer runs a pass when SQ_CKPT_SOFT pages are not yet
  *     checkpointed, and after a second without commits when anything is left;
- *   - past SQ_CKPT_HARD the writer runs the pass itself right after a commit
- *     (from its WAL hook, holding no database lock), unless the checkpointer
- *     is in the middle of one (then at the next commit). That pass copies only
+ *   - past SQ_CKPT_HARD_* the writer runs the pass itself before its next
+ *     transaction (sq_ckpt_before_begin: the batch before has been completed,
+ *     no database lock is held), unless the checkpointer is in the middle of
+ *     one (then before the one after). That pass copies only
  *     the pages changed since the checkpointer's last pass and leaves the WAL
  *     entirely checkpointed, so the writer's next transaction starts it over
  *     (journal_size_limit trims the file);
@@ -37,13 +38,21 @@
 
 #include "sq.h"
 
-#define SQ_CKPT_SOFT    1000  /* unchecked pages that start a pass (~4 MiB) */
-#define SQ_CKPT_HARD    16384 /* WAL pages (~64 MiB) past which the WAL is restarted */
-#define SQ_CKPT_MAX     65536 /* WAL pages (~256 MiB) past which the writer waits */
-#define SQ_CKPT_IDLE_MS 1000
+#ifndef SQ_CKPT_SOFT
+#define SQ_CKPT_SOFT 1000 /* unchecked pages that start a pass (~4 MiB) */
+#endif
+/* WAL pages past which the writer restarts the WAL: FULL ~16 MiB (a WAL that
+ * is reused, not grown, keeps each commit's fdatasync free of file-size
+ * metadata; the writer's pass costs a db fsync), NORMAL ~64 MiB (the pass also
+ * fsyncs the WAL, which NORMAL commits never do: make it rarer) */
+#define SQ_CKPT_HARD_FULL   4096
+#define SQ_CKPT_HARD_NORMAL 16384
+#define SQ_CKPT_MAX         65536 /* WAL pages (~256 MiB) past which the writer waits */
+#define SQ_CKPT_IDLE_MS     1000
 
 struct sq_ckpt {
     sqlite3 *h; /* the checkpointer's own connection */
+    int hard;   /* SQ_CKPT_HARD_FULL or _NORMAL */
     uv_thread_t thread;
     uv_mutex_t run; /* held while a checkpoint runs (thread or writer) */
     uv_mutex_t mu;
@@ -55,11 +64,11 @@ struct sq_ckpt {
     uint64_t passes; /* checkpoints run (both threads), for tests and logs */
 };
 
-/* Whether the thread should start a pass now (mu held). Past SQ_CKPT_HARD
+/* Whether the thread should start a pass now (mu held). Past c->hard
  * the writer runs the next pass itself. */
 static bool want_pass(const sq_ckpt *c)
 {
-    return c->wal_pages < SQ_CKPT_HARD && c->wal_pages - c->done_pages >= SQ_CKPT_SOFT;
+    return c->wal_pages < c->hard && c->wal_pages - c->done_pages >= SQ_CKPT_SOFT;
 }
 
 /* One PASSIVE checkpoint on connection h; `run` must be held. */
@@ -101,11 +110,14 @@ static void ckpt_main(void *arg)
     uv_mutex_unlock(&c->mu);
 }
 
-/* The writer's WAL hook: runs after each commit of the writing connection,
- * with no lock held. Replaces SQLite's automatic checkpoint. */
+/* The writer's WAL hook: runs inside each COMMIT of the writing connection,
+ * after the commit is durable. Replaces SQLite's automatic checkpoint. Only
+ * bookkeeping here: the writer's own pass waits for sq_ckpt_before_begin, so
+ * the batch just committed is completed first. */
 static int wal_hook(void *arg, sqlite3 *h, const char *db, int pages)
 {
     (void)db;
+    (void)h;
     sq_ckpt *c = arg;
     uv_mutex_lock(&c->mu);
     if (pages < c->wal_pages)
@@ -113,17 +125,29 @@ static int wal_hook(void *arg, sqlite3 *h, const char *db, int pages)
     c->wal_pages = pages;
     bool wake = want_pass(c);
     uv_mutex_unlock(&c->mu);
+    if (wake)
+        uv_cond_signal(&c->cv);
+    return SQLITE_OK;
+}
+
+void sq_ckpt_before_begin(sq_db *d)
+{
+    sq_ckpt *c = d->ckpt;
+    if (!c || !sqlite3_get_autocommit(d->h))
+        return;
+    uv_mutex_lock(&c->mu);
+    int pages = c->wal_pages, done = c->done_pages;
+    uv_mutex_unlock(&c->mu);
+    if (pages < c->hard || done >= pages)
+        return;
     if (pages >= SQ_CKPT_MAX) {
         uv_mutex_lock(&c->run); /* back-pressure: wait for a running pass */
-        ckpt_pass(c, h);
+        ckpt_pass(c, d->h);
         uv_mutex_unlock(&c->run);
-    } else if (pages >= SQ_CKPT_HARD && uv_mutex_trylock(&c->run) == 0) {
-        ckpt_pass(c, h);
+    } else if (uv_mutex_trylock(&c->run) == 0) {
+        ckpt_pass(c, d->h);
         uv_mutex_unlock(&c->run);
-    } else if (wake) {
-        uv_cond_signal(&c->cv);
     }
-    return SQLITE_OK;
 }
 
 int sq_ckpt_start(sq_db *d, const char *path, int synchronous, char *why, size_t whylen)
@@ -134,6 +158,7 @@ int sq_ckpt_start(sq_db *d, const char *path, int synchronous, char *why, size_t
         return OMTP_ENOMEM;
     }
     const char *sync = synchronous == 1 ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL";
+    c->hard = synchronous == 1 ? SQ_CKPT_HARD_NORMAL : SQ_CKPT_HARD_FULL;
     if (sqlite3_open_v2(path, &c->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
             SQLITE_OK ||
         sqlite3_exec(c->h, sync, NULL, NULL, NULL) != SQLITE_OK ||

@@ -190,6 +190,7 @@ int sq_row_msg(sqlite3_stmt *st, int c, omtp_msg_rec *m)
 int sq_begin(omtp_db *db)
 {
     sq_db *d = SQ(db);
+    sq_ckpt_before_begin(d);
     int rc = run_id(d, SQ_BEGIN, "begin");
     if (rc)
         return rc;
