@@ -139,6 +139,21 @@ static bool check_operator(omtp_req *req, const tars_str *op)
     return true;
 }
 
+/* The prologue every group request shares: checks operatorId (when given),
+ * allocates the operation and copies groupId into it (when given). Replies
+ * and returns NULL on failure. */
+static gop *gop_begin(omtp_req *req, int kind, const tars_str *operatorId, const tars_str *groupId)
+{
+    if (operatorId && !check_operator(req, operatorId))
+        return NULL;
+    gop *g = gop_new(req, kind);
+    if (g && groupId && !take_group_id(req, g, groupId)) {
+        gop_free(g);
+        return NULL;
+    }
+    return g;
+}
+
 /* ----------------------------------------------------- store thread */
 
 /* Loads a live group into g->info; sets GROUP_NOT_EXIST when it is not. */
@@ -626,9 +641,7 @@ void handle_group_create(omtp_req *req)
         return;
     const omtp_GroupChatCreateReq *q = req->body;
     const omtp_GroupChatInfo *in = &q->groupInfo;
-    if (!check_operator(req, &in->creatorId))
-        return;
-    gop *g = gop_new(req, GOP_CREATE);
+    gop *g = gop_begin(req, GOP_CREATE, &in->creatorId, NULL);
     if (!g)
         return;
     if (in->groupId.len) {
@@ -682,13 +695,9 @@ void handle_group_join(omtp_req *req)
     if (!need_body(req))
         return;
     const omtp_GroupChatJoinReq *q = req->body;
-    gop *g = gop_new(req, GOP_JOIN);
+    gop *g = gop_begin(req, GOP_JOIN, NULL, &q->groupId);
     if (!g)
         return;
-    if (!take_group_id(req, g, &q->groupId)) {
-        gop_free(g);
-        return;
-    }
     char why[160];
     int rc = omtp_ids_normalize(&q->memberIds, NULL, &g->ids, why, sizeof(why));
     if (rc || g->ids.n == 0) {
@@ -705,15 +714,9 @@ void handle_group_quit(omtp_req *req)
     if (!need_body(req))
         return;
     const omtp_GroupChatQuitReq *q = req->body;
-    if (!check_operator(req, &q->operatorId))
-        return;
-    gop *g = gop_new(req, GOP_QUIT);
+    gop *g = gop_begin(req, GOP_QUIT, &q->operatorId, &q->groupId);
     if (!g)
         return;
-    if (!take_group_id(req, g, &q->groupId)) {
-        gop_free(g);
-        return;
-    }
     char why[160];
     int rc = omtp_ids_normalize(&q->memberIds, q->memberIds.n ? NULL : g->userId, &g->ids, why,
                                 sizeof(why));
@@ -731,15 +734,9 @@ void handle_group_dismiss(omtp_req *req)
     if (!need_body(req))
         return;
     const omtp_GroupChatDismissReq *q = req->body;
-    if (!check_operator(req, &q->operatorId))
-        return;
-    gop *g = gop_new(req, GOP_DISMISS);
+    gop *g = gop_begin(req, GOP_DISMISS, &q->operatorId, &q->groupId);
     if (!g)
         return;
-    if (!take_group_id(req, g, &q->groupId)) {
-        gop_free(g);
-        return;
-    }
     gop_submit(g);
 }
 
@@ -748,15 +745,9 @@ void handle_group_update_creator(omtp_req *req)
     if (!need_body(req))
         return;
     const omtp_GroupChatCreatorUpdateReq *q = req->body;
-    if (!check_operator(req, &q->operatorId))
-        return;
-    gop *g = gop_new(req, GOP_CREATOR);
+    gop *g = gop_begin(req, GOP_CREATOR, &q->operatorId, &q->groupId);
     if (!g)
         return;
-    if (!take_group_id(req, g, &q->groupId)) {
-        gop_free(g);
-        return;
-    }
     if (q->newCreatorId.len == 0 || q->newCreatorId.len > OMTP_ID_MAX) {
         omtp_reply_code(req, OMTP_EC_PARAM, "newCreatorId is %s",
                         q->newCreatorId.len ? "too long" : "empty");
@@ -779,13 +770,9 @@ void handle_group_info_update(omtp_req *req)
                         q->groupInfo.memberLimit, OMTP_GROUP_LIMIT_MAX);
         return;
     }
-    gop *g = gop_new(req, GOP_INFO);
+    gop *g = gop_begin(req, GOP_INFO, NULL, &q->groupInfo.groupId);
     if (!g)
         return;
-    if (!take_group_id(req, g, &q->groupInfo.groupId)) {
-        gop_free(g);
-        return;
-    }
     gop_submit(g);
 }
 
@@ -794,12 +781,8 @@ void handle_group_members_get(omtp_req *req)
     if (!need_body(req))
         return;
     const omtp_GroupChatMemberGetReq *q = req->body;
-    gop *g = gop_new(req, GOP_MEMBERS);
+    gop *g = gop_begin(req, GOP_MEMBERS, NULL, &q->groupId);
     if (!g)
         return;
-    if (!take_group_id(req, g, &q->groupId)) {
-        gop_free(g);
-        return;
-    }
     gop_submit(g);
 }
