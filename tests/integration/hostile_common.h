@@ -17,6 +17,7 @@
 #define HOSTILE_COMMON_H
 
 #include "harness.h"
+#include "sample_msg.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -343,6 +344,31 @@ static inline void hx_send_ok(hx_conn *c, const char *to)
     hx_reply_free(&r);
 }
 
+static inline void hx_fill_value(void *ctx, const tars_field *f, int kind, void *p)
+{
+    (void)ctx;
+    char v[16];
+    snprintf(v, sizeof(v), "hx%u", f->tag);
+    if (kind == TK_STR)
+        tars_str_set((tars_str *)p, v);
+    else if (kind == TK_BYTES)
+        tars_bytes_set((tars_bytes *)p, v, strlen(v));
+}
+
+static inline int64_t hx_fill_integer(void *ctx, const tars_field *f)
+{
+    (void)ctx;
+    (void)f;
+    return 1;
+}
+
+static inline uint32_t hx_fill_count(void *ctx, const tars_field *f, int depth)
+{
+    (void)ctx;
+    (void)depth;
+    return f->kind == TK_LIST_STR || f->kind == TK_LIST_STRUCT ? 1 : 0;
+}
+
 /*
  * Fills every field of a struct with a plausible value: strings "hx<tag>",
  * integers 1, one element per list, nested structs recursively. Enough to
@@ -350,55 +376,8 @@ static inline void hx_send_ok(hx_conn *c, const char *to)
  */
 static inline void hx_fill(const tars_struct_desc *d, void *obj)
 {
-    tars_init(d, obj);
-    for (unsigned i = 0; i < d->nfields; i++) {
-        const tars_field *f = &d->fields[i];
-        char *p = (char *)obj + f->offset;
-        char v[16];
-        snprintf(v, sizeof(v), "hx%u", f->tag);
-        switch (f->kind) {
-        case TK_BOOL:
-            *(bool *)(void *)p = true;
-            break;
-        case TK_I8:
-            *(int8_t *)(void *)p = 1;
-            break;
-        case TK_I16:
-            *(int16_t *)(void *)p = 1;
-            break;
-        case TK_I32:
-            *(int32_t *)(void *)p = 1;
-            break;
-        case TK_I64:
-            *(int64_t *)(void *)p = 1;
-            break;
-        case TK_STR:
-            tars_str_set((tars_str *)(void *)p, v);
-            break;
-        case TK_BYTES:
-            tars_bytes_set((tars_bytes *)(void *)p, v, strlen(v));
-            break;
-        case TK_STRUCT:
-            hx_fill(f->sub, p);
-            break;
-        case TK_LIST_STR: {
-            tars_str_list *l = (tars_str_list *)(void *)p;
-            l->items = calloc(1, sizeof(tars_str));
-            l->n = 1;
-            tars_str_set(&l->items[0], v);
-            break;
-        }
-        case TK_LIST_STRUCT: {
-            tars_list *l = (tars_list *)(void *)p;
-            l->items = calloc(1, f->sub->size);
-            l->n = 1;
-            hx_fill(f->sub, l->items);
-            break;
-        }
-        default:
-            break;
-        }
-    }
+    const sample_ops ops = {hx_fill_integer, hx_fill_value, hx_fill_count, NULL};
+    sample_fill(d, obj, &ops, 0);
 }
 
 /* The encoded filled request payload of a type (empty for types without one). */

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "client/omtp_sync.h"
+#include "sample_msg.h"
 #include "proto/omtp_packet.h"
 
 #define MAXC 16
@@ -121,67 +122,59 @@ static int64_t rand_int(int64_t lo, int64_t hi)
     }
 }
 
+static void fill_value(void *ctx, const tars_field *f, int kind, void *p)
+{
+    (void)ctx;
+    if (kind != f->kind) { /* a string list element: an id */
+        if (kind == TK_STR)
+            rand_str(p, true);
+        return;
+    }
+    bool id = strstr(f->name, "Id") || !strcmp(f->name, "to") || !strcmp(f->name, "from");
+    if (kind == TK_STR) {
+        if (!strcmp(f->name, "content") || !strcmp(f->name, "name"))
+            tars_str_set((tars_str *)p, below(4) ? "fuzz content" : "");
+        else
+            rand_str((tars_str *)p, id);
+    } else if (kind == TK_BYTES) {
+        uint8_t b[32];
+        for (size_t k = 0; k < sizeof(b); k++)
+            b[k] = (uint8_t)rnd();
+        tars_bytes_set((tars_bytes *)p, b, below(sizeof(b)));
+    }
+}
+
+static int64_t fill_integer(void *ctx, const tars_field *f)
+{
+    (void)ctx;
+    switch (f->kind) {
+    case TK_BOOL:
+        return below(2);
+    case TK_I8:
+        return rand_int(INT8_MIN, INT8_MAX);
+    case TK_I16:
+        return rand_int(INT16_MIN, INT16_MAX);
+    case TK_I32:
+        return rand_int(INT32_MIN, INT32_MAX);
+    default:
+        return rand_int(INT64_MIN, INT64_MAX);
+    }
+}
+
+static uint32_t fill_count(void *ctx, const tars_field *f, int depth)
+{
+    (void)ctx;
+    if (f->kind == TK_LIST_STR)
+        return below(10) == 0 ? 2000 : below(4);
+    if (f->kind == TK_LIST_STRUCT)
+        return depth > 2 ? 0 : below(10) == 0 ? 300 : below(3);
+    return 0;
+}
+
 static void fill(const tars_struct_desc *d, void *obj, int depth)
 {
-    tars_init(d, obj);
-    for (unsigned i = 0; i < d->nfields; i++) {
-        const tars_field *f = &d->fields[i];
-        char *p = (char *)obj + f->offset;
-        bool id = strstr(f->name, "Id") || !strcmp(f->name, "to") || !strcmp(f->name, "from");
-        switch (f->kind) {
-        case TK_BOOL:
-            *(bool *)(void *)p = below(2);
-            break;
-        case TK_I8:
-            *(int8_t *)(void *)p = (int8_t)rand_int(INT8_MIN, INT8_MAX);
-            break;
-        case TK_I16:
-            *(int16_t *)(void *)p = (int16_t)rand_int(INT16_MIN, INT16_MAX);
-            break;
-        case TK_I32:
-            *(int32_t *)(void *)p = (int32_t)rand_int(INT32_MIN, INT32_MAX);
-            break;
-        case TK_I64:
-            *(int64_t *)(void *)p = rand_int(INT64_MIN, INT64_MAX);
-            break;
-        case TK_STR:
-            if (!strcmp(f->name, "content") || !strcmp(f->name, "name"))
-                tars_str_set((tars_str *)(void *)p, below(4) ? "fuzz content" : "");
-            else
-                rand_str((tars_str *)(void *)p, id);
-            break;
-        case TK_BYTES: {
-            uint8_t b[32];
-            for (size_t k = 0; k < sizeof(b); k++)
-                b[k] = (uint8_t)rnd();
-            tars_bytes_set((tars_bytes *)(void *)p, b, below(sizeof(b)));
-            break;
-        }
-        case TK_STRUCT:
-            fill(f->sub, p, depth + 1);
-            break;
-        case TK_LIST_STR: {
-            tars_str_list *l = (tars_str_list *)(void *)p;
-            uint32_t n = below(10) == 0 ? 2000 : below(4);
-            l->items = calloc(n ? n : 1, sizeof(tars_str));
-            l->n = n;
-            for (uint32_t k = 0; k < n; k++)
-                rand_str(&l->items[k], true);
-            break;
-        }
-        case TK_LIST_STRUCT: {
-            tars_list *l = (tars_list *)(void *)p;
-            uint32_t n = depth > 2 ? 0 : below(10) == 0 ? 300 : below(3);
-            l->items = calloc(n ? n : 1, f->sub->size);
-            l->n = n;
-            for (uint32_t k = 0; k < n; k++)
-                fill(f->sub, (char *)l->items + k * f->sub->size, depth + 1);
-            break;
-        }
-        default:
-            break;
-        }
-    }
+    const sample_ops ops = {fill_integer, fill_value, fill_count, NULL};
+    sample_fill(d, obj, &ops, depth);
 }
 
 static const int types[] = {10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,    21, 22, 23,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sample_msg.h"
 #include "tars/tars.h"
 
 /* ---- hex ---- */
@@ -174,82 +175,59 @@ static inline void tt_rand_str(uint64_t *st, tars_str *s, bool binary)
     free(buf);
 }
 
+static inline int64_t tt_fill_integer(void *ctx, const tars_field *f)
+{
+    uint64_t *st = ctx;
+    switch (f->kind) {
+    case TK_BOOL:
+        return (int64_t)(tt_rand(st) & 1);
+    case TK_I8:
+        return tt_rand_int(st, 8);
+    case TK_I16:
+        return tt_rand_int(st, 16);
+    case TK_I32:
+        return tt_rand_int(st, 32);
+    default:
+        return tt_rand_int(st, 64);
+    }
+}
+
+static inline void tt_fill_value(void *ctx, const tars_field *f, int kind, void *p)
+{
+    uint64_t *st = ctx;
+    if (kind != f->kind) { /* a list or map element */
+        tt_rand_str(st, p, false);
+        return;
+    }
+    switch (kind) {
+    case TK_F32:
+        *(float *)p = (float)(int32_t)tt_rand(st) / 64.0f;
+        break;
+    case TK_F64:
+        *(double *)p = (double)(int64_t)tt_rand(st) / 1024.0;
+        break;
+    case TK_STR:
+        tt_rand_str(st, (tars_str *)p, tt_rand(st) % 5 == 0);
+        break;
+    case TK_BYTES:
+        tt_rand_str(st, (tars_str *)p, true);
+        break;
+    }
+}
+
+static inline uint32_t tt_fill_count(void *ctx, const tars_field *f, int depth)
+{
+    uint64_t *st = ctx;
+    if (f->kind == TK_MAP_STR_STR)
+        return (uint32_t)(tt_rand(st) % 3);
+    return depth > 2 ? 0 : (uint32_t)(tt_rand(st) % 4);
+}
+
+/* Fills obj with random values from the state st (lists only to depth 2). */
 static inline void tt_fill(const tars_struct_desc *d, void *obj, uint64_t *st, int depth)
 {
-    tars_init(d, obj);
-    for (unsigned i = 0; i < d->nfields; i++) {
-        const tars_field *f = &d->fields[i];
-        char *p = (char *)obj + f->offset;
-        switch (f->kind) {
-        case TK_BOOL:
-            *(bool *)p = tt_rand(st) & 1;
-            break;
-        case TK_I8:
-            *(int8_t *)p = (int8_t)tt_rand_int(st, 8);
-            break;
-        case TK_I16:
-            *(int16_t *)p = (int16_t)tt_rand_int(st, 16);
-            break;
-        case TK_I32:
-            *(int32_t *)p = (int32_t)tt_rand_int(st, 32);
-            break;
-        case TK_I64:
-            *(int64_t *)p = tt_rand_int(st, 64);
-            break;
-        case TK_F32:
-            *(float *)p = (float)(int32_t)tt_rand(st) / 64.0f;
-            break;
-        case TK_F64:
-            *(double *)p = (double)(int64_t)tt_rand(st) / 1024.0;
-            break;
-        case TK_STR:
-            tt_rand_str(st, (tars_str *)p, tt_rand(st) % 5 == 0);
-            break;
-        case TK_BYTES:
-            tt_rand_str(st, (tars_str *)p, true);
-            break;
-        case TK_STRUCT:
-            tt_fill(f->sub, p, st, depth + 1);
-            break;
-        case TK_LIST_STR:
-        case TK_LIST_I64:
-        case TK_LIST_STRUCT: {
-            tars_list *l = (tars_list *)p;
-            uint32_t n = depth > 2 ? 0 : (uint32_t)(tt_rand(st) % 4);
-            size_t es = f->kind == TK_LIST_STR   ? sizeof(tars_str)
-                        : f->kind == TK_LIST_I64 ? sizeof(int64_t)
-                                                 : f->sub->size;
-            if (!n)
-                break;
-            l->items = calloc(n, es);
-            for (uint32_t k = 0; k < n; k++) {
-                void *e = (char *)l->items + k * es;
-                if (f->kind == TK_LIST_STR)
-                    tt_rand_str(st, e, false);
-                else if (f->kind == TK_LIST_I64)
-                    *(int64_t *)e = tt_rand_int(st, 64);
-                else
-                    tt_fill(f->sub, e, st, depth + 1);
-                l->n = k + 1;
-            }
-            break;
-        }
-        case TK_MAP_STR_STR: {
-            tars_str_map *m = (tars_str_map *)p;
-            uint32_t n = (uint32_t)(tt_rand(st) % 3);
-            if (!n)
-                break;
-            m->keys = calloc(n, sizeof(tars_str));
-            m->vals = calloc(n, sizeof(tars_str));
-            for (uint32_t k = 0; k < n; k++) {
-                tt_rand_str(st, &m->keys[k], false);
-                tt_rand_str(st, &m->vals[k], false);
-                m->n = k + 1;
-            }
-            break;
-        }
-        }
-    }
+    const sample_ops ops = {tt_fill_integer, tt_fill_value, tt_fill_count, st};
+    sample_fill(d, obj, &ops, depth);
 }
 
 /* Encodes obj (top level) into a new malloc'd buffer. */
