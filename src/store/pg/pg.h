@@ -129,6 +129,24 @@ int pg_group_member_count(omtp_db *db, const char *groupId, int *count);
 /* Every op starts with this: outside a transaction (admin commands) it
  * (re)connects; inside one it fails fast if the connection was lost. */
 int pg_ready(pg_db *d);
+
+/* Whether statement `id` with the text parameters p1, p2 returns a row:
+ * 0 and *yes, or OMTP_EDB (*yes false). A whole op: calls pg_ready(). */
+static inline int pg_has_row(pg_db *d, int id, const char *p1, const char *p2, bool *yes)
+{
+    pg_args a;
+    int64_t v;
+    *yes = false;
+    if (pg_ready(d))
+        return OMTP_EDB;
+    pa_init(&a);
+    pa_str(&a, p1);
+    pa_str(&a, p2);
+    int rc = pg_one_i64(d, id, &a, &v);
+    if (rc == 0)
+        *yes = true;
+    return rc == OMTP_ENOTFOUND ? 0 : rc;
+}
 /* Runs one plain SQL string (no parameters). 0 or OMTP_EDB. */
 int pg_exec_sql(pg_db *d, const char *sql);
 

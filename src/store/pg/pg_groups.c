@@ -247,19 +247,7 @@ int pg_group_members(omtp_db *db, const char *groupId, tars_str_list *out)
 
 int pg_group_is_member(omtp_db *db, const char *groupId, const char *userId, bool *member)
 {
-    pg_db *d = PGD(db);
-    pg_args a;
-    int64_t v;
-    *member = false;
-    if (pg_ready(d))
-        return OMTP_EDB;
-    pa_init(&a);
-    pa_str(&a, groupId);
-    pa_str(&a, userId);
-    int rc = pg_one_i64(d, PG_GROUP_IS_MEMBER, &a, &v); /* live groups only */
-    if (rc == 0)
-        *member = true;
-    return rc == OMTP_ENOTFOUND ? 0 : rc;
+    return pg_has_row(PGD(db), PG_GROUP_IS_MEMBER, groupId, userId, member); /* live groups only */
 }
 
 int pg_group_member_count(omtp_db *db, const char *groupId, int *count)
@@ -448,19 +436,7 @@ int pg_friend_del(omtp_db *db, const char *userId, const char *friendId)
 
 int pg_friend_is(omtp_db *db, const char *userId, const char *friendId, bool *yes)
 {
-    pg_db *d = PGD(db);
-    pg_args a;
-    int64_t v;
-    *yes = false;
-    if (pg_ready(d))
-        return OMTP_EDB;
-    pa_init(&a);
-    pa_str(&a, userId);
-    pa_str(&a, friendId);
-    int rc = pg_one_i64(d, PG_FRIEND_IS, &a, &v);
-    if (rc == 0)
-        *yes = true;
-    return rc == OMTP_ENOTFOUND ? 0 : rc;
+    return pg_has_row(PGD(db), PG_FRIEND_IS, userId, friendId, yes);
 }
 
 int pg_friend_list(omtp_db *db, const char *userId, int64_t sinceMs, omtp_FriendInfo_list *out,

@@ -270,19 +270,7 @@ int pg_session_last_seq(omtp_db *db, const char *sessionId, int64_t *lastSeq)
 
 int pg_session_member(omtp_db *db, const char *userId, const char *sessionId, bool *member)
 {
-    pg_db *d = PGD(db);
-    pg_args a;
-    int64_t v;
-    *member = false;
-    if (pg_ready(d))
-        return OMTP_EDB;
-    pa_init(&a);
-    pa_str(&a, userId);
-    pa_str(&a, sessionId);
-    int rc = pg_one_i64(d, PG_MEMBER_GET, &a, &v);
-    if (rc == 0)
-        *member = true;
-    return rc == OMTP_ENOTFOUND ? 0 : rc;
+    return pg_has_row(PGD(db), PG_MEMBER_GET, userId, sessionId, member);
 }
 
 int pg_read_set(omtp_db *db, const char *userId, const char *sessionId, int64_t seqId, int64_t *now)
