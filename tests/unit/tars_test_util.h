@@ -244,4 +244,51 @@ static inline uint8_t *tt_encode(const tars_struct_desc *d, const void *obj, siz
     return b.data ? b.data : calloc(1, 1);
 }
 
+/* Hostile inputs: forged counts and lengths, bad list/count encodings. Each
+ * must fail fast with the given error and never allocate in proportion to
+ * the declared size. Run by test_tars_decode (owning decode) and
+ * test_tars_arena (arena decode), so both modes meet the same inputs. */
+typedef struct tt_vector {
+    const char *desc; /* struct name (omtp_desc_by_name) */
+    const char *hex;  /* input, whitespace ignored */
+    int rc;           /* expected TARS_* result */
+} tt_vector;
+
+static inline const tt_vector *tt_forged_vectors(size_t *n)
+{
+    static const tt_vector v[] = {
+        /* MsgReq.sessionId String4 of 4 GiB - 1 */
+        {"MsgReq", "07ffffffff 616263", TARS_ETRUNC},
+        /* String1 longer than the input */
+        {"MsgReq", "06ff 616263", TARS_ETRUNC},
+        /* UserInfoGetReq.userIds with 2^31-1 elements */
+        {"UserInfoGetReq", "09027fffffff 060161", TARS_ETRUNC},
+        /* ... with an Int8 count of 2^62 */
+        {"UserInfoGetReq", "09034000000000000000 060161", TARS_ETRUNC},
+        /* negative count */
+        {"UserInfoGetReq", "0900ff", TARS_EINVAL},
+        /* FriendAddReq.friends: list of structs, huge count */
+        {"FriendAddReq", "09027fffffff 0a060161160162260163 0b", TARS_ETRUNC},
+        /* OTIMPack.payload SimpleList of 2^31-1 bytes */
+        {"OTIMPack", "0a0001100120003600 0b 1d00027fffffff 0102", TARS_ETRUNC},
+        /* ... as a List of Int1 with a huge count */
+        {"OTIMPack", "0a0001100120003600 0b 19027fffffff 0001", TARS_ETRUNC},
+        /* unknown map field with count INT64_MAX (count * 2 must not overflow) */
+        {"SessionMonitor", "0600 18037fffffffffffffff", TARS_ETRUNC},
+        {"SessionMonitor", "0600 1803c000000000000000", TARS_EINVAL},
+        /* unknown list / String4 / SimpleList with huge lengths */
+        {"SessionMonitor", "0600 19037fffffffffffffff", TARS_ETRUNC},
+        {"SessionMonitor", "0600 17ffffffff", TARS_ETRUNC},
+        {"SessionMonitor", "0600 1d00037fffffffffffffff", TARS_ETRUNC},
+        /* list element not at tag 0 */
+        {"UserInfoGetReq", "090001 160161", TARS_EINVAL},
+        /* list count with a non-zero tag */
+        {"UserInfoGetReq", "09 1001 060161", TARS_EINVAL},
+        /* list count that is not an integer */
+        {"UserInfoGetReq", "09 0600", TARS_ETYPE},
+    };
+    *n = sizeof(v) / sizeof(v[0]);
+    return v;
+}
+
 #endif
