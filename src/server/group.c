@@ -421,36 +421,17 @@ static int work_sync(omtp_db *db, gop *g)
     return omtp_db_group_sync(db, g->userId, g->since, &g->groups, &g->deleted);
 }
 
+/* Store-thread work of each operation, indexed by enum gop_kind. */
+static int (*const gop_works[])(omtp_db *db, gop *g) = {
+    [GOP_SYNC] = work_sync, [GOP_CREATE] = work_create,   [GOP_JOIN] = work_join,
+    [GOP_QUIT] = work_quit, [GOP_DISMISS] = work_dismiss, [GOP_CREATOR] = work_creator,
+    [GOP_INFO] = work_info, [GOP_MEMBERS] = work_members,
+};
+
 static int gop_work(omtp_db *db, void *arg)
 {
     gop *g = arg;
-    int rc;
-    switch (g->kind) {
-    case GOP_CREATE:
-        rc = work_create(db, g);
-        break;
-    case GOP_JOIN:
-        rc = work_join(db, g);
-        break;
-    case GOP_QUIT:
-        rc = work_quit(db, g);
-        break;
-    case GOP_DISMISS:
-        rc = work_dismiss(db, g);
-        break;
-    case GOP_CREATOR:
-        rc = work_creator(db, g);
-        break;
-    case GOP_INFO:
-        rc = work_info(db, g);
-        break;
-    case GOP_MEMBERS:
-        rc = work_members(db, g);
-        break;
-    default:
-        rc = work_sync(db, g);
-        break;
-    }
+    int rc = gop_works[g->kind](db, g);
     if (rc && !g->ec)
         snprintf(g->desc, sizeof(g->desc), "%s: %s", omtp_strerror(rc), db->errmsg);
     return rc;
