@@ -79,29 +79,6 @@ static inline void hx_reply_free(hx_reply *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* Appends a frame: OTIMPack{header{type, 1, flags, packId}, payload bytes as given}. */
-static inline void hx_frame(tars_buf *b, int type, int64_t flags, const char *packId,
-                            const void *pl, size_t len)
-{
-    omtp_OTIMPack pk;
-    omtp_msg_init(&omtp_OTIMPack_desc, &pk);
-    pk.header.type = (int16_t)type;
-    pk.header.version = 1;
-    pk.header.flags = flags;
-    tars_str_set(&pk.header.packId, packId);
-    tars_bytes_set(&pk.payload, pl, len);
-    size_t start = b->len;
-    uint8_t hole[4] = {0};
-    tars_buf_put(b, hole, 4);
-    tars_encode(b, &omtp_OTIMPack_desc, &pk, true, 0);
-    size_t n = b->len - start;
-    b->data[start] = (uint8_t)(n >> 24);
-    b->data[start + 1] = (uint8_t)(n >> 16);
-    b->data[start + 2] = (uint8_t)(n >> 8);
-    b->data[start + 3] = (uint8_t)n;
-    omtp_msg_free(&omtp_OTIMPack_desc, &pk);
-}
-
 /* Encodes a payload struct (top level) into b (reset first). */
 static inline void hx_payload(tars_buf *b, const tars_struct_desc *d, const void *body)
 {
@@ -131,7 +108,7 @@ static inline bool hx_send(hx_conn *c, int type, int64_t flags, const char *pack
 {
     tars_buf b;
     tars_buf_init(&b);
-    hx_frame(&b, type, flags, packId, pl, len);
+    h_raw_frame(&b, type, flags, packId, pl, len);
     bool ok = hx_write(c, b.data, b.len);
     tars_buf_free(&b);
     return ok;

@@ -64,29 +64,6 @@ static void encode_login(tars_buf *b, const char *user, const char *pw, const ch
     omtp_msg_free(&omtp_LoginReq_desc, &r);
 }
 
-/* An OTIMPack with these header fields and payload bytes, as they are. */
-static void raw_pack(tars_buf *b, int type, int64_t flags, const char *packId, const uint8_t *pl,
-                     size_t len)
-{
-    omtp_OTIMPack pk;
-    omtp_msg_init(&omtp_OTIMPack_desc, &pk);
-    pk.header.type = (int16_t)type;
-    pk.header.version = 1;
-    pk.header.flags = flags;
-    tars_str_set(&pk.header.packId, packId);
-    tars_bytes_set(&pk.payload, pl, len);
-    size_t start = b->len;
-    uint8_t hole[4] = {0};
-    tars_buf_put(b, hole, 4);
-    tars_encode(b, &omtp_OTIMPack_desc, &pk, true, 0);
-    size_t n = b->len - start;
-    b->data[start] = (uint8_t)(n >> 24);
-    b->data[start + 1] = (uint8_t)(n >> 16);
-    b->data[start + 2] = (uint8_t)(n >> 8);
-    b->data[start + 3] = (uint8_t)n;
-    omtp_msg_free(&omtp_OTIMPack_desc, &pk);
-}
-
 static void test_split_byte_by_byte(void **st)
 {
     (void)st;
@@ -210,7 +187,7 @@ static void test_bad_payload_and_unknown_type(void **st)
     omtp_packet_free(&r);
     /* a bad compression value (3) */
     tars_buf_reset(&b);
-    raw_pack(&b, PT_PING, omtp_flags_with(0, 3, 0), "cmp-1", (const uint8_t *)"", 0);
+    h_raw_frame(&b, PT_PING, omtp_flags_with(0, 3, 0), "cmp-1", (const uint8_t *)"", 0);
     assert_int_equal(omtp_sync_send_raw(c, b.data, b.len), 0);
     assert_int_equal(omtp_sync_wait_reply(c, "cmp-1", 3000, &r), 0);
     assert_null(r.body);            /* PING has no reply struct */
@@ -219,7 +196,7 @@ static void test_bad_payload_and_unknown_type(void **st)
     /* CRYPTO=1 with a wrong tag, on a request that has a reply struct */
     tars_buf_reset(&b);
     uint8_t fake[40] = {0};
-    raw_pack(&b, PT_FRIEND_SYNC, omtp_flags_with(0, 0, 1), "aes-1", fake, sizeof(fake));
+    h_raw_frame(&b, PT_FRIEND_SYNC, omtp_flags_with(0, 0, 1), "aes-1", fake, sizeof(fake));
     assert_int_equal(omtp_sync_send_raw(c, b.data, b.len), 0);
     assert_int_equal(omtp_sync_wait_reply(c, "aes-1", 3000, &r), 0);
     assert_int_equal(omtp_flags_crypto(r.header.flags), 0); /* answered in the clear */

@@ -170,7 +170,7 @@ static void test_big_frame_flood(void **st)
         junk[i] = (uint8_t)(i * 131);
     for (;;) {
         tars_buf_reset(&f);
-        hx_frame(&f, PT_PING, 0, "big", junk, pl);
+        h_raw_frame(&f, PT_PING, 0, "big", junk, pl);
         if (f.len == 1048576)
             break;
         pl += 1048576 - f.len; /* adjust for the varying header size */

@@ -76,8 +76,8 @@ static void test_login_twice(void **st)
     tars_buf_init(&p);
     tars_buf_init(&out);
     login_payload(&p, "o0", DEVICE_IOS);
-    hx_frame(&out, PT_LOGIN, 0, "L1", p.data, p.len);
-    hx_frame(&out, PT_LOGIN, 0, "L2", p.data, p.len); /* while the first is checked */
+    h_raw_frame(&out, PT_LOGIN, 0, "L1", p.data, p.len);
+    h_raw_frame(&out, PT_LOGIN, 0, "L2", p.data, p.len); /* while the first is checked */
     assert_true(hx_write(c, out.data, out.len));
     hx_reply r;
     assert_int_equal(hx_wait(c, "L2", 5000, &r), 0);
@@ -106,10 +106,10 @@ static void test_after_logout(void **st)
     tars_buf p, out;
     tars_buf_init(&p);
     tars_buf_init(&out);
-    hx_frame(&out, PT_LOGOUT, 0, "bye", NULL, 0);
+    h_raw_frame(&out, PT_LOGOUT, 0, "bye", NULL, 0);
     msg_payload(&p, "o1", "after logout");
-    hx_frame(&out, PT_MSG_SINGLE_CHAT, 0, "late-msg", p.data, p.len);
-    hx_frame(&out, PT_PING, 0, "late-ping", NULL, 0);
+    h_raw_frame(&out, PT_MSG_SINGLE_CHAT, 0, "late-msg", p.data, p.len);
+    h_raw_frame(&out, PT_PING, 0, "late-ping", NULL, 0);
     assert_true(hx_write(c, out.data, out.len));
     hx_reply r;
     assert_int_equal(hx_wait(c, "bye", 5000, &r), 0);
@@ -200,7 +200,7 @@ static void replace_in_flight(bool by_kickout)
     for (int i = 0; i < N; i++) {
         snprintf(id, sizeof(id), "%s-inflight-%d-%d", from, by_kickout, i);
         msg_payload(&p, to, id);
-        hx_frame(&out, PT_MSG_SINGLE_CHAT, 0, id, p.data, p.len);
+        h_raw_frame(&out, PT_MSG_SINGLE_CHAT, 0, id, p.data, p.len);
     }
     assert_true(hx_write(a, out.data, out.len));
     int64_t acked_seq[N];

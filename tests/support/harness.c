@@ -417,3 +417,25 @@ ssize_t h_raw_read_until_close(int fd, void *buf, size_t len, int timeout_ms)
         got += k;
     }
 }
+
+void h_raw_frame(tars_buf *b, int type, int64_t flags, const char *packId, const void *payload,
+                 size_t len)
+{
+    omtp_OTIMPack pk;
+    omtp_msg_init(&omtp_OTIMPack_desc, &pk);
+    pk.header.type = (int16_t)type;
+    pk.header.version = 1;
+    pk.header.flags = flags;
+    tars_str_set(&pk.header.packId, packId);
+    tars_bytes_set(&pk.payload, payload, len);
+    size_t start = b->len;
+    static const uint8_t hole[4] = {0};
+    tars_buf_put(b, hole, 4);
+    tars_encode(b, &omtp_OTIMPack_desc, &pk, true, 0);
+    size_t n = b->len - start;
+    b->data[start] = (uint8_t)(n >> 24);
+    b->data[start + 1] = (uint8_t)(n >> 16);
+    b->data[start + 2] = (uint8_t)(n >> 8);
+    b->data[start + 3] = (uint8_t)n;
+    omtp_msg_free(&omtp_OTIMPack_desc, &pk);
+}

@@ -101,6 +101,12 @@ omtp_sync *h_login(h_server *s, const char *user, const char *password, int devi
 
 /* A raw TCP socket to the server (blocking), for hostile-input tests. */
 int h_raw_connect(h_server *s);
+/* Appends one frame exactly as given: 4-byte length, OTIMPack{header{type,
+ * version 1, flags, packId}, payload bytes untouched} -- no transform is
+ * applied whatever the flags say and no size limit is checked, so tests can
+ * craft hostile frames. */
+void h_raw_frame(tars_buf *b, int type, int64_t flags, const char *packId, const void *payload,
+                 size_t len);
 /* Reads until the peer closes or timeout_ms passes; returns bytes read
  * into buf (up to len), -1 on timeout without close. */
 ssize_t h_raw_read_until_close(int fd, void *buf, size_t len, int timeout_ms);
