@@ -750,7 +750,8 @@ static int64_t hp_add(omtp_db *db, const char *user, const char *packId)
  * newer ones stay, and a user's seqs keep increasing after the queue was
  * emptied (the allocator is hp_heads, which a prune never touches). The
  * database may hold other tests' (older) entries: the counts asserted are
- * this test's own or bounds. */
+ * this test's own or bounds. (A prune is global: on a shared server, do not
+ * run two pruning tests at once.) */
 static void test_hp_prune(void **state)
 {
     fx *f = *state;
