@@ -134,6 +134,8 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
     one(&b, "omtp_slow_reader_closes_total", "counter",
         "connections closed because their output backed up", m->slow_reader_closes);
     one(&b, "omtp_frame_errors_total", "counter", "frames that did not decode", m->frame_errors);
+    one(&b, "omtp_hp_pruned_total", "counter",
+        "high-priority queue entries removed by retention (hp_retention_days)", m->hp_pruned);
 
     if (srv->store) {
         omtp_store_stats st;

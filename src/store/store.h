@@ -194,6 +194,11 @@ typedef struct omtp_db omtp_db;
       (omtp_db * db, const char *userId, int64_t afterSeq, int count, omtp_hp_rec_list *out,       \
        int64_t *lastSeq),                                                                          \
       (db, userId, afterSeq, count, out, lastSeq))                                                 \
+    /* retention: deletes entries created before beforeMs (wall clock, ms), oldest first, at       \
+     * most limit (1..10000, else OMTP_EINVAL) in one statement; *deleted = how many. Never        \
+     * touches hp_heads: seqs keep increasing after a prune */                                     \
+    X(hp_prune, (omtp_db * db, int64_t beforeMs, int limit, int *deleted),                         \
+      (db, beforeMs, limit, deleted))                                                              \
     /* ---- groups (group id = session id) */                                                      \
     /* g->createTime/updateTime are set; members need not include the creator (added) */           \
     X(group_create, (omtp_db * db, omtp_GroupChatInfo * g, const tars_str_list *members),          \

@@ -167,6 +167,12 @@ const char *const sq_migrations[] = {
      * either order serves them; uniqueness is the same. */
     "DROP INDEX messages_dedup;"
     "CREATE UNIQUE INDEX messages_dedup ON messages(pack_id, from_id) WHERE pack_id <> '';",
+
+    /* 3 -> 4: high-priority entries by creation time, for the retention
+     * prune (sq_retention.c): the oldest entries are one range at the
+     * index's start, so deleting a chunk reads only what it deletes. An
+     * append adds to the index's last leaf (times grow). */
+    "CREATE INDEX hp_queue_by_time ON hp_queue(created_ms);",
 };
 
 const int sq_migrations_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));
