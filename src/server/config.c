@@ -7,6 +7,7 @@
  * in omtpd.conf.sample.
  */
 #include "config.h"
+#include "ratelimit.h"
 #include "server.h"
 
 #include <ctype.h>
@@ -60,6 +61,9 @@ static const struct setting settings[] = {
     U(keepalive_s, "expected PING interval; silent connections close after 2x"),
     U(prelogin_timeout_s, "close connections not logged in after this many seconds"),
     U(login_fail_delay_ms, "delay per recent login failure from the same address"),
+    U(req_rate, "requests per second per logged-in connection, 0 = unlimited"),
+    U(req_burst, "requests a connection may send at once (bucket size), 0 = 2 x req_rate"),
+    U(req_refusals_max, "rate-limit refusals within 10 s that close the connection, 0 = never"),
     S(data_dir, "data directory (SQLite database omtp.db)"),
     S(store_uri, "postgresql://... to use PostgreSQL; empty = SQLite in data_dir"),
     I(sync_level, "SQLite synchronous level: 2 FULL, 1 NORMAL"),
@@ -107,6 +111,9 @@ void omtp_config_defaults(omtp_config *c)
     c->keepalive_s = 30;
     c->prelogin_timeout_s = 10;
     c->login_fail_delay_ms = 200;
+    c->req_rate = 0;
+    c->req_burst = 0;
+    c->req_refusals_max = 100;
     c->sync_level = 2;
     c->compress_threshold = 1024;
     c->max_content = 64 * 1024;
@@ -219,6 +226,10 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
         if (!*value || *end || errno || v > UINT32_MAX || value[0] == '-') {
             snprintf(why, whylen, "%s: '%s' is not a number between 0 and %u", key, value,
                      UINT32_MAX);
+            return OMTP_EINVAL;
+        }
+        if ((!strcmp(key, "req_rate") || !strcmp(key, "req_burst")) && v > OMTP_RL_MAX) {
+            snprintf(why, whylen, "%s: '%s' is above the limit of %u", key, value, OMTP_RL_MAX);
             return OMTP_EINVAL;
         }
         *(uint32_t *)(void *)p = (uint32_t)v;

@@ -26,6 +26,10 @@ typedef struct omtp_config {
     uint32_t keepalive_s;         /* PING interval expected; idle close after 2x */
     uint32_t prelogin_timeout_s;  /* close if not logged in by then */
     uint32_t login_fail_delay_ms; /* per-address slowdown after failures */
+    /* request rate limit per logged-in connection (ratelimit.h, dispatch.c) */
+    uint32_t req_rate;         /* requests per second (bucket refill); 0 = unlimited */
+    uint32_t req_burst;        /* bucket size; 0 = 2 x req_rate */
+    uint32_t req_refusals_max; /* refusals within 10 s that close; 0 = never close */
     /* storage */
     char data_dir[512];  /* SQLite data directory (default ./var) */
     char store_uri[512]; /* postgresql://... ("" = SQLite in data_dir) */

@@ -88,6 +88,7 @@ struct omtp_conn_impl {
     bool listed;      /* on the server's flush list (holds a ref) */
     omtp_conn *flush_next;
     uint64_t accept_ms, last_rx_ms, close_deadline_ms;
+    omtp_ratelimit rl; /* request rate limit (dispatch.c), 16 bytes */
     struct omtp_conn_link wheel, all;
     int wheel_slot;
     omtp_conn *bucket_next;
@@ -136,6 +137,11 @@ void omtp_conn_unref(omtp_conn *c)
 bool omtp_conn_is_open(const omtp_conn *c)
 {
     return c->state != OMTP_CONN_CLOSING;
+}
+
+omtp_ratelimit *omtp_conn_ratelimit(omtp_conn *c)
+{
+    return &c->impl->rl;
 }
 
 bool omtp_conn_version_warned(omtp_conn *c)
@@ -725,6 +731,8 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
     c->id = ++s->metrics.conns_total;
     omtp_frame_reader_init(&i->rd, s->cfg->max_frame);
     i->accept_ms = i->last_rx_ms = uv_now(s->loop);
+    omtp_ratelimit_init(&i->rl, omtp_ratelimit_burst(s->cfg->req_rate, s->cfg->req_burst),
+                        i->accept_ms);
     i->wheel_slot = -1;
     uv_tcp_nodelay(&i->tcp, 1);
 

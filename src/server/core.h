@@ -8,6 +8,7 @@
 #define OMTP_CORE_H
 
 #include "handlers.h"
+#include "ratelimit.h"
 #include "server.h"
 
 /* Transform variants of a wire: bit 0 zlib, bit 1 AES. */
@@ -38,6 +39,8 @@ int omtp_conn_send_wire_v(omtp_conn *c, omtp_wire *w, int v);
 /* Requests in flight on c (dispatch counts them to pause reading). */
 void omtp_conn_req_started(omtp_conn *c);
 void omtp_conn_req_done(omtp_conn *c);
+/* The connection's request rate-limit bucket (dispatch.c charges it). */
+omtp_ratelimit *omtp_conn_ratelimit(omtp_conn *c);
 /* Whether the version warning was already logged (sets it). */
 bool omtp_conn_version_warned(omtp_conn *c);
 /* Stops reading from c (shutdown). */

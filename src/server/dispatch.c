@@ -17,7 +17,11 @@
  *     PT_USERATTRIBUTE_GET (empty = no filter);
  *   - ACK packets from a client are answers to pushes: PT_SYNC_DATA_CMD goes
  *     to its handler, others are dropped; a PT_SYNC_DATA_CMD *request* (ACK
- *     clear) gets PROTOCOL: only the server sends those.
+ *     clear) gets PROTOCOL: only the server sends those;
+ *   - the request rate limit (req_rate, req_burst; ratelimit.h): every
+ *     request of a logged-in connection costs a token except PING, LOGIN
+ *     and LOGOUT; without one it gets SERVER_REFUSED (7) and is not run;
+ *     more than req_refusals_max refusals within 10 s close the connection.
  * The transforms a peer uses (zlib, AES) are remembered on the connection
  * for pushes.
  */
@@ -102,6 +106,53 @@ static omtp_req *req_new(omtp_conn *c, omtp_packet *p)
     return r;
 }
 
+/* Packets the rate limit never refuses: the heartbeat must keep a limited
+ * client alive, LOGIN after login is answered at once without store work,
+ * and LOGOUT ends the connection. */
+static bool rate_exempt(int type)
+{
+    return type == PT_PING || type == PT_LOGIN || type == PT_LOGOUT;
+}
+
+/* Charges r to the connection's bucket. Returns true if r may run; false
+ * when it was refused (answered and freed; the connection may be closing). */
+static bool rate_check(omtp_conn *c, omtp_req *r, bool transform_failed)
+{
+    omtp_server *s = c->srv;
+    const omtp_config *cfg = s->cfg;
+    uint32_t burst = omtp_ratelimit_burst(cfg->req_rate, cfg->req_burst);
+    uint64_t now = uv_now(s->loop);
+    omtp_ratelimit *rl = omtp_conn_ratelimit(c);
+    if (rate_exempt(r->type)) {
+        omtp_ratelimit_refill(rl, cfg->req_rate, burst, now); /* keeps the stamp recent */
+        return true;
+    }
+    int v = omtp_ratelimit_take(rl, cfg->req_rate, burst, cfg->req_refusals_max, now);
+    if (v == OMTP_RL_OK)
+        return true;
+    s->metrics.rate_limited++;
+    if (transform_failed) /* the reply goes back untransformed */
+        r->flags &= ~(OMTP_F_COMPRESS_MASK | OMTP_F_CRYPTO_MASK);
+    if (v == OMTP_RL_REFUSE) {
+        omtp_reply_code(r, OMTP_EC_SERVER_REFUSED,
+                        "rate limit: more than %u requests per second (burst %u) on this "
+                        "connection; slow down and retry later",
+                        cfg->req_rate, burst);
+        return false;
+    }
+    s->metrics.rate_limit_closes++;
+    char text[160];
+    snprintf(text, sizeof(text), "rate limit exceeded persistently (more than %u refusals in %u s)",
+             cfg->req_refusals_max, OMTP_RL_WINDOW_MS / 1000);
+    LOG_WARN("conn %llu %s user=%s dev=%s device=%s: %s, closing", (unsigned long long)c->id,
+             c->peer, c->userId, omtp_log_device(c->deviceType), c->deviceId, text);
+    omtp_conn_ref(c);
+    omtp_reply_code(r, OMTP_EC_SERVER_REFUSED, "%s: closing the connection", text);
+    omtp_conn_close(c, text);
+    omtp_conn_unref(c);
+    return false;
+}
+
 void omtp_dispatch_frame(omtp_conn *c, const uint8_t *frame, size_t len)
 {
     omtp_server *s = c->srv;
@@ -160,6 +211,8 @@ void omtp_dispatch_frame(omtp_conn *c, const uint8_t *frame, size_t len)
         omtp_conn_unref(c);
         return;
     }
+    if (online && s->cfg->req_rate && !rate_check(c, r, rc != 0))
+        return;
     if (!h) {
         omtp_reply_code(r, OMTP_EC_PROTOCOL, "unknown packet type %d", type);
         return;

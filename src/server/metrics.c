@@ -134,6 +134,12 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
     one(&b, "omtp_slow_reader_closes_total", "counter",
         "connections closed because their output backed up", m->slow_reader_closes);
     one(&b, "omtp_frame_errors_total", "counter", "frames that did not decode", m->frame_errors);
+    one(&b, "omtp_requests_rate_limited_total", "counter",
+        "requests refused with SERVER_REFUSED by the per-connection rate limit (req_rate)",
+        m->rate_limited);
+    one(&b, "omtp_rate_limit_closes_total", "counter",
+        "connections closed for exceeding the rate limit persistently (req_refusals_max)",
+        m->rate_limit_closes);
     one(&b, "omtp_hp_pruned_total", "counter",
         "high-priority queue entries removed by retention (hp_retention_days)", m->hp_pruned);
 

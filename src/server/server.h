@@ -151,7 +151,9 @@ typedef struct omtp_metrics {
     uint64_t msgs_stored, msgs_dup, pushes;
     uint64_t errors_by_code[64]; /* replies with a non-zero code, by code */
     uint64_t slow_reader_closes, frame_errors;
-    uint64_t hp_pruned; /* high-priority entries removed by retention (hp_retention.h) */
+    uint64_t hp_pruned;         /* high-priority entries removed by retention (hp_retention.h) */
+    uint64_t rate_limited;      /* requests refused by the per-connection rate limit */
+    uint64_t rate_limit_closes; /* connections closed for exceeding it persistently */
 } omtp_metrics;
 
 /* --------------------------------------------------------------- server */
