@@ -172,6 +172,40 @@ static void test_users(void **state)
     omtp_user_rec_free(&u);
 }
 
+/* The per-message recipient check: answers for exactly that id, follows
+ * create and delete, and never touches *yes's caller-side initial value. */
+static void test_user_exists(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    bool yes = true;
+    assert_int_equal(omtp_db_user_exists(db, id(f, "carol"), &yes), 0);
+    assert_false(yes);
+    mk_user(f, "carol", "$kdf$c");
+    yes = false;
+    assert_int_equal(omtp_db_user_exists(db, id(f, "carol"), &yes), 0);
+    assert_true(yes);
+    /* a prefix or an extension of an existing id is another id */
+    yes = true;
+    assert_int_equal(omtp_db_user_exists(db, id(f, "caro"), &yes), 0);
+    assert_false(yes);
+    yes = true;
+    assert_int_equal(omtp_db_user_exists(db, id(f, "carol2"), &yes), 0);
+    assert_false(yes);
+    /* inside a transaction: sees its own uncommitted create, then the rollback */
+    assert_int_equal(omtp_db_begin(db), 0);
+    mk_user(f, "dave", "");
+    assert_int_equal(omtp_db_user_exists(db, id(f, "dave"), &yes), 0);
+    assert_true(yes);
+    assert_int_equal(omtp_db_rollback(db), 0);
+    assert_int_equal(omtp_db_user_exists(db, id(f, "dave"), &yes), 0);
+    assert_false(yes);
+    assert_int_equal(omtp_db_user_delete(db, id(f, "carol")), 0);
+    yes = true;
+    assert_int_equal(omtp_db_user_exists(db, id(f, "carol"), &yes), 0);
+    assert_false(yes);
+}
+
 static void test_user_info(void **state)
 {
     fx *f = *state;
@@ -1227,6 +1261,7 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
     const struct CMUnitTest tests[] = {
         T(test_meta),
         T(test_users),
+        T(test_user_exists),
         T(test_user_info),
         T(test_transactions),
         T(test_msg_seq_gap_free),

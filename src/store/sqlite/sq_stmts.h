@@ -38,6 +38,7 @@
       "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)")                                   \
     X(SQ_USER_GET, "SELECT user_id, pw_hash, role, name, avatar, mobile, birthday, created_ms "    \
                    "FROM users WHERE user_id = ?1")                                                \
+    X(SQ_USER_EXISTS, "SELECT 1 FROM users WHERE user_id = ?1")                                    \
     X(SQ_USER_LIST, "SELECT user_id, pw_hash, role, name, avatar, mobile, birthday, created_ms "   \
                     "FROM users ORDER BY user_id")                                                 \
     X(SQ_USER_SET_PW, "UPDATE users SET pw_hash = ?2 WHERE user_id = ?1")                          \
