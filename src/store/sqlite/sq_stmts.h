@@ -53,7 +53,7 @@
     X(SQ_SESSION_BUMP,                                                                             \
       "INSERT INTO sessions(session_id, type, last_seq, changed_us) VALUES (?1, ?2, 1, ?3) "       \
       "ON CONFLICT(session_id) DO UPDATE SET last_seq = last_seq + 1, "                            \
-      "changed_us = excluded.changed_us RETURNING last_seq")                                       \
+      "changed_us = excluded.changed_us")                                                          \
     X(SQ_MSG_INSERT,                                                                               \
       "INSERT INTO messages(session_id, seq, type, flags, pack_id, from_id, to_id, push_info, "    \
       "content_type, content, status, ts_ms) "                                                     \
