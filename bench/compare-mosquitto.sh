@@ -18,7 +18,10 @@
 # Measures, per system, RUNS times interleaved (so drift of a shared machine
 # hits every system alike), medians reported:
 #   saturation  closed loop, WINDOW messages in flight per client: delivered msg/s
-#   fixed rate  RATE msg/s in total: latency p50/p99/p999 (send -> delivery)
+#   fixed rate  RATE msg/s in total: latency p50/p99/p999 (send -> delivery),
+#               twice: senders' phases spread over the period (independent
+#               users: ~RATE/1000 sends per 1 ms tick) and aligned (every
+#               sender on the same tick: one burst of 2*PAIRS each period)
 #
 # Output: bench/out/compare-*.json (raw), the tables on stdout (markdown),
 # bench/compare-mosquitto.png (gnuplot). Knobs: PAIRS (10), SIZE (64),
@@ -114,9 +117,11 @@ measure() { # system-name, extra bench args
   j=$("$BENCH" chat --server 127.0.0.1:$PORT --pairs "$PAIRS" --size "$SIZE" --window "$WINDOW" \
     --duration "$DURATION" --json "$@")
   echo "{\"system\":\"$sys\",\"mode\":\"saturation\",\"run\":$run,\"r\":$j}" >>"$RAW"
-  j=$("$BENCH" chat --server 127.0.0.1:$PORT --pairs "$PAIRS" --size "$SIZE" \
-    --rate "$PER_CLIENT_RATE" --duration "$DURATION" --json "$@")
-  echo "{\"system\":\"$sys\",\"mode\":\"rate\",\"run\":$run,\"r\":$j}" >>"$RAW"
+  for pacing in spread aligned; do
+    j=$("$BENCH" chat --server 127.0.0.1:$PORT --pairs "$PAIRS" --size "$SIZE" \
+      --rate "$PER_CLIENT_RATE" --pacing $pacing --duration "$DURATION" --json "$@")
+    echo "{\"system\":\"$sys\",\"mode\":\"rate-$pacing\",\"run\":$run,\"r\":$j}" >>"$RAW"
+  done
   echo "  $sys run $run done" >&2
 }
 
@@ -130,40 +135,55 @@ python3 - "$RAW" "$OUT/compare-$STAMP.dat" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 systems = ["mosquitto", "omtpd-FULL", "omtpd-NORMAL"]
-med = {}
+pacings = ["spread", "aligned"]
+def med(xs): return statistics.median(xs) if xs else 0.0
+sat, lat = {}, {}
 for s in systems:
-    sat = [r["r"] for r in rows if r["system"] == s and r["mode"] == "saturation"]
-    fix = [r["r"] for r in rows if r["system"] == s and r["mode"] == "rate"]
-    thr = [x["throughput_per_s"] for x in sat]
-    lost = sum(x["acked"] - x["received"] for x in sat + fix)
-    med[s] = dict(
-        thr=statistics.median(thr), lo=min(thr), hi=max(thr),
-        sat_p50=statistics.median(x["latency"]["p50_ms"] for x in sat),
-        rate=statistics.median(x["throughput_per_s"] for x in fix),
-        p50=statistics.median(x["latency"]["p50_ms"] for x in fix),
-        p99=statistics.median(x["latency"]["p99_ms"] for x in fix),
-        p999=statistics.median(x["latency"]["p999_ms"] for x in fix),
-        errors=sum(x["errors"] for x in sat + fix), lost=lost, n=len(sat))
-m = med["mosquitto"]
-print("| system | saturated msg/s (median, range) | ratio vs mosquitto | p50 ms at saturation "
-      "| fixed-rate msg/s | p50 ms | p99 ms | p999 ms | p99 ratio (mosquitto / system) | errors |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    runs = [r["r"] for r in rows if r["system"] == s and r["mode"] == "saturation"]
+    thr = [x["throughput_per_s"] for x in runs]
+    sat[s] = dict(thr=med(thr), lo=min(thr), hi=max(thr),
+                  p50=med([x["latency"]["p50_ms"] for x in runs]),
+                  errors=sum(x["errors"] for x in runs),
+                  lost=sum(x["acked"] - x["received"] for x in runs))
+    for p in pacings:
+        runs = [r["r"] for r in rows if r["system"] == s and r["mode"] == "rate-" + p]
+        lat[s, p] = dict(rate=med([x["throughput_per_s"] for x in runs]),
+                         p50=med([x["latency"]["p50_ms"] for x in runs]),
+                         p99=med([x["latency"]["p99_ms"] for x in runs]),
+                         p999=med([x["latency"]["p999_ms"] for x in runs]),
+                         errors=sum(x["errors"] for x in runs))
+m = sat["mosquitto"]
+print("Saturation (closed loop):\n")
+print("| system | delivered msg/s (median, range) | vs mosquitto | p50 ms | errors | acked, not delivered |")
+print("|---|---:|---:|---:|---:|---:|")
 for s in systems:
-    x = med[s]
+    x = sat[s]
     print(f"| {s} | {x['thr']:,.0f} ({x['lo']:,.0f}-{x['hi']:,.0f}) | {x['thr']/m['thr']:.2f}x "
-          f"| {x['sat_p50']:.2f} | {x['rate']:,.0f} | {x['p50']:.3f} | {x['p99']:.3f} | {x['p999']:.3f} "
-          f"| {m['p99']/x['p99'] if x['p99'] else 0:.2f}x | {x['errors']} |")
+          f"| {x['p50']:.2f} | {x['errors']} | {x['lost']} |")
+print("\nFixed rate (send -> delivery):\n")
+print("| system | pacing | msg/s | p50 ms | p99 ms | p999 ms | p50 / mosquitto's | p99 / mosquitto's | errors |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+for p in pacings:
+    mq = lat["mosquitto", p]
+    for s in systems:
+        x = lat[s, p]
+        r50 = x['p50'] / mq['p50'] if mq['p50'] else 0
+        r99 = x['p99'] / mq['p99'] if mq['p99'] else 0
+        print(f"| {s} | {p} | {x['rate']:,.0f} | {x['p50']:.3f} | {x['p99']:.3f} | {x['p999']:.3f} "
+              f"| {r50:.2f} | {r99:.2f} | {x['errors']} |")
+print("\n(latency ratios: below 1 = faster than Mosquitto)")
 with open(sys.argv[2], "w") as f:
     for i, s in enumerate(systems):
-        x = med[s]
-        f.write(f"{i} {s} {x['thr']:.0f} {x['lo']:.0f} {x['hi']:.0f} {x['p50']:.3f} {x['p99']:.3f} {x['p999']:.3f}\n")
+        x, a, b = sat[s], lat[s, "spread"], lat[s, "aligned"]
+        f.write(f"{i} {s} {x['thr']:.0f} {x['lo']:.0f} {x['hi']:.0f} {a['p50']:.3f} {a['p99']:.3f} "
+                f"{a['p999']:.3f} {b['p50']:.3f} {b['p99']:.3f} {b['p999']:.3f}\n")
 EOF
 
 if command -v gnuplot >/dev/null; then
   gnuplot <<EOF
-set terminal pngcairo size 1100,420 font ",10" noenhanced
+set terminal pngcairo size 1500,420 font ",10" noenhanced
 set output "$HERE/compare-mosquitto.png"
-set multiplot layout 1,2 title "1:1 chat, $PAIRS pairs, $SIZE B payload, one libuv loop driver per protocol; $(nproc) cores, $(date -u +%Y-%m-%d)"
+set multiplot layout 1,3 title "1:1 chat, $PAIRS pairs, $SIZE B payload, one libuv loop driver per protocol; $(nproc) cores, $(date -u +%Y-%m-%d)"
 set style fill solid 0.7 border -1
 set boxwidth 0.6
 set grid ytics
@@ -172,12 +192,14 @@ set yrange [0:*]
 set title "saturation: delivered msg/s (window $WINDOW per client; median of $RUNS, range)"
 plot "$OUT/compare-$STAMP.dat" using 1:3:xtic(2) with boxes lc rgb "#4477aa" notitle, \
      "" using 1:3:4:5 with yerrorbars lc rgb "black" pt 0 notitle
-set title "latency at $RATE msg/s (ms, median of $RUNS)"
 set style data histograms
 set style histogram clustered gap 1
 set logscale y
 set yrange [0.01:*]
+set title "latency at $RATE msg/s, senders spread (ms, median of $RUNS)"
 plot "$OUT/compare-$STAMP.dat" using 6:xtic(2) title "p50", "" using 7 title "p99", "" using 8 title "p999"
+set title "latency at $RATE msg/s, senders aligned: bursts of $NCL (ms)"
+plot "$OUT/compare-$STAMP.dat" using 9:xtic(2) title "p50", "" using 10 title "p99", "" using 11 title "p999"
 unset multiplot
 EOF
   echo "plot: $HERE/compare-mosquitto.png" >&2

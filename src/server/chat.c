@@ -6,11 +6,13 @@
  * A send is one store round trip: every check that needs the database
  * (recipient exists, friendship, group membership), the dedup lookup and the
  * append run in ONE work item on the store thread, inside the executor's
- * group-commit transaction. The completion runs on the loop after the commit,
- * in commit order, and does everything else synchronously: push to the
- * receivers' devices, then the MsgAck to the sender. Because completions are
- * never deferred and pushes are queued on the connections in the order they
- * are made, the pushes of one session reach every device in seqId order.
+ * group-commit transaction. Two completions run on the loop, in commit order
+ * (store.h, omtp_store_submit2): once the batch is committed, the push to
+ * the receivers' devices (send_stored); once it is durable (after the fsync,
+ * with SQLite FULL), the MsgAck to the sender (send_done). Because
+ * completions are never deferred and pushes are queued on the connections in
+ * the order they are made, the pushes of one session reach every device in
+ * seqId order.
  *
  * Cost per message on the store thread: a user lookup (recipient), the
  * dedup lookup and the insert, plus one high-priority row per recipient for
@@ -235,6 +237,38 @@ static int send_work(omtp_db *db, void *arg)
     return 0;
 }
 
+/* The message is committed (store.h, omtp_store_submit2): push it. The
+ * sender's MsgAck waits for send_done, i.e. for durability. */
+static void send_stored(void *arg, int status)
+{
+    send_job *j = arg;
+    omtp_server *s = j->srv;
+    if (status != 0 || j->code != 0 || j->dup)
+        return;
+    const omtp_conn *except = j->req ? j->req->conn : NULL;
+    if (j->m.type == PT_MSG_GROUP_CHAT) {
+        /* offline push webhook (webhook.h): members without a foreground device */
+        omtp_webhook_offline_push(s, &j->m, &j->members);
+        /* the same sliced, encode-once fan-out as OMTP group sends
+         * (takes the member list) */
+        omtp_ids_sort(&j->members);
+        omtp_members *mem = omtp_members_new(&j->members);
+        if (mem) {
+            omtp_fanout_msg(s, &j->m, mem, (omtp_conn *)except);
+            omtp_members_unref(mem);
+        }
+    } else {
+        tars_str users[2] = {j->m.msg.to, j->m.msg.from};
+        tars_str_list l = {users, 2};
+        if (j->m.type == PT_MSG_BIZ_NOTIFY || tars_str_eq(&users[0], users[1].data))
+            l.n = 1; /* an appId is not a user; a note to self goes once */
+        omtp_deliver_msg(s, &j->m, &l, except);
+        /* offline push webhook (webhook.h): the recipient, if not in the foreground */
+        tars_str_list to = {users, 1};
+        omtp_webhook_offline_push(s, &j->m, &to);
+    }
+}
+
 static void send_done(void *arg, int status)
 {
     send_job *j = arg;
@@ -245,33 +279,10 @@ static void send_done(void *arg, int status)
         snprintf(j->desc, sizeof j->desc, "storage failed (%s); send again", omtp_strerror(status));
     }
     if (j->code == 0) {
-        if (j->dup) {
+        if (j->dup)
             s->metrics.msgs_dup++;
-        } else {
+        else
             s->metrics.msgs_stored++;
-            const omtp_conn *except = j->req ? j->req->conn : NULL;
-            if (j->m.type == PT_MSG_GROUP_CHAT) {
-                /* offline push webhook (webhook.h): members without a foreground device */
-                omtp_webhook_offline_push(s, &j->m, &j->members);
-                /* the same sliced, encode-once fan-out as OMTP group sends
-                 * (takes the member list) */
-                omtp_ids_sort(&j->members);
-                omtp_members *mem = omtp_members_new(&j->members);
-                if (mem) {
-                    omtp_fanout_msg(s, &j->m, mem, (omtp_conn *)except);
-                    omtp_members_unref(mem);
-                }
-            } else {
-                tars_str users[2] = {j->m.msg.to, j->m.msg.from};
-                tars_str_list l = {users, 2};
-                if (j->m.type == PT_MSG_BIZ_NOTIFY || tars_str_eq(&users[0], users[1].data))
-                    l.n = 1; /* an appId is not a user; a note to self goes once */
-                omtp_deliver_msg(s, &j->m, &l, except);
-                /* offline push webhook (webhook.h): the recipient, if not in the foreground */
-                tars_str_list to = {users, 1};
-                omtp_webhook_offline_push(s, &j->m, &to);
-            }
-        }
     }
     if (j->req) {
         if (j->code != 0) {
@@ -359,7 +370,7 @@ static send_job *send_job_new(omtp_server *s)
 static void send_submit(send_job *j)
 {
     omtp_req *req = j->req;
-    int rc = omtp_store_submit(j->srv->store, send_work, send_done, j);
+    int rc = omtp_store_submit2(j->srv->store, send_work, send_stored, send_done, j);
     if (rc != 0) {
         j->req = NULL;
         send_job_free(j);
@@ -441,7 +452,7 @@ int omtp_chat_submit(omtp_server *s, const omtp_msg_rec *m, omtp_chat_done_fn do
     j->arg = arg;
     /* a refused message still goes through the store (a no-op work item) so
      * that `done` is never called from inside this function */
-    rc = omtp_store_submit(s->store, send_work, send_done, j);
+    rc = omtp_store_submit2(s->store, send_work, send_stored, send_done, j);
     if (rc != 0) {
         send_job_free(j);
         return rc;

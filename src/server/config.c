@@ -71,6 +71,9 @@ static const struct setting settings[] = {
     U(group_member_limit, "default group member limit"),
     B(friends_only, "single chat only between friends (true/false)"),
     U(hot_page, "hot sessions per sync page"),
+    U(hp_retention_days, "keep high-priority queue entries this many days, 0 = forever"),
+    U(hp_retention_s, "testing: retention in seconds, overrides hp_retention_days if > 0"),
+    U(hp_prune_interval_s, "seconds between retention passes (0 = 600)"),
     S(http_listen, "HOST:PORT of the HTTP API (empty = off)"),
     S(http_port_file, "write the HTTP API's bound port here"),
     S(api_keys, "comma-separated bearer keys for the HTTP API"),
@@ -111,6 +114,8 @@ void omtp_config_defaults(omtp_config *c)
     c->group_member_limit = 500;
     c->friends_only = false;
     c->hot_page = 100;
+    c->hp_retention_days = 30;
+    c->hp_prune_interval_s = 600;
     c->push_webhook_batch_ms = 200;
     c->push_webhook_queue_max = 10000;
     c->before_send_timeout_ms = 500;

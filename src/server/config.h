@@ -40,6 +40,10 @@ typedef struct omtp_config {
     uint32_t group_member_limit; /* default memberLimit (500) */
     bool friends_only;           /* single chat only between friends */
     uint32_t hot_page;           /* hot sessions per page (default 100) */
+    /* high-priority queue retention (hp_retention.h) */
+    uint32_t hp_retention_days;   /* entries kept this long; 0 = forever (default 30) */
+    uint32_t hp_retention_s;      /* testing: retention in seconds, overrides days when > 0 */
+    uint32_t hp_prune_interval_s; /* seconds between passes (600; the first after <= 30 s) */
     /* HTTP API */
     char http_listen[128]; /* "127.0.0.1:9080"; "" = off */
     char http_port_file[512];

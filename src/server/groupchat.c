@@ -8,9 +8,10 @@
  * exists (not dismissed) and that the sender is a member, so a message
  * cannot slip in after a QUIT or DISMISS committed.
  *
- * The sender is acked after the commit; then the message is encoded once and
- * pushed to every online device of every member except the sending device
- * (the sender's other devices included), sliced for large groups (group.h).
+ * Once the append is committed the message is encoded once and pushed to
+ * every online device of every member except the sending device (the
+ * sender's other devices included), sliced for large groups (group.h); the
+ * sender is acked once the commit is durable (store.h, omtp_store_submit2).
  * The member list comes from the in-memory cache; when the group is not
  * cached the work item fetches it on the store thread, so the loop never
  * waits for it. A HIGHPRJ message is also queued on every other member's
@@ -132,6 +133,30 @@ static int gchat_work(omtp_db *db, void *arg)
     return rc;
 }
 
+/* Committed (store.h, omtp_store_submit2): fan the message out. The
+ * sender's MsgAck waits for gchat_done, i.e. for durability. */
+static void gchat_stored(void *arg, int status)
+{
+    gchat *c = arg;
+    omtp_server *s = c->srv;
+    if (status != 0 || c->ec || c->dup)
+        return;
+    omtp_members *m = c->cached;
+    if (!m && c->didFetch) {
+        m = omtp_members_new(&c->fetched);
+        if (m)
+            omtp_group_cache_put(s, c->groupId, m, c->epoch);
+    } else if (m) {
+        c->cached = NULL; /* reference moves to m */
+    }
+    if (m) {
+        omtp_fanout_msg(s, &c->rec, m, c->req->conn);
+        /* offline push webhook (webhook.h): members without a foreground device */
+        omtp_webhook_offline_push(s, &c->rec, &m->ids);
+        omtp_members_unref(m);
+    }
+}
+
 static void gchat_done(void *arg, int status)
 {
     gchat *c = arg;
@@ -151,8 +176,6 @@ static void gchat_done(void *arg, int status)
         gchat_free(c);
         return;
     }
-    omtp_conn *conn = req->conn;
-    omtp_conn_ref(conn);
     omtp_MsgAck ack;
     omtp_msg_init(&omtp_MsgAck_desc, &ack);
     ack.code = OMTP_EC_SUCCESS;
@@ -160,26 +183,10 @@ static void gchat_done(void *arg, int status)
     ack.seqId = c->rec.msg.seqId;
     ack.timestamp = c->rec.msg.timestamp;
     omtp_reply(req, &omtp_MsgAck_desc, &ack);
-    if (c->dup) {
+    if (c->dup)
         s->metrics.msgs_dup++;
-    } else {
+    else
         s->metrics.msgs_stored++;
-        omtp_members *m = c->cached;
-        if (!m && c->didFetch) {
-            m = omtp_members_new(&c->fetched);
-            if (m)
-                omtp_group_cache_put(s, c->groupId, m, c->epoch);
-        } else if (m) {
-            c->cached = NULL; /* reference moves to m */
-        }
-        if (m) {
-            omtp_fanout_msg(s, &c->rec, m, conn);
-            /* offline push webhook (webhook.h): members without a foreground device */
-            omtp_webhook_offline_push(s, &c->rec, &m->ids);
-            omtp_members_unref(m);
-        }
-    }
-    omtp_conn_unref(conn);
     gchat_free(c);
 }
 
@@ -188,7 +195,7 @@ static void gchat_submit(gchat *c)
 {
     c->cached = omtp_group_cache_get(c->srv, c->groupId);
     c->epoch = omtp_group_cache_epoch(c->srv);
-    int rc = omtp_store_submit(c->srv->store, gchat_work, gchat_done, c);
+    int rc = omtp_store_submit2(c->srv->store, gchat_work, gchat_stored, gchat_done, c);
     if (rc) {
         omtp_reply_code(c->req, OMTP_EC_SERVICE_UNAVAILABLE, "store unavailable: %s",
                         omtp_strerror(rc));

@@ -64,6 +64,20 @@ static void one(tbuf *b, const char *name, const char *type, const char *help, u
     out(b, "%s %llu\n", name, (unsigned long long)v);
 }
 
+/* A histogram over the store's latency buckets (store.h: cumulative counts,
+ * the last one +Inf). */
+static void histogram(tbuf *b, const char *name, const char *help, const uint64_t bucket[12],
+                      uint64_t sum_us)
+{
+    static const char *const le[12] = {"0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025",
+                                       "0.005",   "0.01",   "0.025",   "0.05",   "0.1",   "+Inf"};
+    head(b, name, "histogram", help);
+    for (int i = 0; i < 12; i++)
+        out(b, "%s_bucket{le=\"%s\"} %llu\n", name, le[i], (unsigned long long)bucket[i]);
+    out(b, "%s_sum %.6f\n", name, (double)sum_us / 1e6);
+    out(b, "%s_count %llu\n", name, (unsigned long long)bucket[11]);
+}
+
 uint64_t omtp_metrics_rss_bytes(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -120,6 +134,8 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
     one(&b, "omtp_slow_reader_closes_total", "counter",
         "connections closed because their output backed up", m->slow_reader_closes);
     one(&b, "omtp_frame_errors_total", "counter", "frames that did not decode", m->frame_errors);
+    one(&b, "omtp_hp_pruned_total", "counter",
+        "high-priority queue entries removed by retention (hp_retention_days)", m->hp_pruned);
 
     if (srv->store) {
         omtp_store_stats st;
@@ -132,17 +148,13 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
         one(&b, "omtp_store_commits_total", "counter", "store transactions committed", st.commits);
         one(&b, "omtp_store_commit_failures_total", "counter", "store transactions that failed",
             st.commit_fail);
-        static const char *const le[12] = {"0.00005", "0.0001", "0.00025", "0.0005",
-                                           "0.001",   "0.0025", "0.005",   "0.01",
-                                           "0.025",   "0.05",   "0.1",     "+Inf"};
-        head(&b, "omtp_store_commit_seconds", "histogram",
-             "time to commit one group-commit transaction");
-        for (int i = 0; i < 12; i++)
-            out(&b, "omtp_store_commit_seconds_bucket{le=\"%s\"} %llu\n", le[i],
-                (unsigned long long)st.commit_us_bucket[i]);
-        out(&b, "omtp_store_commit_seconds_sum %.6f\n", (double)st.commit_us_sum / 1e6);
-        out(&b, "omtp_store_commit_seconds_count %llu\n",
-            (unsigned long long)st.commit_us_bucket[11]);
+        histogram(&b, "omtp_store_commit_seconds",
+                  "time to commit one group-commit transaction (with SQLite FULL: without its "
+                  "fsync, see omtp_store_sync_seconds)",
+                  st.commit_us_bucket, st.commit_us_sum);
+        histogram(&b, "omtp_store_sync_seconds",
+                  "time of one fsync making committed batches durable (SQLite FULL only)",
+                  st.sync_us_bucket, st.sync_us_sum);
     }
 
     uint64_t hc[6];

@@ -30,6 +30,7 @@
 #include "auth.h"
 #include "http.h"
 #include "webhook.h"
+#include "hp_retention.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -581,6 +582,10 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
         }
         im->http_started = true;
     }
+    if ((rc = omtp_hp_retention_start(s))) { /* high-priority queue retention */
+        snprintf(why, whylen, "cannot start the retention job: %s", omtp_strerror(rc));
+        return rc;
+    }
     return 0;
 }
 
@@ -621,6 +626,7 @@ void omtp_server_stop(omtp_server *s)
     /* before the store: pending before-send checks are answered (fail mode)
      * and may still submit their message */
     omtp_webhook_close(s);
+    omtp_hp_retention_stop(s); /* a chunk in flight completes as the store drains */
     if (s->store) {
         omtp_store_close(s->store);
         s->store = NULL;

@@ -151,6 +151,7 @@ typedef struct omtp_metrics {
     uint64_t msgs_stored, msgs_dup, pushes;
     uint64_t errors_by_code[64]; /* replies with a non-zero code, by code */
     uint64_t slow_reader_closes, frame_errors;
+    uint64_t hp_pruned; /* high-priority entries removed by retention (hp_retention.h) */
 } omtp_metrics;
 
 /* --------------------------------------------------------------- server */
@@ -169,6 +170,7 @@ struct omtp_server {
     void *http;                    /* http API state */
     void *cluster;                 /* cluster bus state, NULL when single-node */
     void *webhook;                 /* webhook.c state, NULL when no hook is configured */
+    void *hp_retention;            /* hp_retention.c state, NULL when retention is off */
 };
 
 /* Life cycle (main.c): init opens the store, the listeners (writing

@@ -196,6 +196,11 @@ typedef struct omtp_db omtp_db;
       (omtp_db * db, const char *userId, int64_t afterSeq, int count, omtp_hp_rec_list *out,       \
        int64_t *lastSeq),                                                                          \
       (db, userId, afterSeq, count, out, lastSeq))                                                 \
+    /* retention: deletes entries created before beforeMs (wall clock, ms), oldest first, at       \
+     * most limit (1..10000, else OMTP_EINVAL) in one statement; *deleted = how many. Never        \
+     * touches hp_heads: seqs keep increasing after a prune */                                     \
+    X(hp_prune, (omtp_db * db, int64_t beforeMs, int limit, int *deleted),                         \
+      (db, beforeMs, limit, deleted))                                                              \
     /* ---- groups (group id = session id) */                                                      \
     /* g->createTime/updateTime are set; members need not include the creator (added) */           \
     X(group_create, (omtp_db * db, omtp_GroupChatInfo * g, const tars_str_list *members),          \
@@ -250,6 +255,16 @@ typedef struct omtp_db omtp_db;
 typedef struct omtp_db_ops {
     const char *backend; /* "sqlite", "postgresql" */
     void (*close)(omtp_db *db);
+    /* Optional (NULL = not supported; the executor then treats every commit
+     * as durable at the configured level). defer_sync switches the
+     * connection so that COMMIT writes but does not fsync, when that is the
+     * configured durability; it returns 1 if it did (from then on sync must
+     * be called after commits before they are reported durable), 0 if a
+     * commit stays durable on its own. sync makes every commit that returned
+     * before the call durable; it runs on the executor's sync thread while
+     * the store thread keeps using db, so it touches only state of its own. */
+    int (*defer_sync)(omtp_db *db);
+    int (*sync)(omtp_db *db);
     OMTP_DB_OPS(OMTP_DB_OP_PTR)
 } omtp_db_ops;
 #undef OMTP_DB_OP_PTR
@@ -298,15 +313,34 @@ typedef struct omtp_store_stats {
     uint64_t commit_us_bucket[12]; /* commit latency histogram: <=50us,100,250,500,1ms,2.5,5,
                                        10,25,50,100ms,+Inf (cumulative counts per bucket) */
     uint64_t commit_us_sum;
+    uint64_t syncs;              /* deferred fsyncs (SQLite FULL: sq_sync.c); 0 otherwise */
+    uint64_t sync_us_bucket[12]; /* their latency, the same buckets */
+    uint64_t sync_us_sum;
 } omtp_store_stats;
 
 /* Opens the backend and starts the store thread. Must be called on the loop
  * thread. */
 int omtp_store_open(uv_loop_t *loop, const omtp_store_config *cfg, omtp_store **out, char *why,
                     size_t whylen);
-/* Queues a work item. Thread: loop thread only. Never blocks. If it returns
- * an error, `done` will never be called. */
+/* The same with a backend already opened (tests use a fake one): takes
+ * ownership of db, also on failure. */
+int omtp_store_open_db(uv_loop_t *loop, omtp_db *db, unsigned max_batch, omtp_store **out,
+                       char *why, size_t whylen);
+/* Queues a work item. Thread: loop thread only. Never blocks; the store
+ * thread is woken once per loop turn for everything submitted in it (so the
+ * loop must run for queued work to start). `done` runs
+ * once the batch is durable at the configured level (or failed). If it
+ * returns an error, `done` will never be called. */
 int omtp_store_submit(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn done, void *arg);
+/* The same, plus `stored` (may be NULL), which runs earlier: as soon as the
+ * batch committed, with status 0, and only if the work succeeded. The
+ * changes are then visible to every later item and survive a crash of
+ * omtpd, but may not yet survive a power cut (SQLite FULL syncs after the
+ * commit: store_thread.c). Use it for what receivers may see (pushes);
+ * answer the requester in `done`. `done` always runs after `stored`, and
+ * both run in submission order across items. */
+int omtp_store_submit2(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn stored,
+                       omtp_store_done_fn done, void *arg);
 /* Stops accepting work, runs and commits everything queued, calls the
  * remaining completions on the calling (loop) thread, joins the thread and
  * closes the backend. Completions that submit during close get OMTP_ECLOSED.

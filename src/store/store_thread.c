@@ -1,20 +1,42 @@
 /*
- * store_thread.c - the asynchronous executor: one store thread, group commit.
+ * store_thread.c - the asynchronous executor: one store thread, group commit,
+ * and (SQLite, synchronous=FULL) one sync thread.
  *
- * The loop thread submits work items into a mutex-protected FIFO and signals
- * a condition variable. The store thread takes up to max_batch items at a
- * time and runs them inside ONE transaction, each item in its own savepoint:
+ * The loop thread submits work items into a mutex-protected FIFO. The store
+ * thread takes up to max_batch items at a time and runs them inside ONE
+ * transaction, each item in its own savepoint:
  *
  *     BEGIN IMMEDIATE
  *       SAVEPOINT; work(item 1); RELEASE      (or ROLLBACK TO on error)
  *       SAVEPOINT; work(item 2); RELEASE
  *       ...
- *     COMMIT                                  (one fsync for the batch)
+ *     COMMIT
  *
- * then appends the finished items to a "done" FIFO and wakes the loop with a
- * single uv_async_t; the async callback runs the completions in submission
- * order. An item returning an error rolls back alone; a failed BEGIN or
- * COMMIT fails every item of the batch with OMTP_EDB.
+ * An item returning an error rolls back alone; a failed BEGIN or COMMIT fails
+ * every item of the batch with OMTP_EDB.
+ *
+ * Two stages of completion, both run on the loop in submission order:
+ *
+ *   committed  the batch's COMMIT returned: its changes are visible to every
+ *              later item and survive a crash of omtpd. `stored` callbacks
+ *              run (pushes to receivers);
+ *   durable    the commit is durable at the configured level: `done`
+ *              callbacks run (MsgAck to the sender).
+ *
+ * When the backend commits durably by itself (PostgreSQL, SQLite NORMAL)
+ * both stages are reached together. With SQLite FULL the backend defers the
+ * fsync (sq_sync.c): COMMIT only writes the WAL and the sync thread makes
+ * commits durable with one fdatasync for every batch committed before it
+ * started, while the store thread already runs the next batch. So under load
+ * fsyncs overlap transactions instead of stalling them, and a receiver's push
+ * does not wait for the sender's fsync; the sender's ack still does. If an
+ * fsync fails, nothing is reported durable again: every later item fails
+ * with OMTP_EDB (as PostgreSQL stops after a failed fsync; restart omtpd).
+ *
+ * Waking the store thread: submissions made during one turn of the loop are
+ * signalled once, when the loop is done with that turn's callbacks (a
+ * uv_check after I/O and a uv_prepare before it blocks), so a burst read in
+ * one turn becomes one batch instead of one tiny transaction per item.
  *
  * OMTP_EAGAIN from an item that is not the batch's first means "I would
  * wait for a lock while this transaction holds others" (PostgreSQL, several
@@ -23,27 +45,25 @@
  * the head of the queue: the next transaction starts with it, holding
  * nothing, so it may wait safely. A first item returning it fails (EDB).
  *
- * Cost: while the thread is committing, new submissions accumulate and go
- * into the next batch, so under load the number of fsyncs per second stays
- * roughly constant while the items per fsync grow. With nothing queued, an
- * item is committed alone (latency = one transaction).
- *
- * The loop never waits on the store thread: submit() and the async callback
+ * The loop never waits on the other threads: submit() and the async callback
  * only hold the mutex to splice list pointers. omtp_store_close() is the one
- * exception: it joins the thread (shutdown drains the queue by design).
+ * exception: it joins the threads (shutdown drains the queue by design).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/log.h"
 #include "store.h"
 
 typedef struct store_item {
     struct store_item *next;
     omtp_store_work_fn work;
+    omtp_store_done_fn stored; /* may be NULL */
     omtp_store_done_fn done;
     void *arg;
     int status;
+    uint64_t batch; /* number of the commit that carried it (1, 2, ...) */
 } store_item;
 
 typedef struct item_fifo {
@@ -55,18 +75,29 @@ struct omtp_store {
     uv_loop_t *loop;
     omtp_db *db;
     unsigned max_batch;
-    uv_thread_t thread;
+    bool deferred; /* the backend's commits need db->ops->sync to be durable */
+    uv_thread_t thread, sync_thread;
     uv_mutex_t mu;
-    uv_cond_t cv;
+    uv_cond_t cv;      /* store thread: work submitted, or stopping */
+    uv_cond_t sync_cv; /* sync thread: a batch committed, or stopping */
     uv_async_t async;
+    uv_check_t kick_check;
+    uv_prepare_t kick_prepare;
+    int open_handles; /* handles not yet closed; s is freed at 0 */
     /* protected by mu */
-    item_fifo pending; /* submitted, not yet taken by the thread */
-    item_fifo done;    /* finished, completions not yet run */
-    bool stopping;     /* thread: exit once pending is empty */
+    item_fifo pending;         /* submitted, not yet taken by the thread */
+    item_fifo committed;       /* committed, completions not yet run */
+    uint64_t written;          /* batches committed */
+    uint64_t synced;           /* batches durable */
+    uint64_t sync_failed_from; /* first batch an fsync failed for; 0 = none */
+    bool stopping;             /* store thread: exit once pending is empty */
+    bool sync_stopping;        /* sync thread: exit once synced == written */
     omtp_store_stats st;
     /* loop thread only */
     bool closed;          /* omtp_store_close was called: submit refuses */
-    uint64_t outstanding; /* submitted, completion not yet run */
+    bool kick;            /* items submitted since the store thread was signalled */
+    item_fifo waiting;    /* stored callbacks ran; waiting to be durable */
+    uint64_t outstanding; /* submitted, done not yet run */
 };
 
 static const uint64_t bucket_us[11] = {50,   100,   250,   500,   1000,  2500,
@@ -81,6 +112,18 @@ static void fifo_push(item_fifo *f, store_item *it)
         f->head = it;
     f->tail = it;
     f->n++;
+}
+
+static store_item *fifo_pop(item_fifo *f)
+{
+    store_item *it = f->head;
+    if (it) {
+        f->head = it->next;
+        if (!f->head)
+            f->tail = NULL;
+        f->n--;
+    }
+    return it;
 }
 
 /* Moves all of `src` to the end of `dst`. */
@@ -101,29 +144,18 @@ static void fifo_splice(item_fifo *dst, item_fifo *src)
 static item_fifo fifo_take(item_fifo *src, unsigned max)
 {
     item_fifo out = {0};
-    while (src->head && out.n < max) {
-        store_item *it = src->head;
-        src->head = it->next;
-        if (!src->head)
-            src->tail = NULL;
-        src->n--;
-        fifo_push(&out, it);
-    }
+    while (src->head && out.n < max)
+        fifo_push(&out, fifo_pop(src));
     return out;
 }
 
-static void record_commit(omtp_store_stats *st, uint64_t us, bool ok)
+static void record_us(uint64_t *buckets, uint64_t *sum, uint64_t us)
 {
-    if (!ok) {
-        st->commit_fail++;
-        return;
-    }
-    st->commits++;
-    st->commit_us_sum += us;
+    *sum += us;
     for (int i = 0; i < 11; i++)
         if (us <= bucket_us[i])
-            st->commit_us_bucket[i]++;
-    st->commit_us_bucket[11]++;
+            buckets[i]++;
+    buckets[11]++;
 }
 
 /* Runs one batch on the store thread; fills every item's status. Items cut
@@ -192,12 +224,19 @@ static void store_thread_main(void *arg)
             break; /* stopping and drained */
         item_fifo batch = fifo_take(&s->pending, s->max_batch);
         s->st.queued = s->pending.n;
+        bool failed = s->sync_failed_from != 0;
         uv_mutex_unlock(&s->mu);
 
-        uint64_t us;
-        bool ok;
+        uint64_t us = 0;
+        bool ok = false;
         item_fifo rest = {0};
-        run_batch(s, &batch, &rest, &us, &ok);
+        if (failed) {
+            /* an fsync failed: nothing may be reported durable any more */
+            for (store_item *it = batch.head; it; it = it->next)
+                it->status = OMTP_EDB;
+        } else {
+            run_batch(s, &batch, &rest, &us, &ok);
+        }
 
         uv_mutex_lock(&s->mu);
         if (rest.head) {
@@ -209,8 +248,58 @@ static void store_thread_main(void *arg)
             s->pending.n += rest.n;
         }
         s->st.executed += batch.n;
-        record_commit(&s->st, us, ok);
-        fifo_splice(&s->done, &batch);
+        if (ok) {
+            s->st.commits++;
+            record_us(s->st.commit_us_bucket, &s->st.commit_us_sum, us);
+        } else if (!failed) {
+            s->st.commit_fail++;
+        }
+        uint64_t n = ++s->written;
+        for (store_item *it = batch.head; it; it = it->next)
+            it->batch = n;
+        fifo_splice(&s->committed, &batch);
+        if (!s->deferred)
+            s->synced = n;
+        else
+            uv_cond_signal(&s->sync_cv);
+        uv_mutex_unlock(&s->mu);
+        uv_async_send(&s->async);
+        uv_mutex_lock(&s->mu);
+    }
+    uv_mutex_unlock(&s->mu);
+}
+
+/* Makes commits durable, several at a time: each fdatasync covers every
+ * batch committed before it started. */
+static void sync_thread_main(void *arg)
+{
+    omtp_store *s = arg;
+    uv_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->synced == s->written && !s->sync_stopping)
+            uv_cond_wait(&s->sync_cv, &s->mu);
+        if (s->synced == s->written)
+            break; /* stopping and everything synced */
+        uint64_t target = s->written;
+        bool failed = s->sync_failed_from != 0;
+        uv_mutex_unlock(&s->mu);
+
+        uint64_t t0 = uv_hrtime();
+        int rc = failed ? OMTP_EIO : s->db->ops->sync(s->db);
+        uint64_t us = (uv_hrtime() - t0) / 1000;
+
+        uv_mutex_lock(&s->mu);
+        if (rc != 0 && !s->sync_failed_from) {
+            s->sync_failed_from = s->synced + 1;
+            LOG_ERROR("store: the fsync of committed writes failed: from now on every write is "
+                      "refused (nothing can be acknowledged as durable); restart omtpd after "
+                      "checking the disk");
+        }
+        if (rc == 0) {
+            s->st.syncs++;
+            record_us(s->st.sync_us_bucket, &s->st.sync_us_sum, us);
+        }
+        s->synced = target;
         uv_mutex_unlock(&s->mu);
         uv_async_send(&s->async);
         uv_mutex_lock(&s->mu);
@@ -221,19 +310,29 @@ static void store_thread_main(void *arg)
 static void run_completions(omtp_store *s)
 {
     uv_mutex_lock(&s->mu);
-    item_fifo done = s->done;
-    memset(&s->done, 0, sizeof(s->done));
+    item_fifo committed = s->committed;
+    memset(&s->committed, 0, sizeof(s->committed));
+    uint64_t synced = s->synced, failed_from = s->sync_failed_from;
     uv_mutex_unlock(&s->mu);
-    store_item *it = done.head;
-    while (it) {
-        store_item *next = it->next;
+
+    /* stage 1, committed: in commit order */
+    store_item *it;
+    while ((it = fifo_pop(&committed))) {
+        if (it->status == 0 && it->stored && (!failed_from || it->batch < failed_from))
+            it->stored(it->arg, 0);
+        fifo_push(&s->waiting, it);
+    }
+    /* stage 2, durable: the same order */
+    while (s->waiting.head && s->waiting.head->batch <= synced) {
+        it = fifo_pop(&s->waiting);
+        if (it->status == 0 && failed_from && it->batch >= failed_from)
+            it->status = OMTP_EDB;
         if (it->done)
             it->done(it->arg, it->status);
         free(it);
         /* the async handle keeps the loop alive only while work is in flight */
         if (--s->outstanding == 0 && !s->closed)
             uv_unref((uv_handle_t *)&s->async);
-        it = next;
     }
 }
 
@@ -242,58 +341,123 @@ static void on_async(uv_async_t *a)
     run_completions(a->data);
 }
 
-static void on_async_closed(uv_handle_t *h)
+/* Signals the store thread once for everything submitted this loop turn. */
+static void kick(omtp_store *s)
 {
-    free(h->data);
+    if (!s->kick)
+        return;
+    s->kick = false;
+    uv_mutex_lock(&s->mu);
+    uv_cond_signal(&s->cv);
+    uv_mutex_unlock(&s->mu);
 }
 
-int omtp_store_open(uv_loop_t *loop, const omtp_store_config *cfg, omtp_store **out, char *why,
-                    size_t whylen)
+static void on_kick_check(uv_check_t *h)
+{
+    kick(h->data);
+}
+
+static void on_kick_prepare(uv_prepare_t *h)
+{
+    kick(h->data);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    omtp_store *s = h->data;
+    if (--s->open_handles == 0)
+        free(s);
+}
+
+static void close_handles(omtp_store *s)
+{
+    s->open_handles = 3;
+    uv_close((uv_handle_t *)&s->async, on_handle_closed);
+    uv_close((uv_handle_t *)&s->kick_check, on_handle_closed);
+    uv_close((uv_handle_t *)&s->kick_prepare, on_handle_closed);
+}
+
+int omtp_store_open_db(uv_loop_t *loop, omtp_db *db, unsigned max_batch, omtp_store **out,
+                       char *why, size_t whylen)
 {
     *out = NULL;
     omtp_store *s = calloc(1, sizeof(*s));
     if (!s) {
+        omtp_db_close(db);
         snprintf(why, whylen, "out of memory");
         return OMTP_ENOMEM;
     }
     s->loop = loop;
-    s->max_batch = cfg->max_batch ? cfg->max_batch : 1024;
-    int rc = omtp_db_open(cfg, &s->db, why, whylen);
-    if (rc != 0)
-        goto err_free;
+    s->db = db;
+    s->max_batch = max_batch ? max_batch : 1024;
+    if (db->ops->defer_sync && db->ops->sync)
+        s->deferred = db->ops->defer_sync(db) == 1;
     if (uv_mutex_init(&s->mu) != 0)
         goto err_db;
     if (uv_cond_init(&s->cv) != 0)
         goto err_mu;
-    if (uv_async_init(loop, &s->async, on_async) != 0)
+    if (uv_cond_init(&s->sync_cv) != 0)
         goto err_cv;
-    s->async.data = s;
+    if (uv_async_init(loop, &s->async, on_async) != 0)
+        goto err_sync_cv;
+    uv_check_init(loop, &s->kick_check);
+    uv_prepare_init(loop, &s->kick_prepare);
+    s->async.data = s->kick_check.data = s->kick_prepare.data = s;
+    uv_check_start(&s->kick_check, on_kick_check);
+    uv_prepare_start(&s->kick_prepare, on_kick_prepare);
+    /* none of them keeps the loop alive on its own (see outstanding) */
     uv_unref((uv_handle_t *)&s->async);
+    uv_unref((uv_handle_t *)&s->kick_check);
+    uv_unref((uv_handle_t *)&s->kick_prepare);
     if (uv_thread_create(&s->thread, store_thread_main, s) != 0) {
         snprintf(why, whylen, "cannot start the store thread");
-        uv_cond_destroy(&s->cv);
-        uv_mutex_destroy(&s->mu);
-        omtp_db_close(s->db);
-        /* the async handle is embedded in s: s is freed when the loop closed it */
-        uv_close((uv_handle_t *)&s->async, on_async_closed);
-        return OMTP_EIO;
+        goto err_handles;
+    }
+    if (s->deferred && uv_thread_create(&s->sync_thread, sync_thread_main, s) != 0) {
+        snprintf(why, whylen, "cannot start the store's sync thread");
+        uv_mutex_lock(&s->mu);
+        s->stopping = true;
+        uv_cond_signal(&s->cv);
+        uv_mutex_unlock(&s->mu);
+        uv_thread_join(&s->thread);
+        goto err_handles;
     }
     *out = s;
     return 0;
+err_handles:
+    uv_cond_destroy(&s->sync_cv);
+    uv_cond_destroy(&s->cv);
+    uv_mutex_destroy(&s->mu);
+    omtp_db_close(db);
+    /* the handles are embedded in s: s is freed when the loop closed them */
+    close_handles(s);
+    return OMTP_EIO;
+err_sync_cv:
+    uv_cond_destroy(&s->sync_cv);
 err_cv:
     uv_cond_destroy(&s->cv);
 err_mu:
     uv_mutex_destroy(&s->mu);
 err_db:
     snprintf(why, whylen, "cannot initialise the store executor");
-    rc = OMTP_EIO;
-    omtp_db_close(s->db);
-err_free:
+    omtp_db_close(db);
     free(s);
-    return rc;
+    return OMTP_EIO;
 }
 
-int omtp_store_submit(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn done, void *arg)
+int omtp_store_open(uv_loop_t *loop, const omtp_store_config *cfg, omtp_store **out, char *why,
+                    size_t whylen)
+{
+    omtp_db *db;
+    *out = NULL;
+    int rc = omtp_db_open(cfg, &db, why, whylen);
+    if (rc != 0)
+        return rc;
+    return omtp_store_open_db(loop, db, cfg->max_batch, out, why, whylen);
+}
+
+int omtp_store_submit2(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn stored,
+                       omtp_store_done_fn done, void *arg)
 {
     if (!s || s->closed)
         return OMTP_ECLOSED;
@@ -301,17 +465,24 @@ int omtp_store_submit(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn
     if (!it)
         return OMTP_ENOMEM;
     it->work = work;
+    it->stored = stored;
     it->done = done;
     it->arg = arg;
     it->status = 0;
+    it->batch = 0;
     if (s->outstanding++ == 0)
         uv_ref((uv_handle_t *)&s->async);
     uv_mutex_lock(&s->mu);
     fifo_push(&s->pending, it);
     s->st.queued = s->pending.n;
-    uv_cond_signal(&s->cv);
     uv_mutex_unlock(&s->mu);
+    s->kick = true; /* signalled at the end of this loop turn (kick) */
     return 0;
+}
+
+int omtp_store_submit(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn done, void *arg)
+{
+    return omtp_store_submit2(s, work, NULL, done, arg);
 }
 
 void omtp_store_close(omtp_store *s)
@@ -324,14 +495,27 @@ void omtp_store_close(omtp_store *s)
     uv_cond_signal(&s->cv);
     uv_mutex_unlock(&s->mu);
     uv_thread_join(&s->thread);
-    /* everything queued has run and committed: complete it here, in order */
+    if (s->deferred) {
+        uv_mutex_lock(&s->mu);
+        s->sync_stopping = true;
+        uv_cond_signal(&s->sync_cv);
+        uv_mutex_unlock(&s->mu);
+        uv_thread_join(&s->sync_thread);
+    }
+    /* everything queued has run, committed and synced: complete it here, in order */
     run_completions(s);
+    if (s->st.executed)
+        LOG_INFO("store: %llu items in %llu transactions (%.1f per commit), %llu fsyncs",
+                 (unsigned long long)s->st.executed, (unsigned long long)s->st.commits,
+                 s->st.commits ? (double)s->st.executed / (double)s->st.commits : 0.0,
+                 (unsigned long long)(s->deferred ? s->st.syncs : 0));
     omtp_db_close(s->db);
     s->db = NULL;
+    uv_cond_destroy(&s->sync_cv);
     uv_cond_destroy(&s->cv);
     uv_mutex_destroy(&s->mu);
-    /* the embedded async handle frees s once the loop has closed it */
-    uv_close((uv_handle_t *)&s->async, on_async_closed);
+    /* the embedded handles free s once the loop has closed them */
+    close_handles(s);
 }
 
 void omtp_store_get_stats(omtp_store *s, omtp_store_stats *out)

@@ -761,6 +761,19 @@ static void test_hot_session_get(void **state)
 
 /* ------------------------------------------------------ high priority */
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Change times are in ms: step past the current millisecond. */
+static void next_ms(void)
+{
+    usleep(2500);
+}
+
 static void test_hp_queue(void **state)
 {
     fx *f = *state;
@@ -814,20 +827,108 @@ static void test_hp_queue(void **state)
     assert_int_equal(last, 0);
 }
 
+/* One high-priority entry for user: returns its seq. */
+static int64_t hp_add(omtp_db *db, const char *user, const char *packId)
+{
+    omtp_OTIMPack p;
+    tars_init(&omtp_OTIMPack_desc, &p);
+    p.header.type = PT_MSG_CTRL;
+    p.header.flags = OMTP_F_HIGHPRJ;
+    tars_str_set(&p.header.packId, packId);
+    tars_bytes_set(&p.payload, (const uint8_t *)packId, strlen(packId));
+    int64_t seq = 0;
+    int rc = omtp_db_hp_append(db, user, &p, &seq);
+    tars_free(&omtp_OTIMPack_desc, &p);
+    if (rc)
+        fail_msg("hp_append: %d %s", rc, db->errmsg);
+    return seq;
+}
+
+/* Retention: entries created before the cutoff go, at most `limit` per call,
+ * newer ones stay, and a user's seqs keep increasing after the queue was
+ * emptied (the allocator is hp_heads, which a prune never touches). The
+ * database may hold other tests' (older) entries: the counts asserted are
+ * this test's own or bounds. (A prune is global: on a shared server, do not
+ * run two pruning tests at once.) */
+static void test_hp_prune(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    char a[OMTP_ID_MAX], b[OMTP_ID_MAX];
+    snprintf(a, sizeof(a), "%s", id(f, "a"));
+    snprintf(b, sizeof(b), "%s", id(f, "b"));
+    for (int i = 1; i <= 5; i++)
+        assert_int_equal(hp_add(db, a, "old-a"), i);
+    assert_int_equal(hp_add(db, b, "old-b"), 1);
+    assert_int_equal(hp_add(db, b, "old-b"), 2);
+    next_ms();
+    int64_t cutoff = now_ms();
+    assert_int_equal(hp_add(db, a, "new-a6"), 6);
+    assert_int_equal(hp_add(db, a, "new-a7"), 7);
+
+    int n = -1;
+    assert_int_equal(omtp_db_hp_prune(db, cutoff, 0, &n), OMTP_EINVAL);
+    assert_int_equal(n, 0);
+    /* at least 7 entries are older: one call deletes exactly the limit */
+    assert_int_equal(omtp_db_hp_prune(db, cutoff, 3, &n), 0);
+    assert_int_equal(n, 3);
+    int total = n, calls = 1;
+    do {
+        assert_int_equal(omtp_db_hp_prune(db, cutoff, 3, &n), 0);
+        assert_in_range(n, 0, 3);
+        total += n;
+        assert_true(++calls < 10000);
+    } while (n == 3);
+    assert_true(total >= 7);
+    assert_int_equal(omtp_db_hp_prune(db, cutoff, 3, &n), 0);
+    assert_int_equal(n, 0); /* nothing older is left */
+
+    /* a keeps exactly its recent entries, in order */
+    omtp_hp_rec_list l;
+    int64_t last = -1;
+    assert_int_equal(omtp_db_hp_list(db, a, 0, 200, &l, &last), 0);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.items[0].seq, 6);
+    assert_string_equal(l.items[0].pack.header.packId.data, "new-a6");
+    assert_int_equal(l.items[1].seq, 7);
+    assert_int_equal(last, 7);
+    omtp_hp_rec_list_free(&l);
+    /* b's queue is empty; its head (the newest seq) is still reported */
+    assert_int_equal(omtp_db_hp_list(db, b, 0, 200, &l, &last), 0);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(last, 2);
+
+    /* new entries continue after the pruned ones, never reusing a seq */
+    assert_int_equal(hp_add(db, b, "new-b"), 3);
+    assert_int_equal(hp_add(db, a, "new-a8"), 8);
+    assert_int_equal(omtp_db_hp_list(db, b, 0, 200, &l, &last), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.items[0].seq, 3);
+    assert_string_equal(l.items[0].pack.header.packId.data, "new-b");
+    assert_int_equal(last, 3);
+    omtp_hp_rec_list_free(&l);
+    /* a cursor from before the prune gets what is left after it */
+    assert_int_equal(omtp_db_hp_list(db, a, 1, 200, &l, &last), 0);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.items[0].seq, 6);
+    assert_int_equal(last, 8);
+    omtp_hp_rec_list_free(&l);
+
+    /* inside a batch transaction that rolls back, nothing is deleted */
+    next_ms();
+    int64_t later = now_ms();
+    assert_int_equal(omtp_db_begin(db), 0);
+    assert_int_equal(omtp_db_savepoint(db), 0);
+    assert_int_equal(omtp_db_hp_prune(db, later, 100, &n), 0);
+    assert_true(n >= 4);
+    assert_int_equal(omtp_db_rollback_to(db), 0);
+    assert_int_equal(omtp_db_commit(db), 0);
+    assert_int_equal(omtp_db_hp_list(db, a, 0, 200, &l, &last), 0);
+    assert_int_equal(l.n, 3);
+    omtp_hp_rec_list_free(&l);
+}
+
 /* ---------------------------------------------------------------- groups */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Change times are in ms: step past the current millisecond. */
-static void next_ms(void)
-{
-    usleep(2500);
-}
 
 static void mk_group(fx *f, const char *gname, const char *creator, int n, const char *const *mem)
 {
@@ -1338,6 +1439,7 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
         T(test_hot_sessions),
         T(test_hot_session_get),
         T(test_hp_queue),
+        T(test_hp_prune),
         T(test_group_create_get),
         T(test_group_messages),
         T(test_group_admin_and_sync),

@@ -25,6 +25,7 @@
 #include <pthread.h>
 
 #include "proto/omtp_proto.h"
+#include "store/pg/pg.h"
 #include "store/store.h"
 
 static const char *uri;
@@ -296,6 +297,71 @@ static void test_concurrent_seq(void **state)
         assert_int_equal(all[i], i + 1);
 }
 
+/* One high-priority entry for user: returns its seq. */
+static int64_t hp_add(omtp_db *db, const char *user)
+{
+    omtp_OTIMPack p;
+    tars_init(&omtp_OTIMPack_desc, &p);
+    p.header.type = PT_MSG_CTRL;
+    tars_str_set(&p.header.packId, "hp");
+    int64_t seq = 0;
+    int rc = omtp_db_hp_append(db, user, &p, &seq);
+    tars_free(&omtp_OTIMPack_desc, &p);
+    if (rc)
+        fail_msg("hp_append: %d %s", rc, db->errmsg);
+    return seq;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Two nodes prune at once: the second does not wait for the rows the first
+ * holds locked in its open transaction (it would hit lock_timeout and fail)
+ * but takes the next ones; together they remove every old entry, the
+ * recent one stays and seqs continue after it. */
+static void test_hp_prune_two_nodes(void **state)
+{
+    (void)state;
+    omtp_db *n1 = open_db(), *n2 = open_db();
+    assert_int_equal(pg_exec_sql(PGD(n2), "SET lock_timeout = '2s'"), 0);
+    char u[64];
+    id(u, sizeof(u), "hpu");
+    for (int i = 1; i <= 8; i++)
+        assert_int_equal(hp_add(n1, u), i);
+    usleep(2500);
+    int64_t cutoff = wall_ms();
+    assert_int_equal(hp_add(n1, u), 9);
+
+    int a = 0, b = 0, n = 0;
+    assert_int_equal(omtp_db_begin(n1), 0);
+    assert_int_equal(omtp_db_hp_prune(n1, cutoff, 3, &a), 0);
+    assert_int_equal(a, 3);
+    /* n1's transaction is open: its 3 rows are locked */
+    assert_int_equal(omtp_db_hp_prune(n2, cutoff, 3, &b), 0);
+    assert_int_equal(b, 3);
+    assert_int_equal(omtp_db_commit(n1), 0);
+    int total = a + b;
+    do {
+        assert_int_equal(omtp_db_hp_prune(n2, cutoff, 3, &n), 0);
+        total += n;
+    } while (n == 3);
+    assert_true(total >= 8);
+
+    omtp_hp_rec_list l;
+    int64_t last = 0;
+    assert_int_equal(omtp_db_hp_list(n1, u, 0, 100, &l, &last), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.items[0].seq, 9);
+    omtp_hp_rec_list_free(&l);
+    assert_int_equal(hp_add(n2, u), 10);
+    omtp_db_close(n1);
+    omtp_db_close(n2);
+}
+
 static void test_unreachable(void **state)
 {
     (void)state;
@@ -330,8 +396,11 @@ int main(int argc, char **argv)
     }
     snprintf(tag, sizeof(tag), "%d_%ld", (int)getpid(), (long)time(NULL));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_users),          cmocka_unit_test(test_messages),
-        cmocka_unit_test(test_groups_friends), cmocka_unit_test(test_concurrent_seq),
+        cmocka_unit_test(test_users),
+        cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_groups_friends),
+        cmocka_unit_test(test_concurrent_seq),
+        cmocka_unit_test(test_hp_prune_two_nodes),
         cmocka_unit_test(test_unreachable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -256,6 +256,10 @@ static void test_migrate_v1_messages(void **state)
                      1);
     assert_int_equal(q_int(h, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_dedup'"),
                      1);
+    /* v3: the dedup index leads with the (time-ordered) packId */
+    assert_int_equal(q_int(h, "SELECT count(*) FROM pragma_index_info('messages_dedup') "
+                              "WHERE seqno = 0 AND name = 'pack_id'"),
+                     1);
     sqlite3_close(h);
 }
 

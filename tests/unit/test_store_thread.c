@@ -126,8 +126,10 @@ static void submit_all(fixture *f, item *items, int n)
 {
     for (int i = 0; i < n; i++) {
         assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &items[i]), 0);
-        if (i == 0 && items[0].gate)
+        if (i == 0 && items[0].gate) {
+            uv_run(&f->loop, UV_RUN_NOWAIT); /* the end of a loop turn wakes the thread */
             uv_sem_wait(&g_started);
+        }
     }
 }
 
@@ -538,6 +540,241 @@ static void test_throughput(void **state)
     assert_true(cn < 5000);
 }
 
+/* ---- two stages: committed (stored) before durable (done) ---- */
+
+typedef struct stage_log {
+    int ev[256]; /* +idx = stored, -(idx+1) = done */
+    int n;
+} stage_log;
+
+typedef struct sitem {
+    stage_log *log;
+    int idx;
+    int fail;
+    int status;
+    bool stored, done;
+} sitem;
+
+static int stage_work(omtp_db *db, void *arg)
+{
+    (void)db;
+    return ((sitem *)arg)->fail;
+}
+
+static void stage_stored(void *arg, int status)
+{
+    sitem *it = arg;
+    assert_int_equal(status, 0);
+    assert_false(it->stored);
+    assert_false(it->done);
+    it->stored = true;
+    it->log->ev[it->log->n++] = it->idx;
+}
+
+static void stage_done(void *arg, int status)
+{
+    sitem *it = arg;
+    assert_false(it->done);
+    it->done = true;
+    it->status = status;
+    it->log->ev[it->log->n++] = -(it->idx + 1);
+}
+
+static void run_until_sdone(uv_loop_t *loop, sitem *items, int n)
+{
+    for (;;) {
+        bool all = true;
+        for (int i = 0; i < n; i++)
+            all = all && items[i].done;
+        if (all)
+            return;
+        uv_run(loop, UV_RUN_ONCE);
+    }
+}
+
+/* Items complete in two ordered stages on the real SQLite store, FULL
+ * (fsync deferred to the sync thread) and NORMAL (one stage at commit). */
+static void check_stages(fixture *f, bool deferred)
+{
+    enum { N = 40 };
+    stage_log log = {.n = 0};
+    sitem items[N];
+    memset(items, 0, sizeof(items));
+    for (int i = 0; i < N; i++) {
+        items[i] = (sitem){.log = &log, .idx = i, .fail = i % 7 == 3 ? OMTP_EINVAL : 0};
+        assert_int_equal(
+            omtp_store_submit2(f->store, stage_work, stage_stored, stage_done, &items[i]), 0);
+        if (i % 10 == 9)
+            uv_run(&f->loop, UV_RUN_NOWAIT); /* several batches */
+    }
+    run_until_sdone(&f->loop, items, N);
+    int last_stored = -1, last_done = -1;
+    for (int e = 0; e < log.n; e++) {
+        if (log.ev[e] >= 0) {
+            assert_true(log.ev[e] > last_stored);
+            last_stored = log.ev[e];
+        } else {
+            int idx = -log.ev[e] - 1;
+            assert_true(idx > last_done);
+            last_done = idx;
+            /* a successful item was pushed (stored) before it was acked (done) */
+            assert_int_equal(items[idx].stored, items[idx].fail == 0);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        assert_true(items[i].done);
+        assert_int_equal(items[i].status, items[i].fail);
+        assert_int_equal(items[i].stored, items[i].fail == 0);
+    }
+    omtp_store_stats st;
+    omtp_store_get_stats(f->store, &st);
+    if (deferred) {
+        assert_true(st.syncs >= 1);
+        assert_int_equal(st.sync_us_bucket[11], st.syncs);
+    } else {
+        assert_int_equal(st.syncs, 0);
+    }
+}
+
+static void test_stages_full(void **state)
+{
+    check_stages(*state, true); /* the fixture's store is FULL (the default) */
+}
+
+static void test_stages_normal(void **state)
+{
+    fixture *f = *state;
+    fx_close(f);
+    char why[256];
+    f->cfg.synchronous = 1;
+    assert_int_equal(omtp_store_open(&f->loop, &f->cfg, &f->store, why, sizeof(why)), 0);
+    check_stages(f, false);
+}
+
+/* ---- the sync stage with a fake backend (store.h: defer_sync/sync) ---- */
+
+typedef struct fake_db {
+    omtp_db base;
+    uv_sem_t sync_gate; /* sync waits on it when `gated` */
+    bool gated;
+    int sync_rc;
+    int syncs;
+} fake_db;
+
+static int f_ok(omtp_db *db)
+{
+    (void)db;
+    return 0;
+}
+
+static int f_defer(omtp_db *db)
+{
+    (void)db;
+    return 1;
+}
+
+static int f_sync(omtp_db *db)
+{
+    fake_db *d = (fake_db *)db;
+    if (d->gated)
+        uv_sem_wait(&d->sync_gate);
+    d->syncs++;
+    return d->sync_rc;
+}
+
+static void f_close(omtp_db *db)
+{
+    (void)db; /* owned by the test */
+}
+
+static const omtp_db_ops fake_ops = {.backend = "fake",
+                                     .close = f_close,
+                                     .defer_sync = f_defer,
+                                     .sync = f_sync,
+                                     .begin = f_ok,
+                                     .commit = f_ok,
+                                     .rollback = f_ok,
+                                     .savepoint = f_ok,
+                                     .release = f_ok,
+                                     .rollback_to = f_ok};
+
+static omtp_store *fake_open(uv_loop_t *loop, fake_db *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->base.ops = &fake_ops;
+    uv_sem_init(&d->sync_gate, 0);
+    omtp_store *s;
+    char why[128];
+    assert_int_equal(omtp_store_open_db(loop, &d->base, 0, &s, why, sizeof(why)), 0);
+    return s;
+}
+
+static void fake_close(uv_loop_t *loop, omtp_store *s, fake_db *d)
+{
+    omtp_store_close(s);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_sem_destroy(&d->sync_gate);
+}
+
+static void test_done_waits_for_sync(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fake_db d;
+    omtp_store *s = fake_open(&loop, &d);
+    d.gated = true;
+    stage_log log = {.n = 0};
+    sitem it = {.log = &log, .idx = 0};
+    assert_int_equal(omtp_store_submit2(s, stage_work, stage_stored, stage_done, &it), 0);
+    while (!it.stored)
+        uv_run(&loop, UV_RUN_ONCE);
+    /* committed and pushed, but the fsync has not returned: no ack yet */
+    for (int i = 0; i < 20; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_sleep(1);
+    }
+    assert_false(it.done);
+    uv_sem_post(&d.sync_gate);
+    run_until_sdone(&loop, &it, 1);
+    assert_int_equal(it.status, 0);
+    assert_true(d.syncs >= 1);
+    d.gated = false;
+    fake_close(&loop, s, &d);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_sync_failure_is_sticky(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fake_db d;
+    omtp_store *s = fake_open(&loop, &d);
+    d.sync_rc = OMTP_EIO;
+    d.gated = true;
+    stage_log log = {.n = 0};
+    sitem a = {.log = &log, .idx = 0};
+    assert_int_equal(omtp_store_submit2(s, stage_work, stage_stored, stage_done, &a), 0);
+    while (!a.stored)
+        uv_run(&loop, UV_RUN_ONCE);
+    d.gated = false;
+    uv_sem_post(&d.sync_gate); /* now the fsync fails */
+    run_until_sdone(&loop, &a, 1);
+    /* committed (so pushed), never durable: the sender is told to send again */
+    assert_true(a.stored);
+    assert_int_equal(a.status, OMTP_EDB);
+    /* from now on nothing runs: nothing could be acknowledged as durable */
+    d.sync_rc = 0;
+    sitem b = {.log = &log, .idx = 1};
+    assert_int_equal(omtp_store_submit2(s, stage_work, stage_stored, stage_done, &b), 0);
+    run_until_sdone(&loop, &b, 1);
+    assert_false(b.stored);
+    assert_int_equal(b.status, OMTP_EDB);
+    fake_close(&loop, s, &d);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_open_bad_uri(void **state)
 {
     (void)state;
@@ -561,6 +798,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_submit_after_close_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_throughput, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stages_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stages_normal, setup, teardown),
+        cmocka_unit_test(test_done_waits_for_sync),
+        cmocka_unit_test(test_sync_failure_is_sticky),
         cmocka_unit_test(test_open_bad_uri),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,7 +16,12 @@
  * Latency of a message = the send time carried in its payload -> its
  * delivery at the peer (same clock: both ends live in this process).
  * Closed loop (--window W): each sender keeps W messages in flight,
- * sending the next one as soon as an ack arrives.
+ * sending the next one as soon as an ack arrives. Fixed rate (--rate R):
+ * sends are paced by a 1 ms tick; with --pacing spread (the default) the
+ * senders' phases are spread evenly over one period, as independent users'
+ * would be, so a tick carries rate x senders / 1000 sends on average; with
+ * --pacing aligned every sender is due on the same tick, so the whole
+ * population sends in one burst each period (a synchronized-burst load).
  *
  * --protocol mqtt runs the chat scenario against an MQTT 3.1.1 broker with
  * the same design (mqtt.c: every connection on this one loop): client i
@@ -66,7 +71,8 @@ typedef struct bopts {
     int keepalive;
     int compress;
     int timeout_ms;
-    bool mqtt; /* --protocol mqtt */
+    bool mqtt;    /* --protocol mqtt */
+    bool aligned; /* --pacing aligned: every sender due on the same tick */
 } bopts;
 
 struct bench;
@@ -417,6 +423,13 @@ static void on_tick(uv_timer_t *t)
             if (!b->cl[i].online && !b->cl[i].done)
                 settled = false;
         if (settled) {
+            /* --pacing spread: sender k of n starts k/n of a period ahead */
+            int nsend = 0, k = 0;
+            for (int i = 0; i < b->ncl; i++)
+                nsend += b->cl[i].sender;
+            for (int i = 0; i < b->ncl && !b->o.aligned; i++)
+                if (b->cl[i].sender)
+                    b->cl[i].due = (double)k++ / nsend;
             b->phase = 1;
             b->t_run = now;
             b->t_run_end = now + (uint64_t)(b->o.duration * 1e6);
@@ -554,6 +567,7 @@ static void report(bench *b)
         json_object_set_new(j, "protocol", json_string(b->o.mqtt ? "mqtt" : "omtp"));
         json_object_set_new(j, "pairs", json_integer(b->o.pairs));
         json_object_set_new(j, "rate", json_real(b->o.rate));
+        json_object_set_new(j, "pacing", json_string(b->o.aligned ? "aligned" : "spread"));
         json_object_set_new(j, "window", json_integer(b->o.window));
         if (b->o.server_pid) {
             json_object_set_new(j, "server_rss_kb", json_integer(rss));
@@ -609,6 +623,9 @@ static void usage(FILE *f)
             "  --duration S         measured seconds (default 10)\n"
             "  --rate R             messages/s per sending client (default 10; 0 = closed\n"
             "                       loop)\n"
+            "  --pacing spread|aligned\n"
+            "                       fixed rate: senders' phases spread over the period\n"
+            "                       (default), or all due on the same 1 ms tick (bursts)\n"
             "  --window W           closed loop: messages in flight per client (default 1);\n"
             "                       --window without --rate means closed loop\n"
             "  --size B             message payload bytes (default 64)\n"
@@ -697,6 +714,12 @@ static int parse(int argc, char **argv, bopts *o)
         } else if (OPT("--rate")) {
             o->rate = atof(v);
             rate_set = true;
+        } else if (OPT("--pacing")) {
+            if (strcmp(v, "aligned") != 0 && strcmp(v, "spread") != 0) {
+                fprintf(stderr, "omtp-bench: --pacing is 'spread' or 'aligned', not '%s'\n", v);
+                return -1;
+            }
+            o->aligned = strcmp(v, "aligned") == 0;
         } else if (OPT("--window")) {
             o->window = atoi(v);
             window_set = true;

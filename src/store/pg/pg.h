@@ -118,7 +118,7 @@ int64_t pg_now_ms(void);
 int pg_row_msg(const PGresult *r, int row, int col0, omtp_msg_rec *m);
 
 /* Every op of the table: pg_<op> (transactions in pg_db.c, the rest in
- * pg_users.c, pg_msgs.c, pg_groups.c). */
+ * pg_users.c, pg_msgs.c, pg_groups.c, pg_retention.c). */
 #define PG_OP_DECL(name, params, args) int pg_##name params;
 OMTP_DB_OPS(PG_OP_DECL)
 #undef PG_OP_DECL

@@ -59,6 +59,9 @@ static const char *const pg_migrations[] = {
     " PRIMARY KEY (user_id, friend_id));"
     "CREATE TABLE user_attrs (user_id " ID ", friend_id " ID ", name " ID ", value " TXT ","
     " PRIMARY KEY (user_id, friend_id, name));",
+    /* 2: high-priority entries by creation time, for the retention prune
+     * (pg_retention.c): the oldest entries are the index's first range */
+    "CREATE INDEX hp_queue_created ON hp_queue (created_ms);",
 };
 static const int pg_migrations_count = (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
 

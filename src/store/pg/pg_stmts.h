@@ -119,6 +119,11 @@
                   "WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")                         \
     X(PG_HP_DEL_USER, "DELETE FROM hp_queue WHERE user_id = $1")                                   \
     X(PG_HP_HEAD_DEL_USER, "DELETE FROM hp_heads WHERE user_id = $1")                              \
+    /* retention (pg_retention.c): the oldest entries before a time, through hp_queue_created;     \
+     * rows another node is deleting right now are skipped, not waited for */                      \
+    X(PG_HP_PRUNE, "DELETE FROM hp_queue q USING (SELECT user_id, seq FROM hp_queue "              \
+                   "WHERE created_ms < $1 ORDER BY created_ms LIMIT $2 FOR UPDATE SKIP LOCKED) o " \
+                   "WHERE q.user_id = o.user_id AND q.seq = o.seq")                                \
     /* groups */                                                                                   \
     X(PG_GROUP_INSERT,                                                                             \
       "INSERT INTO chat_groups(group_id, name, avatar, creator_id, description, member_limit, "    \

@@ -34,6 +34,11 @@ typedef struct sq_db {
     sqlite3_stmt *stmts[SQ_NSTMTS];
     sqlite3_stmt *attr_get[8]; /* user_attr_get, one variant per filter combination */
     int64_t last_us;           /* last change time handed out (strictly increasing) */
+    char *path;                /* the database file */
+    /* deferred sync (sq_sync.c): the executor's sync thread only */
+    bool full;          /* configured synchronous=FULL */
+    bool sync_deferred; /* the connection runs NORMAL; sq_sync makes commits durable */
+    int wal_fd;         /* our own descriptor of <path>-wal, -1 until first sync */
 } sq_db;
 
 #define SQ(db) ((sq_db *)(db))
@@ -47,6 +52,11 @@ extern const int sq_migrations_count;
 #define SQ_OP_DECL(name, params, args) int sq_##name params;
 OMTP_DB_OPS(SQ_OP_DECL)
 #undef SQ_OP_DECL
+
+/* Deferred WAL sync (sq_sync.c): omtp_db_ops.defer_sync and .sync. */
+int sq_defer_sync(omtp_db *db);
+int sq_sync(omtp_db *db);
+void sq_sync_close(sq_db *d);
 
 /* Opens <path> (creating it) and migrates it. */
 int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whylen);

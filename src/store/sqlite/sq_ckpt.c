@@ -27,11 +27,10 @@
  *   - past SQ_CKPT_MAX the writer waits for a running pass and runs its own:
  *     only reached if the checkpointer's passes take very long.
  *
- * Durability is unchanged: a COMMIT still fsyncs the WAL (synchronous=FULL)
- * before the executor reports it; checkpoints only move committed pages
- * into the database file, and the checkpointer's connection uses the same
- * synchronous level (the database file is fsynced before the WAL may be
- * reused).
+ * Durability is unchanged: the WAL is still fsynced after a COMMIT
+ * (synchronous=FULL; sq_sync.c) before the executor reports it; checkpoints only move committed
+ * pages into the database file, and the checkpointer's connection uses the same synchronous level
+ * (the database file is fsynced before the WAL may be reused).
  */
 #include <stdio.h>
 #include <stdlib.h>

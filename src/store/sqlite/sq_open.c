@@ -2,11 +2,13 @@
  * sq_open.c - the SQLite backend: opening, pragmas, migrations, the statement
  * cache, transactions, and the helpers the sq_*.c operation files share.
  *
- * Durability: WAL journal, synchronous FULL by default (every COMMIT fsyncs
- * the WAL, so a committed message survives a power cut); NORMAL fsyncs only
- * at checkpoints (a crash of the OS may lose the last transactions, a crash
- * of omtpd never does). Group commit (store_thread.c) amortises the fsync;
- * checkpoints run on their own thread and connection (sq_ckpt.c).
+ * Durability: WAL journal, synchronous FULL by default (the WAL is fsynced
+ * after every commit before it is reported durable, so an acked message
+ * survives a power cut; under the executor that fsync runs on its own thread,
+ * sq_sync.c); NORMAL fsyncs only at checkpoints (a crash of the OS may lose
+ * the last transactions, a crash of omtpd never does). Group commit
+ * (store_thread.c) amortises the fsync; checkpoints run on their own thread
+ * and connection (sq_ckpt.c).
  */
 #include <errno.h>
 #include <limits.h>
@@ -274,11 +276,17 @@ static void sq_close(omtp_db *db)
         sqlite3_finalize(d->attr_get[i]);
     if (d->h)
         sqlite3_close_v2(d->h);
+    sq_sync_close(d);
+    free(d->path);
     free(d);
 }
 
 #define SQ_OP_PTR(name, params, args) .name = sq_##name,
-const omtp_db_ops sq_ops = {.backend = "sqlite", .close = sq_close, OMTP_DB_OPS(SQ_OP_PTR)};
+const omtp_db_ops sq_ops = {.backend = "sqlite",
+                            .close = sq_close,
+                            .defer_sync = sq_defer_sync,
+                            .sync = sq_sync,
+                            OMTP_DB_OPS(SQ_OP_PTR)};
 #undef SQ_OP_PTR
 
 /* mkdir -p with mode 0700 for the directories it creates */
@@ -406,6 +414,13 @@ int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whyle
         return OMTP_ENOMEM;
     }
     d->base.ops = &sq_ops;
+    d->wal_fd = -1;
+    if (!(d->path = strdup(path))) {
+        free(d);
+        snprintf(why, whylen, "out of memory");
+        return OMTP_ENOMEM;
+    }
+    d->full = cfg->synchronous != 1;
     int rc = OMTP_EDB;
     if (sqlite3_open_v2(path, &d->h,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

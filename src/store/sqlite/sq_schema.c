@@ -159,6 +159,20 @@ const char *const sq_migrations[] = {
     "DROP TABLE messages;"
     "ALTER TABLE messages_v2 RENAME TO messages;"
     "CREATE UNIQUE INDEX messages_dedup ON messages(from_id, pack_id) WHERE pack_id <> '';",
+
+    /* 2 -> 3: the dedup index leads with pack_id. packIds are UUIDv7 (time
+     * first: client/omtp_packid.h), so a batch of messages from many senders
+     * inserts into the index's last leaf page instead of one leaf page per
+     * sender: fewer pages written per commit. Lookups give both columns, so
+     * either order serves them; uniqueness is the same. */
+    "DROP INDEX messages_dedup;"
+    "CREATE UNIQUE INDEX messages_dedup ON messages(pack_id, from_id) WHERE pack_id <> '';",
+
+    /* 3 -> 4: high-priority entries by creation time, for the retention
+     * prune (sq_retention.c): the oldest entries are one range at the
+     * index's start, so deleting a chunk reads only what it deletes. An
+     * append adds to the index's last leaf (times grow). */
+    "CREATE INDEX hp_queue_by_time ON hp_queue(created_ms);",
 };
 
 const int sq_migrations_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));

@@ -112,6 +112,9 @@
                   "WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")                         \
     X(SQ_HP_DEL_USER, "DELETE FROM hp_queue WHERE user_id = ?1")                                   \
     X(SQ_HP_HEAD_DEL_USER, "DELETE FROM hp_heads WHERE user_id = ?1")                              \
+    /* retention (sq_retention.c): the oldest entries before a time, through hp_queue_by_time */   \
+    X(SQ_HP_PRUNE, "DELETE FROM hp_queue WHERE rowid IN (SELECT rowid FROM hp_queue "              \
+                   "WHERE created_ms < ?1 ORDER BY created_ms LIMIT ?2)")                          \
     /* groups */                                                                                   \
     X(SQ_GROUP_INSERT,                                                                             \
       "INSERT INTO chat_groups(group_id, name, avatar, creator_id, description, member_limit, "    \
