@@ -148,16 +148,6 @@ __attribute__((format(printf, 4, 5))) static int job_fail(int *code, char *desc,
 
 #define FAIL(j, c, ...) job_fail(&(j)->code, (j)->desc, (c), __VA_ARGS__)
 
-static int user_exists(omtp_db *db, const char *userId, bool *yes)
-{
-    omtp_user_rec u;
-    omtp_user_rec_init(&u);
-    int rc = omtp_db_user_get(db, userId, &u);
-    omtp_user_rec_free(&u);
-    *yes = rc == 0;
-    return rc == OMTP_ENOTFOUND ? 0 : rc;
-}
-
 /* Queues a stored HIGHPRJ message for its recipients (everyone but the
  * sender). */
 static int send_queue_high_prior(omtp_db *db, send_job *j)
@@ -208,7 +198,7 @@ static int send_work(omtp_db *db, void *arg)
             return FAIL(j, OMTP_EC_GROUP_NO_PRIVILEGE, "'%s' is not a member of group '%s'",
                         msg->from.data, msg->to.data);
     } else {
-        rc = user_exists(db, msg->to.data, &yes);
+        rc = omtp_db_user_exists(db, msg->to.data, &yes);
         if (rc != 0)
             return rc;
         if (!yes)

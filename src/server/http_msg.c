@@ -40,16 +40,12 @@ static int recipients_check_work(omtp_db *db, void *arg)
 {
     recipients *t = arg;
     for (uint32_t i = 0; i < t->to.n; i++) {
-        omtp_user_rec u;
-        omtp_user_rec_init(&u);
-        int rc = omtp_db_user_get(db, t->to.items[i].data, &u);
-        omtp_user_rec_free(&u);
-        if (rc == OMTP_ENOTFOUND) {
-            if (http_str_list_push(&t->missing, t->to.items[i].data) != 0)
-                return OMTP_ENOMEM;
-        } else if (rc < 0) {
+        bool yes = false;
+        int rc = omtp_db_user_exists(db, t->to.items[i].data, &yes);
+        if (rc < 0)
             return rc;
-        }
+        if (!yes && http_str_list_push(&t->missing, t->to.items[i].data) != 0)
+            return OMTP_ENOMEM;
     }
     return 0;
 }
@@ -365,28 +361,18 @@ static void message_free(message_ctx *c)
     free(c);
 }
 
-static int user_exists(omtp_db *db, const char *id, bool *yes)
-{
-    omtp_user_rec u;
-    omtp_user_rec_init(&u);
-    int rc = omtp_db_user_get(db, id, &u);
-    omtp_user_rec_free(&u);
-    *yes = rc == 0;
-    return rc == OMTP_ENOTFOUND ? 0 : rc;
-}
-
 static int message_check_work(omtp_db *db, void *arg)
 {
     message_ctx *c = arg;
     const char *from = c->m.msg.from.data, *to = c->m.msg.to.data;
     bool yes = false;
-    int rc = user_exists(db, from, &yes);
+    int rc = omtp_db_user_exists(db, from, &yes);
     if (rc || !yes)
         return rc ? rc
                   : http_refuse(&c->refusal, 0, 404, "unknown_user", "no such user: %s (from)",
                                 from);
     if (c->m.type == PT_MSG_SINGLE_CHAT) {
-        rc = user_exists(db, to, &yes);
+        rc = omtp_db_user_exists(db, to, &yes);
         if (rc || !yes)
             return rc ? rc
                       : http_refuse(&c->refusal, 0, 404, "unknown_user", "no such user: %s (to)",

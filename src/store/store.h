@@ -136,6 +136,8 @@ typedef struct omtp_db omtp_db;
     /* ---- users */                                                                               \
     X(user_create, (omtp_db * db, const omtp_user_rec *u), (db, u))                                \
     X(user_get, (omtp_db * db, const char *userId, omtp_user_rec *out), (db, userId, out))         \
+    /* whether the account exists, without reading the record (per-message recipient check) */     \
+    X(user_exists, (omtp_db * db, const char *userId, bool *yes), (db, userId, yes))               \
     X(user_set_password, (omtp_db * db, const char *userId, const char *pwHash),                   \
       (db, userId, pwHash))                                                                        \
     X(user_set_role, (omtp_db * db, const char *userId, int role), (db, userId, role))             \

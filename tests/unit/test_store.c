@@ -172,6 +172,40 @@ static void test_users(void **state)
     omtp_user_rec_free(&u);
 }
 
+/* The per-message recipient check: answers for exactly that id, follows
+ * create and delete, and never touches *yes's caller-side initial value. */
+static void test_user_exists(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    bool yes = true;
+    assert_int_equal(omtp_db_user_exists(db, id(f, "carol"), &yes), 0);
+    assert_false(yes);
+    mk_user(f, "carol", "$kdf$c");
+    yes = false;
+    assert_int_equal(omtp_db_user_exists(db, id(f, "carol"), &yes), 0);
+    assert_true(yes);
+    /* a prefix or an extension of an existing id is another id */
+    yes = true;
+    assert_int_equal(omtp_db_user_exists(db, id(f, "caro"), &yes), 0);
+    assert_false(yes);
+    yes = true;
+    assert_int_equal(omtp_db_user_exists(db, id(f, "carol2"), &yes), 0);
+    assert_false(yes);
+    /* inside a transaction: sees its own uncommitted create, then the rollback */
+    assert_int_equal(omtp_db_begin(db), 0);
+    mk_user(f, "dave", "");
+    assert_int_equal(omtp_db_user_exists(db, id(f, "dave"), &yes), 0);
+    assert_true(yes);
+    assert_int_equal(omtp_db_rollback(db), 0);
+    assert_int_equal(omtp_db_user_exists(db, id(f, "dave"), &yes), 0);
+    assert_false(yes);
+    assert_int_equal(omtp_db_user_delete(db, id(f, "carol")), 0);
+    yes = true;
+    assert_int_equal(omtp_db_user_exists(db, id(f, "carol"), &yes), 0);
+    assert_false(yes);
+}
+
 static void test_user_info(void **state)
 {
     fx *f = *state;
@@ -379,6 +413,70 @@ static void test_msg_dedup(void **state)
     assert_false(dup);
     assert_int_equal(omtp_db_session_last_seq(f->db, s, &last), 0);
     assert_int_equal(last, 4);
+}
+
+/* Duplicates inside the executor's shape of work (BEGIN, then SAVEPOINT /
+ * work / RELEASE per item): the refused insert gives its seqId back, keeps
+ * what the item wrote before it, and leaves the item open for more work and
+ * for the executor's RELEASE or ROLLBACK TO. */
+static void test_msg_dup_in_item(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    const char *s = sc(f, "a", "b");
+    bool dup = true;
+    tars_str v;
+    assert_int_equal(omtp_db_begin(db), 0);
+    assert_int_equal(omtp_db_savepoint(db), 0);
+    assert_int_equal(
+        send_full(f, PT_MSG_SINGLE_CHAT, s, id(f, "a"), id(f, "b"), "orig", "Q1", 0, &dup), 1);
+    assert_false(dup);
+    assert_int_equal(omtp_db_release(db), 0);
+
+    /* the item writes, then hits the duplicate, then appends again */
+    assert_int_equal(omtp_db_savepoint(db), 0);
+    assert_int_equal(omtp_db_meta_set(db, id(f, "before"), "1"), 0);
+    assert_int_equal(
+        send_full(f, PT_MSG_SINGLE_CHAT, s, id(f, "a"), id(f, "b"), "again", "Q1", 0, &dup), 1);
+    assert_true(dup);
+    assert_int_equal(say(f, "a", "b", "two"), 2);
+    assert_int_equal(omtp_db_release(db), 0);
+
+    /* the duplicate is the item's first write */
+    assert_int_equal(omtp_db_savepoint(db), 0);
+    assert_int_equal(
+        send_full(f, PT_MSG_SINGLE_CHAT, s, id(f, "a"), id(f, "b"), "again", "Q1", 0, &dup), 1);
+    assert_true(dup);
+    assert_int_equal(say(f, "a", "b", "three"), 3);
+    assert_int_equal(omtp_db_meta_set(db, id(f, "after"), "1"), 0);
+    assert_int_equal(omtp_db_release(db), 0);
+
+    /* ... and the item is then rolled back whole */
+    assert_int_equal(omtp_db_savepoint(db), 0);
+    assert_int_equal(
+        send_full(f, PT_MSG_SINGLE_CHAT, s, id(f, "a"), id(f, "b"), "again", "Q1", 0, &dup), 1);
+    assert_true(dup);
+    assert_int_equal(say(f, "a", "b", "dropped"), 4);
+    assert_int_equal(omtp_db_rollback_to(db), 0);
+    assert_int_equal(omtp_db_savepoint(db), 0);
+    assert_int_equal(say(f, "a", "b", "four"), 4);
+    assert_int_equal(omtp_db_release(db), 0);
+    assert_int_equal(omtp_db_commit(db), 0);
+
+    int64_t last = 0;
+    assert_int_equal(omtp_db_session_last_seq(db, s, &last), 0);
+    assert_int_equal(last, 4);
+    const char *want[] = {"orig", "two", "three", "four"};
+    for (int q = 1; q <= 4; q++) {
+        omtp_msg_rec m;
+        assert_int_equal(omtp_db_msg_get(db, s, q, &m), 0);
+        assert_string_equal(m.msg.content.data, want[q - 1]);
+        omtp_msg_rec_free(&m);
+    }
+    assert_int_equal(omtp_db_meta_get(db, id(f, "before"), &v), 0);
+    tars_str_clear(&v);
+    assert_int_equal(omtp_db_meta_get(db, id(f, "after"), &v), 0);
+    tars_str_clear(&v);
 }
 
 static void test_msg_flags_stored(void **state)
@@ -1328,10 +1426,12 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
     const struct CMUnitTest tests[] = {
         T(test_meta),
         T(test_users),
+        T(test_user_exists),
         T(test_user_info),
         T(test_transactions),
         T(test_msg_seq_gap_free),
         T(test_msg_dedup),
+        T(test_msg_dup_in_item),
         T(test_msg_flags_stored),
         T(test_history_and_control),
         T(test_history_cap),

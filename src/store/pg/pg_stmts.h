@@ -40,6 +40,7 @@
       "updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (user_id) DO NOTHING")  \
     X(PG_USER_GET, "SELECT user_id, pw_hash, role, name, avatar, mobile, birthday, created_ms "    \
                    "FROM users WHERE user_id = $1")                                                \
+    X(PG_USER_EXISTS, "SELECT 1 FROM users WHERE user_id = $1")                                    \
     X(PG_USER_LIST, "SELECT user_id, pw_hash, role, name, avatar, mobile, birthday, created_ms "   \
                     "FROM users ORDER BY user_id")                                                 \
     X(PG_USER_SET_PW, "UPDATE users SET pw_hash = $2 WHERE user_id = $1")                          \

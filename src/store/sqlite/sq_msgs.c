@@ -81,8 +81,10 @@ static int msg_dup(sq_db *d, omtp_msg_rec *m, bool *dup)
     return 0;
 }
 
-/* Statements per new message: SAVEPOINT, the seqId bump (RETURNING), the
- * insert, the membership upserts only for pairs not known to exist, RELEASE.
+/* Statements per new message: SAVEPOINT, the seqId bump, a point read of
+ * the bumped seqId (cheaper than UPSERT ... RETURNING, for which SQLite
+ * collects the rows in an ephemeral table on every execution), the insert,
+ * the membership upserts only for pairs not known to exist, RELEASE.
  * No dedup lookup first: the unique index (from_id, pack_id) refuses a
  * duplicate, the savepoint gives the seqId back and the original is read
  * then (duplicates are rare: a client resending after a lost ack). */
@@ -104,6 +106,13 @@ int sq_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
     sq_bind_tstr(st, 1, &m->msg.sessionId);
     sqlite3_bind_int(st, 2, m->type);
     sqlite3_bind_int64(st, 3, us);
+    if ((rc = sq_run(d, st, "session seqId")) != 0)
+        goto out;
+    if (!(st = sq_stmt(d, SQ_SESSION_LAST))) {
+        rc = OMTP_EDB;
+        goto out;
+    }
+    sq_bind_tstr(st, 1, &m->msg.sessionId);
     if (sqlite3_step(st) == SQLITE_ROW)
         seq = sqlite3_column_int64(st, 0);
     else

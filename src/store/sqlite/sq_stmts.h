@@ -38,6 +38,7 @@
       "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)")                                   \
     X(SQ_USER_GET, "SELECT user_id, pw_hash, role, name, avatar, mobile, birthday, created_ms "    \
                    "FROM users WHERE user_id = ?1")                                                \
+    X(SQ_USER_EXISTS, "SELECT 1 FROM users WHERE user_id = ?1")                                    \
     X(SQ_USER_LIST, "SELECT user_id, pw_hash, role, name, avatar, mobile, birthday, created_ms "   \
                     "FROM users ORDER BY user_id")                                                 \
     X(SQ_USER_SET_PW, "UPDATE users SET pw_hash = ?2 WHERE user_id = ?1")                          \
@@ -52,7 +53,7 @@
     X(SQ_SESSION_BUMP,                                                                             \
       "INSERT INTO sessions(session_id, type, last_seq, changed_us) VALUES (?1, ?2, 1, ?3) "       \
       "ON CONFLICT(session_id) DO UPDATE SET last_seq = last_seq + 1, "                            \
-      "changed_us = excluded.changed_us RETURNING last_seq")                                       \
+      "changed_us = excluded.changed_us")                                                          \
     X(SQ_MSG_INSERT,                                                                               \
       "INSERT INTO messages(session_id, seq, type, flags, pack_id, from_id, to_id, push_info, "    \
       "content_type, content, status, ts_ms) "                                                     \
