@@ -165,8 +165,8 @@ const char *const sq_migrations[] = {
      * inserts into the index's last leaf page instead of one leaf page per
      * sender: fewer pages written per commit. Lookups give both columns, so
      * either order serves them; uniqueness is the same. */
-    "DROP INDEX messages_dedup;"
-    "CREATE UNIQUE INDEX messages_dedup ON messages(pack_id, from_id) WHERE pack_id <> '';",
+    ("DROP INDEX messages_dedup;"
+     "CREATE UNIQUE INDEX messages_dedup ON messages(pack_id, from_id) WHERE pack_id <> '';"),
 
     /* 3 -> 4: high-priority entries by creation time, for the retention
      * prune (sq_retention.c): the oldest entries are one range at the
