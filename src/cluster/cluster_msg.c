@@ -36,14 +36,16 @@ static void put_str16(tars_buf *b, const char *s)
     tars_buf_put(b, s, n);
 }
 
-void omtp_cluster_push_encode(tars_buf *b, const omtp_cluster_push *m)
+static void push_encode(tars_buf *b, int kind, const omtp_cluster_push *m)
 {
-    uint8_t t = OMTP_CLUSTER_MSG_PUSH;
+    uint8_t t = (uint8_t)kind;
     if (m->nusers > OMTP_CLUSTER_MAX_USERS || m->payload_len > UINT32_MAX) {
         b->oom = true;
         return;
     }
     tars_buf_put(b, &t, 1);
+    if (kind == OMTP_CLUSTER_MSG_MPUSH)
+        put_str16(b, m->sessionId);
     put_u16(b, m->nusers);
     for (uint32_t i = 0; i < m->nusers; i++)
         put_str16(b, m->users[i]);
@@ -52,6 +54,35 @@ void omtp_cluster_push_encode(tars_buf *b, const omtp_cluster_push *m)
     put_str16(b, m->packId);
     put_u32(b, (uint32_t)m->payload_len);
     tars_buf_put(b, m->payload, m->payload_len);
+}
+
+void omtp_cluster_push_encode(tars_buf *b, const omtp_cluster_push *m)
+{
+    push_encode(b, OMTP_CLUSTER_MSG_PUSH, m);
+}
+
+void omtp_cluster_mpush_encode(tars_buf *b, const omtp_cluster_push *m)
+{
+    push_encode(b, OMTP_CLUSTER_MSG_MPUSH, m);
+}
+
+void omtp_cluster_msub_encode(tars_buf *b, const omtp_cluster_msub *m)
+{
+    uint8_t t = OMTP_CLUSTER_MSG_MSUB, on = m->on ? 1 : 0;
+    tars_buf_put(b, &t, 1);
+    put_str16(b, m->node);
+    put_str16(b, m->sessionId);
+    put_str16(b, m->userId);
+    tars_buf_put(b, &on, 1);
+    put_u64(b, m->token);
+}
+
+void omtp_cluster_hello_encode(tars_buf *b, const omtp_cluster_hello *h)
+{
+    uint8_t t = OMTP_CLUSTER_MSG_HELLO, hello = h->hello ? 1 : 0;
+    tars_buf_put(b, &t, 1);
+    put_str16(b, h->node);
+    tars_buf_put(b, &hello, 1);
 }
 
 void omtp_cluster_kick_encode(tars_buf *b, const omtp_cluster_kick *k)
@@ -121,12 +152,19 @@ static void get_cstr(rd *r, char *out, size_t cap)
     out[n] = 0;
 }
 
-int omtp_cluster_push_decode(const void *data, size_t len, omtp_cluster_push *m)
+static int push_decode(const void *data, size_t len, int kind, omtp_cluster_push *m)
 {
     rd r = {data, len, 0, false};
+    size_t slen = 0;
+    const uint8_t *sid = NULL;
     memset(m, 0, sizeof(*m));
-    if (get_n(&r, 1) != OMTP_CLUSTER_MSG_PUSH)
+    if (get_n(&r, 1) != (uint64_t)kind)
         return OMTP_EDECODE;
+    if (kind == OMTP_CLUSTER_MSG_MPUSH) {
+        sid = get_run(&r, 2, &slen);
+        if (!sid || slen == 0 || slen >= OMTP_CLUSTER_SID_MAX || memchr(sid, 0, slen))
+            return OMTP_EDECODE;
+    }
     uint32_t nusers = (uint32_t)get_n(&r, 2);
     /* first pass: validate and size */
     size_t need = 0, start = r.off;
@@ -144,7 +182,8 @@ int omtp_cluster_push_decode(const void *data, size_t len, omtp_cluster_push *m)
     const uint8_t *pay = get_run(&r, 4, &ylen);
     if (r.bad || r.off != len || (pk && memchr(pk, 0, plen)))
         return OMTP_EDECODE;
-    m->owned = malloc(need + plen + 1 + ylen + 1 + nusers * sizeof(char *) + sizeof(char *));
+    m->owned =
+        malloc(need + plen + 1 + ylen + 1 + slen + 1 + nusers * sizeof(char *) + sizeof(char *));
     if (!m->owned)
         return OMTP_ENOMEM;
     const char **users = (const char **)(void *)m->owned;
@@ -166,11 +205,27 @@ int omtp_cluster_push_decode(const void *data, size_t len, omtp_cluster_push *m)
     memcpy(q, pay, ylen);
     m->payload = (const uint8_t *)q;
     m->payload_len = ylen;
+    q += ylen + 1;
+    if (sid) {
+        memcpy(q, sid, slen);
+        q[slen] = 0;
+        m->sessionId = q;
+    }
     m->users = users;
     m->nusers = nusers;
     m->type = type;
     m->flags = flags;
     return 0;
+}
+
+int omtp_cluster_push_decode(const void *data, size_t len, omtp_cluster_push *m)
+{
+    return push_decode(data, len, OMTP_CLUSTER_MSG_PUSH, m);
+}
+
+int omtp_cluster_mpush_decode(const void *data, size_t len, omtp_cluster_push *m)
+{
+    return push_decode(data, len, OMTP_CLUSTER_MSG_MPUSH, m);
 }
 
 void omtp_cluster_push_free(omtp_cluster_push *m)
@@ -209,4 +264,33 @@ int omtp_cluster_group_decode(const void *data, size_t len, int kind, omtp_clust
     }
     g->token = get_n(&r, 8);
     return r.bad || r.off != len || !g->node[0] ? OMTP_EDECODE : 0;
+}
+
+int omtp_cluster_msub_decode(const void *data, size_t len, omtp_cluster_msub *m)
+{
+    rd r = {data, len, 0, false};
+    memset(m, 0, sizeof(*m));
+    if (get_n(&r, 1) != OMTP_CLUSTER_MSG_MSUB)
+        return OMTP_EDECODE;
+    get_cstr(&r, m->node, sizeof(m->node));
+    get_cstr(&r, m->sessionId, sizeof(m->sessionId));
+    get_cstr(&r, m->userId, sizeof(m->userId));
+    uint64_t on = get_n(&r, 1);
+    m->on = on == 1;
+    m->token = get_n(&r, 8);
+    return r.bad || r.off != len || on > 1 || !m->node[0] || !m->sessionId[0] || !m->userId[0]
+               ? OMTP_EDECODE
+               : 0;
+}
+
+int omtp_cluster_hello_decode(const void *data, size_t len, omtp_cluster_hello *h)
+{
+    rd r = {data, len, 0, false};
+    memset(h, 0, sizeof(*h));
+    if (get_n(&r, 1) != OMTP_CLUSTER_MSG_HELLO)
+        return OMTP_EDECODE;
+    get_cstr(&r, h->node, sizeof(h->node));
+    uint64_t hello = get_n(&r, 1);
+    h->hello = hello == 1;
+    return r.bad || r.off != len || hello > 1 || !h->node[0] ? OMTP_EDECODE : 0;
 }

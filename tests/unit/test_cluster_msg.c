@@ -175,12 +175,124 @@ static void test_group_roundtrip(void **state)
     tars_buf_free(&b);
 }
 
+/* A monitor push: the session id, then a push body; every prefix refused;
+ * a push is not a monitor push and vice versa. */
+static void test_mpush_roundtrip(void **state)
+{
+    (void)state;
+    static const char *users[] = {"mona"};
+    static const uint8_t payload[] = {0x16, 0x02, 'h', 'i'};
+    omtp_cluster_push m = {0}, d;
+    m.sessionId = "SC_alice_bob";
+    m.users = users;
+    m.nusers = 1;
+    m.type = 11;
+    m.flags = 0x4;
+    m.packId = "pk-1";
+    m.payload = payload;
+    m.payload_len = sizeof(payload);
+    tars_buf b;
+    tars_buf_init(&b);
+    omtp_cluster_mpush_encode(&b, &m);
+    assert_true(tars_buf_ok(&b));
+    assert_int_equal(b.data[0], 'W');
+    assert_int_equal(omtp_cluster_mpush_decode(b.data, b.len, &d), 0);
+    assert_string_equal(d.sessionId, "SC_alice_bob");
+    assert_int_equal(d.nusers, 1);
+    assert_string_equal(d.users[0], "mona");
+    assert_int_equal(d.type, 11);
+    assert_int_equal(d.flags, 0x4);
+    assert_string_equal(d.packId, "pk-1");
+    assert_int_equal(d.payload_len, sizeof(payload));
+    assert_memory_equal(d.payload, payload, sizeof(payload));
+    omtp_cluster_push_free(&d);
+    assert_int_equal(omtp_cluster_push_decode(b.data, b.len, &d), OMTP_EDECODE);
+    for (size_t n = 0; n < b.len; n++) {
+        uint8_t *copy = malloc(n ? n : 1);
+        memcpy(copy, b.data, n);
+        assert_int_equal(omtp_cluster_mpush_decode(copy, n, &d), OMTP_EDECODE);
+        free(copy);
+    }
+    tars_buf_free(&b);
+    /* an empty session id */
+    m.sessionId = "";
+    tars_buf_init(&b);
+    omtp_cluster_mpush_encode(&b, &m);
+    assert_int_equal(omtp_cluster_mpush_decode(b.data, b.len, &d), OMTP_EDECODE);
+    tars_buf_free(&b);
+    /* a plain push does not decode as a monitor push */
+    tars_buf_init(&b);
+    encode_push(&b, 2);
+    assert_int_equal(omtp_cluster_mpush_decode(b.data, b.len, &d), OMTP_EDECODE);
+    tars_buf_free(&b);
+}
+
+static void test_msub_hello_roundtrip(void **state)
+{
+    (void)state;
+    omtp_cluster_msub m, d;
+    memset(&m, 0, sizeof(m));
+    strcpy(m.node, "node-a");
+    strcpy(m.sessionId, "SC_alice_bob");
+    strcpy(m.userId, "mona");
+    m.on = true;
+    m.token = 0x1122334455667788ULL;
+    tars_buf b;
+    tars_buf_init(&b);
+    omtp_cluster_msub_encode(&b, &m);
+    assert_true(tars_buf_ok(&b));
+    assert_int_equal(b.len, 1 + 8 + 14 + 6 + 1 + 8);
+    assert_int_equal(omtp_cluster_msub_decode(b.data, b.len, &d), 0);
+    assert_string_equal(d.node, "node-a");
+    assert_string_equal(d.sessionId, "SC_alice_bob");
+    assert_string_equal(d.userId, "mona");
+    assert_true(d.on);
+    assert_true(d.token == m.token);
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_equal(omtp_cluster_msub_decode(b.data, n, &d), OMTP_EDECODE);
+    /* on/off is 0 or 1, nothing else */
+    uint8_t bad[64];
+    memcpy(bad, b.data, b.len);
+    bad[b.len - 9] = 2;
+    assert_int_equal(omtp_cluster_msub_decode(bad, b.len, &d), OMTP_EDECODE);
+    bad[b.len - 9] = 0;
+    assert_int_equal(omtp_cluster_msub_decode(bad, b.len, &d), 0);
+    assert_false(d.on);
+    tars_buf_free(&b);
+    /* an empty user id */
+    m.userId[0] = 0;
+    tars_buf_init(&b);
+    omtp_cluster_msub_encode(&b, &m);
+    assert_int_equal(omtp_cluster_msub_decode(b.data, b.len, &d), OMTP_EDECODE);
+    tars_buf_free(&b);
+
+    omtp_cluster_hello h = {.hello = true}, hd;
+    strcpy(h.node, "node-b");
+    tars_buf_init(&b);
+    omtp_cluster_hello_encode(&b, &h);
+    assert_true(tars_buf_ok(&b));
+    assert_int_equal(omtp_cluster_hello_decode(b.data, b.len, &hd), 0);
+    assert_string_equal(hd.node, "node-b");
+    assert_true(hd.hello);
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_equal(omtp_cluster_hello_decode(b.data, n, &hd), OMTP_EDECODE);
+    assert_int_equal(omtp_cluster_msub_decode(b.data, b.len, &d), OMTP_EDECODE);
+    tars_buf_free(&b);
+    h.hello = false;
+    tars_buf_init(&b);
+    omtp_cluster_hello_encode(&b, &h);
+    assert_int_equal(omtp_cluster_hello_decode(b.data, b.len, &hd), 0);
+    assert_false(hd.hello);
+    tars_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_push_roundtrip),   cmocka_unit_test(test_push_truncated),
-        cmocka_unit_test(test_push_bad_lengths), cmocka_unit_test(test_kick_roundtrip),
-        cmocka_unit_test(test_group_roundtrip),
+        cmocka_unit_test(test_push_roundtrip),       cmocka_unit_test(test_push_truncated),
+        cmocka_unit_test(test_push_bad_lengths),     cmocka_unit_test(test_kick_roundtrip),
+        cmocka_unit_test(test_group_roundtrip),      cmocka_unit_test(test_mpush_roundtrip),
+        cmocka_unit_test(test_msub_hello_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
