@@ -22,11 +22,13 @@
 #include "redis_uv.h"
 #include "server/core.h"
 #include "server/group.h"
+#include "server/monitor.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define BCAST_CHAN     "omtp:bc" /* every node subscribes: group member changes */
 #define NOTICE_WAIT_MS 2000      /* longest wait for other nodes' acks of a notice */
+#define RMON_BUCKETS   256       /* remote monitor table (sessionId -> nodes, users) */
 
 /* A "group members changed" notice waiting for the other nodes' acks. */
 typedef struct group_notice {
@@ -34,8 +36,8 @@ typedef struct group_notice {
     uint64_t token;
     int expected; /* acks to wait for; -1 until PUBLISH answered */
     int acks;
-    uint64_t deadline; /* loop ms */
-    char groupId[OMTP_ID_MAX + 1];
+    uint64_t deadline;                       /* loop ms */
+    char subject[OMTP_CLUSTER_SID_MAX + 32]; /* for the log: what changed */
     void (*done)(void *arg);
     void *arg;
 } group_notice;
@@ -51,6 +53,15 @@ typedef struct route_batch {
     char **node_of;   /* per user: array of node names (NULL-terminated) */
     struct omtp_cluster *cl;
 } route_batch;
+
+/* Another node's connections of `user` monitor session `sid` (one entry per
+ * (sid, node, user): set semantics). */
+typedef struct rmon_ent {
+    struct rmon_ent *next; /* bucket chain */
+    char node[128];
+    char user[OMTP_ID_MAX + 1];
+    char sid[];
+} rmon_ent;
 
 typedef struct omtp_cluster {
     omtp_server *srv;
@@ -79,6 +90,10 @@ typedef struct omtp_cluster {
     group_notice *notices; /* waiting for acks, oldest first */
     uint64_t next_token;
     uv_timer_t notice_timer;
+    /* remote monitor subscriptions: NULL while there is none, so a push of
+     * an unmonitored session costs one NULL check */
+    rmon_ent **rmon;
+    uint32_t rmon_count;
 } omtp_cluster;
 
 #define CL(s) ((omtp_cluster *)(s)->cluster)
@@ -89,6 +104,8 @@ static void beat_all(omtp_cluster *cl);
 static void notices_finish_all(omtp_cluster *cl);
 static void on_group_notice(omtp_cluster *cl, const omtp_cluster_group *g);
 static void on_group_ack(omtp_cluster *cl, uint64_t token);
+static void rmon_clear(omtp_cluster *cl);
+static void monitor_hello(omtp_cluster *cl, bool hello);
 
 /* ------------------------------------------------------------ URL */
 
@@ -747,6 +764,247 @@ static void deliver_push(omtp_cluster *cl, const omtp_cluster_push *m)
     omtp_wire_unref(w);
 }
 
+/* ------------------------------------------ cluster-wide session monitors */
+
+static uint32_t rmon_hash(const char *sid)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *sid; sid++)
+        h = (h ^ (uint8_t)*sid) * 16777619u;
+    return h % RMON_BUCKETS;
+}
+
+static void rmon_set(omtp_cluster *cl, const omtp_cluster_msub *m)
+{
+    uint32_t h = rmon_hash(m->sessionId);
+    for (rmon_ent **pp = cl->rmon ? &cl->rmon[h] : NULL; pp && *pp; pp = &(*pp)->next) {
+        rmon_ent *e = *pp;
+        if (strcmp(e->sid, m->sessionId) == 0 && strcmp(e->node, m->node) == 0 &&
+            strcmp(e->user, m->userId) == 0) {
+            if (!m->on) {
+                *pp = e->next;
+                free(e);
+                if (--cl->rmon_count == 0)
+                    rmon_clear(cl);
+            }
+            return;
+        }
+    }
+    if (!m->on)
+        return;
+    if (!cl->rmon && !(cl->rmon = calloc(RMON_BUCKETS, sizeof(*cl->rmon))))
+        goto oom;
+    size_t len = strlen(m->sessionId);
+    rmon_ent *e = calloc(1, sizeof(*e) + len + 1);
+    if (!e)
+        goto oom;
+    snprintf(e->node, sizeof(e->node), "%s", m->node);
+    snprintf(e->user, sizeof(e->user), "%s", m->userId);
+    memcpy(e->sid, m->sessionId, len + 1);
+    e->next = cl->rmon[h];
+    cl->rmon[h] = e;
+    cl->rmon_count++;
+    return;
+oom:
+    if (cl->rmon_count == 0)
+        rmon_clear(cl);
+    LOG_ERROR("cluster: out of memory: %s on node %s misses the pushes of %s sent here", m->userId,
+              m->node, m->sessionId);
+}
+
+/* Forgets every subscription of `node` (NULL: of every node). */
+static void rmon_drop_node(omtp_cluster *cl, const char *node)
+{
+    for (uint32_t h = 0; cl->rmon && h < RMON_BUCKETS; h++)
+        for (rmon_ent **pp = &cl->rmon[h]; *pp;) {
+            rmon_ent *e = *pp;
+            if (!node || strcmp(e->node, node) == 0) {
+                *pp = e->next;
+                free(e);
+                cl->rmon_count--;
+            } else {
+                pp = &e->next;
+            }
+        }
+    if (cl->rmon_count == 0)
+        rmon_clear(cl);
+}
+
+static void rmon_clear(omtp_cluster *cl)
+{
+    if (cl->rmon_count)
+        rmon_drop_node(cl, NULL); /* frees the entries, then comes back here */
+    else {
+        free(cl->rmon);
+        cl->rmon = NULL;
+    }
+}
+
+static bool in_list(const tars_str_list *l, const char *user)
+{
+    for (uint32_t i = 0; l && i < l->n; i++)
+        if (strcmp(l->items[i].data, user) == 0)
+            return true;
+    return false;
+}
+
+void omtp_cluster_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w,
+                               const tars_str_list *recipients)
+{
+    omtp_cluster *cl = CL(s);
+    if (!cl || !cl->rmon)
+        return; /* nobody elsewhere monitors anything */
+    rmon_ent *chain = cl->rmon[rmon_hash(sessionId)];
+    for (rmon_ent *e = chain; e; e = e->next) {
+        if (strcmp(e->sid, sessionId) != 0)
+            continue;
+        /* once per node: at its first entry for this session */
+        bool seen = false;
+        for (rmon_ent *f = chain; f != e && !seen; f = f->next)
+            seen = strcmp(f->sid, sessionId) == 0 && strcmp(f->node, e->node) == 0;
+        if (seen)
+            continue;
+        uint32_t n = 0, cap = 0;
+        for (rmon_ent *f = e; f; f = f->next)
+            cap++;
+        const char **users = malloc(cap * sizeof(*users));
+        if (!users)
+            continue;
+        for (rmon_ent *f = e; f && n < OMTP_CLUSTER_MAX_USERS; f = f->next)
+            if (strcmp(f->sid, sessionId) == 0 && strcmp(f->node, e->node) == 0 &&
+                !in_list(recipients, f->user)) /* recipients get it as members */
+                users[n++] = f->user;
+        if (n == 0 || !cmd_ready(cl)) {
+            cl->st.dropped += n ? 1 : 0;
+            free(users);
+            continue;
+        }
+        omtp_cluster_push m;
+        memset(&m, 0, sizeof(m));
+        m.sessionId = sessionId;
+        m.users = users;
+        m.nusers = n;
+        m.type = w->type;
+        m.flags = w->flags;
+        m.packId = w->packId;
+        m.payload = w->payload.data;
+        m.payload_len = w->payload.len;
+        tars_buf buf;
+        tars_buf_init(&buf);
+        omtp_cluster_mpush_encode(&buf, &m);
+        if (tars_buf_ok(&buf)) {
+            publish(cl, e->node, &buf);
+            cl->st.monitor_sent++;
+        }
+        tars_buf_free(&buf);
+        free(users);
+    }
+}
+
+static void send_msub(omtp_cluster *cl, const char *to_node, const char *sid, const char *user,
+                      bool on)
+{
+    omtp_cluster_msub m;
+    memset(&m, 0, sizeof(m));
+    snprintf(m.node, sizeof(m.node), "%s", cl->node);
+    snprintf(m.sessionId, sizeof(m.sessionId), "%s", sid);
+    snprintf(m.userId, sizeof(m.userId), "%s", user);
+    m.on = on;
+    tars_buf b;
+    tars_buf_init(&b);
+    omtp_cluster_msub_encode(&b, &m);
+    if (tars_buf_ok(&b) && cmd_ready(cl)) {
+        if (to_node)
+            publish(cl, to_node, &b);
+        else
+            redisAsyncCommand(cl->cmd, NULL, NULL, "PUBLISH %s %b", BCAST_CHAN, b.data, b.len);
+    }
+    tars_buf_free(&b);
+}
+
+typedef struct announce_ctx {
+    omtp_cluster *cl;
+    const char *node; /* NULL: broadcast */
+} announce_ctx;
+
+static void announce_one(void *arg, const char *sid, const char *user)
+{
+    announce_ctx *a = arg;
+    send_msub(a->cl, a->node, sid, user, true);
+}
+
+/* Tells `node` (NULL: every node) every (session, user) monitored here. */
+static void announce_all(omtp_cluster *cl, const char *node)
+{
+    announce_ctx a = {cl, node};
+    omtp_monitor_each(cl->srv, announce_one, &a);
+}
+
+/* Our Redis link came up (start or recovery): what we knew of other nodes'
+ * monitors may be stale, and they may have missed our changes. Say hello:
+ * every node drops our entries and re-announces its own to us; then
+ * announce ours (the same connection, so they arrive after the hello). */
+static void monitor_hello(omtp_cluster *cl, bool hello)
+{
+    if (!cmd_ready(cl))
+        return;
+    if (hello)
+        rmon_drop_node(cl, NULL);
+    omtp_cluster_hello h;
+    memset(&h, 0, sizeof(h));
+    snprintf(h.node, sizeof(h.node), "%s", cl->node);
+    h.hello = hello;
+    tars_buf b;
+    tars_buf_init(&b);
+    omtp_cluster_hello_encode(&b, &h);
+    if (tars_buf_ok(&b))
+        redisAsyncCommand(cl->cmd, NULL, NULL, "PUBLISH %s %b", BCAST_CHAN, b.data, b.len);
+    tars_buf_free(&b);
+    if (hello)
+        announce_all(cl, NULL);
+}
+
+static void on_hello(omtp_cluster *cl, const omtp_cluster_hello *h)
+{
+    if (strcmp(h->node, cl->node) == 0)
+        return;
+    LOG_INFO("cluster: node %s %s", h->node,
+             h->hello ? "started (our session monitors are re-announced to it)"
+                      : "stops (its session monitors are forgotten)");
+    rmon_drop_node(cl, h->node);
+    if (h->hello)
+        announce_all(cl, h->node);
+}
+
+static void on_msub(omtp_cluster *cl, const omtp_cluster_msub *m)
+{
+    if (strcmp(m->node, cl->node) == 0)
+        return; /* our own broadcast */
+    rmon_set(cl, m);
+    if (m->token) {
+        omtp_cluster_group ack;
+        memset(&ack, 0, sizeof(ack));
+        snprintf(ack.node, sizeof(ack.node), "%s", cl->node);
+        ack.token = m->token;
+        tars_buf b;
+        tars_buf_init(&b);
+        omtp_cluster_group_encode(&b, OMTP_CLUSTER_MSG_GACK, &ack);
+        if (tars_buf_ok(&b))
+            publish(cl, m->node, &b);
+        tars_buf_free(&b);
+    }
+}
+
+static void on_mpush(omtp_cluster *cl, const omtp_cluster_push *m)
+{
+    omtp_wire *w = omtp_wire_new_raw(m->type, m->flags, m->packId, m->payload, m->payload_len);
+    if (!w)
+        return;
+    cl->st.monitor_received++;
+    omtp_monitor_push_users(cl->srv, m->sessionId, w, m->users, m->nusers);
+    omtp_wire_unref(w);
+}
+
 static void on_channel(omtp_cluster *cl, const char *data, size_t len)
 {
     cl->st.received++;
@@ -766,6 +1024,25 @@ static void on_channel(omtp_cluster *cl, const char *data, size_t len)
         if (omtp_cluster_push_decode(data, len, &m) == 0) {
             deliver_push(cl, &m);
             omtp_cluster_push_free(&m);
+            return;
+        }
+    } else if (len > 0 && data[0] == OMTP_CLUSTER_MSG_MPUSH) {
+        omtp_cluster_push m;
+        if (omtp_cluster_mpush_decode(data, len, &m) == 0) {
+            on_mpush(cl, &m);
+            omtp_cluster_push_free(&m);
+            return;
+        }
+    } else if (len > 0 && data[0] == OMTP_CLUSTER_MSG_MSUB) {
+        omtp_cluster_msub m;
+        if (omtp_cluster_msub_decode(data, len, &m) == 0) {
+            on_msub(cl, &m);
+            return;
+        }
+    } else if (len > 0 && data[0] == OMTP_CLUSTER_MSG_HELLO) {
+        omtp_cluster_hello h;
+        if (omtp_cluster_hello_decode(data, len, &h) == 0) {
+            on_hello(cl, &h);
             return;
         }
     } else if (len > 0 && data[0] == OMTP_CLUSTER_MSG_KICK) {
@@ -796,6 +1073,7 @@ static void set_up(omtp_cluster *cl)
     LOG_INFO("cluster: node %s connected to Redis %s:%d%s", cl->node, cl->host, cl->port,
              cl->ever_up ? " (recovered)" : "");
     beat_all(cl);
+    monitor_hello(cl, true);
     redisAsyncHandleWrite(cl->cmd); /* presence back before clients are told to resync */
     if (cl->ever_up) {
         /* group member notices may have been lost meanwhile */
@@ -1029,9 +1307,8 @@ static void on_notice_timer(uv_timer_t *t)
     while (n) {
         group_notice *next = n->next;
         if (now >= n->deadline) {
-            LOG_WARN("cluster: members of %s changed: %d of %d other nodes confirmed within %d "
-                     "ms; going on (the others' caches expire on their own)",
-                     n->groupId, n->acks, n->expected, NOTICE_WAIT_MS);
+            LOG_WARN("cluster: %s: %d of %d other nodes confirmed within %d ms; going on",
+                     n->subject, n->acks, n->expected, NOTICE_WAIT_MS);
             notice_finish(cl, n);
         }
         n = next;
@@ -1084,31 +1361,24 @@ static void on_group_ack(omtp_cluster *cl, uint64_t token)
     notice_check(cl, n);
 }
 
-void omtp_cluster_group_changed(omtp_server *s, const char *groupId, void (*done)(void *arg),
-                                void *arg)
+/* Publishes msg (which carries `token`) on the broadcast channel; done(arg)
+ * runs once every other node acked it with a 'g', after NOTICE_WAIT_MS, or
+ * at once (before this returns) when it cannot be sent. */
+static void notice_publish(omtp_cluster *cl, uint64_t token, const tars_buf *msg,
+                           const char *subject, void (*done)(void *arg), void *arg)
 {
-    omtp_cluster *cl = CL(s);
     group_notice *n = NULL;
-    tars_buf b;
-    tars_buf_init(&b);
-    if (!cl || cl->stopping || !cmd_ready(cl) || !cl->sub_up)
+    if (cl->stopping || !cmd_ready(cl) || !cl->sub_up || !tars_buf_ok(msg) ||
+        !(n = calloc(1, sizeof(*n))))
         goto now;
-    omtp_cluster_group g;
-    memset(&g, 0, sizeof(g));
-    snprintf(g.node, sizeof(g.node), "%s", cl->node);
-    snprintf(g.groupId, sizeof(g.groupId), "%s", groupId);
-    g.token = ++cl->next_token;
-    omtp_cluster_group_encode(&b, OMTP_CLUSTER_MSG_GROUP, &g);
-    if (!tars_buf_ok(&b) || !(n = calloc(1, sizeof(*n))))
-        goto now;
-    n->token = g.token;
+    n->token = token;
     n->expected = -1;
-    n->deadline = uv_now(s->loop) + NOTICE_WAIT_MS;
-    snprintf(n->groupId, sizeof(n->groupId), "%s", groupId);
+    n->deadline = uv_now(cl->srv->loop) + NOTICE_WAIT_MS;
+    snprintf(n->subject, sizeof(n->subject), "%s", subject);
     n->done = done;
     n->arg = arg;
-    if (redisAsyncCommand(cl->cmd, on_group_published, (void *)(uintptr_t)g.token, "PUBLISH %s %b",
-                          BCAST_CHAN, b.data, b.len) != REDIS_OK)
+    if (redisAsyncCommand(cl->cmd, on_group_published, (void *)(uintptr_t)token, "PUBLISH %s %b",
+                          BCAST_CHAN, msg->data, msg->len) != REDIS_OK)
         goto now;
     n->next = NULL;
     group_notice **tail = &cl->notices;
@@ -1118,14 +1388,62 @@ void omtp_cluster_group_changed(omtp_server *s, const char *groupId, void (*done
     if (!uv_is_active((uv_handle_t *)&cl->notice_timer))
         uv_timer_start(&cl->notice_timer, on_notice_timer, 100, 100);
     cl->st.published++;
-    cl->st.group_sent++;
-    tars_buf_free(&b);
     return;
 now:
     free(n);
-    tars_buf_free(&b);
     if (done)
         done(arg);
+}
+
+void omtp_cluster_group_changed(omtp_server *s, const char *groupId, void (*done)(void *arg),
+                                void *arg)
+{
+    omtp_cluster *cl = CL(s);
+    if (!cl) {
+        if (done)
+            done(arg);
+        return;
+    }
+    omtp_cluster_group g;
+    memset(&g, 0, sizeof(g));
+    snprintf(g.node, sizeof(g.node), "%s", cl->node);
+    snprintf(g.groupId, sizeof(g.groupId), "%s", groupId);
+    g.token = ++cl->next_token;
+    tars_buf b;
+    tars_buf_init(&b);
+    omtp_cluster_group_encode(&b, OMTP_CLUSTER_MSG_GROUP, &g);
+    char subject[OMTP_ID_MAX + 32];
+    snprintf(subject, sizeof(subject), "members of %s changed", groupId);
+    cl->st.group_sent++;
+    notice_publish(cl, g.token, &b, subject, done, arg);
+    tars_buf_free(&b);
+}
+
+void omtp_cluster_monitor_changed(omtp_server *s, const char *sessionId, const char *userId,
+                                  bool on, void (*done)(void *arg), void *arg)
+{
+    omtp_cluster *cl = CL(s);
+    if (!cl || !on) {
+        if (cl)
+            send_msub(cl, NULL, sessionId, userId, false);
+        if (done)
+            done(arg);
+        return;
+    }
+    omtp_cluster_msub m;
+    memset(&m, 0, sizeof(m));
+    snprintf(m.node, sizeof(m.node), "%s", cl->node);
+    snprintf(m.sessionId, sizeof(m.sessionId), "%s", sessionId);
+    snprintf(m.userId, sizeof(m.userId), "%s", userId);
+    m.on = true;
+    m.token = ++cl->next_token;
+    tars_buf b;
+    tars_buf_init(&b);
+    omtp_cluster_msub_encode(&b, &m);
+    char subject[OMTP_CLUSTER_SID_MAX + 32];
+    snprintf(subject, sizeof(subject), "%s monitors %s", userId, sessionId);
+    notice_publish(cl, m.token, &b, subject, done, arg);
+    tars_buf_free(&b);
 }
 
 /* The state is freed when its four handles closed and both Redis
@@ -1133,6 +1451,7 @@ now:
 static void cluster_release(omtp_cluster *cl)
 {
     if (--cl->closing_handles == 0) {
+        rmon_clear(cl);
         free(cl->conns);
         free(cl);
     }
@@ -1197,6 +1516,7 @@ void omtp_cluster_stop(omtp_server *s)
             entry_field(cl, c->deviceType, field, sizeof(field));
             redisAsyncCommand(cl->cmd, NULL, NULL, "HDEL %s %s", key, field);
         }
+        monitor_hello(cl, false); /* other nodes forget our monitors */
     }
     cl->stopping = true;
     cl->nconns = 0;

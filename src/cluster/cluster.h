@@ -16,7 +16,8 @@
  *                    node) and kickouts.
  *   omtp:bc          pub/sub channel of every node: "group members changed"
  *                    notices (each node drops that group's cached member
- *                    list, server/group.h).
+ *                    list, server/group.h), monitor subscription changes and
+ *                    node hellos (cluster-wide session monitors, below).
  *
  * Delivery: omtp_push_user() delivers to this node's devices itself and
  * hands the wire to omtp_cluster_push_user(), which collects the target
@@ -55,8 +56,9 @@ typedef struct omtp_cluster_stats {
     uint64_t dropped;     /* cross-node pushes dropped while Redis was down */
     uint64_t kicks_sent, kicks_received;
     uint64_t reconnects;
-    uint64_t group_sent, group_received; /* "group members changed" notices */
-    bool up;                             /* both Redis connections established */
+    uint64_t group_sent, group_received;     /* "group members changed" notices */
+    uint64_t monitor_sent, monitor_received; /* monitor pushes to / from other nodes */
+    bool up;                                 /* both Redis connections established */
 } omtp_cluster_stats;
 
 /* Starts the bus when cfg->redis_url is set (no-op otherwise). `port` is the
@@ -88,6 +90,24 @@ void omtp_cluster_kick_device(omtp_server *s, const omtp_conn *by, int deviceTyp
  * down) drops its whole member cache when it reconnects. */
 void omtp_cluster_group_changed(omtp_server *s, const char *groupId, void (*done)(void *arg),
                                 void *arg);
+
+/* Cluster-wide session monitors (docs/cluster.md, "Session monitors").
+ *
+ * This node's first connection of userId monitoring sessionId appeared
+ * (on) or its last one went (off). "on" tells every other node and runs
+ * done(arg) once each of them acked (at most NOTICE_WAIT_MS, 2 s) -- so a
+ * monitor told "started" misses nothing sent through any node afterwards --
+ * or at once when there is no cluster or Redis is down. "off" is sent
+ * without waiting (done at once): the receiving node hands a monitor push
+ * only to connections monitoring the session at that moment. */
+void omtp_cluster_monitor_changed(omtp_server *s, const char *sessionId, const char *userId,
+                                  bool on, void (*done)(void *arg), void *arg);
+/* Forwards w, a push of sessionId, to every other node with connections
+ * monitoring it, once per node, naming the monitoring users that are not in
+ * `recipients` (they get w as members). One NULL check when no other node
+ * monitors anything; no Redis round trip. */
+void omtp_cluster_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w,
+                               const tars_str_list *recipients);
 
 /* For each of `users`: whether a foreground device (online, not flagged
  * background) of theirs is on ANOTHER node, by the presence table (one

@@ -84,7 +84,7 @@ void omtp_deliver_msg(omtp_server *s, const omtp_msg_rec *m, const tars_str_list
     }
     for (uint32_t i = 0; users && i < users->n; i++)
         omtp_push_user(s, users->items[i].data, w, except);
-    omtp_monitor_push(s, m->msg.sessionId.data, w, except);
+    omtp_monitor_push(s, m->msg.sessionId.data, w, except, users);
     omtp_wire_unref(w);
 }
 
@@ -633,7 +633,7 @@ static void ctrl_done(void *arg, int status)
     if (w) {
         for (uint32_t i = 0; i < j->members.n; i++)
             omtp_push_user(s, j->members.items[i].data, w, j->req->conn);
-        omtp_monitor_push(s, j->ctl.sessionId.data, w, j->req->conn);
+        omtp_monitor_push(s, j->ctl.sessionId.data, w, j->req->conn, &j->members);
         omtp_wire_unref(w);
     } else {
         LOG_ERROR("msg ctrl %s/%lld: out of memory for the push (queued notices remain)",

@@ -335,7 +335,7 @@ void omtp_fanout_msg(omtp_server *s, const omtp_msg_rec *rec, omtp_members *m, o
                   (long long)rec->msg.seqId);
         return;
     }
-    omtp_monitor_push(s, rec->msg.sessionId.data, w, except);
+    omtp_monitor_push(s, rec->msg.sessionId.data, w, except, &m->ids);
     omtp_fanout_wire(s, w, m, except);
     omtp_wire_unref(w);
 }

@@ -7,6 +7,14 @@
  * Subscriptions are per connection and in memory: a reconnecting monitor
  * starts again (and can catch up with history, which monitoring opens to it).
  *
+ * Cluster: the first local subscription of a (session, user) pair and the
+ * removal of its last are announced to the other nodes
+ * (omtp_cluster_monitor_changed); START answers once they all acked, so
+ * pushes sent through any node after the answer reach the monitor. Pushes
+ * of sessions that other nodes monitor are forwarded to them
+ * (omtp_cluster_monitor_push), and forwarded pushes arrive through
+ * omtp_monitor_push_users.
+ *
  * Data: a hash table sessionId -> subscriptions (chained, fixed number of
  * buckets) that exists only while at least one subscription does, so the
  * common case -- nobody monitors anything -- costs one NULL check per push.
@@ -18,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
 #include "handlers.h"
 #include "monitor.h"
 #include "sync.h"
@@ -59,15 +68,59 @@ bool omtp_monitor_watching(const omtp_conn *c, const char *sessionId)
     return false;
 }
 
-void omtp_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w, const omtp_conn *except)
+static bool in_recipients(const tars_str_list *r, const char *user)
+{
+    for (uint32_t i = 0; r && i < r->n; i++)
+        if (strcmp(r->items[i].data, user) == 0)
+            return true;
+    return false;
+}
+
+void omtp_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w, const omtp_conn *except,
+                       const tars_str_list *recipients)
 {
     mon_table *t = s->monitor;
-    if (!t || t->count == 0)
-        return;
-    for (mon_sub *m = t->buckets[sid_hash(sessionId)]; m; m = m->next)
-        if (m->conn != except && strcmp(m->sid, sessionId) == 0 && omtp_conn_is_open(m->conn))
+    for (mon_sub *m = t ? t->buckets[sid_hash(sessionId)] : NULL; m; m = m->next)
+        if (m->conn != except && strcmp(m->sid, sessionId) == 0 && omtp_conn_is_open(m->conn) &&
+            !in_recipients(recipients, m->conn->userId))
             if (omtp_conn_send_wire(m->conn, w) == 0)
                 s->metrics.pushes++;
+    omtp_cluster_monitor_push(s, sessionId, w, recipients);
+}
+
+void omtp_monitor_push_users(omtp_server *s, const char *sessionId, omtp_wire *w,
+                             const char *const *users, uint32_t nusers)
+{
+    mon_table *t = s->monitor;
+    for (mon_sub *m = t ? t->buckets[sid_hash(sessionId)] : NULL; m; m = m->next) {
+        if (strcmp(m->sid, sessionId) != 0 || !omtp_conn_is_open(m->conn))
+            continue;
+        for (uint32_t i = 0; i < nusers; i++)
+            if (strcmp(users[i], m->conn->userId) == 0) {
+                if (omtp_conn_send_wire(m->conn, w) == 0)
+                    s->metrics.pushes++;
+                break;
+            }
+    }
+}
+
+void omtp_monitor_each(omtp_server *s, void (*fn)(void *arg, const char *sid, const char *user),
+                       void *arg)
+{
+    mon_table *t = s->monitor;
+    for (uint32_t h = 0; t && h < MON_BUCKETS; h++)
+        for (mon_sub *m = t->buckets[h]; m; m = m->next)
+            fn(arg, m->sid, m->conn->userId);
+}
+
+/* Whether a subscription other than `skip` has sid and user's connection. */
+static bool pair_subscribed(const mon_table *t, const char *sid, const char *user,
+                            const mon_sub *skip)
+{
+    for (const mon_sub *m = t ? t->buckets[sid_hash(sid)] : NULL; m; m = m->next)
+        if (m != skip && strcmp(m->sid, sid) == 0 && strcmp(m->conn->userId, user) == 0)
+            return true;
+    return false;
 }
 
 static void table_remove(omtp_server *s, omtp_conn *c, const char *sid)
@@ -79,6 +132,8 @@ static void table_remove(omtp_server *s, omtp_conn *c, const char *sid)
         mon_sub *m = *pp;
         if (m->conn == c && strcmp(m->sid, sid) == 0) {
             *pp = m->next;
+            if (!pair_subscribed(t, sid, c->userId, m))
+                omtp_cluster_monitor_changed(s, sid, c->userId, false, NULL, NULL);
             free(m);
             if (--t->count == 0) {
                 free(t);
@@ -89,7 +144,9 @@ static void table_remove(omtp_server *s, omtp_conn *c, const char *sid)
     }
 }
 
-/* Returns 0, or OMTP_ENOMEM, or OMTP_ETOOBIG (too many subscriptions). */
+/* Returns 1 when c is the first connection of its user monitoring sid here
+ * (other nodes must learn it), 0 when it is not or already monitored it,
+ * or OMTP_ENOMEM, or OMTP_ETOOBIG (too many subscriptions). */
 static int monitor_add(omtp_conn *c, const char *sid)
 {
     omtp_server *s = c->srv;
@@ -135,12 +192,13 @@ static int monitor_add(omtp_conn *c, const char *sid)
     memcpy(m->sid, sid, len + 1);
     memcpy(copy, sid, len + 1);
     m->conn = c;
+    bool first = !pair_subscribed(t, sid, c->userId, NULL);
     uint32_t h = sid_hash(sid);
     m->next = t->buckets[h];
     t->buckets[h] = m;
     t->count++;
     cm->sids[cm->n++] = copy;
-    return 0;
+    return first ? 1 : 0;
 }
 
 static void monitor_remove(omtp_conn *c, const char *sid)
@@ -187,13 +245,21 @@ static const char *monitor_request_sid(omtp_req *req)
     return in->sessionId.data;
 }
 
+static void start_announced(void *arg)
+{
+    omtp_reply_code(arg, OMTP_EC_SUCCESS, "%s", "");
+}
+
 void handle_monitor_start(omtp_req *req)
 {
     const char *sid = monitor_request_sid(req);
     if (!sid)
         return;
     int rc = monitor_add(req->conn, sid);
-    if (rc == OMTP_ETOOBIG)
+    if (rc == 1) /* answered once every other node knows (cluster.h) */
+        omtp_cluster_monitor_changed(req->conn->srv, sid, req->conn->userId, true, start_announced,
+                                     req);
+    else if (rc == OMTP_ETOOBIG)
         omtp_reply_code(req, OMTP_EC_SERVER_REFUSED, "a connection may monitor at most %d sessions",
                         MON_PER_CONN_MAX);
     else if (rc != 0)

@@ -135,9 +135,11 @@ void omtp_push_sync_cmd(omtp_server *s, const char *userId, int command, const c
 void omtp_deliver_msg(omtp_server *s, const omtp_msg_rec *m, const tars_str_list *users,
                       const omtp_conn *except);
 
-/* monitor.c: connections monitoring a session get w (except `except`). */
-void omtp_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w,
-                       const omtp_conn *except);
+/* monitor.c: connections monitoring a session get w (except `except` and
+ * connections of users in `recipients`, who get w pushed as members; NULL =
+ * none), on this node and -- through the cluster bus -- on other nodes. */
+void omtp_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w, const omtp_conn *except,
+                       const tars_str_list *recipients);
 /* monitor.c: forget a closing connection's subscriptions. */
 void omtp_monitor_conn_closed(omtp_conn *c);
 
