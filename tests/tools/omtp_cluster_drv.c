@@ -10,6 +10,7 @@
  *   omtp_cluster_drv outage   PREFIX STEP_DIR NODE_A NODE_B
  *   omtp_cluster_drv pgdown   PREFIX STEP_DIR NODE_A
  *   omtp_cluster_drv webhook  PREFIX RECORD_FILE NODE_A NODE_B
+ *   omtp_cluster_drv monitor  PREFIX STEP_DIR NODE_A NODE_B
  *
  * NODE is host:port. Users are PREFIX_u0, PREFIX_u1, ... with password
  * "pw" (the script creates them). Every check prints what it expected and
@@ -921,6 +922,142 @@ static void cmd_webhook(const char *record, char **nodes)
     omtp_sync_close(b);
 }
 
+/* ---------------------------------------------------------- monitor */
+
+static int monitor_req(omtp_sync *c, int type, const char *sid)
+{
+    omtp_SessionMonitor m;
+    omtp_msg_init(&omtp_SessionMonitor_desc, &m);
+    tars_str_set(&m.sessionId, sid);
+    omtp_CommonErrorCode ce;
+    int rc =
+        omtp_sync_call(c, type, &omtp_SessionMonitor_desc, &m, &omtp_CommonErrorCode_desc, &ce);
+    int code = rc ? -1 : ce.code;
+    if (rc == 0)
+        omtp_msg_free(&omtp_CommonErrorCode_desc, &ce);
+    omtp_msg_free(&omtp_SessionMonitor_desc, &m);
+    CHECK(code == 0, "%s %s: rc %d code %d",
+          type == PT_SESSION_MONITOR_START ? "MONITOR_START" : "MONITOR_STOP", sid, rc, code);
+    return code;
+}
+
+static void send_n(omtp_sync *c, const char *to, const char *tag, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char content[64];
+        snprintf(content, sizeof(content), "%s_%d", tag, i);
+        send_ok(c, PT_MSG_SINGLE_CHAT, to, content);
+    }
+}
+
+/* The next chat push of c must be content `want` (nothing of another
+ * session or a duplicate before it). */
+static void expect_next(omtp_sync *c, const char *who, const char *want)
+{
+    omtp_packet p;
+    int rc = wait_push(c, PT_MSG_SINGLE_CHAT, 5000, &p);
+    CHECK(rc == 0, "%s: no push (want '%s', rc %d)", who, want, rc);
+    if (rc)
+        return;
+    const omtp_MsgReq *m = p.body;
+    CHECK(m && strcmp(m->content.data, want) == 0, "%s: next push '%s', want '%s'", who,
+          m ? m->content.data : "(none)", want);
+    omtp_packet_free(&p);
+}
+
+static void read_line_file(const char *dir, const char *name, char *out, size_t n)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f || !fgets(out, (int)n, f))
+        DIE("cannot read %s", path);
+    fclose(f);
+    out[strcspn(out, "\r\n")] = 0;
+}
+
+/* Session monitors across nodes. u0 (monitor role) on A monitors the chat
+ * of u1 and u2, both on B: their messages reach u0 exactly once, in order;
+ * after STOP nothing more does (the barrier: a message of another session
+ * u0 monitors, sent after, through the same node). u4 (monitor role) on A
+ * monitors its own chat with u1: it gets each message once (as a member).
+ * u5 (monitor role) on B monitors the chat of u6 and u7. Then the script
+ * kills node A (SIGKILL) and starts it again: u0 reconnects, starts again
+ * and gets the u1/u2 chat again; a message u6 sends through the restarted A
+ * reaches u5 on B (A learned B's subscriptions when it said hello). */
+static void cmd_monitor(const char *dir, char **nodes)
+{
+    char u[8][64], s12[300], s13[300], s14[300], s67[300];
+    for (int i = 0; i < 8; i++)
+        user(i, u[i], sizeof(u[i]));
+    omtp_session_id_single(u[1], u[2], s12, sizeof(s12));
+    omtp_session_id_single(u[1], u[3], s13, sizeof(s13));
+    omtp_session_id_single(u[1], u[4], s14, sizeof(s14));
+    omtp_session_id_single(u[6], u[7], s67, sizeof(s67));
+    omtp_sync *mon = login_at(nodes[0], 0, DEVICE_LINUX, "mon-a", false);
+    omtp_sync *mem = login_at(nodes[0], 4, DEVICE_LINUX, "mem-a", false);
+    omtp_sync *b1 = login_at(nodes[1], 1, DEVICE_LINUX, "u1-b", false);
+    omtp_sync *b2 = login_at(nodes[1], 2, DEVICE_LINUX, "u2-b", false);
+    omtp_sync *monb = login_at(nodes[1], 5, DEVICE_LINUX, "mon-b", false);
+    monitor_req(mon, PT_SESSION_MONITOR_START, s12);
+    monitor_req(mon, PT_SESSION_MONITOR_START, s13);
+    monitor_req(mem, PT_SESSION_MONITOR_START, s14);
+    monitor_req(monb, PT_SESSION_MONITOR_START, s67);
+
+    /* u1 -> u2 and back on B: the monitor on A gets each once, in order */
+    send_n(b1, u[2], "m", 3);
+    send_n(b2, u[1], "r", 2);
+    expect_msgs(b2, "u2@B", PT_MSG_SINGLE_CHAT, "m", 3);
+    for (int i = 0; i < 3; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "m_%d", i);
+        expect_next(mon, "monitor@A", want);
+    }
+    expect_next(mon, "monitor@A", "r_0");
+    expect_next(mon, "monitor@A", "r_1");
+    /* a monitor that is a member gets its session's messages once */
+    send_n(b1, u[4], "x", 3);
+    expect_msgs(mem, "member+monitor u4@A", PT_MSG_SINGLE_CHAT, "x", 3);
+    /* another monitored session, through the same node, is the barrier */
+    send_ok(b1, PT_MSG_SINGLE_CHAT, u[3], "probe_0");
+    expect_next(mon, "monitor@A", "probe_0");
+
+    /* after STOP: nothing more of that session */
+    monitor_req(mon, PT_SESSION_MONITOR_STOP, s12);
+    send_ok(b1, PT_MSG_SINGLE_CHAT, u[2], "after_0");
+    send_ok(b1, PT_MSG_SINGLE_CHAT, u[3], "probe_1");
+    expect_next(mon, "monitor@A after STOP", "probe_1");
+    printf("monitor: pushes of a session on node B reach its monitor on node A once; STOP ends "
+           "them\n");
+
+    /* node A is killed and restarted */
+    omtp_sync_close(mon);
+    omtp_sync_close(mem);
+    step_done(dir, "phase1.done");
+    step_wait(dir, "restarted");
+    char nodeA[128];
+    read_line_file(dir, "nodeA", nodeA, sizeof(nodeA));
+    mon = login_at(nodeA, 0, DEVICE_LINUX, "mon-a", false);
+    monitor_req(mon, PT_SESSION_MONITOR_START, s12);
+    send_n(b1, u[2], "again", 2);
+    expect_next(mon, "monitor@A' (restarted)", "again_0");
+    expect_next(mon, "monitor@A' (restarted)", "again_1");
+    /* the restarted node learned B's monitors: u6 sends through A' */
+    omtp_sync *a6 = login_at(nodeA, 6, DEVICE_LINUX, "u6-a", false);
+    send_ok(a6, PT_MSG_SINGLE_CHAT, u[7], "v_0");
+    expect_next(monb, "monitor@B (session written on A')", "v_0");
+    /* and still exactly once: nothing else is pending for either monitor */
+    send_ok(b1, PT_MSG_SINGLE_CHAT, u[2], "again_2");
+    expect_next(mon, "monitor@A' (restarted)", "again_2");
+    printf("monitor: after node A restarted, its monitor starts again and sees node B's "
+           "pushes; node B's monitor sees pushes written on the restarted A\n");
+    omtp_sync_close(a6);
+    omtp_sync_close(mon);
+    omtp_sync_close(monb);
+    omtp_sync_close(b1);
+    omtp_sync_close(b2);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -943,6 +1080,8 @@ int main(int argc, char **argv)
         cmd_pgdown(argv[3], argv + 4);
     else if (strcmp(cmd, "webhook") == 0 && argc == 6)
         cmd_webhook(argv[3], argv + 4);
+    else if (strcmp(cmd, "monitor") == 0 && argc == 6)
+        cmd_monitor(argv[3], argv + 4);
     else if (strcmp(cmd, "outage") == 0 && argc == 6)
         cmd_outage(argv[3], argv + 4);
     else {
