@@ -848,6 +848,24 @@ static bool in_list(const tars_str_list *l, const char *user)
     return false;
 }
 
+/* PUBLISH of a monitor push answered: nobody listens on that node's
+ * channel (it died, or its Redis link is down) -> forget its monitors; it
+ * re-announces them in its hello when it is back. */
+static void on_mpush_published(redisAsyncContext *ac, void *r, void *priv)
+{
+    omtp_cluster *cl = ac->data;
+    redisReply *rep = r;
+    char *node = priv;
+    if (cl && !cl->stopping && rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 0 &&
+        cl->rmon) {
+        LOG_INFO("cluster: node %s does not listen: forgetting its session monitors until it "
+                 "says hello",
+                 node);
+        rmon_drop_node(cl, node);
+    }
+    free(node);
+}
+
 void omtp_cluster_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w,
                                const tars_str_list *recipients)
 {
@@ -892,10 +910,16 @@ void omtp_cluster_monitor_push(omtp_server *s, const char *sessionId, omtp_wire 
         tars_buf buf;
         tars_buf_init(&buf);
         omtp_cluster_mpush_encode(&buf, &m);
-        if (tars_buf_ok(&buf)) {
-            publish(cl, e->node, &buf);
+        char chan[160], *node = strdup(e->node);
+        snprintf(chan, sizeof(chan), "omtp:ch:%s", e->node);
+        if (tars_buf_ok(&buf) && node &&
+            redisAsyncCommand(cl->cmd, on_mpush_published, node, "PUBLISH %s %b", chan, buf.data,
+                              buf.len) == REDIS_OK) {
+            node = NULL; /* the callback frees it */
+            cl->st.published++;
             cl->st.monitor_sent++;
         }
+        free(node);
         tars_buf_free(&buf);
         free(users);
     }
