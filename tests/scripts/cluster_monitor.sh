@@ -3,7 +3,8 @@
 # once, the pushes of a session whose users are on node B (and a monitor
 # that is a member of the session gets them once too); after STOP it gets
 # no more; after node A is killed and restarted, the monitor reconnects,
-# starts again and gets them again, and node B's monitor gets the pushes
+# starts again and gets them again (meanwhile B dropped the dead A's
+# monitors at its first push nobody received), and node B's monitor gets the pushes
 # of a session written through the restarted A.
 BUILD=${1:?usage: cluster_monitor.sh BUILD_DIR}
 source "$(dirname "$0")/lib/cluster_common.sh"
@@ -35,6 +36,12 @@ if wait_step phase1.done; then
     kill -9 "$PID_A"
     wait "$PID_A" 2>/dev/null
     mv "$CL_DIR/A.log" "$CL_DIR/A-first.log"
+    touch "$STEPS/killed"
+    # a push of the session A's monitor watched finds nobody on A's channel:
+    # B forgets A's monitors instead of publishing to it forever
+    wait_step dead.sent || cl_rc 1
+    cl_wait_log B "node A does not listen" 10 ||
+        { echo "FAIL: node B kept publishing to the dead node A" >&2; cl_rc 1; }
     B_HELLOS=$(grep -c "node A started" "$CL_DIR/B.log")
     cl_start_node A
     # B heard A's hello and re-announced its monitors to A

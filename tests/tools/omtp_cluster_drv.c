@@ -982,7 +982,8 @@ static void read_line_file(const char *dir, const char *name, char *out, size_t 
  * u0 monitors, sent after, through the same node). u4 (monitor role) on A
  * monitors its own chat with u1: it gets each message once (as a member).
  * u5 (monitor role) on B monitors the chat of u6 and u7. Then the script
- * kills node A (SIGKILL) and starts it again: u0 reconnects, starts again
+ * kills node A (SIGKILL); a message u1 sends meanwhile makes B forget A's
+ * monitors (nobody listens on A's channel); the script starts A again: u0 reconnects, starts again
  * and gets the u1/u2 chat again; a message u6 sends through the restarted A
  * reaches u5 on B (A learned B's subscriptions when it said hello). */
 static void cmd_monitor(const char *dir, char **nodes)
@@ -1030,10 +1031,15 @@ static void cmd_monitor(const char *dir, char **nodes)
     printf("monitor: pushes of a session on node B reach its monitor on node A once; STOP ends "
            "them\n");
 
-    /* node A is killed and restarted */
+    /* node A is killed (its monitors still monitoring) and restarted */
+    step_done(dir, "phase1.done");
+    /* while A is dead, a message of a session it monitors: B's forward
+     * finds no listener and B forgets A's monitors (the script checks) */
+    step_wait(dir, "killed");
     omtp_sync_close(mon);
     omtp_sync_close(mem);
-    step_done(dir, "phase1.done");
+    send_ok(b1, PT_MSG_SINGLE_CHAT, u[3], "dead_0");
+    step_done(dir, "dead.sent");
     step_wait(dir, "restarted");
     char nodeA[128];
     read_line_file(dir, "nodeA", nodeA, sizeof(nodeA));
