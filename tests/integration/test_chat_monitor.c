@@ -1,8 +1,9 @@
 /*
  * test_chat_monitor.c - session monitoring: a user with the monitor role
  * starts monitoring a session and receives its pushes live, may read its
- * history, sees it in MONITOR_SYNC; after STOP nothing more arrives; a user
- * without the role gets CONN_ACCESS_DENIED.
+ * history, sees it in MONITOR_SYNC; after STOP nothing more arrives; a
+ * monitor that is a member gets each push once; a user without the role
+ * gets CONN_ACCESS_DENIED.
  */
 #include "chat_common.h"
 
@@ -63,6 +64,16 @@ static void test_monitor(void **state)
     assert_int_equal(((omtp_MsgReq *)p.body)->seqId, seq);
     omtp_packet_free(&p);
     assert_int_equal(chat_count_pushes(mo, PT_MSG_SINGLE_CHAT), 0); /* exactly once */
+
+    /* a monitor that is a member of the session gets each push once (as a
+     * member, not again as a monitor) */
+    assert_int_equal(monitor(mo, PT_SESSION_MONITOR_START, "SC_alice_mona"), 0);
+    assert_int_equal(chat_send(a, "mona", "to mona", NULL), 0);
+    assert_int_equal(chat_next_push(mo, PT_MSG_SINGLE_CHAT, 3000, &p), 0);
+    assert_string_equal(((omtp_MsgReq *)p.body)->content.data, "to mona");
+    omtp_packet_free(&p);
+    assert_int_equal(chat_count_pushes(mo, PT_MSG_SINGLE_CHAT), 0);
+    assert_int_equal(monitor(mo, PT_SESSION_MONITOR_STOP, "SC_alice_mona"), 0);
 
     /* control notices reach the monitor too */
     omtp_CommonErrorCode ce;
