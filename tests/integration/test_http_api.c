@@ -620,14 +620,35 @@ static void test_sync(void **st)
     api_stop();
 }
 
+static void monitor_start(omtp_sync *c, const char *sid)
+{
+    omtp_SessionMonitor m;
+    omtp_msg_init(&omtp_SessionMonitor_desc, &m);
+    tars_str_set(&m.sessionId, sid);
+    omtp_CommonErrorCode ce;
+    assert_int_equal(omtp_sync_call(c, PT_SESSION_MONITOR_START, &omtp_SessionMonitor_desc, &m,
+                                    &omtp_CommonErrorCode_desc, &ce),
+                     0);
+    assert_int_equal(ce.code, 0);
+    omtp_msg_free(&omtp_CommonErrorCode_desc, &ce);
+    omtp_msg_free(&omtp_SessionMonitor_desc, &m);
+}
+
 static void test_messages(void **st)
 {
     api_start();
     user_create("alice");
     user_create("bob");
     user_create("system");
+    user_create("mona");
+    resp r0 = api_call("PUT", "/v1/users/mona/role", "{\"role\":\"monitor\"}");
+    expect_status(&r0, 200);
+    resp_free(&r0);
     omtp_sync *a = login("alice", DEVICE_LINUX);
     omtp_sync *b = login("bob", DEVICE_LINUX);
+    /* a session monitor sees messages sent through the HTTP API too */
+    omtp_sync *mo = login("mona", DEVICE_LINUX);
+    monitor_start(mo, "SC_alice_bob");
 
     resp r =
         api_call("POST", "/v1/messages",
@@ -644,6 +665,9 @@ static void test_messages(void **st)
     assert_string_equal(((omtp_MsgReq *)p.body)->from.data, "alice");
     omtp_packet_free(&p);
     assert_int_equal(next_push(a, PT_MSG_SINGLE_CHAT, &p), 0);
+    omtp_packet_free(&p);
+    assert_int_equal(next_push(mo, PT_MSG_SINGLE_CHAT, &p), 0);
+    assert_string_equal(((omtp_MsgReq *)p.body)->content.data, "hello bob");
     omtp_packet_free(&p);
     assert_true(in_history(b, "SC_alice_bob", "hello bob", seq));
     assert_int_equal(unread_of(b, "SC_alice_bob"), 1);
@@ -700,6 +724,7 @@ static void test_messages(void **st)
     expect_error(&r, 400, "invalid_field");
     r = api_call("POST", "/v1/messages", "{\"from\":\"alice\",\"content\":\"x\"}");
     expect_error(&r, 400, "missing_field");
+    omtp_sync_close(mo);
     omtp_sync_close(a);
     omtp_sync_close(b);
     api_stop();
