@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster/cluster.h"
 #include "proto/omtp_proto.h"
 
 typedef struct tbuf {
@@ -161,6 +162,37 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
         histogram(&b, "omtp_store_sync_seconds",
                   "time of one fsync making committed batches durable (SQLite FULL only)",
                   st.sync_us_bucket, st.sync_us_sum);
+    }
+
+    if (srv->cluster) {
+        omtp_cluster_stats cs;
+        omtp_cluster_get_stats(srv, &cs);
+        head(&b, "omtp_cluster_info", "gauge", "this node in the cluster; up = Redis reachable");
+        out(&b, "omtp_cluster_info{node=\"%s\"} 1\n", omtp_cluster_node_id(srv));
+        one(&b, "omtp_cluster_up", "gauge", "1 while both Redis connections are established",
+            cs.up ? 1 : 0);
+        one(&b, "omtp_cluster_published_total", "counter",
+            "PUBLISH commands sent to other nodes (one per node per push)", cs.published);
+        one(&b, "omtp_cluster_received_total", "counter",
+            "messages received on this node's channel", cs.received);
+        one(&b, "omtp_cluster_remote_pushes_total", "counter",
+            "(user, node) deliveries routed to other nodes", cs.remote_push);
+        one(&b, "omtp_cluster_dropped_total", "counter",
+            "cross-node pushes dropped while Redis was down (clients catch up by sync)",
+            cs.dropped);
+        one(&b, "omtp_cluster_kicks_sent_total", "counter", "kick-outs sent to other nodes",
+            cs.kicks_sent);
+        one(&b, "omtp_cluster_kicks_received_total", "counter",
+            "kick-outs received from other nodes", cs.kicks_received);
+        one(&b, "omtp_cluster_reconnects_total", "counter", "Redis reconnections", cs.reconnects);
+        one(&b, "omtp_cluster_group_notices_sent_total", "counter",
+            "group membership change notices sent", cs.group_sent);
+        one(&b, "omtp_cluster_group_notices_received_total", "counter",
+            "group membership change notices received", cs.group_received);
+        one(&b, "omtp_cluster_monitor_pushes_sent_total", "counter",
+            "pushes forwarded to session monitors on other nodes", cs.monitor_sent);
+        one(&b, "omtp_cluster_monitor_pushes_received_total", "counter",
+            "pushes received for this node's session monitors", cs.monitor_received);
     }
 
     uint64_t hc[6];

@@ -16,4 +16,15 @@ rc=0
 cl_drv chat chat "$NODE_A" "$NODE_B"; cl_rc $?
 cl_drv kick kick "$NODE_A" "$NODE_B"; cl_rc $?
 cl_drv race race 200 "$NODE_A" "$NODE_B"; cl_rc $?
+# /metrics shows the cluster: both nodes up, pushes published by one node
+# and received by the other
+for n in A B; do
+    [ "$(cl_metric $n omtp_cluster_up)" = 1 ] || { echo "FAIL: node $n: omtp_cluster_up is not 1"; rc=1; }
+    [ "$(cl_metric $n "omtp_cluster_info{node=\"$n\"}")" = 1 ] ||
+        { echo "FAIL: node $n: no omtp_cluster_info for it"; rc=1; }
+    for m in omtp_cluster_published_total omtp_cluster_received_total omtp_cluster_remote_pushes_total; do
+        v=$(cl_metric $n $m)
+        [ "${v:-0}" -gt 0 ] || { echo "FAIL: node $n: $m is '${v}' after cross-node chats"; rc=1; }
+    done
+done
 cl_finish

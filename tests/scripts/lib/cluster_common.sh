@@ -42,6 +42,7 @@ cl_start_node() {
     "$OMTPD" ${CL_NODE_CONFIG:+--config "$CL_NODE_CONFIG"} \
         --listen 127.0.0.1:0 --port-file "$pf" --data-dir "$CL_DIR/$name.data" \
         --store "$OMTP_TEST_PG" --redis "$OMTP_TEST_REDIS" --node-id "$name" \
+        --http-listen 127.0.0.1:0 --http-port-file "$CL_DIR/$name.http" \
         --log-level "${CL_LOG_LEVEL:-info}" >"$CL_DIR/$name.log" 2>&1 &
     pid=$!
     omtp_env_at_exit "kill -9 $pid"
@@ -63,7 +64,16 @@ cl_start_node() {
         exit 1
     }
     eval "NODE_$name=127.0.0.1:$(cat "$pf")"
+    for _ in $(seq 1 100); do [ -s "$CL_DIR/$name.http" ] && break; sleep 0.05; done
+    eval "HTTP_$name=127.0.0.1:$(cat "$CL_DIR/$name.http")"
     eval "PID_$name=$pid"
+}
+
+# cl_metric NODE NAME: the value of one /metrics line of that node ("" if absent)
+cl_metric() {
+    local hp
+    eval "hp=\$HTTP_$1"
+    curl -s "http://$hp/metrics" | awk -v m="$2" '$1 == m { print $2 }'
 }
 
 cl_wait_log() {
