@@ -297,6 +297,208 @@ static void test_concurrent_seq(void **state)
         assert_int_equal(all[i], i + 1);
 }
 
+/* Two connections send the SAME messages (one sender, the same packIds, as a
+ * client resending through two nodes) at once, each batch followed by a
+ * message of its own as the batch's second item (which must not wait for
+ * the other node's lock: OMTP_EAGAIN, then first of the next batch, as the
+ * executor does). Each packId is stored once: one side gets it, the other
+ * the original with dup = true, often after waiting for the winner's
+ * commit (the insert-conflict path); no seqId is used up by a duplicate. */
+typedef struct dupper {
+    int who, n;
+    int64_t *dseq, *useq; /* seqId of duplicate i / own message i */
+    bool *isdup;
+    int errors, eagain;
+} dupper;
+
+/* One item in the current transaction, in its own savepoint. */
+static int item(omtp_db *db, omtp_msg_rec *m, bool *dup)
+{
+    if (omtp_db_savepoint(db))
+        return OMTP_EDB;
+    int rc = omtp_db_msg_append(db, m, dup);
+    if (rc == 0 && omtp_db_release(db))
+        rc = OMTP_EDB;
+    if (rc)
+        omtp_db_rollback_to(db);
+    return rc;
+}
+
+static void *dup_main(void *arg)
+{
+    dupper *dp = arg;
+    omtp_db *db = open_db();
+    char a[64], b[64], pack[32], body[32];
+    id(a, sizeof(a), "da");
+    id(b, sizeof(b), "db");
+    for (int i = 0; i < dp->n; i++) {
+        omtp_msg_rec m, own;
+        bool dup = false, odup = false;
+        snprintf(pack, sizeof(pack), "same-%d", i);
+        snprintf(body, sizeof(body), "body-%d", i);
+        mkmsg(&m, a, b, pack, body);
+        snprintf(pack, sizeof(pack), "own%d-%d", dp->who, i);
+        mkmsg(&own, dp->who ? b : a, dp->who ? a : b, pack, "own");
+        int rc = omtp_db_begin(db);
+        if (rc == 0)
+            rc = item(db, &m, &dup);
+        int orc = rc == 0 ? item(db, &own, &odup) : rc;
+        if (orc == OMTP_EAGAIN) {
+            dp->eagain++;
+            if (omtp_db_commit(db) || omtp_db_begin(db))
+                rc = OMTP_EDB;
+            else
+                orc = item(db, &own, &odup);
+        }
+        if (rc || orc || odup || omtp_db_commit(db)) {
+            omtp_db_rollback(db);
+            dp->errors++;
+        } else {
+            dp->dseq[i] = m.msg.seqId;
+            dp->isdup[i] = dup;
+            dp->useq[i] = own.msg.seqId;
+            /* a duplicate answers with the original */
+            if (m.msg.content.len != strlen(body) + 1 ||
+                memcmp(m.msg.content.data, body, m.msg.content.len) || strcmp(m.msg.from.data, a) ||
+                m.msg.seqId <= 0)
+                dp->errors++;
+        }
+        omtp_msg_rec_free(&m);
+        omtp_msg_rec_free(&own);
+    }
+    omtp_db_close(db);
+    return NULL;
+}
+
+static void test_concurrent_dups(void **state)
+{
+    (void)state;
+    enum { N = 100 };
+    int64_t dseq[2][N], useq[2][N], all[3 * N];
+    bool isdup[2][N];
+    dupper dp[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        dp[i] = (dupper){i, N, dseq[i], useq[i], isdup[i], 0, 0};
+        pthread_create(&t[i], NULL, dup_main, &dp[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(dp[0].errors + dp[1].errors, 0);
+    int n = 0;
+    for (int i = 0; i < N; i++) {
+        /* stored once: the same seqId for both, exactly one of them a dup */
+        assert_int_equal(dseq[0][i], dseq[1][i]);
+        assert_true(isdup[0][i] != isdup[1][i]);
+        all[n++] = dseq[0][i];
+        all[n++] = useq[0][i];
+        all[n++] = useq[1][i];
+    }
+    /* 3N messages, seqIds 1..3N: no gap, no number used twice */
+    qsort(all, 3 * N, sizeof(int64_t), cmp64);
+    for (int i = 0; i < 3 * N; i++)
+        assert_int_equal(all[i], i + 1);
+    omtp_db *db = open_db();
+    char a[64], b[64], sid[200];
+    int64_t last = 0;
+    id(a, sizeof(a), "da");
+    id(b, sizeof(b), "db");
+    snprintf(sid, sizeof(sid), "SC_%s_%s", a, b);
+    assert_int_equal(omtp_db_session_last_seq(db, sid, &last), 0);
+    assert_int_equal(last, 3 * N);
+    omtp_db_close(db);
+    print_message("concurrent dups: %d + %d second items deferred (EAGAIN)\n", dp[0].eagain,
+                  dp[1].eagain);
+}
+
+/* The insert-conflict path, forced: node 1 appended a packId and holds the
+ * session row (not committed); node 2 appends the same packId, does not see
+ * it in its snapshot and waits for the row. When node 1 commits, node 2
+ * must answer with the original (dup) and give its number back. */
+typedef struct racer {
+    omtp_msg_rec m;
+    bool dup;
+    int rc;
+} racer;
+
+static void *race_main(void *arg)
+{
+    racer *r = arg;
+    omtp_db *db = open_db();
+    r->rc = omtp_db_begin(db);
+    if (r->rc == 0 && (r->rc = omtp_db_savepoint(db)) == 0 &&
+        (r->rc = omtp_db_msg_append(db, &r->m, &r->dup)) == 0 && (r->rc = omtp_db_release(db)) == 0)
+        r->rc = omtp_db_commit(db);
+    if (r->rc)
+        omtp_db_rollback(db);
+    omtp_db_close(db);
+    return NULL;
+}
+
+static void test_dup_after_wait(void **state)
+{
+    (void)state;
+    char a[64], b[64], sid[200];
+    id(a, sizeof(a), "wa");
+    id(b, sizeof(b), "wb");
+    snprintf(sid, sizeof(sid), "SC_%s_%s", a, b);
+    omtp_db *db = open_db();
+    omtp_msg_rec m;
+    bool dup = true;
+    mkmsg(&m, a, b, "p0", "zero");
+    assert_int_equal(omtp_db_msg_append(db, &m, &dup), 0);
+    assert_int_equal(m.msg.seqId, 1);
+    omtp_msg_rec_free(&m);
+    /* node 1: the original, uncommitted */
+    mkmsg(&m, a, b, "p1", "one");
+    assert_int_equal(omtp_db_begin(db), 0);
+    assert_int_equal(omtp_db_savepoint(db), 0);
+    assert_int_equal(omtp_db_msg_append(db, &m, &dup), 0);
+    assert_false(dup);
+    assert_int_equal(m.msg.seqId, 2);
+    assert_int_equal(omtp_db_release(db), 0);
+    /* node 2: the same packId from the same sender (other content: the
+     * answer must be the original) */
+    racer r;
+    mkmsg(&r.m, a, b, "p1", "resent");
+    r.dup = false;
+    r.rc = -1;
+    pthread_t t;
+    pthread_create(&t, NULL, race_main, &r);
+    /* wait (bounded) until node 2 waits for a lock */
+    PGconn *c = PQconnectdb(uri);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    bool waiting = false;
+    for (int i = 0; i < 1000 && !waiting; i++) {
+        PGresult *q = PQexec(c, "SELECT count(*) FROM pg_stat_activity "
+                                "WHERE wait_event_type = 'Lock' AND query LIKE 'WITH dup%'");
+        waiting = PQresultStatus(q) == PGRES_TUPLES_OK && strcmp(PQgetvalue(q, 0, 0), "1") == 0;
+        PQclear(q);
+        if (!waiting)
+            usleep(10000);
+    }
+    PQfinish(c);
+    assert_true(waiting);
+    assert_int_equal(omtp_db_commit(db), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(r.rc, 0);
+    assert_true(r.dup);
+    assert_int_equal(r.m.msg.seqId, 2);
+    assert_string_equal(r.m.msg.content.data, "one");
+    omtp_msg_rec_free(&r.m);
+    omtp_msg_rec_free(&m);
+    /* no number used up: the next message is 3 */
+    int64_t last = 0;
+    assert_int_equal(omtp_db_session_last_seq(db, sid, &last), 0);
+    assert_int_equal(last, 2);
+    mkmsg(&m, b, a, "p2", "two");
+    assert_int_equal(omtp_db_msg_append(db, &m, &dup), 0);
+    assert_false(dup);
+    assert_int_equal(m.msg.seqId, 3);
+    omtp_msg_rec_free(&m);
+    omtp_db_close(db);
+}
+
 /* One high-priority entry for user: returns its seq. */
 static int64_t hp_add(omtp_db *db, const char *user)
 {
@@ -400,6 +602,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_groups_friends),
         cmocka_unit_test(test_concurrent_seq),
+        cmocka_unit_test(test_concurrent_dups),
+        cmocka_unit_test(test_dup_after_wait),
         cmocka_unit_test(test_hp_prune_two_nodes),
         cmocka_unit_test(test_unreachable),
     };

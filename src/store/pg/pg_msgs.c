@@ -43,66 +43,81 @@ static int msg_by_pack(pg_db *d, const tars_str *from, const tars_str *packId, o
     return rc;
 }
 
-static int member_ensure(pg_db *d, const tars_str *user, const tars_str *sid, int64_t readSeq,
-                         int64_t nowUs, int64_t nowMs)
+/*
+ * One round trip in the common case: PG_MSG_APPEND (pg_stmts.h) is the
+ * dedup lookup, the session row's NOWAIT lock (a batch's later items, see
+ * pg.h), the seqId bump, the message insert and the membership rows as data-
+ * modifying CTEs of ONE statement. They all see the statement's snapshot,
+ * so each step is gated on what the previous one returned, never on a
+ * re-read:
+ *
+ *  - a duplicate visible to the snapshot: nothing is bumped or locked, the
+ *    original comes back in the same result (columns 2..);
+ *  - otherwise the bump locks the session row (waiting for another node's
+ *    transaction if the item may wait) and the insert takes last_seq; the
+ *    membership rows are only written if the insert wrote a row;
+ *  - a duplicate committed by another node after our snapshot (we waited
+ *    for its lock) makes the insert a zero-row ON CONFLICT DO NOTHING while
+ *    the bump already counted: column 0 is NULL and column 1 holds the
+ *    number, which we give back (we still hold the row) before answering
+ *    with the original, as two more round trips on this rare path.
+ */
+static int append_raced(pg_db *d, omtp_msg_rec *m, bool *dup, int64_t seq)
 {
     pg_args a;
+    bool found = false;
     pa_init(&a);
-    pa_tstr(&a, user);
-    pa_tstr(&a, sid);
-    pa_i64(&a, readSeq);
-    pa_i64(&a, nowUs);
-    pa_i64(&a, nowMs);
-    return pg_run(d, PG_MEMBER_ENSURE, &a, NULL);
+    pa_tstr(&a, &m->msg.sessionId);
+    pa_i64(&a, seq);
+    int rc = pg_run(d, PG_SESSION_UNBUMP, &a, NULL);
+    if (rc)
+        return rc;
+    omtp_msg_rec orig;
+    omtp_msg_rec_init(&orig);
+    rc = msg_by_pack(d, &m->msg.from, &m->packId, &orig, &found);
+    if (rc == 0 && !found) {
+        snprintf(d->base.errmsg, sizeof(d->base.errmsg), "msg_append: duplicate vanished");
+        rc = OMTP_EDB;
+    }
+    if (rc == 0) {
+        omtp_msg_rec_free(m);
+        *m = orig;
+        *dup = true;
+    } else {
+        omtp_msg_rec_free(&orig);
+    }
+    return rc;
 }
 
 int pg_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
 {
     pg_db *d = PGD(db);
     pg_args a;
-    bool own, found = false;
+    bool own;
     *dup = false;
     if (!m->msg.sessionId.len || !m->msg.from.len)
         return OMTP_EINVAL;
     if (pg_ready(d))
         return OMTP_EDB;
-    if (m->packId.len) {
-        omtp_msg_rec orig;
-        omtp_msg_rec_init(&orig);
-        int rc = msg_by_pack(d, &m->msg.from, &m->packId, &orig, &found);
-        if (rc == 0 && found) {
-            omtp_msg_rec_free(m);
-            *m = orig;
-            *dup = true;
-            return 0;
-        }
-        omtp_msg_rec_free(&orig);
-        if (rc)
-            return rc;
-    }
-    if (d->in_tx && d->tx_items > 1) {
-        /* not the batch's first item: never wait for another node's lock
-         * while holding ours (see pg.h) */
-        pa_init(&a);
-        pa_tstr(&a, &m->msg.sessionId);
-        PGresult *lr = pg_q(d, PG_SESSION_TRYLOCK, &a);
-        if (!lr)
-            return strcmp(d->sqlstate, "55P03") == 0 ? OMTP_EAGAIN : OMTP_EDB;
-        PQclear(lr);
-    }
+    /* not the batch's first item: never wait for another node's lock while
+     * holding ours (see pg.h) */
+    bool nowait = d->in_tx && d->tx_items > 1;
     if (pg_op_begin(d, &own))
         return OMTP_EDB;
-    int64_t nowUs = pg_now_us(d), nowMs = pg_now_ms(), seq = 0;
+    int64_t nowUs = pg_now_us(d), nowMs = pg_now_ms();
+    /* membership rows: both users of a single chat, the recipient of a
+     * business message; group rows come from group membership */
+    const tars_str *m1 = NULL, *m2 = NULL;
+    if (m->type == PT_MSG_SINGLE_CHAT) {
+        m1 = &m->msg.from;
+        if (!(m->msg.to.len == m->msg.from.len &&
+              memcmp(m->msg.to.data ? m->msg.to.data : "", m->msg.from.data, m->msg.from.len) == 0))
+            m2 = &m->msg.to;
+    } else if (m->type == PT_MSG_BIZ_NOTIFY) {
+        m2 = &m->msg.to;
+    }
     pa_init(&a);
     pa_tstr(&a, &m->msg.sessionId);
-    pa_i64(&a, m->type);
-    pa_i64(&a, nowUs);
-    int rc = pg_one_i64(d, PG_SESSION_BUMP, &a, &seq);
-    if (rc)
-        goto out;
-    pa_init(&a);
-    pa_tstr(&a, &m->msg.sessionId);
-    pa_i64(&a, seq);
     pa_i64(&a, m->type);
     pa_i64(&a, m->flags & STORED_FLAGS);
     pa_tstr(&a, &m->packId);
@@ -113,25 +128,30 @@ int pg_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
     pa_tstr(&a, &m->msg.content);
     pa_i64(&a, m->msg.status);
     pa_i64(&a, nowMs);
-    int rows = 0;
-    if ((rc = pg_run(d, PG_MSG_INSERT, &a, &rows)) != 0)
+    pa_i64(&a, nowUs);
+    if (m1)
+        pa_tstr(&a, m1);
+    else
+        pa_str(&a, NULL);
+    if (m2)
+        pa_tstr(&a, m2);
+    else
+        pa_str(&a, NULL);
+    pa_i64(&a, nowait ? 1 : 0);
+    int rc = 0;
+    PGresult *r = pg_q(d, PG_MSG_APPEND, &a);
+    if (!r) {
+        rc = nowait && strcmp(d->sqlstate, "55P03") == 0 ? OMTP_EAGAIN : OMTP_EDB;
         goto out;
-    if (rows == 0) {
-        /* the same (from, packId) committed meanwhile on another node: give
-         * the number back (we still hold the session row) and answer with
-         * the original */
-        pa_init(&a);
-        pa_tstr(&a, &m->msg.sessionId);
-        pa_i64(&a, seq);
-        if ((rc = pg_run(d, PG_SESSION_UNBUMP, &a, NULL)) != 0)
-            goto out;
+    }
+    if (PQntuples(r) != 1 || PQnfields(r) != 14) {
+        snprintf(d->base.errmsg, sizeof(d->base.errmsg), "msg_append: unexpected result");
+        rc = OMTP_EDB;
+    } else if (!PQgetisnull(r, 0, 2 + 3)) {
+        /* a duplicate: the original, nothing changed */
         omtp_msg_rec orig;
         omtp_msg_rec_init(&orig);
-        rc = msg_by_pack(d, &m->msg.from, &m->packId, &orig, &found);
-        if (rc == 0 && !found) {
-            snprintf(d->base.errmsg, sizeof(d->base.errmsg), "msg_append: duplicate vanished");
-            rc = OMTP_EDB;
-        }
+        rc = pg_row_msg(r, 0, 2, &orig);
         if (rc == 0) {
             omtp_msg_rec_free(m);
             *m = orig;
@@ -139,22 +159,17 @@ int pg_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
         } else {
             omtp_msg_rec_free(&orig);
         }
-        goto out;
-    }
-    /* membership rows: both users of a single chat, the recipient of a
-     * business message; group rows come from group membership */
-    if (m->type == PT_MSG_SINGLE_CHAT) {
-        rc = member_ensure(d, &m->msg.from, &m->msg.sessionId, 0, nowUs, nowMs);
-        if (rc == 0)
-            rc = member_ensure(d, &m->msg.to, &m->msg.sessionId, 0, nowUs, nowMs);
-    } else if (m->type == PT_MSG_BIZ_NOTIFY) {
-        rc = member_ensure(d, &m->msg.to, &m->msg.sessionId, 0, nowUs, nowMs);
-    }
-    if (rc == 0) {
-        m->msg.seqId = seq;
+    } else if (!PQgetisnull(r, 0, 0)) {
+        m->msg.seqId = pg_i64(r, 0, 0);
         m->msg.timestamp = nowMs;
         m->flags &= STORED_FLAGS;
+    } else if (!PQgetisnull(r, 0, 1)) {
+        rc = append_raced(d, m, dup, pg_i64(r, 0, 1));
+    } else {
+        snprintf(d->base.errmsg, sizeof(d->base.errmsg), "msg_append: nothing appended");
+        rc = OMTP_EDB;
     }
+    PQclear(r);
 out:
     return pg_op_end(d, own, rc);
 }

@@ -5,12 +5,13 @@
  * one for one, so both backends read and write the same rows; differences
  * are only where PostgreSQL runs several writers at once:
  *
- *  - PG_SESSION_BUMP / PG_HP_HEAD_BUMP take the row lock of the counter and
+ *  - PG_MSG_APPEND's session bump / PG_HP_HEAD_BUMP take the row lock of the counter and
  *    hold it to commit, so concurrent appenders on other nodes queue behind
  *    it and numbers stay gap-free (a rolled-back append un-counts itself).
- *  - PG_MSG_INSERT uses ON CONFLICT DO NOTHING on (from_id, pack_id): a
- *    duplicate that raced in from another node is a zero-row insert, not an
- *    error that would abort the transaction.
+ *  - PG_MSG_APPEND is all of msg_append in one round trip (see the comment
+ *    at pg_msg_append); its message insert uses ON CONFLICT DO NOTHING on
+ *    (from_id, pack_id): a duplicate that raced in from another node is a
+ *    zero-row insert, not an error that would abort the transaction.
  *  - change times are GREATEST(now, old + 1): two nodes' clocks may differ,
  *    a session's change time must still only grow.
  *
@@ -52,18 +53,29 @@
                            "updated_ms = $6 WHERE user_id = $1")                                   \
     /* messages */                                                                                 \
     X(PG_MSG_BY_PACK, PG_MSG_SELECT "WHERE from_id = $1 AND pack_id = $2 AND pack_id <> ''")       \
-    X(PG_SESSION_BUMP,                                                                             \
-      "INSERT INTO sessions AS s (session_id, type, last_seq, changed_us) VALUES ($1, $2, 1, $3) " \
-      "ON CONFLICT(session_id) DO UPDATE SET last_seq = s.last_seq + 1, "                          \
-      "changed_us = GREATEST(excluded.changed_us, s.changed_us + 1) RETURNING last_seq")           \
-    X(PG_SESSION_TRYLOCK, "SELECT 1 FROM sessions WHERE session_id = $1 FOR UPDATE NOWAIT")        \
     X(PG_SESSION_UNBUMP,                                                                           \
       "UPDATE sessions SET last_seq = last_seq - 1 WHERE session_id = $1 AND last_seq = $2")       \
-    X(PG_MSG_INSERT,                                                                               \
-      "INSERT INTO messages(session_id, seq, type, flags, pack_id, from_id, to_id, push_info, "    \
-      "content_type, content, status, ts_ms) "                                                     \
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "                                \
-      "ON CONFLICT (from_id, pack_id) WHERE pack_id <> '' DO NOTHING")                             \
+    X(PG_MSG_APPEND,                                                                               \
+      "WITH dup AS (" PG_MSG_SELECT "WHERE from_id = $5::text AND pack_id = $4::text "             \
+      "AND pack_id <> ''), "                                                                       \
+      "lk AS (SELECT 1 FROM sessions WHERE session_id = $1::text AND $15::boolean "                \
+      "AND NOT EXISTS (SELECT 1 FROM dup) FOR UPDATE NOWAIT), "                                    \
+      "bump AS (INSERT INTO sessions AS s (session_id, type, last_seq, changed_us) "               \
+      "SELECT $1::text, $2::integer, 1, $12::bigint WHERE NOT EXISTS (SELECT 1 FROM dup) "         \
+      "AND (SELECT count(*) FROM lk) >= 0 "                                                        \
+      "ON CONFLICT(session_id) DO UPDATE SET last_seq = s.last_seq + 1, "                          \
+      "changed_us = GREATEST(excluded.changed_us, s.changed_us + 1) RETURNING last_seq), "         \
+      "ins AS (INSERT INTO messages(session_id, seq, type, flags, pack_id, from_id, to_id, "       \
+      "push_info, content_type, content, status, ts_ms) "                                          \
+      "SELECT $1::text, last_seq, $2::integer, $3::bigint, $4::text, $5::text, $6::text, "         \
+      "$7::bytea, $8::integer, $9::bytea, $10::integer, $11::bigint FROM bump "                    \
+      "ON CONFLICT (from_id, pack_id) WHERE pack_id <> '' DO NOTHING RETURNING seq), "             \
+      "mem AS (INSERT INTO members(user_id, session_id, read_seq, changed_us, joined_ms) "         \
+      "SELECT u.id, $1::text, 0, $12::bigint, $11::bigint "                                        \
+      "FROM ins, (VALUES (1, $13::text), (2, $14::text)) u(o, id) WHERE u.id IS NOT NULL "         \
+      "ORDER BY u.o ON CONFLICT(user_id, session_id) DO NOTHING) "                                 \
+      "SELECT (SELECT seq FROM ins), (SELECT last_seq FROM bump), d.* "                            \
+      "FROM (SELECT 1) one LEFT JOIN dup d ON true")                                               \
     X(PG_MSG_GET, PG_MSG_SELECT "WHERE session_id = $1 AND seq = $2")                              \
     X(PG_MSG_HISTORY, PG_MSG_SELECT "WHERE session_id = $1 AND seq <= $2 AND status <> 2 "         \
                                     "ORDER BY seq DESC LIMIT $3")                                  \
