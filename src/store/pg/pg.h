@@ -46,14 +46,15 @@ enum pg_stmt_id { PG_STMTS(PG_STMT_ID) PG_NSTMTS };
 
 typedef struct pg_db {
     omtp_db base;
-    PGconn *conn;        /* NULL while disconnected */
-    char *uri;           /* as configured */
-    bool in_tx;          /* inside begin() .. commit()/rollback() */
-    int sp_depth;        /* open savepoints */
-    int tx_items;        /* item savepoints opened in this transaction */
-    char sqlstate[6];    /* of the last failed statement */
-    int64_t last_try_ms; /* last connection attempt */
-    int64_t last_us;     /* last change time handed out (strictly increasing) */
+    PGconn *conn;         /* NULL while disconnected */
+    char *uri;            /* as configured */
+    bool in_tx;           /* inside begin() .. commit()/rollback() */
+    int sp_depth;         /* open savepoints */
+    bool release_pending; /* RELEASE of the last item's savepoint not sent yet */
+    int tx_items;         /* item savepoints opened in this transaction */
+    char sqlstate[6];     /* of the last failed statement */
+    int64_t last_try_ms;  /* last connection attempt */
+    int64_t last_us;      /* last change time handed out (strictly increasing) */
 } pg_db;
 
 #define PGD(db) ((pg_db *)(db))

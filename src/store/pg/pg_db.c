@@ -54,6 +54,7 @@ static void pg_drop(pg_db *d)
     d->conn = NULL;
     d->in_tx = false;
     d->sp_depth = 0;
+    d->release_pending = false;
 }
 
 /* Quiet libpq's NOTICE chatter (e.g. "relation already exists, skipping"). */
@@ -320,6 +321,7 @@ int pg_begin(omtp_db *db)
         d->in_tx = true;
         d->sp_depth = 0;
         d->tx_items = 0;
+        d->release_pending = false;
     }
     return rc;
 }
@@ -334,6 +336,7 @@ int pg_commit(omtp_db *db)
     }
     d->in_tx = false;
     d->sp_depth = 0;
+    d->release_pending = false; /* COMMIT releases every savepoint */
     PGresult *r = PQexec(d->conn, "COMMIT");
     int rc = 0;
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -356,15 +359,26 @@ int pg_rollback(omtp_db *db)
     bool was = d->in_tx;
     d->in_tx = false;
     d->sp_depth = 0;
+    d->release_pending = false;
     if (!d->conn)
         return was ? 0 : OMTP_EDB; /* nothing survives a lost connection */
     return pg_exec_simple(d, "ROLLBACK");
 }
 
+/* The executor releases every item's savepoint and opens the next item's
+ * right after (store_thread.c run_batch): the RELEASE is only noted here and
+ * sent with whatever comes next on this transaction -- the next SAVEPOINT or
+ * ROLLBACK TO, in the same round trip -- or dropped by COMMIT / ROLLBACK,
+ * which end every savepoint anyway. A RELEASE only fails on a lost
+ * connection or an aborted transaction, which the statement it travels with
+ * (or COMMIT) reports all the same, so nothing committed is reported lost
+ * and nothing lost is reported committed. */
 int pg_savepoint(omtp_db *db)
 {
     pg_db *d = PGD(db);
-    int rc = pg_exec_simple(d, "SAVEPOINT item");
+    int rc = pg_exec_simple(d, d->release_pending ? "RELEASE SAVEPOINT item; SAVEPOINT item"
+                                                  : "SAVEPOINT item");
+    d->release_pending = false;
     if (rc == 0) {
         d->sp_depth++;
         d->tx_items++;
@@ -375,10 +389,13 @@ int pg_savepoint(omtp_db *db)
 int pg_release(omtp_db *db)
 {
     pg_db *d = PGD(db);
-    int rc = pg_exec_simple(d, "RELEASE SAVEPOINT item");
-    if (rc == 0 && d->sp_depth > 0)
-        d->sp_depth--;
-    return rc;
+    if (!d->in_tx || !d->conn || d->sp_depth <= 0) {
+        pg_seterr(d, "RELEASE SAVEPOINT", "no savepoint (connection lost?)");
+        return OMTP_EDB;
+    }
+    d->release_pending = true;
+    d->sp_depth--;
+    return 0;
 }
 
 int pg_rollback_to(omtp_db *db)
@@ -386,9 +403,12 @@ int pg_rollback_to(omtp_db *db)
     pg_db *d = PGD(db);
     /* ROLLBACK TO keeps the savepoint: release it too, as SQLite's executor
      * use expects the item's savepoint to be gone afterwards */
-    int rc = pg_exec_simple(d, "ROLLBACK TO SAVEPOINT item");
-    if (rc == 0)
-        rc = pg_exec_simple(d, "RELEASE SAVEPOINT item");
+    int rc = pg_exec_simple(d, d->release_pending ? "RELEASE SAVEPOINT item; "
+                                                    "ROLLBACK TO SAVEPOINT item; "
+                                                    "RELEASE SAVEPOINT item"
+                                                  : "ROLLBACK TO SAVEPOINT item; "
+                                                    "RELEASE SAVEPOINT item");
+    d->release_pending = false;
     if (rc == 0 && d->sp_depth > 0)
         d->sp_depth--;
     return rc;
