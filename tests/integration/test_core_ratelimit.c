@@ -32,73 +32,7 @@
 #include <curl/curl.h>
 
 #include "chat_common.h"
-
-typedef struct body {
-    char *p;
-    size_t len;
-} body;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    body *b = ud;
-    char *np = realloc(b->p, b->len + sz * n + 1);
-    if (!np)
-        return 0;
-    memcpy(np + b->len, p, sz * n);
-    b->len += sz * n;
-    np[b->len] = 0;
-    b->p = np;
-    return sz * n;
-}
-
-/* The value of a sample line of GET /metrics, -1 if absent. */
-static double metric(int port, const char *name)
-{
-    body b = {0};
-    char url[128];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK || status != 200)
-        fail_msg("GET /metrics: %s, status %ld", curl_easy_strerror(rc), status);
-    double v = -1;
-    size_t n = strlen(name);
-    for (char *line = b.p; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (strncmp(line, name, n) == 0 && line[n] == ' ')
-            v = strtod(line + n + 1, NULL);
-        line = nl ? nl + 1 : NULL;
-    }
-    free(b.p);
-    return v;
-}
-
-/* The HTTP API's port file is written after the OMTP one: wait for it. */
-static int read_port(const char *path)
-{
-    int port = 0;
-    int64_t deadline = h_now_ms() + 10000;
-    while (port <= 0 && h_now_ms() < deadline) {
-        FILE *f = fopen(path, "r");
-        if (f) {
-            if (fscanf(f, "%d", &port) != 1)
-                port = 0;
-            fclose(f);
-        }
-        if (port <= 0)
-            usleep(10000);
-    }
-    return port;
-}
+#include "h_http.h"
 
 /* Writes n single-chat messages to `to` with packId = content =
  * "<prefix><i>" in ONE write. */
@@ -164,7 +98,7 @@ static void test_limit(void **state)
     snprintf(http_port_path, sizeof(http_port_path), "%s/http.port", dir);
     const char *args[] = {"--http-listen", "127.0.0.1:0", "--http-port-file", http_port_path, NULL};
     chat_srv *s = chat_srv_start("req_rate = 2\nreq_burst = 6\nreq_refusals_max = 20\n", args);
-    int hport = read_port(http_port_path);
+    int hport = h_http_port(http_port_path);
     assert_true(hport > 0);
     chat_srv_user(s, "alice", 0);
     chat_srv_user(s, "bob", 0);
@@ -260,8 +194,8 @@ static void test_limit(void **state)
     history_text(b, got, sizeof(got), &n);
     assert_int_equal(n, 8 + ok);
     assert_string_equal(got, expect);
-    assert_true(metric(hport, "omtp_requests_rate_limited_total") == 4 + 1 + refused);
-    assert_true(metric(hport, "omtp_rate_limit_closes_total") == 1);
+    assert_true(h_metric(hport, "omtp_requests_rate_limited_total") == 4 + 1 + refused);
+    assert_true(h_metric(hport, "omtp_rate_limit_closes_total") == 1);
 
     /* a new connection of alice has its own, full bucket */
     omtp_sync *a2 = chat_login(chat_srv_port(s), "alice", DEVICE_LINUX);

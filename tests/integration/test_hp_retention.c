@@ -23,74 +23,7 @@
 #include <curl/curl.h>
 
 #include "chat_common.h"
-
-typedef struct body {
-    char *p;
-    size_t len;
-} body;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    body *b = ud;
-    char *np = realloc(b->p, b->len + sz * n + 1);
-    if (!np)
-        return 0;
-    memcpy(np + b->len, p, sz * n);
-    b->len += sz * n;
-    np[b->len] = 0;
-    b->p = np;
-    return sz * n;
-}
-
-/* The value of a sample line of GET /metrics, -1 if absent. */
-static double metric(int port, const char *name)
-{
-    body b = {0};
-    char url[128];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK || status != 200)
-        fail_msg("GET /metrics: %s, status %ld", curl_easy_strerror(rc), status);
-    double v = -1;
-    size_t n = strlen(name);
-    for (char *line = b.p; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (strncmp(line, name, n) == 0 && line[n] == ' ')
-            v = strtod(line + n + 1, NULL);
-        line = nl ? nl + 1 : NULL;
-    }
-    free(b.p);
-    return v;
-}
-
-/* The HTTP API's port: its port file is written at start-up after the OMTP
- * one (which h_server_start waited for), so wait for it too. */
-static int read_port(const char *path)
-{
-    int port = 0;
-    int64_t deadline = h_now_ms() + 10000;
-    while (port <= 0 && h_now_ms() < deadline) {
-        FILE *f = fopen(path, "r");
-        if (f) {
-            if (fscanf(f, "%d", &port) != 1)
-                port = 0;
-            fclose(f);
-        }
-        if (port <= 0)
-            usleep(10000);
-    }
-    return port;
-}
+#include "h_http.h"
 
 /* alice sends a HIGHPRJ single-chat message to carol; returns the ack's seqId. */
 static int64_t send_hp(omtp_sync *a, const char *content)
@@ -136,7 +69,7 @@ static void test_prune_then_sync(void **state)
                                  "hp_retention_s = 3\n"
                                  "hp_prune_interval_s = 1\n",
                                  args);
-    int hport = read_port(http_port_path);
+    int hport = h_http_port(http_port_path);
     assert_true(hport > 0);
     chat_srv_user(s, "alice", 0);
     chat_srv_user(s, "carol", 0);
@@ -153,12 +86,12 @@ static void test_prune_then_sync(void **state)
     assert_string_equal(got[0], "old-1");
     assert_string_equal(got[2], "old-3");
     assert_int_equal(last, 3);
-    assert_true(metric(hport, "omtp_hp_pruned_total") == 0);
+    assert_true(h_metric(hport, "omtp_hp_pruned_total") == 0);
 
     /* the job removes them once they are older than the retention */
     int64_t deadline = h_now_ms() + 30000;
     double pruned = 0;
-    while ((pruned = metric(hport, "omtp_hp_pruned_total")) < 3 && h_now_ms() < deadline)
+    while ((pruned = h_metric(hport, "omtp_hp_pruned_total")) < 3 && h_now_ms() < deadline)
         usleep(100000);
     assert_true(pruned >= 3);
 

@@ -496,6 +496,13 @@ int sq_hp_append(omtp_db *db, const char *userId, const omtp_OTIMPack *pack, int
         goto out;
     }
     sq_bind_str(st, 1, userId);
+    if ((rc = sq_run(d, st, "hp seq")) != 0)
+        goto out;
+    if (!(st = sq_stmt(d, SQ_HP_HEAD))) {
+        rc = OMTP_EDB;
+        goto out;
+    }
+    sq_bind_str(st, 1, userId);
     if (sqlite3_step(st) == SQLITE_ROW)
         s = sqlite3_column_int64(st, 0);
     else

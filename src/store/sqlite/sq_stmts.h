@@ -102,9 +102,10 @@
       "INSERT INTO session_attrs(user_id, session_id, name, value) VALUES (?1, ?2, ?3, ?4) "       \
       "ON CONFLICT(user_id, session_id, name) DO UPDATE SET value = excluded.value")               \
     /* high-priority queue */                                                                      \
+    /* no RETURNING: SQLite builds a temporary table for it on every run;                          \
+     * SQ_HP_HEAD reads the new value instead */                                                   \
     X(SQ_HP_HEAD_BUMP, "INSERT INTO hp_heads(user_id, last_seq) VALUES (?1, 1) "                   \
-                       "ON CONFLICT(user_id) DO UPDATE SET last_seq = last_seq + 1 "               \
-                       "RETURNING last_seq")                                                       \
+                       "ON CONFLICT(user_id) DO UPDATE SET last_seq = last_seq + 1")               \
     X(SQ_HP_HEAD, "SELECT last_seq FROM hp_heads WHERE user_id = ?1")                              \
     X(SQ_HP_INSERT, "INSERT INTO hp_queue(user_id, seq, type, flags, pack_id, payload, "           \
                     "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                             \

@@ -1,0 +1,20 @@
+/*
+ * h_http.h - the HTTP side of a test server: its port file and /metrics.
+ *
+ * Integration tests that turn the HTTP API on (http_listen = 127.0.0.1:0,
+ * http_port_file = F) read the bound port with h_http_port, and single
+ * Prometheus samples with h_metric. Threading: test thread only; failures
+ * fail the test (cmocka), like the rest of the harness.
+ */
+#ifndef OMTP_H_HTTP_H
+#define OMTP_H_HTTP_H
+
+/* The port in port file `path`, waiting up to 10 s for omtpd to write it
+ * (the HTTP port file is written after the OMTP one h_server_start waited
+ * for). */
+int h_http_port(const char *path);
+/* The value of the sample line `name` (exactly, labels included) of
+ * GET http://127.0.0.1:<port>/metrics; -1 if there is no such line. */
+double h_metric(int port, const char *name);
+
+#endif
