@@ -131,8 +131,9 @@ int pg_group_member_count(omtp_db *db, const char *groupId, int *count);
  * (re)connects; inside one it fails fast if the connection was lost. */
 int pg_ready(pg_db *d);
 
-/* Whether statement `id` with the text parameters p1, p2 returns a row:
- * 0 and *yes, or OMTP_EDB (*yes false). A whole op: calls pg_ready(). */
+/* Whether statement `id` with the text parameters p1 and p2 (p2 NULL: p1
+ * only) returns a row: 0 and *yes, or OMTP_EDB (*yes false). A whole op:
+ * calls pg_ready(). */
 static inline int pg_has_row(pg_db *d, int id, const char *p1, const char *p2, bool *yes)
 {
     pg_args a;
@@ -142,7 +143,8 @@ static inline int pg_has_row(pg_db *d, int id, const char *p1, const char *p2, b
         return OMTP_EDB;
     pa_init(&a);
     pa_str(&a, p1);
-    pa_str(&a, p2);
+    if (p2)
+        pa_str(&a, p2);
     int rc = pg_one_i64(d, id, &a, &v);
     if (rc == 0)
         *yes = true;

@@ -97,17 +97,7 @@ int pg_user_get(omtp_db *db, const char *userId, omtp_user_rec *out)
 
 int pg_user_exists(omtp_db *db, const char *userId, bool *yes)
 {
-    pg_db *d = PGD(db);
-    pg_args a;
-    int64_t v;
-    *yes = false;
-    if (pg_ready(d))
-        return OMTP_EDB;
-    pa_init(&a);
-    pa_str(&a, userId);
-    int rc = pg_one_i64(d, PG_USER_EXISTS, &a, &v);
-    *yes = rc == 0;
-    return rc == OMTP_ENOTFOUND ? 0 : rc;
+    return pg_has_row(PGD(db), PG_USER_EXISTS, userId, NULL, yes);
 }
 
 /* An UPDATE/DELETE keyed by user: OMTP_ENOTFOUND when no row changed. */

@@ -35,10 +35,9 @@ typedef struct sq_db {
     sqlite3_stmt *attr_get[8]; /* user_attr_get, one variant per filter combination */
     int64_t last_us;           /* last change time handed out (strictly increasing) */
     char *path;                /* the database file */
+    bool full;                 /* configured synchronous=FULL */
     /* deferred sync (sq_sync.c): the executor's sync thread only */
-    bool full;          /* configured synchronous=FULL */
-    bool sync_deferred; /* the connection runs NORMAL; sq_sync makes commits durable */
-    int wal_fd;         /* our own descriptor of <path>-wal, -1 until first sync */
+    int wal_fd; /* our own descriptor of <path>-wal, -1 until first sync */
 } sq_db;
 
 #define SQ(db) ((sq_db *)(db))
@@ -63,6 +62,10 @@ int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whyle
 
 /* The cached statement `id`, reset and unbound; NULL on error (errmsg set). */
 sqlite3_stmt *sq_stmt(sq_db *d, int id);
+/* Whether the cached statement `id` with the text parameters p1 and p2 (p2
+ * NULL: p1 only) returns a row: 0 and *yes, or OMTP_EDB (*yes false; errmsg
+ * names `what`). */
+int sq_has_row(sq_db *d, int id, const char *p1, const char *p2, bool *yes, const char *what);
 /* Records sqlite's last error in errmsg and returns OMTP_EDB. */
 int sq_fail(sq_db *d, const char *what);
 /* Steps a statement that returns no rows, resets it: 0, OMTP_EEXIST on a

@@ -69,17 +69,7 @@ int sq_friend_del(omtp_db *db, const char *userId, const char *friendId)
 
 int sq_friend_is(omtp_db *db, const char *userId, const char *friendId, bool *yes)
 {
-    sq_db *d = SQ(db);
-    *yes = false;
-    sqlite3_stmt *st = sq_stmt(d, SQ_FRIEND_IS);
-    if (!st)
-        return OMTP_EDB;
-    sq_bind_str(st, 1, userId);
-    sq_bind_str(st, 2, friendId);
-    int rc = sqlite3_step(st);
-    *yes = rc == SQLITE_ROW;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(d, "friend_is");
+    return sq_has_row(SQ(db), SQ_FRIEND_IS, userId, friendId, yes, "friend_is");
 }
 
 int sq_friend_list(omtp_db *db, const char *userId, int64_t sinceMs, omtp_FriendInfo_list *out,

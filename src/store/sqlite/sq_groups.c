@@ -160,17 +160,7 @@ int sq_group_update_info(omtp_db *db, const omtp_GroupChatInfo *g)
 
 int sq_group_is_member(omtp_db *db, const char *groupId, const char *userId, bool *member)
 {
-    sq_db *d = SQ(db);
-    *member = false;
-    sqlite3_stmt *st = sq_stmt(d, SQ_GROUP_IS_MEMBER);
-    if (!st)
-        return OMTP_EDB;
-    sq_bind_str(st, 1, groupId);
-    sq_bind_str(st, 2, userId);
-    int rc = sqlite3_step(st);
-    *member = rc == SQLITE_ROW;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(d, "group_is_member");
+    return sq_has_row(SQ(db), SQ_GROUP_IS_MEMBER, groupId, userId, member, "group_is_member");
 }
 
 int sq_group_set_creator(omtp_db *db, const char *groupId, const char *creatorId)

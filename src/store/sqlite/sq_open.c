@@ -50,6 +50,21 @@ sqlite3_stmt *sq_stmt(sq_db *d, int id)
     return st;
 }
 
+int sq_has_row(sq_db *d, int id, const char *p1, const char *p2, bool *yes, const char *what)
+{
+    *yes = false;
+    sqlite3_stmt *st = sq_stmt(d, id);
+    if (!st)
+        return OMTP_EDB;
+    sq_bind_str(st, 1, p1);
+    if (p2)
+        sq_bind_str(st, 2, p2);
+    int rc = sqlite3_step(st);
+    *yes = rc == SQLITE_ROW;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(d, what);
+}
+
 int sq_run(sq_db *d, sqlite3_stmt *st, const char *what)
 {
     int rc = sqlite3_step(st);

@@ -90,16 +90,7 @@ int sq_user_get(omtp_db *db, const char *userId, omtp_user_rec *out)
 
 int sq_user_exists(omtp_db *db, const char *userId, bool *yes)
 {
-    sq_db *d = SQ(db);
-    *yes = false;
-    sqlite3_stmt *st = sq_stmt(d, SQ_USER_EXISTS);
-    if (!st)
-        return OMTP_EDB;
-    sq_bind_str(st, 1, userId);
-    int rc = sqlite3_step(st);
-    *yes = rc == SQLITE_ROW;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(d, "user_exists");
+    return sq_has_row(SQ(db), SQ_USER_EXISTS, userId, NULL, yes, "user_exists");
 }
 
 /* Runs an UPDATE/DELETE keyed by user: OMTP_ENOTFOUND when no row changed. */
