@@ -72,7 +72,6 @@ typedef struct item_fifo {
 } item_fifo;
 
 struct omtp_store {
-    uv_loop_t *loop;
     omtp_db *db;
     unsigned max_batch;
     bool deferred; /* the backend's commits need db->ops->sync to be durable */
@@ -387,7 +386,6 @@ int omtp_store_open_db(uv_loop_t *loop, omtp_db *db, unsigned max_batch, omtp_st
         snprintf(why, whylen, "out of memory");
         return OMTP_ENOMEM;
     }
-    s->loop = loop;
     s->db = db;
     s->max_batch = max_batch ? max_batch : 1024;
     if (db->ops->defer_sync && db->ops->sync)

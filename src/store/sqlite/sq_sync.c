@@ -51,7 +51,6 @@ int sq_defer_sync(omtp_db *db)
         sq_fail(d, "PRAGMA synchronous=NORMAL");
         return 0; /* keep FULL: correct, only slower */
     }
-    d->sync_deferred = true;
     return 1;
 }
 
@@ -101,8 +100,6 @@ int sq_sync(omtp_db *db)
 {
     sq_db *d = SQ(db);
     char why[PATH_MAX + 64] = "";
-    if (!d->sync_deferred)
-        return 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (d->wal_fd < 0) {
             int rc = wal_open(d, why, sizeof why);
