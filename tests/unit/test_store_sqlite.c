@@ -17,6 +17,7 @@
 
 #include "store/store.h"
 #include "proto/omtp_proto.h"
+#include "store/sqlite/sq.h"
 #include "store/sqlite/sq_stmts.h"
 
 /* the backend's schema steps (sq_schema.c) */
@@ -359,6 +360,41 @@ static void test_checkpointer(void **state)
     assert_int_not_equal(stat(wal, &sb), 0);
 }
 
+/* Deferred sync (sq_sync.c): the executor's connection drops to NORMAL and
+ * sq_sync fsyncs the database's own WAL; any other connection (admin
+ * commands) keeps FULL; a NORMAL configuration has nothing to defer. */
+static void test_deferred_sync(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = open_ok(f);
+    sq_db *d = SQ(db);
+    assert_int_equal(q_int(d->h, "PRAGMA synchronous"), 2);
+    assert_int_equal(db->ops->defer_sync(db), 1);
+    assert_int_equal(q_int(d->h, "PRAGMA synchronous"), 1);
+    bool dup;
+    append(db, "a", "b", "S1", "x", &dup);
+    assert_int_equal(db->ops->sync(db), 0);
+    assert_true(d->wal_fd >= 0);
+    char wal[160];
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    struct stat a, b;
+    assert_int_equal(fstat(d->wal_fd, &a), 0);
+    assert_int_equal(stat(wal, &b), 0);
+    assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev); /* the database's WAL */
+    assert_int_equal(db->ops->sync(db), 0);                    /* again: same descriptor */
+
+    omtp_db *admin = open_ok(f);
+    assert_int_equal(q_int(SQ(admin)->h, "PRAGMA synchronous"), 2);
+    omtp_db_close(admin);
+    omtp_db_close(db);
+
+    f->cfg.synchronous = 1;
+    db = open_ok(f);
+    assert_int_equal(db->ops->defer_sync(db), 0);
+    assert_int_equal(q_int(SQ(db)->h, "PRAGMA synchronous"), 1);
+    omtp_db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +406,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dedup_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_memo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpointer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_sync, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
