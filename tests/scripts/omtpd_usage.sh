@@ -65,6 +65,8 @@ fi
 # omtp-bench: usage errors are one line and name --help
 t bench-help 0 "Examples:" "$B/omtp-bench" --help
 t bench-bad-server 2 "run omtp-bench --help" "$B/omtp-bench" chat --server nope
+t bench-bad-pacing 2 "'spread' or 'aligned'" "$B/omtp-bench" chat --pacing sometimes
+t bench-help-pacing 0 "--pacing spread|aligned" "$B/omtp-bench" --help
 n=$("$B/omtp-bench" dance 2>&1 | wc -l)
 [ "$n" -le 2 ] && echo "ok   bench-short-error" || { echo "FAIL omtp-bench usage error is $n lines"; fail=1; }
 exit $fail
