@@ -15,9 +15,9 @@
  * seqId order.
  *
  * Cost per message on the store thread: a user lookup (recipient), the
- * dedup lookup and the insert, plus one high-priority row per recipient for
- * HIGHPRJ messages. On the loop: one encoding of the MsgReq (omtp_wire),
- * shared by every device it is queued on.
+ * dedup lookup and the insert, plus one high-priority row for HIGHPRJ
+ * messages (one per message also for a group: store.h, hp_group_append). On the loop: one encoding
+ * of the MsgReq (omtp_wire), shared by every device it is queued on.
  *
  * Rulings (docs/protocol.md, "Server behaviour"):
  *  - MsgReq.from must be the logged-in user (an empty from means the
@@ -29,7 +29,8 @@
  *  - Revoke/edit after cfg->revoke_limit_s: MSG_FORBIDDEN. Edit of a revoked
  *    message: MSG_OP_CMD. A control notice is queued in the high-priority
  *    queue of EVERY member of the session (operator included), online or
- *    not, and pushed live to every device except the operator's.
+ *    not (for a group: one row in the group's queue, every member's view
+ *    derives from it), and pushed live to every device except the operator's.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,9 +161,8 @@ static int send_queue_high_prior(omtp_db *db, send_job *j)
     if (rc != 0)
         goto out;
     if (j->m.type == PT_MSG_GROUP_CHAT) {
-        for (uint32_t i = 0; i < j->members.n && rc == 0; i++)
-            if (!tars_str_eq(&j->members.items[i], j->m.msg.from.data))
-                rc = omtp_db_hp_append(db, j->members.items[i].data, &pack, &seq);
+        /* one row for every member but the sender (store.h, hp_group_append) */
+        rc = omtp_db_hp_group_append(db, j->m.msg.to.data, j->m.msg.from.data, &pack, &seq);
     } else if (!tars_str_eq(&j->m.msg.to, j->m.msg.from.data)) {
         rc = omtp_db_hp_append(db, j->m.msg.to.data, &pack, &seq);
     }
@@ -596,9 +596,16 @@ static int ctrl_work_checked(omtp_db *db, ctrl_job *j, omtp_msg_rec *orig)
                  omtp_payload_to_bytes(&omtp_MsgControl_desc, ctl, &pack.payload) == 0
              ? 0
              : OMTP_ENOMEM;
-    for (uint32_t i = 0; i < j->members.n && rc == 0; i++) {
+    if (orig->type == PT_MSG_GROUP_CHAT) {
+        /* one row for every member (the operator is one): store.h, hp_group_append */
         int64_t seq;
-        rc = omtp_db_hp_append(db, j->members.items[i].data, &pack, &seq);
+        if (rc == 0)
+            rc = omtp_db_hp_group_append(db, sid, NULL, &pack, &seq);
+    } else {
+        for (uint32_t i = 0; i < j->members.n && rc == 0; i++) {
+            int64_t seq;
+            rc = omtp_db_hp_append(db, j->members.items[i].data, &pack, &seq);
+        }
     }
     omtp_msg_free(&omtp_OTIMPack_desc, &pack);
     return rc;

@@ -187,18 +187,26 @@ typedef struct omtp_db omtp_db;
       (omtp_db * db, const char *userId, const char *sessionId, const char *name,                  \
        const char *value),                                                                         \
       (db, userId, sessionId, name, value))                                                        \
-    /* ---- high-priority queue per user */                                                        \
+    /* ---- high-priority queues. One seq shared by every queue (personal and group entries):      \
+     * a user's view is its personal entries merged with the entries of the groups it was a        \
+     * member of while they were written (docs/protocol.md, docs/storage.md). */                   \
     X(hp_append, (omtp_db * db, const char *userId, const omtp_OTIMPack *pack, int64_t *seq),      \
       (db, userId, pack, seq))                                                                     \
+    /* ONE row for every member of a group (members at this moment, except exceptId, which may     \
+     * be NULL or "" = nobody): what a member sees, whatever the group's size */                   \
+    X(hp_group_append,                                                                             \
+      (omtp_db * db, const char *groupId, const char *exceptId, const omtp_OTIMPack *pack,         \
+       int64_t *seq),                                                                              \
+      (db, groupId, exceptId, pack, seq))                                                          \
     /* entries with seq > afterSeq, ascending, at most count; *lastSeq = seq of the last entry     \
-     * returned, or the queue's head when none is */                                               \
+     * returned, or the head of the shared seq when none is */                                     \
     X(hp_list,                                                                                     \
       (omtp_db * db, const char *userId, int64_t afterSeq, int count, omtp_hp_rec_list *out,       \
        int64_t *lastSeq),                                                                          \
       (db, userId, afterSeq, count, out, lastSeq))                                                 \
-    /* retention: deletes entries created before beforeMs (wall clock, ms), oldest first, at       \
-     * most limit (1..10000, else OMTP_EINVAL) in one statement; *deleted = how many. Never        \
-     * touches hp_heads: seqs keep increasing after a prune */                                     \
+    /* retention: deletes entries (personal and group) created before beforeMs (wall clock,        \
+     * ms), oldest first, at most limit (1..10000, else OMTP_EINVAL) in all; *deleted = how many.  \
+     * Never touches hp_heads: seqs keep increasing after a prune */                               \
     X(hp_prune, (omtp_db * db, int64_t beforeMs, int limit, int *deleted),                         \
       (db, beforeMs, limit, deleted))                                                              \
     /* ---- groups (group id = session id) */                                                      \

@@ -37,7 +37,7 @@ static int add_member(pg_db *d, const char *groupId, const tars_str *uid, int64_
     pa_i64(&a, readSeq);
     pa_i64(&a, nowUs);
     pa_i64(&a, nowMs);
-    int rc = pg_run(d, PG_MEMBER_ENSURE, &a, &rows);
+    int rc = pg_run(d, PG_GROUP_MEMBER_ENSURE, &a, &rows);
     *added = rows > 0;
     if (rc || rows == 0)
         return rc;
@@ -329,12 +329,10 @@ int pg_group_remove_members(omtp_db *db, const char *groupId, const tars_str_lis
         pa_init(&a);
         pa_tstr(&a, &ids->items[i]);
         pa_str(&a, groupId);
-        rc = pg_run(d, PG_MEMBER_DEL, &a, &rows);
-        if (rc == 0 && rows > 0) {
+        pa_i64(&a, now);
+        rc = pg_run(d, PG_GROUP_MEMBER_LEAVE, &a, &rows);
+        if (rc == 0 && rows > 0)
             (*removed)++;
-            pa_i64(&a, now);
-            rc = pg_run(d, PG_GROUP_LEFT_SET, &a, NULL);
-        }
     }
     if (rc)
         *removed = 0;
