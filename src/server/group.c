@@ -21,6 +21,9 @@
  *    are ignored (a retried QUIT succeeds).
  *  - INFO_UPDATE merges the non-empty name/avatar/desc and a memberLimit > 0
  *    (not below the current member count); creatorId there is ignored.
+ *  - A client may not set memberLimit above the server's group_member_limit
+ *    (CREATE, INFO_UPDATE: GROUP_MEMBER_LIMIT); only the HTTP API (the
+ *    administrator) may, up to group_member_hard_limit. docs/protocol.md.
  *  - A dismissed group no longer exists for every operation
  *    (GROUP_NOT_EXIST); its id is never reused.
  */
@@ -640,9 +643,17 @@ void handle_group_create(omtp_req *req)
         g->idGiven = true;
     }
     int32_t limit = in->memberLimit > 0 ? in->memberLimit : g->defLimit;
-    if (in->memberLimit < 0 || limit > OMTP_GROUP_LIMIT_MAX) {
-        omtp_reply_code(req, OMTP_EC_PARAM, "memberLimit %d is outside 0..%d", in->memberLimit,
-                        OMTP_GROUP_LIMIT_MAX);
+    if (in->memberLimit < 0) {
+        omtp_reply_code(req, OMTP_EC_PARAM, "memberLimit %d is negative (0 = the default %d)",
+                        in->memberLimit, g->defLimit);
+        gop_free(g);
+        return;
+    }
+    if (limit > g->defLimit) {
+        omtp_reply_code(req, OMTP_EC_GROUP_MEMBER_LIMIT,
+                        "memberLimit %d is above this server's group_member_limit %d; ask the "
+                        "administrator (HTTP API) for a bigger group",
+                        limit, g->defLimit);
         gop_free(g);
         return;
     }
@@ -746,9 +757,18 @@ void handle_group_info_update(omtp_req *req)
     const omtp_GroupChatInfoUpdateReq *q = req->body;
     if (!check_operator(req, &q->operatorId))
         return;
-    if (q->groupInfo.memberLimit < 0 || q->groupInfo.memberLimit > OMTP_GROUP_LIMIT_MAX) {
-        omtp_reply_code(req, OMTP_EC_PARAM, "memberLimit %d is outside 0..%d",
-                        q->groupInfo.memberLimit, OMTP_GROUP_LIMIT_MAX);
+    if (q->groupInfo.memberLimit < 0) {
+        omtp_reply_code(req, OMTP_EC_PARAM, "memberLimit %d is negative (0 = unchanged)",
+                        q->groupInfo.memberLimit);
+        return;
+    }
+    uint32_t most =
+        req->conn->srv->cfg->group_member_limit ? req->conn->srv->cfg->group_member_limit : 500;
+    if ((uint32_t)q->groupInfo.memberLimit > most) {
+        omtp_reply_code(req, OMTP_EC_GROUP_MEMBER_LIMIT,
+                        "memberLimit %d is above this server's group_member_limit %u; ask the "
+                        "administrator (HTTP API) for a bigger group",
+                        q->groupInfo.memberLimit, most);
         return;
     }
     gop *g = gop_begin(req, GOP_INFO, NULL, &q->groupInfo.groupId);

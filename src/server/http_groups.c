@@ -360,9 +360,11 @@ void http_ep_group_create(http_req *r)
         http_reply_error(r, 400, "invalid_field", "a chosen \"groupId\" starts with GC_");
         return;
     }
-    if (limit < 0 || limit > OMTP_GROUP_LIMIT_MAX) {
-        http_reply_error(r, 400, "invalid_field", "the field \"memberLimit\" must be 0..%d",
-                         OMTP_GROUP_LIMIT_MAX);
+    uint32_t hard =
+        r->srv->cfg->group_member_hard_limit ? r->srv->cfg->group_member_hard_limit : 100000;
+    if (limit < 0 || limit > (int64_t)hard) {
+        http_reply_error(r, 400, "invalid_field",
+                         "the field \"memberLimit\" must be 0..%u (group_member_hard_limit)", hard);
         return;
     }
     group_ctx *c = ctx_new(r, GK_CREATE);

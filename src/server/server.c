@@ -521,6 +521,13 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
                  "aes_key_hex must be 64 hex digits (e.g. from `openssl rand -hex 32`)");
         return OMTP_EINVAL;
     }
+    if (cfg->group_member_hard_limit && cfg->group_member_limit > cfg->group_member_hard_limit) {
+        snprintf(why, whylen,
+                 "group_member_limit (%u) is above group_member_hard_limit (%u): lower the first "
+                 "or raise the second",
+                 cfg->group_member_limit, cfg->group_member_hard_limit);
+        return OMTP_EINVAL;
+    }
     int rc = omtp_auth_load_secret(cfg, s->token_secret, why, whylen);
     if (rc)
         return rc;
