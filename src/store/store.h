@@ -273,6 +273,10 @@ typedef struct omtp_db_ops {
      * the store thread keeps using db, so it touches only state of its own. */
     int (*defer_sync)(omtp_db *db);
     int (*sync)(omtp_db *db);
+    /* Optional (NULL = not supported): makes the statement the store thread
+     * is running now fail soon (the executor's close past its deadline).
+     * Called from another thread; touches nothing but the interrupt. */
+    void (*interrupt)(omtp_db *db);
     OMTP_DB_OPS(OMTP_DB_OP_PTR)
 } omtp_db_ops;
 #undef OMTP_DB_OP_PTR
@@ -324,7 +328,17 @@ typedef struct omtp_store_stats {
     uint64_t syncs;              /* deferred fsyncs (SQLite FULL: sq_sync.c); 0 otherwise */
     uint64_t sync_us_bucket[12]; /* their latency, the same buckets */
     uint64_t sync_us_sum;
+    /* how long single work items held the store thread (the work function
+     * alone, savepoint included): the same buckets, the worst since start,
+     * and how many took longer than OMTP_STORE_SLOW_ITEM_US */
+    uint64_t item_us_bucket[12];
+    uint64_t item_us_sum;
+    uint64_t item_us_max;
+    uint64_t items_slow;
+    uint64_t abandoned; /* items never run: the close's deadline passed */
 } omtp_store_stats;
+
+#define OMTP_STORE_SLOW_ITEM_US 100000 /* an item over 100 ms is "slow" (metrics, log) */
 
 /* Opens the backend and starts the store thread. Must be called on the loop
  * thread. */
@@ -357,6 +371,17 @@ int omtp_store_submit2(omtp_store *s, omtp_store_work_fn work, omtp_store_done_f
  * only keeps the loop alive while submitted work is in flight. Do not call
  * get_stats after close. */
 void omtp_store_close(omtp_store *s);
+/* The same, bounded in time: from timeout_ms on no further item is started
+ * (the batch running commits what ran), queued items are completed with
+ * OMTP_ECLOSED without running (never acknowledged), and a statement still
+ * running then is interrupted (ops->interrupt) and rolled back. Returns 0
+ * when the store closed; *abandoned = items completed without running (or
+ * rolled back by the interrupt). Returns OMTP_ETIMEDOUT if the store thread
+ * did not stop within timeout_ms + grace_ms: the store is then left as it
+ * is (not freed, its thread still running) and the caller should exit the
+ * process. timeout_ms 0 = no bound (omtp_store_close). */
+int omtp_store_close_within(omtp_store *s, uint64_t timeout_ms, uint64_t grace_ms,
+                            uint64_t *abandoned);
 void omtp_store_get_stats(omtp_store *s, omtp_store_stats *out);
 /* The backend's name ("sqlite"/"postgresql") for logs and /healthz. */
 const char *omtp_store_backend(omtp_store *s);
