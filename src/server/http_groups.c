@@ -18,6 +18,7 @@
 
 #include "cluster/cluster.h"
 #include "group.h"
+#include "idlist.h"
 #include "proto/omtp_packet.h"
 #include "proto/omtp_proto.h"
 
@@ -163,9 +164,11 @@ static int work_add(omtp_db *db, group_ctx *c)
         rc = omtp_db_group_members(db, c->groupId, &c->members);
     if (rc)
         return rc;
+    /* the member list comes sorted (store.h): a binary search per id, not a
+     * scan (10,000 ids x 10,000 members held the store thread ~1 s) */
     uint32_t fresh = 0;
     for (uint32_t i = 0; i < c->ids.n; i++)
-        fresh += !has(&c->members, c->ids.items[i].data);
+        fresh += !omtp_ids_contains(&c->members, c->ids.items[i].data);
     int32_t limit = c->info.memberLimit > 0 ? c->info.memberLimit : c->defLimit;
     if ((int64_t)c->members.n + fresh > limit)
         return http_refuse(&c->refusal, OMTP_EINVAL, 409, "member_limit",
@@ -191,7 +194,7 @@ static int work_remove(omtp_db *db, group_ctx *c)
     rc = omtp_db_group_members(db, c->groupId, &c->notify);
     if (rc)
         return rc;
-    if (!has(&c->notify, c->userId))
+    if (!omtp_ids_contains(&c->notify, c->userId))
         return http_refuse(&c->refusal, OMTP_EINVAL, 404, "not_member", "%s is not a member of %s",
                            c->userId, c->groupId);
     tars_str_list one = {0};
