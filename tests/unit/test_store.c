@@ -1397,11 +1397,11 @@ static void test_hp_group(void **state)
     /* retention removes group entries too (after the personal ones) */
     next_ms();
     int64_t cutoff = now_ms();
-    int del = 0, calls = 0;
+    int pruned = 0, calls = 0;
     do {
-        assert_int_equal(omtp_db_hp_prune(db, cutoff, 5000, &del), 0);
+        assert_int_equal(omtp_db_hp_prune(db, cutoff, 5000, &pruned), 0);
         assert_true(++calls < 1000);
-    } while (del == 5000);
+    } while (pruned == 5000);
     assert_string_equal(hp_view(db, b, 0), "");
     assert_string_equal(hp_view(db, c, 0), "");
 }
