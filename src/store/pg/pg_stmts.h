@@ -203,8 +203,9 @@
                      "JOIN chat_groups g ON g.group_id = m.session_id "                            \
                      "WHERE m.user_id = $1 AND g.dismissed = 0 "                                   \
                      "AND (g.update_ms > $2 OR m.joined_ms > $2) ORDER BY g.group_id")             \
+    /* at_ms 0: left once, member again (re-joined) */                                             \
     X(PG_GROUP_SYNC_DEL, "SELECT group_id FROM group_left WHERE user_id = $1 AND at_ms > $2 "      \
-                         "ORDER BY group_id")                                                      \
+                         "AND at_ms > 0 ORDER BY group_id")                                        \
     /* friends */                                                                                  \
     X(PG_FRIEND_UPSERT_MINE,                                                                       \
       "INSERT INTO friends(user_id, friend_id, remark, deleted, changed_ms) "                      \
