@@ -311,8 +311,15 @@ void omtp_db_close(omtp_db *db);
 typedef struct omtp_store omtp_store;
 
 /* Runs on the store thread inside the batch transaction. Return 0 to keep
- * the item's changes, a negative OMTP_E* to roll them back. */
+ * the item's changes, a negative OMTP_E* to roll them back, or
+ * OMTP_STORE_MORE to keep the changes made so far and be run again later
+ * (big work in chunks: the item goes back to the end of the queue, so
+ * other items run in between, and its completions wait for the return
+ * that is not OMTP_STORE_MORE). A chunked item must leave the data
+ * consistent after every chunk: a close past its deadline abandons it
+ * between two chunks (done gets OMTP_ECLOSED). */
 typedef int (*omtp_store_work_fn)(omtp_db *db, void *arg);
+#define OMTP_STORE_MORE 1
 /* Runs on the loop thread after the batch committed (status = the work's
  * return value), or failed to commit (status = OMTP_EDB). */
 typedef void (*omtp_store_done_fn)(void *arg, int status);

@@ -13,7 +13,9 @@
  *     COMMIT
  *
  * An item returning an error rolls back alone; a failed BEGIN or COMMIT fails
- * every item of the batch with OMTP_EDB.
+ * every item of the batch with OMTP_EDB. An item returning OMTP_STORE_MORE
+ * (big work in chunks) keeps its changes and, once the batch committed,
+ * goes back to the end of the queue, so other work runs between its chunks.
  *
  * Two stages of completion, both run on the loop in submission order:
  *
@@ -64,6 +66,7 @@ typedef struct store_item {
     omtp_store_done_fn done;
     void *arg;
     int status;
+    bool again;     /* the work returned OMTP_STORE_MORE: queue it again after the commit */
     uint64_t batch; /* number of the commit that carried it (1, 2, ...) */
 } store_item;
 
@@ -236,9 +239,13 @@ static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t
         }
         if (rc == OMTP_EAGAIN)
             rc = OMTP_EDB;
+        it->again = rc == OMTP_STORE_MORE;
+        if (it->again)
+            rc = 0; /* keep this chunk's changes */
         if (rc == 0) {
             if (omtp_db_release(db) != 0) {
                 rc = OMTP_EDB;
+                it->again = false;
                 omtp_db_rollback_to(db);
             }
         } else {
@@ -254,6 +261,7 @@ static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t
                 (*abandoned)++; /* rolled back by the close's interrupt */
             if (it->status != OMTP_ECLOSED)
                 it->status = OMTP_EDB;
+            it->again = false;
         }
         return;
     }
@@ -301,6 +309,13 @@ static void store_thread_main(void *arg)
             s->pending.head = rest.head;
             s->pending.n += rest.n;
         }
+        /* chunked items (OMTP_STORE_MORE) go back to the end of the queue;
+         * their completions wait for their last chunk */
+        item_fifo done_items = {0}, more = {0};
+        for (store_item *it; (it = fifo_pop(&batch));)
+            fifo_push(it->again && it->status == 0 ? &more : &done_items, it);
+        batch = done_items;
+        fifo_splice(&s->pending, &more);
         s->st.executed += batch.n;
         if (ok) {
             s->st.commits++;
@@ -530,6 +545,7 @@ int omtp_store_submit2(omtp_store *s, omtp_store_work_fn work, omtp_store_done_f
     it->done = done;
     it->arg = arg;
     it->status = 0;
+    it->again = false;
     it->batch = 0;
     if (s->outstanding++ == 0)
         uv_ref((uv_handle_t *)&s->async);

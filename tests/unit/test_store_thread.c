@@ -414,6 +414,68 @@ static void test_close_interrupts_running_item(void **state)
     uv_sem_destroy(&g_endless_started);
 }
 
+typedef struct chunked {
+    int chunks, ran;
+    int status;
+    int done_calls;
+    int *order, *norder;
+} chunked;
+
+static int work_chunked(omtp_db *db, void *arg)
+{
+    chunked *c = arg;
+    char key[32];
+    snprintf(key, sizeof(key), "chunk%d", c->ran);
+    if (omtp_db_meta_set(db, key, "x"))
+        return OMTP_EDB;
+    return ++c->ran < c->chunks ? OMTP_STORE_MORE : 0;
+}
+
+static void done_chunked(void *arg, int status)
+{
+    chunked *c = arg;
+    c->status = status;
+    c->done_calls++;
+    c->order[(*c->norder)++] = -1;
+}
+
+/* A chunked item (OMTP_STORE_MORE) runs again after the items queued
+ * behind it, keeps every chunk's changes, and completes once, last. */
+static void test_chunked_item(void **state)
+{
+    fixture *f = *state;
+    int order[8], norder = 0;
+    chunked c = {.chunks = 3, .order = order, .norder = &norder};
+    item items[3] = {{0}};
+    assert_int_equal(omtp_store_submit(f->store, work_chunked, done_chunked, &c), 0);
+    for (int i = 0; i < 3; i++) {
+        items[i].idx = 4000 + i;
+        items[i].order = order;
+        items[i].norder = &norder;
+        assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &items[i]), 0);
+    }
+    while (c.done_calls == 0)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    run_until_done(f, items, 3);
+    assert_int_equal(c.ran, 3);
+    assert_int_equal(c.done_calls, 1);
+    assert_int_equal(c.status, 0);
+    assert_int_equal(norder, 4);
+    assert_int_equal(order[3], -1); /* the items behind it completed first */
+    fx_close(f);
+    omtp_db *db;
+    char why[256];
+    assert_int_equal(omtp_db_open(&f->cfg, &db, why, sizeof(why)), 0);
+    for (int i = 0; i < 3; i++) {
+        char key[32];
+        tars_str v;
+        snprintf(key, sizeof(key), "chunk%d", i);
+        assert_int_equal(omtp_db_meta_get(db, key, &v), 0);
+        tars_str_clear(&v);
+    }
+    omtp_db_close(db);
+}
+
 static int nop_work(omtp_db *db, void *arg)
 {
     (void)db;
@@ -894,6 +956,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_commit_fails_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_drains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_within_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chunked_item, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_interrupts_running_item, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_after_close_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_submit, setup, teardown),
