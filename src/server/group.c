@@ -73,7 +73,8 @@ typedef struct gop {
     omtp_GroupChatInfo_list groups; /* sync */
     tars_str_list deleted;          /* sync */
     int64_t nowMs;
-    int status; /* the store's, kept while the cluster notice is published */
+    int status;      /* the store's, kept while the cluster notice is published */
+    bool dismissing; /* dismiss: checked, notify list taken; next chunks only remove */
 } gop;
 
 static void gop_fail(gop *g, int ec, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -326,20 +327,29 @@ static int work_quit(omtp_db *db, gop *g)
     return rc;
 }
 
+/* In chunks of OMTP_GROUP_DISMISS_CHUNK members (store.h, group_dismiss_step
+ * and OMTP_STORE_MORE), so a big group does not hold the store thread; the
+ * reply comes after the last chunk. */
 static int work_dismiss(omtp_db *db, gop *g)
 {
-    int rc = load_group(db, g);
-    if (rc || g->ec)
-        return rc;
-    if (!is_creator(g)) {
-        gop_fail(g, OMTP_EC_GROUP_NO_PRIVILEGE, "only the creator of %s may dismiss it",
-                 g->groupId);
-        return 0;
+    int rc;
+    if (!g->dismissing) {
+        rc = load_group(db, g);
+        if (rc || g->ec)
+            return rc;
+        if (!is_creator(g)) {
+            gop_fail(g, OMTP_EC_GROUP_NO_PRIVILEGE, "only the creator of %s may dismiss it",
+                     g->groupId);
+            return 0;
+        }
+        rc = fetch_members(db, g, &g->notify);
+        if (rc)
+            return rc;
+        g->dismissing = true;
     }
-    rc = fetch_members(db, g, &g->notify);
-    if (rc)
-        return rc;
-    return omtp_db_group_dismiss(db, g->groupId);
+    int left = 0;
+    rc = omtp_db_group_dismiss_step(db, g->groupId, OMTP_GROUP_DISMISS_CHUNK, &left);
+    return rc ? rc : left ? OMTP_STORE_MORE : 0;
 }
 
 static int work_creator(omtp_db *db, gop *g)
@@ -435,7 +445,7 @@ static int gop_work(omtp_db *db, void *arg)
 {
     gop *g = arg;
     int rc = gop_works[g->kind](db, g);
-    if (rc && !g->ec)
+    if (rc < 0 && !g->ec)
         snprintf(g->desc, sizeof(g->desc), "%s: %s", omtp_strerror(rc), db->errmsg);
     return rc;
 }

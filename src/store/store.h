@@ -220,6 +220,12 @@ typedef struct omtp_db omtp_db;
     X(group_set_creator, (omtp_db * db, const char *groupId, const char *creatorId),               \
       (db, groupId, creatorId))                                                                    \
     X(group_dismiss, (omtp_db * db, const char *groupId), (db, groupId))                           \
+    /* a dismissal in chunks (the executor's OMTP_STORE_MORE): removes up to limit members         \
+     * other than the creator, logged as left like a dismissal; once only the creator is left,     \
+     * group_dismiss. *left = 1 while other members remain, 0 once dismissed (also for a group     \
+     * dismissed already). Between calls the group is a live group with fewer members */           \
+    X(group_dismiss_step, (omtp_db * db, const char *groupId, int limit, int *left),               \
+      (db, groupId, limit, left))                                                                  \
     X(group_members, (omtp_db * db, const char *groupId, tars_str_list *out), (db, groupId, out))  \
     X(group_is_member, (omtp_db * db, const char *groupId, const char *userId, bool *member),      \
       (db, groupId, userId, member))                                                               \

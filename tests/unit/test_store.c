@@ -1406,6 +1406,62 @@ static void test_hp_group(void **state)
     assert_string_equal(hp_view(db, c, 0), "");
 }
 
+/* A dismissal in chunks: each step removes members (logged as left, their
+ * high-priority span ended), the group stays live until only the creator is
+ * left, then it is dismissed. */
+static void test_group_dismiss_step(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    const char *mem[] = {"m1", "m2", "m3", "m4", "m5"};
+    char g[OMTP_ID_MAX], m1[OMTP_ID_MAX], m5[OMTP_ID_MAX];
+    gid(f, g, "chunky");
+    mk_group(f, g, "own", 5, mem);
+    snprintf(m1, sizeof(m1), "%s", id(f, "m1"));
+    snprintf(m5, sizeof(m5), "%s", id(f, "m5"));
+    hpg_add(db, g, NULL, "before");
+    int left = -1, count = 0;
+    assert_int_equal(omtp_db_group_dismiss_step(db, g, 0, &left), OMTP_EINVAL);
+    assert_int_equal(omtp_db_group_dismiss_step(db, g, 2, &left), 0);
+    assert_int_equal(left, 1);
+    assert_int_equal(omtp_db_group_member_count(db, g, &count), 0);
+    assert_int_equal(count, 4); /* m1, m2 gone (user id order) */
+    bool yes = true, dismissed = true;
+    assert_int_equal(omtp_db_group_is_member(db, g, m1, &yes), 0);
+    assert_false(yes);
+    omtp_GroupChatInfo info;
+    assert_int_equal(omtp_db_group_get(db, g, &info, &dismissed), 0);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+    assert_false(dismissed); /* live between steps */
+    hpg_add(db, g, NULL, "between");
+    assert_string_equal(hp_view(db, m1, 0), "before");
+    assert_string_equal(hp_view(db, m5, 0), "before,between");
+    omtp_GroupChatInfo_list gl;
+    tars_str_list del;
+    assert_int_equal(omtp_db_group_sync(db, m1, 0, &gl, &del), 0);
+    assert_int_equal(gl.n, 0);
+    assert_int_equal(del.n, 1);
+    omtp_list_free(&omtp_GroupChatInfo_desc, &gl);
+    omtp_str_list_free(&del);
+    assert_int_equal(omtp_db_group_dismiss_step(db, g, 2, &left), 0);
+    assert_int_equal(left, 1);
+    assert_int_equal(omtp_db_group_dismiss_step(db, g, 2, &left), 0);
+    assert_int_equal(left, 0);
+    assert_int_equal(omtp_db_group_get(db, g, &info, &dismissed), 0);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+    assert_true(dismissed);
+    assert_int_equal(omtp_db_group_sync(db, id(f, "own"), 0, &gl, &del), 0);
+    assert_int_equal(gl.n, 0);
+    assert_int_equal(del.n, 1);
+    omtp_list_free(&omtp_GroupChatInfo_desc, &gl);
+    omtp_str_list_free(&del);
+    assert_string_equal(hp_view(db, m5, 0), "before,between");
+    /* again: a no-op; an unknown group: not found */
+    assert_int_equal(omtp_db_group_dismiss_step(db, g, 2, &left), 0);
+    assert_int_equal(left, 0);
+    assert_int_equal(omtp_db_group_dismiss_step(db, "GC_nonexistent_x", 2, &left), OMTP_ENOTFOUND);
+}
+
 /* --------------------------------------------------------------- friends */
 
 static void test_friends(void **state)
@@ -1586,6 +1642,7 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
         T(test_hp_queue),
         T(test_hp_prune),
         T(test_hp_group),
+        T(test_group_dismiss_step),
         T(test_group_create_get),
         T(test_group_messages),
         T(test_group_admin_and_sync),

@@ -179,6 +179,17 @@
       "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms, "                      \
       "hp_from = excluded.hp_from, hp_to = excluded.hp_to")                                        \
     X(PG_MEMBERS_DEL_SESSION, "DELETE FROM members WHERE session_id = $1")                         \
+    /* a dismissal's chunk (group_dismiss_step): the first $4 members but the creator ($3), logged \
+     * as left; the number of rows = members removed */                                            \
+    X(PG_GROUP_DISMISS_CHUNK,                                                                      \
+      "WITH chunk AS (SELECT user_id FROM members WHERE session_id = $1 AND user_id <> $3 "        \
+      "ORDER BY user_id LIMIT $4), "                                                               \
+      "del AS (DELETE FROM members m USING chunk c WHERE m.session_id = $1 "                       \
+      "AND m.user_id = c.user_id RETURNING m.user_id, m.hp_from) "                                 \
+      "INSERT INTO group_left(user_id, group_id, at_ms, hp_from, hp_to) "                          \
+      "SELECT user_id, $1, $2, hp_from, " PG_HP_NOW " FROM del "                                   \
+      "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms, "                      \
+      "hp_from = excluded.hp_from, hp_to = excluded.hp_to")                                        \
     X(PG_GROUP_MEMBERS, "SELECT user_id FROM members WHERE session_id = $1 ORDER BY user_id")      \
     X(PG_GROUP_IS_MEMBER,                                                                          \
       "SELECT 1 FROM members m JOIN chat_groups g ON g.group_id = m.session_id "                   \

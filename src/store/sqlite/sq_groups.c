@@ -231,6 +231,58 @@ out:
     return sq_op_end(d, rc);
 }
 
+int sq_group_dismiss_step(omtp_db *db, const char *groupId, int limit, int *left)
+{
+    sq_db *d = SQ(db);
+    *left = 0;
+    if (limit <= 0)
+        return OMTP_EINVAL;
+    omtp_GroupChatInfo g;
+    bool dismissed = false;
+    int rc = sq_group_get(db, groupId, &g, &dismissed);
+    if (rc || dismissed) {
+        tars_free(&omtp_GroupChatInfo_desc, &g);
+        return rc;
+    }
+    sq_memo_clear(d); /* membership rows are deleted */
+    if ((rc = sq_op_begin(d)) != 0) {
+        tars_free(&omtp_GroupChatInfo_desc, &g);
+        return rc;
+    }
+    int removed = 0;
+    sqlite3_stmt *st = sq_stmt(d, SQ_GROUP_LEFT_CHUNK);
+    if (!st) {
+        rc = OMTP_EDB;
+        goto out;
+    }
+    sq_bind_str(st, 1, groupId);
+    sqlite3_bind_int64(st, 2, sq_now_ms());
+    sq_bind_tstr(st, 3, &g.creatorId);
+    sqlite3_bind_int(st, 4, limit);
+    if ((rc = sq_run(d, st, "group_dismiss_step log")) != 0)
+        goto out;
+    if (!(st = sq_stmt(d, SQ_MEMBERS_DEL_CHUNK))) {
+        rc = OMTP_EDB;
+        goto out;
+    }
+    sq_bind_str(st, 1, groupId);
+    sq_bind_tstr(st, 2, &g.creatorId);
+    sqlite3_bind_int(st, 3, limit);
+    if ((rc = sq_run(d, st, "group_dismiss_step members")) != 0)
+        goto out;
+    removed = sqlite3_changes(d->h);
+    if (removed < limit)
+        rc = sq_group_dismiss(db, groupId); /* only the creator is left */
+    else
+        *left = 1;
+out:
+    tars_free(&omtp_GroupChatInfo_desc, &g);
+    rc = sq_op_end(d, rc);
+    if (rc)
+        *left = 0;
+    return rc;
+}
+
 /* 0 if the group exists (dismissed or not), else OMTP_ENOTFOUND/error. */
 static int group_exists(sq_db *d, const char *groupId)
 {

@@ -153,6 +153,15 @@
       "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms, "                      \
       "hp_from = excluded.hp_from, hp_to = excluded.hp_to")                                        \
     X(SQ_MEMBERS_DEL_SESSION, "DELETE FROM members WHERE session_id = ?1")                         \
+    /* a dismissal's chunk (group_dismiss_step): the first ?4 members but the creator (?3) */      \
+    X(SQ_GROUP_LEFT_CHUNK, "INSERT INTO group_left(user_id, group_id, at_ms, hp_from, hp_to) "     \
+                           "SELECT user_id, session_id, ?2, hp_from, " SQ_HP_NOW " FROM members "  \
+                           "WHERE session_id = ?1 AND user_id <> ?3 ORDER BY user_id LIMIT ?4 "    \
+                           "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms, " \
+                           "hp_from = excluded.hp_from, hp_to = excluded.hp_to")                   \
+    X(SQ_MEMBERS_DEL_CHUNK,                                                                        \
+      "DELETE FROM members WHERE session_id = ?1 AND user_id IN (SELECT user_id FROM members "     \
+      "WHERE session_id = ?1 AND user_id <> ?2 ORDER BY user_id LIMIT ?3)")                        \
     X(SQ_GROUP_MEMBERS, "SELECT user_id FROM members WHERE session_id = ?1 ORDER BY user_id")      \
     X(SQ_GROUP_IS_MEMBER,                                                                          \
       "SELECT 1 FROM members m JOIN chat_groups g ON g.group_id = m.session_id "                   \
