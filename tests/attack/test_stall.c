@@ -269,6 +269,22 @@ static void test_group_high_priority_is_o1(void **st)
     hp_view(out_user, view, sizeof(view));
     assert_string_equal(view, "");
     omtp_sync_close(out_user);
+
+    /* the administrator dismisses the group (stored in chunks): every
+     * member, the creator too, sees it gone */
+    assert_int_equal(
+        h_http_call(http_port(&v), "DELETE", "/v1/groups/" BIG, KEY, NULL, out, sizeof(out)), 200);
+    const int who[] = {0, 1, 2999};
+    for (int i = 0; i < 3; i++) {
+        omtp_sync *m = i ? login_m(&v, who[i]) : snd;
+        omtp_GroupChatSyncResp r;
+        g_sync(m, 0, &r);
+        assert_null(g_sync_find(&r, BIG));
+        assert_true(g_sync_deleted(&r, BIG));
+        omtp_msg_free(&omtp_GroupChatSyncResp_desc, &r);
+        if (i)
+            omtp_sync_close(m);
+    }
     omtp_sync_close(snd);
     stop(&v);
 }
@@ -323,6 +339,15 @@ static void test_others_answered_meanwhile(void **st)
     print_message("omtp_store_item_seconds_max = %.4f\n", worst);
     assert_true(worst >= 0 && worst < 2.0);
     assert_true(h_metric(http_port(&v), "omtp_store_items_slow_total") >= 0);
+    /* the creator dismisses it over OMTP (in chunks): answered, and gone */
+    assert_int_equal(g_dismiss(snd, BIG, "m0"), 0);
+    omtp_sync *m = login_m(&v, MEMBERS - 1);
+    omtp_GroupChatSyncResp r;
+    g_sync(m, 0, &r);
+    assert_true(g_sync_deleted(&r, BIG));
+    omtp_msg_free(&omtp_GroupChatSyncResp_desc, &r);
+    assert_int_equal(g_send(snd, BIG, "after", NULL), OMTP_EC_GROUP_NOT_EXIST);
+    omtp_sync_close(m);
     omtp_sync_close(x);
     omtp_sync_close(snd);
     stop(&v);
