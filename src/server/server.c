@@ -638,6 +638,18 @@ void omtp_server_stop(omtp_server *s)
     if (s->stopping)
         return;
     s->stopping = true;
+    /* shutdown_timeout_s bounds the whole shutdown, from here: the HTTP API
+     * gets 1/5 of it to send its last answers, the store 3/4 (from here) to
+     * commit what is queued and 1/10 more to stop a running statement; a
+     * watchdog ends the process when the rest (flushing output) runs over */
+    uint64_t t_stop = uv_hrtime();
+    uint64_t budget_ms =
+        (uint64_t)(s->cfg->shutdown_timeout_s ? s->cfg->shutdown_timeout_s : 10) * 1000;
+    uv_timer_init(s->loop, &im->shutdown_watchdog);
+    im->shutdown_watchdog.data = s;
+    uv_timer_start(&im->shutdown_watchdog, on_shutdown_watchdog, budget_ms, 0);
+    uv_unref((uv_handle_t *)&im->shutdown_watchdog);
+    im->watchdog_started = true;
     omtp_cluster_stop(s); /* our devices leave the cluster presence table */
     if (im->listening)
         uv_close((uv_handle_t *)&im->listener, NULL);
@@ -645,7 +657,7 @@ void omtp_server_stop(omtp_server *s)
         uv_close((uv_handle_t *)&im->tls_listener, NULL);
     im->listening = im->tls_listening = false;
     if (im->http_started)
-        omtp_http_stop(s);
+        omtp_http_stop(s, budget_ms / 5);
     im->http_started = false;
     /* no new requests; the store answers those in flight as it closes */
     for (omtp_conn *c = im->all; c; c = omtp_conn_all_link(c)->next)
@@ -655,20 +667,11 @@ void omtp_server_stop(omtp_server *s)
      * and may still submit their message */
     omtp_webhook_close(s);
     omtp_hp_retention_stop(s); /* a chunk in flight completes as the store drains */
-    /* shutdown_timeout_s bounds the whole shutdown: the store gets 3/4 of it
-     * to commit what is queued, and 1/10 more to stop a running statement;
-     * a watchdog ends the process when the rest (flushing output) runs over */
-    uint64_t budget_ms =
-        (uint64_t)(s->cfg->shutdown_timeout_s ? s->cfg->shutdown_timeout_s : 10) * 1000;
-    uv_timer_init(s->loop, &im->shutdown_watchdog);
-    im->shutdown_watchdog.data = s;
-    uv_timer_start(&im->shutdown_watchdog, on_shutdown_watchdog, budget_ms, 0);
-    uv_unref((uv_handle_t *)&im->shutdown_watchdog);
-    im->watchdog_started = true;
     if (s->store) {
         uint64_t abandoned = 0;
-        uint64_t t0 = uv_hrtime();
-        if (omtp_store_close_within(s->store, budget_ms * 3 / 4, budget_ms / 10, &abandoned)) {
+        uint64_t t0 = uv_hrtime(), spent_ms = (t0 - t_stop) / 1000000;
+        uint64_t store_ms = budget_ms * 3 / 4 > spent_ms ? budget_ms * 3 / 4 - spent_ms : 1;
+        if (omtp_store_close_within(s->store, store_ms, budget_ms / 10, &abandoned)) {
             LOG_ERROR("shutdown: the store did not stop within %llu ms (shutdown_timeout_s = "
                       "%llu): exiting now; %llu queued writes were abandoned, none of them "
                       "acknowledged",
