@@ -173,20 +173,29 @@ static bool past_deadline(omtp_store *s)
     return d && uv_hrtime() >= d;
 }
 
-/* Store thread: one work item's duration in the stats, and a log line for
- * a slow one (at most one every 10 s). */
-static void item_timed(omtp_store *s, uint64_t us, unsigned batch_n)
+/* Durations of a batch's items, merged into the stats under the mutex once
+ * the batch is done (no lock per item). */
+typedef struct item_times {
+    uint64_t bucket[12], sum, max;
+} item_times;
+
+/* Store thread: one work item's duration; a slow one is in the stats at
+ * once (visible while its batch still runs) and logged (at most one line
+ * every 10 s). */
+static void item_timed(omtp_store *s, item_times *t, uint64_t us, unsigned batch_n)
 {
+    record_us(t->bucket, &t->sum, us);
+    if (us > t->max)
+        t->max = us;
+    if (us <= OMTP_STORE_SLOW_ITEM_US)
+        return;
     uv_mutex_lock(&s->mu);
-    record_us(s->st.item_us_bucket, &s->st.item_us_sum, us);
+    s->st.items_slow++;
     if (us > s->st.item_us_max)
         s->st.item_us_max = us;
-    bool slow = us > OMTP_STORE_SLOW_ITEM_US;
-    if (slow)
-        s->st.items_slow++;
     uv_mutex_unlock(&s->mu);
     uint64_t now = uv_hrtime();
-    if (slow && now - s->last_slow_log_ns > 10000000000ull) {
+    if (now - s->last_slow_log_ns > 10000000000ull) {
         s->last_slow_log_ns = now;
         LOG_WARN("store: one work item held the store thread for %llu ms (batch of %u); every "
                  "other write and login waited (omtp_store_item_seconds_max)",
@@ -194,12 +203,22 @@ static void item_timed(omtp_store *s, uint64_t us, unsigned batch_n)
     }
 }
 
+/* Under the mutex. */
+static void item_times_merge(omtp_store_stats *st, const item_times *t)
+{
+    for (int i = 0; i < 12; i++)
+        st->item_us_bucket[i] += t->bucket[i];
+    st->item_us_sum += t->sum;
+    if (t->max > st->item_us_max)
+        st->item_us_max = t->max;
+}
+
 /* Runs one batch on the store thread; fills every item's status. Items cut
  * off by OMTP_EAGAIN are moved to *rest (in order), not run. Past the
  * close's deadline, the items not started yet are not run: status
  * OMTP_ECLOSED (*abandoned counts them). */
 static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t *commit_us,
-                      bool *ok, uint64_t *abandoned)
+                      bool *ok, uint64_t *abandoned, item_times *times)
 {
     omtp_db *db = s->db;
     *commit_us = 0;
@@ -224,7 +243,7 @@ static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t
         }
         uint64_t t_item = uv_hrtime();
         int rc = it->work ? it->work(db, it->arg) : 0;
-        item_timed(s, (uv_hrtime() - t_item) / 1000, (unsigned)batch->n);
+        item_timed(s, times, (uv_hrtime() - t_item) / 1000, (unsigned)batch->n);
         if (rc == OMTP_EAGAIN && prev) {
             /* defer it and the rest to the next transaction */
             omtp_db_rollback_to(db);
@@ -284,6 +303,7 @@ static void store_thread_main(void *arg)
         uv_mutex_unlock(&s->mu);
 
         uint64_t us = 0, abandoned = 0;
+        item_times times = {{0}, 0, 0};
         bool ok = false;
         item_fifo rest = {0};
         if (past_deadline(s)) {
@@ -296,11 +316,12 @@ static void store_thread_main(void *arg)
             for (store_item *it = batch.head; it; it = it->next)
                 it->status = OMTP_EDB;
         } else {
-            run_batch(s, &batch, &rest, &us, &ok, &abandoned);
+            run_batch(s, &batch, &rest, &us, &ok, &abandoned, &times);
         }
 
         uv_mutex_lock(&s->mu);
         s->st.abandoned += abandoned;
+        item_times_merge(&s->st, &times);
         if (rest.head) {
             /* deferred items go first in the next batch */
             rest.tail->next = s->pending.head;
