@@ -94,7 +94,7 @@ uint64_t omtp_metrics_rss_bytes(void)
 static void packets(tbuf *b, const char *name, const char *help, const uint64_t *by_type)
 {
     head(b, name, "counter", help);
-    for (int t = 1; t < 64; t++)
+    for (int t = 1; t < OMTP_PT_MAX; t++)
         if (omtp_pack_type_known(t) || by_type[t])
             out(b, "%s{type=\"%s\"} %llu\n", name, omtp_pack_type_name(t),
                 (unsigned long long)by_type[t]);
