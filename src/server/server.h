@@ -189,7 +189,7 @@ void omtp_server_free(omtp_server *s);
 int omtp_parse_hostport(const char *hp, char *host, size_t hostlen, int *port);
 
 /* Logging: log.h. */
-#include "log.h"
+#include "util/log.h"
 
 /* Canonical session ids (rulings): SC_<lower>_<higher> by byte order,
  * BM_<appId>_<userId>; group sessions are the group id. Returns 0 or

@@ -34,7 +34,7 @@
 
 #include <libpq-fe.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "pg_stmts.h"
 
 #define PG_STMT_ID(id, sql) id,

@@ -15,7 +15,7 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "sq_stmts.h"
 
 #define SQ_STMT_ID(id, sql) id,
