@@ -23,5 +23,8 @@ double h_metric(int port, const char *name);
  * HTTP status; the response body into out (may be NULL; truncated). */
 long h_http_call(int port, const char *method, const char *path, const char *key, const char *body,
                  char *out, size_t outlen);
+/* The whole text of GET http://127.0.0.1:<port>/metrics (malloc'd, the
+ * caller frees it); fails the test unless the answer is 200. */
+char *h_metrics_text(int port);
 
 #endif
