@@ -230,12 +230,20 @@ static void test_group_high_priority_is_o1(void **st)
     assert_int_equal(h_http_call(http_port(&v), "POST", "/v1/groups/" BIG "/members", KEY,
                                  "{\"members\":[\"m3005\"]}", out, sizeof(out)),
                      200);
+    omtp_sync *online = login_m(&v, 7); /* a member online during the revoke */
     int64_t seq2 = send_hp(snd, "second", "pk-second");
     /* and the sender revokes it */
     omtp_CommonErrorCode ce;
     assert_int_equal(omtp_sync_ctrl(snd, MC_REVOKE, BIG, seq2, NULL, NULL, &ce), 0);
     assert_int_equal(ce.code, 0);
     omtp_msg_free(&omtp_CommonErrorCode_desc, &ce);
+    omtp_packet pk;
+    assert_int_equal(chat_next_push(online, PT_MSG_CTRL, 5000, &pk), 0);
+    assert_non_null(pk.body);
+    assert_int_equal(((omtp_MsgControl *)pk.body)->command, MC_REVOKE);
+    assert_int_equal(((omtp_MsgControl *)pk.body)->seqId, seq2);
+    omtp_packet_free(&pk);
+    omtp_sync_close(online);
     long three = hp_rows(&v) - base;
     print_message("rows after 2 messages and a revoke: %ld\n", three);
     assert_true(three <= 6);
