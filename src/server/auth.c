@@ -17,7 +17,7 @@
  */
 #include "auth.h"
 #include "core.h"
-#include "cluster/cluster.h"
+#include "cluster_hooks.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -271,7 +271,7 @@ void handle_kickout(omtp_req *req)
         d = next;
     }
     /* cluster: the same device on another node */
-    omtp_cluster_kick_device(c->srv, c, k->deviceType, k->deviceId.data);
+    omtp_server_cluster_kick_device(c, k->deviceType, k->deviceId.data);
     omtp_reply_empty(req);
 }
 
@@ -345,7 +345,7 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
     c->state = OMTP_CONN_ONLINE;
     omtp_presence_add(s, c);
     /* cluster: publish presence; the same device type on another node is kicked there */
-    omtp_cluster_login(s, c);
+    omtp_server_cluster_login(c);
     s->metrics.logins_ok++;
     omtp_login_succeeded(s, c->peer);
     LOG_INFO("conn %llu login %s dev=%s (%s)%s", (unsigned long long)c->id, c->userId,

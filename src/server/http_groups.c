@@ -325,7 +325,8 @@ static void group_done(void *arg, int status)
     if (c->kind != GK_GET)
         omtp_group_cache_invalidate(c->srv, c->groupId);
     if (c->kind != GK_GET && c->kind != GK_CREATE && !c->refusal.status && status == 0)
-        omtp_cluster_group_changed(c->srv, c->groupId, NULL, NULL); /* other nodes' caches */
+        omtp_cluster_group_changed(c->srv->cluster, c->groupId, NULL,
+                                   NULL); /* other nodes' caches */
     if (http_reply_refusal(r, &c->refusal)) {
         ctx_free(c);
         return;
