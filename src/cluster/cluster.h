@@ -61,6 +61,7 @@
 #include <uv.h>
 
 #include "cluster_host.h"
+#include "proto/omtp_errors.h" /* OMTP_E* */
 #include "tars/tars.h"
 
 #define OMTP_CLUSTER_BEAT_MS 5000  /* presence refresh period */
