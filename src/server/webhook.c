@@ -52,7 +52,7 @@ typedef struct webhook {
 
 static webhook *wh_of(omtp_server *s)
 {
-    return s ? (webhook *)s->webhook : NULL;
+    return s ? s->webhook : NULL;
 }
 
 static const char *type_name(int type)
