@@ -43,7 +43,8 @@
 
 #define HTTP_DEFAULT_MAX_BODY (1024u * 1024u)
 #define HTTP_MAX_KEYS         32
-#define HTTP_CONN_TIMEOUT_S   30
+#define HTTP_THREADS          2  /* a pool, so one busy thread does not stall /healthz */
+#define HTTP_LIMIT_LOG_S      10 /* "connection limit" lines at most this often */
 #define HTTP_STOP_WAIT_MS     2000
 #define HTTP_DRAIN_MAX        (8u * 1024u * 1024u) /* read and drop up to this before an error */
 
@@ -60,6 +61,9 @@ typedef struct omtp_http {
     unsigned char keys[HTTP_MAX_KEYS][SHA256_DIGEST_LENGTH];
     unsigned nkeys;
     _Atomic uint64_t counts[6]; /* responses by status class */
+    _Atomic uint64_t refused;   /* connections refused at a connection limit */
+    _Atomic uint64_t refused_unlogged;
+    _Atomic int64_t refused_logged_s; /* monotonic second of the last such log line */
 } omtp_http;
 
 static const struct http_route routes[] = {
@@ -406,13 +410,34 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     req_unref(r);
 }
 
+/* libmicrohttpd's messages (its threads). A refusal at the connection or
+ * per-address limit is one message per connection: under a flood those are
+ * counted and logged once per HTTP_LIMIT_LOG_S with the count. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    omtp_http *h = cls;
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     size_t n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n')
         msg[--n] = '\0';
+    if (strstr(msg, "limit") && strstr(msg, "onnection")) {
+        atomic_fetch_add(&h->refused, 1);
+        uint64_t unlogged = atomic_fetch_add(&h->refused_unlogged, 1) + 1;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t last = atomic_load(&h->refused_logged_s);
+        if (last && ts.tv_sec - last < HTTP_LIMIT_LOG_S)
+            return;
+        if (!atomic_compare_exchange_strong(&h->refused_logged_s, &last, (int64_t)ts.tv_sec))
+            return;
+        atomic_fetch_sub(&h->refused_unlogged, unlogged);
+        LOG_WARN("http: %llu connection(s) refused in the last %d s (http_max_conns %u, "
+                 "http_max_conns_per_ip %u), e.g.: %s",
+                 (unsigned long long)unlogged, HTTP_LIMIT_LOG_S, h->srv->cfg->http_max_conns,
+                 h->srv->cfg->http_max_conns_per_ip, msg);
+        return;
+    }
     LOG_WARN("http: %s", msg);
 }
 
@@ -537,6 +562,12 @@ void http_counts(omtp_server *srv, uint64_t out[6])
         out[i] = h ? atomic_load(&h->counts[i]) : 0;
 }
 
+uint64_t http_refused(omtp_server *srv)
+{
+    omtp_http *h = srv->http;
+    return h ? atomic_load(&h->refused) : 0;
+}
+
 /* --------------------------------------------------------- start, stop */
 
 static int resolve(const char *hostport, struct sockaddr_storage *ss, char *why, size_t whylen)
@@ -608,15 +639,23 @@ int omtp_http_start(omtp_server *srv)
     h->async_init = true;
     srv->http = h;
 
+    /* Slow clients: epoll (MHD_USE_AUTO) in a pool of HTTP_THREADS polling
+     * threads, so a connection that trickles never blocks a thread; at most
+     * http_max_conns connections and http_max_conns_per_ip per address (a
+     * few addresses cannot take every slot); a connection silent for
+     * http_timeout_s (headers or body not coming) is closed. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | MHD_USE_AUTO;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
-                            on_mhd_log, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_END);
+    unsigned max_conns = cfg->http_max_conns ? cfg->http_max_conns : 1;
+    unsigned threads = max_conns >= HTTP_THREADS ? HTTP_THREADS : 1;
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(cfg->http_timeout_s ? cfg->http_timeout_s : 1), MHD_OPTION_CONNECTION_LIMIT,
+        max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->http_max_conns_per_ip, MHD_OPTION_END);
     if (!h->d) {
         LOG_ERROR("http: cannot listen on %s: %s", cfg->http_listen, strerror(errno));
         rc = OMTP_EIO;
@@ -632,8 +671,10 @@ int omtp_http_start(omtp_server *srv)
             goto err;
         }
     }
-    LOG_INFO("http: API listening on %s (port %u), %u api key(s), body cap %zu bytes",
-             cfg->http_listen, port, h->nkeys, h->max_body);
+    LOG_INFO("http: API listening on %s (port %u), %u api key(s), body cap %zu bytes, "
+             "%u connections (%u per address), %u s timeout",
+             cfg->http_listen, port, h->nkeys, h->max_body, max_conns, cfg->http_max_conns_per_ip,
+             cfg->http_timeout_s);
     return 0;
 err:
     omtp_http_stop(srv);

@@ -131,5 +131,7 @@ void http_ep_group_remove(http_req *r);
 
 /* HTTP request counters by status class (1xx..5xx), for /metrics. */
 void http_counts(omtp_server *srv, uint64_t out[6]);
+/* HTTP connections refused at http_max_conns / http_max_conns_per_ip. */
+uint64_t http_refused(omtp_server *srv);
 
 #endif

@@ -31,6 +31,7 @@
 #include "http.h"
 #include "webhook.h"
 #include "hp_retention.h"
+#include "guard.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -147,6 +148,7 @@ static void on_tick(uv_timer_t *t)
             c = next;
         }
     }
+    omtp_guard_tick(s); /* rate-limited shedding logs still owed */
 }
 
 /* ------------------------------------------------------------ presence */
@@ -362,7 +364,7 @@ static void on_conn(uv_stream_t *l, int status)
 {
     omtp_server *s = l->data;
     if (status < 0) {
-        LOG_WARN("accept failed: %s", uv_strerror(status));
+        omtp_guard_accept_failed(s, status); /* EMFILE: counted, logged, sheds idle ones */
         return;
     }
     if (s->stopping)
@@ -536,6 +538,10 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
         snprintf(why, whylen, "cannot start the webhook worker: %s", omtp_strerror(rc));
         return rc;
     }
+    if ((rc = omtp_guard_init(s))) {
+        snprintf(why, whylen, "out of memory");
+        return rc;
+    }
     int port;
     rc = start_listener(s, &im->listener, cfg->listen, "", &port, why, whylen);
     if (rc)
@@ -658,6 +664,7 @@ void omtp_server_free(omtp_server *s)
     s->store = NULL;
     SSL_CTX_free(s->impl->ssl_ctx);
     free(s->impl->buckets);
+    omtp_guard_free(s);
     free(s->impl);
     s->impl = NULL;
 }
