@@ -64,6 +64,7 @@ typedef struct omtp_http {
     _Atomic uint64_t refused;   /* connections refused at a connection limit */
     _Atomic uint64_t refused_unlogged;
     _Atomic int64_t refused_logged_s; /* monotonic second of the last such log line */
+    http_guard *guard;                /* slow-client deadline and shedding (http_guard.c) */
 } omtp_http;
 
 static const struct http_route routes[] = {
@@ -335,8 +336,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * with unread input would reset the connection and could cost the
          * client the answer. A body too big to be worth draining is refused
          * at once. */
-        if (r->rejected && declared > HTTP_DRAIN_MAX)
+        if (r->rejected && declared > HTTP_DRAIN_MAX) {
+            http_guard_request_in(h->guard, c);
             return send_rejection(h, c, r);
+        }
         return MHD_YES;
     }
 
@@ -377,6 +380,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
 
     /* the whole request is in */
+    http_guard_request_in(h->guard, c);
     if (r->rejected)
         return send_rejection(h, c, r);
     if (r->too_big)
@@ -402,6 +406,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    omtp_http *h = cls;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        http_guard_request_done(h->guard, c); /* keep-alive: the next request's deadline */
     http_req *r = *con_cls;
     if (!r)
         return;
@@ -568,6 +575,19 @@ uint64_t http_refused(omtp_server *srv)
     return h ? atomic_load(&h->refused) : 0;
 }
 
+void http_guard_stats(omtp_server *srv, uint64_t *timeouts, uint64_t *full)
+{
+    omtp_http *h = srv->http;
+    http_guard_counts(h ? h->guard : NULL, timeouts, full);
+}
+
+void omtp_http_tick(omtp_server *srv)
+{
+    omtp_http *h = srv->http;
+    if (h && h->guard && h->d)
+        http_guard_sweep(h->guard);
+}
+
 /* --------------------------------------------------------- start, stop */
 
 static int resolve(const char *hostport, struct sockaddr_storage *ss, char *why, size_t whylen)
@@ -650,12 +670,19 @@ int omtp_http_start(omtp_server *srv)
         flags |= MHD_USE_IPv6;
     unsigned max_conns = cfg->http_max_conns ? cfg->http_max_conns : 1;
     unsigned threads = max_conns >= HTTP_THREADS ? HTTP_THREADS : 1;
+    h->guard = http_guard_new(max_conns, cfg->http_timeout_s);
+    if (!h->guard) {
+        rc = OMTP_ENOMEM;
+        goto err;
+    }
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, h->guard, MHD_OPTION_THREAD_POOL_SIZE,
+        threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(cfg->http_timeout_s ? cfg->http_timeout_s : 1), MHD_OPTION_CONNECTION_LIMIT,
-        max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->http_max_conns_per_ip, MHD_OPTION_END);
+        http_guard_mhd_limit(h->guard), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        cfg->http_max_conns_per_ip, MHD_OPTION_END);
     if (!h->d) {
         LOG_ERROR("http: cannot listen on %s: %s", cfg->http_listen, strerror(errno));
         rc = OMTP_EIO;
@@ -727,6 +754,8 @@ int omtp_http_stop(omtp_server *srv)
         while (h->inflight)
             inflight_del(h->inflight);
     }
+    http_guard_free(h->guard); /* the daemon reported every connection closed */
+    h->guard = NULL;
     if (h->async_init)
         uv_close((uv_handle_t *)&h->async, on_async_closed);
     return 0;

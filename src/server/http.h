@@ -13,5 +13,8 @@
 int omtp_http_start(omtp_server *srv);
 /* Stops it (graceful shutdown: called before the store closes). */
 int omtp_http_stop(omtp_server *srv);
+/* Loop thread, every timer tick: closes HTTP connections that did not
+ * deliver a request within http_timeout_s (http_guard.c). */
+void omtp_http_tick(omtp_server *srv);
 
 #endif

@@ -149,6 +149,7 @@ static void on_tick(uv_timer_t *t)
         }
     }
     omtp_guard_tick(s); /* rate-limited shedding logs still owed */
+    omtp_http_tick(s);  /* slow HTTP clients past http_timeout_s */
 }
 
 /* ------------------------------------------------------------ presence */
