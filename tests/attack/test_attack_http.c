@@ -8,14 +8,14 @@
  *     per-address cap http_max_conns_per_ip keeps one address from taking
  *     every slot), and the slow connections the server did take are closed
  *     after http_timeout_s (2 s here);
- *   - 320 slow connections spread over 40 addresses (under the per-address
- *     cap, above http_max_conns = 64) with a 60 s timeout: /healthz from a
+ *   - 1,200 slow connections spread over 40 addresses (under the per-address
+ *     cap of 32, above http_max_conns = 256) with a 60 s timeout: /healthz from a
  *     fresh address answers at once (the connection waiting longest for its
  *     request is shut down to make room);
  *   - a client trickling one header byte every 300 ms is closed at
  *     http_timeout_s (2 s) although it is never silent.
  *
- * Client side: at most ~1,110 sockets; every wait is bounded (seconds).
+ * Client side: at most ~1,200 sockets; every wait is bounded (seconds).
  */
 #include "../integration/hostile_common.h"
 #include "h_http.h"
@@ -160,9 +160,8 @@ static void test_many_addresses_slow(void **st)
     char dir[] = "/tmp/omtp-http-XXXXXX";
     int hport;
     /* a long timeout: what makes room is shedding, not the timeout */
-    h_server *s =
-        start("http_timeout_s = 60\nhttp_max_conns = 64\nlog_level = warn\n", dir, &hport);
-    enum { ADDRS = 40, PER = 8 };
+    h_server *s = start("http_timeout_s = 60\nlog_level = warn\n", dir, &hport);
+    enum { ADDRS = 40, PER = 30 };
     int fd[ADDRS * PER];
     for (int a = 0; a < ADDRS; a++)
         for (int k = 0; k < PER; k++) {
