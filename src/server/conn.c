@@ -540,12 +540,12 @@ static void drop_input(omtp_conn *c)
 
 void omtp_conn_shed(omtp_conn *c, int reason, const char *why)
 {
-    omtp_guard_count(c->srv, reason);
-    if (c->state == OMTP_CONN_CLOSING) {
+    if (c->state == OMTP_CONN_CLOSING) { /* already going: just release its input */
         drop_input(c);
         omtp_conn_abort(c, NULL);
         return;
     }
+    omtp_guard_count(c->srv, reason);
     bool online = c->state == OMTP_CONN_ONLINE;
     const char *name = omtp_shed_reason_name(reason);
     if (online)

@@ -33,10 +33,11 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#define IP_BUCKETS   4096
-#define FD_RESERVE   64
-#define LOG_EVERY_MS 10000
-#define EMFILE_SHED  16 /* idle connections closed per failed accept */
+#define IP_BUCKETS      4096
+#define FD_RESERVE      64
+#define LOG_EVERY_MS    10000
+#define EMFILE_SHED     16   /* idle connections closed per failed accept */
+#define RLIMIT_EVERY_MS 1000 /* how often the open-files limit is read again */
 
 struct guard_ip {
     struct guard_ip *next;
@@ -56,8 +57,13 @@ typedef struct omtp_guard {
     uint64_t fds;                     /* accepted descriptors not yet closed */
     uint64_t budget;                  /* most connections (descriptors) at once */
     struct shed_log logs[OMTP_SHED_NREASONS];
-    bool shedding; /* re-entrancy guard: a close does not start another pass */
+    bool shedding;        /* re-entrancy guard: a close does not start another pass */
+    uint64_t seen_budget; /* what RLIMIT_NOFILE gave at the last look */
+    uint64_t rlimit_ms;   /* when it was looked at */
 } omtp_guard;
+
+_Static_assert(OMTP_SHED_NREASONS <= sizeof(((omtp_metrics *)0)->conns_shed) / sizeof(uint64_t),
+               "omtp_metrics.conns_shed has a slot per reason");
 
 static const char *const reason_names[OMTP_SHED_NREASONS] = {
     "prelogin_frame", "frame_timeout", "pending_memory", "per_ip",
@@ -117,14 +123,39 @@ void omtp_guard_count(omtp_server *s, int reason)
         log_reason(s, reason, now);
 }
 
-void omtp_guard_tick(omtp_server *s)
+static int shed_idle(omtp_server *s, int n, const omtp_conn *keep, int reason);
+static uint64_t compute_budget(const omtp_config *cfg, uint64_t *nofile_out, uint64_t *reserve_out);
+
+/* The open-files limit may change under a running server (prlimit): the
+ * budget follows it, and connections above a lowered budget are shed. */
+static void follow_rlimit(omtp_server *s)
+{
+    omtp_guard *g = G(s);
+    uint64_t nofile, reserve;
+    uint64_t budget = compute_budget(s->cfg, &nofile, &reserve);
+    if (budget != g->seen_budget) { /* the limit changed since the last look */
+        LOG_WARN("open-files limit now %llu: connection budget %llu (was %llu)",
+                 (unsigned long long)nofile, (unsigned long long)budget,
+                 (unsigned long long)g->budget);
+        g->budget = budget;
+    }
+    g->seen_budget = budget;
+    if (g->fds > g->budget)
+        shed_idle(s, (int)(g->fds - g->budget), NULL, OMTP_SHED_FD_BUDGET);
+}
+
+void omtp_guard_tick(omtp_server *s, bool all)
 {
     omtp_guard *g = G(s);
     if (!g)
         return;
     uint64_t now = uv_now(s->loop);
+    if (now - g->rlimit_ms >= RLIMIT_EVERY_MS) {
+        g->rlimit_ms = now;
+        follow_rlimit(s);
+    }
     for (int r = 0; r < OMTP_SHED_NREASONS; r++)
-        if (g->logs[r].unlogged && now - g->logs[r].last_ms >= LOG_EVERY_MS)
+        if (g->logs[r].unlogged && (all || now - g->logs[r].last_ms >= LOG_EVERY_MS))
             log_reason(s, r, now);
 }
 
@@ -210,23 +241,34 @@ static void ip_release(omtp_guard *g, omtp_conn *c)
 
 /* ------------------------------------------------------------ life cycle */
 
-int omtp_guard_init(omtp_server *s)
+/* min(max_conns, RLIMIT_NOFILE - reserve); *nofile_out gets the limit. */
+static uint64_t compute_budget(const omtp_config *cfg, uint64_t *nofile_out, uint64_t *reserve_out)
 {
-    omtp_guard *g = calloc(1, sizeof(*g));
-    if (!g)
-        return OMTP_ENOMEM;
-    s->guard = g;
     struct rlimit rl;
     uint64_t nofile = 1024;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
         nofile = rl.rlim_cur;
     else if (rl.rlim_cur == RLIM_INFINITY)
         nofile = UINT32_MAX;
-    uint64_t reserve = FD_RESERVE + (s->cfg->http_listen[0] ? s->cfg->http_max_conns : 0);
+    /* the HTTP API's own limit is a little above http_max_conns (http_guard.c) */
+    uint64_t reserve = FD_RESERVE + (cfg->http_listen[0] ? cfg->http_max_conns * 5ull / 4 + 16 : 0);
     uint64_t budget = nofile > reserve + 16 ? nofile - reserve : 16;
-    if (s->cfg->max_conns && s->cfg->max_conns < budget)
-        budget = s->cfg->max_conns;
-    g->budget = budget;
+    if (cfg->max_conns && cfg->max_conns < budget)
+        budget = cfg->max_conns;
+    *nofile_out = nofile;
+    *reserve_out = reserve;
+    return budget;
+}
+
+int omtp_guard_init(omtp_server *s)
+{
+    omtp_guard *g = calloc(1, sizeof(*g));
+    if (!g)
+        return OMTP_ENOMEM;
+    s->guard = g;
+    uint64_t nofile, reserve;
+    uint64_t budget = compute_budget(s->cfg, &nofile, &reserve);
+    g->budget = g->seen_budget = budget;
     if (nofile <= reserve + 16)
         LOG_WARN("open-files limit %llu leaves almost nothing for connections after the "
                  "reserve of %llu: raise it (ulimit -n, LimitNOFILE=) or lower http_max_conns",
@@ -411,9 +453,17 @@ void omtp_guard_accept_failed(omtp_server *s, int err)
         LOG_WARN("accept failed: %s", uv_strerror(err));
         return;
     }
-    omtp_guard_count(s, OMTP_SHED_EMFILE);
     /* libuv accepted and closed the waiting connections with its reserve
-     * descriptor; free some so the next ones can be served */
+     * descriptor (no spinning); the budget was too high: the open-files
+     * limit went down (prlimit) or other descriptors took the reserve.
+     * Lower it so the next connections shed idle ones instead of failing,
+     * and free some now. */
+    uint64_t nofile, reserve;
+    uint64_t budget = compute_budget(s->cfg, &nofile, &reserve);
+    if (g->fds > EMFILE_SHED * 2 && g->fds - EMFILE_SHED < budget)
+        budget = g->fds - EMFILE_SHED;
+    if (budget < g->budget)
+        g->budget = budget;
+    omtp_guard_count(s, OMTP_SHED_EMFILE);
     shed_idle(s, EMFILE_SHED, NULL, OMTP_SHED_FD_BUDGET);
-    (void)g;
 }

@@ -93,7 +93,8 @@ void omtp_guard_enforce_memory(omtp_server *s);
 void omtp_guard_accept_failed(omtp_server *s, int err);
 /* Counts a shedding event and logs it (rate-limited). */
 void omtp_guard_count(omtp_server *s, int reason);
-/* Timer tick: writes the rate-limited log lines still owed. */
-void omtp_guard_tick(omtp_server *s);
+/* Timer tick: writes the rate-limited log lines still owed (all of them
+ * now when `all`: shutdown). */
+void omtp_guard_tick(omtp_server *s, bool all);
 
 #endif

@@ -148,8 +148,8 @@ static void on_tick(uv_timer_t *t)
             c = next;
         }
     }
-    omtp_guard_tick(s); /* rate-limited shedding logs still owed */
-    omtp_http_tick(s);  /* slow HTTP clients past http_timeout_s */
+    omtp_guard_tick(s, false); /* rate-limited shedding logs still owed */
+    omtp_http_tick(s);         /* slow HTTP clients past http_timeout_s */
 }
 
 /* ------------------------------------------------------------ presence */
@@ -617,7 +617,8 @@ void omtp_server_stop(omtp_server *s)
     if (s->stopping)
         return;
     s->stopping = true;
-    omtp_cluster_stop(s); /* our devices leave the cluster presence table */
+    omtp_guard_tick(s, true); /* the shedding counts not logged yet */
+    omtp_cluster_stop(s);     /* our devices leave the cluster presence table */
     if (im->listening)
         uv_close((uv_handle_t *)&im->listener, NULL);
     if (im->tls_listening)

@@ -12,7 +12,11 @@
  *     never log in are opened, interleaved with real users: every user
  *     connects and logs in at once, the oldest idle connections are the
  *     ones closed, logged-in users are never shed, the server stays within
- *     its descriptors.
+ *     its descriptors;
+ *   - the open-files limit lowered under the running server (prlimit to
+ *     120): accept fails with EMFILE, the listener does not spin (the
+ *     server's CPU stays near zero), idle connections are shed, a real
+ *     user gets in.
  *
  * The per-address cap is raised in the second test (all its connections
  * come from 127.0.0.1). Each wait is bounded; client side, at most ~420
@@ -21,6 +25,7 @@
 #include "../integration/hostile_common.h"
 
 #include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 static hx_conn *connect_from(h_server *s, const char *ip)
@@ -104,13 +109,26 @@ static int count_fds(pid_t pid)
     return n;
 }
 
+static char saved_omtpd[512]; /* $OMTPD while a test points it at a wrapper */
+
+/* Teardown: $OMTPD back to the real binary, whatever the test did. */
+static int restore_omtpd(void **st)
+{
+    int rc = h_teardown(st);
+    if (saved_omtpd[0])
+        setenv("OMTPD", saved_omtpd, 1);
+    saved_omtpd[0] = 0;
+    return rc;
+}
+
 static void test_descriptor_exhaustion(void **st)
 {
     (void)st;
     /* omtpd behind `ulimit -n 200` (soft and hard: omtpd raises soft to hard) */
     const char *real = getenv("OMTPD");
     assert_non_null(real);
-    char *saved = strdup(real);
+    snprintf(saved_omtpd, sizeof(saved_omtpd), "%s", real);
+    const char *saved = saved_omtpd;
     char dir[] = "/tmp/omtp-nofile-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char wrapper[128];
@@ -165,17 +183,109 @@ static void test_descriptor_exhaustion(void **st)
     assert_non_null(strstr(log, "descriptor budget"));
     free(log);
     h_server_stop_free(s);
-    setenv("OMTPD", saved, 1);
-    free(saved);
     unlink(wrapper);
     rmdir(dir);
+}
+
+/* CPU time (utime + stime, clock ticks) of pid so far. */
+static long cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+    assert_non_null(p);
+    long ut = 0, stt = 0;
+    /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+     */
+    assert_int_equal(
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &stt), 2);
+    return ut + stt;
+}
+
+/* Connects and logs in; false if the server closed the connection first. */
+static bool try_login(h_server *s, const char *user, hx_conn **out)
+{
+    hx_conn *c = hx_connect(s);
+    omtp_LoginReq lr;
+    omtp_msg_init(&omtp_LoginReq_desc, &lr);
+    tars_str_set(&lr.clientId, user);
+    tars_str_set(&lr.userName, user);
+    tars_str_set(&lr.password, "pw");
+    tars_str_set(&lr.deviceId, "hx-dev");
+    lr.deviceType = DEVICE_IOS;
+    hx_reply r;
+    int rc = hx_call_struct(c, PT_LOGIN, "try-login", &omtp_LoginReq_desc, &lr, &r);
+    omtp_msg_free(&omtp_LoginReq_desc, &lr);
+    bool ok = rc == 0 && r.type == PT_LOGIN && r.code == 0;
+    if (rc == 0)
+        hx_reply_free(&r);
+    if (!ok) {
+        hx_close(c);
+        return false;
+    }
+    *out = c;
+    return true;
+}
+
+/* The open-files limit drops under the server at run time (prlimit): accept
+ * fails with EMFILE. The listener does not spin, idle connections are shed,
+ * and a real user gets in. */
+static void test_emfile_at_run_time(void **st)
+{
+    (void)st;
+    h_server *s = h_server_start("max_conns_per_ip = 100000\n"
+                                 "prelogin_timeout_s = 60\n"
+                                 "login_fail_delay_ms = 0\n"
+                                 "log_level = warn\n",
+                                 NULL);
+    h_user_add(s, "emf", "pw");
+    struct rlimit rl = {.rlim_cur = 120, .rlim_max = 120};
+    assert_int_equal(prlimit(s->pid, RLIMIT_NOFILE, &rl, NULL), 0);
+    enum { IDLE = 250 };
+    hx_conn *idle[IDLE];
+    for (int i = 0; i < IDLE; i++)
+        idle[i] = hx_connect(s);
+    /* a real user gets in (a connection libuv closed while out of
+     * descriptors is retried, as a client would) */
+    hx_conn *u = NULL;
+    int tries = 0;
+    while (!u && tries < 20) {
+        tries++;
+        if (!try_login(s, "emf", &u))
+            usleep(100000);
+    }
+    fprintf(stderr, "logged in after %d attempt(s) with the limit at 120\n", tries);
+    assert_non_null(u);
+    hx_ping_ok(u);
+    /* the listener is not spinning: the server is idle */
+    long t0 = cpu_ticks(s->pid);
+    usleep(1000000);
+    long used = cpu_ticks(s->pid) - t0;
+    fprintf(stderr, "omtpd CPU in 1 s after the flood: %ld ticks\n", used);
+    assert_true(used < 50);
+    assert_true(h_server_alive(s));
+    for (int i = 0; i < IDLE; i++)
+        hx_close(idle[i]);
+    hx_close(u);
+    /* the log is read after stop: the rate-limited counts are written then */
+    assert_int_equal(h_server_stop(s), 0);
+    char *log = h_server_log(s);
+    assert_non_null(strstr(log, "open-files limit now 120"));
+    free(log);
+    h_server_free(s);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_per_ip_cap, h_teardown),
-        cmocka_unit_test_teardown(test_descriptor_exhaustion, h_teardown),
+        cmocka_unit_test_teardown(test_descriptor_exhaustion, restore_omtpd),
+        cmocka_unit_test_teardown(test_emfile_at_run_time, h_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
