@@ -44,7 +44,9 @@
 #define HTTP_DEFAULT_MAX_BODY (1024u * 1024u)
 #define HTTP_MAX_KEYS         32
 #define HTTP_THREADS          2  /* a pool, so one busy thread does not stall /healthz */
-#define HTTP_LIMIT_LOG_S      10 /* "connection limit" lines at most this often */
+#define HTTP_LIMIT_LOG_S      10 /* one line per kind of message at most this often */
+#define HTTP_LOG_KINDS        8  /* kinds of libmicrohttpd message remembered */
+#define HTTP_LOG_KEY          40 /* bytes of a message that tell its kind */
 #define HTTP_STOP_WAIT_MS     2000
 #define HTTP_DRAIN_MAX        (8u * 1024u * 1024u) /* read and drop up to this before an error */
 
@@ -62,9 +64,13 @@ typedef struct omtp_http {
     unsigned nkeys;
     _Atomic uint64_t counts[6]; /* responses by status class */
     _Atomic uint64_t refused;   /* connections refused at a connection limit */
-    _Atomic uint64_t refused_unlogged;
-    _Atomic int64_t refused_logged_s; /* monotonic second of the last such log line */
-    http_guard *guard;                /* slow-client deadline and shedding (http_guard.c) */
+    pthread_mutex_t log_mu;     /* guards log_kinds (libmicrohttpd's threads) */
+    struct http_log_kind {
+        char key[HTTP_LOG_KEY + 1];
+        int64_t last_s; /* monotonic second it was last written */
+        uint64_t count; /* messages since */
+    } log_kinds[HTTP_LOG_KINDS];
+    http_guard *guard; /* slow-client deadline and shedding (http_guard.c) */
 } omtp_http;
 
 static const struct http_route routes[] = {
@@ -417,9 +423,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     req_unref(r);
 }
 
-/* libmicrohttpd's messages (its threads). A refusal at the connection or
- * per-address limit is one message per connection: under a flood those are
- * counted and logged once per HTTP_LIMIT_LOG_S with the count. */
+/* libmicrohttpd's messages (its threads). Under a flood it writes one per
+ * connection (a refusal at the connection limit, a client gone mid-request),
+ * so each kind of message (its first HTTP_LOG_KEY bytes) is written at most
+ * once per HTTP_LIMIT_LOG_S, with the count of those it stood for. A client
+ * closing its connection is not the server's problem: debug level. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     omtp_http *h = cls;
@@ -428,24 +436,48 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n')
         msg[--n] = '\0';
-    if (strstr(msg, "limit") && strstr(msg, "onnection")) {
+    bool limit = strstr(msg, "limit") && strstr(msg, "onnection");
+    if (limit)
         atomic_fetch_add(&h->refused, 1);
-        uint64_t unlogged = atomic_fetch_add(&h->refused_unlogged, 1) + 1;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t last = atomic_load(&h->refused_logged_s);
-        if (last && ts.tv_sec - last < HTTP_LIMIT_LOG_S)
-            return;
-        if (!atomic_compare_exchange_strong(&h->refused_logged_s, &last, (int64_t)ts.tv_sec))
-            return;
-        atomic_fetch_sub(&h->refused_unlogged, unlogged);
-        LOG_WARN("http: %llu connection(s) refused in the last %d s (http_max_conns %u, "
-                 "http_max_conns_per_ip %u), e.g.: %s",
-                 (unsigned long long)unlogged, HTTP_LIMIT_LOG_S, h->srv->cfg->http_max_conns,
-                 h->srv->cfg->http_max_conns_per_ip, msg);
-        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t count = 0;
+    pthread_mutex_lock(&h->log_mu);
+    struct http_log_kind *k = NULL, *lru = &h->log_kinds[0];
+    for (int i = 0; i < HTTP_LOG_KINDS; i++) {
+        if (strncmp(h->log_kinds[i].key, msg, HTTP_LOG_KEY) == 0) {
+            k = &h->log_kinds[i];
+            break;
+        }
+        if (h->log_kinds[i].last_s < lru->last_s)
+            lru = &h->log_kinds[i];
     }
-    LOG_WARN("http: %s", msg);
+    if (!k) {
+        k = lru;
+        snprintf(k->key, sizeof(k->key), "%.*s", HTTP_LOG_KEY, msg);
+        k->last_s = 0;
+        k->count = 0;
+    }
+    k->count++;
+    if (!k->last_s || ts.tv_sec - k->last_s >= HTTP_LIMIT_LOG_S) {
+        count = k->count;
+        k->count = 0;
+        k->last_s = ts.tv_sec;
+    }
+    pthread_mutex_unlock(&h->log_mu);
+    if (!count)
+        return;
+    char more[96] = "";
+    if (count > 1)
+        snprintf(more, sizeof(more), " (%llu such messages in the last %d s)",
+                 (unsigned long long)count, HTTP_LIMIT_LOG_S);
+    if (limit)
+        LOG_WARN("http: %s%s; limits: http_max_conns %u, http_max_conns_per_ip %u", msg, more,
+                 h->srv->cfg->http_max_conns, h->srv->cfg->http_max_conns_per_ip);
+    else if (strstr(msg, "closed") || strstr(msg, "closure"))
+        LOG_DEBUG("http: %s%s", msg, more);
+    else
+        LOG_WARN("http: %s%s", msg, more);
 }
 
 /* ----------------------------------------------------- the loop's side */
@@ -627,6 +659,7 @@ static void on_async_closed(uv_handle_t *hd)
 {
     omtp_http *h = hd->data;
     pthread_mutex_destroy(&h->mu);
+    pthread_mutex_destroy(&h->log_mu);
     free(h);
 }
 
@@ -651,6 +684,7 @@ int omtp_http_start(omtp_server *srv)
     if (h->nkeys == 0)
         LOG_WARN("http: no api_keys configured: every /v1 request will be refused (401)");
     pthread_mutex_init(&h->mu, NULL);
+    pthread_mutex_init(&h->log_mu, NULL);
     if (uv_async_init(srv->loop, &h->async, on_async) != 0) {
         rc = OMTP_EIO;
         goto err;
@@ -707,6 +741,7 @@ err:
     omtp_http_stop(srv);
     if (!h->async_init) { /* stop only frees what it knows about */
         pthread_mutex_destroy(&h->mu);
+        pthread_mutex_destroy(&h->log_mu);
         free(h);
     }
     return rc;
