@@ -464,6 +464,7 @@ static void on_closed(uv_handle_t *h)
     drop_queue(c);
     omtp_frame_reader_free(&i->rd);
     omtp_guard_set_bytes(c->srv, c, 0);
+    omtp_guard_closing(c->srv, c); /* no-op unless a path skipped begin_close */
     if (i->ssl)
         SSL_free(i->ssl); /* frees both BIOs */
     i->ssl = NULL;
@@ -874,6 +875,7 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
             SSL_free(i->ssl);
             i->ssl = NULL;
             c->state = OMTP_CONN_CLOSING;
+            omtp_guard_closing(s, c); /* admitted above: leave the guard's lists */
             omtp_server_conn_opened(s, c);
             close_handle(c);
             return;

@@ -46,6 +46,7 @@
 #define LOGIN_FAIL_SLOTS 1024
 #define LOGIN_FAIL_MAX   10
 #define LOGIN_FAIL_WIN   60000
+#define ACCEPT_BATCH     64 /* connections accepted per listener per loop iteration */
 
 struct fail_entry {
     char ip[48];
@@ -70,6 +71,10 @@ struct omtp_server_impl {
     omtp_conn *all; /* every open connection */
     struct fail_entry fails[LOGIN_FAIL_SLOTS];
     bool http_started;
+    /* accept batching (on_conn): accepts this iteration, per listener (0
+     * plain, 1 TLS), and whether one waits for the next iteration */
+    unsigned accepts[2];
+    bool accept_deferred[2];
 };
 
 SSL_CTX *omtp_server_ssl_ctx(omtp_server *s)
@@ -87,9 +92,12 @@ static void on_flush_check(uv_check_t *h)
     omtp_conn_flush_all(h->data);
 }
 
+static void resume_accepts(omtp_server *s);
+
 static void on_flush_prepare(uv_prepare_t *h)
 {
     omtp_conn_flush_all(h->data);
+    resume_accepts(h->data); /* before the loop polls again */
 }
 
 /* ------------------------------------------------------------ timer wheel */
@@ -361,16 +369,48 @@ void omtp_server_conn_closed(omtp_server *s, omtp_conn *c)
         finish_shutdown(s);
 }
 
+/* Accept batching: libuv calls on_conn for every connection waiting in the
+ * kernel's queue in one go (up to the 4096 backlog) before it serves any
+ * other socket. Under a connection flood that is hundreds of milliseconds
+ * in which no logged-in user is read, and -- at the descriptor budget --
+ * every new connection sheds one accepted earlier in the same burst before
+ * its first bytes (a LOGIN) could be read. So at most ACCEPT_BATCH per
+ * listener per iteration: the next one is left in libuv (which then stops
+ * watching the listener) and taken in the uv_prepare before the next poll,
+ * which re-arms the listener. Reads of every other socket come in between. */
 static void on_conn(uv_stream_t *l, int status)
 {
     omtp_server *s = l->data;
+    struct omtp_server_impl *im = s->impl;
     if (status < 0) {
         omtp_guard_accept_failed(s, status); /* EMFILE: counted, logged, sheds idle ones */
         return;
     }
     if (s->stopping)
         return;
-    omtp_conn_accept(s, l, l == (uv_stream_t *)&s->impl->tls_listener);
+    int k = l == (uv_stream_t *)&im->tls_listener;
+    if (im->accepts[k] >= ACCEPT_BATCH) {
+        im->accept_deferred[k] = true;
+        return;
+    }
+    im->accepts[k]++;
+    omtp_conn_accept(s, l, k == 1);
+}
+
+static void resume_accepts(omtp_server *s)
+{
+    struct omtp_server_impl *im = s->impl;
+    for (int k = 0; k < 2; k++) {
+        im->accepts[k] = 0;
+        if (!im->accept_deferred[k])
+            continue;
+        im->accept_deferred[k] = false;
+        bool listening = k ? im->tls_listening : im->listening;
+        if (listening && !s->stopping) {
+            im->accepts[k]++;
+            omtp_conn_accept(s, (uv_stream_t *)(k ? &im->tls_listener : &im->listener), k == 1);
+        }
+    }
 }
 
 /* ------------------------------------------------------------ listeners */
