@@ -11,7 +11,10 @@
  *     and the OLDEST are closed first; a real user still logs in and sends;
  *   - a logged-in client trickling one byte every 250 ms into a frame is
  *     closed at frame_timeout_s (2 s here), although keepalive_s is 30 s; a
- *     client pinging at the same pace is untouched.
+ *     client pinging at the same pace is untouched;
+ *   - two logged-in clients whose partial frames together pass
+ *     max_pending_bytes: the larger frame is refused (error frame, close),
+ *     the other completes and is answered.
  *
  * Each test starts its own server; every wait is bounded (seconds).
  */
@@ -193,12 +196,65 @@ static void test_logged_in_trickler_deadline(void **st)
     h_server_stop_free(s);
 }
 
+/* A PING frame of exactly `len` bytes (PING's payload is ignored). */
+static void ping_frame(tars_buf *f, size_t len)
+{
+    size_t pl = len - 64;
+    for (;;) {
+        uint8_t *junk = calloc(1, pl);
+        assert_non_null(junk);
+        tars_buf_reset(f);
+        h_raw_frame(f, PT_PING, 0, "big-ping", junk, pl);
+        free(junk);
+        if (f->len == len)
+            return;
+        pl += len - f->len; /* the header's size varies with the payload's */
+    }
+}
+
+static void test_logged_in_largest_partial_refused(void **st)
+{
+    (void)st;
+    h_server *s = h_server_start("max_pending_bytes = 1048576\n"
+                                 "frame_timeout_s = 60\n"
+                                 "log_level = warn\n",
+                                 NULL);
+    h_user_add(s, "big0", "pw");
+    h_user_add(s, "big1", "pw");
+    hx_conn *a = hx_login(s, "big0", "pw", DEVICE_IOS);
+    hx_conn *b = hx_login(s, "big1", "pw", DEVICE_IOS);
+    tars_buf fa, fb;
+    tars_buf_init(&fa);
+    tars_buf_init(&fb);
+    ping_frame(&fa, 400000);
+    ping_frame(&fb, 1000000);
+    /* a: 300,000 bytes of its 400,000; then b: 900,000 of 1,000,000. Both
+     * together hold more than 1 MiB: b, the largest, is refused */
+    assert_true(hx_write(a, fa.data, 300000));
+    usleep(200000);
+    hx_write(b, fb.data, 900000); /* may fail once the server closed b */
+    expect_error_then_close(b, OMTP_EC_SERVER_REFUSED, "memory for partial frames");
+    /* a finishes its frame and is answered */
+    assert_true(hx_write(a, fa.data + 300000, fa.len - 300000));
+    hx_reply r;
+    assert_int_equal(hx_wait(a, "big-ping", 5000, &r), 0);
+    assert_int_equal(r.type, PT_PING);
+    hx_reply_free(&r);
+    hx_ping_ok(a);
+    hx_close(a);
+    hx_close(b);
+    tars_buf_free(&fa);
+    tars_buf_free(&fb);
+    h_server_stop_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_prelogin_oversized_announce, h_teardown),
         cmocka_unit_test_teardown(test_prelogin_tricklers_capped, h_teardown),
         cmocka_unit_test_teardown(test_logged_in_trickler_deadline, h_teardown),
+        cmocka_unit_test_teardown(test_logged_in_largest_partial_refused, h_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
