@@ -22,6 +22,15 @@
  * take goes to uv_write as before, with the out_buf_cap check. Timers: connections sit in the
  * server's timer wheel (server.c), not one uv_timer each.
  *
+ * Input limits (guard.h, docs/server-core.md "Resource guards"): until
+ * login the reader's frame limit is max_prelogin_frame; its buffer grows
+ * with the bytes that arrived (read_want), never to an announced length;
+ * its capacity is reported to the guard, which caps the total
+ * (max_pending_bytes) and sheds through omtp_conn_shed(). A frame left
+ * partial starts its deadline (frame_start_ms + frame_timeout_s), which
+ * replaces the idle limit until the frame completes: only complete frames
+ * are activity.
+ *
  * Output cap: queued + in-flight bytes above cfg->out_buf_cap close the
  * connection at once ("slow reader"); memory per connection is bounded.
  * Input backpressure: a connection with more than REQS_HIGH requests in

@@ -14,6 +14,11 @@
  * later deadline. Cost: O(1) per connection per deadline, two pointers and
  * an int of memory per connection, and deadlines accurate to TICK_MS.
  *
+ * Accept batching: at most ACCEPT_BATCH connections per listener per loop
+ * iteration (on_conn), the rest on the next one, so a connection flood
+ * cannot stall the loop nor shed connections before their LOGIN is read.
+ * Admission itself (per-address counts, descriptor budget) is guard.c's.
+ *
  * Login throttle: a direct-mapped table of LOGIN_FAIL_SLOTS addresses with
  * their recent failure count; a login from an address with failures in the
  * last minute waits failures x login_fail_delay_ms (capped) first. Bounded
