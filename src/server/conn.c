@@ -500,7 +500,7 @@ static void begin_close(omtp_conn *c, const char *reason)
         if (was_online)
             LOG_INFO("conn %llu close %s user=%s dev=%s: %s", (unsigned long long)c->id, c->peer,
                      c->userId, omtp_log_device(c->deviceType), reason);
-        else
+        else if (omtp_guard_log_unauth(c->srv)) /* rate-limited: floods */
             LOG_INFO("conn %llu close %s: %s", (unsigned long long)c->id, c->peer, reason);
     }
     omtp_guard_closing(c->srv, c);
@@ -893,7 +893,8 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
         SSL_set_accept_state(i->ssl);
     }
     omtp_server_conn_opened(s, c);
-    LOG_INFO("conn %llu accept %s%s", (unsigned long long)c->id, c->peer, tls ? " (TLS)" : "");
+    if (omtp_guard_log_unauth(s)) /* rate-limited: a flood of accepts */
+        LOG_INFO("conn %llu accept %s%s", (unsigned long long)c->id, c->peer, tls ? " (TLS)" : "");
     omtp_wheel_insert(s, c, omtp_conn_deadline(c));
     int rc = uv_read_start((uv_stream_t *)&i->tcp, alloc_cb, read_cb);
     if (rc)

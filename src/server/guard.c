@@ -33,11 +33,12 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#define IP_BUCKETS      4096
-#define FD_RESERVE      64
-#define LOG_EVERY_MS    10000
-#define EMFILE_SHED     16   /* idle connections closed per failed accept */
-#define RLIMIT_EVERY_MS 1000 /* how often the open-files limit is read again */
+#define IP_BUCKETS       4096
+#define FD_RESERVE       64
+#define LOG_EVERY_MS     10000
+#define EMFILE_SHED      16   /* idle connections closed per failed accept */
+#define RLIMIT_EVERY_MS  1000 /* how often the open-files limit is read again */
+#define UNAUTH_LOG_PER_S 50   /* accept/close lines of unauthenticated connections */
 
 struct guard_ip {
     struct guard_ip *next;
@@ -60,6 +61,9 @@ typedef struct omtp_guard {
     bool shedding;        /* re-entrancy guard: a close does not start another pass */
     uint64_t seen_budget; /* what RLIMIT_NOFILE gave at the last look */
     uint64_t rlimit_ms;   /* when it was looked at */
+    uint64_t ulog_window_ms, ulog_logged_ms; /* omtp_guard_log_unauth */
+    uint32_t ulog_n;
+    uint64_t ulog_suppressed;
 } omtp_guard;
 
 _Static_assert(OMTP_SHED_NREASONS <= sizeof(((omtp_metrics *)0)->conns_shed) / sizeof(uint64_t),
@@ -111,6 +115,26 @@ static void log_reason(omtp_server *s, int r, uint64_t now)
     l->last_ms = now;
 }
 
+bool omtp_guard_log_unauth(omtp_server *s)
+{
+    omtp_guard *g = G(s);
+    if (!g)
+        return true;
+    if (s->cfg->log_level > OMTP_LOG_INFO)
+        return false; /* not written anyway */
+    uint64_t now = uv_now(s->loop);
+    if (now - g->ulog_window_ms >= 1000) {
+        g->ulog_window_ms = now;
+        g->ulog_n = 0;
+    }
+    if (g->ulog_n < UNAUTH_LOG_PER_S) {
+        g->ulog_n++;
+        return true;
+    }
+    g->ulog_suppressed++;
+    return false;
+}
+
 void omtp_guard_count(omtp_server *s, int reason)
 {
     omtp_guard *g = G(s);
@@ -157,6 +181,13 @@ void omtp_guard_tick(omtp_server *s, bool all)
     for (int r = 0; r < OMTP_SHED_NREASONS; r++)
         if (g->logs[r].unlogged && (all || now - g->logs[r].last_ms >= LOG_EVERY_MS))
             log_reason(s, r, now);
+    if (g->ulog_suppressed && (all || now - g->ulog_logged_ms >= LOG_EVERY_MS)) {
+        LOG_INFO("%llu accept/close lines of connections that never logged in not written "
+                 "(more than %d a second)",
+                 (unsigned long long)g->ulog_suppressed, UNAUTH_LOG_PER_S);
+        g->ulog_suppressed = 0;
+        g->ulog_logged_ms = now;
+    }
 }
 
 /* ------------------------------------------------------------ lists */

@@ -91,6 +91,11 @@ void omtp_guard_enforce_memory(omtp_server *s);
 /* accept(2) failed with err (UV_EMFILE/UV_ENFILE...): counts, logs, sheds
  * idle unauthenticated connections to free descriptors. */
 void omtp_guard_accept_failed(omtp_server *s, int err);
+/* Whether an info line about a connection that has not logged in (accept,
+ * close) may be written now: at most UNAUTH_LOG_PER_S a second, the rest
+ * counted and summed up in one line every 10 s, so a connection flood does
+ * not flood the log. */
+bool omtp_guard_log_unauth(omtp_server *s);
 /* Counts a shedding event and logs it (rate-limited). */
 void omtp_guard_count(omtp_server *s, int reason);
 /* Timer tick: writes the rate-limited log lines still owed (all of them
