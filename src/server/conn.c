@@ -838,6 +838,7 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
     struct sockaddr_storage ss;
     int sl = sizeof(ss);
     char ip[64] = "?";
+    char source[64] = "?"; /* the guard's per-address key */
     int port = 0;
     if (uv_tcp_getpeername(&i->tcp, (struct sockaddr *)&ss, &sl) == 0) {
         if (ss.ss_family == AF_INET) {
@@ -847,6 +848,7 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
             uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
             port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
         }
+        omtp_guard_source(&ss, source, sizeof(source));
     }
     snprintf(c->peer, sizeof(c->peer), "%.45s:%d", ip, port);
     c->id = ++s->metrics.conns_total;
@@ -861,7 +863,7 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
     uv_tcp_nodelay(&i->tcp, 1);
 
     char why[256];
-    int refused = omtp_guard_admit(s, c, ip, why, sizeof(why));
+    int refused = omtp_guard_admit(s, c, source, why, sizeof(why));
     if (refused) {
         /* counted and logged (rate-limited) by the guard */
         LOG_DEBUG("conn %llu refused from %s: %s", (unsigned long long)c->id, c->peer, why);

@@ -31,7 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #define IP_BUCKETS       4096
 #define FD_RESERVE       64
@@ -227,6 +230,26 @@ static void part_unlink(omtp_guard *g, omtp_conn *c)
 }
 
 /* ------------------------------------------------------------ addresses */
+
+void omtp_guard_source(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "?");
+    if (ss->ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)outlen);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)outlen);
+            return;
+        }
+        struct in6_addr net;
+        memset(&net, 0, sizeof(net));
+        memcpy(net.s6_addr, a->s6_addr, 8);
+        char p[INET6_ADDRSTRLEN];
+        inet_ntop(AF_INET6, &net, p, sizeof(p));
+        snprintf(out, outlen, "%s/64", p);
+    }
+}
 
 static uint32_t hash_ip(const char *p)
 {

@@ -69,6 +69,12 @@ omtp_guard_conn *omtp_conn_guard(omtp_conn *c);
 int omtp_guard_init(omtp_server *s);
 void omtp_guard_free(omtp_server *s);
 
+/* The per-address key of a peer: the IPv4 address, or the /64 prefix of an
+ * IPv6 one ("2001:db8:1:2::/64"; one host usually holds a whole /64, so a
+ * per-address cap on full IPv6 addresses would cap nothing). IPv4-mapped
+ * IPv6 addresses count as their IPv4 address. */
+struct sockaddr_storage;
+void omtp_guard_source(const struct sockaddr_storage *ss, char *out, size_t outlen);
 /* A descriptor was accepted (counted until omtp_guard_fd_closed). */
 void omtp_guard_fd_opened(omtp_server *s);
 void omtp_guard_fd_closed(omtp_server *s);
