@@ -13,7 +13,8 @@
  *   --big N        N pairs of logged-in users (atk0..atk2N-1, password
  *                  "atk"): the sender sends 32,000-byte messages to its
  *                  receiver 5 times a second; the receiver never reads, so
- *                  the server's output to it piles up (big replies)
+ *                  the server's output to it piles up (big replies); it
+ *                  starts over every 30 s
  *
  * Attack connections come from 127.0.0.2 .. 127.0.0.(1 + --addrs) in turn
  * (every 127.x address is this machine), so per-address limits see a
@@ -131,7 +132,9 @@ static void slot_open(struct slot *s)
         s->next_ms = now + 200;
         return;
     }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = s};
+    /* a big receiver never reads: watching EPOLLIN would wake us forever */
+    struct epoll_event ev = {.events = (s->kind == K_BIG_RX ? 0u : (uint32_t)EPOLLIN) | EPOLLRDHUP,
+                             .data.ptr = s};
     epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &ev);
     opened[s->kind]++;
     s->sent = 0;
@@ -195,8 +198,12 @@ static void slot_act(struct slot *s, int64_t now)
             snprintf(user, sizeof(user), "atk%d", 2 * s->idx + 1);
             send_login(s, user, "atk");
             s->logged = true;
+            s->next_ms = now + 30000;
+            break;
         }
-        s->next_ms = now + 3600 * 1000;
+        /* a closed non-reader may never see the close (its window is
+         * full): start over every 30 s */
+        slot_close(s);
         break;
     case K_BIG_TX:
         if (!s->logged) {
