@@ -341,11 +341,15 @@ int main(int argc, char **argv)
         }
     int64_t end = now_ms() + (int64_t)duration * 1000, report = now_ms() + 10000;
     struct epoll_event evs[256];
+    int64_t scanned = 0;
     while (!stop && now_ms() < end) {
         int ne = epoll_wait(ep, evs, 256, 50);
         for (int e = 0; e < ne; e++)
             slot_input(evs[e].data.ptr, evs[e].events);
         int64_t now = now_ms();
+        if (now - scanned < 10)
+            continue; /* timed actions: a pass over every slot at most every 10 ms */
+        scanned = now;
         for (int i = 0; i < m; i++)
             if (slots[i].next_ms <= now)
                 slot_act(&slots[i], now);
