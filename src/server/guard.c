@@ -104,16 +104,17 @@ static void log_reason(omtp_server *s, int r, uint64_t now)
     omtp_guard *g = G(s);
     struct shed_log *l = &g->logs[r];
     if (r == OMTP_SHED_PENDING_MEMORY)
-        LOG_WARN("shed %llu: %s; pending %llu bytes, max_pending_bytes %u",
+        LOG_WARN("guard: %llu %s since the last report; pending %llu bytes, max_pending_bytes %u",
                  (unsigned long long)l->unlogged, reason_words[r],
                  (unsigned long long)s->metrics.pending_frame_bytes, s->cfg->max_pending_bytes);
     else if (r == OMTP_SHED_FD_BUDGET || r == OMTP_SHED_CONN_LIMIT || r == OMTP_SHED_EMFILE)
-        LOG_WARN(
-            "shed %llu: %s; %llu descriptors in use, budget %llu (max_conns, open-files limit)",
-            (unsigned long long)l->unlogged, reason_words[r], (unsigned long long)g->fds,
-            (unsigned long long)g->budget);
+        LOG_WARN("guard: %llu %s since the last report; %llu descriptors in use, budget %llu "
+                 "(max_conns, open-files limit)",
+                 (unsigned long long)l->unlogged, reason_words[r], (unsigned long long)g->fds,
+                 (unsigned long long)g->budget);
     else
-        LOG_WARN("shed %llu: %s", (unsigned long long)l->unlogged, reason_words[r]);
+        LOG_WARN("guard: %llu %s since the last report", (unsigned long long)l->unlogged,
+                 reason_words[r]);
     l->unlogged = 0;
     l->last_ms = now;
 }
