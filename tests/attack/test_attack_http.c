@@ -13,7 +13,8 @@
  *     fresh address answers at once (the connection waiting longest for its
  *     request is shut down to make room);
  *   - a client trickling one header byte every 300 ms is closed at
- *     http_timeout_s (2 s) although it is never silent.
+ *     http_timeout_s (2 s) although it is never silent; so is one that
+ *     sent its header and trickles its body.
  *
  * Client side: at most ~1,200 sockets; every wait is bounded (seconds).
  */
@@ -215,6 +216,36 @@ static void test_header_trickler_deadline(void **st)
     stop(s, dir);
 }
 
+static void test_body_trickler_deadline(void **st)
+{
+    (void)st;
+    char dir[] = "/tmp/omtp-http-XXXXXX";
+    int hport;
+    h_server *s = start("http_timeout_s = 2\napi_keys = k1\nlog_level = warn\n", dir, &hport);
+    int fd = tcp_from("127.0.0.5", hport);
+    assert_true(fd >= 0);
+    /* a whole header announcing 1,000 bytes of body, then a byte every 300 ms */
+    static const char hdr[] =
+        "POST /v1/notify HTTP/1.1\r\nHost: omtp\r\nAuthorization: Bearer k1\r\n"
+        "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
+    assert_int_equal(send(fd, hdr, sizeof(hdr) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(hdr) - 1));
+    int64_t t0 = h_now_ms();
+    bool closed = false;
+    while (!closed && h_now_ms() - t0 < 10000) {
+        if (send(fd, " ", 1, MSG_NOSIGNAL) != 1)
+            closed = true;
+        else
+            closed = server_closed(fd, 300);
+    }
+    int64_t took = h_now_ms() - t0;
+    fprintf(stderr, "body trickler closed after %lld ms (http_timeout_s 2)\n", (long long)took);
+    assert_true(closed);
+    assert_true(took >= 1500 && took < 8000);
+    close(fd);
+    assert_true(healthz_from("127.0.0.5", hport, 3000));
+    stop(s, dir);
+}
+
 int main(void)
 {
     /* ~1,250 sockets at once: raise the soft open-files limit if needed */
@@ -233,6 +264,7 @@ int main(void)
         cmocka_unit_test_teardown(test_one_address_many_slow, h_teardown),
         cmocka_unit_test_teardown(test_many_addresses_slow, h_teardown),
         cmocka_unit_test_teardown(test_header_trickler_deadline, h_teardown),
+        cmocka_unit_test_teardown(test_body_trickler_deadline, h_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
