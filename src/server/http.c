@@ -607,10 +607,10 @@ uint64_t http_refused(omtp_server *srv)
     return h ? atomic_load(&h->refused) : 0;
 }
 
-void http_guard_stats(omtp_server *srv, uint64_t *timeouts, uint64_t *full)
+void http_guard_stats(omtp_server *srv, uint64_t *timeouts, uint64_t *full, uint64_t *per_ip)
 {
     omtp_http *h = srv->http;
-    http_guard_counts(h ? h->guard : NULL, timeouts, full);
+    http_guard_counts(h ? h->guard : NULL, timeouts, full, per_ip);
 }
 
 void omtp_http_tick(omtp_server *srv)
@@ -704,7 +704,7 @@ int omtp_http_start(omtp_server *srv)
         flags |= MHD_USE_IPv6;
     unsigned max_conns = cfg->http_max_conns ? cfg->http_max_conns : 1;
     unsigned threads = max_conns >= HTTP_THREADS ? HTTP_THREADS : 1;
-    h->guard = http_guard_new(max_conns, cfg->http_timeout_s);
+    h->guard = http_guard_new(max_conns, cfg->http_max_conns_per_ip, cfg->http_timeout_s);
     if (!h->guard) {
         rc = OMTP_ENOMEM;
         goto err;
@@ -715,8 +715,7 @@ int omtp_http_start(omtp_server *srv)
         MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, h->guard, MHD_OPTION_THREAD_POOL_SIZE,
         threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(cfg->http_timeout_s ? cfg->http_timeout_s : 1), MHD_OPTION_CONNECTION_LIMIT,
-        http_guard_mhd_limit(h->guard), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        cfg->http_max_conns_per_ip, MHD_OPTION_END);
+        http_guard_mhd_limit(h->guard), MHD_OPTION_END);
     if (!h->d) {
         LOG_ERROR("http: cannot listen on %s: %s", cfg->http_listen, strerror(errno));
         rc = OMTP_EIO;

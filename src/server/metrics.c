@@ -216,16 +216,17 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
     head(&b, "omtp_http_responses_total", "counter", "HTTP API responses by status class");
     for (int i = 1; i < 6; i++)
         out(&b, "omtp_http_responses_total{class=\"%dxx\"} %llu\n", i, (unsigned long long)hc[i]);
-    uint64_t hto, hfull;
-    http_guard_stats(srv, &hto, &hfull);
+    uint64_t hto, hfull, hip;
+    http_guard_stats(srv, &hto, &hfull, &hip);
     head(&b, "omtp_http_conns_shed_total", "counter",
-         "HTTP connections shut down: no whole request within http_timeout_s (timeout), or the "
-         "longest-waiting one at http_max_conns (full)");
+         "HTTP connections shut down: no whole request within http_timeout_s (timeout), the "
+         "longest-waiting one at http_max_conns (full), over http_max_conns_per_ip (per_ip)");
     out(&b, "omtp_http_conns_shed_total{reason=\"timeout\"} %llu\n", (unsigned long long)hto);
     out(&b, "omtp_http_conns_shed_total{reason=\"full\"} %llu\n", (unsigned long long)hfull);
+    out(&b, "omtp_http_conns_shed_total{reason=\"per_ip\"} %llu\n", (unsigned long long)hip);
     one(&b, "omtp_http_conns_refused_total", "counter",
-        "HTTP connections refused at http_max_conns (libmicrohttpd refuses over "
-        "http_max_conns_per_ip silently)",
+        "HTTP connections libmicrohttpd refused itself (its limit, a little above "
+        "http_max_conns, or out of resources)",
         http_refused(srv));
 
     one(&b, "process_resident_memory_bytes", "gauge", "resident memory size in bytes",

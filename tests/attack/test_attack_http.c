@@ -153,6 +153,10 @@ static void test_one_address_many_slow(void **st)
             close(fd[i]);
     free(fd);
     assert_true(healthz_from("127.0.0.1", hport, 3000));
+    /* the ones over the address's cap were counted, with their reason */
+    double per_ip = h_metric(hport, "omtp_http_conns_shed_total{reason=\"per_ip\"}");
+    fprintf(stderr, "shut down over http_max_conns_per_ip: %.0f\n", per_ip);
+    assert_true(per_ip >= N - 64);
     stop(s, dir);
 }
 
