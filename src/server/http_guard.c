@@ -1,11 +1,11 @@
 /*
  * http_guard.c - slow clients cannot hold the HTTP API's connections.
  *
- * libmicrohttpd bounds connections (and per address), and closes a
- * connection silent for its timeout; but a client that trickles one header
- * byte per timeout keeps its slot, and once every slot is taken
- * libmicrohttpd stops accepting: new clients (/healthz probes included)
- * queue in the kernel behind the slow ones. This file adds:
+ * libmicrohttpd bounds connections and closes a connection silent for its
+ * timeout; but a client that trickles one header byte per timeout keeps its
+ * slot, and once every slot is taken libmicrohttpd stops accepting: new
+ * clients (/healthz probes included) queue in the kernel behind the slow
+ * ones. This file adds:
  *
  *   - a deadline: a connection must deliver a whole request (header and
  *     body) within http_timeout_s of connecting, or of its previous
