@@ -15,16 +15,18 @@
  *                    node per message, carrying every target user of that
  *                    node) and kickouts.
  *   omtp:bc          pub/sub channel of every node: "group members changed"
- *                    notices (each node drops that group's cached member
- *                    list, server/group.h), monitor subscription changes and
+ *                    notices (each node's host drops that group's cached
+ *                    member list: host.group_changed), monitor subscription
+ *                    changes and
  *                    node hellos (cluster-wide session monitors, below).
  *
- * Delivery: omtp_push_user() delivers to this node's devices itself and
- * hands the wire to omtp_cluster_push_user(), which collects the target
- * users of one wire during the current loop iteration (a group fan-out
- * calls it once per member), looks their presence up in one pipelined
- * round trip, and publishes the wire once to each other node that has any
- * of them. The receiving node delivers to its local devices only.
+ * Delivery: the server delivers to this node's devices itself and hands
+ * the frame (its wire as owner) to omtp_cluster_push_user(), which collects
+ * the target users of one frame during the current loop iteration (a group
+ * fan-out calls it once per member), looks their presence up in one
+ * pipelined round trip, and publishes the frame once to each other node
+ * that has any of them. The receiving node delivers to its local devices
+ * only (host.deliver).
  *
  * Login: an atomic script replaces the (user, deviceType) entry of any other
  * node and returns it; that node gets a kick message and closes its device
