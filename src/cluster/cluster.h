@@ -17,8 +17,8 @@
  *   omtp:bc          pub/sub channel of every node: "group members changed"
  *                    notices (each node's host drops that group's cached
  *                    member list: host.group_changed), monitor subscription
- *                    changes and
- *                    node hellos (cluster-wide session monitors, below).
+ *                    changes and node hellos (cluster-wide session
+ *                    monitors, below).
  *
  * Delivery: the server delivers to this node's devices itself and hands
  * the frame (its wire as owner) to omtp_cluster_push_user(), which collects
