@@ -205,8 +205,8 @@ static int parse_role(const char *r)
 
 static int check_id(const char *id)
 {
-    if (!id[0] || strlen(id) > OMTP_ID_MAX) {
-        fprintf(stderr, "omtpd: user id must be 1..%d bytes\n", OMTP_ID_MAX);
+    if (!omtp_id_valid(id)) {
+        fprintf(stderr, "omtpd: '%s' is not a valid user id: user ids are " OMTP_ID_RULE "\n", id);
         return -1;
     }
     return 0;
@@ -432,10 +432,7 @@ static int token_cmd(struct args *a)
     int rc = omtp_auth_token_issue(secret, id, omtp_now_ms() / 1000 + ttl, tok, sizeof(tok));
     OPENSSL_cleanse(secret, sizeof(secret));
     if (rc) {
-        fprintf(stderr,
-                "omtpd: cannot issue a token for '%s' (user ids in tokens may not "
-                "contain '.')\n",
-                id);
+        fprintf(stderr, "omtpd: cannot issue a token for '%s'\n", id);
         return 2;
     }
     printf("%s\n", tok);

@@ -57,7 +57,7 @@
 #include "proto/omtp_msg.h"
 #include "proto/omtp_errors.h"
 
-#define OMTP_ID_MAX 128 /* longest user, group or session id, in bytes */
+#include "proto/omtp_session.h" /* OMTP_ID_MAX, the id alphabet */
 
 enum omtp_role { OMTP_ROLE_USER = 0, OMTP_ROLE_MONITOR = 1 };
 
@@ -107,6 +107,10 @@ int omtp_msg_rec_copy(omtp_msg_rec *dst, const omtp_msg_rec *src);
 void omtp_msg_rec_list_free(omtp_msg_rec_list *l);
 void omtp_hot_rec_list_free(omtp_hot_rec_list *l);
 void omtp_hp_rec_list_free(omtp_hp_rec_list *l);
+/* The parties stored with m's session (its members by construction): the
+ * two users of a single chat in byte order, the app and the user of a
+ * business message, none ("", "") for a group chat. Views into m. */
+void omtp_msg_parties(const omtp_msg_rec *m, tars_str *a, tars_str *b);
 /* Frees a list of generated structs (omtp_X_list) with its descriptor. */
 void omtp_list_free(const tars_struct_desc *d, void *list);
 /* Frees a tars_str_list's strings and array; the list is left empty. */

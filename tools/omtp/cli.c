@@ -492,7 +492,7 @@ void cli_resolve_session(const char *me, const char *arg, char *buf, size_t n)
     if (!strncmp(arg, "SC_", 3) || !strncmp(arg, "GC_", 3) || !strncmp(arg, "BM_", 3))
         snprintf(buf, n, "%s", arg);
     else
-        omtp_session_id_single(me, arg, buf, n);
+        omtp_session_single(me, arg, buf, n);
 }
 
 void cli_join(int argc, char **argv, int from, char *buf, size_t n)

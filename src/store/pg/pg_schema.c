@@ -62,6 +62,17 @@ static const char *const pg_migrations[] = {
     /* 2: high-priority entries by creation time, for the retention prune
      * (pg_retention.c): the oldest entries are the index's first range */
     "CREATE INDEX hp_queue_created ON hp_queue (created_ms);",
+    /* 3: a session's members are stored with it (see sq_schema.c 4 -> 5):
+     * the two users of a single chat, the app and user of a business
+     * session, '' for a group session; filled from each first message */
+    "ALTER TABLE sessions ADD COLUMN party_a " TXT ", ADD COLUMN party_b " TXT ";"
+    "UPDATE sessions s SET party_a = CASE WHEN f.type = 16 THEN f.from_id "
+    "  ELSE LEAST(f.from_id, f.to_id) END,"
+    " party_b = CASE WHEN f.type = 16 THEN f.to_id ELSE GREATEST(f.from_id, f.to_id) END "
+    "FROM (SELECT DISTINCT ON (session_id) session_id, type, from_id, to_id FROM messages "
+    "  ORDER BY session_id, seq) f WHERE f.session_id = s.session_id AND s.type <> 15;"
+    "CREATE INDEX sessions_party_a ON sessions (party_a) WHERE party_a <> '';"
+    "CREATE INDEX sessions_party_b ON sessions (party_b) WHERE party_b <> '';",
 };
 static const int pg_migrations_count = (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
 

@@ -173,6 +173,25 @@ const char *const sq_migrations[] = {
      * index's start, so deleting a chunk reads only what it deletes. An
      * append adds to the index's last leaf (times grow). */
     "CREATE INDEX hp_queue_by_time ON hp_queue(created_ms);",
+
+    /* 4 -> 5: a session's members are stored with it (DESIGN "Ids never
+     * contain the session separator"): party_a/party_b are the two users of
+     * a single chat (lower, higher) or the app and the user of a business
+     * session; '' for a group session, whose members are its group's. Filled
+     * from each session's first message; msg_append refuses a message whose
+     * from/to are not the session's parties. */
+    "ALTER TABLE sessions ADD COLUMN party_a TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE sessions ADD COLUMN party_b TEXT NOT NULL DEFAULT '';"
+    "UPDATE sessions SET "
+    "  party_a = coalesce((SELECT CASE WHEN m.type = 16 THEN m.from_id "
+    "    ELSE min(m.from_id, m.to_id) END FROM messages m "
+    "    WHERE m.session_id = sessions.session_id ORDER BY m.seq LIMIT 1), ''),"
+    "  party_b = coalesce((SELECT CASE WHEN m.type = 16 THEN m.to_id "
+    "    ELSE max(m.from_id, m.to_id) END FROM messages m "
+    "    WHERE m.session_id = sessions.session_id ORDER BY m.seq LIMIT 1), '') "
+    "WHERE type <> 15;"
+    "CREATE INDEX sessions_party_a ON sessions(party_a) WHERE party_a <> '';"
+    "CREATE INDEX sessions_party_b ON sessions(party_b) WHERE party_b <> '';",
 };
 
 const int sq_migrations_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));
