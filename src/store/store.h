@@ -119,6 +119,8 @@ void omtp_str_list_free(tars_str_list *l);
 /* ------------------------------------------------------- backend ops */
 
 typedef struct omtp_db omtp_db;
+/* A row of omtp_db_raw_sql: ncols values as text. */
+typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
 
 /*
  * OMTP_DB_OPS(X): X(name, (params...), (args...)). Every op returns 0 or a
@@ -247,6 +249,18 @@ typedef struct omtp_db omtp_db;
       (omtp_db * db, const char *userId, int64_t sinceMs, omtp_FriendInfo_list *out,               \
        bool *changed),                                                                             \
       (db, userId, sinceMs, out, changed))                                                         \
+    /* ---- maintenance (admin commands; store/maint.c builds on these) */                         \
+    /* one SQL statement with text parameters ?1..?n (SQLite spelling; PostgreSQL gets $n); each   \
+     * row's columns as text (NULL pointer for NULL) go to row (may be NULL; a nonzero return      \
+     * stops and is returned); *changes (may be NULL) = rows written */                            \
+    X(raw_sql,                                                                                     \
+      (omtp_db * db, const char *sql, int np, const char *const *params, omtp_sql_row_fn row,      \
+       void *ctx, int64_t *changes),                                                               \
+      (db, sql, np, params, row, ctx, changes))                                                    \
+    /* the lock that says a server uses this store, held until db is closed: shared (each          \
+     * server) or exclusive (an admin command that must not run beside a server). 0, or            \
+     * OMTP_EBUSY while it is held the other way */                                                \
+    X(server_lock, (omtp_db * db, bool exclusive), (db, exclusive))                                \
     /* ---- user attributes (about a friend, e.g. remark) */                                       \
     X(user_attr_set, (omtp_db * db, const omtp_UserAttribute *a), (db, a))                         \
     /* filters may be NULL or "" (= any) */                                                        \
@@ -292,6 +306,10 @@ typedef struct omtp_store_config {
     const char *uri;      /* "postgresql://..." selects PostgreSQL; NULL = SQLite */
     int synchronous;      /* SQLite: 2 = FULL (default), 1 = NORMAL */
     unsigned max_batch;   /* most work items per transaction; 0 = 1024 */
+    /* omtp_store_open for a server: hold the server lock shared (so `omtpd
+     * user rename` refuses to run beside it) and refuse a store that holds
+     * ids outside the id alphabet, naming them */
+    bool server;
 } omtp_store_config;
 
 /* Opens (and creates/migrates) a backend. On failure *why says what to do. */
