@@ -57,7 +57,6 @@
       "changed_us = excluded.changed_us, party_a = excluded.party_a, "                             \
       "party_b = excluded.party_b WHERE (party_a = '' AND party_b = '') OR "                       \
       "(party_a = excluded.party_a AND party_b = excluded.party_b)")                               \
-    X(SQ_SESSION_PARTIES, "SELECT party_a, party_b FROM sessions WHERE session_id = ?1")           \
     X(SQ_MSG_INSERT,                                                                               \
       "INSERT INTO messages(session_id, seq, type, flags, pack_id, from_id, to_id, push_info, "    \
       "content_type, content, status, ts_ms) "                                                     \
