@@ -264,6 +264,66 @@ static void test_migrate_v1_messages(void **state)
     sqlite3_close(h);
 }
 
+/* A version-4 database gets its sessions' parties (v5) from each session's
+ * first message: a single chat's two users in byte order, a business
+ * session's app and user, none for a group; afterwards a message of other
+ * users into a filled session is refused. */
+static void test_migrate_v4_parties(void **state)
+{
+    fx *f = *state;
+    char sub[96];
+    snprintf(sub, sizeof(sub), "%s/d", f->dir);
+    mkdir(sub, 0700);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(f->path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                     SQLITE_OK);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sqlite3_exec(h, sq_migrations[i], NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(h,
+                     "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                     "INSERT INTO schema_version VALUES (4);"
+                     "INSERT INTO sessions VALUES ('SC_a_b', 14, 2, 1), "
+                     "('BM_crm_a', 16, 1, 1), ('GC_g', 15, 1, 1), ('SC_c_d', 14, 0, 1);"
+                     "INSERT INTO messages VALUES "
+                     "('SC_a_b', 1, 14, 0, 'P1', 'b', 'a', '', 0, 'one', 0, 1000), "
+                     "('SC_a_b', 2, 14, 0, 'P2', 'a', 'b', '', 0, 'two', 0, 1001), "
+                     "('BM_crm_a', 1, 16, 0, 'P3', 'crm', 'a', '', 0, 'n', 0, 1002), "
+                     "('GC_g', 1, 15, 0, 'P4', 'a', 'GC_g', '', 0, 'g', 0, 1003);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(h);
+
+    omtp_db *db = open_ok(f);
+    omtp_db_close(db);
+    h = raw(f);
+    assert_int_equal(q_int(h, "SELECT version FROM schema_version"), sq_migrations_count);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM sessions WHERE session_id = 'SC_a_b' AND "
+                              "party_a = 'a' AND party_b = 'b'"),
+                     1);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM sessions WHERE session_id = 'BM_crm_a' AND "
+                              "party_a = 'crm' AND party_b = 'a'"),
+                     1);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM sessions WHERE party_a = '' AND party_b = '' "
+                              "AND session_id IN ('GC_g', 'SC_c_d')"),
+                     2);
+    sqlite3_close(h);
+    db = open_ok(f);
+    bool dup = false;
+    assert_int_equal(append(db, "b", "a", "P5", "three", &dup), 3);
+    omtp_msg_rec m;
+    omtp_msg_rec_init(&m);
+    m.type = PT_MSG_SINGLE_CHAT;
+    tars_str_set(&m.packId, "P6");
+    tars_str_set(&m.msg.sessionId, "SC_a_b");
+    tars_str_set(&m.msg.from, "c");
+    tars_str_set(&m.msg.to, "a");
+    tars_str_set(&m.msg.content, "not mine");
+    assert_int_equal(omtp_db_msg_append(db, &m, &dup), OMTP_EINVAL);
+    omtp_msg_rec_free(&m);
+    omtp_db_close(db);
+}
+
 /* A duplicate is detected across a restart, and gives nothing back (no seqId
  * is used up by the refused insert). */
 static void test_dedup_after_restart(void **state)
@@ -403,6 +463,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unwritable_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v1_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v4_parties, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dedup_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_memo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpointer, setup, teardown),
