@@ -319,7 +319,13 @@ static int user_rename(struct args *a)
     omtp_db *db = admin_open(&a->cfg);
     if (!db)
         return 1;
+    /* a server that has just stopped may hold it for a moment more
+     * (PostgreSQL drops a closed session's locks asynchronously) */
     int rc = omtp_db_server_lock(db, true);
+    for (int i = 0; rc == OMTP_EBUSY && i < 20; i++) {
+        usleep(100 * 1000);
+        rc = omtp_db_server_lock(db, true);
+    }
     if (rc) {
         if (rc == OMTP_EBUSY)
             fprintf(stderr,
