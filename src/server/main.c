@@ -26,7 +26,7 @@ static const char user_help[] =
     "       omtpd user del USERID\n"
     "       omtpd user list                          one line per user: id, role, name\n"
     "       omtpd user role USERID monitor|user\n"
-    "       omtpd user rename OLD NEW                  move a user's (or app's) data to a new id\n"
+    "       omtpd user rename OLD NEW                move a user's (or app's) data to NEW\n"
     "       omtpd user bulk PREFIX COUNT --password PW [--start N] [--cost LN]\n"
     "                 users PREFIX<start> .. PREFIX<start+COUNT-1> for load tests, in one\n"
     "                 transaction; --cost LN (4..20, default 14) is scrypt's log2 N: lower\n"
@@ -37,12 +37,12 @@ static const char user_help[] =
     "it refuses to run while any omtpd uses the store (stop them first; it takes the\n"
     "store's server lock, and omtpd refuses to start while rename runs).\n"
     "\n"
-    "User ids (and app ids) are " OMTP_ID_RULE ".\n"
+    "User ids (and app ids) are\n  " OMTP_ID_RULE ".\n\n"
     "rename moves everything stored under OLD to NEW (profile, password, role, friends,\n"
     "groups, conversations and their session ids, read cursors, attributes, queued\n"
-    "notices) in one transaction; NEW must not exist. Use it for ids from before this\n"
-    "rule (omtpd refuses to start while the store holds any and names them). Tokens\n"
-    "issued for OLD stop working: issue new ones for NEW.\n"
+    "high-priority notices) in one transaction; NEW must not exist. Use it for ids\n"
+    "from before this rule (omtpd refuses to start while the store holds any, and\n"
+    "names them). Tokens issued for OLD stop working: issue new ones for NEW.\n"
     "\n"
     "Examples:\n"
     "  omtpd user add carol --password 's3cret' --name Carol --data-dir ./var\n"
@@ -237,6 +237,14 @@ static int user_bulk(struct args *a)
     if (count <= 0 || start < 0 || cost < 4 || cost > 20 || strlen(prefix) > OMTP_ID_MAX - 12) {
         fprintf(stderr, "omtpd: user bulk: COUNT > 0, --start >= 0, --cost 4..20 (see omtpd "
                         "user --help)\n");
+        return 2;
+    }
+    if (prefix[0] && !omtp_id_valid(prefix)) {
+        fprintf(
+            stderr,
+            "omtpd: user bulk: PREFIX '%s' would make invalid user ids: user ids are " OMTP_ID_RULE
+            "\n",
+            prefix);
         return 2;
     }
     omtp_db *db = admin_open(&a->cfg);

@@ -12,7 +12,7 @@
  *   omtp_cluster_drv webhook  PREFIX RECORD_FILE NODE_A NODE_B
  *   omtp_cluster_drv monitor  PREFIX STEP_DIR NODE_A NODE_B
  *
- * NODE is host:port. Users are PREFIX_u0, PREFIX_u1, ... with password
+ * NODE is host:port. Users are PREFIX-u0, PREFIX-u1, ... with password
  * "pw" (the script creates them). Every check prints what it expected and
  * what it got; the exit status is 0 only if all passed.
  */
@@ -59,7 +59,7 @@ static double now_s(void)
 
 static void user(int i, char *out, size_t n)
 {
-    snprintf(out, n, "%s_u%d", prefix, i);
+    snprintf(out, n, "%s-u%d", prefix, i);
 }
 
 static void split_node(const char *node, char *host, size_t hn, int *port)
