@@ -342,11 +342,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
-        r->route = strstr(url, "%00")
-                       ? NULL
-                       : route_find(method, url, r->param, r->allow, sizeof(r->allow));
-        if (strstr(url, "%00")) {
-            /* unescape_url kept it encoded: no id or path holds a NUL */
+        /* unescape_url kept a NUL encoded: no id or path holds one */
+        bool nul = strstr(url, "%00") != NULL;
+        r->route = nul ? NULL : route_find(method, url, r->param, r->allow, sizeof(r->allow));
+        if (nul) {
             reject(r, 400, "invalid_id", "the path holds a NUL byte (%%00): no id contains one");
         } else if (!r->route) {
             if (r->allow[0])
