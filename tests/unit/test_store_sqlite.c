@@ -324,6 +324,29 @@ static void test_migrate_v4_parties(void **state)
     omtp_db_close(db);
 }
 
+/* The server lock (flock on <database>-omtpd.lock): servers share it, user
+ * rename cannot take it beside one, and a server cannot start while rename
+ * holds it; closing releases it at once. */
+static void test_server_lock(void **state)
+{
+    fx *f = *state;
+    omtp_db *s1 = open_ok(f), *s2 = open_ok(f), *admin = open_ok(f);
+    assert_int_equal(omtp_db_server_lock(s1, false), 0);
+    assert_int_equal(omtp_db_server_lock(s2, false), 0);
+    assert_int_equal(omtp_db_server_lock(admin, true), OMTP_EBUSY);
+    assert_non_null(strstr(admin->errmsg, "running omtpd"));
+    omtp_db_close(s1);
+    assert_int_equal(omtp_db_server_lock(admin, true), OMTP_EBUSY);
+    omtp_db_close(s2);
+    assert_int_equal(omtp_db_server_lock(admin, true), 0);
+    omtp_db *s3 = open_ok(f);
+    assert_int_equal(omtp_db_server_lock(s3, false), OMTP_EBUSY);
+    assert_non_null(strstr(s3->errmsg, "admin command"));
+    omtp_db_close(admin);
+    assert_int_equal(omtp_db_server_lock(s3, false), 0);
+    omtp_db_close(s3);
+}
+
 /* A duplicate is detected across a restart, and gives nothing back (no seqId
  * is used up by the refused insert). */
 static void test_dedup_after_restart(void **state)
@@ -464,6 +487,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v1_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v4_parties, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dedup_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_memo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpointer, setup, teardown),
