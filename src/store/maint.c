@@ -66,33 +66,21 @@ static int exists(omtp_db *db, const char *sql, int np, const char *const *p, bo
     return omtp_db_raw_sql(db, sql, np, p, row_any, yes, NULL);
 }
 
-/* The predicate "column holds no valid id" in the backend's SQL. */
-static void bad_pred(omtp_db *db, const char *col, char *out, size_t n)
-{
-    if (strcmp(db->ops->backend, "postgresql") == 0)
-        snprintf(out, n, "(%s ~ '[^-A-Za-z0-9.@+]' OR %s = '' OR octet_length(%s) > %d)", col, col,
-                 col, OMTP_ID_MAX);
-    else
-        snprintf(out, n,
-                 "(%s GLOB '*[^-A-Za-z0-9.@+]*' OR %s = '' OR length(CAST(%s AS BLOB)) > %d)", col,
-                 col, col, OMTP_ID_MAX);
-}
-
 int omtp_store_bad_ids(omtp_db *db, tars_str_list *out, int max)
 {
-    char pred[256], sql[512];
+    bool pg = strcmp(db->ops->backend, "postgresql") == 0;
+    char sql[512];
     memset(out, 0, sizeof *out);
-    /* user ids; app ids are the first party of business sessions (BM_...) */
-    bad_pred(db, "user_id", pred, sizeof pred);
-    snprintf(sql, sizeof sql, "SELECT user_id FROM users WHERE %s ORDER BY user_id LIMIT %d", pred,
-             max);
+    /* user ids: from the partial index users_bad_ids (same predicate) */
+    snprintf(sql, sizeof sql, "SELECT user_id FROM users WHERE %s ORDER BY user_id LIMIT %d",
+             pg ? PG_BAD_ID_PRED("user_id") : SQ_BAD_ID_PRED("user_id"), max);
     int rc = omtp_db_raw_sql(db, sql, 0, NULL, row_first, out, NULL);
+    /* app ids: the first party of business sessions (the BM_ key range) */
     if (rc == 0) {
-        bad_pred(db, "party_a", pred, sizeof pred);
         snprintf(sql, sizeof sql,
                  "SELECT DISTINCT party_a FROM sessions WHERE session_id >= 'BM_' AND "
                  "session_id < 'BM`' AND party_a <> '' AND %s ORDER BY party_a LIMIT %d",
-                 pred, max);
+                 pg ? PG_BAD_ID_PRED("party_a") : SQ_BAD_ID_PRED("party_a"), max);
         rc = omtp_db_raw_sql(db, sql, 0, NULL, row_first, out, NULL);
     }
     if (rc)

@@ -61,6 +61,14 @@
 
 enum omtp_role { OMTP_ROLE_USER = 0, OMTP_ROLE_MONITOR = 1 };
 
+/* "column holds no valid id" (proto/omtp_session.h) in each backend's SQL;
+ * the schema's partial index users_bad_ids and store/maint.c use the same
+ * text, so the planner answers the start-up check from that index. */
+#define SQ_BAD_ID_PRED(col)                                                                        \
+    "(" col " GLOB '*[^-A-Za-z0-9.@+]*' OR " col " = '' OR length(CAST(" col " AS BLOB)) > 128)"
+#define PG_BAD_ID_PRED(col)                                                                        \
+    "(" col " ~ '[^-A-Za-z0-9.@+]' OR " col " = '' OR octet_length(" col ") > 128)"
+
 /* ------------------------------------------------------------- records */
 
 typedef struct omtp_user_rec {

@@ -26,6 +26,7 @@
 
 #include "proto/omtp_proto.h"
 #include "store/pg/pg.h"
+#include "store/maint.h"
 #include "store/store.h"
 
 static const char *uri;
@@ -619,6 +620,49 @@ static void q_ok(PGconn *c, const char *sql)
     PQclear(r);
 }
 
+/* The start-up id check finds user ids outside the alphabet (and only
+ * those), and app ids of business sessions. */
+static void test_bad_ids(void **state)
+{
+    (void)state;
+    omtp_db *db = open_db();
+    char bad[64], good[64], app[64], bm[160];
+    snprintf(bad, sizeof bad, "bad_%s", tag);
+    id(good, sizeof good, "good");
+    snprintf(app, sizeof app, "app_%s", tag);
+    snprintf(bm, sizeof bm, "BM_%s_%s", app, good);
+    const char *p[] = {bad, good, bm, app};
+    assert_int_equal(
+        omtp_db_raw_sql(db, "INSERT INTO users(user_id) VALUES (?1), (?2)", 2, p, NULL, NULL, NULL),
+        0);
+    const char *p2[] = {bm, app, good};
+    assert_int_equal(omtp_db_raw_sql(db,
+                                     "INSERT INTO sessions(session_id, type, party_a, party_b) "
+                                     "VALUES (?1, 16, ?2, ?3)",
+                                     3, p2, NULL, NULL, NULL),
+                     0);
+    tars_str_list l;
+    assert_int_equal(omtp_store_bad_ids(db, &l, 1000), 0);
+    bool saw_bad = false, saw_app = false, saw_good = false;
+    for (uint32_t i = 0; i < l.n; i++) {
+        saw_bad = saw_bad || strcmp(l.items[i].data, bad) == 0;
+        saw_app = saw_app || strcmp(l.items[i].data, app) == 0;
+        saw_good = saw_good || strcmp(l.items[i].data, good) == 0;
+    }
+    omtp_str_list_free(&l);
+    assert_true(saw_bad);
+    assert_true(saw_app);
+    assert_false(saw_good);
+    /* leave the shared database clean for the next run's checks */
+    assert_int_equal(omtp_db_raw_sql(db, "DELETE FROM users WHERE user_id = ?1 OR user_id = ?2", 2,
+                                     p, NULL, NULL, NULL),
+                     0);
+    assert_int_equal(
+        omtp_db_raw_sql(db, "DELETE FROM sessions WHERE session_id = ?1", 1, p2, NULL, NULL, NULL),
+        0);
+    omtp_db_close(db);
+}
+
 /* Schema 2 -> 3 fills each session's parties from its first message (a
  * single chat's users in byte order, a business session's app and user,
  * none for a group). Run last: it takes the shared schema back to 2. */
@@ -650,9 +694,11 @@ static void test_migrate_parties(void **state)
              bm, gc, bm, app, a, gc, a, gc);
     q_ok(c, sql);
     /* back to schema 2, as an omtpd of before left it */
-    q_ok(c, "BEGIN; DROP INDEX sessions_party_a; DROP INDEX sessions_party_b;"
-            "ALTER TABLE sessions DROP COLUMN party_a, DROP COLUMN party_b;"
-            "DELETE FROM schema_version; INSERT INTO schema_version VALUES (2); COMMIT");
+    q_ok(
+        c,
+        "BEGIN; DROP INDEX sessions_party_a; DROP INDEX sessions_party_b; DROP INDEX users_bad_ids;"
+        "ALTER TABLE sessions DROP COLUMN party_a, DROP COLUMN party_b;"
+        "DELETE FROM schema_version; INSERT INTO schema_version VALUES (2); COMMIT");
     db = open_db(); /* migrates */
     omtp_db_close(db);
     const char *ids[3] = {sab, bm, gc};
@@ -700,6 +746,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_hp_prune_two_nodes),
         cmocka_unit_test(test_unreachable),
         cmocka_unit_test(test_server_lock),
+        cmocka_unit_test(test_bad_ids),
         cmocka_unit_test(test_migrate_parties), /* last: it rewinds the schema */
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "store/maint.h"
 #include "store/store.h"
 #include "proto/omtp_proto.h"
 #include "store/sqlite/sq.h"
@@ -324,6 +325,42 @@ static void test_migrate_v4_parties(void **state)
     omtp_db_close(db);
 }
 
+/* The start-up id check (store/maint.c) reads the partial index of bad ids,
+ * not the users table: a clean store costs nothing however many users. */
+static void test_bad_ids_plan(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = open_ok(f);
+    omtp_db_close(db);
+    sqlite3 *h = raw(f);
+    sqlite3_stmt *st;
+    assert_int_equal(
+        sqlite3_prepare_v2(h,
+                           "EXPLAIN QUERY PLAN SELECT user_id FROM users WHERE " SQ_BAD_ID_PRED(
+                               "user_id") " ORDER BY user_id LIMIT 20",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    bool uses = false;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        uses = uses || strstr((const char *)sqlite3_column_text(st, 3), "users_bad_ids");
+    sqlite3_finalize(st);
+    assert_true(uses);
+    assert_int_equal(sqlite3_exec(h,
+                                  "INSERT INTO users(user_id, created_ms, updated_ms) VALUES "
+                                  "('ok.id', 1, 1), ('bad_id', 1, 1), ('caf\xc3\xa9', 1, 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    db = open_ok(f);
+    tars_str_list bad;
+    assert_int_equal(omtp_store_bad_ids(db, &bad, 20), 0);
+    assert_int_equal(bad.n, 2);
+    assert_string_equal(bad.items[0].data, "bad_id");
+    assert_string_equal(bad.items[1].data, "caf\xc3\xa9");
+    omtp_str_list_free(&bad);
+    omtp_db_close(db);
+}
+
 /* The server lock (flock on <database>-omtpd.lock): servers share it, user
  * rename cannot take it beside one, and a server cannot start while rename
  * holds it; closing releases it at once. */
@@ -488,6 +525,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrate_v1_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v4_parties, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_ids_plan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dedup_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_memo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpointer, setup, teardown),
