@@ -66,11 +66,15 @@ static const char *const pg_migrations[] = {
      * the two users of a single chat, the app and user of a business
      * session, '' for a group session; filled from each first message */
     "ALTER TABLE sessions ADD COLUMN party_a " TXT ", ADD COLUMN party_b " TXT ";"
-    "UPDATE sessions s SET party_a = CASE WHEN f.type = 16 THEN f.from_id "
-    "  ELSE LEAST(f.from_id, f.to_id) END,"
-    " party_b = CASE WHEN f.type = 16 THEN f.to_id ELSE GREATEST(f.from_id, f.to_id) END "
-    "FROM (SELECT DISTINCT ON (session_id) session_id, type, from_id, to_id FROM messages "
-    "  ORDER BY session_id, seq) f WHERE f.session_id = s.session_id AND s.type <> 15;"
+    /* one primary-key probe per session (its first message), not a sort of
+     * the whole messages table */
+    "UPDATE sessions s SET party_a = coalesce((SELECT CASE WHEN m.type = 16 THEN m.from_id "
+    "  WHEN m.type = 15 THEN '' "
+    "  ELSE LEAST(m.from_id, m.to_id) END FROM messages m WHERE m.session_id = s.session_id "
+    "  ORDER BY m.seq LIMIT 1), ''),"
+    " party_b = coalesce((SELECT CASE WHEN m.type = 16 THEN m.to_id WHEN m.type = 15 THEN '' "
+    "  ELSE GREATEST(m.from_id, m.to_id) END FROM messages m WHERE m.session_id = s.session_id "
+    "  ORDER BY m.seq LIMIT 1), '') WHERE s.type <> 15;"
     "CREATE INDEX sessions_party_a ON sessions (party_a) WHERE party_a <> '';"
     "CREATE INDEX sessions_party_b ON sessions (party_b) WHERE party_b <> '';"
     /* user ids outside the id alphabet (store/maint.c spells the same
