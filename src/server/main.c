@@ -563,7 +563,7 @@ int main(int argc, char **argv)
 
     uv_loop_t *loop = uv_default_loop();
     static omtp_server srv;
-    char why[512];
+    char why[1000]; /* the log line holds ~1000 bytes (log.c); a store with bad ids lists them */
     if (omtp_server_init(&srv, loop, &a.cfg, why, sizeof(why))) {
         LOG_ERROR("%s", why);
         fprintf(stderr, "omtpd: %s\n", why);

@@ -468,17 +468,23 @@ static int server_checks(omtp_db *db, char *why, size_t whylen)
     }
     if (bad.n == 0)
         return 0;
-    size_t used = (size_t)snprintf(why, whylen,
-                                   "the store holds ids that are not valid ids (" OMTP_ID_RULE
-                                   "), so two conversations could share a session id: ");
-    for (uint32_t i = 0; i < bad.n && used < whylen; i++)
-        used +=
-            (size_t)snprintf(why + used, whylen - used, "%s'%s'", i ? ", " : "", bad.items[i].data);
-    if (used < whylen)
-        snprintf(why + used, whylen - used,
-                 "%s. Stop every omtpd, rename each with `omtpd user rename OLD NEW` (same "
-                 "--config/--data-dir/--store), then start again",
-                 bad.n >= 20 ? " (and maybe more)" : "");
+    /* what to do first: the list may be cut at whylen */
+    size_t used = (size_t)snprintf(
+        why, whylen,
+        "the store holds ids that are not valid ids (%s), so two conversations could share a "
+        "session id. Stop every omtpd, rename each with `omtpd user rename OLD NEW` (same "
+        "--config/--data-dir/--store), then start again. The ids%s: ",
+        OMTP_ID_RULE, bad.n >= 20 ? " (the first 20)" : "");
+    for (uint32_t i = 0; i < bad.n && used < whylen; i++) {
+        /* as the operator must type it; bytes that are not printable as \xNN */
+        used += (size_t)snprintf(why + used, whylen - used, "%s'", i ? ", " : "");
+        for (const unsigned char *c = (const unsigned char *)bad.items[i].data; *c && used < whylen;
+             c++)
+            used += (size_t)snprintf(why + used, whylen - used,
+                                     *c >= 0x20 && *c < 0x7f ? "%c" : "\\x%02x", *c);
+        if (used < whylen)
+            used += (size_t)snprintf(why + used, whylen - used, "'");
+    }
     omtp_str_list_free(&bad);
     return OMTP_EINVAL;
 }
