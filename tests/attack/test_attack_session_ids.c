@@ -244,6 +244,18 @@ static void test_http_entry_points(void **st)
     /* nothing was created */
     http(port, "GET", "/v1/users/x", NULL, &r);
     assert_int_equal(r.status, 200);
+    /* the whole alphabet still works, in bodies and paths ('+' stays '+',
+     * %40 decodes to '@') */
+    http(port, "POST", "/v1/users", "{\"userId\":\"Me.2+x@example-org\",\"password\":\"pw\"}", &r);
+    assert_int_equal(r.status, 201);
+    http(port, "GET", "/v1/users/Me.2+x@example-org", NULL, &r);
+    assert_int_equal(r.status, 200);
+    http(port, "GET", "/v1/users/Me.2+x%40example-org", NULL, &r);
+    assert_int_equal(r.status, 200);
+    http(port, "POST", "/v1/messages",
+         "{\"from\":\"x\",\"to\":\"Me.2+x@example-org\",\"content\":\"hi\"}", &r);
+    assert_int_equal(r.status, 201); /* stored */
+    assert_non_null(strstr(r.body, "SC_Me.2+x@example-org_x"));
     h_server_stop_free(s);
     unlink(port_path);
     rmdir(dir);
