@@ -24,7 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define OMTP_ID_MAX 128 /* longest user, app, group or session-part id, in bytes */
+#include "omtp_proto.h" /* OMTP_ID_MAX: longest user, app or group id, in bytes */
 /* A buffer for any session id built here, with its NUL. */
 #define OMTP_SESSION_ID_MAX (2 * OMTP_ID_MAX + 8)
 

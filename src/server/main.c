@@ -7,7 +7,7 @@
  *   omtpd token issue USERID [--ttl SECONDS]
  */
 #include "auth.h"
-#include "maint.h"
+#include "store/maint.h"
 #include "server.h"
 
 #include <errno.h>

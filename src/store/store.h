@@ -56,8 +56,8 @@
 
 #include "proto/omtp_msg.h"
 #include "proto/omtp_errors.h"
-
-#include "proto/omtp_session.h" /* OMTP_ID_MAX, the id alphabet */
+#include "proto/omtp_proto.h"   /* OMTP_ID_MAX */
+#include "proto/omtp_session.h" /* the id alphabet */
 
 enum omtp_role { OMTP_ROLE_USER = 0, OMTP_ROLE_MONITOR = 1 };
 

@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "pg.h"
-#include "server/log.h"
+#include "util/log.h"
 
 static const char *const pg_sql[PG_NSTMTS] = {
 #define PG_STMT_SQL(id, sql) sql,
@@ -450,11 +450,6 @@ int pg_ready(pg_db *d)
 }
 
 /* ------------------------------------------------------------ open */
-
-bool omtp_pg_uri(const char *uri)
-{
-    return uri && (strncmp(uri, "postgresql://", 13) == 0 || strncmp(uri, "postgres://", 11) == 0);
-}
 
 void pg_close(omtp_db *db)
 {
