@@ -27,9 +27,10 @@ typedef struct omtp_rename_stats {
  * attributes, messages' from/to, single-chat and business session ids
  * (a whole conversation keeps its seqIds; a session id two conversations
  * shared is split, and each part gets seqIds 1..n in its own order, read
- * cursors mapped, so every session stays gap-free), session parties, high-priority queues, group
- * creator and membership history, friends (both directions) and user
- * attributes (both sides). Run it inside begin/commit; on failure roll back.
+ * cursors mapped, so every session stays gap-free), session parties,
+ * high-priority queues (and the sender mark of group high-priority
+ * entries), group creator and membership history, friends (both
+ * directions) and user attributes (both sides). Run it inside begin/commit; on failure roll back.
  * Returns 0, OMTP_ENOTFOUND (no `from`), OMTP_EEXIST (`to` already has
  * data, or a target session exists), or OMTP_EDB; *why says which. `to`
  * must be a valid id (the caller checks). stats may be NULL.
