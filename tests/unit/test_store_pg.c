@@ -710,7 +710,7 @@ static void test_bad_ids(void **state)
 
 /* Schema 3 -> 4 fills each session's parties from its first message (a
  * single chat's users in byte order, a business session's app and user,
- * none for a group). Run last: it takes the shared schema back to 2. */
+ * none for a group). Run last: it takes the shared schema back to 3. */
 static void test_migrate_parties(void **state)
 {
     (void)state;
