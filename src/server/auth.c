@@ -136,8 +136,8 @@ static void token_mac(const uint8_t secret[32], const char *msg, size_t len, cha
 int omtp_auth_token_issue(const uint8_t secret[32], const char *userId, int64_t expiry, char *out,
                           size_t outlen)
 {
-    if (!userId[0] || strlen(userId) > OMTP_ID_MAX || strchr(userId, '.'))
-        return OMTP_EINVAL; /* '.' would make the token ambiguous */
+    if (!omtp_id_valid(userId))
+        return OMTP_EINVAL;
     char msg[OMTP_ID_MAX + 64];
     int n = snprintf(msg, sizeof(msg), "v1.%s.%lld", userId, (long long)expiry);
     char mac[65];
@@ -158,11 +158,14 @@ int omtp_auth_token_verify(const uint8_t secret[32], const char *token, const ch
     token_mac(secret, token, (size_t)(last - token), mac);
     if (CRYPTO_memcmp(mac, last + 1, 64) != 0)
         return OMTP_EINVAL;
-    /* authentic: now check the fields */
+    /* authentic: now check the fields. "v1.<userId>.<expiry>": the expiry
+     * is digits only, so the user id (which may hold '.') ends at the dot
+     * before it, whatever the id */
     const char *uid = token + 3;
-    const char *dot = memchr(uid, '.', (size_t)(last - uid));
-    if (!dot || (size_t)(dot - uid) != strlen(userId) || memcmp(uid, userId, strlen(userId)) != 0)
+    size_t ul = strlen(userId);
+    if ((size_t)(last - uid) <= ul + 1 || memcmp(uid, userId, ul) != 0 || uid[ul] != '.')
         return OMTP_EINVAL;
+    const char *dot = uid + ul;
     char *end;
     long long exp = strtoll(dot + 1, &end, 10);
     if (end != last)
@@ -452,8 +455,8 @@ void handle_login(omtp_req *req)
                  lr->clientId.len == 0   ? "clientId"
                  : lr->password.len == 0 ? "password"
                                          : "deviceType");
-    else if (lr->clientId.len > OMTP_ID_MAX)
-        snprintf(text, sizeof(text), "LoginReq.clientId is longer than %d bytes", OMTP_ID_MAX);
+    else if (!omtp_id_valid_n(lr->clientId.data, lr->clientId.len))
+        snprintf(text, sizeof(text), "LoginReq.clientId is not a valid user id (%s)", OMTP_ID_RULE);
     else if (lr->deviceType < 1 || lr->deviceType > OMTP_DEVICE_MAX)
         snprintf(text, sizeof(text), "LoginReq.deviceType %d is not a device type (1..%d)",
                  (int)lr->deviceType, OMTP_DEVICE_MAX);

@@ -377,11 +377,16 @@ static void submit(group_ctx *c)
 
 static bool params_ok(http_req *r, int n)
 {
-    for (int i = 0; i < n; i++)
-        if (!http_valid_id(r->param[i])) {
-            http_reply_error(r, 400, "invalid_id", "the id in the path is not a valid id");
-            return false;
-        }
+    /* /v1/groups/{groupId}[/members/{userId}] */
+    if (!http_valid_group_id(r->param[0])) {
+        http_reply_error(r, 400, "invalid_id", "the group id in the path is not a valid id");
+        return false;
+    }
+    if (n > 1 && !http_valid_id(r->param[1])) {
+        http_reply_error(r, 400, "invalid_id",
+                         "the user id in the path is not valid: user ids are " OMTP_ID_RULE);
+        return false;
+    }
     return true;
 }
 
@@ -389,7 +394,7 @@ void http_ep_group_create(http_req *r)
 {
     const char *groupId, *name, *creatorId, *avatar, *desc;
     int64_t limit;
-    if (!http_get_id(r, "groupId", false, &groupId) ||
+    if (!http_get_group_id(r, "groupId", false, &groupId) ||
         !http_get_str(r, "name", true, 1024, &name) ||
         !http_get_id(r, "creatorId", true, &creatorId) ||
         !http_get_str(r, "avatar", false, 1024, &avatar) ||

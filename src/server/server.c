@@ -586,7 +586,8 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
         return rc;
     omtp_store_config sc = {.data_dir = cfg->data_dir,
                             .uri = cfg->store_uri[0] ? cfg->store_uri : NULL,
-                            .synchronous = cfg->sync_level};
+                            .synchronous = cfg->sync_level,
+                            .server = true};
     rc = omtp_store_open(loop, &sc, &s->store, why, whylen);
     if (rc)
         return rc;

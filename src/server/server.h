@@ -215,13 +215,7 @@ int omtp_parse_hostport(const char *hp, char *host, size_t hostlen, int *port);
 /* Logging: log.h. */
 #include "util/log.h"
 
-/* Canonical session ids (rulings): SC_<lower>_<higher> by byte order,
- * BM_<appId>_<userId>; group sessions are the group id. Returns 0 or
- * OMTP_EINVAL (ids too long). */
-int omtp_session_single(const char *a, const char *b, char out[2 * OMTP_ID_MAX + 8]);
-int omtp_session_biz(const char *appId, const char *userId, char out[2 * OMTP_ID_MAX + 8]);
-/* Whether userId takes part in sessionId by its spelling (SC_ with userId on
- * either side, BM_ ending in _userId). Group sessions need the store. */
-bool omtp_session_has_user(const char *sessionId, const char *userId);
+/* Session ids and the id alphabet: proto/omtp_session.h. */
+#include "proto/omtp_session.h"
 
 #endif
