@@ -34,7 +34,7 @@ typedef struct gop {
     int kind;
     omtp_server *srv;
     omtp_dom_caller who;
-    char userId[OMTP_ID_MAX + 1]; /* who.userId points here */
+    char userId[OMTP_ID_MAX + 1]; /* who.user points here */
     omtp_dom_group_done cb;
     void *arg;
     char otherId[OMTP_ID_MAX + 1]; /* new creator */
@@ -51,7 +51,7 @@ typedef struct gop {
     uint32_t pos;          /* create/join: ids added so far */
     bool dismissing;       /* dismiss: checked; next chunks only remove */
     int status;            /* the store's, kept while the cluster notice runs */
-    omtp_dom_result res;
+    omtp_dom_outcome res;
     omtp_dom_group_out out;
 } gop;
 
@@ -94,7 +94,7 @@ static gop *gop_new(omtp_server *s, const omtp_dom_caller *who, int kind, omtp_d
 {
     gop *g = calloc(1, sizeof(*g));
     if (!g) {
-        omtp_dom_result r = {.code = OMTP_EC_SERVER_EXCEPTION, .reason = "internal"};
+        omtp_dom_outcome r = {.code = OMTP_EC_SERVER_EXCEPTION, .reason = "internal"};
         snprintf(r.desc, sizeof(r.desc), "out of memory");
         omtp_dom_group_out out;
         memset(&out, 0, sizeof(out));
@@ -104,9 +104,9 @@ static gop *gop_new(omtp_server *s, const omtp_dom_caller *who, int kind, omtp_d
     g->kind = kind;
     g->srv = s;
     g->who = *who;
-    if (who->userId)
-        snprintf(g->userId, sizeof(g->userId), "%s", who->userId);
-    g->who.userId = g->userId;
+    if (who->user)
+        snprintf(g->userId, sizeof(g->userId), "%s", who->user);
+    g->who.user = g->userId;
     if (g->who.conn)
         omtp_conn_ref(g->who.conn);
     g->cb = cb;
@@ -576,7 +576,7 @@ static void gop_finish(gop *g)
                   g->res.desc[0] ? g->res.desc : omtp_strerror(status));
         g->res.code = OMTP_EC_DB_ERROR;
         g->res.reason = "storage";
-        g->res.status = status;
+        g->res.err = status;
         snprintf(g->res.desc, sizeof(g->res.desc), "storage failed, try again");
     }
     if (g->res.code) {
@@ -627,7 +627,7 @@ static void gop_submit(gop *g)
     if (rc) {
         refuse(g, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable", "store unavailable: %s",
                omtp_strerror(rc));
-        g->res.status = rc;
+        g->res.err = rc;
         gop_end(g);
     }
 }

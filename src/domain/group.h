@@ -36,6 +36,7 @@
 
 #include "domain/caller.h"
 #include "proto/omtp_msg.h"
+#include "proto/omtp_proto.h"
 
 typedef struct omtp_server omtp_server;
 
@@ -51,7 +52,8 @@ typedef struct omtp_dom_group_out {
     tars_str_list deleted;          /* sync: groups dismissed/left since */
 } omtp_dom_group_out;
 
-typedef void (*omtp_dom_group_done)(void *arg, const omtp_dom_result *res, omtp_dom_group_out *out);
+typedef void (*omtp_dom_group_done)(void *arg, const omtp_dom_outcome *res,
+                                    omtp_dom_group_out *out);
 
 /* A new group. in->groupId: "" for a generated GC_ id, else the chosen id
  * (GC_ prefix, no spaces). in->creatorId: a user may leave it empty or name

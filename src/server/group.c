@@ -17,7 +17,7 @@
 
 static omtp_dom_caller caller_of(omtp_req *req)
 {
-    omtp_dom_caller c = {.who = OMTP_DOM_USER, .userId = req->conn->userId, .conn = req->conn};
+    omtp_dom_caller c = {.role = OMTP_DOM_USER, .user = req->conn->userId, .conn = req->conn};
     return c;
 }
 
@@ -53,7 +53,7 @@ static const char *group_id(omtp_req *req, const tars_str *id)
 }
 
 /* Refusals and the plain success reply. */
-static bool replied(omtp_req *req, const omtp_dom_result *res)
+static bool replied(omtp_req *req, const omtp_dom_outcome *res)
 {
     if (res->code) {
         omtp_reply_code(req, res->code, "%s", res->desc);
@@ -62,14 +62,14 @@ static bool replied(omtp_req *req, const omtp_dom_result *res)
     return false;
 }
 
-static void done_code(void *arg, const omtp_dom_result *res, omtp_dom_group_out *out)
+static void done_code(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *out)
 {
     (void)out;
     if (!replied(arg, res))
         omtp_reply_code(arg, OMTP_EC_SUCCESS, "%s", "");
 }
 
-static void done_create(void *arg, const omtp_dom_result *res, omtp_dom_group_out *out)
+static void done_create(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *out)
 {
     if (replied(arg, res))
         return;
@@ -80,7 +80,7 @@ static void done_create(void *arg, const omtp_dom_result *res, omtp_dom_group_ou
     omtp_msg_free(&omtp_GroupChatCreateResp_desc, &r);
 }
 
-static void done_join(void *arg, const omtp_dom_result *res, omtp_dom_group_out *out)
+static void done_join(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *out)
 {
     if (replied(arg, res))
         return;
@@ -91,7 +91,7 @@ static void done_join(void *arg, const omtp_dom_result *res, omtp_dom_group_out 
     omtp_msg_free(&omtp_GroupChatJoinResp_desc, &r);
 }
 
-static void done_members(void *arg, const omtp_dom_result *res, omtp_dom_group_out *out)
+static void done_members(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *out)
 {
     if (replied(arg, res))
         return;
@@ -104,7 +104,7 @@ static void done_members(void *arg, const omtp_dom_result *res, omtp_dom_group_o
     omtp_msg_free(&omtp_GroupChatMemberGetResp_desc, &r);
 }
 
-static void done_sync(void *arg, const omtp_dom_result *res, omtp_dom_group_out *out)
+static void done_sync(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *out)
 {
     if (replied(arg, res))
         return;

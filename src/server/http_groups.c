@@ -19,7 +19,7 @@
 
 #define HTTP_MAX_MEMBERS_PER_CALL 10000
 
-static const omtp_dom_caller admin = {.who = OMTP_DOM_ADMIN};
+static const omtp_dom_caller admin = {.role = OMTP_DOM_API};
 
 /* The HTTP status of a domain refusal (domain/caller.h, reason). */
 static unsigned reason_status(const char *reason)
@@ -39,12 +39,12 @@ static unsigned reason_status(const char *reason)
 }
 
 /* Answers a refusal; false when the operation succeeded. */
-static bool refused(http_req *r, const omtp_dom_result *res)
+static bool refused(http_req *r, const omtp_dom_outcome *res)
 {
     if (!res->code)
         return false;
-    if (res->status < 0)
-        http_reply_store_err(r, res->status);
+    if (res->err < 0)
+        http_reply_store_err(r, res->err);
     else
         http_reply_error(r, reason_status(res->reason), res->reason ? res->reason : "internal",
                          "%s", res->desc);
@@ -71,19 +71,19 @@ static json_t *group_json(const omtp_dom_group_out *o)
                      ids_json(&o->members));
 }
 
-static void done_create(void *arg, const omtp_dom_result *res, omtp_dom_group_out *out)
+static void done_create(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *out)
 {
     if (!refused(arg, res))
         http_reply_json(arg, 201, group_json(out));
 }
 
-static void done_get(void *arg, const omtp_dom_result *res, omtp_dom_group_out *out)
+static void done_get(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *out)
 {
     if (!refused(arg, res))
         http_reply_json(arg, 200, group_json(out));
 }
 
-static void done_add(void *arg, const omtp_dom_result *res, omtp_dom_group_out *out)
+static void done_add(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *out)
 {
     if (!refused(arg, res))
         http_reply_json(arg, 200,
@@ -91,7 +91,7 @@ static void done_add(void *arg, const omtp_dom_result *res, omtp_dom_group_out *
                                   "members", ids_json(&out->members)));
 }
 
-static void done_remove(void *arg, const omtp_dom_result *res, omtp_dom_group_out *out)
+static void done_remove(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *out)
 {
     http_req *r = arg;
     if (!refused(r, res))
@@ -101,7 +101,7 @@ static void done_remove(void *arg, const omtp_dom_result *res, omtp_dom_group_ou
                                   ids_json(&out->members)));
 }
 
-static void done_dismiss(void *arg, const omtp_dom_result *res, omtp_dom_group_out *out)
+static void done_dismiss(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *out)
 {
     if (!refused(arg, res))
         http_reply_json(arg, 200, json_pack("{s:s,s:b}", "groupId", out->groupId, "dismissed", 1));
