@@ -7,7 +7,7 @@
 #ifndef OMTP_CORE_H
 #define OMTP_CORE_H
 
-#include "handlers.h"
+#include "omtp/handlers.h"
 #include "ratelimit.h"
 #include "server.h"
 

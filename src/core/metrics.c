@@ -8,7 +8,7 @@
  * on the loop thread: cheap at scrape intervals.
  */
 #include "metrics.h"
-#include "http_internal.h"
+#include "http/http_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>

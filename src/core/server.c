@@ -33,12 +33,12 @@
  * watchdog exits when flushing runs over.
  */
 #include "core.h"
-#include "cluster_hooks.h"
-#include "group.h"
-#include "auth.h"
-#include "http.h"
-#include "webhook.h"
-#include "hp_retention.h"
+#include "omtp/cluster_hooks.h"
+#include "domain/group_state.h"
+#include "omtp/auth.h"
+#include "http/http.h"
+#include "hooks/webhook.h"
+#include "domain/hp_retention.h"
 #include "guard.h"
 
 #include <errno.h>

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "group.h"
+#include "group_state.h"
 
 typedef struct cache_entry {
     struct cache_entry *next;

@@ -1,5 +1,5 @@
 /*
- * group.h - group state of omtpd: the member cache and the sliced fan-out.
+ * group_state.h - group state of omtpd: the member cache and the sliced fan-out.
  *
  * Member cache. Every group message goes to every member, so the member
  * list of an active group is kept in memory (srv->groups): groupId -> a
@@ -27,10 +27,10 @@
  * Threading: loop thread only, except omtp_members which is immutable and
  * may be read anywhere while a reference is held.
  */
-#ifndef OMTP_GROUP_H
-#define OMTP_GROUP_H
+#ifndef OMTP_GROUP_STATE_H
+#define OMTP_GROUP_STATE_H
 
-#include "server.h"
+#include "core/server.h"
 
 #define OMTP_GROUP_CACHE_TTL_MS  60000
 #define OMTP_GROUP_CACHE_MAX_IDS (4u << 20)

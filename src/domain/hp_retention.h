@@ -20,7 +20,7 @@
 #ifndef OMTP_HP_RETENTION_H
 #define OMTP_HP_RETENTION_H
 
-#include "server.h"
+#include "core/server.h"
 
 #define OMTP_HP_PRUNE_CHUNK 500 /* rows per hp_prune call */
 

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster_hooks.h"
+#include "omtp/cluster_hooks.h"
 #include "proto/omtp_proto.h"
 #include "webhook_worker.h"
 

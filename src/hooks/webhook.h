@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server.h"
+#include "core/server.h"
 
 /* Starts the worker if push_webhook_url or before_send_url is set (s->webhook
  * stays NULL otherwise). Call on the loop thread after the store opened.

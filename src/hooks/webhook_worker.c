@@ -27,7 +27,7 @@
 #include <time.h>
 
 #include "proto/omtp_errors.h"
-#include "server.h"
+#include "core/server.h"
 
 #define MAP_BUCKETS   4096
 #define RESP_CAP      (64 * 1024) /* bytes of a check's answer kept */

@@ -7,7 +7,7 @@
 #ifndef OMTP_HTTP_H
 #define OMTP_HTTP_H
 
-#include "server.h"
+#include "core/server.h"
 
 /* Starts the HTTP listener on cfg->http_listen (state in srv->http). */
 int omtp_http_start(omtp_server *srv);

@@ -17,8 +17,8 @@
 #include <string.h>
 
 #include "cluster/cluster.h"
-#include "group.h"
-#include "idlist.h"
+#include "domain/group_state.h"
+#include "core/idlist.h"
 #include "proto/omtp_packet.h"
 #include "proto/omtp_proto.h"
 

@@ -28,7 +28,7 @@
  * libmicrohttpd's threads, the sweep on the loop thread (its 250 ms tick);
  * one mutex guards the list. Memory: one entry per HTTP connection.
  */
-#include "guard.h"
+#include "core/guard.h"
 #include "http_internal.h"
 
 #include <microhttpd.h>

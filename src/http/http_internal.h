@@ -22,7 +22,7 @@
 
 #include <microhttpd.h>
 
-#include "server.h"
+#include "core/server.h"
 
 typedef struct http_req http_req;
 typedef void (*http_endpoint_fn)(http_req *r);

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat.h"
+#include "omtp/chat.h"
 #include "proto/omtp_proto.h"
 
 #define HTTP_MAX_RECIPIENTS 1000

@@ -6,7 +6,7 @@
  * and answers 503 if it fails or takes longer than HTTP_HEALTH_TIMEOUT_MS.
  */
 #include "http_internal.h"
-#include "metrics.h"
+#include "core/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth.h"
+#include "omtp/auth.h"
 #include "proto/omtp_packet.h"
 
 #define HTTP_MAX_PASSWORD  1024

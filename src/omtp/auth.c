@@ -16,7 +16,7 @@
  * plain user role.
  */
 #include "auth.h"
-#include "core.h"
+#include "core/core.h"
 #include "cluster_hooks.h"
 
 #include <openssl/crypto.h>

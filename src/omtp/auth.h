@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "core/config.h"
 
 #define OMTP_PWHASH_MAX  160
 #define OMTP_TOKEN_MAX   (OMTP_ID_MAX_AUTH + 100)

@@ -38,11 +38,11 @@
 #include <string.h>
 
 #include "chat.h"
-#include "group.h"
+#include "domain/group_state.h"
 #include "handlers.h"
-#include "idlist.h"
+#include "core/idlist.h"
 #include "monitor.h"
-#include "webhook.h"
+#include "hooks/webhook.h"
 
 #define DESC_MAX 192
 

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "server.h"
+#include "core/server.h"
 
 /*
  * Completion of omtp_chat_submit(), on the loop thread. `code` is an

@@ -12,7 +12,7 @@
 #define OMTP_CLUSTER_HOOKS_H
 
 #include "cluster/cluster.h"
-#include "server.h"
+#include "core/server.h"
 
 /* Starts the cluster when cfg->redis_url is set (server.c, once the client
  * port is bound) and registers its close observer. Returns 0 or OMTP_E*

@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "cluster_hooks.h"
-#include "core.h"
-#include "group.h"
+#include "core/core.h"
+#include "domain/group_state.h"
 #include "monitor.h"
 
 static omtp_cluster_frame frame_of(omtp_wire *w)

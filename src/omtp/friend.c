@@ -24,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "group.h"
+#include "domain/group_state.h"
 #include "handlers.h"
-#include "idlist.h"
+#include "core/idlist.h"
 
 enum { FOP_ADD, FOP_DEL, FOP_SYNC };
 

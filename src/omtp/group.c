@@ -33,9 +33,9 @@
 #include <string.h>
 
 #include "cluster/cluster.h"
-#include "group.h"
+#include "domain/group_state.h"
 #include "handlers.h"
-#include "idlist.h"
+#include "core/idlist.h"
 
 enum gop_kind {
     GOP_SYNC,

@@ -26,10 +26,10 @@
 #include <string.h>
 
 #include "chat.h"
-#include "group.h"
+#include "domain/group_state.h"
 #include "handlers.h"
-#include "idlist.h"
-#include "webhook.h"
+#include "core/idlist.h"
+#include "hooks/webhook.h"
 
 typedef struct gchat {
     omtp_req *req;

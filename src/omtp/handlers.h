@@ -10,7 +10,7 @@
 #ifndef OMTP_HANDLERS_H
 #define OMTP_HANDLERS_H
 
-#include "server.h"
+#include "core/server.h"
 
 /* auth.c */
 void handle_ping(omtp_req *req);

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "server.h"
+#include "core/server.h"
 
 /* Whether connection c currently monitors sessionId. */
 bool omtp_monitor_watching(const omtp_conn *c, const char *sessionId);

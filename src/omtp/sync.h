@@ -6,7 +6,7 @@
 #ifndef OMTP_SYNC_HANDLERS_H
 #define OMTP_SYNC_HANDLERS_H
 
-#include "server.h"
+#include "core/server.h"
 
 /* Initialises a hot-session record for sessionId with no cursor, no unread,
  * no last message and attribute "{}". Returns 0 or OMTP_ENOMEM (the record

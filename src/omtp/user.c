@@ -30,10 +30,10 @@
 #include <string.h>
 
 #include "chat.h"
-#include "group.h"
+#include "domain/group_state.h"
 #include "handlers.h"
-#include "webhook.h"
-#include "idlist.h"
+#include "hooks/webhook.h"
+#include "core/idlist.h"
 
 #define OMTP_USERINFO_BATCH 1000
 #define OMTP_ATTR_NAME_MAX  64

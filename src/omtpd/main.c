@@ -6,9 +6,9 @@
  *   omtpd user add|passwd|del|list|role|bulk|rename ...
  *   omtpd token issue USERID [--ttl SECONDS]
  */
-#include "auth.h"
+#include "omtp/auth.h"
 #include "store/maint.h"
-#include "server.h"
+#include "core/server.h"
 
 #include <errno.h>
 #include <malloc.h>
