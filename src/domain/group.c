@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "cluster/cluster.h"
-#include "server/group.h"
-#include "server/idlist.h"
-#include "server/server.h"
+#include "domain/group_state.h"
+#include "core/idlist.h"
+#include "core/server.h"
 
 enum gop_kind {
     GOP_SYNC,

@@ -16,8 +16,8 @@
 #include <cmocka.h>
 
 #include "domain/group.h"
-#include "server/idlist.h"
-#include "server/server.h"
+#include "core/idlist.h"
+#include "core/server.h"
 
 typedef struct fixture {
     char dir[64];
