@@ -23,8 +23,12 @@
  *                   backend learns its view is off). `user` and `conn` NULL:
  *                   every affected member's devices are pushed.
  *   OMTP_DOM_ADMIN  the admin CLI (`omtpd user|token ...`): like the API,
- *                   but it runs without a server loop, so the operations
- *                   that push or notify the cluster are not offered to it.
+ *                   but it runs without a server loop: `db` is the store
+ *                   the command opened, the operation's store work runs on
+ *                   it at once in its own transaction and the callback runs
+ *                   before the call returns; `s` is a server struct with
+ *                   only cfg and token_secret set. Operations that push or
+ *                   notify the cluster are not offered to it.
  *
  * Threading: plain data; the operations taking it run on the loop thread.
  */
@@ -34,6 +38,8 @@
 #include <stdbool.h>
 
 typedef struct omtp_conn omtp_conn;
+typedef struct omtp_db omtp_db;
+typedef struct omtp_server omtp_server;
 
 enum omtp_dom_role {
     OMTP_DOM_USER = 0, /* a logged-in user over OMTP (user, conn set) */
@@ -45,6 +51,7 @@ typedef struct omtp_dom_caller {
     int role;         /* enum omtp_dom_role */
     const char *user; /* OMTP_DOM_USER: the logged-in user; else NULL */
     omtp_conn *conn;  /* the acting device (referenced while needed), or NULL */
+    omtp_db *db;      /* OMTP_DOM_ADMIN: the store the command opened; else NULL */
 } omtp_dom_caller;
 
 /* Whether the caller acts as the administrator (API or CLI). */
@@ -66,5 +73,13 @@ typedef struct omtp_dom_outcome {
     int err;        /* storage/unavailable: the store's negative OMTP_E*, else 0 */
     char desc[320]; /* what happened, in words ("" on success) */
 } omtp_dom_outcome;
+
+/* Runs a store work item for `who`: on the store thread with done on the
+ * loop (s->store), or -- OMTP_DOM_ADMIN, who->db set -- at once on who->db
+ * in a transaction (committed when work returns >= 0, OMTP_STORE_MORE
+ * repeats it) and done before returning. Returns the submit error (done not
+ * called) or 0. */
+int omtp_dom_run(omtp_server *s, const omtp_dom_caller *who, int (*work)(omtp_db *db, void *arg),
+                 void (*done)(void *arg, int status), void *arg);
 
 #endif

@@ -14,13 +14,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "omtp/auth.h"
+#include "domain/credentials.h"
+#include "domain/token.h"
 #include "proto/omtp_packet.h"
 
-#define HTTP_MAX_PASSWORD  1024
-#define HTTP_MAX_PROFILE   1024
-#define HTTP_TOKEN_TTL_DEF (7 * 24 * 3600)
-#define HTTP_TOKEN_TTL_MAX (366 * 24 * 3600)
+#define HTTP_MAX_PASSWORD 1024
+#define HTTP_MAX_PROFILE  1024
 
 typedef struct user_ctx {
     http_req *r;
@@ -408,34 +407,38 @@ void http_ep_user_delete(http_req *r)
 
 /* ------------------------------------------- POST /v1/users/{id}/token */
 
-static void token_reply(user_ctx *c)
+/* domain/token.h: the user must exist, ttl 1..366 days (the same rule as
+ * `omtpd token issue`) */
+static void token_done(void *arg, const omtp_dom_outcome *res, const omtp_dom_token_out *out)
 {
-    char token[OMTP_TOKEN_MAX + 1];
-    int64_t expiry = (int64_t)time(NULL) + c->ttl;
-    if (omtp_auth_token_issue(c->srv->token_secret, c->userId, expiry, token, sizeof(token)) != 0) {
-        http_reply_error(c->r, 500, "internal", "cannot issue a token");
-    } else {
-        http_reply_json(c->r, 200,
-                        json_pack("{s:s,s:s,s:I}", "userId", c->userId, "token", token, "expiresAt",
-                                  (json_int_t)expiry));
-    }
+    http_req *r = arg;
+    if (res->err < 0)
+        http_reply_store_err(r, res->err);
+    else if (res->code)
+        http_reply_error(r,
+                         !strcmp(res->reason, "unknown_user")   ? 404
+                         : !strcmp(res->reason, "internal")     ? 500
+                         : !strcmp(res->reason, "no_privilege") ? 403
+                                                                : 400,
+                         res->reason, "%s", res->desc);
+    else
+        http_reply_json(r, 200,
+                        json_pack("{s:s,s:s,s:I}", "userId", out->userId, "token", out->token,
+                                  "expiresAt", (json_int_t)out->expiresAt));
 }
 
 void http_ep_user_token(http_req *r)
 {
     int64_t ttl;
-    if (!param_ok(r) || !http_get_int(r, "ttl", false, HTTP_TOKEN_TTL_DEF, &ttl))
+    if (!param_ok(r) || !http_get_int(r, "ttl", false, OMTP_DOM_TOKEN_TTL_DEFAULT, &ttl))
         return;
-    if (ttl < 1 || ttl > HTTP_TOKEN_TTL_MAX) {
+    if (ttl < 1) { /* 0 means the default to the domain; here it was given */
         http_reply_error(r, 400, "invalid_field", "the field \"ttl\" must be 1..%d seconds",
-                         HTTP_TOKEN_TTL_MAX);
+                         OMTP_DOM_TOKEN_TTL_MAX);
         return;
     }
-    user_ctx *c = ctx_new(r);
-    if (!c)
-        return;
-    c->ttl = ttl;
-    submit(c, get_work, token_reply);
+    static const omtp_dom_caller api = {.role = OMTP_DOM_API};
+    omtp_dom_token_issue(r->srv, &api, r->param[0], ttl, token_done, r);
 }
 
 /* --------------------------------------------- PUT /v1/users/{id}/role */

@@ -6,6 +6,7 @@
  *   omtpd user add|passwd|del|list|role|bulk|rename ...
  *   omtpd token issue USERID [--ttl SECONDS]
  */
+#include "domain/token.h"
 #include "omtp/auth.h"
 #include "store/maint.h"
 #include "core/server.h"
@@ -53,7 +54,8 @@ static const char user_help[] =
 static const char token_help[] =
     "usage: omtpd token issue USERID [--ttl SECONDS]\n"
     "\n"
-    "Prints an HMAC login token for USERID, valid for --ttl seconds (default 86400).\n"
+    "Prints an HMAC login token for USERID (an existing user), valid for --ttl seconds\n"
+    "(default 86400, at most 366 days; a negative ttl gives an already expired token).\n"
     "A client logs in with the token as its password until it expires. The secret is\n"
     "token_secret_hex, or the one generated once and kept in the store: give the same\n"
     "--config / --data-dir / --store as the server.\n"
@@ -491,6 +493,30 @@ static int user_cmd(struct args *a)
     return ret;
 }
 
+/* `omtpd token issue`: an adapter of domain/token.h (the same rules as the
+ * HTTP API's POST /v1/users/{id}/token), run on the store opened here. */
+struct token_answer {
+    int exit;
+};
+
+static void token_printed(void *arg, const omtp_dom_outcome *res, const omtp_dom_token_out *out)
+{
+    struct token_answer *t = arg;
+    if (res->code == 0) {
+        printf("%s\n", out->token);
+        t->exit = 0;
+    } else if (res->reason && !strcmp(res->reason, "unknown_user")) {
+        fprintf(stderr,
+                "omtpd: no user %s (add it with `omtpd user add`, list users with "
+                "`omtpd user list`)\n",
+                out->userId);
+        t->exit = 2;
+    } else {
+        fprintf(stderr, "omtpd: token issue: %s\n", res->desc);
+        t->exit = res->err < 0 ? 1 : 2;
+    }
+}
+
 static int token_cmd(struct args *a)
 {
     if (a->npos < 2 || strcmp(a->pos[0], "issue") != 0) {
@@ -505,25 +531,32 @@ static int token_cmd(struct args *a)
     if (a->ttl) {
         char *end;
         ttl = strtoll(a->ttl, &end, 10);
-        if (!a->ttl[0] || *end) {
-            fprintf(stderr, "omtpd: --ttl needs a number of seconds\n");
+        if (!a->ttl[0] || *end || ttl == 0) {
+            fprintf(stderr, "omtpd: --ttl needs a number of seconds (not 0)\n");
             return 2;
         }
     }
-    uint8_t secret[32];
-    char why[512], tok[OMTP_ID_MAX + 128];
-    if (omtp_auth_load_secret(&a->cfg, secret, why, sizeof(why))) {
+    /* the domain call runs without a loop: a server struct with the config
+     * and the secret, and the store opened here (domain/caller.h) */
+    omtp_server stub;
+    memset(&stub, 0, sizeof(stub));
+    stub.cfg = &a->cfg;
+    char why[512];
+    if (omtp_auth_load_secret(&a->cfg, stub.token_secret, why, sizeof(why))) {
         fprintf(stderr, "omtpd: %s\n", why);
         return 1;
     }
-    int rc = omtp_auth_token_issue(secret, id, omtp_now_ms() / 1000 + ttl, tok, sizeof(tok));
-    OPENSSL_cleanse(secret, sizeof(secret));
-    if (rc) {
-        fprintf(stderr, "omtpd: cannot issue a token for '%s'\n", id);
-        return 2;
+    omtp_db *db = admin_open(&a->cfg);
+    if (!db) {
+        OPENSSL_cleanse(stub.token_secret, sizeof(stub.token_secret));
+        return 1;
     }
-    printf("%s\n", tok);
-    return 0;
+    omtp_dom_caller who = {.role = OMTP_DOM_ADMIN, .db = db};
+    struct token_answer t = {.exit = 1};
+    omtp_dom_token_issue(&stub, &who, id, ttl, token_printed, &t);
+    OPENSSL_cleanse(stub.token_secret, sizeof(stub.token_secret));
+    omtp_db_close(db);
+    return t.exit;
 }
 
 /* ------------------------------------------------------------ server */
