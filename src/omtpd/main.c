@@ -7,6 +7,7 @@
  *   omtpd token issue USERID [--ttl SECONDS]
  */
 #include "domain/token.h"
+#include "domain/user.h"
 #include "omtp/auth.h"
 #include "store/maint.h"
 #include "core/server.h"
@@ -369,6 +370,40 @@ static int user_rename(struct args *a)
     return 0;
 }
 
+struct user_answer {
+    const char *sub;
+    int exit;
+};
+
+static void user_answered(void *arg, const omtp_dom_outcome *res, omtp_dom_user_out *out)
+{
+    struct user_answer *t = arg;
+    const char *sub = t->sub, *id = out->userId;
+    if (res->code) {
+        const char *why = res->reason ? res->reason : "";
+        if (!strcmp(why, "user_exists"))
+            fprintf(stderr,
+                    "omtpd: user %s already exists (change its password with `omtpd user "
+                    "passwd`)\n",
+                    id);
+        else if (!strcmp(why, "unknown_user"))
+            fprintf(stderr, "omtpd: no user %s (list users with `omtpd user list`)\n", id);
+        else
+            fprintf(stderr, "omtpd: user %s failed: %s\n", sub, res->desc);
+        t->exit = 1;
+        return;
+    }
+    t->exit = 0;
+    if (!strcmp(sub, "add"))
+        printf("user %s added%s\n", id, out->role == OMTP_ROLE_MONITOR ? " (monitor)" : "");
+    else if (!strcmp(sub, "passwd"))
+        printf("password of %s changed\n", id);
+    else if (!strcmp(sub, "del"))
+        printf("user %s deleted\n", id);
+    else
+        printf("user %s is now a %s\n", id, out->role == OMTP_ROLE_MONITOR ? "monitor" : "user");
+}
+
 static int user_cmd(struct args *a)
 {
     const char *sub = a->npos > 0 ? a->pos[0] : "";
@@ -415,17 +450,10 @@ static int user_cmd(struct args *a)
     }
     if (check_id(id))
         return 2;
-    char hash[OMTP_PWHASH_MAX];
     int role = 0;
-    if (!strcmp(sub, "add") || !strcmp(sub, "passwd")) {
-        if (!a->password || !a->password[0]) {
-            fprintf(stderr, "omtpd: user %s needs --password PW (see omtpd user --help)\n", sub);
-            return 2;
-        }
-        if (omtp_auth_hash_password(a->password, hash, sizeof(hash))) {
-            fprintf(stderr, "omtpd: hashing the password failed\n");
-            return 1;
-        }
+    if ((!strcmp(sub, "add") || !strcmp(sub, "passwd")) && (!a->password || !a->password[0])) {
+        fprintf(stderr, "omtpd: user %s needs --password PW (see omtpd user --help)\n", sub);
+        return 2;
     }
     if (!strcmp(sub, "add") || !strcmp(sub, "role")) {
         const char *r = !strcmp(sub, "role") ? (a->npos > 2 ? a->pos[2] : a->role) : a->role;
@@ -442,55 +470,21 @@ static int user_cmd(struct args *a)
     omtp_db *db = admin_open(&a->cfg);
     if (!db)
         return 1;
-    if ((rc = omtp_db_begin(db))) {
-        fprintf(stderr, "omtpd: %s\n", db->errmsg);
-        omtp_db_close(db);
-        return 1;
-    }
+    /* adapters of domain/user.h, run on the store opened here (no loop) */
+    omtp_dom_caller who = {.role = OMTP_DOM_ADMIN, .db = db};
+    struct user_answer ans = {.sub = sub, .exit = 1};
     if (!strcmp(sub, "add")) {
-        omtp_user_rec u;
-        omtp_user_rec_init(&u);
-        tars_str_set(&u.userId, id);
-        tars_str_set(&u.pwHash, hash);
-        u.role = role;
-        tars_str_set(&u.info.userId, id);
-        tars_str_set(&u.info.name, a->name ? a->name : id);
-        u.createdMs = omtp_now_ms();
-        rc = omtp_db_user_create(db, &u);
-        omtp_user_rec_free(&u);
-        if (rc == OMTP_EEXIST)
-            fprintf(
-                stderr,
-                "omtpd: user %s already exists (change its password with `omtpd user passwd`)\n",
-                id);
+        omtp_dom_profile p = {.name = a->name ? a->name : id};
+        omtp_dom_user_create(NULL, &who, id, a->password, role, &p, user_answered, &ans);
     } else if (!strcmp(sub, "passwd")) {
-        rc = omtp_db_user_set_password(db, id, hash);
+        omtp_dom_user_password(NULL, &who, id, a->password, user_answered, &ans);
     } else if (!strcmp(sub, "del")) {
-        rc = omtp_db_user_delete(db, id);
+        omtp_dom_user_delete(NULL, &who, id, user_answered, &ans);
     } else {
-        rc = omtp_db_user_set_role(db, id, role);
-    }
-    if (rc == OMTP_ENOTFOUND)
-        fprintf(stderr, "omtpd: no user %s (list users with `omtpd user list`)\n", id);
-    else if (rc && rc != OMTP_EEXIST)
-        fprintf(stderr, "omtpd: user %s failed: %s %s\n", sub, omtp_strerror(rc), db->errmsg);
-    if (!rc)
-        rc = omtp_db_commit(db);
-    else
-        omtp_db_rollback(db);
-    if (!rc) {
-        ret = 0;
-        if (!strcmp(sub, "add"))
-            printf("user %s added%s\n", id, role == OMTP_ROLE_MONITOR ? " (monitor)" : "");
-        else if (!strcmp(sub, "passwd"))
-            printf("password of %s changed\n", id);
-        else if (!strcmp(sub, "del"))
-            printf("user %s deleted\n", id);
-        else
-            printf("user %s is now a %s\n", id, role == OMTP_ROLE_MONITOR ? "monitor" : "user");
+        omtp_dom_user_role(NULL, &who, id, role, user_answered, &ans);
     }
     omtp_db_close(db);
-    return ret;
+    return ans.exit;
 }
 
 /* `omtpd token issue`: an adapter of domain/token.h (the same rules as the
