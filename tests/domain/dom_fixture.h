@@ -1,0 +1,106 @@
+/*
+ * dom_fixture.h - a real omtpd core for domain tests (tests/domain): SQLite
+ * in a temporary directory, a real loop, the OMTP listener on a free port
+ * (no client connects), no HTTP API. Header-only, for the test executables.
+ */
+#ifndef OMTP_TEST_DOM_FIXTURE_H
+#define OMTP_TEST_DOM_FIXTURE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/server.h"
+
+typedef struct dom_fixture {
+    char dir[64];
+    uv_loop_t loop;
+    omtp_config cfg;
+    omtp_server srv;
+} dom_fixture;
+
+static void dom_on_timeout(uv_timer_t *t)
+{
+    *(bool *)t->data = true;
+}
+
+/* Runs the loop until *done (at most 10 s); false on time-out. */
+static bool dom_wait(dom_fixture *f, const bool *done)
+{
+    bool late = false;
+    uv_timer_t t;
+    uv_timer_init(&f->loop, &t);
+    t.data = &late;
+    uv_timer_start(&t, dom_on_timeout, 10000, 0);
+    while (!*done && !late)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    return *done;
+}
+
+static int dom_users_work(omtp_db *db, void *arg)
+{
+    for (const char *const *id = arg; *id; id++) {
+        omtp_user_rec u;
+        omtp_user_rec_init(&u);
+        int rc = tars_str_set(&u.userId, *id);
+        if (rc == 0)
+            rc = omtp_db_user_create(db, &u);
+        omtp_user_rec_free(&u);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static bool dom_users_done_flag;
+static int dom_users_status;
+static void dom_users_done(void *arg, int status)
+{
+    (void)arg;
+    dom_users_status = status;
+    dom_users_done_flag = true;
+}
+
+/* Starts the core; `users` (NULL-terminated) are created. NULL on failure. */
+static dom_fixture *dom_start(const char *const *users)
+{
+    dom_fixture *f = calloc(1, sizeof(*f));
+    char why[256];
+    if (!f)
+        return NULL;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/omtp-dom-XXXXXX");
+    if (!mkdtemp(f->dir) || uv_loop_init(&f->loop))
+        return NULL;
+    omtp_config_defaults(&f->cfg);
+    if (omtp_config_set(&f->cfg, "data_dir", f->dir, why, sizeof(why)) ||
+        omtp_config_set(&f->cfg, "listen", "127.0.0.1:0", why, sizeof(why)) ||
+        omtp_config_set(&f->cfg, "http_listen", "", why, sizeof(why)) ||
+        omtp_server_init(&f->srv, &f->loop, &f->cfg, why, sizeof(why))) {
+        fprintf(stderr, "dom_start: %s\n", why);
+        return NULL;
+    }
+    dom_users_done_flag = false;
+    if (users && (omtp_store_submit(f->srv.store, dom_users_work, dom_users_done, (void *)users) ||
+                  !dom_wait(f, &dom_users_done_flag) || dom_users_status))
+        return NULL;
+    return f;
+}
+
+static void dom_stop(dom_fixture *f)
+{
+    omtp_server_stop(&f->srv);
+    omtp_server_run(&f->srv);
+    omtp_server_free(&f->srv);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    uv_loop_close(&f->loop);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "dom_stop: could not remove %s\n", f->dir);
+    free(f);
+}
+
+#endif
