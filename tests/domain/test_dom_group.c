@@ -11,20 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
-#include "domain/group.h"
 #include "core/idlist.h"
-#include "core/server.h"
+#include "dom_fixture.h"
+#include "domain/group.h"
 
-typedef struct fixture {
-    char dir[64];
-    uv_loop_t loop;
-    omtp_config cfg;
-    omtp_server srv;
-} fixture;
+typedef dom_fixture fixture;
 
 typedef struct got {
     bool done;
@@ -49,89 +43,26 @@ static void on_done(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *
              out->info.creatorId.data ? out->info.creatorId.data : "");
 }
 
-static void on_timeout(uv_timer_t *t)
-{
-    *(bool *)t->data = true;
-}
-
-/* Runs the loop until g is answered (at most 10 s). */
 static void wait_for(fixture *f, got *g)
 {
-    bool late = false;
-    uv_timer_t t;
-    uv_timer_init(&f->loop, &t);
-    t.data = &late;
-    uv_timer_start(&t, on_timeout, 10000, 0);
-    while (!g->done && !late)
-        uv_run(&f->loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&t, NULL);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    assert_true(g->done);
-}
-
-static int add_users(omtp_db *db, void *arg)
-{
-    (void)arg;
-    static const char *const ids[] = {"alice", "bob", "carol", "dave"};
-    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-        omtp_user_rec u;
-        omtp_user_rec_init(&u);
-        int rc = tars_str_set(&u.userId, ids[i]);
-        if (rc == 0)
-            rc = omtp_db_user_create(db, &u);
-        omtp_user_rec_free(&u);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-static void users_added(void *arg, int status)
-{
-    got *g = arg;
-    g->done = true;
-    g->res.code = status;
+    assert_true(dom_wait(f, &g->done));
 }
 
 static int setup(void **st)
 {
-    fixture *f = calloc(1, sizeof(*f));
+    static const char *const users[] = {"alice", "bob", "carol", "dave", NULL};
+    fixture *f = dom_start(users);
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/omtp-domgroup-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    assert_int_equal(uv_loop_init(&f->loop), 0);
-    omtp_config_defaults(&f->cfg);
-    char why[256];
-    assert_int_equal(omtp_config_set(&f->cfg, "data_dir", f->dir, why, sizeof(why)), 0);
-    assert_int_equal(omtp_config_set(&f->cfg, "listen", "127.0.0.1:0", why, sizeof(why)), 0);
-    assert_int_equal(omtp_config_set(&f->cfg, "http_listen", "", why, sizeof(why)), 0);
-    assert_int_equal(omtp_config_set(&f->cfg, "group_member_limit", "3", why, sizeof(why)), 0);
-    assert_int_equal(omtp_config_set(&f->cfg, "group_member_hard_limit", "10", why, sizeof(why)),
-                     0);
-    int rc = omtp_server_init(&f->srv, &f->loop, &f->cfg, why, sizeof(why));
-    if (rc)
-        print_message("server init: %s\n", why);
-    assert_int_equal(rc, 0);
-    got g = {0};
-    assert_int_equal(omtp_store_submit(f->srv.store, add_users, users_added, &g), 0);
-    wait_for(f, &g);
-    assert_int_equal(g.res.code, 0);
+    /* the limits the tests need; read by the operations at call time */
+    f->cfg.group_member_limit = 3;
+    f->cfg.group_member_hard_limit = 10;
     *st = f;
     return 0;
 }
 
 static int teardown(void **st)
 {
-    fixture *f = *st;
-    omtp_server_stop(&f->srv);
-    omtp_server_run(&f->srv);
-    omtp_server_free(&f->srv);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    uv_loop_close(&f->loop);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
+    dom_stop(*st);
     return 0;
 }
 

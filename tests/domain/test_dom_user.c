@@ -15,16 +15,11 @@
 
 #include <cmocka.h>
 
-#include "core/server.h"
+#include "dom_fixture.h"
 #include "domain/token.h"
 #include "domain/user.h"
 
-typedef struct fixture {
-    char dir[64];
-    uv_loop_t loop;
-    omtp_config cfg;
-    omtp_server srv;
-} fixture;
+typedef dom_fixture fixture;
 
 typedef struct got {
     bool done;
@@ -58,54 +53,20 @@ static void on_token(void *arg, const omtp_dom_outcome *res, const omtp_dom_toke
     g->expiresAt = out->expiresAt;
 }
 
-static void on_timeout(uv_timer_t *t)
-{
-    *(bool *)t->data = true;
-}
-
 static void wait_for(fixture *f, got *g)
 {
-    bool late = false;
-    uv_timer_t t;
-    uv_timer_init(&f->loop, &t);
-    t.data = &late;
-    uv_timer_start(&t, on_timeout, 10000, 0);
-    while (!g->done && !late)
-        uv_run(&f->loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&t, NULL);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    assert_true(g->done);
+    assert_true(dom_wait(f, &g->done));
 }
 
 static int setup(void **st)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/omtp-domuser-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    assert_int_equal(uv_loop_init(&f->loop), 0);
-    omtp_config_defaults(&f->cfg);
-    char why[256];
-    assert_int_equal(omtp_config_set(&f->cfg, "data_dir", f->dir, why, sizeof(why)), 0);
-    assert_int_equal(omtp_config_set(&f->cfg, "listen", "127.0.0.1:0", why, sizeof(why)), 0);
-    assert_int_equal(omtp_config_set(&f->cfg, "http_listen", "", why, sizeof(why)), 0);
-    assert_int_equal(omtp_server_init(&f->srv, &f->loop, &f->cfg, why, sizeof(why)), 0);
-    *st = f;
-    return 0;
+    *st = dom_start(NULL);
+    return *st ? 0 : -1;
 }
 
 static int teardown(void **st)
 {
-    fixture *f = *st;
-    omtp_server_stop(&f->srv);
-    omtp_server_run(&f->srv);
-    omtp_server_free(&f->srv);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    uv_loop_close(&f->loop);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
+    dom_stop(*st);
     return 0;
 }
 
