@@ -58,8 +58,16 @@ after=$(notices $G)
 step "omtp group quit succeeds" "$qrc" "exit $qrc: $out"
 step "omtp group quit answers after the cluster notice" "$([ "$after" -gt "$before" ]; echo $?)" \
     "no notice outcome in A's log yet when the answer came ($before -> $after lines)"
+
+before=$(notices $G)
+out=$(api POST "/v1/groups/$G/members" '{"members":["grp-u4"]}')
+st=$(cat "$CL_DIR/api.status")
+after=$(notices $G)
+step "http add answers 200" "$([ "$st" = 200 ]; echo $?)" "status $st: $out"
+step "http add answers after the cluster notice" "$([ "$after" -gt "$before" ]; echo $?)" \
+    "no notice outcome in A's log yet when the answer came ($before -> $after lines)"
 kill -CONT "$PID_B"
 
 out=$(api GET "/v1/groups/$G")
-step "both removals stored" "$(grep -q '"members":\["grp-u0","grp-u1"\]' <<<"$out"; echo $?)" "$out"
+step "the changes are stored" "$(grep -q '"members":\["grp-u0","grp-u1","grp-u4"\]' <<<"$out"; echo $?)" "$out"
 cl_finish
