@@ -56,7 +56,7 @@ uint64_t omtp_group_cache_epoch(omtp_server *s);
 void omtp_group_cache_put(omtp_server *s, const char *groupId, omtp_members *m, uint64_t epoch);
 /* Drops groupId's entry and bumps the epoch. Call when membership changes
  * are submitted and again when they complete (anyone changing membership:
- * group handlers, the HTTP API, the cluster bus). */
+ * the group operations of domain/group.h, the cluster bus). */
 void omtp_group_cache_invalidate(omtp_server *s, const char *groupId);
 /* Drops every entry and bumps the epoch (the cluster bus, after it may have
  * missed other nodes' change notices). */
