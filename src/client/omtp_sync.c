@@ -557,6 +557,87 @@ int omtp_sync_history(omtp_sync *c, const char *session_id, int64_t seq, int cou
     return rc;
 }
 
+/* Appends the items of `from` to `to` (moved: `from` keeps empty slots). */
+static int list_append(tars_list *to, tars_list *from, size_t size)
+{
+    if (from->n == 0)
+        return 0;
+    void *ni = realloc(to->items, ((size_t)to->n + from->n) * size);
+    if (!ni)
+        return OMTP_ENOMEM;
+    to->items = ni;
+    memcpy((char *)ni + (size_t)to->n * size, from->items, (size_t)from->n * size);
+    to->n += from->n;
+    free(from->items);
+    from->items = NULL;
+    from->n = 0;
+    return 0;
+}
+
+static int64_t pack_seq(const omtp_OTIMPack *p)
+{
+    omtp_MsgReq m;
+    omtp_msg_init(&omtp_MsgReq_desc, &m);
+    int64_t seq = 0;
+    if (p->payload.len &&
+        tars_decode(&omtp_MsgReq_desc, &m, p->payload.data, p->payload.len, NULL) == TARS_OK)
+        seq = m.seqId;
+    omtp_msg_free(&omtp_MsgReq_desc, &m);
+    return seq;
+}
+
+int omtp_sync_history_all(omtp_sync *c, const char *session_id, int64_t seq, int count,
+                          omtp_HistoryMsgPullResp *out)
+{
+    int rc = omtp_sync_history(c, session_id, seq, count > 0 && count < 200 ? count : 200, out);
+    while (rc == 0 && out->errorCode.code == 0 && out->msgs.n > 0 &&
+           (count <= 0 || (int)out->msgs.n < count)) {
+        int64_t oldest = pack_seq(&out->msgs.items[out->msgs.n - 1]);
+        if (oldest <= 1)
+            break;
+        int want = count > 0 ? count - (int)out->msgs.n : 200;
+        omtp_HistoryMsgPullResp page;
+        rc = omtp_sync_history(c, session_id, oldest - 1, want < 200 ? want : 200, &page);
+        if (rc == 0 && page.errorCode.code != 0) {
+            /* keep what arrived; report the refusal */
+            out->errorCode.code = page.errorCode.code;
+            tars_str_setn(&out->errorCode.desc, page.errorCode.desc.data, page.errorCode.desc.len);
+        }
+        bool empty = rc != 0 || page.msgs.n == 0;
+        if (rc == 0)
+            rc = list_append((tars_list *)(void *)&out->msgs, (tars_list *)(void *)&page.msgs,
+                             sizeof(omtp_OTIMPack));
+        omtp_msg_free(&omtp_HistoryMsgPullResp_desc, &page);
+        if (empty)
+            break;
+    }
+    return rc;
+}
+
+int omtp_sync_hot_sessions_all(omtp_sync *c, int64_t cursor_us, omtp_HotSessionResp *out)
+{
+    int rc = omtp_sync_hot_sessions(c, cursor_us, out);
+    int64_t cursor = cursor_us;
+    while (rc == 0 && out->code == 0 && out->sessions.n > 0 && out->timestamp > cursor) {
+        cursor = out->timestamp;
+        omtp_HotSessionResp page;
+        rc = omtp_sync_hot_sessions(c, cursor, &page);
+        if (rc == 0 && page.code != 0)
+            out->code = page.code;
+        bool empty = rc != 0 || page.code != 0 || page.sessions.n == 0;
+        if (rc == 0 && page.code == 0) {
+            if (page.timestamp > out->timestamp)
+                out->timestamp = page.timestamp;
+            rc = list_append((tars_list *)(void *)&out->sessions,
+                             (tars_list *)(void *)&page.sessions, sizeof(omtp_HotSessionItem));
+        }
+        omtp_msg_free(&omtp_HotSessionResp_desc, &page);
+        if (empty)
+            break;
+    }
+    return rc;
+}
+
 int omtp_sync_high_prior(omtp_sync *c, int64_t seq, int count, omtp_MsgHighPrioritySyncResp *out)
 {
     omtp_MsgHighPrioritySyncReq q = {.seqId = seq, .count = count > 0 ? count : 200};

@@ -231,6 +231,11 @@ void omtp_dispatch_frame(omtp_conn *c, const uint8_t *frame, size_t len)
         omtp_reply_code(r, OMTP_EC_PARAM, "%s", why);
         return;
     }
+    if (r->body && omtp_limits_check(r->desc, r->body, why, sizeof(why))) {
+        s->metrics.fields_too_long++;
+        omtp_reply_code(r, OMTP_EC_PARAM, "%s; shorten it", why);
+        return;
+    }
     if (type == PT_SYNC_DATA_CMD) {
         /* the server pushes it; a client only answers it, with ACK set */
         omtp_reply_code(r, OMTP_EC_PROTOCOL,

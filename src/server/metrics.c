@@ -141,6 +141,15 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
     one(&b, "omtp_rate_limit_closes_total", "counter",
         "connections closed for exceeding the rate limit persistently (req_refusals_max)",
         m->rate_limit_closes);
+    one(&b, "omtp_fields_too_long_total", "counter",
+        "requests refused with PARAM: a text field over its limit (docs/protocol.md, Field limits)",
+        m->fields_too_long);
+    one(&b, "omtp_replies_paged_total", "counter",
+        "list replies cut short to fit max_frame (the client continues with the cursor)",
+        m->replies_paged);
+    one(&b, "omtp_replies_too_big_total", "counter",
+        "replies not sent because their frame would exceed max_frame (a bug: see the WARN log)",
+        m->replies_too_big);
     one(&b, "omtp_hp_pruned_total", "counter",
         "high-priority queue entries removed by retention (hp_retention_days)", m->hp_pruned);
 

@@ -521,7 +521,10 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
                  "aes_key_hex must be 64 hex digits (e.g. from `openssl rand -hex 32`)");
         return OMTP_EINVAL;
     }
-    int rc = omtp_auth_load_secret(cfg, s->token_secret, why, whylen);
+    int rc = omtp_reply_fit_config(cfg, why, whylen);
+    if (rc)
+        return rc;
+    rc = omtp_auth_load_secret(cfg, s->token_secret, why, whylen);
     if (rc)
         return rc;
     omtp_store_config sc = {.data_dir = cfg->data_dir,

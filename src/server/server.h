@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "proto/omtp_limits.h"
 #include "proto/omtp_packet.h"
 #include "store/store.h"
 
@@ -95,6 +96,36 @@ typedef struct omtp_req {
     uint64_t startNs;             /* uv_hrtime() at dispatch, for latency metrics */
 } omtp_req;
 
+/* ------------------------------------------------- replies that fit a frame
+ * (replyfit.c; docs/protocol.md "Replies larger than a frame")
+ *
+ * Every reply carrying a list is built item by item against a byte budget:
+ * the payload bytes a reply may use so that its frame -- header, packId,
+ * zlib's worst-case growth and the AES nonce and tag included -- stays
+ * within max_frame. A reply that reaches the budget stops adding items and
+ * tells the client, through its own cursor, where to continue. */
+
+/* Payload bytes a reply may take (max_frame minus every overhead). */
+size_t omtp_reply_budget(const omtp_config *cfg);
+/* The largest item any list reply can hold beyond the message content:
+ * pushInfo, a session's attributes as JSON, ids and headers. max_content is
+ * lowered at start-up so that max_content + this fits omtp_reply_budget. */
+#define OMTP_REPLY_ITEM_EXTRA (OMTP_LIMIT_PUSHINFO + OMTP_LIMIT_SESSION_ATTRS_JSON + 4096)
+/* Bytes `obj` takes as an element of a vector<struct> (heads included);
+ * SIZE_MAX if it cannot be encoded. Thread-safe (no shared scratch). */
+size_t omtp_item_size(const tars_struct_desc *d, const void *obj);
+/* Bytes a string takes as an element of a vector<string>. */
+size_t omtp_str_item_size(const tars_str *s);
+/* Upper bounds of what one stored record takes as a reply item (a message
+ * as an OTIMPack, a hot-session item, a high-priority entry). */
+size_t omtp_msg_rec_bound(const omtp_msg_rec *m);
+size_t omtp_hot_rec_bound(const omtp_hot_rec *r);
+size_t omtp_hp_rec_bound(const omtp_hp_rec *r);
+/* Lowers cfg->max_content when it could not fit a reply frame (WARN says
+ * so); refuses a max_frame below OMTP_MIN_MAX_FRAME. 0 or OMTP_EINVAL. */
+#define OMTP_MIN_MAX_FRAME 16384
+int omtp_reply_fit_config(omtp_config *cfg, char *why, size_t whylen);
+
 /* Sends the reply (type and packId echoed, ACK set, transforms mirrored)
  * and frees the request. `body` is borrowed (encoded before return). */
 void omtp_reply(omtp_req *req, const tars_struct_desc *desc, const void *body);
@@ -156,6 +187,9 @@ typedef struct omtp_metrics {
     uint64_t hp_pruned;         /* high-priority entries removed by retention (hp_retention.h) */
     uint64_t rate_limited;      /* requests refused by the per-connection rate limit */
     uint64_t rate_limit_closes; /* connections closed for exceeding it persistently */
+    uint64_t fields_too_long;   /* requests refused: a text field over its limit (omtp_limits.h) */
+    uint64_t replies_paged;     /* list replies cut short to fit max_frame (reply_fit.h) */
+    uint64_t replies_too_big;   /* replies that could not be sent: larger than max_frame */
 } omtp_metrics;
 
 /* --------------------------------------------------------------- server */

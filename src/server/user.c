@@ -29,14 +29,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "group.h"
 #include "handlers.h"
 #include "webhook.h"
 #include "idlist.h"
 
 #define OMTP_USERINFO_BATCH 1000
-#define OMTP_ATTR_NAME_MAX  64
-#define OMTP_ATTR_VALUE_MAX 4096
+#define OMTP_ATTR_NAME_MAX  OMTP_LIMIT_ATTR_NAME  /* proto/omtp_limits.h */
+#define OMTP_ATTR_VALUE_MAX OMTP_LIMIT_ATTR_VALUE
 
 enum { UOP_INFO_GET, UOP_INFO_UPDATE, UOP_ATTR_SET, UOP_ATTR_GET, UOP_SESSION_ATTR };
 
@@ -117,6 +119,35 @@ static int work_attr_set(omtp_db *db, uop *u)
     return omtp_db_user_attr_set(db, &a);
 }
 
+/* The length of the user's attribute object of the session (as hot sessions
+ * carry it) once `in` is applied. */
+static int session_attrs_after(omtp_db *db, const char *user, const omtp_SessionAttrSetReq *in,
+                               size_t *len)
+{
+    omtp_hot_rec_list one = {0};
+    int rc = omtp_db_hot_session_get(db, user, in->sessionId.data, &one);
+    if (rc && rc != OMTP_ENOTFOUND)
+        return rc;
+    const char *cur = one.n && one.items[0].attribute.len ? one.items[0].attribute.data : "{}";
+    json_t *o = json_loads(cur, 0, NULL);
+    size_t bound = strlen(cur) + 6 * ((size_t)in->attrName.len + in->attrValue.len) + 8;
+    omtp_hot_rec_list_free(&one);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        o = json_object();
+    }
+    json_t *v = json_stringn(in->attrValue.data ? in->attrValue.data : "", in->attrValue.len);
+    char *text = NULL;
+    if (o && v && json_object_set_new(o, in->attrName.data, v) == 0)
+        text = json_dumps(o, JSON_COMPACT);
+    else
+        json_decref(v); /* not UTF-8 (or no memory): count the worst case */
+    json_decref(o);
+    *len = text ? strlen(text) : bound;
+    free(text);
+    return 0;
+}
+
 static int work_session_attr(omtp_db *db, uop *u)
 {
     const omtp_SessionAttrSetReq *in = u->req->body;
@@ -131,6 +162,16 @@ static int work_session_attr(omtp_db *db, uop *u)
     if (!member) {
         uop_fail(u, OMTP_EC_MSG_FORBIDDEN, "%s does not take part in session %s", u->userId,
                  in->sessionId.data);
+        return 0;
+    }
+    size_t json = 0;
+    if ((rc = session_attrs_after(db, u->userId, in, &json)))
+        return rc;
+    if (json > OMTP_LIMIT_SESSION_ATTRS_JSON) {
+        uop_fail(u, OMTP_EC_PARAM,
+                 "SessionAttrSetReq.attrValue: the attributes of session %s would take %zu "
+                 "bytes as JSON; at most %d are allowed (set others to \"\" first)",
+                 in->sessionId.data, json, OMTP_LIMIT_SESSION_ATTRS_JSON);
         return 0;
     }
     return omtp_db_session_attr_set(db, u->userId, in->sessionId.data, in->attrName.data,

@@ -1,0 +1,82 @@
+/*
+ * replyfit.c - the byte budget of a reply, and the sizes of the items that
+ * go into it (see server.h, "replies that fit a frame").
+ *
+ * The budget leaves room for everything between the Tars payload and the
+ * wire: the 4-byte length, the OTIMPack header (type, version, flags, a
+ * packId of up to OMTP_PACKID_MAX bytes), the payload's own head, zlib's
+ * worst case (stored blocks: 5 bytes per 64 KiB plus header and trailer;
+ * 1/512 of the frame is many times that) and AES-GCM's nonce and tag. The
+ * reply's fixed fields (code, a desc of at most 512 bytes, a session id,
+ * cursors) come out of the same 2 KiB.
+ *
+ * Threading: pure functions; omtp_item_size allocates its own scratch, so
+ * the store thread may call it too.
+ */
+#include "server.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+size_t omtp_reply_budget(const omtp_config *cfg)
+{
+    size_t frame = cfg->max_frame ? cfg->max_frame : OMTP_DEFAULT_MAX_FRAME;
+    size_t overhead = frame / 512 + 2048;
+    return frame > overhead ? frame - overhead : 0;
+}
+
+size_t omtp_item_size(const tars_struct_desc *d, const void *obj)
+{
+    tars_buf b;
+    tars_buf_init(&b);
+    size_t n = tars_encode(&b, d, obj, false, 0) == TARS_OK ? b.len : SIZE_MAX;
+    tars_buf_free(&b);
+    return n;
+}
+
+size_t omtp_str_item_size(const tars_str *s)
+{
+    return (size_t)s->len + 5; /* head + 4-byte length at most */
+}
+
+int omtp_reply_fit_config(omtp_config *cfg, char *why, size_t whylen)
+{
+    if (cfg->max_frame < OMTP_MIN_MAX_FRAME) {
+        snprintf(why, whylen, "max_frame %u is too small: at least %u bytes", cfg->max_frame,
+                 OMTP_MIN_MAX_FRAME);
+        return OMTP_EINVAL;
+    }
+    size_t budget = omtp_reply_budget(cfg);
+    size_t fit = budget > OMTP_REPLY_ITEM_EXTRA ? budget - OMTP_REPLY_ITEM_EXTRA : 0;
+    if (cfg->max_content == 0 || cfg->max_content > fit) {
+        LOG_WARN("max_content %u lowered to %zu bytes: a message must fit one reply frame "
+                 "(max_frame %u) together with its pushInfo and session attributes; raise "
+                 "max_frame to allow longer messages",
+                 cfg->max_content, fit, cfg->max_frame);
+        cfg->max_content = (uint32_t)fit;
+    }
+    return 0;
+}
+
+/* Upper bounds of the encoded size of records as reply items. Each string
+ * costs at most its bytes plus a 5-byte head; 160 bytes cover every integer,
+ * struct head and the OTIMPack wrapping around a message. */
+size_t omtp_msg_rec_bound(const omtp_msg_rec *m)
+{
+    const omtp_MsgReq *q = &m->msg;
+    return (size_t)m->packId.len + q->sessionId.len + q->from.len + q->to.len + q->pushInfo.len +
+           q->content.len + 160;
+}
+
+size_t omtp_hot_rec_bound(const omtp_hot_rec *r)
+{
+    return (size_t)r->sessionId.len + r->attribute.len + 64 +
+           (r->hasLast ? omtp_msg_rec_bound(&r->last) : 0);
+}
+
+size_t omtp_hp_rec_bound(const omtp_hp_rec *r)
+{
+    return (size_t)r->pack.payload.len + r->pack.header.packId.len + 64;
+}
