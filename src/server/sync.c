@@ -48,7 +48,7 @@
         for (uint32_t k_ = (take); k_ < (part)->n; k_++)                                           \
             free_one(&(part)->items[k_]);                                                          \
         if ((take) > 0)                                                                            \
-            memcpy(&(out)->items[(out)->n], (part)->items, (take) * sizeof(*(part)->items));        \
+            memcpy(&(out)->items[(out)->n], (part)->items, (take) * sizeof(*(part)->items));       \
         (out)->n += (take);                                                                        \
         free((part)->items);                                                                       \
         (part)->items = NULL;                                                                      \

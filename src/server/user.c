@@ -37,7 +37,7 @@
 #include "idlist.h"
 
 #define OMTP_USERINFO_BATCH 1000
-#define OMTP_ATTR_NAME_MAX  OMTP_LIMIT_ATTR_NAME  /* proto/omtp_limits.h */
+#define OMTP_ATTR_NAME_MAX  OMTP_LIMIT_ATTR_NAME /* proto/omtp_limits.h */
 #define OMTP_ATTR_VALUE_MAX OMTP_LIMIT_ATTR_VALUE
 
 enum { UOP_INFO_GET, UOP_INFO_UPDATE, UOP_ATTR_SET, UOP_ATTR_GET, UOP_SESSION_ATTR };

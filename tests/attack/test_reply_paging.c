@@ -1,0 +1,504 @@
+/*
+ * test_reply_paging.c - replies larger than a frame are paged, never
+ * dropped; every text field has a limit.
+ *
+ * The attack: 200 messages of 64 KiB (or 20 sessions whose last message is
+ * 64 KiB) made the history / hot-session reply larger than max_frame
+ * (1 MiB); omtpd logged "cannot encode ... frame too large" and the client
+ * got no answer at all. Another user could cause it with a huge pushInfo.
+ * What a user relies on, checked here against a real omtpd:
+ *   - a history pull of 200 x 64 KiB answers with a page that fits (also
+ *     compressed and encrypted), and following the cursor returns every
+ *     message exactly once; libomtp's omtp_sync_history_all does it for you;
+ *   - the high-priority queue of those messages pages the same way;
+ *   - hot sessions of 20 sessions with 64 KiB last messages come in pages
+ *     that together hold all 20 (omtp_sync_hot_sessions_all too);
+ *   - an oversized pushInfo, nick name, group name, group desc, remark,
+ *     attribute value or session attribute is refused with PARAM, the desc
+ *     naming the field; over HTTP with 400 naming the field. The limit
+ *     itself is accepted.
+ */
+#include <curl/curl.h>
+
+#include "../integration/group_common.h"
+#include "h_http.h"
+
+#define BIG   (64 * 1024)
+#define NHIST 200
+#define NHOT  20
+
+/* Incompressible printable text, different per message. */
+static char *big_text(size_t n, uint64_t seed)
+{
+    char *t = malloc(n + 1);
+    assert_non_null(t);
+    uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        t[i] = (char)('!' + x % 90);
+    }
+    t[n] = 0;
+    return t;
+}
+
+static char *fill(size_t n, char ch)
+{
+    char *t = malloc(n + 1);
+    assert_non_null(t);
+    memset(t, ch, n);
+    t[n] = 0;
+    return t;
+}
+
+static int64_t msg_seq(const omtp_OTIMPack *p)
+{
+    omtp_MsgReq m;
+    chat_pack_msg(p, &m);
+    int64_t seq = m.seqId;
+    omtp_msg_free(&omtp_MsgReq_desc, &m);
+    return seq;
+}
+
+static void send_big(omtp_sync *c, const char *to, uint64_t seed, int64_t flags)
+{
+    char *t = big_text(BIG, seed);
+    omtp_MsgAck ack;
+    assert_int_equal(omtp_sync_send_msg(c, PT_MSG_SINGLE_CHAT, to, t, NULL, flags, &ack), 0);
+    assert_int_equal(ack.code, 0);
+    omtp_msg_free(&omtp_MsgAck_desc, &ack);
+    free(t);
+}
+
+/* ------------------------------------------------------------- history */
+
+static void test_history_pages(void **st)
+{
+    (void)st;
+    h_server *s = g_start("aes_key_hex = " CHAT_AES_HEX, "p", 2);
+    omtp_sync *a = g_login(s, "p0", DEVICE_LINUX);
+    for (int i = 0; i < NHIST; i++)
+        send_big(a, "p1", (uint64_t)i + 1, OMTP_F_HIGHPRJ);
+    omtp_sync *b = g_login(s, "p1", DEVICE_LINUX);
+
+    /* page by page, as a client does: seqId below the oldest received */
+    static bool seen[NHIST + 1];
+    memset(seen, 0, sizeof seen);
+    int total = 0, pages = 0;
+    int64_t at = 0;
+    for (;;) {
+        omtp_HistoryMsgPullResp r;
+        assert_int_equal(omtp_sync_history(b, "SC_p0_p1", at, 200, &r), 0); /* an answer */
+        assert_int_equal(r.errorCode.code, 0);
+        if (r.msgs.n == 0) {
+            omtp_msg_free(&omtp_HistoryMsgPullResp_desc, &r);
+            break;
+        }
+        pages++;
+        assert_true(r.msgs.n < NHIST); /* 200 x 64 KiB cannot fit one frame */
+        for (uint32_t i = 0; i < r.msgs.n; i++) {
+            int64_t seq = msg_seq(&r.msgs.items[i]);
+            assert_true(seq >= 1 && seq <= NHIST);
+            assert_false(seen[seq]);
+            seen[seq] = true;
+            total++;
+            at = seq - 1;
+        }
+        omtp_msg_free(&omtp_HistoryMsgPullResp_desc, &r);
+        assert_true(pages < 100);
+        if (at <= 0)
+            break;
+    }
+    assert_int_equal(total, NHIST);
+    assert_true(pages >= 13); /* ~15 per MiB */
+
+    /* compressed and encrypted replies carry the same page and still fit */
+    omtp_crypto_key key;
+    chat_srv_aes_key(s, &key);
+    omtp_sync_set_transform(b, OMTP_COMPRESS_ZLIB, OMTP_CRYPTO_AES, &key);
+    omtp_HistoryMsgPullResp r;
+    assert_int_equal(omtp_sync_history(b, "SC_p0_p1", 0, 200, &r), 0);
+    assert_int_equal(r.errorCode.code, 0);
+    assert_true(r.msgs.n > 0 && r.msgs.n < NHIST);
+    omtp_msg_free(&omtp_HistoryMsgPullResp_desc, &r);
+    omtp_sync_set_transform(b, 0, 0, NULL);
+
+    /* libomtp follows the cursor */
+    assert_int_equal(omtp_sync_history_all(b, "SC_p0_p1", 0, 0, &r), 0);
+    assert_int_equal(r.errorCode.code, 0);
+    assert_int_equal(r.msgs.n, NHIST);
+    for (uint32_t i = 0; i < r.msgs.n; i++)
+        assert_int_equal(msg_seq(&r.msgs.items[i]), NHIST - (int64_t)i); /* newest first */
+    omtp_msg_free(&omtp_HistoryMsgPullResp_desc, &r);
+    assert_int_equal(omtp_sync_history_all(b, "SC_p0_p1", 150, 120, &r), 0);
+    assert_int_equal(r.msgs.n, 120);
+    assert_int_equal(msg_seq(&r.msgs.items[0]), 150);
+    assert_int_equal(msg_seq(&r.msgs.items[119]), 31);
+    omtp_msg_free(&omtp_HistoryMsgPullResp_desc, &r);
+
+    /* the high-priority queue (the messages were HIGHPRJ) pages by lastSeqId */
+    int hp_total = 0, hp_pages = 0;
+    int64_t hp = 0;
+    for (;;) {
+        omtp_MsgHighPrioritySyncResp h;
+        assert_int_equal(omtp_sync_high_prior(b, hp, 200, &h), 0);
+        assert_int_equal(h.code, 0);
+        uint32_t n = h.msgs.n;
+        if (n) {
+            assert_true(h.lastSeqId > hp);
+            hp = h.lastSeqId;
+            hp_pages++;
+        }
+        hp_total += (int)n;
+        omtp_msg_free(&omtp_MsgHighPrioritySyncResp_desc, &h);
+        if (n == 0)
+            break;
+        assert_true(hp_pages < 100);
+    }
+    assert_int_equal(hp_total, NHIST);
+    assert_true(hp_pages >= 13);
+
+    omtp_sync_close(a);
+    omtp_sync_close(b);
+    g_stop(s);
+}
+
+/* -------------------------------------------------------- hot sessions */
+
+static void test_hot_sessions_pages(void **st)
+{
+    (void)st;
+    h_server *s = g_start(NULL, "h", NHOT + 1);
+    omtp_sync *a = g_login(s, "h0", DEVICE_LINUX);
+    for (int i = 1; i <= NHOT; i++) {
+        char to[16];
+        snprintf(to, sizeof to, "h%d", i);
+        send_big(a, to, (uint64_t)i, 0);
+    }
+    int total = 0, pages = 0;
+    int64_t cursor = 0;
+    for (;;) {
+        omtp_HotSessionResp r;
+        assert_int_equal(omtp_sync_hot_sessions(a, cursor, &r), 0); /* an answer */
+        assert_int_equal(r.code, 0);
+        uint32_t n = r.sessions.n;
+        if (n) {
+            pages++;
+            assert_true(n < NHOT); /* 20 x 64 KiB cannot fit one frame */
+            assert_true(r.timestamp > cursor);
+            for (uint32_t i = 0; i < n; i++) {
+                assert_int_equal(r.sessions.items[i].lastMsgs.n, 1); /* the message is there */
+                assert_true(r.sessions.items[i].lastMsgs.items[0].payload.len > BIG);
+            }
+        }
+        total += (int)n;
+        cursor = r.timestamp;
+        omtp_msg_free(&omtp_HotSessionResp_desc, &r);
+        if (n == 0)
+            break;
+        assert_true(pages < 50);
+    }
+    assert_int_equal(total, NHOT);
+    assert_true(pages >= 2);
+
+    omtp_HotSessionResp r;
+    assert_int_equal(omtp_sync_hot_sessions_all(a, 0, &r), 0);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(r.sessions.n, NHOT);
+    for (int i = 1; i <= NHOT; i++) {
+        char sid[32];
+        snprintf(sid, sizeof sid, "SC_h0_h%d", i); /* "h0" sorts first */
+        assert_non_null(chat_hot_find(&r, sid));
+    }
+    omtp_msg_free(&omtp_HotSessionResp_desc, &r);
+    omtp_sync_close(a);
+    g_stop(s);
+}
+
+/* --------------------------------------------------------- field limits */
+
+/* A CommonErrorCode request: the code, and the desc into why. */
+static int call_code(omtp_sync *c, int type, const tars_struct_desc *d, const void *body, char *why,
+                     size_t n)
+{
+    omtp_CommonErrorCode r;
+    assert_int_equal(omtp_sync_call(c, type, d, body, &omtp_CommonErrorCode_desc, &r), 0);
+    int code = r.code;
+    snprintf(why, n, "%s", r.desc.data ? r.desc.data : "");
+    omtp_msg_free(&omtp_CommonErrorCode_desc, &r);
+    return code;
+}
+
+static int send_push_info(omtp_sync *c, const char *to, size_t len)
+{
+    omtp_MsgReq q;
+    omtp_msg_init(&omtp_MsgReq_desc, &q);
+    tars_str_set(&q.to, to);
+    tars_str_set(&q.content, "hello");
+    char *p = fill(len, 'p');
+    tars_str_set(&q.pushInfo, p);
+    free(p);
+    omtp_MsgAck ack;
+    assert_int_equal(
+        omtp_sync_call(c, PT_MSG_SINGLE_CHAT, &omtp_MsgReq_desc, &q, &omtp_MsgAck_desc, &ack), 0);
+    int code = ack.code;
+    omtp_msg_free(&omtp_MsgAck_desc, &ack);
+    omtp_msg_free(&omtp_MsgReq_desc, &q);
+    return code;
+}
+
+static int nick(omtp_sync *c, size_t len, char *why, size_t n)
+{
+    omtp_UserInfoUpdateReq q;
+    omtp_msg_init(&omtp_UserInfoUpdateReq_desc, &q);
+    char *t = fill(len, 'n');
+    tars_str_set(&q.userInfo.name, t);
+    free(t);
+    int code = call_code(c, PT_USERINFO_UPDATE, &omtp_UserInfoUpdateReq_desc, &q, why, n);
+    omtp_msg_free(&omtp_UserInfoUpdateReq_desc, &q);
+    return code;
+}
+
+static int group_create(omtp_sync *c, size_t name_len, size_t desc_len, char *why, size_t n)
+{
+    omtp_GroupChatCreateReq q;
+    omtp_msg_init(&omtp_GroupChatCreateReq_desc, &q);
+    char *t = fill(name_len, 'g'), *d = fill(desc_len, 'd');
+    tars_str_set(&q.groupInfo.name, t);
+    tars_str_set(&q.groupInfo.desc, d);
+    free(t);
+    free(d);
+    omtp_GroupChatCreateResp r;
+    assert_int_equal(omtp_sync_call(c, PT_GROUPCHAT_CREATE, &omtp_GroupChatCreateReq_desc, &q,
+                                    &omtp_GroupChatCreateResp_desc, &r),
+                     0);
+    int code = r.errorCode.code;
+    snprintf(why, n, "%s", r.errorCode.desc.data ? r.errorCode.desc.data : "");
+    omtp_msg_free(&omtp_GroupChatCreateResp_desc, &r);
+    omtp_msg_free(&omtp_GroupChatCreateReq_desc, &q);
+    return code;
+}
+
+static int remark(omtp_sync *c, const char *friend_id, size_t len, char *why, size_t n)
+{
+    omtp_FriendAddReq q;
+    omtp_msg_init(&omtp_FriendAddReq_desc, &q);
+    q.friends.items = calloc(1, sizeof *q.friends.items);
+    q.friends.n = 1;
+    omtp_msg_init(&omtp_FriendInfo_desc, &q.friends.items[0]);
+    tars_str_set(&q.friends.items[0].friendId, friend_id);
+    char *t = fill(len, 'r');
+    tars_str_set(&q.friends.items[0].remark, t);
+    free(t);
+    int code = call_code(c, PT_FRIEND_ADD, &omtp_FriendAddReq_desc, &q, why, n);
+    omtp_msg_free(&omtp_FriendAddReq_desc, &q);
+    return code;
+}
+
+static int user_attr(omtp_sync *c, const char *friend_id, size_t len, char *why, size_t n)
+{
+    omtp_UserAttrSetReq q;
+    omtp_msg_init(&omtp_UserAttrSetReq_desc, &q);
+    tars_str_set(&q.attribute.friendId, friend_id);
+    tars_str_set(&q.attribute.attrName, "note");
+    char *t = fill(len, 'v');
+    tars_str_set(&q.attribute.attrValue, t);
+    free(t);
+    int code = call_code(c, PT_USERATTRIBUTE_SET, &omtp_UserAttrSetReq_desc, &q, why, n);
+    omtp_msg_free(&omtp_UserAttrSetReq_desc, &q);
+    return code;
+}
+
+static int session_attr(omtp_sync *c, const char *sid, const char *name, size_t len, char *why,
+                        size_t n)
+{
+    omtp_SessionAttrSetReq q;
+    omtp_msg_init(&omtp_SessionAttrSetReq_desc, &q);
+    tars_str_set(&q.sessionId, sid);
+    tars_str_set(&q.attrName, name);
+    char *t = fill(len, 's');
+    tars_str_set(&q.attrValue, t);
+    free(t);
+    int code = call_code(c, PT_SESSIONATTRIBUTE_SET, &omtp_SessionAttrSetReq_desc, &q, why, n);
+    omtp_msg_free(&omtp_SessionAttrSetReq_desc, &q);
+    return code;
+}
+
+static void test_field_limits_omtp(void **st)
+{
+    (void)st;
+    h_server *s = g_start(NULL, "f", 2);
+    omtp_sync *a = g_login(s, "f0", DEVICE_LINUX);
+    char why[512];
+
+    assert_int_equal(send_push_info(a, "f1", 4096), 0);
+    assert_int_equal(send_push_info(a, "f1", 4097), OMTP_EC_PARAM); /* MsgAck has no desc */
+    assert_int_equal(send_push_info(a, "f1", 900 * 1024), OMTP_EC_PARAM);
+
+    assert_int_equal(nick(a, 256, why, sizeof why), 0);
+    assert_int_equal(nick(a, 257, why, sizeof why), OMTP_EC_PARAM);
+    assert_non_null(strstr(why, "UserInfo.name"));
+
+    assert_int_equal(group_create(a, 256, 1024, why, sizeof why), 0);
+    assert_int_equal(group_create(a, 257, 10, why, sizeof why), OMTP_EC_PARAM);
+    assert_non_null(strstr(why, "GroupChatInfo.name"));
+    assert_int_equal(group_create(a, 10, 1025, why, sizeof why), OMTP_EC_PARAM);
+    assert_non_null(strstr(why, "GroupChatInfo.desc"));
+
+    assert_int_equal(remark(a, "f1", 1024, why, sizeof why), 0);
+    assert_int_equal(remark(a, "f1", 1025, why, sizeof why), OMTP_EC_PARAM);
+    assert_non_null(strstr(why, "FriendInfo.remark"));
+
+    assert_int_equal(user_attr(a, "f1", 4096, why, sizeof why), 0);
+    assert_int_equal(user_attr(a, "f1", 4097, why, sizeof why), OMTP_EC_PARAM);
+    assert_non_null(strstr(why, "UserAttribute.attrValue"));
+
+    assert_int_equal(session_attr(a, "SC_f0_f1", "a", 4096, why, sizeof why), 0);
+    assert_int_equal(session_attr(a, "SC_f0_f1", "b", 4097, why, sizeof why), OMTP_EC_PARAM);
+    assert_non_null(strstr(why, "SessionAttrSetReq.attrValue"));
+    /* the session's attributes together stay small: a third 4 KiB value is
+     * too much, replacing one is fine */
+    assert_int_equal(session_attr(a, "SC_f0_f1", "b", 4000, why, sizeof why), 0);
+    assert_int_equal(session_attr(a, "SC_f0_f1", "c", 4000, why, sizeof why), OMTP_EC_PARAM);
+    assert_non_null(strstr(why, "SessionAttrSetReq.attrValue"));
+    assert_int_equal(session_attr(a, "SC_f0_f1", "b", 3000, why, sizeof why), 0);
+
+    /* nothing of the refused requests was kept; the connection still works */
+    omtp_UserInfoGetResp r;
+    omtp_UserInfoGetReq q;
+    omtp_msg_init(&omtp_UserInfoGetReq_desc, &q);
+    assert_int_equal(omtp_sync_call(a, PT_USERINFO_GET, &omtp_UserInfoGetReq_desc, &q,
+                                    &omtp_UserInfoGetResp_desc, &r),
+                     0);
+    assert_int_equal(r.userInfos.n, 1);
+    assert_int_equal(r.userInfos.items[0].name.len, 256);
+    omtp_msg_free(&omtp_UserInfoGetResp_desc, &r);
+    assert_int_equal(omtp_sync_ping(a), 0);
+    omtp_sync_close(a);
+    g_stop(s);
+}
+
+/* ---------------------------------------------------------------- HTTP */
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+    char **b = ud;
+    size_t old = *b ? strlen(*b) : 0;
+    char *nb = realloc(*b, old + sz * n + 1);
+    assert_non_null(nb);
+    memcpy(nb + old, p, sz * n);
+    nb[old + sz * n] = 0;
+    *b = nb;
+    return sz * n;
+}
+
+/* One authorised request; returns the status, the body into *body. */
+static long http(int port, const char *method, const char *path, const char *json, char **body)
+{
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer k1");
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "Expect:");
+    *body = NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+/* `field` of `n` bytes in a JSON body built around it; status, and whether
+ * the body names the field. */
+static long http_field(int port, const char *method, const char *path, const char *pre,
+                       const char *field, size_t n, bool *named)
+{
+    char *v = fill(n, 'x');
+    size_t len = strlen(pre) + strlen(field) + n + 64;
+    char *json = malloc(len);
+    assert_non_null(json);
+    snprintf(json, len, "{%s\"%s\":\"%s\"}", pre, field, v);
+    char *body = NULL;
+    long st = http(port, method, path, json, &body);
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "\"%s\"", field);
+    *named = body && (strstr(body, quoted) || strstr(body, field));
+    free(body);
+    free(json);
+    free(v);
+    return st;
+}
+
+static void test_field_limits_http(void **st)
+{
+    (void)st;
+    char dir[] = "/tmp/omtp-paging-XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/http.port", dir);
+    const char *args[] = {
+        "--http-listen", "127.0.0.1:0", "--http-port-file", path, "--api-keys", "k1", NULL};
+    h_server *s = h_server_start("log_level = warn\n", args);
+    int port = h_http_port(path);
+    h_user_add(s, "u1", "pw-u1");
+    bool named;
+
+    assert_int_equal(http_field(port, "POST", "/v1/users",
+                                "\"userId\":\"u2\",\"password\":\"pw-u2-long\",", "name", 257,
+                                &named),
+                     400);
+    assert_true(named);
+    assert_int_equal(http_field(port, "PATCH", "/v1/users/u1", "", "name", 257, &named), 400);
+    assert_true(named);
+    assert_int_equal(http_field(port, "PATCH", "/v1/users/u1", "", "name", 256, &named), 200);
+    assert_int_equal(http_field(port, "PATCH", "/v1/users/u1", "", "avatar", 1025, &named), 400);
+    assert_true(named);
+    assert_int_equal(
+        http_field(port, "POST", "/v1/groups", "\"creatorId\":\"u1\",", "name", 257, &named), 400);
+    assert_true(named);
+    assert_int_equal(http_field(port, "POST", "/v1/groups", "\"creatorId\":\"u1\",\"name\":\"g\",",
+                                "desc", 1025, &named),
+                     400);
+    assert_true(named);
+    assert_int_equal(http_field(port, "POST", "/v1/notify",
+                                "\"appId\":\"shop\",\"to\":\"u1\",\"id\":\"n1\","
+                                "\"content\":\"hi\",",
+                                "pushInfo", 4097, &named),
+                     400);
+    assert_true(named);
+    assert_int_equal(http_field(port, "POST", "/v1/notify",
+                                "\"appId\":\"shop\",\"to\":\"u1\",\"id\":\"n2\","
+                                "\"content\":\"hi\",",
+                                "pushInfo", 4096, &named),
+                     200);
+    h_server_stop_free(s);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_field_limits_omtp),
+        cmocka_unit_test(test_field_limits_http),
+        cmocka_unit_test(test_hot_sessions_pages),
+        cmocka_unit_test(test_history_pages),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
