@@ -24,7 +24,6 @@ const omtp_field_limit omtp_field_limits[] = {
     {"SessionAttrSetReq", "attrValue", OMTP_LIMIT_ATTR_VALUE},
     {"LoginReq", "deviceName", OMTP_LIMIT_NAME},
     {"LoginReq", "version", OMTP_LIMIT_VERSION},
-    {"LoginReq", "password", OMTP_LIMIT_PASSWORD},
     {"LoginReq", "deviceId", OMTP_LIMIT_DEVICE_ID},
     {"KickOutReq", "deviceId", OMTP_LIMIT_DEVICE_ID},
     {NULL, NULL, 0},

@@ -12,7 +12,8 @@
  *     message exactly once; libomtp's omtp_sync_history_all does it for you;
  *   - the high-priority queue of those messages pages the same way;
  *   - hot sessions of 20 sessions with 64 KiB last messages come in pages
- *     that together hold all 20 (omtp_sync_hot_sessions_all too);
+ *     that together hold all 20 (omtp_sync_hot_sessions_all too), and so
+ *     does a monitor's MONITOR_SYNC of those 20 sessions (by session id);
  *   - an oversized pushInfo, nick name, group name, group desc, remark,
  *     attribute value or session attribute is refused with PARAM, the desc
  *     naming the field; over HTTP with 400 naming the field. The limit
@@ -169,7 +170,7 @@ static void test_history_pages(void **st)
 static void test_hot_sessions_pages(void **st)
 {
     (void)st;
-    h_server *s = g_start(NULL, "h", NHOT + 1);
+    h_server *s = g_start(NULL, "h", NHOT + 2); /* h0 talks to h1..h20; h21 monitors */
     omtp_sync *a = g_login(s, "h0", DEVICE_LINUX);
     for (int i = 1; i <= NHOT; i++) {
         char to[16];
@@ -212,6 +213,54 @@ static void test_hot_sessions_pages(void **st)
         assert_non_null(chat_hot_find(&r, sid));
     }
     omtp_msg_free(&omtp_HotSessionResp_desc, &r);
+
+    /* a monitor of all 20 sessions: MONITOR_SYNC pages by session id */
+    const char *role[] = {"user", "role", "h21", "monitor", NULL};
+    assert_int_equal(h_admin(s, NULL, 0, role), 0);
+    omtp_sync *m = g_login(s, "h21", DEVICE_LINUX);
+    for (int i = 1; i <= NHOT; i++) {
+        omtp_SessionMonitor q;
+        omtp_msg_init(&omtp_SessionMonitor_desc, &q);
+        char sid[32];
+        snprintf(sid, sizeof sid, "SC_h0_h%d", i);
+        tars_str_set(&q.sessionId, sid);
+        assert_int_equal(g_code(m, PT_SESSION_MONITOR_START, &omtp_SessionMonitor_desc, &q), 0);
+        omtp_msg_free(&omtp_SessionMonitor_desc, &q);
+    }
+    char after[64] = "";
+    total = 0;
+    pages = 0;
+    for (;;) {
+        omtp_SessionMonitor q;
+        omtp_msg_init(&omtp_SessionMonitor_desc, &q);
+        tars_str_set(&q.sessionId, after);
+        /* the first page is asked as before: no payload */
+        assert_int_equal(omtp_sync_call(m, PT_SESSION_MONITOR_SYNC,
+                                        pages ? &omtp_SessionMonitor_desc : NULL, pages ? &q : NULL,
+                                        &omtp_HotSessionResp_desc, &r),
+                         0);
+        omtp_msg_free(&omtp_SessionMonitor_desc, &q);
+        assert_int_equal(r.code, 0);
+        uint32_t n = r.sessions.n;
+        for (uint32_t i = 0; i < n; i++) {
+            const omtp_HotSessionItem *it = &r.sessions.items[i];
+            assert_true(strcmp(it->sessionId.data, after) > 0); /* ascending, no repeats */
+            snprintf(after, sizeof after, "%s", it->sessionId.data);
+            assert_int_equal(it->lastMsgs.n, 1);
+        }
+        if (n) {
+            pages++;
+            assert_true(n < NHOT);
+        }
+        total += (int)n;
+        omtp_msg_free(&omtp_HotSessionResp_desc, &r);
+        if (n == 0)
+            break;
+        assert_true(pages < 50);
+    }
+    assert_int_equal(total, NHOT);
+    assert_true(pages >= 2);
+    omtp_sync_close(m);
     omtp_sync_close(a);
     g_stop(s);
 }
