@@ -26,6 +26,9 @@ const omtp_field_limit omtp_field_limits[] = {
     {"LoginReq", "version", OMTP_LIMIT_VERSION},
     {"LoginReq", "deviceId", OMTP_LIMIT_DEVICE_ID},
     {"KickOutReq", "deviceId", OMTP_LIMIT_DEVICE_ID},
+    {"GroupChatSyncReq", "after", OMTP_LIMIT_CURSOR},
+    {"GroupChatMemberGetReq", "after", OMTP_LIMIT_CURSOR},
+    {"FriendSyncReq", "after", OMTP_LIMIT_CURSOR},
     {NULL, NULL, 0},
 };
 

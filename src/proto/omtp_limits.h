@@ -37,6 +37,7 @@
 #define OMTP_LIMIT_VERSION    64   /* LoginReq.version */
 #define OMTP_LIMIT_PASSWORD   1024 /* LoginReq.password (a password or a token) */
 #define OMTP_LIMIT_DEVICE_ID  128  /* LoginReq.deviceId, KickOutReq.deviceId */
+#define OMTP_LIMIT_CURSOR     512  /* the paging cursors `after` (protocol.md 7.2) */
 /* a user's attributes of one session, as the JSON object hot sessions carry
  * ({"pin":"1",...}): a SESSIONATTRIBUTE_SET that would make it longer is
  * refused, so every hot-session item stays bounded */

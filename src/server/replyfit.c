@@ -80,3 +80,28 @@ size_t omtp_hp_rec_bound(const omtp_hp_rec *r)
 {
     return (size_t)r->pack.payload.len + r->pack.header.packId.len + 64;
 }
+
+uint32_t omtp_fit_structs(const tars_struct_desc *d, const void *items, uint32_t n, size_t *used,
+                          size_t budget)
+{
+    uint32_t k = 0;
+    for (; k < n; k++) {
+        size_t b = omtp_item_size(d, (const char *)items + (size_t)k * d->size);
+        if (*used + b > budget && (k > 0 || *used > 0))
+            break;
+        *used += b;
+    }
+    return k;
+}
+
+uint32_t omtp_fit_strs(const tars_str *items, uint32_t n, size_t *used, size_t budget)
+{
+    uint32_t k = 0;
+    for (; k < n; k++) {
+        size_t b = omtp_str_item_size(&items[k]);
+        if (*used + b > budget && (k > 0 || *used > 0))
+            break;
+        *used += b;
+    }
+    return k;
+}

@@ -121,9 +121,15 @@ size_t omtp_str_item_size(const tars_str *s);
 size_t omtp_msg_rec_bound(const omtp_msg_rec *m);
 size_t omtp_hot_rec_bound(const omtp_hot_rec *r);
 size_t omtp_hp_rec_bound(const omtp_hp_rec *r);
+/* How many of n consecutive list items fit once *used bytes are taken
+ * (*used grows by theirs); at least one when *used is 0, so paging always
+ * progresses. For vector<struct> of type d, and for vector<string>. */
+uint32_t omtp_fit_structs(const tars_struct_desc *d, const void *items, uint32_t n, size_t *used,
+                          size_t budget);
+uint32_t omtp_fit_strs(const tars_str *items, uint32_t n, size_t *used, size_t budget);
 /* Lowers cfg->max_content when it could not fit a reply frame (WARN says
  * so); refuses a max_frame below OMTP_MIN_MAX_FRAME. 0 or OMTP_EINVAL. */
-#define OMTP_MIN_MAX_FRAME 16384
+#define OMTP_MIN_MAX_FRAME 32768
 int omtp_reply_fit_config(omtp_config *cfg, char *why, size_t whylen);
 
 /* Sends the reply (type and packId echoed, ACK set, transforms mirrored)

@@ -200,6 +200,28 @@ static int uop_work(omtp_db *db, void *arg)
 
 /* ------------------------------------------------------- loop thread */
 
+static int cmp_info(const void *a, const void *b)
+{
+    return strcmp(((const omtp_UserInfo *)a)->userId.data, ((const omtp_UserInfo *)b)->userId.data);
+}
+
+static int cmp_attr(const void *a, const void *b)
+{
+    const omtp_UserAttribute *x = a, *y = b;
+    int c = strcmp(x->friendId.data, y->friendId.data);
+    return c ? c : strcmp(x->attrName.data, y->attrName.data);
+}
+
+/* Compares attribute a with the cursor (friendId cur[0..flen), attrName an). */
+static int attr_after(const omtp_UserAttribute *a, const char *cur, size_t flen, const char *an)
+{
+    size_t n = a->friendId.len < flen ? a->friendId.len : flen;
+    int c = memcmp(a->friendId.data, cur, n);
+    if (c == 0)
+        c = a->friendId.len < flen ? -1 : a->friendId.len > flen ? 1 : 0;
+    return c ? c : strcmp(a->attrName.data, an);
+}
+
 static void uop_done(void *arg, int status)
 {
     uop *u = arg;
@@ -215,17 +237,51 @@ static void uop_done(void *arg, int status)
         uop_free(u);
         return;
     }
+    size_t used = 0, budget = omtp_reply_budget(u->srv->cfg);
     if (u->kind == UOP_INFO_GET) {
+        /* user-id order; `next` = the first id not answered (protocol.md 7.2) */
         omtp_UserInfoGetResp r;
         omtp_msg_init(&omtp_UserInfoGetResp_desc, &r);
-        r.userInfos = u->infos; /* borrowed for the encode */
+        omtp_UserInfo_list *l = &u->infos;
+        qsort(l->items, l->n, sizeof *l->items, cmp_info);
+        uint32_t k = omtp_fit_structs(&omtp_UserInfo_desc, l->items, l->n, &used, budget);
+        r.userInfos.items = l->items; /* borrowed for the encode */
+        r.userInfos.n = k;
+        if (k < l->n) {
+            tars_str_set(&r.next, l->items[k].userId.data);
+            u->srv->metrics.replies_paged++;
+        }
         omtp_reply(req, &omtp_UserInfoGetResp_desc, &r);
         memset(&r.userInfos, 0, sizeof(r.userInfos));
         omtp_msg_free(&omtp_UserInfoGetResp_desc, &r);
     } else if (u->kind == UOP_ATTR_GET) {
+        /* (friendId, attrName) order after the cursor "friendId/attrName"
+         * carried in the filter's attrValue; `next` is the cursor of the
+         * following page (protocol.md 7.2) */
         omtp_UserAttrGetResp r;
         omtp_msg_init(&omtp_UserAttrGetResp_desc, &r);
-        r.attributes = u->attrs;
+        const omtp_UserAttribute *f = req->body;
+        omtp_UserAttribute_list *l = &u->attrs;
+        qsort(l->items, l->n, sizeof *l->items, cmp_attr);
+        uint32_t lo = 0;
+        if (f && f->attrValue.len) {
+            const char *cur = f->attrValue.data, *slash = strchr(cur, '/');
+            size_t flen = slash ? (size_t)(slash - cur) : strlen(cur);
+            const char *an = slash ? slash + 1 : "";
+            while (lo < l->n && attr_after(&l->items[lo], cur, flen, an) <= 0)
+                lo++;
+        }
+        uint32_t k =
+            omtp_fit_structs(&omtp_UserAttribute_desc, l->items + lo, l->n - lo, &used, budget);
+        r.attributes.items = l->items + lo; /* borrowed for the encode */
+        r.attributes.n = k;
+        if (lo + k < l->n) {
+            const omtp_UserAttribute *a = &l->items[lo + k - 1];
+            char next[OMTP_ID_MAX + OMTP_LIMIT_ATTR_NAME + 2];
+            snprintf(next, sizeof next, "%s/%s", a->friendId.data, a->attrName.data);
+            tars_str_set(&r.next, next);
+            u->srv->metrics.replies_paged++;
+        }
         omtp_reply(req, &omtp_UserAttrGetResp_desc, &r);
         memset(&r.attributes, 0, sizeof(r.attributes));
         omtp_msg_free(&omtp_UserAttrGetResp_desc, &r);

@@ -14,6 +14,9 @@
  *   - hot sessions of 20 sessions with 64 KiB last messages come in pages
  *     that together hold all 20 (omtp_sync_hot_sessions_all too), and so
  *     does a monitor's MONITOR_SYNC of those 20 sessions (by session id);
+ *   - lists that have no cursor of their own page with the `after`/`next`
+ *     extension (group members, friends, user attributes, profiles) and
+ *     group sync pages by `after` (checked with a 32 KiB max_frame);
  *   - an oversized pushInfo, nick name, group name, group desc, remark,
  *     attribute value or session attribute is refused with PARAM, the desc
  *     naming the field; over HTTP with 400 naming the field. The limit
@@ -428,6 +431,302 @@ static void test_field_limits_omtp(void **st)
     g_stop(s);
 }
 
+/* ------------------------------------------ lists without their own cursor */
+
+#define NM 3000 /* group members member-0..member-2999 */
+#define NL 40   /* friends, profiles, attributes */
+#define NG 20   /* groups of member-0 */
+
+static char *ident(int i)
+{
+    static char buf[8][32];
+    static int k;
+    char *b = buf[k++ % 8];
+    snprintf(b, 32, "member-%d", i);
+    return b;
+}
+
+static int cmp_tstr(const void *x, const void *y)
+{
+    return strcmp(((const tars_str *)x)->data, ((const tars_str *)y)->data);
+}
+
+static int set_profile(h_server *s, int i)
+{
+    omtp_sync *c = g_login(s, ident(i), DEVICE_LINUX);
+    omtp_UserInfoUpdateReq q;
+    omtp_msg_init(&omtp_UserInfoUpdateReq_desc, &q);
+    char *n = fill(256, 'N'), *a = fill(1024, 'A');
+    tars_str_set(&q.userInfo.name, n);
+    tars_str_set(&q.userInfo.avator, a);
+    free(n);
+    free(a);
+    int code = g_code(c, PT_USERINFO_UPDATE, &omtp_UserInfoUpdateReq_desc, &q);
+    omtp_msg_free(&omtp_UserInfoUpdateReq_desc, &q);
+    omtp_sync_close(c);
+    return code;
+}
+
+static void test_lists_paged(void **st)
+{
+    (void)st;
+    /* a small frame makes every list reply overflow with little data */
+    h_server *s = g_start("max_frame = 32768", "member-", NM);
+    omtp_sync *a = g_login(s, "member-0", DEVICE_LINUX);
+
+    /* MEMBERS_GET of a 3000-member group (~45 KB of ids): pages by `after` */
+    omtp_GroupChatCreateReq cq;
+    omtp_msg_init(&omtp_GroupChatCreateReq_desc, &cq);
+    tars_str_set(&cq.groupInfo.name, "big");
+    cq.groupInfo.memberLimit = NM + 10;
+    cq.memberIds.items = calloc(NM, sizeof(tars_str));
+    for (int i = 1; i < 1000; i++) /* a request must fit the frame too */
+        tars_str_set(&cq.memberIds.items[cq.memberIds.n++], ident(i));
+    omtp_GroupChatCreateResp cr;
+    assert_int_equal(omtp_sync_call(a, PT_GROUPCHAT_CREATE, &omtp_GroupChatCreateReq_desc, &cq,
+                                    &omtp_GroupChatCreateResp_desc, &cr),
+                     0);
+    assert_int_equal(cr.errorCode.code, 0);
+    char big[160];
+    snprintf(big, sizeof big, "%s", cr.groupId.data);
+    omtp_msg_free(&omtp_GroupChatCreateResp_desc, &cr);
+    omtp_msg_free(&omtp_GroupChatCreateReq_desc, &cq);
+    for (int b = 1000; b < NM; b += 1000) {
+        tars_str_list ids = {.items = calloc(1000, sizeof(tars_str))};
+        for (int i = b; i < b + 1000 && i < NM; i++)
+            tars_str_set(&ids.items[ids.n++], ident(i));
+        assert_int_equal(g_join(a, big, &ids), 0);
+        g_ids_free(&ids);
+    }
+    char after[600] = "";
+    int total = 0, pages = 0;
+    for (;;) {
+        omtp_GroupChatMemberGetReq q;
+        omtp_msg_init(&omtp_GroupChatMemberGetReq_desc, &q);
+        tars_str_set(&q.groupId, big);
+        tars_str_set(&q.after, after);
+        omtp_GroupChatMemberGetResp r;
+        assert_int_equal(omtp_sync_call(a, PT_GROUPCHAT_MEMBERS_GET,
+                                        &omtp_GroupChatMemberGetReq_desc, &q,
+                                        &omtp_GroupChatMemberGetResp_desc, &r),
+                         0);
+        assert_int_equal(r.errorCode.code, 0);
+        for (uint32_t i = 0; i < r.memberIds.n; i++)
+            assert_true(strcmp(r.memberIds.items[i].data, after) > 0 || !after[0]);
+        total += (int)r.memberIds.n;
+        pages++;
+        bool more = r.next.len > 0;
+        if (more) {
+            assert_true(r.memberIds.n > 0);
+            snprintf(after, sizeof after, "%s", r.next.data);
+        }
+        omtp_msg_free(&omtp_GroupChatMemberGetResp_desc, &r);
+        omtp_msg_free(&omtp_GroupChatMemberGetReq_desc, &q);
+        if (!more)
+            break;
+        assert_true(pages < 100);
+    }
+    assert_int_equal(total, NM);
+    assert_true(pages >= 2);
+
+    /* FRIEND_SYNC of 40 friends with 1 KiB remarks (~42 KB) */
+    char why[512];
+    for (int b = 0; b < NL / 10; b++) {
+        omtp_FriendAddReq q;
+        omtp_msg_init(&omtp_FriendAddReq_desc, &q);
+        q.friends.items = calloc(10, sizeof *q.friends.items);
+        for (int i = 0; i < 10; i++) {
+            omtp_FriendInfo *f = &q.friends.items[q.friends.n++];
+            omtp_msg_init(&omtp_FriendInfo_desc, f);
+            tars_str_set(&f->friendId, ident(1 + b * 10 + i));
+            char *t = fill(1024, 'r');
+            tars_str_set(&f->remark, t);
+            free(t);
+        }
+        assert_int_equal(call_code(a, PT_FRIEND_ADD, &omtp_FriendAddReq_desc, &q, why, sizeof why),
+                         0);
+        omtp_msg_free(&omtp_FriendAddReq_desc, &q);
+    }
+    after[0] = 0;
+    total = pages = 0;
+    for (;;) {
+        omtp_FriendSyncReq q;
+        omtp_msg_init(&omtp_FriendSyncReq_desc, &q);
+        tars_str_set(&q.after, after);
+        omtp_FriendSyncResp r;
+        assert_int_equal(omtp_sync_call(a, PT_FRIEND_SYNC, &omtp_FriendSyncReq_desc, &q,
+                                        &omtp_FriendSyncResp_desc, &r),
+                         0);
+        assert_int_equal(r.errorCode.code, 0);
+        for (uint32_t i = 0; i < r.friends.n; i++)
+            assert_int_equal(r.friends.items[i].remark.len, 1024);
+        total += (int)r.friends.n;
+        pages++;
+        bool more = r.next.len > 0;
+        if (more)
+            snprintf(after, sizeof after, "%s", r.next.data);
+        omtp_msg_free(&omtp_FriendSyncResp_desc, &r);
+        omtp_msg_free(&omtp_FriendSyncReq_desc, &q);
+        if (!more)
+            break;
+        assert_true(pages < 50);
+    }
+    assert_int_equal(total, NL);
+    assert_true(pages >= 2);
+
+    /* USERATTRIBUTE_GET of 40 values of 4 KiB (~165 KB): the filter's
+     * attrValue carries the cursor */
+    for (int i = 0; i < NL; i++) {
+        omtp_UserAttrSetReq q;
+        omtp_msg_init(&omtp_UserAttrSetReq_desc, &q);
+        tars_str_set(&q.attribute.friendId, "member-1");
+        char name[16];
+        snprintf(name, sizeof name, "a%02d", i);
+        tars_str_set(&q.attribute.attrName, name);
+        char *t = fill(4096, 'v');
+        tars_str_set(&q.attribute.attrValue, t);
+        free(t);
+        assert_int_equal(
+            call_code(a, PT_USERATTRIBUTE_SET, &omtp_UserAttrSetReq_desc, &q, why, sizeof why), 0);
+        omtp_msg_free(&omtp_UserAttrSetReq_desc, &q);
+    }
+    after[0] = 0;
+    total = pages = 0;
+    for (;;) {
+        omtp_UserAttribute q;
+        omtp_msg_init(&omtp_UserAttribute_desc, &q);
+        tars_str_set(&q.attrValue, after);
+        omtp_UserAttrGetResp r;
+        assert_int_equal(omtp_sync_call(a, PT_USERATTRIBUTE_GET, &omtp_UserAttribute_desc, &q,
+                                        &omtp_UserAttrGetResp_desc, &r),
+                         0);
+        assert_int_equal(r.errorCode.code, 0);
+        for (uint32_t i = 0; i < r.attributes.n; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "a%02d", total + (int)i);
+            assert_string_equal(r.attributes.items[i].attrName.data, name); /* in order, once */
+        }
+        total += (int)r.attributes.n;
+        pages++;
+        bool more = r.next.len > 0;
+        if (more)
+            snprintf(after, sizeof after, "%s", r.next.data);
+        omtp_msg_free(&omtp_UserAttrGetResp_desc, &r);
+        omtp_msg_free(&omtp_UserAttribute_desc, &q);
+        if (!more)
+            break;
+        assert_true(pages < 50);
+    }
+    assert_int_equal(total, NL);
+    assert_true(pages >= 2);
+
+    /* USERINFO_GET of 40 profiles of 1.3 KB: `next` = the first id not
+     * answered; ask again with the ids from it on */
+    for (int i = 1; i <= NL; i++)
+        assert_int_equal(set_profile(s, i), 0);
+    tars_str_list want = {0};
+    want.items = calloc(NL, sizeof(tars_str));
+    for (int i = 1; i <= NL; i++)
+        tars_str_set(&want.items[want.n++], ident(i));
+    qsort(want.items, want.n, sizeof(tars_str), cmp_tstr);
+    uint32_t from = 0;
+    total = pages = 0;
+    while (from < want.n) {
+        omtp_UserInfoGetReq q;
+        omtp_msg_init(&omtp_UserInfoGetReq_desc, &q);
+        q.userIds.items = want.items + from; /* borrowed */
+        q.userIds.n = want.n - from;
+        omtp_UserInfoGetResp r;
+        assert_int_equal(omtp_sync_call(a, PT_USERINFO_GET, &omtp_UserInfoGetReq_desc, &q,
+                                        &omtp_UserInfoGetResp_desc, &r),
+                         0);
+        assert_int_equal(r.errorCode.code, 0);
+        assert_true(r.userInfos.n > 0);
+        for (uint32_t i = 0; i < r.userInfos.n; i++) {
+            assert_true(tars_str_eq(&r.userInfos.items[i].userId, want.items[from + i].data));
+            assert_int_equal(r.userInfos.items[i].avator.len, 1024);
+        }
+        total += (int)r.userInfos.n;
+        pages++;
+        if (r.next.len) {
+            assert_true(tars_str_eq(&want.items[from + r.userInfos.n], r.next.data));
+            from += r.userInfos.n;
+        } else {
+            from = want.n;
+        }
+        omtp_msg_free(&omtp_UserInfoGetResp_desc, &r);
+        assert_true(pages < 50);
+    }
+    assert_int_equal(total, NL);
+    assert_true(pages >= 2);
+    g_ids_free(&want);
+
+    /* GROUPCHAT_SYNC of 20 groups of 2.3 KB (5 of them dismissed): pages by
+     * `after`; the timestamp moves only on the last page */
+    char gids[NG][160];
+    for (int i = 0; i < NG; i++) {
+        omtp_GroupChatCreateReq q;
+        omtp_msg_init(&omtp_GroupChatCreateReq_desc, &q);
+        char *n = fill(256, 'g'), *d = fill(1024, 'd'), *av = fill(1024, 'a');
+        tars_str_set(&q.groupInfo.name, n);
+        tars_str_set(&q.groupInfo.desc, d);
+        tars_str_set(&q.groupInfo.avatar, av);
+        free(n);
+        free(d);
+        free(av);
+        omtp_GroupChatCreateResp r;
+        assert_int_equal(omtp_sync_call(a, PT_GROUPCHAT_CREATE, &omtp_GroupChatCreateReq_desc, &q,
+                                        &omtp_GroupChatCreateResp_desc, &r),
+                         0);
+        assert_int_equal(r.errorCode.code, 0);
+        snprintf(gids[i], sizeof gids[i], "%s", r.groupId.data);
+        omtp_msg_free(&omtp_GroupChatCreateResp_desc, &r);
+        omtp_msg_free(&omtp_GroupChatCreateReq_desc, &q);
+    }
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(g_dismiss(a, gids[i], "member-0"), 0);
+    after[0] = 0;
+    int live = 0, gone = 0;
+    pages = 0;
+    int64_t cursor = 0;
+    for (;;) {
+        omtp_GroupChatSyncReq q;
+        omtp_msg_init(&omtp_GroupChatSyncReq_desc, &q);
+        tars_str_set(&q.after, after);
+        omtp_GroupChatSyncResp r;
+        assert_int_equal(omtp_sync_call(a, PT_GROUPCHAT_SYNC, &omtp_GroupChatSyncReq_desc, &q,
+                                        &omtp_GroupChatSyncResp_desc, &r),
+                         0);
+        assert_int_equal(r.errorCode.code, 0);
+        live += (int)r.groupchats.n;
+        gone += (int)r.delGroupChatIds.n;
+        pages++;
+        bool more = r.next.len > 0;
+        if (more) {
+            assert_int_equal(r.timestamp, 0); /* unchanged while paging */
+            snprintf(after, sizeof after, "%s", r.next.data);
+        } else {
+            cursor = r.timestamp;
+        }
+        omtp_msg_free(&omtp_GroupChatSyncResp_desc, &r);
+        omtp_msg_free(&omtp_GroupChatSyncReq_desc, &q);
+        if (!more)
+            break;
+        assert_true(pages < 50);
+    }
+    assert_int_equal(live, NG - 5 + 1); /* and the big group */
+    assert_int_equal(gone, 5);
+    assert_true(pages >= 2);
+    assert_true(cursor > 0);
+    omtp_GroupChatSyncResp r;
+    g_sync(a, cursor, &r); /* caught up */
+    assert_int_equal(r.groupchats.n + r.delGroupChatIds.n, 0);
+    omtp_msg_free(&omtp_GroupChatSyncResp_desc, &r);
+
+    omtp_sync_close(a);
+    g_stop(s);
+}
+
 /* ---------------------------------------------------------------- HTTP */
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
@@ -542,10 +841,9 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_field_limits_omtp),
-        cmocka_unit_test(test_field_limits_http),
-        cmocka_unit_test(test_hot_sessions_pages),
-        cmocka_unit_test(test_history_pages),
+        cmocka_unit_test(test_field_limits_omtp),  cmocka_unit_test(test_field_limits_http),
+        cmocka_unit_test(test_hot_sessions_pages), cmocka_unit_test(test_history_pages),
+        cmocka_unit_test(test_lists_paged),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

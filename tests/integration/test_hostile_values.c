@@ -307,10 +307,10 @@ static void test_sync_values(void **st)
     for (size_t i = 0; i < 4; i++) {
         omtp_HotSessionReq h = {ts[i]};
         expect(A, PT_HOTSESSION_SYNC, &omtp_HotSessionReq_desc, &h, 0, "hot ts");
-        omtp_GroupChatSyncReq g = {ts[i]};
+        omtp_GroupChatSyncReq g = {.timestamp = ts[i]};
         expect(A, PT_GROUPCHAT_SYNC, &omtp_GroupChatSyncReq_desc, &g, ts[i] < 0 ? OMTP_EC_PARAM : 0,
                "group sync ts");
-        omtp_FriendSyncReq f = {ts[i]};
+        omtp_FriendSyncReq f = {.timestamp = ts[i]};
         expect(A, PT_FRIEND_SYNC, &omtp_FriendSyncReq_desc, &f, ts[i] < 0 ? OMTP_EC_PARAM : 0,
                "friend sync ts");
     }
