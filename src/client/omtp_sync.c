@@ -638,6 +638,117 @@ int omtp_sync_hot_sessions_all(omtp_sync *c, int64_t cursor_us, omtp_HotSessionR
     return rc;
 }
 
+/* Keeps a refusal of a later page in the merged reply. */
+static void keep_error(omtp_CommonErrorCode *to, const omtp_CommonErrorCode *from)
+{
+    to->code = from->code;
+    tars_str_setn(&to->desc, from->desc.data, from->desc.len);
+}
+
+int omtp_sync_friends_all(omtp_sync *c, int64_t since_ms, omtp_FriendSyncResp *out)
+{
+    omtp_FriendSyncReq q;
+    omtp_msg_init(&omtp_FriendSyncReq_desc, &q);
+    q.timestamp = since_ms;
+    int rc = omtp_sync_call(c, PT_FRIEND_SYNC, &omtp_FriendSyncReq_desc, &q,
+                            &omtp_FriendSyncResp_desc, out);
+    for (int pages = 0; rc == 0 && out->errorCode.code == 0 && out->next.len && pages < 100000;
+         pages++) {
+        tars_str t = q.after;
+        q.after = out->next;
+        out->next = t;
+        tars_str_clear(&out->next);
+        omtp_FriendSyncResp page;
+        rc = omtp_sync_call(c, PT_FRIEND_SYNC, &omtp_FriendSyncReq_desc, &q,
+                            &omtp_FriendSyncResp_desc, &page);
+        if (rc)
+            break;
+        if (page.errorCode.code)
+            keep_error(&out->errorCode, &page.errorCode);
+        else
+            rc = list_append((tars_list *)(void *)&out->friends, (tars_list *)(void *)&page.friends,
+                             sizeof(omtp_FriendInfo));
+        tars_str t2 = out->next;
+        out->next = page.next;
+        page.next = t2;
+        omtp_msg_free(&omtp_FriendSyncResp_desc, &page);
+    }
+    omtp_msg_free(&omtp_FriendSyncReq_desc, &q);
+    return rc;
+}
+
+int omtp_sync_groups_all(omtp_sync *c, int64_t since_ms, omtp_GroupChatSyncResp *out)
+{
+    omtp_GroupChatSyncReq q;
+    omtp_msg_init(&omtp_GroupChatSyncReq_desc, &q);
+    q.timestamp = since_ms;
+    int rc = omtp_sync_call(c, PT_GROUPCHAT_SYNC, &omtp_GroupChatSyncReq_desc, &q,
+                            &omtp_GroupChatSyncResp_desc, out);
+    for (int pages = 0; rc == 0 && out->errorCode.code == 0 && out->next.len && pages < 100000;
+         pages++) {
+        tars_str t = q.after;
+        q.after = out->next;
+        out->next = t;
+        tars_str_clear(&out->next);
+        omtp_GroupChatSyncResp page;
+        rc = omtp_sync_call(c, PT_GROUPCHAT_SYNC, &omtp_GroupChatSyncReq_desc, &q,
+                            &omtp_GroupChatSyncResp_desc, &page);
+        if (rc)
+            break;
+        if (page.errorCode.code) {
+            keep_error(&out->errorCode, &page.errorCode);
+        } else {
+            out->timestamp = page.timestamp;
+            rc = list_append((tars_list *)(void *)&out->groupchats,
+                             (tars_list *)(void *)&page.groupchats, sizeof(omtp_GroupChatInfo));
+            if (rc == 0)
+                rc = list_append((tars_list *)(void *)&out->delGroupChatIds,
+                                 (tars_list *)(void *)&page.delGroupChatIds, sizeof(tars_str));
+        }
+        tars_str t2 = out->next;
+        out->next = page.next;
+        page.next = t2;
+        omtp_msg_free(&omtp_GroupChatSyncResp_desc, &page);
+    }
+    omtp_msg_free(&omtp_GroupChatSyncReq_desc, &q);
+    return rc;
+}
+
+int omtp_sync_members_all(omtp_sync *c, const char *group_id, omtp_GroupChatMemberGetResp *out)
+{
+    omtp_GroupChatMemberGetReq q;
+    omtp_msg_init(&omtp_GroupChatMemberGetReq_desc, &q);
+    if (tars_str_set(&q.groupId, group_id)) {
+        tars_init(&omtp_GroupChatMemberGetResp_desc, out);
+        return OMTP_ENOMEM;
+    }
+    int rc = omtp_sync_call(c, PT_GROUPCHAT_MEMBERS_GET, &omtp_GroupChatMemberGetReq_desc, &q,
+                            &omtp_GroupChatMemberGetResp_desc, out);
+    for (int pages = 0; rc == 0 && out->errorCode.code == 0 && out->next.len && pages < 100000;
+         pages++) {
+        tars_str t = q.after;
+        q.after = out->next;
+        out->next = t;
+        tars_str_clear(&out->next);
+        omtp_GroupChatMemberGetResp page;
+        rc = omtp_sync_call(c, PT_GROUPCHAT_MEMBERS_GET, &omtp_GroupChatMemberGetReq_desc, &q,
+                            &omtp_GroupChatMemberGetResp_desc, &page);
+        if (rc)
+            break;
+        if (page.errorCode.code)
+            keep_error(&out->errorCode, &page.errorCode);
+        else
+            rc = list_append((tars_list *)(void *)&out->memberIds,
+                             (tars_list *)(void *)&page.memberIds, sizeof(tars_str));
+        tars_str t2 = out->next;
+        out->next = page.next;
+        page.next = t2;
+        omtp_msg_free(&omtp_GroupChatMemberGetResp_desc, &page);
+    }
+    omtp_msg_free(&omtp_GroupChatMemberGetReq_desc, &q);
+    return rc;
+}
+
 int omtp_sync_high_prior(omtp_sync *c, int64_t seq, int count, omtp_MsgHighPrioritySyncResp *out)
 {
     omtp_MsgHighPrioritySyncReq q = {.seqId = seq, .count = count > 0 ? count : 200};

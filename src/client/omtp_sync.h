@@ -158,6 +158,18 @@ int omtp_sync_history(omtp_sync *c, const char *session_id, int64_t seq, int cou
 int omtp_sync_history_all(omtp_sync *c, const char *session_id, int64_t seq, int count,
                           omtp_HistoryMsgPullResp *out);
 int omtp_sync_hot_sessions_all(omtp_sync *c, int64_t cursor_us, omtp_HotSessionResp *out);
+/*
+ * The same for the replies paged with `after`/`next` (docs/protocol.md 7.2):
+ * every page is asked for and merged into *out (out->next ends empty). A
+ * refusal stops the walk with its code in out->errorCode.
+ *   omtp_sync_friends_all: PT_FRIEND_SYNC from since_ms (0 = the list).
+ *   omtp_sync_groups_all: PT_GROUPCHAT_SYNC from since_ms; out->timestamp is
+ *     the cursor of the next sync.
+ *   omtp_sync_members_all: PT_GROUPCHAT_MEMBERS_GET of group_id.
+ */
+int omtp_sync_friends_all(omtp_sync *c, int64_t since_ms, omtp_FriendSyncResp *out);
+int omtp_sync_groups_all(omtp_sync *c, int64_t since_ms, omtp_GroupChatSyncResp *out);
+int omtp_sync_members_all(omtp_sync *c, const char *group_id, omtp_GroupChatMemberGetResp *out);
 /* PT_HIGH_PRIOR_MSG_SYNC after seq. */
 int omtp_sync_high_prior(omtp_sync *c, int64_t seq, int count, omtp_MsgHighPrioritySyncResp *out);
 /* PT_MSG_READ: read cursor of session_id := seq. Reply in *out. */

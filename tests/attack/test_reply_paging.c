@@ -723,6 +723,22 @@ static void test_lists_paged(void **st)
     assert_int_equal(r.groupchats.n + r.delGroupChatIds.n, 0);
     omtp_msg_free(&omtp_GroupChatSyncResp_desc, &r);
 
+    /* libomtp's helpers walk the pages for you */
+    assert_int_equal(omtp_sync_groups_all(a, 0, &r), 0);
+    assert_int_equal(r.errorCode.code, 0);
+    assert_int_equal(r.groupchats.n, NG - 5 + 1);
+    assert_int_equal(r.delGroupChatIds.n, 5);
+    assert_true(r.timestamp > 0 && r.next.len == 0);
+    omtp_msg_free(&omtp_GroupChatSyncResp_desc, &r);
+    omtp_GroupChatMemberGetResp mr;
+    assert_int_equal(omtp_sync_members_all(a, big, &mr), 0);
+    assert_int_equal(mr.memberIds.n, NM);
+    omtp_msg_free(&omtp_GroupChatMemberGetResp_desc, &mr);
+    omtp_FriendSyncResp fr;
+    assert_int_equal(omtp_sync_friends_all(a, 0, &fr), 0);
+    assert_int_equal(fr.friends.n, NL);
+    omtp_msg_free(&omtp_FriendSyncResp_desc, &fr);
+
     omtp_sync_close(a);
     g_stop(s);
 }

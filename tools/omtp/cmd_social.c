@@ -36,10 +36,8 @@ int cmd_friends(int argc, char **argv)
     if ((rc = cli_login(&o, &c)))
         return rc;
     if (list) {
-        omtp_FriendSyncReq q = {.timestamp = 0};
         omtp_FriendSyncResp r;
-        rc = omtp_sync_call(c, PT_FRIEND_SYNC, &omtp_FriendSyncReq_desc, &q,
-                            &omtp_FriendSyncResp_desc, &r);
+        rc = omtp_sync_friends_all(c, 0, &r); /* every page */
         if (rc) {
             rc = cli_failed("friends list", rc);
         } else if (r.errorCode.code) {
