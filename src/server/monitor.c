@@ -360,6 +360,8 @@ static int mon_sync_work(omtp_db *db, void *arg)
         int rc = mon_sync_one(db, j->user, j->sids[i], dst);
         if (rc != 0)
             return rc;
+        if (dst->hasLast)
+            omtp_msg_rec_shrink(&dst->last, j->budget);
         size_t b = omtp_hot_rec_bound(dst);
         if (used + b > j->budget && j->out.n > 0) { /* the next page starts here */
             hot_rec_clear(dst);

@@ -16,6 +16,7 @@
 #include "server.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -104,4 +105,47 @@ uint32_t omtp_fit_strs(const tars_str *items, uint32_t n, size_t *used, size_t b
         *used += b;
     }
     return k;
+}
+
+/* Records stored before the field limits existed (a 900 KB pushInfo was
+ * accepted then) may be too large for any page. pushInfo is a hint for
+ * offline push notifications, not part of the conversation: such a record
+ * is returned without it rather than wedging the cursor. */
+bool omtp_msg_rec_shrink(omtp_msg_rec *m, size_t budget)
+{
+    if (omtp_msg_rec_bound(m) <= budget || m->msg.pushInfo.len <= OMTP_LIMIT_PUSHINFO)
+        return false;
+    LOG_WARN("message %s/%lld: pushInfo of %u bytes (stored before the %d-byte limit) left out "
+             "of a reply so that it fits max_frame",
+             m->msg.sessionId.data, (long long)m->msg.seqId, m->msg.pushInfo.len,
+             OMTP_LIMIT_PUSHINFO);
+    tars_str_clear(&m->msg.pushInfo);
+    return true;
+}
+
+bool omtp_hp_rec_shrink(omtp_hp_rec *r, size_t budget)
+{
+    int t = r->pack.header.type;
+    if (omtp_hp_rec_bound(r) <= budget ||
+        (t != PT_MSG_SINGLE_CHAT && t != PT_MSG_GROUP_CHAT && t != PT_MSG_BIZ_NOTIFY))
+        return false;
+    omtp_MsgReq m;
+    omtp_msg_init(&omtp_MsgReq_desc, &m);
+    bool done = false;
+    if (tars_decode(&omtp_MsgReq_desc, &m, r->pack.payload.data, r->pack.payload.len, NULL) ==
+            TARS_OK &&
+        m.pushInfo.len > OMTP_LIMIT_PUSHINFO) {
+        tars_str_clear(&m.pushInfo);
+        tars_bytes b = {0};
+        if (omtp_payload_to_bytes(&omtp_MsgReq_desc, &m, &b) == 0) {
+            LOG_WARN("high-priority entry %lld: pushInfo (stored before the %d-byte limit) left "
+                     "out of a reply so that it fits max_frame",
+                     (long long)r->seq, OMTP_LIMIT_PUSHINFO);
+            free(r->pack.payload.data);
+            r->pack.payload = b;
+            done = true;
+        }
+    }
+    omtp_msg_free(&omtp_MsgReq_desc, &m);
+    return done;
 }

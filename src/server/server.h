@@ -121,6 +121,11 @@ size_t omtp_str_item_size(const tars_str *s);
 size_t omtp_msg_rec_bound(const omtp_msg_rec *m);
 size_t omtp_hot_rec_bound(const omtp_hot_rec *r);
 size_t omtp_hp_rec_bound(const omtp_hp_rec *r);
+/* A record stored before the field limits may not fit any page: these drop
+ * its pushInfo (a push hint, not conversation) when it alone exceeds the
+ * budget, logging a WARN; true if they did. Store or loop thread. */
+bool omtp_msg_rec_shrink(omtp_msg_rec *m, size_t budget);
+bool omtp_hp_rec_shrink(omtp_hp_rec *r, size_t budget);
 /* How many of n consecutive list items fit once *used bytes are taken
  * (*used grows by theirs); at least one when *used is 0, so paging always
  * progresses. For vector<struct> of type d, and for vector<string>. */

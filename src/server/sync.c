@@ -158,6 +158,8 @@ static int hot_work(omtp_db *db, void *arg)
         }
         uint32_t take = 0;
         while (take < part.n) {
+            if (part.items[take].hasLast)
+                omtp_msg_rec_shrink(&part.items[take].last, j->budget);
             size_t b = omtp_hot_rec_bound(&part.items[take]);
             if (used + b > j->budget && (j->out.n + take) > 0) {
                 j->paged = true;
@@ -257,6 +259,7 @@ static int hist_read(omtp_db *db, hist_job *j)
         }
         uint32_t take = 0;
         while (take < part.n) {
+            omtp_msg_rec_shrink(&part.items[take], j->budget);
             size_t b = omtp_msg_rec_bound(&part.items[take]);
             if (used + b > j->budget && (j->out.n + take) > 0) {
                 j->paged = true;
@@ -390,6 +393,7 @@ static int hp_work(omtp_db *db, void *arg)
             j->last = last; /* the queue's head when nothing is returned */
         uint32_t take = 0;
         while (take < part.n) {
+            omtp_hp_rec_shrink(&part.items[take], j->budget);
             size_t b = omtp_hp_rec_bound(&part.items[take]);
             if (used + b > j->budget && (j->out.n + take) > 0) {
                 j->paged = true;

@@ -17,12 +17,16 @@
  *   - lists that have no cursor of their own page with the `after`/`next`
  *     extension (group members, friends, user attributes, profiles) and
  *     group sync pages by `after` (checked with a 32 KiB max_frame);
+ *   - a message stored before the limits whose pushInfo makes it too large
+ *     for any page comes back without it, never wedging the cursor;
  *   - an oversized pushInfo, nick name, group name, group desc, remark,
  *     attribute value or session attribute is refused with PARAM, the desc
  *     naming the field; over HTTP with 400 naming the field. The limit
  *     itself is accepted.
  */
 #include <curl/curl.h>
+
+#include "store/store.h"
 
 #include "../integration/group_common.h"
 #include "h_http.h"
@@ -743,6 +747,65 @@ static void test_lists_paged(void **st)
     g_stop(s);
 }
 
+/* ------------------------------------------------ data from before the limits */
+
+/* A message stored by an older omtpd with a 1,008,000-byte pushInfo (it was
+ * accepted then: the request fit a 1 MiB frame) cannot fit any reply page;
+ * history returns it without the pushInfo instead of wedging the cursor. */
+static void test_legacy_oversized(void **st)
+{
+    (void)st;
+    h_server *s = g_start(NULL, "o", 2);
+    assert_int_equal(h_server_stop(s), 0);
+    omtp_store_config sc = {.data_dir = s->data_dir};
+    omtp_db *db = NULL;
+    char why[256];
+    assert_int_equal(omtp_db_open(&sc, &db, why, sizeof why), 0);
+    for (int i = 0; i < 2; i++) {
+        omtp_msg_rec m;
+        omtp_msg_rec_init(&m);
+        m.type = PT_MSG_SINGLE_CHAT;
+        char pid[16];
+        snprintf(pid, sizeof pid, "legacy-%d", i);
+        tars_str_set(&m.packId, pid);
+        tars_str_set(&m.msg.sessionId, "SC_o0_o1");
+        tars_str_set(&m.msg.from, "o0");
+        tars_str_set(&m.msg.to, "o1");
+        /* an old omtpd took any MsgReq that fit a 1 MiB frame */
+        char *c = big_text(40000, (uint64_t)i + 7), *p = fill(i == 0 ? 1008000 : 900000, 'p');
+        tars_str_set(&m.msg.content, c);
+        tars_str_set(&m.msg.pushInfo, p);
+        free(c);
+        free(p);
+        bool dup = false;
+        assert_int_equal(omtp_db_msg_append(db, &m, &dup), 0);
+        omtp_msg_rec_free(&m);
+    }
+    omtp_db_close(db);
+    h_server_restart(s);
+    omtp_sync *b = g_login(s, "o1", DEVICE_LINUX);
+    omtp_HistoryMsgPullResp r;
+    assert_int_equal(omtp_sync_history_all(b, "SC_o0_o1", 0, 0, &r), 0);
+    assert_int_equal(r.errorCode.code, 0);
+    assert_int_equal(r.msgs.n, 2);
+    for (uint32_t i = 0; i < r.msgs.n; i++) {
+        omtp_MsgReq m;
+        chat_pack_msg(&r.msgs.items[i], &m);
+        assert_int_equal(m.content.len, 40000); /* the conversation is intact */
+        /* seq 1 cannot fit a frame with its pushInfo; seq 2 can */
+        assert_int_equal(m.pushInfo.len, m.seqId == 1 ? 0 : 900000);
+        omtp_msg_free(&omtp_MsgReq_desc, &m);
+    }
+    omtp_msg_free(&omtp_HistoryMsgPullResp_desc, &r);
+    omtp_HotSessionResp h;
+    assert_int_equal(omtp_sync_hot_sessions_all(b, 0, &h), 0);
+    assert_int_equal(h.code, 0);
+    assert_non_null(chat_hot_find(&h, "SC_o0_o1"));
+    omtp_msg_free(&omtp_HotSessionResp_desc, &h);
+    omtp_sync_close(b);
+    g_stop(s);
+}
+
 /* ---------------------------------------------------------------- HTTP */
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
@@ -859,7 +922,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_field_limits_omtp),  cmocka_unit_test(test_field_limits_http),
         cmocka_unit_test(test_hot_sessions_pages), cmocka_unit_test(test_history_pages),
-        cmocka_unit_test(test_lists_paged),
+        cmocka_unit_test(test_lists_paged),        cmocka_unit_test(test_legacy_oversized),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
