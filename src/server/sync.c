@@ -39,7 +39,7 @@
 #include "sync.h"
 
 #define PULL_MAX   200
-#define PULL_CHUNK 16
+#define PULL_CHUNK 50
 
 /* Moves part->items[0..take) to the end of out (room for them is there) and
  * frees the rest of part. */

@@ -120,9 +120,9 @@ static int work_attr_set(omtp_db *db, uop *u)
 }
 
 /* The length of the user's attribute object of the session (as hot sessions
- * carry it) once `in` is applied. */
+ * carry it) before (*was) and once `in` is applied (*len). */
 static int session_attrs_after(omtp_db *db, const char *user, const omtp_SessionAttrSetReq *in,
-                               size_t *len)
+                               size_t *was, size_t *len)
 {
     omtp_hot_rec_list one = {0};
     int rc = omtp_db_hot_session_get(db, user, in->sessionId.data, &one);
@@ -136,6 +136,9 @@ static int session_attrs_after(omtp_db *db, const char *user, const omtp_Session
         json_decref(o);
         o = json_object();
     }
+    char *before = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    *was = before ? strlen(before) : bound;
+    free(before);
     json_t *v = json_stringn(in->attrValue.data ? in->attrValue.data : "", in->attrValue.len);
     char *text = NULL;
     if (o && v && json_object_set_new(o, in->attrName.data, v) == 0)
@@ -164,10 +167,12 @@ static int work_session_attr(omtp_db *db, uop *u)
                  in->sessionId.data);
         return 0;
     }
-    size_t json = 0;
-    if ((rc = session_attrs_after(db, u->userId, in, &json)))
+    size_t was = 0, json = 0;
+    if ((rc = session_attrs_after(db, u->userId, in, &was, &json)))
         return rc;
-    if (json > OMTP_LIMIT_SESSION_ATTRS_JSON) {
+    /* a set that does not grow the object is always allowed (it may be how
+     * attributes stored before the limit get smaller) */
+    if (json > OMTP_LIMIT_SESSION_ATTRS_JSON && json > was) {
         uop_fail(u, OMTP_EC_PARAM,
                  "SessionAttrSetReq.attrValue: the attributes of session %s would take %zu "
                  "bytes as JSON; at most %d are allowed (set others to \"\" first)",
