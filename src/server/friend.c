@@ -135,14 +135,17 @@ static void fop_done(void *arg, int status)
             const omtp_FriendSyncReq *q = req->body;
             const char *after = q->after.len ? q->after.data : "";
             omtp_FriendInfo_list *l = &f->friends;
-            qsort(l->items, l->n, sizeof *l->items, cmp_friend);
+            if (l->n > 1)
+                qsort(l->items, l->n, sizeof *l->items, cmp_friend);
             uint32_t lo = 0;
             while (lo < l->n && strcmp(l->items[lo].friendId.data, after) <= 0)
                 lo++;
             size_t used = 0;
-            uint32_t k = omtp_fit_structs(&omtp_FriendInfo_desc, l->items + lo, l->n - lo, &used,
-                                          omtp_reply_budget(f->srv->cfg));
-            r.friends.items = l->items + lo; /* borrowed for the encode */
+            uint32_t k = lo >= l->n
+                             ? 0
+                             : omtp_fit_structs(&omtp_FriendInfo_desc, l->items + lo, l->n - lo,
+                                                &used, omtp_reply_budget(f->srv->cfg));
+            r.friends.items = k ? l->items + lo : NULL; /* borrowed for the encode */
             r.friends.n = k;
             if (lo + k < l->n) {
                 tars_str_set(&r.next, l->items[lo + k - 1].friendId.data);

@@ -448,7 +448,8 @@ static void sync_page(gop *g, const omtp_GroupChatSyncReq *q, omtp_GroupChatSync
             after = end + 1;
         }
     }
-    qsort(g->groups.items, g->groups.n, sizeof *g->groups.items, cmp_group);
+    if (g->groups.n > 1)
+        qsort(g->groups.items, g->groups.n, sizeof *g->groups.items, cmp_group);
     omtp_ids_sort(&g->deleted);
     uint32_t gi = 0, di = 0;
     while (gi < g->groups.n && strcmp(g->groups.items[gi].groupId.data, after) <= 0)
@@ -469,9 +470,9 @@ static void sync_page(gop *g, const omtp_GroupChatSyncReq *q, omtp_GroupChatSync
             break;
         last = group ? g->groups.items[gi++].groupId.data : g->deleted.items[di++].data;
     }
-    r->groupchats.items = g->groups.items + g0;
+    r->groupchats.items = gi > g0 ? g->groups.items + g0 : NULL;
     r->groupchats.n = gi - g0;
-    r->delGroupChatIds.items = g->deleted.items + d0;
+    r->delGroupChatIds.items = di > d0 ? g->deleted.items + d0 : NULL;
     r->delGroupChatIds.n = di - d0;
     bool more = gi < g->groups.n || di < g->deleted.n;
     r->timestamp = more ? q->timestamp : walk;
@@ -591,9 +592,10 @@ static void gop_finish(gop *g, int status)
         while (lo < g->after.n && strcmp(g->after.items[lo].data, after) <= 0)
             lo++;
         size_t used = 0;
-        uint32_t k =
-            omtp_fit_strs(g->after.items + lo, g->after.n - lo, &used, omtp_reply_budget(s->cfg));
-        r.memberIds.items = g->after.items + lo; /* borrowed for the encode */
+        uint32_t k = lo >= g->after.n ? 0
+                                      : omtp_fit_strs(g->after.items + lo, g->after.n - lo, &used,
+                                                      omtp_reply_budget(s->cfg));
+        r.memberIds.items = k ? g->after.items + lo : NULL; /* borrowed for the encode */
         r.memberIds.n = k;
         if (lo + k < g->after.n) {
             tars_str_set(&r.next, g->after.items[lo + k - 1].data);

@@ -426,7 +426,8 @@ void handle_monitor_sync(omtp_req *req)
                 goto oom;
             j->n++;
         }
-        qsort(j->sids, j->n, sizeof *j->sids, sid_cmp);
+        if (j->n > 1)
+            qsort(j->sids, j->n, sizeof *j->sids, sid_cmp);
     }
     int rc = omtp_store_submit(c->srv->store, mon_sync_work, mon_sync_done, j);
     if (rc != 0) {

@@ -248,7 +248,8 @@ static void uop_done(void *arg, int status)
         omtp_UserInfoGetResp r;
         omtp_msg_init(&omtp_UserInfoGetResp_desc, &r);
         omtp_UserInfo_list *l = &u->infos;
-        qsort(l->items, l->n, sizeof *l->items, cmp_info);
+        if (l->n > 1)
+            qsort(l->items, l->n, sizeof *l->items, cmp_info);
         uint32_t k = omtp_fit_structs(&omtp_UserInfo_desc, l->items, l->n, &used, budget);
         r.userInfos.items = l->items; /* borrowed for the encode */
         r.userInfos.n = k;
@@ -267,7 +268,8 @@ static void uop_done(void *arg, int status)
         omtp_msg_init(&omtp_UserAttrGetResp_desc, &r);
         const omtp_UserAttribute *f = req->body;
         omtp_UserAttribute_list *l = &u->attrs;
-        qsort(l->items, l->n, sizeof *l->items, cmp_attr);
+        if (l->n > 1)
+            qsort(l->items, l->n, sizeof *l->items, cmp_attr);
         uint32_t lo = 0;
         if (f && f->attrValue.len) {
             const char *cur = f->attrValue.data, *slash = strchr(cur, '/');
@@ -276,9 +278,10 @@ static void uop_done(void *arg, int status)
             while (lo < l->n && attr_after(&l->items[lo], cur, flen, an) <= 0)
                 lo++;
         }
-        uint32_t k =
-            omtp_fit_structs(&omtp_UserAttribute_desc, l->items + lo, l->n - lo, &used, budget);
-        r.attributes.items = l->items + lo; /* borrowed for the encode */
+        uint32_t k = lo >= l->n ? 0
+                                : omtp_fit_structs(&omtp_UserAttribute_desc, l->items + lo,
+                                                   l->n - lo, &used, budget);
+        r.attributes.items = k ? l->items + lo : NULL; /* borrowed for the encode */
         r.attributes.n = k;
         if (lo + k < l->n) {
             const omtp_UserAttribute *a = &l->items[lo + k - 1];
