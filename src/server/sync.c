@@ -215,6 +215,8 @@ void handle_hot_session_sync(omtp_req *req)
     j->req = req;
     j->since = in && in->timestamp > 0 ? in->timestamp : 0;
     j->limit = s->cfg->hot_page ? (int)s->cfg->hot_page : 100;
+    if (j->limit > 1000) /* the store's own cap (docs/storage.md) */
+        j->limit = 1000;
     j->budget = omtp_reply_budget(s->cfg);
     snprintf(j->user, sizeof j->user, "%s", req->conn->userId);
     int rc = omtp_store_submit(s->store, hot_work, hot_done, j);
