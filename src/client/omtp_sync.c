@@ -749,6 +749,70 @@ int omtp_sync_members_all(omtp_sync *c, const char *group_id, omtp_GroupChatMemb
     return rc;
 }
 
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int omtp_sync_userinfo_all(omtp_sync *c, const char *const *ids, size_t n,
+                           omtp_UserInfoGetResp *out)
+{
+    const char **sorted = n ? malloc(n * sizeof *sorted) : NULL;
+    omtp_UserInfoGetReq q;
+    omtp_msg_init(&omtp_UserInfoGetReq_desc, &q);
+    tars_init(&omtp_UserInfoGetResp_desc, out);
+    if (n && (!sorted || !(q.userIds.items = calloc(n, sizeof(tars_str))))) {
+        free(sorted);
+        return OMTP_ENOMEM;
+    }
+    if (n) {
+        memcpy(sorted, ids, n * sizeof *sorted);
+        qsort(sorted, n, sizeof *sorted, cmp_cstr);
+    }
+    size_t from = 0;
+    int rc = 0;
+    bool first = true;
+    while (rc == 0 && (first || from < n)) {
+        for (uint32_t i = 0; i < q.userIds.n; i++)
+            tars_str_clear(&q.userIds.items[i]);
+        q.userIds.n = 0;
+        for (size_t i = from; i < n && rc == 0; i++)
+            rc = tars_str_set(&q.userIds.items[q.userIds.n++], sorted[i]) ? OMTP_ENOMEM : 0;
+        if (rc)
+            break;
+        omtp_UserInfoGetResp page;
+        rc = omtp_sync_call(c, PT_USERINFO_GET, &omtp_UserInfoGetReq_desc, &q,
+                            &omtp_UserInfoGetResp_desc, first ? out : &page);
+        if (rc)
+            break;
+        omtp_UserInfoGetResp *got = first ? out : &page;
+        bool more = got->errorCode.code == 0 && got->next.len > 0;
+        size_t next_from = n;
+        if (more) {
+            next_from = from;
+            while (next_from < n && strcmp(sorted[next_from], got->next.data) < 0)
+                next_from++;
+            more = next_from > from; /* progress, or stop */
+        }
+        if (!first) {
+            if (page.errorCode.code)
+                keep_error(&out->errorCode, &page.errorCode);
+            else
+                rc = list_append((tars_list *)(void *)&out->userInfos,
+                                 (tars_list *)(void *)&page.userInfos, sizeof(omtp_UserInfo));
+            omtp_msg_free(&omtp_UserInfoGetResp_desc, &page);
+        }
+        first = false;
+        if (!more)
+            break;
+        from = next_from;
+    }
+    tars_str_clear(&out->next);
+    free(sorted);
+    omtp_msg_free(&omtp_UserInfoGetReq_desc, &q);
+    return rc;
+}
+
 int omtp_sync_high_prior(omtp_sync *c, int64_t seq, int count, omtp_MsgHighPrioritySyncResp *out)
 {
     omtp_MsgHighPrioritySyncReq q = {.seqId = seq, .count = count > 0 ? count : 200};

@@ -170,6 +170,10 @@ int omtp_sync_hot_sessions_all(omtp_sync *c, int64_t cursor_us, omtp_HotSessionR
 int omtp_sync_friends_all(omtp_sync *c, int64_t since_ms, omtp_FriendSyncResp *out);
 int omtp_sync_groups_all(omtp_sync *c, int64_t since_ms, omtp_GroupChatSyncResp *out);
 int omtp_sync_members_all(omtp_sync *c, const char *group_id, omtp_GroupChatMemberGetResp *out);
+/* PT_USERINFO_GET of n ids (0 = yourself), re-asking for the ids from `next`
+ * on until every profile arrived; profiles in user-id order. */
+int omtp_sync_userinfo_all(omtp_sync *c, const char *const *ids, size_t n,
+                           omtp_UserInfoGetResp *out);
 /* PT_HIGH_PRIOR_MSG_SYNC after seq. */
 int omtp_sync_high_prior(omtp_sync *c, int64_t seq, int count, omtp_MsgHighPrioritySyncResp *out);
 /* PT_MSG_READ: read cursor of session_id := seq. Reply in *out. */

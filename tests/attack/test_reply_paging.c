@@ -664,6 +664,14 @@ static void test_lists_paged(void **st)
     }
     assert_int_equal(total, NL);
     assert_true(pages >= 2);
+    const char *idv[NL];
+    for (int i = 0; i < NL; i++)
+        idv[i] = want.items[NL - 1 - i].data; /* any order */
+    omtp_UserInfoGetResp ur;
+    assert_int_equal(omtp_sync_userinfo_all(a, idv, NL, &ur), 0);
+    assert_int_equal(ur.errorCode.code, 0);
+    assert_int_equal(ur.userInfos.n, NL);
+    omtp_msg_free(&omtp_UserInfoGetResp_desc, &ur);
     g_ids_free(&want);
 
     /* GROUPCHAT_SYNC of 20 groups of 2.3 KB (5 of them dismissed): pages by
