@@ -19,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-
 size_t omtp_reply_budget(const omtp_config *cfg)
 {
     size_t frame = cfg->max_frame ? cfg->max_frame : OMTP_DEFAULT_MAX_FRAME;
