@@ -922,6 +922,12 @@ static void test_field_limits_http(void **st)
                                 "\"content\":\"hi\",",
                                 "pushInfo", 4096, &named),
                      200);
+    /* the OMTP refusals are counted where an operator looks */
+    omtp_sync *c = h_login(s, "u1", "pw-u1", DEVICE_LINUX);
+    char why[512];
+    assert_int_equal(nick(c, 300, why, sizeof why), OMTP_EC_PARAM);
+    omtp_sync_close(c);
+    assert_true(h_metric(port, "omtp_fields_too_long_total") >= 1);
     h_server_stop_free(s);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
