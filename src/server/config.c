@@ -72,12 +72,14 @@ static const struct setting settings[] = {
     U(compress_threshold, "compress pushes bigger than this to zlib-using peers"),
     U(max_content, "largest message content in bytes (lowered to fit one reply frame)"),
     U(revoke_limit_s, "revoke/edit time limit in seconds, 0 = none"),
-    U(group_member_limit, "default group member limit"),
+    U(group_member_limit, "default group member limit, and the most a client may set"),
+    U(group_member_hard_limit, "most memberLimit the HTTP API (administrator) may set"),
     B(friends_only, "single chat only between friends (true/false)"),
     U(hot_page, "hot sessions per sync page"),
     U(hp_retention_days, "keep high-priority queue entries this many days, 0 = forever"),
     U(hp_retention_s, "testing: retention in seconds, overrides hp_retention_days if > 0"),
     U(hp_prune_interval_s, "seconds between retention passes (0 = 600)"),
+    U(shutdown_timeout_s, "SIGTERM/SIGINT: exit within this many seconds (0 = 10)"),
     S(http_listen, "HOST:PORT of the HTTP API (empty = off)"),
     S(http_port_file, "write the HTTP API's bound port here"),
     S(api_keys, "comma-separated bearer keys for the HTTP API"),
@@ -119,10 +121,12 @@ void omtp_config_defaults(omtp_config *c)
     c->max_content = 64 * 1024;
     c->revoke_limit_s = 120;
     c->group_member_limit = 500;
+    c->group_member_hard_limit = 100000;
     c->friends_only = false;
     c->hot_page = 100;
     c->hp_retention_days = 30;
     c->hp_prune_interval_s = 600;
+    c->shutdown_timeout_s = 10;
     c->push_webhook_batch_ms = 200;
     c->push_webhook_queue_max = 10000;
     c->before_send_timeout_ms = 500;

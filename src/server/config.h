@@ -38,16 +38,18 @@ typedef struct omtp_config {
     char aes_key_hex[65];      /* CRYPTO=1 payload key; "" = none */
     char token_secret_hex[65]; /* "" = generated once and kept in the store */
     /* messaging */
-    uint32_t compress_threshold; /* compress pushes above this to zlib peers */
-    uint32_t max_content;        /* MsgReq.content bytes (MSG_TOO_LONG above) */
-    uint32_t revoke_limit_s;     /* revoke/edit time limit, 0 = none (default 120) */
-    uint32_t group_member_limit; /* default memberLimit (500) */
-    bool friends_only;           /* single chat only between friends */
-    uint32_t hot_page;           /* hot sessions per page (default 100) */
+    uint32_t compress_threshold;      /* compress pushes above this to zlib peers */
+    uint32_t max_content;             /* MsgReq.content bytes (MSG_TOO_LONG above) */
+    uint32_t revoke_limit_s;          /* revoke/edit time limit, 0 = none (default 120) */
+    uint32_t group_member_limit;      /* default memberLimit, and the most a client may set (500) */
+    uint32_t group_member_hard_limit; /* most memberLimit the HTTP API (admin) may set (100000) */
+    bool friends_only;                /* single chat only between friends */
+    uint32_t hot_page;                /* hot sessions per page (default 100) */
     /* high-priority queue retention (hp_retention.h) */
     uint32_t hp_retention_days;   /* entries kept this long; 0 = forever (default 30) */
     uint32_t hp_retention_s;      /* testing: retention in seconds, overrides days when > 0 */
     uint32_t hp_prune_interval_s; /* seconds between passes (600; the first after <= 30 s) */
+    uint32_t shutdown_timeout_s;  /* SIGTERM: exit within this many seconds (10; 0 = 10) */
     /* HTTP API */
     char http_listen[128]; /* "127.0.0.1:9080"; "" = off */
     char http_port_file[512];

@@ -636,7 +636,7 @@ int omtp_http_start(omtp_server *srv)
              cfg->http_listen, port, h->nkeys, h->max_body);
     return 0;
 err:
-    omtp_http_stop(srv);
+    omtp_http_stop(srv, 0);
     if (!h->async_init) { /* stop only frees what it knows about */
         pthread_mutex_destroy(&h->mu);
         free(h);
@@ -644,7 +644,7 @@ err:
     return rc;
 }
 
-int omtp_http_stop(omtp_server *srv)
+int omtp_http_stop(omtp_server *srv, uint64_t wait_ms)
 {
     omtp_http *h = srv->http;
     if (!h)
@@ -672,7 +672,8 @@ int omtp_http_stop(omtp_server *srv)
         }
         /* 3. wait (bounded) for the HTTP thread to send them */
         struct timespec ts = {0, 2 * 1000 * 1000};
-        for (int waited = 0; waited < HTTP_STOP_WAIT_MS; waited += 2) {
+        uint64_t most = wait_ms && wait_ms < HTTP_STOP_WAIT_MS ? wait_ms : HTTP_STOP_WAIT_MS;
+        for (uint64_t waited = 0; waited < most; waited += 2) {
             bool pending = false;
             for (http_req *r = h->inflight; r; r = r->inext)
                 pending |= atomic_load(&r->conn) != NULL;

@@ -178,6 +178,14 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
         histogram(&b, "omtp_store_sync_seconds",
                   "time of one fsync making committed batches durable (SQLite FULL only)",
                   st.sync_us_bucket, st.sync_us_sum);
+        histogram(&b, "omtp_store_item_seconds",
+                  "time one work item held the store thread (every other write waits meanwhile)",
+                  st.item_us_bucket, st.item_us_sum);
+        head(&b, "omtp_store_item_seconds_max", "gauge",
+             "the longest a single work item held the store thread since start");
+        out(&b, "omtp_store_item_seconds_max %.6f\n", (double)st.item_us_max / 1e6);
+        one(&b, "omtp_store_items_slow_total", "counter",
+            "work items that held the store thread longer than 100 ms", st.items_slow);
     }
 
     if (srv->cluster) {

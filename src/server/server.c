@@ -22,7 +22,10 @@
  * Shutdown (SIGINT/SIGTERM): stop accepting, stop reading, close the store
  * (which runs and commits everything queued and calls the completions, so
  * every request in flight is answered), then close connections after their
- * output flushed (5 s cap), then leave the loop: exit 0.
+ * output flushed (5 s cap), then leave the loop: exit 0. The whole of it is
+ * bounded by shutdown_timeout_s: the store commits what it can in 3/4 of it
+ * and completes the rest as failed (never acknowledged, logged); a
+ * watchdog exits when flushing runs over.
  */
 #include "core.h"
 #include "cluster/cluster.h"
@@ -58,6 +61,8 @@ struct omtp_server_impl {
     SSL_CTX *ssl_ctx;
     uv_signal_t sigint, sigterm;
     uv_timer_t tick;
+    uv_timer_t shutdown_watchdog; /* shutdown_timeout_s (omtp_server_stop) */
+    bool watchdog_started;
     uv_check_t flush_check;     /* writes collected output after I/O callbacks */
     uv_prepare_t flush_prepare; /* ... and before the loop blocks (timers, idle) */
     omtp_conn *flush_list;      /* connections with collected output (conn.c) */
@@ -521,6 +526,13 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
                  "aes_key_hex must be 64 hex digits (e.g. from `openssl rand -hex 32`)");
         return OMTP_EINVAL;
     }
+    if (cfg->group_member_hard_limit && cfg->group_member_limit > cfg->group_member_hard_limit) {
+        snprintf(why, whylen,
+                 "group_member_limit (%u) is above group_member_hard_limit (%u): lower the first "
+                 "or raise the second",
+                 cfg->group_member_limit, cfg->group_member_hard_limit);
+        return OMTP_EINVAL;
+    }
     int rc = omtp_reply_fit_config(cfg, why, whylen);
     if (rc)
         return rc;
@@ -592,12 +604,28 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
     return 0;
 }
 
+/* shutdown_timeout_s passed and the loop is still running (connections
+ * flushing their output): end the process. */
+static void on_shutdown_watchdog(uv_timer_t *t)
+{
+    omtp_server *s = t->data;
+    LOG_WARN("shutdown: shutdown_timeout_s (%u s) passed with %llu connections still flushing: "
+             "exiting now",
+             s->cfg->shutdown_timeout_s ? s->cfg->shutdown_timeout_s : 10,
+             (unsigned long long)s->metrics.conns_open);
+    _exit(0);
+}
+
 static void finish_shutdown(omtp_server *s)
 {
     struct omtp_server_impl *im = s->impl;
     if (im->handles_closed)
         return;
     im->handles_closed = true;
+    if (im->watchdog_started) {
+        uv_timer_stop(&im->shutdown_watchdog);
+        uv_close((uv_handle_t *)&im->shutdown_watchdog, NULL);
+    }
     uv_timer_stop(&im->tick);
     uv_close((uv_handle_t *)&im->tick, NULL);
     omtp_conn_flush_all(s); /* releases the references the list holds */
@@ -613,6 +641,18 @@ void omtp_server_stop(omtp_server *s)
     if (s->stopping)
         return;
     s->stopping = true;
+    /* shutdown_timeout_s bounds the whole shutdown, from here: the HTTP API
+     * gets 1/5 of it to send its last answers, the store 3/4 (from here) to
+     * commit what is queued and 1/10 more to stop a running statement; a
+     * watchdog ends the process when the rest (flushing output) runs over */
+    uint64_t t_stop = uv_hrtime();
+    uint64_t budget_ms =
+        (uint64_t)(s->cfg->shutdown_timeout_s ? s->cfg->shutdown_timeout_s : 10) * 1000;
+    uv_timer_init(s->loop, &im->shutdown_watchdog);
+    im->shutdown_watchdog.data = s;
+    uv_timer_start(&im->shutdown_watchdog, on_shutdown_watchdog, budget_ms, 0);
+    uv_unref((uv_handle_t *)&im->shutdown_watchdog);
+    im->watchdog_started = true;
     omtp_cluster_stop(s); /* our devices leave the cluster presence table */
     if (im->listening)
         uv_close((uv_handle_t *)&im->listener, NULL);
@@ -620,7 +660,7 @@ void omtp_server_stop(omtp_server *s)
         uv_close((uv_handle_t *)&im->tls_listener, NULL);
     im->listening = im->tls_listening = false;
     if (im->http_started)
-        omtp_http_stop(s);
+        omtp_http_stop(s, budget_ms / 5);
     im->http_started = false;
     /* no new requests; the store answers those in flight as it closes */
     for (omtp_conn *c = im->all; c; c = omtp_conn_all_link(c)->next)
@@ -631,7 +671,23 @@ void omtp_server_stop(omtp_server *s)
     omtp_webhook_close(s);
     omtp_hp_retention_stop(s); /* a chunk in flight completes as the store drains */
     if (s->store) {
-        omtp_store_close(s->store);
+        uint64_t abandoned = 0;
+        uint64_t t0 = uv_hrtime(), spent_ms = (t0 - t_stop) / 1000000;
+        uint64_t store_ms = budget_ms * 3 / 4 > spent_ms ? budget_ms * 3 / 4 - spent_ms : 1;
+        if (omtp_store_close_within(s->store, store_ms, budget_ms / 10, &abandoned)) {
+            LOG_ERROR("shutdown: the store did not stop within %llu ms (shutdown_timeout_s = "
+                      "%llu): exiting now; %llu queued writes were abandoned, none of them "
+                      "acknowledged",
+                      (unsigned long long)(budget_ms * 3 / 4 + budget_ms / 10),
+                      (unsigned long long)(budget_ms / 1000), (unsigned long long)abandoned);
+            _exit(1);
+        }
+        if (abandoned)
+            LOG_WARN("shutdown: %llu queued store items abandoned after %llu ms "
+                     "(shutdown_timeout_s = %llu); their requests were answered as failed",
+                     (unsigned long long)abandoned,
+                     (unsigned long long)((uv_hrtime() - t0) / 1000000),
+                     (unsigned long long)(budget_ms / 1000));
         s->store = NULL;
     }
     omtp_groups_close(s); /* group fan-out queue and member cache (group.h) */
