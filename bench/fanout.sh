@@ -21,6 +21,7 @@ ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cat >"$T/omtpd.conf" <<CONF
 keepalive_s = 300
 log_level = warn
+max_conns_per_ip = 0
 group_member_limit = $((N + 1))
 CONF
 "$OMTPD" user bulk b $((N + 1)) --password bench --cost 4 --config "$T/omtpd.conf" --data-dir "$T/data" >/dev/null

@@ -61,6 +61,10 @@ static const struct setting settings[] = {
     U(keepalive_s, "expected PING interval; silent connections close after 2x"),
     U(prelogin_timeout_s, "close connections not logged in after this many seconds"),
     U(login_fail_delay_ms, "delay per recent login failure from the same address"),
+    U(max_prelogin_frame, "largest frame in bytes before login (bigger: error frame, close)"),
+    U(frame_timeout_s, "seconds a frame may take to arrive completely, 0 = no deadline"),
+    U(max_pending_bytes, "bytes of partial frames over all connections, 0 = unlimited"),
+    U(max_conns_per_ip, "connections not logged in per source address, 0 = unlimited"),
     U(req_rate, "requests per second per logged-in connection, 0 = unlimited"),
     U(req_burst, "requests a connection may send at once (bucket size), 0 = 2 x req_rate"),
     U(req_refusals_max, "rate-limit refusals within 10 s that close the connection, 0 = never"),
@@ -84,6 +88,9 @@ static const struct setting settings[] = {
     S(http_port_file, "write the HTTP API's bound port here"),
     S(api_keys, "comma-separated bearer keys for the HTTP API"),
     U(http_max_body, "largest HTTP request body in bytes, 0 = 1 MiB"),
+    U(http_max_conns, "most HTTP API connections at once"),
+    U(http_max_conns_per_ip, "most HTTP API connections per source address, 0 = unlimited"),
+    U(http_timeout_s, "seconds an HTTP connection may stay silent (slow headers/body)"),
     S(push_webhook_url, "POST offline push events here (empty = off); docs/webhooks.md"),
     U(push_webhook_batch_ms, "one POST per recipient for the events within this many ms"),
     U(push_webhook_queue_max, "offline push events waiting at most; the oldest are dropped"),
@@ -113,6 +120,13 @@ void omtp_config_defaults(omtp_config *c)
     c->keepalive_s = 30;
     c->prelogin_timeout_s = 10;
     c->login_fail_delay_ms = 200;
+    c->max_prelogin_frame = 16 * 1024;
+    c->frame_timeout_s = 30;
+    c->max_pending_bytes = 64 * 1024 * 1024;
+    c->max_conns_per_ip = 64;
+    c->http_max_conns = 256;
+    c->http_max_conns_per_ip = 32;
+    c->http_timeout_s = 10;
     c->req_rate = 0;
     c->req_burst = 0;
     c->req_refusals_max = 100;
@@ -234,6 +248,17 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
         }
         if ((!strcmp(key, "req_rate") || !strcmp(key, "req_burst")) && v > OMTP_RL_MAX) {
             snprintf(why, whylen, "%s: '%s' is above the limit of %u", key, value, OMTP_RL_MAX);
+            return OMTP_EINVAL;
+        }
+        if (!strcmp(key, "max_prelogin_frame") && v < 1024) {
+            snprintf(why, whylen,
+                     "%s: '%s' is too small for a LOGIN with a token: use at least 1024", key,
+                     value);
+            return OMTP_EINVAL;
+        }
+        if (!strcmp(key, "http_max_conns") && v == 0) {
+            snprintf(why, whylen, "%s: must be at least 1 (turn the API off with http_listen =)",
+                     key);
             return OMTP_EINVAL;
         }
         *(uint32_t *)(void *)p = (uint32_t)v;

@@ -26,6 +26,11 @@ typedef struct omtp_config {
     uint32_t keepalive_s;         /* PING interval expected; idle close after 2x */
     uint32_t prelogin_timeout_s;  /* close if not logged in by then */
     uint32_t login_fail_delay_ms; /* per-address slowdown after failures */
+    /* resource guards (guard.h) */
+    uint32_t max_prelogin_frame; /* largest frame before login (default 16 KiB) */
+    uint32_t frame_timeout_s;    /* a frame must complete within this; 0 = no deadline */
+    uint32_t max_pending_bytes;  /* partial-frame bytes of all connections; 0 = unlimited */
+    uint32_t max_conns_per_ip;   /* unauthenticated connections per address; 0 = unlimited */
     /* request rate limit per logged-in connection (ratelimit.h, dispatch.c) */
     uint32_t req_rate;         /* requests per second (bucket refill); 0 = unlimited */
     uint32_t req_burst;        /* bucket size; 0 = 2 x req_rate */
@@ -53,8 +58,11 @@ typedef struct omtp_config {
     /* HTTP API */
     char http_listen[128]; /* "127.0.0.1:9080"; "" = off */
     char http_port_file[512];
-    char api_keys[1024];    /* comma-separated bearer keys */
-    uint32_t http_max_body; /* request body cap in bytes (413 above); 0 = 1 MiB */
+    char api_keys[1024];            /* comma-separated bearer keys */
+    uint32_t http_max_body;         /* request body cap in bytes (413 above); 0 = 1 MiB */
+    uint32_t http_max_conns;        /* HTTP connections at once */
+    uint32_t http_max_conns_per_ip; /* HTTP connections per address; 0 = unlimited */
+    uint32_t http_timeout_s;        /* an HTTP connection silent this long is closed */
     /* webhooks to the business backend (docs/webhooks.md) */
     char push_webhook_url[512];      /* offline push events; "" = off */
     uint32_t push_webhook_batch_ms;  /* events of one recipient within this window: one POST */

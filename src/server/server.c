@@ -14,6 +14,11 @@
  * later deadline. Cost: O(1) per connection per deadline, two pointers and
  * an int of memory per connection, and deadlines accurate to TICK_MS.
  *
+ * Accept batching: at most ACCEPT_BATCH connections per listener per loop
+ * iteration (on_conn), the rest on the next one, so a connection flood
+ * cannot stall the loop nor shed connections before their LOGIN is read.
+ * Admission itself (per-address counts, descriptor budget) is guard.c's.
+ *
  * Login throttle: a direct-mapped table of LOGIN_FAIL_SLOTS addresses with
  * their recent failure count; a login from an address with failures in the
  * last minute waits failures x login_fail_delay_ms (capped) first. Bounded
@@ -34,6 +39,7 @@
 #include "http.h"
 #include "webhook.h"
 #include "hp_retention.h"
+#include "guard.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -48,6 +54,7 @@
 #define LOGIN_FAIL_SLOTS 1024
 #define LOGIN_FAIL_MAX   10
 #define LOGIN_FAIL_WIN   60000
+#define ACCEPT_BATCH     64 /* connections accepted per listener per loop iteration */
 
 struct fail_entry {
     char ip[48];
@@ -74,6 +81,10 @@ struct omtp_server_impl {
     omtp_conn *all; /* every open connection */
     struct fail_entry fails[LOGIN_FAIL_SLOTS];
     bool http_started;
+    /* accept batching (on_conn): accepts this iteration, per listener (0
+     * plain, 1 TLS), and whether one waits for the next iteration */
+    unsigned accepts[2];
+    bool accept_deferred[2];
 };
 
 SSL_CTX *omtp_server_ssl_ctx(omtp_server *s)
@@ -91,9 +102,12 @@ static void on_flush_check(uv_check_t *h)
     omtp_conn_flush_all(h->data);
 }
 
+static void resume_accepts(omtp_server *s);
+
 static void on_flush_prepare(uv_prepare_t *h)
 {
     omtp_conn_flush_all(h->data);
+    resume_accepts(h->data); /* before the loop polls again */
 }
 
 /* ------------------------------------------------------------ timer wheel */
@@ -152,6 +166,8 @@ static void on_tick(uv_timer_t *t)
             c = next;
         }
     }
+    omtp_guard_tick(s, false); /* rate-limited shedding logs still owed */
+    omtp_http_tick(s);         /* slow HTTP clients past http_timeout_s */
 }
 
 /* ------------------------------------------------------------ presence */
@@ -363,16 +379,48 @@ void omtp_server_conn_closed(omtp_server *s, omtp_conn *c)
         finish_shutdown(s);
 }
 
+/* Accept batching: libuv calls on_conn for every connection waiting in the
+ * kernel's queue in one go (up to the 4096 backlog) before it serves any
+ * other socket. Under a connection flood that is hundreds of milliseconds
+ * in which no logged-in user is read, and -- at the descriptor budget --
+ * every new connection sheds one accepted earlier in the same burst before
+ * its first bytes (a LOGIN) could be read. So at most ACCEPT_BATCH per
+ * listener per iteration: the next one is left in libuv (which then stops
+ * watching the listener) and taken in the uv_prepare before the next poll,
+ * which re-arms the listener. Reads of every other socket come in between. */
 static void on_conn(uv_stream_t *l, int status)
 {
     omtp_server *s = l->data;
+    struct omtp_server_impl *im = s->impl;
     if (status < 0) {
-        LOG_WARN("accept failed: %s", uv_strerror(status));
+        omtp_guard_accept_failed(s, status); /* EMFILE: counted, logged, sheds idle ones */
         return;
     }
     if (s->stopping)
         return;
-    omtp_conn_accept(s, l, l == (uv_stream_t *)&s->impl->tls_listener);
+    int k = l == (uv_stream_t *)&im->tls_listener;
+    if (im->accepts[k] >= ACCEPT_BATCH) {
+        im->accept_deferred[k] = true;
+        return;
+    }
+    im->accepts[k]++;
+    omtp_conn_accept(s, l, k == 1);
+}
+
+static void resume_accepts(omtp_server *s)
+{
+    struct omtp_server_impl *im = s->impl;
+    for (int k = 0; k < 2; k++) {
+        im->accepts[k] = 0;
+        if (!im->accept_deferred[k])
+            continue;
+        im->accept_deferred[k] = false;
+        bool listening = k ? im->tls_listening : im->listening;
+        if (listening && !s->stopping) {
+            im->accepts[k]++;
+            omtp_conn_accept(s, (uv_stream_t *)(k ? &im->tls_listener : &im->listener), k == 1);
+        }
+    }
 }
 
 /* ------------------------------------------------------------ listeners */
@@ -551,6 +599,10 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
         snprintf(why, whylen, "cannot start the webhook worker: %s", omtp_strerror(rc));
         return rc;
     }
+    if ((rc = omtp_guard_init(s))) {
+        snprintf(why, whylen, "out of memory");
+        return rc;
+    }
     int port;
     rc = start_listener(s, &im->listener, cfg->listen, "", &port, why, whylen);
     if (rc)
@@ -641,6 +693,7 @@ void omtp_server_stop(omtp_server *s)
     if (s->stopping)
         return;
     s->stopping = true;
+    omtp_guard_tick(s, true); /* the shedding counts not logged yet */
     /* shutdown_timeout_s bounds the whole shutdown, from here: the HTTP API
      * gets 1/5 of it to send its last answers, the store 3/4 (from here) to
      * commit what is queued and 1/10 more to stop a running statement; a
@@ -717,6 +770,7 @@ void omtp_server_free(omtp_server *s)
     s->store = NULL;
     SSL_CTX_free(s->impl->ssl_ctx);
     free(s->impl->buckets);
+    omtp_guard_free(s);
     free(s->impl);
     s->impl = NULL;
 }
