@@ -23,6 +23,7 @@ enum {
     OMTP_EEXIST = -12,    /* already exists */
     OMTP_EDB = -13,       /* storage failure */
     OMTP_EAGAIN = -14,    /* store work item: run me again in a fresh transaction */
+    OMTP_EBUSY = -15,     /* held by someone else (e.g. a running server holds the store) */
 };
 
 /* A short English description of an OMTP_E* value. */

@@ -7,8 +7,11 @@
 #      omtp_<layer>); it must fail on its forbidden header, and only there
 #      (the layer's own header, included first, must be found);
 #   2. the sources: every '#include "dir/..."' in src/tars, proto, client,
-#      util, store and in the cluster's message code names an allowed layer,
-#      and no include climbs out of its folder with "../".
+#      util, store, cluster and the server folders already clean of upward
+#      includes (src/domain, src/omtpd) names an allowed layer, and no include
+#      climbs out of its folder with "../". The server folders not checked yet
+#      (core, omtp, http, hooks) are listed in docs/architecture.md under
+#      "still to move"; each gets its check_dir line when its list is empty.
 set -u
 B=${1:?build dir}
 SRC=${OMTP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -37,7 +40,7 @@ for probe in "$SRC"/tests/layers/*_sees_*.c; do
         echo "$out" | tail -10
     fi
 done
-[ "$n" -ge 6 ] || bad "only $n layer probes in tests/layers (expected at least 6)"
+[ "$n" -ge 7 ] || bad "only $n layer probes in tests/layers (expected at least 7)"
 
 # 2. the sources name only allowed layers
 check_dir() { # folder (under src), allowed first path components...
@@ -65,15 +68,9 @@ check_dir proto tars proto
 check_dir client tars proto client
 check_dir util util
 check_dir store util tars proto store
-[ "$fail" = "$before" ] && ok "src/tars, proto, client, util, store include only layers below them"
-
-# the cluster's message code stays free of the store and the server
-before=$fail
-for f in src/cluster/cluster_msg.h src/cluster/cluster_msg.c; do
-    if grep -nE '#[[:space:]]*include[[:space:]]*"(store|server)/' "$SRC/$f"; then
-        bad "$f includes the store or the server"
-    fi
-done
-[ "$fail" = "$before" ] && ok "cluster_msg.{c,h} include neither store/ nor server/"
+check_dir cluster util tars proto cluster
+check_dir domain util tars proto store cluster core domain
+check_dir omtpd util tars proto store cluster core domain omtp http hooks omtpd
+[ "$fail" = "$before" ] && ok "src/tars, proto, client, util, store, cluster, domain, omtpd include only layers below them"
 
 exit $fail
