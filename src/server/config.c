@@ -55,6 +55,7 @@ static const struct setting settings[] = {
     S(tls_cert, "PEM certificate (chain) file for the TLS listener"),
     S(tls_key, "PEM private key file for the TLS listener"),
     S(tls_port_file, "write the TLS listener's bound port number to this file"),
+    S(tls_ciphers, "TLS 1.2 cipher list in OpenSSL syntax (empty = forward-secret AEAD only)"),
     U(max_conns, "most open connections, 0 = bounded by the fd limit"),
     U(max_frame, "largest frame in bytes, in and out"),
     U(out_buf_cap, "unsent bytes queued per connection before it is closed"),
@@ -111,8 +112,8 @@ void omtp_config_defaults(omtp_config *c)
     c->keepalive_s = 30;
     c->prelogin_timeout_s = 10;
     c->login_fail_delay_ms = 200;
-    c->req_rate = 0;
-    c->req_burst = 0;
+    c->req_rate = 50; /* far above a person; stops one connection flooding the loop */
+    c->req_burst = 200;
     c->req_refusals_max = 100;
     c->sync_level = 2;
     c->compress_threshold = 1024;

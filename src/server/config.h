@@ -20,6 +20,7 @@ typedef struct omtp_config {
     char tls_listen[128]; /* "" = no TLS listener */
     char tls_cert[512], tls_key[512];
     char tls_port_file[512];      /* write the TLS listener's bound port here */
+    char tls_ciphers[512];        /* TLS 1.2 cipher list (OpenSSL syntax); "" = ECDHE + AEAD only */
     uint32_t max_conns;           /* 0 = unlimited (bounded by the fd limit) */
     uint32_t max_frame;           /* bytes, default 1 MiB */
     uint32_t out_buf_cap;         /* unsent output per connection before closing it */

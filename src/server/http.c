@@ -27,6 +27,7 @@
 #include "http.h"
 #include "http_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
@@ -123,6 +124,42 @@ static bool path_match(const char *pattern, const char *path,
         u++;
     }
     return *p == '\0' && *u == '\0';
+}
+
+/* Whether the raw (still escaped) path of uri holds a control character,
+ * literally or escaped (%00..%1F, %7F). libmicrohttpd unescapes the path
+ * before on_request sees it, and an escaped NUL would silently cut it short
+ * ("/v1/users/alice%00x" read as "/v1/users/alice"), so this looks at the
+ * bytes the client sent. The query string is not a path segment. */
+static bool path_has_control(const char *uri)
+{
+    static const char hexd[] = "0123456789abcdef";
+    for (const char *u = uri; *u && *u != '?'; u++) {
+        unsigned char ch = (unsigned char)*u;
+        if (ch < 0x20 || ch == 0x7f)
+            return true;
+        if (ch != '%' || !u[1] || !u[2])
+            continue;
+        const char *hi = strchr(hexd, tolower((unsigned char)u[1]));
+        const char *lo = strchr(hexd, tolower((unsigned char)u[2]));
+        if (!hi || !lo || !*hi || !*lo)
+            continue;
+        int v = (int)(hi - hexd) * 16 + (int)(lo - hexd);
+        if (v < 0x20 || v == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+/* *con_cls before the first on_request of a request whose raw path holds a
+ * control character (set by on_uri, replaced by the request there). */
+static char bad_path_mark;
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    return path_has_control(uri) ? &bad_path_mark : NULL;
 }
 
 /* The route for (method, path), or NULL; *allow lists the methods the path
@@ -297,7 +334,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   size_t *data_size, void **con_cls)
 {
     omtp_http *h = cls;
-    http_req *r = *con_cls;
+    bool bad_path = *con_cls == &bad_path_mark;
+    http_req *r = bad_path ? NULL : *con_cls;
 
     if (!r) { /* headers are in: route, authenticate, check the declared size */
         r = calloc(1, sizeof(*r));
@@ -313,8 +351,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
-        r->route = route_find(method, url, r->param, r->allow, sizeof(r->allow));
-        if (!r->route) {
+        r->route = bad_path ? NULL : route_find(method, url, r->param, r->allow, sizeof(r->allow));
+        if (bad_path) {
+            reject(r, 400, "bad_path",
+                   "the path holds a control character (such as %%00): ids and path segments "
+                   "never contain one");
+        } else if (!r->route) {
             if (r->allow[0])
                 reject(r, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)",
                        method, url, r->allow);
@@ -399,9 +441,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     http_req *r = *con_cls;
-    if (!r)
-        return;
     *con_cls = NULL;
+    if (!r || r == (void *)&bad_path_mark)
+        return;
     atomic_store(&r->conn, NULL);
     req_unref(r);
 }
@@ -612,11 +654,11 @@ int omtp_http_start(omtp_server *srv)
                      MHD_USE_ERROR_LOG | MHD_USE_AUTO;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
-                            on_mhd_log, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_END);
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_END);
     if (!h->d) {
         LOG_ERROR("http: cannot listen on %s: %s", cfg->http_listen, strerror(errno));
         rc = OMTP_EIO;

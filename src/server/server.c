@@ -40,6 +40,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The TLS 1.2 suites offered when tls_ciphers is empty: ECDHE key exchange
+ * (forward secrecy) with an AEAD cipher (GCM or ChaCha20-Poly1305). */
+#define OMTP_TLS_CIPHERS_DEFAULT "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
+
 #define TICK_MS          250
 #define WHEEL_SLOTS      512
 #define LOGIN_FAIL_SLOTS 1024
@@ -479,6 +483,17 @@ static int tls_setup(omtp_server *s, char *why, size_t whylen)
         goto err;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* TLS 1.2: only forward-secret (ECDHE) AEAD suites unless tls_ciphers says
+     * otherwise; TLS 1.3 suites are all ECDHE + AEAD, OpenSSL's list stays. */
+    const char *ciphers = cfg->tls_ciphers[0] ? cfg->tls_ciphers : OMTP_TLS_CIPHERS_DEFAULT;
+    if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
+        snprintf(why, whylen,
+                 "tls_ciphers '%s' names no TLS 1.2 cipher OpenSSL knows (see `openssl ciphers "
+                 "-v '%s'`; leave it empty for the default %s)",
+                 ciphers, ciphers, OMTP_TLS_CIPHERS_DEFAULT);
+        SSL_CTX_free(ctx);
+        return OMTP_EINVAL;
+    }
     if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1)
