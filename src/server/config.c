@@ -62,6 +62,9 @@ static const struct setting settings[] = {
     U(keepalive_s, "expected PING interval; silent connections close after 2x"),
     U(prelogin_timeout_s, "close connections not logged in after this many seconds"),
     U(login_fail_delay_ms, "delay per recent login failure from the same address"),
+    U(login_account_delay_ms,
+      "per-account backoff after a failed password, doubling per failure; 0 = off"),
+    U(login_account_delay_max_ms, "cap of the per-account backoff"),
     U(req_rate, "requests per second per logged-in connection, 0 = unlimited"),
     U(req_burst, "requests a connection may send at once (bucket size), 0 = 2 x req_rate"),
     U(req_refusals_max, "rate-limit refusals within 10 s that close the connection, 0 = never"),
@@ -112,6 +115,8 @@ void omtp_config_defaults(omtp_config *c)
     c->keepalive_s = 30;
     c->prelogin_timeout_s = 10;
     c->login_fail_delay_ms = 200;
+    c->login_account_delay_ms = 250;
+    c->login_account_delay_max_ms = 30000;
     c->req_rate = 50; /* far above a person; stops one connection flooding the loop */
     c->req_burst = 200;
     c->req_refusals_max = 100;

@@ -27,6 +27,8 @@ typedef struct omtp_config {
     uint32_t keepalive_s;         /* PING interval expected; idle close after 2x */
     uint32_t prelogin_timeout_s;  /* close if not logged in by then */
     uint32_t login_fail_delay_ms; /* per-address slowdown after failures */
+    uint32_t login_account_delay_ms;     /* per-account backoff base (login_guard.h); 0 = off */
+    uint32_t login_account_delay_max_ms; /* its cap */
     /* request rate limit per logged-in connection (ratelimit.h, dispatch.c) */
     uint32_t req_rate;         /* requests per second (bucket refill); 0 = unlimited */
     uint32_t req_burst;        /* bucket size; 0 = 2 x req_rate */

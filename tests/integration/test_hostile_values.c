@@ -19,7 +19,10 @@ static char group[160];
 static int setup(void **st)
 {
     (void)st;
-    srv = h_server_start("login_fail_delay_ms = 0\nlog_level = warn\n", NULL);
+    srv = h_server_start("login_fail_delay_ms = 0\nlog_level = warn\n"
+                         /* floods on purpose (see above) */
+                         "req_rate = 0\nlogin_account_delay_ms = 0\n",
+                         NULL);
     const char *args[] = {"user", "bulk", "u", "3", "--password", "pw", "--cost", "4", NULL};
     assert_int_equal(h_admin(srv, NULL, 0, args), 0);
     h_user_add(srv, "alice", "pw-alice");
