@@ -117,6 +117,22 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
     head(&b, "omtp_logins_total", "counter", "login attempts by result");
     out(&b, "omtp_logins_total{result=\"ok\"} %llu\n", (unsigned long long)m->logins_ok);
     out(&b, "omtp_logins_total{result=\"failed\"} %llu\n", (unsigned long long)m->logins_failed);
+    static const char *const lf_names[OMTP_LF_N] = {"credentials", "token", "throttled", "fields",
+                                                    "server"};
+    head(&b, "omtp_login_failures_total", "counter",
+         "failed logins by reason (credentials = wrong user id or password)");
+    for (int i = 0; i < OMTP_LF_N; i++)
+        out(&b, "omtp_login_failures_total{reason=\"%s\"} %llu\n", lf_names[i],
+            (unsigned long long)m->login_failures[i]);
+    head(&b, "omtp_logins_delayed_total", "counter",
+         "logins held before their check by recent failures (of the address, of the account)");
+    out(&b, "omtp_logins_delayed_total{by=\"address\"} %llu\n",
+        (unsigned long long)m->logins_delayed_addr);
+    out(&b, "omtp_logins_delayed_total{by=\"account\"} %llu\n",
+        (unsigned long long)m->logins_delayed_acct);
+    one(&b, "omtp_login_password_checks_total", "counter",
+        "password hashes checked at login (an unknown user id is checked against a dummy hash)",
+        m->login_kdf);
     one(&b, "omtp_kicks_total", "counter", "devices kicked out (replaced or removed)", m->kicks);
     packets(&b, "omtp_packets_in_total", "packets received by type", m->packets_in);
     packets(&b, "omtp_packets_out_total", "packets sent by type", m->packets_out);

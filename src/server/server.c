@@ -31,9 +31,11 @@
 #include "http.h"
 #include "webhook.h"
 #include "hp_retention.h"
+#include "login_guard.h"
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -539,6 +541,28 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
     int rc = omtp_auth_load_secret(cfg, s->token_secret, why, whylen);
     if (rc)
         return rc;
+    s->login_guard =
+        omtp_login_guard_new(cfg->login_account_delay_ms, cfg->login_account_delay_max_ms);
+    if (!s->login_guard) {
+        snprintf(why, whylen, "out of memory (login guard)");
+        return OMTP_ENOMEM;
+    }
+    /* the hash an unknown user id's password is checked against: same KDF,
+     * same cost as a new user's, matching no password anyone sends */
+    {
+        uint8_t rnd[32];
+        char pw[65];
+        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+            snprintf(why, whylen, "no randomness for the login dummy hash");
+            return OMTP_EIO;
+        }
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
+        if (omtp_auth_hash_password(pw, s->login_dummy_hash, sizeof(s->login_dummy_hash))) {
+            snprintf(why, whylen, "cannot compute the login dummy hash (out of memory?)");
+            return OMTP_ENOMEM;
+        }
+    }
     omtp_store_config sc = {.data_dir = cfg->data_dir,
                             .uri = cfg->store_uri[0] ? cfg->store_uri : NULL,
                             .synchronous = cfg->sync_level};
@@ -672,6 +696,8 @@ void omtp_server_free(omtp_server *s)
         omtp_store_close(s->store);
     s->store = NULL;
     SSL_CTX_free(s->impl->ssl_ctx);
+    omtp_login_guard_free(s->login_guard);
+    s->login_guard = NULL;
     free(s->impl->buckets);
     free(s->impl);
     s->impl = NULL;
