@@ -137,16 +137,22 @@ int omtp_login_guard_admit(omtp_login_guard *g, const char *userId, int deviceTy
     *wait_ms = 0;
     if (!g->base_ms || omtp_login_guard_known(g, userId, deviceType, deviceId))
         return OMTP_LG_GO;
-    struct lg_entry *e = find(g, acct_key(g, userId));
-    if (!e || forgotten(e, now))
-        return OMTP_LG_GO;
+    struct lg_entry *e = slot(g, acct_key(g, userId), now);
+    if (e->fails && forgotten(e, now)) {
+        e->fails = 0;
+        e->next_ms = 0;
+    }
     uint64_t start = e->next_ms > now ? e->next_ms : now;
     uint64_t wait = start - now;
     if (wait > g->max_ms) {
         *wait_ms = (uint32_t)wait;
         return OMTP_LG_REFUSE;
     }
-    e->next_ms = start + backoff(g, e->fails);
+    /* reserve the slot: the next check of this account starts one backoff
+     * later (at least base_ms, so parallel guesses at an account without
+     * failures are spaced too) */
+    uint32_t step = backoff(g, e->fails);
+    e->next_ms = start + (step > g->base_ms ? step : g->base_ms);
     *wait_ms = (uint32_t)wait;
     return wait ? OMTP_LG_WAIT : OMTP_LG_GO;
 }

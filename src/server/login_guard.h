@@ -7,9 +7,10 @@
  * account, whatever the addresses: after n recent failures of an account,
  * its next password check may start only backoff(n) = min(base x 2^(n-1),
  * max) after the previous one. Attempts arriving in parallel reserve slots
- * one backoff apart (so many connections do not guess faster than one);
- * an attempt whose slot is more than `max` ms away is refused at once
- * instead of waiting, which bounds the logins waiting per account.
+ * one backoff apart (at least `base` apart, even for an account without
+ * failures: so many connections do not guess faster than one); an attempt
+ * whose slot is more than `max` ms away is refused at once instead of
+ * waiting, which bounds the logins waiting per account.
  *
  * So that an attacker cannot lock the real user out, a password login from
  * a device that logged in successfully to that account before is never
