@@ -171,6 +171,9 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
         one(&b, "omtp_store_commits_total", "counter", "store transactions committed", st.commits);
         one(&b, "omtp_store_commit_failures_total", "counter", "store transactions that failed",
             st.commit_fail);
+        one(&b, "omtp_store_disk_full_total", "counter",
+            "store work items refused because the disk is full (answered DB_ERROR, 5)",
+            st.disk_full);
         histogram(&b, "omtp_store_commit_seconds",
                   "time to commit one group-commit transaction (with SQLite FULL: without its "
                   "fsync, see omtp_store_sync_seconds)",

@@ -265,6 +265,11 @@ typedef struct omtp_db_ops {
      * the store thread keeps using db, so it touches only state of its own. */
     int (*defer_sync)(omtp_db *db);
     int (*sync)(omtp_db *db);
+    /* Optional: called on the store thread right after an op, BEGIN or
+     * COMMIT failed: whether it failed because the disk (or the backend's
+     * space) is full. The executor then completes the items with
+     * OMTP_ENOSPC instead of OMTP_EDB. */
+    bool (*disk_full)(omtp_db *db);
     OMTP_DB_OPS(OMTP_DB_OP_PTR)
 } omtp_db_ops;
 #undef OMTP_DB_OP_PTR
@@ -316,6 +321,7 @@ typedef struct omtp_store_stats {
     uint64_t syncs;              /* deferred fsyncs (SQLite FULL: sq_sync.c); 0 otherwise */
     uint64_t sync_us_bucket[12]; /* their latency, the same buckets */
     uint64_t sync_us_sum;
+    uint64_t disk_full; /* items failed with OMTP_ENOSPC (disk full) */
 } omtp_store_stats;
 
 /* Opens the backend and starts the store thread. Must be called on the loop
