@@ -92,6 +92,9 @@ $(cat "$tmp/start")"
     grep -q "local disk" "$tmp/start" && bad "start on a full disk blames the file system"
 fi
 
+if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$tmp/log"; then
+    bad "sanitizer report: $(grep -A20 -E 'Sanitizer|runtime error' "$tmp/log" | head -40)"
+fi
 [ $fail = 0 ] && echo "ok: disk full answers DB_ERROR (5), is logged once, reads work, recovery needs no restart"
 [ $fail = 0 ] || { echo "--- omtpd log ---"; tail -20 "$tmp/log"; }
 exit $fail

@@ -55,5 +55,9 @@ grep -q '"role":"user"' "$tmp/body" || { echo "FAIL: alice changed: $(cat "$tmp/
 "$BUILD/omtp" send alice hi --server "127.0.0.1:$(cat "$tmp/port")" --user alice \
     --password pw-alice >/dev/null || { echo "FAIL: alice's password changed"; fail=1; }
 kill -0 "$pid" || { echo "FAIL: omtpd died"; fail=1; }
+kill -TERM "$pid"; wait "$pid" || { echo "FAIL: omtpd did not stop cleanly"; fail=1; }; pid=
+if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$tmp/log"; then
+    echo "FAIL: sanitizer report:"; grep -A20 -E "Sanitizer|runtime error" "$tmp/log" | head -40; fail=1
+fi
 [ $fail = 0 ] && echo "ok: control characters in HTTP paths are refused with 400"
 exit $fail

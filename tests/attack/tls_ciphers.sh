@@ -10,7 +10,13 @@ OMTPD="$BUILD/omtpd"
 command -v openssl >/dev/null || { echo "SKIPPED: no openssl command" >&2; exit 77; }
 tmp=$(mktemp -d)
 pid=
-stop() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; pid=; true; }
+stop() { # SIGTERM; a clean exit (sanitizer builds: no report) is part of the test
+    if [ -n "$pid" ]; then
+        kill "$pid" 2>/dev/null
+        wait "$pid" || { echo "FAIL: omtpd exited $? on SIGTERM"; fail=1; }
+    fi
+    pid=
+}
 trap 'stop; rm -rf "$tmp"' EXIT
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
     -days 1 -subj /CN=localhost 2>/dev/null
@@ -54,6 +60,9 @@ if "$OMTPD" --data-dir "$tmp/data" --listen 127.0.0.1:0 --tls-listen 127.0.0.1:0
     echo "FAIL: omtpd started with tls_ciphers = NOSUCHCIPHER"; fail=1
 elif ! grep -q "tls_ciphers 'NOSUCHCIPHER'" "$tmp/bad"; then
     echo "FAIL: no clear message for a bad tls_ciphers:"; cat "$tmp/bad"; fail=1
+fi
+if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$tmp/log"; then
+    echo "FAIL: sanitizer report:"; grep -A20 -E "Sanitizer|runtime error" "$tmp/log" | head -40; fail=1
 fi
 [ $fail = 0 ] && echo "ok: TLS 1.2 offers only ECDHE + AEAD suites"
 exit $fail
