@@ -287,6 +287,7 @@ struct login_job {
     bool found;
     bool ok;
     bool checked;     /* a password was checked (real or dummy hash): a guess */
+    bool guarded;     /* a password login from an unknown device: the account backoff applied */
     const char *hash; /* what kdf_work checks against (user's or the dummy) */
     int reason;       /* enum omtp_login_fail of a failure */
     int store_rc;
@@ -360,7 +361,8 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
     omtp_cluster_login(s, c);
     s->metrics.logins_ok++;
     omtp_login_succeeded(s, c->peer);
-    omtp_login_guard_succeeded(s->login_guard, c->userId, c->deviceType, lr->deviceId.data);
+    omtp_login_guard_succeeded(s->login_guard, c->userId, c->deviceType, lr->deviceId.data,
+                               j->guarded);
     LOG_INFO("conn %llu login %s dev=%s (%s)%s", (unsigned long long)c->id, c->userId,
              omtp_log_device(c->deviceType), how, c->monitor_role ? " monitor" : "");
     login_reply(req, OMTP_EC_SUCCESS, NULL);
@@ -505,6 +507,8 @@ void handle_login(omtp_req *req)
     if (delay)
         s->metrics.logins_delayed_addr++;
     if (!omtp_auth_is_token(lr->password.data)) { /* tokens cannot be guessed */
+        j->guarded = !omtp_login_guard_known(s->login_guard, lr->clientId.data, (int)lr->deviceType,
+                                             lr->deviceId.data);
         int v = omtp_login_guard_admit(s->login_guard, lr->clientId.data, (int)lr->deviceType,
                                        lr->deviceId.data, uv_now(s->loop), &acct);
         if (v == OMTP_LG_REFUSE) {
@@ -513,9 +517,6 @@ void handle_login(omtp_req *req)
                      "too many failed logins for this account: retry in %u s (a device that "
                      "logged in before, or a token, is not delayed)",
                      (acct + 999) / 1000);
-            LOG_INFO("conn %llu login refused %s user=%s dev=%s: account backoff, %u ms to go",
-                     (unsigned long long)c->id, c->peer, lr->clientId.data,
-                     omtp_log_device((int)lr->deviceType), acct);
             j->reason = OMTP_LF_THROTTLED;
             login_finish(j, OMTP_EC_SERVER_REFUSED, msg, NULL);
             return;

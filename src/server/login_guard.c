@@ -173,9 +173,9 @@ void omtp_login_guard_failed(omtp_login_guard *g, const char *userId, uint64_t n
 }
 
 void omtp_login_guard_succeeded(omtp_login_guard *g, const char *userId, int deviceType,
-                                const char *deviceId)
+                                const char *deviceId, bool clear)
 {
-    struct lg_entry *e = find(g, acct_key(g, userId));
+    struct lg_entry *e = clear ? find(g, acct_key(g, userId)) : NULL;
     if (e)
         memset(e, 0, sizeof(*e));
     if (deviceId && deviceId[0]) {

@@ -67,10 +67,15 @@ int omtp_login_guard_admit(omtp_login_guard *g, const char *userId, int deviceTy
                            const char *deviceId, uint64_t now, uint32_t *wait_ms);
 /* A password check for userId failed at now. */
 void omtp_login_guard_failed(omtp_login_guard *g, const char *userId, uint64_t now);
-/* userId logged in from (deviceType, deviceId): the account's failures are
- * cleared and the device is remembered (when deviceId is not empty). */
+/* userId logged in from (deviceType, deviceId): the device is remembered
+ * (when deviceId is not empty), and with `clear` the account's failures are
+ * forgotten. auth.c clears only after a password login that went through
+ * the backoff (from a device not known before): a token or a known device
+ * logging in says nothing about who is guessing from elsewhere, and
+ * clearing then would hand the guesser a fresh ramp of fast guesses at
+ * every reconnect of the real user. */
 void omtp_login_guard_succeeded(omtp_login_guard *g, const char *userId, int deviceType,
-                                const char *deviceId);
+                                const char *deviceId, bool clear);
 /* Whether (userId, deviceType, deviceId) logged in successfully before. */
 bool omtp_login_guard_known(const omtp_login_guard *g, const char *userId, int deviceType,
                             const char *deviceId);

@@ -9,8 +9,9 @@
  *    checks and refuses the excess (SERVER_REFUSED, "retry in N s"): at most
  *    a dozen checks in 4 s. Meanwhile the real user is not locked out: her
  *    laptop (a device that logged in before) and a token log in at once,
- *    without being delayed; /metrics counts the failures by reason and the
- *    delayed / refused logins.
+ *    without being delayed, and without resetting the guesser's backoff;
+ *    /metrics counts the failures by reason and the delayed / refused
+ *    logins.
  *  - Account enumeration by timing: an unknown user id was answered in
  *    0.3 ms, a known one with a wrong password in 43 ms (the scrypt check).
  *    Now an unknown id is checked against a dummy hash of the same cost:
@@ -178,6 +179,23 @@ static void test_brute_force_rotating_addresses(void **st)
     assert_true(metric(&L, "omtp_logins_delayed_total{by=\"account\"}") == delayed);
     assert_true(metric(&L, "omtp_login_failures_total{reason=\"throttled\"}") == throttled);
     assert_true(metric(&L, "omtp_logins_total{result=\"ok\"}") >= 3);
+
+    /* ...and their logins did not reset the attacker's backoff: of three
+     * more parallel guesses at least one is refused unchecked (a reset
+     * account would space them 250 ms apart and check all three) */
+    hx_conn *c[3];
+    for (int i = 0; i < 3; i++, next_addr++) {
+        c[i] = connect_from(L.s, 1 + next_addr / 250, 1 + next_addr % 250);
+        assert_true(send_login(c[i], "alice", "one-more-guess", DEVICE_ANDROID, "attacker"));
+    }
+    int late_refused = 0;
+    for (int i = 0; i < 3; i++) {
+        int code = wait_login(c[i], NULL, 0);
+        assert_true(code == OMTP_EC_CONN_USERNAME_OR_PASSWORD || code == OMTP_EC_SERVER_REFUSED);
+        late_refused += code == OMTP_EC_SERVER_REFUSED;
+        hx_close(c[i]);
+    }
+    assert_true(late_refused >= 1);
     srv_stop(&L);
 }
 

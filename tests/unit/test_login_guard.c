@@ -111,7 +111,7 @@ static void test_known_device_passes(void **st)
     (void)st;
     omtp_login_guard *g = omtp_login_guard_new(BASE, MAX);
     uint64_t now = 0;
-    omtp_login_guard_succeeded(g, "alice", 5, "alice-laptop");
+    omtp_login_guard_succeeded(g, "alice", 5, "alice-laptop", true);
     assert_true(omtp_login_guard_known(g, "alice", 5, "alice-laptop"));
     assert_false(omtp_login_guard_known(g, "alice", 4, "alice-laptop")); /* other type */
     assert_false(omtp_login_guard_known(g, "alice", 5, "alice-phone"));
@@ -129,8 +129,13 @@ static void test_known_device_passes(void **st)
     assert_int_equal(w, 0);
     /* an empty device id is never "known" */
     assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "", now, &w), OMTP_LG_REFUSE);
-    /* a success (from any device) clears the account's failures */
-    omtp_login_guard_succeeded(g, "alice", 3, "alice-mac");
+    /* a success of a known device (or a token) does not clear the failures:
+     * the guesser would get a fresh ramp at every reconnect of the user */
+    omtp_login_guard_succeeded(g, "alice", 5, "alice-laptop", false);
+    assert_int_equal(omtp_login_guard_failures(g, "alice", now), 12);
+    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "attacker", now, &w), OMTP_LG_REFUSE);
+    /* a password success through the backoff clears them */
+    omtp_login_guard_succeeded(g, "alice", 3, "alice-mac", true);
     assert_int_equal(omtp_login_guard_failures(g, "alice", now), 0);
     assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "attacker", now, &w), OMTP_LG_GO);
     assert_true(omtp_login_guard_known(g, "alice", 3, "alice-mac"));
