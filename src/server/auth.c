@@ -509,8 +509,12 @@ void handle_login(omtp_req *req)
     if (!omtp_auth_is_token(lr->password.data)) { /* tokens cannot be guessed */
         j->guarded = !omtp_login_guard_known(s->login_guard, lr->clientId.data, (int)lr->deviceType,
                                              lr->deviceId.data);
+        /* wait at most half the pre-login timeout: longer, and the connection
+         * would be closed before its answer */
+        uint32_t max_wait =
+            s->cfg->prelogin_timeout_s ? s->cfg->prelogin_timeout_s * 500u : UINT32_MAX;
         int v = omtp_login_guard_admit(s->login_guard, lr->clientId.data, (int)lr->deviceType,
-                                       lr->deviceId.data, uv_now(s->loop), &acct);
+                                       lr->deviceId.data, uv_now(s->loop), max_wait, &acct);
         if (v == OMTP_LG_REFUSE) {
             char msg[200];
             snprintf(msg, sizeof(msg),

@@ -132,7 +132,8 @@ bool omtp_login_guard_known(const omtp_login_guard *g, const char *userId, int d
 }
 
 int omtp_login_guard_admit(omtp_login_guard *g, const char *userId, int deviceType,
-                           const char *deviceId, uint64_t now, uint32_t *wait_ms)
+                           const char *deviceId, uint64_t now, uint32_t max_wait_ms,
+                           uint32_t *wait_ms)
 {
     *wait_ms = 0;
     if (!g->base_ms || omtp_login_guard_known(g, userId, deviceType, deviceId))
@@ -144,7 +145,7 @@ int omtp_login_guard_admit(omtp_login_guard *g, const char *userId, int deviceTy
     }
     uint64_t start = e->next_ms > now ? e->next_ms : now;
     uint64_t wait = start - now;
-    if (wait > g->max_ms) {
+    if (wait > g->max_ms || wait > max_wait_ms) {
         *wait_ms = (uint32_t)wait;
         return OMTP_LG_REFUSE;
     }

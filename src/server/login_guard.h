@@ -62,9 +62,12 @@ enum omtp_lg_verdict {
 omtp_login_guard *omtp_login_guard_new(uint32_t base_ms, uint32_t max_ms);
 void omtp_login_guard_free(omtp_login_guard *g);
 /* A password login for userId from (deviceType, deviceId) arrives at now:
- * go, wait, or refuse. A wait reserves the account's next slot. */
+ * go, wait, or refuse. A wait reserves the account's next slot; a slot
+ * more than max_wait_ms away (and never more than the guard's max) is
+ * refused instead (the caller's connection would time out waiting). */
 int omtp_login_guard_admit(omtp_login_guard *g, const char *userId, int deviceType,
-                           const char *deviceId, uint64_t now, uint32_t *wait_ms);
+                           const char *deviceId, uint64_t now, uint32_t max_wait_ms,
+                           uint32_t *wait_ms);
 /* A password check for userId failed at now. */
 void omtp_login_guard_failed(omtp_login_guard *g, const char *userId, uint64_t now);
 /* userId logged in from (deviceType, deviceId): the device is remembered

@@ -23,7 +23,7 @@
 static uint32_t guess(omtp_login_guard *g, const char *user, uint64_t *now)
 {
     uint32_t w;
-    int v = omtp_login_guard_admit(g, user, 5, "attacker", *now, &w);
+    int v = omtp_login_guard_admit(g, user, 5, "attacker", *now, MAX, &w);
     assert_int_not_equal(v, OMTP_LG_REFUSE);
     *now += w;
     omtp_login_guard_failed(g, user, *now);
@@ -43,11 +43,11 @@ static void test_backoff_doubles_to_cap(void **st)
     assert_int_equal(omtp_login_guard_failures(g, "alice", now), 9);
     /* another account is not affected */
     uint32_t w;
-    assert_int_equal(omtp_login_guard_admit(g, "bob", 5, "x", now, &w), OMTP_LG_GO);
+    assert_int_equal(omtp_login_guard_admit(g, "bob", 5, "x", now, MAX, &w), OMTP_LG_GO);
     assert_int_equal(w, 0);
     /* forgotten after LG_FORGET_MS without a failure */
     assert_int_equal(omtp_login_guard_failures(g, "alice", now + LG_FORGET_MS + 1), 0);
-    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "y", now + LG_FORGET_MS + 1, &w),
+    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "y", now + LG_FORGET_MS + 1, MAX, &w),
                      OMTP_LG_GO);
     omtp_login_guard_free(g);
 }
@@ -67,7 +67,7 @@ static void test_parallel_attempts_are_spaced(void **st)
     uint32_t last = 0;
     for (int i = 0; i < 100; i++) {
         uint32_t w;
-        int v = omtp_login_guard_admit(g, "alice", 5, "attacker", now, &w);
+        int v = omtp_login_guard_admit(g, "alice", 5, "attacker", now, MAX, &w);
         go += v == OMTP_LG_GO;
         wait += v == OMTP_LG_WAIT;
         refuse += v == OMTP_LG_REFUSE;
@@ -81,6 +81,16 @@ static void test_parallel_attempts_are_spaced(void **st)
     assert_int_equal(wait, 4);    /* then 2000, 4000, 6000, 8000 ms */
     assert_int_equal(refuse, 95); /* the rest: "retry later", unchecked */
     assert_int_equal(last, 8000);
+    /* the caller's own limit (half its pre-login timeout) refuses sooner */
+    now += 60000;
+    uint32_t w;
+    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "attacker", now, 3000, &w), OMTP_LG_GO);
+    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "attacker", now, 3000, &w),
+                     OMTP_LG_WAIT);
+    assert_int_equal(w, 2000);
+    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "attacker", now, 3000, &w),
+                     OMTP_LG_REFUSE);
+    assert_int_equal(w, 4000);
     omtp_login_guard_free(g);
 }
 
@@ -93,7 +103,7 @@ static void test_parallel_first_guesses(void **st)
     uint32_t w;
     int go = 0, wait = 0, refuse = 0;
     for (int i = 0; i < 1000; i++) {
-        int v = omtp_login_guard_admit(g, "carol", 5, "attacker", 1000, &w);
+        int v = omtp_login_guard_admit(g, "carol", 5, "attacker", 1000, MAX, &w);
         go += v == OMTP_LG_GO;
         wait += v == OMTP_LG_WAIT;
         refuse += v == OMTP_LG_REFUSE;
@@ -121,23 +131,26 @@ static void test_known_device_passes(void **st)
         guess(g, "alice", &now);
     uint32_t w;
     for (int i = 0; i < 50; i++) { /* the attacker's queue is full... */
-        omtp_login_guard_admit(g, "alice", 5, "attacker", now, &w);
+        omtp_login_guard_admit(g, "alice", 5, "attacker", now, MAX, &w);
     }
-    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "attacker", now, &w), OMTP_LG_REFUSE);
+    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "attacker", now, MAX, &w),
+                     OMTP_LG_REFUSE);
     /* ...the laptop goes straight through */
-    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "alice-laptop", now, &w), OMTP_LG_GO);
+    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "alice-laptop", now, MAX, &w),
+                     OMTP_LG_GO);
     assert_int_equal(w, 0);
     /* an empty device id is never "known" */
-    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "", now, &w), OMTP_LG_REFUSE);
+    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "", now, MAX, &w), OMTP_LG_REFUSE);
     /* a success of a known device (or a token) does not clear the failures:
      * the guesser would get a fresh ramp at every reconnect of the user */
     omtp_login_guard_succeeded(g, "alice", 5, "alice-laptop", false);
     assert_int_equal(omtp_login_guard_failures(g, "alice", now), 12);
-    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "attacker", now, &w), OMTP_LG_REFUSE);
+    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "attacker", now, MAX, &w),
+                     OMTP_LG_REFUSE);
     /* a password success through the backoff clears them */
     omtp_login_guard_succeeded(g, "alice", 3, "alice-mac", true);
     assert_int_equal(omtp_login_guard_failures(g, "alice", now), 0);
-    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "attacker", now, &w), OMTP_LG_GO);
+    assert_int_equal(omtp_login_guard_admit(g, "alice", 5, "attacker", now, MAX, &w), OMTP_LG_GO);
     assert_true(omtp_login_guard_known(g, "alice", 3, "alice-mac"));
     omtp_login_guard_free(g);
 }
@@ -159,7 +172,8 @@ static void test_name_flood(void **st)
     now += 2000;
     assert_int_equal(omtp_login_guard_failures(g, "alice", now), 6);
     uint32_t w;
-    assert_int_not_equal(omtp_login_guard_admit(g, "alice", 5, "attacker", now, &w), OMTP_LG_GO);
+    assert_int_not_equal(omtp_login_guard_admit(g, "alice", 5, "attacker", now, MAX, &w),
+                         OMTP_LG_GO);
     /* the table is all there is: 4096 accounts, 65536 devices, < 1 MiB */
     assert_true(omtp_login_guard_size() < 1024 * 1024);
     fprintf(stderr, "login guard: %zu bytes, fixed\n", omtp_login_guard_size());
