@@ -17,7 +17,8 @@
  * says the failure was a full disk (omtp_db_ops.disk_full). Disk full is not
  * sticky: the next batch tries again, so writes work again as soon as space
  * is freed, and reads never stop. It is logged at ERROR at most once per
- * DISK_FULL_LOG_MS, with the number of disk-full failures not logged since.
+ * DISK_FULL_LOG_MS, with the number of disk-full failures not logged since;
+ * the first commit after such a line logs (WARN) that writes work again.
  *
  * Two stages of completion, both run on the loop in submission order:
  *
@@ -90,6 +91,7 @@ struct omtp_store {
     /* store thread only: rate limit of the disk-full log line */
     uint64_t full_logged_ms;  /* uv_hrtime ms of the last one; 0 = never */
     uint64_t full_suppressed; /* disk-full failures not logged since */
+    bool full_recovery_log;   /* an ERROR was logged: say when writes work again */
     /* protected by mu */
     item_fifo pending;         /* submitted, not yet taken by the thread */
     item_fifo committed;       /* committed, completions not yet run */
@@ -177,6 +179,7 @@ static int failure_status(omtp_store *s, int rc)
                       db->errmsg);
         s->full_logged_ms = now ? now : 1;
         s->full_suppressed = 0;
+        s->full_recovery_log = true;
     } else {
         s->full_suppressed++;
     }
@@ -249,6 +252,13 @@ static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t
     }
     *commit_us = (uv_hrtime() - t0) / 1000;
     *ok = true;
+    if (s->full_recovery_log) { /* at most one per disk-full ERROR line */
+        LOG_WARN("store: writes work again after the disk was full (%llu disk-full failures "
+                 "since the last report)",
+                 (unsigned long long)s->full_suppressed);
+        s->full_recovery_log = false;
+        s->full_suppressed = 0;
+    }
 }
 
 static void store_thread_main(void *arg)

@@ -80,6 +80,8 @@ as_u0 send u1 after-free >/dev/null || bad "a send after space was freed failed"
 hist=$(as_u0 history u1 2>&1)
 grep -q "before-full" <<<"$hist" && grep -q "after-free" <<<"$hist" ||
     bad "history after recovery: $hist"
+grep -q "store: writes work again after the disk was full" "$tmp/log" ||
+    bad "no log line says writes work again"
 kill -TERM "$pid"; wait "$pid" || bad "omtpd did not stop cleanly"; pid=
 
 # starting on a full disk says so
