@@ -161,7 +161,7 @@ int omtp_login_guard_admit(omtp_login_guard *g, const char *userId, int deviceTy
 void omtp_login_guard_failed(omtp_login_guard *g, const char *userId, uint64_t now)
 {
     struct lg_entry *e = slot(g, acct_key(g, userId), now);
-    if (forgotten(e, now)) {
+    if (e->fails && forgotten(e, now)) { /* old failures; keep live reservations */
         e->fails = 0;
         e->next_ms = 0;
     }

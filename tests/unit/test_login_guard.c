@@ -111,6 +111,10 @@ static void test_parallel_first_guesses(void **st)
     assert_int_equal(go, 1);
     assert_int_equal(wait, (int)(MAX / BASE)); /* 250, 500, ... 8000 ms */
     assert_int_equal(refuse, 1000 - 1 - (int)(MAX / BASE));
+    /* the first of them fails: the slots reserved for the others stay taken */
+    omtp_login_guard_failed(g, "carol", 1040);
+    assert_int_equal(omtp_login_guard_admit(g, "carol", 5, "attacker", 1050, MAX, &w),
+                     OMTP_LG_REFUSE);
     omtp_login_guard_free(g);
 }
 
