@@ -333,8 +333,16 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
         s->metrics.login_failures[j->reason]++;
         if (j->reason != OMTP_LF_SERVER && j->reason != OMTP_LF_THROTTLED) /* not a guess */
             omtp_login_failed(s, c->peer);
-        if (j->checked) /* a wrong password, known id or not: the account's backoff */
-            omtp_login_guard_failed(s->login_guard, lr->clientId.data, uv_now(s->loop));
+        if (j->checked) { /* a wrong password, known id or not: the account's backoff */
+            uint64_t now = uv_now(s->loop);
+            omtp_login_guard_failed(s->login_guard, lr->clientId.data, now);
+            uint32_t n = omtp_login_guard_failures(s->login_guard, lr->clientId.data, now);
+            if (n == 10 || n == 100 || n == 1000 || n == 10000) /* a few lines per attack */
+                LOG_WARN("login: %u failed passwords in a row for user=%s (the last from %s): "
+                         "someone may be guessing; its password logins from new devices are "
+                         "slowed down (up to one per %u ms), known devices and tokens are not",
+                         n, lr->clientId.data, c->peer, s->cfg->login_account_delay_max_ms);
+        }
         LOG_INFO("conn %llu login failed %s user=%s dev=%s: %s", (unsigned long long)c->id, c->peer,
                  lr->clientId.data, omtp_log_device((int)lr->deviceType), text);
         c->state = OMTP_CONN_NEW;
