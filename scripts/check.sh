@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make check: installs what is missing, builds, and runs every suite:
-#   1. clang-format check        4. fuzz: each libFuzzer target briefly
-#   2. ctest (release build)     5. interop against @tars/stream
-#   3. ctest under ASan+UBSan
+#   1. clang-format check        4. ctest under ASan+UBSan
+#   2. Release build (compiles   5. fuzz: each libFuzzer target briefly
+#      only: one pass/fail)      6. interop against @tars/stream
+#   3. ctest (RelWithDebInfo)
 # ctest gives a failing test one more run (--repeat until-pass:2) so that a
 # test losing a race with a loaded machine does not hide every other result;
 # a test that needed the second run is listed at the end. The last line is
@@ -13,6 +14,7 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 BUILD=${BUILD:-build}
 BUILD_ASAN=${BUILD_ASAN:-build-asan}
 BUILD_FUZZ=${BUILD_FUZZ:-build-fuzz}
+BUILD_REL=${BUILD_REL:-build-release}
 
 passed=0
 failed=0
@@ -65,7 +67,15 @@ else
     failures+=("clang-format: run 'make format'")
 fi
 
-note "tests (release build)"
+note "build (Release: compiles only, -O3 finds warnings the others miss)"
+if make -s build-release BUILD_REL="$BUILD_REL"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    failures+=("Release build: see the compiler errors above (make build-release)")
+fi
+
+note "tests (RelWithDebInfo build)"
 run_ctest release "$BUILD"
 
 note "tests (ASan+UBSan)"

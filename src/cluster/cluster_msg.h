@@ -37,7 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store.h"
+#include "proto/omtp_errors.h"
+#include "proto/omtp_proto.h" /* OMTP_ID_MAX */
 #include "tars/tars.h"
 
 #define OMTP_CLUSTER_MSG_PUSH  'P'

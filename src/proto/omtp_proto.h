@@ -52,6 +52,16 @@ enum omtp_pack_type {
     PT_USERATTRIBUTE_GET = 57,
     PT_SESSIONATTRIBUTE_SET = 58,
 };
+/* Packet types are below OMTP_PT_MAX: tables indexed by type (the server's
+ * dispatch table, its per-type counters) have this many slots. The document's
+ * types stop at 58; the extension types of spec/omtp-ext.tars are 100..127,
+ * so the limit is 128. A type the protocol does not define, inside or
+ * outside this range, is answered as unknown (docs/protocol.md). */
+#define OMTP_PT_MAX 128
+
+/* Longest user, group or session id, in bytes: the server refuses longer
+ * ids; the store and the cluster's messages size their buffers with it. */
+#define OMTP_ID_MAX 128
 
 enum omtp_device_type {
     DEVICE_NONE = 0,

@@ -357,17 +357,6 @@ int omtp_config_set_option(omtp_config *c, const char *opt, const char *value, c
     return omtp_config_set(c, key, value, why, whylen);
 }
 
-bool omtp_config_has_option(const char *opt)
-{
-    char key[64];
-    size_t n = strlen(opt);
-    if (n >= sizeof(key))
-        return false;
-    for (size_t i = 0; i <= n; i++)
-        key[i] = opt[i] == '-' ? '_' : opt[i];
-    return find(key) != NULL;
-}
-
 void omtp_config_print_help(FILE *out)
 {
     omtp_config d;

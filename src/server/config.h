@@ -79,8 +79,6 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
 /* Command-line spelling of a key ("max-frame" for max_frame); same as _set. */
 int omtp_config_set_option(omtp_config *c, const char *opt, const char *value, char *why,
                            size_t whylen);
-/* Whether "--opt" names a setting. */
-bool omtp_config_has_option(const char *opt);
 /* "debug"/"info"/"warn"/"error" -> enum omtp_log_level, -1 if unknown. */
 int omtp_config_parse_level(const char *name);
 /* One line per setting: --option, what it does, [default]. */

@@ -427,7 +427,7 @@ int omtp_conn_send_wire_v(omtp_conn *c, omtp_wire *w, int v)
                  omtp_pack_type_name(w->type), omtp_strerror(rc));
         return rc;
     }
-    c->srv->metrics.packets_out[w->type > 0 && w->type < 64 ? w->type : 0]++;
+    c->srv->metrics.packets_out[w->type > 0 && w->type < OMTP_PT_MAX ? w->type : 0]++;
     return send_bytes(c, w, p, n);
 }
 

@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const omtp_handler_fn handlers[64] = {
+static const omtp_handler_fn handlers[OMTP_PT_MAX] = {
     [PT_PING] = handle_ping,
     [PT_LOGIN] = handle_login,
     [PT_LOGOUT] = handle_logout,
@@ -68,7 +68,7 @@ static const omtp_handler_fn handlers[64] = {
 
 omtp_handler_fn omtp_dispatch_handler(int type)
 {
-    if (type <= 0 || type >= 64)
+    if (type <= 0 || type >= OMTP_PT_MAX)
         return NULL;
     return handlers[type];
 }
@@ -171,7 +171,7 @@ void omtp_dispatch_frame(omtp_conn *c, const uint8_t *frame, size_t len)
     }
     int type = p.header.type;
     int64_t flags = p.header.flags;
-    s->metrics.packets_in[type > 0 && type < 64 ? type : 0]++;
+    s->metrics.packets_in[type > 0 && type < OMTP_PT_MAX ? type : 0]++;
     if (p.header.version != OMTP_VERSION && !omtp_conn_version_warned(c))
         LOG_INFO("conn %llu speaks version %d (expected %d), accepting", (unsigned long long)c->id,
                  p.header.version, OMTP_VERSION);

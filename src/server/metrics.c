@@ -91,14 +91,21 @@ uint64_t omtp_metrics_rss_bytes(void)
     return n == 2 && page > 0 ? resident * (uint64_t)page : 0;
 }
 
+/* One sample per type the protocol defines; every other type (slot 0 and
+ * the undefined slots below OMTP_PT_MAX) adds to type="other", so no two
+ * samples share the label PT_UNKNOWN. */
 static void packets(tbuf *b, const char *name, const char *help, const uint64_t *by_type)
 {
     head(b, name, "counter", help);
-    for (int t = 1; t < 64; t++)
-        if (omtp_pack_type_known(t) || by_type[t])
+    uint64_t other = by_type[0];
+    for (int t = 1; t < OMTP_PT_MAX; t++) {
+        if (omtp_pack_type_known(t))
             out(b, "%s{type=\"%s\"} %llu\n", name, omtp_pack_type_name(t),
                 (unsigned long long)by_type[t]);
-    out(b, "%s{type=\"other\"} %llu\n", name, (unsigned long long)by_type[0]);
+        else
+            other += by_type[t];
+    }
+    out(b, "%s{type=\"other\"} %llu\n", name, (unsigned long long)other);
 }
 
 char *omtp_metrics_render(omtp_server *srv, size_t *len)

@@ -160,7 +160,7 @@ enum omtp_login_fail {
 typedef struct omtp_metrics {
     uint64_t conns_open, conns_total, conns_rejected;
     uint64_t logins_ok, logins_failed, kicks;
-    uint64_t packets_in[64], packets_out[64]; /* by type (types >= 64 in slot 0) */
+    uint64_t packets_in[OMTP_PT_MAX], packets_out[OMTP_PT_MAX]; /* by type (others in slot 0) */
     uint64_t bytes_in, bytes_out;
     uint64_t msgs_stored, msgs_dup, pushes;
     uint64_t errors_by_code[64]; /* replies with a non-zero code, by code */
@@ -207,7 +207,7 @@ void omtp_server_free(omtp_server *s);
 int omtp_parse_hostport(const char *hp, char *host, size_t hostlen, int *port);
 
 /* Logging: log.h. */
-#include "log.h"
+#include "util/log.h"
 
 /* Canonical session ids (rulings): SC_<lower>_<higher> by byte order,
  * BM_<appId>_<userId>; group sessions are the group id. Returns 0 or

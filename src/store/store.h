@@ -56,8 +56,7 @@
 
 #include "proto/omtp_msg.h"
 #include "proto/omtp_errors.h"
-
-#define OMTP_ID_MAX 128 /* longest user, group or session id, in bytes */
+#include "proto/omtp_proto.h" /* OMTP_ID_MAX */
 
 enum omtp_role { OMTP_ROLE_USER = 0, OMTP_ROLE_MONITOR = 1 };
 

@@ -58,7 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/log.h"
+#include "util/log.h"
 #include "store.h"
 
 typedef struct store_item {

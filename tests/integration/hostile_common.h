@@ -114,9 +114,13 @@ static inline bool hx_send(hx_conn *c, int type, int64_t flags, const char *pack
     return ok;
 }
 
-/* Reads one frame body (malloc'd) into body and n: 0, OMTP_ECLOSED or OMTP_ETIMEDOUT. */
+/* Reads one frame body (malloc'd) into body and n: 0, OMTP_ECLOSED or OMTP_ETIMEDOUT.
+ * body and n are always set (NULL, 0 without a frame): callers that assert
+ * the 0 and go on compile clean at -O3 (Release). */
 static inline int hx_read_frame(hx_conn *c, int timeout_ms, uint8_t **body, size_t *n)
 {
+    *body = NULL;
+    *n = 0;
     int64_t deadline = h_now_ms() + timeout_ms;
     for (;;) {
         if (c->len >= 4) {

@@ -54,7 +54,7 @@ int h_http_port(const char *path)
     return port;
 }
 
-double h_metric(int port, const char *name)
+char *h_metrics_text(int port)
 {
     body b = {0};
     char url[128];
@@ -70,18 +70,24 @@ double h_metric(int port, const char *name)
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(c);
-    if (rc != CURLE_OK || status != 200) {
+    if (rc != CURLE_OK || status != 200 || !b.p) {
         free(b.p);
         fail_msg("GET /metrics: %s, status %ld", curl_easy_strerror(rc), status);
     }
+    return b.p;
+}
+
+double h_metric(int port, const char *name)
+{
+    char *text = h_metrics_text(port);
     double v = -1;
     size_t n = strlen(name);
-    for (char *line = b.p; line && *line;) {
+    for (char *line = text; line && *line;) {
         char *nl = strchr(line, '\n');
         if (strncmp(line, name, n) == 0 && line[n] == ' ')
             v = strtod(line + n + 1, NULL);
         line = nl ? nl + 1 : NULL;
     }
-    free(b.p);
+    free(text);
     return v;
 }

@@ -16,5 +16,8 @@ int h_http_port(const char *path);
 /* The value of the sample line `name` (exactly, labels included) of
  * GET http://127.0.0.1:<port>/metrics; -1 if there is no such line. */
 double h_metric(int port, const char *name);
+/* The whole text of GET http://127.0.0.1:<port>/metrics (malloc'd, the
+ * caller frees it); fails the test unless the answer is 200. */
+char *h_metrics_text(int port);
 
 #endif

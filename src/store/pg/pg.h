@@ -34,7 +34,7 @@
 
 #include <libpq-fe.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "pg_stmts.h"
 
 #define PG_STMT_ID(id, sql) id,
@@ -61,8 +61,6 @@ typedef struct pg_db {
 
 extern const omtp_db_ops pg_ops;
 
-/* Whether the URI selects this backend (postgresql:// or postgres://). */
-bool omtp_pg_uri(const char *uri);
 /* Connects, creates/migrates the schema, prepares statements. */
 int omtp_pg_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whylen);
 

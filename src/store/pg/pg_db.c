@@ -449,11 +449,6 @@ int pg_ready(pg_db *d)
 
 /* ------------------------------------------------------------ open */
 
-bool omtp_pg_uri(const char *uri)
-{
-    return uri && (strncmp(uri, "postgresql://", 13) == 0 || strncmp(uri, "postgres://", 11) == 0);
-}
-
 void pg_close(omtp_db *db)
 {
     pg_db *d = PGD(db);

@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "pg.h"
-#include "server/log.h"
+#include "util/log.h"
 
 #define ID  "text COLLATE \"C\" NOT NULL"
 #define TXT "text COLLATE \"C\" NOT NULL DEFAULT ''"

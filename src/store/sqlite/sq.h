@@ -15,7 +15,7 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "sq_stmts.h"
 
 #define SQ_STMT_ID(id, sql) id,
@@ -87,8 +87,6 @@ int sq_ckpt_start(sq_db *d, const char *path, int synchronous, char *why, size_t
 void sq_ckpt_before_begin(sq_db *d);
 /* Stops and joins it; the writer's connection, closed last, checkpoints the rest. */
 void sq_ckpt_stop(sq_db *d);
-/* Checkpoints run so far (thread and writer). */
-uint64_t sq_ckpt_passes(const sq_db *d);
 
 /* (user, session) membership rows known to exist (sq_memo.c). Clear on any
  * rollback and any deletion of membership rows. */

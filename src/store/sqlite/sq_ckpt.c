@@ -58,9 +58,8 @@ struct sq_ckpt {
     uv_cond_t cv;
     /* protected by mu */
     bool stop;
-    int wal_pages;   /* WAL frames after the writer's last commit */
-    int done_pages;  /* frames known to be checkpointed */
-    uint64_t passes; /* checkpoints run (both threads), for tests and logs */
+    int wal_pages;  /* WAL frames after the writer's last commit */
+    int done_pages; /* frames known to be checkpointed */
 };
 
 /* Whether the thread should start a pass now (mu held). Past c->hard
@@ -76,7 +75,6 @@ static void ckpt_pass(sq_ckpt *c, sqlite3 *h)
     int log = -1, done = -1;
     int rc = sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
     uv_mutex_lock(&c->mu);
-    c->passes++;
     if (rc == SQLITE_OK && done >= 0) {
         /* the WAL may have been restarted meanwhile (log < wal_pages is fine:
          * the next commit reports the new size) */
@@ -209,15 +207,4 @@ void sq_ckpt_stop(sq_db *d)
     uv_mutex_destroy(&c->run);
     d->ckpt = NULL;
     free(c);
-}
-
-uint64_t sq_ckpt_passes(const sq_db *d)
-{
-    sq_ckpt *c = d->ckpt;
-    if (!c)
-        return 0;
-    uv_mutex_lock(&c->mu);
-    uint64_t n = c->passes;
-    uv_mutex_unlock(&c->mu);
-    return n;
 }

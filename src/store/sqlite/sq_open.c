@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/log.h"
+#include "util/log.h"
 #include "sq.h"
 
 /* ------------------------------------------------------------- helpers */

@@ -38,7 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server/log.h"
+#include "util/log.h"
 #include "sq.h"
 
 int sq_defer_sync(omtp_db *db)

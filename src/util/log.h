@@ -2,9 +2,10 @@
  * log.h - omtpd's log lines on stderr
  * ("2026-11-25T20:00:00.123Z INFO  conn 12 login alice dev=linux").
  *
- * Thread-safe: the loop thread and the store thread both log. The store
- * includes this header alone (no server types) for its few operator-facing
- * lines (schema upgrades).
+ * Thread-safe: the loop thread and the store thread both log. Part of the
+ * utility layer (src/util, library omtp_util): it includes nothing of the
+ * project, so the store (schema upgrades, sync mode) and the server both use
+ * it. See docs/architecture.md.
  */
 #ifndef OMTP_LOG_H
 #define OMTP_LOG_H

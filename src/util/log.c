@@ -5,8 +5,9 @@
  * formatted into a stack buffer and written with one write(2), so lines from
  * the loop and store threads never interleave mid-line.
  */
-#include "server.h"
+#include "log.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
