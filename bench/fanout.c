@@ -3,7 +3,7 @@
  *
  *   fanout recv   --port P --password PW --prefix u --from A --count N --msgs K [--timeout S]
  *   fanout create --port P --password PW --prefix u --count N
- *   fanout send   --port P --password PW --prefix u --group G --msgs K --gap-ms MS
+ *   fanout send   --port P --password PW --prefix u --group G --msgs K --gap-ms MS [--highprj 1]
  *   fanout probe  --port P --password PW --prefix u --timeout S
  *
  * recv: one libuv loop holds N connections (users <prefix>A .. A+N-1, device
@@ -15,7 +15,8 @@
  * clock, so several processes can be compared). create: user <prefix>0
  * creates a group of users 0..N (prints "GROUP <id> <us taken>"). send: user
  * <prefix>0 sends K messages "t=<send us> k=<k>" MS apart, printing
- * "SENT <k> <t_us> <ack_us>" for each. probe: user <prefix>0 on another
+ * "SENT <k> <t_us> <ack_us>" for each (--highprj 1: flagged HIGHPRJ, so each
+ * is also queued for every member's high-priority sync). probe: user <prefix>0 on another
  * device PINGs every 2 ms for S seconds and prints "PROBE <pings>
  * <median us> <p99 us> <max us>": how long other connections wait while a
  * big fan-out runs.
@@ -37,6 +38,7 @@ static const char *g_prefix = "u", *g_group = "";
 static const char *g_password = "bench";
 static long g_from, g_count;
 static int g_timeout_s = 60;
+static int g_highprj = 0;
 static int g_msgs = 1, g_gap_ms = 300;
 #define MAX_MSGS 1000
 
@@ -292,7 +294,8 @@ static int run_send(void)
         int64_t t0 = now_us();
         snprintf(content, sizeof(content), "t=%lld k=%d", (long long)t0, k);
         omtp_MsgAck ack;
-        int rc = omtp_sync_group_chat(c, g_group, content, &ack);
+        int rc = omtp_sync_send_msg(c, PT_MSG_GROUP_CHAT, g_group, content, NULL,
+                                    g_highprj ? OMTP_F_HIGHPRJ : 0, &ack);
         int64_t t1 = now_us();
         if (rc || ack.code) {
             fprintf(stderr, "send failed: %d %d\n", rc, ack.code);
@@ -361,6 +364,8 @@ int main(int argc, char **argv)
             g_gap_ms = atoi(v);
         else if (!strcmp(k, "--timeout"))
             g_timeout_s = atoi(v);
+        else if (!strcmp(k, "--highprj"))
+            g_highprj = atoi(v);
         else if (!strcmp(k, "--password"))
             g_password = v;
     }

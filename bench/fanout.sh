@@ -21,6 +21,8 @@ ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cat >"$T/omtpd.conf" <<CONF
 keepalive_s = 300
 log_level = warn
+max_conns_per_ip = 0
+group_member_limit = $((N + 1))
 # benchmarks measure the server, not its flood protection
 req_rate = 0
 CONF

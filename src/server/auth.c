@@ -364,6 +364,7 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
         d = next;
     }
     c->state = OMTP_CONN_ONLINE;
+    omtp_conn_logged_in(c); /* full max_frame; leaves the unauthenticated counts */
     omtp_presence_add(s, c);
     /* cluster: publish presence; the same device type on another node is kicked there */
     omtp_cluster_login(s, c);

@@ -15,9 +15,9 @@
  * seqId order.
  *
  * Cost per message on the store thread: a user lookup (recipient), the
- * dedup lookup and the insert, plus one high-priority row per recipient for
- * HIGHPRJ messages. On the loop: one encoding of the MsgReq (omtp_wire),
- * shared by every device it is queued on.
+ * dedup lookup and the insert, plus one high-priority row for HIGHPRJ
+ * messages (one per message also for a group: store.h, hp_group_append). On the loop: one encoding
+ * of the MsgReq (omtp_wire), shared by every device it is queued on.
  *
  * Rulings (docs/protocol.md, "Server behaviour"):
  *  - MsgReq.from must be the logged-in user (an empty from means the
@@ -29,7 +29,8 @@
  *  - Revoke/edit after cfg->revoke_limit_s: MSG_FORBIDDEN. Edit of a revoked
  *    message: MSG_OP_CMD. A control notice is queued in the high-priority
  *    queue of EVERY member of the session (operator included), online or
- *    not, and pushed live to every device except the operator's.
+ *    not (for a group: one row in the group's queue, every member's view
+ *    derives from it), and pushed live to every device except the operator's.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,9 +161,8 @@ static int send_queue_high_prior(omtp_db *db, send_job *j)
     if (rc != 0)
         goto out;
     if (j->m.type == PT_MSG_GROUP_CHAT) {
-        for (uint32_t i = 0; i < j->members.n && rc == 0; i++)
-            if (!tars_str_eq(&j->members.items[i], j->m.msg.from.data))
-                rc = omtp_db_hp_append(db, j->members.items[i].data, &pack, &seq);
+        /* one row for every member but the sender (store.h, hp_group_append) */
+        rc = omtp_db_hp_group_append(db, j->m.msg.to.data, j->m.msg.from.data, &pack, &seq);
     } else if (!tars_str_eq(&j->m.msg.to, j->m.msg.from.data)) {
         rc = omtp_db_hp_append(db, j->m.msg.to.data, &pack, &seq);
     }
@@ -482,12 +482,14 @@ typedef struct ctrl_job {
     uint32_t limit_s;
     int code;
     char desc[DESC_MAX];
-    tars_str_list members; /* everyone to notify */
+    tars_str_list members; /* everyone to notify (when not `cached`) */
+    omtp_members *cached;  /* a group session's cached members (group.h), or NULL */
     char noticeId[37];     /* packId of the notice (push and queue entries) */
 } ctrl_job;
 
 static void ctrl_job_free(ctrl_job *j)
 {
+    omtp_members_unref(j->cached);
     omtp_msg_free(&omtp_MsgControl_desc, &j->ctl);
     for (uint32_t i = 0; i < j->members.n; i++)
         tars_str_clear(&j->members.items[i]);
@@ -569,15 +571,16 @@ static int ctrl_work_checked(omtp_db *db, ctrl_job *j, omtp_msg_rec *orig)
     if (rc != 0)
         return rc;
 
-    /* who hears about it */
+    /* who hears about it: for a group, the cached member list when there is
+     * one (no read of every member on the store thread) */
     if (orig->type == PT_MSG_GROUP_CHAT) {
-        rc = omtp_db_group_members(db, sid, &j->members);
+        rc = j->cached ? 0 : omtp_db_group_members(db, sid, &j->members);
     } else {
         rc = list_add(&j->members, &orig->msg.to);
         if (rc == 0 && orig->type != PT_MSG_BIZ_NOTIFY)
             rc = list_add(&j->members, &orig->msg.from);
     }
-    if (rc == 0)
+    if (rc == 0 && !(j->cached && orig->type == PT_MSG_GROUP_CHAT))
         rc = list_add(&j->members, &(tars_str){j->user, (uint32_t)strlen(j->user)});
     if (rc != 0)
         return rc;
@@ -596,9 +599,16 @@ static int ctrl_work_checked(omtp_db *db, ctrl_job *j, omtp_msg_rec *orig)
                  omtp_payload_to_bytes(&omtp_MsgControl_desc, ctl, &pack.payload) == 0
              ? 0
              : OMTP_ENOMEM;
-    for (uint32_t i = 0; i < j->members.n && rc == 0; i++) {
+    if (orig->type == PT_MSG_GROUP_CHAT) {
+        /* one row for every member (the operator is one): store.h, hp_group_append */
         int64_t seq;
-        rc = omtp_db_hp_append(db, j->members.items[i].data, &pack, &seq);
+        if (rc == 0)
+            rc = omtp_db_hp_group_append(db, sid, NULL, &pack, &seq);
+    } else {
+        for (uint32_t i = 0; i < j->members.n && rc == 0; i++) {
+            int64_t seq;
+            rc = omtp_db_hp_append(db, j->members.items[i].data, &pack, &seq);
+        }
     }
     omtp_msg_free(&omtp_OTIMPack_desc, &pack);
     return rc;
@@ -631,9 +641,11 @@ static void ctrl_done(void *arg, int status)
     omtp_wire *w =
         omtp_wire_new(PT_MSG_CTRL, OMTP_F_HIGHPRJ, j->noticeId, &omtp_MsgControl_desc, &j->ctl);
     if (w) {
-        for (uint32_t i = 0; i < j->members.n; i++)
-            omtp_push_user(s, j->members.items[i].data, w, j->req->conn);
-        omtp_monitor_push(s, j->ctl.sessionId.data, w, j->req->conn, &j->members);
+        /* a group's cached members include the operator (checked a member) */
+        const tars_str_list *to = j->cached && j->members.n == 0 ? &j->cached->ids : &j->members;
+        for (uint32_t i = 0; i < to->n; i++)
+            omtp_push_user(s, to->items[i].data, w, j->req->conn);
+        omtp_monitor_push(s, j->ctl.sessionId.data, w, j->req->conn, to);
         omtp_wire_unref(w);
     } else {
         LOG_ERROR("msg ctrl %s/%lld: out of memory for the push (queued notices remain)",
@@ -689,6 +701,8 @@ void handle_msg_ctrl(omtp_req *req)
     j->limit_s = s->cfg->revoke_limit_s;
     snprintf(j->user, sizeof j->user, "%s", req->conn->userId);
     omtp_uuid(j->noticeId);
+    if (strncmp(j->ctl.sessionId.data, "GC_", 3) == 0)
+        j->cached = omtp_group_cache_get(s, j->ctl.sessionId.data);
     int rc = omtp_store_submit(s->store, ctrl_work, ctrl_done, j);
     if (rc != 0) {
         ctrl_job_free(j);

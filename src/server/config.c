@@ -65,6 +65,10 @@ static const struct setting settings[] = {
     U(login_account_delay_ms,
       "per-account backoff after a failed password, doubling per failure; 0 = off"),
     U(login_account_delay_max_ms, "cap of the per-account backoff"),
+    U(max_prelogin_frame, "largest frame in bytes before login (bigger: error frame, close)"),
+    U(frame_timeout_s, "seconds a frame may take to arrive completely, 0 = no deadline"),
+    U(max_pending_bytes, "bytes of partial frames over all connections, 0 = unlimited"),
+    U(max_conns_per_ip, "connections not logged in per source address, 0 = unlimited"),
     U(req_rate, "requests per second per logged-in connection, 0 = unlimited"),
     U(req_burst, "requests a connection may send at once (bucket size), 0 = 2 x req_rate"),
     U(req_refusals_max, "rate-limit refusals within 10 s that close the connection, 0 = never"),
@@ -76,16 +80,21 @@ static const struct setting settings[] = {
     U(compress_threshold, "compress pushes bigger than this to zlib-using peers"),
     U(max_content, "largest message content in bytes"),
     U(revoke_limit_s, "revoke/edit time limit in seconds, 0 = none"),
-    U(group_member_limit, "default group member limit"),
+    U(group_member_limit, "default group member limit, and the most a client may set"),
+    U(group_member_hard_limit, "most memberLimit the HTTP API (administrator) may set"),
     B(friends_only, "single chat only between friends (true/false)"),
     U(hot_page, "hot sessions per sync page"),
     U(hp_retention_days, "keep high-priority queue entries this many days, 0 = forever"),
     U(hp_retention_s, "testing: retention in seconds, overrides hp_retention_days if > 0"),
     U(hp_prune_interval_s, "seconds between retention passes (0 = 600)"),
+    U(shutdown_timeout_s, "SIGTERM/SIGINT: exit within this many seconds (0 = 10)"),
     S(http_listen, "HOST:PORT of the HTTP API (empty = off)"),
     S(http_port_file, "write the HTTP API's bound port here"),
     S(api_keys, "comma-separated bearer keys for the HTTP API"),
     U(http_max_body, "largest HTTP request body in bytes, 0 = 1 MiB"),
+    U(http_max_conns, "most HTTP API connections at once"),
+    U(http_max_conns_per_ip, "most HTTP API connections per source address, 0 = unlimited"),
+    U(http_timeout_s, "seconds an HTTP connection may stay silent (slow headers/body)"),
     S(push_webhook_url, "POST offline push events here (empty = off); docs/webhooks.md"),
     U(push_webhook_batch_ms, "one POST per recipient for the events within this many ms"),
     U(push_webhook_queue_max, "offline push events waiting at most; the oldest are dropped"),
@@ -117,6 +126,13 @@ void omtp_config_defaults(omtp_config *c)
     c->login_fail_delay_ms = 200;
     c->login_account_delay_ms = 250;
     c->login_account_delay_max_ms = 30000;
+    c->max_prelogin_frame = 16 * 1024;
+    c->frame_timeout_s = 30;
+    c->max_pending_bytes = 64 * 1024 * 1024;
+    c->max_conns_per_ip = 64;
+    c->http_max_conns = 256;
+    c->http_max_conns_per_ip = 32;
+    c->http_timeout_s = 10;
     c->req_rate = 50; /* far above a person; stops one connection flooding the loop */
     c->req_burst = 200;
     c->req_refusals_max = 100;
@@ -125,10 +141,12 @@ void omtp_config_defaults(omtp_config *c)
     c->max_content = 64 * 1024;
     c->revoke_limit_s = 120;
     c->group_member_limit = 500;
+    c->group_member_hard_limit = 100000;
     c->friends_only = false;
     c->hot_page = 100;
     c->hp_retention_days = 30;
     c->hp_prune_interval_s = 600;
+    c->shutdown_timeout_s = 10;
     c->push_webhook_batch_ms = 200;
     c->push_webhook_queue_max = 10000;
     c->before_send_timeout_ms = 500;
@@ -236,6 +254,17 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
         }
         if ((!strcmp(key, "req_rate") || !strcmp(key, "req_burst")) && v > OMTP_RL_MAX) {
             snprintf(why, whylen, "%s: '%s' is above the limit of %u", key, value, OMTP_RL_MAX);
+            return OMTP_EINVAL;
+        }
+        if (!strcmp(key, "max_prelogin_frame") && v < 1024) {
+            snprintf(why, whylen,
+                     "%s: '%s' is too small for a LOGIN with a token: use at least 1024", key,
+                     value);
+            return OMTP_EINVAL;
+        }
+        if (!strcmp(key, "http_max_conns") && v == 0) {
+            snprintf(why, whylen, "%s: must be at least 1 (turn the API off with http_listen =)",
+                     key);
             return OMTP_EINVAL;
         }
         *(uint32_t *)(void *)p = (uint32_t)v;

@@ -29,6 +29,11 @@ typedef struct omtp_config {
     uint32_t login_fail_delay_ms; /* per-address slowdown after failures */
     uint32_t login_account_delay_ms;     /* per-account backoff base (login_guard.h); 0 = off */
     uint32_t login_account_delay_max_ms; /* its cap */
+    /* resource guards (guard.h) */
+    uint32_t max_prelogin_frame; /* largest frame before login (default 16 KiB) */
+    uint32_t frame_timeout_s;    /* a frame must complete within this; 0 = no deadline */
+    uint32_t max_pending_bytes;  /* partial-frame bytes of all connections; 0 = unlimited */
+    uint32_t max_conns_per_ip;   /* unauthenticated connections per address; 0 = unlimited */
     /* request rate limit per logged-in connection (ratelimit.h, dispatch.c) */
     uint32_t req_rate;         /* requests per second (bucket refill); 0 = unlimited */
     uint32_t req_burst;        /* bucket size; 0 = 2 x req_rate */
@@ -41,21 +46,26 @@ typedef struct omtp_config {
     char aes_key_hex[65];      /* CRYPTO=1 payload key; "" = none */
     char token_secret_hex[65]; /* "" = generated once and kept in the store */
     /* messaging */
-    uint32_t compress_threshold; /* compress pushes above this to zlib peers */
-    uint32_t max_content;        /* MsgReq.content bytes (MSG_TOO_LONG above) */
-    uint32_t revoke_limit_s;     /* revoke/edit time limit, 0 = none (default 120) */
-    uint32_t group_member_limit; /* default memberLimit (500) */
-    bool friends_only;           /* single chat only between friends */
-    uint32_t hot_page;           /* hot sessions per page (default 100) */
+    uint32_t compress_threshold;      /* compress pushes above this to zlib peers */
+    uint32_t max_content;             /* MsgReq.content bytes (MSG_TOO_LONG above) */
+    uint32_t revoke_limit_s;          /* revoke/edit time limit, 0 = none (default 120) */
+    uint32_t group_member_limit;      /* default memberLimit, and the most a client may set (500) */
+    uint32_t group_member_hard_limit; /* most memberLimit the HTTP API (admin) may set (100000) */
+    bool friends_only;                /* single chat only between friends */
+    uint32_t hot_page;                /* hot sessions per page (default 100) */
     /* high-priority queue retention (hp_retention.h) */
     uint32_t hp_retention_days;   /* entries kept this long; 0 = forever (default 30) */
     uint32_t hp_retention_s;      /* testing: retention in seconds, overrides days when > 0 */
     uint32_t hp_prune_interval_s; /* seconds between passes (600; the first after <= 30 s) */
+    uint32_t shutdown_timeout_s;  /* SIGTERM: exit within this many seconds (10; 0 = 10) */
     /* HTTP API */
     char http_listen[128]; /* "127.0.0.1:9080"; "" = off */
     char http_port_file[512];
-    char api_keys[1024];    /* comma-separated bearer keys */
-    uint32_t http_max_body; /* request body cap in bytes (413 above); 0 = 1 MiB */
+    char api_keys[1024];            /* comma-separated bearer keys */
+    uint32_t http_max_body;         /* request body cap in bytes (413 above); 0 = 1 MiB */
+    uint32_t http_max_conns;        /* HTTP connections at once */
+    uint32_t http_max_conns_per_ip; /* HTTP connections per address; 0 = unlimited */
+    uint32_t http_timeout_s;        /* an HTTP connection silent this long is closed */
     /* webhooks to the business backend (docs/webhooks.md) */
     char push_webhook_url[512];      /* offline push events; "" = off */
     uint32_t push_webhook_batch_ms;  /* events of one recipient within this window: one POST */

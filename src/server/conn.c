@@ -22,6 +22,15 @@
  * take goes to uv_write as before, with the out_buf_cap check. Timers: connections sit in the
  * server's timer wheel (server.c), not one uv_timer each.
  *
+ * Input limits (guard.h, docs/server-core.md "Resource guards"): until
+ * login the reader's frame limit is max_prelogin_frame; its buffer grows
+ * with the bytes that arrived (read_want), never to an announced length;
+ * its capacity is reported to the guard, which caps the total
+ * (max_pending_bytes) and sheds through omtp_conn_shed(). A frame left
+ * partial starts its deadline (frame_start_ms + frame_timeout_s), which
+ * replaces the idle limit until the frame completes: only complete frames
+ * are activity.
+ *
  * Output cap: queued + in-flight bytes above cfg->out_buf_cap close the
  * connection at once ("slow reader"); memory per connection is bounded.
  * Input backpressure: a connection with more than REQS_HIGH requests in
@@ -39,6 +48,7 @@
  */
 #include "core.h"
 #include "cluster/cluster.h"
+#include "guard.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -88,7 +98,9 @@ struct omtp_conn_impl {
     bool listed;      /* on the server's flush list (holds a ref) */
     omtp_conn *flush_next;
     uint64_t accept_ms, last_rx_ms, close_deadline_ms;
-    omtp_ratelimit rl; /* request rate limit (dispatch.c), 16 bytes */
+    uint64_t frame_start_ms; /* the partial frame in the reader began then; 0 = none */
+    omtp_guard_conn guard;   /* guard.h: address count, lists, partial-frame bytes */
+    omtp_ratelimit rl;       /* request rate limit (dispatch.c), 16 bytes */
     struct omtp_conn_link wheel, all;
     int wheel_slot;
     omtp_conn *bucket_next;
@@ -120,6 +132,10 @@ struct omtp_conn_link *omtp_conn_all_link(omtp_conn *c)
 omtp_conn **omtp_conn_bucket_next(omtp_conn *c)
 {
     return &c->impl->bucket_next;
+}
+omtp_guard_conn *omtp_conn_guard(omtp_conn *c)
+{
+    return &c->impl->guard;
 }
 
 void omtp_conn_ref(omtp_conn *c)
@@ -157,7 +173,10 @@ uint64_t omtp_conn_deadline(const omtp_conn *c)
     const omtp_config *cfg = c->srv->cfg;
     if (c->state == OMTP_CONN_CLOSING)
         return i->close_deadline_ms;
-    uint64_t idle = i->last_rx_ms + 2ull * cfg->keepalive_s * 1000;
+    /* a frame in progress has its own deadline instead of the idle limit:
+     * only complete frames count as activity */
+    uint64_t idle = i->frame_start_ms ? i->frame_start_ms + (uint64_t)cfg->frame_timeout_s * 1000
+                                      : i->last_rx_ms + 2ull * cfg->keepalive_s * 1000;
     if (c->state == OMTP_CONN_ONLINE)
         return idle;
     uint64_t pre = i->accept_ms + (uint64_t)cfg->prelogin_timeout_s * 1000;
@@ -166,7 +185,16 @@ uint64_t omtp_conn_deadline(const omtp_conn *c)
 
 void omtp_conn_expire(omtp_conn *c)
 {
-    if (c->state == OMTP_CONN_CLOSING) {
+    struct omtp_conn_impl *i = c->impl;
+    const omtp_config *cfg = c->srv->cfg;
+    if (c->state != OMTP_CONN_CLOSING && i->frame_start_ms &&
+        i->frame_start_ms + (uint64_t)cfg->frame_timeout_s * 1000 <= uv_now(c->srv->loop)) {
+        char why[160];
+        snprintf(why, sizeof(why),
+                 "frame not completed within %u s (frame_timeout_s): %zu bytes arrived",
+                 cfg->frame_timeout_s, omtp_frame_reader_pending(&i->rd));
+        omtp_conn_shed(c, OMTP_SHED_FRAME_TIMEOUT, why);
+    } else if (c->state == OMTP_CONN_CLOSING) {
         LOG_INFO("conn %llu output not flushed in time, closing", (unsigned long long)c->id);
         omtp_conn_abort(c, NULL);
     } else if (c->state == OMTP_CONN_ONLINE) {
@@ -444,6 +472,8 @@ static void on_closed(uv_handle_t *h)
     struct omtp_conn_impl *i = c->impl;
     drop_queue(c);
     omtp_frame_reader_free(&i->rd);
+    omtp_guard_set_bytes(c->srv, c, 0);
+    omtp_guard_closing(c->srv, c); /* no-op unless a path skipped begin_close */
     if (i->ssl)
         SSL_free(i->ssl); /* frees both BIOs */
     i->ssl = NULL;
@@ -457,7 +487,8 @@ static void close_handle(omtp_conn *c)
     if (i->handle_closing)
         return;
     i->handle_closing = true;
-    uv_close((uv_handle_t *)&i->tcp, on_closed);
+    uv_close((uv_handle_t *)&i->tcp, on_closed); /* closes the descriptor now */
+    omtp_guard_fd_closed(c->srv);
 }
 
 static void begin_close(omtp_conn *c, const char *reason)
@@ -469,9 +500,10 @@ static void begin_close(omtp_conn *c, const char *reason)
         if (was_online)
             LOG_INFO("conn %llu close %s user=%s dev=%s: %s", (unsigned long long)c->id, c->peer,
                      c->userId, omtp_log_device(c->deviceType), reason);
-        else
+        else if (omtp_guard_log_unauth(c->srv)) /* rate-limited: floods */
             LOG_INFO("conn %llu close %s: %s", (unsigned long long)c->id, c->peer, reason);
     }
+    omtp_guard_closing(c->srv, c);
     if (was_online) {
         omtp_cluster_logout(c->srv, c); /* cluster presence (no-op single-node) */
         omtp_presence_remove(c->srv, c);
@@ -505,6 +537,49 @@ void omtp_conn_abort(omtp_conn *c, const char *reason)
         begin_close(c, reason);
     drop_queue(c);
     close_handle(c);
+}
+
+/* Frees the partial frame (never called while a frame of c is dispatched). */
+static void drop_input(omtp_conn *c)
+{
+    struct omtp_conn_impl *i = c->impl;
+    omtp_frame_reader_free(&i->rd);
+    i->frame_start_ms = 0;
+    omtp_guard_set_bytes(c->srv, c, 0);
+}
+
+void omtp_conn_shed(omtp_conn *c, int reason, const char *why)
+{
+    if (c->state == OMTP_CONN_CLOSING) { /* already going: just release its input */
+        drop_input(c);
+        omtp_conn_abort(c, NULL);
+        return;
+    }
+    omtp_guard_count(c->srv, reason);
+    bool online = c->state == OMTP_CONN_ONLINE;
+    const char *name = omtp_shed_reason_name(reason);
+    if (online)
+        LOG_INFO("conn %llu close %s user=%s dev=%s: %s (%s)", (unsigned long long)c->id, c->peer,
+                 c->userId, omtp_log_device(c->deviceType), why ? why : name, name);
+    else
+        LOG_DEBUG("conn %llu close %s: %s (%s)", (unsigned long long)c->id, c->peer,
+                  why ? why : name, name);
+    begin_close(c, NULL);
+    drop_input(c);
+    if (why) {
+        int code = reason == OMTP_SHED_PRELOGIN_FRAME ? OMTP_EC_PROTOCOL : OMTP_EC_SERVER_REFUSED;
+        omtp_send_error_frame(c, code, why);
+        if (c->impl->pending)
+            flush_conn(c);
+    }
+    /* the error frame is tiny: what the kernel did not take now is dropped */
+    omtp_conn_abort(c, NULL);
+}
+
+void omtp_conn_logged_in(omtp_conn *c)
+{
+    c->impl->rd.max_frame = c->srv->cfg->max_frame;
+    omtp_guard_logged_in(c->srv, c);
 }
 
 /* ------------------------------------------------------------ input */
@@ -547,6 +622,10 @@ static size_t read_want(const omtp_frame_reader *r)
     const uint8_t *h = r->buf + r->start;
     size_t flen = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
     size_t want = flen > pend ? flen - pend : READ_CHUNK;
+    /* grow with what arrived, never to the declared length up front: a peer
+     * that announces 1 MiB and trickles makes us hold what it sent, x2 */
+    if (want > pend)
+        want = pend;
     if (want < READ_CHUNK)
         want = READ_CHUNK;
     if (want > READ_CHUNK_MAX)
@@ -567,13 +646,15 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
         return;
     }
+    omtp_guard_set_bytes(c->srv, c, c->impl->rd.cap);
     *buf = uv_buf_init((char *)p, (unsigned)n);
 }
 
-/* Runs every complete frame in the reader. */
-static void drain_frames(omtp_conn *c)
+/* Runs every complete frame in the reader; returns how many. */
+static unsigned drain_frames(omtp_conn *c)
 {
     struct omtp_conn_impl *i = c->impl;
+    unsigned n = 0;
     while (c->state != OMTP_CONN_CLOSING) {
         const uint8_t *f;
         size_t len;
@@ -582,18 +663,54 @@ static void drain_frames(omtp_conn *c)
             break;
         if (rc < 0) {
             c->srv->metrics.frame_errors++;
-            char why[128];
+            char why[192];
+            if (c->state != OMTP_CONN_ONLINE && i->rd.bad_len >= OMTP_FRAME_HDR &&
+                i->rd.bad_len <= c->srv->cfg->max_frame) {
+                /* refused on its header: nothing of its body is kept */
+                snprintf(why, sizeof(why),
+                         "frame of %u bytes before login: at most %u bytes until logged in "
+                         "(max_prelogin_frame)",
+                         i->rd.bad_len, i->rd.max_frame);
+                omtp_conn_shed(c, OMTP_SHED_PRELOGIN_FRAME, why);
+                return n;
+            }
             snprintf(why, sizeof(why), "frame length %u outside 4..%u bytes", i->rd.bad_len,
                      i->rd.max_frame);
             omtp_send_error_frame(c, OMTP_EC_PROTOCOL, why);
             omtp_conn_close(c, why);
             break;
         }
+        n++;
         omtp_dispatch_frame(c, f, len);
     }
     /* an idle connection keeps no input buffer */
     if (omtp_frame_reader_pending(&i->rd) == 0)
         omtp_frame_reader_free(&i->rd);
+    return n;
+}
+
+/* After a read: complete frames are activity; a frame left partial starts
+ * (or keeps) its deadline; the guard hears about the bytes held. */
+static void input_progress(omtp_conn *c, unsigned frames)
+{
+    struct omtp_conn_impl *i = c->impl;
+    omtp_server *s = c->srv;
+    uint64_t now = uv_now(s->loop);
+    if (frames || !s->cfg->frame_timeout_s)
+        i->last_rx_ms = now;
+    omtp_guard_set_bytes(s, c, i->rd.buf ? i->rd.cap : 0);
+    if (c->state == OMTP_CONN_CLOSING)
+        return;
+    if (omtp_frame_reader_pending(&i->rd) == 0) {
+        i->frame_start_ms = 0;
+    } else if (s->cfg->frame_timeout_s && (frames || !i->frame_start_ms)) {
+        /* a new frame began: its deadline may come before the slot the
+         * connection is filed under (O(1) re-file) */
+        i->frame_start_ms = now;
+        omtp_wheel_remove(s, c);
+        omtp_wheel_insert(s, c, omtp_conn_deadline(c));
+    }
+    omtp_guard_enforce_memory(s);
 }
 
 static void tls_input(omtp_conn *c, const uint8_t *p, size_t n);
@@ -604,19 +721,20 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     struct omtp_conn_impl *i = c->impl;
     if (nread > 0) {
         c->srv->metrics.bytes_in += (uint64_t)nread;
-        i->last_rx_ms = uv_now(c->srv->loop);
         if (i->ssl) {
             tls_input(c, (const uint8_t *)buf->base, (size_t)nread);
             return;
         }
         omtp_frame_reader_commit(&i->rd, (size_t)nread);
-        drain_frames(c);
+        input_progress(c, drain_frames(c));
         return;
     }
     if (nread == 0)
         return;
-    if (!i->ssl && omtp_frame_reader_pending(&i->rd) == 0)
+    if (!i->ssl && omtp_frame_reader_pending(&i->rd) == 0) {
         omtp_frame_reader_free(&i->rd);
+        omtp_guard_set_bytes(c->srv, c, 0);
+    }
     if (nread == UV_EOF)
         omtp_conn_close(c, "peer closed the connection");
     else if (nread == UV_ENOBUFS)
@@ -654,6 +772,7 @@ static void tls_input(omtp_conn *c, const uint8_t *p, size_t n)
         omtp_conn_abort(c, "TLS input buffer failure");
         return;
     }
+    unsigned frames = 0;
     for (;;) {
         if (c->state == OMTP_CONN_CLOSING)
             break;
@@ -666,7 +785,7 @@ static void tls_input(omtp_conn *c, const uint8_t *p, size_t n)
         int r = SSL_read(i->ssl, dst, room > INT32_MAX ? INT32_MAX : (int)room);
         if (r > 0) {
             omtp_frame_reader_commit(&i->rd, (size_t)r);
-            drain_frames(c);
+            frames += drain_frames(c);
             continue;
         }
         int e = SSL_get_error(i->ssl, r);
@@ -685,6 +804,7 @@ static void tls_input(omtp_conn *c, const uint8_t *p, size_t n)
     }
     if (omtp_frame_reader_pending(&i->rd) == 0)
         omtp_frame_reader_free(&i->rd);
+    input_progress(c, frames);
     tls_flush(c);
 }
 
@@ -714,9 +834,11 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
         uv_close((uv_handle_t *)&i->tcp, free_unaccepted);
         return;
     }
+    omtp_guard_fd_opened(s);
     struct sockaddr_storage ss;
     int sl = sizeof(ss);
     char ip[64] = "?";
+    char source[64] = "?"; /* the guard's per-address key */
     int port = 0;
     if (uv_tcp_getpeername(&i->tcp, (struct sockaddr *)&ss, &sl) == 0) {
         if (ss.ss_family == AF_INET) {
@@ -726,23 +848,32 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
             uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
             port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
         }
+        omtp_guard_source(&ss, source, sizeof(source));
     }
     snprintf(c->peer, sizeof(c->peer), "%.45s:%d", ip, port);
     c->id = ++s->metrics.conns_total;
-    omtp_frame_reader_init(&i->rd, s->cfg->max_frame);
+    /* until login, frames are small (max_prelogin_frame) */
+    omtp_frame_reader_init(&i->rd, s->cfg->max_prelogin_frame < s->cfg->max_frame
+                                       ? s->cfg->max_prelogin_frame
+                                       : s->cfg->max_frame);
     i->accept_ms = i->last_rx_ms = uv_now(s->loop);
     omtp_ratelimit_init(&i->rl, omtp_ratelimit_burst(s->cfg->req_rate, s->cfg->req_burst),
                         i->accept_ms);
     i->wheel_slot = -1;
     uv_tcp_nodelay(&i->tcp, 1);
 
-    if (s->cfg->max_conns && s->metrics.conns_open >= s->cfg->max_conns) {
-        s->metrics.conns_rejected++;
-        LOG_WARN("conn %llu refused from %s: max_conns (%u) reached", (unsigned long long)c->id,
-                 c->peer, s->cfg->max_conns);
-        c->state = OMTP_CONN_CLOSING;
+    char why[256];
+    int refused = omtp_guard_admit(s, c, source, why, sizeof(why));
+    if (refused) {
+        /* counted and logged (rate-limited) by the guard */
+        LOG_DEBUG("conn %llu refused from %s: %s", (unsigned long long)c->id, c->peer, why);
         omtp_server_conn_opened(s, c);
-        close_handle(c);
+        if (!tls) {
+            omtp_send_error_frame(c, OMTP_EC_SERVER_REFUSED, why);
+            flush_conn(c);
+        }
+        begin_close(c, NULL);
+        omtp_conn_abort(c, NULL);
         return;
     }
     if (tls) {
@@ -755,6 +886,7 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
             SSL_free(i->ssl);
             i->ssl = NULL;
             c->state = OMTP_CONN_CLOSING;
+            omtp_guard_closing(s, c); /* admitted above: leave the guard's lists */
             omtp_server_conn_opened(s, c);
             close_handle(c);
             return;
@@ -763,7 +895,8 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
         SSL_set_accept_state(i->ssl);
     }
     omtp_server_conn_opened(s, c);
-    LOG_INFO("conn %llu accept %s%s", (unsigned long long)c->id, c->peer, tls ? " (TLS)" : "");
+    if (omtp_guard_log_unauth(s)) /* rate-limited: a flood of accepts */
+        LOG_INFO("conn %llu accept %s%s", (unsigned long long)c->id, c->peer, tls ? " (TLS)" : "");
     omtp_wheel_insert(s, c, omtp_conn_deadline(c));
     int rc = uv_read_start((uv_stream_t *)&i->tcp, alloc_cb, read_cb);
     if (rc)

@@ -47,6 +47,13 @@ bool omtp_conn_version_warned(omtp_conn *c);
 void omtp_conn_pause(omtp_conn *c);
 /* Closes at once, dropping queued output. */
 void omtp_conn_abort(omtp_conn *c, const char *reason);
+/* guard.c: closes c for `reason` (enum omtp_shed_reason, counted and
+ * logged rate-limited), releasing its partial frame at once; with `why`, an
+ * error frame saying it goes out first. */
+void omtp_conn_shed(omtp_conn *c, int reason, const char *why);
+/* auth.c: c just logged in (frames up to max_frame, no longer counted as
+ * unauthenticated). */
+void omtp_conn_logged_in(omtp_conn *c);
 
 /* dispatch.c: one complete frame (OTIMPack bytes) from c. */
 void omtp_dispatch_frame(omtp_conn *c, const uint8_t *frame, size_t len);

@@ -21,6 +21,9 @@
  *    are ignored (a retried QUIT succeeds).
  *  - INFO_UPDATE merges the non-empty name/avatar/desc and a memberLimit > 0
  *    (not below the current member count); creatorId there is ignored.
+ *  - A client may not set memberLimit above the server's group_member_limit
+ *    (CREATE, INFO_UPDATE: GROUP_MEMBER_LIMIT); only the HTTP API (the
+ *    administrator) may, up to group_member_hard_limit. docs/protocol.md.
  *  - A dismissed group no longer exists for every operation
  *    (GROUP_NOT_EXIST); its id is never reused.
  */
@@ -70,7 +73,8 @@ typedef struct gop {
     omtp_GroupChatInfo_list groups; /* sync */
     tars_str_list deleted;          /* sync */
     int64_t nowMs;
-    int status; /* the store's, kept while the cluster notice is published */
+    int status;      /* the store's, kept while the cluster notice is published */
+    bool dismissing; /* dismiss: checked, notify list taken; next chunks only remove */
 } gop;
 
 static void gop_fail(gop *g, int ec, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -323,20 +327,29 @@ static int work_quit(omtp_db *db, gop *g)
     return rc;
 }
 
+/* In chunks of OMTP_GROUP_DISMISS_CHUNK members (store.h, group_dismiss_step
+ * and OMTP_STORE_MORE), so a big group does not hold the store thread; the
+ * reply comes after the last chunk. */
 static int work_dismiss(omtp_db *db, gop *g)
 {
-    int rc = load_group(db, g);
-    if (rc || g->ec)
-        return rc;
-    if (!is_creator(g)) {
-        gop_fail(g, OMTP_EC_GROUP_NO_PRIVILEGE, "only the creator of %s may dismiss it",
-                 g->groupId);
-        return 0;
+    int rc;
+    if (!g->dismissing) {
+        rc = load_group(db, g);
+        if (rc || g->ec)
+            return rc;
+        if (!is_creator(g)) {
+            gop_fail(g, OMTP_EC_GROUP_NO_PRIVILEGE, "only the creator of %s may dismiss it",
+                     g->groupId);
+            return 0;
+        }
+        rc = fetch_members(db, g, &g->notify);
+        if (rc)
+            return rc;
+        g->dismissing = true;
     }
-    rc = fetch_members(db, g, &g->notify);
-    if (rc)
-        return rc;
-    return omtp_db_group_dismiss(db, g->groupId);
+    int left = 0;
+    rc = omtp_db_group_dismiss_step(db, g->groupId, OMTP_GROUP_DISMISS_CHUNK, &left);
+    return rc ? rc : left ? OMTP_STORE_MORE : 0;
 }
 
 static int work_creator(omtp_db *db, gop *g)
@@ -432,7 +445,7 @@ static int gop_work(omtp_db *db, void *arg)
 {
     gop *g = arg;
     int rc = gop_works[g->kind](db, g);
-    if (rc && !g->ec)
+    if (rc < 0 && !g->ec)
         snprintf(g->desc, sizeof(g->desc), "%s: %s", omtp_strerror(rc), db->errmsg);
     return rc;
 }
@@ -640,9 +653,17 @@ void handle_group_create(omtp_req *req)
         g->idGiven = true;
     }
     int32_t limit = in->memberLimit > 0 ? in->memberLimit : g->defLimit;
-    if (in->memberLimit < 0 || limit > OMTP_GROUP_LIMIT_MAX) {
-        omtp_reply_code(req, OMTP_EC_PARAM, "memberLimit %d is outside 0..%d", in->memberLimit,
-                        OMTP_GROUP_LIMIT_MAX);
+    if (in->memberLimit < 0) {
+        omtp_reply_code(req, OMTP_EC_PARAM, "memberLimit %d is negative (0 = the default %d)",
+                        in->memberLimit, g->defLimit);
+        gop_free(g);
+        return;
+    }
+    if (limit > g->defLimit) {
+        omtp_reply_code(req, OMTP_EC_GROUP_MEMBER_LIMIT,
+                        "memberLimit %d is above this server's group_member_limit %d; ask the "
+                        "administrator (HTTP API) for a bigger group",
+                        limit, g->defLimit);
         gop_free(g);
         return;
     }
@@ -746,9 +767,18 @@ void handle_group_info_update(omtp_req *req)
     const omtp_GroupChatInfoUpdateReq *q = req->body;
     if (!check_operator(req, &q->operatorId))
         return;
-    if (q->groupInfo.memberLimit < 0 || q->groupInfo.memberLimit > OMTP_GROUP_LIMIT_MAX) {
-        omtp_reply_code(req, OMTP_EC_PARAM, "memberLimit %d is outside 0..%d",
-                        q->groupInfo.memberLimit, OMTP_GROUP_LIMIT_MAX);
+    if (q->groupInfo.memberLimit < 0) {
+        omtp_reply_code(req, OMTP_EC_PARAM, "memberLimit %d is negative (0 = unchanged)",
+                        q->groupInfo.memberLimit);
+        return;
+    }
+    uint32_t most =
+        req->conn->srv->cfg->group_member_limit ? req->conn->srv->cfg->group_member_limit : 500;
+    if ((uint32_t)q->groupInfo.memberLimit > most) {
+        omtp_reply_code(req, OMTP_EC_GROUP_MEMBER_LIMIT,
+                        "memberLimit %d is above this server's group_member_limit %u; ask the "
+                        "administrator (HTTP API) for a bigger group",
+                        q->groupInfo.memberLimit, most);
         return;
     }
     gop *g = gop_begin(req, GOP_INFO, NULL, &q->groupInfo.groupId);

@@ -35,7 +35,7 @@
 #define OMTP_GROUP_CACHE_TTL_MS  60000
 #define OMTP_GROUP_CACHE_MAX_IDS (4u << 20)
 #define OMTP_FANOUT_SLICE        1024
-#define OMTP_GROUP_LIMIT_MAX     100000 /* largest memberLimit a client may set */
+#define OMTP_GROUP_DISMISS_CHUNK 2000 /* members removed per store item of a dismissal */
 
 /* An immutable member list with a reference count (loop thread refs). */
 typedef struct omtp_members {

@@ -14,8 +14,8 @@
  * sender is acked once the commit is durable (store.h, omtp_store_submit2).
  * The member list comes from the in-memory cache; when the group is not
  * cached the work item fetches it on the store thread, so the loop never
- * waits for it. A HIGHPRJ message is also queued on every other member's
- * high-priority queue (one row each: costly for big groups, and rare).
+ * waits for it. A HIGHPRJ message is also queued in the group's
+ * high-priority queue: one row, whatever the group's size (store.h).
  *
  * Dedup: a (sender, packId) already stored is answered with the original
  * MsgAck and neither stored nor pushed again.
@@ -65,22 +65,17 @@ static void gchat_fail(gchat *c, int ec, const char *fmt, ...)
     c->ec = ec;
 }
 
-/* Store thread: queue the stored message on every other member's
- * high-priority queue. */
-static int queue_high_prior(omtp_db *db, gchat *c, const tars_str_list *members)
+/* Store thread: queue the stored message for every other member: ONE row
+ * in the group's high-priority queue, whatever the group's size (store.h,
+ * hp_group_append; each member's view is derived at sync time). */
+static int queue_high_prior(omtp_db *db, gchat *c)
 {
     omtp_OTIMPack pack;
     omtp_msg_init(&omtp_OTIMPack_desc, &pack);
+    int64_t seq = 0;
     int rc = omtp_chat_msg_pack(&c->rec, &pack);
-    if (rc)
-        goto out;
-    for (uint32_t i = 0; i < members->n && rc == 0; i++) {
-        if (strcmp(members->items[i].data, c->userId) == 0)
-            continue;
-        int64_t seq = 0;
-        rc = omtp_db_hp_append(db, members->items[i].data, &pack, &seq);
-    }
-out:
+    if (rc == 0)
+        rc = omtp_db_hp_group_append(db, c->groupId, c->userId, &pack, &seq);
     omtp_msg_free(&omtp_OTIMPack_desc, &pack);
     return rc;
 }
@@ -129,7 +124,7 @@ static int gchat_work(omtp_db *db, void *arg)
         c->didFetch = true;
     }
     if (c->rec.flags & OMTP_F_HIGHPRJ)
-        rc = queue_high_prior(db, c, c->cached ? &c->cached->ids : &c->fetched);
+        rc = queue_high_prior(db, c);
     return rc;
 }
 

@@ -2,7 +2,8 @@
  * hp_retention.h - the retention job of the per-user high-priority queues.
  *
  * Every HIGHPRJ message and every revoke/delete/edit notice adds one
- * hp_queue row per recipient; this job deletes the rows older than
+ * hp_queue row per recipient (one hp_group row per message in a group);
+ * this job deletes the rows older than
  * hp_retention_days (hp_retention_s when set, for tests), so the table stops
  * growing forever. A libuv timer on the loop starts a pass shortly after
  * start-up and then every hp_prune_interval_s; a pass submits the store's

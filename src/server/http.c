@@ -44,7 +44,10 @@
 
 #define HTTP_DEFAULT_MAX_BODY (1024u * 1024u)
 #define HTTP_MAX_KEYS         32
-#define HTTP_CONN_TIMEOUT_S   30
+#define HTTP_THREADS          2  /* a pool, so one busy thread does not stall /healthz */
+#define HTTP_LIMIT_LOG_S      10 /* one line per kind of message at most this often */
+#define HTTP_LOG_KINDS        8  /* kinds of libmicrohttpd message remembered */
+#define HTTP_LOG_KEY          40 /* bytes of a message that tell its kind */
 #define HTTP_STOP_WAIT_MS     2000
 #define HTTP_DRAIN_MAX        (8u * 1024u * 1024u) /* read and drop up to this before an error */
 
@@ -61,6 +64,14 @@ typedef struct omtp_http {
     unsigned char keys[HTTP_MAX_KEYS][SHA256_DIGEST_LENGTH];
     unsigned nkeys;
     _Atomic uint64_t counts[6]; /* responses by status class */
+    _Atomic uint64_t refused;   /* connections refused at a connection limit */
+    pthread_mutex_t log_mu;     /* guards log_kinds (libmicrohttpd's threads) */
+    struct http_log_kind {
+        char key[HTTP_LOG_KEY + 1];
+        int64_t last_s; /* monotonic second it was last written */
+        uint64_t count; /* messages since */
+    } log_kinds[HTTP_LOG_KINDS];
+    http_guard *guard; /* slow-client deadline and shedding (http_guard.c) */
 } omtp_http;
 
 static const struct http_route routes[] = {
@@ -373,8 +384,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * with unread input would reset the connection and could cost the
          * client the answer. A body too big to be worth draining is refused
          * at once. */
-        if (r->rejected && declared > HTTP_DRAIN_MAX)
+        if (r->rejected && declared > HTTP_DRAIN_MAX) {
+            http_guard_request_in(h->guard, c);
             return send_rejection(h, c, r);
+        }
         return MHD_YES;
     }
 
@@ -415,6 +428,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
 
     /* the whole request is in */
+    http_guard_request_in(h->guard, c);
     if (r->rejected)
         return send_rejection(h, c, r);
     if (r->too_big)
@@ -440,6 +454,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    omtp_http *h = cls;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        http_guard_request_done(h->guard, c); /* keep-alive: the next request's deadline */
     http_req *r = *con_cls;
     *con_cls = NULL;
     if (!r || r == (void *)&bad_path_mark)
@@ -448,14 +465,61 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     req_unref(r);
 }
 
+/* libmicrohttpd's messages (its threads). Under a flood it writes one per
+ * connection (a refusal at the connection limit, a client gone mid-request),
+ * so each kind of message (its first HTTP_LOG_KEY bytes) is written at most
+ * once per HTTP_LIMIT_LOG_S, with the count of those it stood for. A client
+ * closing its connection is not the server's problem: debug level. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    omtp_http *h = cls;
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     size_t n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n')
         msg[--n] = '\0';
-    LOG_WARN("http: %s", msg);
+    bool limit = strstr(msg, "limit") && strstr(msg, "onnection");
+    if (limit)
+        atomic_fetch_add(&h->refused, 1);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t count = 0;
+    pthread_mutex_lock(&h->log_mu);
+    struct http_log_kind *k = NULL, *lru = &h->log_kinds[0];
+    for (int i = 0; i < HTTP_LOG_KINDS; i++) {
+        if (strncmp(h->log_kinds[i].key, msg, HTTP_LOG_KEY) == 0) {
+            k = &h->log_kinds[i];
+            break;
+        }
+        if (h->log_kinds[i].last_s < lru->last_s)
+            lru = &h->log_kinds[i];
+    }
+    if (!k) {
+        k = lru;
+        snprintf(k->key, sizeof(k->key), "%.*s", HTTP_LOG_KEY, msg);
+        k->last_s = 0;
+        k->count = 0;
+    }
+    k->count++;
+    if (!k->last_s || ts.tv_sec - k->last_s >= HTTP_LIMIT_LOG_S) {
+        count = k->count;
+        k->count = 0;
+        k->last_s = ts.tv_sec;
+    }
+    pthread_mutex_unlock(&h->log_mu);
+    if (!count)
+        return;
+    char more[96] = "";
+    if (count > 1)
+        snprintf(more, sizeof(more), " (%llu such messages in the last %d s)",
+                 (unsigned long long)count, HTTP_LIMIT_LOG_S);
+    if (limit)
+        LOG_WARN("http: %s%s; limits: http_max_conns %u, http_max_conns_per_ip %u", msg, more,
+                 h->srv->cfg->http_max_conns, h->srv->cfg->http_max_conns_per_ip);
+    else if (strstr(msg, "closed") || strstr(msg, "closure"))
+        LOG_DEBUG("http: %s%s", msg, more);
+    else
+        LOG_WARN("http: %s%s", msg, more);
 }
 
 /* ----------------------------------------------------- the loop's side */
@@ -579,6 +643,25 @@ void http_counts(omtp_server *srv, uint64_t out[6])
         out[i] = h ? atomic_load(&h->counts[i]) : 0;
 }
 
+uint64_t http_refused(omtp_server *srv)
+{
+    omtp_http *h = srv->http;
+    return h ? atomic_load(&h->refused) : 0;
+}
+
+void http_guard_stats(omtp_server *srv, uint64_t *timeouts, uint64_t *full, uint64_t *per_ip)
+{
+    omtp_http *h = srv->http;
+    http_guard_counts(h ? h->guard : NULL, timeouts, full, per_ip);
+}
+
+void omtp_http_tick(omtp_server *srv)
+{
+    omtp_http *h = srv->http;
+    if (h && h->guard && h->d)
+        http_guard_sweep(h->guard);
+}
+
 /* --------------------------------------------------------- start, stop */
 
 static int resolve(const char *hostport, struct sockaddr_storage *ss, char *why, size_t whylen)
@@ -618,6 +701,7 @@ static void on_async_closed(uv_handle_t *hd)
 {
     omtp_http *h = hd->data;
     pthread_mutex_destroy(&h->mu);
+    pthread_mutex_destroy(&h->log_mu);
     free(h);
 }
 
@@ -642,6 +726,7 @@ int omtp_http_start(omtp_server *srv)
     if (h->nkeys == 0)
         LOG_WARN("http: no api_keys configured: every /v1 request will be refused (401)");
     pthread_mutex_init(&h->mu, NULL);
+    pthread_mutex_init(&h->log_mu, NULL);
     if (uv_async_init(srv->loop, &h->async, on_async) != 0) {
         rc = OMTP_EIO;
         goto err;
@@ -650,15 +735,29 @@ int omtp_http_start(omtp_server *srv)
     h->async_init = true;
     srv->http = h;
 
+    /* Slow clients: epoll (MHD_USE_AUTO) in a pool of HTTP_THREADS polling
+     * threads, so a connection that trickles never blocks a thread; at most
+     * http_max_conns connections and http_max_conns_per_ip per address (a
+     * few addresses cannot take every slot); a connection silent for
+     * http_timeout_s (headers or body not coming) is closed. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | MHD_USE_AUTO;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    unsigned max_conns = cfg->http_max_conns ? cfg->http_max_conns : 1;
+    unsigned threads = max_conns >= HTTP_THREADS ? HTTP_THREADS : 1;
+    h->guard = http_guard_new(max_conns, cfg->http_max_conns_per_ip, cfg->http_timeout_s);
+    if (!h->guard) {
+        rc = OMTP_ENOMEM;
+        goto err;
+    }
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify,
+        h->guard, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(cfg->http_timeout_s ? cfg->http_timeout_s : 1), MHD_OPTION_CONNECTION_LIMIT,
+        http_guard_mhd_limit(h->guard), MHD_OPTION_END);
     if (!h->d) {
         LOG_ERROR("http: cannot listen on %s: %s", cfg->http_listen, strerror(errno));
         rc = OMTP_EIO;
@@ -674,19 +773,22 @@ int omtp_http_start(omtp_server *srv)
             goto err;
         }
     }
-    LOG_INFO("http: API listening on %s (port %u), %u api key(s), body cap %zu bytes",
-             cfg->http_listen, port, h->nkeys, h->max_body);
+    LOG_INFO("http: API listening on %s (port %u), %u api key(s), body cap %zu bytes, "
+             "%u connections (%u per address), %u s timeout",
+             cfg->http_listen, port, h->nkeys, h->max_body, max_conns, cfg->http_max_conns_per_ip,
+             cfg->http_timeout_s);
     return 0;
 err:
-    omtp_http_stop(srv);
+    omtp_http_stop(srv, 0);
     if (!h->async_init) { /* stop only frees what it knows about */
         pthread_mutex_destroy(&h->mu);
+        pthread_mutex_destroy(&h->log_mu);
         free(h);
     }
     return rc;
 }
 
-int omtp_http_stop(omtp_server *srv)
+int omtp_http_stop(omtp_server *srv, uint64_t wait_ms)
 {
     omtp_http *h = srv->http;
     if (!h)
@@ -714,7 +816,8 @@ int omtp_http_stop(omtp_server *srv)
         }
         /* 3. wait (bounded) for the HTTP thread to send them */
         struct timespec ts = {0, 2 * 1000 * 1000};
-        for (int waited = 0; waited < HTTP_STOP_WAIT_MS; waited += 2) {
+        uint64_t most = wait_ms && wait_ms < HTTP_STOP_WAIT_MS ? wait_ms : HTTP_STOP_WAIT_MS;
+        for (uint64_t waited = 0; waited < most; waited += 2) {
             bool pending = false;
             for (http_req *r = h->inflight; r; r = r->inext)
                 pending |= atomic_load(&r->conn) != NULL;
@@ -728,6 +831,8 @@ int omtp_http_stop(omtp_server *srv)
         while (h->inflight)
             inflight_del(h->inflight);
     }
+    http_guard_free(h->guard); /* the daemon reported every connection closed */
+    h->guard = NULL;
     if (h->async_init)
         uv_close((uv_handle_t *)&h->async, on_async_closed);
     return 0;

@@ -18,6 +18,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
 
 #include "server.h"
 
@@ -131,5 +134,28 @@ void http_ep_group_remove(http_req *r);
 
 /* HTTP request counters by status class (1xx..5xx), for /metrics. */
 void http_counts(omtp_server *srv, uint64_t out[6]);
+/* HTTP connections refused at http_max_conns / http_max_conns_per_ip. */
+uint64_t http_refused(omtp_server *srv);
+/* HTTP connections shut down by the slow-client guard (http_guard.c): no
+ * whole request within http_timeout_s, shed at http_max_conns, over
+ * http_max_conns_per_ip. */
+void http_guard_stats(omtp_server *srv, uint64_t *timeouts, uint64_t *full, uint64_t *per_ip);
+
+/* http_guard.c: slow-client protection (see the file's comment). */
+typedef struct http_guard http_guard;
+http_guard *http_guard_new(unsigned max_conns, unsigned max_per_ip, unsigned timeout_s);
+void http_guard_free(http_guard *g);
+/* The connection limit to give libmicrohttpd (a little above max_conns). */
+unsigned http_guard_mhd_limit(const http_guard *g);
+/* MHD_OPTION_NOTIFY_CONNECTION callback (cls = the guard); the code is an
+ * enum MHD_ConnectionNotificationCode. */
+void http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                       enum MHD_ConnectionNotificationCode code);
+/* HTTP threads: the whole request arrived / its response completed. */
+void http_guard_request_in(http_guard *g, struct MHD_Connection *c);
+void http_guard_request_done(http_guard *g, struct MHD_Connection *c);
+/* Loop thread (tick): shuts down connections past their deadline. */
+void http_guard_sweep(http_guard *g);
+void http_guard_counts(http_guard *g, uint64_t *timeouts, uint64_t *full, uint64_t *per_ip);
 
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cluster/cluster.h"
+#include "guard.h"
 #include "proto/omtp_proto.h"
 
 typedef struct tbuf {
@@ -164,6 +165,14 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
     one(&b, "omtp_rate_limit_closes_total", "counter",
         "connections closed for exceeding the rate limit persistently (req_refusals_max)",
         m->rate_limit_closes);
+    head(&b, "omtp_conns_shed_total", "counter",
+         "connections closed or refused by the resource guards, by reason (docs/server-core.md)");
+    for (int r = 0; r < OMTP_SHED_NREASONS; r++)
+        out(&b, "omtp_conns_shed_total{reason=\"%s\"} %llu\n", omtp_shed_reason_name(r),
+            (unsigned long long)m->conns_shed[r]);
+    one(&b, "omtp_pending_frame_bytes", "gauge",
+        "bytes held by partial frames of all connections (max_pending_bytes)",
+        m->pending_frame_bytes);
     one(&b, "omtp_hp_pruned_total", "counter",
         "high-priority queue entries removed by retention (hp_retention_days)", m->hp_pruned);
 
@@ -188,6 +197,14 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
         histogram(&b, "omtp_store_sync_seconds",
                   "time of one fsync making committed batches durable (SQLite FULL only)",
                   st.sync_us_bucket, st.sync_us_sum);
+        histogram(&b, "omtp_store_item_seconds",
+                  "time one work item held the store thread (every other write waits meanwhile)",
+                  st.item_us_bucket, st.item_us_sum);
+        head(&b, "omtp_store_item_seconds_max", "gauge",
+             "the longest a single work item held the store thread since start");
+        out(&b, "omtp_store_item_seconds_max %.6f\n", (double)st.item_us_max / 1e6);
+        one(&b, "omtp_store_items_slow_total", "counter",
+            "work items that held the store thread longer than 100 ms", st.items_slow);
     }
 
     if (srv->cluster) {
@@ -226,6 +243,18 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
     head(&b, "omtp_http_responses_total", "counter", "HTTP API responses by status class");
     for (int i = 1; i < 6; i++)
         out(&b, "omtp_http_responses_total{class=\"%dxx\"} %llu\n", i, (unsigned long long)hc[i]);
+    uint64_t hto, hfull, hip;
+    http_guard_stats(srv, &hto, &hfull, &hip);
+    head(&b, "omtp_http_conns_shed_total", "counter",
+         "HTTP connections shut down: no whole request within http_timeout_s (timeout), the "
+         "longest-waiting one at http_max_conns (full), over http_max_conns_per_ip (per_ip)");
+    out(&b, "omtp_http_conns_shed_total{reason=\"timeout\"} %llu\n", (unsigned long long)hto);
+    out(&b, "omtp_http_conns_shed_total{reason=\"full\"} %llu\n", (unsigned long long)hfull);
+    out(&b, "omtp_http_conns_shed_total{reason=\"per_ip\"} %llu\n", (unsigned long long)hip);
+    one(&b, "omtp_http_conns_refused_total", "counter",
+        "HTTP connections libmicrohttpd refused itself (its limit, a little above "
+        "http_max_conns, or out of resources)",
+        http_refused(srv));
 
     one(&b, "process_resident_memory_bytes", "gauge", "resident memory size in bytes",
         omtp_metrics_rss_bytes());

@@ -14,6 +14,11 @@
  * later deadline. Cost: O(1) per connection per deadline, two pointers and
  * an int of memory per connection, and deadlines accurate to TICK_MS.
  *
+ * Accept batching: at most ACCEPT_BATCH connections per listener per loop
+ * iteration (on_conn), the rest on the next one, so a connection flood
+ * cannot stall the loop nor shed connections before their LOGIN is read.
+ * Admission itself (per-address counts, descriptor budget) is guard.c's.
+ *
  * Login throttle: a direct-mapped table of LOGIN_FAIL_SLOTS addresses with
  * their recent failure count; a login from an address with failures in the
  * last minute waits failures x login_fail_delay_ms (capped) first. Bounded
@@ -22,7 +27,10 @@
  * Shutdown (SIGINT/SIGTERM): stop accepting, stop reading, close the store
  * (which runs and commits everything queued and calls the completions, so
  * every request in flight is answered), then close connections after their
- * output flushed (5 s cap), then leave the loop: exit 0.
+ * output flushed (5 s cap), then leave the loop: exit 0. The whole of it is
+ * bounded by shutdown_timeout_s: the store commits what it can in 3/4 of it
+ * and completes the rest as failed (never acknowledged, logged); a
+ * watchdog exits when flushing runs over.
  */
 #include "core.h"
 #include "cluster/cluster.h"
@@ -32,6 +40,7 @@
 #include "webhook.h"
 #include "hp_retention.h"
 #include "login_guard.h"
+#include "guard.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -51,6 +60,7 @@
 #define LOGIN_FAIL_SLOTS 1024
 #define LOGIN_FAIL_MAX   10
 #define LOGIN_FAIL_WIN   60000
+#define ACCEPT_BATCH     64 /* connections accepted per listener per loop iteration */
 
 struct fail_entry {
     char ip[48];
@@ -64,6 +74,8 @@ struct omtp_server_impl {
     SSL_CTX *ssl_ctx;
     uv_signal_t sigint, sigterm;
     uv_timer_t tick;
+    uv_timer_t shutdown_watchdog; /* shutdown_timeout_s (omtp_server_stop) */
+    bool watchdog_started;
     uv_check_t flush_check;     /* writes collected output after I/O callbacks */
     uv_prepare_t flush_prepare; /* ... and before the loop blocks (timers, idle) */
     omtp_conn *flush_list;      /* connections with collected output (conn.c) */
@@ -75,6 +87,10 @@ struct omtp_server_impl {
     omtp_conn *all; /* every open connection */
     struct fail_entry fails[LOGIN_FAIL_SLOTS];
     bool http_started;
+    /* accept batching (on_conn): accepts this iteration, per listener (0
+     * plain, 1 TLS), and whether one waits for the next iteration */
+    unsigned accepts[2];
+    bool accept_deferred[2];
 };
 
 SSL_CTX *omtp_server_ssl_ctx(omtp_server *s)
@@ -92,9 +108,12 @@ static void on_flush_check(uv_check_t *h)
     omtp_conn_flush_all(h->data);
 }
 
+static void resume_accepts(omtp_server *s);
+
 static void on_flush_prepare(uv_prepare_t *h)
 {
     omtp_conn_flush_all(h->data);
+    resume_accepts(h->data); /* before the loop polls again */
 }
 
 /* ------------------------------------------------------------ timer wheel */
@@ -153,6 +172,8 @@ static void on_tick(uv_timer_t *t)
             c = next;
         }
     }
+    omtp_guard_tick(s, false); /* rate-limited shedding logs still owed */
+    omtp_http_tick(s);         /* slow HTTP clients past http_timeout_s */
 }
 
 /* ------------------------------------------------------------ presence */
@@ -364,16 +385,48 @@ void omtp_server_conn_closed(omtp_server *s, omtp_conn *c)
         finish_shutdown(s);
 }
 
+/* Accept batching: libuv calls on_conn for every connection waiting in the
+ * kernel's queue in one go (up to the 4096 backlog) before it serves any
+ * other socket. Under a connection flood that is hundreds of milliseconds
+ * in which no logged-in user is read, and -- at the descriptor budget --
+ * every new connection sheds one accepted earlier in the same burst before
+ * its first bytes (a LOGIN) could be read. So at most ACCEPT_BATCH per
+ * listener per iteration: the next one is left in libuv (which then stops
+ * watching the listener) and taken in the uv_prepare before the next poll,
+ * which re-arms the listener. Reads of every other socket come in between. */
 static void on_conn(uv_stream_t *l, int status)
 {
     omtp_server *s = l->data;
+    struct omtp_server_impl *im = s->impl;
     if (status < 0) {
-        LOG_WARN("accept failed: %s", uv_strerror(status));
+        omtp_guard_accept_failed(s, status); /* EMFILE: counted, logged, sheds idle ones */
         return;
     }
     if (s->stopping)
         return;
-    omtp_conn_accept(s, l, l == (uv_stream_t *)&s->impl->tls_listener);
+    int k = l == (uv_stream_t *)&im->tls_listener;
+    if (im->accepts[k] >= ACCEPT_BATCH) {
+        im->accept_deferred[k] = true;
+        return;
+    }
+    im->accepts[k]++;
+    omtp_conn_accept(s, l, k == 1);
+}
+
+static void resume_accepts(omtp_server *s)
+{
+    struct omtp_server_impl *im = s->impl;
+    for (int k = 0; k < 2; k++) {
+        im->accepts[k] = 0;
+        if (!im->accept_deferred[k])
+            continue;
+        im->accept_deferred[k] = false;
+        bool listening = k ? im->tls_listening : im->listening;
+        if (listening && !s->stopping) {
+            im->accepts[k]++;
+            omtp_conn_accept(s, (uv_stream_t *)(k ? &im->tls_listener : &im->listener), k == 1);
+        }
+    }
 }
 
 /* ------------------------------------------------------------ listeners */
@@ -538,6 +591,13 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
                  "aes_key_hex must be 64 hex digits (e.g. from `openssl rand -hex 32`)");
         return OMTP_EINVAL;
     }
+    if (cfg->group_member_hard_limit && cfg->group_member_limit > cfg->group_member_hard_limit) {
+        snprintf(why, whylen,
+                 "group_member_limit (%u) is above group_member_hard_limit (%u): lower the first "
+                 "or raise the second",
+                 cfg->group_member_limit, cfg->group_member_hard_limit);
+        return OMTP_EINVAL;
+    }
     int rc = omtp_auth_load_secret(cfg, s->token_secret, why, whylen);
     if (rc)
         return rc;
@@ -573,6 +633,10 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
              cfg->store_uri[0] ? "store_uri" : cfg->data_dir);
     if ((rc = omtp_webhook_init(s))) { /* offline push / before-send (webhook.h) */
         snprintf(why, whylen, "cannot start the webhook worker: %s", omtp_strerror(rc));
+        return rc;
+    }
+    if ((rc = omtp_guard_init(s))) {
+        snprintf(why, whylen, "out of memory");
         return rc;
     }
     int port;
@@ -628,12 +692,28 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
     return 0;
 }
 
+/* shutdown_timeout_s passed and the loop is still running (connections
+ * flushing their output): end the process. */
+static void on_shutdown_watchdog(uv_timer_t *t)
+{
+    omtp_server *s = t->data;
+    LOG_WARN("shutdown: shutdown_timeout_s (%u s) passed with %llu connections still flushing: "
+             "exiting now",
+             s->cfg->shutdown_timeout_s ? s->cfg->shutdown_timeout_s : 10,
+             (unsigned long long)s->metrics.conns_open);
+    _exit(0);
+}
+
 static void finish_shutdown(omtp_server *s)
 {
     struct omtp_server_impl *im = s->impl;
     if (im->handles_closed)
         return;
     im->handles_closed = true;
+    if (im->watchdog_started) {
+        uv_timer_stop(&im->shutdown_watchdog);
+        uv_close((uv_handle_t *)&im->shutdown_watchdog, NULL);
+    }
     uv_timer_stop(&im->tick);
     uv_close((uv_handle_t *)&im->tick, NULL);
     omtp_conn_flush_all(s); /* releases the references the list holds */
@@ -649,6 +729,19 @@ void omtp_server_stop(omtp_server *s)
     if (s->stopping)
         return;
     s->stopping = true;
+    omtp_guard_tick(s, true); /* the shedding counts not logged yet */
+    /* shutdown_timeout_s bounds the whole shutdown, from here: the HTTP API
+     * gets 1/5 of it to send its last answers, the store 3/4 (from here) to
+     * commit what is queued and 1/10 more to stop a running statement; a
+     * watchdog ends the process when the rest (flushing output) runs over */
+    uint64_t t_stop = uv_hrtime();
+    uint64_t budget_ms =
+        (uint64_t)(s->cfg->shutdown_timeout_s ? s->cfg->shutdown_timeout_s : 10) * 1000;
+    uv_timer_init(s->loop, &im->shutdown_watchdog);
+    im->shutdown_watchdog.data = s;
+    uv_timer_start(&im->shutdown_watchdog, on_shutdown_watchdog, budget_ms, 0);
+    uv_unref((uv_handle_t *)&im->shutdown_watchdog);
+    im->watchdog_started = true;
     omtp_cluster_stop(s); /* our devices leave the cluster presence table */
     if (im->listening)
         uv_close((uv_handle_t *)&im->listener, NULL);
@@ -656,7 +749,7 @@ void omtp_server_stop(omtp_server *s)
         uv_close((uv_handle_t *)&im->tls_listener, NULL);
     im->listening = im->tls_listening = false;
     if (im->http_started)
-        omtp_http_stop(s);
+        omtp_http_stop(s, budget_ms / 5);
     im->http_started = false;
     /* no new requests; the store answers those in flight as it closes */
     for (omtp_conn *c = im->all; c; c = omtp_conn_all_link(c)->next)
@@ -667,7 +760,23 @@ void omtp_server_stop(omtp_server *s)
     omtp_webhook_close(s);
     omtp_hp_retention_stop(s); /* a chunk in flight completes as the store drains */
     if (s->store) {
-        omtp_store_close(s->store);
+        uint64_t abandoned = 0;
+        uint64_t t0 = uv_hrtime(), spent_ms = (t0 - t_stop) / 1000000;
+        uint64_t store_ms = budget_ms * 3 / 4 > spent_ms ? budget_ms * 3 / 4 - spent_ms : 1;
+        if (omtp_store_close_within(s->store, store_ms, budget_ms / 10, &abandoned)) {
+            LOG_ERROR("shutdown: the store did not stop within %llu ms (shutdown_timeout_s = "
+                      "%llu): exiting now; %llu queued writes were abandoned, none of them "
+                      "acknowledged",
+                      (unsigned long long)(budget_ms * 3 / 4 + budget_ms / 10),
+                      (unsigned long long)(budget_ms / 1000), (unsigned long long)abandoned);
+            _exit(1);
+        }
+        if (abandoned)
+            LOG_WARN("shutdown: %llu queued store items abandoned after %llu ms "
+                     "(shutdown_timeout_s = %llu); their requests were answered as failed",
+                     (unsigned long long)abandoned,
+                     (unsigned long long)((uv_hrtime() - t0) / 1000000),
+                     (unsigned long long)(budget_ms / 1000));
         s->store = NULL;
     }
     omtp_groups_close(s); /* group fan-out queue and member cache (group.h) */
@@ -699,6 +808,7 @@ void omtp_server_free(omtp_server *s)
     omtp_login_guard_free(s->login_guard);
     s->login_guard = NULL;
     free(s->impl->buckets);
+    omtp_guard_free(s);
     free(s->impl);
     s->impl = NULL;
 }

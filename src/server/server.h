@@ -165,9 +165,11 @@ typedef struct omtp_metrics {
     uint64_t msgs_stored, msgs_dup, pushes;
     uint64_t errors_by_code[64]; /* replies with a non-zero code, by code */
     uint64_t slow_reader_closes, frame_errors;
-    uint64_t hp_pruned;         /* high-priority entries removed by retention (hp_retention.h) */
-    uint64_t rate_limited;      /* requests refused by the per-connection rate limit */
-    uint64_t rate_limit_closes; /* connections closed for exceeding it persistently */
+    uint64_t hp_pruned;           /* high-priority entries removed by retention (hp_retention.h) */
+    uint64_t rate_limited;        /* requests refused by the per-connection rate limit */
+    uint64_t rate_limit_closes;   /* connections closed for exceeding it persistently */
+    uint64_t conns_shed[8];       /* closed or refused by the guard, by enum omtp_shed_reason */
+    uint64_t pending_frame_bytes; /* bytes held by partial frames now (guard.h) */
     uint64_t login_failures[OMTP_LF_N]; /* failed logins by reason (enum omtp_login_fail) */
     uint64_t logins_delayed_addr;       /* logins held by the per-address delay */
     uint64_t logins_delayed_acct;       /* logins held by the per-account backoff */
@@ -193,6 +195,7 @@ struct omtp_server {
     void *cluster;                 /* cluster bus state, NULL when single-node */
     void *webhook;                 /* webhook.c state, NULL when no hook is configured */
     void *hp_retention;            /* hp_retention.c state, NULL when retention is off */
+    struct omtp_guard *guard;      /* guard.c: admission and shedding */
 };
 
 /* Life cycle (main.c): init opens the store, the listeners (writing

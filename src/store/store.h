@@ -186,18 +186,26 @@ typedef struct omtp_db omtp_db;
       (omtp_db * db, const char *userId, const char *sessionId, const char *name,                  \
        const char *value),                                                                         \
       (db, userId, sessionId, name, value))                                                        \
-    /* ---- high-priority queue per user */                                                        \
+    /* ---- high-priority queues. One seq shared by every queue (personal and group entries):      \
+     * a user's view is its personal entries merged with the entries of the groups it was a        \
+     * member of while they were written (docs/protocol.md, docs/storage.md). */                   \
     X(hp_append, (omtp_db * db, const char *userId, const omtp_OTIMPack *pack, int64_t *seq),      \
       (db, userId, pack, seq))                                                                     \
+    /* ONE row for every member of a group (members at this moment, except exceptId, which may     \
+     * be NULL or "" = nobody): what a member sees, whatever the group's size */                   \
+    X(hp_group_append,                                                                             \
+      (omtp_db * db, const char *groupId, const char *exceptId, const omtp_OTIMPack *pack,         \
+       int64_t *seq),                                                                              \
+      (db, groupId, exceptId, pack, seq))                                                          \
     /* entries with seq > afterSeq, ascending, at most count; *lastSeq = seq of the last entry     \
-     * returned, or the queue's head when none is */                                               \
+     * returned, or the head of the shared seq when none is */                                     \
     X(hp_list,                                                                                     \
       (omtp_db * db, const char *userId, int64_t afterSeq, int count, omtp_hp_rec_list *out,       \
        int64_t *lastSeq),                                                                          \
       (db, userId, afterSeq, count, out, lastSeq))                                                 \
-    /* retention: deletes entries created before beforeMs (wall clock, ms), oldest first, at       \
-     * most limit (1..10000, else OMTP_EINVAL) in one statement; *deleted = how many. Never        \
-     * touches hp_heads: seqs keep increasing after a prune */                                     \
+    /* retention: deletes entries (personal and group) created before beforeMs (wall clock,        \
+     * ms), oldest first, at most limit (1..10000, else OMTP_EINVAL) in all; *deleted = how many.  \
+     * Never touches hp_heads: seqs keep increasing after a prune */                               \
     X(hp_prune, (omtp_db * db, int64_t beforeMs, int limit, int *deleted),                         \
       (db, beforeMs, limit, deleted))                                                              \
     /* ---- groups (group id = session id) */                                                      \
@@ -211,6 +219,12 @@ typedef struct omtp_db omtp_db;
     X(group_set_creator, (omtp_db * db, const char *groupId, const char *creatorId),               \
       (db, groupId, creatorId))                                                                    \
     X(group_dismiss, (omtp_db * db, const char *groupId), (db, groupId))                           \
+    /* a dismissal in chunks (the executor's OMTP_STORE_MORE): removes up to limit members         \
+     * other than the creator, logged as left like a dismissal; once only the creator is left,     \
+     * group_dismiss. *left = 1 while other members remain, 0 once dismissed (also for a group     \
+     * dismissed already). Between calls the group is a live group with fewer members */           \
+    X(group_dismiss_step, (omtp_db * db, const char *groupId, int limit, int *left),               \
+      (db, groupId, limit, left))                                                                  \
     X(group_members, (omtp_db * db, const char *groupId, tars_str_list *out), (db, groupId, out))  \
     X(group_is_member, (omtp_db * db, const char *groupId, const char *userId, bool *member),      \
       (db, groupId, userId, member))                                                               \
@@ -269,6 +283,10 @@ typedef struct omtp_db_ops {
      * space) is full. The executor then completes the items with
      * OMTP_ENOSPC instead of OMTP_EDB. */
     bool (*disk_full)(omtp_db *db);
+    /* Optional (NULL = not supported): makes the statement the store thread
+     * is running now fail soon (the executor's close past its deadline).
+     * Called from another thread; touches nothing but the interrupt. */
+    void (*interrupt)(omtp_db *db);
     OMTP_DB_OPS(OMTP_DB_OP_PTR)
 } omtp_db_ops;
 #undef OMTP_DB_OP_PTR
@@ -303,8 +321,15 @@ void omtp_db_close(omtp_db *db);
 typedef struct omtp_store omtp_store;
 
 /* Runs on the store thread inside the batch transaction. Return 0 to keep
- * the item's changes, a negative OMTP_E* to roll them back. */
+ * the item's changes, a negative OMTP_E* to roll them back, or
+ * OMTP_STORE_MORE to keep the changes made so far and be run again later
+ * (big work in chunks: the item goes back to the end of the queue, so
+ * other items run in between, and its completions wait for the return
+ * that is not OMTP_STORE_MORE). A chunked item must leave the data
+ * consistent after every chunk: a close past its deadline abandons it
+ * between two chunks (done gets OMTP_ECLOSED). */
 typedef int (*omtp_store_work_fn)(omtp_db *db, void *arg);
+#define OMTP_STORE_MORE 1
 /* Runs on the loop thread after the batch committed (status = the work's
  * return value), or failed to commit (status = OMTP_EDB). */
 typedef void (*omtp_store_done_fn)(void *arg, int status);
@@ -321,7 +346,17 @@ typedef struct omtp_store_stats {
     uint64_t sync_us_bucket[12]; /* their latency, the same buckets */
     uint64_t sync_us_sum;
     uint64_t disk_full; /* items failed with OMTP_ENOSPC (disk full) */
+    /* how long single work items held the store thread (the work function
+     * alone, savepoint included): the same buckets, the worst since start,
+     * and how many took longer than OMTP_STORE_SLOW_ITEM_US */
+    uint64_t item_us_bucket[12];
+    uint64_t item_us_sum;
+    uint64_t item_us_max;
+    uint64_t items_slow;
+    uint64_t abandoned; /* items never run: the close's deadline passed */
 } omtp_store_stats;
+
+#define OMTP_STORE_SLOW_ITEM_US 100000 /* an item over 100 ms is "slow" (metrics, log) */
 
 /* Opens the backend and starts the store thread. Must be called on the loop
  * thread. */
@@ -354,6 +389,17 @@ int omtp_store_submit2(omtp_store *s, omtp_store_work_fn work, omtp_store_done_f
  * only keeps the loop alive while submitted work is in flight. Do not call
  * get_stats after close. */
 void omtp_store_close(omtp_store *s);
+/* The same, bounded in time: from timeout_ms on no further item is started
+ * (the batch running commits what ran), queued items are completed with
+ * OMTP_ECLOSED without running (never acknowledged), and a statement still
+ * running then is interrupted (ops->interrupt) and rolled back. Returns 0
+ * when the store closed; *abandoned = items completed without running (or
+ * rolled back by the interrupt). Returns OMTP_ETIMEDOUT if the store thread
+ * did not stop within timeout_ms + grace_ms: the store is then left as it
+ * is (not freed, its thread still running) and the caller should exit the
+ * process. timeout_ms 0 = no bound (omtp_store_close). */
+int omtp_store_close_within(omtp_store *s, uint64_t timeout_ms, uint64_t grace_ms,
+                            uint64_t *abandoned);
 void omtp_store_get_stats(omtp_store *s, omtp_store_stats *out);
 /* The backend's name ("sqlite"/"postgresql") for logs and /healthz. */
 const char *omtp_store_backend(omtp_store *s);

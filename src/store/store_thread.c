@@ -19,6 +19,9 @@
  * is freed, and reads never stop. It is logged at ERROR at most once per
  * DISK_FULL_LOG_MS, with the number of disk-full failures not logged since;
  * the first commit after such a line logs (WARN) that writes work again.
+ * An item returning OMTP_STORE_MORE (big work in chunks) keeps its changes
+ * and, once the batch committed, goes back to the end of the queue, so
+ * other work runs between its chunks.
  *
  * Two stages of completion, both run on the loop in submission order:
  *
@@ -54,6 +57,7 @@
  * only hold the mutex to splice list pointers. omtp_store_close() is the one
  * exception: it joins the threads (shutdown drains the queue by design).
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +72,7 @@ typedef struct store_item {
     omtp_store_done_fn done;
     void *arg;
     int status;
+    bool again;     /* the work returned OMTP_STORE_MORE: queue it again after the commit */
     uint64_t batch; /* number of the commit that carried it (1, 2, ...) */
 } store_item;
 
@@ -100,12 +105,18 @@ struct omtp_store {
     uint64_t sync_failed_from; /* first batch an fsync failed for; 0 = none */
     bool stopping;             /* store thread: exit once pending is empty */
     bool sync_stopping;        /* sync thread: exit once synced == written */
+    bool thread_exited;        /* the store thread returned (exit_cv) */
+    uv_cond_t exit_cv;
+    uint64_t last_slow_log_ns; /* store thread only: rate limit of the slow-item log */
     omtp_store_stats st;
     /* loop thread only */
     bool closed;          /* omtp_store_close was called: submit refuses */
     bool kick;            /* items submitted since the store thread was signalled */
     item_fifo waiting;    /* stored callbacks ran; waiting to be durable */
     uint64_t outstanding; /* submitted, done not yet run */
+    /* close's deadline (uv_hrtime ns; 0 = none): set by the loop thread,
+     * read by the store thread before each item */
+    _Atomic uint64_t deadline_ns;
 };
 
 static const uint64_t bucket_us[11] = {50,   100,   250,   500,   1000,  2500,
@@ -195,10 +206,58 @@ static void record_us(uint64_t *buckets, uint64_t *sum, uint64_t us)
     buckets[11]++;
 }
 
+static bool past_deadline(omtp_store *s)
+{
+    uint64_t d = atomic_load(&s->deadline_ns);
+    return d && uv_hrtime() >= d;
+}
+
+/* Durations of a batch's items, merged into the stats under the mutex once
+ * the batch is done (no lock per item). */
+typedef struct item_times {
+    uint64_t bucket[12], sum, max;
+} item_times;
+
+/* Store thread: one work item's duration; a slow one is in the stats at
+ * once (visible while its batch still runs) and logged (at most one line
+ * every 10 s). */
+static void item_timed(omtp_store *s, item_times *t, uint64_t us, unsigned batch_n)
+{
+    record_us(t->bucket, &t->sum, us);
+    if (us > t->max)
+        t->max = us;
+    if (us <= OMTP_STORE_SLOW_ITEM_US)
+        return;
+    uv_mutex_lock(&s->mu);
+    s->st.items_slow++;
+    if (us > s->st.item_us_max)
+        s->st.item_us_max = us;
+    uv_mutex_unlock(&s->mu);
+    uint64_t now = uv_hrtime();
+    if (now - s->last_slow_log_ns > 10000000000ull) {
+        s->last_slow_log_ns = now;
+        LOG_WARN("store: one work item held the store thread for %llu ms (batch of %u); every "
+                 "other write and login waited (omtp_store_item_seconds_max)",
+                 (unsigned long long)(us / 1000), batch_n);
+    }
+}
+
+/* Under the mutex. */
+static void item_times_merge(omtp_store_stats *st, const item_times *t)
+{
+    for (int i = 0; i < 12; i++)
+        st->item_us_bucket[i] += t->bucket[i];
+    st->item_us_sum += t->sum;
+    if (t->max > st->item_us_max)
+        st->item_us_max = t->max;
+}
+
 /* Runs one batch on the store thread; fills every item's status. Items cut
- * off by OMTP_EAGAIN are moved to *rest (in order), not run. */
+ * off by OMTP_EAGAIN are moved to *rest (in order), not run. Past the
+ * close's deadline, the items not started yet are not run: status
+ * OMTP_ECLOSED (*abandoned counts them). */
 static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t *commit_us,
-                      bool *ok)
+                      bool *ok, uint64_t *abandoned, item_times *times)
 {
     omtp_db *db = s->db;
     *commit_us = 0;
@@ -210,12 +269,21 @@ static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t
         return;
     }
     store_item *prev = NULL;
+    bool late = false;
     for (store_item *it = batch->head; it; prev = it, it = it->next) {
+        if (late || past_deadline(s)) {
+            late = true;
+            it->status = OMTP_ECLOSED;
+            (*abandoned)++;
+            continue;
+        }
         if (omtp_db_savepoint(db) != 0) {
             it->status = OMTP_EDB;
             continue;
         }
+        uint64_t t_item = uv_hrtime();
         int rc = it->work ? it->work(db, it->arg) : 0;
+        item_timed(s, times, (uv_hrtime() - t_item) / 1000, (unsigned)batch->n);
         if (rc == OMTP_EAGAIN && prev) {
             /* defer it and the rest to the next transaction */
             omtp_db_rollback_to(db);
@@ -230,9 +298,13 @@ static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t
         }
         if (rc == OMTP_EAGAIN)
             rc = OMTP_EDB;
+        it->again = rc == OMTP_STORE_MORE;
+        if (it->again)
+            rc = 0; /* keep this chunk's changes */
         if (rc == 0) {
             if (omtp_db_release(db) != 0) {
                 rc = failure_status(s, OMTP_EDB);
+                it->again = false;
                 omtp_db_rollback_to(db);
             }
         } else {
@@ -246,8 +318,13 @@ static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t
     if (omtp_db_commit(db) != 0) {
         int st = failure_status(s, OMTP_EDB);
         omtp_db_rollback(db);
-        for (store_item *it = batch->head; it; it = it->next)
-            it->status = st;
+        for (store_item *it = batch->head; it; it = it->next) {
+            if (it->status == 0 && past_deadline(s))
+                (*abandoned)++; /* rolled back by the close's interrupt */
+            if (it->status != OMTP_ECLOSED)
+                it->status = st;
+            it->again = false;
+        }
         return;
     }
     *commit_us = (uv_hrtime() - t0) / 1000;
@@ -275,18 +352,26 @@ static void store_thread_main(void *arg)
         bool failed = s->sync_failed_from != 0;
         uv_mutex_unlock(&s->mu);
 
-        uint64_t us = 0;
+        uint64_t us = 0, abandoned = 0;
+        item_times times = {{0}, 0, 0};
         bool ok = false;
         item_fifo rest = {0};
-        if (failed) {
+        if (past_deadline(s)) {
+            /* closing, out of time: complete without running */
+            for (store_item *it = batch.head; it; it = it->next)
+                it->status = OMTP_ECLOSED;
+            abandoned = batch.n;
+        } else if (failed) {
             /* an fsync failed: nothing may be reported durable any more */
             for (store_item *it = batch.head; it; it = it->next)
                 it->status = OMTP_EDB;
         } else {
-            run_batch(s, &batch, &rest, &us, &ok);
+            run_batch(s, &batch, &rest, &us, &ok, &abandoned, &times);
         }
 
         uv_mutex_lock(&s->mu);
+        s->st.abandoned += abandoned;
+        item_times_merge(&s->st, &times);
         if (rest.head) {
             /* deferred items go first in the next batch */
             rest.tail->next = s->pending.head;
@@ -295,13 +380,20 @@ static void store_thread_main(void *arg)
             s->pending.head = rest.head;
             s->pending.n += rest.n;
         }
+        /* chunked items (OMTP_STORE_MORE) go back to the end of the queue;
+         * their completions wait for their last chunk */
+        item_fifo done_items = {0}, more = {0};
+        for (store_item *it; (it = fifo_pop(&batch));)
+            fifo_push(it->again && it->status == 0 ? &more : &done_items, it);
+        batch = done_items;
+        fifo_splice(&s->pending, &more);
         s->st.executed += batch.n;
         for (store_item *it = batch.head; it; it = it->next)
             s->st.disk_full += it->status == OMTP_ENOSPC;
         if (ok) {
             s->st.commits++;
             record_us(s->st.commit_us_bucket, &s->st.commit_us_sum, us);
-        } else if (!failed) {
+        } else if (!failed && abandoned < batch.n) {
             s->st.commit_fail++;
         }
         uint64_t n = ++s->written;
@@ -316,6 +408,8 @@ static void store_thread_main(void *arg)
         uv_async_send(&s->async);
         uv_mutex_lock(&s->mu);
     }
+    s->thread_exited = true;
+    uv_cond_signal(&s->exit_cv);
     uv_mutex_unlock(&s->mu);
 }
 
@@ -447,6 +541,10 @@ int omtp_store_open_db(uv_loop_t *loop, omtp_db *db, unsigned max_batch, omtp_st
         goto err_mu;
     if (uv_cond_init(&s->sync_cv) != 0)
         goto err_cv;
+    if (uv_cond_init(&s->exit_cv) != 0) {
+        uv_cond_destroy(&s->sync_cv);
+        goto err_cv;
+    }
     if (uv_async_init(loop, &s->async, on_async) != 0)
         goto err_sync_cv;
     uv_check_init(loop, &s->kick_check);
@@ -474,6 +572,7 @@ int omtp_store_open_db(uv_loop_t *loop, omtp_db *db, unsigned max_batch, omtp_st
     *out = s;
     return 0;
 err_handles:
+    uv_cond_destroy(&s->exit_cv);
     uv_cond_destroy(&s->sync_cv);
     uv_cond_destroy(&s->cv);
     uv_mutex_destroy(&s->mu);
@@ -482,6 +581,7 @@ err_handles:
     close_handles(s);
     return OMTP_EIO;
 err_sync_cv:
+    uv_cond_destroy(&s->exit_cv);
     uv_cond_destroy(&s->sync_cv);
 err_cv:
     uv_cond_destroy(&s->cv);
@@ -518,6 +618,7 @@ int omtp_store_submit2(omtp_store *s, omtp_store_work_fn work, omtp_store_done_f
     it->done = done;
     it->arg = arg;
     it->status = 0;
+    it->again = false;
     it->batch = 0;
     if (s->outstanding++ == 0)
         uv_ref((uv_handle_t *)&s->async);
@@ -534,15 +635,62 @@ int omtp_store_submit(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn
     return omtp_store_submit2(s, work, NULL, done, arg);
 }
 
-void omtp_store_close(omtp_store *s)
+/* Loop thread: waits for the store thread to return, at most until
+ * until_ns (0 = for ever). */
+static bool wait_exit(omtp_store *s, uint64_t until_ns)
 {
+    uv_mutex_lock(&s->mu);
+    while (!s->thread_exited) {
+        if (!until_ns) {
+            uv_cond_wait(&s->exit_cv, &s->mu);
+            continue;
+        }
+        uint64_t now = uv_hrtime();
+        if (now >= until_ns)
+            break;
+        uv_cond_timedwait(&s->exit_cv, &s->mu, until_ns - now);
+    }
+    bool done = s->thread_exited;
+    uv_mutex_unlock(&s->mu);
+    return done;
+}
+
+int omtp_store_close_within(omtp_store *s, uint64_t timeout_ms, uint64_t grace_ms,
+                            uint64_t *abandoned)
+{
+    if (abandoned)
+        *abandoned = 0;
     if (!s || s->closed)
-        return;
+        return 0;
     s->closed = true;
+    uint64_t t0 = uv_hrtime();
+    uint64_t deadline = timeout_ms ? t0 + timeout_ms * 1000000ull : 0;
+    atomic_store(&s->deadline_ns, deadline);
     uv_mutex_lock(&s->mu);
     s->stopping = true;
     uv_cond_signal(&s->cv);
     uv_mutex_unlock(&s->mu);
+    if (!wait_exit(s, deadline)) {
+        /* out of time with an item still running: stop its statement */
+        if (s->db->ops->interrupt) {
+            LOG_WARN("store: still busy after %llu ms of shutdown: interrupting the running "
+                     "statement (its batch rolls back; nothing of it was acknowledged)",
+                     (unsigned long long)timeout_ms);
+            s->db->ops->interrupt(s->db);
+        }
+        if (!wait_exit(s, deadline + grace_ms * 1000000ull)) {
+            uv_mutex_lock(&s->mu);
+            uint64_t left = s->pending.n, ab = s->st.abandoned;
+            uv_mutex_unlock(&s->mu);
+            LOG_ERROR("store: the store thread did not stop within %llu ms; abandoning it with "
+                      "%llu items queued (%llu already abandoned): none of them was acknowledged",
+                      (unsigned long long)(timeout_ms + grace_ms), (unsigned long long)left,
+                      (unsigned long long)ab);
+            if (abandoned)
+                *abandoned = left + ab;
+            return OMTP_ETIMEDOUT;
+        }
+    }
     uv_thread_join(&s->thread);
     if (s->deferred) {
         uv_mutex_lock(&s->mu);
@@ -551,20 +699,34 @@ void omtp_store_close(omtp_store *s)
         uv_mutex_unlock(&s->mu);
         uv_thread_join(&s->sync_thread);
     }
-    /* everything queued has run, committed and synced: complete it here, in order */
+    /* everything queued has run (or was abandoned), committed and synced:
+     * complete it here, in order */
     run_completions(s);
     if (s->st.executed)
         LOG_INFO("store: %llu items in %llu transactions (%.1f per commit), %llu fsyncs",
                  (unsigned long long)s->st.executed, (unsigned long long)s->st.commits,
                  s->st.commits ? (double)s->st.executed / (double)s->st.commits : 0.0,
                  (unsigned long long)(s->deferred ? s->st.syncs : 0));
+    if (s->st.abandoned)
+        LOG_WARN("store: shutdown deadline (%llu ms) passed: %llu queued items were abandoned "
+                 "(answered as failed, never acknowledged; clients send them again)",
+                 (unsigned long long)timeout_ms, (unsigned long long)s->st.abandoned);
+    if (abandoned)
+        *abandoned = s->st.abandoned;
     omtp_db_close(s->db);
     s->db = NULL;
+    uv_cond_destroy(&s->exit_cv);
     uv_cond_destroy(&s->sync_cv);
     uv_cond_destroy(&s->cv);
     uv_mutex_destroy(&s->mu);
     /* the embedded handles free s once the loop has closed them */
     close_handles(s);
+    return 0;
+}
+
+void omtp_store_close(omtp_store *s)
+{
+    omtp_store_close_within(s, 0, 0, NULL);
 }
 
 void omtp_store_get_stats(omtp_store *s, omtp_store_stats *out)

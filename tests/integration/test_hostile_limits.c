@@ -1,8 +1,9 @@
 /*
  * test_hostile_limits.c - resource limits of a real omtpd under abuse, each
  * checked while another client keeps being served:
- *   - connections up to max_conns (8 here): the next one is closed at once;
- *     freeing a slot lets a new client in;
+ *   - connections up to max_conns (8 here): the next one makes the oldest
+ *     idle connection that never logged in close; with all eight logged in
+ *     it is refused (error frame "server full", close);
  *   - connections that never log in are closed by the pre-login timeout;
  *   - a client writing max_frame (1 MiB) frames back to back for 3 s: the
  *     server keeps answering another client quickly and its memory stays
@@ -107,19 +108,41 @@ static void test_max_conns(void **st)
         idle[i] = hx_connect(srv);
         hx_ping_ok(idle[i]); /* accepted and served */
     }
-    /* the 9th is refused: closed without a byte */
-    hx_conn *extra = hx_connect(srv);
-    assert_true(hx_wait_closed(extra, 3000));
-    hx_close(extra);
+    /* the 9th gets in: the oldest idle connection that never logged in
+     * makes room (docs/server-core.md, "Resource guards") */
+    hx_conn *extra = connect_served();
+    assert_non_null(extra);
+    assert_true(hx_wait_closed(idle[0], 3000));
+    hx_close(idle[0]);
+    for (int i = 1; i < 7; i++)
+        hx_ping_ok(idle[i]);
     assert_true(ping_ms(user) < 1000);
     hx_send_ok(user, "l1");
-    /* a slot freed: a new client gets in */
-    hx_close(idle[0]);
-    hx_conn *again = connect_served();
-    assert_non_null(again);
-    hx_close(again);
+    hx_close(extra);
     for (int i = 1; i < 7; i++)
         hx_close(idle[i]);
+    /* eight logged in: nothing to shed, the 9th is refused with a reason */
+    hx_conn *in[7];
+    const char *users[] = {"l0", "l1", "l1", "l2", "l2", "l3", "l3"};
+    const int devs[] = {DEVICE_ANDROID, DEVICE_IOS, DEVICE_ANDROID, DEVICE_IOS,
+                        DEVICE_ANDROID, DEVICE_IOS, DEVICE_ANDROID};
+    for (int i = 0; i < 7; i++)
+        in[i] = login_served(users[i], devs[i]);
+    hx_conn *refused = hx_connect(srv);
+    uint8_t *body;
+    size_t n;
+    assert_int_equal(hx_read_frame(refused, 3000, &body, &n), 0);
+    hx_reply r;
+    hx_parse(body, n, &r);
+    free(body);
+    assert_int_equal(r.code, OMTP_EC_SERVER_REFUSED);
+    assert_non_null(strstr(r.desc, "server full"));
+    hx_reply_free(&r);
+    assert_true(hx_wait_closed(refused, 3000));
+    hx_close(refused);
+    hx_ping_ok(user);
+    for (int i = 0; i < 7; i++)
+        hx_close(in[i]);
     hx_close(user);
     char *log = h_server_log(srv);
     assert_non_null(strstr(log, "max_conns"));

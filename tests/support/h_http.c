@@ -91,3 +91,45 @@ double h_metric(int port, const char *name)
     free(text);
     return v;
 }
+
+long h_http_call(int port, const char *method, const char *path, const char *key, const char *json,
+                 char *out, size_t outlen)
+{
+    body b = {0};
+    char url[512], auth[256];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    struct curl_slist *h = NULL;
+    if (key) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+        h = curl_slist_append(h, auth);
+    }
+    if (json)
+        h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (json) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+    }
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK) {
+        free(b.p);
+        fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
+    }
+    if (out && outlen)
+        snprintf(out, outlen, "%s", b.p ? b.p : "");
+    free(b.p);
+    return status;
+}

@@ -395,6 +395,26 @@ int h_raw_connect(h_server *s)
     return fd;
 }
 
+int h_raw_connect_from(h_server *s, const char *src_ip)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        die(s, "socket: %s", strerror(errno));
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    inet_pton(AF_INET, src_ip, &src.sin_addr);
+    if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0)
+        die(s, "bind %s: %s", src_ip, strerror(errno));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 ssize_t h_raw_read_until_close(int fd, void *buf, size_t len, int timeout_ms)
 {
     int64_t deadline = h_now_ms() + timeout_ms;

@@ -101,6 +101,10 @@ omtp_sync *h_login(h_server *s, const char *user, const char *password, int devi
 
 /* A raw TCP socket to the server (blocking), for hostile-input tests. */
 int h_raw_connect(h_server *s);
+/* The same from source address src_ip (e.g. "127.0.0.7": every 127.x.y.z is
+ * this machine), for per-address limits. Returns -1 if the connect failed
+ * (errno set) instead of failing the test. */
+int h_raw_connect_from(h_server *s, const char *src_ip);
 /* Appends one frame exactly as given: 4-byte length, OTIMPack{header{type,
  * version 1, flags, packId}, payload bytes untouched} -- no transform is
  * applied whatever the flags say and no size limit is checked, so tests can

@@ -774,6 +774,8 @@ static void next_ms(void)
     usleep(2500);
 }
 
+/* One seq is shared by every high-priority queue (docs/storage.md): a
+ * user's entries get increasing seqs, not necessarily consecutive ones. */
 static void test_hp_queue(void **state)
 {
     fx *f = *state;
@@ -782,49 +784,50 @@ static void test_hp_queue(void **state)
     tars_init(&omtp_OTIMPack_desc, &p);
     p.header.type = PT_MSG_CTRL;
     p.header.flags = OMTP_F_HIGHPRJ;
+    int64_t s[4] = {0};
     for (int i = 1; i <= 3; i++) {
         char pid[16];
         uint8_t payload[4] = {(uint8_t)i, 0, 0xff, 7};
         snprintf(pid, sizeof(pid), "hp%d", i);
         tars_str_set(&p.header.packId, pid);
         tars_bytes_set(&p.payload, payload, sizeof(payload));
-        int64_t seq = 0;
-        assert_int_equal(omtp_db_hp_append(db, id(f, "a"), &p, &seq), 0);
-        assert_int_equal(seq, i);
+        assert_int_equal(omtp_db_hp_append(db, id(f, "a"), &p, &s[i]), 0);
+        assert_true(s[i] > s[i - 1]);
     }
     int64_t seq = 0;
     assert_int_equal(omtp_db_hp_append(db, id(f, "b"), &p, &seq), 0);
-    assert_int_equal(seq, 1); /* per user */
+    assert_true(seq > s[3]);
     tars_free(&omtp_OTIMPack_desc, &p);
 
     omtp_hp_rec_list l;
     int64_t last = -1;
     assert_int_equal(omtp_db_hp_list(db, id(f, "a"), 0, 2, &l, &last), 0);
     assert_int_equal(l.n, 2);
-    assert_int_equal(l.items[0].seq, 1);
-    assert_int_equal(l.items[1].seq, 2);
-    assert_int_equal(last, 2);
+    assert_int_equal(l.items[0].seq, s[1]);
+    assert_int_equal(l.items[1].seq, s[2]);
+    assert_int_equal(last, s[2]);
     assert_int_equal(l.items[0].pack.header.type, PT_MSG_CTRL);
     assert_int_equal(l.items[0].pack.header.flags, OMTP_F_HIGHPRJ);
     assert_string_equal(l.items[1].pack.header.packId.data, "hp2");
     assert_int_equal(l.items[1].pack.payload.len, 4);
     assert_memory_equal(l.items[1].pack.payload.data, ((uint8_t[]){2, 0, 0xff, 7}), 4);
     omtp_hp_rec_list_free(&l);
-    assert_int_equal(omtp_db_hp_list(db, id(f, "a"), 2, 200, &l, &last), 0);
+    assert_int_equal(omtp_db_hp_list(db, id(f, "a"), s[2], 200, &l, &last), 0);
     assert_int_equal(l.n, 1);
-    assert_int_equal(l.items[0].seq, 3);
-    assert_int_equal(last, 3);
+    assert_int_equal(l.items[0].seq, s[3]);
+    assert_int_equal(last, s[3]);
     omtp_hp_rec_list_free(&l);
-    assert_int_equal(omtp_db_hp_list(db, id(f, "a"), 3, 200, &l, &last), 0);
+    /* nothing after the cursor: the shared head (at least b's entry) */
+    assert_int_equal(omtp_db_hp_list(db, id(f, "a"), s[3], 200, &l, &last), 0);
     assert_int_equal(l.n, 0);
-    assert_int_equal(last, 3);
+    assert_true(last >= seq);
     /* a cursor ahead of the queue learns the real head */
-    assert_int_equal(omtp_db_hp_list(db, id(f, "a"), 50, 200, &l, &last), 0);
+    assert_int_equal(omtp_db_hp_list(db, id(f, "a"), seq + 1000000, 200, &l, &last), 0);
     assert_int_equal(l.n, 0);
-    assert_int_equal(last, 3);
+    assert_true(last >= seq && last < seq + 1000000);
     assert_int_equal(omtp_db_hp_list(db, id(f, "nobody"), 0, 200, &l, &last), 0);
     assert_int_equal(l.n, 0);
-    assert_int_equal(last, 0);
+    assert_true(last >= seq);
 }
 
 /* One high-priority entry for user: returns its seq. */
@@ -857,14 +860,19 @@ static void test_hp_prune(void **state)
     char a[OMTP_ID_MAX], b[OMTP_ID_MAX];
     snprintf(a, sizeof(a), "%s", id(f, "a"));
     snprintf(b, sizeof(b), "%s", id(f, "b"));
-    for (int i = 1; i <= 5; i++)
-        assert_int_equal(hp_add(db, a, "old-a"), i);
-    assert_int_equal(hp_add(db, b, "old-b"), 1);
-    assert_int_equal(hp_add(db, b, "old-b"), 2);
+    int64_t prev = 0;
+    for (int i = 1; i <= 5; i++) {
+        int64_t s = hp_add(db, a, "old-a");
+        assert_true(s > prev);
+        prev = s;
+    }
+    int64_t b2 = hp_add(db, b, "old-b");
+    b2 = hp_add(db, b, "old-b");
     next_ms();
     int64_t cutoff = now_ms();
-    assert_int_equal(hp_add(db, a, "new-a6"), 6);
-    assert_int_equal(hp_add(db, a, "new-a7"), 7);
+    int64_t a6 = hp_add(db, a, "new-a6");
+    int64_t a7 = hp_add(db, a, "new-a7");
+    assert_true(a6 > b2 && a7 > a6);
 
     int n = -1;
     assert_int_equal(omtp_db_hp_prune(db, cutoff, 0, &n), OMTP_EINVAL);
@@ -888,30 +896,31 @@ static void test_hp_prune(void **state)
     int64_t last = -1;
     assert_int_equal(omtp_db_hp_list(db, a, 0, 200, &l, &last), 0);
     assert_int_equal(l.n, 2);
-    assert_int_equal(l.items[0].seq, 6);
+    assert_int_equal(l.items[0].seq, a6);
     assert_string_equal(l.items[0].pack.header.packId.data, "new-a6");
-    assert_int_equal(l.items[1].seq, 7);
-    assert_int_equal(last, 7);
+    assert_int_equal(l.items[1].seq, a7);
+    assert_int_equal(last, a7);
     omtp_hp_rec_list_free(&l);
-    /* b's queue is empty; its head (the newest seq) is still reported */
+    /* b's queue is empty; the head (the newest seq) is still reported */
     assert_int_equal(omtp_db_hp_list(db, b, 0, 200, &l, &last), 0);
     assert_int_equal(l.n, 0);
-    assert_int_equal(last, 2);
+    assert_true(last >= a7);
 
     /* new entries continue after the pruned ones, never reusing a seq */
-    assert_int_equal(hp_add(db, b, "new-b"), 3);
-    assert_int_equal(hp_add(db, a, "new-a8"), 8);
+    int64_t nb = hp_add(db, b, "new-b");
+    int64_t a8 = hp_add(db, a, "new-a8");
+    assert_true(nb > a7 && a8 > nb);
     assert_int_equal(omtp_db_hp_list(db, b, 0, 200, &l, &last), 0);
     assert_int_equal(l.n, 1);
-    assert_int_equal(l.items[0].seq, 3);
+    assert_int_equal(l.items[0].seq, nb);
     assert_string_equal(l.items[0].pack.header.packId.data, "new-b");
-    assert_int_equal(last, 3);
+    assert_int_equal(last, nb);
     omtp_hp_rec_list_free(&l);
     /* a cursor from before the prune gets what is left after it */
     assert_int_equal(omtp_db_hp_list(db, a, 1, 200, &l, &last), 0);
     assert_int_equal(l.n, 3);
-    assert_int_equal(l.items[0].seq, 6);
-    assert_int_equal(last, 8);
+    assert_int_equal(l.items[0].seq, a6);
+    assert_int_equal(last, a8);
     omtp_hp_rec_list_free(&l);
 
     /* inside a batch transaction that rolls back, nothing is deleted */
@@ -1261,6 +1270,198 @@ static void test_group_big(void **state)
     assert_true(per_msg_us < 2000.0);
 }
 
+/* One group high-priority entry for every member but `except`: returns its seq. */
+static int64_t hpg_add(omtp_db *db, const char *group, const char *except, const char *packId)
+{
+    omtp_OTIMPack p;
+    tars_init(&omtp_OTIMPack_desc, &p);
+    p.header.type = PT_MSG_GROUP_CHAT;
+    p.header.flags = OMTP_F_HIGHPRJ;
+    tars_str_set(&p.header.packId, packId);
+    tars_bytes_set(&p.payload, (const uint8_t *)packId, strlen(packId));
+    int64_t seq = 0;
+    int rc = omtp_db_hp_group_append(db, group, except, &p, &seq);
+    tars_free(&omtp_OTIMPack_desc, &p);
+    if (rc)
+        fail_msg("hp_group_append: %d %s", rc, db->errmsg);
+    return seq;
+}
+
+/* The packIds of a user's high-priority view after `after`, joined by ','. */
+static const char *hp_view(omtp_db *db, const char *user, int64_t after)
+{
+    static char out[512];
+    omtp_hp_rec_list l;
+    int64_t last = -1, prev = after;
+    out[0] = 0;
+    assert_int_equal(omtp_db_hp_list(db, user, after, 200, &l, &last), 0);
+    for (uint32_t i = 0; i < l.n; i++) {
+        assert_true(l.items[i].seq > prev); /* one increasing order */
+        prev = l.items[i].seq;
+        size_t n = strlen(out);
+        snprintf(out + n, sizeof(out) - n, "%s%s", n ? "," : "",
+                 l.items[i].pack.header.packId.data);
+    }
+    if (l.n)
+        assert_int_equal(last, l.items[l.n - 1].seq);
+    omtp_hp_rec_list_free(&l);
+    return out;
+}
+
+/* Group entries: one row per message; a member sees the entries written
+ * while it was a member (not the sender's own), merged with its personal
+ * queue in one seq order; joining later hides earlier ones, leaving hides
+ * later ones; paging with the cursor skips nothing. */
+static void test_hp_group(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    const char *mem[] = {"b", "c"};
+    char g[OMTP_ID_MAX], a[OMTP_ID_MAX], b[OMTP_ID_MAX], c[OMTP_ID_MAX], d[OMTP_ID_MAX];
+    gid(f, g, "hpg");
+    mk_group(f, g, "a", 2, mem);
+    snprintf(a, sizeof(a), "%s", id(f, "a"));
+    snprintf(b, sizeof(b), "%s", id(f, "b"));
+    snprintf(c, sizeof(c), "%s", id(f, "c"));
+    snprintf(d, sizeof(d), "%s", id(f, "d"));
+
+    int64_t s1 = hpg_add(db, g, a, "g1"); /* a's HIGHPRJ message: not in a's view */
+    int64_t p2 = hp_add(db, b, "p2");     /* b's personal entry in between */
+    int64_t s3 = hpg_add(db, g, NULL, "g3");
+    assert_true(s1 < p2 && p2 < s3);
+    assert_string_equal(hp_view(db, a, 0), "g3");
+    assert_string_equal(hp_view(db, b, 0), "g1,p2,g3");
+    assert_string_equal(hp_view(db, c, 0), "g1,g3");
+    assert_string_equal(hp_view(db, b, s1), "p2,g3");
+    assert_string_equal(hp_view(db, b, p2), "g3");
+    /* a page of 1 at a time walks the same order */
+    omtp_hp_rec_list l;
+    int64_t last = 0;
+    assert_int_equal(omtp_db_hp_list(db, b, 0, 1, &l, &last), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(last, s1);
+    omtp_hp_rec_list_free(&l);
+    assert_int_equal(omtp_db_hp_list(db, b, last, 1, &l, &last), 0);
+    assert_int_equal(last, p2);
+    omtp_hp_rec_list_free(&l);
+
+    /* d joins: sees nothing from before */
+    tars_str_list one = {0};
+    const char *dv[] = {d};
+    strs_set(&one, 1, dv);
+    int n = 0;
+    assert_int_equal(omtp_db_group_add_members(db, g, &one, &n), 0);
+    assert_int_equal(n, 1);
+    omtp_str_list_free(&one);
+    assert_string_equal(hp_view(db, d, 0), "");
+    /* c leaves: keeps what it had, not what comes after */
+    const char *cv[] = {c};
+    strs_set(&one, 1, cv);
+    assert_int_equal(omtp_db_group_remove_members(db, g, &one, &n), 0);
+    assert_int_equal(n, 1);
+    int64_t s4 = hpg_add(db, g, NULL, "g4");
+    assert_true(s4 > s3);
+    assert_string_equal(hp_view(db, d, 0), "g4");
+    assert_string_equal(hp_view(db, c, 0), "g1,g3");
+    assert_string_equal(hp_view(db, b, s3), "g4");
+    /* c re-joins: its earlier stay stays visible, the time away does not */
+    assert_int_equal(omtp_db_group_add_members(db, g, &one, &n), 0);
+    omtp_str_list_free(&one);
+    int64_t s5 = hpg_add(db, g, d, "g5");
+    assert_string_equal(hp_view(db, c, 0), "g1,g3,g5");
+    assert_string_equal(hp_view(db, d, 0), "g4");
+    /* c left is no longer reported to group sync */
+    omtp_GroupChatInfo_list gl;
+    tars_str_list del;
+    assert_int_equal(omtp_db_group_sync(db, c, 0, &gl, &del), 0);
+    assert_int_equal(gl.n, 1);
+    assert_int_equal(del.n, 0);
+    omtp_list_free(&omtp_GroupChatInfo_desc, &gl);
+    omtp_str_list_free(&del);
+
+    /* an entry rolled back with its item is in nobody's view */
+    assert_int_equal(omtp_db_begin(db), 0);
+    assert_int_equal(omtp_db_savepoint(db), 0);
+    hpg_add(db, g, NULL, "gone");
+    assert_int_equal(omtp_db_rollback_to(db), 0);
+    assert_int_equal(omtp_db_commit(db), 0);
+    assert_string_equal(hp_view(db, b, s4), "g5");
+
+    /* dismissal ends every member's span */
+    assert_int_equal(omtp_db_group_dismiss(db, g), 0);
+    hpg_add(db, g, NULL, "after"); /* the server never does this; the view ignores it */
+    assert_string_equal(hp_view(db, b, 0), "g1,p2,g3,g4,g5");
+    assert_string_equal(hp_view(db, d, s4), "");
+    (void)s5;
+
+    /* retention removes group entries too (after the personal ones) */
+    next_ms();
+    int64_t cutoff = now_ms();
+    int pruned = 0, calls = 0;
+    do {
+        assert_int_equal(omtp_db_hp_prune(db, cutoff, 5000, &pruned), 0);
+        assert_true(++calls < 1000);
+    } while (pruned == 5000);
+    assert_string_equal(hp_view(db, b, 0), "");
+    assert_string_equal(hp_view(db, c, 0), "");
+}
+
+/* A dismissal in chunks: each step removes members (logged as left, their
+ * high-priority span ended), the group stays live until only the creator is
+ * left, then it is dismissed. */
+static void test_group_dismiss_step(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    const char *mem[] = {"m1", "m2", "m3", "m4", "m5"};
+    char g[OMTP_ID_MAX], m1[OMTP_ID_MAX], m5[OMTP_ID_MAX];
+    gid(f, g, "chunky");
+    mk_group(f, g, "own", 5, mem);
+    snprintf(m1, sizeof(m1), "%s", id(f, "m1"));
+    snprintf(m5, sizeof(m5), "%s", id(f, "m5"));
+    hpg_add(db, g, NULL, "before");
+    int left = -1, count = 0;
+    assert_int_equal(omtp_db_group_dismiss_step(db, g, 0, &left), OMTP_EINVAL);
+    assert_int_equal(omtp_db_group_dismiss_step(db, g, 2, &left), 0);
+    assert_int_equal(left, 1);
+    assert_int_equal(omtp_db_group_member_count(db, g, &count), 0);
+    assert_int_equal(count, 4); /* m1, m2 gone (user id order) */
+    bool yes = true, dismissed = true;
+    assert_int_equal(omtp_db_group_is_member(db, g, m1, &yes), 0);
+    assert_false(yes);
+    omtp_GroupChatInfo info;
+    assert_int_equal(omtp_db_group_get(db, g, &info, &dismissed), 0);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+    assert_false(dismissed); /* live between steps */
+    hpg_add(db, g, NULL, "between");
+    assert_string_equal(hp_view(db, m1, 0), "before");
+    assert_string_equal(hp_view(db, m5, 0), "before,between");
+    omtp_GroupChatInfo_list gl;
+    tars_str_list del;
+    assert_int_equal(omtp_db_group_sync(db, m1, 0, &gl, &del), 0);
+    assert_int_equal(gl.n, 0);
+    assert_int_equal(del.n, 1);
+    omtp_list_free(&omtp_GroupChatInfo_desc, &gl);
+    omtp_str_list_free(&del);
+    assert_int_equal(omtp_db_group_dismiss_step(db, g, 2, &left), 0);
+    assert_int_equal(left, 1);
+    assert_int_equal(omtp_db_group_dismiss_step(db, g, 2, &left), 0);
+    assert_int_equal(left, 0);
+    assert_int_equal(omtp_db_group_get(db, g, &info, &dismissed), 0);
+    tars_free(&omtp_GroupChatInfo_desc, &info);
+    assert_true(dismissed);
+    assert_int_equal(omtp_db_group_sync(db, id(f, "own"), 0, &gl, &del), 0);
+    assert_int_equal(gl.n, 0);
+    assert_int_equal(del.n, 1);
+    omtp_list_free(&omtp_GroupChatInfo_desc, &gl);
+    omtp_str_list_free(&del);
+    assert_string_equal(hp_view(db, m5, 0), "before,between");
+    /* again: a no-op; an unknown group: not found */
+    assert_int_equal(omtp_db_group_dismiss_step(db, g, 2, &left), 0);
+    assert_int_equal(left, 0);
+    assert_int_equal(omtp_db_group_dismiss_step(db, "GC_nonexistent_x", 2, &left), OMTP_ENOTFOUND);
+}
+
 /* --------------------------------------------------------------- friends */
 
 static void test_friends(void **state)
@@ -1440,6 +1641,8 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
         T(test_hot_session_get),
         T(test_hp_queue),
         T(test_hp_prune),
+        T(test_hp_group),
+        T(test_group_dismiss_step),
         T(test_group_create_get),
         T(test_group_messages),
         T(test_group_admin_and_sync),

@@ -532,11 +532,16 @@ static void test_hp_prune_two_nodes(void **state)
     assert_int_equal(pg_exec_sql(PGD(n2), "SET lock_timeout = '2s'"), 0);
     char u[64];
     id(u, sizeof(u), "hpu");
-    for (int i = 1; i <= 8; i++)
-        assert_int_equal(hp_add(n1, u), i);
+    int64_t prev = 0;
+    for (int i = 1; i <= 8; i++) {
+        int64_t s = hp_add(n1, u);
+        assert_true(s > prev); /* one seq shared by every queue: increasing, maybe not +1 */
+        prev = s;
+    }
     usleep(2500);
     int64_t cutoff = wall_ms();
-    assert_int_equal(hp_add(n1, u), 9);
+    int64_t s9 = hp_add(n1, u);
+    assert_true(s9 > prev);
 
     int a = 0, b = 0, n = 0;
     assert_int_equal(omtp_db_begin(n1), 0);
@@ -557,9 +562,49 @@ static void test_hp_prune_two_nodes(void **state)
     int64_t last = 0;
     assert_int_equal(omtp_db_hp_list(n1, u, 0, 100, &l, &last), 0);
     assert_int_equal(l.n, 1);
-    assert_int_equal(l.items[0].seq, 9);
+    assert_int_equal(l.items[0].seq, s9);
     omtp_hp_rec_list_free(&l);
-    assert_int_equal(hp_add(n2, u), 10);
+    assert_true(hp_add(n2, u) > s9);
+    omtp_db_close(n1);
+    omtp_db_close(n2);
+}
+
+/* The shared high-priority seq's row lock: a batch's later item does not
+ * wait for another node's transaction holding it (EAGAIN: the executor
+ * commits the batch so far and retries it first), and once that node
+ * commits both entries have distinct increasing seqs. */
+static void test_hp_head_nowait(void **state)
+{
+    (void)state;
+    omtp_db *n1 = open_db(), *n2 = open_db();
+    assert_int_equal(pg_exec_sql(PGD(n2), "SET lock_timeout = '5s'"), 0);
+    char u[64];
+    id(u, sizeof(u), "hpn");
+    assert_int_equal(omtp_db_begin(n1), 0);
+    assert_int_equal(omtp_db_savepoint(n1), 0);
+    int64_t s1 = hp_add(n1, u); /* n1 holds the head row until commit */
+    assert_int_equal(omtp_db_begin(n2), 0);
+    assert_int_equal(omtp_db_savepoint(n2), 0);
+    assert_int_equal(omtp_db_release(n2), 0);
+    assert_int_equal(omtp_db_savepoint(n2), 0);
+    omtp_OTIMPack p;
+    tars_init(&omtp_OTIMPack_desc, &p);
+    p.header.type = PT_MSG_CTRL;
+    tars_str_set(&p.header.packId, "hpn");
+    int64_t seq = 0;
+    assert_int_equal(omtp_db_hp_group_append(n2, "GC_nowait", NULL, &p, &seq), OMTP_EAGAIN);
+    assert_int_equal(omtp_db_rollback_to(n2), 0);
+    assert_int_equal(omtp_db_commit(n2), 0);
+    assert_int_equal(omtp_db_release(n1), 0);
+    assert_int_equal(omtp_db_commit(n1), 0);
+    /* first item of the next batch: may wait, gets the next number */
+    assert_int_equal(omtp_db_begin(n2), 0);
+    assert_int_equal(omtp_db_savepoint(n2), 0);
+    assert_int_equal(omtp_db_hp_group_append(n2, "GC_nowait", NULL, &p, &seq), 0);
+    assert_int_equal(omtp_db_release(n2), 0);
+    assert_int_equal(omtp_db_commit(n2), 0);
+    assert_true(seq > s1);
+    tars_free(&omtp_OTIMPack_desc, &p);
     omtp_db_close(n1);
     omtp_db_close(n2);
 }
@@ -605,6 +650,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_concurrent_dups),
         cmocka_unit_test(test_dup_after_wait),
         cmocka_unit_test(test_hp_prune_two_nodes),
+        cmocka_unit_test(test_hp_head_nowait),
         cmocka_unit_test(test_unreachable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

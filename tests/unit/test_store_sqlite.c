@@ -264,6 +264,67 @@ static void test_migrate_v1_messages(void **state)
     sqlite3_close(h);
 }
 
+/* A version-4 database (per-user high-priority seqs) is migrated to the
+ * shared seq: old entries and cursors stay valid, new entries (personal or
+ * group) come above every seq a client may hold, old group members see the
+ * new group entries. */
+static void test_migrate_v4_hp(void **state)
+{
+    fx *f = *state;
+    char sub[96];
+    snprintf(sub, sizeof(sub), "%s/d", f->dir);
+    mkdir(sub, 0700);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(f->path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                     SQLITE_OK);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sqlite3_exec(h, sq_migrations[i], NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(h,
+                     "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                     "INSERT INTO schema_version VALUES (4);"
+                     "INSERT INTO hp_heads VALUES ('a', 2), ('b', 7);"
+                     "INSERT INTO hp_queue VALUES ('a', 1, 17, 32, 'x1', x'00', 1), "
+                     "('a', 2, 17, 32, 'x2', x'00', 1), ('b', 7, 17, 32, 'y7', x'00', 1);"
+                     "INSERT INTO chat_groups VALUES ('GC_g', 'g', '', 'a', '', 500, 1, 1, 0);"
+                     "INSERT INTO sessions VALUES ('GC_g', 15, 0, 1);"
+                     "INSERT INTO members VALUES ('a', 'GC_g', 0, 1, 1), ('b', 'GC_g', 0, 1, 1);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(h);
+
+    omtp_db *db = open_ok(f);
+    omtp_OTIMPack p;
+    tars_init(&omtp_OTIMPack_desc, &p);
+    p.header.type = PT_MSG_GROUP_CHAT;
+    tars_str_set(&p.header.packId, "g8");
+    int64_t seq = 0;
+    assert_int_equal(omtp_db_hp_group_append(db, "GC_g", "b", &p, &seq), 0);
+    assert_int_equal(seq, 8); /* above the highest per-user head (b: 7) */
+    tars_free(&omtp_OTIMPack_desc, &p);
+    omtp_hp_rec_list l;
+    int64_t last = 0;
+    /* a's old cursor (2) gets exactly the new group entry */
+    assert_int_equal(omtp_db_hp_list(db, "a", 2, 100, &l, &last), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].pack.header.packId.data, "g8");
+    assert_int_equal(last, 8);
+    omtp_hp_rec_list_free(&l);
+    assert_int_equal(omtp_db_hp_list(db, "a", 0, 100, &l, &last), 0);
+    assert_int_equal(l.n, 3);
+    omtp_hp_rec_list_free(&l);
+    /* b sent it: its view is unchanged, its old cursor is at the head */
+    assert_int_equal(omtp_db_hp_list(db, "b", 7, 100, &l, &last), 0);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(last, 8);
+    omtp_hp_rec_list_free(&l);
+    omtp_db_close(db);
+    h = raw(f);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM hp_heads"), 1);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM hp_group"), 1);
+    sqlite3_close(h);
+}
+
 /* A duplicate is detected across a restart, and gives nothing back (no seqId
  * is used up by the refused insert). */
 static void test_dedup_after_restart(void **state)
@@ -403,6 +464,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unwritable_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v1_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v4_hp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dedup_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_memo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpointer, setup, teardown),

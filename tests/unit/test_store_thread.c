@@ -18,6 +18,7 @@
 
 #include "proto/omtp_proto.h"
 #include "store/store.h"
+#include "store/sqlite/sq.h"
 
 typedef struct fixture {
     char dir[64];
@@ -314,6 +315,171 @@ static void test_close_drains(void **state)
     assert_true(meta_has(f, 1000));
     assert_true(meta_has(f, 1000 + N - 1));
     free(items);
+}
+
+static int work_slow(omtp_db *db, void *arg)
+{
+    usleep(20 * 1000);
+    return work_meta(db, arg);
+}
+
+/* close_within: a queue that would take ~4 s to drain is cut at the
+ * deadline; what ran is committed (status 0, in the database), the rest is
+ * completed with OMTP_ECLOSED without running, in order; the items'
+ * durations are in the stats. */
+static void test_close_within_deadline(void **state)
+{
+    fixture *f = *state;
+    enum { N = 200 };
+    /* first, two slow items alone: their durations are in the stats */
+    item warm[2] = {{.idx = 2998}, {.idx = 2999}};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(omtp_store_submit(f->store, work_slow, done_meta, &warm[i]), 0);
+    run_until_done(f, warm, 2);
+    omtp_store_stats st;
+    omtp_store_get_stats(f->store, &st);
+    assert_true(st.item_us_max >= 20000);
+    assert_true(st.item_us_bucket[11] >= 2);
+    assert_true(st.item_us_sum >= 40000);
+    item *items = calloc(N, sizeof(item));
+    int order[N], norder = 0;
+    for (int i = 0; i < N; i++) {
+        items[i].idx = 3000 + i;
+        items[i].order = order;
+        items[i].norder = &norder;
+        assert_int_equal(omtp_store_submit(f->store, work_slow, done_meta, &items[i]), 0);
+    }
+    uv_run(&f->loop, UV_RUN_NOWAIT); /* wakes the store thread */
+    usleep(100 * 1000);
+    uint64_t t0 = uv_hrtime(), abandoned = 0;
+    omtp_store *s = f->store;
+    assert_int_equal(omtp_store_close_within(s, 300, 1000, &abandoned), 0);
+    f->store = NULL;
+    uint64_t ms = (uv_hrtime() - t0) / 1000000;
+    print_message("close_within(300 ms): %llu ms, %llu of %d abandoned\n", (unsigned long long)ms,
+                  (unsigned long long)abandoned, N);
+    assert_true(ms < 3000); /* generous: draining would take ~4 s */
+    assert_true(abandoned > 0 && abandoned < N);
+    assert_int_equal(norder, N);
+    int ran = 0;
+    for (int i = 0; i < N; i++) {
+        assert_true(items[i].done);
+        assert_int_equal(order[i], 3000 + i);
+        assert_true(items[i].status == 0 || items[i].status == OMTP_ECLOSED);
+        if (items[i].status == 0)
+            assert_int_equal(ran++, i); /* a prefix ran */
+    }
+    assert_int_equal((uint64_t)(N - ran), abandoned);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_true(meta_has(f, 3000));
+    assert_true(meta_has(f, 3000 + ran - 1));
+    assert_false(meta_has(f, 3000 + ran));
+    free(items);
+}
+
+static uv_sem_t g_endless_started;
+
+static int work_endless(omtp_db *db, void *arg)
+{
+    (void)arg;
+    assert_int_equal(omtp_db_meta_set(db, "endless", "x"), 0);
+    uv_sem_post(&g_endless_started);
+    /* a statement that never ends on its own: only an interrupt stops it */
+    return sq_exec(SQ(db), "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+                           "SELECT count(*) FROM c")
+               ? OMTP_EDB
+               : 0;
+}
+
+/* A single item running past the deadline is interrupted: its work is
+ * rolled back (never acknowledged), the store closes within the bound. */
+static void test_close_interrupts_running_item(void **state)
+{
+    fixture *f = *state;
+    item it = {.idx = 1};
+    uv_sem_init(&g_endless_started, 0);
+    assert_int_equal(omtp_store_submit(f->store, work_endless, done_meta, &it), 0);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    uv_sem_wait(&g_endless_started);
+    uint64_t t0 = uv_hrtime(), abandoned = 0;
+    assert_int_equal(omtp_store_close_within(f->store, 200, 2000, &abandoned), 0);
+    f->store = NULL;
+    uint64_t ms = (uv_hrtime() - t0) / 1000000;
+    print_message("interrupted after %llu ms\n", (unsigned long long)ms);
+    assert_true(ms < 2200);
+    assert_true(it.done);
+    assert_int_not_equal(it.status, 0);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    omtp_db *db;
+    char why[256];
+    tars_str v;
+    assert_int_equal(omtp_db_open(&f->cfg, &db, why, sizeof(why)), 0);
+    assert_int_equal(omtp_db_meta_get(db, "endless", &v), OMTP_ENOTFOUND);
+    tars_str_clear(&v);
+    omtp_db_close(db);
+    uv_sem_destroy(&g_endless_started);
+}
+
+typedef struct chunked {
+    int chunks, ran;
+    int status;
+    int done_calls;
+    int *order, *norder;
+} chunked;
+
+static int work_chunked(omtp_db *db, void *arg)
+{
+    chunked *c = arg;
+    char key[32];
+    snprintf(key, sizeof(key), "chunk%d", c->ran);
+    if (omtp_db_meta_set(db, key, "x"))
+        return OMTP_EDB;
+    return ++c->ran < c->chunks ? OMTP_STORE_MORE : 0;
+}
+
+static void done_chunked(void *arg, int status)
+{
+    chunked *c = arg;
+    c->status = status;
+    c->done_calls++;
+    c->order[(*c->norder)++] = -1;
+}
+
+/* A chunked item (OMTP_STORE_MORE) runs again after the items queued
+ * behind it, keeps every chunk's changes, and completes once, last. */
+static void test_chunked_item(void **state)
+{
+    fixture *f = *state;
+    int order[8], norder = 0;
+    chunked c = {.chunks = 3, .order = order, .norder = &norder};
+    item items[3] = {{0}};
+    assert_int_equal(omtp_store_submit(f->store, work_chunked, done_chunked, &c), 0);
+    for (int i = 0; i < 3; i++) {
+        items[i].idx = 4000 + i;
+        items[i].order = order;
+        items[i].norder = &norder;
+        assert_int_equal(omtp_store_submit(f->store, work_meta, done_meta, &items[i]), 0);
+    }
+    while (c.done_calls == 0)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    run_until_done(f, items, 3);
+    assert_int_equal(c.ran, 3);
+    assert_int_equal(c.done_calls, 1);
+    assert_int_equal(c.status, 0);
+    assert_int_equal(norder, 4);
+    assert_int_equal(order[3], -1); /* the items behind it completed first */
+    fx_close(f);
+    omtp_db *db;
+    char why[256];
+    assert_int_equal(omtp_db_open(&f->cfg, &db, why, sizeof(why)), 0);
+    for (int i = 0; i < 3; i++) {
+        char key[32];
+        tars_str v;
+        snprintf(key, sizeof(key), "chunk%d", i);
+        assert_int_equal(omtp_db_meta_get(db, key, &v), 0);
+        tars_str_clear(&v);
+    }
+    omtp_db_close(db);
 }
 
 static int nop_work(omtp_db *db, void *arg)
@@ -840,6 +1006,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_commit_fails_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_drains, setup, teardown),
         cmocka_unit_test(test_disk_full_not_sticky),
+        cmocka_unit_test_setup_teardown(test_close_within_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chunked_item, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_interrupts_running_item, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_after_close_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_throughput, setup, teardown),

@@ -267,11 +267,19 @@ int pg_str(const PGresult *r, int row, int col, tars_str *out)
 void *pg_list_grow(void *list, size_t es)
 {
     tars_list *l = list;
-    void *p = realloc(l->items, (size_t)(l->n + 1) * es);
-    if (!p)
+    if (l->n == UINT32_MAX)
         return NULL;
-    l->items = p;
-    void *e = (char *)p + (size_t)l->n * es;
+    /* grow by doubling (as sq_list_grow): capacity is the next power of two
+     * >= n+1, so a 100,000-member list is not copied 100,000 times */
+    uint32_t n = l->n;
+    if (n == 0 || (n & (n - 1)) == 0) {
+        size_t cap = n ? (size_t)n * 2 : 4;
+        void *p = realloc(l->items, cap * es);
+        if (!p)
+            return NULL;
+        l->items = p;
+    }
+    void *e = (char *)l->items + (size_t)l->n * es;
     memset(e, 0, es);
     l->n++;
     return e;

@@ -37,7 +37,7 @@ static int add_member(pg_db *d, const char *groupId, const tars_str *uid, int64_
     pa_i64(&a, readSeq);
     pa_i64(&a, nowUs);
     pa_i64(&a, nowMs);
-    int rc = pg_run(d, PG_MEMBER_ENSURE, &a, &rows);
+    int rc = pg_run(d, PG_GROUP_MEMBER_ENSURE, &a, &rows);
     *added = rows > 0;
     if (rc || rows == 0)
         return rc;
@@ -203,6 +203,43 @@ int pg_group_dismiss(omtp_db *db, const char *groupId)
     return pg_op_end(d, own, rc);
 }
 
+int pg_group_dismiss_step(omtp_db *db, const char *groupId, int limit, int *left)
+{
+    pg_db *d = PGD(db);
+    pg_args a;
+    bool own;
+    *left = 0;
+    if (limit <= 0)
+        return OMTP_EINVAL;
+    omtp_GroupChatInfo g;
+    bool dismissed = false;
+    int rc = pg_group_get(db, groupId, &g, &dismissed);
+    if (rc || dismissed) {
+        tars_free(&omtp_GroupChatInfo_desc, &g);
+        return rc;
+    }
+    if (pg_op_begin(d, &own)) {
+        tars_free(&omtp_GroupChatInfo_desc, &g);
+        return OMTP_EDB;
+    }
+    pa_init(&a);
+    pa_str(&a, groupId);
+    pa_i64(&a, pg_now_ms());
+    pa_tstr(&a, &g.creatorId);
+    pa_i64(&a, limit);
+    int rows = 0;
+    rc = pg_run(d, PG_GROUP_DISMISS_CHUNK, &a, &rows);
+    tars_free(&omtp_GroupChatInfo_desc, &g);
+    if (rc == 0 && rows < limit)
+        rc = pg_group_dismiss(db, groupId); /* only the creator is left */
+    else if (rc == 0)
+        *left = 1;
+    rc = pg_op_end(d, own, rc);
+    if (rc)
+        *left = 0;
+    return rc;
+}
+
 /* 0 if the group exists (dismissed or not), else OMTP_ENOTFOUND/OMTP_EDB. */
 static int group_exists(pg_db *d, const char *groupId)
 {
@@ -329,12 +366,10 @@ int pg_group_remove_members(omtp_db *db, const char *groupId, const tars_str_lis
         pa_init(&a);
         pa_tstr(&a, &ids->items[i]);
         pa_str(&a, groupId);
-        rc = pg_run(d, PG_MEMBER_DEL, &a, &rows);
-        if (rc == 0 && rows > 0) {
+        pa_i64(&a, now);
+        rc = pg_run(d, PG_GROUP_MEMBER_LEAVE, &a, &rows);
+        if (rc == 0 && rows > 0)
             (*removed)++;
-            pa_i64(&a, now);
-            rc = pg_run(d, PG_GROUP_LEFT_SET, &a, NULL);
-        }
     }
     if (rc)
         *removed = 0;

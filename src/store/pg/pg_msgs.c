@@ -527,32 +527,61 @@ int pg_session_attr_set(omtp_db *db, const char *userId, const char *sessionId, 
 
 /* ------------------------------------------------ high-priority queue */
 
-int pg_hp_append(omtp_db *db, const char *userId, const omtp_OTIMPack *pack, int64_t *seq)
+/* A personal (hp_queue) or group (hp_group) entry under the next value of
+ * the shared seq (see sqlite/sq_msgs.c for the model). Not the batch's first
+ * item: the head row is tried NOWAIT, so a batch never waits for another
+ * node's lock while holding its own (pg.h). */
+static int hp_insert(omtp_db *db, int stmt, const char *key, const char *exceptId,
+                     const omtp_OTIMPack *pack, int64_t *seq)
 {
     pg_db *d = PGD(db);
     pg_args a;
     bool own;
     *seq = 0;
-    if (pg_ready(d) || pg_op_begin(d, &own))
+    if (pg_ready(d))
         return OMTP_EDB;
-    pa_init(&a);
-    pa_str(&a, userId);
+    bool nowait = d->in_tx && d->tx_items > 1;
+    if (pg_op_begin(d, &own))
+        return OMTP_EDB;
     int64_t s = 0;
-    int rc = pg_one_i64(d, PG_HP_HEAD_BUMP, &a, &s);
+    int rc = 0;
+    if (nowait) {
+        pa_init(&a);
+        rc = pg_one_i64(d, PG_HP_HEAD_LOCK_NOWAIT, &a, &s);
+        if (rc == OMTP_EDB && strcmp(d->sqlstate, "55P03") == 0)
+            rc = OMTP_EAGAIN;
+    }
     if (rc == 0) {
         pa_init(&a);
-        pa_str(&a, userId);
+        rc = pg_one_i64(d, PG_HP_HEAD_BUMP, &a, &s);
+    }
+    if (rc == 0) {
+        pa_init(&a);
+        pa_str(&a, key);
         pa_i64(&a, s);
         pa_i64(&a, pack->header.type);
         pa_i64(&a, pack->header.flags);
         pa_tstr(&a, &pack->header.packId);
         pa_strn(&a, pack->payload.data ? (const char *)pack->payload.data : "", pack->payload.len);
         pa_i64(&a, pg_now_ms());
-        rc = pg_run(d, PG_HP_INSERT, &a, NULL);
+        if (stmt == PG_HP_GROUP_INSERT)
+            pa_str(&a, exceptId ? exceptId : "");
+        rc = pg_run(d, stmt, &a, NULL);
     }
     if (rc == 0)
         *seq = s;
     return pg_op_end(d, own, rc);
+}
+
+int pg_hp_append(omtp_db *db, const char *userId, const omtp_OTIMPack *pack, int64_t *seq)
+{
+    return hp_insert(db, PG_HP_INSERT, userId, NULL, pack, seq);
+}
+
+int pg_hp_group_append(omtp_db *db, const char *groupId, const char *exceptId,
+                       const omtp_OTIMPack *pack, int64_t *seq)
+{
+    return hp_insert(db, PG_HP_GROUP_INSERT, groupId, exceptId, pack, seq);
 }
 
 int pg_hp_list(omtp_db *db, const char *userId, int64_t afterSeq, int count, omtp_hp_rec_list *out,
@@ -602,10 +631,9 @@ int pg_hp_list(omtp_db *db, const char *userId, int64_t afterSeq, int count, omt
             return 0;
         }
     }
-    /* nothing after afterSeq: the queue's head, so a client whose cursor is
+    /* nothing after afterSeq: the shared head, so a client whose cursor is
      * ahead (e.g. a reset server) can start over */
     pa_init(&a);
-    pa_str(&a, userId);
     rc = pg_one_i64(d, PG_HP_HEAD, &a, lastSeq);
     return rc == OMTP_ENOTFOUND ? 0 : rc;
 }

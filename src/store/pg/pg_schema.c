@@ -62,6 +62,20 @@ static const char *const pg_migrations[] = {
     /* 2: high-priority entries by creation time, for the retention prune
      * (pg_retention.c): the oldest entries are the index's first range */
     "CREATE INDEX hp_queue_created ON hp_queue (created_ms);",
+    /* 3: group high-priority entries (one row per message for every member) and
+     * ONE seq shared by every queue, in the hp_heads row of user id '' (above
+     * every per-user head, so no cursor goes backwards); a member's view spans
+     * members.hp_from (joined) .. group_left.hp_to (left). docs/storage.md */
+    "CREATE TABLE hp_group (group_id " ID ", seq bigint NOT NULL, except_id " TXT ","
+    " type integer NOT NULL, flags bigint NOT NULL DEFAULT 0, pack_id " TXT ","
+    " payload bytea NOT NULL DEFAULT '', created_ms bigint NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (group_id, seq));"
+    "CREATE INDEX hp_group_created ON hp_group (created_ms);"
+    "ALTER TABLE members ADD COLUMN hp_from bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE group_left ADD COLUMN hp_from bigint NOT NULL DEFAULT 0,"
+    " ADD COLUMN hp_to bigint NOT NULL DEFAULT 0;"
+    "INSERT INTO hp_heads (user_id, last_seq) SELECT '', coalesce(max(last_seq), 0) FROM hp_heads;"
+    "DELETE FROM hp_heads WHERE user_id <> '';",
 };
 static const int pg_migrations_count = (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
 

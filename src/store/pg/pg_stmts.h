@@ -26,6 +26,9 @@
     "SELECT type, flags, pack_id, session_id, seq, ts_ms, from_id, to_id, push_info, "             \
     "content_type, content, status FROM messages "
 
+/* the head of the shared high-priority seq */
+#define PG_HP_NOW "(SELECT last_seq FROM hp_heads WHERE user_id = '')"
+
 #define PG_GROUP_COLS                                                                              \
     "g.group_id, g.name, g.avatar, g.creator_id, g.description, g.member_limit, g.create_ms, "     \
     "g.update_ms, g.dismissed"
@@ -120,22 +123,41 @@
     X(PG_SESSION_ATTR_SET,                                                                         \
       "INSERT INTO session_attrs(user_id, session_id, name, value) VALUES ($1, $2, $3, $4) "       \
       "ON CONFLICT(user_id, session_id, name) DO UPDATE SET value = excluded.value")               \
-    /* high-priority queue */                                                                      \
-    X(PG_HP_HEAD_BUMP, "INSERT INTO hp_heads AS h (user_id, last_seq) VALUES ($1, 1) "             \
-                       "ON CONFLICT(user_id) DO UPDATE SET last_seq = h.last_seq + 1 "             \
-                       "RETURNING last_seq")                                                       \
-    X(PG_HP_HEAD, "SELECT last_seq FROM hp_heads WHERE user_id = $1")                              \
+    /* high-priority queues: one seq shared by all (the hp_heads row of user id ''; its row lock   \
+     * orders every node's appends by commit) */                                                   \
+    X(PG_HP_HEAD_LOCK_NOWAIT,                                                                      \
+      "SELECT last_seq FROM hp_heads WHERE user_id = '' FOR UPDATE NOWAIT")                        \
+    X(PG_HP_HEAD_BUMP,                                                                             \
+      "UPDATE hp_heads SET last_seq = last_seq + 1 WHERE user_id = '' RETURNING last_seq")         \
+    X(PG_HP_HEAD, "SELECT last_seq FROM hp_heads WHERE user_id = ''")                              \
     X(PG_HP_INSERT, "INSERT INTO hp_queue(user_id, seq, type, flags, pack_id, payload, "           \
                     "created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)")                             \
-    X(PG_HP_LIST, "SELECT seq, type, flags, pack_id, payload FROM hp_queue "                       \
-                  "WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")                         \
+    X(PG_HP_GROUP_INSERT, "INSERT INTO hp_group(group_id, seq, type, flags, pack_id, payload, "    \
+                          "created_ms, except_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")        \
+    /* a user's view (sqlite/sq_stmts.h SQ_HP_LIST): personal entries, entries of its groups       \
+     * since it joined, and of the last stay in each group it left, merged by seq */               \
+    X(PG_HP_LIST,                                                                                  \
+      "SELECT seq, type, flags, pack_id, payload FROM ("                                           \
+      "(SELECT seq, type, flags, pack_id, payload FROM hp_queue WHERE user_id = $1 AND seq > $2 "  \
+      "ORDER BY seq LIMIT $3) "                                                                    \
+      "UNION ALL (SELECT g.seq, g.type, g.flags, g.pack_id, g.payload FROM members m "             \
+      "JOIN hp_group g ON g.group_id = m.session_id AND g.seq > GREATEST(m.hp_from, $2) "          \
+      "WHERE m.user_id = $1 AND g.except_id <> $1 ORDER BY g.seq LIMIT $3) "                       \
+      "UNION ALL (SELECT g.seq, g.type, g.flags, g.pack_id, g.payload FROM group_left l "          \
+      "JOIN hp_group g ON g.group_id = l.group_id AND g.seq > GREATEST(l.hp_from, $2) "            \
+      "AND g.seq <= l.hp_to WHERE l.user_id = $1 AND g.except_id <> $1 ORDER BY g.seq LIMIT $3)"   \
+      ") v ORDER BY seq LIMIT $3")                                                                 \
     X(PG_HP_DEL_USER, "DELETE FROM hp_queue WHERE user_id = $1")                                   \
-    X(PG_HP_HEAD_DEL_USER, "DELETE FROM hp_heads WHERE user_id = $1")                              \
-    /* retention (pg_retention.c): the oldest entries before a time, through hp_queue_created;     \
-     * rows another node is deleting right now are skipped, not waited for */                      \
+    /* retention (pg_retention.c): the oldest entries before a time, through hp_queue_created      \
+     * and hp_group_created; rows another node is deleting right now are skipped, not waited for   \
+     */                                                                                            \
     X(PG_HP_PRUNE, "DELETE FROM hp_queue q USING (SELECT user_id, seq FROM hp_queue "              \
                    "WHERE created_ms < $1 ORDER BY created_ms LIMIT $2 FOR UPDATE SKIP LOCKED) o " \
                    "WHERE q.user_id = o.user_id AND q.seq = o.seq")                                \
+    X(PG_HP_GROUP_PRUNE,                                                                           \
+      "DELETE FROM hp_group q USING (SELECT group_id, seq FROM hp_group "                          \
+      "WHERE created_ms < $1 ORDER BY created_ms LIMIT $2 FOR UPDATE SKIP LOCKED) o "              \
+      "WHERE q.group_id = o.group_id AND q.seq = o.seq")                                           \
     /* groups */                                                                                   \
     X(PG_GROUP_INSERT,                                                                             \
       "INSERT INTO chat_groups(group_id, name, avatar, creator_id, description, member_limit, "    \
@@ -151,24 +173,50 @@
     X(PG_GROUP_DISMISS,                                                                            \
       "UPDATE chat_groups SET dismissed = 1, update_ms = GREATEST($2, update_ms + 1) "             \
       "WHERE group_id = $1 AND dismissed = 0")                                                     \
-    X(PG_GROUP_LEFT_ALL, "INSERT INTO group_left(user_id, group_id, at_ms) "                       \
-                         "SELECT user_id, session_id, $2 FROM members WHERE session_id = $1 "      \
-                         "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms")    \
+    X(PG_GROUP_LEFT_ALL,                                                                           \
+      "INSERT INTO group_left(user_id, group_id, at_ms, hp_from, hp_to) "                          \
+      "SELECT user_id, session_id, $2, hp_from, " PG_HP_NOW " FROM members WHERE session_id = $1 " \
+      "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms, "                      \
+      "hp_from = excluded.hp_from, hp_to = excluded.hp_to")                                        \
     X(PG_MEMBERS_DEL_SESSION, "DELETE FROM members WHERE session_id = $1")                         \
+    /* a dismissal's chunk (group_dismiss_step): the first $4 members but the creator ($3), logged \
+     * as left; the number of rows = members removed */                                            \
+    X(PG_GROUP_DISMISS_CHUNK,                                                                      \
+      "WITH chunk AS (SELECT user_id FROM members WHERE session_id = $1 AND user_id <> $3 "        \
+      "ORDER BY user_id LIMIT $4), "                                                               \
+      "del AS (DELETE FROM members m USING chunk c WHERE m.session_id = $1 "                       \
+      "AND m.user_id = c.user_id RETURNING m.user_id, m.hp_from) "                                 \
+      "INSERT INTO group_left(user_id, group_id, at_ms, hp_from, hp_to) "                          \
+      "SELECT user_id, $1, $2, hp_from, " PG_HP_NOW " FROM del "                                   \
+      "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms, "                      \
+      "hp_from = excluded.hp_from, hp_to = excluded.hp_to")                                        \
     X(PG_GROUP_MEMBERS, "SELECT user_id FROM members WHERE session_id = $1 ORDER BY user_id")      \
     X(PG_GROUP_IS_MEMBER,                                                                          \
       "SELECT 1 FROM members m JOIN chat_groups g ON g.group_id = m.session_id "                   \
       "WHERE m.user_id = $2 AND m.session_id = $1 AND g.dismissed = 0")                            \
     X(PG_GROUP_MEMBER_COUNT, "SELECT count(*) FROM members WHERE session_id = $1")                 \
-    X(PG_GROUP_LEFT_SET, "INSERT INTO group_left(user_id, group_id, at_ms) VALUES ($1, $2, $3) "   \
-                         "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms")    \
-    X(PG_GROUP_LEFT_DEL, "DELETE FROM group_left WHERE user_id = $1 AND group_id = $2")            \
+    /* deletes the membership row and logs the span of high-priority entries it covered;           \
+     * one row returned if the user was a member */                                                \
+    X(PG_GROUP_MEMBER_LEAVE,                                                                       \
+      "WITH del AS (DELETE FROM members WHERE user_id = $1 AND session_id = $2 "                   \
+      "RETURNING user_id, session_id, hp_from) "                                                   \
+      "INSERT INTO group_left(user_id, group_id, at_ms, hp_from, hp_to) "                          \
+      "SELECT user_id, session_id, $3, hp_from, " PG_HP_NOW " FROM del "                           \
+      "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms, "                      \
+      "hp_from = excluded.hp_from, hp_to = excluded.hp_to")                                        \
+    /* re-joining: no longer reported as left (at_ms 0), the span of the last stay is kept */      \
+    X(PG_GROUP_LEFT_DEL, "UPDATE group_left SET at_ms = 0 WHERE user_id = $1 AND group_id = $2")   \
+    /* a group member row starts its high-priority view at the shared head */                      \
+    X(PG_GROUP_MEMBER_ENSURE,                                                                      \
+      "INSERT INTO members(user_id, session_id, read_seq, changed_us, joined_ms, hp_from) "        \
+      "VALUES ($1, $2, $3, $4, $5, " PG_HP_NOW ") ON CONFLICT(user_id, session_id) DO NOTHING")    \
     X(PG_GROUP_SYNC, "SELECT " PG_GROUP_COLS " FROM members m "                                    \
                      "JOIN chat_groups g ON g.group_id = m.session_id "                            \
                      "WHERE m.user_id = $1 AND g.dismissed = 0 "                                   \
                      "AND (g.update_ms > $2 OR m.joined_ms > $2) ORDER BY g.group_id")             \
+    /* at_ms 0: left once, member again (re-joined) */                                             \
     X(PG_GROUP_SYNC_DEL, "SELECT group_id FROM group_left WHERE user_id = $1 AND at_ms > $2 "      \
-                         "ORDER BY group_id")                                                      \
+                         "AND at_ms > 0 ORDER BY group_id")                                        \
     /* friends */                                                                                  \
     X(PG_FRIEND_UPSERT_MINE,                                                                       \
       "INSERT INTO friends(user_id, friend_id, remark, deleted, changed_ms) "                      \

@@ -138,7 +138,7 @@ int pg_user_set_role(omtp_db *db, const char *userId, int role)
  * memberships, groups and friendships stay: they are other users' history. */
 int pg_user_delete(omtp_db *db, const char *userId)
 {
-    static const int steps[] = {PG_USER_DELETE, PG_HP_DEL_USER, PG_HP_HEAD_DEL_USER};
+    static const int steps[] = {PG_USER_DELETE, PG_HP_DEL_USER};
     pg_db *d = PGD(db);
     pg_args a;
     bool own;

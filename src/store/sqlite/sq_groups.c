@@ -8,7 +8,9 @@
  *
  * group_left logs, per user, when they stopped being a member (quit,
  * removed, or the group was dismissed), so group_sync can report deleted
- * group ids since a time. Re-joining deletes the log row.
+ * group ids since a time, and the span of group high-priority entries the
+ * stay covered (hp_from..hp_to, see sq_msgs.c). Re-joining sets at_ms to 0
+ * (no longer reported as left) and keeps the span.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +57,7 @@ static int add_member(sq_db *d, const char *groupId, const tars_str *user, int64
     *added = 0;
     if (!user->len)
         return 0;
-    sqlite3_stmt *st = sq_stmt(d, SQ_MEMBER_ENSURE);
+    sqlite3_stmt *st = sq_stmt(d, SQ_GROUP_MEMBER_ENSURE);
     if (!st)
         return OMTP_EDB;
     sq_bind_tstr(st, 1, user);
@@ -229,6 +231,58 @@ out:
     return sq_op_end(d, rc);
 }
 
+int sq_group_dismiss_step(omtp_db *db, const char *groupId, int limit, int *left)
+{
+    sq_db *d = SQ(db);
+    *left = 0;
+    if (limit <= 0)
+        return OMTP_EINVAL;
+    omtp_GroupChatInfo g;
+    bool dismissed = false;
+    int rc = sq_group_get(db, groupId, &g, &dismissed);
+    if (rc || dismissed) {
+        tars_free(&omtp_GroupChatInfo_desc, &g);
+        return rc;
+    }
+    sq_memo_clear(d); /* membership rows are deleted */
+    if ((rc = sq_op_begin(d)) != 0) {
+        tars_free(&omtp_GroupChatInfo_desc, &g);
+        return rc;
+    }
+    int removed = 0;
+    sqlite3_stmt *st = sq_stmt(d, SQ_GROUP_LEFT_CHUNK);
+    if (!st) {
+        rc = OMTP_EDB;
+        goto out;
+    }
+    sq_bind_str(st, 1, groupId);
+    sqlite3_bind_int64(st, 2, sq_now_ms());
+    sq_bind_tstr(st, 3, &g.creatorId);
+    sqlite3_bind_int(st, 4, limit);
+    if ((rc = sq_run(d, st, "group_dismiss_step log")) != 0)
+        goto out;
+    if (!(st = sq_stmt(d, SQ_MEMBERS_DEL_CHUNK))) {
+        rc = OMTP_EDB;
+        goto out;
+    }
+    sq_bind_str(st, 1, groupId);
+    sq_bind_tstr(st, 2, &g.creatorId);
+    sqlite3_bind_int(st, 3, limit);
+    if ((rc = sq_run(d, st, "group_dismiss_step members")) != 0)
+        goto out;
+    removed = sqlite3_changes(d->h);
+    if (removed < limit)
+        rc = sq_group_dismiss(db, groupId); /* only the creator is left */
+    else
+        *left = 1;
+out:
+    tars_free(&omtp_GroupChatInfo_desc, &g);
+    rc = sq_op_end(d, rc);
+    if (rc)
+        *left = 0;
+    return rc;
+}
+
 /* 0 if the group exists (dismissed or not), else OMTP_ENOTFOUND/error. */
 static int group_exists(sq_db *d, const char *groupId)
 {
@@ -321,24 +375,25 @@ int sq_group_remove_members(omtp_db *db, const char *groupId, const tars_str_lis
     int64_t ms = sq_now_ms();
     int n = 0;
     for (uint32_t i = 0; rc == 0 && i < ids->n; i++) {
-        sqlite3_stmt *st = sq_stmt(d, SQ_MEMBER_DEL);
+        /* the left log first: it copies the span the membership row ends */
+        sqlite3_stmt *st = sq_stmt(d, SQ_GROUP_LEFT_SET);
         if (!st) {
             rc = OMTP_EDB;
             break;
         }
         sq_bind_tstr(st, 1, &ids->items[i]);
         sq_bind_str(st, 2, groupId);
-        if ((rc = sq_run(d, st, "group member remove")) != 0 || sqlite3_changes(d->h) == 0)
-            continue;
-        n++;
-        if (!(st = sq_stmt(d, SQ_GROUP_LEFT_SET))) {
+        sqlite3_bind_int64(st, 3, ms);
+        if ((rc = sq_run(d, st, "group left log")) != 0)
+            break;
+        if (!(st = sq_stmt(d, SQ_MEMBER_DEL))) {
             rc = OMTP_EDB;
             break;
         }
         sq_bind_tstr(st, 1, &ids->items[i]);
         sq_bind_str(st, 2, groupId);
-        sqlite3_bind_int64(st, 3, ms);
-        rc = sq_run(d, st, "group left log");
+        if ((rc = sq_run(d, st, "group member remove")) == 0 && sqlite3_changes(d->h) > 0)
+            n++;
     }
     rc = sq_op_end(d, rc);
     if (rc == 0)

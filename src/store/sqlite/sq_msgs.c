@@ -482,7 +482,46 @@ int sq_session_attr_set(omtp_db *db, const char *userId, const char *sessionId, 
 
 /* ------------------------------------------------- high-priority queue */
 
-int sq_hp_append(omtp_db *db, const char *userId, const omtp_OTIMPack *pack, int64_t *seq)
+/*
+ * One seq for every queue (the hp_heads row of user id ''): a personal entry
+ * (hp_queue) and a group entry (hp_group, ONE row for all the group's
+ * members) take the next value, so a user's view, both merged, is in one
+ * increasing order and its cursor keeps working. A group entry is part of a
+ * member's view if it was written while the user was a member: after
+ * members.hp_from (the head when it joined), or inside the span of its last
+ * stay (group_left.hp_from .. hp_to); except_id (the sender of a HIGHPRJ
+ * message) does not see it.
+ */
+static int hp_next(sq_db *d, int64_t *seq)
+{
+    sqlite3_stmt *st = sq_stmt(d, SQ_HP_HEAD_BUMP);
+    if (!st)
+        return OMTP_EDB;
+    int rc = sq_run(d, st, "hp seq");
+    if (rc)
+        return rc;
+    if (!(st = sq_stmt(d, SQ_HP_HEAD)))
+        return OMTP_EDB;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *seq = sqlite3_column_int64(st, 0);
+    else
+        rc = sq_fail(d, "hp seq");
+    sqlite3_reset(st);
+    return rc;
+}
+
+static void hp_bind_pack(sqlite3_stmt *st, const omtp_OTIMPack *pack)
+{
+    sqlite3_bind_int(st, 3, pack->header.type);
+    sqlite3_bind_int64(st, 4, pack->header.flags);
+    sq_bind_tstr(st, 5, &pack->header.packId);
+    sqlite3_bind_blob(st, 6, pack->payload.data ? (const void *)pack->payload.data : "",
+                      (int)pack->payload.len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, sq_now_ms());
+}
+
+static int hp_insert(omtp_db *db, int stmt, const char *key, const char *exceptId,
+                     const omtp_OTIMPack *pack, int64_t *seq)
 {
     sq_db *d = SQ(db);
     *seq = 0;
@@ -490,44 +529,35 @@ int sq_hp_append(omtp_db *db, const char *userId, const omtp_OTIMPack *pack, int
     if (rc)
         return rc;
     int64_t s = 0;
-    sqlite3_stmt *st = sq_stmt(d, SQ_HP_HEAD_BUMP);
-    if (!st) {
+    sqlite3_stmt *st;
+    if ((rc = hp_next(d, &s)) != 0)
+        goto out;
+    if (!(st = sq_stmt(d, stmt))) {
         rc = OMTP_EDB;
         goto out;
     }
-    sq_bind_str(st, 1, userId);
-    if ((rc = sq_run(d, st, "hp seq")) != 0)
-        goto out;
-    if (!(st = sq_stmt(d, SQ_HP_HEAD))) {
-        rc = OMTP_EDB;
-        goto out;
-    }
-    sq_bind_str(st, 1, userId);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        s = sqlite3_column_int64(st, 0);
-    else
-        rc = sq_fail(d, "hp seq");
-    sqlite3_reset(st);
-    if (rc)
-        goto out;
-    if (!(st = sq_stmt(d, SQ_HP_INSERT))) {
-        rc = OMTP_EDB;
-        goto out;
-    }
-    sq_bind_str(st, 1, userId);
+    sq_bind_str(st, 1, key);
     sqlite3_bind_int64(st, 2, s);
-    sqlite3_bind_int(st, 3, pack->header.type);
-    sqlite3_bind_int64(st, 4, pack->header.flags);
-    sq_bind_tstr(st, 5, &pack->header.packId);
-    sqlite3_bind_blob(st, 6, pack->payload.data ? (const void *)pack->payload.data : "",
-                      (int)pack->payload.len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, sq_now_ms());
+    hp_bind_pack(st, pack);
+    if (stmt == SQ_HP_GROUP_INSERT)
+        sq_bind_str(st, 8, exceptId ? exceptId : "");
     rc = sq_run(d, st, "hp insert");
 out:
     rc = sq_op_end(d, rc);
     if (rc == 0)
         *seq = s;
     return rc;
+}
+
+int sq_hp_append(omtp_db *db, const char *userId, const omtp_OTIMPack *pack, int64_t *seq)
+{
+    return hp_insert(db, SQ_HP_INSERT, userId, NULL, pack, seq);
+}
+
+int sq_hp_group_append(omtp_db *db, const char *groupId, const char *exceptId,
+                       const omtp_OTIMPack *pack, int64_t *seq)
+{
+    return hp_insert(db, SQ_HP_GROUP_INSERT, groupId, exceptId, pack, seq);
 }
 
 int sq_hp_list(omtp_db *db, const char *userId, int64_t afterSeq, int count, omtp_hp_rec_list *out,
@@ -577,11 +607,10 @@ int sq_hp_list(omtp_db *db, const char *userId, int64_t afterSeq, int count, omt
             return 0;
         }
     }
-    /* nothing after afterSeq: report the queue's head so a client whose
+    /* nothing after afterSeq: report the shared head so a client whose
      * cursor is ahead (e.g. a reset server) can start over */
     if (!(st = sq_stmt(d, SQ_HP_HEAD)))
         return OMTP_EDB;
-    sq_bind_str(st, 1, userId);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *lastSeq = sqlite3_column_int64(st, 0);

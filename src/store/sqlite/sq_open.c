@@ -296,12 +296,20 @@ static void sq_close(omtp_db *db)
     free(d);
 }
 
+/* omtp_db_ops.interrupt: sqlite3_interrupt may be called from any thread
+ * while the connection is open (the executor's close past its deadline). */
+static void sq_interrupt(omtp_db *db)
+{
+    sqlite3_interrupt(SQ(db)->h);
+}
+
 #define SQ_OP_PTR(name, params, args) .name = sq_##name,
 const omtp_db_ops sq_ops = {.backend = "sqlite",
                             .close = sq_close,
                             .defer_sync = sq_defer_sync,
                             .sync = sq_sync,
                             .disk_full = sq_disk_full,
+                            .interrupt = sq_interrupt,
                             OMTP_DB_OPS(SQ_OP_PTR)};
 #undef SQ_OP_PTR
 

@@ -173,6 +173,30 @@ const char *const sq_migrations[] = {
      * index's start, so deleting a chunk reads only what it deletes. An
      * append adds to the index's last leaf (times grow). */
     "CREATE INDEX hp_queue_by_time ON hp_queue(created_ms);",
+
+    /* 4 -> 5: group high-priority entries, one row per message for every
+     * member (hp_group), and ONE seq shared by every queue: hp_heads keeps a
+     * single row under the user id '' (no user id is empty), started above
+     * every per-user head so no client cursor goes backwards. A member's
+     * view spans hp_from (the shared head when it joined: members) up to
+     * hp_to (the head when it left: group_left). docs/storage.md. */
+    "CREATE TABLE hp_group ("
+    "  group_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  except_id TEXT NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  flags INTEGER NOT NULL,"
+    "  pack_id TEXT NOT NULL,"
+    "  payload BLOB NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (group_id, seq)"
+    ");"
+    "CREATE INDEX hp_group_by_time ON hp_group(created_ms);"
+    "ALTER TABLE members ADD COLUMN hp_from INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE group_left ADD COLUMN hp_from INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE group_left ADD COLUMN hp_to INTEGER NOT NULL DEFAULT 0;"
+    "INSERT INTO hp_heads(user_id, last_seq) SELECT '', coalesce(max(last_seq), 0) FROM hp_heads;"
+    "DELETE FROM hp_heads WHERE user_id <> '';",
 };
 
 const int sq_migrations_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));

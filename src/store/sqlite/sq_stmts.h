@@ -16,6 +16,9 @@
     "g.group_id, g.name, g.avatar, g.creator_id, g.description, g.member_limit, g.create_ms, "     \
     "g.update_ms, g.dismissed"
 
+/* the head of the shared high-priority seq */
+#define SQ_HP_NOW "(SELECT last_seq FROM hp_heads WHERE user_id = '')"
+
 #define SQ_STMTS(X)                                                                                \
     /* transactions: the executor's batch and item savepoints, and per-op savepoints */            \
     X(SQ_BEGIN, "BEGIN IMMEDIATE")                                                                 \
@@ -101,21 +104,35 @@
     X(SQ_SESSION_ATTR_SET,                                                                         \
       "INSERT INTO session_attrs(user_id, session_id, name, value) VALUES (?1, ?2, ?3, ?4) "       \
       "ON CONFLICT(user_id, session_id, name) DO UPDATE SET value = excluded.value")               \
-    /* high-priority queue */                                                                      \
+    /* high-priority queues: one seq shared by all (the hp_heads row of user id '') */             \
     /* no RETURNING: SQLite builds a temporary table for it on every run;                          \
      * SQ_HP_HEAD reads the new value instead */                                                   \
-    X(SQ_HP_HEAD_BUMP, "INSERT INTO hp_heads(user_id, last_seq) VALUES (?1, 1) "                   \
-                       "ON CONFLICT(user_id) DO UPDATE SET last_seq = last_seq + 1")               \
-    X(SQ_HP_HEAD, "SELECT last_seq FROM hp_heads WHERE user_id = ?1")                              \
+    X(SQ_HP_HEAD_BUMP, "UPDATE hp_heads SET last_seq = last_seq + 1 WHERE user_id = ''")           \
+    X(SQ_HP_HEAD, "SELECT last_seq FROM hp_heads WHERE user_id = ''")                              \
     X(SQ_HP_INSERT, "INSERT INTO hp_queue(user_id, seq, type, flags, pack_id, payload, "           \
                     "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                             \
-    X(SQ_HP_LIST, "SELECT seq, type, flags, pack_id, payload FROM hp_queue "                       \
-                  "WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")                         \
+    X(SQ_HP_GROUP_INSERT, "INSERT INTO hp_group(group_id, seq, except_id, type, flags, pack_id, "  \
+                          "payload, created_ms) VALUES (?1, ?2, ?8, ?3, ?4, ?5, ?6, ?7)")          \
+    /* a user's view: personal entries, entries of the groups it is in written since it joined     \
+     * (members.hp_from), and of the last span of each group it left (group_left); each part a     \
+     * primary-key range, merged by seq */                                                         \
+    X(SQ_HP_LIST,                                                                                  \
+      "SELECT seq, type, flags, pack_id, payload FROM ("                                           \
+      "SELECT seq, type, flags, pack_id, payload FROM hp_queue WHERE user_id = ?1 AND seq > ?2 "   \
+      "UNION ALL SELECT g.seq, g.type, g.flags, g.pack_id, g.payload FROM members m "              \
+      "JOIN hp_group g ON g.group_id = m.session_id AND g.seq > max(m.hp_from, ?2) "               \
+      "WHERE m.user_id = ?1 AND g.except_id <> ?1 "                                                \
+      "UNION ALL SELECT g.seq, g.type, g.flags, g.pack_id, g.payload FROM group_left l "           \
+      "JOIN hp_group g ON g.group_id = l.group_id AND g.seq > max(l.hp_from, ?2) "                 \
+      "AND g.seq <= l.hp_to WHERE l.user_id = ?1 AND g.except_id <> ?1) "                          \
+      "ORDER BY seq LIMIT ?3")                                                                     \
     X(SQ_HP_DEL_USER, "DELETE FROM hp_queue WHERE user_id = ?1")                                   \
-    X(SQ_HP_HEAD_DEL_USER, "DELETE FROM hp_heads WHERE user_id = ?1")                              \
-    /* retention (sq_retention.c): the oldest entries before a time, through hp_queue_by_time */   \
+    /* retention (sq_retention.c): the oldest entries before a time, through hp_queue_by_time      \
+     * and hp_group_by_time */                                                                     \
     X(SQ_HP_PRUNE, "DELETE FROM hp_queue WHERE rowid IN (SELECT rowid FROM hp_queue "              \
                    "WHERE created_ms < ?1 ORDER BY created_ms LIMIT ?2)")                          \
+    X(SQ_HP_GROUP_PRUNE, "DELETE FROM hp_group WHERE rowid IN (SELECT rowid FROM hp_group "        \
+                         "WHERE created_ms < ?1 ORDER BY created_ms LIMIT ?2)")                    \
     /* groups */                                                                                   \
     X(SQ_GROUP_INSERT,                                                                             \
       "INSERT INTO chat_groups(group_id, name, avatar, creator_id, description, member_limit, "    \
@@ -130,24 +147,45 @@
     X(SQ_GROUP_DISMISS,                                                                            \
       "UPDATE chat_groups SET dismissed = 1, update_ms = max(?2, update_ms + 1) "                  \
       "WHERE group_id = ?1 AND dismissed = 0")                                                     \
-    X(SQ_GROUP_LEFT_ALL, "INSERT INTO group_left(user_id, group_id, at_ms) "                       \
-                         "SELECT user_id, session_id, ?2 FROM members WHERE session_id = ?1 "      \
-                         "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms")    \
+    X(SQ_GROUP_LEFT_ALL,                                                                           \
+      "INSERT INTO group_left(user_id, group_id, at_ms, hp_from, hp_to) "                          \
+      "SELECT user_id, session_id, ?2, hp_from, " SQ_HP_NOW " FROM members WHERE session_id = ?1 " \
+      "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms, "                      \
+      "hp_from = excluded.hp_from, hp_to = excluded.hp_to")                                        \
     X(SQ_MEMBERS_DEL_SESSION, "DELETE FROM members WHERE session_id = ?1")                         \
+    /* a dismissal's chunk (group_dismiss_step): the first ?4 members but the creator (?3) */      \
+    X(SQ_GROUP_LEFT_CHUNK, "INSERT INTO group_left(user_id, group_id, at_ms, hp_from, hp_to) "     \
+                           "SELECT user_id, session_id, ?2, hp_from, " SQ_HP_NOW " FROM members "  \
+                           "WHERE session_id = ?1 AND user_id <> ?3 ORDER BY user_id LIMIT ?4 "    \
+                           "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms, " \
+                           "hp_from = excluded.hp_from, hp_to = excluded.hp_to")                   \
+    X(SQ_MEMBERS_DEL_CHUNK,                                                                        \
+      "DELETE FROM members WHERE session_id = ?1 AND user_id IN (SELECT user_id FROM members "     \
+      "WHERE session_id = ?1 AND user_id <> ?2 ORDER BY user_id LIMIT ?3)")                        \
     X(SQ_GROUP_MEMBERS, "SELECT user_id FROM members WHERE session_id = ?1 ORDER BY user_id")      \
     X(SQ_GROUP_IS_MEMBER,                                                                          \
       "SELECT 1 FROM members m JOIN chat_groups g ON g.group_id = m.session_id "                   \
       "WHERE m.user_id = ?2 AND m.session_id = ?1 AND g.dismissed = 0")                            \
     X(SQ_GROUP_MEMBER_COUNT, "SELECT count(*) FROM members WHERE session_id = ?1")                 \
-    X(SQ_GROUP_LEFT_SET, "INSERT INTO group_left(user_id, group_id, at_ms) VALUES (?1, ?2, ?3) "   \
-                         "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms")    \
-    X(SQ_GROUP_LEFT_DEL, "DELETE FROM group_left WHERE user_id = ?1 AND group_id = ?2")            \
+    /* run before the membership row is deleted: the span it ends */                               \
+    X(SQ_GROUP_LEFT_SET, "INSERT INTO group_left(user_id, group_id, at_ms, hp_from, hp_to) "       \
+                         "SELECT user_id, session_id, ?3, hp_from, " SQ_HP_NOW " FROM members "    \
+                         "WHERE user_id = ?1 AND session_id = ?2 "                                 \
+                         "ON CONFLICT(user_id, group_id) DO UPDATE SET at_ms = excluded.at_ms, "   \
+                         "hp_from = excluded.hp_from, hp_to = excluded.hp_to")                     \
+    /* re-joining: no longer reported as left (at_ms 0), the span of the last stay is kept */      \
+    X(SQ_GROUP_LEFT_DEL, "UPDATE group_left SET at_ms = 0 WHERE user_id = ?1 AND group_id = ?2")   \
+    /* a group member row starts its high-priority view at the shared head */                      \
+    X(SQ_GROUP_MEMBER_ENSURE,                                                                      \
+      "INSERT INTO members(user_id, session_id, read_seq, changed_us, joined_ms, hp_from) "        \
+      "VALUES (?1, ?2, ?3, ?4, ?5, " SQ_HP_NOW ") ON CONFLICT(user_id, session_id) DO NOTHING")    \
     X(SQ_GROUP_SYNC, "SELECT " SQ_GROUP_COLS " FROM members m "                                    \
                      "JOIN chat_groups g ON g.group_id = m.session_id "                            \
                      "WHERE m.user_id = ?1 AND g.dismissed = 0 "                                   \
                      "AND (g.update_ms > ?2 OR m.joined_ms > ?2) ORDER BY g.group_id")             \
+    /* at_ms 0: left once, member again (re-joined) */                                             \
     X(SQ_GROUP_SYNC_DEL, "SELECT group_id FROM group_left WHERE user_id = ?1 AND at_ms > ?2 "      \
-                         "ORDER BY group_id")                                                      \
+                         "AND at_ms > 0 ORDER BY group_id")                                        \
     /* friends */                                                                                  \
     X(SQ_FRIEND_UPSERT_MINE,                                                                       \
       "INSERT INTO friends(user_id, friend_id, remark, deleted, changed_ms) "                      \

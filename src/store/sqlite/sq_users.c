@@ -128,7 +128,7 @@ int sq_user_set_role(omtp_db *db, const char *userId, int role)
  * memberships, groups and friendships stay: they are other users' history. */
 int sq_user_delete(omtp_db *db, const char *userId)
 {
-    static const int steps[] = {SQ_USER_DELETE, SQ_HP_DEL_USER, SQ_HP_HEAD_DEL_USER};
+    static const int steps[] = {SQ_USER_DELETE, SQ_HP_DEL_USER};
     sq_db *d = SQ(db);
     sq_memo_clear(d); /* memberships stay today; a later change must not trip over the memo */
     int rc = sq_op_begin(d);

@@ -37,6 +37,7 @@ command -v redis-server >/dev/null || cl_skip "no redis-server installed"
 source "$HERE/pg_redis_env.sh" || { echo "FAIL: could not start PostgreSQL/redis" >&2; exit 1; }
 CL_DIR="$OMTP_ENV_DIR"
 
+# (load generators connect from 127.0.0.1 only: no per-address cap)
 cl_start_node() {
     local name=$1 pf="$CL_DIR/$1.port" pid
     rm -f "$pf"
@@ -44,7 +45,8 @@ cl_start_node() {
         --listen 127.0.0.1:0 --port-file "$pf" --data-dir "$CL_DIR/$name.data" \
         --store "$OMTP_TEST_PG" --redis "$OMTP_TEST_REDIS" --node-id "$name" \
         --http-listen 127.0.0.1:0 --http-port-file "$CL_DIR/$name.http" \
-        --log-level "${CL_LOG_LEVEL:-info}" --req-rate 0 >"$CL_DIR/$name.log" 2>&1 &
+        --max-conns-per-ip 0 --log-level "${CL_LOG_LEVEL:-info}" --req-rate 0 \
+        >"$CL_DIR/$name.log" 2>&1 &
     pid=$!
     omtp_env_at_exit "kill -9 $pid"
     for _ in $(seq 1 600); do
