@@ -21,12 +21,12 @@ cl_start_node A
 cl_start_node B
 seq 0 $((2 * PAIRS - 1)) | xargs -P 2 -I{} "$OMTPD" user add bench{} --password bench \
     --store "$OMTP_TEST_PG" >/dev/null 2>&1
-stats() { redis-cli -p "$OMTP_ENV_REDIS_PORT" info commandstats | sed -n 's/^cmdstat_\(publish\|hgetall\|eval\):calls=\([0-9]*\).*/\1=\2/p' | tr '\n' ' '; }
+stats() { redis-cli -u "$OMTP_TEST_REDIS" info commandstats | sed -n 's/^cmdstat_\(publish\|hgetall\|eval\):calls=\([0-9]*\).*/\1=\2/p' | tr '\n' ' '; }
 pg_deadlocks() { grep -c "deadlock detected" "$OMTP_ENV_PG_DIR/log"; }
 for mode in one-node two-nodes; do
     S2=""
     [ $mode = two-nodes ] && S2="--server2 $NODE_B"
-    redis-cli -p "$OMTP_ENV_REDIS_PORT" config resetstat >/dev/null
+    redis-cli -u "$OMTP_TEST_REDIS" config resetstat >/dev/null
     echo "== $mode (pairs $PAIRS, rate ${RATE:-0}/client, ${DURATION}s, PostgreSQL fsync $OMTP_ENV_PG_FSYNC)"
     "$BUILD/omtp-bench" chat --server "$NODE_A" $S2 --pairs "$PAIRS" --rate "$RATE" --window 1 \
         --duration "$DURATION" --password bench | grep -E "^(messages|latency)"

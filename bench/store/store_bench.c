@@ -86,11 +86,10 @@ static void submit_one(bench *b)
 {
     int s = (int)(b->next_sender++ % (uint64_t)(2 * b->pairs));
     int peer = s ^ 1;
-    char from[32], to[32], sid[80], pid[40];
+    char from[32], to[32], sid[OMTP_SESSION_ID_MAX], pid[40];
     snprintf(from, sizeof(from), "bench%d", s);
     snprintf(to, sizeof(to), "bench%d", peer);
-    snprintf(sid, sizeof(sid), "SC_%s_%s", strcmp(from, to) < 0 ? from : to,
-             strcmp(from, to) < 0 ? to : from);
+    omtp_session_single(from, to, sid, sizeof(sid));
     /* time-ordered, like the client's UUIDv7 packIds */
     snprintf(pid, sizeof(pid), "%016llx-%08llx", (unsigned long long)(uv_hrtime() / 1000),
              (unsigned long long)b->seq[s]++);

@@ -290,7 +290,7 @@ int omtp_client_send_msg(omtp_client *c, int type, const omtp_MsgReq *msg, int64
     if (m.sessionId.len == 0) {
         char sid[600];
         if (type == PT_MSG_SINGLE_CHAT)
-            omtp_session_id_single(c->user, m.to.data ? m.to.data : "", sid, sizeof(sid));
+            omtp_session_single(c->user, m.to.data ? m.to.data : "", sid, sizeof(sid));
         else
             snprintf(sid, sizeof(sid), "%s", m.to.data ? m.to.data : "");
         rc |= tars_str_set(&m.sessionId, sid);

@@ -7,7 +7,7 @@
 #define OMTP_CLIENT_INT_H
 
 #include "omtp_client.h"
-#include "omtp_session.h"
+#include "proto/omtp_session.h"
 #include "omtp_seqmap.h"
 #include "omtp_tls.h"
 

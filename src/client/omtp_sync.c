@@ -499,7 +499,7 @@ int omtp_sync_send_msg(omtp_sync *c, int type, const char *to, const char *conte
     omtp_msg_init(&omtp_MsgAck_desc, ack);
     char sid[600];
     if (type == PT_MSG_SINGLE_CHAT)
-        omtp_session_id_single(c->user, to, sid, sizeof(sid));
+        omtp_session_single(c->user, to, sid, sizeof(sid));
     else
         snprintf(sid, sizeof(sid), "%s", to);
     int rc = OMTP_ENOMEM;

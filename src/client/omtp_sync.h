@@ -39,7 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client/omtp_session.h"
+#include "proto/omtp_session.h"
 #include "proto/omtp_packet.h"
 
 typedef struct omtp_sync omtp_sync;

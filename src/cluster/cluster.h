@@ -15,16 +15,18 @@
  *                    node per message, carrying every target user of that
  *                    node) and kickouts.
  *   omtp:bc          pub/sub channel of every node: "group members changed"
- *                    notices (each node drops that group's cached member
- *                    list, server/group.h), monitor subscription changes and
- *                    node hellos (cluster-wide session monitors, below).
+ *                    notices (each node's host drops that group's cached
+ *                    member list: host.group_changed), monitor subscription
+ *                    changes and node hellos (cluster-wide session
+ *                    monitors, below).
  *
- * Delivery: omtp_push_user() delivers to this node's devices itself and
- * hands the wire to omtp_cluster_push_user(), which collects the target
- * users of one wire during the current loop iteration (a group fan-out
- * calls it once per member), looks their presence up in one pipelined
- * round trip, and publishes the wire once to each other node that has any
- * of them. The receiving node delivers to its local devices only.
+ * Delivery: the server delivers to this node's devices itself and hands
+ * the frame (its wire as owner) to omtp_cluster_push_user(), which collects
+ * the target users of one frame during the current loop iteration (a group
+ * fan-out calls it once per member), looks their presence up in one
+ * pipelined round trip, and publishes the frame once to each other node
+ * that has any of them. The receiving node delivers to its local devices
+ * only (host.deliver).
  *
  * Login: an atomic script replaces the (user, deviceType) entry of any other
  * node and returns it; that node gets a kick message and closes its device
@@ -37,6 +39,18 @@
  * sends every local device a SYNC_DATA_CMD (sessions) so clients pull what
  * they missed. Pushes are best effort everywhere; storage is not.
  *
+ * Code: the Redis link (redis_link.c, redis_uv.c), the presence table
+ * (presence.c), routing of pushes and kicks (routing.c), group notices and
+ * node hello/bye (notices.c), the cluster-wide monitor table (monitors.c),
+ * the message codec (cluster_msg.c), life cycle and dispatch (cluster.c);
+ * their shared state is cluster_int.h. The server is reached only through
+ * the host interface it hands in at start (cluster_host.h).
+ *
+ * Ownership: omtp_cluster_start allocates the state; omtp_cluster_stop hands
+ * it to its own teardown (freed once the Redis links and timers closed) and
+ * the caller must drop its pointer. Every function taking an omtp_cluster *
+ * is a no-op (or answers "no cluster") when it is NULL: the single-node case.
+ *
  * Threading: loop thread only (hiredis async API on the libuv adapter).
  */
 #ifndef OMTP_CLUSTER_H
@@ -44,7 +58,13 @@
 
 #include <stdint.h>
 
-#include "server/server.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "cluster_host.h"
+#include "proto/omtp_errors.h" /* OMTP_E* */
+#include "tars/tars.h"
 
 #define OMTP_CLUSTER_BEAT_MS 5000  /* presence refresh period */
 #define OMTP_CLUSTER_TTL_MS  20000 /* a device entry lives this long without refresh */
@@ -61,23 +81,38 @@ typedef struct omtp_cluster_stats {
     bool up;                                 /* both Redis connections established */
 } omtp_cluster_stats;
 
-/* Starts the bus when cfg->redis_url is set (no-op otherwise). `port` is the
- * bound client port, used for the default node id (hostname:port). Never
- * fails because Redis is down (it retries); fails on a malformed URL. */
-int omtp_cluster_start(omtp_server *s, int port, char *why, size_t whylen);
-/* Removes this node's presence entries (best effort) and closes Redis. */
-void omtp_cluster_stop(omtp_server *s);
+typedef struct omtp_cluster omtp_cluster;
 
-/* Hooks from the core (each a no-op when s->cluster is NULL): */
-/* c just logged in (after the local same-device kick and presence add). */
-void omtp_cluster_login(omtp_server *s, omtp_conn *c);
-/* c (which was online) is closing. */
-void omtp_cluster_logout(omtp_server *s, omtp_conn *c);
-/* Forwards w to userId's devices on other nodes. Returns 0 (delivery is
- * asynchronous; remote devices are not counted). */
-int omtp_cluster_push_user(omtp_server *s, const char *userId, omtp_wire *w);
-/* A client's PT_KICKOUT of its own device on another node. */
-void omtp_cluster_kick_device(omtp_server *s, const omtp_conn *by, int deviceType,
+typedef struct omtp_cluster_options {
+    const char *redis_url; /* redis://[:password@]HOST[:PORT][/DB] */
+    const char *node_id;   /* "" = hostname:port */
+    int port;              /* the bound client port, for the default node id */
+    uv_loop_t *loop;
+    omtp_cluster_host host; /* copied */
+} omtp_cluster_options;
+
+/* Starts the bus: *out is the cluster (NULL and 0 when redis_url is empty:
+ * single node). Never fails because Redis is down (it retries); fails with
+ * OMTP_EINVAL on a malformed URL (why says what to fix) or OMTP_ENOMEM. */
+int omtp_cluster_start(const omtp_cluster_options *o, omtp_cluster **out, char *why, size_t whylen);
+/* Removes this node's presence entries (best effort) and closes Redis; cl
+ * is freed later by itself: the caller forgets it now. */
+void omtp_cluster_stop(omtp_cluster *cl);
+
+/* Hooks from the server (each a no-op when cl is NULL). `dev` is the host's
+ * handle of a local device (cluster_host.h). */
+/* dev just logged in (after the local same-device kick and presence add). */
+void omtp_cluster_login(omtp_cluster *cl, void *dev);
+/* dev (which was online) is closing; it is still in the host's presence. */
+void omtp_cluster_logout(omtp_cluster *cl, void *dev);
+/* Forwards f (f->owner must be set: held until published) to userId's devices on
+ * other nodes. Successive calls with the same owner in one loop iteration
+ * share one lookup. Returns 0 (delivery is asynchronous; remote devices
+ * are not counted). */
+int omtp_cluster_push_user(omtp_cluster *cl, const char *userId, const omtp_cluster_frame *f);
+/* A client's PT_KICKOUT of its own device on another node: `by` is the
+ * kicking device. */
+void omtp_cluster_kick_device(omtp_cluster *cl, const omtp_cluster_device *by, int deviceType,
                               const char *deviceId);
 
 /* The membership of groupId changed (committed in the store). Tells every
@@ -88,7 +123,7 @@ void omtp_cluster_kick_device(omtp_server *s, const omtp_conn *by, int deviceTyp
  * the notice there -- or at once (before this returns) when there is no
  * cluster or Redis is down. A node that missed notices (its Redis link was
  * down) drops its whole member cache when it reconnects. */
-void omtp_cluster_group_changed(omtp_server *s, const char *groupId, void (*done)(void *arg),
+void omtp_cluster_group_changed(omtp_cluster *cl, const char *groupId, void (*done)(void *arg),
                                 void *arg);
 
 /* Cluster-wide session monitors (docs/cluster.md, "Session monitors").
@@ -100,13 +135,13 @@ void omtp_cluster_group_changed(omtp_server *s, const char *groupId, void (*done
  * or at once when there is no cluster or Redis is down. "off" is sent
  * without waiting (done at once): the receiving node hands a monitor push
  * only to connections monitoring the session at that moment. */
-void omtp_cluster_monitor_changed(omtp_server *s, const char *sessionId, const char *userId,
+void omtp_cluster_monitor_changed(omtp_cluster *cl, const char *sessionId, const char *userId,
                                   bool on, void (*done)(void *arg), void *arg);
 /* Forwards w, a push of sessionId, to every other node with connections
  * monitoring it, once per node, naming the monitoring users that are not in
  * `recipients` (they get w as members). One NULL check when no other node
  * monitors anything; no Redis round trip. */
-void omtp_cluster_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w,
+void omtp_cluster_monitor_push(omtp_cluster *cl, const char *sessionId, const omtp_cluster_frame *f,
                                const tars_str_list *recipients);
 
 /* For each of `users`: whether a foreground device (online, not flagged
@@ -116,13 +151,13 @@ void omtp_cluster_monitor_push(omtp_server *s, const char *sessionId, omtp_wire 
  * the lookup started; otherwise (no cluster, Redis down) an OMTP_E* and
  * done is never called. */
 typedef void (*omtp_cluster_online_fn)(void *arg, const bool *online);
-int omtp_cluster_remote_foreground(omtp_server *s, const tars_str_list *users,
+int omtp_cluster_remote_foreground(omtp_cluster *cl, const tars_str_list *users,
                                    omtp_cluster_online_fn done, void *arg);
-/* c's background flag changed: its presence entry is rewritten now (other
+/* dev's background flag changed: its presence entry is rewritten now (other
  * nodes' offline-push decisions see it). */
-void omtp_cluster_device_changed(omtp_server *s, omtp_conn *c);
+void omtp_cluster_device_changed(omtp_cluster *cl, void *dev);
 
-void omtp_cluster_get_stats(omtp_server *s, omtp_cluster_stats *out);
-const char *omtp_cluster_node_id(omtp_server *s);
+void omtp_cluster_get_stats(const omtp_cluster *cl, omtp_cluster_stats *out);
+const char *omtp_cluster_node_id(const omtp_cluster *cl);
 
 #endif

@@ -43,6 +43,8 @@ const char *omtp_strerror(int err)
         return "not found";
     case OMTP_EEXIST:
         return "already exists";
+    case OMTP_EBUSY:
+        return "in use";
     case OMTP_EDB:
         return "storage error";
     case OMTP_EAGAIN:

@@ -23,7 +23,7 @@
 #include "auth.h"
 #include "core.h"
 #include "login_guard.h"
-#include "cluster/cluster.h"
+#include "cluster_hooks.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -142,8 +142,8 @@ static void token_mac(const uint8_t secret[32], const char *msg, size_t len, cha
 int omtp_auth_token_issue(const uint8_t secret[32], const char *userId, int64_t expiry, char *out,
                           size_t outlen)
 {
-    if (!userId[0] || strlen(userId) > OMTP_ID_MAX || strchr(userId, '.'))
-        return OMTP_EINVAL; /* '.' would make the token ambiguous */
+    if (!omtp_id_valid(userId))
+        return OMTP_EINVAL;
     char msg[OMTP_ID_MAX + 64];
     int n = snprintf(msg, sizeof(msg), "v1.%s.%lld", userId, (long long)expiry);
     char mac[65];
@@ -164,11 +164,14 @@ int omtp_auth_token_verify(const uint8_t secret[32], const char *token, const ch
     token_mac(secret, token, (size_t)(last - token), mac);
     if (CRYPTO_memcmp(mac, last + 1, 64) != 0)
         return OMTP_EINVAL;
-    /* authentic: now check the fields */
+    /* authentic: now check the fields. "v1.<userId>.<expiry>": the expiry
+     * is digits only, so the user id (which may hold '.') ends at the dot
+     * before it, whatever the id */
     const char *uid = token + 3;
-    const char *dot = memchr(uid, '.', (size_t)(last - uid));
-    if (!dot || (size_t)(dot - uid) != strlen(userId) || memcmp(uid, userId, strlen(userId)) != 0)
+    size_t ul = strlen(userId);
+    if ((size_t)(last - uid) <= ul + 1 || memcmp(uid, userId, ul) != 0 || uid[ul] != '.')
         return OMTP_EINVAL;
+    const char *dot = uid + ul;
     char *end;
     long long exp = strtoll(dot + 1, &end, 10);
     if (end != last)
@@ -277,7 +280,7 @@ void handle_kickout(omtp_req *req)
         d = next;
     }
     /* cluster: the same device on another node */
-    omtp_cluster_kick_device(c->srv, c, k->deviceType, k->deviceId.data);
+    omtp_server_cluster_kick_device(c, k->deviceType, k->deviceId.data);
     omtp_reply_empty(req);
 }
 
@@ -367,7 +370,7 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
     omtp_conn_logged_in(c); /* full max_frame; leaves the unauthenticated counts */
     omtp_presence_add(s, c);
     /* cluster: publish presence; the same device type on another node is kicked there */
-    omtp_cluster_login(s, c);
+    omtp_server_cluster_login(c);
     s->metrics.logins_ok++;
     omtp_login_succeeded(s, c->peer);
     omtp_login_guard_succeeded(s->login_guard, c->userId, c->deviceType, lr->deviceId.data,
@@ -490,8 +493,8 @@ void handle_login(omtp_req *req)
                  lr->clientId.len == 0   ? "clientId"
                  : lr->password.len == 0 ? "password"
                                          : "deviceType");
-    else if (lr->clientId.len > OMTP_ID_MAX)
-        snprintf(text, sizeof(text), "LoginReq.clientId is longer than %d bytes", OMTP_ID_MAX);
+    else if (!omtp_id_valid_n(lr->clientId.data, lr->clientId.len))
+        snprintf(text, sizeof(text), "LoginReq.clientId is not a valid user id (%s)", OMTP_ID_RULE);
     else if (lr->deviceType < 1 || lr->deviceType > OMTP_DEVICE_MAX)
         snprintf(text, sizeof(text), "LoginReq.deviceType %d is not a device type (1..%d)",
                  (int)lr->deviceType, OMTP_DEVICE_MAX);

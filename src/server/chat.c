@@ -89,9 +89,10 @@ void omtp_deliver_msg(omtp_server *s, const omtp_msg_rec *m, const tars_str_list
     omtp_wire_unref(w);
 }
 
-/* Whether `user` may read session `sid` (history, read cursor): a member,
- * or -- for a session that holds no message yet, so there is nothing to
- * leak -- a user the id names. Store thread. */
+/* Whether `user` may read session `sid` (history, read cursor, session
+ * attributes): a stored member, or -- for a session that does not exist yet,
+ * so there is nothing to leak -- a user whose own session id it is. Store
+ * thread. */
 int omtp_chat_session_access(omtp_db *db, const char *user, const char *sid, bool *allowed)
 {
     bool member = false;
@@ -106,7 +107,10 @@ int omtp_chat_session_access(omtp_db *db, const char *user, const char *sid, boo
     rc = omtp_db_session_last_seq(db, sid, &last);
     if (rc != 0 && rc != OMTP_ENOTFOUND)
         return rc;
-    *allowed = last <= 0 && omtp_session_has_user(sid, user);
+    /* nothing stored, so no stored members: the users the id is built
+     * for see it empty, everyone else is refused as for a stored session
+     * (so the answer never says whether two others have talked) */
+    *allowed = rc == OMTP_ENOTFOUND && omtp_session_names(sid, user);
     return 0;
 }
 
@@ -217,6 +221,15 @@ static int send_work(omtp_db *db, void *arg)
 
     uint64_t print = omtp_chat_fingerprint(&j->m);
     rc = omtp_db_msg_append(db, &j->m, &j->dup);
+    if (rc == OMTP_EINVAL) {
+        /* the session id is stored with other members: never mix two
+         * conversations (only possible with ids from before the id rules) */
+        LOG_WARN("send %s -> %s refused: %s", msg->from.data, msg->to.data, db->errmsg);
+        return FAIL(j, OMTP_EC_MSG_FORBIDDEN,
+                    "session %s belongs to other users; ask the operator to rename ids that "
+                    "contain '_' (omtpd user rename)",
+                    j->m.msg.sessionId.data);
+    }
     if (rc != 0)
         return rc;
     if (j->dup) {
@@ -310,7 +323,7 @@ static int send_prepare(send_job *j, int type, int64_t flags, const char *packId
 {
     omtp_server *s = j->srv;
     omtp_MsgReq *msg = &j->m.msg;
-    char sid[2 * OMTP_ID_MAX + 8];
+    char sid[OMTP_SESSION_ID_MAX];
     char uuid[37];
 
     j->m.type = type;
@@ -335,6 +348,13 @@ static int send_prepare(send_job *j, int type, int64_t flags, const char *packId
         return FAIL(j, OMTP_EC_PARAM, "MsgReq.to is empty");
     if (msg->from.len > OMTP_ID_MAX || msg->to.len > OMTP_ID_MAX)
         return FAIL(j, OMTP_EC_PARAM, "MsgReq.from/to longer than %d bytes", OMTP_ID_MAX);
+    /* user and app ids never contain the session separator (DESIGN rulings):
+     * a '_' in them would let two conversations share one session id */
+    if (type != PT_MSG_GROUP_CHAT && !omtp_id_valid_n(msg->from.data, msg->from.len))
+        return FAIL(j, OMTP_EC_PARAM, "MsgReq.from is not a valid %s id (" OMTP_ID_RULE ")",
+                    type == PT_MSG_BIZ_NOTIFY ? "app" : "user");
+    if (type != PT_MSG_GROUP_CHAT && !omtp_id_valid_n(msg->to.data, msg->to.len))
+        return FAIL(j, OMTP_EC_PARAM, "MsgReq.to is not a valid user id (" OMTP_ID_RULE ")");
     if (msg->content.len == 0)
         return FAIL(j, OMTP_EC_MSG_TOO_SHORT, "MsgReq.content is empty");
     if (s->cfg->max_content && msg->content.len > s->cfg->max_content)
@@ -342,9 +362,9 @@ static int send_prepare(send_job *j, int type, int64_t flags, const char *packId
                     msg->content.len, s->cfg->max_content);
     int rc;
     if (type == PT_MSG_SINGLE_CHAT)
-        rc = omtp_session_single(msg->from.data, msg->to.data, sid);
+        rc = omtp_session_single(msg->from.data, msg->to.data, sid, sizeof sid);
     else if (type == PT_MSG_BIZ_NOTIFY)
-        rc = omtp_session_biz(msg->from.data, msg->to.data, sid);
+        rc = omtp_session_biz(msg->from.data, msg->to.data, sid, sizeof sid);
     else
         rc = snprintf(sid, sizeof sid, "%s", msg->to.data) < (int)sizeof sid ? 0 : OMTP_EINVAL;
     if (rc != 0)
@@ -717,7 +737,7 @@ typedef struct read_job {
     omtp_server *srv;
     omtp_req *req;
     char user[OMTP_ID_MAX + 1];
-    char sid[2 * OMTP_ID_MAX + 8];
+    char sid[OMTP_SESSION_ID_MAX];
     int64_t seq; /* in: requested; out: the cursor now */
     bool denied;
 } read_job;

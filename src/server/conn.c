@@ -47,7 +47,6 @@
  * struct is freed when the last ref (requests in flight hold one) goes.
  */
 #include "core.h"
-#include "cluster/cluster.h"
 #include "guard.h"
 
 #include <openssl/err.h>
@@ -505,9 +504,8 @@ static void begin_close(omtp_conn *c, const char *reason)
     }
     omtp_guard_closing(c->srv, c);
     if (was_online) {
-        omtp_cluster_logout(c->srv, c); /* cluster presence (no-op single-node) */
+        omtp_server_run_close_observers(c); /* cluster presence, monitors (server.h) */
         omtp_presence_remove(c->srv, c);
-        omtp_monitor_conn_closed(c);
     }
     uv_read_stop((uv_stream_t *)&i->tcp);
     i->close_deadline_ms = uv_now(c->srv->loop) + CLOSE_FLUSH_MS;

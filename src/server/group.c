@@ -585,7 +585,7 @@ static void gop_done(void *arg, int status)
         /* other nodes drop their cached member list before the client hears
          * back (cluster.h), so its next send through any node sees the change */
         g->status = status;
-        omtp_cluster_group_changed(g->srv, g->groupId, gop_announced, g);
+        omtp_cluster_group_changed(g->srv->cluster, g->groupId, gop_announced, g);
         return;
     }
     gop_finish(g, status);

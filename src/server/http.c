@@ -110,6 +110,35 @@ static void req_unref(http_req *r)
 
 /* ------------------------------------------------------------- routing */
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* MHD's percent-decoding of the path and query, except that "%00" stays
+ * as it is: a decoded NUL would cut "/v1/users/y%00z" to "/v1/users/y", and
+ * on_request refuses a path that still holds "%00". Returns the new length. */
+static size_t unescape_url(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 && (hi || lo)) {
+            *w++ = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
 /* Matches path against pattern segment by segment; "{}" takes one
  * non-empty segment into params. */
 static bool path_match(const char *pattern, const char *path,
@@ -138,10 +167,11 @@ static bool path_match(const char *pattern, const char *path,
 }
 
 /* Whether the raw (still escaped) path of uri holds a control character,
- * literally or escaped (%00..%1F, %7F). libmicrohttpd unescapes the path
- * before on_request sees it, and an escaped NUL would silently cut it short
- * ("/v1/users/alice%00x" read as "/v1/users/alice"), so this looks at the
- * bytes the client sent. The query string is not a path segment. */
+ * literally or escaped (%00..%1F, %7F). The path on_request sees is
+ * unescaped (unescape_url keeps only %00 as it is), so this looks at the
+ * bytes the client sent: "/healthz%0a" or "/v1/users/a%01b" are refused on
+ * every route, not matched or looked up. The query string is not a path
+ * segment. */
 static bool path_has_control(const char *uri)
 {
     static const char hexd[] = "0123456789abcdef";
@@ -362,11 +392,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
-        r->route = bad_path ? NULL : route_find(method, url, r->param, r->allow, sizeof(r->allow));
-        if (bad_path) {
-            reject(r, 400, "bad_path",
-                   "the path holds a control character (such as %%00): ids and path segments "
-                   "never contain one");
+        /* unescape_url kept a NUL encoded, and on_uri saw any other control
+         * character in the raw path: no id or path segment holds one */
+        bool nul = strstr(url, "%00") != NULL;
+        r->route =
+            nul || bad_path ? NULL : route_find(method, url, r->param, r->allow, sizeof(r->allow));
+        if (nul) {
+            reject(r, 400, "invalid_id", "the path holds a NUL byte (%%00): no id contains one");
+        } else if (bad_path) {
+            reject(r, 400, "invalid_id",
+                   "the path holds a control character (%%01..%%1F or %%7F): no id or path "
+                   "segment contains one");
         } else if (!r->route) {
             if (r->allow[0])
                 reject(r, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)",
@@ -752,10 +788,11 @@ int omtp_http_start(omtp_server *srv)
         goto err;
     }
     h->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, h,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify,
-        h->guard, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, h->guard, MHD_OPTION_THREAD_POOL_SIZE,
+        threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(cfg->http_timeout_s ? cfg->http_timeout_s : 1), MHD_OPTION_CONNECTION_LIMIT,
         http_guard_mhd_limit(h->guard), MHD_OPTION_END);
     if (!h->d) {

@@ -22,6 +22,11 @@ static bool missing(http_req *r, const char *key)
 
 bool http_valid_id(const char *s)
 {
+    return omtp_id_valid(s);
+}
+
+bool http_valid_group_id(const char *s)
+{
     size_t n = strlen(s);
     if (n == 0 || n > OMTP_ID_MAX)
         return false;
@@ -62,7 +67,20 @@ bool http_get_id(http_req *r, const char *key, bool required, const char **out)
         return false;
     if (*out && !http_valid_id(*out)) {
         http_reply_error(r, 400, "invalid_field",
-                         "the field \"%s\" must be 1..%d bytes without '/' or control characters",
+                         "the field \"%s\" must be a user or app id: " OMTP_ID_RULE, key);
+        return false;
+    }
+    return true;
+}
+
+bool http_get_group_id(http_req *r, const char *key, bool required, const char **out)
+{
+    if (!http_get_str(r, key, required, OMTP_ID_MAX, out))
+        return false;
+    if (*out && !http_valid_group_id(*out)) {
+        http_reply_error(r, 400, "invalid_field",
+                         "the field \"%s\" must be a group id of 1..%d bytes without '/' or "
+                         "control characters",
                          key, OMTP_ID_MAX);
         return false;
     }
@@ -179,9 +197,7 @@ bool http_get_ids(http_req *r, const char *key, bool required, uint32_t max, tar
         if (!s || strlen(s) != json_string_length(e) || !http_valid_id(s)) {
             http_str_list_free(out);
             http_reply_error(r, 400, "invalid_field",
-                             "the field \"%s\" must hold ids of 1..%d bytes without '/' or "
-                             "control characters",
-                             key, OMTP_ID_MAX);
+                             "the field \"%s\" must hold user ids: " OMTP_ID_RULE, key);
             return false;
         }
         if (http_str_list_push(out, s) != 0) {

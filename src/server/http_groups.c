@@ -325,7 +325,8 @@ static void group_done(void *arg, int status)
     if (c->kind != GK_GET)
         omtp_group_cache_invalidate(c->srv, c->groupId);
     if (c->kind != GK_GET && c->kind != GK_CREATE && !c->refusal.status && status == 0)
-        omtp_cluster_group_changed(c->srv, c->groupId, NULL, NULL); /* other nodes' caches */
+        omtp_cluster_group_changed(c->srv->cluster, c->groupId, NULL,
+                                   NULL); /* other nodes' caches */
     if (http_reply_refusal(r, &c->refusal)) {
         ctx_free(c);
         return;
@@ -376,11 +377,16 @@ static void submit(group_ctx *c)
 
 static bool params_ok(http_req *r, int n)
 {
-    for (int i = 0; i < n; i++)
-        if (!http_valid_id(r->param[i])) {
-            http_reply_error(r, 400, "invalid_id", "the id in the path is not a valid id");
-            return false;
-        }
+    /* /v1/groups/{groupId}[/members/{userId}] */
+    if (!http_valid_group_id(r->param[0])) {
+        http_reply_error(r, 400, "invalid_id", "the group id in the path is not a valid id");
+        return false;
+    }
+    if (n > 1 && !http_valid_id(r->param[1])) {
+        http_reply_error(r, 400, "invalid_id",
+                         "the user id in the path is not valid: user ids are " OMTP_ID_RULE);
+        return false;
+    }
     return true;
 }
 
@@ -388,7 +394,7 @@ void http_ep_group_create(http_req *r)
 {
     const char *groupId, *name, *creatorId, *avatar, *desc;
     int64_t limit;
-    if (!http_get_id(r, "groupId", false, &groupId) ||
+    if (!http_get_group_id(r, "groupId", false, &groupId) ||
         !http_get_str(r, "name", true, 1024, &name) ||
         !http_get_id(r, "creatorId", true, &creatorId) ||
         !http_get_str(r, "avatar", false, 1024, &avatar) ||

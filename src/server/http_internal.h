@@ -100,15 +100,19 @@ bool http_reply_refusal(http_req *r, const http_refusal *f);
 
 /* A string field; *out = NULL when absent and not required. */
 bool http_get_str(http_req *r, const char *key, bool required, size_t maxlen, const char **out);
-/* A user/group id field: 1..OMTP_ID_MAX bytes, no control characters or '/'. */
+/* A user or app id field (proto/omtp_session.h: OMTP_ID_RULE). */
 bool http_get_id(http_req *r, const char *key, bool required, const char **out);
+/* A group id field: 1..OMTP_ID_MAX bytes, no control characters or '/'. */
+bool http_get_group_id(http_req *r, const char *key, bool required, const char **out);
 /* An integer field; *out = def when absent and not required. */
 bool http_get_int(http_req *r, const char *key, bool required, int64_t def, int64_t *out);
-/* An id or an array of ids (1..max, duplicates dropped) into *out (init'ed
+/* A user id or an array of user ids (1..max, duplicates dropped) into *out (init'ed
  * here; the caller frees it with omtp_list_free-style tars_str_list_free). */
 bool http_get_ids(http_req *r, const char *key, bool required, uint32_t max, tars_str_list *out);
-/* Whether s is a valid id (see http_get_id). */
+/* Whether s is a valid user or app id (see http_get_id). */
 bool http_valid_id(const char *s);
+/* Whether s is a valid group id (see http_get_group_id). */
+bool http_valid_group_id(const char *s);
 
 void http_str_list_free(tars_str_list *l);
 int http_str_list_push(tars_str_list *l, const char *s);

@@ -425,7 +425,7 @@ void http_ep_messages(http_req *r)
 {
     const char *from, *to, *type, *content, *pushInfo, *id;
     int64_t contentType;
-    if (!http_get_id(r, "from", true, &from) || !http_get_id(r, "to", true, &to) ||
+    if (!http_get_id(r, "from", true, &from) || !http_get_str(r, "to", true, OMTP_ID_MAX, &to) ||
         !http_get_str(r, "type", false, 16, &type) ||
         !http_get_str(r, "content", true, r->srv->cfg->max_content, &content) ||
         !http_get_str(r, "pushInfo", false, 4096, &pushInfo) ||
@@ -445,6 +445,19 @@ void http_ep_messages(http_req *r)
     } else {
         http_reply_error(r, 400, "invalid_field",
                          "the field \"type\" must be \"single\" or \"group\"");
+        return;
+    }
+    /* "to" is a user id for a single chat, a group id for a group chat */
+    if (ptype == PT_MSG_SINGLE_CHAT && !http_valid_id(to)) {
+        http_reply_error(r, 400, "invalid_field",
+                         "the field \"to\" must be a user id: " OMTP_ID_RULE);
+        return;
+    }
+    if (ptype == PT_MSG_GROUP_CHAT && !http_valid_group_id(to)) {
+        http_reply_error(r, 400, "invalid_field",
+                         "the field \"to\" must be a group id of 1..%d bytes without '/' or "
+                         "control characters",
+                         OMTP_ID_MAX);
         return;
     }
     if (!*content) {

@@ -255,7 +255,8 @@ static bool param_ok(http_req *r)
 {
     if (http_valid_id(r->param[0]))
         return true;
-    http_reply_error(r, 400, "invalid_id", "the id in the path is not a valid id");
+    http_reply_error(r, 400, "invalid_id",
+                     "the user id in the path is not valid: user ids are " OMTP_ID_RULE);
     return false;
 }
 

@@ -62,9 +62,9 @@ int omtp_ids_normalize(const tars_str_list *in, const char *extra, tars_str_list
         return OMTP_ENOMEM;
     for (uint32_t i = 0; i < n; i++) {
         const tars_str *s = &in->items[i];
-        if (s->len == 0 || s->len > OMTP_ID_MAX || strlen(s->data) != s->len) {
+        if (!omtp_id_valid_n(s->data, s->len)) {
             snprintf(why, whylen, "user id #%u is %s", i + 1,
-                     s->len == 0 ? "empty" : "too long or not text");
+                     s->len == 0 ? "empty" : "not a valid user id (" OMTP_ID_RULE ")");
             omtp_ids_free(out);
             return OMTP_EINVAL;
         }

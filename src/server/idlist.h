@@ -15,7 +15,7 @@
 #include "store/store.h"
 
 /* Copies `in` (plus `extra` if not NULL) into *out sorted and unique. Every id
- * must be 1..OMTP_ID_MAX bytes: else OMTP_EINVAL and `why` names the bad one.
+ * must be a valid user id (omtp_id_valid): else OMTP_EINVAL and `why` names the bad one.
  * *out is initialised in every case; free it with omtp_ids_free. */
 int omtp_ids_normalize(const tars_str_list *in, const char *extra, tars_str_list *out, char *why,
                        size_t whylen);

@@ -3,10 +3,11 @@
  * on the data directory whether the server runs or not.
  *
  *   omtpd [--config FILE] [--listen HOST:PORT] [--data-dir DIR] ...
- *   omtpd user add|passwd|del|list|role ...
+ *   omtpd user add|passwd|del|list|role|bulk|rename ...
  *   omtpd token issue USERID [--ttl SECONDS]
  */
 #include "auth.h"
+#include "store/maint.h"
 #include "server.h"
 
 #include <errno.h>
@@ -25,18 +26,29 @@ static const char user_help[] =
     "       omtpd user del USERID\n"
     "       omtpd user list                          one line per user: id, role, name\n"
     "       omtpd user role USERID monitor|user\n"
+    "       omtpd user rename OLD NEW                move a user's (or app's) data to NEW\n"
     "       omtpd user bulk PREFIX COUNT --password PW [--start N] [--cost LN]\n"
     "                 users PREFIX<start> .. PREFIX<start+COUNT-1> for load tests, in one\n"
     "                 transaction; --cost LN (4..20, default 14) is scrypt's log2 N: lower\n"
     "                 values make logins cheap and the hashes weak (benchmarks only)\n"
     "\n"
     "User commands work on the data directory (or --store URI) whether the server runs\n"
-    "or not; they take --config, --data-dir and --store like the server.\n"
+    "or not; they take --config, --data-dir and --store like the server. Except rename:\n"
+    "it refuses to run while any omtpd uses the store (stop them first; it takes the\n"
+    "store's server lock, and omtpd refuses to start while rename runs).\n"
+    "\n"
+    "User ids (and app ids) are\n  " OMTP_ID_RULE ".\n\n"
+    "rename moves everything stored under OLD to NEW (profile, password, role, friends,\n"
+    "groups, conversations and their session ids, read cursors, attributes, queued\n"
+    "high-priority notices) in one transaction; NEW must not exist. Use it for ids\n"
+    "from before this rule (omtpd refuses to start while the store holds any, and\n"
+    "names them). Tokens issued for OLD stop working: issue new ones for NEW.\n"
     "\n"
     "Examples:\n"
     "  omtpd user add carol --password 's3cret' --name Carol --data-dir ./var\n"
     "  omtpd user passwd alice --password 'new-pw' --data-dir ./var\n"
-    "  omtpd user bulk bench 1000 --password bench --cost 4\n";
+    "  omtpd user bulk bench 1000 --password bench --cost 4\n"
+    "  omtpd user rename john_smith john.smith --data-dir ./var\n";
 
 static const char token_help[] =
     "usage: omtpd token issue USERID [--ttl SECONDS]\n"
@@ -54,7 +66,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: omtpd [OPTIONS]                 run the server (foreground; Ctrl-C or\n"
             "                                       SIGTERM stops it cleanly)\n"
-            "       omtpd user add|passwd|del|list|role|bulk ...   manage users\n"
+            "       omtpd user add|passwd|del|list|role|bulk|rename ...   manage users\n"
             "       omtpd token issue USERID [--ttl SECONDS]        issue a login token\n"
             "\n"
             "`omtpd user --help` and `omtpd token --help` describe the admin commands; they\n"
@@ -207,8 +219,8 @@ static int parse_role(const char *r)
 
 static int check_id(const char *id)
 {
-    if (!id[0] || strlen(id) > OMTP_ID_MAX) {
-        fprintf(stderr, "omtpd: user id must be 1..%d bytes\n", OMTP_ID_MAX);
+    if (!omtp_id_valid(id)) {
+        fprintf(stderr, "omtpd: '%s' is not a valid user id: user ids are " OMTP_ID_RULE "\n", id);
         return -1;
     }
     return 0;
@@ -227,6 +239,14 @@ static int user_bulk(struct args *a)
     if (count <= 0 || start < 0 || cost < 4 || cost > 20 || strlen(prefix) > OMTP_ID_MAX - 12) {
         fprintf(stderr, "omtpd: user bulk: COUNT > 0, --start >= 0, --cost 4..20 (see omtpd "
                         "user --help)\n");
+        return 2;
+    }
+    if (prefix[0] && !omtp_id_valid(prefix)) {
+        fprintf(
+            stderr,
+            "omtpd: user bulk: PREFIX '%s' would make invalid user ids: user ids are " OMTP_ID_RULE
+            "\n",
+            prefix);
         return 2;
     }
     omtp_db *db = admin_open(&a->cfg);
@@ -286,6 +306,69 @@ static int user_bulk(struct args *a)
     return rc ? 1 : 0;
 }
 
+/* omtpd user rename OLD NEW: never beside a running server (its caches,
+ * sessions and queued pushes name OLD), so it takes the store's server lock
+ * exclusive, which every omtpd holds shared while it runs. */
+static int user_rename(struct args *a)
+{
+    if (a->npos != 3) {
+        fprintf(stderr, "omtpd: usage: omtpd user rename OLD NEW (see omtpd user --help)\n");
+        return 2;
+    }
+    const char *from = a->pos[1], *to = a->pos[2];
+    if (!from[0]) {
+        fprintf(stderr, "omtpd: user rename: OLD is empty\n");
+        return 2;
+    }
+    if (check_id(to))
+        return 2;
+    if (strcmp(from, to) == 0) {
+        fprintf(stderr, "omtpd: user rename: OLD and NEW are the same\n");
+        return 2;
+    }
+    omtp_db *db = admin_open(&a->cfg);
+    if (!db)
+        return 1;
+    /* a server that has just stopped may hold it for a moment more
+     * (PostgreSQL drops a closed session's locks asynchronously) */
+    int rc = omtp_db_server_lock(db, true);
+    for (int i = 0; rc == OMTP_EBUSY && i < 20; i++) {
+        usleep(100 * 1000);
+        rc = omtp_db_server_lock(db, true);
+    }
+    if (rc) {
+        if (rc == OMTP_EBUSY)
+            fprintf(stderr,
+                    "omtpd: user rename refused: %s. Stop every omtpd using this store, then "
+                    "run it again\n",
+                    db->errmsg);
+        else
+            fprintf(stderr, "omtpd: user rename: cannot lock the store: %s\n", db->errmsg);
+        omtp_db_close(db);
+        return 1;
+    }
+    char why[512] = "";
+    omtp_rename_stats st = {0};
+    rc = omtp_db_begin(db);
+    if (!rc)
+        rc = omtp_store_user_rename(db, from, to, why, sizeof(why), &st);
+    if (!rc)
+        rc = omtp_db_commit(db);
+    else
+        omtp_db_rollback(db);
+    if (rc) {
+        fprintf(stderr, "omtpd: user rename %s %s failed: %s\n", from, to,
+                why[0] ? why : db->errmsg);
+        omtp_db_close(db);
+        return rc == OMTP_ENOTFOUND || rc == OMTP_EEXIST ? 2 : 1;
+    }
+    printf("renamed %s to %s (%d conversation(s) moved to new session ids, %d shared session "
+           "id(s) split)\n",
+           from, to, st.moved_sessions, st.split_sessions);
+    omtp_db_close(db);
+    return 0;
+}
+
 static int user_cmd(struct args *a)
 {
     const char *sub = a->npos > 0 ? a->pos[0] : "";
@@ -311,13 +394,17 @@ static int user_cmd(struct args *a)
     }
     if (strcmp(sub, "bulk") == 0)
         return user_bulk(a);
+    if (strcmp(sub, "rename") == 0)
+        return user_rename(a);
     if (strcmp(sub, "add") && strcmp(sub, "passwd") && strcmp(sub, "del") && strcmp(sub, "role")) {
         if (!sub[0])
-            fprintf(stderr, "omtpd: user needs a command: add, passwd, del, list, role or bulk "
-                            "(see omtpd user --help)\n");
+            fprintf(stderr,
+                    "omtpd: user needs a command: add, passwd, del, list, role, bulk or rename "
+                    "(see omtpd user --help)\n");
         else
             fprintf(stderr,
-                    "omtpd: unknown user command '%s': use add, passwd, del, list, role or bulk "
+                    "omtpd: unknown user command '%s': use add, passwd, del, list, role, bulk or "
+                    "rename "
                     "(see omtpd user --help)\n",
                     sub);
         return 2;
@@ -434,10 +521,7 @@ static int token_cmd(struct args *a)
     int rc = omtp_auth_token_issue(secret, id, omtp_now_ms() / 1000 + ttl, tok, sizeof(tok));
     OPENSSL_cleanse(secret, sizeof(secret));
     if (rc) {
-        fprintf(stderr,
-                "omtpd: cannot issue a token for '%s' (user ids in tokens may not "
-                "contain '.')\n",
-                id);
+        fprintf(stderr, "omtpd: cannot issue a token for '%s'\n", id);
         return 2;
     }
     printf("%s\n", tok);
@@ -481,7 +565,7 @@ int main(int argc, char **argv)
 
     uv_loop_t *loop = uv_default_loop();
     static omtp_server srv;
-    char why[512];
+    char why[1000]; /* the log line holds ~1000 bytes (log.c); a store with bad ids lists them */
     if (omtp_server_init(&srv, loop, &a.cfg, why, sizeof(why))) {
         LOG_ERROR("%s", why);
         fprintf(stderr, "omtpd: %s\n", why);

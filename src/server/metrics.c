@@ -209,9 +209,9 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
 
     if (srv->cluster) {
         omtp_cluster_stats cs;
-        omtp_cluster_get_stats(srv, &cs);
+        omtp_cluster_get_stats(srv->cluster, &cs);
         head(&b, "omtp_cluster_info", "gauge", "this node in the cluster; up = Redis reachable");
-        out(&b, "omtp_cluster_info{node=\"%s\"} 1\n", omtp_cluster_node_id(srv));
+        out(&b, "omtp_cluster_info{node=\"%s\"} 1\n", omtp_cluster_node_id(srv->cluster));
         one(&b, "omtp_cluster_up", "gauge", "1 while both Redis connections are established",
             cs.up ? 1 : 0);
         one(&b, "omtp_cluster_published_total", "counter",

@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/cluster.h"
+#include "cluster_hooks.h"
 #include "handlers.h"
 #include "monitor.h"
 #include "sync.h"
@@ -85,7 +85,7 @@ void omtp_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w, cons
             !in_recipients(recipients, m->conn->userId))
             if (omtp_conn_send_wire(m->conn, w) == 0)
                 s->metrics.pushes++;
-    omtp_cluster_monitor_push(s, sessionId, w, recipients);
+    omtp_server_cluster_monitor_push(s, sessionId, w, recipients);
 }
 
 void omtp_monitor_push_users(omtp_server *s, const char *sessionId, omtp_wire *w,
@@ -133,7 +133,7 @@ static void table_remove(omtp_server *s, omtp_conn *c, const char *sid)
         if (m->conn == c && strcmp(m->sid, sid) == 0) {
             *pp = m->next;
             if (!pair_subscribed(t, sid, c->userId, m))
-                omtp_cluster_monitor_changed(s, sid, c->userId, false, NULL, NULL);
+                omtp_cluster_monitor_changed(s->cluster, sid, c->userId, false, NULL, NULL);
             free(m);
             if (--t->count == 0) {
                 free(t);
@@ -214,8 +214,10 @@ static void monitor_remove(omtp_conn *c, const char *sid)
     }
 }
 
-void omtp_monitor_conn_closed(omtp_conn *c)
+/* Close observer (server.h): a closing connection's subscriptions end. */
+static void monitor_conn_closed(void *arg, omtp_conn *c)
 {
+    (void)arg;
     conn_mon *cm = c->monitor_state;
     if (!cm)
         return;
@@ -226,6 +228,11 @@ void omtp_monitor_conn_closed(omtp_conn *c)
     free(cm->sids);
     free(cm);
     c->monitor_state = NULL;
+}
+
+int omtp_monitor_init(omtp_server *s)
+{
+    return omtp_server_on_close(s, monitor_conn_closed, NULL);
 }
 
 /* The session id of a START/STOP request, or NULL after replying. */
@@ -257,8 +264,8 @@ void handle_monitor_start(omtp_req *req)
         return;
     int rc = monitor_add(req->conn, sid);
     if (rc == 1) /* answered once every other node knows (cluster.h) */
-        omtp_cluster_monitor_changed(req->conn->srv, sid, req->conn->userId, true, start_announced,
-                                     req);
+        omtp_cluster_monitor_changed(req->conn->srv->cluster, sid, req->conn->userId, true,
+                                     start_announced, req);
     else if (rc == OMTP_ETOOBIG)
         omtp_reply_code(req, OMTP_EC_SERVER_REFUSED, "a connection may monitor at most %d sessions",
                         MON_PER_CONN_MAX);

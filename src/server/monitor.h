@@ -5,7 +5,7 @@
  * PT_SESSION_MONITOR_START; while subscribed it receives the session's
  * pushes (omtp_monitor_push in server.h) and may read its history.
  * Subscriptions are in memory, per connection, and end with the connection
- * (omtp_monitor_conn_closed). In a cluster, the other nodes learn which
+ * (a close observer, server.h). In a cluster, the other nodes learn which
  * (session, user) pairs this node monitors and forward those sessions'
  * pushes here (cluster.h, docs/cluster.md).
  *

@@ -33,7 +33,7 @@
  * watchdog exits when flushing runs over.
  */
 #include "core.h"
-#include "cluster/cluster.h"
+#include "cluster_hooks.h"
 #include "group.h"
 #include "auth.h"
 #include "http.h"
@@ -291,7 +291,7 @@ int omtp_push_user(omtp_server *s, const char *userId, omtp_wire *w, const omtp_
         c = next;
     }
     /* cluster: the user's devices on other nodes (asynchronous, not counted) */
-    omtp_cluster_push_user(s, userId, w);
+    omtp_server_cluster_push_user(s, userId, w);
     return n;
 }
 
@@ -625,12 +625,17 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
     }
     omtp_store_config sc = {.data_dir = cfg->data_dir,
                             .uri = cfg->store_uri[0] ? cfg->store_uri : NULL,
-                            .synchronous = cfg->sync_level};
+                            .synchronous = cfg->sync_level,
+                            .server = true};
     rc = omtp_store_open(loop, &sc, &s->store, why, whylen);
     if (rc)
         return rc;
     LOG_INFO("store: %s (%s)", omtp_store_backend(s->store),
              cfg->store_uri[0] ? "store_uri" : cfg->data_dir);
+    if ((rc = omtp_monitor_init(s))) { /* session monitors end with their connection */
+        snprintf(why, whylen, "cannot watch connection closes for monitors: %s", omtp_strerror(rc));
+        return rc;
+    }
     if ((rc = omtp_webhook_init(s))) { /* offline push / before-send (webhook.h) */
         snprintf(why, whylen, "cannot start the webhook worker: %s", omtp_strerror(rc));
         return rc;
@@ -647,7 +652,7 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
     if (cfg->port_file[0] && (rc = write_port_file(cfg->port_file, port, why, whylen)))
         return rc;
     /* cluster: Redis presence + bus (no-op without redis_url) */
-    if ((rc = omtp_cluster_start(s, port, why, whylen)))
+    if ((rc = omtp_server_cluster_start(s, port, why, whylen)))
         return rc;
     if (cfg->tls_listen[0]) {
         if ((rc = tls_setup(s, why, whylen)))
@@ -742,7 +747,7 @@ void omtp_server_stop(omtp_server *s)
     uv_timer_start(&im->shutdown_watchdog, on_shutdown_watchdog, budget_ms, 0);
     uv_unref((uv_handle_t *)&im->shutdown_watchdog);
     im->watchdog_started = true;
-    omtp_cluster_stop(s); /* our devices leave the cluster presence table */
+    omtp_server_cluster_stop(s); /* our devices leave the cluster presence table */
     if (im->listening)
         uv_close((uv_handle_t *)&im->listener, NULL);
     if (im->tls_listening)

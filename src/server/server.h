@@ -140,8 +140,24 @@ void omtp_deliver_msg(omtp_server *s, const omtp_msg_rec *m, const tars_str_list
  * none), on this node and -- through the cluster bus -- on other nodes. */
 void omtp_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w, const omtp_conn *except,
                        const tars_str_list *recipients);
-/* monitor.c: forget a closing connection's subscriptions. */
-void omtp_monitor_conn_closed(omtp_conn *c);
+/* monitor.c: registers the monitor table's close observer (server init). */
+int omtp_monitor_init(omtp_server *s);
+
+/* ------------------------------------------------------ close observers */
+
+/* Subsystems above the core (monitors, the cluster) learn that an online
+ * connection is closing by registering an observer, instead of the core
+ * calling them: fn(arg, c) runs once per connection that was ONLINE, when
+ * it starts closing (c->state is already CLOSING, c is still in the
+ * presence table, its identity fields are valid), in registration order.
+ * At most OMTP_CLOSE_OBSERVERS_MAX; register returns OMTP_ENOMEM beyond.
+ * close_observers.c. */
+#define OMTP_CLOSE_OBSERVERS_MAX 8
+typedef void (*omtp_close_fn)(void *arg, omtp_conn *c);
+int omtp_server_on_close(omtp_server *s, omtp_close_fn fn, void *arg);
+void omtp_server_off_close(omtp_server *s, omtp_close_fn fn, void *arg);
+/* conn.c: runs the observers for c. */
+void omtp_server_run_close_observers(omtp_conn *c);
 
 /* -------------------------------------------------------------- metrics */
 
@@ -188,14 +204,19 @@ struct omtp_server {
     struct omtp_login_guard *login_guard; /* per-account backoff (login_guard.h) */
     char login_dummy_hash[160]; /* checked for unknown ids, so they cost what known ones do */
     bool stopping;
-    struct omtp_server_impl *impl; /* listeners, presence table, timers (server.c) */
-    void *monitor;                 /* monitor.c state */
-    void *groups;                  /* group.c state (member cache) */
-    void *http;                    /* http API state */
-    void *cluster;                 /* cluster bus state, NULL when single-node */
-    void *webhook;                 /* webhook.c state, NULL when no hook is configured */
-    void *hp_retention;            /* hp_retention.c state, NULL when retention is off */
-    struct omtp_guard *guard;      /* guard.c: admission and shedding */
+    struct omtp_server_impl *impl;     /* listeners, presence table, timers (server.c) */
+    struct mon_table *monitor;         /* monitor.c state, NULL while nobody monitors */
+    struct group_state *groups;        /* group_state.c state (member cache) */
+    struct omtp_http *http;            /* http.c state */
+    struct omtp_cluster *cluster;      /* cluster bus (cluster/cluster.h), NULL single-node */
+    struct webhook *webhook;           /* webhook.c state, NULL when no hook is configured */
+    struct hp_retention *hp_retention; /* hp_retention.c state, NULL when retention is off */
+    struct omtp_close_observer {       /* close_observers.c */
+        omtp_close_fn fn;
+        void *arg;
+    } close_observers[OMTP_CLOSE_OBSERVERS_MAX];
+    int nclose_observers;
+    struct omtp_guard *guard; /* guard.c: admission and shedding */
 };
 
 /* Life cycle (main.c): init opens the store, the listeners (writing
@@ -212,13 +233,7 @@ int omtp_parse_hostport(const char *hp, char *host, size_t hostlen, int *port);
 /* Logging: log.h. */
 #include "util/log.h"
 
-/* Canonical session ids (rulings): SC_<lower>_<higher> by byte order,
- * BM_<appId>_<userId>; group sessions are the group id. Returns 0 or
- * OMTP_EINVAL (ids too long). */
-int omtp_session_single(const char *a, const char *b, char out[2 * OMTP_ID_MAX + 8]);
-int omtp_session_biz(const char *appId, const char *userId, char out[2 * OMTP_ID_MAX + 8]);
-/* Whether userId takes part in sessionId by its spelling (SC_ with userId on
- * either side, BM_ ending in _userId). Group sessions need the store. */
-bool omtp_session_has_user(const char *sessionId, const char *userId);
+/* Session ids and the id alphabet: proto/omtp_session.h. */
+#include "proto/omtp_session.h"
 
 #endif

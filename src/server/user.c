@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat.h"
 #include "group.h"
 #include "handlers.h"
 #include "webhook.h"
@@ -120,12 +121,8 @@ static int work_attr_set(omtp_db *db, uop *u)
 static int work_session_attr(omtp_db *db, uop *u)
 {
     const omtp_SessionAttrSetReq *in = u->req->body;
-    bool member = omtp_session_has_user(in->sessionId.data, u->userId);
-    int rc = 0;
-    if (!member)
-        rc = omtp_db_session_member(db, u->userId, in->sessionId.data, &member);
-    if (rc == OMTP_ENOTFOUND)
-        rc = 0;
+    bool member = false;
+    int rc = omtp_chat_session_access(db, u->userId, in->sessionId.data, &member);
     if (rc)
         return rc;
     if (!member) {

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/cluster.h"
+#include "cluster_hooks.h"
 #include "proto/omtp_proto.h"
 #include "webhook_worker.h"
 
@@ -52,7 +52,7 @@ typedef struct webhook {
 
 static webhook *wh_of(omtp_server *s)
 {
-    return s ? (webhook *)s->webhook : NULL;
+    return s ? s->webhook : NULL;
 }
 
 static const char *type_name(int type)
@@ -490,7 +490,7 @@ void omtp_webhook_offline_push(omtp_server *s, const omtp_msg_rec *m,
     /* in a cluster, a user not connected here may be online on another node:
      * ask the presence table (asynchronously); without a cluster or with
      * Redis down, this node's view decides */
-    if (omtp_cluster_remote_foreground(s, &j->users, push_remote_done, j) == 0)
+    if (omtp_cluster_remote_foreground(s->cluster, &j->users, push_remote_done, j) == 0)
         return;
     push_submit(wh, j);
     return;
@@ -536,7 +536,7 @@ bool omtp_webhook_device_attr(omtp_req *req)
     }
     LOG_DEBUG("conn %llu %s dev=%s: %s", (unsigned long long)c->id, c->userId,
               omtp_log_device(c->deviceType), c->background ? "background" : "foreground");
-    omtp_cluster_device_changed(c->srv, c); /* other nodes' offline-push decisions */
+    omtp_server_cluster_device_changed(c); /* other nodes' offline-push decisions */
     omtp_reply_code(req, OMTP_EC_SUCCESS, "%s", "");
     return true;
 }

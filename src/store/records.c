@@ -10,6 +10,8 @@
 
 #include "store.h"
 
+#include "proto/omtp_proto.h"
+
 void omtp_user_rec_init(omtp_user_rec *u)
 {
     memset(u, 0, sizeof(*u));
@@ -110,4 +112,25 @@ void omtp_str_list_free(tars_str_list *l)
     free(l->items);
     l->items = NULL;
     l->n = 0;
+}
+
+static int tstr_cmp(const tars_str *a, const tars_str *b)
+{
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = n ? memcmp(a->data, b->data, n) : 0;
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+void omtp_msg_parties(const omtp_msg_rec *m, tars_str *a, tars_str *b)
+{
+    static const tars_str none = {(char *)"", 0};
+    const tars_str *f = m->msg.from.data ? &m->msg.from : &none;
+    const tars_str *t = m->msg.to.data ? &m->msg.to : &none;
+    if (m->type == PT_MSG_SINGLE_CHAT && tstr_cmp(f, t) > 0) {
+        const tars_str *x = f;
+        f = t;
+        t = x;
+    }
+    *a = m->type == PT_MSG_GROUP_CHAT ? none : *f;
+    *b = m->type == PT_MSG_GROUP_CHAT ? none : *t;
 }

@@ -56,9 +56,18 @@
 
 #include "proto/omtp_msg.h"
 #include "proto/omtp_errors.h"
-#include "proto/omtp_proto.h" /* OMTP_ID_MAX */
+#include "proto/omtp_proto.h"   /* OMTP_ID_MAX */
+#include "proto/omtp_session.h" /* the id alphabet */
 
 enum omtp_role { OMTP_ROLE_USER = 0, OMTP_ROLE_MONITOR = 1 };
+
+/* "column holds no valid id" (proto/omtp_session.h) in each backend's SQL;
+ * the schema's partial index users_bad_ids and store/maint.c use the same
+ * text, so the planner answers the start-up check from that index. */
+#define SQ_BAD_ID_PRED(col)                                                                        \
+    "(" col " GLOB '*[^-A-Za-z0-9.@+]*' OR " col " = '' OR length(CAST(" col " AS BLOB)) > 128)"
+#define PG_BAD_ID_PRED(col)                                                                        \
+    "(" col " ~ '[^-A-Za-z0-9.@+]' OR " col " = '' OR octet_length(" col ") > 128)"
 
 /* ------------------------------------------------------------- records */
 
@@ -106,6 +115,10 @@ int omtp_msg_rec_copy(omtp_msg_rec *dst, const omtp_msg_rec *src);
 void omtp_msg_rec_list_free(omtp_msg_rec_list *l);
 void omtp_hot_rec_list_free(omtp_hot_rec_list *l);
 void omtp_hp_rec_list_free(omtp_hp_rec_list *l);
+/* The parties stored with m's session (its members by construction): the
+ * two users of a single chat in byte order, the app and the user of a
+ * business message, none ("", "") for a group chat. Views into m. */
+void omtp_msg_parties(const omtp_msg_rec *m, tars_str *a, tars_str *b);
 /* Frees a list of generated structs (omtp_X_list) with its descriptor. */
 void omtp_list_free(const tars_struct_desc *d, void *list);
 /* Frees a tars_str_list's strings and array; the list is left empty. */
@@ -114,6 +127,8 @@ void omtp_str_list_free(tars_str_list *l);
 /* ------------------------------------------------------- backend ops */
 
 typedef struct omtp_db omtp_db;
+/* A row of omtp_db_raw_sql: ncols values as text. */
+typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
 
 /*
  * OMTP_DB_OPS(X): X(name, (params...), (args...)). Every op returns 0 or a
@@ -256,6 +271,18 @@ typedef struct omtp_db omtp_db;
       (omtp_db * db, const char *userId, int64_t sinceMs, omtp_FriendInfo_list *out,               \
        bool *changed),                                                                             \
       (db, userId, sinceMs, out, changed))                                                         \
+    /* ---- maintenance (admin commands; store/maint.c builds on these) */                         \
+    /* one SQL statement with text parameters ?1..?n (SQLite spelling; PostgreSQL gets $n); each   \
+     * row's columns as text (NULL pointer for NULL) go to row (may be NULL; a nonzero return      \
+     * stops and is returned); *changes (may be NULL) = rows written */                            \
+    X(raw_sql,                                                                                     \
+      (omtp_db * db, const char *sql, int np, const char *const *params, omtp_sql_row_fn row,      \
+       void *ctx, int64_t *changes),                                                               \
+      (db, sql, np, params, row, ctx, changes))                                                    \
+    /* the lock that says a server uses this store, held until db is closed: shared (each          \
+     * server) or exclusive (an admin command that must not run beside a server). 0, or            \
+     * OMTP_EBUSY while it is held the other way */                                                \
+    X(server_lock, (omtp_db * db, bool exclusive), (db, exclusive))                                \
     /* ---- user attributes (about a friend, e.g. remark) */                                       \
     X(user_attr_set, (omtp_db * db, const omtp_UserAttribute *a), (db, a))                         \
     /* filters may be NULL or "" (= any) */                                                        \
@@ -310,6 +337,10 @@ typedef struct omtp_store_config {
     const char *uri;      /* "postgresql://..." selects PostgreSQL; NULL = SQLite */
     int synchronous;      /* SQLite: 2 = FULL (default), 1 = NORMAL */
     unsigned max_batch;   /* most work items per transaction; 0 = 1024 */
+    /* omtp_store_open for a server: hold the server lock shared (so `omtpd
+     * user rename` refuses to run beside it) and refuse a store that holds
+     * ids outside the id alphabet, naming them */
+    bool server;
 } omtp_store_config;
 
 /* Opens (and creates/migrates) a backend. On failure *why says what to do. */

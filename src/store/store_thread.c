@@ -64,6 +64,7 @@
 
 #include "util/log.h"
 #include "store.h"
+#include "maint.h"
 
 typedef struct store_item {
     struct store_item *next;
@@ -594,6 +595,51 @@ err_db:
     return OMTP_EIO;
 }
 
+/* A server's store: the shared server lock, and no id outside the alphabet
+ * (DESIGN "Ids never contain the session separator"). */
+static int server_checks(omtp_db *db, char *why, size_t whylen)
+{
+    int rc = omtp_db_server_lock(db, false);
+    if (rc == OMTP_EBUSY) {
+        snprintf(why, whylen,
+                 "an admin command (omtpd user rename) is changing the store (%s); start omtpd "
+                 "when it has finished",
+                 db->errmsg);
+        return rc;
+    }
+    if (rc != 0) {
+        snprintf(why, whylen, "cannot take the server lock of the store: %s", db->errmsg);
+        return rc;
+    }
+    tars_str_list bad;
+    rc = omtp_store_bad_ids(db, &bad, 20);
+    if (rc != 0) {
+        snprintf(why, whylen, "cannot check the store's ids: %s", db->errmsg);
+        return rc;
+    }
+    if (bad.n == 0)
+        return 0;
+    /* what to do first: the list may be cut at whylen */
+    size_t used = (size_t)snprintf(
+        why, whylen,
+        "the store holds ids that are not valid ids (%s), so two conversations could share a "
+        "session id. Stop every omtpd, rename each with `omtpd user rename OLD NEW` (same "
+        "--config/--data-dir/--store), then start again. The ids%s: ",
+        OMTP_ID_RULE, bad.n >= 20 ? " (the first 20)" : "");
+    for (uint32_t i = 0; i < bad.n && used < whylen; i++) {
+        /* as the operator must type it; bytes that are not printable as \xNN */
+        used += (size_t)snprintf(why + used, whylen - used, "%s'", i ? ", " : "");
+        for (const unsigned char *c = (const unsigned char *)bad.items[i].data; *c && used < whylen;
+             c++)
+            used += (size_t)snprintf(why + used, whylen - used,
+                                     *c >= 0x20 && *c < 0x7f ? "%c" : "\\x%02x", *c);
+        if (used < whylen)
+            used += (size_t)snprintf(why + used, whylen - used, "'");
+    }
+    omtp_str_list_free(&bad);
+    return OMTP_EINVAL;
+}
+
 int omtp_store_open(uv_loop_t *loop, const omtp_store_config *cfg, omtp_store **out, char *why,
                     size_t whylen)
 {
@@ -602,6 +648,10 @@ int omtp_store_open(uv_loop_t *loop, const omtp_store_config *cfg, omtp_store **
     int rc = omtp_db_open(cfg, &db, why, whylen);
     if (rc != 0)
         return rc;
+    if (cfg->server && (rc = server_checks(db, why, whylen)) != 0) {
+        omtp_db_close(db);
+        return rc;
+    }
     return omtp_store_open_db(loop, db, cfg->max_batch, out, why, whylen);
 }
 

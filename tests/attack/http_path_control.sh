@@ -2,7 +2,7 @@
 # Attack replay: an escaped NUL (or any control character) in an HTTP path.
 # Before the fix /v1/users/alice%00x answered 200 with alice's record:
 # libmicrohttpd unescapes the path and the NUL cut it short. Every route now
-# answers 400 bad_path for a control character in the path, and the server
+# answers 400 invalid_id for a control character in the path, and the server
 # keeps serving the clean spelling.
 set -euo pipefail
 BUILD=$1
@@ -29,8 +29,8 @@ expect() { # WANT METHOD PATH [BODY]
     if [ "$got" != "$1" ]; then
         echo "FAIL: $2 $3 -> $got, want $1: $(cat "$tmp/body")"
         fail=1
-    elif [ "$1" = 400 ] && ! grep -q '"bad_path"' "$tmp/body"; then
-        echo "FAIL: $2 $3 -> 400 without bad_path: $(cat "$tmp/body")"
+    elif [ "$1" = 400 ] && ! grep -q '"invalid_id"' "$tmp/body"; then
+        echo "FAIL: $2 $3 -> 400 without invalid_id: $(cat "$tmp/body")"
         fail=1
     fi
 }

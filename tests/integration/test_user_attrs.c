@@ -211,7 +211,7 @@ static void test_session_attributes(void **st)
     omtp_sync *b = g_login(s, "s1", DEVICE_LINUX);
     omtp_sync *c = g_login(s, "s2", DEVICE_LINUX);
     char sid[300];
-    omtp_session_id_single("s0", "s1", sid, sizeof sid);
+    omtp_session_single("s0", "s1", sid, sizeof sid);
     assert_int_equal(chat_send(a, "s1", "hi", NULL), 0);
     char gid[160];
     assert_int_equal(g_create(b, "g", NULL, 0, NULL, gid), 0);

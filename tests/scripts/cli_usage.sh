@@ -42,6 +42,8 @@ t friends-unknown 2 "unknown subcommand 'hug'" "$OMTP" friends hug --user a
 t user-bad-field 2 "bad field 'color=red'" "$OMTP" user set color=red --user a
 t send-missing-text 2 "usage: omtp send USER TEXT" "$OMTP" send bob --user a
 t empty-arg 2 "argument 1 is empty" "$OMTP" history "" --user a
+# the private-history attack's command: x_y is not a user id (no session to ask for)
+t history-underscore 2 "'x_y' is not a user id" "$OMTP" history x_y --user z
 t empty-group 2 "argument 2 is empty" "$OMTP" group members "" --user a
 t revoke-bad-seq 2 "SEQ must be a message number" "$OMTP" revoke bob zero --user a
 t bad-server 2 "bad --server" "$OMTP" login --server nocolon:99999 --user a

@@ -13,8 +13,8 @@ cl_start_node A
 cl_start_node B
 cl_users mon 8
 for i in 0 4 5; do
-    "$OMTPD" user role "mon_u$i" monitor --store "$OMTP_TEST_PG" >/dev/null || {
-        echo "FAIL: cannot grant mon_u$i the monitor role" >&2
+    "$OMTPD" user role "mon-u$i" monitor --store "$OMTP_TEST_PG" >/dev/null || {
+        echo "FAIL: cannot grant mon-u$i the monitor role" >&2
         exit 1
     }
 done

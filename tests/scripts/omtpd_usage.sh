@@ -26,6 +26,14 @@ t help 0 "Examples:" "$D" --help
 t help-user 0 "omtpd user passwd alice" "$D" user --help
 t help-user-word 0 "omtpd user bulk" "$D" user help
 t help-token 0 "omtpd token issue carol" "$D" token --help
+t help-user-rename 0 "omtpd user rename john_smith john.smith" "$D" user --help
+t user-add-underscore 2 "'y_z' is not a valid user id" "$D" user add y_z --password pw \
+  --data-dir "$tmp/ids"
+t user-rename-usage 2 "usage: omtpd user rename OLD NEW" "$D" user rename onlyone
+t user-rename-bad-new 2 "'a_b' is not a valid user id" "$D" user rename old a_b --data-dir "$tmp/ids"
+t user-rename-unknown 2 "no user or app nobody" "$D" user rename nobody somebody \
+  --data-dir "$tmp/ids"
+t token-underscore 2 "'y_z' is not a valid user id" "$D" token issue y_z --data-dir "$tmp/ids"
 t user-nothing 2 "see omtpd user --help" "$D" user
 t user-unknown 2 "unknown user command 'frob'" "$D" user frob
 t token-nothing 2 "see omtpd token --help" "$D" token

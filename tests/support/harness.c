@@ -70,7 +70,9 @@ static void die(h_server *s, const char *fmt, ...)
     fail_msg("harness: %s", msg);
 }
 
-static void spawn(h_server *s, int listen_port)
+/* Starts omtpd; returns -1 once it listens, or, if may_exit, its exit code
+ * when it exited during start-up (else that fails the test). */
+static int spawn_ex(h_server *s, int listen_port, bool may_exit)
 {
     char listen[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", listen_port);
@@ -114,13 +116,15 @@ static void spawn(h_server *s, int listen_port)
             fclose(f);
             if (ok) {
                 s->port = port;
-                return;
+                return -1;
             }
         }
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             s->pid = 0;
             s->status = st;
+            if (may_exit)
+                return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
             die(s, "omtpd exited during start-up (status %d)",
                 WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
         }
@@ -128,6 +132,18 @@ static void spawn(h_server *s, int listen_port)
             die(s, "omtpd did not write its port file within 30 s");
         sleep_ms(10);
     }
+}
+
+static void spawn(h_server *s, int listen_port)
+{
+    spawn_ex(s, listen_port, false);
+}
+
+int h_server_try_restart(h_server *s)
+{
+    if (s->pid)
+        die(s, "restart of a running server");
+    return spawn_ex(s, 0, true);
 }
 
 h_server *h_server_start(const char *conf, const char *const *args)

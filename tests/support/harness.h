@@ -62,6 +62,10 @@ typedef struct h_server {
 h_server *h_server_start(const char *conf, const char *const *args);
 /* Starts it again on the same data directory and config (after stop/kill). */
 void h_server_restart(h_server *s);
+/* Starts it again like h_server_restart, but a server that refuses to start
+ * is not a failure: returns -1 once it listens, or its exit code if it
+ * exited during start-up (its words are in the log: h_server_log). */
+int h_server_try_restart(h_server *s);
 /* Same, but listening on the port of the previous run (clients that
  * reconnect to a fixed address find it again). Fails the test if the port
  * cannot be bound again. */

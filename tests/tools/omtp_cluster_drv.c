@@ -12,7 +12,7 @@
  *   omtp_cluster_drv webhook  PREFIX RECORD_FILE NODE_A NODE_B
  *   omtp_cluster_drv monitor  PREFIX STEP_DIR NODE_A NODE_B
  *
- * NODE is host:port. Users are PREFIX_u0, PREFIX_u1, ... with password
+ * NODE is host:port. Users are PREFIX-u0, PREFIX-u1, ... with password
  * "pw" (the script creates them). Every check prints what it expected and
  * what it got; the exit status is 0 only if all passed.
  */
@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/omtp_session.h"
+#include "proto/omtp_session.h"
 #include "client/omtp_sync.h"
 
 static int failures;
@@ -59,7 +59,7 @@ static double now_s(void)
 
 static void user(int i, char *out, size_t n)
 {
-    snprintf(out, n, "%s_u%d", prefix, i);
+    snprintf(out, n, "%s-u%d", prefix, i);
 }
 
 static void split_node(const char *node, char *host, size_t hn, int *port)
@@ -187,7 +187,7 @@ static void cmd_chat(char **nodes)
     expect_msgs(a, "u0@A", PT_MSG_SINGLE_CHAT, "b2a", n);
     /* a read cursor set on A reaches u0's device on B */
     char sid[300];
-    omtp_session_id_single(u0, u1, sid, sizeof(sid));
+    omtp_session_single(u0, u1, sid, sizeof(sid));
     omtp_CommonErrorCode ce;
     int rc = omtp_sync_read(a, sid, 2 * n, &ce);
     CHECK(rc == 0 && ce.code == 0, "read cursor: rc %d code %d", rc, rc ? -1 : ce.code);
@@ -536,7 +536,7 @@ static void cmd_race(int n, char **nodes)
     char u0[64], u1[64], sid[300];
     user(0, u0, sizeof(u0));
     user(1, u1, sizeof(u1));
-    omtp_session_id_single(u0, u1, sid, sizeof(sid));
+    omtp_session_single(u0, u1, sid, sizeof(sid));
     int64_t *hist = calloc((size_t)(2 * n + 1), sizeof(int64_t));
     int h = pull_all(c, sid, hist, NULL, 2 * n + 1);
     qsort(hist, (size_t)h, sizeof(int64_t), cmp_i64);
@@ -673,7 +673,7 @@ static void cmd_load(int n, const char *progress, char **nodes, int nnodes)
         char a[64], b[64], sid[300];
         user(l[i].ui, a, sizeof(a));
         user(l[i].ui + 1, b, sizeof(b));
-        omtp_session_id_single(a, b, sid, sizeof(sid));
+        omtp_session_single(a, b, sid, sizeof(sid));
         int64_t *hist = calloc((size_t)n + 8, sizeof(int64_t));
         char(*cont)[64] = calloc((size_t)n + 8, 64);
         int h = pull_all(c, sid, hist, cont, n + 8);
@@ -759,7 +759,7 @@ static void cmd_outage(const char *dir, char **nodes)
         omtp_packet_free(&p);
     /* ...and the resync finds what was sent meanwhile */
     char sid[300];
-    omtp_session_id_single(u0, u1, sid, sizeof(sid));
+    omtp_session_single(u0, u1, sid, sizeof(sid));
     int64_t seqs[8];
     char cont[8][64];
     int h = pull_all(b, sid, seqs, cont, 8);
@@ -991,10 +991,10 @@ static void cmd_monitor(const char *dir, char **nodes)
     char u[8][64], s12[300], s13[300], s14[300], s67[300];
     for (int i = 0; i < 8; i++)
         user(i, u[i], sizeof(u[i]));
-    omtp_session_id_single(u[1], u[2], s12, sizeof(s12));
-    omtp_session_id_single(u[1], u[3], s13, sizeof(s13));
-    omtp_session_id_single(u[1], u[4], s14, sizeof(s14));
-    omtp_session_id_single(u[6], u[7], s67, sizeof(s67));
+    omtp_session_single(u[1], u[2], s12, sizeof(s12));
+    omtp_session_single(u[1], u[3], s13, sizeof(s13));
+    omtp_session_single(u[1], u[4], s14, sizeof(s14));
+    omtp_session_single(u[6], u[7], s67, sizeof(s67));
     omtp_sync *mon = login_at(nodes[0], 0, DEVICE_LINUX, "mon-a", false);
     omtp_sync *mem = login_at(nodes[0], 4, DEVICE_LINUX, "mem-a", false);
     omtp_sync *b1 = login_at(nodes[1], 1, DEVICE_LINUX, "u1-b", false);

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/omtp_session.h"
+#include "proto/omtp_session.h"
 #include "client/omtp_sync.h"
 
 typedef struct peer {
@@ -322,9 +322,9 @@ static void test_session_ids(void **state)
 {
     (void)state;
     char b[64];
-    omtp_session_id_single("bob", "alice", b, sizeof(b));
+    omtp_session_single("bob", "alice", b, sizeof(b));
     assert_string_equal(b, "SC_alice_bob");
-    omtp_session_id_single("alice", "bob", b, sizeof(b));
+    omtp_session_single("alice", "bob", b, sizeof(b));
     assert_string_equal(b, "SC_alice_bob");
     assert_true(omtp_session_peer("SC_alice_bob", "alice", b, sizeof(b)));
     assert_string_equal(b, "bob");
@@ -334,14 +334,17 @@ static void test_session_ids(void **state)
     assert_false(omtp_session_peer("GC_1", "alice", b, sizeof(b)));
     assert_true(omtp_session_is_group("GC_x"));
     assert_false(omtp_session_is_group("SC_a_b"));
-    /* ids with underscores */
-    omtp_session_id_single("u_1", "u_2", b, sizeof(b));
-    assert_string_equal(b, "SC_u_1_u_2");
+    /* ids with the session separator cannot make a session id */
+    assert_int_equal(omtp_session_single("u_1", "u_2", b, sizeof(b)), OMTP_EINVAL);
+    assert_string_equal(b, "");
+    /* dots and the other allowed characters */
+    assert_int_equal(omtp_session_single("u.2", "u-1", b, sizeof(b)), 0);
+    assert_string_equal(b, "SC_u-1_u.2");
     char peer_id[64];
-    assert_true(omtp_session_peer(b, "u_1", peer_id, sizeof(peer_id)));
-    assert_string_equal(peer_id, "u_2");
-    assert_true(omtp_session_peer(b, "u_2", peer_id, sizeof(peer_id)));
-    assert_string_equal(peer_id, "u_1");
+    assert_true(omtp_session_peer(b, "u-1", peer_id, sizeof(peer_id)));
+    assert_string_equal(peer_id, "u.2");
+    assert_true(omtp_session_peer(b, "u.2", peer_id, sizeof(peer_id)));
+    assert_string_equal(peer_id, "u-1");
 }
 
 int main(void)

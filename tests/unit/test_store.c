@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "proto/omtp_proto.h"
+#include "store/maint.h"
 #include "store/store.h"
 
 static omtp_store_config g_cfg;
@@ -55,13 +56,14 @@ static int teardown(void **state)
     return 0;
 }
 
-/* An id unique to the test: "<prefix>_<name>"; rotating static buffers. */
+/* An id unique to the test: "<prefix>-<name>" (a valid id: no '_');
+ * rotating static buffers. */
 static const char *id(fx *f, const char *name)
 {
     static char bufs[256][OMTP_ID_MAX];
     static int k;
     char *b = bufs[k++ % 256];
-    snprintf(b, OMTP_ID_MAX, "%s_%s", f->p, name);
+    snprintf(b, OMTP_ID_MAX, "%s-%s", f->p, name);
     return b;
 }
 
@@ -1563,7 +1565,7 @@ static int mine(fx *f, const omtp_UserAttribute_list *l)
     int n = 0;
     for (uint32_t i = 0; i < l->n; i++)
         n += strncmp(l->items[i].userId.data, f->p, strlen(f->p)) == 0 &&
-             l->items[i].userId.data[strlen(f->p)] == '_';
+             l->items[i].userId.data[strlen(f->p)] == '-';
     return n;
 }
 
@@ -1618,6 +1620,262 @@ static void test_user_attrs(void **state)
     tars_free(&omtp_UserAttribute_desc, &bad);
 }
 
+/* ------------------------------------------------- ids and user rename */
+
+/* A session's parties are stored with it: a message of other users is
+ * refused, whatever the session id spells (the SC_x_y_z collision). */
+static void test_session_parties(void **state)
+{
+    fx *f = *state;
+    char s[OMTP_ID_MAX * 2];
+    snprintf(s, sizeof s, "%s", sc(f, "a", "b"));
+    say(f, "a", "b", "hi");
+    say(f, "b", "a", "hi back");
+    omtp_msg_rec m;
+    omtp_msg_rec_init(&m);
+    m.type = PT_MSG_SINGLE_CHAT;
+    tars_str_set(&m.packId, "intruder");
+    tars_str_set(&m.msg.sessionId, s);
+    tars_str_set(&m.msg.from, id(f, "c"));
+    tars_str_set(&m.msg.to, id(f, "b"));
+    tars_str_set(&m.msg.content, "mine now");
+    bool dup = false;
+    assert_int_equal(omtp_db_msg_append(f->db, &m, &dup), OMTP_EINVAL);
+    omtp_msg_rec_free(&m);
+    assert_false(member(f, "c", s));
+    int64_t last = 0;
+    assert_int_equal(omtp_db_session_last_seq(f->db, s, &last), 0);
+    assert_int_equal(last, 2);
+}
+
+static void msg_of(fx *f, const char *sid, int64_t seq, const char *from, const char *to,
+                   const char *content)
+{
+    omtp_msg_rec m;
+    assert_int_equal(omtp_db_msg_get(f->db, sid, seq, &m), 0);
+    assert_string_equal(m.msg.from.data, from);
+    assert_string_equal(m.msg.to.data, to);
+    assert_string_equal(m.msg.content.data, content);
+    omtp_msg_rec_free(&m);
+}
+
+static int64_t cursor_of(fx *f, const char *user, const char *sid)
+{
+    omtp_hot_rec_list l = {0};
+    assert_int_equal(omtp_db_hot_session_get(f->db, user, sid, &l), 0);
+    assert_int_equal(l.n, 1);
+    int64_t r = l.items[0].readSeqId;
+    omtp_hot_rec_list_free(&l);
+    return r;
+}
+
+static int rename_user(fx *f, const char *from, const char *to, omtp_rename_stats *st)
+{
+    char why[512];
+    assert_int_equal(omtp_db_begin(f->db), 0);
+    int rc = omtp_store_user_rename(f->db, from, to, why, sizeof why, st);
+    if (rc == 0)
+        assert_int_equal(omtp_db_commit(f->db), 0);
+    else
+        assert_int_equal(omtp_db_rollback(f->db), 0);
+    return rc;
+}
+
+/* rename moves every table's rows, keeps a whole conversation's numbers */
+static void test_user_rename(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    char A[OMTP_ID_MAX], B[OMTP_ID_MAX], N[OMTP_ID_MAX], APP[OMTP_ID_MAX];
+    snprintf(A, sizeof A, "%s", id(f, "a"));
+    snprintf(B, sizeof B, "%s", id(f, "b"));
+    snprintf(N, sizeof N, "%s", id(f, "n"));
+    snprintf(APP, sizeof APP, "%s", id(f, "app"));
+    mk_user(f, "a", "hash-a");
+    mk_user(f, "b", "hash-b");
+    mk_user(f, "c", "hash-c");
+    assert_int_equal(omtp_db_user_set_role(db, A, OMTP_ROLE_MONITOR), 0);
+    char old_ab[OMTP_ID_MAX * 2], new_nb[OMTP_ID_MAX * 2], bm_old[OMTP_ID_MAX * 2],
+        bm_new[OMTP_ID_MAX * 2], g[OMTP_ID_MAX];
+    assert_int_equal(omtp_session_single(A, B, old_ab, sizeof old_ab), 0);
+    assert_int_equal(omtp_session_single(N, B, new_nb, sizeof new_nb), 0);
+    assert_int_equal(omtp_session_biz(APP, A, bm_old, sizeof bm_old), 0);
+    assert_int_equal(omtp_session_biz(APP, N, bm_new, sizeof bm_new), 0);
+    say(f, "a", "b", "one");
+    say(f, "b", "a", "two");
+    say(f, "a", "b", "three");
+    say(f, "a", "c", "to c");
+    send_full(f, PT_MSG_BIZ_NOTIFY, bm_old, APP, A, "notice", NULL, 0, NULL);
+    const char *mem[] = {"b"};
+    gid(f, g, "g");
+    mk_group(f, g, "a", 1, mem);
+    send_full(f, PT_MSG_GROUP_CHAT, g, A, g, "in group", NULL, 0, NULL);
+    int64_t now = 0;
+    assert_int_equal(omtp_db_read_set(db, B, old_ab, 2, &now), 0);
+    assert_int_equal(omtp_db_read_set(db, A, old_ab, 1, &now), 0);
+    assert_int_equal(omtp_db_friend_add(db, A, B, "bee"), 0);
+    attr(f, "a", "b", "remark", "B!");
+    attr(f, "b", "a", "remark", "A!");
+    assert_int_equal(omtp_db_session_attr_set(db, A, old_ab, "pin", "1"), 0);
+    hp_add(db, A, "hp-1");
+
+    /* refusals first: nothing changes */
+    assert_int_equal(rename_user(f, A, B, NULL), OMTP_EEXIST);
+    assert_int_equal(rename_user(f, id(f, "nobody"), N, NULL), OMTP_ENOTFOUND);
+    omtp_rename_stats st = {0};
+    assert_int_equal(rename_user(f, A, N, &st), 0);
+    assert_int_equal(st.split_sessions, 0);
+    assert_true(st.moved_sessions >= 3); /* with b, with c, the notice */
+
+    omtp_user_rec u;
+    assert_int_equal(omtp_db_user_get(db, A, &u), OMTP_ENOTFOUND);
+    assert_int_equal(omtp_db_user_get(db, N, &u), 0);
+    assert_string_equal(u.pwHash.data, "hash-a");
+    assert_int_equal(u.role, OMTP_ROLE_MONITOR);
+    omtp_user_rec_free(&u);
+    /* the conversation with b: same numbers, new id, names mapped */
+    msg_of(f, new_nb, 1, N, B, "one");
+    msg_of(f, new_nb, 2, B, N, "two");
+    msg_of(f, new_nb, 3, N, B, "three");
+    omtp_msg_rec m;
+    assert_int_equal(omtp_db_msg_get(db, old_ab, 1, &m), OMTP_ENOTFOUND);
+    assert_true(member(f, "n", new_nb));
+    assert_true(member(f, "b", new_nb));
+    assert_false(member(f, "a", old_ab));
+    assert_false(member(f, "b", old_ab));
+    assert_int_equal(cursor_of(f, B, new_nb), 2);
+    assert_int_equal(cursor_of(f, N, new_nb), 1);
+    omtp_hot_rec_list hl = {0};
+    assert_int_equal(omtp_db_hot_session_get(db, N, new_nb, &hl), 0);
+    assert_non_null(strstr(hl.items[0].attribute.data, "pin"));
+    omtp_hot_rec_list_free(&hl);
+    /* it goes on: the stored parties are the new names */
+    assert_int_equal(send_full(f, PT_MSG_SINGLE_CHAT, new_nb, B, N, "four", NULL, 0, NULL), 4);
+    /* the business session and the group */
+    char s2[OMTP_ID_MAX * 2];
+    assert_int_equal(omtp_session_single(N, id(f, "c"), s2, sizeof s2), 0);
+    msg_of(f, s2, 1, N, id(f, "c"), "to c");
+    msg_of(f, bm_new, 1, APP, N, "notice");
+    assert_true(member(f, "n", bm_new));
+    msg_of(f, g, 1, N, g, "in group");
+    omtp_GroupChatInfo gi;
+    bool dismissed;
+    tars_init(&omtp_GroupChatInfo_desc, &gi);
+    assert_int_equal(omtp_db_group_get(db, g, &gi, &dismissed), 0);
+    assert_string_equal(gi.creatorId.data, N);
+    tars_free(&omtp_GroupChatInfo_desc, &gi);
+    bool yes = false;
+    assert_int_equal(omtp_db_group_is_member(db, g, N, &yes), 0);
+    assert_true(yes);
+    assert_int_equal(omtp_db_group_is_member(db, g, A, &yes), 0);
+    assert_false(yes);
+    /* friends both ways, attributes both sides, the high-priority queue */
+    assert_int_equal(omtp_db_friend_is(db, N, B, &yes), 0);
+    assert_true(yes);
+    assert_int_equal(omtp_db_friend_is(db, B, N, &yes), 0);
+    assert_true(yes);
+    assert_int_equal(omtp_db_friend_is(db, B, A, &yes), 0);
+    assert_false(yes);
+    omtp_UserAttribute_list al = {0};
+    assert_int_equal(omtp_db_user_attr_get(db, N, B, "remark", &al), 0);
+    assert_int_equal(al.n, 1);
+    omtp_list_free(&omtp_UserAttribute_desc, &al);
+    assert_int_equal(omtp_db_user_attr_get(db, B, N, "remark", &al), 0);
+    assert_int_equal(al.n, 1);
+    omtp_list_free(&omtp_UserAttribute_desc, &al);
+    omtp_hp_rec_list hp = {0};
+    int64_t last = 0;
+    assert_int_equal(omtp_db_hp_list(db, N, 0, 10, &hp, &last), 0);
+    assert_int_equal(hp.n, 1);
+    omtp_hp_rec_list_free(&hp);
+    assert_int_equal(omtp_db_hp_list(db, A, 0, 10, &hp, &last), 0);
+    assert_int_equal(hp.n, 0);
+    omtp_hp_rec_list_free(&hp);
+}
+
+/* The attack's layout: x -> m_z and x_m -> z share one session id (made by
+ * hand: the store refuses the second conversation). Renaming takes it apart:
+ * each conversation in its own session, numbered 1..n, cursors mapped, no
+ * one a member of the other's. */
+static void test_user_rename_split(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    char x[64], yz[64], xy[64], z[64], s[OMTP_ID_MAX * 2];
+    snprintf(x, sizeof x, "a%s", f->p);
+    snprintf(yz, sizeof yz, "m_z%s", f->p);
+    snprintf(xy, sizeof xy, "a%s_m", f->p);
+    snprintf(z, sizeof z, "z%s", f->p);
+    snprintf(s, sizeof s, "SC_%s_%s", x, yz);
+    char s2[OMTP_ID_MAX * 2];
+    snprintf(s2, sizeof s2, "SC_%s_%s", xy, z);
+    /* (f->p is short: every id here is far below OMTP_ID_MAX) */
+    assert_string_equal(s, s2); /* the collision */
+    send_full(f, PT_MSG_SINGLE_CHAT, s, x, yz, "private 1", NULL, 0, NULL);
+    send_full(f, PT_MSG_SINGLE_CHAT, s, yz, x, "private 2", NULL, 0, NULL);
+    char pk[64];
+    snprintf(pk, sizeof pk, "%s-intrude", f->p);
+    const char *p[] = {s, xy, z, pk};
+    assert_int_equal(omtp_db_raw_sql(db,
+                                     "INSERT INTO messages(session_id, seq, type, flags, pack_id, "
+                                     "from_id, to_id, push_info, content_type, content, status, "
+                                     "ts_ms) VALUES (?1, 3, 14, 0, ?4, ?2, ?3, '', 0, 'theirs', 0, "
+                                     "1)",
+                                     4, p, NULL, NULL, NULL),
+                     0);
+    assert_int_equal(omtp_db_raw_sql(db, "UPDATE sessions SET last_seq = 3 WHERE session_id = ?1",
+                                     1, p, NULL, NULL, NULL),
+                     0);
+    assert_int_equal(omtp_db_raw_sql(db,
+                                     "INSERT INTO members(user_id, session_id, read_seq, "
+                                     "changed_us, joined_ms) VALUES (?2, ?1, 3, 1, 1), "
+                                     "(?3, ?1, 0, 1, 1)",
+                                     3, p, NULL, NULL, NULL),
+                     0);
+    int64_t now = 0;
+    assert_int_equal(omtp_db_read_set(db, yz, s, 2, &now), 0);
+    /* the leak that was: z is a member of the session with x's messages */
+    bool yes = false;
+    assert_int_equal(omtp_db_session_member(db, z, s, &yes), 0);
+    assert_true(yes);
+
+    char nyz[64], nxy[64], t1[OMTP_ID_MAX * 2], t2[OMTP_ID_MAX * 2];
+    snprintf(nyz, sizeof nyz, "mz%s", f->p);
+    snprintf(nxy, sizeof nxy, "a%s-m", f->p);
+    omtp_rename_stats st = {0};
+    assert_int_equal(rename_user(f, yz, nyz, &st), 0);
+    assert_int_equal(st.split_sessions, 1);
+    assert_int_equal(rename_user(f, xy, nxy, &st), 0);
+    assert_int_equal(omtp_session_single(x, nyz, t1, sizeof t1), 0);
+    assert_int_equal(omtp_session_single(nxy, z, t2, sizeof t2), 0);
+    msg_of(f, t1, 1, x, nyz, "private 1");
+    msg_of(f, t1, 2, nyz, x, "private 2");
+    msg_of(f, t2, 1, nxy, z, "theirs");
+    int64_t last = 0;
+    assert_int_equal(omtp_db_session_last_seq(db, t1, &last), 0);
+    assert_int_equal(last, 2);
+    assert_int_equal(omtp_db_session_last_seq(db, t2, &last), 0);
+    assert_int_equal(last, 1);
+    assert_int_equal(omtp_db_session_last_seq(db, s, &last), OMTP_ENOTFOUND);
+    const char *in1[] = {x, nyz}, *in2[] = {nxy, z};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(omtp_db_session_member(db, in1[i], t1, &yes), 0);
+        assert_true(yes);
+        assert_int_equal(omtp_db_session_member(db, in1[i], t2, &yes), 0);
+        assert_false(yes);
+        assert_int_equal(omtp_db_session_member(db, in2[i], t2, &yes), 0);
+        assert_true(yes);
+        assert_int_equal(omtp_db_session_member(db, in2[i], t1, &yes), 0);
+        assert_false(yes);
+    }
+    assert_int_equal(cursor_of(f, nyz, t1), 2);
+    assert_int_equal(cursor_of(f, nxy, t2), 1);
+    assert_int_equal(cursor_of(f, z, t2), 0);
+    /* both go on with the next numbers, and no id is left to rename */
+    assert_int_equal(send_full(f, PT_MSG_SINGLE_CHAT, t1, x, nyz, "p3", NULL, 0, NULL), 3);
+    assert_int_equal(send_full(f, PT_MSG_SINGLE_CHAT, t2, z, nxy, "t2", NULL, 0, NULL), 2);
+}
+
 /* ------------------------------------------------------------- the suite */
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1649,6 +1907,9 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
         T(test_group_big),
         T(test_friends),
         T(test_user_attrs),
+        T(test_session_parties),
+        T(test_user_rename),
+        T(test_user_rename_split),
     };
     g_cfg = *cfg;
     return _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);

@@ -26,6 +26,7 @@
 
 #include "proto/omtp_proto.h"
 #include "store/pg/pg.h"
+#include "store/maint.h"
 #include "store/store.h"
 
 static const char *uri;
@@ -45,7 +46,7 @@ static omtp_db *open_db(void)
 
 static void id(char *out, size_t n, const char *what)
 {
-    snprintf(out, n, "%s_%s", what, tag);
+    snprintf(out, n, "%s-%s", what, tag); /* a valid id: no '_' */
 }
 
 static void mkmsg(omtp_msg_rec *m, const char *from, const char *to, const char *pack,
@@ -621,6 +622,144 @@ static void test_unreachable(void **state)
     assert_non_null(strstr(why, "PostgreSQL"));
 }
 
+/* The server lock (store.h server_lock): servers share it, an admin
+ * command that must not run beside one (user rename) cannot take it while a
+ * server holds it, and a server cannot start while the admin holds it. */
+static void test_server_lock(void **state)
+{
+    (void)state;
+    omtp_db *srv1 = open_db(), *srv2 = open_db(), *admin = open_db();
+    assert_int_equal(omtp_db_server_lock(srv1, false), 0);
+    assert_int_equal(omtp_db_server_lock(srv2, false), 0);
+    assert_int_equal(omtp_db_server_lock(admin, true), OMTP_EBUSY);
+    assert_non_null(strstr(admin->errmsg, "running omtpd"));
+    omtp_db_close(srv1);
+    omtp_db_close(srv2);
+    /* PostgreSQL releases a closed session's locks when its backend has
+     * gone, a moment after the client closed: retry, bounded */
+    int rc = OMTP_EBUSY;
+    for (int i = 0; i < 500 && rc == OMTP_EBUSY; i++) {
+        rc = omtp_db_server_lock(admin, true);
+        if (rc == OMTP_EBUSY)
+            usleep(10000);
+    }
+    assert_int_equal(rc, 0);
+    omtp_db *srv3 = open_db();
+    assert_int_equal(omtp_db_server_lock(srv3, false), OMTP_EBUSY);
+    omtp_db_close(admin);
+    rc = OMTP_EBUSY;
+    for (int i = 0; i < 500 && rc == OMTP_EBUSY; i++) {
+        rc = omtp_db_server_lock(srv3, false);
+        if (rc == OMTP_EBUSY)
+            usleep(10000);
+    }
+    assert_int_equal(rc, 0);
+    omtp_db_close(srv3);
+}
+
+static void q_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+}
+
+/* The start-up id check finds user ids outside the alphabet (and only
+ * those), and app ids of business sessions. */
+static void test_bad_ids(void **state)
+{
+    (void)state;
+    omtp_db *db = open_db();
+    char bad[64], good[64], app[64], bm[160];
+    snprintf(bad, sizeof bad, "bad_%s", tag);
+    id(good, sizeof good, "good");
+    snprintf(app, sizeof app, "app_%s", tag);
+    snprintf(bm, sizeof bm, "BM_%s_%s", app, good);
+    const char *p[] = {bad, good, bm, app};
+    assert_int_equal(
+        omtp_db_raw_sql(db, "INSERT INTO users(user_id) VALUES (?1), (?2)", 2, p, NULL, NULL, NULL),
+        0);
+    const char *p2[] = {bm, app, good};
+    assert_int_equal(omtp_db_raw_sql(db,
+                                     "INSERT INTO sessions(session_id, type, party_a, party_b) "
+                                     "VALUES (?1, 16, ?2, ?3)",
+                                     3, p2, NULL, NULL, NULL),
+                     0);
+    tars_str_list l;
+    assert_int_equal(omtp_store_bad_ids(db, &l, 1000), 0);
+    bool saw_bad = false, saw_app = false, saw_good = false;
+    for (uint32_t i = 0; i < l.n; i++) {
+        saw_bad = saw_bad || strcmp(l.items[i].data, bad) == 0;
+        saw_app = saw_app || strcmp(l.items[i].data, app) == 0;
+        saw_good = saw_good || strcmp(l.items[i].data, good) == 0;
+    }
+    omtp_str_list_free(&l);
+    assert_true(saw_bad);
+    assert_true(saw_app);
+    assert_false(saw_good);
+    /* leave the shared database clean for the next run's checks */
+    assert_int_equal(omtp_db_raw_sql(db, "DELETE FROM users WHERE user_id = ?1 OR user_id = ?2", 2,
+                                     p, NULL, NULL, NULL),
+                     0);
+    assert_int_equal(
+        omtp_db_raw_sql(db, "DELETE FROM sessions WHERE session_id = ?1", 1, p2, NULL, NULL, NULL),
+        0);
+    omtp_db_close(db);
+}
+
+/* Schema 3 -> 4 fills each session's parties from its first message (a
+ * single chat's users in byte order, a business session's app and user,
+ * none for a group). Run last: it takes the shared schema back to 3. */
+static void test_migrate_parties(void **state)
+{
+    (void)state;
+    char a[64], b[64], app[64], sab[200], bm[200], gc[200];
+    id(a, sizeof a, "ma");
+    id(b, sizeof b, "mb");
+    id(app, sizeof app, "mapp");
+    snprintf(sab, sizeof sab, "SC_%s_%s", a, b);
+    snprintf(bm, sizeof bm, "BM_%s_%s", app, a);
+    snprintf(gc, sizeof gc, "GC_m%s", tag);
+    omtp_db *db = open_db();
+    omtp_msg_rec m;
+    bool dup;
+    mkmsg(&m, b, a, "mp1", "one");
+    assert_int_equal(omtp_db_msg_append(db, &m, &dup), 0);
+    omtp_msg_rec_free(&m);
+    omtp_db_close(db);
+    PGconn *c = PQconnectdb(uri);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO sessions(session_id, type, last_seq, changed_us) VALUES ('%s', 16, 1, "
+             "1), ('%s', 15, 1, 1);"
+             "INSERT INTO messages(session_id, seq, type, pack_id, from_id, to_id, ts_ms) VALUES "
+             "('%s', 1, 16, 'mp2', '%s', '%s', 1), ('%s', 1, 15, 'mp3', '%s', '%s', 1)",
+             bm, gc, bm, app, a, gc, a, gc);
+    q_ok(c, sql);
+    /* back to schema 3, as an omtpd of before left it */
+    q_ok(
+        c,
+        "BEGIN; DROP INDEX sessions_party_a; DROP INDEX sessions_party_b; DROP INDEX users_bad_ids;"
+        "ALTER TABLE sessions DROP COLUMN party_a, DROP COLUMN party_b;"
+        "DELETE FROM schema_version; INSERT INTO schema_version VALUES (3); COMMIT");
+    db = open_db(); /* migrates */
+    omtp_db_close(db);
+    const char *ids[3] = {sab, bm, gc};
+    const char *want[3][2] = {{a, b}, {app, a}, {"", ""}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(sql, sizeof sql, "SELECT party_a, party_b FROM sessions WHERE session_id = '%s'",
+                 ids[i]);
+        PGresult *r = PQexec(c, sql);
+        assert_int_equal(PQntuples(r), 1);
+        assert_string_equal(PQgetvalue(r, 0, 0), want[i][0]);
+        assert_string_equal(PQgetvalue(r, 0, 1), want[i][1]);
+        PQclear(r);
+    }
+    PQfinish(c);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -641,7 +780,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "SKIPPED: set OMTP_TEST_PG or install PostgreSQL (scripts/deps.sh)\n");
         return 77;
     }
-    snprintf(tag, sizeof(tag), "%d_%ld", (int)getpid(), (long)time(NULL));
+    snprintf(tag, sizeof(tag), "%d-%ld", (int)getpid(), (long)time(NULL));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_users),
         cmocka_unit_test(test_messages),
@@ -652,6 +791,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_hp_prune_two_nodes),
         cmocka_unit_test(test_hp_head_nowait),
         cmocka_unit_test(test_unreachable),
+        cmocka_unit_test(test_server_lock),
+        cmocka_unit_test(test_bad_ids),
+        cmocka_unit_test(test_migrate_parties), /* last: it rewinds the schema */
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "store/maint.h"
 #include "store/store.h"
 #include "proto/omtp_proto.h"
 #include "store/sqlite/sq.h"
@@ -325,6 +326,125 @@ static void test_migrate_v4_hp(void **state)
     sqlite3_close(h);
 }
 
+/* A version-5 database gets its sessions' parties (v6) from each session's
+ * first message: a single chat's two users in byte order, a business
+ * session's app and user, none for a group; afterwards a message of other
+ * users into a filled session is refused. */
+static void test_migrate_v5_parties(void **state)
+{
+    fx *f = *state;
+    char sub[96];
+    snprintf(sub, sizeof(sub), "%s/d", f->dir);
+    mkdir(sub, 0700);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(f->path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                     SQLITE_OK);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(sqlite3_exec(h, sq_migrations[i], NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(h,
+                     "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                     "INSERT INTO schema_version VALUES (5);"
+                     "INSERT INTO sessions VALUES ('SC_a_b', 14, 2, 1), "
+                     "('BM_crm_a', 16, 1, 1), ('GC_g', 15, 1, 1), ('SC_c_d', 14, 0, 1);"
+                     "INSERT INTO messages VALUES "
+                     "('SC_a_b', 1, 14, 0, 'P1', 'b', 'a', '', 0, 'one', 0, 1000), "
+                     "('SC_a_b', 2, 14, 0, 'P2', 'a', 'b', '', 0, 'two', 0, 1001), "
+                     "('BM_crm_a', 1, 16, 0, 'P3', 'crm', 'a', '', 0, 'n', 0, 1002), "
+                     "('GC_g', 1, 15, 0, 'P4', 'a', 'GC_g', '', 0, 'g', 0, 1003);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(h);
+
+    omtp_db *db = open_ok(f);
+    omtp_db_close(db);
+    h = raw(f);
+    assert_int_equal(q_int(h, "SELECT version FROM schema_version"), sq_migrations_count);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM sessions WHERE session_id = 'SC_a_b' AND "
+                              "party_a = 'a' AND party_b = 'b'"),
+                     1);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM sessions WHERE session_id = 'BM_crm_a' AND "
+                              "party_a = 'crm' AND party_b = 'a'"),
+                     1);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM sessions WHERE party_a = '' AND party_b = '' "
+                              "AND session_id IN ('GC_g', 'SC_c_d')"),
+                     2);
+    sqlite3_close(h);
+    db = open_ok(f);
+    bool dup = false;
+    assert_int_equal(append(db, "b", "a", "P5", "three", &dup), 3);
+    omtp_msg_rec m;
+    omtp_msg_rec_init(&m);
+    m.type = PT_MSG_SINGLE_CHAT;
+    tars_str_set(&m.packId, "P6");
+    tars_str_set(&m.msg.sessionId, "SC_a_b");
+    tars_str_set(&m.msg.from, "c");
+    tars_str_set(&m.msg.to, "a");
+    tars_str_set(&m.msg.content, "not mine");
+    assert_int_equal(omtp_db_msg_append(db, &m, &dup), OMTP_EINVAL);
+    omtp_msg_rec_free(&m);
+    omtp_db_close(db);
+}
+
+/* The start-up id check (store/maint.c) reads the partial index of bad ids,
+ * not the users table: a clean store costs nothing however many users. */
+static void test_bad_ids_plan(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = open_ok(f);
+    omtp_db_close(db);
+    sqlite3 *h = raw(f);
+    sqlite3_stmt *st;
+    assert_int_equal(
+        sqlite3_prepare_v2(h,
+                           "EXPLAIN QUERY PLAN SELECT user_id FROM users WHERE " SQ_BAD_ID_PRED(
+                               "user_id") " ORDER BY user_id LIMIT 20",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    bool uses = false;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        uses = uses || strstr((const char *)sqlite3_column_text(st, 3), "users_bad_ids");
+    sqlite3_finalize(st);
+    assert_true(uses);
+    assert_int_equal(sqlite3_exec(h,
+                                  "INSERT INTO users(user_id, created_ms, updated_ms) VALUES "
+                                  "('ok.id', 1, 1), ('bad_id', 1, 1), ('caf\xc3\xa9', 1, 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    db = open_ok(f);
+    tars_str_list bad;
+    assert_int_equal(omtp_store_bad_ids(db, &bad, 20), 0);
+    assert_int_equal(bad.n, 2);
+    assert_string_equal(bad.items[0].data, "bad_id");
+    assert_string_equal(bad.items[1].data, "caf\xc3\xa9");
+    omtp_str_list_free(&bad);
+    omtp_db_close(db);
+}
+
+/* The server lock (flock on <database>-omtpd.lock): servers share it, user
+ * rename cannot take it beside one, and a server cannot start while rename
+ * holds it; closing releases it at once. */
+static void test_server_lock(void **state)
+{
+    fx *f = *state;
+    omtp_db *s1 = open_ok(f), *s2 = open_ok(f), *admin = open_ok(f);
+    assert_int_equal(omtp_db_server_lock(s1, false), 0);
+    assert_int_equal(omtp_db_server_lock(s2, false), 0);
+    assert_int_equal(omtp_db_server_lock(admin, true), OMTP_EBUSY);
+    assert_non_null(strstr(admin->errmsg, "running omtpd"));
+    omtp_db_close(s1);
+    assert_int_equal(omtp_db_server_lock(admin, true), OMTP_EBUSY);
+    omtp_db_close(s2);
+    assert_int_equal(omtp_db_server_lock(admin, true), 0);
+    omtp_db *s3 = open_ok(f);
+    assert_int_equal(omtp_db_server_lock(s3, false), OMTP_EBUSY);
+    assert_non_null(strstr(s3->errmsg, "admin command"));
+    omtp_db_close(admin);
+    assert_int_equal(omtp_db_server_lock(s3, false), 0);
+    omtp_db_close(s3);
+}
+
 /* A duplicate is detected across a restart, and gives nothing back (no seqId
  * is used up by the refused insert). */
 static void test_dedup_after_restart(void **state)
@@ -465,6 +585,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v1_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v4_hp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v5_parties, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_ids_plan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dedup_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_memo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpointer, setup, teardown),

@@ -491,12 +491,19 @@ int cli_start(int argc, char **argv, cli_opts *o, int default_device, int min_ar
     return -1;
 }
 
-void cli_resolve_session(const char *me, const char *arg, char *buf, size_t n)
+int cli_resolve_session(const char *me, const char *arg, char *buf, size_t n)
 {
-    if (!strncmp(arg, "SC_", 3) || !strncmp(arg, "GC_", 3) || !strncmp(arg, "BM_", 3))
+    if (!strncmp(arg, "SC_", 3) || !strncmp(arg, "GC_", 3) || !strncmp(arg, "BM_", 3)) {
         snprintf(buf, n, "%s", arg);
-    else
-        omtp_session_id_single(me, arg, buf, n);
+        return 0;
+    }
+    return omtp_session_single(me, arg, buf, n) == 0 ? 0 : CLI_EUSAGE;
+}
+
+int cli_bad_peer(const char *arg)
+{
+    fprintf(stderr, "omtp: '%s' is not a user id (user ids are " OMTP_ID_RULE ")\n", arg);
+    return CLI_EUSAGE;
 }
 
 void cli_join(int argc, char **argv, int from, char *buf, size_t n)

@@ -66,8 +66,12 @@ void cli_print_msg(FILE *f, const omtp_OTIMPack *p, bool json);
  */
 int cli_start(int argc, char **argv, cli_opts *o, int default_device, int min_args,
               const char *usage_line, const char *desc);
-/* A SESSION argument: a session id as is (SC_/GC_/BM_), else a user id. */
-void cli_resolve_session(const char *me, const char *arg, char *buf, size_t n);
+/* A SESSION argument: a session id as is (SC_/GC_/BM_), else a user id.
+ * Returns 0, or CLI_EUSAGE when arg is not a valid user id (buf is then ""
+ * and the caller says so: cli_bad_peer). */
+int cli_resolve_session(const char *me, const char *arg, char *buf, size_t n);
+/* Prints why `arg` is not a user id to talk to. Returns CLI_EUSAGE. */
+int cli_bad_peer(const char *arg);
 /* Joins argv[from..argc) with spaces into buf. */
 void cli_join(int argc, char **argv, int from, char *buf, size_t n);
 /* Sends TEXT to a user (type 14) or a group (15), prints the ack. */

@@ -492,7 +492,11 @@ static void submit(chat *t)
     if (!strncmp(text, "/open ", 6)) {
         const char *who = text + 6;
         char sid[600];
-        cli_resolve_session(t->o->user, who, sid, sizeof(sid));
+        if (cli_resolve_session(t->o->user, who, sid, sizeof(sid))) {
+            snprintf(t->note, sizeof(t->note), "'%.60s' is not a user id (letters, digits . - @ +)",
+                     who);
+            return;
+        }
         conv *v = find_conv(t, sid, true);
         if (v) {
             v->order = ++t->tick;
@@ -607,6 +611,9 @@ int cmd_chat(int argc, char **argv)
                         "`omtp watch`\n");
         return CLI_EUSAGE;
     }
+    char sid0[600];
+    if (o.argc > 0 && cli_resolve_session(o.user, o.argv[0], sid0, sizeof(sid0)))
+        return cli_bad_peer(o.argv[0]);
     /* check the credentials first, so a typo gives a plain error message */
     omtp_sync *probe;
     if ((rc = cli_login(&o, &probe)))
@@ -636,9 +643,7 @@ int cmd_chat(int argc, char **argv)
         return CLI_ECONN;
     }
     if (o.argc > 0) {
-        char sid[600];
-        cli_resolve_session(o.user, o.argv[0], sid, sizeof(sid));
-        conv *v = find_conv(t, sid, true);
+        conv *v = find_conv(t, sid0, true); /* resolved above */
         if (v)
             t->open = 0;
     }

@@ -156,11 +156,12 @@ int cmd_history(int argc, char **argv)
     int64_t before = o.argc > 2 ? atoll(o.argv[2]) : 0;
     if (count <= 0)
         count = 20;
+    char sid[600];
+    if (resolve_session(o.user, o.argv[0], sid, sizeof(sid)))
+        return cli_bad_peer(o.argv[0]);
     omtp_sync *c;
     if ((rc = cli_login(&o, &c)))
         return rc;
-    char sid[600];
-    resolve_session(o.user, o.argv[0], sid, sizeof(sid));
     omtp_HistoryMsgPullResp r;
     rc = omtp_sync_history(c, sid, before, count, &r);
     if (rc) {
@@ -215,11 +216,12 @@ int cmd_read(int argc, char **argv)
                    "message), so its unread count drops to 0.");
     if (rc >= 0)
         return rc;
+    char sid[600];
+    if (resolve_session(o.user, o.argv[0], sid, sizeof(sid)))
+        return cli_bad_peer(o.argv[0]);
     omtp_sync *c;
     if ((rc = cli_login(&o, &c)))
         return rc;
-    char sid[600];
-    resolve_session(o.user, o.argv[0], sid, sizeof(sid));
     int64_t seq = o.argc > 1 ? atoll(o.argv[1]) : 0;
     if (seq <= 0) {
         char pid[37];
@@ -258,11 +260,12 @@ static int ctrl_cmd(int argc, char **argv, int command, const char *verb, const 
         fprintf(stderr, "omtp: SEQ must be a message number (see `omtp history SESSION`)\n");
         return CLI_EUSAGE;
     }
+    char sid[600];
+    if (resolve_session(o.user, o.argv[0], sid, sizeof(sid)))
+        return cli_bad_peer(o.argv[0]);
     omtp_sync *c;
     if ((rc = cli_login(&o, &c)))
         return rc;
-    char sid[600];
-    resolve_session(o.user, o.argv[0], sid, sizeof(sid));
     char pid[37] = "";
     int64_t found = 0;
     rc = find_msg(c, sid, seq, pid, &found);

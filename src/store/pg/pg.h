@@ -42,7 +42,7 @@ enum pg_stmt_id { PG_STMTS(PG_STMT_ID) PG_NSTMTS };
 #undef PG_STMT_ID
 
 #define PG_RETRY_MS 1000 /* least time between two reconnection attempts */
-#define PG_MAXP     16   /* most parameters of one statement */
+#define PG_MAXP     20   /* most parameters of one statement */
 
 typedef struct pg_db {
     omtp_db base;
@@ -55,6 +55,7 @@ typedef struct pg_db {
     char sqlstate[6];     /* of the last failed statement */
     int64_t last_try_ms;  /* last connection attempt */
     int64_t last_us;      /* last change time handed out (strictly increasing) */
+    int lock_mode;        /* server lock held: 0 none, 1 shared, 2 exclusive (pg_maint.c) */
 } pg_db;
 
 #define PGD(db) ((pg_db *)(db))
@@ -150,6 +151,10 @@ static inline int pg_has_row(pg_db *d, int id, const char *p1, const char *p2, b
 }
 /* Runs one plain SQL string (no parameters). 0 or OMTP_EDB. */
 int pg_exec_sql(pg_db *d, const char *sql);
+
+/* (Re)takes the server lock of d->lock_mode on the current connection
+ * (pg_maint.c): 0, OMTP_EBUSY or OMTP_EDB. */
+int pg_take_server_lock(pg_db *d);
 
 /* ---- schema (pg_schema.c) */
 int pg_migrate(pg_db *d, char *why, size_t whylen);

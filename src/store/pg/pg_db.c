@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "pg.h"
+#include "util/log.h"
 
 static const char *const pg_sql[PG_NSTMTS] = {
 #define PG_STMT_SQL(id, sql) sql,
@@ -145,7 +146,12 @@ static int pg_ensure(pg_db *d)
         return OMTP_EDB; /* errmsg still says why the last attempt failed */
     if (pg_connect(d) != 0)
         return OMTP_EDB;
-    return pg_prepare_all(d);
+    int rc = pg_prepare_all(d);
+    /* a session-level lock went with the old connection */
+    if (rc == 0 && d->lock_mode && pg_take_server_lock(d) != 0)
+        LOG_WARN("store: could not take the server lock again after reconnecting: %s",
+                 d->base.errmsg);
+    return rc;
 }
 
 /* ------------------------------------------------------------ params */

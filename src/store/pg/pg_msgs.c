@@ -138,6 +138,10 @@ int pg_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
     else
         pa_str(&a, NULL);
     pa_i64(&a, nowait ? 1 : 0);
+    tars_str pa, pb;
+    omtp_msg_parties(m, &pa, &pb);
+    pa_tstr(&a, &pa);
+    pa_tstr(&a, &pb);
     int rc = 0;
     PGresult *r = pg_q(d, PG_MSG_APPEND, &a);
     if (!r) {
@@ -166,8 +170,12 @@ int pg_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
     } else if (!PQgetisnull(r, 0, 1)) {
         rc = append_raced(d, m, dup, pg_i64(r, 0, 1));
     } else {
-        snprintf(d->base.errmsg, sizeof(d->base.errmsg), "msg_append: nothing appended");
-        rc = OMTP_EDB;
+        /* not a duplicate and not bumped: the session exists and belongs to
+         * other parties (the bump's WHERE refused) */
+        snprintf(d->base.errmsg, sizeof(d->base.errmsg),
+                 "msg_append: session %s belongs to other users than %s and %s",
+                 m->msg.sessionId.data, pa.data, pb.data);
+        rc = OMTP_EINVAL;
     }
     PQclear(r);
 out:

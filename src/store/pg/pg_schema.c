@@ -76,6 +76,24 @@ static const char *const pg_migrations[] = {
     " ADD COLUMN hp_to bigint NOT NULL DEFAULT 0;"
     "INSERT INTO hp_heads (user_id, last_seq) SELECT '', coalesce(max(last_seq), 0) FROM hp_heads;"
     "DELETE FROM hp_heads WHERE user_id <> '';",
+    /* 4: a session's members are stored with it (see sq_schema.c 5 -> 6):
+     * the two users of a single chat, the app and user of a business
+     * session, '' for a group session; filled from each first message */
+    "ALTER TABLE sessions ADD COLUMN party_a " TXT ", ADD COLUMN party_b " TXT ";"
+    /* one primary-key probe per session (its first message), not a sort of
+     * the whole messages table */
+    "UPDATE sessions s SET party_a = coalesce((SELECT CASE WHEN m.type = 16 THEN m.from_id "
+    "  WHEN m.type = 15 THEN '' "
+    "  ELSE LEAST(m.from_id, m.to_id) END FROM messages m WHERE m.session_id = s.session_id "
+    "  ORDER BY m.seq LIMIT 1), ''),"
+    " party_b = coalesce((SELECT CASE WHEN m.type = 16 THEN m.to_id WHEN m.type = 15 THEN '' "
+    "  ELSE GREATEST(m.from_id, m.to_id) END FROM messages m WHERE m.session_id = s.session_id "
+    "  ORDER BY m.seq LIMIT 1), '') WHERE s.type <> 15;"
+    "CREATE INDEX sessions_party_a ON sessions (party_a) WHERE party_a <> '';"
+    "CREATE INDEX sessions_party_b ON sessions (party_b) WHERE party_b <> '';"
+    /* user ids outside the id alphabet (store/maint.c spells the same
+     * predicate): empty while the store is clean */
+    "CREATE INDEX users_bad_ids ON users (user_id) WHERE " PG_BAD_ID_PRED("user_id") ";",
 };
 static const int pg_migrations_count = (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
 

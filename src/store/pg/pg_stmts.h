@@ -63,11 +63,14 @@
       "AND pack_id <> ''), "                                                                       \
       "lk AS (SELECT 1 FROM sessions WHERE session_id = $1::text AND $15::boolean "                \
       "AND NOT EXISTS (SELECT 1 FROM dup) FOR UPDATE NOWAIT), "                                    \
-      "bump AS (INSERT INTO sessions AS s (session_id, type, last_seq, changed_us) "               \
-      "SELECT $1::text, $2::integer, 1, $12::bigint WHERE NOT EXISTS (SELECT 1 FROM dup) "         \
-      "AND (SELECT count(*) FROM lk) >= 0 "                                                        \
+      "bump AS (INSERT INTO sessions AS s (session_id, type, last_seq, changed_us, party_a, "      \
+      "party_b) SELECT $1::text, $2::integer, 1, $12::bigint, $16::text, $17::text "               \
+      "WHERE NOT EXISTS (SELECT 1 FROM dup) AND (SELECT count(*) FROM lk) >= 0 "                   \
       "ON CONFLICT(session_id) DO UPDATE SET last_seq = s.last_seq + 1, "                          \
-      "changed_us = GREATEST(excluded.changed_us, s.changed_us + 1) RETURNING last_seq), "         \
+      "changed_us = GREATEST(excluded.changed_us, s.changed_us + 1), "                             \
+      "party_a = excluded.party_a, party_b = excluded.party_b "                                    \
+      "WHERE (s.party_a = '' AND s.party_b = '') OR "                                              \
+      "(s.party_a = excluded.party_a AND s.party_b = excluded.party_b) RETURNING last_seq), "      \
       "ins AS (INSERT INTO messages(session_id, seq, type, flags, pack_id, from_id, to_id, "       \
       "push_info, content_type, content, status, ts_ms) "                                          \
       "SELECT $1::text, last_seq, $2::integer, $3::bigint, $4::text, $5::text, $6::text, "         \

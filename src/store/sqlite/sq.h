@@ -37,7 +37,8 @@ typedef struct sq_db {
     char *path;                /* the database file */
     bool full;                 /* configured synchronous=FULL */
     /* deferred sync (sq_sync.c): the executor's sync thread only */
-    int wal_fd; /* our own descriptor of <path>-wal, -1 until first sync */
+    int wal_fd;  /* our own descriptor of <path>-wal, -1 until first sync */
+    int lock_fd; /* the server lock (sq_maint.c), -1 until taken */
 } sq_db;
 
 #define SQ(db) ((sq_db *)(db))

@@ -103,11 +103,23 @@ int sq_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
         rc = OMTP_EDB;
         goto out;
     }
+    tars_str pa, pb;
+    omtp_msg_parties(m, &pa, &pb);
     sq_bind_tstr(st, 1, &m->msg.sessionId);
     sqlite3_bind_int(st, 2, m->type);
     sqlite3_bind_int64(st, 3, us);
+    sq_bind_tstr(st, 4, &pa);
+    sq_bind_tstr(st, 5, &pb);
     if ((rc = sq_run(d, st, "session seqId")) != 0)
         goto out;
+    if (sqlite3_changes(d->h) == 0) {
+        /* the session exists and belongs to other parties */
+        snprintf(d->base.errmsg, sizeof(d->base.errmsg),
+                 "msg_append: session %s belongs to other users than %s and %s",
+                 m->msg.sessionId.data, pa.data, pb.data);
+        rc = OMTP_EINVAL;
+        goto out;
+    }
     if (!(st = sq_stmt(d, SQ_SESSION_LAST))) {
         rc = OMTP_EDB;
         goto out;

@@ -292,6 +292,8 @@ static void sq_close(omtp_db *db)
     if (d->h)
         sqlite3_close_v2(d->h);
     sq_sync_close(d);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
     free(d->path);
     free(d);
 }
@@ -439,6 +441,7 @@ int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whyle
     }
     d->base.ops = &sq_ops;
     d->wal_fd = -1;
+    d->lock_fd = -1;
     if (!(d->path = strdup(path))) {
         free(d);
         snprintf(why, whylen, "out of memory");

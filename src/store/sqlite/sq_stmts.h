@@ -54,9 +54,12 @@
     /* messages */                                                                                 \
     X(SQ_MSG_BY_PACK, SQ_MSG_SELECT "WHERE from_id = ?1 AND pack_id = ?2 AND pack_id <> ''")       \
     X(SQ_SESSION_BUMP,                                                                             \
-      "INSERT INTO sessions(session_id, type, last_seq, changed_us) VALUES (?1, ?2, 1, ?3) "       \
+      "INSERT INTO sessions(session_id, type, last_seq, changed_us, party_a, party_b) "            \
+      "VALUES (?1, ?2, 1, ?3, ?4, ?5) "                                                            \
       "ON CONFLICT(session_id) DO UPDATE SET last_seq = last_seq + 1, "                            \
-      "changed_us = excluded.changed_us")                                                          \
+      "changed_us = excluded.changed_us, party_a = excluded.party_a, "                             \
+      "party_b = excluded.party_b WHERE (party_a = '' AND party_b = '') OR "                       \
+      "(party_a = excluded.party_a AND party_b = excluded.party_b)")                               \
     X(SQ_MSG_INSERT,                                                                               \
       "INSERT INTO messages(session_id, seq, type, flags, pack_id, from_id, to_id, push_info, "    \
       "content_type, content, status, ts_ms) "                                                     \

@@ -5,7 +5,7 @@
 #                                --req-rate 0: the drivers send flat out);
 #                                sets NODE_<NAME>=127.0.0.1:PORT, PID_<NAME>
 #                                ($CL_NODE_CONFIG, if set: a config file for it)
-#   cl_users PREFIX N            creates PREFIX_u0 .. PREFIX_u{N-1} (password pw)
+#   cl_users PREFIX N            creates PREFIX-u0 .. PREFIX-u{N-1} (password pw)
 #   cl_drv ARGS...               runs the test driver
 #   cl_wait_log NAME PATTERN [S] waits (bounded, default 30 s) until node
 #                                NAME's log has a line matching PATTERN
@@ -91,8 +91,8 @@ cl_wait_log() {
 cl_users() {
     local p=$1 n=$2 i
     for i in $(seq 0 $((n - 1))); do
-        "$OMTPD" user add "${p}_u$i" --password pw --store "$OMTP_TEST_PG" >/dev/null 2>"$CL_DIR/useradd.err" || {
-            echo "FAIL: cannot create user ${p}_u$i:" >&2
+        "$OMTPD" user add "${p}-u$i" --password pw --store "$OMTP_TEST_PG" >/dev/null 2>"$CL_DIR/useradd.err" || {
+            echo "FAIL: cannot create user ${p}-u$i:" >&2
             cat "$CL_DIR/useradd.err" >&2
             exit 1
         }
