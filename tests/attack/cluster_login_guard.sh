@@ -21,7 +21,7 @@ login() { # NODE USER PASSWORD: the CLI's exit status (0 = logged in)
 
 checks0=$(cl_metric A omtp_login_password_checks_total)
 for i in 1 2 3 4; do
-    login "$NODE_A" lg_u0 "wrong-$i" && bad "wrong password $i logged in"
+    login "$NODE_A" lg-u0 "wrong-$i" && bad "wrong password $i logged in"
 done
 login "$NODE_A" nobody-here wrong && bad "an unknown id logged in"
 checks=$(cl_metric A omtp_login_password_checks_total)
@@ -31,12 +31,12 @@ checks=$(cl_metric A omtp_login_password_checks_total)
     bad "omtp_login_failures_total{reason=\"credentials\"} < 5"
 delayed=$(cl_metric A 'omtp_logins_delayed_total{by="account"}')
 [ "${delayed:-0}" -ge 2 ] || bad "account backoff did not delay wrong passwords in a row ($delayed)"
-# per node: node B has seen no failure of lg_u0, and the real user logs in
+# per node: node B has seen no failure of lg-u0, and the real user logs in
 # there at once; on node A after the backoff
-login "$NODE_B" lg_u0 pw || bad "the real user cannot log in on node B: $(cat "$CL_DIR/cli.err")"
+login "$NODE_B" lg-u0 pw || bad "the real user cannot log in on node B: $(cat "$CL_DIR/cli.err")"
 [ "$(cl_metric B 'omtp_logins_delayed_total{by="account"}')" = 0 ] ||
     bad "node B delayed a login it had no failure for"
-for _ in $(seq 1 40); do login "$NODE_A" lg_u0 pw && break; sleep 0.25; done ||
+for _ in $(seq 1 40); do login "$NODE_A" lg-u0 pw && break; sleep 0.25; done ||
     bad "the real user cannot log in on node A after the backoff: $(cat "$CL_DIR/cli.err")"
 [ $rc = 0 ] && echo "ok: per-account backoff and the dummy hash work on cluster nodes (per node)"
 cl_finish
