@@ -46,6 +46,9 @@ for seg in 'alice%00x' 'alice%00' '%00alice' 'alice%0a' 'alice%0D%0Ax' 'alice%1f
     expect 400 DELETE "/v1/groups/g1/members/$seg"
 done
 expect 400 GET '/healthz%00'
+expect 400 GET '/healthz%0a'
+expect 400 GET '/metrics%01'
+expect 400 POST '/v1/notify%1b' '{}'
 expect 400 GET '/metrics%00x'
 expect 400 POST '/v1/notify%00' '{}'
 expect 400 GET '/v1/nothing%00'
