@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "login_guard.h"
+#include "core/login_guard.h"
 
 #define BASE 250u
 #define MAX  8000u
