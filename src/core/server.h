@@ -203,6 +203,18 @@ void omtp_server_run_close_observers(omtp_conn *c);
 
 /* -------------------------------------------------------------- metrics */
 
+/* Why a login failed (omtp_login_failures_total{reason}). A wrong password
+ * and an unknown user id are one reason: /metrics must not tell them apart
+ * any more than the reply does. */
+enum omtp_login_fail {
+    OMTP_LF_CREDENTIALS, /* wrong user id or password */
+    OMTP_LF_TOKEN,       /* invalid or expired token */
+    OMTP_LF_THROTTLED,   /* refused unchecked by the per-account backoff */
+    OMTP_LF_FIELDS,      /* missing or invalid LoginReq fields (code 20) */
+    OMTP_LF_SERVER,      /* the server's trouble: storage, shutdown, busy */
+    OMTP_LF_N
+};
+
 typedef struct omtp_metrics {
     uint64_t conns_open, conns_total, conns_rejected;
     uint64_t logins_ok, logins_failed, kicks;
@@ -219,6 +231,10 @@ typedef struct omtp_metrics {
     uint64_t fields_too_long; /* requests refused: a text field over its limit (omtp_limits.h) */
     uint64_t replies_paged;   /* list replies cut short to fit max_frame (replyfit.c) */
     uint64_t replies_too_big; /* replies that could not be sent: larger than max_frame */
+    uint64_t login_failures[OMTP_LF_N]; /* failed logins by reason (enum omtp_login_fail) */
+    uint64_t logins_delayed_addr;       /* logins held by the per-address delay */
+    uint64_t logins_delayed_acct;       /* logins held by the per-account backoff */
+    uint64_t login_kdf;                 /* password checks run (real or dummy hash) */
 } omtp_metrics;
 
 /* --------------------------------------------------------------- server */
@@ -228,8 +244,10 @@ struct omtp_server {
     omtp_config *cfg;
     omtp_store *store;
     omtp_metrics metrics;
-    omtp_crypto_key aes_key;  /* from the config; .set false if none */
-    uint8_t token_secret[32]; /* HMAC key for login tokens */
+    omtp_crypto_key aes_key;              /* from the config; .set false if none */
+    uint8_t token_secret[32];             /* HMAC key for login tokens */
+    struct omtp_login_guard *login_guard; /* per-account backoff (login_guard.h) */
+    char login_dummy_hash[160]; /* checked for unknown ids, so they cost what known ones do */
     bool stopping;
     struct omtp_server_impl *impl;     /* listeners, presence table, timers (server.c) */
     struct mon_table *monitor;         /* monitor.c state, NULL while nobody monitors */

@@ -122,8 +122,10 @@ static void fop_done(void *arg, int status)
         return;
     }
     if (status < 0) {
-        LOG_ERROR("friend op by %s failed: %s %s", f->userId, omtp_strerror(status), f->desc);
-        omtp_reply_code(req, OMTP_EC_DB_ERROR, "storage failed, try again");
+        if (status != OMTP_ENOSPC) /* the store logs disk full, once a minute */
+            LOG_ERROR("friend op by %s failed: %s %s", f->userId, omtp_strerror(status), f->desc);
+        omtp_reply_code(req, OMTP_EC_DB_ERROR, "storage failed (%s), try again",
+                        omtp_strerror(status));
         fop_free(f);
         return;
     }

@@ -234,8 +234,10 @@ static void uop_done(void *arg, int status)
         return;
     }
     if (status < 0) {
-        LOG_ERROR("user op %d by %s failed: %s", u->kind, u->userId, omtp_strerror(status));
-        omtp_reply_code(req, OMTP_EC_DB_ERROR, "storage failed, try again");
+        if (status != OMTP_ENOSPC) /* the store logs disk full, once a minute */
+            LOG_ERROR("user op %d by %s failed: %s", u->kind, u->userId, omtp_strerror(status));
+        omtp_reply_code(req, OMTP_EC_DB_ERROR, "storage failed (%s), try again",
+                        omtp_strerror(status));
         uop_free(u);
         return;
     }

@@ -26,6 +26,10 @@ static int setup(void **st)
     (void)st;
     srv = h_server_start("aes_key_hex = " HX_AES_HEX "\n"
                          "login_fail_delay_ms = 0\n"
+                         /* floods on purpose: no request rate limit, no
+                          * per-account backoff for the bad logins */
+                         "req_rate = 0\n"
+                         "login_account_delay_ms = 0\n"
                          "log_level = warn\n",
                          NULL);
     h_user_add(srv, "alice", "pw-alice");

@@ -22,7 +22,10 @@ static int setup(void **st)
     /* hostile LOGIN values go beyond the 16 KiB pre-login frame limit, which
      * tests/attack/test_attack_frames.c covers: lift it to reach the handler */
     srv = h_server_start("login_fail_delay_ms = 0\nlog_level = warn\n"
-                         "max_prelogin_frame = 1048576\n",
+                         "max_prelogin_frame = 1048576\n"
+                         /* floods on purpose: no request rate limit, no
+                          * per-account backoff for the bad logins */
+                         "req_rate = 0\nlogin_account_delay_ms = 0\n",
                          NULL);
     const char *args[] = {"user", "bulk", "u", "3", "--password", "pw", "--cost", "4", NULL};
     assert_int_equal(h_admin(srv, NULL, 0, args), 0);
