@@ -129,8 +129,10 @@ static void fop_done(void *arg, int status)
 {
     fop *f = arg;
     if (!f->res.code && status < 0) {
-        LOG_ERROR("friend op by %s failed: %s %s", f->userId, omtp_strerror(status), f->errmsg);
-        refuse(f, OMTP_EC_DB_ERROR, "storage", "storage failed, try again");
+        if (status != OMTP_ENOSPC) /* the store logs disk full, once a minute */
+            LOG_ERROR("friend op by %s failed: %s %s", f->userId, omtp_strerror(status), f->errmsg);
+        refuse(f, OMTP_EC_DB_ERROR, "storage", "storage failed (%s), try again",
+               omtp_strerror(status));
         f->res.err = status;
     }
     fop_end(f); /* the answer first, then the pushes */

@@ -571,13 +571,15 @@ static void gop_finish(gop *g)
         cache_put(g, &g->out.members);
     }
     if (!g->res.code && status < 0) {
-        LOG_ERROR("group %s %s by %s failed: %s", gop_names[g->kind], g->out.groupId,
-                  g->userId[0] ? g->userId : "the administrator",
-                  g->res.desc[0] ? g->res.desc : omtp_strerror(status));
+        if (status != OMTP_ENOSPC) /* the store logs disk full, once a minute */
+            LOG_ERROR("group %s %s by %s failed: %s", gop_names[g->kind], g->out.groupId,
+                      g->userId[0] ? g->userId : "the administrator",
+                      g->res.desc[0] ? g->res.desc : omtp_strerror(status));
         g->res.code = OMTP_EC_DB_ERROR;
         g->res.reason = "storage";
         g->res.err = status;
-        snprintf(g->res.desc, sizeof(g->res.desc), "storage failed, try again");
+        snprintf(g->res.desc, sizeof(g->res.desc), "storage failed (%s), try again",
+                 omtp_strerror(status));
     }
     if (g->res.code) {
         omtp_msg_free(&omtp_GroupChatInfo_desc, &g->out.info);

@@ -21,8 +21,7 @@
 #include "domain/token.h"
 #include "proto/omtp_packet.h"
 
-#define HTTP_MAX_PASSWORD 1024
-#define HTTP_MAX_PROFILE  1024
+#define HTTP_MAX_PASSWORD OMTP_LIMIT_PASSWORD /* proto/omtp_limits.h */
 
 static const omtp_dom_caller api = {.role = OMTP_DOM_API};
 
@@ -89,9 +88,9 @@ static bool refused(http_req *r, const omtp_dom_outcome *res)
 static bool get_profile(http_req *r, omtp_dom_profile *p)
 {
     memset(p, 0, sizeof(*p));
-    if (!http_get_str(r, "name", false, HTTP_MAX_PROFILE, &p->name) ||
-        !http_get_str(r, "avatar", false, HTTP_MAX_PROFILE, &p->avatar) ||
-        !http_get_str(r, "mobile", false, HTTP_MAX_PROFILE, &p->mobile) ||
+    if (!http_get_str(r, "name", false, OMTP_LIMIT_NAME, &p->name) ||
+        !http_get_str(r, "avatar", false, OMTP_LIMIT_AVATAR, &p->avatar) ||
+        !http_get_str(r, "mobile", false, OMTP_LIMIT_MOBILE, &p->mobile) ||
         !http_get_int(r, "birthday", false, 0, &p->birthday))
         return false;
     p->has_birthday = json_object_get(r->json, "birthday") != NULL;

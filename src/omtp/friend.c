@@ -5,8 +5,11 @@
  *
  * The sync reply carries no cursor: the client keeps the time it sent the
  * request (server clock skew aside, re-asking from a slightly earlier time
- * is harmless).
+ * is harmless). The list is paged to fit a frame: friendId order; a
+ * non-empty `next` means more, asked with the same timestamp and `after` =
+ * next.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "domain/friend.h"
@@ -24,6 +27,12 @@ static void changed(void *arg, const omtp_dom_outcome *res, omtp_dom_friend_out 
     omtp_reply_code(arg, res->code, "%s", res->desc);
 }
 
+static int cmp_friend(const void *a, const void *b)
+{
+    return strcmp(((const omtp_FriendInfo *)a)->friendId.data,
+                  ((const omtp_FriendInfo *)b)->friendId.data);
+}
+
 static void synced(void *arg, const omtp_dom_outcome *res, omtp_dom_friend_out *out)
 {
     omtp_req *req = arg;
@@ -33,8 +42,28 @@ static void synced(void *arg, const omtp_dom_outcome *res, omtp_dom_friend_out *
     }
     omtp_FriendSyncResp r;
     omtp_msg_init(&omtp_FriendSyncResp_desc, &r);
-    if (out->changed)
-        r.friends = out->friends; /* borrowed for the encode */
+    if (out->changed) {
+        /* one page in friendId order after the cursor (protocol.md 7.2) */
+        const omtp_FriendSyncReq *q = req->body;
+        const char *after = q->after.len ? q->after.data : "";
+        omtp_FriendInfo_list *l = &out->friends;
+        if (l->n > 1)
+            qsort(l->items, l->n, sizeof *l->items, cmp_friend);
+        uint32_t lo = 0;
+        while (lo < l->n && strcmp(l->items[lo].friendId.data, after) <= 0)
+            lo++;
+        size_t used = 0;
+        omtp_server *s = req->conn->srv;
+        uint32_t k = lo >= l->n ? 0
+                                : omtp_fit_structs(&omtp_FriendInfo_desc, l->items + lo, l->n - lo,
+                                                   &used, omtp_reply_budget(s->cfg));
+        r.friends.items = k ? l->items + lo : NULL; /* borrowed for the encode */
+        r.friends.n = k;
+        if (lo + k < l->n) {
+            tars_str_set(&r.next, l->items[lo + k - 1].friendId.data);
+            s->metrics.replies_paged++;
+        }
+    }
     omtp_reply(req, &omtp_FriendSyncResp_desc, &r);
     memset(&r.friends, 0, sizeof(r.friends));
     omtp_msg_free(&omtp_FriendSyncResp_desc, &r);
