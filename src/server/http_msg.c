@@ -1,13 +1,12 @@
 /*
  * http_msg.c - POST /v1/notify, /v1/sync and /v1/messages. Loop thread.
  *
- * Messages go through chat.c's pipeline (omtp_chat_submit): stored with a
- * per-session seqId, committed, then pushed to every online device, exactly
- * as an OMTP send. A notification to N users is N biz messages, one per
- * BM_<appId>_<userId> session; its dedup key is (appId, "<id>:<userId>"),
- * so a retried call stores and pushes nothing twice and answers with the
- * original seqIds. Recipients are checked in one store round trip first:
- * an unknown user fails the whole call (404) before anything is stored.
+ * Messages go through the domain (domain/msg.h) as the HTTP API caller
+ * (OMTP_DOM_API): the same checks, store work and pushes as an OMTP send. A notification to N users
+ * is N biz messages, one per BM_<appId>_<userId> session; its dedup key is (appId,
+ * "<id>:<userId>"), so a retried call stores and pushes nothing twice and answers with the original
+ * seqIds. Recipients are checked in one store round trip first: an unknown user fails the whole
+ * call (404) before anything is stored.
  */
 #include "http_internal.h"
 
@@ -15,11 +14,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat.h"
+#include "domain/msg.h"
 #include "proto/omtp_proto.h"
 
 #define HTTP_MAX_RECIPIENTS 1000
 #define HTTP_MAX_NOTIFY_ID  100
+
+/* Who the HTTP API acts as (domain/msg.h): the business backend. */
+static const omtp_dom_caller api_caller = {.role = OMTP_DOM_API};
+
+/* The longest "content" the API reads: max_content, the one size rule the
+ * domain applies too (0 = no limit of its own; the body limit still holds). */
+static size_t content_max(const http_req *r)
+{
+    return r->srv->cfg->max_content ? r->srv->cfg->max_content : SIZE_MAX;
+}
 
 /* ------------------------------------------------ recipients exist? */
 
@@ -168,6 +177,11 @@ static void notify_one_done(void *arg, int code, const char *desc, const omtp_ms
         notify_finish(c);
 }
 
+static void notify_one_result(void *arg, const omtp_dom_result *res)
+{
+    notify_one_done(arg, res->code, res->desc, res->stored, res->dup);
+}
+
 static void notify_send(recipients *t)
 {
     notify_ctx *c = (notify_ctx *)t;
@@ -195,7 +209,7 @@ static void notify_send(recipients *t)
             s->ctx = c;
             s->idx = i;
             c->pending++;
-            rc = omtp_chat_submit(c->t.srv, &m, notify_one_done, s);
+            rc = omtp_dom_send_biz(c->t.srv, &api_caller, &m, notify_one_result, s);
             if (rc < 0)
                 c->pending--;
         } else {
@@ -228,7 +242,7 @@ void http_ep_notify(http_req *r)
         return;
     json_t *hp = r->json ? json_object_get(r->json, "highPriority") : NULL;
     if (!http_get_str(r, "id", true, HTTP_MAX_NOTIFY_ID, &id) ||
-        !http_get_str(r, "content", true, r->srv->cfg->max_content, &content) ||
+        !http_get_str(r, "content", true, content_max(r), &content) ||
         !http_get_str(r, "pushInfo", false, 4096, &pushInfo) ||
         !http_get_int(r, "contentType", false, 0, &contentType)) {
         http_str_list_free(&to);
@@ -318,7 +332,7 @@ void http_ep_sync(http_req *r)
     if (!http_get_ids(r, "to", true, HTTP_MAX_RECIPIENTS, &to))
         return;
     if (!http_get_int(r, "command", true, 0, &command) ||
-        !http_get_str(r, "content", false, r->srv->cfg->max_content, &content)) {
+        !http_get_str(r, "content", false, content_max(r), &content)) {
         http_str_list_free(&to);
         return;
     }
@@ -393,12 +407,13 @@ static int message_check_work(omtp_db *db, void *arg)
     return rc;
 }
 
-static void message_done(void *arg, int code, const char *desc, const omtp_msg_rec *stored,
-                         bool dup)
+static void message_done(void *arg, const omtp_dom_result *res)
 {
     http_req *r = arg;
-    if (code != OMTP_EC_SUCCESS || !stored) {
-        http_reply_ec(r, code, desc);
+    const omtp_msg_rec *stored = res->stored;
+    bool dup = res->dup;
+    if (res->code != OMTP_EC_SUCCESS || !stored) {
+        http_reply_ec(r, res->code, res->desc);
         return;
     }
     http_reply_json(r, dup ? 200 : 201,
@@ -415,7 +430,10 @@ static void message_checked(void *arg, int status)
     if (status < 0) {
         http_reply_store_err(r, status);
     } else if (!http_reply_refusal(r, &c->refusal)) {
-        if ((status = omtp_chat_submit(c->srv, &c->m, message_done, r)) < 0)
+        status = c->m.type == PT_MSG_GROUP_CHAT
+                     ? omtp_dom_send_group(c->srv, &api_caller, &c->m, message_done, r)
+                     : omtp_dom_send_single(c->srv, &api_caller, &c->m, message_done, r);
+        if (status < 0)
             http_reply_store_err(r, status);
     }
     message_free(c);
@@ -427,7 +445,7 @@ void http_ep_messages(http_req *r)
     int64_t contentType;
     if (!http_get_id(r, "from", true, &from) || !http_get_str(r, "to", true, OMTP_ID_MAX, &to) ||
         !http_get_str(r, "type", false, 16, &type) ||
-        !http_get_str(r, "content", true, r->srv->cfg->max_content, &content) ||
+        !http_get_str(r, "content", true, content_max(r), &content) ||
         !http_get_str(r, "pushInfo", false, 4096, &pushInfo) ||
         !http_get_str(r, "id", false, OMTP_PACKID_MAX, &id) ||
         !http_get_int(r, "contentType", false, 0, &contentType))

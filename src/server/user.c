@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat.h"
+#include "domain/msg.h"
 #include "group.h"
 #include "handlers.h"
 #include "webhook.h"
