@@ -5,7 +5,7 @@
  * includes no server header and never touches a connection, the presence
  * table, the group cache or the monitor table itself. The server hands it an
  * omtp_cluster_host at start (omtp_cluster_start): a table of functions and
- * an opaque `host` pointer passed back to each. src/server/cluster_host.c is
+ * an opaque `host` pointer passed back to each. src/omtp/cluster_host.c is
  * the one server file implementing it.
  *
  * Local devices are named by an opaque handle (`dev`, the server's

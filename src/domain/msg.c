@@ -45,10 +45,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "group.h"
-#include "idlist.h"
-#include "monitor.h"
-#include "webhook.h"
+#include "core/idlist.h"
+#include "domain/group_state.h"
 
 #define DESC_MAX 192
 
@@ -303,8 +301,9 @@ static void send_stored(void *arg, int status)
         }
         /* encoded once, sliced for large groups (group.h) */
         omtp_fanout_msg(s, &j->m, m, j->except);
-        /* offline push webhook (webhook.h): members without a foreground device */
-        omtp_webhook_offline_push(s, &j->m, &m->ids);
+        /* offline push (msg_hooks): members without a foreground device */
+        if (s->msg_hooks)
+            s->msg_hooks->stored(s, &j->m, &m->ids);
         omtp_members_unref(m);
     } else {
         tars_str users[2] = {j->m.msg.to, j->m.msg.from};
@@ -312,9 +311,10 @@ static void send_stored(void *arg, int status)
         if (j->m.type == PT_MSG_BIZ_NOTIFY || tars_str_eq(&users[0], users[1].data))
             l.n = 1; /* an appId is not a user; a note to self goes once */
         omtp_deliver_msg(s, &j->m, &l, j->except);
-        /* offline push webhook (webhook.h): the recipient, if not in the foreground */
+        /* offline push (msg_hooks): the recipient, if not in the foreground */
         tars_str_list to = {users, 1};
-        omtp_webhook_offline_push(s, &j->m, &to);
+        if (s->msg_hooks)
+            s->msg_hooks->stored(s, &j->m, &to);
     }
 }
 
@@ -474,10 +474,11 @@ static int dom_send(omtp_server *s, const omtp_dom_caller *who, int type, const 
         omtp_conn_ref(who->conn);
         j->except = who->conn;
     }
-    /* before-send webhook (webhook.h), for what users send: the business
+    /* before-send hook (msg_hooks), for what users send: the business
      * backend may refuse the message before it is stored; send_checked()
      * continues */
-    if (who->role == OMTP_DOM_USER && omtp_webhook_before_send(s, &j->m, send_checked, j))
+    if (who->role == OMTP_DOM_USER && s->msg_hooks &&
+        s->msg_hooks->before_send(s, &j->m, send_checked, j))
         return 0;
     return send_submit(j);
 }

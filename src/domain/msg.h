@@ -45,7 +45,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "server.h"
+#include "core/server.h"
 
 enum omtp_dom_role {
     OMTP_DOM_USER = 0, /* a logged-in user over OMTP (user, conn set) */
@@ -69,6 +69,26 @@ typedef struct omtp_dom_result {
 } omtp_dom_result;
 
 typedef void (*omtp_dom_done_fn)(void *arg, const omtp_dom_result *res);
+
+/*
+ * What the business backend hooks into the message path (the webhooks,
+ * hooks/webhook.h, register them in s->msg_hooks at start; the domain sits
+ * below them and only calls through this table). Loop thread.
+ *
+ *   before_send  asked before a user's message (OMTP_DOM_USER) is stored:
+ *                returns false to let it through now, or true and calls
+ *                `verdict` exactly once later (never from inside) with
+ *                OMTP_EC_SUCCESS or the refusal's code and words.
+ *   stored       told after a message is committed, with the recipients
+ *                (a group's members, a single chat's recipient): the
+ *                offline push.
+ */
+typedef void (*omtp_dom_verdict_fn)(void *arg, int code, const char *desc);
+struct omtp_msg_hooks {
+    bool (*before_send)(omtp_server *s, const omtp_msg_rec *m, omtp_dom_verdict_fn verdict,
+                        void *arg);
+    void (*stored)(omtp_server *s, const omtp_msg_rec *m, const tars_str_list *recipients);
+};
 
 /*
  * Sends. `m` is borrowed (copied before return). Read from it: flags (only

@@ -7,8 +7,11 @@
 #      omtp_<layer>); it must fail on its forbidden header, and only there
 #      (the layer's own header, included first, must be found);
 #   2. the sources: every '#include "dir/..."' in src/tars, proto, client,
-#      util, store and cluster names an allowed layer, and no include climbs
-#      out of its folder with "../".
+#      util, store, cluster and the server folders already clean of upward
+#      includes (src/domain, src/omtpd) names an allowed layer, and no include
+#      climbs out of its folder with "../". The server folders not checked yet
+#      (core, omtp, http, hooks) are listed in docs/architecture.md under
+#      "still to move"; each gets its check_dir line when its list is empty.
 set -u
 B=${1:?build dir}
 SRC=${OMTP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -66,6 +69,8 @@ check_dir client tars proto client
 check_dir util util
 check_dir store util tars proto store
 check_dir cluster util tars proto cluster
-[ "$fail" = "$before" ] && ok "src/tars, proto, client, util, store, cluster include only layers below them"
+check_dir domain util tars proto store cluster core domain
+check_dir omtpd util tars proto store cluster core domain omtp http hooks omtpd
+[ "$fail" = "$before" ] && ok "src/tars, proto, client, util, store, cluster, domain, omtpd include only layers below them"
 
 exit $fail

@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "group.h"
-#include "idlist.h"
+#include "domain/group_state.h"
+#include "core/idlist.h"
 
 static omtp_members *members_of(int n, const char *prefix)
 {

@@ -14,7 +14,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "guard.h"
+#include "core/guard.h"
 
 static void key_of(const char *addr, char *out, size_t outlen)
 {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "ratelimit.h"
+#include "core/ratelimit.h"
 
 /* How many of n requests at now_ms get a token. */
 static int take_n(omtp_ratelimit *rl, uint32_t rate, uint32_t burst, int n, uint64_t now_ms)

@@ -17,7 +17,7 @@
 
 #include "hook_receiver.h"
 #include "proto/omtp_errors.h"
-#include "webhook_worker.h"
+#include "hooks/webhook_worker.h"
 
 #define SECRET "s3cret-for-tests"
 

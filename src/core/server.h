@@ -1,0 +1,224 @@
+/*
+ * server.h - the omtpd core: server, connections, requests, replies, pushes.
+ *
+ * Threading: everything here runs on the ONE libuv loop thread, which owns
+ * connections, sessions and the presence table. Storage runs on the store
+ * thread (store.h); handlers reach it only through omtp_store_submit(), whose
+ * completions come back on the loop. Nothing on the loop blocks.
+ *
+ * Request life cycle (the one rule every handler follows):
+ *   dispatch decodes a frame into an omtp_req (heap, owns its body, holds a
+ *   reference on its connection) and calls the handler for its type. The
+ *   handler now owns the request and must, exactly once -- synchronously or
+ *   from a store completion -- call one of omtp_reply(), omtp_reply_code(),
+ *   omtp_reply_empty() or omtp_req_free(). Each frees the request. Replying to
+ *   a connection that closed meanwhile is a no-op (the request still frees).
+ *
+ * Pushes: a packet for many receivers is encoded once into an omtp_wire
+ * (reference counted) and queued on each connection without copying; the
+ * wire holds one encoding per transform variant (plain, zlib, AES, both),
+ * made lazily, so connections that use compression/encryption get it too.
+ */
+#ifndef OMTP_SERVER_H
+#define OMTP_SERVER_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "proto/omtp_packet.h"
+#include "store/store.h"
+
+typedef struct omtp_server omtp_server;
+typedef struct omtp_conn omtp_conn;
+typedef struct omtp_wire omtp_wire;
+
+#define OMTP_PACKID_MAX 128
+
+/* ------------------------------------------------------------ connections */
+
+enum omtp_conn_state {
+    OMTP_CONN_NEW = 0, /* accepted, not logged in: only PING and LOGIN */
+    OMTP_CONN_AUTHING, /* LOGIN submitted to the store, waiting */
+    OMTP_CONN_ONLINE,  /* logged in */
+    OMTP_CONN_CLOSING, /* close requested: no more input, output flushing */
+};
+
+struct omtp_conn {
+    omtp_server *srv;
+    uint64_t id;   /* unique per process, for logs */
+    int state;     /* enum omtp_conn_state */
+    char peer[64]; /* "ip:port" */
+    /* identity, valid from ONLINE on */
+    char userId[OMTP_ID_MAX + 1];
+    int32_t deviceType;
+    char deviceId[OMTP_ID_MAX + 1];
+    int64_t loginMs;
+    bool monitor_role; /* user has the monitor role */
+    /* transforms the peer used: replies mirror the request, pushes follow these */
+    bool uses_zlib;
+    bool uses_aes;
+    /* the device said it is in the background (webhook.h): counts as offline
+     * for offline pushes; set by PT_USERATTRIBUTE_SET "device.background" */
+    bool background;
+    /* presence: next device of the same user (see omtp_presence_first) */
+    omtp_conn *next_device;
+    /* opaque per-module state (monitor subscriptions etc.) */
+    void *monitor_state;
+    /* implementation details live in conn.c; do not touch from handlers */
+    struct omtp_conn_impl *impl;
+};
+
+/* Keeps a connection struct alive across async work (it may still close). */
+void omtp_conn_ref(omtp_conn *c);
+void omtp_conn_unref(omtp_conn *c);
+/* true until the connection started closing */
+bool omtp_conn_is_open(const omtp_conn *c);
+/* Flushes queued output then closes. `reason` is logged. */
+void omtp_conn_close(omtp_conn *c, const char *reason);
+/* Queues an encoded wire on the connection (takes its own reference).
+ * Returns 0, or OMTP_ECLOSED. A connection whose unsent output exceeds the
+ * configured cap is closed ("slow reader"), never allowed to grow. */
+int omtp_conn_send_wire(omtp_conn *c, omtp_wire *w);
+
+/* ------------------------------------------------------------- requests */
+
+typedef struct omtp_req {
+    omtp_conn *conn; /* referenced for the request's life */
+    int type;        /* PT_* */
+    int64_t flags;   /* request header flags */
+    char packId[OMTP_PACKID_MAX + 1];
+    const tars_struct_desc *desc; /* request payload struct, NULL if none */
+    void *body;                   /* decoded payload (owned), NULL if none/empty */
+    uint64_t startNs;             /* uv_hrtime() at dispatch, for latency metrics */
+} omtp_req;
+
+/* Sends the reply (type and packId echoed, ACK set, transforms mirrored)
+ * and frees the request. `body` is borrowed (encoded before return). */
+void omtp_reply(omtp_req *req, const tars_struct_desc *desc, const void *body);
+/* Sends the reply struct of the request's type with its code set (and desc,
+ * or errorCode{code, desc}, where the struct has them), everything else at
+ * defaults. Types whose reply has no payload get a CommonErrorCode. Logs
+ * non-zero codes at debug level. Frees the request. */
+void omtp_reply_code(omtp_req *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* ACK with an empty payload (PING, LOGOUT, KICKOUT). Frees the request. */
+void omtp_reply_empty(omtp_req *req);
+/* Frees without replying (e.g. the client's answer to SYNC_DATA_CMD). */
+void omtp_req_free(omtp_req *req);
+
+/* A handler: owns req (see the life cycle above). */
+typedef void (*omtp_handler_fn)(omtp_req *req);
+
+/* --------------------------------------------------------------- pushes */
+
+/* Encodes a packet once. packId NULL = a fresh UUID. Returns NULL on OOM. */
+omtp_wire *omtp_wire_new(int type, int64_t flags, const char *packId, const tars_struct_desc *desc,
+                         const void *body);
+void omtp_wire_ref(omtp_wire *w);
+void omtp_wire_unref(omtp_wire *w);
+
+/* First online connection of a user on this node (then c->next_device). */
+omtp_conn *omtp_presence_first(omtp_server *s, const char *userId);
+/* Sends w to every online device of userId except `except` (may be NULL).
+ * Returns the number of devices it was queued on. In a cluster, devices on
+ * other nodes are reached through the cluster bus. */
+int omtp_push_user(omtp_server *s, const char *userId, omtp_wire *w, const omtp_conn *except);
+/* Pushes PT_SYNC_DATA_CMD {command, content} to every device of userId. */
+void omtp_push_sync_cmd(omtp_server *s, const char *userId, int command, const char *content);
+
+/* chat.c: pushes a stored message (as MsgReq with server fields, header type
+ * m->type and m->flags, packId m->packId) to every online device of each of
+ * `users` and to connections monitoring its session, except `except`. */
+void omtp_deliver_msg(omtp_server *s, const omtp_msg_rec *m, const tars_str_list *users,
+                      const omtp_conn *except);
+
+/* monitor.c: connections monitoring a session get w (except `except` and
+ * connections of users in `recipients`, who get w pushed as members; NULL =
+ * none), on this node and -- through the cluster bus -- on other nodes. */
+void omtp_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w, const omtp_conn *except,
+                       const tars_str_list *recipients);
+/* monitor.c: registers the monitor table's close observer (server init). */
+int omtp_monitor_init(omtp_server *s);
+
+/* ------------------------------------------------------ close observers */
+
+/* Subsystems above the core (monitors, the cluster) learn that an online
+ * connection is closing by registering an observer, instead of the core
+ * calling them: fn(arg, c) runs once per connection that was ONLINE, when
+ * it starts closing (c->state is already CLOSING, c is still in the
+ * presence table, its identity fields are valid), in registration order.
+ * At most OMTP_CLOSE_OBSERVERS_MAX; register returns OMTP_ENOMEM beyond.
+ * close_observers.c. */
+#define OMTP_CLOSE_OBSERVERS_MAX 8
+typedef void (*omtp_close_fn)(void *arg, omtp_conn *c);
+int omtp_server_on_close(omtp_server *s, omtp_close_fn fn, void *arg);
+void omtp_server_off_close(omtp_server *s, omtp_close_fn fn, void *arg);
+/* conn.c: runs the observers for c. */
+void omtp_server_run_close_observers(omtp_conn *c);
+
+/* -------------------------------------------------------------- metrics */
+
+typedef struct omtp_metrics {
+    uint64_t conns_open, conns_total, conns_rejected;
+    uint64_t logins_ok, logins_failed, kicks;
+    uint64_t packets_in[OMTP_PT_MAX], packets_out[OMTP_PT_MAX]; /* by type (others in slot 0) */
+    uint64_t bytes_in, bytes_out;
+    uint64_t msgs_stored, msgs_dup, pushes;
+    uint64_t errors_by_code[64]; /* replies with a non-zero code, by code */
+    uint64_t slow_reader_closes, frame_errors;
+    uint64_t hp_pruned;           /* high-priority entries removed by retention (hp_retention.h) */
+    uint64_t rate_limited;        /* requests refused by the per-connection rate limit */
+    uint64_t rate_limit_closes;   /* connections closed for exceeding it persistently */
+    uint64_t conns_shed[8];       /* closed or refused by the guard, by enum omtp_shed_reason */
+    uint64_t pending_frame_bytes; /* bytes held by partial frames now (guard.h) */
+} omtp_metrics;
+
+/* --------------------------------------------------------------- server */
+
+struct omtp_server {
+    uv_loop_t *loop;
+    omtp_config *cfg;
+    omtp_store *store;
+    omtp_metrics metrics;
+    omtp_crypto_key aes_key;  /* from the config; .set false if none */
+    uint8_t token_secret[32]; /* HMAC key for login tokens */
+    bool stopping;
+    struct omtp_server_impl *impl; /* listeners, presence table, timers (server.c) */
+    struct mon_table *monitor;     /* monitor.c state, NULL while nobody monitors */
+    struct group_state *groups;    /* group_state.c state (member cache) */
+    struct omtp_http *http;        /* http.c state */
+    struct omtp_cluster *cluster;  /* cluster bus (cluster/cluster.h), NULL single-node */
+    struct webhook *webhook;       /* webhook.c state, NULL when no hook is configured */
+    /* what the business backend hooks into the message path (domain/msg.h,
+     * set by hooks/webhook.c at start), NULL when nothing is hooked */
+    const struct omtp_msg_hooks *msg_hooks;
+    struct hp_retention *hp_retention; /* hp_retention.c state, NULL when retention is off */
+    struct omtp_close_observer {       /* close_observers.c */
+        omtp_close_fn fn;
+        void *arg;
+    } close_observers[OMTP_CLOSE_OBSERVERS_MAX];
+    int nclose_observers;
+    struct omtp_guard *guard; /* guard.c: admission and shedding */
+};
+
+/* Life cycle (main.c): init opens the store, the listeners (writing
+ * cfg->port_file), signal handlers and the HTTP API; run runs the loop until
+ * a graceful stop (SIGINT/SIGTERM or omtp_server_stop) finished; free
+ * releases what is left. init fills `why` with what to do on failure. */
+int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *why, size_t whylen);
+int omtp_server_run(omtp_server *s);
+void omtp_server_stop(omtp_server *s);
+void omtp_server_free(omtp_server *s);
+/* "host:port" / "[v6]:port" -> host, port. Returns 0 or OMTP_EINVAL. */
+int omtp_parse_hostport(const char *hp, char *host, size_t hostlen, int *port);
+
+/* Logging: log.h. */
+#include "util/log.h"
+
+/* Session ids and the id alphabet: proto/omtp_session.h. */
+#include "proto/omtp_session.h"
+
+#endif

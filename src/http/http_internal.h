@@ -1,0 +1,165 @@
+/*
+ * http_internal.h - what the HTTP endpoint files share (http*.c only).
+ *
+ * An http_req is created by the HTTP thread for each request and carries its
+ * route, path parameters and parsed JSON body to the loop thread. The
+ * endpoint function (loop thread) owns the request from then on and must
+ * answer it exactly once, synchronously or from a store completion, with
+ * http_reply_json(), http_reply_error() or http_reply_text(). After that
+ * call the request must not be touched: the HTTP thread may free it.
+ *
+ * Error replies are {"error":{"code":"snake_case","message":"words"}}.
+ */
+#ifndef OMTP_HTTP_INTERNAL_H
+#define OMTP_HTTP_INTERNAL_H
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "core/server.h"
+
+typedef struct http_req http_req;
+typedef void (*http_endpoint_fn)(http_req *r);
+
+#define HTTP_MAX_PARAMS 2
+
+struct http_req {
+    atomic_int refs;                              /* HTTP thread 1, loop 1 while queued/running */
+    struct MHD_Connection *_Atomic conn;          /* NULL once the HTTP side finished */
+    const struct http_route *route;               /* matched route */
+    char param[HTTP_MAX_PARAMS][OMTP_ID_MAX + 1]; /* {id} segments of the path */
+    char *body;                                   /* raw body (NUL-terminated) */
+    size_t body_len, body_cap;
+    bool too_big;      /* body went over the cap while reading */
+    bool rejected;     /* an error answer (resp) waits for the body's end */
+    char allow[64];    /* methods of the path, for 405 */
+    char line[160];    /* "METHOD /path" for logs */
+    uint64_t t0;       /* uv_hrtime() when the headers were in */
+    bool handed;       /* suspended and queued to the loop */
+    atomic_bool ready; /* response filled by the loop */
+    json_t *json;      /* parsed body (an object) or NULL */
+    omtp_server *srv;
+    /* response, filled on the loop thread */
+    unsigned status;
+    char *resp; /* malloc'ed */
+    size_t resp_len;
+    const char *ctype;
+    http_req *next; /* queue link (HTTP thread -> loop) */
+    /* loop thread: list of requests owned by endpoints, for shutdown */
+    http_req *iprev, *inext;
+    struct omtp_http *owner;
+    bool answered; /* response handed to the HTTP thread */
+};
+
+struct http_route {
+    const char *method;  /* "GET", "POST", ... */
+    const char *pattern; /* "/v1/users/{}/token": {} = one path segment */
+    bool auth;           /* needs an API key */
+    bool body;           /* expects a JSON object body */
+    http_endpoint_fn fn;
+};
+
+/* ---- replies (loop thread; each answers the request exactly once) */
+
+/* Sends `obj` (stolen) as JSON with `status`; NULL (a failed json_pack)
+ * answers 500. */
+void http_reply_json(http_req *r, unsigned status, json_t *obj);
+/* {"error":{"code": code, "message": printf(fmt, ...)}} with `status`. */
+void http_reply_error(http_req *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Sends `text` (malloc'ed, stolen) with a content type. */
+void http_reply_text(http_req *r, unsigned status, const char *ctype, char *text, size_t len);
+/* Maps a chat/group protocol code (OMTP_EC_*) to an HTTP error reply. */
+void http_reply_ec(http_req *r, int ec, const char *desc);
+/* Replies 503/500 for a failed store submit or store error (OMTP_E*). */
+void http_reply_store_err(http_req *r, int err);
+
+/* A refusal found by a store work item (store thread), answered later from
+ * its completion on the loop thread. status 0: none. Ids are at most
+ * OMTP_ID_MAX bytes, so msg holds a message naming two of them whole. */
+typedef struct http_refusal {
+    unsigned status;
+    const char *code; /* a string literal */
+    char msg[400];
+} http_refusal;
+/* Records the refusal in *f and returns rc, so that a work item can
+ * `return http_refuse(&c->refusal, rc, 404, "unknown_user", ...)`. */
+int http_refuse(http_refusal *f, int rc, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Answers the recorded refusal; false (nothing sent) if there is none. */
+bool http_reply_refusal(http_req *r, const http_refusal *f);
+
+/* ---- body fields (loop thread). Each getter returns false after it has
+ * replied 400 (missing_field / invalid_field), so callers just return. */
+
+/* A string field; *out = NULL when absent and not required. */
+bool http_get_str(http_req *r, const char *key, bool required, size_t maxlen, const char **out);
+/* A user or app id field (proto/omtp_session.h: OMTP_ID_RULE). */
+bool http_get_id(http_req *r, const char *key, bool required, const char **out);
+/* A group id field: 1..OMTP_ID_MAX bytes, no control characters or '/'. */
+bool http_get_group_id(http_req *r, const char *key, bool required, const char **out);
+/* An integer field; *out = def when absent and not required. */
+bool http_get_int(http_req *r, const char *key, bool required, int64_t def, int64_t *out);
+/* A user id or an array of user ids (1..max, duplicates dropped) into *out (init'ed
+ * here; the caller frees it with omtp_list_free-style tars_str_list_free). */
+bool http_get_ids(http_req *r, const char *key, bool required, uint32_t max, tars_str_list *out);
+/* Whether s is a valid user or app id (see http_get_id). */
+bool http_valid_id(const char *s);
+/* Whether s is a valid group id (see http_get_group_id). */
+bool http_valid_group_id(const char *s);
+
+void http_str_list_free(tars_str_list *l);
+int http_str_list_push(tars_str_list *l, const char *s);
+
+/* ---- endpoints */
+void http_ep_healthz(http_req *r);
+void http_ep_metrics(http_req *r);
+void http_ep_notify(http_req *r);
+void http_ep_sync(http_req *r);
+void http_ep_messages(http_req *r);
+void http_ep_user_create(http_req *r);
+void http_ep_user_get(http_req *r);
+void http_ep_user_update(http_req *r);
+void http_ep_user_delete(http_req *r);
+void http_ep_user_password(http_req *r);
+void http_ep_user_token(http_req *r);
+void http_ep_user_role(http_req *r);
+void http_ep_group_create(http_req *r);
+void http_ep_group_get(http_req *r);
+void http_ep_group_dismiss(http_req *r);
+void http_ep_group_add(http_req *r);
+void http_ep_group_remove(http_req *r);
+
+/* HTTP request counters by status class (1xx..5xx), for /metrics. */
+void http_counts(omtp_server *srv, uint64_t out[6]);
+/* HTTP connections refused at http_max_conns / http_max_conns_per_ip. */
+uint64_t http_refused(omtp_server *srv);
+/* HTTP connections shut down by the slow-client guard (http_guard.c): no
+ * whole request within http_timeout_s, shed at http_max_conns, over
+ * http_max_conns_per_ip. */
+void http_guard_stats(omtp_server *srv, uint64_t *timeouts, uint64_t *full, uint64_t *per_ip);
+
+/* http_guard.c: slow-client protection (see the file's comment). */
+typedef struct http_guard http_guard;
+http_guard *http_guard_new(unsigned max_conns, unsigned max_per_ip, unsigned timeout_s);
+void http_guard_free(http_guard *g);
+/* The connection limit to give libmicrohttpd (a little above max_conns). */
+unsigned http_guard_mhd_limit(const http_guard *g);
+/* MHD_OPTION_NOTIFY_CONNECTION callback (cls = the guard); the code is an
+ * enum MHD_ConnectionNotificationCode. */
+void http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                       enum MHD_ConnectionNotificationCode code);
+/* HTTP threads: the whole request arrived / its response completed. */
+void http_guard_request_in(http_guard *g, struct MHD_Connection *c);
+void http_guard_request_done(http_guard *g, struct MHD_Connection *c);
+/* Loop thread (tick): shuts down connections past their deadline. */
+void http_guard_sweep(http_guard *g);
+void http_guard_counts(http_guard *g, uint64_t *timeouts, uint64_t *full, uint64_t *per_ip);
+
+#endif

@@ -1,0 +1,489 @@
+/*
+ * auth.c - PT_LOGIN, PT_LOGOUT, PT_KICKOUT, PT_PING; password hashes and
+ * tokens (see auth.h for the formats and the cost of the KDF).
+ *
+ * Login: validate fields (code 20 and close if clientId, password or
+ * deviceType is missing, or deviceType is not one of the enum's 1..5: each
+ * device type is a presence slot, so a client must not invent them) -> optional slowdown when the
+ * peer's address failed recently -> fetch the user record on the store thread -> check the token
+ * (HMAC, on the loop: microseconds) or the scrypt hash (on libuv's thread
+ * pool, never on the loop nor the store thread, which group-commits
+ * messages) -> on success kick the user's previous connection of the same
+ * deviceType, enter the presence table, reply LoginResp{0, clientId}.
+ *
+ * Tokens are accepted for user ids the store does not know: the business
+ * backend that holds the secret vouches for its users. Such users have the
+ * plain user role.
+ */
+#include "auth.h"
+#include "core/core.h"
+#include "cluster_hooks.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCRYPT_R 8
+#define SCRYPT_P 1
+#define SALT_LEN 16
+#define KEY_LEN  32
+
+/* ------------------------------------------------------------ crypto */
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[p[i] >> 4];
+        out[2 * i + 1] = d[p[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+static int unhex(const char *s, size_t slen, uint8_t *out, size_t n)
+{
+    if (slen != 2 * n)
+        return -1;
+    for (size_t i = 0; i < 2 * n; i++) {
+        char ch = s[i];
+        int v = ch >= '0' && ch <= '9'   ? ch - '0'
+                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                         : -1;
+        if (v < 0)
+            return -1;
+        if (i % 2 == 0)
+            out[i / 2] = (uint8_t)(v << 4);
+        else
+            out[i / 2] |= (uint8_t)v;
+    }
+    return 0;
+}
+
+static int scrypt_key(const char *pw, const uint8_t *salt, size_t saltlen, int ln, int r, int p,
+                      uint8_t *key, size_t keylen)
+{
+    uint64_t N = 1ull << ln;
+    uint64_t maxmem = 128ull * (uint64_t)r * N + (1u << 20) + 128ull * r * p;
+    return EVP_PBE_scrypt(pw, strlen(pw), salt, saltlen, N, (uint64_t)r, (uint64_t)p, maxmem, key,
+                          keylen) == 1
+               ? 0
+               : OMTP_EINVAL;
+}
+
+int omtp_auth_hash_password(const char *password, char *out, size_t outlen)
+{
+    return omtp_auth_hash_password_cost(password, OMTP_SCRYPT_LN, out, outlen);
+}
+
+int omtp_auth_hash_password_cost(const char *password, int ln, char *out, size_t outlen)
+{
+    if (ln < 4 || ln > 20)
+        return OMTP_EINVAL;
+    uint8_t salt[SALT_LEN], key[KEY_LEN];
+    if (RAND_bytes(salt, sizeof(salt)) != 1)
+        return OMTP_EIO;
+    if (scrypt_key(password, salt, sizeof(salt), ln, SCRYPT_R, SCRYPT_P, key, sizeof(key)))
+        return OMTP_ENOMEM;
+    char hs[2 * SALT_LEN + 1], hk[2 * KEY_LEN + 1];
+    hex(salt, sizeof(salt), hs);
+    hex(key, sizeof(key), hk);
+    int n = snprintf(out, outlen, "$scrypt$ln=%d,r=%d,p=%d$%s$%s", ln, SCRYPT_R, SCRYPT_P, hs, hk);
+    OPENSSL_cleanse(key, sizeof(key));
+    return n > 0 && (size_t)n < outlen ? 0 : OMTP_EINVAL;
+}
+
+int omtp_auth_verify_password(const char *hash, const char *password)
+{
+    int ln, r, p, used = 0;
+    if (sscanf(hash, "$scrypt$ln=%d,r=%d,p=%d$%n", &ln, &r, &p, &used) != 3 || !used)
+        return OMTP_EINVAL;
+    if (ln < 1 || ln > 22 || r < 1 || r > 32 || p < 1 || p > 16)
+        return OMTP_EINVAL;
+    const char *salt_hex = hash + used;
+    const char *dollar = strchr(salt_hex, '$');
+    if (!dollar)
+        return OMTP_EINVAL;
+    uint8_t salt[64], want[KEY_LEN], got[KEY_LEN];
+    size_t sl = (size_t)(dollar - salt_hex) / 2;
+    if (sl == 0 || sl > sizeof(salt) || unhex(salt_hex, (size_t)(dollar - salt_hex), salt, sl) ||
+        unhex(dollar + 1, strlen(dollar + 1), want, KEY_LEN))
+        return OMTP_EINVAL;
+    if (scrypt_key(password, salt, sl, ln, r, p, got, sizeof(got)))
+        return OMTP_EINVAL;
+    int ok = CRYPTO_memcmp(got, want, KEY_LEN) == 0;
+    OPENSSL_cleanse(got, sizeof(got));
+    return ok ? 0 : OMTP_EINVAL;
+}
+
+int omtp_auth_is_token(const char *s)
+{
+    return strncmp(s, "v1.", 3) == 0;
+}
+
+static void token_mac(const uint8_t secret[32], const char *msg, size_t len, char out[65])
+{
+    uint8_t mac[32];
+    unsigned ml = sizeof(mac);
+    HMAC(EVP_sha256(), secret, 32, (const uint8_t *)msg, len, mac, &ml);
+    hex(mac, 32, out);
+}
+
+int omtp_auth_token_issue(const uint8_t secret[32], const char *userId, int64_t expiry, char *out,
+                          size_t outlen)
+{
+    if (!omtp_id_valid(userId))
+        return OMTP_EINVAL;
+    char msg[OMTP_ID_MAX + 64];
+    int n = snprintf(msg, sizeof(msg), "v1.%s.%lld", userId, (long long)expiry);
+    char mac[65];
+    token_mac(secret, msg, (size_t)n, mac);
+    int m = snprintf(out, outlen, "%s.%s", msg, mac);
+    return m > 0 && (size_t)m < outlen ? 0 : OMTP_EINVAL;
+}
+
+int omtp_auth_token_verify(const uint8_t secret[32], const char *token, const char *userId,
+                           int64_t now)
+{
+    if (!omtp_auth_is_token(token))
+        return OMTP_EINVAL;
+    const char *last = strrchr(token, '.');
+    if (!last || last - token < 4 || strlen(last + 1) != 64)
+        return OMTP_EINVAL;
+    char mac[65];
+    token_mac(secret, token, (size_t)(last - token), mac);
+    if (CRYPTO_memcmp(mac, last + 1, 64) != 0)
+        return OMTP_EINVAL;
+    /* authentic: now check the fields. "v1.<userId>.<expiry>": the expiry
+     * is digits only, so the user id (which may hold '.') ends at the dot
+     * before it, whatever the id */
+    const char *uid = token + 3;
+    size_t ul = strlen(userId);
+    if ((size_t)(last - uid) <= ul + 1 || memcmp(uid, userId, ul) != 0 || uid[ul] != '.')
+        return OMTP_EINVAL;
+    const char *dot = uid + ul;
+    char *end;
+    long long exp = strtoll(dot + 1, &end, 10);
+    if (end != last)
+        return OMTP_EINVAL;
+    return exp >= now ? 0 : OMTP_ETIMEDOUT;
+}
+
+int omtp_auth_load_secret(const omtp_config *cfg, uint8_t out[32], char *why, size_t whylen)
+{
+    if (cfg->token_secret_hex[0]) {
+        if (unhex(cfg->token_secret_hex, strlen(cfg->token_secret_hex), out, 32)) {
+            snprintf(why, whylen,
+                     "token_secret_hex must be 64 hex digits (e.g. from `openssl rand -hex 32`)");
+            return OMTP_EINVAL;
+        }
+        return 0;
+    }
+    omtp_store_config sc = {.data_dir = cfg->data_dir,
+                            .uri = cfg->store_uri[0] ? cfg->store_uri : NULL,
+                            .synchronous = cfg->sync_level};
+    omtp_db *db;
+    int rc = omtp_db_open(&sc, &db, why, whylen);
+    if (rc)
+        return rc;
+    tars_str v = {0};
+    rc = omtp_db_meta_get(db, "token_secret", &v);
+    if (rc == 0 && unhex(v.data, v.len, out, 32) == 0)
+        goto done;
+    if (rc != 0 && rc != OMTP_ENOTFOUND) {
+        snprintf(why, whylen, "cannot read the token secret from the store: %s", db->errmsg);
+        goto done;
+    }
+    /* first run (or unreadable value): make one and keep it */
+    char h[65];
+    if (RAND_bytes(out, 32) != 1) {
+        rc = OMTP_EIO;
+        snprintf(why, whylen, "no randomness for the token secret");
+        goto done;
+    }
+    hex(out, 32, h);
+    rc = omtp_db_begin(db);
+    if (!rc)
+        rc = omtp_db_meta_set(db, "token_secret", h);
+    if (!rc)
+        rc = omtp_db_commit(db);
+    else
+        omtp_db_rollback(db);
+    if (rc)
+        snprintf(why, whylen, "cannot save the token secret in the store: %s", db->errmsg);
+done:
+    tars_str_clear(&v);
+    omtp_db_close(db);
+    return rc;
+}
+
+/* ------------------------------------------------------------ handlers */
+
+void handle_ping(omtp_req *req)
+{
+    omtp_reply_empty(req);
+}
+
+void handle_logout(omtp_req *req)
+{
+    omtp_conn *c = req->conn;
+    omtp_conn_ref(c);
+    omtp_reply_empty(req);
+    omtp_conn_close(c, "logout");
+    omtp_conn_unref(c);
+}
+
+/* Sends KickOutReq{deviceType, deviceId of `by`} to victim and closes it. */
+static void kick(omtp_conn *victim, const omtp_conn *by, const char *why)
+{
+    omtp_KickOutReq k;
+    omtp_msg_init(&omtp_KickOutReq_desc, &k);
+    k.deviceType = by->deviceType;
+    if (tars_str_set(&k.deviceId, by->deviceId) == 0) {
+        omtp_wire *w = omtp_wire_new(PT_KICKOUT, 0, NULL, &omtp_KickOutReq_desc, &k);
+        if (w) {
+            omtp_conn_send_wire(victim, w);
+            omtp_wire_unref(w);
+        }
+    }
+    omtp_msg_free(&omtp_KickOutReq_desc, &k);
+    victim->srv->metrics.kicks++;
+    LOG_INFO("conn %llu kick user=%s dev=%s: %s (conn %llu)", (unsigned long long)victim->id,
+             victim->userId, omtp_log_device(victim->deviceType), why, (unsigned long long)by->id);
+    omtp_conn_close(victim, why);
+}
+
+void handle_kickout(omtp_req *req)
+{
+    omtp_conn *c = req->conn;
+    const omtp_KickOutReq *k = req->body;
+    if (!k || k->deviceType == 0) {
+        omtp_reply_code(req, OMTP_EC_PARAM, "KickOutReq.deviceType is required");
+        return;
+    }
+    omtp_conn *d = omtp_presence_first(c->srv, c->userId);
+    while (d) {
+        omtp_conn *next = d->next_device;
+        if (d != c && d->deviceType == k->deviceType &&
+            (k->deviceId.len == 0 || strcmp(d->deviceId, k->deviceId.data) == 0))
+            kick(d, c, "kicked out by the user's own device");
+        d = next;
+    }
+    /* cluster: the same device on another node */
+    omtp_server_cluster_kick_device(c, k->deviceType, k->deviceId.data);
+    omtp_reply_empty(req);
+}
+
+struct login_job {
+    omtp_req *req;
+    omtp_user_rec user;
+    bool found;
+    bool ok;
+    int store_rc;
+    uv_work_t work;
+    uv_timer_t delay;
+};
+
+static void job_free(struct login_job *j)
+{
+    omtp_user_rec_free(&j->user);
+    free(j);
+}
+
+static void login_reply(omtp_req *req, int code, const char *text)
+{
+    omtp_LoginResp r;
+    omtp_msg_init(&omtp_LoginResp_desc, &r);
+    r.code = code;
+    const omtp_LoginReq *lr = req->body;
+    if (lr)
+        tars_str_set(&r.clientId, lr->clientId.data ? lr->clientId.data : "");
+    if (text)
+        tars_str_set(&r.extraData, text);
+    if (code)
+        req->conn->srv->metrics.errors_by_code[code < 64 ? code : 0]++;
+    omtp_reply(req, &omtp_LoginResp_desc, &r);
+    omtp_msg_free(&omtp_LoginResp_desc, &r);
+}
+
+static void login_finish(struct login_job *j, int code, const char *text, const char *how)
+{
+    omtp_req *req = j->req;
+    omtp_conn *c = req->conn;
+    omtp_server *s = c->srv;
+    const omtp_LoginReq *lr = req->body;
+    if (!omtp_conn_is_open(c)) {
+        omtp_req_free(req);
+        job_free(j);
+        return;
+    }
+    if (code != OMTP_EC_SUCCESS) {
+        s->metrics.logins_failed++;
+        if (code != OMTP_EC_SERVICE_UNAVAILABLE) /* the server's trouble, not a bad guess */
+            omtp_login_failed(s, c->peer);
+        LOG_INFO("conn %llu login failed %s user=%s dev=%s: %s", (unsigned long long)c->id, c->peer,
+                 lr->clientId.data, omtp_log_device((int)lr->deviceType), text);
+        c->state = OMTP_CONN_NEW;
+        login_reply(req, code, text);
+        job_free(j);
+        return;
+    }
+    snprintf(c->userId, sizeof(c->userId), "%s", lr->clientId.data);
+    c->deviceType = lr->deviceType;
+    snprintf(c->deviceId, sizeof(c->deviceId), "%s", lr->deviceId.data ? lr->deviceId.data : "");
+    c->loginMs = omtp_now_ms();
+    c->monitor_role = j->found && j->user.role == OMTP_ROLE_MONITOR;
+    /* one live connection per (user, deviceType) */
+    omtp_conn *d = omtp_presence_first(s, c->userId);
+    while (d) {
+        omtp_conn *next = d->next_device;
+        if (d != c && d->deviceType == c->deviceType)
+            kick(d, c, "replaced by a new login on the same device type");
+        d = next;
+    }
+    c->state = OMTP_CONN_ONLINE;
+    omtp_conn_logged_in(c); /* full max_frame; leaves the unauthenticated counts */
+    omtp_presence_add(s, c);
+    /* cluster: publish presence; the same device type on another node is kicked there */
+    omtp_server_cluster_login(c);
+    s->metrics.logins_ok++;
+    omtp_login_succeeded(s, c->peer);
+    LOG_INFO("conn %llu login %s dev=%s (%s)%s", (unsigned long long)c->id, c->userId,
+             omtp_log_device(c->deviceType), how, c->monitor_role ? " monitor" : "");
+    login_reply(req, OMTP_EC_SUCCESS, NULL);
+    job_free(j);
+}
+
+static void kdf_work(uv_work_t *w)
+{
+    struct login_job *j = w->data;
+    const omtp_LoginReq *lr = j->req->body;
+    j->ok = omtp_auth_verify_password(j->user.pwHash.data, lr->password.data) == 0;
+}
+
+static void kdf_done(uv_work_t *w, int status)
+{
+    struct login_job *j = w->data;
+    if (status == 0 && j->ok)
+        login_finish(j, OMTP_EC_SUCCESS, NULL, "password");
+    else
+        login_finish(j, OMTP_EC_CONN_USERNAME_OR_PASSWORD, "wrong user id or password", NULL);
+}
+
+static int lookup_work(omtp_db *db, void *arg)
+{
+    struct login_job *j = arg;
+    const omtp_LoginReq *lr = j->req->body;
+    int rc = omtp_db_user_get(db, lr->clientId.data, &j->user);
+    j->found = rc == 0;
+    j->store_rc = rc == OMTP_ENOTFOUND ? 0 : rc;
+    return 0;
+}
+
+static void lookup_done(void *arg, int status)
+{
+    struct login_job *j = arg;
+    omtp_server *s = j->req->conn->srv;
+    const omtp_LoginReq *lr = j->req->body;
+    if (status || j->store_rc) {
+        /* the store unreachable (OMTP_EDB: e.g. PostgreSQL down) is
+         * SERVICE_UNAVAILABLE, as for sends; anything else DB_ERROR */
+        bool down = status == OMTP_EDB || j->store_rc == OMTP_EDB;
+        login_finish(j, down ? OMTP_EC_SERVICE_UNAVAILABLE : OMTP_EC_DB_ERROR,
+                     down ? "storage unavailable, try again" : "storage error, try again", NULL);
+        return;
+    }
+    if (omtp_auth_is_token(lr->password.data)) {
+        int rc = omtp_auth_token_verify(s->token_secret, lr->password.data, lr->clientId.data,
+                                        omtp_now_ms() / 1000);
+        if (rc == 0)
+            login_finish(j, OMTP_EC_SUCCESS, NULL, "token");
+        else
+            login_finish(j, OMTP_EC_CONN_USERNAME_OR_PASSWORD,
+                         rc == OMTP_ETIMEDOUT ? "token expired" : "invalid token", NULL);
+        return;
+    }
+    if (!j->found || j->user.pwHash.len == 0) {
+        login_finish(j, OMTP_EC_CONN_USERNAME_OR_PASSWORD, "wrong user id or password", NULL);
+        return;
+    }
+    j->work.data = j;
+    if (uv_queue_work(s->loop, &j->work, kdf_work, kdf_done) != 0)
+        login_finish(j, OMTP_EC_SERVICE_UNAVAILABLE, "server busy, try again", NULL);
+}
+
+static void lookup_start(struct login_job *j)
+{
+    omtp_server *s = j->req->conn->srv;
+    if (!s->store || !omtp_conn_is_open(j->req->conn) ||
+        omtp_store_submit(s->store, lookup_work, lookup_done, j) != 0)
+        login_finish(j, OMTP_EC_SERVICE_UNAVAILABLE, "server is shutting down, try again", NULL);
+}
+
+static void delay_closed(uv_handle_t *h)
+{
+    lookup_start(h->data);
+}
+
+static void delay_fired(uv_timer_t *t)
+{
+    uv_close((uv_handle_t *)t, delay_closed);
+}
+
+void handle_login(omtp_req *req)
+{
+    omtp_conn *c = req->conn;
+    omtp_server *s = c->srv;
+    const omtp_LoginReq *lr = req->body;
+    if (c->state == OMTP_CONN_ONLINE) {
+        login_reply(req, OMTP_EC_CONN_ACCESS_DENIED, "already logged in on this connection");
+        return;
+    }
+    if (c->state == OMTP_CONN_AUTHING) {
+        login_reply(req, OMTP_EC_CONN_ACCESS_DENIED, "a login is already in progress");
+        return;
+    }
+    char text[160] = "";
+    if (!lr)
+        snprintf(text, sizeof(text), "LoginReq.clientId, password and deviceType are required");
+    else if (lr->clientId.len == 0 || lr->password.len == 0 || lr->deviceType == 0)
+        snprintf(text, sizeof(text), "LoginReq.%s is required",
+                 lr->clientId.len == 0   ? "clientId"
+                 : lr->password.len == 0 ? "password"
+                                         : "deviceType");
+    else if (!omtp_id_valid_n(lr->clientId.data, lr->clientId.len))
+        snprintf(text, sizeof(text), "LoginReq.clientId is not a valid user id (%s)", OMTP_ID_RULE);
+    else if (lr->deviceType < 1 || lr->deviceType > OMTP_DEVICE_MAX)
+        snprintf(text, sizeof(text), "LoginReq.deviceType %d is not a device type (1..%d)",
+                 (int)lr->deviceType, OMTP_DEVICE_MAX);
+    if (text[0]) {
+        s->metrics.logins_failed++;
+        omtp_conn_ref(c);
+        login_reply(req, OMTP_EC_CONN_INDICATE, text);
+        omtp_conn_close(c, text);
+        omtp_conn_unref(c);
+        return;
+    }
+    struct login_job *j = calloc(1, sizeof(*j));
+    if (!j) {
+        login_reply(req, OMTP_EC_SERVER_EXCEPTION, "out of memory");
+        return;
+    }
+    j->req = req;
+    omtp_user_rec_init(&j->user);
+    c->state = OMTP_CONN_AUTHING;
+    uint32_t delay = omtp_login_delay_ms(s, c->peer);
+    if (delay) {
+        LOG_DEBUG("conn %llu login delayed %u ms after recent failures from %s",
+                  (unsigned long long)c->id, delay, c->peer);
+        uv_timer_init(s->loop, &j->delay);
+        j->delay.data = j;
+        uv_timer_start(&j->delay, delay_fired, delay, 0);
+        return;
+    }
+    lookup_start(j);
+}

@@ -1,0 +1,64 @@
+/*
+ * handlers.h - one handler per packet type, grouped in files by domain.
+ *
+ * Every handler follows the request life cycle of server.h: it owns `req`
+ * and replies (or frees it) exactly once. Handlers run on the loop thread;
+ * storage is reached through omtp_store_submit(). dispatch.c maps packet
+ * types to these functions; a handler is only called for a logged-in
+ * connection, except PING and LOGIN.
+ */
+#ifndef OMTP_HANDLERS_H
+#define OMTP_HANDLERS_H
+
+#include "core/server.h"
+
+/* auth.c */
+void handle_ping(omtp_req *req);
+void handle_login(omtp_req *req);
+void handle_logout(omtp_req *req);
+void handle_kickout(omtp_req *req);
+
+/* chat.c */
+void handle_single_chat(omtp_req *req);
+void handle_biz_notify(omtp_req *req);
+void handle_msg_ctrl(omtp_req *req);
+void handle_msg_read(omtp_req *req);
+
+/* sync.c */
+void handle_hot_session_sync(omtp_req *req);
+void handle_high_prior_sync(omtp_req *req);
+void handle_history_pull(omtp_req *req);
+void handle_sync_data_ack(omtp_req *req);
+
+/* monitor.c */
+void handle_monitor_start(omtp_req *req);
+void handle_monitor_stop(omtp_req *req);
+void handle_monitor_sync(omtp_req *req);
+
+/* group.c */
+void handle_group_chat(omtp_req *req);
+void handle_group_sync(omtp_req *req);
+void handle_group_create(omtp_req *req);
+void handle_group_join(omtp_req *req);
+void handle_group_quit(omtp_req *req);
+void handle_group_dismiss(omtp_req *req);
+void handle_group_update_creator(omtp_req *req);
+void handle_group_info_update(omtp_req *req);
+void handle_group_members_get(omtp_req *req);
+
+/* friend.c */
+void handle_friend_add(omtp_req *req);
+void handle_friend_del(omtp_req *req);
+void handle_friend_sync(omtp_req *req);
+
+/* user.c */
+void handle_userinfo_get(omtp_req *req);
+void handle_userinfo_update(omtp_req *req);
+void handle_user_attr_set(omtp_req *req);
+void handle_user_attr_get(omtp_req *req);
+void handle_session_attr_set(omtp_req *req);
+
+/* The handler for a packet type, or NULL if the type is unknown. */
+omtp_handler_fn omtp_dispatch_handler(int type);
+
+#endif

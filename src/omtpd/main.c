@@ -1,0 +1,578 @@
+/*
+ * main.c - the omtpd command: the server, and admin subcommands that work
+ * on the data directory whether the server runs or not.
+ *
+ *   omtpd [--config FILE] [--listen HOST:PORT] [--data-dir DIR] ...
+ *   omtpd user add|passwd|del|list|role|bulk|rename ...
+ *   omtpd token issue USERID [--ttl SECONDS]
+ */
+#include "omtp/auth.h"
+#include "store/maint.h"
+#include "core/server.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char user_help[] =
+    "usage: omtpd user add USERID --password PW [--name NAME] [--role monitor|user]\n"
+    "       omtpd user passwd USERID --password PW     set a new password\n"
+    "       omtpd user del USERID\n"
+    "       omtpd user list                          one line per user: id, role, name\n"
+    "       omtpd user role USERID monitor|user\n"
+    "       omtpd user rename OLD NEW                move a user's (or app's) data to NEW\n"
+    "       omtpd user bulk PREFIX COUNT --password PW [--start N] [--cost LN]\n"
+    "                 users PREFIX<start> .. PREFIX<start+COUNT-1> for load tests, in one\n"
+    "                 transaction; --cost LN (4..20, default 14) is scrypt's log2 N: lower\n"
+    "                 values make logins cheap and the hashes weak (benchmarks only)\n"
+    "\n"
+    "User commands work on the data directory (or --store URI) whether the server runs\n"
+    "or not; they take --config, --data-dir and --store like the server. Except rename:\n"
+    "it refuses to run while any omtpd uses the store (stop them first; it takes the\n"
+    "store's server lock, and omtpd refuses to start while rename runs).\n"
+    "\n"
+    "User ids (and app ids) are\n  " OMTP_ID_RULE ".\n\n"
+    "rename moves everything stored under OLD to NEW (profile, password, role, friends,\n"
+    "groups, conversations and their session ids, read cursors, attributes, queued\n"
+    "high-priority notices) in one transaction; NEW must not exist. Use it for ids\n"
+    "from before this rule (omtpd refuses to start while the store holds any, and\n"
+    "names them). Tokens issued for OLD stop working: issue new ones for NEW.\n"
+    "\n"
+    "Examples:\n"
+    "  omtpd user add carol --password 's3cret' --name Carol --data-dir ./var\n"
+    "  omtpd user passwd alice --password 'new-pw' --data-dir ./var\n"
+    "  omtpd user bulk bench 1000 --password bench --cost 4\n"
+    "  omtpd user rename john_smith john.smith --data-dir ./var\n";
+
+static const char token_help[] =
+    "usage: omtpd token issue USERID [--ttl SECONDS]\n"
+    "\n"
+    "Prints an HMAC login token for USERID, valid for --ttl seconds (default 86400).\n"
+    "A client logs in with the token as its password until it expires. The secret is\n"
+    "token_secret_hex, or the one generated once and kept in the store: give the same\n"
+    "--config / --data-dir / --store as the server.\n"
+    "\n"
+    "Example:\n"
+    "  omtpd token issue carol --ttl 3600 --data-dir ./var\n";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: omtpd [OPTIONS]                 run the server (foreground; Ctrl-C or\n"
+            "                                       SIGTERM stops it cleanly)\n"
+            "       omtpd user add|passwd|del|list|role|bulk|rename ...   manage users\n"
+            "       omtpd token issue USERID [--ttl SECONDS]        issue a login token\n"
+            "\n"
+            "`omtpd user --help` and `omtpd token --help` describe the admin commands; they\n"
+            "take --config, --data-dir and --store like the server.\n"
+            "\n"
+            "Examples:\n"
+            "  omtpd                                           SQLite in ./var, 127.0.0.1:9000\n"
+            "  omtpd --config omtpd.conf                       settings from a file\n"
+            "  omtpd --listen 0.0.0.0:9000 --data-dir /srv/omtp --log-level debug\n"
+            "  omtpd user add carol --password 's3cret'\n"
+            "\n"
+            "options:\n"
+            "  --config FILE            read settings from FILE (key = value; see "
+            "omtpd.conf.sample)\n"
+            "  --store URI              same as --store-uri\n"
+            "  --redis URL              same as --redis-url (redis://HOST:PORT[/DB])\n"
+            "  --help                   this text\n"
+            "every setting of the config file is also an option (key with dashes):\n");
+    omtp_config_print_help(out);
+}
+
+/* Options shared by every mode. Returns 0, or prints and returns 2. Options
+ * that are not settings and not in `extra` are errors; extra ones are
+ * copied to *rest (argv order kept). */
+struct args {
+    omtp_config cfg;
+    const char *pos[8]; /* positional words */
+    int npos;
+    const char *password, *name, *role, *ttl, *start, *cost;
+};
+
+static int parse_args(struct args *a, int argc, char **argv, int first, bool admin)
+{
+    const char *help = !admin ? NULL : strcmp(argv[1], "user") == 0 ? user_help : token_help;
+    char why[512];
+    omtp_config_defaults(&a->cfg);
+    /* the config file first, so the command line wins whatever the order */
+    for (int i = first; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "omtpd: --config needs a FILE\n");
+                return 2;
+            }
+            if (omtp_config_load(&a->cfg, argv[i + 1], why, sizeof(why))) {
+                fprintf(stderr, "omtpd: %s\n", why);
+                return 2;
+            }
+        }
+    }
+    for (int i = first; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 ||
+            (help && i == first && !strcmp(arg, "help"))) {
+            if (help)
+                fputs(help, stdout);
+            else
+                usage(stdout);
+            exit(0);
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            if (!admin || a->npos >= 8) {
+                fprintf(stderr, "omtpd: unexpected argument '%s' (see omtpd%s --help)\n", arg,
+                        admin ? (help == user_help ? " user" : " token") : "");
+                return 2;
+            }
+            a->pos[a->npos++] = arg;
+            continue;
+        }
+        const char *opt = arg + 2;
+        char optbuf[64];
+        const char *val = NULL;
+        const char *eq = strchr(opt, '=');
+        if (eq && (size_t)(eq - opt) < sizeof(optbuf)) {
+            memcpy(optbuf, opt, (size_t)(eq - opt));
+            optbuf[eq - opt] = 0;
+            opt = optbuf;
+            val = eq + 1;
+        } else {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "omtpd: --%s needs a value (see omtpd%s --help)\n", opt,
+                        admin ? (help == user_help ? " user" : " token") : "");
+                return 2;
+            }
+            val = argv[++i];
+        }
+        if (strcmp(opt, "config") == 0)
+            continue;
+        if (strcmp(opt, "store") == 0)
+            opt = "store-uri";
+        if (strcmp(opt, "redis") == 0)
+            opt = "redis-url";
+        if (admin && strcmp(opt, "password") == 0) {
+            a->password = val;
+            continue;
+        }
+        if (admin && strcmp(opt, "name") == 0) {
+            a->name = val;
+            continue;
+        }
+        if (admin && strcmp(opt, "role") == 0) {
+            a->role = val;
+            continue;
+        }
+        if (admin && strcmp(opt, "start") == 0) {
+            a->start = val;
+            continue;
+        }
+        if (admin && strcmp(opt, "cost") == 0) {
+            a->cost = val;
+            continue;
+        }
+        if (admin && strcmp(opt, "ttl") == 0) {
+            a->ttl = val;
+            continue;
+        }
+        if (omtp_config_set_option(&a->cfg, opt, val, why, sizeof(why))) {
+            fprintf(stderr, "omtpd: %s\n", why);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ admin */
+
+static omtp_db *admin_open(const omtp_config *cfg)
+{
+    omtp_store_config sc = {.data_dir = cfg->data_dir,
+                            .uri = cfg->store_uri[0] ? cfg->store_uri : NULL,
+                            .synchronous = cfg->sync_level};
+    omtp_db *db;
+    char why[512];
+    if (omtp_db_open(&sc, &db, why, sizeof(why))) {
+        fprintf(stderr, "omtpd: %s\n", why);
+        return NULL;
+    }
+    return db;
+}
+
+static int parse_role(const char *r)
+{
+    if (!r || strcmp(r, "user") == 0)
+        return OMTP_ROLE_USER;
+    if (strcmp(r, "monitor") == 0)
+        return OMTP_ROLE_MONITOR;
+    return -1;
+}
+
+static int check_id(const char *id)
+{
+    if (!omtp_id_valid(id)) {
+        fprintf(stderr, "omtpd: '%s' is not a valid user id: user ids are " OMTP_ID_RULE "\n", id);
+        return -1;
+    }
+    return 0;
+}
+
+static int user_bulk(struct args *a)
+{
+    if (a->npos < 3 || !a->password || !a->password[0]) {
+        fprintf(stderr, "omtpd: usage: omtpd user bulk PREFIX COUNT --password PW [--start N] "
+                        "[--cost LN] (see omtpd user --help)\n");
+        return 2;
+    }
+    const char *prefix = a->pos[1];
+    long count = strtol(a->pos[2], NULL, 10), start = a->start ? strtol(a->start, NULL, 10) : 0;
+    int cost = a->cost ? (int)strtol(a->cost, NULL, 10) : OMTP_SCRYPT_LN;
+    if (count <= 0 || start < 0 || cost < 4 || cost > 20 || strlen(prefix) > OMTP_ID_MAX - 12) {
+        fprintf(stderr, "omtpd: user bulk: COUNT > 0, --start >= 0, --cost 4..20 (see omtpd "
+                        "user --help)\n");
+        return 2;
+    }
+    if (prefix[0] && !omtp_id_valid(prefix)) {
+        fprintf(
+            stderr,
+            "omtpd: user bulk: PREFIX '%s' would make invalid user ids: user ids are " OMTP_ID_RULE
+            "\n",
+            prefix);
+        return 2;
+    }
+    omtp_db *db = admin_open(&a->cfg);
+    if (!db)
+        return 1;
+    int rc = omtp_db_begin(db), added = 0, existed = 0;
+    /* hashing is slow on purpose (scrypt): show progress on a terminal, and
+     * a line per 10% otherwise when the run is long enough to matter */
+    bool tty = isatty(STDERR_FILENO);
+    long step = count >= 1000 ? count / 10 : 0, last_tty = -1;
+    time_t t0 = time(NULL);
+    for (long i = start; !rc && i < start + count; i++) {
+        long done = i - start;
+        if (tty && (done == 0 || time(NULL) != last_tty)) {
+            last_tty = time(NULL);
+            fprintf(stderr, "\rcreating users: %ld/%ld (%lld s)", done, count,
+                    (long long)(last_tty - t0));
+        } else if (!tty && step && done && done % step == 0 && time(NULL) - t0 >= 2) {
+            fprintf(stderr, "creating users: %ld/%ld (%lld s)\n", done, count,
+                    (long long)(time(NULL) - t0));
+        }
+        char id[OMTP_ID_MAX + 1], hash[OMTP_PWHASH_MAX];
+        snprintf(id, sizeof(id), "%s%ld", prefix, i);
+        if ((rc = omtp_auth_hash_password_cost(a->password, cost, hash, sizeof(hash))))
+            break;
+        omtp_user_rec u;
+        omtp_user_rec_init(&u);
+        tars_str_set(&u.userId, id);
+        tars_str_set(&u.pwHash, hash);
+        tars_str_set(&u.info.userId, id);
+        tars_str_set(&u.info.name, id);
+        u.createdMs = omtp_now_ms();
+        rc = omtp_db_user_create(db, &u);
+        omtp_user_rec_free(&u);
+        if (rc == OMTP_EEXIST) {
+            existed++;
+            rc = 0;
+        } else if (!rc) {
+            added++;
+        }
+    }
+    if (tty && rc)
+        fputc('\n', stderr);
+    else if (tty)
+        fprintf(stderr, "\rcreating users: %ld/%ld (%lld s), committing\n", count, count,
+                (long long)(time(NULL) - t0));
+    if (!rc)
+        rc = omtp_db_commit(db);
+    else
+        omtp_db_rollback(db);
+    if (rc)
+        fprintf(stderr, "omtpd: user bulk failed: %s %s\n", omtp_strerror(rc), db->errmsg);
+    else
+        printf("%d users added, %d existed (%s%ld .. %s%ld)\n", added, existed, prefix, start,
+               prefix, start + count - 1);
+    omtp_db_close(db);
+    return rc ? 1 : 0;
+}
+
+/* omtpd user rename OLD NEW: never beside a running server (its caches,
+ * sessions and queued pushes name OLD), so it takes the store's server lock
+ * exclusive, which every omtpd holds shared while it runs. */
+static int user_rename(struct args *a)
+{
+    if (a->npos != 3) {
+        fprintf(stderr, "omtpd: usage: omtpd user rename OLD NEW (see omtpd user --help)\n");
+        return 2;
+    }
+    const char *from = a->pos[1], *to = a->pos[2];
+    if (!from[0]) {
+        fprintf(stderr, "omtpd: user rename: OLD is empty\n");
+        return 2;
+    }
+    if (check_id(to))
+        return 2;
+    if (strcmp(from, to) == 0) {
+        fprintf(stderr, "omtpd: user rename: OLD and NEW are the same\n");
+        return 2;
+    }
+    omtp_db *db = admin_open(&a->cfg);
+    if (!db)
+        return 1;
+    /* a server that has just stopped may hold it for a moment more
+     * (PostgreSQL drops a closed session's locks asynchronously) */
+    int rc = omtp_db_server_lock(db, true);
+    for (int i = 0; rc == OMTP_EBUSY && i < 20; i++) {
+        usleep(100 * 1000);
+        rc = omtp_db_server_lock(db, true);
+    }
+    if (rc) {
+        if (rc == OMTP_EBUSY)
+            fprintf(stderr,
+                    "omtpd: user rename refused: %s. Stop every omtpd using this store, then "
+                    "run it again\n",
+                    db->errmsg);
+        else
+            fprintf(stderr, "omtpd: user rename: cannot lock the store: %s\n", db->errmsg);
+        omtp_db_close(db);
+        return 1;
+    }
+    char why[512] = "";
+    omtp_rename_stats st = {0};
+    rc = omtp_db_begin(db);
+    if (!rc)
+        rc = omtp_store_user_rename(db, from, to, why, sizeof(why), &st);
+    if (!rc)
+        rc = omtp_db_commit(db);
+    else
+        omtp_db_rollback(db);
+    if (rc) {
+        fprintf(stderr, "omtpd: user rename %s %s failed: %s\n", from, to,
+                why[0] ? why : db->errmsg);
+        omtp_db_close(db);
+        return rc == OMTP_ENOTFOUND || rc == OMTP_EEXIST ? 2 : 1;
+    }
+    printf("renamed %s to %s (%d conversation(s) moved to new session ids, %d shared session "
+           "id(s) split)\n",
+           from, to, st.moved_sessions, st.split_sessions);
+    omtp_db_close(db);
+    return 0;
+}
+
+static int user_cmd(struct args *a)
+{
+    const char *sub = a->npos > 0 ? a->pos[0] : "";
+    const char *id = a->npos > 1 ? a->pos[1] : NULL;
+    int rc, ret = 1;
+    if (strcmp(sub, "list") == 0) {
+        omtp_db *db = admin_open(&a->cfg);
+        if (!db)
+            return 1;
+        omtp_user_rec_list l = {0};
+        if ((rc = omtp_db_user_list(db, &l))) {
+            fprintf(stderr, "omtpd: cannot list users: %s\n", db->errmsg);
+        } else {
+            for (uint32_t i = 0; i < l.n; i++)
+                printf("%s\t%s\t%s\n", l.items[i].userId.data,
+                       l.items[i].role == OMTP_ROLE_MONITOR ? "monitor" : "user",
+                       l.items[i].info.name.data ? l.items[i].info.name.data : "");
+            ret = 0;
+        }
+        omtp_user_rec_list_free(&l);
+        omtp_db_close(db);
+        return ret;
+    }
+    if (strcmp(sub, "bulk") == 0)
+        return user_bulk(a);
+    if (strcmp(sub, "rename") == 0)
+        return user_rename(a);
+    if (strcmp(sub, "add") && strcmp(sub, "passwd") && strcmp(sub, "del") && strcmp(sub, "role")) {
+        if (!sub[0])
+            fprintf(stderr,
+                    "omtpd: user needs a command: add, passwd, del, list, role, bulk or rename "
+                    "(see omtpd user --help)\n");
+        else
+            fprintf(stderr,
+                    "omtpd: unknown user command '%s': use add, passwd, del, list, role, bulk or "
+                    "rename "
+                    "(see omtpd user --help)\n",
+                    sub);
+        return 2;
+    }
+    if (!id) {
+        fprintf(stderr, "omtpd: user %s needs a USERID (see omtpd user --help)\n", sub);
+        return 2;
+    }
+    if (check_id(id))
+        return 2;
+    char hash[OMTP_PWHASH_MAX];
+    int role = 0;
+    if (!strcmp(sub, "add") || !strcmp(sub, "passwd")) {
+        if (!a->password || !a->password[0]) {
+            fprintf(stderr, "omtpd: user %s needs --password PW (see omtpd user --help)\n", sub);
+            return 2;
+        }
+        if (omtp_auth_hash_password(a->password, hash, sizeof(hash))) {
+            fprintf(stderr, "omtpd: hashing the password failed\n");
+            return 1;
+        }
+    }
+    if (!strcmp(sub, "add") || !strcmp(sub, "role")) {
+        const char *r = !strcmp(sub, "role") ? (a->npos > 2 ? a->pos[2] : a->role) : a->role;
+        if (!strcmp(sub, "role") && !r) {
+            fprintf(stderr, "omtpd: user role needs monitor or user\n");
+            return 2;
+        }
+        role = parse_role(r);
+        if (role < 0) {
+            fprintf(stderr, "omtpd: unknown role '%s': use monitor or user\n", r);
+            return 2;
+        }
+    }
+    omtp_db *db = admin_open(&a->cfg);
+    if (!db)
+        return 1;
+    if ((rc = omtp_db_begin(db))) {
+        fprintf(stderr, "omtpd: %s\n", db->errmsg);
+        omtp_db_close(db);
+        return 1;
+    }
+    if (!strcmp(sub, "add")) {
+        omtp_user_rec u;
+        omtp_user_rec_init(&u);
+        tars_str_set(&u.userId, id);
+        tars_str_set(&u.pwHash, hash);
+        u.role = role;
+        tars_str_set(&u.info.userId, id);
+        tars_str_set(&u.info.name, a->name ? a->name : id);
+        u.createdMs = omtp_now_ms();
+        rc = omtp_db_user_create(db, &u);
+        omtp_user_rec_free(&u);
+        if (rc == OMTP_EEXIST)
+            fprintf(
+                stderr,
+                "omtpd: user %s already exists (change its password with `omtpd user passwd`)\n",
+                id);
+    } else if (!strcmp(sub, "passwd")) {
+        rc = omtp_db_user_set_password(db, id, hash);
+    } else if (!strcmp(sub, "del")) {
+        rc = omtp_db_user_delete(db, id);
+    } else {
+        rc = omtp_db_user_set_role(db, id, role);
+    }
+    if (rc == OMTP_ENOTFOUND)
+        fprintf(stderr, "omtpd: no user %s (list users with `omtpd user list`)\n", id);
+    else if (rc && rc != OMTP_EEXIST)
+        fprintf(stderr, "omtpd: user %s failed: %s %s\n", sub, omtp_strerror(rc), db->errmsg);
+    if (!rc)
+        rc = omtp_db_commit(db);
+    else
+        omtp_db_rollback(db);
+    if (!rc) {
+        ret = 0;
+        if (!strcmp(sub, "add"))
+            printf("user %s added%s\n", id, role == OMTP_ROLE_MONITOR ? " (monitor)" : "");
+        else if (!strcmp(sub, "passwd"))
+            printf("password of %s changed\n", id);
+        else if (!strcmp(sub, "del"))
+            printf("user %s deleted\n", id);
+        else
+            printf("user %s is now a %s\n", id, role == OMTP_ROLE_MONITOR ? "monitor" : "user");
+    }
+    omtp_db_close(db);
+    return ret;
+}
+
+static int token_cmd(struct args *a)
+{
+    if (a->npos < 2 || strcmp(a->pos[0], "issue") != 0) {
+        fprintf(stderr, "omtpd: usage: omtpd token issue USERID [--ttl SECONDS] (see omtpd "
+                        "token --help)\n");
+        return 2;
+    }
+    const char *id = a->pos[1];
+    if (check_id(id))
+        return 2;
+    long long ttl = 86400;
+    if (a->ttl) {
+        char *end;
+        ttl = strtoll(a->ttl, &end, 10);
+        if (!a->ttl[0] || *end) {
+            fprintf(stderr, "omtpd: --ttl needs a number of seconds\n");
+            return 2;
+        }
+    }
+    uint8_t secret[32];
+    char why[512], tok[OMTP_ID_MAX + 128];
+    if (omtp_auth_load_secret(&a->cfg, secret, why, sizeof(why))) {
+        fprintf(stderr, "omtpd: %s\n", why);
+        return 1;
+    }
+    int rc = omtp_auth_token_issue(secret, id, omtp_now_ms() / 1000 + ttl, tok, sizeof(tok));
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (rc) {
+        fprintf(stderr, "omtpd: cannot issue a token for '%s'\n", id);
+        return 2;
+    }
+    printf("%s\n", tok);
+    return 0;
+}
+
+/* ------------------------------------------------------------ server */
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
+    memset(&a, 0, sizeof(a));
+    if (argc > 1 && (strcmp(argv[1], "user") == 0 || strcmp(argv[1], "token") == 0)) {
+        int rc = parse_args(&a, argc, argv, 2, true);
+        if (rc)
+            return rc;
+        omtp_log_set_level(OMTP_LOG_WARN);
+        return strcmp(argv[1], "user") == 0 ? user_cmd(&a) : token_cmd(&a);
+    }
+    int rc = parse_args(&a, argc, argv, 1, false);
+    if (rc)
+        return rc;
+    raise_nofile();
+    signal(SIGPIPE, SIG_IGN);
+    /* A fixed mmap threshold: big blocks (scrypt's 16 MiB per login check)
+     * go back to the system when freed instead of staying in the heap. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    omtp_log_set_level(a.cfg.log_level);
+    LOG_INFO("omtpd starting (open files limit %llu)", (unsigned long long)rl.rlim_cur);
+
+    uv_loop_t *loop = uv_default_loop();
+    static omtp_server srv;
+    char why[1000]; /* the log line holds ~1000 bytes (log.c); a store with bad ids lists them */
+    if (omtp_server_init(&srv, loop, &a.cfg, why, sizeof(why))) {
+        LOG_ERROR("%s", why);
+        fprintf(stderr, "omtpd: %s\n", why);
+        omtp_server_free(&srv);
+        return 1;
+    }
+    omtp_server_run(&srv);
+    omtp_server_free(&srv);
+    uv_loop_close(loop);
+    LOG_INFO("omtpd stopped");
+    return 0;
+}
