@@ -74,7 +74,7 @@ static const struct setting settings[] = {
     S(aes_key_hex, "64 hex digits: AES-256-GCM key for CRYPTO=1 payloads"),
     S(token_secret_hex, "64 hex digits: HMAC secret for login tokens"),
     U(compress_threshold, "compress pushes bigger than this to zlib-using peers"),
-    U(max_content, "largest message content in bytes"),
+    U(max_content, "largest message content in bytes, 0 = no limit of its own"),
     U(revoke_limit_s, "revoke/edit time limit in seconds, 0 = none"),
     U(group_member_limit, "default group member limit, and the most a client may set"),
     U(group_member_hard_limit, "most memberLimit the HTTP API (administrator) may set"),
