@@ -424,6 +424,76 @@ static void test_read_cursor(void **st)
     fx_stop(f);
 }
 
+/* A fake business backend in s->msg_hooks: what it was asked and told. */
+static struct {
+    int asked, told;
+    char told_to[64];
+    bool refuse;
+} hk;
+
+/* the refusal comes later, from the loop, as the webhook's does */
+static uv_timer_t hk_timer;
+static omtp_dom_verdict_fn hk_verdict;
+static void *hk_arg;
+
+static void hk_fire(uv_timer_t *t)
+{
+    (void)t;
+    hk_verdict(hk_arg, OMTP_EC_SENSI_MATCH, "refused by the fake backend");
+}
+
+static bool fake_before_send(omtp_server *s, const omtp_msg_rec *m, omtp_dom_verdict_fn verdict,
+                             void *arg)
+{
+    (void)m;
+    hk.asked++;
+    if (!hk.refuse)
+        return false; /* let it through now */
+    hk_verdict = verdict;
+    hk_arg = arg;
+    uv_timer_init(s->loop, &hk_timer);
+    uv_timer_start(&hk_timer, hk_fire, 0, 0);
+    return true;
+}
+
+static void fake_stored(omtp_server *s, const omtp_msg_rec *m, const tars_str_list *to)
+{
+    (void)s;
+    (void)m;
+    hk.told++;
+    snprintf(hk.told_to, sizeof hk.told_to, "%s", to->n ? to->items[0].data : "");
+}
+
+/* The before-send hook is asked for what a user sends, not for what the
+ * backend itself sends through the API; the offline-push hook is told of
+ * every stored message with its recipients, whoever sent it. */
+static void test_hooks_by_caller(void **st)
+{
+    (void)st;
+    fx *f = fx_start(64 * 1024, false);
+    static const struct omtp_msg_hooks fake = {.before_send = fake_before_send,
+                                               .stored = fake_stored};
+    f->s.msg_hooks = &fake;
+    memset(&hk, 0, sizeof hk);
+    assert_int_equal(send_as(f, omtp_dom_send_single, user("alice"), "", "bob", "x", "h1").code, 0);
+    assert_int_equal(hk.asked, 1);
+    assert_int_equal(hk.told, 1);
+    assert_string_equal(hk.told_to, "bob");
+    assert_int_equal(send_as(f, omtp_dom_send_single, API, "alice", "carol", "x", "h2").code, 0);
+    assert_int_equal(hk.asked, 1); /* not asked for the API */
+    assert_int_equal(hk.told, 2);
+    assert_string_equal(hk.told_to, "carol");
+    hk.refuse = true;
+    answer a = send_as(f, omtp_dom_send_group, user("bob"), "", "GC_t", "x", "h3");
+    assert_int_equal(a.code, OMTP_EC_SENSI_MATCH);
+    assert_false(a.stored);
+    assert_int_equal(hk.told, 2); /* refused: nothing stored, nobody told */
+    assert_int_equal(f->s.metrics.msgs_stored, 2);
+    uv_close((uv_handle_t *)&hk_timer, NULL);
+    f->s.msg_hooks = NULL;
+    fx_stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_friends_only),
         cmocka_unit_test(test_ctrl_authority),
         cmocka_unit_test(test_read_cursor),
+        cmocka_unit_test(test_hooks_by_caller),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
