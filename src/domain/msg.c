@@ -157,7 +157,9 @@ typedef struct send_job {
     omtp_msg_rec m; /* in: the message; out: as stored */
     bool dup;
     bool friends_only;
-    int code; /* OMTP_EC_*, decided before or on the store thread */
+    bool check_sender; /* from must be a user (API/admin callers sending a chat) */
+    int code;          /* OMTP_EC_*, decided before or on the store thread */
+    int reason;        /* enum omtp_dom_reason */
     char desc[DESC_MAX];
     /* group chat: the members, from the cache (snapshot taken at submit) or
      * fetched by the work item (then installed in the cache at `epoch`) */
@@ -208,29 +210,44 @@ static int send_work(omtp_db *db, void *arg)
     bool yes = false;
     int rc;
 
+    if (j->check_sender) {
+        rc = omtp_db_user_exists(db, msg->from.data, &yes);
+        if (rc != 0)
+            return rc;
+        if (!yes) {
+            j->reason = OMTP_DOM_UNKNOWN_SENDER;
+            return FAIL(j, OMTP_EC_PARAM, "sender '%s' does not exist", msg->from.data);
+        }
+    }
     if (j->m.type == PT_MSG_GROUP_CHAT) {
         omtp_GroupChatInfo g;
         bool dismissed = false;
         omtp_msg_init(&omtp_GroupChatInfo_desc, &g);
         rc = omtp_db_group_get(db, msg->to.data, &g, &dismissed);
         omtp_msg_free(&omtp_GroupChatInfo_desc, &g);
-        if (rc == OMTP_ENOTFOUND || (rc == 0 && dismissed))
+        if (rc == OMTP_ENOTFOUND || (rc == 0 && dismissed)) {
+            j->reason = OMTP_DOM_UNKNOWN_GROUP;
             return FAIL(j, OMTP_EC_GROUP_NOT_EXIST, "group '%s' does not exist%s", msg->to.data,
                         dismissed ? " (dismissed)" : "");
+        }
         if (rc != 0)
             return rc;
         rc = omtp_db_group_is_member(db, msg->to.data, msg->from.data, &yes);
         if (rc != 0)
             return rc;
-        if (!yes)
+        if (!yes) {
+            j->reason = OMTP_DOM_NOT_MEMBER;
             return FAIL(j, OMTP_EC_GROUP_NO_PRIVILEGE, "'%s' is not a member of group '%s'",
                         msg->from.data, msg->to.data);
+        }
     } else {
         rc = omtp_db_user_exists(db, msg->to.data, &yes);
         if (rc != 0)
             return rc;
-        if (!yes)
+        if (!yes) {
+            j->reason = OMTP_DOM_UNKNOWN_RECIPIENT;
             return FAIL(j, OMTP_EC_PARAM, "recipient '%s' does not exist", msg->to.data);
+        }
         if (j->friends_only && j->m.type == PT_MSG_SINGLE_CHAT &&
             strcmp(msg->from.data, msg->to.data) != 0) {
             rc = omtp_db_friend_is(db, msg->from.data, msg->to.data, &yes);
@@ -335,8 +352,11 @@ static void send_done(void *arg, int status)
         else
             s->metrics.msgs_stored++;
     }
-    omtp_dom_result res = {
-        .code = j->code, .desc = j->desc, .stored = j->code == 0 ? &j->m : NULL, .dup = j->dup};
+    omtp_dom_result res = {.code = j->code,
+                           .reason = j->code ? j->reason : OMTP_DOM_OK,
+                           .desc = j->desc,
+                           .stored = j->code == 0 ? &j->m : NULL,
+                           .dup = j->dup};
     j->done(j->arg, &res);
     send_job_free(j);
 }
@@ -412,6 +432,7 @@ static int send_prepare(send_job *j, const omtp_dom_caller *who, int type, const
     if (tars_str_set(&msg->sessionId, sid) != 0)
         return OMTP_ENOMEM;
     j->friends_only = s->cfg->friends_only;
+    j->check_sender = who->role != OMTP_DOM_USER && type != PT_MSG_BIZ_NOTIFY;
     return 0;
 }
 

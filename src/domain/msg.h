@@ -22,9 +22,11 @@
  *                        its own message (the user's other devices do).
  *   role OMTP_DOM_API    the HTTP API acting for the business backend:
  *   role OMTP_DOM_ADMIN  the admin CLI. MsgReq.from is taken as given (a
- *                        user for chats, an appId for business notices); the
- *                        before-send webhook is not asked (the backend is the
- *                        one sending); every device of the sender is pushed.
+ *                        user for chats, checked to exist: PARAM, reason
+ *                        OMTP_DOM_UNKNOWN_SENDER; an appId for business
+ *                        notices); the before-send webhook is not asked (the
+ *                        backend is the one sending); every device of the
+ *                        sender is pushed.
  *
  * Everything else (recipient exists, membership of a live group,
  * friends_only, 1..max_content bytes with 0 = unlimited, dedup by
@@ -59,8 +61,19 @@ typedef struct omtp_dom_caller {
     omtp_conn *conn;  /* the acting device (referenced while needed), or NULL */
 } omtp_dom_caller;
 
+/* Why a send was refused, where the OMTP code alone does not say which
+ * party is missing (the HTTP API answers each with its own 404/403). */
+enum omtp_dom_reason {
+    OMTP_DOM_OK = 0,
+    OMTP_DOM_UNKNOWN_SENDER,    /* from is not a user (API/admin callers) */
+    OMTP_DOM_UNKNOWN_RECIPIENT, /* to is not a user (code PARAM) */
+    OMTP_DOM_UNKNOWN_GROUP,     /* no such group, or dismissed (GROUP_NOT_EXIST) */
+    OMTP_DOM_NOT_MEMBER,        /* from is not a member (GROUP_NO_PRIVILEGE) */
+};
+
 typedef struct omtp_dom_result {
     int code;                   /* OMTP_EC_* (OMTP_EC_SUCCESS when done) */
+    int reason;                 /* sends: enum omtp_dom_reason, OMTP_DOM_OK otherwise */
     const char *desc;           /* what was wrong, in words ("" on success) */
     const omtp_msg_rec *stored; /* sends: the message as stored, NULL on failure */
     bool dup;                   /* sends: (from, packId) was stored before; `stored`

@@ -359,84 +359,46 @@ void http_ep_sync(http_req *r)
 
 /* ---------------------------------------------------- /v1/messages */
 
-/* The sender, the recipient (or group) and membership are checked in one
- * store round trip first, so each gets its own HTTP answer (404 unknown
- * user / group, 403 not a member); chat.c checks again when it stores. */
+/* One domain call (domain/msg.h) checks, stores and pushes; its refusal
+ * reason gives each missing party its own HTTP answer (404 unknown user /
+ * group, 403 not a member). */
 typedef struct message_ctx {
     http_req *r;
-    omtp_server *srv;
-    omtp_msg_rec m;
-    http_refusal refusal; /* found by the check */
+    char from[OMTP_ID_MAX + 1], to[OMTP_ID_MAX + 1];
 } message_ctx;
-
-static void message_free(message_ctx *c)
-{
-    omtp_msg_rec_free(&c->m);
-    free(c);
-}
-
-static int message_check_work(omtp_db *db, void *arg)
-{
-    message_ctx *c = arg;
-    const char *from = c->m.msg.from.data, *to = c->m.msg.to.data;
-    bool yes = false;
-    int rc = omtp_db_user_exists(db, from, &yes);
-    if (rc || !yes)
-        return rc ? rc
-                  : http_refuse(&c->refusal, 0, 404, "unknown_user", "no such user: %s (from)",
-                                from);
-    if (c->m.type == PT_MSG_SINGLE_CHAT) {
-        rc = omtp_db_user_exists(db, to, &yes);
-        if (rc || !yes)
-            return rc ? rc
-                      : http_refuse(&c->refusal, 0, 404, "unknown_user", "no such user: %s (to)",
-                                    to);
-        return 0;
-    }
-    omtp_GroupChatInfo g;
-    bool dismissed = false;
-    omtp_msg_init(&omtp_GroupChatInfo_desc, &g);
-    rc = omtp_db_group_get(db, to, &g, &dismissed);
-    omtp_msg_free(&omtp_GroupChatInfo_desc, &g);
-    if (rc == OMTP_ENOTFOUND || (rc == 0 && dismissed))
-        return http_refuse(&c->refusal, 0, 404, "unknown_group", "no such group: %s", to);
-    if (rc == 0)
-        rc = omtp_db_group_is_member(db, to, from, &yes);
-    if (rc == 0 && !yes)
-        return http_refuse(&c->refusal, 0, 403, "not_member", "%s is not a member of %s", from, to);
-    return rc;
-}
 
 static void message_done(void *arg, const omtp_dom_result *res)
 {
-    http_req *r = arg;
-    const omtp_msg_rec *stored = res->stored;
-    bool dup = res->dup;
-    if (res->code != OMTP_EC_SUCCESS || !stored) {
-        http_reply_ec(r, res->code, res->desc);
-        return;
-    }
-    http_reply_json(r, dup ? 200 : 201,
-                    json_pack("{s:s,s:I,s:I,s:s,s:b}", "sessionId", stored->msg.sessionId.data,
-                              "seqId", (json_int_t)stored->msg.seqId, "timestamp",
-                              (json_int_t)stored->msg.timestamp, "packId", stored->packId.data,
-                              "duplicate", dup));
-}
-
-static void message_checked(void *arg, int status)
-{
     message_ctx *c = arg;
     http_req *r = c->r;
-    if (status < 0) {
-        http_reply_store_err(r, status);
-    } else if (!http_reply_refusal(r, &c->refusal)) {
-        status = c->m.type == PT_MSG_GROUP_CHAT
-                     ? omtp_dom_send_group(c->srv, &api_caller, &c->m, message_done, r)
-                     : omtp_dom_send_single(c->srv, &api_caller, &c->m, message_done, r);
-        if (status < 0)
-            http_reply_store_err(r, status);
+    const omtp_msg_rec *stored = res->stored;
+    bool dup = res->dup;
+    switch (res->reason) {
+    case OMTP_DOM_UNKNOWN_SENDER:
+        http_reply_error(r, 404, "unknown_user", "no such user: %s (from)", c->from);
+        break;
+    case OMTP_DOM_UNKNOWN_RECIPIENT:
+        http_reply_error(r, 404, "unknown_user", "no such user: %s (to)", c->to);
+        break;
+    case OMTP_DOM_UNKNOWN_GROUP:
+        http_reply_error(r, 404, "unknown_group", "no such group: %s", c->to);
+        break;
+    case OMTP_DOM_NOT_MEMBER:
+        http_reply_error(r, 403, "not_member", "%s is not a member of %s", c->from, c->to);
+        break;
+    default:
+        if (res->code != OMTP_EC_SUCCESS || !stored) {
+            http_reply_ec(r, res->code, res->desc);
+            break;
+        }
+        http_reply_json(r, dup ? 200 : 201,
+                        json_pack("{s:s,s:I,s:I,s:s,s:b}", "sessionId", stored->msg.sessionId.data,
+                                  "seqId", (json_int_t)stored->msg.seqId, "timestamp",
+                                  (json_int_t)stored->msg.timestamp, "packId", stored->packId.data,
+                                  "duplicate", dup));
+        break;
     }
-    message_free(c);
+    free(c);
 }
 
 void http_ep_messages(http_req *r)
@@ -488,22 +450,25 @@ void http_ep_messages(http_req *r)
         return;
     }
     c->r = r;
-    c->srv = r->srv;
-    omtp_msg_rec_init(&c->m);
-    c->m.type = ptype;
-    c->m.flags = hp && json_is_true(hp) ? OMTP_F_HIGHPRJ : 0;
-    int rc = tars_str_set(&c->m.packId, id ? id : "");
-    rc |= tars_str_set(&c->m.msg.from, from);
-    rc |= tars_str_set(&c->m.msg.to, to);
-    rc |= tars_str_set(&c->m.msg.content, content);
-    rc |= tars_str_set(&c->m.msg.pushInfo, pushInfo ? pushInfo : "");
-    c->m.msg.contentType = (int32_t)contentType;
-    if (rc == 0)
-        rc = omtp_store_submit(r->srv->store, message_check_work, message_checked, c);
-    else
-        rc = OMTP_ENOMEM;
+    snprintf(c->from, sizeof c->from, "%s", from);
+    snprintf(c->to, sizeof c->to, "%s", to);
+    /* borrowed strings: the domain copies what it keeps */
+    omtp_msg_rec m;
+    omtp_msg_rec_init(&m);
+    m.type = ptype;
+    m.flags = hp && json_is_true(hp) ? OMTP_F_HIGHPRJ : 0;
+    m.packId = (tars_str){(char *)(id ? id : ""), (uint32_t)strlen(id ? id : "")};
+    m.msg.from = (tars_str){(char *)from, (uint32_t)strlen(from)};
+    m.msg.to = (tars_str){(char *)to, (uint32_t)strlen(to)};
+    m.msg.content = (tars_str){(char *)content, (uint32_t)strlen(content)};
+    m.msg.pushInfo =
+        (tars_str){(char *)(pushInfo ? pushInfo : ""), (uint32_t)strlen(pushInfo ? pushInfo : "")};
+    m.msg.contentType = (int32_t)contentType;
+    int rc = ptype == PT_MSG_GROUP_CHAT
+                 ? omtp_dom_send_group(r->srv, &api_caller, &m, message_done, c)
+                 : omtp_dom_send_single(r->srv, &api_caller, &m, message_done, c);
     if (rc < 0) {
+        free(c);
         http_reply_store_err(r, rc);
-        message_free(c);
     }
 }

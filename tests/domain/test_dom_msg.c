@@ -32,7 +32,7 @@ typedef struct fx {
 /* What a domain call answered (copied out of the borrowed result). */
 typedef struct answer {
     bool called;
-    int code;
+    int code, reason;
     char desc[256];
     bool stored, dup;
     int64_t seq;
@@ -45,6 +45,7 @@ static void on_result(void *arg, const omtp_dom_result *res)
     assert_false(a->called); /* exactly once */
     a->called = true;
     a->code = res->code;
+    a->reason = res->reason;
     snprintf(a->desc, sizeof a->desc, "%s", res->desc ? res->desc : "");
     a->dup = res->dup;
     a->seq = res->seq;
@@ -261,7 +262,15 @@ static void test_user_sends_as_itself(void **st)
     assert_string_equal(a.sid, sid);
     a = send_as(f, omtp_dom_send_single, user("bob"), "bob", "ghost", "x", "p3");
     assert_int_equal(a.code, OMTP_EC_PARAM);
+    assert_int_equal(a.reason, OMTP_DOM_UNKNOWN_RECIPIENT);
     assert_non_null(strstr(a.desc, "does not exist"));
+    /* the API names its sender, which must be a user */
+    a = send_as(f, omtp_dom_send_single, API, "ghost", "bob", "x", "p4");
+    assert_int_equal(a.code, OMTP_EC_PARAM);
+    assert_int_equal(a.reason, OMTP_DOM_UNKNOWN_SENDER);
+    a = send_as(f, omtp_dom_send_group, API, "ghost", "GC_t", "x", "p5");
+    assert_int_equal(a.reason, OMTP_DOM_UNKNOWN_SENDER);
+    assert_int_equal(f->s.metrics.msgs_stored, 1);
     fx_stop(f);
 }
 
@@ -327,10 +336,12 @@ static void test_group_membership(void **st)
     fx *f = fx_start(64 * 1024, false);
     answer a = send_as(f, omtp_dom_send_group, user("carol"), "", "GC_t", "x", "m1");
     assert_int_equal(a.code, OMTP_EC_GROUP_NO_PRIVILEGE);
+    assert_int_equal(a.reason, OMTP_DOM_NOT_MEMBER);
     a = send_as(f, omtp_dom_send_group, API, "carol", "GC_t", "x", "m2");
     assert_int_equal(a.code, OMTP_EC_GROUP_NO_PRIVILEGE);
     a = send_as(f, omtp_dom_send_group, API, "alice", "GC_none", "x", "m3");
     assert_int_equal(a.code, OMTP_EC_GROUP_NOT_EXIST);
+    assert_int_equal(a.reason, OMTP_DOM_UNKNOWN_GROUP);
     a = send_as(f, omtp_dom_send_group, user("bob"), "", "", "x", "m4");
     assert_int_equal(a.code, OMTP_EC_GROUP_ID_EMPTY);
     assert_int_equal(f->s.metrics.msgs_stored, 0);
