@@ -186,15 +186,12 @@ struct omtp_server {
     omtp_crypto_key aes_key;  /* from the config; .set false if none */
     uint8_t token_secret[32]; /* HMAC key for login tokens */
     bool stopping;
-    struct omtp_server_impl *impl; /* listeners, presence table, timers (server.c) */
-    struct mon_table *monitor;     /* monitor.c state, NULL while nobody monitors */
-    struct group_state *groups;    /* group_state.c state (member cache) */
-    struct omtp_http *http;        /* http.c state */
-    struct omtp_cluster *cluster;  /* cluster bus (cluster/cluster.h), NULL single-node */
-    struct webhook *webhook;       /* webhook.c state, NULL when no hook is configured */
-    /* what the business backend hooks into the message path (domain/msg.h,
-     * set by hooks/webhook.c at start), NULL when nothing is hooked */
-    const struct omtp_msg_hooks *msg_hooks;
+    struct omtp_server_impl *impl;     /* listeners, presence table, timers (server.c) */
+    struct mon_table *monitor;         /* monitor.c state, NULL while nobody monitors */
+    struct group_state *groups;        /* group_state.c state (member cache) */
+    struct omtp_http *http;            /* http.c state */
+    struct omtp_cluster *cluster;      /* cluster bus (cluster/cluster.h), NULL single-node */
+    struct webhook *webhook;           /* webhook.c state, NULL when no hook is configured */
     struct hp_retention *hp_retention; /* hp_retention.c state, NULL when retention is off */
     struct omtp_close_observer {       /* close_observers.c */
         omtp_close_fn fn;
@@ -202,6 +199,9 @@ struct omtp_server {
     } close_observers[OMTP_CLOSE_OBSERVERS_MAX];
     int nclose_observers;
     struct omtp_guard *guard; /* guard.c: admission and shedding */
+    /* what the business backend hooks into the message path (domain/msg.h,
+     * set by hooks/webhook.c at start), NULL when nothing is hooked */
+    const struct omtp_msg_hooks *msg_hooks;
 };
 
 /* Life cycle (main.c): init opens the store, the listeners (writing
