@@ -802,7 +802,7 @@ static int read_work(omtp_db *db, void *arg)
 static void read_done(void *arg, int status)
 {
     read_job *j = arg;
-    char desc[DESC_MAX] = "";
+    char desc[DESC_MAX + OMTP_SESSION_ID_MAX] = "";
     omtp_dom_result res = {.code = OMTP_EC_SUCCESS, .desc = desc};
     if (status != 0) {
         store_failed(status, &res.code, desc, "try again");
