@@ -8,6 +8,7 @@
 #define OMTP_CORE_H
 
 #include "omtp/handlers.h"
+#include "proto/omtp_limits.h"
 #include "ratelimit.h"
 #include "server.h"
 

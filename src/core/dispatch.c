@@ -13,8 +13,10 @@
  *     desc naming the field, stays open;
  *   - an identifier field holding a NUL byte (reqcheck.c): PARAM naming it;
  *   - a request whose payload is empty where its type has a struct gets
- *     PROTOCOL (handlers always get a body), except PT_LOGIN (code 20) and
- *     PT_USERATTRIBUTE_GET (empty = no filter);
+ *     PROTOCOL (handlers always get a body), except PT_LOGIN (code 20),
+ *     PT_USERATTRIBUTE_GET (empty = no filter) and PT_SESSION_MONITOR_SYNC
+ *     (empty = from the first session);
+ *   - a text field over its limit (proto/omtp_limits.h): PARAM naming it;
  *   - ACK packets from a client are answers to pushes: PT_SYNC_DATA_CMD goes
  *     to its handler, others are dropped; a PT_SYNC_DATA_CMD *request* (ACK
  *     clear) gets PROTOCOL: only the server sends those;
@@ -223,12 +225,18 @@ void omtp_dispatch_frame(omtp_conn *c, const uint8_t *frame, size_t len)
         omtp_reply_code(r, OMTP_EC_PROTOCOL, "%s", why[0] ? why : omtp_strerror(rc));
         return;
     }
-    if (r->desc && !r->body && type != PT_LOGIN && type != PT_USERATTRIBUTE_GET) {
+    if (r->desc && !r->body && type != PT_LOGIN && type != PT_USERATTRIBUTE_GET &&
+        type != PT_SESSION_MONITOR_SYNC) {
         omtp_reply_code(r, OMTP_EC_PROTOCOL, "empty payload: %s expected", r->desc->name);
         return;
     }
     if (r->body && omtp_req_check_ids(r->desc, r->body, why, sizeof(why))) {
         omtp_reply_code(r, OMTP_EC_PARAM, "%s", why);
+        return;
+    }
+    if (r->body && omtp_limits_check(r->desc, r->body, why, sizeof(why))) {
+        s->metrics.fields_too_long++;
+        omtp_reply_code(r, OMTP_EC_PARAM, "%s; shorten it", why);
         return;
     }
     if (type == PT_SYNC_DATA_CMD) {

@@ -39,15 +39,21 @@
 #include "http/http.h"
 #include "hooks/webhook.h"
 #include "domain/hp_retention.h"
+#include "login_guard.h"
 #include "guard.h"
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The TLS 1.2 suites offered when tls_ciphers is empty: ECDHE key exchange
+ * (forward secrecy) with an AEAD cipher (GCM or ChaCha20-Poly1305). */
+#define OMTP_TLS_CIPHERS_DEFAULT "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
 
 #define TICK_MS          250
 #define WHEEL_SLOTS      512
@@ -532,6 +538,17 @@ static int tls_setup(omtp_server *s, char *why, size_t whylen)
         goto err;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* TLS 1.2: only forward-secret (ECDHE) AEAD suites unless tls_ciphers says
+     * otherwise; TLS 1.3 suites are all ECDHE + AEAD, OpenSSL's list stays. */
+    const char *ciphers = cfg->tls_ciphers[0] ? cfg->tls_ciphers : OMTP_TLS_CIPHERS_DEFAULT;
+    if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
+        snprintf(why, whylen,
+                 "tls_ciphers '%s' names no TLS 1.2 cipher OpenSSL knows (see `openssl ciphers "
+                 "-v '%s'`; leave it empty for the default %s)",
+                 ciphers, ciphers, OMTP_TLS_CIPHERS_DEFAULT);
+        SSL_CTX_free(ctx);
+        return OMTP_EINVAL;
+    }
     if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1)
@@ -581,9 +598,34 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
                  cfg->group_member_limit, cfg->group_member_hard_limit);
         return OMTP_EINVAL;
     }
-    int rc = omtp_auth_load_secret(cfg, s->token_secret, why, whylen);
+    int rc = omtp_reply_fit_config(cfg, why, whylen);
     if (rc)
         return rc;
+    rc = omtp_auth_load_secret(cfg, s->token_secret, why, whylen);
+    if (rc)
+        return rc;
+    s->login_guard =
+        omtp_login_guard_new(cfg->login_account_delay_ms, cfg->login_account_delay_max_ms);
+    if (!s->login_guard) {
+        snprintf(why, whylen, "out of memory (login guard)");
+        return OMTP_ENOMEM;
+    }
+    /* the hash an unknown user id's password is checked against: same KDF,
+     * same cost as a new user's, matching no password anyone sends */
+    {
+        uint8_t rnd[32];
+        char pw[65];
+        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+            snprintf(why, whylen, "no randomness for the login dummy hash");
+            return OMTP_EIO;
+        }
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
+        if (omtp_auth_hash_password(pw, s->login_dummy_hash, sizeof(s->login_dummy_hash))) {
+            snprintf(why, whylen, "cannot compute the login dummy hash (out of memory?)");
+            return OMTP_ENOMEM;
+        }
+    }
     omtp_store_config sc = {.data_dir = cfg->data_dir,
                             .uri = cfg->store_uri[0] ? cfg->store_uri : NULL,
                             .synchronous = cfg->sync_level,
@@ -771,6 +813,8 @@ void omtp_server_free(omtp_server *s)
         omtp_store_close(s->store);
     s->store = NULL;
     SSL_CTX_free(s->impl->ssl_ctx);
+    omtp_login_guard_free(s->login_guard);
+    s->login_guard = NULL;
     free(s->impl->buckets);
     omtp_guard_free(s);
     free(s->impl);

@@ -25,8 +25,8 @@
  *
  * Rulings (docs/protocol.md, "Server behaviour"):
  *  - Content is 1..max_content bytes for every kind of message and every
- *    entry point; max_content = 0 means no limit of its own (max_frame still
- *    bounds an OMTP request).
+ *    entry point (0, which start-up replaces by what fits a frame, means no
+ *    limit here).
  *  - A user's MsgReq.from must be the user (empty = the user); otherwise
  *    MSG_FORBIDDEN. The client's sessionId is ignored: the server derives the
  *    canonical one from from/to.
@@ -342,8 +342,9 @@ static void send_done(void *arg, int status)
     omtp_server *s = j->srv;
 
     if (status != 0 && j->code == 0) {
-        LOG_ERROR("message %s -> %s not stored: %s", j->m.msg.from.data, j->m.msg.to.data,
-                  omtp_strerror(status));
+        if (status != OMTP_ENOSPC) /* the store logs disk full, once a minute */
+            LOG_ERROR("message %s -> %s not stored: %s", j->m.msg.from.data, j->m.msg.to.data,
+                      omtp_strerror(status));
         store_failed(status, &j->code, j->desc, "the message was not sent; send it again");
     }
     if (j->code == 0) {

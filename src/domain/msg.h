@@ -29,7 +29,7 @@
  *                        sender is pushed.
  *
  * Everything else (recipient exists, membership of a live group,
- * friends_only, 1..max_content bytes with 0 = unlimited, dedup by
+ * friends_only, 1..max_content bytes (0 = no limit here), dedup by
  * (from, packId), HIGHPRJ queueing) is the same rule for every caller.
  *
  * Completion: every call returns 0 and calls `done` exactly once, on the

@@ -24,7 +24,7 @@
 static const omtp_dom_caller api_caller = {.role = OMTP_DOM_API};
 
 /* The longest "content" the API reads: max_content, the one size rule the
- * domain applies too (0 = no limit of its own; the body limit still holds). */
+ * domain applies too (0, which start-up replaces, = no limit of its own). */
 static size_t content_max(const http_req *r)
 {
     return r->srv->cfg->max_content ? r->srv->cfg->max_content : SIZE_MAX;
@@ -243,7 +243,7 @@ void http_ep_notify(http_req *r)
     json_t *hp = r->json ? json_object_get(r->json, "highPriority") : NULL;
     if (!http_get_str(r, "id", true, HTTP_MAX_NOTIFY_ID, &id) ||
         !http_get_str(r, "content", true, content_max(r), &content) ||
-        !http_get_str(r, "pushInfo", false, 4096, &pushInfo) ||
+        !http_get_str(r, "pushInfo", false, OMTP_LIMIT_PUSHINFO, &pushInfo) ||
         !http_get_int(r, "contentType", false, 0, &contentType)) {
         http_str_list_free(&to);
         return;
@@ -408,7 +408,7 @@ void http_ep_messages(http_req *r)
     if (!http_get_id(r, "from", true, &from) || !http_get_str(r, "to", true, OMTP_ID_MAX, &to) ||
         !http_get_str(r, "type", false, 16, &type) ||
         !http_get_str(r, "content", true, content_max(r), &content) ||
-        !http_get_str(r, "pushInfo", false, 4096, &pushInfo) ||
+        !http_get_str(r, "pushInfo", false, OMTP_LIMIT_PUSHINFO, &pushInfo) ||
         !http_get_str(r, "id", false, OMTP_PACKID_MAX, &id) ||
         !http_get_int(r, "contentType", false, 0, &contentType))
         return;

@@ -289,8 +289,9 @@ static void test_biz_only_from_backend(void **st)
     fx_stop(f);
 }
 
-/* The one size rule: max_content = 0 is no limit for a group message, from
- * a user as from the API (the OMTP copy used to cap it at 64 KiB). */
+/* The one size rule: with max_content = 0 (the frame's limit once the core
+ * starts, ~1 MiB) an 80 KiB group message passes, from a user as from the API
+ * (the OMTP copy used to cap it at 64 KiB). */
 static void test_group_unlimited_for_every_caller(void **st)
 {
     (void)st;

@@ -1,7 +1,8 @@
 /*
  * test_msg_size_rule.c - one content-size rule for every message and every
  * entry point (docs/protocol.md, "Server behaviour"): 1..max_content bytes,
- * max_content = 0 meaning no limit of its own. A group message sent over
+ * max_content = 0 being lowered at start-up to what fits one reply frame
+ * (about 1 MiB with the default max_frame). A group message sent over
  * OMTP and one posted to the HTTP API (/v1/messages) get the same answer, as
  * does a single chat: both go through the domain (domain/msg.h).
  *
@@ -114,7 +115,7 @@ static void expect_group_push(env *e, size_t n)
     omtp_packet_free(&p);
 }
 
-/* max_content = 0: no limit of its own, from OMTP and from HTTP alike. */
+/* max_content = 0: the frame's limit (~1 MiB), from OMTP and from HTTP alike. */
 static void test_unlimited_group_from_omtp_and_http(void **st)
 {
     (void)st;
