@@ -262,6 +262,9 @@ struct omtp_server {
     } close_observers[OMTP_CLOSE_OBSERVERS_MAX];
     int nclose_observers;
     struct omtp_guard *guard; /* guard.c: admission and shedding */
+    /* what the business backend hooks into the message path (domain/msg.h,
+     * set by hooks/webhook.c at start), NULL when nothing is hooked */
+    const struct omtp_msg_hooks *msg_hooks;
 };
 
 /* Life cycle (main.c): init opens the store, the listeners (writing
