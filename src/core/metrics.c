@@ -1,6 +1,7 @@
 /*
- * metrics.c - renders srv->metrics, the store's statistics, HTTP response
- * counts and the process's memory as Prometheus text (GET /metrics).
+ * metrics.c - renders srv->metrics, the store's statistics, the registered
+ * metrics sources (the HTTP API's counters among them: server.h) and the
+ * process's memory as Prometheus text (GET /metrics).
  *
  * Every packet type the protocol defines gets a line for in and out (zeros
  * included), so dashboards see a series from the first scrape; error codes
@@ -8,7 +9,6 @@
  * on the loop thread: cheap at scrape intervals.
  */
 #include "metrics.h"
-#include "http/http_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -219,23 +219,15 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
             "pushes received for this node's session monitors", cs.monitor_received);
     }
 
-    uint64_t hc[6];
-    http_counts(srv, hc);
-    head(&b, "omtp_http_responses_total", "counter", "HTTP API responses by status class");
-    for (int i = 1; i < 6; i++)
-        out(&b, "omtp_http_responses_total{class=\"%dxx\"} %llu\n", i, (unsigned long long)hc[i]);
-    uint64_t hto, hfull, hip;
-    http_guard_stats(srv, &hto, &hfull, &hip);
-    head(&b, "omtp_http_conns_shed_total", "counter",
-         "HTTP connections shut down: no whole request within http_timeout_s (timeout), the "
-         "longest-waiting one at http_max_conns (full), over http_max_conns_per_ip (per_ip)");
-    out(&b, "omtp_http_conns_shed_total{reason=\"timeout\"} %llu\n", (unsigned long long)hto);
-    out(&b, "omtp_http_conns_shed_total{reason=\"full\"} %llu\n", (unsigned long long)hfull);
-    out(&b, "omtp_http_conns_shed_total{reason=\"per_ip\"} %llu\n", (unsigned long long)hip);
-    one(&b, "omtp_http_conns_refused_total", "counter",
-        "HTTP connections libmicrohttpd refused itself (its limit, a little above "
-        "http_max_conns, or out of resources)",
-        http_refused(srv));
+    for (int k = 0; k < srv->nmetrics_sources; k++) { /* e.g. the HTTP API's */
+        char *t = srv->metrics_sources[k].fn(srv->metrics_sources[k].arg);
+        if (!t) {
+            b.oom = true;
+            break;
+        }
+        out(&b, "%s", t);
+        free(t);
+    }
 
     one(&b, "process_resident_memory_bytes", "gauge", "resident memory size in bytes",
         omtp_metrics_rss_bytes());
@@ -246,4 +238,14 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
     }
     *len = b.len;
     return b.p;
+}
+
+int omtp_metrics_add_source(omtp_server *s, omtp_metrics_source_fn fn, void *arg)
+{
+    if (s->nmetrics_sources >= OMTP_METRICS_SOURCES_MAX)
+        return OMTP_ENOMEM;
+    s->metrics_sources[s->nmetrics_sources].fn = fn;
+    s->metrics_sources[s->nmetrics_sources].arg = arg;
+    s->nmetrics_sources++;
+    return 0;
 }

@@ -17,6 +17,7 @@
  */
 #include "auth.h"
 #include "core/core.h"
+#include "handlers.h"
 #include "cluster_hooks.h"
 
 #include <openssl/crypto.h>
