@@ -19,6 +19,7 @@
 #include "cluster/cluster.h"
 #include "guard.h"
 #include "proto/omtp_proto.h"
+#include "transport.h"
 
 typedef struct tbuf {
     char *p;
@@ -80,6 +81,16 @@ static void histogram(tbuf *b, const char *name, const char *help, const uint64_
     out(b, "%s_count %llu\n", name, (unsigned long long)bucket[11]);
 }
 
+/* One sample per transport (transport.h), zeros included. */
+static void by_transport(tbuf *b, const char *name, const char *type, const char *help,
+                         const uint64_t v[OMTP_TRANSPORTS_MAX])
+{
+    head(b, name, type, help);
+    for (int k = 0; k < OMTP_TP_KINDS; k++)
+        out(b, "%s{transport=\"%s\"} %llu\n", name, omtp_transport_name(k),
+            (unsigned long long)v[k]);
+}
+
 uint64_t omtp_metrics_rss_bytes(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -128,8 +139,13 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
     one(&b, "omtp_kicks_total", "counter", "devices kicked out (replaced or removed)", m->kicks);
     packets(&b, "omtp_packets_in_total", "packets received by type", m->packets_in);
     packets(&b, "omtp_packets_out_total", "packets sent by type", m->packets_out);
-    one(&b, "omtp_bytes_in_total", "counter", "bytes received on OMTP connections", m->bytes_in);
-    one(&b, "omtp_bytes_out_total", "counter", "bytes sent on OMTP connections", m->bytes_out);
+    by_transport(&b, "omtp_conns", "gauge", "OMTP connections open now, by transport", m->tp_conns);
+    by_transport(&b, "omtp_bytes_in_total", "counter",
+                 "bytes received on OMTP connections, by transport (TLS: as on the wire)",
+                 m->tp_bytes_in);
+    by_transport(&b, "omtp_bytes_out_total", "counter",
+                 "bytes sent on OMTP connections, by transport (TLS: as on the wire)",
+                 m->tp_bytes_out);
     one(&b, "omtp_messages_stored_total", "counter", "messages stored (chat, group, biz)",
         m->msgs_stored);
     one(&b, "omtp_messages_duplicate_total", "counter",

@@ -199,6 +199,7 @@ void omtp_server_run_close_observers(omtp_conn *c);
 typedef char *(*omtp_metrics_source_fn)(void *arg);
 int omtp_metrics_add_source(omtp_server *s, omtp_metrics_source_fn fn, void *arg);
 
+#define OMTP_TRANSPORTS_MAX 4 /* room for the transports of core/transport.h */
 typedef struct omtp_metrics {
     uint64_t conns_open, conns_total, conns_rejected;
     uint64_t logins_ok, logins_failed, kicks;
@@ -212,6 +213,10 @@ typedef struct omtp_metrics {
     uint64_t rate_limit_closes;   /* connections closed for exceeding it persistently */
     uint64_t conns_shed[8];       /* closed or refused by the guard, by enum omtp_shed_reason */
     uint64_t pending_frame_bytes; /* bytes held by partial frames now (guard.h) */
+    /* by transport (core/transport.h, enum omtp_transport_kind): connections
+     * open now, socket bytes in and out (TLS: ciphertext) */
+    uint64_t tp_conns[OMTP_TRANSPORTS_MAX], tp_bytes_in[OMTP_TRANSPORTS_MAX],
+        tp_bytes_out[OMTP_TRANSPORTS_MAX];
 } omtp_metrics;
 
 /* --------------------------------------------------------------- server */
