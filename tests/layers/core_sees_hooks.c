@@ -1,7 +1,8 @@
 /*
- * Layer probe: src/core must not see the webhooks (src/hooks). Built only by tests/scripts/layers.sh (target
- * layer_probe_core_sees_hooks, compiled like the library omtpd_core), which passes only if the
- * compiler finds the layer's own header and not the one above it.
+ * Layer probe: src/core must not see the webhooks (src/hooks). Built only by
+ * tests/scripts/layers.sh (target layer_probe_core_sees_hooks, compiled like the library
+ * omtpd_core), which passes only if the compiler finds the layer's own header and not the one above
+ * it.
  */
 #include "core/server.h"
 

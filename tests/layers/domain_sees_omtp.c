@@ -1,7 +1,8 @@
 /*
- * Layer probe: src/domain must not see the OMTP handlers (src/omtp). Built only by tests/scripts/layers.sh (target
- * layer_probe_domain_sees_omtp, compiled like the library omtp_domain), which passes only if the
- * compiler finds the layer's own header and not the one above it.
+ * Layer probe: src/domain must not see the OMTP handlers (src/omtp). Built only by
+ * tests/scripts/layers.sh (target layer_probe_domain_sees_omtp, compiled like the library
+ * omtp_domain), which passes only if the compiler finds the layer's own header and not the one
+ * above it.
  */
 #include "domain/group_state.h"
 
