@@ -19,8 +19,9 @@ mkdir -p "$DIR/data"
 "$BUILD/omtpd" user add b0 --password b0 --data-dir "$DIR/data" >/dev/null
 seq 1 $((2 * PAIRS - 1)) | xargs -P "$(nproc)" -I{} \
     "$BUILD/omtpd" user add b{} --password b{} --data-dir "$DIR/data" >/dev/null
+# --req-rate 0: benchmarks measure the server, not its flood protection
 "$BUILD/omtpd" --listen 127.0.0.1:0 --port-file "$DIR/port" --data-dir "$DIR/data" \
-    --sync-level "$SYNC" --log-level warn --max-conns-per-ip 0 2>"$DIR/log" &
+    --sync-level "$SYNC" --log-level warn --max-conns-per-ip 0 --req-rate 0 2>"$DIR/log" &
 PID=$!
 for _ in $(seq 1 100); do [ -s "$DIR/port" ] && break; sleep 0.1; done
 PORT=$(cat "$DIR/port")

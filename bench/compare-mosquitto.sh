@@ -99,7 +99,8 @@ EOF
 start_omtpd() { # sync level
   rm -rf "$W/od"; mkdir -p "$W/od"; cp -r "$W/omtp-seed" "$W/od/data"
   "$OMTPD" --listen 127.0.0.1:0 --port-file "$W/od/port" --data-dir "$W/od/data" \
-    --sync-level "$1" --log-level warn --max-conns-per-ip 0 2>>"$W/od/log" &
+    --sync-level "$1" --log-level warn --max-conns-per-ip 0 --req-rate 0 \
+    2>>"$W/od/log" & # no limits: measuring
   SPID=$!
   for _ in $(seq 1 100); do [ -s "$W/od/port" ] && break; sleep 0.05; done
   [ -s "$W/od/port" ] || { echo "omtpd did not start:"; cat "$W/od/log"; exit 1; }

@@ -19,7 +19,7 @@ mkdir -p "$W/data"
 "$BUILD/omtpd" user bulk bench "$N2" --password bench --cost 8 --data-dir "$W/data" >/dev/null
 "$BUILD/omtpd" user bulk slow 200 --password bench --data-dir "$W/data" >/dev/null
 "$BUILD/omtpd" --data-dir "$W/data" --listen 127.0.0.1:0 --port-file "$W/port" \
-  --log-level warn --max-conns-per-ip 0 2>"$W/server.log" &
+  --log-level warn --max-conns-per-ip 0 --req-rate 0 2>"$W/server.log" & # no limits: measuring
 SPID=$!
 for _ in $(seq 100); do [ -s "$W/port" ] && break; sleep 0.1; done
 PORT=$(cat "$W/port")

@@ -29,7 +29,7 @@ for run in $(seq 1 "$RUNS"); do
     for sync in $SYNCS; do
       rm -rf "$W/od"; mkdir -p "$W/od"; cp -r "$W/seed" "$W/od/data"
       "$dir/omtpd" --listen 127.0.0.1:0 --port-file "$W/od/port" --data-dir "$W/od/data" \
-        --sync-level "$sync" --log-level warn 2>>"$W/log" &
+        --sync-level "$sync" --log-level warn --req-rate 0 2>>"$W/log" & # measuring
       SPID=$!
       for _ in $(seq 1 100); do [ -s "$W/od/port" ] && break; sleep 0.05; done
       PORT=$(cat "$W/od/port")

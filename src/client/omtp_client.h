@@ -108,7 +108,10 @@ typedef struct omtp_client_config {
     const char *user;
     const char *password;
     int device_type;        /* DEVICE_*; 0 -> DEVICE_LINUX */
-    const char *device_id;  /* NULL -> a random one */
+    const char *device_id;  /* NULL -> a random one, kept across reconnects. An app
+                             * should persist one per install: a password login from
+                             * a device id that logged in before is never slowed by
+                             * someone else's failed guesses (docs/server-core.md) */
     int keepalive_s;        /* PING interval; 0 -> 30; < 0 -> no heartbeat */
     int request_timeout_ms; /* 0 -> 10000 */
     int connect_timeout_ms; /* 0 -> 5000 (TCP connect + TLS handshake + login) */

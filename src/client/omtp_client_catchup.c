@@ -237,7 +237,10 @@ static void on_hist(omtp_client *c, int status, const omtp_packet *p, void *ud)
                 free(b);
             }
         }
-        if (r->msgs.n >= 200 && min != INT64_MAX && min > g->from + 1 && min > 1) {
+        /* a page may be short because it filled a frame, not because the
+         * history ended: continue below the oldest message until the gap is
+         * covered or a page comes back empty */
+        if (r->msgs.n > 0 && min != INT64_MAX && min > g->from + 1 && min > 1) {
             g->at = min - 1;
             more = true;
         }

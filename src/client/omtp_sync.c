@@ -557,6 +557,262 @@ int omtp_sync_history(omtp_sync *c, const char *session_id, int64_t seq, int cou
     return rc;
 }
 
+/* Appends the items of `from` to `to` (moved: `from` keeps empty slots). */
+static int list_append(tars_list *to, tars_list *from, size_t size)
+{
+    if (from->n == 0)
+        return 0;
+    void *ni = realloc(to->items, ((size_t)to->n + from->n) * size);
+    if (!ni)
+        return OMTP_ENOMEM;
+    to->items = ni;
+    memcpy((char *)ni + (size_t)to->n * size, from->items, (size_t)from->n * size);
+    to->n += from->n;
+    free(from->items);
+    from->items = NULL;
+    from->n = 0;
+    return 0;
+}
+
+static int64_t pack_seq(const omtp_OTIMPack *p)
+{
+    omtp_MsgReq m;
+    omtp_msg_init(&omtp_MsgReq_desc, &m);
+    int64_t seq = 0;
+    if (p->payload.len &&
+        tars_decode(&omtp_MsgReq_desc, &m, p->payload.data, p->payload.len, NULL) == TARS_OK)
+        seq = m.seqId;
+    omtp_msg_free(&omtp_MsgReq_desc, &m);
+    return seq;
+}
+
+int omtp_sync_history_all(omtp_sync *c, const char *session_id, int64_t seq, int count,
+                          omtp_HistoryMsgPullResp *out)
+{
+    int rc = omtp_sync_history(c, session_id, seq, count > 0 && count < 200 ? count : 200, out);
+    while (rc == 0 && out->errorCode.code == 0 && out->msgs.n > 0 &&
+           (count <= 0 || (int)out->msgs.n < count)) {
+        int64_t oldest = pack_seq(&out->msgs.items[out->msgs.n - 1]);
+        if (oldest <= 1)
+            break;
+        int want = count > 0 ? count - (int)out->msgs.n : 200;
+        omtp_HistoryMsgPullResp page;
+        rc = omtp_sync_history(c, session_id, oldest - 1, want < 200 ? want : 200, &page);
+        if (rc == 0 && page.errorCode.code != 0) {
+            /* keep what arrived; report the refusal */
+            out->errorCode.code = page.errorCode.code;
+            tars_str_setn(&out->errorCode.desc, page.errorCode.desc.data, page.errorCode.desc.len);
+        }
+        bool empty = rc != 0 || page.msgs.n == 0;
+        if (rc == 0)
+            rc = list_append((tars_list *)(void *)&out->msgs, (tars_list *)(void *)&page.msgs,
+                             sizeof(omtp_OTIMPack));
+        omtp_msg_free(&omtp_HistoryMsgPullResp_desc, &page);
+        if (empty)
+            break;
+    }
+    return rc;
+}
+
+int omtp_sync_hot_sessions_all(omtp_sync *c, int64_t cursor_us, omtp_HotSessionResp *out)
+{
+    int rc = omtp_sync_hot_sessions(c, cursor_us, out);
+    int64_t cursor = cursor_us;
+    while (rc == 0 && out->code == 0 && out->sessions.n > 0 && out->timestamp > cursor) {
+        cursor = out->timestamp;
+        omtp_HotSessionResp page;
+        rc = omtp_sync_hot_sessions(c, cursor, &page);
+        if (rc == 0 && page.code != 0)
+            out->code = page.code;
+        bool empty = rc != 0 || page.code != 0 || page.sessions.n == 0;
+        if (rc == 0 && page.code == 0) {
+            if (page.timestamp > out->timestamp)
+                out->timestamp = page.timestamp;
+            rc = list_append((tars_list *)(void *)&out->sessions,
+                             (tars_list *)(void *)&page.sessions, sizeof(omtp_HotSessionItem));
+        }
+        omtp_msg_free(&omtp_HotSessionResp_desc, &page);
+        if (empty)
+            break;
+    }
+    return rc;
+}
+
+/* Keeps a refusal of a later page in the merged reply. */
+static void keep_error(omtp_CommonErrorCode *to, const omtp_CommonErrorCode *from)
+{
+    to->code = from->code;
+    tars_str_setn(&to->desc, from->desc.data, from->desc.len);
+}
+
+int omtp_sync_friends_all(omtp_sync *c, int64_t since_ms, omtp_FriendSyncResp *out)
+{
+    omtp_FriendSyncReq q;
+    omtp_msg_init(&omtp_FriendSyncReq_desc, &q);
+    q.timestamp = since_ms;
+    int rc = omtp_sync_call(c, PT_FRIEND_SYNC, &omtp_FriendSyncReq_desc, &q,
+                            &omtp_FriendSyncResp_desc, out);
+    for (int pages = 0; rc == 0 && out->errorCode.code == 0 && out->next.len && pages < 100000;
+         pages++) {
+        tars_str t = q.after;
+        q.after = out->next;
+        out->next = t;
+        tars_str_clear(&out->next);
+        omtp_FriendSyncResp page;
+        rc = omtp_sync_call(c, PT_FRIEND_SYNC, &omtp_FriendSyncReq_desc, &q,
+                            &omtp_FriendSyncResp_desc, &page);
+        if (rc)
+            break;
+        if (page.errorCode.code)
+            keep_error(&out->errorCode, &page.errorCode);
+        else
+            rc = list_append((tars_list *)(void *)&out->friends, (tars_list *)(void *)&page.friends,
+                             sizeof(omtp_FriendInfo));
+        tars_str t2 = out->next;
+        out->next = page.next;
+        page.next = t2;
+        omtp_msg_free(&omtp_FriendSyncResp_desc, &page);
+    }
+    omtp_msg_free(&omtp_FriendSyncReq_desc, &q);
+    return rc;
+}
+
+int omtp_sync_groups_all(omtp_sync *c, int64_t since_ms, omtp_GroupChatSyncResp *out)
+{
+    omtp_GroupChatSyncReq q;
+    omtp_msg_init(&omtp_GroupChatSyncReq_desc, &q);
+    q.timestamp = since_ms;
+    int rc = omtp_sync_call(c, PT_GROUPCHAT_SYNC, &omtp_GroupChatSyncReq_desc, &q,
+                            &omtp_GroupChatSyncResp_desc, out);
+    for (int pages = 0; rc == 0 && out->errorCode.code == 0 && out->next.len && pages < 100000;
+         pages++) {
+        tars_str t = q.after;
+        q.after = out->next;
+        out->next = t;
+        tars_str_clear(&out->next);
+        omtp_GroupChatSyncResp page;
+        rc = omtp_sync_call(c, PT_GROUPCHAT_SYNC, &omtp_GroupChatSyncReq_desc, &q,
+                            &omtp_GroupChatSyncResp_desc, &page);
+        if (rc)
+            break;
+        if (page.errorCode.code) {
+            keep_error(&out->errorCode, &page.errorCode);
+        } else {
+            out->timestamp = page.timestamp;
+            rc = list_append((tars_list *)(void *)&out->groupchats,
+                             (tars_list *)(void *)&page.groupchats, sizeof(omtp_GroupChatInfo));
+            if (rc == 0)
+                rc = list_append((tars_list *)(void *)&out->delGroupChatIds,
+                                 (tars_list *)(void *)&page.delGroupChatIds, sizeof(tars_str));
+        }
+        tars_str t2 = out->next;
+        out->next = page.next;
+        page.next = t2;
+        omtp_msg_free(&omtp_GroupChatSyncResp_desc, &page);
+    }
+    omtp_msg_free(&omtp_GroupChatSyncReq_desc, &q);
+    return rc;
+}
+
+int omtp_sync_members_all(omtp_sync *c, const char *group_id, omtp_GroupChatMemberGetResp *out)
+{
+    omtp_GroupChatMemberGetReq q;
+    omtp_msg_init(&omtp_GroupChatMemberGetReq_desc, &q);
+    if (tars_str_set(&q.groupId, group_id)) {
+        tars_init(&omtp_GroupChatMemberGetResp_desc, out);
+        return OMTP_ENOMEM;
+    }
+    int rc = omtp_sync_call(c, PT_GROUPCHAT_MEMBERS_GET, &omtp_GroupChatMemberGetReq_desc, &q,
+                            &omtp_GroupChatMemberGetResp_desc, out);
+    for (int pages = 0; rc == 0 && out->errorCode.code == 0 && out->next.len && pages < 100000;
+         pages++) {
+        tars_str t = q.after;
+        q.after = out->next;
+        out->next = t;
+        tars_str_clear(&out->next);
+        omtp_GroupChatMemberGetResp page;
+        rc = omtp_sync_call(c, PT_GROUPCHAT_MEMBERS_GET, &omtp_GroupChatMemberGetReq_desc, &q,
+                            &omtp_GroupChatMemberGetResp_desc, &page);
+        if (rc)
+            break;
+        if (page.errorCode.code)
+            keep_error(&out->errorCode, &page.errorCode);
+        else
+            rc = list_append((tars_list *)(void *)&out->memberIds,
+                             (tars_list *)(void *)&page.memberIds, sizeof(tars_str));
+        tars_str t2 = out->next;
+        out->next = page.next;
+        page.next = t2;
+        omtp_msg_free(&omtp_GroupChatMemberGetResp_desc, &page);
+    }
+    omtp_msg_free(&omtp_GroupChatMemberGetReq_desc, &q);
+    return rc;
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int omtp_sync_userinfo_all(omtp_sync *c, const char *const *ids, size_t n,
+                           omtp_UserInfoGetResp *out)
+{
+    const char **sorted = n ? malloc(n * sizeof *sorted) : NULL;
+    omtp_UserInfoGetReq q;
+    omtp_msg_init(&omtp_UserInfoGetReq_desc, &q);
+    tars_init(&omtp_UserInfoGetResp_desc, out);
+    if (n && (!sorted || !(q.userIds.items = calloc(n, sizeof(tars_str))))) {
+        free(sorted);
+        return OMTP_ENOMEM;
+    }
+    if (n) {
+        memcpy(sorted, ids, n * sizeof *sorted);
+        qsort(sorted, n, sizeof *sorted, cmp_cstr);
+    }
+    size_t from = 0;
+    int rc = 0;
+    bool first = true;
+    while (rc == 0 && (first || from < n)) {
+        for (uint32_t i = 0; i < q.userIds.n; i++)
+            tars_str_clear(&q.userIds.items[i]);
+        q.userIds.n = 0;
+        for (size_t i = from; i < n && rc == 0; i++)
+            rc = tars_str_set(&q.userIds.items[q.userIds.n++], sorted[i]) ? OMTP_ENOMEM : 0;
+        if (rc)
+            break;
+        omtp_UserInfoGetResp page;
+        rc = omtp_sync_call(c, PT_USERINFO_GET, &omtp_UserInfoGetReq_desc, &q,
+                            &omtp_UserInfoGetResp_desc, first ? out : &page);
+        if (rc)
+            break;
+        omtp_UserInfoGetResp *got = first ? out : &page;
+        bool more = got->errorCode.code == 0 && got->next.len > 0;
+        size_t next_from = n;
+        if (more) {
+            next_from = from;
+            while (next_from < n && strcmp(sorted[next_from], got->next.data) < 0)
+                next_from++;
+            more = next_from > from; /* progress, or stop */
+        }
+        if (!first) {
+            if (page.errorCode.code)
+                keep_error(&out->errorCode, &page.errorCode);
+            else
+                rc = list_append((tars_list *)(void *)&out->userInfos,
+                                 (tars_list *)(void *)&page.userInfos, sizeof(omtp_UserInfo));
+            omtp_msg_free(&omtp_UserInfoGetResp_desc, &page);
+        }
+        first = false;
+        if (!more)
+            break;
+        from = next_from;
+    }
+    tars_str_clear(&out->next);
+    free(sorted);
+    omtp_msg_free(&omtp_UserInfoGetReq_desc, &q);
+    return rc;
+}
+
 int omtp_sync_high_prior(omtp_sync *c, int64_t seq, int count, omtp_MsgHighPrioritySyncResp *out)
 {
     omtp_MsgHighPrioritySyncReq q = {.seqId = seq, .count = count > 0 ? count : 200};

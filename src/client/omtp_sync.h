@@ -141,6 +141,39 @@ int omtp_sync_hot_sessions(omtp_sync *c, int64_t cursor_us, omtp_HotSessionResp 
 /* PT_HISTORY_MSG_PULL: messages with seqId <= seq (<= 0 newest), newest first. */
 int omtp_sync_history(omtp_sync *c, const char *session_id, int64_t seq, int count,
                       omtp_HistoryMsgPullResp *out);
+/*
+ * The paging helpers: a reply holds fewer items than asked when they would
+ * not fit one frame (docs/protocol.md, "Replies larger than a frame"); these
+ * follow the reply's cursor and return everything in one struct.
+ *
+ * omtp_sync_history_all: up to `count` messages (<= 0: all of them) with
+ * seqId <= seq (<= 0 newest), newest first, pulling page after page (each
+ * below the oldest message received) until it has `count` or a page comes
+ * back empty. A refusal (errorCode.code != 0) stops it: *out then holds
+ * that reply.
+ * omtp_sync_hot_sessions_all: every hot session after cursor_us, following
+ * the returned timestamp until a page is empty; out->timestamp is the
+ * cursor to ask with next time.
+ */
+int omtp_sync_history_all(omtp_sync *c, const char *session_id, int64_t seq, int count,
+                          omtp_HistoryMsgPullResp *out);
+int omtp_sync_hot_sessions_all(omtp_sync *c, int64_t cursor_us, omtp_HotSessionResp *out);
+/*
+ * The same for the replies paged with `after`/`next` (docs/protocol.md 7.2):
+ * every page is asked for and merged into *out (out->next ends empty). A
+ * refusal stops the walk with its code in out->errorCode.
+ *   omtp_sync_friends_all: PT_FRIEND_SYNC from since_ms (0 = the list).
+ *   omtp_sync_groups_all: PT_GROUPCHAT_SYNC from since_ms; out->timestamp is
+ *     the cursor of the next sync.
+ *   omtp_sync_members_all: PT_GROUPCHAT_MEMBERS_GET of group_id.
+ */
+int omtp_sync_friends_all(omtp_sync *c, int64_t since_ms, omtp_FriendSyncResp *out);
+int omtp_sync_groups_all(omtp_sync *c, int64_t since_ms, omtp_GroupChatSyncResp *out);
+int omtp_sync_members_all(omtp_sync *c, const char *group_id, omtp_GroupChatMemberGetResp *out);
+/* PT_USERINFO_GET of n ids (0 = yourself), re-asking for the ids from `next`
+ * on until every profile arrived; profiles in user-id order. */
+int omtp_sync_userinfo_all(omtp_sync *c, const char *const *ids, size_t n,
+                           omtp_UserInfoGetResp *out);
 /* PT_HIGH_PRIOR_MSG_SYNC after seq. */
 int omtp_sync_high_prior(omtp_sync *c, int64_t seq, int count, omtp_MsgHighPrioritySyncResp *out);
 /* PT_MSG_READ: read cursor of session_id := seq. Reply in *out. */

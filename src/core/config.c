@@ -55,12 +55,16 @@ static const struct setting settings[] = {
     S(tls_cert, "PEM certificate (chain) file for the TLS listener"),
     S(tls_key, "PEM private key file for the TLS listener"),
     S(tls_port_file, "write the TLS listener's bound port number to this file"),
+    S(tls_ciphers, "TLS 1.2 cipher list in OpenSSL syntax (empty = forward-secret AEAD only)"),
     U(max_conns, "most open connections, 0 = bounded by the fd limit"),
-    U(max_frame, "largest frame in bytes, in and out"),
+    U(max_frame, "largest frame in bytes, in and out (>= 32768; list replies are paged to fit)"),
     U(out_buf_cap, "unsent bytes queued per connection before it is closed"),
     U(keepalive_s, "expected PING interval; silent connections close after 2x"),
     U(prelogin_timeout_s, "close connections not logged in after this many seconds"),
     U(login_fail_delay_ms, "delay per recent login failure from the same address"),
+    U(login_account_delay_ms,
+      "per-account backoff after a failed password, doubling per failure; 0 = off"),
+    U(login_account_delay_max_ms, "cap of the per-account backoff"),
     U(max_prelogin_frame, "largest frame in bytes before login (bigger: error frame, close)"),
     U(frame_timeout_s, "seconds a frame may take to arrive completely, 0 = no deadline"),
     U(max_pending_bytes, "bytes of partial frames over all connections, 0 = unlimited"),
@@ -74,7 +78,7 @@ static const struct setting settings[] = {
     S(aes_key_hex, "64 hex digits: AES-256-GCM key for CRYPTO=1 payloads"),
     S(token_secret_hex, "64 hex digits: HMAC secret for login tokens"),
     U(compress_threshold, "compress pushes bigger than this to zlib-using peers"),
-    U(max_content, "largest message content in bytes"),
+    U(max_content, "largest message content in bytes (lowered to fit one reply frame)"),
     U(revoke_limit_s, "revoke/edit time limit in seconds, 0 = none"),
     U(group_member_limit, "default group member limit, and the most a client may set"),
     U(group_member_hard_limit, "most memberLimit the HTTP API (administrator) may set"),
@@ -120,6 +124,8 @@ void omtp_config_defaults(omtp_config *c)
     c->keepalive_s = 30;
     c->prelogin_timeout_s = 10;
     c->login_fail_delay_ms = 200;
+    c->login_account_delay_ms = 250;
+    c->login_account_delay_max_ms = 30000;
     c->max_prelogin_frame = 16 * 1024;
     c->frame_timeout_s = 30;
     c->max_pending_bytes = 64 * 1024 * 1024;
@@ -127,8 +133,8 @@ void omtp_config_defaults(omtp_config *c)
     c->http_max_conns = 256;
     c->http_max_conns_per_ip = 32;
     c->http_timeout_s = 10;
-    c->req_rate = 0;
-    c->req_burst = 0;
+    c->req_rate = 50; /* far above a person; stops one connection flooding the loop */
+    c->req_burst = 200;
     c->req_refusals_max = 100;
     c->sync_level = 2;
     c->compress_threshold = 1024;

@@ -20,12 +20,15 @@ typedef struct omtp_config {
     char tls_listen[128]; /* "" = no TLS listener */
     char tls_cert[512], tls_key[512];
     char tls_port_file[512];      /* write the TLS listener's bound port here */
+    char tls_ciphers[512];        /* TLS 1.2 cipher list (OpenSSL syntax); "" = ECDHE + AEAD only */
     uint32_t max_conns;           /* 0 = unlimited (bounded by the fd limit) */
     uint32_t max_frame;           /* bytes, default 1 MiB */
     uint32_t out_buf_cap;         /* unsent output per connection before closing it */
     uint32_t keepalive_s;         /* PING interval expected; idle close after 2x */
     uint32_t prelogin_timeout_s;  /* close if not logged in by then */
     uint32_t login_fail_delay_ms; /* per-address slowdown after failures */
+    uint32_t login_account_delay_ms;     /* per-account backoff base (login_guard.h); 0 = off */
+    uint32_t login_account_delay_max_ms; /* its cap */
     /* resource guards (guard.h) */
     uint32_t max_prelogin_frame; /* largest frame before login (default 16 KiB) */
     uint32_t frame_timeout_s;    /* a frame must complete within this; 0 = no deadline */

@@ -458,6 +458,8 @@ int omtp_conn_send_wire_v(omtp_conn *c, omtp_wire *w, int v)
     size_t n;
     int rc = omtp_wire_frame(w, v, &c->srv->aes_key, c->srv->cfg->max_frame, &p, &n);
     if (rc) {
+        if (rc == OMTP_ETOOBIG)
+            c->srv->metrics.replies_too_big++;
         LOG_WARN("conn %llu cannot encode %s for sending: %s", (unsigned long long)c->id,
                  omtp_pack_type_name(w->type), omtp_strerror(rc));
         return rc;

@@ -9,6 +9,7 @@
 #ifndef OMTP_CORE_H
 #define OMTP_CORE_H
 
+#include "proto/omtp_limits.h"
 #include "ratelimit.h"
 #include "server.h"
 

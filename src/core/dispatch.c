@@ -17,7 +17,9 @@
  *   - an identifier field holding a NUL byte (reqcheck.c): PARAM naming it;
  *   - a request whose payload is empty where its type has a struct gets
  *     PROTOCOL (handlers always get a body), except EMPTY_OK types: PT_LOGIN
- *     (code 20) and PT_USERATTRIBUTE_GET (empty = no filter);
+ *     (code 20), PT_USERATTRIBUTE_GET (empty = no filter) and
+ *     PT_SESSION_MONITOR_SYNC (empty = from the first session);
+ *   - a text field over its limit (proto/omtp_limits.h): PARAM naming it;
  *   - ACK packets from a client are answers to pushes: ANSWERS types
  *     (PT_SYNC_DATA_CMD) go to their handler, others are dropped; an ANSWERS
  *     *request* (ACK clear) gets PROTOCOL: only the server sends those;
@@ -205,6 +207,11 @@ void omtp_dispatch_frame(omtp_conn *c, const uint8_t *frame, size_t len)
     }
     if (r->body && omtp_req_check_ids(r->desc, r->body, why, sizeof(why))) {
         omtp_reply_code(r, OMTP_EC_PARAM, "%s", why);
+        return;
+    }
+    if (r->body && omtp_limits_check(r->desc, r->body, why, sizeof(why))) {
+        s->metrics.fields_too_long++;
+        omtp_reply_code(r, OMTP_EC_PARAM, "%s; shorten it", why);
         return;
     }
     if (eflags & OMTP_DISPATCH_ANSWERS) {

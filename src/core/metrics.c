@@ -136,6 +136,22 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
     head(&b, "omtp_logins_total", "counter", "login attempts by result");
     out(&b, "omtp_logins_total{result=\"ok\"} %llu\n", (unsigned long long)m->logins_ok);
     out(&b, "omtp_logins_total{result=\"failed\"} %llu\n", (unsigned long long)m->logins_failed);
+    static const char *const lf_names[OMTP_LF_N] = {"credentials", "token", "throttled", "fields",
+                                                    "server"};
+    head(&b, "omtp_login_failures_total", "counter",
+         "failed logins by reason (credentials = wrong user id or password)");
+    for (int i = 0; i < OMTP_LF_N; i++)
+        out(&b, "omtp_login_failures_total{reason=\"%s\"} %llu\n", lf_names[i],
+            (unsigned long long)m->login_failures[i]);
+    head(&b, "omtp_logins_delayed_total", "counter",
+         "logins held before their check by recent failures (of the address, of the account)");
+    out(&b, "omtp_logins_delayed_total{by=\"address\"} %llu\n",
+        (unsigned long long)m->logins_delayed_addr);
+    out(&b, "omtp_logins_delayed_total{by=\"account\"} %llu\n",
+        (unsigned long long)m->logins_delayed_acct);
+    one(&b, "omtp_login_password_checks_total", "counter",
+        "password hashes checked at login (an unknown user id is checked against a dummy hash)",
+        m->login_kdf);
     one(&b, "omtp_kicks_total", "counter", "devices kicked out (replaced or removed)", m->kicks);
     packets(&b, "omtp_packets_in_total", "packets received by type", m->packets_in);
     packets(&b, "omtp_packets_out_total", "packets sent by type", m->packets_out);
@@ -173,6 +189,15 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
     one(&b, "omtp_pending_frame_bytes", "gauge",
         "bytes held by partial frames of all connections (max_pending_bytes)",
         m->pending_frame_bytes);
+    one(&b, "omtp_fields_too_long_total", "counter",
+        "requests refused with PARAM: a text field over its limit (docs/protocol.md, Field limits)",
+        m->fields_too_long);
+    one(&b, "omtp_replies_paged_total", "counter",
+        "list replies cut short to fit max_frame (the client continues with the cursor)",
+        m->replies_paged);
+    one(&b, "omtp_replies_too_big_total", "counter",
+        "replies not sent because their frame would exceed max_frame (a bug: see the WARN log)",
+        m->replies_too_big);
     one(&b, "omtp_hp_pruned_total", "counter",
         "high-priority queue entries removed by retention (hp_retention_days)", m->hp_pruned);
 
@@ -187,6 +212,9 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
         one(&b, "omtp_store_commits_total", "counter", "store transactions committed", st.commits);
         one(&b, "omtp_store_commit_failures_total", "counter", "store transactions that failed",
             st.commit_fail);
+        one(&b, "omtp_store_disk_full_total", "counter",
+            "store work items refused because the disk is full (answered DB_ERROR, 5)",
+            st.disk_full);
         histogram(&b, "omtp_store_commit_seconds",
                   "time to commit one group-commit transaction (with SQLite FULL: without its "
                   "fsync, see omtp_store_sync_seconds)",

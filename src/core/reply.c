@@ -24,6 +24,8 @@ static int reply_variant(const omtp_req *req)
     return v;
 }
 
+static void send_code(omtp_req *req, int code, const char *text);
+
 static void send_reply(omtp_req *req, const tars_struct_desc *desc, const void *body)
 {
     omtp_conn *c = req->conn;
@@ -34,8 +36,19 @@ static void send_reply(omtp_req *req, const tars_struct_desc *desc, const void *
         omtp_conn_abort(c, "out of memory encoding a reply");
         return;
     }
-    omtp_conn_send_wire_v(c, w, reply_variant(req));
+    int rc = omtp_conn_send_wire_v(c, w, reply_variant(req));
+    size_t len = w->payload.len;
     omtp_wire_unref(w);
+    if (rc == OMTP_ETOOBIG && desc) {
+        /* never silence: list replies are paged to fit (replyfit.c), so this
+         * is a bug; the client still gets an answer that says what happened */
+        char text[160];
+        snprintf(text, sizeof(text),
+                 "the reply (%zu bytes) does not fit in one frame (max_frame %u); this is a "
+                 "server bug, please report it",
+                 len, c->srv->cfg->max_frame);
+        send_code(req, OMTP_EC_SERVER_EXCEPTION, text);
+    }
 }
 
 void omtp_req_free(omtp_req *req)
@@ -90,6 +103,13 @@ void omtp_reply_code(omtp_req *req, int code, const char *fmt, ...)
         vsnprintf(text, sizeof(text), fmt, ap);
         va_end(ap);
     }
+    send_code(req, code, text);
+    omtp_req_free(req);
+}
+
+/* The reply struct of req's type carrying only code and text; keeps req. */
+static void send_code(omtp_req *req, int code, const char *text)
+{
     omtp_server *s = req->conn->srv;
     if (code) {
         s->metrics.errors_by_code[code >= 0 && code < 64 ? code : 0]++;
@@ -102,7 +122,6 @@ void omtp_reply_code(omtp_req *req, int code, const char *fmt, ...)
     void *body = calloc(1, d->size);
     if (!body) {
         omtp_conn_abort(req->conn, "out of memory");
-        omtp_req_free(req);
         return;
     }
     tars_init(d, body);
@@ -110,5 +129,4 @@ void omtp_reply_code(omtp_req *req, int code, const char *fmt, ...)
     send_reply(req, d, body);
     tars_free(d, body);
     free(body);
-    omtp_req_free(req);
 }

@@ -38,6 +38,7 @@
  * of it.
  */
 #include "core.h"
+#include "login_guard.h"
 #include "guard.h"
 
 #include <errno.h>
@@ -47,6 +48,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The TLS 1.2 suites offered when tls_ciphers is empty: ECDHE key exchange
+ * (forward secrecy) with an AEAD cipher (GCM or ChaCha20-Poly1305). */
+#define OMTP_TLS_CIPHERS_DEFAULT "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
 
 #define TICK_MS          250
 #define WHEEL_SLOTS      512
@@ -537,6 +542,17 @@ static int tls_setup(omtp_server *s, char *why, size_t whylen)
         goto err;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* TLS 1.2: only forward-secret (ECDHE) AEAD suites unless tls_ciphers says
+     * otherwise; TLS 1.3 suites are all ECDHE + AEAD, OpenSSL's list stays. */
+    const char *ciphers = cfg->tls_ciphers[0] ? cfg->tls_ciphers : OMTP_TLS_CIPHERS_DEFAULT;
+    if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
+        snprintf(why, whylen,
+                 "tls_ciphers '%s' names no TLS 1.2 cipher OpenSSL knows (see `openssl ciphers "
+                 "-v '%s'`; leave it empty for the default %s)",
+                 ciphers, ciphers, OMTP_TLS_CIPHERS_DEFAULT);
+        SSL_CTX_free(ctx);
+        return OMTP_EINVAL;
+    }
     if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1)
@@ -635,7 +651,17 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg,
                  cfg->group_member_limit, cfg->group_member_hard_limit);
         return OMTP_EINVAL;
     }
-    int rc = start_parts(s, OMTP_START_CONFIG, why, whylen);
+    int rc = omtp_reply_fit_config(cfg, why, whylen);
+    if (rc)
+        return rc;
+    s->login_guard =
+        omtp_login_guard_new(cfg->login_account_delay_ms, cfg->login_account_delay_max_ms);
+    if (!s->login_guard) {
+        snprintf(why, whylen, "out of memory (login guard)");
+        return OMTP_ENOMEM;
+    }
+    /* e.g. the login-token secret and dummy hash, the dispatch table */
+    rc = start_parts(s, OMTP_START_CONFIG, why, whylen);
     if (rc)
         return rc;
     omtp_store_config sc = {.data_dir = cfg->data_dir,
@@ -806,6 +832,8 @@ void omtp_server_free(omtp_server *s)
         omtp_store_close(s->store);
     s->store = NULL;
     SSL_CTX_free(s->impl->ssl_ctx);
+    omtp_login_guard_free(s->login_guard);
+    s->login_guard = NULL;
     free(s->impl->buckets);
     omtp_guard_free(s);
     free(s->impl);

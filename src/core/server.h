@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "proto/omtp_limits.h"
 #include "proto/omtp_packet.h"
 #include "store/store.h"
 
@@ -94,6 +95,47 @@ typedef struct omtp_req {
     void *body;                   /* decoded payload (owned), NULL if none/empty */
     uint64_t startNs;             /* uv_hrtime() at dispatch, for latency metrics */
 } omtp_req;
+
+/* ------------------------------------------------- replies that fit a frame
+ * (replyfit.c; docs/protocol.md "Replies larger than a frame")
+ *
+ * Every reply carrying a list is built item by item against a byte budget:
+ * the payload bytes a reply may use so that its frame -- header, packId,
+ * zlib's worst-case growth and the AES nonce and tag included -- stays
+ * within max_frame. A reply that reaches the budget stops adding items and
+ * tells the client, through its own cursor, where to continue. */
+
+/* Payload bytes a reply may take (max_frame minus every overhead). */
+size_t omtp_reply_budget(const omtp_config *cfg);
+/* The largest item any list reply can hold beyond the message content:
+ * pushInfo, a session's attributes as JSON, ids and headers. max_content is
+ * lowered at start-up so that max_content + this fits omtp_reply_budget. */
+#define OMTP_REPLY_ITEM_EXTRA (OMTP_LIMIT_PUSHINFO + OMTP_LIMIT_SESSION_ATTRS_JSON + 4096)
+/* Bytes `obj` takes as an element of a vector<struct> (heads included);
+ * SIZE_MAX if it cannot be encoded. Thread-safe (no shared scratch). */
+size_t omtp_item_size(const tars_struct_desc *d, const void *obj);
+/* Bytes a string takes as an element of a vector<string>. */
+size_t omtp_str_item_size(const tars_str *s);
+/* Upper bounds of what one stored record takes as a reply item (a message
+ * as an OTIMPack, a hot-session item, a high-priority entry). */
+size_t omtp_msg_rec_bound(const omtp_msg_rec *m);
+size_t omtp_hot_rec_bound(const omtp_hot_rec *r);
+size_t omtp_hp_rec_bound(const omtp_hp_rec *r);
+/* A record stored before the field limits may not fit any page: these drop
+ * its pushInfo (a push hint, not conversation) when it alone exceeds the
+ * budget, logging a WARN; true if they did. Store or loop thread. */
+bool omtp_msg_rec_shrink(omtp_msg_rec *m, size_t budget);
+bool omtp_hp_rec_shrink(omtp_hp_rec *r, size_t budget);
+/* How many of n consecutive list items fit once *used bytes are taken
+ * (*used grows by theirs); at least one when *used is 0, so paging always
+ * progresses. For vector<struct> of type d, and for vector<string>. */
+uint32_t omtp_fit_structs(const tars_struct_desc *d, const void *items, uint32_t n, size_t *used,
+                          size_t budget);
+uint32_t omtp_fit_strs(const tars_str *items, uint32_t n, size_t *used, size_t budget);
+/* Lowers cfg->max_content when it could not fit a reply frame (WARN says
+ * so); refuses a max_frame below OMTP_MIN_MAX_FRAME. 0 or OMTP_EINVAL. */
+#define OMTP_MIN_MAX_FRAME 32768
+int omtp_reply_fit_config(omtp_config *cfg, char *why, size_t whylen);
 
 /* Sends the reply (type and packId echoed, ACK set, transforms mirrored)
  * and frees the request. `body` is borrowed (encoded before return). */
@@ -200,6 +242,18 @@ typedef char *(*omtp_metrics_source_fn)(void *arg);
 int omtp_metrics_add_source(omtp_server *s, omtp_metrics_source_fn fn, void *arg);
 
 #define OMTP_TRANSPORTS_MAX 4 /* room for the transports of core/transport.h */
+/* Why a login failed (omtp_login_failures_total{reason}). A wrong password
+ * and an unknown user id are one reason: /metrics must not tell them apart
+ * any more than the reply does. */
+enum omtp_login_fail {
+    OMTP_LF_CREDENTIALS, /* wrong user id or password */
+    OMTP_LF_TOKEN,       /* invalid or expired token */
+    OMTP_LF_THROTTLED,   /* refused unchecked by the per-account backoff */
+    OMTP_LF_FIELDS,      /* missing or invalid LoginReq fields (code 20) */
+    OMTP_LF_SERVER,      /* the server's trouble: storage, shutdown, busy */
+    OMTP_LF_N
+};
+
 typedef struct omtp_metrics {
     uint64_t conns_open, conns_total, conns_rejected;
     uint64_t logins_ok, logins_failed, kicks;
@@ -217,6 +271,13 @@ typedef struct omtp_metrics {
      * open now, socket bytes in and out (TLS: ciphertext) */
     uint64_t tp_conns[OMTP_TRANSPORTS_MAX], tp_bytes_in[OMTP_TRANSPORTS_MAX],
         tp_bytes_out[OMTP_TRANSPORTS_MAX];
+    uint64_t fields_too_long; /* requests refused: a text field over its limit (omtp_limits.h) */
+    uint64_t replies_paged;   /* list replies cut short to fit max_frame (replyfit.c) */
+    uint64_t replies_too_big; /* replies that could not be sent: larger than max_frame */
+    uint64_t login_failures[OMTP_LF_N]; /* failed logins by reason (enum omtp_login_fail) */
+    uint64_t logins_delayed_addr;       /* logins held by the per-address delay */
+    uint64_t logins_delayed_acct;       /* logins held by the per-account backoff */
+    uint64_t login_kdf;                 /* password checks run (real or dummy hash) */
 } omtp_metrics;
 
 /* --------------------------------------------------------------- server */
@@ -226,8 +287,10 @@ struct omtp_server {
     omtp_config *cfg;
     omtp_store *store;
     omtp_metrics metrics;
-    omtp_crypto_key aes_key;  /* from the config; .set false if none */
-    uint8_t token_secret[32]; /* HMAC key for login tokens */
+    omtp_crypto_key aes_key;              /* from the config; .set false if none */
+    uint8_t token_secret[32];             /* HMAC key for login tokens */
+    struct omtp_login_guard *login_guard; /* per-account backoff (login_guard.h) */
+    char login_dummy_hash[160]; /* checked for unknown ids, so they cost what known ones do */
     bool stopping;
     struct omtp_server_impl *impl;     /* listeners, presence table, timers (server.c) */
     struct mon_table *monitor;         /* monitor.c state, NULL while nobody monitors */

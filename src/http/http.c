@@ -27,6 +27,7 @@
 #include "http.h"
 #include "http_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
@@ -163,6 +164,43 @@ static bool path_match(const char *pattern, const char *path,
         u++;
     }
     return *p == '\0' && *u == '\0';
+}
+
+/* Whether the raw (still escaped) path of uri holds a control character,
+ * literally or escaped (%00..%1F, %7F). The path on_request sees is
+ * unescaped (unescape_url keeps only %00 as it is), so this looks at the
+ * bytes the client sent: "/healthz%0a" or "/v1/users/a%01b" are refused on
+ * every route, not matched or looked up. The query string is not a path
+ * segment. */
+static bool path_has_control(const char *uri)
+{
+    static const char hexd[] = "0123456789abcdef";
+    for (const char *u = uri; *u && *u != '?'; u++) {
+        unsigned char ch = (unsigned char)*u;
+        if (ch < 0x20 || ch == 0x7f)
+            return true;
+        if (ch != '%' || !u[1] || !u[2])
+            continue;
+        const char *hi = strchr(hexd, tolower((unsigned char)u[1]));
+        const char *lo = strchr(hexd, tolower((unsigned char)u[2]));
+        if (!hi || !lo || !*hi || !*lo)
+            continue;
+        int v = (int)(hi - hexd) * 16 + (int)(lo - hexd);
+        if (v < 0x20 || v == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+/* *con_cls before the first on_request of a request whose raw path holds a
+ * control character (set by on_uri, replaced by the request there). */
+static char bad_path_mark;
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    return path_has_control(uri) ? &bad_path_mark : NULL;
 }
 
 /* The route for (method, path), or NULL; *allow lists the methods the path
@@ -337,7 +375,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   size_t *data_size, void **con_cls)
 {
     omtp_http *h = cls;
-    http_req *r = *con_cls;
+    bool bad_path = *con_cls == &bad_path_mark;
+    http_req *r = bad_path ? NULL : *con_cls;
 
     if (!r) { /* headers are in: route, authenticate, check the declared size */
         r = calloc(1, sizeof(*r));
@@ -353,11 +392,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
-        /* unescape_url kept a NUL encoded: no id or path holds one */
+        /* unescape_url kept a NUL encoded, and on_uri saw any other control
+         * character in the raw path: no id or path segment holds one */
         bool nul = strstr(url, "%00") != NULL;
-        r->route = nul ? NULL : route_find(method, url, r->param, r->allow, sizeof(r->allow));
+        r->route =
+            nul || bad_path ? NULL : route_find(method, url, r->param, r->allow, sizeof(r->allow));
         if (nul) {
             reject(r, 400, "invalid_id", "the path holds a NUL byte (%%00): no id contains one");
+        } else if (bad_path) {
+            reject(r, 400, "invalid_id",
+                   "the path holds a control character (%%01..%%1F or %%7F): no id or path "
+                   "segment contains one");
         } else if (!r->route) {
             if (r->allow[0])
                 reject(r, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)",
@@ -449,9 +494,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         http_guard_request_done(h->guard, c); /* keep-alive: the next request's deadline */
     http_req *r = *con_cls;
-    if (!r)
-        return;
     *con_cls = NULL;
+    if (!r || r == (void *)&bad_path_mark)
+        return;
     atomic_store(&r->conn, NULL);
     req_unref(r);
 }
@@ -746,11 +791,12 @@ int omtp_http_start(omtp_server *srv)
     }
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, h,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
-        http_guard_notify, h->guard, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->http_timeout_s ? cfg->http_timeout_s : 1),
-        MHD_OPTION_CONNECTION_LIMIT, http_guard_mhd_limit(h->guard), MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, h->guard, MHD_OPTION_THREAD_POOL_SIZE,
+        threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(cfg->http_timeout_s ? cfg->http_timeout_s : 1), MHD_OPTION_CONNECTION_LIMIT,
+        http_guard_mhd_limit(h->guard), MHD_OPTION_END);
     if (!h->d) {
         LOG_ERROR("http: cannot listen on %s: %s", cfg->http_listen, strerror(errno));
         rc = OMTP_EIO;

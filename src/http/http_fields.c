@@ -226,6 +226,11 @@ void http_reply_store_err(http_req *r, int err)
     case OMTP_ENOMEM:
         http_reply_error(r, 500, "internal", "out of memory");
         break;
+    case OMTP_ENOSPC:
+        http_reply_error(
+            r, 507, "storage_full",
+            "the server's disk is full: nothing was stored; retry once space is freed");
+        break;
     default:
         http_reply_error(r, 503, "store_error", "the store failed: %s", omtp_strerror(err));
         break;

@@ -395,10 +395,10 @@ void http_ep_group_create(http_req *r)
     const char *groupId, *name, *creatorId, *avatar, *desc;
     int64_t limit;
     if (!http_get_group_id(r, "groupId", false, &groupId) ||
-        !http_get_str(r, "name", true, 1024, &name) ||
+        !http_get_str(r, "name", true, OMTP_LIMIT_NAME, &name) ||
         !http_get_id(r, "creatorId", true, &creatorId) ||
-        !http_get_str(r, "avatar", false, 1024, &avatar) ||
-        !http_get_str(r, "desc", false, 4096, &desc) ||
+        !http_get_str(r, "avatar", false, OMTP_LIMIT_AVATAR, &avatar) ||
+        !http_get_str(r, "desc", false, OMTP_LIMIT_DESC, &desc) ||
         !http_get_int(r, "memberLimit", false, 0, &limit))
         return;
     if (groupId && (strncmp(groupId, "GC_", 3) != 0 || strlen(groupId) < 4)) {

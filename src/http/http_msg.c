@@ -229,7 +229,7 @@ void http_ep_notify(http_req *r)
     json_t *hp = r->json ? json_object_get(r->json, "highPriority") : NULL;
     if (!http_get_str(r, "id", true, HTTP_MAX_NOTIFY_ID, &id) ||
         !http_get_str(r, "content", true, r->srv->cfg->max_content, &content) ||
-        !http_get_str(r, "pushInfo", false, 4096, &pushInfo) ||
+        !http_get_str(r, "pushInfo", false, OMTP_LIMIT_PUSHINFO, &pushInfo) ||
         !http_get_int(r, "contentType", false, 0, &contentType)) {
         http_str_list_free(&to);
         return;
@@ -428,7 +428,7 @@ void http_ep_messages(http_req *r)
     if (!http_get_id(r, "from", true, &from) || !http_get_str(r, "to", true, OMTP_ID_MAX, &to) ||
         !http_get_str(r, "type", false, 16, &type) ||
         !http_get_str(r, "content", true, r->srv->cfg->max_content, &content) ||
-        !http_get_str(r, "pushInfo", false, 4096, &pushInfo) ||
+        !http_get_str(r, "pushInfo", false, OMTP_LIMIT_PUSHINFO, &pushInfo) ||
         !http_get_str(r, "id", false, OMTP_PACKID_MAX, &id) ||
         !http_get_int(r, "contentType", false, 0, &contentType))
         return;

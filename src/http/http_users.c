@@ -17,8 +17,7 @@
 #include "omtp/auth.h"
 #include "proto/omtp_packet.h"
 
-#define HTTP_MAX_PASSWORD  1024
-#define HTTP_MAX_PROFILE   1024
+#define HTTP_MAX_PASSWORD  OMTP_LIMIT_PASSWORD /* proto/omtp_limits.h */
 #define HTTP_TOKEN_TTL_DEF (7 * 24 * 3600)
 #define HTTP_TOKEN_TTL_MAX (366 * 24 * 3600)
 
@@ -117,9 +116,9 @@ static bool get_profile(http_req *r, user_ctx *c)
 {
     const char *name, *avatar, *mobile;
     int64_t birthday;
-    if (!http_get_str(r, "name", false, HTTP_MAX_PROFILE, &name) ||
-        !http_get_str(r, "avatar", false, HTTP_MAX_PROFILE, &avatar) ||
-        !http_get_str(r, "mobile", false, HTTP_MAX_PROFILE, &mobile) ||
+    if (!http_get_str(r, "name", false, OMTP_LIMIT_NAME, &name) ||
+        !http_get_str(r, "avatar", false, OMTP_LIMIT_AVATAR, &avatar) ||
+        !http_get_str(r, "mobile", false, OMTP_LIMIT_MOBILE, &mobile) ||
         !http_get_int(r, "birthday", false, 0, &birthday))
         return false;
     c->has_name = name != NULL;

@@ -4,12 +4,17 @@
  *
  * Login: validate fields (code 20 and close if clientId, password or
  * deviceType is missing, or deviceType is not one of the enum's 1..5: each
- * device type is a presence slot, so a client must not invent them) -> optional slowdown when the
- * peer's address failed recently -> fetch the user record on the store thread -> check the token
- * (HMAC, on the loop: microseconds) or the scrypt hash (on libuv's thread
- * pool, never on the loop nor the store thread, which group-commits
- * messages) -> on success kick the user's previous connection of the same
- * deviceType, enter the presence table, reply LoginResp{0, clientId}.
+ * device type is a presence slot, so a client must not invent them) ->
+ * optional slowdown when the peer's address failed recently, or (password
+ * logins from a device not known to the account) when the account failed
+ * recently (login_guard.h: exponential backoff; refused with
+ * SERVER_REFUSED when the account's queue is too long) -> fetch the user
+ * record on the store thread -> check the token (HMAC, on the loop:
+ * microseconds) or the scrypt hash (on libuv's thread pool, never on the
+ * loop nor the store thread, which group-commits messages; an unknown id is
+ * checked against a dummy hash of the same cost) -> on success kick the
+ * user's previous connection of the same deviceType, enter the presence
+ * table, reply LoginResp{0, clientId}.
  *
  * Tokens are accepted for user ids the store does not know: the business
  * backend that holds the secret vouches for its users. Such users have the
@@ -17,6 +22,7 @@
  */
 #include "auth.h"
 #include "core/core.h"
+#include "core/login_guard.h"
 #include "handlers.h"
 #include "cluster_hooks.h"
 
@@ -284,6 +290,10 @@ struct login_job {
     omtp_user_rec user;
     bool found;
     bool ok;
+    bool checked;     /* a password was checked (real or dummy hash): a guess */
+    bool guarded;     /* a password login from an unknown device: the account backoff applied */
+    const char *hash; /* what kdf_work checks against (user's or the dummy) */
+    int reason;       /* enum omtp_login_fail of a failure */
     int store_rc;
     uv_work_t work;
     uv_timer_t delay;
@@ -324,8 +334,19 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
     }
     if (code != OMTP_EC_SUCCESS) {
         s->metrics.logins_failed++;
-        if (code != OMTP_EC_SERVICE_UNAVAILABLE) /* the server's trouble, not a bad guess */
+        s->metrics.login_failures[j->reason]++;
+        if (j->reason != OMTP_LF_SERVER && j->reason != OMTP_LF_THROTTLED) /* not a guess */
             omtp_login_failed(s, c->peer);
+        if (j->checked) { /* a wrong password, known id or not: the account's backoff */
+            uint64_t now = uv_now(s->loop);
+            omtp_login_guard_failed(s->login_guard, lr->clientId.data, now);
+            uint32_t n = omtp_login_guard_failures(s->login_guard, lr->clientId.data, now);
+            if (n == 10 || n == 100 || n == 1000 || n == 10000) /* a few lines per attack */
+                LOG_WARN("login: %u failed passwords in a row for user=%s (the last from %s): "
+                         "someone may be guessing; its password logins from new devices are "
+                         "slowed down (up to one per %u ms), known devices and tokens are not",
+                         n, lr->clientId.data, c->peer, s->cfg->login_account_delay_max_ms);
+        }
         LOG_INFO("conn %llu login failed %s user=%s dev=%s: %s", (unsigned long long)c->id, c->peer,
                  lr->clientId.data, omtp_log_device((int)lr->deviceType), text);
         c->state = OMTP_CONN_NEW;
@@ -353,6 +374,8 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
     omtp_server_cluster_login(c);
     s->metrics.logins_ok++;
     omtp_login_succeeded(s, c->peer);
+    omtp_login_guard_succeeded(s->login_guard, c->userId, c->deviceType, lr->deviceId.data,
+                               j->guarded);
     LOG_INFO("conn %llu login %s dev=%s (%s)%s", (unsigned long long)c->id, c->userId,
              omtp_log_device(c->deviceType), how, c->monitor_role ? " monitor" : "");
     login_reply(req, OMTP_EC_SUCCESS, NULL);
@@ -363,16 +386,20 @@ static void kdf_work(uv_work_t *w)
 {
     struct login_job *j = w->data;
     const omtp_LoginReq *lr = j->req->body;
-    j->ok = omtp_auth_verify_password(j->user.pwHash.data, lr->password.data) == 0;
+    j->ok = omtp_auth_verify_password(j->hash, lr->password.data) == 0;
 }
 
 static void kdf_done(uv_work_t *w, int status)
 {
     struct login_job *j = w->data;
-    if (status == 0 && j->ok)
+    if (status == 0 && j->ok && j->found) { /* the dummy hash never logs anyone in */
         login_finish(j, OMTP_EC_SUCCESS, NULL, "password");
-    else
-        login_finish(j, OMTP_EC_CONN_USERNAME_OR_PASSWORD, "wrong user id or password", NULL);
+        return;
+    }
+    j->checked = status == 0;
+    j->reason = status == 0 ? OMTP_LF_CREDENTIALS : OMTP_LF_SERVER;
+    login_finish(j, status == 0 ? OMTP_EC_CONN_USERNAME_OR_PASSWORD : OMTP_EC_SERVICE_UNAVAILABLE,
+                 status == 0 ? "wrong user id or password" : "server busy, try again", NULL);
 }
 
 static int lookup_work(omtp_db *db, void *arg)
@@ -394,6 +421,7 @@ static void lookup_done(void *arg, int status)
         /* the store unreachable (OMTP_EDB: e.g. PostgreSQL down) is
          * SERVICE_UNAVAILABLE, as for sends; anything else DB_ERROR */
         bool down = status == OMTP_EDB || j->store_rc == OMTP_EDB;
+        j->reason = OMTP_LF_SERVER;
         login_finish(j, down ? OMTP_EC_SERVICE_UNAVAILABLE : OMTP_EC_DB_ERROR,
                      down ? "storage unavailable, try again" : "storage error, try again", NULL);
         return;
@@ -401,6 +429,7 @@ static void lookup_done(void *arg, int status)
     if (omtp_auth_is_token(lr->password.data)) {
         int rc = omtp_auth_token_verify(s->token_secret, lr->password.data, lr->clientId.data,
                                         omtp_now_ms() / 1000);
+        j->reason = OMTP_LF_TOKEN;
         if (rc == 0)
             login_finish(j, OMTP_EC_SUCCESS, NULL, "token");
         else
@@ -408,18 +437,27 @@ static void lookup_done(void *arg, int status)
                          rc == OMTP_ETIMEDOUT ? "token expired" : "invalid token", NULL);
         return;
     }
+    /* An unknown id (or a user without a password) is checked against a
+     * dummy hash of the same KDF and cost: the reply takes as long as for a
+     * wrong password, so timing does not tell which accounts exist. */
     if (!j->found || j->user.pwHash.len == 0) {
-        login_finish(j, OMTP_EC_CONN_USERNAME_OR_PASSWORD, "wrong user id or password", NULL);
-        return;
+        j->found = false;
+        j->hash = s->login_dummy_hash;
+    } else {
+        j->hash = j->user.pwHash.data;
     }
     j->work.data = j;
-    if (uv_queue_work(s->loop, &j->work, kdf_work, kdf_done) != 0)
+    s->metrics.login_kdf++;
+    if (uv_queue_work(s->loop, &j->work, kdf_work, kdf_done) != 0) {
+        j->reason = OMTP_LF_SERVER;
         login_finish(j, OMTP_EC_SERVICE_UNAVAILABLE, "server busy, try again", NULL);
+    }
 }
 
 static void lookup_start(struct login_job *j)
 {
     omtp_server *s = j->req->conn->srv;
+    j->reason = OMTP_LF_SERVER;
     if (!s->store || !omtp_conn_is_open(j->req->conn) ||
         omtp_store_submit(s->store, lookup_work, lookup_done, j) != 0)
         login_finish(j, OMTP_EC_SERVICE_UNAVAILABLE, "server is shutting down, try again", NULL);
@@ -463,6 +501,7 @@ void handle_login(omtp_req *req)
                  (int)lr->deviceType, OMTP_DEVICE_MAX);
     if (text[0]) {
         s->metrics.logins_failed++;
+        s->metrics.login_failures[OMTP_LF_FIELDS]++;
         omtp_conn_ref(c);
         login_reply(req, OMTP_EC_CONN_INDICATE, text);
         omtp_conn_close(c, text);
@@ -477,10 +516,37 @@ void handle_login(omtp_req *req)
     j->req = req;
     omtp_user_rec_init(&j->user);
     c->state = OMTP_CONN_AUTHING;
-    uint32_t delay = omtp_login_delay_ms(s, c->peer);
+    uint32_t delay = omtp_login_delay_ms(s, c->peer), acct = 0;
+    if (delay)
+        s->metrics.logins_delayed_addr++;
+    if (!omtp_auth_is_token(lr->password.data)) { /* tokens cannot be guessed */
+        j->guarded = !omtp_login_guard_known(s->login_guard, lr->clientId.data, (int)lr->deviceType,
+                                             lr->deviceId.data);
+        /* wait at most half the pre-login timeout: longer, and the connection
+         * would be closed before its answer */
+        uint32_t max_wait =
+            s->cfg->prelogin_timeout_s ? s->cfg->prelogin_timeout_s * 500u : UINT32_MAX;
+        int v = omtp_login_guard_admit(s->login_guard, lr->clientId.data, (int)lr->deviceType,
+                                       lr->deviceId.data, uv_now(s->loop), max_wait, &acct);
+        if (v == OMTP_LG_REFUSE) {
+            char msg[200];
+            snprintf(msg, sizeof(msg),
+                     "too many failed logins for this account: retry in %u s (a device that "
+                     "logged in before, or a token, is not delayed)",
+                     (acct + 999) / 1000);
+            j->reason = OMTP_LF_THROTTLED;
+            login_finish(j, OMTP_EC_SERVER_REFUSED, msg, NULL);
+            return;
+        }
+        if (acct)
+            s->metrics.logins_delayed_acct++;
+    }
+    if (acct > delay)
+        delay = acct;
     if (delay) {
-        LOG_DEBUG("conn %llu login delayed %u ms after recent failures from %s",
-                  (unsigned long long)c->id, delay, c->peer);
+        LOG_DEBUG("conn %llu login delayed %u ms after recent failures (from %s: %s)",
+                  (unsigned long long)c->id, delay, c->peer,
+                  acct >= delay ? "this account" : "this address");
         uv_timer_init(s->loop, &j->delay);
         j->delay.data = j;
         uv_timer_start(&j->delay, delay_fired, delay, 0);

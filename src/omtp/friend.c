@@ -18,6 +18,8 @@
  *    empty list. The reply carries no cursor: the client keeps the time it
  *    sent the request (server clock skew aside, re-asking from a slightly
  *    earlier time is harmless).
+ *  - The list is paged to fit a frame: friendId order; a non-empty `next`
+ *    means more, asked with the same timestamp and `after` = next.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,6 +106,12 @@ static int fop_work(omtp_db *db, void *arg)
     return 0;
 }
 
+static int cmp_friend(const void *a, const void *b)
+{
+    return strcmp(((const omtp_FriendInfo *)a)->friendId.data,
+                  ((const omtp_FriendInfo *)b)->friendId.data);
+}
+
 static void fop_done(void *arg, int status)
 {
     fop *f = arg;
@@ -114,16 +122,38 @@ static void fop_done(void *arg, int status)
         return;
     }
     if (status < 0) {
-        LOG_ERROR("friend op by %s failed: %s %s", f->userId, omtp_strerror(status), f->desc);
-        omtp_reply_code(req, OMTP_EC_DB_ERROR, "storage failed, try again");
+        if (status != OMTP_ENOSPC) /* the store logs disk full, once a minute */
+            LOG_ERROR("friend op by %s failed: %s %s", f->userId, omtp_strerror(status), f->desc);
+        omtp_reply_code(req, OMTP_EC_DB_ERROR, "storage failed (%s), try again",
+                        omtp_strerror(status));
         fop_free(f);
         return;
     }
     if (f->kind == FOP_SYNC) {
         omtp_FriendSyncResp r;
         omtp_msg_init(&omtp_FriendSyncResp_desc, &r);
-        if (f->changed)
-            r.friends = f->friends; /* borrowed for the encode */
+        if (f->changed) {
+            /* one page in friendId order after the cursor (protocol.md 7.2) */
+            const omtp_FriendSyncReq *q = req->body;
+            const char *after = q->after.len ? q->after.data : "";
+            omtp_FriendInfo_list *l = &f->friends;
+            if (l->n > 1)
+                qsort(l->items, l->n, sizeof *l->items, cmp_friend);
+            uint32_t lo = 0;
+            while (lo < l->n && strcmp(l->items[lo].friendId.data, after) <= 0)
+                lo++;
+            size_t used = 0;
+            uint32_t k = lo >= l->n
+                             ? 0
+                             : omtp_fit_structs(&omtp_FriendInfo_desc, l->items + lo, l->n - lo,
+                                                &used, omtp_reply_budget(f->srv->cfg));
+            r.friends.items = k ? l->items + lo : NULL; /* borrowed for the encode */
+            r.friends.n = k;
+            if (lo + k < l->n) {
+                tars_str_set(&r.next, l->items[lo + k - 1].friendId.data);
+                f->srv->metrics.replies_paged++;
+            }
+        }
         omtp_reply(req, &omtp_FriendSyncResp_desc, &r);
         memset(&r.friends, 0, sizeof(r.friends));
         omtp_msg_free(&omtp_FriendSyncResp_desc, &r);

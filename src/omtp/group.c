@@ -434,6 +434,69 @@ static int work_sync(omtp_db *db, gop *g)
     return omtp_db_group_sync(db, g->userId, g->since, &g->groups, &g->deleted);
 }
 
+static int cmp_group(const void *a, const void *b)
+{
+    return strcmp(((const omtp_GroupChatInfo *)a)->groupId.data,
+                  ((const omtp_GroupChatInfo *)b)->groupId.data);
+}
+
+/*
+ * One page of a group sync (docs/protocol.md 7.2): changed groups and
+ * deleted ids merged in group-id order, after the request's cursor, as many
+ * as fit a frame. The cursor `next` is "<ms>/<groupId>": the time of the
+ * walk's first query and the last id sent. While a walk goes on, the reply's
+ * timestamp stays the request's (a client that ignores `next` asks again
+ * from there and misses nothing); its last page carries the first query's
+ * time. r borrows g's lists.
+ */
+static void sync_page(gop *g, const omtp_GroupChatSyncReq *q, omtp_GroupChatSyncResp *r)
+{
+    int64_t walk = g->nowMs;
+    const char *after = "";
+    if (q->after.len) {
+        char *end = NULL;
+        long long ms = strtoll(q->after.data, &end, 10);
+        if (end && *end == '/') {
+            walk = ms;
+            after = end + 1;
+        }
+    }
+    if (g->groups.n > 1)
+        qsort(g->groups.items, g->groups.n, sizeof *g->groups.items, cmp_group);
+    omtp_ids_sort(&g->deleted);
+    uint32_t gi = 0, di = 0;
+    while (gi < g->groups.n && strcmp(g->groups.items[gi].groupId.data, after) <= 0)
+        gi++;
+    while (di < g->deleted.n && strcmp(g->deleted.items[di].data, after) <= 0)
+        di++;
+    uint32_t g0 = gi, d0 = di;
+    size_t used = 0, budget = omtp_reply_budget(g->srv->cfg);
+    const char *last = NULL;
+    while (gi < g->groups.n || di < g->deleted.n) {
+        bool group = di >= g->deleted.n ||
+                     (gi < g->groups.n &&
+                      strcmp(g->groups.items[gi].groupId.data, g->deleted.items[di].data) < 0);
+        uint32_t k = group ? omtp_fit_structs(&omtp_GroupChatInfo_desc, &g->groups.items[gi], 1,
+                                              &used, budget)
+                           : omtp_fit_strs(&g->deleted.items[di], 1, &used, budget);
+        if (k == 0)
+            break;
+        last = group ? g->groups.items[gi++].groupId.data : g->deleted.items[di++].data;
+    }
+    r->groupchats.items = gi > g0 ? g->groups.items + g0 : NULL;
+    r->groupchats.n = gi - g0;
+    r->delGroupChatIds.items = di > d0 ? g->deleted.items + d0 : NULL;
+    r->delGroupChatIds.n = di - d0;
+    bool more = gi < g->groups.n || di < g->deleted.n;
+    r->timestamp = more ? q->timestamp : walk;
+    if (more && last) {
+        char next[OMTP_ID_MAX + 32];
+        snprintf(next, sizeof next, "%lld/%s", (long long)walk, last);
+        tars_str_set(&r->next, next);
+        g->srv->metrics.replies_paged++;
+    }
+}
+
 /* Store-thread work of each operation, indexed by enum gop_kind. */
 static int (*const gop_works[])(omtp_db *db, gop *g) = {
     [GOP_SYNC] = work_sync, [GOP_CREATE] = work_create,   [GOP_JOIN] = work_join,
@@ -535,7 +598,22 @@ static void gop_finish(gop *g, int status)
         omtp_GroupChatMemberGetResp r;
         omtp_msg_init(&omtp_GroupChatMemberGetResp_desc, &r);
         tars_str_set(&r.groupId, g->groupId);
-        r.memberIds = g->after; /* borrowed for the encode */
+        /* one page of the sorted ids after the cursor (docs/protocol.md 7.2) */
+        const omtp_GroupChatMemberGetReq *q = req->body;
+        const char *after = q->after.len ? q->after.data : "";
+        uint32_t lo = 0;
+        while (lo < g->after.n && strcmp(g->after.items[lo].data, after) <= 0)
+            lo++;
+        size_t used = 0;
+        uint32_t k = lo >= g->after.n ? 0
+                                      : omtp_fit_strs(g->after.items + lo, g->after.n - lo, &used,
+                                                      omtp_reply_budget(s->cfg));
+        r.memberIds.items = k ? g->after.items + lo : NULL; /* borrowed for the encode */
+        r.memberIds.n = k;
+        if (lo + k < g->after.n) {
+            tars_str_set(&r.next, g->after.items[lo + k - 1].data);
+            s->metrics.replies_paged++;
+        }
         omtp_reply(req, &omtp_GroupChatMemberGetResp_desc, &r);
         r.memberIds.items = NULL;
         r.memberIds.n = 0;
@@ -552,9 +630,7 @@ static void gop_finish(gop *g, int status)
     case GOP_SYNC: {
         omtp_GroupChatSyncResp r;
         omtp_msg_init(&omtp_GroupChatSyncResp_desc, &r);
-        r.timestamp = g->nowMs;
-        r.groupchats = g->groups; /* borrowed */
-        r.delGroupChatIds = g->deleted;
+        sync_page(g, req->body, &r);
         omtp_reply(req, &omtp_GroupChatSyncResp_desc, &r);
         memset(&r.groupchats, 0, sizeof(r.groupchats));
         memset(&r.delGroupChatIds, 0, sizeof(r.delGroupChatIds));

@@ -163,8 +163,9 @@ static void gchat_done(void *arg, int status)
         return;
     }
     if (status < 0) {
-        LOG_ERROR("group message %s from %s not stored: %s", c->groupId, c->userId,
-                  omtp_strerror(status));
+        if (status != OMTP_ENOSPC) /* the store logs disk full, once a minute */
+            LOG_ERROR("group message %s from %s not stored: %s", c->groupId, c->userId,
+                      omtp_strerror(status));
         omtp_reply_code(req, status == OMTP_EDB ? OMTP_EC_SERVICE_UNAVAILABLE : OMTP_EC_DB_ERROR,
                         "storage failed (%s), the message was not sent; send it again",
                         omtp_strerror(status));

@@ -31,7 +31,7 @@ static const struct {
     {PT_HISTORY_MSG_PULL, handle_history_pull, 0},
     {PT_SESSION_MONITOR_START, handle_monitor_start, 0},
     {PT_SESSION_MONITOR_STOP, handle_monitor_stop, 0},
-    {PT_SESSION_MONITOR_SYNC, handle_monitor_sync, 0},
+    {PT_SESSION_MONITOR_SYNC, handle_monitor_sync, OMTP_DISPATCH_EMPTY_OK},
     {PT_SYNC_DATA_CMD, handle_sync_data_ack, OMTP_DISPATCH_ANSWERS},
     {PT_GROUPCHAT_SYNC, handle_group_sync, 0},
     {PT_GROUPCHAT_CREATE, handle_group_create, 0},

@@ -289,10 +289,17 @@ void handle_monitor_stop(omtp_req *req)
 typedef struct mon_sync_job {
     omtp_req *req;
     char user[OMTP_ID_MAX + 1];
-    char **sids; /* snapshot of the connection's subscriptions */
+    char **sids; /* snapshot of the subscriptions after the cursor, sorted */
     size_t n;
+    size_t budget;
+    bool paged; /* stopped by the budget */
     omtp_hot_rec_list out;
 } mon_sync_job;
+
+static int sid_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static void mon_sync_job_free(mon_sync_job *j)
 {
@@ -303,43 +310,73 @@ static void mon_sync_job_free(mon_sync_job *j)
     free(j);
 }
 
+/* Frees one record in place (the list's array stays). */
+static void hot_rec_clear(omtp_hot_rec *h)
+{
+    tars_str_clear(&h->sessionId);
+    tars_str_clear(&h->attribute);
+    omtp_msg_rec_free(&h->last);
+}
+
+/* The hot-session view of one monitored session into *dst. */
+static int mon_sync_one(omtp_db *db, const char *user, const char *sid, omtp_hot_rec *dst)
+{
+    omtp_hot_rec_list one = {0};
+    int rc = omtp_db_hot_session_get(db, user, sid, &one);
+    if (rc != 0 && rc != OMTP_ENOTFOUND)
+        return rc;
+    if (one.n > 0) {
+        *dst = one.items[0]; /* move */
+        one.items[0] = one.items[--one.n];
+        omtp_hot_rec_list_free(&one);
+        return 0;
+    }
+    omtp_hot_rec_list_free(&one);
+    /* the monitor is no member: show the session's state without a cursor */
+    rc = omtp_sync_hot_rec_init(dst, sid);
+    if (rc != 0) {
+        hot_rec_clear(dst);
+        return rc;
+    }
+    omtp_msg_rec_list hist = {0};
+    rc = omtp_db_msg_history(db, sid, 0, 1, &hist);
+    if (rc != 0 && rc != OMTP_ENOTFOUND) {
+        hot_rec_clear(dst);
+        return rc;
+    }
+    if (hist.n > 0) {
+        omtp_msg_rec_free(&dst->last);
+        dst->last = hist.items[0]; /* move */
+        omtp_msg_rec_init(&hist.items[0]);
+        dst->hasLast = true;
+        dst->readSeqId = dst->last.msg.seqId;
+    }
+    omtp_msg_rec_list_free(&hist);
+    return 0;
+}
+
 static int mon_sync_work(omtp_db *db, void *arg)
 {
     mon_sync_job *j = arg;
     j->out.items = calloc(j->n ? j->n : 1, sizeof *j->out.items);
     if (!j->out.items)
         return OMTP_ENOMEM;
+    size_t used = 0;
     for (size_t i = 0; i < j->n; i++) {
-        omtp_hot_rec_list one = {0};
-        int rc = omtp_db_hot_session_get(db, j->user, j->sids[i], &one);
-        if (rc != 0 && rc != OMTP_ENOTFOUND)
-            return rc;
         omtp_hot_rec *dst = &j->out.items[j->out.n];
-        if (one.n > 0) {
-            *dst = one.items[0]; /* move */
-            one.items[0] = one.items[--one.n];
-            omtp_hot_rec_list_free(&one);
-            j->out.n++;
-            continue;
-        }
-        omtp_hot_rec_list_free(&one);
-        /* the monitor is no member: show the session's state without a cursor */
-        rc = omtp_sync_hot_rec_init(dst, j->sids[i]);
+        int rc = mon_sync_one(db, j->user, j->sids[i], dst);
         if (rc != 0)
             return rc;
-        j->out.n++;
-        omtp_msg_rec_list hist = {0};
-        rc = omtp_db_msg_history(db, j->sids[i], 0, 1, &hist);
-        if (rc != 0 && rc != OMTP_ENOTFOUND)
-            return rc;
-        if (hist.n > 0) {
-            omtp_msg_rec_free(&dst->last);
-            dst->last = hist.items[0]; /* move */
-            omtp_msg_rec_init(&hist.items[0]);
-            dst->hasLast = true;
-            dst->readSeqId = dst->last.msg.seqId;
+        if (dst->hasLast)
+            omtp_msg_rec_shrink(&dst->last, j->budget);
+        size_t b = omtp_hot_rec_bound(dst);
+        if (used + b > j->budget && j->out.n > 0) { /* the next page starts here */
+            hot_rec_clear(dst);
+            j->paged = true;
+            break;
         }
-        omtp_msg_rec_list_free(&hist);
+        used += b;
+        j->out.n++;
     }
     return 0;
 }
@@ -353,6 +390,8 @@ static void mon_sync_done(void *arg, int status)
     } else {
         omtp_HotSessionResp resp;
         omtp_msg_init(&omtp_HotSessionResp_desc, &resp);
+        if (j->paged)
+            j->req->conn->srv->metrics.replies_paged++;
         if (omtp_sync_hot_resp_build(&j->out, &resp) != 0) {
             omtp_reply_code(j->req, OMTP_EC_SERVER_EXCEPTION, "out of memory");
         } else {
@@ -374,18 +413,28 @@ void handle_monitor_sync(omtp_req *req)
                         c->userId);
         return;
     }
+    /* the cursor: continue after this session id (empty = from the first) */
+    const omtp_SessionMonitor *in = req->body;
+    const char *after = in && in->sessionId.len ? in->sessionId.data : "";
     mon_sync_job *j = calloc(1, sizeof *j);
     if (!j)
         goto oom;
     j->req = req;
+    j->budget = omtp_reply_budget(c->srv->cfg);
     snprintf(j->user, sizeof j->user, "%s", c->userId);
     if (cm && cm->n) {
         j->sids = calloc(cm->n, sizeof *j->sids);
         if (!j->sids)
             goto oom;
-        for (; j->n < cm->n; j->n++)
-            if (!(j->sids[j->n] = strdup(cm->sids[j->n])))
+        for (size_t i = 0; i < cm->n; i++) {
+            if (strcmp(cm->sids[i], after) <= 0)
+                continue;
+            if (!(j->sids[j->n] = strdup(cm->sids[i])))
                 goto oom;
+            j->n++;
+        }
+        if (j->n > 1)
+            qsort(j->sids, j->n, sizeof *j->sids, sid_cmp);
     }
     int rc = omtp_store_submit(c->srv->store, mon_sync_work, mon_sync_done, j);
     if (rc != 0) {

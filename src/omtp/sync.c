@@ -7,6 +7,14 @@
  * built on the loop from the records the store returns (strings are moved,
  * not copied).
  *
+ * Every reply fits one frame (docs/protocol.md, "Replies larger than a
+ * frame"): the store work reads records in chunks of PULL_CHUNK and stops
+ * taking them once their size bound (replyfit.c) would pass the reply
+ * budget, so a page of 200 large messages is never read whole only to be
+ * thrown away. The reply's own cursor says where to continue; one record
+ * always fits (field limits and max_content guarantee it), so paging
+ * always progresses.
+ *
  * Rulings (docs/protocol.md, "Server behaviour"):
  *  - Hot sessions: at most cfg->hot_page per reply, oldest change first; the
  *    reply's timestamp is the cursor to ask with next (the change time of
@@ -30,7 +38,34 @@
 #include "monitor.h"
 #include "sync.h"
 
-#define PULL_MAX 200
+#define PULL_MAX   200
+#define PULL_CHUNK 50
+
+/* Moves part->items[0..take) to the end of out (room for them is there) and
+ * frees the rest of part. */
+#define MOVE_TAKEN(out, part, take, free_one)                                                      \
+    do {                                                                                           \
+        for (uint32_t k_ = (take); k_ < (part)->n; k_++)                                           \
+            free_one(&(part)->items[k_]);                                                          \
+        if ((take) > 0)                                                                            \
+            memcpy(&(out)->items[(out)->n], (part)->items, (take) * sizeof(*(part)->items));       \
+        (out)->n += (take);                                                                        \
+        free((part)->items);                                                                       \
+        (part)->items = NULL;                                                                      \
+        (part)->n = 0;                                                                             \
+    } while (0)
+
+static void hot_rec_free(omtp_hot_rec *h)
+{
+    tars_str_clear(&h->sessionId);
+    tars_str_clear(&h->attribute);
+    omtp_msg_rec_free(&h->last);
+}
+
+static void hp_rec_free(omtp_hp_rec *r)
+{
+    tars_free(&omtp_OTIMPack_desc, &r->pack);
+}
 
 static void str_swap(tars_str *a, tars_str *b)
 {
@@ -99,13 +134,48 @@ typedef struct hot_job {
     char user[OMTP_ID_MAX + 1];
     int64_t since;
     int limit;
+    size_t budget;
+    bool paged; /* stopped by the budget */
     omtp_hot_rec_list out;
 } hot_job;
 
 static int hot_work(omtp_db *db, void *arg)
 {
     hot_job *j = arg;
-    return omtp_db_hot_sessions(db, j->user, j->since, j->limit, &j->out);
+    j->out.items = calloc((size_t)j->limit, sizeof *j->out.items);
+    if (!j->out.items)
+        return OMTP_ENOMEM;
+    int64_t since = j->since;
+    size_t used = 0;
+    while ((int)j->out.n < j->limit && !j->paged) {
+        int want = j->limit - (int)j->out.n;
+        int chunk = want < PULL_CHUNK ? want : PULL_CHUNK;
+        omtp_hot_rec_list part = {0};
+        int rc = omtp_db_hot_sessions(db, j->user, since, chunk, &part);
+        if (rc) {
+            omtp_hot_rec_list_free(&part);
+            return rc;
+        }
+        uint32_t take = 0;
+        while (take < part.n) {
+            if (part.items[take].hasLast)
+                omtp_msg_rec_shrink(&part.items[take].last, j->budget);
+            size_t b = omtp_hot_rec_bound(&part.items[take]);
+            if (used + b > j->budget && (j->out.n + take) > 0) {
+                j->paged = true;
+                break;
+            }
+            used += b;
+            take++;
+        }
+        bool end = (int)part.n < chunk;
+        if (take)
+            since = part.items[take - 1].changedUs;
+        MOVE_TAKEN(&j->out, &part, take, hot_rec_free);
+        if (end)
+            break;
+    }
+    return 0;
 }
 
 static void hot_done(void *arg, int status)
@@ -121,6 +191,8 @@ static void hot_done(void *arg, int status)
         resp.timestamp = j->out.n ? j->out.items[j->out.n - 1].changedUs : j->since;
         if (resp.timestamp < j->since)
             resp.timestamp = j->since;
+        if (j->paged)
+            j->req->conn->srv->metrics.replies_paged++;
         if (omtp_sync_hot_resp_build(&j->out, &resp) != 0)
             omtp_reply_code(j->req, OMTP_EC_SERVER_EXCEPTION, "out of memory");
         else
@@ -143,6 +215,9 @@ void handle_hot_session_sync(omtp_req *req)
     j->req = req;
     j->since = in && in->timestamp > 0 ? in->timestamp : 0;
     j->limit = s->cfg->hot_page ? (int)s->cfg->hot_page : 100;
+    if (j->limit > 1000) /* the store's own cap (docs/storage.md) */
+        j->limit = 1000;
+    j->budget = omtp_reply_budget(s->cfg);
     snprintf(j->user, sizeof j->user, "%s", req->conn->userId);
     int rc = omtp_store_submit(s->store, hot_work, hot_done, j);
     if (rc != 0) {
@@ -160,10 +235,50 @@ typedef struct hist_job {
     char sid[2 * OMTP_ID_MAX + 8];
     int64_t maxSeq;
     int count;
+    size_t budget;
     bool monitoring;
     bool denied;
+    bool paged; /* stopped by the budget */
     omtp_msg_rec_list out;
 } hist_job;
+
+/* Reads newest first in chunks, taking messages while they fit the budget. */
+static int hist_read(omtp_db *db, hist_job *j)
+{
+    j->out.items = calloc((size_t)j->count, sizeof *j->out.items);
+    if (!j->out.items)
+        return OMTP_ENOMEM;
+    int64_t at = j->maxSeq;
+    size_t used = 0;
+    while ((int)j->out.n < j->count && !j->paged) {
+        int want = j->count - (int)j->out.n;
+        int chunk = want < PULL_CHUNK ? want : PULL_CHUNK;
+        omtp_msg_rec_list part = {0};
+        int rc = omtp_db_msg_history(db, j->sid, at, chunk, &part);
+        if (rc) {
+            omtp_msg_rec_list_free(&part);
+            return rc;
+        }
+        uint32_t take = 0;
+        while (take < part.n) {
+            omtp_msg_rec_shrink(&part.items[take], j->budget);
+            size_t b = omtp_msg_rec_bound(&part.items[take]);
+            if (used + b > j->budget && (j->out.n + take) > 0) {
+                j->paged = true;
+                break;
+            }
+            used += b;
+            take++;
+        }
+        bool end = (int)part.n < chunk;
+        if (part.n)
+            at = part.items[part.n - 1].msg.seqId - 1;
+        MOVE_TAKEN(&j->out, &part, take, omtp_msg_rec_free);
+        if (end || at <= 0)
+            break;
+    }
+    return 0;
+}
 
 static int hist_work(omtp_db *db, void *arg)
 {
@@ -178,7 +293,7 @@ static int hist_work(omtp_db *db, void *arg)
             return 0;
         }
     }
-    int rc = omtp_db_msg_history(db, j->sid, j->maxSeq, j->count, &j->out);
+    int rc = hist_read(db, j);
     return rc == OMTP_ENOTFOUND ? 0 : rc;
 }
 
@@ -201,6 +316,8 @@ static void hist_done(void *arg, int status)
             for (uint32_t i = 0; i < j->out.n && rc == 0; i++)
                 rc = pack_list_add(&resp.msgs, &j->out.items[i]);
         }
+        if (j->paged)
+            j->req->conn->srv->metrics.replies_paged++;
         if (rc != 0)
             omtp_reply_code(j->req, OMTP_EC_SERVER_EXCEPTION, "out of memory");
         else
@@ -231,6 +348,7 @@ void handle_history_pull(omtp_req *req)
     j->req = req;
     j->maxSeq = in->seqId;
     j->count = pull_count(in->count);
+    j->budget = omtp_reply_budget(s->cfg) - in->sessionId.len;
     j->monitoring = omtp_monitor_watching(req->conn, in->sessionId.data);
     snprintf(j->user, sizeof j->user, "%s", req->conn->userId);
     memcpy(j->sid, in->sessionId.data, in->sessionId.len + 1);
@@ -249,6 +367,8 @@ typedef struct hp_job {
     char user[OMTP_ID_MAX + 1];
     int64_t after;
     int count;
+    size_t budget;
+    bool paged; /* stopped by the budget */
     int64_t last;
     omtp_hp_rec_list out;
 } hp_job;
@@ -256,7 +376,42 @@ typedef struct hp_job {
 static int hp_work(omtp_db *db, void *arg)
 {
     hp_job *j = arg;
-    return omtp_db_hp_list(db, j->user, j->after, j->count, &j->out, &j->last);
+    j->out.items = calloc((size_t)j->count, sizeof *j->out.items);
+    if (!j->out.items)
+        return OMTP_ENOMEM;
+    int64_t after = j->after;
+    size_t used = 0;
+    while ((int)j->out.n < j->count && !j->paged) {
+        int want = j->count - (int)j->out.n;
+        int chunk = want < PULL_CHUNK ? want : PULL_CHUNK;
+        omtp_hp_rec_list part = {0};
+        int64_t last = 0;
+        int rc = omtp_db_hp_list(db, j->user, after, chunk, &part, &last);
+        if (rc) {
+            omtp_hp_rec_list_free(&part);
+            return rc;
+        }
+        if (j->out.n == 0)
+            j->last = last; /* the queue's head when nothing is returned */
+        uint32_t take = 0;
+        while (take < part.n) {
+            omtp_hp_rec_shrink(&part.items[take], j->budget);
+            size_t b = omtp_hp_rec_bound(&part.items[take]);
+            if (used + b > j->budget && (j->out.n + take) > 0) {
+                j->paged = true;
+                break;
+            }
+            used += b;
+            take++;
+        }
+        bool end = (int)part.n < chunk;
+        if (part.n)
+            after = part.items[part.n - 1].seq;
+        MOVE_TAKEN(&j->out, &part, take, hp_rec_free);
+        if (end)
+            break;
+    }
+    return 0;
 }
 
 static void hp_done(void *arg, int status)
@@ -270,6 +425,8 @@ static void hp_done(void *arg, int status)
         omtp_msg_init(&omtp_MsgHighPrioritySyncResp_desc, &resp);
         resp.code = OMTP_EC_SUCCESS;
         resp.lastSeqId = j->out.n ? j->out.items[j->out.n - 1].seq : j->last;
+        if (j->paged)
+            j->req->conn->srv->metrics.replies_paged++;
         if (j->out.n) {
             /* move the packs: the records' OTIMPacks are what goes out */
             resp.msgs.items = calloc(j->out.n, sizeof *resp.msgs.items);
@@ -305,6 +462,7 @@ void handle_high_prior_sync(omtp_req *req)
     j->req = req;
     j->after = in && in->seqId > 0 ? in->seqId : 0;
     j->count = pull_count(in ? in->count : 0);
+    j->budget = omtp_reply_budget(s->cfg);
     snprintf(j->user, sizeof j->user, "%s", req->conn->userId);
     int rc = omtp_store_submit(s->store, hp_work, hp_done, j);
     if (rc != 0) {

@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "chat.h"
 #include "domain/group_state.h"
 #include "handlers.h"
@@ -37,8 +39,8 @@
 #include "core/idlist.h"
 
 #define OMTP_USERINFO_BATCH 1000
-#define OMTP_ATTR_NAME_MAX  64
-#define OMTP_ATTR_VALUE_MAX 4096
+#define OMTP_ATTR_NAME_MAX  OMTP_LIMIT_ATTR_NAME /* proto/omtp_limits.h */
+#define OMTP_ATTR_VALUE_MAX OMTP_LIMIT_ATTR_VALUE
 
 enum { UOP_INFO_GET, UOP_INFO_UPDATE, UOP_ATTR_SET, UOP_ATTR_GET, UOP_SESSION_ATTR };
 
@@ -119,6 +121,38 @@ static int work_attr_set(omtp_db *db, uop *u)
     return omtp_db_user_attr_set(db, &a);
 }
 
+/* The length of the user's attribute object of the session (as hot sessions
+ * carry it) before (*was) and once `in` is applied (*len). */
+static int session_attrs_after(omtp_db *db, const char *user, const omtp_SessionAttrSetReq *in,
+                               size_t *was, size_t *len)
+{
+    omtp_hot_rec_list one = {0};
+    int rc = omtp_db_hot_session_get(db, user, in->sessionId.data, &one);
+    if (rc && rc != OMTP_ENOTFOUND)
+        return rc;
+    const char *cur = one.n && one.items[0].attribute.len ? one.items[0].attribute.data : "{}";
+    json_t *o = json_loads(cur, 0, NULL);
+    size_t bound = strlen(cur) + 6 * ((size_t)in->attrName.len + in->attrValue.len) + 8;
+    omtp_hot_rec_list_free(&one);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        o = json_object();
+    }
+    char *before = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    *was = before ? strlen(before) : bound;
+    free(before);
+    json_t *v = json_stringn(in->attrValue.data ? in->attrValue.data : "", in->attrValue.len);
+    char *text = NULL;
+    if (o && v && json_object_set_new(o, in->attrName.data, v) == 0)
+        text = json_dumps(o, JSON_COMPACT);
+    else
+        json_decref(v); /* not UTF-8 (or no memory): count the worst case */
+    json_decref(o);
+    *len = text ? strlen(text) : bound;
+    free(text);
+    return 0;
+}
+
 static int work_session_attr(omtp_db *db, uop *u)
 {
     const omtp_SessionAttrSetReq *in = u->req->body;
@@ -129,6 +163,18 @@ static int work_session_attr(omtp_db *db, uop *u)
     if (!member) {
         uop_fail(u, OMTP_EC_MSG_FORBIDDEN, "%s does not take part in session %s", u->userId,
                  in->sessionId.data);
+        return 0;
+    }
+    size_t was = 0, json = 0;
+    if ((rc = session_attrs_after(db, u->userId, in, &was, &json)))
+        return rc;
+    /* a set that does not grow the object is always allowed (it may be how
+     * attributes stored before the limit get smaller) */
+    if (json > OMTP_LIMIT_SESSION_ATTRS_JSON && json > was) {
+        uop_fail(u, OMTP_EC_PARAM,
+                 "SessionAttrSetReq.attrValue: the attributes of session %s would take %zu "
+                 "bytes as JSON; at most %d are allowed (set others to \"\" first)",
+                 in->sessionId.data, json, OMTP_LIMIT_SESSION_ATTRS_JSON);
         return 0;
     }
     return omtp_db_session_attr_set(db, u->userId, in->sessionId.data, in->attrName.data,
@@ -157,6 +203,28 @@ static int uop_work(omtp_db *db, void *arg)
 
 /* ------------------------------------------------------- loop thread */
 
+static int cmp_info(const void *a, const void *b)
+{
+    return strcmp(((const omtp_UserInfo *)a)->userId.data, ((const omtp_UserInfo *)b)->userId.data);
+}
+
+static int cmp_attr(const void *a, const void *b)
+{
+    const omtp_UserAttribute *x = a, *y = b;
+    int c = strcmp(x->friendId.data, y->friendId.data);
+    return c ? c : strcmp(x->attrName.data, y->attrName.data);
+}
+
+/* Compares attribute a with the cursor (friendId cur[0..flen), attrName an). */
+static int attr_after(const omtp_UserAttribute *a, const char *cur, size_t flen, const char *an)
+{
+    size_t n = a->friendId.len < flen ? a->friendId.len : flen;
+    int c = memcmp(a->friendId.data, cur, n);
+    if (c == 0)
+        c = a->friendId.len < flen ? -1 : a->friendId.len > flen ? 1 : 0;
+    return c ? c : strcmp(a->attrName.data, an);
+}
+
 static void uop_done(void *arg, int status)
 {
     uop *u = arg;
@@ -167,22 +235,61 @@ static void uop_done(void *arg, int status)
         return;
     }
     if (status < 0) {
-        LOG_ERROR("user op %d by %s failed: %s", u->kind, u->userId, omtp_strerror(status));
-        omtp_reply_code(req, OMTP_EC_DB_ERROR, "storage failed, try again");
+        if (status != OMTP_ENOSPC) /* the store logs disk full, once a minute */
+            LOG_ERROR("user op %d by %s failed: %s", u->kind, u->userId, omtp_strerror(status));
+        omtp_reply_code(req, OMTP_EC_DB_ERROR, "storage failed (%s), try again",
+                        omtp_strerror(status));
         uop_free(u);
         return;
     }
+    size_t used = 0, budget = omtp_reply_budget(u->srv->cfg);
     if (u->kind == UOP_INFO_GET) {
+        /* user-id order; `next` = the first id not answered (protocol.md 7.2) */
         omtp_UserInfoGetResp r;
         omtp_msg_init(&omtp_UserInfoGetResp_desc, &r);
-        r.userInfos = u->infos; /* borrowed for the encode */
+        omtp_UserInfo_list *l = &u->infos;
+        if (l->n > 1)
+            qsort(l->items, l->n, sizeof *l->items, cmp_info);
+        uint32_t k = omtp_fit_structs(&omtp_UserInfo_desc, l->items, l->n, &used, budget);
+        r.userInfos.items = l->items; /* borrowed for the encode */
+        r.userInfos.n = k;
+        if (k < l->n) {
+            tars_str_set(&r.next, l->items[k].userId.data);
+            u->srv->metrics.replies_paged++;
+        }
         omtp_reply(req, &omtp_UserInfoGetResp_desc, &r);
         memset(&r.userInfos, 0, sizeof(r.userInfos));
         omtp_msg_free(&omtp_UserInfoGetResp_desc, &r);
     } else if (u->kind == UOP_ATTR_GET) {
+        /* (friendId, attrName) order after the cursor "friendId/attrName"
+         * carried in the filter's attrValue; `next` is the cursor of the
+         * following page (protocol.md 7.2) */
         omtp_UserAttrGetResp r;
         omtp_msg_init(&omtp_UserAttrGetResp_desc, &r);
-        r.attributes = u->attrs;
+        const omtp_UserAttribute *f = req->body;
+        omtp_UserAttribute_list *l = &u->attrs;
+        if (l->n > 1)
+            qsort(l->items, l->n, sizeof *l->items, cmp_attr);
+        uint32_t lo = 0;
+        if (f && f->attrValue.len) {
+            const char *cur = f->attrValue.data, *slash = strchr(cur, '/');
+            size_t flen = slash ? (size_t)(slash - cur) : strlen(cur);
+            const char *an = slash ? slash + 1 : "";
+            while (lo < l->n && attr_after(&l->items[lo], cur, flen, an) <= 0)
+                lo++;
+        }
+        uint32_t k = lo >= l->n ? 0
+                                : omtp_fit_structs(&omtp_UserAttribute_desc, l->items + lo,
+                                                   l->n - lo, &used, budget);
+        r.attributes.items = k ? l->items + lo : NULL; /* borrowed for the encode */
+        r.attributes.n = k;
+        if (lo + k < l->n) {
+            const omtp_UserAttribute *a = &l->items[lo + k - 1];
+            char next[OMTP_ID_MAX + OMTP_LIMIT_ATTR_NAME + 2];
+            snprintf(next, sizeof next, "%s/%s", a->friendId.data, a->attrName.data);
+            tars_str_set(&r.next, next);
+            u->srv->metrics.replies_paged++;
+        }
         omtp_reply(req, &omtp_UserAttrGetResp_desc, &r);
         memset(&r.attributes, 0, sizeof(r.attributes));
         omtp_msg_free(&omtp_UserAttrGetResp_desc, &r);

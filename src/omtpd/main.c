@@ -77,6 +77,8 @@ static void usage(FILE *out)
             "  omtpd                                           SQLite in ./var, 127.0.0.1:9000\n"
             "  omtpd --config omtpd.conf                       settings from a file\n"
             "  omtpd --listen 0.0.0.0:9000 --data-dir /srv/omtp --log-level debug\n"
+            "  omtpd --req-rate 0                              no flood limit (benchmarks, load "
+            "tests)\n"
             "  omtpd user add carol --password 's3cret'\n"
             "\n"
             "options:\n"

@@ -4,7 +4,8 @@
  * core includes none of these folders; this file is where they meet.
  *
  * Order within a phase is table order, and it matters:
- *   CONFIG  the login-token secret, then the OMTP dispatch table;
+ *   CONFIG  the login-token secret and the dummy hash unknown users' logins
+ *           are checked against, then the OMTP dispatch table;
  *   STORE   session monitors and webhooks (close observer, worker thread);
  *   BOUND   the cluster (announces this node's client port);
  *   LAST    the HTTP API, then the high-priority retention job.
@@ -18,6 +19,7 @@
  */
 #include "wiring.h"
 
+#include <openssl/rand.h>
 #include <stdio.h>
 
 #include "domain/group_state.h"
@@ -31,7 +33,24 @@
 
 static int auth_start(omtp_server *s, char *why, size_t whylen)
 {
-    return omtp_auth_load_secret(s->cfg, s->token_secret, why, whylen);
+    int rc = omtp_auth_load_secret(s->cfg, s->token_secret, why, whylen);
+    if (rc)
+        return rc;
+    /* the hash an unknown user id's password is checked against: same KDF,
+     * same cost as a new user's, matching no password anyone sends */
+    uint8_t rnd[32];
+    char pw[65];
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        snprintf(why, whylen, "no randomness for the login dummy hash");
+        return OMTP_EIO;
+    }
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
+    if (omtp_auth_hash_password(pw, s->login_dummy_hash, sizeof(s->login_dummy_hash))) {
+        snprintf(why, whylen, "cannot compute the login dummy hash (out of memory?)");
+        return OMTP_ENOMEM;
+    }
+    return 0;
 }
 
 static int monitor_start(omtp_server *s, char *why, size_t whylen)

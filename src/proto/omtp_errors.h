@@ -24,6 +24,7 @@ enum {
     OMTP_EDB = -13,       /* storage failure */
     OMTP_EAGAIN = -14,    /* store work item: run me again in a fresh transaction */
     OMTP_EBUSY = -15,     /* held by someone else (e.g. a running server holds the store) */
+    OMTP_ENOSPC = -16,    /* storage full: the disk (or the database's quota) is full */
 };
 
 /* A short English description of an OMTP_E* value. */

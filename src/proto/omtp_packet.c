@@ -49,6 +49,8 @@ const char *omtp_strerror(int err)
         return "storage error";
     case OMTP_EAGAIN:
         return "try again";
+    case OMTP_ENOSPC:
+        return "disk full on the server";
     }
     return "unknown error";
 }

@@ -31,7 +31,7 @@ static const struct type_row types[] = {
     {PT_HISTORY_MSG_PULL, "PT_HISTORY_MSG_PULL", D(HistoryMsgPullReq), D(HistoryMsgPullResp)},
     {PT_SESSION_MONITOR_START, "PT_SESSION_MONITOR_START", D(SessionMonitor), D(CommonErrorCode)},
     {PT_SESSION_MONITOR_STOP, "PT_SESSION_MONITOR_STOP", D(SessionMonitor), D(CommonErrorCode)},
-    {PT_SESSION_MONITOR_SYNC, "PT_SESSION_MONITOR_SYNC", NULL, D(HotSessionResp)},
+    {PT_SESSION_MONITOR_SYNC, "PT_SESSION_MONITOR_SYNC", D(SessionMonitor), D(HotSessionResp)},
     {PT_SYNC_DATA_CMD, "PT_SYNC_DATA_CMD", D(SyncDataReq), D(CommonErrorCode)},
     {PT_GROUPCHAT_SYNC, "PT_GROUPCHAT_SYNC", D(GroupChatSyncReq), D(GroupChatSyncResp)},
     {PT_GROUPCHAT_CREATE, "PT_GROUPCHAT_CREATE", D(GroupChatCreateReq), D(GroupChatCreateResp)},

@@ -305,6 +305,11 @@ typedef struct omtp_db_ops {
      * the store thread keeps using db, so it touches only state of its own. */
     int (*defer_sync)(omtp_db *db);
     int (*sync)(omtp_db *db);
+    /* Optional: called on the store thread right after an op, BEGIN or
+     * COMMIT failed: whether it failed because the disk (or the backend's
+     * space) is full. The executor then completes the items with
+     * OMTP_ENOSPC instead of OMTP_EDB. */
+    bool (*disk_full)(omtp_db *db);
     /* Optional (NULL = not supported): makes the statement the store thread
      * is running now fail soon (the executor's close past its deadline).
      * Called from another thread; touches nothing but the interrupt. */
@@ -371,6 +376,7 @@ typedef struct omtp_store_stats {
     uint64_t syncs;              /* deferred fsyncs (SQLite FULL: sq_sync.c); 0 otherwise */
     uint64_t sync_us_bucket[12]; /* their latency, the same buckets */
     uint64_t sync_us_sum;
+    uint64_t disk_full; /* items failed with OMTP_ENOSPC (disk full) */
     /* how long single work items held the store thread (the work function
      * alone, savepoint included): the same buckets, the worst since start,
      * and how many took longer than OMTP_STORE_SLOW_ITEM_US */

@@ -13,9 +13,15 @@
  *     COMMIT
  *
  * An item returning an error rolls back alone; a failed BEGIN or COMMIT fails
- * every item of the batch with OMTP_EDB. An item returning OMTP_STORE_MORE
- * (big work in chunks) keeps its changes and, once the batch committed,
- * goes back to the end of the queue, so other work runs between its chunks.
+ * every item of the batch with OMTP_EDB -- or OMTP_ENOSPC when the backend
+ * says the failure was a full disk (omtp_db_ops.disk_full). Disk full is not
+ * sticky: the next batch tries again, so writes work again as soon as space
+ * is freed, and reads never stop. It is logged at ERROR at most once per
+ * DISK_FULL_LOG_MS, with the number of disk-full failures not logged since;
+ * the first commit after such a line logs (WARN) that writes work again.
+ * An item returning OMTP_STORE_MORE (big work in chunks) keeps its changes
+ * and, once the batch committed, goes back to the end of the queue, so
+ * other work runs between its chunks.
  *
  * Two stages of completion, both run on the loop in submission order:
  *
@@ -88,6 +94,10 @@ struct omtp_store {
     uv_check_t kick_check;
     uv_prepare_t kick_prepare;
     int open_handles; /* handles not yet closed; s is freed at 0 */
+    /* store thread only: rate limit of the disk-full log line */
+    uint64_t full_logged_ms;  /* uv_hrtime ms of the last one; 0 = never */
+    uint64_t full_suppressed; /* disk-full failures not logged since */
+    bool full_recovery_log;   /* an ERROR was logged: say when writes work again */
     /* protected by mu */
     item_fifo pending;         /* submitted, not yet taken by the thread */
     item_fifo committed;       /* committed, completions not yet run */
@@ -159,6 +169,35 @@ static item_fifo fifo_take(item_fifo *src, unsigned max)
     return out;
 }
 
+#define DISK_FULL_LOG_MS 60000u
+
+/* The status of a failed op/BEGIN/COMMIT: OMTP_ENOSPC if the disk is full,
+ * else rc. Logs disk full (rate-limited). Store thread. */
+static int failure_status(omtp_store *s, int rc)
+{
+    omtp_db *db = s->db;
+    if (!db->ops->disk_full || !db->ops->disk_full(db))
+        return rc;
+    uint64_t now = uv_hrtime() / 1000000u;
+    if (!s->full_logged_ms || now - s->full_logged_ms >= DISK_FULL_LOG_MS) {
+        if (s->full_suppressed)
+            LOG_ERROR("store: disk full: a write failed (%s); writes are refused with DB_ERROR "
+                      "(5) until space is freed, reads keep working (%llu more disk-full "
+                      "failures in the last %u s not logged)",
+                      db->errmsg, (unsigned long long)s->full_suppressed, DISK_FULL_LOG_MS / 1000);
+        else
+            LOG_ERROR("store: disk full: a write failed (%s); writes are refused with DB_ERROR "
+                      "(5) until space is freed, reads keep working",
+                      db->errmsg);
+        s->full_logged_ms = now ? now : 1;
+        s->full_suppressed = 0;
+        s->full_recovery_log = true;
+    } else {
+        s->full_suppressed++;
+    }
+    return OMTP_ENOSPC;
+}
+
 static void record_us(uint64_t *buckets, uint64_t *sum, uint64_t us)
 {
     *sum += us;
@@ -225,8 +264,9 @@ static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t
     *commit_us = 0;
     *ok = false;
     if (omtp_db_begin(db) != 0) {
+        int st = failure_status(s, OMTP_EDB);
         for (store_item *it = batch->head; it; it = it->next)
-            it->status = OMTP_EDB;
+            it->status = st;
         return;
     }
     store_item *prev = NULL;
@@ -264,29 +304,39 @@ static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t
             rc = 0; /* keep this chunk's changes */
         if (rc == 0) {
             if (omtp_db_release(db) != 0) {
-                rc = OMTP_EDB;
+                rc = failure_status(s, OMTP_EDB);
                 it->again = false;
                 omtp_db_rollback_to(db);
             }
         } else {
+            if (rc == OMTP_EDB) /* asked before the rollback resets the error */
+                rc = failure_status(s, rc);
             omtp_db_rollback_to(db);
         }
         it->status = rc;
     }
     uint64_t t0 = uv_hrtime();
     if (omtp_db_commit(db) != 0) {
+        int st = failure_status(s, OMTP_EDB);
         omtp_db_rollback(db);
         for (store_item *it = batch->head; it; it = it->next) {
             if (it->status == 0 && past_deadline(s))
                 (*abandoned)++; /* rolled back by the close's interrupt */
             if (it->status != OMTP_ECLOSED)
-                it->status = OMTP_EDB;
+                it->status = st;
             it->again = false;
         }
         return;
     }
     *commit_us = (uv_hrtime() - t0) / 1000;
     *ok = true;
+    if (s->full_recovery_log) { /* at most one per disk-full ERROR line */
+        LOG_WARN("store: writes work again after the disk was full (%llu disk-full failures "
+                 "since the last report)",
+                 (unsigned long long)s->full_suppressed);
+        s->full_recovery_log = false;
+        s->full_suppressed = 0;
+    }
 }
 
 static void store_thread_main(void *arg)
@@ -339,6 +389,8 @@ static void store_thread_main(void *arg)
         batch = done_items;
         fifo_splice(&s->pending, &more);
         s->st.executed += batch.n;
+        for (store_item *it = batch.head; it; it = it->next)
+            s->st.disk_full += it->status == OMTP_ENOSPC;
         if (ok) {
             s->st.commits++;
             record_us(s->st.commit_us_bucket, &s->st.commit_us_sum, us);

@@ -2,7 +2,7 @@
  * test_client_reconnect.c - the libuv client (omtp_client.h) against a real
  * omtpd over TCP: reconnect and catch-up after the server restarts, resend
  * with DUP after a dropped connection, request timeouts against a stopped
- * (SIGSTOP) server.
+ * (SIGSTOP) server, a catch-up whose history takes several reply pages.
  *
  * The test thread runs the client's loop itself (run_until), so nothing
  * happens on the client between two run_until calls: a test can stop and
@@ -428,6 +428,57 @@ static void test_login_timeout_then_recovers(void **state)
     h_server_free(s);
 }
 
+/* A missed history larger than a frame (50 x 64 KiB = 3.2 MB, a 1 MiB
+ * max_frame): the server pages its history replies, and the catch-up keeps
+ * pulling below the oldest message of each short page until the gap is
+ * covered. All 50 arrive, in order, once, flagged catchup. */
+static void test_catchup_follows_history_pages(void **state)
+{
+    (void)state;
+    const char *users[] = {"alice", "bob", NULL};
+    h_server *s = server_with(users);
+    env e;
+    env_init(&e, s, "bob", 5000, 0);
+    run_until(&e, &e.catchups, 1, 10000);
+    omtp_sync *a = h_login(s, "alice", "alice", DEVICE_LINUX);
+    assert_int_equal(sync_send(a, "bob", "first"), 1);
+    run_until(&e, &e.ngot, 1, 5000);
+    omtp_sync_close(a);
+
+    assert_int_equal(h_server_stop(s), 0);
+    run_until(&e, &e.waiting, 1, 5000);
+    h_server_restart_same_port(s);
+    a = h_login(s, "alice", "alice", DEVICE_LINUX);
+    char *big = malloc(65537);
+    assert_non_null(big);
+    for (int i = 0; i < 65536; i++)
+        big[i] = (char)('a' + (i * 7 + i / 26) % 26);
+    big[65536] = 0;
+    for (int i = 0; i < 50; i++) {
+        char head[16];
+        int n = snprintf(head, sizeof(head), "big-%02d-", i);
+        memcpy(big, head, (size_t)n);
+        assert_int_equal(sync_send(a, "bob", big), i + 2);
+    }
+    free(big);
+    omtp_sync_close(a);
+
+    run_until(&e, &e.catchups, 2, 20000);
+    assert_int_equal(e.catchup_err, 0);
+    assert_int_equal(e.ngot, 51);
+    for (int i = 0; i < 50; i++) {
+        char head[16];
+        snprintf(head, sizeof(head), "big-%02d-", i);
+        assert_int_equal(strncmp(e.got[i + 1], head, strlen(head)), 0);
+        assert_int_equal(e.got_seq[i + 1], i + 2);
+        assert_true(e.got_catchup[i + 1]);
+    }
+    assert_int_equal(omtp_client_session_seq(e.c, "SC_alice_bob"), 51);
+    env_free(&e);
+    assert_int_equal(h_server_stop(s), 0);
+    h_server_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +487,7 @@ int main(void)
         cmocka_unit_test_teardown(test_resend_dup_after_drop_is_deduplicated, h_teardown),
         cmocka_unit_test_teardown(test_request_timeout_stopped_server, h_teardown),
         cmocka_unit_test_teardown(test_login_timeout_then_recovers, h_teardown),
+        cmocka_unit_test_teardown(test_catchup_follows_history_pages, h_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,8 +16,10 @@
  *     closed, with a WARN log line naming user, device and address, and
  *     /metrics counts the refusals and the close; bob's own connection was
  *     never limited (the bucket is per connection).
- * A second test runs with the default (req_rate 0 = unlimited) and checks
- * that a burst of 300 pipelined sends is accepted entirely.
+ * A second test runs with the defaults (req_rate 50, req_burst 200: on
+ * unless configured) and checks that a burst of 300 pipelined sends gets
+ * about 200 through and the rest refused, and a third that `req_rate = 0`
+ * (what benchmarks and load tests pass) accepts all 300.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -209,11 +211,45 @@ static void test_limit(void **state)
     rmdir(dir);
 }
 
-/* req_rate 0 (the default): a burst of 300 pipelined sends is all accepted. */
-static void test_unlimited(void **state)
+/* The default is on (req_rate 50, req_burst 200): a flood of 300 pipelined
+ * sends on one connection gets the bucket's 200 (plus what refills while
+ * the server reads) and the rest is refused with SERVER_REFUSED. */
+static void test_default_on(void **state)
 {
     (void)state;
     chat_srv *s = chat_srv_start(NULL, NULL);
+    chat_srv_user(s, "alice", 0);
+    chat_srv_user(s, "bob", 0);
+    omtp_sync *a = chat_login(chat_srv_port(s), "alice", DEVICE_LINUX);
+    send_burst(a, "bob", "d", 300);
+    int ok = 0, refused = 0, closed = 0;
+    for (int i = 0; i < 300; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "d%d", i);
+        int code = ack_code(a, id);
+        if (code == -1) {
+            closed = 1;
+            break;
+        }
+        ok += code == OMTP_EC_SUCCESS;
+        refused += code == OMTP_EC_SERVER_REFUSED;
+    }
+    fprintf(stderr, "default limits: %d of 300 accepted, %d refused\n", ok, refused);
+    assert_false(closed);
+    assert_true(ok >= 200);
+    assert_true(refused >= 1);
+    assert_int_equal(ok + refused, 300);
+    assert_int_equal(omtp_sync_ping(a), 0);
+    omtp_sync_close(a);
+    chat_srv_stop(s);
+}
+
+/* req_rate 0 turns the limit off: a burst of 300 pipelined sends is all
+ * accepted. */
+static void test_unlimited(void **state)
+{
+    (void)state;
+    chat_srv *s = chat_srv_start("req_rate = 0\n", NULL);
     chat_srv_user(s, "alice", 0);
     chat_srv_user(s, "bob", 0);
     omtp_sync *a = chat_login(chat_srv_port(s), "alice", DEVICE_LINUX);
@@ -233,6 +269,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_limit, h_teardown),
+        cmocka_unit_test_teardown(test_default_on, h_teardown),
         cmocka_unit_test_teardown(test_unlimited, h_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,6 +28,10 @@ static int setup(void **st)
                          "max_frame = 1048576\n"
                          "out_buf_cap = 262144\n"
                          "login_fail_delay_ms = 0\n"
+                         /* floods on purpose: no request rate limit, no
+                          * per-account backoff for the bad logins */
+                         "req_rate = 0\n"
+                         "login_account_delay_ms = 0\n"
                          "log_level = warn\n",
                          NULL);
     const char *args[] = {"user", "bulk", "l", "4", "--password", "pw", "--cost", "4", NULL};

@@ -26,12 +26,19 @@ static int setup(void **st)
                          "max_frame = 1048576\n"
                          "max_prelogin_frame = 1048576\n"
                          "login_fail_delay_ms = 0\n"
+                         /* floods on purpose: no request rate limit, no
+                          * per-account backoff for the bad logins */
+                         "req_rate = 0\n"
+                         "login_account_delay_ms = 0\n"
                          "log_level = warn\n",
                          NULL);
     const char *args[] = {"user", "bulk", "o", "4", "--password", "pw", "--cost", "4", NULL};
     assert_int_equal(h_admin(srv, NULL, 0, args), 0);
-    nokey = h_server_start(
-        "login_fail_delay_ms = 0\nlog_level = warn\nmax_prelogin_frame = 1048576\n", NULL);
+    nokey = h_server_start("login_fail_delay_ms = 0\nlog_level = warn\n"
+                           "max_prelogin_frame = 1048576\n"
+                           /* floods on purpose (see above) */
+                           "req_rate = 0\nlogin_account_delay_ms = 0\n",
+                           NULL);
     assert_int_equal(h_admin(nokey, NULL, 0, args), 0);
     return 0;
 }

@@ -22,7 +22,10 @@ static int setup(void **st)
     /* hostile LOGIN values go beyond the 16 KiB pre-login frame limit, which
      * tests/attack/test_attack_frames.c covers: lift it to reach the handler */
     srv = h_server_start("login_fail_delay_ms = 0\nlog_level = warn\n"
-                         "max_prelogin_frame = 1048576\n",
+                         "max_prelogin_frame = 1048576\n"
+                         /* floods on purpose: no request rate limit, no
+                          * per-account backoff for the bad logins */
+                         "req_rate = 0\nlogin_account_delay_ms = 0\n",
                          NULL);
     const char *args[] = {"user", "bulk", "u", "3", "--password", "pw", "--cost", "4", NULL};
     assert_int_equal(h_admin(srv, NULL, 0, args), 0);
@@ -316,10 +319,10 @@ static void test_sync_values(void **st)
     for (size_t i = 0; i < 4; i++) {
         omtp_HotSessionReq h = {ts[i]};
         expect(A, PT_HOTSESSION_SYNC, &omtp_HotSessionReq_desc, &h, 0, "hot ts");
-        omtp_GroupChatSyncReq g = {ts[i]};
+        omtp_GroupChatSyncReq g = {.timestamp = ts[i]};
         expect(A, PT_GROUPCHAT_SYNC, &omtp_GroupChatSyncReq_desc, &g, ts[i] < 0 ? OMTP_EC_PARAM : 0,
                "group sync ts");
-        omtp_FriendSyncReq f = {ts[i]};
+        omtp_FriendSyncReq f = {.timestamp = ts[i]};
         expect(A, PT_FRIEND_SYNC, &omtp_FriendSyncReq_desc, &f, ts[i] < 0 ? OMTP_EC_PARAM : 0,
                "friend sync ts");
     }

@@ -31,6 +31,9 @@ max_frame = 262144
 out_buf_cap = 1048576
 max_conns = 200
 login_fail_delay_ms = 0
+# the fuzzer floods on purpose (bad logins too)
+req_rate = 0
+login_account_delay_ms = 0
 log_level = warn
 CONF
 "$OMTPD" --config "$DIR/omtpd.conf" --listen 127.0.0.1:0 --port-file "$DIR/port" \

@@ -825,6 +825,7 @@ typedef struct fake_db {
     bool gated;
     int sync_rc;
     int syncs;
+    _Atomic bool full; /* the disk is full: commit fails, disk_full says so */
 } fake_db;
 
 static int f_ok(omtp_db *db)
@@ -848,6 +849,16 @@ static int f_sync(omtp_db *db)
     return d->sync_rc;
 }
 
+static int f_commit(omtp_db *db)
+{
+    return ((fake_db *)db)->full ? OMTP_EDB : 0;
+}
+
+static bool f_disk_full(omtp_db *db)
+{
+    return ((fake_db *)db)->full;
+}
+
 static void f_close(omtp_db *db)
 {
     (void)db; /* owned by the test */
@@ -857,8 +868,9 @@ static const omtp_db_ops fake_ops = {.backend = "fake",
                                      .close = f_close,
                                      .defer_sync = f_defer,
                                      .sync = f_sync,
+                                     .disk_full = f_disk_full,
                                      .begin = f_ok,
-                                     .commit = f_ok,
+                                     .commit = f_commit,
                                      .rollback = f_ok,
                                      .savepoint = f_ok,
                                      .release = f_ok,
@@ -941,6 +953,38 @@ static void test_sync_failure_is_sticky(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Disk full is reported as OMTP_ENOSPC (DB_ERROR for the client, not
+ * SERVICE_UNAVAILABLE), counted, and not sticky: once space is freed the
+ * next batch commits (unlike a failed fsync). */
+static void test_disk_full_not_sticky(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fake_db d;
+    omtp_store *s = fake_open(&loop, &d);
+    d.full = true;
+    stage_log log = {.n = 0};
+    sitem a[3] = {{.log = &log, .idx = 0}, {.log = &log, .idx = 1}, {.log = &log, .idx = 2}};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(omtp_store_submit2(s, stage_work, stage_stored, stage_done, &a[i]), 0);
+    run_until_sdone(&loop, a, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_false(a[i].stored); /* never pushed */
+        assert_int_equal(a[i].status, OMTP_ENOSPC);
+    }
+    omtp_store_stats st;
+    omtp_store_get_stats(s, &st);
+    assert_int_equal(st.disk_full, 2);
+    d.full = false; /* space freed */
+    assert_int_equal(omtp_store_submit2(s, stage_work, stage_stored, stage_done, &a[2]), 0);
+    run_until_sdone(&loop, &a[2], 1);
+    assert_true(a[2].stored);
+    assert_int_equal(a[2].status, 0);
+    fake_close(&loop, s, &d);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_open_bad_uri(void **state)
 {
     (void)state;
@@ -961,6 +1005,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failing_item_rolls_back_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_commit_fails_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_drains, setup, teardown),
+        cmocka_unit_test(test_disk_full_not_sticky),
         cmocka_unit_test_setup_teardown(test_close_within_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunked_item, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_interrupts_running_item, setup, teardown),

@@ -295,6 +295,10 @@ static const char *code_hint(int code)
                "within the time limit";
     case OMTP_EC_USER_RELATION_INVALID:
         return "you are not friends with that user; `omtp friends add USER`";
+    case OMTP_EC_SERVER_REFUSED:
+        return "the server is slowing you down (too many requests on one connection, or too "
+               "many failed logins for this account): wait a little and retry; a token login "
+               "(`omtpd token issue`) is never delayed";
     case OMTP_EC_SERVICE_UNAVAILABLE:
     case OMTP_EC_DB_ERROR:
     case OMTP_EC_SERVER_EXCEPTION:

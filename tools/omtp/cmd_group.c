@@ -41,10 +41,8 @@ static int common_reply(int rc, const omtp_CommonErrorCode *e, const char *what,
 
 static int group_list(omtp_sync *c, cli_opts *o, const char *only)
 {
-    omtp_GroupChatSyncReq q = {.timestamp = 0};
     omtp_GroupChatSyncResp r;
-    int rc = omtp_sync_call(c, PT_GROUPCHAT_SYNC, &omtp_GroupChatSyncReq_desc, &q,
-                            &omtp_GroupChatSyncResp_desc, &r);
+    int rc = omtp_sync_groups_all(c, 0, &r); /* every page */
     if (rc)
         return cli_failed("group list", rc);
     if (r.errorCode.code) {
@@ -183,12 +181,8 @@ int cmd_group(int argc, char **argv)
         omtp_msg_free(&omtp_CommonErrorCode_desc, &e);
         omtp_msg_free(&omtp_GroupChatDismissReq_desc, &q);
     } else if (!strcmp(sub, "members")) {
-        omtp_GroupChatMemberGetReq q;
-        omtp_msg_init(&omtp_GroupChatMemberGetReq_desc, &q);
-        tars_str_set(&q.groupId, gid);
         omtp_GroupChatMemberGetResp r;
-        rc = omtp_sync_call(c, PT_GROUPCHAT_MEMBERS_GET, &omtp_GroupChatMemberGetReq_desc, &q,
-                            &omtp_GroupChatMemberGetResp_desc, &r);
+        rc = omtp_sync_members_all(c, gid, &r); /* every page */
         if (rc)
             rc = cli_failed("group members", rc);
         else if (r.errorCode.code)
@@ -197,7 +191,6 @@ int cmd_group(int argc, char **argv)
             for (uint32_t i = 0; i < r.memberIds.n; i++)
                 printf("%s\n", r.memberIds.items[i].data);
         omtp_msg_free(&omtp_GroupChatMemberGetResp_desc, &r);
-        omtp_msg_free(&omtp_GroupChatMemberGetReq_desc, &q);
     } else if (!strcmp(sub, "info")) {
         rc = group_list(c, &o, gid);
     } else {

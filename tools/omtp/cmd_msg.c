@@ -146,16 +146,20 @@ int cmd_sessions(int argc, char **argv)
 int cmd_history(int argc, char **argv)
 {
     cli_opts o;
-    int rc = start(argc, argv, &o, 1, "omtp history SESSION|USER [COUNT [BEFORE_SEQ]] [--json]",
-                   "Shows the last COUNT (default 20, at most 200) messages of a conversation,\n"
-                   "oldest first; BEFORE_SEQ pages back (messages with seq <= it).\n"
+    int rc = start(argc, argv, &o, 1, "omtp history SESSION|USER [COUNT|all [BEFORE_SEQ]] [--json]",
+                   "Shows the last COUNT (default 20; `all` = the whole conversation) messages\n"
+                   "of a conversation, oldest first; BEFORE_SEQ pages back (messages with\n"
+                   "seq <= it). Long histories are fetched page by page.\n"
                    "SESSION is a session id (SC_..., GC_...) or the other user's id.");
     if (rc >= 0)
         return rc;
-    int count = o.argc > 1 ? atoi(o.argv[1]) : 20;
+    bool all = o.argc > 1 && strcmp(o.argv[1], "all") == 0;
+    int count = o.argc > 1 && !all ? atoi(o.argv[1]) : 20;
     int64_t before = o.argc > 2 ? atoll(o.argv[2]) : 0;
     if (count <= 0)
         count = 20;
+    if (all)
+        count = 0;
     char sid[600];
     if (resolve_session(o.user, o.argv[0], sid, sizeof(sid)))
         return cli_bad_peer(o.argv[0]);
@@ -163,7 +167,7 @@ int cmd_history(int argc, char **argv)
     if ((rc = cli_login(&o, &c)))
         return rc;
     omtp_HistoryMsgPullResp r;
-    rc = omtp_sync_history(c, sid, before, count, &r);
+    rc = omtp_sync_history_all(c, sid, before, count, &r);
     if (rc) {
         rc = cli_failed("history", rc);
     } else if (r.errorCode.code) {

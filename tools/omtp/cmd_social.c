@@ -36,10 +36,8 @@ int cmd_friends(int argc, char **argv)
     if ((rc = cli_login(&o, &c)))
         return rc;
     if (list) {
-        omtp_FriendSyncReq q = {.timestamp = 0};
         omtp_FriendSyncResp r;
-        rc = omtp_sync_call(c, PT_FRIEND_SYNC, &omtp_FriendSyncReq_desc, &q,
-                            &omtp_FriendSyncResp_desc, &r);
+        rc = omtp_sync_friends_all(c, 0, &r); /* every page */
         if (rc) {
             rc = cli_failed("friends list", rc);
         } else if (r.errorCode.code) {
@@ -88,16 +86,8 @@ int cmd_friends(int argc, char **argv)
 
 static int user_get(omtp_sync *c, int n, char **ids, omtp_UserInfoGetResp *r)
 {
-    omtp_UserInfoGetReq q;
-    omtp_msg_init(&omtp_UserInfoGetReq_desc, &q);
-    q.userIds.items = calloc((size_t)n + 1, sizeof(tars_str));
-    for (int i = 0; i < n; i++)
-        tars_str_set(&q.userIds.items[i], ids[i]);
-    q.userIds.n = (uint32_t)n;
-    int rc = omtp_sync_call(c, PT_USERINFO_GET, &omtp_UserInfoGetReq_desc, &q,
-                            &omtp_UserInfoGetResp_desc, r);
-    omtp_msg_free(&omtp_UserInfoGetReq_desc, &q);
-    return rc;
+    /* every page (profiles larger than a frame come in several) */
+    return omtp_sync_userinfo_all(c, (const char *const *)ids, (size_t)n, r);
 }
 
 int cmd_user(int argc, char **argv)

@@ -98,12 +98,15 @@ static int pg_connect(pg_db *d)
 static int pg_exec_simple(pg_db *d, const char *sql)
 {
     if (!d->conn) {
+        d->sqlstate[0] = 0;
         pg_seterr(d, sql, "not connected");
         return OMTP_EDB;
     }
     PGresult *r = PQexec(d->conn, sql);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        snprintf(d->sqlstate, sizeof(d->sqlstate), "%s", state ? state : "");
         pg_seterr(d, sql, PQerrorMessage(d->conn));
         PQclear(r);
         if (PQstatus(d->conn) != CONNECTION_OK)
@@ -186,6 +189,7 @@ PGresult *pg_q(pg_db *d, int id, const pg_args *a)
 {
     char name[16];
     if (!d->conn) {
+        d->sqlstate[0] = 0;
         pg_seterr(d, "query", "not connected to PostgreSQL");
         return NULL;
     }
@@ -508,6 +512,15 @@ int pg_exec_sql(pg_db *d, const char *sql)
     return pg_exec_simple(d, sql);
 }
 
+/* omtp_db_ops.disk_full: the failed statement's SQLSTATE is 53100
+ * (disk_full) or 53000 (insufficient_resources, e.g. a tablespace quota). */
+static bool pg_disk_full(omtp_db *db)
+{
+    const pg_db *d = (const pg_db *)db;
+    return strcmp(d->sqlstate, "53100") == 0 || strcmp(d->sqlstate, "53000") == 0;
+}
+
 #define PG_OP_PTR(name, params, args) .name = pg_##name,
-const omtp_db_ops pg_ops = {.backend = "postgresql", .close = pg_close, OMTP_DB_OPS(PG_OP_PTR)};
+const omtp_db_ops pg_ops = {
+    .backend = "postgresql", .close = pg_close, .disk_full = pg_disk_full, OMTP_DB_OPS(PG_OP_PTR)};
 #undef PG_OP_PTR

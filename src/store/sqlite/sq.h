@@ -58,6 +58,12 @@ int sq_defer_sync(omtp_db *db);
 int sq_sync(omtp_db *db);
 void sq_sync_close(sq_db *d);
 
+/* Disk full (sq_full.c): whether the last failure on h was ENOSPC /
+ * SQLITE_FULL, or the file system of path has (almost) no space left.
+ * sq_disk_full is omtp_db_ops.disk_full. */
+bool sq_full_path(sqlite3 *h, const char *path);
+bool sq_disk_full(omtp_db *db);
+
 /* Opens <path> (creating it) and migrates it. */
 int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whylen);
 

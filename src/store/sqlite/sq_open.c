@@ -310,6 +310,7 @@ const omtp_db_ops sq_ops = {.backend = "sqlite",
                             .close = sq_close,
                             .defer_sync = sq_defer_sync,
                             .sync = sq_sync,
+                            .disk_full = sq_disk_full,
                             .interrupt = sq_interrupt,
                             OMTP_DB_OPS(SQ_OP_PTR)};
 #undef SQ_OP_PTR
@@ -466,8 +467,11 @@ int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whyle
         sqlite3_finalize(st);
     }
     if (strcmp(mode, "wal") != 0) {
-        snprintf(why, whylen, "cannot switch %s to WAL mode (%s): is the file on a local disk?",
-                 path, sqlite3_errmsg(d->h));
+        if (sq_full_path(d->h, path)) /* said below, at err */
+            snprintf(why, whylen, "cannot switch to WAL mode: %s", sqlite3_errmsg(d->h));
+        else
+            snprintf(why, whylen, "cannot switch %s to WAL mode (%s): is the file on a local disk?",
+                     path, sqlite3_errmsg(d->h));
         goto err;
     }
     const char *sync =
@@ -495,9 +499,23 @@ int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whyle
     d->last_us = last;
     if ((rc = sq_ckpt_start(d, path, cfg->synchronous, why, whylen)) != 0)
         goto err;
+    if (sq_full_path(NULL, path))
+        LOG_ERROR("store: disk full: the file system holding %s has no space left; reads "
+                  "work, writes (sends, group and user changes) fail with DB_ERROR (5) until "
+                  "space is freed",
+                  path);
     *out = &d->base;
     return 0;
 err:
+    if (rc != OMTP_EINVAL && rc != OMTP_ENOMEM && sq_full_path(d->h, path)) {
+        char inner[512];
+        snprintf(inner, sizeof(inner), "%s", why);
+        snprintf(why, whylen,
+                 "disk full: no space left to write %s (%s): free space on its file system (or "
+                 "choose another data directory with --data-dir) and start omtpd again",
+                 path, inner);
+        rc = OMTP_ENOSPC;
+    }
     sq_close(&d->base);
     return rc == 0 ? OMTP_EDB : rc;
 }

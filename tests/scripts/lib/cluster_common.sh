@@ -1,7 +1,8 @@
 # cluster_common.sh - sourced by tests/scripts/cluster_*.sh (not a test).
 #
 #   BUILD=<build dir>; source "$(dirname "$0")/lib/cluster_common.sh"
-#   cl_start_node NAME           starts omtpd NAME on PostgreSQL + Redis;
+#   cl_start_node NAME           starts omtpd NAME on PostgreSQL + Redis (with
+#                                --req-rate 0: the drivers send flat out);
 #                                sets NODE_<NAME>=127.0.0.1:PORT, PID_<NAME>
 #                                ($CL_NODE_CONFIG, if set: a config file for it)
 #   cl_users PREFIX N            creates PREFIX-u0 .. PREFIX-u{N-1} (password pw)
@@ -44,7 +45,8 @@ cl_start_node() {
         --listen 127.0.0.1:0 --port-file "$pf" --data-dir "$CL_DIR/$name.data" \
         --store "$OMTP_TEST_PG" --redis "$OMTP_TEST_REDIS" --node-id "$name" \
         --http-listen 127.0.0.1:0 --http-port-file "$CL_DIR/$name.http" \
-        --max-conns-per-ip 0 --log-level "${CL_LOG_LEVEL:-info}" >"$CL_DIR/$name.log" 2>&1 &
+        --max-conns-per-ip 0 --log-level "${CL_LOG_LEVEL:-info}" --req-rate 0 \
+        >"$CL_DIR/$name.log" 2>&1 &
     pid=$!
     omtp_env_at_exit "kill -9 $pid"
     for _ in $(seq 1 600); do
