@@ -790,8 +790,8 @@ int omtp_http_start(omtp_server *srv)
         goto err;
     }
     h->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, h,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, h->guard, MHD_OPTION_THREAD_POOL_SIZE,
         threads, MHD_OPTION_CONNECTION_TIMEOUT,

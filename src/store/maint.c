@@ -147,27 +147,43 @@ static const char *map(const ren *r, const char *id)
     return strcmp(id, r->from) == 0 ? r->to : id;
 }
 
+/* "<prefix>_<a>_<b>" into out (n bytes), or OMTP_EINVAL if it does not fit.
+ * Copies instead of snprintf: at -O3 GCC sees the ids may be longer than
+ * out and fails the build on -Wformat-truncation, length check or not. */
+static int sid_join(char *out, size_t n, const char *prefix, const char *a, const char *b)
+{
+    size_t lp = strlen(prefix), la = strlen(a), lb = strlen(b);
+    if (lp + 1 + la + 1 + lb >= n)
+        return OMTP_EINVAL;
+    memcpy(out, prefix, lp);
+    out[lp] = '_';
+    memcpy(out + lp + 1, a, la);
+    out[lp + 1 + la] = '_';
+    memcpy(out + lp + 2 + la, b, lb + 1);
+    return 0;
+}
+
 /* The session id and parties a message of `type` between f and t belongs
  * to, spelled as the store does (no alphabet check: old data). */
 static int target(int type, const char *f, const char *t, char *sid, size_t n, const char **pa,
                   const char **pb)
 {
-    int w;
+    int rc;
     if (type == PT_MSG_SINGLE_CHAT) {
         if (strcmp(f, t) > 0) {
             const char *x = f;
             f = t;
             t = x;
         }
-        w = snprintf(sid, n, "SC_%s_%s", f, t);
+        rc = sid_join(sid, n, "SC", f, t);
     } else if (type == PT_MSG_BIZ_NOTIFY) {
-        w = snprintf(sid, n, "BM_%s_%s", f, t);
+        rc = sid_join(sid, n, "BM", f, t);
     } else {
         return OMTP_EINVAL;
     }
     *pa = f;
     *pb = t;
-    return w > 0 && (size_t)w < n ? 0 : OMTP_EINVAL;
+    return rc;
 }
 
 /* Sets a session's parties from its first message (names mapped), or

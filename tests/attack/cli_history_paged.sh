@@ -23,7 +23,7 @@ unset OMTP_USER OMTP_PASSWORD OMTP_DEVICE OMTP_CONFIG
 "$OMTPD" user bulk u 21 --password pw --cost 4 --data-dir "$tmp/data" >/dev/null \
   2>>"$tmp/omtpd.log" || { echo "cannot create users"; cat "$tmp/omtpd.log"; exit 1; }
 "$OMTPD" --listen 127.0.0.1:0 --port-file "$tmp/port" --data-dir "$tmp/data" \
-  --log-level warn 2>>"$tmp/omtpd.log" &
+  --log-level warn --req-rate 0 2>>"$tmp/omtpd.log" &
 PID=$!
 for _ in $(seq 1 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 [ -s "$tmp/port" ] || { echo "omtpd did not start"; cat "$tmp/omtpd.log"; exit 1; }

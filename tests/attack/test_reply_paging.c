@@ -32,9 +32,11 @@
 #include "../integration/group_common.h"
 #include "h_http.h"
 
-#define BIG   (64 * 1024)
-#define NHIST 200
-#define NHOT  20
+/* these replays are about sizes, not request rates: the rate limit is off */
+#define NORATE "req_rate = 0\n"
+#define BIG    (64 * 1024)
+#define NHIST  200
+#define NHOT   20
 
 /* Incompressible printable text, different per message. */
 static char *big_text(size_t n, uint64_t seed)
@@ -85,7 +87,7 @@ static void send_big(omtp_sync *c, const char *to, uint64_t seed, int64_t flags)
 static void test_history_pages(void **st)
 {
     (void)st;
-    h_server *s = g_start("aes_key_hex = " CHAT_AES_HEX, "p", 2);
+    h_server *s = g_start(NORATE "aes_key_hex = " CHAT_AES_HEX, "p", 2);
     omtp_sync *a = g_login(s, "p0", DEVICE_LINUX);
     for (int i = 0; i < NHIST; i++)
         send_big(a, "p1", (uint64_t)i + 1, OMTP_F_HIGHPRJ);
@@ -178,7 +180,7 @@ static void test_history_pages(void **st)
 static void test_hot_sessions_pages(void **st)
 {
     (void)st;
-    h_server *s = g_start(NULL, "h", NHOT + 2); /* h0 talks to h1..h20; h21 monitors */
+    h_server *s = g_start(NORATE, "h", NHOT + 2); /* h0 talks to h1..h20; h21 monitors */
     omtp_sync *a = g_login(s, "h0", DEVICE_LINUX);
     for (int i = 1; i <= NHOT; i++) {
         char to[16];
@@ -385,7 +387,7 @@ static int session_attr(omtp_sync *c, const char *sid, const char *name, size_t 
 static void test_field_limits_omtp(void **st)
 {
     (void)st;
-    h_server *s = g_start(NULL, "f", 2);
+    h_server *s = g_start(NORATE, "f", 2);
     omtp_sync *a = g_login(s, "f0", DEVICE_LINUX);
     char why[512];
 
@@ -476,7 +478,7 @@ static void test_lists_paged(void **st)
 {
     (void)st;
     /* a small frame makes every list reply overflow with little data */
-    h_server *s = g_start("max_frame = 32768\ngroup_member_limit = 5000", "member-", NM);
+    h_server *s = g_start(NORATE "max_frame = 32768\ngroup_member_limit = 5000", "member-", NM);
     omtp_sync *a = g_login(s, "member-0", DEVICE_LINUX);
 
     /* MEMBERS_GET of a 3000-member group (~45 KB of ids): pages by `after` */
@@ -767,7 +769,7 @@ static void test_lists_paged(void **st)
 static void test_legacy_oversized(void **st)
 {
     (void)st;
-    h_server *s = g_start(NULL, "o", 2);
+    h_server *s = g_start(NORATE, "o", 2);
     assert_int_equal(h_server_stop(s), 0);
     omtp_store_config sc = {.data_dir = s->data_dir};
     omtp_db *db = NULL;
@@ -889,7 +891,7 @@ static void test_field_limits_http(void **st)
     snprintf(path, sizeof path, "%s/http.port", dir);
     const char *args[] = {
         "--http-listen", "127.0.0.1:0", "--http-port-file", path, "--api-keys", "k1", NULL};
-    h_server *s = h_server_start("log_level = warn\n", args);
+    h_server *s = h_server_start("log_level = warn\n" NORATE, args);
     int port = h_http_port(path);
     h_user_add(s, "u1", "pw-u1");
     bool named;
