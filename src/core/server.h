@@ -315,6 +315,9 @@ struct omtp_server {
         void *arg;
     } metrics_sources[OMTP_METRICS_SOURCES_MAX];
     int nmetrics_sources;
+    /* what the business backend hooks into the message path (domain/msg.h,
+     * set by hooks/webhook.c at start), NULL when nothing is hooked */
+    const struct omtp_msg_hooks *msg_hooks;
 };
 
 /* ---------------------------------------------------------------- parts */

@@ -15,6 +15,8 @@
  */
 #include "webhook.h"
 
+#include "domain/msg.h"
+
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -116,6 +118,12 @@ int omtp_webhook_init(omtp_server *s)
         return rc;
     }
     s->webhook = wh;
+    /* the message domain asks and tells us through these (domain/msg.h) */
+    static const struct omtp_msg_hooks msg_hooks = {
+        .before_send = omtp_webhook_before_send,
+        .stored = omtp_webhook_offline_push,
+    };
+    s->msg_hooks = &msg_hooks;
     if (!cfg->webhook_secret[0])
         LOG_WARN("webhook: webhook_secret is empty: requests to the business backend are "
                  "not signed");

@@ -1,13 +1,12 @@
 /*
  * http_msg.c - POST /v1/notify, /v1/sync and /v1/messages. Loop thread.
  *
- * Messages go through chat.c's pipeline (omtp_chat_submit): stored with a
- * per-session seqId, committed, then pushed to every online device, exactly
- * as an OMTP send. A notification to N users is N biz messages, one per
- * BM_<appId>_<userId> session; its dedup key is (appId, "<id>:<userId>"),
- * so a retried call stores and pushes nothing twice and answers with the
- * original seqIds. Recipients are checked in one store round trip first:
- * an unknown user fails the whole call (404) before anything is stored.
+ * Messages go through the domain (domain/msg.h) as the HTTP API caller
+ * (OMTP_DOM_API): the same checks, store work and pushes as an OMTP send. A notification to N users
+ * is N biz messages, one per BM_<appId>_<userId> session; its dedup key is (appId,
+ * "<id>:<userId>"), so a retried call stores and pushes nothing twice and answers with the original
+ * seqIds. Recipients are checked in one store round trip first: an unknown user fails the whole
+ * call (404) before anything is stored.
  */
 #include "http_internal.h"
 
@@ -15,11 +14,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "omtp/chat.h"
+#include "domain/msg.h"
 #include "proto/omtp_proto.h"
 
 #define HTTP_MAX_RECIPIENTS 1000
 #define HTTP_MAX_NOTIFY_ID  100
+
+/* Who the HTTP API acts as (domain/msg.h): the business backend. */
+static const omtp_dom_caller api_caller = {.role = OMTP_DOM_API};
+
+/* The longest "content" the API reads: max_content, the one size rule the
+ * domain applies too (0, which start-up replaces, = no limit of its own). */
+static size_t content_max(const http_req *r)
+{
+    return r->srv->cfg->max_content ? r->srv->cfg->max_content : SIZE_MAX;
+}
 
 /* ------------------------------------------------ recipients exist? */
 
@@ -168,6 +177,11 @@ static void notify_one_done(void *arg, int code, const char *desc, const omtp_ms
         notify_finish(c);
 }
 
+static void notify_one_result(void *arg, const omtp_dom_result *res)
+{
+    notify_one_done(arg, res->code, res->desc, res->stored, res->dup);
+}
+
 static void notify_send(recipients *t)
 {
     notify_ctx *c = (notify_ctx *)t;
@@ -195,7 +209,7 @@ static void notify_send(recipients *t)
             s->ctx = c;
             s->idx = i;
             c->pending++;
-            rc = omtp_chat_submit(c->t.srv, &m, notify_one_done, s);
+            rc = omtp_dom_send_biz(c->t.srv, &api_caller, &m, notify_one_result, s);
             if (rc < 0)
                 c->pending--;
         } else {
@@ -228,7 +242,7 @@ void http_ep_notify(http_req *r)
         return;
     json_t *hp = r->json ? json_object_get(r->json, "highPriority") : NULL;
     if (!http_get_str(r, "id", true, HTTP_MAX_NOTIFY_ID, &id) ||
-        !http_get_str(r, "content", true, r->srv->cfg->max_content, &content) ||
+        !http_get_str(r, "content", true, content_max(r), &content) ||
         !http_get_str(r, "pushInfo", false, OMTP_LIMIT_PUSHINFO, &pushInfo) ||
         !http_get_int(r, "contentType", false, 0, &contentType)) {
         http_str_list_free(&to);
@@ -318,7 +332,7 @@ void http_ep_sync(http_req *r)
     if (!http_get_ids(r, "to", true, HTTP_MAX_RECIPIENTS, &to))
         return;
     if (!http_get_int(r, "command", true, 0, &command) ||
-        !http_get_str(r, "content", false, r->srv->cfg->max_content, &content)) {
+        !http_get_str(r, "content", false, content_max(r), &content)) {
         http_str_list_free(&to);
         return;
     }
@@ -345,80 +359,46 @@ void http_ep_sync(http_req *r)
 
 /* ---------------------------------------------------- /v1/messages */
 
-/* The sender, the recipient (or group) and membership are checked in one
- * store round trip first, so each gets its own HTTP answer (404 unknown
- * user / group, 403 not a member); chat.c checks again when it stores. */
+/* One domain call (domain/msg.h) checks, stores and pushes; its refusal
+ * reason gives each missing party its own HTTP answer (404 unknown user /
+ * group, 403 not a member). */
 typedef struct message_ctx {
     http_req *r;
-    omtp_server *srv;
-    omtp_msg_rec m;
-    http_refusal refusal; /* found by the check */
+    char from[OMTP_ID_MAX + 1], to[OMTP_ID_MAX + 1];
 } message_ctx;
 
-static void message_free(message_ctx *c)
-{
-    omtp_msg_rec_free(&c->m);
-    free(c);
-}
-
-static int message_check_work(omtp_db *db, void *arg)
-{
-    message_ctx *c = arg;
-    const char *from = c->m.msg.from.data, *to = c->m.msg.to.data;
-    bool yes = false;
-    int rc = omtp_db_user_exists(db, from, &yes);
-    if (rc || !yes)
-        return rc ? rc
-                  : http_refuse(&c->refusal, 0, 404, "unknown_user", "no such user: %s (from)",
-                                from);
-    if (c->m.type == PT_MSG_SINGLE_CHAT) {
-        rc = omtp_db_user_exists(db, to, &yes);
-        if (rc || !yes)
-            return rc ? rc
-                      : http_refuse(&c->refusal, 0, 404, "unknown_user", "no such user: %s (to)",
-                                    to);
-        return 0;
-    }
-    omtp_GroupChatInfo g;
-    bool dismissed = false;
-    omtp_msg_init(&omtp_GroupChatInfo_desc, &g);
-    rc = omtp_db_group_get(db, to, &g, &dismissed);
-    omtp_msg_free(&omtp_GroupChatInfo_desc, &g);
-    if (rc == OMTP_ENOTFOUND || (rc == 0 && dismissed))
-        return http_refuse(&c->refusal, 0, 404, "unknown_group", "no such group: %s", to);
-    if (rc == 0)
-        rc = omtp_db_group_is_member(db, to, from, &yes);
-    if (rc == 0 && !yes)
-        return http_refuse(&c->refusal, 0, 403, "not_member", "%s is not a member of %s", from, to);
-    return rc;
-}
-
-static void message_done(void *arg, int code, const char *desc, const omtp_msg_rec *stored,
-                         bool dup)
-{
-    http_req *r = arg;
-    if (code != OMTP_EC_SUCCESS || !stored) {
-        http_reply_ec(r, code, desc);
-        return;
-    }
-    http_reply_json(r, dup ? 200 : 201,
-                    json_pack("{s:s,s:I,s:I,s:s,s:b}", "sessionId", stored->msg.sessionId.data,
-                              "seqId", (json_int_t)stored->msg.seqId, "timestamp",
-                              (json_int_t)stored->msg.timestamp, "packId", stored->packId.data,
-                              "duplicate", dup));
-}
-
-static void message_checked(void *arg, int status)
+static void message_done(void *arg, const omtp_dom_result *res)
 {
     message_ctx *c = arg;
     http_req *r = c->r;
-    if (status < 0) {
-        http_reply_store_err(r, status);
-    } else if (!http_reply_refusal(r, &c->refusal)) {
-        if ((status = omtp_chat_submit(c->srv, &c->m, message_done, r)) < 0)
-            http_reply_store_err(r, status);
+    const omtp_msg_rec *stored = res->stored;
+    bool dup = res->dup;
+    switch (res->reason) {
+    case OMTP_DOM_UNKNOWN_SENDER:
+        http_reply_error(r, 404, "unknown_user", "no such user: %s (from)", c->from);
+        break;
+    case OMTP_DOM_UNKNOWN_RECIPIENT:
+        http_reply_error(r, 404, "unknown_user", "no such user: %s (to)", c->to);
+        break;
+    case OMTP_DOM_UNKNOWN_GROUP:
+        http_reply_error(r, 404, "unknown_group", "no such group: %s", c->to);
+        break;
+    case OMTP_DOM_NOT_MEMBER:
+        http_reply_error(r, 403, "not_member", "%s is not a member of %s", c->from, c->to);
+        break;
+    default:
+        if (res->code != OMTP_EC_SUCCESS || !stored) {
+            http_reply_ec(r, res->code, res->desc);
+            break;
+        }
+        http_reply_json(r, dup ? 200 : 201,
+                        json_pack("{s:s,s:I,s:I,s:s,s:b}", "sessionId", stored->msg.sessionId.data,
+                                  "seqId", (json_int_t)stored->msg.seqId, "timestamp",
+                                  (json_int_t)stored->msg.timestamp, "packId", stored->packId.data,
+                                  "duplicate", dup));
+        break;
     }
-    message_free(c);
+    free(c);
 }
 
 void http_ep_messages(http_req *r)
@@ -427,7 +407,7 @@ void http_ep_messages(http_req *r)
     int64_t contentType;
     if (!http_get_id(r, "from", true, &from) || !http_get_str(r, "to", true, OMTP_ID_MAX, &to) ||
         !http_get_str(r, "type", false, 16, &type) ||
-        !http_get_str(r, "content", true, r->srv->cfg->max_content, &content) ||
+        !http_get_str(r, "content", true, content_max(r), &content) ||
         !http_get_str(r, "pushInfo", false, OMTP_LIMIT_PUSHINFO, &pushInfo) ||
         !http_get_str(r, "id", false, OMTP_PACKID_MAX, &id) ||
         !http_get_int(r, "contentType", false, 0, &contentType))
@@ -470,22 +450,25 @@ void http_ep_messages(http_req *r)
         return;
     }
     c->r = r;
-    c->srv = r->srv;
-    omtp_msg_rec_init(&c->m);
-    c->m.type = ptype;
-    c->m.flags = hp && json_is_true(hp) ? OMTP_F_HIGHPRJ : 0;
-    int rc = tars_str_set(&c->m.packId, id ? id : "");
-    rc |= tars_str_set(&c->m.msg.from, from);
-    rc |= tars_str_set(&c->m.msg.to, to);
-    rc |= tars_str_set(&c->m.msg.content, content);
-    rc |= tars_str_set(&c->m.msg.pushInfo, pushInfo ? pushInfo : "");
-    c->m.msg.contentType = (int32_t)contentType;
-    if (rc == 0)
-        rc = omtp_store_submit(r->srv->store, message_check_work, message_checked, c);
-    else
-        rc = OMTP_ENOMEM;
+    snprintf(c->from, sizeof c->from, "%s", from);
+    snprintf(c->to, sizeof c->to, "%s", to);
+    /* borrowed strings: the domain copies what it keeps */
+    omtp_msg_rec m;
+    omtp_msg_rec_init(&m);
+    m.type = ptype;
+    m.flags = hp && json_is_true(hp) ? OMTP_F_HIGHPRJ : 0;
+    m.packId = (tars_str){(char *)(id ? id : ""), (uint32_t)strlen(id ? id : "")};
+    m.msg.from = (tars_str){(char *)from, (uint32_t)strlen(from)};
+    m.msg.to = (tars_str){(char *)to, (uint32_t)strlen(to)};
+    m.msg.content = (tars_str){(char *)content, (uint32_t)strlen(content)};
+    m.msg.pushInfo =
+        (tars_str){(char *)(pushInfo ? pushInfo : ""), (uint32_t)strlen(pushInfo ? pushInfo : "")};
+    m.msg.contentType = (int32_t)contentType;
+    int rc = ptype == PT_MSG_GROUP_CHAT
+                 ? omtp_dom_send_group(r->srv, &api_caller, &m, message_done, c)
+                 : omtp_dom_send_single(r->srv, &api_caller, &m, message_done, c);
     if (rc < 0) {
+        free(c);
         http_reply_store_err(r, rc);
-        message_free(c);
     }
 }

@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat.h"
+#include "domain/msg.h"
 #include "handlers.h"
 #include "monitor.h"
 #include "sync.h"

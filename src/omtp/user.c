@@ -31,8 +31,8 @@
 
 #include <jansson.h>
 
-#include "chat.h"
 #include "domain/group_state.h"
+#include "domain/msg.h"
 #include "handlers.h"
 #include "hooks/webhook.h"
 #include "cluster_hooks.h"

@@ -7,7 +7,7 @@
 #      omtp_<layer>); it must fail on its forbidden header, and only there
 #      (the layer's own header, included first, must be found);
 #   2. the sources: every '#include "dir/..."' in src/tars, proto, client,
-#      util, store, cluster and the server folders (core < hooks < domain <
+#      util, store, cluster and the server folders (core < domain < hooks <
 #      omtp, http < omtpd) names an allowed layer, and no include climbs out
 #      of its folder with "../". http may still include omtp (one library,
 #      omtpd_adapters; docs/architecture.md "still to move").
@@ -69,10 +69,10 @@ check_dir util util
 check_dir store util tars proto store
 check_dir cluster util tars proto cluster
 check_dir core util tars proto store cluster core
-check_dir hooks util tars proto store cluster core hooks
-check_dir domain util tars proto store cluster core hooks domain
-check_dir omtp util tars proto store cluster core hooks domain omtp
-check_dir http util tars proto store cluster core hooks domain omtp http
+check_dir domain util tars proto store cluster core domain
+check_dir hooks util tars proto store cluster core domain hooks
+check_dir omtp util tars proto store cluster core domain hooks omtp
+check_dir http util tars proto store cluster core domain hooks omtp http
 check_dir omtpd util tars proto store cluster core domain omtp http hooks omtpd
 [ "$fail" = "$before" ] && ok "src/tars, proto, client, util, store, cluster, core, hooks, domain, omtp, http, omtpd include only layers below them"
 

@@ -1,0 +1,886 @@
+/*
+ * domain/msg.c - sending messages (single chat, group chat, business
+ * notices), message control (revoke, delete, edit), read cursors, and the
+ * push of a stored message to its receivers, for every entry point
+ * (domain/msg.h says what differs between callers).
+ *
+ * A send is one store round trip: every check that needs the database
+ * (recipient exists, friendship, group exists and the sender is a member),
+ * the dedup lookup and the append run in ONE work item on the store thread,
+ * inside the executor's group-commit transaction, so a message cannot slip
+ * in after a QUIT or DISMISS committed. Two completions run on the loop, in
+ * commit order (store.h, omtp_store_submit2): once the batch is committed,
+ * the push to the receivers' devices (send_stored); once it is durable
+ * (after the fsync, with SQLite FULL), the result to the caller (send_done).
+ * Because completions are never deferred and pushes are queued on the
+ * connections in the order they are made, the pushes of one session reach
+ * every device in seqId order.
+ *
+ * A group message is one row, one seqId; it is encoded once and fanned out,
+ * sliced for large groups (group.h). The member list comes from the
+ * in-memory cache; when the group is not cached the work item fetches it on
+ * the store thread (the loop never waits) and the completion installs it.
+ * A HIGHPRJ message is also queued: one row for a group whatever its size
+ * (store.h, hp_group_append), one row for a single chat's recipient.
+ *
+ * Rulings (docs/protocol.md, "Server behaviour"):
+ *  - Content is 1..max_content bytes for every kind of message and every
+ *    entry point (0, which start-up replaces by what fits a frame, means no
+ *    limit here).
+ *  - A user's MsgReq.from must be the user (empty = the user); otherwise
+ *    MSG_FORBIDDEN. The client's sessionId is ignored: the server derives the
+ *    canonical one from from/to.
+ *  - Business notices come from the business backend through the HTTP API;
+ *    from a user they are refused with MSG_FORBIDDEN.
+ *  - Revoke/edit after cfg->revoke_limit_s: MSG_FORBIDDEN. Edit of a revoked
+ *    message: MSG_OP_CMD. A control notice is queued in the high-priority
+ *    queue of EVERY member of the session (operator included), online or
+ *    not (for a group: one row in the group's queue, every member's view
+ *    derives from it), and pushed live to every device except the operator's.
+ */
+#include "domain/msg.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/idlist.h"
+#include "domain/group_state.h"
+
+#define DESC_MAX 192
+
+/* ------------------------------------------------------------- helpers */
+
+static void str_swap(tars_str *a, tars_str *b)
+{
+    tars_str t = *a;
+    *a = *b;
+    *b = t;
+}
+
+int omtp_chat_msg_pack(const omtp_msg_rec *m, omtp_OTIMPack *out)
+{
+    int rc;
+    out->header.type = (int16_t)m->type;
+    out->header.version = OMTP_VERSION;
+    out->header.flags = m->flags;
+    if (tars_str_setn(&out->header.packId, m->packId.data, m->packId.len) != 0)
+        return OMTP_ENOMEM;
+    if (m->msg.status == MC_REVOKE && m->msg.content.len > 0) {
+        /* a revoked message keeps its place, not its words */
+        omtp_MsgReq blank = m->msg;
+        tars_str empty = {(char *)"", 0};
+        blank.content = empty;
+        rc = omtp_payload_to_bytes(&omtp_MsgReq_desc, &blank, &out->payload);
+    } else {
+        rc = omtp_payload_to_bytes(&omtp_MsgReq_desc, &m->msg, &out->payload);
+    }
+    return rc == 0 ? 0 : OMTP_ENOMEM;
+}
+
+void omtp_deliver_msg(omtp_server *s, const omtp_msg_rec *m, const tars_str_list *users,
+                      const omtp_conn *except)
+{
+    omtp_wire *w = omtp_wire_new(m->type, m->flags, m->packId.data, &omtp_MsgReq_desc, &m->msg);
+    if (!w) {
+        LOG_ERROR("deliver %s/%lld: out of memory", m->msg.sessionId.data, (long long)m->msg.seqId);
+        return;
+    }
+    for (uint32_t i = 0; users && i < users->n; i++)
+        omtp_push_user(s, users->items[i].data, w, except);
+    omtp_monitor_push(s, m->msg.sessionId.data, w, except, users);
+    omtp_wire_unref(w);
+}
+
+/* Whether `user` may read session `sid` (history, read cursor, session
+ * attributes): a stored member, or -- for a session that does not exist yet,
+ * so there is nothing to leak -- a user whose own session id it is. Store
+ * thread. */
+int omtp_chat_session_access(omtp_db *db, const char *user, const char *sid, bool *allowed)
+{
+    bool member = false;
+    int64_t last = 0;
+    int rc = omtp_db_session_member(db, user, sid, &member);
+    if (rc != 0 && rc != OMTP_ENOTFOUND)
+        return rc;
+    if (member) {
+        *allowed = true;
+        return 0;
+    }
+    rc = omtp_db_session_last_seq(db, sid, &last);
+    if (rc != 0 && rc != OMTP_ENOTFOUND)
+        return rc;
+    /* nothing stored, so no stored members: the users the id is built
+     * for see it empty, everyone else is refused as for a stored session
+     * (so the answer never says whether two others have talked) */
+    *allowed = rc == OMTP_ENOTFOUND && omtp_session_names(sid, user);
+    return 0;
+}
+
+/* Records a refusal (code and words) in a job. Returns 0: for a store work
+ * item, a refusal is not a failure (nothing was written). */
+__attribute__((format(printf, 4, 5))) static int job_fail(int *code, char *desc, int c,
+                                                          const char *fmt, ...)
+{
+    va_list ap;
+    *code = c;
+    va_start(ap, fmt);
+    vsnprintf(desc, DESC_MAX, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+#define FAIL(j, c, ...) job_fail(&(j)->code, (j)->desc, (c), __VA_ARGS__)
+
+/* A storage failure in words, for a result. */
+static void store_failed(int status, int *code, char *desc, const char *what)
+{
+    *code = status == OMTP_EDB ? OMTP_EC_SERVICE_UNAVAILABLE : OMTP_EC_DB_ERROR;
+    snprintf(desc, DESC_MAX, "storage failed (%s); %s", omtp_strerror(status), what);
+}
+
+/* Calls `done` with a refusal decided before any store work. */
+static void refuse_now(omtp_dom_done_fn done, void *arg, int code, const char *desc)
+{
+    omtp_dom_result res = {.code = code, .desc = desc};
+    done(arg, &res);
+}
+
+/* ---------------------------------------------------------------- sends */
+
+typedef struct send_job {
+    omtp_server *srv;
+    omtp_conn *except; /* the sending device (referenced), or NULL */
+    omtp_dom_done_fn done;
+    void *arg;
+    omtp_msg_rec m; /* in: the message; out: as stored */
+    bool dup;
+    bool friends_only;
+    bool check_sender; /* from must be a user (API/admin callers sending a chat) */
+    int code;          /* OMTP_EC_*, decided before or on the store thread */
+    int reason;        /* enum omtp_dom_reason */
+    char desc[DESC_MAX];
+    /* group chat: the members, from the cache (snapshot taken at submit) or
+     * fetched by the work item (then installed in the cache at `epoch`) */
+    omtp_members *cached;
+    tars_str_list fetched;
+    bool didFetch;
+    uint64_t epoch;
+} send_job;
+
+static void send_job_free(send_job *j)
+{
+    omtp_msg_rec_free(&j->m);
+    omtp_members_unref(j->cached);
+    omtp_ids_free(&j->fetched);
+    if (j->except)
+        omtp_conn_unref(j->except);
+    free(j);
+}
+
+/* Queues a stored HIGHPRJ message for its recipients (everyone but the
+ * sender). */
+static int send_queue_high_prior(omtp_db *db, send_job *j)
+{
+    omtp_OTIMPack pack;
+    int64_t seq;
+    int rc;
+    omtp_msg_init(&omtp_OTIMPack_desc, &pack);
+    rc = omtp_chat_msg_pack(&j->m, &pack);
+    if (rc != 0)
+        goto out;
+    if (j->m.type == PT_MSG_GROUP_CHAT) {
+        /* one row for every member but the sender (store.h, hp_group_append) */
+        rc = omtp_db_hp_group_append(db, j->m.msg.to.data, j->m.msg.from.data, &pack, &seq);
+    } else if (!tars_str_eq(&j->m.msg.to, j->m.msg.from.data)) {
+        rc = omtp_db_hp_append(db, j->m.msg.to.data, &pack, &seq);
+    }
+out:
+    omtp_msg_free(&omtp_OTIMPack_desc, &pack);
+    return rc;
+}
+
+/* Store thread: the checks that need the database, the dedup and the
+ * append, in one transaction. */
+static int send_work(omtp_db *db, void *arg)
+{
+    send_job *j = arg;
+    omtp_MsgReq *msg = &j->m.msg;
+    bool yes = false;
+    int rc;
+
+    if (j->check_sender) {
+        rc = omtp_db_user_exists(db, msg->from.data, &yes);
+        if (rc != 0)
+            return rc;
+        if (!yes) {
+            j->reason = OMTP_DOM_UNKNOWN_SENDER;
+            return FAIL(j, OMTP_EC_PARAM, "sender '%s' does not exist", msg->from.data);
+        }
+    }
+    if (j->m.type == PT_MSG_GROUP_CHAT) {
+        omtp_GroupChatInfo g;
+        bool dismissed = false;
+        omtp_msg_init(&omtp_GroupChatInfo_desc, &g);
+        rc = omtp_db_group_get(db, msg->to.data, &g, &dismissed);
+        omtp_msg_free(&omtp_GroupChatInfo_desc, &g);
+        if (rc == OMTP_ENOTFOUND || (rc == 0 && dismissed)) {
+            j->reason = OMTP_DOM_UNKNOWN_GROUP;
+            return FAIL(j, OMTP_EC_GROUP_NOT_EXIST, "group '%s' does not exist%s", msg->to.data,
+                        dismissed ? " (dismissed)" : "");
+        }
+        if (rc != 0)
+            return rc;
+        rc = omtp_db_group_is_member(db, msg->to.data, msg->from.data, &yes);
+        if (rc != 0)
+            return rc;
+        if (!yes) {
+            j->reason = OMTP_DOM_NOT_MEMBER;
+            return FAIL(j, OMTP_EC_GROUP_NO_PRIVILEGE, "'%s' is not a member of group '%s'",
+                        msg->from.data, msg->to.data);
+        }
+    } else {
+        rc = omtp_db_user_exists(db, msg->to.data, &yes);
+        if (rc != 0)
+            return rc;
+        if (!yes) {
+            j->reason = OMTP_DOM_UNKNOWN_RECIPIENT;
+            return FAIL(j, OMTP_EC_PARAM, "recipient '%s' does not exist", msg->to.data);
+        }
+        if (j->friends_only && j->m.type == PT_MSG_SINGLE_CHAT &&
+            strcmp(msg->from.data, msg->to.data) != 0) {
+            rc = omtp_db_friend_is(db, msg->from.data, msg->to.data, &yes);
+            if (rc != 0)
+                return rc;
+            if (!yes)
+                return FAIL(j, OMTP_EC_USER_RELATION_INVALID,
+                            "'%s' and '%s' are not friends (single chat is friends-only here)",
+                            msg->from.data, msg->to.data);
+        }
+    }
+
+    uint64_t print = omtp_chat_fingerprint(&j->m);
+    rc = omtp_db_msg_append(db, &j->m, &j->dup);
+    if (rc == OMTP_EINVAL) {
+        /* the session id is stored with other members: never mix two
+         * conversations (only possible with ids from before the id rules) */
+        LOG_WARN("send %s -> %s refused: %s", msg->from.data, msg->to.data, db->errmsg);
+        return FAIL(j, OMTP_EC_MSG_FORBIDDEN,
+                    "session %s belongs to other users; ask the operator to rename ids that "
+                    "contain '_' (omtpd user rename)",
+                    j->m.msg.sessionId.data);
+    }
+    if (rc != 0)
+        return rc;
+    if (j->dup) {
+        if (!omtp_chat_same_message(print, &j->m, omtp_chat_fingerprint(&j->m)))
+            return FAIL(j, OMTP_EC_MSG_REPEATED,
+                        "packId %s was already used by %s for a different message "
+                        "(seqId %lld); send it with a fresh packId",
+                        j->m.packId.data, j->m.msg.from.data, (long long)j->m.msg.seqId);
+        return 0;
+    }
+    if (j->m.type == PT_MSG_GROUP_CHAT && !j->cached) {
+        rc = omtp_db_group_members(db, msg->to.data, &j->fetched);
+        if (rc != 0)
+            return rc;
+        omtp_ids_sort(&j->fetched);
+        j->didFetch = true;
+    }
+    if (j->m.flags & OMTP_F_HIGHPRJ)
+        return send_queue_high_prior(db, j);
+    return 0;
+}
+
+/* The message is committed (store.h, omtp_store_submit2): push it. The
+ * caller's result waits for send_done, i.e. for durability. */
+static void send_stored(void *arg, int status)
+{
+    send_job *j = arg;
+    omtp_server *s = j->srv;
+    if (status != 0 || j->code != 0 || j->dup)
+        return;
+    if (j->m.type == PT_MSG_GROUP_CHAT) {
+        omtp_members *m = j->cached;
+        if (m) {
+            j->cached = NULL; /* the reference moves to m */
+        } else if (j->didFetch) {
+            m = omtp_members_new(&j->fetched);
+            if (m)
+                omtp_group_cache_put(s, j->m.msg.to.data, m, j->epoch);
+        }
+        if (!m) {
+            LOG_ERROR("group message %s/%lld: out of memory for the push (stored; members "
+                      "get it at their next sync)",
+                      j->m.msg.sessionId.data, (long long)j->m.msg.seqId);
+            return;
+        }
+        /* encoded once, sliced for large groups (group.h) */
+        omtp_fanout_msg(s, &j->m, m, j->except);
+        /* offline push (msg_hooks): members without a foreground device */
+        if (s->msg_hooks)
+            s->msg_hooks->stored(s, &j->m, &m->ids);
+        omtp_members_unref(m);
+    } else {
+        tars_str users[2] = {j->m.msg.to, j->m.msg.from};
+        tars_str_list l = {users, 2};
+        if (j->m.type == PT_MSG_BIZ_NOTIFY || tars_str_eq(&users[0], users[1].data))
+            l.n = 1; /* an appId is not a user; a note to self goes once */
+        omtp_deliver_msg(s, &j->m, &l, j->except);
+        /* offline push (msg_hooks): the recipient, if not in the foreground */
+        tars_str_list to = {users, 1};
+        if (s->msg_hooks)
+            s->msg_hooks->stored(s, &j->m, &to);
+    }
+}
+
+/* Durable (or failed): the result, and the metrics. */
+static void send_done(void *arg, int status)
+{
+    send_job *j = arg;
+    omtp_server *s = j->srv;
+
+    if (status != 0 && j->code == 0) {
+        if (status != OMTP_ENOSPC) /* the store logs disk full, once a minute */
+            LOG_ERROR("message %s -> %s not stored: %s", j->m.msg.from.data, j->m.msg.to.data,
+                      omtp_strerror(status));
+        store_failed(status, &j->code, j->desc, "the message was not sent; send it again");
+    }
+    if (j->code == 0) {
+        if (j->dup)
+            s->metrics.msgs_dup++;
+        else
+            s->metrics.msgs_stored++;
+    }
+    omtp_dom_result res = {.code = j->code,
+                           .reason = j->code ? j->reason : OMTP_DOM_OK,
+                           .desc = j->desc,
+                           .stored = j->code == 0 ? &j->m : NULL,
+                           .dup = j->dup};
+    j->done(j->arg, &res);
+    send_job_free(j);
+}
+
+/* Validates the message and fills the job (canonical session id, server
+ * fields cleared). A refusal sets j->code and j->desc and returns 0; the
+ * return is a negative OMTP_E* only on allocation failure. */
+static int send_prepare(send_job *j, const omtp_dom_caller *who, int type, const omtp_msg_rec *in)
+{
+    omtp_server *s = j->srv;
+    omtp_MsgReq *msg = &j->m.msg;
+    char sid[OMTP_SESSION_ID_MAX];
+    char uuid[37];
+    const char *packId = in->packId.data;
+
+    j->m.type = type;
+    j->m.flags = in->flags & (OMTP_F_HIGHPRJ | OMTP_F_COUNTER);
+    if (tars_copy(&omtp_MsgReq_desc, msg, &in->msg) != 0)
+        return OMTP_ENOMEM;
+    if (who->role == OMTP_DOM_USER) {
+        if (type == PT_MSG_BIZ_NOTIFY)
+            return FAIL(j, OMTP_EC_MSG_FORBIDDEN,
+                        "business notifications are sent by the business backend through the "
+                        "HTTP API, not by users");
+        if (msg->from.len && !tars_str_eq(&msg->from, who->user))
+            return FAIL(j, OMTP_EC_MSG_FORBIDDEN,
+                        "MsgReq.from '%.128s' is not the logged-in user '%s'", msg->from.data,
+                        who->user);
+        if (tars_str_set(&msg->from, who->user) != 0)
+            return OMTP_ENOMEM;
+    }
+    if (!packId || !*packId) {
+        omtp_uuid(uuid); /* no key to dedup on: treat as a new message */
+        packId = uuid;
+    }
+    if (tars_str_set(&j->m.packId, packId) != 0)
+        return OMTP_ENOMEM;
+    msg->seqId = 0;
+    msg->timestamp = 0;
+    msg->status = 0;
+
+    if (msg->from.len == 0)
+        return FAIL(j, OMTP_EC_PARAM, "MsgReq.from is empty");
+    if (msg->to.len == 0)
+        return FAIL(j, type == PT_MSG_GROUP_CHAT ? OMTP_EC_GROUP_ID_EMPTY : OMTP_EC_PARAM,
+                    "MsgReq.to (the %s) is empty", type == PT_MSG_GROUP_CHAT ? "group id" : "user");
+    if (msg->from.len > OMTP_ID_MAX || msg->to.len > OMTP_ID_MAX)
+        return FAIL(j, OMTP_EC_PARAM, "MsgReq.from/to longer than %d bytes", OMTP_ID_MAX);
+    /* user and app ids never contain the session separator (DESIGN rulings):
+     * a '_' in them would let two conversations share one session id */
+    if (type != PT_MSG_GROUP_CHAT && !omtp_id_valid_n(msg->from.data, msg->from.len))
+        return FAIL(j, OMTP_EC_PARAM, "MsgReq.from is not a valid %s id (" OMTP_ID_RULE ")",
+                    type == PT_MSG_BIZ_NOTIFY ? "app" : "user");
+    if (type != PT_MSG_GROUP_CHAT && !omtp_id_valid_n(msg->to.data, msg->to.len))
+        return FAIL(j, OMTP_EC_PARAM, "MsgReq.to is not a valid user id (" OMTP_ID_RULE ")");
+    /* one size rule for every message and entry point (0 = no limit) */
+    if (msg->content.len == 0)
+        return FAIL(j, OMTP_EC_MSG_TOO_SHORT, "MsgReq.content is empty");
+    if (s->cfg->max_content && msg->content.len > s->cfg->max_content)
+        return FAIL(j, OMTP_EC_MSG_TOO_LONG,
+                    "MsgReq.content has %u bytes, the limit is %u (max_content)", msg->content.len,
+                    s->cfg->max_content);
+    int rc;
+    if (type == PT_MSG_SINGLE_CHAT)
+        rc = omtp_session_single(msg->from.data, msg->to.data, sid, sizeof sid);
+    else if (type == PT_MSG_BIZ_NOTIFY)
+        rc = omtp_session_biz(msg->from.data, msg->to.data, sid, sizeof sid);
+    else
+        rc = snprintf(sid, sizeof sid, "%s", msg->to.data) < (int)sizeof sid ? 0 : OMTP_EINVAL;
+    if (rc != 0)
+        return FAIL(j, OMTP_EC_PARAM, "cannot make a session id of '%s' and '%s'", msg->from.data,
+                    msg->to.data);
+    if (tars_str_set(&msg->sessionId, sid) != 0)
+        return OMTP_ENOMEM;
+    j->friends_only = s->cfg->friends_only;
+    j->check_sender = who->role != OMTP_DOM_USER && type != PT_MSG_BIZ_NOTIFY;
+    return 0;
+}
+
+/* Queues a validated send on the store. Returns 0 or the store's refusal
+ * (the job is then freed and `done` not called). */
+static int send_submit(send_job *j)
+{
+    if (j->m.type == PT_MSG_GROUP_CHAT) {
+        j->cached = omtp_group_cache_get(j->srv, j->m.msg.to.data);
+        j->epoch = omtp_group_cache_epoch(j->srv);
+    }
+    int rc = omtp_store_submit2(j->srv->store, send_work, send_stored, send_done, j);
+    if (rc != 0)
+        send_job_free(j);
+    return rc;
+}
+
+/* The before-send webhook's verdict: store, or refuse with its code. */
+static void send_checked(void *arg, int code, const char *desc)
+{
+    send_job *j = arg;
+    if (code == OMTP_EC_SUCCESS) {
+        omtp_dom_done_fn done = j->done;
+        void *darg = j->arg;
+        int rc = send_submit(j);
+        if (rc == 0)
+            return;
+        char why[DESC_MAX];
+        snprintf(why, sizeof why, "storage is not accepting work (%s)", omtp_strerror(rc));
+        refuse_now(done, darg, OMTP_EC_SERVICE_UNAVAILABLE, why);
+        return;
+    }
+    refuse_now(j->done, j->arg, code, desc);
+    send_job_free(j);
+}
+
+static int dom_send(omtp_server *s, const omtp_dom_caller *who, int type, const omtp_msg_rec *m,
+                    omtp_dom_done_fn done, void *arg)
+{
+    if (!s || !who || !m || !done || (who->role == OMTP_DOM_USER && !who->user))
+        return OMTP_EINVAL;
+    send_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return OMTP_ENOMEM;
+    j->srv = s;
+    j->done = done;
+    j->arg = arg;
+    omtp_msg_rec_init(&j->m);
+    int rc = send_prepare(j, who, type, m);
+    if (rc < 0) {
+        send_job_free(j);
+        return rc;
+    }
+    if (j->code != OMTP_EC_SUCCESS) {
+        refuse_now(done, arg, j->code, j->desc);
+        send_job_free(j);
+        return 0;
+    }
+    if (who->conn) {
+        omtp_conn_ref(who->conn);
+        j->except = who->conn;
+    }
+    /* before-send hook (msg_hooks), for what users send: the business
+     * backend may refuse the message before it is stored; send_checked()
+     * continues */
+    if (who->role == OMTP_DOM_USER && s->msg_hooks &&
+        s->msg_hooks->before_send(s, &j->m, send_checked, j))
+        return 0;
+    return send_submit(j);
+}
+
+int omtp_dom_send_single(omtp_server *s, const omtp_dom_caller *who, const omtp_msg_rec *m,
+                         omtp_dom_done_fn done, void *arg)
+{
+    return dom_send(s, who, PT_MSG_SINGLE_CHAT, m, done, arg);
+}
+
+int omtp_dom_send_group(omtp_server *s, const omtp_dom_caller *who, const omtp_msg_rec *m,
+                        omtp_dom_done_fn done, void *arg)
+{
+    return dom_send(s, who, PT_MSG_GROUP_CHAT, m, done, arg);
+}
+
+int omtp_dom_send_biz(omtp_server *s, const omtp_dom_caller *who, const omtp_msg_rec *m,
+                      omtp_dom_done_fn done, void *arg)
+{
+    return dom_send(s, who, PT_MSG_BIZ_NOTIFY, m, done, arg);
+}
+
+/* -------------------------------------------------------------- control */
+
+typedef struct ctrl_job {
+    omtp_server *srv;
+    omtp_conn *except; /* the operator's device (referenced), or NULL */
+    omtp_dom_done_fn done;
+    void *arg;
+    char user[OMTP_ID_MAX + 1];
+    omtp_MsgControl ctl; /* the request; packId becomes the target's packId */
+    uint32_t limit_s;
+    int code;
+    char desc[DESC_MAX];
+    tars_str_list members; /* everyone to notify (when not `cached`) */
+    omtp_members *cached;  /* a group session's cached members (group.h), or NULL */
+    char noticeId[37];     /* packId of the notice (push and queue entries) */
+} ctrl_job;
+
+static void ctrl_job_free(ctrl_job *j)
+{
+    omtp_members_unref(j->cached);
+    omtp_msg_free(&omtp_MsgControl_desc, &j->ctl);
+    for (uint32_t i = 0; i < j->members.n; i++)
+        tars_str_clear(&j->members.items[i]);
+    free(j->members.items);
+    if (j->except)
+        omtp_conn_unref(j->except);
+    free(j);
+}
+
+static const char *ctrl_verb(int cmd)
+{
+    return cmd == MC_REVOKE ? "revoke" : cmd == MC_DELETE ? "delete" : "edit";
+}
+
+static int list_add(tars_str_list *l, const tars_str *v)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        if (l->items[i].len == v->len && memcmp(l->items[i].data, v->data, v->len) == 0)
+            return 0;
+    tars_str *n = realloc(l->items, (l->n + 1) * sizeof *n);
+    if (!n)
+        return OMTP_ENOMEM;
+    l->items = n;
+    n[l->n].data = NULL;
+    n[l->n].len = 0;
+    if (tars_str_setn(&n[l->n], v->data, v->len) != 0) {
+        n[l->n].data = (char *)""; /* never freed: the list is not extended */
+        return OMTP_ENOMEM;
+    }
+    l->n++;
+    return 0;
+}
+
+static int ctrl_work_checked(omtp_db *db, ctrl_job *j, omtp_msg_rec *orig)
+{
+    omtp_MsgControl *ctl = &j->ctl;
+    const char *sid = ctl->sessionId.data;
+    bool yes = false;
+    int rc;
+
+    rc = omtp_db_session_member(db, j->user, sid, &yes);
+    if (rc != 0 && rc != OMTP_ENOTFOUND)
+        return rc;
+    if (!yes)
+        return FAIL(j, OMTP_EC_MSG_FORBIDDEN, "you are not part of session '%s'", sid);
+    rc = omtp_db_msg_get(db, sid, ctl->seqId, orig);
+    if (rc == OMTP_ENOTFOUND || (rc == 0 && orig->msg.status == MC_DELETE))
+        return FAIL(j, OMTP_EC_MSG_NOT_EXIST, "no message %lld in session '%s'",
+                    (long long)ctl->seqId, sid);
+    if (rc != 0)
+        return rc;
+    if (ctl->packId.len && !tars_str_eq(&orig->packId, ctl->packId.data))
+        return FAIL(j, OMTP_EC_MSG_NOT_EXIST, "message %lld of '%s' has another packId than '%s'",
+                    (long long)ctl->seqId, sid, ctl->packId.data);
+
+    bool allowed = tars_str_eq(&orig->msg.from, j->user);
+    if (!allowed && orig->type == PT_MSG_GROUP_CHAT) {
+        omtp_GroupChatInfo g;
+        bool dismissed = false;
+        omtp_msg_init(&omtp_GroupChatInfo_desc, &g);
+        rc = omtp_db_group_get(db, sid, &g, &dismissed);
+        allowed = rc == 0 && tars_str_eq(&g.creatorId, j->user);
+        omtp_msg_free(&omtp_GroupChatInfo_desc, &g);
+        if (rc != 0 && rc != OMTP_ENOTFOUND)
+            return rc;
+    }
+    if (!allowed)
+        return FAIL(j, OMTP_EC_MSG_FORBIDDEN,
+                    "only the sender (or the group's creator) may %s message %lld",
+                    ctrl_verb(ctl->command), (long long)ctl->seqId);
+    if (ctl->command != MC_DELETE && j->limit_s &&
+        omtp_now_ms() - orig->msg.timestamp > (int64_t)j->limit_s * 1000)
+        return FAIL(j, OMTP_EC_MSG_FORBIDDEN, "too late to %s: the limit is %u s after sending",
+                    ctrl_verb(ctl->command), j->limit_s);
+    if (ctl->command == MC_OVERRIDE && orig->msg.status == MC_REVOKE)
+        return FAIL(j, OMTP_EC_MSG_OP_CMD, "message %lld was revoked and cannot be edited",
+                    (long long)ctl->seqId);
+
+    rc = omtp_db_msg_control(db, sid, ctl->seqId, ctl->command,
+                             ctl->command == MC_OVERRIDE ? ctl->content.data : NULL);
+    if (rc != 0)
+        return rc;
+
+    /* who hears about it: for a group, the cached member list when there is
+     * one (no read of every member on the store thread) */
+    if (orig->type == PT_MSG_GROUP_CHAT) {
+        rc = j->cached ? 0 : omtp_db_group_members(db, sid, &j->members);
+    } else {
+        rc = list_add(&j->members, &orig->msg.to);
+        if (rc == 0 && orig->type != PT_MSG_BIZ_NOTIFY)
+            rc = list_add(&j->members, &orig->msg.from);
+    }
+    if (rc == 0 && !(j->cached && orig->type == PT_MSG_GROUP_CHAT))
+        rc = list_add(&j->members, &(tars_str){j->user, (uint32_t)strlen(j->user)});
+    if (rc != 0)
+        return rc;
+
+    /* the notice names the target by its own packId */
+    str_swap(&ctl->packId, &orig->packId);
+    if (ctl->command != MC_OVERRIDE)
+        tars_str_clear(&ctl->content);
+
+    omtp_OTIMPack pack;
+    omtp_msg_init(&omtp_OTIMPack_desc, &pack);
+    pack.header.type = PT_MSG_CTRL;
+    pack.header.version = OMTP_VERSION;
+    pack.header.flags = OMTP_F_HIGHPRJ;
+    rc = tars_str_set(&pack.header.packId, j->noticeId) == 0 &&
+                 omtp_payload_to_bytes(&omtp_MsgControl_desc, ctl, &pack.payload) == 0
+             ? 0
+             : OMTP_ENOMEM;
+    if (orig->type == PT_MSG_GROUP_CHAT) {
+        /* one row for every member (the operator is one): store.h, hp_group_append */
+        int64_t seq;
+        if (rc == 0)
+            rc = omtp_db_hp_group_append(db, sid, NULL, &pack, &seq);
+    } else {
+        for (uint32_t i = 0; i < j->members.n && rc == 0; i++) {
+            int64_t seq;
+            rc = omtp_db_hp_append(db, j->members.items[i].data, &pack, &seq);
+        }
+    }
+    omtp_msg_free(&omtp_OTIMPack_desc, &pack);
+    return rc;
+}
+
+static int ctrl_work(omtp_db *db, void *arg)
+{
+    ctrl_job *j = arg;
+    omtp_msg_rec orig;
+    omtp_msg_rec_init(&orig);
+    int rc = ctrl_work_checked(db, j, &orig);
+    omtp_msg_rec_free(&orig);
+    return rc;
+}
+
+static void ctrl_done(void *arg, int status)
+{
+    ctrl_job *j = arg;
+    omtp_server *s = j->srv;
+
+    if (status != 0 && j->code == 0)
+        store_failed(status, &j->code, j->desc, "try again");
+    if (j->code == 0) {
+        omtp_wire *w =
+            omtp_wire_new(PT_MSG_CTRL, OMTP_F_HIGHPRJ, j->noticeId, &omtp_MsgControl_desc, &j->ctl);
+        if (w) {
+            /* a group's cached members include the operator (checked a member) */
+            const tars_str_list *to =
+                j->cached && j->members.n == 0 ? &j->cached->ids : &j->members;
+            for (uint32_t i = 0; i < to->n; i++)
+                omtp_push_user(s, to->items[i].data, w, j->except);
+            omtp_monitor_push(s, j->ctl.sessionId.data, w, j->except, to);
+            omtp_wire_unref(w);
+        } else {
+            LOG_ERROR("msg ctrl %s/%lld: out of memory for the push (queued notices remain)",
+                      j->ctl.sessionId.data, (long long)j->ctl.seqId);
+        }
+    }
+    omtp_dom_result res = {.code = j->code, .desc = j->desc};
+    j->done(j->arg, &res);
+    ctrl_job_free(j);
+}
+
+int omtp_dom_msg_ctrl(omtp_server *s, const omtp_dom_caller *who, const omtp_MsgControl *in,
+                      omtp_dom_done_fn done, void *arg)
+{
+    char why[DESC_MAX];
+    if (!s || !who || !who->user || !done)
+        return OMTP_EINVAL;
+    if (!in) {
+        refuse_now(done, arg, OMTP_EC_PARAM, "MsgControl payload is missing");
+        return 0;
+    }
+    if (in->command != MC_REVOKE && in->command != MC_DELETE && in->command != MC_OVERRIDE) {
+        snprintf(why, sizeof why, "unknown MsgControl.command %d (1 revoke, 2 delete, 3 edit)",
+                 in->command);
+        refuse_now(done, arg, OMTP_EC_MSG_OP_CMD, why);
+        return 0;
+    }
+    if (in->sessionId.len == 0 || in->sessionId.len > 2 * OMTP_ID_MAX + 8) {
+        refuse_now(done, arg, OMTP_EC_PARAM, "MsgControl.sessionId is empty or too long");
+        return 0;
+    }
+    if (in->seqId <= 0) {
+        refuse_now(done, arg, OMTP_EC_PARAM, "MsgControl.seqId must be > 0");
+        return 0;
+    }
+    if (in->command == MC_OVERRIDE) {
+        if (in->content.len == 0) {
+            refuse_now(done, arg, OMTP_EC_MSG_TOO_SHORT, "edit needs the new MsgControl.content");
+            return 0;
+        }
+        if (s->cfg->max_content && in->content.len > s->cfg->max_content) {
+            snprintf(why, sizeof why, "MsgControl.content has %u bytes, the limit is %u",
+                     in->content.len, s->cfg->max_content);
+            refuse_now(done, arg, OMTP_EC_MSG_TOO_LONG, why);
+            return 0;
+        }
+    }
+    ctrl_job *j = calloc(1, sizeof *j);
+    if (!j || tars_copy(&omtp_MsgControl_desc, &j->ctl, in) != 0) {
+        free(j);
+        return OMTP_ENOMEM;
+    }
+    j->srv = s;
+    j->done = done;
+    j->arg = arg;
+    j->limit_s = s->cfg->revoke_limit_s;
+    snprintf(j->user, sizeof j->user, "%s", who->user);
+    if (who->conn) {
+        omtp_conn_ref(who->conn);
+        j->except = who->conn;
+    }
+    omtp_uuid(j->noticeId);
+    if (strncmp(j->ctl.sessionId.data, "GC_", 3) == 0)
+        j->cached = omtp_group_cache_get(s, j->ctl.sessionId.data);
+    int rc = omtp_store_submit(s->store, ctrl_work, ctrl_done, j);
+    if (rc != 0)
+        ctrl_job_free(j);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- read */
+
+typedef struct read_job {
+    omtp_server *srv;
+    omtp_conn *except; /* the reading device (referenced), or NULL */
+    omtp_dom_done_fn done;
+    void *arg;
+    char user[OMTP_ID_MAX + 1];
+    char sid[OMTP_SESSION_ID_MAX];
+    int64_t seq; /* in: requested; out: the cursor now */
+    bool denied;
+} read_job;
+
+static void read_job_free(read_job *j)
+{
+    if (j->except)
+        omtp_conn_unref(j->except);
+    free(j);
+}
+
+static int read_work(omtp_db *db, void *arg)
+{
+    read_job *j = arg;
+    bool member = false;
+    int rc = omtp_db_session_member(db, j->user, j->sid, &member);
+    if (rc != 0 && rc != OMTP_ENOTFOUND)
+        return rc;
+    if (!member) {
+        j->denied = true;
+        return 0;
+    }
+    return omtp_db_read_set(db, j->user, j->sid, j->seq, &j->seq);
+}
+
+static void read_done(void *arg, int status)
+{
+    read_job *j = arg;
+    char desc[DESC_MAX + OMTP_SESSION_ID_MAX] = "";
+    omtp_dom_result res = {.code = OMTP_EC_SUCCESS, .desc = desc};
+    if (status != 0) {
+        store_failed(status, &res.code, desc, "try again");
+    } else if (j->denied) {
+        res.code = OMTP_EC_HISTORYMSG_DENY;
+        snprintf(desc, sizeof desc, "you are not part of session '%s'", j->sid);
+    } else {
+        /* the user's other devices move their cursor too */
+        omtp_MsgReaded r = {{j->sid, (uint32_t)strlen(j->sid)}, j->seq};
+        omtp_wire *w = omtp_wire_new(PT_MSG_READ, 0, NULL, &omtp_MsgReaded_desc, &r);
+        if (w) {
+            omtp_push_user(j->srv, j->user, w, j->except);
+            omtp_wire_unref(w);
+        }
+        res.seq = j->seq;
+    }
+    j->done(j->arg, &res);
+    read_job_free(j);
+}
+
+int omtp_dom_read(omtp_server *s, const omtp_dom_caller *who, const char *sid, int64_t seq,
+                  omtp_dom_done_fn done, void *arg)
+{
+    if (!s || !who || !who->user || !done)
+        return OMTP_EINVAL;
+    size_t n = sid ? strlen(sid) : 0;
+    if (n == 0) {
+        refuse_now(done, arg, OMTP_EC_PARAM, "MsgReaded.sessionId is missing");
+        return 0;
+    }
+    if (n >= 2 * OMTP_ID_MAX + 8) {
+        refuse_now(done, arg, OMTP_EC_PARAM, "MsgReaded.sessionId is too long");
+        return 0;
+    }
+    read_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return OMTP_ENOMEM;
+    j->srv = s;
+    j->done = done;
+    j->arg = arg;
+    j->seq = seq;
+    snprintf(j->user, sizeof j->user, "%s", who->user);
+    memcpy(j->sid, sid, n + 1);
+    if (who->conn) {
+        omtp_conn_ref(who->conn);
+        j->except = who->conn;
+    }
+    int rc = omtp_store_submit(s->store, read_work, read_done, j);
+    if (rc != 0)
+        read_job_free(j);
+    return rc;
+}
+
+/* FNV-1a over what makes a message that message: type, recipient, content
+ * type and content (a 64-bit fingerprint; collisions only weaken the guard). */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+uint64_t omtp_chat_fingerprint(const omtp_msg_rec *m)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int32_t t = m->type, ct = m->msg.contentType;
+    h = fnv(h, &t, sizeof t);
+    h = fnv(h, m->msg.to.data, m->msg.to.len + 1);
+    h = fnv(h, &ct, sizeof ct);
+    return fnv(h, m->msg.content.data, m->msg.content.len);
+}
+
+bool omtp_chat_same_message(uint64_t requestPrint, const omtp_msg_rec *original,
+                            uint64_t originalPrint)
+{
+    if ((original->flags & (OMTP_F_REVOKE | OMTP_F_OVERRIDE)) || original->msg.status != 0)
+        return true; /* content changed since: a resend cannot be told apart */
+    return requestPrint == originalPrint;
+}
