@@ -36,10 +36,12 @@
  * Input backpressure: a connection with more than REQS_HIGH requests in
  * flight stops being read until it drops below REQS_LOW.
  *
- * TLS: an SSL object with two memory BIOs. Ciphertext read from the socket
- * is written into the read BIO and plaintext is read with SSL_read into the
- * frame reader; plaintext output goes through SSL_write and the write BIO's
- * ciphertext is queued as an owned buffer.
+ * Transports (transport.h): what turns socket bytes into frame bytes and
+ * back is the connection's transport, plain TCP (transport_tcp.c) or TLS
+ * (transport_tls.c); this file owns the socket, the queue, the reader and
+ * the life cycle, and calls the transport to fill reads, to take frames to
+ * send, at a graceful close and when the socket closed. Bytes in and out
+ * are counted per transport (omtp_metrics.tp_*).
  *
  * Life cycle: refs start at 1 (the open handle). omtp_conn_close() stops
  * reading, waits for queued output to flush (bounded by a 5 s deadline in
@@ -48,9 +50,8 @@
  */
 #include "core.h"
 #include "guard.h"
+#include "transport.h"
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,8 +90,8 @@ struct omtp_conn_impl {
     bool read_paused;
     bool writing;
     bool version_warned;
-    SSL *ssl; /* NULL for plain TCP */
-    BIO *rbio, *wbio;
+    const omtp_transport_ops *tp; /* transport.h; set at accept */
+    void *tp_state;               /* the transport's, see transport.h */
     struct out_item *q_head, *q_tail;
     size_t out_bytes; /* queued + in flight */
     size_t pending;   /* collected, not yet tried (see write coalescing) */
@@ -110,11 +111,29 @@ struct conn_full {
     struct omtp_conn_impl impl;
 };
 
-static char tls_scratch[64 * 1024]; /* ciphertext reads; loop thread only */
-
 static void start_write(omtp_conn *c);
 static void close_handle(omtp_conn *c);
-static void tls_flush(omtp_conn *c);
+
+const char *omtp_transport_name(int kind)
+{
+    static const char *const names[OMTP_TP_KINDS] = {[OMTP_TP_TCP] = "tcp", [OMTP_TP_TLS] = "tls"};
+    return kind >= 0 && kind < OMTP_TP_KINDS && names[kind] ? names[kind] : "?";
+}
+
+void **omtp_conn_transport(omtp_conn *c)
+{
+    return &c->impl->tp_state;
+}
+
+omtp_frame_reader *omtp_conn_reader(omtp_conn *c)
+{
+    return &c->impl->rd;
+}
+
+bool omtp_conn_handle_closing(const omtp_conn *c)
+{
+    return c->impl->handle_closing;
+}
 
 struct omtp_conn_link *omtp_conn_wheel_link(omtp_conn *c)
 {
@@ -235,6 +254,7 @@ static void write_cb(uv_write_t *req, int status)
     for (int k = 0; k < b->n; k++) {
         i->out_bytes -= b->items[k]->len - b->items[k]->off;
         c->srv->metrics.bytes_out += b->items[k]->len - b->items[k]->off;
+        c->srv->metrics.tp_bytes_out[i->tp->kind] += b->items[k]->len - b->items[k]->off;
         item_free(b->items[k]);
     }
     free(b);
@@ -290,6 +310,7 @@ static void consume(omtp_conn *c, size_t n)
 {
     struct omtp_conn_impl *i = c->impl;
     c->srv->metrics.bytes_out += n;
+    c->srv->metrics.tp_bytes_out[i->tp->kind] += n;
     i->out_bytes -= n;
     while (n > 0 && i->q_head) {
         struct out_item *it = i->q_head;
@@ -367,8 +388,9 @@ void omtp_conn_flush_all(omtp_server *s)
     }
 }
 
-/* Queues bytes (w referenced, or own taken over). Returns 0 or OMTP_ECLOSED. */
-static int enqueue(omtp_conn *c, omtp_wire *w, uint8_t *own, const uint8_t *data, size_t len)
+/* Queues socket bytes (w referenced, or own taken over): transport.h.
+ * Returns 0 or OMTP_ECLOSED. */
+int omtp_conn_queue(omtp_conn *c, omtp_wire *w, uint8_t *own, const uint8_t *data, size_t len)
 {
     struct omtp_conn_impl *i = c->impl;
     if (i->handle_closing) {
@@ -418,20 +440,6 @@ static int enqueue(omtp_conn *c, omtp_wire *w, uint8_t *own, const uint8_t *data
     return i->handle_closing ? OMTP_ECLOSED : 0;
 }
 
-static int send_bytes(omtp_conn *c, omtp_wire *w, const uint8_t *data, size_t len)
-{
-    struct omtp_conn_impl *i = c->impl;
-    if (!i->ssl)
-        return enqueue(c, w, NULL, data, len);
-    int n = SSL_write(i->ssl, data, (int)len);
-    if (n <= 0) {
-        omtp_conn_abort(c, "TLS write failed");
-        return OMTP_ECLOSED;
-    }
-    tls_flush(c);
-    return i->handle_closing ? OMTP_ECLOSED : 0;
-}
-
 int omtp_conn_push_variant(const omtp_conn *c, const omtp_wire *w)
 {
     int v = OMTP_V_PLAIN;
@@ -457,7 +465,7 @@ int omtp_conn_send_wire_v(omtp_conn *c, omtp_wire *w, int v)
         return rc;
     }
     c->srv->metrics.packets_out[w->type > 0 && w->type < OMTP_PT_MAX ? w->type : 0]++;
-    return send_bytes(c, w, p, n);
+    return c->impl->tp->write(c, w, p, n);
 }
 
 int omtp_conn_send_wire(omtp_conn *c, omtp_wire *w)
@@ -475,9 +483,9 @@ static void on_closed(uv_handle_t *h)
     omtp_frame_reader_free(&i->rd);
     omtp_guard_set_bytes(c->srv, c, 0);
     omtp_guard_closing(c->srv, c); /* no-op unless a path skipped begin_close */
-    if (i->ssl)
-        SSL_free(i->ssl); /* frees both BIOs */
-    i->ssl = NULL;
+    if (i->tp->close)
+        i->tp->close(c);
+    c->srv->metrics.tp_conns[i->tp->kind]--;
     omtp_server_conn_closed(c->srv, c);
     omtp_conn_unref(c);
 }
@@ -521,10 +529,8 @@ void omtp_conn_close(omtp_conn *c, const char *reason)
     if (c->state == OMTP_CONN_CLOSING)
         return;
     begin_close(c, reason);
-    if (i->ssl) {
-        SSL_shutdown(i->ssl);
-        tls_flush(c);
-    }
+    if (i->tp->shutdown)
+        i->tp->shutdown(c);
     if (i->pending)
         flush_conn(c); /* closes the handle when everything went out */
     if (!i->writing && !i->q_head)
@@ -635,11 +641,13 @@ static size_t read_want(const omtp_frame_reader *r)
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
+    (void)suggested;
     omtp_conn *c = h->data;
-    if (c->impl->ssl) {
-        *buf = uv_buf_init(tls_scratch, sizeof(tls_scratch));
-        return;
-    }
+    c->impl->tp->alloc(c, buf);
+}
+
+void omtp_conn_reader_buf(omtp_conn *c, uv_buf_t *buf)
+{
     uint8_t *p;
     size_t n;
     if (omtp_frame_reader_space(&c->impl->rd, read_want(&c->impl->rd), &p, &n)) {
@@ -651,7 +659,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 /* Runs every complete frame in the reader; returns how many. */
-static unsigned drain_frames(omtp_conn *c)
+unsigned omtp_conn_run_frames(omtp_conn *c)
 {
     struct omtp_conn_impl *i = c->impl;
     unsigned n = 0;
@@ -691,10 +699,12 @@ static unsigned drain_frames(omtp_conn *c)
 
 /* After a read: complete frames are activity; a frame left partial starts
  * (or keeps) its deadline; the guard hears about the bytes held. */
-static void input_progress(omtp_conn *c, unsigned frames)
+void omtp_conn_input_done(omtp_conn *c, unsigned frames)
 {
     struct omtp_conn_impl *i = c->impl;
     omtp_server *s = c->srv;
+    if (omtp_frame_reader_pending(&i->rd) == 0) /* an idle connection keeps no input buffer */
+        omtp_frame_reader_free(&i->rd);
     uint64_t now = uv_now(s->loop);
     if (frames || !s->cfg->frame_timeout_s)
         i->last_rx_ms = now;
@@ -713,25 +723,19 @@ static void input_progress(omtp_conn *c, unsigned frames)
     omtp_guard_enforce_memory(s);
 }
 
-static void tls_input(omtp_conn *c, const uint8_t *p, size_t n);
-
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     omtp_conn *c = st->data;
     struct omtp_conn_impl *i = c->impl;
     if (nread > 0) {
         c->srv->metrics.bytes_in += (uint64_t)nread;
-        if (i->ssl) {
-            tls_input(c, (const uint8_t *)buf->base, (size_t)nread);
-            return;
-        }
-        omtp_frame_reader_commit(&i->rd, (size_t)nread);
-        input_progress(c, drain_frames(c));
+        c->srv->metrics.tp_bytes_in[i->tp->kind] += (uint64_t)nread;
+        i->tp->input(c, (const uint8_t *)buf->base, (size_t)nread);
         return;
     }
     if (nread == 0)
         return;
-    if (!i->ssl && omtp_frame_reader_pending(&i->rd) == 0) {
+    if (omtp_frame_reader_pending(&i->rd) == 0) {
         omtp_frame_reader_free(&i->rd);
         omtp_guard_set_bytes(c->srv, c, 0);
     }
@@ -741,71 +745,6 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         omtp_conn_abort(c, "out of memory for input");
     else
         omtp_conn_abort(c, uv_strerror((int)nread));
-}
-
-/* ------------------------------------------------------------ TLS */
-
-static void tls_flush(omtp_conn *c)
-{
-    struct omtp_conn_impl *i = c->impl;
-    size_t pend;
-    while ((pend = BIO_ctrl_pending(i->wbio)) > 0) {
-        uint8_t *b = malloc(pend);
-        if (!b) {
-            omtp_conn_abort(c, "out of memory");
-            return;
-        }
-        int n = BIO_read(i->wbio, b, (int)pend);
-        if (n <= 0) {
-            free(b);
-            return;
-        }
-        if (enqueue(c, NULL, b, b, (size_t)n))
-            return;
-    }
-}
-
-static void tls_input(omtp_conn *c, const uint8_t *p, size_t n)
-{
-    struct omtp_conn_impl *i = c->impl;
-    if (BIO_write(i->rbio, p, (int)n) != (int)n) {
-        omtp_conn_abort(c, "TLS input buffer failure");
-        return;
-    }
-    unsigned frames = 0;
-    for (;;) {
-        if (c->state == OMTP_CONN_CLOSING)
-            break;
-        uint8_t *dst;
-        size_t room;
-        if (omtp_frame_reader_space(&i->rd, READ_CHUNK, &dst, &room)) {
-            omtp_conn_abort(c, "out of memory for input");
-            return;
-        }
-        int r = SSL_read(i->ssl, dst, room > INT32_MAX ? INT32_MAX : (int)room);
-        if (r > 0) {
-            omtp_frame_reader_commit(&i->rd, (size_t)r);
-            frames += drain_frames(c);
-            continue;
-        }
-        int e = SSL_get_error(i->ssl, r);
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-            break;
-        if (e == SSL_ERROR_ZERO_RETURN) {
-            tls_flush(c);
-            omtp_conn_close(c, "peer closed the TLS session");
-            return;
-        }
-        char err[160];
-        ERR_error_string_n(ERR_get_error(), err, sizeof(err));
-        tls_flush(c);
-        omtp_conn_close(c, err[0] ? err : "TLS error");
-        return;
-    }
-    if (omtp_frame_reader_pending(&i->rd) == 0)
-        omtp_frame_reader_free(&i->rd);
-    input_progress(c, frames);
-    tls_flush(c);
 }
 
 /* ------------------------------------------------------------ accept */
@@ -827,6 +766,7 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
     c->impl = i;
     c->srv = s;
     i->refs = 1;
+    i->tp = tls ? &omtp_transport_tls : &omtp_transport_tcp; /* state: open() below */
     uv_tcp_init(s->loop, &i->tcp);
     i->tcp.data = c;
     if (uv_accept(listener, (uv_stream_t *)&i->tcp) != 0) {
@@ -835,6 +775,7 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
         return;
     }
     omtp_guard_fd_opened(s);
+    s->metrics.tp_conns[i->tp->kind]++; /* on_closed takes it back */
     struct sockaddr_storage ss;
     int sl = sizeof(ss);
     char ip[64] = "?";
@@ -876,23 +817,12 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
         omtp_conn_abort(c, NULL);
         return;
     }
-    if (tls) {
-        i->ssl = SSL_new(omtp_server_ssl_ctx(s));
-        i->rbio = BIO_new(BIO_s_mem());
-        i->wbio = BIO_new(BIO_s_mem());
-        if (!i->ssl || !i->rbio || !i->wbio) {
-            BIO_free(i->rbio);
-            BIO_free(i->wbio);
-            SSL_free(i->ssl);
-            i->ssl = NULL;
-            c->state = OMTP_CONN_CLOSING;
-            omtp_guard_closing(s, c); /* admitted above: leave the guard's lists */
-            omtp_server_conn_opened(s, c);
-            close_handle(c);
-            return;
-        }
-        SSL_set_bio(i->ssl, i->rbio, i->wbio);
-        SSL_set_accept_state(i->ssl);
+    if (i->tp->open && i->tp->open(c)) { /* out of memory for the transport's state */
+        c->state = OMTP_CONN_CLOSING;
+        omtp_guard_closing(s, c); /* admitted above: leave the guard's lists */
+        omtp_server_conn_opened(s, c);
+        close_handle(c);
+        return;
     }
     omtp_server_conn_opened(s, c);
     if (omtp_guard_log_unauth(s)) /* rate-limited: a flood of accepts */

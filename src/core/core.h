@@ -1,13 +1,14 @@
 /*
  * core.h - internals shared by the omtpd core files (server.c, conn.c,
- * wire.c, reply.c, dispatch.c, auth.c). Handlers use server.h only.
+ * wire.c, reply.c, dispatch.c) and the few adapters that drive a
+ * connection's life (omtp/auth.c, omtp/cluster_host.c). Handlers use
+ * server.h only. Includes nothing above src/core.
  *
  * Threading: loop thread only, like server.h.
  */
 #ifndef OMTP_CORE_H
 #define OMTP_CORE_H
 
-#include "omtp/handlers.h"
 #include "proto/omtp_limits.h"
 #include "ratelimit.h"
 #include "server.h"

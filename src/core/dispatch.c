@@ -1,9 +1,12 @@
 /*
  * dispatch.c - from a frame to a handler.
  *
- * Rulings applied here (DESIGN.md):
+ * The table is filled by the adapters at start (omtp_dispatch_register,
+ * server.h; the OMTP handlers in omtp/handlers.c): this file names no
+ * handler. Rulings applied here (DESIGN.md), with the entry flags that say
+ * which types they concern (PT_* below are today's registrations):
  *   - an OTIMPack that does not decode: error frame, then close;
- *   - before login only PING and LOGIN; anything else gets
+ *   - before login only PRELOGIN types (PING and LOGIN); anything else gets
  *     CONN_ACCESS_DENIED (23) and the connection closes;
  *   - an unknown packet type: CommonErrorCode PROTOCOL (1), stays open;
  *   - a bad COMPRESS/CRYPTO value or a bad AES tag: the type's reply with
@@ -13,16 +16,17 @@
  *     desc naming the field, stays open;
  *   - an identifier field holding a NUL byte (reqcheck.c): PARAM naming it;
  *   - a request whose payload is empty where its type has a struct gets
- *     PROTOCOL (handlers always get a body), except PT_LOGIN (code 20),
- *     PT_USERATTRIBUTE_GET (empty = no filter) and PT_SESSION_MONITOR_SYNC
- *     (empty = from the first session);
+ *     PROTOCOL (handlers always get a body), except EMPTY_OK types: PT_LOGIN
+ *     (code 20), PT_USERATTRIBUTE_GET (empty = no filter) and
+ *     PT_SESSION_MONITOR_SYNC (empty = from the first session);
  *   - a text field over its limit (proto/omtp_limits.h): PARAM naming it;
- *   - ACK packets from a client are answers to pushes: PT_SYNC_DATA_CMD goes
- *     to its handler, others are dropped; a PT_SYNC_DATA_CMD *request* (ACK
- *     clear) gets PROTOCOL: only the server sends those;
+ *   - ACK packets from a client are answers to pushes: ANSWERS types
+ *     (PT_SYNC_DATA_CMD) go to their handler, others are dropped; an ANSWERS
+ *     *request* (ACK clear) gets PROTOCOL: only the server sends those;
  *   - the request rate limit (req_rate, req_burst; ratelimit.h): every
- *     request of a logged-in connection costs a token except PING, LOGIN
- *     and LOGOUT; without one it gets SERVER_REFUSED (7) and is not run;
+ *     request of a logged-in connection costs a token except RATE_EXEMPT
+ *     types (PING, LOGIN and LOGOUT); without one it gets SERVER_REFUSED (7)
+ *     and is not run;
  *     more than req_refusals_max refusals within 10 s close the connection.
  * The transforms a peer uses (zlib, AES) are remembered on the connection
  * for pushes.
@@ -33,46 +37,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const omtp_handler_fn handlers[OMTP_PT_MAX] = {
-    [PT_PING] = handle_ping,
-    [PT_LOGIN] = handle_login,
-    [PT_LOGOUT] = handle_logout,
-    [PT_KICKOUT] = handle_kickout,
-    [PT_MSG_SINGLE_CHAT] = handle_single_chat,
-    [PT_MSG_GROUP_CHAT] = handle_group_chat,
-    [PT_MSG_BIZ_NOTIFY] = handle_biz_notify,
-    [PT_MSG_CTRL] = handle_msg_ctrl,
-    [PT_MSG_READ] = handle_msg_read,
-    [PT_HOTSESSION_SYNC] = handle_hot_session_sync,
-    [PT_HIGH_PRIOR_MSG_SYNC] = handle_high_prior_sync,
-    [PT_HISTORY_MSG_PULL] = handle_history_pull,
-    [PT_SESSION_MONITOR_START] = handle_monitor_start,
-    [PT_SESSION_MONITOR_STOP] = handle_monitor_stop,
-    [PT_SESSION_MONITOR_SYNC] = handle_monitor_sync,
-    [PT_SYNC_DATA_CMD] = handle_sync_data_ack,
-    [PT_GROUPCHAT_SYNC] = handle_group_sync,
-    [PT_GROUPCHAT_CREATE] = handle_group_create,
-    [PT_GROUPCHAT_JION] = handle_group_join,
-    [PT_GROUPCHAT_QUIT] = handle_group_quit,
-    [PT_GROUPCHAT_DISMISS] = handle_group_dismiss,
-    [PT_GROUPCHAT_UPDATE_CREATOR] = handle_group_update_creator,
-    [PT_GROUPCHAT_INFO_UPDATE] = handle_group_info_update,
-    [PT_GROUPCHAT_MEMBERS_GET] = handle_group_members_get,
-    [PT_FRIEND_ADD] = handle_friend_add,
-    [PT_FRIEND_DEL] = handle_friend_del,
-    [PT_FRIEND_SYNC] = handle_friend_sync,
-    [PT_USERINFO_GET] = handle_userinfo_get,
-    [PT_USERINFO_UPDATE] = handle_userinfo_update,
-    [PT_USERATTRIBUTE_SET] = handle_user_attr_set,
-    [PT_USERATTRIBUTE_GET] = handle_user_attr_get,
-    [PT_SESSIONATTRIBUTE_SET] = handle_session_attr_set,
-};
-
-omtp_handler_fn omtp_dispatch_handler(int type)
+int omtp_dispatch_register(omtp_server *s, int type, omtp_handler_fn fn, unsigned flags)
 {
-    if (type <= 0 || type >= OMTP_PT_MAX)
+    if (type <= 0 || type >= OMTP_PT_MAX || !fn)
+        return OMTP_EINVAL;
+    s->dispatch[type].fn = fn;
+    s->dispatch[type].flags = flags;
+    return 0;
+}
+
+/* The entry for a packet type, or NULL if nothing handles it. */
+static const struct omtp_dispatch_entry *entry_of(const omtp_server *s, int type)
+{
+    if (type <= 0 || type >= OMTP_PT_MAX || !s->dispatch[type].fn)
         return NULL;
-    return handlers[type];
+    return &s->dispatch[type];
 }
 
 void omtp_send_error_frame(omtp_conn *c, int code, const char *desc)
@@ -108,24 +87,19 @@ static omtp_req *req_new(omtp_conn *c, omtp_packet *p)
     return r;
 }
 
-/* Packets the rate limit never refuses: the heartbeat must keep a limited
- * client alive, LOGIN after login is answered at once without store work,
- * and LOGOUT ends the connection. */
-static bool rate_exempt(int type)
-{
-    return type == PT_PING || type == PT_LOGIN || type == PT_LOGOUT;
-}
-
 /* Charges r to the connection's bucket. Returns true if r may run; false
- * when it was refused (answered and freed; the connection may be closing). */
-static bool rate_check(omtp_conn *c, omtp_req *r, bool transform_failed)
+ * when it was refused (answered and freed; the connection may be closing).
+ * RATE_EXEMPT types (the heartbeat must keep a limited client alive, LOGIN
+ * after login is answered at once without store work, LOGOUT ends the
+ * connection) are never refused. */
+static bool rate_check(omtp_conn *c, omtp_req *r, bool exempt, bool transform_failed)
 {
     omtp_server *s = c->srv;
     const omtp_config *cfg = s->cfg;
     uint32_t burst = omtp_ratelimit_burst(cfg->req_rate, cfg->req_burst);
     uint64_t now = uv_now(s->loop);
     omtp_ratelimit *rl = omtp_conn_ratelimit(c);
-    if (rate_exempt(r->type)) {
+    if (exempt) {
         omtp_ratelimit_refill(rl, cfg->req_rate, burst, now); /* keeps the stamp recent */
         return true;
     }
@@ -184,14 +158,15 @@ void omtp_dispatch_frame(omtp_conn *c, const uint8_t *frame, size_t len)
         return;
     }
     bool online = c->state == OMTP_CONN_ONLINE;
-    omtp_handler_fn h = omtp_dispatch_handler(type);
+    const struct omtp_dispatch_entry *e = entry_of(s, type);
+    unsigned eflags = e ? e->flags : 0;
 
     /* answers to pushes */
     if (flags & OMTP_F_ACK) {
-        if (online && type == PT_SYNC_DATA_CMD && rc == 0) {
+        if (online && (eflags & OMTP_DISPATCH_ANSWERS) && rc == 0) {
             omtp_req *r = req_new(c, &p);
             if (r)
-                handle_sync_data_ack(r);
+                e->fn(r);
         }
         omtp_packet_free(&p);
         return;
@@ -203,7 +178,7 @@ void omtp_dispatch_frame(omtp_conn *c, const uint8_t *frame, size_t len)
         omtp_conn_abort(c, "out of memory");
         return;
     }
-    if (!online && type != PT_PING && type != PT_LOGIN) {
+    if (!online && !(eflags & OMTP_DISPATCH_PRELOGIN)) {
         char text[128];
         snprintf(text, sizeof(text), "%s before login: log in first (PT_LOGIN)",
                  omtp_pack_type_name(type));
@@ -213,9 +188,10 @@ void omtp_dispatch_frame(omtp_conn *c, const uint8_t *frame, size_t len)
         omtp_conn_unref(c);
         return;
     }
-    if (online && s->cfg->req_rate && !rate_check(c, r, rc != 0))
+    if (online && s->cfg->req_rate &&
+        !rate_check(c, r, (eflags & OMTP_DISPATCH_RATE_EXEMPT) != 0, rc != 0))
         return;
-    if (!h) {
+    if (!e) {
         omtp_reply_code(r, OMTP_EC_PROTOCOL, "unknown packet type %d", type);
         return;
     }
@@ -225,8 +201,7 @@ void omtp_dispatch_frame(omtp_conn *c, const uint8_t *frame, size_t len)
         omtp_reply_code(r, OMTP_EC_PROTOCOL, "%s", why[0] ? why : omtp_strerror(rc));
         return;
     }
-    if (r->desc && !r->body && type != PT_LOGIN && type != PT_USERATTRIBUTE_GET &&
-        type != PT_SESSION_MONITOR_SYNC) {
+    if (r->desc && !r->body && !(eflags & OMTP_DISPATCH_EMPTY_OK)) {
         omtp_reply_code(r, OMTP_EC_PROTOCOL, "empty payload: %s expected", r->desc->name);
         return;
     }
@@ -239,15 +214,16 @@ void omtp_dispatch_frame(omtp_conn *c, const uint8_t *frame, size_t len)
         omtp_reply_code(r, OMTP_EC_PARAM, "%s; shorten it", why);
         return;
     }
-    if (type == PT_SYNC_DATA_CMD) {
+    if (eflags & OMTP_DISPATCH_ANSWERS) {
         /* the server pushes it; a client only answers it, with ACK set */
         omtp_reply_code(r, OMTP_EC_PROTOCOL,
-                        "PT_SYNC_DATA_CMD is sent by the server; answer it with the ACK flag");
+                        "%s is sent by the server; answer it with the ACK flag",
+                        omtp_pack_type_name(type));
         return;
     }
     if (omtp_flags_compress(flags) == OMTP_COMPRESS_ZLIB)
         c->uses_zlib = true;
     if (omtp_flags_crypto(flags) == OMTP_CRYPTO_AES)
         c->uses_aes = true;
-    h(r);
+    e->fn(r);
 }

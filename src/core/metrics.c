@@ -1,6 +1,7 @@
 /*
- * metrics.c - renders srv->metrics, the store's statistics, HTTP response
- * counts and the process's memory as Prometheus text (GET /metrics).
+ * metrics.c - renders srv->metrics, the store's statistics, the registered
+ * metrics sources (the HTTP API's counters among them: server.h) and the
+ * process's memory as Prometheus text (GET /metrics).
  *
  * Every packet type the protocol defines gets a line for in and out (zeros
  * included), so dashboards see a series from the first scrape; error codes
@@ -8,7 +9,6 @@
  * on the loop thread: cheap at scrape intervals.
  */
 #include "metrics.h"
-#include "http/http_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +19,7 @@
 #include "cluster/cluster.h"
 #include "guard.h"
 #include "proto/omtp_proto.h"
+#include "transport.h"
 
 typedef struct tbuf {
     char *p;
@@ -78,6 +79,16 @@ static void histogram(tbuf *b, const char *name, const char *help, const uint64_
         out(b, "%s_bucket{le=\"%s\"} %llu\n", name, le[i], (unsigned long long)bucket[i]);
     out(b, "%s_sum %.6f\n", name, (double)sum_us / 1e6);
     out(b, "%s_count %llu\n", name, (unsigned long long)bucket[11]);
+}
+
+/* One sample per transport (transport.h), zeros included. */
+static void by_transport(tbuf *b, const char *name, const char *type, const char *help,
+                         const uint64_t v[OMTP_TRANSPORTS_MAX])
+{
+    head(b, name, type, help);
+    for (int k = 0; k < OMTP_TP_KINDS; k++)
+        out(b, "%s{transport=\"%s\"} %llu\n", name, omtp_transport_name(k),
+            (unsigned long long)v[k]);
 }
 
 uint64_t omtp_metrics_rss_bytes(void)
@@ -144,8 +155,13 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
     one(&b, "omtp_kicks_total", "counter", "devices kicked out (replaced or removed)", m->kicks);
     packets(&b, "omtp_packets_in_total", "packets received by type", m->packets_in);
     packets(&b, "omtp_packets_out_total", "packets sent by type", m->packets_out);
-    one(&b, "omtp_bytes_in_total", "counter", "bytes received on OMTP connections", m->bytes_in);
-    one(&b, "omtp_bytes_out_total", "counter", "bytes sent on OMTP connections", m->bytes_out);
+    by_transport(&b, "omtp_conns", "gauge", "OMTP connections open now, by transport", m->tp_conns);
+    by_transport(&b, "omtp_bytes_in_total", "counter",
+                 "bytes received on OMTP connections, by transport (TLS: as on the wire)",
+                 m->tp_bytes_in);
+    by_transport(&b, "omtp_bytes_out_total", "counter",
+                 "bytes sent on OMTP connections, by transport (TLS: as on the wire)",
+                 m->tp_bytes_out);
     one(&b, "omtp_messages_stored_total", "counter", "messages stored (chat, group, biz)",
         m->msgs_stored);
     one(&b, "omtp_messages_duplicate_total", "counter",
@@ -247,23 +263,15 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
             "pushes received for this node's session monitors", cs.monitor_received);
     }
 
-    uint64_t hc[6];
-    http_counts(srv, hc);
-    head(&b, "omtp_http_responses_total", "counter", "HTTP API responses by status class");
-    for (int i = 1; i < 6; i++)
-        out(&b, "omtp_http_responses_total{class=\"%dxx\"} %llu\n", i, (unsigned long long)hc[i]);
-    uint64_t hto, hfull, hip;
-    http_guard_stats(srv, &hto, &hfull, &hip);
-    head(&b, "omtp_http_conns_shed_total", "counter",
-         "HTTP connections shut down: no whole request within http_timeout_s (timeout), the "
-         "longest-waiting one at http_max_conns (full), over http_max_conns_per_ip (per_ip)");
-    out(&b, "omtp_http_conns_shed_total{reason=\"timeout\"} %llu\n", (unsigned long long)hto);
-    out(&b, "omtp_http_conns_shed_total{reason=\"full\"} %llu\n", (unsigned long long)hfull);
-    out(&b, "omtp_http_conns_shed_total{reason=\"per_ip\"} %llu\n", (unsigned long long)hip);
-    one(&b, "omtp_http_conns_refused_total", "counter",
-        "HTTP connections libmicrohttpd refused itself (its limit, a little above "
-        "http_max_conns, or out of resources)",
-        http_refused(srv));
+    for (int k = 0; k < srv->nmetrics_sources; k++) { /* e.g. the HTTP API's */
+        char *t = srv->metrics_sources[k].fn(srv->metrics_sources[k].arg);
+        if (!t) {
+            b.oom = true;
+            break;
+        }
+        out(&b, "%s", t);
+        free(t);
+    }
 
     one(&b, "process_resident_memory_bytes", "gauge", "resident memory size in bytes",
         omtp_metrics_rss_bytes());
@@ -274,4 +282,14 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
     }
     *len = b.len;
     return b.p;
+}
+
+int omtp_metrics_add_source(omtp_server *s, omtp_metrics_source_fn fn, void *arg)
+{
+    if (s->nmetrics_sources >= OMTP_METRICS_SOURCES_MAX)
+        return OMTP_ENOMEM;
+    s->metrics_sources[s->nmetrics_sources].fn = fn;
+    s->metrics_sources[s->nmetrics_sources].arg = arg;
+    s->nmetrics_sources++;
+    return 0;
 }

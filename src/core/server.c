@@ -31,20 +31,18 @@
  * bounded by shutdown_timeout_s: the store commits what it can in 3/4 of it
  * and completes the rest as failed (never acknowledged, logged); a
  * watchdog exits when flushing runs over.
+ *
+ * Parts: what runs above the core (handlers, cluster, HTTP API, webhooks,
+ * group state, retention) is started, ticked and stopped through the parts
+ * table main.c hands to init (server.h, "parts"); this file includes none
+ * of it.
  */
 #include "core.h"
-#include "omtp/cluster_hooks.h"
-#include "domain/group_state.h"
-#include "omtp/auth.h"
-#include "http/http.h"
-#include "hooks/webhook.h"
-#include "domain/hp_retention.h"
 #include "login_guard.h"
 #include "guard.h"
 
 #include <errno.h>
 #include <openssl/err.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +84,10 @@ struct omtp_server_impl {
     size_t nbuckets, nusers;
     omtp_conn *all; /* every open connection */
     struct fail_entry fails[LOGIN_FAIL_SLOTS];
-    bool http_started;
+    const omtp_server_part *parts; /* omtp_server_init's table (borrowed) */
+    size_t nparts;
+    bool part_started[OMTP_SERVER_PARTS_MAX];
+    int port; /* bound client port */
     /* accept batching (on_conn): accepts this iteration, per listener (0
      * plain, 1 TLS), and whether one waits for the next iteration */
     unsigned accepts[2];
@@ -172,8 +173,10 @@ static void on_tick(uv_timer_t *t)
             c = next;
         }
     }
-    omtp_guard_tick(s, false); /* rate-limited shedding logs still owed */
-    omtp_http_tick(s);         /* slow HTTP clients past http_timeout_s */
+    omtp_guard_tick(s, false);              /* rate-limited shedding logs still owed */
+    for (size_t k = 0; k < im->nparts; k++) /* e.g. slow HTTP clients past http_timeout_s */
+        if (im->part_started[k] && im->parts[k].tick)
+            im->parts[k].tick(s);
 }
 
 /* ------------------------------------------------------------ presence */
@@ -291,7 +294,8 @@ int omtp_push_user(omtp_server *s, const char *userId, omtp_wire *w, const omtp_
         c = next;
     }
     /* cluster: the user's devices on other nodes (asynchronous, not counted) */
-    omtp_server_cluster_push_user(s, userId, w);
+    if (s->push_remote)
+        s->push_remote(s, userId, w);
     return n;
 }
 
@@ -574,7 +578,49 @@ static void on_signal(uv_signal_t *h, int signum)
     omtp_server_stop(s);
 }
 
-int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *why, size_t whylen)
+/* Starts the parts of phase `at` in table order. */
+static int start_parts(omtp_server *s, int at, char *why, size_t whylen)
+{
+    struct omtp_server_impl *im = s->impl;
+    for (size_t k = 0; k < im->nparts; k++) {
+        const omtp_server_part *p = &im->parts[k];
+        if (p->start_at != at)
+            continue;
+        if (p->start) {
+            why[0] = '\0';
+            int rc = p->start(s, why, whylen);
+            if (rc) {
+                if (!why[0])
+                    snprintf(why, whylen, "cannot start %s: %s", p->name, omtp_strerror(rc));
+                return rc;
+            }
+        }
+        im->part_started[k] = true;
+    }
+    return 0;
+}
+
+/* Stops the started parts of point `at` in table order. */
+static void stop_parts(omtp_server *s, int at, uint64_t budget_ms)
+{
+    struct omtp_server_impl *im = s->impl;
+    for (size_t k = 0; k < im->nparts; k++) {
+        const omtp_server_part *p = &im->parts[k];
+        if (p->stop_at != at || !im->part_started[k])
+            continue;
+        im->part_started[k] = false;
+        if (p->stop)
+            p->stop(s, budget_ms);
+    }
+}
+
+int omtp_server_port(const omtp_server *s)
+{
+    return s->impl ? s->impl->port : 0;
+}
+
+int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg,
+                     const omtp_server_part *parts, size_t nparts, char *why, size_t whylen)
 {
     memset(s, 0, sizeof(*s));
     s->loop = loop;
@@ -585,6 +631,13 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
         return OMTP_ENOMEM;
     }
     struct omtp_server_impl *im = s->impl;
+    if (nparts > OMTP_SERVER_PARTS_MAX) {
+        snprintf(why, whylen, "%zu server parts: at most %d", nparts, OMTP_SERVER_PARTS_MAX);
+        return OMTP_EINVAL;
+    }
+    im->parts = parts;
+    im->nparts = nparts;
+    why[0] = '\0';
     omtp_log_set_level(cfg->log_level);
     if (cfg->aes_key_hex[0] && omtp_crypto_key_from_hex(&s->aes_key, cfg->aes_key_hex)) {
         snprintf(why, whylen,
@@ -601,31 +654,16 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
     int rc = omtp_reply_fit_config(cfg, why, whylen);
     if (rc)
         return rc;
-    rc = omtp_auth_load_secret(cfg, s->token_secret, why, whylen);
-    if (rc)
-        return rc;
     s->login_guard =
         omtp_login_guard_new(cfg->login_account_delay_ms, cfg->login_account_delay_max_ms);
     if (!s->login_guard) {
         snprintf(why, whylen, "out of memory (login guard)");
         return OMTP_ENOMEM;
     }
-    /* the hash an unknown user id's password is checked against: same KDF,
-     * same cost as a new user's, matching no password anyone sends */
-    {
-        uint8_t rnd[32];
-        char pw[65];
-        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-            snprintf(why, whylen, "no randomness for the login dummy hash");
-            return OMTP_EIO;
-        }
-        for (size_t i = 0; i < sizeof(rnd); i++)
-            snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
-        if (omtp_auth_hash_password(pw, s->login_dummy_hash, sizeof(s->login_dummy_hash))) {
-            snprintf(why, whylen, "cannot compute the login dummy hash (out of memory?)");
-            return OMTP_ENOMEM;
-        }
-    }
+    /* e.g. the login-token secret and dummy hash, the dispatch table */
+    rc = start_parts(s, OMTP_START_CONFIG, why, whylen);
+    if (rc)
+        return rc;
     omtp_store_config sc = {.data_dir = cfg->data_dir,
                             .uri = cfg->store_uri[0] ? cfg->store_uri : NULL,
                             .synchronous = cfg->sync_level,
@@ -635,14 +673,8 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
         return rc;
     LOG_INFO("store: %s (%s)", omtp_store_backend(s->store),
              cfg->store_uri[0] ? "store_uri" : cfg->data_dir);
-    if ((rc = omtp_monitor_init(s))) { /* session monitors end with their connection */
-        snprintf(why, whylen, "cannot watch connection closes for monitors: %s", omtp_strerror(rc));
+    if ((rc = start_parts(s, OMTP_START_STORE, why, whylen)))
         return rc;
-    }
-    if ((rc = omtp_webhook_init(s))) { /* offline push / before-send (webhook.h) */
-        snprintf(why, whylen, "cannot start the webhook worker: %s", omtp_strerror(rc));
-        return rc;
-    }
     if ((rc = omtp_guard_init(s))) {
         snprintf(why, whylen, "out of memory");
         return rc;
@@ -652,10 +684,10 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
     if (rc)
         return rc;
     im->listening = true;
+    im->port = port;
     if (cfg->port_file[0] && (rc = write_port_file(cfg->port_file, port, why, whylen)))
         return rc;
-    /* cluster: Redis presence + bus (no-op without redis_url) */
-    if ((rc = omtp_server_cluster_start(s, port, why, whylen)))
+    if ((rc = start_parts(s, OMTP_START_BOUND, why, whylen))) /* e.g. the cluster */
         return rc;
     if (cfg->tls_listen[0]) {
         if ((rc = tls_setup(s, why, whylen)))
@@ -685,19 +717,7 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *wh
     uv_prepare_start(&im->flush_prepare, on_flush_prepare);
     uv_unref((uv_handle_t *)&im->flush_check);
     uv_unref((uv_handle_t *)&im->flush_prepare);
-    if (cfg->http_listen[0]) {
-        if ((rc = omtp_http_start(s))) {
-            snprintf(why, whylen, "cannot start the HTTP API on %s: %s", cfg->http_listen,
-                     omtp_strerror(rc));
-            return rc;
-        }
-        im->http_started = true;
-    }
-    if ((rc = omtp_hp_retention_start(s))) { /* high-priority queue retention */
-        snprintf(why, whylen, "cannot start the retention job: %s", omtp_strerror(rc));
-        return rc;
-    }
-    return 0;
+    return start_parts(s, OMTP_START_LAST, why, whylen); /* e.g. the HTTP API */
 }
 
 /* shutdown_timeout_s passed and the loop is still running (connections
@@ -750,23 +770,20 @@ void omtp_server_stop(omtp_server *s)
     uv_timer_start(&im->shutdown_watchdog, on_shutdown_watchdog, budget_ms, 0);
     uv_unref((uv_handle_t *)&im->shutdown_watchdog);
     im->watchdog_started = true;
-    omtp_server_cluster_stop(s); /* our devices leave the cluster presence table */
+    stop_parts(s, OMTP_STOP_FIRST, budget_ms); /* e.g. the cluster: our devices leave it */
     if (im->listening)
         uv_close((uv_handle_t *)&im->listener, NULL);
     if (im->tls_listening)
         uv_close((uv_handle_t *)&im->tls_listener, NULL);
     im->listening = im->tls_listening = false;
-    if (im->http_started)
-        omtp_http_stop(s, budget_ms / 5);
-    im->http_started = false;
+    stop_parts(s, OMTP_STOP_UNLISTENED, budget_ms); /* e.g. the HTTP API's last answers */
     /* no new requests; the store answers those in flight as it closes */
     for (omtp_conn *c = im->all; c; c = omtp_conn_all_link(c)->next)
         if (c->state != OMTP_CONN_CLOSING)
             omtp_conn_pause(c);
     /* before the store: pending before-send checks are answered (fail mode)
      * and may still submit their message */
-    omtp_webhook_close(s);
-    omtp_hp_retention_stop(s); /* a chunk in flight completes as the store drains */
+    stop_parts(s, OMTP_STOP_BEFORE_STORE, budget_ms); /* e.g. webhooks, retention */
     if (s->store) {
         uint64_t abandoned = 0;
         uint64_t t0 = uv_hrtime(), spent_ms = (t0 - t_stop) / 1000000;
@@ -787,7 +804,7 @@ void omtp_server_stop(omtp_server *s)
                      (unsigned long long)(budget_ms / 1000));
         s->store = NULL;
     }
-    omtp_groups_close(s); /* group fan-out queue and member cache (group.h) */
+    stop_parts(s, OMTP_STOP_AFTER_STORE, budget_ms); /* e.g. the group member cache */
     omtp_conn *c = im->all;
     while (c) {
         omtp_conn *next = omtp_conn_all_link(c)->next;
@@ -808,7 +825,9 @@ void omtp_server_free(omtp_server *s)
 {
     if (!s->impl)
         return;
-    omtp_webhook_close(s);
+    for (size_t k = 0; k < s->impl->nparts; k++)
+        if (s->impl->parts[k].free)
+            s->impl->parts[k].free(s);
     if (s->store)
         omtp_store_close(s->store);
     s->store = NULL;

@@ -154,6 +154,32 @@ void omtp_req_free(omtp_req *req);
 /* A handler: owns req (see the life cycle above). */
 typedef void (*omtp_handler_fn)(omtp_req *req);
 
+/* ------------------------------------------------------------- dispatch */
+
+/* The core knows no handler: the OMTP adapter (src/omtp/handlers.c) fills
+ * the dispatch table at start with one call per packet type. What used to
+ * be rulings about named types are flags of their entry (dispatch.c):
+ *   PRELOGIN     allowed before login (PING, LOGIN); every other type then
+ *                gets CONN_ACCESS_DENIED and the connection closes;
+ *   RATE_EXEMPT  never charged to the request rate limit (PING, LOGIN,
+ *                LOGOUT);
+ *   EMPTY_OK     an empty payload reaches the handler with body NULL
+ *                (LOGIN, USERATTRIBUTE_GET); others get PROTOCOL;
+ *   ANSWERS      the server sends this type (SYNC_DATA_CMD): ACK answers of
+ *                a logged-in client reach the handler, a request gets
+ *                PROTOCOL.
+ * ACK packets of types without ANSWERS are dropped; types without an entry
+ * get PROTOCOL "unknown packet type". Returns 0, or OMTP_EINVAL for a type
+ * outside 1..OMTP_PT_MAX-1 or a NULL handler. Loop thread, before the
+ * listeners accept (a part's start, see "parts" below). */
+enum omtp_dispatch_flags {
+    OMTP_DISPATCH_PRELOGIN = 1u << 0,
+    OMTP_DISPATCH_RATE_EXEMPT = 1u << 1,
+    OMTP_DISPATCH_EMPTY_OK = 1u << 2,
+    OMTP_DISPATCH_ANSWERS = 1u << 3,
+};
+int omtp_dispatch_register(omtp_server *s, int type, omtp_handler_fn fn, unsigned flags);
+
 /* --------------------------------------------------------------- pushes */
 
 /* Encodes a packet once. packId NULL = a fresh UUID. Returns NULL on OOM. */
@@ -171,6 +197,11 @@ int omtp_push_user(omtp_server *s, const char *userId, omtp_wire *w, const omtp_
 /* Pushes PT_SYNC_DATA_CMD {command, content} to every device of userId. */
 void omtp_push_sync_cmd(omtp_server *s, const char *userId, int command, const char *content);
 
+/* Set by the cluster adapter (omtp/cluster_host.c) while the cluster runs,
+ * NULL single-node: w for userId's devices on other nodes (asynchronous; w
+ * is held, not copied). omtp_push_user calls it. */
+typedef void (*omtp_push_remote_fn)(omtp_server *s, const char *userId, omtp_wire *w);
+
 /* chat.c: pushes a stored message (as MsgReq with server fields, header type
  * m->type and m->flags, packId m->packId) to every online device of each of
  * `users` and to connections monitoring its session, except `except`. */
@@ -182,8 +213,6 @@ void omtp_deliver_msg(omtp_server *s, const omtp_msg_rec *m, const tars_str_list
  * none), on this node and -- through the cluster bus -- on other nodes. */
 void omtp_monitor_push(omtp_server *s, const char *sessionId, omtp_wire *w, const omtp_conn *except,
                        const tars_str_list *recipients);
-/* monitor.c: registers the monitor table's close observer (server init). */
-int omtp_monitor_init(omtp_server *s);
 
 /* ------------------------------------------------------ close observers */
 
@@ -203,6 +232,16 @@ void omtp_server_run_close_observers(omtp_conn *c);
 
 /* -------------------------------------------------------------- metrics */
 
+/* A subsystem above the core adds its own series to GET /metrics by
+ * registering a source: fn(arg) returns malloc'd Prometheus text (NUL-ended,
+ * "" for none; NULL = out of memory, the scrape fails with 500), appended
+ * after the core's series in registration order. At most
+ * OMTP_METRICS_SOURCES_MAX; OMTP_ENOMEM beyond. Loop thread (metrics.c). */
+#define OMTP_METRICS_SOURCES_MAX 8
+typedef char *(*omtp_metrics_source_fn)(void *arg);
+int omtp_metrics_add_source(omtp_server *s, omtp_metrics_source_fn fn, void *arg);
+
+#define OMTP_TRANSPORTS_MAX 4 /* room for the transports of core/transport.h */
 /* Why a login failed (omtp_login_failures_total{reason}). A wrong password
  * and an unknown user id are one reason: /metrics must not tell them apart
  * any more than the reply does. */
@@ -228,6 +267,10 @@ typedef struct omtp_metrics {
     uint64_t rate_limit_closes;   /* connections closed for exceeding it persistently */
     uint64_t conns_shed[8];       /* closed or refused by the guard, by enum omtp_shed_reason */
     uint64_t pending_frame_bytes; /* bytes held by partial frames now (guard.h) */
+    /* by transport (core/transport.h, enum omtp_transport_kind): connections
+     * open now, socket bytes in and out (TLS: ciphertext) */
+    uint64_t tp_conns[OMTP_TRANSPORTS_MAX], tp_bytes_in[OMTP_TRANSPORTS_MAX],
+        tp_bytes_out[OMTP_TRANSPORTS_MAX];
     uint64_t fields_too_long; /* requests refused: a text field over its limit (omtp_limits.h) */
     uint64_t replies_paged;   /* list replies cut short to fit max_frame (replyfit.c) */
     uint64_t replies_too_big; /* replies that could not be sent: larger than max_frame */
@@ -261,17 +304,72 @@ struct omtp_server {
         void *arg;
     } close_observers[OMTP_CLOSE_OBSERVERS_MAX];
     int nclose_observers;
-    struct omtp_guard *guard; /* guard.c: admission and shedding */
+    struct omtp_guard *guard;    /* guard.c: admission and shedding */
+    struct omtp_dispatch_entry { /* dispatch.c, filled by omtp_dispatch_register */
+        omtp_handler_fn fn;
+        unsigned flags;
+    } dispatch[OMTP_PT_MAX];
+    omtp_push_remote_fn push_remote; /* see omtp_push_remote_fn */
+    struct omtp_metrics_source {     /* metrics.c */
+        omtp_metrics_source_fn fn;
+        void *arg;
+    } metrics_sources[OMTP_METRICS_SOURCES_MAX];
+    int nmetrics_sources;
     /* what the business backend hooks into the message path (domain/msg.h,
      * set by hooks/webhook.c at start), NULL when nothing is hooked */
     const struct omtp_msg_hooks *msg_hooks;
 };
 
+/* ---------------------------------------------------------------- parts */
+
+/* The subsystems above the core (the OMTP handlers, the cluster, webhooks,
+ * the HTTP API, the group state, the retention job) are wired by src/omtpd
+ * (wiring.c): it hands omtp_server_init a table of parts, and the core runs
+ * their hooks at fixed points of its life cycle, in table order within a
+ * point. The core includes none of them.
+ *
+ * start (NULL = nothing to start) runs in phase `start_at`:
+ *   OMTP_START_CONFIG  before the store opens (login secret, dispatch table)
+ *   OMTP_START_STORE   store open, listeners not yet (observers, workers)
+ *   OMTP_START_BOUND   the client port is bound (omtp_server_port)
+ *   OMTP_START_LAST    listeners, timers and signals are up
+ * and returns 0 or OMTP_E* with `why` saying what to do (init then fails).
+ * stop(s, budget_ms) runs in omtp_server_stop at `stop_at`, for parts whose
+ * start succeeded (or that have none); budget_ms is the whole shutdown's
+ * (shutdown_timeout_s):
+ *   OMTP_STOP_FIRST           before the listeners close
+ *   OMTP_STOP_UNLISTENED      listeners closed, connections still reading
+ *   OMTP_STOP_BEFORE_STORE    reading paused, the store still open
+ *   OMTP_STOP_AFTER_STORE     the store closed (every request answered)
+ * tick runs every timer tick (250 ms) for started parts; free runs in
+ * omtp_server_free for every part, started or not (idempotent). Any hook
+ * may be NULL. Loop thread. At most OMTP_SERVER_PARTS_MAX parts. */
+enum omtp_start_at { OMTP_START_CONFIG, OMTP_START_STORE, OMTP_START_BOUND, OMTP_START_LAST };
+enum omtp_stop_at {
+    OMTP_STOP_FIRST,
+    OMTP_STOP_UNLISTENED,
+    OMTP_STOP_BEFORE_STORE,
+    OMTP_STOP_AFTER_STORE
+};
+#define OMTP_SERVER_PARTS_MAX 16
+typedef struct omtp_server_part {
+    const char *name; /* for logs */
+    int start_at;     /* enum omtp_start_at */
+    int (*start)(omtp_server *s, char *why, size_t whylen);
+    int stop_at; /* enum omtp_stop_at */
+    void (*stop)(omtp_server *s, uint64_t budget_ms);
+    void (*tick)(omtp_server *s);
+    void (*free)(omtp_server *s);
+} omtp_server_part;
+
 /* Life cycle (main.c): init opens the store, the listeners (writing
- * cfg->port_file), signal handlers and the HTTP API; run runs the loop until
+ * cfg->port_file) and signal handlers, and starts the parts; run runs the loop until
  * a graceful stop (SIGINT/SIGTERM or omtp_server_stop) finished; free
  * releases what is left. init fills `why` with what to do on failure. */
-int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg, char *why, size_t whylen);
+int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg,
+                     const omtp_server_part *parts, size_t nparts, char *why, size_t whylen);
+/* The bound client (plain TCP) port, from OMTP_START_BOUND on. */
+int omtp_server_port(const omtp_server *s);
 int omtp_server_run(omtp_server *s);
 void omtp_server_stop(omtp_server *s);
 void omtp_server_free(omtp_server *s);

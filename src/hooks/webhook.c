@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "omtp/cluster_hooks.h"
+#include "cluster/cluster.h"
 #include "proto/omtp_proto.h"
 #include "webhook_worker.h"
 
@@ -544,7 +544,6 @@ bool omtp_webhook_device_attr(omtp_req *req)
     }
     LOG_DEBUG("conn %llu %s dev=%s: %s", (unsigned long long)c->id, c->userId,
               omtp_log_device(c->deviceType), c->background ? "background" : "foreground");
-    omtp_server_cluster_device_changed(c); /* other nodes' offline-push decisions */
     omtp_reply_code(req, OMTP_EC_SUCCESS, "%s", "");
     return true;
 }

@@ -74,7 +74,9 @@ void omtp_webhook_offline_push(omtp_server *s, const omtp_msg_rec *m,
 /*
  * PT_USERATTRIBUTE_SET hook for device attributes ("device.*" with an empty
  * friendId). Returns true when it handled (replied to and freed) the
- * request; false when the request is an ordinary user attribute.
+ * request; false when the request is an ordinary user attribute. The
+ * caller (omtp/user.c) tells the cluster that the device changed: the
+ * webhooks sit below the adapters and do not call the cluster.
  */
 bool omtp_webhook_device_attr(omtp_req *req);
 

@@ -770,6 +770,8 @@ int omtp_http_start(omtp_server *srv)
     h->async.data = h;
     h->async_init = true;
     srv->http = h;
+    if ((rc = omtp_metrics_add_source(srv, http_metrics_text, srv)))
+        goto err;
 
     /* Slow clients: epoll (MHD_USE_AUTO) in a pool of HTTP_THREADS polling
      * threads, so a connection that trickles never blocks a thread; at most

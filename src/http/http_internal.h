@@ -136,6 +136,9 @@ void http_ep_group_dismiss(http_req *r);
 void http_ep_group_add(http_req *r);
 void http_ep_group_remove(http_req *r);
 
+/* http_ops.c: the series above as Prometheus text (malloc'd), the
+ * metrics source omtp_http_start registers (core/server.h). */
+char *http_metrics_text(void *arg);
 /* HTTP request counters by status class (1xx..5xx), for /metrics. */
 void http_counts(omtp_server *srv, uint64_t out[6]);
 /* HTTP connections refused at http_max_conns / http_max_conns_per_ip. */

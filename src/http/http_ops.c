@@ -97,6 +97,44 @@ void http_ep_healthz(http_req *r)
     uv_timer_start(&c->timer, health_timeout, HTTP_HEALTH_TIMEOUT_MS, 0);
 }
 
+/* The HTTP API's series for /metrics, a metrics source (core/server.h)
+ * registered by omtp_http_start. */
+char *http_metrics_text(void *arg)
+{
+    omtp_server *srv = arg;
+    uint64_t hc[6], hto, hfull, hip;
+    http_counts(srv, hc);
+    http_guard_stats(srv, &hto, &hfull, &hip);
+    char *p = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&p, &n);
+    if (!f)
+        return NULL;
+    fprintf(f, "# HELP omtp_http_responses_total HTTP API responses by status class\n"
+               "# TYPE omtp_http_responses_total counter\n");
+    for (int i = 1; i < 6; i++)
+        fprintf(f, "omtp_http_responses_total{class=\"%dxx\"} %llu\n", i,
+                (unsigned long long)hc[i]);
+    fprintf(f, "# HELP omtp_http_conns_shed_total HTTP connections shut down: no whole request "
+               "within http_timeout_s (timeout), the longest-waiting one at http_max_conns "
+               "(full), over http_max_conns_per_ip (per_ip)\n"
+               "# TYPE omtp_http_conns_shed_total counter\n");
+    fprintf(f, "omtp_http_conns_shed_total{reason=\"timeout\"} %llu\n", (unsigned long long)hto);
+    fprintf(f, "omtp_http_conns_shed_total{reason=\"full\"} %llu\n", (unsigned long long)hfull);
+    fprintf(f, "omtp_http_conns_shed_total{reason=\"per_ip\"} %llu\n", (unsigned long long)hip);
+    fprintf(f,
+            "# HELP omtp_http_conns_refused_total HTTP connections libmicrohttpd refused itself "
+            "(its limit, a little above http_max_conns, or out of resources)\n"
+            "# TYPE omtp_http_conns_refused_total counter\n"
+            "omtp_http_conns_refused_total %llu\n",
+            (unsigned long long)http_refused(srv));
+    if (fclose(f) != 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
 void http_ep_metrics(http_req *r)
 {
     size_t len = 0;

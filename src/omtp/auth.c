@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "core/core.h"
 #include "core/login_guard.h"
+#include "handlers.h"
 #include "cluster_hooks.h"
 
 #include <openssl/crypto.h>

@@ -208,8 +208,10 @@ int omtp_server_cluster_start(omtp_server *s, int port, char *why, size_t whylen
         s->cluster = NULL;
         snprintf(why, whylen, "cannot watch connection closes for the cluster: %s",
                  omtp_strerror(rc));
+        return rc;
     }
-    return rc;
+    s->push_remote = omtp_server_cluster_push_user; /* omtp_push_user's other nodes */
+    return 0;
 }
 
 void omtp_server_cluster_stop(omtp_server *s)
@@ -217,6 +219,7 @@ void omtp_server_cluster_stop(omtp_server *s)
     if (!s->cluster)
         return;
     omtp_cluster *cl = s->cluster;
+    s->push_remote = NULL;
     omtp_server_off_close(s, on_conn_close, s);
     omtp_cluster_stop(cl);
     s->cluster = NULL;

@@ -3,9 +3,10 @@
  *
  * Every handler follows the request life cycle of server.h: it owns `req`
  * and replies (or frees it) exactly once. Handlers run on the loop thread;
- * storage is reached through omtp_store_submit(). dispatch.c maps packet
- * types to these functions; a handler is only called for a logged-in
- * connection, except PING and LOGIN.
+ * storage is reached through omtp_store_submit(). handlers.c registers
+ * them in the core's dispatch table (omtp_dispatch_register, core/server.h)
+ * at start; a handler is only called for a logged-in connection, except
+ * PING and LOGIN (OMTP_DISPATCH_PRELOGIN).
  */
 #ifndef OMTP_HANDLERS_H
 #define OMTP_HANDLERS_H
@@ -58,7 +59,9 @@ void handle_user_attr_set(omtp_req *req);
 void handle_user_attr_get(omtp_req *req);
 void handle_session_attr_set(omtp_req *req);
 
-/* The handler for a packet type, or NULL if the type is unknown. */
-omtp_handler_fn omtp_dispatch_handler(int type);
+/* handlers.c: fills s's dispatch table with the handlers above (a server
+ * part's start, OMTP_START_CONFIG; src/omtpd/wiring.c). Returns 0 or
+ * OMTP_E* with `why` filled. */
+int omtp_handlers_register(omtp_server *s, char *why, size_t whylen);
 
 #endif

@@ -35,4 +35,8 @@ void omtp_monitor_each(omtp_server *s, void (*fn)(void *arg, const char *sid, co
 void omtp_monitor_push_users(omtp_server *s, const char *sessionId, omtp_wire *w,
                              const char *const *users, uint32_t nusers);
 
+/* Registers the monitor table's close observer (a server part's start,
+ * src/omtpd/wiring.c): session monitors end with their connection. */
+int omtp_monitor_init(omtp_server *s);
+
 #endif

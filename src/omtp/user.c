@@ -35,6 +35,7 @@
 #include "domain/msg.h"
 #include "handlers.h"
 #include "hooks/webhook.h"
+#include "cluster_hooks.h"
 #include "core/idlist.h"
 
 #define OMTP_USERINFO_BATCH 1000
@@ -385,8 +386,17 @@ void handle_userinfo_update(omtp_req *req)
 
 void handle_user_attr_set(omtp_req *req)
 {
-    /* "device.*" with an empty friendId: per-connection device state (webhook.h) */
-    if (omtp_webhook_device_attr(req))
+    /* "device.*" with an empty friendId: per-connection device state
+     * (webhook.h); other nodes hear about it for their offline-push
+     * decisions (the webhooks sit below the OMTP adapters: they do not call
+     * the cluster) */
+    omtp_conn *dc = req->conn;
+    omtp_conn_ref(dc);
+    bool device = omtp_webhook_device_attr(req);
+    if (device)
+        omtp_server_cluster_device_changed(dc);
+    omtp_conn_unref(dc);
+    if (device)
         return;
     const omtp_UserAttrSetReq *q = req->body;
     if (!q) {

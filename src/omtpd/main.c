@@ -11,6 +11,7 @@
 #include "omtp/auth.h"
 #include "store/maint.h"
 #include "core/server.h"
+#include "wiring.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -593,7 +594,9 @@ int main(int argc, char **argv)
     uv_loop_t *loop = uv_default_loop();
     static omtp_server srv;
     char why[1000]; /* the log line holds ~1000 bytes (log.c); a store with bad ids lists them */
-    if (omtp_server_init(&srv, loop, &a.cfg, why, sizeof(why))) {
+    size_t nparts;
+    const omtp_server_part *parts = omtpd_parts(&nparts);
+    if (omtp_server_init(&srv, loop, &a.cfg, parts, nparts, why, sizeof(why))) {
         LOG_ERROR("%s", why);
         fprintf(stderr, "omtpd: %s\n", why);
         omtp_server_free(&srv);

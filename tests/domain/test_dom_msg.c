@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "domain/group_state.h"
 #include "domain/msg.h"
 
 typedef struct fx {
@@ -135,6 +136,21 @@ static int befriend_work(omtp_db *db, void *arg)
     return rc ? rc : omtp_db_friend_add(db, "bob", "alice", "");
 }
 
+static void groups_stop(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_groups_close(s);
+}
+
+/* What of omtpd's wiring (src/omtpd/wiring.c) the domain needs here: the
+ * group member cache, closed with the server. No listeners' handlers. */
+static const omtp_server_part parts[] = {
+    {.name = "group state",
+     .start_at = OMTP_START_LAST,
+     .stop_at = OMTP_STOP_AFTER_STORE,
+     .stop = groups_stop},
+};
+
 /* Starts the core with max_content = `limit` and the users and group. */
 static fx *fx_start(unsigned limit, bool friends_only)
 {
@@ -149,7 +165,8 @@ static fx *fx_start(unsigned limit, bool friends_only)
     f->cfg.max_content = limit;
     f->cfg.friends_only = friends_only;
     char why[512] = "";
-    int rc = omtp_server_init(&f->s, uv_default_loop(), &f->cfg, why, sizeof why);
+    int rc = omtp_server_init(&f->s, uv_default_loop(), &f->cfg, parts,
+                              sizeof(parts) / sizeof(parts[0]), why, sizeof why);
     if (rc)
         fail_msg("omtp_server_init: %s", why);
     assert_int_equal(on_db(f, add_users_work, NULL), 0);

@@ -1,0 +1,167 @@
+/*
+ * wiring.c - which subsystems run above the core, and when: the parts table
+ * omtp_server_init starts, ticks and stops (core/server.h, "parts"). The
+ * core includes none of these folders; this file is where they meet.
+ *
+ * Order within a phase is table order, and it matters:
+ *   CONFIG  the login-token secret and the dummy hash unknown users' logins
+ *           are checked against, then the OMTP dispatch table;
+ *   STORE   session monitors and webhooks (close observer, worker thread);
+ *   BOUND   the cluster (announces this node's client port);
+ *   LAST    the HTTP API, then the high-priority retention job.
+ * Stop: the cluster first (our devices leave the presence table before the
+ * listeners close), the HTTP API once the listeners closed (1/5 of the
+ * budget for its last answers), webhooks and retention before the store
+ * closes (pending before-send checks still submit their message), the
+ * group member cache after it.
+ *
+ * Threading: loop thread (omtp_server_init / stop / free).
+ */
+#include "wiring.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+
+#include "domain/group_state.h"
+#include "domain/hp_retention.h"
+#include "hooks/webhook.h"
+#include "http/http.h"
+#include "omtp/auth.h"
+#include "omtp/cluster_hooks.h"
+#include "omtp/handlers.h"
+#include "omtp/monitor.h"
+
+static int auth_start(omtp_server *s, char *why, size_t whylen)
+{
+    int rc = omtp_auth_load_secret(s->cfg, s->token_secret, why, whylen);
+    if (rc)
+        return rc;
+    /* the hash an unknown user id's password is checked against: same KDF,
+     * same cost as a new user's, matching no password anyone sends */
+    uint8_t rnd[32];
+    char pw[65];
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        snprintf(why, whylen, "no randomness for the login dummy hash");
+        return OMTP_EIO;
+    }
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
+    if (omtp_auth_hash_password(pw, s->login_dummy_hash, sizeof(s->login_dummy_hash))) {
+        snprintf(why, whylen, "cannot compute the login dummy hash (out of memory?)");
+        return OMTP_ENOMEM;
+    }
+    return 0;
+}
+
+static int monitor_start(omtp_server *s, char *why, size_t whylen)
+{
+    int rc = omtp_monitor_init(s);
+    if (rc)
+        snprintf(why, whylen, "cannot watch connection closes for monitors: %s", omtp_strerror(rc));
+    return rc;
+}
+
+static char *webhook_metrics(void *arg)
+{
+    return omtp_webhook_metrics(arg);
+}
+
+static int webhook_start(omtp_server *s, char *why, size_t whylen)
+{
+    int rc = omtp_webhook_init(s); /* offline push / before-send (webhook.h) */
+    if (!rc)
+        rc = omtp_metrics_add_source(s, webhook_metrics, s);
+    if (rc)
+        snprintf(why, whylen, "cannot start the webhook worker: %s", omtp_strerror(rc));
+    return rc;
+}
+
+static void webhook_stop(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_webhook_close(s);
+}
+
+static int cluster_start(omtp_server *s, char *why, size_t whylen)
+{
+    /* Redis presence + bus (no-op without redis_url) */
+    return omtp_server_cluster_start(s, omtp_server_port(s), why, whylen);
+}
+
+static void cluster_stop(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_server_cluster_stop(s);
+}
+
+static int http_start(omtp_server *s, char *why, size_t whylen)
+{
+    int rc = omtp_http_start(s); /* no-op without http_listen */
+    if (rc)
+        snprintf(why, whylen, "cannot start the HTTP API on %s: %s", s->cfg->http_listen,
+                 omtp_strerror(rc));
+    return rc;
+}
+
+static void http_stop(omtp_server *s, uint64_t budget_ms)
+{
+    omtp_http_stop(s, budget_ms / 5);
+}
+
+static int retention_start(omtp_server *s, char *why, size_t whylen)
+{
+    int rc = omtp_hp_retention_start(s); /* high-priority queue retention */
+    if (rc)
+        snprintf(why, whylen, "cannot start the retention job: %s", omtp_strerror(rc));
+    return rc;
+}
+
+static void retention_stop(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_hp_retention_stop(s); /* a chunk in flight completes as the store drains */
+}
+
+static void groups_stop(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_groups_close(s); /* group fan-out queue and member cache */
+}
+
+static const omtp_server_part parts[] = {
+    {.name = "login tokens", .start_at = OMTP_START_CONFIG, .start = auth_start},
+    {.name = "OMTP handlers", .start_at = OMTP_START_CONFIG, .start = omtp_handlers_register},
+    {.name = "session monitors", .start_at = OMTP_START_STORE, .start = monitor_start},
+    {.name = "webhooks",
+     .start_at = OMTP_START_STORE,
+     .start = webhook_start,
+     .stop_at = OMTP_STOP_BEFORE_STORE,
+     .stop = webhook_stop,
+     .free = omtp_webhook_close},
+    {.name = "cluster",
+     .start_at = OMTP_START_BOUND,
+     .start = cluster_start,
+     .stop_at = OMTP_STOP_FIRST,
+     .stop = cluster_stop},
+    {.name = "HTTP API",
+     .start_at = OMTP_START_LAST,
+     .start = http_start,
+     .stop_at = OMTP_STOP_UNLISTENED,
+     .stop = http_stop,
+     .tick = omtp_http_tick},
+    {.name = "high-priority retention",
+     .start_at = OMTP_START_LAST,
+     .start = retention_start,
+     .stop_at = OMTP_STOP_BEFORE_STORE,
+     .stop = retention_stop},
+    {.name = "group state",
+     .start_at = OMTP_START_LAST,
+     .stop_at = OMTP_STOP_AFTER_STORE,
+     .stop = groups_stop},
+};
+
+const omtp_server_part *omtpd_parts(size_t *n)
+{
+    *n = sizeof(parts) / sizeof(parts[0]);
+    return parts;
+}
