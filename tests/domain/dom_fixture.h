@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/server.h"
+#include "domain/group_state.h"
 
 typedef struct dom_fixture {
     char dir[64];
@@ -64,6 +65,21 @@ static void dom_users_done(void *arg, int status)
     dom_users_done_flag = true;
 }
 
+static void dom_groups_stop(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_groups_close(s);
+}
+
+/* What of omtpd's wiring (src/omtpd/wiring.c) the domain needs here: the
+ * group member cache, closed with the server. No listeners' handlers. */
+static const omtp_server_part dom_parts[] = {
+    {.name = "group state",
+     .start_at = OMTP_START_LAST,
+     .stop_at = OMTP_STOP_AFTER_STORE,
+     .stop = dom_groups_stop},
+};
+
 /* Starts the core; `users` (NULL-terminated) are created. NULL on failure. */
 static dom_fixture *dom_start(const char *const *users)
 {
@@ -78,7 +94,8 @@ static dom_fixture *dom_start(const char *const *users)
     if (omtp_config_set(&f->cfg, "data_dir", f->dir, why, sizeof(why)) ||
         omtp_config_set(&f->cfg, "listen", "127.0.0.1:0", why, sizeof(why)) ||
         omtp_config_set(&f->cfg, "http_listen", "", why, sizeof(why)) ||
-        omtp_server_init(&f->srv, &f->loop, &f->cfg, why, sizeof(why))) {
+        omtp_server_init(&f->srv, &f->loop, &f->cfg, dom_parts,
+                         sizeof(dom_parts) / sizeof(dom_parts[0]), why, sizeof(why))) {
         fprintf(stderr, "dom_start: %s\n", why);
         return NULL;
     }
