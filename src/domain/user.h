@@ -4,7 +4,7 @@
  * API (/v1/users, OMTP_DOM_API) and the admin CLI (`omtpd user
  * add|passwd|del|role`, OMTP_DOM_ADMIN); a logged-in user (OMTP_DOM_USER)
  * may not call them ("no_privilege": it edits its own profile with
- * PT_USERINFO_UPDATE, src/omtp/user.c).
+ * PT_USERINFO_UPDATE, domain/attr.h).
  *
  * Rules, the same for both callers: user ids follow OMTP_ID_RULE
  * ("invalid_field"); an unknown user is "unknown_user", an existing one on
