@@ -4,6 +4,8 @@
  * and the plain listener still working beside it.
  */
 #include "harness.h"
+#include "h_tls.h"
+#include "h_http.h"
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
@@ -13,47 +15,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static int read_port(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    int p = 0;
-    if (f) {
-        if (fscanf(f, "%d", &p) != 1)
-            p = 0;
-        fclose(f);
-    }
-    return p;
-}
-
-/* Sends one packet and returns the next frame decoded into *out. */
-static void tls_call(SSL *ssl, omtp_frame_reader *rd, int type, const char *packId,
-                     const tars_struct_desc *d, const void *body, omtp_packet *out)
-{
-    tars_buf b;
-    tars_buf_init(&b);
-    assert_int_equal(omtp_packet_encode(&b, type, 0, packId, d, body, NULL, 0), 0);
-    assert_int_equal(SSL_write(ssl, b.data, (int)b.len), (int)b.len);
-    tars_buf_free(&b);
-    for (;;) {
-        const uint8_t *f;
-        size_t len;
-        int rc = omtp_frame_reader_next(rd, &f, &len);
-        assert_true(rc >= 0);
-        if (rc == 1) {
-            int stage;
-            char why[200];
-            assert_int_equal(omtp_packet_decode(f, len, NULL, out, &stage, why, sizeof(why)), 0);
-            return;
-        }
-        uint8_t *p;
-        size_t room;
-        assert_int_equal(omtp_frame_reader_space(rd, 4096, &p, &room), 0);
-        int n = SSL_read(ssl, p, (int)room);
-        assert_true(n > 0);
-        omtp_frame_reader_commit(rd, (size_t)n);
-    }
-}
 
 static void test_tls_login_ping(void **st)
 {
@@ -75,7 +36,7 @@ static void test_tls_login_ping(void **st)
     h_user_add(s, "alice", "pw-alice");
     char pf[300];
     snprintf(pf, sizeof(pf), "%s/tls-port", dir);
-    int port = read_port(pf);
+    int port = h_http_port(pf);
     assert_true(port > 0);
 
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -96,14 +57,14 @@ static void test_tls_login_ping(void **st)
     tars_str_set(&lr.password, "pw-alice");
     lr.deviceType = DEVICE_LINUX;
     omtp_packet r;
-    tls_call(ssl, &rd, PT_LOGIN, "tls-login", &omtp_LoginReq_desc, &lr, &r);
+    h_tls_call(ssl, &rd, PT_LOGIN, "tls-login", &omtp_LoginReq_desc, &lr, &r);
     assert_string_equal(r.header.packId.data, "tls-login");
     assert_non_null(r.body);
     assert_int_equal(((omtp_LoginResp *)r.body)->code, 0);
     omtp_packet_free(&r);
     omtp_msg_free(&omtp_LoginReq_desc, &lr);
     for (int i = 0; i < 20; i++) {
-        tls_call(ssl, &rd, PT_PING, "tls-ping", NULL, NULL, &r);
+        h_tls_call(ssl, &rd, PT_PING, "tls-ping", NULL, NULL, &r);
         assert_int_equal(r.header.type, PT_PING);
         assert_true(r.header.flags & OMTP_F_ACK);
         omtp_packet_free(&r);

@@ -8,6 +8,7 @@
  */
 #include "h_http.h"
 #include "harness.h"
+#include "h_tls.h"
 
 #include <arpa/inet.h>
 #include <openssl/ssl.h>
@@ -16,47 +17,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static int read_port(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    int p = 0;
-    if (f) {
-        if (fscanf(f, "%d", &p) != 1)
-            p = 0;
-        fclose(f);
-    }
-    return p;
-}
-
-/* Sends one packet over TLS and reads the next frame into *out. */
-static void tls_call(SSL *ssl, omtp_frame_reader *rd, int type, const char *packId,
-                     const tars_struct_desc *d, const void *body, omtp_packet *out)
-{
-    tars_buf b;
-    tars_buf_init(&b);
-    assert_int_equal(omtp_packet_encode(&b, type, 0, packId, d, body, NULL, 0), 0);
-    assert_int_equal(SSL_write(ssl, b.data, (int)b.len), (int)b.len);
-    tars_buf_free(&b);
-    for (;;) {
-        const uint8_t *f;
-        size_t len;
-        int rc = omtp_frame_reader_next(rd, &f, &len);
-        assert_true(rc >= 0);
-        if (rc == 1) {
-            int stage;
-            char why[200];
-            assert_int_equal(omtp_packet_decode(f, len, NULL, out, &stage, why, sizeof(why)), 0);
-            return;
-        }
-        uint8_t *p;
-        size_t room;
-        assert_int_equal(omtp_frame_reader_space(rd, 4096, &p, &room), 0);
-        int n = SSL_read(ssl, p, (int)room);
-        assert_true(n > 0);
-        omtp_frame_reader_commit(rd, (size_t)n);
-    }
-}
 
 /* Waits (up to 10 s) for sample `name` to equal v; returns its last value. */
 static double wait_metric(int port, const char *name, double v)
@@ -94,7 +54,7 @@ static void test_tcp_and_tls_counted_apart(void **st)
     snprintf(pf, sizeof(pf), "%s/http-port", dir);
     int hport = h_http_port(pf);
     snprintf(pf, sizeof(pf), "%s/tls-port", dir);
-    int tport = read_port(pf);
+    int tport = h_http_port(pf);
     assert_true(tport > 0);
 
     /* every transport has its series from the first scrape */
@@ -121,12 +81,12 @@ static void test_tcp_and_tls_counted_apart(void **st)
     tars_str_set(&lr.password, "pw-alice");
     lr.deviceType = DEVICE_LINUX;
     omtp_packet r;
-    tls_call(ssl, &rd, PT_LOGIN, "tp-login", &omtp_LoginReq_desc, &lr, &r);
+    h_tls_call(ssl, &rd, PT_LOGIN, "tp-login", &omtp_LoginReq_desc, &lr, &r);
     assert_int_equal(((omtp_LoginResp *)r.body)->code, 0);
     omtp_packet_free(&r);
     omtp_msg_free(&omtp_LoginReq_desc, &lr);
     for (int i = 0; i < 5; i++) {
-        tls_call(ssl, &rd, PT_PING, "tp-ping", NULL, NULL, &r);
+        h_tls_call(ssl, &rd, PT_PING, "tp-ping", NULL, NULL, &r);
         omtp_packet_free(&r);
     }
 
@@ -144,7 +104,7 @@ static void test_tcp_and_tls_counted_apart(void **st)
 
     /* more pings over TLS move only the TLS counters */
     for (int i = 0; i < 5; i++) {
-        tls_call(ssl, &rd, PT_PING, "tp-ping", NULL, NULL, &r);
+        h_tls_call(ssl, &rd, PT_PING, "tp-ping", NULL, NULL, &r);
         omtp_packet_free(&r);
     }
     assert_true(h_metric(hport, "omtp_bytes_in_total{transport=\"tls\"}") > tls_in);

@@ -50,7 +50,7 @@ int h_http_port(const char *path)
             usleep(10000);
     }
     if (port <= 0)
-        fail_msg("no HTTP port in %s after 10 s", path);
+        fail_msg("no port number in %s after 10 s", path);
     return port;
 }
 
