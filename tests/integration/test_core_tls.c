@@ -39,15 +39,9 @@ static void test_tls_login_ping(void **st)
     int port = h_http_port(pf);
     assert_true(port > 0);
 
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    assert_non_null(ctx);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    SSL *ssl = SSL_new(ctx);
-    SSL_set_fd(ssl, fd);
-    assert_int_equal(SSL_connect(ssl), 1);
+    SSL_CTX *ctx;
+    int fd;
+    SSL *ssl = h_tls_connect(port, &ctx, &fd);
 
     omtp_frame_reader rd;
     omtp_frame_reader_init(&rd, 0);
@@ -80,6 +74,8 @@ static void test_tls_login_ping(void **st)
     omtp_sync_close(c);
     /* plaintext at the TLS port is refused, the server lives on */
     fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     const char junk[] = "\x00\x00\x00\x08hello";
     assert_int_equal(write(fd, junk, 8), 8);

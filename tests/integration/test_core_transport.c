@@ -64,15 +64,9 @@ static void test_tcp_and_tls_counted_apart(void **st)
 
     omtp_sync *c = h_login(s, "alice", "pw-alice", DEVICE_IOS);
 
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    assert_non_null(ctx);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)tport)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    SSL *ssl = SSL_new(ctx);
-    SSL_set_fd(ssl, fd);
-    assert_int_equal(SSL_connect(ssl), 1);
+    SSL_CTX *ctx;
+    int fd;
+    SSL *ssl = h_tls_connect(tport, &ctx, &fd);
     omtp_frame_reader rd;
     omtp_frame_reader_init(&rd, 0);
     omtp_LoginReq lr;

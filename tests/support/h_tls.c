@@ -8,7 +8,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
 #include <cmocka.h>
+
+SSL *h_tls_connect(int port, SSL_CTX **ctx, int *fd)
+{
+    *ctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(*ctx);
+    *fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(*fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(connect(*fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    SSL *ssl = SSL_new(*ctx);
+    assert_non_null(ssl);
+    SSL_set_fd(ssl, *fd);
+    assert_int_equal(SSL_connect(ssl), 1);
+    return ssl;
+}
 
 void h_tls_call(SSL *ssl, omtp_frame_reader *rd, int type, const char *packId,
                 const tars_struct_desc *d, const void *body, omtp_packet *out)

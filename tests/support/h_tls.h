@@ -14,6 +14,11 @@
 #include "proto/omtp_frame.h"
 #include "proto/omtp_packet.h"
 
+/* Opens a TLS connection to 127.0.0.1:port (no certificate check: the
+ * tests' servers use self-signed ones). The caller frees *ctx and closes
+ * *fd after SSL_free of the result. */
+SSL *h_tls_connect(int port, SSL_CTX **ctx, int *fd);
+
 /* Sends one packet of `type` (body `body` of struct `d`, or none) and
  * decodes the next frame that arrives into *out. */
 void h_tls_call(SSL *ssl, omtp_frame_reader *rd, int type, const char *packId,
