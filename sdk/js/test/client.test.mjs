@@ -256,7 +256,7 @@ for (const transport of TRANSPORTS) {
     });
 }
 
-describe('failure paths (TCP)', () => {
+for (const transport of TRANSPORTS) describe(`failure paths over ${transport}`, () => {
     let srv;
     const clients = [];
     before(async () => {
@@ -269,7 +269,8 @@ describe('failure paths (TCP)', () => {
         await srv.dispose();
     });
     const mk = (id, opts = {}) => {
-        const c = new OmtpClient({ host: '127.0.0.1', port: srv.port, user: id, password: 'pw-' + id, requestTimeoutMs: 3000, backoffBaseMs: 200, backoffMaxMs: 800, ...opts });
+        const where = transport === 'ws' ? { url: srv.wsUrl } : { host: '127.0.0.1', port: srv.port };
+        const c = new OmtpClient({ ...where, user: id, password: 'pw-' + id, requestTimeoutMs: 3000, backoffBaseMs: 200, backoffMaxMs: 800, ...opts });
         clients.push(c);
         return c;
     };
