@@ -301,6 +301,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
     private lastRx = 0;
     private rxChain: Promise<void> = Promise.resolve();
     private rxQueued = 0;
+    private counters = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, transformedIn: 0, reconnects: 0, resends: 0 };
     private txChain: Promise<void> = Promise.resolve();
     // catch-up
     private hotCursor: number;
@@ -348,6 +349,11 @@ export class OmtpClient extends Emitter<ClientEvents> {
     /** The last seqId delivered (or acked) for a session (0 if none). */
     sessionSeq(sessionId: string): number {
         return this.seqs.get(sessionId) || 0;
+    }
+
+    /** Counters since construction: frames and bytes each way, frames that came compressed/encrypted, reconnect attempts, DUP resends. */
+    stats(): { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number; transformedIn: number; reconnects: number; resends: number } {
+        return { ...this.counters };
     }
 
     /** Messages queued or in flight (not yet acked), oldest first. */
@@ -467,6 +473,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
             return;
         }
         this.attempt++;
+        this.counters.reconnects++;
         const base = this.attempt <= 1 ? 0 : Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (this.attempt - 2));
         const delayMs = jitter(base);
         this.setState('reconnecting', { delayMs, reason, code });
@@ -493,7 +500,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
         const header = { type, version: VERSION, flags: flags | this.xflags(), packId };
         const tr = this.opts.transforms;
         if (!tr || !(this.opts.compress || this.opts.encrypt)) {
-            conn.send(encodeFrame(header, plain));
+            this.write(conn, encodeFrame(header, plain));
             return;
         }
         const gen = this.gen;
@@ -501,11 +508,18 @@ export class OmtpClient extends Emitter<ClientEvents> {
             let p = plain;
             if (this.opts.compress) p = await tr.compress(p);
             if (this.opts.encrypt) p = await tr.encrypt(p);
-            if (gen === this.gen && this.conn === conn) conn.send(encodeFrame(header, p));
+            if (gen === this.gen && this.conn === conn) this.write(conn, encodeFrame(header, p));
         }).catch((e) => this.emit('error', e));
     }
 
+    private write(conn: Conn, frame: Uint8Array): void {
+        this.counters.framesOut++;
+        this.counters.bytesOut += frame.length;
+        conn.send(frame);
+    }
+
     private onBytes(b: Uint8Array, gen: number): void {
+        this.counters.bytesIn += b.length;
         let frames: Uint8Array[];
         try {
             frames = this.reader.push(b);
@@ -523,7 +537,9 @@ export class OmtpClient extends Emitter<ClientEvents> {
                 this.lose(`the server sent a frame that does not decode: ${(e as Error).message}`, 0);
                 return;
             }
+            this.counters.framesIn++;
             const needs = compressOf(pack.header.flags) || cryptoOf(pack.header.flags);
+            if (needs) this.counters.transformedIn++;
             if (!needs && this.rxQueued === 0) {
                 this.onPack(pack);
                 continue;
@@ -858,6 +874,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
     private outboxSend(e: OutboxEntry): void {
         if (!this.conn || this.st !== 'online') return;
         const flags = e.flags | (e.sent ? FLAG.DUP : 0);
+        if (e.sent) this.counters.resends++;
         e.sent = true;
         e.inflight = true;
         if (e.timer) clearTimeout(e.timer);
@@ -1146,6 +1163,9 @@ export class OmtpClient extends Emitter<ClientEvents> {
 
     private async runCatchup(gen: number): Promise<void> {
         const first = this.hotCursor === 0 && !this.synced;
+        // first sync: where each session stands, applied after the held pushes
+        // (a push that arrived during the first sync is new, not old history)
+        const firstSeqs = new Map<string, number>();
         let err: Error | null = null;
         try {
             const gaps: [string, number, number][] = [];
@@ -1160,7 +1180,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
                     }
                     const known = this.seqs.get(it.sessionId) || 0;
                     if (first) {
-                        if (last > known) this.seqs.set(it.sessionId, last);
+                        if (last > (firstSeqs.get(it.sessionId) || 0)) firstSeqs.set(it.sessionId, last);
                     } else if (last > known) gaps.push([it.sessionId, known, last]);
                 }
                 const more = r.sessions.length > 0 && r.timestamp > this.hotCursor;
@@ -1222,6 +1242,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
             if (gen !== this.gen) break;
             this.deliver(h.header, h.desc, h.body, false);
         }
+        for (const [sid, last] of firstSeqs) if (last > (this.seqs.get(sid) || 0)) this.seqs.set(sid, last);
         if (!err) this.synced = true;
         this.emit('catchup', err);
     }

@@ -348,6 +348,7 @@ for (const transport of TRANSPORTS) describe(`failure paths over ${transport}`, 
             srv.resume(); // the server reads and stores the first copy, then sees the close
         }
         const ack = await p; // resent with DUP on the new connection: the original ack
+        assert.equal(a.stats().resends, 1, 'one resend (with DUP)');
         assert.equal(ack.seqId, 1);
         await until(() => got.length >= 1, 10000, 'delivery');
         await sleep(800);
