@@ -8,6 +8,7 @@
  * pre-login timeout, kickout across transports, and /metrics by transport.
  */
 #include "h_http.h"
+#include "h_tls.h"
 #include "h_ws.h"
 #include "harness.h"
 
@@ -335,6 +336,106 @@ static void test_metrics_by_transport(void **st)
     h_server_stop_free(s);
 }
 
+/* Reads exactly n bytes from ssl. */
+static void ssl_read_n(SSL *ssl, uint8_t *p, size_t n)
+{
+    while (n) {
+        int r = SSL_read(ssl, p, (int)n);
+        assert_true(r > 0);
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+/* wss: the same listener rules over the TLS settings; a login and a
+ * static file over TLS. */
+static void test_wss(void **st)
+{
+    (void)st;
+    char dir[] = "/tmp/omtp-wss-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout %s/key.pem -out %s/cert.pem -days 1 -subj /CN=localhost 2>/dev/null",
+             dir, dir);
+    assert_int_equal(system(cmd), 0);
+    char conf[2048];
+    snprintf(conf, sizeof(conf),
+             "wss_listen = 127.0.0.1:0\ntls_cert = %s/cert.pem\ntls_key = %s/key.pem\n"
+             "wss_port_file = %s/wss-port\n",
+             dir, dir, dir);
+    int wsp;
+    h_server *s = h_ws_server_start(conf, &wsp);
+    h_user_add(s, "alice", "pw-alice");
+    char pf[300];
+    snprintf(pf, sizeof(pf), "%s/wss-port", dir);
+    int port = h_http_port(pf);
+    SSL_CTX *ctx;
+    int fd;
+    SSL *ssl = h_tls_connect(port, &ctx, &fd);
+    char req[1024];
+    int n = snprintf(req, sizeof(req),
+                     "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: omtp\r\n"
+                     "Origin: https://127.0.0.1:%d\r\n\r\n",
+                     port, port);
+    assert_int_equal(SSL_write(ssl, req, n), n);
+    char head[1024];
+    size_t hl = 0;
+    while (hl < 4 || memcmp(head + hl - 4, "\r\n\r\n", 4)) {
+        assert_true(hl + 1 < sizeof(head));
+        ssl_read_n(ssl, (uint8_t *)head + hl, 1);
+        hl++;
+    }
+    head[hl] = 0;
+    assert_non_null(strstr(head, "HTTP/1.1 101 "));
+    /* LOGIN as one masked binary message */
+    omtp_LoginReq q;
+    omtp_msg_init(&omtp_LoginReq_desc, &q);
+    tars_str_set(&q.clientId, "alice");
+    tars_str_set(&q.userName, "alice");
+    tars_str_set(&q.password, "pw-alice");
+    q.deviceType = DEVICE_IOS;
+    tars_buf b;
+    tars_buf_init(&b);
+    assert_int_equal(
+        omtp_packet_encode(&b, PT_LOGIN, 0, "wss-login", &omtp_LoginReq_desc, &q, NULL, 0), 0);
+    omtp_msg_free(&omtp_LoginReq_desc, &q);
+    assert_true(b.len < 126);
+    uint8_t fr[200] = {0x82, (uint8_t)(0x80 | b.len), 1, 2, 3, 4};
+    for (size_t k = 0; k < b.len; k++)
+        fr[6 + k] = b.data[k] ^ fr[2 + k % 4];
+    assert_int_equal(SSL_write(ssl, fr, (int)(6 + b.len)), (int)(6 + b.len));
+    tars_buf_free(&b);
+    uint8_t h2[4];
+    ssl_read_n(ssl, h2, 2);
+    assert_int_equal(h2[0], 0x82);
+    size_t len = h2[1];
+    if (len == 126) {
+        ssl_read_n(ssl, h2 + 2, 2);
+        len = (size_t)h2[2] << 8 | h2[3];
+    }
+    uint8_t *body = malloc(len);
+    ssl_read_n(ssl, body, len);
+    omtp_packet p;
+    omtp_decode_opts o = {0};
+    int stage;
+    char why[200];
+    assert_int_equal(omtp_packet_decode(body + 4, len - 4, &o, &p, &stage, why, sizeof(why)), 0);
+    assert_int_equal(p.header.type, PT_LOGIN);
+    assert_int_equal(((omtp_LoginResp *)p.body)->code, 0);
+    omtp_packet_free(&p);
+    free(body);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    h_server_stop_free(s);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +446,7 @@ int main(void)
         cmocka_unit_test_teardown(test_stalled_handshake_closed_at_prelogin_timeout, h_teardown),
         cmocka_unit_test_teardown(test_kickout_across_transports, h_teardown),
         cmocka_unit_test_teardown(test_metrics_by_transport, h_teardown),
+        cmocka_unit_test_teardown(test_wss, h_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
