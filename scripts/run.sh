@@ -3,7 +3,9 @@
 # directory, first create the demo users alice and bob with random passwords
 # and print how to chat as them. OMTP_LISTEN (default 127.0.0.1:9000) and
 # OMTP_DATA_DIR (default ./var) choose the address and data directory, e.g.
-# `OMTP_LISTEN=127.0.0.1:9001 make run`; extra arguments go to omtpd
+# `OMTP_LISTEN=127.0.0.1:9100 make run`. OMTP_WS_LISTEN (default
+# 127.0.0.1:9001, empty = off) is the WebSocket listener that also serves the
+# web app from web/dist when it is built (docs/websocket.md); extra arguments go to omtpd
 # (e.g. `bash scripts/run.sh build --log-level debug`).
 set -euo pipefail
 
@@ -11,6 +13,8 @@ BUILD=${1:-build}
 shift || true
 DATA=${OMTP_DATA_DIR:-./var}
 LISTEN=${OMTP_LISTEN:-127.0.0.1:9000}
+WS_LISTEN=${OMTP_WS_LISTEN-127.0.0.1:9001}
+WEB_ROOT=${OMTP_WEB_ROOT:-web/dist}
 OMTPD="$BUILD/omtpd"
 DEMO="$DATA/demo-users.txt"
 
@@ -68,5 +72,17 @@ else
   echo
 fi
 
+WS_ARGS=()
+if [ -n "$WS_LISTEN" ]; then
+  WS_ARGS=(--ws-listen "$WS_LISTEN")
+  if [ -d "$WEB_ROOT" ]; then
+    WS_ARGS+=(--web-root "$WEB_ROOT")
+    echo "Chat in a browser: open http://$WS_LISTEN/ and log in as one of the users above."
+  else
+    echo "WebSocket for apps: ws://$WS_LISTEN/ws (no web app: $WEB_ROOT is not built)."
+  fi
+  echo "  or over WebSocket in a terminal: $BUILD/omtp chat PEER --server ws://$WS_LISTEN/ws ..."
+  echo "open http://$WS_LISTEN/"
+fi
 echo "Starting omtpd on $LISTEN (data in $DATA); Ctrl-C stops it."
-exec "$OMTPD" --data-dir "$DATA" --listen "$LISTEN" "$@"
+exec "$OMTPD" --data-dir "$DATA" --listen "$LISTEN" "${WS_ARGS[@]}" "$@"
