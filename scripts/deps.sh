@@ -9,8 +9,10 @@ PKGS=(
   libmicrohttpd-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
   libwslay-dev libhttp-parser-dev
   postgresql redis-server tmux curl procps
+  openssl util-linux
 )
-# Node.js and npm (for the @tars/stream interop test) may come from outside
+# openssl: the SDK tests make a throw-away certificate; util-linux: flock.
+# Node.js and npm (for the @tars/stream interop test and sdk/js) may come from outside
 # Debian on some machines; install Debian's only when no npm is on PATH.
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 
