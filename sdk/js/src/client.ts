@@ -311,7 +311,9 @@ export class OmtpClient extends Emitter<ClientEvents> {
     private held: { header: S.OTIMHeader; desc: StructDesc<any>; body: any }[] = [];
     private seqs = new Map<string, number>();
     private own = new Set<string>();
+    /** sessions monitored / users whose presence is subscribed: renewed after every login */
     private monitored = new Set<string>();
+    private presenceWanted: string[] = [];
 
     constructor(options: OmtpClientOptions) {
         super();
@@ -424,7 +426,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
             if (gen === this.gen) this.lose(`no login within ${this.opts.connectTimeoutMs} ms`, 0);
         }, this.opts.connectTimeoutMs);
         try {
-            this.conn = this.connector()(this.target(), {
+            const conn = this.connector()(this.target(), {
                 open: () => {
                     if (gen === this.gen) this.sendLogin(gen);
                 },
@@ -435,6 +437,8 @@ export class OmtpClient extends Emitter<ClientEvents> {
                     if (gen === this.gen) this.lose(why, 0);
                 },
             });
+            if (gen === this.gen) this.conn = conn;
+            else conn.close(); // it failed while being opened
         } catch (e) {
             this.conn = null;
             this.lose((e as Error).message, 0);
@@ -451,7 +455,6 @@ export class OmtpClient extends Emitter<ClientEvents> {
         this.conn = null;
         if (c) c.close();
         this.catchingUp = false;
-        this.monitored.clear(); // subscriptions belong to the connection
         for (const [, p] of this.pending) {
             clearTimeout(p.timer);
             p.reject(new OmtpError('ECLOSED', `connection lost: ${reason}`));
@@ -784,6 +787,14 @@ export class OmtpClient extends Emitter<ClientEvents> {
         if (cp) cp.resolve();
         if (gen !== this.gen) return;
         for (const e of this.outbox) if (!e.inflight) this.outboxSend(e);
+        // subscriptions belong to a connection: renew them on the new one
+        for (const sid of this.monitored)
+            this.call(PT.SESSION_MONITOR_START, { sessionId: sid }).catch((e) => this.emit('error', new Error(`monitoring ${sid} again after the reconnect: ${(e as Error).message}`)));
+        if (this.presenceWanted.length)
+            this.ext(PT_EXT.PRESENCE_SUB, 'PresenceSubReq', { userIds: this.presenceWanted }).then(
+                (r: any) => this.emit('presence', r.users || []),
+                (e) => this.emit('error', new Error(`presence subscription after the reconnect: ${(e as Error).message}`)),
+            );
         if (this.catchingUp) void this.runCatchup(gen);
     }
 
@@ -1095,7 +1106,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
 
     // ------------------------------------------------------------ session monitor
 
-    /** Starts monitoring a session (monitor role); its pushes then also emit 'monitor'. */
+    /** Starts monitoring a session (monitor role); its pushes then also emit 'monitor'. Renewed after a reconnect. */
     async monitorStart(sessionId: string): Promise<void> {
         await this.call(PT.SESSION_MONITOR_START, { sessionId });
         this.monitored.add(sessionId);
@@ -1132,6 +1143,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
     /** Subscribes to the presence of users (replaces the subscription; [] = none); resolves with their current state. */
     async presenceSubscribe(userIds: string[]): Promise<ExtStruct<'PresenceInfo'>[]> {
         const r = await this.ext<any>(PT_EXT.PRESENCE_SUB, 'PresenceSubReq', { userIds });
+        this.presenceWanted = [...userIds];
         return r.users;
     }
 

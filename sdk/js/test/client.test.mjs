@@ -191,6 +191,13 @@ for (const transport of TRANSPORTS) {
             const ms = await m.monitorSync();
             assert.deepEqual(ms.map((h) => h.sessionId), [sid]);
             assert.deepEqual((await m.history(sid)).map((x) => x.content), ['watched']);
+            // the subscription is renewed after a reconnect
+            const cu = m.once('catchup');
+            m.drop();
+            await cu;
+            await until(async () => (await m.monitorSync()).length === 1, 5000, 'monitoring again');
+            await a.sendText(b.user, 'watched again');
+            await until(() => mon.length === 2, 5000, 'monitor push after the reconnect');
             await m.monitorStop(sid);
             await assert.rejects(a.monitorStart(sid), (e) => e.code === EC.CONN_ACCESS_DENIED);
         });
