@@ -205,6 +205,8 @@ export interface ClientEvents {
     typing: (t: ExtStruct<'TypingNotice'>) => void;
     /** a reaction was added (op 1) or removed (op 2) (extension, PT_MSG_REACTION 103) */
     reaction: (r: ExtStruct<'ReactionNotice'>) => void;
+    /** one page of hot sessions seen by the catch-up (libomtp's on_hot_sessions) */
+    hotsessions: (page: HotSession[]) => void;
     /** catch-up finished after a login (err null) or failed */
     catchup: (err: Error | null) => void;
     /** any other packet the server pushed */
@@ -1184,6 +1186,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
             for (let i = 0; i < 100000; i++) {
                 const r = await this.call<S.HotSessionResp>(PT.HOTSESSION_SYNC, { timestamp: this.hotCursor });
                 if (gen !== this.gen) return;
+                if (r.sessions.length) this.emit('hotsessions', r.sessions.map(hotOf));
                 for (const it of r.sessions) {
                     let last = 0;
                     for (const p of it.lastMsgs) {

@@ -244,14 +244,17 @@ for (const transport of TRANSPORTS) {
             };
             const b = await login(uid('u'), { connector });
             const got = collect(b, 'message');
+            const ctl = collect(b, 'msgctrl');
+            const pages = collect(b, 'hotsessions');
             const catchups = collect(b, 'catchup');
-            await a.sendText(b.user, 'before');
+            const first = await a.sendText(b.user, 'before');
             await until(() => got.length === 1, 5000, 'first push');
             let open;
             gate = new Promise((r) => (open = r));
             b.drop();
             await a.sendText(b.user, 'while away 1');
             await a.sendText(b.user, 'while away 2');
+            await a.edit(first.sessionId, first.seqId, 'before, edited');
             gate = null;
             open();
             await until(() => got.length === 3, 10000, 'catch-up');
@@ -259,6 +262,8 @@ for (const transport of TRANSPORTS) {
             await sleep(300);
             assert.deepEqual(got.map((m) => [m.content, m.seqId, m.catchup]), [['before', 1, false], ['while away 1', 2, true], ['while away 2', 3, true]]);
             assert.equal(catchups[1], null);
+            assert.deepEqual(ctl.map((c) => [c.action, c.seqId, c.content, c.catchup]), [['edit', 1, 'before, edited', true]], 'the control notice from the high-priority queue');
+            assert.ok(pages.at(-1).some((h) => h.sessionId === first.sessionId), 'the catch-up reported its hot-session page');
         });
     });
 }
