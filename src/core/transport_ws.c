@@ -34,7 +34,7 @@
 
 #include "proto/omtp_frame.h"
 
-#define FILE_CHUNK (64 * 1024) /* bytes of a file read and queued per drain */
+#define FILE_CHUNK (32 * 1024) /* bytes of a file read and queued per drain */
 
 enum { PH_HTTP, PH_OPEN, PH_FILE, PH_DONE };
 
