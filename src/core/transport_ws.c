@@ -125,6 +125,9 @@ static int sink_end(void *arg)
         return OMTP_WS_CLOSE_PROTOCOL;
     }
     ws->frames += omtp_conn_run_frames(c);
+    /* a LOGIN just succeeded: the next message may already be in this read */
+    if (ws->fr.max_msg != rd->max_frame)
+        omtp_ws_frames_set_limit(&ws->fr, rd->max_frame);
     return 0;
 }
 
@@ -279,7 +282,7 @@ static void upgrade(omtp_conn *c, const omtp_ws_decision *d)
 static void frames_in(omtp_conn *c, const uint8_t *p, size_t n)
 {
     struct ws *ws = ws_of(c);
-    ws->fr.max_msg = omtp_conn_reader(c)->max_frame; /* max_prelogin_frame until login */
+    omtp_ws_frames_set_limit(&ws->fr, omtp_conn_reader(c)->max_frame); /* prelogin until login */
     if (!omtp_ws_frames_feed(&ws->fr, p, n) || c->state == OMTP_CONN_CLOSING)
         return;
     ws->close_sent = true; /* ws_frames sent the close (or its echo) */

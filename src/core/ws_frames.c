@@ -140,6 +140,13 @@ void omtp_ws_frames_free(omtp_ws_frames *f)
     f->ctx = NULL;
 }
 
+void omtp_ws_frames_set_limit(omtp_ws_frames *f, uint64_t max_msg)
+{
+    f->max_msg = max_msg;
+    if (f->ctx)
+        wslay_event_config_set_max_recv_msg_length(f->ctx, max_msg);
+}
+
 int omtp_ws_frames_feed(omtp_ws_frames *f, const uint8_t *p, size_t n)
 {
     if (f->close_code || f->peer_closed || f->failed)

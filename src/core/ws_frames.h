@@ -70,6 +70,10 @@ typedef struct omtp_ws_frames {
 void omtp_ws_frames_init(omtp_ws_frames *f, const omtp_ws_sink *sink, uint64_t max_msg);
 void omtp_ws_frames_free(omtp_ws_frames *f);
 
+/* Changes the message limit (at login: max_prelogin_frame -> max_frame),
+ * also in the middle of a feed. */
+void omtp_ws_frames_set_limit(omtp_ws_frames *f, uint64_t max_msg);
+
 /* Feeds n bytes read from the client. Returns 0 while the connection goes
  * on; otherwise it ends: f->close_code (a close frame with it went to
  * emit), f->peer_closed (the echo went to emit) or f->failed. */
