@@ -42,12 +42,12 @@ struct ws {
     uint8_t phase;
     bool secure;     /* wss: the bytes go through tls */
     bool close_sent; /* a close frame went out: nothing more is sent */
+    int fd;          /* PH_FILE */
     omtp_tls_conn *tls;
     omtp_ws_req *req;   /* PH_HTTP */
     omtp_ws_frames fr;  /* PH_OPEN */
-    uint64_t msg_len;   /* bytes of the binary message being received */
+    uint32_t msg_len;   /* bytes of the binary message being received (<= max_frame) */
     unsigned frames;    /* OMTP frames run during this input */
-    int fd;             /* PH_FILE */
     uint64_t file_left; /* bytes of the file still to send */
 };
 
@@ -90,9 +90,9 @@ static int sink_data(void *arg, const uint8_t *p, size_t n)
     if (c->state == OMTP_CONN_CLOSING)
         return 0;
     omtp_frame_reader *rd = omtp_conn_reader(c);
-    ws->msg_len += n;
-    if (ws->msg_len > rd->max_frame) /* wslay checked the frame heads already */
+    if ((uint64_t)ws->msg_len + n > rd->max_frame) /* checked on the frame heads already */
         return OMTP_WS_CLOSE_TOO_BIG;
+    ws->msg_len += (uint32_t)n;
     if (omtp_frame_reader_feed(rd, p, n)) {
         omtp_conn_abort(c, "out of memory for input");
         return 0;
@@ -274,8 +274,8 @@ static void upgrade(omtp_conn *c, const omtp_ws_decision *d)
     free(ws->req);
     ws->req = NULL;
     ws->phase = PH_OPEN;
-    omtp_ws_sink sink = {.arg = c, .data = sink_data, .end = sink_end, .emit = sink_emit};
-    omtp_ws_frames_init(&ws->fr, &sink, omtp_conn_reader(c)->max_frame);
+    static const omtp_ws_sink sink = {.data = sink_data, .end = sink_end, .emit = sink_emit};
+    omtp_ws_frames_init(&ws->fr, &sink, c, omtp_conn_reader(c)->max_frame);
     ws_emit(c, NULL, (const uint8_t *)head, (size_t)n);
 }
 
