@@ -24,6 +24,29 @@ struct omtp_ws_rx {
     bool cur_ctrl; /* the frame being received is a control frame */
 };
 
+/* Contexts of connections that went idle on a message boundary, ready for
+ * the next message of any connection: a wslay context in that state is as
+ * good as new, and making one costs two 4 KiB allocations. Bounded (8 x
+ * ~8.5 KiB); loop thread only (the fuzz target is single-threaded too). */
+#define RX_CACHE 8
+static struct omtp_ws_rx *rx_cache[RX_CACHE];
+static int rx_cached;
+
+static void rx_release(struct omtp_ws_rx *rx, bool clean)
+{
+    if (clean && rx_cached < RX_CACHE) {
+        wslay_event_context_ptr ctx = rx->ctx;
+        memset(rx, 0, sizeof(*rx));
+        rx->ctx = ctx;
+        rx_cache[rx_cached++] = rx;
+        return;
+    }
+    wslay_event_context_free(rx->ctx);
+    free(rx);
+}
+
+static struct omtp_ws_rx *rx_get(void);
+
 static void fail(omtp_ws_frames *f, int code)
 {
     if (f->close_code || f->peer_closed)
@@ -144,6 +167,19 @@ static const struct wslay_event_callbacks callbacks = {
     .on_msg_recv_callback = on_msg,
 };
 
+static struct omtp_ws_rx *rx_get(void)
+{
+    if (rx_cached)
+        return rx_cache[--rx_cached];
+    struct omtp_ws_rx *rx = calloc(1, sizeof(*rx));
+    if (!rx || wslay_event_context_server_init(&rx->ctx, &callbacks, rx)) {
+        free(rx);
+        return NULL;
+    }
+    wslay_event_config_set_no_buffering(rx->ctx, 1); /* data goes to the sink as it comes */
+    return rx;
+}
+
 void omtp_ws_frames_init(omtp_ws_frames *f, const omtp_ws_sink *sink, void *arg, uint32_t max_msg)
 {
     memset(f, 0, sizeof(*f));
@@ -156,8 +192,7 @@ void omtp_ws_frames_free(omtp_ws_frames *f)
 {
     if (!f->rx)
         return;
-    wslay_event_context_free(f->rx->ctx);
-    free(f->rx);
+    rx_release(f->rx, false); /* maybe inside a message: not reusable */
     f->rx = NULL;
 }
 
@@ -173,15 +208,11 @@ int omtp_ws_frames_feed(omtp_ws_frames *f, const uint8_t *p, size_t n)
     if (f->close_code || f->peer_closed || f->failed)
         return 1;
     if (!f->rx) {
-        struct omtp_ws_rx *rx = calloc(1, sizeof(*rx));
-        if (!rx || wslay_event_context_server_init(&rx->ctx, &callbacks, rx)) {
-            free(rx);
+        if (!(f->rx = rx_get())) {
             f->failed = true;
             return 1;
         }
-        rx->f = f;
-        wslay_event_config_set_no_buffering(rx->ctx, 1); /* data goes to the sink as it comes */
-        f->rx = rx;
+        f->rx->f = f;
     }
     struct omtp_ws_rx *rx = f->rx;
     wslay_event_context_ptr ctx = rx->ctx;
@@ -214,8 +245,10 @@ int omtp_ws_frames_feed(omtp_ws_frames *f, const uint8_t *p, size_t n)
         f->close_code = wslay_event_get_status_code_sent(ctx);
     if (f->close_code || f->peer_closed)
         return 1;
-    if (rx->fed == rx->framed && !rx->in_msg && !wslay_event_want_write(ctx))
-        omtp_ws_frames_free(f); /* between messages: keep nothing */
+    if (rx->fed == rx->framed && !rx->in_msg && !wslay_event_want_write(ctx)) {
+        rx_release(rx, true); /* between messages: keep nothing */
+        f->rx = NULL;
+    }
     return 0;
 }
 

@@ -18,8 +18,9 @@
  * next input makes a new one (omtp_ws_frames_feed). An idle connection
  * keeps only struct omtp_ws_frames (32 bytes).
  *
- * Threading: none of its own; the loop thread (transport_ws.c) or the fuzz
- * target (tests/fuzz/fuzz_ws.c) drives it.
+ * Threading: the loop thread (transport_ws.c) or the fuzz target
+ * (tests/fuzz/fuzz_ws.c) drives it; a small cache of idle wslay contexts
+ * (ws_frames.c) is shared by the connections of that one thread.
  */
 #ifndef OMTP_WS_FRAMES_H
 #define OMTP_WS_FRAMES_H
