@@ -647,6 +647,32 @@ static int init_cmd(struct args *a)
 
 /* ------------------------------------------------------------ server */
 
+/* SIGHUP (core/reload.c): the settings as a fresh start would read them. */
+static int main_argc;
+static char **main_argv;
+
+static int reread_config(omtp_server *s, omtp_config *next, char *why, size_t whylen)
+{
+    (void)s;
+    /* the config file's errors, in words (file:line: what) */
+    for (int i = 1; i + 1 < main_argc; i++) {
+        if (strcmp(main_argv[i], "--config") != 0)
+            continue;
+        omtp_config probe;
+        omtp_config_defaults(&probe);
+        if (omtp_config_load(&probe, main_argv[i + 1], why, whylen))
+            return OMTP_EINVAL;
+    }
+    static struct args a; /* large; loop thread only */
+    memset(&a, 0, sizeof(a));
+    if (parse_args(&a, main_argc, main_argv, 1, false)) {
+        snprintf(why, whylen, "the command line does not parse any more (see stderr)");
+        return OMTP_EINVAL;
+    }
+    *next = a.cfg;
+    return 0;
+}
+
 static void raise_nofile(void)
 {
     struct rlimit rl;
@@ -677,6 +703,16 @@ int main(int argc, char **argv)
     int rc = parse_args(&a, argc, argv, 1, false);
     if (rc)
         return rc;
+    main_argc = argc;
+    main_argv = argv;
+    omtp_log_set_format(a.cfg.log_format);
+    if (a.cfg.log_file[0]) {
+        char lwhy[600];
+        if (omtp_log_open_file(a.cfg.log_file, lwhy, sizeof(lwhy))) {
+            fprintf(stderr, "omtpd: %s\n", lwhy);
+            return 1;
+        }
+    }
     raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     /* A fixed mmap threshold: big blocks (scrypt's 16 MiB per login check)
@@ -703,6 +739,7 @@ int main(int argc, char **argv)
         omtp_server_free(&srv);
         return 1;
     }
+    srv.reread_config = reread_config; /* init zeroed srv */
     omtp_server_run(&srv);
     omtp_server_free(&srv);
     uv_loop_close(loop);
