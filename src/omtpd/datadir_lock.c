@@ -127,6 +127,11 @@ static long long node_key(const char *node_id)
 
 static int lock_pg(const omtp_config *cfg, char *why, size_t whylen)
 {
+    if (cfg->redis_url[0] && !cfg->node_id[0]) {
+        /* the node's name is HOSTNAME:PORT, known once bound: no lock */
+        LOG_INFO("no PostgreSQL node lock: set node_id to have one per cluster node");
+        return 0;
+    }
     PGconn *c = PQconnectdb(cfg->store_uri);
     if (PQstatus(c) != CONNECTION_OK) {
         /* the store reports the connection failure next, in its own words */

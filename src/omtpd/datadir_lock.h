@@ -13,7 +13,8 @@
  * PostgreSQL stores: the server takes a session advisory lock per node id
  * instead (pg_try_advisory_lock on a key derived from "omtpd node <node_id>"),
  * so two omtpd with the same node id (or two single-node servers) on one
- * database refuse, while cluster nodes with distinct node ids share it.
+ * database refuse, while cluster nodes with distinct node ids share it. A
+ * cluster node without node_id (named HOSTNAME:PORT once bound) takes none.
  *
  * Main thread only, before the loop runs; the lock lives until exit.
  */

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Reload without a restart: after the config file changes, SIGHUP applies
+# the settings that can change safely (here: a new API key works and the old
+# one stops, the log level changes) and logs which settings changed (names,
+# never values) and which need a restart (their running values kept); a
+# config that does not load changes nothing and says why.
+set -u
+B=${1:?build dir}
+OMTPD=$B/omtpd
+fail=0
+tmp=$(mktemp -d)
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+ok() { echo "ok   $1"; }
+bad() { echo "FAIL $1"; fail=1; }
+conf() { # api key, log level, max_conns
+  cat >"$tmp/omtpd.conf" <<EOF
+listen = 127.0.0.1:0
+port_file = $tmp/port
+http_listen = 127.0.0.1:0
+http_port_file = $tmp/hport
+data_dir = $tmp/data
+api_keys = app=$1
+log_level = $2
+max_conns = $3
+log_file = $tmp/omtpd.log
+EOF
+}
+status() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" "$H/v1/users/alice"; }
+# waits until the log has N lines matching PATTERN
+wait_log() { for _ in $(seq 1 50); do [ "$(grep -c -- "$1" "$tmp/omtpd.log")" -ge "$2" ] && return 0; sleep 0.1; done; return 1; }
+
+"$OMTPD" user add alice --password pw --data-dir "$tmp/data" >/dev/null 2>&1
+conf oldKeyS3cret1 info 100
+"$OMTPD" --config "$tmp/omtpd.conf" --req-rate 30 2>"$tmp/stderr" & PID=$!
+for _ in $(seq 1 100); do [ -s "$tmp/hport" ] && break; sleep 0.1; done
+[ -s "$tmp/hport" ] || { echo "omtpd did not start"; cat "$tmp/stderr" "$tmp/omtpd.log"; exit 1; }
+H=http://127.0.0.1:$(cat "$tmp/hport")
+[ "$(status oldKeyS3cret1)" = 200 ] && ok "old-key-before" || bad "the configured key is refused"
+curl -s -o /dev/null "$H/healthz"
+grep -q "path=/healthz" "$tmp/omtpd.log" && bad "a debug line at log_level info"
+
+# new key, debug level, and a setting that needs a restart
+conf newKeyS3cret2 debug 5
+kill -HUP "$PID"
+wait_log "reload: applied" 1 && ok "reload-logged" || bad "no 'reload: applied' line"
+[ "$(status newKeyS3cret2)" = 200 ] && ok "new-key-works" || bad "the new key is refused after SIGHUP"
+[ "$(status oldKeyS3cret1)" = 401 ] && ok "old-key-refused" || bad "the old key still works after SIGHUP"
+grep -q "reload: applied.*log_level" "$tmp/omtpd.log" && grep -q "reload: applied.*api_keys" "$tmp/omtpd.log" &&
+  ok "applied-names" || bad "the reload line does not name log_level and api_keys"
+grep -q "need a restart (running values kept): max_conns" "$tmp/omtpd.log" && ok "restart-needed-named" ||
+  bad "max_conns is not named as needing a restart"
+curl -s -o /dev/null "$H/healthz"
+wait_log "path=/healthz" 1 && ok "log-level-applied" || bad "no debug line after log_level = debug"
+grep -q "req_rate" "$tmp/omtpd.log" && bad "req_rate (given on the command line) was reported as changed"
+
+# a broken file: nothing changes, the log says why
+echo "api_keys_typo = x" >>"$tmp/omtpd.conf"
+kill -HUP "$PID"
+wait_log "reload refused, nothing changed" 1 && ok "bad-config-refused" || bad "no refusal for a broken config"
+grep -q "omtpd.conf:10: unknown setting 'api_keys_typo'" "$tmp/omtpd.log" && ok "bad-config-says-where" ||
+  bad "the refusal does not name file:line and the key"
+[ "$(status newKeyS3cret2)" = 200 ] && ok "keys-kept-after-bad-config" || bad "a broken config changed the keys"
+kill -0 "$PID" 2>/dev/null && ok "still-running" || bad "omtpd died"
+
+if grep -q "S3cret" "$tmp/omtpd.log" "$tmp/stderr"; then bad "a key is in the log"; else ok "no-key-in-log"; fi
+exit $fail
