@@ -4,13 +4,16 @@
 # and print how to chat as them. OMTP_LISTEN (default 127.0.0.1:9000) and
 # OMTP_DATA_DIR (default ./var) choose the address and data directory, e.g.
 # `OMTP_LISTEN=127.0.0.1:9001 make run`; extra arguments go to omtpd
-# (e.g. `bash scripts/run.sh build --log-level debug`).
+# (e.g. `bash scripts/run.sh build --log-level debug`). The HTTP API listens
+# on OMTP_HTTP_LISTEN (default 127.0.0.1:9080; empty = off) with a demo API
+# key generated once and kept in DATA/demo-api-key (0600).
 set -euo pipefail
 
 BUILD=${1:-build}
 shift || true
 DATA=${OMTP_DATA_DIR:-./var}
 LISTEN=${OMTP_LISTEN:-127.0.0.1:9000}
+HTTP=${OMTP_HTTP_LISTEN-127.0.0.1:9080}
 OMTPD="$BUILD/omtpd"
 DEMO="$DATA/demo-users.txt"
 
@@ -28,8 +31,18 @@ if [ "$port" != 0 ] && (exec 3<>"/dev/tcp/${host:-127.0.0.1}/$port") 2>/dev/null
   exit 1
 fi
 
+if [ -n "$HTTP" ]; then
+  hhost=${HTTP%:*} hport=${HTTP##*:}
+  if [ "$hport" != 0 ] && (exec 3<>"/dev/tcp/${hhost:-127.0.0.1}/$hport") 2>/dev/null; then
+    echo "run.sh: something already listens on $HTTP (the HTTP API's address)." >&2
+    echo "Pick another: OMTP_HTTP_LISTEN=127.0.0.1:9081 make run (or OMTP_HTTP_LISTEN= for none)" >&2
+    exit 1
+  fi
+fi
+
 mkdir -p "$DATA"
 if [ ! -e "$DATA/omtp.db" ] && [ ! -e "$DEMO" ]; then
+  "$OMTPD" init --data-dir "$DATA" >/dev/null
   : > "$DEMO"
   chmod 600 "$DEMO"
   for u in alice bob; do
@@ -68,5 +81,24 @@ else
   echo
 fi
 
+# The HTTP API with a demo key: generated once, kept in the data directory
+# (0600) and handed to omtpd in a small config file, not on its command line.
+http_args=()
+if [ -n "$HTTP" ]; then
+  KEYFILE="$DATA/demo-api-key"
+  if [ ! -s "$KEYFILE" ]; then
+    (umask 077; { openssl rand -hex 16 2>/dev/null || head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; } >"$KEYFILE")
+  fi
+  chmod 600 "$KEYFILE"
+  key=$(tr -d ' \n' <"$KEYFILE")
+  (umask 077; echo "api_keys = demo=$key" >"$DATA/demo-http.conf")
+  http_args=(--config "$DATA/demo-http.conf" --http-listen "$HTTP")
+  echo "HTTP API on http://$HTTP (demo key kept in $KEYFILE). Send alice a notice:"
+  echo "  curl -s -H \"Authorization: Bearer $key\" -H 'Content-Type: application/json' \\"
+  echo "    http://$HTTP/v1/notify -d '{\"appId\":\"demo\",\"to\":[\"alice\"],\"id\":\"hello-1\",\"content\":\"Hello from the HTTP API\",\"contentType\":1}'"
+  echo "  (docs/http-api.md has every endpoint; health: curl http://$HTTP/healthz)"
+  echo
+fi
+
 echo "Starting omtpd on $LISTEN (data in $DATA); Ctrl-C stops it."
-exec "$OMTPD" --data-dir "$DATA" --listen "$LISTEN" "$@"
+exec "$OMTPD" --data-dir "$DATA" --listen "$LISTEN" "${http_args[@]}" "$@"

@@ -17,8 +17,9 @@ check() { # name, file, fixed string
 }
 start() { # output file
   rm -f "$tmp/port"
-  OMTP_DATA_DIR=$tmp/var OMTP_LISTEN=127.0.0.1:0 bash "$SRC/scripts/run.sh" "$B" \
-    --port-file "$tmp/port" >"$1" 2>&1 &
+  rm -f "$tmp/hport"
+  OMTP_DATA_DIR=$tmp/var OMTP_LISTEN=127.0.0.1:0 OMTP_HTTP_LISTEN=127.0.0.1:0 bash "$SRC/scripts/run.sh" "$B" \
+    --port-file "$tmp/port" --http-port-file "$tmp/hport" >"$1" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
   [ -s "$tmp/port" ] || { echo "FAIL omtpd did not start:"; cat "$1"; exit 1; }
@@ -37,6 +38,24 @@ if "$B/omtp" login --server "127.0.0.1:$(cat "$tmp/port")" --user alice --passwo
   echo "ok   printed password logs in"
 else
   echo "FAIL the printed password of alice ('$pw') does not log in"; fail=1
+fi
+# the HTTP API with the demo key: the printed curl line delivers a notice
+check http-line "$tmp/out1" "http://127.0.0.1:0/v1/notify -d"
+[ "$(stat -c %a "$tmp/var/demo-api-key")" = 600 ] && echo "ok   demo key file 0600" ||
+  { echo "FAIL $tmp/var/demo-api-key is not 0600"; fail=1; }
+for _ in $(seq 1 50); do [ -s "$tmp/hport" ] && break; sleep 0.1; done
+curl_line=$(grep -A1 '^  curl -s -H "Authorization: Bearer' "$tmp/out1" | sed 's/\\$//' | tr -d '\n' |
+  sed "s|http://127.0.0.1:0/|http://127.0.0.1:$(cat "$tmp/hport")/|")
+if [ -n "$curl_line" ] && eval "$curl_line" | grep -q '"seqId"'; then
+  echo "ok   printed curl line delivers a notice"
+else
+  echo "FAIL the printed curl line did not deliver: $curl_line"; fail=1
+fi
+if "$B/omtp" history BM_demo_alice --server "127.0.0.1:$(cat "$tmp/port")" --user alice --password "$pw" 2>&1 |
+  grep -q "Hello from the HTTP API"; then
+  echo "ok   alice has the notice"
+else
+  echo "FAIL alice does not see the notice in BM_demo_alice"; fail=1
 fi
 stop
 check stopped "$tmp/out1" "omtpd stopped"
