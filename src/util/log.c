@@ -142,14 +142,15 @@ static size_t json_fields(char *out, size_t len, size_t cap, const char *msg)
     return len;
 }
 
-void omtp_log(int level, const char *fmt, ...)
+size_t omtp_log_format_line(char *buf, size_t cap, int format, int level, const char *msg,
+                            size_t mlen)
 {
     static const char *names[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
     static const char *jnames[] = {"debug", "info", "warn", "error"};
-    if (level < atomic_load(&log_level))
-        return;
     if (level < 0 || level > OMTP_LOG_ERROR)
         level = OMTP_LOG_ERROR;
+    if (cap < 256)
+        return 0;
     char ts[96];
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -157,6 +158,36 @@ void omtp_log(int level, const char *fmt, ...)
     gmtime_r(&now.tv_sec, &tm);
     snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+    /* the message ends at its first NUL, like a C string */
+    const char *nul = memchr(msg, 0, mlen);
+    if (nul)
+        mlen = (size_t)(nul - msg);
+    size_t len;
+    if (format == OMTP_LOG_JSON) {
+        len = (size_t)snprintf(buf, cap, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
+                               jnames[level]);
+        len = json_str(buf, len, cap - 32, msg, mlen);
+        len += (size_t)snprintf(buf + len, cap - len, "\",\"fields\":{");
+        char m[1000];
+        size_t ml = mlen < sizeof(m) ? mlen : sizeof(m) - 1;
+        memcpy(m, msg, ml);
+        m[ml] = 0;
+        len = json_fields(buf, len, cap - 8, m);
+        buf[len++] = '}';
+        buf[len++] = '}';
+    } else {
+        len = (size_t)snprintf(buf, cap, "%s %s %.*s", ts, names[level], (int)mlen, msg);
+        if (len > cap - 2)
+            len = cap - 2;
+    }
+    buf[len++] = '\n';
+    return len;
+}
+
+void omtp_log(int level, const char *fmt, ...)
+{
+    if (level < atomic_load(&log_level))
+        return;
     char msg[1000];
     va_list ap;
     va_start(ap, fmt);
@@ -165,21 +196,7 @@ void omtp_log(int level, const char *fmt, ...)
     size_t mlen = m < 0 ? 0 : (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1;
     msg[mlen] = 0;
     char buf[4096];
-    size_t len;
-    if (atomic_load(&log_format) == OMTP_LOG_JSON) {
-        len = (size_t)snprintf(buf, sizeof(buf), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
-                               jnames[level]);
-        len = json_str(buf, len, sizeof(buf) - 32, msg, mlen);
-        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "\",\"fields\":{");
-        len = json_fields(buf, len, sizeof(buf) - 8, msg);
-        buf[len++] = '}';
-        buf[len++] = '}';
-    } else {
-        len = (size_t)snprintf(buf, sizeof(buf), "%s %s %s", ts, names[level], msg);
-        if (len > sizeof(buf) - 2)
-            len = sizeof(buf) - 2;
-    }
-    buf[len++] = '\n';
+    size_t len = omtp_log_format_line(buf, sizeof(buf), atomic_load(&log_format), level, msg, mlen);
     ssize_t w = write(atomic_load(&log_fd), buf, len);
     (void)w;
 }

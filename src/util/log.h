@@ -23,6 +23,12 @@ void omtp_log_set_format(int format);
  * reopens the file (logrotate moved it); "" or NULL: back to stderr. On
  * error, *why says what to do and the log stays where it was. */
 int omtp_log_open_file(const char *path, char *why, size_t whylen);
+/* Formats one record (ending in '\n') into buf for `format` (enum
+ * omtp_log_format); msg is mlen bytes, cut at a NUL. JSON output is one valid
+ * JSON object whatever the bytes (invalid UTF-8 becomes U+FFFD). Returns the
+ * length, 0 if cap < 256. What omtp_log writes; public for the fuzz target. */
+size_t omtp_log_format_line(char *buf, size_t cap, int format, int level, const char *msg,
+                            size_t mlen);
 /* A device type's name for log lines: "ios", "android", "macos", "windows",
  * "linux", "none", or "other" outside the enum. */
 const char *omtp_log_device(int type);
