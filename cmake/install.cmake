@@ -15,6 +15,8 @@ include(GNUInstallDirs)
 if(NOT DEFINED OMTP_VERSION)
   set(OMTP_VERSION 0.0.0)
 endif()
+# for scripts/deb.sh (the package's version)
+file(WRITE ${CMAKE_BINARY_DIR}/packaging/version "${OMTP_VERSION}\n")
 
 install(TARGETS omtpd RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 if(TARGET omtp_cli)

@@ -18,10 +18,7 @@ trap 'rm -rf "$stage"' EXIT
 root=$stage/root
 DESTDIR=$root cmake --install "$BUILD" --prefix /usr --strip >/dev/null
 
-version=$(sed -n 's/^OMTP_VERSION:[A-Z]*=//p' "$BUILD/CMakeCache.txt" | head -1)
-if [ -z "$version" ]; then
-  version=$("$BUILD/omtpd" --version 2>/dev/null | awk '{print $NF}' | head -1 || true)
-fi
+version=$(head -1 "$BUILD/packaging/version" 2>/dev/null || true) # cmake/install.cmake
 case $version in [0-9]*) ;; *) version=0.0.0+git$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo 0) ;; esac
 version=${version//-/+} # a Debian upstream version without a revision
 arch=$(dpkg --print-architecture)
