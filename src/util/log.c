@@ -95,9 +95,16 @@ static size_t json_str(char *out, size_t len, size_t cap, const char *s, size_t 
             out[len++] = (char)c;
             p++;
         } else {
-            size_t k = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-            bool ok = k && (size_t)(e - p) >= k;
-            for (size_t i = 1; ok && i < k; i++)
+            /* well-formed UTF-8 only (no overlongs, surrogates or > U+10FFFF):
+             * what JSON parsers accept */
+            size_t k = c >= 0xc2 && c <= 0xdf   ? 2
+                       : c >= 0xe0 && c <= 0xef ? 3
+                       : c >= 0xf0 && c <= 0xf4 ? 4
+                                                : 0;
+            unsigned lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+            unsigned hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+            bool ok = k && (size_t)(e - p) >= k && p[1] >= lo && p[1] <= hi;
+            for (size_t i = 2; ok && i < k; i++)
                 ok = (p[i] & 0xc0) == 0x80;
             if (ok) {
                 memcpy(out + len, p, k);
