@@ -101,7 +101,8 @@ for _ in $(seq 1 50); do [ -s "$tmp/omtpd.log" ] && break; sleep 0.1; done
 grep -q "SIGHUP received" "$tmp/omtpd.log.1" && ok "old-file-kept-until-sighup" ||
   bad "the moved file did not get the lines before the reopen"
 curl -s -o /dev/null -H "Authorization: Bearer $KEY" "$H/v1/users/alice"
-kill "$PID"; wait "$PID"; PID=
+kill "$PID"; wait "$PID"; rc=$?; PID=
+[ "$rc" = 0 ] && ok "clean-exit" || { bad "omtpd exit $rc after SIGTERM"; tail -30 "$tmp/stderr"; }
 cat "$tmp/omtpd.log.1" "$tmp/omtpd.log" >"$tmp/all.log"
 
 # every line is a JSON object with ts, level, msg, fields

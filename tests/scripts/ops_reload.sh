@@ -93,5 +93,7 @@ grep -q "omtpd.conf:11: unknown setting 'api_keys_typo'" "$tmp/omtpd.log" && ok 
 [ "$(status newKeyS3cret2)" = 200 ] && ok "keys-kept-after-bad-config" || bad "a broken config changed the keys"
 kill -0 "$PID" 2>/dev/null && ok "still-running" || bad "omtpd died"
 
+kill "$PID"; wait "$PID"; rc=$?; PID=
+[ "$rc" = 0 ] && ok "clean-exit" || { bad "omtpd exit $rc after SIGTERM"; tail -30 "$tmp/stderr"; }
 if grep -q "S3cret" "$tmp/omtpd.log" "$tmp/stderr"; then bad "a key is in the log"; else ok "no-key-in-log"; fi
 exit $fail
