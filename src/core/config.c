@@ -32,9 +32,14 @@ struct setting {
  * Each is read on the loop thread only, or copied by its part's reload
  * callback (api_keys: http.c; webhook URLs and secret: hooks/webhook.c). */
 static const char *const reloadable[] = {
-    "log_level",        "log_format",       "log_file",       "req_rate",
-    "req_burst",        "req_refusals_max", "revoke_limit_s", "api_keys",
-    "push_webhook_url", "before_send_url",  "webhook_secret",
+    "log_level",       "log_format",
+    "log_file",        "req_rate",
+    "req_burst",       "req_refusals_max",
+    "revoke_limit_s",  "login_fail_delay_ms",
+    "friends_only",    "hot_page",
+    "api_keys",        "push_webhook_url",
+    "before_send_url", "before_send_fail_open",
+    "webhook_secret",
 };
 
 #define S(f, h)                                                                                    \

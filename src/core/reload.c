@@ -4,7 +4,8 @@
  * Loop thread. The new settings come from s->reread_config (omtpd's main.c:
  * the config file, then the command line, as at start). Settings that can
  * change safely (config.c's reloadable list: log level/format/file, the
- * request rate limit, the revoke limit, API keys, webhook URLs and secret)
+ * request rate limit, the revoke limit, the login delay, friends_only,
+ * hot_page, API keys, webhook URLs, fail mode and secret)
  * are copied into s->cfg and the parts are told (their reload callbacks);
  * any other changed setting keeps its running value and is logged as
  * needing a restart. Log lines name settings, never their values: api_keys

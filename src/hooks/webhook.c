@@ -153,9 +153,10 @@ void omtp_webhook_reload(omtp_server *s)
     }
     wh->push_on = cfg->push_webhook_url[0] != '\0';
     wh->check_on = cfg->before_send_url[0] != '\0';
-    LOG_INFO("webhook: offline push %s, before-send check %s, requests %s",
+    wh->fail_open = cfg->before_send_fail_open;
+    LOG_INFO("webhook: offline push %s, before-send check %s (fail %s), requests %s",
              wh->push_on ? "on" : "off", wh->check_on ? "on" : "off",
-             cfg->webhook_secret[0] ? "signed" : "unsigned");
+             wh->fail_open ? "open" : "closed", cfg->webhook_secret[0] ? "signed" : "unsigned");
 }
 
 /* ----------------------------------------------------------- before-send */
