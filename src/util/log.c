@@ -8,7 +8,7 @@
  *
  * A record is formatted into a stack buffer and written with one write(2),
  * so lines from the loop, store and HTTP threads never interleave mid-line.
- * The log file is reopened by dup2(2) onto the same descriptor, which is
+ * The log file is reopened by dup3(2) onto the same descriptor, which is
  * atomic for concurrent writers: a line goes wholly to the old or the new
  * file (logrotate: move the file, then SIGHUP; no copytruncate needed).
  */
@@ -41,10 +41,13 @@ void omtp_log_set_format(int format)
 int omtp_log_open_file(const char *path, char *why, size_t whylen)
 {
     if (!path || !path[0]) {
-        int old = atomic_load(&log_fd);
-        if (old != STDERR_FILENO) {
-            atomic_store(&log_fd, STDERR_FILENO);
-            close(old);
+        /* back to stderr: the descriptor writers use is never closed (a
+         * thread may be about to write to it, and a closed number could be
+         * reused by a socket); it becomes a copy of stderr */
+        int cur = atomic_load(&log_fd);
+        if (cur != STDERR_FILENO && dup3(STDERR_FILENO, cur, O_CLOEXEC) < 0) {
+            snprintf(why, whylen, "cannot switch the log back to stderr: %s", strerror(errno));
+            return -1;
         }
         return 0;
     }
@@ -62,7 +65,7 @@ int omtp_log_open_file(const char *path, char *why, size_t whylen)
         return 0;
     }
     /* swap the file under the descriptor writers use, atomically */
-    if (dup2(fd, cur) < 0) {
+    if (dup3(fd, cur, O_CLOEXEC) < 0) { /* keeps close-on-exec */
         snprintf(why, whylen, "cannot reopen log_file %s: %s", path, strerror(errno));
         close(fd);
         return -1;
