@@ -8,7 +8,9 @@ PKGS=(
   libuv1-dev libsqlite3-dev zlib1g-dev libssl-dev libcmocka-dev libjansson-dev
   libmicrohttpd-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
   postgresql redis-server tmux curl procps
+  chromium
 )
+# chromium: the browser the web app's tests drive (tests/browser, puppeteer-core)
 # Node.js and npm (for the @tars/stream interop test) may come from outside
 # Debian on some machines; install Debian's only when no npm is on PATH.
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)

@@ -1,0 +1,460 @@
+// The web chat app in a real browser: Debian's chromium driven by
+// puppeteer-core against the real omtpd (from the build directory) serving
+// web/dist on its WebSocket listener. Run by tests/scripts/web_browser.sh
+// (ctest: script_web_browser), which sets OMTPD, OMTP_CLI, CHROMIUM,
+// WEB_DIST and FAIL_DIR.
+//
+// Every wait is for a condition on the page (waitForFunction) with a bound,
+// never a fixed sleep; a step that fails leaves a screenshot of every open
+// page in FAIL_DIR and prints its path.
+//
+// `node chat.test.mjs --screenshot OUT.png` (no test runner) instead makes
+// the picture in docs/: alice and bob chatting, side by side.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import puppeteer from 'puppeteer-core';
+
+const run = promisify(execFile);
+const OMTPD = process.env.OMTPD;
+const CLI = process.env.OMTP_CLI;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const WEB_DIST = process.env.WEB_DIST;
+const FAIL_DIR = process.env.FAIL_DIR || path.join(os.tmpdir(), 'omtp-browser-failures');
+const WAIT = 20000; // ms: the bound of one wait on a loaded 2-core box
+const SHOT = process.argv.includes('--screenshot') ? process.argv[process.argv.indexOf('--screenshot') + 1] : '';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'omtp-web-'));
+const data = path.join(tmp, 'data');
+const log = path.join(tmp, 'omtpd.log');
+let tcpPort = 0;
+let wsPort = 0;
+let server = null; // the omtpd child
+let browser = null;
+const pages = new Set();
+const PW = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' };
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function httpGet(url, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.setTimeout(3000, () => req.destroy(new Error('timeout')));
+  });
+}
+
+async function until(what, fn, ms = WAIT) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try {
+      if (await fn()) return;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (${last.message})` : ''}`);
+}
+
+async function startServer() {
+  const out = fs.openSync(log, 'a');
+  server = spawn(
+    OMTPD,
+    [
+      '--data-dir', data,
+      '--listen', `127.0.0.1:${tcpPort}`,
+      '--ws-listen', `127.0.0.1:${wsPort}`,
+      '--web-root', WEB_DIST,
+      '--log-level', 'info',
+    ],
+    { stdio: ['ignore', out, out] },
+  );
+  const child = server;
+  let exited = null;
+  child.once('exit', (code, sig) => (exited = `omtpd exited (${code ?? sig})`));
+  await until('omtpd to serve the app at /', async () => {
+    if (exited) throw new Error(`${exited}; log ${log}:\n${fs.readFileSync(log, 'utf8').slice(-2000)}`);
+    return (await httpGet(`http://127.0.0.1:${wsPort}/`)) === 200;
+  }).catch((e) => {
+    throw new Error(`${e.message}\nomtpd log (${log}):\n${fs.readFileSync(log, 'utf8').slice(-2000)}`);
+  });
+}
+
+async function stopServer() {
+  const child = server;
+  server = null;
+  if (!child || child.exitCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 10000);
+  await gone;
+  clearTimeout(t);
+}
+
+async function shootAll(step) {
+  fs.mkdirSync(FAIL_DIR, { recursive: true });
+  let i = 0;
+  for (const p of pages) {
+    if (p.isClosed()) continue;
+    const file = path.join(FAIL_DIR, `${step.replace(/[^a-z0-9]+/gi, '-')}-${++i}.png`);
+    try {
+      await p.screenshot({ path: file, fullPage: true });
+      console.error(`web_browser: screenshot of the failing step: ${file}`);
+    } catch {
+      /* page gone */
+    }
+  }
+}
+
+/** Runs a step; on failure keeps screenshots and rethrows. */
+async function step(name, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    await shootAll(name);
+    throw e;
+  }
+}
+
+async function newPage(ctx, width = 900, height = 640) {
+  const p = await ctx.newPage();
+  pages.add(p);
+  p.on('close', () => pages.delete(p));
+  await p.setViewport({ width, height });
+  p.setDefaultTimeout(WAIT);
+  return p;
+}
+
+async function login(ctx, user, opts = {}) {
+  const p = await newPage(ctx, opts.width, opts.height);
+  await p.goto(`http://127.0.0.1:${wsPort}/`, { waitUntil: 'load' });
+  await p.waitForSelector('input[name=user]');
+  await p.type('input[name=user]', user);
+  await p.type('input[name=password]', PW[user]);
+  await p.keyboard.press('Enter');
+  await p.waitForSelector('[data-testid=me]');
+  return p;
+}
+
+/** Opens the conversation with `peer` (from the list or by user id). */
+async function openChat(p, me, peer) {
+  const sid = me < peer ? `SC_${me}_${peer}` : `SC_${peer}_${me}`;
+  const item = await p.$(`[data-testid=conv][data-session="${sid}"]`);
+  if (item) await item.click();
+  else {
+    await p.type('[data-testid=start-peer]', peer);
+    await p.keyboard.press('Enter');
+  }
+  await p.waitForFunction((t) => document.querySelector('[data-testid=conv-open-title]')?.textContent?.includes(t), {}, peer);
+}
+
+async function send(p, text) {
+  await p.focus('[data-testid=composer]');
+  await p.keyboard.type(text);
+  await p.keyboard.press('Enter');
+}
+
+/** Waits until the open conversation shows `text` `n` times (default: at least once). */
+function waitText(p, text, what) {
+  return p
+    .waitForFunction(
+      (t) => [...document.querySelectorAll('[data-testid=msg-text]')].some((e) => e.textContent === t),
+      { timeout: WAIT },
+      text,
+    )
+    .catch((e) => {
+      throw new Error(`${what}: "${text}" did not appear (${e.message})`);
+    });
+}
+
+function countText(p, text) {
+  return p.evaluate(
+    (t) => [...document.querySelectorAll('[data-testid=msg-text]')].filter((e) => e.textContent === t).length,
+    text,
+  );
+}
+
+async function setup() {
+  for (const [u, pw] of Object.entries(PW)) {
+    await run(OMTPD, ['user', 'add', u, '--password', pw, '--data-dir', data]);
+  }
+  tcpPort = await freePort();
+  wsPort = await freePort();
+  await startServer();
+  browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--no-first-run',
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+    ],
+    protocolTimeout: 60000,
+  });
+}
+
+async function teardown() {
+  try {
+    await browser?.close();
+  } catch {
+    /* already closed */
+  }
+  await stopServer();
+  if (!process.exitCode) fs.rmSync(tmp, { recursive: true, force: true });
+  else console.error(`web_browser: omtpd's data and log kept in ${tmp}`);
+}
+
+if (SHOT) {
+  // the picture for docs/: two browsers chatting, side by side
+  try {
+    await setup();
+    const a = await login(await browser.createBrowserContext(), 'alice', { width: 640, height: 520 });
+    const b = await login(await browser.createBrowserContext(), 'bob', { width: 640, height: 520 });
+    await openChat(a, 'alice', 'bob');
+    await send(a, 'Hi Bob! Lunch at noon?');
+    await waitText(a, 'Hi Bob! Lunch at noon?', 'alice');
+    await b.waitForSelector('[data-testid=conv]');
+    await openChat(b, 'bob', 'alice');
+    await send(b, 'Sure, see you at the usual place.');
+    await waitText(a, 'Sure, see you at the usual place.', 'alice');
+    await send(a, 'Great 👍');
+    await waitText(b, 'Great 👍', 'bob');
+    const left = (await a.screenshot({ encoding: 'base64' })).toString();
+    const right = (await b.screenshot({ encoding: 'base64' })).toString();
+    const c = await newPage(await browser.createBrowserContext(), 1300, 560);
+    await c.setContent(
+      `<body style="margin:0;background:#8a94a6;display:flex;gap:20px;padding:20px">` +
+        `<img src="data:image/png;base64,${left}" style="border-radius:8px"><img src="data:image/png;base64,${right}" style="border-radius:8px"></body>`,
+    );
+    await c.screenshot({ path: SHOT });
+    console.log(`wrote ${SHOT}`);
+  } finally {
+    await teardown();
+  }
+} else {
+  let ctxA, ctxB, alice, bob;
+
+  before(setup);
+  after(teardown);
+
+  test('two pages log in as alice and bob and chat both ways', async () => {
+    await step('chat-both-ways', async () => {
+      ctxA = await browser.createBrowserContext();
+      ctxB = await browser.createBrowserContext();
+      alice = await login(ctxA, 'alice');
+      bob = await login(ctxB, 'bob');
+      await openChat(alice, 'alice', 'bob');
+      await send(alice, 'hello bob');
+      // alice's own copy: acked (sent), not left pending
+      await alice.waitForFunction(
+        () => [...document.querySelectorAll('[data-testid=msg]')].some((m) => m.textContent.includes('hello bob') && m.dataset.delivery === 'sent'),
+      );
+      // bob sees the new conversation live, with an unread badge
+      await bob.waitForSelector('[data-testid=conv][data-session="SC_alice_bob"] [data-testid=unread]');
+      await openChat(bob, 'bob', 'alice');
+      await waitText(bob, 'hello bob', 'bob');
+      await send(bob, 'hi alice');
+      await waitText(alice, 'hi alice', 'alice');
+      // Shift+Enter is a newline, not a send
+      await bob.focus('[data-testid=composer]');
+      await bob.keyboard.type('two');
+      await bob.keyboard.down('Shift');
+      await bob.keyboard.press('Enter');
+      await bob.keyboard.up('Shift');
+      await bob.keyboard.type('lines');
+      await bob.keyboard.press('Enter');
+      await waitText(alice, 'two\nlines', 'alice');
+    });
+  });
+
+  test("bob's unread badge counts the messages sent while his page was closed", async () => {
+    await step('unread-badge', async () => {
+      await bob.close();
+      for (const t of ['while away 1', 'while away 2', 'while away 3']) await send(alice, t);
+      await alice.waitForFunction(
+        () => [...document.querySelectorAll('[data-testid=msg]')].filter((m) => m.textContent.includes('while away') && m.dataset.delivery === 'sent').length === 3,
+      );
+      bob = await newPage(ctxB);
+      await bob.goto(`http://127.0.0.1:${wsPort}/`, { waitUntil: 'load' });
+      // the session token kept by the page signs bob in again, or the form
+      if (await bob.waitForSelector('[data-testid=me], input[name=user]').then((e) => e.evaluate((x) => x.tagName === 'INPUT'))) {
+        await bob.type('input[name=user]', 'bob');
+        await bob.type('input[name=password]', PW.bob);
+        await bob.keyboard.press('Enter');
+      }
+      const badge = await bob.waitForSelector('[data-testid=conv][data-session="SC_alice_bob"] [data-testid=unread]');
+      assert.equal(await badge.evaluate((e) => e.textContent.trim()), '3');
+      const last = await bob.$eval('[data-testid=conv][data-session="SC_alice_bob"] [data-testid=conv-last]', (e) => e.textContent);
+      assert.match(last, /while away 3/);
+      await openChat(bob, 'bob', 'alice');
+      await waitText(bob, 'while away 3', 'bob');
+      await bob.waitForFunction(() => !document.querySelector('[data-testid=conv][data-session="SC_alice_bob"] [data-testid=unread]'));
+    });
+  });
+
+  test('a revoke shows on the other page', async () => {
+    await step('revoke', async () => {
+      await send(alice, 'oops, wrong chat');
+      await waitText(bob, 'oops, wrong chat', 'bob');
+      const seq = await alice.waitForFunction(() => {
+        const m = [...document.querySelectorAll('[data-testid=msg]')].find((x) => x.textContent.includes('oops, wrong chat') && x.dataset.delivery === 'sent');
+        return m ? m.dataset.seq : null;
+      });
+      const seqId = await seq.jsonValue();
+      // the message's menu, by keyboard: focus the button, Enter opens, arrows move
+      await alice.focus(`[data-testid=msg][data-seq="${seqId}"] [data-testid=msg-menu]`);
+      await alice.keyboard.press('Enter');
+      await alice.waitForSelector(`[data-testid=msg][data-seq="${seqId}"] [role=menu]`);
+      await alice.click(`[data-testid=msg][data-seq="${seqId}"] [data-testid=menu-revoke]`);
+      await bob.waitForFunction(
+        (s) => document.querySelector(`[data-testid=msg][data-seq="${s}"] [data-testid=msg-text]`)?.textContent === 'Message revoked',
+        {},
+        seqId,
+      );
+      assert.equal(await countText(bob, 'oops, wrong chat'), 0);
+    });
+  });
+
+  test('a message sent by the C omtp CLI appears in the page', async () => {
+    await step('cli', async () => {
+      await run(CLI, ['send', 'bob', 'sent from the terminal', '--server', `127.0.0.1:${tcpPort}`, '--user', 'alice', '--password', PW.alice], { timeout: WAIT });
+      await waitText(bob, 'sent from the terminal', 'bob (open conversation)');
+      // and from a user bob has no conversation with yet: a new list entry
+      await run(CLI, ['send', 'bob', 'carol here', '--server', `127.0.0.1:${tcpPort}`, '--user', 'carol', '--password', PW.carol], { timeout: WAIT });
+      const item = await bob.waitForSelector('[data-testid=conv][data-session="SC_bob_carol"]');
+      assert.match(await item.evaluate((e) => e.textContent), /carol here/);
+      assert.match(await item.evaluate((e) => e.querySelector('[data-testid=unread]')?.textContent ?? ''), /^1$/);
+    });
+  });
+
+  test('after omtpd restarts the pages reconnect and a message typed meanwhile arrives exactly once', async () => {
+    await step('restart', async () => {
+      await stopServer();
+      await alice.waitForSelector('[data-testid=banner]');
+      await bob.waitForSelector('[data-testid=banner]');
+      await send(alice, 'typed while the server was down');
+      await alice.waitForFunction(
+        () => [...document.querySelectorAll('[data-testid=msg]')].some((m) => m.textContent.includes('typed while the server was down') && m.dataset.delivery === 'pending'),
+      );
+      await startServer();
+      await alice.waitForFunction(() => !document.querySelector('[data-testid=banner]'), { timeout: 60000 });
+      await bob.waitForFunction(() => !document.querySelector('[data-testid=banner]'), { timeout: 60000 });
+      await waitText(bob, 'typed while the server was down', 'bob after the restart');
+      await alice.waitForFunction(
+        () => [...document.querySelectorAll('[data-testid=msg]')].some((m) => m.textContent.includes('typed while the server was down') && m.dataset.delivery === 'sent'),
+      );
+      // one more message after it: when it is shown, anything duplicated
+      // would have been shown too
+      await send(alice, 'after the restart');
+      await waitText(bob, 'after the restart', 'bob');
+      assert.equal(await countText(bob, 'typed while the server was down'), 1, 'bob shows the message once');
+      assert.equal(await countText(alice, 'typed while the server was down'), 1, 'alice shows the message once');
+      // and the server stored it once: a fresh page's history has it once
+      const fresh = await newPage(await browser.createBrowserContext());
+      await fresh.goto(`http://127.0.0.1:${wsPort}/`, { waitUntil: 'load' });
+      await fresh.type('input[name=user]', 'bob');
+      await fresh.type('input[name=password]', PW.bob);
+      await fresh.keyboard.press('Enter');
+      await fresh.waitForSelector('[data-testid=me]');
+      await openChat(fresh, 'bob', 'alice');
+      await waitText(fresh, 'after the restart', 'a fresh page of bob');
+      assert.equal(await countText(fresh, 'typed while the server was down'), 1, 'history holds the message once');
+      await fresh.close();
+    });
+  });
+
+  test('a page from a foreign Origin is refused', async () => {
+    await step('foreign-origin', async () => {
+      // a page served from another origin (another port) tries the socket
+      const page = `<!doctype html><script>
+        window.result = new Promise((resolve) => {
+          const ws = new WebSocket('ws://127.0.0.1:${wsPort}/ws', 'omtp');
+          ws.onopen = () => resolve('open');
+          ws.onerror = () => resolve('refused');
+          ws.onclose = (e) => resolve('closed ' + e.code);
+        });
+      </script>`;
+      const foreign = http.createServer((_, res) => {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end(page);
+      });
+      await new Promise((r) => foreign.listen(0, '127.0.0.1', r));
+      try {
+        const p = await newPage(await browser.createBrowserContext());
+        await p.goto(`http://127.0.0.1:${foreign.address().port}/`);
+        const r = await p.evaluate(() => window.result);
+        assert.notEqual(r, 'open', 'the foreign page got a socket');
+        // what the browser sent, spelled out: 403 for that Origin
+        const status = await new Promise((resolve, reject) => {
+          const req = http.get(`http://127.0.0.1:${wsPort}/ws`, {
+            headers: {
+              Connection: 'Upgrade',
+              Upgrade: 'websocket',
+              'Sec-WebSocket-Version': '13',
+              'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+              'Sec-WebSocket-Protocol': 'omtp',
+              Origin: `http://127.0.0.1:${foreign.address().port}`,
+            },
+          });
+          req.on('response', (res) => {
+            res.resume();
+            resolve(res.statusCode);
+          });
+          req.on('upgrade', (res, sock) => {
+            sock.destroy();
+            resolve(res.statusCode);
+          });
+          req.on('error', reject);
+        });
+        assert.equal(status, 403);
+        // the app's own pages are still chatting
+        await send(bob, 'still here');
+        await waitText(alice, 'still here', 'alice');
+        await p.close();
+      } finally {
+        foreign.close();
+      }
+    });
+  });
+
+  test('usable at phone width: the list, then the conversation with a way back', async () => {
+    await step('phone', async () => {
+      const p = await login(await browser.createBrowserContext(), 'carol', { width: 375, height: 700 });
+      await p.waitForSelector('[data-testid=conv][data-session="SC_bob_carol"]');
+      const mainHidden = await p.$eval('.main', (e) => getComputedStyle(e).display === 'none');
+      assert.ok(mainHidden, 'at phone width the list fills the screen');
+      await p.click('[data-testid=conv][data-session="SC_bob_carol"]');
+      await waitText(p, 'carol here', 'carol');
+      const sideHidden = await p.$eval('.side', (e) => getComputedStyle(e).display === 'none');
+      assert.ok(sideHidden, 'the open conversation fills the screen');
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+      assert.ok(!overflow, 'nothing wider than the phone');
+      await p.click('button.back');
+      await p.waitForSelector('[data-testid=conv-list]', { visible: true });
+      await p.close();
+    });
+  });
+}
