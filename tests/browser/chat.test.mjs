@@ -148,12 +148,19 @@ async function newPage(ctx, width = 900, height = 640) {
 async function login(ctx, user, opts = {}) {
   const p = await newPage(ctx, opts.width, opts.height);
   await p.goto(`http://127.0.0.1:${wsPort}/`, { waitUntil: 'load' });
+  await signIn(p, user);
+  return p;
+}
+
+/** Fills the sign-in form (the user field may be prefilled) and waits until signed in. */
+async function signIn(p, user) {
   await p.waitForSelector('input[name=user]');
+  await p.click('input[name=user]', { clickCount: 3 });
+  await p.keyboard.press('Backspace');
   await p.type('input[name=user]', user);
   await p.type('input[name=password]', PW[user]);
   await p.keyboard.press('Enter');
   await p.waitForSelector('[data-testid=me]');
-  return p;
 }
 
 /** Opens the conversation with `peer` (from the list or by user id). */
@@ -299,12 +306,9 @@ if (SHOT) {
       );
       bob = await newPage(ctxB);
       await bob.goto(`http://127.0.0.1:${wsPort}/`, { waitUntil: 'load' });
-      // the session token kept by the page signs bob in again, or the form
-      if (await bob.waitForSelector('[data-testid=me], input[name=user]').then((e) => e.evaluate((x) => x.tagName === 'INPUT'))) {
-        await bob.type('input[name=user]', 'bob');
-        await bob.type('input[name=password]', PW.bob);
-        await bob.keyboard.press('Enter');
-      }
+      // the form remembers who signed in last on this browser
+      assert.equal(await bob.$eval('input[name=user]', (e) => e.value), 'bob');
+      await signIn(bob, 'bob');
       const badge = await bob.waitForSelector('[data-testid=conv][data-session="SC_alice_bob"] [data-testid=unread]');
       assert.equal(await badge.evaluate((e) => e.textContent.trim()), '3');
       const last = await bob.$eval('[data-testid=conv][data-session="SC_alice_bob"] [data-testid=conv-last]', (e) => e.textContent);
@@ -340,7 +344,9 @@ if (SHOT) {
 
   test('a message sent by the C omtp CLI appears in the page', async () => {
     await step('cli', async () => {
-      await run(CLI, ['send', 'bob', 'sent from the terminal', '--server', `127.0.0.1:${tcpPort}`, '--user', 'alice', '--password', PW.alice], { timeout: WAIT });
+      // alice in a terminal too: another device type than her browser's
+      // (headless chromium on Linux logs in as linux; one login per type)
+      await run(CLI, ['send', 'bob', 'sent from the terminal', '--server', `127.0.0.1:${tcpPort}`, '--user', 'alice', '--password', PW.alice, '--device', 'android'], { timeout: WAIT });
       await waitText(bob, 'sent from the terminal', 'bob (open conversation)');
       // and from a user bob has no conversation with yet: a new list entry
       await run(CLI, ['send', 'bob', 'carol here', '--server', `127.0.0.1:${tcpPort}`, '--user', 'carol', '--password', PW.carol], { timeout: WAIT });
@@ -375,10 +381,7 @@ if (SHOT) {
       // and the server stored it once: a fresh page's history has it once
       const fresh = await newPage(await browser.createBrowserContext());
       await fresh.goto(`http://127.0.0.1:${wsPort}/`, { waitUntil: 'load' });
-      await fresh.type('input[name=user]', 'bob');
-      await fresh.type('input[name=password]', PW.bob);
-      await fresh.keyboard.press('Enter');
-      await fresh.waitForSelector('[data-testid=me]');
+      await signIn(fresh, 'bob');
       await openChat(fresh, 'bob', 'alice');
       await waitText(fresh, 'after the restart', 'a fresh page of bob');
       assert.equal(await countText(fresh, 'typed while the server was down'), 1, 'history holds the message once');

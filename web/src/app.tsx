@@ -2,7 +2,7 @@
 // beside the open conversation (one or the other at phone width), a banner
 // while the connection is down, and the new-group dialog.
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { Chat, savedSession } from './chat';
+import { Chat } from './chat';
 import { Login } from './login';
 import { ConvList } from './convlist';
 import { Conversation } from './conversation';
@@ -16,20 +16,7 @@ export function App() {
 
   useEffect(() => chat.subscribe(() => setRev(chat.rev)), [chat]);
 
-  // a remembered session token: sign in without the password
-  const [resuming, setResuming] = useState(() => savedSession() !== null);
-  useEffect(() => {
-    const s = savedSession();
-    if (!s) return;
-    chat
-      .login(s.user, { token: s.token }, true)
-      .then(() => setSignedIn(true))
-      .catch(() => localStorage.removeItem('omtp.session'))
-      .finally(() => setResuming(false));
-  }, [chat]);
-
   if (!signedIn) {
-    if (resuming) return <p class="center">Signing in…</p>;
     return <Login chat={chat} onDone={() => setSignedIn(true)} />;
   }
 

@@ -8,6 +8,7 @@
 // with DUP); the app only shows it: a banner while not online, my messages
 // typed offline marked pending until their MsgAck.
 import { OmtpClient } from '@omtp/client';
+import type { ControlNotice, HotSession, Message, StateEvent } from '@omtp/client';
 import type { Conv, Delivery, Msg } from './model';
 import { appOf, peerOf, sessionKind, singleSession } from './model';
 
@@ -15,42 +16,45 @@ import { appOf, peerOf, sessionKind, singleSession } from './model';
 export type Link = 'connecting' | 'online' | 'reconnecting' | 'offline' | 'kicked';
 
 const PAGE = 30;
-const TOKEN_KEY = 'omtp.session';
+const USER_KEY = 'omtp.user';
 
-// The SDK's data comes as plain objects; read fields defensively (numbers may
-// be bigint or number depending on the codec's 64-bit mapping).
 type Any = Record<string, any>;
 const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : Number(v ?? 0) || 0);
 const str = (v: unknown): string => (v == null ? '' : String(v));
 
-const MSG_REVOKE = 1;
-const MSG_DELETE = 2;
-const MSG_EDIT = 3;
-const FLAG_OVERRIDE = 0x8;
-
-export interface Saved {
-  user: string;
-  token: string;
-}
-
-/** The session token kept by the browser ("remember me"): the user id and
- *  the login token the server handed out, never the password. */
-export function savedSession(): Saved | null {
+/** The last user id signed in on this browser (the form is prefilled with
+ *  it). omtpd hands out no session token at login (tokens come from the
+ *  business backend: `omtpd token issue`, POST /v1/tokens), so the password
+ *  is asked again after a reload; it is never stored. */
+export function rememberedUser(): string {
   try {
-    const v = JSON.parse(localStorage.getItem(TOKEN_KEY) || 'null');
-    return v && v.user && v.token ? v : null;
+    return localStorage.getItem(USER_KEY) || '';
   } catch {
-    return null;
+    return '';
   }
 }
 
 /** ws(s)://<this page's host>/ws: omtpd serves the app and its socket on one
- *  listener. `?ws=URL` overrides it (the Vite dev server, another omtpd). */
+ *  listener. Only the Vite dev server (`npm run dev`) reads another address,
+ *  from VITE_OMTP_WS; a built app never takes one from the page's URL (a
+ *  link must not be able to send the password elsewhere). */
 export function defaultUrl(): string {
-  const q = new URLSearchParams(location.search).get('ws');
-  if (q) return q;
+  if (import.meta.env.DEV && import.meta.env.VITE_OMTP_WS) return import.meta.env.VITE_OMTP_WS as string;
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${proto}//${location.host}/ws`;
+}
+
+/** The DEVICE_TYPE this browser logs in as. OMTP has no "web" type (1..5:
+ *  ios, android, macos, windows, linux) and each type is one login slot, so
+ *  the browser takes its platform's: a second login of the same user on the
+ *  same platform (another browser, `omtp chat`) replaces this one. */
+export function deviceType(): number {
+  const p = ((navigator as any).userAgentData?.platform || navigator.platform || navigator.userAgent).toLowerCase();
+  if (/iphone|ipad|ios/.test(p)) return 1;
+  if (/android/.test(p)) return 2;
+  if (/mac/.test(p)) return 3;
+  if (/win/.test(p)) return 4;
+  return 5;
 }
 
 function deviceId(): string {
@@ -71,10 +75,9 @@ export class Chat {
   openId = '';
   error = '';
 
-  private client: any = null;
+  private client: OmtpClient | null = null;
   private listeners = new Set<() => void>();
   private localSeq = 0;
-  private everOnline = false;
   private version = 0;
 
   subscribe(fn: () => void): () => void {
@@ -94,24 +97,18 @@ export class Chat {
   // ---- connection --------------------------------------------------------
 
   /** Logs in; resolves when online, rejects with a message to show. */
-  async login(user: string, secret: { password?: string; token?: string }, remember: boolean): Promise<void> {
+  async login(user: string, password: string): Promise<void> {
     this.me = user;
-    const c = new OmtpClient({
-      url: defaultUrl(),
-      user,
-      password: secret.password,
-      token: secret.token,
-      deviceType: 5, // DEVICE_WEB
-      deviceId: deviceId(),
-    });
+    const c = new OmtpClient({ url: defaultUrl(), user, password, deviceType: deviceType(), deviceId: deviceId(), deviceName: 'web' });
     this.client = c;
-    c.on('state', (s: any) => this.onState(s));
-    c.on('message', (m: any) => this.onMessage(m));
-    c.on('msgctrl', (m: any) => this.onCtrl(m));
-    c.on('read', (r: any) => this.onRead(r));
+    c.on('state', (e) => this.onState(c, e));
+    c.on('message', (m) => this.onMessage(m));
+    c.on('msgctrl', (m) => this.onCtrl(m));
+    c.on('read', (r) => this.onRead(r.sessionId, num(r.seqId)));
+    c.on('catchup', () => void this.refresh());
     c.on('kickout', () => {
       this.link = 'kicked';
-      this.linkDetail = 'Signed in on another browser: this page was signed out.';
+      this.linkDetail = 'You signed in as ' + user + ' on another device of this type: this page was signed out. Reload to sign in here again.';
       this.changed();
     });
     c.on('group', () => void this.refreshGroups());
@@ -119,97 +116,80 @@ export class Chat {
       await c.connect();
     } catch (e) {
       this.client = null;
-      try {
-        c.close?.();
-      } catch {
-        /* closed already */
-      }
+      c.close();
       throw new Error(loginError(e));
     }
+    try {
+      localStorage.setItem(USER_KEY, user);
+    } catch {
+      /* private mode: nothing remembered */
+    }
     this.link = 'online';
-    this.everOnline = true;
-    const token = str(c.token ?? c.loginToken ?? '');
-    if (remember && token) localStorage.setItem(TOKEN_KEY, JSON.stringify({ user, token }));
     this.changed();
     await this.refresh();
   }
 
   logout(): void {
-    localStorage.removeItem(TOKEN_KEY);
-    try {
-      this.client?.close?.();
-    } catch {
-      /* already closed */
-    }
+    this.client?.close();
     this.client = null;
     this.convs.clear();
     this.openId = '';
+    this.link = 'connecting';
     this.changed();
   }
 
-  private onState(s: any): void {
-    const st = str(typeof s === 'string' ? s : (s?.state ?? s?.name)).toLowerCase();
-    if (st === 'online' || st === 'ready' || st === 'logged_in' || st === 'loggedin') {
-      const wasDown = this.link !== 'online';
+  private onState(c: OmtpClient, e: StateEvent): void {
+    if (c !== this.client || this.link === 'kicked') return;
+    if (e.state === 'online') {
       this.link = 'online';
       this.linkDetail = '';
-      this.everOnline = true;
-      this.changed();
-      if (wasDown) void this.refresh();
-      return;
-    }
-    if (!this.everOnline || this.link === 'kicked') return;
-    if (st === 'closed' || st === 'stopped') {
-      this.link = 'offline';
-    } else {
+    } else if (e.state === 'reconnecting') {
       this.link = 'reconnecting';
-      const delay = num(s?.delayMs ?? s?.delay_ms);
-      this.linkDetail = delay > 0 ? `next try in ${Math.ceil(delay / 1000)} s` : '';
+      this.linkDetail = e.delayMs > 0 ? `(next try in ${Math.ceil(e.delayMs / 1000)} s)` : '';
+    } else if (e.state === 'closed') {
+      this.link = 'offline';
+      this.linkDetail = e.reason;
+    } else if (this.link === 'online') {
+      this.link = 'reconnecting';
     }
     this.changed();
   }
 
-  /** Hot sessions (unread counts, last message) and group names; then the
-   *  open conversation's newest page, so nothing missed while away is lost. */
+  /** Hot sessions (unread counts, last message) and group names, then the
+   *  open conversation's newest page: run after login and after each
+   *  reconnect's catch-up, so what came while away shows. */
   async refresh(): Promise<void> {
     const c = this.client;
     if (!c) return;
     await this.refreshGroups();
+    let list: HotSession[] = [];
     try {
-      const r: any = await c.hotSessions();
-      const list: Any[] = Array.isArray(r) ? r : (r?.sessions ?? []);
-      for (const it of list) {
-        const sid = str(it.sessionId);
-        if (!sid) continue;
-        const conv = this.conv(sid);
-        conv.unread = num(it.unreadCount ?? it.unread);
-        conv.readSeq = num(it.readSeqId ?? it.readSeq);
-        const lm = it.lastMsg ?? (Array.isArray(it.lastMsgs) ? it.lastMsgs[0] : undefined);
-        if (lm) {
-          const m = this.toMsg(lm);
-          if (m && (!conv.last || m.seqId >= conv.last.seqId)) conv.last = m;
-        }
-      }
+      list = await c.hotSessions();
     } catch (e) {
-      this.error = 'Could not load conversations: ' + errText(e);
+      this.error = 'Could not load the conversations: ' + errText(e);
+    }
+    for (const it of list) {
+      const conv = this.conv(it.sessionId);
+      conv.readSeq = Math.max(conv.readSeq, num(it.readSeqId));
+      conv.unread = this.openId === it.sessionId && document.visibilityState !== 'hidden' ? 0 : num(it.unreadCount);
+      if (it.lastMsg) {
+        const m = this.toMsg(it.lastMsg);
+        if (!conv.last || m.seqId >= conv.last.seqId) conv.last = m;
+      }
     }
     this.changed();
-    if (this.openId) await this.loadNewest(this.openId);
+    if (this.openId) await this.loadNewer(this.openId);
   }
 
   private async refreshGroups(): Promise<void> {
     const c = this.client;
-    if (!c?.groups) return;
+    if (!c) return;
     try {
-      const r: any = await c.groups();
-      const list: Any[] = Array.isArray(r) ? r : (r?.groups ?? r?.groupInfos ?? []);
-      for (const g of list) {
-        const info = g.groupInfo ?? g;
-        const id = str(info.groupId);
-        if (!id) continue;
-        this.groupNames.set(id, str(info.name) || id);
-        const conv = this.convs.get(id);
-        if (conv) conv.title = this.groupNames.get(id)!;
+      const { groups } = await c.groups();
+      for (const g of groups) {
+        this.groupNames.set(g.groupId, g.name || g.groupId);
+        const conv = this.convs.get(g.groupId);
+        if (conv) conv.title = g.name || g.groupId;
       }
       this.changed();
     } catch {
@@ -223,21 +203,9 @@ export class Chat {
     let c = this.convs.get(sessionId);
     if (c) return c;
     const kind = sessionKind(sessionId);
-    const target =
-      kind === 'single' ? peerOf(sessionId, this.me) : kind === 'biz' ? appOf(sessionId) : sessionId;
+    const target = kind === 'single' ? peerOf(sessionId, this.me) : kind === 'biz' ? appOf(sessionId) : sessionId;
     const title = kind === 'group' ? (this.groupNames.get(sessionId) ?? sessionId) : target;
-    c = {
-      sessionId,
-      kind,
-      title,
-      target,
-      unread: 0,
-      readSeq: 0,
-      msgs: [],
-      oldest: 0,
-      complete: false,
-      loading: false,
-    };
+    c = { sessionId, kind, title, target, unread: 0, readSeq: 0, msgs: [], oldest: 0, complete: false, loading: false };
     this.convs.set(sessionId, c);
     return c;
   }
@@ -257,7 +225,7 @@ export class Chat {
     this.openId = sessionId;
     const conv = this.conv(sessionId);
     this.changed();
-    if (!conv.msgs.length && !conv.complete) void this.loadNewest(sessionId);
+    if (!conv.msgs.some((m) => m.seqId > 0) && !conv.complete) void this.loadNewer(sessionId);
     else this.markRead(conv);
   }
 
@@ -266,44 +234,45 @@ export class Chat {
     this.changed();
   }
 
-  private async loadNewest(sessionId: string): Promise<void> {
+  /** The newest page; merged with what is loaded (after a reconnect it
+   *  fills what was missed, each message once by its seqId). */
+  private async loadNewer(sessionId: string): Promise<void> {
     const conv = this.conv(sessionId);
+    const first = !conv.msgs.some((m) => m.seqId > 0);
     const got = await this.pull(conv, 0);
-    if (got) {
-      for (const m of got) this.put(conv, m);
-      if (got.length < PAGE) conv.complete = true;
-      this.markRead(conv);
-      this.changed();
-    }
+    if (!got) return;
+    for (const m of got) this.put(conv, m);
+    if (first && got.length < PAGE) conv.complete = true;
+    this.markRead(conv);
+    this.changed();
   }
 
   /** Loads the page before the oldest loaded message (scrolling up). */
   async loadOlder(sessionId: string): Promise<void> {
     const conv = this.conv(sessionId);
     if (conv.complete || conv.loading) return;
-    if (conv.oldest <= 1 && conv.msgs.length) {
+    if (conv.oldest === 1) {
       conv.complete = true;
       this.changed();
       return;
     }
-    const got = await this.pull(conv, conv.oldest > 0 ? conv.oldest - 1 : 0);
+    const got = await this.pull(conv, conv.oldest);
     if (!got) return;
     for (const m of got) this.put(conv, m);
     if (got.length < PAGE) conv.complete = true;
     this.changed();
   }
 
-  private async pull(conv: Conv, seq: number): Promise<Msg[] | null> {
+  private async pull(conv: Conv, before: number): Promise<Msg[] | null> {
     const c = this.client;
     if (!c) return null;
     conv.loading = true;
     this.changed();
     try {
-      const r: any = await c.history(conv.sessionId, seq, PAGE);
-      const list: Any[] = Array.isArray(r) ? r : (r?.msgs ?? r?.messages ?? []);
-      return list.map((x) => this.toMsg(x)).filter((m): m is Msg => m !== null);
+      const list = await c.history(conv.sessionId, { before, count: PAGE });
+      return list.map((x) => this.toMsg(x));
     } catch (e) {
-      this.error = 'Could not load messages: ' + errText(e);
+      this.error = 'Could not load the messages: ' + errText(e);
       return null;
     } finally {
       conv.loading = false;
@@ -311,118 +280,106 @@ export class Chat {
     }
   }
 
-  /** Inserts or updates a stored message (by seqId) in seqId order. */
+  /** Inserts or updates a stored message (by seqId) in seqId order; a
+   *  deleted one (status 2) goes. */
   private put(conv: Conv, m: Msg): void {
     const i = conv.msgs.findIndex((x) => x.seqId === m.seqId && x.seqId > 0);
     if (i >= 0) {
-      const old = conv.msgs[i];
-      conv.msgs[i] = { ...m, delivery: best(old.delivery, m.delivery) };
+      if (m.status === 2) conv.msgs.splice(i, 1);
+      else conv.msgs[i] = { ...m, delivery: best(conv.msgs[i].delivery, m.delivery) };
     } else if (m.status !== 2) {
       let j = conv.msgs.length;
       while (j > 0 && (conv.msgs[j - 1].seqId === 0 || conv.msgs[j - 1].seqId > m.seqId)) j--;
       conv.msgs.splice(j, 0, m);
     }
-    if (i >= 0 && m.status === 2) conv.msgs.splice(i, 1);
     const stored = conv.msgs.filter((x) => x.seqId > 0);
     conv.oldest = stored.length ? stored[0].seqId : 0;
     const newest = stored.at(-1);
     if (newest && (!conv.last || newest.seqId >= conv.last.seqId)) conv.last = newest;
   }
 
-  private toMsg(raw: Any): Msg | null {
-    const x = raw?.msg ?? raw?.body ?? raw;
-    const sessionId = str(x.sessionId);
-    if (!sessionId) return null;
-    const seqId = num(x.seqId);
-    const flags = num(raw?.flags ?? raw?.header?.flags);
-    const from = str(x.from);
+  private toMsg(x: Message): Msg {
+    const revoked = x.revoked || x.status === 1;
     return {
-      key: `${sessionId}#${seqId}`,
-      sessionId,
-      seqId,
+      key: `${x.sessionId}#${x.seqId}`,
+      sessionId: x.sessionId,
+      seqId: num(x.seqId),
       timestamp: num(x.timestamp) || Date.now(),
-      from,
-      to: str(x.to),
+      from: x.from,
+      to: x.to,
       contentType: num(x.contentType),
-      content: str(x.content),
-      status: num(x.status),
-      edited: Boolean(x.edited) || (flags & FLAG_OVERRIDE) !== 0,
-      packId: str(raw?.packId ?? raw?.header?.packId) || undefined,
-      delivery: from === this.me ? 'sent' : undefined,
+      content: revoked ? '' : x.content,
+      status: revoked ? 1 : num(x.status),
+      edited: x.edited,
+      packId: x.packId || undefined,
+      delivery: x.from === this.me ? 'sent' : undefined,
     };
   }
 
   // ---- pushes ------------------------------------------------------------
 
-  private onMessage(raw: any): void {
+  private onMessage(raw: Message): void {
     const m = this.toMsg(raw);
-    if (!m) return;
     const conv = this.conv(m.sessionId);
-    // my own send seen again (another device of mine, or a catch-up): the
-    // pending copy is replaced by the stored one, never shown twice
-    const pend = conv.msgs.findIndex((x) => x.seqId === 0 && x.from === m.from && x.content === m.content);
-    if (m.from === this.me && pend >= 0) conv.msgs.splice(pend, 1);
     const known = conv.msgs.some((x) => x.seqId === m.seqId);
     this.put(conv, m);
-    if (!known && m.from !== this.me) {
+    if (!known && m.from !== this.me && m.seqId > conv.readSeq) {
       if (this.openId === m.sessionId && document.visibilityState !== 'hidden') this.markRead(conv);
-      else conv.unread++;
+      else if (!raw.catchup) conv.unread++; // a catch-up's unread counts come with the refresh after it
     }
     this.changed();
   }
 
-  private onCtrl(raw: any): void {
-    const x = raw?.body ?? raw;
-    const conv = this.convs.get(str(x.sessionId));
+  private onCtrl(x: Pick<ControlNotice, 'command' | 'sessionId' | 'seqId' | 'content'>): void {
+    const conv = this.convs.get(x.sessionId);
     if (!conv) return;
     const seq = num(x.seqId);
-    const i = conv.msgs.findIndex((m) => m.seqId === seq);
     const cmd = num(x.command);
+    const i = conv.msgs.findIndex((m) => m.seqId === seq);
     if (i >= 0) {
       const m = conv.msgs[i];
-      if (cmd === MSG_REVOKE) conv.msgs[i] = { ...m, status: 1, content: '' };
-      else if (cmd === MSG_DELETE) conv.msgs.splice(i, 1);
-      else if (cmd === MSG_EDIT) conv.msgs[i] = { ...m, content: str(x.content), edited: true };
+      if (cmd === CTRL_REVOKE) conv.msgs[i] = { ...m, status: 1, content: '' };
+      else if (cmd === CTRL_DELETE) conv.msgs.splice(i, 1);
+      else if (cmd === CTRL_EDIT) conv.msgs[i] = { ...m, content: x.content, edited: true };
     }
     if (conv.last?.seqId === seq) {
-      if (cmd === MSG_REVOKE) conv.last = { ...conv.last, status: 1, content: '' };
-      else if (cmd === MSG_EDIT) conv.last = { ...conv.last, content: str(x.content), edited: true };
-      else if (cmd === MSG_DELETE) conv.last = conv.msgs.filter((m) => m.seqId > 0).at(-1);
+      if (cmd === CTRL_REVOKE) conv.last = { ...conv.last, status: 1, content: '' };
+      else if (cmd === CTRL_EDIT) conv.last = { ...conv.last, content: x.content, edited: true };
+      else if (cmd === CTRL_DELETE) conv.last = conv.msgs.filter((m) => m.seqId > 0).at(-1);
     }
     this.changed();
   }
 
-  /** My read cursor moved on another device of mine. */
-  private onRead(raw: any): void {
-    const x = raw?.body ?? raw;
-    const conv = this.convs.get(str(x.sessionId));
-    if (!conv) return;
-    const seq = num(x.seqId);
-    if (seq > conv.readSeq) {
-      conv.readSeq = seq;
-      conv.unread = conv.msgs.filter((m) => m.seqId > seq && m.from !== this.me).length;
-      this.changed();
-    }
+  /** My read cursor moved (on another device of mine). */
+  private onRead(sessionId: string, seq: number): void {
+    const conv = this.convs.get(sessionId);
+    if (!conv || seq <= conv.readSeq) return;
+    conv.readSeq = seq;
+    conv.unread = Math.min(conv.unread, conv.msgs.filter((m) => m.seqId > seq && m.from !== this.me).length);
+    this.changed();
   }
 
   private markRead(conv: Conv): void {
-    const newest = conv.msgs.filter((m) => m.seqId > 0).at(-1)?.seqId ?? conv.last?.seqId ?? 0;
+    const newest = Math.max(conv.msgs.filter((m) => m.seqId > 0).at(-1)?.seqId ?? 0, conv.last?.seqId ?? 0);
     conv.unread = 0;
     this.changed();
     if (newest > conv.readSeq && this.client && this.link === 'online') {
       conv.readSeq = newest;
       this.client.markRead(conv.sessionId, newest).catch(() => {
-        /* the next open marks it again */
+        conv.readSeq = 0; // the next open marks it again
       });
     }
   }
 
   // ---- sending and message actions ----------------------------------------
 
-  /** Sends text to the open conversation. Shown at once; pending while the
-   *  socket is down (the SDK keeps it and resends it after reconnect). */
+  /** Sends text to a conversation. Shown at once; pending while the socket
+   *  is down (the SDK keeps it, sends it after the next login, resends it
+   *  with DUP until acked: the server stores it once). */
   send(sessionId: string, text: string): void {
     const conv = this.conv(sessionId);
+    const c = this.client;
+    if (!c) return;
     const local: Msg = {
       key: `local#${++this.localSeq}`,
       sessionId,
@@ -438,24 +395,15 @@ export class Chat {
     };
     conv.msgs.push(local);
     this.changed();
-    const c = this.client;
-    const p: Promise<any> =
-      conv.kind === 'group' ? c.sendGroupText(conv.target, text) : c.sendText(conv.target, text);
+    const opts = { onPending: (p: { packId: string }) => (local.packId = p.packId) };
+    const p = conv.kind === 'group' ? c.sendGroupText(conv.target, text, opts) : c.sendText(conv.target, text, opts);
     p.then(
-      (ack: any) => {
+      (ack) => {
         const i = conv.msgs.indexOf(local);
-        const seqId = num(ack?.seqId);
         if (i >= 0) conv.msgs.splice(i, 1);
-        if (seqId > 0 && !conv.msgs.some((m) => m.seqId === seqId)) {
-          this.put(conv, {
-            ...local,
-            key: `${sessionId}#${seqId}`,
-            seqId,
-            timestamp: num(ack?.timestamp) || local.timestamp,
-            sessionId: str(ack?.sessionId) || sessionId,
-            delivery: 'sent',
-          });
-        }
+        const seqId = num(ack.seqId);
+        this.put(conv, { ...local, key: `${sessionId}#${seqId}`, seqId, timestamp: num(ack.timestamp) || local.timestamp, delivery: 'sent' });
+        conv.readSeq = Math.max(conv.readSeq, seqId);
         this.changed();
       },
       (e: unknown) => {
@@ -467,44 +415,46 @@ export class Chat {
   }
 
   async revoke(m: Msg): Promise<void> {
-    await this.act(() => this.client.revoke(m.sessionId, m.seqId, m.packId ?? ''));
-    this.onCtrl({ command: MSG_REVOKE, sessionId: m.sessionId, seqId: m.seqId });
+    await this.act((c) => c.revoke(m.sessionId, m.seqId, m.packId ?? ''));
+    this.onCtrl({ command: CTRL_REVOKE, sessionId: m.sessionId, seqId: m.seqId, content: '' });
   }
 
   async edit(m: Msg, text: string): Promise<void> {
-    await this.act(() => this.client.edit(m.sessionId, m.seqId, text, m.packId ?? ''));
-    this.onCtrl({ command: MSG_EDIT, sessionId: m.sessionId, seqId: m.seqId, content: text });
+    await this.act((c) => c.edit(m.sessionId, m.seqId, text, m.packId ?? ''));
+    this.onCtrl({ command: CTRL_EDIT, sessionId: m.sessionId, seqId: m.seqId, content: text });
   }
 
   async remove(m: Msg): Promise<void> {
-    await this.act(() => this.client.delete(m.sessionId, m.seqId, m.packId ?? ''));
-    this.onCtrl({ command: MSG_DELETE, sessionId: m.sessionId, seqId: m.seqId });
+    await this.act((c) => c.delete(m.sessionId, m.seqId, m.packId ?? ''));
+    this.onCtrl({ command: CTRL_DELETE, sessionId: m.sessionId, seqId: m.seqId, content: '' });
   }
 
   /** Creates a group with me and `members`; opens it. */
   async createGroup(name: string, members: string[]): Promise<void> {
-    const r: any = await this.act(() => this.client.createGroup(name, members));
-    const id = str(r?.groupId ?? r?.groupInfo?.groupId ?? r);
-    if (!id.startsWith('GC_')) throw new Error('the server did not return a group id');
+    const id = await this.act((c) => c.createGroup(name, members));
     this.groupNames.set(id, name);
-    const conv = this.conv(id);
-    conv.title = name;
+    this.conv(id).title = name;
     this.open(id);
   }
 
   async addMembers(groupId: string, members: string[]): Promise<void> {
-    await this.act(() => this.client.addGroupMembers(groupId, members));
+    await this.act((c) => c.addGroupMembers(groupId, members));
   }
 
-  private async act<T>(fn: () => Promise<T>): Promise<T> {
+  private async act<T>(fn: (c: OmtpClient) => Promise<T>): Promise<T> {
     if (!this.client) throw new Error('not signed in');
+    if (this.link !== 'online') throw new Error('not connected: try again when the connection is back');
     try {
-      return await fn();
+      return await fn(this.client);
     } catch (e) {
       throw new Error(errText(e));
     }
   }
 }
+
+const CTRL_REVOKE = 1;
+const CTRL_DELETE = 2;
+const CTRL_EDIT = 3;
 
 const RANK: Record<Delivery, number> = { failed: 0, pending: 1, sent: 2, delivered: 3, read: 4 };
 function best(a?: Delivery, b?: Delivery): Delivery | undefined {
@@ -524,8 +474,7 @@ export function errText(e: unknown): string {
 
 function loginError(e: unknown): string {
   const t = errText(e);
-  if (/auth|password|token|code 3\b|denied/i.test(t)) return 'Wrong user or password.';
-  if (/websocket|connect|refused|network|closed/i.test(t))
-    return `Cannot reach the server (${t}). Is omtpd running with --ws-listen?`;
-  return t || 'Login failed.';
+  if (/wrong user name, password or token/i.test(t)) return 'Wrong user or password.';
+  if (/login refused/i.test(t)) return t.charAt(0).toUpperCase() + t.slice(1) + '.';
+  return `Cannot reach the server (${t || 'no answer'}). Is omtpd running with --ws-listen, and is this page served by it?`;
 }

@@ -1,12 +1,12 @@
-// The sign-in form: user id and password; "remember me" keeps the login
-// token the server hands out (never the password) in this browser.
+// The sign-in form: user id and password. The user id of the last sign-in
+// is prefilled (chat.ts, rememberedUser); the password is never stored.
 import { useState } from 'preact/hooks';
+import { rememberedUser } from './chat';
 import type { Chat } from './chat';
 
 export function Login({ chat, onDone }: { chat: Chat; onDone: () => void }) {
-  const [user, setUser] = useState('');
+  const [user, setUser] = useState(rememberedUser);
   const [password, setPassword] = useState('');
-  const [remember, setRemember] = useState(true);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
 
@@ -15,7 +15,7 @@ export function Login({ chat, onDone }: { chat: Chat; onDone: () => void }) {
     setBusy(true);
     setError('');
     try {
-      await chat.login(user.trim(), { password }, remember);
+      await chat.login(user.trim(), password);
       onDone();
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
@@ -33,7 +33,7 @@ export function Login({ chat, onDone }: { chat: Chat; onDone: () => void }) {
           name="user"
           autoComplete="username"
           required
-          autoFocus
+          autoFocus={!user}
           value={user}
           onInput={(e) => setUser((e.target as HTMLInputElement).value)}
         />
@@ -45,13 +45,10 @@ export function Login({ chat, onDone }: { chat: Chat; onDone: () => void }) {
           type="password"
           autoComplete="current-password"
           required
+          autoFocus={!!user}
           value={password}
           onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
         />
-      </label>
-      <label class="check">
-        <input type="checkbox" checked={remember} onChange={(e) => setRemember((e.target as HTMLInputElement).checked)} />
-        Keep me signed in on this browser
       </label>
       {error && (
         <p class="error" role="alert" data-testid="login-error">
