@@ -8,7 +8,7 @@ import type { Conv, Msg } from './model';
 import { clock, dayLabel, sameDay } from './format';
 
 const MARK: Record<string, [string, string]> = {
-  pending: ['🕓', 'pending: sent when the connection is back'],
+  pending: ['…', 'pending: sent when the connection is back'],
   sent: ['✓', 'sent'],
   delivered: ['✓✓', 'delivered'],
   read: ['✓✓', 'read'],

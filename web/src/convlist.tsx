@@ -63,7 +63,7 @@ function Item({ chat, c }: { chat: Chat; c: Conv }) {
         onClick={() => chat.open(c.sessionId)}
       >
         <span class={'avatar ' + c.kind} aria-hidden="true">
-          {c.kind === 'biz' ? '🔔' : c.title.slice(0, 1).toUpperCase()}
+          {c.title.slice(0, 1).toUpperCase()}
         </span>
         <span class="conv-body">
           <span class="conv-top">
