@@ -238,8 +238,8 @@ if (SHOT) {
   // the picture for docs/: two browsers chatting, side by side
   try {
     await setup();
-    const a = await login(await browser.createBrowserContext(), 'alice', { width: 640, height: 520 });
-    const b = await login(await browser.createBrowserContext(), 'bob', { width: 640, height: 520 });
+    const a = await login(await browser.createBrowserContext(), 'alice', { width: 760, height: 500 });
+    const b = await login(await browser.createBrowserContext(), 'bob', { width: 760, height: 500 });
     await openChat(a, 'alice', 'bob');
     await send(a, 'Hi Bob! Lunch at noon?');
     await waitText(a, 'Hi Bob! Lunch at noon?', 'alice');
@@ -247,11 +247,12 @@ if (SHOT) {
     await openChat(b, 'bob', 'alice');
     await send(b, 'Sure, see you at the usual place.');
     await waitText(a, 'Sure, see you at the usual place.', 'alice');
-    await send(a, 'Great 👍');
-    await waitText(b, 'Great 👍', 'bob');
+    await send(a, 'Great, see you there.');
+    await waitText(b, 'Great, see you there.', 'bob');
+    await b.waitForFunction(() => !document.querySelector('[data-testid=unread]'));
     const left = (await a.screenshot({ encoding: 'base64' })).toString();
     const right = (await b.screenshot({ encoding: 'base64' })).toString();
-    const c = await newPage(await browser.createBrowserContext(), 1300, 560);
+    const c = await newPage(await browser.createBrowserContext(), 1580, 540);
     await c.setContent(
       `<body style="margin:0;background:#8a94a6;display:flex;gap:20px;padding:20px">` +
         `<img src="data:image/png;base64,${left}" style="border-radius:8px"><img src="data:image/png;base64,${right}" style="border-radius:8px"></body>`,
@@ -332,7 +333,11 @@ if (SHOT) {
       await alice.focus(`[data-testid=msg][data-seq="${seqId}"] [data-testid=msg-menu]`);
       await alice.keyboard.press('Enter');
       await alice.waitForSelector(`[data-testid=msg][data-seq="${seqId}"] [role=menu]`);
-      await alice.click(`[data-testid=msg][data-seq="${seqId}"] [data-testid=menu-revoke]`);
+      await alice.waitForFunction(() => document.activeElement?.getAttribute('role') === 'menuitem');
+      // items: Edit, Revoke, Delete; the first has the focus
+      await alice.keyboard.press('ArrowDown');
+      assert.equal(await alice.evaluate(() => document.activeElement.textContent), 'Revoke');
+      await alice.keyboard.press('Enter');
       await bob.waitForFunction(
         (s) => document.querySelector(`[data-testid=msg][data-seq="${s}"] [data-testid=msg-text]`)?.textContent === 'Message revoked',
         {},
@@ -440,6 +445,98 @@ if (SHOT) {
     });
   });
 
+  test('an edit shows on the other page, marked edited', async () => {
+    await step('edit', async () => {
+      await send(alice, 'see you at 12');
+      await waitText(bob, 'see you at 12', 'bob');
+      const seqId = await (
+        await alice.waitForFunction(() => {
+          const m = [...document.querySelectorAll('[data-testid=msg]')].find((x) => x.textContent.includes('see you at 12') && x.dataset.delivery === 'sent');
+          return m ? m.dataset.seq : null;
+        })
+      ).jsonValue();
+      await alice.click(`[data-testid=msg][data-seq="${seqId}"] [data-testid=msg-menu]`);
+      await alice.click(`[data-testid=msg][data-seq="${seqId}"] [data-testid=menu-edit]`);
+      // the composer holds the text; replace it and press Enter
+      await alice.waitForFunction(() => document.querySelector('[data-testid=composer]').value === 'see you at 12');
+      await alice.click('[data-testid=composer]', { clickCount: 3 });
+      await alice.keyboard.down('Control');
+      await alice.keyboard.press('a');
+      await alice.keyboard.up('Control');
+      await alice.keyboard.type('see you at 1');
+      await alice.keyboard.press('Enter');
+      await bob.waitForFunction(
+        (s) => {
+          const m = document.querySelector(`[data-testid=msg][data-seq="${s}"]`);
+          return m && m.querySelector('[data-testid=msg-text]').textContent === 'see you at 1' && m.textContent.includes('edited');
+        },
+        {},
+        seqId,
+      );
+    });
+  });
+
+  test('a group made in the page shows its name on the members\' pages, and chat in it', async () => {
+    await step('group', async () => {
+      await alice.click('[data-testid=new-group]');
+      await alice.waitForSelector('[data-testid=group-dialog] input');
+      const inputs = await alice.$$('[data-testid=group-dialog] input');
+      await inputs[0].type('Lunch crew');
+      await inputs[1].type('bob');
+      await alice.keyboard.press('Enter');
+      await alice.waitForFunction(() => document.querySelector('[data-testid=conv-open-title]')?.textContent === 'Lunch crew');
+      await send(alice, 'pizza or sushi?');
+      const item = await bob.waitForFunction(() =>
+        [...document.querySelectorAll('[data-testid=conv]')].find((c) => c.dataset.session.startsWith('GC_') && c.textContent.includes('pizza or sushi?')),
+      );
+      // the list names the group, not its id
+      assert.equal(await item.evaluate((e) => e.querySelector('[data-testid=conv-title]').textContent), 'Lunch crew');
+      await item.click();
+      await waitText(bob, 'pizza or sushi?', 'bob in the group');
+      await send(bob, 'sushi');
+      await waitText(alice, 'sushi', 'alice in the group');
+      // carol joins through the members dialog
+      await alice.click('[data-testid=add-members]');
+      await alice.waitForSelector('[data-testid=group-dialog] input');
+      await alice.type('[data-testid=group-dialog] input', 'carol');
+      await alice.keyboard.press('Enter');
+      await alice.waitForFunction(() => !document.querySelector('[data-testid=group-dialog]'));
+      await send(alice, 'welcome carol');
+      await waitText(bob, 'welcome carol', 'bob in the group');
+    });
+  });
+
+  test('older history loads as you scroll up, with a day separator', async () => {
+    await step('history', async () => {
+      const p = await login(await browser.createBrowserContext(), 'carol', { width: 900, height: 500 });
+      await openChat(p, 'carol', 'bob');
+      for (let i = 1; i <= 45; i++) await send(p, `count ${i}`);
+      await p.waitForFunction(
+        () => [...document.querySelectorAll('[data-testid=msg]')].filter((m) => m.textContent.includes('count ') && m.dataset.delivery === 'sent').length === 45,
+        { timeout: 60000 },
+      );
+      // a new page of carol's (the app remembers nothing of the messages)
+      await p.reload({ waitUntil: 'load' });
+      await signIn(p, 'carol');
+      await openChat(p, 'carol', 'bob');
+      await waitText(p, 'count 45', 'carol');
+      assert.equal(await countText(p, 'count 1'), 0, 'the first page holds only the newest messages');
+      await p.waitForFunction(
+        () => {
+          const s = document.querySelector('.scroller');
+          s.scrollTop = 0;
+          s.dispatchEvent(new Event('scroll'));
+          return [...document.querySelectorAll('[data-testid=msg-text]')].some((e) => e.textContent === 'count 1');
+        },
+        { polling: 200, timeout: WAIT },
+      );
+      assert.ok(await p.$('[data-testid=day]'), 'a day separator');
+      const order = await p.$$eval('[data-testid=msg-text]', (l) => l.map((e) => e.textContent).filter((t) => t.startsWith('count ')));
+      assert.deepEqual(order, Array.from({ length: 45 }, (_, i) => `count ${i + 1}`), 'every message once, in order');
+      await p.close();
+    });
+  });
+
   test('usable at phone width: the list, then the conversation with a way back', async () => {
     await step('phone', async () => {
       const p = await login(await browser.createBrowserContext(), 'carol', { width: 375, height: 700 });
@@ -447,7 +544,7 @@ if (SHOT) {
       const mainHidden = await p.$eval('.main', (e) => getComputedStyle(e).display === 'none');
       assert.ok(mainHidden, 'at phone width the list fills the screen');
       await p.click('[data-testid=conv][data-session="SC_bob_carol"]');
-      await waitText(p, 'carol here', 'carol');
+      await waitText(p, 'count 45', 'carol');
       const sideHidden = await p.$eval('.side', (e) => getComputedStyle(e).display === 'none');
       assert.ok(sideHidden, 'the open conversation fills the screen');
       const overflow = await p.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);

@@ -205,7 +205,7 @@ export class Chat {
     const kind = sessionKind(sessionId);
     const target = kind === 'single' ? peerOf(sessionId, this.me) : kind === 'biz' ? appOf(sessionId) : sessionId;
     const title = kind === 'group' ? (this.groupNames.get(sessionId) ?? sessionId) : target;
-    c = { sessionId, kind, title, target, unread: 0, readSeq: 0, msgs: [], oldest: 0, complete: false, loading: false };
+    c = { sessionId, kind, title, target, unread: 0, readSeq: 0, msgs: [], oldest: 0, complete: false, loaded: false, loading: false };
     this.convs.set(sessionId, c);
     return c;
   }
@@ -225,7 +225,7 @@ export class Chat {
     this.openId = sessionId;
     const conv = this.conv(sessionId);
     this.changed();
-    if (!conv.msgs.some((m) => m.seqId > 0) && !conv.complete) void this.loadNewer(sessionId);
+    if (!conv.loaded) void this.loadNewer(sessionId);
     else this.markRead(conv);
   }
 
@@ -238,10 +238,11 @@ export class Chat {
    *  fills what was missed, each message once by its seqId). */
   private async loadNewer(sessionId: string): Promise<void> {
     const conv = this.conv(sessionId);
-    const first = !conv.msgs.some((m) => m.seqId > 0);
+    const first = !conv.loaded;
     const got = await this.pull(conv, 0);
     if (!got) return;
     for (const m of got) this.put(conv, m);
+    conv.loaded = true;
     if (first && got.length < PAGE) conv.complete = true;
     this.markRead(conv);
     this.changed();
@@ -321,6 +322,7 @@ export class Chat {
   private onMessage(raw: Message): void {
     const m = this.toMsg(raw);
     const conv = this.conv(m.sessionId);
+    if (conv.kind === 'group' && !this.groupNames.has(conv.sessionId)) void this.refreshGroups(); // a group new to me
     const known = conv.msgs.some((x) => x.seqId === m.seqId);
     this.put(conv, m);
     if (!known && m.from !== this.me && m.seqId > conv.readSeq) {

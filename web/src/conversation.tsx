@@ -38,7 +38,11 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
     } else if (atBottom.current) {
       el.scrollTop = el.scrollHeight;
     }
-  }, [count, lastKey]);
+    // too few to scroll: fetch the older page now (no scroll event would come)
+    if (conv.loaded && !conv.complete && !conv.loading && el.scrollHeight <= el.clientHeight) {
+      void chat.loadOlder(conv.sessionId);
+    }
+  }, [count, lastKey, conv.loaded, conv.loading]);
 
   useEffect(() => input.current?.focus(), [conv.sessionId]);
 
@@ -154,12 +158,16 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
             ref={input}
             rows={1}
             aria-label={editing ? 'Edit message' : `Message to ${conv.title}`}
-            placeholder={editing ? 'Edit message' : 'Message (Enter sends, Shift+Enter new line)'}
+            placeholder={editing ? 'Edit message' : 'Message'}
+            aria-describedby="composer-hint"
             value={text}
             data-testid="composer"
             onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
             onKeyDown={onKey}
           />
+          <span id="composer-hint" class="hint">
+            Enter sends, Shift+Enter starts a new line
+          </span>
           <button type="submit" aria-label="Send">
             {editing ? 'Save' : 'Send'}
           </button>

@@ -42,6 +42,8 @@ export interface Conv {
   oldest: number;
   /** no older messages on the server. */
   complete: boolean;
+  /** the newest page was pulled once (live pushes alone do not count). */
+  loaded: boolean;
   loading: boolean;
 }
 
