@@ -69,6 +69,7 @@ async function until(what, fn, ms = WAIT) {
     try {
       if (await fn()) return;
     } catch (e) {
+      if (e.fatal) throw e;
       last = e;
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -93,7 +94,7 @@ async function startServer() {
   let exited = null;
   child.once('exit', (code, sig) => (exited = `omtpd exited (${code ?? sig})`));
   await until('omtpd to serve the app at /', async () => {
-    if (exited) throw new Error(`${exited}; log ${log}:\n${fs.readFileSync(log, 'utf8').slice(-2000)}`);
+    if (exited) throw Object.assign(new Error(exited), { fatal: true });
     return (await httpGet(`http://127.0.0.1:${wsPort}/`)) === 200;
   }).catch((e) => {
     throw new Error(`${e.message}\nomtpd log (${log}):\n${fs.readFileSync(log, 'utf8').slice(-2000)}`);
