@@ -279,7 +279,7 @@ if (SHOT) {
       await send(alice, 'hello bob');
       // alice's own copy: acked (sent), not left pending
       await alice.waitForFunction(
-        () => [...document.querySelectorAll('[data-testid=msg]')].some((m) => m.textContent.includes('hello bob') && m.dataset.delivery === 'sent'),
+        () => [...document.querySelectorAll('[data-testid=msg]')].some((m) => m.textContent.includes('hello bob') && /^(sent|delivered|read)$/.test(m.dataset.delivery)),
       );
       // bob sees the new conversation live, with an unread badge
       await bob.waitForSelector('[data-testid=conv][data-session="SC_alice_bob"] [data-testid=unread]');
@@ -304,7 +304,7 @@ if (SHOT) {
       await bob.close();
       for (const t of ['while away 1', 'while away 2', 'while away 3']) await send(alice, t);
       await alice.waitForFunction(
-        () => [...document.querySelectorAll('[data-testid=msg]')].filter((m) => m.textContent.includes('while away') && m.dataset.delivery === 'sent').length === 3,
+        () => [...document.querySelectorAll('[data-testid=msg]')].filter((m) => m.textContent.includes('while away') && /^(sent|delivered|read)$/.test(m.dataset.delivery)).length === 3,
       );
       bob = await newPage(ctxB);
       await bob.goto(`http://127.0.0.1:${wsPort}/`, { waitUntil: 'load' });
@@ -326,7 +326,7 @@ if (SHOT) {
       await send(alice, 'oops, wrong chat');
       await waitText(bob, 'oops, wrong chat', 'bob');
       const seq = await alice.waitForFunction(() => {
-        const m = [...document.querySelectorAll('[data-testid=msg]')].find((x) => x.textContent.includes('oops, wrong chat') && x.dataset.delivery === 'sent');
+        const m = [...document.querySelectorAll('[data-testid=msg]')].find((x) => x.textContent.includes('oops, wrong chat') && /^(sent|delivered|read)$/.test(x.dataset.delivery));
         return m ? m.dataset.seq : null;
       });
       const seqId = await seq.jsonValue();
@@ -376,7 +376,7 @@ if (SHOT) {
       await bob.waitForFunction(() => !document.querySelector('[data-testid=banner]'), { timeout: 60000 });
       await waitText(bob, 'typed while the server was down', 'bob after the restart');
       await alice.waitForFunction(
-        () => [...document.querySelectorAll('[data-testid=msg]')].some((m) => m.textContent.includes('typed while the server was down') && m.dataset.delivery === 'sent'),
+        () => [...document.querySelectorAll('[data-testid=msg]')].some((m) => m.textContent.includes('typed while the server was down') && /^(sent|delivered|read)$/.test(m.dataset.delivery)),
       );
       // one more message after it: when it is shown, anything duplicated
       // would have been shown too
@@ -446,13 +446,33 @@ if (SHOT) {
     });
   });
 
+  test('my messages are marked read once the peer has read them (read-receipt extension)', async (t) => {
+    await step('read-marks', async () => {
+      // bob has the conversation open: he reads it as it arrives
+      await send(alice, 'did you read this?');
+      await waitText(bob, 'did you read this?', 'bob');
+      const state = await (
+        await alice.waitForFunction(
+          () => {
+            const flag = document.documentElement.dataset.readers;
+            if (flag === 'off') return 'off';
+            const m = [...document.querySelectorAll('[data-testid=msg]')].find((x) => x.textContent.includes('did you read this?'));
+            return m && m.dataset.delivery === 'read' ? 'read' : null;
+          },
+          { timeout: 30000 },
+        )
+      ).jsonValue();
+      if (state === 'off') t.skip('this omtpd answers PT_MSG_READERS with PROTOCOL: the extension is not in this build');
+    });
+  });
+
   test('an edit shows on the other page, marked edited', async () => {
     await step('edit', async () => {
       await send(alice, 'see you at 12');
       await waitText(bob, 'see you at 12', 'bob');
       const seqId = await (
         await alice.waitForFunction(() => {
-          const m = [...document.querySelectorAll('[data-testid=msg]')].find((x) => x.textContent.includes('see you at 12') && x.dataset.delivery === 'sent');
+          const m = [...document.querySelectorAll('[data-testid=msg]')].find((x) => x.textContent.includes('see you at 12') && /^(sent|delivered|read)$/.test(x.dataset.delivery));
           return m ? m.dataset.seq : null;
         })
       ).jsonValue();
@@ -513,7 +533,7 @@ if (SHOT) {
       await openChat(p, 'carol', 'bob');
       for (let i = 1; i <= 45; i++) await send(p, `count ${i}`);
       await p.waitForFunction(
-        () => [...document.querySelectorAll('[data-testid=msg]')].filter((m) => m.textContent.includes('count ') && m.dataset.delivery === 'sent').length === 45,
+        () => [...document.querySelectorAll('[data-testid=msg]')].filter((m) => m.textContent.includes('count ') && /^(sent|delivered|read)$/.test(m.dataset.delivery)).length === 45,
         { timeout: 60000 },
       );
       // a new page of carol's (the app remembers nothing of the messages)

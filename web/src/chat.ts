@@ -11,6 +11,8 @@ import { OmtpClient } from '@omtp/client';
 import type { ControlNotice, HotSession, Message, StateEvent } from '@omtp/client';
 import type { Conv, Delivery, Msg } from './model';
 import { appOf, peerOf, sessionKind, singleSession } from './model';
+import { receipts } from './receipts';
+import type { Receipts } from './receipts';
 
 /** Connection state as the app shows it. */
 export type Link = 'connecting' | 'online' | 'reconnecting' | 'offline' | 'kicked';
@@ -76,6 +78,10 @@ export class Chat {
   error = '';
 
   private client: OmtpClient | null = null;
+  private rc: Receipts | null = null;
+  /** peers' presence (PT_PRESENCE), for the delivered mark */
+  private online = new Map<string, boolean>();
+  private readTimer: ReturnType<typeof setInterval> | null = null;
   private listeners = new Set<() => void>();
   private localSeq = 0;
   private version = 0;
@@ -101,6 +107,7 @@ export class Chat {
     this.me = user;
     const c = new OmtpClient({ url: defaultUrl(), user, password, deviceType: deviceType(), deviceId: deviceId(), deviceName: 'web' });
     this.client = c;
+    this.rc = receipts(c, (u, on) => this.onPresence(u, on));
     c.on('state', (e) => this.onState(c, e));
     c.on('message', (m) => this.onMessage(m));
     c.on('msgctrl', (m) => this.onCtrl(m));
@@ -130,6 +137,8 @@ export class Chat {
   }
 
   logout(): void {
+    if (this.readTimer) clearInterval(this.readTimer);
+    this.readTimer = null;
     this.client?.close();
     this.client = null;
     this.convs.clear();
@@ -143,6 +152,7 @@ export class Chat {
     if (e.state === 'online') {
       this.link = 'online';
       this.linkDetail = '';
+      this.rc?.reset(); // a subscription belongs to the connection
     } else if (e.state === 'reconnecting') {
       this.link = 'reconnecting';
       this.linkDetail = e.delayMs > 0 ? `(next try in ${Math.ceil(e.delayMs / 1000)} s)` : '';
@@ -178,7 +188,57 @@ export class Chat {
       }
     }
     this.changed();
+    this.rc?.watch([...this.convs.values()].filter((v) => v.kind === 'single').map((v) => v.target));
     if (this.openId) await this.loadNewer(this.openId);
+  }
+
+  // ---- delivered and read marks (receipts.ts) ----------------------------
+
+  private onPresence(user: string, on: boolean): void {
+    this.online.set(user, on);
+    if (!on) return;
+    const conv = this.convs.get(singleSession(this.me, user));
+    if (!conv) return;
+    let any = false;
+    for (const m of conv.msgs) {
+      if (m.from === this.me && m.delivery === 'sent') {
+        m.delivery = 'delivered';
+        any = true;
+      }
+    }
+    if (any) this.changed();
+  }
+
+  /** Asks who read my newest message of the open conversation; marks mine
+   *  up to it read when the peer (single) or every member (group) did. */
+  private async checkReads(conv: Conv): Promise<void> {
+    const rc = this.rc;
+    if (!rc || conv.kind === 'biz' || this.link !== 'online') return;
+    const mine = conv.msgs.filter((m) => m.from === this.me && m.seqId > 0 && m.delivery !== 'read');
+    const newest = mine.at(-1);
+    if (!newest) return;
+    const r = await rc.readers(conv.sessionId, newest.seqId);
+    if (!r) return;
+    const done = conv.kind === 'single' ? r.readers.includes(conv.target) : r.unread.length === 0 && r.readers.length > 0;
+    if (!done) return;
+    for (const m of conv.msgs) if (m.from === this.me && m.seqId > 0 && m.seqId <= newest.seqId) m.delivery = 'read';
+    this.changed();
+  }
+
+  /** While a conversation is open: check reads now and every 4 s while some
+   *  of mine are unread and the page is visible. */
+  private pollReads(): void {
+    if (this.readTimer) clearInterval(this.readTimer);
+    this.readTimer = null;
+    const conv = this.openId ? this.convs.get(this.openId) : undefined;
+    if (!conv || !this.rc?.supported.readers) return;
+    void this.checkReads(conv);
+    this.readTimer = setInterval(() => {
+      const open = this.openId ? this.convs.get(this.openId) : undefined;
+      if (!open || !this.rc?.supported.readers) return this.pollReads();
+      if (document.visibilityState === 'hidden') return;
+      if (open.msgs.some((m) => m.from === this.me && m.seqId > 0 && m.delivery !== 'read')) void this.checkReads(open);
+    }, 4000);
   }
 
   private async refreshGroups(): Promise<void> {
@@ -225,12 +285,17 @@ export class Chat {
     this.openId = sessionId;
     const conv = this.conv(sessionId);
     this.changed();
-    if (!conv.loaded) void this.loadNewer(sessionId);
-    else this.markRead(conv);
+    if (!conv.loaded) void this.loadNewer(sessionId).then(() => this.pollReads());
+    else {
+      this.markRead(conv);
+      this.pollReads();
+    }
+    if (conv.kind === 'single') this.rc?.watch([...this.convs.values()].filter((v) => v.kind === 'single').map((v) => v.target));
   }
 
   close(): void {
     this.openId = '';
+    this.pollReads();
     this.changed();
   }
 
@@ -313,7 +378,7 @@ export class Chat {
       status: revoked ? 1 : num(x.status),
       edited: x.edited,
       packId: x.packId || undefined,
-      delivery: x.from === this.me ? 'sent' : undefined,
+      delivery: x.from !== this.me ? undefined : this.online.get(peerOf(x.sessionId, this.me)) ? 'delivered' : 'sent',
     };
   }
 
@@ -326,8 +391,10 @@ export class Chat {
     const known = conv.msgs.some((x) => x.seqId === m.seqId);
     this.put(conv, m);
     if (!known && m.from !== this.me && m.seqId > conv.readSeq) {
-      if (this.openId === m.sessionId && document.visibilityState !== 'hidden') this.markRead(conv);
-      else if (!raw.catchup) conv.unread++; // a catch-up's unread counts come with the refresh after it
+      if (this.openId === m.sessionId && document.visibilityState !== 'hidden') {
+        this.markRead(conv);
+        void this.checkReads(conv); // a reply: the peer has likely read mine
+      } else if (!raw.catchup) conv.unread++; // a catch-up's unread counts come with the refresh after it
     }
     this.changed();
   }
@@ -404,7 +471,8 @@ export class Chat {
         const i = conv.msgs.indexOf(local);
         if (i >= 0) conv.msgs.splice(i, 1);
         const seqId = num(ack.seqId);
-        this.put(conv, { ...local, key: `${sessionId}#${seqId}`, seqId, timestamp: num(ack.timestamp) || local.timestamp, delivery: 'sent' });
+        const delivered = conv.kind === 'single' && this.online.get(conv.target) === true;
+        this.put(conv, { ...local, key: `${sessionId}#${seqId}`, seqId, timestamp: num(ack.timestamp) || local.timestamp, delivery: delivered ? 'delivered' : 'sent' });
         conv.readSeq = Math.max(conv.readSeq, seqId);
         this.changed();
       },
