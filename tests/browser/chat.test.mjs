@@ -38,6 +38,7 @@ let wsPort = 0;
 let server = null; // the omtpd child
 let browser = null;
 const pages = new Set();
+let failedAny = false;
 const PW = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' };
 
 function freePort() {
@@ -105,11 +106,13 @@ async function stopServer() {
   const child = server;
   server = null;
   if (!child || child.exitCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
+  const gone = new Promise((r) => child.once('exit', (code, sig) => r(sig ? `signal ${sig}` : code)));
   child.kill('SIGTERM');
   const t = setTimeout(() => child.kill('SIGKILL'), 10000);
-  await gone;
+  const how = await gone;
   clearTimeout(t);
+  // a clean stop exits 0 (under ASan: no leak, no error report)
+  if (how !== 0) throw new Error(`omtpd did not stop cleanly (${how}); log ${log}:\n${fs.readFileSync(log, 'utf8').slice(-3000)}`);
 }
 
 async function shootAll(step) {
@@ -132,6 +135,7 @@ async function step(name, fn) {
   try {
     await fn();
   } catch (e) {
+    failedAny = true;
     await shootAll(name);
     throw e;
   }
@@ -230,9 +234,15 @@ async function teardown() {
   } catch {
     /* already closed */
   }
-  await stopServer();
-  if (!process.exitCode) fs.rmSync(tmp, { recursive: true, force: true });
+  let err = null;
+  try {
+    await stopServer();
+  } catch (e) {
+    err = e;
+  }
+  if (!err && !failedAny) fs.rmSync(tmp, { recursive: true, force: true });
   else console.error(`web_browser: omtpd's data and log kept in ${tmp}`);
+  if (err) throw err;
 }
 
 if (SHOT) {
