@@ -32,13 +32,42 @@
 import { Emitter } from './emitter.js';
 import { EC, OmtpError } from './errors.js';
 import * as S from './gen/schema.js';
-import { CTRL, DEFAULT_MAX_FRAME, DEVICE, FLAG, FrameReader, PT, SYNC, VERSION, compressOf, cryptoOf, decodePack, decodePayload, encodeFrame, payloadDesc } from './packet.js';
+import { CTRL, DEFAULT_MAX_FRAME, DEVICE, FLAG, FrameReader, PT, SYNC, VERSION, compressOf, cryptoOf, decodePack, decodePayload, encodeFrame, payloadDesc, registerPayload } from './packet.js';
 import { bizSessionId, isGroupId, singleSessionId } from './session.js';
 import { decode, encode, make, type StructDesc } from './tars.js';
 import { webSocketConnector, type Conn, type Connector, type Target } from './transport.js';
 import { uuid4 } from './uuid.js';
 
 export type ClientState = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'closed';
+
+/** Extension packet types (spec omtp-ext.tars, docs/protocol.md "Extensions"). */
+export const PT_EXT = { PRESENCE_SUB: 100, PRESENCE: 101, TYPING: 102, MSG_REACTION: 103, MSG_SEARCH: 104, MSG_READERS: 105 } as const;
+
+/**
+ * The generated interface of an extension struct, or a loose object while
+ * the schema (src/proto/omtp_schema.def) does not declare it yet: the
+ * extension methods compile either way and are typed once it does.
+ */
+export type ExtStruct<N extends string> = N extends keyof typeof S ? ((typeof S)[N] extends StructDesc<infer T> ? T : never) : { [field: string]: any };
+
+/** The descriptor of an extension struct, if the schema declares it. */
+function extDesc(name: string): StructDesc<any> | undefined {
+    return S.ALL_STRUCTS[name];
+}
+
+// what the client decodes for the extension types (pushes are ACK 0)
+for (const [type, req, ack] of [
+    [PT_EXT.PRESENCE_SUB, 'PresenceSubReq', 'PresenceSubResp'],
+    [PT_EXT.PRESENCE, 'PresenceNotice', ''],
+    [PT_EXT.TYPING, 'TypingNotice', 'CommonErrorCode'],
+    [PT_EXT.MSG_REACTION, 'ReactionNotice', 'CommonErrorCode'],
+    [PT_EXT.MSG_SEARCH, 'MsgSearchReq', 'MsgSearchResp'],
+    [PT_EXT.MSG_READERS, 'MsgReadersReq', 'MsgReadersResp'],
+] as [number, string, string][]) {
+    const r = extDesc(req);
+    const a = ack ? extDesc(ack) : undefined;
+    if (r || a) registerPayload(type, r || null, a || null);
+}
 
 /** Payload transforms (zlib, AES-256-GCM): optional module `@omtp/client/transforms`. */
 export interface PayloadTransforms {
@@ -170,6 +199,12 @@ export interface ClientEvents {
     syncdata: (s: S.SyncDataReq) => void;
     /** a message or control notice of a session this connection monitors */
     monitor: (m: Message | ControlNotice) => void;
+    /** presence changes of subscribed users (extension, PT_PRESENCE 101) */
+    presence: (users: ExtStruct<'PresenceInfo'>[]) => void;
+    /** someone is typing / stopped in a session (extension, PT_TYPING 102) */
+    typing: (t: ExtStruct<'TypingNotice'>) => void;
+    /** a reaction was added (op 1) or removed (op 2) (extension, PT_MSG_REACTION 103) */
+    reaction: (r: ExtStruct<'ReactionNotice'>) => void;
     /** catch-up finished after a login (err null) or failed */
     catchup: (err: Error | null) => void;
     /** any other packet the server pushed */
@@ -605,6 +640,24 @@ export class OmtpClient extends Emitter<ClientEvents> {
                 if (body) this.emit('kickout', body);
                 this.lose('kicked out: this user logged in on another device of the same type', EC.CONN_KICKOUT);
                 return;
+            case PT_EXT.PRESENCE:
+                if (body && desc !== S.CommonErrorCode) {
+                    this.emit('presence', body.users || []);
+                    return;
+                }
+                break;
+            case PT_EXT.TYPING:
+                if (body && desc !== S.CommonErrorCode) {
+                    this.emit('typing', body);
+                    return;
+                }
+                break;
+            case PT_EXT.MSG_REACTION:
+                if (body && desc !== S.CommonErrorCode) {
+                    this.emit('reaction', body);
+                    return;
+                }
+                break;
             case PT.SYNC_DATA_CMD:
                 this.sendFrame(PT.SYNC_DATA_CMD, FLAG.ACK, h.packId, S.CommonErrorCode, { code: 0, desc: '' });
                 if (body) {
@@ -1045,6 +1098,48 @@ export class OmtpClient extends Emitter<ClientEvents> {
             cursor = r.sessions[r.sessions.length - 1].sessionId;
         }
         return out;
+    }
+
+    // ------------------------------------------------------------ extensions (spec omtp-ext.tars)
+    //
+    // A server without an extension answers PROTOCOL (1): the promise rejects
+    // with OmtpError(1). A schema without the extension's structs (an SDK
+    // built before it) rejects with OmtpError(1) too, without sending.
+
+    private ext<T = any>(type: number, reqName: string, body: any): Promise<T> {
+        const d = extDesc(reqName);
+        if (!d) return Promise.reject(new OmtpError(EC.PROTOCOL, `this SDK's schema has no ${reqName}: regenerate src/gen/schema.ts (npm run gen)`));
+        return this.call<T>(type, body, d);
+    }
+
+    /** Subscribes to the presence of users (replaces the subscription; [] = none); resolves with their current state. */
+    async presenceSubscribe(userIds: string[]): Promise<ExtStruct<'PresenceInfo'>[]> {
+        const r = await this.ext<any>(PT_EXT.PRESENCE_SUB, 'PresenceSubReq', { userIds });
+        return r.users;
+    }
+
+    /** Tells the session's other members that you are typing (true) or stopped (false). No reply unless refused. */
+    typing(sessionId: string, typing = true): void {
+        const d = extDesc('TypingReq');
+        if (!d || this.st !== 'online') return;
+        this.sendFrame(PT_EXT.TYPING, 0, uuid4(), d, { sessionId, state: typing ? 1 : 0 });
+    }
+
+    /** Adds (or with add=false removes) your reaction to a message. */
+    async react(sessionId: string, seqId: number, emoji: string, add = true): Promise<void> {
+        await this.ext(PT_EXT.MSG_REACTION, 'ReactionReq', { sessionId, seqId, emoji, op: add ? 1 : 2 });
+    }
+
+    /** Full-text search over your sessions (or one), newest first; page with `before` = the last result's timestamp. */
+    async search(query: string, opts: { sessionId?: string; before?: number; count?: number } = {}): Promise<Message[]> {
+        const r = await this.ext<any>(PT_EXT.MSG_SEARCH, 'MsgSearchReq', { query, sessionId: opts.sessionId || '', beforeTimestamp: opts.before || 0, count: opts.count || 20 });
+        return (r.msgs as S.OTIMPack[]).map((p) => innerMessage(p)).filter((m): m is Message => !!m);
+    }
+
+    /** Group read receipts: which members have read up to seqId, and which have not. */
+    async readers(sessionId: string, seqId: number): Promise<{ readers: string[]; unread: string[] }> {
+        const r = await this.ext<any>(PT_EXT.MSG_READERS, 'MsgReadersReq', { sessionId, seqId });
+        return { readers: r.readers, unread: r.unread };
     }
 
     // ------------------------------------------------------------ catch-up

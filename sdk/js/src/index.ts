@@ -19,7 +19,8 @@ export type {
     SendResult,
     StateEvent,
 } from './client.js';
-export { innerDecode } from './client.js';
+export { PT_EXT, innerDecode } from './client.js';
+export type { ExtStruct } from './client.js';
 export { EC, OmtpError } from './errors.js';
 export { CTRL, DEFAULT_MAX_FRAME, DEVICE, FLAG, FrameReader, PT, SYNC, VERSION, decodePack, decodePayload, encodeFrame, payloadDesc, registerPayload } from './packet.js';
 export { bizSessionId, isGroupId, peerOf, singleSessionId } from './session.js';

@@ -40,10 +40,13 @@ async function waitFile(path, ms) {
 }
 
 export class Server {
-    constructor(extra = []) {
+    /** opts.http: also the HTTP API (api key `test-key`), for business notices. */
+    constructor(extra = [], opts = {}) {
         if (!existsSync(OMTPD)) throw new Error(`${OMTPD} not found: build first (make build) or set OMTPD`);
         this.dir = mkdtempSync(join(tmpdir(), 'omtp-sdk-'));
         this.extra = extra;
+        this.http = !!opts.http;
+        this.httpPort = 0;
         this.port = 0;
         this.wsPort = 0;
         this.proc = null;
@@ -69,6 +72,11 @@ export class Server {
             if (spawnSync(OMTPD, ['--help'], { encoding: 'utf8' }).stdout.includes('--ws-port-file')) args.push('--ws-port-file', wpf);
             else wpf = null;
         }
+        let hpf = null;
+        if (this.http) {
+            hpf = join(this.dir, `httpport.${Date.now()}`);
+            args.push('--http-listen', `127.0.0.1:${this.httpPort}`, '--http-port-file', hpf, '--api-keys', 'test-key');
+        }
         this.proc = spawn(OMTPD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
         this.proc.stdout.on('data', (b) => (this.log += b));
         this.proc.stderr.on('data', (b) => (this.log += b));
@@ -77,7 +85,24 @@ export class Server {
         const port = await Promise.race([waitFile(pf, 15000), exited.then((c) => Promise.reject(new Error(`omtpd exited with ${c}:\n${this.log}`)))]);
         this.port = Number(port);
         if (wpf) this.wsPort = Number(await waitFile(wpf, 15000));
+        if (hpf) this.httpPort = Number(await waitFile(hpf, 15000));
         return this;
+    }
+    /** POST to the HTTP API; resolves with {status, body}. */
+    async api(path, body) {
+        const r = await fetch(`http://127.0.0.1:${this.httpPort}${path}`, {
+            method: 'POST',
+            headers: { Authorization: 'Bearer test-key', 'Content-Type': 'application/json' },
+            body: JSON.stringify(body),
+            signal: AbortSignal.timeout(10000),
+        });
+        return { status: r.status, body: await r.json().catch(() => null) };
+    }
+    /** A counter of /metrics (needs opts.http). */
+    async metric(name) {
+        const r = await fetch(`http://127.0.0.1:${this.httpPort}/metrics`, { signal: AbortSignal.timeout(10000) });
+        const line = (await r.text()).split('\n').find((l) => l.startsWith(name + ' '));
+        return line ? Number(line.split(' ')[1]) : 0;
     }
     get wsUrl() {
         return this.wsPort ? `ws://127.0.0.1:${this.wsPort}/ws` : null;
