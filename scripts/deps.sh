@@ -7,6 +7,7 @@ PKGS=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   libuv1-dev libsqlite3-dev zlib1g-dev libssl-dev libcmocka-dev libjansson-dev
   libmicrohttpd-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
+  libwslay-dev libhttp-parser-dev
   postgresql redis-server tmux curl procps
   chromium
 )

@@ -3,8 +3,9 @@
 # directory, first create the demo users alice and bob with random passwords
 # and print how to chat as them. OMTP_LISTEN (default 127.0.0.1:9000),
 # OMTP_WS_LISTEN (default 127.0.0.1:9001: the web app at / and its WebSocket
-# at /ws; "" turns it off) and OMTP_DATA_DIR (default ./var) choose the
-# addresses and data directory, e.g. `OMTP_LISTEN=127.0.0.1:9100
+# at /ws, docs/websocket.md; "" turns it off), OMTP_WEB_ROOT (default
+# web/dist, built by `make web`) and OMTP_DATA_DIR (default ./var) choose the
+# addresses and directories, e.g. `OMTP_LISTEN=127.0.0.1:9100
 # OMTP_WS_LISTEN=127.0.0.1:9101 make run`; extra arguments go to omtpd
 # (e.g. `bash scripts/run.sh build --log-level debug`).
 set -euo pipefail
@@ -14,7 +15,7 @@ shift || true
 DATA=${OMTP_DATA_DIR:-./var}
 LISTEN=${OMTP_LISTEN:-127.0.0.1:9000}
 WS_LISTEN=${OMTP_WS_LISTEN-127.0.0.1:9001}
-WEB_ROOT=$(cd "$(dirname "$0")/.." && pwd)/web/dist
+WEB_ROOT=${OMTP_WEB_ROOT:-$(cd "$(dirname "$0")/.." && pwd)/web/dist}
 OMTPD="$BUILD/omtpd"
 DEMO="$DATA/demo-users.txt"
 
