@@ -39,7 +39,7 @@ let server = null; // the omtpd child
 let browser = null;
 const pages = new Set();
 let failedAny = false;
-const PW = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' };
+const PW = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', dave: 'dave-pw' };
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -197,6 +197,22 @@ function waitText(p, text, what) {
     .catch((e) => {
       throw new Error(`${what}: "${text}" did not appear (${e.message})`);
     });
+}
+
+/** Waits until my message `text` shows the delivery mark `state`. */
+async function waitMark(p, text, state) {
+  const get = () =>
+    p.evaluate((t) => [...document.querySelectorAll('[data-testid=msg]')].find((m) => m.textContent.includes(t))?.dataset.delivery ?? 'absent', text);
+  try {
+    await p.waitForFunction(
+      (t, st) => [...document.querySelectorAll('[data-testid=msg]')].some((m) => m.textContent.includes(t) && m.dataset.delivery === st),
+      { timeout: WAIT },
+      text,
+      state,
+    );
+  } catch {
+    throw new Error(`"${text}" is not marked ${state} but ${await get()} (page flags ${JSON.stringify(await p.evaluate(() => ({ ...document.documentElement.dataset })))})`);
+  }
 }
 
 function countText(p, text) {
@@ -473,6 +489,23 @@ if (SHOT) {
         )
       ).jsonValue();
       if (state === 'off') t.skip('this omtpd answers PT_MSG_READERS with PROTOCOL: the extension is not in this build');
+    });
+  });
+
+  test('a message to a user who is offline is sent, then delivered when they come online (presence extension)', async (t) => {
+    await step('delivered', async () => {
+      const presence = await (await alice.waitForFunction(() => document.documentElement.dataset.presence || null)).jsonValue();
+      if (presence === 'off') return t.skip('this omtpd answers PT_PRESENCE_SUB with PROTOCOL: the extension is not in this build');
+      await openChat(alice, 'alice', 'dave');
+      try {
+        await send(alice, 'ping dave');
+        await waitMark(alice, 'ping dave', 'sent');
+        const d = await login(await browser.createBrowserContext(), 'dave');
+        await waitMark(alice, 'ping dave', 'delivered');
+        await d.close();
+      } finally {
+        await openChat(alice, 'alice', 'bob');
+      }
     });
   });
 

@@ -188,11 +188,16 @@ export class Chat {
       }
     }
     this.changed();
-    this.rc?.watch([...this.convs.values()].filter((v) => v.kind === 'single').map((v) => v.target));
+    this.watchPeers();
     if (this.openId) await this.loadNewer(this.openId);
   }
 
   // ---- delivered and read marks (receipts.ts) ----------------------------
+
+  /** Subscribes to the presence of every single-chat peer in the list. */
+  private watchPeers(): void {
+    this.rc?.watch([...this.convs.values()].filter((v) => v.kind === 'single').map((v) => v.target));
+  }
 
   private onPresence(user: string, on: boolean): void {
     this.online.set(user, on);
@@ -290,7 +295,7 @@ export class Chat {
       this.markRead(conv);
       this.pollReads();
     }
-    if (conv.kind === 'single') this.rc?.watch([...this.convs.values()].filter((v) => v.kind === 'single').map((v) => v.target));
+    if (conv.kind === 'single') this.watchPeers();
   }
 
   close(): void {
@@ -388,6 +393,7 @@ export class Chat {
     const m = this.toMsg(raw);
     const conv = this.conv(m.sessionId);
     if (conv.kind === 'group' && !this.groupNames.has(conv.sessionId)) void this.refreshGroups(); // a group new to me
+    if (conv.kind === 'single' && !this.online.has(conv.target)) this.watchPeers();
     const known = conv.msgs.some((x) => x.seqId === m.seqId);
     this.put(conv, m);
     if (!known && m.from !== this.me && m.seqId > conv.readSeq) {
@@ -474,6 +480,12 @@ export class Chat {
         const delivered = conv.kind === 'single' && this.online.get(conv.target) === true;
         this.put(conv, { ...local, key: `${sessionId}#${seqId}`, seqId, timestamp: num(ack.timestamp) || local.timestamp, delivery: delivered ? 'delivered' : 'sent' });
         conv.readSeq = Math.max(conv.readSeq, seqId);
+        if (conv.kind === 'single' && !this.online.has(conv.target)) {
+          // presence is visible between members of a session: this one may
+          // have just begun, so subscribe again
+          this.rc?.reset();
+          this.watchPeers();
+        }
         this.changed();
       },
       (e: unknown) => {

@@ -29,20 +29,25 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
 
   // keep the view at the bottom for new messages; keep the position when an
   // older page is inserted above
+  const seen = useRef(0);
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    if (anchor.current) {
+    const grew = count !== seen.current;
+    seen.current = count;
+    if (anchor.current && grew) {
+      // an older page went in above: keep what was on screen in place
       el.scrollTop = el.scrollHeight - anchor.current.height + anchor.current.top;
       anchor.current = null;
     } else if (atBottom.current) {
       el.scrollTop = el.scrollHeight;
     }
+    if (conv.complete && !grew) anchor.current = null; // the last page brought nothing
     // too few to scroll: fetch the older page now (no scroll event would come)
     if (conv.loaded && !conv.complete && !conv.loading && el.scrollHeight <= el.clientHeight) {
       void chat.loadOlder(conv.sessionId);
     }
-  }, [count, lastKey, conv.loaded, conv.loading]);
+  }, [count, lastKey, conv.loaded, conv.loading, conv.complete]);
 
   useEffect(() => input.current?.focus(), [conv.sessionId]);
 

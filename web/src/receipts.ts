@@ -1,6 +1,7 @@
 // Delivered and read marks of my messages, from two OMTP extensions
-// (spec/omtp-ext.tars; the SDK has no call for them yet, so their structs are
-// declared here in the SDK's schema format and sent with client.request):
+// (spec/omtp-ext.tars). Their structs are declared here in the SDK's schema
+// format and sent with client.request, so the marks work whether or not the
+// SDK's generated schema has them yet:
 //
 //   read       PT_MSG_READERS (105): the session's members whose read cursor
 //              is >= a seqId. Asked for the open conversation's newest
@@ -88,6 +89,10 @@ export function receipts(c: OmtpClient, onPresence: (userId: string, online: boo
   register();
   const supported = { readers: true, presence: true };
   let watched = '';
+  // the SDK emits PT_PRESENCE pushes as 'presence' (older SDKs: 'packet')
+  c.on('presence', (users: Record<string, any>[]) => {
+    for (const u of users ?? []) onPresence(u.userId, Boolean(u.online));
+  });
   c.on('packet', (p: { header: { type: number }; body: any }) => {
     if (p.header.type !== PT_PRESENCE || !p.body) return;
     for (const u of p.body.users ?? []) onPresence(u.userId, Boolean(u.online));
@@ -119,6 +124,7 @@ export function receipts(c: OmtpClient, onPresence: (userId: string, online: boo
         (r) => {
           const k = code(r.body);
           if (k === 1) supported.presence = false;
+          document.documentElement.dataset.presence = supported.presence ? 'on' : 'off';
           if (k !== 0) return;
           for (const u of r.body.users ?? []) onPresence(u.userId, Boolean(u.online));
         },
