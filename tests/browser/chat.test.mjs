@@ -35,6 +35,8 @@ const data = path.join(tmp, 'data');
 const log = path.join(tmp, 'omtpd.log');
 let tcpPort = 0;
 let wsPort = 0;
+let httpPort = 0; // the HTTP API, for business notifications
+const API_KEY = 'browser-test-key';
 let server = null; // the omtpd child
 let browser = null;
 const pages = new Set();
@@ -87,6 +89,8 @@ async function startServer() {
       '--listen', `127.0.0.1:${tcpPort}`,
       '--ws-listen', `127.0.0.1:${wsPort}`,
       '--web-root', WEB_DIST,
+      '--http-listen', `127.0.0.1:${httpPort}`,
+      '--api-keys', API_KEY,
       '--log-level', 'info',
     ],
     { stdio: ['ignore', out, out] },
@@ -228,6 +232,7 @@ async function setup() {
   }
   tcpPort = await freePort();
   wsPort = await freePort();
+  httpPort = await freePort();
   await startServer();
   browser = await puppeteer.launch({
     executablePath: CHROMIUM,
@@ -506,6 +511,32 @@ if (SHOT) {
       } finally {
         await openChat(alice, 'alice', 'bob');
       }
+    });
+  });
+
+  test('a business notification is a conversation of its own, read-only', async () => {
+    await step('business', async () => {
+      const body = JSON.stringify({ appId: 'shop', to: ['bob'], id: 'order-42', content: 'Your order 42 shipped', contentType: 1 });
+      const status = await new Promise((resolve, reject) => {
+        const req = http.request(
+          `http://127.0.0.1:${httpPort}/v1/notify`,
+          { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode);
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+      assert.ok(status >= 200 && status < 300, `POST /v1/notify answered ${status}`);
+      const item = await bob.waitForSelector('[data-testid=conv][data-session="BM_shop_bob"]');
+      assert.equal(await item.evaluate((e) => e.querySelector('[data-testid=conv-title]').textContent), 'shop');
+      assert.match(await item.evaluate((e) => e.getAttribute('aria-label')), /notifications.*1 unread/);
+      await item.click();
+      await waitText(bob, 'Your order 42 shipped', 'bob');
+      assert.equal(await bob.$('[data-testid=composer]'), null, 'no composer in a notifications conversation');
+      await openChat(bob, 'bob', 'alice');
     });
   });
 
