@@ -581,11 +581,17 @@ if (SHOT) {
       await alice.keyboard.press('Enter');
       await alice.waitForFunction(() => document.querySelector('[data-testid=conv-open-title]')?.textContent === 'Lunch crew');
       await send(alice, 'pizza or sushi?');
-      const item = await bob.waitForFunction(() =>
-        [...document.querySelectorAll('[data-testid=conv]')].find((c) => c.dataset.session.startsWith('GC_') && c.textContent.includes('pizza or sushi?')),
-      );
-      // the list names the group, not its id
-      assert.equal(await item.evaluate((e) => e.querySelector('[data-testid=conv-title]').textContent), 'Lunch crew');
+      // the list names the group, not its id (the name comes with the group sync)
+      const item = await bob
+        .waitForFunction(() =>
+          [...document.querySelectorAll('[data-testid=conv]')].find(
+            (c) => c.dataset.session.startsWith('GC_') && c.textContent.includes('pizza or sushi?') && c.querySelector('[data-testid=conv-title]').textContent === 'Lunch crew',
+          ),
+        )
+        .catch(async (e) => {
+          const titles = await bob.$$eval('[data-testid=conv-title]', (l) => l.map((x) => x.textContent));
+          throw new Error(`bob's list has no "Lunch crew" with the message (titles: ${titles.join(', ')}): ${e.message}`);
+        });
       await item.click();
       await waitText(bob, 'pizza or sushi?', 'bob in the group');
       await send(bob, 'sushi');
