@@ -638,6 +638,25 @@ if (SHOT) {
     });
   });
 
+  test('a wrong password is refused with a message that says so, and the form stays usable', async () => {
+    await step('wrong-password', async () => {
+      const p = await newPage(await browser.createBrowserContext());
+      await p.goto(`http://127.0.0.1:${wsPort}/`, { waitUntil: 'load' });
+      await p.type('input[name=user]', 'carol');
+      await p.type('input[name=password]', 'not-her-password');
+      await p.keyboard.press('Enter');
+      const err = await p.waitForSelector('[data-testid=login-error]');
+      assert.match(await err.evaluate((e) => e.textContent), /Wrong user or password/);
+      assert.equal(await err.evaluate((e) => e.getAttribute('role')), 'alert');
+      await p.click('input[name=password]', { clickCount: 3 });
+      await p.keyboard.press('Backspace');
+      await p.type('input[name=password]', PW.carol);
+      await p.keyboard.press('Enter');
+      await p.waitForSelector('[data-testid=me]');
+      await p.close();
+    });
+  });
+
   test('usable at phone width: the list, then the conversation with a way back', async () => {
     await step('phone', async () => {
       const p = await login(await browser.createBrowserContext(), 'carol', { width: 375, height: 700 });
