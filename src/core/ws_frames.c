@@ -60,12 +60,22 @@ static void on_start(wslay_event_context_ptr ctx,
     (void)ctx;
     omtp_ws_frames *f = u;
     f->cur_frame = head_len(a->payload_length) + a->payload_length;
+    f->cur_ctrl = a->opcode >= 8; /* wslay buffers these and answers them itself */
     if (a->opcode == WSLAY_TEXT_FRAME) {
         fail(f, OMTP_WS_CLOSE_UNSUPPORTED); /* OMTP is binary */
         return;
     }
-    if (a->opcode == WSLAY_BINARY_FRAME || a->opcode == WSLAY_CONTINUATION_FRAME)
+    if (a->opcode == WSLAY_BINARY_FRAME || a->opcode == WSLAY_CONTINUATION_FRAME) {
+        if (a->opcode == WSLAY_BINARY_FRAME)
+            f->msg_total = 0;
         f->in_msg = true;
+        /* wslay checks one frame's head against the limit; without its
+         * buffering it does not add up fragments: the sum is checked here,
+         * also on the head, before the fragment's payload is taken */
+        f->msg_total += a->payload_length;
+        if (f->msg_total > f->max_msg)
+            fail(f, OMTP_WS_CLOSE_TOO_BIG);
+    }
 }
 
 static void on_chunk(wslay_event_context_ptr ctx,
@@ -73,8 +83,8 @@ static void on_chunk(wslay_event_context_ptr ctx,
 {
     (void)ctx;
     omtp_ws_frames *f = u;
-    /* control frames are buffered by wslay and come whole to on_msg */
-    if (!f->in_msg || f->close_code || f->peer_closed || !a->data_length)
+    /* control frames (even between fragments) are wslay's, not data */
+    if (!f->in_msg || f->cur_ctrl || f->close_code || f->peer_closed || !a->data_length)
         return;
     int rc = f->sink.data(f->sink.arg, a->data, a->data_length);
     if (rc)

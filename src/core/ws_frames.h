@@ -56,9 +56,11 @@ typedef struct omtp_ws_frames {
     uint64_t max_msg; /* the limit of a message (1009 above) */
     /* input accounting, to know when the context can go */
     uint64_t fed, framed, cur_frame;
+    uint64_t msg_total; /* payload bytes announced by the frames of this message */
     const uint8_t *in;
     size_t in_len;
     bool in_msg;      /* inside a fragmented data message */
+    bool cur_ctrl;    /* the frame being received is a control frame */
     int close_code;   /* the code to close with (the first error), 0 none */
     int peer_code;    /* the peer sent close with this code (1005 = none) */
     bool peer_closed; /* the peer sent close */

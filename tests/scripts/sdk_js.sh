@@ -4,7 +4,7 @@
 # builds it (codec freshness check, tsc, the browser bundle with its gzip
 # size), and runs its tests with Node's test runner against this build's
 # omtpd and omtp (codec byte-identity with the C codec both ways, the client
-# over TCP and -- when omtpd has --ws-listen -- WebSocket).
+# over TCP, TLS and -- when omtpd has --ws-listen -- WebSocket).
 # Usage: tests/scripts/sdk_js.sh BUILD_DIR
 set -euo pipefail
 B=$(cd "${1:?build dir}" && pwd)
@@ -12,15 +12,10 @@ SDK="$(cd "$(dirname "$0")/../.." && pwd)/sdk/js"
 for bin in omtpd omtp; do
     [ -x "$B/$bin" ] || { echo "sdk_js: $B/$bin not found (build first: make build)" >&2; exit 1; }
 done
-command -v node >/dev/null || { echo "sdk_js: node is not installed (scripts/deps.sh installs it)" >&2; exit 1; }
-cd "$SDK"
 # one run at a time per checkout: `make check` runs the RelWithDebInfo and
 # the ASan ctest side by side, and both use sdk/js/node_modules and dist/
 exec 9>"$SDK/.sdk_js.lock"
 flock 9
-if ! cmp -s package-lock.json node_modules/.omtp-stamp 2>/dev/null; then
-    npm ci --no-audit --no-fund --loglevel=error >&2
-    cp package-lock.json node_modules/.omtp-stamp
-fi
-node scripts/build.mjs
+SDK_JS_LOCKED=1 bash "$SDK/scripts/prepare.sh"
+cd "$SDK"
 OMTPD="$B/omtpd" OMTP_CLI="$B/omtp" exec node --test --test-concurrency=1 --test-timeout=120000 test/

@@ -134,7 +134,7 @@ if (flag === '--check') {
         /* missing counts as stale */
     }
     if (old !== text) {
-        console.error(`${outPath} is stale: run \`npm run gen\` in sdk/js and commit it`);
+        console.error(`${outPath} is stale: ${schemaPath} changed since it was generated (a schema edit or a merge): run \`cd sdk/js && npm run gen\` and commit src/gen/schema.ts`);
         process.exit(1);
     }
     console.log(`${outPath} matches ${schemaPath}`);

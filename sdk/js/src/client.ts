@@ -205,6 +205,8 @@ export interface ClientEvents {
     typing: (t: ExtStruct<'TypingNotice'>) => void;
     /** a reaction was added (op 1) or removed (op 2) (extension, PT_MSG_REACTION 103) */
     reaction: (r: ExtStruct<'ReactionNotice'>) => void;
+    /** one page of hot sessions seen by the catch-up (libomtp's on_hot_sessions) */
+    hotsessions: (page: HotSession[]) => void;
     /** catch-up finished after a login (err null) or failed */
     catchup: (err: Error | null) => void;
     /** any other packet the server pushed */
@@ -301,6 +303,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
     private lastRx = 0;
     private rxChain: Promise<void> = Promise.resolve();
     private rxQueued = 0;
+    private counters = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, transformedIn: 0, reconnects: 0, resends: 0 };
     private txChain: Promise<void> = Promise.resolve();
     // catch-up
     private hotCursor: number;
@@ -310,7 +313,9 @@ export class OmtpClient extends Emitter<ClientEvents> {
     private held: { header: S.OTIMHeader; desc: StructDesc<any>; body: any }[] = [];
     private seqs = new Map<string, number>();
     private own = new Set<string>();
+    /** sessions monitored / users whose presence is subscribed: renewed after every login */
     private monitored = new Set<string>();
+    private presenceWanted: string[] = [];
 
     constructor(options: OmtpClientOptions) {
         super();
@@ -348,6 +353,11 @@ export class OmtpClient extends Emitter<ClientEvents> {
     /** The last seqId delivered (or acked) for a session (0 if none). */
     sessionSeq(sessionId: string): number {
         return this.seqs.get(sessionId) || 0;
+    }
+
+    /** Counters since construction: frames and bytes each way, frames that came compressed/encrypted, reconnect attempts, DUP resends. */
+    stats(): { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number; transformedIn: number; reconnects: number; resends: number } {
+        return { ...this.counters };
     }
 
     /** Messages queued or in flight (not yet acked), oldest first. */
@@ -418,7 +428,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
             if (gen === this.gen) this.lose(`no login within ${this.opts.connectTimeoutMs} ms`, 0);
         }, this.opts.connectTimeoutMs);
         try {
-            this.conn = this.connector()(this.target(), {
+            const conn = this.connector()(this.target(), {
                 open: () => {
                     if (gen === this.gen) this.sendLogin(gen);
                 },
@@ -429,6 +439,8 @@ export class OmtpClient extends Emitter<ClientEvents> {
                     if (gen === this.gen) this.lose(why, 0);
                 },
             });
+            if (gen === this.gen) this.conn = conn;
+            else conn.close(); // it failed while being opened
         } catch (e) {
             this.conn = null;
             this.lose((e as Error).message, 0);
@@ -445,7 +457,6 @@ export class OmtpClient extends Emitter<ClientEvents> {
         this.conn = null;
         if (c) c.close();
         this.catchingUp = false;
-        this.monitored.clear(); // subscriptions belong to the connection
         for (const [, p] of this.pending) {
             clearTimeout(p.timer);
             p.reject(new OmtpError('ECLOSED', `connection lost: ${reason}`));
@@ -467,6 +478,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
             return;
         }
         this.attempt++;
+        this.counters.reconnects++;
         const base = this.attempt <= 1 ? 0 : Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (this.attempt - 2));
         const delayMs = jitter(base);
         this.setState('reconnecting', { delayMs, reason, code });
@@ -493,7 +505,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
         const header = { type, version: VERSION, flags: flags | this.xflags(), packId };
         const tr = this.opts.transforms;
         if (!tr || !(this.opts.compress || this.opts.encrypt)) {
-            conn.send(encodeFrame(header, plain));
+            this.write(conn, encodeFrame(header, plain));
             return;
         }
         const gen = this.gen;
@@ -501,11 +513,18 @@ export class OmtpClient extends Emitter<ClientEvents> {
             let p = plain;
             if (this.opts.compress) p = await tr.compress(p);
             if (this.opts.encrypt) p = await tr.encrypt(p);
-            if (gen === this.gen && this.conn === conn) conn.send(encodeFrame(header, p));
+            if (gen === this.gen && this.conn === conn) this.write(conn, encodeFrame(header, p));
         }).catch((e) => this.emit('error', e));
     }
 
+    private write(conn: Conn, frame: Uint8Array): void {
+        this.counters.framesOut++;
+        this.counters.bytesOut += frame.length;
+        conn.send(frame);
+    }
+
     private onBytes(b: Uint8Array, gen: number): void {
+        this.counters.bytesIn += b.length;
         let frames: Uint8Array[];
         try {
             frames = this.reader.push(b);
@@ -523,7 +542,9 @@ export class OmtpClient extends Emitter<ClientEvents> {
                 this.lose(`the server sent a frame that does not decode: ${(e as Error).message}`, 0);
                 return;
             }
+            this.counters.framesIn++;
             const needs = compressOf(pack.header.flags) || cryptoOf(pack.header.flags);
+            if (needs) this.counters.transformedIn++;
             if (!needs && this.rxQueued === 0) {
                 this.onPack(pack);
                 continue;
@@ -768,6 +789,14 @@ export class OmtpClient extends Emitter<ClientEvents> {
         if (cp) cp.resolve();
         if (gen !== this.gen) return;
         for (const e of this.outbox) if (!e.inflight) this.outboxSend(e);
+        // subscriptions belong to a connection: renew them on the new one
+        for (const sid of this.monitored)
+            this.call(PT.SESSION_MONITOR_START, { sessionId: sid }).catch((e) => this.emit('error', new Error(`monitoring ${sid} again after the reconnect: ${(e as Error).message}`)));
+        if (this.presenceWanted.length)
+            this.ext(PT_EXT.PRESENCE_SUB, 'PresenceSubReq', { userIds: this.presenceWanted }).then(
+                (r: any) => this.emit('presence', r.users || []),
+                (e) => this.emit('error', new Error(`presence subscription after the reconnect: ${(e as Error).message}`)),
+            );
         if (this.catchingUp) void this.runCatchup(gen);
     }
 
@@ -858,6 +887,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
     private outboxSend(e: OutboxEntry): void {
         if (!this.conn || this.st !== 'online') return;
         const flags = e.flags | (e.sent ? FLAG.DUP : 0);
+        if (e.sent) this.counters.resends++;
         e.sent = true;
         e.inflight = true;
         if (e.timer) clearTimeout(e.timer);
@@ -1078,7 +1108,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
 
     // ------------------------------------------------------------ session monitor
 
-    /** Starts monitoring a session (monitor role); its pushes then also emit 'monitor'. */
+    /** Starts monitoring a session (monitor role); its pushes then also emit 'monitor'. Renewed after a reconnect. */
     async monitorStart(sessionId: string): Promise<void> {
         await this.call(PT.SESSION_MONITOR_START, { sessionId });
         this.monitored.add(sessionId);
@@ -1115,6 +1145,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
     /** Subscribes to the presence of users (replaces the subscription; [] = none); resolves with their current state. */
     async presenceSubscribe(userIds: string[]): Promise<ExtStruct<'PresenceInfo'>[]> {
         const r = await this.ext<any>(PT_EXT.PRESENCE_SUB, 'PresenceSubReq', { userIds });
+        this.presenceWanted = [...userIds];
         return r.users;
     }
 
@@ -1146,12 +1177,16 @@ export class OmtpClient extends Emitter<ClientEvents> {
 
     private async runCatchup(gen: number): Promise<void> {
         const first = this.hotCursor === 0 && !this.synced;
+        // first sync: where each session stands, applied after the held pushes
+        // (a push that arrived during the first sync is new, not old history)
+        const firstSeqs = new Map<string, number>();
         let err: Error | null = null;
         try {
             const gaps: [string, number, number][] = [];
             for (let i = 0; i < 100000; i++) {
                 const r = await this.call<S.HotSessionResp>(PT.HOTSESSION_SYNC, { timestamp: this.hotCursor });
                 if (gen !== this.gen) return;
+                if (r.sessions.length) this.emit('hotsessions', r.sessions.map(hotOf));
                 for (const it of r.sessions) {
                     let last = 0;
                     for (const p of it.lastMsgs) {
@@ -1160,7 +1195,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
                     }
                     const known = this.seqs.get(it.sessionId) || 0;
                     if (first) {
-                        if (last > known) this.seqs.set(it.sessionId, last);
+                        if (last > (firstSeqs.get(it.sessionId) || 0)) firstSeqs.set(it.sessionId, last);
                     } else if (last > known) gaps.push([it.sessionId, known, last]);
                 }
                 const more = r.sessions.length > 0 && r.timestamp > this.hotCursor;
@@ -1222,6 +1257,7 @@ export class OmtpClient extends Emitter<ClientEvents> {
             if (gen !== this.gen) break;
             this.deliver(h.header, h.desc, h.body, false);
         }
+        for (const [sid, last] of firstSeqs) if (last > (this.seqs.get(sid) || 0)) this.seqs.set(sid, last);
         if (!err) this.synced = true;
         this.emit('catchup', err);
     }

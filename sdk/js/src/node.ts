@@ -39,5 +39,19 @@ export const tcpConnector: Connector = (t, h) => {
     };
 };
 
+/**
+ * WebSocket connector on the `ws` package, with the target's TLS options
+ * for wss:// (`tlsCa`, `tlsNoVerify`) and no Origin header (not a browser).
+ */
+export const wsConnector: Connector = (t, h) => {
+    const opts = { ca: t.tlsCa as any, rejectUnauthorized: !t.tlsNoVerify };
+    class NodeWs extends WebSocket {
+        constructor(url: string, protocols?: string | string[]) {
+            super(url, protocols, opts);
+        }
+    }
+    return webSocketConnector(NodeWs as unknown as WebSocketCtor)(t, h);
+};
+
 OmtpClient.defaultConnectors.tcp = tcpConnector;
-OmtpClient.defaultConnectors.ws = webSocketConnector(((globalThis as any).WebSocket || WebSocket) as unknown as WebSocketCtor);
+OmtpClient.defaultConnectors.ws = wsConnector;

@@ -191,6 +191,13 @@ for (const transport of TRANSPORTS) {
             const ms = await m.monitorSync();
             assert.deepEqual(ms.map((h) => h.sessionId), [sid]);
             assert.deepEqual((await m.history(sid)).map((x) => x.content), ['watched']);
+            // the subscription is renewed after a reconnect
+            const cu = m.once('catchup');
+            m.drop();
+            await cu;
+            await until(async () => (await m.monitorSync()).length === 1, 5000, 'monitoring again');
+            await a.sendText(b.user, 'watched again');
+            await until(() => mon.length === 2, 5000, 'monitor push after the reconnect');
             await m.monitorStop(sid);
             await assert.rejects(a.monitorStart(sid), (e) => e.code === EC.CONN_ACCESS_DENIED);
         });
@@ -237,14 +244,17 @@ for (const transport of TRANSPORTS) {
             };
             const b = await login(uid('u'), { connector });
             const got = collect(b, 'message');
+            const ctl = collect(b, 'msgctrl');
+            const pages = collect(b, 'hotsessions');
             const catchups = collect(b, 'catchup');
-            await a.sendText(b.user, 'before');
+            const first = await a.sendText(b.user, 'before');
             await until(() => got.length === 1, 5000, 'first push');
             let open;
             gate = new Promise((r) => (open = r));
             b.drop();
             await a.sendText(b.user, 'while away 1');
             await a.sendText(b.user, 'while away 2');
+            await a.edit(first.sessionId, first.seqId, 'before, edited');
             gate = null;
             open();
             await until(() => got.length === 3, 10000, 'catch-up');
@@ -252,6 +262,8 @@ for (const transport of TRANSPORTS) {
             await sleep(300);
             assert.deepEqual(got.map((m) => [m.content, m.seqId, m.catchup]), [['before', 1, false], ['while away 1', 2, true], ['while away 2', 3, true]]);
             assert.equal(catchups[1], null);
+            assert.deepEqual(ctl.map((c) => [c.action, c.seqId, c.content, c.catchup]), [['edit', 1, 'before, edited', true]], 'the control notice from the high-priority queue');
+            assert.ok(pages.at(-1).some((h) => h.sessionId === first.sessionId), 'the catch-up reported its hot-session page');
         });
     });
 }
@@ -348,6 +360,7 @@ for (const transport of TRANSPORTS) describe(`failure paths over ${transport}`, 
             srv.resume(); // the server reads and stores the first copy, then sees the close
         }
         const ack = await p; // resent with DUP on the new connection: the original ack
+        assert.equal(a.stats().resends, 1, 'one resend (with DUP)');
         assert.equal(ack.seqId, 1);
         await until(() => got.length >= 1, 10000, 'delivery');
         await sleep(800);

@@ -108,3 +108,28 @@ test('a refused login rejects connect() with the code and a reason', async () =>
     const c = new OmtpClient({ host: 'x', port: 1, user: 'alice', password: 'p', connector });
     await assert.rejects(c.connect(), (e) => e.code === 7 && /retry in 3 s/.test(e.message));
 });
+
+test('a push that arrives during the first sync is delivered once, after it; older history is not replayed', async () => {
+    const sid = 'SC_alice_bob';
+    const msg = (seq) => ({ sessionId: sid, seqId: seq, timestamp: seq, from: 'bob', to: 'alice', content: `m${seq}`, contentType: 1 });
+    const pack = (seq) => ({ header: { type: 14, version: 1, flags: 0, packId: `p${seq}` }, payload: encode(schema.MsgReq, msg(seq)) });
+    const { connector } = scripted((p, reply, conn, h) => {
+        login(p, reply);
+        if (p.header.type === PT.HOTSESSION_SYNC) {
+            const ts = decodePayload(19, false, p.payload).body.timestamp;
+            // the push of seq 5 comes first, then the hot sessions that already include it
+            if (ts === 0) reply(14, 0, 'p5', schema.MsgReq, msg(5));
+            reply(19, FLAG.ACK, p.header.packId, schema.HotSessionResp, ts === 0 ? { code: 0, timestamp: 10, sessions: [{ sessionId: sid, readSeqId: 0, unreadCount: 5, lastMsgs: [pack(5)], attribute: '{}' }] } : { code: 0, timestamp: 10, sessions: [] });
+        }
+        if (p.header.type === PT.HIGH_PRIOR_MSG_SYNC) reply(20, FLAG.ACK, p.header.packId, schema.MsgHighPrioritySyncResp, { code: 0, lastSeqId: 0, msgs: [] });
+    });
+    const c = new OmtpClient({ host: 'x', port: 1, user: 'alice', password: 'p', connector, keepaliveMs: 0 });
+    const got = [];
+    c.on('message', (m) => got.push([m.seqId, m.catchup]));
+    const done = c.once('catchup');
+    await c.connect();
+    assert.equal(await done, null);
+    assert.deepEqual(got, [[5, false]], 'the live push once, no replay of seqs 1..4');
+    assert.equal(c.sessionSeq(sid), 5);
+    c.close();
+});
