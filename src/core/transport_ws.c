@@ -34,7 +34,7 @@
 
 #include "proto/omtp_frame.h"
 
-#define FILE_CHUNK (64 * 1024) /* bytes of a file read and queued per drain */
+#define FILE_CHUNK (32 * 1024) /* bytes of a file read and queued per drain */
 
 enum { PH_HTTP, PH_OPEN, PH_FILE, PH_DONE };
 
@@ -42,12 +42,12 @@ struct ws {
     uint8_t phase;
     bool secure;     /* wss: the bytes go through tls */
     bool close_sent; /* a close frame went out: nothing more is sent */
+    int fd;          /* PH_FILE */
     omtp_tls_conn *tls;
     omtp_ws_req *req;   /* PH_HTTP */
     omtp_ws_frames fr;  /* PH_OPEN */
-    uint64_t msg_len;   /* bytes of the binary message being received */
+    uint32_t msg_len;   /* bytes of the binary message being received (<= max_frame) */
     unsigned frames;    /* OMTP frames run during this input */
-    int fd;             /* PH_FILE */
     uint64_t file_left; /* bytes of the file still to send */
 };
 
@@ -90,9 +90,9 @@ static int sink_data(void *arg, const uint8_t *p, size_t n)
     if (c->state == OMTP_CONN_CLOSING)
         return 0;
     omtp_frame_reader *rd = omtp_conn_reader(c);
-    ws->msg_len += n;
-    if (ws->msg_len > rd->max_frame) /* wslay checked the frame heads already */
+    if ((uint64_t)ws->msg_len + n > rd->max_frame) /* checked on the frame heads already */
         return OMTP_WS_CLOSE_TOO_BIG;
+    ws->msg_len += (uint32_t)n;
     if (omtp_frame_reader_feed(rd, p, n)) {
         omtp_conn_abort(c, "out of memory for input");
         return 0;
@@ -125,6 +125,9 @@ static int sink_end(void *arg)
         return OMTP_WS_CLOSE_PROTOCOL;
     }
     ws->frames += omtp_conn_run_frames(c);
+    /* a LOGIN just succeeded: the next message may already be in this read */
+    if (ws->fr.max_msg != rd->max_frame)
+        omtp_ws_frames_set_limit(&ws->fr, rd->max_frame);
     return 0;
 }
 
@@ -271,15 +274,15 @@ static void upgrade(omtp_conn *c, const omtp_ws_decision *d)
     free(ws->req);
     ws->req = NULL;
     ws->phase = PH_OPEN;
-    omtp_ws_sink sink = {.arg = c, .data = sink_data, .end = sink_end, .emit = sink_emit};
-    omtp_ws_frames_init(&ws->fr, &sink, omtp_conn_reader(c)->max_frame);
+    static const omtp_ws_sink sink = {.data = sink_data, .end = sink_end, .emit = sink_emit};
+    omtp_ws_frames_init(&ws->fr, &sink, c, omtp_conn_reader(c)->max_frame);
     ws_emit(c, NULL, (const uint8_t *)head, (size_t)n);
 }
 
 static void frames_in(omtp_conn *c, const uint8_t *p, size_t n)
 {
     struct ws *ws = ws_of(c);
-    ws->fr.max_msg = omtp_conn_reader(c)->max_frame; /* max_prelogin_frame until login */
+    omtp_ws_frames_set_limit(&ws->fr, omtp_conn_reader(c)->max_frame); /* prelogin until login */
     if (!omtp_ws_frames_feed(&ws->fr, p, n) || c->state == OMTP_CONN_CLOSING)
         return;
     ws->close_sent = true; /* ws_frames sent the close (or its echo) */

@@ -1,37 +1,75 @@
 /*
  * ws_frames.c - RFC 6455 frames of one server connection on wslay's event
  * API (ws_frames.h): wslay parses and checks the frames and answers control
- * frames; this file hands binary data to the sink, refuses text, and frees
- * the context between messages.
+ * frames; this file hands binary data to the sink, refuses text, adds up
+ * fragments against the limit, and frees the context between messages.
  */
 #include "ws_frames.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <wslay/wslay.h>
+
+/* Exists while the connection is inside a frame or message. */
+struct omtp_ws_rx {
+    wslay_event_context_ptr ctx;
+    omtp_ws_frames *f;
+    /* bytes fed since the context was made, bytes of the frames completed:
+     * equal (and no message open) = nothing pending inside wslay */
+    uint64_t fed, framed, cur_frame;
+    uint64_t msg_total; /* payload bytes announced by this message's frames */
+    const uint8_t *in;  /* the bytes being fed */
+    size_t in_len;
+    bool in_msg;   /* inside a (fragmented) data message */
+    bool cur_ctrl; /* the frame being received is a control frame */
+};
+
+/* Contexts of connections that went idle on a message boundary, ready for
+ * the next message of any connection: a wslay context in that state is as
+ * good as new, and making one costs two 4 KiB allocations. Bounded (8 x
+ * ~8.5 KiB); loop thread only (the fuzz target is single-threaded too). */
+#define RX_CACHE 8
+static struct omtp_ws_rx *rx_cache[RX_CACHE];
+static int rx_cached;
+
+static void rx_release(struct omtp_ws_rx *rx, bool clean)
+{
+    if (clean && rx_cached < RX_CACHE) {
+        wslay_event_context_ptr ctx = rx->ctx;
+        memset(rx, 0, sizeof(*rx));
+        rx->ctx = ctx;
+        rx_cache[rx_cached++] = rx;
+        return;
+    }
+    wslay_event_context_free(rx->ctx);
+    free(rx);
+}
+
+static struct omtp_ws_rx *rx_get(void);
 
 static void fail(omtp_ws_frames *f, int code)
 {
     if (f->close_code || f->peer_closed)
         return;
-    f->close_code = code;
-    if (f->ctx) {
-        wslay_event_queue_close(f->ctx, (uint16_t)code, NULL, 0);
-        wslay_event_shutdown_read(f->ctx);
+    f->close_code = (uint16_t)code;
+    if (f->rx) {
+        wslay_event_queue_close(f->rx->ctx, (uint16_t)code, NULL, 0);
+        wslay_event_shutdown_read(f->rx->ctx);
     }
 }
 
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *u)
 {
     (void)flags;
-    omtp_ws_frames *f = u;
-    if (!f->in_len) {
+    struct omtp_ws_rx *rx = u;
+    if (!rx->in_len) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
-    size_t n = f->in_len < len ? f->in_len : len;
-    memcpy(buf, f->in, n);
-    f->in += n;
-    f->in_len -= n;
+    size_t n = rx->in_len < len ? rx->in_len : len;
+    memcpy(buf, rx->in, n);
+    rx->in += n;
+    rx->in_len -= n;
     return (ssize_t)n;
 }
 
@@ -39,8 +77,8 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
                        void *u)
 {
     (void)flags;
-    omtp_ws_frames *f = u;
-    if (f->sink.emit(f->sink.arg, data, len)) {
+    struct omtp_ws_rx *rx = u;
+    if (rx->f->sink->emit(rx->f->arg, data, len)) {
         wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
         return -1;
     }
@@ -58,22 +96,23 @@ static void on_start(wslay_event_context_ptr ctx,
                      const struct wslay_event_on_frame_recv_start_arg *a, void *u)
 {
     (void)ctx;
-    omtp_ws_frames *f = u;
-    f->cur_frame = head_len(a->payload_length) + a->payload_length;
-    f->cur_ctrl = a->opcode >= 8; /* wslay buffers these and answers them itself */
+    struct omtp_ws_rx *rx = u;
+    omtp_ws_frames *f = rx->f;
+    rx->cur_frame = head_len(a->payload_length) + a->payload_length;
+    rx->cur_ctrl = a->opcode >= 8; /* wslay buffers these and answers them itself */
     if (a->opcode == WSLAY_TEXT_FRAME) {
         fail(f, OMTP_WS_CLOSE_UNSUPPORTED); /* OMTP is binary */
         return;
     }
     if (a->opcode == WSLAY_BINARY_FRAME || a->opcode == WSLAY_CONTINUATION_FRAME) {
         if (a->opcode == WSLAY_BINARY_FRAME)
-            f->msg_total = 0;
-        f->in_msg = true;
+            rx->msg_total = 0;
+        rx->in_msg = true;
         /* wslay checks one frame's head against the limit; without its
          * buffering it does not add up fragments: the sum is checked here,
          * also on the head, before the fragment's payload is taken */
-        f->msg_total += a->payload_length;
-        if (f->msg_total > f->max_msg)
+        rx->msg_total += a->payload_length;
+        if (rx->msg_total > f->max_msg)
             fail(f, OMTP_WS_CLOSE_TOO_BIG);
     }
 }
@@ -82,11 +121,12 @@ static void on_chunk(wslay_event_context_ptr ctx,
                      const struct wslay_event_on_frame_recv_chunk_arg *a, void *u)
 {
     (void)ctx;
-    omtp_ws_frames *f = u;
+    struct omtp_ws_rx *rx = u;
+    omtp_ws_frames *f = rx->f;
     /* control frames (even between fragments) are wslay's, not data */
-    if (!f->in_msg || f->cur_ctrl || f->close_code || f->peer_closed || !a->data_length)
+    if (!rx->in_msg || rx->cur_ctrl || f->close_code || f->peer_closed || !a->data_length)
         return;
-    int rc = f->sink.data(f->sink.arg, a->data, a->data_length);
+    int rc = f->sink->data(f->arg, a->data, a->data_length);
     if (rc)
         fail(f, rc);
 }
@@ -94,21 +134,22 @@ static void on_chunk(wslay_event_context_ptr ctx,
 static void on_end(wslay_event_context_ptr ctx, void *u)
 {
     (void)ctx;
-    omtp_ws_frames *f = u;
-    f->framed += f->cur_frame;
-    f->cur_frame = 0;
+    struct omtp_ws_rx *rx = u;
+    rx->framed += rx->cur_frame;
+    rx->cur_frame = 0;
 }
 
 static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
                    void *u)
 {
     (void)ctx;
-    omtp_ws_frames *f = u;
+    struct omtp_ws_rx *rx = u;
+    omtp_ws_frames *f = rx->f;
     if (a->opcode == WSLAY_BINARY_FRAME) {
-        f->in_msg = false;
+        rx->in_msg = false;
         if (f->close_code || f->peer_closed)
             return;
-        int rc = f->sink.end(f->sink.arg);
+        int rc = f->sink->end(f->arg);
         if (rc)
             fail(f, rc);
     } else if (a->opcode == WSLAY_CONNECTION_CLOSE) {
@@ -126,40 +167,62 @@ static const struct wslay_event_callbacks callbacks = {
     .on_msg_recv_callback = on_msg,
 };
 
-void omtp_ws_frames_init(omtp_ws_frames *f, const omtp_ws_sink *sink, uint64_t max_msg)
+static struct omtp_ws_rx *rx_get(void)
+{
+    if (rx_cached)
+        return rx_cache[--rx_cached];
+    struct omtp_ws_rx *rx = calloc(1, sizeof(*rx));
+    if (!rx || wslay_event_context_server_init(&rx->ctx, &callbacks, rx)) {
+        free(rx);
+        return NULL;
+    }
+    wslay_event_config_set_no_buffering(rx->ctx, 1); /* data goes to the sink as it comes */
+    return rx;
+}
+
+void omtp_ws_frames_init(omtp_ws_frames *f, const omtp_ws_sink *sink, void *arg, uint32_t max_msg)
 {
     memset(f, 0, sizeof(*f));
-    f->sink = *sink;
+    f->sink = sink;
+    f->arg = arg;
     f->max_msg = max_msg;
 }
 
 void omtp_ws_frames_free(omtp_ws_frames *f)
 {
-    if (f->ctx)
-        wslay_event_context_free(f->ctx);
-    f->ctx = NULL;
+    if (!f->rx)
+        return;
+    rx_release(f->rx, false); /* maybe inside a message: not reusable */
+    f->rx = NULL;
+}
+
+void omtp_ws_frames_set_limit(omtp_ws_frames *f, uint32_t max_msg)
+{
+    f->max_msg = max_msg;
+    if (f->rx)
+        wslay_event_config_set_max_recv_msg_length(f->rx->ctx, max_msg);
 }
 
 int omtp_ws_frames_feed(omtp_ws_frames *f, const uint8_t *p, size_t n)
 {
     if (f->close_code || f->peer_closed || f->failed)
         return 1;
-    if (!f->ctx) {
-        if (wslay_event_context_server_init(&f->ctx, &callbacks, f)) {
-            f->ctx = NULL;
+    if (!f->rx) {
+        if (!(f->rx = rx_get())) {
             f->failed = true;
             return 1;
         }
-        wslay_event_config_set_no_buffering(f->ctx, 1); /* data goes to the sink as it comes */
-        f->fed = f->framed = 0;
+        f->rx->f = f;
     }
-    wslay_event_config_set_max_recv_msg_length(f->ctx, f->max_msg);
-    f->in = p;
-    f->in_len = n;
-    f->fed += n;
-    int r = wslay_event_recv(f->ctx);
-    f->in = NULL;
-    f->in_len = 0;
+    struct omtp_ws_rx *rx = f->rx;
+    wslay_event_context_ptr ctx = rx->ctx;
+    wslay_event_config_set_max_recv_msg_length(ctx, f->max_msg);
+    rx->in = p;
+    rx->in_len = n;
+    rx->fed += n;
+    int r = wslay_event_recv(ctx);
+    rx->in = NULL;
+    rx->in_len = 0;
     if (r == WSLAY_ERR_NOMEM) {
         f->failed = true;
         return 1;
@@ -172,19 +235,19 @@ int omtp_ws_frames_feed(omtp_ws_frames *f, const uint8_t *p, size_t n)
             f->close_code = OMTP_WS_CLOSE_PROTOCOL;
             uint8_t cf[4];
             omtp_ws_close_frame(cf, OMTP_WS_CLOSE_PROTOCOL);
-            f->sink.emit(f->sink.arg, cf, sizeof(cf));
+            f->sink->emit(f->arg, cf, sizeof(cf));
         }
         return 1;
     }
-    bool wslay_closing = !wslay_event_get_read_enabled(f->ctx) && !f->close_code && !f->peer_closed;
-    wslay_event_send(f->ctx); /* pong, the close echo, a close wslay or fail() queued */
-    if (wslay_closing)        /* wslay refused something itself: unmasked (1002), too big (1009) */
-        f->close_code = wslay_event_get_status_code_sent(f->ctx);
+    bool wslay_closing = !wslay_event_get_read_enabled(ctx) && !f->close_code && !f->peer_closed;
+    wslay_event_send(ctx); /* pong, the close echo, a close wslay or fail() queued */
+    if (wslay_closing)     /* wslay refused something itself: unmasked (1002), too big (1009) */
+        f->close_code = wslay_event_get_status_code_sent(ctx);
     if (f->close_code || f->peer_closed)
         return 1;
-    if (f->fed == f->framed && !f->in_msg && !wslay_event_want_write(f->ctx)) {
-        wslay_event_context_free(f->ctx); /* between messages: keep nothing */
-        f->ctx = NULL;
+    if (rx->fed == rx->framed && !rx->in_msg && !wslay_event_want_write(ctx)) {
+        rx_release(rx, true); /* between messages: keep nothing */
+        f->rx = NULL;
     }
     return 0;
 }

@@ -16,10 +16,11 @@
  * the connection is inside a frame or message (or has a control frame to
  * answer): after input that ended on a message boundary it is freed and the
  * next input makes a new one (omtp_ws_frames_feed). An idle connection
- * keeps only struct omtp_ws_frames (a few words).
+ * keeps only struct omtp_ws_frames (32 bytes).
  *
- * Threading: none of its own; the loop thread (transport_ws.c) or the fuzz
- * target (tests/fuzz/fuzz_ws.c) drives it.
+ * Threading: the loop thread (transport_ws.c) or the fuzz target
+ * (tests/fuzz/fuzz_ws.c) drives it; a small cache of idle wslay contexts
+ * (ws_frames.c) is shared by the connections of that one thread.
  */
 #ifndef OMTP_WS_FRAMES_H
 #define OMTP_WS_FRAMES_H
@@ -39,8 +40,8 @@ enum {
     OMTP_WS_CLOSE_INTERNAL = 1011,
 };
 
+/* What the frames go to (a static table; `arg` is per connection). */
 typedef struct omtp_ws_sink {
-    void *arg;
     /* A binary message's bytes (several calls per message); 0, or a close
      * code to end the connection with. */
     int (*data)(void *arg, const uint8_t *p, size_t n);
@@ -50,25 +51,26 @@ typedef struct omtp_ws_sink {
     int (*emit)(void *arg, const uint8_t *p, size_t n);
 } omtp_ws_sink;
 
+struct omtp_ws_rx; /* wslay's context and the input accounting (ws_frames.c) */
+
+/* Per connection, kept small: 32 bytes while idle. */
 typedef struct omtp_ws_frames {
-    struct wslay_event_context *ctx; /* NULL while idle */
-    omtp_ws_sink sink;
-    uint64_t max_msg; /* the limit of a message (1009 above) */
-    /* input accounting, to know when the context can go */
-    uint64_t fed, framed, cur_frame;
-    uint64_t msg_total; /* payload bytes announced by the frames of this message */
-    const uint8_t *in;
-    size_t in_len;
-    bool in_msg;      /* inside a fragmented data message */
-    bool cur_ctrl;    /* the frame being received is a control frame */
-    int close_code;   /* the code to close with (the first error), 0 none */
-    int peer_code;    /* the peer sent close with this code (1005 = none) */
-    bool peer_closed; /* the peer sent close */
-    bool failed;      /* out of memory */
+    struct omtp_ws_rx *rx; /* NULL while idle (between messages) */
+    const omtp_ws_sink *sink;
+    void *arg;
+    uint32_t max_msg;    /* the limit of a message (1009 above) */
+    uint16_t close_code; /* the code closed with (the first error), 0 none */
+    uint16_t peer_code;  /* the peer sent close with this code (1005 = none) */
+    bool peer_closed;    /* the peer sent close */
+    bool failed;         /* out of memory */
 } omtp_ws_frames;
 
-void omtp_ws_frames_init(omtp_ws_frames *f, const omtp_ws_sink *sink, uint64_t max_msg);
+void omtp_ws_frames_init(omtp_ws_frames *f, const omtp_ws_sink *sink, void *arg, uint32_t max_msg);
 void omtp_ws_frames_free(omtp_ws_frames *f);
+
+/* Changes the message limit (at login: max_prelogin_frame -> max_frame),
+ * also in the middle of a feed. */
+void omtp_ws_frames_set_limit(omtp_ws_frames *f, uint32_t max_msg);
 
 /* Feeds n bytes read from the client. Returns 0 while the connection goes
  * on; otherwise it ends: f->close_code (a close frame with it went to

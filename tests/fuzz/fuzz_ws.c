@@ -81,8 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(r);
     } else if (target == 1) {
         omtp_ws_frames f;
-        omtp_ws_sink sink = {.data = sink_data, .end = sink_end, .emit = sink_emit};
-        omtp_ws_frames_init(&f, &sink, MAX_MSG);
+        static const omtp_ws_sink sink = {.data = sink_data, .end = sink_end, .emit = sink_emit};
+        omtp_ws_frames_init(&f, &sink, NULL, MAX_MSG);
         got = 0;
         for (size_t off = 0; off < size; off += chunk) {
             size_t n = size - off < chunk ? size - off : chunk;
