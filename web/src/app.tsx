@@ -21,6 +21,8 @@ export function App() {
   }
 
   const open = chat.openId ? chat.conv(chat.openId) : null;
+  const unread = chat.list().reduce((n, c) => n + c.unread, 0);
+  document.title = unread ? `(${unread}) omtp chat` : 'omtp chat';
   return (
     <div class={'shell' + (open ? ' has-open' : '')}>
       <Banner chat={chat} />
