@@ -141,7 +141,10 @@ export class Chat {
     this.readTimer = null;
     this.client?.close();
     this.client = null;
+    this.rc = null;
     this.convs.clear();
+    this.groupNames.clear();
+    this.online.clear();
     this.openId = '';
     this.link = 'connecting';
     this.changed();
