@@ -15,8 +15,8 @@
  * (1000; 1001 when the server stops).
  *
  * State: struct ws per connection (a few dozen bytes plus, while inside a
- * message, wslay's context; the request parser only until the request is
- * answered; an open file only while it is sent), freed in ws_close. Loop
+ * message, wslay's context; the request parser from the first bytes until
+ * the request is answered; an open file only while it is sent), freed in ws_close. Loop
  * thread only (the scratch read buffer is shared by the loop's connections).
  */
 #include "core.h"
@@ -138,14 +138,9 @@ static int ws_open_common(omtp_conn *c, bool secure)
         return OMTP_ENOMEM;
     ws->fd = -1;
     ws->secure = secure;
-    ws->req = malloc(sizeof(*ws->req));
-    if (!ws->req) {
-        free(ws);
-        return OMTP_ENOMEM;
-    }
-    omtp_ws_req_init(ws->req);
+    /* the request parser comes with the first bytes (ws_in): thousands of
+     * connections accepted in a burst hold none until they speak */
     if (secure && !(ws->tls = omtp_tls_conn_new(c))) {
-        free(ws->req);
         free(ws);
         return OMTP_ENOMEM;
     }
@@ -309,6 +304,13 @@ static void ws_in(omtp_conn *c, const uint8_t *p, size_t n)
     struct ws *ws = ws_of(c);
     ws->frames = 0;
     if (ws->phase == PH_HTTP) {
+        if (!ws->req) {
+            if (!(ws->req = malloc(sizeof(*ws->req)))) {
+                omtp_conn_abort(c, "out of memory");
+                return;
+            }
+            omtp_ws_req_init(ws->req);
+        }
         size_t used = omtp_ws_req_feed(ws->req, p, n);
         if (ws->req->state == OMTP_WS_REQ_BAD) {
             http_refuse(c, ws->req->status,
@@ -326,6 +328,10 @@ static void ws_in(omtp_conn *c, const uint8_t *p, size_t n)
                 if (used < n && c->state != OMTP_CONN_CLOSING)
                     frames_in(c, p + used, n - used);
             }
+        }
+        if (ws->phase != PH_HTTP && ws->req) { /* answered: the parser goes */
+            free(ws->req);
+            ws->req = NULL;
         }
     } else if (ws->phase == PH_OPEN) {
         frames_in(c, p, n);
