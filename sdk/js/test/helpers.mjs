@@ -107,16 +107,23 @@ export class Server {
     get wsUrl() {
         return this.wsPort ? `ws://127.0.0.1:${this.wsPort}/ws` : null;
     }
+    /**
+     * Stops omtpd (SIGTERM) and checks that it shut down cleanly: exit status
+     * 0, so that an ASan build's leak or error report fails the test.
+     */
     async stop(signal = 'SIGTERM') {
         if (!this.proc) return;
         const p = this.proc;
         this.proc = null;
+        p.kill('SIGCONT');
         if (p.exitCode === null && p.signalCode === null) {
             p.kill(signal);
-            const t = setTimeout(() => p.kill('SIGKILL'), 10000);
+            const t = setTimeout(() => p.kill('SIGKILL'), 20000);
             await this.exited;
             clearTimeout(t);
         }
+        if (signal === 'SIGTERM' && p.exitCode !== 0)
+            throw new Error(`omtpd did not stop cleanly (exit ${p.exitCode}, signal ${p.signalCode}):\n${this.log.slice(-4000)}`);
     }
     pause() {
         this.proc.kill('SIGSTOP');
@@ -125,8 +132,11 @@ export class Server {
         this.proc.kill('SIGCONT');
     }
     async dispose() {
-        await this.stop();
-        rmSync(this.dir, { recursive: true, force: true });
+        try {
+            await this.stop();
+        } finally {
+            rmSync(this.dir, { recursive: true, force: true });
+        }
     }
 }
 
