@@ -14,7 +14,7 @@ CMAKE_ARGS ?=
 # cmake --build runs make below us: keep its output to the progress lines
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build build-asan build-fuzz build-release run check test test-asan fuzz interop format format-check bench clean install deb
+.PHONY: all deps build build-asan build-fuzz build-release web run check test test-asan fuzz interop format format-check bench clean install deb
 
 all: build
 
@@ -51,8 +51,13 @@ install: build
 deb: build
 	@bash scripts/deb.sh $(BUILD)
 
-# only what `make run` needs (omtpd, omtp, omtp-bench): a quicker first run
-run: deps
+# the web chat app (web/ -> web/dist, served by omtpd's WebSocket listener):
+# npm ci of the pinned toolchain, type check, vite build; skipped when current
+web: deps
+	@bash scripts/web.sh
+
+# only what `make run` needs (omtpd, omtp, omtp-bench, the web app): a quicker first run
+run: deps web
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS) --target omtpd omtp_cli omtp-bench
 	@bash scripts/run.sh $(BUILD)

@@ -70,6 +70,14 @@ static const struct setting settings[] = {
     S(tls_key, "PEM private key file for the TLS listener"),
     S(tls_port_file, "write the TLS listener's bound port number to this file"),
     S(tls_ciphers, "TLS 1.2 cipher list in OpenSSL syntax (empty = forward-secret AEAD only)"),
+    S(ws_listen, "HOST:PORT of the WebSocket listener: GET /ws upgrades, / serves web_root "
+                 "(empty = off)"),
+    S(ws_port_file, "write the WebSocket listener's bound port number to this file"),
+    S(wss_listen, "HOST:PORT of the WebSocket listener over TLS (tls_cert, tls_key; empty = off)"),
+    S(wss_port_file, "write the wss listener's bound port number to this file"),
+    S(ws_allowed_origins, "Origins allowed to open the WebSocket, comma list, * = any "
+                          "(empty = the listener's own http(s)://Host)"),
+    S(web_root, "directory of the built web app served at / (empty = no files, 404)"),
     U(max_conns, "most open connections, 0 = bounded by the fd limit"),
     U(max_frame, "largest frame in bytes, in and out (>= 32768; list replies are paged to fit)"),
     U(out_buf_cap, "unsent bytes queued per connection before it is closed"),

@@ -22,7 +22,13 @@ typedef struct omtp_config {
     char port_file[512];  /* write the bound port here (tests) */
     char tls_listen[128]; /* "" = no TLS listener */
     char tls_cert[512], tls_key[512];
-    char tls_port_file[512];      /* write the TLS listener's bound port here */
+    char tls_port_file[512];       /* write the TLS listener's bound port here */
+    char ws_listen[128];           /* WebSocket + web app listener (docs/websocket.md); "" = off */
+    char ws_port_file[512];        /* write the WebSocket listener's bound port here */
+    char wss_listen[128];          /* the same over TLS (tls_cert, tls_key); "" = off */
+    char wss_port_file[512];       /* write the wss listener's bound port here */
+    char ws_allowed_origins[1024]; /* comma list, "*" = any; "" = the listener's own origin */
+    char web_root[512];            /* the built web app's directory; "" = no files (404) */
     char tls_ciphers[512];        /* TLS 1.2 cipher list (OpenSSL syntax); "" = ECDHE + AEAD only */
     uint32_t max_conns;           /* 0 = unlimited (bounded by the fd limit) */
     uint32_t max_frame;           /* bytes, default 1 MiB */
