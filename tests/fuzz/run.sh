@@ -11,6 +11,7 @@ BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 SECS=${OMTP_FUZZ_SECONDS:-20}
 HERE=$(cd "$(dirname "$0")" && pwd)
 TARGETS=(frame payload transform json ws)
+TARGETS+=(logline) # util/log.h JSON records
 status=0
 summary=()
 for t in "${TARGETS[@]}"; do
