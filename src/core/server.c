@@ -73,7 +73,7 @@ struct omtp_server_impl {
     uv_tcp_t ws_listener, wss_listener; /* ws_listen, wss_listen (transport_ws.c) */
     bool ws_listening, wss_listening;
     SSL_CTX *ssl_ctx;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     uv_timer_t tick;
     uv_timer_t shutdown_watchdog; /* shutdown_timeout_s (omtp_server_stop) */
     bool watchdog_started;
@@ -608,6 +608,22 @@ static void on_signal(uv_signal_t *h, int signum)
     omtp_server_stop(s);
 }
 
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    omtp_server *s = h->data;
+    if (!s->stopping)
+        omtp_server_reload(s);
+}
+
+void omtp_server_parts_reload(omtp_server *s)
+{
+    struct omtp_server_impl *im = s->impl;
+    for (size_t k = 0; k < im->nparts; k++)
+        if (im->part_started[k] && im->parts[k].reload)
+            im->parts[k].reload(s);
+}
+
 /* Starts the parts of phase `at` in table order. */
 static int start_parts(omtp_server *s, int at, char *why, size_t whylen)
 {
@@ -759,6 +775,9 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg,
     im->sigint.data = im->sigterm.data = s;
     uv_signal_start(&im->sigint, on_signal, SIGINT);
     uv_signal_start(&im->sigterm, on_signal, SIGTERM);
+    uv_signal_init(loop, &im->sighup);
+    im->sighup.data = s;
+    uv_signal_start(&im->sighup, on_sighup, SIGHUP);
     uv_timer_init(loop, &im->tick);
     im->tick.data = s;
     im->wheel_tick = uv_now(loop) / TICK_MS;
@@ -803,6 +822,7 @@ static void finish_shutdown(omtp_server *s)
     uv_close((uv_handle_t *)&im->flush_prepare, NULL);
     uv_close((uv_handle_t *)&im->sigint, NULL);
     uv_close((uv_handle_t *)&im->sigterm, NULL);
+    uv_close((uv_handle_t *)&im->sighup, NULL);
 }
 
 void omtp_server_stop(omtp_server *s)
