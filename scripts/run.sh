@@ -56,15 +56,6 @@ if [ -n "$HTTP" ]; then
   fi
 fi
 
-if [ -n "$WS_LISTEN" ]; then
-  wh=${WS_LISTEN%:*} wp=${WS_LISTEN##*:}
-  if [ "$wp" != 0 ] && (exec 3<>"/dev/tcp/${wh:-127.0.0.1}/$wp") 2>/dev/null; then
-    echo "run.sh: something already listens on $WS_LISTEN (the WebSocket port; another make run?)." >&2
-    echo "Stop it, or pick another: OMTP_WS_LISTEN=127.0.0.1:9101 make run (empty = no WebSocket)" >&2
-    exit 1
-  fi
-fi
-
 mkdir -p "$DATA"
 if [ ! -e "$DATA/omtp.db" ] && [ ! -e "$DEMO" ]; then
   "$OMTPD" init --data-dir "$DATA" >/dev/null
