@@ -104,6 +104,9 @@ typedef struct omtp_hot_rec {
     omtp_msg_rec last;  /* the last visible (not deleted) message */
     tars_str attribute; /* JSON object of the user's session attributes, "{}" if none */
     int64_t changedUs;  /* the cursor value of this item */
+    /* newest unread message mentioning the user, 0 = none: not filled by
+     * hot_sessions (the mention_seq op reads it; HotSessionItem tag 5) */
+    int64_t mentionSeqId;
 } omtp_hot_rec;
 typedef TARS_LIST_OF(omtp_hot_rec) omtp_hot_rec_list;
 
