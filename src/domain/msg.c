@@ -260,8 +260,8 @@ static int refs_store(omtp_db *db, send_job *j)
     omtp_MsgReq *msg = &j->m.msg;
     if (msg->replyTo == 0 && msg->mentions.n == 0)
         return 0;
-    int rc = omtp_db_msg_refs_set(db, msg->sessionId.data, msg->seqId, msg->replyTo,
-                                  &msg->mentions);
+    int rc =
+        omtp_db_msg_refs_set(db, msg->sessionId.data, msg->seqId, msg->replyTo, &msg->mentions);
     bool all = false;
     for (uint32_t i = 0; i < msg->mentions.n; i++)
         all = all || tars_str_eq(&msg->mentions.items[i], OMTP_MENTION_ALL);
@@ -465,12 +465,12 @@ static int refs_prepare(send_job *j, int type)
         tars_str *e = &l->items[i];
         bool all = tars_str_eq(e, OMTP_MENTION_ALL);
         if (all && type != PT_MSG_GROUP_CHAT)
-            return FAIL(j, OMTP_EC_PARAM, "MsgReq.mentions: \"" OMTP_MENTION_ALL
-                                          "\" is for group chats only");
+            return FAIL(j, OMTP_EC_PARAM,
+                        "MsgReq.mentions: \"" OMTP_MENTION_ALL "\" is for group chats only");
         if (!all && !omtp_id_valid_n(e->data, e->len))
             return FAIL(j, OMTP_EC_PARAM,
-                        "MsgReq.mentions[%u] is not a user id (" OMTP_ID_RULE ") nor \"" OMTP_MENTION_ALL
-                        "\"",
+                        "MsgReq.mentions[%u] is not a user id (" OMTP_ID_RULE
+                        ") nor \"" OMTP_MENTION_ALL "\"",
                         i);
         bool seen = false;
         for (uint32_t k = 0; k < kept && !seen; k++)

@@ -56,7 +56,6 @@
  * only; docs/protocol.md, Extensions: mentions) */
 #define OMTP_MENTION_ALL "@all"
 
-
 /* Why a send was refused, where the OMTP code alone does not say which
  * party is missing (the HTTP API answers each with its own 404/403). */
 enum omtp_dom_reason {

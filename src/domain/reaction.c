@@ -69,8 +69,8 @@ bool omtp_reaction_emoji_valid(const char *e, size_t len)
 static int agg_add(tars_strs_map *m, const tars_str *emoji, const tars_str *user)
 {
     uint32_t k = 0;
-    while (k < m->n && !(m->keys[k].len == emoji->len &&
-                         memcmp(m->keys[k].data, emoji->data, emoji->len) == 0))
+    while (k < m->n &&
+           !(m->keys[k].len == emoji->len && memcmp(m->keys[k].data, emoji->data, emoji->len) == 0))
         k++;
     if (k == m->n) {
         if (m->n >= OMTP_LIMIT_REACTION_EMOJIS)
@@ -176,10 +176,10 @@ typedef struct react_job {
     omtp_ReactionNotice notice; /* sessionId, seqId, userId, emoji, op */
     int code;
     char desc[DESC_MAX];
-    int type;               /* the message's packet type */
-    tars_str party[2];      /* single chat / business: the parties */
-    omtp_members *cached;   /* group: members from the cache, or */
-    tars_str_list fetched;  /* fetched by the work item */
+    int type;              /* the message's packet type */
+    tars_str party[2];     /* single chat / business: the parties */
+    omtp_members *cached;  /* group: members from the cache, or */
+    tars_str_list fetched; /* fetched by the work item */
 } react_job;
 
 static void job_free(react_job *j)
@@ -215,8 +215,7 @@ static int react_work(omtp_db *db, void *arg)
     if (rc != 0 && rc != OMTP_ENOTFOUND)
         return rc;
     if (!allowed)
-        return refuse(j, OMTP_EC_MSG_FORBIDDEN, "'%s' is not a member of session %s", j->user,
-                      sid);
+        return refuse(j, OMTP_EC_MSG_FORBIDDEN, "'%s' is not a member of session %s", j->user, sid);
     omtp_msg_rec m;
     rc = omtp_db_msg_get(db, sid, seq, &m);
     if (rc == OMTP_ENOTFOUND)
@@ -240,8 +239,8 @@ static int react_work(omtp_db *db, void *arg)
     if (j->notice.op == OMTP_REACTION_ADD) {
         rc = omtp_db_reaction_add(db, sid, seq, j->user, emoji, OMTP_LIMIT_REACTION_EMOJIS);
         if (rc == OMTP_EEXIST)
-            return refuse(j, OMTP_EC_PARAM, "'%s' already reacted with %s to message %lld",
-                          j->user, emoji, (long long)seq);
+            return refuse(j, OMTP_EC_PARAM, "'%s' already reacted with %s to message %lld", j->user,
+                          emoji, (long long)seq);
         if (rc == OMTP_ETOOBIG)
             return refuse(j, OMTP_EC_PARAM,
                           "message %lld already has %d different emoji; add one of those",
@@ -299,8 +298,7 @@ static void react_done(void *arg, int status)
     react_job *j = arg;
     if (status != 0 && j->code == 0) {
         j->code = status == OMTP_EDB ? OMTP_EC_SERVICE_UNAVAILABLE : OMTP_EC_DB_ERROR;
-        snprintf(j->desc, sizeof j->desc, "storage failed (%s); try again",
-                 omtp_strerror(status));
+        snprintf(j->desc, sizeof j->desc, "storage failed (%s); try again", omtp_strerror(status));
     }
     if (j->code == 0)
         LOG_DEBUG("reaction: %s %s %s on %s/%lld", j->user,

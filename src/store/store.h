@@ -204,8 +204,8 @@ typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
       (omtp_db * db, const char *sessionId, int64_t seqId, int64_t replyTo,                        \
        const tars_str_list *mentions),                                                             \
       (db, sessionId, seqId, replyTo, mentions))                                                   \
-    /* the mentioned users' membership rows of the session remember seqId as their newest         \
-     * mention (users NULL: every member but exceptId, i.e. "@all") */                            \
+    /* the mentioned users' membership rows of the session remember seqId as their newest          \
+     * mention (users NULL: every member but exceptId, i.e. "@all") */                             \
     X(mention_mark,                                                                                \
       (omtp_db * db, const char *sessionId, int64_t seqId, const tars_str_list *users,             \
        const char *exceptId),                                                                      \
@@ -213,7 +213,7 @@ typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
     /* the user's newest mention in the session above its read cursor, else 0 */                   \
     X(mention_seq, (omtp_db * db, const char *userId, const char *sessionId, int64_t *seq),        \
       (db, userId, sessionId, seq))                                                                \
-    /* adds userId's emoji to message seqId: OMTP_EEXIST if it is there already, OMTP_ETOOBIG     \
+    /* adds userId's emoji to message seqId: OMTP_EEXIST if it is there already, OMTP_ETOOBIG      \
      * when the message holds maxEmojis distinct emoji and this one is new */                      \
     X(reaction_add,                                                                                \
       (omtp_db * db, const char *sessionId, int64_t seqId, const char *userId, const char *emoji,  \

@@ -15,7 +15,8 @@ int pg_msg_refs_set(omtp_db *db, const char *sessionId, int64_t seqId, int64_t r
                     const tars_str_list *mentions)
 {
     pg_db *d = PGD(db);
-    tars_str text = {(char *)"", 0};
+    tars_str text = {NULL, 0};
+    tars_str_clear(&text); /* the shared empty string */
     if (mentions && omtp_mentions_join(mentions, &text) != 0)
         return OMTP_ENOMEM;
     pg_args a;

@@ -14,7 +14,8 @@ int sq_msg_refs_set(omtp_db *db, const char *sessionId, int64_t seqId, int64_t r
                     const tars_str_list *mentions)
 {
     sq_db *d = SQ(db);
-    tars_str text = {(char *)"", 0};
+    tars_str text = {NULL, 0};
+    tars_str_clear(&text); /* the shared empty string */
     if (mentions && omtp_mentions_join(mentions, &text) != 0)
         return OMTP_ENOMEM;
     sqlite3_stmt *st = sq_stmt(d, SQ_MSG_REFS_SET);
