@@ -13,8 +13,8 @@
 #include "omtp_sync.h"
 
 /* A ReactionReq of the arguments: 0 or OMTP_ENOMEM (r then freed). */
-static int reaction_req(omtp_ReactionReq *r, const char *session_id, int64_t seq,
-                        const char *emoji, int op)
+static int reaction_req(omtp_ReactionReq *r, const char *session_id, int64_t seq, const char *emoji,
+                        int op)
 {
     omtp_msg_init(&omtp_ReactionReq_desc, r);
     r->seqId = seq;
@@ -34,8 +34,8 @@ int omtp_client_react(omtp_client *c, const char *session_id, int64_t seq, const
         return OMTP_EINVAL;
     if (reaction_req(&r, session_id, seq, emoji, op))
         return OMTP_ENOMEM;
-    int rc = omtp_client_request(c, PT_MSG_REACTION, 0, &omtp_ReactionReq_desc, &r, 0, cb, ud,
-                                 NULL);
+    int rc =
+        omtp_client_request(c, PT_MSG_REACTION, 0, &omtp_ReactionReq_desc, &r, 0, cb, ud, NULL);
     omtp_msg_free(&omtp_ReactionReq_desc, &r);
     return rc;
 }
@@ -49,9 +49,8 @@ int omtp_sync_react(omtp_sync *c, const char *session_id, int64_t seq, const cha
         return OMTP_EINVAL;
     if (reaction_req(&r, session_id, seq, emoji, op))
         return OMTP_ENOMEM;
-    int rc =
-        omtp_sync_call(c, PT_MSG_REACTION, &omtp_ReactionReq_desc, &r, &omtp_CommonErrorCode_desc,
-                       out);
+    int rc = omtp_sync_call(c, PT_MSG_REACTION, &omtp_ReactionReq_desc, &r,
+                            &omtp_CommonErrorCode_desc, out);
     omtp_msg_free(&omtp_ReactionReq_desc, &r);
     return rc;
 }
