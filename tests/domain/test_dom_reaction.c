@@ -45,34 +45,6 @@ static void on_result(void *arg, const omtp_dom_result *res)
     }
 }
 
-typedef struct db_job {
-    int (*fn)(omtp_db *db, void *arg);
-    void *arg;
-    bool done;
-    int status;
-} db_job;
-
-static int db_job_work(omtp_db *db, void *arg)
-{
-    db_job *j = arg;
-    return j->fn(db, j->arg);
-}
-
-static void db_job_done(void *arg, int status)
-{
-    db_job *j = arg;
-    j->status = status;
-    j->done = true;
-}
-
-static int on_db(dom_fixture *f, int (*fn)(omtp_db *, void *), void *arg)
-{
-    db_job j = {.fn = fn, .arg = arg};
-    assert_int_equal(omtp_store_submit(f->srv.store, db_job_work, db_job_done, &j), 0);
-    assert_true(dom_wait(f, &j.done));
-    return j.status;
-}
-
 /* group GC_r: creator alice, members bob and carol (xavier is not one) */
 static int add_group_work(omtp_db *db, void *arg)
 {
@@ -94,7 +66,7 @@ static int setup(void **state)
     dom_fixture *f = dom_start(USERS);
     if (!f)
         return -1;
-    if (on_db(f, add_group_work, NULL) != 0)
+    if (dom_on_db(f, add_group_work, NULL) != 0)
         return -1;
     *state = f;
     return 0;
@@ -192,7 +164,7 @@ static int mention_work(omtp_db *db, void *arg)
 static int64_t mention_of(dom_fixture *f, const char *user, const char *sid)
 {
     mseq m = {user, sid, -1};
-    assert_int_equal(on_db(f, mention_work, &m), 0);
+    assert_int_equal(dom_on_db(f, mention_work, &m), 0);
     return m.seq;
 }
 
@@ -225,7 +197,7 @@ static void test_replies(void **state)
     assert_int_equal(a.code, OMTP_EC_PARAM);
 
     hist h = {.sid = sid};
-    assert_int_equal(on_db(f, hist_work, &h), 0);
+    assert_int_equal(dom_on_db(f, hist_work, &h), 0);
     assert_int_equal(h.l.n, 2); /* the refused ones were not stored */
     assert_int_equal(hist_msg(&h, 2)->replyTo, 1);
     assert_int_equal(hist_msg(&h, 1)->replyTo, 0);
@@ -254,7 +226,7 @@ static void test_mentions(void **state)
     assert_int_equal(mention_of(f, "bob", sid), a.seq);
     assert_int_equal(mention_of(f, "alice", sid), 0);
     hist h = {.sid = sid};
-    assert_int_equal(on_db(f, hist_work, &h), 0);
+    assert_int_equal(dom_on_db(f, hist_work, &h), 0);
     assert_int_equal(hist_msg(&h, a.seq)->mentions.n, 1); /* deduplicated */
     omtp_msg_rec_list_free(&h.l);
 
@@ -322,7 +294,7 @@ static void test_reactions(void **state)
 
     /* the aggregate: emoji in order of first reaction, users oldest first */
     hist h = {.sid = sid};
-    assert_int_equal(on_db(f, hist_work, &h), 0);
+    assert_int_equal(dom_on_db(f, hist_work, &h), 0);
     const tars_strs_map *m = &hist_msg(&h, 1)->reactions;
     assert_int_equal(m->n, 3);
     assert_true(tars_str_eq(&m->keys[0], UP));
@@ -334,7 +306,7 @@ static void test_reactions(void **state)
 
     /* remove, and it is gone from the aggregate */
     assert_int_equal(react(f, "bob", sid, 1, UP, strlen(UP), 2).code, OMTP_EC_SUCCESS);
-    assert_int_equal(on_db(f, hist_work, &h), 0);
+    assert_int_equal(dom_on_db(f, hist_work, &h), 0);
     m = &hist_msg(&h, 1)->reactions;
     assert_int_equal(m->vals[0].n, 1);
     assert_true(tars_str_eq(&m->vals[0].items[0], "alice"));
@@ -355,7 +327,7 @@ static void test_reactions(void **state)
     r = react(f, "bob", sid, 1, HEART, strlen(HEART), 1);
     assert_int_equal(r.code, OMTP_EC_PARAM);
     assert_non_null(strstr(r.desc, "revoked"));
-    assert_int_equal(on_db(f, hist_work, &h), 0);
+    assert_int_equal(dom_on_db(f, hist_work, &h), 0);
     assert_int_equal(hist_msg(&h, 1)->reactions.n, 0);
     omtp_msg_rec_list_free(&h.l);
 }
