@@ -368,12 +368,66 @@ static void test_offline_push_mentioned(void **st)
     omtp_sync_close(ann);
 }
 
+/* A client's own `reactions` are the server's to fill: ignored in a send;
+ * a map whose keys repeat is refused with an answer, the connection stays. */
+static void test_client_reactions_map(void **st)
+{
+    (void)st;
+    omtp_sync *ann = login("ann");
+    omtp_MsgReq m;
+    omtp_msg_init(&omtp_MsgReq_desc, &m);
+    tars_str_set(&m.to, "ben");
+    tars_str_set(&m.content, "forged");
+    m.reactions.n = 1;
+    m.reactions.keys = calloc(1, sizeof(tars_str));
+    m.reactions.vals = calloc(1, sizeof(tars_str_list));
+    tars_str_set(&m.reactions.keys[0], UP);
+    m.reactions.vals[0].items = calloc(1, sizeof(tars_str));
+    m.reactions.vals[0].n = 1;
+    tars_str_set(&m.reactions.vals[0].items[0], "cat");
+    omtp_MsgAck ack;
+    assert_int_equal(
+        omtp_sync_call(ann, PT_MSG_SINGLE_CHAT, &omtp_MsgReq_desc, &m, &omtp_MsgAck_desc, &ack), 0);
+    assert_int_equal(ack.code, 0);
+    int64_t seq = ack.seqId;
+    omtp_msg_free(&omtp_MsgAck_desc, &ack);
+    omtp_MsgReq got;
+    history_msg(ann, "SC_ann_ben", seq, &got);
+    assert_int_equal(got.reactions.n, 0);
+    omtp_msg_free(&omtp_MsgReq_desc, &got);
+
+    /* the same message with the map's one key written twice */
+    tars_buf b;
+    tars_buf_init(&b);
+    m.reactions.n = 0;
+    assert_int_equal(tars_encode(&b, &omtp_MsgReq_desc, &m, true, 0), TARS_OK);
+    assert_true(b.len > 2 && b.data[b.len - 2] == 0xb8 && b.data[b.len - 1] == 0x0c);
+    b.len -= 2; /* the empty map at tag 11 */
+    uint8_t dup[] = {0xb8, 0x00, 0x02, 0x06, 0x01, 'x', 0x19, 0x0c, 0x06, 0x01, 'x', 0x19, 0x0c};
+    tars_buf_put(&b, dup, sizeof dup);
+    tars_buf f;
+    tars_buf_init(&f);
+    h_raw_frame(&f, PT_MSG_SINGLE_CHAT, 0, "dupkeys", b.data, b.len);
+    assert_int_equal(omtp_sync_send_raw(ann, f.data, f.len), 0);
+    omtp_packet r;
+    assert_int_equal(omtp_sync_wait_reply(ann, "dupkeys", 5000, &r), 0);
+    assert_non_null(r.body);
+    assert_int_not_equal(((const omtp_MsgAck *)r.body)->code, 0);
+    omtp_packet_free(&r);
+    assert_int_equal(omtp_sync_ping(ann), 0);
+    m.reactions.n = 1;
+    omtp_msg_free(&omtp_MsgReq_desc, &m);
+    tars_buf_free(&b);
+    tars_buf_free(&f);
+    omtp_sync_close(ann);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reaction_push_and_views), cmocka_unit_test(test_reaction_bad_input),
         cmocka_unit_test(test_replies_and_mentions),    cmocka_unit_test(test_group_mentions),
-        cmocka_unit_test(test_offline_push_mentioned),
+        cmocka_unit_test(test_offline_push_mentioned),  cmocka_unit_test(test_client_reactions_map),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
