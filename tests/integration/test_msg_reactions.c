@@ -368,6 +368,49 @@ static void test_offline_push_mentioned(void **st)
     omtp_sync_close(ann);
 }
 
+/* A monitor watching a session sees reactions live and on the last message
+ * of MONITOR_SYNC. */
+static void test_monitor_sees_reactions(void **st)
+{
+    (void)st;
+    const char *role[] = {"user", "role", "dan", "monitor", NULL};
+    assert_int_equal(h_admin(srv, NULL, 0, role), 0);
+    omtp_sync *ann = login("ann"), *ben = login("ben"), *dan = login("dan");
+    omtp_SessionMonitor sm;
+    omtp_msg_init(&omtp_SessionMonitor_desc, &sm);
+    tars_str_set(&sm.sessionId, "SC_ann_ben");
+    omtp_CommonErrorCode ce;
+    assert_int_equal(omtp_sync_call(dan, PT_SESSION_MONITOR_START, &omtp_SessionMonitor_desc, &sm,
+                                    &omtp_CommonErrorCode_desc, &ce),
+                     0);
+    assert_int_equal(ce.code, 0);
+    omtp_msg_free(&omtp_CommonErrorCode_desc, &ce);
+    omtp_msg_free(&omtp_SessionMonitor_desc, &sm);
+    int64_t seq = 0;
+    assert_int_equal(chat_send(ann, "ben", "watched", &seq), 0);
+    assert_int_equal(react(ben, "SC_ann_ben", seq, HEART, 1, NULL, 0), 0);
+    omtp_packet p;
+    assert_int_equal(chat_next_push(dan, PT_MSG_REACTION, 5000, &p), 0);
+    assert_int_equal(((const omtp_ReactionNotice *)p.body)->seqId, seq);
+    omtp_packet_free(&p);
+    omtp_HotSessionResp hot;
+    assert_int_equal(
+        omtp_sync_call(dan, PT_SESSION_MONITOR_SYNC, NULL, NULL, &omtp_HotSessionResp_desc, &hot),
+        0);
+    const omtp_HotSessionItem *it = chat_hot_find(&hot, "SC_ann_ben");
+    assert_non_null(it);
+    assert_int_equal(it->lastMsgs.n, 1);
+    omtp_MsgReq m;
+    chat_pack_msg(&it->lastMsgs.items[0], &m);
+    assert_int_equal(m.seqId, seq);
+    assert_non_null(reactors(&m, HEART));
+    omtp_msg_free(&omtp_MsgReq_desc, &m);
+    omtp_msg_free(&omtp_HotSessionResp_desc, &hot);
+    omtp_sync_close(ann);
+    omtp_sync_close(ben);
+    omtp_sync_close(dan);
+}
+
 /* A client's own `reactions` are the server's to fill: ignored in a send;
  * a map whose keys repeat is refused with an answer, the connection stays. */
 static void test_client_reactions_map(void **st)
@@ -428,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_reaction_push_and_views), cmocka_unit_test(test_reaction_bad_input),
         cmocka_unit_test(test_replies_and_mentions),    cmocka_unit_test(test_group_mentions),
         cmocka_unit_test(test_offline_push_mentioned),  cmocka_unit_test(test_client_reactions_map),
+        cmocka_unit_test(test_monitor_sees_reactions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
