@@ -456,6 +456,7 @@ void cli_print_msg(FILE *f, const omtp_OTIMPack *p, bool json)
         else
             fprintf(f, "#%-5lld %s  %s: %s%s\n", (long long)m->seqId, ts, m->from.data,
                     m->content.data, fl & OMTP_F_OVERRIDE ? "  (edited)" : "");
+        cli_print_ext(f, m); /* cmd_react.c */
     }
     omtp_msg_free(&omtp_MsgReq_desc, &msg);
 }
@@ -475,6 +476,9 @@ static const char *const examples[][2] = {
     {"friends", "omtp friends add bob --user alice --password PW"},
     {"user", "omtp user set name='Alice A.' --user alice --password PW"},
     {"watch", "omtp watch --json --user bob --password PW"},
+    {"react", "omtp react bob 3 '\xf0\x9f\x91\x8d' --user alice --password PW"},
+    {"unreact", "omtp unreact bob 3 '\xf0\x9f\x91\x8d' --user alice --password PW"},
+    {"reply", "omtp reply GC_team 7 'yes @bob, see you' --user alice --password PW"},
 };
 
 int cli_start(int argc, char **argv, cli_opts *o, int default_device, int min_args,
