@@ -51,6 +51,11 @@ enum omtp_pack_type {
     PT_USERATTRIBUTE_SET = 56,
     PT_USERATTRIBUTE_GET = 57,
     PT_SESSIONATTRIBUTE_SET = 58,
+    /* extensions (spec/omtp-ext.tars; docs/protocol.md, Extensions chapter) */
+    PT_PRESENCE_SUB = 100, /* PresenceSubReq -> PresenceSubResp */
+    PT_PRESENCE = 101,     /* server push: PresenceNotice */
+    PT_TYPING = 102,       /* TypingReq (no reply unless refused); push: TypingNotice */
+    PT_MSG_READERS = 105,  /* MsgReadersReq -> MsgReadersResp */
 };
 /* Packet types are below OMTP_PT_MAX: tables indexed by type (the server's
  * dispatch table, its per-type counters) have this many slots. The document's

@@ -52,6 +52,10 @@ static const struct type_row types[] = {
     {PT_USERATTRIBUTE_SET, "PT_USERATTRIBUTE_SET", D(UserAttrSetReq), D(CommonErrorCode)},
     {PT_USERATTRIBUTE_GET, "PT_USERATTRIBUTE_GET", D(UserAttribute), D(UserAttrGetResp)},
     {PT_SESSIONATTRIBUTE_SET, "PT_SESSIONATTRIBUTE_SET", D(SessionAttrSetReq), D(CommonErrorCode)},
+    {PT_PRESENCE_SUB, "PT_PRESENCE_SUB", D(PresenceSubReq), D(PresenceSubResp)},
+    {PT_PRESENCE, "PT_PRESENCE", D(PresenceNotice), NULL},
+    {PT_TYPING, "PT_TYPING", D(TypingReq), D(CommonErrorCode)},
+    {PT_MSG_READERS, "PT_MSG_READERS", D(MsgReadersReq), D(MsgReadersResp)},
 };
 #undef D
 #define NTYPES (sizeof(types) / sizeof(types[0]))
