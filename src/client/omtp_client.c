@@ -489,7 +489,7 @@ static void drain(omtp_client *c, omtp_conn *k)
             return;
         }
         omtp_packet p;
-        omtp_decode_opts o = {.key = c->key.set ? &c->key : NULL};
+        omtp_decode_opts o = {.key = c->key.set ? &c->key : NULL, .from_server = true};
         int stage;
         char why[200];
         int rc = omtp_packet_decode(f, fl, &o, &p, &stage, why, sizeof(why));

@@ -163,5 +163,8 @@ bool omtp_pack_type_known(int type);
  * table says UserAttribute and receivers treat an empty payload as "all".
  */
 const tars_struct_desc *omtp_payload_desc(int type, bool ack, bool *known);
+/* The struct of a server push of `type` (ACK 0 from the server) when it
+ * differs from the request's (PT_TYPING: TypingNotice), else `req`. */
+const tars_struct_desc *omtp_push_desc(int type, const tars_struct_desc *req);
 
 #endif

@@ -101,6 +101,11 @@ const tars_struct_desc *omtp_payload_desc(int type, bool ack, bool *known)
     return ack ? t->ack : t->req;
 }
 
+const tars_struct_desc *omtp_push_desc(int type, const tars_struct_desc *req)
+{
+    return type == PT_TYPING ? &omtp_TypingNotice_desc : req;
+}
+
 const char *omtp_error_code_name(int code)
 {
     switch (code) {
