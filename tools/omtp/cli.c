@@ -457,6 +457,9 @@ static const char *const examples[][2] = {
     {"friends", "omtp friends add bob --user alice --password PW"},
     {"user", "omtp user set name='Alice A.' --user alice --password PW"},
     {"watch", "omtp watch --json --user bob --password PW"},
+    {"presence", "omtp presence bob carol --user alice --password PW"},
+    {"typing", "omtp typing bob --user alice --password PW"},
+    {"readers", "omtp readers GC_1a2b 42 --user alice --password PW"},
 };
 
 int cli_start(int argc, char **argv, cli_opts *o, int default_device, int min_args,

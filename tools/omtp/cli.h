@@ -90,6 +90,10 @@ int cmd_delete(int argc, char **argv);
 int cmd_friends(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+/* extensions (cmd_presence.c): presence, typing, read receipts */
+int cmd_presence(int argc, char **argv);
+int cmd_typing(int argc, char **argv);
+int cmd_readers(int argc, char **argv);
 /* The async client config for chat/watch (cmd_watch.c). */
 struct omtp_client_config;
 void cli_client_config(const cli_opts *o, struct omtp_client_config *cfg);

@@ -32,6 +32,9 @@ static const struct omtp_command commands[] = {
     {"friends", cmd_friends, "friends: add, del, list"},
     {"user", cmd_user, "user info: get, set"},
     {"watch", cmd_watch, "print incoming messages live (until Ctrl-C)"},
+    {"presence", cmd_presence, "watch users' presence: omtp presence USER..."},
+    {"typing", cmd_typing, "say you are typing: omtp typing SESSION|USER [1|0]"},
+    {"readers", cmd_readers, "who read a message: omtp readers SESSION SEQ"},
     {"codec", omtp_cmd_codec, "decode/encode OMTP frames and Tars structs as JSON"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
