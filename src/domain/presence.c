@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
 #include "core/idlist.h"
 
 #define PENDING 0x80000000u
@@ -41,6 +42,7 @@ typedef struct puser {
     uint32_t nsubs, capsubs;
     int32_t devices;
     int64_t lastSeen;
+    int16_t rdev, rfg; /* devices / foreground ones on other nodes (cluster) */
     bool online, hidden;
 } puser;
 
@@ -65,7 +67,6 @@ struct dom_presence {
     uv_timer_t timer;
     int64_t timer_due; /* 0 = not armed */
     bool stopped;      /* the timer is closed (omtp_dom_presence_stop) */
-    omtp_presence_remote_fn remote;
     uint64_t entries, nsubscribers, notices;
 };
 
@@ -145,23 +146,16 @@ static uint32_t user_get(struct dom_presence *p, const char *id)
     return u;
 }
 
-/* Counts the user's devices now (this node, then the others). */
-static void user_state(struct dom_presence *p, const char *id, int32_t *devices, bool *online,
-                       int64_t *remoteSeen)
+/* Counts the user's devices now: this node's, plus what the cluster last
+ * said of the other nodes (r->rdev, r->rfg). */
+static void user_state(struct dom_presence *p, const puser *r, int32_t *devices, bool *online)
 {
-    int dev = 0, fg = 0;
-    for (omtp_conn *c = omtp_presence_first(p->srv, id); c; c = c->next_device)
+    int dev = r->rdev, fg = r->rfg;
+    for (omtp_conn *c = omtp_presence_first(p->srv, r->id); c; c = c->next_device)
         if (c->state == OMTP_CONN_ONLINE) {
             dev++;
             fg += !c->background;
         }
-    *remoteSeen = 0;
-    if (p->remote) {
-        int rd = 0, rf = 0;
-        p->remote(p->srv, id, &rd, &rf, remoteSeen);
-        dev += rd;
-        fg += rf;
-    }
     *devices = dev;
     *online = fg > 0;
 }
@@ -267,10 +261,7 @@ static void refresh(struct dom_presence *p, uint32_t u)
     puser *r = &p->users[u];
     int32_t dev;
     bool on;
-    int64_t remoteSeen;
-    user_state(p, r->id, &dev, &on, &remoteSeen);
-    if (remoteSeen > r->lastSeen)
-        r->lastSeen = remoteSeen;
+    user_state(p, r, &dev, &on);
     if (dev == r->devices && on == r->online)
         return;
     if (r->online || on)
@@ -288,6 +279,44 @@ void omtp_dom_presence_changed(omtp_server *s, const char *userId)
     uint32_t u = user_get(p, userId);
     if (u != NONE)
         refresh(p, u);
+    omtp_cluster_presence_changed(s->cluster, userId); /* other nodes' watchers */
+}
+
+/* ------------------------------------------------------------ the cluster */
+
+typedef struct rq {
+    omtp_server *srv;
+    char userId[OMTP_ID_MAX + 1];
+} rq;
+
+static void remote_got(void *arg, const int *devices, const int *foreground)
+{
+    rq *q = arg;
+    struct dom_presence *p = q->srv->presence;
+    uint32_t u = p ? user_find(p, q->userId) : NONE;
+    if (u != NONE) {
+        p->users[u].rdev = (int16_t)devices[0];
+        p->users[u].rfg = (int16_t)foreground[0];
+        refresh(p, u);
+    }
+    free(q);
+}
+
+void omtp_dom_presence_remote_changed(omtp_server *s, const char *userId)
+{
+    struct dom_presence *p = s->presence;
+    uint32_t u = p ? user_find(p, userId) : NONE;
+    if (u == NONE || !p->users[u].nsubs || p->stopped)
+        return; /* nobody here watches: nothing to read */
+    rq *q = calloc(1, sizeof(*q));
+    if (!q)
+        return;
+    q->srv = s;
+    snprintf(q->userId, sizeof(q->userId), "%s", userId);
+    tars_str one = {.data = q->userId, .len = (uint32_t)strlen(q->userId)};
+    tars_str_list l = {.items = &one, .n = 1};
+    if (omtp_cluster_remote_devices(s->cluster, &l, remote_got, q))
+        free(q);
 }
 
 void omtp_dom_presence_hidden(omtp_server *s, const char *userId, bool hidden)
@@ -400,10 +429,32 @@ static int sop_work(omtp_db *db, void *arg)
     return omtp_db_presence_visible(db, o->userId, &o->ids, o->flags);
 }
 
+static void sop_finish(sop *o, const int *rdev, const int *rfg);
+
+static void sop_remote_got(void *arg, const int *devices, const int *foreground)
+{
+    sop_finish(arg, devices, foreground);
+}
+
 static void sop_done(void *arg, int status)
 {
     sop *o = arg;
     struct dom_presence *p = o->srv->presence;
+    if (status >= 0 && p && o->srv->cluster && omtp_conn_is_open(o->conn)) {
+        /* the allowed users' devices on other nodes first */
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < o->ids.n; i++) {
+            if (!(o->flags[i] & OMTP_PRES_VISIBLE) && strcmp(o->ids.items[i].data, o->userId)) {
+                tars_str_clear(&o->ids.items[i]); /* not allowed: left out */
+                continue;
+            }
+            o->flags[k] = o->flags[i] | OMTP_PRES_VISIBLE;
+            o->ids.items[k++] = o->ids.items[i];
+        }
+        o->ids.n = k;
+        if (k && omtp_cluster_remote_devices(o->srv->cluster, &o->ids, sop_remote_got, o) == 0)
+            return;
+    }
     if (status < 0) {
         o->res.code = OMTP_EC_DB_ERROR;
         o->res.reason = "storage";
@@ -413,6 +464,14 @@ static void sop_done(void *arg, int status)
         sop_end(o, NULL);
         return;
     }
+    sop_finish(o, NULL, NULL);
+}
+
+/* Links the allowed users and answers; rdev/rfg: their devices on other
+ * nodes (index of o->ids), NULL single-node or when the lookup failed. */
+static void sop_finish(sop *o, const int *rdev, const int *rfg)
+{
+    struct dom_presence *p = o->srv->presence;
     if (!p || !omtp_conn_is_open(o->conn)) {
         sop_end(o, NULL); /* the answer goes nowhere; nothing subscribed */
         return;
@@ -431,6 +490,10 @@ static void sop_done(void *arg, int status)
             break;
         }
         p->users[u].hidden = (o->flags[i] & OMTP_PRES_HIDDEN) != 0;
+        if (rdev) {
+            p->users[u].rdev = (int16_t)rdev[i];
+            p->users[u].rfg = (int16_t)rfg[i];
+        }
         refresh(p, u); /* may notify other watchers; this one is answered below */
         fill_info(p, &p->users[u], &out.items[out.n++]);
     }
@@ -580,12 +643,6 @@ void omtp_dom_presence_free(omtp_server *s)
         uv_timer_stop(&p->timer);
         uv_close((uv_handle_t *)&p->timer, timer_closed_free);
     }
-}
-
-void omtp_dom_presence_set_remote(omtp_server *s, omtp_presence_remote_fn fn)
-{
-    if (s->presence)
-        s->presence->remote = fn;
 }
 
 void omtp_dom_presence_stats(omtp_server *s, omtp_presence_stats *out)

@@ -28,6 +28,12 @@
  *
  * Subscriptions die with the connection (a close observer).
  *
+ * Cluster: a node publishes a notice when one of its users' devices change;
+ * nodes with watchers of that user read its presence entries in Redis
+ * (devices on other nodes, foreground or not) and tell their watchers. A
+ * subscription reads the entries of the users it allows before answering.
+ * lastSeen is each node's own observation (when it saw the user go away).
+ *
  * Threading: loop thread only; callbacks on the loop thread.
  */
 #ifndef OMTP_DOMAIN_PRESENCE_H
@@ -55,19 +61,18 @@ void omtp_dom_presence_free(omtp_server *s);
 void omtp_dom_presence_sub(omtp_server *s, const omtp_dom_caller *who, const tars_str_list *ids,
                            omtp_dom_presence_done cb, void *arg);
 
-/* userId's devices changed on this node (login, close, background) or on
- * another (the cluster): its watchers are notified if its state changed. */
+/* userId's devices changed on this node (login, close, background): its
+ * watchers here are notified if its state changed, other nodes are told
+ * (cluster/cluster.h, omtp_cluster_presence_changed). */
 void omtp_dom_presence_changed(omtp_server *s, const char *userId);
 
 /* userId set or cleared its hidden-last-seen attribute. */
 void omtp_dom_presence_hidden(omtp_server *s, const char *userId, bool hidden);
 
-/* Remote devices of a user (set by the cluster adapter while the cluster
- * runs): online devices and foreground ones on other nodes, and the last
- * time another node saw the user online (0 = unknown). */
-typedef void (*omtp_presence_remote_fn)(omtp_server *s, const char *userId, int *devices,
-                                        int *foreground, int64_t *lastSeen);
-void omtp_dom_presence_set_remote(omtp_server *s, omtp_presence_remote_fn fn);
+/* The cluster says userId's devices on another node changed: if someone
+ * here watches userId, its devices there are read again (asynchronously)
+ * and the watchers told. */
+void omtp_dom_presence_remote_changed(omtp_server *s, const char *userId);
 
 typedef struct omtp_presence_stats {
     uint64_t users;       /* watched-user records */

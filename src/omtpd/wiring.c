@@ -8,7 +8,8 @@
  *           are checked against, then the OMTP dispatch table;
  *   STORE   session monitors and webhooks (close observer, worker thread);
  *   BOUND   the cluster (announces this node's client port);
- *   LAST    the HTTP API, then the high-priority retention job.
+ *   LAST    presence (its close observer after the cluster's), the HTTP
+ *           API, then the high-priority retention job.
  * Stop: the cluster first (our devices leave the presence table before the
  * listeners close), the HTTP API once the listeners closed (1/5 of the
  * budget for its last answers), webhooks and retention before the store
@@ -154,8 +155,10 @@ static const omtp_server_part parts[] = {
     {.name = "login tokens", .start_at = OMTP_START_CONFIG, .start = auth_start},
     {.name = "OMTP handlers", .start_at = OMTP_START_CONFIG, .start = omtp_handlers_register},
     {.name = "session monitors", .start_at = OMTP_START_STORE, .start = monitor_start},
+    /* after the cluster: its close observer (the presence entry leaves
+     * Redis) runs before ours (other nodes are told) */
     {.name = "presence",
-     .start_at = OMTP_START_STORE,
+     .start_at = OMTP_START_LAST,
      .start = presence_start,
      .stop_at = OMTP_STOP_BEFORE_STORE,
      .stop = presence_stop,
