@@ -27,6 +27,7 @@
 
 #include "cluster/cluster.h"
 #include "core/idlist.h"
+#include "domain/typing.h"
 
 #define PENDING 0x80000000u
 #define NONE    UINT32_MAX
@@ -174,8 +175,14 @@ static void fill_info(const struct dom_presence *p, const puser *r, omtp_Presenc
 
 static void timer_cb(uv_timer_t *t);
 
+/* The timer fires on a TICK_MS grid: each firing walks the dirty list, so
+ * firings are bounded (at most COALESCE/TICK per window), not one per
+ * subscriber. A notice may come up to TICK_MS after its 250 ms. */
+#define TICK_MS 25
+
 static void arm(struct dom_presence *p, int64_t due)
 {
+    due = (due + TICK_MS - 1) / TICK_MS * TICK_MS;
     if (p->stopped || (p->timer_due && p->timer_due <= due))
         return;
     int64_t now = omtp_now_ms();
@@ -579,6 +586,38 @@ void omtp_dom_presence_sub(omtp_server *s, const omtp_dom_caller *who, const tar
 
 /* --------------------------------------------------------- life cycle */
 
+static char *metrics(void *arg)
+{
+    omtp_server *s = arg;
+    omtp_presence_stats st;
+    omtp_dom_presence_stats(s, &st);
+    uint64_t relayed, dropped;
+    omtp_dom_typing_stats(s, &relayed, &dropped);
+    char *out = malloc(1024);
+    if (!out)
+        return NULL;
+    snprintf(out, 1024,
+             "# HELP omtp_presence_subscribers connections with a presence subscription\n"
+             "# TYPE omtp_presence_subscribers gauge\nomtp_presence_subscribers %llu\n"
+             "# HELP omtp_presence_entries presence subscription entries (watcher, watched)\n"
+             "# TYPE omtp_presence_entries gauge\nomtp_presence_entries %llu\n"
+             "# HELP omtp_presence_users users with a presence record\n"
+             "# TYPE omtp_presence_users gauge\nomtp_presence_users %llu\n"
+             "# HELP omtp_presence_bytes memory held by presence records and subscriptions\n"
+             "# TYPE omtp_presence_bytes gauge\nomtp_presence_bytes %llu\n"
+             "# HELP omtp_presence_notices_total PresenceNotice frames sent\n"
+             "# TYPE omtp_presence_notices_total counter\nomtp_presence_notices_total %llu\n"
+             "# HELP omtp_typing_relayed_total typing notices relayed (per request)\n"
+             "# TYPE omtp_typing_relayed_total counter\nomtp_typing_relayed_total %llu\n"
+             "# HELP omtp_typing_dropped_total typing requests dropped by the 1 per second rule\n"
+             "# TYPE omtp_typing_dropped_total counter\nomtp_typing_dropped_total %llu\n",
+             (unsigned long long)st.subscribers, (unsigned long long)st.entries,
+             (unsigned long long)st.users, (unsigned long long)st.bytes,
+             (unsigned long long)st.notices, (unsigned long long)relayed,
+             (unsigned long long)dropped);
+    return out;
+}
+
 int omtp_dom_presence_start(omtp_server *s)
 {
     struct dom_presence *p = calloc(1, sizeof(*p));
@@ -590,7 +629,10 @@ int omtp_dom_presence_start(omtp_server *s)
     uv_unref((uv_handle_t *)&p->timer); /* notices never keep the loop running */
     p->timer.data = p;
     int rc = omtp_server_on_close(s, on_close, p);
+    if (!rc)
+        rc = omtp_metrics_add_source(s, metrics, s);
     if (rc) {
+        omtp_server_off_close(s, on_close, p);
         uv_close((uv_handle_t *)&p->timer, (uv_close_cb)free);
         return rc;
     }
