@@ -15,8 +15,9 @@
 #     rounds (K*W changes each), and K members of a 500-member group send
 #     typing notices, 6 rounds a second apart (499 recipients each), then
 #     the same requests to an offline single chat (nobody to relay to);
-#  3. the storm again with W = 0 (no subscriptions) for the cost of the
-#     toggle requests alone.
+#  3. the storm again with W = 0 (no subscriptions), the probe running
+#     again: the cost of the requests alone, and what the storm's logins
+#     alone do to chat latency (the difference to 2. is presence's share).
 # Server CPU is utime+stime of /proc/PID/stat (store thread included), read
 # by the driver around each phase. Memory: /metrics omtp_presence_bytes and
 # omtp_presence_entries after the storm, and the server's RSS growth.
@@ -76,9 +77,13 @@ wait "$SP"; wait "$PP"; cat "$T/p2"
 [ -n "${PERF:-}" ] && { kill -INT "$PERFPID"; wait "$PERFPID" 2>/dev/null || true; }
 echo "presence entries $entries, presence bytes $bytes = $(awk -v b="$bytes" -v e="$entries" 'BEGIN { printf "%.1f", e ? b / e : 0 }') B per entry (records and tables included); server RSS +$(( (rss1 - rss0) / 1024 )) MiB with $N connections"
 stop
-echo "-- 3. the same storm without subscriptions (request cost alone)"
+echo "-- 3. the same storm without subscriptions (request cost alone), probe again"
 start
+"$DRV" probe --port "$PORT" --prefix u --from "$N" --to $((N + 1)) --seconds 15 --gap-ms 5 >"$T/p3" &
+PP=$!
+sleep 1
 "$DRV" storm --port "$PORT" --prefix u --count "$N" --watch 0 --toggles "$K" --server-pid "$SPID" | tee "$T/s0"
+wait "$PP"; cat "$T/p3"
 stop
 awk -v w="$W" '
   FNR == 1 { f++ }
@@ -90,5 +95,6 @@ awk -v w="$W" '
     printf "presence: %d notice frames carrying %d changes; server cpu %.0f ms with watchers, %.0f ms without (same requests): %.2f us per notice frame, %.2f us per change delivered\n", frames, ent, tw / 1000, tb / 1000, frames ? (tw - tb) / frames : 0, ent ? (tw - tb) / ent : 0
     printf "typing: %d notices delivered; server cpu %.0f ms (group, online members) vs %.0f ms (same requests, nobody to relay to): %.2f us per recipient\n", n1, t1 / 1000, t0 / 1000, n1 ? (t1 - t0) / n1 : 0
   }' "$T/s1" "$T/s0"
-read -r _ _ a50 a99 amax <"$T/p1"; read -r _ _ b50 b99 bmax <"$T/p2"
-echo "chat p99: alone $((a99 / 1000)).$(( (a99 % 1000) / 100 )) ms, during the storm $((b99 / 1000)).$(( (b99 % 1000) / 100 )) ms (p50 $a50 -> $b50 us, max $amax -> $bmax us)"
+read -r _ _ a50 a99 amax <"$T/p1"; read -r _ _ b50 b99 bmax <"$T/p2"; read -r _ _ c50 c99 cmax <"$T/p3"
+ms() { awk -v u="$1" 'BEGIN { printf "%.1f ms", u / 1000 }'; }
+echo "chat p99: alone $(ms "$a99"); during the storm with $W watched each $(ms "$b99"); during the same storm without subscriptions $(ms "$c99") (p50 $(ms "$a50") / $(ms "$b50") / $(ms "$c50"))"
