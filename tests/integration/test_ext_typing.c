@@ -46,10 +46,12 @@ static void test_typing_single_chat(void **st)
     omtp_sync *c = g_login(s, "t2", DEVICE_LINUX);
     const char *sid = "SC_t0_t1";
 
-    assert_int_equal(typing(a, sid, 1), 0); /* no answer on success */
+    int code = -1;
+    assert_int_equal(omtp_sync_typing(a, sid, 1, 0, &code), 0);
     expect_typing(b, sid, "t0", 1);
-    /* within the second: dropped silently */
-    assert_int_equal(typing(a, sid, 0), 0);
+    /* at once again, within the second: dropped silently (no relay, no
+     * answer) */
+    assert_int_equal(omtp_sync_typing(a, sid, 0, 0, &code), 0);
     expect_none(b, 300);
     /* a flood: nothing more within the second, the connection stays */
     for (int i = 0; i < 100; i++) {
