@@ -33,7 +33,8 @@ const char *cli_device_name(int t)
 void cli_print_common_help(FILE *f)
 {
     fprintf(f, "\nConnection options (flags > environment > config file > defaults):\n"
-               "  --server HOST:PORT   server address     (OMTP_SERVER, default 127.0.0.1:9000)\n"
+               "  --server HOST:PORT   server address     (OMTP_SERVER, default 127.0.0.1:9000;\n"
+               "                       ws://HOST:PORT/ws = over WebSocket, omtpd's ws_listen)\n"
                "  --user USER          your user id       (OMTP_USER)\n"
                "  --password PW        your password      (OMTP_PASSWORD)\n"
                "  --device TYPE        ios|android|macos|windows|linux (OMTP_DEVICE); one login\n"
@@ -48,6 +49,16 @@ void cli_print_common_help(FILE *f)
 
 static int set_server(cli_opts *o, const char *v)
 {
+    o->ws_path[0] = 0;
+    if (!strncmp(v, "ws://", 5)) { /* omtpd's ws_listen (docs/websocket.md) */
+        bool ws, tls;
+        int port;
+        if (omtp_client_parse_server(v, o->host, sizeof(o->host), &port, &ws, &tls, o->ws_path,
+                                     sizeof(o->ws_path)))
+            return -1;
+        o->port = port;
+        return 0;
+    }
     const char *colon = strrchr(v, ':');
     if (!colon) {
         snprintf(o->host, sizeof(o->host), "%s", v);
@@ -352,7 +363,14 @@ int cli_login(const cli_opts *o, omtp_sync **out)
         return CLI_EUSAGE;
     }
     omtp_sync *c;
-    int rc = omtp_sync_connect(&c, o->host, o->port, o->timeout_ms);
+    char wswhy[256] = "";
+    int rc = o->ws_path[0] ? omtp_sync_connect_ws(&c, o->host, o->port, o->ws_path, o->timeout_ms,
+                                                  wswhy, sizeof(wswhy))
+                           : omtp_sync_connect(&c, o->host, o->port, o->timeout_ms);
+    if (rc && wswhy[0]) {
+        fprintf(stderr, "omtp: WebSocket to %s:%d%s: %s\n", o->host, o->port, o->ws_path, wswhy);
+        return CLI_ECONN;
+    }
     if (rc) {
         if (rc == OMTP_EINVAL)
             fprintf(stderr, "omtp: cannot resolve server '%s'\n", o->host);

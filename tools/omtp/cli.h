@@ -25,6 +25,7 @@ enum { CLI_OK = 0, CLI_EREFUSED = 1, CLI_EUSAGE = 2, CLI_ECONN = 3 };
 typedef struct cli_opts {
     char host[256];
     int port;
+    char ws_path[256]; /* --server ws://HOST:PORT/PATH: WebSocket to this path ("" = TCP) */
     char user[256];
     char password[256];
     int device; /* DEVICE_* */
