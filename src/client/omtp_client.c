@@ -16,6 +16,7 @@
  */
 #include "omtp_client_int.h"
 #include "omtp_packid.h"
+#include "omtp_version.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -700,7 +701,7 @@ static void send_login(omtp_client *c)
     tars_str_set(&q.password, c->password ? c->password : "");
     tars_str_set(&q.deviceId, c->device_id);
     tars_str_set(&q.deviceName, "libomtp");
-    tars_str_set(&q.version, "1");
+    tars_str_set(&q.version, OMTP_BUILD_VERSION);
     q.deviceType = c->cfg.device_type;
     c->state = OMTP_CLIENT_LOGGING_IN;
     int rc = request_any_state(c, PT_LOGIN, 0, &omtp_LoginReq_desc, &q, c->cfg.connect_timeout_ms,

@@ -10,6 +10,7 @@
  */
 #include "omtp_sync.h"
 #include "omtp_packid.h"
+#include "omtp_version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -458,7 +459,7 @@ int omtp_sync_login(omtp_sync *c, const char *user, const char *password, int de
     if (tars_str_set(&req.clientId, user) || tars_str_set(&req.userName, user) ||
         tars_str_set(&req.password, password ? password : "") ||
         tars_str_set(&req.deviceId, device_id) || tars_str_set(&req.deviceName, "omtp") ||
-        tars_str_set(&req.version, "1"))
+        tars_str_set(&req.version, OMTP_BUILD_VERSION))
         goto out;
     req.deviceType = device_type;
     omtp_LoginResp resp;

@@ -154,6 +154,7 @@ void cli_client_config(const cli_opts *o, omtp_client_config *cfg)
     cfg->user = o->user;
     cfg->password = o->password;
     cfg->device_type = o->device;
+    cfg->device_id = cli_device_id(); /* NULL: libomtp makes a random one */
     cfg->request_timeout_ms = o->timeout_ms;
     cfg->connect_timeout_ms = o->timeout_ms;
     const char *ka = getenv("OMTP_KEEPALIVE");
@@ -175,6 +176,8 @@ int cmd_watch(int argc, char **argv)
         fprintf(stderr, "omtp: no user: give --user USER (or set OMTP_USER)\n");
         return CLI_EUSAGE;
     }
+    if ((rc = cli_need_password(&o)))
+        return rc;
     watch w = {.loop = uv_default_loop(), .json = o.json};
     omtp_client_config cfg;
     cli_client_config(&o, &cfg);
