@@ -376,6 +376,7 @@ int cli_parse(const char *cmd, int argc, char **argv, int default_device, const 
               cli_opts *o, bool *help)
 {
     memset(o, 0, sizeof(*o));
+    snprintf(o->cmd, sizeof(o->cmd), "%s", cmd);
     snprintf(o->host, sizeof(o->host), "127.0.0.1");
     o->port = 9000;
     o->timeout_ms = 5000;
@@ -634,76 +635,9 @@ const char *cli_device_id(void)
     return id;
 }
 
-static const char *code_hint(int code)
-{
-    switch (code) {
-    case OMTP_EC_CONN_USERNAME_OR_PASSWORD:
-        return "check --user/--password (or OMTP_USER/OMTP_PASSWORD); an administrator "
-               "creates users with `omtpd user add USER --password PW` and resets a "
-               "password with `omtpd user passwd USER --password NEW`";
-    case OMTP_EC_CONN_INDICATE:
-        return "give a user and a password";
-    case OMTP_EC_CONN_ACCESS_DENIED:
-        return "this account may not log in; ask the administrator";
-    case OMTP_EC_CONN_KICKOUT:
-        return "the same user logged in on another device of the same type; use --device";
-    case OMTP_EC_HISTORYMSG_DENY:
-        return "you can only read sessions you belong to; list them with `omtp sessions`";
-    case OMTP_EC_GROUP_USER_NOTEXIST:
-        return "you (or the user named) are not a member of this group; see "
-               "`omtp group members GROUP`";
-    case OMTP_EC_GROUP_ID_EMPTY:
-        return "give a group id (GC_...)";
-    case OMTP_EC_GROUP_NO_PRIVILEGE:
-        return "only the group's creator may do this";
-    case OMTP_EC_GROUP_MEMBER_LIMIT:
-        return "the group is full";
-    case OMTP_EC_GROUP_NOT_EXIST:
-        return "no such group; list yours with `omtp group list`";
-    case OMTP_EC_MSG_TOO_SHORT:
-        return "the message is empty";
-    case OMTP_EC_MSG_TOO_LONG:
-        return "the message is too long; split it";
-    case OMTP_EC_MSG_FORBIDDEN:
-        return "you may not send there (not a member, or not friends where friendship is "
-               "required)";
-    case OMTP_EC_MSG_NOT_EXIST:
-        return "no message with that session and seq; see `omtp history SESSION`";
-    case OMTP_EC_MSG_OP_CMD:
-        return "only the sender (or the group's creator) may do this, and revoke/edit only "
-               "within the time limit";
-    case OMTP_EC_USER_RELATION_INVALID:
-        return "you are not friends with that user; `omtp friends add USER`";
-    case OMTP_EC_SERVER_REFUSED:
-        return "the server is slowing you down (too many requests on one connection, or too "
-               "many failed logins for this account): wait a little and retry; a token login "
-               "(`omtpd token issue`) is never delayed";
-    case OMTP_EC_SERVICE_UNAVAILABLE:
-    case OMTP_EC_DB_ERROR:
-    case OMTP_EC_SERVER_EXCEPTION:
-        return "a server-side problem; try again, and tell the administrator if it persists";
-    case OMTP_EC_PARAM:
-    case OMTP_EC_PROTOCOL:
-        return "the server did not accept the request's fields";
-    default:
-        return NULL;
-    }
-}
-
 int cli_refused(const char *what, int code, const char *desc)
 {
-    fprintf(stderr, "omtp: %s: %s (%d)%s%s\n", what, omtp_error_code_name(code), code,
-            desc && *desc ? ": " : "", desc && *desc ? desc : "");
-    const char *h = code_hint(code);
-    /* refusing a revoke/edit/delete is about who may, not about sending */
-    if (code == OMTP_EC_MSG_FORBIDDEN &&
-        (!strcmp(what, "revoke") || !strcmp(what, "edit") || !strcmp(what, "delete")))
-        h = code_hint(OMTP_EC_MSG_OP_CMD);
-    if (code == OMTP_EC_GROUP_NO_PRIVILEGE && !strcmp(what, "group join"))
-        h = "only members add members: ask one of them to run `omtp group join GROUP YOUR_ID`";
-    if (h)
-        fprintf(stderr, "hint: %s\n", h);
-    return CLI_EREFUSED;
+    return cli_refused_req(NULL, CLI_REQ_ANY, what, code, desc);
 }
 
 int cli_failed(const char *what, int err)
@@ -759,9 +693,7 @@ int cli_login(cli_opts *o, omtp_sync **out)
     }
     if (code != OMTP_EC_SUCCESS) {
         omtp_sync_close(c);
-        char what[300];
-        snprintf(what, sizeof(what), "login as '%s' refused", o->user);
-        return cli_refused(what, code, NULL);
+        return cli_refused_req(o->cmd, CLI_REQ_LOGIN, o->user, code, NULL);
     }
     *out = c;
     return 0;

@@ -32,6 +32,7 @@
 enum { CLI_OK = 0, CLI_EREFUSED = 1, CLI_EUSAGE = 2, CLI_ECONN = 3 };
 
 typedef struct cli_opts {
+    char cmd[32]; /* the subcommand, for messages ("send") */
     char host[256];
     int port;
     char user[256];
@@ -82,7 +83,34 @@ const char *cli_device_id(void);
  * prints what went wrong and what to do, and returns CLI_ECONN,
  * CLI_EUSAGE or CLI_EREFUSED with *out NULL. */
 int cli_login(cli_opts *o, omtp_sync **out);
-/* Prints "error: <what>: <CODE_NAME> (n): desc" and a hint; returns CLI_EREFUSED. */
+/* What a refused request was (cli_errors.c words a code per kind). */
+enum cli_req {
+    CLI_REQ_ANY,
+    CLI_REQ_LOGIN,
+    CLI_REQ_SEND,
+    CLI_REQ_GROUP_SEND,
+    CLI_REQ_HISTORY,
+    CLI_REQ_READ,
+    CLI_REQ_CTRL,
+    CLI_REQ_FRIEND_ADD,
+    CLI_REQ_FRIEND_DEL,
+    CLI_REQ_GROUP_CREATE,
+    CLI_REQ_GROUP_JOIN,
+    CLI_REQ_GROUP_QUIT,
+    CLI_REQ_GROUP_MEMBERS,
+    CLI_REQ_GROUP_DISMISS,
+    CLI_REQ_USER,
+};
+/*
+ * Prints what went wrong in words for that kind of request and `target`
+ * (the user, group or session it was about), the server's desc, the code's
+ * name, and a hint from the table in cli_errors.c:
+ *   omtp send: cannot send to nosuch: recipient 'nosuch' does not exist [PARAM (2)]
+ *   hint: check the id ...
+ * `cmd` NULL prints "omtp:". Returns CLI_EREFUSED.
+ */
+int cli_refused_req(const char *cmd, int kind, const char *target, int code, const char *desc);
+/* cli_refused_req for any request: "omtp: <what>: ..." */
 int cli_refused(const char *what, int code, const char *desc);
 /* Prints a C-level failure (OMTP_E*) of a request; returns CLI_ECONN. */
 int cli_failed(const char *what, int err);

@@ -41,7 +41,8 @@ int cmd_friends(int argc, char **argv)
         if (rc) {
             rc = cli_failed("friends list", rc);
         } else if (r.errorCode.code) {
-            rc = cli_refused("friends list", r.errorCode.code, r.errorCode.desc.data);
+            rc = cli_refused_req("friends list", CLI_REQ_ANY, "friends list", r.errorCode.code,
+                                 r.errorCode.desc.data);
         } else {
             for (uint32_t i = 0; i < r.friends.n; i++) {
                 const omtp_FriendInfo *f = &r.friends.items[i];
@@ -74,7 +75,9 @@ int cmd_friends(int argc, char **argv)
         if (rc)
             rc = cli_failed(add ? "friends add" : "friends del", rc);
         else if (e.code)
-            rc = cli_refused(add ? "friends add" : "friends del", e.code, e.desc.data);
+            rc = cli_refused_req(add ? "friends add" : "friends del",
+                                 add ? CLI_REQ_FRIEND_ADD : CLI_REQ_FRIEND_DEL, o.argv[1], e.code,
+                                 e.desc.data);
         else
             printf("%s %s\n", add ? "added friend" : "removed friend", o.argv[1]);
         omtp_msg_free(&omtp_CommonErrorCode_desc, &e);
@@ -129,7 +132,9 @@ int cmd_user(int argc, char **argv)
     if (rc) {
         rc = cli_failed("user get", rc);
     } else if (r.errorCode.code) {
-        rc = cli_refused("user get", r.errorCode.code, r.errorCode.desc.data);
+        rc = cli_refused_req(get ? "user get" : "user set", CLI_REQ_USER,
+                             o.argc > 1 && get ? o.argv[1] : o.user, r.errorCode.code,
+                             r.errorCode.desc.data);
     } else if (get) {
         for (uint32_t i = 0; i < r.userInfos.n; i++) {
             const omtp_UserInfo *u = &r.userInfos.items[i];
@@ -171,7 +176,7 @@ int cmd_user(int argc, char **argv)
         if (rc)
             rc = cli_failed("user set", rc);
         else if (e.code)
-            rc = cli_refused("user set", e.code, e.desc.data);
+            rc = cli_refused_req("user set", CLI_REQ_USER, o.user, e.code, e.desc.data);
         else
             printf("updated %s\n", o.user);
         omtp_msg_free(&omtp_CommonErrorCode_desc, &e);

@@ -48,7 +48,8 @@ static void w_state(omtp_client *c, const omtp_client_event *ev, void *ud)
         break;
     case OMTP_CLIENT_STOPPED:
         if (ev->code) {
-            w->rc = cli_refused("watch", ev->code, ev->desc);
+            w->rc =
+                cli_refused_req("watch", CLI_REQ_LOGIN, omtp_client_user(c), ev->code, ev->desc);
         } else if (ev->err) {
             fprintf(stderr, "omtp watch: stopped: %s\n", ev->desc);
             w->rc = CLI_ECONN;
