@@ -3,7 +3,7 @@
  * tokens are domain/credentials.c (formats and the cost of the KDF there).
  *
  * Login: validate fields (code 20 and close if clientId, password or
- * deviceType is missing, or deviceType is not one of the enum's 1..5: each
+ * deviceType is missing, or deviceType is not one of the enum's 1..6: each
  * device type is a presence slot, so a client must not invent them) ->
  * optional slowdown when the peer's address failed recently, or (password
  * logins from a device not known to the account) when the account failed
@@ -180,11 +180,12 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
     snprintf(c->deviceId, sizeof(c->deviceId), "%s", lr->deviceId.data ? lr->deviceId.data : "");
     c->loginMs = omtp_now_ms();
     c->monitor_role = j->found && j->user.role == OMTP_ROLE_MONITOR;
-    /* one live connection per (user, deviceType) */
+    /* one live connection per (user, deviceType); observers share theirs
+     * (docs/protocol.md "Observers") */
     omtp_conn *d = omtp_presence_first(s, c->userId);
     while (d) {
         omtp_conn *next = d->next_device;
-        if (d != c && d->deviceType == c->deviceType)
+        if (d != c && d->deviceType == c->deviceType && c->deviceType != DEVICE_OBSERVER)
             kick(d, c, "replaced by a new login on the same device type");
         d = next;
     }

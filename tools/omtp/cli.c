@@ -23,7 +23,8 @@ const char *cli_version(void)
     return OMTP_BUILD_VERSION;
 }
 
-static const char *dev_names[] = {"none", "ios", "android", "macos", "windows", "linux"};
+static const char *dev_names[] = {"none",    "ios",   "android", "macos",
+                                  "windows", "linux", "observer"};
 
 int cli_device_from_name(const char *s)
 {
@@ -53,13 +54,13 @@ void cli_print_common_help(FILE *f)
                "                       users of this machine in `ps`: prefer the prompt or\n"
                "                       --password-file. With none of these, omtp asks on the\n"
                "                       terminal (without echo).\n"
-               "  --device TYPE        ios|android|macos|windows|linux (OMTP_DEVICE). The\n"
-               "                       server keeps one login per (user, device type): a new\n"
-               "                       login of that type kicks the old one. Defaults: chat\n"
-               "                       linux (a second `omtp chat` of the same user replaces\n"
-               "                       the first); one-shot commands macos (a short login\n"
-               "                       that does not kick your chat); watch logs in as an\n"
-               "                       observer that kicks nobody and is never kicked.\n"
+               "  --device TYPE        ios|android|macos|windows|linux|observer (OMTP_DEVICE).\n"
+               "                       The server keeps one login per (user, device type): a\n"
+               "                       new login of that type kicks the old one. Defaults:\n"
+               "                       chat: linux (a second `omtp chat` of the same user\n"
+               "                       replaces the first); one-shot commands and watch:\n"
+               "                       observer, a login that kicks nobody and that no login\n"
+               "                       kicks, so they never disturb your chat or your apps.\n"
                "  --timeout MS         per-request timeout (default 5000)\n"
                "  --json               machine-readable output where supported\n"
                "  --                   ends the options: the rest is text even if it starts\n"
@@ -350,7 +351,8 @@ static int set_common(cli_opts *o, int which, const char *val, bool *server_set)
     case OPT_DEVICE:
         o->device = cli_device_from_name(val);
         if (o->device < 0) {
-            fprintf(stderr, "omtp: unknown --device '%s' (ios, android, macos, windows, linux)\n",
+            fprintf(stderr,
+                    "omtp: unknown --device '%s' (ios, android, macos, windows, linux, observer)\n",
                     val);
             return CLI_EUSAGE;
         }

@@ -31,6 +31,11 @@
 
 enum { CLI_OK = 0, CLI_EREFUSED = 1, CLI_EUSAGE = 2, CLI_ECONN = 3 };
 
+/* The device type of one-shot commands (send, history, ...) and of watch:
+ * an observer kicks nobody and is kicked by no login (docs/protocol.md,
+ * "Observers"), so they never disturb the user's chat or apps. */
+#define CLI_ONESHOT_DEVICE DEVICE_OBSERVER
+
 typedef struct cli_opts {
     char cmd[32]; /* the subcommand, for messages ("send") */
     char host[256];

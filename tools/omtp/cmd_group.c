@@ -89,7 +89,8 @@ static int group_list(omtp_sync *c, cli_opts *o, const char *only)
 int cmd_group(int argc, char **argv)
 {
     cli_opts o;
-    int rc = cli_start(argc, argv, &o, DEVICE_MACOS, 1, "omtp group SUBCOMMAND ...", group_usage);
+    int rc =
+        cli_start(argc, argv, &o, CLI_ONESHOT_DEVICE, 1, "omtp group SUBCOMMAND ...", group_usage);
     if (rc >= 0)
         return rc;
     const char *sub = o.argv[0];

@@ -8,7 +8,7 @@
 #include "cli.h"
 #include "client/omtp_client.h"
 
-#define DEFAULT_ONESHOT_DEVICE DEVICE_MACOS
+#define DEFAULT_ONESHOT_DEVICE CLI_ONESHOT_DEVICE
 
 #define resolve_session cli_resolve_session
 

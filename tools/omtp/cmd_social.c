@@ -18,8 +18,8 @@ static const char *user_usage =
 int cmd_friends(int argc, char **argv)
 {
     cli_opts o;
-    int rc =
-        cli_start(argc, argv, &o, DEVICE_MACOS, 1, "omtp friends SUBCOMMAND ...", friends_usage);
+    int rc = cli_start(argc, argv, &o, CLI_ONESHOT_DEVICE, 1, "omtp friends SUBCOMMAND ...",
+                       friends_usage);
     if (rc >= 0)
         return rc;
     const char *sub = o.argv[0];
@@ -96,7 +96,7 @@ static int user_get(omtp_sync *c, int n, char **ids, omtp_UserInfoGetResp *r)
 int cmd_user(int argc, char **argv)
 {
     cli_opts o;
-    int rc = cli_start(argc, argv, &o, DEVICE_MACOS, 1, "omtp user get|set ...", user_usage);
+    int rc = cli_start(argc, argv, &o, CLI_ONESHOT_DEVICE, 1, "omtp user get|set ...", user_usage);
     if (rc >= 0)
         return rc;
     const char *sub = o.argv[0];

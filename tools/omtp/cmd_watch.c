@@ -121,8 +121,9 @@ static void w_read(omtp_client *c, const omtp_OTIMHeader *h, const omtp_MsgReade
 static void w_kick(omtp_client *c, const omtp_OTIMHeader *h, const omtp_KickOutReq *k, void *ud)
 {
     fprintf(stderr,
-            "omtp watch: kicked out: %s logged in again on device type %s (%s)\nhint: use "
-            "--device to pick another device type\n",
+            "omtp watch: kicked out: %s logged in again on device type %s (%s)\nhint: one "
+            "login per device type; without --device, watch logs in as an observer that no "
+            "login kicks\n",
             omtp_client_user(c), cli_device_name(k->deviceType), k->deviceId.data);
 }
 
@@ -166,11 +167,15 @@ void cli_client_config(const cli_opts *o, omtp_client_config *cfg)
 int cmd_watch(int argc, char **argv)
 {
     cli_opts o;
-    int rc = cli_start(argc, argv, &o, DEVICE_LINUX, 0, "omtp watch [--json] [OPTIONS]",
+    int rc = cli_start(argc, argv, &o, CLI_ONESHOT_DEVICE, 0, "omtp watch [--json] [OPTIONS]",
                        "Stays online and prints incoming messages as they arrive, one per line\n"
                        "(also revoke/edit/delete notices and read receipts of your other\n"
                        "devices). Reconnects by itself and prints what was missed meanwhile.\n"
-                       "Stops on Ctrl-C.");
+                       "Stops on Ctrl-C.\n"
+                       "It logs in as device type `observer`: it kicks nobody (not your open\n"
+                       "`omtp chat`, which is linux, nor an app), and no login kicks it; several\n"
+                       "watches of one user run side by side. --device TYPE makes it an ordinary\n"
+                       "device of that type instead (then a login of that type replaces it).");
     if (rc >= 0)
         return rc;
     if (!o.user[0]) {
