@@ -668,8 +668,11 @@ static void on_login_reply(omtp_client *c, int status, const omtp_packet *p, voi
     const omtp_LoginResp *lr = p->desc == &omtp_LoginResp_desc ? p->body : NULL;
     int code = lr ? lr->code : OMTP_EC_PROTOCOL;
     if (code != OMTP_EC_SUCCESS) {
-        char why[200];
-        snprintf(why, sizeof(why), "login refused: %s (%d)", omtp_error_code_name(code), code);
+        char why[400];
+        if (lr && lr->extraData.len) /* the server's words */
+            snprintf(why, sizeof(why), "%.300s", lr->extraData.data);
+        else
+            snprintf(why, sizeof(why), "login refused: %s (%d)", omtp_error_code_name(code), code);
         bool transient = code == OMTP_EC_SERVICE_UNAVAILABLE || code == OMTP_EC_DB_ERROR ||
                          code == OMTP_EC_SERVER_EXCEPTION || code == OMTP_EC_UNKNOWN;
         if (!transient)

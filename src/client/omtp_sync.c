@@ -47,6 +47,7 @@ struct omtp_sync {
     pqueue pushes;
     pqueue replies;
     char user[256];
+    char login_desc[256]; /* LoginResp.extraData of the last login */
 };
 
 static int64_t mono_ms(void)
@@ -467,6 +468,8 @@ int omtp_sync_login(omtp_sync *c, const char *user, const char *password, int de
     if (rc == 0) {
         if (code)
             *code = resp.code;
+        snprintf(c->login_desc, sizeof(c->login_desc), "%s",
+                 resp.extraData.data ? resp.extraData.data : "");
         if (resp.code == OMTP_EC_SUCCESS)
             snprintf(c->user, sizeof(c->user), "%s", user);
         omtp_msg_free(&omtp_LoginResp_desc, &resp);
@@ -474,6 +477,11 @@ int omtp_sync_login(omtp_sync *c, const char *user, const char *password, int de
 out:
     omtp_msg_free(&omtp_LoginReq_desc, &req);
     return rc;
+}
+
+const char *omtp_sync_login_desc(const omtp_sync *c)
+{
+    return c->login_desc;
 }
 
 int omtp_sync_ping(omtp_sync *c)

@@ -694,8 +694,9 @@ int cli_login(cli_opts *o, omtp_sync **out)
         return cli_failed("login", rc);
     }
     if (code != OMTP_EC_SUCCESS) {
+        rc = cli_refused_req(o->cmd, CLI_REQ_LOGIN, o->user, code, omtp_sync_login_desc(c));
         omtp_sync_close(c);
-        return cli_refused_req(o->cmd, CLI_REQ_LOGIN, o->user, code, NULL);
+        return rc;
     }
     *out = c;
     return 0;

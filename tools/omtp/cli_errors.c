@@ -34,8 +34,7 @@ typedef struct refusal_row {
 
 static const refusal_row rows[] = {
     /* login */
-    {CLI_REQ_LOGIN, OMTP_EC_CONN_USERNAME_OR_PASSWORD,
-     "login as %s refused: wrong user or password",
+    {CLI_REQ_LOGIN, OMTP_EC_CONN_USERNAME_OR_PASSWORD, "login as %s refused",
      "check --user/--password (or --password-file, OMTP_PASSWORD, the prompt); an "
      "administrator creates users with `omtpd user add USER` and resets a password with "
      "`omtpd user passwd USER`"},
