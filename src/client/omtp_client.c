@@ -263,11 +263,60 @@ static void outbox_send(omtp_client *c, omtp_req *r)
     arm_req_timer(c, r->deadline);
 }
 
+#define PACE_MIN_MS  250
+#define PACE_MAX_MS  4000
+#define PACE_WIN_MAX 32
+
+static size_t outbox_inflight(const omtp_client *c)
+{
+    size_t n = 0;
+    for (const omtp_req *r = c->outbox.head; r; r = r->next)
+        n += r->inflight;
+    return n;
+}
+
+/*
+ * Sends, in queue order, what waits -- all of it when not paced; when
+ * paced (c->win > 0, after a rate-limit refusal), nothing before
+ * pace_until, then at most `win` in flight. Leaves pacing once nothing
+ * waits any more.
+ */
 static void outbox_flush(omtp_client *c)
 {
-    for (omtp_req *r = c->outbox.head; r; r = r->next)
-        if (!r->inflight)
-            outbox_send(c, r);
+    if (c->state != OMTP_CLIENT_ONLINE)
+        return;
+    if (c->win && uv_now(c->loop) < c->pace_until) {
+        arm_req_timer(c, c->pace_until);
+        return;
+    }
+    size_t inflight = c->win ? outbox_inflight(c) : 0;
+    bool waiting = false;
+    for (omtp_req *r = c->outbox.head; r; r = r->next) {
+        if (r->inflight)
+            continue;
+        if (c->win && inflight >= c->win) {
+            waiting = true;
+            break;
+        }
+        outbox_send(c, r);
+        inflight += r->inflight;
+    }
+    if (c->win && !waiting) {
+        c->win = 0; /* everything is out: back to normal */
+        c->pace_ms = 0;
+    }
+}
+
+/* A SERVER_REFUSED ack: keep the message, wait, and go on slowly. */
+static void outbox_paced(omtp_client *c, omtp_req *r)
+{
+    r->inflight = false;
+    c->pace_ms = c->pace_ms ? c->pace_ms * 2 : PACE_MIN_MS;
+    if (c->pace_ms > PACE_MAX_MS)
+        c->pace_ms = PACE_MAX_MS;
+    c->pace_until = uv_now(c->loop) + c->pace_ms;
+    c->win = 1;
+    arm_req_timer(c, c->pace_until);
 }
 
 int omtp_client_send_msg(omtp_client *c, int type, const omtp_MsgReq *msg, int64_t flags,
@@ -317,10 +366,11 @@ int omtp_client_send_msg(omtp_client *c, int type, const omtp_MsgReq *msg, int64
     r->ud = ud;
     r->first = uv_now(c->loop);
     list_add(&c->outbox, r);
-    if (c->state == OMTP_CLIENT_ONLINE)
+    if (c->state == OMTP_CLIENT_ONLINE && !c->win)
         outbox_send(c, r);
-    else
-        arm_req_timer(c, r->first + (uint64_t)c->cfg.give_up_ms);
+    else if (c->state == OMTP_CLIENT_ONLINE)
+        outbox_flush(c); /* paced: behind the ones waiting, in order */
+    arm_req_timer(c, r->first + (uint64_t)c->cfg.give_up_ms);
     return 0;
 }
 
@@ -363,6 +413,10 @@ static void on_req_timer(uv_timer_t *t)
             next = r->deadline;
         r = nx;
     }
+    if (c->win && c->state == OMTP_CLIENT_ONLINE && now >= c->pace_until)
+        outbox_flush(c); /* paced: the wait is over */
+    if (c->win && c->state == OMTP_CLIENT_ONLINE && c->pace_until > now && c->pace_until < next)
+        next = c->pace_until;
     r = c->outbox.head;
     while (r) {
         omtp_req *nx = r->next;
@@ -406,6 +460,19 @@ static void on_reply(omtp_client *c, omtp_packet *p)
     if (!r)
         return; /* late reply to a timed-out request */
     omtp_MsgAck *ack = p->desc == &omtp_MsgAck_desc ? p->body : NULL;
+    int code = ack ? ack->code
+               : p->desc == &omtp_CommonErrorCode_desc && p->body
+                   ? ((omtp_CommonErrorCode *)p->body)->code
+                   : OMTP_EC_PROTOCOL;
+    if (code == OMTP_EC_SERVER_REFUSED) {
+        outbox_paced(c, r); /* the rate limit: not a failure, later */
+        return;
+    }
+    if (c->win) { /* paced and accepted: speed up */
+        c->pace_until = 0;
+        c->pace_ms /= 2;
+        c->win = c->win * 2 > PACE_WIN_MAX ? PACE_WIN_MAX : c->win * 2;
+    }
     if (!ack) {
         /* an error reply without a MsgAck body: report it as one */
         static const omtp_MsgAck empty;
@@ -425,6 +492,8 @@ static void on_reply(omtp_client *c, omtp_packet *p)
     if (r->acb)
         r->acb(c, 0, ack, r->ud);
     req_free(r);
+    if (!c->destroyed && c->win)
+        outbox_flush(c); /* paced: the next ones */
 }
 
 static void ack_sync_data(omtp_client *c, omtp_packet *p)

@@ -23,7 +23,14 @@
  * in an outbox until its MsgAck arrives. After a reconnect, or when an ack
  * does not come within the request timeout, it is sent again with the DUP
  * flag and the SAME packId (the server deduplicates by sender + packId),
- * until acked or until `give_up_ms` after the first attempt. Other requests
+ * until acked or until `give_up_ms` after the first attempt. A message the
+ * server refuses for its rate limit (MsgAck code SERVER_REFUSED, 7) is not
+ * failed either: it stays queued, and the outbox paces itself -- it waits
+ * (250 ms, doubling up to 4 s while refusals go on), then sends one message,
+ * doubling the number in flight with each ack (up to 32), and returns to
+ * unpaced sending once nothing waits. So a long queue (hundreds of messages
+ * written offline) is delivered, in order, at the rate the server allows.
+ * Other requests
  * are not retried: their callback gets OMTP_ETIMEDOUT or, if the connection
  * dropped, OMTP_ECLOSED.
  *

@@ -111,6 +111,12 @@ struct omtp_client {
 
     omtp_req_list reqs;   /* plain requests in flight */
     omtp_req_list outbox; /* messages until acked */
+    /* pacing after a SERVER_REFUSED (rate limit) ack (omtp_client.c,
+     * "outbox"): win = most messages in flight (0 = no limit: not paced),
+     * nothing is sent before pace_until (loop ms); pace_ms the last wait */
+    uint32_t win;
+    uint32_t pace_ms;
+    uint64_t pace_until;
     tars_buf enc;
 
     int64_t hot_cursor;

@@ -101,7 +101,7 @@ t pwfile-empty 2 "is empty" "$OMTP" login --user alice --password-file "$tmp/emp
 t pwfile-missing 2 "cannot read the password file $tmp/nope" \
   "$OMTP" login --user alice --password-file "$tmp/nope"
 t no-password-no-tty 2 "no password for alice" "$OMTP" login --user alice
-t wrong-password 1 "wrong user or password" "$OMTP" login --user alice --password nope
+t wrong-password 1 "login as alice refused: wrong user id or password" "$OMTP" login --user alice --password nope
 # on a terminal: a prompt, no echo, then the login
 python3 - "$OMTP" "$tmp" <<'EOF' && echo "ok   prompt-no-echo" || { echo "FAIL prompt-no-echo"; fail=1; }
 import os, pty, sys, time, select
