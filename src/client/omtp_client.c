@@ -263,9 +263,24 @@ static void outbox_send(omtp_client *c, omtp_req *r)
     arm_req_timer(c, r->deadline);
 }
 
-#define PACE_MIN_MS  250
-#define PACE_MAX_MS  4000
-#define PACE_WIN_MAX 32
+/*
+ * Outbox pacing. At most OUTBOX_WIN messages are in flight at once (a flush
+ * after a reconnect, or a burst of sends, queues the rest behind them, in
+ * order): under the server's default burst (req_burst 200) and close limit
+ * (req_refusals_max 100 refusals in 10 s).
+ *
+ * A SERVER_REFUSED (7) ack means the server's rate limit: the message stays
+ * queued and the client turns paced (c->win = 1): one message in flight,
+ * sent pace_ms after the previous send. The first refusal sets pace_ms to
+ * PACE_MIN_MS, a refusal of a paced send doubles it (up to PACE_MAX_MS),
+ * each accepted paced send shortens it by 1/20 (down to PACE_FLOOR_MS): it
+ * settles near the server's rate with about one refusal in fourteen sends,
+ * far below the close limit. Once nothing waits, it is unpaced again.
+ */
+#define OUTBOX_WIN    64
+#define PACE_MIN_MS   100
+#define PACE_MAX_MS   4000
+#define PACE_FLOOR_MS 2
 
 static size_t outbox_inflight(const omtp_client *c)
 {
@@ -275,47 +290,54 @@ static size_t outbox_inflight(const omtp_client *c)
     return n;
 }
 
-/*
- * Sends, in queue order, what waits -- all of it when not paced; when
- * paced (c->win > 0, after a rate-limit refusal), nothing before
- * pace_until, then at most `win` in flight. Leaves pacing once nothing
- * waits any more.
- */
+/* Sends, in queue order, what waits and fits (see above). */
 static void outbox_flush(omtp_client *c)
 {
     if (c->state != OMTP_CLIENT_ONLINE)
         return;
-    if (c->win && uv_now(c->loop) < c->pace_until) {
+    uint64_t now = uv_now(c->loop);
+    if (c->win && now < c->pace_until) {
         arm_req_timer(c, c->pace_until);
         return;
     }
-    size_t inflight = c->win ? outbox_inflight(c) : 0;
+    size_t inflight = c->outbox.n > OUTBOX_WIN || c->win ? outbox_inflight(c) : 0;
+    size_t win = c->win ? c->win : OUTBOX_WIN;
     bool waiting = false;
     for (omtp_req *r = c->outbox.head; r; r = r->next) {
         if (r->inflight)
             continue;
-        if (c->win && inflight >= c->win) {
+        if (inflight >= win) {
             waiting = true;
             break;
         }
         outbox_send(c, r);
+        r->paced = c->win != 0;
         inflight += r->inflight;
+        if (c->win) { /* one per pace_ms */
+            c->pace_until = now + c->pace_ms;
+            waiting = r->next != NULL;
+            break;
+        }
     }
-    if (c->win && !waiting) {
-        c->win = 0; /* everything is out: back to normal */
+    if (c->win && !waiting && inflight == 0) {
+        c->win = 0; /* everything went through: back to normal */
         c->pace_ms = 0;
     }
 }
 
 /* A SERVER_REFUSED ack: keep the message, wait, and go on slowly. */
-static void outbox_paced(omtp_client *c, omtp_req *r)
+static void outbox_refused(omtp_client *c, omtp_req *r)
 {
     r->inflight = false;
-    c->pace_ms = c->pace_ms ? c->pace_ms * 2 : PACE_MIN_MS;
-    if (c->pace_ms > PACE_MAX_MS)
-        c->pace_ms = PACE_MAX_MS;
-    c->pace_until = uv_now(c->loop) + c->pace_ms;
-    c->win = 1;
+    uint64_t now = uv_now(c->loop);
+    if (!c->win) { /* the first refusal of a burst */
+        c->win = 1;
+        c->pace_ms = PACE_MIN_MS;
+        c->pace_until = now + c->pace_ms;
+    } else if (r->paced) { /* still too fast */
+        c->pace_ms = c->pace_ms * 2 > PACE_MAX_MS ? PACE_MAX_MS : c->pace_ms * 2;
+        c->pace_until = now + c->pace_ms;
+    } /* else: one of the burst sent before pacing began */
     arm_req_timer(c, c->pace_until);
 }
 
@@ -366,10 +388,10 @@ int omtp_client_send_msg(omtp_client *c, int type, const omtp_MsgReq *msg, int64
     r->ud = ud;
     r->first = uv_now(c->loop);
     list_add(&c->outbox, r);
-    if (c->state == OMTP_CLIENT_ONLINE && !c->win)
-        outbox_send(c, r);
+    if (c->state == OMTP_CLIENT_ONLINE && !c->win && c->outbox.n <= OUTBOX_WIN)
+        outbox_send(c, r); /* the common case: nothing waits */
     else if (c->state == OMTP_CLIENT_ONLINE)
-        outbox_flush(c); /* paced: behind the ones waiting, in order */
+        outbox_flush(c); /* behind the ones waiting, in order */
     arm_req_timer(c, r->first + (uint64_t)c->cfg.give_up_ms);
     return 0;
 }
@@ -465,13 +487,12 @@ static void on_reply(omtp_client *c, omtp_packet *p)
                    ? ((omtp_CommonErrorCode *)p->body)->code
                    : OMTP_EC_PROTOCOL;
     if (code == OMTP_EC_SERVER_REFUSED) {
-        outbox_paced(c, r); /* the rate limit: not a failure, later */
+        outbox_refused(c, r); /* the rate limit: not a failure, later */
         return;
     }
-    if (c->win) { /* paced and accepted: speed up */
-        c->pace_until = 0;
-        c->pace_ms /= 2;
-        c->win = c->win * 2 > PACE_WIN_MAX ? PACE_WIN_MAX : c->win * 2;
+    if (c->win && r->paced) { /* paced and accepted: a little faster */
+        uint32_t less = c->pace_ms / 20 ? c->pace_ms / 20 : 1;
+        c->pace_ms = c->pace_ms - less < PACE_FLOOR_MS ? PACE_FLOOR_MS : c->pace_ms - less;
     }
     if (!ack) {
         /* an error reply without a MsgAck body: report it as one */
@@ -492,8 +513,8 @@ static void on_reply(omtp_client *c, omtp_packet *p)
     if (r->acb)
         r->acb(c, 0, ack, r->ud);
     req_free(r);
-    if (!c->destroyed && c->win)
-        outbox_flush(c); /* paced: the next ones */
+    if (!c->destroyed && (c->win || c->outbox.n >= OUTBOX_WIN))
+        outbox_flush(c); /* the next ones that wait for room */
 }
 
 static void ack_sync_data(omtp_client *c, omtp_packet *p)
