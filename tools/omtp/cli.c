@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "client/omtp_client.h"
+#include "omtp_cli.h"
 #include "omtp_version.h"
 
 const char *cli_version(void)
@@ -284,7 +285,8 @@ static int edit_distance(const char *a, const char *b)
 }
 
 /* "omtp send: unknown option --pasword; did you mean --password?" */
-static int unknown_option(const char *cmd, const char *arg, const struct option *lo, int nlo)
+static int unknown_option(const char *cmd, const char *arg, const struct option *lo, int nlo,
+                          bool text_hint)
 {
     char name[128];
     if (arg[0] == '-' && arg[1] == '-') {
@@ -324,11 +326,20 @@ static int unknown_option(const char *cmd, const char *arg, const struct option 
     else
         fprintf(stderr, "omtp %s: unknown option %s%s (run omtp %s --help for the options)\n", cmd,
                 dash, name, cmd);
-    fprintf(stderr,
-            "hint: to pass a text that starts with '-', put -- before it: "
-            "omtp %s ... -- -text\n",
-            cmd);
+    if (text_hint)
+        fprintf(stderr,
+                "hint: to pass a text that starts with '-', put -- before it: omtp %s ... -- "
+                "-text\n",
+                cmd);
     return CLI_EUSAGE;
+}
+
+int omtp_cli_unknown_option(const char *cmd, const char *arg, const struct option *lo)
+{
+    int n = 0;
+    while (lo[n].name)
+        n++;
+    return unknown_option(cmd, arg, lo, n, false);
 }
 
 static int set_common(cli_opts *o, int which, const char *val, bool *server_set)
@@ -428,9 +439,9 @@ int cli_parse(const char *cmd, int argc, char **argv, int default_device, const 
         } else if (ch == '?') {
             if (optopt) {
                 char s[3] = {'-', (char)optopt, 0};
-                rc = unknown_option(cmd, s, lo, nlo);
+                rc = unknown_option(cmd, s, lo, nlo, true);
             } else {
-                rc = unknown_option(cmd, av[optind - 1], lo, nlo);
+                rc = unknown_option(cmd, av[optind - 1], lo, nlo, true);
             }
         } else if (ch >= OPT_EXTRA_BASE) {
             const cli_opt *x = &extra[ch - OPT_EXTRA_BASE];
