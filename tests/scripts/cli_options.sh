@@ -75,6 +75,7 @@ t typo-json 2 "omtp history: unknown option --jsn; did you mean --json?" \
 t typo-eq 2 "unknown option --sever; did you mean --server?" "$OMTP" login --sever=1 "${A[@]}"
 t unknown-short 2 "unknown option -x" "$OMTP" sessions -x "${A[@]}"
 t ambiguous 2 "ambiguous" "$OMTP" login --pass x --user alice
+t cmd-typo 2 "unknown command 'sned'; did you mean send?" "$OMTP" sned
 t typo-codec 2 "omtp codec: unknown option --prety; did you mean --pretty?" "$OMTP" codec decode --prety
 for c in login send sessions history read revoke edit delete group friends user watch chat; do
   t "unknown-$c" 2 "omtp $c: unknown option --bogus" "$OMTP" "$c" --bogus "${A[@]}"

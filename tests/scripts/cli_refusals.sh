@@ -100,6 +100,7 @@ has friends-add-nosuch-desc "nosuch is not a user"
 no friends-add-nosuch-not-friends-hint "you are not friends with that user"
 t group-create-carol 1 "cannot create group team: a member is not a user" alice group create team bob carol
 has group-create-names-carol "carol"
+t group-create-all-missing 1 "not a user: carol, dave" alice group create team bob carol dave
 no group-create-not-member-hint "not a member"
 t history-nosuch 1 "no user nosuch" alice history nosuch
 no history-nosuch-no-empty-list "(no messages"

@@ -264,8 +264,7 @@ static const struct option common_opts[OPT_NCOMMON] = {
 };
 #define OPT_EXTRA_BASE 2000
 
-/* Levenshtein distance of two short strings (capped at 64 characters). */
-static int edit_distance(const char *a, const char *b)
+int omtp_cli_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64)
@@ -312,7 +311,7 @@ static int unknown_option(const char *cmd, const char *arg, const struct option 
     const char *best = NULL;
     int bestd = 99;
     for (int i = 0; i < nlo; i++) {
-        int dist = edit_distance(name, lo[i].name);
+        int dist = omtp_cli_edit_distance(name, lo[i].name);
         if (dist < bestd) {
             bestd = dist;
             best = lo[i].name;

@@ -68,7 +68,23 @@ int main(int argc, char **argv)
                 "omtp: '%s' before the command: options go after it (omtp send --help), "
                 "or run omtp --help\n",
                 argv[1]);
-    else
-        fprintf(stderr, "omtp: unknown command '%s' (run omtp --help for the commands)\n", argv[1]);
+    else {
+        const char *best = NULL;
+        int bestd = 3; /* suggest within 2 edits */
+        for (size_t i = 0; i < NCOMMANDS; i++) {
+            int d = omtp_cli_edit_distance(argv[1], commands[i].name);
+            if (d < bestd) {
+                bestd = d;
+                best = commands[i].name;
+            }
+        }
+        if (best)
+            fprintf(stderr,
+                    "omtp: unknown command '%s'; did you mean %s? (omtp --help lists them)\n",
+                    argv[1], best);
+        else
+            fprintf(stderr, "omtp: unknown command '%s' (run omtp --help for the commands)\n",
+                    argv[1]);
+    }
     return 2;
 }

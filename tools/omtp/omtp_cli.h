@@ -15,6 +15,9 @@
 /* omtp codec decode|encode: frames and structs <-> JSON (cmd_codec.c). */
 int omtp_cmd_codec(int argc, char **argv);
 
+/* Levenshtein distance of two words (99 when one is over 64 bytes). */
+int omtp_cli_edit_distance(const char *a, const char *b);
+
 struct option;
 /* Says that `arg` (as on the command line: "--pasword", "--x=1", "-z") is
  * not an option of `cmd`, naming the closest of `lo` (a getopt_long table
