@@ -77,6 +77,9 @@ enum omtp_device_type {
     DEVICE_OBSERVER = 6,
 };
 #define OMTP_DEVICE_MAX 6
+/* Observers of one user on one server (docs/protocol.md "Observers"): a
+ * new one beyond this replaces the oldest (auth.c says 16 in its reason). */
+#define OMTP_OBSERVERS_PER_USER 16
 
 /* MsgControl.command and MsgReq.status */
 enum omtp_msg_ctrl_cmd { MC_REVOKE = 1, MC_DELETE = 2, MC_OVERRIDE = 3 };
