@@ -105,6 +105,8 @@ no group-create-not-member-hint "not a member"
 t history-nosuch 1 "no user nosuch" alice history nosuch
 no history-nosuch-no-empty-list "(no messages"
 t read-nosuch 1 "no user nosuch" alice read nosuch
+t user-get-nosuch 1 "omtp user get: no user nosuch" alice user get bob nosuch
+has user-get-shows-bob "user:     bob"
 t history-empty-real-user 0 "(no messages in SC_alice_bob)" alice history bob
 GID=$(OMTP_PASSWORD=alice "$OMTP" group create team bob --user alice 2>&1)
 t group-members-nosuch 1 "no group GC_nosuch" alice group members GC_nosuch
