@@ -136,7 +136,18 @@ typedef struct omtp_client_config {
     const char *tls_ca_file; /* NULL -> system default paths */
     bool tls_no_verify;      /* skip certificate verification (tests) */
     bool enable_post;        /* create the uv_async behind omtp_client_post */
+    /* WebSocket (omtpd's ws_listen, docs/websocket.md): non-NULL = upgrade
+     * this path (e.g. "/ws") first, then OMTP frames as binary messages;
+     * with tls, wss. omtp_client_parse_server fills it from a ws:// URL. */
+    const char *ws_path;
 } omtp_client_config;
+
+/* Parses a server given as "HOST:PORT", "[V6]:PORT", "ws://HOST:PORT/PATH"
+ * or "wss://HOST:PORT/PATH" (path default /ws, port default 80/443) into
+ * host, *port, *ws (WebSocket: path is set) and *tls (wss). 0 or
+ * OMTP_EINVAL. */
+int omtp_client_parse_server(const char *server, char *host, size_t hostlen, int *port, bool *ws,
+                             bool *tls, char *path, size_t pathlen);
 
 /* Creates a client on `loop` (does not connect). */
 int omtp_client_new(uv_loop_t *loop, const omtp_client_config *cfg, const omtp_client_callbacks *cb,

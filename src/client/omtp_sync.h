@@ -54,6 +54,13 @@ typedef struct omtp_sync omtp_sync;
  */
 int omtp_sync_connect(omtp_sync **out, const char *host, int port, int timeout_ms);
 /* Closes the socket and frees the client and its queues. NULL is a no-op. */
+/* Like omtp_sync_connect, then upgrades to a WebSocket at `path` (e.g.
+ * "/ws": omtpd's ws_listen, docs/websocket.md); every frame after that is
+ * one binary message. On a refused upgrade returns OMTP_ECLOSED with the
+ * reason in why (e.g. the HTTP status). omtp_sync_send_raw still writes raw
+ * socket bytes (tests use it to send hand-made WebSocket frames). */
+int omtp_sync_connect_ws(omtp_sync **out, const char *host, int port, const char *path,
+                         int timeout_ms, char *why, size_t whylen);
 void omtp_sync_close(omtp_sync *c);
 
 /* Per-request timeout used by the helpers (default 5000 ms). */

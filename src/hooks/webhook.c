@@ -136,6 +136,29 @@ int omtp_webhook_init(omtp_server *s)
     return 0;
 }
 
+void omtp_webhook_reload(omtp_server *s)
+{
+    const omtp_config *cfg = s->cfg;
+    webhook *wh = wh_of(s);
+    if (!wh) {
+        if (cfg->push_webhook_url[0] || cfg->before_send_url[0])
+            LOG_WARN("reload: webhooks were off at start: push_webhook_url and before_send_url "
+                     "take effect at the next restart");
+        return;
+    }
+    if (omtp_hookw_set_urls(wh->w, cfg->push_webhook_url, cfg->before_send_url,
+                            cfg->webhook_secret)) {
+        LOG_ERROR("reload: out of memory: webhook settings unchanged");
+        return;
+    }
+    wh->push_on = cfg->push_webhook_url[0] != '\0';
+    wh->check_on = cfg->before_send_url[0] != '\0';
+    wh->fail_open = cfg->before_send_fail_open;
+    LOG_INFO("webhook: offline push %s, before-send check %s (fail %s), requests %s",
+             wh->push_on ? "on" : "off", wh->check_on ? "on" : "off",
+             wh->fail_open ? "open" : "closed", cfg->webhook_secret[0] ? "signed" : "unsigned");
+}
+
 /* ----------------------------------------------------------- before-send */
 
 typedef struct bs_call {
@@ -146,6 +169,7 @@ typedef struct bs_call {
     uv_timer_t timer; /* only for a verdict decided locally (deferred) */
     int code;
     char desc[192];
+    char from[OMTP_ID_MAX + 1], to[OMTP_ID_MAX + 1]; /* for the refusal's log line */
 } bs_call;
 
 static void bs_unlink(webhook *wh, bs_call *c)
@@ -242,6 +266,10 @@ static void bs_answer(void *arg, int status, long http_status, const char *body,
         bs_fail(wh, c, "answer is not a JSON verdict");
     } else {
         wh->verdicts[c->code == OMTP_EC_SUCCESS ? V_ALLOW : V_REFUSE]++;
+        if (c->code != OMTP_EC_SUCCESS)
+            LOG_INFO("moderation: the before-send hook refused a message caller=%s to=%s "
+                     "code=%d desc=\"%s\"",
+                     c->from, c->to, c->code, c->desc);
     }
     bs_finish(c);
 }
@@ -298,6 +326,9 @@ bool omtp_webhook_before_send(omtp_server *s, const omtp_msg_rec *m, omtp_webhoo
     c->wh = wh;
     c->done = done;
     c->arg = arg;
+    snprintf(c->from, sizeof c->from, "%.*s", (int)m->msg.from.len,
+             m->msg.from.data ? m->msg.from.data : "");
+    snprintf(c->to, sizeof c->to, "%.*s", (int)m->msg.to.len, m->msg.to.data ? m->msg.to.data : "");
     c->next = wh->pending;
     if (wh->pending)
         wh->pending->prev = c;

@@ -76,4 +76,10 @@ done
 printf '\x0c%s' '{"sessionId":"s","from":{"hex":"ff00"},"to":"b","seqId":-9223372036854775808}' >corpus/json/seed_msgreq
 printf '\x00%s' '{"type":1,"version":1,"flags":0,"packId":"x"}' >corpus/json/seed_header
 printf '\x01%s' '{"header":{"type":14},"payload":"0601"}' >corpus/json/seed_hexpayload
+# log lines (fuzz_logline): level byte, then a message with key=value words,
+# invalid UTF-8, quotes, backslashes and control bytes
+mkdir -p corpus/logline
+printf '\x01conn 12 login alice dev=linux' >corpus/logline/seed1
+printf '\x01http request method=POST path=/v1/x status=200 caller=ops duration_ms=1.2 bad=\xff\xfe "q" \\ \x01' >corpus/logline/seed2
+printf '\x01x \xe0\x9e\x91 \xed\xa0\x80 \xf4\x90\x80\x80 \xc0\xaf end' >corpus/logline/seed3_illformed # overlong, surrogate, > U+10FFFF
 echo "corpus: $(find corpus -type f | wc -l) files"

@@ -48,7 +48,8 @@ void cli_print_common_help(FILE *f)
 {
     fprintf(f, "\nConnection options (flags > environment > config file > defaults):\n"
                "  --server ADDR        HOST:PORT, [IPV6]:PORT, HOST (port 9000) or a bare PORT\n"
-               "                       (127.0.0.1:PORT)  (OMTP_SERVER, default 127.0.0.1:9000)\n"
+               "                       (127.0.0.1:PORT)  (OMTP_SERVER, default 127.0.0.1:9000);\n"
+               "                       ws://HOST:PORT/ws = over WebSocket, omtpd's ws_listen\n"
                "  --user USER          your user id       (OMTP_USER)\n"
                "  --password-file PATH the password is its first line (OMTP_PASSWORD_FILE)\n"
                "  --password PW        your password      (OMTP_PASSWORD); visible to other\n"
@@ -79,15 +80,27 @@ static const char *server_why = "";
 
 /*
  * HOST:PORT, [V6]:PORT, HOST (port 9000), a bare PORT (127.0.0.1:PORT), or
- * any of these after "tcp://". Other schemes are refused here (a transport
- * that adds one, e.g. ws://, handles it before).
+ * any of these after "tcp://"; or ws://HOST:PORT/PATH (libomtp's
+ * WebSocket transport). Other schemes are refused, saying why.
  */
 static int set_server(cli_opts *o, const char *v)
 {
+    o->ws_path[0] = 0;
+    if (!strncmp(v, "ws://", 5)) { /* omtpd's ws_listen (docs/websocket.md) */
+        bool ws, tls;
+        int port;
+        if (omtp_client_parse_server(v, o->host, sizeof(o->host), &port, &ws, &tls, o->ws_path,
+                                     sizeof(o->ws_path))) {
+            server_why = "bad WebSocket address (want ws://HOST:PORT/PATH)";
+            return -1;
+        }
+        o->port = port;
+        return 0;
+    }
     const char *sep = strstr(v, "://");
     if (sep) {
         if ((size_t)(sep - v) != 3 || strncasecmp(v, "tcp", 3)) {
-            server_why = "unknown scheme (use HOST:PORT, or tcp://HOST:PORT)";
+            server_why = "unknown scheme (use HOST:PORT, tcp://HOST:PORT or ws://HOST:PORT/ws)";
             return -1;
         }
         v = sep + 3;
@@ -680,7 +693,14 @@ int cli_login(cli_opts *o, omtp_sync **out)
     if (prc)
         return prc;
     omtp_sync *c;
-    int rc = omtp_sync_connect(&c, o->host, o->port, o->timeout_ms);
+    char wswhy[256] = "";
+    int rc = o->ws_path[0] ? omtp_sync_connect_ws(&c, o->host, o->port, o->ws_path, o->timeout_ms,
+                                                  wswhy, sizeof(wswhy))
+                           : omtp_sync_connect(&c, o->host, o->port, o->timeout_ms);
+    if (rc && wswhy[0]) {
+        fprintf(stderr, "omtp: WebSocket to %s:%d%s: %s\n", o->host, o->port, o->ws_path, wswhy);
+        return CLI_ECONN;
+    }
     if (rc) {
         if (rc == OMTP_EINVAL)
             fprintf(stderr, "omtp: cannot resolve server '%s'\n", o->host);

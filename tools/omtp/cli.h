@@ -40,6 +40,7 @@ typedef struct cli_opts {
     char cmd[32]; /* the subcommand, for messages ("send") */
     char host[256];
     int port;
+    char ws_path[256]; /* --server ws://HOST:PORT/PATH: WebSocket to this path ("" = TCP) */
     char user[256];
     char password[256];
     char password_file[1024]; /* --password-file / OMTP_PASSWORD_FILE / password_file= */
