@@ -558,6 +558,12 @@ static void on_push(omtp_client *c, omtp_packet *p)
             return;
         }
         break;
+    case PT_MSG_REACTION:
+        if (p->body && c->cb.on_reaction) {
+            c->cb.on_reaction(c, &p->header, p->body, c->ud);
+            return;
+        }
+        break;
     case PT_MSG_READ:
         if (p->body && c->cb.on_read) {
             c->cb.on_read(c, &p->header, p->body, c->ud);
@@ -600,7 +606,7 @@ static void drain(omtp_client *c, omtp_conn *k)
             return;
         }
         omtp_packet p;
-        omtp_decode_opts o = {.key = c->key.set ? &c->key : NULL};
+        omtp_decode_opts o = {.key = c->key.set ? &c->key : NULL, .from_server = true};
         int stage;
         char why[200];
         int rc = omtp_packet_decode(f, fl, &o, &p, &stage, why, sizeof(why));

@@ -109,6 +109,12 @@ typedef struct omtp_client_callbacks {
     void (*on_catchup_done)(omtp_client *c, int err, void *ud);
     /* any other packet the server pushed */
     void (*on_packet)(omtp_client *c, const omtp_packet *p, void *ud);
+    /* extensions (spec omtp-ext.tars): someone added (op 1) or removed (op 2)
+     * a reaction on a message of one of the user's sessions (103). Replies
+     * and mentions arrive in on_message (MsgReq.replyTo, .mentions); history
+     * messages carry the aggregated MsgReq.reactions. */
+    void (*on_reaction)(omtp_client *c, const omtp_OTIMHeader *hdr, const omtp_ReactionNotice *n,
+                        void *ud);
 } omtp_client_callbacks;
 
 typedef struct omtp_client_config {
@@ -201,6 +207,14 @@ int omtp_client_send_msg(omtp_client *c, int type, const omtp_MsgReq *msg, int64
 /* Text convenience: type 14 to a user, 15 to a group ("GC_..." id). */
 int omtp_client_send_text(omtp_client *c, const char *to, const char *text, omtp_ack_cb cb,
                           void *ud);
+
+/* PT_MSG_REACTION (omtp_ext.c): adds (op 1) or removes (op 2) `emoji` (1..32
+ * bytes of UTF-8) on message seq of session_id; the reply is a
+ * CommonErrorCode (reply->body). Replies and mentions: set MsgReq.replyTo /
+ * .mentions ("@all" = the whole group, its creator only) in
+ * omtp_client_send_msg. */
+int omtp_client_react(omtp_client *c, const char *session_id, int64_t seq, const char *emoji,
+                      int op, omtp_reply_cb cb, void *ud);
 
 /* Runs fn(c, arg) on the loop thread soon. Thread-safe (needs enable_post). */
 int omtp_client_post(omtp_client *c, void (*fn)(omtp_client *c, void *arg), void *arg);

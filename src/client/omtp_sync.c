@@ -247,7 +247,8 @@ static int drain_frames(omtp_sync *c)
         qnode *n = calloc(1, sizeof(*n));
         if (!n)
             return OMTP_ENOMEM;
-        omtp_decode_opts o = {.key = c->key.set ? &c->key : NULL, .max_payload = c->max_frame};
+        omtp_decode_opts o = {
+            .key = c->key.set ? &c->key : NULL, .max_payload = c->max_frame, .from_server = true};
         int stage;
         char why[200];
         int rc = omtp_packet_decode(f, fl, &o, &n->pkt, &stage, why, sizeof(why));

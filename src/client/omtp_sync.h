@@ -193,6 +193,12 @@ int omtp_sync_read(omtp_sync *c, const char *session_id, int64_t seq, omtp_Commo
 int omtp_sync_ctrl(omtp_sync *c, int command, const char *session_id, int64_t seq,
                    const char *target_pack_id, const char *content, omtp_CommonErrorCode *out);
 
+/* PT_MSG_REACTION (omtp_ext.c): op 1 adds, 2 removes `emoji` on message seq
+ * of session_id. Reply in *out. Pushed ReactionNotices arrive through
+ * omtp_sync_next_push (type PT_MSG_REACTION, body omtp_ReactionNotice). */
+int omtp_sync_react(omtp_sync *c, const char *session_id, int64_t seq, const char *emoji, int op,
+                    omtp_CommonErrorCode *out);
+
 /*
  * Any request whose reply is a known struct: sends (type, desc/body) and
  * moves the reply payload into `out` (a struct of `reply_desc`'s type).

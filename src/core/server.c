@@ -517,7 +517,8 @@ static int start_listener(omtp_server *s, uv_tcp_t *t, const char *hp, const cha
         rc = uv_listen((uv_stream_t *)t, 4096, on_conn);
     if (rc) {
         const char *hint = rc == UV_EADDRINUSE ? "another process (omtpd?) uses this port: stop "
-                                                 "it, or choose another port with --listen"
+                                                 "it, or choose another port with --listen "
+                                                 "(--tls-listen, --ws-listen, --wss-listen)"
                            : rc == UV_EADDRNOTAVAIL
                                ? "this machine has no such address: use one of its own, "
                                  "127.0.0.1 or 0.0.0.0"

@@ -123,7 +123,9 @@ size_t omtp_hot_rec_bound(const omtp_hot_rec *r);
 size_t omtp_hp_rec_bound(const omtp_hp_rec *r);
 /* A record stored before the field limits may not fit any page: these drop
  * its pushInfo (a push hint, not conversation) when it alone exceeds the
- * budget, logging a WARN; true if they did. Store or loop thread. */
+ * budget, logging a WARN; true if they did. omtp_msg_rec_shrink first drops
+ * a message's aggregated reactions (a view, rebuilt by the next read) when
+ * they make it exceed the budget. Store or loop thread. */
 bool omtp_msg_rec_shrink(omtp_msg_rec *m, size_t budget);
 bool omtp_hp_rec_shrink(omtp_hp_rec *r, size_t budget);
 /* How many of n consecutive list items fit once *used bytes are taken

@@ -199,7 +199,7 @@ static void http_refuse(omtp_conn *c, int status, const char *why)
 static void file_next(omtp_conn *c)
 {
     struct ws *ws = ws_of(c);
-    if (ws->phase != PH_FILE || c->state == OMTP_CONN_CLOSING)
+    if (!ws || ws->phase != PH_FILE || c->state == OMTP_CONN_CLOSING)
         return;
     if (!ws->file_left) {
         ws->phase = PH_DONE;

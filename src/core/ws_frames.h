@@ -16,7 +16,7 @@
  * the connection is inside a frame or message (or has a control frame to
  * answer): after input that ended on a message boundary it is freed and the
  * next input makes a new one (omtp_ws_frames_feed). An idle connection
- * keeps only struct omtp_ws_frames (32 bytes).
+ * keeps only struct omtp_ws_frames (40 bytes).
  *
  * Threading: the loop thread (transport_ws.c) or the fuzz target
  * (tests/fuzz/fuzz_ws.c) drives it; a small cache of idle wslay contexts
@@ -53,7 +53,7 @@ typedef struct omtp_ws_sink {
 
 struct omtp_ws_rx; /* wslay's context and the input accounting (ws_frames.c) */
 
-/* Per connection, kept small: 32 bytes while idle. */
+/* Per connection, kept small: 40 bytes while idle. */
 typedef struct omtp_ws_frames {
     struct omtp_ws_rx *rx; /* NULL while idle (between messages) */
     const omtp_ws_sink *sink;

@@ -388,6 +388,19 @@ static int push_unread_work(omtp_db *db, void *arg)
     return 0;
 }
 
+/* Whether the message mentions recipient i by id or with "@all"
+ * (docs/protocol.md, Extensions: mentions). */
+static bool push_mentioned(const push_job *j, uint32_t i)
+{
+    const tars_str_list *l = &j->m.msg.mentions;
+    for (uint32_t k = 0; k < l->n; k++)
+        if (tars_str_eq(&l->items[k], OMTP_MENTION_ALL) ||
+            (l->items[k].len == j->users.items[i].len &&
+             memcmp(l->items[k].data, j->users.items[i].data, l->items[k].len) == 0))
+            return true;
+    return false;
+}
+
 static char *push_event(const push_job *j, uint32_t i, size_t *len)
 {
     const omtp_MsgReq *q = &j->m.msg;
@@ -405,6 +418,7 @@ static char *push_event(const push_job *j, uint32_t i, size_t *len)
         json_object_set_new(o, "timestamp", json_integer(q->timestamp)) ||
         json_object_set_new(o, "contentType", json_integer(q->contentType)) ||
         json_set_bytes(o, "pushInfo", &q->pushInfo) ||
+        json_object_set_new(o, "mentioned", json_boolean(push_mentioned(j, i))) ||
         json_object_set_new(o, "unread",
                             j->unread[i] >= 0 ? json_integer(j->unread[i]) : json_null()))
         goto out;
@@ -526,6 +540,15 @@ void omtp_webhook_offline_push(omtp_server *s, const omtp_msg_rec *m,
         tars_str_setn(&j->m.msg.to, m->msg.to.data, m->msg.to.len) ||
         tars_str_setn(&j->m.msg.pushInfo, m->msg.pushInfo.data, m->msg.pushInfo.len))
         goto oom;
+    if (m->msg.mentions.n) { /* for "mentioned" */
+        tars_str_list *l = &j->m.msg.mentions;
+        if (!(l->items = calloc(m->msg.mentions.n, sizeof *l->items)))
+            goto oom;
+        for (; l->n < m->msg.mentions.n; l->n++)
+            if (tars_str_setn(&l->items[l->n], m->msg.mentions.items[l->n].data,
+                              m->msg.mentions.items[l->n].len) != 0)
+                goto oom;
+    }
     /* in a cluster, a user not connected here may be online on another node:
      * ask the presence table (asynchronously); without a cluster or with
      * Redis down, this node's view decides */

@@ -51,6 +51,8 @@ enum omtp_pack_type {
     PT_USERATTRIBUTE_SET = 56,
     PT_USERATTRIBUTE_GET = 57,
     PT_SESSIONATTRIBUTE_SET = 58,
+    /* extensions (spec omtp-ext.tars; docs/protocol.md, Extensions) */
+    PT_MSG_REACTION = 103, /* ReactionReq -> CommonErrorCode; push ReactionNotice */
 };
 /* Packet types are below OMTP_PT_MAX: tables indexed by type (the server's
  * dispatch table, its per-type counters) have this many slots. The document's
@@ -166,5 +168,10 @@ bool omtp_pack_type_known(int type);
  * table says UserAttribute and receivers treat an empty payload as "all".
  */
 const tars_struct_desc *omtp_payload_desc(int type, bool ack, bool *known);
+
+/* The struct a server push (ACK 0, sent by the server) of `type` carries:
+ * the request's struct, except for extension types whose push differs from
+ * their request (PT_MSG_REACTION: ReactionNotice). NULL as above. */
+const tars_struct_desc *omtp_push_desc(int type);
 
 #endif

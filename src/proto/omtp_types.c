@@ -52,6 +52,7 @@ static const struct type_row types[] = {
     {PT_USERATTRIBUTE_SET, "PT_USERATTRIBUTE_SET", D(UserAttrSetReq), D(CommonErrorCode)},
     {PT_USERATTRIBUTE_GET, "PT_USERATTRIBUTE_GET", D(UserAttribute), D(UserAttrGetResp)},
     {PT_SESSIONATTRIBUTE_SET, "PT_SESSIONATTRIBUTE_SET", D(SessionAttrSetReq), D(CommonErrorCode)},
+    {PT_MSG_REACTION, "PT_MSG_REACTION", D(ReactionReq), D(CommonErrorCode)},
 };
 #undef D
 #define NTYPES (sizeof(types) / sizeof(types[0]))
@@ -95,6 +96,13 @@ const tars_struct_desc *omtp_payload_desc(int type, bool ack, bool *known)
     if (!t)
         return NULL;
     return ack ? t->ack : t->req;
+}
+
+const tars_struct_desc *omtp_push_desc(int type)
+{
+    if (type == PT_MSG_REACTION)
+        return &omtp_ReactionNotice_desc;
+    return omtp_payload_desc(type, false, NULL);
 }
 
 const char *omtp_error_code_name(int code)

@@ -20,6 +20,8 @@ frames=(
     '{"header":{"type":14,"flags":576,"packId":"ze"},"payload":{"sessionId":"SC_a_b","from":"a","to":"b","content":"both"}}'
     '{"header":{"type":21,"flags":1,"packId":"h"},"payload":{"errorCode":{"code":0,"desc":""},"sessionId":"s","msgs":[{"header":{"type":14,"version":1,"flags":0,"packId":"m"},"payload":{"sessionId":"s","from":"a","to":"b","seqId":300}}]}}'
     '{"header":{"type":19,"flags":1,"packId":"hs"},"payload":{"code":0,"timestamp":1700000000000000,"sessions":[{"sessionId":"s","readSeqId":1,"unreadCount":2,"attribute":"{}"}]}}'
+    '{"header":{"type":14,"flags":0,"packId":"x"},"payload":{"sessionId":"GC_g","from":"a","to":"GC_g","content":"re","replyTo":3,"mentions":["b","@all"],"reactions":{"\ud83d\udc4d":["b","c"],"x":[]}}}'
+    '{"header":{"type":103,"flags":0,"packId":"r"},"payload":{"sessionId":"SC_a_b","seqId":3,"emoji":"\ud83d\udc4d","op":1}}'
     '{"header":{"type":40,"flags":1,"packId":"g"},"payload":{"errorCode":{"code":0,"desc":""},"timestamp":5,"groupchats":[{"groupId":"GC_1","name":"n","creatorId":"a"}],"delGroupChatIds":["GC_2"]}}'
 )
 i=0

@@ -5,7 +5,8 @@
  * unmasked 1002, oversize 1009 decided on the frame head, bad control frame
  * 1002, a message that is not one OMTP frame 1002), the HTTP refusals (400,
  * 426, 403) and the Origin rules, a stalled handshake closed at the
- * pre-login timeout, kickout across transports, and /metrics by transport.
+ * pre-login timeout, kickout across transports, the rate limit and the
+ * output cap per WebSocket connection, wss, and /metrics by transport.
  */
 #include "h_http.h"
 #include "h_tls.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "proto/omtp_packet.h"
@@ -336,6 +338,99 @@ static void test_metrics_by_transport(void **st)
     h_server_stop_free(s);
 }
 
+/* The request rate limit holds per WebSocket connection as on TCP:
+ * req_rate 2, req_burst 6, ten sends in one write -> six acked, four
+ * refused SERVER_REFUSED. */
+static void test_rate_limit(void **st)
+{
+    (void)st;
+    int wsp;
+    h_server *s = h_ws_server_start("req_rate = 2\nreq_burst = 6\n", &wsp);
+    h_user_add(s, "alice", "pw-alice");
+    h_user_add(s, "bob", "pw-bob");
+    int fd = h_ws_open(wsp);
+    assert_int_equal(h_ws_login(fd, "alice", "pw-alice", DEVICE_IOS), 0);
+    /* ten masked binary messages, one MsgReq each, in ONE write */
+    tars_buf all;
+    tars_buf_init(&all);
+    for (int i = 0; i < 10; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "rl%d", i);
+        omtp_MsgReq m;
+        omtp_msg_init(&omtp_MsgReq_desc, &m);
+        tars_str_set(&m.from, "alice");
+        tars_str_set(&m.to, "bob");
+        tars_str_set(&m.content, id);
+        tars_buf b;
+        tars_buf_init(&b);
+        assert_int_equal(
+            omtp_packet_encode(&b, PT_MSG_SINGLE_CHAT, 0, id, &omtp_MsgReq_desc, &m, NULL, 0), 0);
+        omtp_msg_free(&omtp_MsgReq_desc, &m);
+        assert_true(b.len < 126);
+        uint8_t h[6] = {0x82, (uint8_t)(0x80 | b.len), 9, 8, 7, 6};
+        tars_buf_put(&all, h, 6);
+        for (size_t k = 0; k < b.len; k++) {
+            uint8_t x = b.data[k] ^ h[2 + k % 4];
+            tars_buf_put(&all, &x, 1);
+        }
+        tars_buf_free(&b);
+    }
+    h_ws_send_all(fd, all.data, all.len);
+    tars_buf_free(&all);
+    int ok = 0, refused = 0;
+    for (int i = 0; i < 10; i++) {
+        omtp_packet p;
+        assert_int_equal(h_ws_read_packet(fd, &p, 10000), 0);
+        assert_int_equal(p.header.type, PT_MSG_SINGLE_CHAT);
+        int code = ((omtp_MsgAck *)p.body)->code;
+        if (code == 0)
+            ok++;
+        else if (code == OMTP_EC_SERVER_REFUSED)
+            refused++;
+        omtp_packet_free(&p);
+    }
+    assert_int_equal(ok, 6);
+    assert_int_equal(refused, 4);
+    close(fd);
+    h_server_stop_free(s);
+}
+
+/* out_buf_cap holds per WebSocket connection: a logged-in WebSocket that
+ * does not read while messages keep coming is closed ("slow reader"), the
+ * sender is not disturbed. */
+static void test_slow_reader(void **st)
+{
+    (void)st;
+    int wsp;
+    h_server *s = h_ws_server_start("out_buf_cap = 262144\nreq_rate = 0\n", &wsp);
+    h_user_add(s, "alice", "pw-alice");
+    h_user_add(s, "bob", "pw-bob");
+    int fd = h_ws_open(wsp);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    assert_int_equal(h_ws_login(fd, "bob", "pw-bob", DEVICE_IOS), 0);
+    omtp_sync *a = h_login(s, "alice", "pw-alice", DEVICE_IOS);
+    static char big[60001];
+    memset(big, 'y', sizeof(big) - 1);
+    bool closed = false;
+    for (int i = 0; i < 400 && !closed; i++) {
+        omtp_MsgAck ack;
+        assert_int_equal(omtp_sync_chat(a, "bob", big, &ack), 0);
+        assert_int_equal(ack.code, 0);
+        omtp_msg_free(&omtp_MsgAck_desc, &ack);
+        if (i % 20 == 19) {
+            char *log = h_server_log(s);
+            closed = strstr(log, "slow reader") != NULL;
+            free(log);
+        }
+    }
+    assert_true(closed);
+    assert_int_equal(omtp_sync_ping(a), 0);
+    omtp_sync_close(a);
+    close(fd);
+    h_server_stop_free(s);
+}
+
 /* Reads exactly n bytes from ssl. */
 static void ssl_read_n(SSL *ssl, uint8_t *p, size_t n)
 {
@@ -447,6 +542,8 @@ int main(void)
         cmocka_unit_test_teardown(test_kickout_across_transports, h_teardown),
         cmocka_unit_test_teardown(test_metrics_by_transport, h_teardown),
         cmocka_unit_test_teardown(test_wss, h_teardown),
+        cmocka_unit_test_teardown(test_rate_limit, h_teardown),
+        cmocka_unit_test_teardown(test_slow_reader, h_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

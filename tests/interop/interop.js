@@ -33,7 +33,8 @@ const SEED = BigInt(process.env.INTEROP_SEED || Date.now());
 // ---------------------------------------------------------------- schema
 // The OMTP wire schema (docs/protocol.md): [tag, name, type, required, default].
 // Types: short int long string bytes, S:<Struct>, V:<Struct> (vector of
-// structs), VS (vector<string>).
+// structs), VS (vector<string>), MVS (map<string, vector<string>>: an array
+// of [key, [values]] pairs in wire order; keys are text, as JS map keys are).
 const SCHEMA = {
     OTIMHeader: [[0, 'type', 'short', 1], [1, 'version', 'short', 1], [2, 'flags', 'long', 1],
                  [3, 'packId', 'string', 1]],
@@ -47,7 +48,9 @@ const SCHEMA = {
     KickOutReq: [[0, 'deviceType', 'int', 1], [1, 'deviceId', 'string', 1]],
     MsgReq: [[0, 'sessionId', 'string', 1], [1, 'seqId', 'long', 0], [2, 'timestamp', 'long', 0],
              [3, 'from', 'string', 1], [4, 'to', 'string', 1], [5, 'pushInfo', 'string', 0],
-             [6, 'contentType', 'int', 0], [7, 'content', 'string', 0], [8, 'status', 'int', 0]],
+             [6, 'contentType', 'int', 0], [7, 'content', 'string', 0], [8, 'status', 'int', 0],
+             // extensions (spec omtp-ext.tars)
+             [9, 'replyTo', 'long', 0], [10, 'mentions', 'VS', 0], [11, 'reactions', 'MVS', 0]],
     MsgAck: [[0, 'code', 'int', 1], [1, 'sessionId', 'string', 1], [2, 'seqId', 'long', 1],
              [3, 'timestamp', 'long', 1], [4, 'desc', 'string', 0]],
     MsgControl: [[0, 'command', 'int', 1], [1, 'sessionId', 'string', 1],
@@ -56,7 +59,7 @@ const SCHEMA = {
     HotSessionReq: [[0, 'timestamp', 'long', 1]],
     HotSessionItem: [[0, 'sessionId', 'string', 1], [1, 'readSeqId', 'long', 1],
                      [2, 'unreadCount', 'int', 1], [3, 'lastMsgs', 'V:OTIMPack', 0],
-                     [4, 'attribute', 'string', 0]],
+                     [4, 'attribute', 'string', 0], [5, 'mentionSeqId', 'long', 0]],
     HotSessionResp: [[0, 'code', 'int', 1], [1, 'timestamp', 'long', 1],
                      [2, 'sessions', 'V:HotSessionItem', 1]],
     MsgHighPrioritySyncReq: [[0, 'seqId', 'long', 1], [1, 'count', 'int', 1, 200]],
@@ -109,6 +112,11 @@ const SCHEMA = {
                       [1, 'attributes', 'V:UserAttribute', 1], [2, 'next', 'string', 0]],
     SessionAttrSetReq: [[0, 'userId', 'string', 1], [1, 'sessionId', 'string', 1],
                         [2, 'attrName', 'string', 1], [3, 'attrValue', 'string', 1]],
+    // extensions (spec omtp-ext.tars): reactions
+    ReactionReq: [[0, 'sessionId', 'string', 1], [1, 'seqId', 'long', 1], [2, 'emoji', 'string', 1],
+                  [3, 'op', 'int', 1]],
+    ReactionNotice: [[0, 'sessionId', 'string', 1], [1, 'seqId', 'long', 1],
+                     [2, 'userId', 'string', 1], [3, 'emoji', 'string', 1], [4, 'op', 'int', 1]],
 };
 for (const name of Object.keys(SCHEMA))
     SCHEMA[name] = SCHEMA[name].map(([tag, fname, type, req, def]) =>
@@ -161,8 +169,18 @@ function writeField(os, f, val, full) {
         const l = Tars.List(Tars.String, 1);
         for (const e of val) l.push(e);
         os.writeList(f.tag, l);
+    } else if (t === 'MVS') {
+        const m = mvsType();
+        for (const [k, vals] of val) {
+            const l = Tars.List(Tars.String, 1);
+            for (const e of vals) l.push(e);
+            m.insert(k, l);
+        }
+        os.writeMap(f.tag, m);
     } else throw new Error('type ' + t);
 }
+
+const mvsType = () => Tars.Map(Tars.String, Tars.List(Tars.String, 1));
 
 function writeFields(os, name, v, full) {
     for (const f of SCHEMA[name]) {
@@ -187,6 +205,10 @@ function readFields(is, name) {
         else if (t.startsWith('V:'))
             v[f.name] = is.readList(f.tag, f.req, Tars.List(cls(t.slice(2)))).value;
         else if (t === 'VS') v[f.name] = is.readList(f.tag, f.req, Tars.List(Tars.String, 1)).value;
+        else if (t === 'MVS') {
+            const m = is.readMap(f.tag, f.req, mvsType());
+            v[f.name] = Object.keys(m.value).map((k) => [k, m.value[k].value]);
+        }
     }
     return v;
 }
@@ -347,9 +369,25 @@ function randValue(f, depth, opt) {
     if (t === 'bytes') return randBytes();
     if (t.startsWith('S:')) return randStruct(t.slice(2), depth + 1, opt);
     const n = depth > 2 || rnd() < 0.25 ? 0 : ri(4);
+    if (t === 'MVS') return randMVS(n);
     const out = [];
     for (let i = 0; i < n; i++)
         out.push(t === 'VS' ? randString() : randStruct(t.slice(2), depth + 1, opt));
+    return out;
+}
+
+// map<string, vector<string>>: distinct text keys (never integer-like: JS
+// would reorder them), each with 0..3 random strings.
+const KEYS = ['👍', '🙂', '❤️', 'héllo', '你好', 'a', 'x y', 'q"uote\\', '🎉🎉', 'k-long-' + 'z'.repeat(40)];
+function randMVS(n) {
+    const keys = KEYS.slice();
+    const out = [];
+    for (let i = 0; i < n; i++) {
+        const k = keys.splice(ri(keys.length), 1)[0];
+        const vals = [];
+        for (let j = ri(4); j > 0; j--) vals.push(randString());
+        out.push([k, vals]);
+    }
     return out;
 }
 
@@ -370,6 +408,11 @@ function expectJSON(name, v) {
                                                        : x.toString('hex');
         else if (t.startsWith('S:')) o[f.name] = expectJSON(t.slice(2), x);
         else if (t === 'VS') o[f.name] = x.map(strJSON);
+        else if (t === 'MVS') {
+            const m = {};
+            for (const [k, vals] of x) m[k] = vals.map(strJSON);
+            o[f.name] = m;
+        }
         else o[f.name] = x.map((e) => expectJSON(t.slice(2), e));
     }
     return o;

@@ -785,6 +785,7 @@ void cli_print_msg(FILE *f, const omtp_OTIMPack *p, bool json)
         else
             fprintf(f, "#%-5lld %s  %s: %s%s\n", (long long)m->seqId, ts, m->from.data,
                     m->content.data, fl & OMTP_F_OVERRIDE ? "  (edited)" : "");
+        cli_print_ext(f, m); /* cmd_react.c */
     }
     omtp_msg_free(&omtp_MsgReq_desc, &msg);
 }
@@ -804,6 +805,9 @@ static const char *const examples[][2] = {
     {"friends", "omtp friends add bob --user alice"},
     {"user", "omtp user set name='Alice A.' --user alice"},
     {"watch", "omtp watch --json --user bob"},
+    {"react", "omtp react bob 3 '\xf0\x9f\x91\x8d' --user alice"},
+    {"unreact", "omtp unreact bob 3 '\xf0\x9f\x91\x8d' --user alice"},
+    {"reply", "omtp reply GC_team 7 'yes @bob, see you' --user alice"},
 };
 
 int cli_start(int argc, char **argv, cli_opts *o, int default_device, int min_args,

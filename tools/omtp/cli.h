@@ -165,6 +165,12 @@ int cmd_delete(int argc, char **argv);
 int cmd_friends(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+/* cmd_react.c: reactions, replies, mentions (extensions) */
+int cmd_react(int argc, char **argv);
+int cmd_unreact(int argc, char **argv);
+int cmd_reply(int argc, char **argv);
+/* a history line's reply, mentions and reactions (cli_print_msg calls it) */
+void cli_print_ext(FILE *f, const omtp_MsgReq *m);
 /* The async client config for chat/watch (cmd_watch.c). */
 struct omtp_client_config;
 void cli_client_config(const cli_opts *o, struct omtp_client_config *cfg);

@@ -31,6 +31,9 @@ static const struct omtp_command commands[] = {
     {"delete", cmd_delete, "delete a message: omtp delete SESSION SEQ"},
     {"friends", cmd_friends, "friends: add, del, list"},
     {"user", cmd_user, "user info: get, set"},
+    {"react", cmd_react, "react to a message: omtp react SESSION SEQ EMOJI"},
+    {"unreact", cmd_unreact, "take a reaction back: omtp unreact SESSION SEQ EMOJI"},
+    {"reply", cmd_reply, "answer a message, @id mentions: omtp reply SESSION SEQ TEXT"},
     {"watch", cmd_watch, "print incoming messages live (until Ctrl-C)"},
     {"codec", omtp_cmd_codec, "decode/encode OMTP frames and Tars structs as JSON"},
 };

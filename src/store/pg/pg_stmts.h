@@ -24,7 +24,7 @@
 
 #define PG_MSG_SELECT                                                                              \
     "SELECT type, flags, pack_id, session_id, seq, ts_ms, from_id, to_id, push_info, "             \
-    "content_type, content, status FROM messages "
+    "content_type, content, status, reply_to, mentions FROM messages "
 
 /* the head of the shared high-priority seq */
 #define PG_HP_NOW "(SELECT last_seq FROM hp_heads WHERE user_id = '')"
@@ -83,6 +83,24 @@
       "SELECT (SELECT seq FROM ins), (SELECT last_seq FROM bump), d.* "                            \
       "FROM (SELECT 1) one LEFT JOIN dup d ON true")                                               \
     X(PG_MSG_GET, PG_MSG_SELECT "WHERE session_id = $1 AND seq = $2")                              \
+    /* extensions: replies, mentions, reactions */                                                 \
+    X(PG_MSG_REFS_SET, "UPDATE messages SET reply_to = $3, mentions = $4 "                         \
+                       "WHERE session_id = $1 AND seq = $2")                                       \
+    X(PG_MENTION_ONE, "UPDATE members SET mention_seq = GREATEST(mention_seq, $3) "                \
+                      "WHERE user_id = $1 AND session_id = $2")                                    \
+    X(PG_MENTION_ALL, "UPDATE members SET mention_seq = GREATEST(mention_seq, $2) "                \
+                      "WHERE session_id = $1 AND user_id <> $3")                                   \
+    X(PG_MENTION_GET, "SELECT CASE WHEN mention_seq > read_seq THEN mention_seq ELSE 0 END "       \
+                      "FROM members WHERE user_id = $1 AND session_id = $2")                       \
+    X(PG_REACTION_EMOJIS, "SELECT count(DISTINCT emoji), "                                         \
+                          "count(*) FILTER (WHERE emoji = $3) FROM reactions "                     \
+                          "WHERE session_id = $1 AND seq = $2")                                    \
+    X(PG_REACTION_ADD, "INSERT INTO reactions(session_id, seq, emoji, user_id, at_us) "            \
+                       "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")                       \
+    X(PG_REACTION_DEL, "DELETE FROM reactions "                                                    \
+                       "WHERE session_id = $1 AND seq = $2 AND emoji = $3 AND user_id = $4")       \
+    X(PG_REACTIONS_LIST, "SELECT seq, emoji, user_id FROM reactions "                              \
+                         "WHERE session_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq, at_us")    \
     X(PG_MSG_HISTORY, PG_MSG_SELECT "WHERE session_id = $1 AND seq <= $2 AND status <> 2 "         \
                                     "ORDER BY seq DESC LIMIT $3")                                  \
     X(PG_MSG_REVOKE, "UPDATE messages SET status = 1, flags = flags | 16 "                         \

@@ -102,6 +102,9 @@ export interface MsgReq {
     contentType: number;
     content: string;
     status: number;
+    replyTo: number;
+    mentions: string[];
+    reactions: Map<string, string[]>;
 }
 export const MsgReq: StructDesc<MsgReq> = {
     name: "MsgReq",
@@ -115,6 +118,9 @@ export const MsgReq: StructDesc<MsgReq> = {
         [6, "contentType", "i32", 0],
         [7, "content", "str", 0],
         [8, "status", "i32", 0],
+        [9, "replyTo", "i64", 0],
+        [10, "mentions", "strs", 0],
+        [11, "reactions", "mapstrs", 0],
     ],
 };
 
@@ -182,6 +188,7 @@ export interface HotSessionItem {
     unreadCount: number;
     lastMsgs: OTIMPack[];
     attribute: string;
+    mentionSeqId: number;
 }
 export const HotSessionItem: StructDesc<HotSessionItem> = {
     name: "HotSessionItem",
@@ -191,6 +198,7 @@ export const HotSessionItem: StructDesc<HotSessionItem> = {
         [2, "unreadCount", "i32", 1],
         [3, "lastMsgs", "list", 0, 0, OTIMPack],
         [4, "attribute", "str", 0],
+        [5, "mentionSeqId", "i64", 0],
     ],
 };
 
@@ -636,6 +644,40 @@ export const SessionAttrSetReq: StructDesc<SessionAttrSetReq> = {
     ],
 };
 
+export interface ReactionReq {
+    sessionId: string;
+    seqId: number;
+    emoji: string;
+    op: number;
+}
+export const ReactionReq: StructDesc<ReactionReq> = {
+    name: "ReactionReq",
+    fields: [
+        [0, "sessionId", "str", 1],
+        [1, "seqId", "i64", 1],
+        [2, "emoji", "str", 1],
+        [3, "op", "i32", 1],
+    ],
+};
+
+export interface ReactionNotice {
+    sessionId: string;
+    seqId: number;
+    userId: string;
+    emoji: string;
+    op: number;
+}
+export const ReactionNotice: StructDesc<ReactionNotice> = {
+    name: "ReactionNotice",
+    fields: [
+        [0, "sessionId", "str", 1],
+        [1, "seqId", "i64", 1],
+        [2, "userId", "str", 1],
+        [3, "emoji", "str", 1],
+        [4, "op", "i32", 1],
+    ],
+};
+
 /** Every struct of the schema by name (tests, tools). */
 export const ALL_STRUCTS: { [name: string]: StructDesc<any> } = {
     OTIMHeader,
@@ -683,4 +725,6 @@ export const ALL_STRUCTS: { [name: string]: StructDesc<any> } = {
     UserAttrSetReq,
     UserAttrGetResp,
     SessionAttrSetReq,
+    ReactionReq,
+    ReactionNotice,
 };
