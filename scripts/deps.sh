@@ -11,8 +11,10 @@ PKGS=(
   postgresql redis-server tmux curl procps
   help2man openssl util-linux chromium
   python3
+  sqlite3
 )
 # openssl: the SDK tests make a throw-away certificate; util-linux: flock.
+# sqlite3: bench/presence.sh writes its friend fixture with it.
 # chromium: the browser the web app's tests drive (tests/browser, puppeteer-core)
 # Node.js and npm (for the @tars/stream interop test, sdk/js and web/) may come from outside
 # Debian on some machines; install Debian's only when no npm is on PATH.

@@ -585,6 +585,18 @@ static void on_push(omtp_client *c, omtp_packet *p)
             return;
         }
         break;
+    case PT_PRESENCE:
+        if (p->body && c->cb.on_presence) {
+            c->cb.on_presence(c, p->body, c->ud);
+            return;
+        }
+        break;
+    case PT_TYPING:
+        if (p->body && c->cb.on_typing) {
+            c->cb.on_typing(c, p->body, c->ud);
+            return;
+        }
+        break;
     default:
         break;
     }

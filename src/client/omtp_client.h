@@ -115,6 +115,11 @@ typedef struct omtp_client_callbacks {
      * messages carry the aggregated MsgReq.reactions. */
     void (*on_reaction)(omtp_client *c, const omtp_OTIMHeader *hdr, const omtp_ReactionNotice *n,
                         void *ud);
+    /* extensions (spec/omtp-ext.tars; omtp_client_ext.c): */
+    /* watched users changed (101), after omtp_client_presence_sub */
+    void (*on_presence)(omtp_client *c, const omtp_PresenceNotice *n, void *ud);
+    /* someone in a conversation is typing (1) or stopped (0) (102) */
+    void (*on_typing)(omtp_client *c, const omtp_TypingNotice *t, void *ud);
 } omtp_client_callbacks;
 
 typedef struct omtp_client_config {
@@ -191,6 +196,23 @@ typedef void (*omtp_reply_cb)(omtp_client *c, int status, const omtp_packet *rep
 int omtp_client_request(omtp_client *c, int type, int64_t flags, const tars_struct_desc *desc,
                         const void *body, int timeout_ms, omtp_reply_cb cb, void *ud,
                         char *pack_id_out);
+
+/* ---- extensions (spec/omtp-ext.tars; omtp_client_ext.c). Each sends now
+ * (ONLINE only, else OMTP_ECLOSED); replies come like omtp_client_request's.
+ * A subscription is the connection's: after a reconnect, subscribe again
+ * (e.g. from on_state ONLINE). */
+/* PT_PRESENCE_SUB: watch ids[0..n) (replaces the list; n 0 = none); the
+ * reply's body is a PresenceSubResp with the current states. */
+int omtp_client_presence_sub(omtp_client *c, const char *const *ids, size_t n, omtp_reply_cb cb,
+                             void *ud);
+/* PT_TYPING (state 1 typing, 0 stopped). Success has no reply: cb (may be
+ * NULL) gets OMTP_ETIMEDOUT after 3 s when it was accepted, status 0 with a
+ * CommonErrorCode body when it was refused. */
+int omtp_client_typing(omtp_client *c, const char *session_id, int state, omtp_reply_cb cb,
+                       void *ud);
+/* PT_MSG_READERS: the reply's body is a MsgReadersResp. */
+int omtp_client_readers(omtp_client *c, const char *session_id, int64_t seq, omtp_reply_cb cb,
+                        void *ud);
 
 /* Result of a message send: status 0 and the server's MsgAck (check
  * ack->code), or OMTP_ETIMEDOUT (gave up) / OMTP_ECLOSED (destroyed). */

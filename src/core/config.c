@@ -105,6 +105,7 @@ static const struct setting settings[] = {
     U(group_member_limit, "default group member limit, and the most a client may set"),
     U(group_member_hard_limit, "most memberLimit the HTTP API (administrator) may set"),
     B(friends_only, "single chat only between friends (true/false)"),
+    U(presence_max_subs, "most users one connection may watch for presence (more: PARAM)"),
     U(hot_page, "hot sessions per sync page"),
     U(hp_retention_days, "keep high-priority queue entries this many days, 0 = forever"),
     U(hp_retention_s, "testing: retention in seconds, overrides hp_retention_days if > 0"),
@@ -163,6 +164,7 @@ void omtp_config_defaults(omtp_config *c)
     c->req_refusals_max = 100;
     c->sync_level = 2;
     c->compress_threshold = 1024;
+    c->presence_max_subs = 1000;
     c->max_content = 64 * 1024;
     c->revoke_limit_s = 120;
     c->group_member_limit = 500;

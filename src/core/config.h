@@ -61,6 +61,7 @@ typedef struct omtp_config {
     uint32_t group_member_limit;      /* default memberLimit, and the most a client may set (500) */
     uint32_t group_member_hard_limit; /* most memberLimit the HTTP API (admin) may set (100000) */
     bool friends_only;                /* single chat only between friends */
+    uint32_t presence_max_subs;       /* users one connection may watch (1000; more: PARAM) */
     uint32_t hot_page;                /* hot sessions per page (default 100) */
     /* high-priority queue retention (hp_retention.h) */
     uint32_t hp_retention_days;   /* entries kept this long; 0 = forever (default 30) */

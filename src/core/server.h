@@ -68,6 +68,8 @@ struct omtp_conn {
     omtp_conn *next_device;
     /* opaque per-module state (monitor subscriptions etc.) */
     void *monitor_state;
+    /* domain/presence.c: this connection's subscriber slot + 1, 0 = none */
+    uint32_t presence_sub;
     /* implementation details live in conn.c; do not touch from handlers */
     struct omtp_conn_impl *impl;
 };
@@ -305,6 +307,8 @@ struct omtp_server {
      * only reopens the log file. On error *why says what is wrong. */
     int (*reread_config)(omtp_server *s, omtp_config *next, char *why, size_t whylen);
     struct hp_retention *hp_retention; /* hp_retention.c state, NULL when retention is off */
+    struct dom_presence *presence;     /* domain/presence.c state, NULL until started */
+    struct dom_typing *typing;         /* domain/typing.c state (relay rate limit), NULL if none */
     struct omtp_close_observer {       /* close_observers.c */
         omtp_close_fn fn;
         void *arg;

@@ -49,8 +49,9 @@ typedef struct omtp_decode_opts {
     size_t max_payload;         /* decompression cap; 0 = OMTP_DEFAULT_MAX_FRAME */
     bool skip_body;             /* decode header only, leave payload bytes unparsed */
     tars_arena *arena;          /* NULL: the packet owns its data; else it lives here */
-    /* the frame comes from a server (clients set it): a push (ACK 0) is
-     * decoded with omtp_push_desc, e.g. PT_MSG_REACTION as ReactionNotice */
+    /* a client decoding what the server sent: a push whose struct differs
+     * from the request of the same type (PT_TYPING: TypingNotice,
+     * PT_MSG_REACTION: ReactionNotice) decodes as the push (omtp_push_desc) */
     bool from_server;
 } omtp_decode_opts;
 

@@ -337,7 +337,24 @@ typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
     X(user_attr_get,                                                                               \
       (omtp_db * db, const char *userId, const char *friendId, const char *attrName,               \
        omtp_UserAttribute_list *out),                                                              \
-      (db, userId, friendId, attrName, out))
+      (db, userId, friendId, attrName, out))                                                       \
+    /* ---- presence and read receipts (domain/presence.h, domain/readers.h) */                    \
+    /* for each of ids: flags[i] |= OMTP_PRES_VISIBLE when userId may watch it (a friend, or a     \
+     * member of a session userId is in), OMTP_PRES_HIDDEN when it set the user attribute          \
+     * (itself, "presence.lastSeen") to "hidden"; flags has ids->n entries */                      \
+    X(presence_visible,                                                                            \
+      (omtp_db * db, const char *userId, const tars_str_list *ids, uint8_t *flags),                \
+      (db, userId, ids, flags))                                                                    \
+    /* the session's members in user-id order, but exceptId (NULL = none), split by their read     \
+     * cursor: read_seq >= seqId -> read, else unread */                                           \
+    X(session_readers,                                                                             \
+      (omtp_db * db, const char *sessionId, int64_t seqId, const char *exceptId,                   \
+       tars_str_list *read, tars_str_list *unread),                                                \
+      (db, sessionId, seqId, exceptId, read, unread))
+
+/* presence_visible flags */
+#define OMTP_PRES_VISIBLE 1u
+#define OMTP_PRES_HIDDEN  2u
 
 #define OMTP_DB_OP_PTR(name, params, args) int(*name) params;
 typedef struct omtp_db_ops {

@@ -32,9 +32,10 @@ const SEED = BigInt(process.env.INTEROP_SEED || Date.now());
 
 // ---------------------------------------------------------------- schema
 // The OMTP wire schema (docs/protocol.md): [tag, name, type, required, default].
-// Types: short int long string bytes, S:<Struct>, V:<Struct> (vector of
-// structs), VS (vector<string>), MVS (map<string, vector<string>>: an array
-// of [key, [values]] pairs in wire order; keys are text, as JS map keys are).
+// Types: bool (C side: int 0/1) short int long string bytes, S:<Struct>,
+// V:<Struct> (vector of structs), VS (vector<string>), MVS (map<string,
+// vector<string>>: an array of [key, [values]] pairs in wire order; keys are
+// text, as JS map keys are).
 const SCHEMA = {
     OTIMHeader: [[0, 'type', 'short', 1], [1, 'version', 'short', 1], [2, 'flags', 'long', 1],
                  [3, 'packId', 'string', 1]],
@@ -112,7 +113,18 @@ const SCHEMA = {
                       [1, 'attributes', 'V:UserAttribute', 1], [2, 'next', 'string', 0]],
     SessionAttrSetReq: [[0, 'userId', 'string', 1], [1, 'sessionId', 'string', 1],
                         [2, 'attrName', 'string', 1], [3, 'attrValue', 'string', 1]],
-    // extensions (spec omtp-ext.tars): reactions
+    // Extensions (spec/omtp-ext.tars; docs/protocol.md, Extensions chapter):
+    // presence, typing, group read receipts; reactions
+    PresenceSubReq: [[0, 'userIds', 'VS', 1]],
+    PresenceInfo: [[0, 'userId', 'string', 1], [1, 'online', 'bool', 1],
+                   [2, 'lastSeen', 'long', 0], [3, 'devices', 'int', 0]],
+    PresenceSubResp: [[0, 'errorCode', 'S:CommonErrorCode', 1], [1, 'users', 'V:PresenceInfo', 1]],
+    PresenceNotice: [[0, 'users', 'V:PresenceInfo', 1]],
+    TypingReq: [[0, 'sessionId', 'string', 1], [1, 'state', 'int', 1]],
+    TypingNotice: [[0, 'sessionId', 'string', 1], [1, 'userId', 'string', 1], [2, 'state', 'int', 1]],
+    MsgReadersReq: [[0, 'sessionId', 'string', 1], [1, 'seqId', 'long', 1]],
+    MsgReadersResp: [[0, 'errorCode', 'S:CommonErrorCode', 1], [1, 'readers', 'VS', 1],
+                     [2, 'unread', 'VS', 1]],
     ReactionReq: [[0, 'sessionId', 'string', 1], [1, 'seqId', 'long', 1], [2, 'emoji', 'string', 1],
                   [3, 'op', 'int', 1]],
     ReactionNotice: [[0, 'sessionId', 'string', 1], [1, 'seqId', 'long', 1],
@@ -154,7 +166,8 @@ function cls(name) {
 
 function writeField(os, f, val, full) {
     const t = f.type;
-    if (t === 'short') os.writeInt16(f.tag, Number(val));
+    if (t === 'bool') os.writeBoolean(f.tag, val !== 0n);
+    else if (t === 'short') os.writeInt16(f.tag, Number(val));
     else if (t === 'int') os.writeInt32(f.tag, Number(val));
     else if (t === 'long') os.writeInt64(f.tag, val.toString(), true);
     else if (t === 'string') os.writeString(f.tag, val, true);
@@ -194,7 +207,8 @@ function readFields(is, name) {
     const v = {};
     for (const f of SCHEMA[name]) {
         const t = f.type;
-        if (t === 'short') v[f.name] = BigInt(is.readInt16(f.tag, f.req, Number(f.def)));
+        if (t === 'bool') v[f.name] = is.readBoolean(f.tag, f.req, false) ? 1n : 0n;
+        else if (t === 'short') v[f.name] = BigInt(is.readInt16(f.tag, f.req, Number(f.def)));
         else if (t === 'int') v[f.name] = BigInt(is.readInt32(f.tag, f.req, Number(f.def)));
         else if (t === 'long') v[f.name] = BigInt(is.readInt64(f.tag, f.req, 0, true));
         else if (t === 'string') v[f.name] = is.readString(f.tag, f.req, Buffer.alloc(0), true);
@@ -234,7 +248,8 @@ function rnd() { // xorshift64*, returns a Number in [0, 1)
 const ri = (n) => Math.floor(rnd() * n);
 const pick = (a) => a[ri(a.length)];
 
-const WIDTH = { short: 16n, int: 32n, long: 64n };
+// bool: the C side holds it as an int (0/1); values are drawn in randValue
+const WIDTH = { bool: 8n, short: 16n, int: 32n, long: 64n };
 function randInt(type) {
     const w = WIDTH[type];
     const max = (1n << (w - 1n)) - 1n, min = -(1n << (w - 1n));
@@ -364,6 +379,7 @@ const DEEP = Symbol('deep');
 
 function randValue(f, depth, opt) {
     const t = f.type;
+    if (t === 'bool') return BigInt(ri(2));
     if (WIDTH[t]) return randInt(t);
     if (t === 'string') return randString();
     if (t === 'bytes') return randBytes();

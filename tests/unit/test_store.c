@@ -1980,6 +1980,67 @@ static void test_ext_reactions(void **state)
     omtp_reaction_rec_list_free(&rl);
 }
 
+/* ---------------------------------------- presence and read receipts */
+
+static void test_presence_and_readers(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    char A[OMTP_ID_MAX], B[OMTP_ID_MAX], C[OMTP_ID_MAX], D[OMTP_ID_MAX], g[OMTP_ID_MAX + 8];
+    snprintf(A, sizeof A, "%s", id(f, "a"));
+    snprintf(B, sizeof B, "%s", id(f, "b"));
+    snprintf(C, sizeof C, "%s", id(f, "c"));
+    snprintf(D, sizeof D, "%s", id(f, "d"));
+    const char *mem[] = {"c", "d"};
+    gid(f, g, "pg");
+    mk_group(f, g, "a", 2, mem); /* a (creator), c, d */
+    assert_int_equal(omtp_db_friend_add(db, A, B, ""), 0);
+    /* b hides its last-seen (an attribute about itself) */
+    omtp_UserAttribute at;
+    tars_init(&omtp_UserAttribute_desc, &at);
+    tars_str_set(&at.userId, B);
+    tars_str_set(&at.friendId, B);
+    tars_str_set(&at.attrName, "presence.lastSeen");
+    tars_str_set(&at.attrValue, "hidden");
+    assert_int_equal(omtp_db_user_attr_set(db, &at), 0);
+    tars_free(&omtp_UserAttribute_desc, &at);
+
+    /* a sees b (friend, hidden), c (shared group); not e (stranger) */
+    tars_str_list l = {0};
+    const char *ids[] = {B, C, id(f, "e")};
+    strs_set(&l, 3, ids);
+    uint8_t fl[3];
+    assert_int_equal(omtp_db_presence_visible(db, A, &l, fl), 0);
+    assert_int_equal(fl[0], OMTP_PRES_VISIBLE | OMTP_PRES_HIDDEN);
+    assert_int_equal(fl[1], OMTP_PRES_VISIBLE);
+    assert_int_equal(fl[2], 0);
+    omtp_str_list_free(&l);
+    /* b shares nothing with c */
+    const char *ids2[] = {C};
+    strs_set(&l, 1, ids2);
+    assert_int_equal(omtp_db_presence_visible(db, B, &l, fl), 0);
+    assert_int_equal(fl[0], 0);
+    omtp_str_list_free(&l);
+
+    /* read receipts: a sends 2 messages, c reads the first */
+    int64_t s1 = send_full(f, PT_MSG_GROUP_CHAT, g, A, g, "one", NULL, 0, NULL);
+    int64_t s2 = send_full(f, PT_MSG_GROUP_CHAT, g, A, g, "two", NULL, 0, NULL);
+    int64_t now = 0;
+    assert_int_equal(omtp_db_read_set(db, C, g, s1, &now), 0);
+    tars_str_list rd, un;
+    assert_int_equal(omtp_db_session_readers(db, g, s1, A, &rd, &un), 0);
+    assert_int_equal(rd.n, 1);
+    assert_string_equal(rd.items[0].data, C);
+    assert_int_equal(un.n, 1);
+    assert_string_equal(un.items[0].data, D);
+    omtp_str_list_free(&rd);
+    omtp_str_list_free(&un);
+    assert_int_equal(omtp_db_session_readers(db, g, s2, NULL, &rd, &un), 0);
+    assert_int_equal(rd.n + un.n, 3); /* nobody excepted: a, c, d */
+    omtp_str_list_free(&rd);
+    omtp_str_list_free(&un);
+}
+
 /* ------------------------------------------------------------- the suite */
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1988,6 +2049,7 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
 {
     const struct CMUnitTest tests[] = {
         T(test_meta),
+        T(test_presence_and_readers),
         T(test_users),
         T(test_user_exists),
         T(test_user_info),

@@ -808,6 +808,9 @@ static const char *const examples[][2] = {
     {"react", "omtp react bob 3 '\xf0\x9f\x91\x8d' --user alice"},
     {"unreact", "omtp unreact bob 3 '\xf0\x9f\x91\x8d' --user alice"},
     {"reply", "omtp reply GC_team 7 'yes @bob, see you' --user alice"},
+    {"presence", "omtp presence bob carol --user alice"},
+    {"typing", "omtp typing bob --user alice"},
+    {"readers", "omtp readers GC_1a2b 42 --user alice"},
 };
 
 int cli_start(int argc, char **argv, cli_opts *o, int default_device, int min_args,

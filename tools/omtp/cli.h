@@ -171,6 +171,10 @@ int cmd_unreact(int argc, char **argv);
 int cmd_reply(int argc, char **argv);
 /* a history line's reply, mentions and reactions (cli_print_msg calls it) */
 void cli_print_ext(FILE *f, const omtp_MsgReq *m);
+/* extensions (cmd_presence.c): presence, typing, read receipts */
+int cmd_presence(int argc, char **argv);
+int cmd_typing(int argc, char **argv);
+int cmd_readers(int argc, char **argv);
 /* The async client config for chat/watch (cmd_watch.c). */
 struct omtp_client_config;
 void cli_client_config(const cli_opts *o, struct omtp_client_config *cfg);

@@ -252,6 +252,13 @@
     X(PG_FRIEND_DEL, "UPDATE friends SET deleted = 1, changed_ms = $3 "                            \
                      "WHERE user_id = $1 AND friend_id = $2 AND deleted = 0")                      \
     X(PG_FRIEND_IS, "SELECT 1 FROM friends WHERE user_id = $1 AND friend_id = $2 AND deleted = 0") \
+    /* presence and read receipts (mirror sq_stmts.h) */                                           \
+    X(PG_PRES_SHARED, "SELECT 1 FROM members a JOIN members b ON b.session_id = a.session_id "     \
+                      "AND b.user_id = $2 WHERE a.user_id = $1 LIMIT 1")                           \
+    X(PG_PRES_HIDDEN, "SELECT 1 FROM user_attrs WHERE user_id = $1 AND friend_id = $1 "            \
+                      "AND name = 'presence.lastSeen' AND value = 'hidden'")                       \
+    X(PG_SESSION_CURSORS,                                                                          \
+      "SELECT user_id, read_seq FROM members WHERE session_id = $1 ORDER BY user_id")              \
     X(PG_FRIEND_LIST, "SELECT friend_id, remark FROM friends WHERE user_id = $1 AND deleted = 0 "  \
                       "ORDER BY friend_id")                                                        \
     X(PG_FRIEND_CHANGED,                                                                           \

@@ -220,6 +220,15 @@
     X(SQ_FRIEND_DEL, "UPDATE friends SET deleted = 1, changed_ms = ?3 "                            \
                      "WHERE user_id = ?1 AND friend_id = ?2 AND deleted = 0")                      \
     X(SQ_FRIEND_IS, "SELECT 1 FROM friends WHERE user_id = ?1 AND friend_id = ?2 AND deleted = 0") \
+    /* presence: a session both are members of (members' primary key for ?1, then                  \
+     * members_by_session for ?2), and the hidden-last-seen attribute (user_attrs' key) */         \
+    X(SQ_PRES_SHARED, "SELECT 1 FROM members a JOIN members b ON b.session_id = a.session_id "     \
+                      "AND b.user_id = ?2 WHERE a.user_id = ?1 LIMIT 1")                           \
+    X(SQ_PRES_HIDDEN, "SELECT 1 FROM user_attrs WHERE user_id = ?1 AND friend_id = ?1 "            \
+                      "AND name = 'presence.lastSeen' AND value = 'hidden'")                       \
+    /* read receipts: a session's members and their read cursors */                                \
+    X(SQ_SESSION_CURSORS,                                                                          \
+      "SELECT user_id, read_seq FROM members WHERE session_id = ?1 ORDER BY user_id")              \
     X(SQ_FRIEND_LIST, "SELECT friend_id, remark FROM friends WHERE user_id = ?1 AND deleted = 0 "  \
                       "ORDER BY friend_id")                                                        \
     X(SQ_FRIEND_CHANGED,                                                                           \

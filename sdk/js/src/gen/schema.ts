@@ -644,6 +644,106 @@ export const SessionAttrSetReq: StructDesc<SessionAttrSetReq> = {
     ],
 };
 
+export interface PresenceSubReq {
+    userIds: string[];
+}
+export const PresenceSubReq: StructDesc<PresenceSubReq> = {
+    name: "PresenceSubReq",
+    fields: [
+        [0, "userIds", "strs", 1],
+    ],
+};
+
+export interface PresenceInfo {
+    userId: string;
+    online: number;
+    lastSeen: number;
+    devices: number;
+}
+export const PresenceInfo: StructDesc<PresenceInfo> = {
+    name: "PresenceInfo",
+    fields: [
+        [0, "userId", "str", 1],
+        [1, "online", "i32", 1],
+        [2, "lastSeen", "i64", 0],
+        [3, "devices", "i32", 0],
+    ],
+};
+
+export interface PresenceSubResp {
+    errorCode: CommonErrorCode;
+    users: PresenceInfo[];
+}
+export const PresenceSubResp: StructDesc<PresenceSubResp> = {
+    name: "PresenceSubResp",
+    fields: [
+        [0, "errorCode", "struct", 1, 0, CommonErrorCode],
+        [1, "users", "list", 1, 0, PresenceInfo],
+    ],
+};
+
+export interface PresenceNotice {
+    users: PresenceInfo[];
+}
+export const PresenceNotice: StructDesc<PresenceNotice> = {
+    name: "PresenceNotice",
+    fields: [
+        [0, "users", "list", 1, 0, PresenceInfo],
+    ],
+};
+
+export interface TypingReq {
+    sessionId: string;
+    state: number;
+}
+export const TypingReq: StructDesc<TypingReq> = {
+    name: "TypingReq",
+    fields: [
+        [0, "sessionId", "str", 1],
+        [1, "state", "i32", 1],
+    ],
+};
+
+export interface TypingNotice {
+    sessionId: string;
+    userId: string;
+    state: number;
+}
+export const TypingNotice: StructDesc<TypingNotice> = {
+    name: "TypingNotice",
+    fields: [
+        [0, "sessionId", "str", 1],
+        [1, "userId", "str", 1],
+        [2, "state", "i32", 1],
+    ],
+};
+
+export interface MsgReadersReq {
+    sessionId: string;
+    seqId: number;
+}
+export const MsgReadersReq: StructDesc<MsgReadersReq> = {
+    name: "MsgReadersReq",
+    fields: [
+        [0, "sessionId", "str", 1],
+        [1, "seqId", "i64", 1],
+    ],
+};
+
+export interface MsgReadersResp {
+    errorCode: CommonErrorCode;
+    readers: string[];
+    unread: string[];
+}
+export const MsgReadersResp: StructDesc<MsgReadersResp> = {
+    name: "MsgReadersResp",
+    fields: [
+        [0, "errorCode", "struct", 1, 0, CommonErrorCode],
+        [1, "readers", "strs", 1],
+        [2, "unread", "strs", 1],
+    ],
+};
+
 export interface ReactionReq {
     sessionId: string;
     seqId: number;
@@ -725,6 +825,14 @@ export const ALL_STRUCTS: { [name: string]: StructDesc<any> } = {
     UserAttrSetReq,
     UserAttrGetResp,
     SessionAttrSetReq,
+    PresenceSubReq,
+    PresenceInfo,
+    PresenceSubResp,
+    PresenceNotice,
+    TypingReq,
+    TypingNotice,
+    MsgReadersReq,
+    MsgReadersResp,
     ReactionReq,
     ReactionNotice,
 };
