@@ -10,6 +10,7 @@ PKGS=(
   libwslay-dev libhttp-parser-dev
   postgresql redis-server tmux curl procps
   help2man openssl util-linux chromium
+  python3
   sqlite3
 )
 # openssl: the SDK tests make a throw-away certificate; util-linux: flock.

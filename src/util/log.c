@@ -76,7 +76,8 @@ int omtp_log_open_file(const char *path, char *why, size_t whylen)
 
 const char *omtp_log_device(int type)
 {
-    static const char *names[] = {"none", "ios", "android", "macos", "windows", "linux"};
+    static const char *names[] = {"none",    "ios",   "android", "macos",
+                                  "windows", "linux", "observer"};
     return type >= 0 && type < (int)(sizeof(names) / sizeof(names[0])) ? names[type] : "other";
 }
 

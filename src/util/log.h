@@ -30,7 +30,7 @@ int omtp_log_open_file(const char *path, char *why, size_t whylen);
 size_t omtp_log_format_line(char *buf, size_t cap, int format, int level, const char *msg,
                             size_t mlen);
 /* A device type's name for log lines: "ios", "android", "macos", "windows",
- * "linux", "none", or "other" outside the enum. */
+ * "linux", "observer", "none", or "other" outside the enum. */
 const char *omtp_log_device(int type);
 #define LOG_DEBUG(...) omtp_log(OMTP_LOG_DEBUG, __VA_ARGS__)
 #define LOG_INFO(...)  omtp_log(OMTP_LOG_INFO, __VA_ARGS__)

@@ -53,7 +53,7 @@ const SCHEMA = {
              // extensions (spec omtp-ext.tars)
              [9, 'replyTo', 'long', 0], [10, 'mentions', 'VS', 0], [11, 'reactions', 'MVS', 0]],
     MsgAck: [[0, 'code', 'int', 1], [1, 'sessionId', 'string', 1], [2, 'seqId', 'long', 1],
-             [3, 'timestamp', 'long', 1]],
+             [3, 'timestamp', 'long', 1], [4, 'desc', 'string', 0]],
     MsgControl: [[0, 'command', 'int', 1], [1, 'sessionId', 'string', 1],
                  [2, 'packId', 'string', 1], [3, 'seqId', 'long', 1], [4, 'content', 'string', 0]],
     MsgReaded: [[0, 'sessionId', 'string', 1], [1, 'seqId', 'long', 1]],

@@ -129,6 +129,7 @@ export interface MsgAck {
     sessionId: string;
     seqId: number;
     timestamp: number;
+    desc: string;
 }
 export const MsgAck: StructDesc<MsgAck> = {
     name: "MsgAck",
@@ -137,6 +138,7 @@ export const MsgAck: StructDesc<MsgAck> = {
         [1, "sessionId", "str", 1],
         [2, "seqId", "i64", 1],
         [3, "timestamp", "i64", 1],
+        [4, "desc", "str", 0],
     ],
 };
 
