@@ -49,6 +49,7 @@ static const struct {
     {PT_USERATTRIBUTE_SET, handle_user_attr_set, 0},
     {PT_USERATTRIBUTE_GET, handle_user_attr_get, OMTP_DISPATCH_EMPTY_OK},
     {PT_SESSIONATTRIBUTE_SET, handle_session_attr_set, 0},
+    {PT_MSG_SEARCH, handle_msg_search, 0},
 };
 
 int omtp_handlers_register(omtp_server *s, char *why, size_t whylen)

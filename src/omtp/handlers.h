@@ -58,6 +58,8 @@ void handle_userinfo_update(omtp_req *req);
 void handle_user_attr_set(omtp_req *req);
 void handle_user_attr_get(omtp_req *req);
 void handle_session_attr_set(omtp_req *req);
+/* search.c: PT_MSG_SEARCH (extension, spec/omtp-ext.tars) */
+void handle_msg_search(omtp_req *req);
 
 /* handlers.c: fills s's dispatch table with the handlers above (a server
  * part's start, OMTP_START_CONFIG; src/omtpd/wiring.c). Returns 0 or

@@ -29,6 +29,7 @@ const omtp_field_limit omtp_field_limits[] = {
     {"GroupChatSyncReq", "after", OMTP_LIMIT_CURSOR},
     {"GroupChatMemberGetReq", "after", OMTP_LIMIT_CURSOR},
     {"FriendSyncReq", "after", OMTP_LIMIT_CURSOR},
+    {"MsgSearchReq", "query", OMTP_LIMIT_SEARCH_QUERY},
     {NULL, NULL, 0},
 };
 

@@ -51,6 +51,8 @@ enum omtp_pack_type {
     PT_USERATTRIBUTE_SET = 56,
     PT_USERATTRIBUTE_GET = 57,
     PT_SESSIONATTRIBUTE_SET = 58,
+    /* extensions (spec/omtp-ext.tars) */
+    PT_MSG_SEARCH = 104,
 };
 /* Packet types are below OMTP_PT_MAX: tables indexed by type (the server's
  * dispatch table, its per-type counters) have this many slots. The document's

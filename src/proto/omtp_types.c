@@ -52,6 +52,7 @@ static const struct type_row types[] = {
     {PT_USERATTRIBUTE_SET, "PT_USERATTRIBUTE_SET", D(UserAttrSetReq), D(CommonErrorCode)},
     {PT_USERATTRIBUTE_GET, "PT_USERATTRIBUTE_GET", D(UserAttribute), D(UserAttrGetResp)},
     {PT_SESSIONATTRIBUTE_SET, "PT_SESSIONATTRIBUTE_SET", D(SessionAttrSetReq), D(CommonErrorCode)},
+    {PT_MSG_SEARCH, "PT_MSG_SEARCH", D(MsgSearchReq), D(MsgSearchResp)},
 };
 #undef D
 #define NTYPES (sizeof(types) / sizeof(types[0]))

@@ -220,6 +220,104 @@ const char *const sq_migrations[] = {
      * (store/maint.c omtp_store_bad_ids spells the same predicate): empty
      * while the store is clean, so the check reads nothing */
     "CREATE INDEX users_bad_ids ON users(user_id) WHERE " SQ_BAD_ID_PRED("user_id") ";",
+
+    /* 6 -> 7: full-text search (docs/storage.md "Search"). search_fts is a
+     * contentless FTS5 table with the trigram tokenizer (substring matches,
+     * Chinese text included; the text itself stays only in messages), its
+     * rowid is search_rows.id, which names the message (messages has no
+     * rowid). Ids grow in storing order, so walking the index backwards
+     * walks newest first. The triggers keep both in step with messages
+     * inside the statement that changes it (same transaction): a message is
+     * indexed while its status is 0 (not revoked, not deleted) and it has a
+     * text (contentType 0/1: the content; media 2,3,5,6,7,8: the JSON's
+     * "name"); an edit re-indexes it, revoke and delete unindex it. The last
+     * two statements index the messages already stored (oldest first). */
+    "CREATE TABLE search_rows ("
+    "  id INTEGER PRIMARY KEY,"
+    "  session_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  ts_ms INTEGER NOT NULL"
+    ");"
+    "CREATE UNIQUE INDEX search_rows_msg ON search_rows(session_id, seq);"
+    "CREATE VIRTUAL TABLE search_fts USING fts5(body, content='', tokenize='trigram');"
+    "CREATE TRIGGER search_ai AFTER INSERT ON messages WHEN " SQ_SEARCH_BODY(
+        "NEW") " <> '' "
+               "BEGIN "
+               "  INSERT INTO search_rows(session_id, seq, ts_ms) VALUES (NEW.session_id, NEW.seq, "
+               "NEW.ts_ms);"
+               "  INSERT INTO search_fts(rowid, body) VALUES (last_insert_rowid(), " SQ_SEARCH_BODY(
+                   "NEW") ");"
+                          "END;"
+                          "CREATE TRIGGER search_au AFTER UPDATE OF content, content_type, status "
+                          "ON messages "
+                          "WHEN " SQ_SEARCH_BODY("OLD") " IS NOT " SQ_SEARCH_BODY(
+                              "NEW") " "
+                                     "BEGIN "
+                                     "  INSERT INTO search_fts(search_fts, rowid, body) SELECT "
+                                     "'delete', id, " SQ_SEARCH_BODY(
+                                         "OLD") "    FROM search_rows WHERE session_id = "
+                                                "OLD.session_id AND seq = OLD.seq;"
+                                                "  DELETE FROM search_rows WHERE session_id = "
+                                                "OLD.session_id AND seq = OLD.seq;"
+                                                "  INSERT INTO search_rows(session_id, seq, ts_ms) "
+                                                "SELECT NEW.session_id, NEW.seq, NEW.ts_ms "
+                                                "    WHERE " SQ_SEARCH_BODY(
+                                                    "NEW") " <> '';"
+                                                           "  INSERT INTO search_fts(rowid, body) "
+                                                           "SELECT "
+                                                           "last_insert_rowid(), " SQ_SEARCH_BODY("NEW") "    WHERE " SQ_SEARCH_BODY(
+                                                               "NEW") " <> '';"
+                                                                      "END;"
+                                                                      "CREATE TRIGGER search_ad "
+                                                                      "AFTER DELETE ON messages "
+                                                                      "BEGIN "
+                                                                      "  INSERT INTO "
+                                                                      "search_fts(search_fts, "
+                                                                      "rowid, body) SELECT "
+                                                                      "'delete', "
+                                                                      "id, " SQ_SEARCH_BODY(
+                                                                          "OLD") "    FROM "
+                                                                                 "search_rows "
+                                                                                 "WHERE session_id "
+                                                                                 "= OLD.session_id "
+                                                                                 "AND seq = "
+                                                                                 "OLD.seq;"
+                                                                                 "  DELETE FROM "
+                                                                                 "search_rows "
+                                                                                 "WHERE session_id "
+                                                                                 "= OLD.session_id "
+                                                                                 "AND seq = "
+                                                                                 "OLD.seq;"
+                                                                                 "END;"
+                                                                                 "INSERT INTO "
+                                                                                 "search_rows("
+                                                                                 "session_id, seq, "
+                                                                                 "ts_ms) SELECT "
+                                                                                 "m.session_id, "
+                                                                                 "m.seq, m.ts_ms "
+                                                                                 "  FROM messages "
+                                                                                 "m "
+                                                                                 "WHERE"
+                                                                                 " " SQ_SEARCH_BODY(
+                                                                                     "m") " <> '' "
+                                                                                          "ORDER "
+                                                                                          "BY "
+                                                                                          "m.ts_ms,"
+                                                                                          " m."
+                                                                                          "session_"
+                                                                                          "id, "
+                                                                                          "m.seq;"
+                                                                                          "INSERT "
+                                                                                          "INTO "
+                                                                                          "search_"
+                                                                                          "fts("
+                                                                                          "rowid, "
+                                                                                          "body) "
+                                                                                          "SELECT "
+                                                                                          "r.id,"
+                                                                                          " " SQ_SEARCH_BODY(
+                                                                                              "m") " FROM search_rows r "
+                                                                                                   "  JOIN messages m ON m.session_id = r.session_id AND m.seq = r.seq;",
 };
 
 const int sq_migrations_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));
