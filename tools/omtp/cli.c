@@ -450,6 +450,7 @@ static const char *const examples[][2] = {
     {"group", "omtp group create 'team' bob carol --user alice --password PW"},
     {"sessions", "omtp sessions --user alice --password PW"},
     {"history", "omtp history bob --user alice --password PW"},
+    {"search", "omtp search 'lunch at' --user alice --password PW"},
     {"read", "omtp read bob --user alice --password PW"},
     {"revoke", "omtp revoke bob 3 --user alice --password PW"},
     {"edit", "omtp edit bob 3 'lunch at one?' --user alice --password PW"},
