@@ -231,7 +231,9 @@ const char *const sq_migrations[] = {
      * indexed while its status is 0 (not revoked, not deleted) and it has a
      * text (contentType 0/1: the content; media 2,3,5,6,7,8: the JSON's
      * "name"); an edit re-indexes it, revoke and delete unindex it. The last
-     * two statements index the messages already stored (oldest first). */
+     * two statements index the messages already stored (oldest first).
+     * columnsize=0: no per-row token counts (no ranking is done), so the
+     * index is the trigram lists alone. */
     "CREATE TABLE search_rows ("
     "  id INTEGER PRIMARY KEY,"
     "  session_id TEXT NOT NULL,"
@@ -239,7 +241,7 @@ const char *const sq_migrations[] = {
     "  ts_ms INTEGER NOT NULL"
     ");"
     "CREATE UNIQUE INDEX search_rows_msg ON search_rows(session_id, seq);"
-    "CREATE VIRTUAL TABLE search_fts USING fts5(body, content='', tokenize='trigram');"
+    "CREATE VIRTUAL TABLE search_fts USING fts5(body, content='', columnsize=0, tokenize='trigram');"
     "CREATE TRIGGER search_ai AFTER INSERT ON messages WHEN " SQ_SEARCH_BODY(
         "NEW") " <> '' "
                "BEGIN "
