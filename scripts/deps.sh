@@ -8,6 +8,7 @@ PKGS=(
   libuv1-dev libsqlite3-dev zlib1g-dev libssl-dev libcmocka-dev libjansson-dev
   libmicrohttpd-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
   postgresql redis-server tmux curl procps
+  python3
 )
 # Node.js and npm (for the @tars/stream interop test) may come from outside
 # Debian on some machines; install Debian's only when no npm is on PATH.

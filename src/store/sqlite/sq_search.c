@@ -9,6 +9,17 @@
  * the text contains the query as a substring. The statement walks the index
  * newest first and stops at `count` rows of the user's sessions.
  *
+ * Writes: the triggers put a new entry into search_pending (a plain table,
+ * in the message's transaction), and sq_search_flush moves the entries into
+ * search_fts before COMMIT (sq_commit) and before every search, so the
+ * index is complete when the transaction is and a search sees every stored
+ * message. Entries an admin command wrote outside the executor wait in
+ * search_pending (durable) until the next flush. Why not insert into
+ * search_fts directly: FTS5 writes its pending terms out as a new segment
+ * at every SAVEPOINT, and every work item (and op) runs in one, so a batch
+ * of 100 messages made 100 one-message segments plus their merges (it
+ * halved append throughput: bench/RESULTS.md, "Search").
+ *
  * Threading: the store thread (or an admin command's thread), like every op.
  */
 #include <stdlib.h>
@@ -39,6 +50,18 @@ static char *fts_phrase(const char *q)
     return p;
 }
 
+int sq_search_flush(sq_db *d)
+{
+    sqlite3_stmt *st = sq_stmt(d, SQ_SEARCH_FLUSH_MOVE);
+    if (!st)
+        return OMTP_EDB;
+    int rc = sq_run(d, st, "search flush");
+    if (rc || sqlite3_changes(d->h) == 0)
+        return rc;
+    st = sq_stmt(d, SQ_SEARCH_FLUSH_CLEAR);
+    return st ? sq_run(d, st, "search flush") : OMTP_EDB;
+}
+
 int sq_msg_search(omtp_db *db, const char *userId, const char *sessionId, const char *query,
                   int64_t beforeMs, int count, omtp_msg_rec_list *out)
 {
@@ -48,6 +71,9 @@ int sq_msg_search(omtp_db *db, const char *userId, const char *sessionId, const 
         return 0;
     if (count > SEARCH_MAX)
         count = SEARCH_MAX;
+    int frc = sq_search_flush(d);
+    if (frc)
+        return frc;
     bool one = sessionId && sessionId[0];
     char *phrase = fts_phrase(query);
     if (!phrase)

@@ -17,6 +17,19 @@
     "AND json_type(" r ".content, '$.name') = 'text' THEN json_extract(" r ".content, '$.name') "  \
     "ELSE '' END)"
 
+/* Trigger body: removes message OLD's entry (sq_schema.c, migration 6 -> 7):
+ * from search_fts if it was flushed there (a contentless table deletes by
+ * the old text), else from search_pending; then its search_rows row. */
+// clang-format off
+#define SQ_SEARCH_UNINDEX_OLD                                                                      \
+    "INSERT INTO search_fts(search_fts, rowid, body) SELECT 'delete', r.id, "                      \
+    SQ_SEARCH_BODY("OLD") " FROM search_rows r WHERE r.session_id = OLD.session_id "               \
+    "AND r.seq = OLD.seq AND NOT EXISTS (SELECT 1 FROM search_pending p WHERE p.id = r.id);"       \
+    "DELETE FROM search_pending WHERE id IN (SELECT id FROM search_rows "                          \
+    "WHERE session_id = OLD.session_id AND seq = OLD.seq);"                                        \
+    "DELETE FROM search_rows WHERE session_id = OLD.session_id AND seq = OLD.seq;"
+// clang-format on
+
 #define SQ_MSG_SELECT                                                                              \
     "SELECT type, flags, pack_id, session_id, seq, ts_ms, from_id, to_id, push_info, "             \
     "content_type, content, status FROM messages "
@@ -87,6 +100,10 @@
                    "WHERE session_id = ?1 AND seq = ?2")                                           \
     /* search (docs/storage.md "Search"): the FTS5 index walked newest first (rowid DESC), joined  \
      * to the messages of the user's sessions / of one session; ?1 the quoted FTS5 phrase */       \
+    /* moves this transaction's entries into the FTS5 index in one go (sq_search.c) */             \
+    X(SQ_SEARCH_FLUSH_MOVE, "INSERT INTO search_fts(rowid, body) SELECT id, body "                 \
+                            "FROM search_pending")                                                 \
+    X(SQ_SEARCH_FLUSH_CLEAR, "DELETE FROM search_pending")                                         \
     X(SQ_MSG_SEARCH_USER,                                                                          \
       SQ_MSG_SELECT_M "FROM search_fts f JOIN search_rows r ON r.id = f.rowid "                    \
                       "JOIN messages m ON m.session_id = r.session_id AND m.seq = r.seq "          \
