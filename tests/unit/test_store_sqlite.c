@@ -270,10 +270,10 @@ static void test_migrate_v1_messages(void **state)
     sqlite3_close(h);
 }
 
-/* A version-6 database (before the search index) is migrated: its stored
+/* A version-7 database (before the search index) is migrated: its stored
  * messages become searchable -- text by content, media by file name --
  * revoked and deleted ones do not, and later edits move the index. */
-static void test_migrate_v6_search(void **state)
+static void test_migrate_v7_search(void **state)
 {
     fx *f = *state;
     char sub[96];
@@ -282,16 +282,17 @@ static void test_migrate_v6_search(void **state)
     sqlite3 *h;
     assert_int_equal(sqlite3_open_v2(f->path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
                      SQLITE_OK);
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         assert_int_equal(sqlite3_exec(h, sq_migrations[i], NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(
         sqlite3_exec(h,
                      "CREATE TABLE schema_version (version INTEGER NOT NULL);"
-                     "INSERT INTO schema_version VALUES (6);"
+                     "INSERT INTO schema_version VALUES (7);"
                      "INSERT INTO sessions VALUES ('SC_a_b', 14, 4, 1, 'a', 'b');"
                      "INSERT INTO members(user_id, session_id, read_seq, changed_us, joined_ms) "
                      "VALUES ('a', 'SC_a_b', 0, 1, 1), ('b', 'SC_a_b', 0, 1, 1);"
-                     "INSERT INTO messages VALUES "
+                     "INSERT INTO messages(session_id, seq, type, flags, pack_id, from_id, to_id, "
+                     "push_info, content_type, content, status, ts_ms) VALUES "
                      "('SC_a_b', 1, 14, 0, 'P1', 'a', 'b', '', 1, '老消息也能搜到', 0, 1000),"
                      "('SC_a_b', 2, 14, 0, 'P2', 'b', 'a', '', 7, "
                      "'{\"fileId\":\"f\",\"name\":\"旧的合同.pdf\"}', 0, 1001),"
@@ -693,7 +694,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrate_v1_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v4_hp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v5_parties, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrate_v6_search, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v7_search, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_ids_plan, setup, teardown),

@@ -25,6 +25,7 @@ enum { CLI_OK = 0, CLI_EREFUSED = 1, CLI_EUSAGE = 2, CLI_ECONN = 3 };
 typedef struct cli_opts {
     char host[256];
     int port;
+    char ws_path[256]; /* --server ws://HOST:PORT/PATH: WebSocket to this path ("" = TCP) */
     char user[256];
     char password[256];
     int device; /* DEVICE_* */
@@ -91,6 +92,16 @@ int cmd_delete(int argc, char **argv);
 int cmd_friends(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+/* cmd_react.c: reactions, replies, mentions (extensions) */
+int cmd_react(int argc, char **argv);
+int cmd_unreact(int argc, char **argv);
+int cmd_reply(int argc, char **argv);
+/* a history line's reply, mentions and reactions (cli_print_msg calls it) */
+void cli_print_ext(FILE *f, const omtp_MsgReq *m);
+/* extensions (cmd_presence.c): presence, typing, read receipts */
+int cmd_presence(int argc, char **argv);
+int cmd_typing(int argc, char **argv);
+int cmd_readers(int argc, char **argv);
 /* The async client config for chat/watch (cmd_watch.c). */
 struct omtp_client_config;
 void cli_client_config(const cli_opts *o, struct omtp_client_config *cfg);

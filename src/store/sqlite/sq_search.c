@@ -1,6 +1,6 @@
 /*
  * sq_search.c - full-text search over the FTS5 trigram index (sq_schema.c,
- * migration 6 -> 7; docs/storage.md "Search").
+ * migration 7 -> 8; docs/storage.md "Search index").
  *
  * The user's query never reaches FTS5 syntax: it is bound as ONE phrase,
  * "..." with every " doubled, so operators (AND OR NOT NEAR, *, ^, -, column
