@@ -56,6 +56,7 @@ enum omtp_pack_type {
     PT_PRESENCE = 101,     /* server push: PresenceNotice */
     PT_TYPING = 102,       /* TypingReq (no reply unless refused); push: TypingNotice */
     PT_MSG_REACTION = 103, /* ReactionReq -> CommonErrorCode; push ReactionNotice */
+    PT_MSG_SEARCH = 104,   /* MsgSearchReq -> MsgSearchResp */
     PT_MSG_READERS = 105,  /* MsgReadersReq -> MsgReadersResp */
 };
 /* Packet types are below OMTP_PT_MAX: tables indexed by type (the server's

@@ -798,6 +798,7 @@ static const char *const examples[][2] = {
     {"group", "omtp group create 'team' bob carol --user alice"},
     {"sessions", "omtp sessions --user alice"},
     {"history", "omtp history bob --user alice"},
+    {"search", "omtp search 'lunch at' --user alice"},
     {"read", "omtp read bob --user alice"},
     {"revoke", "omtp revoke bob 3 --user alice"},
     {"edit", "omtp edit bob 3 'lunch at one?' --user alice"},

@@ -25,6 +25,7 @@ static const struct omtp_command commands[] = {
     {"group", cmd_group, "groups: create, join, quit, members, info, list, dismiss, send"},
     {"sessions", cmd_sessions, "list your conversations with unread counts"},
     {"history", cmd_history, "show the messages of a conversation"},
+    {"search", cmd_search, "find messages that contain a text: omtp search QUERY"},
     {"read", cmd_read, "mark a conversation read"},
     {"revoke", cmd_revoke, "revoke a message you sent: omtp revoke SESSION SEQ"},
     {"edit", cmd_edit, "edit a message you sent: omtp edit SESSION SEQ TEXT"},

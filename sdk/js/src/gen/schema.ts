@@ -778,6 +778,34 @@ export const ReactionNotice: StructDesc<ReactionNotice> = {
     ],
 };
 
+export interface MsgSearchReq {
+    query: string;
+    sessionId: string;
+    beforeTimestamp: number;
+    count: number;
+}
+export const MsgSearchReq: StructDesc<MsgSearchReq> = {
+    name: "MsgSearchReq",
+    fields: [
+        [0, "query", "str", 1],
+        [1, "sessionId", "str", 0],
+        [2, "beforeTimestamp", "i64", 0],
+        [3, "count", "i32", 0, 20],
+    ],
+};
+
+export interface MsgSearchResp {
+    errorCode: CommonErrorCode;
+    msgs: OTIMPack[];
+}
+export const MsgSearchResp: StructDesc<MsgSearchResp> = {
+    name: "MsgSearchResp",
+    fields: [
+        [0, "errorCode", "struct", 1, 0, CommonErrorCode],
+        [1, "msgs", "list", 1, 0, OTIMPack],
+    ],
+};
+
 /** Every struct of the schema by name (tests, tools). */
 export const ALL_STRUCTS: { [name: string]: StructDesc<any> } = {
     OTIMHeader,
@@ -835,4 +863,6 @@ export const ALL_STRUCTS: { [name: string]: StructDesc<any> } = {
     MsgReadersResp,
     ReactionReq,
     ReactionNotice,
+    MsgSearchReq,
+    MsgSearchResp,
 };
