@@ -282,10 +282,10 @@ function Message(props: {
       {m.seqId > 0 && !revoked && (
         <Menu
           items={[
-            { label: 'Reply', run: props.onReply },
-            ...EMOJI.map((e) => ({ label: `React ${e}`, id: 'react', run: () => props.onReact(e) })),
             ...(mine ? [{ label: 'Edit', run: props.onEdit }, { label: 'Revoke', run: props.onRevoke }] : []),
             { label: 'Delete', run: props.onDelete },
+            { label: 'Reply', run: props.onReply },
+            ...EMOJI.map((e) => ({ label: `React ${e}`, id: 'react', run: () => props.onReact(e) })),
           ]}
         />
       )}
