@@ -301,9 +301,42 @@ static void build_rows(chat *t, conv *v, int width, int need, rows *out, bool *a
     rows_free(&rev);
 }
 
+/* What the note row(s) say: an error or result, else the selection. */
+static void note_text(chat *t, char *note, size_t n)
+{
+    conv *cur = tui_conv_open_ptr(t);
+    if (t->note[0]) {
+        snprintf(note, n, "%s", t->note);
+    } else if (cur && t->sel_seq) {
+        tmsg *m = tui_msg_by_seq(cur, t->sel_seq);
+        snprintf(note, n,
+                 "selected #%lld (%s): /reply TEXT, /edit TEXT, /revoke, /delete; Esc or "
+                 "Alt-Down past the end to unselect",
+                 (long long)t->sel_seq, m ? m->from : "?");
+    } else if (!cur) {
+        snprintf(note, n, "Tab: next conversation  /open USER|GROUP  /help  /quit");
+    } else {
+        note[0] = 0;
+    }
+}
+
+/* The note wrapped at the screen's width, at most 3 rows (at least 1). */
+static void note_rows(chat *t, rows *out)
+{
+    char note[700];
+    note_text(t, note, sizeof(note));
+    wrap(out, note, t->cols, 0, 0, false);
+    while (out->n > 3)
+        free(out->r[--out->n].text);
+}
+
 int tui_body_rows(const chat *t)
 {
-    return t->rows - 4; /* status, header, note, input */
+    rows nr = {0};
+    note_rows((chat *)t, &nr);
+    int n = nr.n ? nr.n : 1;
+    rows_free(&nr);
+    return t->rows - 3 - n; /* status, header, note, input */
 }
 
 void tui_scroll(chat *t, int n)
@@ -448,23 +481,16 @@ void tui_redraw(chat *t)
     rows_free(&rs);
     (void)nrows;
 
-    /* note line */
-    printfb(&b, "\033[%d;1H\033[K", t->rows - 1);
-    char note[700];
-    if (t->note[0]) {
-        snprintf(note, sizeof(note), "%s", t->note);
-    } else if (cur && t->sel_seq) {
-        tmsg *m = tui_msg_by_seq(cur, t->sel_seq);
-        snprintf(note, sizeof(note),
-                 "selected #%lld (%s): /reply TEXT, /edit TEXT, /revoke, /delete; Esc or "
-                 "Alt-Down past the end to unselect",
-                 (long long)t->sel_seq, m ? m->from : "?");
-    } else if (!cur) {
-        snprintf(note, sizeof(note), "Tab: next conversation  /open USER|GROUP  /help  /quit");
-    } else {
-        note[0] = 0;
+    /* note rows */
+    rows nr = {0};
+    note_rows(t, &nr);
+    int nn = nr.n ? nr.n : 1;
+    for (int i = 0; i < nn; i++) {
+        printfb(&b, "\033[%d;1H\033[K", t->rows - nn + i);
+        if (i < nr.n)
+            put_cols(&b, nr.r[i].text, cols);
     }
-    put_cols(&b, note, cols);
+    rows_free(&nr);
 
     /* input line, scrolled sideways so the cursor stays visible */
     printfb(&b, "\033[%d;1H\033[K", t->rows);
