@@ -53,22 +53,31 @@ tui_setup() {
 # as USER ARGS... : a one-shot omtp command as USER (macos device: does not kick the chat)
 as() { local u=$1; shift; "$OMTP" "$@" --server "$SERVER" --user "$u" --password "$u" --device macos; }
 
-# post FROM TO TEXT : a message through the HTTP API (fast: no login per message)
+# post FROM TO TEXT : a message through the HTTP API (fast: no login per message);
+# TO may be a group id
 post() {
+  local c=${3//\\/\\\\}
+  c=${c//\"/\\\"}
+  local ty=""
+  case $2 in GC_*) ty=',"type":"group"' ;; esac
   curl -sf -o /dev/null -H "Authorization: Bearer tuitestkey" -H "Content-Type: application/json" \
     -X POST "$HTTP/v1/messages" \
-    -d "$(jq -cn --arg f "$1" --arg t "$2" --arg c "$3" '{from:$f,to:$t,content:$c}')"
+    -d "{\"from\":\"$1\",\"to\":\"$2\",\"content\":\"$c\"$ty}"
 }
 
 pane() {
   local name=$1 user=$2; shift 2
   "${TM[@]}" -f /dev/null new-session -d -s "$name" -x "${W:-100}" -y "${H:-24}" \
     "$OMTP chat $* --server $SERVER --user $user --password $user; echo EXITED \$?; sleep 60"
-  "${TM[@]}" set-option -t "$name" -g window-size manual 2>/dev/null
 }
 screen() { "${TM[@]}" capture-pane -p -t "$1"; }
+alive() {
+  "${TM[@]}" has-session -t "$1" 2>/dev/null && return 0
+  echo "FAIL $2: the tmux session $1 is gone"; fail=1; finish
+}
 expect() {
   local name=$1 p=$2 pat=$3
+  alive "$p" "$name"
   for _ in $(seq 1 ${TRIES:-160}); do
     screen "$p" | grep -qE -- "$pat" && { echo "ok   $name"; return 0; }
     sleep 0.05
@@ -78,6 +87,7 @@ expect() {
   return 1
 }
 absent() {
+  alive "$2" "$1"
   for _ in $(seq 1 160); do
     screen "$2" | grep -qE -- "$3" || { echo "ok   $1"; return 0; }
     sleep 0.05

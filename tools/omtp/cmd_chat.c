@@ -795,6 +795,7 @@ static void on_key(chat *t, int key, unsigned char ch)
     case K_ALT_UP:
     case K_ALT_DOWN:
         tui_select(t, key == K_ALT_UP ? -1 : 1);
+        t->note[0] = 0; /* the note row shows the selection */
         if (v)
             v->scroll = 0; /* keep it simple: the selection is drawn where it is */
         return;
