@@ -48,11 +48,12 @@ if [ -s "$DEMO" ]; then
     printf '  %-6s password %s\n' "$u" "$pw"
   done < "$DEMO"
   echo
-  echo "Chat in two more terminals (type a line, Enter sends it; Ctrl-C quits):"
+  echo "Chat in two more terminals (omtp asks for the password above; type a line,"
+  echo "Enter sends it; Ctrl-C quits):"
   users=$(cut -d' ' -f1 "$DEMO" | tr '\n' ' ')
   while read -r u pw; do
     peer=$(tr ' ' '\n' <<<"$users" | grep -vx "$u" | head -1)
-    echo "  $BUILD/omtp chat $peer --server $LISTEN --user $u --password $pw"
+    echo "  $BUILD/omtp chat $peer --server $LISTEN --user $u"
   done < "$DEMO"
   echo
   echo "(Passwords as created; if one was changed, set a new one with"
@@ -64,7 +65,7 @@ else
   echo "  list the users:    $OMTPD user list --data-dir $DATA"
   echo "  add one:           $OMTPD user add carol --password PW --data-dir $DATA"
   echo "  reset a password:  $OMTPD user passwd carol --password NEW --data-dir $DATA"
-  echo "  then chat:         $BUILD/omtp chat --server $LISTEN --user carol --password PW"
+  echo "  then chat:         $BUILD/omtp chat --server $LISTEN --user carol   (asks for the password)"
   echo
 fi
 

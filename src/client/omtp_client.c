@@ -16,6 +16,7 @@
  */
 #include "omtp_client_int.h"
 #include "omtp_packid.h"
+#include "omtp_version.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -667,8 +668,11 @@ static void on_login_reply(omtp_client *c, int status, const omtp_packet *p, voi
     const omtp_LoginResp *lr = p->desc == &omtp_LoginResp_desc ? p->body : NULL;
     int code = lr ? lr->code : OMTP_EC_PROTOCOL;
     if (code != OMTP_EC_SUCCESS) {
-        char why[200];
-        snprintf(why, sizeof(why), "login refused: %s (%d)", omtp_error_code_name(code), code);
+        char why[400];
+        if (lr && lr->extraData.len) /* the server's words */
+            snprintf(why, sizeof(why), "%.300s", lr->extraData.data);
+        else
+            snprintf(why, sizeof(why), "login refused: %s (%d)", omtp_error_code_name(code), code);
         bool transient = code == OMTP_EC_SERVICE_UNAVAILABLE || code == OMTP_EC_DB_ERROR ||
                          code == OMTP_EC_SERVER_EXCEPTION || code == OMTP_EC_UNKNOWN;
         if (!transient)
@@ -700,7 +704,7 @@ static void send_login(omtp_client *c)
     tars_str_set(&q.password, c->password ? c->password : "");
     tars_str_set(&q.deviceId, c->device_id);
     tars_str_set(&q.deviceName, "libomtp");
-    tars_str_set(&q.version, "1");
+    tars_str_set(&q.version, OMTP_BUILD_VERSION);
     q.deviceType = c->cfg.device_type;
     c->state = OMTP_CLIENT_LOGGING_IN;
     int rc = request_any_state(c, PT_LOGIN, 0, &omtp_LoginReq_desc, &q, c->cfg.connect_timeout_ms,

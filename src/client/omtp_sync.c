@@ -10,6 +10,7 @@
  */
 #include "omtp_sync.h"
 #include "omtp_packid.h"
+#include "omtp_version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +47,7 @@ struct omtp_sync {
     pqueue pushes;
     pqueue replies;
     char user[256];
+    char login_desc[256]; /* LoginResp.extraData of the last login */
 };
 
 static int64_t mono_ms(void)
@@ -458,7 +460,7 @@ int omtp_sync_login(omtp_sync *c, const char *user, const char *password, int de
     if (tars_str_set(&req.clientId, user) || tars_str_set(&req.userName, user) ||
         tars_str_set(&req.password, password ? password : "") ||
         tars_str_set(&req.deviceId, device_id) || tars_str_set(&req.deviceName, "omtp") ||
-        tars_str_set(&req.version, "1"))
+        tars_str_set(&req.version, OMTP_BUILD_VERSION))
         goto out;
     req.deviceType = device_type;
     omtp_LoginResp resp;
@@ -466,6 +468,8 @@ int omtp_sync_login(omtp_sync *c, const char *user, const char *password, int de
     if (rc == 0) {
         if (code)
             *code = resp.code;
+        snprintf(c->login_desc, sizeof(c->login_desc), "%s",
+                 resp.extraData.data ? resp.extraData.data : "");
         if (resp.code == OMTP_EC_SUCCESS)
             snprintf(c->user, sizeof(c->user), "%s", user);
         omtp_msg_free(&omtp_LoginResp_desc, &resp);
@@ -473,6 +477,11 @@ int omtp_sync_login(omtp_sync *c, const char *user, const char *password, int de
 out:
     omtp_msg_free(&omtp_LoginReq_desc, &req);
     return rc;
+}
+
+const char *omtp_sync_login_desc(const omtp_sync *c)
+{
+    return c->login_desc;
 }
 
 int omtp_sync_ping(omtp_sync *c)

@@ -119,6 +119,9 @@ int omtp_sync_wait_closed(omtp_sync *c, int timeout_ms);
  */
 int omtp_sync_login(omtp_sync *c, const char *user, const char *password, int device_type,
                     const char *device_id, int *code);
+/* The last login reply's words (LoginResp.extraData: why it was refused,
+ * "retry in N s"), "" if none; valid until the next login or close. */
+const char *omtp_sync_login_desc(const omtp_sync *c);
 /* PT_PING; 0 when the ACK came. */
 int omtp_sync_ping(omtp_sync *c);
 /* PT_LOGOUT; 0 when the ACK came or the server closed the connection. */

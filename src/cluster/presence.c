@@ -96,10 +96,13 @@ bool presence_field_parse(const char *f, size_t flen, char *node, size_t nodelen
 
 /* ----------------------------------------------------------- login */
 
-/* KEYS[1] user hash; ARGV node, deviceType, value, ttl ms. Removes and
- * returns the other nodes' entries of this device type, then adds ours. */
+/* KEYS[1] user hash; ARGV node, deviceType, value, ttl ms, shared ("1" for
+ * a type whose logins do not replace each other: DEVICE_OBSERVER, see
+ * docs/protocol.md "Observers"). Removes and returns the other nodes'
+ * entries of this device type (unless shared), then adds ours. */
 static const char LOGIN_LUA[] = "local out = {} "
-                                "local all = redis.call('HGETALL', KEYS[1]) "
+                                "local all = {} "
+                                "if ARGV[5] ~= '1' then all = redis.call('HGETALL', KEYS[1]) end "
                                 "for i = 1, #all, 2 do "
                                 "  local node, dt = string.match(all[i], '^(.*)/(%-?%d+)$') "
                                 "  if dt == ARGV[2] and node ~= ARGV[1] then "
@@ -177,8 +180,9 @@ void omtp_cluster_login(omtp_cluster *cl, void *dev)
     snprintf(dt, sizeof(dt), "%d", d.deviceType);
     entry_value(&d, val, sizeof(val));
     snprintf(ttl, sizeof(ttl), "%d", OMTP_CLUSTER_TTL_MS);
-    if (redisAsyncCommand(cl->cmd, on_login_reply, lc, "EVAL %s 1 %s %s %s %s %s", LOGIN_LUA, key,
-                          cl->node, dt, val, ttl) != REDIS_OK) {
+    if (redisAsyncCommand(cl->cmd, on_login_reply, lc, "EVAL %s 1 %s %s %s %s %s %s", LOGIN_LUA,
+                          key, cl->node, dt, val, ttl,
+                          d.deviceType == DEVICE_OBSERVER ? "1" : "0") != REDIS_OK) {
         free(lc);
         return;
     }

@@ -7,6 +7,7 @@
  */
 #include "http_internal.h"
 #include "core/metrics.h"
+#include "omtp_version.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,12 +41,14 @@ static void health_reply(health_ctx *c, int status, const char *why)
         return;
     c->replied = true;
     if (status == 0)
-        http_reply_json(c->r, 200, json_pack("{s:s,s:s}", "status", "ok", "store", c->backend));
+        http_reply_json(c->r, 200,
+                        json_pack("{s:s,s:s,s:s}", "status", "ok", "store", c->backend, "version",
+                                  OMTP_BUILD_VERSION));
     else
         http_reply_json(c->r, 503,
-                        json_pack("{s:s,s:s,s:{s:s,s:s}}", "status", "unavailable", "store",
-                                  c->backend, "error", "code", "store_unavailable", "message",
-                                  why));
+                        json_pack("{s:s,s:s,s:s,s:{s:s,s:s}}", "status", "unavailable", "store",
+                                  c->backend, "version", OMTP_BUILD_VERSION, "error", "code",
+                                  "store_unavailable", "message", why));
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 }

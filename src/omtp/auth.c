@@ -3,7 +3,7 @@
  * tokens are domain/credentials.c (formats and the cost of the KDF there).
  *
  * Login: validate fields (code 20 and close if clientId, password or
- * deviceType is missing, or deviceType is not one of the enum's 1..5: each
+ * deviceType is missing, or deviceType is not one of the enum's 1..6: each
  * device type is a presence slot, so a client must not invent them) ->
  * optional slowdown when the peer's address failed recently, or (password
  * logins from a device not known to the account) when the account failed
@@ -105,6 +105,21 @@ struct login_job {
     uv_timer_t delay;
 };
 
+/* A client-supplied word (LoginReq.deviceName, .version) made safe for a
+ * log line: at most 48 printable, non-space bytes, "-" when empty. */
+static const char *log_word(const tars_str *s, char *buf, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; s->data && i < s->len && k + 1 < n && k < 48; i++) {
+        unsigned char ch = (unsigned char)s->data[i];
+        buf[k++] = ch > ' ' && ch < 0x7f ? (char)ch : '?';
+    }
+    if (!k && n > 1)
+        buf[k++] = '-';
+    buf[k] = 0;
+    return buf;
+}
+
 static void job_free(struct login_job *j)
 {
     omtp_user_rec_free(&j->user);
@@ -165,11 +180,12 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
     snprintf(c->deviceId, sizeof(c->deviceId), "%s", lr->deviceId.data ? lr->deviceId.data : "");
     c->loginMs = omtp_now_ms();
     c->monitor_role = j->found && j->user.role == OMTP_ROLE_MONITOR;
-    /* one live connection per (user, deviceType) */
+    /* one live connection per (user, deviceType); observers share theirs
+     * (docs/protocol.md "Observers") */
     omtp_conn *d = omtp_presence_first(s, c->userId);
     while (d) {
         omtp_conn *next = d->next_device;
-        if (d != c && d->deviceType == c->deviceType)
+        if (d != c && d->deviceType == c->deviceType && c->deviceType != DEVICE_OBSERVER)
             kick(d, c, "replaced by a new login on the same device type");
         d = next;
     }
@@ -182,8 +198,11 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
     omtp_login_succeeded(s, c->peer);
     omtp_login_guard_succeeded(s->login_guard, c->userId, c->deviceType, lr->deviceId.data,
                                j->guarded);
-    LOG_INFO("conn %llu login %s dev=%s (%s)%s", (unsigned long long)c->id, c->userId,
-             omtp_log_device(c->deviceType), how, c->monitor_role ? " monitor" : "");
+    char cname[64], cver[64];
+    LOG_INFO("conn %llu login %s dev=%s (%s)%s client=%s/%s", (unsigned long long)c->id, c->userId,
+             omtp_log_device(c->deviceType), how, c->monitor_role ? " monitor" : "",
+             log_word(&lr->deviceName, cname, sizeof(cname)),
+             log_word(&lr->version, cver, sizeof(cver)));
     login_reply(req, OMTP_EC_SUCCESS, NULL);
     job_free(j);
 }

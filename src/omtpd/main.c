@@ -11,6 +11,7 @@
 #include "omtp/auth.h"
 #include "store/maint.h"
 #include "core/server.h"
+#include "omtp_version.h"
 #include "wiring.h"
 
 #include <errno.h>
@@ -90,6 +91,7 @@ static void usage(FILE *out)
             "  --store URI              same as --store-uri\n"
             "  --redis URL              same as --redis-url (redis://HOST:PORT[/DB])\n"
             "  --help                   this text\n"
+            "  --version                print omtpd's version (of the build: git describe)\n"
             "every setting of the config file is also an option (key with dashes):\n");
     omtp_config_print_help(out);
 }
@@ -578,6 +580,10 @@ int main(int argc, char **argv)
         omtp_log_set_level(OMTP_LOG_WARN);
         return strcmp(argv[1], "user") == 0 ? user_cmd(&a) : token_cmd(&a);
     }
+    if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+        printf("omtpd %s\n", OMTP_BUILD_VERSION);
+        return 0;
+    }
     int rc = parse_args(&a, argc, argv, 1, false);
     if (rc)
         return rc;
@@ -589,7 +595,8 @@ int main(int argc, char **argv)
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     omtp_log_set_level(a.cfg.log_level);
-    LOG_INFO("omtpd starting (open files limit %llu)", (unsigned long long)rl.rlim_cur);
+    LOG_INFO("omtpd %s starting (open files limit %llu)", OMTP_BUILD_VERSION,
+             (unsigned long long)rl.rlim_cur);
 
     uv_loop_t *loop = uv_default_loop();
     static omtp_server srv;

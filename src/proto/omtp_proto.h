@@ -70,8 +70,13 @@ enum omtp_device_type {
     DEVICE_MACOS = 3,
     DEVICE_WINDOWS = 4,
     DEVICE_LINUX = 5,
+    /* Project addition (issue 17, docs/protocol.md "Devices"): a login that
+     * only watches (`omtp watch`, scripts, bots that print). It is a device
+     * type of its own, so it never takes the slot of a person's app (a
+     * second observer of the same user replaces the first, as any type). */
+    DEVICE_OBSERVER = 6,
 };
-#define OMTP_DEVICE_MAX 5
+#define OMTP_DEVICE_MAX 6
 
 /* MsgControl.command and MsgReq.status */
 enum omtp_msg_ctrl_cmd { MC_REVOKE = 1, MC_DELETE = 2, MC_OVERRIDE = 3 };

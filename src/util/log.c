@@ -22,7 +22,8 @@ void omtp_log_set_level(int level)
 
 const char *omtp_log_device(int type)
 {
-    static const char *names[] = {"none", "ios", "android", "macos", "windows", "linux"};
+    static const char *names[] = {"none",    "ios",   "android", "macos",
+                                  "windows", "linux", "observer"};
     return type >= 0 && type < (int)(sizeof(names) / sizeof(names[0])) ? names[type] : "other";
 }
 

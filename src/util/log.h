@@ -14,7 +14,7 @@ enum omtp_log_level { OMTP_LOG_DEBUG, OMTP_LOG_INFO, OMTP_LOG_WARN, OMTP_LOG_ERR
 void omtp_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void omtp_log_set_level(int level);
 /* A device type's name for log lines: "ios", "android", "macos", "windows",
- * "linux", "none", or "other" outside the enum. */
+ * "linux", "observer", "none", or "other" outside the enum. */
 const char *omtp_log_device(int type);
 #define LOG_DEBUG(...) omtp_log(OMTP_LOG_DEBUG, __VA_ARGS__)
 #define LOG_INFO(...)  omtp_log(OMTP_LOG_INFO, __VA_ARGS__)

@@ -49,7 +49,7 @@ const SCHEMA = {
              [3, 'from', 'string', 1], [4, 'to', 'string', 1], [5, 'pushInfo', 'string', 0],
              [6, 'contentType', 'int', 0], [7, 'content', 'string', 0], [8, 'status', 'int', 0]],
     MsgAck: [[0, 'code', 'int', 1], [1, 'sessionId', 'string', 1], [2, 'seqId', 'long', 1],
-             [3, 'timestamp', 'long', 1]],
+             [3, 'timestamp', 'long', 1], [4, 'desc', 'string', 0]],
     MsgControl: [[0, 'command', 'int', 1], [1, 'sessionId', 'string', 1],
                  [2, 'packId', 'string', 1], [3, 'seqId', 'long', 1], [4, 'content', 'string', 0]],
     MsgReaded: [[0, 'sessionId', 'string', 1], [1, 'seqId', 'long', 1]],

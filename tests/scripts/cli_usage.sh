@@ -22,13 +22,15 @@ t() { # name, expected exit, expected stderr/stdout substring, command...
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export HOME=$tmp XDG_CONFIG_HOME=$tmp/xdg
-unset OMTP_SERVER OMTP_USER OMTP_PASSWORD OMTP_DEVICE OMTP_CONFIG
+unset OMTP_SERVER OMTP_USER OMTP_PASSWORD OMTP_DEVICE OMTP_CONFIG OMTP_PASSWORD_FILE
+# a password is needed before connecting (asked on a terminal, none here)
+export OMTP_PASSWORD=pw
 
 # a port nobody listens on
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 
 t help-top 0 "sessions" "$OMTP" --help
-t help-top-conn 0 "--server HOST:PORT" "$OMTP" --help
+t help-top-conn 0 "--server ADDR" "$OMTP" --help
 t no-args 2 "usage" "$OMTP"
 t unknown-cmd 2 "unknown command 'bogus'" "$OMTP" bogus
 for c in login send sessions history read revoke edit delete watch chat; do

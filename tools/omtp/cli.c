@@ -5,13 +5,26 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client/omtp_client.h"
+#include "omtp_version.h"
 
-static const char *dev_names[] = {"none", "ios", "android", "macos", "windows", "linux"};
+const char *cli_version(void)
+{
+    return OMTP_BUILD_VERSION;
+}
+
+static const char *dev_names[] = {"none",    "ios",   "android", "macos",
+                                  "windows", "linux", "observer"};
 
 int cli_device_from_name(const char *s)
 {
@@ -33,42 +46,114 @@ const char *cli_device_name(int t)
 void cli_print_common_help(FILE *f)
 {
     fprintf(f, "\nConnection options (flags > environment > config file > defaults):\n"
-               "  --server HOST:PORT   server address     (OMTP_SERVER, default 127.0.0.1:9000)\n"
+               "  --server ADDR        HOST:PORT, [IPV6]:PORT, HOST (port 9000) or a bare PORT\n"
+               "                       (127.0.0.1:PORT)  (OMTP_SERVER, default 127.0.0.1:9000)\n"
                "  --user USER          your user id       (OMTP_USER)\n"
-               "  --password PW        your password      (OMTP_PASSWORD)\n"
-               "  --device TYPE        ios|android|macos|windows|linux (OMTP_DEVICE); one login\n"
-               "                       per device type is live: a new one kicks the old one.\n"
-               "                       Default: linux for chat/watch, macos for one-shot\n"
-               "                       commands, so they do not kick your open chat.\n"
+               "  --password-file PATH the password is its first line (OMTP_PASSWORD_FILE)\n"
+               "  --password PW        your password      (OMTP_PASSWORD); visible to other\n"
+               "                       users of this machine in `ps`: prefer the prompt or\n"
+               "                       --password-file. With none of these, omtp asks on the\n"
+               "                       terminal (without echo).\n"
+               "  --device TYPE        ios|android|macos|windows|linux|observer (OMTP_DEVICE).\n"
+               "                       The server keeps one login per (user, device type): a\n"
+               "                       new login of that type kicks the old one. Defaults:\n"
+               "                       chat: linux (a second `omtp chat` of the same user\n"
+               "                       replaces the first); one-shot commands and watch:\n"
+               "                       observer, a login that kicks nobody and that no login\n"
+               "                       kicks, so they never disturb your chat or your apps.\n"
                "  --timeout MS         per-request timeout (default 5000)\n"
                "  --json               machine-readable output where supported\n"
+               "  --                   ends the options: the rest is text even if it starts\n"
+               "                       with '-' (omtp send bob -- -1 is fine)\n"
                "Config file: $OMTP_CONFIG or ~/.config/omtp/config, lines of key=value\n"
-               "(server, user, password, device).\n");
+               "(server, user, password, password_file, device).\n"
+               "Device id: omtp keeps one in $XDG_STATE_HOME/omtp/device-id (default\n"
+               "~/.local/state/omtp/), so the server knows this machine: someone else's\n"
+               "failed logins do not slow yours down.\n"
+               "Exit status: 0 ok, 1 the server refused, 2 usage error, 3 cannot connect.\n");
 }
 
+/* Why the last set_server() refused its value. */
+static const char *server_why = "";
+
+/*
+ * HOST:PORT, [V6]:PORT, HOST (port 9000), a bare PORT (127.0.0.1:PORT), or
+ * any of these after "tcp://". Other schemes are refused here (a transport
+ * that adds one, e.g. ws://, handles it before).
+ */
 static int set_server(cli_opts *o, const char *v)
 {
-    const char *colon = strrchr(v, ':');
-    if (!colon) {
-        snprintf(o->host, sizeof(o->host), "%s", v);
+    const char *sep = strstr(v, "://");
+    if (sep) {
+        if ((size_t)(sep - v) != 3 || strncasecmp(v, "tcp", 3)) {
+            server_why = "unknown scheme (use HOST:PORT, or tcp://HOST:PORT)";
+            return -1;
+        }
+        v = sep + 3;
+    }
+    if (!*v) {
+        server_why = "empty (use HOST:PORT, e.g. 127.0.0.1:9000)";
+        return -1;
+    }
+    char *end;
+    if (strspn(v, "0123456789") == strlen(v)) { /* a bare port */
+        long p = strtol(v, &end, 10);
+        if (p <= 0 || p > 65535) {
+            server_why = "port out of range 1..65535";
+            return -1;
+        }
+        snprintf(o->host, sizeof(o->host), "127.0.0.1");
+        o->port = (int)p;
         return 0;
     }
-    size_t hl = (size_t)(colon - v);
-    if (hl >= sizeof(o->host))
-        return -1;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end || p <= 0 || p > 65535)
-        return -1;
-    if (hl) {
-        memcpy(o->host, v, hl);
-        o->host[hl] = 0;
-        /* [::1]:9000 */
-        if (o->host[0] == '[' && o->host[hl - 1] == ']') {
-            memmove(o->host, o->host + 1, hl - 2);
-            o->host[hl - 2] = 0;
+    const char *host = v, *port = NULL;
+    size_t hl;
+    if (v[0] == '[') {
+        const char *rb = strchr(v, ']');
+        if (!rb || rb == v + 1) {
+            server_why = "unclosed '[' (write IPv6 as [::1]:9000)";
+            return -1;
+        }
+        host = v + 1;
+        hl = (size_t)(rb - host);
+        if (rb[1] == ':')
+            port = rb + 2;
+        else if (rb[1]) {
+            server_why = "expected ':PORT' after ']'";
+            return -1;
+        }
+    } else {
+        const char *colon = strchr(v, ':');
+        if (colon && strchr(colon + 1, ':')) {
+            server_why = "an IPv6 address needs brackets: [::1]:9000";
+            return -1;
+        }
+        hl = colon ? (size_t)(colon - v) : strlen(v);
+        port = colon ? colon + 1 : NULL;
+        if (!hl) {
+            server_why = "no host before ':' (a bare port is fine: --server 9000)";
+            return -1;
         }
     }
+    if (hl >= sizeof(o->host)) {
+        server_why = "host name too long";
+        return -1;
+    }
+    for (size_t i = 0; i < hl; i++)
+        if ((unsigned char)host[i] <= ' ' || host[i] == '/' || host[i] == '@') {
+            server_why = "not a host name (use HOST:PORT)";
+            return -1;
+        }
+    long p = 9000;
+    if (port) {
+        p = strtol(port, &end, 10);
+        if (!*port || *end || strspn(port, "0123456789") != strlen(port) || p <= 0 || p > 65535) {
+            server_why = "bad port (want a number 1..65535)";
+            return -1;
+        }
+    }
+    memcpy(o->host, host, hl);
+    o->host[hl] = 0;
     o->port = (int)p;
     return 0;
 }
@@ -119,7 +204,7 @@ static int read_config(cli_opts *o, bool server_set)
         trim(v);
         if (strcmp(k, "server") == 0) {
             if (!server_set && set_server(o, v)) {
-                fprintf(stderr, "omtp: %s:%d: bad server '%s' (want HOST:PORT)\n", path, lineno, v);
+                fprintf(stderr, "omtp: %s:%d: bad server '%s': %s\n", path, lineno, v, server_why);
                 fclose(f);
                 return CLI_EUSAGE;
             }
@@ -129,6 +214,9 @@ static int read_config(cli_opts *o, bool server_set)
         } else if (strcmp(k, "password") == 0) {
             if (!o->password[0])
                 snprintf(o->password, sizeof(o->password), "%s", v);
+        } else if (strcmp(k, "password_file") == 0) {
+            if (!o->password[0] && !o->password_file[0])
+                snprintf(o->password_file, sizeof(o->password_file), "%s", v);
         } else if (strcmp(k, "device") == 0) {
             if (!o->device_set && cli_device_from_name(v) > 0) {
                 o->device = cli_device_from_name(v);
@@ -150,9 +238,147 @@ static void free_pos_args(void)
     pos_args = NULL;
 }
 
-int cli_parse(int argc, char **argv, int default_device, cli_opts *o, bool *help)
+/* The common options (option.val = index here + OPT_BASE). */
+enum {
+    OPT_SERVER,
+    OPT_USER,
+    OPT_PASSWORD,
+    OPT_PASSWORD_FILE,
+    OPT_DEVICE,
+    OPT_TIMEOUT,
+    OPT_JSON,
+    OPT_HELP,
+    OPT_NCOMMON
+};
+#define OPT_BASE 1000
+static const struct option common_opts[OPT_NCOMMON] = {
+    {"server", required_argument, NULL, OPT_BASE + OPT_SERVER},
+    {"user", required_argument, NULL, OPT_BASE + OPT_USER},
+    {"password", required_argument, NULL, OPT_BASE + OPT_PASSWORD},
+    {"password-file", required_argument, NULL, OPT_BASE + OPT_PASSWORD_FILE},
+    {"device", required_argument, NULL, OPT_BASE + OPT_DEVICE},
+    {"timeout", required_argument, NULL, OPT_BASE + OPT_TIMEOUT},
+    {"json", no_argument, NULL, OPT_BASE + OPT_JSON},
+    {"help", no_argument, NULL, OPT_BASE + OPT_HELP},
+};
+#define OPT_EXTRA_BASE 2000
+
+/* Levenshtein distance of two short strings (capped at 64 characters). */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return 99;
+    int d[65][65];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
+/* "omtp send: unknown option --pasword; did you mean --password?" */
+static int unknown_option(const char *cmd, const char *arg, const struct option *lo, int nlo)
+{
+    char name[128];
+    if (arg[0] == '-' && arg[1] == '-') {
+        size_t n = strcspn(arg + 2, "=");
+        snprintf(name, sizeof(name), "%.*s", (int)(n < 100 ? n : 100), arg + 2);
+    } else {
+        snprintf(name, sizeof(name), "%.100s", arg + (arg[0] == '-'));
+    }
+    /* an abbreviation of several options (getopt_long accepts unique ones) */
+    char ambiguous[512] = "";
+    int nprefix = 0;
+    for (int i = 0; i < nlo && name[0] && arg[1] == '-'; i++)
+        if (!strncmp(lo[i].name, name, strlen(name))) {
+            nprefix++;
+            size_t l = strlen(ambiguous);
+            snprintf(ambiguous + l, sizeof(ambiguous) - l, "%s--%s", l ? ", " : "", lo[i].name);
+        }
+    if (nprefix > 1) {
+        fprintf(stderr, "omtp %s: option --%s is ambiguous: %s\n(run omtp %s --help)\n", cmd, name,
+                ambiguous, cmd);
+        return CLI_EUSAGE;
+    }
+    const char *best = NULL;
+    int bestd = 99;
+    for (int i = 0; i < nlo; i++) {
+        int dist = edit_distance(name, lo[i].name);
+        if (dist < bestd) {
+            bestd = dist;
+            best = lo[i].name;
+        }
+    }
+    int limit = strlen(name) <= 4 ? 1 : strlen(name) <= 8 ? 2 : 3;
+    const char *dash = arg[1] == '-' ? "--" : "-";
+    if (best && bestd <= limit)
+        fprintf(stderr, "omtp %s: unknown option %s%s; did you mean --%s?\n", cmd, dash, name,
+                best);
+    else
+        fprintf(stderr, "omtp %s: unknown option %s%s (run omtp %s --help for the options)\n", cmd,
+                dash, name, cmd);
+    fprintf(stderr,
+            "hint: to pass a text that starts with '-', put -- before it: "
+            "omtp %s ... -- -text\n",
+            cmd);
+    return CLI_EUSAGE;
+}
+
+static int set_common(cli_opts *o, int which, const char *val, bool *server_set)
+{
+    switch (which) {
+    case OPT_SERVER:
+        if (set_server(o, val))
+            return CLI_EUSAGE;
+        *server_set = true;
+        break;
+    case OPT_USER:
+        snprintf(o->user, sizeof(o->user), "%s", val);
+        break;
+    case OPT_PASSWORD:
+        snprintf(o->password, sizeof(o->password), "%s", val);
+        break;
+    case OPT_PASSWORD_FILE:
+        snprintf(o->password_file, sizeof(o->password_file), "%s", val);
+        break;
+    case OPT_DEVICE:
+        o->device = cli_device_from_name(val);
+        if (o->device < 0) {
+            fprintf(stderr,
+                    "omtp: unknown --device '%s' (ios, android, macos, windows, linux, observer)\n",
+                    val);
+            return CLI_EUSAGE;
+        }
+        o->device_set = true;
+        break;
+    case OPT_TIMEOUT: {
+        char *end;
+        long v = strtol(val, &end, 10);
+        if (!*val || *end || v <= 0 || v > 3600000) {
+            fprintf(stderr, "omtp: bad --timeout '%s' (milliseconds, 1..3600000)\n", val);
+            return CLI_EUSAGE;
+        }
+        o->timeout_ms = (int)v;
+        break;
+    }
+    default:
+        break;
+    }
+    return 0;
+}
+
+int cli_parse(const char *cmd, int argc, char **argv, int default_device, const cli_opt *extra,
+              cli_opts *o, bool *help)
 {
     memset(o, 0, sizeof(*o));
+    snprintf(o->cmd, sizeof(o->cmd), "%s", cmd);
     snprintf(o->host, sizeof(o->host), "127.0.0.1");
     o->port = 9000;
     o->timeout_ms = 5000;
@@ -162,83 +388,87 @@ int cli_parse(int argc, char **argv, int default_device, cli_opts *o, bool *help
         atexit(free_pos_args);
     free(pos_args);
     pos_args = o->argv = calloc((size_t)argc + 1, sizeof(char *));
-    if (!o->argv)
+    int nextra = 0;
+    while (extra && extra[nextra].name)
+        nextra++;
+    int nlo = OPT_NCOMMON + nextra;
+    struct option *lo = calloc((size_t)nlo + 1, sizeof(*lo));
+    /* getopt_long permutes argv: work on a copy, argv[0] = the command name */
+    char **av = calloc((size_t)argc + 2, sizeof(char *));
+    if (!o->argv || !lo || !av) {
+        free(lo);
+        free(av);
         return CLI_EUSAGE;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = NULL;
-        char name[32] = "";
-        if (strncmp(a, "--", 2) == 0 && a[2]) {
-            const char *eq = strchr(a, '=');
-            size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-            if (nl < sizeof(name)) {
-                memcpy(name, a, nl);
-                name[nl] = 0;
-            }
-            val = eq ? eq + 1 : NULL;
-        }
-        bool takes = !strcmp(name, "--server") || !strcmp(name, "--user") ||
-                     !strcmp(name, "--password") || !strcmp(name, "--device") ||
-                     !strcmp(name, "--timeout");
-        if (takes) {
-            if (!val) {
-                if (i + 1 >= argc) {
-                    fprintf(stderr, "omtp: %s needs a value\n", name);
-                    return CLI_EUSAGE;
-                }
-                val = argv[++i];
-            }
-            if (!strcmp(name, "--server")) {
-                if (set_server(o, val)) {
-                    fprintf(stderr, "omtp: bad --server '%s' (want HOST:PORT)\n", val);
-                    return CLI_EUSAGE;
-                }
-                server_set = true;
-            } else if (!strcmp(name, "--user")) {
-                snprintf(o->user, sizeof(o->user), "%s", val);
-            } else if (!strcmp(name, "--password")) {
-                snprintf(o->password, sizeof(o->password), "%s", val);
-            } else if (!strcmp(name, "--device")) {
-                o->device = cli_device_from_name(val);
-                if (o->device < 0) {
-                    fprintf(stderr,
-                            "omtp: unknown --device '%s' (ios, android, macos, windows, "
-                            "linux)\n",
-                            val);
-                    return CLI_EUSAGE;
-                }
-                o->device_set = true;
-            } else {
-                o->timeout_ms = atoi(val);
-                if (o->timeout_ms <= 0) {
-                    fprintf(stderr, "omtp: bad --timeout '%s' (milliseconds)\n", val);
-                    return CLI_EUSAGE;
-                }
-            }
-            continue;
-        }
-        if (!strcmp(a, "--json")) {
-            o->json = true;
-            continue;
-        }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            *help = true;
-            continue;
-        }
-        o->argv[o->argc++] = argv[i];
     }
+    memcpy(lo, common_opts, sizeof(common_opts));
+    for (int i = 0; i < nextra; i++) {
+        lo[OPT_NCOMMON + i].name = extra[i].name;
+        lo[OPT_NCOMMON + i].has_arg = extra[i].arg ? required_argument : no_argument;
+        lo[OPT_NCOMMON + i].val = OPT_EXTRA_BASE + i;
+    }
+    char prog[64];
+    snprintf(prog, sizeof(prog), "omtp %s", cmd);
+    av[0] = prog;
+    for (int i = 0; i < argc; i++)
+        av[i + 1] = argv[i];
+    int ac = argc + 1, rc = 0, ch;
+    optind = 0; /* full reset of getopt's state */
+    opterr = 0;
+    /* "-": positionals come back in order as 1 (whatever POSIXLY_CORRECT
+     * says), ":": a missing value is ':' */
+    while (rc == 0 && (ch = getopt_long(ac, av, "-:h", lo, NULL)) != -1) {
+        if (ch == 1) {
+            o->argv[o->argc++] = optarg;
+        } else if (ch == 'h') {
+            *help = true;
+        } else if (ch == ':') {
+            fprintf(stderr, "omtp %s: %s needs a value (run omtp %s --help)\n", cmd, av[optind - 1],
+                    cmd);
+            rc = CLI_EUSAGE;
+        } else if (ch == '?') {
+            if (optopt) {
+                char s[3] = {'-', (char)optopt, 0};
+                rc = unknown_option(cmd, s, lo, nlo);
+            } else {
+                rc = unknown_option(cmd, av[optind - 1], lo, nlo);
+            }
+        } else if (ch >= OPT_EXTRA_BASE) {
+            const cli_opt *x = &extra[ch - OPT_EXTRA_BASE];
+            if (x->arg && x->value)
+                *x->value = optarg;
+            else if (!x->arg && x->flag)
+                *x->flag = true;
+        } else if (ch == OPT_BASE + OPT_JSON) {
+            o->json = true;
+        } else if (ch == OPT_BASE + OPT_HELP) {
+            *help = true;
+        } else {
+            rc = set_common(o, ch - OPT_BASE, optarg, &server_set);
+            if (rc && ch == OPT_BASE + OPT_SERVER)
+                fprintf(stderr, "omtp %s: bad --server '%s': %s\n", cmd, optarg, server_why);
+        }
+    }
+    /* after "--": the rest are positionals */
+    while (rc == 0 && optind < ac)
+        o->argv[o->argc++] = av[optind++];
+    free(lo);
+    free(av);
+    if (rc)
+        return rc;
     const char *e;
     if (!server_set && (e = getenv("OMTP_SERVER")) && *e) {
         if (set_server(o, e)) {
-            fprintf(stderr, "omtp: bad OMTP_SERVER '%s' (want HOST:PORT)\n", e);
+            fprintf(stderr, "omtp: bad OMTP_SERVER '%s': %s\n", e, server_why);
             return CLI_EUSAGE;
         }
         server_set = true;
     }
     if (!o->user[0] && (e = getenv("OMTP_USER")))
         snprintf(o->user, sizeof(o->user), "%s", e);
-    if (!o->password[0] && (e = getenv("OMTP_PASSWORD")))
+    if (!o->password[0] && !o->password_file[0] && (e = getenv("OMTP_PASSWORD")))
         snprintf(o->password, sizeof(o->password), "%s", e);
+    if (!o->password[0] && !o->password_file[0] && (e = getenv("OMTP_PASSWORD_FILE")))
+        snprintf(o->password_file, sizeof(o->password_file), "%s", e);
     if (!o->device_set && (e = getenv("OMTP_DEVICE")) && *e) {
         o->device = cli_device_from_name(e);
         if (o->device < 0) {
@@ -247,7 +477,7 @@ int cli_parse(int argc, char **argv, int default_device, cli_opts *o, bool *help
         }
         o->device_set = true;
     }
-    int rc = read_config(o, server_set);
+    rc = read_config(o, server_set);
     if (rc)
         return rc;
     if (!o->device_set)
@@ -255,76 +485,161 @@ int cli_parse(int argc, char **argv, int default_device, cli_opts *o, bool *help
     return 0;
 }
 
-static const char *code_hint(int code)
+int cli_need_password(cli_opts *o)
 {
-    switch (code) {
-    case OMTP_EC_CONN_USERNAME_OR_PASSWORD:
-        return "check --user/--password (or OMTP_USER/OMTP_PASSWORD); an administrator "
-               "creates users with `omtpd user add USER --password PW` and resets a "
-               "password with `omtpd user passwd USER --password NEW`";
-    case OMTP_EC_CONN_INDICATE:
-        return "give a user and a password";
-    case OMTP_EC_CONN_ACCESS_DENIED:
-        return "this account may not log in; ask the administrator";
-    case OMTP_EC_CONN_KICKOUT:
-        return "the same user logged in on another device of the same type; use --device";
-    case OMTP_EC_HISTORYMSG_DENY:
-        return "you can only read sessions you belong to; list them with `omtp sessions`";
-    case OMTP_EC_GROUP_USER_NOTEXIST:
-        return "you (or the user named) are not a member of this group; see "
-               "`omtp group members GROUP`";
-    case OMTP_EC_GROUP_ID_EMPTY:
-        return "give a group id (GC_...)";
-    case OMTP_EC_GROUP_NO_PRIVILEGE:
-        return "only the group's creator may do this";
-    case OMTP_EC_GROUP_MEMBER_LIMIT:
-        return "the group is full";
-    case OMTP_EC_GROUP_NOT_EXIST:
-        return "no such group; list yours with `omtp group list`";
-    case OMTP_EC_MSG_TOO_SHORT:
-        return "the message is empty";
-    case OMTP_EC_MSG_TOO_LONG:
-        return "the message is too long; split it";
-    case OMTP_EC_MSG_FORBIDDEN:
-        return "you may not send there (not a member, or not friends where friendship is "
-               "required)";
-    case OMTP_EC_MSG_NOT_EXIST:
-        return "no message with that session and seq; see `omtp history SESSION`";
-    case OMTP_EC_MSG_OP_CMD:
-        return "only the sender (or the group's creator) may do this, and revoke/edit only "
-               "within the time limit";
-    case OMTP_EC_USER_RELATION_INVALID:
-        return "you are not friends with that user; `omtp friends add USER`";
-    case OMTP_EC_SERVER_REFUSED:
-        return "the server is slowing you down (too many requests on one connection, or too "
-               "many failed logins for this account): wait a little and retry; a token login "
-               "(`omtpd token issue`) is never delayed";
-    case OMTP_EC_SERVICE_UNAVAILABLE:
-    case OMTP_EC_DB_ERROR:
-    case OMTP_EC_SERVER_EXCEPTION:
-        return "a server-side problem; try again, and tell the administrator if it persists";
-    case OMTP_EC_PARAM:
-    case OMTP_EC_PROTOCOL:
-        return "the server did not accept the request's fields";
-    default:
+    if (o->password[0])
+        return 0;
+    if (o->password_file[0]) {
+        FILE *f = fopen(o->password_file, "r");
+        if (!f) {
+            fprintf(stderr, "omtp: cannot read the password file %s: %s\n", o->password_file,
+                    strerror(errno));
+            return CLI_EUSAGE;
+        }
+        char line[sizeof(o->password) + 2];
+        if (!fgets(line, sizeof(line), f))
+            line[0] = 0;
+        fclose(f);
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0]) {
+            fprintf(stderr,
+                    "omtp: the password file %s is empty (its first line is the "
+                    "password)\n",
+                    o->password_file);
+            return CLI_EUSAGE;
+        }
+        if (strlen(line) >= sizeof(o->password)) {
+            explicit_bzero(line, sizeof(line));
+            fprintf(stderr, "omtp: the password in %s is too long (at most %zu bytes)\n",
+                    o->password_file, sizeof(o->password) - 1);
+            return CLI_EUSAGE;
+        }
+        memcpy(o->password, line, strlen(line) + 1);
+        explicit_bzero(line, sizeof(line));
+        return 0;
+    }
+    if (isatty(STDIN_FILENO)) {
+        int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+        if (fd >= 0) {
+            char prompt[400];
+            int pn = snprintf(prompt, sizeof(prompt), "Password for %s at %s:%d: ", o->user,
+                              o->host, o->port);
+            struct termios old, quiet;
+            bool raw = tcgetattr(fd, &old) == 0;
+            if (raw) {
+                quiet = old;
+                quiet.c_lflag &= (tcflag_t) ~(ECHO | ECHONL);
+                quiet.c_lflag |= ICANON;
+                tcsetattr(fd, TCSAFLUSH, &quiet);
+            }
+            if (write(fd, prompt, (size_t)(pn < (int)sizeof(prompt) ? pn : 0)) < 0) {
+                /* no prompt shown; reading still works */
+            }
+            char line[sizeof(o->password) + 2];
+            ssize_t n = read(fd, line, sizeof(line) - 1);
+            if (raw)
+                tcsetattr(fd, TCSAFLUSH, &old);
+            if (write(fd, "\n", 1) < 0) {
+                /* cosmetic */
+            }
+            close(fd);
+            line[n > 0 ? n : 0] = 0;
+            line[strcspn(line, "\r\n")] = 0;
+            size_t pl = strlen(line);
+            if (pl < sizeof(o->password))
+                memcpy(o->password, line, pl + 1);
+            explicit_bzero(line, sizeof(line));
+            if (pl >= sizeof(o->password)) {
+                fprintf(stderr, "omtp: the password is too long (at most %zu bytes)\n",
+                        sizeof(o->password) - 1);
+                return CLI_EUSAGE;
+            }
+            if (o->password[0])
+                return 0;
+        }
+    }
+    fprintf(stderr,
+            "omtp: no password for %s: give --password-file PATH (its first line), or "
+            "set OMTP_PASSWORD, or password= in the config file, or run on a terminal "
+            "to be asked\n",
+            o->user);
+    return CLI_EUSAGE;
+}
+
+const char *cli_device_id(void)
+{
+    static char id[64];
+    static bool done;
+    if (done)
+        return id[0] ? id : NULL;
+    done = true;
+    char dir[1024];
+    const char *st = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    if (st && st[0] == '/')
+        snprintf(dir, sizeof(dir), "%s/omtp", st);
+    else if (home && home[0])
+        snprintf(dir, sizeof(dir), "%s/.local/state/omtp", home);
+    else
+        return NULL;
+    /* mkdir -p, 0700 for what we create */
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(dir, 0700);
+            *p = '/';
+        }
+    mkdir(dir, 0700);
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/device-id", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0) {
+        ssize_t n = read(fd, id, sizeof(id) - 1);
+        close(fd);
+        id[n > 0 ? n : 0] = 0;
+        id[strcspn(id, "\r\n")] = 0;
+        if (strlen(id) >= 16)
+            return id;
+        id[0] = 0;
+    }
+    unsigned char rnd[16];
+    FILE *ur = fopen("/dev/urandom", "rb");
+    if (!ur || fread(rnd, 1, sizeof(rnd), ur) != sizeof(rnd)) {
+        if (ur)
+            fclose(ur);
         return NULL;
     }
+    fclose(ur);
+    char fresh[64];
+    for (int i = 0; i < 16; i++)
+        snprintf(fresh + 2 * i, 3, "%02x", rnd[i]);
+    /* write to a temp file and rename, so two first runs agree on one id */
+    char tmp[1200];
+    snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return NULL;
+    bool ok = write(fd, fresh, 32) == 32 && write(fd, "\n", 1) == 1;
+    close(fd);
+    if (!ok || link(tmp, path) != 0) {
+        unlink(tmp);
+        /* lost the race (or cannot link): use the winner's */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            return NULL;
+        ssize_t n = read(fd, id, sizeof(id) - 1);
+        close(fd);
+        id[n > 0 ? n : 0] = 0;
+        id[strcspn(id, "\r\n")] = 0;
+        return strlen(id) >= 16 ? id : NULL;
+    }
+    unlink(tmp);
+    snprintf(id, sizeof(id), "%s", fresh);
+    return id;
 }
 
 int cli_refused(const char *what, int code, const char *desc)
 {
-    fprintf(stderr, "omtp: %s: %s (%d)%s%s\n", what, omtp_error_code_name(code), code,
-            desc && *desc ? ": " : "", desc && *desc ? desc : "");
-    const char *h = code_hint(code);
-    /* refusing a revoke/edit/delete is about who may, not about sending */
-    if (code == OMTP_EC_MSG_FORBIDDEN &&
-        (!strcmp(what, "revoke") || !strcmp(what, "edit") || !strcmp(what, "delete")))
-        h = code_hint(OMTP_EC_MSG_OP_CMD);
-    if (code == OMTP_EC_GROUP_NO_PRIVILEGE && !strcmp(what, "group join"))
-        h = "only members add members: ask one of them to run `omtp group join GROUP YOUR_ID`";
-    if (h)
-        fprintf(stderr, "hint: %s\n", h);
-    return CLI_EREFUSED;
+    return cli_refused_req(NULL, CLI_REQ_ANY, what, code, desc);
 }
 
 int cli_failed(const char *what, int err)
@@ -343,7 +658,7 @@ int cli_failed(const char *what, int err)
     return err == OMTP_EDECODE ? CLI_EREFUSED : CLI_ECONN;
 }
 
-int cli_login(const cli_opts *o, omtp_sync **out)
+int cli_login(cli_opts *o, omtp_sync **out)
 {
     *out = NULL;
     if (!o->user[0]) {
@@ -351,6 +666,9 @@ int cli_login(const cli_opts *o, omtp_sync **out)
                         "config file)\n");
         return CLI_EUSAGE;
     }
+    int prc = cli_need_password(o);
+    if (prc)
+        return prc;
     omtp_sync *c;
     int rc = omtp_sync_connect(&c, o->host, o->port, o->timeout_ms);
     if (rc) {
@@ -370,16 +688,15 @@ int cli_login(const cli_opts *o, omtp_sync **out)
     }
     omtp_sync_set_timeout(c, o->timeout_ms);
     int code = -1;
-    rc = omtp_sync_login(c, o->user, o->password, o->device, NULL, &code);
+    rc = omtp_sync_login(c, o->user, o->password, o->device, cli_device_id(), &code);
     if (rc) {
         omtp_sync_close(c);
         return cli_failed("login", rc);
     }
     if (code != OMTP_EC_SUCCESS) {
+        rc = cli_refused_req(o->cmd, CLI_REQ_LOGIN, o->user, code, omtp_sync_login_desc(c));
         omtp_sync_close(c);
-        char what[300];
-        snprintf(what, sizeof(what), "login as '%s' refused", o->user);
-        return cli_refused(what, code, NULL);
+        return rc;
     }
     *out = c;
     return 0;
@@ -444,33 +761,49 @@ void cli_print_msg(FILE *f, const omtp_OTIMPack *p, bool json)
 
 /* One example per command, shown by `omtp COMMAND --help`. */
 static const char *const examples[][2] = {
-    {"chat", "omtp chat bob --server 127.0.0.1:9000 --user alice --password PW"},
-    {"login", "omtp login --user alice --password PW"},
-    {"send", "omtp send bob 'lunch at noon?' --user alice --password PW"},
-    {"group", "omtp group create 'team' bob carol --user alice --password PW"},
-    {"sessions", "omtp sessions --user alice --password PW"},
-    {"history", "omtp history bob --user alice --password PW"},
-    {"read", "omtp read bob --user alice --password PW"},
-    {"revoke", "omtp revoke bob 3 --user alice --password PW"},
-    {"edit", "omtp edit bob 3 'lunch at one?' --user alice --password PW"},
-    {"delete", "omtp delete bob 3 --user alice --password PW"},
-    {"friends", "omtp friends add bob --user alice --password PW"},
-    {"user", "omtp user set name='Alice A.' --user alice --password PW"},
-    {"watch", "omtp watch --json --user bob --password PW"},
+    {"chat", "omtp chat bob --server 127.0.0.1:9000 --user alice"},
+    {"login", "omtp login --user alice"},
+    {"send", "omtp send bob 'lunch at noon?' --user alice"},
+    {"group", "omtp group create 'team' bob carol --user alice"},
+    {"sessions", "omtp sessions --user alice"},
+    {"history", "omtp history bob --user alice"},
+    {"read", "omtp read bob --user alice"},
+    {"revoke", "omtp revoke bob 3 --user alice"},
+    {"edit", "omtp edit bob 3 'lunch at one?' --user alice"},
+    {"delete", "omtp delete bob 3 --user alice"},
+    {"friends", "omtp friends add bob --user alice"},
+    {"user", "omtp user set name='Alice A.' --user alice"},
+    {"watch", "omtp watch --json --user bob"},
 };
 
 int cli_start(int argc, char **argv, cli_opts *o, int default_device, int min_args,
               const char *usage_line, const char *desc)
 {
+    return cli_start_opts(argc, argv, o, default_device, min_args, usage_line, desc, NULL);
+}
+
+int cli_start_opts(int argc, char **argv, cli_opts *o, int default_device, int min_args,
+                   const char *usage_line, const char *desc, const cli_opt *extra)
+{
     bool help;
-    int rc = cli_parse(argc - 1, argv + 1, default_device, o, &help);
+    int rc =
+        cli_parse(argc > 0 ? argv[0] : "?", argc - 1, argv + 1, default_device, extra, o, &help);
     if (rc)
         return rc;
     if (help) {
         printf("usage: %s\n\n%s\n", usage_line, desc);
+        if (extra && extra[0].name) {
+            printf("\nOptions of this command:\n");
+            for (const cli_opt *x = extra; x->name; x++) {
+                char left[64];
+                snprintf(left, sizeof(left), "--%s%s%s", x->name, x->arg ? " " : "",
+                         x->arg ? x->arg : "");
+                printf("  %-20s %s\n", left, x->help);
+            }
+        }
         for (size_t i = 0; argc > 0 && i < sizeof(examples) / sizeof(examples[0]); i++)
             if (!strcmp(argv[0], examples[i][0]))
-                printf("\nExample (with OMTP_USER/OMTP_PASSWORD set, drop --user/--password):\n"
+                printf("\nExample (the password is asked for on the terminal):\n"
                        "  %s\n",
                        examples[i][1]);
         cli_print_common_help(stdout);

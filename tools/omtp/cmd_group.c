@@ -29,12 +29,13 @@ static int set_strs(tars_str_list *l, int argc, char **argv)
     return 0;
 }
 
-static int common_reply(int rc, const omtp_CommonErrorCode *e, const char *what, const char *ok)
+static int common_reply(int rc, const omtp_CommonErrorCode *e, const char *what, int kind,
+                        const char *gid, const char *ok)
 {
     if (rc)
         return cli_failed(what, rc);
     if (e->code)
-        return cli_refused(what, e->code, e->desc.data);
+        return cli_refused_req(what, kind, gid, e->code, e->desc.data);
     printf("%s\n", ok);
     return 0;
 }
@@ -46,7 +47,8 @@ static int group_list(omtp_sync *c, cli_opts *o, const char *only)
     if (rc)
         return cli_failed("group list", rc);
     if (r.errorCode.code) {
-        rc = cli_refused("group list", r.errorCode.code, r.errorCode.desc.data);
+        rc = cli_refused_req("group list", CLI_REQ_ANY, "group list", r.errorCode.code,
+                             r.errorCode.desc.data);
         omtp_msg_free(&omtp_GroupChatSyncResp_desc, &r);
         return rc;
     }
@@ -87,7 +89,8 @@ static int group_list(omtp_sync *c, cli_opts *o, const char *only)
 int cmd_group(int argc, char **argv)
 {
     cli_opts o;
-    int rc = cli_start(argc, argv, &o, DEVICE_MACOS, 1, "omtp group SUBCOMMAND ...", group_usage);
+    int rc =
+        cli_start(argc, argv, &o, CLI_ONESHOT_DEVICE, 1, "omtp group SUBCOMMAND ...", group_usage);
     if (rc >= 0)
         return rc;
     const char *sub = o.argv[0];
@@ -136,7 +139,8 @@ int cmd_group(int argc, char **argv)
         if (rc)
             rc = cli_failed("group create", rc);
         else if (r.errorCode.code)
-            rc = cli_refused("group create", r.errorCode.code, r.errorCode.desc.data);
+            rc = cli_refused_req("group create", CLI_REQ_GROUP_CREATE, o.argv[1], r.errorCode.code,
+                                 r.errorCode.desc.data);
         else if (o.json)
             printf("{\"groupId\":\"%s\"}\n", r.groupId.data);
         else
@@ -151,8 +155,12 @@ int cmd_group(int argc, char **argv)
         omtp_GroupChatJoinResp r;
         rc = omtp_sync_call(c, PT_GROUPCHAT_JION, &omtp_GroupChatJoinReq_desc, &q,
                             &omtp_GroupChatJoinResp_desc, &r);
-        snprintf(ok, sizeof(ok), "joined %s", gid);
-        rc = common_reply(rc, &r.errorCode, "group join", ok);
+        if (users == self)
+            snprintf(ok, sizeof(ok), "joined %s", gid);
+        else
+            snprintf(ok, sizeof(ok), "added %d member%s to %s", nusers, nusers == 1 ? "" : "s",
+                     gid);
+        rc = common_reply(rc, &r.errorCode, "group join", CLI_REQ_GROUP_JOIN, gid, ok);
         omtp_msg_free(&omtp_GroupChatJoinResp_desc, &r);
         omtp_msg_free(&omtp_GroupChatJoinReq_desc, &q);
     } else if (!strcmp(sub, "quit")) {
@@ -164,8 +172,12 @@ int cmd_group(int argc, char **argv)
         omtp_CommonErrorCode e;
         rc = omtp_sync_call(c, PT_GROUPCHAT_QUIT, &omtp_GroupChatQuitReq_desc, &q,
                             &omtp_CommonErrorCode_desc, &e);
-        snprintf(ok, sizeof(ok), "left %s", gid);
-        rc = common_reply(rc, &e, "group quit", ok);
+        if (users == self)
+            snprintf(ok, sizeof(ok), "left %s", gid);
+        else
+            snprintf(ok, sizeof(ok), "removed %d member%s from %s", nusers, nusers == 1 ? "" : "s",
+                     gid);
+        rc = common_reply(rc, &e, "group quit", CLI_REQ_GROUP_QUIT, gid, ok);
         omtp_msg_free(&omtp_CommonErrorCode_desc, &e);
         omtp_msg_free(&omtp_GroupChatQuitReq_desc, &q);
     } else if (!strcmp(sub, "dismiss")) {
@@ -177,7 +189,7 @@ int cmd_group(int argc, char **argv)
         rc = omtp_sync_call(c, PT_GROUPCHAT_DISMISS, &omtp_GroupChatDismissReq_desc, &q,
                             &omtp_CommonErrorCode_desc, &e);
         snprintf(ok, sizeof(ok), "dismissed %s", gid);
-        rc = common_reply(rc, &e, "group dismiss", ok);
+        rc = common_reply(rc, &e, "group dismiss", CLI_REQ_GROUP_DISMISS, gid, ok);
         omtp_msg_free(&omtp_CommonErrorCode_desc, &e);
         omtp_msg_free(&omtp_GroupChatDismissReq_desc, &q);
     } else if (!strcmp(sub, "members")) {
@@ -186,7 +198,8 @@ int cmd_group(int argc, char **argv)
         if (rc)
             rc = cli_failed("group members", rc);
         else if (r.errorCode.code)
-            rc = cli_refused("group members", r.errorCode.code, r.errorCode.desc.data);
+            rc = cli_refused_req("group members", CLI_REQ_GROUP_MEMBERS, gid, r.errorCode.code,
+                                 r.errorCode.desc.data);
         else
             for (uint32_t i = 0; i < r.memberIds.n; i++)
                 printf("%s\n", r.memberIds.items[i].data);

@@ -8,7 +8,7 @@
 #include "cli.h"
 #include "client/omtp_client.h"
 
-#define DEFAULT_ONESHOT_DEVICE DEVICE_MACOS
+#define DEFAULT_ONESHOT_DEVICE CLI_ONESHOT_DEVICE
 
 #define resolve_session cli_resolve_session
 
@@ -46,9 +46,8 @@ int cli_send_common(cli_opts *o, int type, const char *to, const char *text)
     if (rc) {
         rc = cli_failed("send", rc);
     } else if (ack.code != 0) {
-        char what[300];
-        snprintf(what, sizeof(what), "sending to %s refused", to);
-        rc = cli_refused(what, ack.code, NULL);
+        rc = cli_refused_req(o->cmd, type == PT_MSG_GROUP_CHAT ? CLI_REQ_GROUP_SEND : CLI_REQ_SEND,
+                             to, ack.code, ack.desc.data);
     } else if (o->json) {
         printf("{\"sessionId\":\"%s\",\"seq\":%lld,\"timestamp\":%lld}\n", ack.sessionId.data,
                (long long)ack.seqId, (long long)ack.timestamp);
@@ -107,7 +106,7 @@ int cmd_sessions(int argc, char **argv)
             break;
         }
         if (r.code) {
-            rc = cli_refused("sessions", r.code, NULL);
+            rc = cli_refused_req(o.cmd, CLI_REQ_ANY, "sessions", r.code, NULL);
             omtp_msg_free(&omtp_HotSessionResp_desc, &r);
             break;
         }
@@ -143,6 +142,47 @@ int cmd_sessions(int argc, char **argv)
     return rc;
 }
 
+/*
+ * An empty one-to-one conversation: is the other side a user at all? (The
+ * server answers an empty history for any single-chat session id of the
+ * caller.) Returns 0 if so (or if it cannot tell), else CLI_EREFUSED after
+ * saying that there is no such user.
+ */
+static int check_peer(omtp_sync *c, cli_opts *o, const char *arg, const char *sid)
+{
+    char peer[300] = "";
+    if (strncmp(sid, "SC_", 3))
+        return 0;
+    if (strncmp(arg, "SC_", 3)) {
+        snprintf(peer, sizeof(peer), "%s", arg);
+    } else {
+        /* SC_<a>_<b>: ids contain no '_' (docs/protocol.md) */
+        const char *a = sid + 3, *us = strchr(a, '_');
+        if (!us)
+            return 0;
+        size_t al = (size_t)(us - a);
+        if (al == strlen(o->user) && !strncmp(a, o->user, al))
+            snprintf(peer, sizeof(peer), "%s", us + 1);
+        else
+            snprintf(peer, sizeof(peer), "%.*s", (int)(al < 256 ? al : 256), a);
+    }
+    if (!peer[0] || !strcmp(peer, o->user))
+        return 0;
+    const char *ids[1] = {peer};
+    omtp_UserInfoGetResp r;
+    int rc = omtp_sync_userinfo_all(c, ids, 1, &r);
+    bool missing = rc == 0 && r.errorCode.code == 0 && r.userInfos.n == 0;
+    if (rc == 0)
+        omtp_msg_free(&omtp_UserInfoGetResp_desc, &r);
+    if (!missing)
+        return 0;
+    fprintf(stderr,
+            "omtp %s: no user %s, so there is no conversation %s\nhint: check the id (`omtp "
+            "user get ID` shows a user); your conversations: `omtp sessions`\n",
+            o->cmd, peer, sid);
+    return CLI_EREFUSED;
+}
+
 int cmd_history(int argc, char **argv)
 {
     cli_opts o;
@@ -171,9 +211,9 @@ int cmd_history(int argc, char **argv)
     if (rc) {
         rc = cli_failed("history", rc);
     } else if (r.errorCode.code) {
-        char what[700];
-        snprintf(what, sizeof(what), "history of %s", sid);
-        rc = cli_refused(what, r.errorCode.code, r.errorCode.desc.data);
+        rc = cli_refused_req(o.cmd, CLI_REQ_HISTORY, sid, r.errorCode.code, r.errorCode.desc.data);
+    } else if (r.msgs.n == 0 && (rc = check_peer(c, &o, o.argv[0], sid))) {
+        /* said there: no such user */
     } else {
         if (!o.json && r.msgs.n == 0)
             printf("(no messages in %s)\n", sid);
@@ -193,7 +233,8 @@ static int find_msg(omtp_sync *c, const char *sid, int64_t seq, char *pack_id, i
     if (rc) {
         rc = cli_failed("looking the message up", rc);
     } else if (r.errorCode.code) {
-        rc = cli_refused("looking the message up", r.errorCode.code, r.errorCode.desc.data);
+        rc = cli_refused_req("looking the message up", CLI_REQ_HISTORY, sid, r.errorCode.code,
+                             r.errorCode.desc.data);
     } else if (r.msgs.n == 0 || (seq > 0 && r.msgs.items[0].payload.len == 0)) {
         rc = CLI_EREFUSED;
     } else {
@@ -231,9 +272,11 @@ int cmd_read(int argc, char **argv)
         char pid[37];
         rc = find_msg(c, sid, 0, pid, &seq);
         if (rc == CLI_EREFUSED && seq == 0) {
-            printf("%s has no messages\n", sid);
+            rc = check_peer(c, &o, o.argv[0], sid);
+            if (!rc)
+                printf("%s has no messages\n", sid);
             omtp_sync_close(c);
-            return 0;
+            return rc;
         }
     }
     if (!rc) {
@@ -242,7 +285,7 @@ int cmd_read(int argc, char **argv)
         if (rc)
             rc = cli_failed("read", rc);
         else if (e.code)
-            rc = cli_refused("read", e.code, e.desc.data);
+            rc = cli_refused_req(o.cmd, CLI_REQ_READ, sid, e.code, e.desc.data);
         else
             printf("%s read up to seq %lld\n", sid, (long long)seq);
         omtp_msg_free(&omtp_CommonErrorCode_desc, &e);
@@ -289,7 +332,7 @@ static int ctrl_cmd(int argc, char **argv, int command, const char *verb, const 
         if (rc)
             rc = cli_failed(verb, rc);
         else if (e.code)
-            rc = cli_refused(verb, e.code, e.desc.data);
+            rc = cli_refused_req(verb, CLI_REQ_CTRL, sid, e.code, e.desc.data);
         else
             printf("%s: message #%lld in %s\n",
                    command == MC_REVOKE   ? "revoked"

@@ -18,8 +18,8 @@ static const char *user_usage =
 int cmd_friends(int argc, char **argv)
 {
     cli_opts o;
-    int rc =
-        cli_start(argc, argv, &o, DEVICE_MACOS, 1, "omtp friends SUBCOMMAND ...", friends_usage);
+    int rc = cli_start(argc, argv, &o, CLI_ONESHOT_DEVICE, 1, "omtp friends SUBCOMMAND ...",
+                       friends_usage);
     if (rc >= 0)
         return rc;
     const char *sub = o.argv[0];
@@ -41,7 +41,8 @@ int cmd_friends(int argc, char **argv)
         if (rc) {
             rc = cli_failed("friends list", rc);
         } else if (r.errorCode.code) {
-            rc = cli_refused("friends list", r.errorCode.code, r.errorCode.desc.data);
+            rc = cli_refused_req("friends list", CLI_REQ_ANY, "friends list", r.errorCode.code,
+                                 r.errorCode.desc.data);
         } else {
             for (uint32_t i = 0; i < r.friends.n; i++) {
                 const omtp_FriendInfo *f = &r.friends.items[i];
@@ -74,7 +75,9 @@ int cmd_friends(int argc, char **argv)
         if (rc)
             rc = cli_failed(add ? "friends add" : "friends del", rc);
         else if (e.code)
-            rc = cli_refused(add ? "friends add" : "friends del", e.code, e.desc.data);
+            rc = cli_refused_req(add ? "friends add" : "friends del",
+                                 add ? CLI_REQ_FRIEND_ADD : CLI_REQ_FRIEND_DEL, o.argv[1], e.code,
+                                 e.desc.data);
         else
             printf("%s %s\n", add ? "added friend" : "removed friend", o.argv[1]);
         omtp_msg_free(&omtp_CommonErrorCode_desc, &e);
@@ -93,7 +96,7 @@ static int user_get(omtp_sync *c, int n, char **ids, omtp_UserInfoGetResp *r)
 int cmd_user(int argc, char **argv)
 {
     cli_opts o;
-    int rc = cli_start(argc, argv, &o, DEVICE_MACOS, 1, "omtp user get|set ...", user_usage);
+    int rc = cli_start(argc, argv, &o, CLI_ONESHOT_DEVICE, 1, "omtp user get|set ...", user_usage);
     if (rc >= 0)
         return rc;
     const char *sub = o.argv[0];
@@ -129,7 +132,9 @@ int cmd_user(int argc, char **argv)
     if (rc) {
         rc = cli_failed("user get", rc);
     } else if (r.errorCode.code) {
-        rc = cli_refused("user get", r.errorCode.code, r.errorCode.desc.data);
+        rc = cli_refused_req(get ? "user get" : "user set", CLI_REQ_USER,
+                             o.argc > 1 && get ? o.argv[1] : o.user, r.errorCode.code,
+                             r.errorCode.desc.data);
     } else if (get) {
         for (uint32_t i = 0; i < r.userInfos.n; i++) {
             const omtp_UserInfo *u = &r.userInfos.items[i];
@@ -171,7 +176,7 @@ int cmd_user(int argc, char **argv)
         if (rc)
             rc = cli_failed("user set", rc);
         else if (e.code)
-            rc = cli_refused("user set", e.code, e.desc.data);
+            rc = cli_refused_req("user set", CLI_REQ_USER, o.user, e.code, e.desc.data);
         else
             printf("updated %s\n", o.user);
         omtp_msg_free(&omtp_CommonErrorCode_desc, &e);

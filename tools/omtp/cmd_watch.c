@@ -48,7 +48,8 @@ static void w_state(omtp_client *c, const omtp_client_event *ev, void *ud)
         break;
     case OMTP_CLIENT_STOPPED:
         if (ev->code) {
-            w->rc = cli_refused("watch", ev->code, ev->desc);
+            w->rc =
+                cli_refused_req("watch", CLI_REQ_LOGIN, omtp_client_user(c), ev->code, ev->desc);
         } else if (ev->err) {
             fprintf(stderr, "omtp watch: stopped: %s\n", ev->desc);
             w->rc = CLI_ECONN;
@@ -120,8 +121,9 @@ static void w_read(omtp_client *c, const omtp_OTIMHeader *h, const omtp_MsgReade
 static void w_kick(omtp_client *c, const omtp_OTIMHeader *h, const omtp_KickOutReq *k, void *ud)
 {
     fprintf(stderr,
-            "omtp watch: kicked out: %s logged in again on device type %s (%s)\nhint: use "
-            "--device to pick another device type\n",
+            "omtp watch: kicked out: %s logged in again on device type %s (%s)\nhint: one "
+            "login per device type; without --device, watch logs in as an observer that no "
+            "login kicks\n",
             omtp_client_user(c), cli_device_name(k->deviceType), k->deviceId.data);
 }
 
@@ -154,6 +156,7 @@ void cli_client_config(const cli_opts *o, omtp_client_config *cfg)
     cfg->user = o->user;
     cfg->password = o->password;
     cfg->device_type = o->device;
+    cfg->device_id = cli_device_id(); /* NULL: libomtp makes a random one */
     cfg->request_timeout_ms = o->timeout_ms;
     cfg->connect_timeout_ms = o->timeout_ms;
     const char *ka = getenv("OMTP_KEEPALIVE");
@@ -164,17 +167,23 @@ void cli_client_config(const cli_opts *o, omtp_client_config *cfg)
 int cmd_watch(int argc, char **argv)
 {
     cli_opts o;
-    int rc = cli_start(argc, argv, &o, DEVICE_LINUX, 0, "omtp watch [--json] [OPTIONS]",
+    int rc = cli_start(argc, argv, &o, CLI_ONESHOT_DEVICE, 0, "omtp watch [--json] [OPTIONS]",
                        "Stays online and prints incoming messages as they arrive, one per line\n"
                        "(also revoke/edit/delete notices and read receipts of your other\n"
                        "devices). Reconnects by itself and prints what was missed meanwhile.\n"
-                       "Stops on Ctrl-C.");
+                       "Stops on Ctrl-C.\n"
+                       "It logs in as device type `observer`: it kicks nobody (not your open\n"
+                       "`omtp chat`, which is linux, nor an app), and no login kicks it; several\n"
+                       "watches of one user run side by side. --device TYPE makes it an ordinary\n"
+                       "device of that type instead (then a login of that type replaces it).");
     if (rc >= 0)
         return rc;
     if (!o.user[0]) {
         fprintf(stderr, "omtp: no user: give --user USER (or set OMTP_USER)\n");
         return CLI_EUSAGE;
     }
+    if ((rc = cli_need_password(&o)))
+        return rc;
     watch w = {.loop = uv_default_loop(), .json = o.json};
     omtp_client_config cfg;
     cli_client_config(&o, &cfg);

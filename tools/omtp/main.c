@@ -41,7 +41,8 @@ static void usage(FILE *out)
     fprintf(out, "usage: omtp <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n`omtp <command> --help` describes a command.\n");
+    fprintf(out, "\n`omtp <command> --help` describes a command; `omtp --version` prints the\n"
+                 "version of this build.\n");
     cli_print_common_help(out);
 }
 
@@ -55,9 +56,19 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version")) {
+        printf("omtp %s\n", cli_version());
+        return 0;
+    }
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "omtp: unknown command '%s' (run omtp --help for the commands)\n", argv[1]);
+    if (argv[1][0] == '-')
+        fprintf(stderr,
+                "omtp: '%s' before the command: options go after it (omtp send --help), "
+                "or run omtp --help\n",
+                argv[1]);
+    else
+        fprintf(stderr, "omtp: unknown command '%s' (run omtp --help for the commands)\n", argv[1]);
     return 2;
 }
