@@ -853,33 +853,23 @@ static void on_winch(uv_signal_t *s, int sig)
     tui_redraw(s->data);
 }
 
-/* --no-bell / --bell are the chat's own flags; taken out before the common
- * parser sees the line. OMTP_BELL=0|off sets the default. */
-static bool take_bell_flags(int *argc, char **argv, bool *bell)
+static bool is_off(const char *v)
 {
+    return !strcmp(v, "0") || !strcasecmp(v, "off") || !strcasecmp(v, "no") ||
+           !strcasecmp(v, "false");
+}
+
+/* The bell: --bell / --no-bell > OMTP_BELL > bell= in the config > on. */
+static bool want_bell(const cli_opts *o, bool flag_on, bool flag_off)
+{
+    if (flag_off || flag_on)
+        return !flag_off;
     const char *e = getenv("OMTP_BELL");
-    *bell = !(e && (!strcmp(e, "0") || !strcasecmp(e, "off") || !strcasecmp(e, "no")));
-    int j = 0;
-    bool any = false;
-    for (int i = 0; i < *argc; i++) {
-        if (!strcmp(argv[i], "--")) {
-            for (; i < *argc; i++)
-                argv[j++] = argv[i];
-            break;
-        }
-        if (!strcmp(argv[i], "--no-bell")) {
-            *bell = false;
-            any = true;
-        } else if (!strcmp(argv[i], "--bell")) {
-            *bell = true;
-            any = true;
-        } else {
-            argv[j++] = argv[i];
-        }
-    }
-    *argc = j;
-    argv[j] = NULL;
-    return any;
+    if (e && *e)
+        return !is_off(e);
+    if (o->bell_cfg[0])
+        return !is_off(o->bell_cfg);
+    return true;
 }
 
 static const char chat_help[] =
@@ -908,19 +898,24 @@ static const char chat_help[] =
     "  /seq                show the message's seq number\n"
     "  /help, /quit\n"
     "A new message in a conversation that is not open rings the terminal bell\n"
-    "once and moves it up the list with its unread count.\n"
-    "  --no-bell           no bell (also OMTP_BELL=off)\n"
-    "USER|GROUP opens that conversation at start.";
+    "once (--no-bell, OMTP_BELL=off or bell=off in the config file: quiet) and\n"
+    "moves it up the list with its unread count.\n"
+    "USER|GROUP (a user id, a group's name or id) opens that conversation at start.";
 
 int cmd_chat(int argc, char **argv)
 {
-    bool bell;
-    take_bell_flags(&argc, argv, &bell);
+    bool no_bell = false, bell_on = false;
+    const cli_opt chat_opts[] = {
+        {"no-bell", NULL, "no bell for new messages elsewhere (OMTP_BELL=off, bell=off)", NULL,
+         &no_bell},
+        {"bell", NULL, "ring it even if OMTP_BELL or the config say off", NULL, &bell_on},
+        {NULL, NULL, NULL, NULL, NULL}};
     cli_opts o;
-    int rc = cli_start(argc, argv, &o, DEVICE_LINUX, 0,
-                       "omtp chat [USER|GROUP] [--no-bell] [OPTIONS]", chat_help);
+    int rc = cli_start_opts(argc, argv, &o, DEVICE_LINUX, 0,
+                            "omtp chat [USER|GROUP] [--no-bell] [OPTIONS]", chat_help, chat_opts);
     if (rc >= 0)
         return rc;
+    bool bell = want_bell(&o, bell_on, no_bell);
     if (!o.user[0]) {
         fprintf(stderr, "omtp: no user: give --user USER (or set OMTP_USER)\n");
         return CLI_EUSAGE;
