@@ -77,3 +77,8 @@ printf '\x0c%s' '{"sessionId":"s","from":{"hex":"ff00"},"to":"b","seqId":-922337
 printf '\x00%s' '{"type":1,"version":1,"flags":0,"packId":"x"}' >corpus/json/seed_header
 printf '\x01%s' '{"header":{"type":14},"payload":"0601"}' >corpus/json/seed_hexpayload
 echo "corpus: $(find corpus -type f | wc -l) files"
+
+# the chat's terminal input (fuzz_tui_keys): keys, escape sequences, UTF-8
+mkdir -p corpus/tui_keys
+printf '\033[A\033[1;3Bhello\033[D\177\033[<64;1;1M\r' >corpus/tui_keys/seed1
+printf '\346\274\242\345\255\227 text\033[H\033[3~\027\001\005\033[5~\033[6~\033\033[A\r\033[A\r' >corpus/tui_keys/seed2

@@ -8,7 +8,7 @@ set -euo pipefail
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 SECS=${OMTP_FUZZ_SECONDS:-20}
 HERE=$(cd "$(dirname "$0")" && pwd)
-TARGETS=(frame payload transform json)
+TARGETS=(frame payload transform json tui_keys)
 status=0
 summary=()
 for t in "${TARGETS[@]}"; do

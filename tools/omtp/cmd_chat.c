@@ -765,7 +765,6 @@ static void switch_conv(chat *t, int dir)
 
 static void on_key(chat *t, int key, unsigned char ch)
 {
-    conv *v = tui_conv_open_ptr(t);
     int page = tui_body_rows(t) - 1;
     switch (key) {
     case K_QUIT:
@@ -795,9 +794,7 @@ static void on_key(chat *t, int key, unsigned char ch)
     case K_ALT_UP:
     case K_ALT_DOWN:
         tui_select(t, key == K_ALT_UP ? -1 : 1);
-        t->note[0] = 0; /* the note row shows the selection */
-        if (v)
-            v->scroll = 0; /* keep it simple: the selection is drawn where it is */
+        t->note[0] = 0; /* the note row shows the selection; the screen scrolls to it */
         return;
     case K_ESC:
         t->sel_seq = 0;

@@ -135,6 +135,10 @@ void tui_out(const char *s, size_t n);
 /* Display columns of one UTF-8 character starting at s (its byte length in
  * *len); 0 for combining marks, 2 for wide (CJK) ones. */
 int tui_char_cols(const char *s, int *len);
+/* Wraps s at `width` display columns (rows after the first indented by
+ * `indent` spaces); the first `max` rows go to out[] (malloc'd, the
+ * caller frees them). Returns the number of rows. */
+int tui_wrap_text(const char *s, int width, int indent, char **out, int max);
 /* Scrolls the open conversation by `rows` (positive = older); asks the
  * model for older history when the top is reached. */
 void tui_scroll(chat *t, int rows);

@@ -14,6 +14,7 @@
  *
  * Widths come from wcwidth(3) in a UTF-8 locale (cmd_chat.c sets one).
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,21 @@ static void wrap(rows *out, const char *s, int width, int indent, int64_t seq, b
     if (first)
         rows_add(out, "", 0, 0, seq, mine);
     tars_buf_free(&line);
+}
+
+int tui_wrap_text(const char *s, int width, int indent, char **out, int max)
+{
+    rows rs = {0};
+    wrap(&rs, s, width, indent, 0, false);
+    for (int i = 0; i < rs.n; i++) {
+        if (i < max) {
+            out[i] = rs.r[i].text;
+            rs.r[i].text = NULL;
+        }
+    }
+    int n = rs.n;
+    rows_free(&rs);
+    return n;
 }
 
 static const char *state_word(int st)
@@ -423,10 +439,27 @@ void tui_redraw(chat *t)
     bool all = true;
     int first = 0;
     if (cur) {
-        build_rows(t, cur, rw, body + cur->scroll, &rs, &all);
+        /* with a selection, every row: the selected one is scrolled into view */
+        build_rows(t, cur, rw, t->sel_seq ? INT_MAX : body + cur->scroll, &rs, &all);
         int maxscroll = rs.n > body ? rs.n - body : 0;
+        if (t->sel_seq) {
+            int top = -1, bot = -1;
+            for (int i = 0; i < rs.n; i++)
+                if (rs.r[i].kind == 0 && rs.r[i].seq == t->sel_seq) {
+                    if (top < 0)
+                        top = i;
+                    bot = i;
+                }
+            int lo = rs.n - body - cur->scroll; /* first visible row */
+            if (top >= 0 && top < lo)
+                cur->scroll = rs.n - body - top;
+            else if (bot >= 0 && bot >= lo + body)
+                cur->scroll = rs.n - 1 - bot;
+        }
         if (cur->scroll > maxscroll)
             cur->scroll = maxscroll;
+        if (cur->scroll < 0)
+            cur->scroll = 0;
         first = rs.n - body - cur->scroll;
         if (first < 0)
             first = 0;
