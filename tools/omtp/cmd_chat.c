@@ -288,10 +288,12 @@ static void c_message(omtp_client *c, const omtp_OTIMHeader *h, const omtp_MsgRe
     v->order = ++t->tick;
     if (is_open(t, v)) {
         mark_read(t, v);
-    } else if (!mine) {
+        if (v->scroll > 0 && x) /* scrolled back: keep the rows in view where they are */
+            v->scroll += tui_msg_height(t, x);
+    } else if (!mine && !catchup) {
+        /* (a catch-up's messages are in the hot session's unread count already) */
         v->unread++;
-        if (!catchup)
-            ring(t);
+        ring(t);
     }
     tui_conv_sort(t);
     tui_redraw(t);

@@ -142,6 +142,8 @@ int tui_wrap_text(const char *s, int width, int indent, char **out, int max);
 /* Scrolls the open conversation by `rows` (positive = older); asks the
  * model for older history when the top is reached. */
 void tui_scroll(chat *t, int rows);
+/* Screen rows one message takes in the open conversation's column. */
+int tui_msg_height(chat *t, const tmsg *m);
 /* Rows available for messages. */
 int tui_body_rows(const chat *t);
 

@@ -274,6 +274,15 @@ static void msg_rows(chat *t, const tmsg *m, int width, rows *out)
     free(s);
 }
 
+int tui_msg_height(chat *t, const tmsg *m)
+{
+    rows one = {0};
+    msg_rows(t, m, t->cols - TUI_LISTW - 2, &one);
+    int n = one.n;
+    rows_free(&one);
+    return n;
+}
+
 /*
  * Builds the rows of the open conversation from the newest message up,
  * until `need` rows are there or the messages run out (*all = true then).
