@@ -490,14 +490,16 @@ void tui_redraw(chat *t)
     }
     printfb(&b, "\033[0m");
 
+    /* the list scrolls so that the open conversation stays in it */
+    int list_top = t->open > body ? t->open - body : 0;
     for (int r = 0; r < body + 1; r++) {
         int y = r + 2;
         if (r > 0)
             printfb(&b, "\033[%d;1H\033[K", y);
         else
             printfb(&b, "\033[%d;1H", y);
-        if (r < t->nconv)
-            draw_sidebar_item(t, &b, t->convs[r], cur);
+        if (r + list_top < t->nconv)
+            draw_sidebar_item(t, &b, t->convs[r + list_top], cur);
         if (r == 0) /* the header, drawn above */
             continue;
         printfb(&b, "\033[%d;%dH|", y, TUI_LISTW + 1);
