@@ -14,7 +14,7 @@ CMAKE_ARGS ?=
 # cmake --build runs make below us: keep its output to the progress lines
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build build-asan build-fuzz build-release run check test test-asan fuzz interop format format-check bench clean
+.PHONY: all deps build build-asan build-fuzz build-release web run check test test-asan fuzz interop format format-check bench clean install deb
 
 all: build
 
@@ -39,8 +39,25 @@ build-fuzz: deps
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DOMTP_FUZZ=ON $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j $(JOBS)
 
-# only what `make run` needs (omtpd, omtp, omtp-bench): a quicker first run
-run: deps
+# make install [PREFIX=/usr/local] [DESTDIR=]: binaries, man pages, the config
+# as $(sysconfdir)/omtp/omtpd.conf (/etc/omtp when PREFIX=/usr), the systemd
+# unit and a logrotate snippet (cmake/install.cmake, docs/operations.md)
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+# make deb: omtpd_VERSION_ARCH.deb in $(BUILD) (scripts/deb.sh; dpkg -i installs it)
+deb: build
+	@bash scripts/deb.sh $(BUILD)
+
+# the web chat app (web/ -> web/dist, served by omtpd's WebSocket listener):
+# npm ci of the pinned toolchain, type check, vite build; skipped when current
+web: deps
+	@bash scripts/web.sh
+
+# only what `make run` needs (omtpd, omtp, omtp-bench, the web app): a quicker first run
+run: deps web
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS) --target omtpd omtp_cli omtp-bench
 	@bash scripts/run.sh $(BUILD)

@@ -7,9 +7,15 @@ PKGS=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   libuv1-dev libsqlite3-dev zlib1g-dev libssl-dev libcmocka-dev libjansson-dev
   libmicrohttpd-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
+  libwslay-dev libhttp-parser-dev
   postgresql redis-server tmux curl procps
+  help2man openssl util-linux chromium
+  sqlite3
 )
-# Node.js and npm (for the @tars/stream interop test) may come from outside
+# openssl: the SDK tests make a throw-away certificate; util-linux: flock.
+# sqlite3: bench/presence.sh writes its friend fixture with it.
+# chromium: the browser the web app's tests drive (tests/browser, puppeteer-core)
+# Node.js and npm (for the @tars/stream interop test, sdk/js and web/) may come from outside
 # Debian on some machines; install Debian's only when no npm is on PATH.
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 

@@ -167,11 +167,31 @@ static int tls_flush(omtp_conn *k)
     return rc;
 }
 
+/* Socket-level plaintext (below the WebSocket, above TLS). */
+static int conn_write_plain(omtp_conn *k, const uint8_t *p, size_t n)
+{
+    if (k->tls) {
+        if (omtp_tls_write(k->tls, p, n))
+            return OMTP_EIO;
+        return tls_flush(k);
+    }
+    return conn_write_bytes(k, p, n);
+}
+
 static int conn_write(omtp_client *c, const uint8_t *p, size_t n)
 {
     omtp_conn *k = c->conn;
     if (!k)
         return OMTP_ECLOSED;
+    if (k->ws) { /* one OMTP frame = one binary message */
+        tars_buf out;
+        tars_buf_init(&out);
+        int rc = omtp_ws_wrap(k->ws, p, n, &out);
+        if (!rc)
+            rc = tars_buf_ok(&out) ? conn_write_plain(k, out.data, out.len) : OMTP_ENOMEM;
+        tars_buf_free(&out);
+        return rc;
+    }
     if (k->tls) {
         if (omtp_tls_write(k->tls, p, n))
             return OMTP_EIO;
@@ -448,6 +468,12 @@ static void on_push(omtp_client *c, omtp_packet *p)
             return;
         }
         break;
+    case PT_MSG_REACTION:
+        if (p->body && c->cb.on_reaction) {
+            c->cb.on_reaction(c, &p->header, p->body, c->ud);
+            return;
+        }
+        break;
     case PT_MSG_READ:
         if (p->body && c->cb.on_read) {
             c->cb.on_read(c, &p->header, p->body, c->ud);
@@ -466,6 +492,18 @@ static void on_push(omtp_client *c, omtp_packet *p)
         ack_sync_data(c, p);
         if (p->body && c->cb.on_sync_data) {
             c->cb.on_sync_data(c, &p->header, p->body, c->ud);
+            return;
+        }
+        break;
+    case PT_PRESENCE:
+        if (p->body && c->cb.on_presence) {
+            c->cb.on_presence(c, p->body, c->ud);
+            return;
+        }
+        break;
+    case PT_TYPING:
+        if (p->body && c->cb.on_typing) {
+            c->cb.on_typing(c, p->body, c->ud);
             return;
         }
         break;
@@ -490,7 +528,7 @@ static void drain(omtp_client *c, omtp_conn *k)
             return;
         }
         omtp_packet p;
-        omtp_decode_opts o = {.key = c->key.set ? &c->key : NULL};
+        omtp_decode_opts o = {.key = c->key.set ? &c->key : NULL, .from_server = true};
         int stage;
         char why[200];
         int rc = omtp_packet_decode(f, fl, &o, &p, &stage, why, sizeof(why));
@@ -512,7 +550,7 @@ static void drain(omtp_client *c, omtp_conn *k)
 static void on_alloc(uv_handle_t *h, size_t sugg, uv_buf_t *buf)
 {
     omtp_conn *k = h->data;
-    if (k->tls) {
+    if (k->tls || k->ws) {
         *buf = uv_buf_init((char *)k->tlsbuf, sizeof(k->tlsbuf));
         return;
     }
@@ -523,6 +561,55 @@ static void on_alloc(uv_handle_t *h, size_t sugg, uv_buf_t *buf)
         return;
     }
     *buf = uv_buf_init((char *)p, (unsigned)(n > 65536 ? 65536 : n));
+}
+
+static void ws_data(void *ud, const uint8_t *p, size_t n)
+{
+    omtp_conn *k = ud;
+    if (omtp_frame_reader_feed(&k->rd, p, n) && k->c)
+        conn_drop(k->c, OMTP_ENOMEM, "out of memory");
+}
+
+/* WebSocket bytes from the server (after TLS for wss): the upgrade's
+ * answer, then messages whose bytes are OMTP frames. */
+static void ws_input(omtp_client *c, omtp_conn *k, const uint8_t *p, size_t n)
+{
+    tars_buf out;
+    tars_buf_init(&out);
+    char why[256];
+    int r = omtp_ws_feed(k->ws, p, n, ws_data, k, &out, why, sizeof(why));
+    if (out.len && c->conn == k)
+        conn_write_plain(k, out.data, out.len);
+    tars_buf_free(&out);
+    if (c->conn != k)
+        return;
+    if (r < 0) {
+        conn_drop(c, OMTP_ECLOSED, why);
+        return;
+    }
+    if (r == 1) {
+        send_login(c);
+        if (c->conn != k)
+            return;
+    }
+    drain(c, k);
+}
+
+/* The TCP connection (and TLS session) is up: upgrade to WebSocket or log
+ * in. */
+static void transport_ready(omtp_client *c, omtp_conn *k)
+{
+    if (!k->ws) {
+        send_login(c);
+        return;
+    }
+    tars_buf out;
+    tars_buf_init(&out);
+    omtp_ws_request(k->ws, &out);
+    int rc = tars_buf_ok(&out) ? conn_write_plain(k, out.data, out.len) : OMTP_ENOMEM;
+    tars_buf_free(&out);
+    if (rc)
+        conn_drop(c, rc, "could not send the WebSocket upgrade");
 }
 
 static void tls_progress(omtp_client *c, omtp_conn *k)
@@ -539,9 +626,26 @@ static void tls_progress(omtp_client *c, omtp_conn *k)
         if (h == 0)
             return;
         k->handshaking = false;
-        send_login(c);
+        transport_ready(c, k);
         if (c->conn != k)
             return;
+    }
+    if (k->ws) { /* wss: the plaintext is WebSocket */
+        for (;;) {
+            uint8_t plain[16384];
+            int r = omtp_tls_read(k->tls, plain, sizeof(plain));
+            if (r == 0)
+                break;
+            if (r < 0) {
+                conn_drop(c, OMTP_ECLOSED, "the server closed the TLS session");
+                return;
+            }
+            ws_input(c, k, plain, (size_t)r);
+            if (c->conn != k)
+                return;
+        }
+        tls_flush(k);
+        return;
     }
     for (;;) {
         uint8_t *p;
@@ -585,6 +689,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         tls_progress(c, k);
         return;
     }
+    if (k->ws) {
+        ws_input(c, k, (const uint8_t *)buf->base, (size_t)nread);
+        return;
+    }
     omtp_frame_reader_commit(&k->rd, (size_t)nread);
     drain(c, k);
 }
@@ -596,6 +704,7 @@ static void on_conn_closed(uv_handle_t *h)
     omtp_conn *k = h->data;
     omtp_frame_reader_free(&k->rd);
     omtp_tls_free(k->tls);
+    omtp_ws_free(k->ws);
     free(k);
 }
 
@@ -731,6 +840,14 @@ static void on_connected(uv_connect_t *req, int status)
     }
     uv_tcp_nodelay(&k->tcp, 1);
     uv_read_start((uv_stream_t *)&k->tcp, on_alloc, on_read);
+    if (c->cfg.ws_path) {
+        char hp[300];
+        snprintf(hp, sizeof(hp), strchr(c->host, ':') ? "[%s]:%d" : "%s:%d", c->host, c->cfg.port);
+        if (!(k->ws = omtp_ws_new(hp, c->cfg.ws_path))) {
+            conn_drop(c, OMTP_ENOMEM, "WebSocket setup failed");
+            return;
+        }
+    }
     if (c->tls_ctx) {
         k->tls = omtp_tls_new(c->tls_ctx, c->host);
         if (!k->tls) {
@@ -741,7 +858,7 @@ static void on_connected(uv_connect_t *req, int status)
         tls_progress(c, k);
         return;
     }
-    send_login(c);
+    transport_ready(c, k);
 }
 
 static void connect_addr(omtp_client *c, const struct sockaddr *sa)
@@ -902,8 +1019,11 @@ int omtp_client_new(uv_loop_t *loop, const omtp_client_config *cfg, const omtp_c
     c->password = dup_or_null(cfg->password ? cfg->password : "");
     c->device_id = dup_or_null(cfg->device_id ? cfg->device_id : dev);
     c->ca_file = dup_or_null(cfg->tls_ca_file);
-    if (!c->host || !c->user || !c->password || !c->device_id || (cfg->tls_ca_file && !c->ca_file))
+    c->ws_path = dup_or_null(cfg->ws_path);
+    if (!c->host || !c->user || !c->password || !c->device_id ||
+        (cfg->tls_ca_file && !c->ca_file) || (cfg->ws_path && !c->ws_path))
         goto err;
+    c->cfg.ws_path = c->ws_path;
     c->cfg.host = c->host;
     c->cfg.user = c->user;
     c->cfg.password = c->password;
@@ -948,6 +1068,7 @@ int omtp_client_new(uv_loop_t *loop, const omtp_client_config *cfg, const omtp_c
     return 0;
 err:
     free(c->host);
+    free(c->ws_path);
     free(c->user);
     free(c->password);
     free(c->device_id);
@@ -1001,6 +1122,7 @@ static void on_handle_closed(uv_handle_t *h)
         pthread_mutex_destroy(&c->post_mu);
     }
     free(c->host);
+    free(c->ws_path);
     free(c->user);
     free(c->password);
     free(c->device_id);
@@ -1076,4 +1198,62 @@ size_t omtp_client_write_queue(const omtp_client *c)
 size_t omtp_client_outbox(const omtp_client *c)
 {
     return c->outbox.n;
+}
+
+int omtp_client_parse_server(const char *server, char *host, size_t hostlen, int *port, bool *ws,
+                             bool *tls, char *path, size_t pathlen)
+{
+    *ws = *tls = false;
+    const char *s = server;
+    int dport = 0;
+    if (!strncmp(s, "ws://", 5)) {
+        *ws = true;
+        s += 5;
+        dport = 80;
+    } else if (!strncmp(s, "wss://", 6)) {
+        *ws = *tls = true;
+        s += 6;
+        dport = 443;
+    }
+    const char *slash = *ws ? strchr(s, '/') : NULL;
+    size_t hl = slash ? (size_t)(slash - s) : strlen(s);
+    char hp[300];
+    if (hl == 0 || hl >= sizeof(hp))
+        return OMTP_EINVAL;
+    memcpy(hp, s, hl);
+    hp[hl] = 0;
+    if (*ws) {
+        snprintf(path, pathlen, "%s", slash && slash[1] ? slash : "/ws");
+        if (slash && strpbrk(slash, " \r\n"))
+            return OMTP_EINVAL;
+    }
+    /* host[:port], [v6][:port] */
+    char *colon = hp[0] == '[' ? strstr(hp, "]:") : strrchr(hp, ':');
+    if (hp[0] == '[' && colon)
+        colon++;
+    const char *h = hp;
+    if (hp[0] == '[') {
+        char *rb = strchr(hp, ']');
+        if (!rb)
+            return OMTP_EINVAL;
+        *rb = 0;
+        h = hp + 1;
+    } else if (colon) {
+        *colon = 0;
+    }
+    if (colon) {
+        char *end;
+        long p = strtol(colon + 1, &end, 10);
+        if (*end || p <= 0 || p > 65535)
+            return OMTP_EINVAL;
+        *port = (int)p;
+    } else if (dport) {
+        *port = dport;
+    } else {
+        return OMTP_EINVAL;
+    }
+    if (!h[0] || strlen(h) >= hostlen)
+        return OMTP_EINVAL;
+    snprintf(host, hostlen, "%s", h);
+    return 0;
 }

@@ -100,6 +100,17 @@ typedef struct omtp_client_callbacks {
     void (*on_catchup_done)(omtp_client *c, int err, void *ud);
     /* any other packet the server pushed */
     void (*on_packet)(omtp_client *c, const omtp_packet *p, void *ud);
+    /* extensions (spec omtp-ext.tars): someone added (op 1) or removed (op 2)
+     * a reaction on a message of one of the user's sessions (103). Replies
+     * and mentions arrive in on_message (MsgReq.replyTo, .mentions); history
+     * messages carry the aggregated MsgReq.reactions. */
+    void (*on_reaction)(omtp_client *c, const omtp_OTIMHeader *hdr, const omtp_ReactionNotice *n,
+                        void *ud);
+    /* extensions (spec/omtp-ext.tars; omtp_client_ext.c): */
+    /* watched users changed (101), after omtp_client_presence_sub */
+    void (*on_presence)(omtp_client *c, const omtp_PresenceNotice *n, void *ud);
+    /* someone in a conversation is typing (1) or stopped (0) (102) */
+    void (*on_typing)(omtp_client *c, const omtp_TypingNotice *t, void *ud);
 } omtp_client_callbacks;
 
 typedef struct omtp_client_config {
@@ -127,7 +138,18 @@ typedef struct omtp_client_config {
     const char *tls_ca_file; /* NULL -> system default paths */
     bool tls_no_verify;      /* skip certificate verification (tests) */
     bool enable_post;        /* create the uv_async behind omtp_client_post */
+    /* WebSocket (omtpd's ws_listen, docs/websocket.md): non-NULL = upgrade
+     * this path (e.g. "/ws") first, then OMTP frames as binary messages;
+     * with tls, wss. omtp_client_parse_server fills it from a ws:// URL. */
+    const char *ws_path;
 } omtp_client_config;
+
+/* Parses a server given as "HOST:PORT", "[V6]:PORT", "ws://HOST:PORT/PATH"
+ * or "wss://HOST:PORT/PATH" (path default /ws, port default 80/443) into
+ * host, *port, *ws (WebSocket: path is set) and *tls (wss). 0 or
+ * OMTP_EINVAL. */
+int omtp_client_parse_server(const char *server, char *host, size_t hostlen, int *port, bool *ws,
+                             bool *tls, char *path, size_t pathlen);
 
 /* Creates a client on `loop` (does not connect). */
 int omtp_client_new(uv_loop_t *loop, const omtp_client_config *cfg, const omtp_client_callbacks *cb,
@@ -166,6 +188,23 @@ int omtp_client_request(omtp_client *c, int type, int64_t flags, const tars_stru
                         const void *body, int timeout_ms, omtp_reply_cb cb, void *ud,
                         char *pack_id_out);
 
+/* ---- extensions (spec/omtp-ext.tars; omtp_client_ext.c). Each sends now
+ * (ONLINE only, else OMTP_ECLOSED); replies come like omtp_client_request's.
+ * A subscription is the connection's: after a reconnect, subscribe again
+ * (e.g. from on_state ONLINE). */
+/* PT_PRESENCE_SUB: watch ids[0..n) (replaces the list; n 0 = none); the
+ * reply's body is a PresenceSubResp with the current states. */
+int omtp_client_presence_sub(omtp_client *c, const char *const *ids, size_t n, omtp_reply_cb cb,
+                             void *ud);
+/* PT_TYPING (state 1 typing, 0 stopped). Success has no reply: cb (may be
+ * NULL) gets OMTP_ETIMEDOUT after 3 s when it was accepted, status 0 with a
+ * CommonErrorCode body when it was refused. */
+int omtp_client_typing(omtp_client *c, const char *session_id, int state, omtp_reply_cb cb,
+                       void *ud);
+/* PT_MSG_READERS: the reply's body is a MsgReadersResp. */
+int omtp_client_readers(omtp_client *c, const char *session_id, int64_t seq, omtp_reply_cb cb,
+                        void *ud);
+
 /* Result of a message send: status 0 and the server's MsgAck (check
  * ack->code), or OMTP_ETIMEDOUT (gave up) / OMTP_ECLOSED (destroyed). */
 typedef void (*omtp_ack_cb)(omtp_client *c, int status, const omtp_MsgAck *ack, void *ud);
@@ -181,6 +220,14 @@ int omtp_client_send_msg(omtp_client *c, int type, const omtp_MsgReq *msg, int64
 /* Text convenience: type 14 to a user, 15 to a group ("GC_..." id). */
 int omtp_client_send_text(omtp_client *c, const char *to, const char *text, omtp_ack_cb cb,
                           void *ud);
+
+/* PT_MSG_REACTION (omtp_ext.c): adds (op 1) or removes (op 2) `emoji` (1..32
+ * bytes of UTF-8) on message seq of session_id; the reply is a
+ * CommonErrorCode (reply->body). Replies and mentions: set MsgReq.replyTo /
+ * .mentions ("@all" = the whole group, its creator only) in
+ * omtp_client_send_msg. */
+int omtp_client_react(omtp_client *c, const char *session_id, int64_t seq, const char *emoji,
+                      int op, omtp_reply_cb cb, void *ud);
 
 /* Runs fn(c, arg) on the loop thread soon. Thread-safe (needs enable_post). */
 int omtp_client_post(omtp_client *c, void (*fn)(omtp_client *c, void *arg), void *arg);

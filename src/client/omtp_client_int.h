@@ -10,6 +10,7 @@
 #include "proto/omtp_session.h"
 #include "omtp_seqmap.h"
 #include "omtp_tls.h"
+#include "omtp_ws.h"
 
 #include <pthread.h>
 
@@ -43,6 +44,7 @@ typedef struct omtp_conn {
     struct omtp_client *c; /* NULL once detached (closing) */
     omtp_frame_reader rd;
     omtp_tls *tls;
+    omtp_ws *ws; /* WebSocket (cfg.ws_path), over tls when set */
     bool handshaking;
     uint8_t tlsbuf[16384];
 } omtp_conn;
@@ -85,7 +87,7 @@ typedef struct omtp_post {
 struct omtp_client {
     uv_loop_t *loop;
     omtp_client_config cfg; /* strings point into owned copies below */
-    char *host, *user, *password, *device_id, *ca_file;
+    char *host, *user, *password, *device_id, *ca_file, *ws_path;
     omtp_crypto_key key;
     int64_t xflags;
     omtp_client_callbacks cb;

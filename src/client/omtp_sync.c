@@ -9,6 +9,7 @@
  * (O(n) in the number of unclaimed replies, which is tiny in practice).
  */
 #include "omtp_sync.h"
+#include "omtp_ws.h"
 #include "omtp_packid.h"
 #include "omtp_version.h"
 
@@ -37,6 +38,8 @@ typedef struct pqueue {
 
 struct omtp_sync {
     int fd;
+    omtp_ws *ws; /* WebSocket (omtp_sync_connect_ws), NULL = plain TCP */
+    char ws_why[256];
     bool closed;
     int timeout_ms;
     int64_t xflags; /* COMPRESS/CRYPTO bits for requests */
@@ -185,6 +188,7 @@ void omtp_sync_close(omtp_sync *c)
         return;
     if (c->fd >= 0)
         close(c->fd);
+    omtp_ws_free(c->ws);
     omtp_frame_reader_free(&c->rd);
     tars_buf_free(&c->out);
     q_free(&c->pushes);
@@ -243,7 +247,8 @@ static int drain_frames(omtp_sync *c)
         qnode *n = calloc(1, sizeof(*n));
         if (!n)
             return OMTP_ENOMEM;
-        omtp_decode_opts o = {.key = c->key.set ? &c->key : NULL, .max_payload = c->max_frame};
+        omtp_decode_opts o = {
+            .key = c->key.set ? &c->key : NULL, .max_payload = c->max_frame, .from_server = true};
         int stage;
         char why[200];
         int rc = omtp_packet_decode(f, fl, &o, &n->pkt, &stage, why, sizeof(why));
@@ -261,9 +266,53 @@ static int drain_frames(omtp_sync *c)
     }
 }
 
+static int write_all(omtp_sync *c, const uint8_t *p, size_t n);
+
+static void ws_data(void *ud, const uint8_t *p, size_t n)
+{
+    omtp_sync *c = ud;
+    if (omtp_frame_reader_feed(&c->rd, p, n))
+        c->closed = true;
+}
+
+/* One read on a WebSocket connection: the upgrade's answer, then messages. */
+static int read_some_ws(omtp_sync *c)
+{
+    uint8_t buf[16384];
+    ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+    if (n == 0) {
+        c->closed = true;
+        return OMTP_ECLOSED;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return 0;
+        c->closed = true;
+        return errno == ECONNRESET ? OMTP_ECLOSED : OMTP_EIO;
+    }
+    tars_buf out;
+    tars_buf_init(&out);
+    int r = omtp_ws_feed(c->ws, buf, (size_t)n, ws_data, c, &out, c->ws_why, sizeof(c->ws_why));
+    if (out.len) {
+        bool was = c->closed;
+        c->closed = false; /* the close echo still goes out */
+        write_all(c, out.data, out.len);
+        c->closed = was || c->closed;
+    }
+    tars_buf_free(&out);
+    int rc = drain_frames(c); /* what arrived before a close is kept */
+    if (r < 0) {
+        c->closed = true;
+        return OMTP_ECLOSED;
+    }
+    return rc;
+}
+
 /* Reads what is readable now (one read). 0 on progress, OMTP_ECLOSED on EOF. */
 static int read_some(omtp_sync *c)
 {
+    if (c->ws)
+        return read_some_ws(c);
     uint8_t *p;
     size_t room;
     int rc = omtp_frame_reader_space(&c->rd, 16384, &p, &room);
@@ -353,7 +402,50 @@ int omtp_sync_send(omtp_sync *c, int type, int64_t flags, const char *pack_id,
                                 c->key.set ? &c->key : NULL, c->max_frame);
     if (rc)
         return rc;
+    if (c->ws) { /* one frame = one binary message */
+        tars_buf m;
+        tars_buf_init(&m);
+        rc = omtp_ws_wrap(c->ws, c->out.data, c->out.len, &m);
+        if (!rc)
+            rc = tars_buf_ok(&m) ? write_all(c, m.data, m.len) : OMTP_ENOMEM;
+        tars_buf_free(&m);
+        return rc;
+    }
     return write_all(c, c->out.data, c->out.len);
+}
+
+int omtp_sync_connect_ws(omtp_sync **out, const char *host, int port, const char *path,
+                         int timeout_ms, char *why, size_t whylen)
+{
+    if (why && whylen)
+        why[0] = 0;
+    int rc = omtp_sync_connect(out, host, port, timeout_ms);
+    if (rc)
+        return rc;
+    omtp_sync *c = *out;
+    char hp[300];
+    snprintf(hp, sizeof(hp), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    if (!(c->ws = omtp_ws_new(hp, path))) {
+        omtp_sync_close(c);
+        *out = NULL;
+        return OMTP_ENOMEM;
+    }
+    tars_buf req;
+    tars_buf_init(&req);
+    omtp_ws_request(c->ws, &req);
+    rc = tars_buf_ok(&req) ? write_all(c, req.data, req.len) : OMTP_ENOMEM;
+    tars_buf_free(&req);
+    int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : OMTP_SYNC_DEFAULT_TIMEOUT_MS);
+    while (!rc && !omtp_ws_is_open(c->ws))
+        rc = pump(c, deadline);
+    if (rc) {
+        if (why && whylen)
+            snprintf(why, whylen, "%s", c->ws_why[0] ? c->ws_why : omtp_strerror(rc));
+        omtp_sync_close(c);
+        *out = NULL;
+        return rc == OMTP_ETIMEDOUT ? rc : OMTP_ECLOSED;
+    }
+    return 0;
 }
 
 /* Reads packets until q holds one matching pack_id (NULL: any) or the

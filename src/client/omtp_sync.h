@@ -54,6 +54,13 @@ typedef struct omtp_sync omtp_sync;
  */
 int omtp_sync_connect(omtp_sync **out, const char *host, int port, int timeout_ms);
 /* Closes the socket and frees the client and its queues. NULL is a no-op. */
+/* Like omtp_sync_connect, then upgrades to a WebSocket at `path` (e.g.
+ * "/ws": omtpd's ws_listen, docs/websocket.md); every frame after that is
+ * one binary message. On a refused upgrade returns OMTP_ECLOSED with the
+ * reason in why (e.g. the HTTP status). omtp_sync_send_raw still writes raw
+ * socket bytes (tests use it to send hand-made WebSocket frames). */
+int omtp_sync_connect_ws(omtp_sync **out, const char *host, int port, const char *path,
+                         int timeout_ms, char *why, size_t whylen);
 void omtp_sync_close(omtp_sync *c);
 
 /* Per-request timeout used by the helpers (default 5000 ms). */
@@ -185,6 +192,24 @@ int omtp_sync_read(omtp_sync *c, const char *session_id, int64_t seq, omtp_Commo
  * message (session_id, seq) whose packId is target_pack_id (NULL = ""). */
 int omtp_sync_ctrl(omtp_sync *c, int command, const char *session_id, int64_t seq,
                    const char *target_pack_id, const char *content, omtp_CommonErrorCode *out);
+
+/* ---- extensions (spec/omtp-ext.tars; omtp_sync_ext.c) */
+/* PT_PRESENCE_SUB: watch ids[0..n) (replaces this connection's list; n 0 =
+ * none). *out: the current state of the users the server lets you see;
+ * PresenceNotice pushes (PT_PRESENCE) follow through omtp_sync_next_push. */
+int omtp_sync_presence_sub(omtp_sync *c, const char *const *ids, size_t n,
+                           omtp_PresenceSubResp *out);
+/* PT_TYPING (state 1 typing, 0 stopped). The server answers only a refusal:
+ * waits up to wait_ms for one; *code = its code, 0 when none came. Other
+ * users' TypingNotice pushes arrive as PT_TYPING pushes (body TypingNotice). */
+int omtp_sync_typing(omtp_sync *c, const char *session_id, int state, int wait_ms, int *code);
+/* PT_MSG_READERS: who of the session's members read up to seq. */
+int omtp_sync_readers(omtp_sync *c, const char *session_id, int64_t seq, omtp_MsgReadersResp *out);
+/* PT_MSG_REACTION (omtp_ext.c): op 1 adds, 2 removes `emoji` on message seq
+ * of session_id. Reply in *out. Pushed ReactionNotices arrive through
+ * omtp_sync_next_push (type PT_MSG_REACTION, body omtp_ReactionNotice). */
+int omtp_sync_react(omtp_sync *c, const char *session_id, int64_t seq, const char *emoji, int op,
+                    omtp_CommonErrorCode *out);
 
 /*
  * Any request whose reply is a known struct: sends (type, desc/body) and

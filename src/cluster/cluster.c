@@ -25,6 +25,11 @@ void cluster_on_channel(omtp_cluster *cl, const char *data, size_t len)
             notices_on_group(cl, &g);
             return;
         }
+    } else if (len > 0 && data[0] == OMTP_CLUSTER_MSG_PRES) {
+        if (omtp_cluster_group_decode(data, len, OMTP_CLUSTER_MSG_PRES, &g) == 0) {
+            presence_watch_on_notice(cl, &g);
+            return;
+        }
     } else if (len > 0 && data[0] == OMTP_CLUSTER_MSG_GACK) {
         if (omtp_cluster_group_decode(data, len, OMTP_CLUSTER_MSG_GACK, &g) == 0) {
             notices_on_ack(cl, g.token);

@@ -153,6 +153,18 @@ void omtp_cluster_monitor_push(omtp_cluster *cl, const char *sessionId, const om
 typedef void (*omtp_cluster_online_fn)(void *arg, const bool *online);
 int omtp_cluster_remote_foreground(omtp_cluster *cl, const tars_str_list *users,
                                    omtp_cluster_online_fn done, void *arg);
+/* Live presence across nodes (presence_watch.c). A user's devices changed
+ * on this node: every other node hears it (host.presence_changed there). */
+void omtp_cluster_presence_changed(omtp_cluster *cl, const char *userId);
+/* For each of `users`: devices online on OTHER nodes and how many of them
+ * are in the foreground, by the presence table (one pipelined round trip).
+ * done(arg, devices, foreground) runs later on the loop (zeros where the
+ * lookup failed). 0 when started; else (no cluster, Redis down) an OMTP_E*
+ * and done is never called. */
+typedef void (*omtp_cluster_devices_fn)(void *arg, const int *devices, const int *foreground);
+int omtp_cluster_remote_devices(omtp_cluster *cl, const tars_str_list *users,
+                                omtp_cluster_devices_fn done, void *arg);
+
 /* dev's background flag changed: its presence entry is rewritten now (other
  * nodes' offline-push decisions see it). */
 void omtp_cluster_device_changed(omtp_cluster *cl, void *dev);

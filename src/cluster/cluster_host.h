@@ -97,6 +97,10 @@ typedef struct omtp_cluster_host {
     void (*monitor_deliver)(void *host, const char *sessionId, const omtp_cluster_frame *f,
                             const char *const *users, uint32_t n);
 
+    /* The devices of userId on another node changed (presence_watch.c);
+     * may be NULL. */
+    void (*presence_changed)(void *host, const char *userId);
+
     /* Keep / let go of a frame's owner (see "Frames" above). */
     void (*hold)(void *host, void *owner);
     void (*release)(void *host, void *owner);

@@ -105,6 +105,9 @@ void presence_leave_all(omtp_cluster *cl);
 /* Recovery: every registered device resyncs. */
 void presence_resync_all(omtp_cluster *cl, const char *why);
 
+/* presence_watch.c: another node says a user's devices changed */
+void presence_watch_on_notice(omtp_cluster *cl, const omtp_cluster_group *g);
+
 /* routing.c */
 void routing_on_push(omtp_cluster *cl, const omtp_cluster_push *m);
 void routing_on_kick(omtp_cluster *cl, const omtp_cluster_kick *k);

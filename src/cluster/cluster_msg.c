@@ -102,7 +102,7 @@ void omtp_cluster_group_encode(tars_buf *b, int kind, const omtp_cluster_group *
     uint8_t t = (uint8_t)kind;
     tars_buf_put(b, &t, 1);
     put_str16(b, g->node);
-    if (kind == OMTP_CLUSTER_MSG_GROUP)
+    if (kind == OMTP_CLUSTER_MSG_GROUP || kind == OMTP_CLUSTER_MSG_PRES)
         put_str16(b, g->groupId);
     put_u64(b, g->token);
 }
@@ -253,11 +253,12 @@ int omtp_cluster_group_decode(const void *data, size_t len, int kind, omtp_clust
 {
     rd r = {data, len, 0, false};
     memset(g, 0, sizeof(*g));
-    if ((kind != OMTP_CLUSTER_MSG_GROUP && kind != OMTP_CLUSTER_MSG_GACK) ||
+    if ((kind != OMTP_CLUSTER_MSG_GROUP && kind != OMTP_CLUSTER_MSG_GACK &&
+         kind != OMTP_CLUSTER_MSG_PRES) ||
         get_n(&r, 1) != (uint64_t)kind)
         return OMTP_EDECODE;
     get_cstr(&r, g->node, sizeof(g->node));
-    if (kind == OMTP_CLUSTER_MSG_GROUP) {
+    if (kind == OMTP_CLUSTER_MSG_GROUP || kind == OMTP_CLUSTER_MSG_PRES) {
         get_cstr(&r, g->groupId, sizeof(g->groupId));
         if (!g->groupId[0])
             r.bad = true;

@@ -22,6 +22,10 @@
  *         monitoring sessionId; on the broadcast channel, or on one node's
  *         channel when re-announced to a node that said hello; token != 0:
  *         the receiver acks with 'g' on `node`'s channel)
+ *   presence changed: 'Y' u16 len node  u16 len userId  u64 0
+ *         (broadcast, the layout of 'G' with the user id in groupId: the
+ *         devices of userId on `node` changed; nodes with watchers of userId
+ *         read its presence entries again; cluster/presence_watch.c)
  *   node hello: 'H' u16 len node  u8 hello(1)/bye(0)
  *         (broadcast; every other node drops what it knows of `node`'s
  *         monitor subscriptions and, on hello, re-announces its own to it)
@@ -48,6 +52,7 @@
 #define OMTP_CLUSTER_MSG_MPUSH 'W'
 #define OMTP_CLUSTER_MSG_MSUB  'M'
 #define OMTP_CLUSTER_MSG_HELLO 'H'
+#define OMTP_CLUSTER_MSG_PRES  'Y'
 #define OMTP_CLUSTER_SID_MAX   (2 * OMTP_ID_MAX + 8) /* longest session id */
 #define OMTP_CLUSTER_MAX_USERS 65535
 

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum kind { K_STR, K_U32, K_INT, K_BOOL, K_LEVEL };
+enum kind { K_STR, K_U32, K_INT, K_BOOL, K_LEVEL, K_LFMT };
 
 struct setting {
     const char *key;
@@ -26,6 +26,20 @@ struct setting {
     size_t off;
     size_t size; /* K_STR: buffer size */
     const char *help;
+};
+
+/* Settings SIGHUP applies without a restart (core/reload.c, docs/operations.md).
+ * Each is read on the loop thread only, or copied by its part's reload
+ * callback (api_keys: http.c; webhook URLs and secret: hooks/webhook.c). */
+static const char *const reloadable[] = {
+    "log_level",       "log_format",
+    "log_file",        "req_rate",
+    "req_burst",       "req_refusals_max",
+    "revoke_limit_s",  "login_fail_delay_ms",
+    "friends_only",    "hot_page",
+    "api_keys",        "push_webhook_url",
+    "before_send_url", "before_send_fail_open",
+    "webhook_secret",
 };
 
 #define S(f, h)                                                                                    \
@@ -56,6 +70,14 @@ static const struct setting settings[] = {
     S(tls_key, "PEM private key file for the TLS listener"),
     S(tls_port_file, "write the TLS listener's bound port number to this file"),
     S(tls_ciphers, "TLS 1.2 cipher list in OpenSSL syntax (empty = forward-secret AEAD only)"),
+    S(ws_listen, "HOST:PORT of the WebSocket listener: GET /ws upgrades, / serves web_root "
+                 "(empty = off)"),
+    S(ws_port_file, "write the WebSocket listener's bound port number to this file"),
+    S(wss_listen, "HOST:PORT of the WebSocket listener over TLS (tls_cert, tls_key; empty = off)"),
+    S(wss_port_file, "write the wss listener's bound port number to this file"),
+    S(ws_allowed_origins, "Origins allowed to open the WebSocket, comma list, * = any "
+                          "(empty = the listener's own http(s)://Host)"),
+    S(web_root, "directory of the built web app served at / (empty = no files, 404)"),
     U(max_conns, "most open connections, 0 = bounded by the fd limit"),
     U(max_frame, "largest frame in bytes, in and out (>= 32768; list replies are paged to fit)"),
     U(out_buf_cap, "unsent bytes queued per connection before it is closed"),
@@ -83,6 +105,7 @@ static const struct setting settings[] = {
     U(group_member_limit, "default group member limit, and the most a client may set"),
     U(group_member_hard_limit, "most memberLimit the HTTP API (administrator) may set"),
     B(friends_only, "single chat only between friends (true/false)"),
+    U(presence_max_subs, "most users one connection may watch for presence (more: PARAM)"),
     U(hot_page, "hot sessions per sync page"),
     U(hp_retention_days, "keep high-priority queue entries this many days, 0 = forever"),
     U(hp_retention_s, "testing: retention in seconds, overrides hp_retention_days if > 0"),
@@ -105,6 +128,9 @@ static const struct setting settings[] = {
     S(redis_url, "redis://host:port for clustering (empty = single node)"),
     S(node_id, "this node's name in a cluster"),
     L(log_level, "debug, info, warn or error"),
+    {"log_format", K_LFMT, offsetof(omtp_config, log_format), 0,
+     "text (one line per record) or json (one object per line: ts, level, msg, fields)"},
+    S(log_file, "append the log to this file instead of stderr; reopened on SIGHUP"),
 };
 #undef S
 #undef U
@@ -138,6 +164,7 @@ void omtp_config_defaults(omtp_config *c)
     c->req_refusals_max = 100;
     c->sync_level = 2;
     c->compress_threshold = 1024;
+    c->presence_max_subs = 1000;
     c->max_content = 64 * 1024;
     c->revoke_limit_s = 120;
     c->group_member_limit = 500;
@@ -299,6 +326,16 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
             return OMTP_EINVAL;
         }
         return 0;
+    case K_LFMT:
+        if (!strcasecmp(value, "text"))
+            *(int *)(void *)p = OMTP_LOG_TEXT;
+        else if (!strcasecmp(value, "json"))
+            *(int *)(void *)p = OMTP_LOG_JSON;
+        else {
+            snprintf(why, whylen, "%s: '%s' is not text or json", key, value);
+            return OMTP_EINVAL;
+        }
+        return 0;
     case K_LEVEL: {
         int l = omtp_config_parse_level(value);
         if (l < 0) {
@@ -414,8 +451,64 @@ void omtp_config_print_help(FILE *out)
         case K_LEVEL:
             snprintf(dflt, sizeof(dflt), "info");
             break;
+        case K_LFMT:
+            snprintf(dflt, sizeof(dflt), "text");
+            break;
         }
         fprintf(out, "  --%-22s %s%s%s%s\n", opt, s->help, dflt[0] ? " [" : "", dflt,
                 dflt[0] ? "]" : "");
+    }
+}
+
+bool omtp_config_reloadable(const char *key)
+{
+    for (size_t i = 0; i < sizeof(reloadable) / sizeof(reloadable[0]); i++)
+        if (strcmp(reloadable[i], key) == 0)
+            return true;
+    return false;
+}
+
+static size_t value_size(const struct setting *s)
+{
+    switch (s->kind) {
+    case K_STR:
+        return s->size;
+    case K_U32:
+        return sizeof(uint32_t);
+    case K_BOOL:
+        return sizeof(bool);
+    default:
+        return sizeof(int);
+    }
+}
+
+static bool same(const struct setting *s, const omtp_config *a, const omtp_config *b)
+{
+    const char *pa = (const char *)a + s->off, *pb = (const char *)b + s->off;
+    if (s->kind == K_STR)
+        return strcmp(pa, pb) == 0;
+    return memcmp(pa, pb, value_size(s)) == 0;
+}
+
+int omtp_config_diff(const omtp_config *a, const omtp_config *b,
+                     void (*fn)(void *arg, const char *key, bool reloadable), void *arg)
+{
+    int n = 0;
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (same(&settings[i], a, b))
+            continue;
+        n++;
+        if (fn)
+            fn(arg, settings[i].key, omtp_config_reloadable(settings[i].key));
+    }
+    return n;
+}
+
+void omtp_config_copy_reloadable(omtp_config *dst, const omtp_config *src)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        if (omtp_config_reloadable(s->key))
+            memcpy((char *)dst + s->off, (const char *)src + s->off, value_size(s));
     }
 }

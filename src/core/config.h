@@ -3,8 +3,11 @@
  *
  * Precedence: built-in defaults < config file (--config FILE, key = value
  * lines, '#' comments; see omtpd.conf.sample for every key) < command line.
- * The struct is filled once at start-up and read-only afterwards (loop
- * thread and store thread may both read it).
+ * The struct is filled at start-up. SIGHUP (core/reload.c) may change the
+ * settings marked reloadable in config.c, on the loop thread only: those are
+ * read on the loop thread, or copied by their part's reload callback under
+ * that part's own lock; every other setting is read-only after start-up
+ * (loop thread and store thread may both read it).
  */
 #ifndef OMTP_CONFIG_H
 #define OMTP_CONFIG_H
@@ -19,7 +22,13 @@ typedef struct omtp_config {
     char port_file[512];  /* write the bound port here (tests) */
     char tls_listen[128]; /* "" = no TLS listener */
     char tls_cert[512], tls_key[512];
-    char tls_port_file[512];      /* write the TLS listener's bound port here */
+    char tls_port_file[512];       /* write the TLS listener's bound port here */
+    char ws_listen[128];           /* WebSocket + web app listener (docs/websocket.md); "" = off */
+    char ws_port_file[512];        /* write the WebSocket listener's bound port here */
+    char wss_listen[128];          /* the same over TLS (tls_cert, tls_key); "" = off */
+    char wss_port_file[512];       /* write the wss listener's bound port here */
+    char ws_allowed_origins[1024]; /* comma list, "*" = any; "" = the listener's own origin */
+    char web_root[512];            /* the built web app's directory; "" = no files (404) */
     char tls_ciphers[512];        /* TLS 1.2 cipher list (OpenSSL syntax); "" = ECDHE + AEAD only */
     uint32_t max_conns;           /* 0 = unlimited (bounded by the fd limit) */
     uint32_t max_frame;           /* bytes, default 1 MiB */
@@ -52,6 +61,7 @@ typedef struct omtp_config {
     uint32_t group_member_limit;      /* default memberLimit, and the most a client may set (500) */
     uint32_t group_member_hard_limit; /* most memberLimit the HTTP API (admin) may set (100000) */
     bool friends_only;                /* single chat only between friends */
+    uint32_t presence_max_subs;       /* users one connection may watch (1000; more: PARAM) */
     uint32_t hot_page;                /* hot sessions per page (default 100) */
     /* high-priority queue retention (hp_retention.h) */
     uint32_t hp_retention_days;   /* entries kept this long; 0 = forever (default 30) */
@@ -78,7 +88,9 @@ typedef struct omtp_config {
     char redis_url[256]; /* "" = single node */
     char node_id[128];
     /* logging */
-    int log_level; /* enum omtp_log_level */
+    int log_level;      /* enum omtp_log_level */
+    int log_format;     /* enum omtp_log_format: text (default) or json */
+    char log_file[512]; /* "" = stderr; reopened on SIGHUP (logrotate) */
 } omtp_config;
 
 void omtp_config_defaults(omtp_config *c);
@@ -91,6 +103,14 @@ int omtp_config_set_option(omtp_config *c, const char *opt, const char *value, c
                            size_t whylen);
 /* "debug"/"info"/"warn"/"error" -> enum omtp_log_level, -1 if unknown. */
 int omtp_config_parse_level(const char *name);
+/* Whether SIGHUP applies a change of `key` without a restart. */
+bool omtp_config_reloadable(const char *key);
+/* Calls fn for every setting whose value differs between a and b, in table
+ * order, with whether it is reloadable. Returns how many differ. */
+int omtp_config_diff(const omtp_config *a, const omtp_config *b,
+                     void (*fn)(void *arg, const char *key, bool reloadable), void *arg);
+/* Copies the reloadable settings of src into dst. */
+void omtp_config_copy_reloadable(omtp_config *dst, const omtp_config *src);
 /* One line per setting: --option, what it does, [default]. */
 void omtp_config_print_help(FILE *out);
 

@@ -38,10 +38,9 @@
  *
  * Transports (transport.h): what turns socket bytes into frame bytes and
  * back is the connection's transport, plain TCP (transport_tcp.c) or TLS
- * (transport_tls.c); this file owns the socket, the queue, the reader and
- * the life cycle, and calls the transport to fill reads, to take frames to
- * send, at a graceful close and when the socket closed. Bytes in and out
- * are counted per transport (omtp_metrics.tp_*).
+ * (transport_tls.c) or WebSocket (transport_ws.c); this file owns the socket, the queue, the reader
+ * and the life cycle, and calls the transport to fill reads, to take frames to send, at a graceful
+ * close and when the socket closed. Bytes in and out are counted per transport (omtp_metrics.tp_*).
  *
  * Life cycle: refs start at 1 (the open handle). omtp_conn_close() stops
  * reading, waits for queued output to flush (bounded by a 5 s deadline in
@@ -116,7 +115,8 @@ static void close_handle(omtp_conn *c);
 
 const char *omtp_transport_name(int kind)
 {
-    static const char *const names[OMTP_TP_KINDS] = {[OMTP_TP_TCP] = "tcp", [OMTP_TP_TLS] = "tls"};
+    static const char *const names[OMTP_TP_KINDS] = {
+        [OMTP_TP_TCP] = "tcp", [OMTP_TP_TLS] = "tls", [OMTP_TP_WS] = "ws", [OMTP_TP_WSS] = "wss"};
     return kind >= 0 && kind < OMTP_TP_KINDS && names[kind] ? names[kind] : "?";
 }
 
@@ -266,6 +266,8 @@ static void write_cb(uv_write_t *req, int status)
         start_write(c);
     } else if (c->state == OMTP_CONN_CLOSING) {
         close_handle(c);
+    } else if (!i->q_head && !i->handle_closing && i->tp->drained) {
+        i->tp->drained(c);
     }
     omtp_conn_unref(c);
 }
@@ -370,6 +372,8 @@ static void flush_conn(omtp_conn *c)
             start_write(c);
     } else if (c->state == OMTP_CONN_CLOSING) {
         close_handle(c); /* omtp_conn_close was waiting for this output */
+    } else if (i->tp->drained) {
+        i->tp->drained(c); /* e.g. the next piece of a file (transport_ws.c) */
     }
 }
 
@@ -754,7 +758,14 @@ static void free_unaccepted(uv_handle_t *h)
     free(h->data);
 }
 
-void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
+static const omtp_transport_ops *const transports[OMTP_TP_KINDS] = {
+    [OMTP_TP_TCP] = &omtp_transport_tcp,
+    [OMTP_TP_TLS] = &omtp_transport_tls,
+    [OMTP_TP_WS] = &omtp_transport_ws,
+    [OMTP_TP_WSS] = &omtp_transport_wss,
+};
+
+void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, int kind)
 {
     struct conn_full *f = calloc(1, sizeof(*f));
     if (!f) {
@@ -766,7 +777,7 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
     c->impl = i;
     c->srv = s;
     i->refs = 1;
-    i->tp = tls ? &omtp_transport_tls : &omtp_transport_tcp; /* state: open() below */
+    i->tp = transports[kind]; /* state: open() below */
     uv_tcp_init(s->loop, &i->tcp);
     i->tcp.data = c;
     if (uv_accept(listener, (uv_stream_t *)&i->tcp) != 0) {
@@ -809,7 +820,7 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
         /* counted and logged (rate-limited) by the guard */
         LOG_DEBUG("conn %llu refused from %s: %s", (unsigned long long)c->id, c->peer, why);
         omtp_server_conn_opened(s, c);
-        if (!tls) {
+        if (kind == OMTP_TP_TCP) { /* the others cannot carry a frame yet */
             omtp_send_error_frame(c, OMTP_EC_SERVER_REFUSED, why);
             flush_conn(c);
         }
@@ -826,7 +837,9 @@ void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls)
     }
     omtp_server_conn_opened(s, c);
     if (omtp_guard_log_unauth(s)) /* rate-limited: a flood of accepts */
-        LOG_INFO("conn %llu accept %s%s", (unsigned long long)c->id, c->peer, tls ? " (TLS)" : "");
+        LOG_INFO("conn %llu accept %s%s%s", (unsigned long long)c->id, c->peer,
+                 kind == OMTP_TP_TCP ? "" : " ",
+                 kind == OMTP_TP_TCP ? "" : omtp_transport_name(kind));
     omtp_wheel_insert(s, c, omtp_conn_deadline(c));
     int rc = uv_read_start((uv_stream_t *)&i->tcp, alloc_cb, read_cb);
     if (rc)

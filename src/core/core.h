@@ -87,8 +87,9 @@ void omtp_conn_flush_all(omtp_server *s);
 /* server.c: head of the list of connections with collected output. */
 omtp_conn **omtp_server_flush_list(omtp_server *s);
 
-/* conn.c: accept on a listener; tls = the listener is the TLS one. */
-void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, bool tls);
+/* conn.c: accept on a listener of transport `kind` (enum
+ * omtp_transport_kind, transport.h). */
+void omtp_conn_accept(omtp_server *s, uv_stream_t *listener, int kind);
 /* Timer wheel, one uv_timer for all connections (server.c drives it). */
 void omtp_wheel_insert(omtp_server *s, omtp_conn *c, uint64_t deadline_ms);
 void omtp_wheel_remove(omtp_server *s, omtp_conn *c);

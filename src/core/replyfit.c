@@ -62,11 +62,28 @@ int omtp_reply_fit_config(omtp_config *cfg, char *why, size_t whylen)
 /* Upper bounds of the encoded size of records as reply items. Each string
  * costs at most its bytes plus a 5-byte head; 160 bytes cover every integer,
  * struct head and the OTIMPack wrapping around a message. */
+/* the extension lists (mentions, reactions): each string and list head */
+static size_t strs_bound(const tars_str_list *l)
+{
+    size_t n = 10;
+    for (uint32_t i = 0; i < l->n; i++)
+        n += (size_t)l->items[i].len + 5;
+    return n;
+}
+
+static size_t ext_bound(const omtp_MsgReq *q)
+{
+    size_t n = strs_bound(&q->mentions) + 10;
+    for (uint32_t k = 0; k < q->reactions.n; k++)
+        n += (size_t)q->reactions.keys[k].len + 5 + strs_bound(&q->reactions.vals[k]);
+    return n;
+}
+
 size_t omtp_msg_rec_bound(const omtp_msg_rec *m)
 {
     const omtp_MsgReq *q = &m->msg;
     return (size_t)m->packId.len + q->sessionId.len + q->from.len + q->to.len + q->pushInfo.len +
-           q->content.len + 160;
+           q->content.len + 160 + ext_bound(q);
 }
 
 size_t omtp_hot_rec_bound(const omtp_hot_rec *r)
@@ -111,6 +128,14 @@ uint32_t omtp_fit_strs(const tars_str *items, uint32_t n, size_t *used, size_t b
  * is returned without it rather than wedging the cursor. */
 bool omtp_msg_rec_shrink(omtp_msg_rec *m, size_t budget)
 {
+    if (omtp_msg_rec_bound(m) > budget && m->msg.reactions.n > 0) {
+        /* the aggregate is a view: a message too large with it goes without */
+        static const tars_field f = {"reactions", 0, 0, TK_MAP_STR_STRS, false, 0, NULL};
+        static const tars_struct_desc d = {"R", sizeof(tars_strs_map), &f, 1};
+        LOG_WARN("message %s/%lld: its reactions left out of a reply so that it fits max_frame",
+                 m->msg.sessionId.data, (long long)m->msg.seqId);
+        tars_free(&d, &m->msg.reactions);
+    }
     if (omtp_msg_rec_bound(m) <= budget || m->msg.pushInfo.len <= OMTP_LIMIT_PUSHINFO)
         return false;
     LOG_WARN("message %s/%lld: pushInfo of %u bytes (stored before the %d-byte limit) left out "

@@ -40,6 +40,7 @@
 #include "core.h"
 #include "login_guard.h"
 #include "guard.h"
+#include "transport.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -69,8 +70,10 @@ struct fail_entry {
 struct omtp_server_impl {
     uv_tcp_t listener, tls_listener;
     bool listening, tls_listening;
+    uv_tcp_t ws_listener, wss_listener; /* ws_listen, wss_listen (transport_ws.c) */
+    bool ws_listening, wss_listening;
     SSL_CTX *ssl_ctx;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     uv_timer_t tick;
     uv_timer_t shutdown_watchdog; /* shutdown_timeout_s (omtp_server_stop) */
     bool watchdog_started;
@@ -88,10 +91,11 @@ struct omtp_server_impl {
     size_t nparts;
     bool part_started[OMTP_SERVER_PARTS_MAX];
     int port; /* bound client port */
-    /* accept batching (on_conn): accepts this iteration, per listener (0
-     * plain, 1 TLS), and whether one waits for the next iteration */
-    unsigned accepts[2];
-    bool accept_deferred[2];
+    /* accept batching (on_conn): accepts this iteration, per listener (by
+     * transport kind, transport.h), and whether one waits for the next
+     * iteration */
+    unsigned accepts[OMTP_TP_KINDS];
+    bool accept_deferred[OMTP_TP_KINDS];
 };
 
 SSL_CTX *omtp_server_ssl_ctx(omtp_server *s)
@@ -398,6 +402,25 @@ void omtp_server_conn_closed(omtp_server *s, omtp_conn *c)
  * listener per iteration: the next one is left in libuv (which then stops
  * watching the listener) and taken in the uv_prepare before the next poll,
  * which re-arms the listener. Reads of every other socket come in between. */
+/* The listener of transport kind k, and whether it listens. */
+static uv_tcp_t *listener_of(struct omtp_server_impl *im, int k, bool **listening)
+{
+    switch (k) {
+    case OMTP_TP_TLS:
+        *listening = &im->tls_listening;
+        return &im->tls_listener;
+    case OMTP_TP_WS:
+        *listening = &im->ws_listening;
+        return &im->ws_listener;
+    case OMTP_TP_WSS:
+        *listening = &im->wss_listening;
+        return &im->wss_listener;
+    default:
+        *listening = &im->listening;
+        return &im->listener;
+    }
+}
+
 static void on_conn(uv_stream_t *l, int status)
 {
     omtp_server *s = l->data;
@@ -408,27 +431,33 @@ static void on_conn(uv_stream_t *l, int status)
     }
     if (s->stopping)
         return;
-    int k = l == (uv_stream_t *)&im->tls_listener;
+    int k = OMTP_TP_TCP;
+    for (int j = 0; j < OMTP_TP_KINDS; j++) {
+        bool *on;
+        if (l == (uv_stream_t *)listener_of(im, j, &on))
+            k = j;
+    }
     if (im->accepts[k] >= ACCEPT_BATCH) {
         im->accept_deferred[k] = true;
         return;
     }
     im->accepts[k]++;
-    omtp_conn_accept(s, l, k == 1);
+    omtp_conn_accept(s, l, k);
 }
 
 static void resume_accepts(omtp_server *s)
 {
     struct omtp_server_impl *im = s->impl;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < OMTP_TP_KINDS; k++) {
         im->accepts[k] = 0;
         if (!im->accept_deferred[k])
             continue;
         im->accept_deferred[k] = false;
-        bool listening = k ? im->tls_listening : im->listening;
-        if (listening && !s->stopping) {
+        bool *listening;
+        uv_tcp_t *l = listener_of(im, k, &listening);
+        if (*listening && !s->stopping) {
             im->accepts[k]++;
-            omtp_conn_accept(s, (uv_stream_t *)(k ? &im->tls_listener : &im->listener), k == 1);
+            omtp_conn_accept(s, (uv_stream_t *)l, k);
         }
     }
 }
@@ -488,7 +517,8 @@ static int start_listener(omtp_server *s, uv_tcp_t *t, const char *hp, const cha
         rc = uv_listen((uv_stream_t *)t, 4096, on_conn);
     if (rc) {
         const char *hint = rc == UV_EADDRINUSE ? "another process (omtpd?) uses this port: stop "
-                                                 "it, or choose another port with --listen"
+                                                 "it, or choose another port with --listen "
+                                                 "(--tls-listen, --ws-listen, --wss-listen)"
                            : rc == UV_EADDRNOTAVAIL
                                ? "this machine has no such address: use one of its own, "
                                  "127.0.0.1 or 0.0.0.0"
@@ -524,7 +554,7 @@ static int tls_setup(omtp_server *s, char *why, size_t whylen)
 {
     const omtp_config *cfg = s->cfg;
     if (!cfg->tls_cert[0] || !cfg->tls_key[0]) {
-        snprintf(why, whylen, "tls_listen needs tls_cert and tls_key (PEM files)");
+        snprintf(why, whylen, "tls_listen and wss_listen need tls_cert and tls_key (PEM files)");
         return OMTP_EINVAL;
     }
     const char *files[2][2] = {{"tls_cert", cfg->tls_cert}, {"tls_key", cfg->tls_key}};
@@ -576,6 +606,22 @@ static void on_signal(uv_signal_t *h, int signum)
     omtp_server *s = h->data;
     LOG_INFO("%s received, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     omtp_server_stop(s);
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    omtp_server *s = h->data;
+    if (!s->stopping)
+        omtp_server_reload(s);
+}
+
+void omtp_server_parts_reload(omtp_server *s)
+{
+    struct omtp_server_impl *im = s->impl;
+    for (size_t k = 0; k < im->nparts; k++)
+        if (im->part_started[k] && im->parts[k].reload)
+            im->parts[k].reload(s);
 }
 
 /* Starts the parts of phase `at` in table order. */
@@ -700,11 +746,38 @@ int omtp_server_init(omtp_server *s, uv_loop_t *loop, omtp_config *cfg,
         if (cfg->tls_port_file[0] && (rc = write_port_file(cfg->tls_port_file, tport, why, whylen)))
             return rc;
     }
+    if (cfg->ws_listen[0]) { /* WebSocket and the web app's files (transport_ws.c) */
+        int wport;
+        if ((rc = start_listener(s, &im->ws_listener, cfg->ws_listen, " (WebSocket, web app)",
+                                 &wport, why, whylen)))
+            return rc;
+        im->ws_listening = true;
+        if (cfg->ws_port_file[0] && (rc = write_port_file(cfg->ws_port_file, wport, why, whylen)))
+            return rc;
+        if (cfg->web_root[0] && access(cfg->web_root, R_OK) != 0)
+            LOG_WARN("web_root %s: %s: the web app's files answer 404 (build it: make web, or "
+                     "set web_root to its dist directory)",
+                     cfg->web_root, strerror(errno));
+    }
+    if (cfg->wss_listen[0]) {
+        if (!im->ssl_ctx && (rc = tls_setup(s, why, whylen)))
+            return rc;
+        int wport;
+        if ((rc = start_listener(s, &im->wss_listener, cfg->wss_listen,
+                                 " (WebSocket over TLS, web app)", &wport, why, whylen)))
+            return rc;
+        im->wss_listening = true;
+        if (cfg->wss_port_file[0] && (rc = write_port_file(cfg->wss_port_file, wport, why, whylen)))
+            return rc;
+    }
     uv_signal_init(loop, &im->sigint);
     uv_signal_init(loop, &im->sigterm);
     im->sigint.data = im->sigterm.data = s;
     uv_signal_start(&im->sigint, on_signal, SIGINT);
     uv_signal_start(&im->sigterm, on_signal, SIGTERM);
+    uv_signal_init(loop, &im->sighup);
+    im->sighup.data = s;
+    uv_signal_start(&im->sighup, on_sighup, SIGHUP);
     uv_timer_init(loop, &im->tick);
     im->tick.data = s;
     im->wheel_tick = uv_now(loop) / TICK_MS;
@@ -749,6 +822,7 @@ static void finish_shutdown(omtp_server *s)
     uv_close((uv_handle_t *)&im->flush_prepare, NULL);
     uv_close((uv_handle_t *)&im->sigint, NULL);
     uv_close((uv_handle_t *)&im->sigterm, NULL);
+    uv_close((uv_handle_t *)&im->sighup, NULL);
 }
 
 void omtp_server_stop(omtp_server *s)
@@ -775,7 +849,11 @@ void omtp_server_stop(omtp_server *s)
         uv_close((uv_handle_t *)&im->listener, NULL);
     if (im->tls_listening)
         uv_close((uv_handle_t *)&im->tls_listener, NULL);
-    im->listening = im->tls_listening = false;
+    if (im->ws_listening)
+        uv_close((uv_handle_t *)&im->ws_listener, NULL);
+    if (im->wss_listening)
+        uv_close((uv_handle_t *)&im->wss_listener, NULL);
+    im->listening = im->tls_listening = im->ws_listening = im->wss_listening = false;
     stop_parts(s, OMTP_STOP_UNLISTENED, budget_ms); /* e.g. the HTTP API's last answers */
     /* no new requests; the store answers those in flight as it closes */
     for (omtp_conn *c = im->all; c; c = omtp_conn_all_link(c)->next)

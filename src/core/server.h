@@ -68,6 +68,8 @@ struct omtp_conn {
     omtp_conn *next_device;
     /* opaque per-module state (monitor subscriptions etc.) */
     void *monitor_state;
+    /* domain/presence.c: this connection's subscriber slot + 1, 0 = none */
+    uint32_t presence_sub;
     /* implementation details live in conn.c; do not touch from handlers */
     struct omtp_conn_impl *impl;
 };
@@ -123,7 +125,9 @@ size_t omtp_hot_rec_bound(const omtp_hot_rec *r);
 size_t omtp_hp_rec_bound(const omtp_hp_rec *r);
 /* A record stored before the field limits may not fit any page: these drop
  * its pushInfo (a push hint, not conversation) when it alone exceeds the
- * budget, logging a WARN; true if they did. Store or loop thread. */
+ * budget, logging a WARN; true if they did. omtp_msg_rec_shrink first drops
+ * a message's aggregated reactions (a view, rebuilt by the next read) when
+ * they make it exceed the budget. Store or loop thread. */
 bool omtp_msg_rec_shrink(omtp_msg_rec *m, size_t budget);
 bool omtp_hp_rec_shrink(omtp_hp_rec *r, size_t budget);
 /* How many of n consecutive list items fit once *used bytes are taken
@@ -292,13 +296,19 @@ struct omtp_server {
     struct omtp_login_guard *login_guard; /* per-account backoff (login_guard.h) */
     char login_dummy_hash[160]; /* checked for unknown ids, so they cost what known ones do */
     bool stopping;
-    struct omtp_server_impl *impl;     /* listeners, presence table, timers (server.c) */
-    struct mon_table *monitor;         /* monitor.c state, NULL while nobody monitors */
-    struct group_state *groups;        /* group_state.c state (member cache) */
-    struct omtp_http *http;            /* http.c state */
-    struct omtp_cluster *cluster;      /* cluster bus (cluster/cluster.h), NULL single-node */
-    struct webhook *webhook;           /* webhook.c state, NULL when no hook is configured */
+    struct omtp_server_impl *impl; /* listeners, presence table, timers (server.c) */
+    struct mon_table *monitor;     /* monitor.c state, NULL while nobody monitors */
+    struct group_state *groups;    /* group_state.c state (member cache) */
+    struct omtp_http *http;        /* http.c state */
+    struct omtp_cluster *cluster;  /* cluster bus (cluster/cluster.h), NULL single-node */
+    struct webhook *webhook;       /* webhook.c state, NULL when no hook is configured */
+    /* SIGHUP: fills *next with the settings as a fresh start would read them
+     * (config file, then command line); set by omtpd's main.c, NULL = reload
+     * only reopens the log file. On error *why says what is wrong. */
+    int (*reread_config)(omtp_server *s, omtp_config *next, char *why, size_t whylen);
     struct hp_retention *hp_retention; /* hp_retention.c state, NULL when retention is off */
+    struct dom_presence *presence;     /* domain/presence.c state, NULL until started */
+    struct dom_typing *typing;         /* domain/typing.c state (relay rate limit), NULL if none */
     struct omtp_close_observer {       /* close_observers.c */
         omtp_close_fn fn;
         void *arg;
@@ -360,6 +370,10 @@ typedef struct omtp_server_part {
     void (*stop)(omtp_server *s, uint64_t budget_ms);
     void (*tick)(omtp_server *s);
     void (*free)(omtp_server *s);
+    /* SIGHUP (core/reload.c), loop thread, after the reloadable settings of
+     * s->cfg changed: take the new values (copy what other threads read,
+     * under the part's lock). NULL: nothing to do. */
+    void (*reload)(omtp_server *s);
 } omtp_server_part;
 
 /* Life cycle (main.c): init opens the store, the listeners (writing
@@ -373,6 +387,13 @@ int omtp_server_port(const omtp_server *s);
 int omtp_server_run(omtp_server *s);
 void omtp_server_stop(omtp_server *s);
 void omtp_server_free(omtp_server *s);
+/* SIGHUP, loop thread (core/reload.c): re-reads the config through
+ * s->reread_config, applies the reloadable settings, tells the parts, logs
+ * what changed (names only, never values) and what needs a restart, and
+ * reopens log_file. A config that does not load changes nothing. */
+void omtp_server_reload(omtp_server *s);
+/* Runs each started part's reload callback (server.c). */
+void omtp_server_parts_reload(omtp_server *s);
 /* "host:port" / "[v6]:port" -> host, port. Returns 0 or OMTP_EINVAL. */
 int omtp_parse_hostport(const char *hp, char *host, size_t hostlen, int *port);
 

@@ -7,7 +7,8 @@
  * its transport: plain TCP (transport_tcp.c: the identity, reading straight
  * into the frame reader) or TLS (transport_tls.c: an SSL object over two
  * memory BIOs). A WebSocket transport would be a third vtable (unwrapping
- * frames in `input`, wrapping them in `write`); no handler, nothing above
+ * frames in `input`, wrapping them in `write`: transport_ws.c, which also
+ * serves the web app's files before any upgrade); no handler, nothing above
  * the core, knows which transport a connection uses.
  *
  * Ownership: the transport's per-connection state is omtp_conn_transport
@@ -27,9 +28,15 @@
 
 /* Transports, the index of their counters (omtp_metrics.tp_*) and the
  * `transport` label of /metrics. */
-enum omtp_transport_kind { OMTP_TP_TCP = 0, OMTP_TP_TLS = 1, OMTP_TP_KINDS = 2 };
+enum omtp_transport_kind {
+    OMTP_TP_TCP = 0,
+    OMTP_TP_TLS = 1,
+    OMTP_TP_WS = 2,  /* WebSocket (transport_ws.c, ws_listen) */
+    OMTP_TP_WSS = 3, /* WebSocket over TLS (wss_listen) */
+    OMTP_TP_KINDS = 4
+};
 _Static_assert(OMTP_TP_KINDS <= OMTP_TRANSPORTS_MAX, "omtp_metrics.tp_* too small");
-/* "tcp", "tls" (metrics label, logs). */
+/* "tcp", "tls", "ws", "wss" (metrics label, logs). */
 const char *omtp_transport_name(int kind);
 
 typedef struct omtp_transport_ops {
@@ -51,10 +58,15 @@ typedef struct omtp_transport_ops {
     void (*shutdown)(omtp_conn *c);
     /* The socket closed: free the per-connection state. NULL = none. */
     void (*close)(omtp_conn *c);
+    /* Everything queued was written (the connection is not closing): the
+     * transport may queue more (a file sent piece by piece). NULL = none. */
+    void (*drained)(omtp_conn *c);
 } omtp_transport_ops;
 
 extern const omtp_transport_ops omtp_transport_tcp;
 extern const omtp_transport_ops omtp_transport_tls;
+extern const omtp_transport_ops omtp_transport_ws;
+extern const omtp_transport_ops omtp_transport_wss;
 
 /* ---- what conn.c offers its transports ---- */
 

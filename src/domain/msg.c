@@ -47,6 +47,8 @@
 
 #include "core/idlist.h"
 #include "domain/group_state.h"
+#include "domain/reaction.h"
+#include "proto/omtp_limits.h"
 
 #define DESC_MAX 192
 
@@ -201,6 +203,74 @@ out:
     return rc;
 }
 
+/* A group message's mentions: members only; "@all" only from the group's
+ * creator (or the business backend: API and admin callers). Store thread. */
+static int mentions_check_group(omtp_db *db, send_job *j, bool creator)
+{
+    omtp_MsgReq *msg = &j->m.msg;
+    for (uint32_t i = 0; i < msg->mentions.n; i++) {
+        const tars_str *e = &msg->mentions.items[i];
+        if (tars_str_eq(e, OMTP_MENTION_ALL)) {
+            if (!creator && !j->check_sender)
+                return FAIL(j, OMTP_EC_PARAM,
+                            "MsgReq.mentions: only the creator of group '%s' may mention "
+                            "\"" OMTP_MENTION_ALL "\"",
+                            msg->to.data);
+            continue;
+        }
+        bool yes = false;
+        int rc = omtp_db_group_is_member(db, msg->to.data, e->data, &yes);
+        if (rc != 0)
+            return rc;
+        if (!yes)
+            return FAIL(j, OMTP_EC_PARAM, "MsgReq.mentions: '%s' is not a member of group '%s'",
+                        e->data, msg->to.data);
+    }
+    return 0;
+}
+
+/* MsgReq.replyTo names a readable message of the same session: stored and
+ * not deleted (a revoked one keeps its place and may be quoted). */
+static int reply_check(omtp_db *db, send_job *j)
+{
+    omtp_MsgReq *msg = &j->m.msg;
+    if (msg->replyTo == 0)
+        return 0;
+    omtp_msg_rec q;
+    int rc = omtp_db_msg_get(db, msg->sessionId.data, msg->replyTo, &q);
+    if (rc == OMTP_ENOTFOUND)
+        return FAIL(j, OMTP_EC_PARAM,
+                    "MsgReq.replyTo %lld is not a message of session %s (a reply quotes a "
+                    "message of its own session)",
+                    (long long)msg->replyTo, msg->sessionId.data);
+    if (rc != 0)
+        return rc;
+    int status = q.msg.status;
+    omtp_msg_rec_free(&q);
+    if (status == MC_DELETE)
+        return FAIL(j, OMTP_EC_PARAM, "MsgReq.replyTo %lld of session %s was deleted",
+                    (long long)msg->replyTo, msg->sessionId.data);
+    return 0;
+}
+
+/* After the append: the reply and mentions are stored with the message and
+ * the mentioned members' hot sessions remember it. */
+static int refs_store(omtp_db *db, send_job *j)
+{
+    omtp_MsgReq *msg = &j->m.msg;
+    if (msg->replyTo == 0 && msg->mentions.n == 0)
+        return 0;
+    int rc =
+        omtp_db_msg_refs_set(db, msg->sessionId.data, msg->seqId, msg->replyTo, &msg->mentions);
+    bool all = false;
+    for (uint32_t i = 0; i < msg->mentions.n; i++)
+        all = all || tars_str_eq(&msg->mentions.items[i], OMTP_MENTION_ALL);
+    if (rc == 0 && msg->mentions.n)
+        rc = omtp_db_mention_mark(db, msg->sessionId.data, msg->seqId, all ? NULL : &msg->mentions,
+                                  msg->from.data);
+    return rc;
+}
+
 /* Store thread: the checks that need the database, the dedup and the
  * append, in one transaction. */
 static int send_work(omtp_db *db, void *arg)
@@ -224,6 +294,7 @@ static int send_work(omtp_db *db, void *arg)
         bool dismissed = false;
         omtp_msg_init(&omtp_GroupChatInfo_desc, &g);
         rc = omtp_db_group_get(db, msg->to.data, &g, &dismissed);
+        bool creator = rc == 0 && tars_str_eq(&g.creatorId, msg->from.data);
         omtp_msg_free(&omtp_GroupChatInfo_desc, &g);
         if (rc == OMTP_ENOTFOUND || (rc == 0 && dismissed)) {
             j->reason = OMTP_DOM_UNKNOWN_GROUP;
@@ -240,6 +311,8 @@ static int send_work(omtp_db *db, void *arg)
             return FAIL(j, OMTP_EC_GROUP_NO_PRIVILEGE, "'%s' is not a member of group '%s'",
                         msg->from.data, msg->to.data);
         }
+        if ((rc = mentions_check_group(db, j, creator)) != 0 || j->code)
+            return rc;
     } else {
         rc = omtp_db_user_exists(db, msg->to.data, &yes);
         if (rc != 0)
@@ -259,6 +332,18 @@ static int send_work(omtp_db *db, void *arg)
                             msg->from.data, msg->to.data);
         }
     }
+
+    if (j->m.type != PT_MSG_GROUP_CHAT) {
+        /* single chat, business: the one other party may be mentioned */
+        for (uint32_t i = 0; i < msg->mentions.n; i++)
+            if (!tars_str_eq(&msg->mentions.items[i], msg->to.data))
+                return FAIL(j, OMTP_EC_PARAM,
+                            "MsgReq.mentions: '%s' is not in this chat (only '%s' may be "
+                            "mentioned)",
+                            msg->mentions.items[i].data, msg->to.data);
+    }
+    if ((rc = reply_check(db, j)) != 0 || j->code)
+        return rc;
 
     uint64_t print = omtp_chat_fingerprint(&j->m);
     rc = omtp_db_msg_append(db, &j->m, &j->dup);
@@ -281,6 +366,8 @@ static int send_work(omtp_db *db, void *arg)
                         j->m.packId.data, j->m.msg.from.data, (long long)j->m.msg.seqId);
         return 0;
     }
+    if ((rc = refs_store(db, j)) != 0)
+        return rc;
     if (j->m.type == PT_MSG_GROUP_CHAT && !j->cached) {
         rc = omtp_db_group_members(db, msg->to.data, &j->fetched);
         if (rc != 0)
@@ -362,6 +449,57 @@ static void send_done(void *arg, int status)
     send_job_free(j);
 }
 
+/* MsgReq.replyTo and .mentions (docs/protocol.md, Extensions: replies,
+ * mentions), the checks that need no database: replyTo >= 0; mentions are
+ * valid user ids or "@all" (groups only), at most OMTP_LIMIT_MENTIONS after
+ * removing repeats (the first of each is kept, in order). */
+static int refs_prepare(send_job *j, int type)
+{
+    omtp_MsgReq *msg = &j->m.msg;
+    if (msg->replyTo < 0)
+        return FAIL(j, OMTP_EC_PARAM, "MsgReq.replyTo %lld is not a seqId (0 = no reply)",
+                    (long long)msg->replyTo);
+    tars_str_list *l = &msg->mentions;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        tars_str *e = &l->items[i];
+        bool all = tars_str_eq(e, OMTP_MENTION_ALL);
+        if (all && type != PT_MSG_GROUP_CHAT)
+            return FAIL(j, OMTP_EC_PARAM,
+                        "MsgReq.mentions: \"" OMTP_MENTION_ALL "\" is for group chats only");
+        if (!all && !omtp_id_valid_n(e->data, e->len))
+            return FAIL(j, OMTP_EC_PARAM,
+                        "MsgReq.mentions[%u] is not a user id (" OMTP_ID_RULE
+                        ") nor \"" OMTP_MENTION_ALL "\"",
+                        i);
+        bool seen = false;
+        for (uint32_t k = 0; k < kept && !seen; k++)
+            seen = l->items[k].len == e->len && memcmp(l->items[k].data, e->data, e->len) == 0;
+        if (seen) {
+            tars_str_clear(e);
+            continue;
+        }
+        if (kept != i) {
+            l->items[kept] = *e;
+            e->data = NULL; /* moved */
+            e->len = 0;
+            tars_str_clear(e);
+        }
+        kept++;
+    }
+    for (uint32_t i = kept; i < l->n; i++)
+        tars_str_clear(&l->items[i]);
+    l->n = kept;
+    if (kept == 0) {
+        free(l->items);
+        l->items = NULL;
+    }
+    if (kept > OMTP_LIMIT_MENTIONS)
+        return FAIL(j, OMTP_EC_PARAM, "MsgReq.mentions names %u users; at most %d are allowed",
+                    kept, OMTP_LIMIT_MENTIONS);
+    return 0;
+}
+
 /* Validates the message and fills the job (canonical session id, server
  * fields cleared). A refusal sets j->code and j->desc and returns 0; the
  * return is a negative OMTP_E* only on allocation failure. */
@@ -398,6 +536,11 @@ static int send_prepare(send_job *j, const omtp_dom_caller *who, int type, const
     msg->seqId = 0;
     msg->timestamp = 0;
     msg->status = 0;
+    /* reactions are the server's (history fills them), never the sender's */
+    omtp_reactions_clear(&msg->reactions);
+    int vr = refs_prepare(j, type);
+    if (vr != 0 || j->code != 0)
+        return vr;
 
     if (msg->from.len == 0)
         return FAIL(j, OMTP_EC_PARAM, "MsgReq.from is empty");

@@ -52,6 +52,10 @@
 
 /* omtp_dom_caller and its roles: domain/caller.h (one for every domain area) */
 
+/* MsgReq.mentions entry meaning every member of a group (its creator's
+ * only; docs/protocol.md, Extensions: mentions) */
+#define OMTP_MENTION_ALL "@all"
+
 /* Why a send was refused, where the OMTP code alone does not say which
  * party is missing (the HTTP API answers each with its own 404/403). */
 enum omtp_dom_reason {

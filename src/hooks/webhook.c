@@ -136,6 +136,29 @@ int omtp_webhook_init(omtp_server *s)
     return 0;
 }
 
+void omtp_webhook_reload(omtp_server *s)
+{
+    const omtp_config *cfg = s->cfg;
+    webhook *wh = wh_of(s);
+    if (!wh) {
+        if (cfg->push_webhook_url[0] || cfg->before_send_url[0])
+            LOG_WARN("reload: webhooks were off at start: push_webhook_url and before_send_url "
+                     "take effect at the next restart");
+        return;
+    }
+    if (omtp_hookw_set_urls(wh->w, cfg->push_webhook_url, cfg->before_send_url,
+                            cfg->webhook_secret)) {
+        LOG_ERROR("reload: out of memory: webhook settings unchanged");
+        return;
+    }
+    wh->push_on = cfg->push_webhook_url[0] != '\0';
+    wh->check_on = cfg->before_send_url[0] != '\0';
+    wh->fail_open = cfg->before_send_fail_open;
+    LOG_INFO("webhook: offline push %s, before-send check %s (fail %s), requests %s",
+             wh->push_on ? "on" : "off", wh->check_on ? "on" : "off",
+             wh->fail_open ? "open" : "closed", cfg->webhook_secret[0] ? "signed" : "unsigned");
+}
+
 /* ----------------------------------------------------------- before-send */
 
 typedef struct bs_call {
@@ -146,6 +169,7 @@ typedef struct bs_call {
     uv_timer_t timer; /* only for a verdict decided locally (deferred) */
     int code;
     char desc[192];
+    char from[OMTP_ID_MAX + 1], to[OMTP_ID_MAX + 1]; /* for the refusal's log line */
 } bs_call;
 
 static void bs_unlink(webhook *wh, bs_call *c)
@@ -242,6 +266,10 @@ static void bs_answer(void *arg, int status, long http_status, const char *body,
         bs_fail(wh, c, "answer is not a JSON verdict");
     } else {
         wh->verdicts[c->code == OMTP_EC_SUCCESS ? V_ALLOW : V_REFUSE]++;
+        if (c->code != OMTP_EC_SUCCESS)
+            LOG_INFO("moderation: the before-send hook refused a message caller=%s to=%s "
+                     "code=%d desc=\"%s\"",
+                     c->from, c->to, c->code, c->desc);
     }
     bs_finish(c);
 }
@@ -298,6 +326,9 @@ bool omtp_webhook_before_send(omtp_server *s, const omtp_msg_rec *m, omtp_webhoo
     c->wh = wh;
     c->done = done;
     c->arg = arg;
+    snprintf(c->from, sizeof c->from, "%.*s", (int)m->msg.from.len,
+             m->msg.from.data ? m->msg.from.data : "");
+    snprintf(c->to, sizeof c->to, "%.*s", (int)m->msg.to.len, m->msg.to.data ? m->msg.to.data : "");
     c->next = wh->pending;
     if (wh->pending)
         wh->pending->prev = c;
@@ -357,6 +388,19 @@ static int push_unread_work(omtp_db *db, void *arg)
     return 0;
 }
 
+/* Whether the message mentions recipient i by id or with "@all"
+ * (docs/protocol.md, Extensions: mentions). */
+static bool push_mentioned(const push_job *j, uint32_t i)
+{
+    const tars_str_list *l = &j->m.msg.mentions;
+    for (uint32_t k = 0; k < l->n; k++)
+        if (tars_str_eq(&l->items[k], OMTP_MENTION_ALL) ||
+            (l->items[k].len == j->users.items[i].len &&
+             memcmp(l->items[k].data, j->users.items[i].data, l->items[k].len) == 0))
+            return true;
+    return false;
+}
+
 static char *push_event(const push_job *j, uint32_t i, size_t *len)
 {
     const omtp_MsgReq *q = &j->m.msg;
@@ -374,6 +418,7 @@ static char *push_event(const push_job *j, uint32_t i, size_t *len)
         json_object_set_new(o, "timestamp", json_integer(q->timestamp)) ||
         json_object_set_new(o, "contentType", json_integer(q->contentType)) ||
         json_set_bytes(o, "pushInfo", &q->pushInfo) ||
+        json_object_set_new(o, "mentioned", json_boolean(push_mentioned(j, i))) ||
         json_object_set_new(o, "unread",
                             j->unread[i] >= 0 ? json_integer(j->unread[i]) : json_null()))
         goto out;
@@ -495,6 +540,15 @@ void omtp_webhook_offline_push(omtp_server *s, const omtp_msg_rec *m,
         tars_str_setn(&j->m.msg.to, m->msg.to.data, m->msg.to.len) ||
         tars_str_setn(&j->m.msg.pushInfo, m->msg.pushInfo.data, m->msg.pushInfo.len))
         goto oom;
+    if (m->msg.mentions.n) { /* for "mentioned" */
+        tars_str_list *l = &j->m.msg.mentions;
+        if (!(l->items = calloc(m->msg.mentions.n, sizeof *l->items)))
+            goto oom;
+        for (; l->n < m->msg.mentions.n; l->n++)
+            if (tars_str_setn(&l->items[l->n], m->msg.mentions.items[l->n].data,
+                              m->msg.mentions.items[l->n].len) != 0)
+                goto oom;
+    }
     /* in a cluster, a user not connected here may be online on another node:
      * ask the presence table (asynchronously); without a cluster or with
      * Redis down, this node's view decides */

@@ -39,6 +39,10 @@ int omtp_webhook_init(omtp_server *s);
  * undelivered push events are dropped with a log line. Call before the
  * store closes. */
 void omtp_webhook_close(omtp_server *s);
+/* SIGHUP (loop thread): takes push_webhook_url, before_send_url and
+ * webhook_secret from s->cfg. Turning hooks on needs a restart when none was
+ * on at start (no worker runs). */
+void omtp_webhook_reload(omtp_server *s);
 
 /*
  * Verdict of the before-send hook, on the loop thread: code OMTP_EC_SUCCESS

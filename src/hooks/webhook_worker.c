@@ -17,6 +17,7 @@
 
 #include <curl/curl.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <pthread.h>
@@ -95,7 +96,9 @@ struct omtp_hookw {
     pthread_t thread;
     bool thread_started;
     CURLM *multi;
-    /* config (copies) */
+    /* config (copies); the strings change on SIGHUP (omtp_hookw_set_urls):
+     * the worker reads them under cfg_mu, the loop thread writes them */
+    pthread_mutex_t cfg_mu;
     char *push_url, *check_url, *secret;
     uint32_t batch_ms, queue_max, push_timeout_ms, retry_min_ms, retry_max_ms, check_timeout_ms;
 
@@ -205,9 +208,14 @@ static struct curl_slist *make_headers(omtp_hookw *w, const char *kind, const ch
     if (!(t = curl_slist_append(h, line)))
         goto err;
     h = t;
-    if (w->secret[0]) {
-        char sig[SIG_HDR_MAX];
-        if (omtp_hookw_sign(w->secret, (int64_t)time(NULL), body, len, sig, sizeof sig) != 0)
+    pthread_mutex_lock(&w->cfg_mu);
+    bool signed_ = w->secret[0] != '\0';
+    char sig[SIG_HDR_MAX];
+    int srx =
+        signed_ ? omtp_hookw_sign(w->secret, (int64_t)time(NULL), body, len, sig, sizeof sig) : 0;
+    pthread_mutex_unlock(&w->cfg_mu);
+    if (signed_) {
+        if (srx != 0)
             goto err;
         snprintf(line, sizeof line, "X-Omtp-Signature: %s", sig);
         if (!(t = curl_slist_append(h, line)))
@@ -436,7 +444,9 @@ static void batch_send(omtp_hookw *w, hbatch *b)
     body[o++] = ']';
     body[o] = '\0';
     struct curl_slist *h = make_headers(w, "offline_push", body, o);
+    pthread_mutex_lock(&w->cfg_mu); /* curl copies the URL */
     CURL *easy = h ? make_easy(w->push_url, h, body, o, w->push_timeout_ms, b) : NULL;
+    pthread_mutex_unlock(&w->cfg_mu);
     if (!easy || curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard_body) != CURLE_OK ||
         curl_multi_add_handle(w->multi, easy) != CURLM_OK) {
         if (easy)
@@ -581,8 +591,10 @@ static void check_post_done(omtp_hookw *w, hcheck *c)
 static void check_start(omtp_hookw *w, hcheck *c)
 {
     c->hdrs = make_headers(w, "before_send", c->body, c->len);
+    pthread_mutex_lock(&w->cfg_mu); /* curl copies the URL */
     c->easy =
         c->hdrs ? make_easy(w->check_url, c->hdrs, c->body, c->len, w->check_timeout_ms, c) : NULL;
+    pthread_mutex_unlock(&w->cfg_mu);
     if (!c->easy || curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, keep_body) != CURLE_OK ||
         curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c) != CURLE_OK ||
         curl_multi_add_handle(w->multi, c->easy) != CURLM_OK) {
@@ -758,6 +770,7 @@ int omtp_hookw_start(uv_loop_t *loop, const omtp_hookw_config *cfg, omtp_hookw *
         return OMTP_ENOMEM;
     w->loop = loop;
     pthread_mutex_init(&w->mu, NULL);
+    pthread_mutex_init(&w->cfg_mu, NULL);
     w->async.data = NULL;
     w->push_url = dup_or_empty(cfg->push_url);
     w->check_url = dup_or_empty(cfg->check_url);
@@ -798,6 +811,7 @@ err:
     free(w->check_url);
     free(w->secret);
     pthread_mutex_destroy(&w->mu);
+    pthread_mutex_destroy(&w->cfg_mu);
     free(w);
     return OMTP_ENOMEM;
 }
@@ -849,6 +863,7 @@ void omtp_hookw_stop(omtp_hookw *w)
     free(w->check_url);
     free(w->secret);
     pthread_mutex_destroy(&w->mu);
+    pthread_mutex_destroy(&w->cfg_mu);
     /* the async handle is embedded: free w once it closed */
     w->async.data = w;
     uv_close((uv_handle_t *)&w->async, on_async_closed);
@@ -930,4 +945,29 @@ void omtp_hookw_stats_get(omtp_hookw *w, omtp_hookw_stats *out)
     *out = w->st;
     out->events_waiting = w->in_n + w->batch_events_pub;
     pthread_mutex_unlock(&w->mu);
+}
+
+int omtp_hookw_set_urls(omtp_hookw *w, const char *push_url, const char *check_url,
+                        const char *secret)
+{
+    char *p = dup_or_empty(push_url), *c = dup_or_empty(check_url), *k = dup_or_empty(secret);
+    if (!p || !c || !k) {
+        free(p);
+        free(c);
+        free(k);
+        return OMTP_ENOMEM;
+    }
+    pthread_mutex_lock(&w->cfg_mu);
+    char *op = w->push_url, *oc = w->check_url, *ok = w->secret;
+    w->push_url = p;
+    w->check_url = c;
+    w->secret = k;
+    pthread_mutex_unlock(&w->cfg_mu);
+    free(op);
+    free(oc);
+    if (ok) {
+        OPENSSL_cleanse(ok, strlen(ok));
+        free(ok);
+    }
+    return 0;
 }

@@ -97,6 +97,11 @@ int omtp_hookw_push(omtp_hookw *w, const char *recipient, const char *json, size
 
 void omtp_hookw_stats_get(omtp_hookw *w, omtp_hookw_stats *out);
 
+/* SIGHUP (loop thread): new push URL, check URL and secret (copied; "" =
+ * that hook off / unsigned). Requests already made keep the old ones. */
+int omtp_hookw_set_urls(omtp_hookw *w, const char *push_url, const char *check_url,
+                        const char *secret);
+
 /* Writes the signature header value for `body` at unix time `t` into out
  * ("t=<t>,sha256=<64 hex>"). Returns 0 or OMTP_EINVAL (out too small). */
 int omtp_hookw_sign(const char *secret, int64_t t, const char *body, size_t len, char *out,

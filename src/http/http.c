@@ -49,6 +49,7 @@
 #define HTTP_LOG_KINDS        8  /* kinds of libmicrohttpd message remembered */
 #define HTTP_LOG_KEY          40 /* bytes of a message that tell its kind */
 #define HTTP_STOP_WAIT_MS     2000
+#define HTTP_KEY_NAME_MAX     32
 #define HTTP_DRAIN_MAX        (8u * 1024u * 1024u) /* read and drop up to this before an error */
 
 typedef struct omtp_http {
@@ -61,7 +62,11 @@ typedef struct omtp_http {
     bool closing;
     http_req *inflight; /* loop thread: requests owned by endpoints */
     size_t max_body;
+    /* API keys: written by the loop thread (start, SIGHUP), read by the
+     * HTTP threads under keys_mu */
+    pthread_mutex_t keys_mu;
     unsigned char keys[HTTP_MAX_KEYS][SHA256_DIGEST_LENGTH];
+    char key_names[HTTP_MAX_KEYS][HTTP_KEY_NAME_MAX + 1]; /* "ops", or "key#2" */
     unsigned nkeys;
     _Atomic uint64_t counts[6]; /* responses by status class */
     _Atomic uint64_t refused;   /* connections refused at a connection limit */
@@ -223,25 +228,50 @@ static const struct http_route *route_find(const char *method, const char *path,
 
 /* --------------------------------------------------------------- auth */
 
-static void parse_keys(omtp_http *h, const char *list)
+/* Whether p[0..n) is "NAME=KEY": NAME 1..32 of [A-Za-z0-9_.-], KEY
+ * non-empty and not starting with '=' (so base64 padding is not a name). */
+static size_t key_name_len(const char *p, size_t n)
+{
+    const char *eq = memchr(p, '=', n);
+    if (!eq || eq == p || eq - p > HTTP_KEY_NAME_MAX || (size_t)(eq - p) + 1 >= n || eq[1] == '=')
+        return 0;
+    for (const char *k = p; k < eq; k++)
+        if (!isalnum((unsigned char)*k) && *k != '_' && *k != '.' && *k != '-')
+            return 0;
+    return (size_t)(eq - p);
+}
+
+/* Fills keys/names from "NAME=KEY, KEY2, ..." (names are what the request
+ * log shows as the caller; an unnamed key is "key#N", N its position). */
+static unsigned parse_keys(const char *list, unsigned char keys[][SHA256_DIGEST_LENGTH],
+                           char names[][HTTP_KEY_NAME_MAX + 1])
 {
     const char *p = list;
-    while (*p && h->nkeys < HTTP_MAX_KEYS) {
+    unsigned nkeys = 0;
+    while (*p && nkeys < HTTP_MAX_KEYS) {
         while (*p == ' ' || *p == '\t' || *p == ',')
             p++;
         size_t n = strcspn(p, ",");
         size_t m = n;
         while (m > 0 && (p[m - 1] == ' ' || p[m - 1] == '\t'))
             m--;
-        if (m > 0)
-            SHA256((const unsigned char *)p, m, h->keys[h->nkeys++]);
+        if (m > 0) {
+            size_t nl = key_name_len(p, m);
+            if (nl)
+                snprintf(names[nkeys], HTTP_KEY_NAME_MAX + 1, "%.*s", (int)nl, p);
+            else
+                snprintf(names[nkeys], HTTP_KEY_NAME_MAX + 1, "key#%u", nkeys + 1);
+            const char *k = nl ? p + nl + 1 : p;
+            SHA256((const unsigned char *)k, m - (size_t)(k - p), keys[nkeys++]);
+        }
         p += n;
     }
+    return nkeys;
 }
 
 /* Constant time in the key's content: hashes the presented key and compares
  * digests with CRYPTO_memcmp against every configured key. */
-static bool auth_ok(omtp_http *h, struct MHD_Connection *c)
+static bool auth_ok(omtp_http *h, struct MHD_Connection *c, char *caller, size_t callerlen)
 {
     const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!v || strncasecmp(v, "Bearer ", 7) != 0)
@@ -256,9 +286,16 @@ static bool auth_ok(omtp_http *h, struct MHD_Connection *c)
         return false;
     unsigned char d[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)v, n, d);
-    int ok = 0;
-    for (unsigned i = 0; i < h->nkeys; i++)
-        ok |= CRYPTO_memcmp(d, h->keys[i], sizeof(d)) == 0;
+    int ok = 0, which = -1;
+    pthread_mutex_lock(&h->keys_mu);
+    for (unsigned i = 0; i < h->nkeys; i++) {
+        int eq = CRYPTO_memcmp(d, h->keys[i], sizeof(d)) == 0;
+        ok |= eq;
+        which = eq ? (int)i : which;
+    }
+    if (which >= 0)
+        snprintf(caller, callerlen, "%s", h->key_names[which]);
+    pthread_mutex_unlock(&h->keys_mu);
     return ok != 0;
 }
 
@@ -283,7 +320,11 @@ static enum MHD_Result send_buf(omtp_http *h, struct MHD_Connection *c, http_req
     enum MHD_Result ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     atomic_fetch_add(&h->counts[status / 100 < 6 ? status / 100 : 0], 1);
-    LOG_DEBUG("http %s -> %u (%.2f ms)", r->line, status, (double)(uv_hrtime() - r->t0) / 1e6);
+    /* the request log: what, who (the API key's name, never the key), how
+     * long; health checks and scrapes only at debug */
+    int lvl = r->route && !r->route->auth && status < 400 ? OMTP_LOG_DEBUG : OMTP_LOG_INFO;
+    omtp_log(lvl, "http request method=%s path=%s status=%u caller=%s duration_ms=%.2f", r->method,
+             r->path, status, r->caller[0] ? r->caller : "-", (double)(uv_hrtime() - r->t0) / 1e6);
     return ret;
 }
 
@@ -388,6 +429,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->srv = h->srv;
         r->t0 = uv_hrtime();
         snprintf(r->line, sizeof(r->line), "%s %s", method, url);
+        snprintf(r->method, sizeof(r->method), "%s", method);
+        /* for the log: the path as one word (no spaces or control bytes) */
+        size_t pl = 0;
+        for (const char *u = url; *u && pl + 1 < sizeof(r->path); u++)
+            r->path[pl++] = (unsigned char)*u <= ' ' || *u == 0x7f ? '?' : *u;
+        r->path[pl] = 0;
         *con_cls = r;
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -409,7 +456,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                        method, url, r->allow);
             else
                 reject(r, 404, "not_found", "no endpoint %s %s", method, url);
-        } else if (r->route->auth && !auth_ok(h, c)) {
+        } else if (r->route->auth && !auth_ok(h, c, r->caller, sizeof(r->caller))) {
             reject(r, 401, "unauthorized", "%s",
                    h->nkeys ? "missing or wrong API key (Authorization: Bearer KEY)"
                             : "no api_keys are configured on this server");
@@ -738,7 +785,31 @@ static void on_async_closed(uv_handle_t *hd)
     omtp_http *h = hd->data;
     pthread_mutex_destroy(&h->mu);
     pthread_mutex_destroy(&h->log_mu);
+    pthread_mutex_destroy(&h->keys_mu);
     free(h);
+}
+
+void omtp_http_reload(omtp_server *srv)
+{
+    omtp_http *h = srv->http;
+    if (!h) {
+        if (srv->cfg->http_listen[0])
+            LOG_WARN("reload: the HTTP API was off at start: http_listen needs a restart");
+        return;
+    }
+    static unsigned char keys[HTTP_MAX_KEYS][SHA256_DIGEST_LENGTH]; /* loop thread only */
+    static char names[HTTP_MAX_KEYS][HTTP_KEY_NAME_MAX + 1];
+    unsigned n = parse_keys(srv->cfg->api_keys, keys, names);
+    pthread_mutex_lock(&h->keys_mu);
+    memcpy(h->keys, keys, sizeof(keys));
+    memcpy(h->key_names, names, sizeof(names));
+    unsigned old = h->nkeys;
+    h->nkeys = n;
+    pthread_mutex_unlock(&h->keys_mu);
+    OPENSSL_cleanse(keys, sizeof(keys));
+    LOG_INFO("http: %u API key(s) now (were %u)", n, old);
+    if (n == 0)
+        LOG_WARN("http: no api_keys configured: every /v1 request will be refused (401)");
 }
 
 int omtp_http_start(omtp_server *srv)
@@ -758,7 +829,8 @@ int omtp_http_start(omtp_server *srv)
         return OMTP_ENOMEM;
     h->srv = srv;
     h->max_body = cfg->http_max_body ? cfg->http_max_body : HTTP_DEFAULT_MAX_BODY;
-    parse_keys(h, cfg->api_keys);
+    pthread_mutex_init(&h->keys_mu, NULL);
+    h->nkeys = parse_keys(cfg->api_keys, h->keys, h->key_names);
     if (h->nkeys == 0)
         LOG_WARN("http: no api_keys configured: every /v1 request will be refused (401)");
     pthread_mutex_init(&h->mu, NULL);
@@ -822,6 +894,7 @@ err:
     if (!h->async_init) { /* stop only frees what it knows about */
         pthread_mutex_destroy(&h->mu);
         pthread_mutex_destroy(&h->log_mu);
+        pthread_mutex_destroy(&h->keys_mu);
         free(h);
     }
     return rc;

@@ -11,6 +11,9 @@
 
 /* Starts the HTTP listener on cfg->http_listen (state in srv->http). */
 int omtp_http_start(omtp_server *srv);
+/* SIGHUP (loop thread): takes api_keys from srv->cfg (HTTP threads see the
+ * new keys from their next request on). http_listen needs a restart. */
+void omtp_http_reload(omtp_server *srv);
 /* Stops it (graceful shutdown: called before the store closes), waiting at
  * most wait_ms (0 = 2 s) for the last answers to be sent. */
 int omtp_http_stop(omtp_server *srv, uint64_t wait_ms);

@@ -40,6 +40,9 @@ struct http_req {
     bool rejected;     /* an error answer (resp) waits for the body's end */
     char allow[64];    /* methods of the path, for 405 */
     char line[160];    /* "METHOD /path" for logs */
+    char method[16];   /* for the request log */
+    char path[160];    /* for the request log: the path, spaces as '?' */
+    char caller[40];   /* name of the API key that authenticated it, "" if none */
     uint64_t t0;       /* uv_hrtime() when the headers were in */
     bool handed;       /* suspended and queued to the loop */
     atomic_bool ready; /* response filled by the loop */

@@ -25,6 +25,7 @@
 #include "core/login_guard.h"
 #include "handlers.h"
 #include "cluster_hooks.h"
+#include "domain/presence.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -194,6 +195,7 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
     omtp_presence_add(s, c);
     /* cluster: publish presence; the same device type on another node is kicked there */
     omtp_server_cluster_login(c);
+    omtp_dom_presence_changed(s, c->userId); /* watchers (domain/presence.h) */
     s->metrics.logins_ok++;
     omtp_login_succeeded(s, c->peer);
     omtp_login_guard_succeeded(s->login_guard, c->userId, c->deviceType, lr->deviceId.data,

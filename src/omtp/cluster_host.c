@@ -16,6 +16,7 @@
 #include "cluster_hooks.h"
 #include "core/core.h"
 #include "domain/group_state.h"
+#include "domain/presence.h"
 #include "monitor.h"
 
 static omtp_cluster_frame frame_of(omtp_wire *w)
@@ -169,6 +170,11 @@ static void h_release(void *host, void *owner)
         omtp_wire_unref(owner);
 }
 
+static void h_presence_changed(void *host, const char *userId)
+{
+    omtp_dom_presence_remote_changed(host, userId); /* watchers here (domain/presence.h) */
+}
+
 /* -------------------------------------------------------------- hooks */
 
 /* A closing connection (which was online) leaves the cluster presence. */
@@ -194,6 +200,7 @@ int omtp_server_cluster_start(omtp_server *s, int port, char *why, size_t whylen
                 .kick = h_kick,
                 .resync = h_resync,
                 .group_changed = h_group_changed,
+                .presence_changed = h_presence_changed,
                 .monitors_each = h_monitors_each,
                 .monitor_deliver = h_monitor_deliver,
                 .hold = h_hold,

@@ -49,6 +49,11 @@ static const struct {
     {PT_USERATTRIBUTE_SET, handle_user_attr_set, 0},
     {PT_USERATTRIBUTE_GET, handle_user_attr_get, OMTP_DISPATCH_EMPTY_OK},
     {PT_SESSIONATTRIBUTE_SET, handle_session_attr_set, 0},
+    /* extensions (spec/omtp-ext.tars; docs/protocol.md, Extensions) */
+    {PT_PRESENCE_SUB, handle_presence_sub, OMTP_DISPATCH_EMPTY_OK}, /* empty list = none */
+    {PT_TYPING, handle_typing, 0},
+    {PT_MSG_REACTION, handle_msg_reaction, 0},
+    {PT_MSG_READERS, handle_msg_readers, 0},
 };
 
 int omtp_handlers_register(omtp_server *s, char *why, size_t whylen)

@@ -59,6 +59,14 @@ void handle_user_attr_set(omtp_req *req);
 void handle_user_attr_get(omtp_req *req);
 void handle_session_attr_set(omtp_req *req);
 
+/* ext.c: extensions (spec/omtp-ext.tars): presence, typing, read receipts */
+void handle_presence_sub(omtp_req *req);
+void handle_typing(omtp_req *req);
+void handle_msg_readers(omtp_req *req);
+
+/* reaction.c: extensions (spec omtp-ext.tars) */
+void handle_msg_reaction(omtp_req *req);
+
 /* handlers.c: fills s's dispatch table with the handlers above (a server
  * part's start, OMTP_START_CONFIG; src/omtpd/wiring.c). Returns 0 or
  * OMTP_E* with `why` filled. */

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "cluster_hooks.h"
+#include "domain/reaction.h"
 #include "handlers.h"
 #include "monitor.h"
 #include "sync.h"
@@ -367,6 +368,11 @@ static int mon_sync_work(omtp_db *db, void *arg)
         int rc = mon_sync_one(db, j->user, j->sids[i], dst);
         if (rc != 0)
             return rc;
+        /* extensions: the last message's reactions */
+        if (dst->hasLast && (rc = omtp_reactions_attach(db, &dst->last, 1)) != 0) {
+            hot_rec_clear(dst);
+            return rc;
+        }
         if (dst->hasLast)
             omtp_msg_rec_shrink(&dst->last, j->budget);
         size_t b = omtp_hot_rec_bound(dst);

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "domain/msg.h"
+#include "domain/reaction.h"
 #include "handlers.h"
 #include "monitor.h"
 #include "sync.h"
@@ -115,6 +116,7 @@ int omtp_sync_hot_resp_build(omtp_hot_rec_list *recs, omtp_HotSessionResp *out)
         if (it->attribute.len == 0 && tars_str_set(&it->attribute, "{}") != 0)
             return OMTP_ENOMEM;
         it->readSeqId = r->readSeqId;
+        it->mentionSeqId = r->mentionSeqId;
         it->unreadCount = r->unreadCount < 0 ? 0 : r->unreadCount;
         if (r->hasLast) {
             it->lastMsgs.items = calloc(1, sizeof *it->lastMsgs.items);
@@ -152,6 +154,18 @@ static int hot_work(omtp_db *db, void *arg)
         int chunk = want < PULL_CHUNK ? want : PULL_CHUNK;
         omtp_hot_rec_list part = {0};
         int rc = omtp_db_hot_sessions(db, j->user, since, chunk, &part);
+        if (rc) {
+            omtp_hot_rec_list_free(&part);
+            return rc;
+        }
+        /* extensions: the last message's reactions, the newest unread mention */
+        for (uint32_t k = 0; k < part.n && rc == 0; k++) {
+            omtp_hot_rec *h = &part.items[k];
+            if (h->hasLast)
+                rc = omtp_reactions_attach(db, &h->last, 1);
+            if (rc == 0)
+                rc = omtp_db_mention_seq(db, j->user, h->sessionId.data, &h->mentionSeqId);
+        }
         if (rc) {
             omtp_hot_rec_list_free(&part);
             return rc;
@@ -255,6 +269,8 @@ static int hist_read(omtp_db *db, hist_job *j)
         int chunk = want < PULL_CHUNK ? want : PULL_CHUNK;
         omtp_msg_rec_list part = {0};
         int rc = omtp_db_msg_history(db, j->sid, at, chunk, &part);
+        if (rc == 0) /* extensions: each message's reactions */
+            rc = omtp_reactions_attach(db, part.items, part.n);
         if (rc) {
             omtp_msg_rec_list_free(&part);
             return rc;
@@ -387,6 +403,9 @@ static int hp_work(omtp_db *db, void *arg)
         omtp_hp_rec_list part = {0};
         int64_t last = 0;
         int rc = omtp_db_hp_list(db, j->user, after, chunk, &part, &last);
+        /* extensions: a queued chat message carries its reactions as of now */
+        for (uint32_t k = 0; rc == 0 && k < part.n; k++)
+            rc = omtp_reactions_attach_pack(db, &part.items[k].pack);
         if (rc) {
             omtp_hp_rec_list_free(&part);
             return rc;

@@ -12,6 +12,7 @@
 
 #include "cluster_hooks.h"
 #include "domain/attr.h"
+#include "domain/presence.h"
 #include "handlers.h"
 #include "hooks/webhook.h"
 
@@ -25,6 +26,19 @@ static void answered(void *arg, const omtp_dom_outcome *res, omtp_dom_attr_out *
 {
     (void)out;
     omtp_reply_code(arg, res->code, "%s", res->desc);
+}
+
+/* a stored "presence.lastSeen" about oneself: watchers see lastSeen 0 while
+ * it is "hidden" */
+static void hidden_answered(void *arg, const omtp_dom_outcome *res, omtp_dom_attr_out *out)
+{
+    omtp_req *req = arg;
+    const omtp_UserAttrSetReq *q = req->body;
+    if (!res->code)
+        omtp_dom_presence_hidden(req->conn->srv, req->conn->userId,
+                                 q->attribute.attrValue.data &&
+                                     !strcmp(q->attribute.attrValue.data, "hidden"));
+    answered(arg, res, out);
 }
 
 /* user-id order (the domain's); `next` = the first id not answered */
@@ -131,8 +145,10 @@ void handle_user_attr_set(omtp_req *req)
     omtp_conn *dc = req->conn;
     omtp_conn_ref(dc);
     bool device = omtp_webhook_device_attr(req);
-    if (device)
+    if (device) {
         omtp_server_cluster_device_changed(dc);
+        omtp_dom_presence_changed(dc->srv, dc->userId); /* background = away */
+    }
     omtp_conn_unref(dc);
     if (device)
         return;
@@ -142,6 +158,14 @@ void handle_user_attr_set(omtp_req *req)
         return;
     }
     omtp_dom_caller who = caller_of(req);
+    /* the hidden-last-seen attribute (domain/presence.h): about oneself */
+    const omtp_UserAttribute *a = &q->attribute;
+    if (a->attrName.data && !strcmp(a->attrName.data, OMTP_PRESENCE_ATTR) &&
+        tars_str_eq(&a->friendId, req->conn->userId) &&
+        (!a->userId.len || tars_str_eq(&a->userId, req->conn->userId))) {
+        omtp_dom_attr_set(req->conn->srv, &who, a, hidden_answered, req);
+        return;
+    }
     omtp_dom_attr_set(req->conn->srv, &who, &q->attribute, answered, req);
 }
 

@@ -5,6 +5,7 @@
  *   omtpd [--config FILE] [--listen HOST:PORT] [--data-dir DIR] ...
  *   omtpd user add|passwd|del|list|role|bulk|rename ...
  *   omtpd token issue USERID [--ttl SECONDS]
+ *   omtpd init [--data-dir DIR | --store URI]
  */
 #include "domain/token.h"
 #include "domain/user.h"
@@ -12,6 +13,7 @@
 #include "store/maint.h"
 #include "core/server.h"
 #include "omtp_version.h"
+#include "datadir_lock.h"
 #include "wiring.h"
 
 #include <errno.h>
@@ -37,7 +39,9 @@ static const char user_help[] =
     "                 values make logins cheap and the hashes weak (benchmarks only)\n"
     "\n"
     "User commands work on the data directory (or --store URI) whether the server runs\n"
-    "or not; they take --config, --data-dir and --store like the server. Except rename:\n"
+    "or not; they take --config, --data-dir and --store like the server. On a missing\n"
+    "store they say so (no empty database on a mistyped --data-dir); add and bulk\n"
+    "create it (and say so), like `omtpd init`. Except rename:\n"
     "it refuses to run while any omtpd uses the store (stop them first; it takes the\n"
     "store's server lock, and omtpd refuses to start while rename runs).\n"
     "\n"
@@ -61,10 +65,22 @@ static const char token_help[] =
     "(default 86400, at most 366 days; a negative ttl gives an already expired token).\n"
     "A client logs in with the token as its password until it expires. The secret is\n"
     "token_secret_hex, or the one generated once and kept in the store: give the same\n"
-    "--config / --data-dir / --store as the server.\n"
+    "--config / --data-dir / --store as the server. USERID must exist; on a missing\n"
+    "store it says so.\n"
     "\n"
     "Example:\n"
     "  omtpd token issue carol --ttl 3600 --data-dir ./var\n";
+
+static const char init_help[] =
+    "usage: omtpd init [--config FILE] [--data-dir DIR | --store URI]\n"
+    "\n"
+    "Creates an empty omtp store (the SQLite database DIR/omtp.db, or the tables in\n"
+    "PostgreSQL) and its login-token secret, as the server does on its first start.\n"
+    "Nothing happens when the store exists. Admin commands other than `user add` and\n"
+    "`user bulk` never create a store: on a missing one they say so.\n"
+    "\n"
+    "Example:\n"
+    "  omtpd init --data-dir /var/lib/omtp\n";
 
 static void usage(FILE *out)
 {
@@ -73,9 +89,18 @@ static void usage(FILE *out)
             "                                       SIGTERM stops it cleanly)\n"
             "       omtpd user add|passwd|del|list|role|bulk|rename ...   manage users\n"
             "       omtpd token issue USERID [--ttl SECONDS]        issue a login token\n"
+            "       omtpd init                             create an empty store (data "
+            "directory)\n"
             "\n"
             "`omtpd user --help` and `omtpd token --help` describe the admin commands; they\n"
-            "take --config, --data-dir and --store like the server.\n"
+            "take --config, --data-dir and --store like the server, and work beside a\n"
+            "running server. They do not create a store (except `user add` and `user bulk`,\n"
+            "which say so): the server, or `omtpd init`, does.\n"
+            "\n"
+            "One data directory, one server: a running omtpd locks its data directory\n"
+            "(DIR/omtpd.pid holds its pid); a second omtpd on it refuses to start.\n"
+            "SIGHUP re-reads the config file (settings that can change without a restart)\n"
+            "and reopens log_file; see docs/operations.md.\n"
             "\n"
             "Examples:\n"
             "  omtpd                                           SQLite in ./var, 127.0.0.1:9000\n"
@@ -83,6 +108,10 @@ static void usage(FILE *out)
             "  omtpd --listen 0.0.0.0:9000 --data-dir /srv/omtp --log-level debug\n"
             "  omtpd --req-rate 0                              no flood limit (benchmarks, load "
             "tests)\n"
+            "  omtpd --ws-listen 127.0.0.1:9001 --web-root web/dist\n"
+            "                                                  browsers: the web app at\n"
+            "                                                  http://127.0.0.1:9001/, its socket "
+            "at /ws\n"
             "  omtpd user add carol --password 's3cret'\n"
             "\n"
             "options:\n"
@@ -108,7 +137,14 @@ struct args {
 
 static int parse_args(struct args *a, int argc, char **argv, int first, bool admin)
 {
-    const char *help = !admin ? NULL : strcmp(argv[1], "user") == 0 ? user_help : token_help;
+    const char *help = !admin                         ? NULL
+                       : strcmp(argv[1], "user") == 0 ? user_help
+                       : strcmp(argv[1], "init") == 0 ? init_help
+                                                      : token_help;
+    const char *cmd = !admin              ? ""
+                      : help == user_help ? " user"
+                      : help == init_help ? " init"
+                                          : " token";
     char why[512];
     omtp_config_defaults(&a->cfg);
     /* the config file first, so the command line wins whatever the order */
@@ -136,8 +172,7 @@ static int parse_args(struct args *a, int argc, char **argv, int first, bool adm
         }
         if (strncmp(arg, "--", 2) != 0) {
             if (!admin || a->npos >= 8) {
-                fprintf(stderr, "omtpd: unexpected argument '%s' (see omtpd%s --help)\n", arg,
-                        admin ? (help == user_help ? " user" : " token") : "");
+                fprintf(stderr, "omtpd: unexpected argument '%s' (see omtpd%s --help)\n", arg, cmd);
                 return 2;
             }
             a->pos[a->npos++] = arg;
@@ -154,8 +189,7 @@ static int parse_args(struct args *a, int argc, char **argv, int first, bool adm
             val = eq + 1;
         } else {
             if (i + 1 >= argc) {
-                fprintf(stderr, "omtpd: --%s needs a value (see omtpd%s --help)\n", opt,
-                        admin ? (help == user_help ? " user" : " token") : "");
+                fprintf(stderr, "omtpd: --%s needs a value (see omtpd%s --help)\n", opt, cmd);
                 return 2;
             }
             val = argv[++i];
@@ -200,8 +234,29 @@ static int parse_args(struct args *a, int argc, char **argv, int first, bool adm
 
 /* ------------------------------------------------------------ admin */
 
-static omtp_db *admin_open(const omtp_config *cfg)
+/* Whether the store cfg names exists; if not, says so and what to do. */
+static bool admin_store_exists(const omtp_config *cfg)
 {
+    char where[4096];
+    if (omtpd_store_exists(cfg, where, sizeof(where)))
+        return true;
+    fprintf(stderr,
+            "omtpd: no omtp store in %s; start omtpd once or run omtpd init (same --config / "
+            "--data-dir / --store), or give the right --data-dir\n",
+            where);
+    return false;
+}
+
+/* Opens the store for an admin command. Only `user add`, `user bulk` and
+ * `init` (create) may make a new one; they say so on stderr. */
+static omtp_db *admin_open_mode(const omtp_config *cfg, bool create)
+{
+    char where[4096];
+    bool existed = omtpd_store_exists(cfg, where, sizeof(where));
+    if (!existed && !create) {
+        admin_store_exists(cfg);
+        return NULL;
+    }
     omtp_store_config sc = {.data_dir = cfg->data_dir,
                             .uri = cfg->store_uri[0] ? cfg->store_uri : NULL,
                             .synchronous = cfg->sync_level};
@@ -211,7 +266,14 @@ static omtp_db *admin_open(const omtp_config *cfg)
         fprintf(stderr, "omtpd: %s\n", why);
         return NULL;
     }
+    if (!existed)
+        fprintf(stderr, "omtpd: created a new omtp store in %s\n", where);
     return db;
+}
+
+static omtp_db *admin_open(const omtp_config *cfg)
+{
+    return admin_open_mode(cfg, false);
 }
 
 static int parse_role(const char *r)
@@ -255,7 +317,7 @@ static int user_bulk(struct args *a)
             prefix);
         return 2;
     }
-    omtp_db *db = admin_open(&a->cfg);
+    omtp_db *db = admin_open_mode(&a->cfg, true);
     if (!db)
         return 1;
     int rc = omtp_db_begin(db), added = 0, existed = 0;
@@ -472,7 +534,7 @@ static int user_cmd(struct args *a)
             return 2;
         }
     }
-    omtp_db *db = admin_open(&a->cfg);
+    omtp_db *db = admin_open_mode(&a->cfg, !strcmp(sub, "add"));
     if (!db)
         return 1;
     /* adapters of domain/user.h, run on the store opened here (no loop) */
@@ -537,6 +599,9 @@ static int token_cmd(struct args *a)
     }
     /* the domain call runs without a loop: a server struct with the config
      * and the secret, and the store opened here (domain/caller.h) */
+    /* the secret may live in the store: never make one here */
+    if (!admin_store_exists(&a->cfg))
+        return 1;
     omtp_server stub;
     memset(&stub, 0, sizeof(stub));
     stub.cfg = &a->cfg;
@@ -558,7 +623,64 @@ static int token_cmd(struct args *a)
     return t.exit;
 }
 
+/* `omtpd init`: creates the store (schema, token secret) the way the server
+ * would on its first start, and nothing else. Idempotent. */
+static int init_cmd(struct args *a)
+{
+    if (a->npos > 0) {
+        fprintf(stderr, "omtpd: init takes no arguments, only --config, --data-dir, --store "
+                        "(see omtpd --help)\n");
+        return 2;
+    }
+    char where[4096];
+    bool existed = omtpd_store_exists(&a->cfg, where, sizeof(where));
+    omtp_db *db = admin_open_mode(&a->cfg, true);
+    if (!db)
+        return 1;
+    omtp_db_close(db);
+    uint8_t secret[32];
+    char why[512];
+    int rc = omtp_auth_load_secret(&a->cfg, secret, why, sizeof(why));
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (rc) {
+        fprintf(stderr, "omtpd: init: %s\n", why);
+        return 1;
+    }
+    if (existed)
+        printf("the omtp store %s exists already (nothing to do)\n",
+               a->cfg.store_uri[0] ? "named by --store" : a->cfg.data_dir);
+    else
+        printf("omtp store ready (add users with `omtpd user add`, then start omtpd)\n");
+    return 0;
+}
+
 /* ------------------------------------------------------------ server */
+
+/* SIGHUP (core/reload.c): the settings as a fresh start would read them. */
+static int main_argc;
+static char **main_argv;
+
+static int reread_config(omtp_server *s, omtp_config *next, char *why, size_t whylen)
+{
+    (void)s;
+    /* the config file's errors, in words (file:line: what) */
+    for (int i = 1; i + 1 < main_argc; i++) {
+        if (strcmp(main_argv[i], "--config") != 0)
+            continue;
+        omtp_config probe;
+        omtp_config_defaults(&probe);
+        if (omtp_config_load(&probe, main_argv[i + 1], why, whylen))
+            return OMTP_EINVAL;
+    }
+    static struct args a; /* large; loop thread only */
+    memset(&a, 0, sizeof(a));
+    if (parse_args(&a, main_argc, main_argv, 1, false)) {
+        snprintf(why, whylen, "the command line does not parse any more (see stderr)");
+        return OMTP_EINVAL;
+    }
+    *next = a.cfg;
+    return 0;
+}
 
 static void raise_nofile(void)
 {
@@ -573,6 +695,13 @@ int main(int argc, char **argv)
 {
     struct args a;
     memset(&a, 0, sizeof(a));
+    if (argc > 1 && strcmp(argv[1], "init") == 0) {
+        int rc = parse_args(&a, argc, argv, 2, true);
+        if (rc)
+            return rc;
+        omtp_log_set_level(OMTP_LOG_WARN);
+        return init_cmd(&a);
+    }
     if (argc > 1 && (strcmp(argv[1], "user") == 0 || strcmp(argv[1], "token") == 0)) {
         int rc = parse_args(&a, argc, argv, 2, true);
         if (rc)
@@ -587,6 +716,16 @@ int main(int argc, char **argv)
     int rc = parse_args(&a, argc, argv, 1, false);
     if (rc)
         return rc;
+    main_argc = argc;
+    main_argv = argv;
+    omtp_log_set_format(a.cfg.log_format);
+    if (a.cfg.log_file[0]) {
+        char lwhy[600];
+        if (omtp_log_open_file(a.cfg.log_file, lwhy, sizeof(lwhy))) {
+            fprintf(stderr, "omtpd: %s\n", lwhy);
+            return 1;
+        }
+    }
     raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     /* A fixed mmap threshold: big blocks (scrypt's 16 MiB per login check)
@@ -598,9 +737,14 @@ int main(int argc, char **argv)
     LOG_INFO("omtpd %s starting (open files limit %llu)", OMTP_BUILD_VERSION,
              (unsigned long long)rl.rlim_cur);
 
+    char why[1000]; /* the log line holds ~1000 bytes (log.c); a store with bad ids lists them */
+    if (omtpd_datadir_lock(&a.cfg, why, sizeof(why))) {
+        LOG_ERROR("%s", why);
+        fprintf(stderr, "omtpd: %s\n", why);
+        return 1;
+    }
     uv_loop_t *loop = uv_default_loop();
     static omtp_server srv;
-    char why[1000]; /* the log line holds ~1000 bytes (log.c); a store with bad ids lists them */
     size_t nparts;
     const omtp_server_part *parts = omtpd_parts(&nparts);
     if (omtp_server_init(&srv, loop, &a.cfg, parts, nparts, why, sizeof(why))) {
@@ -609,6 +753,7 @@ int main(int argc, char **argv)
         omtp_server_free(&srv);
         return 1;
     }
+    srv.reread_config = reread_config; /* init zeroed srv */
     omtp_server_run(&srv);
     omtp_server_free(&srv);
     uv_loop_close(loop);

@@ -8,7 +8,8 @@
  *           are checked against, then the OMTP dispatch table;
  *   STORE   session monitors and webhooks (close observer, worker thread);
  *   BOUND   the cluster (announces this node's client port);
- *   LAST    the HTTP API, then the high-priority retention job.
+ *   LAST    presence (its close observer after the cluster's), the HTTP
+ *           API, then the high-priority retention job.
  * Stop: the cluster first (our devices leave the presence table before the
  * listeners close), the HTTP API once the listeners closed (1/5 of the
  * budget for its last answers), webhooks and retention before the store
@@ -24,6 +25,8 @@
 
 #include "domain/group_state.h"
 #include "domain/hp_retention.h"
+#include "domain/presence.h"
+#include "domain/typing.h"
 #include "hooks/webhook.h"
 #include "http/http.h"
 #include "omtp/auth.h"
@@ -122,6 +125,26 @@ static void retention_stop(omtp_server *s, uint64_t budget_ms)
     omtp_hp_retention_stop(s); /* a chunk in flight completes as the store drains */
 }
 
+static int presence_start(omtp_server *s, char *why, size_t whylen)
+{
+    int rc = omtp_dom_presence_start(s); /* close observer, notice timer */
+    if (rc)
+        snprintf(why, whylen, "cannot start presence: %s", omtp_strerror(rc));
+    return rc;
+}
+
+static void presence_stop(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_dom_presence_stop(s);
+}
+
+static void presence_free(omtp_server *s)
+{
+    omtp_dom_presence_free(s);
+    omtp_dom_typing_free(s);
+}
+
 static void groups_stop(omtp_server *s, uint64_t budget_ms)
 {
     (void)budget_ms;
@@ -132,12 +155,21 @@ static const omtp_server_part parts[] = {
     {.name = "login tokens", .start_at = OMTP_START_CONFIG, .start = auth_start},
     {.name = "OMTP handlers", .start_at = OMTP_START_CONFIG, .start = omtp_handlers_register},
     {.name = "session monitors", .start_at = OMTP_START_STORE, .start = monitor_start},
+    /* after the cluster: its close observer (the presence entry leaves
+     * Redis) runs before ours (other nodes are told) */
+    {.name = "presence",
+     .start_at = OMTP_START_LAST,
+     .start = presence_start,
+     .stop_at = OMTP_STOP_BEFORE_STORE,
+     .stop = presence_stop,
+     .free = presence_free},
     {.name = "webhooks",
      .start_at = OMTP_START_STORE,
      .start = webhook_start,
      .stop_at = OMTP_STOP_BEFORE_STORE,
      .stop = webhook_stop,
-     .free = omtp_webhook_close},
+     .free = omtp_webhook_close,
+     .reload = omtp_webhook_reload},
     {.name = "cluster",
      .start_at = OMTP_START_BOUND,
      .start = cluster_start,
@@ -148,7 +180,8 @@ static const omtp_server_part parts[] = {
      .start = http_start,
      .stop_at = OMTP_STOP_UNLISTENED,
      .stop = http_stop,
-     .tick = omtp_http_tick},
+     .tick = omtp_http_tick,
+     .reload = omtp_http_reload},
     {.name = "high-priority retention",
      .start_at = OMTP_START_LAST,
      .start = retention_start,

@@ -167,6 +167,40 @@ err:
     return NULL;
 }
 
+/* map<string, vector<string>>: {"key": ["a", "b"]}, or [[key, [...]], ...]
+ * when a key is not valid UTF-8 (strings then as {"hex"}). */
+static json_t *strs_map_json(const tars_strs_map *m)
+{
+    bool as_pairs = false;
+    for (uint32_t k = 0; k < m->n && !as_pairs; k++) {
+        json_t *probe = json_stringn(m->keys[k].data, m->keys[k].len);
+        as_pairs = !probe || memchr(m->keys[k].data, 0, m->keys[k].len) != NULL;
+        json_decref(probe);
+    }
+    json_t *out = as_pairs ? json_array() : json_object();
+    for (uint32_t k = 0; out && k < m->n; k++) {
+        json_t *a = json_array();
+        for (uint32_t i = 0; a && i < m->vals[k].n; i++)
+            if (json_array_append_new(
+                    a, str_json(m->vals[k].items[i].data, m->vals[k].items[i].len))) {
+                json_decref(a);
+                a = NULL;
+            }
+        int bad = !a;
+        if (a && as_pairs) {
+            json_t *pair = json_pack("[oo]", str_json(m->keys[k].data, m->keys[k].len), a);
+            bad = !pair || json_array_append_new(out, pair);
+        } else if (a) {
+            bad = json_object_set_new(out, m->keys[k].data, a);
+        }
+        if (bad) {
+            json_decref(out);
+            out = NULL;
+        }
+    }
+    return out;
+}
+
 static json_t *field_json(const tars_field *f, const void *p, const omtp_json_opts *o)
 {
     switch (f->kind) {
@@ -248,6 +282,8 @@ static json_t *field_json(const tars_field *f, const void *p, const omtp_json_op
         }
         return a;
     }
+    case TK_MAP_STR_STRS:
+        return strs_map_json(p);
     }
     return NULL;
 }
@@ -505,6 +541,50 @@ static int json_map(jctx *c, const json_t *j, tars_str_map *m)
     return OMTP_OK;
 }
 
+/* {"key": ["a", ...]} or [[key, [...]], ...] into a map<string,
+ * vector<string>>. */
+static int json_strs_map(jctx *c, const json_t *j, tars_strs_map *m)
+{
+    static const tars_field strs = {"", 0, 0, TK_LIST_STR, false, 0, NULL};
+    bool obj = json_is_object(j);
+    if (!obj && !json_is_array(j))
+        return jfail(c, OMTP_EINVAL, "expected an object, got %s", jtype(j));
+    size_t n = obj ? json_object_size(j) : json_array_size(j);
+    if (n == 0)
+        return OMTP_OK;
+    m->keys = calloc(n, sizeof(tars_str));
+    m->vals = calloc(n, sizeof(tars_str_list));
+    if (!m->keys || !m->vals)
+        return jfail(c, OMTP_ENOMEM, "out of memory");
+    void *it = obj ? json_object_iter((json_t *)j) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *k, *v;
+        json_t *kobj = NULL;
+        if (obj) {
+            kobj = json_stringn(json_object_iter_key(it), json_object_iter_key_len(it));
+            k = kobj;
+            v = json_object_iter_value(it);
+            it = json_object_iter_next((json_t *)j, it);
+        } else {
+            const json_t *pair = json_array_get(j, i);
+            if (!json_is_array(pair) || json_array_size(pair) != 2)
+                return jfail(c, OMTP_EINVAL, "expected a [key, [values]] pair");
+            k = json_array_get(pair, 0);
+            v = json_array_get(pair, 1);
+        }
+        size_t old = path_push(c, "[%zu]", i);
+        m->n++;
+        int rc = k ? json_str(c, k, &m->keys[i]) : jfail(c, OMTP_ENOMEM, "out of memory");
+        json_decref(kobj);
+        if (rc == OMTP_OK)
+            rc = json_list(c, &strs, v, (tars_list *)(void *)&m->vals[i]);
+        if (rc)
+            return rc;
+        path_pop(c, old);
+    }
+    return OMTP_OK;
+}
+
 static int field_from_json(jctx *c, const tars_field *f, const json_t *j, void *p)
 {
     switch (f->kind) {
@@ -535,6 +615,8 @@ static int field_from_json(jctx *c, const tars_field *f, const json_t *j, void *
         return json_list(c, f, j, p);
     case TK_MAP_STR_STR:
         return json_map(c, j, p);
+    case TK_MAP_STR_STRS:
+        return json_strs_map(c, j, p);
     }
     return jfail(c, OMTP_EINVAL, "unsupported field kind");
 }

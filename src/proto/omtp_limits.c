@@ -29,8 +29,56 @@ const omtp_field_limit omtp_field_limits[] = {
     {"GroupChatSyncReq", "after", OMTP_LIMIT_CURSOR},
     {"GroupChatMemberGetReq", "after", OMTP_LIMIT_CURSOR},
     {"FriendSyncReq", "after", OMTP_LIMIT_CURSOR},
+    {"ReactionReq", "emoji", OMTP_LIMIT_EMOJI},
+    {"ReactionNotice", "emoji", OMTP_LIMIT_EMOJI},
     {NULL, NULL, 0},
 };
+
+const omtp_field_limit omtp_count_limits[] = {
+    {"MsgReq", "mentions", OMTP_LIMIT_MENTIONS},
+    {"MsgReq", "reactions", OMTP_LIMIT_REACTION_EMOJIS},
+    {NULL, NULL, 0},
+};
+
+static uint32_t count_limit_of(const char *strct, const char *field)
+{
+    for (const omtp_field_limit *l = omtp_count_limits; l->strct; l++)
+        if (strcmp(l->strct, strct) == 0 && strcmp(l->field, field) == 0)
+            return l->max;
+    return 0;
+}
+
+static int too_many(const tars_struct_desc *d, const tars_field *f, uint32_t n, char *why,
+                    size_t whylen)
+{
+    uint32_t max = count_limit_of(d->name, f->name);
+    if (!max || n <= max)
+        return 0;
+    snprintf(why, whylen, "%s.%s has %u entries; at most %u are allowed", d->name, f->name, n, max);
+    return OMTP_EINVAL;
+}
+
+/* map<string, vector<string>> of reactions: the entry count, each key's
+ * bytes and each list's length. */
+static int check_strs_map(const tars_struct_desc *d, const tars_field *f, const tars_strs_map *m,
+                          char *why, size_t whylen)
+{
+    if (too_many(d, f, m->n, why, whylen))
+        return OMTP_EINVAL;
+    for (uint32_t k = 0; k < m->n; k++) {
+        if (m->keys[k].len > OMTP_LIMIT_EMOJI) {
+            snprintf(why, whylen, "a key of %s.%s is %u bytes; at most %u are allowed", d->name,
+                     f->name, m->keys[k].len, OMTP_LIMIT_EMOJI);
+            return OMTP_EINVAL;
+        }
+        if (m->vals[k].n > OMTP_LIMIT_REACTORS) {
+            snprintf(why, whylen, "a list of %s.%s has %u entries; at most %u are allowed", d->name,
+                     f->name, m->vals[k].n, OMTP_LIMIT_REACTORS);
+            return OMTP_EINVAL;
+        }
+    }
+    return 0;
+}
 
 uint32_t omtp_field_limit_of(const char *strct, const char *field)
 {
@@ -53,6 +101,12 @@ int omtp_limits_check(const tars_struct_desc *d, const void *obj, char *why, siz
                          f->name, (size_t)s->len, max);
                 return OMTP_EINVAL;
             }
+        } else if (f->kind == TK_LIST_STR) {
+            if (too_many(d, f, ((const tars_str_list *)(const void *)p)->n, why, whylen))
+                return OMTP_EINVAL;
+        } else if (f->kind == TK_MAP_STR_STRS) {
+            if (check_strs_map(d, f, (const tars_strs_map *)(const void *)p, why, whylen))
+                return OMTP_EINVAL;
         } else if (f->kind == TK_STRUCT) {
             if (omtp_limits_check(f->sub, p, why, whylen))
                 return OMTP_EINVAL;

@@ -43,6 +43,13 @@
  * refused, so every hot-session item stays bounded */
 #define OMTP_LIMIT_SESSION_ATTRS_JSON 8192
 
+/* extensions (spec omtp-ext.tars; docs/protocol.md, Extensions) */
+#define OMTP_LIMIT_EMOJI 32 /* ReactionReq.emoji, a key of MsgReq.reactions (1..32 bytes) */
+/* counts, not bytes (omtp_count_limits): */
+#define OMTP_LIMIT_MENTIONS        50  /* MsgReq.mentions entries */
+#define OMTP_LIMIT_REACTION_EMOJIS 64  /* distinct emoji on one message (MsgReq.reactions keys) */
+#define OMTP_LIMIT_REACTORS        100 /* user ids listed per emoji (the oldest first) */
+
 typedef struct omtp_field_limit {
     const char *strct; /* struct name as in the schema, "MsgReq" */
     const char *field; /* field name, "pushInfo" */
@@ -52,12 +59,19 @@ typedef struct omtp_field_limit {
 /* The table, terminated by an entry with strct == NULL. */
 extern const omtp_field_limit omtp_field_limits[];
 
+/* The longest list / map of a field, in entries (MsgReq.mentions,
+ * MsgReq.reactions: its keys; each key's list is capped by
+ * OMTP_LIMIT_REACTORS and each key by OMTP_LIMIT_EMOJI bytes). Terminated
+ * by strct == NULL. */
+extern const omtp_field_limit omtp_count_limits[];
+
 /* The limit of Struct.field in bytes, or 0 when the table has none. */
 uint32_t omtp_field_limit_of(const char *strct, const char *field);
 
 /*
  * Checks every string of a decoded struct (nested structs and lists
- * included) against the table. Returns 0, or OMTP_EINVAL with `why` saying
+ * included) against the table, and the lists and maps of
+ * omtp_count_limits. Returns 0, or OMTP_EINVAL with `why` saying
  * "MsgReq.pushInfo is 5000 bytes; at most 4096 are allowed".
  */
 int omtp_limits_check(const tars_struct_desc *d, const void *obj, char *why, size_t whylen);

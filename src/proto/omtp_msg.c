@@ -22,7 +22,8 @@
     {#N, offsetof(omtp_##S, N), T, TK_STRUCT, R, 0, &omtp_##SUB##_desc},
 #define F_LIST(S, T, R, N, SUB)                                                                    \
     {#N, offsetof(omtp_##S, N), T, TK_LIST_STRUCT, R, 0, &omtp_##SUB##_desc},
-#define F_STRS(S, T, R, N) {#N, offsetof(omtp_##S, N), T, TK_LIST_STR, R, 0, NULL},
+#define F_STRS(S, T, R, N)    {#N, offsetof(omtp_##S, N), T, TK_LIST_STR, R, 0, NULL},
+#define F_MAPSTRS(S, T, R, N) {#N, offsetof(omtp_##S, N), T, TK_MAP_STR_STRS, R, 0, NULL},
 #include "omtp_schema.def"
 #undef S_BEGIN
 #undef S_END
@@ -32,6 +33,7 @@
 #undef F_STRUCT
 #undef F_LIST
 #undef F_STRS
+#undef F_MAPSTRS
 
 #define S_BEGIN(N) &omtp_##N##_desc,
 #define S_END(N)
@@ -41,6 +43,7 @@
 #define F_STRUCT(S, T, R, N, SUB)
 #define F_LIST(S, T, R, N, SUB)
 #define F_STRS(S, T, R, N)
+#define F_MAPSTRS(S, T, R, N)
 const tars_struct_desc *const omtp_all_descs[] = {
 #include "omtp_schema.def"
 };

@@ -10,7 +10,8 @@
  *
  * Field types: short -> int16_t, int -> int32_t, long -> int64_t,
  * string -> tars_str, vector<byte> -> tars_bytes, vector<string> ->
- * tars_str_list, nested struct -> by value, vector<Struct> -> omtp_Struct_list.
+ * tars_str_list, map<string, vector<string>> -> tars_strs_map, nested struct -> by value,
+ * vector<Struct> -> omtp_Struct_list.
  *
  * Life cycle: omtp_msg_init(&omtp_Name_desc, &v) before use (or tars_decode),
  * omtp_msg_free(...) after. A struct owns all memory it points to.
@@ -36,6 +37,7 @@
 #define F_STRUCT(S, T, R, N, SUB)
 #define F_LIST(S, T, R, N, SUB)
 #define F_STRS(S, T, R, N)
+#define F_MAPSTRS(S, T, R, N)
 #include "omtp_schema.def"
 #undef S_BEGIN
 #undef S_END
@@ -45,6 +47,7 @@
 #undef F_STRUCT
 #undef F_LIST
 #undef F_STRS
+#undef F_MAPSTRS
 
 /* the struct bodies */
 #define S_BEGIN(N) struct omtp_##N {
@@ -57,6 +60,7 @@
 #define F_STRUCT(S, T, R, N, SUB) omtp_##SUB N;
 #define F_LIST(S, T, R, N, SUB)   omtp_##SUB##_list N;
 #define F_STRS(S, T, R, N)        tars_str_list N;
+#define F_MAPSTRS(S, T, R, N)     tars_strs_map N;
 #include "omtp_schema.def"
 #undef S_BEGIN
 #undef S_END
@@ -66,6 +70,7 @@
 #undef F_STRUCT
 #undef F_LIST
 #undef F_STRS
+#undef F_MAPSTRS
 
 /* Every descriptor, for tools that walk the whole schema (tests, JSON). */
 extern const tars_struct_desc *const omtp_all_descs[];

@@ -142,6 +142,8 @@ int omtp_packet_decode(const uint8_t *frame, size_t len, const omtp_decode_opts 
     bool known;
     bool ack = (p->header.flags & OMTP_F_ACK) != 0;
     p->desc = omtp_payload_desc(p->header.type, ack, &known);
+    if (opts->from_server && !ack)
+        p->desc = omtp_push_desc(p->header.type, p->desc);
     if (opts->skip_body) {
         p->payload_len = pll;
         if (have_pack)

@@ -49,6 +49,10 @@ typedef struct omtp_decode_opts {
     size_t max_payload;         /* decompression cap; 0 = OMTP_DEFAULT_MAX_FRAME */
     bool skip_body;             /* decode header only, leave payload bytes unparsed */
     tars_arena *arena;          /* NULL: the packet owns its data; else it lives here */
+    /* a client decoding what the server sent: a push whose struct differs
+     * from the request of the same type (PT_TYPING: TypingNotice,
+     * PT_MSG_REACTION: ReactionNotice) decodes as the push (omtp_push_desc) */
+    bool from_server;
 } omtp_decode_opts;
 
 /*

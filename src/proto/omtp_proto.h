@@ -51,6 +51,12 @@ enum omtp_pack_type {
     PT_USERATTRIBUTE_SET = 56,
     PT_USERATTRIBUTE_GET = 57,
     PT_SESSIONATTRIBUTE_SET = 58,
+    /* extensions (spec/omtp-ext.tars; docs/protocol.md, Extensions chapter) */
+    PT_PRESENCE_SUB = 100, /* PresenceSubReq -> PresenceSubResp */
+    PT_PRESENCE = 101,     /* server push: PresenceNotice */
+    PT_TYPING = 102,       /* TypingReq (no reply unless refused); push: TypingNotice */
+    PT_MSG_REACTION = 103, /* ReactionReq -> CommonErrorCode; push ReactionNotice */
+    PT_MSG_READERS = 105,  /* MsgReadersReq -> MsgReadersResp */
 };
 /* Packet types are below OMTP_PT_MAX: tables indexed by type (the server's
  * dispatch table, its per-type counters) have this many slots. The document's
@@ -163,5 +169,9 @@ bool omtp_pack_type_known(int type);
  * table says UserAttribute and receivers treat an empty payload as "all".
  */
 const tars_struct_desc *omtp_payload_desc(int type, bool ack, bool *known);
+/* The struct of a server push of `type` (ACK 0 from the server) when it
+ * differs from the request's (PT_TYPING: TypingNotice, PT_MSG_REACTION:
+ * ReactionNotice), else `req`. */
+const tars_struct_desc *omtp_push_desc(int type, const tars_struct_desc *req);
 
 #endif

@@ -52,6 +52,11 @@ static const struct type_row types[] = {
     {PT_USERATTRIBUTE_SET, "PT_USERATTRIBUTE_SET", D(UserAttrSetReq), D(CommonErrorCode)},
     {PT_USERATTRIBUTE_GET, "PT_USERATTRIBUTE_GET", D(UserAttribute), D(UserAttrGetResp)},
     {PT_SESSIONATTRIBUTE_SET, "PT_SESSIONATTRIBUTE_SET", D(SessionAttrSetReq), D(CommonErrorCode)},
+    {PT_PRESENCE_SUB, "PT_PRESENCE_SUB", D(PresenceSubReq), D(PresenceSubResp)},
+    {PT_PRESENCE, "PT_PRESENCE", D(PresenceNotice), NULL},
+    {PT_TYPING, "PT_TYPING", D(TypingReq), D(CommonErrorCode)},
+    {PT_MSG_READERS, "PT_MSG_READERS", D(MsgReadersReq), D(MsgReadersResp)},
+    {PT_MSG_REACTION, "PT_MSG_REACTION", D(ReactionReq), D(CommonErrorCode)},
 };
 #undef D
 #define NTYPES (sizeof(types) / sizeof(types[0]))
@@ -95,6 +100,15 @@ const tars_struct_desc *omtp_payload_desc(int type, bool ack, bool *known)
     if (!t)
         return NULL;
     return ack ? t->ack : t->req;
+}
+
+const tars_struct_desc *omtp_push_desc(int type, const tars_struct_desc *req)
+{
+    if (type == PT_TYPING)
+        return &omtp_TypingNotice_desc;
+    if (type == PT_MSG_REACTION)
+        return &omtp_ReactionNotice_desc;
+    return req;
 }
 
 const char *omtp_error_code_name(int code)

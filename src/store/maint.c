@@ -248,6 +248,11 @@ static int renumber(ren *r, const char *s, const char *t, const seqs *v)
                "UPDATE messages SET session_id = ?1, seq = CAST(?2 AS INTEGER) "
                "WHERE session_id = ?3 AND seq = CAST(?4 AS INTEGER)",
                4, pm);
+        if (rc == 0)
+            rc = q(r->db,
+                   "UPDATE reactions SET session_id = ?1, seq = CAST(?2 AS INTEGER) "
+                   "WHERE session_id = ?3 AND seq = CAST(?4 AS INTEGER)",
+                   4, pm);
     }
     return rc;
 }
@@ -444,7 +449,8 @@ static int move_session(ren *r, const char *s)
             !(rc = q(r->db, "UPDATE messages SET session_id = ?1 WHERE session_id = ?2", 2, pm)) &&
             !(rc = q(r->db, "UPDATE members SET session_id = ?1 WHERE session_id = ?2", 2, pm)) &&
             !(rc = q(r->db, "UPDATE session_attrs SET session_id = ?1 WHERE session_id = ?2", 2,
-                     pm)))
+                     pm)) &&
+            !(rc = q(r->db, "UPDATE reactions SET session_id = ?1 WHERE session_id = ?2", 2, pm)))
             rc = reparty(r, first);
         r->moved_sessions++;
         goto out;
@@ -545,6 +551,7 @@ int omtp_store_user_rename(omtp_db *db, const char *from, const char *to, char *
         "UPDATE friends SET friend_id = ?2 WHERE friend_id = ?1",
         "UPDATE user_attrs SET user_id = ?2 WHERE user_id = ?1",
         "UPDATE user_attrs SET friend_id = ?2 WHERE friend_id = ?1",
+        "UPDATE reactions SET user_id = ?2 WHERE user_id = ?1",
     };
     for (size_t i = 0; rc == 0 && i < sizeof renames / sizeof *renames; i++)
         rc = q(db, renames[i], 2, p2);

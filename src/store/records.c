@@ -134,3 +134,61 @@ void omtp_msg_parties(const omtp_msg_rec *m, tars_str *a, tars_str *b)
     *a = m->type == PT_MSG_GROUP_CHAT ? none : *f;
     *b = m->type == PT_MSG_GROUP_CHAT ? none : *t;
 }
+
+void omtp_reaction_rec_list_free(omtp_reaction_rec_list *l)
+{
+    for (uint32_t i = 0; i < l->n; i++) {
+        tars_str_clear(&l->items[i].emoji);
+        tars_str_clear(&l->items[i].userId);
+    }
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+int omtp_mentions_join(const tars_str_list *ids, tars_str *out)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < ids->n; i++)
+        n += ids->items[i].len + 1;
+    tars_str_clear(out);
+    if (n == 0)
+        return 0;
+    char *b = malloc(n);
+    if (!b)
+        return OMTP_ENOMEM;
+    size_t at = 0;
+    for (uint32_t i = 0; i < ids->n; i++) {
+        if (at)
+            b[at++] = ' ';
+        memcpy(b + at, ids->items[i].data, ids->items[i].len);
+        at += ids->items[i].len;
+    }
+    int rc = tars_str_setn(out, b, at);
+    free(b);
+    return rc == 0 ? 0 : OMTP_ENOMEM;
+}
+
+int omtp_mentions_split(const char *text, size_t len, tars_str_list *l)
+{
+    omtp_str_list_free(l);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += text[i] == ' ';
+    if (len == 0)
+        return 0;
+    l->items = calloc(n + 1, sizeof(tars_str));
+    if (!l->items)
+        return OMTP_ENOMEM;
+    size_t start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && text[i] != ' ')
+            continue;
+        tars_str *e = &l->items[l->n++];
+        tars_str_clear(e);
+        if (i > start && tars_str_setn(e, text + start, i - start) != 0)
+            return OMTP_ENOMEM;
+        start = i + 1;
+    }
+    return 0;
+}

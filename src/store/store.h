@@ -88,6 +88,14 @@ typedef struct omtp_msg_rec {
 } omtp_msg_rec;
 typedef TARS_LIST_OF(omtp_msg_rec) omtp_msg_rec_list;
 
+/* One reaction (reactions_list): who put which emoji on message seq. */
+typedef struct omtp_reaction_rec {
+    int64_t seq;
+    tars_str emoji;
+    tars_str userId;
+} omtp_reaction_rec;
+typedef TARS_LIST_OF(omtp_reaction_rec) omtp_reaction_rec_list;
+
 typedef struct omtp_hot_rec {
     tars_str sessionId;
     int64_t readSeqId;
@@ -96,6 +104,9 @@ typedef struct omtp_hot_rec {
     omtp_msg_rec last;  /* the last visible (not deleted) message */
     tars_str attribute; /* JSON object of the user's session attributes, "{}" if none */
     int64_t changedUs;  /* the cursor value of this item */
+    /* newest unread message mentioning the user, 0 = none: not filled by
+     * hot_sessions (the mention_seq op reads it; HotSessionItem tag 5) */
+    int64_t mentionSeqId;
 } omtp_hot_rec;
 typedef TARS_LIST_OF(omtp_hot_rec) omtp_hot_rec_list;
 
@@ -115,6 +126,12 @@ int omtp_msg_rec_copy(omtp_msg_rec *dst, const omtp_msg_rec *src);
 void omtp_msg_rec_list_free(omtp_msg_rec_list *l);
 void omtp_hot_rec_list_free(omtp_hot_rec_list *l);
 void omtp_hp_rec_list_free(omtp_hp_rec_list *l);
+void omtp_reaction_rec_list_free(omtp_reaction_rec_list *l);
+/* MsgReq.mentions as stored in a message row: the ids joined by single
+ * spaces (ids never contain one). *out owns a new string. 0 or OMTP_ENOMEM. */
+int omtp_mentions_join(const tars_str_list *ids, tars_str *out);
+/* The stored text back into l (freed first); empty text = no mentions. */
+int omtp_mentions_split(const char *text, size_t len, tars_str_list *l);
 /* The parties stored with m's session (its members by construction): the
  * two users of a single chat in byte order, the app and the user of a
  * business message, none ("", "") for a group chat. Views into m. */
@@ -180,6 +197,37 @@ typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
       (db, sessionId, seqId, command, content))                                                    \
     X(session_last_seq, (omtp_db * db, const char *sessionId, int64_t *lastSeq),                   \
       (db, sessionId, lastSeq))                                                                    \
+    /* ---- extensions (docs/protocol.md, Extensions; docs/storage.md) */                          \
+    /* stores MsgReq.replyTo and .mentions of a message msg_append wrote (0 / empty = none);       \
+     * OMTP_ENOTFOUND for an unknown message */                                                    \
+    X(msg_refs_set,                                                                                \
+      (omtp_db * db, const char *sessionId, int64_t seqId, int64_t replyTo,                        \
+       const tars_str_list *mentions),                                                             \
+      (db, sessionId, seqId, replyTo, mentions))                                                   \
+    /* the mentioned users' membership rows of the session remember seqId as their newest          \
+     * mention (users NULL: every member but exceptId, i.e. "@all") */                             \
+    X(mention_mark,                                                                                \
+      (omtp_db * db, const char *sessionId, int64_t seqId, const tars_str_list *users,             \
+       const char *exceptId),                                                                      \
+      (db, sessionId, seqId, users, exceptId))                                                     \
+    /* the user's newest mention in the session above its read cursor, else 0 */                   \
+    X(mention_seq, (omtp_db * db, const char *userId, const char *sessionId, int64_t *seq),        \
+      (db, userId, sessionId, seq))                                                                \
+    /* adds userId's emoji to message seqId: OMTP_EEXIST if it is there already, OMTP_ETOOBIG      \
+     * when the message holds maxEmojis distinct emoji and this one is new */                      \
+    X(reaction_add,                                                                                \
+      (omtp_db * db, const char *sessionId, int64_t seqId, const char *userId, const char *emoji,  \
+       int maxEmojis),                                                                             \
+      (db, sessionId, seqId, userId, emoji, maxEmojis))                                            \
+    /* OMTP_ENOTFOUND if userId never added that emoji */                                          \
+    X(reaction_del,                                                                                \
+      (omtp_db * db, const char *sessionId, int64_t seqId, const char *userId, const char *emoji), \
+      (db, sessionId, seqId, userId, emoji))                                                       \
+    /* the reactions on messages minSeq..maxSeq of a session: by seq, then oldest first */         \
+    X(reactions_list,                                                                              \
+      (omtp_db * db, const char *sessionId, int64_t minSeq, int64_t maxSeq,                        \
+       omtp_reaction_rec_list *out),                                                               \
+      (db, sessionId, minSeq, maxSeq, out))                                                        \
     /* ---- membership rows, read cursors, hot sessions */                                         \
     X(session_member, (omtp_db * db, const char *userId, const char *sessionId, bool *member),     \
       (db, userId, sessionId, member))                                                             \
@@ -289,7 +337,24 @@ typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
     X(user_attr_get,                                                                               \
       (omtp_db * db, const char *userId, const char *friendId, const char *attrName,               \
        omtp_UserAttribute_list *out),                                                              \
-      (db, userId, friendId, attrName, out))
+      (db, userId, friendId, attrName, out))                                                       \
+    /* ---- presence and read receipts (domain/presence.h, domain/readers.h) */                    \
+    /* for each of ids: flags[i] |= OMTP_PRES_VISIBLE when userId may watch it (a friend, or a     \
+     * member of a session userId is in), OMTP_PRES_HIDDEN when it set the user attribute          \
+     * (itself, "presence.lastSeen") to "hidden"; flags has ids->n entries */                      \
+    X(presence_visible,                                                                            \
+      (omtp_db * db, const char *userId, const tars_str_list *ids, uint8_t *flags),                \
+      (db, userId, ids, flags))                                                                    \
+    /* the session's members in user-id order, but exceptId (NULL = none), split by their read     \
+     * cursor: read_seq >= seqId -> read, else unread */                                           \
+    X(session_readers,                                                                             \
+      (omtp_db * db, const char *sessionId, int64_t seqId, const char *exceptId,                   \
+       tars_str_list *read, tars_str_list *unread),                                                \
+      (db, sessionId, seqId, exceptId, read, unread))
+
+/* presence_visible flags */
+#define OMTP_PRES_VISIBLE 1u
+#define OMTP_PRES_HIDDEN  2u
 
 #define OMTP_DB_OP_PTR(name, params, args) int(*name) params;
 typedef struct omtp_db_ops {

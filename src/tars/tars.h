@@ -97,22 +97,32 @@ typedef struct tars_str_map {
     uint32_t n;
 } tars_str_map;
 
+/* map<string, vector<string>>: keys[i] -> vals[i] (a list of strings).
+ * Decoding refuses a map whose keys repeat (TARS_EINVAL): a value is never
+ * silently dropped. */
+typedef struct tars_strs_map {
+    tars_str *keys;
+    tars_str_list *vals;
+    uint32_t n;
+} tars_strs_map;
+
 /* What a field holds in C. */
 enum tars_kind {
-    TK_BOOL,        /* bool */
-    TK_I8,          /* int8_t  (byte) */
-    TK_I16,         /* int16_t (short) */
-    TK_I32,         /* int32_t (int, enum) */
-    TK_I64,         /* int64_t (long) */
-    TK_F32,         /* float */
-    TK_F64,         /* double */
-    TK_STR,         /* tars_str */
-    TK_BYTES,       /* tars_bytes (vector<byte>, SimpleList) */
-    TK_STRUCT,      /* nested struct, by value; `sub` describes it */
-    TK_LIST_STR,    /* tars_str_list */
-    TK_LIST_I64,    /* tars_i64_list */
-    TK_LIST_STRUCT, /* TARS_LIST_OF(sub's C type) */
-    TK_MAP_STR_STR, /* tars_str_map */
+    TK_BOOL,         /* bool */
+    TK_I8,           /* int8_t  (byte) */
+    TK_I16,          /* int16_t (short) */
+    TK_I32,          /* int32_t (int, enum) */
+    TK_I64,          /* int64_t (long) */
+    TK_F32,          /* float */
+    TK_F64,          /* double */
+    TK_STR,          /* tars_str */
+    TK_BYTES,        /* tars_bytes (vector<byte>, SimpleList) */
+    TK_STRUCT,       /* nested struct, by value; `sub` describes it */
+    TK_LIST_STR,     /* tars_str_list */
+    TK_LIST_I64,     /* tars_i64_list */
+    TK_LIST_STRUCT,  /* TARS_LIST_OF(sub's C type) */
+    TK_MAP_STR_STR,  /* tars_str_map */
+    TK_MAP_STR_STRS, /* tars_strs_map: map<string, vector<string>> */
 };
 
 struct tars_struct_desc;

@@ -376,6 +376,34 @@ void tars_init(const tars_struct_desc *d, void *obj)
     }
 }
 
+static void free_str_list(tars_str_list *l)
+{
+    for (uint32_t k = 0; k < l->n; k++)
+        tars_str_clear(&l->items[k]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+/* Copies a list of strings into dst (empty); TARS_OK or TARS_ENOMEM (dst
+ * then holds what was copied, for the caller to free). */
+static int copy_str_list(tars_str_list *dst, const tars_str_list *src)
+{
+    if (src->n == 0)
+        return TARS_OK;
+    dst->items = calloc(src->n, sizeof(tars_str));
+    if (!dst->items)
+        return TARS_ENOMEM;
+    for (uint32_t k = 0; k < src->n; k++) {
+        dst->items[k].data = (char *)empty_cstr;
+        dst->n = k + 1;
+        int rc = tars_str_setn(&dst->items[k], src->items[k].data, src->items[k].len);
+        if (rc)
+            return rc;
+    }
+    return TARS_OK;
+}
+
 /* Releases what the struct owns without re-initialising it (the caller
  * either re-initialises once at the top or frees the memory itself). */
 static void free_contents(const tars_struct_desc *d, void *obj)
@@ -413,6 +441,16 @@ static void free_contents(const tars_struct_desc *d, void *obj)
             for (uint32_t k = 0; k < m->n; k++) {
                 tars_str_clear(&m->keys[k]);
                 tars_str_clear(&m->vals[k]);
+            }
+            free(m->keys);
+            free(m->vals);
+            break;
+        }
+        case TK_MAP_STR_STRS: {
+            tars_strs_map *m = (tars_strs_map *)p;
+            for (uint32_t k = 0; k < m->n; k++) {
+                tars_str_clear(&m->keys[k]);
+                free_str_list(&m->vals[k]);
             }
             free(m->keys);
             free(m->vals);
@@ -506,6 +544,30 @@ int tars_copy(const tars_struct_desc *d, void *dst, const void *src)
             }
             break;
         }
+        case TK_MAP_STR_STRS: {
+            const tars_strs_map *s = (const tars_strs_map *)sp;
+            tars_strs_map *m = (tars_strs_map *)dp;
+            if (s->n == 0)
+                break;
+            m->keys = calloc(s->n, sizeof(tars_str));
+            m->vals = calloc(s->n, sizeof(tars_str_list));
+            if (!m->keys || !m->vals) {
+                free(m->keys);
+                free(m->vals);
+                m->keys = NULL;
+                m->vals = NULL;
+                rc = TARS_ENOMEM;
+                break;
+            }
+            for (uint32_t k = 0; k < s->n && rc == TARS_OK; k++) {
+                m->keys[k].data = (char *)empty_cstr;
+                m->n = k + 1;
+                rc = tars_str_setn(&m->keys[k], s->keys[k].data, s->keys[k].len);
+                if (rc == TARS_OK)
+                    rc = copy_str_list(&m->vals[k], &s->vals[k]);
+            }
+            break;
+        }
         default:
             memcpy(dp, sp,
                    f->kind == TK_I64 || f->kind == TK_F64 ? 8
@@ -596,6 +658,20 @@ int tars_encode(tars_buf *b, const tars_struct_desc *d, const void *obj, bool to
             for (uint32_t k = 0; k < m->n; k++) {
                 tars_put_string(b, 0, m->keys[k].data, m->keys[k].len);
                 tars_put_string(b, 1, m->vals[k].data, m->vals[k].len);
+            }
+            break;
+        }
+        case TK_MAP_STR_STRS: {
+            const tars_strs_map *m = (const tars_strs_map *)p;
+            tars_put_head(b, f->tag, TARS_MAP);
+            tars_put_int(b, 0, m->n);
+            for (uint32_t k = 0; k < m->n; k++) {
+                const tars_str_list *l = &m->vals[k];
+                tars_put_string(b, 0, m->keys[k].data, m->keys[k].len);
+                tars_put_head(b, 1, TARS_LIST);
+                tars_put_int(b, 0, l->n);
+                for (uint32_t j = 0; j < l->n; j++)
+                    tars_put_string(b, 0, l->items[j].data, l->items[j].len);
             }
             break;
         }
@@ -755,6 +831,97 @@ static int check_int_type(unsigned type, unsigned kind)
     if (type == TARS_ZERO || type <= max)
         return TARS_OK;
     return TARS_ETYPE;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    const tars_str *x = *(const tars_str *const *)a, *y = *(const tars_str *const *)b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->data, y->data, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* True when two of the n keys are equal: sorted pointers, O(n log n), so a
+ * hostile map of many small keys costs no quadratic time. -1: no memory. */
+static int keys_repeat(const tars_str *keys, uint32_t n)
+{
+    if (n < 2)
+        return 0;
+    const tars_str **v = malloc((size_t)n * sizeof(*v));
+    if (!v)
+        return -1;
+    for (uint32_t i = 0; i < n; i++)
+        v[i] = &keys[i];
+    qsort(v, n, sizeof(*v), cmp_key);
+    int dup = 0;
+    for (uint32_t i = 1; i < n && !dup; i++)
+        dup = cmp_key(&v[i - 1], &v[i]) == 0;
+    free(v);
+    return dup;
+}
+
+/* map<string, vector<string>> (its head consumed): entries of a string at
+ * tag 0 and a list of strings at tag 1. Grows one entry at a time like the
+ * other containers; refuses repeated keys. */
+static int decode_strs_map(tars_reader *r, const tars_struct_desc *d, const tars_field *f,
+                           tars_strs_map *m)
+{
+    int64_t n;
+    int rc;
+    if ((rc = read_len_field(r, &n)))
+        return fail(r, rc, d, f, -1, "bad map length");
+    for (int64_t i = 0; i < n; i++) {
+        unsigned tag, t;
+        size_t hl;
+        tars_list kl = {m->keys, m->n}, vl = {m->vals, m->n};
+        tars_str *k = list_grow(r, &kl, sizeof(tars_str));
+        if (k)
+            m->keys = kl.items;
+        tars_str_list *val = k ? list_grow(r, &vl, sizeof(tars_str_list)) : NULL;
+        if (val)
+            m->vals = vl.items;
+        if (!k || !val)
+            return fail(r, TARS_ENOMEM, d, f, -1, NULL);
+        k->data = (char *)empty_cstr;
+        m->n++;
+        if ((rc = peek(r, &tag, &t, &hl)))
+            return fail(r, rc, d, f, -1, "map shorter than its count");
+        if (tag != 0)
+            return fail(r, TARS_EINVAL, d, f, -1, "map entry tags must be 0 and 1");
+        r->off += hl;
+        if ((rc = read_string_value(r, t, k)))
+            return fail(r, rc, d, f, -1, "bad map key");
+        if ((rc = peek(r, &tag, &t, &hl)))
+            return fail(r, rc, d, f, -1, "map shorter than its count");
+        if (tag != 1)
+            return fail(r, TARS_EINVAL, d, f, -1, "map entry tags must be 0 and 1");
+        if (t != TARS_LIST)
+            return fail(r, TARS_ETYPE, d, f, -1, "map value is not a list");
+        r->off += hl;
+        int64_t ln;
+        if ((rc = read_len_field(r, &ln)))
+            return fail(r, rc, d, f, -1, "bad list length");
+        for (int64_t j = 0; j < ln; j++) {
+            if ((rc = peek(r, &tag, &t, &hl)))
+                return fail(r, rc, d, f, -1, "list shorter than its count");
+            if (tag != 0)
+                return fail(r, TARS_EINVAL, d, f, -1, "list element not at tag 0");
+            r->off += hl;
+            tars_str *e = list_grow(r, (tars_list *)(void *)val, sizeof(tars_str));
+            if (!e)
+                return fail(r, TARS_ENOMEM, d, f, -1, NULL);
+            e->data = (char *)empty_cstr;
+            val->n++;
+            if ((rc = read_string_value(r, t, e)))
+                return fail(r, rc, d, f, -1, "bad list element");
+        }
+    }
+    rc = keys_repeat(m->keys, m->n);
+    if (rc < 0)
+        return fail(r, TARS_ENOMEM, d, f, -1, NULL);
+    if (rc)
+        return fail(r, TARS_EINVAL, d, f, -1, "map key repeated");
+    return TARS_OK;
 }
 
 static int decode_value(tars_reader *r, const tars_struct_desc *d, const tars_field *f,
@@ -920,6 +1087,15 @@ static int decode_value(tars_reader *r, const tars_struct_desc *d, const tars_fi
         }
         return TARS_OK;
     }
+    case TK_MAP_STR_STRS:
+        if (type != TARS_MAP)
+            return fail(r, TARS_ETYPE, d, f, -1, "expected a map");
+        if (++r->depth > TARS_MAX_DEPTH)
+            return fail(r, TARS_EDEPTH, d, f, -1, NULL);
+        if ((rc = decode_strs_map(r, d, f, p)))
+            return rc;
+        r->depth--;
+        return TARS_OK;
     }
     return fail(r, TARS_EINVAL, d, f, -1, "unknown field kind");
 }

@@ -106,6 +106,38 @@ static dom_fixture *dom_start(const char *const *users)
     return f;
 }
 
+/* Runs fn(db, arg) as a store work item to completion (setup and
+ * inspection of what the domain stored). Returns its status; -1 when the
+ * store refused the work or it did not complete within dom_wait's bound. */
+typedef struct dom_db_job {
+    int (*fn)(omtp_db *db, void *arg);
+    void *arg;
+    bool done;
+    int status;
+} dom_db_job;
+
+static inline int dom_db_job_work(omtp_db *db, void *arg)
+{
+    dom_db_job *j = arg;
+    return j->fn(db, j->arg);
+}
+
+static inline void dom_db_job_done(void *arg, int status)
+{
+    dom_db_job *j = arg;
+    j->status = status;
+    j->done = true;
+}
+
+static inline int dom_on_db(dom_fixture *f, int (*fn)(omtp_db *, void *), void *arg)
+{
+    dom_db_job j = {.fn = fn, .arg = arg};
+    if (omtp_store_submit(f->srv.store, dom_db_job_work, dom_db_job_done, &j) != 0 ||
+        !dom_wait(f, &j.done))
+        return -1;
+    return j.status;
+}
+
 static void dom_stop(dom_fixture *f)
 {
     omtp_server_stop(&f->srv);

@@ -20,6 +20,8 @@ frames=(
     '{"header":{"type":14,"flags":576,"packId":"ze"},"payload":{"sessionId":"SC_a_b","from":"a","to":"b","content":"both"}}'
     '{"header":{"type":21,"flags":1,"packId":"h"},"payload":{"errorCode":{"code":0,"desc":""},"sessionId":"s","msgs":[{"header":{"type":14,"version":1,"flags":0,"packId":"m"},"payload":{"sessionId":"s","from":"a","to":"b","seqId":300}}]}}'
     '{"header":{"type":19,"flags":1,"packId":"hs"},"payload":{"code":0,"timestamp":1700000000000000,"sessions":[{"sessionId":"s","readSeqId":1,"unreadCount":2,"attribute":"{}"}]}}'
+    '{"header":{"type":14,"flags":0,"packId":"x"},"payload":{"sessionId":"GC_g","from":"a","to":"GC_g","content":"re","replyTo":3,"mentions":["b","@all"],"reactions":{"\ud83d\udc4d":["b","c"],"x":[]}}}'
+    '{"header":{"type":103,"flags":0,"packId":"r"},"payload":{"sessionId":"SC_a_b","seqId":3,"emoji":"\ud83d\udc4d","op":1}}'
     '{"header":{"type":40,"flags":1,"packId":"g"},"payload":{"errorCode":{"code":0,"desc":""},"timestamp":5,"groupchats":[{"groupId":"GC_1","name":"n","creatorId":"a"}],"delGroupChatIds":["GC_2"]}}'
 )
 i=0
@@ -76,6 +78,12 @@ done
 printf '\x0c%s' '{"sessionId":"s","from":{"hex":"ff00"},"to":"b","seqId":-9223372036854775808}' >corpus/json/seed_msgreq
 printf '\x00%s' '{"type":1,"version":1,"flags":0,"packId":"x"}' >corpus/json/seed_header
 printf '\x01%s' '{"header":{"type":14},"payload":"0601"}' >corpus/json/seed_hexpayload
+# log lines (fuzz_logline): level byte, then a message with key=value words,
+# invalid UTF-8, quotes, backslashes and control bytes
+mkdir -p corpus/logline
+printf '\x01conn 12 login alice dev=linux' >corpus/logline/seed1
+printf '\x01http request method=POST path=/v1/x status=200 caller=ops duration_ms=1.2 bad=\xff\xfe "q" \\ \x01' >corpus/logline/seed2
+printf '\x01x \xe0\x9e\x91 \xed\xa0\x80 \xf4\x90\x80\x80 \xc0\xaf end' >corpus/logline/seed3_illformed # overlong, surrogate, > U+10FFFF
 echo "corpus: $(find corpus -type f | wc -l) files"
 
 # the chat's terminal input (fuzz_tui_keys): keys, escape sequences, UTF-8

@@ -3,12 +3,16 @@
 # starting from the checked-in seeds (tests/fuzz/corpus/<target>/) plus what
 # earlier runs found (tests/fuzz/corpus-work/<target>/, not checked in).
 # Fails on any crash, leak, sanitizer report or timeout; the reproducer is
-# left in tests/fuzz/corpus-work/ (crash-*). Usage: tests/fuzz/run.sh BUILD_DIR
+# left in tests/fuzz/corpus-work/ (crash-*). Then the TypeScript SDK's
+# decoders (sdk/js/scripts/fuzz.mjs) for as long, from the same seeds.
+# Usage: tests/fuzz/run.sh BUILD_DIR
 set -euo pipefail
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 SECS=${OMTP_FUZZ_SECONDS:-20}
 HERE=$(cd "$(dirname "$0")" && pwd)
-TARGETS=(frame payload transform json tui_keys)
+TARGETS=(frame payload transform json ws)
+TARGETS+=(logline) # util/log.h JSON records
+TARGETS+=(tui_keys) # the chat's terminal input (tools/omtp/tui_input.c)
 status=0
 summary=()
 for t in "${TARGETS[@]}"; do
@@ -39,5 +43,17 @@ for t in "${TARGETS[@]}"; do
         summary+=("$t: $runs executions, $cov")
     fi
 done
+# the TypeScript SDK's decoders (sdk/js/scripts/fuzz.mjs), same seeds and time
+echo "fuzz: js (sdk/js) for ${SECS}s"
+SDK="$HERE/../../sdk/js"
+if bash "$SDK/scripts/prepare.sh" >"$HERE/corpus-work/js.log" 2>&1 &&
+    node "$SDK/scripts/fuzz.mjs" --seconds "$SECS" >>"$HERE/corpus-work/js.log" 2>&1; then
+    summary+=("$(tail -1 "$HERE/corpus-work/js.log" | sed 's/^fuzz: //')")
+else
+    echo "fuzz: js FAILED; log $HERE/corpus-work/js.log" >&2
+    tail -20 "$HERE/corpus-work/js.log" >&2
+    status=1
+    summary+=("js: FAILED")
+fi
 printf 'fuzz: %s\n' "${summary[@]}"
 exit $status

@@ -10,7 +10,7 @@
 
 #include "h_http.h"
 
-static const int unknown[] = {9, 26, 100, 127, 200};
+static const int unknown[] = {9, 26, 106, 127, 200};
 #define NUNKNOWN (int)(sizeof(unknown) / sizeof(unknown[0]))
 
 /* How many lines of `text` start with `sample` followed by a space. */

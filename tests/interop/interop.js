@@ -32,8 +32,10 @@ const SEED = BigInt(process.env.INTEROP_SEED || Date.now());
 
 // ---------------------------------------------------------------- schema
 // The OMTP wire schema (docs/protocol.md): [tag, name, type, required, default].
-// Types: short int long string bytes, S:<Struct>, V:<Struct> (vector of
-// structs), VS (vector<string>).
+// Types: bool (C side: int 0/1) short int long string bytes, S:<Struct>,
+// V:<Struct> (vector of structs), VS (vector<string>), MVS (map<string,
+// vector<string>>: an array of [key, [values]] pairs in wire order; keys are
+// text, as JS map keys are).
 const SCHEMA = {
     OTIMHeader: [[0, 'type', 'short', 1], [1, 'version', 'short', 1], [2, 'flags', 'long', 1],
                  [3, 'packId', 'string', 1]],
@@ -47,7 +49,9 @@ const SCHEMA = {
     KickOutReq: [[0, 'deviceType', 'int', 1], [1, 'deviceId', 'string', 1]],
     MsgReq: [[0, 'sessionId', 'string', 1], [1, 'seqId', 'long', 0], [2, 'timestamp', 'long', 0],
              [3, 'from', 'string', 1], [4, 'to', 'string', 1], [5, 'pushInfo', 'string', 0],
-             [6, 'contentType', 'int', 0], [7, 'content', 'string', 0], [8, 'status', 'int', 0]],
+             [6, 'contentType', 'int', 0], [7, 'content', 'string', 0], [8, 'status', 'int', 0],
+             // extensions (spec omtp-ext.tars)
+             [9, 'replyTo', 'long', 0], [10, 'mentions', 'VS', 0], [11, 'reactions', 'MVS', 0]],
     MsgAck: [[0, 'code', 'int', 1], [1, 'sessionId', 'string', 1], [2, 'seqId', 'long', 1],
              [3, 'timestamp', 'long', 1], [4, 'desc', 'string', 0]],
     MsgControl: [[0, 'command', 'int', 1], [1, 'sessionId', 'string', 1],
@@ -56,7 +60,7 @@ const SCHEMA = {
     HotSessionReq: [[0, 'timestamp', 'long', 1]],
     HotSessionItem: [[0, 'sessionId', 'string', 1], [1, 'readSeqId', 'long', 1],
                      [2, 'unreadCount', 'int', 1], [3, 'lastMsgs', 'V:OTIMPack', 0],
-                     [4, 'attribute', 'string', 0]],
+                     [4, 'attribute', 'string', 0], [5, 'mentionSeqId', 'long', 0]],
     HotSessionResp: [[0, 'code', 'int', 1], [1, 'timestamp', 'long', 1],
                      [2, 'sessions', 'V:HotSessionItem', 1]],
     MsgHighPrioritySyncReq: [[0, 'seqId', 'long', 1], [1, 'count', 'int', 1, 200]],
@@ -109,6 +113,22 @@ const SCHEMA = {
                       [1, 'attributes', 'V:UserAttribute', 1], [2, 'next', 'string', 0]],
     SessionAttrSetReq: [[0, 'userId', 'string', 1], [1, 'sessionId', 'string', 1],
                         [2, 'attrName', 'string', 1], [3, 'attrValue', 'string', 1]],
+    // Extensions (spec/omtp-ext.tars; docs/protocol.md, Extensions chapter):
+    // presence, typing, group read receipts; reactions
+    PresenceSubReq: [[0, 'userIds', 'VS', 1]],
+    PresenceInfo: [[0, 'userId', 'string', 1], [1, 'online', 'bool', 1],
+                   [2, 'lastSeen', 'long', 0], [3, 'devices', 'int', 0]],
+    PresenceSubResp: [[0, 'errorCode', 'S:CommonErrorCode', 1], [1, 'users', 'V:PresenceInfo', 1]],
+    PresenceNotice: [[0, 'users', 'V:PresenceInfo', 1]],
+    TypingReq: [[0, 'sessionId', 'string', 1], [1, 'state', 'int', 1]],
+    TypingNotice: [[0, 'sessionId', 'string', 1], [1, 'userId', 'string', 1], [2, 'state', 'int', 1]],
+    MsgReadersReq: [[0, 'sessionId', 'string', 1], [1, 'seqId', 'long', 1]],
+    MsgReadersResp: [[0, 'errorCode', 'S:CommonErrorCode', 1], [1, 'readers', 'VS', 1],
+                     [2, 'unread', 'VS', 1]],
+    ReactionReq: [[0, 'sessionId', 'string', 1], [1, 'seqId', 'long', 1], [2, 'emoji', 'string', 1],
+                  [3, 'op', 'int', 1]],
+    ReactionNotice: [[0, 'sessionId', 'string', 1], [1, 'seqId', 'long', 1],
+                     [2, 'userId', 'string', 1], [3, 'emoji', 'string', 1], [4, 'op', 'int', 1]],
 };
 for (const name of Object.keys(SCHEMA))
     SCHEMA[name] = SCHEMA[name].map(([tag, fname, type, req, def]) =>
@@ -146,7 +166,8 @@ function cls(name) {
 
 function writeField(os, f, val, full) {
     const t = f.type;
-    if (t === 'short') os.writeInt16(f.tag, Number(val));
+    if (t === 'bool') os.writeBoolean(f.tag, val !== 0n);
+    else if (t === 'short') os.writeInt16(f.tag, Number(val));
     else if (t === 'int') os.writeInt32(f.tag, Number(val));
     else if (t === 'long') os.writeInt64(f.tag, val.toString(), true);
     else if (t === 'string') os.writeString(f.tag, val, true);
@@ -161,8 +182,18 @@ function writeField(os, f, val, full) {
         const l = Tars.List(Tars.String, 1);
         for (const e of val) l.push(e);
         os.writeList(f.tag, l);
+    } else if (t === 'MVS') {
+        const m = mvsType();
+        for (const [k, vals] of val) {
+            const l = Tars.List(Tars.String, 1);
+            for (const e of vals) l.push(e);
+            m.insert(k, l);
+        }
+        os.writeMap(f.tag, m);
     } else throw new Error('type ' + t);
 }
+
+const mvsType = () => Tars.Map(Tars.String, Tars.List(Tars.String, 1));
 
 function writeFields(os, name, v, full) {
     for (const f of SCHEMA[name]) {
@@ -176,7 +207,8 @@ function readFields(is, name) {
     const v = {};
     for (const f of SCHEMA[name]) {
         const t = f.type;
-        if (t === 'short') v[f.name] = BigInt(is.readInt16(f.tag, f.req, Number(f.def)));
+        if (t === 'bool') v[f.name] = is.readBoolean(f.tag, f.req, false) ? 1n : 0n;
+        else if (t === 'short') v[f.name] = BigInt(is.readInt16(f.tag, f.req, Number(f.def)));
         else if (t === 'int') v[f.name] = BigInt(is.readInt32(f.tag, f.req, Number(f.def)));
         else if (t === 'long') v[f.name] = BigInt(is.readInt64(f.tag, f.req, 0, true));
         else if (t === 'string') v[f.name] = is.readString(f.tag, f.req, Buffer.alloc(0), true);
@@ -187,6 +219,10 @@ function readFields(is, name) {
         else if (t.startsWith('V:'))
             v[f.name] = is.readList(f.tag, f.req, Tars.List(cls(t.slice(2)))).value;
         else if (t === 'VS') v[f.name] = is.readList(f.tag, f.req, Tars.List(Tars.String, 1)).value;
+        else if (t === 'MVS') {
+            const m = is.readMap(f.tag, f.req, mvsType());
+            v[f.name] = Object.keys(m.value).map((k) => [k, m.value[k].value]);
+        }
     }
     return v;
 }
@@ -212,7 +248,8 @@ function rnd() { // xorshift64*, returns a Number in [0, 1)
 const ri = (n) => Math.floor(rnd() * n);
 const pick = (a) => a[ri(a.length)];
 
-const WIDTH = { short: 16n, int: 32n, long: 64n };
+// bool: the C side holds it as an int (0/1); values are drawn in randValue
+const WIDTH = { bool: 8n, short: 16n, int: 32n, long: 64n };
 function randInt(type) {
     const w = WIDTH[type];
     const max = (1n << (w - 1n)) - 1n, min = -(1n << (w - 1n));
@@ -342,14 +379,31 @@ const DEEP = Symbol('deep');
 
 function randValue(f, depth, opt) {
     const t = f.type;
+    if (t === 'bool') return BigInt(ri(2));
     if (WIDTH[t]) return randInt(t);
     if (t === 'string') return randString();
     if (t === 'bytes') return randBytes();
     if (t.startsWith('S:')) return randStruct(t.slice(2), depth + 1, opt);
     const n = depth > 2 || rnd() < 0.25 ? 0 : ri(4);
+    if (t === 'MVS') return randMVS(n);
     const out = [];
     for (let i = 0; i < n; i++)
         out.push(t === 'VS' ? randString() : randStruct(t.slice(2), depth + 1, opt));
+    return out;
+}
+
+// map<string, vector<string>>: distinct text keys (never integer-like: JS
+// would reorder them), each with 0..3 random strings.
+const KEYS = ['👍', '🙂', '❤️', 'héllo', '你好', 'a', 'x y', 'q"uote\\', '🎉🎉', 'k-long-' + 'z'.repeat(40)];
+function randMVS(n) {
+    const keys = KEYS.slice();
+    const out = [];
+    for (let i = 0; i < n; i++) {
+        const k = keys.splice(ri(keys.length), 1)[0];
+        const vals = [];
+        for (let j = ri(4); j > 0; j--) vals.push(randString());
+        out.push([k, vals]);
+    }
     return out;
 }
 
@@ -370,6 +424,11 @@ function expectJSON(name, v) {
                                                        : x.toString('hex');
         else if (t.startsWith('S:')) o[f.name] = expectJSON(t.slice(2), x);
         else if (t === 'VS') o[f.name] = x.map(strJSON);
+        else if (t === 'MVS') {
+            const m = {};
+            for (const [k, vals] of x) m[k] = vals.map(strJSON);
+            o[f.name] = m;
+        }
         else o[f.name] = x.map((e) => expectJSON(t.slice(2), e));
     }
     return o;

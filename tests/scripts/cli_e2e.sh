@@ -4,58 +4,7 @@
 # groups (create/join/members/send/quit/dismiss), friends (add/list/del),
 # user get/set, refusals that say what went wrong and what to do, and
 # `omtp watch` printing a message that arrives while it runs.
-set -u
-B=${1:?build dir}
-OMTP=$B/omtp
-OMTPD=$B/omtpd
-fail=0
-tmp=$(mktemp -d)
-PID=
-WPID=
-cleanup() {
-  [ -n "$WPID" ] && kill "$WPID" 2>/dev/null
-  [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-export HOME=$tmp XDG_CONFIG_HOME=$tmp/xdg
-unset OMTP_USER OMTP_PASSWORD OMTP_DEVICE OMTP_CONFIG
-
-# t NAME EXPECTED_EXIT PATTERN USER COMMAND... : runs `omtp COMMAND --user USER
-# --password USER`, checks the exit code and that PATTERN (fixed string) is in
-# the output; the output is left in $out for further checks.
-out=
-t() {
-  local name=$1 want=$2 pat=$3 user=$4; shift 4
-  local rc
-  out=$("$OMTP" "$@" --user "$user" --password "$user" 2>&1); rc=$?
-  if [ "$rc" != "$want" ] || ! grep -qF -- "$pat" <<<"$out"; then
-    echo "FAIL $name: exit $rc (want $want), output:"; echo "$out" | head -20
-    echo "  (wanted to see: $pat)"
-    fail=1
-  else
-    echo "ok   $name"
-  fi
-}
-# no NAME PATTERN : the last output must NOT contain PATTERN
-no() {
-  if grep -qF -- "$2" <<<"$out"; then
-    echo "FAIL $1: output contains '$2':"; echo "$out" | head -20; fail=1
-  else
-    echo "ok   $1"
-  fi
-}
-
-for u in alice bob carol; do
-  "$OMTPD" user add "$u" --password "$u" --data-dir "$tmp/data" >/dev/null 2>>"$tmp/omtpd.log" ||
-    { echo "cannot create user $u"; cat "$tmp/omtpd.log"; exit 1; }
-done
-"$OMTPD" --listen 127.0.0.1:0 --port-file "$tmp/port" --data-dir "$tmp/data" \
-  --log-level warn --revoke-limit-s 0 2>>"$tmp/omtpd.log" &
-PID=$!
-for _ in $(seq 1 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
-[ -s "$tmp/port" ] || { echo "omtpd did not start"; cat "$tmp/omtpd.log"; exit 1; }
-export OMTP_SERVER=127.0.0.1:$(cat "$tmp/port")
+source "$(dirname "$0")/lib/cli_common.sh"
 
 # ---- login --------------------------------------------------------------
 t login 0 "logged in to $OMTP_SERVER as alice" alice login

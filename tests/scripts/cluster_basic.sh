@@ -3,7 +3,8 @@
 # directions, the sender's other device, read cursors), cross-node kickout
 # (same user + device type logging in on the other node; a client's own
 # PT_KICKOUT of its device on the other node), and two nodes writing one
-# session at once (acked seqIds exactly 1..2N, history agrees).
+# session at once (acked seqIds exactly 1..2N, history agrees), and a
+# reaction made on one node reaching the sender on the other (issue #19).
 BUILD=${1:?usage: cluster_basic.sh BUILD_DIR}
 source "$(dirname "$0")/lib/cluster_common.sh"
 
@@ -12,10 +13,12 @@ cl_start_node B
 cl_users chat 2
 cl_users kick 1
 cl_users race 2
+cl_users react 2
 rc=0
 cl_drv chat chat "$NODE_A" "$NODE_B"; cl_rc $?
 cl_drv kick kick "$NODE_A" "$NODE_B"; cl_rc $?
 cl_drv race race 200 "$NODE_A" "$NODE_B"; cl_rc $?
+cl_drv react react "$NODE_A" "$NODE_B"; cl_rc $?
 # /metrics shows the cluster: both nodes up, pushes published by one node
 # and received by the other
 for n in A B; do

@@ -16,5 +16,5 @@ trap 'rm -rf "$tmp"' EXIT
 sed -n 's/^#\([a-z_]* =.*\)$/\1/p' "$SAMPLE" > "$tmp/all.conf"
 echo "data_dir = $tmp/data" >> "$tmp/all.conf"
 mkdir -p "$tmp/data"
-"$BUILD/omtpd" user list --config "$tmp/all.conf" || { echo "the uncommented sample does not load"; fail=1; }
+"$BUILD/omtpd" init --config "$tmp/all.conf" >/dev/null && "$BUILD/omtpd" user list --config "$tmp/all.conf" || { echo "the uncommented sample does not load"; fail=1; }
 exit $fail

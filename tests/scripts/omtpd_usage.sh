@@ -31,6 +31,7 @@ t user-add-underscore 2 "'y_z' is not a valid user id" "$D" user add y_z --passw
   --data-dir "$tmp/ids"
 t user-rename-usage 2 "usage: omtpd user rename OLD NEW" "$D" user rename onlyone
 t user-rename-bad-new 2 "'a_b' is not a valid user id" "$D" user rename old a_b --data-dir "$tmp/ids"
+"$D" init --data-dir "$tmp/ids" >/dev/null
 t user-rename-unknown 2 "no user or app nobody" "$D" user rename nobody somebody \
   --data-dir "$tmp/ids"
 t token-underscore 2 "'y_z' is not a valid user id" "$D" token issue y_z --data-dir "$tmp/ids"

@@ -76,6 +76,25 @@ void sample_fill(const tars_struct_desc *d, void *obj, const sample_ops *ops, in
             }
             break;
         }
+        case TK_MAP_STR_STRS: {
+            tars_strs_map *m = (tars_strs_map *)(void *)p;
+            uint32_t n = ops->count(ops->ctx, f, depth);
+            if (!n)
+                break;
+            m->keys = calloc(n, sizeof(tars_str));
+            m->vals = calloc(n, sizeof(tars_str_list));
+            for (uint32_t k = 0; k < n; k++) {
+                ops->value(ops->ctx, f, TK_STR, &m->keys[k]);
+                uint32_t nv = ops->count(ops->ctx, f, depth + 1);
+                m->vals[k].items = nv ? calloc(nv, sizeof(tars_str)) : NULL;
+                for (uint32_t v = 0; v < nv; v++) {
+                    ops->value(ops->ctx, f, TK_STR, &m->vals[k].items[v]);
+                    m->vals[k].n = v + 1;
+                }
+                m->n = k + 1;
+            }
+            break;
+        }
         default:
             ops->value(ops->ctx, f, f->kind, p);
             break;

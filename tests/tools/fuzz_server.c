@@ -177,9 +177,11 @@ static void fill(const tars_struct_desc *d, void *obj, int depth)
     sample_fill(d, obj, &ops, depth);
 }
 
-static const int types[] = {10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,    21, 22, 23,
-                            24, 25, 40, 41, 42, 43, 44, 45, 46, 47, 51,    52, 53, 54,
-                            55, 56, 57, 58, 0,  9,  26, 39, 48, 59, 32767, -1};
+static const int types[] = {10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 40, 41,
+                            42, 43, 44, 45, 46, 47, 51, 52, 53, 54, 55, 56, 57, 58, 0, 9, 26, 39,
+                            48, 59, 32767, -1,
+                            /* extensions (omtp-ext.tars): presence, typing, readers; 106 unknown */
+                            100, 101, 102, 105, 106};
 #define NTYPES (int)(sizeof(types) / sizeof(types[0]))
 
 /* A valid frame of a random type (request struct filled with hostile values). */

@@ -3,6 +3,7 @@
  * (tests/scripts/cluster_*.sh), built on the blocking client omtp_sync.h.
  *
  *   omtp_cluster_drv chat     PREFIX NODE_A NODE_B
+ *   omtp_cluster_drv react    PREFIX NODE_A NODE_B
  *   omtp_cluster_drv group    PREFIX REDIS_PORT NODE_A NODE_B NODE_C
  *   omtp_cluster_drv kick     PREFIX NODE_A NODE_B
  *   omtp_cluster_drv race     PREFIX N NODE_A NODE_B
@@ -205,6 +206,53 @@ static void cmd_chat(char **nodes)
     printf("chat: %d messages each way across nodes in %.3f s\n", n, now_s() - t0);
     omtp_sync_close(a);
     omtp_sync_close(a2);
+    omtp_sync_close(b);
+}
+
+/* ------------------------------------------------------------ react */
+
+/* A reaction made on node B reaches the message's sender on node A as a
+ * ReactionNotice (routed like any push), and history read on A shows the
+ * aggregate written through B. */
+static void cmd_react(char **nodes)
+{
+    char u1[64];
+    user(1, u1, sizeof(u1));
+    omtp_sync *a = login_at(nodes[0], 0, DEVICE_LINUX, "a-linux", false);
+    omtp_sync *b = login_at(nodes[1], 1, DEVICE_LINUX, "b-linux", false);
+    int64_t seq = send_ok(a, PT_MSG_SINGLE_CHAT, u1, "react to this");
+    char sid[300];
+    omtp_session_single(omtp_sync_user(a), u1, sid, sizeof(sid));
+    omtp_CommonErrorCode ce;
+    int rc = omtp_sync_react(b, sid, seq, "\xf0\x9f\x91\x8d", 1, &ce);
+    CHECK(rc == 0 && ce.code == 0, "react on B: rc %d code %d", rc, rc ? -1 : ce.code);
+    if (rc == 0)
+        omtp_msg_free(&omtp_CommonErrorCode_desc, &ce);
+    omtp_packet p;
+    rc = wait_push(a, PT_MSG_REACTION, 5000, &p);
+    CHECK(rc == 0, "u0@A did not get the reaction made on B (rc %d)", rc);
+    if (rc == 0) {
+        const omtp_ReactionNotice *n = p.body;
+        CHECK(n && n->seqId == seq && tars_str_eq(&n->userId, u1) && n->op == 1,
+              "reaction notice on A: seq %lld user %s op %d", n ? (long long)n->seqId : -1,
+              n ? n->userId.data : "?", n ? n->op : -1);
+        omtp_packet_free(&p);
+    }
+    omtp_HistoryMsgPullResp h;
+    rc = omtp_sync_history(a, sid, seq, 1, &h);
+    CHECK(rc == 0 && h.msgs.n == 1, "history on A: rc %d", rc);
+    if (rc == 0) {
+        omtp_MsgReq m;
+        bool ok = h.msgs.n == 1 && tars_decode(&omtp_MsgReq_desc, &m, h.msgs.items[0].payload.data,
+                                               h.msgs.items[0].payload.len, NULL) == TARS_OK;
+        CHECK(ok && m.reactions.n == 1 && m.reactions.vals[0].n == 1,
+              "history on A lacks the reaction made on B");
+        if (ok)
+            omtp_msg_free(&omtp_MsgReq_desc, &m);
+        omtp_msg_free(&omtp_HistoryMsgPullResp_desc, &h);
+    }
+    printf("react: a reaction crossed the nodes\n");
+    omtp_sync_close(a);
     omtp_sync_close(b);
 }
 
@@ -1074,6 +1122,8 @@ int main(int argc, char **argv)
     prefix = argv[2];
     if (strcmp(cmd, "chat") == 0 && argc == 5)
         cmd_chat(argv + 3);
+    else if (strcmp(cmd, "react") == 0 && argc == 5)
+        cmd_react(argv + 3);
     else if (strcmp(cmd, "group") == 0 && argc == 7)
         cmd_group(atoi(argv[3]), argv + 4);
     else if (strcmp(cmd, "kick") == 0 && argc == 5)

@@ -126,6 +126,33 @@ static void test_kick_roundtrip(void **state)
     assert_int_equal(omtp_cluster_kick_decode(big, sizeof(big), &d), OMTP_EDECODE);
 }
 
+/* 'Y' (presence changed): the layout of 'G', the user id in groupId */
+static void test_presence_notice_roundtrip(void **state)
+{
+    (void)state;
+    omtp_cluster_group g, d;
+    memset(&g, 0, sizeof(g));
+    strcpy(g.node, "node-b");
+    strcpy(g.groupId, "alice");
+    tars_buf b;
+    tars_buf_init(&b);
+    omtp_cluster_group_encode(&b, OMTP_CLUSTER_MSG_PRES, &g);
+    assert_true(tars_buf_ok(&b));
+    assert_int_equal(((const uint8_t *)b.data)[0], 'Y');
+    assert_int_equal(omtp_cluster_group_decode(b.data, b.len, OMTP_CLUSTER_MSG_PRES, &d), 0);
+    assert_string_equal(d.node, "node-b");
+    assert_string_equal(d.groupId, "alice");
+    assert_int_equal(omtp_cluster_group_decode(b.data, b.len, OMTP_CLUSTER_MSG_GROUP, &d),
+                     OMTP_EDECODE);
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_equal(omtp_cluster_group_decode(b.data, n, OMTP_CLUSTER_MSG_PRES, &d),
+                         OMTP_EDECODE);
+    static const uint8_t empty[] = {'Y', 0, 1, 'n', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    assert_int_equal(omtp_cluster_group_decode(empty, sizeof empty, OMTP_CLUSTER_MSG_PRES, &d),
+                     OMTP_EDECODE); /* no user id */
+    tars_buf_free(&b);
+}
+
 static void test_group_roundtrip(void **state)
 {
     (void)state;
@@ -289,10 +316,10 @@ static void test_msub_hello_roundtrip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_push_roundtrip),       cmocka_unit_test(test_push_truncated),
-        cmocka_unit_test(test_push_bad_lengths),     cmocka_unit_test(test_kick_roundtrip),
-        cmocka_unit_test(test_group_roundtrip),      cmocka_unit_test(test_mpush_roundtrip),
-        cmocka_unit_test(test_msub_hello_roundtrip),
+        cmocka_unit_test(test_push_roundtrip),   cmocka_unit_test(test_push_truncated),
+        cmocka_unit_test(test_push_bad_lengths), cmocka_unit_test(test_kick_roundtrip),
+        cmocka_unit_test(test_group_roundtrip),  cmocka_unit_test(test_presence_notice_roundtrip),
+        cmocka_unit_test(test_mpush_roundtrip),  cmocka_unit_test(test_msub_hello_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

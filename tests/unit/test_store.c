@@ -1876,6 +1876,171 @@ static void test_user_rename_split(void **state)
     assert_int_equal(send_full(f, PT_MSG_SINGLE_CHAT, t2, z, nxy, "t2", NULL, 0, NULL), 2);
 }
 
+/* ------------------------------------------- extensions: refs, reactions */
+
+/* replyTo and mentions are stored with the message; a mention shows in the
+ * member's hot session while it is above the read cursor; "@all" (users
+ * NULL) marks every member but the sender */
+static void test_ext_refs_mentions(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    char g[OMTP_ID_MAX];
+    gid(f, g, "g");
+    const char *mem[] = {"b", "c"};
+    mk_group(f, g, "a", 2, mem);
+    assert_int_equal(send_full(f, PT_MSG_GROUP_CHAT, g, id(f, "a"), g, "one", NULL, 0, NULL), 1);
+    assert_int_equal(send_full(f, PT_MSG_GROUP_CHAT, g, id(f, "a"), g, "two", NULL, 0, NULL), 2);
+    tars_str_list ment = {0};
+    const char *who[] = {id(f, "b")};
+    strs_set(&ment, 1, who);
+    assert_int_equal(omtp_db_msg_refs_set(db, g, 2, 1, &ment), 0);
+    assert_int_equal(omtp_db_msg_refs_set(db, g, 99, 1, &ment), OMTP_ENOTFOUND);
+    assert_int_equal(omtp_db_mention_mark(db, g, 2, &ment, id(f, "a")), 0);
+    omtp_str_list_free(&ment);
+    omtp_msg_rec m;
+    assert_int_equal(omtp_db_msg_get(db, g, 2, &m), 0);
+    assert_int_equal(m.msg.replyTo, 1);
+    assert_int_equal(m.msg.mentions.n, 1);
+    assert_string_equal(m.msg.mentions.items[0].data, id(f, "b"));
+    omtp_msg_rec_free(&m);
+    omtp_msg_rec_list l;
+    assert_int_equal(omtp_db_msg_history(db, g, 0, 10, &l), 0);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.items[0].msg.replyTo, 1);
+    assert_int_equal(l.items[1].msg.replyTo, 0);
+    assert_int_equal(l.items[1].msg.mentions.n, 0);
+    omtp_msg_rec_list_free(&l);
+    int64_t seq = -1;
+    assert_int_equal(omtp_db_mention_seq(db, id(f, "b"), g, &seq), 0);
+    assert_int_equal(seq, 2);
+    assert_int_equal(omtp_db_mention_seq(db, id(f, "c"), g, &seq), 0);
+    assert_int_equal(seq, 0);
+    assert_int_equal(omtp_db_mention_seq(db, id(f, "nobody"), g, &seq), 0);
+    assert_int_equal(seq, 0);
+    /* read past it: gone */
+    int64_t now = 0;
+    assert_int_equal(omtp_db_read_set(db, id(f, "b"), g, 2, &now), 0);
+    assert_int_equal(omtp_db_mention_seq(db, id(f, "b"), g, &seq), 0);
+    assert_int_equal(seq, 0);
+    /* @all: every member but the sender */
+    assert_int_equal(send_full(f, PT_MSG_GROUP_CHAT, g, id(f, "a"), g, "all", NULL, 0, NULL), 3);
+    assert_int_equal(omtp_db_mention_mark(db, g, 3, NULL, id(f, "a")), 0);
+    assert_int_equal(omtp_db_mention_seq(db, id(f, "b"), g, &seq), 0);
+    assert_int_equal(seq, 3);
+    assert_int_equal(omtp_db_mention_seq(db, id(f, "c"), g, &seq), 0);
+    assert_int_equal(seq, 3);
+    assert_int_equal(omtp_db_mention_seq(db, id(f, "a"), g, &seq), 0);
+    assert_int_equal(seq, 0);
+    /* an older mention never replaces a newer one */
+    tars_str_list c = {0};
+    const char *cw[] = {id(f, "c")};
+    strs_set(&c, 1, cw);
+    assert_int_equal(omtp_db_mention_mark(db, g, 1, &c, id(f, "a")), 0);
+    omtp_str_list_free(&c);
+    assert_int_equal(omtp_db_mention_seq(db, id(f, "c"), g, &seq), 0);
+    assert_int_equal(seq, 3);
+}
+
+static void test_ext_reactions(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    const char *s = sc(f, "a", "b");
+    assert_int_equal(say(f, "a", "b", "hi"), 1);
+    assert_int_equal(say(f, "b", "a", "yo"), 2);
+    const char *up = "\xf0\x9f\x91\x8d", *heart = "\xe2\x9d\xa4";
+    assert_int_equal(omtp_db_reaction_add(db, s, 1, id(f, "b"), up, 2), 0);
+    assert_int_equal(omtp_db_reaction_add(db, s, 1, id(f, "a"), up, 2), 0);
+    assert_int_equal(omtp_db_reaction_add(db, s, 1, id(f, "a"), up, 2), OMTP_EEXIST);
+    assert_int_equal(omtp_db_reaction_add(db, s, 1, id(f, "a"), heart, 2), 0);
+    /* a third distinct emoji is over the cap of 2; an existing one is not */
+    assert_int_equal(omtp_db_reaction_add(db, s, 1, id(f, "a"), "x", 2), OMTP_ETOOBIG);
+    assert_int_equal(omtp_db_reaction_add(db, s, 1, id(f, "b"), heart, 2), 0);
+    assert_int_equal(omtp_db_reaction_add(db, s, 2, id(f, "a"), "x", 2), 0);
+    omtp_reaction_rec_list rl;
+    assert_int_equal(omtp_db_reactions_list(db, s, 1, 2, &rl), 0);
+    assert_int_equal(rl.n, 5);
+    /* by message, then oldest first */
+    assert_int_equal(rl.items[0].seq, 1);
+    assert_string_equal(rl.items[0].userId.data, id(f, "b"));
+    assert_string_equal(rl.items[0].emoji.data, up);
+    assert_string_equal(rl.items[1].userId.data, id(f, "a"));
+    assert_string_equal(rl.items[2].emoji.data, heart);
+    assert_int_equal(rl.items[4].seq, 2);
+    omtp_reaction_rec_list_free(&rl);
+    assert_int_equal(omtp_db_reaction_del(db, s, 1, id(f, "a"), up), 0);
+    assert_int_equal(omtp_db_reaction_del(db, s, 1, id(f, "a"), up), OMTP_ENOTFOUND);
+    assert_int_equal(omtp_db_reaction_del(db, s, 2, id(f, "b"), "x"), OMTP_ENOTFOUND);
+    assert_int_equal(omtp_db_reactions_list(db, s, 1, 1, &rl), 0);
+    assert_int_equal(rl.n, 3);
+    omtp_reaction_rec_list_free(&rl);
+    assert_int_equal(omtp_db_reactions_list(db, id(f, "none"), 1, 100, &rl), 0);
+    assert_int_equal(rl.n, 0);
+    omtp_reaction_rec_list_free(&rl);
+}
+
+/* ---------------------------------------- presence and read receipts */
+
+static void test_presence_and_readers(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    char A[OMTP_ID_MAX], B[OMTP_ID_MAX], C[OMTP_ID_MAX], D[OMTP_ID_MAX], g[OMTP_ID_MAX + 8];
+    snprintf(A, sizeof A, "%s", id(f, "a"));
+    snprintf(B, sizeof B, "%s", id(f, "b"));
+    snprintf(C, sizeof C, "%s", id(f, "c"));
+    snprintf(D, sizeof D, "%s", id(f, "d"));
+    const char *mem[] = {"c", "d"};
+    gid(f, g, "pg");
+    mk_group(f, g, "a", 2, mem); /* a (creator), c, d */
+    assert_int_equal(omtp_db_friend_add(db, A, B, ""), 0);
+    /* b hides its last-seen (an attribute about itself) */
+    omtp_UserAttribute at;
+    tars_init(&omtp_UserAttribute_desc, &at);
+    tars_str_set(&at.userId, B);
+    tars_str_set(&at.friendId, B);
+    tars_str_set(&at.attrName, "presence.lastSeen");
+    tars_str_set(&at.attrValue, "hidden");
+    assert_int_equal(omtp_db_user_attr_set(db, &at), 0);
+    tars_free(&omtp_UserAttribute_desc, &at);
+
+    /* a sees b (friend, hidden), c (shared group); not e (stranger) */
+    tars_str_list l = {0};
+    const char *ids[] = {B, C, id(f, "e")};
+    strs_set(&l, 3, ids);
+    uint8_t fl[3];
+    assert_int_equal(omtp_db_presence_visible(db, A, &l, fl), 0);
+    assert_int_equal(fl[0], OMTP_PRES_VISIBLE | OMTP_PRES_HIDDEN);
+    assert_int_equal(fl[1], OMTP_PRES_VISIBLE);
+    assert_int_equal(fl[2], 0);
+    omtp_str_list_free(&l);
+    /* b shares nothing with c */
+    const char *ids2[] = {C};
+    strs_set(&l, 1, ids2);
+    assert_int_equal(omtp_db_presence_visible(db, B, &l, fl), 0);
+    assert_int_equal(fl[0], 0);
+    omtp_str_list_free(&l);
+
+    /* read receipts: a sends 2 messages, c reads the first */
+    int64_t s1 = send_full(f, PT_MSG_GROUP_CHAT, g, A, g, "one", NULL, 0, NULL);
+    int64_t s2 = send_full(f, PT_MSG_GROUP_CHAT, g, A, g, "two", NULL, 0, NULL);
+    int64_t now = 0;
+    assert_int_equal(omtp_db_read_set(db, C, g, s1, &now), 0);
+    tars_str_list rd, un;
+    assert_int_equal(omtp_db_session_readers(db, g, s1, A, &rd, &un), 0);
+    assert_int_equal(rd.n, 1);
+    assert_string_equal(rd.items[0].data, C);
+    assert_int_equal(un.n, 1);
+    assert_string_equal(un.items[0].data, D);
+    omtp_str_list_free(&rd);
+    omtp_str_list_free(&un);
+    assert_int_equal(omtp_db_session_readers(db, g, s2, NULL, &rd, &un), 0);
+    assert_int_equal(rd.n + un.n, 3); /* nobody excepted: a, c, d */
+    omtp_str_list_free(&rd);
+    omtp_str_list_free(&un);
+}
+
 /* ------------------------------------------------------------- the suite */
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1884,6 +2049,7 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
 {
     const struct CMUnitTest tests[] = {
         T(test_meta),
+        T(test_presence_and_readers),
         T(test_users),
         T(test_user_exists),
         T(test_user_info),
@@ -1910,6 +2076,8 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
         T(test_session_parties),
         T(test_user_rename),
         T(test_user_rename_split),
+        T(test_ext_refs_mentions),
+        T(test_ext_reactions),
     };
     g_cfg = *cfg;
     return _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);

@@ -743,6 +743,9 @@ static void test_migrate_parties(void **state)
         c,
         "BEGIN; DROP INDEX sessions_party_a; DROP INDEX sessions_party_b; DROP INDEX users_bad_ids;"
         "ALTER TABLE sessions DROP COLUMN party_a, DROP COLUMN party_b;"
+        /* and the extensions' migration after it */
+        "DROP TABLE reactions; ALTER TABLE messages DROP COLUMN reply_to, DROP COLUMN mentions;"
+        "ALTER TABLE members DROP COLUMN mention_seq;"
         "DELETE FROM schema_version; INSERT INTO schema_version VALUES (3); COMMIT");
     db = open_db(); /* migrates */
     omtp_db_close(db);

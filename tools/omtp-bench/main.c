@@ -71,8 +71,9 @@ typedef struct bopts {
     int keepalive;
     int compress;
     int timeout_ms;
-    bool mqtt;    /* --protocol mqtt */
-    bool aligned; /* --pacing aligned: every sender due on the same tick */
+    bool mqtt;         /* --protocol mqtt */
+    char ws_path[128]; /* --transport ws (or --server ws://...): WebSocket path, "" = TCP */
+    bool aligned;      /* --pacing aligned: every sender due on the same tick */
 } bopts;
 
 struct bench;
@@ -340,7 +341,8 @@ static void start_client(bench *b, bclient *bc, int user)
                               .connect_timeout_ms = b->o.timeout_ms,
                               .no_reconnect = true,
                               .no_catchup = true,
-                              .compress = b->o.compress};
+                              .compress = b->o.compress,
+                              .ws_path = b->o.ws_path[0] ? b->o.ws_path : NULL};
     omtp_client_callbacks cb = {.on_state = on_state, .on_message = on_message};
     bc->b = b;
     bc->idx = user;
@@ -488,7 +490,12 @@ static void on_sigint(uv_signal_t *s, int sig)
 static int create_group(bench *b)
 {
     omtp_sync *c;
-    int rc = omtp_sync_connect(&c, b->o.host, b->o.port, 5000);
+    char wswhy[256] = "";
+    int rc = b->o.ws_path[0] ? omtp_sync_connect_ws(&c, b->o.host, b->o.port, b->o.ws_path, 5000,
+                                                    wswhy, sizeof(wswhy))
+                             : omtp_sync_connect(&c, b->o.host, b->o.port, 5000);
+    if (rc && wswhy[0])
+        fprintf(stderr, "omtp-bench: WebSocket: %s\n", wswhy);
     if (rc) {
         fprintf(stderr, "omtp-bench: cannot connect to %s:%d: %s\n", b->o.host, b->o.port,
                 strerror(errno));
@@ -613,7 +620,9 @@ static void usage(FILE *f)
             "  chat      --pairs P [--rate R | --window W] [--size B] [--duration S]\n"
             "  group     --group-size G --senders S [--rate R] [--size B] [--duration S]\n\n"
             "Options:\n"
-            "  --server HOST:PORT   default 127.0.0.1:9000\n"
+            "  --server HOST:PORT   default 127.0.0.1:9000 (ws://HOST:PORT/ws: WebSocket)\n"
+            "  --transport tcp|ws   ws: connect to omtpd's ws_listen (--server its port)\n"
+            "                       over WebSocket, path /ws (default tcp)\n"
             "  --server2 HOST:PORT  odd-numbered users connect here instead (cluster:\n"
             "                       every chat pair spans two nodes)\n"
             "  --user-prefix P      users are P0, P1, ... (default 'bench')\n"
@@ -688,6 +697,22 @@ static int parse(int argc, char **argv, bopts *o)
             }
         } else if (!strcmp(a, "--compress")) {
             o->compress = OMTP_COMPRESS_ZLIB;
+        } else if (OPT("--transport")) {
+            if (!strcmp(v, "ws"))
+                snprintf(o->ws_path, sizeof(o->ws_path), "/ws");
+            else if (!strcmp(v, "tcp"))
+                o->ws_path[0] = 0;
+            else {
+                fprintf(stderr, "omtp-bench: unknown --transport '%s' (tcp, ws)\n", v);
+                return -1;
+            }
+        } else if (!strcmp(a, "--server") && v && !strncmp(v, "ws://", 5) && (i++, 1)) {
+            bool ws, tls;
+            if (omtp_client_parse_server(v, o->host, sizeof(o->host), &o->port, &ws, &tls,
+                                         o->ws_path, sizeof(o->ws_path))) {
+                fprintf(stderr, "omtp-bench: bad --server '%s' (want ws://HOST:PORT/PATH)\n", v);
+                return -1;
+            }
         } else if (OPT("--server")) {
             const char *colon = strrchr(v, ':');
             if (!colon || atoi(colon + 1) <= 0 || atoi(colon + 1) > 65535) {

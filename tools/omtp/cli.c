@@ -47,7 +47,8 @@ void cli_print_common_help(FILE *f)
 {
     fprintf(f, "\nConnection options (flags > environment > config file > defaults):\n"
                "  --server ADDR        HOST:PORT, [IPV6]:PORT, HOST (port 9000) or a bare PORT\n"
-               "                       (127.0.0.1:PORT)  (OMTP_SERVER, default 127.0.0.1:9000)\n"
+               "                       (127.0.0.1:PORT)  (OMTP_SERVER, default 127.0.0.1:9000);\n"
+               "                       ws://HOST:PORT/ws = over WebSocket, omtpd's ws_listen\n"
                "  --user USER          your user id       (OMTP_USER)\n"
                "  --password-file PATH the password is its first line (OMTP_PASSWORD_FILE)\n"
                "  --password PW        your password      (OMTP_PASSWORD); visible to other\n"
@@ -83,6 +84,18 @@ static const char *server_why = "";
  */
 static int set_server(cli_opts *o, const char *v)
 {
+    o->ws_path[0] = 0;
+    if (!strncmp(v, "ws://", 5)) { /* omtpd's ws_listen (docs/websocket.md) */
+        bool ws, tls;
+        int port;
+        if (omtp_client_parse_server(v, o->host, sizeof(o->host), &port, &ws, &tls, o->ws_path,
+                                     sizeof(o->ws_path))) {
+            server_why = "bad WebSocket address (ws://HOST:PORT/PATH)";
+            return -1;
+        }
+        o->port = port;
+        return 0;
+    }
     const char *sep = strstr(v, "://");
     if (sep) {
         if ((size_t)(sep - v) != 3 || strncasecmp(v, "tcp", 3)) {
@@ -672,7 +685,14 @@ int cli_login(cli_opts *o, omtp_sync **out)
     if (prc)
         return prc;
     omtp_sync *c;
-    int rc = omtp_sync_connect(&c, o->host, o->port, o->timeout_ms);
+    char wswhy[256] = "";
+    int rc = o->ws_path[0] ? omtp_sync_connect_ws(&c, o->host, o->port, o->ws_path, o->timeout_ms,
+                                                  wswhy, sizeof(wswhy))
+                           : omtp_sync_connect(&c, o->host, o->port, o->timeout_ms);
+    if (rc && wswhy[0]) {
+        fprintf(stderr, "omtp: WebSocket to %s:%d%s: %s\n", o->host, o->port, o->ws_path, wswhy);
+        return CLI_ECONN;
+    }
     if (rc) {
         if (rc == OMTP_EINVAL)
             fprintf(stderr, "omtp: cannot resolve server '%s'\n", o->host);
@@ -757,6 +777,7 @@ void cli_print_msg(FILE *f, const omtp_OTIMPack *p, bool json)
         else
             fprintf(f, "#%-5lld %s  %s: %s%s\n", (long long)m->seqId, ts, m->from.data,
                     m->content.data, fl & OMTP_F_OVERRIDE ? "  (edited)" : "");
+        cli_print_ext(f, m); /* cmd_react.c */
     }
     omtp_msg_free(&omtp_MsgReq_desc, &msg);
 }
@@ -776,6 +797,12 @@ static const char *const examples[][2] = {
     {"friends", "omtp friends add bob --user alice"},
     {"user", "omtp user set name='Alice A.' --user alice"},
     {"watch", "omtp watch --json --user bob"},
+    {"react", "omtp react bob 3 '\xf0\x9f\x91\x8d' --user alice"},
+    {"unreact", "omtp unreact bob 3 '\xf0\x9f\x91\x8d' --user alice"},
+    {"reply", "omtp reply GC_team 7 'yes @bob, see you' --user alice"},
+    {"presence", "omtp presence bob carol --user alice"},
+    {"typing", "omtp typing bob --user alice"},
+    {"readers", "omtp readers GC_1a2b 42 --user alice"},
 };
 
 int cli_start(int argc, char **argv, cli_opts *o, int default_device, int min_args,

@@ -40,6 +40,7 @@ typedef struct cli_opts {
     char cmd[32]; /* the subcommand, for messages ("send") */
     char host[256];
     int port;
+    char ws_path[256]; /* --server ws://HOST:PORT/PATH: WebSocket to this path ("" = TCP) */
     char user[256];
     char password[256];
     char password_file[1024]; /* --password-file / OMTP_PASSWORD_FILE / password_file= */
@@ -165,6 +166,16 @@ int cmd_delete(int argc, char **argv);
 int cmd_friends(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+/* cmd_react.c: reactions, replies, mentions (extensions) */
+int cmd_react(int argc, char **argv);
+int cmd_unreact(int argc, char **argv);
+int cmd_reply(int argc, char **argv);
+/* a history line's reply, mentions and reactions (cli_print_msg calls it) */
+void cli_print_ext(FILE *f, const omtp_MsgReq *m);
+/* extensions (cmd_presence.c): presence, typing, read receipts */
+int cmd_presence(int argc, char **argv);
+int cmd_typing(int argc, char **argv);
+int cmd_readers(int argc, char **argv);
 /* The async client config for chat/watch (cmd_watch.c). */
 struct omtp_client_config;
 void cli_client_config(const cli_opts *o, struct omtp_client_config *cfg);

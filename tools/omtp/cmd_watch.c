@@ -153,6 +153,7 @@ void cli_client_config(const cli_opts *o, omtp_client_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->host = o->host;
     cfg->port = o->port;
+    cfg->ws_path = o->ws_path[0] ? o->ws_path : NULL;
     cfg->user = o->user;
     cfg->password = o->password;
     cfg->device_type = o->device;

@@ -31,7 +31,13 @@ static const struct omtp_command commands[] = {
     {"delete", cmd_delete, "delete a message: omtp delete SESSION SEQ"},
     {"friends", cmd_friends, "friends: add, del, list"},
     {"user", cmd_user, "user info: get, set"},
+    {"react", cmd_react, "react to a message: omtp react SESSION SEQ EMOJI"},
+    {"unreact", cmd_unreact, "take a reaction back: omtp unreact SESSION SEQ EMOJI"},
+    {"reply", cmd_reply, "answer a message, @id mentions: omtp reply SESSION SEQ TEXT"},
     {"watch", cmd_watch, "print incoming messages live (until Ctrl-C)"},
+    {"presence", cmd_presence, "watch users' presence: omtp presence USER..."},
+    {"typing", cmd_typing, "say you are typing: omtp typing SESSION|USER [1|0]"},
+    {"readers", cmd_readers, "who read a message: omtp readers SESSION SEQ"},
     {"codec", omtp_cmd_codec, "decode/encode OMTP frames and Tars structs as JSON"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

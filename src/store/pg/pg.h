@@ -114,7 +114,7 @@ int64_t pg_now_ms(void);
 /* Columns of a message row, in the order pg_row_msg reads them. */
 #define PG_MSG_COLS                                                                                \
     "type, flags, pack_id, session_id, seq, ts_ms, from_id, to_id, push_info, content_type, "      \
-    "content, status"
+    "content, status, reply_to, mentions"
 int pg_row_msg(const PGresult *r, int row, int col0, omtp_msg_rec *m);
 
 /* Every op of the table: pg_<op> (transactions in pg_db.c, the rest in

@@ -309,9 +309,12 @@ int pg_row_msg(const PGresult *r, int row, int c, omtp_msg_rec *m)
     m->msg.timestamp = pg_i64(r, row, c + 5);
     m->msg.contentType = (int32_t)pg_i64(r, row, c + 9);
     m->msg.status = (int32_t)pg_i64(r, row, c + 11);
+    m->msg.replyTo = pg_i64(r, row, c + 12);
     if (pg_str(r, row, c + 2, &m->packId) || pg_str(r, row, c + 3, &m->msg.sessionId) ||
         pg_str(r, row, c + 6, &m->msg.from) || pg_str(r, row, c + 7, &m->msg.to) ||
-        pg_str(r, row, c + 8, &m->msg.pushInfo) || pg_str(r, row, c + 10, &m->msg.content))
+        pg_str(r, row, c + 8, &m->msg.pushInfo) || pg_str(r, row, c + 10, &m->msg.content) ||
+        omtp_mentions_split(PQgetvalue(r, row, c + 13), (size_t)PQgetlength(r, row, c + 13),
+                            &m->msg.mentions))
         return OMTP_ENOMEM;
     return 0;
 }

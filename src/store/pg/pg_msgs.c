@@ -148,7 +148,7 @@ int pg_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
         rc = nowait && strcmp(d->sqlstate, "55P03") == 0 ? OMTP_EAGAIN : OMTP_EDB;
         goto out;
     }
-    if (PQntuples(r) != 1 || PQnfields(r) != 14) {
+    if (PQntuples(r) != 1 || PQnfields(r) != 16) {
         snprintf(d->base.errmsg, sizeof(d->base.errmsg), "msg_append: unexpected result");
         rc = OMTP_EDB;
     } else if (!PQgetisnull(r, 0, 2 + 3)) {

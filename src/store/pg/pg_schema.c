@@ -94,6 +94,17 @@ static const char *const pg_migrations[] = {
     /* user ids outside the id alphabet (store/maint.c spells the same
      * predicate): empty while the store is clean */
     "CREATE INDEX users_bad_ids ON users (user_id) WHERE " PG_BAD_ID_PRED("user_id") ";",
+
+    /* replies, mentions and reactions (docs/protocol.md, Extensions; the
+     * same as SQLite's 6 -> 7): reply_to / mentions of a message (ids
+     * joined by spaces), a member's newest mention, and the reactions,
+     * keyed by message so a history page's reactions are one index range */
+    "ALTER TABLE messages ADD COLUMN reply_to bigint NOT NULL DEFAULT 0,"
+    " ADD COLUMN mentions " TXT ";"
+    "ALTER TABLE members ADD COLUMN mention_seq bigint NOT NULL DEFAULT 0;"
+    "CREATE TABLE reactions (session_id " ID ", seq bigint NOT NULL, emoji " ID ","
+    " user_id " ID ", at_us bigint NOT NULL,"
+    " PRIMARY KEY (session_id, seq, emoji, user_id));",
 };
 static const int pg_migrations_count = (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
 

@@ -24,7 +24,7 @@
 
 #define PG_MSG_SELECT                                                                              \
     "SELECT type, flags, pack_id, session_id, seq, ts_ms, from_id, to_id, push_info, "             \
-    "content_type, content, status FROM messages "
+    "content_type, content, status, reply_to, mentions FROM messages "
 
 /* the head of the shared high-priority seq */
 #define PG_HP_NOW "(SELECT last_seq FROM hp_heads WHERE user_id = '')"
@@ -83,6 +83,24 @@
       "SELECT (SELECT seq FROM ins), (SELECT last_seq FROM bump), d.* "                            \
       "FROM (SELECT 1) one LEFT JOIN dup d ON true")                                               \
     X(PG_MSG_GET, PG_MSG_SELECT "WHERE session_id = $1 AND seq = $2")                              \
+    /* extensions: replies, mentions, reactions */                                                 \
+    X(PG_MSG_REFS_SET, "UPDATE messages SET reply_to = $3, mentions = $4 "                         \
+                       "WHERE session_id = $1 AND seq = $2")                                       \
+    X(PG_MENTION_ONE, "UPDATE members SET mention_seq = GREATEST(mention_seq, $3) "                \
+                      "WHERE user_id = $1 AND session_id = $2")                                    \
+    X(PG_MENTION_ALL, "UPDATE members SET mention_seq = GREATEST(mention_seq, $2) "                \
+                      "WHERE session_id = $1 AND user_id <> $3")                                   \
+    X(PG_MENTION_GET, "SELECT CASE WHEN mention_seq > read_seq THEN mention_seq ELSE 0 END "       \
+                      "FROM members WHERE user_id = $1 AND session_id = $2")                       \
+    X(PG_REACTION_EMOJIS, "SELECT count(DISTINCT emoji), "                                         \
+                          "count(*) FILTER (WHERE emoji = $3) FROM reactions "                     \
+                          "WHERE session_id = $1 AND seq = $2")                                    \
+    X(PG_REACTION_ADD, "INSERT INTO reactions(session_id, seq, emoji, user_id, at_us) "            \
+                       "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")                       \
+    X(PG_REACTION_DEL, "DELETE FROM reactions "                                                    \
+                       "WHERE session_id = $1 AND seq = $2 AND emoji = $3 AND user_id = $4")       \
+    X(PG_REACTIONS_LIST, "SELECT seq, emoji, user_id FROM reactions "                              \
+                         "WHERE session_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq, at_us")    \
     X(PG_MSG_HISTORY, PG_MSG_SELECT "WHERE session_id = $1 AND seq <= $2 AND status <> 2 "         \
                                     "ORDER BY seq DESC LIMIT $3")                                  \
     X(PG_MSG_REVOKE, "UPDATE messages SET status = 1, flags = flags | 16 "                         \
@@ -234,6 +252,13 @@
     X(PG_FRIEND_DEL, "UPDATE friends SET deleted = 1, changed_ms = $3 "                            \
                      "WHERE user_id = $1 AND friend_id = $2 AND deleted = 0")                      \
     X(PG_FRIEND_IS, "SELECT 1 FROM friends WHERE user_id = $1 AND friend_id = $2 AND deleted = 0") \
+    /* presence and read receipts (mirror sq_stmts.h) */                                           \
+    X(PG_PRES_SHARED, "SELECT 1 FROM members a JOIN members b ON b.session_id = a.session_id "     \
+                      "AND b.user_id = $2 WHERE a.user_id = $1 LIMIT 1")                           \
+    X(PG_PRES_HIDDEN, "SELECT 1 FROM user_attrs WHERE user_id = $1 AND friend_id = $1 "            \
+                      "AND name = 'presence.lastSeen' AND value = 'hidden'")                       \
+    X(PG_SESSION_CURSORS,                                                                          \
+      "SELECT user_id, read_seq FROM members WHERE session_id = $1 ORDER BY user_id")              \
     X(PG_FRIEND_LIST, "SELECT friend_id, remark FROM friends WHERE user_id = $1 AND deleted = 0 "  \
                       "ORDER BY friend_id")                                                        \
     X(PG_FRIEND_CHANGED,                                                                           \

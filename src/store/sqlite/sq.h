@@ -115,7 +115,7 @@ void *sq_list_grow(void *list, size_t es);
 /* Columns of a message row, in the order sq_row_msg reads them. */
 #define SQ_MSG_COLS                                                                                \
     "type, flags, pack_id, session_id, seq, ts_ms, from_id, to_id, push_info, content_type, "      \
-    "content, status"
+    "content, status, reply_to, mentions"
 int sq_row_msg(sqlite3_stmt *st, int col0, omtp_msg_rec *m);
 
 #endif

@@ -193,9 +193,12 @@ int sq_row_msg(sqlite3_stmt *st, int c, omtp_msg_rec *m)
     m->msg.timestamp = sqlite3_column_int64(st, c + 5);
     m->msg.contentType = sqlite3_column_int(st, c + 9);
     m->msg.status = sqlite3_column_int(st, c + 11);
+    m->msg.replyTo = sqlite3_column_int64(st, c + 12);
     if (sq_col_str(st, c + 2, &m->packId) || sq_col_str(st, c + 3, &m->msg.sessionId) ||
         sq_col_str(st, c + 6, &m->msg.from) || sq_col_str(st, c + 7, &m->msg.to) ||
-        sq_col_str(st, c + 8, &m->msg.pushInfo) || sq_col_str(st, c + 10, &m->msg.content)) {
+        sq_col_str(st, c + 8, &m->msg.pushInfo) || sq_col_str(st, c + 10, &m->msg.content) ||
+        omtp_mentions_split((const char *)sqlite3_column_text(st, c + 13),
+                            (size_t)sqlite3_column_bytes(st, c + 13), &m->msg.mentions)) {
         omtp_msg_rec_free(m);
         return OMTP_ENOMEM;
     }

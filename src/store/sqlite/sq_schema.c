@@ -220,6 +220,24 @@ const char *const sq_migrations[] = {
      * (store/maint.c omtp_store_bad_ids spells the same predicate): empty
      * while the store is clean, so the check reads nothing */
     "CREATE INDEX users_bad_ids ON users(user_id) WHERE " SQ_BAD_ID_PRED("user_id") ";",
+
+    /* 6 -> 7: replies, mentions and reactions (docs/protocol.md, Extensions).
+     * reply_to / mentions are the message's MsgReq.replyTo and .mentions
+     * (ids joined by spaces); members.mention_seq is the newest message that
+     * mentioned the member (hot sessions show it while above read_seq);
+     * reactions are clustered by message, so a history page's reactions are
+     * one range scan of the primary key. */
+    "ALTER TABLE messages ADD COLUMN reply_to INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN mentions TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE members ADD COLUMN mention_seq INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE reactions ("
+    "  session_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  emoji TEXT NOT NULL,"
+    "  user_id TEXT NOT NULL,"
+    "  at_us INTEGER NOT NULL,"
+    "  PRIMARY KEY (session_id, seq, emoji, user_id)"
+    ") WITHOUT ROWID;",
 };
 
 const int sq_migrations_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));

@@ -10,7 +10,7 @@
 
 #define SQ_MSG_SELECT                                                                              \
     "SELECT type, flags, pack_id, session_id, seq, ts_ms, from_id, to_id, push_info, "             \
-    "content_type, content, status FROM messages "
+    "content_type, content, status, reply_to, mentions FROM messages "
 
 #define SQ_GROUP_COLS                                                                              \
     "g.group_id, g.name, g.avatar, g.creator_id, g.description, g.member_limit, g.create_ms, "     \
@@ -65,6 +65,23 @@
       "content_type, content, status, ts_ms) "                                                     \
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")                                \
     X(SQ_MSG_GET, SQ_MSG_SELECT "WHERE session_id = ?1 AND seq = ?2")                              \
+    /* extensions: replies, mentions, reactions */                                                 \
+    X(SQ_MSG_REFS_SET, "UPDATE messages SET reply_to = ?3, mentions = ?4 "                         \
+                       "WHERE session_id = ?1 AND seq = ?2")                                       \
+    X(SQ_MENTION_ONE, "UPDATE members SET mention_seq = max(mention_seq, ?3) "                     \
+                      "WHERE user_id = ?1 AND session_id = ?2")                                    \
+    X(SQ_MENTION_ALL, "UPDATE members SET mention_seq = max(mention_seq, ?2) "                     \
+                      "WHERE session_id = ?1 AND user_id <> ?3")                                   \
+    X(SQ_MENTION_GET, "SELECT CASE WHEN mention_seq > read_seq THEN mention_seq ELSE 0 END "       \
+                      "FROM members WHERE user_id = ?1 AND session_id = ?2")                       \
+    X(SQ_REACTION_EMOJIS, "SELECT count(DISTINCT emoji), "                                         \
+                          "max(emoji = ?3) FROM reactions WHERE session_id = ?1 AND seq = ?2")     \
+    X(SQ_REACTION_ADD, "INSERT INTO reactions(session_id, seq, emoji, user_id, at_us) "            \
+                       "VALUES (?1, ?2, ?3, ?4, ?5)")                                              \
+    X(SQ_REACTION_DEL, "DELETE FROM reactions "                                                    \
+                       "WHERE session_id = ?1 AND seq = ?2 AND emoji = ?3 AND user_id = ?4")       \
+    X(SQ_REACTIONS_LIST, "SELECT seq, emoji, user_id FROM reactions "                              \
+                         "WHERE session_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq, at_us")    \
     X(SQ_MSG_HISTORY, SQ_MSG_SELECT "WHERE session_id = ?1 AND seq <= ?2 AND status <> 2 "         \
                                     "ORDER BY seq DESC LIMIT ?3")                                  \
     X(SQ_MSG_REVOKE, "UPDATE messages SET status = 1, flags = flags | 16 "                         \
@@ -203,6 +220,15 @@
     X(SQ_FRIEND_DEL, "UPDATE friends SET deleted = 1, changed_ms = ?3 "                            \
                      "WHERE user_id = ?1 AND friend_id = ?2 AND deleted = 0")                      \
     X(SQ_FRIEND_IS, "SELECT 1 FROM friends WHERE user_id = ?1 AND friend_id = ?2 AND deleted = 0") \
+    /* presence: a session both are members of (members' primary key for ?1, then                  \
+     * members_by_session for ?2), and the hidden-last-seen attribute (user_attrs' key) */         \
+    X(SQ_PRES_SHARED, "SELECT 1 FROM members a JOIN members b ON b.session_id = a.session_id "     \
+                      "AND b.user_id = ?2 WHERE a.user_id = ?1 LIMIT 1")                           \
+    X(SQ_PRES_HIDDEN, "SELECT 1 FROM user_attrs WHERE user_id = ?1 AND friend_id = ?1 "            \
+                      "AND name = 'presence.lastSeen' AND value = 'hidden'")                       \
+    /* read receipts: a session's members and their read cursors */                                \
+    X(SQ_SESSION_CURSORS,                                                                          \
+      "SELECT user_id, read_seq FROM members WHERE session_id = ?1 ORDER BY user_id")              \
     X(SQ_FRIEND_LIST, "SELECT friend_id, remark FROM friends WHERE user_id = ?1 AND deleted = 0 "  \
                       "ORDER BY friend_id")                                                        \
     X(SQ_FRIEND_CHANGED,                                                                           \

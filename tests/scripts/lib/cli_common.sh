@@ -1,0 +1,58 @@
+# cli_common.sh - sourced by the CLI script tests (cli_e2e.sh, cli_react.sh):
+# users alice, bob and carol (password = id), one omtpd on a free port with
+# OMTP_SERVER pointing at it, a private HOME, and the checks
+#   t NAME EXPECTED_EXIT PATTERN USER COMMAND...   (output left in $out)
+#   no NAME PATTERN                                (not in the last output)
+# Needs B (the build dir) set; leaves `fail` for the script's exit status.
+set -u
+B=${1:?build dir}
+OMTP=$B/omtp
+OMTPD=$B/omtpd
+fail=0
+tmp=$(mktemp -d)
+PID=
+WPID=
+cleanup() {
+  [ -n "$WPID" ] && kill "$WPID" 2>/dev/null
+  [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+export HOME=$tmp XDG_CONFIG_HOME=$tmp/xdg
+unset OMTP_USER OMTP_PASSWORD OMTP_DEVICE OMTP_CONFIG
+
+# t NAME EXPECTED_EXIT PATTERN USER COMMAND... : runs `omtp COMMAND --user USER
+# --password USER`, checks the exit code and that PATTERN (fixed string) is in
+# the output; the output is left in $out for further checks.
+out=
+t() {
+  local name=$1 want=$2 pat=$3 user=$4; shift 4
+  local rc
+  out=$("$OMTP" "$@" --user "$user" --password "$user" 2>&1); rc=$?
+  if [ "$rc" != "$want" ] || ! grep -qF -- "$pat" <<<"$out"; then
+    echo "FAIL $name: exit $rc (want $want), output:"; echo "$out" | head -20
+    echo "  (wanted to see: $pat)"
+    fail=1
+  else
+    echo "ok   $name"
+  fi
+}
+# no NAME PATTERN : the last output must NOT contain PATTERN
+no() {
+  if grep -qF -- "$2" <<<"$out"; then
+    echo "FAIL $1: output contains '$2':"; echo "$out" | head -20; fail=1
+  else
+    echo "ok   $1"
+  fi
+}
+
+for u in alice bob carol; do
+  "$OMTPD" user add "$u" --password "$u" --data-dir "$tmp/data" >/dev/null 2>>"$tmp/omtpd.log" ||
+    { echo "cannot create user $u"; cat "$tmp/omtpd.log"; exit 1; }
+done
+"$OMTPD" --listen 127.0.0.1:0 --port-file "$tmp/port" --data-dir "$tmp/data" \
+  --log-level warn --revoke-limit-s 0 2>>"$tmp/omtpd.log" &
+PID=$!
+for _ in $(seq 1 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+[ -s "$tmp/port" ] || { echo "omtpd did not start"; cat "$tmp/omtpd.log"; exit 1; }
+export OMTP_SERVER=127.0.0.1:$(cat "$tmp/port")

@@ -1,0 +1,28 @@
+// Dates and times as the conversation list and the message view show them.
+
+export function sameDay(a: number, b: number): boolean {
+  const x = new Date(a);
+  const y = new Date(b);
+  return x.getFullYear() === y.getFullYear() && x.getMonth() === y.getMonth() && x.getDate() === y.getDate();
+}
+
+/** "Today", "Yesterday", or a date: the day separator's label. */
+export function dayLabel(ts: number, now = Date.now()): string {
+  if (sameDay(ts, now)) return 'Today';
+  if (sameDay(ts, now - 86400000)) return 'Yesterday';
+  const d = new Date(ts);
+  const opts: Intl.DateTimeFormatOptions = { weekday: 'short', day: 'numeric', month: 'short' };
+  if (d.getFullYear() !== new Date(now).getFullYear()) opts.year = 'numeric';
+  return d.toLocaleDateString(undefined, opts);
+}
+
+export function clock(ts: number): string {
+  return new Date(ts).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+}
+
+/** The list's time column: a clock today, else a short date. */
+export function listTime(ts: number, now = Date.now()): string {
+  if (!ts) return '';
+  if (sameDay(ts, now)) return clock(ts);
+  return new Date(ts).toLocaleDateString(undefined, { day: 'numeric', month: 'short' });
+}
