@@ -98,6 +98,7 @@ static void on_history(omtp_client *c, int status, const omtp_packet *p, void *u
                                   (fl & OMTP_F_OVERRIDE) != 0);
             if (x && !strcmp(m.from.data, t->o->user) && x->state < TM_SENT)
                 x->state = TM_SENT;
+            tui_react_from_msg(t, x, &m);
             omtp_msg_free(&omtp_MsgReq_desc, &m);
         }
         bool first = !v->loaded;
@@ -283,6 +284,7 @@ static void c_message(omtp_client *c, const omtp_OTIMHeader *h, const omtp_MsgRe
                           m->status == MC_REVOKE, (h->flags & OMTP_F_OVERRIDE) != 0);
     if (x && mine && x->state < TM_SENT)
         x->state = TM_SENT;
+    tui_react_from_msg(t, x, m);
     if (!mine && !v->group) /* the peer's client is past our earlier messages */
         tui_conv_mark_own(v, t->o->user, m->seqId - 1, TM_DELIVERED);
     v->order = ++t->tick;
@@ -420,7 +422,7 @@ static void on_ack(omtp_client *c, int status, const omtp_MsgAck *ack, void *ud)
     tui_redraw(t);
 }
 
-static void send_text(chat *t, conv *v, const char *text)
+static void send_text(chat *t, conv *v, const char *text, int64_t reply_to)
 {
     char peer[256];
     const char *to = v->id;
@@ -438,6 +440,7 @@ static void send_text(chat *t, conv *v, const char *text)
     tars_str_set(&m.to, to);
     tars_str_set(&m.content, text);
     m.contentType = 1;
+    m.replyTo = reply_to;
     send_req *s = calloc(1, sizeof(*s));
     if (!s) {
         omtp_msg_free(&omtp_MsgReq_desc, &m);
@@ -451,7 +454,9 @@ static void send_text(chat *t, conv *v, const char *text)
         note(t, "could not queue the message: %s", omtp_strerror(rc));
         return;
     }
-    tui_msg_pending(v, t->o->user, text, s->pack);
+    tmsg *p = tui_msg_pending(v, t->o->user, text, s->pack);
+    if (p)
+        p->reply_to = reply_to;
     v->scroll = 0;
 }
 
@@ -691,7 +696,7 @@ static void quit(chat *t)
 
 static const char help_text[] =
     "Enter send  Tab/Shift-Tab switch  Up/Down recall  PgUp/PgDn/wheel scroll  Alt-Up/Down "
-    "select  /open USER|GROUP  /reply /edit /revoke /delete  /quit";
+    "select  /open USER|GROUP  /reply /edit /revoke /delete /react E /unreact E  /quit";
 
 static void submit(chat *t)
 {
@@ -717,7 +722,8 @@ static void submit(chat *t)
         bool rev = !strcmp(text, "/revoke"), del = !strcmp(text, "/delete");
         bool edit = !strncmp(text, "/edit ", 6), reply = !strncmp(text, "/reply ", 7);
         bool seq = !strcmp(text, "/seq");
-        if (!rev && !del && !edit && !reply && !seq) {
+        bool react = !strncmp(text, "/react ", 7), unreact = !strncmp(text, "/unreact ", 9);
+        if (!rev && !del && !edit && !reply && !seq && !react && !unreact) {
             note(t, "unknown command %.60s (/help)", text);
             return;
         }
@@ -731,7 +737,15 @@ static void submit(chat *t)
             control(t, v, MC_DELETE, NULL);
         else if (edit)
             control(t, v, MC_OVERRIDE, text + 6);
-        else if (seq) {
+        else if (react || unreact) {
+            tmsg *m = target(t, v, false);
+            if (!m)
+                note(t, "no message here to react to");
+            else if (!online(t))
+                note(t, "offline: reactions need the server; try again when online");
+            else
+                tui_react_send(t, v, m, text + (react ? 7 : 9), react ? 1 : 2);
+        } else if (seq) {
             tmsg *m = target(t, v, false);
             note(t, m ? "#%lld" : "no message%.0lld", (long long)(m ? m->seq : 0));
         } else {
@@ -740,12 +754,8 @@ static void submit(chat *t)
                 note(t, "nothing to reply to");
                 return;
             }
-            /* a quoted reply: the quoted sender, seq and the start of the text */
-            char q[TUI_INPUTMAX + 200];
-            snprintf(q, sizeof(q), "> %s #%lld: %.60s%s\n%s", m->from, (long long)m->seq,
-                     m->revoked ? "(revoked)" : m->text,
-                     strlen(m->text) > 60 && !m->revoked ? "..." : "", text + 7);
-            send_text(t, v, q);
+            /* a reply (MsgReq.replyTo): drawn with the quoted message above it */
+            send_text(t, v, text + 7, m->seq);
             t->sel_seq = 0;
         }
         return;
@@ -754,7 +764,7 @@ static void submit(chat *t)
         note(t, "open a conversation first: /open USER|GROUP");
         return;
     }
-    send_text(t, v, text[0] == '/' ? text + 1 : text);
+    send_text(t, v, text[0] == '/' ? text + 1 : text, 0);
 }
 
 static void switch_conv(chat *t, int dir)
@@ -892,7 +902,8 @@ static const char chat_help[] =
     "  Ctrl-C              quit\n"
     "Commands (on the selected message, else your last one):\n"
     "  /open USER|GROUP    open a chat with a user, or a group by name or id\n"
-    "  /reply TEXT         answer quoting the message\n"
+    "  /reply TEXT         answer it (shown with the message quoted above)\n"
+    "  /react EMOJI        add a reaction (/unreact EMOJI takes it back)\n"
     "  /edit TEXT          replace the text of your message\n"
     "  /revoke, /delete    revoke or delete your message\n"
     "  /seq                show the message's seq number\n"
@@ -955,6 +966,7 @@ int cmd_chat(int argc, char **argv)
                                 .on_read = c_read,
                                 .on_hot_sessions = c_hot,
                                 .on_sync_data = c_sync_data,
+                                .on_reaction = tui_react_on_notice,
                                 .on_kickout = c_kick};
     if (omtp_client_new(t->loop, &cfg, &cb, t, &t->c)) {
         free(t);

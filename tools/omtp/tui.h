@@ -46,7 +46,17 @@ typedef struct tmsg {
     char pack_id[40];
     bool revoked, edited;
     int state; /* enum tmsg_state */
+    /* extensions (tui_react.c) */
+    int64_t reply_to;  /* the quoted message's seq, 0 none */
+    bool mentions_me;  /* its mentions hold you (or "@all") */
+    struct treact *rx; /* reactions: (emoji, user) pairs, oldest first */
+    int nrx;
 } tmsg;
+
+typedef struct treact {
+    char emoji[40];
+    char user[130];
+} treact;
 
 typedef struct conv {
     char id[256];
@@ -188,6 +198,19 @@ bool tui_edit(tui_input *in, int key, unsigned char ch);
 void tui_input_take(tui_input *in, char *out, size_t n, bool remember);
 void tui_input_set(tui_input *in, const char *text);
 void tui_input_free(tui_input *in);
+
+/* ---- extensions (tui_react.c): replies, mentions, reactions ---- */
+/* Copies replyTo, mentions and the reactions aggregate of a message. */
+void tui_react_from_msg(chat *t, tmsg *m, const omtp_MsgReq *req);
+void tui_react_on_notice(omtp_client *c, const omtp_OTIMHeader *h, const omtp_ReactionNotice *n,
+                         void *ud);
+/* "> alice #12: the quoted text" for a reply (buf "" otherwise). */
+void tui_react_quote(chat *t, conv *v, const tmsg *m, char *buf, size_t n);
+/* "👍 bob carol  ❤ alice" (buf "" when none). */
+void tui_react_line(const tmsg *m, char *buf, size_t n);
+/* /react EMOJI (op 1) or /unreact EMOJI (op 2) on m. */
+void tui_react_send(chat *t, conv *v, tmsg *m, const char *emoji, int op);
+void tui_react_free(tmsg *m);
 
 /* ---- wiring (cmd_chat.c) ---- */
 void tui_load_older(chat *t, conv *v);

@@ -38,6 +38,7 @@ void tui_conv_free(conv *v)
     for (int i = 0; i < v->n; i++) {
         free(v->msgs[i].from);
         free(v->msgs[i].text);
+        tui_react_free(&v->msgs[i]);
     }
     free(v->msgs);
     free(v);
@@ -192,8 +193,11 @@ void tui_msg_acked(conv *v, tmsg *m, int64_t seq, int64_t ts)
         snprintf(o->pack_id, sizeof(o->pack_id), "%s", keep.pack_id);
         if (o->state < TM_SENT)
             o->state = TM_SENT;
+        if (!o->reply_to)
+            o->reply_to = keep.reply_to;
         free(keep.from);
         free(keep.text);
+        tui_react_free(&keep);
         return;
     }
     memmove(v->msgs + pos + 1, v->msgs + pos, sizeof(tmsg) * (size_t)(v->n - pos));
@@ -218,6 +222,7 @@ void tui_msg_delete(conv *v, int64_t seq)
         return;
     free(v->msgs[pos].from);
     free(v->msgs[pos].text);
+    tui_react_free(&v->msgs[pos]);
     memmove(v->msgs + pos, v->msgs + pos + 1, sizeof(tmsg) * (size_t)(v->n - pos - 1));
     v->n--;
 }

@@ -110,7 +110,7 @@ static void pad(tars_buf *b, int n)
 
 typedef struct row {
     char *text; /* malloc'd, already cut to the width */
-    int kind;   /* 0 message, 1 day separator */
+    int kind;   /* 0 message, 1 day separator, 2 quote/reactions, 3 mentions you */
     int64_t seq;
     bool mine;
 } row;
@@ -268,10 +268,37 @@ static void msg_rows(chat *t, const tmsg *m, int width, rows *out)
     char *s = malloc(tl + strlen(m->from) + 64);
     if (!s)
         return;
-    sprintf(s, "%s %s: %s%s%s", hm, m->from, m->revoked ? "(revoked)" : m->text,
-            m->edited && !m->revoked ? " (edited)" : "", mine ? state_word(m->state) : "");
+    char quote[200];
+    tui_react_quote(t, tui_conv_open_ptr(t), m, quote, sizeof(quote));
+    if (quote[0]) { /* the quoted message, dim, above the reply */
+        rows q = {0};
+        char ind[220];
+        snprintf(ind, sizeof(ind), "      %s", quote);
+        wrap(&q, ind, width, 8, m->seq, mine);
+        for (int i = 0; i < q.n; i++)
+            rows_add(out, q.r[i].text, strlen(q.r[i].text), 2, m->seq, mine);
+        rows_free(&q);
+    }
+    sprintf(s, "%s %s: %s%s%s%s", hm, m->from, m->revoked ? "(revoked)" : m->text,
+            m->edited && !m->revoked ? " (edited)" : "", m->mentions_me ? " [@you]" : "",
+            mine ? state_word(m->state) : "");
+    int before = out->n;
     wrap(out, s, width, 6, m->seq, mine);
+    if (m->mentions_me)
+        for (int i = before; i < out->n; i++)
+            out->r[i].kind = 3;
     free(s);
+    char rx[600];
+    tui_react_line(m, rx, sizeof(rx));
+    if (rx[0] && !m->revoked) { /* reactions, under the message */
+        char ind[620];
+        snprintf(ind, sizeof(ind), "      %s", rx);
+        rows r = {0};
+        wrap(&r, ind, width, 6, m->seq, mine);
+        for (int i = 0; i < r.n; i++)
+            rows_add(out, r.r[i].text, strlen(r.r[i].text), 2, m->seq, mine);
+        rows_free(&r);
+    }
 }
 
 int tui_msg_height(chat *t, const tmsg *m)
@@ -300,7 +327,8 @@ static void build_rows(chat *t, conv *v, int width, int need, rows *out, bool *a
         rows one = {0};
         msg_rows(t, &v->msgs[i], width, &one);
         for (int k = one.n; k-- > 0;) {
-            rows_add(&rev, one.r[k].text, strlen(one.r[k].text), 0, one.r[k].seq, one.r[k].mine);
+            rows_add(&rev, one.r[k].text, strlen(one.r[k].text), one.r[k].kind, one.r[k].seq,
+                     one.r[k].mine);
         }
         rows_free(&one);
         /* a day separator above the first message of each day */
@@ -454,7 +482,7 @@ void tui_redraw(chat *t)
         if (t->sel_seq) {
             int top = -1, bot = -1;
             for (int i = 0; i < rs.n; i++)
-                if (rs.r[i].kind == 0 && rs.r[i].seq == t->sel_seq) {
+                if (rs.r[i].kind != 1 && rs.r[i].seq == t->sel_seq) {
                     if (top < 0)
                         top = i;
                     bot = i;
@@ -515,6 +543,12 @@ void tui_redraw(chat *t)
         printfb(&b, "\033[%d;%dH", y, rx);
         if (w->kind == 1)
             printfb(&b, "\033[2m");
+        else if (t->sel_seq && w->seq == t->sel_seq)
+            printfb(&b, "\033[7m");
+        else if (w->kind == 2)
+            printfb(&b, "\033[2m");
+        else if (w->kind == 3)
+            printfb(&b, "\033[1;33m");
         else if (t->sel_seq && w->seq == t->sel_seq)
             printfb(&b, "\033[7m");
         else if (w->mine)
