@@ -158,6 +158,7 @@ static void open_conv(chat *t, conv *v)
         load_page(t, v, 0);
     else
         mark_read(t, v);
+    tui_ext_readers(t, v);
 }
 
 /* ---- groups: names instead of ids ---------------------------------------- */
@@ -240,6 +241,7 @@ static void c_state(omtp_client *c, const omtp_client_event *ev, void *ud)
         snprintf(t->status, sizeof(t->status), "online");
         t->groups_syncing = false;
         group_sync(t, NULL);
+        tui_ext_online(t);
         conv *v = tui_conv_open_ptr(t);
         if (v) {
             v->loading = false;
@@ -285,6 +287,8 @@ static void c_message(omtp_client *c, const omtp_OTIMHeader *h, const omtp_MsgRe
     if (x && mine && x->state < TM_SENT)
         x->state = TM_SENT;
     tui_react_from_msg(t, x, m);
+    if (!mine && !strcmp(v->typing, m->from.data))
+        v->typing[0] = 0;   /* they sent what they typed */
     if (!mine && !v->group) /* the peer's client is past our earlier messages */
         tui_conv_mark_own(v, t->o->user, m->seqId - 1, TM_DELIVERED);
     v->order = ++t->tick;
@@ -691,6 +695,8 @@ static void quit(chat *t)
     uv_read_stop((uv_stream_t *)&t->in);
     uv_signal_stop(&t->winch);
     uv_timer_stop(&t->esc_timer);
+    tui_ext_typing(t, 0);
+    uv_timer_stop(&t->ext_timer);
     omtp_client_stop(t->c);
 }
 
@@ -764,6 +770,7 @@ static void submit(chat *t)
         note(t, "open a conversation first: /open USER|GROUP");
         return;
     }
+    tui_ext_typing(t, 0);
     send_text(t, v, text[0] == '/' ? text + 1 : text, 0);
 }
 
@@ -813,7 +820,13 @@ static void on_key(chat *t, int key, unsigned char ch)
         t->note[0] = 0;
         return;
     default:
-        tui_edit(&t->input, key, ch);
+        if (tui_edit(&t->input, key, ch) && key != K_UP && key != K_DOWN) {
+            /* typing in the open conversation (not a command): tell the peer */
+            if (t->input.len && t->input.buf[0] != '/')
+                tui_ext_typing(t, 1);
+            else if (!t->input.len)
+                tui_ext_typing(t, 0);
+        }
         return;
     }
 }
@@ -967,6 +980,8 @@ int cmd_chat(int argc, char **argv)
                                 .on_hot_sessions = c_hot,
                                 .on_sync_data = c_sync_data,
                                 .on_reaction = tui_react_on_notice,
+                                .on_presence = tui_ext_on_presence,
+                                .on_typing = tui_ext_on_typing,
                                 .on_kickout = c_kick};
     if (omtp_client_new(t->loop, &cfg, &cb, t, &t->c)) {
         free(t);
@@ -983,6 +998,7 @@ int cmd_chat(int argc, char **argv)
     uv_signal_start(&t->winch, on_winch, SIGWINCH);
     uv_timer_init(t->loop, &t->esc_timer);
     t->esc_timer.data = t;
+    tui_ext_init(t);
     /* alternate screen; xterm mouse reporting (wheel) in SGR form */
     static const char enter_seq[] = "\033[?1049h\033[?1000h\033[?1006h";
     static const char leave_seq[] = "\033[?1006l\033[?1000l\033[?1049l";
@@ -997,6 +1013,7 @@ int cmd_chat(int argc, char **argv)
     uv_close((uv_handle_t *)&t->in, NULL);
     uv_close((uv_handle_t *)&t->winch, NULL);
     uv_close((uv_handle_t *)&t->esc_timer, NULL);
+    tui_ext_close(t);
     uv_run(t->loop, UV_RUN_DEFAULT);
     uv_loop_close(t->loop);
     for (int i = 0; i < t->nconv; i++)

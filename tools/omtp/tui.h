@@ -72,6 +72,12 @@ typedef struct conv {
     bool at_start;     /* the oldest message is loaded */
     int scroll;        /* screen rows scrolled up from the bottom */
     int64_t peer_read; /* single chat: the peer's read cursor, as far as known */
+    /* extensions (tui_ext.c) */
+    int presence;          /* single chat: -1 unknown, 0 away/offline, 1 online */
+    int64_t last_seen;     /* ms, 0 unknown */
+    char typing[64];       /* who is typing here ("" nobody) */
+    uint64_t typing_until; /* uv_now() after which the notice is stale */
+    int64_t readers_asked; /* the seq last asked PT_MSG_READERS about */
 } conv;
 
 /* Line editor state. */
@@ -108,6 +114,13 @@ typedef struct chat {
     int64_t group_ts; /* group sync cursor */
     bool groups_syncing;
     char start_open[256]; /* the USER|GROUP argument, opened after the first group sync */
+    /* extensions (tui_ext.c): each turns itself off when the server answers
+     * its packet type as unknown (PROTOCOL) */
+    uv_timer_t ext_timer;
+    bool no_presence, no_typing, no_readers;
+    bool sub_dirty;          /* the set of single-chat peers changed */
+    uint64_t typing_sent_at; /* uv_now() of the last "typing" sent, 0 none */
+    char typing_sid[256];    /* where it was sent */
 } chat;
 
 /* ---- model (tui_model.c) ---- */
@@ -199,7 +212,7 @@ void tui_input_take(tui_input *in, char *out, size_t n, bool remember);
 void tui_input_set(tui_input *in, const char *text);
 void tui_input_free(tui_input *in);
 
-/* ---- extensions (tui_react.c): replies, mentions, reactions ---- */
+/* ---- extensions (tui_react.c: replies, mentions, reactions ---- */
 /* Copies replyTo, mentions and the reactions aggregate of a message. */
 void tui_react_from_msg(chat *t, tmsg *m, const omtp_MsgReq *req);
 void tui_react_on_notice(omtp_client *c, const omtp_OTIMHeader *h, const omtp_ReactionNotice *n,
@@ -211,6 +224,22 @@ void tui_react_line(const tmsg *m, char *buf, size_t n);
 /* /react EMOJI (op 1) or /unreact EMOJI (op 2) on m. */
 void tui_react_send(chat *t, conv *v, tmsg *m, const char *emoji, int op);
 void tui_react_free(tmsg *m);
+/* ---- extensions (tui_ext.c): presence, typing, read receipts ---- */
+void tui_ext_init(chat *t);
+void tui_ext_close(chat *t);
+/* logged in: subscribe to the peers' presence, ask for read receipts */
+void tui_ext_online(chat *t);
+/* a conversation was added: the subscription is refreshed soon */
+void tui_ext_convs_changed(chat *t);
+/* the user edits the input of the open conversation (typing 1) or sent /
+ * cleared it (0) */
+void tui_ext_typing(chat *t, int state);
+/* ask who read your newest message of v (the open conversation) */
+void tui_ext_readers(chat *t, conv *v);
+void tui_ext_on_presence(omtp_client *c, const omtp_PresenceNotice *n, void *ud);
+void tui_ext_on_typing(omtp_client *c, const omtp_TypingNotice *n, void *ud);
+/* "alice is typing..." or "" for the header */
+const char *tui_ext_typing_text(chat *t, conv *v);
 
 /* ---- wiring (cmd_chat.c) ---- */
 void tui_load_older(chat *t, conv *v);

@@ -24,7 +24,9 @@ conv *tui_conv_find(chat *t, const char *id, bool create)
     if (!omtp_session_peer(id, t->o->user, v->title, sizeof(v->title)))
         snprintf(v->title, sizeof(v->title), "%s", id);
     v->order = ++t->tick;
+    v->presence = -1;
     t->convs[t->nconv++] = v;
+    t->sub_dirty = true; /* tui_ext.c: watch the new peer's presence */
     return v;
 }
 

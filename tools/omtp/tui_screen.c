@@ -415,7 +415,14 @@ static void draw_sidebar_item(chat *t, tars_buf *b, conv *v, conv *cur)
     else if (v->unread)
         printfb(b, "\033[33m");
     tars_buf_put(b, v == cur ? ">" : " ", 1);
-    tars_buf_put(b, v->group ? "#" : " ", 1);
+    if (v->group)
+        tars_buf_put(b, "#", 1);
+    else if (v->presence == 1)
+        printfb(b, "\033[32m\xe2\x97\x8f\033[39m"); /* a green dot: online */
+    else if (v->presence == 0)
+        printfb(b, "\xe2\x97\x8b"); /* a hollow dot: away or offline */
+    else
+        tars_buf_put(b, " ", 1);
     int used = 2 + put_cols(b, v->title, TUI_LISTW - 2 - cw);
     tars_buf_put(b, count, (size_t)cw);
     used += cw;
@@ -511,9 +518,21 @@ void tui_redraw(chat *t)
     printfb(&b, "|\033[1m ");
     if (cur) {
         char h[400];
-        snprintf(h, sizeof(h), "%s%s%s%s", cur->title, cur->group ? " (group)" : "",
-                 cur->scroll ? "  [scrolled up: PgDn to return]" : "",
-                 cur->loading ? "  [loading older messages...]" : "");
+        char pres[64] = "";
+        if (!cur->group && cur->presence == 1) {
+            snprintf(pres, sizeof(pres), " - online");
+        } else if (!cur->group && cur->presence == 0 && cur->last_seen > 0) {
+            time_t ls = (time_t)(cur->last_seen / 1000);
+            struct tm tm;
+            localtime_r(&ls, &tm);
+            strftime(pres, sizeof(pres), " - last seen %Y-%m-%d %H:%M", &tm);
+        } else if (!cur->group && cur->presence == 0) {
+            snprintf(pres, sizeof(pres), " - offline");
+        }
+        /* what matters most first: the row is cut at the column's width */
+        snprintf(h, sizeof(h), "%s%s%s%s%s%s", cur->title, cur->group ? " (group)" : "",
+                 tui_ext_typing_text(t, cur), cur->scroll ? "  [scrolled up: PgDn to return]" : "",
+                 cur->loading ? "  [loading older messages...]" : "", pres);
         put_cols(&b, h, rw);
     }
     printfb(&b, "\033[0m");
