@@ -24,9 +24,11 @@ keys alice Enter
 expect typed-arrives bob "alice: still typ"
 absent typing-gone bob "is typing"
 
+# delivered: bob's message while alice's device is online (presence)
 # read receipts: alice's chat has the conversation open and reads it
 type_line bob "please read me"
 expect arrives alice "bob: please read me"
+expect own-delivered-or-read bob "bob: please read me \[(delivered|read)\]"
 TRIES=300 expect own-read bob "bob: please read me \[read\]"
 
 # alice leaves: the dot goes hollow, the header says when she was last seen

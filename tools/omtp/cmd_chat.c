@@ -417,6 +417,8 @@ static void on_ack(omtp_client *c, int status, const omtp_MsgAck *ack, void *ud)
     } else if (v && m) {
         if (m->seq == 0)
             tui_msg_acked(v, m, ack->seqId, ack->timestamp);
+        if (!v->group && v->peer_devices > 0) /* pushed to the peer's online device */
+            tui_conv_mark_own(v, t->o->user, ack->seqId, TM_DELIVERED);
         v->order = ++t->tick;
         if (is_open(t, v))
             v->unread = 0;

@@ -75,6 +75,7 @@ typedef struct conv {
     /* extensions (tui_ext.c) */
     int presence;          /* single chat: -1 unknown, 0 away/offline, 1 online */
     int64_t last_seen;     /* ms, 0 unknown */
+    int peer_devices;      /* the peer's devices online (presence), 0 unknown/none */
     char typing[64];       /* who is typing here ("" nobody) */
     uint64_t typing_until; /* uv_now() after which the notice is stale */
     int64_t readers_asked; /* the seq last asked PT_MSG_READERS about */

@@ -38,6 +38,11 @@ static void apply_presence(chat *t, const omtp_PresenceInfo *p)
             continue;
         v->presence = p->online ? 1 : 0;
         v->last_seen = p->lastSeen;
+        v->peer_devices = p->devices;
+        /* a device of the peer is online: it has (or catches up on) what was
+         * stored before; the server pushes to every online device */
+        if (p->devices > 0)
+            tui_conv_mark_own(v, t->o->user, v->last_seq, TM_DELIVERED);
     }
 }
 
