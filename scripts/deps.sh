@@ -10,7 +10,9 @@ PKGS=(
   libwslay-dev libhttp-parser-dev
   postgresql redis-server tmux curl procps
   help2man openssl util-linux chromium
+  python3
   sqlite3
+  python3
 )
 # openssl: the SDK tests make a throw-away certificate; util-linux: flock.
 # sqlite3: bench/presence.sh writes its friend fixture with it.

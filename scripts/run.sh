@@ -79,9 +79,8 @@ if [ -s "$DEMO" ]; then
   echo
   if [ -n "$WS_LISTEN" ]; then
     echo "Chat in a browser: open http://$WS_LISTEN/ and sign in as alice (and as bob in"
-    echo "another browser or a private window), or in two more terminals"
-    echo "(omtp asks for the password above; type a line, Enter sends it;"
-    echo "Ctrl-C quits):"
+    echo "another browser or a private window), or in two more terminals (omtp asks"
+    echo "for the password above; type a line, Enter sends it; Ctrl-C quits):"
   else
     echo "Chat in two more terminals (omtp asks for the password above; type a line,"
     echo "Enter sends it; Ctrl-C quits):"

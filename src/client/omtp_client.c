@@ -283,11 +283,82 @@ static void outbox_send(omtp_client *c, omtp_req *r)
     arm_req_timer(c, r->deadline);
 }
 
+/*
+ * Outbox pacing. At most OUTBOX_WIN messages are in flight at once (a flush
+ * after a reconnect, or a burst of sends, queues the rest behind them, in
+ * order): under the server's default burst (req_burst 200) and close limit
+ * (req_refusals_max 100 refusals in 10 s).
+ *
+ * A SERVER_REFUSED (7) ack means the server's rate limit: the message stays
+ * queued and the client turns paced (c->win = 1): one message in flight,
+ * sent pace_ms after the previous send. The first refusal sets pace_ms to
+ * PACE_MIN_MS, a refusal of a paced send doubles it (up to PACE_MAX_MS),
+ * each accepted paced send shortens it by 1/20 (down to PACE_FLOOR_MS): it
+ * settles near the server's rate with about one refusal in fourteen sends,
+ * far below the close limit. Once nothing waits, it is unpaced again.
+ */
+#define OUTBOX_WIN    64
+#define PACE_MIN_MS   100
+#define PACE_MAX_MS   4000
+#define PACE_FLOOR_MS 2
+
+static size_t outbox_inflight(const omtp_client *c)
+{
+    size_t n = 0;
+    for (const omtp_req *r = c->outbox.head; r; r = r->next)
+        n += r->inflight;
+    return n;
+}
+
+/* Sends, in queue order, what waits and fits (see above). */
 static void outbox_flush(omtp_client *c)
 {
-    for (omtp_req *r = c->outbox.head; r; r = r->next)
-        if (!r->inflight)
-            outbox_send(c, r);
+    if (c->state != OMTP_CLIENT_ONLINE)
+        return;
+    uint64_t now = uv_now(c->loop);
+    if (c->win && now < c->pace_until) {
+        arm_req_timer(c, c->pace_until);
+        return;
+    }
+    size_t inflight = c->outbox.n > OUTBOX_WIN || c->win ? outbox_inflight(c) : 0;
+    size_t win = c->win ? c->win : OUTBOX_WIN;
+    bool waiting = false;
+    for (omtp_req *r = c->outbox.head; r; r = r->next) {
+        if (r->inflight)
+            continue;
+        if (inflight >= win) {
+            waiting = true;
+            break;
+        }
+        outbox_send(c, r);
+        r->paced = c->win != 0;
+        inflight += r->inflight;
+        if (c->win) { /* one per pace_ms */
+            c->pace_until = now + c->pace_ms;
+            waiting = r->next != NULL;
+            break;
+        }
+    }
+    if (c->win && !waiting && inflight == 0) {
+        c->win = 0; /* everything went through: back to normal */
+        c->pace_ms = 0;
+    }
+}
+
+/* A SERVER_REFUSED ack: keep the message, wait, and go on slowly. */
+static void outbox_refused(omtp_client *c, omtp_req *r)
+{
+    r->inflight = false;
+    uint64_t now = uv_now(c->loop);
+    if (!c->win) { /* the first refusal of a burst */
+        c->win = 1;
+        c->pace_ms = PACE_MIN_MS;
+        c->pace_until = now + c->pace_ms;
+    } else if (r->paced) { /* still too fast */
+        c->pace_ms = c->pace_ms * 2 > PACE_MAX_MS ? PACE_MAX_MS : c->pace_ms * 2;
+        c->pace_until = now + c->pace_ms;
+    } /* else: one of the burst sent before pacing began */
+    arm_req_timer(c, c->pace_until);
 }
 
 int omtp_client_send_msg(omtp_client *c, int type, const omtp_MsgReq *msg, int64_t flags,
@@ -337,10 +408,11 @@ int omtp_client_send_msg(omtp_client *c, int type, const omtp_MsgReq *msg, int64
     r->ud = ud;
     r->first = uv_now(c->loop);
     list_add(&c->outbox, r);
-    if (c->state == OMTP_CLIENT_ONLINE)
-        outbox_send(c, r);
-    else
-        arm_req_timer(c, r->first + (uint64_t)c->cfg.give_up_ms);
+    if (c->state == OMTP_CLIENT_ONLINE && !c->win && c->outbox.n <= OUTBOX_WIN)
+        outbox_send(c, r); /* the common case: nothing waits */
+    else if (c->state == OMTP_CLIENT_ONLINE)
+        outbox_flush(c); /* behind the ones waiting, in order */
+    arm_req_timer(c, r->first + (uint64_t)c->cfg.give_up_ms);
     return 0;
 }
 
@@ -383,6 +455,10 @@ static void on_req_timer(uv_timer_t *t)
             next = r->deadline;
         r = nx;
     }
+    if (c->win && c->state == OMTP_CLIENT_ONLINE && now >= c->pace_until)
+        outbox_flush(c); /* paced: the wait is over */
+    if (c->win && c->state == OMTP_CLIENT_ONLINE && c->pace_until > now && c->pace_until < next)
+        next = c->pace_until;
     r = c->outbox.head;
     while (r) {
         omtp_req *nx = r->next;
@@ -426,6 +502,18 @@ static void on_reply(omtp_client *c, omtp_packet *p)
     if (!r)
         return; /* late reply to a timed-out request */
     omtp_MsgAck *ack = p->desc == &omtp_MsgAck_desc ? p->body : NULL;
+    int code = ack ? ack->code
+               : p->desc == &omtp_CommonErrorCode_desc && p->body
+                   ? ((omtp_CommonErrorCode *)p->body)->code
+                   : OMTP_EC_PROTOCOL;
+    if (code == OMTP_EC_SERVER_REFUSED) {
+        outbox_refused(c, r); /* the rate limit: not a failure, later */
+        return;
+    }
+    if (c->win && r->paced) { /* paced and accepted: a little faster */
+        uint32_t less = c->pace_ms / 20 ? c->pace_ms / 20 : 1;
+        c->pace_ms = c->pace_ms - less < PACE_FLOOR_MS ? PACE_FLOOR_MS : c->pace_ms - less;
+    }
     if (!ack) {
         /* an error reply without a MsgAck body: report it as one */
         static const omtp_MsgAck empty;
@@ -445,6 +533,8 @@ static void on_reply(omtp_client *c, omtp_packet *p)
     if (r->acb)
         r->acb(c, 0, ack, r->ud);
     req_free(r);
+    if (!c->destroyed && (c->win || c->outbox.n >= OUTBOX_WIN))
+        outbox_flush(c); /* the next ones that wait for room */
 }
 
 static void ack_sync_data(omtp_client *c, omtp_packet *p)

@@ -23,7 +23,16 @@
  * in an outbox until its MsgAck arrives. After a reconnect, or when an ack
  * does not come within the request timeout, it is sent again with the DUP
  * flag and the SAME packId (the server deduplicates by sender + packId),
- * until acked or until `give_up_ms` after the first attempt. Other requests
+ * until acked or until `give_up_ms` after the first attempt. A message the
+ * server refuses for its rate limit (MsgAck code SERVER_REFUSED, 7) is not
+ * failed either: it stays queued, and the outbox paces itself -- one
+ * message at a time, 100 ms apart at first, a little faster with each one
+ * accepted and twice slower with each one refused -- and returns to normal
+ * once nothing waits. At most 64 messages are in flight at any time (the
+ * rest wait, in order). So a long queue (hundreds of messages written
+ * offline) is delivered, in order, at the rate the server allows, without
+ * tripping its close-on-refusals limit.
+ * Other requests
  * are not retried: their callback gets OMTP_ETIMEDOUT or, if the connection
  * dropped, OMTP_ECLOSED.
  *

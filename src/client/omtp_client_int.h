@@ -21,6 +21,7 @@ typedef struct omtp_req {
     int type;
     bool msg;      /* outbox entry: resent with DUP until acked or given up */
     bool inflight; /* sent on the current connection */
+    bool paced;    /* outbox: its last send was a paced one (omtp_client.c) */
     int attempts;
     int64_t flags;
     uint64_t deadline; /* loop time (ms) */
@@ -113,6 +114,12 @@ struct omtp_client {
 
     omtp_req_list reqs;   /* plain requests in flight */
     omtp_req_list outbox; /* messages until acked */
+    /* pacing after a SERVER_REFUSED (rate limit) ack (omtp_client.c,
+     * "Outbox pacing"): win 1 = paced (one in flight, one per pace_ms, the
+     * next not before pace_until, loop ms), 0 = normal */
+    uint32_t win;
+    uint32_t pace_ms;
+    uint64_t pace_until;
     tars_buf enc;
 
     int64_t hot_cursor;

@@ -658,6 +658,25 @@ int omtp_sync_history(omtp_sync *c, const char *session_id, int64_t seq, int cou
     return rc;
 }
 
+int omtp_sync_search(omtp_sync *c, const char *query, const char *session_id, int64_t before_ms,
+                     int count, omtp_MsgSearchResp *out)
+{
+    omtp_MsgSearchReq q;
+    omtp_msg_init(&omtp_MsgSearchReq_desc, &q);
+    q.beforeTimestamp = before_ms > 0 ? before_ms : 0;
+    q.count = count > 0 ? count : 20;
+    if (tars_str_set(&q.query, query ? query : "") ||
+        tars_str_set(&q.sessionId, session_id ? session_id : "")) {
+        omtp_msg_free(&omtp_MsgSearchReq_desc, &q);
+        tars_init(&omtp_MsgSearchResp_desc, out);
+        return OMTP_ENOMEM;
+    }
+    int rc = omtp_sync_call(c, PT_MSG_SEARCH, &omtp_MsgSearchReq_desc, &q, &omtp_MsgSearchResp_desc,
+                            out);
+    omtp_msg_free(&omtp_MsgSearchReq_desc, &q);
+    return rc;
+}
+
 /* Appends the items of `from` to `to` (moved: `from` keeps empty slots). */
 static int list_append(tars_list *to, tars_list *from, size_t size)
 {

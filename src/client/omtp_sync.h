@@ -151,6 +151,13 @@ int omtp_sync_hot_sessions(omtp_sync *c, int64_t cursor_us, omtp_HotSessionResp 
 /* PT_HISTORY_MSG_PULL: messages with seqId <= seq (<= 0 newest), newest first. */
 int omtp_sync_history(omtp_sync *c, const char *session_id, int64_t seq, int count,
                       omtp_HistoryMsgPullResp *out);
+/* PT_MSG_SEARCH (extension 104, spec/omtp-ext.tars): messages of your
+ * sessions (or of session_id; NULL/"" = all) containing `query`, stored
+ * before before_ms (<= 0: now), newest first, count 1..100 (<= 0: 20). A
+ * refusal comes back in out->errorCode. Page on with before_ms = the last
+ * message's timestamp. */
+int omtp_sync_search(omtp_sync *c, const char *query, const char *session_id, int64_t before_ms,
+                     int count, omtp_MsgSearchResp *out);
 /*
  * The paging helpers: a reply holds fewer items than asked when they would
  * not fit one frame (docs/protocol.md, "Replies larger than a frame"); these

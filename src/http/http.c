@@ -97,6 +97,7 @@ static const struct http_route routes[] = {
     {"DELETE", "/v1/groups/{}", true, false, http_ep_group_dismiss},
     {"POST", "/v1/groups/{}/members", true, true, http_ep_group_add},
     {"DELETE", "/v1/groups/{}/members/{}", true, false, http_ep_group_remove},
+    {"GET", "/v1/search", true, false, http_ep_search},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -110,6 +111,8 @@ static void req_unref(http_req *r)
     free(r->resp);
     if (r->json)
         json_decref(r->json);
+    if (r->args)
+        json_decref(r->args);
     free(r);
 }
 
@@ -195,6 +198,30 @@ static bool path_has_control(const char *uri)
             return true;
     }
     return false;
+}
+
+/* One query-string argument into r->args (the first of a repeated name wins;
+ * a name without '=' has the value ""). MHD has percent-decoded both. */
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    http_req *r = cls;
+    if (!key || json_object_getn(r->args, key, key_size))
+        return MHD_YES;
+    json_t *v = json_stringn_nocheck(value ? value : "", value ? value_size : 0);
+    if (v)
+        json_object_setn_new_nocheck(r->args, key, key_size, v);
+    return MHD_YES;
+}
+
+/* The query string's arguments, read on the HTTP thread while the
+ * connection's headers are there (endpoints run on the loop: http_arg). */
+static void collect_args(http_req *r, struct MHD_Connection *c)
+{
+    r->args = json_object();
+    if (r->args)
+        MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect_arg, r);
 }
 
 /* *con_cls before the first on_request of a request whose raw path holds a
@@ -463,6 +490,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         } else if (declared > h->max_body) {
             reject(r, 413, "body_too_large", "request body is larger than %zu bytes", h->max_body);
         }
+        if (r->route && !r->rejected)
+            collect_args(r, c);
         /* An early error waits for the body to be read (and dropped): closing
          * with unread input would reset the connection and could cost the
          * client the answer. A body too big to be worth draining is refused

@@ -47,6 +47,7 @@ struct http_req {
     bool handed;       /* suspended and queued to the loop */
     atomic_bool ready; /* response filled by the loop */
     json_t *json;      /* parsed body (an object) or NULL */
+    json_t *args;      /* query-string arguments (name -> string) or NULL */
     omtp_server *srv;
     /* response, filled on the loop thread */
     unsigned status;
@@ -138,6 +139,7 @@ void http_ep_group_get(http_req *r);
 void http_ep_group_dismiss(http_req *r);
 void http_ep_group_add(http_req *r);
 void http_ep_group_remove(http_req *r);
+void http_ep_search(http_req *r);
 
 /* http_ops.c: the series above as Prometheus text (malloc'd), the
  * metrics source omtp_http_start registers (core/server.h). */

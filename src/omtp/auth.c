@@ -190,6 +190,19 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
             kick(d, c, "replaced by a new login on the same device type");
         d = next;
     }
+    if (c->deviceType == DEVICE_OBSERVER) { /* bounded: the oldest leaves */
+        unsigned n = 0;
+        omtp_conn *oldest = NULL;
+        for (d = omtp_presence_first(s, c->userId); d; d = d->next_device)
+            if (d != c && d->deviceType == DEVICE_OBSERVER && d->state == OMTP_CONN_ONLINE) {
+                n++;
+                if (!oldest || d->loginMs < oldest->loginMs ||
+                    (d->loginMs == oldest->loginMs && d->id < oldest->id))
+                    oldest = d;
+            }
+        if (n >= OMTP_OBSERVERS_PER_USER && oldest)
+            kick(oldest, c, "replaced: a user has at most 16 observers (OMTP_OBSERVERS_PER_USER)");
+    }
     c->state = OMTP_CONN_ONLINE;
     omtp_conn_logged_in(c); /* full max_frame; leaves the unauthenticated counts */
     omtp_presence_add(s, c);

@@ -54,6 +54,7 @@ static const struct {
     {PT_TYPING, handle_typing, 0},
     {PT_MSG_REACTION, handle_msg_reaction, 0},
     {PT_MSG_READERS, handle_msg_readers, 0},
+    {PT_MSG_SEARCH, handle_msg_search, 0},
 };
 
 int omtp_handlers_register(omtp_server *s, char *why, size_t whylen)

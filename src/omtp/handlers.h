@@ -58,6 +58,8 @@ void handle_userinfo_update(omtp_req *req);
 void handle_user_attr_set(omtp_req *req);
 void handle_user_attr_get(omtp_req *req);
 void handle_session_attr_set(omtp_req *req);
+/* search.c: PT_MSG_SEARCH (extension, spec/omtp-ext.tars) */
+void handle_msg_search(omtp_req *req);
 
 /* ext.c: extensions (spec/omtp-ext.tars): presence, typing, read receipts */
 void handle_presence_sub(omtp_req *req);

@@ -12,8 +12,8 @@
 #include "omtp/auth.h"
 #include "store/maint.h"
 #include "core/server.h"
-#include "omtp_version.h"
 #include "datadir_lock.h"
+#include "omtp_version.h"
 #include "wiring.h"
 
 #include <errno.h>

@@ -31,6 +31,7 @@ const omtp_field_limit omtp_field_limits[] = {
     {"FriendSyncReq", "after", OMTP_LIMIT_CURSOR},
     {"ReactionReq", "emoji", OMTP_LIMIT_EMOJI},
     {"ReactionNotice", "emoji", OMTP_LIMIT_EMOJI},
+    {"MsgSearchReq", "query", OMTP_LIMIT_SEARCH_QUERY},
     {NULL, NULL, 0},
 };
 

@@ -26,18 +26,22 @@
 #include "tars/tars.h"
 
 /* bytes (UTF-8 text is counted in bytes, not characters) */
-#define OMTP_LIMIT_PUSHINFO   4096 /* MsgReq.pushInfo */
-#define OMTP_LIMIT_NAME       256  /* UserInfo.name, GroupChatInfo.name, LoginReq.deviceName */
-#define OMTP_LIMIT_REMARK     1024 /* FriendInfo.remark */
-#define OMTP_LIMIT_ATTR_NAME  64   /* UserAttribute / SessionAttrSetReq .attrName */
-#define OMTP_LIMIT_ATTR_VALUE 4096 /* UserAttribute / SessionAttrSetReq .attrValue */
-#define OMTP_LIMIT_AVATAR     1024 /* UserInfo.avator, GroupChatInfo.avatar (a URL) */
-#define OMTP_LIMIT_DESC       1024 /* GroupChatInfo.desc */
-#define OMTP_LIMIT_MOBILE     64   /* UserInfo.mobile */
-#define OMTP_LIMIT_VERSION    64   /* LoginReq.version */
-#define OMTP_LIMIT_PASSWORD   1024 /* LoginReq.password (a password or a token) */
-#define OMTP_LIMIT_DEVICE_ID  128  /* LoginReq.deviceId, KickOutReq.deviceId */
-#define OMTP_LIMIT_CURSOR     512  /* the paging cursors `after` (protocol.md 7.2) */
+#define OMTP_LIMIT_PUSHINFO     4096 /* MsgReq.pushInfo */
+#define OMTP_LIMIT_NAME         256  /* UserInfo.name, GroupChatInfo.name, LoginReq.deviceName */
+#define OMTP_LIMIT_REMARK       1024 /* FriendInfo.remark */
+#define OMTP_LIMIT_ATTR_NAME    64   /* UserAttribute / SessionAttrSetReq .attrName */
+#define OMTP_LIMIT_ATTR_VALUE   4096 /* UserAttribute / SessionAttrSetReq .attrValue */
+#define OMTP_LIMIT_AVATAR       1024 /* UserInfo.avator, GroupChatInfo.avatar (a URL) */
+#define OMTP_LIMIT_DESC         1024 /* GroupChatInfo.desc */
+#define OMTP_LIMIT_MOBILE       64   /* UserInfo.mobile */
+#define OMTP_LIMIT_VERSION      64   /* LoginReq.version */
+#define OMTP_LIMIT_PASSWORD     1024 /* LoginReq.password (a password or a token) */
+#define OMTP_LIMIT_DEVICE_ID    128  /* LoginReq.deviceId, KickOutReq.deviceId */
+#define OMTP_LIMIT_CURSOR       512  /* the paging cursors `after` (protocol.md 7.2) */
+#define OMTP_LIMIT_SEARCH_QUERY 256  /* MsgSearchReq.query (docs/protocol.md, Search) */
+/* MsgSearchReq.query needs this many characters (trigram index: docs/storage.md) */
+#define OMTP_SEARCH_QUERY_MIN_CHARS 3
+#define OMTP_SEARCH_COUNT_MAX       100 /* MsgSearchReq.count: 1..100 */
 /* a user's attributes of one session, as the JSON object hot sessions carry
  * ({"pin":"1",...}): a SESSIONATTRIBUTE_SET that would make it longer is
  * refused, so every hot-session item stays bounded */

@@ -56,6 +56,7 @@ enum omtp_pack_type {
     PT_PRESENCE = 101,     /* server push: PresenceNotice */
     PT_TYPING = 102,       /* TypingReq (no reply unless refused); push: TypingNotice */
     PT_MSG_REACTION = 103, /* ReactionReq -> CommonErrorCode; push ReactionNotice */
+    PT_MSG_SEARCH = 104,   /* MsgSearchReq -> MsgSearchResp */
     PT_MSG_READERS = 105,  /* MsgReadersReq -> MsgReadersResp */
 };
 /* Packet types are below OMTP_PT_MAX: tables indexed by type (the server's
@@ -83,6 +84,9 @@ enum omtp_device_type {
     DEVICE_OBSERVER = 6,
 };
 #define OMTP_DEVICE_MAX 6
+/* Observers of one user on one server (docs/protocol.md "Observers"): a
+ * new one beyond this replaces the oldest (auth.c says 16 in its reason). */
+#define OMTP_OBSERVERS_PER_USER 16
 
 /* MsgControl.command and MsgReq.status */
 enum omtp_msg_ctrl_cmd { MC_REVOKE = 1, MC_DELETE = 2, MC_OVERRIDE = 3 };

@@ -57,6 +57,7 @@ static const struct type_row types[] = {
     {PT_TYPING, "PT_TYPING", D(TypingReq), D(CommonErrorCode)},
     {PT_MSG_READERS, "PT_MSG_READERS", D(MsgReadersReq), D(MsgReadersResp)},
     {PT_MSG_REACTION, "PT_MSG_REACTION", D(ReactionReq), D(CommonErrorCode)},
+    {PT_MSG_SEARCH, "PT_MSG_SEARCH", D(MsgSearchReq), D(MsgSearchResp)},
 };
 #undef D
 #define NTYPES (sizeof(types) / sizeof(types[0]))

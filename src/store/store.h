@@ -195,6 +195,16 @@ typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
     X(msg_control,                                                                                 \
       (omtp_db * db, const char *sessionId, int64_t seqId, int command, const char *content),      \
       (db, sessionId, seqId, command, content))                                                    \
+    /* full-text search (docs/storage.md "Search"): messages whose text (contentType 0/1) or       \
+     * media file name (JSON "name") contains `query` as a substring (case-insensitive for         \
+     * ASCII), in the sessions userId is a member of, or only in sessionId when it is not NULL     \
+     * or "" (the caller checked access), stored before beforeMs (<= 0: no bound), newest          \
+     * first, at most count (capped at 100). Revoked and deleted messages never match. query is    \
+     * plain text (never search syntax), 3..256 bytes of UTF-8 of >= 3 characters. */              \
+    X(msg_search,                                                                                  \
+      (omtp_db * db, const char *userId, const char *sessionId, const char *query,                 \
+       int64_t beforeMs, int count, omtp_msg_rec_list *out),                                       \
+      (db, userId, sessionId, query, beforeMs, count, out))                                        \
     X(session_last_seq, (omtp_db * db, const char *sessionId, int64_t *lastSeq),                   \
       (db, sessionId, lastSeq))                                                                    \
     /* ---- extensions (docs/protocol.md, Extensions; docs/storage.md) */                          \

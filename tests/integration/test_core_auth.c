@@ -168,6 +168,39 @@ static void test_second_device_kicks_first(void **st)
     omtp_sync_close(phone);
 }
 
+/* Observers (device type 6, docs/protocol.md "Observers") kick nobody and
+ * no login kicks them; the 17th of one user replaces the oldest. */
+static void test_observers_share_a_slot(void **st)
+{
+    (void)st;
+    omtp_sync *lin = h_login(srv, "alice", "pw-alice", DEVICE_LINUX);
+    omtp_sync *obs[OMTP_OBSERVERS_PER_USER + 1];
+    for (int i = 0; i < OMTP_OBSERVERS_PER_USER; i++)
+        obs[i] = h_login(srv, "alice", "pw-alice", DEVICE_OBSERVER);
+    /* a new linux login replaces the linux one, not the observers */
+    omtp_sync *lin2 = h_login(srv, "alice", "pw-alice", DEVICE_LINUX);
+    assert_int_equal(omtp_sync_wait_closed(lin, 3000), 0);
+    for (int i = 0; i < OMTP_OBSERVERS_PER_USER; i++) {
+        assert_int_equal(omtp_sync_ping(obs[i]), 0);
+        assert_int_equal((int)omtp_sync_pending_pushes(obs[i]), 0);
+    }
+    assert_int_equal(omtp_sync_ping(lin2), 0);
+    /* one more observer: the oldest goes, told why */
+    obs[OMTP_OBSERVERS_PER_USER] = h_login(srv, "alice", "pw-alice", DEVICE_OBSERVER);
+    omtp_packet p;
+    assert_int_equal(omtp_sync_next_push(obs[0], 3000, &p), 0);
+    assert_int_equal(p.header.type, PT_KICKOUT);
+    omtp_packet_free(&p);
+    assert_int_equal(omtp_sync_wait_closed(obs[0], 3000), 0);
+    for (int i = 1; i <= OMTP_OBSERVERS_PER_USER; i++)
+        assert_int_equal(omtp_sync_ping(obs[i]), 0);
+    assert_int_equal(omtp_sync_ping(lin2), 0);
+    for (int i = 0; i <= OMTP_OBSERVERS_PER_USER; i++)
+        omtp_sync_close(obs[i]);
+    omtp_sync_close(lin);
+    omtp_sync_close(lin2);
+}
+
 static void test_kickout_request(void **st)
 {
     (void)st;
@@ -267,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_missing_fields),
         cmocka_unit_test(test_packet_before_login),
         cmocka_unit_test(test_second_device_kicks_first),
+        cmocka_unit_test(test_observers_share_a_slot),
         cmocka_unit_test(test_kickout_request),
         cmocka_unit_test(test_logout),
         cmocka_unit_test(test_ping),

@@ -129,6 +129,10 @@ const SCHEMA = {
                   [3, 'op', 'int', 1]],
     ReactionNotice: [[0, 'sessionId', 'string', 1], [1, 'seqId', 'long', 1],
                      [2, 'userId', 'string', 1], [3, 'emoji', 'string', 1], [4, 'op', 'int', 1]],
+    // extensions (spec/omtp-ext.tars)
+    MsgSearchReq: [[0, 'query', 'string', 1], [1, 'sessionId', 'string', 0],
+                   [2, 'beforeTimestamp', 'long', 0], [3, 'count', 'int', 0, 20]],
+    MsgSearchResp: [[0, 'errorCode', 'S:CommonErrorCode', 1], [1, 'msgs', 'V:OTIMPack', 1]],
 };
 for (const name of Object.keys(SCHEMA))
     SCHEMA[name] = SCHEMA[name].map(([tag, fname, type, req, def]) =>

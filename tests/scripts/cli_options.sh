@@ -75,6 +75,8 @@ t typo-json 2 "omtp history: unknown option --jsn; did you mean --json?" \
 t typo-eq 2 "unknown option --sever; did you mean --server?" "$OMTP" login --sever=1 "${A[@]}"
 t unknown-short 2 "unknown option -x" "$OMTP" sessions -x "${A[@]}"
 t ambiguous 2 "ambiguous" "$OMTP" login --pass x --user alice
+t cmd-typo 2 "unknown command 'sned'; did you mean send?" "$OMTP" sned
+t typo-codec 2 "omtp codec: unknown option --prety; did you mean --pretty?" "$OMTP" codec decode --prety
 for c in login send sessions history read revoke edit delete group friends user watch chat; do
   t "unknown-$c" 2 "omtp $c: unknown option --bogus" "$OMTP" "$c" --bogus "${A[@]}"
 done
@@ -101,7 +103,7 @@ t pwfile-empty 2 "is empty" "$OMTP" login --user alice --password-file "$tmp/emp
 t pwfile-missing 2 "cannot read the password file $tmp/nope" \
   "$OMTP" login --user alice --password-file "$tmp/nope"
 t no-password-no-tty 2 "no password for alice" "$OMTP" login --user alice
-t wrong-password 1 "wrong user or password" "$OMTP" login --user alice --password nope
+t wrong-password 1 "login as alice refused: wrong user id or password" "$OMTP" login --user alice --password nope
 # on a terminal: a prompt, no echo, then the login
 python3 - "$OMTP" "$tmp" <<'EOF' && echo "ok   prompt-no-echo" || { echo "FAIL prompt-no-echo"; fail=1; }
 import os, pty, sys, time, select

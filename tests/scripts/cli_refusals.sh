@@ -100,10 +100,13 @@ has friends-add-nosuch-desc "nosuch is not a user"
 no friends-add-nosuch-not-friends-hint "you are not friends with that user"
 t group-create-carol 1 "cannot create group team: a member is not a user" alice group create team bob carol
 has group-create-names-carol "carol"
+t group-create-all-missing 1 "not a user: carol, dave" alice group create team bob carol dave
 no group-create-not-member-hint "not a member"
 t history-nosuch 1 "no user nosuch" alice history nosuch
 no history-nosuch-no-empty-list "(no messages"
 t read-nosuch 1 "no user nosuch" alice read nosuch
+t user-get-nosuch 1 "omtp user get: no user nosuch" alice user get bob nosuch
+has user-get-shows-bob "user:     bob"
 t history-empty-real-user 0 "(no messages in SC_alice_bob)" alice history bob
 GID=$(OMTP_PASSWORD=alice "$OMTP" group create team bob --user alice 2>&1)
 t group-members-nosuch 1 "no group GC_nosuch" alice group members GC_nosuch

@@ -7,7 +7,7 @@ SRC=${OMTP_SRC:-$(dirname "$0")/../..}
 SAMPLE="$SRC/omtpd.conf.sample"
 fail=0
 for opt in $("$BUILD/omtpd" --help | sed -n 's/^  --\([a-z0-9-]*\) .*/\1/p'); do
-  case $opt in config|store|redis|help) continue ;; esac
+  case $opt in config|store|redis|help|version) continue ;; esac
   key=${opt//-/_}
   grep -q "^#$key =" "$SAMPLE" || { echo "omtpd.conf.sample lacks $key"; fail=1; }
 done

@@ -559,6 +559,95 @@ static void test_history_and_control(void **state)
     omtp_msg_rec_free(&m);
 }
 
+/* full-text search (store.h msg_search, docs/storage.md "Search"): the same
+ * answers from the FTS5 trigram index (SQLite) and pg_trgm/ILIKE (PostgreSQL) */
+static int search_n(fx *f, const char *user, const char *sid, const char *q, int64_t before,
+                    int count, omtp_msg_rec_list *l)
+{
+    assert_int_equal(omtp_db_msg_search(f->db, id(f, user), sid, q, before, count, l), 0);
+    return (int)l->n;
+}
+
+static void test_search(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    const char *s = sc(f, "a", "b");
+    const char *t = sc(f, "c", "d");
+    int64_t m1 = say(f, "a", "b", "明天北京开会 100% sure_thing");
+    int64_t m2 = say(f, "b", "a", "Meeting in BEIJING");
+    say(f, "c", "d", "北京开会我不去");
+    /* a media message is found by its file name, never by the JSON around it */
+    omtp_msg_rec m;
+    omtp_msg_rec_init(&m);
+    m.type = PT_MSG_SINGLE_CHAT;
+    tars_str_set(&m.packId, id(f, "media"));
+    tars_str_set(&m.msg.sessionId, s);
+    tars_str_set(&m.msg.from, id(f, "a"));
+    tars_str_set(&m.msg.to, id(f, "b"));
+    tars_str_set(&m.msg.content, "{\"fileId\":\"f9\",\"name\":\"北京开会纪要.pdf\",\"size\":3}");
+    m.msg.contentType = 7;
+    bool dup = false;
+    assert_int_equal(omtp_db_msg_append(db, &m, &dup), 0);
+    int64_t m3 = m.msg.seqId;
+    omtp_msg_rec_free(&m);
+
+    omtp_msg_rec_list l;
+    assert_int_equal(search_n(f, "a", NULL, "明天北京", 0, 20, &l), 1);
+    assert_int_equal(l.items[0].msg.seqId, m1);
+    assert_string_equal(l.items[0].msg.sessionId.data, s);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "b", NULL, "开会纪要", 0, 20, &l), 1);
+    assert_int_equal(l.items[0].msg.seqId, m3);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", NULL, "fileId", 0, 20, &l), 0);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", NULL, "beijing", 0, 20, &l), 1);
+    assert_int_equal(l.items[0].msg.seqId, m2);
+    omtp_msg_rec_list_free(&l);
+    /* LIKE and FTS characters are text */
+    assert_int_equal(search_n(f, "a", NULL, "100%", 0, 20, &l), 1);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", NULL, "0% s", 0, 20, &l), 1);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", NULL, "e_t", 0, 20, &l), 1);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", NULL, "%%%", 0, 20, &l), 0);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", NULL, "\"北京\" OR *", 0, 20, &l), 0);
+    omtp_msg_rec_list_free(&l);
+    /* only the user's sessions; one session */
+    assert_int_equal(search_n(f, "c", NULL, "北京开会", 0, 20, &l), 1);
+    assert_string_equal(l.items[0].msg.sessionId.data, t);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "x", NULL, "北京开会", 0, 20, &l), 0);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", t, "北京开会", 0, 20, &l), 1); /* caller checks access */
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", s, "北京开会", 0, 20, &l), 2);
+    assert_int_equal(l.items[0].msg.seqId, m3); /* newest first */
+    assert_int_equal(l.items[1].msg.seqId, m1);
+    int64_t newest = l.items[0].msg.timestamp;
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", s, "北京开会", newest + 1, 1, &l), 1); /* count caps */
+    omtp_msg_rec_list_free(&l);
+    /* edit, revoke, delete */
+    assert_int_equal(omtp_db_msg_control(db, s, m1, 3, "改在上海开会"), 0);
+    assert_int_equal(search_n(f, "a", NULL, "明天北京", 0, 20, &l), 0);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "b", NULL, "上海开会", 0, 20, &l), 1);
+    assert_string_equal(l.items[0].msg.content.data, "改在上海开会");
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(omtp_db_msg_control(db, s, m1, 1, NULL), 0);
+    assert_int_equal(search_n(f, "b", NULL, "上海开会", 0, 20, &l), 0);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(omtp_db_msg_control(db, s, m3, 2, NULL), 0);
+    assert_int_equal(search_n(f, "b", NULL, "会纪要.pdf", 0, 20, &l), 0);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "b", NULL, "BEIJING", 0, 0, &l), 0); /* count 0: nothing */
+    omtp_msg_rec_list_free(&l);
+}
+
 static void test_history_cap(void **state)
 {
     fx *f = *state;
@@ -2060,6 +2149,7 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
         T(test_msg_flags_stored),
         T(test_history_and_control),
         T(test_history_cap),
+        T(test_search),
         T(test_unread_and_read_cursor),
         T(test_hot_sessions),
         T(test_hot_session_get),

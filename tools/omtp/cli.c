@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "client/omtp_client.h"
+#include "omtp_cli.h"
 #include "omtp_version.h"
 
 const char *cli_version(void)
@@ -79,8 +80,8 @@ static const char *server_why = "";
 
 /*
  * HOST:PORT, [V6]:PORT, HOST (port 9000), a bare PORT (127.0.0.1:PORT), or
- * any of these after "tcp://". Other schemes are refused here (a transport
- * that adds one, e.g. ws://, handles it before).
+ * any of these after "tcp://"; or ws://HOST:PORT/PATH (libomtp's
+ * WebSocket transport). Other schemes are refused, saying why.
  */
 static int set_server(cli_opts *o, const char *v)
 {
@@ -90,7 +91,7 @@ static int set_server(cli_opts *o, const char *v)
         int port;
         if (omtp_client_parse_server(v, o->host, sizeof(o->host), &port, &ws, &tls, o->ws_path,
                                      sizeof(o->ws_path))) {
-            server_why = "bad WebSocket address (ws://HOST:PORT/PATH)";
+            server_why = "bad WebSocket address (want ws://HOST:PORT/PATH)";
             return -1;
         }
         o->port = port;
@@ -99,7 +100,7 @@ static int set_server(cli_opts *o, const char *v)
     const char *sep = strstr(v, "://");
     if (sep) {
         if ((size_t)(sep - v) != 3 || strncasecmp(v, "tcp", 3)) {
-            server_why = "unknown scheme (use HOST:PORT, or tcp://HOST:PORT)";
+            server_why = "unknown scheme (use HOST:PORT, tcp://HOST:PORT or ws://HOST:PORT/ws)";
             return -1;
         }
         v = sep + 3;
@@ -278,8 +279,7 @@ static const struct option common_opts[OPT_NCOMMON] = {
 };
 #define OPT_EXTRA_BASE 2000
 
-/* Levenshtein distance of two short strings (capped at 64 characters). */
-static int edit_distance(const char *a, const char *b)
+int omtp_cli_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64)
@@ -299,7 +299,8 @@ static int edit_distance(const char *a, const char *b)
 }
 
 /* "omtp send: unknown option --pasword; did you mean --password?" */
-static int unknown_option(const char *cmd, const char *arg, const struct option *lo, int nlo)
+static int unknown_option(const char *cmd, const char *arg, const struct option *lo, int nlo,
+                          bool text_hint)
 {
     char name[128];
     if (arg[0] == '-' && arg[1] == '-') {
@@ -325,7 +326,7 @@ static int unknown_option(const char *cmd, const char *arg, const struct option 
     const char *best = NULL;
     int bestd = 99;
     for (int i = 0; i < nlo; i++) {
-        int dist = edit_distance(name, lo[i].name);
+        int dist = omtp_cli_edit_distance(name, lo[i].name);
         if (dist < bestd) {
             bestd = dist;
             best = lo[i].name;
@@ -339,11 +340,20 @@ static int unknown_option(const char *cmd, const char *arg, const struct option 
     else
         fprintf(stderr, "omtp %s: unknown option %s%s (run omtp %s --help for the options)\n", cmd,
                 dash, name, cmd);
-    fprintf(stderr,
-            "hint: to pass a text that starts with '-', put -- before it: "
-            "omtp %s ... -- -text\n",
-            cmd);
+    if (text_hint)
+        fprintf(stderr,
+                "hint: to pass a text that starts with '-', put -- before it: omtp %s ... -- "
+                "-text\n",
+                cmd);
     return CLI_EUSAGE;
+}
+
+int omtp_cli_unknown_option(const char *cmd, const char *arg, const struct option *lo)
+{
+    int n = 0;
+    while (lo[n].name)
+        n++;
+    return unknown_option(cmd, arg, lo, n, false);
 }
 
 static int set_common(cli_opts *o, int which, const char *val, bool *server_set)
@@ -443,9 +453,9 @@ int cli_parse(const char *cmd, int argc, char **argv, int default_device, const 
         } else if (ch == '?') {
             if (optopt) {
                 char s[3] = {'-', (char)optopt, 0};
-                rc = unknown_option(cmd, s, lo, nlo);
+                rc = unknown_option(cmd, s, lo, nlo, true);
             } else {
-                rc = unknown_option(cmd, av[optind - 1], lo, nlo);
+                rc = unknown_option(cmd, av[optind - 1], lo, nlo, true);
             }
         } else if (ch >= OPT_EXTRA_BASE) {
             const cli_opt *x = &extra[ch - OPT_EXTRA_BASE];
@@ -790,6 +800,7 @@ static const char *const examples[][2] = {
     {"group", "omtp group create 'team' bob carol --user alice"},
     {"sessions", "omtp sessions --user alice"},
     {"history", "omtp history bob --user alice"},
+    {"search", "omtp search 'lunch at' --user alice"},
     {"read", "omtp read bob --user alice"},
     {"revoke", "omtp revoke bob 3 --user alice"},
     {"edit", "omtp edit bob 3 'lunch at one?' --user alice"},

@@ -159,6 +159,7 @@ int cmd_send(int argc, char **argv);
 int cmd_group(int argc, char **argv);
 int cmd_sessions(int argc, char **argv);
 int cmd_history(int argc, char **argv);
+int cmd_search(int argc, char **argv); /* cmd_search.c */
 int cmd_read(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 int cmd_edit(int argc, char **argv);

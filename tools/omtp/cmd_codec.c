@@ -76,9 +76,10 @@ static int parse_opts(int argc, char **argv, struct codec_opts *o)
     };
     memset(o, 0, sizeof(*o));
     o->max_frame = OMTP_DEFAULT_MAX_FRAME;
-    optind = 1;
+    optind = 0; /* full reset of getopt's state */
+    opterr = 0; /* unknown options: said below, with the closest one */
     int c;
-    while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
         switch (c) {
         case 'x':
             o->hex = true;
@@ -119,8 +120,15 @@ static int parse_opts(int argc, char **argv, struct codec_opts *o)
         case 'h':
             codec_usage(stdout);
             return 1;
+        case '?':
+            if (optopt && optopt != '?') {
+                char s[3] = {'-', (char)optopt, 0};
+                return omtp_cli_unknown_option("codec", s, lopts);
+            }
+            return omtp_cli_unknown_option("codec", argv[optind - 1], lopts);
         default:
-            codec_usage(stderr);
+            fprintf(stderr, "omtp codec: %s needs a value (run omtp codec --help)\n",
+                    argv[optind - 1]);
             return 2;
         }
     }

@@ -29,6 +29,33 @@ static int set_strs(tars_str_list *l, int argc, char **argv)
     return 0;
 }
 
+/* After GROUP_USER_NOTEXIST: names every one of `ids` that is not a user
+ * (the server's desc names one). */
+static void say_not_users(omtp_sync *c, const char *cmd, int n, char **ids)
+{
+    if (n <= 0)
+        return;
+    omtp_UserInfoGetResp r;
+    if (omtp_sync_userinfo_all(c, (const char *const *)ids, (size_t)n, &r))
+        return;
+    char list[1024] = "";
+    int missing = 0;
+    for (int i = 0; r.errorCode.code == 0 && i < n; i++) {
+        bool found = false;
+        for (uint32_t j = 0; j < r.userInfos.n && !found; j++)
+            found = r.userInfos.items[j].userId.data &&
+                    !strcmp(r.userInfos.items[j].userId.data, ids[i]);
+        if (!found && strlen(list) + strlen(ids[i]) + 3 < sizeof(list)) {
+            strcat(list, missing ? ", " : "");
+            strcat(list, ids[i]);
+            missing++;
+        }
+    }
+    omtp_msg_free(&omtp_UserInfoGetResp_desc, &r);
+    if (missing)
+        fprintf(stderr, "omtp %s: not a user: %s\n", cmd, list);
+}
+
 static int common_reply(int rc, const omtp_CommonErrorCode *e, const char *what, int kind,
                         const char *gid, const char *ok)
 {
@@ -138,10 +165,12 @@ int cmd_group(int argc, char **argv)
                             &omtp_GroupChatCreateResp_desc, &r);
         if (rc)
             rc = cli_failed("group create", rc);
-        else if (r.errorCode.code)
+        else if (r.errorCode.code) {
             rc = cli_refused_req("group create", CLI_REQ_GROUP_CREATE, o.argv[1], r.errorCode.code,
                                  r.errorCode.desc.data);
-        else if (o.json)
+            if (r.errorCode.code == OMTP_EC_GROUP_USER_NOTEXIST)
+                say_not_users(c, "group create", o.argc - 2, o.argv + 2);
+        } else if (o.json)
             printf("{\"groupId\":\"%s\"}\n", r.groupId.data);
         else
             printf("%s\n", r.groupId.data);
@@ -161,6 +190,8 @@ int cmd_group(int argc, char **argv)
             snprintf(ok, sizeof(ok), "added %d member%s to %s", nusers, nusers == 1 ? "" : "s",
                      gid);
         rc = common_reply(rc, &r.errorCode, "group join", CLI_REQ_GROUP_JOIN, gid, ok);
+        if (rc == CLI_EREFUSED && r.errorCode.code == OMTP_EC_GROUP_USER_NOTEXIST)
+            say_not_users(c, "group join", nusers, users);
         omtp_msg_free(&omtp_GroupChatJoinResp_desc, &r);
         omtp_msg_free(&omtp_GroupChatJoinReq_desc, &q);
     } else if (!strcmp(sub, "quit")) {

@@ -10,7 +10,7 @@
 
 #include "cli.h"
 
-#define DEVICE_EXT DEVICE_MACOS /* like the other one-shot commands (cmd_msg.c) */
+#define DEVICE_EXT CLI_ONESHOT_DEVICE /* like the other one-shot commands (cli.h) */
 
 static void print_state(const omtp_PresenceInfo *p, bool json)
 {
@@ -30,7 +30,7 @@ static void print_state(const omtp_PresenceInfo *p, bool json)
 int cmd_presence(int argc, char **argv)
 {
     cli_opts o;
-    int rc = cli_start(argc, argv, &o, DEVICE_LINUX, 1, "omtp presence USER...",
+    int rc = cli_start(argc, argv, &o, DEVICE_EXT, 1, "omtp presence USER...",
                        "Watches the presence of friends and people you share a conversation\n"
                        "with: prints their state, then one line per change, until Ctrl-C.\n"
                        "Users you may not watch are left out silently. --json: one object a line.");

@@ -18,7 +18,7 @@
 #include "cli.h"
 #include "proto/omtp_limits.h"
 
-#define DEFAULT_ONESHOT_DEVICE DEVICE_MACOS /* as the other one-shot commands (cmd_msg.c) */
+#define DEFAULT_ONESHOT_DEVICE CLI_ONESHOT_DEVICE /* as the other one-shot commands (cli.h) */
 
 void cli_print_ext(FILE *f, const omtp_MsgReq *m)
 {
@@ -150,7 +150,8 @@ int cmd_reply(int argc, char **argv)
     if (crc)
         rc = cli_failed("reply", crc);
     else if (ack.code)
-        rc = cli_refused("reply", ack.code, NULL);
+        rc = cli_refused_req("reply", group ? CLI_REQ_GROUP_SEND : CLI_REQ_SEND, o.argv[0],
+                             ack.code, ack.desc.data);
     else if (o.json)
         printf("{\"sessionId\":\"%s\",\"seq\":%lld,\"replyTo\":%lld}\n", ack.sessionId.data,
                (long long)ack.seqId, (long long)seq);

@@ -148,9 +148,21 @@ int cmd_user(int argc, char **argv)
                        u->userId.data, u->name.data, u->avator.data, u->mobile.data,
                        (long long)u->birthday);
         }
-        if (r.userInfos.n == 0) {
-            fprintf(stderr, "omtp: user get: no such user\n");
-            rc = CLI_EREFUSED;
+        /* name the ids the server does not know (it leaves them out) */
+        char **ids = o.argc > 1 ? o.argv + 1 : self;
+        int nids = o.argc > 1 ? o.argc - 1 : 1;
+        for (int i = 0; i < nids; i++) {
+            bool found = false;
+            for (uint32_t j = 0; j < r.userInfos.n && !found; j++)
+                found = r.userInfos.items[j].userId.data &&
+                        !strcmp(r.userInfos.items[j].userId.data, ids[i]);
+            if (!found) {
+                fprintf(stderr,
+                        "omtp user get: no user %s\nhint: check the id; an administrator "
+                        "lists users with `omtpd user list`\n",
+                        ids[i]);
+                rc = CLI_EREFUSED;
+            }
         }
     } else {
         omtp_UserInfoUpdateReq q;

@@ -25,6 +25,7 @@ static const struct omtp_command commands[] = {
     {"group", cmd_group, "groups: create, join, quit, members, info, list, dismiss, send"},
     {"sessions", cmd_sessions, "list your conversations with unread counts"},
     {"history", cmd_history, "show the messages of a conversation"},
+    {"search", cmd_search, "find messages that contain a text: omtp search QUERY"},
     {"read", cmd_read, "mark a conversation read"},
     {"revoke", cmd_revoke, "revoke a message you sent: omtp revoke SESSION SEQ"},
     {"edit", cmd_edit, "edit a message you sent: omtp edit SESSION SEQ TEXT"},
@@ -74,7 +75,23 @@ int main(int argc, char **argv)
                 "omtp: '%s' before the command: options go after it (omtp send --help), "
                 "or run omtp --help\n",
                 argv[1]);
-    else
-        fprintf(stderr, "omtp: unknown command '%s' (run omtp --help for the commands)\n", argv[1]);
+    else {
+        const char *best = NULL;
+        int bestd = 3; /* suggest within 2 edits */
+        for (size_t i = 0; i < NCOMMANDS; i++) {
+            int d = omtp_cli_edit_distance(argv[1], commands[i].name);
+            if (d < bestd) {
+                bestd = d;
+                best = commands[i].name;
+            }
+        }
+        if (best)
+            fprintf(stderr,
+                    "omtp: unknown command '%s'; did you mean %s? (omtp --help lists them)\n",
+                    argv[1], best);
+        else
+            fprintf(stderr, "omtp: unknown command '%s' (run omtp --help for the commands)\n",
+                    argv[1]);
+    }
     return 2;
 }

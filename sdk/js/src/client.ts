@@ -553,7 +553,18 @@ export class OmtpClient extends Emitter<ClientEvents> {
             this.rxChain = this.rxChain
                 .then(async () => {
                     if (gen !== this.gen) return;
-                    const p = await this.unwrap(pack);
+                    let p: S.OTIMPack;
+                    try {
+                        p = await this.unwrap(pack);
+                    } catch (e) {
+                        // a reply that cannot be unwrapped fails its request now, not at the timeout
+                        const pend = (pack.header.flags & FLAG.ACK) !== 0 ? this.pending.get(pack.header.packId) : undefined;
+                        if (!pend) throw e;
+                        this.pending.delete(pack.header.packId);
+                        clearTimeout(pend.timer);
+                        pend.reject(new OmtpError('EDECODE', `reply of type ${pack.header.type}: ${(e as Error).message}`));
+                        return;
+                    }
                     if (gen === this.gen) this.onPack(p);
                 })
                 .catch((e) => this.emit('error', e))

@@ -133,3 +133,16 @@ test('a push that arrives during the first sync is delivered once, after it; old
     assert.equal(c.sessionSeq(sid), 5);
     c.close();
 });
+
+test('a compressed reply without the transforms module fails its request at once (EDECODE)', async () => {
+    const { connector } = scripted((p, reply) => {
+        login(p, reply);
+        if (p.header.type === PT.HOTSESSION_SYNC) reply(19, FLAG.ACK | (1 << FLAG.COMPRESS_SHIFT), p.header.packId, null, null);
+    });
+    const c = new OmtpClient({ host: 'x', port: 1, user: 'alice', password: 'p', connector, catchup: false, keepaliveMs: 0, requestTimeoutMs: 5000 });
+    await c.connect();
+    const t0 = Date.now();
+    await assert.rejects(c.hotSessions(), (e) => e.code === 'EDECODE' && /transforms module/.test(e.message));
+    assert.ok(Date.now() - t0 < 4000, 'not at the timeout');
+    c.close();
+});

@@ -239,6 +239,57 @@ int pg_msg_history(omtp_db *db, const char *sessionId, int64_t maxSeq, int count
     return rc;
 }
 
+/* '%q%' for ILIKE with q's \\, % and _ escaped (the default escape is \\) */
+static char *like_pattern(const char *q)
+{
+    size_t n = strlen(q);
+    char *p = malloc(2 * n + 3);
+    if (!p)
+        return NULL;
+    size_t k = 0;
+    p[k++] = '%';
+    for (size_t i = 0; i < n; i++) {
+        if (q[i] == '\\' || q[i] == '%' || q[i] == '_')
+            p[k++] = '\\';
+        p[k++] = q[i];
+    }
+    p[k++] = '%';
+    p[k] = '\0';
+    return p;
+}
+
+int pg_msg_search(omtp_db *db, const char *userId, const char *sessionId, const char *query,
+                  int64_t beforeMs, int count, omtp_msg_rec_list *out)
+{
+    pg_db *d = PGD(db);
+    pg_args a;
+    memset(out, 0, sizeof(*out));
+    if (count <= 0 || !query || !query[0])
+        return 0;
+    if (count > 100)
+        count = 100;
+    if (pg_ready(d))
+        return OMTP_EDB;
+    bool one = sessionId && sessionId[0];
+    char *pat = like_pattern(query);
+    if (!pat)
+        return OMTP_ENOMEM;
+    pa_init(&a);
+    pa_str(&a, pat);
+    pa_str(&a, one ? sessionId : userId);
+    pa_i64(&a, beforeMs <= 0 ? INT64_MAX : beforeMs);
+    pa_i64(&a, count);
+    PGresult *r = pg_q(d, one ? PG_MSG_SEARCH_SESSION : PG_MSG_SEARCH_USER, &a);
+    free(pat);
+    if (!r)
+        return OMTP_EDB;
+    int rc = rows_msgs(r, out);
+    PQclear(r);
+    if (rc)
+        omtp_msg_rec_list_free(out);
+    return rc;
+}
+
 int pg_msg_control(omtp_db *db, const char *sessionId, int64_t seqId, int command,
                    const char *content)
 {

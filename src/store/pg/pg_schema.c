@@ -105,8 +105,41 @@ static const char *const pg_migrations[] = {
     "CREATE TABLE reactions (session_id " ID ", seq bigint NOT NULL, emoji " ID ","
     " user_id " ID ", at_us bigint NOT NULL,"
     " PRIMARY KEY (session_id, seq, emoji, user_id));",
+    /* full-text search (docs/storage.md "Search"): search_body is the text a
+     * message is found by ('' = not searchable: revoked, deleted, no text;
+     * contentType 0/1 the content, media 2,3,5,6,7,8 the JSON's "name"),
+     * kept by a trigger in the statement that writes the row. With the
+     * pg_trgm extension (CREATE EXTENSION needs a privileged role: if the
+     * role may not, the migration goes on without it and omtpd logs how to
+     * add it) a trigram GIN index answers ILIKE '%q%'; without it a search
+     * reads the messages of the user's own sessions. */
+    "ALTER TABLE messages ADD COLUMN search_body text NOT NULL DEFAULT '';"
+    "CREATE FUNCTION omtp_search_body(ct integer, st integer, c bytea) RETURNS text "
+    "LANGUAGE plpgsql STABLE AS $f$ DECLARE t text; BEGIN "
+    "  IF st <> 0 OR ct NOT IN (0, 1, 2, 3, 5, 6, 7, 8) THEN RETURN ''; END IF;"
+    "  BEGIN t := convert_from(c, 'UTF8'); EXCEPTION WHEN others THEN RETURN ''; END;"
+    "  IF ct IN (0, 1) THEN RETURN t; END IF;"
+    "  BEGIN RETURN coalesce(t::jsonb ->> 'name', ''); EXCEPTION WHEN others THEN RETURN ''; END;"
+    "END $f$;"
+    "CREATE FUNCTION omtp_search_trg() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
+    "  NEW.search_body := omtp_search_body(NEW.content_type, NEW.status, NEW.content);"
+    "  RETURN NEW; END $f$;"
+    "CREATE TRIGGER messages_search BEFORE INSERT OR UPDATE OF content, content_type, status "
+    "  ON messages FOR EACH ROW EXECUTE FUNCTION omtp_search_trg();"
+    "UPDATE messages SET search_body = omtp_search_body(content_type, status, content) "
+    "  WHERE status = 0;"
+    "DO $d$ BEGIN CREATE EXTENSION IF NOT EXISTS pg_trgm;"
+    "  EXCEPTION WHEN others THEN RAISE WARNING 'omtp: pg_trgm is not available (%): search "
+    "works without an index; run CREATE EXTENSION pg_trgm as a superuser, then restart omtpd', "
+    "SQLERRM; END $d$;"
+    "CREATE INDEX messages_by_ts ON messages (session_id, ts_ms) WHERE search_body <> '';",
 };
 static const int pg_migrations_count = (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
+
+#define PG_SEARCH_INDEX                                                                            \
+    "DO $d$ BEGIN IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN "          \
+    "CREATE INDEX IF NOT EXISTS messages_search_trgm ON messages "                                 \
+    "USING gin (search_body gin_trgm_ops) WHERE search_body <> ''; END IF; END $d$"
 
 /* advisory lock key: "omtp" */
 #define PG_MIGRATE_LOCK "SELECT pg_advisory_xact_lock(1869440112)"
@@ -148,6 +181,17 @@ int pg_migrate(pg_db *d, char *why, size_t whylen)
         if (pg_exec_sql(d, sql) != 0)
             goto err;
     }
+    /* the search's trigram index, at every start (an operator may add
+     * pg_trgm later): built once the extension is there */
+    if (pg_exec_sql(d, PG_SEARCH_INDEX) != 0)
+        goto err;
+    r = PQexecParams(d->conn, "SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'", 0, NULL, NULL,
+                     NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0)
+        LOG_WARN("store: the PostgreSQL extension pg_trgm is not installed, so message search "
+                 "reads every message of the searching user's sessions; run `CREATE EXTENSION "
+                 "pg_trgm` as a superuser in this database and restart omtpd to index it");
+    PQclear(r);
     if (pg_exec_sql(d, "COMMIT") != 0)
         goto err;
     if (version > 0 && version < pg_migrations_count)

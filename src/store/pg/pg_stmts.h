@@ -103,6 +103,14 @@
                          "WHERE session_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq, at_us")    \
     X(PG_MSG_HISTORY, PG_MSG_SELECT "WHERE session_id = $1 AND seq <= $2 AND status <> 2 "         \
                                     "ORDER BY seq DESC LIMIT $3")                                  \
+    /* search (docs/storage.md "Search"): $1 the ILIKE pattern '%q%' (q's \ % _ escaped) */        \
+    X(PG_MSG_SEARCH_USER,                                                                          \
+      PG_MSG_SELECT "WHERE search_body <> '' AND search_body ILIKE $1 AND ts_ms < $3 "             \
+                    "AND session_id IN (SELECT session_id FROM members WHERE user_id = $2) "       \
+                    "ORDER BY ts_ms DESC, session_id, seq DESC LIMIT $4")                          \
+    X(PG_MSG_SEARCH_SESSION,                                                                       \
+      PG_MSG_SELECT "WHERE search_body <> '' AND search_body ILIKE $1 AND ts_ms < $3 "             \
+                    "AND session_id = $2 ORDER BY ts_ms DESC, session_id, seq DESC LIMIT $4")      \
     X(PG_MSG_REVOKE, "UPDATE messages SET status = 1, flags = flags | 16 "                         \
                      "WHERE session_id = $1 AND seq = $2")                                         \
     X(PG_MSG_DELETE, "UPDATE messages SET status = 2 WHERE session_id = $1 AND seq = $2")          \

@@ -53,6 +53,10 @@ extern const int sq_migrations_count;
 OMTP_DB_OPS(SQ_OP_DECL)
 #undef SQ_OP_DECL
 
+/* Moves the search entries written in this transaction into the FTS5
+ * index (sq_search.c). Called before COMMIT and before a search. */
+int sq_search_flush(sq_db *d);
+
 /* Deferred WAL sync (sq_sync.c): omtp_db_ops.defer_sync and .sync. */
 int sq_defer_sync(omtp_db *db);
 int sq_sync(omtp_db *db);

@@ -231,7 +231,9 @@ int sq_begin(omtp_db *db)
 
 int sq_commit(omtp_db *db)
 {
-    return run_id(SQ(db), SQ_COMMIT, "commit");
+    /* the search entries of this transaction go into the index with it */
+    int rc = sq_search_flush(SQ(db));
+    return rc ? rc : run_id(SQ(db), SQ_COMMIT, "commit");
 }
 
 int sq_rollback(omtp_db *db)

@@ -10,6 +10,7 @@
  * sq_stmts.h is a primary-key lookup or range scan, or uses one index below.
  */
 #include "sq.h"
+#include "sq_search_schema.h"
 
 const char *const sq_migrations[] = {
     /* 0 -> 1: the initial schema */
@@ -238,6 +239,9 @@ const char *const sq_migrations[] = {
     "  at_us INTEGER NOT NULL,"
     "  PRIMARY KEY (session_id, seq, emoji, user_id)"
     ") WITHOUT ROWID;",
+
+    /* 7 -> 8: full-text search (sq_search_schema.h) */
+    SQ_SEARCH_MIGRATION,
 };
 
 const int sq_migrations_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));

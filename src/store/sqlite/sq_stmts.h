@@ -8,9 +8,35 @@
 #ifndef OMTP_SQ_STMTS_H
 #define OMTP_SQ_STMTS_H
 
+/* The text search indexes of a message row r (sq_schema.c, migration 7 -> 8):
+ * '' = not indexed (revoked, deleted, no text). */
+#define SQ_SEARCH_BODY(r)                                                                          \
+    "(CASE WHEN " r ".status <> 0 THEN '' "                                                        \
+    "WHEN " r ".content_type IN (0, 1) THEN " r ".content "                                        \
+    "WHEN " r ".content_type IN (2, 3, 5, 6, 7, 8) AND json_valid(" r ".content) "                 \
+    "AND json_type(" r ".content, '$.name') = 'text' THEN json_extract(" r ".content, '$.name') "  \
+    "ELSE '' END)"
+
+/* Trigger body: removes message OLD's entry (sq_schema.c, migration 7 -> 8):
+ * from search_fts if it was flushed there (a contentless table deletes by
+ * the old text), else from search_pending; then its search_rows row. */
+// clang-format off
+#define SQ_SEARCH_UNINDEX_OLD                                                                      \
+    "INSERT INTO search_fts(search_fts, rowid, body) SELECT 'delete', r.id, "                      \
+    SQ_SEARCH_BODY("OLD") " FROM search_rows r WHERE r.session_id = OLD.session_id "               \
+    "AND r.seq = OLD.seq AND NOT EXISTS (SELECT 1 FROM search_pending p WHERE p.id = r.id);"       \
+    "DELETE FROM search_pending WHERE id IN (SELECT id FROM search_rows "                          \
+    "WHERE session_id = OLD.session_id AND seq = OLD.seq);"                                        \
+    "DELETE FROM search_rows WHERE session_id = OLD.session_id AND seq = OLD.seq;"
+// clang-format on
+
 #define SQ_MSG_SELECT                                                                              \
     "SELECT type, flags, pack_id, session_id, seq, ts_ms, from_id, to_id, push_info, "             \
     "content_type, content, status, reply_to, mentions FROM messages "
+/* the same columns of the messages row named m, FROM left to the statement */
+#define SQ_MSG_SELECT_M                                                                            \
+    "SELECT m.type, m.flags, m.pack_id, m.session_id, m.seq, m.ts_ms, m.from_id, m.to_id, "        \
+    "m.push_info, m.content_type, m.content, m.status, m.reply_to, m.mentions "
 
 #define SQ_GROUP_COLS                                                                              \
     "g.group_id, g.name, g.avatar, g.creator_id, g.description, g.member_limit, g.create_ms, "     \
@@ -89,6 +115,23 @@
     X(SQ_MSG_DELETE, "UPDATE messages SET status = 2 WHERE session_id = ?1 AND seq = ?2")          \
     X(SQ_MSG_EDIT, "UPDATE messages SET content = coalesce(?3, content), flags = flags | 8 "       \
                    "WHERE session_id = ?1 AND seq = ?2")                                           \
+    /* search (docs/storage.md "Search"): the FTS5 index walked newest first (rowid DESC), joined  \
+     * to the messages of the user's sessions / of one session; ?1 the quoted FTS5 phrase */       \
+    /* moves this transaction's entries into the FTS5 index in one go (sq_search.c) */             \
+    X(SQ_SEARCH_FLUSH_MOVE, "INSERT INTO search_fts(rowid, body) SELECT id, body "                 \
+                            "FROM search_pending")                                                 \
+    X(SQ_SEARCH_FLUSH_CLEAR, "DELETE FROM search_pending")                                         \
+    X(SQ_MSG_SEARCH_USER,                                                                          \
+      SQ_MSG_SELECT_M "FROM search_fts f JOIN search_rows r ON r.id = f.rowid "                    \
+                      "JOIN messages m ON m.session_id = r.session_id AND m.seq = r.seq "          \
+                      "WHERE search_fts MATCH ?1 AND r.ts_ms < ?3 AND m.status = 0 "               \
+                      "AND r.session_id IN (SELECT session_id FROM members WHERE user_id = ?2) "   \
+                      "ORDER BY f.rowid DESC LIMIT ?4")                                            \
+    X(SQ_MSG_SEARCH_SESSION,                                                                       \
+      SQ_MSG_SELECT_M "FROM search_fts f JOIN search_rows r ON r.id = f.rowid "                    \
+                      "JOIN messages m ON m.session_id = r.session_id AND m.seq = r.seq "          \
+                      "WHERE search_fts MATCH ?1 AND r.ts_ms < ?3 AND m.status = 0 "               \
+                      "AND r.session_id = ?2 ORDER BY f.rowid DESC LIMIT ?4")                      \
     X(SQ_LAST_VISIBLE,                                                                             \
       SQ_MSG_SELECT "WHERE session_id = ?1 AND status <> 2 ORDER BY seq DESC LIMIT 1")             \
     X(SQ_UNREAD, "SELECT count(*) FROM messages WHERE session_id = ?1 AND seq > ?2 "               \

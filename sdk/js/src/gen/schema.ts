@@ -129,6 +129,7 @@ export interface MsgAck {
     sessionId: string;
     seqId: number;
     timestamp: number;
+    desc: string;
 }
 export const MsgAck: StructDesc<MsgAck> = {
     name: "MsgAck",
@@ -137,6 +138,7 @@ export const MsgAck: StructDesc<MsgAck> = {
         [1, "sessionId", "str", 1],
         [2, "seqId", "i64", 1],
         [3, "timestamp", "i64", 1],
+        [4, "desc", "str", 0],
     ],
 };
 
@@ -776,6 +778,34 @@ export const ReactionNotice: StructDesc<ReactionNotice> = {
     ],
 };
 
+export interface MsgSearchReq {
+    query: string;
+    sessionId: string;
+    beforeTimestamp: number;
+    count: number;
+}
+export const MsgSearchReq: StructDesc<MsgSearchReq> = {
+    name: "MsgSearchReq",
+    fields: [
+        [0, "query", "str", 1],
+        [1, "sessionId", "str", 0],
+        [2, "beforeTimestamp", "i64", 0],
+        [3, "count", "i32", 0, 20],
+    ],
+};
+
+export interface MsgSearchResp {
+    errorCode: CommonErrorCode;
+    msgs: OTIMPack[];
+}
+export const MsgSearchResp: StructDesc<MsgSearchResp> = {
+    name: "MsgSearchResp",
+    fields: [
+        [0, "errorCode", "struct", 1, 0, CommonErrorCode],
+        [1, "msgs", "list", 1, 0, OTIMPack],
+    ],
+};
+
 /** Every struct of the schema by name (tests, tools). */
 export const ALL_STRUCTS: { [name: string]: StructDesc<any> } = {
     OTIMHeader,
@@ -833,4 +863,6 @@ export const ALL_STRUCTS: { [name: string]: StructDesc<any> } = {
     MsgReadersResp,
     ReactionReq,
     ReactionNotice,
+    MsgSearchReq,
+    MsgSearchResp,
 };

@@ -1,0 +1,15 @@
+#!/usr/bin/env python3
+"""bench/search/sizes.py DB - the search index's size (pages of search_fts*
+and search_rows*, from dbstat) against the indexed text's size. JSON."""
+import json, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+pages = dict(con.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
+fts = sum(v for k, v in pages.items() if k.startswith("search_fts"))
+rows = sum(v for k, v in pages.items() if k.startswith("search_rows"))
+text = con.execute("SELECT sum(length(CAST(content AS BLOB))) FROM messages "
+                   "WHERE status = 0 AND content_type IN (0, 1)").fetchone()[0] or 0
+msgs = sum(v for k, v in pages.items() if k.startswith("messages"))
+print(json.dumps({"text_bytes": text, "fts_bytes": fts, "rows_bytes": rows,
+                  "index_bytes": fts + rows, "messages_table_bytes": msgs,
+                  "index_over_text": round((fts + rows) / text, 2) if text else None,
+                  "fts_over_text": round(fts / text, 2) if text else None}))
