@@ -149,6 +149,8 @@ async function newPage(ctx, width = 900, height = 640) {
   const p = await ctx.newPage();
   pages.add(p);
   p.on('close', () => pages.delete(p));
+  // an exception in the app stops its rendering: say so next to the failing step
+  p.on('pageerror', (e) => console.error(`web_browser: page error: ${e.message}`));
   await p.setViewport({ width, height });
   p.setDefaultTimeout(WAIT);
   return p;
