@@ -13,6 +13,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TARGETS=(frame payload transform json ws)
 TARGETS+=(logline) # util/log.h JSON records
 TARGETS+=(search) # the search query check and FTS5 quoting
+TARGETS+=(tui_keys) # the chat's terminal input (tools/omtp/tui_input.c)
 status=0
 summary=()
 for t in "${TARGETS[@]}"; do

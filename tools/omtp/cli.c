@@ -68,7 +68,7 @@ void cli_print_common_help(FILE *f)
                "  --                   ends the options: the rest is text even if it starts\n"
                "                       with '-' (omtp send bob -- -1 is fine)\n"
                "Config file: $OMTP_CONFIG or ~/.config/omtp/config, lines of key=value\n"
-               "(server, user, password, password_file, device).\n"
+               "(server, user, password, password_file, device, bell).\n"
                "Device id: omtp keeps one in $XDG_STATE_HOME/omtp/device-id (default\n"
                "~/.local/state/omtp/), so the server knows this machine: someone else's\n"
                "failed logins do not slow yours down.\n"
@@ -231,6 +231,8 @@ static int read_config(cli_opts *o, bool server_set)
         } else if (strcmp(k, "password_file") == 0) {
             if (!o->password[0] && !o->password_file[0])
                 snprintf(o->password_file, sizeof(o->password_file), "%s", v);
+        } else if (strcmp(k, "bell") == 0) { /* omtp chat: on|off */
+            snprintf(o->bell_cfg, sizeof(o->bell_cfg), "%s", v);
         } else if (strcmp(k, "device") == 0) {
             if (!o->device_set && cli_device_from_name(v) > 0) {
                 o->device = cli_device_from_name(v);

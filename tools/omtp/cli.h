@@ -48,6 +48,7 @@ typedef struct cli_opts {
     bool device_set;
     int timeout_ms;
     bool json;
+    char bell_cfg[8]; /* the config file's bell= (omtp chat), "" if absent */
     /* positional arguments left after option parsing */
     int argc;
     char **argv;

@@ -1,130 +1,51 @@
 /*
- * cmd_chat.c - `omtp chat`: an interactive terminal client.
+ * cmd_chat.c - `omtp chat`: an interactive terminal client (wiring).
  *
- * Plain ANSI escapes and a raw-mode tty (uv_tty), no curses. The screen is
- * redrawn whole on every change (a few KB of output; cheap at human speed
- * and robust in tmux and after resizes):
- *
- *   row 1         status: user @ server, connection state
- *   left column   conversations, most recent first, with unread counts
- *   right column  the open conversation's last messages
- *   last row      the input line
- *
- * Keys: Enter sends the input to the open conversation; Tab / Down and
- * Shift-Tab / Up switch conversation; Ctrl-C or /quit leaves. Commands:
- * /open USER|GROUP, /help. Everything runs on one libuv loop with the async
- * client, which reconnects and catches up by itself.
+ * The async client (libomtp) on one libuv loop, a raw-mode tty, and the
+ * pieces of tui.h: the model (tui_model.c), the screen (tui_screen.c), the
+ * line editor and key decoder (tui_input.c). This file holds the client's
+ * callbacks, the requests the chat makes (history pages, group sync, user
+ * lookup for /open, message control) and the commands typed on the input
+ * line. The client reconnects and catches up by itself; lines typed while
+ * offline wait in its outbox (shown as pending) and are sent after login.
  */
+#include <locale.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
+#include <strings.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "client/omtp_client.h"
+#include "tui.h"
 
-#define MAXCONV  256
-#define MAXLINES 300
-#define LISTW    26
-
-typedef struct line {
-    int64_t seq;
-    char *from;
-    char *text;
-    bool revoked, edited;
-} line;
-
-typedef struct conv {
-    char id[256];
-    char title[128];
-    int unread;
-    int64_t last_seq;
-    int64_t order; /* higher = more recent */
-    line lines[MAXLINES];
-    int nlines;
-    bool loaded; /* history pulled */
-} conv;
-
-typedef struct chat {
-    uv_loop_t *loop;
-    uv_tty_t in;
-    uv_signal_t winch;
-    omtp_client *c;
-    cli_opts *o;
-    conv *convs[MAXCONV];
-    int nconv;
-    int open; /* index into convs, -1 none */
-    char input[4096];
-    size_t ilen;
-    char status[256];
-    char note[256];
-    int64_t tick;
-    int esc; /* escape sequence state */
-    int rows, cols;
-    bool quitting;
-} chat;
-
-static void redraw(chat *t);
-
-static conv *find_conv(chat *t, const char *id, bool create)
+static void note(chat *t, const char *fmt, ...)
 {
-    for (int i = 0; i < t->nconv; i++)
-        if (!strcmp(t->convs[i]->id, id))
-            return t->convs[i];
-    if (!create || t->nconv == MAXCONV)
-        return NULL;
-    conv *v = calloc(1, sizeof(*v));
-    if (!v)
-        return NULL;
-    snprintf(v->id, sizeof(v->id), "%s", id);
-    if (!omtp_session_peer(id, t->o->user, v->title, sizeof(v->title)))
-        snprintf(v->title, sizeof(v->title), "%s", id);
-    v->order = ++t->tick;
-    t->convs[t->nconv++] = v;
-    return v;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->note, sizeof(t->note), fmt, ap);
+    va_end(ap);
 }
 
-static void line_free(line *l)
+static bool online(chat *t)
 {
-    free(l->from);
-    free(l->text);
+    return omtp_client_state(t->c) == OMTP_CLIENT_ONLINE;
 }
 
-/* Inserts a message keeping seq order; replaces an existing seq. */
-static void conv_add(conv *v, int64_t seq, const char *from, const char *text, bool revoked,
-                     bool edited)
+static bool is_open(chat *t, conv *v)
 {
-    int pos = v->nlines;
-    while (pos > 0 && v->lines[pos - 1].seq > seq && seq > 0)
-        pos--;
-    if (pos > 0 && seq > 0 && v->lines[pos - 1].seq == seq) {
-        line *l = &v->lines[pos - 1];
-        free(l->text);
-        l->text = strdup(text);
-        l->revoked = revoked;
-        l->edited = edited;
-        return;
-    }
-    if (v->nlines == MAXLINES) {
-        if (pos == 0)
-            return;
-        line_free(&v->lines[0]);
-        memmove(v->lines, v->lines + 1, sizeof(line) * (MAXLINES - 1));
-        v->nlines--;
-        pos--;
-    }
-    memmove(v->lines + pos + 1, v->lines + pos, sizeof(line) * (size_t)(v->nlines - pos));
-    v->lines[pos] = (line){seq, strdup(from), strdup(text), revoked, edited};
-    v->nlines++;
-    if (seq > v->last_seq)
-        v->last_seq = seq;
+    return v && tui_conv_open_ptr(t) == v;
+}
+
+static void ring(chat *t)
+{
+    if (t->bell)
+        tui_out("\a", 1);
 }
 
 static void mark_read(chat *t, conv *v)
 {
-    if (v->last_seq <= 0 || omtp_client_state(t->c) != OMTP_CLIENT_ONLINE)
+    if (v->last_seq <= 0 || !online(t))
         return;
     omtp_MsgReaded r;
     omtp_msg_init(&omtp_MsgReaded_desc, &r);
@@ -135,35 +56,96 @@ static void mark_read(chat *t, conv *v)
     v->unread = 0;
 }
 
+/* ---- history pages --------------------------------------------------------- */
+
+typedef struct hist_req {
+    char id[256];
+    int count;
+} hist_req;
+
 static void on_history(omtp_client *c, int status, const omtp_packet *p, void *ud)
 {
     chat *t = omtp_client_userdata(c);
-    conv *v = find_conv(t, (const char *)ud, false);
-    free(ud);
+    hist_req *q = ud;
+    conv *v = tui_conv_find(t, q->id, false);
+    int asked = q->count;
+    free(q);
     if (!v)
         return;
+    v->loading = false;
     const omtp_HistoryMsgPullResp *r =
         status == 0 && p->desc == &omtp_HistoryMsgPullResp_desc ? p->body : NULL;
     if (!r) {
-        snprintf(t->note, sizeof(t->note), "could not load history (%s)", omtp_strerror(status));
+        note(t, "could not load history (%s); PgUp to try again", omtp_strerror(status));
     } else if (r->errorCode.code) {
-        snprintf(t->note, sizeof(t->note), "history: %s: %s",
-                 omtp_error_code_name(r->errorCode.code), r->errorCode.desc.data);
+        note(t, "history: %s (%d): %s", omtp_error_code_name(r->errorCode.code), r->errorCode.code,
+             r->errorCode.desc.data);
+        v->at_start = true;
     } else {
         for (uint32_t i = 0; i < r->msgs.n; i++) {
+            const omtp_OTIMPack *pk = &r->msgs.items[i];
             omtp_MsgReq m;
-            if (omtp_inner_msg(&r->msgs.items[i], NULL, &m))
+            if (omtp_inner_msg(pk, NULL, &m))
                 continue;
-            int64_t fl = r->msgs.items[i].header.flags;
-            conv_add(v, m.seqId, m.from.data, m.content.data,
-                     (fl & OMTP_F_REVOKE) || m.status == MC_REVOKE, (fl & OMTP_F_OVERRIDE) != 0);
+            int64_t fl = pk->header.flags;
+            tmsg *pend = !strcmp(m.from.data, t->o->user)
+                             ? tui_msg_by_pack(v, pk->header.packId.data)
+                             : NULL;
+            if (pend && pend->seq == 0)
+                tui_msg_acked(v, pend, m.seqId, m.timestamp);
+            tmsg *x = tui_msg_put(v, m.seqId, m.timestamp, m.from.data, m.content.data,
+                                  (fl & OMTP_F_REVOKE) || m.status == MC_REVOKE,
+                                  (fl & OMTP_F_OVERRIDE) != 0);
+            if (x && !strcmp(m.from.data, t->o->user) && x->state < TM_SENT)
+                x->state = TM_SENT;
+            tui_react_from_msg(t, x, &m);
             omtp_msg_free(&omtp_MsgReq_desc, &m);
         }
+        bool first = !v->loaded;
         v->loaded = true;
-        if (t->open >= 0 && t->convs[t->open] == v)
+        if (r->msgs.n == 0)
+            v->at_start = true;
+        else if ((int)r->msgs.n < asked && first)
+            tui_load_older(t, v); /* a short first page: find out whether it is all */
+        if (is_open(t, v))
             mark_read(t, v);
     }
-    redraw(t);
+    tui_redraw(t);
+}
+
+static void load_page(chat *t, conv *v, int64_t below)
+{
+    if (v->loading || !online(t))
+        return;
+    omtp_HistoryMsgPullReq q;
+    omtp_msg_init(&omtp_HistoryMsgPullReq_desc, &q);
+    tars_str_set(&q.sessionId, v->id);
+    q.seqId = below;
+    q.count = TUI_PAGE;
+    hist_req *h = calloc(1, sizeof(*h));
+    if (h) {
+        snprintf(h->id, sizeof(h->id), "%s", v->id);
+        h->count = TUI_PAGE;
+        if (omtp_client_request(t->c, PT_HISTORY_MSG_PULL, 0, &omtp_HistoryMsgPullReq_desc, &q, 0,
+                                on_history, h, NULL))
+            free(h);
+        else
+            v->loading = true;
+    }
+    omtp_msg_free(&omtp_HistoryMsgPullReq_desc, &q);
+}
+
+void tui_load_older(chat *t, conv *v)
+{
+    if (v->at_start)
+        return;
+    int64_t oldest = tui_conv_oldest(v);
+    if (!v->loaded || oldest <= 0)
+        load_page(t, v, 0);
+    else if (oldest > 1)
+        load_page(t, v, oldest - 1);
+    else
+        v->at_start = true;
 }
 
 static void open_conv(chat *t, conv *v)
@@ -171,155 +153,75 @@ static void open_conv(chat *t, conv *v)
     for (int i = 0; i < t->nconv; i++)
         if (t->convs[i] == v)
             t->open = i;
-    if (!v->loaded && omtp_client_state(t->c) == OMTP_CLIENT_ONLINE) {
-        omtp_HistoryMsgPullReq q;
-        omtp_msg_init(&omtp_HistoryMsgPullReq_desc, &q);
-        tars_str_set(&q.sessionId, v->id);
-        q.count = 50;
-        char *id = strdup(v->id);
-        if (omtp_client_request(t->c, PT_HISTORY_MSG_PULL, 0, &omtp_HistoryMsgPullReq_desc, &q, 0,
-                                on_history, id, NULL))
-            free(id);
-        omtp_msg_free(&omtp_HistoryMsgPullReq_desc, &q);
-    } else {
-        mark_read(t, v);
-    }
-}
-
-static int cmp_order(const void *a, const void *b)
-{
-    const conv *x = *(conv *const *)a, *y = *(conv *const *)b;
-    return x->order < y->order ? 1 : x->order > y->order ? -1 : 0;
-}
-
-static void sort_convs(chat *t)
-{
-    conv *cur = t->open >= 0 ? t->convs[t->open] : NULL;
-    qsort(t->convs, (size_t)t->nconv, sizeof(conv *), cmp_order);
-    for (int i = 0; i < t->nconv; i++)
-        if (t->convs[i] == cur)
-            t->open = i;
-}
-
-/* ---- drawing ------------------------------------------------------------- */
-
-static void out(const char *s, size_t n)
-{
-    while (n) {
-        ssize_t w = write(STDOUT_FILENO, s, n);
-        if (w <= 0)
-            return;
-        s += w;
-        n -= (size_t)w;
-    }
-}
-
-/* Appends at most `width` display columns of s (UTF-8 aware, no wide chars). */
-static void put_cols(tars_buf *b, const char *s, int width)
-{
-    int col = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p && col < width;) {
-        int len = *p < 0x80 ? 1 : *p < 0xE0 ? 2 : *p < 0xF0 ? 3 : 4;
-        if (*p < 0x20) {
-            tars_buf_put(b, " ", 1);
-            p++;
-        } else {
-            for (int i = 0; i < len && p[i]; i++)
-                tars_buf_put(b, p + i, 1);
-            p += len;
-        }
-        col++;
-    }
-}
-
-static void printfb(tars_buf *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        tars_buf_put(b, tmp, (size_t)(n < (int)sizeof(tmp) ? n : (int)sizeof(tmp) - 1));
-}
-
-static void redraw(chat *t)
-{
-    if (t->quitting)
-        return;
-    struct winsize ws;
-    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 4 && ws.ws_col > 40) {
-        t->rows = ws.ws_row;
-        t->cols = ws.ws_col;
-    }
-    int rows = t->rows, cols = t->cols;
-    int body = rows - 3; /* status, separator, input */
-    int rw = cols - LISTW - 1;
-    tars_buf b;
-    tars_buf_init(&b);
-    printfb(&b, "\033[?25l\033[H\033[7m");
-    char st[1024];
-    snprintf(st, sizeof(st), " omtp chat - %s @ %s:%d - %s", t->o->user, t->o->host, t->o->port,
-             t->status);
-    put_cols(&b, st, cols);
-    for (int i = (int)strlen(st); i < cols; i++)
-        tars_buf_put(&b, " ", 1);
-    printfb(&b, "\033[0m");
-    conv *cur = t->open >= 0 ? t->convs[t->open] : NULL;
-    /* message lines of the open conversation, bottom-aligned */
-    int first = cur ? (cur->nlines > body ? cur->nlines - body : 0) : 0;
-    for (int r = 0; r < body; r++) {
-        printfb(&b, "\033[%d;1H\033[K", r + 2);
-        if (r < t->nconv) {
-            conv *v = t->convs[r];
-            char item[128];
-            if (v->unread)
-                snprintf(item, sizeof(item), "%c %-.*s (%d)", v == cur ? '>' : ' ', LISTW - 9,
-                         v->title, v->unread);
-            else
-                snprintf(item, sizeof(item), "%c %-.*s", v == cur ? '>' : ' ', LISTW - 3, v->title);
-            if (v == cur)
-                printfb(&b, "\033[1m");
-            put_cols(&b, item, LISTW);
-            printfb(&b, "\033[0m");
-        }
-        printfb(&b, "\033[%d;%dH|", r + 2, LISTW + 1);
-        if (!cur) {
-            if (r == 0)
-                printfb(&b, " no conversation open: Tab to pick one, or /open USER");
-            continue;
-        }
-        int li = first + r;
-        if (li >= cur->nlines)
-            continue;
-        line *l = &cur->lines[li];
-        char msg[2048];
-        bool mine = !strcmp(l->from, t->o->user);
-        snprintf(msg, sizeof(msg), " %s%s: %s%s", mine ? "" : "", l->from,
-                 l->revoked ? "(revoked)" : l->text, l->edited ? " (edited)" : "");
-        if (mine)
-            printfb(&b, "\033[36m");
-        put_cols(&b, msg, rw);
-        printfb(&b, "\033[0m");
-    }
-    printfb(&b, "\033[%d;1H\033[K", rows - 1);
-    if (t->note[0])
-        put_cols(&b, t->note, cols);
+    t->sel_seq = 0;
+    if (!v->loaded)
+        load_page(t, v, 0);
     else
-        printfb(&b, "%s", cur ? "" : "Tab: next conversation  /open USER|GROUP  /quit");
-    printfb(&b, "\033[%d;1H\033[K", rows);
-    char prompt[300];
-    snprintf(prompt, sizeof(prompt), "%s> ", cur ? cur->title : "");
-    put_cols(&b, prompt, cols / 2);
-    /* show the tail of the input that fits */
-    int room = cols - (int)strlen(prompt) - 1;
-    const char *in = t->input;
-    while ((int)strlen(in) > room && room > 0)
-        in++;
-    tars_buf_put(&b, in, strlen(in));
-    printfb(&b, "\033[?25h");
-    out((const char *)b.data, b.len);
-    tars_buf_free(&b);
+        mark_read(t, v);
+    tui_ext_readers(t, v);
+}
+
+/* ---- groups: names instead of ids ---------------------------------------- */
+
+static void group_sync(chat *t, const char *after);
+static void cmd_open(chat *t, const char *who, const char *typed);
+
+static void on_groups(omtp_client *c, int status, const omtp_packet *p, void *ud)
+{
+    chat *t = omtp_client_userdata(c);
+    (void)ud;
+    t->groups_syncing = false;
+    const omtp_GroupChatSyncResp *r =
+        status == 0 && p->desc == &omtp_GroupChatSyncResp_desc ? p->body : NULL;
+    if (!r || r->errorCode.code)
+        return; /* names stay ids until the next sync */
+    for (uint32_t i = 0; i < r->groupchats.n; i++) {
+        const omtp_GroupChatInfo *g = &r->groupchats.items[i];
+        conv *v = tui_conv_find(t, g->groupId.data, false);
+        if (!v) {
+            v = tui_conv_find(t, g->groupId.data, true);
+            if (v)
+                v->order = 0; /* listed, below the conversations with news */
+        }
+        if (v)
+            tui_conv_set_title(t, v, g->name.data);
+    }
+    for (uint32_t i = 0; i < r->delGroupChatIds.n; i++) {
+        conv *v = tui_conv_find(t, r->delGroupChatIds.items[i].data, false);
+        if (v) {
+            if (is_open(t, v))
+                note(t, "group %s was dismissed (or you left it)", v->title);
+            tui_conv_remove(t, v);
+        }
+    }
+    if (r->next.len) {
+        group_sync(t, r->next.data);
+    } else {
+        t->group_ts = r->timestamp;
+        if (t->start_open[0]) {
+            char typed[TUI_INPUTMAX];
+            snprintf(typed, sizeof(typed), "/open %s", t->start_open);
+            t->start_open[0] = 0;
+            cmd_open(t, typed + 6, typed);
+        }
+    }
+    tui_conv_sort(t);
+    tui_redraw(t);
+}
+
+static void group_sync(chat *t, const char *after)
+{
+    if (!online(t) || (t->groups_syncing && !after))
+        return;
+    omtp_GroupChatSyncReq q;
+    omtp_msg_init(&omtp_GroupChatSyncReq_desc, &q);
+    q.timestamp = t->group_ts;
+    if (after)
+        tars_str_set(&q.after, after);
+    if (!omtp_client_request(t->c, PT_GROUPCHAT_SYNC, 0, &omtp_GroupChatSyncReq_desc, &q, 0,
+                             on_groups, NULL, NULL))
+        t->groups_syncing = true;
+    omtp_msg_free(&omtp_GroupChatSyncReq_desc, &q);
 }
 
 /* ---- client callbacks ---------------------------------------------------- */
@@ -327,6 +229,7 @@ static void redraw(chat *t)
 static void c_state(omtp_client *c, const omtp_client_event *ev, void *ud)
 {
     chat *t = ud;
+    (void)c;
     switch (ev->state) {
     case OMTP_CLIENT_CONNECTING:
         snprintf(t->status, sizeof(t->status), "connecting...");
@@ -334,14 +237,25 @@ static void c_state(omtp_client *c, const omtp_client_event *ev, void *ud)
     case OMTP_CLIENT_LOGGING_IN:
         snprintf(t->status, sizeof(t->status), "logging in...");
         break;
-    case OMTP_CLIENT_ONLINE:
+    case OMTP_CLIENT_ONLINE: {
         snprintf(t->status, sizeof(t->status), "online");
-        if (t->open >= 0 && !t->convs[t->open]->loaded)
-            open_conv(t, t->convs[t->open]);
+        t->groups_syncing = false;
+        group_sync(t, NULL);
+        tui_ext_online(t);
+        conv *v = tui_conv_open_ptr(t);
+        if (v) {
+            v->loading = false;
+            if (!v->loaded)
+                open_conv(t, v);
+        }
+        for (int i = 0; i < t->nconv; i++)
+            t->convs[i]->loading = false;
         break;
+    }
     case OMTP_CLIENT_WAITING:
-        snprintf(t->status, sizeof(t->status), "offline (%.60s), retrying in %ds", ev->desc,
-                 (ev->delay_ms + 999) / 1000);
+        snprintf(t->status, sizeof(t->status),
+                 "offline (%.60s), retrying in %ds; what you type is sent after the reconnect",
+                 ev->desc, (ev->delay_ms + 999) / 1000);
         break;
     case OMTP_CLIENT_STOPPED:
         if (ev->code)
@@ -353,176 +267,513 @@ static void c_state(omtp_client *c, const omtp_client_event *ev, void *ud)
     default:
         break;
     }
-    redraw(t);
+    tui_redraw(t);
 }
 
 static void c_message(omtp_client *c, const omtp_OTIMHeader *h, const omtp_MsgReq *m, bool catchup,
                       void *ud)
 {
     chat *t = ud;
-    conv *v = find_conv(t, m->sessionId.data, true);
+    (void)c;
+    conv *v = tui_conv_find(t, m->sessionId.data, true);
     if (!v)
         return;
-    conv_add(v, m->seqId, m->from.data, m->content.data, m->status == MC_REVOKE,
-             (h->flags & OMTP_F_OVERRIDE) != 0);
+    bool mine = !strcmp(m->from.data, t->o->user);
+    tmsg *pend = mine ? tui_msg_by_pack(v, h->packId.data) : NULL;
+    if (pend && pend->seq == 0)
+        tui_msg_acked(v, pend, m->seqId, m->timestamp);
+    tmsg *x = tui_msg_put(v, m->seqId, m->timestamp, m->from.data, m->content.data,
+                          m->status == MC_REVOKE, (h->flags & OMTP_F_OVERRIDE) != 0);
+    if (x && mine && x->state < TM_SENT)
+        x->state = TM_SENT;
+    tui_react_from_msg(t, x, m);
+    if (!mine && !strcmp(v->typing, m->from.data))
+        v->typing[0] = 0;   /* they sent what they typed */
+    if (!mine && !v->group) /* the peer's client is past our earlier messages */
+        tui_conv_mark_own(v, t->o->user, m->seqId - 1, TM_DELIVERED);
     v->order = ++t->tick;
-    bool is_open = t->open >= 0 && t->convs[t->open] == v;
-    if (is_open)
+    if (is_open(t, v)) {
         mark_read(t, v);
-    else if (strcmp(m->from.data, t->o->user))
+        if (v->scroll > 0 && x) /* scrolled back: keep the rows in view where they are */
+            v->scroll += tui_msg_height(t, x);
+    } else if (!mine && !catchup) {
+        /* (a catch-up's messages are in the hot session's unread count already) */
         v->unread++;
-    sort_convs(t);
-    redraw(t);
+        ring(t);
+    }
+    tui_conv_sort(t);
+    tui_redraw(t);
+}
+
+static void apply_control(chat *t, conv *v, int command, int64_t seq, const char *content)
+{
+    tmsg *m = tui_msg_by_seq(v, seq);
+    if (command == MC_DELETE) {
+        tui_msg_delete(v, seq);
+        if (t->sel_seq == seq)
+            t->sel_seq = 0;
+    } else if (!m) {
+        return;
+    } else if (command == MC_REVOKE) {
+        m->revoked = true;
+    } else {
+        char *nt = strdup(content ? content : "");
+        if (nt) {
+            free(m->text);
+            m->text = nt;
+        }
+        m->edited = true;
+    }
 }
 
 static void c_control(omtp_client *c, const omtp_OTIMHeader *h, const omtp_MsgControl *k,
                       bool catchup, void *ud)
 {
     chat *t = ud;
-    conv *v = find_conv(t, k->sessionId.data, false);
+    (void)c;
+    (void)h;
+    (void)catchup;
+    conv *v = tui_conv_find(t, k->sessionId.data, false);
     if (!v)
         return;
-    for (int i = 0; i < v->nlines; i++) {
-        line *l = &v->lines[i];
-        if (l->seq != k->seqId)
-            continue;
-        if (k->command == MC_DELETE) {
-            line_free(l);
-            memmove(l, l + 1, sizeof(line) * (size_t)(v->nlines - i - 1));
-            v->nlines--;
-        } else if (k->command == MC_REVOKE) {
-            l->revoked = true;
-        } else {
-            free(l->text);
-            l->text = strdup(k->content.data);
-            l->edited = true;
-        }
-        break;
-    }
-    redraw(t);
+    apply_control(t, v, k->command, k->seqId, k->content.data);
+    tui_redraw(t);
 }
 
 static void c_read(omtp_client *c, const omtp_OTIMHeader *h, const omtp_MsgReaded *r, void *ud)
 {
     chat *t = ud;
-    conv *v = find_conv(t, r->sessionId.data, false);
+    (void)c;
+    (void)h;
+    conv *v = tui_conv_find(t, r->sessionId.data, false);
     if (v && r->seqId >= v->last_seq)
         v->unread = 0;
-    redraw(t);
+    tui_redraw(t);
 }
 
 static void c_hot(omtp_client *c, const omtp_HotSessionResp *r, void *ud)
 {
     chat *t = ud;
+    (void)c;
     for (uint32_t i = r->sessions.n; i-- > 0;) {
         const omtp_HotSessionItem *it = &r->sessions.items[i];
-        conv *v = find_conv(t, it->sessionId.data, true);
+        conv *v = tui_conv_find(t, it->sessionId.data, true);
         if (!v)
             continue;
-        v->unread = it->unreadCount;
+        v->unread = is_open(t, v) ? 0 : it->unreadCount;
         v->order = ++t->tick;
         int64_t last = omtp_inner_last_seq(it, NULL);
         if (last > v->last_seq)
             v->last_seq = last;
     }
-    sort_convs(t);
-    redraw(t);
+    tui_conv_sort(t);
+    tui_redraw(t);
+}
+
+static void c_sync_data(omtp_client *c, const omtp_OTIMHeader *h, const omtp_SyncDataReq *s,
+                        void *ud)
+{
+    chat *t = ud;
+    (void)c;
+    (void)h;
+    if (s->command == 3) /* groups changed: names, dismissals */
+        group_sync(t, NULL);
 }
 
 static void c_kick(omtp_client *c, const omtp_OTIMHeader *h, const omtp_KickOutReq *k, void *ud)
 {
     chat *t = ud;
-    snprintf(t->note, sizeof(t->note),
-             "kicked out: you logged in on another %s device; /quit and use --device",
-             cli_device_name(k->deviceType));
+    (void)c;
+    (void)h;
+    note(t, "kicked out: you logged in on another %s device; /quit and use --device",
+         cli_device_name(k->deviceType));
 }
 
-/* ---- input --------------------------------------------------------------- */
+/* ---- sending --------------------------------------------------------------- */
+
+typedef struct send_req {
+    char sid[256];
+    char pack[40];
+} send_req;
 
 static void on_ack(omtp_client *c, int status, const omtp_MsgAck *ack, void *ud)
 {
     chat *t = omtp_client_userdata(c);
-    char *text = ud;
+    send_req *s = ud;
+    conv *v = tui_conv_find(t, s->sid, false);
+    tmsg *m = v ? tui_msg_by_pack(v, s->pack) : NULL;
     if (status) {
-        snprintf(t->note, sizeof(t->note), "not sent: %s", omtp_strerror(status));
+        note(t, "not sent: %s", omtp_strerror(status));
+        if (m && m->seq == 0)
+            m->state = TM_FAILED;
     } else if (ack->code) {
-        snprintf(t->note, sizeof(t->note), "not sent: %s (%d)", omtp_error_code_name(ack->code),
-                 ack->code);
+        note(t, "not sent: %s (%d)%s", omtp_error_code_name(ack->code), ack->code,
+             ack->code == OMTP_EC_USER_RELATION_INVALID
+                 ? ": you are not friends; `omtp friends add USER`"
+             : ack->code == OMTP_EC_MSG_FORBIDDEN ? ": you may not send there"
+                                                  : "");
+        if (m && m->seq == 0)
+            m->state = TM_FAILED;
+    } else if (v && m) {
+        if (m->seq == 0)
+            tui_msg_acked(v, m, ack->seqId, ack->timestamp);
+        if (!v->group && v->peer_devices > 0) /* pushed to the peer's online device */
+            tui_conv_mark_own(v, t->o->user, ack->seqId, TM_DELIVERED);
+        v->order = ++t->tick;
+        if (is_open(t, v))
+            v->unread = 0;
+        tui_conv_sort(t);
+    }
+    free(s);
+    tui_redraw(t);
+}
+
+static void send_text(chat *t, conv *v, const char *text, int64_t reply_to)
+{
+    char peer[256];
+    const char *to = v->id;
+    int type = PT_MSG_GROUP_CHAT;
+    if (!v->group) {
+        if (!omtp_session_peer(v->id, t->o->user, peer, sizeof(peer))) {
+            note(t, "this conversation takes no replies (a business notice session)");
+            return;
+        }
+        to = peer;
+        type = PT_MSG_SINGLE_CHAT;
+    }
+    omtp_MsgReq m;
+    omtp_msg_init(&omtp_MsgReq_desc, &m);
+    tars_str_set(&m.to, to);
+    tars_str_set(&m.content, text);
+    m.contentType = 1;
+    m.replyTo = reply_to;
+    send_req *s = calloc(1, sizeof(*s));
+    if (!s) {
+        omtp_msg_free(&omtp_MsgReq_desc, &m);
+        return;
+    }
+    snprintf(s->sid, sizeof(s->sid), "%s", v->id);
+    int rc = omtp_client_send_msg(t->c, type, &m, 0, on_ack, s, s->pack);
+    omtp_msg_free(&omtp_MsgReq_desc, &m);
+    if (rc) {
+        free(s);
+        note(t, "could not queue the message: %s", omtp_strerror(rc));
+        return;
+    }
+    tmsg *p = tui_msg_pending(v, t->o->user, text, s->pack);
+    if (p)
+        p->reply_to = reply_to;
+    v->scroll = 0;
+}
+
+/* ---- revoke / edit / delete --------------------------------------------- */
+
+typedef struct ctl_req {
+    char sid[256];
+    int64_t seq;
+    int command;
+    char *content;
+} ctl_req;
+
+static const char *ctl_name(int command)
+{
+    return command == MC_REVOKE ? "revoke" : command == MC_DELETE ? "delete" : "edit";
+}
+
+static void on_ctl(omtp_client *c, int status, const omtp_packet *p, void *ud)
+{
+    chat *t = omtp_client_userdata(c);
+    ctl_req *q = ud;
+    const omtp_CommonErrorCode *e =
+        status == 0 && p->desc == &omtp_CommonErrorCode_desc ? p->body : NULL;
+    if (!e) {
+        note(t, "%s #%lld: %s", ctl_name(q->command), (long long)q->seq,
+             status ? omtp_strerror(status) : "unexpected reply");
+    } else if (e->code) {
+        note(t, "%s #%lld refused: %s (%d)%s%s%s", ctl_name(q->command), (long long)q->seq,
+             omtp_error_code_name(e->code), e->code, e->desc.len ? ": " : "", e->desc.data,
+             e->code == OMTP_EC_MSG_FORBIDDEN || e->code == OMTP_EC_MSG_OP_CMD
+                 ? " (only the sender may, and revoke/edit only within the time limit)"
+                 : "");
     } else {
-        conv *v = find_conv(t, ack->sessionId.data, true);
-        if (v) {
-            conv_add(v, ack->seqId, t->o->user, text, false, false);
-            v->order = ++t->tick;
-            if (t->open >= 0 && t->convs[t->open] == v)
-                v->unread = 0;
-            sort_convs(t);
+        conv *v = tui_conv_find(t, q->sid, false);
+        if (v)
+            apply_control(t, v, q->command, q->seq, q->content);
+        note(t, "%s #%lld done", ctl_name(q->command), (long long)q->seq);
+    }
+    free(q->content);
+    free(q);
+    tui_redraw(t);
+}
+
+/* The message a command acts on: the selected one, else your last one. */
+static tmsg *target(chat *t, conv *v, bool own)
+{
+    if (t->sel_seq) {
+        tmsg *m = tui_msg_by_seq(v, t->sel_seq);
+        if (m)
+            return m;
+    }
+    if (own)
+        return tui_conv_last_own(v, t->o->user);
+    for (int i = v->n; i-- > 0;)
+        if (v->msgs[i].seq > 0)
+            return &v->msgs[i];
+    return NULL;
+}
+
+static void control(chat *t, conv *v, int command, const char *content)
+{
+    tmsg *m = target(t, v, true);
+    if (!m) {
+        note(t, "no message of yours here to %s (select one with Alt-Up)", ctl_name(command));
+        return;
+    }
+    if (!online(t)) {
+        note(t, "offline: %s #%lld needs the server; try again when online", ctl_name(command),
+             (long long)m->seq);
+        return;
+    }
+    omtp_MsgControl k;
+    omtp_msg_init(&omtp_MsgControl_desc, &k);
+    k.command = command;
+    tars_str_set(&k.sessionId, v->id);
+    k.seqId = m->seq;
+    if (content)
+        tars_str_set(&k.content, content);
+    ctl_req *q = calloc(1, sizeof(*q));
+    if (q) {
+        snprintf(q->sid, sizeof(q->sid), "%s", v->id);
+        q->seq = m->seq;
+        q->command = command;
+        q->content = content ? strdup(content) : NULL;
+        if (omtp_client_request(t->c, PT_MSG_CTRL, 0, &omtp_MsgControl_desc, &k, 0, on_ctl, q,
+                                NULL)) {
+            free(q->content);
+            free(q);
         }
     }
-    free(text);
-    redraw(t);
+    omtp_msg_free(&omtp_MsgControl_desc, &k);
 }
+
+/* ---- /open ------------------------------------------------------------------ */
+
+typedef struct open_req {
+    char user[256];
+    char sid[600];
+    char typed[TUI_INPUTMAX];
+} open_req;
+
+static void open_sid(chat *t, const char *sid)
+{
+    conv *v = tui_conv_find(t, sid, true);
+    if (!v) {
+        note(t, "too many conversations open");
+        return;
+    }
+    v->order = ++t->tick;
+    tui_conv_sort(t);
+    open_conv(t, v);
+}
+
+static void keep_typed(chat *t, const char *typed)
+{
+    if (t->input.len == 0)
+        tui_input_set(&t->input, typed);
+}
+
+static void on_user(omtp_client *c, int status, const omtp_packet *p, void *ud)
+{
+    chat *t = omtp_client_userdata(c);
+    open_req *q = ud;
+    const omtp_UserInfoGetResp *r =
+        status == 0 && p->desc == &omtp_UserInfoGetResp_desc ? p->body : NULL;
+    if (!r) {
+        note(t, "/open: could not look up '%s' (%s); Enter to try again", q->user,
+             omtp_strerror(status));
+        keep_typed(t, q->typed);
+    } else if (r->errorCode.code) {
+        note(t, "/open: %s (%d): %s", omtp_error_code_name(r->errorCode.code), r->errorCode.code,
+             r->errorCode.desc.data);
+        keep_typed(t, q->typed);
+    } else {
+        bool found = false;
+        for (uint32_t i = 0; i < r->userInfos.n; i++)
+            if (!strcmp(r->userInfos.items[i].userId.data, q->user))
+                found = true;
+        if (found) {
+            open_sid(t, q->sid);
+        } else {
+            note(t,
+                 "/open: there is no user '%s' and none of your groups is named so; fix the "
+                 "name and press Enter",
+                 q->user);
+            keep_typed(t, q->typed);
+        }
+    }
+    free(q);
+    tui_redraw(t);
+}
+
+static void cmd_open(chat *t, const char *who, const char *typed)
+{
+    while (*who == ' ')
+        who++;
+    if (!*who) {
+        note(t, "/open USER|GROUP: give a user id, a group's name or its id");
+        keep_typed(t, typed);
+        return;
+    }
+    if (!strncmp(who, "GC_", 3)) {
+        conv *v = tui_conv_find(t, who, false);
+        if (!v) {
+            note(t, "/open: you are not in a group '%s' (your groups are in the list)", who);
+            keep_typed(t, typed);
+            return;
+        }
+        open_sid(t, who);
+        return;
+    }
+    if (!strncmp(who, "SC_", 3) || !strncmp(who, "BM_", 3)) {
+        open_sid(t, who);
+        return;
+    }
+    conv *g[8];
+    int ng = tui_groups_named(t, who, g, 8);
+    if (ng == 1) {
+        open_conv(t, g[0]);
+        return;
+    }
+    if (ng > 1) {
+        char list[400] = "";
+        for (int i = 0; i < ng; i++) {
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof(list) - l, "%s%s", i ? ", " : "", g[i]->id);
+        }
+        note(t, "/open: %d groups are named '%s': /open one of %s", ng, who, list);
+        keep_typed(t, typed);
+        return;
+    }
+    open_req *q = calloc(1, sizeof(*q));
+    if (!q)
+        return;
+    if (cli_resolve_session(t->o->user, who, q->sid, sizeof(q->sid))) {
+        note(t, "/open: '%.60s' is neither one of your groups nor a user id (" OMTP_ID_RULE ")",
+             who);
+        keep_typed(t, typed);
+        free(q);
+        return;
+    }
+    conv *known = tui_conv_find(t, q->sid, false);
+    if (known || !online(t)) { /* a conversation we have, or no way to check now */
+        open_sid(t, q->sid);
+        free(q);
+        return;
+    }
+    snprintf(q->user, sizeof(q->user), "%s", who);
+    snprintf(q->typed, sizeof(q->typed), "%s", typed);
+    omtp_UserInfoGetReq r;
+    omtp_msg_init(&omtp_UserInfoGetReq_desc, &r);
+    r.userIds.items = calloc(1, sizeof(tars_str));
+    if (r.userIds.items && !tars_str_set(&r.userIds.items[0], who)) {
+        r.userIds.n = 1;
+        if (omtp_client_request(t->c, PT_USERINFO_GET, 0, &omtp_UserInfoGetReq_desc, &r, 0, on_user,
+                                q, NULL)) {
+            free(q);
+            q = NULL;
+        } else {
+            q = NULL;
+        }
+    }
+    free(q);
+    omtp_msg_free(&omtp_UserInfoGetReq_desc, &r);
+}
+
+/* ---- the input line ------------------------------------------------------ */
 
 static void quit(chat *t)
 {
     t->quitting = true;
     uv_read_stop((uv_stream_t *)&t->in);
     uv_signal_stop(&t->winch);
+    uv_timer_stop(&t->esc_timer);
+    tui_ext_typing(t, 0);
+    uv_timer_stop(&t->ext_timer);
     omtp_client_stop(t->c);
 }
 
+static const char help_text[] =
+    "Enter send  Tab/Shift-Tab switch  Up/Down recall  PgUp/PgDn/wheel scroll  Alt-Up/Down "
+    "select  /open USER|GROUP  /reply /edit /revoke /delete /react E /unreact E  /quit";
+
 static void submit(chat *t)
 {
-    t->input[t->ilen] = 0;
+    char text[TUI_INPUTMAX];
+    tui_input_take(&t->input, text, sizeof(text), true);
     t->note[0] = 0;
-    if (!t->ilen)
+    if (!text[0])
         return;
-    char text[4096];
-    snprintf(text, sizeof(text), "%s", t->input);
-    t->ilen = 0;
-    t->input[0] = 0;
+    conv *v = tui_conv_open_ptr(t);
     if (!strcmp(text, "/quit") || !strcmp(text, "/q")) {
         quit(t);
         return;
     }
     if (!strcmp(text, "/help")) {
-        snprintf(t->note, sizeof(t->note),
-                 "Enter: send  Tab/Up/Down: switch  /open USER|GC_group  /quit");
+        note(t, "%s", help_text);
         return;
     }
-    if (!strncmp(text, "/open ", 6)) {
-        const char *who = text + 6;
-        char sid[600];
-        if (cli_resolve_session(t->o->user, who, sid, sizeof(sid))) {
-            snprintf(t->note, sizeof(t->note), "'%.60s' is not a user id (letters, digits . - @ +)",
-                     who);
+    if (!strncmp(text, "/open", 5) && (text[5] == ' ' || !text[5])) {
+        cmd_open(t, text + 5, text);
+        return;
+    }
+    if (text[0] == '/' && text[1] != '/') {
+        bool rev = !strcmp(text, "/revoke"), del = !strcmp(text, "/delete");
+        bool edit = !strncmp(text, "/edit ", 6), reply = !strncmp(text, "/reply ", 7);
+        bool seq = !strcmp(text, "/seq");
+        bool react = !strncmp(text, "/react ", 7), unreact = !strncmp(text, "/unreact ", 9);
+        if (!rev && !del && !edit && !reply && !seq && !react && !unreact) {
+            note(t, "unknown command %.60s (/help)", text);
             return;
         }
-        conv *v = find_conv(t, sid, true);
-        if (v) {
-            v->order = ++t->tick;
-            sort_convs(t);
-            open_conv(t, v);
+        if (!v) {
+            note(t, "open a conversation first: /open USER|GROUP");
+            return;
+        }
+        if (rev)
+            control(t, v, MC_REVOKE, NULL);
+        else if (del)
+            control(t, v, MC_DELETE, NULL);
+        else if (edit)
+            control(t, v, MC_OVERRIDE, text + 6);
+        else if (react || unreact) {
+            tmsg *m = target(t, v, false);
+            if (!m)
+                note(t, "no message here to react to");
+            else if (!online(t))
+                note(t, "offline: reactions need the server; try again when online");
+            else
+                tui_react_send(t, v, m, text + (react ? 7 : 9), react ? 1 : 2);
+        } else if (seq) {
+            tmsg *m = target(t, v, false);
+            note(t, m ? "#%lld" : "no message%.0lld", (long long)(m ? m->seq : 0));
+        } else {
+            tmsg *m = target(t, v, false);
+            if (!m) {
+                note(t, "nothing to reply to");
+                return;
+            }
+            /* a reply (MsgReq.replyTo): drawn with the quoted message above it */
+            send_text(t, v, text + 7, m->seq);
+            t->sel_seq = 0;
         }
         return;
     }
-    if (text[0] == '/') {
-        snprintf(t->note, sizeof(t->note), "unknown command %.60s (/help)", text);
+    if (!v) {
+        note(t, "open a conversation first: /open USER|GROUP");
         return;
     }
-    if (t->open < 0) {
-        snprintf(t->note, sizeof(t->note), "open a conversation first: /open USER");
-        return;
-    }
-    conv *v = t->convs[t->open];
-    const char *to = v->id;
-    char peer[256];
-    if (omtp_session_peer(v->id, t->o->user, peer, sizeof(peer)))
-        to = peer;
-    char *copy = strdup(text);
-    if (omtp_client_send_text(t->c, to, text, on_ack, copy)) {
-        free(copy);
-        snprintf(t->note, sizeof(t->note), "could not queue the message");
-    }
+    tui_ext_typing(t, 0);
+    send_text(t, v, text[0] == '/' ? text + 1 : text, 0);
 }
 
 static void switch_conv(chat *t, int dir)
@@ -533,10 +784,71 @@ static void switch_conv(chat *t, int dir)
     open_conv(t, t->convs[i]);
 }
 
+static void on_key(chat *t, int key, unsigned char ch)
+{
+    int page = tui_body_rows(t) - 1;
+    switch (key) {
+    case K_QUIT:
+        quit(t);
+        return;
+    case K_ENTER:
+        submit(t);
+        return;
+    case K_TAB:
+        switch_conv(t, 1);
+        return;
+    case K_BTAB:
+        switch_conv(t, -1);
+        return;
+    case K_PGUP:
+        tui_scroll(t, page > 1 ? page : 1);
+        return;
+    case K_PGDN:
+        tui_scroll(t, -(page > 1 ? page : 1));
+        return;
+    case K_WHEEL_UP:
+        tui_scroll(t, 3);
+        return;
+    case K_WHEEL_DOWN:
+        tui_scroll(t, -3);
+        return;
+    case K_ALT_UP:
+    case K_ALT_DOWN:
+        tui_select(t, key == K_ALT_UP ? -1 : 1);
+        t->note[0] = 0; /* the note row shows the selection; the screen scrolls to it */
+        return;
+    case K_ESC:
+        t->sel_seq = 0;
+        t->note[0] = 0;
+        return;
+    default:
+        if (tui_edit(&t->input, key, ch) && key != K_UP && key != K_DOWN) {
+            /* typing in the open conversation (not a command): tell the peer */
+            if (t->input.len && t->input.buf[0] != '/')
+                tui_ext_typing(t, 1);
+            else if (!t->input.len)
+                tui_ext_typing(t, 0);
+        }
+        return;
+    }
+}
+
 static void on_key_alloc(uv_handle_t *h, size_t s, uv_buf_t *b)
 {
     static char buf[4096];
+    (void)h;
+    (void)s;
     *b = uv_buf_init(buf, sizeof(buf));
+}
+
+static void on_esc_timer(uv_timer_t *tm)
+{
+    chat *t = tm->data;
+    int k = tui_key_flush(&t->input);
+    if (k != K_NONE) {
+        on_key(t, k, 0);
+        tui_redraw(t);
+    }
 }
 
 static void on_keys(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
@@ -546,62 +858,90 @@ static void on_keys(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         quit(t);
         return;
     }
-    for (ssize_t i = 0; i < n; i++) {
+    for (ssize_t i = 0; i < n && !t->quitting; i++) {
         unsigned char ch = (unsigned char)b->base[i];
-        if (t->esc == 1) {
-            t->esc = ch == '[' || ch == 'O' ? 2 : 0;
-            continue;
-        }
-        if (t->esc == 2) {
-            t->esc = 0;
-            if (ch == 'A' || ch == 'Z')
-                switch_conv(t, -1);
-            else if (ch == 'B')
-                switch_conv(t, 1);
-            continue;
-        }
-        if (ch == 27) {
-            t->esc = 1;
-        } else if (ch == 3 || ch == 4) {
-            quit(t);
-            return;
-        } else if (ch == '\r' || ch == '\n') {
-            submit(t);
-            if (t->quitting)
-                return;
-        } else if (ch == '\t') {
-            switch_conv(t, 1);
-        } else if (ch == 127 || ch == 8) {
-            while (t->ilen > 0 && ((unsigned char)t->input[t->ilen - 1] & 0xC0) == 0x80)
-                t->ilen--;
-            if (t->ilen > 0)
-                t->ilen--;
-        } else if (ch == 21) { /* Ctrl-U */
-            t->ilen = 0;
-        } else if (ch >= 0x20 && t->ilen + 1 < sizeof(t->input)) {
-            t->input[t->ilen++] = (char)ch;
-        }
-        t->input[t->ilen] = 0;
+        int k = tui_key_feed(&t->input, ch);
+        if (k != K_NONE)
+            on_key(t, k, ch);
     }
-    redraw(t);
+    if (t->quitting)
+        return;
+    if (t->input.esc == 1 || t->input.esc == 3)
+        uv_timer_start(&t->esc_timer, on_esc_timer, 50, 0);
+    tui_redraw(t);
 }
 
 static void on_winch(uv_signal_t *s, int sig)
 {
-    redraw(s->data);
+    (void)sig;
+    tui_redraw(s->data);
 }
+
+static bool is_off(const char *v)
+{
+    return !strcmp(v, "0") || !strcasecmp(v, "off") || !strcasecmp(v, "no") ||
+           !strcasecmp(v, "false");
+}
+
+/* The bell: --bell / --no-bell > OMTP_BELL > bell= in the config > on. */
+static bool want_bell(const cli_opts *o, bool flag_on, bool flag_off)
+{
+    if (flag_off || flag_on)
+        return !flag_off;
+    const char *e = getenv("OMTP_BELL");
+    if (e && *e)
+        return !is_off(e);
+    if (o->bell_cfg[0])
+        return !is_off(o->bell_cfg);
+    return true;
+}
+
+static const char chat_help[] =
+    "Interactive chat. Conversations with unread counts on the left (groups by\n"
+    "name, marked #), the open one on the right, your input at the bottom; new\n"
+    "messages appear live, with the time, a line per day, and the state of your\n"
+    "own: [pending] (typed while offline or waiting for the server; sent after\n"
+    "the reconnect), [sent] (stored by the server), [delivered] (a device of\n"
+    "the peer has it: the peer wrote after it, or presence saw one online),\n"
+    "[read] (read receipts, where the server has them).\n"
+    "\n"
+    "Keys:\n"
+    "  Enter               send the line (a leading // sends a literal /)\n"
+    "  Tab / Shift-Tab     next / previous conversation\n"
+    "  Left Right Home End move in the line (also Ctrl-A, Ctrl-E, Ctrl-B, Ctrl-F)\n"
+    "  Backspace Delete    delete before / under the cursor\n"
+    "  Ctrl-W Ctrl-U Ctrl-K delete a word back / to the start / to the end\n"
+    "  Up / Down           recall what you sent\n"
+    "  PgUp / PgDn, wheel  scroll the conversation (older history is loaded)\n"
+    "  Alt-Up / Alt-Down   select a message (its seq is shown); Esc unselects\n"
+    "  Ctrl-C              quit\n"
+    "Commands (on the selected message, else your last one):\n"
+    "  /open USER|GROUP    open a chat with a user, or a group by name or id\n"
+    "  /reply TEXT         answer it (shown with the message quoted above)\n"
+    "  /react EMOJI        add a reaction (/unreact EMOJI takes it back)\n"
+    "  /edit TEXT          replace the text of your message\n"
+    "  /revoke, /delete    revoke or delete your message\n"
+    "  /seq                show the message's seq number\n"
+    "  /help, /quit\n"
+    "A new message in a conversation that is not open rings the terminal bell\n"
+    "once (--no-bell, OMTP_BELL=off or bell=off in the config file: quiet) and\n"
+    "moves it up the list with its unread count.\n"
+    "USER|GROUP (a user id, a group's name or id) opens that conversation at start.";
 
 int cmd_chat(int argc, char **argv)
 {
+    bool no_bell = false, bell_on = false;
+    const cli_opt chat_opts[] = {
+        {"no-bell", NULL, "no bell for new messages elsewhere (OMTP_BELL=off, bell=off)", NULL,
+         &no_bell},
+        {"bell", NULL, "ring it even if OMTP_BELL or the config say off", NULL, &bell_on},
+        {NULL, NULL, NULL, NULL, NULL}};
     cli_opts o;
-    int rc = cli_start(argc, argv, &o, DEVICE_LINUX, 0, "omtp chat [USER|GROUP] [OPTIONS]",
-                       "Interactive chat. Conversations with unread counts on the left, the open\n"
-                       "one on the right, your input at the bottom; new messages appear live.\n"
-                       "Keys: Enter send, Tab/Down next conversation, Shift-Tab/Up previous,\n"
-                       "Ctrl-U clear input, Ctrl-C quit. Commands: /open USER|GROUP, /help,\n"
-                       "/quit. USER|GROUP opens that conversation at start.");
+    int rc = cli_start_opts(argc, argv, &o, DEVICE_LINUX, 0,
+                            "omtp chat [USER|GROUP] [--no-bell] [OPTIONS]", chat_help, chat_opts);
     if (rc >= 0)
         return rc;
+    bool bell = want_bell(&o, bell_on, no_bell);
     if (!o.user[0]) {
         fprintf(stderr, "omtp: no user: give --user USER (or set OMTP_USER)\n");
         return CLI_EUSAGE;
@@ -611,9 +951,11 @@ int cmd_chat(int argc, char **argv)
                         "`omtp watch`\n");
         return CLI_EUSAGE;
     }
-    char sid0[600];
-    if (o.argc > 0 && cli_resolve_session(o.user, o.argv[0], sid0, sizeof(sid0)))
-        return cli_bad_peer(o.argv[0]);
+    /* display widths (wcwidth) need a UTF-8 locale, whatever LANG says */
+    setlocale(LC_CTYPE, "");
+    if (MB_CUR_MAX < 2)
+        setlocale(LC_CTYPE, "C.UTF-8");
+    const char *start = o.argc > 0 ? o.argv[0] : NULL;
     /* check the credentials first, so a typo gives a plain error message */
     omtp_sync *probe;
     if ((rc = cli_login(&o, &probe)))
@@ -628,6 +970,8 @@ int cmd_chat(int argc, char **argv)
     t->open = -1;
     t->rows = 24;
     t->cols = 80;
+    t->bell = bell;
+    t->input.rpos = -1;
     snprintf(t->status, sizeof(t->status), "starting");
     omtp_client_config cfg;
     cli_client_config(&o, &cfg);
@@ -636,40 +980,47 @@ int cmd_chat(int argc, char **argv)
                                 .on_control = c_control,
                                 .on_read = c_read,
                                 .on_hot_sessions = c_hot,
+                                .on_sync_data = c_sync_data,
+                                .on_reaction = tui_react_on_notice,
+                                .on_presence = tui_ext_on_presence,
+                                .on_typing = tui_ext_on_typing,
                                 .on_kickout = c_kick};
     if (omtp_client_new(t->loop, &cfg, &cb, t, &t->c)) {
         free(t);
         fprintf(stderr, "omtp chat: cannot create the client\n");
         return CLI_ECONN;
     }
-    if (o.argc > 0) {
-        conv *v = find_conv(t, sid0, true); /* resolved above */
-        if (v)
-            t->open = 0;
-    }
+    if (start) /* opened once online and the groups are known (a name may be a group's) */
+        snprintf(t->start_open, sizeof(t->start_open), "%s", start);
     uv_tty_init(t->loop, &t->in, STDIN_FILENO, 1);
     uv_tty_set_mode(&t->in, UV_TTY_MODE_RAW);
     t->in.data = t;
     uv_signal_init(t->loop, &t->winch);
     t->winch.data = t;
     uv_signal_start(&t->winch, on_winch, SIGWINCH);
-    out("\033[?1049h", 8); /* alternate screen */
+    uv_timer_init(t->loop, &t->esc_timer);
+    t->esc_timer.data = t;
+    tui_ext_init(t);
+    /* alternate screen; xterm mouse reporting (wheel) in SGR form */
+    static const char enter_seq[] = "\033[?1049h\033[?1000h\033[?1006h";
+    static const char leave_seq[] = "\033[?1006l\033[?1000l\033[?1049l";
+    tui_out(enter_seq, sizeof(enter_seq) - 1);
     uv_read_start((uv_stream_t *)&t->in, on_key_alloc, on_keys);
     omtp_client_start(t->c);
-    redraw(t);
+    tui_redraw(t);
     uv_run(t->loop, UV_RUN_DEFAULT);
     uv_tty_reset_mode();
-    out("\033[?1049l", 8);
+    tui_out(leave_seq, sizeof(leave_seq) - 1);
     omtp_client_destroy(t->c);
     uv_close((uv_handle_t *)&t->in, NULL);
     uv_close((uv_handle_t *)&t->winch, NULL);
+    uv_close((uv_handle_t *)&t->esc_timer, NULL);
+    tui_ext_close(t);
     uv_run(t->loop, UV_RUN_DEFAULT);
     uv_loop_close(t->loop);
-    for (int i = 0; i < t->nconv; i++) {
-        for (int j = 0; j < t->convs[i]->nlines; j++)
-            line_free(&t->convs[i]->lines[j]);
-        free(t->convs[i]);
-    }
+    for (int i = 0; i < t->nconv; i++)
+        tui_conv_free(t->convs[i]);
+    tui_input_free(&t->input);
     free(t);
     return 0;
 }
