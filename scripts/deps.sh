@@ -9,7 +9,7 @@ PKGS=(
   libmicrohttpd-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
   libwslay-dev libhttp-parser-dev
   postgresql redis-server tmux curl procps
-  help2man openssl util-linux chromium
+  help2man logrotate openssl util-linux chromium
   python3
   sqlite3
   python3
