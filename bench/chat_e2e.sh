@@ -16,6 +16,7 @@ PID=
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$DIR"' EXIT
 # chat_e2e logs in with password = user id
 mkdir -p "$DIR/data"
+"$BUILD/omtpd" init --data-dir "$DIR/data" >/dev/null
 "$BUILD/omtpd" user add b0 --password b0 --data-dir "$DIR/data" >/dev/null
 seq 1 $((2 * PAIRS - 1)) | xargs -P "$(nproc)" -I{} \
     "$BUILD/omtpd" user add b{} --password b{} --data-dir "$DIR/data" >/dev/null

@@ -19,6 +19,7 @@ cd "$(dirname "$0")/.."
 source tests/scripts/lib/cluster_common.sh
 cl_start_node A
 cl_start_node B
+"$OMTPD" init --store "$OMTP_TEST_PG" >/dev/null
 seq 0 $((2 * PAIRS - 1)) | xargs -P 2 -I{} "$OMTPD" user add bench{} --password bench \
     --store "$OMTP_TEST_PG" >/dev/null 2>&1
 stats() { redis-cli -u "$OMTP_TEST_REDIS" info commandstats | sed -n 's/^cmdstat_\(publish\|hgetall\|eval\):calls=\([0-9]*\).*/\1=\2/p' | tr '\n' ' '; }

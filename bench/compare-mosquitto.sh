@@ -65,6 +65,7 @@ NCL=$((2 * PAIRS))
 PER_CLIENT_RATE=$(python3 -c "print($RATE / $NCL)")
 
 # users for omtpd (cheap password hash: logins are not what is measured)
+"$OMTPD" init --data-dir "$W/omtp-seed" >/dev/null
 "$OMTPD" user bulk bench "$NCL" --password bench --cost 8 --data-dir "$W/omtp-seed" >/dev/null
 
 start_mosquitto() {

@@ -16,6 +16,7 @@ N2=${3:-19500}
 W=$(mktemp -d /tmp/omtp-connbench-XXXXXX)
 trap 'kill $SPID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$W"' EXIT
 mkdir -p "$W/data"
+"$BUILD/omtpd" init --data-dir "$W/data" >/dev/null
 "$BUILD/omtpd" user bulk bench "$N2" --password bench --cost 8 --data-dir "$W/data" >/dev/null
 "$BUILD/omtpd" user bulk slow 200 --password bench --data-dir "$W/data" >/dev/null
 "$BUILD/omtpd" --data-dir "$W/data" --listen 127.0.0.1:0 --port-file "$W/port" \

@@ -26,6 +26,7 @@ group_member_limit = $((N + 1))
 # benchmarks measure the server, not its flood protection
 req_rate = 0
 CONF
+"$OMTPD" init --config "$T/omtpd.conf" --data-dir "$T/data" >/dev/null
 "$OMTPD" user bulk b $((N + 1)) --password bench --cost 4 --config "$T/omtpd.conf" --data-dir "$T/data" >/dev/null
 "$OMTPD" --config "$T/omtpd.conf" --data-dir "$T/data" --listen 127.0.0.1:0 --port-file "$T/port" 2>"$T/omtpd.log" &
 SPID=$!

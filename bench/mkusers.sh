@@ -18,6 +18,8 @@ fi
 omtpd=$1 data=$2 prefix=$3 count=$4 password=$5 start=${6:-0}
 [ -x "$omtpd" ] || { echo "mkusers: $omtpd is not an executable omtpd" >&2; exit 2; }
 mkdir -p "$data"
+# admin commands never create a store: make it once (nothing happens if it exists)
+"$omtpd" init --data-dir "$data" >/dev/null || exit 1
 end=$((start + count - 1))
 seq "$start" "$end" | xargs -P "$jobs" -I{} sh -c \
   '"$0" user add "$1{}" --password "$2" --data-dir "$3" >/dev/null 2>&1 || echo "mkusers: could not add $1{} (exists?)" >&2' \

@@ -47,6 +47,7 @@ stop() { kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=; }
 metric() { curl -s "http://127.0.0.1:$HTTP/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 rss_kb() { awk '/VmRSS/ { print $2 }' /proc/"$SPID"/status; }
 
+"$OMTPD" init --config "$T/omtpd.conf" --data-dir "$T/data" >/dev/null
 "$OMTPD" user bulk u $((N + 2)) --password bench --cost 4 --config "$T/omtpd.conf" --data-dir "$T/data" >/dev/null
 sqlite3 "$T/data/omtp.db" <<SQL
 WITH RECURSIVE i(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM i WHERE x < $N - 1),

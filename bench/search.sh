@@ -39,6 +39,7 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "sqlite: $(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)')"
 
 # ---- 1. fixture
+"$B/omtpd" init --data-dir "$W/fx" >/dev/null
 "$B/omtpd" user bulk su "$USERS" --password bench --cost 4 --data-dir "$W/fx" >/dev/null
 FX=$(python3 "$HERE/search/fixture.py" "$W/fx/omtp.db" "$USERS" su "$MESSAGES")
 echo "fixture: $FX"
@@ -69,6 +70,7 @@ for i in 1 2 3; do
 done
 stop
 # ---- 4. throughput, indexing on vs off
+"$B/omtpd" init --data-dir "$W/seed" >/dev/null
 "$B/omtpd" user bulk bench $((2 * PAIRS)) --password bench --cost 4 --data-dir "$W/seed" >/dev/null
 for run in $(seq 1 "$RUNS"); do
   for mode in on off; do

@@ -33,6 +33,7 @@ trap cleanup EXIT
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 mkdir -p "$W/data"
+"$BUILD/omtpd" init --data-dir "$W/data" >/dev/null
 "$BUILD/omtpd" user bulk bench $((2 * PAIRS)) --password bench --cost 8 --data-dir "$W/data" >/dev/null
 "$BUILD/omtpd" user bulk atk $((2 * BIG)) --password atk --cost 8 --data-dir "$W/data" >/dev/null
 # the server's open-files limit is its own (a subshell), so the idle flood

@@ -40,6 +40,7 @@ http_max_body = 4194304
 # benchmarks measure the server, not its flood protection
 req_rate = 0
 CONF
+"$OMTPD" init --config "$T/omtpd.conf" --data-dir "$T/data" >/dev/null
 "$OMTPD" user bulk g "$MEMBERS" --password bench --cost 4 --config "$T/omtpd.conf" \
   --data-dir "$T/data" >/dev/null
 "$OMTPD" user bulk bench $((2 * PAIRS)) --password bench --cost 4 --config "$T/omtpd.conf" \

@@ -21,6 +21,7 @@ cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; wait 2>/dev/null; rm -rf
 trap cleanup EXIT
 RAW=$W/raw.jsonl
 : >"$RAW"
+"$1/omtpd" init --data-dir "$W/seed" >/dev/null
 "$1/omtpd" user bulk bench "$NCL" --password bench --cost 8 --data-dir "$W/seed" >/dev/null
 
 echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

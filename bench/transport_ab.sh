@@ -20,6 +20,7 @@ BENCH=$NEW/omtp-bench
 W=$(mktemp -d /tmp/omtp-tpab-XXXXXX)
 trap 'kill $SPID 2>/dev/null || true; rm -rf "$W"' EXIT
 SPID=
+"$NEW/omtpd" init --data-dir "$W/seed" >/dev/null
 "$NEW/omtpd" user bulk bench $((PAIRS * 2)) --password bench --cost 8 \
     --data-dir "$W/seed" >/dev/null
 start() { # build

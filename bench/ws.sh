@@ -26,6 +26,7 @@ W=$(mktemp -d /tmp/omtp-wsbench-XXXXXX)
 SPID=
 trap 'kill $SPID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$W"' EXIT
 NU=$((PAIRS * 2 > CONNS ? PAIRS * 2 : CONNS))
+"$BUILD/omtpd" init --data-dir "$W/seed" >/dev/null
 "$BUILD/omtpd" user bulk bench "$NU" --password bench --cost 8 --data-dir "$W/seed" >/dev/null
 start() {
     rm -rf "$W/od"; mkdir -p "$W/od"; cp -r "$W/seed" "$W/od/data"

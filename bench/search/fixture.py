@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """bench/search/fixture.py DB USERS PREFIX MESSAGES - fills an omtpd SQLite
-store (created by `omtpd user bulk`, so it has omtpd's schema, search index
+store (made by `omtpd init` then `omtpd user bulk`, so it has omtpd's schema, search index
 triggers included) with MESSAGES single-chat text messages by direct store
 inserts: USERS users PREFIX0.., each in 20 conversations (with the users
 1..10 places on either side), messages spread evenly over them, ~6 words of

@@ -40,8 +40,8 @@ static const char user_help[] =
     "\n"
     "User commands work on the data directory (or --store URI) whether the server runs\n"
     "or not; they take --config, --data-dir and --store like the server. On a missing\n"
-    "store they say so (no empty database on a mistyped --data-dir); add and bulk\n"
-    "create it (and say so), like `omtpd init`. Except rename:\n"
+    "store they say so (no empty database on a mistyped --data-dir): start omtpd once\n"
+    "or run `omtpd init` before the first add or bulk. Except rename:\n"
     "it refuses to run while any omtpd uses the store (stop them first; it takes the\n"
     "store's server lock, and omtpd refuses to start while rename runs).\n"
     "\n"
@@ -53,6 +53,7 @@ static const char user_help[] =
     "names them). Tokens issued for OLD stop working: issue new ones for NEW.\n"
     "\n"
     "Examples:\n"
+    "  omtpd init --data-dir ./var\n"
     "  omtpd user add carol --password 's3cret' --name Carol --data-dir ./var\n"
     "  omtpd user passwd alice --password 'new-pw' --data-dir ./var\n"
     "  omtpd user bulk bench 1000 --password bench --cost 4\n"
@@ -76,8 +77,9 @@ static const char init_help[] =
     "\n"
     "Creates an empty omtp store (the SQLite database DIR/omtp.db, or the tables in\n"
     "PostgreSQL) and its login-token secret, as the server does on its first start.\n"
-    "Nothing happens when the store exists. Admin commands other than `user add` and\n"
-    "`user bulk` never create a store: on a missing one they say so.\n"
+    "Nothing happens when the store exists. Admin commands (`user ...`, `token ...`)\n"
+    "never create a store: on a missing one they say so. Run init before the first\n"
+    "`user add` / `user bulk` on a fresh data directory.\n"
     "\n"
     "Example:\n"
     "  omtpd init --data-dir /var/lib/omtp\n";
@@ -94,8 +96,8 @@ static void usage(FILE *out)
             "\n"
             "`omtpd user --help` and `omtpd token --help` describe the admin commands; they\n"
             "take --config, --data-dir and --store like the server, and work beside a\n"
-            "running server. They do not create a store (except `user add` and `user bulk`,\n"
-            "which say so): the server, or `omtpd init`, does.\n"
+            "running server. They never create a store (a mistyped --data-dir is refused):\n"
+            "the server, or `omtpd init`, does.\n"
             "\n"
             "One data directory, one server: a running omtpd locks its data directory\n"
             "(DIR/omtpd.pid holds its pid); a second omtpd on it refuses to start.\n"
@@ -112,7 +114,7 @@ static void usage(FILE *out)
             "                                                  browsers: the web app at\n"
             "                                                  http://127.0.0.1:9001/, its socket "
             "at /ws\n"
-            "  omtpd user add carol --password 's3cret'\n"
+            "  omtpd init && omtpd user add carol --password 's3cret'\n"
             "\n"
             "options:\n"
             "  --config FILE            read settings from FILE (key = value; see "
@@ -247,8 +249,8 @@ static bool admin_store_exists(const omtp_config *cfg)
     return false;
 }
 
-/* Opens the store for an admin command. Only `user add`, `user bulk` and
- * `init` (create) may make a new one; they say so on stderr. */
+/* Opens the store for an admin command. Only `init` (create) may make a new
+ * one and says so on stderr; every other command refuses a missing store. */
 static omtp_db *admin_open_mode(const omtp_config *cfg, bool create)
 {
     char where[4096];
@@ -317,7 +319,7 @@ static int user_bulk(struct args *a)
             prefix);
         return 2;
     }
-    omtp_db *db = admin_open_mode(&a->cfg, true);
+    omtp_db *db = admin_open(&a->cfg);
     if (!db)
         return 1;
     int rc = omtp_db_begin(db), added = 0, existed = 0;
@@ -534,7 +536,7 @@ static int user_cmd(struct args *a)
             return 2;
         }
     }
-    omtp_db *db = admin_open_mode(&a->cfg, !strcmp(sub, "add"));
+    omtp_db *db = admin_open(&a->cfg);
     if (!db)
         return 1;
     /* adapters of domain/user.h, run on the store opened here (no loop) */

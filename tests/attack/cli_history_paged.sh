@@ -20,6 +20,7 @@ trap cleanup EXIT
 export HOME=$tmp XDG_CONFIG_HOME=$tmp/xdg
 unset OMTP_USER OMTP_PASSWORD OMTP_DEVICE OMTP_CONFIG
 
+"$OMTPD" init --data-dir "$tmp/data" >/dev/null
 "$OMTPD" user bulk u 21 --password pw --cost 4 --data-dir "$tmp/data" >/dev/null \
   2>>"$tmp/omtpd.log" || { echo "cannot create users"; cat "$tmp/omtpd.log"; exit 1; }
 "$OMTPD" --listen 127.0.0.1:0 --port-file "$tmp/port" --data-dir "$tmp/data" \

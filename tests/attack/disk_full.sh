@@ -32,6 +32,7 @@ trap cleanup EXIT
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
+"$OMTPD" init --data-dir "$mnt/data" >/dev/null
 "$OMTPD" user bulk u 2 --password pw --cost 4 --data-dir "$mnt/data" >/dev/null ||
     { echo "FAIL: cannot create users"; exit 1; }
 "$OMTPD" --data-dir "$mnt/data" --listen 127.0.0.1:0 --port-file "$tmp/port" \

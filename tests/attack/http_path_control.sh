@@ -12,6 +12,7 @@ tmp=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
+"$OMTPD" init --data-dir "$tmp/data" >/dev/null
 "$OMTPD" user add alice --password pw-alice --data-dir "$tmp/data" >/dev/null
 "$OMTPD" --data-dir "$tmp/data" --listen 127.0.0.1:0 --port-file "$tmp/port" \
     --http-listen 127.0.0.1:0 --http-port-file "$tmp/http" --api-keys k1 >"$tmp/log" 2>&1 &

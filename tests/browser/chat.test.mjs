@@ -227,6 +227,7 @@ function countText(p, text) {
 }
 
 async function setup() {
+  await run(OMTPD, ['init', '--data-dir', data]); // admin commands never create a store
   for (const [u, pw] of Object.entries(PW)) {
     await run(OMTPD, ['user', 'add', u, '--password', pw, '--data-dir', data]);
   }

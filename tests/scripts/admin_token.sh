@@ -23,6 +23,7 @@ t() { # name, expected exit, expected output substring, command...
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+t init 0 "omtp store ready" "$D" init --data-dir "$tmp"
 t add 0 "user carol added" "$D" user add carol --password pw --data-dir "$tmp"
 t issue 0 "v1.carol." "$D" token issue carol --ttl 3600 --data-dir "$tmp"
 t issue-default 0 "v1.carol." "$D" token issue carol --data-dir "$tmp"

@@ -48,6 +48,7 @@ no() { # NAME PATTERN: the last output must not contain PATTERN
   fi
 }
 
+"$OMTPD" init --data-dir "$tmp/data" >/dev/null
 for u in alice bob; do
   "$OMTPD" user add "$u" --password "$u-pw" --data-dir "$tmp/data" >/dev/null 2>>"$tmp/omtpd.log" ||
     { echo "cannot create user $u"; cat "$tmp/omtpd.log"; exit 1; }

@@ -78,6 +78,7 @@ HOOK=$!
 for _ in $(seq 1 100); do [ -s "$tmp/hook_port" ] && break; sleep 0.05; done
 [ -s "$tmp/hook_port" ] || { echo "the hook did not start"; exit 1; }
 
+"$OMTPD" init --data-dir "$tmp/data" >/dev/null
 for u in alice bob; do
   "$OMTPD" user add "$u" --password "$u" --data-dir "$tmp/data" >/dev/null 2>>"$tmp/omtpd.log" ||
     { echo "cannot create user $u"; cat "$tmp/omtpd.log"; exit 1; }

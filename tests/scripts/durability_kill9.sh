@@ -22,6 +22,7 @@ cleanup() {
 trap cleanup EXIT
 
 PAIRS=4
+"$OMTPD" init --data-dir "$DIR/data" >/dev/null
 for ((i = 0; i < 2 * PAIRS; i++)); do
     "$OMTPD" user add "dk$i" --password "dk$i" --data-dir "$DIR/data" >/dev/null
 done

@@ -24,6 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+"$OMTPD" init --data-dir "$DIR/data" >/dev/null
 "$OMTPD" user bulk fz 6 --password pw --cost 4 --data-dir "$DIR/data" >/dev/null
 cat >"$DIR/omtpd.conf" <<CONF
 aes_key_hex = $AES

@@ -2,8 +2,8 @@
 # One data directory, one server: a second omtpd on the same data directory
 # refuses to start and names the first one's pid; the lock goes with the
 # process (also after kill -9); admin commands keep working beside a running
-# server; admin commands never create a store on a mistyped --data-dir (only
-# the server or `omtpd init` does); `token issue` refuses an unknown user.
+# server; admin commands (user add and user bulk included) never create a
+# store on a mistyped --data-dir (only the server or `omtpd init` does); `token issue` refuses an unknown user.
 set -u
 B=${1:?build dir}
 D=$B/omtpd
@@ -46,8 +46,16 @@ t init 0 "omtp store ready" "$D" init --data-dir "$tmp/var"
 t init-again 0 "exists already" "$D" init --data-dir "$tmp/var"
 t list-after-init 0 "" "$D" user list --data-dir "$tmp/var"
 t token-unknown 2 "no user nosuch" "$D" token issue nosuch --data-dir "$tmp/var"
-t add-new-store 0 "created a new omtp store in $tmp/other" \
+# user add / user bulk too: a typo'd --data-dir is refused, not a new store
+t add-typo 1 "no omtp store in $tmp/other; start omtpd once or run omtpd init" \
   "$D" user add carol --password pw --data-dir "$tmp/other"
+no add-typo-creates-nothing "$tmp/other"
+t bulk-typo 1 "no omtp store in $tmp/other; start omtpd once or run omtpd init" \
+  "$D" user bulk u 3 --password pw --cost 4 --data-dir "$tmp/other"
+no bulk-typo-creates-nothing "$tmp/other"
+t add-after-init 0 "user carol added" "$D" user add carol --password pw --data-dir "$tmp/var"
+t bulk-after-init 0 "" "$D" user bulk u 3 --password pw --cost 4 --data-dir "$tmp/var"
+t list-bulk 0 "u2" "$D" user list --data-dir "$tmp/var"
 
 # the server holds the lock; a second one refuses, naming the pid
 start "$tmp/var" "$tmp/port1"

@@ -64,6 +64,7 @@ log_level = debug
 log_format = json
 log_file = $tmp/omtpd.log
 EOF
+"$OMTPD" init --data-dir "$tmp/data" >/dev/null
 "$OMTPD" user add alice --password "$PW_ALICE" --data-dir "$tmp/data" >/dev/null
 "$OMTPD" user add bob --password "$PW_BOB" --data-dir "$tmp/data" >/dev/null
 "$OMTPD" user add carol --password "$PW_BOB" --data-dir "$tmp/data" >/dev/null

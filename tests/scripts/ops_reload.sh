@@ -57,6 +57,7 @@ status() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" 
 # waits until the log has N lines matching PATTERN
 wait_log() { for _ in $(seq 1 50); do [ "$(grep -c -- "$1" "$tmp/omtpd.log")" -ge "$2" ] && return 0; sleep 0.1; done; return 1; }
 
+"$OMTPD" init --data-dir "$tmp/data" >/dev/null
 "$OMTPD" user add alice --password pw --data-dir "$tmp/data" >/dev/null 2>&1
 "$OMTPD" user add bob --password pw --data-dir "$tmp/data" >/dev/null 2>&1
 conf oldKeyS3cret1 info 100 allow

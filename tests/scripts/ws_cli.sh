@@ -21,6 +21,7 @@ trap cleanup EXIT
 export HOME=$tmp XDG_CONFIG_HOME=$tmp/xdg
 unset OMTP_USER OMTP_PASSWORD OMTP_DEVICE OMTP_CONFIG OMTP_SERVER
 
+"$OMTPD" init --data-dir "$tmp/data" >/dev/null
 for u in alice bob; do
   "$OMTPD" user add "$u" --password "$u" --data-dir "$tmp/data" >/dev/null 2>>"$tmp/omtpd.log" ||
     { echo "cannot create user $u"; cat "$tmp/omtpd.log"; exit 1; }

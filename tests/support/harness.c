@@ -316,7 +316,24 @@ int h_teardown(void **state)
     return 0;
 }
 
+static int admin_exec(h_server *s, char *out, size_t outlen, const char *const *args);
+
+/* Admin commands never create a store (only the server or `omtpd init` do):
+ * `user add` / `user bulk` on a fresh directory run `omtpd init` first, as a
+ * user would. init does nothing on an existing store. */
 int h_admin(h_server *s, char *out, size_t outlen, const char *const *args)
+{
+    if (args[0] && args[1] && !strcmp(args[0], "user") &&
+        (!strcmp(args[1], "add") || !strcmp(args[1], "bulk"))) {
+        const char *init[] = {"init", NULL};
+        int rc = admin_exec(s, NULL, 0, init);
+        if (rc != 0)
+            return rc;
+    }
+    return admin_exec(s, out, outlen, args);
+}
+
+static int admin_exec(h_server *s, char *out, size_t outlen, const char *const *args)
 {
     const char *argv[48];
     int n = 0;

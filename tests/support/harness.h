@@ -91,6 +91,8 @@ char *h_server_log(h_server *s);
 /*
  * Runs `omtpd ARGS... --data-dir D --config C` (an admin command) and waits.
  * Returns its exit code; its stdout is copied to out (may be NULL).
+ * `user add` / `user bulk` run `omtpd init` first (admin commands never
+ * create a store; init does nothing on an existing one).
  */
 int h_admin(h_server *s, char *out, size_t outlen, const char *const *args);
 /* omtpd user add USER --password PW; fails the test if it fails. */

@@ -43,6 +43,9 @@ stop_omtpd() {
 }
 
 tui_setup() {
+  # admin commands never create a store: init does (nothing if it exists)
+  "$OMTPD" init --data-dir "$tmp/data" >/dev/null 2>>"$tmp/omtpd.log" ||
+    { echo "omtpd init failed"; cat "$tmp/omtpd.log"; exit 1; }
   for u in "$@"; do
     "$OMTPD" user add "$u" --password "$u" --data-dir "$tmp/data" >/dev/null 2>>"$tmp/omtpd.log" ||
       { echo "cannot create user $u"; cat "$tmp/omtpd.log"; exit 1; }

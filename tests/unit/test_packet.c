@@ -282,7 +282,8 @@ static void test_payload_to_bytes(void **state)
     a.seqId = 300;
     tars_bytes out = {0};
     assert_int_equal(omtp_payload_to_bytes(&omtp_MsgAck_desc, &a, &out), OMTP_OK);
-    assert_string_equal(tt_hex(out.data, out.len), "0c160021012c3c");
+    /* code 0, seqId 300, empty desc (tag 4, the optional refusal reason) */
+    assert_string_equal(tt_hex(out.data, out.len), "0c160021012c3c4600");
     tars_str_clear((tars_str *)(void *)&out);
 }
 

@@ -746,6 +746,10 @@ static void test_migrate_parties(void **state)
         /* and the extensions' migration after it */
         "DROP TABLE reactions; ALTER TABLE messages DROP COLUMN reply_to, DROP COLUMN mentions;"
         "ALTER TABLE members DROP COLUMN mention_seq;"
+        /* and search's (its trigger, functions, column and indexes) */
+        "DROP TRIGGER messages_search ON messages; DROP FUNCTION omtp_search_trg();"
+        "DROP FUNCTION omtp_search_body(integer, integer, bytea);"
+        "ALTER TABLE messages DROP COLUMN search_body;"
         "DELETE FROM schema_version; INSERT INTO schema_version VALUES (3); COMMIT");
     db = open_db(); /* migrates */
     omtp_db_close(db);

@@ -652,6 +652,7 @@ static void usage(FILE *f)
             "(20,000 open files); run several processes with --user-start for more.\n"
             "On a terminal a progress line is shown on stderr; the report goes to stdout.\n\n"
             "Examples:\n"
+            "  omtpd init      (a fresh data directory; or start omtpd once)\n"
             "  omtpd user bulk bench 2000 --password bench --cost 4   (users bench0..1999)\n"
             "  omtp-bench connect --conns 1000 --duration 10\n"
             "  omtp-bench login --conns 20 --users 1000\n"

@@ -58,6 +58,8 @@ export class Server {
         return r.stdout;
     }
     addUser(id, password = 'pw-' + id, role) {
+        // admin commands never create a store: init does (nothing if it exists)
+        this.admin('init');
         this.admin('user', 'add', id, '--password', password, ...(role ? ['--role', role] : []));
         return password;
     }

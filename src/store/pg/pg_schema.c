@@ -137,7 +137,8 @@ static const char *const pg_migrations[] = {
 static const int pg_migrations_count = (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
 
 #define PG_SEARCH_INDEX                                                                            \
-    "DO $d$ BEGIN IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN "          \
+    "DO $d$ BEGIN IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') "               \
+    "AND to_regclass('messages_search_trgm') IS NULL THEN "                                        \
     "CREATE INDEX IF NOT EXISTS messages_search_trgm ON messages "                                 \
     "USING gin (search_body gin_trgm_ops) WHERE search_body <> ''; END IF; END $d$"
 
@@ -182,7 +183,10 @@ int pg_migrate(pg_db *d, char *why, size_t whylen)
             goto err;
     }
     /* the search's trigram index, at every start (an operator may add
-     * pg_trgm later): built once the extension is there */
+     * pg_trgm later): built once the extension is there. Only looked up
+     * when it exists: CREATE INDEX, even IF NOT EXISTS, takes a SHARE lock
+     * on messages first and would wait behind every open write (another
+     * node's, or a store connection opened while a transaction runs) */
     if (pg_exec_sql(d, PG_SEARCH_INDEX) != 0)
         goto err;
     r = PQexecParams(d->conn, "SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'", 0, NULL, NULL,

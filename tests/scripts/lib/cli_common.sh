@@ -46,6 +46,7 @@ no() {
   fi
 }
 
+"$OMTPD" init --data-dir "$tmp/data" >/dev/null
 for u in alice bob carol; do
   "$OMTPD" user add "$u" --password "$u" --data-dir "$tmp/data" >/dev/null 2>>"$tmp/omtpd.log" ||
     { echo "cannot create user $u"; cat "$tmp/omtpd.log"; exit 1; }

@@ -90,6 +90,7 @@ cl_wait_log() {
 
 cl_users() {
     local p=$1 n=$2 i
+    "$OMTPD" init --store "$OMTP_TEST_PG" >/dev/null
     for i in $(seq 0 $((n - 1))); do
         "$OMTPD" user add "${p}-u$i" --password pw --store "$OMTP_TEST_PG" >/dev/null 2>"$CL_DIR/useradd.err" || {
             echo "FAIL: cannot create user ${p}-u$i:" >&2
