@@ -149,6 +149,8 @@ async function newPage(ctx, width = 900, height = 640) {
   const p = await ctx.newPage();
   pages.add(p);
   p.on('close', () => pages.delete(p));
+  // an exception in the app stops its rendering: say so next to the failing step
+  p.on('pageerror', (e) => console.error(`web_browser: page error: ${e.message}`));
   await p.setViewport({ width, height });
   p.setDefaultTimeout(WAIT);
   return p;
@@ -569,6 +571,120 @@ if (SHOT) {
         {},
         seqId,
       );
+    });
+  });
+
+  // ---- issue #19: presence, typing, reactions, replies, mentions, search ----
+
+  /** The seqId of the stored message showing `text` on page p. */
+  async function seqOf(p, text) {
+    const h = await p.waitForFunction(
+      (t) => {
+        const m = [...document.querySelectorAll('[data-testid=msg]')].find((x) => x.querySelector('[data-testid=msg-text]')?.textContent === t && Number(x.dataset.seq) > 0);
+        return m ? m.dataset.seq : null;
+      },
+      { timeout: WAIT },
+      text,
+    );
+    return h.jsonValue();
+  }
+
+  test("bob sees alice's presence dot go online, offline when her page closes, online again", async () => {
+    await step('presence', async () => {
+      const dot = (st) =>
+        bob.waitForSelector(`[data-testid=conv][data-session="SC_alice_bob"] [data-testid=presence][data-user=alice][data-state=${st}]`, { timeout: WAIT });
+      await dot('online');
+      // the open conversation's header has it too
+      await bob.waitForSelector('[data-testid=conversation] .bar [data-testid=presence][data-user=alice][data-state=online]', { timeout: WAIT });
+      await alice.close();
+      await dot('offline');
+      alice = await login(ctxA, 'alice');
+      await openChat(alice, 'alice', 'bob');
+      await dot('online');
+    });
+  });
+
+  test('typing: bob sees "alice is typing…" while she types, gone when she clears it', async () => {
+    await step('typing', async () => {
+      const typing = (t) => bob.waitForFunction((x) => document.querySelector('[data-testid=typing]')?.textContent === x, { timeout: WAIT }, t);
+      await alice.focus('[data-testid=composer]');
+      await alice.keyboard.type('abc');
+      await typing('alice is typing…');
+      for (let i = 0; i < 3; i++) await alice.keyboard.press('Backspace');
+      await typing('');
+    });
+  });
+
+  test('a reaction added on one page shows on the other, with who; a click toggles mine', async () => {
+    await step('reaction', async () => {
+      await send(alice, 'react to me');
+      const seq = await seqOf(bob, 'react to me');
+      const msg = `[data-testid=msg][data-seq="${seq}"]`;
+      await bob.click(`${msg} [data-testid=msg-menu]`);
+      await bob.click(`${msg} [data-testid=menu-react][data-label="React 👍"]`);
+      const r = await alice.waitForSelector(`${msg} [data-testid=reaction][data-emoji="👍"][data-count="1"]`, { timeout: WAIT });
+      assert.equal(await r.evaluate((e) => e.getAttribute('title')), 'bob');
+      assert.equal(await r.evaluate((e) => e.getAttribute('aria-pressed')), 'false');
+      await r.click(); // alice adds hers
+      await bob.waitForSelector(`${msg} [data-testid=reaction][data-emoji="👍"][data-count="2"][title="you, alice"]`, { timeout: WAIT });
+      await bob.click(`${msg} [data-testid=reaction][data-emoji="👍"]`); // bob takes his back
+      await alice.waitForSelector(`${msg} [data-testid=reaction][data-emoji="👍"][data-count="1"][title="you"]`, { timeout: WAIT });
+    });
+  });
+
+  test('a reply shows the quoted message above the input and in the message on the other page', async () => {
+    await step('reply', async () => {
+      const seq = await seqOf(bob, 'react to me');
+      await bob.click(`[data-testid=msg][data-seq="${seq}"] [data-testid=msg-menu]`);
+      await bob.click(`[data-testid=msg][data-seq="${seq}"] [data-testid=menu-reply]`);
+      const q = await bob.waitForSelector('[data-testid=replying] [data-testid=quote]', { timeout: WAIT });
+      assert.match(await q.evaluate((e) => e.textContent), /react to me/);
+      await send(bob, 'this is my reply');
+      await bob.waitForFunction(() => !document.querySelector('[data-testid=replying]'), { timeout: WAIT });
+      await alice.waitForFunction(
+        (s) =>
+          [...document.querySelectorAll('[data-testid=msg]')].some(
+            (m) => m.querySelector('[data-testid=msg-text]')?.textContent === 'this is my reply' && m.querySelector(`[data-testid=quote][data-reply-to="${s}"]`)?.textContent.includes('react to me'),
+          ),
+        { timeout: WAIT },
+        seq,
+      );
+    });
+  });
+
+  test('an @mention is highlighted, and badges the conversation while it is not open', async () => {
+    await step('mention', async () => {
+      // alice looks at another conversation
+      await alice.type('[data-testid=start-peer]', 'carol');
+      await alice.keyboard.press('Enter');
+      await alice.waitForFunction(() => document.querySelector('[data-testid=conv-open-title]')?.textContent?.includes('carol'), { timeout: WAIT });
+      await send(bob, 'lunch @alice?');
+      await alice.waitForSelector('[data-testid=conv][data-session="SC_alice_bob"] [data-testid=mention-badge]', { timeout: WAIT });
+      await openChat(alice, 'alice', 'bob');
+      await alice.waitForFunction(
+        () => [...document.querySelectorAll('[data-testid=msg]')].some((m) => m.querySelector('mark.mention.me')?.textContent === '@alice'),
+        { timeout: WAIT },
+      );
+      await alice.waitForFunction(() => !document.querySelector('[data-testid=mention-badge]'), { timeout: WAIT });
+    });
+  });
+
+  test('search finds a sent message; its result opens the conversation', async () => {
+    await step('search', async () => {
+      await send(bob, 'the pineapple pizza place');
+      await waitText(alice, 'the pineapple pizza place', 'alice');
+      await alice.type('[data-testid=start-peer]', 'carol');
+      await alice.keyboard.press('Enter');
+      await alice.waitForFunction(() => document.querySelector('[data-testid=conv-open-title]')?.textContent?.includes('carol'), { timeout: WAIT });
+      // opening a conversation focuses its composer: type in the search box after that
+      await alice.waitForFunction(() => document.activeElement?.dataset.testid === 'composer', { timeout: WAIT });
+      await alice.type('[data-testid=search]', 'pineapple');
+      await alice.keyboard.press('Enter');
+      const hit = await alice.waitForSelector('[data-testid=search-result][data-session="SC_alice_bob"]', { timeout: WAIT });
+      assert.match(await hit.evaluate((e) => e.textContent), /pineapple pizza/);
+      await hit.click();
+      await alice.waitForFunction(() => document.querySelector('[data-testid=conv-open-title]')?.textContent?.includes('bob'), { timeout: WAIT });
+      await waitText(alice, 'the pineapple pizza place', 'alice after the search');
     });
   });
 

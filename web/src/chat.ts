@@ -9,9 +9,10 @@
 // typed offline marked pending until their MsgAck.
 import { OmtpClient } from '@omtp/client';
 import type { ControlNotice, HotSession, Message, StateEvent } from '@omtp/client';
-import type { Conv, Delivery, Msg } from './model';
+import type { Conv, Delivery, Msg, Presence } from './model';
 import { appOf, peerOf, sessionKind, singleSession } from './model';
 import { receipts } from './receipts';
+import { mentionsIn } from './format';
 import type { Receipts } from './receipts';
 
 /** Connection state as the app shows it. */
@@ -85,6 +86,13 @@ export class Chat {
   private listeners = new Set<() => void>();
   private localSeq = 0;
   private version = 0;
+  /** people's presence as the dots show it (PT_PRESENCE) */
+  private presence = new Map<string, Presence>();
+  /** sessionId -> user -> when their typing indicator expires (ms) */
+  private typers = new Map<string, Map<string, number>>();
+  private typingTimer: ReturnType<typeof setInterval> | null = null;
+  /** my typing state sent last: session and time (throttles PT_TYPING) */
+  private myTyping = { sessionId: '', at: 0 };
 
   subscribe(fn: () => void): () => void {
     this.listeners.add(fn);
@@ -107,7 +115,7 @@ export class Chat {
     this.me = user;
     const c = new OmtpClient({ url: defaultUrl(), user, password, deviceType: deviceType(), deviceId: deviceId(), deviceName: 'web' });
     this.client = c;
-    this.rc = receipts(c, (u, on) => this.onPresence(u, on));
+    this.rc = receipts(c, (u, on, devices) => this.onPresence(u, on, devices));
     c.on('state', (e) => this.onState(c, e));
     c.on('message', (m) => this.onMessage(m));
     c.on('msgctrl', (m) => this.onCtrl(m));
@@ -119,6 +127,8 @@ export class Chat {
       this.changed();
     });
     c.on('group', () => void this.refreshGroups());
+    c.on('typing', (t) => this.onTyping(str(t.sessionId), str(t.userId), num(t.state)));
+    c.on('reaction', (r) => this.onReaction(str(r.sessionId), num(r.seqId), str(r.userId), str(r.emoji), num(r.op)));
     try {
       await c.connect();
     } catch (e) {
@@ -145,6 +155,10 @@ export class Chat {
     this.convs.clear();
     this.groupNames.clear();
     this.online.clear();
+    this.presence.clear();
+    this.typers.clear();
+    if (this.typingTimer) clearInterval(this.typingTimer);
+    this.typingTimer = null;
     this.openId = '';
     this.link = 'connecting';
     this.changed();
@@ -185,6 +199,8 @@ export class Chat {
       const conv = this.conv(it.sessionId);
       conv.readSeq = Math.max(conv.readSeq, num(it.readSeqId));
       conv.unread = this.openId === it.sessionId && document.visibilityState !== 'hidden' ? 0 : num(it.unreadCount);
+      const ms = num((it.raw as Any)?.mentionSeqId);
+      conv.mention = conv.unread > 0 && ms > conv.readSeq ? ms : 0;
       if (it.lastMsg) {
         const m = this.toMsg(it.lastMsg);
         if (!conv.last || m.seqId >= conv.last.seqId) conv.last = m;
@@ -202,8 +218,13 @@ export class Chat {
     this.rc?.watch([...this.convs.values()].filter((v) => v.kind === 'single').map((v) => v.target));
   }
 
-  private onPresence(user: string, on: boolean): void {
+  private onPresence(user: string, on: boolean, devices: number): void {
     this.online.set(user, on);
+    const state: Presence = on ? 'online' : devices > 0 ? 'away' : 'offline';
+    if (this.presence.get(user) !== state) {
+      this.presence.set(user, state);
+      this.changed();
+    }
     if (!on) return;
     const conv = this.convs.get(singleSession(this.me, user));
     if (!conv) return;
@@ -273,7 +294,7 @@ export class Chat {
     const kind = sessionKind(sessionId);
     const target = kind === 'single' ? peerOf(sessionId, this.me) : kind === 'biz' ? appOf(sessionId) : sessionId;
     const title = kind === 'group' ? (this.groupNames.get(sessionId) ?? sessionId) : target;
-    c = { sessionId, kind, title, target, unread: 0, readSeq: 0, msgs: [], oldest: 0, complete: false, loaded: false, loading: false };
+    c = { sessionId, kind, title, target, unread: 0, readSeq: 0, mention: 0, msgs: [], oldest: 0, complete: false, loaded: false, loading: false };
     this.convs.set(sessionId, c);
     return c;
   }
@@ -386,6 +407,9 @@ export class Chat {
       status: revoked ? 1 : num(x.status),
       edited: x.edited,
       packId: x.packId || undefined,
+      replyTo: num(x.replyTo),
+      mentions: x.mentions ?? [],
+      reactions: reactionsOf(x.reactions),
       delivery: x.from !== this.me ? undefined : this.online.get(peerOf(x.sessionId, this.me)) ? 'delivered' : 'sent',
     };
   }
@@ -403,8 +427,12 @@ export class Chat {
       if (this.openId === m.sessionId && document.visibilityState !== 'hidden') {
         this.markRead(conv);
         void this.checkReads(conv); // a reply: the peer has likely read mine
-      } else if (!raw.catchup) conv.unread++; // a catch-up's unread counts come with the refresh after it
+      } else if (!raw.catchup) {
+        conv.unread++; // a catch-up's unread counts come with the refresh after it
+        if (m.mentions?.includes(this.me) || m.mentions?.includes('@all')) conv.mention = m.seqId;
+      }
     }
+    this.stopTyper(m.sessionId, m.from); // a message ends its author's typing
     this.changed();
   }
 
@@ -440,6 +468,7 @@ export class Chat {
   private markRead(conv: Conv): void {
     const newest = Math.max(conv.msgs.filter((m) => m.seqId > 0).at(-1)?.seqId ?? 0, conv.last?.seqId ?? 0);
     conv.unread = 0;
+    conv.mention = 0;
     this.changed();
     if (newest > conv.readSeq && this.client && this.link === 'online') {
       conv.readSeq = newest;
@@ -454,7 +483,7 @@ export class Chat {
   /** Sends text to a conversation. Shown at once; pending while the socket
    *  is down (the SDK keeps it, sends it after the next login, resends it
    *  with DUP until acked: the server stores it once). */
-  send(sessionId: string, text: string): void {
+  send(sessionId: string, text: string, replyTo = 0): void {
     const conv = this.conv(sessionId);
     const c = this.client;
     if (!c) return;
@@ -470,11 +499,17 @@ export class Chat {
       status: 0,
       edited: false,
       delivery: 'pending',
+      replyTo,
+      mentions: mentionsIn(text),
     };
     conv.msgs.push(local);
     this.changed();
     const opts = { onPending: (p: { packId: string }) => (local.packId = p.packId) };
-    const p = conv.kind === 'group' ? c.sendGroupText(conv.target, text, opts) : c.sendText(conv.target, text, opts);
+    this.typing(sessionId, false);
+    const p = c.send(
+      { to: conv.target, content: text, contentType: 1, ...(replyTo ? { replyTo } : {}), ...(local.mentions!.length ? { mentions: local.mentions } : {}) },
+      { ...opts, type: conv.kind === 'group' ? PT_GROUP : PT_SINGLE },
+    );
     p.then(
       (ack) => {
         const i = conv.msgs.indexOf(local);
@@ -514,6 +549,97 @@ export class Chat {
     this.onCtrl({ command: CTRL_DELETE, sessionId: m.sessionId, seqId: m.seqId, content: '' });
   }
 
+  // ---- presence, typing, reactions, search (issue #19) --------------------
+
+  /** The presence dot of a user; undefined until the server told. */
+  presenceOf(user: string): Presence | undefined {
+    return this.presence.get(user);
+  }
+
+  /** Who else is typing in a session now. */
+  typingIn(sessionId: string): string[] {
+    const m = this.typers.get(sessionId);
+    if (!m) return [];
+    const now = Date.now();
+    return [...m.entries()].filter(([, until]) => until > now).map(([u]) => u);
+  }
+
+  /** The composer changed: tell the session I type (at most every 3 s), or
+   *  that I stopped (empty composer, sent, left). Fire and forget. */
+  typing(sessionId: string, on: boolean): void {
+    const c = this.client;
+    if (!c || this.link !== 'online' || sessionKind(sessionId) === 'biz') return;
+    const now = Date.now();
+    const t = this.myTyping;
+    if (on) {
+      if (t.sessionId === sessionId && now - t.at < TYPING_EVERY) return;
+      this.myTyping = { sessionId, at: now };
+    } else {
+      if (t.sessionId !== sessionId) return;
+      this.myTyping = { sessionId: '', at: 0 };
+    }
+    try {
+      c.typing(sessionId, on);
+    } catch {
+      /* typing is best effort */
+    }
+  }
+
+  private onTyping(sessionId: string, user: string, state: number): void {
+    if (user === this.me) return;
+    if (state !== 1) return this.stopTyper(sessionId, user);
+    let m = this.typers.get(sessionId);
+    if (!m) this.typers.set(sessionId, (m = new Map()));
+    m.set(user, Date.now() + TYPING_SHOWN);
+    if (!this.typingTimer) {
+      // expire indicators of peers whose "stopped" never came
+      this.typingTimer = setInterval(() => {
+        const now = Date.now();
+        let any = false;
+        for (const [sid, mm] of this.typers) {
+          for (const [u, until] of mm) if (until <= now) any = mm.delete(u) || any;
+          if (!mm.size) this.typers.delete(sid);
+        }
+        if (!this.typers.size && this.typingTimer) {
+          clearInterval(this.typingTimer);
+          this.typingTimer = null;
+        }
+        if (any) this.changed();
+      }, 1000);
+    }
+    this.changed();
+  }
+
+  private stopTyper(sessionId: string, user: string): void {
+    if (this.typers.get(sessionId)?.delete(user)) this.changed();
+  }
+
+  private onReaction(sessionId: string, seqId: number, user: string, emoji: string, op: number): void {
+    const conv = this.convs.get(sessionId);
+    const m = conv?.msgs.find((x) => x.seqId === seqId);
+    if (!m || !emoji) return;
+    const r = { ...(m.reactions ?? {}) };
+    const who = (r[emoji] ?? []).filter((u) => u !== user);
+    if (op === 1) who.push(user);
+    if (who.length) r[emoji] = who;
+    else delete r[emoji];
+    m.reactions = r;
+    this.changed();
+  }
+
+  /** Adds my reaction, or removes it if I had reacted with that emoji. */
+  async toggleReaction(m: Msg, emoji: string): Promise<void> {
+    const add = !(m.reactions?.[emoji] ?? []).includes(this.me);
+    await this.act((c) => c.react(m.sessionId, m.seqId, emoji, add));
+    this.onReaction(m.sessionId, m.seqId, this.me, emoji, add ? 1 : 2);
+  }
+
+  /** Full-text search over my conversations, newest first. */
+  async search(query: string): Promise<Msg[]> {
+    const got = await this.act((c) => c.search(query, { count: 20 }));
+    return got.map((x) => this.toMsg(x));
+  }
+
   /** Creates a group with me and `members`; opens it. */
   async createGroup(name: string, members: string[]): Promise<void> {
     const id = await this.act((c) => c.createGroup(name, members));
@@ -538,6 +664,19 @@ export class Chat {
 }
 
 const CTRL_REVOKE = 1;
+const PT_SINGLE = 14;
+const PT_GROUP = 15;
+/** send "typing" again after this long while still typing; a peer's
+ *  indicator goes after TYPING_SHOWN without news */
+const TYPING_EVERY = 3000;
+const TYPING_SHOWN = 6000;
+
+function reactionsOf(v: unknown): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  if (v instanceof Map) for (const [k, who] of v) out[str(k)] = [...(who as string[])];
+  else if (v && typeof v === 'object') for (const [k, who] of Object.entries(v as Any)) out[k] = [...(who as string[])];
+  return out;
+}
 const CTRL_DELETE = 2;
 const CTRL_EDIT = 3;
 

@@ -6,6 +6,9 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { Chat } from './chat';
 import type { Conv, Msg } from './model';
 import { clock, dayLabel, sameDay } from './format';
+import { Dot } from './presence';
+import { EMOJI, Reactions } from './reactions';
+import { RichText } from './richtext';
 
 const MARK: Record<string, [string, string]> = {
   pending: ['…', 'pending: sent when the connection is back'],
@@ -20,6 +23,7 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
   const input = useRef<HTMLTextAreaElement>(null);
   const [text, setText] = useState('');
   const [editing, setEditing] = useState<Msg | null>(null);
+  const [replying, setReplying] = useState<Msg | null>(null);
   const [notice, setNotice] = useState('');
   const atBottom = useRef(true);
   const anchor = useRef<{ height: number; top: number } | null>(null);
@@ -71,7 +75,8 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
       return;
     }
     atBottom.current = true;
-    chat.send(conv.sessionId, t);
+    chat.send(conv.sessionId, t, replying?.seqId ?? 0);
+    setReplying(null);
     setText('');
   }
 
@@ -82,6 +87,8 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
     } else if (e.key === 'Escape' && editing) {
       setEditing(null);
       setText('');
+    } else if (e.key === 'Escape' && replying) {
+      setReplying(null);
     }
   }
 
@@ -102,6 +109,14 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
         m={m}
         mine={m.from === chat.me}
         group={conv.kind === 'group'}
+        me={chat.me}
+        quoted={m.replyTo ? (conv.msgs.find((x) => x.seqId === m.replyTo) ?? null) : undefined}
+        onReact={(emoji) => chat.toggleReaction(m, emoji).catch((e) => setNotice('Reaction failed: ' + e.message))}
+        onReply={() => {
+          setEditing(null);
+          setReplying(m);
+          input.current?.focus();
+        }}
         onRevoke={() => chat.revoke(m).catch((e) => setNotice('Revoke failed: ' + e.message))}
         onDelete={() => chat.remove(m).catch((e) => setNotice('Delete failed: ' + e.message))}
         onEdit={() => {
@@ -121,8 +136,10 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
         </button>
         <h2 class="title" data-testid="conv-open-title">
           {conv.title}
+          {conv.kind === 'single' && <Dot user={conv.target} state={chat.presenceOf(conv.target)} />}
           {conv.kind === 'biz' && <span class="muted"> · notifications</span>}
         </h2>
+        <Typing who={chat.typingIn(conv.sessionId)} />
         {conv.kind === 'group' && (
           <button type="button" onClick={onMembers} data-testid="add-members">
             Add members
@@ -154,6 +171,14 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
             submit();
           }}
         >
+          {replying && !editing && (
+            <div class="replying" data-testid="replying">
+              <Quote m={replying} me={chat.me} />
+              <button type="button" class="link" aria-label="Cancel the reply" onClick={() => setReplying(null)}>
+                ✕
+              </button>
+            </div>
+          )}
           {editing && (
             <span class="editing">
               Editing a message (Escape cancels)
@@ -167,7 +192,12 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
             aria-describedby="composer-hint"
             value={text}
             data-testid="composer"
-            onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
+            onInput={(e) => {
+              const v = (e.target as HTMLTextAreaElement).value;
+              setText(v);
+              if (!editing) chat.typing(conv.sessionId, v.trim() !== '');
+            }}
+            onBlur={() => chat.typing(conv.sessionId, false)}
             onKeyDown={onKey}
           />
           <span id="composer-hint" class="hint">
@@ -182,10 +212,41 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
   );
 }
 
+/** "bob is typing…" under the title; announced politely. */
+function Typing({ who }: { who: string[] }) {
+  const text = !who.length ? '' : who.length === 1 ? `${who[0]} is typing…` : `${who.slice(0, -1).join(', ')} and ${who.at(-1)} are typing…`;
+  return (
+    <span class="typing muted small" aria-live="polite" data-testid="typing">
+      {text}
+    </span>
+  );
+}
+
+/** The quoted message of a reply (or a note when it is not loaded). */
+function Quote({ m, me, seqId }: { m: Msg | null; me: string; seqId?: number }) {
+  return (
+    <blockquote class="quote" data-testid="quote" data-reply-to={m?.seqId ?? seqId}>
+      {m ? (
+        <>
+          <span class="from">{m.from === me ? 'You' : m.from}</span>{' '}
+          {m.status === 1 ? 'Message revoked' : m.content}
+        </>
+      ) : (
+        <span class="muted">an earlier message</span>
+      )}
+    </blockquote>
+  );
+}
+
 function Message(props: {
   m: Msg;
   mine: boolean;
   group: boolean;
+  me: string;
+  /** the replied-to message: undefined = not a reply, null = not loaded */
+  quoted?: Msg | null;
+  onReact: (emoji: string) => void;
+  onReply: () => void;
   onRevoke: () => void;
   onEdit: () => void;
   onDelete: () => void;
@@ -200,10 +261,11 @@ function Message(props: {
       data-seq={m.seqId}
       data-delivery={m.delivery ?? ''}
     >
-      <div class="bubble">
+      <div class={'bubble' + (!revoked && (m.mentions?.includes(props.me) || m.mentions?.includes('@all')) ? ' mentions-me' : '')}>
         {group && !mine && <span class="from">{m.from}</span>}
+        {props.quoted !== undefined && !revoked && <Quote m={props.quoted} me={props.me} seqId={m.replyTo} />}
         <span class="text" data-testid="msg-text">
-          {revoked ? (mine ? 'You revoked a message' : 'Message revoked') : m.content}
+          {revoked ? (mine ? 'You revoked a message' : 'Message revoked') : <RichText text={m.content} me={props.me} />}
         </span>
         <span class="meta">
           {m.edited && !revoked && <span class="edited">edited</span>}
@@ -215,12 +277,15 @@ function Message(props: {
           )}
         </span>
         {m.error && <span class="error small">{m.error}</span>}
+        {!revoked && <Reactions m={m} me={props.me} onToggle={props.onReact} />}
       </div>
       {m.seqId > 0 && !revoked && (
         <Menu
           items={[
             ...(mine ? [{ label: 'Edit', run: props.onEdit }, { label: 'Revoke', run: props.onRevoke }] : []),
             { label: 'Delete', run: props.onDelete },
+            { label: 'Reply', run: props.onReply },
+            ...EMOJI.map((e) => ({ label: `React ${e}`, id: 'react', run: () => props.onReact(e) })),
           ]}
         />
       )}
@@ -230,7 +295,7 @@ function Message(props: {
 
 /** A menu button: aria menu pattern (Enter/Space/ArrowDown opens, arrows
  *  move, Enter picks, Escape closes and returns focus). */
-function Menu({ items }: { items: { label: string; run: () => void }[] }) {
+function Menu({ items }: { items: { label: string; id?: string; run: () => void }[] }) {
   const [open, setOpen] = useState(false);
   const btn = useRef<HTMLButtonElement>(null);
   const list = useRef<HTMLUListElement>(null);
@@ -289,7 +354,8 @@ function Menu({ items }: { items: { label: string; run: () => void }[] }) {
                 type="button"
                 role="menuitem"
                 tabIndex={-1}
-                data-testid={'menu-' + it.label.toLowerCase()}
+                data-testid={'menu-' + (it.id ?? it.label.toLowerCase())}
+                data-label={it.label}
                 onClick={() => {
                   close(true);
                   it.run();

@@ -5,6 +5,8 @@ import { useState } from 'preact/hooks';
 import type { Chat } from './chat';
 import type { Conv } from './model';
 import { listTime } from './format';
+import { Dot } from './presence';
+import { Search } from './search';
 
 export function ConvList({ chat }: { chat: Chat }) {
   const [peer, setPeer] = useState('');
@@ -20,6 +22,7 @@ export function ConvList({ chat }: { chat: Chat }) {
 
   return (
     <>
+      <Search chat={chat} />
       <form class="start" onSubmit={start}>
         <input
           aria-label="Chat with user id"
@@ -50,7 +53,7 @@ function Item({ chat, c }: { chat: Chat; c: Conv }) {
   const active = chat.openId === c.sessionId;
   const label = `${c.title}${c.kind === 'group' ? ' (group)' : c.kind === 'biz' ? ' (notifications)' : ''}${
     c.unread ? `, ${c.unread} unread` : ''
-  }`;
+  }${c.mention ? ', mentions you' : ''}${c.kind === 'single' && chat.presenceOf(c.target) ? `, ${chat.presenceOf(c.target)}` : ''}`;
   return (
     <li>
       <button
@@ -64,6 +67,7 @@ function Item({ chat, c }: { chat: Chat; c: Conv }) {
       >
         <span class={'avatar ' + c.kind} aria-hidden="true">
           {c.title.slice(0, 1).toUpperCase()}
+          {c.kind === 'single' && <Dot user={c.target} state={chat.presenceOf(c.target)} />}
         </span>
         <span class="conv-body">
           <span class="conv-top">
@@ -76,6 +80,11 @@ function Item({ chat, c }: { chat: Chat; c: Conv }) {
             <span class="conv-last" data-testid="conv-last">
               {preview}
             </span>
+            {c.mention > 0 && (
+              <span class="badge mention" data-testid="mention-badge" title="You were mentioned">
+                @
+              </span>
+            )}
             {c.unread > 0 && (
               <span class="badge" data-testid="unread">
                 {c.unread}

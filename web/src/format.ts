@@ -26,3 +26,13 @@ export function listTime(ts: number, now = Date.now()): string {
   if (sameDay(ts, now)) return clock(ts);
   return new Date(ts).toLocaleDateString(undefined, { day: 'numeric', month: 'short' });
 }
+
+/** The user ids a text mentions: "@bob" (ids end at a space or punctuation). */
+export function mentionsIn(text: string): string[] {
+  const out = new Set<string>();
+  for (const m of text.matchAll(MENTION)) out.add(m[2] === 'all' ? '@all' : m[2]);
+  return [...out];
+}
+/** "@id" at the start or after a space; the id is letters, digits, '-', '.'
+ *  (not at its end). "@all" mentions everyone (group creator only). */
+export const MENTION = /(^|\s)@([\p{L}\p{N}](?:[\p{L}\p{N}.\-]*[\p{L}\p{N}])?)/gu;

@@ -24,7 +24,17 @@ export interface Msg {
   packId?: string;
   delivery?: Delivery; // my messages only
   error?: string;
+  /** seqId of the quoted message in the same session (extension tag 9); 0 = none */
+  replyTo?: number;
+  /** user ids mentioned (extension tag 10) */
+  mentions?: string[];
+  /** emoji -> user ids, oldest first (extension tag 11, kept live by ReactionNotice) */
+  reactions?: Record<string, string[]>;
 }
+
+/** What the presence dot shows: online (a device in the foreground), away
+ *  (devices online, none in the foreground), offline. */
+export type Presence = 'online' | 'away' | 'offline';
 
 export interface Conv {
   sessionId: string;
@@ -35,6 +45,8 @@ export interface Conv {
   target: string;
   unread: number;
   readSeq: number;
+  /** newest unread message that mentions me (hot session mentionSeqId); 0 = none */
+  mention: number;
   last?: Msg;
   /** messages in seqId order (pending ones at the end). */
   msgs: Msg[];

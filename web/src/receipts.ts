@@ -78,24 +78,24 @@ function code(body: any): number {
 export interface Receipts {
   /** Who of the session has read up to seqId: null = not known (no extension, error). */
   readers(sessionId: string, seqId: number): Promise<{ readers: string[]; unread: string[] } | null>;
-  /** Replaces the presence subscription; online changes go to onPresence. */
+  /** Replaces the presence subscription; changes go to onPresence (devices: online devices, foreground or not). */
   watch(userIds: string[]): void;
   /** The connection changed: the next watch() subscribes again. */
   reset(): void;
   readonly supported: { readers: boolean; presence: boolean };
 }
 
-export function receipts(c: OmtpClient, onPresence: (userId: string, online: boolean) => void): Receipts {
+export function receipts(c: OmtpClient, onPresence: (userId: string, online: boolean, devices: number) => void): Receipts {
   register();
   const supported = { readers: true, presence: true };
   let watched = '';
   // the SDK emits PT_PRESENCE pushes as 'presence' (older SDKs: 'packet')
   c.on('presence', (users: Record<string, any>[]) => {
-    for (const u of users ?? []) onPresence(u.userId, Boolean(u.online));
+    for (const u of users ?? []) onPresence(u.userId, Boolean(u.online), Number(u.devices ?? 0) || 0);
   });
   c.on('packet', (p: { header: { type: number }; body: any }) => {
     if (p.header.type !== PT_PRESENCE || !p.body) return;
-    for (const u of p.body.users ?? []) onPresence(u.userId, Boolean(u.online));
+    for (const u of p.body.users ?? []) onPresence(u.userId, Boolean(u.online), Number(u.devices ?? 0) || 0);
   });
   return {
     supported,
@@ -126,7 +126,7 @@ export function receipts(c: OmtpClient, onPresence: (userId: string, online: boo
           if (k === 1) supported.presence = false;
           document.documentElement.dataset.presence = supported.presence ? 'on' : 'off';
           if (k !== 0) return;
-          for (const u of r.body.users ?? []) onPresence(u.userId, Boolean(u.online));
+          for (const u of r.body.users ?? []) onPresence(u.userId, Boolean(u.online), Number(u.devices ?? 0) || 0);
         },
         () => {
           watched = ''; // try again with the next change
