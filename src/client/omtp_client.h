@@ -238,6 +238,13 @@ int omtp_client_send_text(omtp_client *c, const char *to, const char *text, omtp
 int omtp_client_react(omtp_client *c, const char *session_id, int64_t seq, const char *emoji,
                       int op, omtp_reply_cb cb, void *ud);
 
+/* PT_MSG_SEARCH (omtp_ext.c): full-text search of your conversations, newest
+ * first: `count` hits (1..100, 0 = 20) older than before_ms (0 = from now),
+ * of session_id only unless it is NULL/"". The reply is a MsgSearchResp
+ * (reply->body; its errorCode says a refusal, e.g. a query too short). */
+int omtp_client_search(omtp_client *c, const char *query, const char *session_id, int64_t before_ms,
+                       int count, omtp_reply_cb cb, void *ud);
+
 /* Runs fn(c, arg) on the loop thread soon. Thread-safe (needs enable_post). */
 int omtp_client_post(omtp_client *c, void (*fn)(omtp_client *c, void *arg), void *arg);
 

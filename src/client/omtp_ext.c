@@ -54,3 +54,21 @@ int omtp_sync_react(omtp_sync *c, const char *session_id, int64_t seq, const cha
     omtp_msg_free(&omtp_ReactionReq_desc, &r);
     return rc;
 }
+
+int omtp_client_search(omtp_client *c, const char *query, const char *session_id, int64_t before_ms,
+                       int count, omtp_reply_cb cb, void *ud)
+{
+    omtp_MsgSearchReq q;
+    if (!query)
+        return OMTP_EINVAL;
+    omtp_msg_init(&omtp_MsgSearchReq_desc, &q);
+    q.beforeTimestamp = before_ms > 0 ? before_ms : 0;
+    q.count = count > 0 ? count : 20;
+    if (tars_str_set(&q.query, query) || tars_str_set(&q.sessionId, session_id ? session_id : "")) {
+        omtp_msg_free(&omtp_MsgSearchReq_desc, &q);
+        return OMTP_ENOMEM;
+    }
+    int rc = omtp_client_request(c, PT_MSG_SEARCH, 0, &omtp_MsgSearchReq_desc, &q, 0, cb, ud, NULL);
+    omtp_msg_free(&omtp_MsgSearchReq_desc, &q);
+    return rc;
+}

@@ -214,14 +214,58 @@ static void model(void **state)
         tui_conv_free(t.convs[i]);
 }
 
+/* /search results: "/open N" picks hit N, the rows name the conversation */
+static void search_results(void **state)
+{
+    (void)state;
+    cli_opts o = {0};
+    snprintf(o.user, sizeof(o.user), "bob");
+    chat t = {.o = &o, .open = -1};
+    tui_conv_find(&t, "SC_alice_bob", true);
+    tsearch *s = &t.srch;
+    s->active = true;
+    snprintf(s->query, sizeof(s->query), "pine");
+    s->hits = calloc(2, sizeof(*s->hits));
+    assert_non_null(s->hits);
+    const char *texts[2] = {"newest pine", "older pine\nline two"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(s->hits[i].sid, sizeof(s->hits[i].sid), "SC_alice_bob");
+        s->hits[i].seq = 2 - i;
+        s->hits[i].ts = 1000;
+        s->hits[i].from = strdup("alice");
+        s->hits[i].text = strdup(texts[i]);
+    }
+    s->n = 2;
+    assert_int_equal(tui_search_hit(&t, "")->seq, 2);
+    assert_int_equal(tui_search_hit(&t, " 2")->seq, 1);
+    assert_null(tui_search_hit(&t, "3"));
+    assert_null(tui_search_hit(&t, "0"));
+    assert_null(tui_search_hit(&t, "alice"));
+    char *r[8];
+    int n = tui_search_rows(&t, 200, r, 8);
+    assert_int_equal(n, 2); /* a newline in the text does not break the row */
+    assert_non_null(strstr(r[0], "1. alice  "));
+    assert_non_null(strstr(r[0], "alice: newest pine"));
+    assert_non_null(strstr(r[1], "alice: older pine line two"));
+    for (int i = 0; i < n; i++)
+        free(r[i]);
+    n = tui_search_rows(&t, 200, r, 1); /* never more rows than asked for */
+    assert_int_equal(n, 1);
+    free(r[0]);
+    tui_search_close(&t);
+    assert_false(s->active);
+    assert_int_equal(s->n, 0);
+    for (int i = 0; i < t.nconv; i++)
+        tui_conv_free(t.convs[i]);
+}
+
 int main(void)
 {
     setlocale(LC_CTYPE, "C.UTF-8");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(keys_decoded),
-        cmocka_unit_test(line_editor),
-        cmocka_unit_test(wrapping),
-        cmocka_unit_test(model),
+        cmocka_unit_test(keys_decoded),   cmocka_unit_test(line_editor),
+        cmocka_unit_test(wrapping),       cmocka_unit_test(model),
+        cmocka_unit_test(search_results),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

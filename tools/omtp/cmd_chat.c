@@ -109,6 +109,10 @@ static void on_history(omtp_client *c, int status, const omtp_packet *p, void *u
             tui_load_older(t, v); /* a short first page: find out whether it is all */
         if (is_open(t, v))
             mark_read(t, v);
+        if (is_open(t, v) && t->srch.select_seq && tui_msg_by_seq(v, t->srch.select_seq)) {
+            t->sel_seq = t->srch.select_seq; /* the /search hit opened */
+            t->srch.select_seq = 0;
+        }
     }
     tui_redraw(t);
 }
@@ -150,6 +154,7 @@ void tui_load_older(chat *t, conv *v)
 
 static void open_conv(chat *t, conv *v)
 {
+    t->srch.select_seq = 0;
     for (int i = 0; i < t->nconv; i++)
         if (t->convs[i] == v)
             t->open = i;
@@ -702,9 +707,28 @@ static void quit(chat *t)
     omtp_client_stop(t->c);
 }
 
+/* Opens the conversation of a /search hit, the hit selected. */
+static void open_hit(chat *t, const tsearch_hit *h)
+{
+    conv *v = tui_conv_find(t, h->sid, false);
+    int64_t seq = h->seq;
+    char sid[256];
+    snprintf(sid, sizeof(sid), "%s", h->sid);
+    tui_search_close(t); /* h is freed here */
+    if (v)
+        open_conv(t, v);
+    else
+        open_sid(t, sid);
+    v = tui_conv_open_ptr(t);
+    if (v && tui_msg_by_seq(v, seq))
+        t->sel_seq = seq;
+    else
+        t->srch.select_seq = seq; /* selected when its history page arrives */
+}
+
 static const char help_text[] =
     "Enter send  Tab/Shift-Tab switch  Up/Down recall  PgUp/PgDn/wheel scroll  Alt-Up/Down "
-    "select  /open USER|GROUP  /reply /edit /revoke /delete /react E /unreact E  /quit";
+    "select  /open USER|GROUP  /search Q  /reply /edit /revoke /delete /react E /unreact E  /quit";
 
 static void submit(chat *t)
 {
@@ -721,6 +745,26 @@ static void submit(chat *t)
     if (!strcmp(text, "/help")) {
         note(t, "%s", help_text);
         return;
+    }
+    if (!strncmp(text, "/search", 7) && (text[7] == ' ' || !text[7])) {
+        tui_search_send(t, text + 7);
+        return;
+    }
+    if (t->srch.active && !strncmp(text, "/open", 5) && (text[5] == ' ' || !text[5])) {
+        /* "/open N" while the results are shown: the conversation of hit N */
+        const tsearch_hit *h = tui_search_hit(t, text + 5);
+        if (h) {
+            open_hit(t, h);
+            return;
+        }
+        const char *a = text + 5;
+        while (*a == ' ')
+            a++;
+        if (!*a || (*a >= '0' && *a <= '9' && strspn(a, "0123456789") == strlen(a))) {
+            note(t, "/open N: there is no result %s (1..%d); Esc closes the results", a, t->srch.n);
+            return;
+        }
+        tui_search_close(t); /* /open USER|GROUP as usual */
     }
     if (!strncmp(text, "/open", 5) && (text[5] == ' ' || !text[5])) {
         cmd_open(t, text + 5, text);
@@ -818,6 +862,8 @@ static void on_key(chat *t, int key, unsigned char ch)
         t->note[0] = 0; /* the note row shows the selection; the screen scrolls to it */
         return;
     case K_ESC:
+        if (t->srch.active)
+            tui_search_close(t);
         t->sel_seq = 0;
         t->note[0] = 0;
         return;
@@ -917,6 +963,8 @@ static const char chat_help[] =
     "  Ctrl-C              quit\n"
     "Commands (on the selected message, else your last one):\n"
     "  /open USER|GROUP    open a chat with a user, or a group by name or id\n"
+    "  /search QUERY       find messages of your conversations (3+ characters),\n"
+    "                      newest first; /open N opens result N, Esc closes\n"
     "  /reply TEXT         answer it (shown with the message quoted above)\n"
     "  /react EMOJI        add a reaction (/unreact EMOJI takes it back)\n"
     "  /edit TEXT          replace the text of your message\n"
@@ -1020,6 +1068,7 @@ int cmd_chat(int argc, char **argv)
     uv_loop_close(t->loop);
     for (int i = 0; i < t->nconv; i++)
         tui_conv_free(t->convs[i]);
+    tui_search_close(t);
     tui_input_free(&t->input);
     free(t);
     return 0;

@@ -94,6 +94,24 @@ typedef struct tui_input {
     size_t seqlen;
 } tui_input;
 
+/* One hit of /search (tui_search.c). */
+typedef struct tsearch_hit {
+    char sid[256];
+    int64_t seq, ts;
+    char *from, *text;
+} tsearch_hit;
+
+/* The results of the last /search, shown instead of the open conversation
+ * while `active`. */
+typedef struct tsearch {
+    bool active, pending;
+    int gen; /* bumped per search: a late reply of an older one is dropped */
+    char query[256];
+    tsearch_hit *hits;
+    int n;
+    int64_t select_seq; /* a hit /open'ed before its history page arrived */
+} tsearch;
+
 typedef struct chat {
     uv_loop_t *loop;
     uv_tty_t in;
@@ -122,6 +140,7 @@ typedef struct chat {
     bool sub_dirty;          /* the set of single-chat peers changed */
     uint64_t typing_sent_at; /* uv_now() of the last "typing" sent, 0 none */
     char typing_sid[256];    /* where it was sent */
+    tsearch srch;            /* /search results (tui_search.c) */
 } chat;
 
 /* ---- model (tui_model.c) ---- */
@@ -241,6 +260,17 @@ void tui_ext_on_presence(omtp_client *c, const omtp_PresenceNotice *n, void *ud)
 void tui_ext_on_typing(omtp_client *c, const omtp_TypingNotice *n, void *ud);
 /* "alice is typing..." or "" for the header */
 const char *tui_ext_typing_text(chat *t, conv *v);
+
+/* ---- /search (tui_search.c) ---- */
+/* Sends the search; the reply shows the results (t->srch.active). */
+void tui_search_send(chat *t, const char *query);
+/* Hit N of "N" (1 for ""), NULL if there is no such hit. */
+const tsearch_hit *tui_search_hit(chat *t, const char *arg);
+/* Frees the results and leaves the results view. */
+void tui_search_close(chat *t);
+void tui_search_header(chat *t, char *buf, size_t n);
+/* The results wrapped at `width` (malloc'd rows into out[], at most max). */
+int tui_search_rows(chat *t, int width, char **out, int max);
 
 /* ---- wiring (cmd_chat.c) ---- */
 void tui_load_older(chat *t, conv *v);

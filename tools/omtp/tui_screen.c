@@ -516,7 +516,18 @@ void tui_redraw(chat *t)
     printfb(&b, "\033[2;1H\033[K");
     pad(&b, TUI_LISTW);
     printfb(&b, "|\033[1m ");
-    if (cur) {
+    /* /search results take the right side while shown (tui_search.c) */
+    bool srch = t->srch.active;
+    char **sr = NULL;
+    int nsr = 0;
+    if (srch) {
+        char h[400];
+        tui_search_header(t, h, sizeof(h));
+        put_cols(&b, h, rw);
+        sr = calloc((size_t)(body > 0 ? body : 1), sizeof(*sr));
+        if (sr)
+            nsr = tui_search_rows(t, rw, sr, body);
+    } else if (cur) {
         char h[400];
         char pres[64] = "";
         if (!cur->group && cur->presence == 1) {
@@ -550,6 +561,15 @@ void tui_redraw(chat *t)
         if (r == 0) /* the header, drawn above */
             continue;
         printfb(&b, "\033[%d;%dH|", y, TUI_LISTW + 1);
+        if (srch) {
+            if (r == 1 && nsr == 0)
+                printfb(&b, " no message contains \"%s\"", t->srch.query);
+            if (r - 1 < nsr) {
+                printfb(&b, "\033[%d;%dH", y, rx);
+                put_cols(&b, sr[r - 1], rw);
+            }
+            continue;
+        }
         if (!cur) {
             if (r == 1)
                 printfb(&b, " no conversation open: Tab to pick one, or /open USER|GROUP");
@@ -576,6 +596,9 @@ void tui_redraw(chat *t)
         printfb(&b, "\033[0m");
     }
     rows_free(&rs);
+    for (int i = 0; i < nsr; i++)
+        free(sr[i]);
+    free(sr);
     (void)nrows;
 
     /* note rows */
