@@ -3,48 +3,8 @@
 # `omtp presence` printing a friend's state and its change when the friend
 # logs in (strangers left out), `omtp typing` (accepted, refused for a group
 # one is not in), `omtp readers` (who read a group message).
-set -u
-B=${1:?build dir}
-OMTP=$B/omtp
-OMTPD=$B/omtpd
-fail=0
-tmp=$(mktemp -d)
-PID=
-WPID=
-cleanup() {
-  [ -n "$WPID" ] && kill "$WPID" 2>/dev/null
-  [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-export HOME=$tmp XDG_CONFIG_HOME=$tmp/xdg
-unset OMTP_USER OMTP_PASSWORD OMTP_DEVICE OMTP_CONFIG
-
-out=
-t() { # NAME EXPECTED_EXIT PATTERN USER COMMAND...
-  local name=$1 want=$2 pat=$3 user=$4; shift 4
-  local rc
-  out=$(timeout 20 "$OMTP" "$@" --user "$user" --password "$user" 2>&1); rc=$?
-  if [ "$rc" != "$want" ] || ! grep -qF -- "$pat" <<<"$out"; then
-    echo "FAIL $name: exit $rc (want $want), output:"; echo "$out" | head -20
-    echo "  (wanted to see: $pat)"
-    fail=1
-  else
-    echo "ok   $name"
-  fi
-}
-
-"$OMTPD" init --data-dir "$tmp/data" >/dev/null
-for u in alice bob carol dave; do
-  "$OMTPD" user add "$u" --password "$u" --data-dir "$tmp/data" >/dev/null 2>>"$tmp/omtpd.log" ||
-    { echo "cannot create user $u"; cat "$tmp/omtpd.log"; exit 1; }
-done
-"$OMTPD" --listen 127.0.0.1:0 --port-file "$tmp/port" --data-dir "$tmp/data" \
-  --log-level warn 2>>"$tmp/omtpd.log" &
-PID=$!
-for _ in $(seq 1 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
-[ -s "$tmp/port" ] || { echo "omtpd did not start"; cat "$tmp/omtpd.log"; exit 1; }
-export OMTP_SERVER=127.0.0.1:$(cat "$tmp/port")
+CLI_USERS="alice bob carol dave"
+source "$(dirname "$0")/lib/cli_common.sh"
 
 # ---- presence -------------------------------------------------------------
 t friends-add 0 "" alice friends add bob

@@ -1,5 +1,5 @@
-# cli_common.sh - sourced by the CLI script tests (cli_e2e.sh, cli_react.sh):
-# users alice, bob and carol (password = id), one omtpd on a free port with
+# cli_common.sh - sourced by the CLI script tests (cli_e2e.sh, cli_react.sh, cli_search.sh):
+# users alice, bob and carol, or CLI_USERS (password = id), one omtpd on a free port with
 # OMTP_SERVER pointing at it, a private HOME, and the checks
 #   t NAME EXPECTED_EXIT PATTERN USER COMMAND...   (output left in $out)
 #   no NAME PATTERN                                (not in the last output)
@@ -28,7 +28,7 @@ out=
 t() {
   local name=$1 want=$2 pat=$3 user=$4; shift 4
   local rc
-  out=$("$OMTP" "$@" --user "$user" --password "$user" 2>&1); rc=$?
+  out=$(timeout 20 "$OMTP" "$@" --user "$user" --password "$user" 2>&1); rc=$?
   if [ "$rc" != "$want" ] || ! grep -qF -- "$pat" <<<"$out"; then
     echo "FAIL $name: exit $rc (want $want), output:"; echo "$out" | head -20
     echo "  (wanted to see: $pat)"
@@ -47,7 +47,7 @@ no() {
 }
 
 "$OMTPD" init --data-dir "$tmp/data" >/dev/null
-for u in alice bob carol; do
+for u in ${CLI_USERS:-alice bob carol}; do
   "$OMTPD" user add "$u" --password "$u" --data-dir "$tmp/data" >/dev/null 2>>"$tmp/omtpd.log" ||
     { echo "cannot create user $u"; cat "$tmp/omtpd.log"; exit 1; }
 done
