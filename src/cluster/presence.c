@@ -265,38 +265,21 @@ void presence_resync_all(omtp_cluster *cl, const char *why)
 
 /* ------------------------------------------- remote foreground lookup */
 
+/* The foreground question is the devices lookup's (presence_watch.c)
+ * answer read as "some foreground device": one parse of the table. */
 typedef struct fg_lookup {
-    omtp_cluster *cl;
-    uint32_t n, replies;
+    uint32_t n;
     bool *online;
     omtp_cluster_online_fn done;
     void *arg;
 } fg_lookup;
 
-static void on_fg_reply(redisAsyncContext *ac, void *r, void *priv)
+static void on_fg_devices(void *arg, const int *devices, const int *foreground)
 {
-    (void)ac;
-    fg_lookup *q = priv;
-    redisReply *rep = r;
-    uint32_t i = q->replies++;
-    int64_t now = omtp_now_ms();
-    for (size_t k = 0; i < q->n && rep && rep->type == REDIS_REPLY_ARRAY && k + 1 < rep->elements;
-         k += 2) {
-        char node[OMTP_CLUSTER_NODE_MAX];
-        int dt;
-        int64_t exp, login;
-        bool bg;
-        const char *devId;
-        const redisReply *f = rep->element[k], *v = rep->element[k + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
-            !presence_field_parse(f->str, f->len, node, sizeof(node), &dt) ||
-            !presence_entry_parse(v->str, &exp, &login, &bg, &devId) || exp < now || bg ||
-            strcmp(node, q->cl->node) == 0)
-            continue;
-        q->online[i] = true;
-    }
-    if (q->replies < q->n)
-        return;
+    (void)devices;
+    fg_lookup *q = arg;
+    for (uint32_t i = 0; i < q->n; i++)
+        q->online[i] = foreground[i] > 0;
     q->done(q->arg, q->online);
     free(q->online);
     free(q);
@@ -305,30 +288,20 @@ static void on_fg_reply(redisAsyncContext *ac, void *r, void *priv)
 int omtp_cluster_remote_foreground(omtp_cluster *cl, const tars_str_list *users,
                                    omtp_cluster_online_fn done, void *arg)
 {
-    if (!cl || cl->stopping || !link_cmd_ready(cl) || !users->n)
+    if (!users->n)
         return OMTP_ECLOSED;
     fg_lookup *q = calloc(1, sizeof(*q));
     if (!q || !(q->online = calloc(users->n, sizeof(bool)))) {
         free(q);
         return OMTP_ENOMEM;
     }
-    q->cl = cl;
     q->n = users->n;
     q->done = done;
     q->arg = arg;
-    /* one HGETALL per user, pipelined (replies come in order) */
-    uint32_t sent = 0;
-    for (uint32_t i = 0; i < users->n; i++) {
-        if (redisAsyncCommand(cl->cmd, on_fg_reply, q, "HGETALL omtp:u:%s", users->items[i].data) !=
-            REDIS_OK)
-            break;
-        sent++;
-    }
-    if (sent == 0) {
+    int rc = omtp_cluster_remote_devices(cl, users, on_fg_devices, q);
+    if (rc) {
         free(q->online);
         free(q);
-        return OMTP_ECLOSED;
     }
-    q->replies += users->n - sent; /* the unsent count as "not online" */
-    return 0;
+    return rc;
 }
