@@ -13,6 +13,8 @@
 
 #include "tui.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 void tui_load_older(chat *t, conv *v)
 {
     (void)t;
