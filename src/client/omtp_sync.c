@@ -20,6 +20,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -765,106 +766,132 @@ static void keep_error(omtp_CommonErrorCode *to, const omtp_CommonErrorCode *fro
     tars_str_setn(&to->desc, from->desc.data, from->desc.len);
 }
 
+/*
+ * The replies paged by an `after` request cursor and a `next` reply cursor
+ * (docs/protocol.md 7.2): asks again with after = next until next is empty
+ * (at most 100,000 pages), merging each page into *out with merge(). A
+ * refused later page keeps its error in out's errorCode. q and *out belong
+ * to the caller (q is freed by it; *out filled by the first call).
+ */
+typedef struct paged_call {
+    int type;
+    const tars_struct_desc *req, *resp;
+    size_t after_off;                    /* tars_str in the request */
+    size_t error_off, next_off;          /* CommonErrorCode and tars_str in the reply */
+    int (*merge)(void *out, void *page); /* appends the page's items */
+} paged_call;
+
+#define AT(base, off, type) ((type *)(void *)((char *)(base) + (off)))
+
+static int call_paged(omtp_sync *c, const paged_call *pc, void *q, void *out)
+{
+    int rc = omtp_sync_call(c, pc->type, pc->req, q, pc->resp, out);
+    void *page = malloc(pc->resp->size);
+    if (!page)
+        return rc ? rc : OMTP_ENOMEM;
+    tars_str *after = AT(q, pc->after_off, tars_str);
+    tars_str *next = AT(out, pc->next_off, tars_str);
+    for (int pages = 0; rc == 0 && AT(out, pc->error_off, omtp_CommonErrorCode)->code == 0 &&
+                        next->len && pages < 100000;
+         pages++) {
+        tars_str t = *after;
+        *after = *next;
+        *next = t;
+        tars_str_clear(next);
+        rc = omtp_sync_call(c, pc->type, pc->req, q, pc->resp, page);
+        if (rc)
+            break;
+        omtp_CommonErrorCode *perr = AT(page, pc->error_off, omtp_CommonErrorCode);
+        if (perr->code)
+            keep_error(AT(out, pc->error_off, omtp_CommonErrorCode), perr);
+        else
+            rc = pc->merge(out, page);
+        tars_str *pnext = AT(page, pc->next_off, tars_str);
+        tars_str t2 = *next;
+        *next = *pnext;
+        *pnext = t2;
+        omtp_msg_free(pc->resp, page);
+    }
+    free(page);
+    return rc;
+}
+
+static int merge_friends(void *out, void *page)
+{
+    omtp_FriendSyncResp *o = out, *p = page;
+    return list_append((tars_list *)(void *)&o->friends, (tars_list *)(void *)&p->friends,
+                       sizeof(omtp_FriendInfo));
+}
+
 int omtp_sync_friends_all(omtp_sync *c, int64_t since_ms, omtp_FriendSyncResp *out)
 {
+    static const paged_call pc = {PT_FRIEND_SYNC,
+                                  &omtp_FriendSyncReq_desc,
+                                  &omtp_FriendSyncResp_desc,
+                                  offsetof(omtp_FriendSyncReq, after),
+                                  offsetof(omtp_FriendSyncResp, errorCode),
+                                  offsetof(omtp_FriendSyncResp, next),
+                                  merge_friends};
     omtp_FriendSyncReq q;
     omtp_msg_init(&omtp_FriendSyncReq_desc, &q);
     q.timestamp = since_ms;
-    int rc = omtp_sync_call(c, PT_FRIEND_SYNC, &omtp_FriendSyncReq_desc, &q,
-                            &omtp_FriendSyncResp_desc, out);
-    for (int pages = 0; rc == 0 && out->errorCode.code == 0 && out->next.len && pages < 100000;
-         pages++) {
-        tars_str t = q.after;
-        q.after = out->next;
-        out->next = t;
-        tars_str_clear(&out->next);
-        omtp_FriendSyncResp page;
-        rc = omtp_sync_call(c, PT_FRIEND_SYNC, &omtp_FriendSyncReq_desc, &q,
-                            &omtp_FriendSyncResp_desc, &page);
-        if (rc)
-            break;
-        if (page.errorCode.code)
-            keep_error(&out->errorCode, &page.errorCode);
-        else
-            rc = list_append((tars_list *)(void *)&out->friends, (tars_list *)(void *)&page.friends,
-                             sizeof(omtp_FriendInfo));
-        tars_str t2 = out->next;
-        out->next = page.next;
-        page.next = t2;
-        omtp_msg_free(&omtp_FriendSyncResp_desc, &page);
-    }
+    int rc = call_paged(c, &pc, &q, out);
     omtp_msg_free(&omtp_FriendSyncReq_desc, &q);
+    return rc;
+}
+
+static int merge_groups(void *out, void *page)
+{
+    omtp_GroupChatSyncResp *o = out, *p = page;
+    o->timestamp = p->timestamp;
+    int rc = list_append((tars_list *)(void *)&o->groupchats, (tars_list *)(void *)&p->groupchats,
+                         sizeof(omtp_GroupChatInfo));
+    if (rc == 0)
+        rc = list_append((tars_list *)(void *)&o->delGroupChatIds,
+                         (tars_list *)(void *)&p->delGroupChatIds, sizeof(tars_str));
     return rc;
 }
 
 int omtp_sync_groups_all(omtp_sync *c, int64_t since_ms, omtp_GroupChatSyncResp *out)
 {
+    static const paged_call pc = {PT_GROUPCHAT_SYNC,
+                                  &omtp_GroupChatSyncReq_desc,
+                                  &omtp_GroupChatSyncResp_desc,
+                                  offsetof(omtp_GroupChatSyncReq, after),
+                                  offsetof(omtp_GroupChatSyncResp, errorCode),
+                                  offsetof(omtp_GroupChatSyncResp, next),
+                                  merge_groups};
     omtp_GroupChatSyncReq q;
     omtp_msg_init(&omtp_GroupChatSyncReq_desc, &q);
     q.timestamp = since_ms;
-    int rc = omtp_sync_call(c, PT_GROUPCHAT_SYNC, &omtp_GroupChatSyncReq_desc, &q,
-                            &omtp_GroupChatSyncResp_desc, out);
-    for (int pages = 0; rc == 0 && out->errorCode.code == 0 && out->next.len && pages < 100000;
-         pages++) {
-        tars_str t = q.after;
-        q.after = out->next;
-        out->next = t;
-        tars_str_clear(&out->next);
-        omtp_GroupChatSyncResp page;
-        rc = omtp_sync_call(c, PT_GROUPCHAT_SYNC, &omtp_GroupChatSyncReq_desc, &q,
-                            &omtp_GroupChatSyncResp_desc, &page);
-        if (rc)
-            break;
-        if (page.errorCode.code) {
-            keep_error(&out->errorCode, &page.errorCode);
-        } else {
-            out->timestamp = page.timestamp;
-            rc = list_append((tars_list *)(void *)&out->groupchats,
-                             (tars_list *)(void *)&page.groupchats, sizeof(omtp_GroupChatInfo));
-            if (rc == 0)
-                rc = list_append((tars_list *)(void *)&out->delGroupChatIds,
-                                 (tars_list *)(void *)&page.delGroupChatIds, sizeof(tars_str));
-        }
-        tars_str t2 = out->next;
-        out->next = page.next;
-        page.next = t2;
-        omtp_msg_free(&omtp_GroupChatSyncResp_desc, &page);
-    }
+    int rc = call_paged(c, &pc, &q, out);
     omtp_msg_free(&omtp_GroupChatSyncReq_desc, &q);
     return rc;
 }
 
+static int merge_members(void *out, void *page)
+{
+    omtp_GroupChatMemberGetResp *o = out, *p = page;
+    return list_append((tars_list *)(void *)&o->memberIds, (tars_list *)(void *)&p->memberIds,
+                       sizeof(tars_str));
+}
+
 int omtp_sync_members_all(omtp_sync *c, const char *group_id, omtp_GroupChatMemberGetResp *out)
 {
+    static const paged_call pc = {PT_GROUPCHAT_MEMBERS_GET,
+                                  &omtp_GroupChatMemberGetReq_desc,
+                                  &omtp_GroupChatMemberGetResp_desc,
+                                  offsetof(omtp_GroupChatMemberGetReq, after),
+                                  offsetof(omtp_GroupChatMemberGetResp, errorCode),
+                                  offsetof(omtp_GroupChatMemberGetResp, next),
+                                  merge_members};
     omtp_GroupChatMemberGetReq q;
     omtp_msg_init(&omtp_GroupChatMemberGetReq_desc, &q);
     if (tars_str_set(&q.groupId, group_id)) {
         tars_init(&omtp_GroupChatMemberGetResp_desc, out);
         return OMTP_ENOMEM;
     }
-    int rc = omtp_sync_call(c, PT_GROUPCHAT_MEMBERS_GET, &omtp_GroupChatMemberGetReq_desc, &q,
-                            &omtp_GroupChatMemberGetResp_desc, out);
-    for (int pages = 0; rc == 0 && out->errorCode.code == 0 && out->next.len && pages < 100000;
-         pages++) {
-        tars_str t = q.after;
-        q.after = out->next;
-        out->next = t;
-        tars_str_clear(&out->next);
-        omtp_GroupChatMemberGetResp page;
-        rc = omtp_sync_call(c, PT_GROUPCHAT_MEMBERS_GET, &omtp_GroupChatMemberGetReq_desc, &q,
-                            &omtp_GroupChatMemberGetResp_desc, &page);
-        if (rc)
-            break;
-        if (page.errorCode.code)
-            keep_error(&out->errorCode, &page.errorCode);
-        else
-            rc = list_append((tars_list *)(void *)&out->memberIds,
-                             (tars_list *)(void *)&page.memberIds, sizeof(tars_str));
-        tars_str t2 = out->next;
-        out->next = page.next;
-        page.next = t2;
-        omtp_msg_free(&omtp_GroupChatMemberGetResp_desc, &page);
-    }
+    int rc = call_paged(c, &pc, &q, out);
     omtp_msg_free(&omtp_GroupChatMemberGetReq_desc, &q);
     return rc;
 }
