@@ -640,6 +640,28 @@ static void gop_refused(gop *g)
     gop_end(g);
 }
 
+/* A new operation of `kind` on the group groupId: NULL when it could not
+ * start (out of memory: cb already told; a bad id: refused and ended). */
+static gop *gop_on_group(omtp_server *s, const omtp_dom_caller *who, int kind, const char *groupId,
+                         omtp_dom_group_done cb, void *arg)
+{
+    gop *g = gop_new(s, who, kind, cb, arg);
+    if (g && !take_group_id(g, groupId)) {
+        gop_refused(g);
+        return NULL;
+    }
+    return g;
+}
+
+/* The member list of a join or quit must name someone. */
+static bool ids_given(gop *g)
+{
+    if (g->ids.n)
+        return true;
+    refuse(g, OMTP_EC_PARAM, "invalid_field", "memberIds: empty");
+    return false;
+}
+
 /* ----------------------------------------------------- operations */
 
 void omtp_dom_group_create(omtp_server *s, const omtp_dom_caller *who, const omtp_GroupChatInfo *in,
@@ -699,54 +721,41 @@ void omtp_dom_group_create(omtp_server *s, const omtp_dom_caller *who, const omt
 void omtp_dom_group_join(omtp_server *s, const omtp_dom_caller *who, const char *groupId,
                          const tars_str_list *memberIds, omtp_dom_group_done cb, void *arg)
 {
-    gop *g = gop_new(s, who, GOP_JOIN, cb, arg);
+    gop *g = gop_on_group(s, who, GOP_JOIN, groupId, cb, arg);
     if (!g)
         return;
-    if (!take_group_id(g, groupId) || !take_ids(g, memberIds, NULL))
+    if (!take_ids(g, memberIds, NULL) || !ids_given(g))
         return gop_refused(g);
-    if (g->ids.n == 0) {
-        refuse(g, OMTP_EC_PARAM, "invalid_field", "memberIds: empty");
-        return gop_refused(g);
-    }
     gop_submit(g);
 }
 
 void omtp_dom_group_quit(omtp_server *s, const omtp_dom_caller *who, const char *groupId,
                          const tars_str_list *memberIds, omtp_dom_group_done cb, void *arg)
 {
-    gop *g = gop_new(s, who, GOP_QUIT, cb, arg);
+    gop *g = gop_on_group(s, who, GOP_QUIT, groupId, cb, arg);
     if (!g)
         return;
     bool none = !memberIds || memberIds->n == 0;
-    if (!take_group_id(g, groupId) ||
-        !take_ids(g, memberIds, none && !omtp_dom_is_admin(who) ? g->userId : NULL))
+    if (!take_ids(g, memberIds, none && !omtp_dom_is_admin(who) ? g->userId : NULL) ||
+        !ids_given(g))
         return gop_refused(g);
-    if (g->ids.n == 0) {
-        refuse(g, OMTP_EC_PARAM, "invalid_field", "memberIds: empty");
-        return gop_refused(g);
-    }
     gop_submit(g);
 }
 
 void omtp_dom_group_dismiss(omtp_server *s, const omtp_dom_caller *who, const char *groupId,
                             omtp_dom_group_done cb, void *arg)
 {
-    gop *g = gop_new(s, who, GOP_DISMISS, cb, arg);
-    if (!g)
-        return;
-    if (!take_group_id(g, groupId))
-        return gop_refused(g);
-    gop_submit(g);
+    gop *g = gop_on_group(s, who, GOP_DISMISS, groupId, cb, arg);
+    if (g)
+        gop_submit(g);
 }
 
 void omtp_dom_group_set_creator(omtp_server *s, const omtp_dom_caller *who, const char *groupId,
                                 const char *newCreatorId, omtp_dom_group_done cb, void *arg)
 {
-    gop *g = gop_new(s, who, GOP_CREATOR, cb, arg);
+    gop *g = gop_on_group(s, who, GOP_CREATOR, groupId, cb, arg);
     if (!g)
         return;
-    if (!take_group_id(g, groupId))
-        return gop_refused(g);
     size_t n = newCreatorId ? strlen(newCreatorId) : 0;
     if (n == 0 || n > OMTP_ID_MAX) {
         refuse(g, OMTP_EC_PARAM, "invalid_field", "newCreatorId is %s", n ? "too long" : "empty");
@@ -778,12 +787,9 @@ void omtp_dom_group_update_info(omtp_server *s, const omtp_dom_caller *who,
 void omtp_dom_group_get(omtp_server *s, const omtp_dom_caller *who, const char *groupId,
                         omtp_dom_group_done cb, void *arg)
 {
-    gop *g = gop_new(s, who, GOP_GET, cb, arg);
-    if (!g)
-        return;
-    if (!take_group_id(g, groupId))
-        return gop_refused(g);
-    gop_submit(g);
+    gop *g = gop_on_group(s, who, GOP_GET, groupId, cb, arg);
+    if (g)
+        gop_submit(g);
 }
 
 void omtp_dom_group_sync(omtp_server *s, const omtp_dom_caller *who, int64_t since,
