@@ -98,6 +98,9 @@ static const struct http_route routes[] = {
     {"POST", "/v1/groups/{}/members", true, true, http_ep_group_add},
     {"DELETE", "/v1/groups/{}/members/{}", true, false, http_ep_group_remove},
     {"GET", "/v1/search", true, false, http_ep_search},
+    {"GET", "/v1/sessions/{}/messages", true, false, http_ep_session_messages},
+    {"GET", "/v1/users", true, false, http_ep_user_list},
+    {"GET", "/v1/users/{}/sessions", true, false, http_ep_user_sessions},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -150,14 +153,14 @@ static size_t unescape_url(void *cls, struct MHD_Connection *c, char *s)
 /* Matches path against pattern segment by segment; "{}" takes one
  * non-empty segment into params. */
 static bool path_match(const char *pattern, const char *path,
-                       char params[HTTP_MAX_PARAMS][OMTP_ID_MAX + 1])
+                       char params[HTTP_MAX_PARAMS][HTTP_PARAM_MAX])
 {
     int np = 0;
     const char *p = pattern, *u = path;
     while (*p && *u) {
         if (p[0] == '{' && p[1] == '}') {
             size_t n = strcspn(u, "/");
-            if (n == 0 || n > OMTP_ID_MAX || np >= HTTP_MAX_PARAMS)
+            if (n == 0 || n >= HTTP_PARAM_MAX || np >= HTTP_MAX_PARAMS)
                 return false;
             memcpy(params[np], u, n);
             params[np][n] = '\0';
@@ -238,7 +241,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 /* The route for (method, path), or NULL; *allow lists the methods the path
  * has when it exists under another method. */
 static const struct http_route *route_find(const char *method, const char *path,
-                                           char params[HTTP_MAX_PARAMS][OMTP_ID_MAX + 1],
+                                           char params[HTTP_MAX_PARAMS][HTTP_PARAM_MAX],
                                            char *allow, size_t allowlen)
 {
     allow[0] = '\0';

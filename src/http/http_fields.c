@@ -4,6 +4,7 @@
  */
 #include "http_internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,4 +283,49 @@ void http_reply_ec(http_req *r, int ec, const char *desc)
         code[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] - 'A' + 'a' : name[i]);
     code[i] = '\0';
     http_reply_error(r, status, code, "%s", desc && *desc ? desc : name);
+}
+
+/* ------------------------------------------------ query-string arguments */
+
+const char *http_arg(http_req *r, const char *name, size_t *len)
+{
+    json_t *v = r->args ? json_object_get(r->args, name) : NULL;
+    if (!v)
+        return NULL;
+    if (len)
+        *len = json_string_length(v);
+    return json_string_value(v);
+}
+
+bool http_arg_int(http_req *r, const char *name, int64_t lo, int64_t hi, int64_t *out)
+{
+    const char *s = http_arg(r, name, NULL);
+    if (!s || !*s)
+        return true;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) {
+        http_reply_error(r, 400, "invalid_field", "%s must be a number from %lld to %lld", name,
+                         (long long)lo, (long long)hi);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+json_t *http_msg_json(const omtp_msg_rec *m)
+{
+    const omtp_MsgReq *q = &m->msg;
+    bool revoked = q->status == MC_REVOKE;
+    return json_pack("{s:s%,s:I,s:I,s:s%,s:s%,s:i,s:s%,s:i,s:I,s:s%}", "sessionId",
+                     q->sessionId.data ? q->sessionId.data : "", (size_t)q->sessionId.len, "seqId",
+                     (json_int_t)q->seqId, "timestamp", (json_int_t)q->timestamp, "from",
+                     q->from.data ? q->from.data : "", (size_t)q->from.len, "to",
+                     q->to.data ? q->to.data : "", (size_t)q->to.len, "contentType",
+                     (int)q->contentType, "content",
+                     revoked || !q->content.data ? "" : q->content.data,
+                     revoked ? (size_t)0 : (size_t)q->content.len, "status", (int)q->status,
+                     "flags", (json_int_t)m->flags, "packId", m->packId.data ? m->packId.data : "",
+                     (size_t)m->packId.len);
 }

@@ -23,18 +23,21 @@
 #include <microhttpd.h>
 
 #include "core/server.h"
+#include "proto/omtp_session.h"
 
 typedef struct http_req http_req;
 typedef void (*http_endpoint_fn)(http_req *r);
 
 #define HTTP_MAX_PARAMS 2
+/* longest {id} path segment: a session id (GET /v1/sessions/{id}/messages) */
+#define HTTP_PARAM_MAX OMTP_SESSION_ID_MAX
 
 struct http_req {
-    atomic_int refs;                              /* HTTP thread 1, loop 1 while queued/running */
-    struct MHD_Connection *_Atomic conn;          /* NULL once the HTTP side finished */
-    const struct http_route *route;               /* matched route */
-    char param[HTTP_MAX_PARAMS][OMTP_ID_MAX + 1]; /* {id} segments of the path */
-    char *body;                                   /* raw body (NUL-terminated) */
+    atomic_int refs;                             /* HTTP thread 1, loop 1 while queued/running */
+    struct MHD_Connection *_Atomic conn;         /* NULL once the HTTP side finished */
+    const struct http_route *route;              /* matched route */
+    char param[HTTP_MAX_PARAMS][HTTP_PARAM_MAX]; /* {id} segments of the path */
+    char *body;                                  /* raw body (NUL-terminated) */
     size_t body_len, body_cap;
     bool too_big;      /* body went over the cap while reading */
     bool rejected;     /* an error answer (resp) waits for the body's end */
@@ -118,6 +121,20 @@ bool http_valid_id(const char *s);
 /* Whether s is a valid group id (see http_get_group_id). */
 bool http_valid_group_id(const char *s);
 
+/* ---- query-string arguments (loop thread) */
+
+/* An argument's value, or NULL when absent; *len (if given) its bytes. */
+const char *http_arg(http_req *r, const char *name, size_t *len);
+/* An optional integer argument in [lo, hi] into *out (left as it is when
+ * absent or empty); false after replying 400 invalid_field. */
+bool http_arg_int(http_req *r, const char *name, int64_t lo, int64_t hi, int64_t *out);
+/* A stored message as the API shows it (search, history): sessionId, seqId,
+ * timestamp, from, to, contentType, content ("" once revoked), status,
+ * flags, packId. NULL when out of memory. */
+json_t *http_msg_json(const omtp_msg_rec *m);
+/* A user record as GET /v1/users/{id} shows it (http_users.c). */
+json_t *http_user_json(const omtp_user_rec *u);
+
 void http_str_list_free(tars_str_list *l);
 int http_str_list_push(tars_str_list *l, const char *s);
 
@@ -140,6 +157,9 @@ void http_ep_group_dismiss(http_req *r);
 void http_ep_group_add(http_req *r);
 void http_ep_group_remove(http_req *r);
 void http_ep_search(http_req *r);
+void http_ep_session_messages(http_req *r);
+void http_ep_user_list(http_req *r);
+void http_ep_user_sessions(http_req *r);
 
 /* http_ops.c: the series above as Prometheus text (malloc'd), the
  * metrics source omtp_http_start registers (core/server.h). */

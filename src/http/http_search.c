@@ -13,7 +13,6 @@
  *
  * Threading: loop thread.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,35 +23,6 @@
 #include "proto/omtp_limits.h"
 
 static const omtp_dom_caller api = {.role = OMTP_DOM_API};
-
-/* An argument's value, or NULL when absent; *len its bytes. */
-static const char *arg(http_req *r, const char *name, size_t *len)
-{
-    json_t *v = r->args ? json_object_get(r->args, name) : NULL;
-    if (!v)
-        return NULL;
-    if (len)
-        *len = json_string_length(v);
-    return json_string_value(v);
-}
-
-/* An optional integer argument in [lo, hi]; false after a 400. */
-static bool arg_int(http_req *r, const char *name, int64_t lo, int64_t hi, int64_t *out)
-{
-    const char *s = arg(r, name, NULL);
-    if (!s || !*s)
-        return true;
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) {
-        http_reply_error(r, 400, "invalid_field", "%s must be a number from %lld to %lld", name,
-                         (long long)lo, (long long)hi);
-        return false;
-    }
-    *out = v;
-    return true;
-}
 
 static void found(void *arg_, const omtp_dom_outcome *res, omtp_msg_rec_list *out)
 {
@@ -72,17 +42,7 @@ static void found(void *arg_, const omtp_dom_outcome *res, omtp_msg_rec_list *ou
     }
     json_t *list = json_array();
     for (uint32_t i = 0; list && i < out->n; i++) {
-        const omtp_msg_rec *m = &out->items[i];
-        const omtp_MsgReq *q = &m->msg;
-        bool revoked = q->status == MC_REVOKE;
-        json_t *o = json_pack(
-            "{s:s%,s:I,s:I,s:s%,s:s%,s:i,s:s%,s:i,s:I,s:s%}", "sessionId", q->sessionId.data,
-            (size_t)q->sessionId.len, "seqId", (json_int_t)q->seqId, "timestamp",
-            (json_int_t)q->timestamp, "from", q->from.data, (size_t)q->from.len, "to", q->to.data,
-            (size_t)q->to.len, "contentType", (int)q->contentType, "content",
-            revoked ? "" : q->content.data, revoked ? (size_t)0 : (size_t)q->content.len, "status",
-            (int)q->status, "flags", (json_int_t)m->flags, "packId", m->packId.data,
-            (size_t)m->packId.len);
+        json_t *o = http_msg_json(&out->items[i]);
         if (!o || json_array_append_new(list, o)) {
             json_decref(list);
             list = NULL;
@@ -102,9 +62,9 @@ static void found(void *arg_, const omtp_dom_outcome *res, omtp_msg_rec_list *ou
 void http_ep_search(http_req *r)
 {
     size_t qlen = 0;
-    const char *user = arg(r, "userId", NULL);
-    const char *q = arg(r, "q", &qlen);
-    const char *sid = arg(r, "sessionId", NULL);
+    const char *user = http_arg(r, "userId", NULL);
+    const char *q = http_arg(r, "q", &qlen);
+    const char *sid = http_arg(r, "sessionId", NULL);
     int64_t before = 0, limit = 20;
     if (!user || !*user) {
         http_reply_error(r, 400, "missing_field", "userId is required: the user to search as");
@@ -118,8 +78,8 @@ void http_ep_search(http_req *r)
         http_reply_error(r, 400, "missing_field", "q is required: the text to search for");
         return;
     }
-    if (!arg_int(r, "before", 0, INT64_MAX, &before) ||
-        !arg_int(r, "limit", 1, OMTP_SEARCH_COUNT_MAX, &limit))
+    if (!http_arg_int(r, "before", 0, INT64_MAX, &before) ||
+        !http_arg_int(r, "limit", 1, OMTP_SEARCH_COUNT_MAX, &limit))
         return;
     /* the page size, so that `found` can say whether a next page may exist */
     json_object_set_new(r->args, "_limit", json_integer((json_int_t)limit));

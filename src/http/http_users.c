@@ -54,7 +54,7 @@ static bool get_role(http_req *r, bool required, int *role)
     return true;
 }
 
-static json_t *user_json(const omtp_user_rec *u)
+json_t *http_user_json(const omtp_user_rec *u)
 {
     return json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:b,s:I}", "userId", u->userId.data, "name",
                      u->info.name.data ? u->info.name.data : "", "avatar",
@@ -111,7 +111,7 @@ static bool param_ok(http_req *r)
 static void created(void *arg, const omtp_dom_outcome *res, omtp_dom_user_out *out)
 {
     if (!refused(arg, res))
-        http_reply_json(arg, 201, user_json(&out->user));
+        http_reply_json(arg, 201, http_user_json(&out->user));
 }
 
 void http_ep_user_create(http_req *r)
@@ -131,7 +131,7 @@ void http_ep_user_create(http_req *r)
 static void got_user(void *arg, const omtp_dom_outcome *res, omtp_dom_user_out *out)
 {
     if (!refused(arg, res))
-        http_reply_json(arg, 200, user_json(&out->user));
+        http_reply_json(arg, 200, http_user_json(&out->user));
 }
 
 void http_ep_user_get(http_req *r)

@@ -5,6 +5,7 @@
  * fields, so init/free/copy delegate to the generic Tars helpers. A freed
  * record is re-initialised: freeing twice is harmless.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,4 +192,12 @@ int omtp_mentions_split(const char *text, size_t len, tars_str_list *l)
         start = i + 1;
     }
     return 0;
+}
+
+void omtp_user_page_upper(const char *prefix, char *out, size_t n)
+{
+    if (!prefix || !prefix[0])
+        snprintf(out, n, "%s", "\xf4\x8f\xbf\xbf");
+    else
+        snprintf(out, n, "%s~", prefix);
 }

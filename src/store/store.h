@@ -138,6 +138,10 @@ int omtp_mentions_split(const char *text, size_t len, tars_str_list *l);
 void omtp_msg_parties(const omtp_msg_rec *m, tars_str *a, tars_str *b);
 /* Frees a list of generated structs (omtp_X_list) with its descriptor. */
 void omtp_list_free(const tars_struct_desc *d, void *list);
+/* The exclusive upper bound of user_page's prefix range in byte order, into
+ * out (n >= OMTP_ID_MAX + 2): prefix + "~" ('~' sorts after every byte of the
+ * id alphabet), or U+10FFFF's UTF-8 (after every valid text) for "". */
+void omtp_user_page_upper(const char *prefix, char *out, size_t n);
 /* Frees a tars_str_list's strings and array; the list is left empty. */
 void omtp_str_list_free(tars_str_list *l);
 
@@ -174,6 +178,11 @@ typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
     X(user_set_role, (omtp_db * db, const char *userId, int role), (db, userId, role))             \
     X(user_delete, (omtp_db * db, const char *userId), (db, userId))                               \
     X(user_list, (omtp_db * db, omtp_user_rec_list * out), (db, out))                              \
+    /* one page of users in byte order of user_id: ids > after ("" = from the start) starting      \
+     * with prefix ("" = any), at most limit (1..1000); the HTTP API's paged user list */          \
+    X(user_page,                                                                                   \
+      (omtp_db * db, const char *prefix, const char *after, int limit, omtp_user_rec_list *out),   \
+      (db, prefix, after, limit, out))                                                             \
     /* profiles: unknown ids are left out of the result */                                         \
     X(user_info_get, (omtp_db * db, const tars_str_list *ids, omtp_UserInfo_list *out),            \
       (db, ids, out))                                                                              \

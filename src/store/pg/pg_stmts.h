@@ -47,6 +47,9 @@
     X(PG_USER_EXISTS, "SELECT 1 FROM users WHERE user_id = $1")                                    \
     X(PG_USER_LIST, "SELECT user_id, pw_hash, role, name, avatar, mobile, birthday, created_ms "   \
                     "FROM users ORDER BY user_id")                                                 \
+    X(PG_USER_PAGE, "SELECT user_id, pw_hash, role, name, avatar, mobile, birthday, created_ms "   \
+                    "FROM users WHERE user_id >= $1 AND user_id > $2 AND user_id < $3 "            \
+                    "ORDER BY user_id LIMIT $4")                                                   \
     X(PG_USER_SET_PW, "UPDATE users SET pw_hash = $2 WHERE user_id = $1")                          \
     X(PG_USER_SET_ROLE, "UPDATE users SET role = $2 WHERE user_id = $1")                           \
     X(PG_USER_DELETE, "DELETE FROM users WHERE user_id = $1")                                      \

@@ -177,6 +177,40 @@ int pg_user_list(omtp_db *db, omtp_user_rec_list *out)
     return ret;
 }
 
+int pg_user_page(omtp_db *db, const char *prefix, const char *after, int limit,
+                 omtp_user_rec_list *out)
+{
+    pg_db *d = PGD(db);
+    pg_args a;
+    memset(out, 0, sizeof(*out));
+    if (pg_ready(d))
+        return OMTP_EDB;
+    char upper[OMTP_ID_MAX + 8];
+    omtp_user_page_upper(prefix, upper, sizeof(upper));
+    pa_init(&a);
+    pa_str(&a, prefix ? prefix : "");
+    pa_str(&a, after ? after : "");
+    pa_str(&a, upper);
+    pa_i64(&a, limit < 1 ? 1 : limit > 1000 ? 1000 : limit);
+    PGresult *r = pg_q(d, PG_USER_PAGE, &a);
+    if (!r)
+        return OMTP_EDB;
+    int ret = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        omtp_user_rec *u = pg_list_grow(out, sizeof(*u));
+        if (!u || row_user(r, i, u) != 0) {
+            if (u)
+                out->n--;
+            ret = OMTP_ENOMEM;
+            break;
+        }
+    }
+    PQclear(r);
+    if (ret)
+        omtp_user_rec_list_free(out);
+    return ret;
+}
+
 int pg_user_info_get(omtp_db *db, const tars_str_list *ids, omtp_UserInfo_list *out)
 {
     pg_db *d = PGD(db);

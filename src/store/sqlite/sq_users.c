@@ -171,6 +171,38 @@ int sq_user_list(omtp_db *db, omtp_user_rec_list *out)
     return ret;
 }
 
+int sq_user_page(omtp_db *db, const char *prefix, const char *after, int limit,
+                 omtp_user_rec_list *out)
+{
+    sq_db *d = SQ(db);
+    memset(out, 0, sizeof(*out));
+    char upper[OMTP_ID_MAX + 8];
+    omtp_user_page_upper(prefix, upper, sizeof(upper));
+    sqlite3_stmt *st = sq_stmt(d, SQ_USER_PAGE);
+    if (!st)
+        return OMTP_EDB;
+    sq_bind_str(st, 1, prefix);
+    sq_bind_str(st, 2, after);
+    sq_bind_str(st, 3, upper);
+    sqlite3_bind_int(st, 4, limit < 1 ? 1 : limit > 1000 ? 1000 : limit);
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        omtp_user_rec *u = sq_list_grow(out, sizeof(*u));
+        if (!u || row_user(st, u) != 0) {
+            if (u)
+                out->n--;
+            ret = OMTP_ENOMEM;
+            break;
+        }
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = sq_fail(d, "user_page");
+    sqlite3_reset(st);
+    if (ret)
+        omtp_user_rec_list_free(out);
+    return ret;
+}
+
 int sq_user_info_get(omtp_db *db, const tars_str_list *ids, omtp_UserInfo_list *out)
 {
     sq_db *d = SQ(db);
