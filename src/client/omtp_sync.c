@@ -596,6 +596,12 @@ int omtp_sync_logout(omtp_sync *c)
 int omtp_sync_send_msg(omtp_sync *c, int type, const char *to, const char *content,
                        const char *pack_id, int64_t flags, omtp_MsgAck *ack)
 {
+    return omtp_sync_send_typed(c, type, to, 1, content, pack_id, flags, ack);
+}
+
+int omtp_sync_send_typed(omtp_sync *c, int type, const char *to, int content_type,
+                         const char *content, const char *pack_id, int64_t flags, omtp_MsgAck *ack)
+{
     omtp_MsgReq m;
     omtp_msg_init(&omtp_MsgReq_desc, &m);
     omtp_msg_init(&omtp_MsgAck_desc, ack);
@@ -609,7 +615,7 @@ int omtp_sync_send_msg(omtp_sync *c, int type, const char *to, const char *conte
         tars_str_set(&m.to, to) || tars_str_set(&m.content, content ? content : ""))
         goto out;
     m.timestamp = omtp_now_ms();
-    m.contentType = 1;
+    m.contentType = content_type;
     char id[37];
     rc = omtp_sync_send(c, type, flags | c->xflags, pack_id, &omtp_MsgReq_desc, &m, id);
     if (rc)

@@ -143,6 +143,10 @@ int omtp_sync_logout(omtp_sync *c);
  */
 int omtp_sync_send_msg(omtp_sync *c, int type, const char *to, const char *content,
                        const char *pack_id, int64_t flags, omtp_MsgAck *ack);
+/* omtp_sync_send_msg with a contentType other than 1 (text): a media
+ * message's JSON content (client/omtp_files.h, DESIGN "Media messages"). */
+int omtp_sync_send_typed(omtp_sync *c, int type, const char *to, int content_type,
+                         const char *content, const char *pack_id, int64_t flags, omtp_MsgAck *ack);
 int omtp_sync_chat(omtp_sync *c, const char *to_user, const char *content, omtp_MsgAck *ack);
 int omtp_sync_group_chat(omtp_sync *c, const char *group_id, const char *content, omtp_MsgAck *ack);
 

@@ -64,11 +64,17 @@ void cli_print_common_help(FILE *f)
                "                       observer, a login that kicks nobody and that no login\n"
                "                       kicks, so they never disturb your chat or your apps.\n"
                "  --timeout MS         per-request timeout (default 5000)\n"
+               "  --http URL           where omtpd serves files: its http_listen (or\n"
+               "                       ws_listen) as http://HOST:PORT (OMTP_HTTP); default\n"
+               "                       http://HOST:PORT of a ws:// --server\n"
+               "  --token TOKEN        your login token (OMTP_TOKEN; `omtpd token issue USER`):\n"
+               "                       authenticates file transfers, and logs in when no\n"
+               "                       password is given\n"
                "  --json               machine-readable output where supported\n"
                "  --                   ends the options: the rest is text even if it starts\n"
                "                       with '-' (omtp send bob -- -1 is fine)\n"
                "Config file: $OMTP_CONFIG or ~/.config/omtp/config, lines of key=value\n"
-               "(server, user, password, password_file, device, bell).\n"
+               "(server, user, password, password_file, device, bell, http, token).\n"
                "Device id: omtp keeps one in $XDG_STATE_HOME/omtp/device-id (default\n"
                "~/.local/state/omtp/), so the server knows this machine: someone else's\n"
                "failed logins do not slow yours down.\n"
@@ -231,6 +237,12 @@ static int read_config(cli_opts *o, bool server_set)
         } else if (strcmp(k, "password_file") == 0) {
             if (!o->password[0] && !o->password_file[0])
                 snprintf(o->password_file, sizeof(o->password_file), "%s", v);
+        } else if (strcmp(k, "http") == 0) {
+            if (!o->http_url[0])
+                snprintf(o->http_url, sizeof(o->http_url), "%s", v);
+        } else if (strcmp(k, "token") == 0) {
+            if (!o->token[0])
+                snprintf(o->token, sizeof(o->token), "%s", v);
         } else if (strcmp(k, "bell") == 0) { /* omtp chat: on|off */
             snprintf(o->bell_cfg, sizeof(o->bell_cfg), "%s", v);
         } else if (strcmp(k, "device") == 0) {
@@ -264,6 +276,8 @@ enum {
     OPT_TIMEOUT,
     OPT_JSON,
     OPT_HELP,
+    OPT_HTTP,
+    OPT_TOKEN,
     OPT_NCOMMON
 };
 #define OPT_BASE 1000
@@ -276,6 +290,8 @@ static const struct option common_opts[OPT_NCOMMON] = {
     {"timeout", required_argument, NULL, OPT_BASE + OPT_TIMEOUT},
     {"json", no_argument, NULL, OPT_BASE + OPT_JSON},
     {"help", no_argument, NULL, OPT_BASE + OPT_HELP},
+    {"http", required_argument, NULL, OPT_BASE + OPT_HTTP},
+    {"token", required_argument, NULL, OPT_BASE + OPT_TOKEN},
 };
 #define OPT_EXTRA_BASE 2000
 
@@ -372,6 +388,12 @@ static int set_common(cli_opts *o, int which, const char *val, bool *server_set)
         break;
     case OPT_PASSWORD_FILE:
         snprintf(o->password_file, sizeof(o->password_file), "%s", val);
+        break;
+    case OPT_HTTP:
+        snprintf(o->http_url, sizeof(o->http_url), "%s", val);
+        break;
+    case OPT_TOKEN:
+        snprintf(o->token, sizeof(o->token), "%s", val);
         break;
     case OPT_DEVICE:
         o->device = cli_device_from_name(val);
@@ -494,6 +516,10 @@ int cli_parse(const char *cmd, int argc, char **argv, int default_device, const 
         snprintf(o->password, sizeof(o->password), "%s", e);
     if (!o->password[0] && !o->password_file[0] && (e = getenv("OMTP_PASSWORD_FILE")))
         snprintf(o->password_file, sizeof(o->password_file), "%s", e);
+    if (!o->http_url[0] && (e = getenv("OMTP_HTTP")))
+        snprintf(o->http_url, sizeof(o->http_url), "%s", e);
+    if (!o->token[0] && (e = getenv("OMTP_TOKEN")))
+        snprintf(o->token, sizeof(o->token), "%s", e);
     if (!o->device_set && (e = getenv("OMTP_DEVICE")) && *e) {
         o->device = cli_device_from_name(e);
         if (o->device < 0) {
@@ -514,6 +540,11 @@ int cli_need_password(cli_opts *o)
 {
     if (o->password[0])
         return 0;
+    /* a login token is accepted as the password (docs/http-api.md, Users) */
+    if (!o->password_file[0] && o->token[0] && strlen(o->token) < sizeof(o->password)) {
+        snprintf(o->password, sizeof(o->password), "%s", o->token);
+        return 0;
+    }
     if (o->password_file[0]) {
         FILE *f = fopen(o->password_file, "r");
         if (!f) {
@@ -757,6 +788,11 @@ static void json_str(FILE *f, const char *s)
             fputc(ch, f);
     }
     fputc('"', f);
+}
+
+void cli_json_str(FILE *f, const char *s)
+{
+    json_str(f, s);
 }
 
 void cli_print_msg(FILE *f, const omtp_OTIMPack *p, bool json)

@@ -4,10 +4,11 @@
  * Every subcommand is `int cmd_xxx(int argc, char **argv)` (argv[0] is the
  * subcommand's name) registered in main.c's table. Connection settings come
  * from, in order of precedence: flags (--server HOST:PORT, --user,
- * --password, --password-file PATH, --device TYPE, --timeout MS), the
- * environment (OMTP_SERVER, OMTP_USER, OMTP_PASSWORD, OMTP_PASSWORD_FILE,
- * OMTP_DEVICE), the config file (~/.config/omtp/config or $OMTP_CONFIG;
- * key=value lines: server, user, password, password_file, device), a
+ * --password, --password-file PATH, --device TYPE, --timeout MS, --http URL,
+ * --token TOKEN), the environment (OMTP_SERVER, OMTP_USER, OMTP_PASSWORD,
+ * OMTP_PASSWORD_FILE, OMTP_DEVICE, OMTP_HTTP, OMTP_TOKEN), the config file
+ * (~/.config/omtp/config or $OMTP_CONFIG; key=value lines: server, user,
+ * password, password_file, device, http, token), a
  * prompt without echo on the terminal for a missing password, and defaults
  * (127.0.0.1:9000).
  *
@@ -49,6 +50,9 @@ typedef struct cli_opts {
     int timeout_ms;
     bool json;
     char bell_cfg[8]; /* the config file's bell= (omtp chat), "" if absent */
+    /* files (cmd_file.c): where omtpd serves /v1/files and the login token */
+    char http_url[512]; /* --http / OMTP_HTTP / http= ; "" = from a ws:// --server */
+    char token[1024];   /* --token / OMTP_TOKEN / token= ; "" = none */
     /* positional arguments left after option parsing */
     int argc;
     char **argv;
@@ -181,5 +185,22 @@ int cmd_readers(int argc, char **argv);
 struct omtp_client_config;
 void cli_client_config(const cli_opts *o, struct omtp_client_config *cfg);
 int cmd_chat(int argc, char **argv);
+
+/* files (cmd_file.c; client/omtp_files.h) */
+struct omtp_file_opts;
+struct omtp_file_result;
+/* Fills *fo with where files are served (--http, else the http:// of a
+ * ws:// --server) and the token (tok, toklen bytes): the one a password
+ * login handed back on c (may be NULL), else --token. CLI_EUSAGE after
+ * saying what is missing. */
+int cli_file_target(cli_opts *o, omtp_sync *c, struct omtp_file_opts *fo, char *tok, size_t toklen);
+/* Prints a failed transfer (the server's refusal with a hint, or the local
+ * failure); returns the exit code. */
+int cli_file_failed(const char *cmd, const char *what, int rc, const struct omtp_file_result *res);
+/* omtp send USER --file PATH [--name NAME]: upload, then the media message. */
+int cli_send_file(cli_opts *o, const char *to, const char *path, const char *name);
+int cmd_download(int argc, char **argv);
+/* A JSON string literal of s on f (cli.c). */
+void cli_json_str(FILE *f, const char *s);
 
 #endif

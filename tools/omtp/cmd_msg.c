@@ -62,11 +62,40 @@ int cli_send_common(cli_opts *o, int type, const char *to, const char *text)
 int cmd_send(int argc, char **argv)
 {
     cli_opts o;
-    int rc = start(argc, argv, &o, 2, "omtp send USER TEXT... [OPTIONS]",
-                   "Sends a one-to-one message; prints the session id and the message's seq.\n"
-                   "TEXT '-' reads the message from standard input.");
+    const char *file = NULL, *name = NULL;
+    const cli_opt extra[] = {
+        {"file", "PATH", "send a file instead of TEXT: uploaded over HTTP (--http, --token)", &file,
+         NULL},
+        {"name", "NAME", "with --file: the name the peer sees (default: PATH's last part)", &name,
+         NULL},
+        {NULL, NULL, NULL, NULL, NULL},
+    };
+    int rc = cli_start_opts(
+        argc, argv, &o, DEFAULT_ONESHOT_DEVICE, 1, "omtp send USER TEXT... | --file PATH [OPTIONS]",
+        "Sends a one-to-one message; prints the session id and the message's seq.\n"
+        "TEXT '-' reads the message from standard input.\n"
+        "--file PATH uploads the file to omtpd (POST /v1/files, over --http with your\n"
+        "--token) and sends a media message referencing it: an image (contentType 3),\n"
+        "voice (2, audio), video (6) or file (7), by the type the server sniffed.",
+        extra);
     if (rc >= 0)
         return rc;
+    if (file) {
+        if (o.argc != 1) {
+            fprintf(stderr, "omtp send: --file sends the file alone: give USER and no TEXT\n");
+            return CLI_EUSAGE;
+        }
+        return cli_send_file(&o, o.argv[0], file, name);
+    }
+    if (name) {
+        fprintf(stderr, "omtp send: --name goes with --file\n");
+        return CLI_EUSAGE;
+    }
+    if (o.argc < 2) {
+        fprintf(stderr, "usage: omtp send USER TEXT... | --file PATH [OPTIONS]\n(run with --help "
+                        "for details)\n");
+        return CLI_EUSAGE;
+    }
     char text[65536] = "";
     if (o.argc == 2 && !strcmp(o.argv[1], "-")) {
         size_t n = fread(text, 1, sizeof(text) - 1, stdin);

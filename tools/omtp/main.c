@@ -21,7 +21,8 @@ struct omtp_command {
 static const struct omtp_command commands[] = {
     {"chat", cmd_chat, "interactive chat in the terminal (conversations, live messages)"},
     {"login", cmd_login, "check that the server is reachable and the credentials work"},
-    {"send", cmd_send, "send a message to a user: omtp send USER TEXT"},
+    {"send", cmd_send, "send a message to a user: omtp send USER TEXT | --file PATH"},
+    {"download", cmd_download, "download a file of a media message: omtp download FILEID"},
     {"group", cmd_group, "groups: create, join, quit, members, info, list, dismiss, send"},
     {"sessions", cmd_sessions, "list your conversations with unread counts"},
     {"history", cmd_history, "show the messages of a conversation"},
