@@ -3,6 +3,7 @@
  * subcommands (see cli.h).
  */
 #include "cli.h"
+#include "client/omtp_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -808,7 +809,7 @@ void cli_print_msg(FILE *f, const omtp_OTIMPack *p, bool json)
         fprintf(f, "{\"seq\":%lld,\"time\":%lld,\"from\":", (long long)m->seqId,
                 (long long)m->timestamp);
         json_str(f, m->from.data);
-        fprintf(f, ",\"content\":");
+        fprintf(f, ",\"contentType\":%d,\"content\":", (int)m->contentType);
         json_str(f, m->content.data);
         fprintf(f, ",\"revoked\":%s,\"edited\":%s,\"packId\":",
                 (fl & OMTP_F_REVOKE) || m->status == MC_REVOKE ? "true" : "false",
@@ -816,13 +817,17 @@ void cli_print_msg(FILE *f, const omtp_OTIMPack *p, bool json)
         json_str(f, p->header.packId.data ? p->header.packId.data : "");
         fprintf(f, "}\n");
     } else {
-        char ts[32];
+        char ts[32], media[512];
         cli_fmt_time(m->timestamp, ts, sizeof(ts));
         if ((fl & OMTP_F_REVOKE) || m->status == MC_REVOKE)
             fprintf(f, "#%-5lld %s  %s: (revoked)\n", (long long)m->seqId, ts, m->from.data);
         else
             fprintf(f, "#%-5lld %s  %s: %s%s\n", (long long)m->seqId, ts, m->from.data,
-                    m->content.data, fl & OMTP_F_OVERRIDE ? "  (edited)" : "");
+                    omtp_file_summary(m->contentType, m->content.data, m->content.len, media,
+                                      sizeof(media))
+                        ? media
+                        : m->content.data,
+                    fl & OMTP_F_OVERRIDE ? "  (edited)" : "");
         cli_print_ext(f, m); /* cmd_react.c */
     }
     omtp_msg_free(&omtp_MsgReq_desc, &msg);

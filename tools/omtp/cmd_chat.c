@@ -93,9 +93,10 @@ static void on_history(omtp_client *c, int status, const omtp_packet *p, void *u
                              : NULL;
             if (pend && pend->seq == 0)
                 tui_msg_acked(v, pend, m.seqId, m.timestamp);
-            tmsg *x = tui_msg_put(v, m.seqId, m.timestamp, m.from.data, m.content.data,
-                                  (fl & OMTP_F_REVOKE) || m.status == MC_REVOKE,
-                                  (fl & OMTP_F_OVERRIDE) != 0);
+            char media[512];
+            tmsg *x = tui_msg_put(
+                v, m.seqId, m.timestamp, m.from.data, tui_file_text(&m, media, sizeof(media)),
+                (fl & OMTP_F_REVOKE) || m.status == MC_REVOKE, (fl & OMTP_F_OVERRIDE) != 0);
             if (x && !strcmp(m.from.data, t->o->user) && x->state < TM_SENT)
                 x->state = TM_SENT;
             tui_react_from_msg(t, x, &m);
@@ -287,8 +288,10 @@ static void c_message(omtp_client *c, const omtp_OTIMHeader *h, const omtp_MsgRe
     tmsg *pend = mine ? tui_msg_by_pack(v, h->packId.data) : NULL;
     if (pend && pend->seq == 0)
         tui_msg_acked(v, pend, m->seqId, m->timestamp);
-    tmsg *x = tui_msg_put(v, m->seqId, m->timestamp, m->from.data, m->content.data,
-                          m->status == MC_REVOKE, (h->flags & OMTP_F_OVERRIDE) != 0);
+    char media[512];
+    tmsg *x =
+        tui_msg_put(v, m->seqId, m->timestamp, m->from.data, tui_file_text(m, media, sizeof(media)),
+                    m->status == MC_REVOKE, (h->flags & OMTP_F_OVERRIDE) != 0);
     if (x && mine && x->state < TM_SENT)
         x->state = TM_SENT;
     tui_react_from_msg(t, x, m);
@@ -435,6 +438,12 @@ static void on_ack(omtp_client *c, int status, const omtp_MsgAck *ack, void *ud)
 
 static void send_text(chat *t, conv *v, const char *text, int64_t reply_to)
 {
+    tui_send_typed(t, v, 1, text, text, reply_to);
+}
+
+void tui_send_typed(chat *t, conv *v, int content_type, const char *content, const char *shown,
+                    int64_t reply_to)
+{
     char peer[256];
     const char *to = v->id;
     int type = PT_MSG_GROUP_CHAT;
@@ -449,8 +458,8 @@ static void send_text(chat *t, conv *v, const char *text, int64_t reply_to)
     omtp_MsgReq m;
     omtp_msg_init(&omtp_MsgReq_desc, &m);
     tars_str_set(&m.to, to);
-    tars_str_set(&m.content, text);
-    m.contentType = 1;
+    tars_str_set(&m.content, content);
+    m.contentType = content_type;
     m.replyTo = reply_to;
     send_req *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -465,7 +474,7 @@ static void send_text(chat *t, conv *v, const char *text, int64_t reply_to)
         note(t, "could not queue the message: %s", omtp_strerror(rc));
         return;
     }
-    tmsg *p = tui_msg_pending(v, t->o->user, text, s->pack);
+    tmsg *p = tui_msg_pending(v, t->o->user, shown, s->pack);
     if (p)
         p->reply_to = reply_to;
     v->scroll = 0;
@@ -699,6 +708,7 @@ static void cmd_open(chat *t, const char *who, const char *typed)
 static void quit(chat *t)
 {
     t->quitting = true;
+    tui_file_stop(t); /* an upload in flight stops; its thread ends */
     uv_read_stop((uv_stream_t *)&t->in);
     uv_signal_stop(&t->winch);
     uv_timer_stop(&t->esc_timer);
@@ -728,7 +738,9 @@ static void open_hit(chat *t, const tsearch_hit *h)
 
 static const char help_text[] =
     "Enter send  Tab/Shift-Tab switch  Up/Down recall  PgUp/PgDn/wheel scroll  Alt-Up/Down "
-    "select  /open USER|GROUP  /search Q  /reply /edit /revoke /delete /react E /unreact E  /quit";
+    "select  /open USER|GROUP  /search Q  /file PATH  /reply /edit /revoke /delete /react E "
+    "/unreact E  "
+    "/quit";
 
 static void submit(chat *t)
 {
@@ -768,6 +780,13 @@ static void submit(chat *t)
     }
     if (!strncmp(text, "/open", 5) && (text[5] == ' ' || !text[5])) {
         cmd_open(t, text + 5, text);
+        return;
+    }
+    if (!strncmp(text, "/file", 5) && (text[5] == ' ' || !text[5])) {
+        if (!v)
+            note(t, "open a conversation first: /open USER|GROUP");
+        else
+            tui_file_send(t, v, text + 5);
         return;
     }
     if (text[0] == '/' && text[1] != '/') {
@@ -963,6 +982,8 @@ static const char chat_help[] =
     "  Ctrl-C              quit\n"
     "Commands (on the selected message, else your last one):\n"
     "  /open USER|GROUP    open a chat with a user, or a group by name or id\n"
+    "  /file PATH          send a file: uploaded over HTTP (--http, --token), shown\n"
+    "                      as [image 640x480 cat.jpg 120 KB]\n"
     "  /search QUERY       find messages of your conversations (3+ characters),\n"
     "                      newest first; /open N opens result N, Esc closes\n"
     "  /reply TEXT         answer it (shown with the message quoted above)\n"

@@ -143,6 +143,22 @@ typedef struct chat {
     tsearch srch;            /* /search results (tui_search.c) */
 } chat;
 
+/* ---- sending (cmd_chat.c) ---- */
+/* Queues a message of content_type with content to conversation v, shown
+ * as `shown` while pending; reply_to 0 = none. */
+void tui_send_typed(chat *t, conv *v, int content_type, const char *content, const char *shown,
+                    int64_t reply_to);
+
+/* ---- files (tui_file.c) ---- */
+/* /file PATH: uploads PATH on a worker thread (the loop keeps running),
+ * then sends the media message to v. Progress and errors in the note row. */
+void tui_file_send(chat *t, conv *v, const char *arg);
+/* The text a message shows: a media message's summary ("[image 640×480
+ * cat.jpg 120 KB]", into buf) or its content. */
+const char *tui_file_text(const omtp_MsgReq *m, char *buf, size_t n);
+/* At quit: uploads in flight stop. */
+void tui_file_stop(chat *t);
+
 /* ---- model (tui_model.c) ---- */
 conv *tui_conv_find(chat *t, const char *id, bool create);
 conv *tui_conv_open_ptr(chat *t);
