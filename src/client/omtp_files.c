@@ -561,16 +561,32 @@ void omtp_file_size_text(uint64_t size, char *buf, size_t n)
         snprintf(buf, n, "%.0f %s", v, units[u]);
 }
 
-/* name with control bytes as '?', at most n-1 bytes. */
+/* name with control characters (C0, DEL, and C1 as UTF-8: U+0080..U+009F,
+ * which some terminals obey) as '?', at most n-1 bytes, never cutting a
+ * UTF-8 sequence. */
 static void safe_name(const char *in, char *out, size_t n)
 {
-    size_t i = 0;
-    for (; in && in[i] && i + 1 < n; i++) {
+    size_t i = 0, o = 0;
+    while (in && in[i] && o + 1 < n) {
         unsigned char c = (unsigned char)in[i];
-        out[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+        if (c < 0x20 || c == 0x7f) {
+            out[o++] = '?';
+            i++;
+            continue;
+        }
+        if (c == 0xc2 && (unsigned char)in[i + 1] >= 0x80 && (unsigned char)in[i + 1] <= 0x9f) {
+            out[o++] = '?';
+            i += 2;
+            continue;
+        }
+        size_t len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        if (o + len >= n)
+            break;
+        for (size_t k = 0; k < len && in[i]; k++)
+            out[o++] = in[i++];
     }
     if (n)
-        out[i] = '\0';
+        out[o] = '\0';
 }
 
 bool omtp_file_summary(int contentType, const char *content, size_t len, char *buf, size_t n)
