@@ -19,7 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 export HOME=$tmp XDG_CONFIG_HOME=$tmp/xdg
-unset OMTP_USER OMTP_PASSWORD OMTP_DEVICE OMTP_CONFIG
+unset OMTP_USER OMTP_PASSWORD OMTP_DEVICE OMTP_CONFIG OMTP_HTTP OMTP_TOKEN
 
 # t NAME EXPECTED_EXIT PATTERN USER COMMAND... : runs `omtp COMMAND --user USER
 # --password USER`, checks the exit code and that PATTERN (fixed string) is in
@@ -51,9 +51,21 @@ for u in ${CLI_USERS:-alice bob carol}; do
   "$OMTPD" user add "$u" --password "$u" --data-dir "$tmp/data" >/dev/null 2>>"$tmp/omtpd.log" ||
     { echo "cannot create user $u"; cat "$tmp/omtpd.log"; exit 1; }
 done
+# CLI_HTTP=1: also the HTTP API (API key $CLI_API_KEY), OMTP_HTTP pointing at
+# it; CLI_OMTPD_ARGS: more omtpd flags.
+CLI_API_KEY=cli-test-key
+http_args=()
+[ "${CLI_HTTP:-0}" = 1 ] &&
+  http_args=(--http-listen 127.0.0.1:0 --http-port-file "$tmp/hport" --api-keys "$CLI_API_KEY")
+# shellcheck disable=SC2086
 "$OMTPD" --listen 127.0.0.1:0 --port-file "$tmp/port" --data-dir "$tmp/data" \
-  --log-level warn --revoke-limit-s 0 2>>"$tmp/omtpd.log" &
+  --log-level warn --revoke-limit-s 0 "${http_args[@]}" ${CLI_OMTPD_ARGS:-} 2>>"$tmp/omtpd.log" &
 PID=$!
 for _ in $(seq 1 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 [ -s "$tmp/port" ] || { echo "omtpd did not start"; cat "$tmp/omtpd.log"; exit 1; }
 export OMTP_SERVER=127.0.0.1:$(cat "$tmp/port")
+if [ "${CLI_HTTP:-0}" = 1 ]; then
+  for _ in $(seq 1 100); do [ -s "$tmp/hport" ] && break; sleep 0.05; done
+  [ -s "$tmp/hport" ] || { echo "omtpd's HTTP API did not start"; cat "$tmp/omtpd.log"; exit 1; }
+  export OMTP_HTTP=http://127.0.0.1:$(cat "$tmp/hport")
+fi
