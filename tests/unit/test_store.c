@@ -174,6 +174,45 @@ static void test_users(void **state)
     omtp_user_rec_free(&u);
 }
 
+/* user_page: the HTTP API's paged list (GET /v1/users): byte order, a
+ * prefix range that stops at the prefix's end, the `after` cursor, limit. */
+static void test_user_page(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    const char *names[] = {"pa", "pb", "pc", "pd", "q"};
+    for (int i = 0; i < 5; i++)
+        mk_user(f, names[i], "");
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s-p", f->p);
+    omtp_user_rec_list l = {0};
+    assert_int_equal(omtp_db_user_page(db, prefix, "", 2, &l), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0].userId.data, id(f, "pa"));
+    assert_string_equal(l.items[1].userId.data, id(f, "pb"));
+    char after[64];
+    snprintf(after, sizeof after, "%s", l.items[1].userId.data);
+    omtp_user_rec_list_free(&l);
+    assert_int_equal(omtp_db_user_page(db, prefix, after, 10, &l), 0);
+    assert_int_equal(l.n, 2); /* pc, pd: never q, outside the prefix */
+    assert_string_equal(l.items[0].userId.data, id(f, "pc"));
+    assert_string_equal(l.items[1].userId.data, id(f, "pd"));
+    omtp_user_rec_list_free(&l);
+    /* no prefix: from the start, in byte order; after the last id: none */
+    assert_int_equal(omtp_db_user_page(db, "", id(f, "pd"), 1000, &l), 0);
+    for (uint32_t i = 0; i < l.n; i++)
+        assert_true(strcmp(l.items[i].userId.data, id(f, "pd")) > 0);
+    bool q = false;
+    for (uint32_t i = 0; i < l.n; i++)
+        q |= !strcmp(l.items[i].userId.data, id(f, "q"));
+    assert_true(q);
+    omtp_user_rec_list_free(&l);
+    snprintf(prefix, sizeof prefix, "%s-zz", f->p);
+    assert_int_equal(omtp_db_user_page(db, prefix, "", 10, &l), 0);
+    assert_int_equal(l.n, 0);
+    omtp_user_rec_list_free(&l);
+}
+
 /* The per-message recipient check: answers for exactly that id, follows
  * create and delete, and never touches *yes's caller-side initial value. */
 static void test_user_exists(void **state)
@@ -2141,6 +2180,7 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
         T(test_presence_and_readers),
         T(test_users),
         T(test_user_exists),
+        T(test_user_page),
         T(test_user_info),
         T(test_transactions),
         T(test_msg_seq_gap_free),
