@@ -11,6 +11,7 @@
 CLI_HTTP=1
 CLI_OMTPD_ARGS="--max-file-size 3000000"
 source "$(dirname "$0")/lib/cli_common.sh"
+OMTP=$(cd "$B" && pwd)/omtp # the script cd-s into $tmp below
 command -v curl >/dev/null || { echo "curl missing (scripts/deps.sh)"; exit 1; }
 
 token() { # USER -> a login token issued through the API
