@@ -59,7 +59,13 @@ for _ in $(seq 1 200); do [ -s "$W/hport" ] && break; sleep 0.05; done
 [ -s "$W/hport" ] || { echo "omtpd did not start"; cat "$W/omtpd.log"; exit 1; }
 PORT=$(cat "$W/port") HPORT=$(cat "$W/hport")
 O=http://127.0.0.1:$HPORT
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ticks() { # PID and its children (nginx's workers)
+    local p s=0
+    for p in $1 $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+        s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo $s
+}
 rss() { awk '/VmRSS/{print $2}' "/proc/$SPID/status"; }
 hwm() { awk '/VmHWM/{print $2}' "/proc/$SPID/status"; }
 FID=$(curl -sf -X POST -H "Authorization: Bearer $KEY" -H 'Content-Type: application/octet-stream' \
@@ -69,6 +75,10 @@ FID=$(curl -sf -X POST -H "Authorization: Bearer $KEY" -H 'Content-Type: applica
 NPORT=$(free_port)
 mkdir -p "$W/ng/www/up" "$W/ng/tmp" "$W/ng/logs"
 cp "$W/blob" "$W/ng/www/blob"
+# nginx's workers drop to `nobody` when started by root: let them read and write
+chmod 755 "$W" "$W/ng" "$W/ng/www"
+chmod 644 "$W/ng/www/blob"
+chmod 1777 "$W/ng/www/up" "$W/ng/tmp"
 cat >"$W/ng/nginx.conf" <<EOF
 daemon off;
 worker_processes 1;
@@ -97,6 +107,8 @@ EOF
 "$NGINX" -c "$W/ng/nginx.conf" -p "$W/ng" &
 NPID=$!
 for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$NPORT/blob" -r 0-0 && break; sleep 0.05; done
+curl -sf -o /dev/null "http://127.0.0.1:$NPORT/blob" -r 0-0 ||
+    { echo "nginx does not serve the file"; cat "$W/ng/logs/error.log"; exit 1; }
 N=http://127.0.0.1:$NPORT
 
 # one transfer -> seconds (curl's time_total); $1 = peer, $2 = down|up, $3 = run
