@@ -14,9 +14,11 @@ PKGS=(
   python3
   sqlite3
   python3
+  nginx
 )
 # openssl: the SDK tests make a throw-away certificate; util-linux: flock.
 # sqlite3: bench/presence.sh writes its friend fixture with it.
+# nginx: bench/files.sh's peer (it starts its own on a free port with a temp config).
 # chromium: the browser the web app's tests drive (tests/browser, puppeteer-core)
 # Node.js and npm (for the @tars/stream interop test, sdk/js and web/) may come from outside
 # Debian on some machines; install Debian's only when no npm is on PATH.
