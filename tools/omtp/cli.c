@@ -542,8 +542,9 @@ int cli_need_password(cli_opts *o)
     if (o->password[0])
         return 0;
     /* a login token is accepted as the password (docs/http-api.md, Users) */
-    if (!o->password_file[0] && o->token[0] && strlen(o->token) < sizeof(o->password)) {
-        snprintf(o->password, sizeof(o->password), "%s", o->token);
+    size_t tl = strlen(o->token);
+    if (!o->password_file[0] && tl && tl < sizeof(o->password)) {
+        memcpy(o->password, o->token, tl + 1);
         return 0;
     }
     if (o->password_file[0]) {
