@@ -30,7 +30,7 @@ SIZE_MB=${SIZE_MB:-100} CONC=${CONC:-100} DURATION=${DURATION:-10}
 NGINX=${NGINX:-/usr/sbin/nginx}
 KEY=filesbench
 W=$(mktemp -d /tmp/omtp-filesbench-XXXXXX)
-SPID= NPID=
+SPID='' NPID=''
 cleanup() {
     [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
     [ -n "$NPID" ] && kill "$NPID" 2>/dev/null
@@ -141,7 +141,7 @@ RSS1=$(rss)
 # ---- CONC downloads at once: peak memory, and the chat beside them
 downloads() { # loop CONC downloads until $W/stop exists
     rm -f "$W/stop"
-    for i in $(seq 1 "$CONC"); do
+    for _ in $(seq 1 "$CONC"); do
         (while [ ! -e "$W/stop" ]; do
             curl -s -o /dev/null --max-time 120 -H "Authorization: Bearer $KEY" "$O/v1/files/$FID" || true
         done) &

@@ -8,8 +8,9 @@
 # PATH.part left by an interrupted run), a user outside the conversation
 # cannot (404), a wrong token is 401; missing --http / --token / file are
 # usage errors that say what to do; nothing half-downloaded is left as PATH.
-CLI_HTTP=1
-CLI_OMTPD_ARGS="--max-file-size 3000000"
+CLI_HTTP=1 # read by lib/cli_common.sh
+export CLI_HTTP
+export CLI_OMTPD_ARGS="--max-file-size 3000000"
 source "$(dirname "$0")/lib/cli_common.sh"
 OMTP=$(cd "$B" && pwd)/omtp # the script cd-s into $tmp below
 command -v curl >/dev/null || { echo "curl missing (scripts/deps.sh)"; exit 1; }
@@ -46,7 +47,7 @@ t too-large 1 "HTTP 413" alice send bob --file "$tmp/huge.bin" --token "$TA"
 grep -qF "max_file_size" <<<"$out" || { echo "FAIL too-large: no hint"; fail=1; }
 t no-file 2 "cannot send $tmp/nope" alice send bob --file "$tmp/nope" --token "$TA"
 t file-and-text 2 "--file sends the file alone" alice send bob hi --file "$tmp/cat.png" --token "$TA"
-OMTP_HTTP= t no-http 2 "give omtpd's HTTP address with --http" alice send bob \
+OMTP_HTTP='' t no-http 2 "give omtpd's HTTP address with --http" alice send bob \
   --file "$tmp/cat.png" --token "$TA"
 t bad-http 2 "bad --http" alice send bob --file "$tmp/cat.png" --token "$TA" --http ftp://x
 
