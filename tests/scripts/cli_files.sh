@@ -6,7 +6,8 @@
 # sees `[image 640×480 cat.png 1.2 KB]` in `omtp history`, downloads the
 # bytes with `omtp download FILEID -o PATH` (identical, resumed from a
 # PATH.part left by an interrupted run), a user outside the conversation
-# cannot (404), a wrong token is 401; missing --http / --token / file are
+# cannot (404), a wrong token is 401; without --token the token a password
+# login hands back (LoginResp.extraData) is used; missing --http / --token / file are
 # usage errors that say what to do; nothing half-downloaded is left as PATH.
 CLI_HTTP=1 # read by lib/cli_common.sh
 export CLI_HTTP
@@ -76,6 +77,12 @@ t continue 0 "continuing $tmp/big2 from 1234567 bytes" bob download "$big" -o "$
 cmp -s "$tmp/big.bin" "$tmp/big2" && echo "ok   continue-same" || { echo "FAIL continue-same"; fail=1; }
 # the uploader reads its own file
 t own 0 "downloaded" alice download "$img" -o "$tmp/own.png" --token "$TA"
+
+# ---- no --token: the fresh token of the password login (LoginResp.extraData)
+t send-login-token 0 "[file notes.txt" alice send bob --file "$tmp/notes.txt"
+t download-login-token 0 "downloaded $img" bob download "$img" -o "$tmp/via-login.png"
+cmp -s "$tmp/cat.png" "$tmp/via-login.png" && echo "ok   download-login-token-same" ||
+  { echo "FAIL download-login-token-same"; fail=1; }
 
 # ---- who may not
 t outsider 1 "HTTP 404" carol download "$img" -o "$tmp/carol.png" --token "$TC"
