@@ -1,50 +1,73 @@
 /*
- * fuzz_files.c - libomtp's media-message decoders on hostile input
- * (client/omtp_files.h): a peer's message content is parsed for display
- * (omtp_file_content_parse, omtp_file_summary for every media type) and a
- * server's LoginResp.extraData for a file token (omtp_file_login_token).
- * Properties: no crash, no leak, outputs always NUL-terminated within their
- * buffers, and a summary never holds a control byte (it goes to a terminal).
- * Input: the first byte picks the contentType, the rest is the content.
+ * fuzz_files.c - the decoders of uploaded files on hostile input
+ * (docs/files.md): a media message's content JSON by contentType
+ * (omtp_files_content_check), a client's file name (omtp_file_name_clean),
+ * a Range header (http_parse_range) and a bearer token's user
+ * (http_user_token). Properties: nothing crashes or leaks; an accepted name
+ * holds no '/', '\', NUL or control byte and is not "." or ".."; a range is
+ * inside the file; a token is never accepted with a made-up secret.
+ * Input: the first byte picks the decoder (and a contentType / file size),
+ * the rest is the text.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/omtp_files.h"
+#include "domain/files.h"
+#include "http/http_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size == 0)
+    if (size < 1)
         return 0;
-    static const int types[] = {1, 2, 3, 5, 6, 7, 8, 0};
-    int ct = types[data[0] % 8];
-    const char *content = (const char *)data + 1;
-    size_t len = size - 1;
-    omtp_file_info fi;
-    if (omtp_file_content_parse(content, len, &fi) == 0) {
-        if (!memchr(fi.fileId, 0, sizeof(fi.fileId)) || !memchr(fi.name, 0, sizeof(fi.name)))
-            abort();
-    }
-    char buf[300];
-    if (omtp_file_summary(ct, content, len, buf, sizeof(buf))) {
-        size_t n = strnlen(buf, sizeof(buf));
-        if (n == sizeof(buf))
-            abort();
-        for (size_t i = 0; i < n; i++)
-            if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
-                abort();
-    }
-    char *z = malloc(len + 1);
+    uint8_t pick = data[0];
+    const char *text = (const char *)data + 1;
+    size_t n = size - 1;
+    char *z = malloc(n + 1); /* NUL-terminated copy for the C-string decoders */
     if (!z)
         return 0;
-    memcpy(z, content, len);
-    z[len] = '\0';
-    char tok[64];
-    if (omtp_file_login_token(z, tok, sizeof(tok)) && !memchr(tok, 0, sizeof(tok)))
-        abort();
+    memcpy(z, text, n);
+    z[n] = 0;
+    switch (pick % 4) {
+    case 0: {
+        char desc[320];
+        int rc = omtp_files_content_check(pick / 4 % 10, text, n, desc, sizeof(desc));
+        if (rc != 0 && rc != OMTP_EC_PARAM)
+            abort();
+        break;
+    }
+    case 1: {
+        char out[OMTP_FILE_NAME_MAX + 1];
+        if (omtp_file_name_clean(text, n, out, sizeof(out))) {
+            size_t l = strlen(out);
+            if (l != n || strchr(out, '/') || strchr(out, '\\') || !strcmp(out, ".") ||
+                !strcmp(out, ".."))
+                abort();
+            for (size_t i = 0; i < l; i++)
+                if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+                    abort();
+        }
+        break;
+    }
+    case 2: {
+        uint64_t fsize = (uint64_t)(pick / 4) * 1000, off = 0, len = 0;
+        int rc = http_parse_range(z, fsize, &off, &len);
+        if (rc == 1 && (len == 0 || off >= fsize || len > fsize - off))
+            abort();
+        break;
+    }
+    default: {
+        static const uint8_t secret[32] = {1, 2, 3};
+        char user[OMTP_ID_MAX + 1];
+        bool expired;
+        if (http_user_token(secret, z, user, sizeof(user), &expired))
+            abort(); /* a forged MAC never passes */
+        break;
+    }
+    }
     free(z);
     return 0;
 }

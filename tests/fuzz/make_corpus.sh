@@ -84,17 +84,17 @@ mkdir -p corpus/logline
 printf '\x01conn 12 login alice dev=linux' >corpus/logline/seed1
 printf '\x01http request method=POST path=/v1/x status=200 caller=ops duration_ms=1.2 bad=\xff\xfe "q" \\ \x01' >corpus/logline/seed2
 printf '\x01x \xe0\x9e\x91 \xed\xa0\x80 \xf4\x90\x80\x80 \xc0\xaf end' >corpus/logline/seed3_illformed # overlong, surrogate, > U+10FFFF
-echo "corpus: $(find corpus -type f | wc -l) files"
 
 # the chat's terminal input (fuzz_tui_keys): keys, escape sequences, UTF-8
 mkdir -p corpus/tui_keys
 printf '\033[A\033[1;3Bhello\033[D\177\033[<64;1;1M\r' >corpus/tui_keys/seed1
 printf '\346\274\242\345\255\227 text\033[H\033[3~\027\001\005\033[5~\033[6~\033\033[A\r\033[A\r' >corpus/tui_keys/seed2
 
-# media-message content and LoginResp.extraData (fuzz_files): contentType
-# byte, then the content
-mkdir -p corpus/files
-printf '\x03{"fileId":"0123456789abcdef0123456789abcdef","name":"cat\x01.jpg","size":122880,"mime":"image/jpeg","sha256":"ab","width":640,"height":480}' >corpus/files/image
-printf '\x05{"lat":48.85,"lng":2.35,"name":"Caf\xc3\xa9"}' >corpus/files/location
-printf '\x02{"fileId":"aa","name":"memo.ogg","size":40000,"durationMs":12000}' >corpus/files/voice
-printf '\x01{"fileToken":"v1.alice.1.abc"}' >corpus/files/token
+# libomtp's media-message content and LoginResp.extraData (fuzz_client_files):
+# contentType byte, then the content
+mkdir -p corpus/client_files
+printf '\x03{"fileId":"0123456789abcdef0123456789abcdef","name":"cat\x01.jpg","size":122880,"mime":"image/jpeg","sha256":"ab","width":640,"height":480}' >corpus/client_files/image
+printf '\x05{"lat":48.85,"lng":2.35,"name":"Caf\xc3\xa9"}' >corpus/client_files/location
+printf '\x02{"fileId":"aa","name":"memo.ogg","size":40000,"durationMs":12000}' >corpus/client_files/voice
+printf '\x01{"fileToken":"v1.alice.1.abc","expiresAt":1}' >corpus/client_files/token
+echo "corpus: $(find corpus -type f | wc -l) files"

@@ -14,7 +14,8 @@ TARGETS=(frame payload transform json ws)
 TARGETS+=(logline) # util/log.h JSON records
 TARGETS+=(search) # the search query check and FTS5 quoting
 TARGETS+=(tui_keys) # the chat's terminal input (tools/omtp/tui_input.c)
-TARGETS+=(files) # media-message content and LoginResp.extraData (client/omtp_files.h)
+TARGETS+=(files) # media content JSON, file names, Range, bearer tokens (docs/files.md)
+TARGETS+=(client_files) # libomtp: media-message content and LoginResp.extraData (client/omtp_files.h)
 status=0
 summary=()
 for t in "${TARGETS[@]}"; do
