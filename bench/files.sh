@@ -178,7 +178,7 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 size = int(sys.argv[2])
 med = statistics.median
 mb = size / 1048576
-print(f"| transfer ({mb:.0f} MiB) | omtpd MB/s (median; runs) | nginx MB/s (median; runs) | omtpd / nginx | omtpd CPU s per GiB | nginx CPU s per GiB |")
+print(f"| transfer ({mb:.0f} MiB) | omtpd MiB/s (median; runs) | nginx MiB/s (median; runs) | omtpd / nginx | omtpd CPU s per GiB | nginx CPU s per GiB |")
 print("|---|---:|---:|---:|---:|---:|")
 for d, goal in (("down", 80), ("up", 50)):
     o = [x for x in rows if x.get("dir") == d and x["peer"] == "omtpd"]
