@@ -120,6 +120,7 @@ if [ -n "$HTTP" ]; then
   echo "  curl -s -H \"Authorization: Bearer $key\" -H 'Content-Type: application/json' \\"
   echo "    http://$HTTP/v1/notify -d '{\"appId\":\"demo\",\"to\":[\"alice\"],\"id\":\"hello-1\",\"content\":\"Hello from the HTTP API\",\"contentType\":1}'"
   echo "  (docs/http-api.md has every endpoint; health: curl http://$HTTP/healthz)"
+  echo "Send a file: $BUILD/omtp send bob --file PATH --http http://$HTTP --user alice"
   echo
 fi
 
