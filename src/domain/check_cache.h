@@ -90,6 +90,10 @@ enum { OMTP_CC_USERS, OMTP_CC_FRIENDS, OMTP_CC_GROUPS, OMTP_CC_N };
 extern const char *const omtp_cc_names[OMTP_CC_N];
 void omtp_cc_stats_get(omtp_server *s, omtp_cc_stats out[OMTP_CC_N]);
 
+/* The omtp_check_cache_* lines of /metrics (omtp_metrics_add_source; arg
+ * is the server). */
+char *omtp_cc_metrics(void *arg);
+
 /* Frees the caches. Call after the store closed (no read in flight). */
 void omtp_cc_close(omtp_server *s);
 
