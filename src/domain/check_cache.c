@@ -188,15 +188,6 @@ static void drop_valid(cc_table *t, cc_entry *e)
     free(e);
 }
 
-/* Drops every VALID entry; PENDING ones stay hashed but the caller bumps
- * the epoch, so they are neither joined nor installed. */
-static void drop_all(cc_table *t)
-{
-    while (t->lru.lnext != &t->lru)
-        drop_valid(t, t->lru.lnext);
-    t->epoch++;
-}
-
 /* --------------------------------------------------------- policy */
 
 static size_t max_entries(omtp_server *s)
@@ -498,15 +489,6 @@ void omtp_cc_invalidate_user(omtp_server *s, const char *userId)
     check_cache *c = state(s, false);
     if (c)
         drop_key(&c->t[OMTP_CC_USERS], userId, strlen(userId));
-}
-
-void omtp_cc_user_deleted(omtp_server *s, const char *userId)
-{
-    omtp_cc_invalidate_user(s, userId);
-    check_cache *c = state(s, false);
-    if (c)
-        drop_all(&c->t[OMTP_CC_FRIENDS]);
-    omtp_group_cache_invalidate_all(s);
 }
 
 void omtp_cc_invalidate_friends(omtp_server *s, const char *a, const char *b)

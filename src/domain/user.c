@@ -142,10 +142,8 @@ static void uop_invalidate(uop *u)
 {
     if (u->who.role == OMTP_DOM_ADMIN)
         return;
-    if (u->kind == UOP_CREATE)
+    if (u->kind == UOP_CREATE || u->kind == UOP_DELETE)
         omtp_cc_invalidate_user(u->srv, u->out.userId);
-    else if (u->kind == UOP_DELETE)
-        omtp_cc_user_deleted(u->srv, u->out.userId);
 }
 
 static void uop_done(void *arg, int status)
