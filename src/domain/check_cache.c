@@ -38,6 +38,11 @@ typedef struct cc_waiter {
 
 struct cc_table;
 
+typedef struct group_read {
+    omtp_group_info g;
+    tars_str_list ids;
+} group_read;
+
 typedef struct cc_entry {
     struct cc_entry *hnext;
     struct cc_entry *lprev, *lnext; /* LRU ring, VALID entries only */
@@ -50,9 +55,7 @@ typedef struct cc_entry {
     bool hashed; /* in t's hash */
     bool yes;    /* the answer (users, friends) */
     cc_waiter *waiters, **wtail;
-    /* group reads: filled on the store thread */
-    omtp_group_info g;
-    tars_str_list ids;
+    struct group_read *gr; /* group reads: filled on the store thread */
     size_t keylen;
     char key[]; /* "userId", "a\nb" or "groupId" */
 } cc_entry;
@@ -103,6 +106,16 @@ static uint64_t hash_key(const char *k, size_t n)
     for (size_t i = 0; i < n; i++)
         h = (h ^ (uint8_t)k[i]) * 1099511628211ULL;
     return h;
+}
+
+static void entry_free(cc_entry *e)
+{
+    if (e->gr) {
+        omtp_ids_free(&e->gr->ids);
+        omtp_members_unref(e->gr->g.members);
+        free(e->gr);
+    }
+    free(e);
 }
 
 static size_t entry_bytes(const cc_entry *e)
@@ -238,14 +251,15 @@ static int read_work(omtp_db *db, void *arg)
         *nl = '\n';
         return rc;
     }
+    group_read *gr = e->gr;
     omtp_GroupChatInfo g;
     bool dismissed = false;
     omtp_msg_init(&omtp_GroupChatInfo_desc, &g);
     int rc = omtp_db_group_get(db, e->key, &g, &dismissed);
     if (rc == 0) {
-        e->g.exists = true;
-        e->g.dismissed = dismissed;
-        snprintf(e->g.creator, sizeof(e->g.creator), "%s",
+        gr->g.exists = true;
+        gr->g.dismissed = dismissed;
+        snprintf(gr->g.creator, sizeof(gr->g.creator), "%s",
                  g.creatorId.data ? g.creatorId.data : "");
     }
     omtp_msg_free(&omtp_GroupChatInfo_desc, &g);
@@ -253,9 +267,9 @@ static int read_work(omtp_db *db, void *arg)
         return 0;
     if (rc != 0 || dismissed)
         return rc;
-    rc = omtp_db_group_members(db, e->key, &e->ids);
+    rc = omtp_db_group_members(db, e->key, &gr->ids);
     if (rc == 0)
-        omtp_ids_sort(&e->ids);
+        omtp_ids_sort(&gr->ids);
     return rc;
 }
 
@@ -279,18 +293,19 @@ static void read_done(void *arg, int status)
     omtp_cc_group g = {0};
 
     if (t->kind == OMTP_CC_GROUPS) {
-        if (status == 0 && e->g.exists && !e->g.dismissed) {
-            e->g.members = omtp_members_new(&e->ids);
-            if (!e->g.members)
+        group_read *gr = e->gr;
+        if (status == 0 && gr->g.exists && !gr->g.dismissed) {
+            gr->g.members = omtp_members_new(&gr->ids);
+            if (!gr->g.members)
                 status = OMTP_ENOMEM;
         }
         if (status == 0 && may_keep(s, t->kind))
-            omtp_group_cache_put_info(s, e->key, &e->g, e->epoch);
-        g.exists = e->g.exists;
-        g.dismissed = e->g.dismissed;
-        snprintf(g.creator, sizeof(g.creator), "%s", e->g.creator);
-        g.members = e->g.members;
-        e->g.members = NULL;
+            omtp_group_cache_put_info(s, e->key, &gr->g, e->epoch);
+        g.exists = gr->g.exists;
+        g.dismissed = gr->g.dismissed;
+        snprintf(g.creator, sizeof(g.creator), "%s", gr->g.creator);
+        g.members = gr->g.members;
+        gr->g.members = NULL;
         unhash(t, e);
     } else if (e->hashed) {
         if (status == 0 && e->epoch == t->epoch && may_keep(s, t->kind)) {
@@ -305,10 +320,8 @@ static void read_done(void *arg, int status)
             unhash(t, e);
         }
     }
-    if (!keep) {
-        omtp_ids_free(&e->ids);
-        free(e);
-    }
+    if (!keep)
+        entry_free(e);
     /* e may be gone from here on (a callback may invalidate or evict) */
     while (w) {
         cc_waiter *next = w->next;
@@ -400,14 +413,18 @@ static int query(omtp_server *s, int kind, const char *key, size_t n, omtp_cc_bo
     e->pending = true;
     e->epoch = current_epoch(s, t);
     e->wtail = &e->waiters;
-    if (add_waiter(e, bcb, gcb, arg) != 0) {
+    if (kind == OMTP_CC_GROUPS && !(e->gr = calloc(1, sizeof(*e->gr)))) {
         free(e);
+        return OMTP_ENOMEM;
+    }
+    if (add_waiter(e, bcb, gcb, arg) != 0) {
+        entry_free(e);
         return OMTP_ENOMEM;
     }
     int rc = omtp_store_submit(s->store, read_work, read_done, e);
     if (rc != 0) {
         free(e->waiters);
-        free(e);
+        entry_free(e);
         return rc;
     }
     insert(t, e);
@@ -586,8 +603,7 @@ void omtp_cc_close(omtp_server *s)
             cc_entry *e = t->buckets[i];
             while (e) {
                 cc_entry *next = e->hnext;
-                omtp_ids_free(&e->ids);
-                free(e);
+                entry_free(e);
                 e = next;
             }
         }
