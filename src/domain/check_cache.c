@@ -50,10 +50,12 @@ typedef struct cc_entry {
     omtp_server *srv;
     uint64_t hash;
     uint64_t epoch;    /* PENDING: the epoch the read started at */
-    uint64_t loadedMs; /* VALID: when the answer was read */
+    uint64_t loadedMs; /* when the read that gave the answer was submitted */
     bool pending;
-    bool hashed; /* in t's hash */
-    bool yes;    /* the answer (users, friends) */
+    bool refresh;    /* PENDING, never hashed: renews a VALID user entry */
+    bool refreshing; /* VALID: a refresh of it is in flight */
+    bool hashed;     /* in t's hash */
+    bool yes;        /* the answer (users, friends) */
     cc_waiter *waiters, **wtail;
     struct group_read *gr; /* group reads: filled on the store thread */
     size_t keylen;
@@ -224,12 +226,15 @@ static bool may_keep(omtp_server *s, int kind)
     return true;
 }
 
-static bool expired(omtp_server *s, const cc_table *t, const cc_entry *e)
+/* Users: 0 = fresh, 1 = past half its TTL (answer, and renew it in the
+ * background so a user in use never waits), 2 = expired (a miss). */
+static int age_of(omtp_server *s, const cc_table *t, const cc_entry *e)
 {
     if (t->kind != OMTP_CC_USERS)
-        return false;
+        return 0;
     uint64_t ttl = s->cfg ? s->cfg->check_cache_user_ttl_ms : OMTP_CHECK_CACHE_USER_TTL_MS_DEFAULT;
-    return (uint64_t)omtp_now_ms() - e->loadedMs >= ttl;
+    uint64_t age = (uint64_t)omtp_now_ms() - e->loadedMs;
+    return age >= ttl ? 2 : age >= ttl / 2 ? 1 : 0;
 }
 
 static uint64_t current_epoch(omtp_server *s, const cc_table *t)
@@ -292,6 +297,20 @@ static void read_done(void *arg, int status)
     bool yes = e->yes, keep = false;
     omtp_cc_group g = {0};
 
+    if (e->refresh) {
+        /* renew the VALID entry if it is still there and nothing changed */
+        cc_entry **pp = find_slot(t, e->key, e->keylen, e->hash);
+        cc_entry *v = *pp;
+        if (v && !v->pending) {
+            v->refreshing = false;
+            if (status == 0 && e->epoch == t->epoch && e->loadedMs > v->loadedMs) {
+                v->yes = e->yes;
+                v->loadedMs = e->loadedMs;
+            }
+        }
+        entry_free(e);
+        return;
+    }
     if (t->kind == OMTP_CC_GROUPS) {
         group_read *gr = e->gr;
         if (status == 0 && gr->g.exists && !gr->g.dismissed) {
@@ -310,7 +329,6 @@ static void read_done(void *arg, int status)
     } else if (e->hashed) {
         if (status == 0 && e->epoch == t->epoch && may_keep(s, t->kind)) {
             e->pending = false;
-            e->loadedMs = (uint64_t)omtp_now_ms();
             lru_front(t, e);
             t->nvalid++;
             t->bytes += entry_bytes(e);
@@ -335,6 +353,32 @@ static void read_done(void *arg, int status)
     omtp_members_unref(g.members);
 }
 
+/* Renews a VALID entry in the background (users past half their TTL). On
+ * failure nothing happens: the entry expires and the next query waits. */
+static void start_refresh(omtp_server *s, cc_table *t, cc_entry *v)
+{
+    if (!s->store)
+        return;
+    cc_entry *e = calloc(1, sizeof(*e) + v->keylen + 1);
+    if (!e)
+        return;
+    e->t = t;
+    e->srv = s;
+    e->hash = v->hash;
+    e->keylen = v->keylen;
+    memcpy(e->key, v->key, v->keylen);
+    e->pending = e->refresh = true;
+    e->epoch = t->epoch;
+    e->loadedMs = (uint64_t)omtp_now_ms();
+    e->wtail = &e->waiters;
+    if (omtp_store_submit(s->store, read_work, read_done, e) != 0) {
+        free(e);
+        return;
+    }
+    v->refreshing = true;
+    t->st.reads++;
+}
+
 /* Looks key up: 1 with a VALID entry in *found, 0 with a joinable PENDING
  * one in *found, or 0 with *found NULL (start a read). */
 static int look_up(omtp_server *s, cc_table *t, const char *key, size_t n, uint64_t h,
@@ -346,10 +390,13 @@ static int look_up(omtp_server *s, cc_table *t, const char *key, size_t n, uint6
     if (!e)
         return 0;
     if (!e->pending) {
-        if (expired(s, t, e)) {
+        int age = age_of(s, t, e);
+        if (age == 2) {
             drop_valid(t, e);
             return 0;
         }
+        if (age == 1 && !e->refreshing)
+            start_refresh(s, t, e);
         lru_unlink(e);
         lru_front(t, e);
         *found = e;
@@ -412,6 +459,7 @@ static int query(omtp_server *s, int kind, const char *key, size_t n, omtp_cc_bo
     memcpy(e->key, key, n);
     e->pending = true;
     e->epoch = current_epoch(s, t);
+    e->loadedMs = (uint64_t)omtp_now_ms();
     e->wtail = &e->waiters;
     if (kind == OMTP_CC_GROUPS && !(e->gr = calloc(1, sizeof(*e->gr)))) {
         free(e);

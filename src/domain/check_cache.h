@@ -26,7 +26,8 @@
  *  - Users: positive and negative entries, for at most check_cache_user_ttl_ms
  *    (admin commands, `omtpd user add|del`, run in another process beside the
  *    server and cannot invalidate: the TTL bounds how long a server keeps
- *    the old answer; 0 = never cache users).
+ *    the old answer; 0 = never cache users). Past half the TTL an entry in
+ *    use is renewed by a background read while it keeps answering.
  *  - Friends: one entry per ordered pair; a friend add/delete invalidates
  *    both directions.
  *  - Groups: one entry per group in group_state.h's member cache (exists,

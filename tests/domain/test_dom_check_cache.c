@@ -265,6 +265,13 @@ static int create_frank(omtp_db *db, void *arg)
     return rc;
 }
 
+static int noop(omtp_db *db, void *arg)
+{
+    (void)db;
+    (void)arg;
+    return 0;
+}
+
 /* A user created behind the server's back (what `omtpd user add` in another
  * process does) is seen once check_cache_user_ttl_ms passed. */
 static void test_user_ttl_bounds_admin_changes(void **st)
@@ -278,6 +285,19 @@ static void test_user_ttl_bounds_admin_changes(void **st)
     usleep(80 * 1000);
     assert_int_equal(user_exists(f, "frank", &yes), 0);
     assert_true(yes);
+
+    /* past half its TTL an entry in use is renewed in the background: the
+     * query is still answered at once */
+    f->cfg.check_cache_user_ttl_ms = 2000;
+    assert_int_equal(user_exists(f, "alice", &yes), 0);
+    uint64_t reads = stats(f, OMTP_CC_USERS).reads;
+    usleep(1100 * 1000);
+    assert_int_equal(user_exists(f, "alice", &yes), 1);
+    assert_true(yes);
+    assert_int_equal(stats(f, OMTP_CC_USERS).reads, reads + 1);
+    assert_int_equal(dom_on_db(f, noop, NULL), 0); /* the renewal completed (store order) */
+    assert_int_equal(user_exists(f, "alice", &yes), 1);
+    assert_int_equal(stats(f, OMTP_CC_USERS).reads, reads + 1); /* fresh again */
 
     f->cfg.check_cache_user_ttl_ms = 0; /* users not cached at all */
     assert_int_equal(user_exists(f, "frank", &yes), 0);
