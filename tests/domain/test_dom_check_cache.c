@@ -458,6 +458,30 @@ static void test_eviction_under_the_bound(void **st)
     assert_int_equal(friends(f, "alice", "bob", &yes), 0);
 }
 
+/* With redis_url set other nodes change users and friendships without
+ * telling this one: those answers are never kept (groups are: the cluster
+ * announces every group change). */
+static void test_cluster_keeps_no_users_or_friends(void **st)
+{
+    fixture *f = *st;
+    snprintf(f->cfg.redis_url, sizeof(f->cfg.redis_url), "redis://127.0.0.1:1");
+    bool yes;
+    assert_int_equal(user_exists(f, "alice", &yes), 0);
+    assert_int_equal(user_exists(f, "alice", &yes), 0);
+    assert_true(yes);
+    assert_int_equal(friends(f, "alice", "bob", &yes), 0);
+    assert_int_equal(friends(f, "alice", "bob", &yes), 0);
+    assert_int_equal(stats(f, OMTP_CC_USERS).entries, 0);
+    assert_int_equal(stats(f, OMTP_CC_FRIENDS).entries, 0);
+    make_group(f, "GC_c", "alice");
+    omtp_cc_group g;
+    assert_int_equal(group(f, "GC_c", &g), 0);
+    omtp_members_unref(g.members);
+    assert_int_equal(group(f, "GC_c", &g), 1);
+    omtp_members_unref(g.members);
+    f->cfg.redis_url[0] = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_group_invalidate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_misses_share_one_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eviction_under_the_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_keeps_no_users_or_friends, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
