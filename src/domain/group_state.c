@@ -22,6 +22,7 @@ typedef struct cache_entry {
     char *groupId;
     omtp_members *mem; /* NULL for a group that does not exist or was dismissed */
     uint64_t loadedMs;
+    uint64_t epoch; /* the cache's epoch when installed */
     size_t bytes;
     bool meta; /* exists, dismissed, creator known (check_cache.h) */
     bool exists, dismissed;
@@ -269,9 +270,9 @@ static void cache_install(omtp_server *s, const char *groupId, omtp_members *m, 
     cache_entry **pp = find_slot(g, groupId, h);
     bool meta = info != NULL;
     omtp_group_info keep = {0};
-    if (*pp) { /* replace; meta fetched since the last change stays valid */
+    if (*pp) { /* replace; info read since the last change anywhere stays valid */
         cache_entry *old = *pp;
-        if (!meta && old->meta) {
+        if (!meta && old->meta && old->epoch == epoch) {
             meta = true;
             keep.exists = old->exists;
             keep.dismissed = old->dismissed;
@@ -305,6 +306,7 @@ static void cache_install(omtp_server *s, const char *groupId, omtp_members *m, 
         e->dismissed = info->dismissed;
     }
     e->loadedMs = (uint64_t)omtp_now_ms();
+    e->epoch = epoch;
     e->bytes = sizeof(*e) + strlen(groupId) + 1 + (e->creator ? strlen(e->creator) + 1 : 0);
     if (m) {
         e->bytes += sizeof(*m) + (size_t)nids * sizeof(tars_str);
