@@ -181,6 +181,16 @@ static void cache_grow(group_state *g)
     g->nbuckets = n;
 }
 
+/* The expiry bounds what a node of a cluster may miss of other nodes'
+ * changes; alone, every change passes through domain/group.c, which
+ * invalidates, so entries live until evicted or invalidated. */
+static bool expired(omtp_server *s, const cache_entry *e)
+{
+    if (s->cfg && !s->cfg->redis_url[0])
+        return false;
+    return (uint64_t)omtp_now_ms() - e->loadedMs > OMTP_GROUP_CACHE_TTL_MS;
+}
+
 omtp_members *omtp_group_cache_get(omtp_server *s, const char *groupId)
 {
     group_state *g = state(s, false);
@@ -191,7 +201,7 @@ omtp_members *omtp_group_cache_get(omtp_server *s, const char *groupId)
     cache_entry *e = *pp;
     if (!e)
         return NULL;
-    if ((uint64_t)omtp_now_ms() - e->loadedMs > OMTP_GROUP_CACHE_TTL_MS) {
+    if (expired(s, e)) {
         *pp = e->next;
         entry_free(g, e);
         return NULL;
@@ -213,7 +223,7 @@ int omtp_group_cache_get_info(omtp_server *s, const char *groupId, omtp_group_in
     cache_entry *e = *pp;
     if (!e || !e->meta)
         return 0;
-    if ((uint64_t)omtp_now_ms() - e->loadedMs > OMTP_GROUP_CACHE_TTL_MS) {
+    if (expired(s, e)) {
         *pp = e->next;
         entry_free(g, e);
         return 0;
