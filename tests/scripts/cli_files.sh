@@ -84,6 +84,11 @@ t download-login-token 0 "downloaded $img" bob download "$img" -o "$tmp/via-logi
 cmp -s "$tmp/cat.png" "$tmp/via-login.png" && echo "ok   download-login-token-same" ||
   { echo "FAIL download-login-token-same"; fail=1; }
 
+# sessions and search show media messages as one line, never their JSON
+t sessions 0 "alice: [file notes.txt 23 B]" bob sessions
+t search 0 "[image 640×480 cat.png" bob search cat.png
+no search-no-json '"fileId"'
+
 # ---- who may not
 t outsider 1 "HTTP 404" carol download "$img" -o "$tmp/carol.png" --token "$TC"
 grep -qF "you may not read it" <<<"$out" || { echo "FAIL outsider: no hint"; fail=1; }

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "client/omtp_client.h"
+#include "client/omtp_files.h"
 
 #define DEFAULT_ONESHOT_DEVICE CLI_ONESHOT_DEVICE
 
@@ -154,7 +155,12 @@ int cmd_sessions(int argc, char **argv)
                    (long long)omtp_inner_last_seq(it, NULL));
             omtp_MsgReq m;
             if (it->lastMsgs.n && omtp_inner_msg(&it->lastMsgs.items[0], NULL, &m) == 0) {
-                printf("%s: %.60s", m.from.data, m.content.data);
+                char media[512];
+                printf("%s: %.60s", m.from.data,
+                       omtp_file_summary(m.contentType, m.content.data, m.content.len, media,
+                                         sizeof(media))
+                           ? media
+                           : m.content.data);
                 omtp_msg_free(&omtp_MsgReq_desc, &m);
             }
             printf("\n");

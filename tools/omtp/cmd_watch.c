@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "client/omtp_client.h"
+#include "client/omtp_files.h"
 
 typedef struct watch {
     uv_loop_t *loop;
@@ -78,10 +79,14 @@ static void w_message(omtp_client *c, const omtp_OTIMHeader *h, const omtp_MsgRe
         printf(",\"timestamp\":%lld,\"catchup\":%s}\n", (long long)m->timestamp,
                catchup ? "true" : "false");
     } else {
-        char ts[32];
+        char ts[32], media[512];
         cli_fmt_time(m->timestamp, ts, sizeof(ts));
-        printf("[%s] %s #%lld %s: %s%s\n", ts, m->sessionId.data, (long long)m->seqId, m->from.data,
-               m->content.data, catchup ? "  (missed while offline)" : "");
+        printf(
+            "[%s] %s #%lld %s: %s%s\n", ts, m->sessionId.data, (long long)m->seqId, m->from.data,
+            omtp_file_summary(m->contentType, m->content.data, m->content.len, media, sizeof(media))
+                ? media
+                : m->content.data,
+            catchup ? "  (missed while offline)" : "");
     }
     fflush(stdout);
 }

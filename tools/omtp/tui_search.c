@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "client/omtp_files.h"
 #include "tui.h"
 
 #define TUI_SEARCH_MAX 50 /* hits asked for */
@@ -76,7 +77,11 @@ static void on_search(omtp_client *c, int status, const omtp_packet *p, void *ud
             h->seq = m.seqId;
             h->ts = m.timestamp;
             h->from = strdup(m.from.data);
-            h->text = strdup(m.content.data);
+            char media[512]; /* a media message matches by its file name */
+            h->text = strdup(omtp_file_summary(m.contentType, m.content.data, m.content.len, media,
+                                               sizeof(media))
+                                 ? media
+                                 : m.content.data);
             if (h->from && h->text)
                 s->n++;
             else {
