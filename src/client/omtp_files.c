@@ -40,12 +40,15 @@ typedef struct xfer {
     bool to_fd;       /* body bytes are file bytes (200/206) */
     int write_errno;  /* a failed write(2) */
     uint64_t written; /* body bytes written to fd */
+    bool range_seen;  /* a Content-Range header came */
+    uint64_t range_start, range_total;
     /* upload */
     int read_errno;
     /* any body that is not file bytes */
     char *body;
     size_t body_len;
-    bool stopped; /* progress asked to stop */
+    bool stopped;   /* progress asked to stop */
+    bool bad_range; /* a 206 for other bytes than asked */
 } xfer;
 
 static void res_clear(omtp_file_result *res)
@@ -135,6 +138,10 @@ static size_t on_body_fd(char *p, size_t size, size_t nmemb, void *arg)
         curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &st);
         x->decided = true;
         x->to_fd = st == 200 || st == 206;
+        if (st == 206 && (!x->range_seen || x->range_start != x->offset)) {
+            x->bad_range = true; /* not the bytes asked for: keep none */
+            return 0;
+        }
         if (st == 200 && x->offset > 0) { /* Range ignored: start over */
             if (ftruncate(x->fd, 0) != 0 || lseek(x->fd, 0, SEEK_SET) != 0) {
                 x->write_errno = errno;
@@ -385,15 +392,23 @@ int omtp_file_upload_path(const omtp_file_opts *o, const char *path, const char 
     return rc;
 }
 
-/* The total size from "Content-Range: bytes a-b/TOTAL" or "bytes * /TOTAL". */
+/* "Content-Range: bytes START-END/TOTAL" or "bytes * /TOTAL" (a 416). */
 static size_t on_header(char *p, size_t size, size_t nitems, void *arg)
 {
-    uint64_t *total = arg;
+    xfer *x = arg;
     size_t n = size * nitems;
     if (n > 14 && !strncasecmp(p, "Content-Range:", 14)) {
-        const char *slash = memchr(p, '/', n);
-        if (slash && slash + 1 < p + n)
-            *total = strtoull(slash + 1, NULL, 10);
+        char line[128];
+        snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ? n : sizeof(line) - 1), p);
+        const char *v = line + 14;
+        while (*v == ' ')
+            v++;
+        if (!strncasecmp(v, "bytes ", 6))
+            v += 6;
+        x->range_seen = true;
+        x->range_start = *v == '*' ? 0 : strtoull(v, NULL, 10);
+        const char *slash = strchr(v, '/');
+        x->range_total = slash ? strtoull(slash + 1, NULL, 10) : 0;
     }
     return n;
 }
@@ -419,7 +434,6 @@ int omtp_file_download_fd(const omtp_file_opts *o, const char *fileId, int fd, u
     }
     x.fd = fd;
     x.offset = offset;
-    uint64_t range_total = 0;
     int rc = OMTP_ENOMEM;
     char *eid = curl_easy_escape(x.h, fileId, 0);
     char path[3 * OMTP_FILE_ID_MAX + 16];
@@ -433,7 +447,7 @@ int omtp_file_download_fd(const omtp_file_opts *o, const char *fileId, int fd, u
         curl_easy_setopt(x.h, CURLOPT_WRITEFUNCTION, on_body_fd);
         curl_easy_setopt(x.h, CURLOPT_WRITEDATA, &x);
         curl_easy_setopt(x.h, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(x.h, CURLOPT_HEADERDATA, &range_total);
+        curl_easy_setopt(x.h, CURLOPT_HEADERDATA, &x);
         char range[48];
         if (offset > 0) {
             snprintf(range, sizeof(range), "%" PRIu64 "-", offset);
@@ -443,6 +457,12 @@ int omtp_file_download_fd(const omtp_file_opts *o, const char *fileId, int fd, u
         curl_easy_setopt(x.h, CURLOPT_HTTPHEADER, hdrs);
         static const long ok[] = {200, 206};
         rc = perform(&x, ok, 2);
+        uint64_t range_total = x.range_total;
+        if (x.bad_range) {
+            snprintf(res->message, sizeof(res->message),
+                     "the server answered other bytes than the range asked for");
+            rc = OMTP_EDECODE;
+        }
         if (rc == OMTP_EIO && res->status == 416 && offset > 0 && range_total == offset) {
             rc = 0; /* complete already */
             res->code[0] = res->message[0] = '\0';

@@ -75,6 +75,11 @@ head -c 1234567 "$tmp/big.bin" >"$tmp/big2"
 t continue 0 "continuing $tmp/big2 from 1234567 bytes" bob download "$big" -o "$tmp/big2" \
   --token "$TB" --continue
 cmp -s "$tmp/big.bin" "$tmp/big2" && echo "ok   continue-same" || { echo "FAIL continue-same"; fail=1; }
+# a .part longer than the file is not a part of it: refused, kept, said so
+head -c 1000000 /dev/zero >"$tmp/long.part" # the PNG is a few KB
+t too-long-part 1 "is longer than the file" bob download "$img" -o "$tmp/long" --token "$TB"
+[ -e "$tmp/long.part" ] && [ ! -e "$tmp/long" ] && echo "ok   too-long-part-kept" ||
+  { echo "FAIL too-long-part-kept"; fail=1; }
 # the uploader reads its own file
 t own 0 "downloaded" alice download "$img" -o "$tmp/own.png" --token "$TA"
 

@@ -270,7 +270,12 @@ int cmd_download(int argc, char **argv)
     progress_end(&pg);
     if (rc) {
         int ret = cli_file_failed("download", "the download", rc, &res);
-        if (res.status >= 400 && res.status != 416) {
+        if (res.status == 416) {
+            fprintf(stderr,
+                    "hint: %s is longer than the file, so it is not a part of it: remove "
+                    "it and run the command again\n",
+                    part);
+        } else if (res.status >= 400) {
             if (!resume)
                 unlink(part); /* nothing of the file came */
         } else if (!cont) {
