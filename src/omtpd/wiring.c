@@ -6,7 +6,8 @@
  * Order within a phase is table order, and it matters:
  *   CONFIG  the login-token secret and the dummy hash unknown users' logins
  *           are checked against, then the OMTP dispatch table;
- *   STORE   session monitors and webhooks (close observer, worker thread);
+ *   STORE   session monitors, webhooks (close observer, worker thread), and
+ *           files (the file store into s->filestore, the orphan sweeper);
  *   BOUND   the cluster (announces this node's client port);
  *   LAST    presence (its close observer after the cluster's), the HTTP
  *           API, then the high-priority retention job.
