@@ -251,6 +251,36 @@ static void test_user_sessions(void **state)
     expect_error("/v1/users/bob/sessions?since=-1", 400, "invalid_field");
 }
 
+/* Runs last: it writes in SC_alice_carol, which the tests above expect empty. */
+static void test_history_revoked_deleted(void **state)
+{
+    (void)state;
+    omtp_sync *a = chat_login(chat_srv_port(S), "alice", DEVICE_LINUX);
+    int64_t s[3];
+    assert_int_equal(chat_send(a, "carol", "keep", &s[0]), 0);
+    assert_int_equal(chat_send(a, "carol", "take back", &s[1]), 0);
+    assert_int_equal(chat_send(a, "carol", "gone", &s[2]), 0);
+    omtp_CommonErrorCode ce;
+    assert_int_equal(omtp_sync_ctrl(a, MC_REVOKE, "SC_alice_carol", s[1], NULL, NULL, &ce), 0);
+    assert_int_equal(ce.code, 0);
+    omtp_msg_free(&omtp_CommonErrorCode_desc, &ce);
+    assert_int_equal(omtp_sync_ctrl(a, MC_DELETE, "SC_alice_carol", s[2], NULL, NULL, &ce), 0);
+    assert_int_equal(ce.code, 0);
+    omtp_msg_free(&omtp_CommonErrorCode_desc, &ce);
+    omtp_sync_close(a);
+    json_t *j = NULL;
+    assert_int_equal(get("/v1/sessions/SC_alice_carol/messages", &j), 200);
+    json_t *msgs = json_object_get(j, "messages");
+    assert_int_equal(json_array_size(msgs), 2); /* the deleted one is left out */
+    json_t *rv = json_array_get(msgs, 0);
+    assert_int_equal(json_integer_value(json_object_get(rv, "seqId")), s[1]);
+    assert_int_equal(json_integer_value(json_object_get(rv, "status")), MC_REVOKE);
+    assert_string_equal(json_string_value(json_object_get(rv, "content")), "");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 1), "content")),
+                        "keep");
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_history_refusals),
         cmocka_unit_test(test_users_pages),
         cmocka_unit_test(test_user_sessions),
+        cmocka_unit_test(test_history_revoked_deleted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
