@@ -126,6 +126,8 @@ void pg_close(omtp_db *db);
 /* (declared here too so this file builds before and after the op joined
  * OMTP_DB_OPS) */
 int pg_group_member_count(omtp_db *db, const char *groupId, int *count);
+/* omtp_db_ops.msg_append_batch: a run of sends in one statement (pg_batch.c) */
+int pg_msg_append_batch(omtp_db *db, omtp_append_req *const *reqs, size_t n);
 /* Every op starts with this: outside a transaction (admin commands) it
  * (re)connects; inside one it fails fast if the connection was lost. */
 int pg_ready(pg_db *d);

@@ -102,6 +102,7 @@ static int pg_exec_simple(pg_db *d, const char *sql)
         pg_seterr(d, sql, "not connected");
         return OMTP_EDB;
     }
+    d->base.round_trips++;
     PGresult *r = PQexec(d->conn, sql);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -194,6 +195,7 @@ PGresult *pg_q(pg_db *d, int id, const pg_args *a)
         return NULL;
     }
     snprintf(name, sizeof(name), "s%d", id);
+    d->base.round_trips++;
     PGresult *r = PQexecPrepared(d->conn, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
                                  a ? a->fmt : NULL, 1);
     ExecStatusType st = PQresultStatus(r);
@@ -358,6 +360,7 @@ int pg_commit(omtp_db *db)
     d->in_tx = false;
     d->sp_depth = 0;
     d->release_pending = false; /* COMMIT releases every savepoint */
+    d->base.round_trips++;
     PGresult *r = PQexec(d->conn, "COMMIT");
     int rc = 0;
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -524,6 +527,9 @@ static bool pg_disk_full(omtp_db *db)
 }
 
 #define PG_OP_PTR(name, params, args) .name = pg_##name,
-const omtp_db_ops pg_ops = {
-    .backend = "postgresql", .close = pg_close, .disk_full = pg_disk_full, OMTP_DB_OPS(PG_OP_PTR)};
+const omtp_db_ops pg_ops = {.backend = "postgresql",
+                            .close = pg_close,
+                            .disk_full = pg_disk_full,
+                            .msg_append_batch = pg_msg_append_batch,
+                            OMTP_DB_OPS(PG_OP_PTR)};
 #undef PG_OP_PTR
