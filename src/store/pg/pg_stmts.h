@@ -103,8 +103,9 @@
       "WHEN chk & 4 <> 0 AND NOT EXISTS (SELECT 1 FROM friends f WHERE f.user_id = inp.frm "       \
       "AND f.friend_id = inp.too AND f.deleted = 0) THEN 5 "                                       \
       "ELSE 0 END AS refused FROM inp), "                                                          \
-      "dup AS (SELECT c.i AS di, m.* FROM chk c JOIN messages m ON m.from_id = c.frm "             \
-      "AND m.pack_id = c.pid WHERE c.refused = 0 AND c.pid <> ''), "                               \
+      "dup AS (SELECT c.i AS di, m.* FROM chk c CROSS JOIN LATERAL (SELECT * FROM messages m "     \
+      "WHERE m.from_id = c.frm AND m.pack_id = c.pid AND m.pack_id <> '' LIMIT 1) m "              \
+      "WHERE c.refused = 0 AND c.pid <> ''), "                                                     \
       "new AS (SELECT c.*, row_number() OVER (PARTITION BY c.frm, NULLIF(c.pid, ''), "             \
       "CASE WHEN c.pid = '' THEN c.i END ORDER BY c.i) AS k FROM chk c "                           \
       "WHERE c.refused = 0 AND NOT EXISTS (SELECT 1 FROM dup WHERE dup.di = c.i)), "               \
