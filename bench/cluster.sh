@@ -57,12 +57,13 @@ for mode in one-node two-nodes; do
         --window 1 --duration "$DURATION" --password bench >"$CL_DIR/bench.out" &
     bpid=$!
     # CPU and store counters sampled inside the measured period only (the
-    # clients' logins -- password hashing -- come before it): from 3 s after
-    # the start to 1 s before the end
-    sleep 3
+    # clients' logins -- password hashing -- come before it): from SKIP s
+    # after the start (default 3 + PAIRS / 25) to DURATION - 1 s
+    skip=${SKIP:-$((3 + PAIRS / 25))}
+    sleep "$skip"
     t0=$(date +%s.%N) a0=$(ticks "$PID_A") b0=$(ticks "$PID_B") p0=$(pg_ticks)
     read -r sa0 sb0 < <(echo "$(store_line A | tr ' ' ,) $(store_line B | tr ' ' ,)")
-    sleep $((DURATION > 5 ? DURATION - 3 : 2))
+    sleep $((DURATION - 1 - skip > 2 ? DURATION - 1 - skip : 2))
     t1=$(date +%s.%N) a1=$(ticks "$PID_A") b1=$(ticks "$PID_B") p1=$(pg_ticks)
     read -r sa1 sb1 < <(echo "$(store_line A | tr ' ' ,) $(store_line B | tr ' ' ,)")
     wait $bpid

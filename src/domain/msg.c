@@ -12,6 +12,11 @@
  * commit order (store.h, omtp_store_submit2): once the batch is committed,
  * the push to the receivers' devices (send_stored); once it is durable
  * (after the fsync, with SQLite FULL), the result to the caller (send_done).
+ * On a backend that appends batches in one statement (PostgreSQL), a send
+ * without mentions, reply or HIGHPRJ is submitted as a batch append
+ * (store.h omtp_store_submit_append): the same checks and append run in one
+ * statement with the other sends of its batch, and send_after words the
+ * outcome exactly as send_work would (docs/storage.md, "Batched appends").
  * Because completions are never deferred and pushes are queued on the
  * connections in the order they are made, the pushes of one session reach
  * every device in seqId order.

@@ -27,7 +27,10 @@
  * own order. So only the first item of a batch may wait for a session row;
  * a later item tries the lock with NOWAIT and, if another node holds it,
  * returns OMTP_EAGAIN: the executor commits the batch so far and runs the
- * item first in the next transaction (store_thread.c).
+ * item first in the next transaction (store_thread.c). A run of sends in one
+ * statement (pg_batch.c) locks its session rows in session-id order, so two
+ * such statements never wait for each other in a cycle; a run that is not
+ * the transaction's first work follows the NOWAIT rule above.
  */
 #ifndef OMTP_PG_H
 #define OMTP_PG_H
