@@ -213,9 +213,12 @@ conn_err:
     d->sqlstate[0] = 0;
     snprintf(d->base.errmsg, sizeof(d->base.errmsg), "append batch: %s", PQerrorMessage(c));
     if (PQstatus(c) != CONNECTION_OK) {
+        /* as pg_drop (pg_db.c): the next begin() reconnects */
         PQfinish(c);
         d->conn = NULL;
         d->in_tx = false;
+        d->sp_depth = 0;
+        d->release_pending = false;
     } else {
         PQexitPipelineMode(c);
     }
@@ -392,7 +395,9 @@ int pg_msg_append_batch(omtp_db *db, omtp_append_req *const *reqs, size_t n)
     pg_args a;
     bool *alone = calloc(n, sizeof(*alone));
     int rc = alone ? build_args(d, reqs, n, nowait, ts, arrs, &a) : OMTP_ENOMEM;
+    bool sent = false; /* a pipeline went out: savepoint `batch` may hold rows */
     for (int attempt = 0; rc == 0; attempt++) {
+        sent = true;
         PGresult *r = pipeline_append(d, &a);
         if (!r) {
             rc = nowait && strcmp(d->sqlstate, "55P03") == 0 ? OMTP_EAGAIN : OMTP_EDB;
@@ -426,7 +431,7 @@ int pg_msg_append_batch(omtp_db *db, omtp_append_req *const *reqs, size_t n)
         for (int k = 0; k < NCOLS; k++)
             free(arrs[k].b);
     }
-    if (rc != 0 && d->conn && d->in_tx && rc != OMTP_ENOMEM) {
+    if (rc != 0 && sent && d->conn && d->in_tx) {
         /* the statement failed: nothing of it stays, the transaction goes on */
         if (pg_exec_sql(d, "ROLLBACK TO SAVEPOINT batch") != 0 && rc != OMTP_EAGAIN)
             rc = OMTP_EDB;
