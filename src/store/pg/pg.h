@@ -52,6 +52,7 @@ typedef struct pg_db {
     PGconn *conn;         /* NULL while disconnected */
     char *uri;            /* as configured */
     bool in_tx;           /* inside begin() .. commit()/rollback() */
+    bool begin_pending;   /* in_tx, but BEGIN not sent yet: it goes with the first request */
     int sp_depth;         /* open savepoints */
     bool release_pending; /* RELEASE of the last item's savepoint not sent yet */
     int tx_items;         /* item savepoints opened in this transaction */
@@ -154,6 +155,15 @@ static inline int pg_has_row(pg_db *d, int id, const char *p1, const char *p2, b
         *yes = true;
     return rc == OMTP_ENOTFOUND ? 0 : rc;
 }
+/* BEGIN is deferred (pg_begin): it travels with the transaction's first
+ * request -- in the same simple query ("BEGIN; SAVEPOINT item") or the same
+ * pipeline (pg_batch.c) -- so a batch costs no round trip of its own for it.
+ * pg_tx_flush sends it alone, for a request that cannot carry it (a
+ * prepared statement); 0 or OMTP_EDB. pg_tx_reopen reconnects for a
+ * transaction that has done nothing yet (its BEGIN was pending when the
+ * connection turned out to be lost) and marks BEGIN pending again. */
+int pg_tx_flush(pg_db *d);
+int pg_tx_reopen(pg_db *d);
 /* Runs one plain SQL string (no parameters). 0 or OMTP_EDB. */
 int pg_exec_sql(pg_db *d, const char *sql);
 

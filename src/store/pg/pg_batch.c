@@ -6,6 +6,7 @@
  * (store_thread.c, "Batched appends"). They go to the server as ONE libpq
  * pipeline, so one round trip:
  *
+ *     [BEGIN]                    (the batch's, when the run is its first work: pg.h)
  *     [RELEASE SAVEPOINT item]   (a previous item's, store_thread.c)
  *     SAVEPOINT batch
  *     PG_MSG_APPEND_BATCH        (pg_stmts.h)
@@ -146,7 +147,21 @@ static void arr_finish(pg_arr *a)
 /* Runs the pipeline [RELEASE SAVEPOINT item;] SAVEPOINT batch; the statement
  * with `a`, in one round trip. Returns the statement's result, or NULL with
  * errmsg/sqlstate set. */
+static PGresult *pipeline_once(pg_db *d, const pg_args *a);
+
+/* The pipeline, with the transaction's pending BEGIN in front (pg.h); a
+ * connection found lost then is retried once on a new one (the
+ * transaction had done nothing yet). */
 static PGresult *pipeline_append(pg_db *d, const pg_args *a)
+{
+    bool had_begin = d->begin_pending;
+    PGresult *r = pipeline_once(d, a);
+    if (!r && had_begin && !d->conn && pg_tx_reopen(d) == 0)
+        r = pipeline_once(d, a);
+    return r;
+}
+
+static PGresult *pipeline_once(pg_db *d, const pg_args *a)
 {
     char name[16];
     PGconn *c = d->conn;
@@ -158,8 +173,15 @@ static PGresult *pipeline_append(pg_db *d, const pg_args *a)
         snprintf(d->base.errmsg, sizeof(d->base.errmsg), "append batch: not connected");
         return NULL;
     }
+    bool had_begin = d->begin_pending;
     if (!PQenterPipelineMode(c))
         goto conn_err;
+    if (had_begin) {
+        if (!PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
+            goto conn_err;
+        sent++;
+        d->begin_pending = false;
+    }
     if (d->release_pending) {
         if (!PQsendQueryParams(c, "RELEASE SAVEPOINT item", 0, NULL, NULL, NULL, NULL, 0))
             goto conn_err;
@@ -205,6 +227,8 @@ static PGresult *pipeline_append(pg_db *d, const pg_args *a)
         goto conn_err;
     if (failed) {
         PQclear(out);
+        if (had_begin && PQtransactionStatus(c) == PQTRANS_IDLE)
+            goto drop; /* BEGIN itself failed: nothing may run outside a transaction */
         return NULL;
     }
     return out;
@@ -213,10 +237,12 @@ conn_err:
     d->sqlstate[0] = 0;
     snprintf(d->base.errmsg, sizeof(d->base.errmsg), "append batch: %s", PQerrorMessage(c));
     if (PQstatus(c) != CONNECTION_OK) {
+    drop:
         /* as pg_drop (pg_db.c): the next begin() reconnects */
         PQfinish(c);
         d->conn = NULL;
         d->in_tx = false;
+        d->begin_pending = false;
         d->sp_depth = 0;
         d->release_pending = false;
     } else {
