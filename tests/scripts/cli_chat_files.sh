@@ -7,6 +7,7 @@
 # row with what to do, and the chat goes on.
 set -u
 . "$(dirname "$0")/../support/tui_common.sh"
+# uploads and logins take longer on a loaded box: up to ~20 s where they are waited for
 tui_setup alice bob
 command -v curl >/dev/null || { echo "curl missing (scripts/deps.sh)"; exit 1; }
 TA=$(curl -sf -X POST -H "Authorization: Bearer tuitestkey" -H 'Content-Type: application/json' \
@@ -25,18 +26,18 @@ printf 'agenda\n' >"$tmp/notes.txt"
 
 pane bob bob alice --http "$HTTP"
 pane alice alice bob --http "$HTTP" --token "$TA"
-expect bob-online bob "omtp chat - bob @ $SERVER - online"
-expect alice-online alice "omtp chat - alice @ $SERVER - online"
+TRIES=400 expect bob-online bob "omtp chat - bob @ $SERVER - online"
+TRIES=400 expect alice-online alice "omtp chat - alice @ $SERVER - online"
 
 type_line alice "/file $tmp/cat.png"
-expect alice-image alice "alice: \[image 640×480 cat\.png [0-9.]+ KB\]"
-expect bob-image bob "alice: \[image 640×480 cat\.png [0-9.]+ KB\]"
-expect alice-sent alice "cat\.png [0-9.]+ KB\] +\[sent\]"
+TRIES=400 expect alice-image alice "alice: \[image 640×480 cat\.png [0-9.]+ KB\]"
+TRIES=400 expect bob-image bob "alice: \[image 640×480 cat\.png [0-9.]+ KB\]"
+TRIES=400 expect alice-sent alice "cat\.png [0-9.]+ KB\] +\[sent\]"
 
 # a media message from another client arrives live
 as alice send bob --file "$tmp/notes.txt" --http "$HTTP" --token "$TA" >/dev/null ||
   { echo "FAIL send-file"; fail=1; }
-expect bob-file bob "alice: \[file notes\.txt 7 B\]"
+TRIES=400 expect bob-file bob "alice: \[file notes\.txt 7 B\]"
 
 # refusals in the note row; the chat goes on
 type_line alice "/file $tmp/nope.png"
