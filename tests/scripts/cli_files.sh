@@ -89,8 +89,16 @@ t download-login-token 0 "downloaded $img" bob download "$img" -o "$tmp/via-logi
 cmp -s "$tmp/cat.png" "$tmp/via-login.png" && echo "ok   download-login-token-same" ||
   { echo "FAIL download-login-token-same"; fail=1; }
 
+# a group: omtp group send GROUP --file
+t group-create 0 "GC_" alice group create team bob
+GID=$(grep -o 'GC_[^ ]*' <<<"$out" | head -1)
+t group-send-file 0 "[image 640×480 cat.png" alice group send "$GID" --file "$tmp/cat.png" --token "$TA"
+t group-history 0 "[image 640×480 cat.png" bob history "$GID"
+t group-file-text 2 "--file goes with" alice group send "$GID" hi --file "$tmp/cat.png"
+
 # sessions and search show media messages as one line, never their JSON
 t sessions 0 "alice: [file notes.txt 23 B]" bob sessions
+grep -qF "alice: [image 640×480 cat.png" <<<"$out" || { echo "FAIL sessions: no group line"; fail=1; }
 t search 0 "[image 640×480 cat.png" bob search cat.png
 no search-no-json '"fileId"'
 

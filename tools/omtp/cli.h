@@ -197,8 +197,10 @@ int cli_file_target(cli_opts *o, omtp_sync *c, struct omtp_file_opts *fo, char *
 /* Prints a failed transfer (the server's refusal with a hint, or the local
  * failure); returns the exit code. */
 int cli_file_failed(const char *cmd, const char *what, int rc, const struct omtp_file_result *res);
-/* omtp send USER --file PATH [--name NAME]: upload, then the media message. */
-int cli_send_file(cli_opts *o, const char *to, const char *path, const char *name);
+/* omtp send USER --file PATH [--name NAME] (type PT_MSG_SINGLE_CHAT) and
+ * omtp group send GROUP --file PATH (PT_MSG_GROUP_CHAT): upload, then the
+ * media message. */
+int cli_send_file(cli_opts *o, int type, const char *to, const char *path, const char *name);
 int cmd_download(int argc, char **argv);
 /* A JSON string literal of s on f (cli.c). */
 void cli_json_str(FILE *f, const char *s);

@@ -123,9 +123,9 @@ static void progress_end(progress *p)
         fprintf(stderr, "\n");
 }
 
-/* ---- omtp send USER --file PATH */
+/* ---- omtp send USER --file PATH, omtp group send GROUP --file PATH */
 
-int cli_send_file(cli_opts *o, const char *to, const char *path, const char *name)
+int cli_send_file(cli_opts *o, int type, const char *to, const char *path, const char *name)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -166,11 +166,12 @@ int cli_send_file(cli_opts *o, const char *to, const char *path, const char *nam
     }
     int ct = omtp_file_content_type(fi.mime);
     omtp_MsgAck ack;
-    rc = omtp_sync_send_typed(c, PT_MSG_SINGLE_CHAT, to, ct, content, NULL, 0, &ack);
+    rc = omtp_sync_send_typed(c, type, to, ct, content, NULL, 0, &ack);
     if (rc) {
         rc = cli_failed("send", rc);
     } else if (ack.code != 0) {
-        rc = cli_refused_req(o->cmd, CLI_REQ_SEND, to, ack.code, ack.desc.data);
+        rc = cli_refused_req(o->cmd, type == PT_MSG_GROUP_CHAT ? CLI_REQ_GROUP_SEND : CLI_REQ_SEND,
+                             to, ack.code, ack.desc.data);
     } else if (o->json) {
         printf("{\"sessionId\":\"%s\",\"seq\":%lld,\"timestamp\":%lld,\"contentType\":%d,"
                "\"file\":%s}\n",

@@ -15,7 +15,8 @@ static const char *group_usage =
     "omtp group info GROUP                name, creator, limits of one of your groups\n"
     "omtp group list                      the groups you are in\n"
     "omtp group dismiss GROUP             dismiss a group you created\n"
-    "omtp group send GROUP TEXT...        send a message to the group";
+    "omtp group send GROUP TEXT...        send a message to the group\n"
+    "omtp group send GROUP --file PATH    send a file to the group (docs/cli.md, Files)";
 
 static int set_strs(tars_str_list *l, int argc, char **argv)
 {
@@ -116,11 +117,25 @@ static int group_list(omtp_sync *c, cli_opts *o, const char *only)
 int cmd_group(int argc, char **argv)
 {
     cli_opts o;
-    int rc =
-        cli_start(argc, argv, &o, CLI_ONESHOT_DEVICE, 1, "omtp group SUBCOMMAND ...", group_usage);
+    const char *file = NULL, *name = NULL;
+    const cli_opt extra[] = {
+        {"file", "PATH", "group send: send a file instead of TEXT (uploaded over --http)", &file,
+         NULL},
+        {"name", "NAME", "with --file: the name the members see", &name, NULL},
+        {NULL, NULL, NULL, NULL, NULL},
+    };
+    int rc = cli_start_opts(argc, argv, &o, CLI_ONESHOT_DEVICE, 1, "omtp group SUBCOMMAND ...",
+                            group_usage, extra);
     if (rc >= 0)
         return rc;
     const char *sub = o.argv[0];
+    if ((file || name) && (strcmp(sub, "send") || !file || o.argc != 2)) {
+        fprintf(stderr, "omtp group: --file goes with `group send GROUP --file PATH` (no TEXT); "
+                        "--name with --file\n");
+        return CLI_EUSAGE;
+    }
+    if (file)
+        return cli_send_file(&o, PT_MSG_GROUP_CHAT, o.argv[1], file, name);
     int need = !strcmp(sub, "list")                               ? 1
                : (!strcmp(sub, "send") || !strcmp(sub, "create")) ? (strcmp(sub, "send") ? 2 : 3)
                                                                   : 2;

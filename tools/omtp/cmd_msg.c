@@ -86,7 +86,7 @@ int cmd_send(int argc, char **argv)
             fprintf(stderr, "omtp send: --file sends the file alone: give USER and no TEXT\n");
             return CLI_EUSAGE;
         }
-        return cli_send_file(&o, o.argv[0], file, name);
+        return cli_send_file(&o, PT_MSG_SINGLE_CHAT, o.argv[0], file, name);
     }
     if (name) {
         fprintf(stderr, "omtp send: --name goes with --file\n");
