@@ -19,6 +19,7 @@
 
 #include "core/server.h"
 #include "domain/files.h"
+#include "domain/files_sweep.h"
 #include "domain/msg.h"
 #include "store/filestore.h"
 
@@ -321,6 +322,7 @@ static void discard_work(uv_work_t *w)
     omtp_fs_delete(d->fs, d->sha);
     if (d->thumb[0])
         omtp_fs_delete(d->fs, d->thumb);
+    omtp_files_work_end();
 }
 
 static void discard_after(uv_work_t *w, int status)
@@ -338,8 +340,11 @@ static void discard(omtp_server *s, const omtp_file_rec *f)
     d->w.data = d;
     memcpy(d->sha, f->sha256, sizeof(d->sha));
     memcpy(d->thumb, f->thumb, sizeof(d->thumb));
-    if (uv_queue_work(s->loop, &d->w, discard_work, discard_after) != 0)
+    omtp_files_work_begin();
+    if (uv_queue_work(s->loop, &d->w, discard_work, discard_after) != 0) {
+        omtp_files_work_end();
         free(d);
+    }
 }
 
 static void upload_done_cb(void *arg, int status)

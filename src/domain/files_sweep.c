@@ -3,6 +3,7 @@
  * sweeper (domain/files_sweep.h).
  */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,18 @@ typedef struct bytes_job {
     char sha[2 * OMTP_FILES_SWEEP_CHUNK][65];
 } bytes_job;
 
+static atomic_int works; /* byte deletions queued or running on libuv's pool */
+
+void omtp_files_work_begin(void)
+{
+    atomic_fetch_add(&works, 1);
+}
+
+void omtp_files_work_end(void)
+{
+    atomic_fetch_sub(&works, 1);
+}
+
 static void maybe_free(omtp_files_state *st)
 {
     if (st->timer_closed && !st->running)
@@ -46,6 +59,7 @@ static void bytes_work(uv_work_t *w)
     bytes_job *b = w->data;
     for (int i = 0; i < b->n; i++)
         omtp_fs_delete(b->fs, b->sha[i]);
+    omtp_files_work_end();
 }
 
 static void bytes_after(uv_work_t *w, int status)
@@ -108,8 +122,11 @@ static void chunk_done(void *arg, int status)
             b->fs = st->srv->filestore;
             b->n = st->nunused;
             memcpy(b->sha, st->unused, sizeof(b->sha[0]) * (size_t)st->nunused);
-            if (uv_queue_work(st->srv->loop, &b->w, bytes_work, bytes_after) != 0)
+            omtp_files_work_begin();
+            if (uv_queue_work(st->srv->loop, &b->w, bytes_work, bytes_after) != 0) {
+                omtp_files_work_end();
                 free(b);
+            }
         }
     }
     if (status == 0) {
@@ -208,6 +225,8 @@ void omtp_files_stop(omtp_server *s, uint64_t budget_ms)
 
 void omtp_files_free(omtp_server *s)
 {
+    for (int i = 0; i < 500 && atomic_load(&works) > 0; i++)
+        uv_sleep(10); /* at most 5 s: deletions are single unlinks */
     omtp_filestore_close(s->filestore);
     s->filestore = NULL;
 }

@@ -27,7 +27,12 @@ int omtp_files_start(omtp_server *s, char *why, size_t whylen);
 /* Before the store closes: no new chunk; the state is freed once a chunk in
  * flight and the timer's close completed. */
 void omtp_files_stop(omtp_server *s, uint64_t budget_ms);
-/* At free: closes the file store (the HTTP threads are gone). */
+/* At free: closes the file store (the HTTP threads are gone), after the
+ * byte deletions still running on libuv's pool finished (bounded wait). */
 void omtp_files_free(omtp_server *s);
+/* Byte deletions queued on libuv's pool (files.c, files_sweep.c) count
+ * themselves here, so free never closes the store under one. */
+void omtp_files_work_begin(void);
+void omtp_files_work_end(void);
 
 #endif
