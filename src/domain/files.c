@@ -354,6 +354,14 @@ static void upload_done_cb(void *arg, int status)
         outcome_store(&j->out, status);
     if (j->out.code != 0 && j->unused)
         discard(j->srv, &j->f);
+    if (j->out.code == 0) {
+        omtp_files_count(OMTP_FC_STORED, 1);
+        omtp_files_count(OMTP_FC_BYTES, j->f.size);
+    } else if (j->out.reason && !strcmp(j->out.reason, "quota_exceeded")) {
+        omtp_files_count(OMTP_FC_QUOTA, 1);
+    } else if (j->out.reason && !strcmp(j->out.reason, "rate_limited")) {
+        omtp_files_count(OMTP_FC_RATE, 1);
+    }
     if (j->out.code == 0)
         LOG_INFO("files: %s stored: %" PRIu64 " bytes, %s, sha256 %s, by %s%s", j->f.fileId,
                  j->f.size, j->f.mime, j->f.sha256, j->f.uploader[0] ? j->f.uploader : "the API",

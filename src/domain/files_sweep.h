@@ -18,6 +18,7 @@
 #define OMTP_DOMAIN_FILES_SWEEP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/server.h"
 
@@ -34,5 +35,19 @@ void omtp_files_free(omtp_server *s);
  * themselves here, so free never closes the store under one. */
 void omtp_files_work_begin(void);
 void omtp_files_work_end(void);
+
+/* Counters for /metrics (omtp_files_*; any thread). */
+enum omtp_files_counter {
+    OMTP_FC_STORED = 0,   /* uploads recorded */
+    OMTP_FC_BYTES,        /* their bytes */
+    OMTP_FC_TOO_LARGE,    /* refused: max_file_size */
+    OMTP_FC_STORAGE_FULL, /* refused: the file store is full */
+    OMTP_FC_QUOTA,        /* refused: file_quota_bytes */
+    OMTP_FC_RATE,         /* refused: file_upload_rate */
+    OMTP_FC_ABORTED,      /* the client stopped mid-upload */
+    OMTP_FC_ORPHANS,      /* removed by the sweeper */
+    OMTP_FC_N
+};
+void omtp_files_count(int counter, uint64_t n);
 
 #endif
