@@ -39,6 +39,7 @@
 #include <zlib.h>
 
 #include "client/omtp_sync.h"
+#include "h_http.h"
 #include "harness.h"
 
 #define KEY "files-test-key"
@@ -538,6 +539,10 @@ static void test_limits_413_and_stall(void **state)
     char *log = h_server_log(S.s);
     assert_non_null(strstr(log, "stopped after"));
     free(log);
+    /* and /metrics counts what happened */
+    assert_true(h_metric(S.port, "omtp_files_refused_total{reason=\"too_large\"}") == 2);
+    assert_true(h_metric(S.port, "omtp_files_refused_total{reason=\"aborted\"}") == 1);
+    assert_true(h_metric(S.port, "omtp_files_uploaded_total") == 1);
     free(data);
     stop();
 }
