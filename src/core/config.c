@@ -97,6 +97,9 @@ static const struct setting settings[] = {
     S(data_dir, "data directory (SQLite database omtp.db)"),
     S(store_uri, "postgresql://... to use PostgreSQL; empty = SQLite in data_dir"),
     I(sync_level, "SQLite synchronous level: 2 FULL, 1 NORMAL"),
+    U(log_sync_delay_us, "message log fsync pacing: an idle log waits up to this many us for "
+                         "more messages to share one fdatasync (acks only; 0 = sync at once, "
+                         "at most 100000)"),
     S(aes_key_hex, "64 hex digits: AES-256-GCM key for CRYPTO=1 payloads"),
     S(token_secret_hex, "64 hex digits: HMAC secret for login tokens"),
     U(compress_threshold, "compress pushes bigger than this to zlib-using peers"),
@@ -163,6 +166,7 @@ void omtp_config_defaults(omtp_config *c)
     c->req_burst = 200;
     c->req_refusals_max = 100;
     c->sync_level = 2;
+    c->log_sync_delay_us = 500; /* bench/RESULTS.md "Message log pacing" */
     c->compress_threshold = 1024;
     c->presence_max_subs = 1000;
     c->max_content = 64 * 1024;
@@ -287,6 +291,12 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
             snprintf(why, whylen,
                      "%s: '%s' is too small for a LOGIN with a token: use at least 1024", key,
                      value);
+            return OMTP_EINVAL;
+        }
+        if (!strcmp(key, "log_sync_delay_us") && v > 100000) {
+            snprintf(why, whylen,
+                     "%s: %llu is too long: at most 100000 (0.1 s; every ack waits up to this)",
+                     key, v);
             return OMTP_EINVAL;
         }
         if (!strcmp(key, "http_max_conns") && v == 0) {

@@ -51,6 +51,10 @@ typedef struct omtp_config {
     char data_dir[512];  /* SQLite data directory (default ./var) */
     char store_uri[512]; /* postgresql://... ("" = SQLite in data_dir) */
     int sync_level;      /* 2 FULL (default), 1 NORMAL */
+    /* the message log (store/msglog.h, docs/storage.md "Message log"): wait
+     * up to this many us after an idle log's first append so later appends
+     * share the fdatasync; bounds the extra ack delay, pushes never wait */
+    uint32_t log_sync_delay_us;
     /* security */
     char aes_key_hex[65];      /* CRYPTO=1 payload key; "" = none */
     char token_secret_hex[65]; /* "" = generated once and kept in the store */
