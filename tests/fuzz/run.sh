@@ -14,6 +14,7 @@ TARGETS=(frame payload transform json ws)
 TARGETS+=(logline) # util/log.h JSON records
 TARGETS+=(search) # the search query check and FTS5 quoting
 TARGETS+=(tui_keys) # the chat's terminal input (tools/omtp/tui_input.c)
+TARGETS+=(msglog) # the message log's reader (store/msglog.h), torn and corrupt segments
 status=0
 summary=()
 for t in "${TARGETS[@]}"; do
