@@ -97,12 +97,12 @@ static const struct setting settings[] = {
     S(data_dir, "data directory (SQLite database omtp.db)"),
     S(store_uri, "postgresql://... to use PostgreSQL; empty = SQLite in data_dir"),
     I(sync_level, "SQLite synchronous level: 2 FULL, 1 NORMAL"),
-    B(message_log, "SQLite: append each message to the message log (DATA_DIR/log), push, ack "
-                   "after its fdatasync, store it in the tables behind (false = one store "
-                   "transaction per message); PostgreSQL: ignored"),
     U(log_sync_delay_us, "message log fsync pacing: an idle log waits up to this many us for "
                          "more messages to share one fdatasync (acks only; 0 = sync at once, "
                          "at most 100000)"),
+    B(message_log, "SQLite: append each message to the message log (DATA_DIR/log), push, ack "
+                   "after its fdatasync, store it in the tables behind (false = one store "
+                   "transaction per message); PostgreSQL: ignored"),
     U(apply_batch, "message log: most records one apply transaction stores (0 = 512)"),
     U(apply_delay_ms, "message log: apply a partial batch after this many ms"),
     U(apply_pending_max, "message log: bytes not yet applied to the store above which sends "

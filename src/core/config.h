@@ -51,9 +51,12 @@ typedef struct omtp_config {
     char data_dir[512];  /* SQLite data directory (default ./var) */
     char store_uri[512]; /* postgresql://... ("" = SQLite in data_dir) */
     int sync_level;      /* 2 FULL (default), 1 NORMAL */
+    /* the message log (store/msglog.h, docs/storage.md "Message log"): wait
+     * up to this many us after an idle log's first append so later appends
+     * share the fdatasync; bounds the extra ack delay, pushes never wait */
+    uint32_t log_sync_delay_us;
     /* the send path on the message log (SQLite; docs/storage.md "Delivery path") */
     bool message_log;           /* append + push + ack after the log's fsync (default true) */
-    uint32_t log_sync_delay_us; /* fsync pacing: extra ack delay allowed to share an fsync */
     uint32_t apply_batch;       /* most log records one apply transaction stores (512) */
     uint32_t apply_delay_ms;    /* a partial batch is applied after this many ms (5) */
     uint32_t apply_pending_max; /* unapplied bytes above which sends are refused (64 MiB) */

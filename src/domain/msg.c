@@ -642,16 +642,10 @@ static void log_cc_bool(void *arg, int status, bool yes)
 }
 
 /* A boolean check: 1 = answered (*yes), 0 = asynchronous (log_cc_bool
- * resumes), < 0 = could not start. */
-static int log_ask(send_job *j, int rc, bool *yes)
-{
-    if (j->answered) {
-        j->answered = false;
-        *yes = j->yes;
-        return 1;
-    }
-    return rc;
-}
+ * resumes), < 0 = could not start. The query runs only when no answer is
+ * waiting. */
+#define LOG_ASK(j, query, out)                                                                     \
+    ((j)->answered ? ((j)->answered = false, *(out) = (j)->yes, 1) : (query))
 
 static bool group_checks(send_job *j, const omtp_cc_group *g)
 {
@@ -855,7 +849,7 @@ static void log_step(send_job *j)
         switch (j->step) {
         case LS_SENDER:
             if (j->check_sender) {
-                rc = log_ask(j, omtp_cc_user_exists(s, msg->from.data, &yes, log_cc_bool, j), &yes);
+                rc = LOG_ASK(j, omtp_cc_user_exists(s, msg->from.data, &yes, log_cc_bool, j), &yes);
                 if (rc == 0)
                     return;
                 if (rc < 0)
@@ -882,7 +876,7 @@ static void log_step(send_job *j)
                 if (!ok)
                     goto refused;
             } else {
-                rc = log_ask(j, omtp_cc_user_exists(s, msg->to.data, &yes, log_cc_bool, j), &yes);
+                rc = LOG_ASK(j, omtp_cc_user_exists(s, msg->to.data, &yes, log_cc_bool, j), &yes);
                 if (rc == 0)
                     return;
                 if (rc < 0)
@@ -907,7 +901,7 @@ static void log_step(send_job *j)
         case LS_FRIENDS:
             if (j->friends_only && j->m.type == PT_MSG_SINGLE_CHAT &&
                 strcmp(msg->from.data, msg->to.data) != 0) {
-                rc = log_ask(j,
+                rc = LOG_ASK(j,
                              omtp_cc_friends(s, msg->from.data, msg->to.data, &yes, log_cc_bool, j),
                              &yes);
                 if (rc == 0)
