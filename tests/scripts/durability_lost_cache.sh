@@ -20,7 +20,7 @@ BUILD=${1:?usage: durability_lost_cache.sh BUILD_DIR}
 OMTPD=$BUILD/omtpd
 E2E=$BUILD/chat_e2e
 [ -x "$OMTPD" ] && [ -x "$E2E" ] || { echo "need $OMTPD and $E2E"; exit 1; }
-ROUNDS=${ROUNDS:-4}
+ROUNDS=${ROUNDS:-6}
 STEP=${STEP:-400}
 
 DIR=$(mktemp -d)
