@@ -170,10 +170,26 @@ static int open_files(omtp_msglog *log)
             return rc;
         log->segs_cap = log->nsegs;
     }
+    if (log->nsegs > 0 && st.end_lsn < log->o.start_lsn) {
+        LOG_WARN("message log: %s ends at LSN %llu, below the store's applied position %llu "
+                 "(a power cut lost the log's unsynced tail after the store applied it): "
+                 "everything in it is applied; starting afresh at %llu",
+                 log->dir, (unsigned long long)st.end_lsn, (unsigned long long)log->o.start_lsn,
+                 (unsigned long long)log->o.start_lsn);
+        char path[4096];
+        for (size_t i = 0; i < log->nsegs; i++) {
+            seg_path(log, path, sizeof path, log->segs[i]);
+            if (unlink(path) != 0 && errno != ENOENT) {
+                LOG_ERROR("message log: cannot remove %s: %s", path, strerror(errno));
+                return OMTP_EIO;
+            }
+        }
+        log->nsegs = 0;
+    }
     if (log->nsegs == 0) {
-        if ((rc = segs_push(log, 0)) != 0)
+        if ((rc = segs_push(log, log->o.start_lsn)) != 0)
             return rc;
-        st.end_lsn = 0;
+        st.end_lsn = log->o.start_lsn;
     }
     log->seg_start = log->segs[log->nsegs - 1];
     log->end = st.end_lsn;

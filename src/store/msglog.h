@@ -46,6 +46,12 @@ typedef struct omtp_msglog_opts {
     /* synchronous=off equivalent: never fdatasync (tests/benches only);
      * synced == appended */
     bool nosync;
+    /* The store's applied position (0 = none): the log goes on from at
+     * least here. If the log on disk ends below it (a power cut lost the
+     * log's unsynced tail after the store had applied and synced those
+     * records), everything on disk is applied already: it is removed and
+     * the log starts afresh at start_lsn, so no LSN is used twice. */
+    uint64_t start_lsn;
 } omtp_msglog_opts;
 
 /* Called on the loop thread: every record ending at or before `lsn` is

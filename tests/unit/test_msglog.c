@@ -454,6 +454,41 @@ static void test_close_syncs(void **state)
     assert_int_equal(st.records, 30);
 }
 
+/* start_lsn: a fresh log starts there; a log ending below it (its tail
+ * lost after the store applied it) is dropped and starts there; a log
+ * ending above it is untouched. */
+static void test_start_lsn(void **state)
+{
+    fixture *f = *state;
+    omtp_msglog_opts o = {.start_lsn = 5000};
+    assert_int_equal(omtp_msglog_open(&f->loop, f->dir, &o, on_synced, f, &f->log), 0);
+    assert_int_equal(omtp_msglog_end(f->log), 5000);
+    append_n(f, 0, 3);
+    wait_synced(f);
+    uint64_t end = omtp_msglog_end(f->log);
+    fx_close(f);
+    char path[128];
+    seg_name(f, 5000, path, sizeof path);
+    assert_int_equal(fsize(path), (off_t)(end - 5000));
+
+    o.start_lsn = 100; /* below the end: nothing changes */
+    assert_int_equal(omtp_msglog_open(&f->loop, f->dir, &o, on_synced, f, &f->log), 0);
+    assert_int_equal(omtp_msglog_end(f->log), end);
+    fx_close(f);
+
+    o.start_lsn = end + 777; /* above: the old records are gone */
+    assert_int_equal(omtp_msglog_open(&f->loop, f->dir, &o, on_synced, f, &f->log), 0);
+    assert_int_equal(omtp_msglog_end(f->log), end + 777);
+    append_n(f, 3, 1);
+    wait_synced(f);
+    fx_close(f);
+    assert_int_equal(count_segments(f->dir), 1);
+    omtp_msglog_replay_stats st;
+    assert_int_equal(omtp_msglog_replay(f->dir, 0, false, NULL, NULL, &st), 0);
+    assert_int_equal(st.records, 1);
+    assert_int_equal(st.end_lsn, end + 777 + OMTP_MSGLOG_HDR + 3);
+}
+
 /* An empty or missing directory is an empty log. */
 static void test_missing_dir(void **state)
 {
@@ -477,6 +512,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_zero_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_syncs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_lsn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_dir, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
