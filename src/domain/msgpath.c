@@ -303,7 +303,6 @@ typedef struct boot {
     bool done;
     int status;
     tars_str value;
-    uint64_t lsn;
 } boot;
 
 static int meta_get_work(omtp_db *db, void *arg)
@@ -311,14 +310,6 @@ static int meta_get_work(omtp_db *db, void *arg)
     boot *b = arg;
     int rc = omtp_db_meta_get(db, APPLIED_KEY, &b->value);
     return rc == OMTP_ENOTFOUND ? 0 : rc;
-}
-
-static int meta_set_work(omtp_db *db, void *arg)
-{
-    boot *b = arg;
-    char v[32];
-    snprintf(v, sizeof v, "%" PRIu64, b->lsn);
-    return omtp_db_meta_set(db, APPLIED_KEY, v);
 }
 
 static void boot_done(void *arg, int status)
@@ -418,24 +409,16 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
                  p->dir, omtp_strerror(rc));
         return rc;
     }
-    if (applied > rs.end_lsn) {
-        /* the store is ahead of the log (its tail was lost after the store
-         * applied it): continue the log's numbering from its end */
+    if (applied > rs.end_lsn)
+        /* the store is ahead of the log (a power cut lost the log's tail
+         * after the store applied it): the log starts afresh there */
         LOG_WARN("message log ends at %" PRIu64 " but the store applied up to %" PRIu64
-                 "; continuing from the log's end",
-                 rs.end_lsn, applied);
-        boot m = {.p = p, .lsn = rs.end_lsn};
-        rc = omtp_store_submit(s->store, meta_set_work, boot_done, &m);
-        if (rc == 0)
-            rc = spin(s, &m);
-        if (rc != 0) {
-            snprintf(why, whylen, "cannot store the message log's position: %s", omtp_strerror(rc));
-            return rc;
-        }
-        p->applied_lsn = rs.end_lsn;
-    }
+                 "; the log continues from %" PRIu64,
+                 rs.end_lsn, applied, applied);
 
-    omtp_msglog_opts o = {.sync_delay_us = cfg->log_sync_delay_us, .nosync = cfg->sync_level < 2};
+    omtp_msglog_opts o = {.sync_delay_us = cfg->log_sync_delay_us,
+                          .nosync = cfg->sync_level < 2,
+                          .start_lsn = p->applied_lsn};
     rc = omtp_msglog_open(s->loop, p->dir, &o, on_synced, p, &p->log);
     if (rc != 0) {
         snprintf(why, whylen, "cannot open the message log in %s: %s", p->dir, omtp_strerror(rc));
