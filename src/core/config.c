@@ -322,6 +322,17 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
                      key, v);
             return OMTP_EINVAL;
         }
+        if (!strcmp(key, "dedup_window_s") && v < 600) {
+            snprintf(why, whylen,
+                     "%s: %llu is too short: at least 600 (a packId reused without the DUP flag "
+                     "must be caught for 10 minutes)",
+                     key, v);
+            return OMTP_EINVAL;
+        }
+        if ((!strcmp(key, "dedup_window_max") || !strcmp(key, "seq_cache_max")) && v == 0) {
+            snprintf(why, whylen, "%s: must be at least 1", key);
+            return OMTP_EINVAL;
+        }
         if (!strcmp(key, "http_max_conns") && v == 0) {
             snprintf(why, whylen, "%s: must be at least 1 (turn the API off with http_listen =)",
                      key);
