@@ -523,6 +523,27 @@ static void test_counter_eviction(void **st)
     fx_stop(f);
 }
 
+/* An id with a NUL byte inside is refused before anything is written (the
+ * log's records hold ids as C strings, and the replay refuses such a
+ * record). */
+static void test_nul_in_group_id_refused(void **st)
+{
+    (void)st;
+    fx *f = fx_start(5, 1000);
+    answer a = {0};
+    omtp_msg_rec m = msg("alice", "x", "hi", "nul-1");
+    m.msg.to = (tars_str){(char *)"GC_t\0zz", 7};
+    assert_int_equal(omtp_dom_send_group(&f->s, &API, &m, on_result, &a), 0);
+    run_until(f, &a.called);
+    assert_int_equal(a.code, OMTP_EC_PARAM);
+    assert_non_null(strstr(a.desc, "NUL"));
+    msgpath_stats ms;
+    omtp_msgpath_stats(&f->s, &ms);
+    assert_int_equal(ms.pending_records, 0);
+    fx_restart(f, 5, 1000); /* the log replays cleanly */
+    fx_stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_counter_loads_stored_session),
         cmocka_unit_test(test_dedup_window_and_store),
         cmocka_unit_test(test_counter_eviction),
+        cmocka_unit_test(test_nul_in_group_id_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
