@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "h_http.h"
 #include "harness.h"
 
 static omtp_sync *login(h_server *s, const char *user)
@@ -158,12 +159,45 @@ static void test_message_log_off(void **st)
     h_server_stop_free(s);
 }
 
+/* The send path's memory and the log's work are in /metrics. */
+static void test_metrics(void **st)
+{
+    (void)st;
+    char dir[] = "/tmp/omtp-mlm-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char port_path[64];
+    snprintf(port_path, sizeof(port_path), "%s/http.port", dir);
+    const char *args[] = {"--http-listen", "127.0.0.1:0", "--http-port-file", port_path, NULL};
+    h_server *s = h_server_start(NULL, args);
+    int hport = h_http_port(port_path);
+    h_user_add(s, "alice", "alice");
+    h_user_add(s, "bob", "bob");
+    omtp_sync *a = login(s, "alice");
+    for (int i = 1; i <= 5; i++) {
+        omtp_MsgAck ack;
+        assert_int_equal(omtp_sync_send_msg(a, PT_MSG_SINGLE_CHAT, "bob", "m", NULL, 0, &ack), 0);
+        assert_int_equal(ack.code, 0);
+        omtp_msg_free(&omtp_MsgAck_desc, &ack);
+    }
+    assert_true(h_metric(hport, "omtp_msglog_appended_records_total") >= 5);
+    assert_true(h_metric(hport, "omtp_msglog_fsyncs_total") >= 1);
+    assert_true(h_metric(hport, "omtp_dedup_window_entries") == 5);
+    assert_true(h_metric(hport, "omtp_dedup_window_bytes") > 0);
+    assert_true(h_metric(hport, "omtp_seq_counters") == 1);
+    assert_true(h_metric(hport, "omtp_msglog_unapplied_bytes") >= 0);
+    omtp_sync_close(a);
+    h_server_stop_free(s);
+    snprintf(port_path, sizeof(port_path), "rm -rf '%s'", dir);
+    assert_int_equal(system(port_path), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_push_before_ack, h_teardown),
         cmocka_unit_test_teardown(test_acked_survive_kill9, h_teardown),
         cmocka_unit_test_teardown(test_message_log_off, h_teardown),
+        cmocka_unit_test_teardown(test_metrics, h_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
