@@ -16,7 +16,7 @@
 #                 fsync pacing off: each sync starts as soon as records wait)
 #   omtpd NORMAL  SQLite WAL, synchronous=NORMAL: acked messages survive a
 #                 process crash, the last commits may be lost on power loss
-#   (omtpd FULL uses the default pacing, log_sync_delay_us = 500)
+#   (omtpd FULL uses the default pacing, log_sync_delay_us = 1000)
 #
 # Measures, per system, RUNS times interleaved (so drift of a shared machine
 # hits every system alike), medians reported:
