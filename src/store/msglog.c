@@ -94,7 +94,10 @@ static void kick(omtp_msglog *log)
     if (log->o.nosync) {
         log->sh_synced = log->end;
         log->sh_synced_records = log->appended_records;
-    } else {
+    } else if (log->sh_idle ||
+               (log->sh_pacing && log->sh_appended - log->sh_synced >= MSGLOG_PACE_BYTES)) {
+        /* a busy sync thread looks again when its fdatasync returns; a
+         * pacing one when its delay is over (no wake-up per loop turn) */
         uv_cond_signal(&log->cv);
     }
     uv_mutex_unlock(&log->mu);

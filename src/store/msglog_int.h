@@ -62,6 +62,8 @@ struct omtp_msglog {
     bool sh_dir_dirty; /* a segment was created: fsync the directory */
     int sh_failed;     /* 0, or the status every record from sh_synced on failed with */
     bool sh_stopping;
+    bool sh_idle;   /* the sync thread waits for records: a kick signals it */
+    bool sh_pacing; /* it waits out the pacing delay: signalled only at MSGLOG_PACE_BYTES */
     uint64_t fsyncs, sync_us_bucket[12], sync_us_sum;
 };
 

@@ -53,11 +53,13 @@ static void pace(omtp_msglog *log)
 {
     uint64_t now = uv_hrtime();
     uint64_t deadline = now + (uint64_t)log->o.sync_delay_us * 1000u;
+    log->sh_pacing = true;
     while (!log->sh_stopping && now < deadline &&
            log->sh_appended - log->sh_synced < MSGLOG_PACE_BYTES) {
         (void)uv_cond_timedwait(&log->cv, &log->mu, deadline - now);
         now = uv_hrtime();
     }
+    log->sh_pacing = false;
 }
 
 static void write_test_synced(omtp_msglog *log, uint64_t lsn)
@@ -74,8 +76,11 @@ void msglog_sync_main(void *arg)
     bool busy = false; /* records arrived during the last sync */
     uv_mutex_lock(&log->mu);
     for (;;) {
-        while ((log->sh_appended == log->sh_synced || log->sh_failed) && !log->sh_stopping)
+        while ((log->sh_appended == log->sh_synced || log->sh_failed) && !log->sh_stopping) {
+            log->sh_idle = true;
             uv_cond_wait(&log->cv, &log->mu);
+        }
+        log->sh_idle = false;
         if (log->sh_appended == log->sh_synced || log->sh_failed)
             break; /* stopping, and nothing (more) can be synced */
         if (log->o.sync_delay_us && !busy)
