@@ -356,8 +356,8 @@ static int write_failed(omtp_msglog *log, int e, off_t off)
             log->full_suppressed++;
         } else {
             LOG_ERROR("message log: the disk of %s is full (%s): messages are refused until "
-                      "space is freed (%llu more refusals since the last line)",
-                      log->dir, strerror(e), (unsigned long long)log->full_suppressed);
+                      "space is freed (%llu refused since the last such line)",
+                      log->dir, strerror(e), (unsigned long long)log->full_suppressed + 1);
             log->full_logged_ms = now ? now : 1;
             log->full_suppressed = 0;
         }
