@@ -26,12 +26,14 @@
  *  - Users: positive and negative entries, for at most check_cache_user_ttl_ms
  *    (admin commands, `omtpd user add|del`, run in another process beside the
  *    server and cannot invalidate: the TTL bounds how long a server keeps
- *    the old answer; 0 = never cache users).
+ *    the old answer; 0 = never cache users). Past half the TTL an entry in
+ *    use is renewed by a background read while it keeps answering.
  *  - Friends: one entry per ordered pair; a friend add/delete invalidates
- *    both directions; a user delete drops every friend entry.
+ *    both directions.
  *  - Groups: one entry per group in group_state.h's member cache (exists,
- *    dismissed, creator and members together); group operations and the
- *    cluster's group notices invalidate it (omtp_group_cache_invalidate).
+ *    dismissed, creator and members together); group operations (create,
+ *    join, quit, dismiss, creator) and the cluster's group notices
+ *    invalidate it (omtp_group_cache_invalidate).
  *  - Cluster (redis_url set): users and friends change on other nodes
  *    without a notice here, so those two caches are off (every query is a
  *    store read, still asynchronous); groups keep the member cache's rules.
@@ -74,11 +76,10 @@ int omtp_cc_group_get(omtp_server *s, const char *groupId, omtp_cc_group *out, o
 /* Is userId in the sorted member list m? (binary search) */
 bool omtp_cc_is_member(const omtp_members *m, const char *userId);
 
-/* Drop userId's entry (created, deleted) and bump the epoch. A delete
- * also drops every friend entry and every group entry (the store removed
- * the user's friendships and memberships with it). */
+/* Drop userId's entry (created, deleted) and bump the epoch. (A delete
+ * keeps the user's friendships and memberships in the store: other users'
+ * history; so their entries stay true.) */
 void omtp_cc_invalidate_user(omtp_server *s, const char *userId);
-void omtp_cc_user_deleted(omtp_server *s, const char *userId);
 /* Drop (a,b) and (b,a) and bump the epoch. */
 void omtp_cc_invalidate_friends(omtp_server *s, const char *a, const char *b);
 /* Groups: omtp_group_cache_invalidate (group_state.h). */
@@ -89,6 +90,10 @@ typedef struct omtp_cc_stats {
 enum { OMTP_CC_USERS, OMTP_CC_FRIENDS, OMTP_CC_GROUPS, OMTP_CC_N };
 extern const char *const omtp_cc_names[OMTP_CC_N];
 void omtp_cc_stats_get(omtp_server *s, omtp_cc_stats out[OMTP_CC_N]);
+
+/* The omtp_check_cache_* lines of /metrics (omtp_metrics_add_source; arg
+ * is the server). */
+char *omtp_cc_metrics(void *arg);
 
 /* Frees the caches. Call after the store closed (no read in flight). */
 void omtp_cc_close(omtp_server *s);

@@ -574,6 +574,9 @@ static int send_prepare(send_job *j, const omtp_dom_caller *who, int type, const
                     "MsgReq.to (the %s) is empty", type == PT_MSG_GROUP_CHAT ? "group id" : "user");
     if (msg->from.len > OMTP_ID_MAX || msg->to.len > OMTP_ID_MAX)
         return FAIL(j, OMTP_EC_PARAM, "MsgReq.from/to longer than %d bytes", OMTP_ID_MAX);
+    /* ids are C strings everywhere after this (lookups, the log's records) */
+    if (memchr(msg->from.data, 0, msg->from.len) || memchr(msg->to.data, 0, msg->to.len))
+        return FAIL(j, OMTP_EC_PARAM, "MsgReq.from/to holds a NUL byte");
     /* user and app ids never contain the session separator (DESIGN rulings):
      * a '_' in them would let two conversations share one session id */
     if (type != PT_MSG_GROUP_CHAT && !omtp_id_valid_n(msg->from.data, msg->from.len))

@@ -303,7 +303,6 @@ typedef struct boot {
     bool done;
     int status;
     tars_str value;
-    uint64_t lsn;
 } boot;
 
 static int meta_get_work(omtp_db *db, void *arg)
@@ -311,14 +310,6 @@ static int meta_get_work(omtp_db *db, void *arg)
     boot *b = arg;
     int rc = omtp_db_meta_get(db, APPLIED_KEY, &b->value);
     return rc == OMTP_ENOTFOUND ? 0 : rc;
-}
-
-static int meta_set_work(omtp_db *db, void *arg)
-{
-    boot *b = arg;
-    char v[32];
-    snprintf(v, sizeof v, "%" PRIu64, b->lsn);
-    return omtp_db_meta_set(db, APPLIED_KEY, v);
 }
 
 static void boot_done(void *arg, int status)
@@ -418,24 +409,16 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
                  p->dir, omtp_strerror(rc));
         return rc;
     }
-    if (applied > rs.end_lsn) {
-        /* the store is ahead of the log (its tail was lost after the store
-         * applied it): continue the log's numbering from its end */
+    if (applied > rs.end_lsn)
+        /* the store is ahead of the log (a power cut lost the log's tail
+         * after the store applied it): the log starts afresh there */
         LOG_WARN("message log ends at %" PRIu64 " but the store applied up to %" PRIu64
-                 "; continuing from the log's end",
-                 rs.end_lsn, applied);
-        boot m = {.p = p, .lsn = rs.end_lsn};
-        rc = omtp_store_submit(s->store, meta_set_work, boot_done, &m);
-        if (rc == 0)
-            rc = spin(s, &m);
-        if (rc != 0) {
-            snprintf(why, whylen, "cannot store the message log's position: %s", omtp_strerror(rc));
-            return rc;
-        }
-        p->applied_lsn = rs.end_lsn;
-    }
+                 "; the log continues from %" PRIu64,
+                 rs.end_lsn, applied, applied);
 
-    omtp_msglog_opts o = {.sync_delay_us = cfg->log_sync_delay_us, .nosync = cfg->sync_level < 2};
+    omtp_msglog_opts o = {.sync_delay_us = cfg->log_sync_delay_us,
+                          .nosync = cfg->sync_level < 2,
+                          .start_lsn = p->applied_lsn};
     rc = omtp_msglog_open(s->loop, p->dir, &o, on_synced, p, &p->log);
     if (rc != 0) {
         snprintf(why, whylen, "cannot open the message log in %s: %s", p->dir, omtp_strerror(rc));
@@ -528,32 +511,49 @@ static char *metrics(void *arg)
     omtp_msglog_stats ls = {0};
     if (s->msgpath && s->msgpath->log)
         omtp_msglog_get_stats(s->msgpath->log, &ls);
-    char *out = malloc(4096);
+    char *out = malloc(8192);
     if (!out)
         return NULL;
     snprintf(
-        out, 4096,
+        out, 8192,
         G("omtp_msglog_unapplied_records", "message log records not yet applied to the store") G(
             "omtp_msglog_unapplied_bytes", "memory held by records not yet applied")
             C("omtp_msglog_applies_total", "apply transactions (batches of records)") C(
-                "omtp_msglog_applied_records_total", "records applied to the store")
-                C("omtp_msglog_apply_failures_total", "apply batches that failed") G(
-                    "omtp_msglog_applied_lsn", "log position the store holds")
-                    G("omtp_seq_counters", "session seqId counters in memory") G(
-                        "omtp_seq_counters_bytes", "memory held by the seqId counters")
-                        G("omtp_dedup_window_entries", "(from, packId) entries in the dedup window")
-                            G("omtp_dedup_window_bytes", "memory held by the dedup window")
-                                C("omtp_msglog_refused_busy_total",
-                                  "sends refused above apply_pending_max")
-                                    C("omtp_msglog_appended_records_total",
-                                      "records appended to the log")
-                                        C("omtp_msglog_fsyncs_total", "fdatasyncs of the log"),
+                "omtp_msglog_applied_records_total",
+                "records applied to the store") C("omtp_msglog_apply_failures_total",
+                                                  "apply batches that failed")
+                G("omtp_msglog_applied_lsn", "log position the store holds") G(
+                    "omtp_seq_counters",
+                    "session seqId counters in memory") G("omtp_seq_counters_bytes",
+                                                          "memory held by the seqId counters")
+                    G("omtp_dedup_window_entries", "(from, packId) entries in the dedup window") G(
+                        "omtp_dedup_window_bytes", "memory held by the dedup window")
+                        C("omtp_msglog_refused_busy_total", "sends refused above apply_pending_max")
+                            C("omtp_msglog_appended_records_total",
+                              "records appended to the log") C("omtp_msglog_appended_bytes_total",
+                                                               "bytes appended to the log")
+                                C("omtp_msglog_fsyncs_total",
+                                  "fdatasyncs of the log") C("omtp_msglog_synced_records_total",
+                                                             "records made durable by them")
+                                    C("omtp_msglog_fsync_us_total", "microseconds spent in them") C(
+                                        "omtp_msglog_append_failures_total",
+                                        "appends refused (disk full, I/O, failed sync)")
+                                        G("omtp_msglog_unsynced_bytes", "appended, not yet durable")
+                                            G("omtp_msglog_segments", "segment files on disk")
+                                                G("omtp_msglog_disk_bytes",
+                                                  "bytes of the segment files")
+                                                    G("omtp_msglog_failed",
+                                                      "1 once an fdatasync failed (restart omtpd)"),
         (unsigned long long)st.pending_records, (unsigned long long)st.pending_bytes,
         (unsigned long long)st.applies, (unsigned long long)st.applied_records,
         (unsigned long long)st.apply_failures, (unsigned long long)st.applied_lsn,
         (unsigned long long)st.seq_counters, (unsigned long long)st.seq_bytes,
         (unsigned long long)st.dedup_entries, (unsigned long long)st.dedup_bytes,
         (unsigned long long)st.refused_busy, (unsigned long long)ls.appended_records,
-        (unsigned long long)ls.fsyncs);
+        (unsigned long long)ls.appended_bytes, (unsigned long long)ls.fsyncs,
+        (unsigned long long)ls.synced_records, (unsigned long long)ls.sync_us_sum,
+        (unsigned long long)ls.append_fail, (unsigned long long)ls.unsynced_bytes,
+        (unsigned long long)ls.segments, (unsigned long long)ls.disk_bytes,
+        (unsigned long long)ls.failed);
     return out;
 }
