@@ -16,7 +16,7 @@
 #                 fsync pacing off: each sync starts as soon as records wait)
 #   omtpd NORMAL  SQLite WAL, synchronous=NORMAL: acked messages survive a
 #                 process crash, the last commits may be lost on power loss
-#   (omtpd FULL uses the default pacing, log_sync_delay_us = 500)
+#   (omtpd FULL uses the default pacing, log_sync_delay_us = 1000)
 #
 # Measures, per system, RUNS times interleaved (so drift of a shared machine
 # hits every system alike), medians reported:
@@ -25,6 +25,8 @@
 #               twice: senders' phases spread over the period (independent
 #               users: ~RATE/1000 sends per 1 ms tick) and aligned (every
 #               sender on the same tick: one burst of 2*PAIRS each period)
+#   ack latency (send -> MsgAck / PUBACK) at the fixed rate: what the
+#               message log's fsync pacing trades (pushes never wait for it)
 #   server CPU per delivered message, in every mode: utime+stime of the
 #               server process from /proc/PID/stat (all its threads: loop,
 #               store, log sync) over the driver's run (connect and login
@@ -171,6 +173,8 @@ for s in systems:
         rr = [r for r in rows if r["system"] == s and r["mode"] == "rate-" + p]
         runs = [r["r"] for r in rr]
         lat[s, p] = dict(rate=med([x["throughput_per_s"] for x in runs]), cpu=cpu_us(rr),
+                         ack50=med([x.get("ack_latency", {}).get("p50_ms", 0) for x in runs]),
+                         ack99=med([x.get("ack_latency", {}).get("p99_ms", 0) for x in runs]),
                          p50=med([x["latency"]["p50_ms"] for x in runs]),
                          p99=med([x["latency"]["p99_ms"] for x in runs]),
                          p999=med([x["latency"]["p999_ms"] for x in runs]),
@@ -184,8 +188,8 @@ for s in systems:
     print(f"| {s} | {x['thr']:,.0f} ({x['lo']:,.0f}-{x['hi']:,.0f}) | {x['thr']/m['thr']:.2f}x "
           f"| {x['p50']:.2f} | {x['cpu']:.1f} | {x['errors']} | {x['lost']} |")
 print("\nFixed rate (send -> delivery):\n")
-print("| system | pacing | msg/s | p50 ms | p99 ms | p999 ms | p50 / mosquitto's | p99 / mosquitto's | server CPU us/msg | CPU / mosquitto's | errors |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| system | pacing | msg/s | p50 ms | p99 ms | p999 ms | p50 / mosquitto's | p99 / mosquitto's | ack p50 ms | ack p99 ms | server CPU us/msg | CPU / mosquitto's | errors |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for p in pacings:
     mq = lat["mosquitto", p]
     for s in systems:
@@ -194,7 +198,8 @@ for p in pacings:
         r99 = x['p99'] / mq['p99'] if mq['p99'] else 0
         rc = x['cpu'] / mq['cpu'] if mq['cpu'] else 0
         print(f"| {s} | {p} | {x['rate']:,.0f} | {x['p50']:.3f} | {x['p99']:.3f} | {x['p999']:.3f} "
-              f"| {r50:.2f} | {r99:.2f} | {x['cpu']:.1f} | {rc:.2f} | {x['errors']} |")
+              f"| {r50:.2f} | {r99:.2f} | {x['ack50']:.3f} | {x['ack99']:.3f} | {x['cpu']:.1f} | {rc:.2f} "
+              f"| {x['errors']} |")
 print("\n(latency and CPU ratios: below 1 = faster / cheaper than Mosquitto; server CPU from /proc/PID/stat)")
 with open(sys.argv[2], "w") as f:
     for i, s in enumerate(systems):

@@ -180,7 +180,7 @@ void omtp_config_defaults(omtp_config *c)
     c->req_burst = 200;
     c->req_refusals_max = 100;
     c->sync_level = 2;
-    c->log_sync_delay_us = 500; /* bench/RESULTS.md "Message log pacing" */
+    c->log_sync_delay_us = 1000; /* bench/RESULTS.md "Message log pacing" */
     c->compress_threshold = 1024;
     c->presence_max_subs = 1000;
     c->max_content = 64 * 1024;

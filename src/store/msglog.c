@@ -94,7 +94,10 @@ static void kick(omtp_msglog *log)
     if (log->o.nosync) {
         log->sh_synced = log->end;
         log->sh_synced_records = log->appended_records;
-    } else {
+    } else if (log->sh_idle ||
+               (log->sh_pacing && log->sh_appended - log->sh_synced >= MSGLOG_PACE_BYTES)) {
+        /* a busy sync thread looks again when its fdatasync returns; a
+         * pacing one when its delay is over (no wake-up per loop turn) */
         uv_cond_signal(&log->cv);
     }
     uv_mutex_unlock(&log->mu);
@@ -223,6 +226,7 @@ static void free_log(omtp_msglog *log)
     for (size_t i = 0; i < log->sh_nold; i++)
         close(log->sh_old_fds[i]);
     free(log->sh_old_fds);
+    free(log->sh_unlink);
     free(log->segs);
     free(log->dir);
     free(log);
@@ -353,8 +357,8 @@ static int write_failed(omtp_msglog *log, int e, off_t off)
             log->full_suppressed++;
         } else {
             LOG_ERROR("message log: the disk of %s is full (%s): messages are refused until "
-                      "space is freed (%llu more refusals since the last line)",
-                      log->dir, strerror(e), (unsigned long long)log->full_suppressed);
+                      "space is freed (%llu refused since the last such line)",
+                      log->dir, strerror(e), (unsigned long long)log->full_suppressed + 1);
             log->full_logged_ms = now ? now : 1;
             log->full_suppressed = 0;
         }
@@ -439,21 +443,34 @@ void omtp_msglog_retire(omtp_msglog *log, uint64_t lsn)
     if (lsn <= log->retired)
         return;
     log->retired = lsn;
-    size_t k = 0; /* segments removed */
-    char path[4096];
-    while (k + 1 < log->nsegs && log->segs[k + 1] <= lsn) {
-        seg_path(log, path, sizeof path, log->segs[k]);
-        if (unlink(path) != 0 && errno != ENOENT) {
-            LOG_WARN("message log: cannot remove the applied segment %s: %s", path,
-                     strerror(errno));
-            break;
-        }
+    size_t k = 0; /* whole segments below lsn (never the current one) */
+    while (k + 1 < log->nsegs && log->segs[k + 1] <= lsn)
         k++;
+    if (!k)
+        return;
+    if (!log->thread_started) {
+        msglog_unlink(log->dir, log->segs, k);
+    } else {
+        /* the sync thread removes them (an unlink of 64 MiB may take ms) */
+        uv_mutex_lock(&log->mu);
+        if (log->sh_nunlink + k > log->sh_unlink_cap) {
+            size_t nc = (log->sh_nunlink + k) * 2;
+            uint64_t *nv = realloc(log->sh_unlink, nc * sizeof(*nv));
+            if (!nv) {
+                uv_mutex_unlock(&log->mu);
+                log->retired = 0; /* try again at the next retire */
+                return;
+            }
+            log->sh_unlink = nv;
+            log->sh_unlink_cap = nc;
+        }
+        memcpy(log->sh_unlink + log->sh_nunlink, log->segs, k * sizeof(*log->segs));
+        log->sh_nunlink += k;
+        uv_cond_signal(&log->cv);
+        uv_mutex_unlock(&log->mu);
     }
-    if (k) {
-        memmove(log->segs, log->segs + k, (log->nsegs - k) * sizeof(*log->segs));
-        log->nsegs -= k;
-    }
+    memmove(log->segs, log->segs + k, (log->nsegs - k) * sizeof(*log->segs));
+    log->nsegs -= k;
 }
 
 /* ------------------------------------------------------------- stats */
@@ -505,6 +522,10 @@ void omtp_msglog_close(omtp_msglog *log)
         uv_mutex_unlock(&log->mu);
         uv_thread_join(&log->thread);
         log->thread_started = false;
+    }
+    if (log->sh_nunlink) {
+        msglog_unlink(log->dir, log->sh_unlink, log->sh_nunlink);
+        log->sh_nunlink = 0;
     }
     report(log);
     LOG_INFO("message log: %s closed at LSN %llu (synced %llu)", log->dir,

@@ -76,7 +76,9 @@ uint64_t omtp_msglog_end(const omtp_msglog *log);    /* LSN past the last append
 uint64_t omtp_msglog_synced(const omtp_msglog *log); /* LSN known durable (loop's view) */
 
 /* Everything before `lsn` is applied to the store durably: whole segments
- * ending at or below it may be deleted (never the current one). */
+ * ending at or below it are deleted (never the current one) - by the sync
+ * thread, shortly after (an unlink of a big file can take milliseconds),
+ * or at close at the latest. */
 void omtp_msglog_retire(omtp_msglog *log, uint64_t lsn);
 
 /* Start-up / tools: calls fn for every valid record with LSN >= from, in

@@ -59,14 +59,20 @@ struct omtp_msglog {
     int sh_fd;       /* current segment (the sync thread fdatasyncs it) */
     int *sh_old_fds; /* rotated-out segments: fdatasync then close */
     size_t sh_nold, sh_old_cap;
-    bool sh_dir_dirty; /* a segment was created: fsync the directory */
-    int sh_failed;     /* 0, or the status every record from sh_synced on failed with */
+    bool sh_dir_dirty;   /* a segment was created: fsync the directory */
+    uint64_t *sh_unlink; /* retired segments (start LSNs) the sync thread removes */
+    size_t sh_nunlink, sh_unlink_cap;
+    int sh_failed; /* 0, or the status every record from sh_synced on failed with */
     bool sh_stopping;
+    bool sh_idle;   /* the sync thread waits for records: a kick signals it */
+    bool sh_pacing; /* it waits out the pacing delay: signalled only at MSGLOG_PACE_BYTES */
     uint64_t fsyncs, sync_us_bucket[12], sync_us_sum;
 };
 
 /* msglog_sync.c */
 void msglog_sync_main(void *arg);
+/* removes the segments starting at starts[0..n) (any thread; logs failures) */
+void msglog_unlink(const char *dir, const uint64_t *starts, size_t n);
 
 /* msglog_read.c: the segments of `dir` (start LSNs, ascending) in a
  * malloc'd array; 0, or OMTP_EIO/OMTP_ENOMEM (a missing dir is empty). */

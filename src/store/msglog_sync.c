@@ -53,11 +53,13 @@ static void pace(omtp_msglog *log)
 {
     uint64_t now = uv_hrtime();
     uint64_t deadline = now + (uint64_t)log->o.sync_delay_us * 1000u;
+    log->sh_pacing = true;
     while (!log->sh_stopping && now < deadline &&
            log->sh_appended - log->sh_synced < MSGLOG_PACE_BYTES) {
         (void)uv_cond_timedwait(&log->cv, &log->mu, deadline - now);
         now = uv_hrtime();
     }
+    log->sh_pacing = false;
 }
 
 static void write_test_synced(omtp_msglog *log, uint64_t lsn)
@@ -68,14 +70,42 @@ static void write_test_synced(omtp_msglog *log, uint64_t lsn)
         LOG_WARN("message log: OMTP_TEST_LOG_SYNCED_FILE: write failed: %s", strerror(errno));
 }
 
+void msglog_unlink(const char *dir, const uint64_t *starts, size_t n)
+{
+    char path[4096];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/" MSGLOG_NAME_FMT, dir, (unsigned long long)starts[i]);
+        if (unlink(path) != 0 && errno != ENOENT)
+            LOG_WARN("message log: cannot remove the applied segment %s: %s (remove it by hand)",
+                     path, strerror(errno));
+    }
+}
+
 void msglog_sync_main(void *arg)
 {
     omtp_msglog *log = arg;
     bool busy = false; /* records arrived during the last sync */
     uv_mutex_lock(&log->mu);
     for (;;) {
-        while ((log->sh_appended == log->sh_synced || log->sh_failed) && !log->sh_stopping)
+        while ((log->sh_appended == log->sh_synced || log->sh_failed) && !log->sh_stopping &&
+               !log->sh_nunlink) {
+            log->sh_idle = true;
             uv_cond_wait(&log->cv, &log->mu);
+        }
+        log->sh_idle = false;
+        if (log->sh_nunlink) {
+            /* retired segments: unlinking a big file can take milliseconds,
+             * so it happens here, not on the loop */
+            uint64_t *starts = log->sh_unlink;
+            size_t n = log->sh_nunlink;
+            log->sh_unlink = NULL;
+            log->sh_nunlink = log->sh_unlink_cap = 0;
+            uv_mutex_unlock(&log->mu);
+            msglog_unlink(log->dir, starts, n);
+            free(starts);
+            uv_mutex_lock(&log->mu);
+            continue;
+        }
         if (log->sh_appended == log->sh_synced || log->sh_failed)
             break; /* stopping, and nothing (more) can be synced */
         if (log->o.sync_delay_us && !busy)

@@ -143,6 +143,18 @@ static unsigned count_segments(const char *dir)
     return n;
 }
 
+/* Retired segments are removed by the sync thread: waits (bounded) until
+ * the directory holds n segments. */
+static unsigned wait_segments(const char *dir, unsigned n)
+{
+    unsigned c = count_segments(dir);
+    for (int i = 0; i < 500 && c != n; i++) {
+        usleep(10000);
+        c = count_segments(dir);
+    }
+    return c;
+}
+
 static void seg_name(const fixture *f, uint64_t start, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s/seg-%016llx.log", f->dir, (unsigned long long)start);
@@ -233,11 +245,11 @@ static void test_retire(void **state)
 
     /* LSN 1500 lies in the second segment (1024 < its start <= 1500) */
     omtp_msglog_retire(f->log, 1500);
-    assert_int_equal(count_segments(f->dir), before - 1);
+    assert_int_equal(wait_segments(f->dir, before - 1), before - 1);
     omtp_msglog_retire(f->log, 10); /* going back does nothing */
     assert_int_equal(count_segments(f->dir), before - 1);
     omtp_msglog_retire(f->log, omtp_msglog_end(f->log) + 1000);
-    assert_int_equal(count_segments(f->dir), 1);
+    assert_int_equal(wait_segments(f->dir, 1), 1);
     omtp_msglog_get_stats(f->log, &st);
     assert_int_equal(st.segments, 1);
     uint64_t end = omtp_msglog_end(f->log);
@@ -454,6 +466,60 @@ static void test_close_syncs(void **state)
     assert_int_equal(st.records, 30);
 }
 
+/* The fd (in this process) open on `path`, -1 if none. */
+static int fd_of(const char *path)
+{
+    char real[256], link[64], target[256];
+    assert_non_null(realpath(path, real));
+    for (int fd = 3; fd < 1024; fd++) {
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t k = readlink(link, target, sizeof target - 1);
+        if (k <= 0)
+            continue;
+        target[k] = 0;
+        if (strcmp(target, real) == 0)
+            return fd;
+    }
+    return -1;
+}
+
+/* A failed fdatasync is final: the records it covered are reported failed
+ * (status < 0, up to the end), every later append answers OMTP_EDB. The
+ * segment's descriptor is replaced by a pipe, on which fdatasync fails
+ * with EINVAL. */
+static void test_sync_failure(void **state)
+{
+    fixture *f = *state;
+    fx_open(f, 0, 0);
+    append_n(f, 0, 3);
+    wait_synced(f);
+    uint64_t synced = f->synced;
+    char path[128];
+    seg_name(f, 0, path, sizeof path);
+    int segfd = fd_of(path);
+    assert_true(segfd >= 0);
+    append_n(f, 3, 2); /* written to the file, not yet synced */
+    int pp[2];
+    assert_int_equal(pipe(pp), 0);
+    assert_true(dup2(pp[0], segfd) == segfd); /* the sync thread's next fdatasync fails */
+    uint64_t end = omtp_msglog_end(f->log);
+    uint64_t deadline = uv_hrtime() + 10000000000ull;
+    while (f->status == 0 && uv_hrtime() < deadline)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(f->status, OMTP_EDB);
+    assert_int_equal(f->synced, end); /* the failure covers everything appended */
+    assert_int_equal(omtp_msglog_synced(f->log), synced);
+    uint64_t lsn;
+    assert_int_equal(omtp_msglog_append(f->log, 1, "x", 1, &lsn), OMTP_EDB);
+    omtp_msglog_stats st;
+    omtp_msglog_get_stats(f->log, &st);
+    assert_true(st.failed);
+    assert_int_equal(st.synced_lsn, synced);
+    fx_close(f); /* closes segfd (now the pipe's duplicate) */
+    close(pp[0]);
+    close(pp[1]);
+}
+
 /* start_lsn: a fresh log starts there; a log ending below it (its tail
  * lost after the store applied it) is dropped and starts there; a log
  * ending above it is untouched. */
@@ -512,6 +578,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_zero_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_syncs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_lsn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_dir, setup, teardown),
     };
