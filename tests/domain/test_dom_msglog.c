@@ -152,9 +152,17 @@ static const omtp_server_part parts[] = {
     {.name = "check caches", .stop_at = OMTP_STOP_AFTER_STORE, .stop = cc_stop},
 };
 
+static void fx_init_cfg(fx *f, unsigned apply_delay_ms, unsigned seq_max);
+
 static void fx_init(fx *f, unsigned apply_delay_ms, unsigned seq_max)
 {
     omtp_config_defaults(&f->cfg);
+    fx_init_cfg(f, apply_delay_ms, seq_max);
+}
+
+/* fx_init with the settings already in f->cfg */
+static void fx_init_cfg(fx *f, unsigned apply_delay_ms, unsigned seq_max)
+{
     snprintf(f->cfg.data_dir, sizeof f->cfg.data_dir, "%s", f->dir);
     snprintf(f->cfg.listen, sizeof f->cfg.listen, "127.0.0.1:0");
     f->cfg.log_level = omtp_config_parse_level("warn");
@@ -531,6 +539,33 @@ static void test_counter_eviction(void **st)
     fx_stop(f);
 }
 
+/* Unapplied bytes are bounded: above apply_pending_max a send is refused
+ * with SERVICE_UNAVAILABLE (nothing written); once a read applied the
+ * backlog, sends are taken again. */
+static void test_pending_bound(void **st)
+{
+    (void)st;
+    fx *f = fx_new();
+    omtp_config_defaults(&f->cfg);
+    f->cfg.apply_pending_max = 1; /* one record is over it */
+    fx_init_cfg(f, 60000, 1000);
+    assert_int_equal(on_db(f, add_users_work, NULL), 0);
+    answer a = send1(f, "alice", "bob", "first", "b1");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    answer b = send1(f, "alice", "bob", "second", "b2");
+    assert_int_equal(b.code, OMTP_EC_SERVICE_UNAVAILABLE);
+    assert_non_null(strstr(b.desc, "apply_pending_max"));
+    msgpath_stats ms;
+    omtp_msgpath_stats(&f->s, &ms);
+    assert_int_equal(ms.refused_busy, 1);
+    int64_t seqs[8];
+    assert_int_equal(stored_seqs(f, "SC_alice_bob", seqs, 8, NULL), 1); /* applies "first" */
+    answer c = send1(f, "alice", "bob", "second", "b2");
+    assert_int_equal(c.code, OMTP_EC_SUCCESS);
+    assert_int_equal(c.seq, 2); /* the refused one took no seqId */
+    fx_stop(f);
+}
+
 /* An id with a NUL byte inside is refused before anything is written (the
  * log's records hold ids as C strings, and the replay refuses such a
  * record). */
@@ -562,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_dedup_window_and_store),
         cmocka_unit_test(test_counter_eviction),
         cmocka_unit_test(test_nul_in_group_id_refused),
+        cmocka_unit_test(test_pending_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
