@@ -250,11 +250,13 @@ static int read_work(omtp_db *db, void *arg)
     if (e->t->kind == OMTP_CC_USERS)
         return omtp_db_user_exists(db, e->key, &e->yes);
     if (e->t->kind == OMTP_CC_FRIENDS) {
-        char *nl = memchr(e->key, '\n', e->keylen);
-        *nl = 0; /* the loop thread does not read the key while the read runs */
-        int rc = omtp_db_friend_is(db, e->key, nl + 1, &e->yes);
-        *nl = '\n';
-        return rc;
+        /* a copy: the loop thread may compare the key while this runs */
+        char a[OMTP_ID_MAX + 1];
+        const char *nl = memchr(e->key, '\n', e->keylen);
+        size_t na = (size_t)(nl - e->key);
+        memcpy(a, e->key, na);
+        a[na] = 0;
+        return omtp_db_friend_is(db, a, nl + 1, &e->yes);
     }
     group_read *gr = e->gr;
     omtp_GroupChatInfo g;

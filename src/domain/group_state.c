@@ -22,6 +22,7 @@ typedef struct cache_entry {
     char *groupId;
     omtp_members *mem; /* NULL for a group that does not exist or was dismissed */
     uint64_t loadedMs;
+    uint64_t epoch; /* the cache's epoch when installed */
     size_t bytes;
     bool meta; /* exists, dismissed, creator known (check_cache.h) */
     bool exists, dismissed;
@@ -180,6 +181,16 @@ static void cache_grow(group_state *g)
     g->nbuckets = n;
 }
 
+/* The expiry bounds what a node of a cluster may miss of other nodes'
+ * changes; alone, every change passes through domain/group.c, which
+ * invalidates, so entries live until evicted or invalidated. */
+static bool expired(omtp_server *s, const cache_entry *e)
+{
+    if (s->cfg && !s->cfg->redis_url[0])
+        return false;
+    return (uint64_t)omtp_now_ms() - e->loadedMs > OMTP_GROUP_CACHE_TTL_MS;
+}
+
 omtp_members *omtp_group_cache_get(omtp_server *s, const char *groupId)
 {
     group_state *g = state(s, false);
@@ -190,7 +201,7 @@ omtp_members *omtp_group_cache_get(omtp_server *s, const char *groupId)
     cache_entry *e = *pp;
     if (!e)
         return NULL;
-    if ((uint64_t)omtp_now_ms() - e->loadedMs > OMTP_GROUP_CACHE_TTL_MS) {
+    if (expired(s, e)) {
         *pp = e->next;
         entry_free(g, e);
         return NULL;
@@ -212,7 +223,7 @@ int omtp_group_cache_get_info(omtp_server *s, const char *groupId, omtp_group_in
     cache_entry *e = *pp;
     if (!e || !e->meta)
         return 0;
-    if ((uint64_t)omtp_now_ms() - e->loadedMs > OMTP_GROUP_CACHE_TTL_MS) {
+    if (expired(s, e)) {
         *pp = e->next;
         entry_free(g, e);
         return 0;
@@ -269,9 +280,9 @@ static void cache_install(omtp_server *s, const char *groupId, omtp_members *m, 
     cache_entry **pp = find_slot(g, groupId, h);
     bool meta = info != NULL;
     omtp_group_info keep = {0};
-    if (*pp) { /* replace; meta fetched since the last change stays valid */
+    if (*pp) { /* replace; info read since the last change anywhere stays valid */
         cache_entry *old = *pp;
-        if (!meta && old->meta) {
+        if (!meta && old->meta && old->epoch == epoch) {
             meta = true;
             keep.exists = old->exists;
             keep.dismissed = old->dismissed;
@@ -305,6 +316,7 @@ static void cache_install(omtp_server *s, const char *groupId, omtp_members *m, 
         e->dismissed = info->dismissed;
     }
     e->loadedMs = (uint64_t)omtp_now_ms();
+    e->epoch = epoch;
     e->bytes = sizeof(*e) + strlen(groupId) + 1 + (e->creator ? strlen(e->creator) + 1 : 0);
     if (m) {
         e->bytes += sizeof(*m) + (size_t)nids * sizeof(tars_str);

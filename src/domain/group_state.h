@@ -10,10 +10,12 @@
  * submitted and when they complete, and bump an epoch: a list fetched while
  * a change was in flight is used for its own message (it is exactly the
  * membership that message saw in the store's order) but not installed.
- * Entries also expire after OMTP_GROUP_CACHE_TTL_MS, which bounds staleness
- * when another node of a cluster changed a group (its notices normally
- * invalidate at once). An entry may also carry what the send checks need
- * (check_cache.h): whether the group exists, is dismissed, and its creator
+ * In a cluster (redis_url set) entries also expire after
+ * OMTP_GROUP_CACHE_TTL_MS, which bounds staleness when another node changed
+ * a group and its notice was lost (notices normally invalidate at once);
+ * a single node sees every change itself, so its entries do not expire. An entry may also carry
+ * what the send checks need (check_cache.h): whether the group exists, is dismissed, and its
+ * creator
  * -- "info"; so creation, dismissal and creator changes invalidate too.
  * Memory: one copy of each member id per cached group; at most
  * check_cache_max entries and OMTP_GROUP_CACHE_MAX_IDS ids, the least

@@ -183,7 +183,7 @@ typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
      * from the stored original and sets *dup */                                                   \
     X(msg_append, (omtp_db * db, omtp_msg_rec * m, bool *dup), (db, m, dup))                       \
     /* the message log's apply (docs/storage.md "Delivery path"): stores m with the seqId and      \
-     * timestamp it carries, its session row (last_seq = max) and the membership rows msg_append  \
+     * timestamp it carries, its session row (last_seq = max) and the membership rows msg_append   \
      * would create; *existed = (sessionId, seqId) was stored already (nothing changed: a replay). \
      * A (from, packId) taken by another message is stored with an empty packId (logged). SQLite   \
      * only: PostgreSQL returns OMTP_EINVAL */                                                     \
@@ -192,7 +192,7 @@ typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
     X(msg_by_pack, (omtp_db * db, const char *from, const char *packId, omtp_msg_rec *out),        \
       (db, from, packId, out))                                                                     \
     /* a session's last seqId (0 when not stored) for the message log's counters; OMTP_EINVAL      \
-     * when the session is stored with other parties than m's (msg_append's refusal). SQLite     \
+     * when the session is stored with other parties than m's (msg_append's refusal). SQLite       \
      * only: PostgreSQL returns OMTP_EINVAL */                                                     \
     X(session_seq_load, (omtp_db * db, const omtp_msg_rec *m, int64_t *last), (db, m, last))       \
     /* also returns deleted messages (status 2) */                                                 \

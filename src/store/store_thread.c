@@ -111,8 +111,8 @@ struct omtp_store {
     uint64_t last_slow_log_ns; /* store thread only: rate limit of the slow-item log */
     omtp_store_stats st;
     /* loop thread only */
-    bool closed;          /* omtp_store_close was called: submit refuses */
-    bool kick;            /* items submitted since the store thread was signalled */
+    bool closed; /* omtp_store_close was called: submit refuses */
+    bool kick;   /* items submitted since the store thread was signalled */
     /* the read barrier (omtp_store_set_barrier): called before queueing any
      * item but the ones submitted while it runs and the unordered ones */
     omtp_store_barrier_fn barrier;

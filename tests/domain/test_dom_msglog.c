@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "domain/check_cache.h"
 #include "domain/group_state.h"
 #include "domain/logrec.h"
 #include "domain/msg.h"
@@ -112,6 +113,12 @@ static void groups_stop(omtp_server *s, uint64_t budget_ms)
     omtp_groups_close(s);
 }
 
+static void cc_stop(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_cc_close(s); /* the check caches the sends used */
+}
+
 static int mp_start(omtp_server *s, char *why, size_t whylen)
 {
     return omtp_msgpath_start(s, why, whylen);
@@ -142,6 +149,7 @@ static const omtp_server_part parts[] = {
      .start_at = OMTP_START_LAST,
      .stop_at = OMTP_STOP_AFTER_STORE,
      .stop = groups_stop},
+    {.name = "check caches", .stop_at = OMTP_STOP_AFTER_STORE, .stop = cc_stop},
 };
 
 static void fx_init(fx *f, unsigned apply_delay_ms, unsigned seq_max)

@@ -91,7 +91,7 @@
       "content_type, content, status, ts_ms) "                                                     \
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")                                \
     X(SQ_MSG_GET, SQ_MSG_SELECT "WHERE session_id = ?1 AND seq = ?2")                              \
-    /* the message log's apply (sq_apply.c): the seqId and time the loop assigned */                \
+    /* the message log's apply (sq_apply.c): the seqId and time the loop assigned */               \
     X(SQ_APPLY_SESSION,                                                                            \
       "INSERT INTO sessions(session_id, type, last_seq, changed_us, party_a, party_b) "            \
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "                                                           \
