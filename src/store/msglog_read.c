@@ -206,6 +206,12 @@ int msglog_scan(const char *dir, uint64_t from, bool repair, omtp_msglog_record_
         free(segs);
         return 0;
     }
+    if (from < segs[0])
+        LOG_WARN("message log: %s starts at LSN %llu, after the position asked for (%llu): the "
+                 "records in between were removed (a store restored from an older backup than "
+                 "its log?); replaying from %llu",
+                 dir, (unsigned long long)segs[0], (unsigned long long)from,
+                 (unsigned long long)segs[0]);
     /* segments wholly below `from` were applied: not read again */
     size_t first = 0;
     while (first + 1 < n && segs[first + 1] <= from)

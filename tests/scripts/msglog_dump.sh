@@ -33,7 +33,7 @@ N=$(wc -l <"$DIR/acked.txt")
 lines=$(grep -c ' msg type=14 session=SC_md0_md1 ' "$DIR/dump.txt")
 # every acked message is in the log (more may be: sent, not yet acked)
 [ "$lines" -ge "$N" ] || { echo "dump shows $lines messages, $N were acked"; exit 1; }
-first=$(awk '{print $3}' "$DIR/acked.txt" | head -1)
+first=$(awk 'NR == 1 {print $3}' "$DIR/acked.txt")
 grep -q "packId=$first " "$DIR/dump.txt" || { echo "packId $first missing"; exit 1; }
 tail -1 "$DIR/dump.txt" | grep -q "^# .*records .* end LSN [0-9]*, applied up to LSN" ||
     { echo "no summary line"; tail -2 "$DIR/dump.txt"; exit 1; }
