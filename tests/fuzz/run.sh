@@ -16,6 +16,8 @@ TARGETS+=(search) # the search query check and FTS5 quoting
 TARGETS+=(tui_keys) # the chat's terminal input (tools/omtp/tui_input.c)
 TARGETS+=(files) # media content JSON, file names, Range, bearer tokens (docs/files.md)
 TARGETS+=(client_files) # libomtp: media-message content and LoginResp.extraData (client/omtp_files.h)
+TARGETS+=(msglog) # the message log's reader (store/msglog.h), torn and corrupt segments
+TARGETS+=(logrec) # the send path's log records (domain/logrec.h), decoded after the framing
 status=0
 summary=()
 for t in "${TARGETS[@]}"; do
