@@ -1050,6 +1050,33 @@ refused:
     send_done(j, 0);
 }
 
+/* Media messages on the message log (domain/files.h): the file check runs
+ * as one store work item before the log path, and records the reference
+ * with it (seq 0: the session holds the file; docs/files.md). */
+static int media_work(omtp_db *db, void *arg)
+{
+    send_job *j = arg;
+    const omtp_MsgReq *msg = &j->m.msg;
+    int rc = omtp_files_send_check(
+        db, j->check_sender || j->m.type == PT_MSG_BIZ_NOTIFY ? NULL : msg->from.data,
+        msg->contentType, msg->content.data, msg->content.len, &j->code, j->desc, sizeof j->desc);
+    if (rc != 0 || j->code)
+        return rc;
+    return omtp_files_refs_record(db, msg->sessionId.data, 0, msg->contentType, msg->content.data,
+                                  msg->content.len);
+}
+
+static void media_done(void *arg, int status)
+{
+    send_job *j = arg;
+    if (status != 0)
+        log_fail_status(j, status);
+    else if (j->code)
+        send_done(j, 0);
+    else
+        log_step(j);
+}
+
 /* Queues a validated send on the store. Returns 0 or the store's refusal
  * (the job is then freed and `done` not called). */
 static int send_submit(send_job *j)
@@ -1059,6 +1086,12 @@ static int send_submit(send_job *j)
         j->print = omtp_chat_fingerprint(&j->m);
         j->step = LS_SENDER;
         j->mw.synced = log_synced;
+        if (omtp_files_may_reference(j->m.msg.contentType)) {
+            int rc = omtp_store_submit(j->srv->store, media_work, media_done, j);
+            if (rc != 0)
+                send_job_free(j);
+            return rc;
+        }
         log_step(j);
         return 0;
     }
@@ -1068,7 +1101,10 @@ static int send_submit(send_job *j)
     }
     const omtp_MsgReq *msg = &j->m.msg;
     int rc;
-    if (msg->mentions.n == 0 && msg->replyTo == 0 && !(j->m.flags & OMTP_F_HIGHPRJ)) {
+    /* media messages (domain/files.h) take send_work: its file check and
+     * references are per message */
+    if (msg->mentions.n == 0 && msg->replyTo == 0 && !(j->m.flags & OMTP_F_HIGHPRJ) &&
+        !omtp_files_may_reference(msg->contentType)) {
         /* the store may check and append it with the other sends of its
          * batch (one statement on PostgreSQL); send_work otherwise */
         unsigned chk = j->check_sender ? OMTP_APPEND_CHK_SENDER : 0;
