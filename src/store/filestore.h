@@ -15,9 +15,9 @@
  *                   file, renames it into place and fsyncs the directory.
  *                   filestore_local.c.
  *   "s3://BUCKET"   an S3-compatible service (s3_endpoint, s3_region,
- *                   s3_access_key, s3_secret_key); objects "ab/cdef...".
- *                   filestore_s3.c (another change); until it is built,
- *                   opening such a spec fails with a clear reason.
+ *                   s3_access_key, s3_secret_key, s3_path_style); objects
+ *                   "sha256/ab/cdef...", multipart uploads assembled under
+ *                   "tmp/". filestore_s3.c (docs/files.md "S3").
  *
  * Threading: every call blocks (disk or network I/O). They are safe to call
  * from several threads at once on one omtp_filestore (the HTTP threads, a
@@ -41,13 +41,22 @@
 
 typedef struct omtp_filestore omtp_filestore;
 
+/* s3_path_style: how a request names the bucket */
+enum {
+    OMTP_FS_S3_STYLE_AUTO = 0, /* path style with an s3_endpoint (MinIO, Ceph), else virtual */
+    OMTP_FS_S3_STYLE_PATH = 1, /* ENDPOINT/BUCKET/KEY */
+    OMTP_FS_S3_STYLE_VHOST = 2 /* BUCKET.HOST/KEY (AWS) */
+};
+
 typedef struct omtp_filestore_config {
     const char *data_dir;      /* the server's data directory (local store root) */
     const char *s3_endpoint;   /* "https://s3.eu-west-1.amazonaws.com", "http://127.0.0.1:9000" */
     const char *s3_region;     /* "us-east-1" when empty */
     const char *s3_access_key; /* credentials (never logged) */
     const char *s3_secret_key;
-    const char *tmp_dir; /* where a backend may spool (S3 parts); NULL = data_dir/files/tmp */
+    const char *tmp_dir;    /* where a backend may spool (S3 parts); NULL = data_dir/files/tmp */
+    int s3_path_style;      /* OMTP_FS_S3_STYLE_*: 0 auto = path style when s3_endpoint is given */
+    uint64_t max_file_size; /* the largest upload (S3: at most 5 GiB, CopyObject's limit) */
 } omtp_filestore_config;
 
 /* Opens the store named by `spec` ("" or "local", or "s3://BUCKET"); the
