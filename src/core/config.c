@@ -127,6 +127,8 @@ static const struct setting settings[] = {
     S(webhook_secret, "HMAC-SHA256 key signing webhook requests (empty = unsigned)"),
     S(redis_url, "redis://host:port for clustering (empty = single node)"),
     S(node_id, "this node's name in a cluster"),
+    S(s3_path_style, "S3 file store: true = ENDPOINT/BUCKET/KEY (MinIO, Ceph), false = "
+                     "BUCKET.HOST/KEY (AWS), auto = true when s3_endpoint is set"),
     L(log_level, "debug, info, warn or error"),
     {"log_format", K_LFMT, offsetof(omtp_config, log_format), 0,
      "text (one line per record) or json (one object per line: ts, level, msg, fields)"},
@@ -179,6 +181,16 @@ void omtp_config_defaults(omtp_config *c)
     c->before_send_timeout_ms = 500;
     c->before_send_fail_open = true;
     c->log_level = OMTP_LOG_INFO;
+    snprintf(c->s3_path_style, sizeof(c->s3_path_style), "auto");
+}
+
+int omtp_config_s3_path_style(const omtp_config *c)
+{
+    if (!strcasecmp(c->s3_path_style, "true"))
+        return 1; /* OMTP_FS_S3_STYLE_PATH */
+    if (!strcasecmp(c->s3_path_style, "false"))
+        return 2; /* OMTP_FS_S3_STYLE_VHOST */
+    return 0;     /* OMTP_FS_S3_STYLE_AUTO */
 }
 
 static const struct setting *find(const char *key)
@@ -267,6 +279,11 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
     case K_STR:
         if (strlen(value) >= s->size) {
             snprintf(why, whylen, "%s: value longer than %zu bytes", key, s->size - 1);
+            return OMTP_EINVAL;
+        }
+        if (!strcmp(key, "s3_path_style") && strcasecmp(value, "auto") &&
+            strcasecmp(value, "true") && strcasecmp(value, "false")) {
+            snprintf(why, whylen, "%s: '%s' is not auto, true or false", key, value);
             return OMTP_EINVAL;
         }
         memcpy(p, value, strlen(value) + 1);

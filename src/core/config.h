@@ -87,6 +87,8 @@ typedef struct omtp_config {
     /* cluster */
     char redis_url[256]; /* "" = single node */
     char node_id[128];
+    /* the S3 file store (file_store = s3://BUCKET; docs/files.md "S3") */
+    char s3_path_style[8]; /* "auto" (path style when s3_endpoint is set), "true", "false" */
     /* logging */
     int log_level;      /* enum omtp_log_level */
     int log_format;     /* enum omtp_log_format: text (default) or json */
@@ -113,5 +115,9 @@ int omtp_config_diff(const omtp_config *a, const omtp_config *b,
 void omtp_config_copy_reloadable(omtp_config *dst, const omtp_config *src);
 /* One line per setting: --option, what it does, [default]. */
 void omtp_config_print_help(FILE *out);
+
+/* s3_path_style as store/filestore.h's OMTP_FS_S3_STYLE_* (0 auto, 1 path,
+ * 2 virtual-hosted), for omtp_filestore_config.s3_path_style. */
+int omtp_config_s3_path_style(const omtp_config *c);
 
 #endif
