@@ -36,6 +36,11 @@ static void curl_init_once(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+const char *s3_client_base(const s3_client *c)
+{
+    return c->base;
+}
+
 const char *s3_client_bucket(const s3_client *c)
 {
     return c->bucket;

@@ -79,6 +79,9 @@ typedef struct s3_resp {
 int s3_client_new(const s3_client_config *cfg, s3_client **out, char *why, size_t whylen);
 void s3_client_free(s3_client *c);
 const char *s3_client_bucket(const s3_client *c);
+/* The URL every key is appended to ("http://127.0.0.1:9000/BUCKET",
+ * "https://BUCKET.s3.eu-west-1.amazonaws.com"): for logs and tests. */
+const char *s3_client_base(const s3_client *c);
 
 /* Runs one request (retrying S3_ATTEMPTS times on 500/502/503/504 and failed
  * connections while nothing reached a sink). Returns 0 on a 2xx reply (also a

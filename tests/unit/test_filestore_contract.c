@@ -479,6 +479,59 @@ static void t_s3_unreachable(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* where requests go: AWS virtual-hosted by default, path style with an
+   endpoint, and settings that cannot work refused with what to write */
+static void t_s3_addressing(void **state)
+{
+    (void)state;
+    struct {
+        const char *endpoint, *region, *bucket;
+        int path_style;
+        const char *base; /* NULL = refused, why contains `err` */
+        const char *err;
+    } cases[] = {
+        {NULL, "eu-west-1", "acme-files", -1, "https://acme-files.s3.eu-west-1.amazonaws.com",
+         NULL},
+        {"", NULL, "acme-files", -1, "https://acme-files.s3.us-east-1.amazonaws.com", NULL},
+        {"http://127.0.0.1:9000", NULL, "omtp", -1, "http://127.0.0.1:9000/omtp", NULL},
+        {"https://minio.example:9000/", NULL, "omtp", -1, "https://minio.example:9000/omtp", NULL},
+        {"http://s3.local:9000", NULL, "omtp", 0, "http://omtp.s3.local:9000", NULL},
+        {NULL, "eu-west-1", "acme-files", 1, "https://s3.eu-west-1.amazonaws.com/acme-files", NULL},
+        {NULL, "eu-west-1", "files.acme.com", 0, NULL, "s3_path_style = true"},
+        {"ftp://x", NULL, "omtp", -1, NULL, "http:// or https://"},
+        {"http://host/some/path", NULL, "omtp", -1, NULL, "only scheme, host and port"},
+        {NULL, "EU WEST", "omtp", -1, NULL, "s3_region"},
+        {NULL, NULL, "ab", -1, NULL, "bucket name"},
+        {NULL, NULL, "-omtp", -1, NULL, "bucket name"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s3_client_config cc = {.endpoint = cases[i].endpoint,
+                               .region = cases[i].region,
+                               .bucket = cases[i].bucket,
+                               .access_key = "a",
+                               .secret_key = "b",
+                               .path_style = cases[i].path_style};
+        s3_client *c = NULL;
+        char why[512] = "";
+        int rc = s3_client_new(&cc, &c, why, sizeof why);
+        if (cases[i].base) {
+            if (rc != 0)
+                fail_msg("case %zu: %s", i, why);
+            assert_string_equal(s3_client_base(c), cases[i].base);
+            s3_client_free(c);
+        } else {
+            assert_int_equal(rc, OMTP_EINVAL);
+            if (!strstr(why, cases[i].err))
+                fail_msg("case %zu: '%s' does not say '%s'", i, why, cases[i].err);
+        }
+    }
+    s3_client_config nokeys = {.bucket = "omtp", .path_style = -1};
+    s3_client *c = NULL;
+    char why[512];
+    assert_int_equal(s3_client_new(&nokeys, &c, why, sizeof why), OMTP_EINVAL);
+    assert_non_null(strstr(why, "s3_access_key"));
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -511,6 +564,7 @@ int main(void)
         cmocka_unit_test(t_s3_env_credentials),
         cmocka_unit_test_setup_teardown(t_s3_sweep_tmp, setup_s3, fx_teardown),
         cmocka_unit_test(t_s3_unreachable),
+        cmocka_unit_test(t_s3_addressing),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
