@@ -233,6 +233,7 @@ static int mp_complete(omtp_filestore *fs, s3_put *p)
     snprintf(query, sizeof query, "uploadId=%s", id);
     s3_req rq = rq_init("POST", p->tmpkey);
     rq.query = query;
+    rq.slow_ok = 1;
     rq.body = xml;
     rq.body_len = o;
     s3_resp resp;
@@ -357,6 +358,7 @@ static int s3_put_commit(omtp_filestore *fs, void *impl, const char *sha, uint64
     if (rc == OMTP_ENOTFOUND) {
         s3_req rq = rq_init("PUT", key);
         rq.copy_src = p->tmpkey;
+        rq.slow_ok = 1;
         s3_resp resp;
         rc = req(fs, &rq, &resp, 0);
         s3_resp_free(&resp);

@@ -30,7 +30,8 @@
 #define S3_CONNECT_TIMEOUT 10 /* seconds to connect (TCP + TLS) */
 #define S3_LOW_SPEED_TIME  30 /* a transfer under S3_LOW_SPEED_BYTES/s this long fails */
 #define S3_LOW_SPEED_BYTES 1024
-#define S3_ATTEMPTS        3 /* tries of a request that failed with 500/503 or no connection */
+#define S3_SLOW_TIMEOUT    900 /* seconds a slow_ok request may take at most */
+#define S3_ATTEMPTS        3   /* tries of a request that failed with 500/503 or no connection */
 
 typedef struct s3_client s3_client;
 
@@ -61,6 +62,9 @@ typedef struct s3_req {
     const char *copy_src; /* x-amz-copy-source key (same bucket), or NULL */
     uint64_t range_off;   /* GET: Range bytes=range_off-(range_off+range_len-1) ... */
     uint64_t range_len;   /* ... when range_len > 0 (UINT64_MAX: to the end) */
+    int slow_ok;          /* a request the service may answer slowly (CopyObject,
+                             CompleteMultipartUpload: S3 keeps the reply alive with
+                             spaces for minutes): no low-speed limit, S3_SLOW_TIMEOUT */
     s3_sink sink;         /* GET: where a 2xx body goes (else it is kept in resp->body) */
     void *sink_arg;
 } s3_req;
