@@ -340,6 +340,8 @@ static int s3_put_commit(omtp_filestore *fs, void *impl, const char *sha, uint64
             s3_resp resp;
             rc = req(fs, &rq, &resp, 0);
             s3_resp_free(&resp);
+        } else if (rc == 0) {
+            rc = OMTP_FS_EXISTED; /* identical bytes stored before: nothing sent */
         }
         put_free(p);
         return rc;
@@ -355,7 +357,9 @@ static int s3_put_commit(omtp_filestore *fs, void *impl, const char *sha, uint64
     }
     /* the object is tmp/<id> now: name it, unless an identical one is there */
     rc = obj_head(fs, key, NULL);
-    if (rc == OMTP_ENOTFOUND) {
+    if (rc == 0) {
+        rc = OMTP_FS_EXISTED;
+    } else if (rc == OMTP_ENOTFOUND) {
         s3_req rq = rq_init("PUT", key);
         rq.copy_src = p->tmpkey;
         rq.slow_ok = 1;

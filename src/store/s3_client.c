@@ -515,13 +515,14 @@ int s3_do(s3_client *c, const s3_req *rq, s3_resp *resp, char *why, size_t whyle
             err = OMTP_EIO;
         if (!resp->code[0] && st == 403)
             snprintf(resp->code, sizeof resp->code, "Forbidden"); /* HEAD: no body */
-        snprintf(why, whylen, "S3 %s %s: %ld %s%s%s%s -- %s", rq->method, target, st,
-                 resp->code[0] ? resp->code : "(no error code)", resp->message[0] ? " (" : "",
-                 resp->message, resp->message[0] ? ")" : "",
+        /* the hint before S3's message: a short buffer keeps what to do */
+        snprintf(why, whylen, "S3 %s %s: %ld %s -- %s%s%s%s", rq->method, target, st,
+                 resp->code[0] ? resp->code : "(no error code)",
                  err == OMTP_ENOTFOUND ? "no such object"
                  : st == 403 && !strcmp(resp->code, "Forbidden")
                      ? "check s3_access_key, s3_secret_key and the key's permissions"
-                     : hint_for(st, resp->code));
+                     : hint_for(st, resp->code),
+                 resp->message[0] ? " (" : "", resp->message, resp->message[0] ? ")" : "");
     }
     handle_put(c, h);
     return err;
