@@ -35,6 +35,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define OMTP_FS_SHA_HEX 65            /* 64 hex digits + NUL */
 #define OMTP_FS_CHUNK   (1024 * 1024) /* largest piece a sink is handed */
@@ -102,6 +103,20 @@ int omtp_fs_open_fd(omtp_filestore *fs, const char *sha256_hex, int *fd, uint64_
 int omtp_fs_stat(omtp_filestore *fs, const char *sha256_hex, uint64_t *size);
 /* Removes the object; OMTP_ENOTFOUND if it was not there. */
 int omtp_fs_delete(omtp_filestore *fs, const char *sha256_hex);
+
+/* ---- pulled reads: for a reader that asks for the next piece (an HTTP
+ * response callback). One open per response: the S3 store sends ONE ranged
+ * GET and streams it (at most 256 KiB buffered, the network paced by the
+ * reader); a backend without its own (local) reads each piece with get.
+ * One reader belongs to one thread at a time; filestore_reader.c. */
+typedef struct omtp_fs_reader omtp_fs_reader;
+/* [off, off+len) of the object (len UINT64_MAX = to the end); OMTP_ENOTFOUND
+ * etc. are returned here, before any byte. */
+int omtp_fs_reader_open(omtp_filestore *fs, const char *sha256_hex, uint64_t off, uint64_t len,
+                        omtp_fs_reader **out);
+/* Up to max bytes into buf: > 0 read, 0 at the end of the range, < 0 OMTP_E*. */
+ssize_t omtp_fs_reader_read(omtp_fs_reader *r, void *buf, size_t max);
+void omtp_fs_reader_close(omtp_fs_reader *r);
 
 /* Removes temporary objects older than max_age_s (left by a crash); returns
  * how many. The server calls it at start and from the sweeper. */

@@ -479,6 +479,35 @@ static int s3_sweep_tmp(omtp_filestore *fs, int64_t max_age_s)
     return removed;
 }
 
+/* ---- pulled reads: one GET streamed (s3_stream) */
+
+static int s3_reader_open(omtp_filestore *fs, const char *sha, uint64_t off, uint64_t len,
+                          void **impl)
+{
+    char key[80], why[768];
+    final_key(sha, key);
+    s3_stream *st = NULL;
+    int rc = s3_stream_open(S(fs)->cli, key, off, len, &st, why, sizeof why);
+    if (rc != 0 && rc != OMTP_ENOTFOUND)
+        LOG_WARN("file store: %s", why);
+    *impl = st;
+    return rc;
+}
+
+static ssize_t s3_reader_read(omtp_filestore *fs, void *impl, void *buf, size_t max)
+{
+    char why[768];
+    ssize_t n = s3_stream_read(impl, buf, max, why, sizeof why);
+    if (n < 0)
+        LOG_WARN("file store: %s", why);
+    return n;
+}
+
+static void s3_reader_close(omtp_filestore *fs, void *impl)
+{
+    s3_stream_close(impl);
+}
+
 static void s3_close(omtp_filestore *fs)
 {
     s3_client_free(S(fs)->cli);
@@ -497,6 +526,9 @@ static const omtp_fs_ops s3_ops = {
     .del = s3_del,
     .sweep_tmp = s3_sweep_tmp,
     .close = s3_close,
+    .reader_open = s3_reader_open,
+    .reader_read = s3_reader_read,
+    .reader_close = s3_reader_close,
 };
 
 static int mkdirs(const char *path)

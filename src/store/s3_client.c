@@ -261,8 +261,10 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
     long st = 0;
     curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &st);
     if (x->rq->sink && is_2xx(st)) {
-        x->sunk = 1;
         int rc = x->rq->sink(x->rq->sink_arg, data, n);
+        if (rc == S3_SINK_PAUSE)
+            return CURL_WRITEFUNC_PAUSE; /* delivered again after curl_easy_pause */
+        x->sunk = 1;
         if (rc != 0) {
             x->sink_rc = rc;
             return 0; /* CURLE_WRITE_ERROR */
@@ -324,7 +326,9 @@ static int key_safe(const char *k)
     return 1;
 }
 
-static CURLcode perform(s3_client *c, xfer *x, char *curl_err)
+/* Sets every option of rq on x->h; *hdp gets the header list to free after
+ * the transfer. */
+static CURLcode setup(s3_client *c, xfer *x, char *curl_err, struct curl_slist **hdp)
 {
     const s3_req *rq = x->rq;
     CURL *h = x->h;
@@ -399,7 +403,18 @@ static CURLcode perform(s3_client *c, xfer *x, char *curl_err)
                      rq->range_off + rq->range_len - 1);
         curl_easy_setopt(h, CURLOPT_RANGE, range);
     }
-    CURLcode rc = curl_easy_perform(h);
+    *hdp = hd;
+    return CURLE_OK;
+}
+
+static CURLcode perform(s3_client *c, xfer *x, char *curl_err)
+{
+    CURL *h = x->h;
+    struct curl_slist *hd = NULL;
+    CURLcode rc = setup(c, x, curl_err, &hd);
+    if (rc != CURLE_OK)
+        return rc;
+    rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &x->resp->status);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(hd);
@@ -443,6 +458,9 @@ static int retryable(CURLcode rc, long status)
     return rc == CURLE_OK && (status == 500 || status == 502 || status == 503 || status == 504);
 }
 
+static int finish(s3_client *c, xfer *xp, CURLcode rc, const char *curl_err, char *why,
+                  size_t whylen);
+
 int s3_do(s3_client *c, const s3_req *rq, s3_resp *resp, char *why, size_t whylen)
 {
     memset(resp, 0, sizeof *resp);
@@ -474,6 +492,18 @@ int s3_do(s3_client *c, const s3_req *rq, s3_resp *resp, char *why, size_t whyle
         struct timespec ts = {0, (attempt == 1 ? 100 : 400) * 1000000L};
         nanosleep(&ts, NULL);
     }
+    int err = finish(c, &x, rc, curl_err, why, whylen);
+    handle_put(c, h);
+    return err;
+}
+
+/* The outcome of a finished transfer: 0, or an OMTP_E* with why. */
+static int finish(s3_client *c, xfer *xp, CURLcode rc, const char *curl_err, char *why,
+                  size_t whylen)
+{
+    xfer x = *xp;
+    const s3_req *rq = x.rq;
+    s3_resp *resp = x.resp;
     /* an error reply's code and message; a 200 with <Error> is an error too */
     if (resp->body && s3_xml_text(resp->body, resp->body_len, "Error", resp->message, 2)) {
         s3_xml_text(resp->body, resp->body_len, "Code", resp->code, sizeof resp->code);
@@ -524,7 +554,6 @@ int s3_do(s3_client *c, const s3_req *rq, s3_resp *resp, char *why, size_t whyle
                      : hint_for(st, resp->code),
                  resp->message[0] ? " (" : "", resp->message, resp->message[0] ? ")" : "");
     }
-    handle_put(c, h);
     return err;
 }
 
@@ -533,4 +562,167 @@ void s3_resp_free(s3_resp *resp)
     free(resp->body);
     resp->body = NULL;
     resp->body_len = 0;
+}
+
+/* ---- streamed GET (s3_client.h, s3_stream_*) */
+
+#define STREAM_BUF (256 * 1024) /* bytes received and not read yet, at most */
+
+struct s3_stream {
+    s3_client *c;
+    CURLM *m;
+    xfer x;
+    s3_req rq;
+    s3_resp resp;
+    struct curl_slist *hd;
+    char key[600];
+    char curl_err[CURL_ERROR_SIZE];
+    char *buf; /* received, not read yet: buf[head..len) */
+    size_t head, len;
+    int paused;
+    int done;     /* the transfer ended ... */
+    CURLcode res; /* ... with this */
+};
+
+static int stream_sink(void *arg, const void *data, size_t n)
+{
+    s3_stream *st = arg;
+    if (st->head > 0 && st->len + n > STREAM_BUF) { /* make room at the front */
+        memmove(st->buf, st->buf + st->head, st->len - st->head);
+        st->len -= st->head;
+        st->head = 0;
+    }
+    if (st->len + n > STREAM_BUF) {
+        st->paused = 1;
+        return S3_SINK_PAUSE;
+    }
+    memcpy(st->buf + st->len, data, n);
+    st->len += n;
+    return 0;
+}
+
+/* One turn of the transfer: waits at most 1 s for the socket. */
+static void stream_turn(s3_stream *st)
+{
+    int running = 0;
+    curl_multi_perform(st->m, &running);
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(st->m, &left))) {
+        if (msg->msg == CURLMSG_DONE) {
+            st->done = 1;
+            st->res = msg->data.result;
+            curl_easy_getinfo(st->x.h, CURLINFO_RESPONSE_CODE, &st->resp.status);
+        }
+    }
+    if (!st->done && running)
+        curl_multi_poll(st->m, NULL, 0, 1000, NULL);
+}
+
+static int stream_status(s3_stream *st)
+{
+    long code = 0;
+    curl_easy_getinfo(st->x.h, CURLINFO_RESPONSE_CODE, &code);
+    return (int)code;
+}
+
+int s3_stream_open(s3_client *c, const char *key, uint64_t off, uint64_t len, s3_stream **out,
+                   char *why, size_t whylen)
+{
+    *out = NULL;
+    if (why && whylen)
+        why[0] = '\0';
+    if (!key_safe(key) || strlen(key) >= 600) {
+        snprintf(why, whylen, "S3 GET: key with characters outside [A-Za-z0-9/._~-]");
+        return OMTP_EINVAL;
+    }
+    s3_stream *st = calloc(1, sizeof *st);
+    if (!st || !(st->buf = malloc(STREAM_BUF)) || !(st->m = curl_multi_init())) {
+        if (st)
+            free(st->buf);
+        free(st);
+        return OMTP_ENOMEM;
+    }
+    st->c = c;
+    snprintf(st->key, sizeof st->key, "%s", key);
+    st->rq.method = "GET";
+    st->rq.key = st->key;
+    st->rq.body_fd = -1;
+    st->rq.range_off = off;
+    st->rq.range_len = off == 0 && len == UINT64_MAX ? 0 : len;
+    st->rq.sink = stream_sink;
+    st->rq.sink_arg = st;
+    st->x.h = handle_get(c);
+    st->x.rq = &st->rq;
+    st->x.resp = &st->resp;
+    if (!st->x.h || setup(c, &st->x, st->curl_err, &st->hd) != CURLE_OK) {
+        s3_stream_close(st);
+        return OMTP_ENOMEM;
+    }
+    /* keep the reads small: they are copied into buf */
+    curl_easy_setopt(st->x.h, CURLOPT_BUFFERSIZE, 64L * 1024);
+    curl_multi_add_handle(st->m, st->x.h);
+    /* until the status is known: an error is answered here, not by read */
+    while (!st->done && st->len == 0 && !st->paused)
+        stream_turn(st);
+    if (st->done || !is_2xx(stream_status(st))) {
+        while (!st->done)
+            stream_turn(st);
+        int err = finish(c, &st->x, st->res, st->curl_err, why, whylen);
+        if (err != 0) {
+            s3_stream_close(st);
+            return err;
+        }
+    }
+    *out = st;
+    return 0;
+}
+
+ssize_t s3_stream_read(s3_stream *st, void *buf, size_t max, char *why, size_t whylen)
+{
+    for (;;) {
+        if (st->head < st->len) {
+            size_t n = st->len - st->head < max ? st->len - st->head : max;
+            memcpy(buf, st->buf + st->head, n);
+            st->head += n;
+            if (st->head == st->len)
+                st->head = st->len = 0;
+            if (st->paused) {
+                st->paused = 0;
+                curl_easy_pause(st->x.h, CURLPAUSE_CONT); /* may call stream_sink now */
+            }
+            return (ssize_t)n;
+        }
+        if (st->paused) {
+            st->paused = 0;
+            curl_easy_pause(st->x.h, CURLPAUSE_CONT);
+            continue;
+        }
+        if (st->done) {
+            int err = finish(st->c, &st->x, st->res, st->curl_err, why, whylen);
+            return err != 0 ? err : 0;
+        }
+        stream_turn(st);
+    }
+}
+
+void s3_stream_close(s3_stream *st)
+{
+    if (!st)
+        return;
+    if (st->x.h) {
+        if (st->m)
+            curl_multi_remove_handle(st->m, st->x.h);
+        curl_easy_setopt(st->x.h, CURLOPT_HTTPHEADER, NULL);
+        if (st->done && st->res == CURLE_OK)
+            handle_put(st->c, st->x.h); /* a whole reply: its connection is reusable */
+        else
+            curl_easy_cleanup(st->x.h); /* cut short: do not reuse the connection */
+    }
+    if (st->m)
+        curl_multi_cleanup(st->m);
+    curl_slist_free_all(st->hd);
+    s3_resp_free(&st->resp);
+    free(st->buf);
+    free(st);
 }

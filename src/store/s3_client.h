@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define S3_POOL            8  /* idle curl handles kept */
 #define S3_CONNECT_TIMEOUT 10 /* seconds to connect (TCP + TLS) */
@@ -49,6 +50,8 @@ typedef struct s3_client_config {
 /* Receives a 2xx reply's body in order; non-zero stops the transfer and
  * s3_do returns that value. */
 typedef int (*s3_sink)(void *arg, const void *data, size_t n);
+/* A sink's "keep these bytes for later" (s3_stream's flow control). */
+#define S3_SINK_PAUSE 0x5053 /* "PS" */
 
 typedef struct s3_req {
     const char *method;      /* "GET", "HEAD", "PUT", "POST", "DELETE" */
@@ -98,5 +101,20 @@ const char *s3_client_base(const s3_client *c);
  * s3_resp_free. */
 int s3_do(s3_client *c, const s3_req *rq, s3_resp *resp, char *why, size_t whylen);
 void s3_resp_free(s3_resp *resp);
+
+/* ---- streamed GET, pulled by the reader (an HTTP response callback):
+ * one request for the whole range, at most 256 KiB buffered; the network
+ * is read only as fast as the reader reads (the transfer pauses). One
+ * stream belongs to one thread at a time. */
+typedef struct s3_stream s3_stream;
+/* Sends GET key with Range [off, off+len) (len UINT64_MAX = to the end) and
+ * waits for the reply's status: an error (404, 403, ...) is returned here,
+ * as s3_do returns it. */
+int s3_stream_open(s3_client *c, const char *key, uint64_t off, uint64_t len, s3_stream **out,
+                   char *why, size_t whylen);
+/* Up to max bytes: > 0 bytes read, 0 at the end, < 0 OMTP_E* (why says
+ * what happened). Blocks until some bytes came or the transfer ended. */
+ssize_t s3_stream_read(s3_stream *st, void *buf, size_t max, char *why, size_t whylen);
+void s3_stream_close(s3_stream *st);
 
 #endif

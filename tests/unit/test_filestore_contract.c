@@ -328,6 +328,56 @@ static void t_sink_stops(void **state)
     free(b);
 }
 
+/* pulled reads (an HTTP response callback's way): the same bytes; on S3 one
+   GET for the whole range however small the pieces */
+static void t_reader(void **state)
+{
+    fx *f = *state;
+    size_t n = 5 * MIB + 123;
+    unsigned char *b = calloc(1, n);
+    fill(b, n, 55);
+    char sha[65];
+    assert_int_equal(put_bytes(f->fs, b, n, MIB, sha), 0);
+    int gets = f->s3 ? h_s3_count(g_s3, "GET", "/sha256/", 0) : 0;
+    omtp_fs_reader *r = NULL;
+    assert_int_equal(omtp_fs_reader_open(f->fs, sha, 0, UINT64_MAX, &r), 0);
+    unsigned char *got = calloc(1, n);
+    size_t at = 0;
+    ssize_t k;
+    while ((k = omtp_fs_reader_read(r, got + at, n - at < 65536 ? n - at : 65536)) > 0)
+        at += (size_t)k;
+    assert_int_equal(k, 0);
+    omtp_fs_reader_close(r);
+    assert_int_equal(at, n);
+    assert_memory_equal(got, b, n);
+    if (f->s3)
+        assert_int_equal(h_s3_count(g_s3, "GET", "/sha256/", 0) - gets, 1);
+    /* a range */
+    assert_int_equal(omtp_fs_reader_open(f->fs, sha, 4 * MIB, 5000, &r), 0);
+    at = 0;
+    while ((k = omtp_fs_reader_read(r, got + at, 700)) > 0)
+        at += (size_t)k;
+    assert_int_equal(k, 0);
+    omtp_fs_reader_close(r);
+    assert_int_equal(at, 5000);
+    assert_memory_equal(got, b + 4 * MIB, 5000);
+    /* a reader that stops early (the client went away), then more work */
+    assert_int_equal(omtp_fs_reader_open(f->fs, sha, 0, UINT64_MAX, &r), 0);
+    assert_true(omtp_fs_reader_read(r, got, 1000) > 0);
+    omtp_fs_reader_close(r);
+    uint64_t size = 0;
+    assert_int_equal(omtp_fs_stat(f->fs, sha, &size), 0);
+    assert_int_equal(size, n);
+    /* a missing object is said at open */
+    char none[65];
+    memset(none, 'a', 64);
+    none[64] = 0;
+    assert_int_equal(omtp_fs_reader_open(f->fs, none, 0, UINT64_MAX, &r), OMTP_ENOTFOUND);
+    assert_null(r);
+    free(got);
+    free(b);
+}
+
 typedef struct worker {
     omtp_filestore *fs;
     int id, ok;
@@ -566,6 +616,7 @@ int main(void)
         BOTH(t_delete_and_missing),
         BOTH(t_sink_stops),
         BOTH(t_threads),
+        BOTH(t_reader),
         cmocka_unit_test(t_s3_wrong_credentials),
         cmocka_unit_test(t_s3_env_credentials),
         cmocka_unit_test_setup_teardown(t_s3_sweep_tmp, setup_s3, fx_teardown),
