@@ -581,6 +581,24 @@ static void t_s3_addressing(void **state)
                 fail_msg("case %zu: '%s' does not say '%s'", i, why, cases[i].err);
         }
     }
+    /* CopyObject copies at most 5 GiB: a larger max_file_size is refused */
+    {
+        char dir[] = "/tmp/omtp-fsc-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        omtp_filestore_config fc;
+        memset(&fc, 0, sizeof fc);
+        fc.data_dir = dir;
+        fc.s3_endpoint = g_s3->endpoint;
+        fc.s3_access_key = g_s3->access_key;
+        fc.s3_secret_key = g_s3->secret_key;
+        fc.max_file_size = 6ull * 1024 * 1024 * 1024;
+        omtp_filestore *fs = NULL;
+        char w[512];
+        assert_int_equal(omtp_filestore_open("s3://omtp-files", &fc, &fs, w, sizeof w),
+                         OMTP_EINVAL);
+        assert_non_null(strstr(w, "max_file_size"));
+        rmdir(dir);
+    }
     s3_client_config nokeys = {.bucket = "omtp", .path_style = -1};
     s3_client *c = NULL;
     char why[512];
