@@ -601,10 +601,14 @@ static int stream_sink(void *arg, const void *data, size_t n)
     return 0;
 }
 
-/* One turn of the transfer: waits at most 1 s for the socket. */
+/* One turn of the transfer; waits (at most 1 s) for the socket only when
+ * the turn moved nothing: after a pause curl may hold bytes it already read,
+ * which no socket wait would see. */
 static void stream_turn(s3_stream *st)
 {
     int running = 0;
+    size_t had = st->len;
+    int was_paused = st->paused;
     curl_multi_perform(st->m, &running);
     CURLMsg *msg;
     int left;
@@ -615,7 +619,7 @@ static void stream_turn(s3_stream *st)
             curl_easy_getinfo(st->x.h, CURLINFO_RESPONSE_CODE, &st->resp.status);
         }
     }
-    if (!st->done && running)
+    if (!st->done && running && st->len == had && st->paused == was_paused)
         curl_multi_poll(st->m, NULL, 0, 1000, NULL);
 }
 
