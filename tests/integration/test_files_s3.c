@@ -205,7 +205,11 @@ static void t_upload_download(void **state)
     snprintf(path, sizeof path, "/v1/files/%s", id);
     snprintf(logpat, sizeof logpat, "/sha256/%.2s/%s", want, want + 2);
     int gets = h_s3_count(S3, "GET", logpat, 0);
+    int64_t t0 = h_now_ms();
     assert_int_equal(call(port, "GET", path, tok, NULL, 0, NULL, &r), 200);
+    /* streamed, not crawling: 10 MiB in well under 20 s even on a loaded
+       box (a stalled stream reader once served 0.3 MiB/s: 33 s) */
+    assert_true(h_now_ms() - t0 < 20000);
     assert_int_equal(r.n, n);
     assert_memory_equal(r.b, b, n);
     free(r.b);
