@@ -333,6 +333,8 @@ struct omtp_server {
     /* what the business backend hooks into the message path (domain/msg.h,
      * set by hooks/webhook.c at start), NULL when nothing is hooked */
     const struct omtp_msg_hooks *msg_hooks;
+    /* domain/check_cache.c state (the send checks' caches), NULL until used */
+    struct check_cache *check_cache;
 };
 
 /* ---------------------------------------------------------------- parts */

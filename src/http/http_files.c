@@ -277,10 +277,7 @@ void http_ep_file_thumb(http_req *r)
     http_ep_file_get(r);
 }
 
-/* Parses a single "bytes=a-b" / "bytes=a-" / "bytes=-n" range against size.
- * 0: no usable Range header (serve all); 1: [*off, *off+*len); -1: not
- * satisfiable. */
-static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
+int http_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
 {
     if (!h[0] || strncasecmp(h, "bytes=", 6) != 0 || strchr(h, ','))
         return 0;
@@ -430,7 +427,7 @@ struct MHD_Response *http_file_response(http_req *r, unsigned *status)
         return resp;
     }
     uint64_t off = 0, len = size;
-    int rg = parse_range(r->range, size, &off, &len);
+    int rg = http_parse_range(r->range, size, &off, &len);
     if (rg < 0) {
         if (fd >= 0)
             close(fd);
