@@ -6,6 +6,9 @@
 //     like AWS, MinIO and Ceph do, and a request libcurl signs wrongly fails;
 //   - AbortMultipartUpload (DELETE ?uploadId=), which s3rver answers 405.
 // Every request is logged to --log as "METHOD /bucket/key?query STATUS".
+// Faults for failure tests: while the file --fault-file holds "part"
+// (UploadPart) or "complete" (CompleteMultipartUpload), those requests are
+// answered 500 InternalError.
 //
 // Usage: node s3server.js --dir DIR --bucket NAME --port-file FILE --log FILE
 //                         [--access-key AK --secret-key SK]
@@ -28,6 +31,15 @@ const portFile = arg('port-file');
 const logFile = arg('log');
 const accessKey = arg('access-key', 'S3RVER');
 const secretKey = arg('secret-key', 'S3RVER');
+const faultFile = arg('fault-file', '');
+
+function fault() {
+  try {
+    return faultFile ? fs.readFileSync(faultFile, 'utf8').trim() : '';
+  } catch (e) {
+    return '';
+  }
+}
 if (!dir || !portFile || !logFile) {
   console.error('usage: s3server.js --dir DIR --bucket NAME --port-file FILE --log FILE');
   process.exit(2);
@@ -106,6 +118,12 @@ server.middleware.unshift(async (ctx, next) => {
     const bad = checkSigV4(ctx.req);
     if (bad) {
       s3error(ctx, 403, bad[0], bad[1]);
+      return;
+    }
+    const f = fault();
+    if ((f === 'part' && ctx.method === 'PUT' && 'partNumber' in ctx.query) ||
+        (f === 'complete' && ctx.method === 'POST' && 'uploadId' in ctx.query)) {
+      s3error(ctx, 500, 'InternalError', 'We encountered an internal error. Please try again.');
       return;
     }
     if (ctx.method === 'DELETE' && 'uploadId' in ctx.query) {

@@ -48,6 +48,7 @@ h_s3 *h_s3_start(const char *bucket, const char *access_key, const char *secret_
     snprintf(s->log_path, sizeof s->log_path, "%s/requests.log", s->dir);
     snprintf(s->out_path, sizeof s->out_path, "%s/s3server.out", s->dir);
     snprintf(s->port_path, sizeof s->port_path, "%s/port", s->dir);
+    snprintf(s->fault_path, sizeof s->fault_path, "%s/fault", s->dir);
     snprintf(s->bucket, sizeof s->bucket, "%s", bucket);
     snprintf(s->access_key, sizeof s->access_key, "%s", access_key);
     snprintf(s->secret_key, sizeof s->secret_key, "%s", secret_key);
@@ -66,7 +67,7 @@ h_s3 *h_s3_start(const char *bucket, const char *access_key, const char *secret_
         }
         execlp("node", "node", script, "--dir", s->data_dir, "--bucket", bucket, "--port-file",
                s->port_path, "--log", s->log_path, "--access-key", access_key, "--secret-key",
-               secret_key, (char *)NULL);
+               secret_key, "--fault-file", s->fault_path, (char *)NULL);
         _exit(127);
     }
     s->pid = pid;
@@ -181,6 +182,15 @@ int h_s3_list(h_s3 *s, const char *prefix)
     curl_easy_cleanup(h);
     free(m.b);
     return n;
+}
+
+void h_s3_fault(h_s3 *s, const char *what)
+{
+    FILE *f = fopen(s->fault_path, "w");
+    if (!f)
+        fail_msg("h_s3: %s: %s", s->fault_path, strerror(errno));
+    fputs(what, f);
+    fclose(f);
 }
 
 void h_s3_stop(h_s3 *s, int dump)

@@ -20,11 +20,12 @@
 #include <sys/types.h>
 
 typedef struct h_s3 {
-    char dir[256];       /* mktemp dir */
-    char data_dir[300];  /* dir/data: the buckets (s3rver's files) */
-    char log_path[300];  /* dir/requests.log */
-    char out_path[300];  /* dir/s3server.out: its stdout and stderr */
-    char port_path[300]; /* dir/port */
+    char dir[256];        /* mktemp dir */
+    char data_dir[300];   /* dir/data: the buckets (s3rver's files) */
+    char log_path[300];   /* dir/requests.log */
+    char out_path[300];   /* dir/s3server.out: its stdout and stderr */
+    char port_path[300];  /* dir/port */
+    char fault_path[300]; /* dir/fault: see h_s3_fault */
     char bucket[64];
     char access_key[64];
     char secret_key[64];
@@ -44,6 +45,9 @@ int h_s3_uploads_pending(h_s3 *s);
 /* Keys in the bucket under prefix (a signed ListObjectsV2 over libcurl);
  * -1 on error. */
 int h_s3_list(h_s3 *s, const char *prefix);
+/* From now on the server answers 500 InternalError to every UploadPart
+ * ("part") or CompleteMultipartUpload ("complete"); "" = no fault. */
+void h_s3_fault(h_s3 *s, const char *what);
 /* SIGTERM, wait, remove the directory; prints the server's output if
  * `dump`. Frees s. */
 void h_s3_stop(h_s3 *s, int dump);

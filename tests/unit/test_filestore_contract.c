@@ -606,6 +606,37 @@ static void t_s3_addressing(void **state)
     assert_non_null(strstr(why, "s3_access_key"));
 }
 
+/* a multipart upload the service fails (a part refused, then the
+   completion refused) is aborted: no upload stays open, nothing under tmp/
+   or under the content's name */
+static void t_s3_failed_multipart_aborted(void **state)
+{
+    fx *f = *state;
+    size_t n = 17 * MIB;
+    unsigned char *b = calloc(1, n);
+    fill(b, n, 17);
+    char sha[65], want[65];
+    sha_hex(b, n, want);
+    const char *faults[] = {"part", "complete"};
+    for (int i = 0; i < 2; i++) {
+        int aborts = h_s3_count(g_s3, "DELETE", "uploadId=", 204);
+        h_s3_fault(g_s3, faults[i]);
+        int rc = put_bytes(f->fs, b, n, MIB, sha);
+        h_s3_fault(g_s3, "");
+        assert_int_equal(rc, OMTP_EIO);
+        assert_int_equal(h_s3_count(g_s3, "DELETE", "uploadId=", 204) - aborts, 1);
+        assert_int_equal(h_s3_uploads_pending(g_s3), 0);
+        assert_int_equal(h_s3_list(g_s3, "tmp/"), 0);
+        assert_int_equal(omtp_fs_stat(f->fs, want, NULL), OMTP_ENOTFOUND);
+    }
+    /* 500s were tried again before giving up */
+    assert_true(h_s3_count(g_s3, "PUT", "partNumber=", 500) >= S3_ATTEMPTS);
+    /* and the service back: the same bytes go up */
+    assert_int_equal(put_bytes(f->fs, b, n, MIB, sha), 0);
+    assert_string_equal(sha, want);
+    free(b);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -638,6 +669,7 @@ int main(void)
         cmocka_unit_test(t_s3_wrong_credentials),
         cmocka_unit_test(t_s3_env_credentials),
         cmocka_unit_test_setup_teardown(t_s3_sweep_tmp, setup_s3, fx_teardown),
+        cmocka_unit_test_setup_teardown(t_s3_failed_multipart_aborted, setup_s3, fx_teardown),
         cmocka_unit_test(t_s3_unreachable),
         cmocka_unit_test(t_s3_addressing),
     };
