@@ -1,0 +1,2 @@
+/* domain/files_ingest.c - the upload pipeline (domain/files_ingest.h). */
+#include "domain/files_ingest.h"
