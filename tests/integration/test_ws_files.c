@@ -1,0 +1,386 @@
+/*
+ * test_ws_files.c - the file endpoints on the public WebSocket listener
+ * (ws_listen; docs/websocket.md "File endpoints", docs/files.md), over real
+ * HTTP on raw sockets: upload and download round trip (sha256, sniffed
+ * type, Content-Disposition, nosniff), Range (206, 416), ETag (304), the
+ * access_token query parameter, 401 without or with a bad token, 404 for a
+ * user who may not read the file, 413 while streaming (with and without
+ * Content-Length), a zero-byte file, CORS (preflight, a foreign Origin
+ * refused), and a client that sends half a body and stops: the partial is
+ * removed after the timeout and the listener keeps serving.
+ */
+#include "h_ws.h"
+#include "harness.h"
+
+#include <dirent.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static char atok[256], btok[256];
+
+static h_server *start(int *port, const char *more)
+{
+    char conf[512];
+    snprintf(conf, sizeof(conf),
+             "max_file_size = 65536\nhttp_timeout_s = 1\nws_allowed_origins = "
+             "http://app.example\n%s",
+             more ? more : "");
+    h_server *s = h_ws_server_start(conf, port);
+    h_user_add(s, "alice", "pw-alice");
+    h_user_add(s, "bob", "pw-bob");
+    h_token(s, "alice", 3600, atok, sizeof(atok));
+    h_token(s, "bob", 3600, btok, sizeof(btok));
+    return s;
+}
+
+static void header(const char *ans, const char *name, char *v, size_t vlen)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "\r\n%s: ", name);
+    const char *h = strcasestr(ans, key);
+    if (!h) {
+        v[0] = 0;
+        return;
+    }
+    h += strlen(key);
+    size_t n = strcspn(h, "\r");
+    snprintf(v, vlen, "%.*s", (int)n, h);
+}
+
+static const char *body(const char *ans)
+{
+    const char *b = strstr(ans, "\r\n\r\n");
+    return b ? b + 4 : "";
+}
+
+/* The string value of "key" in a flat JSON answer. */
+static void json_str(const char *json, const char *key, char *v, size_t vlen)
+{
+    char k[64];
+    snprintf(k, sizeof(k), "\"%s\":\"", key);
+    const char *p = strstr(json, k);
+    v[0] = 0;
+    if (p) {
+        p += strlen(k);
+        snprintf(v, vlen, "%.*s", (int)strcspn(p, "\""), p);
+    }
+}
+
+/* POST /v1/files with a body; the answer into out; returns the status. */
+static int upload(int port, const char *tok, const char *name, const void *data, size_t n,
+                  char *out, size_t outlen)
+{
+    int fd = h_ws_raw(port);
+    char head[1024];
+    int hl = snprintf(head, sizeof(head),
+                      "POST /v1/files?name=%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s%s%s"
+                      "Content-Length: %zu\r\nContent-Type: application/octet-stream\r\n\r\n",
+                      name, port, tok ? "Authorization: Bearer " : "", tok ? tok : "",
+                      tok ? "\r\n" : "", n);
+    h_ws_send_all(fd, head, (size_t)hl);
+    if (n)
+        h_ws_send_all(fd, data, n);
+    ssize_t got = h_raw_read_until_close(fd, out, outlen - 1, 10000);
+    close(fd);
+    out[got > 0 ? got : 0] = 0;
+    int status = 0;
+    sscanf(out, "HTTP/1.1 %d", &status);
+    return status;
+}
+
+static int get(int port, const char *path, const char *extra, char *out, size_t outlen)
+{
+    char req[2048];
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n", path, port,
+             extra ? extra : "");
+    return h_ws_http(port, req, out, outlen);
+}
+
+static void bearer(const char *tok, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "Authorization: Bearer %s\r\n", tok);
+}
+
+static void test_round_trip_range_etag(void **st)
+{
+    (void)st;
+    int port;
+    h_server *s = start(&port, NULL);
+    static char out[131072];
+    char v[512], id[64], sha[80], auth[400], path[256];
+    const char *text = "hello, files on the ws listener\n";
+    size_t tl = strlen(text);
+
+    assert_int_equal(upload(port, atok, "hello%20%E2%9C%93.txt", text, tl, out, sizeof(out)),
+                     201);
+    json_str(body(out), "fileId", id, sizeof(id));
+    json_str(body(out), "sha256", sha, sizeof(sha));
+    assert_int_equal(strlen(id), 32);
+    unsigned char md[32];
+    SHA256((const unsigned char *)text, tl, md);
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    assert_string_equal(sha, hex);
+    json_str(body(out), "mime", v, sizeof(v));
+    assert_string_equal(v, "text/plain"); /* sniffed, whatever the client said */
+    json_str(body(out), "name", v, sizeof(v));
+    assert_string_equal(v, "hello \xE2\x9C\x93.txt");
+
+    /* the uploader reads it back, byte for byte, with the safe headers */
+    bearer(atok, auth, sizeof(auth));
+    snprintf(path, sizeof(path), "/v1/files/%s", id);
+    assert_int_equal(get(port, path, auth, out, sizeof(out)), 200);
+    assert_string_equal(body(out), text);
+    header(out, "X-Content-Type-Options", v, sizeof(v));
+    assert_string_equal(v, "nosniff");
+    header(out, "Content-Disposition", v, sizeof(v));
+    assert_non_null(strstr(v, "filename*=UTF-8''hello%20%E2%9C%93.txt"));
+    header(out, "Accept-Ranges", v, sizeof(v));
+    assert_string_equal(v, "bytes");
+
+    /* Range: a slice (206) and one past the end (416) */
+    char extra[600];
+    snprintf(extra, sizeof(extra), "%sRange: bytes=7-11\r\n", auth);
+    assert_int_equal(get(port, path, extra, out, sizeof(out)), 206);
+    assert_string_equal(body(out), "files");
+    header(out, "Content-Range", v, sizeof(v));
+    char want[64];
+    snprintf(want, sizeof(want), "bytes 7-11/%zu", tl);
+    assert_string_equal(v, want);
+    snprintf(extra, sizeof(extra), "%sRange: bytes=-4\r\n", auth);
+    assert_int_equal(get(port, path, extra, out, sizeof(out)), 206);
+    assert_string_equal(body(out), "ner\n");
+    snprintf(extra, sizeof(extra), "%sRange: bytes=5000-\r\n", auth);
+    assert_int_equal(get(port, path, extra, out, sizeof(out)), 416);
+    header(out, "Content-Range", v, sizeof(v));
+    snprintf(want, sizeof(want), "bytes */%zu", tl);
+    assert_string_equal(v, want);
+
+    /* ETag: 304 without a body */
+    char etag[128];
+    assert_int_equal(get(port, path, auth, out, sizeof(out)), 200);
+    header(out, "ETag", etag, sizeof(etag));
+    snprintf(extra, sizeof(extra), "%sIf-None-Match: %s\r\n", auth, etag);
+    assert_int_equal(get(port, path, extra, out, sizeof(out)), 304);
+    assert_string_equal(body(out), "");
+
+    /* HEAD: the head only */
+    char req[1024];
+    snprintf(req, sizeof(req), "HEAD %s HTTP/1.1\r\nHost: x\r\n%s\r\n", path, auth);
+    assert_int_equal(h_ws_http(port, req, out, sizeof(out)), 200);
+    header(out, "Content-Length", v, sizeof(v));
+    assert_int_equal(atoi(v), (int)tl);
+    assert_string_equal(body(out), "");
+
+    /* <img src> and <video src> cannot send a header: access_token (RFC 6750 2.3) */
+    snprintf(path, sizeof(path), "/v1/files/%s?access_token=%s", id, atok);
+    assert_int_equal(get(port, path, NULL, out, sizeof(out)), 200);
+    assert_string_equal(body(out), text);
+
+    /* a zero-byte file is a file */
+    assert_int_equal(upload(port, atok, "empty.bin", "", 0, out, sizeof(out)), 201);
+    json_str(body(out), "fileId", id, sizeof(id));
+    assert_non_null(strstr(body(out), "\"size\":0"));
+    snprintf(path, sizeof(path), "/v1/files/%s", id);
+    assert_int_equal(get(port, path, auth, out, sizeof(out)), 200);
+    header(out, "Content-Length", v, sizeof(v));
+    assert_string_equal(v, "0");
+
+    /* a binary file larger than one piece of the worker reads */
+    static unsigned char big[60000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (unsigned char)(i * 7 + i / 251);
+    assert_int_equal(upload(port, atok, "big.bin", big, sizeof(big), out, sizeof(out)), 201);
+    json_str(body(out), "fileId", id, sizeof(id));
+    snprintf(path, sizeof(path), "/v1/files/%s", id);
+    assert_int_equal(get(port, path, auth, out, sizeof(out)), 200);
+    header(out, "Content-Length", v, sizeof(v));
+    assert_int_equal(atoi(v), (int)sizeof(big));
+    assert_memory_equal(body(out), big, sizeof(big));
+    h_server_stop_free(s);
+}
+
+static void test_auth_and_read_rule(void **st)
+{
+    (void)st;
+    int port;
+    h_server *s = start(&port, NULL);
+    static char out[16384];
+    char id[64], path[256], auth[400];
+
+    /* no token, a forged one, an expired one: 401, nothing stored */
+    assert_int_equal(upload(port, NULL, "a.txt", "abc", 3, out, sizeof(out)), 401);
+    assert_non_null(strstr(out, "WWW-Authenticate: Bearer"));
+    assert_int_equal(upload(port, "v1.alice.99999999999.00", "a.txt", "abc", 3, out, sizeof(out)),
+                     401);
+    char old[256];
+    h_token(s, "alice", -10, old, sizeof(old));
+    assert_int_equal(upload(port, old, "a.txt", "abc", 3, out, sizeof(out)), 401);
+    assert_non_null(strstr(body(out), "expired"));
+
+    assert_int_equal(upload(port, atok, "private.txt", "alice only", 10, out, sizeof(out)), 201);
+    json_str(body(out), "fileId", id, sizeof(id));
+    snprintf(path, sizeof(path), "/v1/files/%s", id);
+    assert_int_equal(get(port, path, NULL, out, sizeof(out)), 401);
+    /* bob shares no session holding it: 404, as for a file that does not exist */
+    bearer(btok, auth, sizeof(auth));
+    assert_int_equal(get(port, path, auth, out, sizeof(out)), 404);
+    assert_null(strstr(out, "alice only"));
+    snprintf(path, sizeof(path), "/v1/files/%s/thumb", id);
+    assert_int_equal(get(port, path, auth, out, sizeof(out)), 404);
+    assert_int_equal(get(port, "/v1/files/00000000000000000000000000000000", auth, out,
+                         sizeof(out)),
+                     404);
+    assert_int_equal(get(port, "/v1/files/..%2f..%2fetc", auth, out, sizeof(out)), 404);
+    h_server_stop_free(s);
+}
+
+static void test_too_large(void **st)
+{
+    (void)st;
+    int port;
+    h_server *s = start(&port, NULL);
+    static char out[16384];
+    static char big[200000];
+    memset(big, 'x', sizeof(big));
+
+    /* announced too large: refused before a byte is read */
+    assert_int_equal(upload(port, atok, "big.txt", big, sizeof(big), out, sizeof(out)), 413);
+    assert_non_null(strstr(body(out), "file is larger than 64 KB"));
+
+    /* chunked (no length): refused while streaming, the client still reads the answer */
+    int fd = h_ws_raw(port);
+    char head[1024];
+    int hl = snprintf(head, sizeof(head),
+                      "POST /v1/files?name=big.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                      "%s\r\nTransfer-Encoding: chunked\r\n\r\n",
+                      atok);
+    h_ws_send_all(fd, head, (size_t)hl);
+    for (int i = 0; i < 10; i++) {
+        char ch[32];
+        int cl = snprintf(ch, sizeof(ch), "%x\r\n", 20000);
+        h_ws_send_all(fd, ch, (size_t)cl);
+        h_ws_send_all(fd, big, 20000);
+        h_ws_send_all(fd, "\r\n", 2);
+    }
+    h_ws_send_all(fd, "0\r\n\r\n", 5);
+    ssize_t got = h_raw_read_until_close(fd, out, sizeof(out) - 1, 10000);
+    close(fd);
+    out[got > 0 ? got : 0] = 0;
+    assert_non_null(strstr(out, "HTTP/1.1 413"));
+
+    /* nothing of either is left in the store's temporary directory */
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/files/tmp", s->data_dir);
+    for (int i = 0; i < 50; i++) { /* the abort runs on a worker */
+        DIR *d = opendir(dir);
+        int n = 0;
+        struct dirent *e;
+        while (d && (e = readdir(d)))
+            n += e->d_name[0] != '.';
+        if (d)
+            closedir(d);
+        if (!n)
+            break;
+        assert_true(i < 49);
+        usleep(100000);
+    }
+    h_server_stop_free(s);
+}
+
+static void test_cors(void **st)
+{
+    (void)st;
+    int port;
+    h_server *s = start(&port, NULL);
+    char out[8192], v[256];
+    char req[1024];
+    snprintf(req, sizeof(req),
+             "OPTIONS /v1/files HTTP/1.1\r\nHost: x\r\nOrigin: http://app.example\r\n"
+             "Access-Control-Request-Method: POST\r\n"
+             "Access-Control-Request-Headers: authorization\r\n\r\n");
+    assert_int_equal(h_ws_http(port, req, out, sizeof(out)), 204);
+    header(out, "Access-Control-Allow-Origin", v, sizeof(v));
+    assert_string_equal(v, "http://app.example");
+    header(out, "Access-Control-Allow-Headers", v, sizeof(v));
+    assert_non_null(strstr(v, "Authorization"));
+    /* another site's page may not use the API */
+    snprintf(req, sizeof(req),
+             "OPTIONS /v1/files HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\n\r\n");
+    assert_int_equal(h_ws_http(port, req, out, sizeof(out)), 403);
+    assert_int_equal(upload(port, atok, "a.txt", "abc", 3, out, sizeof(out)), 201);
+    h_server_stop_free(s);
+}
+
+static void test_stalled_upload_removed(void **st)
+{
+    (void)st;
+    int port;
+    h_server *s = start(&port, NULL);
+    static char out[16384];
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/files/tmp", s->data_dir);
+
+    int fd = h_ws_raw(port);
+    char head[1024];
+    int hl = snprintf(head, sizeof(head),
+                      "POST /v1/files?name=half.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                      "%s\r\nContent-Length: 60000\r\n\r\n",
+                      atok);
+    h_ws_send_all(fd, head, (size_t)hl);
+    static char part[30000];
+    memset(part, 'h', sizeof(part));
+    h_ws_send_all(fd, part, sizeof(part));
+    /* the partial exists while the client is silent ... */
+    bool seen = false;
+    for (int i = 0; i < 20 && !seen; i++) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        while (d && (e = readdir(d)))
+            seen |= e->d_name[0] != '.';
+        if (d)
+            closedir(d);
+        if (!seen)
+            usleep(25000);
+    }
+    assert_true(seen);
+    /* ... then the connection ends (http_timeout_s = 1) and it is removed */
+    assert_true(h_ws_closed_within(fd, 6000));
+    close(fd);
+    int n = -1;
+    for (int i = 0; i < 50 && n; i++) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        n = 0;
+        while (d && (e = readdir(d)))
+            n += e->d_name[0] != '.';
+        if (d)
+            closedir(d);
+        if (n)
+            usleep(100000);
+    }
+    assert_int_equal(n, 0);
+    char *log = h_server_log(s);
+    assert_non_null(strstr(log, "ended before it completed"));
+    free(log);
+    /* the listener keeps serving */
+    assert_int_equal(upload(port, atok, "after.txt", "still here", 10, out, sizeof(out)), 201);
+    h_server_stop_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_range_etag),
+        cmocka_unit_test(test_auth_and_read_rule),
+        cmocka_unit_test(test_too_large),
+        cmocka_unit_test(test_cors),
+        cmocka_unit_test(test_stalled_upload_removed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
