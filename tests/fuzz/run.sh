@@ -14,6 +14,7 @@ TARGETS=(frame payload transform json ws)
 TARGETS+=(logline) # util/log.h JSON records
 TARGETS+=(search) # the search query check and FTS5 quoting
 TARGETS+=(tui_keys) # the chat's terminal input (tools/omtp/tui_input.c)
+TARGETS+=(files_http) # the file endpoints' Range, query and Bearer parsers
 status=0
 summary=()
 for t in "${TARGETS[@]}"; do

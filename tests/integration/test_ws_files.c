@@ -111,7 +111,7 @@ static void test_round_trip_range_etag(void **st)
     int port;
     h_server *s = start(&port, NULL);
     static char out[131072];
-    char v[512], id[64], sha[80], auth[400], path[256];
+    char v[512], id[64], sha[80], auth[400], path[640];
     const char *text = "hello, files on the ws listener\n";
     size_t tl = strlen(text);
 
