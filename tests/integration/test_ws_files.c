@@ -115,8 +115,7 @@ static void test_round_trip_range_etag(void **st)
     const char *text = "hello, files on the ws listener\n";
     size_t tl = strlen(text);
 
-    assert_int_equal(upload(port, atok, "hello%20%E2%9C%93.txt", text, tl, out, sizeof(out)),
-                     201);
+    assert_int_equal(upload(port, atok, "hello%20%E2%9C%93.txt", text, tl, out, sizeof(out)), 201);
     json_str(body(out), "fileId", id, sizeof(id));
     json_str(body(out), "sha256", sha, sizeof(sha));
     assert_int_equal(strlen(id), 32);
@@ -233,9 +232,8 @@ static void test_auth_and_read_rule(void **st)
     assert_null(strstr(out, "alice only"));
     snprintf(path, sizeof(path), "/v1/files/%s/thumb", id);
     assert_int_equal(get(port, path, auth, out, sizeof(out)), 404);
-    assert_int_equal(get(port, "/v1/files/00000000000000000000000000000000", auth, out,
-                         sizeof(out)),
-                     404);
+    assert_int_equal(
+        get(port, "/v1/files/00000000000000000000000000000000", auth, out, sizeof(out)), 404);
     assert_int_equal(get(port, "/v1/files/..%2f..%2fetc", auth, out, sizeof(out)), 404);
     h_server_stop_free(s);
 }
