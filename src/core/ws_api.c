@@ -279,7 +279,7 @@ void omtp_ws_call_drained(omtp_conn *c)
 static void body_cb(void *arg, const uint8_t *p, size_t n)
 {
     struct ws_call *k = arg;
-    if (!k->answered && k->ops && k->ops->body)
+    if (!k->answered && k->ctx && k->ops->body)
         k->ops->body(k->ctx, p, n);
     else
         k->dropped += n;
@@ -306,7 +306,7 @@ void omtp_ws_call_input(omtp_conn *c, const uint8_t *p, size_t n)
     if (k->req->body_done) {
         if (!k->answered && !k->ended) {
             k->ended = true;
-            if (k->ops && k->ops->end)
+            if (k->ctx && k->ops->end)
                 k->ops->end(k->ctx);
         } else if (k->finished) {
             omtp_conn_close(c, NULL); /* the refused body is over: our answer went */
@@ -387,7 +387,7 @@ void omtp_ws_call_free(omtp_conn *c)
     if (!k)
         return;
     *slot = NULL;
-    if (k->ops && k->ops->done)
+    if (k->ctx && k->ops->done)
         k->ops->done(k->ctx, k->finished && !k->left && !k->ready);
     if (k->busy) {
         k->dead = true; /* the worker job disposes of it */
