@@ -8,6 +8,7 @@ PKGS=(
   libuv1-dev libsqlite3-dev zlib1g-dev libssl-dev libcmocka-dev libjansson-dev
   libmicrohttpd-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
   libwslay-dev libhttp-parser-dev
+  libmagic-dev libvips-dev
   postgresql redis-server tmux curl procps
   help2man logrotate openssl util-linux chromium
   python3

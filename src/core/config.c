@@ -18,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum kind { K_STR, K_U32, K_INT, K_BOOL, K_LEVEL, K_LFMT };
+enum kind { K_STR, K_U32, K_INT, K_BOOL, K_LEVEL, K_LFMT, K_U64 };
 
 struct setting {
     const char *key;
@@ -49,6 +49,10 @@ static const char *const reloadable[] = {
 #define U(f, h)                                                                                    \
     {                                                                                              \
 #f, K_U32, offsetof(omtp_config, f), 0, h                                                  \
+    }
+#define U64(f, h)                                                                                  \
+    {                                                                                              \
+#f, K_U64, offsetof(omtp_config, f), 0, h                                                  \
     }
 #define I(f, h)                                                                                    \
     {                                                                                              \
@@ -118,6 +122,18 @@ static const struct setting settings[] = {
     U(http_max_conns, "most HTTP API connections at once"),
     U(http_max_conns_per_ip, "most HTTP API connections per source address, 0 = unlimited"),
     U(http_timeout_s, "seconds an HTTP connection may stay silent (slow headers/body)"),
+    S(file_store, "where uploaded files' bytes live: local (DATA_DIR/files) or s3://BUCKET"),
+    U64(max_file_size, "largest uploaded file in bytes (413 above, enforced while streaming)"),
+    U64(file_quota_bytes, "bytes of files one user may have uploaded in all, 0 = no quota"),
+    U(file_upload_rate, "uploads per minute per user, 0 = unlimited"),
+    U(file_orphan_days, "remove files no message references after this many days, 0 = never"),
+    U(file_orphan_s, "testing: orphan age in seconds, overrides file_orphan_days if > 0"),
+    U(thumb_max_pixels, "images with more pixels (from the header) get no thumbnail, "
+                        "never decoded"),
+    S(s3_endpoint, "S3 endpoint URL for file_store = s3://BUCKET (empty = AWS for s3_region)"),
+    S(s3_region, "S3 region (empty = us-east-1)"),
+    S(s3_access_key, "S3 access key id"),
+    S(s3_secret_key, "S3 secret access key"),
     S(push_webhook_url, "POST offline push events here (empty = off); docs/webhooks.md"),
     U(push_webhook_batch_ms, "one POST per recipient for the events within this many ms"),
     U(push_webhook_queue_max, "offline push events waiting at most; the oldest are dropped"),
@@ -134,6 +150,7 @@ static const struct setting settings[] = {
 };
 #undef S
 #undef U
+#undef U64
 #undef I
 #undef B
 #undef L
@@ -179,6 +196,10 @@ void omtp_config_defaults(omtp_config *c)
     c->before_send_timeout_ms = 500;
     c->before_send_fail_open = true;
     c->log_level = OMTP_LOG_INFO;
+    c->max_file_size = 100ull * 1024 * 1024;
+    c->file_upload_rate = 60;
+    c->file_orphan_days = 7;
+    c->thumb_max_pixels = 50u * 1000 * 1000;
 }
 
 static const struct setting *find(const char *key)
@@ -295,6 +316,16 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
             return OMTP_EINVAL;
         }
         *(uint32_t *)(void *)p = (uint32_t)v;
+        return 0;
+    }
+    case K_U64: {
+        errno = 0;
+        unsigned long long v = strtoull(value, &end, 10);
+        if (!*value || *end || errno || value[0] == '-') {
+            snprintf(why, whylen, "%s: '%s' is not a number of bytes (0 or more)", key, value);
+            return OMTP_EINVAL;
+        }
+        *(uint64_t *)(void *)p = (uint64_t)v;
         return 0;
     }
     case K_INT: {
@@ -442,6 +473,10 @@ void omtp_config_print_help(FILE *out)
         case K_U32:
             snprintf(dflt, sizeof(dflt), "%u", *(const uint32_t *)(const void *)p);
             break;
+        case K_U64:
+            snprintf(dflt, sizeof(dflt), "%llu",
+                     (unsigned long long)*(const uint64_t *)(const void *)p);
+            break;
         case K_INT:
             snprintf(dflt, sizeof(dflt), "%d", *(const int *)(const void *)p);
             break;
@@ -475,6 +510,8 @@ static size_t value_size(const struct setting *s)
         return s->size;
     case K_U32:
         return sizeof(uint32_t);
+    case K_U64:
+        return sizeof(uint64_t);
     case K_BOOL:
         return sizeof(bool);
     default:

@@ -76,6 +76,18 @@ typedef struct omtp_config {
     uint32_t http_max_conns;        /* HTTP connections at once */
     uint32_t http_max_conns_per_ip; /* HTTP connections per address; 0 = unlimited */
     uint32_t http_timeout_s;        /* an HTTP connection silent this long is closed */
+    /* uploaded files (docs/files.md) */
+    char file_store[512];      /* "" or "local" = DATA_DIR/files; "s3://BUCKET" */
+    uint64_t max_file_size;    /* bytes (default 100 MiB); 413 above, checked while streaming */
+    uint64_t file_quota_bytes; /* bytes one user may have uploaded in all; 0 = none */
+    uint32_t file_upload_rate; /* uploads per minute per user; 0 = unlimited (default 60) */
+    uint32_t file_orphan_days; /* unreferenced files removed after this; 0 = never (7) */
+    uint32_t file_orphan_s;    /* testing: overrides file_orphan_days when > 0 */
+    uint32_t thumb_max_pixels; /* more pixels in the header: no thumbnail (50,000,000) */
+    char s3_endpoint[256];     /* file_store = s3://: the service's URL */
+    char s3_region[64];
+    char s3_access_key[128];
+    char s3_secret_key[256];
     /* webhooks to the business backend (docs/webhooks.md) */
     char push_webhook_url[512];      /* offline push events; "" = off */
     uint32_t push_webhook_batch_ms;  /* events of one recipient within this window: one POST */

@@ -307,9 +307,14 @@ struct omtp_server {
      * only reopens the log file. On error *why says what is wrong. */
     int (*reread_config)(omtp_server *s, omtp_config *next, char *why, size_t whylen);
     struct hp_retention *hp_retention; /* hp_retention.c state, NULL when retention is off */
-    struct dom_presence *presence;     /* domain/presence.c state, NULL until started */
-    struct dom_typing *typing;         /* domain/typing.c state (relay rate limit), NULL if none */
-    struct omtp_close_observer {       /* close_observers.c */
+    /* uploaded files (domain/files.h): where the bytes live (blocking calls,
+     * never on this thread; opened by the "files" part, closed at free) and
+     * the orphan sweeper's state */
+    struct omtp_filestore *filestore;
+    struct omtp_files_state *files;
+    struct dom_presence *presence; /* domain/presence.c state, NULL until started */
+    struct dom_typing *typing;     /* domain/typing.c state (relay rate limit), NULL if none */
+    struct omtp_close_observer {   /* close_observers.c */
         omtp_close_fn fn;
         void *arg;
     } close_observers[OMTP_CLOSE_OBSERVERS_MAX];

@@ -67,18 +67,8 @@ enum {
     OMTP_CT_RICH = 8,
 };
 
-typedef struct omtp_dom_file {
-    char fileId[OMTP_FILE_ID_LEN + 1];
-    char sha256[65];
-    uint64_t size;
-    char mime[OMTP_FILE_MIME_MAX + 1];
-    char name[OMTP_FILE_NAME_MAX + 1];
-    char uploader[OMTP_ID_MAX + 1]; /* "" = the business backend */
-    int64_t created;                /* ms */
-    int32_t width, height;          /* images; 0 when unknown */
-    char thumb[65];                 /* sha256 of the thumbnail object, "" none */
-    uint64_t thumbSize;
-} omtp_dom_file;
+/* A file's metadata: the store's record (store.h, omtp_file_rec). */
+typedef omtp_file_rec omtp_dom_file;
 
 typedef void (*omtp_dom_file_done)(void *arg, const omtp_dom_outcome *res,
                                    const omtp_dom_file *file);

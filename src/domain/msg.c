@@ -39,6 +39,7 @@
  *    derives from it), and pushed live to every device except the operator's.
  */
 #include "domain/msg.h"
+#include "domain/files.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -344,6 +345,13 @@ static int send_work(omtp_db *db, void *arg)
     }
     if ((rc = reply_check(db, j)) != 0 || j->code)
         return rc;
+    /* media messages (domain/files.h): the sender may read the file */
+    if ((rc = omtp_files_send_check(
+             db, j->check_sender || j->m.type == PT_MSG_BIZ_NOTIFY ? NULL : msg->from.data,
+             msg->contentType, msg->content.data, msg->content.len, &j->code, j->desc,
+             sizeof j->desc)) != 0 ||
+        j->code)
+        return rc;
 
     uint64_t print = omtp_chat_fingerprint(&j->m);
     rc = omtp_db_msg_append(db, &j->m, &j->dup);
@@ -367,6 +375,10 @@ static int send_work(omtp_db *db, void *arg)
         return 0;
     }
     if ((rc = refs_store(db, j)) != 0)
+        return rc;
+    /* media messages: the session's members may now read the file */
+    if ((rc = omtp_files_refs_record(db, msg->sessionId.data, msg->seqId, msg->contentType,
+                                     msg->content.data, msg->content.len)) != 0)
         return rc;
     if (j->m.type == PT_MSG_GROUP_CHAT && !j->cached) {
         rc = omtp_db_group_members(db, msg->to.data, &j->fetched);
@@ -563,6 +575,12 @@ static int send_prepare(send_job *j, const omtp_dom_caller *who, int type, const
         return FAIL(j, OMTP_EC_MSG_TOO_LONG,
                     "MsgReq.content has %u bytes, the limit is %u (max_content)", msg->content.len,
                     s->cfg->max_content);
+    /* media messages (domain/files.h): the content JSON fits its type */
+    char ct_why[DESC_MAX];
+    int ct_code = omtp_files_content_check(msg->contentType, msg->content.data, msg->content.len,
+                                           ct_why, sizeof ct_why);
+    if (ct_code)
+        return FAIL(j, ct_code, "%s", ct_why);
     int rc;
     if (type == PT_MSG_SINGLE_CHAT)
         rc = omtp_session_single(msg->from.data, msg->to.data, sid, sizeof sid);

@@ -23,6 +23,7 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 
+#include "domain/files_sweep.h"
 #include "domain/group_state.h"
 #include "domain/hp_retention.h"
 #include "domain/presence.h"
@@ -175,6 +176,14 @@ static const omtp_server_part parts[] = {
      .start = cluster_start,
      .stop_at = OMTP_STOP_FIRST,
      .stop = cluster_stop},
+    /* before the HTTP API (its file endpoints use s->filestore); closed at
+     * free, after the HTTP threads are gone */
+    {.name = "files",
+     .start_at = OMTP_START_STORE,
+     .start = omtp_files_start,
+     .stop_at = OMTP_STOP_BEFORE_STORE,
+     .stop = omtp_files_stop,
+     .free = omtp_files_free},
     {.name = "HTTP API",
      .start_at = OMTP_START_LAST,
      .start = http_start,

@@ -73,6 +73,9 @@ int omtp_fs_put_begin(omtp_filestore *fs, uint64_t size_hint, omtp_fs_put **out)
 int omtp_fs_put_write(omtp_fs_put *p, const void *data, size_t n);
 /* Bytes written so far. */
 uint64_t omtp_fs_put_size(const omtp_fs_put *p);
+/* Returns 0 (stored now), OMTP_FS_EXISTED (an identical object was already
+ * there: kept, the new bytes dropped) or a negative OMTP_E*. */
+#define OMTP_FS_EXISTED 1
 int omtp_fs_put_commit(omtp_fs_put *p, char sha256_hex[OMTP_FS_SHA_HEX], uint64_t *size);
 void omtp_fs_put_abort(omtp_fs_put *p);
 

@@ -21,7 +21,8 @@ typedef struct omtp_fs_ops {
     const char *kind; /* "local", "s3" */
     int (*put_begin)(omtp_filestore *fs, uint64_t size_hint, void **impl);
     int (*put_write)(omtp_filestore *fs, void *impl, const void *data, size_t n);
-    /* name the temporary object `sha` (keep an existing one), durably */
+    /* name the temporary object `sha` durably: 0, or OMTP_FS_EXISTED when an
+     * object of that name was there (kept; the temporary one dropped) */
     int (*put_commit)(omtp_filestore *fs, void *impl, const char *sha, uint64_t size);
     void (*put_abort)(omtp_filestore *fs, void *impl);
     int (*get)(omtp_filestore *fs, const char *sha, uint64_t off, uint64_t len, omtp_fs_sink sink,

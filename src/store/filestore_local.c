@@ -148,7 +148,7 @@ static int l_put_commit(omtp_filestore *fs, void *impl, const char *sha, uint64_
     struct stat st;
     if (stat(dst, &st) == 0) { /* stored once: keep the existing object */
         l_put_abort(fs, p);
-        return 0;
+        return OMTP_FS_EXISTED;
     }
     if (rename(p->path, dst) != 0) {
         rc = err_of(errno);

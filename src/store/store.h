@@ -117,6 +117,21 @@ typedef struct omtp_hp_rec {
 } omtp_hp_rec;
 typedef TARS_LIST_OF(omtp_hp_rec) omtp_hp_rec_list;
 
+/* An uploaded file's metadata (domain/files.h: the rules; store/filestore.h:
+ * the bytes, named by sha256). Fixed-size fields: no allocation. */
+typedef struct omtp_file_rec {
+    char fileId[33];                /* 32 lowercase hex digits */
+    char sha256[65];                /* the bytes' name in the file store */
+    uint64_t size;                  /* bytes */
+    char mime[128];                 /* sniffed from the bytes */
+    char name[256];                 /* the client's name (checked: domain/files.h) */
+    char uploader[OMTP_ID_MAX + 1]; /* a user id; "" = the business backend */
+    int64_t created;                /* ms */
+    int32_t width, height;          /* images; 0 when unknown */
+    char thumb[65];                 /* sha256 of the thumbnail's bytes, "" = none */
+    uint64_t thumbSize;
+} omtp_file_rec;
+
 void omtp_user_rec_init(omtp_user_rec *u);
 void omtp_user_rec_free(omtp_user_rec *u);
 void omtp_user_rec_list_free(omtp_user_rec_list *l);
@@ -360,7 +375,28 @@ typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
     X(session_readers,                                                                             \
       (omtp_db * db, const char *sessionId, int64_t seqId, const char *exceptId,                   \
        tars_str_list *read, tars_str_list *unread),                                                \
-      (db, sessionId, seqId, exceptId, read, unread))
+      (db, sessionId, seqId, exceptId, read, unread))                                              \
+    /* ---- uploaded files (domain/files.h, docs/files.md) */                                      \
+    /* OMTP_EEXIST if the fileId is taken */                                                       \
+    X(file_put, (omtp_db * db, const omtp_file_rec *f), (db, f))                                   \
+    X(file_get, (omtp_db * db, const char *fileId, omtp_file_rec *out), (db, fileId, out))         \
+    /* message (sessionId, seq) references the file (a repeat is a no-op) */                       \
+    X(file_ref_add, (omtp_db * db, const char *fileId, const char *sessionId, int64_t seq),        \
+      (db, fileId, sessionId, seq))                                                                \
+    /* the distinct sessions holding a message that references the file, at most `limit` */        \
+    X(file_ref_sessions, (omtp_db * db, const char *fileId, int limit, tars_str_list *out),        \
+      (db, fileId, limit, out))                                                                    \
+    /* the uploader's files: total bytes, and how many were created at or after sinceMs */         \
+    X(file_usage,                                                                                  \
+      (omtp_db * db, const char *uploader, int64_t sinceMs, uint64_t *bytes, int64_t *recent),     \
+      (db, uploader, sinceMs, bytes, recent))                                                      \
+    /* up to `max` files created before beforeMs that no message references, oldest first */       \
+    X(file_orphans, (omtp_db * db, int64_t beforeMs, int max, omtp_file_rec *out, int *n),         \
+      (db, beforeMs, max, out, n))                                                                 \
+    /* removes the file's row (and its references); OMTP_ENOTFOUND if absent */                    \
+    X(file_del, (omtp_db * db, const char *fileId), (db, fileId))                                  \
+    /* whether any file row names sha as its bytes or its thumbnail */                             \
+    X(file_sha_used, (omtp_db * db, const char *sha, bool *yes), (db, sha, yes))
 
 /* presence_visible flags */
 #define OMTP_PRES_VISIBLE 1u

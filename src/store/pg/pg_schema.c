@@ -133,6 +133,18 @@ static const char *const pg_migrations[] = {
     "works without an index; run CREATE EXTENSION pg_trgm as a superuser, then restart omtpd', "
     "SQLERRM; END $d$;"
     "CREATE INDEX messages_by_ts ON messages (session_id, ts_ms) WHERE search_body <> '';",
+
+    /* uploaded files (docs/files.md; the SQLite backend's migration 8 -> 9) */
+    "CREATE TABLE files (file_id " ID " PRIMARY KEY, sha256 " ID ", size bigint NOT NULL,"
+    " mime " TXT ", name " TXT ", uploader " TXT ", created_ms bigint NOT NULL,"
+    " width bigint NOT NULL DEFAULT 0, height bigint NOT NULL DEFAULT 0, thumb " TXT ","
+    " thumb_size bigint NOT NULL DEFAULT 0);"
+    "CREATE INDEX files_by_sha ON files(sha256);"
+    "CREATE INDEX files_by_thumb ON files(thumb) WHERE thumb <> '';"
+    "CREATE INDEX files_by_uploader ON files(uploader, created_ms);"
+    "CREATE INDEX files_by_time ON files(created_ms);"
+    "CREATE TABLE file_refs (file_id " ID ", session_id " ID ", seq bigint NOT NULL,"
+    " PRIMARY KEY (file_id, session_id, seq));",
 };
 static const int pg_migrations_count = (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
 

@@ -22,6 +22,9 @@
 #ifndef OMTP_PG_STMTS_H
 #define OMTP_PG_STMTS_H
 
+#define PG_FILE_COLS                                                                               \
+    "file_id, sha256, size, mime, name, uploader, created_ms, width, height, thumb, thumb_size"
+
 #define PG_MSG_SELECT                                                                              \
     "SELECT type, flags, pack_id, session_id, seq, ts_ms, from_id, to_id, push_info, "             \
     "content_type, content, status, reply_to, mentions FROM messages "
@@ -277,6 +280,24 @@
       "ON CONFLICT(user_id, friend_id, name) DO UPDATE SET value = excluded.value")                \
     X(PG_UATTR_GET, "SELECT user_id, friend_id, name, value FROM user_attrs "                      \
                     "WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR friend_id = $2) "             \
-                    "AND ($3 = '' OR name = $3) ORDER BY user_id, friend_id, name")
+                    "AND ($3 = '' OR name = $3) ORDER BY user_id, friend_id, name")                \
+    /* uploaded files (pg_files.c) */                                                              \
+    X(PG_FILE_PUT, "INSERT INTO files(file_id, sha256, size, mime, name, uploader, created_ms, "   \
+                   "width, height, thumb, thumb_size) "                                            \
+                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")                        \
+    X(PG_FILE_GET, "SELECT " PG_FILE_COLS " FROM files WHERE file_id = $1")                        \
+    X(PG_FILE_REF_ADD, "INSERT INTO file_refs(file_id, session_id, seq) VALUES ($1, $2, $3) "      \
+                       "ON CONFLICT DO NOTHING")                                                   \
+    X(PG_FILE_REF_SESSIONS, "SELECT DISTINCT session_id FROM file_refs WHERE file_id = $1 "        \
+                            "LIMIT $2")                                                            \
+    X(PG_FILE_USAGE, "SELECT coalesce(sum(size), 0)::bigint, "                                     \
+                     "count(*) FILTER (WHERE created_ms >= $2) FROM files WHERE uploader = $1")    \
+    X(PG_FILE_ORPHANS, "SELECT " PG_FILE_COLS " FROM files f WHERE created_ms < $1 AND NOT "       \
+                       "EXISTS (SELECT 1 FROM file_refs r WHERE r.file_id = f.file_id) "           \
+                       "ORDER BY created_ms LIMIT $2")                                             \
+    X(PG_FILE_DEL_REFS, "DELETE FROM file_refs WHERE file_id = $1")                                \
+    X(PG_FILE_DEL, "DELETE FROM files WHERE file_id = $1")                                         \
+    X(PG_FILE_SHA_USED, "SELECT 1 WHERE EXISTS (SELECT 1 FROM files WHERE sha256 = $1) "           \
+                        "OR EXISTS (SELECT 1 FROM files WHERE thumb = $1)")
 
 #endif

@@ -242,6 +242,36 @@ const char *const sq_migrations[] = {
 
     /* 7 -> 8: full-text search (sq_search_schema.h) */
     SQ_SEARCH_MIGRATION,
+
+    /* 8 -> 9: uploaded files (docs/files.md). files: one row per upload
+     * (fileId), its bytes named by sha256 in the file store (shared by
+     * identical uploads, so sha256 is indexed for the sweeper's "still
+     * used?"); by uploader and time for quota and upload rate; by time for
+     * the orphan sweeper. file_refs: the messages that reference a file --
+     * a session holding one lets its members read the file. */
+    "CREATE TABLE files ("
+    "  file_id TEXT PRIMARY KEY,"
+    "  sha256 TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  mime TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  uploader TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  width INTEGER NOT NULL DEFAULT 0,"
+    "  height INTEGER NOT NULL DEFAULT 0,"
+    "  thumb TEXT NOT NULL DEFAULT '',"
+    "  thumb_size INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX files_by_sha ON files(sha256);"
+    "CREATE INDEX files_by_thumb ON files(thumb) WHERE thumb <> '';"
+    "CREATE INDEX files_by_uploader ON files(uploader, created_ms);"
+    "CREATE INDEX files_by_time ON files(created_ms);"
+    "CREATE TABLE file_refs ("
+    "  file_id TEXT NOT NULL,"
+    "  session_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  PRIMARY KEY (file_id, session_id, seq)"
+    ") WITHOUT ROWID;",
 };
 
 const int sq_migrations_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));

@@ -45,6 +45,9 @@
 /* the head of the shared high-priority seq */
 #define SQ_HP_NOW "(SELECT last_seq FROM hp_heads WHERE user_id = '')"
 
+#define SQ_FILE_COLS                                                                               \
+    "file_id, sha256, size, mime, name, uploader, created_ms, width, height, thumb, thumb_size"
+
 #define SQ_STMTS(X)                                                                                \
     /* transactions: the executor's batch and item savepoints, and per-op savepoints */            \
     X(SQ_BEGIN, "BEGIN IMMEDIATE")                                                                 \
@@ -279,6 +282,24 @@
     /* user attributes (user_attr_get builds its filtered SELECT per combination) */               \
     X(SQ_UATTR_SET,                                                                                \
       "INSERT INTO user_attrs(user_id, friend_id, name, value) VALUES (?1, ?2, ?3, ?4) "           \
-      "ON CONFLICT(user_id, friend_id, name) DO UPDATE SET value = excluded.value")
+      "ON CONFLICT(user_id, friend_id, name) DO UPDATE SET value = excluded.value")                \
+    /* uploaded files (sq_files.c) */                                                              \
+    X(SQ_FILE_PUT, "INSERT INTO files(file_id, sha256, size, mime, name, uploader, created_ms, "   \
+                   "width, height, thumb, thumb_size) "                                            \
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")                        \
+    X(SQ_FILE_GET, "SELECT " SQ_FILE_COLS " FROM files WHERE file_id = ?1")                        \
+    X(SQ_FILE_REF_ADD, "INSERT OR IGNORE INTO file_refs(file_id, session_id, seq) "                \
+                       "VALUES (?1, ?2, ?3)")                                                      \
+    X(SQ_FILE_REF_SESSIONS, "SELECT DISTINCT session_id FROM file_refs WHERE file_id = ?1 "        \
+                            "LIMIT ?2")                                                            \
+    X(SQ_FILE_USAGE, "SELECT coalesce(sum(size), 0), "                                             \
+                     "coalesce(sum(created_ms >= ?2), 0) FROM files WHERE uploader = ?1")          \
+    X(SQ_FILE_ORPHANS, "SELECT " SQ_FILE_COLS " FROM files f WHERE created_ms < ?1 AND NOT "       \
+                       "EXISTS (SELECT 1 FROM file_refs r WHERE r.file_id = f.file_id) "           \
+                       "ORDER BY created_ms LIMIT ?2")                                             \
+    X(SQ_FILE_DEL, "DELETE FROM files WHERE file_id = ?1")                                         \
+    X(SQ_FILE_DEL_REFS, "DELETE FROM file_refs WHERE file_id = ?1")                                \
+    X(SQ_FILE_SHA_USED, "SELECT 1 WHERE EXISTS (SELECT 1 FROM files WHERE sha256 = ?1) "           \
+                        "OR EXISTS (SELECT 1 FROM files WHERE thumb = ?1)")
 
 #endif
