@@ -25,6 +25,7 @@
 #include "core/login_guard.h"
 #include "handlers.h"
 #include "cluster_hooks.h"
+#include "domain/credentials.h"
 #include "domain/presence.h"
 
 #include <openssl/crypto.h>
@@ -120,6 +121,9 @@ static const char *log_word(const tars_str *s, char *buf, size_t n)
     buf[k] = 0;
     return buf;
 }
+
+/* Lifetime of the file token a successful login hands out (seconds). */
+#define OMTP_LOGIN_FILE_TOKEN_TTL (24 * 3600)
 
 static void job_free(struct login_job *j)
 {
@@ -218,7 +222,17 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
              omtp_log_device(c->deviceType), how, c->monitor_role ? " monitor" : "",
              log_word(&lr->deviceName, cname, sizeof(cname)),
              log_word(&lr->version, cver, sizeof(cver)));
-    login_reply(req, OMTP_EC_SUCCESS, NULL);
+    /* the file endpoints' Bearer token (docs/protocol.md "Login"; docs/files.md):
+     * a client that logged in with a password has no token of its own */
+    char extra[OMTP_TOKEN_MAX + 96] = "";
+    if (s->filestore) {
+        char tok[OMTP_TOKEN_MAX + 1];
+        int64_t exp = omtp_now_ms() / 1000 + OMTP_LOGIN_FILE_TOKEN_TTL;
+        if (!omtp_auth_token_issue(s->token_secret, c->userId, exp, tok, sizeof(tok)))
+            snprintf(extra, sizeof(extra), "{\"fileToken\":\"%s\",\"fileTokenExpiresAt\":%lld}",
+                     tok, (long long)exp);
+    }
+    login_reply(req, OMTP_EC_SUCCESS, extra[0] ? extra : NULL);
     job_free(j);
 }
 
