@@ -56,7 +56,7 @@ bool omtp_files_http_query(const char *query, const char *key, char *out, size_t
 /* The headers every file answer carries (nosniff, a sandboxing CSP: an
  * uploaded HTML or SVG file never runs on this origin). */
 #define OMTP_FILES_HTTP_SAFE_HEADERS                                                               \
-    "X-Content-Type-Options: nosniff\r\nContent-Security-Policy: default-src 'none'; sandbox\r\n"      \
+    "X-Content-Type-Options: nosniff\r\nContent-Security-Policy: default-src 'none'; sandbox\r\n"  \
     "Referrer-Policy: no-referrer\r\n"
 
 #endif

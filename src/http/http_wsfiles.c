@@ -41,7 +41,9 @@
 #include "proto/omtp_packet.h"
 #include "store/filestore.h"
 
-#define UP_HIGH (1024 * 1024) /* bytes buffered before the socket stops being read */
+#define UP_HIGH                                                                                    \
+    (768 * 1024) /* bytes buffered before the socket stops being read (the buffer stays <= 1 MiB)  \
+                  */
 /* the thumbnails files_ingest.c makes are JPEG */
 #define OMTP_THUMB_MIME "image/jpeg"
 
