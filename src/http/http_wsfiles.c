@@ -41,9 +41,8 @@
 #include "proto/omtp_packet.h"
 #include "store/filestore.h"
 
-#define UP_HIGH                                                                                    \
-    (768 * 1024) /* bytes buffered before the socket stops being read (the buffer stays <= 1 MiB)  \
-                  */
+/* bytes buffered before the socket stops being read (the buffer stays <= 1 MiB) */
+#define UP_HIGH (768 * 1024)
 /* the thumbnails files_ingest.c makes are JPEG */
 #define OMTP_THUMB_MIME "image/jpeg"
 
