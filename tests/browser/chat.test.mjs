@@ -81,6 +81,26 @@ function png(w, h) {
   return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
+/** A WAV file (PCM 8 kHz mono, a 440 Hz tone) of `ms` milliseconds. */
+function wav(ms) {
+  const n = Math.round((8000 * ms) / 1000);
+  const b = Buffer.alloc(44 + n * 2);
+  b.write('RIFF', 0);
+  b.writeUInt32LE(36 + n * 2, 4);
+  b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20); // PCM
+  b.writeUInt16LE(1, 22); // mono
+  b.writeUInt32LE(8000, 24);
+  b.writeUInt32LE(16000, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36);
+  b.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 8000)), 44 + i * 2);
+  return b;
+}
+
 /** Drops (or pastes) a file made in the page onto the conversation (or the composer). */
 function dropFile(p, how, name, type, bytes) {
   return p.evaluate(
@@ -882,6 +902,22 @@ if (SHOT) {
       assert.equal(got.download, 'report.txt');
       // the list shows what it is
       await fb.waitForFunction(() => [...document.querySelectorAll('[data-testid=conv-last]')].some((e) => e.textContent.includes('[file report.txt]')));
+    });
+  });
+
+  test("a voice message plays in the browser's own player (its URL answers Range)", async () => {
+    await step('voice', async () => {
+      const file = path.join(tmp, 'hello.wav');
+      fs.writeFileSync(file, wav(1500));
+      await openChat(fa, 'alice', 'bob');
+      const input = await fa.$('[data-testid=file-input]');
+      await input.uploadFile(file);
+      // bob's <audio> loads its metadata from the file URL: the duration is the file's
+      await fb.waitForFunction(() => {
+        const a = [...document.querySelectorAll('[data-testid=msg-audio]')].at(-1);
+        return a && a.readyState >= 1 && Math.abs(a.duration - 1.5) < 0.1;
+      });
+      assert.ok(await fb.$eval('[data-testid=msg-audio]', (a) => a.controls), 'the browser player with its controls');
     });
   });
 
