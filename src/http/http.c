@@ -27,6 +27,8 @@
 #include "http.h"
 #include "http_internal.h"
 
+#include "domain/credentials.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
@@ -100,6 +102,21 @@ static const struct http_route routes[] = {
     {"GET", "/v1/search", true, false, http_ep_search},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* files (http_files.c): an API key or a user's login token */
+static const struct http_route file_routes[] = {
+    {"POST", "/v1/files", true, false, http_ep_file_upload},
+    {"GET", "/v1/files/{}", true, false, http_ep_file_get},
+    {"GET", "/v1/files/{}/thumb", true, false, http_ep_file_thumb},
+};
+#define NFILE_ROUTES (sizeof(file_routes) / sizeof(file_routes[0]))
+
+int http_route_kind(const struct http_route *rt)
+{
+    if (rt < file_routes || rt >= file_routes + NFILE_ROUTES)
+        return HTTP_RK_JSON;
+    return rt == &file_routes[0] ? HTTP_RK_UPLOAD : HTTP_RK_FILE;
+}
 
 /* ------------------------------------------------------------ requests */
 
@@ -242,13 +259,14 @@ static const struct http_route *route_find(const char *method, const char *path,
                                            char *allow, size_t allowlen)
 {
     allow[0] = '\0';
-    for (size_t i = 0; i < NROUTES; i++) {
-        if (!path_match(routes[i].pattern, path, params))
+    for (size_t i = 0; i < NROUTES + NFILE_ROUTES; i++) {
+        const struct http_route *rt = i < NROUTES ? &routes[i] : &file_routes[i - NROUTES];
+        if (!path_match(rt->pattern, path, params))
             continue;
-        if (strcmp(routes[i].method, method) == 0)
-            return &routes[i];
+        if (strcmp(rt->method, method) == 0)
+            return rt;
         size_t used = strlen(allow);
-        snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "", routes[i].method);
+        snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "", rt->method);
     }
     return NULL;
 }
@@ -411,6 +429,54 @@ static enum MHD_Result send_rejection(omtp_http *h, struct MHD_Connection *c, ht
                     r->status == 405 ? r->allow : NULL, r->status == 401);
 }
 
+/* reject() for callers with a finished message (http_files.c). */
+static void reject_msg(http_req *r, unsigned status, const char *code, const char *msg)
+{
+    reject(r, status, code, "%s", msg);
+}
+
+/* A user's login token in Authorization: Bearer (file routes): r->user and
+ * the request log's caller ("user:ID"). */
+static bool user_ok(omtp_http *h, struct MHD_Connection *c, http_req *r)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!v || strncasecmp(v, "Bearer ", 7) != 0)
+        return false;
+    v += 7;
+    while (*v == ' ')
+        v++;
+    char tok[OMTP_TOKEN_MAX + 1];
+    size_t n = strlen(v);
+    while (n > 0 && v[n - 1] == ' ')
+        n--;
+    if (n == 0 || n >= sizeof(tok))
+        return false;
+    memcpy(tok, v, n);
+    tok[n] = 0;
+    bool expired = false;
+    if (!http_user_token(h->srv->token_secret, tok, r->user, sizeof(r->user), &expired))
+        return false;
+    snprintf(r->caller, sizeof(r->caller), "user:%.34s", r->user);
+    return true;
+}
+
+/* The loop found the file r->file names readable: its bytes, or an error. */
+static enum MHD_Result send_file(omtp_http *h, struct MHD_Connection *c, http_req *r)
+{
+    unsigned status = 500;
+    struct MHD_Response *resp = http_file_response(r, &status);
+    if (!resp)
+        return send_error(h, c, r, status, status == 404 ? "not_found" : "storage", NULL, "%s",
+                          status == 404 ? "the file's bytes are gone (removed by the operator?)"
+                                        : "the file store failed; retry later");
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    atomic_fetch_add(&h->counts[status / 100 < 6 ? status / 100 : 0], 1);
+    LOG_INFO("http request method=%s path=%s status=%u caller=%s duration_ms=%.2f", r->method,
+             r->path, status, r->caller[0] ? r->caller : "-", (double)(uv_hrtime() - r->t0) / 1e6);
+    return ret;
+}
+
 /* ------------------------------------------------ the HTTP thread's side */
 
 /* Suspends the connection and queues the request for the loop, unless the
@@ -483,15 +549,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                        method, url, r->allow);
             else
                 reject(r, 404, "not_found", "no endpoint %s %s", method, url);
-        } else if (r->route->auth && !auth_ok(h, c, r->caller, sizeof(r->caller))) {
+        } else if (r->route->auth && !auth_ok(h, c, r->caller, sizeof(r->caller)) &&
+                   !(http_route_kind(r->route) != HTTP_RK_JSON && user_ok(h, c, r))) {
             reject(r, 401, "unauthorized", "%s",
-                   h->nkeys ? "missing or wrong API key (Authorization: Bearer KEY)"
-                            : "no api_keys are configured on this server");
+                   http_route_kind(r->route) != HTTP_RK_JSON
+                       ? "missing, wrong or expired credentials (Authorization: Bearer followed "
+                         "by an API key or a user's login token; a token expired: get a new one)"
+                   : h->nkeys ? "missing or wrong API key (Authorization: Bearer KEY)"
+                              : "no api_keys are configured on this server");
+        } else if (http_route_kind(r->route) == HTTP_RK_UPLOAD) {
+            http_upload_begin(r, c, declared, reject_msg);
         } else if (declared > h->max_body) {
             reject(r, 413, "body_too_large", "request body is larger than %zu bytes", h->max_body);
         }
         if (r->route && !r->rejected)
             collect_args(r, c);
+        if (r->route && http_route_kind(r->route) == HTTP_RK_FILE && !r->rejected) {
+            const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+            snprintf(r->range, sizeof(r->range), "%s", v ? v : "");
+            v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+            snprintf(r->inm, sizeof(r->inm), "%s", v ? v : "");
+        }
         /* An early error waits for the body to be read (and dropped): closing
          * with unread input would reset the connection and could cost the
          * client the answer. A body too big to be worth draining is refused
@@ -506,9 +584,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (r->handed) { /* resumed by the loop: the response is ready */
         if (!atomic_load(&r->ready))
             return MHD_YES;
+        if (r->serve_file)
+            return send_file(h, c, r);
         char *buf = r->resp;
         r->resp = NULL;
         return send_buf(h, c, r, r->status, r->ctype, buf, r->resp_len, NULL, false);
+    }
+
+    if (*data_size && r->up) { /* an upload's bytes: to the file store as they come */
+        size_t n = *data_size;
+        uint64_t dropped;
+        *data_size = 0;
+        http_upload_data(r, data, n);
+        http_guard_progress(h->guard, c); /* bytes flowing: not a stalled client */
+        if (http_upload_failed(r, &dropped) && dropped > HTTP_DRAIN_MAX)
+            return MHD_NO; /* too much to drain for an answer: close */
+        return MHD_YES;
     }
 
     if (*data_size) { /* body bytes */
@@ -546,6 +637,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (r->too_big)
         return send_error(h, c, r, 413, "body_too_large", NULL,
                           "request body is larger than %zu bytes", h->max_body);
+    if (r->up) {
+        unsigned st;
+        const char *code;
+        char msg[300];
+        if (!http_upload_finish(r, &st, &code, msg, sizeof(msg)))
+            return send_error(h, c, r, st, code, NULL, "%s", msg);
+    }
     if (r->route->body && r->body_len) {
         json_error_t je;
         r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
@@ -573,6 +671,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
     if (!r || r == (void *)&bad_path_mark)
         return;
+    http_upload_abort(r); /* an upload that did not finish leaves nothing */
     atomic_store(&r->conn, NULL);
     req_unref(r);
 }
@@ -677,6 +776,14 @@ static void answer(http_req *r, unsigned status, const char *ctype, char *text, 
     struct MHD_Connection *c = atomic_load(&r->conn);
     if (c)
         MHD_resume_connection(c);
+}
+
+void http_reply_file(http_req *r)
+{
+    r->serve_file = true;
+    answer(r, 200, NULL, NULL, 0);
+    inflight_del(r);
+    req_unref(r);
 }
 
 void http_reply_text(http_req *r, unsigned status, const char *ctype, char *text, size_t len)

@@ -268,6 +268,18 @@ void http_guard_request_in(http_guard *g, struct MHD_Connection *c)
     pthread_mutex_unlock(&g->mu);
 }
 
+void http_guard_progress(http_guard *g, struct MHD_Connection *c)
+{
+    struct http_track *t = track_of(c);
+    if (!t)
+        return;
+    pthread_mutex_lock(&g->mu);
+    t->since_ms = mono_ms();
+    unlink_track(g, t); /* keep the list in `since` order */
+    append_track(g, t);
+    pthread_mutex_unlock(&g->mu);
+}
+
 void http_guard_request_done(http_guard *g, struct MHD_Connection *c)
 {
     struct http_track *t = track_of(c);

@@ -23,6 +23,9 @@
 #include <microhttpd.h>
 
 #include "core/server.h"
+#include "store/store.h"
+
+struct http_upload;
 
 typedef struct http_req http_req;
 typedef void (*http_endpoint_fn)(http_req *r);
@@ -59,6 +62,14 @@ struct http_req {
     http_req *iprev, *inext;
     struct omtp_http *owner;
     bool answered; /* response handed to the HTTP thread */
+    /* file routes (http_files.c) */
+    char user[OMTP_ID_MAX + 1]; /* a user's login token authenticated it; "" = API key */
+    struct http_upload *up;     /* POST /v1/files: the upload (HTTP thread), NULL otherwise */
+    omtp_file_rec file;         /* upload: what was stored; download: what to serve */
+    bool serve_file;            /* the loop answered with `file` to serve (download) */
+    bool thumb;                 /* GET .../thumb */
+    char range[96];             /* the Range header, "" if none */
+    char inm[160];              /* the If-None-Match header, "" if none */
 };
 
 struct http_route {
@@ -68,6 +79,12 @@ struct http_route {
     bool body;           /* expects a JSON object body */
     http_endpoint_fn fn;
 };
+/* What a route's body and answer are (http.c keeps the file routes in a
+ * table of their own): HTTP_RK_JSON, HTTP_RK_UPLOAD (the body is a file,
+ * streamed to the file store), HTTP_RK_FILE (answers with a file). The file
+ * routes accept a user's login token besides an API key (r->user). */
+enum { HTTP_RK_JSON = 0, HTTP_RK_UPLOAD, HTTP_RK_FILE };
+int http_route_kind(const struct http_route *rt);
 
 /* ---- replies (loop thread; each answers the request exactly once) */
 
@@ -121,6 +138,37 @@ bool http_valid_group_id(const char *s);
 void http_str_list_free(tars_str_list *l);
 int http_str_list_push(tars_str_list *l, const char *s);
 
+/* Answers with r->file (loop thread): the HTTP thread serves its bytes
+ * (http_file_response). */
+void http_reply_file(http_req *r);
+
+/* ---- file routes, HTTP thread side (http_files.c) */
+
+/* The user a login token ("v1.<user>.<expiry>.<mac>") is valid for: true
+ * and user filled; false with *expired set when it is authentic but past
+ * its expiry. */
+bool http_user_token(const uint8_t secret[32], const char *token, char *user, size_t userlen,
+                     bool *expired);
+/* Headers of an upload are in (route, auth done): checks the name and the
+ * declared size and opens the upload. false: refused (r->resp/status set,
+ * via the reject callback). */
+bool http_upload_begin(http_req *r, struct MHD_Connection *c, unsigned long long declared,
+                       void (*reject)(http_req *r, unsigned status, const char *code,
+                                      const char *msg));
+/* Body bytes of an upload. */
+void http_upload_data(http_req *r, const char *data, size_t n);
+/* The whole body is in: commits (sniff, thumbnail) into r->file. false: the
+ * upload failed (status, code, message filled). */
+bool http_upload_finish(http_req *r, unsigned *status, const char **code, char *msg, size_t msglen);
+/* Drops an unfinished upload (client gone, refused): nothing stays behind. */
+void http_upload_abort(http_req *r);
+/* Whether the upload already failed (too large, disk full): the rest of the
+ * body is drained and dropped up to HTTP_DRAIN_MAX. */
+bool http_upload_failed(const http_req *r, uint64_t *dropped);
+/* The response serving r->file (Range, ETag, Content-Disposition, nosniff);
+ * *status is 200, 206, 304 or 416, or 404/500 when the bytes are gone. */
+struct MHD_Response *http_file_response(http_req *r, unsigned *status);
+
 /* ---- endpoints */
 void http_ep_healthz(http_req *r);
 void http_ep_metrics(http_req *r);
@@ -140,6 +188,9 @@ void http_ep_group_dismiss(http_req *r);
 void http_ep_group_add(http_req *r);
 void http_ep_group_remove(http_req *r);
 void http_ep_search(http_req *r);
+void http_ep_file_upload(http_req *r);
+void http_ep_file_get(http_req *r);
+void http_ep_file_thumb(http_req *r);
 
 /* http_ops.c: the series above as Prometheus text (malloc'd), the
  * metrics source omtp_http_start registers (core/server.h). */
@@ -166,6 +217,9 @@ void http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_contex
 /* HTTP threads: the whole request arrived / its response completed. */
 void http_guard_request_in(http_guard *g, struct MHD_Connection *c);
 void http_guard_request_done(http_guard *g, struct MHD_Connection *c);
+/* HTTP threads: an upload's body bytes arrived: its deadline starts over, so
+ * an upload is cut only when it stalls for http_timeout_s. */
+void http_guard_progress(http_guard *g, struct MHD_Connection *c);
 /* Loop thread (tick): shuts down connections past their deadline. */
 void http_guard_sweep(http_guard *g);
 void http_guard_counts(http_guard *g, uint64_t *timeouts, uint64_t *full, uint64_t *per_ip);

@@ -1,0 +1,780 @@
+/*
+ * test_files.c - uploaded files (docs/files.md) against a real omtpd: the
+ * HTTP API's POST /v1/files, GET /v1/files/{id} and /thumb, with users'
+ * login tokens and an API key; media messages over OMTP referencing them.
+ *
+ * Each test starts omtpd with the HTTP listener on port 0 and a short
+ * http_timeout_s (2 s, for the stalled upload), and checks what a user
+ * relies on: the bytes come back exactly, identical uploads are stored once,
+ * Range/ETag/Content-Disposition behave, the type is sniffed, limits answer
+ * 413/507/401/404 with nothing left on disk, the read rule follows the
+ * messages, images get a thumbnail and bombs are never decoded.
+ *
+ * Disk full is simulated with RLIMIT_FSIZE on omtpd (inherited from this
+ * process, SIGXFSZ ignored): writing past it fails with EFBIG, which the
+ * file store treats as a full disk.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <openssl/sha.h>
+#include <signal.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "client/omtp_sync.h"
+#include "harness.h"
+
+#define KEY "files-test-key"
+
+typedef struct srv {
+    h_server *s;
+    int port;
+    char port_path[400];
+    char files[400]; /* data/files */
+} srv;
+
+static srv S;
+
+static void start(const char *const *extra)
+{
+    memset(&S, 0, sizeof(S));
+    char dir[] = "/tmp/omtp-files-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    snprintf(S.port_path, sizeof(S.port_path), "%s/http.port", dir);
+    const char *args[32] = {"--http-listen", "127.0.0.1:0", "--http-port-file", S.port_path,
+                            "--api-keys",    KEY,           "--http-timeout-s", "2"};
+    int n = 8;
+    for (int i = 0; extra && extra[i] && n < 30; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
+    S.s = h_server_start(NULL, args);
+    int64_t deadline = h_now_ms() + 10000;
+    while (h_now_ms() < deadline && S.port <= 0) {
+        FILE *f = fopen(S.port_path, "r");
+        if (f) {
+            if (fscanf(f, "%d", &S.port) != 1)
+                S.port = 0;
+            fclose(f);
+        }
+        if (S.port <= 0)
+            usleep(10000);
+    }
+    assert_true(S.port > 0);
+    snprintf(S.files, sizeof(S.files), "%s/files", S.s->data_dir);
+}
+
+static void stop(void)
+{
+    assert_int_equal(h_server_stop(S.s), 0);
+    h_server_free(S.s);
+    S.s = NULL;
+}
+
+/* ------------------------------------------------------------ HTTP client */
+
+typedef struct resp {
+    long status;
+    char *body;
+    size_t len;
+    json_t *json;
+    char ctype[160], etag[100], crange[100], disp[800], nosniff[40];
+} resp;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+    resp *r = ud;
+    char *nb = realloc(r->body, r->len + sz * n + 1);
+    assert_non_null(nb);
+    r->body = nb;
+    memcpy(r->body + r->len, p, sz * n);
+    r->len += sz * n;
+    r->body[r->len] = 0;
+    return sz * n;
+}
+
+static void hdr(const char *p, size_t len, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    if (len > nl + 2 && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+        size_t v = len - nl - 2;
+        while (v && (p[nl + 2 + v - 1] == '\r' || p[nl + 2 + v - 1] == '\n'))
+            v--;
+        snprintf(out, outlen, "%.*s", (int)v, p + nl + 2);
+    }
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+{
+    resp *r = ud;
+    size_t len = sz * n;
+    hdr(p, len, "Content-Type", r->ctype, sizeof(r->ctype));
+    hdr(p, len, "ETag", r->etag, sizeof(r->etag));
+    hdr(p, len, "Content-Range", r->crange, sizeof(r->crange));
+    hdr(p, len, "Content-Disposition", r->disp, sizeof(r->disp));
+    hdr(p, len, "X-Content-Type-Options", r->nosniff, sizeof(r->nosniff));
+    return len;
+}
+
+static void resp_free(resp *r)
+{
+    free(r->body);
+    if (r->json)
+        json_decref(r->json);
+    memset(r, 0, sizeof(*r));
+}
+
+/* One request. body/len: the upload (NULL = none); chunked: no
+ * Content-Length. extra: one more header or NULL. */
+static void call(resp *r, const char *method, const char *path, const char *auth, const void *body,
+                 size_t len, bool chunked, const char *extra)
+{
+    memset(r, 0, sizeof(*r));
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    char url[1024], ah[600];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", S.port, path);
+    struct curl_slist *h = NULL;
+    if (auth) {
+        snprintf(ah, sizeof(ah), "Authorization: Bearer %s", auth);
+        h = curl_slist_append(h, ah);
+    }
+    if (extra)
+        h = curl_slist_append(h, extra);
+    if (chunked)
+        h = curl_slist_append(h, "Transfer-Encoding: chunked");
+    h = curl_slist_append(h, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    else
+        r->status = -1; /* connection closed before an answer */
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (r->body && r->ctype[0] && strstr(r->ctype, "json"))
+        r->json = json_loads(r->body, 0, NULL);
+}
+
+static const char *jstr(const resp *r, const char *k)
+{
+    json_t *v = r->json ? json_object_get(r->json, k) : NULL;
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static json_int_t jint(const resp *r, const char *k)
+{
+    json_t *v = r->json ? json_object_get(r->json, k) : NULL;
+    return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+static const char *jerr(const resp *r)
+{
+    json_t *e = r->json ? json_object_get(r->json, "error") : NULL;
+    json_t *c = e ? json_object_get(e, "code") : NULL;
+    return json_is_string(c) ? json_string_value(c) : "";
+}
+
+static void upload(resp *r, const char *auth, const char *name, const void *data, size_t len)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "/v1/files?name=%s", name);
+    call(r, "POST", path, auth, data ? data : "", len, false, NULL);
+}
+
+static void get(resp *r, const char *auth, const char *fileId, const char *extra)
+{
+    char path[200];
+    snprintf(path, sizeof(path), "/v1/files/%s", fileId);
+    call(r, "GET", path, auth, NULL, 0, false, extra);
+}
+
+static void sha_hex(const void *d, size_t n, char out[65])
+{
+    unsigned char md[32];
+    SHA256(d, n, md);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static unsigned char *rnd_bytes(size_t n, unsigned seed)
+{
+    unsigned char *b = malloc(n ? n : 1);
+    assert_non_null(b);
+    srand(seed);
+    for (size_t i = 0; i < n; i++)
+        b[i] = (unsigned char)rand();
+    return b;
+}
+
+/* Regular files under dir (recursively), "tmp" counted apart. */
+static int count_files(const char *dir, bool tmp_only)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[1200];
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(p, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            bool is_tmp = strcmp(e->d_name, "tmp") == 0;
+            if (tmp_only ? is_tmp : !is_tmp)
+                n += count_files(p, false);
+            else if (!tmp_only)
+                continue;
+        } else if (!tmp_only) {
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static int stored_objects(void)
+{
+    return count_files(S.files, false);
+}
+
+static int tmp_objects(void)
+{
+    return count_files(S.files, true);
+}
+
+static void users(char *ta, char *tb, char *tc)
+{
+    h_user_add(S.s, "alice", "pw-a");
+    h_user_add(S.s, "bob", "pw-b");
+    h_user_add(S.s, "carol", "pw-c");
+    h_token(S.s, "alice", 3600, ta, 300);
+    h_token(S.s, "bob", 3600, tb, 300);
+    if (tc)
+        h_token(S.s, "carol", 3600, tc, 300);
+}
+
+/* A PNG of w x h; pixels only when `real` (else a header over a tiny,
+ * broken IDAT: what a decompression bomb's first bytes look like). */
+static unsigned char *png(uint32_t w, uint32_t h, bool real, size_t *len)
+{
+    size_t rawlen = real ? (size_t)h * (1 + 3 * (size_t)w) : 16;
+    unsigned char *raw = calloc(1, rawlen);
+    assert_non_null(raw);
+    for (size_t y = 0; real && y < h; y++)
+        for (size_t x = 0; x < 3 * (size_t)w; x++)
+            raw[y * (1 + 3 * w) + 1 + x] = (unsigned char)(x + y);
+    uLongf zl = compressBound(rawlen);
+    unsigned char *z = malloc(zl);
+    assert_non_null(z);
+    assert_int_equal(compress(z, &zl, raw, rawlen), Z_OK);
+    free(raw);
+    unsigned char *out = malloc(8 + 25 + 12 + zl + 12);
+    assert_non_null(out);
+    size_t o = 0;
+    memcpy(out, "\x89PNG\r\n\x1a\n", 8);
+    o = 8;
+    unsigned char ihdr[13];
+    uint32_t be = htonl(w);
+    memcpy(ihdr, &be, 4);
+    be = htonl(h);
+    memcpy(ihdr + 4, &be, 4);
+    ihdr[8] = 8, ihdr[9] = 2, ihdr[10] = ihdr[11] = ihdr[12] = 0;
+    const struct {
+        const char *t;
+        const unsigned char *d;
+        uint32_t n;
+    } ch[3] = {{"IHDR", ihdr, 13}, {"IDAT", z, (uint32_t)zl}, {"IEND", NULL, 0}};
+    for (int i = 0; i < 3; i++) {
+        be = htonl(ch[i].n);
+        memcpy(out + o, &be, 4);
+        memcpy(out + o + 4, ch[i].t, 4);
+        if (ch[i].n)
+            memcpy(out + o + 8, ch[i].d, ch[i].n);
+        uLong crc = crc32(0, (const Bytef *)out + o + 4, 4 + ch[i].n);
+        be = htonl((uint32_t)crc);
+        memcpy(out + o + 8 + ch[i].n, &be, 4);
+        o += 12 + ch[i].n;
+    }
+    free(z);
+    *len = o;
+    return out;
+}
+
+/* Sends a media message (contentType ct, content JSON) over OMTP; the
+ * MsgAck's code. */
+static int send_media(omtp_sync *c, const char *from, const char *to, int ct, const char *content)
+{
+    omtp_MsgReq m;
+    omtp_MsgAck ack;
+    omtp_msg_init(&omtp_MsgReq_desc, &m);
+    char sid[300];
+    omtp_session_single(from, to, sid, sizeof(sid));
+    assert_int_equal(tars_str_set(&m.sessionId, sid), 0);
+    assert_int_equal(tars_str_set(&m.from, from), 0);
+    assert_int_equal(tars_str_set(&m.to, to), 0);
+    assert_int_equal(tars_str_set(&m.content, content), 0);
+    m.contentType = ct;
+    m.timestamp = omtp_now_ms();
+    int rc = omtp_sync_call(c, PT_MSG_SINGLE_CHAT, &omtp_MsgReq_desc, &m, &omtp_MsgAck_desc, &ack);
+    assert_int_equal(rc, 0);
+    int code = ack.code;
+    omtp_msg_free(&omtp_MsgAck_desc, &ack);
+    omtp_msg_free(&omtp_MsgReq_desc, &m);
+    return code;
+}
+
+static void media_json(char *out, size_t n, const resp *up)
+{
+    snprintf(out, n, "{\"fileId\":\"%s\",\"name\":\"%s\",\"size\":%lld,\"mime\":\"%s\"}",
+             jstr(up, "fileId"), jstr(up, "name"), (long long)jint(up, "size"), jstr(up, "mime"));
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_roundtrip_and_stored_once(void **state)
+{
+    (void)state;
+    start(NULL);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    size_t n = 300 * 1024 + 7;
+    unsigned char *data = rnd_bytes(n, 1);
+    char sha[65];
+    sha_hex(data, n, sha);
+    resp r, d;
+    upload(&r, ta, "photo.bin", data, n);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(jstr(&r, "sha256"), sha);
+    assert_int_equal(jint(&r, "size"), (json_int_t)n);
+    assert_int_equal(strlen(jstr(&r, "fileId")), 32);
+    get(&d, ta, jstr(&r, "fileId"), NULL);
+    assert_int_equal(d.status, 200);
+    assert_int_equal(d.len, n);
+    assert_memory_equal(d.body, data, n);
+    assert_string_equal(d.nosniff, "nosniff");
+    /* the same bytes again (another user): a new fileId, the same object */
+    resp r2;
+    upload(&r2, tb, "copy.bin", data, n);
+    assert_int_equal(r2.status, 201);
+    assert_string_not_equal(jstr(&r2, "fileId"), jstr(&r, "fileId"));
+    assert_string_equal(jstr(&r2, "sha256"), sha);
+    assert_int_equal(stored_objects(), 1);
+    char p[1200];
+    snprintf(p, sizeof(p), "%s/%.2s/%s", S.files, sha, sha + 2);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, (off_t)n);
+    assert_int_equal(tmp_objects(), 0);
+    resp_free(&r), resp_free(&r2), resp_free(&d);
+    free(data);
+    stop();
+}
+
+static void test_range_etag_disposition(void **state)
+{
+    (void)state;
+    start(NULL);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    unsigned char *data = rnd_bytes(10000, 2);
+    resp r, d;
+    /* a name with quotes, a space, a backslash-free unicode letter */
+    upload(&r, ta, "a%20%22b%22%20%C3%BC.txt", data, 10000);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(jstr(&r, "name"), "a \"b\" \xc3\xbc.txt");
+    const char *id = jstr(&r, "fileId");
+    get(&d, ta, id, "Range: bytes=100-199");
+    assert_int_equal(d.status, 206);
+    assert_int_equal(d.len, 100);
+    assert_memory_equal(d.body, data + 100, 100);
+    assert_string_equal(d.crange, "bytes 100-199/10000");
+    char etag[100];
+    snprintf(etag, sizeof(etag), "%s", d.etag);
+    assert_true(strlen(etag) == 66);
+    /* RFC 6266: an ASCII fallback without the quotes, the exact name encoded */
+    assert_non_null(strstr(d.disp, "filename=\"a _b_ __.txt\""));
+    assert_non_null(strstr(d.disp, "filename*=UTF-8''a%20%22b%22%20%C3%BC.txt"));
+    resp_free(&d);
+    get(&d, ta, id, "Range: bytes=-10");
+    assert_int_equal(d.status, 206);
+    assert_memory_equal(d.body, data + 9990, 10);
+    resp_free(&d);
+    get(&d, ta, id, "Range: bytes=10000-");
+    assert_int_equal(d.status, 416);
+    assert_string_equal(d.crange, "bytes */10000");
+    resp_free(&d);
+    char inm[160];
+    snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+    get(&d, ta, id, inm);
+    assert_int_equal(d.status, 304);
+    assert_int_equal(d.len, 0);
+    resp_free(&d), resp_free(&r);
+    free(data);
+    stop();
+}
+
+static void test_names_zero_and_sniffing(void **state)
+{
+    (void)state;
+    start(NULL);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    /* refused names: '/', '..', NUL, control characters, '\' */
+    const char *bad[] = {"a/b", "..", "a%00b", "a%01b", "a%5Cb", "%2E%2E", "x%7Fy"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        resp r;
+        upload(&r, ta, bad[i], "hello", 5);
+        if (r.status != 400)
+            fail_msg("name %s: status %ld, want 400", bad[i], r.status);
+        assert_string_equal(jerr(&r), "invalid_name");
+        resp_free(&r);
+    }
+    assert_int_equal(stored_objects(), 0);
+    /* zero bytes */
+    resp r, d;
+    upload(&r, ta, "empty.txt", NULL, 0);
+    assert_int_equal(r.status, 201);
+    assert_int_equal(jint(&r, "size"), 0);
+    get(&d, ta, jstr(&r, "fileId"), NULL);
+    assert_int_equal(d.status, 200);
+    assert_int_equal(d.len, 0);
+    resp_free(&r), resp_free(&d);
+    /* an ELF executable named .jpg and claimed image/jpeg: served as what it is */
+    unsigned char elf[128] = {0x7f, 'E', 'L', 'F', 2, 1, 1, 0};
+    elf[16] = 2;    /* e_type ET_EXEC */
+    elf[18] = 0x3e; /* x86-64 */
+    elf[20] = 1;    /* version */
+    call(&r, "POST", "/v1/files?name=cat.jpg&mime=image/jpeg", ta, elf, sizeof(elf), false, NULL);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(jstr(&r, "mime"), "application/x-executable");
+    get(&d, ta, jstr(&r, "fileId"), NULL);
+    assert_int_equal(d.status, 200);
+    assert_string_equal(d.ctype, "application/x-executable");
+    assert_string_equal(d.nosniff, "nosniff");
+    assert_non_null(strstr(d.disp, "attachment"));
+    resp_free(&r), resp_free(&d);
+    stop();
+}
+
+static void test_limits_413_and_stall(void **state)
+{
+    (void)state;
+    const char *args[] = {"--max-file-size", "100000", NULL};
+    start(args);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    unsigned char *data = rnd_bytes(300000, 3);
+    resp r;
+    upload(&r, ta, "big.bin", data, 300000); /* Content-Length over the limit */
+    assert_int_equal(r.status, 413);
+    assert_string_equal(jerr(&r), "too_large");
+    resp_free(&r);
+    /* chunked: the limit is found while streaming */
+    call(&r, "POST", "/v1/files?name=big2.bin", ta, data, 150000, true, NULL);
+    assert_int_equal(r.status, 413);
+    resp_free(&r);
+    assert_int_equal(stored_objects(), 0);
+    assert_int_equal(tmp_objects(), 0);
+    /* exactly at the limit is fine */
+    upload(&r, ta, "ok.bin", data, 100000);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+
+    /* a client that stops mid-upload: the partial file goes after
+     * http_timeout_s (2 s) */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)S.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    char req[800];
+    int l = snprintf(req, sizeof(req),
+                     "POST /v1/files?name=stall.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                     "%s\r\nContent-Length: 90000\r\n\r\n",
+                     ta);
+    assert_int_equal(write(fd, req, (size_t)l), l);
+    assert_int_equal(write(fd, data, 20000), 20000);
+    int64_t deadline = h_now_ms() + 5000;
+    while (tmp_objects() == 0 && h_now_ms() < deadline)
+        usleep(20000);
+    assert_int_equal(tmp_objects(), 1); /* streaming: the bytes are on disk */
+    deadline = h_now_ms() + 10000;
+    while (tmp_objects() != 0 && h_now_ms() < deadline)
+        usleep(100000);
+    assert_int_equal(tmp_objects(), 0);
+    close(fd);
+    assert_int_equal(stored_objects(), 1);
+    char *log = h_server_log(S.s);
+    assert_non_null(strstr(log, "stopped after"));
+    free(log);
+    free(data);
+    stop();
+}
+
+static void test_tokens_401(void **state)
+{
+    (void)state;
+    start(NULL);
+    char ta[300], tb[300], old[300];
+    users(ta, tb, NULL);
+    h_token(S.s, "alice", -10, old, sizeof(old)); /* already expired */
+    resp r;
+    upload(&r, ta, "x.txt", "x", 1);
+    assert_int_equal(r.status, 201);
+    char id[40];
+    snprintf(id, sizeof(id), "%s", jstr(&r, "fileId"));
+    resp_free(&r);
+    const char *wrong[] = {old, "nonsense", "v1.alice.9999999999.00", NULL};
+    for (int i = 0; i < 4; i++) {
+        get(&r, wrong[i], id, NULL);
+        assert_int_equal(r.status, 401);
+        assert_string_equal(jerr(&r), "unauthorized");
+        resp_free(&r);
+        upload(&r, wrong[i], "y.txt", "y", 1);
+        assert_int_equal(r.status, 401);
+        resp_free(&r);
+    }
+    /* a forged token: alice's with bob's name */
+    char forged[300];
+    snprintf(forged, sizeof(forged), "v1.bob%s", ta + strlen("v1.alice"));
+    get(&r, forged, id, NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    get(&r, KEY, id, NULL); /* the business backend reads everything */
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    stop();
+}
+
+static void test_read_rule_follows_messages(void **state)
+{
+    (void)state;
+    start(NULL);
+    char ta[300], tb[300], tc[300];
+    users(ta, tb, tc);
+    resp up, r;
+    upload(&up, ta, "secret.pdf", "%PDF-1.4 not really", 19);
+    assert_int_equal(up.status, 201);
+    const char *id = jstr(&up, "fileId");
+    get(&r, tb, id, NULL); /* another user's private file: 404, not 403 */
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    get(&r, tb, "0123456789abcdef0123456789abcdef", NULL); /* no such file: the same 404 */
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+
+    omtp_sync *a = h_login(S.s, "alice", "pw-a", 5);
+    omtp_sync *b = h_login(S.s, "bob", "pw-b", 5);
+    char content[600];
+    media_json(content, sizeof(content), &up);
+    /* bob may not send alice's file (he cannot read it): PARAM */
+    assert_int_equal(send_media(b, "bob", "carol", 7, content), OMTP_EC_PARAM);
+    /* a media message must be JSON naming a file */
+    assert_int_equal(send_media(a, "alice", "bob", 3, "not json"), OMTP_EC_PARAM);
+    assert_int_equal(send_media(a, "alice", "bob", 7, "{\"name\":\"x\"}"), OMTP_EC_PARAM);
+    assert_int_equal(send_media(a, "alice", "bob", 5, "{\"lat\":95,\"lng\":0}"), OMTP_EC_PARAM);
+    assert_int_equal(send_media(a, "alice", "bob", 5, "{\"lat\":52.5,\"lng\":13.4,\"name\":\"B\"}"),
+                     OMTP_EC_SUCCESS);
+    /* wrong size for the file: PARAM */
+    char wrong[700];
+    snprintf(wrong, sizeof(wrong), "{\"fileId\":\"%s\",\"size\":1}", id);
+    assert_int_equal(send_media(a, "alice", "bob", 7, wrong), OMTP_EC_PARAM);
+    get(&r, tb, id, NULL);
+    assert_int_equal(r.status, 404); /* refused sends granted nothing */
+    resp_free(&r);
+    /* alice sends it to bob: bob (a member of the session) may read it */
+    assert_int_equal(send_media(a, "alice", "bob", 7, content), OMTP_EC_SUCCESS);
+    get(&r, tb, id, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, 19);
+    resp_free(&r);
+    get(&r, tc, id, NULL); /* carol is in no session holding it */
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    /* bob may forward it now: carol reads it then */
+    assert_int_equal(send_media(b, "bob", "carol", 7, content), OMTP_EC_SUCCESS);
+    get(&r, tc, id, NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r), resp_free(&up);
+    omtp_sync_close(a);
+    omtp_sync_close(b);
+    stop();
+}
+
+static void test_thumbnail_and_bomb(void **state)
+{
+    (void)state;
+    start(NULL);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    size_t len;
+    unsigned char *img = png(640, 480, true, &len);
+    resp r, t;
+    upload(&r, ta, "cat.png", img, len);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(jstr(&r, "mime"), "image/png");
+    assert_int_equal(jint(&r, "width"), 640);
+    assert_int_equal(jint(&r, "height"), 480);
+    assert_int_equal(strlen(jstr(&r, "thumbId")), 64);
+    char path[200];
+    snprintf(path, sizeof(path), "/v1/files/%s/thumb", jstr(&r, "fileId"));
+    call(&t, "GET", path, ta, NULL, 0, false, NULL);
+    assert_int_equal(t.status, 200);
+    assert_string_equal(t.ctype, "image/jpeg");
+    assert_true(t.len > 100);
+    /* the JPEG's frame header: at most 320 px on the long side (320 x 240) */
+    const unsigned char *b = (const unsigned char *)t.body;
+    int w = 0, h = 0;
+    for (size_t i = 2; i + 9 < t.len; i++)
+        if (b[i] == 0xff && (b[i + 1] == 0xc0 || b[i + 1] == 0xc2)) {
+            h = b[i + 5] << 8 | b[i + 6];
+            w = b[i + 7] << 8 | b[i + 8];
+            break;
+        }
+    assert_int_equal(w, 320);
+    assert_int_equal(h, 240);
+    resp_free(&r), resp_free(&t);
+    free(img);
+    /* 30000 x 30000 in the header: refused before decoding, stored as a file */
+    img = png(30000, 30000, false, &len);
+    int64_t t0 = h_now_ms();
+    upload(&r, ta, "bomb.png", img, len);
+    assert_int_equal(r.status, 201);
+    assert_true(h_now_ms() - t0 < 5000);
+    assert_int_equal(jint(&r, "width"), 30000);
+    assert_string_equal(jstr(&r, "thumbId"), "");
+    snprintf(path, sizeof(path), "/v1/files/%s/thumb", jstr(&r, "fileId"));
+    call(&t, "GET", path, ta, NULL, 0, false, NULL);
+    assert_int_equal(t.status, 404);
+    char *log = h_server_log(S.s);
+    assert_non_null(strstr(log, "never decoded"));
+    free(log);
+    resp_free(&r), resp_free(&t);
+    free(img);
+    stop();
+}
+
+static void test_disk_full_507(void **state)
+{
+    (void)state;
+    /* omtpd inherits the limit: a file past 6 MiB fails with EFBIG */
+    struct rlimit old, lim = {6u << 20, 6u << 20};
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    start(NULL);
+    lim = old; /* this process may raise it back: only omtpd keeps it */
+    setrlimit(RLIMIT_FSIZE, &lim);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    size_t n = 10u << 20;
+    unsigned char *data = rnd_bytes(n, 4);
+    resp r;
+    upload(&r, ta, "huge.bin", data, n);
+    assert_int_equal(r.status, 507);
+    assert_string_equal(jerr(&r), "storage_full");
+    resp_free(&r);
+    assert_int_equal(stored_objects(), 0);
+    assert_int_equal(tmp_objects(), 0);
+    /* the server keeps serving messages and small files */
+    omtp_sync *a = h_login(S.s, "alice", "pw-a", 5);
+    omtp_MsgAck ack;
+    assert_int_equal(omtp_sync_chat(a, "bob", "still here", &ack), 0);
+    assert_int_equal(ack.code, 0);
+    omtp_msg_free(&omtp_MsgAck_desc, &ack);
+    omtp_sync_close(a);
+    upload(&r, ta, "small.txt", "small", 5);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    free(data);
+    stop();
+}
+
+static void test_orphans_swept(void **state)
+{
+    (void)state;
+    const char *args[] = {"--file-orphan-s", "1", "--hp-prune-interval-s", "1", NULL};
+    start(args);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    resp keep, gone, r;
+    upload(&keep, ta, "keep.txt", "keep me", 7);
+    upload(&gone, ta, "gone.txt", "drop me", 7);
+    assert_int_equal(keep.status, 201);
+    assert_int_equal(gone.status, 201);
+    omtp_sync *a = h_login(S.s, "alice", "pw-a", 5);
+    char content[600];
+    media_json(content, sizeof(content), &keep);
+    assert_int_equal(send_media(a, "alice", "bob", 7, content), OMTP_EC_SUCCESS);
+    omtp_sync_close(a);
+    int64_t deadline = h_now_ms() + 15000;
+    do {
+        usleep(200000);
+        get(&r, ta, jstr(&gone, "fileId"), NULL);
+        long st = r.status;
+        resp_free(&r);
+        if (st == 404)
+            break;
+    } while (h_now_ms() < deadline);
+    get(&r, ta, jstr(&gone, "fileId"), NULL);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    get(&r, ta, jstr(&keep, "fileId"), NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    deadline = h_now_ms() + 5000;
+    while (stored_objects() != 1 && h_now_ms() < deadline)
+        usleep(50000);
+    assert_int_equal(stored_objects(), 1);
+    resp_free(&keep), resp_free(&gone);
+    stop();
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_roundtrip_and_stored_once, h_teardown),
+        cmocka_unit_test_teardown(test_range_etag_disposition, h_teardown),
+        cmocka_unit_test_teardown(test_names_zero_and_sniffing, h_teardown),
+        cmocka_unit_test_teardown(test_limits_413_and_stall, h_teardown),
+        cmocka_unit_test_teardown(test_tokens_401, h_teardown),
+        cmocka_unit_test_teardown(test_read_rule_follows_messages, h_teardown),
+        cmocka_unit_test_teardown(test_thumbnail_and_bomb, h_teardown),
+        cmocka_unit_test_teardown(test_disk_full_507, h_teardown),
+        cmocka_unit_test_teardown(test_orphans_swept, h_teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
