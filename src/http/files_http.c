@@ -11,12 +11,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "domain/credentials.h"
+#include "http_internal.h"
 
-int omtp_files_http_bearer(const uint8_t secret[32], const char *authorization, int64_t now_s,
-                           char *user, size_t userlen, char *why, size_t whylen)
+int omtp_files_http_bearer(const uint8_t secret[32], const char *authorization, char *user,
+                           size_t userlen, char *why, size_t whylen)
 {
     const char *a = authorization ? authorization : "";
+    user[0] = 0;
     if (!a[0]) {
         snprintf(why, whylen,
                  "log in first: send Authorization: Bearer <login token> (LoginResp.extraData "
@@ -30,22 +31,11 @@ int omtp_files_http_bearer(const uint8_t secret[32], const char *authorization, 
     const char *tok = a + 7;
     while (*tok == ' ')
         tok++;
-    /* "v1.<userId>.<expiry>.<mac>": the user id sits between the first two dots */
-    const char *d1 = strchr(tok, '.');
-    const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-    size_t ul = d2 ? (size_t)(d2 - d1 - 1) : 0;
-    if (!omtp_auth_is_token(tok) || !ul || ul >= userlen || ul > OMTP_ID_MAX) {
-        snprintf(why, whylen, "the bearer token is not a login token");
-        return -1;
-    }
-    memcpy(user, d1 + 1, ul);
-    user[ul] = 0;
-    int rc = omtp_auth_token_verify(secret, tok, user, now_s);
-    if (rc) {
+    bool expired = false;
+    if (!http_user_token(secret, tok, user, userlen, &expired)) {
         snprintf(why, whylen, "%s",
-                 rc == OMTP_ETIMEDOUT ? "the login token expired: log in again for a fresh one"
-                                      : "the login token is not valid");
-        user[0] = 0;
+                 expired ? "the login token expired: log in again for a fresh one"
+                         : "the login token is not valid");
         return -1;
     }
     return 0;
@@ -89,7 +79,9 @@ int omtp_files_http_range(const char *range, uint64_t size, uint64_t *off, uint6
         *off = size - *len;
         return 1;
     }
-    if (a >= size || (has_b && b < a))
+    if (has_b && b < a)
+        return 0; /* not a valid range: ignored (RFC 9110 14.1.1) */
+    if (a >= size)
         return -1;
     uint64_t last = has_b && b < size - 1 ? b : size - 1;
     *off = a;
@@ -127,7 +119,8 @@ void omtp_files_http_disposition(const char *name, const char *mime, char *out, 
     for (const unsigned char *p = (const unsigned char *)nm; *p && a < sizeof(ascii) - 1; p++) {
         unsigned char ch = *p;
         /* the fallback: printable ASCII but quote and backslash */
-        ascii[a++] = ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\' ? (char)ch : '_';
+        ascii[a++] =
+            ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\' && ch != '%' ? (char)ch : '_';
         if (isalnum(ch) || strchr("!#$&+-.^_`|~", ch)) {
             if (e + 1 < sizeof(enc))
                 enc[e++] = (char)ch;

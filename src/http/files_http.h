@@ -21,8 +21,8 @@
 /* Authorization: "Bearer <login token>" -> the user it was issued for.
  * 0 (user filled), or -1 with why filled: no header, not Bearer, malformed,
  * forged or expired ("401 Unauthorized"). */
-int omtp_files_http_bearer(const uint8_t secret[32], const char *authorization, int64_t now_s,
-                           char *user, size_t userlen, char *why, size_t whylen);
+int omtp_files_http_bearer(const uint8_t secret[32], const char *authorization, char *user,
+                           size_t userlen, char *why, size_t whylen);
 
 /* A Range header against a file of `size` bytes: 0 = serve it whole (no
  * header, or one this server ignores: several ranges, another unit), 1 =
@@ -35,6 +35,7 @@ void omtp_files_http_etag(const char *sha256, char *out, size_t outlen);
 bool omtp_files_http_inm_match(const char *inm, const char *etag);
 
 /* Content-Disposition for the original name (RFC 6266: an ASCII fallback
+ * (non-ASCII, quotes, backslashes and '%' as '_')
  * filename= plus filename*=UTF-8''percent-encoded); inline for images,
  * audio and video (not SVG), attachment for everything else. */
 void omtp_files_http_disposition(const char *name, const char *mime, char *out, size_t outlen);

@@ -43,8 +43,6 @@
 
 /* bytes buffered before the socket stops being read (the buffer stays <= 1 MiB) */
 #define UP_HIGH (768 * 1024)
-/* the thumbnails files_ingest.c makes are JPEG */
-#define OMTP_THUMB_MIME "image/jpeg"
 
 enum { R_UPLOAD, R_FILE, R_THUMB };
 
@@ -74,6 +72,7 @@ struct wsf {
     int64_t content_length;
     char range[128], inm[160];
     bool head;
+    char thumb_mime[16];
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -397,6 +396,42 @@ static void src_close(void *arg)
     free(s);
 }
 
+static void serve(struct wsf *f);
+
+/* A thumbnail's type: files_ingest.c writes JPEG, or PNG when the image had
+ * alpha; its first bytes say which (read on a worker). */
+struct sniffjob {
+    uv_work_t w;
+    struct wsf *f;
+    unsigned char head[8];
+};
+
+static int sniff_sink(void *arg, const void *data, size_t n)
+{
+    struct sniffjob *j = arg;
+    memcpy(j->head, data, n < sizeof(j->head) ? n : sizeof(j->head));
+    return 1; /* enough */
+}
+
+static void sniff_work(uv_work_t *w)
+{
+    struct sniffjob *j = w->data;
+    omtp_fs_get(store_of(j->f->s), j->f->file.thumb, 0, sizeof(j->head), sniff_sink, j);
+}
+
+static void sniff_after(uv_work_t *w, int status)
+{
+    (void)status;
+    struct sniffjob *j = w->data;
+    struct wsf *f = j->f;
+    snprintf(f->thumb_mime, sizeof(f->thumb_mime), "%s",
+             j->head[0] == 0x89 && j->head[1] == 'P' ? "image/png" : "image/jpeg");
+    free(j);
+    if (!f->dead)
+        serve(f);
+    wsf_release(f);
+}
+
 static void got_file(void *arg, const omtp_dom_outcome *res, const omtp_dom_file *file)
 {
     struct wsf *f = arg;
@@ -411,17 +446,38 @@ static void got_file(void *arg, const omtp_dom_outcome *res, const omtp_dom_file
         wsf_release(f);
         return;
     }
+    f->file = *file;
+    if (f->route == R_THUMB) {
+        struct sniffjob *j = file->thumb[0] ? calloc(1, sizeof(*j)) : NULL;
+        if (!j) {
+            json_error(f, 404, "unknown_file", "this file has no thumbnail");
+        } else {
+            j->f = f;
+            j->w.data = j;
+            f->pending++;
+            if (uv_queue_work(f->s->loop, &j->w, sniff_work, sniff_after)) {
+                f->pending--;
+                free(j);
+                json_error(f, 500, "internal", "could not start a worker job");
+            }
+        }
+        wsf_release(f);
+        return;
+    }
+    serve(f);
+    wsf_release(f);
+}
+
+/* Answers with the file (or its thumbnail): 304, 416, or the bytes. */
+static void serve(struct wsf *f)
+{
+    const omtp_dom_file *file = &f->file;
     const char *sha = file->sha256, *mime = file->mime;
     uint64_t size = file->size;
     if (f->route == R_THUMB) {
-        if (!file->thumb[0]) {
-            json_error(f, 404, "unknown_file", "this file has no thumbnail");
-            wsf_release(f);
-            return;
-        }
         sha = file->thumb;
         size = file->thumbSize;
-        mime = OMTP_THUMB_MIME;
+        mime = f->thumb_mime;
     }
     char etag[80], disp[1024], head[2048];
     omtp_files_http_etag(sha, etag, sizeof(etag));
@@ -429,7 +485,6 @@ static void got_file(void *arg, const omtp_dom_outcome *res, const omtp_dom_file
     if (omtp_files_http_inm_match(f->inm, etag)) {
         snprintf(head, sizeof(head), "ETag: %s\r\nCache-Control: private, max-age=86400\r\n", etag);
         omtp_ws_api_reply(f->c, 304, head, "application/octet-stream", "", 0);
-        wsf_release(f);
         return;
     }
     uint64_t off = 0, len = size;
@@ -439,7 +494,6 @@ static void got_file(void *arg, const omtp_dom_outcome *res, const omtp_dom_file
         snprintf(extra, sizeof(extra), "Content-Range: bytes */%llu\r\n", (unsigned long long)size);
         omtp_ws_api_reply(f->c, 416, extra, "text/plain; charset=utf-8",
                           "the range is outside the file\n", 30);
-        wsf_release(f);
         return;
     }
     char crange[96] = "";
@@ -456,7 +510,6 @@ static void got_file(void *arg, const omtp_dom_outcome *res, const omtp_dom_file
     struct src *sr = calloc(1, sizeof(*sr));
     if (!sr) {
         json_error(f, 500, "internal", "out of memory");
-        wsf_release(f);
         return;
     }
     sr->fs = store_of(f->s);
@@ -465,7 +518,6 @@ static void got_file(void *arg, const omtp_dom_outcome *res, const omtp_dom_file
     omtp_ws_source src = {.read = src_read, .close = src_close, .arg = sr};
     omtp_ws_api_transfer(f->c, (uint64_t)f->s->cfg->http_timeout_s * 1000);
     omtp_ws_api_serve(f->c, head, &src, off, len);
-    wsf_release(f);
 }
 
 /* ---------------------------------------------------------------- routing */
@@ -524,8 +576,8 @@ static void *wsf_begin(omtp_server *s, omtp_conn *c, const omtp_ws_api_req *req)
         omtp_files_http_query(req->query, "access_token", qtok, sizeof(qtok), NULL))
         snprintf(authz, sizeof(authz), "Bearer %s", qtok);
     char why[160];
-    if (omtp_files_http_bearer(s->token_secret, authz, omtp_now_ms() / 1000, f->user,
-                               sizeof(f->user), why, sizeof(why))) {
+    if (omtp_files_http_bearer(s->token_secret, authz, f->user, sizeof(f->user), why,
+                               sizeof(why))) {
         json_error(f, 401, "unauthorized", why);
         return f;
     }

@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     omtp_files_http_disposition(s, "text/html", disp, sizeof(disp));
     static const uint8_t secret[32] = {1};
     char user[129], why[160];
-    omtp_files_http_bearer(secret, s, 1000, user, sizeof(user), why, sizeof(why));
+    omtp_files_http_bearer(secret, s, user, sizeof(user), why, sizeof(why));
     free(s);
     return 0;
 }

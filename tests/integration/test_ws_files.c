@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static char atok[256], btok[256];
 
@@ -291,6 +292,85 @@ static void test_too_large(void **st)
     h_server_stop_free(s);
 }
 
+static void be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
+}
+
+/* A real RGB PNG of w x h (a gradient) into out; returns its length. */
+static size_t make_png(uint32_t w, uint32_t h, unsigned char *out, size_t cap)
+{
+    size_t rawn = (size_t)(w * 3 + 1) * h;
+    unsigned char *raw = calloc(1, rawn);
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++) {
+            unsigned char *px = raw + (size_t)y * (w * 3 + 1) + 1 + x * 3;
+            px[0] = (unsigned char)(x / 50 * 30), px[1] = (unsigned char)(y / 50 * 60), px[2] = 99;
+        }
+    uLongf zn = compressBound(rawn);
+    unsigned char *z = malloc(zn);
+    assert_int_equal(compress(z, &zn, raw, rawn), Z_OK);
+    size_t o = 0;
+    memcpy(out, "\x89PNG\r\n\x1a\n", 8);
+    o = 8;
+    unsigned char ihdr[13] = {0};
+    be32(ihdr, w), be32(ihdr + 4, h);
+    ihdr[8] = 8, ihdr[9] = 2;
+    const struct {
+        const char *type;
+        const unsigned char *p;
+        size_t n;
+    } chunks[] = {{"IHDR", ihdr, 13}, {"IDAT", z, zn}, {"IEND", NULL, 0}};
+    for (int k = 0; k < 3; k++) {
+        assert_true(o + 12 + chunks[k].n <= cap);
+        be32(out + o, (uint32_t)chunks[k].n);
+        memcpy(out + o + 4, chunks[k].type, 4);
+        if (chunks[k].n)
+            memcpy(out + o + 8, chunks[k].p, chunks[k].n);
+        uLong crc = crc32(0, out + o + 4, (uInt)(4 + chunks[k].n));
+        be32(out + o + 8 + chunks[k].n, (uint32_t)crc);
+        o += 12 + chunks[k].n;
+    }
+    free(raw);
+    free(z);
+    return o;
+}
+
+/* An image gets its size and a thumbnail (<= 320 px), served as what it is. */
+static void test_image_thumbnail(void **st)
+{
+    (void)st;
+    int port;
+    h_server *s = start(&port, NULL);
+    static unsigned char img[60000];
+    static char out[131072];
+    char id[64], v[256], auth[400], path[256];
+    size_t n = make_png(400, 200, img, sizeof(img));
+    assert_int_equal(upload(port, atok, "cat.jpg", img, n, out, sizeof(out)), 201);
+    json_str(body(out), "mime", v, sizeof(v));
+    assert_string_equal(v, "image/png"); /* named .jpg, sniffed as what it is */
+    assert_non_null(strstr(body(out), "\"width\":400"));
+    assert_non_null(strstr(body(out), "\"height\":200"));
+    json_str(body(out), "fileId", id, sizeof(id));
+    json_str(body(out), "thumbId", v, sizeof(v));
+    assert_string_equal(v, id);
+    bearer(atok, auth, sizeof(auth));
+    snprintf(path, sizeof(path), "/v1/files/%s/thumb", id);
+    assert_int_equal(get(port, path, auth, out, sizeof(out)), 200);
+    header(out, "Content-Type", v, sizeof(v));
+    assert_string_equal(v, "image/jpeg");
+    const unsigned char *b = (const unsigned char *)body(out);
+    assert_true(b[0] == 0xFF && b[1] == 0xD8); /* a JPEG */
+    header(out, "Content-Disposition", v, sizeof(v));
+    assert_non_null(strstr(v, "inline;"));
+    snprintf(path, sizeof(path), "/v1/files/%s", id);
+    assert_int_equal(get(port, path, auth, out, sizeof(out)), 200);
+    header(out, "Content-Type", v, sizeof(v));
+    assert_string_equal(v, "image/png");
+    h_server_stop_free(s);
+}
+
 static void test_cors(void **st)
 {
     (void)st;
@@ -377,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_range_etag),
         cmocka_unit_test(test_auth_and_read_rule),
         cmocka_unit_test(test_too_large),
+        cmocka_unit_test(test_image_thumbnail),
         cmocka_unit_test(test_cors),
         cmocka_unit_test(test_stalled_upload_removed),
     };
