@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define PIECE_MAX  (256 * 1024)       /* bytes of a streamed answer read per worker job */
 #define LINGER_MAX (16 * 1024 * 1024) /* body bytes read and dropped after an early answer */
@@ -376,6 +377,8 @@ void omtp_ws_call_start(omtp_conn *c, omtp_ws_req *req, const omtp_ws_decision *
         k->req = NULL;
         return;
     }
+    if (!k->answered && !strcasecmp(req->expect, "100-continue")) /* curl waits for it */
+        omtp_ws_emit(c, NULL, (const uint8_t *)"HTTP/1.1 100 Continue\r\n\r\n", 25);
     if (n && c->state != OMTP_CONN_CLOSING)
         omtp_ws_call_input(c, rest, n);
 }

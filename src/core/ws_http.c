@@ -34,6 +34,7 @@ static const struct capture captures[] = {
     CAP("if-none-match", inm),
     CAP("authorization", authorization),
     CAP("range", range),
+    CAP("expect", expect),
 };
 #undef CAP
 #define NCAPTURES (sizeof(captures) / sizeof(captures[0]))

@@ -39,7 +39,7 @@ typedef struct omtp_ws_req {
     char url[1024];
     /* captured header values (several lines of one header joined by ", ") */
     char host[256], origin[256], key[64], version[16], protocol[256], upgrade[64], connection[128],
-        inm[160], authorization[1024], range[128];
+        inm[160], authorization[1024], range[128], expect[32];
     /* a request with a body under /v1/ (ws_api.h): the parser stops after
      * the head (state DONE, body true); omtp_ws_req_body feeds the body */
     bool body;

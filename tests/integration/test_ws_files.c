@@ -182,6 +182,25 @@ static void test_round_trip_range_etag(void **st)
     assert_int_equal(get(port, path, NULL, out, sizeof(out)), 200);
     assert_string_equal(body(out), text);
 
+    /* Expect: 100-continue (curl's way for large bodies) gets its interim answer */
+    {
+        int fd = h_ws_raw(port);
+        char hd[1024];
+        int hl = snprintf(hd, sizeof(hd),
+                          "POST /v1/files?name=e.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                          "%s\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+                          atok);
+        h_ws_send_all(fd, hd, (size_t)hl);
+        char interim[64] = {0};
+        assert_true(recv(fd, interim, 25, MSG_WAITALL) == 25);
+        assert_string_equal(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+        h_ws_send_all(fd, "hello", 5);
+        ssize_t got = h_raw_read_until_close(fd, out, sizeof(out) - 1, 10000);
+        close(fd);
+        out[got > 0 ? got : 0] = 0;
+        assert_non_null(strstr(out, "HTTP/1.1 201"));
+    }
+
     /* a zero-byte file is a file */
     assert_int_equal(upload(port, atok, "empty.bin", "", 0, out, sizeof(out)), 201);
     json_str(body(out), "fileId", id, sizeof(id));
