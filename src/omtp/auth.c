@@ -25,7 +25,6 @@
 #include "core/login_guard.h"
 #include "handlers.h"
 #include "cluster_hooks.h"
-#include "domain/credentials.h"
 #include "domain/presence.h"
 
 #include <openssl/crypto.h>
@@ -122,14 +121,15 @@ static const char *log_word(const tars_str *s, char *buf, size_t n)
     return buf;
 }
 
-/* Lifetime of the file token a successful login hands out (seconds). */
-#define OMTP_LOGIN_FILE_TOKEN_TTL (24 * 3600)
-
 static void job_free(struct login_job *j)
 {
     omtp_user_rec_free(&j->user);
     free(j);
 }
+
+/* login_finish's text on a password login's success: hand out a token */
+#define OMTP_LOGIN_FILE_TOKEN     "file-token"
+#define OMTP_LOGIN_FILE_TOKEN_TTL (24 * 3600) /* seconds */
 
 static void login_reply(omtp_req *req, int code, const char *text)
 {
@@ -222,15 +222,16 @@ static void login_finish(struct login_job *j, int code, const char *text, const 
              omtp_log_device(c->deviceType), how, c->monitor_role ? " monitor" : "",
              log_word(&lr->deviceName, cname, sizeof(cname)),
              log_word(&lr->version, cver, sizeof(cver)));
-    /* the file endpoints' Bearer token (docs/protocol.md "Login"; docs/files.md):
-     * a client that logged in with a password has no token of its own */
-    char extra[OMTP_TOKEN_MAX + 96] = "";
-    if (s->filestore) {
+    /* a password login gets a fresh login token in extraData, for the file
+     * endpoints' Authorization: Bearer (docs/protocol.md, "Login";
+     * docs/files.md); a token login already holds one */
+    char extra[OMTP_TOKEN_MAX + 80] = "";
+    if (text && !strcmp(text, OMTP_LOGIN_FILE_TOKEN)) {
         char tok[OMTP_TOKEN_MAX + 1];
         int64_t exp = omtp_now_ms() / 1000 + OMTP_LOGIN_FILE_TOKEN_TTL;
-        if (!omtp_auth_token_issue(s->token_secret, c->userId, exp, tok, sizeof(tok)))
-            snprintf(extra, sizeof(extra), "{\"fileToken\":\"%s\",\"fileTokenExpiresAt\":%lld}",
-                     tok, (long long)exp);
+        if (omtp_auth_token_issue(s->token_secret, c->userId, exp, tok, sizeof(tok)) == 0)
+            snprintf(extra, sizeof(extra), "{\"fileToken\":\"%s\",\"expiresAt\":%lld}", tok,
+                     (long long)exp);
     }
     login_reply(req, OMTP_EC_SUCCESS, extra[0] ? extra : NULL);
     job_free(j);
@@ -247,7 +248,7 @@ static void kdf_done(uv_work_t *w, int status)
 {
     struct login_job *j = w->data;
     if (status == 0 && j->ok && j->found) { /* the dummy hash never logs anyone in */
-        login_finish(j, OMTP_EC_SUCCESS, NULL, "password");
+        login_finish(j, OMTP_EC_SUCCESS, OMTP_LOGIN_FILE_TOKEN, "password");
         return;
     }
     j->checked = status == 0;

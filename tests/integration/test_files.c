@@ -34,6 +34,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -760,6 +761,30 @@ static void test_orphans_swept(void **state)
     stop();
 }
 
+static void test_login_hands_a_file_token(void **state)
+{
+    (void)state;
+    start(NULL);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    omtp_sync *c = h_connect(S.s);
+    int code = -1;
+    assert_int_equal(omtp_sync_login(c, "alice", "pw-a", 5, NULL, &code), 0);
+    assert_int_equal(code, 0);
+    json_t *o = json_loads(omtp_sync_login_desc(c), 0, NULL);
+    assert_non_null(o);
+    const char *tok = json_string_value(json_object_get(o, "fileToken"));
+    assert_non_null(tok);
+    assert_true(json_integer_value(json_object_get(o, "expiresAt")) > time(NULL) + 3600);
+    resp r;
+    upload(&r, tok, "from-login.txt", "hi", 2);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    json_decref(o);
+    omtp_sync_close(c);
+    stop();
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -773,6 +798,7 @@ int main(void)
         cmocka_unit_test_teardown(test_thumbnail_and_bomb, h_teardown),
         cmocka_unit_test_teardown(test_disk_full_507, h_teardown),
         cmocka_unit_test_teardown(test_orphans_swept, h_teardown),
+        cmocka_unit_test_teardown(test_login_hands_a_file_token, h_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -750,6 +750,8 @@ static void test_migrate_parties(void **state)
         "DROP TRIGGER messages_search ON messages; DROP FUNCTION omtp_search_trg();"
         "DROP FUNCTION omtp_search_body(integer, integer, bytea);"
         "ALTER TABLE messages DROP COLUMN search_body;"
+        /* and uploaded files' */
+        "DROP TABLE files; DROP TABLE file_refs;"
         "DELETE FROM schema_version; INSERT INTO schema_version VALUES (3); COMMIT");
     db = open_db(); /* migrates */
     omtp_db_close(db);

@@ -300,6 +300,6 @@
     X(SQ_FILE_DEL, "DELETE FROM files WHERE file_id = ?1")                                         \
     X(SQ_FILE_DEL_REFS, "DELETE FROM file_refs WHERE file_id = ?1")                                \
     X(SQ_FILE_SHA_USED, "SELECT 1 WHERE EXISTS (SELECT 1 FROM files WHERE sha256 = ?1) "           \
-                        "OR EXISTS (SELECT 1 FROM files WHERE thumb = ?1)")
+                        "OR EXISTS (SELECT 1 FROM files WHERE thumb = ?1 AND thumb <> '')")
 
 #endif
