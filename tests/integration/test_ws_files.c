@@ -9,6 +9,8 @@
  * refused), and a client that sends half a body and stops: the partial is
  * removed after the timeout and the listener keeps serving.
  */
+#include "h_http.h"
+#include "h_tls.h"
 #include "h_ws.h"
 #include "harness.h"
 
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <openssl/ssl.h>
 #include <zlib.h>
 
 static char atok[256], btok[256];
@@ -470,6 +473,73 @@ static void test_stalled_upload_removed(void **st)
     h_server_stop_free(s);
 }
 
+/* One HTTP exchange over TLS (wss_listen): the answer until the close. */
+static size_t tls_exchange(int port, const void *req, size_t n, char *out, size_t cap)
+{
+    SSL_CTX *ctx;
+    int fd;
+    SSL *ssl = h_tls_connect(port, &ctx, &fd);
+    assert_int_equal(SSL_write(ssl, req, (int)n), (int)n);
+    size_t got = 0;
+    int r;
+    while (got + 1 < cap && (r = SSL_read(ssl, out + got, (int)(cap - 1 - got))) > 0)
+        got += (size_t)r;
+    out[got] = 0;
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    return got;
+}
+
+/* The same endpoints on wss_listen: an upload and its download over TLS. */
+static void test_wss(void **st)
+{
+    (void)st;
+    char dir[] = "/tmp/omtp-wssf-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout %s/key.pem -out %s/cert.pem -days 1 -subj /CN=localhost 2>/dev/null",
+             dir, dir);
+    assert_int_equal(system(cmd), 0);
+    char conf[2048];
+    snprintf(conf, sizeof(conf),
+             "wss_listen = 127.0.0.1:0\ntls_cert = %s/cert.pem\ntls_key = %s/key.pem\n"
+             "wss_port_file = %s/wss-port\n",
+             dir, dir, dir);
+    int wsp;
+    h_server *s = start(&wsp, conf);
+    char pf[300];
+    snprintf(pf, sizeof(pf), "%s/wss-port", dir);
+    int port = h_http_port(pf);
+    static unsigned char data[50000];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (unsigned char)(i * 13 + 5);
+    static char req[60000], out[131072];
+    int hl = snprintf(req, sizeof(req),
+                      "POST /v1/files?name=tls.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                      "%s\r\nContent-Length: %zu\r\n\r\n",
+                      atok, sizeof(data));
+    memcpy(req + hl, data, sizeof(data));
+    tls_exchange(port, req, (size_t)hl + sizeof(data), out, sizeof(out));
+    assert_non_null(strstr(out, "HTTP/1.1 201"));
+    char id[64];
+    json_str(body(out), "fileId", id, sizeof(id));
+    assert_int_equal(strlen(id), 32);
+    hl = snprintf(req, sizeof(req),
+                  "GET /v1/files/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", id,
+                  atok);
+    size_t got = tls_exchange(port, req, (size_t)hl, out, sizeof(out));
+    assert_non_null(strstr(out, "HTTP/1.1 200"));
+    const char *b = body(out);
+    assert_int_equal(got - (size_t)(b - out), sizeof(data));
+    assert_memory_equal(b, data, sizeof(data));
+    h_server_stop_free(s);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_image_thumbnail),
         cmocka_unit_test(test_cors),
         cmocka_unit_test(test_stalled_upload_removed),
+        cmocka_unit_test(test_wss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
