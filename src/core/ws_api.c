@@ -17,7 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define PIECE_MAX  (256 * 1024)       /* bytes of a streamed answer read per worker job */
+#define PIECE_MAX  (1024 * 1024) /* bytes of a streamed answer read per worker job (<= 1 MiB) */
 #define LINGER_MAX (16 * 1024 * 1024) /* body bytes read and dropped after an early answer */
 
 struct ws_call {
