@@ -109,6 +109,9 @@ static const struct setting settings[] = {
     U(group_member_limit, "default group member limit, and the most a client may set"),
     U(group_member_hard_limit, "most memberLimit the HTTP API (administrator) may set"),
     B(friends_only, "single chat only between friends (true/false)"),
+    U(check_cache_max, "entries per send-check cache (users, friends, groups), 0 = no caching"),
+    U(check_cache_user_ttl_ms, "ms a cached user (exists or not) is trusted, 0 = users not "
+                               "cached (admin commands change users beside the server)"),
     U(presence_max_subs, "most users one connection may watch for presence (more: PARAM)"),
     U(hot_page, "hot sessions per sync page"),
     U(hp_retention_days, "keep high-priority queue entries this many days, 0 = forever"),
@@ -187,6 +190,8 @@ void omtp_config_defaults(omtp_config *c)
     c->group_member_limit = 500;
     c->group_member_hard_limit = 100000;
     c->friends_only = false;
+    c->check_cache_max = OMTP_CHECK_CACHE_MAX_DEFAULT;
+    c->check_cache_user_ttl_ms = OMTP_CHECK_CACHE_USER_TTL_MS_DEFAULT;
     c->hot_page = 100;
     c->hp_retention_days = 30;
     c->hp_prune_interval_s = 600;

@@ -12,6 +12,9 @@
 #ifndef OMTP_CONFIG_H
 #define OMTP_CONFIG_H
 
+#define OMTP_CHECK_CACHE_MAX_DEFAULT         100000 /* check_cache_max */
+#define OMTP_CHECK_CACHE_USER_TTL_MS_DEFAULT 1000   /* check_cache_user_ttl_ms */
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,6 +64,8 @@ typedef struct omtp_config {
     uint32_t group_member_limit;      /* default memberLimit, and the most a client may set (500) */
     uint32_t group_member_hard_limit; /* most memberLimit the HTTP API (admin) may set (100000) */
     bool friends_only;                /* single chat only between friends */
+    uint32_t check_cache_max; /* entries per check cache (users, friends, groups); 0 = off */
+    uint32_t check_cache_user_ttl_ms; /* user entries live this long (admin commands); 0 = none */
     uint32_t presence_max_subs;       /* users one connection may watch (1000; more: PARAM) */
     uint32_t hot_page;                /* hot sessions per page (default 100) */
     /* high-priority queue retention (hp_retention.h) */

@@ -336,6 +336,8 @@ struct omtp_server {
     /* the handler of /v1/ on the ws listeners (core/ws_api.h, registered by
      * http/http_wsfiles.c), NULL = none (404) */
     const struct omtp_ws_api_ops *ws_api;
+    /* domain/check_cache.c state (the send checks' caches), NULL until used */
+    struct check_cache *check_cache;
 };
 
 /* ---------------------------------------------------------------- parts */

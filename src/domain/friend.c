@@ -10,6 +10,7 @@
 
 #include "core/idlist.h"
 #include "core/server.h"
+#include "domain/check_cache.h"
 #include "domain/group_state.h"
 
 enum { FOP_ADD, FOP_DEL, FOP_SYNC };
@@ -125,9 +126,20 @@ static void push_changes(fop *f)
     omtp_ids_free(&targets);
 }
 
+/* The send checks' friend cache (check_cache.h) forgets the pairs an add
+ * or del touches, both directions: when submitted and when completed. */
+static void fop_invalidate(fop *f)
+{
+    if (f->kind == FOP_SYNC)
+        return;
+    for (uint32_t i = 0; i < f->req.friends.n; i++)
+        omtp_cc_invalidate_friends(f->srv, f->userId, f->req.friends.items[i].friendId.data);
+}
+
 static void fop_done(void *arg, int status)
 {
     fop *f = arg;
+    fop_invalidate(f);
     if (!f->res.code && status < 0) {
         if (status != OMTP_ENOSPC) /* the store logs disk full, once a minute */
             LOG_ERROR("friend op by %s failed: %s %s", f->userId, omtp_strerror(status), f->errmsg);
@@ -169,6 +181,7 @@ static fop *fop_new(omtp_server *s, const omtp_dom_caller *who, int kind, omtp_d
 
 static void fop_submit(fop *f)
 {
+    fop_invalidate(f);
     int rc = omtp_store_submit(f->srv->store, fop_work, fop_done, f);
     if (rc) {
         refuse(f, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable", "store unavailable: %s",

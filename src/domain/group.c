@@ -520,6 +520,14 @@ static bool changes_membership(const gop *g)
     return g->kind == GOP_JOIN || g->kind == GOP_QUIT || g->kind == GOP_DISMISS;
 }
 
+/* Changes what a send checks (check_cache.h: exists, dismissed, creator,
+ * members): the member cache's entry goes when submitted and completed,
+ * and other nodes hear of it. */
+static bool changes_checks(const gop *g)
+{
+    return changes_membership(g) || g->kind == GOP_CREATE || g->kind == GOP_CREATOR;
+}
+
 static void cache_put(gop *g, const tars_str_list *ids)
 {
     tars_str_list copy = {0};
@@ -569,6 +577,8 @@ static void gop_finish(gop *g)
     } else if (ok && g->haveAfter && (g->kind == GOP_CREATE || g->kind == GOP_GET) &&
                omtp_group_cache_epoch(s) == g->epoch) {
         cache_put(g, &g->out.members);
+    } else if (changes_checks(g)) {
+        omtp_group_cache_invalidate(s, g->out.groupId);
     }
     if (!g->res.code && status < 0) {
         if (status != OMTP_ENOSPC) /* the store logs disk full, once a minute */
@@ -610,7 +620,7 @@ static void gop_done(void *arg, int status)
 {
     gop *g = arg;
     g->status = status;
-    if (changes_membership(g) && !g->res.code && status == 0) {
+    if (changes_checks(g) && !g->res.code && status == 0) {
         /* other nodes drop their cached member list before the caller hears
          * back (cluster.h), so its next send through any node sees the
          * change: the same for every caller (docs/architecture.md) */
@@ -622,7 +632,7 @@ static void gop_done(void *arg, int status)
 
 static void gop_submit(gop *g)
 {
-    if (changes_membership(g))
+    if (changes_checks(g))
         omtp_group_cache_invalidate(g->srv, g->out.groupId);
     g->epoch = omtp_group_cache_epoch(g->srv);
     int rc = omtp_store_submit(g->srv->store, gop_work, gop_done, g);

@@ -17,10 +17,16 @@
 
 typedef struct cache_entry {
     struct cache_entry *next;
+    struct cache_entry *lru_prev, *lru_next; /* most recently used first */
     uint64_t hash;
     char *groupId;
-    omtp_members *mem;
+    omtp_members *mem; /* NULL for a group that does not exist or was dismissed */
     uint64_t loadedMs;
+    uint64_t epoch; /* the cache's epoch when installed */
+    size_t bytes;
+    bool meta; /* exists, dismissed, creator known (check_cache.h) */
+    bool exists, dismissed;
+    char *creator;
 } cache_entry;
 
 typedef struct fanout_job {
@@ -34,7 +40,8 @@ typedef struct fanout_job {
 typedef struct group_state {
     omtp_server *srv;
     cache_entry **buckets;
-    size_t nbuckets, nentries, nids;
+    size_t nbuckets, nentries, nids, nbytes;
+    cache_entry lru; /* sentinel of the LRU ring */
     uint64_t epoch;
     fanout_job *head, *tail;
     unsigned njobs;
@@ -88,6 +95,7 @@ static group_state *state(omtp_server *s, bool create)
     if (!g)
         return NULL;
     g->srv = s;
+    g->lru.lru_prev = g->lru.lru_next = &g->lru;
     g->nbuckets = 256;
     g->buckets = calloc(g->nbuckets, sizeof(*g->buckets));
     if (!g->buckets) {
@@ -106,12 +114,30 @@ static uint64_t hash_id(const char *s)
     return h;
 }
 
+static void lru_unlink(cache_entry *e)
+{
+    e->lru_prev->lru_next = e->lru_next;
+    e->lru_next->lru_prev = e->lru_prev;
+}
+
+static void lru_front(group_state *g, cache_entry *e)
+{
+    e->lru_next = g->lru.lru_next;
+    e->lru_prev = &g->lru;
+    g->lru.lru_next->lru_prev = e;
+    g->lru.lru_next = e;
+}
+
+/* Frees e, which is already out of its hash chain. */
 static void entry_free(group_state *g, cache_entry *e)
 {
-    g->nids -= e->mem->ids.n;
+    lru_unlink(e);
+    g->nids -= e->mem ? e->mem->ids.n : 0;
+    g->nbytes -= e->bytes;
     g->nentries--;
     omtp_members_unref(e->mem);
     free(e->groupId);
+    free(e->creator);
     free(e);
 }
 
@@ -155,6 +181,16 @@ static void cache_grow(group_state *g)
     g->nbuckets = n;
 }
 
+/* The expiry bounds what a node of a cluster may miss of other nodes'
+ * changes; alone, every change passes through domain/group.c, which
+ * invalidates, so entries live until evicted or invalidated. */
+static bool expired(omtp_server *s, const cache_entry *e)
+{
+    if (s->cfg && !s->cfg->redis_url[0])
+        return false;
+    return (uint64_t)omtp_now_ms() - e->loadedMs > OMTP_GROUP_CACHE_TTL_MS;
+}
+
 omtp_members *omtp_group_cache_get(omtp_server *s, const char *groupId)
 {
     group_state *g = state(s, false);
@@ -165,13 +201,62 @@ omtp_members *omtp_group_cache_get(omtp_server *s, const char *groupId)
     cache_entry *e = *pp;
     if (!e)
         return NULL;
-    if ((uint64_t)omtp_now_ms() - e->loadedMs > OMTP_GROUP_CACHE_TTL_MS) {
+    if (expired(s, e)) {
         *pp = e->next;
         entry_free(g, e);
         return NULL;
     }
+    if (!e->mem)
+        return NULL;
+    lru_unlink(e);
+    lru_front(g, e);
     omtp_members_ref(e->mem);
     return e->mem;
+}
+
+int omtp_group_cache_get_info(omtp_server *s, const char *groupId, omtp_group_info *out)
+{
+    group_state *g = state(s, false);
+    if (!g)
+        return 0;
+    cache_entry **pp = find_slot(g, groupId, hash_id(groupId));
+    cache_entry *e = *pp;
+    if (!e || !e->meta)
+        return 0;
+    if (expired(s, e)) {
+        *pp = e->next;
+        entry_free(g, e);
+        return 0;
+    }
+    lru_unlink(e);
+    lru_front(g, e);
+    out->exists = e->exists;
+    out->dismissed = e->dismissed;
+    snprintf(out->creator, sizeof(out->creator), "%s", e->creator ? e->creator : "");
+    out->members = e->mem;
+    if (e->mem)
+        omtp_members_ref(e->mem);
+    return 1;
+}
+
+void omtp_group_cache_stats(omtp_server *s, size_t *entries, size_t *bytes)
+{
+    group_state *g = state(s, false);
+    *entries = g ? g->nentries : 0;
+    *bytes = g ? g->nbytes : 0;
+}
+
+/* Unlinks the least recently used entry (not keep) and frees it. */
+static bool evict_one(group_state *g, const cache_entry *keep)
+{
+    cache_entry *e = g->lru.lru_prev;
+    if (e == &g->lru || e == keep)
+        return false;
+    cache_entry **pp = find_slot(g, e->groupId, e->hash);
+    if (*pp == e)
+        *pp = e->next;
+    entry_free(g, e);
+    return true;
 }
 
 uint64_t omtp_group_cache_epoch(omtp_server *s)
@@ -180,44 +265,89 @@ uint64_t omtp_group_cache_epoch(omtp_server *s)
     return g ? g->epoch : 0;
 }
 
-void omtp_group_cache_put(omtp_server *s, const char *groupId, omtp_members *m, uint64_t epoch)
+/* Installs an entry (members m may be NULL with meta). */
+static void cache_install(omtp_server *s, const char *groupId, omtp_members *m, uint64_t epoch,
+                          const omtp_group_info *info)
 {
     group_state *g = state(s, true);
     if (!g || g->epoch != epoch)
         return;
-    if (g->nids + m->ids.n > OMTP_GROUP_CACHE_MAX_IDS)
-        cache_flush(g);
+    size_t max = s->cfg ? s->cfg->check_cache_max : OMTP_CHECK_CACHE_MAX_DEFAULT;
+    if (max == 0)
+        return; /* caches off */
+    uint32_t nids = m ? m->ids.n : 0;
     uint64_t h = hash_id(groupId);
     cache_entry **pp = find_slot(g, groupId, h);
-    if (*pp) { /* replace */
+    bool meta = info != NULL;
+    omtp_group_info keep = {0};
+    if (*pp) { /* replace; info read since the last change anywhere stays valid */
         cache_entry *old = *pp;
+        if (!meta && old->meta && old->epoch == epoch) {
+            meta = true;
+            keep.exists = old->exists;
+            keep.dismissed = old->dismissed;
+            snprintf(keep.creator, sizeof(keep.creator), "%s", old->creator ? old->creator : "");
+            info = &keep;
+        }
         *pp = old->next;
         entry_free(g, old);
     }
+    while (g->nentries > 0 && (g->nentries >= max || g->nids + nids > OMTP_GROUP_CACHE_MAX_IDS))
+        if (!evict_one(g, NULL))
+            break;
     cache_entry *e = calloc(1, sizeof(*e));
     if (!e)
         return;
     e->groupId = strdup(groupId);
-    if (!e->groupId) {
+    e->creator = meta ? strdup(info->creator) : NULL;
+    if (!e->groupId || (meta && !e->creator)) {
+        free(e->groupId);
+        free(e->creator);
         free(e);
         return;
     }
     e->hash = h;
     e->mem = m;
-    omtp_members_ref(m);
+    if (m)
+        omtp_members_ref(m);
+    e->meta = meta;
+    if (meta) {
+        e->exists = info->exists;
+        e->dismissed = info->dismissed;
+    }
     e->loadedMs = (uint64_t)omtp_now_ms();
-    cache_entry **head = &g->buckets[h & (g->nbuckets - 1)];
-    e->next = *head;
-    *head = e;
+    e->epoch = epoch;
+    e->bytes = sizeof(*e) + strlen(groupId) + 1 + (e->creator ? strlen(e->creator) + 1 : 0);
+    if (m) {
+        e->bytes += sizeof(*m) + (size_t)nids * sizeof(tars_str);
+        for (uint32_t i = 0; i < nids; i++)
+            e->bytes += m->ids.items[i].len + 1;
+    }
+    pp = &g->buckets[h & (g->nbuckets - 1)];
+    e->next = *pp;
+    *pp = e;
+    lru_front(g, e);
     g->nentries++;
-    g->nids += m->ids.n;
+    g->nids += nids;
+    g->nbytes += e->bytes;
     if (g->nentries > g->nbuckets)
         cache_grow(g);
 }
 
+void omtp_group_cache_put(omtp_server *s, const char *groupId, omtp_members *m, uint64_t epoch)
+{
+    cache_install(s, groupId, m, epoch, NULL);
+}
+
+void omtp_group_cache_put_info(omtp_server *s, const char *groupId, const omtp_group_info *info,
+                               uint64_t epoch)
+{
+    cache_install(s, groupId, info->members, epoch, info);
+}
+
 void omtp_group_cache_invalidate(omtp_server *s, const char *groupId)
 {
-    group_state *g = state(s, false);
+    group_state *g = state(s, true); /* a read in flight must see the bump */
     if (!g)
         return;
     g->epoch++;
@@ -231,7 +361,7 @@ void omtp_group_cache_invalidate(omtp_server *s, const char *groupId)
 
 void omtp_group_cache_invalidate_all(omtp_server *s)
 {
-    group_state *g = state(s, false);
+    group_state *g = state(s, true); /* a read in flight must see the bump */
     if (!g)
         return;
     g->epoch++;

@@ -10,10 +10,16 @@
  * submitted and when they complete, and bump an epoch: a list fetched while
  * a change was in flight is used for its own message (it is exactly the
  * membership that message saw in the store's order) but not installed.
- * Entries also expire after OMTP_GROUP_CACHE_TTL_MS, which bounds staleness
- * when another node of a cluster changed a group. Memory: one copy of each
- * member id per cached group; the cache is flushed whole when it holds more
- * than OMTP_GROUP_CACHE_MAX_IDS ids (simple, and rare in practice).
+ * In a cluster (redis_url set) entries also expire after
+ * OMTP_GROUP_CACHE_TTL_MS, which bounds staleness when another node changed
+ * a group and its notice was lost (notices normally invalidate at once);
+ * a single node sees every change itself, so its entries do not expire. An entry may also carry
+ * what the send checks need (check_cache.h): whether the group exists, is dismissed, and its
+ * creator
+ * -- "info"; so creation, dismissal and creator changes invalidate too.
+ * Memory: one copy of each member id per cached group; at most
+ * check_cache_max entries and OMTP_GROUP_CACHE_MAX_IDS ids, the least
+ * recently used entry evicted first.
  *
  * Fan-out. A packet for a whole group is encoded once (omtp_wire) and queued
  * on each member's devices. For a 10,000-member group that is 10,000
@@ -54,9 +60,26 @@ omtp_members *omtp_group_cache_get(omtp_server *s, const char *groupId);
 uint64_t omtp_group_cache_epoch(omtp_server *s);
 /* Installs m (takes its own reference) if no change happened since `epoch`. */
 void omtp_group_cache_put(omtp_server *s, const char *groupId, omtp_members *m, uint64_t epoch);
-/* Drops groupId's entry and bumps the epoch. Call when membership changes
- * are submitted and again when they complete (anyone changing membership:
- * the group operations of domain/group.h, the cluster bus). */
+/* What the send checks need of a group, from the cache: exists,
+ * dismissed, creator, members (NULL when !exists or dismissed). */
+typedef struct omtp_group_info {
+    bool exists, dismissed;
+    char creator[OMTP_ID_MAX + 1];
+    omtp_members *members;
+} omtp_group_info;
+/* 1 and *out (a new reference on out->members) when groupId's info is
+ * cached, else 0. */
+int omtp_group_cache_get_info(omtp_server *s, const char *groupId, omtp_group_info *out);
+/* Installs info (its members referenced, not taken) if no change happened
+ * since `epoch`. */
+void omtp_group_cache_put_info(omtp_server *s, const char *groupId, const omtp_group_info *info,
+                               uint64_t epoch);
+/* Entries and bytes held now (metrics). */
+void omtp_group_cache_stats(omtp_server *s, size_t *entries, size_t *bytes);
+/* Drops groupId's entry and bumps the epoch. Call when a group is created,
+ * its membership or creator changes, or it is dismissed: when the change is
+ * submitted and again when it completes (the group operations of
+ * domain/group.h, a user's delete, the cluster bus). */
 void omtp_group_cache_invalidate(omtp_server *s, const char *groupId);
 /* Drops every entry and bumps the epoch (the cluster bus, after it may have
  * missed other nodes' change notices). */

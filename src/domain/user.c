@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/server.h"
+#include "domain/check_cache.h"
 #include "domain/credentials.h"
 #include "proto/omtp_packet.h"
 #include "proto/omtp_session.h"
@@ -134,10 +135,22 @@ static int close_devices(omtp_server *s, const char *userId)
     return closed;
 }
 
+/* The send checks' caches (check_cache.h) forget what a create or delete
+ * changes: when it is submitted and again when it completed. The CLI has
+ * no server state (another process: check_cache_user_ttl_ms bounds it). */
+static void uop_invalidate(uop *u)
+{
+    if (u->who.role == OMTP_DOM_ADMIN)
+        return;
+    if (u->kind == UOP_CREATE || u->kind == UOP_DELETE)
+        omtp_cc_invalidate_user(u->srv, u->out.userId);
+}
+
 static void uop_done(void *arg, int status)
 {
     uop *u = arg;
     bool loop = u->who.role != OMTP_DOM_ADMIN;
+    uop_invalidate(u);
     if (status == OMTP_ENOTFOUND) {
         refuse(u, OMTP_EC_PARAM, "unknown_user", "no such user: %s", u->out.userId);
     } else if (status == OMTP_EEXIST) {
@@ -158,6 +171,7 @@ static void uop_done(void *arg, int status)
 
 static void uop_submit(uop *u)
 {
+    uop_invalidate(u);
     int rc = omtp_dom_run(u->srv, &u->who, uop_work, uop_done, u);
     if (rc) {
         refuse(u, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable", "store unavailable: %s",

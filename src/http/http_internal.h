@@ -165,6 +165,10 @@ void http_upload_abort(http_req *r);
 /* Whether the upload already failed (too large, disk full): the rest of the
  * body is drained and dropped up to HTTP_DRAIN_MAX. */
 bool http_upload_failed(const http_req *r, uint64_t *dropped);
+/* Parses a single "bytes=a-b" / "bytes=a-" / "bytes=-n" Range header value
+ * against size. 0: no usable Range (serve all); 1: [*off, *off + *len),
+ * inside the file; -1: not satisfiable (416). */
+int http_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len);
 /* The response serving r->file (Range, ETag, Content-Disposition, nosniff);
  * *status is 200, 206, 304 or 416, or 404/500 when the bytes are gone. */
 struct MHD_Response *http_file_response(http_req *r, unsigned *status);

@@ -6,7 +6,8 @@
  * Order within a phase is table order, and it matters:
  *   CONFIG  the login-token secret and the dummy hash unknown users' logins
  *           are checked against, then the OMTP dispatch table;
- *   STORE   session monitors and webhooks (close observer, worker thread);
+ *   STORE   session monitors, webhooks (close observer, worker thread), and
+ *           files (the file store into s->filestore, the orphan sweeper);
  *   BOUND   the cluster (announces this node's client port);
  *   LAST    presence (its close observer after the cluster's), the HTTP
  *           API, then the high-priority retention job.
@@ -14,7 +15,7 @@
  * listeners close), the HTTP API once the listeners closed (1/5 of the
  * budget for its last answers), webhooks and retention before the store
  * closes (pending before-send checks still submit their message), the
- * group member cache after it.
+ * group member cache and the check caches after it.
  *
  * Threading: loop thread (omtp_server_init / stop / free).
  */
@@ -23,6 +24,7 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 
+#include "domain/check_cache.h"
 #include "domain/files_sweep.h"
 #include "domain/group_state.h"
 #include "domain/hp_retention.h"
@@ -160,6 +162,20 @@ static int wsfiles_start(omtp_server *s, char *why, size_t whylen)
     return 0;
 }
 
+static int check_cache_start(omtp_server *s, char *why, size_t whylen)
+{
+    int rc = omtp_metrics_add_source(s, omtp_cc_metrics, s);
+    if (rc)
+        snprintf(why, whylen, "cannot report the check caches: %s", omtp_strerror(rc));
+    return rc;
+}
+
+static void check_cache_stop(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_cc_close(s); /* no store read is in flight any more */
+}
+
 static const omtp_server_part parts[] = {
     {.name = "login tokens", .start_at = OMTP_START_CONFIG, .start = auth_start},
     {.name = "OMTP handlers", .start_at = OMTP_START_CONFIG, .start = omtp_handlers_register},
@@ -209,6 +225,11 @@ static const omtp_server_part parts[] = {
      .start_at = OMTP_START_LAST,
      .stop_at = OMTP_STOP_AFTER_STORE,
      .stop = groups_stop},
+    {.name = "check caches",
+     .start_at = OMTP_START_LAST,
+     .start = check_cache_start,
+     .stop_at = OMTP_STOP_AFTER_STORE,
+     .stop = check_cache_stop},
 };
 
 const omtp_server_part *omtpd_parts(size_t *n)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/server.h"
+#include "domain/check_cache.h"
 #include "domain/group_state.h"
 
 typedef struct dom_fixture {
@@ -71,13 +72,24 @@ static void dom_groups_stop(omtp_server *s, uint64_t budget_ms)
     omtp_groups_close(s);
 }
 
+static void dom_check_cache_stop(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_cc_close(s);
+}
+
 /* What of omtpd's wiring (src/omtpd/wiring.c) the domain needs here: the
- * group member cache, closed with the server. No listeners' handlers. */
+ * group member cache and the check caches, closed with the server. No
+ * listeners' handlers. */
 static const omtp_server_part dom_parts[] = {
     {.name = "group state",
      .start_at = OMTP_START_LAST,
      .stop_at = OMTP_STOP_AFTER_STORE,
      .stop = dom_groups_stop},
+    {.name = "check caches",
+     .start_at = OMTP_START_LAST,
+     .stop_at = OMTP_STOP_AFTER_STORE,
+     .stop = dom_check_cache_stop},
 };
 
 /* Starts the core; `users` (NULL-terminated) are created. NULL on failure. */

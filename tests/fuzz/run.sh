@@ -15,6 +15,7 @@ TARGETS+=(logline) # util/log.h JSON records
 TARGETS+=(search) # the search query check and FTS5 quoting
 TARGETS+=(tui_keys) # the chat's terminal input (tools/omtp/tui_input.c)
 TARGETS+=(files_http) # the file endpoints' Range, query and Bearer parsers
+TARGETS+=(files) # media content JSON, file names, Range, bearer tokens (docs/files.md)
 status=0
 summary=()
 for t in "${TARGETS[@]}"; do

@@ -761,6 +761,48 @@ static void test_orphans_swept(void **state)
     stop();
 }
 
+static void test_quota_and_rate(void **state)
+{
+    (void)state;
+    const char *args[] = {"--file-quota-bytes", "100", "--file-upload-rate", "3", NULL};
+    start(args);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    unsigned char *data = rnd_bytes(200, 5);
+    resp r;
+    upload(&r, ta, "a.bin", data, 60);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    upload(&r, ta, "b.bin", data + 60, 60); /* 120 > 100 */
+    assert_int_equal(r.status, 413);
+    assert_string_equal(jerr(&r), "quota_exceeded");
+    resp_free(&r);
+    /* the refused upload's bytes are gone (removed off the loop) */
+    int64_t deadline = h_now_ms() + 5000;
+    while (stored_objects() != 1 && h_now_ms() < deadline)
+        usleep(20000);
+    assert_int_equal(stored_objects(), 1);
+    upload(&r, ta, "c.bin", data + 120, 40); /* exactly 100 */
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    /* bob: his own quota; the fourth upload within a minute is over the rate */
+    for (int i = 0; i < 3; i++) {
+        upload(&r, tb, "r.bin", data + i, 1);
+        assert_int_equal(r.status, 201);
+        resp_free(&r);
+    }
+    upload(&r, tb, "r.bin", data + 9, 1);
+    assert_int_equal(r.status, 429);
+    assert_string_equal(jerr(&r), "rate_limited");
+    resp_free(&r);
+    /* the business backend has neither limit */
+    upload(&r, KEY, "api.bin", data, 200);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    free(data);
+    stop();
+}
+
 static void test_login_hands_a_file_token(void **state)
 {
     (void)state;
@@ -798,6 +840,7 @@ int main(void)
         cmocka_unit_test_teardown(test_thumbnail_and_bomb, h_teardown),
         cmocka_unit_test_teardown(test_disk_full_507, h_teardown),
         cmocka_unit_test_teardown(test_orphans_swept, h_teardown),
+        cmocka_unit_test_teardown(test_quota_and_rate, h_teardown),
         cmocka_unit_test_teardown(test_login_hands_a_file_token, h_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

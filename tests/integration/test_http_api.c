@@ -513,7 +513,7 @@ static void test_notify(void **st)
 
     resp r = api_call("POST", "/v1/notify",
                       "{\"appId\":\"shop\",\"to\":[\"alice\",\"bob\"],\"id\":\"order-42\","
-                      "\"content\":\"your order shipped\",\"contentType\":3,"
+                      "\"content\":\"your order shipped\",\"contentType\":4,"
                       "\"pushInfo\":\"order 42\"}");
     expect_status(&r, 200);
     json_t *res = json_object_get(r.json, "results");
@@ -536,7 +536,7 @@ static void test_notify(void **st)
     assert_string_equal(m->from.data, "shop");
     assert_string_equal(m->to.data, "alice");
     assert_string_equal(m->pushInfo.data, "order 42");
-    assert_int_equal(m->contentType, 3);
+    assert_int_equal(m->contentType, 4);
     assert_int_equal(m->seqId, 1);
     omtp_packet_free(&p);
     assert_int_equal(unread_of(a, "BM_shop_alice"), 1);
@@ -545,7 +545,7 @@ static void test_notify(void **st)
      * duplicate, no second push */
     r = api_call("POST", "/v1/notify",
                  "{\"appId\":\"shop\",\"to\":[\"alice\",\"bob\"],\"id\":\"order-42\","
-                 "\"content\":\"your order shipped\",\"contentType\":3,"
+                 "\"content\":\"your order shipped\",\"contentType\":4,"
                  "\"pushInfo\":\"order 42\"}");
     expect_status(&r, 200);
     ra = json_array_get(json_object_get(r.json, "results"), 0);

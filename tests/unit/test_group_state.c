@@ -70,6 +70,64 @@ static void test_cache_put_get_invalidate(void **st)
     uv_run(s.loop, UV_RUN_NOWAIT);
 }
 
+/* The send checks' info (check_cache.h) lives in the same entry: a group
+ * that does not exist has info and no members; check_cache_max bounds the
+ * entries, least recently used first. */
+static void test_cache_info_and_lru(void **st)
+{
+    (void)st;
+    omtp_config cfg;
+    omtp_config_defaults(&cfg);
+    cfg.check_cache_max = 2;
+    omtp_server s;
+    memset(&s, 0, sizeof(s));
+    s.loop = uv_default_loop();
+    s.cfg = &cfg;
+    omtp_group_info none = {.exists = false};
+    omtp_group_info got;
+    uint64_t e = omtp_group_cache_epoch(&s);
+    omtp_group_cache_put_info(&s, "GC_none", &none, e);
+    assert_int_equal(omtp_group_cache_get_info(&s, "GC_none", &got), 1);
+    assert_false(got.exists);
+    assert_null(got.members);
+    assert_null(omtp_group_cache_get(&s, "GC_none")); /* no members to fan out to */
+
+    omtp_group_info a = {.exists = true, .creator = "u0", .members = members_of(2, "u")};
+    omtp_group_cache_put_info(&s, "GC_a", &a, e);
+    assert_int_equal(omtp_group_cache_get_info(&s, "GC_a", &got), 1);
+    assert_string_equal(got.creator, "u0");
+    assert_ptr_equal(got.members, a.members);
+    omtp_members_unref(got.members);
+    size_t n, bytes;
+    omtp_group_cache_stats(&s, &n, &bytes);
+    assert_int_equal(n, 2);
+    assert_true(bytes > 0);
+
+    /* GC_a was used last: a third group evicts GC_none */
+    omtp_members *b = members_of(1, "w");
+    omtp_group_cache_put(&s, "GC_b", b, e);
+    assert_int_equal(omtp_group_cache_get_info(&s, "GC_none", &got), 0);
+    assert_int_equal(omtp_group_cache_get_info(&s, "GC_a", &got), 1);
+    omtp_members_unref(got.members);
+    /* members without info: the send checks still read the store */
+    assert_int_equal(omtp_group_cache_get_info(&s, "GC_b", &got), 0);
+    omtp_group_cache_stats(&s, &n, &bytes);
+    assert_int_equal(n, 2);
+
+    /* a members-only put after a change elsewhere does not keep older info */
+    omtp_group_cache_invalidate(&s, "GC_other");
+    e = omtp_group_cache_epoch(&s);
+    omtp_members *a2 = members_of(3, "u");
+    omtp_group_cache_put(&s, "GC_a", a2, e);
+    assert_int_equal(omtp_group_cache_get_info(&s, "GC_a", &got), 0);
+
+    omtp_members_unref(a.members);
+    omtp_members_unref(a2);
+    omtp_members_unref(b);
+    omtp_groups_close(&s);
+    uv_run(s.loop, UV_RUN_NOWAIT);
+}
+
 static void test_cache_many_groups(void **st)
 {
     omtp_server s;
@@ -143,6 +201,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_put_get_invalidate),
         cmocka_unit_test(test_cache_many_groups),
+        cmocka_unit_test(test_cache_info_and_lru),
         cmocka_unit_test(test_ids_normalize),
         cmocka_unit_test(test_json_kv),
     };

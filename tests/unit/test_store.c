@@ -85,6 +85,94 @@ __attribute__((unused)) static bool strs_has(const tars_str_list *l, const char 
     return false;
 }
 
+/* ---------------------------------------------------------- files */
+
+static void file_set(omtp_file_rec *r, const char *fid, const char *sha, const char *uploader,
+                     uint64_t size, int64_t created)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->fileId, sizeof(r->fileId), "%s", fid);
+    snprintf(r->sha256, sizeof(r->sha256), "%s", sha);
+    snprintf(r->uploader, sizeof(r->uploader), "%s", uploader);
+    snprintf(r->mime, sizeof(r->mime), "image/png");
+    snprintf(r->name, sizeof(r->name), "a \"b\" \xc3\xbc.png");
+    r->size = size;
+    r->created = created;
+    r->width = 640;
+    r->height = 480;
+}
+
+static void test_files(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    char f1[33], f2[33], f3[33], sha[65], sha2[65], u[OMTP_ID_MAX];
+    snprintf(f1, sizeof(f1), "%.28s-f1", f->p);
+    snprintf(f2, sizeof(f2), "%.28s-f2", f->p);
+    snprintf(f3, sizeof(f3), "%.28s-f3", f->p);
+    snprintf(sha, sizeof(sha), "%.54s%010u", f->p, 1u);
+    snprintf(sha2, sizeof(sha2), "%.54s%010u", f->p, 2u);
+    snprintf(u, sizeof(u), "%s", id(f, "up"));
+    omtp_file_rec r, g;
+    file_set(&r, f1, sha, u, 100, 1000);
+    snprintf(r.thumb, sizeof(r.thumb), "%s", sha2);
+    r.thumbSize = 7;
+    assert_int_equal(omtp_db_file_put(db, &r), 0);
+    assert_int_equal(omtp_db_file_put(db, &r), OMTP_EEXIST);
+    assert_int_equal(omtp_db_file_get(db, f1, &g), 0);
+    assert_memory_equal(&g, &r, sizeof(r));
+    assert_int_equal(omtp_db_file_get(db, f2, &g), OMTP_ENOTFOUND);
+    file_set(&r, f2, sha, u, 100, 5000); /* the same bytes, another upload */
+    assert_int_equal(omtp_db_file_put(db, &r), 0);
+    file_set(&r, f3, sha, u, 50, 6000);
+    assert_int_equal(omtp_db_file_put(db, &r), 0);
+    uint64_t bytes = 0;
+    int64_t recent = 0;
+    assert_int_equal(omtp_db_file_usage(db, u, 5000, &bytes, &recent), 0);
+    assert_int_equal(bytes, 250);
+    assert_int_equal(recent, 2);
+    /* references: repeats are no-ops, sessions distinct */
+    assert_int_equal(omtp_db_file_ref_add(db, f2, id(f, "s1"), 1), 0);
+    assert_int_equal(omtp_db_file_ref_add(db, f2, id(f, "s1"), 1), 0);
+    assert_int_equal(omtp_db_file_ref_add(db, f2, id(f, "s1"), 2), 0);
+    assert_int_equal(omtp_db_file_ref_add(db, f2, id(f, "s2"), 1), 0);
+    tars_str_list l;
+    assert_int_equal(omtp_db_file_ref_sessions(db, f2, 10, &l), 0);
+    assert_int_equal(l.n, 2);
+    omtp_str_list_free(&l);
+    assert_int_equal(omtp_db_file_ref_sessions(db, f1, 10, &l), 0);
+    assert_int_equal(l.n, 0);
+    omtp_str_list_free(&l);
+    /* orphans: unreferenced and older than the cutoff (f1; f3 is too new) */
+    omtp_file_rec o[100];
+    int n = 0;
+    assert_int_equal(omtp_db_file_orphans(db, 5500, 100, o, &n), 0);
+    bool saw1 = false;
+    for (int i = 0; i < n; i++) {
+        assert_string_not_equal(o[i].fileId, f2);
+        assert_string_not_equal(o[i].fileId, f3);
+        saw1 = saw1 || !strcmp(o[i].fileId, f1);
+    }
+    assert_true(saw1);
+    /* deleting: the bytes stay used while another row names them */
+    bool used = false;
+    assert_int_equal(omtp_db_file_sha_used(db, sha2, &used), 0);
+    assert_true(used); /* f1's thumbnail */
+    assert_int_equal(omtp_db_file_del(db, f1), 0);
+    assert_int_equal(omtp_db_file_del(db, f1), OMTP_ENOTFOUND);
+    assert_int_equal(omtp_db_file_sha_used(db, sha2, &used), 0);
+    assert_false(used);
+    assert_int_equal(omtp_db_file_sha_used(db, sha, &used), 0);
+    assert_true(used);                             /* f2, f3 */
+    assert_int_equal(omtp_db_file_del(db, f2), 0); /* and its references */
+    assert_int_equal(omtp_db_file_ref_sessions(db, f2, 10, &l), 0);
+    assert_int_equal(l.n, 0);
+    omtp_str_list_free(&l);
+    assert_int_equal(omtp_db_file_del(db, f3), 0);
+    assert_int_equal(omtp_db_file_sha_used(db, sha, &used), 0);
+    assert_false(used);
+}
+
 /* ---------------------------------------------------------- meta, users */
 
 static void test_meta(void **state)
@@ -2155,6 +2243,7 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
         T(test_hot_session_get),
         T(test_hp_queue),
         T(test_hp_prune),
+        T(test_files),
         T(test_hp_group),
         T(test_group_dismiss_step),
         T(test_group_create_get),

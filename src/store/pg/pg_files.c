@@ -48,7 +48,13 @@ int pg_file_put(omtp_db *db, const omtp_file_rec *f)
     pa_i64(&a, f->height);
     pa_str(&a, f->thumb);
     pa_i64(&a, (int64_t)f->thumbSize);
-    return pg_run(d, PG_FILE_PUT, &a, NULL);
+    int rows = 0;
+    int rc = pg_run(d, PG_FILE_PUT, &a, &rows);
+    if (rc == 0 && rows == 0) { /* DO NOTHING: a failed INSERT would abort the transaction */
+        snprintf(d->base.errmsg, sizeof(d->base.errmsg), "file_put: %s exists", f->fileId);
+        return OMTP_EEXIST;
+    }
+    return rc;
 }
 
 int pg_file_get(omtp_db *db, const char *fileId, omtp_file_rec *out)

@@ -284,7 +284,7 @@
     /* uploaded files (pg_files.c) */                                                              \
     X(PG_FILE_PUT, "INSERT INTO files(file_id, sha256, size, mime, name, uploader, created_ms, "   \
                    "width, height, thumb, thumb_size) "                                            \
-                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")                        \
+                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING") \
     X(PG_FILE_GET, "SELECT " PG_FILE_COLS " FROM files WHERE file_id = $1")                        \
     X(PG_FILE_REF_ADD, "INSERT INTO file_refs(file_id, session_id, seq) VALUES ($1, $2, $3) "      \
                        "ON CONFLICT DO NOTHING")                                                   \
