@@ -162,7 +162,7 @@ char *omtp_files_http_json(const omtp_dom_file *f)
         json_object_set_new(o, "height", json_integer(f->height));
     }
     if (f->thumb[0])
-        json_object_set_new(o, "thumbId", json_string(f->fileId));
+        json_object_set_new(o, "thumbId", json_string(f->thumb));
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;

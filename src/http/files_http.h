@@ -44,7 +44,8 @@ void omtp_files_http_disposition(const char *name, const char *mime, char *out, 
 int omtp_files_http_status(const char *reason);
 
 /* The upload's answer: {"fileId","size","mime","sha256","name"[,"width",
- * "height","thumbId"]} (thumbId = the fileId: GET /v1/files/{id}/thumb).
+ * "height","thumbId"]} (thumbId: the thumbnail's sha256, present when
+ * GET /v1/files/{id}/thumb has one; as on the HTTP API listener).
  * Returns a malloc'd string (NULL on no memory). */
 char *omtp_files_http_json(const omtp_dom_file *f);
 

@@ -440,9 +440,9 @@ static void got_file(void *arg, const omtp_dom_outcome *res, const omtp_dom_file
         return;
     }
     if (res->code) {
-        json_error(f, omtp_files_http_status(res->reason), res->reason,
-                   res->reason && !strcmp(res->reason, "unknown_file") ? "no such file"
-                                                                       : res->desc);
+        bool unknown = res->reason && !strcmp(res->reason, "unknown_file");
+        json_error(f, omtp_files_http_status(res->reason), unknown ? "not_found" : res->reason,
+                   unknown ? "no such file" : res->desc);
         wsf_release(f);
         return;
     }
@@ -450,7 +450,7 @@ static void got_file(void *arg, const omtp_dom_outcome *res, const omtp_dom_file
     if (f->route == R_THUMB) {
         struct sniffjob *j = file->thumb[0] ? calloc(1, sizeof(*j)) : NULL;
         if (!j) {
-            json_error(f, 404, "unknown_file", "this file has no thumbnail");
+            json_error(f, 404, "no_thumbnail", "this file has no thumbnail");
         } else {
             j->f = f;
             j->w.data = j;
@@ -586,7 +586,7 @@ static void *wsf_begin(omtp_server *s, omtp_conn *c, const omtp_ws_api_req *req)
         return f;
     }
     if (!omtp_file_id_valid(id)) {
-        json_error(f, 404, "unknown_file", "no such file");
+        json_error(f, 404, "not_found", "no such file");
         return f;
     }
     f->head = !strcmp(req->method, "HEAD");
