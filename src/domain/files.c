@@ -19,6 +19,7 @@
 
 #include "core/server.h"
 #include "domain/files.h"
+#include "domain/files_sweep.h"
 #include "domain/msg.h"
 #include "store/filestore.h"
 
@@ -321,6 +322,7 @@ static void discard_work(uv_work_t *w)
     omtp_fs_delete(d->fs, d->sha);
     if (d->thumb[0])
         omtp_fs_delete(d->fs, d->thumb);
+    omtp_files_work_end();
 }
 
 static void discard_after(uv_work_t *w, int status)
@@ -338,8 +340,11 @@ static void discard(omtp_server *s, const omtp_file_rec *f)
     d->w.data = d;
     memcpy(d->sha, f->sha256, sizeof(d->sha));
     memcpy(d->thumb, f->thumb, sizeof(d->thumb));
-    if (uv_queue_work(s->loop, &d->w, discard_work, discard_after) != 0)
+    omtp_files_work_begin();
+    if (uv_queue_work(s->loop, &d->w, discard_work, discard_after) != 0) {
+        omtp_files_work_end();
         free(d);
+    }
 }
 
 static void upload_done_cb(void *arg, int status)
@@ -349,6 +354,14 @@ static void upload_done_cb(void *arg, int status)
         outcome_store(&j->out, status);
     if (j->out.code != 0 && j->unused)
         discard(j->srv, &j->f);
+    if (j->out.code == 0) {
+        omtp_files_count(OMTP_FC_STORED, 1);
+        omtp_files_count(OMTP_FC_BYTES, j->f.size);
+    } else if (j->out.reason && !strcmp(j->out.reason, "quota_exceeded")) {
+        omtp_files_count(OMTP_FC_QUOTA, 1);
+    } else if (j->out.reason && !strcmp(j->out.reason, "rate_limited")) {
+        omtp_files_count(OMTP_FC_RATE, 1);
+    }
     if (j->out.code == 0)
         LOG_INFO("files: %s stored: %" PRIu64 " bytes, %s, sha256 %s, by %s%s", j->f.fileId,
                  j->f.size, j->f.mime, j->f.sha256, j->f.uploader[0] ? j->f.uploader : "the API",

@@ -3,6 +3,7 @@
  * sweeper (domain/files_sweep.h).
  */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,60 @@ typedef struct bytes_job {
     char sha[2 * OMTP_FILES_SWEEP_CHUNK][65];
 } bytes_job;
 
+static _Atomic uint64_t counters[OMTP_FC_N];
+
+void omtp_files_count(int counter, uint64_t n)
+{
+    if (counter >= 0 && counter < OMTP_FC_N)
+        atomic_fetch_add(&counters[counter], n);
+}
+
+static char *files_metrics(void *arg)
+{
+    (void)arg;
+    char *p = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&p, &n);
+    if (!f)
+        return NULL;
+    fprintf(f,
+            "# HELP omtp_files_uploaded_total uploads stored (POST /v1/files)\n"
+            "# TYPE omtp_files_uploaded_total counter\n"
+            "omtp_files_uploaded_total %llu\n"
+            "# HELP omtp_files_uploaded_bytes_total bytes of the uploads stored\n"
+            "# TYPE omtp_files_uploaded_bytes_total counter\n"
+            "omtp_files_uploaded_bytes_total %llu\n"
+            "# HELP omtp_files_refused_total uploads refused or cut, by reason\n"
+            "# TYPE omtp_files_refused_total counter\n",
+            (unsigned long long)atomic_load(&counters[OMTP_FC_STORED]),
+            (unsigned long long)atomic_load(&counters[OMTP_FC_BYTES]));
+    static const char *const why[] = {"too_large", "storage_full", "quota_exceeded", "rate_limited",
+                                      "aborted"};
+    for (int i = 0; i < 5; i++)
+        fprintf(f, "omtp_files_refused_total{reason=\"%s\"} %llu\n", why[i],
+                (unsigned long long)atomic_load(&counters[OMTP_FC_TOO_LARGE + i]));
+    fprintf(f,
+            "# HELP omtp_files_orphans_removed_total files no message referenced, removed by "
+            "the sweeper (file_orphan_days)\n"
+            "# TYPE omtp_files_orphans_removed_total counter\n"
+            "omtp_files_orphans_removed_total %llu\n",
+            (unsigned long long)atomic_load(&counters[OMTP_FC_ORPHANS]));
+    fclose(f);
+    return p;
+}
+
+static atomic_int works; /* byte deletions queued or running on libuv's pool */
+
+void omtp_files_work_begin(void)
+{
+    atomic_fetch_add(&works, 1);
+}
+
+void omtp_files_work_end(void)
+{
+    atomic_fetch_sub(&works, 1);
+}
+
 static void maybe_free(omtp_files_state *st)
 {
     if (st->timer_closed && !st->running)
@@ -46,6 +101,7 @@ static void bytes_work(uv_work_t *w)
     bytes_job *b = w->data;
     for (int i = 0; i < b->n; i++)
         omtp_fs_delete(b->fs, b->sha[i]);
+    omtp_files_work_end();
 }
 
 static void bytes_after(uv_work_t *w, int status)
@@ -108,12 +164,16 @@ static void chunk_done(void *arg, int status)
             b->fs = st->srv->filestore;
             b->n = st->nunused;
             memcpy(b->sha, st->unused, sizeof(b->sha[0]) * (size_t)st->nunused);
-            if (uv_queue_work(st->srv->loop, &b->w, bytes_work, bytes_after) != 0)
+            omtp_files_work_begin();
+            if (uv_queue_work(st->srv->loop, &b->w, bytes_work, bytes_after) != 0) {
+                omtp_files_work_end();
                 free(b);
+            }
         }
     }
     if (status == 0) {
         st->pass_removed += (uint64_t)st->n;
+        omtp_files_count(OMTP_FC_ORPHANS, (uint64_t)st->n);
         for (int i = 0; i < st->n; i++)
             LOG_DEBUG("files: removed orphan %s (%s, %" PRIu64 " bytes)", st->chunk[i].fileId,
                       st->chunk[i].name, st->chunk[i].size);
@@ -160,6 +220,10 @@ int omtp_files_start(omtp_server *s, char *why, size_t whylen)
         return rc;
     }
     omtp_ingest_global_init("omtpd"); /* logs its own failure: files without thumbnails */
+    if ((rc = omtp_metrics_add_source(s, files_metrics, s)) != 0) {
+        snprintf(why, whylen, "cannot add the files' metrics: %s", omtp_strerror(rc));
+        return rc;
+    }
     omtp_fs_sweep_tmp(s->filestore, TMP_MAX_AGE_S);
     LOG_INFO("files: store %s%s%s, max_file_size %" PRIu64 " bytes, quota %" PRIu64
              " bytes per user (0 = none), %u uploads per minute per user (0 = unlimited)",
@@ -208,6 +272,8 @@ void omtp_files_stop(omtp_server *s, uint64_t budget_ms)
 
 void omtp_files_free(omtp_server *s)
 {
+    for (int i = 0; i < 500 && atomic_load(&works) > 0; i++)
+        uv_sleep(10); /* at most 5 s: deletions are single unlinks */
     omtp_filestore_close(s->filestore);
     s->filestore = NULL;
 }

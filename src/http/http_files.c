@@ -32,6 +32,7 @@
 #include "domain/credentials.h"
 #include "domain/files.h"
 #include "domain/files_ingest.h"
+#include "domain/files_sweep.h"
 #include "files_http.h"
 #include "http_internal.h"
 #include "store/filestore.h"
@@ -123,6 +124,7 @@ bool http_upload_begin(http_req *r, struct MHD_Connection *c, unsigned long long
     const omtp_config *cfg = s->cfg;
     if (cfg->max_file_size && declared > cfg->max_file_size) {
         free(up);
+        omtp_files_count(OMTP_FC_TOO_LARGE, 1);
         snprintf(msg, sizeof(msg),
                  "the file has %llu bytes; the limit is %" PRIu64 " (max_file_size)", declared,
                  cfg->max_file_size);
@@ -182,6 +184,10 @@ bool http_upload_finish(http_req *r, unsigned *status, const char **code, char *
     }
     if (rc == 0)
         return true;
+    omtp_files_count(rc == OMTP_ETOOBIG  ? OMTP_FC_TOO_LARGE
+                     : rc == OMTP_ENOSPC ? OMTP_FC_STORAGE_FULL
+                                         : OMTP_FC_N,
+                     1);
     if (rc == OMTP_ETOOBIG) {
         *status = 413, *code = "too_large";
         snprintf(msg, msglen, "the file is larger than %" PRIu64 " bytes (max_file_size)",
@@ -208,6 +214,7 @@ void http_upload_abort(http_req *r)
                  " bytes (client gone or silent past http_timeout_s): removed",
                  r->user[0] ? r->user : "the API", up->seen);
         omtp_ingest_abort(up->in);
+        omtp_files_count(OMTP_FC_ABORTED, 1);
     }
     free(up);
 }

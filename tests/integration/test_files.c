@@ -39,6 +39,7 @@
 #include <zlib.h>
 
 #include "client/omtp_sync.h"
+#include "h_http.h"
 #include "harness.h"
 
 #define KEY "files-test-key"
@@ -538,6 +539,10 @@ static void test_limits_413_and_stall(void **state)
     char *log = h_server_log(S.s);
     assert_non_null(strstr(log, "stopped after"));
     free(log);
+    /* and /metrics counts what happened */
+    assert_true(h_metric(S.port, "omtp_files_refused_total{reason=\"too_large\"}") == 2);
+    assert_true(h_metric(S.port, "omtp_files_refused_total{reason=\"aborted\"}") == 1);
+    assert_true(h_metric(S.port, "omtp_files_uploaded_total") == 1);
     free(data);
     stop();
 }
@@ -798,6 +803,35 @@ static void test_quota_and_rate(void **state)
     /* the business backend has neither limit */
     upload(&r, KEY, "api.bin", data, 200);
     assert_int_equal(r.status, 201);
+    /* ... and may attach its file to a message on behalf of a user (POST
+     * /v1/messages): the recipient reads it then, not before */
+    resp g;
+    get(&g, tb, jstr(&r, "fileId"), NULL);
+    assert_int_equal(g.status, 404);
+    resp_free(&g);
+    char body[800], content[600];
+    media_json(content, sizeof(content), &r);
+    json_t *o = json_pack("{s:s,s:s,s:i,s:s}", "from", "alice", "to", "bob", "contentType", 7,
+                          "content", content);
+    char *js = json_dumps(o, JSON_COMPACT);
+    snprintf(body, sizeof(body), "%s", js);
+    free(js);
+    json_decref(o);
+    call(&g, "POST", "/v1/messages", KEY, body, strlen(body), false,
+         "Content-Type: application/json");
+    assert_int_equal(g.status, 201);
+    resp_free(&g);
+    get(&g, tb, jstr(&r, "fileId"), NULL);
+    assert_int_equal(g.status, 200);
+    assert_int_equal(g.len, 200);
+    resp_free(&g);
+    /* a media message's content must be JSON on this entry point too */
+    snprintf(body, sizeof(body),
+             "{\"from\":\"alice\",\"to\":\"bob\",\"contentType\":3,\"content\":\"a cat\"}");
+    call(&g, "POST", "/v1/messages", KEY, body, strlen(body), false,
+         "Content-Type: application/json");
+    assert_int_equal(g.status, 400);
+    resp_free(&g);
     resp_free(&r);
     free(data);
     stop();
