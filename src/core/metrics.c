@@ -230,6 +230,16 @@ char *omtp_metrics_render(omtp_server *srv, size_t *len)
         out(&b, "omtp_store_item_seconds_max %.6f\n", (double)st.item_us_max / 1e6);
         one(&b, "omtp_store_items_slow_total", "counter",
             "work items that held the store thread longer than 100 ms", st.items_slow);
+        one(&b, "omtp_store_round_trips_total", "counter",
+            "requests the store thread sent to the database server and waited for (PostgreSQL; "
+            "per batch: divide by omtp_store_commits_total)",
+            st.round_trips);
+        one(&b, "omtp_store_append_statements_total", "counter",
+            "batch appends: statements that checked and stored several sends at once "
+            "(PostgreSQL)",
+            st.append_batches);
+        one(&b, "omtp_store_append_rows_total", "counter",
+            "sends carried by batch append statements", st.append_rows);
     }
 
     if (srv->cluster) {

@@ -12,6 +12,11 @@
  * commit order (store.h, omtp_store_submit2): once the batch is committed,
  * the push to the receivers' devices (send_stored); once it is durable
  * (after the fsync, with SQLite FULL), the result to the caller (send_done).
+ * On a backend that appends batches in one statement (PostgreSQL), a send
+ * without mentions, reply or HIGHPRJ is submitted as a batch append
+ * (store.h omtp_store_submit_append): the same checks and append run in one
+ * statement with the other sends of its batch, and send_after words the
+ * outcome exactly as send_work would (docs/storage.md, "Batched appends").
  * Because completions are never deferred and pushes are queued on the
  * connections in the order they are made, the pushes of one session reach
  * every device in seqId order.
@@ -170,6 +175,10 @@ typedef struct send_job {
     tars_str_list fetched;
     bool didFetch;
     uint64_t epoch;
+    /* the batched path (store.h omtp_store_submit_append): the store's
+     * checks and append of this send, and the fingerprint taken before */
+    omtp_store_append ap;
+    uint64_t print;
 } send_job;
 
 static void send_job_free(send_job *j)
@@ -272,6 +281,8 @@ static int refs_store(omtp_db *db, send_job *j)
     return rc;
 }
 
+static int send_appended(omtp_db *db, send_job *j, int rc);
+
 /* Store thread: the checks that need the database, the dedup and the
  * append, in one transaction. */
 static int send_work(omtp_db *db, void *arg)
@@ -353,8 +364,56 @@ static int send_work(omtp_db *db, void *arg)
         j->code)
         return rc;
 
-    uint64_t print = omtp_chat_fingerprint(&j->m);
+    j->print = omtp_chat_fingerprint(&j->m);
     rc = omtp_db_msg_append(db, &j->m, &j->dup);
+    return send_appended(db, j, rc);
+}
+
+/* Store thread, batched path (omtp_store_submit_append: the backend checked
+ * and appended this send with the others of its batch): the outcome as
+ * send_work words it, then what follows the append. Only sends without
+ * mentions, reply or HIGHPRJ take this path (send_submit). */
+static int send_after(omtp_db *db, void *arg)
+{
+    send_job *j = arg;
+    const omtp_MsgReq *msg = &j->m.msg;
+    const omtp_append_req *q = &j->ap.req;
+    switch (q->refused) {
+    case OMTP_APPEND_OK:
+        break;
+    case OMTP_APPEND_NO_SENDER:
+        j->reason = OMTP_DOM_UNKNOWN_SENDER;
+        return FAIL(j, OMTP_EC_PARAM, "sender '%s' does not exist", msg->from.data);
+    case OMTP_APPEND_NO_GROUP:
+    case OMTP_APPEND_DISMISSED:
+        j->reason = OMTP_DOM_UNKNOWN_GROUP;
+        return FAIL(j, OMTP_EC_GROUP_NOT_EXIST, "group '%s' does not exist%s", msg->to.data,
+                    q->refused == OMTP_APPEND_DISMISSED ? " (dismissed)" : "");
+    case OMTP_APPEND_NOT_MEMBER:
+        j->reason = OMTP_DOM_NOT_MEMBER;
+        return FAIL(j, OMTP_EC_GROUP_NO_PRIVILEGE, "'%s' is not a member of group '%s'",
+                    msg->from.data, msg->to.data);
+    case OMTP_APPEND_NO_RECIPIENT:
+        j->reason = OMTP_DOM_UNKNOWN_RECIPIENT;
+        return FAIL(j, OMTP_EC_PARAM, "recipient '%s' does not exist", msg->to.data);
+    case OMTP_APPEND_NOT_FRIENDS:
+        return FAIL(j, OMTP_EC_USER_RELATION_INVALID,
+                    "'%s' and '%s' are not friends (single chat is friends-only here)",
+                    msg->from.data, msg->to.data);
+    default:
+        return OMTP_EDB;
+    }
+    j->dup = q->dup;
+    return send_appended(db, j, q->status);
+}
+
+/* After msg_append returned rc for j (either path): the refusals it means,
+ * the dedup verdict, then the reply/mentions, the member list and the
+ * high-priority queue. */
+static int send_appended(omtp_db *db, send_job *j, int rc)
+{
+    omtp_MsgReq *msg = &j->m.msg;
+    uint64_t print = j->print;
     if (rc == OMTP_EINVAL) {
         /* the session id is stored with other members: never mix two
          * conversations (only possible with ids from before the id rules) */
@@ -606,7 +665,27 @@ static int send_submit(send_job *j)
         j->cached = omtp_group_cache_get(j->srv, j->m.msg.to.data);
         j->epoch = omtp_group_cache_epoch(j->srv);
     }
-    int rc = omtp_store_submit2(j->srv->store, send_work, send_stored, send_done, j);
+    const omtp_MsgReq *msg = &j->m.msg;
+    int rc;
+    if (msg->mentions.n == 0 && msg->replyTo == 0 && !(j->m.flags & OMTP_F_HIGHPRJ)) {
+        /* the store may check and append it with the other sends of its
+         * batch (one statement on PostgreSQL); send_work otherwise */
+        unsigned chk = j->check_sender ? OMTP_APPEND_CHK_SENDER : 0;
+        if (j->m.type == PT_MSG_GROUP_CHAT)
+            chk |= OMTP_APPEND_CHK_GROUP;
+        else
+            chk |= OMTP_APPEND_CHK_RECIPIENT;
+        if (j->friends_only && j->m.type == PT_MSG_SINGLE_CHAT &&
+            !tars_str_eq(&msg->to, msg->from.data))
+            chk |= OMTP_APPEND_CHK_FRIENDS;
+        j->print = omtp_chat_fingerprint(&j->m);
+        j->ap.req.m = &j->m;
+        j->ap.req.checks = chk;
+        j->ap.after = send_after;
+        rc = omtp_store_submit_append(j->srv->store, &j->ap, send_work, send_stored, send_done, j);
+    } else {
+        rc = omtp_store_submit2(j->srv->store, send_work, send_stored, send_done, j);
+    }
     if (rc != 0)
         send_job_free(j);
     return rc;

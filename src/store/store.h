@@ -159,6 +159,38 @@ void omtp_str_list_free(tars_str_list *l);
 /* ------------------------------------------------------- backend ops */
 
 typedef struct omtp_db omtp_db;
+
+/*
+ * One send of a batch append (omtp_db_msg_append_batch): the checks a send
+ * needs the database for, then msg_append, with a per-row outcome. Rows are
+ * handled as if appended one after the other in array order (a row sees the
+ * rows before it: a later row with the same (from, packId) is their dup), but
+ * a failing row changes nothing and never undoes the others.
+ */
+enum omtp_append_check {
+    OMTP_APPEND_CHK_SENDER = 1u,    /* msg.from must be a user */
+    OMTP_APPEND_CHK_RECIPIENT = 2u, /* msg.to must be a user (single chat, business) */
+    OMTP_APPEND_CHK_FRIENDS = 4u,   /* from and to must be friends (friend_is(from, to)) */
+    OMTP_APPEND_CHK_GROUP = 8u,     /* group msg.to exists, is not dismissed, from is a member */
+};
+enum omtp_append_refusal {
+    OMTP_APPEND_OK = 0,
+    OMTP_APPEND_NO_SENDER = 1,
+    OMTP_APPEND_NO_GROUP = 2,
+    OMTP_APPEND_NOT_MEMBER = 3,
+    OMTP_APPEND_NO_RECIPIENT = 4,
+    OMTP_APPEND_NOT_FRIENDS = 5,
+    OMTP_APPEND_DISMISSED = 6,
+};
+typedef struct omtp_append_req {
+    omtp_msg_rec *m; /* in: the message (borrowed); out: as stored, or the original of a dup */
+    unsigned checks; /* OMTP_APPEND_CHK_* */
+    /* out */
+    int refused; /* enum omtp_append_refusal: a check failed, nothing was written */
+    int status;  /* when not refused: msg_append's return (0, OMTP_EINVAL: the session
+                    belongs to other parties, ...) */
+    bool dup;    /* status 0: m is the stored original of (from, packId) */
+} omtp_append_req;
 /* A row of omtp_db_raw_sql: ncols values as text. */
 typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
 
@@ -425,6 +457,11 @@ typedef struct omtp_db_ops {
      * is running now fail soon (the executor's close past its deadline).
      * Called from another thread; touches nothing but the interrupt. */
     void (*interrupt)(omtp_db *db);
+    /* Optional (NULL = the generic loop, omtp_db_msg_append_batch): the
+     * checks and appends of several sends in one statement (PostgreSQL). The
+     * executor groups sends submitted with omtp_store_submit_append only when
+     * this is set; otherwise it runs their per-item work as any other item. */
+    int (*msg_append_batch)(omtp_db *db, omtp_append_req *const *reqs, size_t n);
     OMTP_DB_OPS(OMTP_DB_OP_PTR)
 } omtp_db_ops;
 #undef OMTP_DB_OP_PTR
@@ -433,6 +470,10 @@ typedef struct omtp_db_ops {
 struct omtp_db {
     const omtp_db_ops *ops;
     char errmsg[256]; /* the backend's last error, for logs */
+    /* requests sent to a database server and waited for (PostgreSQL: one per
+     * query or pipeline; 0 for SQLite). Written by the thread using db; the
+     * executor adds it up per batch (omtp_store_stats.round_trips). */
+    uint64_t round_trips;
 };
 
 #define OMTP_DB_OP_WRAP(name, params, args)                                                        \
@@ -453,6 +494,15 @@ typedef struct omtp_store_config {
      * ids outside the id alphabet, naming them */
     bool server;
 } omtp_store_config;
+
+/* Checks and appends n sends (omtp_append_req). Returns 0 when every row has
+ * its outcome, OMTP_EAGAIN when the backend would have to wait for another
+ * writer's lock while this transaction holds others (nothing was written:
+ * run them first in the next transaction), or OMTP_EDB / OMTP_ENOMEM when the
+ * batch failed as a whole (nothing of it was written; the transaction stays
+ * usable). The backend's msg_append_batch when it has one, else a loop over
+ * the single ops. */
+int omtp_db_msg_append_batch(omtp_db *db, omtp_append_req *const *reqs, size_t n);
 
 /* Opens (and creates/migrates) a backend. On failure *why says what to do. */
 int omtp_db_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whylen);
@@ -496,6 +546,11 @@ typedef struct omtp_store_stats {
     uint64_t item_us_max;
     uint64_t items_slow;
     uint64_t abandoned; /* items never run: the close's deadline passed */
+    /* database round trips of the store thread (omtp_db.round_trips: 0 for
+     * SQLite), and batch appends: statements and the sends they carried */
+    uint64_t round_trips;
+    uint64_t append_batches;
+    uint64_t append_rows;
 } omtp_store_stats;
 
 #define OMTP_STORE_SLOW_ITEM_US 100000 /* an item over 100 ms is "slow" (metrics, log) */
@@ -523,6 +578,20 @@ int omtp_store_submit(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn
  * both run in submission order across items. */
 int omtp_store_submit2(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn stored,
                        omtp_store_done_fn done, void *arg);
+/* A send the executor may append together with the other sends of its
+ * batch (omtp_db_msg_append_batch), when the backend appends batches in one
+ * statement (omtp_db_ops.msg_append_batch; PostgreSQL). Then, on the store
+ * thread: the req's checks and append run with those of the neighbouring
+ * sends in the batch, then `after` (may be NULL) runs with the outcome in
+ * req, inside the same transaction, and its return is the item's status. A
+ * backend without it runs `work` instead, as omtp_store_submit2 does. `ap`
+ * is borrowed until `done`. Loop thread only. */
+typedef struct omtp_store_append {
+    omtp_append_req req;
+    omtp_store_work_fn after;
+} omtp_store_append;
+int omtp_store_submit_append(omtp_store *s, omtp_store_append *ap, omtp_store_work_fn work,
+                             omtp_store_done_fn stored, omtp_store_done_fn done, void *arg);
 /* Stops accepting work, runs and commits everything queued, calls the
  * remaining completions on the calling (loop) thread, joins the thread and
  * closes the backend. Completions that submit during close get OMTP_ECLOSED.

@@ -72,6 +72,7 @@ typedef struct store_item {
     omtp_store_done_fn stored; /* may be NULL */
     omtp_store_done_fn done;
     void *arg;
+    omtp_store_append *ap; /* a send the backend may append with its neighbours, or NULL */
     int status;
     bool again;     /* the work returned OMTP_STORE_MORE: queue it again after the commit */
     uint64_t batch; /* number of the commit that carried it (1, 2, ...) */
@@ -253,6 +254,56 @@ static void item_times_merge(omtp_store_stats *st, const item_times *t)
         st->item_us_max = t->max;
 }
 
+/* Batched appends (omtp_store_submit_append, backends with
+ * ops->msg_append_batch): a run of consecutive send items in a batch, at most
+ * APPEND_RUN_MAX, goes to the backend as ONE omtp_db_msg_append_batch call
+ * (PostgreSQL: one statement, no savepoint per item), then each item's
+ * `after` runs in order. The run keeps its place among the other items, so
+ * every item still sees exactly the items before it. Per-row outcomes are in
+ * the reqs; a call that fails as a whole fails the run's items with that
+ * status and nothing of them was written. OMTP_EAGAIN (the backend would
+ * wait for another node's lock while this transaction holds others) cuts the
+ * batch before the run, as for a single item. */
+#define APPEND_RUN_MAX 256
+
+/* Runs the run of append items starting at `first` (n of them, in order,
+ * `n` >= 1). Returns 0, or OMTP_EAGAIN when the run was not started. */
+static int run_appends(omtp_store *s, store_item *first, unsigned n, bool may_wait,
+                       item_times *times, unsigned batch_n)
+{
+    omtp_db *db = s->db;
+    omtp_append_req *reqs[APPEND_RUN_MAX];
+    store_item *it = first;
+    for (unsigned i = 0; i < n; i++, it = it->next)
+        reqs[i] = &it->ap->req;
+    uint64_t t0 = uv_hrtime();
+    int rc = omtp_db_msg_append_batch(db, reqs, n);
+    if (rc == OMTP_EAGAIN && !may_wait)
+        return OMTP_EAGAIN;
+    if (rc == OMTP_EAGAIN)
+        rc = OMTP_EDB;
+    if (rc == OMTP_EDB)
+        rc = failure_status(s, rc);
+    uint64_t per = (uv_hrtime() - t0) / 1000 / n;
+    uv_mutex_lock(&s->mu);
+    s->st.append_batches += rc == 0;
+    s->st.append_rows += rc == 0 ? n : 0;
+    uv_mutex_unlock(&s->mu);
+    it = first;
+    for (unsigned i = 0; i < n; i++, it = it->next) {
+        uint64_t t1 = uv_hrtime();
+        int st = rc;
+        if (st == 0 && it->ap->after)
+            st = it->ap->after(db, it->arg);
+        if (st == OMTP_EDB)
+            st = failure_status(s, st);
+        it->status = st;
+        it->again = false;
+        item_timed(s, times, per + (uv_hrtime() - t1) / 1000, batch_n);
+    }
+    return 0;
+}
+
 /* Runs one batch on the store thread; fills every item's status. Items cut
  * off by OMTP_EAGAIN are moved to *rest (in order), not run. Past the
  * close's deadline, the items not started yet are not run: status
@@ -277,6 +328,28 @@ static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t
             it->status = OMTP_ECLOSED;
             (*abandoned)++;
             continue;
+        }
+        if (it->ap && db->ops->msg_append_batch) {
+            /* the run of sends starting here, in one call */
+            unsigned n = 1;
+            store_item *last = it;
+            while (n < APPEND_RUN_MAX && last->next && last->next->ap) {
+                last = last->next;
+                n++;
+            }
+            if (run_appends(s, it, n, prev == NULL, times, (unsigned)batch->n) == OMTP_EAGAIN) {
+                /* defer the run and the rest to the next transaction */
+                rest->head = it;
+                rest->tail = batch->tail;
+                for (store_item *r = it; r; r = r->next)
+                    rest->n++;
+                batch->n -= rest->n;
+                batch->tail = prev;
+                prev->next = NULL;
+                break;
+            }
+            it = last;
+            continue; /* prev = it (the run's last) */
         }
         if (omtp_db_savepoint(db) != 0) {
             it->status = OMTP_EDB;
@@ -370,7 +443,10 @@ static void store_thread_main(void *arg)
             run_batch(s, &batch, &rest, &us, &ok, &abandoned, &times);
         }
 
+        uint64_t trips = s->db->round_trips;
+        s->db->round_trips = 0;
         uv_mutex_lock(&s->mu);
+        s->st.round_trips += trips;
         s->st.abandoned += abandoned;
         item_times_merge(&s->st, &times);
         if (rest.head) {
@@ -658,6 +734,12 @@ int omtp_store_open(uv_loop_t *loop, const omtp_store_config *cfg, omtp_store **
 int omtp_store_submit2(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn stored,
                        omtp_store_done_fn done, void *arg)
 {
+    return omtp_store_submit_append(s, NULL, work, stored, done, arg);
+}
+
+int omtp_store_submit_append(omtp_store *s, omtp_store_append *ap, omtp_store_work_fn work,
+                             omtp_store_done_fn stored, omtp_store_done_fn done, void *arg)
+{
     if (!s || s->closed)
         return OMTP_ECLOSED;
     store_item *it = malloc(sizeof(*it));
@@ -667,6 +749,7 @@ int omtp_store_submit2(omtp_store *s, omtp_store_work_fn work, omtp_store_done_f
     it->stored = stored;
     it->done = done;
     it->arg = arg;
+    it->ap = ap;
     it->status = 0;
     it->again = false;
     it->batch = 0;

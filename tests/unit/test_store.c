@@ -2218,6 +2218,197 @@ static void test_presence_and_readers(void **state)
     omtp_str_list_free(&un);
 }
 
+/* ------------------------------------------------- batch append (store.h) */
+
+/* A row of a batch append: a message (packId NULL = a fresh one). */
+static omtp_msg_rec *bmsg(fx *f, int type, const char *session, const char *from, const char *to,
+                          const char *content, const char *packId)
+{
+    static unsigned pk;
+    char pid[64];
+    if (!packId) {
+        snprintf(pid, sizeof(pid), "%s-bk-%u", f->p, ++pk);
+        packId = pid;
+    }
+    omtp_msg_rec *m = calloc(1, sizeof(*m));
+    omtp_msg_rec_init(m);
+    m->type = type;
+    tars_str_set(&m->packId, packId);
+    tars_str_set(&m->msg.sessionId, session);
+    tars_str_set(&m->msg.from, from);
+    tars_str_set(&m->msg.to, to);
+    tars_str_set(&m->msg.content, content);
+    tars_str_set(&m->msg.pushInfo, "push");
+    m->msg.contentType = 1;
+    return m;
+}
+
+static void batch_run(fx *f, omtp_append_req *r, omtp_append_req **p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = &r[i];
+    assert_int_equal(omtp_db_begin(f->db), 0);
+    assert_int_equal(omtp_db_msg_append_batch(f->db, p, n), 0);
+    assert_int_equal(omtp_db_commit(f->db), 0);
+}
+
+static void batch_free(omtp_append_req *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        omtp_msg_rec_free(r[i].m);
+        free(r[i].m);
+    }
+}
+
+static int64_t last_of(fx *f, const char *sid)
+{
+    int64_t last = -1;
+    int rc = omtp_db_session_last_seq(f->db, sid, &last);
+    return rc == OMTP_ENOTFOUND ? 0 : (assert_int_equal(rc, 0), last);
+}
+
+/* One batch with every kind of row: new messages of two sessions
+ * interleaved, a dup of an earlier batch, a dup of an earlier row of the
+ * same batch, a refused row (unknown recipient), a row for a session stored
+ * with other parties. Each row gets the outcome it would get alone, in
+ * order; seqIds stay gap-free per session; nothing refused is written. */
+static void test_batch_append_mixed(void **state)
+{
+    fx *f = *state;
+    const char *names[] = {"a", "b", "c", "d", "e"};
+    for (int i = 0; i < 5; i++)
+        mk_user(f, names[i], "pw");
+    char ab[OMTP_ID_MAX * 2], cd[OMTP_ID_MAX * 2], ae[OMTP_ID_MAX * 2], ghost[OMTP_ID_MAX * 2];
+    snprintf(ab, sizeof ab, "%s", sc(f, "a", "b"));
+    snprintf(cd, sizeof cd, "%s", sc(f, "c", "d"));
+    snprintf(ae, sizeof ae, "%s", sc(f, "a", "e"));
+    snprintf(ghost, sizeof ghost, "%s", sc(f, "a", "ghost"));
+    char p1[64], x1[64];
+    snprintf(p1, sizeof p1, "%s-p1", f->p);
+    snprintf(x1, sizeof x1, "%s-x1", f->p);
+    const int SC = PT_MSG_SINGLE_CHAT;
+    const unsigned R = OMTP_APPEND_CHK_RECIPIENT;
+
+    /* an earlier batch: "old" in a-b */
+    omtp_append_req r0[1] = {{bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "old", p1), R, 0, 0, 0}};
+    omtp_append_req *p0[1];
+    batch_run(f, r0, p0, 1);
+    assert_int_equal(r0[0].status, 0);
+    assert_false(r0[0].dup);
+    assert_int_equal(r0[0].m->msg.seqId, 1);
+
+    omtp_append_req r[9] = {
+        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "m1", x1), R, 0, 0, 0},         /* new: ab 2 */
+        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "old", p1), R, 0, 0, 0},        /* dup: ab 1 */
+        {bmsg(f, SC, cd, id(f, "c"), id(f, "d"), "m2", NULL), R, 0, 0, 0},       /* new: cd 1 */
+        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "m1", x1), R, 0, 0, 0},         /* dup of 0 */
+        {bmsg(f, SC, ghost, id(f, "a"), id(f, "ghost"), "?", NULL), R, 0, 0, 0}, /* refused */
+        {bmsg(f, SC, cd, id(f, "d"), id(f, "c"), "m3-third", NULL), R, 0, 0, 0}, /* new: cd 2 */
+        {bmsg(f, SC, ab, id(f, "b"), id(f, "a"), "m4", NULL), R, 0, 0, 0},       /* new: ab 3 */
+        {bmsg(f, SC, ab, id(f, "e"), id(f, "b"), "mine", NULL), R, 0, 0, 0},     /* other parties */
+        {bmsg(f, SC, ae, id(f, "e"), id(f, "a"), "m5", NULL), R, 0, 0, 0},       /* new: ae 1 */
+    };
+    omtp_append_req *p[9];
+    batch_run(f, r, p, 9);
+    /* new rows: the next numbers of their sessions, in row order */
+    int64_t want_seq[9] = {2, 1, 1, 2, 0, 2, 3, 0, 1};
+    bool want_dup[9] = {false, true, false, true, false, false, false, false, false};
+    for (int i = 0; i < 9; i++) {
+        if (i == 4) {
+            assert_int_equal(r[i].refused, OMTP_APPEND_NO_RECIPIENT);
+            continue;
+        }
+        assert_int_equal(r[i].refused, OMTP_APPEND_OK);
+        if (i == 7) {
+            assert_int_equal(r[i].status, OMTP_EINVAL);
+            continue;
+        }
+        assert_int_equal(r[i].status, 0);
+        assert_int_equal(r[i].dup, want_dup[i]);
+        assert_int_equal(r[i].m->msg.seqId, want_seq[i]);
+        assert_true(r[i].m->msg.timestamp > 1600000000000LL);
+    }
+    /* a dup answers with the original */
+    assert_string_equal(r[1].m->msg.content.data, "old");
+    assert_string_equal(r[3].m->msg.content.data, "m1");
+    assert_int_equal(last_of(f, ab), 3);
+    assert_int_equal(last_of(f, cd), 2);
+    assert_int_equal(last_of(f, ae), 1);
+    assert_int_equal(last_of(f, ghost), 0);
+    msg_of(f, ab, 2, id(f, "a"), id(f, "b"), "m1");
+    msg_of(f, ab, 3, id(f, "b"), id(f, "a"), "m4");
+    msg_of(f, cd, 1, id(f, "c"), id(f, "d"), "m2");
+    msg_of(f, cd, 2, id(f, "d"), id(f, "c"), "m3-third");
+    /* membership rows: both users of each stored chat, nobody else */
+    assert_true(member(f, "c", cd));
+    assert_true(member(f, "d", cd));
+    assert_true(member(f, "e", ae));
+    assert_false(member(f, "e", ab));
+    assert_int_equal(unread_of(f, "b", ab), 2); /* old, m1 */
+    assert_int_equal(unread_of(f, "a", ab), 1); /* m4 */
+    /* search sees batch-stored text */
+    omtp_msg_rec_list sl = {0};
+    assert_int_equal(search_n(f, "c", NULL, "third", 0, 10, &sl), 1);
+    omtp_msg_rec_list_free(&sl);
+    batch_free(r0, 1);
+    batch_free(r, 9);
+}
+
+/* The send checks of a batch: sender, recipient, friendship, group,
+ * membership, dismissed group -- refused rows write nothing, the others are
+ * stored. */
+static void test_batch_append_checks(void **state)
+{
+    fx *f = *state;
+    const char *names[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++)
+        mk_user(f, names[i], "pw");
+    char g[OMTP_ID_MAX], g2[OMTP_ID_MAX], nog[OMTP_ID_MAX];
+    gid(f, g, "g");
+    gid(f, g2, "g2");
+    gid(f, nog, "nog");
+    const char *mem[] = {"a", "b"};
+    mk_group(f, g, "a", 2, mem);
+    mk_group(f, g2, "a", 2, mem);
+    assert_int_equal(omtp_db_group_dismiss(f->db, g2), 0);
+    assert_int_equal(omtp_db_friend_add(f->db, id(f, "a"), id(f, "c"), ""), 0);
+    char ab[OMTP_ID_MAX * 2], ac[OMTP_ID_MAX * 2];
+    snprintf(ab, sizeof ab, "%s", sc(f, "a", "b"));
+    snprintf(ac, sizeof ac, "%s", sc(f, "a", "c"));
+    const int SC = PT_MSG_SINGLE_CHAT, GC = PT_MSG_GROUP_CHAT;
+    const unsigned R = OMTP_APPEND_CHK_RECIPIENT, F = OMTP_APPEND_CHK_FRIENDS,
+                   G = OMTP_APPEND_CHK_GROUP, S = OMTP_APPEND_CHK_SENDER;
+    omtp_append_req r[8] = {
+        {bmsg(f, GC, g, id(f, "a"), g, "g1", NULL), G, 0, 0, 0},
+        {bmsg(f, GC, g, id(f, "c"), g, "not a member", NULL), G, 0, 0, 0},
+        {bmsg(f, GC, nog, id(f, "a"), nog, "no group", NULL), G, 0, 0, 0},
+        {bmsg(f, GC, g2, id(f, "a"), g2, "dismissed", NULL), G, 0, 0, 0},
+        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "not friends", NULL), R | F, 0, 0, 0},
+        {bmsg(f, SC, ac, id(f, "a"), id(f, "c"), "friends", NULL), R | F, 0, 0, 0},
+        {bmsg(f, SC, ab, id(f, "nobody"), id(f, "b"), "no sender", NULL), S | R, 0, 0, 0},
+        {bmsg(f, GC, g, id(f, "b"), g, "g2", NULL), S | G, 0, 0, 0},
+    };
+    omtp_append_req *p[8];
+    batch_run(f, r, p, 8);
+    int want[8] = {OMTP_APPEND_OK,        OMTP_APPEND_NOT_MEMBER,  OMTP_APPEND_NO_GROUP,
+                   OMTP_APPEND_DISMISSED, OMTP_APPEND_NOT_FRIENDS, OMTP_APPEND_OK,
+                   OMTP_APPEND_NO_SENDER, OMTP_APPEND_OK};
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(r[i].refused, want[i]);
+        if (want[i] == OMTP_APPEND_OK) {
+            assert_int_equal(r[i].status, 0);
+            assert_false(r[i].dup);
+        }
+    }
+    assert_int_equal(r[0].m->msg.seqId, 1);
+    assert_int_equal(r[7].m->msg.seqId, 2);
+    assert_int_equal(r[5].m->msg.seqId, 1);
+    assert_int_equal(last_of(f, g), 2);
+    assert_int_equal(last_of(f, ab), 0);
+    assert_int_equal(last_of(f, ac), 1);
+    batch_free(r, 8);
+}
+
 /* ------------------------------------------------------------- the suite */
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -2257,6 +2448,8 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
         T(test_user_rename_split),
         T(test_ext_refs_mentions),
         T(test_ext_reactions),
+        T(test_batch_append_mixed),
+        T(test_batch_append_checks),
     };
     g_cfg = *cfg;
     return _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);

@@ -769,6 +769,207 @@ static void test_migrate_parties(void **state)
     PQfinish(c);
 }
 
+/* ------------------------------------------------ batch appends (pg_batch.c) */
+
+/* Two connections append batches to the same sessions at once, one walking
+ * them forward, the other backward, each transaction holding two batches
+ * (the second must not wait while holding the first's locks: OMTP_EAGAIN,
+ * committed and run first in the next transaction, as the executor does).
+ * No deadlock (PostgreSQL would abort one side: an error here), and every
+ * session's seqIds are 1..n. */
+enum { BK = 6, BN = 40 };
+typedef struct batcher {
+    int who;
+    int64_t seqs[BK][4 * BN];
+    int nseq[BK];
+    int errors, eagain;
+} batcher;
+
+static void bsid(char *out, size_t n, int k, const char **a, const char **b)
+{
+    static char ua[BK][64], ub[BK][64];
+    char w[16];
+    snprintf(w, sizeof w, "oa%d", k);
+    id(ua[k], sizeof ua[k], w);
+    snprintf(w, sizeof w, "ob%d", k);
+    id(ub[k], sizeof ub[k], w);
+    *a = ua[k];
+    *b = ub[k];
+    snprintf(out, n, "SC_%s_%s", ua[k], ub[k]);
+}
+
+/* One batch of 2 * BK sends, sessions in this side's order. */
+static int one_batch(omtp_db *db, batcher *bt, int iter, int part)
+{
+    omtp_msg_rec m[2 * BK];
+    omtp_append_req r[2 * BK];
+    omtp_append_req *p[2 * BK];
+    int ks[2 * BK];
+    for (int j = 0; j < 2 * BK; j++) {
+        int k = bt->who == 0 ? j % BK : BK - 1 - (j % BK);
+        const char *a, *b;
+        char sid[200], pack[48];
+        bsid(sid, sizeof sid, k, &a, &b);
+        snprintf(pack, sizeof pack, "o%d-%d-%d-%d", bt->who, iter, part, j);
+        mkmsg(&m[j], j & 1 ? b : a, j & 1 ? a : b, pack, "x");
+        r[j] = (omtp_append_req){&m[j], 0, 0, 0, false};
+        p[j] = &r[j];
+        ks[j] = k;
+    }
+    int rc = omtp_db_msg_append_batch(db, p, 2 * BK);
+    for (int j = 0; j < 2 * BK; j++) {
+        if (rc == 0 && (r[j].refused || r[j].status || r[j].dup || m[j].msg.seqId <= 0))
+            rc = OMTP_EDB;
+        if (rc == 0)
+            bt->seqs[ks[j]][bt->nseq[ks[j]]++] = m[j].msg.seqId;
+        omtp_msg_rec_free(&m[j]);
+    }
+    return rc;
+}
+
+static void *batch_main(void *arg)
+{
+    batcher *bt = arg;
+    omtp_db *db = open_db();
+    for (int i = 0; i < BN; i++) {
+        int saved[BK];
+        memcpy(saved, bt->nseq, sizeof saved);
+        int rc = omtp_db_begin(db);
+        if (rc == 0)
+            rc = one_batch(db, bt, i, 0);
+        if (rc == 0) {
+            rc = one_batch(db, bt, i, 1);
+            if (rc == OMTP_EAGAIN) {
+                bt->eagain++;
+                rc = omtp_db_commit(db) || omtp_db_begin(db) ? OMTP_EDB : one_batch(db, bt, i, 1);
+            }
+        }
+        if (rc || omtp_db_commit(db)) {
+            fprintf(stderr, "batch %d/%d: %s\n", bt->who, i, db->errmsg);
+            omtp_db_rollback(db);
+            memcpy(bt->nseq, saved, sizeof saved); /* nothing of it stayed */
+            bt->errors++;
+        }
+    }
+    omtp_db_close(db);
+    return NULL;
+}
+
+static void test_batch_opposite_orders(void **state)
+{
+    (void)state;
+    static batcher bt[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&bt[i], 0, sizeof bt[i]);
+        bt[i].who = i;
+        pthread_create(&t[i], NULL, batch_main, &bt[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(bt[0].errors + bt[1].errors, 0);
+    omtp_db *db = open_db();
+    for (int k = 0; k < BK; k++) {
+        int64_t all[8 * BN];
+        int n = 0;
+        for (int w = 0; w < 2; w++)
+            for (int i = 0; i < bt[w].nseq[k]; i++)
+                all[n++] = bt[w].seqs[k][i];
+        assert_int_equal(n, 8 * BN); /* 2 sides x BN x 2 batches x 2 per session */
+        qsort(all, (size_t)n, sizeof(int64_t), cmp64);
+        for (int i = 0; i < n; i++)
+            assert_int_equal(all[i], i + 1);
+        const char *a, *b;
+        char sid[200];
+        int64_t last = 0;
+        bsid(sid, sizeof sid, k, &a, &b);
+        assert_int_equal(omtp_db_session_last_seq(db, sid, &last), 0);
+        assert_int_equal(last, n);
+    }
+    omtp_db_close(db);
+    print_message("opposite orders: %d + %d second batches deferred (EAGAIN)\n", bt[0].eagain,
+                  bt[1].eagain);
+}
+
+/* Two connections send the SAME packIds (a client resending through two
+ * nodes) in batches at once, each with a message of its own after it: each
+ * packId is stored once (one side gets it, the other its original with dup),
+ * including when the duplicate committed after this side's snapshot (the
+ * statement runs again, pg_batch.c), and no seqId is lost to a duplicate. */
+typedef struct bdupper {
+    int who, n;
+    int64_t *dseq, *useq;
+    bool *isdup;
+    int errors;
+} bdupper;
+
+static void *bdup_main(void *arg)
+{
+    bdupper *dp = arg;
+    omtp_db *db = open_db();
+    char a[64], b[64], pack[32], body[32], own_pack[32];
+    id(a, sizeof(a), "bda");
+    id(b, sizeof(b), "bdb");
+    for (int i = 0; i < dp->n; i++) {
+        omtp_msg_rec m, own;
+        snprintf(pack, sizeof(pack), "bsame-%d", i);
+        snprintf(body, sizeof(body), "body-%d", i);
+        mkmsg(&m, a, b, pack, body);
+        snprintf(own_pack, sizeof(own_pack), "bown%d-%d", dp->who, i);
+        mkmsg(&own, dp->who ? b : a, dp->who ? a : b, own_pack, "own");
+        omtp_append_req r[2] = {{&m, 0, 0, 0, false}, {&own, 0, 0, 0, false}};
+        omtp_append_req *p[2] = {&r[0], &r[1]};
+        int rc = omtp_db_begin(db);
+        if (rc == 0)
+            rc = omtp_db_msg_append_batch(db, p, 2);
+        if (rc || r[0].refused || r[0].status || r[1].refused || r[1].status || r[1].dup ||
+            omtp_db_commit(db)) {
+            fprintf(stderr, "bdup %d/%d: rc %d: %s\n", dp->who, i, rc, db->errmsg);
+            omtp_db_rollback(db);
+            dp->errors++;
+        } else {
+            dp->dseq[i] = m.msg.seqId;
+            dp->isdup[i] = r[0].dup;
+            dp->useq[i] = own.msg.seqId;
+            if (m.msg.content.len != strlen(body) + 1 ||
+                memcmp(m.msg.content.data, body, m.msg.content.len) || m.msg.seqId <= 0)
+                dp->errors++;
+        }
+        omtp_msg_rec_free(&m);
+        omtp_msg_rec_free(&own);
+    }
+    omtp_db_close(db);
+    return NULL;
+}
+
+static void test_batch_concurrent_dups(void **state)
+{
+    (void)state;
+    enum { N = 80 };
+    static int64_t dseq[2][N], useq[2][N], all[3 * N];
+    static bool isdup[2][N];
+    bdupper dp[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        dp[i] = (bdupper){i, N, dseq[i], useq[i], isdup[i], 0};
+        pthread_create(&t[i], NULL, bdup_main, &dp[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(dp[0].errors + dp[1].errors, 0);
+    int n = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(dseq[0][i], dseq[1][i]);
+        assert_true(isdup[0][i] != isdup[1][i]);
+        all[n++] = dseq[0][i];
+        all[n++] = useq[0][i];
+        all[n++] = useq[1][i];
+    }
+    qsort(all, 3 * N, sizeof(int64_t), cmp64);
+    for (int i = 0; i < 3 * N; i++)
+        assert_int_equal(all[i], i + 1);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -797,6 +998,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_concurrent_seq),
         cmocka_unit_test(test_concurrent_dups),
         cmocka_unit_test(test_dup_after_wait),
+        cmocka_unit_test(test_batch_opposite_orders),
+        cmocka_unit_test(test_batch_concurrent_dups),
         cmocka_unit_test(test_hp_prune_two_nodes),
         cmocka_unit_test(test_hp_head_nowait),
         cmocka_unit_test(test_unreachable),

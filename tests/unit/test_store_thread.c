@@ -996,6 +996,173 @@ static void test_open_bad_uri(void **state)
     assert_non_null(strstr(why, "mysql://nope"));
 }
 
+/* ---- batched appends (store.h omtp_store_submit_append) with a fake
+ * backend that has msg_append_batch: runs of consecutive sends go to it in
+ * one call, in their place among the other items; a failing call fails its
+ * run only; OMTP_EAGAIN from a run that is not first defers it (and what
+ * follows) to the next transaction, where it runs first. */
+
+typedef struct ba_db {
+    omtp_db base;
+    char log[256]; /* what ran, in order: "[0 1]" a batch call, "a0" an after, "w2" a work */
+    int calls;
+    int fail_call;   /* 1-based call number that fails with OMTP_EDB (0 = none) */
+    int eagain_call; /* 1-based call number that answers OMTP_EAGAIN (0 = none) */
+    int commits;
+} ba_db;
+
+typedef struct ba_item {
+    omtp_store_append ap;
+    omtp_msg_rec m;
+    ba_db *db;
+    int idx, status;
+    bool done;
+} ba_item;
+
+static void ba_log(ba_db *d, const char *fmt, int v)
+{
+    size_t n = strlen(d->log);
+    snprintf(d->log + n, sizeof(d->log) - n, fmt, v);
+}
+
+static int ba_batch(omtp_db *db, omtp_append_req *const *reqs, size_t n)
+{
+    ba_db *d = (ba_db *)db;
+    d->calls++;
+    if (d->calls == d->eagain_call)
+        return OMTP_EAGAIN;
+    if (d->calls == d->fail_call)
+        return OMTP_EDB;
+    for (size_t i = 0; i < n; i++) {
+        ba_item *it = (ba_item *)((char *)reqs[i] - offsetof(ba_item, ap.req));
+        ba_log(d, i ? " %d" : "[%d", it->idx);
+        reqs[i]->m->msg.seqId = it->idx + 100;
+    }
+    ba_log(d, "]", 0);
+    return 0;
+}
+
+static int ba_after(omtp_db *db, void *arg)
+{
+    ba_item *it = arg;
+    ba_log((ba_db *)db, " a%d", it->idx);
+    return it->m.msg.seqId == it->idx + 100 ? 0 : OMTP_EINVAL;
+}
+
+static int ba_work(omtp_db *db, void *arg)
+{
+    ba_item *it = arg;
+    ba_log((ba_db *)db, " w%d", it->idx);
+    return 0;
+}
+
+static void ba_done(void *arg, int status)
+{
+    ba_item *it = arg;
+    it->status = status;
+    it->done = true;
+}
+
+static int ba_commit(omtp_db *db)
+{
+    ((ba_db *)db)->commits++;
+    return 0;
+}
+
+static const omtp_db_ops ba_ops = {.backend = "fake-batch",
+                                   .close = f_close,
+                                   .msg_append_batch = ba_batch,
+                                   .begin = f_ok,
+                                   .commit = ba_commit,
+                                   .rollback = f_ok,
+                                   .savepoint = f_ok,
+                                   .release = f_ok,
+                                   .rollback_to = f_ok};
+
+/* Submits items (kinds: 'a' a send, 'w' plain work) in one loop turn, so
+ * they form one batch, and runs them. */
+static void ba_run(ba_db *d, const char *kinds, ba_item *items)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    d->base.ops = &ba_ops;
+    omtp_store *s;
+    char why[128];
+    assert_int_equal(omtp_store_open_db(&loop, &d->base, 0, &s, why, sizeof(why)), 0);
+    int n = (int)strlen(kinds);
+    for (int i = 0; i < n; i++) {
+        ba_item *it = &items[i];
+        it->db = d;
+        it->idx = i;
+        omtp_msg_rec_init(&it->m);
+        it->ap.req.m = &it->m;
+        it->ap.after = ba_after;
+        assert_int_equal(kinds[i] == 'a'
+                             ? omtp_store_submit_append(s, &it->ap, ba_work, NULL, ba_done, it)
+                             : omtp_store_submit(s, ba_work, ba_done, it),
+                         0);
+    }
+    for (int i = 0; i < n; i++)
+        while (!items[i].done)
+            uv_run(&loop, UV_RUN_ONCE);
+    omtp_store_stats st;
+    omtp_store_get_stats(s, &st);
+    assert_int_equal(st.append_batches,
+                     (uint64_t)d->calls - (d->fail_call ? 1 : 0) - (d->eagain_call ? 1 : 0));
+    omtp_store_close(s);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    for (int i = 0; i < n; i++)
+        omtp_msg_rec_free(&items[i].m);
+}
+
+static void test_batch_appends_runs(void **state)
+{
+    (void)state;
+    ba_db d;
+    ba_item items[6];
+    memset(&d, 0, sizeof d);
+    memset(items, 0, sizeof items);
+    ba_run(&d, "aawaaa", items);
+    /* two runs, each in one call, the plain item between them in its place */
+    assert_string_equal(d.log, "[0 1] a0 a1 w2[3 4 5] a3 a4 a5");
+    assert_int_equal(d.commits, 1);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(items[i].status, 0);
+}
+
+static void test_batch_appends_failure(void **state)
+{
+    (void)state;
+    ba_db d;
+    ba_item items[5];
+    memset(&d, 0, sizeof d);
+    memset(items, 0, sizeof items);
+    d.fail_call = 1;
+    ba_run(&d, "aawaa", items);
+    /* the failing call fails its run only; no after for it */
+    assert_string_equal(d.log, " w2[3 4] a3 a4");
+    assert_int_equal(items[0].status, OMTP_EDB);
+    assert_int_equal(items[1].status, OMTP_EDB);
+    for (int i = 2; i < 5; i++)
+        assert_int_equal(items[i].status, 0);
+}
+
+static void test_batch_appends_eagain(void **state)
+{
+    (void)state;
+    ba_db d;
+    ba_item items[4];
+    memset(&d, 0, sizeof d);
+    memset(items, 0, sizeof items);
+    d.eagain_call = 1; /* the run after w0 would wait: next transaction, first */
+    ba_run(&d, "waaw", items);
+    assert_string_equal(d.log, " w0[1 2] a1 a2 w3");
+    assert_int_equal(d.commits, 2);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(items[i].status, 0);
+}
+
 int main(void)
 {
     uv_sem_init(&g_started, 0);
@@ -1015,6 +1182,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stages_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stages_normal, setup, teardown),
         cmocka_unit_test(test_done_waits_for_sync),
+        cmocka_unit_test(test_batch_appends_runs),
+        cmocka_unit_test(test_batch_appends_failure),
+        cmocka_unit_test(test_batch_appends_eagain),
         cmocka_unit_test(test_sync_failure_is_sticky),
         cmocka_unit_test(test_open_bad_uri),
     };

@@ -27,7 +27,10 @@
  * own order. So only the first item of a batch may wait for a session row;
  * a later item tries the lock with NOWAIT and, if another node holds it,
  * returns OMTP_EAGAIN: the executor commits the batch so far and runs the
- * item first in the next transaction (store_thread.c).
+ * item first in the next transaction (store_thread.c). A run of sends in one
+ * statement (pg_batch.c) locks its session rows in session-id order, so two
+ * such statements never wait for each other in a cycle; a run that is not
+ * the transaction's first work follows the NOWAIT rule above.
  */
 #ifndef OMTP_PG_H
 #define OMTP_PG_H
@@ -49,6 +52,7 @@ typedef struct pg_db {
     PGconn *conn;         /* NULL while disconnected */
     char *uri;            /* as configured */
     bool in_tx;           /* inside begin() .. commit()/rollback() */
+    bool begin_pending;   /* in_tx, but BEGIN not sent yet: it goes with the first request */
     int sp_depth;         /* open savepoints */
     bool release_pending; /* RELEASE of the last item's savepoint not sent yet */
     int tx_items;         /* item savepoints opened in this transaction */
@@ -126,6 +130,8 @@ void pg_close(omtp_db *db);
 /* (declared here too so this file builds before and after the op joined
  * OMTP_DB_OPS) */
 int pg_group_member_count(omtp_db *db, const char *groupId, int *count);
+/* omtp_db_ops.msg_append_batch: a run of sends in one statement (pg_batch.c) */
+int pg_msg_append_batch(omtp_db *db, omtp_append_req *const *reqs, size_t n);
 /* Every op starts with this: outside a transaction (admin commands) it
  * (re)connects; inside one it fails fast if the connection was lost. */
 int pg_ready(pg_db *d);
@@ -149,6 +155,15 @@ static inline int pg_has_row(pg_db *d, int id, const char *p1, const char *p2, b
         *yes = true;
     return rc == OMTP_ENOTFOUND ? 0 : rc;
 }
+/* BEGIN is deferred (pg_begin): it travels with the transaction's first
+ * request -- in the same simple query ("BEGIN; SAVEPOINT item") or the same
+ * pipeline (pg_batch.c) -- so a batch costs no round trip of its own for it.
+ * pg_tx_flush sends it alone, for a request that cannot carry it (a
+ * prepared statement); 0 or OMTP_EDB. pg_tx_reopen reconnects for a
+ * transaction that has done nothing yet (its BEGIN was pending when the
+ * connection turned out to be lost) and marks BEGIN pending again. */
+int pg_tx_flush(pg_db *d);
+int pg_tx_reopen(pg_db *d);
 /* Runs one plain SQL string (no parameters). 0 or OMTP_EDB. */
 int pg_exec_sql(pg_db *d, const char *sql);
 

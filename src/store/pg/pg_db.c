@@ -54,6 +54,7 @@ static void pg_drop(pg_db *d)
         PQfinish(d->conn);
     d->conn = NULL;
     d->in_tx = false;
+    d->begin_pending = false;
     d->sp_depth = 0;
     d->release_pending = false;
 }
@@ -95,13 +96,14 @@ static int pg_connect(pg_db *d)
     return 0;
 }
 
-static int pg_exec_simple(pg_db *d, const char *sql)
+static int pg_exec_one(pg_db *d, const char *sql)
 {
     if (!d->conn) {
         d->sqlstate[0] = 0;
         pg_seterr(d, sql, "not connected");
         return OMTP_EDB;
     }
+    d->base.round_trips++;
     PGresult *r = PQexec(d->conn, sql);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -115,6 +117,57 @@ static int pg_exec_simple(pg_db *d, const char *sql)
     }
     PQclear(r);
     return 0;
+}
+
+static int pg_ensure(pg_db *d);
+
+int pg_tx_reopen(pg_db *d)
+{
+    d->last_try_ms = 0; /* one fresh attempt now */
+    if (pg_ensure(d) != 0)
+        return OMTP_EDB;
+    d->in_tx = true;
+    d->begin_pending = true;
+    d->sp_depth = 0;
+    d->tx_items = 0;
+    d->release_pending = false;
+    return 0;
+}
+
+/* sql, with the pending BEGIN in front of it (one simple query). A lost
+ * connection found by it is retried once on a new one: the transaction had
+ * done nothing yet. */
+static int pg_exec_simple(pg_db *d, const char *sql)
+{
+    if (!d->begin_pending)
+        return pg_exec_one(d, sql);
+    d->begin_pending = false;
+    size_t n = strlen(sql);
+    char *both = malloc(n + 8);
+    if (!both) {
+        pg_seterr(d, sql, "out of memory");
+        return OMTP_EDB;
+    }
+    memcpy(both, "BEGIN; ", 7);
+    memcpy(both + 7, sql, n + 1);
+    int rc = pg_exec_one(d, both);
+    if (rc != 0 && !d->conn && pg_tx_reopen(d) == 0) {
+        d->begin_pending = false;
+        rc = pg_exec_one(d, both);
+    }
+    free(both);
+    if (rc != 0 && d->conn && PQtransactionStatus(d->conn) == PQTRANS_IDLE) {
+        /* BEGIN itself failed: never run the transaction's work outside one */
+        pg_drop(d);
+    }
+    return rc;
+}
+
+int pg_tx_flush(pg_db *d)
+{
+    if (!d->begin_pending)
+        return 0;
+    return pg_exec_simple(d, "SELECT 1"); /* "BEGIN; SELECT 1" */
 }
 
 static int pg_prepare_all(pg_db *d)
@@ -193,7 +246,15 @@ PGresult *pg_q(pg_db *d, int id, const pg_args *a)
         pg_seterr(d, "query", "not connected to PostgreSQL");
         return NULL;
     }
+    if (d->begin_pending && pg_tx_flush(d) != 0)
+        return NULL;
+    if (!d->conn) {
+        d->sqlstate[0] = 0;
+        pg_seterr(d, "query", "not connected to PostgreSQL");
+        return NULL;
+    }
     snprintf(name, sizeof(name), "s%d", id);
+    d->base.round_trips++;
     PGresult *r = PQexecPrepared(d->conn, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
                                  a ? a->fmt : NULL, 1);
     ExecStatusType st = PQresultStatus(r);
@@ -330,21 +391,15 @@ int pg_begin(omtp_db *db)
     }
     if (pg_ensure(d) != 0)
         return OMTP_EDB;
-    int rc = pg_exec_simple(d, "BEGIN");
-    if (rc != 0 && !d->conn) {
-        /* the server went away since the last batch: one fresh attempt */
-        d->last_try_ms = 0;
-        if (pg_ensure(d) != 0)
-            return OMTP_EDB;
-        rc = pg_exec_simple(d, "BEGIN");
-    }
-    if (rc == 0) {
-        d->in_tx = true;
-        d->sp_depth = 0;
-        d->tx_items = 0;
-        d->release_pending = false;
-    }
-    return rc;
+    /* BEGIN goes with the first request (pg_exec_simple, pg_q, the append
+     * pipeline); a server gone away since the last batch is found there
+     * and retried once on a new connection */
+    d->in_tx = true;
+    d->begin_pending = true;
+    d->sp_depth = 0;
+    d->tx_items = 0;
+    d->release_pending = false;
+    return 0;
 }
 
 int pg_commit(omtp_db *db)
@@ -358,6 +413,11 @@ int pg_commit(omtp_db *db)
     d->in_tx = false;
     d->sp_depth = 0;
     d->release_pending = false; /* COMMIT releases every savepoint */
+    if (d->begin_pending) {
+        d->begin_pending = false; /* nothing was sent: nothing to commit */
+        return 0;
+    }
+    d->base.round_trips++;
     PGresult *r = PQexec(d->conn, "COMMIT");
     int rc = 0;
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -381,6 +441,10 @@ int pg_rollback(omtp_db *db)
     d->in_tx = false;
     d->sp_depth = 0;
     d->release_pending = false;
+    if (was && d->begin_pending) {
+        d->begin_pending = false; /* nothing was sent */
+        return 0;
+    }
     if (!d->conn)
         return was ? 0 : OMTP_EDB; /* nothing survives a lost connection */
     return pg_exec_simple(d, "ROLLBACK");
@@ -524,6 +588,9 @@ static bool pg_disk_full(omtp_db *db)
 }
 
 #define PG_OP_PTR(name, params, args) .name = pg_##name,
-const omtp_db_ops pg_ops = {
-    .backend = "postgresql", .close = pg_close, .disk_full = pg_disk_full, OMTP_DB_OPS(PG_OP_PTR)};
+const omtp_db_ops pg_ops = {.backend = "postgresql",
+                            .close = pg_close,
+                            .disk_full = pg_disk_full,
+                            .msg_append_batch = pg_msg_append_batch,
+                            OMTP_DB_OPS(PG_OP_PTR)};
 #undef PG_OP_PTR

@@ -23,7 +23,7 @@ int pg_raw_sql(omtp_db *db, const char *sql, int np, const char *const *params, 
     pg_db *d = PGD(db);
     if (changes)
         *changes = 0;
-    if (pg_ready(d))
+    if (pg_ready(d) || pg_tx_flush(d))
         return OMTP_EDB;
     /* ?N -> $N (the statements are written in SQLite's spelling) */
     size_t n = strlen(sql);

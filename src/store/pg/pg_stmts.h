@@ -85,6 +85,69 @@
       "ORDER BY u.o ON CONFLICT(user_id, session_id) DO NOTHING) "                                 \
       "SELECT (SELECT seq FROM ins), (SELECT last_seq FROM bump), d.* "                            \
       "FROM (SELECT 1) one LEFT JOIN dup d ON true")                                               \
+    /* a batch of sends in one statement (pg_batch.c): $1..$17 one array per column, one           \
+     * element per send (i = its index), $18 ts_ms, $19 NOWAIT on the session rows */              \
+    X(PG_MSG_APPEND_BATCH,                                                                         \
+      "WITH inp AS (SELECT * FROM unnest($1::int4[], $2::text[], $3::int4[], $4::int8[], "         \
+      "$5::text[], $6::text[], $7::text[], $8::bytea[], $9::int4[], $10::bytea[], $11::int4[], "   \
+      "$12::int8[], $13::text[], $14::text[], $15::text[], $16::text[], $17::int4[]) "             \
+      "AS t(i, sid, typ, flg, pid, frm, too, push, ct, body, st, us, m1, m2, pa, pb, chk)), "      \
+      "chk AS (SELECT inp.*, CASE WHEN inp.sid = '' OR inp.frm = '' THEN 7 "                       \
+      "WHEN chk & 1 <> 0 AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = inp.frm) "        \
+      "THEN 1 "                                                                                    \
+      "WHEN chk & 8 <> 0 AND NOT EXISTS (SELECT 1 FROM chat_groups g "                             \
+      "WHERE g.group_id = inp.too) THEN 2 "                                                        \
+      "WHEN chk & 8 <> 0 AND EXISTS (SELECT 1 FROM chat_groups g "                                 \
+      "WHERE g.group_id = inp.too AND g.dismissed <> 0) THEN 6 "                                   \
+      "WHEN chk & 8 <> 0 AND NOT EXISTS (SELECT 1 FROM members mb "                                \
+      "WHERE mb.session_id = inp.too AND mb.user_id = inp.frm) THEN 3 "                            \
+      "WHEN chk & 2 <> 0 AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = inp.too) "        \
+      "THEN 4 "                                                                                    \
+      "WHEN chk & 4 <> 0 AND NOT EXISTS (SELECT 1 FROM friends f WHERE f.user_id = inp.frm "       \
+      "AND f.friend_id = inp.too AND f.deleted = 0) THEN 5 "                                       \
+      "ELSE 0 END AS refused FROM inp), "                                                          \
+      "dup AS (SELECT c.i AS di, m.* FROM chk c CROSS JOIN LATERAL (SELECT * FROM messages m "     \
+      "WHERE m.from_id = c.frm AND m.pack_id = c.pid AND m.pack_id <> '' LIMIT 1) m "              \
+      "WHERE c.refused = 0 AND c.pid <> ''), "                                                     \
+      "new AS (SELECT c.*, row_number() OVER (PARTITION BY c.frm, NULLIF(c.pid, ''), "             \
+      "CASE WHEN c.pid = '' THEN c.i END ORDER BY c.i) AS k FROM chk c "                           \
+      "WHERE c.refused = 0 AND NOT EXISTS (SELECT 1 FROM dup WHERE dup.di = c.i)), "               \
+      "hd AS (SELECT DISTINCT ON (sid) sid, typ, pa, pb FROM new WHERE k = 1 ORDER BY sid, i), "   \
+      "ok AS (SELECT n.* FROM new n JOIN hd ON hd.sid = n.sid AND hd.pa = n.pa AND hd.pb = n.pb "  \
+      "WHERE n.k = 1), "                                                                           \
+      "cnt AS (SELECT sid, count(*) AS n, max(us) AS us FROM ok GROUP BY sid), "                   \
+      "lk AS (SELECT s.session_id FROM sessions s WHERE $19::boolean "                             \
+      "AND s.session_id IN (SELECT sid FROM cnt) ORDER BY s.session_id FOR UPDATE NOWAIT), "       \
+      "bump AS (INSERT INTO sessions AS s (session_id, type, last_seq, changed_us, party_a, "      \
+      "party_b) SELECT c.sid, hd.typ, c.n, c.us, hd.pa, hd.pb FROM cnt c JOIN hd ON hd.sid = "     \
+      "c.sid "                                                                                     \
+      "WHERE (SELECT count(*) FROM lk) >= 0 ORDER BY c.sid COLLATE \"C\" "                         \
+      "ON CONFLICT(session_id) DO UPDATE SET last_seq = s.last_seq + excluded.last_seq, "          \
+      "changed_us = GREATEST(excluded.changed_us, s.changed_us + 1), "                             \
+      "party_a = excluded.party_a, party_b = excluded.party_b "                                    \
+      "WHERE (s.party_a = '' AND s.party_b = '') OR "                                              \
+      "(s.party_a = excluded.party_a AND s.party_b = excluded.party_b) "                           \
+      "RETURNING s.session_id, s.last_seq), "                                                      \
+      "num AS (SELECT o.*, b.last_seq - c.n + row_number() OVER (PARTITION BY o.sid ORDER BY "     \
+      "o.i) "                                                                                      \
+      "AS seq FROM ok o JOIN cnt c ON c.sid = o.sid JOIN bump b ON b.session_id = o.sid), "        \
+      "ins AS (INSERT INTO messages(session_id, seq, type, flags, pack_id, from_id, to_id, "       \
+      "push_info, content_type, content, status, ts_ms) "                                          \
+      "SELECT sid, seq, typ, flg, pid, frm, too, push, ct, body, st, $18::bigint FROM num "        \
+      "ORDER BY sid COLLATE \"C\", seq "                                                           \
+      "ON CONFLICT (from_id, pack_id) WHERE pack_id <> '' DO NOTHING RETURNING session_id, seq), " \
+      "mem AS (INSERT INTO members(user_id, session_id, read_seq, changed_us, joined_ms) "         \
+      "SELECT DISTINCT ON (u.id, n.sid) u.id, n.sid, 0, n.us, $18::bigint "                        \
+      "FROM ins JOIN num n ON n.sid = ins.session_id AND n.seq = ins.seq "                         \
+      "CROSS JOIN LATERAL (VALUES (n.m1), (n.m2)) u(id) WHERE u.id IS NOT NULL "                   \
+      "ORDER BY u.id, n.sid, n.seq ON CONFLICT(user_id, session_id) DO NOTHING) "                  \
+      "SELECT c.i, c.refused, nw.k, o.i IS NOT NULL, b.session_id IS NOT NULL, n.seq, "            \
+      "ins.seq IS NOT NULL, d.type, d.flags, d.pack_id, d.session_id, d.seq, d.ts_ms, "            \
+      "d.from_id, d.to_id, d.push_info, d.content_type, d.content, d.status, d.reply_to, "         \
+      "d.mentions FROM chk c LEFT JOIN dup d ON d.di = c.i LEFT JOIN new nw ON nw.i = c.i "        \
+      "LEFT JOIN ok o ON o.i = c.i LEFT JOIN bump b ON b.session_id = c.sid "                      \
+      "LEFT JOIN num n ON n.i = c.i "                                                              \
+      "LEFT JOIN ins ON ins.session_id = n.sid AND ins.seq = n.seq ORDER BY c.i")                  \
     X(PG_MSG_GET, PG_MSG_SELECT "WHERE session_id = $1 AND seq = $2")                              \
     /* extensions: replies, mentions, reactions */                                                 \
     X(PG_MSG_REFS_SET, "UPDATE messages SET reply_to = $3, mentions = $4 "                         \
