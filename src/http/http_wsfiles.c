@@ -36,6 +36,7 @@
 #include "core/ws_api.h"
 #include "domain/files.h"
 #include "domain/files_ingest.h"
+#include "domain/files_sweep.h"
 #include "http/files_http.h"
 #include "http/http_wsfiles.h"
 #include "proto/omtp_packet.h"
@@ -106,6 +107,7 @@ static void json_error(struct wsf *w, int status, const char *code, const char *
 
 static void too_big(struct wsf *w)
 {
+    omtp_files_count(OMTP_FC_TOO_LARGE, 1); /* /metrics, as on the HTTP API */
     char msg[160];
     uint64_t max = w->s->cfg->max_file_size;
     if (max >= 1024 * 1024)
@@ -207,6 +209,17 @@ static void upload_recorded(void *arg, const omtp_dom_outcome *res, const omtp_d
     wsf_release(f);
 }
 
+/* The file store refused or failed (f->rc): 507 when it is full. */
+static void store_failed(struct wsf *f)
+{
+    if (f->rc == OMTP_ENOSPC) {
+        omtp_files_count(OMTP_FC_STORAGE_FULL, 1);
+        json_error(f, 507, "no_space", "the server's file storage is full: try later");
+    } else {
+        json_error(f, 500, "storage", "the file could not be stored");
+    }
+}
+
 static void upjob_after(uv_work_t *u, int status)
 {
     struct upjob *j = u->data;
@@ -227,19 +240,13 @@ static void upjob_after(uv_work_t *u, int status)
             f->pending++;
             omtp_dom_file_upload_done(f->s, &who, &f->file, upload_recorded, f);
         } else {
-            json_error(f, f->rc == OMTP_ENOSPC ? 507 : 500,
-                       f->rc == OMTP_ENOSPC ? "no_space" : "storage",
-                       f->rc == OMTP_ENOSPC ? "the server's file storage is full: try later"
-                                            : "the file could not be stored");
+            store_failed(f);
         }
     } else if (kind != 3 && f->rc) {
         if (f->rc == OMTP_ETOOBIG)
             too_big(f);
         else
-            json_error(f, f->rc == OMTP_ENOSPC ? 507 : 500,
-                       f->rc == OMTP_ENOSPC ? "no_space" : "storage",
-                       f->rc == OMTP_ENOSPC ? "the server's file storage is full: try later"
-                                            : "the file could not be stored");
+            store_failed(f);
         drop_upload(f);
     } else if (f->dead || f->failed) {
         drop_upload(f);
@@ -292,7 +299,7 @@ static void upload_begin(struct wsf *f, const omtp_ws_api_req *req)
     if (!omtp_files_http_query(req->query, "name", raw, sizeof(raw), &rl))
         rl = 0, raw[0] = 0;
     if (!omtp_file_name_clean(raw, rl, f->name, sizeof(f->name))) {
-        json_error(f, 400, "invalid_field",
+        json_error(f, 400, "invalid_name",
                    "the name must be UTF-8 of at most 255 bytes without '/', '\\', NUL or "
                    "control characters, and not . or ..");
         return;
@@ -609,6 +616,8 @@ static void wsf_done(void *ctx, bool answered)
             LOG_INFO("conn %llu %s files: upload of %s ended before it completed (%llu bytes "
                      "arrived): removed",
                      f->conn_id, f->peer, f->user, (unsigned long long)f->received);
+            if (!f->failed)
+                omtp_files_count(OMTP_FC_ABORTED, 1);
             drop_upload(f);
         }
     }
