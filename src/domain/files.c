@@ -402,6 +402,11 @@ static bool is_file_type(int ct)
     return ct == OMTP_CT_VOICE || ct == OMTP_CT_IMAGE || ct == OMTP_CT_VIDEO || ct == OMTP_CT_FILE;
 }
 
+bool omtp_files_may_reference(int contentType)
+{
+    return is_file_type(contentType) || contentType == OMTP_CT_RICH;
+}
+
 static const char *type_name(int ct)
 {
     switch (ct) {

@@ -101,6 +101,11 @@ void omtp_dom_file_get(omtp_server *s, const omtp_dom_caller *who, const char *f
  * OMTP_EC_PARAM with desc saying what is wrong. */
 int omtp_files_content_check(int contentType, const char *content, size_t len, char *desc,
                              size_t desclen);
+/* Whether a message of this contentType may reference a file (2 voice,
+ * 3 image, 6 video, 7 file, 8 rich media): such a send needs the per-message
+ * store work (omtp_files_send_check, omtp_files_refs_record), not a batched
+ * append. */
+bool omtp_files_may_reference(int contentType);
 /* Store thread, inside the send's work item: a media message's fileId must
  * exist and be readable by `sender` (NULL: the business backend, which
  * reads everything). Returns a negative OMTP_E* on a database failure, 0

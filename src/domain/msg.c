@@ -667,7 +667,10 @@ static int send_submit(send_job *j)
     }
     const omtp_MsgReq *msg = &j->m.msg;
     int rc;
-    if (msg->mentions.n == 0 && msg->replyTo == 0 && !(j->m.flags & OMTP_F_HIGHPRJ)) {
+    /* media messages (domain/files.h) take send_work: its file check and
+     * references are per message */
+    if (msg->mentions.n == 0 && msg->replyTo == 0 && !(j->m.flags & OMTP_F_HIGHPRJ) &&
+        !omtp_files_may_reference(msg->contentType)) {
         /* the store may check and append it with the other sends of its
          * batch (one statement on PostgreSQL); send_work otherwise */
         unsigned chk = j->check_sender ? OMTP_APPEND_CHK_SENDER : 0;

@@ -295,8 +295,9 @@ int omtp_filestore_local_open(const omtp_filestore_config *cfg, omtp_filestore *
         snprintf(ls->tmp, sizeof ls->tmp, "%s", cfg->tmp_dir);
     else
         snprintf(ls->tmp, sizeof ls->tmp, "%s/tmp", ls->root);
-    const char *dirs[2] = {ls->root, ls->tmp};
-    for (int i = 0; i < 2; i++) {
+    /* the data directory too: with PostgreSQL nothing else creates it */
+    const char *dirs[3] = {dd, ls->root, ls->tmp};
+    for (int i = 0; i < 3; i++) {
         if (mkdir(dirs[i], 0750) != 0 && errno != EEXIST) {
             snprintf(why, whylen, "cannot create %s: %s (check the data directory's permissions)",
                      dirs[i], strerror(errno));
