@@ -12,8 +12,11 @@
 #   mosquitto     persistence on (in-memory store saved every autosave_interval
 #                 = 1800 s and at shutdown: a PUBACK does NOT mean on disk)
 #   omtpd FULL    SQLite WAL, synchronous=FULL: a MsgAck means fsync'ed (group commit)
+#   omtpd FULL-pace0  the same with --log-sync-delay-us 0 (the message log's
+#                 fsync pacing off: each sync starts as soon as records wait)
 #   omtpd NORMAL  SQLite WAL, synchronous=NORMAL: acked messages survive a
 #                 process crash, the last commits may be lost on power loss
+#   (omtpd FULL uses the default pacing, log_sync_delay_us = 1000)
 #
 # Measures, per system, RUNS times interleaved (so drift of a shared machine
 # hits every system alike), medians reported:
@@ -22,6 +25,12 @@
 #               twice: senders' phases spread over the period (independent
 #               users: ~RATE/1000 sends per 1 ms tick) and aligned (every
 #               sender on the same tick: one burst of 2*PAIRS each period)
+#   ack latency (send -> MsgAck / PUBACK) at the fixed rate: what the
+#               message log's fsync pacing trades (pushes never wait for it)
+#   server CPU per delivered message, in every mode: utime+stime of the
+#               server process from /proc/PID/stat (all its threads: loop,
+#               store, log sync) over the driver's run (connect and login
+#               included, a few ms), divided by the messages delivered
 #
 # Output: bench/out/compare-*.json (raw), the tables on stdout (markdown),
 # bench/compare-mosquitto.png (gnuplot). Knobs: PAIRS (10), SIZE (64),
@@ -97,10 +106,11 @@ EOF
   echo "mosquitto did not start:"; cat "$W/mq/log"; exit 1
 }
 
-start_omtpd() { # sync level
+start_omtpd() { # sync level, extra omtpd args
   rm -rf "$W/od"; mkdir -p "$W/od"; cp -r "$W/omtp-seed" "$W/od/data"
+  local lvl=$1; shift
   "$OMTPD" --listen 127.0.0.1:0 --port-file "$W/od/port" --data-dir "$W/od/data" \
-    --sync-level "$1" --log-level warn --max-conns-per-ip 0 --req-rate 0 \
+    --sync-level "$lvl" --log-level warn --max-conns-per-ip 0 --req-rate 0 "$@" \
     2>>"$W/od/log" & # no limits: measuring
   SPID=$!
   for _ in $(seq 1 100); do [ -s "$W/od/port" ] && break; sleep 0.05; done
@@ -113,16 +123,24 @@ stop_server() { kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=; }
 STAMP=$(date -u +%Y%m%d-%H%M%S)
 RAW=$OUT/compare-$STAMP.jsonl
 : >"$RAW"
+CLK_TCK=$(getconf CLK_TCK)
+# utime + stime of the server, in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the ")" closing the command name)
+cpu_ticks() { sed 's/.*) //' "/proc/$SPID/stat" | awk '{print $12 + $13}'; }
 measure() { # system-name, extra bench args
   local sys=$1; shift
-  local j
+  local j c0 c1
+  c0=$(cpu_ticks)
   j=$("$BENCH" chat --server 127.0.0.1:$PORT --pairs "$PAIRS" --size "$SIZE" --window "$WINDOW" \
     --duration "$DURATION" --json "$@")
-  echo "{\"system\":\"$sys\",\"mode\":\"saturation\",\"run\":$run,\"r\":$j}" >>"$RAW"
+  c1=$(cpu_ticks)
+  echo "{\"system\":\"$sys\",\"mode\":\"saturation\",\"run\":$run,\"cpu_s\":$(((c1 - c0) * 1000 / CLK_TCK))e-3,\"r\":$j}" >>"$RAW"
   for pacing in spread aligned; do
+    c0=$(cpu_ticks)
     j=$("$BENCH" chat --server 127.0.0.1:$PORT --pairs "$PAIRS" --size "$SIZE" \
       --rate "$PER_CLIENT_RATE" --pacing $pacing --duration "$DURATION" --json "$@")
-    echo "{\"system\":\"$sys\",\"mode\":\"rate-$pacing\",\"run\":$run,\"r\":$j}" >>"$RAW"
+    c1=$(cpu_ticks)
+    echo "{\"system\":\"$sys\",\"mode\":\"rate-$pacing\",\"run\":$run,\"cpu_s\":$(((c1 - c0) * 1000 / CLK_TCK))e-3,\"r\":$j}" >>"$RAW"
   done
   echo "  $sys run $run done" >&2
 }
@@ -130,50 +148,59 @@ measure() { # system-name, extra bench args
 for run in $(seq 1 "$RUNS"); do
   start_mosquitto; measure mosquitto --protocol mqtt; stop_server
   start_omtpd 2; measure omtpd-FULL; stop_server
+  start_omtpd 2 --log-sync-delay-us 0; measure omtpd-FULL-pace0; stop_server
   start_omtpd 1; measure omtpd-NORMAL; stop_server
 done
 
 python3 - "$RAW" "$OUT/compare-$STAMP.dat" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-systems = ["mosquitto", "omtpd-FULL", "omtpd-NORMAL"]
+systems = ["mosquitto", "omtpd-FULL", "omtpd-FULL-pace0", "omtpd-NORMAL"]
 pacings = ["spread", "aligned"]
 def med(xs): return statistics.median(xs) if xs else 0.0
+def cpu_us(rows_):  # server CPU per delivered message, median over runs
+    return med([r["cpu_s"] * 1e6 / r["r"]["received"] for r in rows_ if r["r"]["received"]])
 sat, lat = {}, {}
 for s in systems:
-    runs = [r["r"] for r in rows if r["system"] == s and r["mode"] == "saturation"]
+    rr = [r for r in rows if r["system"] == s and r["mode"] == "saturation"]
+    runs = [r["r"] for r in rr]
     thr = [x["throughput_per_s"] for x in runs]
-    sat[s] = dict(thr=med(thr), lo=min(thr), hi=max(thr),
+    sat[s] = dict(thr=med(thr), lo=min(thr), hi=max(thr), cpu=cpu_us(rr),
                   p50=med([x["latency"]["p50_ms"] for x in runs]),
                   errors=sum(x["errors"] for x in runs),
                   lost=sum(x["acked"] - x["received"] for x in runs))
     for p in pacings:
-        runs = [r["r"] for r in rows if r["system"] == s and r["mode"] == "rate-" + p]
-        lat[s, p] = dict(rate=med([x["throughput_per_s"] for x in runs]),
+        rr = [r for r in rows if r["system"] == s and r["mode"] == "rate-" + p]
+        runs = [r["r"] for r in rr]
+        lat[s, p] = dict(rate=med([x["throughput_per_s"] for x in runs]), cpu=cpu_us(rr),
+                         ack50=med([x.get("ack_latency", {}).get("p50_ms", 0) for x in runs]),
+                         ack99=med([x.get("ack_latency", {}).get("p99_ms", 0) for x in runs]),
                          p50=med([x["latency"]["p50_ms"] for x in runs]),
                          p99=med([x["latency"]["p99_ms"] for x in runs]),
                          p999=med([x["latency"]["p999_ms"] for x in runs]),
                          errors=sum(x["errors"] for x in runs))
 m = sat["mosquitto"]
 print("Saturation (closed loop):\n")
-print("| system | delivered msg/s (median, range) | vs mosquitto | p50 ms | errors | acked, not delivered |")
-print("|---|---:|---:|---:|---:|---:|")
+print("| system | delivered msg/s (median, range) | vs mosquitto | p50 ms | server CPU us/msg | errors | acked, not delivered |")
+print("|---|---:|---:|---:|---:|---:|---:|")
 for s in systems:
     x = sat[s]
     print(f"| {s} | {x['thr']:,.0f} ({x['lo']:,.0f}-{x['hi']:,.0f}) | {x['thr']/m['thr']:.2f}x "
-          f"| {x['p50']:.2f} | {x['errors']} | {x['lost']} |")
+          f"| {x['p50']:.2f} | {x['cpu']:.1f} | {x['errors']} | {x['lost']} |")
 print("\nFixed rate (send -> delivery):\n")
-print("| system | pacing | msg/s | p50 ms | p99 ms | p999 ms | p50 / mosquitto's | p99 / mosquitto's | errors |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| system | pacing | msg/s | p50 ms | p99 ms | p999 ms | p50 / mosquitto's | p99 / mosquitto's | ack p50 ms | ack p99 ms | server CPU us/msg | CPU / mosquitto's | errors |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for p in pacings:
     mq = lat["mosquitto", p]
     for s in systems:
         x = lat[s, p]
         r50 = x['p50'] / mq['p50'] if mq['p50'] else 0
         r99 = x['p99'] / mq['p99'] if mq['p99'] else 0
+        rc = x['cpu'] / mq['cpu'] if mq['cpu'] else 0
         print(f"| {s} | {p} | {x['rate']:,.0f} | {x['p50']:.3f} | {x['p99']:.3f} | {x['p999']:.3f} "
-              f"| {r50:.2f} | {r99:.2f} | {x['errors']} |")
-print("\n(latency ratios: below 1 = faster than Mosquitto)")
+              f"| {r50:.2f} | {r99:.2f} | {x['ack50']:.3f} | {x['ack99']:.3f} | {x['cpu']:.1f} | {rc:.2f} "
+              f"| {x['errors']} |")
+print("\n(latency and CPU ratios: below 1 = faster / cheaper than Mosquitto; server CPU from /proc/PID/stat)")
 with open(sys.argv[2], "w") as f:
     for i, s in enumerate(systems):
         x, a, b = sat[s], lat[s, "spread"], lat[s, "aligned"]

@@ -101,6 +101,20 @@ static const struct setting settings[] = {
     S(data_dir, "data directory (SQLite database omtp.db)"),
     S(store_uri, "postgresql://... to use PostgreSQL; empty = SQLite in data_dir"),
     I(sync_level, "SQLite synchronous level: 2 FULL, 1 NORMAL"),
+    U(log_sync_delay_us, "message log fsync pacing: an idle log waits up to this many us for "
+                         "more messages to share one fdatasync (acks only; 0 = sync at once, "
+                         "at most 100000)"),
+    B(message_log, "SQLite: append each message to the message log (DATA_DIR/log), push, ack "
+                   "after its fdatasync, store it in the tables behind (false = one store "
+                   "transaction per message); PostgreSQL: ignored"),
+    U(apply_batch, "message log: most records one apply transaction stores (0 = 512)"),
+    U(apply_delay_ms, "message log: apply a partial batch after this many ms"),
+    U(apply_pending_max, "message log: bytes not yet applied to the store above which sends "
+                         "are refused with SERVICE_UNAVAILABLE (0 = no bound)"),
+    U(seq_cache_max, "message log: session seqId counters kept in memory"),
+    U(dedup_window_s, "message log: a packId reused without the DUP flag is caught within this "
+                      "many seconds (at least 600)"),
+    U(dedup_window_max, "message log: most (from, packId) entries in the dedup window"),
     S(aes_key_hex, "64 hex digits: AES-256-GCM key for CRYPTO=1 payloads"),
     S(token_secret_hex, "64 hex digits: HMAC secret for login tokens"),
     U(compress_threshold, "compress pushes bigger than this to zlib-using peers"),
@@ -183,6 +197,7 @@ void omtp_config_defaults(omtp_config *c)
     c->req_burst = 200;
     c->req_refusals_max = 100;
     c->sync_level = 2;
+    c->log_sync_delay_us = 1000; /* bench/RESULTS.md "Message log pacing" */
     c->compress_threshold = 1024;
     c->presence_max_subs = 1000;
     c->max_content = 64 * 1024;
@@ -196,6 +211,13 @@ void omtp_config_defaults(omtp_config *c)
     c->hp_retention_days = 30;
     c->hp_prune_interval_s = 600;
     c->shutdown_timeout_s = 10;
+    c->message_log = true;
+    c->apply_batch = 512;
+    c->apply_delay_ms = 5;
+    c->apply_pending_max = 64u << 20;
+    c->seq_cache_max = 100000;
+    c->dedup_window_s = 600;
+    c->dedup_window_max = 1000000;
     c->push_webhook_batch_ms = 200;
     c->push_webhook_queue_max = 10000;
     c->before_send_timeout_ms = 500;
@@ -313,6 +335,23 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
             snprintf(why, whylen,
                      "%s: '%s' is too small for a LOGIN with a token: use at least 1024", key,
                      value);
+            return OMTP_EINVAL;
+        }
+        if (!strcmp(key, "log_sync_delay_us") && v > 100000) {
+            snprintf(why, whylen,
+                     "%s: %llu is too long: at most 100000 (0.1 s; every ack waits up to this)",
+                     key, v);
+            return OMTP_EINVAL;
+        }
+        if (!strcmp(key, "dedup_window_s") && v < 600) {
+            snprintf(why, whylen,
+                     "%s: %llu is too short: at least 600 (a packId reused without the DUP flag "
+                     "must be caught for 10 minutes)",
+                     key, v);
+            return OMTP_EINVAL;
+        }
+        if ((!strcmp(key, "dedup_window_max") || !strcmp(key, "seq_cache_max")) && v == 0) {
+            snprintf(why, whylen, "%s: must be at least 1", key);
             return OMTP_EINVAL;
         }
         if (!strcmp(key, "http_max_conns") && v == 0) {

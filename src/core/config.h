@@ -54,6 +54,18 @@ typedef struct omtp_config {
     char data_dir[512];  /* SQLite data directory (default ./var) */
     char store_uri[512]; /* postgresql://... ("" = SQLite in data_dir) */
     int sync_level;      /* 2 FULL (default), 1 NORMAL */
+    /* the message log (store/msglog.h, docs/storage.md "Message log"): wait
+     * up to this many us after an idle log's first append so later appends
+     * share the fdatasync; bounds the extra ack delay, pushes never wait */
+    uint32_t log_sync_delay_us;
+    /* the send path on the message log (SQLite; docs/storage.md "Delivery path") */
+    bool message_log;           /* append + push + ack after the log's fsync (default true) */
+    uint32_t apply_batch;       /* most log records one apply transaction stores (512) */
+    uint32_t apply_delay_ms;    /* a partial batch is applied after this many ms (5) */
+    uint32_t apply_pending_max; /* unapplied bytes above which sends are refused (64 MiB) */
+    uint32_t seq_cache_max;     /* session seqId counters kept in memory (100000) */
+    uint32_t dedup_window_s;    /* non-DUP packId reuse caught within (600, at least 600) */
+    uint32_t dedup_window_max;  /* most (from, packId) entries in the window (1000000) */
     /* security */
     char aes_key_hex[65];      /* CRYPTO=1 payload key; "" = none */
     char token_secret_hex[65]; /* "" = generated once and kept in the store */

@@ -314,7 +314,8 @@ struct omtp_server {
     struct omtp_files_state *files;
     struct dom_presence *presence; /* domain/presence.c state, NULL until started */
     struct dom_typing *typing;     /* domain/typing.c state (relay rate limit), NULL if none */
-    struct omtp_close_observer {   /* close_observers.c */
+    struct msgpath *msgpath; /* domain/msgpath.c: the send path on the message log, NULL = off */
+    struct omtp_close_observer { /* close_observers.c */
         omtp_close_fn fn;
         void *arg;
     } close_observers[OMTP_CLOSE_OBSERVERS_MAX];

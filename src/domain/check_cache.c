@@ -373,7 +373,9 @@ static void start_refresh(omtp_server *s, cc_table *t, cc_entry *v)
     e->epoch = t->epoch;
     e->loadedMs = (uint64_t)omtp_now_ms();
     e->wtail = &e->waiters;
-    if (omtp_store_submit(s->store, read_work, read_done, e) != 0) {
+    /* users, friendships, groups: nothing the message log applies, so no
+     * read barrier (store.h, omtp_store_submit_unordered) */
+    if (omtp_store_submit_unordered(s->store, read_work, read_done, e) != 0) {
         free(e);
         return;
     }
@@ -471,7 +473,7 @@ static int query(omtp_server *s, int kind, const char *key, size_t n, omtp_cc_bo
         entry_free(e);
         return OMTP_ENOMEM;
     }
-    int rc = omtp_store_submit(s->store, read_work, read_done, e);
+    int rc = omtp_store_submit_unordered(s->store, read_work, read_done, e); /* no barrier */
     if (rc != 0) {
         free(e->waiters);
         entry_free(e);

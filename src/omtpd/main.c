@@ -13,6 +13,7 @@
 #include "store/maint.h"
 #include "core/server.h"
 #include "datadir_lock.h"
+#include "logdump.h"
 #include "omtp_version.h"
 #include "wiring.h"
 
@@ -84,6 +85,19 @@ static const char init_help[] =
     "Example:\n"
     "  omtpd init --data-dir /var/lib/omtp\n";
 
+static const char log_help[] =
+    "usage: omtpd log dump [FROM_LSN] [--config FILE] [--data-dir DIR]\n"
+    "\n"
+    "Prints the message log (DIR/log, SQLite mode; docs/storage.md \"Message log\"):\n"
+    "one line per record from FROM_LSN (default 0) -- its LSN, whether the store has\n"
+    "applied it, and the message (session, seqId, sender, recipient, packId) -- then\n"
+    "the end of the log and the store's applied position. Read-only: safe beside a\n"
+    "running server (whose last record may show as a torn tail). Exit 1 if the log\n"
+    "ends in a torn or corrupt record (the next start of omtpd cuts it).\n"
+    "\n"
+    "Example:\n"
+    "  omtpd log dump --data-dir /var/lib/omtp | tail\n";
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -93,6 +107,7 @@ static void usage(FILE *out)
             "       omtpd token issue USERID [--ttl SECONDS]        issue a login token\n"
             "       omtpd init                             create an empty store (data "
             "directory)\n"
+            "       omtpd log dump [FROM_LSN]                print the message log\n"
             "\n"
             "`omtpd user --help` and `omtpd token --help` describe the admin commands; they\n"
             "take --config, --data-dir and --store like the server, and work beside a\n"
@@ -142,10 +157,12 @@ static int parse_args(struct args *a, int argc, char **argv, int first, bool adm
     const char *help = !admin                         ? NULL
                        : strcmp(argv[1], "user") == 0 ? user_help
                        : strcmp(argv[1], "init") == 0 ? init_help
+                       : strcmp(argv[1], "log") == 0  ? log_help
                                                       : token_help;
     const char *cmd = !admin              ? ""
                       : help == user_help ? " user"
                       : help == init_help ? " init"
+                      : help == log_help  ? " log"
                                           : " token";
     char why[512];
     omtp_config_defaults(&a->cfg);
@@ -656,6 +673,52 @@ static int init_cmd(struct args *a)
     return 0;
 }
 
+/* `omtpd log dump [FROM_LSN]`: the message log as text (logdump.c), with
+ * the applied position the store holds (the send path's meta key). */
+static int log_cmd(struct args *a)
+{
+    if (a->npos < 1 || strcmp(a->pos[0], "dump") != 0 || a->npos > 2) {
+        fputs(log_help, stderr);
+        return 2;
+    }
+    uint64_t from = 0;
+    if (a->npos == 2) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(a->pos[1], &end, 10);
+        if (!*a->pos[1] || *end || errno || a->pos[1][0] == '-') {
+            fprintf(stderr, "omtpd: log dump: '%s' is not an LSN (a byte position, 0 or more)\n",
+                    a->pos[1]);
+            return 2;
+        }
+        from = v;
+    }
+    if (a->cfg.store_uri[0]) {
+        fprintf(stderr, "omtpd: log dump: the message log is kept in SQLite mode only "
+                        "(--data-dir), not with a PostgreSQL store\n");
+        return 2;
+    }
+    bool has_applied = false;
+    uint64_t applied = 0;
+    char where[4096];
+    if (omtpd_store_exists(&a->cfg, where, sizeof(where))) {
+        omtp_db *db = admin_open(&a->cfg);
+        if (db) {
+            tars_str v = {0};
+            int rc = omtp_db_meta_get(db, "msglog.applied", &v);
+            if (rc == 0 || rc == OMTP_ENOTFOUND) {
+                has_applied = true;
+                applied = rc == 0 && v.len ? strtoull(v.data, NULL, 10) : 0;
+            }
+            tars_str_clear(&v);
+            omtp_db_close(db);
+        }
+    }
+    char dir[sizeof(a->cfg.data_dir) + 8];
+    snprintf(dir, sizeof dir, "%s/log", a->cfg.data_dir);
+    return omtpd_log_dump(dir, from, has_applied, applied, stdout);
+}
+
 /* ------------------------------------------------------------ server */
 
 /* SIGHUP (core/reload.c): the settings as a fresh start would read them. */
@@ -703,6 +766,13 @@ int main(int argc, char **argv)
             return rc;
         omtp_log_set_level(OMTP_LOG_WARN);
         return init_cmd(&a);
+    }
+    if (argc > 1 && strcmp(argv[1], "log") == 0) {
+        int rc = parse_args(&a, argc, argv, 2, true);
+        if (rc)
+            return rc;
+        omtp_log_set_level(OMTP_LOG_WARN);
+        return log_cmd(&a);
     }
     if (argc > 1 && (strcmp(argv[1], "user") == 0 || strcmp(argv[1], "token") == 0)) {
         int rc = parse_args(&a, argc, argv, 2, true);

@@ -28,6 +28,7 @@
 #include "domain/files_sweep.h"
 #include "domain/group_state.h"
 #include "domain/hp_retention.h"
+#include "domain/msgpath.h"
 #include "domain/presence.h"
 #include "domain/typing.h"
 #include "hooks/webhook.h"
@@ -162,6 +163,23 @@ static int wsfiles_start(omtp_server *s, char *why, size_t whylen)
     return 0;
 }
 
+static int msgpath_start(omtp_server *s, char *why, size_t whylen)
+{
+    return omtp_msgpath_start(s, why, whylen); /* the message log: replay, then open */
+}
+
+static void msgpath_stop(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_msgpath_stop(s); /* the pending records go to the store before it closes */
+}
+
+static void msgpath_close(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_msgpath_close(s); /* the log's last sync answers the last acks */
+}
+
 static int check_cache_start(omtp_server *s, char *why, size_t whylen)
 {
     int rc = omtp_metrics_add_source(s, omtp_cc_metrics, s);
@@ -179,6 +197,15 @@ static void check_cache_stop(omtp_server *s, uint64_t budget_ms)
 static const omtp_server_part parts[] = {
     {.name = "login tokens", .start_at = OMTP_START_CONFIG, .start = auth_start},
     {.name = "OMTP handlers", .start_at = OMTP_START_CONFIG, .start = omtp_handlers_register},
+    /* first with the store open: the log's tail is in the tables before
+     * anything reads them */
+    {.name = "message log",
+     .start_at = OMTP_START_STORE,
+     .start = msgpath_start,
+     .stop_at = OMTP_STOP_BEFORE_STORE,
+     .stop = msgpath_stop,
+     .free = omtp_msgpath_close},
+    {.name = "message log close", .stop_at = OMTP_STOP_AFTER_STORE, .stop = msgpath_close},
     {.name = "session monitors", .start_at = OMTP_START_STORE, .start = monitor_start},
     /* after the cluster: its close observer (the presence entry leaves
      * Redis) runs before ours (other nodes are told) */

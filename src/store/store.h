@@ -229,6 +229,19 @@ typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
     /* assigns m->msg.seqId and m->msg.timestamp (ms); on a duplicate (from, packId) fills m       \
      * from the stored original and sets *dup */                                                   \
     X(msg_append, (omtp_db * db, omtp_msg_rec * m, bool *dup), (db, m, dup))                       \
+    /* the message log's apply (docs/storage.md "Delivery path"): stores m with the seqId and      \
+     * timestamp it carries, its session row (last_seq = max) and the membership rows msg_append   \
+     * would create; *existed = (sessionId, seqId) was stored already (nothing changed: a replay). \
+     * A (from, packId) taken by another message is stored with an empty packId (logged). SQLite   \
+     * only: PostgreSQL returns OMTP_EINVAL */                                                     \
+    X(msg_apply, (omtp_db * db, const omtp_msg_rec *m, bool *existed), (db, m, existed))           \
+    /* the stored message of (from, packId), or OMTP_ENOTFOUND (the DUP-flagged resend lookup) */  \
+    X(msg_by_pack, (omtp_db * db, const char *from, const char *packId, omtp_msg_rec *out),        \
+      (db, from, packId, out))                                                                     \
+    /* a session's last seqId (0 when not stored) for the message log's counters; OMTP_EINVAL      \
+     * when the session is stored with other parties than m's (msg_append's refusal). SQLite       \
+     * only: PostgreSQL returns OMTP_EINVAL */                                                     \
+    X(session_seq_load, (omtp_db * db, const omtp_msg_rec *m, int64_t *last), (db, m, last))       \
     /* also returns deleted messages (status 2) */                                                 \
     X(msg_get, (omtp_db * db, const char *sessionId, int64_t seqId, omtp_msg_rec *out),            \
       (db, sessionId, seqId, out))                                                                 \
@@ -578,6 +591,17 @@ int omtp_store_submit(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn
  * both run in submission order across items. */
 int omtp_store_submit2(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn stored,
                        omtp_store_done_fn done, void *arg);
+/* The read barrier (docs/storage.md, "Delivery path"): `fn` runs on the
+ * loop thread at the start of every omtp_store_submit/submit2, before the
+ * item is queued, so that whatever it submits (the message log's pending
+ * applies) runs before that item. Submissions made from inside `fn` do not
+ * call it again. NULL removes it. Loop thread. */
+typedef void (*omtp_store_barrier_fn)(void *arg);
+void omtp_store_set_barrier(omtp_store *s, omtp_store_barrier_fn fn, void *arg);
+/* omtp_store_submit without the barrier: for reads that never look at what
+ * the barrier would queue (users, friendships, groups; never messages). */
+int omtp_store_submit_unordered(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn done,
+                                void *arg);
 /* A send the executor may append together with the other sends of its
  * batch (omtp_db_msg_append_batch), when the backend appends batches in one
  * statement (omtp_db_ops.msg_append_batch; PostgreSQL). Then, on the store

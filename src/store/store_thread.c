@@ -112,8 +112,13 @@ struct omtp_store {
     uint64_t last_slow_log_ns; /* store thread only: rate limit of the slow-item log */
     omtp_store_stats st;
     /* loop thread only */
-    bool closed;          /* omtp_store_close was called: submit refuses */
-    bool kick;            /* items submitted since the store thread was signalled */
+    bool closed; /* omtp_store_close was called: submit refuses */
+    bool kick;   /* items submitted since the store thread was signalled */
+    /* the read barrier (omtp_store_set_barrier): called before queueing any
+     * item but the ones submitted while it runs and the unordered ones */
+    omtp_store_barrier_fn barrier;
+    void *barrier_arg;
+    bool in_barrier;
     item_fifo waiting;    /* stored callbacks ran; waiting to be durable */
     uint64_t outstanding; /* submitted, done not yet run */
     /* close's deadline (uv_hrtime ns; 0 = none): set by the loop thread,
@@ -731,6 +736,15 @@ int omtp_store_open(uv_loop_t *loop, const omtp_store_config *cfg, omtp_store **
     return omtp_store_open_db(loop, db, cfg->max_batch, out, why, whylen);
 }
 
+void omtp_store_set_barrier(omtp_store *s, omtp_store_barrier_fn fn, void *arg)
+{
+    s->barrier = fn;
+    s->barrier_arg = arg;
+}
+
+static int submit_item(omtp_store *s, omtp_store_append *ap, omtp_store_work_fn work,
+                       omtp_store_done_fn stored, omtp_store_done_fn done, void *arg);
+
 int omtp_store_submit2(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn stored,
                        omtp_store_done_fn done, void *arg)
 {
@@ -742,6 +756,26 @@ int omtp_store_submit_append(omtp_store *s, omtp_store_append *ap, omtp_store_wo
 {
     if (!s || s->closed)
         return OMTP_ECLOSED;
+    if (s->barrier && !s->in_barrier) {
+        /* whatever the barrier queues (the pending applies) runs first */
+        s->in_barrier = true;
+        s->barrier(s->barrier_arg);
+        s->in_barrier = false;
+    }
+    return submit_item(s, ap, work, stored, done, arg);
+}
+
+int omtp_store_submit_unordered(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn done,
+                                void *arg)
+{
+    if (!s || s->closed)
+        return OMTP_ECLOSED;
+    return submit_item(s, NULL, work, NULL, done, arg);
+}
+
+static int submit_item(omtp_store *s, omtp_store_append *ap, omtp_store_work_fn work,
+                       omtp_store_done_fn stored, omtp_store_done_fn done, void *arg)
+{
     store_item *it = malloc(sizeof(*it));
     if (!it)
         return OMTP_ENOMEM;

@@ -18,8 +18,10 @@
 
 #include <cmocka.h>
 
+#include "domain/check_cache.h"
 #include "domain/group_state.h"
 #include "domain/msg.h"
+#include "domain/msgpath.h"
 
 typedef struct fx {
     char dir[64];
@@ -144,11 +146,36 @@ static void groups_stop(omtp_server *s, uint64_t budget_ms)
 
 /* What of omtpd's wiring (src/omtpd/wiring.c) the domain needs here: the
  * group member cache, closed with the server. No listeners' handlers. */
+static int msgpath_start(omtp_server *s, char *why, size_t whylen)
+{
+    return omtp_msgpath_start(s, why, whylen); /* nothing when message_log is false */
+}
+
+static void msgpath_stop(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_msgpath_stop(s);
+}
+
+static void after_store(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_msgpath_close(s);
+    omtp_cc_close(s);
+}
+
 static const omtp_server_part parts[] = {
+    {.name = "message log",
+     .start_at = OMTP_START_STORE,
+     .start = msgpath_start,
+     .stop_at = OMTP_STOP_BEFORE_STORE,
+     .stop = msgpath_stop,
+     .free = omtp_msgpath_close},
     {.name = "group state",
      .start_at = OMTP_START_LAST,
      .stop_at = OMTP_STOP_AFTER_STORE,
      .stop = groups_stop},
+    {.name = "message log close", .stop_at = OMTP_STOP_AFTER_STORE, .stop = after_store},
 };
 
 /* Starts the core with max_content = `limit` and the users and group. */
@@ -164,6 +191,10 @@ static fx *fx_start(unsigned limit, bool friends_only)
     f->cfg.log_level = omtp_config_parse_level("warn");
     f->cfg.max_content = limit;
     f->cfg.friends_only = friends_only;
+    /* both send paths run these tests: the store transaction per message
+     * (test_dom_msg) and the message log (test_dom_msg_on_log, ctest sets
+     * OMTP_DOM_MESSAGE_LOG=1) */
+    f->cfg.message_log = getenv("OMTP_DOM_MESSAGE_LOG") != NULL;
     char why[512] = "";
     int rc = omtp_server_init(&f->s, uv_default_loop(), &f->cfg, parts,
                               sizeof(parts) / sizeof(parts[0]), why, sizeof why);
@@ -376,6 +407,9 @@ static void test_friends_only(void **st)
     assert_int_equal(send_as(f, omtp_dom_send_single, API, "alice", "bob", "x", "f2").code,
                      OMTP_EC_USER_RELATION_INVALID);
     assert_int_equal(on_db(f, befriend_work, NULL), 0);
+    /* written beside the domain (friend.c invalidates): the check cache
+     * forgets the pair as friend.c would make it */
+    omtp_cc_invalidate_friends(&f->s, "alice", "bob");
     assert_int_equal(send_as(f, omtp_dom_send_single, user("alice"), "", "bob", "x", "f3").code, 0);
     fx_stop(f);
 }

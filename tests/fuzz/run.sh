@@ -16,6 +16,8 @@ TARGETS+=(search) # the search query check and FTS5 quoting
 TARGETS+=(tui_keys) # the chat's terminal input (tools/omtp/tui_input.c)
 TARGETS+=(files_http) # the file endpoints' Range, query and Bearer parsers
 TARGETS+=(files) # media content JSON, file names, Range, bearer tokens (docs/files.md)
+TARGETS+=(msglog) # the message log's reader (store/msglog.h), torn and corrupt segments
+TARGETS+=(logrec) # the send path's log records (domain/logrec.h), decoded after the framing
 status=0
 summary=()
 for t in "${TARGETS[@]}"; do

@@ -87,7 +87,15 @@ typedef struct bclient {
     bool online, sender, done;
     int inflight;
     double due;
+    /* send times (us) of the messages in flight, oldest first: acks (MsgAck,
+     * PUBACK) come back in send order on a connection, so the front is the
+     * one an ack answers; NULL until the first send; a client whose ring
+     * overflows stops measuring ack latency (ack_lost) */
+    uint64_t *sent_us;
+    unsigned ring_head, ring_n;
+    bool ack_untracked;
 } bclient;
+#define ACK_RING 1024
 
 typedef struct bench {
     bopts o;
@@ -105,7 +113,7 @@ typedef struct bench {
     uint64_t online, conn_err, login_refused, drops;
     uint64_t logins, sent, acked, ack_err, recv, recv_before_run;
     uint64_t last_recv, last_sent;
-    bench_lat lat_msg, lat_login;
+    bench_lat lat_msg, lat_login, lat_ack;
     int next_user; /* login scenario */
     bool interrupted;
 } bench;
@@ -132,12 +140,40 @@ static void refill(bench *b, bclient *bc)
     }
 }
 
+/* Ack latency: the send time of the message in flight longest. */
+static void ack_sent(bclient *bc)
+{
+    if (bc->ack_untracked)
+        return;
+    if (!bc->sent_us && !(bc->sent_us = malloc(ACK_RING * sizeof(*bc->sent_us)))) {
+        bc->ack_untracked = true;
+        return;
+    }
+    if (bc->ring_n == ACK_RING) {
+        bc->ack_untracked = true;
+        return;
+    }
+    bc->sent_us[(bc->ring_head + bc->ring_n++) % ACK_RING] = now_us();
+}
+
+static void ack_came(bench *b, bclient *bc)
+{
+    if (bc->ack_untracked || !bc->ring_n)
+        return;
+    uint64_t t = bc->sent_us[bc->ring_head];
+    bc->ring_head = (bc->ring_head + 1) % ACK_RING;
+    bc->ring_n--;
+    if (b->phase == 1)
+        bench_lat_add(&b->lat_ack, (int64_t)(now_us() - t));
+}
+
 static void on_ack(omtp_client *c, int status, const omtp_MsgAck *ack, void *ud)
 {
     (void)c;
     bclient *bc = ud;
     bench *b = bc->b;
     bc->inflight--;
+    ack_came(b, bc);
     if (status || !ack || ack->code)
         b->ack_err++;
     else
@@ -150,6 +186,7 @@ static void mq_on_puback(mqtt_conn *m, void *ud)
     (void)m;
     bclient *bc = ud;
     bc->inflight--;
+    ack_came(bc->b, bc);
     bc->b->acked++;
     refill(bc->b, bc);
 }
@@ -173,6 +210,7 @@ static void send_one(bench *b, bclient *bc)
         char topic[300];
         topic_of(b, bc->peer, topic, sizeof(topic));
         if (mqtt_conn_publish(bc->mq, topic, content, (size_t)n) == 0) {
+            ack_sent(bc);
             bc->inflight++;
             b->sent++;
         }
@@ -193,6 +231,7 @@ static void send_one(bench *b, bclient *bc)
     tars_str_set(&m.content, content);
     m.contentType = 1;
     if (omtp_client_send_msg(bc->c, type, &m, 0, on_ack, bc, NULL) == 0) {
+        ack_sent(bc);
         bc->inflight++;
         b->sent++;
     }
@@ -549,6 +588,7 @@ static void report(bench *b)
         b->o.scenario == SC_LOGIN || b->o.scenario == SC_CONNECT ? &b->lat_login : &b->lat_msg;
     bench_lat_finish(&b->lat_msg);
     bench_lat_finish(&b->lat_login);
+    bench_lat_finish(&b->lat_ack);
     long rss = b->o.server_pid ? bench_rss_kb(b->o.server_pid, "VmRSS") : -1;
     long hwm = b->o.server_pid ? bench_rss_kb(b->o.server_pid, "VmHWM") : -1;
     uint64_t errors = b->conn_err + b->login_refused + b->ack_err + b->drops;
@@ -571,6 +611,15 @@ static void report(bench *b)
                       bench_lat_pct(l, 90) / 1000, "p99_ms", bench_lat_pct(l, 99) / 1000, "p999_ms",
                       bench_lat_pct(l, 99.9) / 1000, "max_ms", bench_lat_max(l) / 1000);
         json_object_set_new(j, b->o.scenario >= SC_CHAT ? "latency" : "login_latency", lj);
+        if (b->o.scenario >= SC_CHAT) {
+            const bench_lat *a = &b->lat_ack;
+            json_object_set_new(
+                j, "ack_latency",
+                json_pack("{s:I, s:f, s:f, s:f, s:f, s:f}", "count", (json_int_t)a->n, "p50_ms",
+                          bench_lat_pct(a, 50) / 1000, "p90_ms", bench_lat_pct(a, 90) / 1000,
+                          "p99_ms", bench_lat_pct(a, 99) / 1000, "p999_ms",
+                          bench_lat_pct(a, 99.9) / 1000, "max_ms", bench_lat_max(a) / 1000));
+        }
         json_object_set_new(j, "protocol", json_string(b->o.mqtt ? "mqtt" : "omtp"));
         json_object_set_new(j, "pairs", json_integer(b->o.pairs));
         json_object_set_new(j, "rate", json_real(b->o.rate));
@@ -602,6 +651,12 @@ static void report(bench *b)
            b->o.scenario >= SC_CHAT ? "latency  " : "login lat", bench_lat_pct(l, 50) / 1000,
            bench_lat_pct(l, 90) / 1000, bench_lat_pct(l, 99) / 1000, bench_lat_pct(l, 99.9) / 1000,
            bench_lat_max(l) / 1000, l->n);
+    if (b->o.scenario >= SC_CHAT)
+        printf("ack lat    p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms  (%zu samples; "
+               "send -> MsgAck/PUBACK)\n",
+               bench_lat_pct(&b->lat_ack, 50) / 1000, bench_lat_pct(&b->lat_ack, 90) / 1000,
+               bench_lat_pct(&b->lat_ack, 99) / 1000, bench_lat_pct(&b->lat_ack, 99.9) / 1000,
+               bench_lat_max(&b->lat_ack) / 1000, b->lat_ack.n);
     printf("errors       %llu (connect %llu, login refused %llu, send %llu, dropped %llu)\n",
            (unsigned long long)errors, (unsigned long long)b->conn_err,
            (unsigned long long)b->login_refused, (unsigned long long)b->ack_err,
@@ -877,6 +932,9 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&b->sigint, NULL);
     uv_run(b->loop, UV_RUN_DEFAULT);
     bench_lat_free(&b->lat_msg);
+    bench_lat_free(&b->lat_ack);
+    for (int i = 0; i < b->ncl; i++)
+        free(b->cl[i].sent_us);
     bench_lat_free(&b->lat_login);
     int rc = (b->online == 0 && b->logins == 0 && b->recv == 0) ? 1 : 0;
     free(b->cl);

@@ -94,6 +94,20 @@
       "content_type, content, status, ts_ms) "                                                     \
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")                                \
     X(SQ_MSG_GET, SQ_MSG_SELECT "WHERE session_id = ?1 AND seq = ?2")                              \
+    /* the message log's apply (sq_apply.c): the seqId and time the loop assigned */               \
+    X(SQ_APPLY_SESSION,                                                                            \
+      "INSERT INTO sessions(session_id, type, last_seq, changed_us, party_a, party_b) "            \
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "                                                           \
+      "ON CONFLICT(session_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq), "        \
+      "changed_us = max(changed_us, excluded.changed_us), party_a = excluded.party_a, "            \
+      "party_b = excluded.party_b WHERE (party_a = '' AND party_b = '') OR "                       \
+      "(party_a = excluded.party_a AND party_b = excluded.party_b)")                               \
+    X(SQ_APPLY_MSG,                                                                                \
+      "INSERT INTO messages(session_id, seq, type, flags, pack_id, from_id, to_id, push_info, "    \
+      "content_type, content, status, ts_ms) "                                                     \
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO NOTHING")         \
+    X(SQ_APPLY_HAS, "SELECT 1 FROM messages WHERE session_id = ?1 AND seq = ?2")                   \
+    X(SQ_SESSION_PARTIES, "SELECT last_seq, party_a, party_b FROM sessions WHERE session_id = ?1") \
     /* extensions: replies, mentions, reactions */                                                 \
     X(SQ_MSG_REFS_SET, "UPDATE messages SET reply_to = ?3, mentions = ?4 "                         \
                        "WHERE session_id = ?1 AND seq = ?2")                                       \

@@ -1,0 +1,82 @@
+/*
+ * domain/msgpath.h - the send path on the message log, SQLite mode
+ * (issue #18; DESIGN "Rulings of 2026-12-07 -- Delivery path"; docs/
+ * storage.md "Delivery path").
+ *
+ * An accepted message is appended to the log (store/msglog.h: write(2) on
+ * the loop, no fsync), pushed, and acked once the log's sync thread reports
+ * its record durable. The tables are written behind: the records wait here
+ * (pending) and are applied by the store thread in batches of up to
+ * `apply_batch` records (or after `apply_delay_ms`), each batch in one work
+ * item that also stores the applied log position (meta "msglog.applied")
+ * in the same transaction; once that is durable, the log is retired below
+ * it. The read barrier: every other store submission first queues the
+ * pending records as an apply item ahead of it (store.h,
+ * omtp_store_set_barrier), so every read sees every message that was
+ * pushed or acked before it was submitted. Start-up replays the log past
+ * the applied position (idempotently: omtp_db_msg_apply) before the
+ * listeners open. Unapplied bytes are bounded (`apply_pending_max`): above,
+ * new sends are refused with SERVICE_UNAVAILABLE.
+ *
+ * Off (s->msgpath NULL) with PostgreSQL or message_log = false: sends keep
+ * the store transaction per message (domain/msg.c).
+ *
+ * Threading: loop thread, but the apply work (store thread).
+ */
+#ifndef OMTP_DOMAIN_MSGPATH_H
+#define OMTP_DOMAIN_MSGPATH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/server.h"
+#include "domain/dedupwin.h"
+#include "domain/seqgen.h"
+
+typedef struct msgpath msgpath;
+
+/* The send path's state, or NULL when the log is off. */
+msgpath *omtp_msgpath(omtp_server *s);
+seqgen *omtp_msgpath_seq(msgpath *p);
+dedupwin *omtp_msgpath_dedup(msgpath *p);
+
+/* A caller waiting for its record to be durable: `synced` runs on the loop
+ * with 0, or the log's failure (OMTP_EDB / OMTP_EIO). */
+typedef struct msgpath_waiter {
+    struct msgpath_waiter *next;
+    uint64_t lsn;
+    void (*synced)(struct msgpath_waiter *w, int status);
+} msgpath_waiter;
+
+/* Appends m (seqId and timestamp assigned) to the log and queues it for the
+ * apply; *lsn_end = where its record ends. 0, OMTP_EBUSY (too many unapplied
+ * bytes: apply_pending_max), OMTP_ENOSPC, OMTP_EIO, OMTP_EDB (the log failed
+ * before), OMTP_ENOMEM. Nothing is written on error. */
+int omtp_msgpath_append(msgpath *p, const omtp_msg_rec *m, uint64_t *lsn_end);
+/* Calls w->synced once everything up to w->lsn is durable (from inside the
+ * call when it already is). */
+void omtp_msgpath_wait(msgpath *p, msgpath_waiter *w);
+
+/* The store side of one record (implemented by domain/msg.c): the message
+ * row (omtp_db_msg_apply), and only if it was not stored before, its
+ * replies/mentions and its high-priority queue rows. Store thread. */
+int omtp_msg_apply_record(omtp_db *db, const omtp_msg_rec *m);
+
+/* Parts (omtpd/wiring.c). start: OMTP_START_STORE (opens and replays the
+ * log, before the listeners); stop: OMTP_STOP_BEFORE_STORE (queues every
+ * pending record, so the store's close applies it); close: OMTP_STOP_AFTER_
+ * STORE (the log's last sync, then frees). */
+int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen);
+void omtp_msgpath_stop(omtp_server *s);
+void omtp_msgpath_close(omtp_server *s);
+
+typedef struct msgpath_stats {
+    uint64_t pending_records, pending_bytes; /* appended, not yet applied */
+    uint64_t applies, applied_records, apply_failures;
+    uint64_t applied_lsn;
+    uint64_t seq_counters, seq_bytes, dedup_entries, dedup_bytes;
+    uint64_t refused_busy; /* sends refused above apply_pending_max */
+} msgpath_stats;
+void omtp_msgpath_stats(omtp_server *s, msgpath_stats *out);
+
+#endif
