@@ -299,10 +299,6 @@ int omtp_msg_apply_record(omtp_db *db, const omtp_msg_rec *m)
         return rc; /* a replay: the rest was stored with it */
     if ((rc = refs_store(db, m)) != 0)
         return rc;
-    /* media messages: the session's members may now read the file */
-    if ((rc = omtp_files_refs_record(db, m->msg.sessionId.data, m->msg.seqId, m->msg.contentType,
-                                     m->msg.content.data, m->msg.content.len)) != 0)
-        return rc;
     if (m->flags & OMTP_F_HIGHPRJ)
         rc = queue_high_prior(db, m);
     return rc;
@@ -699,8 +695,7 @@ enum log_step {
     LS_SENDER,  /* API/admin chats: the sender exists */
     LS_TARGET,  /* single/biz: the recipient exists; group: exists, member, mentions */
     LS_FRIENDS, /* friends_only single chats */
-    LS_REPLY,   /* replyTo names a readable message of the session; a media
-                 * message's file is readable by the sender (domain/files.h) */
+    LS_REPLY,   /* replyTo names a readable message of the session */
     LS_DEDUP,   /* the window; a DUP-flagged resend it does not know: the store */
     LS_SEQ,     /* the counter, then append, push, wait for the sync */
 };
@@ -789,15 +784,7 @@ static void log_group_cb(void *arg, int status, const omtp_cc_group *g)
 
 static int reply_work(omtp_db *db, void *arg)
 {
-    send_job *j = arg;
-    int rc = reply_check(db, j);
-    if (rc != 0 || j->code)
-        return rc;
-    /* media messages (domain/files.h): the sender may read the file */
-    const omtp_MsgReq *msg = &j->m.msg;
-    return omtp_files_send_check(
-        db, j->check_sender || j->m.type == PT_MSG_BIZ_NOTIFY ? NULL : msg->from.data,
-        msg->contentType, msg->content.data, msg->content.len, &j->code, j->desc, sizeof j->desc);
+    return reply_check(db, arg);
 }
 
 static void reply_done(void *arg, int status)
@@ -1011,7 +998,7 @@ static void log_step(send_job *j)
             break;
         case LS_REPLY:
             j->step = LS_DEDUP;
-            if (msg->replyTo != 0 || omtp_files_may_reference(msg->contentType)) {
+            if (msg->replyTo != 0) {
                 rc = omtp_store_submit(s->store, reply_work, reply_done, j);
                 if (rc < 0)
                     goto failed;
@@ -1063,6 +1050,33 @@ refused:
     send_done(j, 0);
 }
 
+/* Media messages on the message log (domain/files.h): the file check runs
+ * as one store work item before the log path, and records the reference
+ * with it (seq 0: the session holds the file; docs/files.md). */
+static int media_work(omtp_db *db, void *arg)
+{
+    send_job *j = arg;
+    const omtp_MsgReq *msg = &j->m.msg;
+    int rc = omtp_files_send_check(
+        db, j->check_sender || j->m.type == PT_MSG_BIZ_NOTIFY ? NULL : msg->from.data,
+        msg->contentType, msg->content.data, msg->content.len, &j->code, j->desc, sizeof j->desc);
+    if (rc != 0 || j->code)
+        return rc;
+    return omtp_files_refs_record(db, msg->sessionId.data, 0, msg->contentType, msg->content.data,
+                                  msg->content.len);
+}
+
+static void media_done(void *arg, int status)
+{
+    send_job *j = arg;
+    if (status != 0)
+        log_fail_status(j, status);
+    else if (j->code)
+        send_done(j, 0);
+    else
+        log_step(j);
+}
+
 /* Queues a validated send on the store. Returns 0 or the store's refusal
  * (the job is then freed and `done` not called). */
 static int send_submit(send_job *j)
@@ -1072,6 +1086,12 @@ static int send_submit(send_job *j)
         j->print = omtp_chat_fingerprint(&j->m);
         j->step = LS_SENDER;
         j->mw.synced = log_synced;
+        if (omtp_files_may_reference(j->m.msg.contentType)) {
+            int rc = omtp_store_submit(j->srv->store, media_work, media_done, j);
+            if (rc != 0)
+                send_job_free(j);
+            return rc;
+        }
         log_step(j);
         return 0;
     }
