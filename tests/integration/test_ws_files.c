@@ -543,13 +543,13 @@ static void test_wss(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip_range_etag),
-        cmocka_unit_test(test_auth_and_read_rule),
-        cmocka_unit_test(test_too_large),
-        cmocka_unit_test(test_image_thumbnail),
-        cmocka_unit_test(test_cors),
-        cmocka_unit_test(test_stalled_upload_removed),
-        cmocka_unit_test(test_wss),
+        cmocka_unit_test_teardown(test_round_trip_range_etag, h_teardown),
+        cmocka_unit_test_teardown(test_auth_and_read_rule, h_teardown),
+        cmocka_unit_test_teardown(test_too_large, h_teardown),
+        cmocka_unit_test_teardown(test_image_thumbnail, h_teardown),
+        cmocka_unit_test_teardown(test_cors, h_teardown),
+        cmocka_unit_test_teardown(test_stalled_upload_removed, h_teardown),
+        cmocka_unit_test_teardown(test_wss, h_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
