@@ -296,42 +296,42 @@ typedef struct cb_src {
     omtp_filestore *fs;
     char sha[65];
     uint64_t off, end;
+    omtp_fs_reader *rd; /* opened at the first piece: one streamed read (S3: one GET) */
+    uint64_t rd_at;     /* the position the reader is at */
 } cb_src;
 
-typedef struct cb_sink {
-    char *buf;
-    size_t used, max;
-} cb_sink;
-
-static int copy_sink(void *arg, const void *data, size_t n)
-{
-    cb_sink *k = arg;
-    if (n > k->max - k->used)
-        n = k->max - k->used;
-    memcpy(k->buf + k->used, data, n);
-    k->used += n;
-    return 0;
-}
-
-/* Non-local stores: each call reads the next piece (at most `max`). */
+/* Non-local stores: the pieces come from one pulled read of the range
+ * (omtp_fs_reader: the S3 store sends one GET, paced by this callback). */
 static ssize_t read_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
     cb_src *s = cls;
     uint64_t at = s->off + pos;
     if (at >= s->end)
         return MHD_CONTENT_READER_END_OF_STREAM;
+    if (s->rd && s->rd_at != at) { /* not where the reader is (never seen): start again */
+        omtp_fs_reader_close(s->rd);
+        s->rd = NULL;
+    }
+    if (!s->rd) {
+        if (omtp_fs_reader_open(s->fs, s->sha, at, s->end - at, &s->rd) != 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        s->rd_at = at;
+    }
     if (max > OMTP_FS_CHUNK)
         max = OMTP_FS_CHUNK;
-    uint64_t want = s->end - at < max ? s->end - at : max;
-    cb_sink k = {.buf = buf, .max = (size_t)want};
-    if (omtp_fs_get(s->fs, s->sha, at, want, copy_sink, &k) != 0 || k.used == 0)
+    size_t want = s->end - at < max ? (size_t)(s->end - at) : max;
+    ssize_t n = omtp_fs_reader_read(s->rd, buf, want);
+    if (n <= 0) /* the object ended before its recorded size, or an error (logged) */
         return MHD_CONTENT_READER_END_WITH_ERROR;
-    return (ssize_t)k.used;
+    s->rd_at += (uint64_t)n;
+    return n;
 }
 
 static void free_cb(void *cls)
 {
-    free(cls);
+    cb_src *s = cls;
+    omtp_fs_reader_close(s->rd);
+    free(s);
 }
 
 struct MHD_Response *http_file_response(http_req *r, unsigned *status)
