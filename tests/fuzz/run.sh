@@ -14,6 +14,7 @@ TARGETS=(frame payload transform json ws)
 TARGETS+=(logline) # util/log.h JSON records
 TARGETS+=(search) # the search query check and FTS5 quoting
 TARGETS+=(tui_keys) # the chat's terminal input (tools/omtp/tui_input.c)
+TARGETS+=(files_http) # the file endpoints' Range, query and Bearer parsers
 TARGETS+=(s3_xml) # the S3 file store's reader of S3 replies (src/store/s3_xml.c)
 TARGETS+=(files) # media content JSON, file names, Range, bearer tokens (docs/files.md)
 TARGETS+=(msglog) # the message log's reader (store/msglog.h), torn and corrupt segments
