@@ -151,6 +151,8 @@ static const struct setting settings[] = {
     S(s3_region, "S3 region (empty = us-east-1)"),
     S(s3_access_key, "S3 access key id"),
     S(s3_secret_key, "S3 secret access key"),
+    S(s3_path_style, "S3 file store: true = ENDPOINT/BUCKET/KEY (MinIO, Ceph), false = "
+                     "BUCKET.HOST/KEY (AWS), auto = true when s3_endpoint is set"),
     S(push_webhook_url, "POST offline push events here (empty = off); docs/webhooks.md"),
     U(push_webhook_batch_ms, "one POST per recipient for the events within this many ms"),
     U(push_webhook_queue_max, "offline push events waiting at most; the oldest are dropped"),
@@ -227,6 +229,16 @@ void omtp_config_defaults(omtp_config *c)
     c->file_upload_rate = 60;
     c->file_orphan_days = 7;
     c->thumb_max_pixels = 50u * 1000 * 1000;
+    snprintf(c->s3_path_style, sizeof(c->s3_path_style), "auto");
+}
+
+int omtp_config_s3_path_style(const omtp_config *c)
+{
+    if (!strcasecmp(c->s3_path_style, "true"))
+        return 1; /* OMTP_FS_S3_STYLE_PATH */
+    if (!strcasecmp(c->s3_path_style, "false"))
+        return 2; /* OMTP_FS_S3_STYLE_VHOST */
+    return 0;     /* OMTP_FS_S3_STYLE_AUTO */
 }
 
 static const struct setting *find(const char *key)
@@ -315,6 +327,11 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
     case K_STR:
         if (strlen(value) >= s->size) {
             snprintf(why, whylen, "%s: value longer than %zu bytes", key, s->size - 1);
+            return OMTP_EINVAL;
+        }
+        if (!strcmp(key, "s3_path_style") && strcasecmp(value, "auto") &&
+            strcasecmp(value, "true") && strcasecmp(value, "false")) {
+            snprintf(why, whylen, "%s: '%s' is not auto, true or false", key, value);
             return OMTP_EINVAL;
         }
         memcpy(p, value, strlen(value) + 1);

@@ -105,6 +105,7 @@ typedef struct omtp_config {
     char s3_region[64];
     char s3_access_key[128];
     char s3_secret_key[256];
+    char s3_path_style[8]; /* "auto" (path style when s3_endpoint is set), "true", "false" */
     /* webhooks to the business backend (docs/webhooks.md) */
     char push_webhook_url[512];      /* offline push events; "" = off */
     uint32_t push_webhook_batch_ms;  /* events of one recipient within this window: one POST */
@@ -142,5 +143,9 @@ int omtp_config_diff(const omtp_config *a, const omtp_config *b,
 void omtp_config_copy_reloadable(omtp_config *dst, const omtp_config *src);
 /* One line per setting: --option, what it does, [default]. */
 void omtp_config_print_help(FILE *out);
+
+/* s3_path_style as store/filestore.h's OMTP_FS_S3_STYLE_* (0 auto, 1 path,
+ * 2 virtual-hosted), for omtp_filestore_config.s3_path_style. */
+int omtp_config_s3_path_style(const omtp_config *c);
 
 #endif

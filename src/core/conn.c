@@ -98,8 +98,11 @@ struct omtp_conn_impl {
     omtp_conn *flush_next;
     uint64_t accept_ms, last_rx_ms, close_deadline_ms;
     uint64_t frame_start_ms; /* the partial frame in the reader began then; 0 = none */
-    omtp_guard_conn guard;   /* guard.h: address count, lists, partial-frame bytes */
-    omtp_ratelimit rl;       /* request rate limit (dispatch.c), 16 bytes */
+    /* an HTTP file transfer (transport_ws.c, ws_api.h): the deadline is
+     * xfer_last_ms + xfer_stall_ms instead of the pre-login timeout; 0 = none */
+    uint64_t xfer_stall_ms, xfer_last_ms;
+    omtp_guard_conn guard; /* guard.h: address count, lists, partial-frame bytes */
+    omtp_ratelimit rl;     /* request rate limit (dispatch.c), 16 bytes */
     struct omtp_conn_link wheel, all;
     int wheel_slot;
     omtp_conn *bucket_next;
@@ -191,6 +194,8 @@ uint64_t omtp_conn_deadline(const omtp_conn *c)
     const omtp_config *cfg = c->srv->cfg;
     if (c->state == OMTP_CONN_CLOSING)
         return i->close_deadline_ms;
+    if (i->xfer_stall_ms)
+        return i->xfer_last_ms + i->xfer_stall_ms;
     /* a frame in progress has its own deadline instead of the idle limit:
      * only complete frames count as activity */
     uint64_t idle = i->frame_start_ms ? i->frame_start_ms + (uint64_t)cfg->frame_timeout_s * 1000
@@ -215,6 +220,11 @@ void omtp_conn_expire(omtp_conn *c)
     } else if (c->state == OMTP_CONN_CLOSING) {
         LOG_INFO("conn %llu output not flushed in time, closing", (unsigned long long)c->id);
         omtp_conn_abort(c, NULL);
+    } else if (i->xfer_stall_ms) {
+        char why[128];
+        snprintf(why, sizeof(why), "HTTP transfer made no progress for %llu s",
+                 (unsigned long long)(i->xfer_stall_ms / 1000));
+        omtp_conn_abort(c, why);
     } else if (c->state == OMTP_CONN_ONLINE) {
         omtp_conn_close(c, "idle timeout (no PING within 2 x keepalive)");
     } else {
@@ -621,6 +631,32 @@ void omtp_conn_pause(omtp_conn *c)
 {
     c->impl->read_paused = true;
     uv_read_stop((uv_stream_t *)&c->impl->tcp);
+}
+
+void omtp_conn_resume(omtp_conn *c)
+{
+    struct omtp_conn_impl *i = c->impl;
+    if (i->read_paused && c->state != OMTP_CONN_CLOSING && !i->handle_closing &&
+        !c->srv->stopping && i->inflight < REQS_LOW) {
+        i->read_paused = false;
+        uv_read_start((uv_stream_t *)&i->tcp, alloc_cb, read_cb);
+    }
+}
+
+void omtp_conn_transfer(omtp_conn *c, uint64_t stall_ms)
+{
+    struct omtp_conn_impl *i = c->impl;
+    i->xfer_stall_ms = stall_ms;
+    i->xfer_last_ms = uv_now(c->srv->loop);
+    if (c->state != OMTP_CONN_CLOSING) { /* the deadline may come sooner now */
+        omtp_wheel_remove(c->srv, c);
+        omtp_wheel_insert(c->srv, c, omtp_conn_deadline(c));
+    }
+}
+
+void omtp_conn_progress(omtp_conn *c)
+{
+    c->impl->xfer_last_ms = uv_now(c->srv->loop);
 }
 
 /* How many bytes to read into the frame reader next. */

@@ -47,6 +47,14 @@ omtp_ratelimit *omtp_conn_ratelimit(omtp_conn *c);
 bool omtp_conn_version_warned(omtp_conn *c);
 /* Stops reading from c (shutdown). */
 void omtp_conn_pause(omtp_conn *c);
+/* Starts reading again after omtp_conn_pause (an HTTP upload whose writer
+ * caught up, transport_ws.c); no-op while closing or stopping. */
+void omtp_conn_resume(omtp_conn *c);
+/* An HTTP file transfer (ws_api.h): from now on the connection ends when it
+ * made no progress (omtp_conn_progress: bytes read or sent) for stall_ms,
+ * instead of at the pre-login timeout; 0 = back to the usual deadlines. */
+void omtp_conn_transfer(omtp_conn *c, uint64_t stall_ms);
+void omtp_conn_progress(omtp_conn *c);
 /* Closes at once, dropping queued output. */
 void omtp_conn_abort(omtp_conn *c, const char *reason);
 /* guard.c: closes c for `reason` (enum omtp_shed_reason, counted and

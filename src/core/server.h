@@ -334,6 +334,9 @@ struct omtp_server {
     /* what the business backend hooks into the message path (domain/msg.h,
      * set by hooks/webhook.c at start), NULL when nothing is hooked */
     const struct omtp_msg_hooks *msg_hooks;
+    /* the handler of /v1/ on the ws listeners (core/ws_api.h, registered by
+     * http/http_wsfiles.c), NULL = none (404) */
+    const struct omtp_ws_api_ops *ws_api;
     /* domain/check_cache.c state (the send checks' caches), NULL until used */
     struct check_cache *check_cache;
 };

@@ -25,6 +25,7 @@
 #include "transport_tls_int.h"
 #include "ws_frames.h"
 #include "ws_http.h"
+#include "ws_int.h"
 #include "ws_static.h"
 
 #include <stdio.h>
@@ -36,7 +37,7 @@
 
 #define FILE_CHUNK (32 * 1024) /* bytes of a file read and queued per drain */
 
-enum { PH_HTTP, PH_OPEN, PH_FILE, PH_DONE };
+enum { PH_HTTP, PH_OPEN, PH_FILE, PH_API, PH_DONE };
 
 struct ws {
     uint8_t phase;
@@ -44,11 +45,12 @@ struct ws {
     bool close_sent; /* a close frame went out: nothing more is sent */
     int fd;          /* PH_FILE */
     omtp_tls_conn *tls;
-    omtp_ws_req *req;   /* PH_HTTP */
-    omtp_ws_frames fr;  /* PH_OPEN */
-    uint32_t msg_len;   /* bytes of the binary message being received (<= max_frame) */
-    unsigned frames;    /* OMTP frames run during this input */
-    uint64_t file_left; /* bytes of the file still to send */
+    omtp_ws_req *req;     /* PH_HTTP */
+    omtp_ws_frames fr;    /* PH_OPEN */
+    uint32_t msg_len;     /* bytes of the binary message being received (<= max_frame) */
+    unsigned frames;      /* OMTP frames run during this input */
+    uint64_t file_left;   /* bytes of the file still to send */
+    struct ws_call *call; /* PH_API: a /v1/ request (ws_api.c) */
 };
 
 static char ws_scratch[64 * 1024]; /* socket reads; loop thread only */
@@ -59,7 +61,7 @@ static struct ws *ws_of(omtp_conn *c)
 }
 
 /* Puts bytes on the wire (own: malloc'd, taken over; else copied). */
-static int ws_emit(omtp_conn *c, uint8_t *own, const uint8_t *p, size_t n)
+int omtp_ws_emit(omtp_conn *c, uint8_t *own, const uint8_t *p, size_t n)
 {
     struct ws *ws = ws_of(c);
     if (ws->secure) {
@@ -80,7 +82,7 @@ static int ws_emit(omtp_conn *c, uint8_t *own, const uint8_t *p, size_t n)
 
 static int sink_emit(void *arg, const uint8_t *p, size_t n)
 {
-    return ws_emit(arg, NULL, p, n) ? -1 : 0;
+    return omtp_ws_emit(arg, NULL, p, n) ? -1 : 0;
 }
 
 static int sink_data(void *arg, const uint8_t *p, size_t n)
@@ -158,11 +160,19 @@ static int wss_open(omtp_conn *c)
     return ws_open_common(c, true);
 }
 
+struct ws_call **omtp_ws_call_slot(omtp_conn *c)
+{
+    struct ws *ws = ws_of(c);
+    return ws ? &ws->call : NULL;
+}
+
 static void ws_close(omtp_conn *c)
 {
     struct ws *ws = ws_of(c);
     if (!ws)
         return;
+    if (ws->call)
+        omtp_ws_call_free(c);
     omtp_ws_frames_free(&ws->fr);
     free(ws->req);
     if (ws->fd >= 0)
@@ -179,7 +189,7 @@ static void ws_alloc(omtp_conn *c, uv_buf_t *buf)
 }
 
 /* Answers the request with a short text and closes. */
-static void http_refuse(omtp_conn *c, int status, const char *why)
+void omtp_ws_http_refuse(omtp_conn *c, int status, const char *why)
 {
     struct ws *ws = ws_of(c);
     const char *extra = status == 426   ? "Sec-WebSocket-Version: 13\r\n"
@@ -190,7 +200,7 @@ static void http_refuse(omtp_conn *c, int status, const char *why)
     ws->phase = PH_DONE;
     if (omtp_guard_log_unauth(c->srv))
         LOG_INFO("conn %llu %s HTTP %d: %s", (unsigned long long)c->id, c->peer, status, why);
-    if (b && ws_emit(c, b, b, n))
+    if (b && omtp_ws_emit(c, b, b, n))
         return;
     omtp_conn_close(c, NULL);
 }
@@ -219,7 +229,7 @@ static void file_next(omtp_conn *c)
         return;
     }
     ws->file_left -= (uint64_t)got;
-    ws_emit(c, b, b, (size_t)got);
+    omtp_ws_emit(c, b, b, (size_t)got);
 }
 
 static void serve_file(omtp_conn *c, const omtp_ws_decision *d)
@@ -230,12 +240,12 @@ static void serve_file(omtp_conn *c, const omtp_ws_decision *d)
     LOG_DEBUG("conn %llu %s %s %s -> %d", (unsigned long long)c->id, c->peer,
               d->head ? "HEAD" : "GET", ws->req->url, f.status);
     if (f.status == 404) {
-        http_refuse(c, 404,
-                    c->srv->cfg->web_root[0] ? "no such file"
-                                             : "no web app here (web_root is not set)");
+        omtp_ws_http_refuse(c, 404,
+                            c->srv->cfg->web_root[0] ? "no such file"
+                                                     : "no web app here (web_root is not set)");
         return;
     }
-    if (ws_emit(c, NULL, (const uint8_t *)f.head, f.head_len)) {
+    if (omtp_ws_emit(c, NULL, (const uint8_t *)f.head, f.head_len)) {
         if (f.fd >= 0)
             close(f.fd);
         return;
@@ -271,7 +281,7 @@ static void upgrade(omtp_conn *c, const omtp_ws_decision *d)
     ws->phase = PH_OPEN;
     static const omtp_ws_sink sink = {.data = sink_data, .end = sink_end, .emit = sink_emit};
     omtp_ws_frames_init(&ws->fr, &sink, c, omtp_conn_reader(c)->max_frame);
-    ws_emit(c, NULL, (const uint8_t *)head, (size_t)n);
+    omtp_ws_emit(c, NULL, (const uint8_t *)head, (size_t)n);
 }
 
 static void frames_in(omtp_conn *c, const uint8_t *p, size_t n)
@@ -313,15 +323,20 @@ static void ws_in(omtp_conn *c, const uint8_t *p, size_t n)
         }
         size_t used = omtp_ws_req_feed(ws->req, p, n);
         if (ws->req->state == OMTP_WS_REQ_BAD) {
-            http_refuse(c, ws->req->status,
-                        ws->req->status == 431 ? "request head too long"
-                                               : "not an HTTP/1.1 request");
+            omtp_ws_http_refuse(c, ws->req->status,
+                                ws->req->status == 431 ? "request head too long"
+                                                       : "not an HTTP/1.1 request");
         } else if (ws->req->state == OMTP_WS_REQ_DONE) {
             omtp_ws_decision d;
             omtp_ws_req_decide(ws->req, c->srv->cfg->ws_allowed_origins, ws->secure, &d);
             if (d.route == OMTP_WS_REFUSE)
-                http_refuse(c, d.status, d.why);
-            else if (d.route == OMTP_WS_STATIC)
+                omtp_ws_http_refuse(c, d.status, d.why);
+            else if (d.route == OMTP_WS_API || d.route == OMTP_WS_PREFLIGHT) {
+                omtp_ws_req *req = ws->req;
+                ws->req = NULL; /* the call owns it now */
+                ws->phase = PH_API;
+                omtp_ws_call_start(c, req, &d, p + used, n - used);
+            } else if (d.route == OMTP_WS_STATIC)
                 serve_file(c, &d);
             else {
                 upgrade(c, &d);
@@ -335,6 +350,8 @@ static void ws_in(omtp_conn *c, const uint8_t *p, size_t n)
         }
     } else if (ws->phase == PH_OPEN) {
         frames_in(c, p, n);
+    } else if (ws->phase == PH_API) {
+        omtp_ws_call_input(c, p, n);
     } /* PH_FILE, PH_DONE: what the client sends now is not read */
     omtp_conn_input_done(c, ws->frames);
 }
@@ -375,7 +392,7 @@ static int ws_write(omtp_conn *c, omtp_wire *w, const uint8_t *p, size_t n)
     }
     memcpy(b, hdr, hl);
     memcpy(b + hl, p, n);
-    int rc = ws_emit(c, b, b, hl + n);
+    int rc = omtp_ws_emit(c, b, b, hl + n);
     return rc ? rc : omtp_conn_handle_closing(c) ? OMTP_ECLOSED : 0;
 }
 
@@ -388,7 +405,7 @@ static void ws_shutdown(omtp_conn *c)
         uint8_t cf[4];
         omtp_ws_close_frame(cf, c->srv->stopping ? OMTP_WS_CLOSE_GOING_AWAY : OMTP_WS_CLOSE_NORMAL);
         ws->close_sent = true;
-        ws_emit(c, NULL, cf, sizeof(cf));
+        omtp_ws_emit(c, NULL, cf, sizeof(cf));
     }
     if (ws->secure)
         omtp_tls_conn_shutdown(c, ws->tls);
@@ -396,7 +413,11 @@ static void ws_shutdown(omtp_conn *c)
 
 static void ws_drained(omtp_conn *c)
 {
-    file_next(c);
+    struct ws *ws = ws_of(c);
+    if (ws && ws->phase == PH_API)
+        omtp_ws_call_drained(c);
+    else
+        file_next(c);
 }
 
 const omtp_transport_ops omtp_transport_ws = {

@@ -32,6 +32,9 @@ static const struct capture captures[] = {
     CAP("upgrade", upgrade),
     CAP("connection", connection),
     CAP("if-none-match", inm),
+    CAP("authorization", authorization),
+    CAP("range", range),
+    CAP("expect", expect),
 };
 #undef CAP
 #define NCAPTURES (sizeof(captures) / sizeof(captures[0]))
@@ -99,17 +102,41 @@ static int on_value(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
+bool omtp_ws_api_path(const char *path)
+{
+    return !strncmp(path, "/v1", 3) && (path[3] == 0 || path[3] == '/');
+}
+
 static int on_headers_complete(http_parser *p)
 {
     omtp_ws_req *r = req_of(p);
     r->method = p->method;
+    char path[1024];
+    if (!r->truncated && (p->method == HTTP_POST || p->method == HTTP_PUT) &&
+        omtp_ws_req_path(r->url, path, sizeof(path)) == 0 && omtp_ws_api_path(path)) {
+        /* an upload: stop here, the listener decides before any body byte */
+        r->body = true;
+        r->state = OMTP_WS_REQ_DONE;
+        http_parser_pause(p, 1);
+        return 0;
+    }
     return 1; /* no body is read: GET/HEAD carry none, anything else is refused */
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    omtp_ws_req *r = req_of(p);
+    if (r->body_cb)
+        r->body_cb(r->body_arg, (const uint8_t *)at, n);
+    return 0;
 }
 
 static int on_message_complete(http_parser *p)
 {
     omtp_ws_req *r = req_of(p);
     r->state = OMTP_WS_REQ_DONE;
+    if (r->body)
+        r->body_done = true;
     http_parser_pause(p, 1); /* what follows is not ours to parse */
     return 0;
 }
@@ -119,6 +146,7 @@ static const http_parser_settings settings = {
     .on_header_field = on_field,
     .on_header_value = on_value,
     .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
 
@@ -157,6 +185,24 @@ size_t omtp_ws_req_feed(omtp_ws_req *r, const uint8_t *p, size_t n)
         r->status = 431;
     }
     return used;
+}
+
+long omtp_ws_req_body(omtp_ws_req *r, const uint8_t *p, size_t n,
+                      void (*cb)(void *arg, const uint8_t *p, size_t n), void *arg)
+{
+    if (!r->body || r->body_done)
+        return 0;
+    r->body_cb = cb;
+    r->body_arg = arg;
+    http_parser_pause(&r->hp, 0);
+    size_t used = http_parser_execute(&r->hp, &settings, (const char *)p, n);
+    r->body_cb = NULL;
+    enum http_errno e = HTTP_PARSER_ERRNO(&r->hp);
+    if (e != HPE_OK && e != HPE_PAUSED)
+        return -1;
+    if (!r->body_done)
+        http_parser_pause(&r->hp, 1); /* until the next bytes */
+    return (long)used;
 }
 
 /* Whether the comma list `list` holds `token` (case-insensitive, spaces
@@ -218,7 +264,17 @@ void omtp_ws_req_decide(const omtp_ws_req *r, const char *allowed_origins, bool 
         return;
     }
     char path[1024];
-    bool ws_path = omtp_ws_req_path(r->url, path, sizeof(path)) == 0 && !strcmp(path, "/ws");
+    bool ok_path = omtp_ws_req_path(r->url, path, sizeof(path)) == 0;
+    if (ok_path && omtp_ws_api_path(path)) {
+        if (!origin_allowed(r, allowed_origins, secure)) {
+            refuse(d, 403, "this Origin may not use the API of this listener (ws_allowed_origins)");
+            return;
+        }
+        d->cors = r->origin[0] != 0;
+        d->route = r->method == HTTP_OPTIONS ? OMTP_WS_PREFLIGHT : OMTP_WS_API;
+        return;
+    }
+    bool ws_path = ok_path && !strcmp(path, "/ws");
     if (!ws_path) {
         if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
             refuse(d, 405, "only GET and HEAD are served here");
@@ -322,8 +378,28 @@ const char *omtp_ws_status_text(int status)
         return "Bad Request";
     case 403:
         return "Forbidden";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 401:
+        return "Unauthorized";
     case 404:
         return "Not Found";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 416:
+        return "Range Not Satisfiable";
+    case 429:
+        return "Too Many Requests";
+    case 507:
+        return "Insufficient Storage";
     case 405:
         return "Method Not Allowed";
     case 426:

@@ -39,7 +39,13 @@ typedef struct omtp_ws_req {
     char url[1024];
     /* captured header values (several lines of one header joined by ", ") */
     char host[256], origin[256], key[64], version[16], protocol[256], upgrade[64], connection[128],
-        inm[160];
+        inm[160], authorization[1024], range[128], expect[32];
+    /* a request with a body under /v1/ (ws_api.h): the parser stops after
+     * the head (state DONE, body true); omtp_ws_req_body feeds the body */
+    bool body;
+    bool body_done; /* the whole body was parsed */
+    void (*body_cb)(void *arg, const uint8_t *p, size_t n);
+    void *body_arg;
 } omtp_ws_req;
 
 void omtp_ws_req_init(omtp_ws_req *r);
@@ -47,11 +53,24 @@ void omtp_ws_req_init(omtp_ws_req *r);
  * rest, after an upgrade, are WebSocket frames). r->state says what now. */
 size_t omtp_ws_req_feed(omtp_ws_req *r, const uint8_t *p, size_t n);
 
+/* Feeds bytes of the body of a request with r->body (after its head was
+ * decided): de-chunked body bytes go to cb; returns how many bytes were
+ * used (less than n once the body is complete: the rest is not ours).
+ * -1 on a malformed body (bad chunk encoding). */
+long omtp_ws_req_body(omtp_ws_req *r, const uint8_t *p, size_t n,
+                      void (*cb)(void *arg, const uint8_t *p, size_t n), void *arg);
+
+/* Whether a request path belongs to the HTTP API on this listener
+ * (ws_api.h): "/v1" and below. */
+bool omtp_ws_api_path(const char *path);
+
 /* What a complete request asks for. */
 enum omtp_ws_route {
-    OMTP_WS_UPGRADE = 0, /* accept the WebSocket (101) */
-    OMTP_WS_STATIC = 1,  /* serve a file under web_root (GET/HEAD) */
-    OMTP_WS_REFUSE = 2,  /* answer `status` with `why` and close */
+    OMTP_WS_UPGRADE = 0,   /* accept the WebSocket (101) */
+    OMTP_WS_STATIC = 1,    /* serve a file under web_root (GET/HEAD) */
+    OMTP_WS_REFUSE = 2,    /* answer `status` with `why` and close */
+    OMTP_WS_API = 3,       /* a /v1/ request for the registered handler (ws_api.h) */
+    OMTP_WS_PREFLIGHT = 4, /* OPTIONS of a /v1/ path from an allowed Origin: CORS */
 };
 
 typedef struct omtp_ws_decision {
@@ -59,6 +78,7 @@ typedef struct omtp_ws_decision {
     int status;   /* OMTP_WS_REFUSE: 400, 403, 405, 426 */
     bool head;    /* HEAD request (headers only) */
     bool offered; /* the client offered subprotocols (and omtp among them) */
+    bool cors;    /* OMTP_WS_API/PREFLIGHT: answer with Access-Control-Allow-Origin */
     char why[160];
 } omtp_ws_decision;
 

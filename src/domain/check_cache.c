@@ -66,7 +66,8 @@ typedef struct cc_table {
     int kind;
     cc_entry **buckets;
     size_t nbuckets, nhashed, nvalid, bytes;
-    cc_entry lru; /* sentinel */
+    cc_entry
+        *lru; /* sentinel of the LRU ring (its own allocation: an entry ends in a flexible key) */
     uint64_t epoch;
     omtp_cc_stats st;
 } cc_table;
@@ -88,15 +89,18 @@ static check_cache *state(omtp_server *s, bool create)
     for (int k = 0; k < OMTP_CC_N; k++) {
         cc_table *t = &c->t[k];
         t->kind = k;
-        t->lru.lprev = t->lru.lnext = &t->lru;
+        t->lru = calloc(1, sizeof(*t->lru));
         t->nbuckets = 256;
         t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-        if (!t->buckets) {
-            for (int j = 0; j < k; j++)
+        if (!t->buckets || !t->lru) {
+            for (int j = 0; j <= k; j++) {
                 free(c->t[j].buckets);
+                free(c->t[j].lru);
+            }
             free(c);
             return NULL;
         }
+        t->lru->lprev = t->lru->lnext = t->lru;
     }
     s->check_cache = c;
     return c;
@@ -187,10 +191,10 @@ static void lru_unlink(cc_entry *e)
 
 static void lru_front(cc_table *t, cc_entry *e)
 {
-    e->lnext = t->lru.lnext;
-    e->lprev = &t->lru;
-    t->lru.lnext->lprev = e;
-    t->lru.lnext = e;
+    e->lnext = t->lru->lnext;
+    e->lprev = t->lru;
+    t->lru->lnext->lprev = e;
+    t->lru->lnext = e;
 }
 
 /* Drops a VALID entry. */
@@ -283,8 +287,8 @@ static int read_work(omtp_db *db, void *arg)
 static void evict(omtp_server *s, cc_table *t)
 {
     size_t max = max_entries(s);
-    while (t->nvalid > max && t->lru.lprev != &t->lru) {
-        drop_valid(t, t->lru.lprev);
+    while (t->nvalid > max && t->lru->lprev != t->lru) {
+        drop_valid(t, t->lru->lprev);
         t->st.evicted++;
     }
 }
@@ -660,6 +664,7 @@ void omtp_cc_close(omtp_server *s)
             }
         }
         free(t->buckets);
+        free(t->lru);
     }
     free(c);
 }

@@ -212,8 +212,10 @@ int omtp_files_start(omtp_server *s, char *why, size_t whylen)
                                 .s3_endpoint = c->s3_endpoint,
                                 .s3_region = c->s3_region,
                                 .s3_access_key = c->s3_access_key,
-                                .s3_secret_key = c->s3_secret_key};
-    char reason[256] = "";
+                                .s3_secret_key = c->s3_secret_key,
+                                .s3_path_style = omtp_config_s3_path_style(c),
+                                .max_file_size = c->max_file_size};
+    char reason[512] = "";
     int rc = omtp_filestore_open(c->file_store, &fc, &s->filestore, reason, sizeof(reason));
     if (rc) {
         snprintf(why, whylen, "cannot open the file store: %s", reason);

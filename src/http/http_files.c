@@ -33,6 +33,7 @@
 #include "domain/files.h"
 #include "domain/files_ingest.h"
 #include "domain/files_sweep.h"
+#include "files_http.h"
 #include "http_internal.h"
 #include "store/filestore.h"
 
@@ -284,115 +285,53 @@ void http_ep_file_thumb(http_req *r)
     http_ep_file_get(r);
 }
 
+/* The Range rule of both listeners (files_http.h); kept by this name for
+ * fuzz_files and the tests. */
 int http_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
 {
-    if (!h[0] || strncasecmp(h, "bytes=", 6) != 0 || strchr(h, ','))
-        return 0;
-    const char *p = h + 6;
-    char *end;
-    if (*p == '-') { /* suffix */
-        unsigned long long n = strtoull(p + 1, &end, 10);
-        if (end == p + 1 || *end)
-            return 0;
-        if (n == 0 || size == 0)
-            return -1;
-        if (n > size)
-            n = size;
-        *off = size - n, *len = n;
-        return 1;
-    }
-    if (*p < '0' || *p > '9')
-        return 0;
-    unsigned long long a = strtoull(p, &end, 10), b;
-    if (*end != '-')
-        return 0;
-    p = end + 1;
-    if (!*p) {
-        b = size ? size - 1 : 0;
-    } else {
-        b = strtoull(p, &end, 10);
-        if (*end || b < a)
-            return 0;
-    }
-    if (a >= size)
-        return -1;
-    if (b >= size)
-        b = size - 1;
-    *off = a, *len = b - a + 1;
-    return 1;
-}
-
-/* RFC 6266: an ASCII fallback (non-ASCII, quotes, backslashes and '%' as
- * '_') and the exact name as filename*=UTF-8''percent-encoded. */
-static void disposition(const char *name, const char *mime, char *out, size_t outlen)
-{
-    char ascii[OMTP_FILE_NAME_MAX + 1], enc[3 * OMTP_FILE_NAME_MAX + 1];
-    size_t a = 0, e = 0;
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        unsigned char ch = *p;
-        ascii[a++] =
-            ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\' || ch == '%' ? '_' : (char)ch;
-        bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                     (ch >= '0' && ch <= '9') || strchr("!#$&+-.^_`|~", ch);
-        if (plain && ch) {
-            enc[e++] = (char)ch;
-        } else {
-            enc[e++] = '%';
-            enc[e++] = hex[ch >> 4];
-            enc[e++] = hex[ch & 15];
-        }
-    }
-    ascii[a] = 0;
-    enc[e] = 0;
-    /* media a browser shows as such; everything else (HTML, SVG, scripts)
-     * is a download, never rendered on this origin */
-    bool inline_ok = (!strncmp(mime, "image/", 6) && strcmp(mime, "image/svg+xml") != 0) ||
-                     !strncmp(mime, "audio/", 6) || !strncmp(mime, "video/", 6);
-    snprintf(out, outlen, "%s; filename=\"%s\"; filename*=UTF-8''%s",
-             inline_ok ? "inline" : "attachment", ascii[0] ? ascii : "file", enc);
+    return omtp_files_http_range(h, size, off, len);
 }
 
 typedef struct cb_src {
     omtp_filestore *fs;
     char sha[65];
     uint64_t off, end;
+    omtp_fs_reader *rd; /* opened at the first piece: one streamed read (S3: one GET) */
+    uint64_t rd_at;     /* the position the reader is at */
 } cb_src;
 
-typedef struct cb_sink {
-    char *buf;
-    size_t used, max;
-} cb_sink;
-
-static int copy_sink(void *arg, const void *data, size_t n)
-{
-    cb_sink *k = arg;
-    if (n > k->max - k->used)
-        n = k->max - k->used;
-    memcpy(k->buf + k->used, data, n);
-    k->used += n;
-    return 0;
-}
-
-/* Non-local stores: each call reads the next piece (at most `max`). */
+/* Non-local stores: the pieces come from one pulled read of the range
+ * (omtp_fs_reader: the S3 store sends one GET, paced by this callback). */
 static ssize_t read_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
     cb_src *s = cls;
     uint64_t at = s->off + pos;
     if (at >= s->end)
         return MHD_CONTENT_READER_END_OF_STREAM;
+    if (s->rd && s->rd_at != at) { /* not where the reader is (never seen): start again */
+        omtp_fs_reader_close(s->rd);
+        s->rd = NULL;
+    }
+    if (!s->rd) {
+        if (omtp_fs_reader_open(s->fs, s->sha, at, s->end - at, &s->rd) != 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        s->rd_at = at;
+    }
     if (max > OMTP_FS_CHUNK)
         max = OMTP_FS_CHUNK;
-    uint64_t want = s->end - at < max ? s->end - at : max;
-    cb_sink k = {.buf = buf, .max = (size_t)want};
-    if (omtp_fs_get(s->fs, s->sha, at, want, copy_sink, &k) != 0 || k.used == 0)
+    size_t want = s->end - at < max ? (size_t)(s->end - at) : max;
+    ssize_t n = omtp_fs_reader_read(s->rd, buf, want);
+    if (n <= 0) /* the object ended before its recorded size, or an error (logged) */
         return MHD_CONTENT_READER_END_WITH_ERROR;
-    return (ssize_t)k.used;
+    s->rd_at += (uint64_t)n;
+    return n;
 }
 
 static void free_cb(void *cls)
 {
-    free(cls);
+    cb_src *s = cls;
+    omtp_fs_reader_close(s->rd);
+    free(s);
 }
 
 struct MHD_Response *http_file_response(http_req *r, unsigned *status)
@@ -434,7 +373,7 @@ struct MHD_Response *http_file_response(http_req *r, unsigned *status)
         return resp;
     }
     uint64_t off = 0, len = size;
-    int rg = http_parse_range(r->range, size, &off, &len);
+    int rg = omtp_files_http_range(r->range, size, &off, &len);
     if (rg < 0) {
         if (fd >= 0)
             close(fd);
@@ -490,7 +429,7 @@ struct MHD_Response *http_file_response(http_req *r, unsigned *status)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
     }
     char cd[1200];
-    disposition(f->name, mime, cd, sizeof(cd));
+    omtp_files_http_disposition(f->name, mime, cd, sizeof(cd));
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, mime);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");

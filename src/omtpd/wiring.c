@@ -33,6 +33,7 @@
 #include "domain/typing.h"
 #include "hooks/webhook.h"
 #include "http/http.h"
+#include "http/http_wsfiles.h"
 #include "omtp/auth.h"
 #include "omtp/cluster_hooks.h"
 #include "omtp/handlers.h"
@@ -155,6 +156,13 @@ static void groups_stop(omtp_server *s, uint64_t budget_ms)
     omtp_groups_close(s); /* group fan-out queue and member cache */
 }
 
+static int wsfiles_start(omtp_server *s, char *why, size_t whylen)
+{
+    (void)why, (void)whylen;
+    omtp_http_wsfiles_register(s); /* /v1/files on ws_listen (core/ws_api.h) */
+    return 0;
+}
+
 static int msgpath_start(omtp_server *s, char *why, size_t whylen)
 {
     return omtp_msgpath_start(s, why, whylen); /* the message log: replay, then open */
@@ -239,6 +247,7 @@ static const omtp_server_part parts[] = {
      .start = retention_start,
      .stop_at = OMTP_STOP_BEFORE_STORE,
      .stop = retention_stop},
+    {.name = "ws file endpoints", .start_at = OMTP_START_STORE, .start = wsfiles_start},
     {.name = "group state",
      .start_at = OMTP_START_LAST,
      .stop_at = OMTP_STOP_AFTER_STORE,

@@ -15,9 +15,9 @@
  *                   file, renames it into place and fsyncs the directory.
  *                   filestore_local.c.
  *   "s3://BUCKET"   an S3-compatible service (s3_endpoint, s3_region,
- *                   s3_access_key, s3_secret_key); objects "ab/cdef...".
- *                   filestore_s3.c (another change); until it is built,
- *                   opening such a spec fails with a clear reason.
+ *                   s3_access_key, s3_secret_key, s3_path_style); objects
+ *                   "sha256/ab/cdef...", multipart uploads assembled under
+ *                   "tmp/". filestore_s3.c (docs/files.md "S3").
  *
  * Threading: every call blocks (disk or network I/O). They are safe to call
  * from several threads at once on one omtp_filestore (the HTTP threads, a
@@ -35,11 +35,19 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define OMTP_FS_SHA_HEX 65            /* 64 hex digits + NUL */
 #define OMTP_FS_CHUNK   (1024 * 1024) /* largest piece a sink is handed */
 
 typedef struct omtp_filestore omtp_filestore;
+
+/* s3_path_style: how a request names the bucket */
+enum {
+    OMTP_FS_S3_STYLE_AUTO = 0, /* path style with an s3_endpoint (MinIO, Ceph), else virtual */
+    OMTP_FS_S3_STYLE_PATH = 1, /* ENDPOINT/BUCKET/KEY */
+    OMTP_FS_S3_STYLE_VHOST = 2 /* BUCKET.HOST/KEY (AWS) */
+};
 
 typedef struct omtp_filestore_config {
     const char *data_dir;      /* the server's data directory (local store root) */
@@ -47,7 +55,9 @@ typedef struct omtp_filestore_config {
     const char *s3_region;     /* "us-east-1" when empty */
     const char *s3_access_key; /* credentials (never logged) */
     const char *s3_secret_key;
-    const char *tmp_dir; /* where a backend may spool (S3 parts); NULL = data_dir/files/tmp */
+    const char *tmp_dir;    /* where a backend may spool (S3 parts); NULL = data_dir/files/tmp */
+    int s3_path_style;      /* OMTP_FS_S3_STYLE_*: 0 auto = path style when s3_endpoint is given */
+    uint64_t max_file_size; /* the largest upload (S3: at most 5 GiB, CopyObject's limit) */
 } omtp_filestore_config;
 
 /* Opens the store named by `spec` ("" or "local", or "s3://BUCKET"); the
@@ -93,6 +103,20 @@ int omtp_fs_open_fd(omtp_filestore *fs, const char *sha256_hex, int *fd, uint64_
 int omtp_fs_stat(omtp_filestore *fs, const char *sha256_hex, uint64_t *size);
 /* Removes the object; OMTP_ENOTFOUND if it was not there. */
 int omtp_fs_delete(omtp_filestore *fs, const char *sha256_hex);
+
+/* ---- pulled reads: for a reader that asks for the next piece (an HTTP
+ * response callback). One open per response: the S3 store sends ONE ranged
+ * GET and streams it (at most 256 KiB buffered, the network paced by the
+ * reader); a backend without its own (local) reads each piece with get.
+ * One reader belongs to one thread at a time; filestore_reader.c. */
+typedef struct omtp_fs_reader omtp_fs_reader;
+/* [off, off+len) of the object (len UINT64_MAX = to the end); OMTP_ENOTFOUND
+ * etc. are returned here, before any byte. */
+int omtp_fs_reader_open(omtp_filestore *fs, const char *sha256_hex, uint64_t off, uint64_t len,
+                        omtp_fs_reader **out);
+/* Up to max bytes into buf: > 0 read, 0 at the end of the range, < 0 OMTP_E*. */
+ssize_t omtp_fs_reader_read(omtp_fs_reader *r, void *buf, size_t max);
+void omtp_fs_reader_close(omtp_fs_reader *r);
 
 /* Removes temporary objects older than max_age_s (left by a crash); returns
  * how many. The server calls it at start and from the sweeper. */

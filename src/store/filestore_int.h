@@ -17,6 +17,8 @@
 
 #include "filestore.h"
 
+#include <sys/types.h>
+
 typedef struct omtp_fs_ops {
     const char *kind; /* "local", "s3" */
     int (*put_begin)(omtp_filestore *fs, uint64_t size_hint, void **impl);
@@ -32,6 +34,11 @@ typedef struct omtp_fs_ops {
     int (*del)(omtp_filestore *fs, const char *sha);
     int (*sweep_tmp)(omtp_filestore *fs, int64_t max_age_s); /* or NULL */
     void (*close)(omtp_filestore *fs);
+    /* pulled reads (filestore_reader.c), or NULL: then each read is one get */
+    int (*reader_open)(omtp_filestore *fs, const char *sha, uint64_t off, uint64_t len,
+                       void **impl);
+    ssize_t (*reader_read)(omtp_filestore *fs, void *impl, void *buf, size_t max);
+    void (*reader_close)(omtp_filestore *fs, void *impl);
 } omtp_fs_ops;
 
 struct omtp_filestore {

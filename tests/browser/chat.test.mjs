@@ -19,6 +19,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import puppeteer from 'puppeteer-core';
 
 const run = promisify(execFile);
@@ -42,6 +43,85 @@ let browser = null;
 const pages = new Set();
 let failedAny = false;
 const PW = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', dave: 'dave-pw' };
+const MAX_FILE = 1024 * 1024; // max_file_size of the test server: the 413 case
+
+/** A real PNG (RGB gradient) of w x h, made here so the test needs no image file. */
+function png(w, h) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (b) => {
+    let c = 0xffffffff;
+    for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, body) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(body.length);
+    const tb = Buffer.concat([Buffer.from(type, 'ascii'), body]);
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(crc(tb));
+    return Buffer.concat([len, tb, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const o = y * (w * 3 + 1) + 1 + x * 3;
+      raw[o] = (x * 255) / w;
+      raw[o + 1] = (y * 255) / h;
+      raw[o + 2] = 128;
+    }
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** A WAV file (PCM 8 kHz mono, a 440 Hz tone) of `ms` milliseconds. */
+function wav(ms) {
+  const n = Math.round((8000 * ms) / 1000);
+  const b = Buffer.alloc(44 + n * 2);
+  b.write('RIFF', 0);
+  b.writeUInt32LE(36 + n * 2, 4);
+  b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20); // PCM
+  b.writeUInt16LE(1, 22); // mono
+  b.writeUInt32LE(8000, 24);
+  b.writeUInt32LE(16000, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36);
+  b.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 8000)), 44 + i * 2);
+  return b;
+}
+
+/** Drops (or pastes) a file made in the page onto the conversation (or the composer). */
+function dropFile(p, how, name, type, bytes) {
+  return p.evaluate(
+    (how, name, type, b64) => {
+      const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bin], name, { type }));
+      if (how === 'paste') {
+        document.querySelector('[data-testid=composer]').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+      } else {
+        const target = document.querySelector('[data-testid=conversation]');
+        target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+        target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      }
+    },
+    how,
+    name,
+    type,
+    Buffer.from(bytes).toString('base64'),
+  );
+}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -91,6 +171,7 @@ async function startServer() {
       '--web-root', WEB_DIST,
       '--http-listen', `127.0.0.1:${httpPort}`,
       '--api-keys', API_KEY,
+      '--max-file-size', String(MAX_FILE),
       '--log-level', 'info',
     ],
     { stdio: ['ignore', out, out] },
@@ -299,6 +380,7 @@ if (SHOT) {
   }
 } else {
   let ctxA, ctxB, alice, bob;
+  let fa, fb; // the media tests' pages
 
   before(setup);
   after(teardown);
@@ -752,6 +834,107 @@ if (SHOT) {
       const order = await p.$$eval('[data-testid=msg-text]', (l) => l.map((e) => e.textContent).filter((t) => t.startsWith('count ')));
       assert.deepEqual(order, Array.from({ length: 45 }, (_, i) => `count ${i + 1}`), 'every message once, in order');
       await p.close();
+    });
+  });
+
+  test('alice sends an image by the file picker; bob sees its thumbnail inline and opens the full image', async () => {
+    await step('image-picker', async () => {
+      // fresh pages: earlier tests closed or replaced theirs
+      fa = await login(await browser.createBrowserContext(), 'alice');
+      fb = await login(await browser.createBrowserContext(), 'bob');
+      const file = path.join(tmp, 'sunset.png');
+      fs.writeFileSync(file, png(640, 480));
+      await openChat(fa, 'alice', 'bob');
+      const before = await fb.$$eval('[data-testid=msg-image]', (l) => l.length);
+      const input = await fa.$('[data-testid=file-input]');
+      await input.uploadFile(file);
+      // alice's own copy is acked; bob's page shows the thumbnail, decoded
+      await fa.waitForFunction(() => [...document.querySelectorAll('[data-testid=msg]')].some((m) => m.querySelector('[data-testid=msg-image]') && /^(sent|delivered|read)$/.test(m.dataset.delivery)));
+      await openChat(fb, 'bob', 'alice');
+      await fb.waitForFunction((n) => {
+        const imgs = [...document.querySelectorAll('[data-testid=msg-image]')];
+        return imgs.length > n && imgs.at(-1).complete && imgs.at(-1).naturalWidth > 0;
+      }, {}, before);
+      const thumb = await fb.$$eval('[data-testid=msg-image]', (l) => ({ w: l.at(-1).naturalWidth, h: l.at(-1).naturalHeight, src: l.at(-1).src }));
+      assert.ok(thumb.w <= 320 && thumb.h <= 320, `the inline image is the thumbnail (<= 320 px), got ${thumb.w}x${thumb.h}`);
+      assert.match(thumb.src, /\/thumb/);
+      // a click opens the full image
+      const opens = await fb.$$('[data-testid=msg-image-open]');
+      await opens.at(-1).click();
+      await fb.waitForFunction(() => {
+        const i = document.querySelector('[data-testid=viewer-image]');
+        return i && i.complete && i.naturalWidth > 0;
+      });
+      assert.equal(await fb.$eval('[data-testid=viewer-image]', (i) => i.naturalWidth), 640);
+      assert.equal(await fb.$eval('[data-testid=viewer-image]', (i) => i.naturalHeight), 480);
+      await fb.keyboard.press('Escape');
+      await fb.waitForFunction(() => !document.querySelector('[data-testid=viewer]'));
+    });
+  });
+
+  test('an image pasted into the composer is sent too', async () => {
+    await step('image-paste', async () => {
+      await openChat(fa, 'alice', 'bob');
+      const before = await fb.$$eval('[data-testid=msg-image]', (l) => l.length);
+      await dropFile(fa, 'paste', 'pasted.png', 'image/png', png(100, 50));
+      await fb.waitForFunction((n) => {
+        const imgs = [...document.querySelectorAll('[data-testid=msg-image]')];
+        return imgs.length > n && imgs.at(-1).complete && imgs.at(-1).naturalWidth > 0;
+      }, {}, before);
+    });
+  });
+
+  test('a dropped file shows its name and size, and its download link returns the bytes', async () => {
+    await step('file-drop', async () => {
+      const text = 'quarterly numbers\n'.repeat(100); // 1800 bytes
+      await openChat(fa, 'alice', 'bob');
+      await dropFile(fa, 'drop', 'report.txt', 'text/plain', Buffer.from(text));
+      await fb.waitForFunction(() => [...document.querySelectorAll('[data-testid=msg-file-link]')].some((a) => a.textContent === 'report.txt'));
+      const got = await fb.evaluate(async () => {
+        const link = [...document.querySelectorAll('[data-testid=msg-file-link]')].find((a) => a.textContent === 'report.txt');
+        const size = link.parentElement.querySelector('[data-testid=msg-file-size]').textContent;
+        const r = await fetch(link.href);
+        return { status: r.status, body: await r.text(), size, download: link.getAttribute('download') };
+      });
+      assert.equal(got.status, 200);
+      assert.equal(got.body, text);
+      assert.equal(got.size, '1.8 KB');
+      assert.equal(got.download, 'report.txt');
+      // the list shows what it is
+      await fb.waitForFunction(() => [...document.querySelectorAll('[data-testid=conv-last]')].some((e) => e.textContent.includes('[file report.txt]')));
+    });
+  });
+
+  test("a voice message plays in the browser's own player (its URL answers Range)", async () => {
+    await step('voice', async () => {
+      const file = path.join(tmp, 'hello.wav');
+      fs.writeFileSync(file, wav(1500));
+      await openChat(fa, 'alice', 'bob');
+      const input = await fa.$('[data-testid=file-input]');
+      await input.uploadFile(file);
+      // bob's <audio> loads its metadata from the file URL: the duration is the file's
+      await fb.waitForFunction(() => {
+        const a = [...document.querySelectorAll('[data-testid=msg-audio]')].at(-1);
+        return a && a.readyState >= 1 && Math.abs(a.duration - 1.5) < 0.1;
+      });
+      assert.ok(await fb.$eval('[data-testid=msg-audio]', (a) => a.controls), 'the browser player with its controls');
+    });
+  });
+
+  test('a file larger than max_file_size is refused with a message that says so', async () => {
+    await step('file-too-big', async () => {
+      const file = path.join(tmp, 'huge.bin');
+      fs.writeFileSync(file, Buffer.alloc(2 * MAX_FILE, 7));
+      await openChat(fa, 'alice', 'bob');
+      const input = await fa.$('[data-testid=file-input]');
+      await input.uploadFile(file);
+      const notice = await fa.waitForSelector('[data-testid=notice]');
+      assert.match(await notice.evaluate((e) => e.textContent), /huge\.bin.*file is larger than 1 MB/);
+      // and the page still sends
+      await send(fa, 'after the big one');
+      await waitText(fb, 'after the big one', 'bob');
+      await fa.close();
+      await fb.close();
     });
   });
 

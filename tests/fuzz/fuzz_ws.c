@@ -3,7 +3,7 @@
  * the first byte picks the target, the second how the rest is split into
  * reads (1..256 bytes).
  *   0: omtpd's HTTP request parse (ws_http.c, http-parser) and its decision,
- *      the path check and the accept key;
+ *      the path check and the accept key; an upload's body (POST /v1/...);
  *   1: omtpd's frame reader (ws_frames.c, wslay server side) with a sink
  *      that checks the announced limit holds;
  *   2: libomtp's client side (omtp_ws.c): the server's answer to the
@@ -48,6 +48,13 @@ static int sink_emit(void *arg, const uint8_t *p, size_t n)
     return 0;
 }
 
+static void body_sink(void *arg, const uint8_t *p, size_t n)
+{
+    (void)arg;
+    if (n && !p)
+        abort();
+}
+
 static void client_data(void *ud, const uint8_t *p, size_t n)
 {
     (void)ud;
@@ -66,9 +73,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (target == 0) {
         omtp_ws_req *r = malloc(sizeof(*r));
         omtp_ws_req_init(r);
-        for (size_t off = 0; off < size && r->state == OMTP_WS_REQ_MORE; off += chunk) {
+        size_t off = 0;
+        while (off < size && r->state == OMTP_WS_REQ_MORE) {
             size_t n = size - off < chunk ? size - off : chunk;
-            omtp_ws_req_feed(r, data + off, n);
+            size_t used = omtp_ws_req_feed(r, data + off, n);
+            off += r->state == OMTP_WS_REQ_MORE ? n : used;
+        }
+        /* an upload's body (POST /v1/...): de-chunked, never past the request */
+        while (r->state == OMTP_WS_REQ_DONE && r->body && !r->body_done && off < size) {
+            size_t n = size - off < chunk ? size - off : chunk;
+            long used = omtp_ws_req_body(r, data + off, n, body_sink, NULL);
+            if (used < 0 || (size_t)used > n)
+                break;
+            off += (size_t)used;
+            if (!used)
+                break;
         }
         if (r->state == OMTP_WS_REQ_DONE) {
             omtp_ws_decision d;

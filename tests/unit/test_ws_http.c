@@ -114,6 +114,115 @@ static void test_upgrade_rules(void **st)
     free(big);
 }
 
+struct body_got {
+    char buf[256];
+    size_t n;
+};
+
+static void body_collect(void *arg, const uint8_t *p, size_t n)
+{
+    struct body_got *g = arg;
+    assert_true(g->n + n < sizeof(g->buf));
+    memcpy(g->buf + g->n, p, n);
+    g->n += n;
+}
+
+/* Feeds a whole request (head, then body) in pieces of `chunk`; returns
+ * the bytes left over after the body. */
+static size_t upload(omtp_ws_req *r, const char *req, size_t chunk, struct body_got *g)
+{
+    omtp_ws_req_init(r);
+    size_t len = strlen(req), off = 0;
+    while (off < len && r->state == OMTP_WS_REQ_MORE) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        size_t used = omtp_ws_req_feed(r, (const uint8_t *)req + off, n);
+        off += r->state == OMTP_WS_REQ_MORE ? n : used;
+    }
+    assert_int_equal(r->state, OMTP_WS_REQ_DONE);
+    assert_true(r->body);
+    while (off < len && !r->body_done) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        long used = omtp_ws_req_body(r, (const uint8_t *)req + off, n, body_collect, g);
+        assert_true(used >= 0);
+        off += (size_t)used;
+    }
+    return len - off;
+}
+
+/* POST /v1/files: the head is decided before any body byte, the body comes
+ * out de-chunked, and what follows the body is not consumed. */
+static void test_api_upload_body(void **st)
+{
+    (void)st;
+    omtp_ws_req *r = malloc(sizeof(*r));
+    for (size_t chunk = 1; chunk <= 512; chunk *= 8) {
+        struct body_got g = {.n = 0};
+        size_t left = upload(r,
+                             "POST /v1/files?name=a.txt HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                             "Bearer tok\r\nContent-Length: 11\r\n\r\nhello worldEXTRA",
+                             chunk, &g);
+        assert_true(r->body_done);
+        assert_int_equal(g.n, 11);
+        assert_memory_equal(g.buf, "hello world", 11);
+        assert_int_equal(left, 5);
+        assert_string_equal(r->authorization, "Bearer tok");
+        omtp_ws_decision d;
+        omtp_ws_req_decide(r, "", false, &d);
+        assert_int_equal(d.route, OMTP_WS_API);
+        assert_false(d.cors);
+
+        memset(&g, 0, sizeof(g));
+        left = upload(r,
+                      "POST /v1/files HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+                      chunk, &g);
+        assert_true(r->body_done);
+        assert_int_equal(g.n, 11);
+        assert_memory_equal(g.buf, "hello world", 11);
+        assert_int_equal(left, 0);
+
+        memset(&g, 0, sizeof(g)); /* an empty body completes */
+        upload(r, "POST /v1/files HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", chunk, &g);
+        assert_true(r->body_done);
+        assert_int_equal(g.n, 0);
+    }
+    /* a malformed chunk size is an error, not a hang */
+    struct body_got g = {.n = 0};
+    omtp_ws_req_init(r);
+    const char *bad = "POST /v1/files HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "zz\r\nhello\r\n";
+    size_t used = omtp_ws_req_feed(r, (const uint8_t *)bad, strlen(bad));
+    assert_int_equal(r->state, OMTP_WS_REQ_DONE);
+    assert_true(
+        omtp_ws_req_body(r, (const uint8_t *)bad + used, strlen(bad) - used, body_collect, &g) < 0);
+    free(r);
+}
+
+/* /v1/: GET goes to the API, OPTIONS from an allowed Origin is a CORS
+ * preflight, a foreign Origin is 403, and the static files are untouched. */
+static void test_api_routes(void **st)
+{
+    (void)st;
+    omtp_ws_decision d;
+    decide("GET /v1/files/abc HTTP/1.1\r\nHost: h:1\r\nRange: bytes=0-1\r\n\r\n", 64, "", false,
+           &d);
+    assert_int_equal(d.route, OMTP_WS_API);
+    decide("OPTIONS /v1/files HTTP/1.1\r\nHost: h:1\r\nOrigin: http://a.example\r\n\r\n", 64,
+           "http://a.example", false, &d);
+    assert_int_equal(d.route, OMTP_WS_PREFLIGHT);
+    assert_true(d.cors);
+    decide("POST /v1/files HTTP/1.1\r\nHost: h:1\r\nOrigin: http://evil.example\r\n"
+           "Content-Length: 3\r\n\r\nabc",
+           64, "http://a.example", false, &d);
+    assert_int_equal(d.route, OMTP_WS_REFUSE);
+    assert_int_equal(d.status, 403);
+    decide("GET /v1/files/x HTTP/1.1\r\nHost: h:1\r\nOrigin: http://h:1\r\n\r\n", 64, "", false,
+           &d); /* the listener's own origin */
+    assert_int_equal(d.route, OMTP_WS_API);
+    decide("POST /v1x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 64, "", false, &d);
+    assert_int_equal(d.status, 405); /* not the API: the static rules */
+}
+
 static void test_origins(void **st)
 {
     (void)st;
@@ -156,7 +265,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accept_key),    cmocka_unit_test(test_paths),
         cmocka_unit_test(test_upgrade_rules), cmocka_unit_test(test_origins),
-        cmocka_unit_test(test_content_types),
+        cmocka_unit_test(test_content_types), cmocka_unit_test(test_api_upload_body),
+        cmocka_unit_test(test_api_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

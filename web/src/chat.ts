@@ -7,8 +7,8 @@
 // reconnect with backoff, catch-up after reconnect, resend of unacked sends
 // with DUP); the app only shows it: a banner while not online, my messages
 // typed offline marked pending until their MsgAck.
-import { OmtpClient } from '@omtp/client';
-import type { ControlNotice, HotSession, Message, StateEvent } from '@omtp/client';
+import { CONTENT_TYPE, OmtpClient, kindOf, mediaContent } from '@omtp/client';
+import type { ControlNotice, HotSession, Message, StateEvent, UploadedFile } from '@omtp/client';
 import type { Conv, Delivery, Msg, Presence } from './model';
 import { appOf, peerOf, sessionKind, singleSession } from './model';
 import { receipts } from './receipts';
@@ -77,6 +77,8 @@ export class Chat {
   groupNames = new Map<string, string>();
   openId = '';
   error = '';
+  /** sessionId -> the upload in progress there (name, bytes sent of total) */
+  uploads = new Map<string, { name: string; sent: number; total: number }>();
 
   private client: OmtpClient | null = null;
   private rc: Receipts | null = null;
@@ -484,6 +486,43 @@ export class Chat {
    *  is down (the SDK keeps it, sends it after the next login, resends it
    *  with DUP until acked: the server stores it once). */
   send(sessionId: string, text: string, replyTo = 0): void {
+    this.sendContent(sessionId, 1, text, replyTo);
+  }
+
+  /** The URL of a file (or its thumbnail) for <img>, <audio>, <video>, links. */
+  fileUrl(fileId: string, thumb = false): string {
+    return this.client ? this.client.fileUrl(fileId, { thumb }) : '';
+  }
+
+  /** Uploads a picked, dropped or pasted file (progress in `uploads`), then
+   *  sends it as an image, voice, video or file message by its sniffed type.
+   *  Rejects with the server's words (413: "file is larger than X MB"). */
+  async sendFile(sessionId: string, file: File): Promise<void> {
+    const c = this.client;
+    if (!c) throw new Error('not signed in');
+    const up = { name: file.name || 'file', sent: 0, total: file.size };
+    this.uploads.set(sessionId, up);
+    this.changed();
+    let f: UploadedFile;
+    try {
+      f = await c.uploadFile(file, {
+        name: up.name,
+        mime: file.type,
+        onProgress: (sent, total) => {
+          up.sent = sent;
+          up.total = total;
+          this.changed();
+        },
+      });
+    } finally {
+      this.uploads.delete(sessionId);
+      this.changed();
+    }
+    const kind = kindOf(f.mime);
+    this.sendContent(sessionId, CONTENT_TYPE[kind], mediaContent(f, kind));
+  }
+
+  private sendContent(sessionId: string, contentType: number, text: string, replyTo = 0): void {
     const conv = this.conv(sessionId);
     const c = this.client;
     if (!c) return;
@@ -494,20 +533,20 @@ export class Chat {
       timestamp: Date.now(),
       from: this.me,
       to: conv.target,
-      contentType: 1,
+      contentType,
       content: text,
       status: 0,
       edited: false,
       delivery: 'pending',
       replyTo,
-      mentions: mentionsIn(text),
+      mentions: contentType === 1 ? mentionsIn(text) : [],
     };
     conv.msgs.push(local);
     this.changed();
     const opts = { onPending: (p: { packId: string }) => (local.packId = p.packId) };
     this.typing(sessionId, false);
     const p = c.send(
-      { to: conv.target, content: text, contentType: 1, ...(replyTo ? { replyTo } : {}), ...(local.mentions!.length ? { mentions: local.mentions } : {}) },
+      { to: conv.target, content: text, contentType, ...(replyTo ? { replyTo } : {}), ...(local.mentions!.length ? { mentions: local.mentions } : {}) },
       { ...opts, type: conv.kind === 'group' ? PT_GROUP : PT_SINGLE },
     );
     p.then(

@@ -9,6 +9,8 @@ import { clock, dayLabel, sameDay } from './format';
 import { Dot } from './presence';
 import { EMOJI, Reactions } from './reactions';
 import { RichText } from './richtext';
+import { Media, isMedia } from './media';
+import { sizeText } from './format';
 
 const MARK: Record<string, [string, string]> = {
   pending: ['…', 'pending: sent when the connection is back'],
@@ -26,6 +28,22 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
   const [replying, setReplying] = useState<Msg | null>(null);
   const [notice, setNotice] = useState('');
   const atBottom = useRef(true);
+  const picker = useRef<HTMLInputElement>(null);
+  const [dragging, setDragging] = useState(false);
+  const upload = chat.uploads.get(conv.sessionId);
+
+  /** Uploads files one after the other; the server's refusal is shown in words. */
+  async function sendFiles(files: File[]) {
+    for (const f of files) {
+      atBottom.current = true;
+      try {
+        await chat.sendFile(conv.sessionId, f);
+      } catch (e) {
+        setNotice(`Could not send ${f.name || 'the file'}: ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
+    }
+  }
   const anchor = useRef<{ height: number; top: number } | null>(null);
 
   const count = conv.msgs.length;
@@ -119,6 +137,7 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
         }}
         onRevoke={() => chat.revoke(m).catch((e) => setNotice('Revoke failed: ' + e.message))}
         onDelete={() => chat.remove(m).catch((e) => setNotice('Delete failed: ' + e.message))}
+        chat={chat}
         onEdit={() => {
           setEditing(m);
           setText(m.content);
@@ -129,7 +148,24 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
   }
 
   return (
-    <section class="conversation" aria-label={`Conversation with ${conv.title}`} data-testid="conversation">
+    <section
+      class={'conversation' + (dragging ? ' dragging' : '')}
+      aria-label={`Conversation with ${conv.title}`}
+      data-testid="conversation"
+      onDragOver={(e) => {
+        if (conv.kind === 'biz' || !e.dataTransfer?.types.includes('Files')) return;
+        e.preventDefault();
+        setDragging(true);
+      }}
+      onDragLeave={() => setDragging(false)}
+      onDrop={(e) => {
+        setDragging(false);
+        const files = [...(e.dataTransfer?.files ?? [])];
+        if (conv.kind === 'biz' || !files.length) return;
+        e.preventDefault();
+        void sendFiles(files);
+      }}
+    >
       <header class="bar">
         <button type="button" class="back" aria-label="Back to the conversation list" onClick={() => chat.close()}>
           ←
@@ -153,8 +189,14 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
           {rows}
         </ol>
       </div>
+      {upload && (
+        <p class="pad muted" role="status" data-testid="upload-progress">
+          Uploading {upload.name}… {upload.total ? Math.floor((100 * upload.sent) / upload.total) : 0}% of {sizeText(upload.total)}
+          <progress max={upload.total || 1} value={upload.sent} />
+        </p>
+      )}
       {notice && (
-        <p class="error pad" role="alert">
+        <p class="error pad" role="alert" data-testid="notice">
           {notice}{' '}
           <button type="button" class="link" onClick={() => setNotice('')}>
             Dismiss
@@ -199,7 +241,29 @@ export function Conversation({ chat, conv, onMembers }: { chat: Chat; conv: Conv
             }}
             onBlur={() => chat.typing(conv.sessionId, false)}
             onKeyDown={onKey}
+            onPaste={(e) => {
+              const files = [...(e.clipboardData?.files ?? [])];
+              if (!files.length || editing) return;
+              e.preventDefault();
+              void sendFiles(files);
+            }}
           />
+          <input
+            ref={picker}
+            type="file"
+            multiple
+            hidden
+            data-testid="file-input"
+            onChange={(e) => {
+              const el = e.target as HTMLInputElement;
+              const files = [...(el.files ?? [])];
+              el.value = '';
+              void sendFiles(files);
+            }}
+          />
+          <button type="button" aria-label="Attach a file (or drop or paste one)" title="Attach a file" data-testid="attach" onClick={() => picker.current?.click()}>
+            📎
+          </button>
           <span id="composer-hint" class="hint">
             Enter sends, Shift+Enter starts a new line
           </span>
@@ -239,6 +303,7 @@ function Quote({ m, me, seqId }: { m: Msg | null; me: string; seqId?: number }) 
 }
 
 function Message(props: {
+  chat: Chat;
   m: Msg;
   mine: boolean;
   group: boolean;
@@ -265,7 +330,13 @@ function Message(props: {
         {group && !mine && <span class="from">{m.from}</span>}
         {props.quoted !== undefined && !revoked && <Quote m={props.quoted} me={props.me} seqId={m.replyTo} />}
         <span class="text" data-testid="msg-text">
-          {revoked ? (mine ? 'You revoked a message' : 'Message revoked') : <RichText text={m.content} me={props.me} />}
+          {revoked ? (
+            mine ? 'You revoked a message' : 'Message revoked'
+          ) : isMedia(m.contentType, m.content) ? (
+            <Media chat={props.chat} contentType={m.contentType} content={m.content} />
+          ) : (
+            <RichText text={m.content} me={props.me} />
+          )}
         </span>
         <span class="meta">
           {m.edited && !revoked && <span class="edited">edited</span>}
@@ -282,7 +353,8 @@ function Message(props: {
       {m.seqId > 0 && !revoked && (
         <Menu
           items={[
-            ...(mine ? [{ label: 'Edit', run: props.onEdit }, { label: 'Revoke', run: props.onRevoke }] : []),
+            ...(mine && !isMedia(m.contentType, m.content) ? [{ label: 'Edit', run: props.onEdit }] : []),
+            ...(mine ? [{ label: 'Revoke', run: props.onRevoke }] : []),
             { label: 'Delete', run: props.onDelete },
             { label: 'Reply', run: props.onReply },
             ...EMOJI.map((e) => ({ label: `React ${e}`, id: 'react', run: () => props.onReact(e) })),

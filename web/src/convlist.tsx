@@ -4,7 +4,7 @@
 import { useState } from 'preact/hooks';
 import type { Chat } from './chat';
 import type { Conv } from './model';
-import { listTime } from './format';
+import { listTime, previewOf } from './format';
 import { Dot } from './presence';
 import { Search } from './search';
 
@@ -49,7 +49,7 @@ function Item({ chat, c }: { chat: Chat; c: Conv }) {
     ? ''
     : last.status === 1
       ? 'Message revoked'
-      : (last.from === chat.me ? 'You: ' : c.kind === 'group' ? `${last.from}: ` : '') + last.content;
+      : (last.from === chat.me ? 'You: ' : c.kind === 'group' ? `${last.from}: ` : '') + previewOf(last.contentType, last.content);
   const active = chat.openId === c.sessionId;
   const label = `${c.title}${c.kind === 'group' ? ' (group)' : c.kind === 'biz' ? ' (notifications)' : ''}${
     c.unread ? `, ${c.unread} unread` : ''

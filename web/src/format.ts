@@ -36,3 +36,22 @@ export function mentionsIn(text: string): string[] {
 /** "@id" at the start or after a space; the id is letters, digits, '-', '.'
  *  (not at its end). "@all" mentions everyone (group creator only). */
 export const MENTION = /(^|\s)@([\p{L}\p{N}](?:[\p{L}\p{N}.\-]*[\p{L}\p{N}])?)/gu;
+
+/** "1.5 MB" */
+export function sizeText(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(n < 10240 ? 1 : 0)} KB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(1)} GB`;
+}
+
+/** The text a message shows in the conversation list (media as "[image cat.jpg]"). */
+export function previewOf(contentType: number, content: string): string {
+  const kind: Record<number, string> = { 2: 'voice', 3: 'image', 6: 'video', 7: 'file' };
+  if (!kind[contentType]) return content;
+  try {
+    return `[${kind[contentType]} ${JSON.parse(content).name ?? ''}]`;
+  } catch {
+    return `[${kind[contentType]}]`;
+  }
+}

@@ -31,6 +31,8 @@
  */
 import { Emitter } from './emitter.js';
 import { EC, OmtpError } from './errors.js';
+import { CONTENT_TYPE, FileError, fileTokenOf, fileUrl as fileUrlOf, filesBaseOf, kindOf, mediaContent, upload as uploadFile } from './files.js';
+import type { MediaKind, UploadOptions, UploadedFile } from './files.js';
 import * as S from './gen/schema.js';
 import { CTRL, DEFAULT_MAX_FRAME, DEVICE, FLAG, FrameReader, PT, SYNC, VERSION, compressOf, cryptoOf, decodePack, decodePayload, encodeFrame, payloadDesc, registerPayload } from './packet.js';
 import { bizSessionId, isGroupId, singleSessionId } from './session.js';
@@ -115,6 +117,10 @@ export interface OmtpClientOptions extends Target {
     transforms?: PayloadTransforms;
     compress?: boolean;
     encrypt?: boolean;
+    /** HTTP base of the file endpoints (http://host:port); default: the `url`'s host over http(s) */
+    filesUrl?: string;
+    /** Bearer token for the file endpoints; default: `token`, else the one LoginResp.extraData hands out */
+    fileToken?: string;
 }
 
 /** A chat, group or business message as stored by the server. */
@@ -316,6 +322,8 @@ export class OmtpClient extends Emitter<ClientEvents> {
     /** sessions monitored / users whose presence is subscribed: renewed after every login */
     private monitored = new Set<string>();
     private presenceWanted: string[] = [];
+    /** the login token for the file endpoints (options, or the last LoginResp.extraData) */
+    private fileTok = '';
 
     constructor(options: OmtpClientOptions) {
         super();
@@ -768,6 +776,8 @@ export class OmtpClient extends Emitter<ClientEvents> {
                     this.lose(why, code);
                     return;
                 }
+                const ft = fileTokenOf(resp?.extraData);
+                if (ft) this.fileTok = ft;
                 this.online(gen);
             })
             .catch((e) => {
@@ -888,6 +898,49 @@ export class OmtpClient extends Emitter<ClientEvents> {
     /** Text to a user (type 14). */
     sendText(to: string, text: string, opts: SendOptions = {}): Promise<SendResult> {
         return this.send({ to, content: text, contentType: 1 }, { ...opts, type: opts.type || (isGroupId(to) ? PT.MSG_GROUP_CHAT : PT.MSG_SINGLE_CHAT) });
+    }
+
+    // ------------------------------------------------------------ files
+
+    /** The HTTP base of the file endpoints. */
+    filesBase(): string {
+        if (this.opts.filesUrl) return this.opts.filesUrl.replace(/\/+$/, '');
+        if (this.opts.url) return filesBaseOf(this.opts.url);
+        if (this.opts.host && this.opts.port) throw new FileError(0, 'no_files_url', 'give filesUrl (the ws_listen HTTP base) to use files over TCP');
+        throw new FileError(0, 'no_files_url', 'no files URL: give url or filesUrl');
+    }
+
+    /** The token the file endpoints take (Bearer / access_token). */
+    fileToken(): string {
+        return this.opts.fileToken || this.fileTok || this.opts.token || '';
+    }
+
+    /**
+     * Uploads a file (a File/Blob in browsers, a Buffer/Uint8Array in Node)
+     * to POST /v1/files. Resolves with what the server stored (the type it
+     * sniffed, sha256, image size, thumbnail); rejects with FileError (413
+     * when larger than the server's max_file_size, 401 without a valid token).
+     */
+    uploadFile(data: Blob | ArrayBuffer | Uint8Array, opts: UploadOptions = {}): Promise<UploadedFile> {
+        const tok = this.fileToken();
+        if (!tok) return Promise.reject(new FileError(401, 'unauthorized', 'no login token for files: log in with a token, or give fileToken'));
+        return uploadFile(this.filesBase(), tok, data, opts);
+    }
+
+    /** The URL of a file (or its thumbnail), usable in <img>, <audio>, <video> and links. */
+    fileUrl(fileId: string, opts: { thumb?: boolean } = {}): string {
+        return fileUrlOf(this.filesBase(), this.fileToken(), fileId, opts);
+    }
+
+    /**
+     * Sends a media message for an uploaded file: content JSON per DESIGN
+     * "Media messages", contentType 2 voice, 3 image, 6 video, 7 file (kind
+     * defaults to what the sniffed type suggests).
+     */
+    sendMedia(to: string, f: UploadedFile, opts: SendOptions & { kind?: MediaKind; durationMs?: number } = {}): Promise<SendResult> {
+        const kind = opts.kind || kindOf(f.mime);
+        const content = mediaContent(f, kind, { durationMs: opts.durationMs });
+        return this.send({ to, content, contentType: CONTENT_TYPE[kind] }, { ...opts, type: opts.type || (isGroupId(to) ? PT.MSG_GROUP_CHAT : PT.MSG_SINGLE_CHAT) });
     }
 
     /** Text to a group (type 15). */

@@ -22,6 +22,8 @@ export type {
 export { PT_EXT, innerDecode } from './client.js';
 export type { ExtStruct } from './client.js';
 export { EC, OmtpError } from './errors.js';
+export { CONTENT_TYPE, FileError, filesBaseOf, fileTokenOf, kindOf, mediaContent, parseMedia } from './files.js';
+export type { MediaContent, MediaKind, UploadOptions, UploadedFile } from './files.js';
 export { CTRL, DEFAULT_MAX_FRAME, DEVICE, FLAG, FrameReader, PT, SYNC, VERSION, decodePack, decodePayload, encodeFrame, payloadDesc, registerPayload } from './packet.js';
 export { bizSessionId, isGroupId, peerOf, singleSessionId } from './session.js';
 export { TarsError, decode, encode, make } from './tars.js';
