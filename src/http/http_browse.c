@@ -65,6 +65,33 @@ static bool page_full(http_req *r, uint32_t n, int64_t def)
     return n > 0 && (json_int_t)n >= (want ? want : def);
 }
 
+/* A JSON array of the n records at `items` (each `size` bytes), each made by
+ * `make`; on a failure answers 500 and returns NULL. */
+static json_t *json_list(http_req *r, const void *items, uint32_t n, size_t size,
+                         json_t *(*make)(const void *rec))
+{
+    json_t *list = json_array();
+    for (uint32_t i = 0; list && i < n; i++) {
+        json_t *o = make((const char *)items + (size_t)i * size);
+        if (!o || json_array_append_new(list, o)) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    if (!list)
+        http_reply_error(r, 500, "internal", "out of memory");
+    return list;
+}
+
+static json_t *msg_item(const void *rec)
+{
+    return http_msg_json(rec);
+}
+static json_t *user_item(const void *rec)
+{
+    return http_user_json(rec);
+}
+
 /* ------------------------------------------------------------- history */
 
 static void got_history(void *arg, const omtp_dom_outcome *res, omtp_msg_rec_list *out)
@@ -72,18 +99,9 @@ static void got_history(void *arg, const omtp_dom_outcome *res, omtp_msg_rec_lis
     http_req *r = arg;
     if (refused(r, res))
         return;
-    json_t *list = json_array();
-    for (uint32_t i = 0; list && i < out->n; i++) {
-        json_t *o = http_msg_json(&out->items[i]);
-        if (!o || json_array_append_new(list, o)) {
-            json_decref(list);
-            list = NULL;
-        }
-    }
-    if (!list) {
-        http_reply_error(r, 500, "internal", "out of memory");
+    json_t *list = json_list(r, out->items, out->n, sizeof(*out->items), msg_item);
+    if (!list)
         return;
-    }
     json_t *next = json_null();
     if (page_full(r, out->n, OMTP_DOM_HISTORY_DEFAULT) && out->items[out->n - 1].msg.seqId > 1)
         next = json_integer((json_int_t)out->items[out->n - 1].msg.seqId);
@@ -108,18 +126,9 @@ static void got_users(void *arg, const omtp_dom_outcome *res, omtp_user_rec_list
     http_req *r = arg;
     if (refused(r, res))
         return;
-    json_t *list = json_array();
-    for (uint32_t i = 0; list && i < out->n; i++) {
-        json_t *o = http_user_json(&out->items[i]);
-        if (!o || json_array_append_new(list, o)) {
-            json_decref(list);
-            list = NULL;
-        }
-    }
-    if (!list) {
-        http_reply_error(r, 500, "internal", "out of memory");
+    json_t *list = json_list(r, out->items, out->n, sizeof(*out->items), user_item);
+    if (!list)
         return;
-    }
     json_t *next = page_full(r, out->n, OMTP_DOM_USERS_DEFAULT)
                        ? json_string(out->items[out->n - 1].userId.data)
                        : json_null();
@@ -152,23 +161,19 @@ static json_t *hot_json(const omtp_hot_rec *h)
                      (json_int_t)h->changedUs, "attribute", attr, "lastMsg", last);
 }
 
+static json_t *hot_item(const void *rec)
+{
+    return hot_json(rec);
+}
+
 static void got_sessions(void *arg, const omtp_dom_outcome *res, omtp_hot_rec_list *out)
 {
     http_req *r = arg;
     if (refused(r, res))
         return;
-    json_t *list = json_array();
-    for (uint32_t i = 0; list && i < out->n; i++) {
-        json_t *o = hot_json(&out->items[i]);
-        if (!o || json_array_append_new(list, o)) {
-            json_decref(list);
-            list = NULL;
-        }
-    }
-    if (!list) {
-        http_reply_error(r, 500, "internal", "out of memory");
+    json_t *list = json_list(r, out->items, out->n, sizeof(*out->items), hot_item);
+    if (!list)
         return;
-    }
     json_t *next = page_full(r, out->n, OMTP_DOM_HOT_DEFAULT)
                        ? json_integer((json_int_t)out->items[out->n - 1].changedUs)
                        : json_null();
