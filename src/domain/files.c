@@ -446,20 +446,23 @@ static bool str_field(json_t *o, const char *k, bool *bad)
     return true;
 }
 
-/* The content as a JSON object of a media type, or NULL with desc set.
- * Text and unknown types: NULL with desc "" (nothing to check). */
+/* The content as a JSON object of a media type, or NULL with desc set
+ * (desc may be NULL: no words wanted). Text and unknown types: NULL with
+ * desc "" (nothing to check). */
 static json_t *content_parse(int ct, const char *content, size_t len, char *desc, size_t desclen)
 {
-    desc[0] = 0;
+    if (desc)
+        desc[0] = 0;
     if (!is_file_type(ct) && ct != OMTP_CT_LOCATION && ct != OMTP_CT_RICH)
         return NULL;
     json_error_t je;
     json_t *o = json_loadb(content, len, JSON_REJECT_DUPLICATES, &je);
     if (!o || !json_is_object(o)) {
-        snprintf(desc, desclen,
-                 "contentType %d (%s) needs a JSON object as content (docs/files.md, "
-                 "\"Media messages\")%s%s",
-                 ct, type_name(ct), o ? "" : ": ", o ? "" : je.text);
+        if (desc)
+            snprintf(desc, desclen,
+                     "contentType %d (%s) needs a JSON object as content (docs/files.md, "
+                     "\"Media messages\")%s%s",
+                     ct, type_name(ct), o ? "" : ": ", o ? "" : je.text);
         if (o)
             json_decref(o);
         return NULL;
@@ -518,8 +521,7 @@ int omtp_files_content_check(int contentType, const char *content, size_t len, c
 static bool content_file(int ct, const char *content, size_t len, char id[OMTP_FILE_ID_LEN + 1],
                          json_t **obj)
 {
-    char desc[8];
-    json_t *o = content_parse(ct, content, len, desc, sizeof(desc));
+    json_t *o = content_parse(ct, content, len, NULL, 0);
     if (!o)
         return false;
     json_t *v = json_object_get(o, "fileId");

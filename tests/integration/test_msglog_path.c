@@ -52,7 +52,7 @@ static int history_seqs(omtp_sync *c, const char *sid, int64_t *seqs, int max)
 static void test_push_before_ack(void **st)
 {
     (void)st;
-    h_server *s = h_server_start("log_sync_delay_us = 100000\n", NULL);
+    h_server *s = h_server_start("message_log = true\nlog_sync_delay_us = 100000\n", NULL);
     h_user_add(s, "alice", "alice");
     h_user_add(s, "bob", "bob");
     omtp_sync *a = login(s, "alice");
@@ -99,7 +99,8 @@ static void test_push_before_ack(void **st)
 static void test_acked_survive_kill9(void **st)
 {
     (void)st;
-    h_server *s = h_server_start("apply_delay_ms = 60000\napply_batch = 100000\n", NULL);
+    h_server *s =
+        h_server_start("message_log = true\napply_delay_ms = 60000\napply_batch = 100000\n", NULL);
     h_user_add(s, "alice", "alice");
     h_user_add(s, "bob", "bob");
     omtp_sync *a = login(s, "alice");
@@ -168,7 +169,7 @@ static void test_metrics(void **st)
     char port_path[64];
     snprintf(port_path, sizeof(port_path), "%s/http.port", dir);
     const char *args[] = {"--http-listen", "127.0.0.1:0", "--http-port-file", port_path, NULL};
-    h_server *s = h_server_start(NULL, args);
+    h_server *s = h_server_start("message_log = true\n", args);
     int hport = h_http_port(port_path);
     h_user_add(s, "alice", "alice");
     h_user_add(s, "bob", "bob");

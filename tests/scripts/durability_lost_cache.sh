@@ -41,7 +41,7 @@ done
 
 start() {
     rm -f "$DIR/port" "$DIR/synced"
-    OMTP_TEST_LOG_SYNCED_FILE="$DIR/synced" "$OMTPD" --listen 127.0.0.1:0 \
+    OMTP_TEST_LOG_SYNCED_FILE="$DIR/synced" "$OMTPD" --message-log true --listen 127.0.0.1:0 \
         --port-file "$DIR/port" --data-dir "$DIR/data" --log-level info --req-rate 0 \
         2>>"$DIR/omtpd.log" &
     PID=$!

@@ -17,7 +17,7 @@ trap cleanup EXIT
 "$OMTPD" init --data-dir "$DIR/data" >/dev/null
 "$OMTPD" user add md0 --password md0 --data-dir "$DIR/data" >/dev/null
 "$OMTPD" user add md1 --password md1 --data-dir "$DIR/data" >/dev/null
-"$OMTPD" --listen 127.0.0.1:0 --port-file "$DIR/port" --data-dir "$DIR/data" --log-level warn \
+"$OMTPD" --message-log true --listen 127.0.0.1:0 --port-file "$DIR/port" --data-dir "$DIR/data" --log-level warn \
     --req-rate 0 2>>"$DIR/omtpd.log" &
 PID=$!
 for _ in $(seq 1 100); do [ -s "$DIR/port" ] && break; sleep 0.1; done
