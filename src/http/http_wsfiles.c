@@ -411,13 +411,20 @@ struct sniffjob {
     uv_work_t w;
     struct wsf *f;
     unsigned char head[8];
+    size_t got;
 };
 
+/* The read asks for sizeof(head) bytes: they may come in pieces, and a
+ * non-zero return would be a failed read (the S3 store logs it). */
 static int sniff_sink(void *arg, const void *data, size_t n)
 {
     struct sniffjob *j = arg;
-    memcpy(j->head, data, n < sizeof(j->head) ? n : sizeof(j->head));
-    return 1; /* enough */
+    size_t k = sizeof(j->head) - j->got;
+    if (k > n)
+        k = n;
+    memcpy(j->head + j->got, data, k);
+    j->got += k;
+    return 0;
 }
 
 static void sniff_work(uv_work_t *w)
