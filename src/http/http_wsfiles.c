@@ -72,7 +72,6 @@ struct wsf {
     /* download */
     int64_t content_length;
     char range[128], inm[160];
-    bool head;
     char thumb_mime[16];
 };
 
@@ -603,7 +602,6 @@ static void *wsf_begin(omtp_server *s, omtp_conn *c, const omtp_ws_api_req *req)
         json_error(f, 404, "not_found", "no such file");
         return f;
     }
-    f->head = !strcmp(req->method, "HEAD");
     omtp_dom_caller who = {.role = OMTP_DOM_USER, .user = f->user};
     f->pending++;
     omtp_dom_file_get(s, &who, id, got_file, f);
