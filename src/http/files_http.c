@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,13 +193,19 @@ bool omtp_files_http_query(const char *query, const char *key, char *out, size_t
                     ch = ' ';
                 else if (ch == '%') {
                     int hi = v + 1 < end ? hexv(v[1]) : -1, lo = v + 2 < end ? hexv(v[2]) : -1;
-                    if (hi < 0 || lo < 0)
+                    if (hi < 0 || lo < 0) {
+                        if (len)
+                            *len = SIZE_MAX; /* there, but malformed */
                         return false;
+                    }
                     ch = (char)(hi << 4 | lo);
                     v += 2;
                 }
-                if (o + 1 >= outlen)
+                if (o + 1 >= outlen) {
+                    if (len)
+                        *len = SIZE_MAX; /* there, but longer than out */
                     return false;
+                }
                 out[o++] = ch;
             }
             out[o] = 0;

@@ -27,6 +27,7 @@
  * worker: nothing of it stays in the store.
  */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,9 +296,11 @@ static void upload_begin(struct wsf *f, const omtp_ws_api_req *req)
 {
     char raw[4 * OMTP_FILE_NAME_MAX];
     size_t rl = 0;
-    if (!omtp_files_http_query(req->query, "name", raw, sizeof(raw), &rl))
+    bool given = omtp_files_http_query(req->query, "name", raw, sizeof(raw), &rl);
+    bool bad = !given && rl == SIZE_MAX; /* a bad escape, or far too long: not "file" */
+    if (!given)
         rl = 0, raw[0] = 0;
-    if (!omtp_file_name_clean(raw, rl, f->name, sizeof(f->name))) {
+    if (bad || !omtp_file_name_clean(raw, rl, f->name, sizeof(f->name))) {
         json_error(f, 400, "invalid_name",
                    "the name must be UTF-8 of at most 255 bytes without '/', '\\', NUL or "
                    "control characters, and not . or ..");
