@@ -142,7 +142,7 @@ int omtp_files_http_status(const char *reason)
         int status;
     } map[] = {
         {"unknown_file", 404}, {"too_large", 413},     {"quota_exceeded", 413},
-        {"rate_limited", 429}, {"invalid_field", 400}, {"no_space", 507},
+        {"rate_limited", 429}, {"invalid_field", 400}, {"storage_full", 507},
         {"unavailable", 503},  {"storage", 500},       {"internal", 500},
     };
     for (size_t k = 0; reason && k < sizeof(map) / sizeof(map[0]); k++)

@@ -214,7 +214,7 @@ static void store_failed(struct wsf *f)
 {
     if (f->rc == OMTP_ENOSPC) {
         omtp_files_count(OMTP_FC_STORAGE_FULL, 1);
-        json_error(f, 507, "no_space", "the server's file storage is full: try later");
+        json_error(f, 507, "storage_full", "the server's file storage is full: try later");
     } else {
         json_error(f, 500, "storage", "the file could not be stored");
     }

@@ -126,7 +126,7 @@ static void test_bearer(void **st)
     assert_int_equal(omtp_files_http_status("unknown_file"), 404);
     assert_int_equal(omtp_files_http_status("too_large"), 413);
     assert_int_equal(omtp_files_http_status("rate_limited"), 429);
-    assert_int_equal(omtp_files_http_status("no_space"), 507);
+    assert_int_equal(omtp_files_http_status("storage_full"), 507);
 }
 
 int main(void)
