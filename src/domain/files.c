@@ -139,7 +139,8 @@ typedef struct file_job {
     omtp_dom_check_done check_cb;
     void *arg;
     uint64_t size_hint;
-    bool unused; /* upload refused: the bytes (f.sha256, f.thumb) are no one else's */
+    bool unused;       /* upload refused: its bytes (f.sha256) are no one else's */
+    bool thumb_unused; /* ... and its thumbnail (f.thumb) is no one else's either */
 } file_job;
 
 static file_job *job_new(omtp_server *s, const omtp_dom_caller *who, void *arg)
@@ -302,10 +303,16 @@ static int done_work(omtp_db *db, void *arg)
         }
         return OMTP_EIO;
     }
-    /* refused: are the bytes anyone else's? (if not, they go) */
+    /* refused: are the bytes anyone else's? (if not, they go). The thumbnail
+     * is asked on its own: another file's image may have the same one. */
     bool used = false;
     rc = omtp_db_file_sha_used(db, j->f.sha256, &used);
     j->unused = rc == 0 && !used;
+    if (rc == 0 && j->f.thumb[0]) {
+        used = false;
+        rc = omtp_db_file_sha_used(db, j->f.thumb, &used);
+        j->thumb_unused = rc == 0 && !used;
+    }
     return rc;
 }
 
@@ -319,7 +326,8 @@ typedef struct discard_job {
 static void discard_work(uv_work_t *w)
 {
     discard_job *d = w->data;
-    omtp_fs_delete(d->fs, d->sha);
+    if (d->sha[0])
+        omtp_fs_delete(d->fs, d->sha);
     if (d->thumb[0])
         omtp_fs_delete(d->fs, d->thumb);
     omtp_files_work_end();
@@ -331,15 +339,16 @@ static void discard_after(uv_work_t *w, int status)
     free(w->data);
 }
 
-static void discard(omtp_server *s, const omtp_file_rec *f)
+/* sha and thumb: the objects to remove ("" for none). */
+static void discard(omtp_server *s, const char *sha, const char *thumb)
 {
     discard_job *d = s->filestore && s->loop ? calloc(1, sizeof(*d)) : NULL;
     if (!d)
         return;
     d->fs = s->filestore;
     d->w.data = d;
-    memcpy(d->sha, f->sha256, sizeof(d->sha));
-    memcpy(d->thumb, f->thumb, sizeof(d->thumb));
+    snprintf(d->sha, sizeof(d->sha), "%s", sha);
+    snprintf(d->thumb, sizeof(d->thumb), "%s", thumb);
     omtp_files_work_begin();
     if (uv_queue_work(s->loop, &d->w, discard_work, discard_after) != 0) {
         omtp_files_work_end();
@@ -352,8 +361,8 @@ static void upload_done_cb(void *arg, int status)
     file_job *j = arg;
     if (status != 0)
         outcome_store(&j->out, status);
-    if (j->out.code != 0 && j->unused)
-        discard(j->srv, &j->f);
+    if (j->out.code != 0 && (j->unused || j->thumb_unused))
+        discard(j->srv, j->unused ? j->f.sha256 : "", j->thumb_unused ? j->f.thumb : "");
     if (j->out.code == 0) {
         omtp_files_count(OMTP_FC_STORED, 1);
         omtp_files_count(OMTP_FC_BYTES, j->f.size);

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,7 +142,7 @@ int omtp_files_http_status(const char *reason)
         int status;
     } map[] = {
         {"unknown_file", 404}, {"too_large", 413},     {"quota_exceeded", 413},
-        {"rate_limited", 429}, {"invalid_field", 400}, {"no_space", 507},
+        {"rate_limited", 429}, {"invalid_field", 400}, {"storage_full", 507},
         {"unavailable", 503},  {"storage", 500},       {"internal", 500},
     };
     for (size_t k = 0; reason && k < sizeof(map) / sizeof(map[0]); k++)
@@ -192,13 +193,19 @@ bool omtp_files_http_query(const char *query, const char *key, char *out, size_t
                     ch = ' ';
                 else if (ch == '%') {
                     int hi = v + 1 < end ? hexv(v[1]) : -1, lo = v + 2 < end ? hexv(v[2]) : -1;
-                    if (hi < 0 || lo < 0)
+                    if (hi < 0 || lo < 0) {
+                        if (len)
+                            *len = SIZE_MAX; /* there, but malformed */
                         return false;
+                    }
                     ch = (char)(hi << 4 | lo);
                     v += 2;
                 }
-                if (o + 1 >= outlen)
+                if (o + 1 >= outlen) {
+                    if (len)
+                        *len = SIZE_MAX; /* there, but longer than out */
                     return false;
+                }
                 out[o++] = ch;
             }
             out[o] = 0;

@@ -50,7 +50,8 @@ int omtp_files_http_status(const char *reason);
 char *omtp_files_http_json(const omtp_dom_file *f);
 
 /* The value of `key` in a query string (after '?'), percent-decoded ('+'
- * is a space); false when absent or malformed (a bad escape). *len gets the
+ * is a space); false when absent or malformed (a bad escape, longer than
+ * out), *len then SIZE_MAX when present but malformed. *len gets the
  * decoded length (a %00 stays in it: the name check refuses it). */
 bool omtp_files_http_query(const char *query, const char *key, char *out, size_t outlen,
                            size_t *len);

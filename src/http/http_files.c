@@ -37,8 +37,6 @@
 #include "http_internal.h"
 #include "store/filestore.h"
 
-#define DRAIN_MAX (8u * 1024u * 1024u)
-
 typedef struct http_upload {
     omtp_ingest *in;
     char name[OMTP_FILE_NAME_MAX + 1];

@@ -27,6 +27,7 @@
  * worker: nothing of it stays in the store.
  */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,6 @@ struct wsf {
     /* download */
     int64_t content_length;
     char range[128], inm[160];
-    bool head;
     char thumb_mime[16];
 };
 
@@ -214,7 +214,7 @@ static void store_failed(struct wsf *f)
 {
     if (f->rc == OMTP_ENOSPC) {
         omtp_files_count(OMTP_FC_STORAGE_FULL, 1);
-        json_error(f, 507, "no_space", "the server's file storage is full: try later");
+        json_error(f, 507, "storage_full", "the server's file storage is full: try later");
     } else {
         json_error(f, 500, "storage", "the file could not be stored");
     }
@@ -296,9 +296,11 @@ static void upload_begin(struct wsf *f, const omtp_ws_api_req *req)
 {
     char raw[4 * OMTP_FILE_NAME_MAX];
     size_t rl = 0;
-    if (!omtp_files_http_query(req->query, "name", raw, sizeof(raw), &rl))
+    bool given = omtp_files_http_query(req->query, "name", raw, sizeof(raw), &rl);
+    bool bad = !given && rl == SIZE_MAX; /* a bad escape, or far too long: not "file" */
+    if (!given)
         rl = 0, raw[0] = 0;
-    if (!omtp_file_name_clean(raw, rl, f->name, sizeof(f->name))) {
+    if (bad || !omtp_file_name_clean(raw, rl, f->name, sizeof(f->name))) {
         json_error(f, 400, "invalid_name",
                    "the name must be UTF-8 of at most 255 bytes without '/', '\\', NUL or "
                    "control characters, and not . or ..");
@@ -411,13 +413,20 @@ struct sniffjob {
     uv_work_t w;
     struct wsf *f;
     unsigned char head[8];
+    size_t got;
 };
 
+/* The read asks for sizeof(head) bytes: they may come in pieces, and a
+ * non-zero return would be a failed read (the S3 store logs it). */
 static int sniff_sink(void *arg, const void *data, size_t n)
 {
     struct sniffjob *j = arg;
-    memcpy(j->head, data, n < sizeof(j->head) ? n : sizeof(j->head));
-    return 1; /* enough */
+    size_t k = sizeof(j->head) - j->got;
+    if (k > n)
+        k = n;
+    memcpy(j->head + j->got, data, k);
+    j->got += k;
+    return 0;
 }
 
 static void sniff_work(uv_work_t *w)
@@ -596,7 +605,6 @@ static void *wsf_begin(omtp_server *s, omtp_conn *c, const omtp_ws_api_req *req)
         json_error(f, 404, "not_found", "no such file");
         return f;
     }
-    f->head = !strcmp(req->method, "HEAD");
     omtp_dom_caller who = {.role = OMTP_DOM_USER, .user = f->user};
     f->pending++;
     omtp_dom_file_get(s, &who, id, got_file, f);

@@ -210,7 +210,11 @@ static int mp_part(omtp_filestore *fs, s3_put *p)
 
 static int mp_complete(omtp_filestore *fs, s3_put *p)
 {
-    size_t cap = 128 + (size_t)p->nparts * 200, o = 0;
+    /* an ETag is the service's: sized by what it holds (a '"' takes 6 bytes), so
+     * that no snprintf below is cut and `o` never passes `cap` */
+    size_t cap = 128, o = 0;
+    for (int i = 0; i < p->nparts; i++)
+        cap += 80 + 6 * strlen(p->etags[i]);
     char *xml = malloc(cap);
     if (!xml)
         return OMTP_ENOMEM;

@@ -837,6 +837,56 @@ static void test_quota_and_rate(void **state)
     stop();
 }
 
+/* The same PNG with an ancillary chunk ("teSt", empty) after IHDR: other
+ * bytes, the same pixels, so the same thumbnail. */
+static unsigned char *png_variant(const unsigned char *img, size_t len, size_t *outlen)
+{
+    unsigned char *out = malloc(len + 12);
+    assert_non_null(out);
+    memcpy(out, img, 33); /* the signature and IHDR */
+    memcpy(out + 33, "\0\0\0\0teSt", 8);
+    uint32_t be = htonl((uint32_t)crc32(0, (const Bytef *)"teSt", 4));
+    memcpy(out + 41, &be, 4);
+    memcpy(out + 45, img + 33, len - 33);
+    *outlen = len + 12;
+    return out;
+}
+
+/* A refused upload's bytes go, but not a thumbnail another file has too. */
+static void test_refused_upload_keeps_shared_thumbnail(void **state)
+{
+    (void)state;
+    const char *args[] = {"--file-quota-bytes", "100", NULL};
+    start(args);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    size_t len, vlen;
+    unsigned char *img = png(640, 480, true, &len);
+    unsigned char *var = png_variant(img, len, &vlen);
+    resp r, v, t;
+    upload(&r, KEY, "cat.png", img, len); /* the backend: no quota */
+    assert_int_equal(r.status, 201);
+    assert_int_equal(strlen(jstr(&r, "thumbId")), 64);
+    assert_int_equal(stored_objects(), 2);
+    upload(&v, tb, "cat2.png", var, vlen); /* bob: over his quota */
+    assert_int_equal(v.status, 413);
+    assert_string_equal(jerr(&v), "quota_exceeded");
+    /* bob's bytes go (off the loop); the thumbnail is the backend's too */
+    int64_t deadline = h_now_ms() + 5000;
+    while (stored_objects() > 2 && h_now_ms() < deadline)
+        usleep(20000);
+    usleep(200000);
+    assert_int_equal(stored_objects(), 2);
+    char path[200];
+    snprintf(path, sizeof(path), "/v1/files/%s/thumb", jstr(&r, "fileId"));
+    call(&t, "GET", path, KEY, NULL, 0, false, NULL);
+    assert_int_equal(t.status, 200);
+    resp_free(&r), resp_free(&v), resp_free(&t);
+    free(img);
+    free(var);
+    stop();
+}
+
 static void test_login_hands_a_file_token(void **state)
 {
     (void)state;
@@ -875,6 +925,7 @@ int main(void)
         cmocka_unit_test_teardown(test_disk_full_507, h_teardown),
         cmocka_unit_test_teardown(test_orphans_swept, h_teardown),
         cmocka_unit_test_teardown(test_quota_and_rate, h_teardown),
+        cmocka_unit_test_teardown(test_refused_upload_keeps_shared_thumbnail, h_teardown),
         cmocka_unit_test_teardown(test_login_hands_a_file_token, h_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

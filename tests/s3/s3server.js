@@ -8,7 +8,8 @@
 // Every request is logged to --log as "METHOD /bucket/key?query STATUS".
 // Faults for failure tests: while the file --fault-file holds "part"
 // (UploadPart) or "complete" (CompleteMultipartUpload), those requests are
-// answered 500 InternalError.
+// answered 500 InternalError; while it holds "etag", UploadPart's ETag is 126
+// '"' (the part is stored).
 //
 // Usage: node s3server.js --dir DIR --bucket NAME --port-file FILE --log FILE
 //                         [--access-key AK --secret-key SK]
@@ -124,6 +125,12 @@ server.middleware.unshift(async (ctx, next) => {
     if ((f === 'part' && ctx.method === 'PUT' && 'partNumber' in ctx.query) ||
         (f === 'complete' && ctx.method === 'POST' && 'uploadId' in ctx.query)) {
       s3error(ctx, 500, 'InternalError', 'We encountered an internal error. Please try again.');
+      return;
+    }
+    if (f === 'etag' && ctx.method === 'PUT' && 'partNumber' in ctx.query) {
+      await next(); // a hostile service: the part stored, its ETag all quotes
+      if (ctx.status === 200)
+        ctx.set('ETag', '"'.repeat(126));
       return;
     }
     if (ctx.method === 'DELETE' && 'uploadId' in ctx.query) {

@@ -46,7 +46,8 @@ int h_s3_uploads_pending(h_s3 *s);
  * -1 on error. */
 int h_s3_list(h_s3 *s, const char *prefix);
 /* From now on the server answers 500 InternalError to every UploadPart
- * ("part") or CompleteMultipartUpload ("complete"); "" = no fault. */
+ * ("part") or CompleteMultipartUpload ("complete"), or 200 with an ETag of
+ * 126 '"' to every UploadPart ("etag"); "" = no fault. */
 void h_s3_fault(h_s3 *s, const char *what);
 /* SIGTERM, wait, remove the directory; prints the server's output if
  * `dump`. Frees s. */

@@ -86,6 +86,15 @@ static void test_query(void **st)
     assert_false(omtp_files_http_query("name=%4", "name", v, sizeof(v), &n));
     assert_false(omtp_files_http_query("name=0123456789012345678901234567890123456789", "name", v,
                                        sizeof(v), &n));
+    /* present but malformed or too long: told apart from absent (the WS
+     * listener refused nothing and stored such an upload as "file") */
+    assert_int_equal(n, SIZE_MAX);
+    n = 0;
+    assert_false(omtp_files_http_query("a=1&name=%zz", "name", v, sizeof(v), &n));
+    assert_int_equal(n, SIZE_MAX);
+    n = 0;
+    assert_false(omtp_files_http_query("a=1&names=x", "name", v, sizeof(v), &n));
+    assert_int_equal(n, 0);
 }
 
 static void test_bearer(void **st)
@@ -117,7 +126,7 @@ static void test_bearer(void **st)
     assert_int_equal(omtp_files_http_status("unknown_file"), 404);
     assert_int_equal(omtp_files_http_status("too_large"), 413);
     assert_int_equal(omtp_files_http_status("rate_limited"), 429);
-    assert_int_equal(omtp_files_http_status("no_space"), 507);
+    assert_int_equal(omtp_files_http_status("storage_full"), 507);
 }
 
 int main(void)
