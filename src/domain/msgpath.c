@@ -49,6 +49,7 @@ struct msgpath {
     /* acks waiting for the log's sync, in append order */
     msgpath_waiter *wh, *wt;
     int sync_status; /* the log failed: every later wait fails with it */
+    bool lost;       /* a record is in the log but not pending: refuse appends */
     msgpath_stats st;
 };
 
@@ -230,6 +231,8 @@ int omtp_msgpath_append(msgpath *p, const omtp_msg_rec *m, uint64_t *lsn_end)
     const omtp_config *cfg = p->srv->cfg;
     if (p->sync_status)
         return p->sync_status;
+    if (p->lost)
+        return OMTP_EDB;
     if (cfg->apply_pending_max && p->unapplied_bytes >= cfg->apply_pending_max) {
         p->st.refused_busy++;
         return OMTP_EBUSY;
@@ -245,6 +248,9 @@ int omtp_msgpath_append(msgpath *p, const omtp_msg_rec *m, uint64_t *lsn_end)
         LOG_ERROR("out of memory queueing message %s/%lld for the store; it is in the message "
                   "log and will be stored at the next start; restart omtpd",
                   m->msg.sessionId.data, (long long)m->msg.seqId);
+        /* a later record's apply would store an applied position past this
+         * one (and retire the log under it): nothing may follow it */
+        p->lost = true;
     }
     tars_buf_free(&b);
     if (rc != 0)
