@@ -518,6 +518,30 @@ static void test_dedup_window_and_store(void **st)
     fx_stop(f);
 }
 
+/* Two sends of one (from, packId) in flight together (the second taken
+ * while the session's counter loads): the window is asked again at the
+ * append, so the second is the first's ack and nothing is stored twice. */
+static void test_dedup_concurrent_same_pack(void **st)
+{
+    (void)st;
+    fx *f = fx_start(5, 1000);
+    answer a = {0}, b = {0};
+    omtp_msg_rec m1 = msg("alice", "bob", "hello", "cc1");
+    omtp_msg_rec m2 = msg("alice", "bob", "hello", "cc1");
+    assert_int_equal(omtp_dom_send_single(&f->s, &API, &m1, on_result, &a), 0);
+    assert_int_equal(omtp_dom_send_single(&f->s, &API, &m2, on_result, &b), 0);
+    run_until(f, &a.called);
+    run_until(f, &b.called);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    assert_int_equal(b.code, OMTP_EC_SUCCESS);
+    assert_int_equal(a.seq, 1);
+    assert_int_equal(b.seq, 1);
+    assert_true(a.dup != b.dup);
+    int64_t seqs[8];
+    assert_int_equal(stored_seqs(f, "SC_alice_bob", seqs, 8, NULL), 1);
+    fx_stop(f);
+}
+
 /* More sessions than counters: evicted counters reload from the store
  * (behind the barrier) and keep the seqIds gap-free. */
 static void test_counter_eviction(void **st)
@@ -595,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_read_barrier),
         cmocka_unit_test(test_counter_loads_stored_session),
         cmocka_unit_test(test_dedup_window_and_store),
+        cmocka_unit_test(test_dedup_concurrent_same_pack),
         cmocka_unit_test(test_counter_eviction),
         cmocka_unit_test(test_nul_in_group_id_refused),
         cmocka_unit_test(test_pending_bound),
