@@ -888,11 +888,35 @@ static void log_synced(msgpath_waiter *w, int status)
 }
 
 /* The counter is ready: number, append, push, wait for the sync. */
+/* The dedup window's answer for j when its (from, packId) is there: true
+ * when it answered (MSG_REPEATED, or the original's ack once durable). */
+static bool log_window_answer(send_job *j)
+{
+    dedup_hit h;
+    msgpath *p = omtp_msgpath(j->srv);
+    if (!dedupwin_find(omtp_msgpath_dedup(p), &j->m.msg.from, &j->m.packId, omtp_now_ms(), &h))
+        return false;
+    if (h.print != j->print) {
+        FAIL(j, OMTP_EC_MSG_REPEATED,
+             "packId %s was already used by %s for a different message (seqId %lld); send it "
+             "with a fresh packId",
+             j->m.packId.data, j->m.msg.from.data, (long long)h.seqId);
+        send_done(j, 0);
+        return true;
+    }
+    log_dup(j, h.sessionId, h.seqId, h.timestamp, h.lsn_end);
+    return true;
+}
+
 static void log_append(send_job *j, int64_t *last)
 {
     omtp_server *s = j->srv;
     msgpath *p = omtp_msgpath(s);
     uint64_t lsn = 0;
+    /* asked again: a send with the same (from, packId) may have been
+     * appended while this one waited (counter load, store lookup) */
+    if (log_window_answer(j))
+        return;
     j->m.msg.seqId = *last + 1;
     j->m.msg.timestamp = omtp_now_ms();
     int rc = omtp_msgpath_append(p, &j->m, &lsn);
@@ -1006,19 +1030,8 @@ static void log_step(send_job *j)
             }
             break;
         case LS_DEDUP: {
-            dedup_hit h;
-            msgpath *p = omtp_msgpath(s);
-            if (dedupwin_find(omtp_msgpath_dedup(p), &msg->from, &j->m.packId, omtp_now_ms(), &h)) {
-                if (h.print != j->print) {
-                    FAIL(j, OMTP_EC_MSG_REPEATED,
-                         "packId %s was already used by %s for a different message (seqId "
-                         "%lld); send it with a fresh packId",
-                         j->m.packId.data, msg->from.data, (long long)h.seqId);
-                    goto refused;
-                }
-                log_dup(j, h.sessionId, h.seqId, h.timestamp, h.lsn_end);
+            if (log_window_answer(j))
                 return;
-            }
             j->step = LS_SEQ;
             if (j->resend) {
                 rc = omtp_store_submit(s->store, bypack_work, bypack_done, j);

@@ -17,6 +17,7 @@
 
 typedef struct apply_rec {
     struct apply_rec *next;
+    uint64_t from; /* the log from here (or the previous record's end) to lsn_end */
     uint64_t lsn_end;
     size_t n;
     uint8_t p[];
@@ -46,9 +47,11 @@ struct msgpath {
     bool timer_armed, timer_open;
     bool stopped;
     uint64_t applied_lsn; /* durable in the store */
+    uint64_t queued_end;  /* lsn_end of the last record queued for the apply */
     /* acks waiting for the log's sync, in append order */
     msgpath_waiter *wh, *wt;
     int sync_status; /* the log failed: every later wait fails with it */
+    bool lost;       /* a record is in the log but not pending: refuse appends */
     msgpath_stats st;
 };
 
@@ -73,6 +76,17 @@ static int apply_work(omtp_db *db, void *arg)
 {
     apply_job *j = arg;
     char why[192];
+    /* the batch continues the stored position, or an earlier batch failed
+     * (its records go back to be applied again): storing this one's end
+     * would put the position past them, and a crash would lose them */
+    tars_str v = {0};
+    int mrc = omtp_db_meta_get(db, APPLIED_KEY, &v);
+    uint64_t at = mrc == 0 && v.len ? strtoull(v.data, NULL, 10) : 0;
+    tars_str_clear(&v);
+    if (mrc != 0 && mrc != OMTP_ENOTFOUND)
+        return mrc;
+    if (at < j->head->from)
+        return OMTP_EBUSY;
     for (apply_rec *r = j->head; r; r = r->next) {
         omtp_msg_rec m;
         int rc = omtp_logrec_decode(r->p, r->n, &m, why, sizeof why);
@@ -89,9 +103,11 @@ static int apply_work(omtp_db *db, void *arg)
         if (rc != 0)
             return rc;
     }
-    char v[32];
-    snprintf(v, sizeof v, "%" PRIu64, j->lsn_end);
-    return omtp_db_meta_set(db, APPLIED_KEY, v);
+    if (at >= j->lsn_end)
+        return 0;
+    char pos[32];
+    snprintf(pos, sizeof pos, "%" PRIu64, j->lsn_end);
+    return omtp_db_meta_set(db, APPLIED_KEY, pos);
 }
 
 static void recs_free(apply_rec *r)
@@ -131,10 +147,14 @@ static void apply_done(void *arg, int status)
         apply_rec *last = j->head;
         while (last->next)
             last = last->next;
-        last->next = p->ph;
-        if (!p->ph)
+        /* in log order: another failed batch may have gone back before */
+        apply_rec **at = &p->ph;
+        while (*at && (*at)->lsn_end < j->head->lsn_end)
+            at = &(*at)->next;
+        last->next = *at;
+        if (!*at)
             p->pt = last;
-        p->ph = j->head;
+        *at = j->head;
         p->pn += j->count;
         p->pbytes += j->bytes;
     }
@@ -208,6 +228,8 @@ static int pending_add(msgpath *p, const void *rec, size_t n, uint64_t lsn_end)
     if (!r)
         return OMTP_ENOMEM;
     r->next = NULL;
+    r->from = p->queued_end;
+    p->queued_end = lsn_end;
     r->lsn_end = lsn_end;
     r->n = n;
     memcpy(r->p, rec, n);
@@ -230,6 +252,8 @@ int omtp_msgpath_append(msgpath *p, const omtp_msg_rec *m, uint64_t *lsn_end)
     const omtp_config *cfg = p->srv->cfg;
     if (p->sync_status)
         return p->sync_status;
+    if (p->lost)
+        return OMTP_EDB;
     if (cfg->apply_pending_max && p->unapplied_bytes >= cfg->apply_pending_max) {
         p->st.refused_busy++;
         return OMTP_EBUSY;
@@ -245,6 +269,9 @@ int omtp_msgpath_append(msgpath *p, const omtp_msg_rec *m, uint64_t *lsn_end)
         LOG_ERROR("out of memory queueing message %s/%lld for the store; it is in the message "
                   "log and will be stored at the next start; restart omtpd",
                   m->msg.sessionId.data, (long long)m->msg.seqId);
+        /* a later record's apply would store an applied position past this
+         * one (and retire the log under it): nothing may follow it */
+        p->lost = true;
     }
     tars_buf_free(&b);
     if (rc != 0)
@@ -390,7 +417,7 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
                  omtp_strerror(rc));
         return rc;
     }
-    p->applied_lsn = applied;
+    p->applied_lsn = p->queued_end = applied;
 
     /* the tail the store has not applied */
     omtp_msglog_replay_stats rs = {0};
