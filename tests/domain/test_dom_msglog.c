@@ -167,6 +167,7 @@ static void fx_init_cfg(fx *f, unsigned apply_delay_ms, unsigned seq_max)
     snprintf(f->cfg.data_dir, sizeof f->cfg.data_dir, "%s", f->dir);
     snprintf(f->cfg.listen, sizeof f->cfg.listen, "127.0.0.1:0");
     f->cfg.log_level = omtp_config_parse_level("warn");
+    f->cfg.message_log = true; /* opt-in (docs/storage.md, "Delivery path") */
     f->cfg.apply_delay_ms = apply_delay_ms;
     f->cfg.seq_cache_max = seq_max;
     char why[512] = "";
