@@ -17,52 +17,14 @@
 # is exercised too.
 set -euo pipefail
 BUILD=${1:?usage: durability_lost_cache.sh BUILD_DIR}
-OMTPD=$BUILD/omtpd
-E2E=$BUILD/chat_e2e
-[ -x "$OMTPD" ] && [ -x "$E2E" ] || { echo "need $OMTPD and $E2E"; exit 1; }
 ROUNDS=${ROUNDS:-6}
 STEP=${STEP:-400}
-
-DIR=$(mktemp -d)
-PID=
-LOAD=
-cleanup() {
-    [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
-    [ -n "$LOAD" ] && kill "$LOAD" 2>/dev/null || true
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-PAIRS=4
-"$OMTPD" init --data-dir "$DIR/data" >/dev/null
-for ((i = 0; i < 2 * PAIRS; i++)); do
-    "$OMTPD" user add "lc$i" --password "lc$i" --data-dir "$DIR/data" >/dev/null
-done
+PREFIX=lc
+source "$(dirname "$0")/lib/durability_common.sh"
 
 start() {
-    rm -f "$DIR/port" "$DIR/synced"
-    OMTP_TEST_LOG_SYNCED_FILE="$DIR/synced" "$OMTPD" --message-log true --listen 127.0.0.1:0 \
-        --port-file "$DIR/port" --data-dir "$DIR/data" --log-level info --req-rate 0 \
-        2>>"$DIR/omtpd.log" &
-    PID=$!
-    for _ in $(seq 1 150); do
-        [ -s "$DIR/port" ] && break
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -s "$DIR/port" ] || { echo "omtpd did not start"; tail -30 "$DIR/omtpd.log"; exit 1; }
-    PORT=$(cat "$DIR/port")
-}
-
-acked() { [ -s "$DIR/acked.txt" ] && wc -l <"$DIR/acked.txt" || echo 0; }
-
-verify() {
-    "$E2E" --port "$PORT" --prefix lc --verify "$DIR/acked.txt" >"$DIR/verify.out" 2>&1 || {
-        echo "round $1: an acked message did not survive the lost page cache"
-        head -20 "$DIR/verify.out"
-        tail -30 "$DIR/omtpd.log"
-        exit 1
-    }
+    rm -f "$DIR/synced"
+    OMTP_TEST_LOG_SYNCED_FILE="$DIR/synced" dur_start --message-log true --log-level info
 }
 
 # what a power cut does to the log: cut after the synced LSN, add torn bytes
@@ -95,21 +57,9 @@ total_cut=0
 for ((r = 1; r <= ROUNDS; r++)); do
     start
     [ -d "$DIR/data/log" ] || { echo "omtpd keeps no message log in DATA_DIR/log"; exit 1; }
-    [ "$r" -gt 1 ] && verify "$r"
-    before=$(acked)
-    "$E2E" --port "$PORT" --pairs $PAIRS --window 8 --warmup 0 --duration 30 --prefix lc \
-        --record "$DIR/acked.txt" >"$DIR/load.out" 2>&1 &
-    LOAD=$!
-    want=$((before + STEP + (RANDOM % STEP)))
-    for _ in $(seq 1 100); do
-        [ "$(acked)" -ge "$want" ] && break
-        sleep 0.1
-    done
-    kill -9 "$PID"
-    wait "$PID" 2>/dev/null || true
-    PID=
-    wait "$LOAD" || { echo "round $r: load generator failed"; cat "$DIR/load.out"; exit 1; }
-    LOAD=
+    [ "$r" -gt 1 ] && dur_verify "round $r"
+    dur_load_and_kill "$STEP"
+    before=$BEFORE
     [ -s "$DIR/synced" ] || { echo "round $r: OMTP_TEST_LOG_SYNCED_FILE was never written"; exit 1; }
     synced=$((10#$(head -c 20 "$DIR/synced")))
     cut_log "$synced"
@@ -117,7 +67,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     echo "round $r: $(($(acked) - before)) more acks; synced LSN $synced, cut $CUT unsynced bytes"
 done
 start
-verify final
+dur_verify final
 tail -1 "$DIR/verify.out"
 grep -c 'cutting the' "$DIR/omtpd.log" >/dev/null || { echo "omtpd never cut a torn tail"; exit 1; }
 kill "$PID"
