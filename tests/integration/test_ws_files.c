@@ -28,7 +28,7 @@ static char atok[256], btok[256];
 
 static h_server *start(int *port, const char *more)
 {
-    char conf[512];
+    char conf[3072]; /* `more` may be a whole 2 KiB config snippet */
     snprintf(conf, sizeof(conf),
              "max_file_size = 65536\nhttp_timeout_s = 1\nws_allowed_origins = "
              "http://app.example\n%s",
