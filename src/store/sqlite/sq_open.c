@@ -231,8 +231,8 @@ int sq_begin(omtp_db *db)
 
 int sq_commit(omtp_db *db)
 {
-    /* the search entries of this transaction go into the index with it */
-    int rc = sq_search_flush(SQ(db));
+    /* the waiting search entries go into the index once there are enough */
+    int rc = sq_search_commit(SQ(db));
     return rc ? rc : run_id(SQ(db), SQ_COMMIT, "commit");
 }
 
@@ -463,6 +463,11 @@ int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whyle
     }
     sqlite3_busy_timeout(d->h, 5000);
     sqlite3_extended_result_codes(d->h, 1);
+    if (sq_search_register(d->h) != SQLITE_OK) {
+        snprintf(why, whylen, "cannot set up message search on %s: %s (is SQLite built with FTS5?)",
+                 path, sqlite3_errmsg(d->h));
+        goto err;
+    }
 
     char mode[16] = "";
     sqlite3_stmt *st;
