@@ -152,7 +152,8 @@ static const char *const pg_migrations[] = {
      * trigram index of one message is bounded (a 64 KiB text of random
      * characters made thousands of GIN keys). Rows already longer are cut
      * here; the GIN index follows its column. */
-    "CREATE FUNCTION omtp_search_cap(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $f$ "
+    "CREATE OR REPLACE FUNCTION omtp_search_cap(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE "
+    "AS $f$ "
     "DECLARE b bytea; k integer := 4096; BEGIN "
     "  IF octet_length(t) <= k THEN RETURN t; END IF;"
     "  b := convert_to(t, 'UTF8');"
