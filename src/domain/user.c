@@ -10,6 +10,7 @@
 
 #include "core/server.h"
 #include "domain/check_cache.h"
+#include "util/thread_prio.h"
 #include "domain/credentials.h"
 #include "proto/omtp_packet.h"
 #include "proto/omtp_session.h"
@@ -174,6 +175,8 @@ static void uop_submit(uop *u)
 static void hash_work(uv_work_t *w)
 {
     uop *u = w->data;
+    if (u->who.role != OMTP_DOM_ADMIN) /* on libuv's threadpool; the CLI hashes at once */
+        omtp_thread_background();
     u->hash_rc = omtp_auth_hash_password(u->password, u->pwHash, sizeof(u->pwHash));
 }
 
