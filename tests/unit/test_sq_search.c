@@ -366,6 +366,38 @@ static void test_deferred_flush(void **state)
     omtp_db_close(db);
 }
 
+/* A message that moves (`omtpd user rename` renumbers merged sessions:
+ * UPDATE messages SET session_id, seq) is still found, under its new key,
+ * and the map names it (index_exact). */
+static void test_message_moves(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = open_ok(f);
+    assert_int_equal(append(db, "M1", "moving message text"), 1);
+    assert_int_equal(append(db, "M2", "staying message text"), 2);
+    sqlite3 *h = raw(f);
+    exec_ok(h, "INSERT INTO sessions VALUES ('SC_a_c', 14, 7, 1, 'a', 'c');"
+               "INSERT INTO members(user_id, session_id, read_seq, changed_us, joined_ms) "
+               "VALUES ('a', 'SC_a_c', 0, 1, 1);"
+               "UPDATE messages SET session_id = 'SC_a_c', seq = 7 "
+               "WHERE session_id = 'SC_a_b' AND seq = 1;"
+               /* and one into the key the first one left */
+               "UPDATE messages SET seq = 1 WHERE session_id = 'SC_a_b' AND seq = 2;");
+    sqlite3_close(h);
+    omtp_msg_rec_list l;
+    assert_int_equal(omtp_db_msg_search(db, "a", NULL, "moving message", 0, 20, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].msg.sessionId.data, "SC_a_c");
+    assert_int_equal(l.items[0].msg.seqId, 7);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(omtp_db_msg_search(db, "a", NULL, "staying message", 0, 20, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].msg.content.data, "staying message text");
+    omtp_msg_rec_list_free(&l);
+    index_exact(f);
+    omtp_db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +406,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exact_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deferred_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_message_moves, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,6 +76,11 @@
  * - An edit re-indexes under the same id (the message keeps its place in
  *   the newest-first order); revoke, delete and an edit to no text drop the
  *   entry and set search_id to 0.
+ * - search_ak follows a message that moves (`omtpd user rename` renumbers
+ *   the messages of the sessions it merges: session_id and seq change):
+ *   its map row names it again. (Schema 8/9 left the old key in the map:
+ *   a renamed user's messages were not found, or the key named another
+ *   message.)
  *
  * The rebuild (last five statements) indexes every stored message, oldest
  * first, inside the migration's transaction; search_rows_mig is the
@@ -117,6 +122,9 @@
     "CREATE TRIGGER search_ad AFTER DELETE ON messages BEGIN " SQ_SEARCH_UNINDEX \
     "  DELETE FROM search_rows WHERE id = OLD.search_id AND OLD.search_id > 0;" \
     "END;" \
+    "CREATE TRIGGER search_ak AFTER UPDATE OF session_id, seq ON messages WHEN NEW.search_id > 0 " \
+    "BEGIN UPDATE search_rows SET session_id = NEW.session_id, seq = NEW.seq " \
+    "  WHERE id = NEW.search_id; END;" \
     "INSERT INTO search_rows(session_id, seq) SELECT m.session_id, m.seq FROM messages m " \
     "  WHERE " SQ_SEARCH_DOC("m") " <> '' ORDER BY m.ts_ms, m.session_id, m.seq;" \
     "CREATE UNIQUE INDEX search_rows_mig ON search_rows(session_id, seq);" \
