@@ -2001,6 +2001,12 @@ static void test_user_rename(void **state)
     omtp_hot_rec_list_free(&hl);
     /* it goes on: the stored parties are the new names */
     assert_int_equal(send_full(f, PT_MSG_SINGLE_CHAT, new_nb, B, N, "four", NULL, 0, NULL), 4);
+    /* search follows the moved messages: found under their new session */
+    omtp_msg_rec_list sl;
+    assert_int_equal(search_n(f, "n", NULL, "three", 0, 20, &sl), 1);
+    assert_string_equal(sl.items[0].msg.sessionId.data, new_nb);
+    assert_int_equal(sl.items[0].msg.seqId, 3);
+    omtp_msg_rec_list_free(&sl);
     /* the business session and the group */
     char s2[OMTP_ID_MAX * 2];
     assert_int_equal(omtp_session_single(N, id(f, "c"), s2, sizeof s2), 0);
