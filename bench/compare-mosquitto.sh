@@ -11,12 +11,19 @@
 # Systems (each started fresh for each measurement, on loopback):
 #   mosquitto     persistence on (in-memory store saved every autosave_interval
 #                 = 1800 s and at shutdown: a PUBACK does NOT mean on disk)
-#   omtpd FULL    SQLite WAL, synchronous=FULL: a MsgAck means fsync'ed (group commit)
+#   omtpd FULL    --message-log true (the send path of issue #18): each
+#                 message is appended to the message log and pushed, the
+#                 MsgAck waits for the log's fdatasync; SQLite WAL,
+#                 synchronous=FULL behind it (the default pacing,
+#                 log_sync_delay_us)
 #   omtpd FULL-pace0  the same with --log-sync-delay-us 0 (the message log's
 #                 fsync pacing off: each sync starts as soon as records wait)
-#   omtpd NORMAL  SQLite WAL, synchronous=NORMAL: acked messages survive a
-#                 process crash, the last commits may be lost on power loss
-#   (omtpd FULL uses the default pacing, log_sync_delay_us = 1000)
+#   omtpd FULL-store  --message-log false: one SQLite transaction per message
+#                 (group commit, synchronous=FULL) before the push and the
+#                 MsgAck - the path before the message log
+#   omtpd NORMAL  --message-log true, synchronous=NORMAL: the log is never
+#                 fdatasynced (acked messages survive a process crash, the
+#                 last ones may be lost on power loss)
 #
 # Measures, per system, RUNS times interleaved (so drift of a shared machine
 # hits every system alike), medians reported:
@@ -121,6 +128,9 @@ start_omtpd() { # sync level, extra omtpd args
 stop_server() { kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=; }
 
 STAMP=$(date -u +%Y%m%d-%H%M%S)
+echo "# $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(uname -r)," \
+  "load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ); omtpd $("$OMTPD" --version 2>/dev/null | head -1)"
+echo "# command: PAIRS=$PAIRS SIZE=$SIZE WINDOW=$WINDOW RATE=$RATE DURATION=$DURATION $0 $BUILD $RUNS"
 RAW=$OUT/compare-$STAMP.jsonl
 : >"$RAW"
 CLK_TCK=$(getconf CLK_TCK)
@@ -147,15 +157,16 @@ measure() { # system-name, extra bench args
 
 for run in $(seq 1 "$RUNS"); do
   start_mosquitto; measure mosquitto --protocol mqtt; stop_server
-  start_omtpd 2; measure omtpd-FULL; stop_server
-  start_omtpd 2 --log-sync-delay-us 0; measure omtpd-FULL-pace0; stop_server
-  start_omtpd 1; measure omtpd-NORMAL; stop_server
+  start_omtpd 2 --message-log true; measure omtpd-FULL; stop_server
+  start_omtpd 2 --message-log false; measure omtpd-FULL-store; stop_server
+  start_omtpd 2 --message-log true --log-sync-delay-us 0; measure omtpd-FULL-pace0; stop_server
+  start_omtpd 1 --message-log true; measure omtpd-NORMAL; stop_server
 done
 
 python3 - "$RAW" "$OUT/compare-$STAMP.dat" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-systems = ["mosquitto", "omtpd-FULL", "omtpd-FULL-pace0", "omtpd-NORMAL"]
+systems = ["mosquitto", "omtpd-FULL", "omtpd-FULL-store", "omtpd-FULL-pace0", "omtpd-NORMAL"]
 pacings = ["spread", "aligned"]
 def med(xs): return statistics.median(xs) if xs else 0.0
 def cpu_us(rows_):  # server CPU per delivered message, median over runs

@@ -65,6 +65,7 @@
 #include "util/log.h"
 #include "store.h"
 #include "maint.h"
+#include "store/loopwake.h"
 
 typedef struct store_item {
     struct store_item *next;
@@ -89,9 +90,9 @@ struct omtp_store {
     bool deferred; /* the backend's commits need db->ops->sync to be durable */
     uv_thread_t thread, sync_thread;
     uv_mutex_t mu;
-    uv_cond_t cv;      /* store thread: work submitted, or stopping */
-    uv_cond_t sync_cv; /* sync thread: a batch committed, or stopping */
-    uv_async_t async;
+    uv_cond_t cv;       /* store thread: work submitted, or stopping */
+    uv_cond_t sync_cv;  /* sync thread: a batch committed, or stopping */
+    omtp_loopwake wake; /* the threads' wake-up of the loop (loopwake.h: not a uv_async) */
     uv_check_t kick_check;
     uv_prepare_t kick_prepare;
     int open_handles; /* handles not yet closed; s is freed at 0 */
@@ -487,7 +488,7 @@ static void store_thread_main(void *arg)
         else
             uv_cond_signal(&s->sync_cv);
         uv_mutex_unlock(&s->mu);
-        uv_async_send(&s->async);
+        omtp_loopwake_send(&s->wake);
         uv_mutex_lock(&s->mu);
     }
     s->thread_exited = true;
@@ -527,7 +528,7 @@ static void sync_thread_main(void *arg)
         }
         s->synced = target;
         uv_mutex_unlock(&s->mu);
-        uv_async_send(&s->async);
+        omtp_loopwake_send(&s->wake);
         uv_mutex_lock(&s->mu);
     }
     uv_mutex_unlock(&s->mu);
@@ -556,15 +557,15 @@ static void run_completions(omtp_store *s)
         if (it->done)
             it->done(it->arg, it->status);
         free(it);
-        /* the async handle keeps the loop alive only while work is in flight */
+        /* the wake-up handle keeps the loop alive only while work is in flight */
         if (--s->outstanding == 0 && !s->closed)
-            uv_unref((uv_handle_t *)&s->async);
+            uv_unref(omtp_loopwake_handle(&s->wake));
     }
 }
 
-static void on_async(uv_async_t *a)
+static void on_wake(void *arg)
 {
-    run_completions(a->data);
+    run_completions(arg);
 }
 
 /* Signals the store thread once for everything submitted this loop turn. */
@@ -598,7 +599,7 @@ static void on_handle_closed(uv_handle_t *h)
 static void close_handles(omtp_store *s)
 {
     s->open_handles = 3;
-    uv_close((uv_handle_t *)&s->async, on_handle_closed);
+    omtp_loopwake_close(&s->wake, on_handle_closed);
     uv_close((uv_handle_t *)&s->kick_check, on_handle_closed);
     uv_close((uv_handle_t *)&s->kick_prepare, on_handle_closed);
 }
@@ -627,15 +628,15 @@ int omtp_store_open_db(uv_loop_t *loop, omtp_db *db, unsigned max_batch, omtp_st
         uv_cond_destroy(&s->sync_cv);
         goto err_cv;
     }
-    if (uv_async_init(loop, &s->async, on_async) != 0)
+    if (omtp_loopwake_init(loop, &s->wake, on_wake, s) != 0)
         goto err_sync_cv;
     uv_check_init(loop, &s->kick_check);
     uv_prepare_init(loop, &s->kick_prepare);
-    s->async.data = s->kick_check.data = s->kick_prepare.data = s;
+    s->wake.poll.data = s->kick_check.data = s->kick_prepare.data = s;
     uv_check_start(&s->kick_check, on_kick_check);
     uv_prepare_start(&s->kick_prepare, on_kick_prepare);
     /* none of them keeps the loop alive on its own (see outstanding) */
-    uv_unref((uv_handle_t *)&s->async);
+    uv_unref(omtp_loopwake_handle(&s->wake));
     uv_unref((uv_handle_t *)&s->kick_check);
     uv_unref((uv_handle_t *)&s->kick_prepare);
     if (uv_thread_create(&s->thread, store_thread_main, s) != 0) {
@@ -788,7 +789,7 @@ static int submit_item(omtp_store *s, omtp_store_append *ap, omtp_store_work_fn 
     it->again = false;
     it->batch = 0;
     if (s->outstanding++ == 0)
-        uv_ref((uv_handle_t *)&s->async);
+        uv_ref(omtp_loopwake_handle(&s->wake));
     uv_mutex_lock(&s->mu);
     fifo_push(&s->pending, it);
     s->st.queued = s->pending.n;

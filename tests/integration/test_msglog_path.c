@@ -186,6 +186,15 @@ static void test_metrics(void **st)
     assert_true(h_metric(hport, "omtp_dedup_window_bytes") > 0);
     assert_true(h_metric(hport, "omtp_seq_counters") == 1);
     assert_true(h_metric(hport, "omtp_msglog_unapplied_bytes") >= 0);
+    /* where the send path's time goes: every append's pwritev, every
+     * fdatasync and the loop's turns are in histograms, with their maxima */
+    assert_true(h_metric(hport, "omtp_msglog_append_seconds_count") >= 5);
+    assert_true(h_metric(hport, "omtp_msglog_append_seconds_bucket{le=\"+Inf\"}") >= 5);
+    assert_true(h_metric(hport, "omtp_msglog_append_seconds_max") >= 0);
+    assert_true(h_metric(hport, "omtp_msglog_fsync_seconds_count") >= 1);
+    assert_true(h_metric(hport, "omtp_msglog_fsync_seconds_max") >= 0);
+    assert_true(h_metric(hport, "omtp_loop_busy_seconds_count") >= 5);
+    assert_true(h_metric(hport, "omtp_loop_busy_seconds_sum") > 0);
     omtp_sync_close(a);
     h_server_stop_free(s);
     snprintf(port_path, sizeof(port_path), "rm -rf '%s'", dir);
