@@ -455,6 +455,7 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
     }
     omtp_msglog_retire(p->log, p->applied_lsn);
     omtp_store_set_barrier(s->store, barrier, p);
+    omtp_store_set_nice(s->store, (int)cfg->apply_nice);
     omtp_metrics_add_source(s, metrics, s);
     omtp_metrics_add_source(s, log_metrics, p);
     LOG_INFO("replayed %" PRIu64 " records (%" PRIu64 " bytes) from the message log in %" PRIu64

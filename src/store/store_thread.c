@@ -57,10 +57,14 @@
  * only hold the mutex to splice list pointers. omtp_store_close() is the one
  * exception: it joins the threads (shutdown drains the queue by design).
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "util/log.h"
 #include "store.h"
@@ -125,6 +129,10 @@ struct omtp_store {
     /* close's deadline (uv_hrtime ns; 0 = none): set by the loop thread,
      * read by the store thread before each item */
     _Atomic uint64_t deadline_ns;
+    /* omtp_store_set_nice: wanted by any thread, applied by each store
+     * thread to itself (have_* are the threads' own) */
+    _Atomic int want_nice;
+    int have_nice, have_sync_nice;
 };
 
 static const uint64_t bucket_us[11] = {50,   100,   250,   500,   1000,  2500,
@@ -418,6 +426,24 @@ static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t
     }
 }
 
+/* Applies the wanted nice value to the calling thread (setpriority on a
+ * thread id is per thread on Linux). Logs a failure once, goes on. */
+static void apply_nice(omtp_store *s, int *have)
+{
+    int want = atomic_load(&s->want_nice);
+    if (want == *have)
+        return;
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), want) != 0)
+        LOG_WARN("store: cannot set the store thread's nice value to %d: %s (goes on at %d)", want,
+                 strerror(errno), *have);
+    *have = want;
+}
+
+void omtp_store_set_nice(omtp_store *s, int nice)
+{
+    atomic_store(&s->want_nice, nice < 0 ? 0 : nice > 19 ? 19 : nice);
+}
+
 static void store_thread_main(void *arg)
 {
     omtp_store *s = arg;
@@ -427,6 +453,7 @@ static void store_thread_main(void *arg)
             uv_cond_wait(&s->cv, &s->mu);
         if (!s->pending.head)
             break; /* stopping and drained */
+        apply_nice(s, &s->have_nice);
         item_fifo batch = fifo_take(&s->pending, s->max_batch);
         s->st.queued = s->pending.n;
         bool failed = s->sync_failed_from != 0;
@@ -507,6 +534,7 @@ static void sync_thread_main(void *arg)
             uv_cond_wait(&s->sync_cv, &s->mu);
         if (s->synced == s->written)
             break; /* stopping and everything synced */
+        apply_nice(s, &s->have_sync_nice);
         uint64_t target = s->written;
         bool failed = s->sync_failed_from != 0;
         uv_mutex_unlock(&s->mu);
