@@ -56,7 +56,7 @@ static void hist(mbuf *b, const char *name, const char *help, const uint64_t buc
         name, name, (double)max_us / 1e6);
 }
 
-char *omtp_msglog_metrics_text(const omtp_msglog *log)
+char *omtp_msglog_metrics_text(const omtp_msglog *log, const seqgen *seq)
 {
     mbuf b = {.p = malloc(4096), .cap = 4096};
     if (!b.p)
@@ -74,6 +74,20 @@ char *omtp_msglog_metrics_text(const omtp_msglog *log)
              "the event loop's work per turn, poll to poll (how long an event may wait "
              "behind the others)",
              st.turn_us_bucket, st.turn_us_sum, st.turn_us_max);
+    }
+    if (seq) {
+        seqgen_load_stats ls;
+        seqgen_get_load_stats(seq, &ls);
+        out(&b,
+            "# HELP omtp_seq_loads_total session counters read from the store (first message "
+            "of a session, or after eviction)\n# TYPE omtp_seq_loads_total counter\n"
+            "omtp_seq_loads_total %llu\n"
+            "# HELP omtp_seq_load_waiters_total messages that waited for a counter's load\n"
+            "# TYPE omtp_seq_load_waiters_total counter\nomtp_seq_load_waiters_total %llu\n",
+            (unsigned long long)ls.loads, (unsigned long long)ls.waiters);
+        hist(&b, "omtp_seq_load_seconds",
+             "a session counter's load, submit to done (its messages wait for it)",
+             ls.wait_us_bucket, ls.wait_us_sum, ls.wait_us_max);
     }
     if (b.oom) {
         free(b.p);

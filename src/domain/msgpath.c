@@ -522,7 +522,8 @@ omtp_msglog *omtp_msgpath_log(msgpath *p)
 
 static char *log_metrics(void *arg)
 {
-    return omtp_msglog_metrics_text(omtp_msgpath_log(arg));
+    msgpath *p = arg;
+    return omtp_msglog_metrics_text(omtp_msgpath_log(p), omtp_msgpath_seq(p));
 }
 
 void omtp_msgpath_stats(omtp_server *s, msgpath_stats *out)

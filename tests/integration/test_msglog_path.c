@@ -195,6 +195,10 @@ static void test_metrics(void **st)
     assert_true(h_metric(hport, "omtp_msglog_fsync_seconds_max") >= 0);
     assert_true(h_metric(hport, "omtp_loop_busy_seconds_count") >= 5);
     assert_true(h_metric(hport, "omtp_loop_busy_seconds_sum") > 0);
+    /* one session: its counter was loaded once, its first message waited */
+    assert_true(h_metric(hport, "omtp_seq_loads_total") == 1);
+    assert_true(h_metric(hport, "omtp_seq_load_waiters_total") >= 1);
+    assert_true(h_metric(hport, "omtp_seq_load_seconds_count") == 1);
     omtp_sync_close(a);
     h_server_stop_free(s);
     snprintf(port_path, sizeof(port_path), "rm -rf '%s'", dir);
