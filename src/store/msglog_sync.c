@@ -28,6 +28,7 @@
  * that file, so a crash test can cut the log after the last durable byte.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -72,6 +73,8 @@ void msglog_unlink(const char *dir, const uint64_t *starts, size_t n)
 void msglog_sync_main(void *arg)
 {
     omtp_msglog *log = arg;
+    /* named for top -H, perf and bench/msglog_p99.sh's CPU per thread */
+    (void)pthread_setname_np(pthread_self(), "omtpd-logsync");
     bool busy = false; /* records arrived during the last sync */
     uv_mutex_lock(&log->mu);
     for (;;) {
