@@ -37,7 +37,9 @@
 #   server CPU per delivered message, in every mode: utime+stime of the
 #               server process from /proc/PID/stat (all its threads: loop,
 #               store, log sync) over the driver's run (connect and login
-#               included, a few ms), divided by the messages delivered
+#               included, a few ms) and until the server is idle again (the
+#               message log's applies behind the pushes belong to the run),
+#               divided by the messages delivered
 #
 # Output: bench/out/compare-*.json (raw), the tables on stdout (markdown),
 # bench/compare-mosquitto.png (gnuplot). Knobs: PAIRS (10), SIZE (64),
@@ -137,18 +139,31 @@ CLK_TCK=$(getconf CLK_TCK)
 # utime + stime of the server, in clock ticks (fields 14 and 15 of
 # /proc/PID/stat, counted after the ")" closing the command name)
 cpu_ticks() { sed 's/.*) //' "/proc/$SPID/stat" | awk '{print $12 + $13}'; }
+# Waits (at most 30 s) until the server is idle: under 2 ticks of CPU in
+# 300 ms. omtpd on the message log applies messages to its tables behind the
+# pushes; that work belongs to the run that sent them, so every measurement
+# reads the CPU after its server settled, and the next one starts clean.
+settle() {
+  local a b
+  for _ in $(seq 1 100); do
+    a=$(cpu_ticks); sleep 0.3; b=$(cpu_ticks)
+    [ $((b - a)) -lt 2 ] && return 0
+  done
+}
 measure() { # system-name, extra bench args
   local sys=$1; shift
   local j c0 c1
   c0=$(cpu_ticks)
   j=$("$BENCH" chat --server 127.0.0.1:$PORT --pairs "$PAIRS" --size "$SIZE" --window "$WINDOW" \
     --duration "$DURATION" --json "$@")
+  settle
   c1=$(cpu_ticks)
   echo "{\"system\":\"$sys\",\"mode\":\"saturation\",\"run\":$run,\"cpu_s\":$(((c1 - c0) * 1000 / CLK_TCK))e-3,\"r\":$j}" >>"$RAW"
   for pacing in spread aligned; do
     c0=$(cpu_ticks)
     j=$("$BENCH" chat --server 127.0.0.1:$PORT --pairs "$PAIRS" --size "$SIZE" \
       --rate "$PER_CLIENT_RATE" --pacing $pacing --duration "$DURATION" --json "$@")
+    settle
     c1=$(cpu_ticks)
     echo "{\"system\":\"$sys\",\"mode\":\"rate-$pacing\",\"run\":$run,\"cpu_s\":$(((c1 - c0) * 1000 / CLK_TCK))e-3,\"r\":$j}" >>"$RAW"
   done
