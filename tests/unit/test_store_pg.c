@@ -970,6 +970,226 @@ static void test_batch_concurrent_dups(void **state)
         assert_int_equal(all[i], i + 1);
 }
 
+/* ------------------------------------- new sessions written from two nodes */
+
+/* Two connections ("nodes") write NEW sessions at the same moment, round
+ * after round (a barrier starts each round; every round has sessions of its
+ * own, so each round writes the first messages of its sessions), as the
+ * executor does: one transaction holding two runs of sends (batch path) or
+ * one item per send (single path, each in its savepoint); only the
+ * transaction's first work may wait, later work gets OMTP_EAGAIN instead
+ * (then: commit, run it first in the next transaction).
+ *
+ * Mode SAME: both sides write the same sessions in both runs, in opposite
+ * orders. Mode CROSS: each side's first run writes sessions of its own and
+ * its second run the other side's, which that side has just created and
+ * not committed yet: a lock on a row that does not exist yet cannot be
+ * taken with NOWAIT, and two sides waiting for each other's new rows is a
+ * deadlock (PostgreSQL aborts one: an error here).
+ *
+ * Afterwards every session holds 1..n, each seqId reported to a sender is
+ * the row of THAT send (nothing reported that was not stored), last_seq is
+ * n, and no transaction failed. */
+enum { NR = 30, NS = 3, NRUN = 2 * NS, NPER = 2 * NRUN }; /* rounds; sessions per run; sends */
+enum { NS_SAME, NS_CROSS };
+typedef struct nsracer {
+    int who, mode;
+    bool single; /* per-item path (pg_msg_append) instead of the batch statement */
+    pthread_barrier_t *bar;
+    int64_t seq[NR][NPER];
+    int ses[NR][NPER];
+    char pack[NR][NPER][48];
+    int n[NR];
+    int errors, eagain;
+} nsracer;
+
+static void ns_sid(char *out, size_t n, const nsracer *nr, int round, int k, char *a, char *b,
+                   size_t idn)
+{
+    char w[32];
+    snprintf(w, sizeof w, "n%d%da%d-%d", nr->mode, nr->single, round, k);
+    id(a, idn, w);
+    snprintf(w, sizeof w, "n%d%db%d-%d", nr->mode, nr->single, round, k);
+    id(b, idn, w);
+    snprintf(out, n, "SC_%s_%s", a, b);
+}
+
+/* The session of send j of run `part` on this side. */
+static int ns_session(const nsracer *nr, int part, int j)
+{
+    if (nr->mode == NS_SAME)
+        return nr->who == 0 ? j % NS : NS - 1 - (j % NS);
+    return ((nr->who + part) % 2) * NS + j % NS; /* CROSS: 0..NS-1 or NS..2NS-1 */
+}
+
+/* One run of 2 sends per session; outcomes appended to the round's record. */
+static int ns_run(omtp_db *db, nsracer *nr, int round, int part, int *cnt)
+{
+    omtp_msg_rec m[NRUN];
+    omtp_append_req r[NRUN];
+    omtp_append_req *p[NRUN];
+    int ks[NRUN];
+    for (int j = 0; j < NRUN; j++) {
+        int k = ns_session(nr, part, j);
+        char a[64], b[64], sid[200], pack[48];
+        ns_sid(sid, sizeof sid, nr, round, k, a, b, sizeof a);
+        snprintf(pack, sizeof pack, "n%d-%d-%d-%d", nr->who, round, part, j);
+        mkmsg(&m[j], j & 1 ? b : a, j & 1 ? a : b, pack, "x");
+        r[j] = (omtp_append_req){&m[j], 0, 0, 0, false};
+        p[j] = &r[j];
+        ks[j] = k;
+    }
+    int rc = 0;
+    if (!nr->single) {
+        rc = omtp_db_msg_append_batch(db, p, NRUN);
+    } else {
+        for (int j = 0; j < NRUN && rc == 0; j++) {
+            rc = omtp_db_savepoint(db);
+            if (rc == 0)
+                rc = omtp_db_msg_append(db, &m[j], &r[j].dup);
+            if (rc == OMTP_EAGAIN) {
+                /* this item waits for the next transaction, as the executor does */
+                omtp_db_rollback_to(db);
+                nr->eagain++;
+                if (omtp_db_commit(db) || omtp_db_begin(db) || omtp_db_savepoint(db))
+                    rc = OMTP_EDB;
+                else
+                    rc = omtp_db_msg_append(db, &m[j], &r[j].dup);
+            }
+            if (rc == 0)
+                rc = omtp_db_release(db);
+        }
+    }
+    for (int j = 0; j < NRUN; j++) {
+        if (rc == 0 && (r[j].refused || r[j].status || r[j].dup || m[j].msg.seqId <= 0))
+            rc = OMTP_EDB;
+        if (rc == 0) {
+            nr->seq[round][*cnt] = m[j].msg.seqId;
+            nr->ses[round][*cnt] = ks[j];
+            snprintf(nr->pack[round][*cnt], 48, "%s", m[j].packId.data);
+            (*cnt)++;
+        }
+        omtp_msg_rec_free(&m[j]);
+    }
+    return rc;
+}
+
+static void *ns_main(void *arg)
+{
+    nsracer *nr = arg;
+    omtp_db *db = open_db();
+    for (int round = 0; round < NR; round++) {
+        int cnt = 0;
+        pthread_barrier_wait(nr->bar);
+        int rc = omtp_db_begin(db);
+        if (rc == 0)
+            rc = ns_run(db, nr, round, 0, &cnt);
+        if (rc == 0) {
+            int keep = cnt;
+            rc = ns_run(db, nr, round, 1, &cnt);
+            if (rc == OMTP_EAGAIN && !nr->single) {
+                nr->eagain++;
+                cnt = keep;
+                rc = omtp_db_commit(db) || omtp_db_begin(db) ? OMTP_EDB
+                                                             : ns_run(db, nr, round, 1, &cnt);
+            }
+        }
+        if (rc || omtp_db_commit(db)) {
+            fprintf(stderr, "new sessions %d/%d: rc %d (SQLSTATE %s): %.120s\n", nr->who, round, rc,
+                    PGD(db)->sqlstate, db->errmsg);
+            omtp_db_rollback(db);
+            nr->errors++;
+            cnt = 0;
+        }
+        nr->n[round] = cnt;
+    }
+    omtp_db_close(db);
+    return NULL;
+}
+
+static void ns_check(int mode, bool single)
+{
+    static nsracer nr[2];
+    pthread_barrier_t bar;
+    pthread_t t[2];
+    pthread_barrier_init(&bar, NULL, 2);
+    for (int i = 0; i < 2; i++) {
+        memset(&nr[i], 0, sizeof nr[i]);
+        nr[i].who = i;
+        nr[i].mode = mode;
+        nr[i].single = single;
+        nr[i].bar = &bar;
+        pthread_create(&t[i], NULL, ns_main, &nr[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&bar);
+    assert_int_equal(nr[0].errors + nr[1].errors, 0);
+    omtp_db *db = open_db();
+    int nses = mode == NS_SAME ? NS : 2 * NS;
+    for (int round = 0; round < NR; round++) {
+        for (int k = 0; k < nses; k++) {
+            char a[64], b[64], sid[200];
+            int64_t all[2 * NPER];
+            int n = 0;
+            ns_sid(sid, sizeof sid, &nr[0], round, k, a, b, sizeof a);
+            for (int w = 0; w < 2; w++) {
+                for (int i = 0; i < nr[w].n[round]; i++) {
+                    if (nr[w].ses[round][i] != k)
+                        continue;
+                    all[n++] = nr[w].seq[round][i];
+                    /* the row stored under the reported seqId is this send */
+                    omtp_msg_rec got;
+                    int rc = omtp_db_msg_get(db, sid, nr[w].seq[round][i], &got);
+                    if (rc != 0 || strcmp(got.packId.data, nr[w].pack[round][i]) != 0)
+                        fail_msg("round %d session %d: seqId %lld reported for %s, stored: %s",
+                                 round, k, (long long)nr[w].seq[round][i], nr[w].pack[round][i],
+                                 rc ? "nothing" : got.packId.data);
+                    omtp_msg_rec_free(&got);
+                }
+            }
+            /* SAME: 2 sides x 2 runs x 2 sends; CROSS: 2 sides x 1 run x 2 sends */
+            assert_int_equal(n, mode == NS_SAME ? 8 : 4);
+            qsort(all, (size_t)n, sizeof(int64_t), cmp64);
+            for (int i = 0; i < n; i++)
+                if (all[i] != i + 1)
+                    fail_msg("round %d session %d: seqIds not 1..%d (position %d is %lld)", round,
+                             k, n, i, (long long)all[i]);
+            int64_t last = 0;
+            assert_int_equal(omtp_db_session_last_seq(db, sid, &last), 0);
+            assert_int_equal(last, n);
+        }
+    }
+    omtp_db_close(db);
+    print_message("new sessions (%s, %s): %d + %d deferred (EAGAIN)\n",
+                  mode == NS_SAME ? "same" : "cross", single ? "single" : "batch", nr[0].eagain,
+                  nr[1].eagain);
+}
+
+static void test_batch_new_sessions(void **state)
+{
+    (void)state;
+    ns_check(NS_SAME, false);
+}
+
+static void test_batch_new_sessions_cross(void **state)
+{
+    (void)state;
+    ns_check(NS_CROSS, false);
+}
+
+static void test_single_new_sessions(void **state)
+{
+    (void)state;
+    ns_check(NS_SAME, true);
+}
+
+static void test_single_new_sessions_cross(void **state)
+{
+    (void)state;
+    ns_check(NS_CROSS, true);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -1000,6 +1220,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_dup_after_wait),
         cmocka_unit_test(test_batch_opposite_orders),
         cmocka_unit_test(test_batch_concurrent_dups),
+        cmocka_unit_test(test_batch_new_sessions),
+        cmocka_unit_test(test_batch_new_sessions_cross),
+        cmocka_unit_test(test_single_new_sessions),
+        cmocka_unit_test(test_single_new_sessions_cross),
         cmocka_unit_test(test_hp_prune_two_nodes),
         cmocka_unit_test(test_hp_head_nowait),
         cmocka_unit_test(test_unreachable),
