@@ -812,7 +812,7 @@ static int one_batch(omtp_db *db, batcher *bt, int iter, int part)
         bsid(sid, sizeof sid, k, &a, &b);
         snprintf(pack, sizeof pack, "o%d-%d-%d-%d", bt->who, iter, part, j);
         mkmsg(&m[j], j & 1 ? b : a, j & 1 ? a : b, pack, "x");
-        r[j] = (omtp_append_req){&m[j], 0, 0, 0, false};
+        r[j] = (omtp_append_req){&m[j], 0, 0, 0, false, false};
         p[j] = &r[j];
         ks[j] = k;
     }
@@ -917,7 +917,7 @@ static void *bdup_main(void *arg)
         mkmsg(&m, a, b, pack, body);
         snprintf(own_pack, sizeof(own_pack), "bown%d-%d", dp->who, i);
         mkmsg(&own, dp->who ? b : a, dp->who ? a : b, own_pack, "own");
-        omtp_append_req r[2] = {{&m, 0, 0, 0, false}, {&own, 0, 0, 0, false}};
+        omtp_append_req r[2] = {{&m, 0, 0, 0, false, false}, {&own, 0, 0, 0, false, false}};
         omtp_append_req *p[2] = {&r[0], &r[1]};
         int rc = omtp_db_begin(db);
         if (rc == 0)
@@ -968,6 +968,82 @@ static void test_batch_concurrent_dups(void **state)
     qsort(all, 3 * N, sizeof(int64_t), cmp64);
     for (int i = 0; i < 3 * N; i++)
         assert_int_equal(all[i], i + 1);
+}
+
+/* Replies and mentions in a batch: stored with the row (refs_stored), and
+ * the mentioned members' cursors moved in the same statement -- a named
+ * member to the newest seq that names it, "@all" everyone but its sender. */
+static void gmsg(omtp_msg_rec *m, const char *g, const char *from, const char *pack,
+                 int64_t replyTo, const char *mentions)
+{
+    omtp_msg_rec_init(m);
+    m->type = PT_MSG_GROUP_CHAT;
+    tars_str_set(&m->msg.sessionId, g);
+    tars_str_set(&m->msg.from, from);
+    tars_str_set(&m->msg.to, g);
+    tars_str_set(&m->packId, pack);
+    tars_str_setn(&m->msg.content, "hi", 2);
+    m->msg.replyTo = replyTo;
+    assert_int_equal(omtp_mentions_split(mentions, strlen(mentions), &m->msg.mentions), 0);
+}
+
+static void test_batch_refs(void **state)
+{
+    (void)state;
+    omtp_db *db = open_db();
+    char g[64], c[64], m1[64], m2[64];
+    id(g, sizeof(g), "GC_refs");
+    id(c, sizeof(c), "rc");
+    id(m1, sizeof(m1), "rm1");
+    id(m2, sizeof(m2), "rm2");
+    omtp_GroupChatInfo gi;
+    tars_init(&omtp_GroupChatInfo_desc, &gi);
+    tars_str_set(&gi.groupId, g);
+    tars_str_set(&gi.creatorId, c);
+    tars_str ids[2] = {{m1, (uint32_t)strlen(m1)}, {m2, (uint32_t)strlen(m2)}};
+    tars_str_list both = {ids, 2};
+    assert_int_equal(omtp_db_group_create(db, &gi, &both), 0);
+    tars_free(&omtp_GroupChatInfo_desc, &gi);
+    char named[160];
+    snprintf(named, sizeof named, "%s %s", m1, m2);
+    omtp_msg_rec m[4];
+    gmsg(&m[0], g, c, "r0", 0, "");
+    gmsg(&m[1], g, c, "r1", 1, m1);      /* a reply to 1 naming m1 */
+    gmsg(&m[2], g, m1, "r2", 0, "@all"); /* everyone but m1 */
+    gmsg(&m[3], g, c, "r3", 2, named);   /* m1 again (newer), m2 */
+    omtp_append_req r[4];
+    omtp_append_req *p[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (omtp_append_req){&m[i], 0, 0, 0, false, false};
+        p[i] = &r[i];
+    }
+    assert_int_equal(omtp_db_msg_append_batch(db, p, 4), 0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(r[i].status, 0);
+        assert_int_equal(m[i].msg.seqId, i + 1);
+        assert_true(r[i].refs_stored);
+    }
+    omtp_msg_rec got;
+    assert_int_equal(omtp_db_msg_get(db, g, 4, &got), 0);
+    assert_int_equal(got.msg.replyTo, 2);
+    assert_int_equal(got.msg.mentions.n, 2);
+    assert_string_equal(got.msg.mentions.items[0].data, m1);
+    assert_string_equal(got.msg.mentions.items[1].data, m2);
+    omtp_msg_rec_free(&got);
+    assert_int_equal(omtp_db_msg_get(db, g, 2, &got), 0);
+    assert_int_equal(got.msg.replyTo, 1);
+    assert_int_equal(got.msg.mentions.n, 1);
+    omtp_msg_rec_free(&got);
+    int64_t seq = -1;
+    assert_int_equal(omtp_db_mention_seq(db, m1, g, &seq), 0);
+    assert_int_equal(seq, 4);
+    assert_int_equal(omtp_db_mention_seq(db, m2, g, &seq), 0);
+    assert_int_equal(seq, 4);
+    assert_int_equal(omtp_db_mention_seq(db, c, g, &seq), 0);
+    assert_int_equal(seq, 3); /* named by "@all" of m1 only */
+    for (int i = 0; i < 4; i++)
+        omtp_msg_rec_free(&m[i]);
+    omtp_db_close(db);
 }
 
 /* ------------------------------------- new sessions written from two nodes */
@@ -1035,7 +1111,7 @@ static int ns_run(omtp_db *db, nsracer *nr, int round, int part, int *cnt)
         ns_sid(sid, sizeof sid, nr, round, k, a, b, sizeof a);
         snprintf(pack, sizeof pack, "n%d-%d-%d-%d", nr->who, round, part, j);
         mkmsg(&m[j], j & 1 ? b : a, j & 1 ? a : b, pack, "x");
-        r[j] = (omtp_append_req){&m[j], 0, 0, 0, false};
+        r[j] = (omtp_append_req){&m[j], 0, 0, 0, false, false};
         p[j] = &r[j];
         ks[j] = k;
     }
@@ -1220,6 +1296,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_dup_after_wait),
         cmocka_unit_test(test_batch_opposite_orders),
         cmocka_unit_test(test_batch_concurrent_dups),
+        cmocka_unit_test(test_batch_refs),
         cmocka_unit_test(test_batch_new_sessions),
         cmocka_unit_test(test_batch_new_sessions_cross),
         cmocka_unit_test(test_single_new_sessions),

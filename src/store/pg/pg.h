@@ -50,7 +50,7 @@ enum pg_stmt_id { PG_STMTS(PG_STMT_ID) PG_NSTMTS };
 #undef PG_STMT_ID
 
 #define PG_RETRY_MS 1000 /* least time between two reconnection attempts */
-#define PG_MAXP     20   /* most parameters of one statement */
+#define PG_MAXP     24   /* most parameters of one statement */
 
 typedef struct pg_db {
     omtp_db base;

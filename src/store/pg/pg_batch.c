@@ -49,7 +49,7 @@
 
 #define STORED_FLAGS (OMTP_F_HIGHPRJ | OMTP_F_REVOKE | OMTP_F_OVERRIDE | OMTP_F_COUNTER)
 #define RACE_RETRIES 3
-#define NCOLS        17
+#define NCOLS        19
 
 /* PostgreSQL type oids of the array elements */
 #define OID_BYTEA 17
@@ -148,9 +148,10 @@ static void arr_finish(pg_arr *a)
 static int build_args(pg_db *d, omtp_append_req *const *reqs, size_t n, bool nowait, int64_t ts,
                       pg_arr arrs[NCOLS], pg_args *a)
 {
-    static const uint32_t oids[NCOLS] = {
-        OID_INT4,  OID_TEXT, OID_INT4, OID_INT8, OID_TEXT, OID_TEXT, OID_TEXT, OID_BYTEA, OID_INT4,
-        OID_BYTEA, OID_INT4, OID_INT8, OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_INT4};
+    static const uint32_t oids[NCOLS] = {OID_INT4, OID_TEXT, OID_INT4,  OID_INT8, OID_TEXT,
+                                         OID_TEXT, OID_TEXT, OID_BYTEA, OID_INT4, OID_BYTEA,
+                                         OID_INT4, OID_INT8, OID_TEXT,  OID_TEXT, OID_TEXT,
+                                         OID_TEXT, OID_INT4, OID_INT8,  OID_TEXT};
     for (int k = 0; k < NCOLS; k++)
         arr_init(&arrs[k], oids[k]);
     for (size_t i = 0; i < n; i++) {
@@ -188,6 +189,15 @@ static int build_args(pg_db *d, omtp_append_req *const *reqs, size_t n, bool now
         arr_tstr(&arrs[14], &pa);
         arr_tstr(&arrs[15], &pb);
         arr_i32(&arrs[16], (int32_t)reqs[i]->checks);
+        /* replies and mentions (docs/protocol.md, Extensions): columns of the row; the
+         * mentioned members' cursors move in the statement too */
+        tars_str mentions = {NULL, 0};
+        tars_str_clear(&mentions);
+        if (omtp_mentions_join(&m->msg.mentions, &mentions) != 0)
+            return OMTP_ENOMEM;
+        arr_i64(&arrs[17], m->msg.replyTo);
+        arr_tstr(&arrs[18], &mentions);
+        tars_str_clear(&mentions);
     }
     pa_init(a);
     for (int k = 0; k < NCOLS; k++) {
@@ -227,6 +237,7 @@ static int read_rows(pg_db *d, const PGresult *r, omtp_append_req *const *reqs, 
         q->refused = (int)pg_i64(r, row, 1);
         q->status = 0;
         q->dup = false;
+        q->refs_stored = false;
         alone[i] = false;
         if (q->refused == 7) { /* no session id or no sender: as msg_append */
             q->refused = 0;
@@ -261,6 +272,7 @@ static int read_rows(pg_db *d, const PGresult *r, omtp_append_req *const *reqs, 
             q->m->msg.seqId = pg_i64(r, row, 5);
             q->m->msg.timestamp = ts;
             q->m->flags &= STORED_FLAGS;
+            q->refs_stored = true;
         }
     }
     return 0;
