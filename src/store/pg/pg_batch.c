@@ -4,12 +4,19 @@
  *
  * The executor hands a run of sends of its group-commit batch here
  * (store_thread.c, "Batched appends"). They go to the server as ONE libpq
- * pipeline, so one round trip:
+ * pipeline (pg_pipe.c), so one round trip:
  *
  *     [BEGIN]                    (the batch's, when the run is its first work: pg.h)
  *     [RELEASE SAVEPOINT item]   (a previous item's, store_thread.c)
  *     SAVEPOINT batch
+ *     [PG_NOWAIT_ON]             (not the transaction's first work: pg.h)
  *     PG_MSG_APPEND_BATCH        (pg_stmts.h)
+ *     [PG_NOWAIT_OFF]
+ *     RELEASE SAVEPOINT batch    (skipped by the server if the statement failed)
+ *
+ * On failure the savepoint is rolled back to and released (one more
+ * request); no run leaves a savepoint behind, so a later failure can never
+ * roll back to an earlier run's (whose sends were already answered).
  *
  * PG_MSG_APPEND_BATCH takes the rows as arrays (one array per column, sent
  * in binary: any bytes, no quoting) and does in data-modifying CTEs what
@@ -17,8 +24,9 @@
  * recipient, friendship, group and membership), the dedup lookup, one bump
  * per session of the session row by the number of its new rows, the message
  * rows numbered last_seq - n + 1 .. last_seq in row order, the membership
- * rows. It answers one row per send: refused (which check), the original of
- * a duplicate, the seqId given, or why not. No savepoint per send: a refused
+ * rows, replyTo and mentions with the row and the mentioned members'
+ * cursors. It answers one row per send: refused (which check), the original
+ * of a duplicate, the seqId given, or why not. No savepoint per send: a refused
  * row is simply not written, and nothing else is undone.
  *
  * Deadlocks: the bump locks the session rows in session-id order (byte
@@ -26,17 +34,19 @@
  * statement: two nodes appending to the same sessions never wait for each
  * other in a cycle inside their statements. Across statements the rule of
  * pg.h holds: only the first work of a transaction may wait; a run that is
- * not (d->tx_items > 0) locks with NOWAIT and, if another node holds a row,
- * is rolled back to its savepoint and answered OMTP_EAGAIN, and the executor
- * runs it first in the next transaction.
+ * not (d->tx_items > 0) locks with NOWAIT and a 1 ms lock_timeout (a new
+ * session's row another node is inserting cannot be locked NOWAIT) and, if
+ * another node holds a row, is rolled back to its savepoint and answered
+ * OMTP_EAGAIN, and the executor runs it first in the next transaction.
  *
  * Rare rows the statement leaves to the single path (pg_msg_append, after
  * the statement, in the same transaction): a send repeating the (from,
  * packId) of an earlier send of the same run that was not stored, and a send
  * to a session the run already names with other parties (ids from before the
- * id rules). A duplicate committed by another node after the statement's
- * snapshot makes its insert a zero-row ON CONFLICT while the bump counted it:
- * that would leave a hole in the seqIds, so the statement is rolled back to
+ * id rules), each in a savepoint of its own. A duplicate committed by
+ * another node after the statement's snapshot fails the message insert on
+ * messages_dedup (no ON CONFLICT there: the bump counted the row, a silent
+ * skip would leave a hole in the seqIds), so the statement is rolled back to
  * its savepoint and run again (its new snapshot sees the original).
  */
 #include <arpa/inet.h>
