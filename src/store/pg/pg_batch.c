@@ -289,12 +289,17 @@ static int read_rows(pg_db *d, const PGresult *r, omtp_append_req *const *reqs, 
 }
 
 /* One row through pg_msg_append, in a savepoint of its own: a failure
- * (also OMTP_EAGAIN: it may not wait) leaves the transaction usable. */
+ * (also OMTP_EAGAIN: it may not wait; the row is answered OMTP_EDB, the
+ * client sends it again) leaves the transaction usable. */
 static int alone_append(pg_db *d, omtp_msg_rec *m, bool *dup)
 {
     if (pg_exec_sql(d, "SAVEPOINT batch") != 0)
         return OMTP_EDB;
+    /* the run holds its session rows: this row may not wait for another
+     * node's (pg_msg_append waits only as the transaction's first item) */
+    d->tx_items++;
     int rc = pg_msg_append(&d->base, m, dup);
+    d->tx_items--;
     if (rc == 0)
         return pg_exec_sql(d, "RELEASE SAVEPOINT batch");
     if (pg_exec_sql(d, "ROLLBACK TO SAVEPOINT batch; RELEASE SAVEPOINT batch") != 0)
