@@ -785,17 +785,18 @@ typedef struct batcher {
     int errors, eagain;
 } batcher;
 
-static void bsid(char *out, size_t n, int k, const char **a, const char **b)
+/* Session k and its users, into the caller's buffers: both threads call
+ * this at once (it used static buffers shared by the threads: a thread
+ * could read a user id the other was still writing, send to another, new
+ * session and file its seqIds 1, 2 under session k -- "seqId 1 twice"). */
+static void bsid(char *out, size_t n, int k, char a[64], char b[64])
 {
-    static char ua[BK][64], ub[BK][64];
     char w[16];
     snprintf(w, sizeof w, "oa%d", k);
-    id(ua[k], sizeof ua[k], w);
+    id(a, 64, w);
     snprintf(w, sizeof w, "ob%d", k);
-    id(ub[k], sizeof ub[k], w);
-    *a = ua[k];
-    *b = ub[k];
-    snprintf(out, n, "SC_%s_%s", ua[k], ub[k]);
+    id(b, 64, w);
+    snprintf(out, n, "SC_%s_%s", a, b);
 }
 
 /* One batch of 2 * BK sends, sessions in this side's order. */
@@ -807,9 +808,8 @@ static int one_batch(omtp_db *db, batcher *bt, int iter, int part)
     int ks[2 * BK];
     for (int j = 0; j < 2 * BK; j++) {
         int k = bt->who == 0 ? j % BK : BK - 1 - (j % BK);
-        const char *a, *b;
-        char sid[200], pack[48];
-        bsid(sid, sizeof sid, k, &a, &b);
+        char a[64], b[64], sid[200], pack[48];
+        bsid(sid, sizeof sid, k, a, b);
         snprintf(pack, sizeof pack, "o%d-%d-%d-%d", bt->who, iter, part, j);
         mkmsg(&m[j], j & 1 ? b : a, j & 1 ? a : b, pack, "x");
         r[j] = (omtp_append_req){&m[j], 0, 0, 0, false, false};
@@ -879,10 +879,9 @@ static void test_batch_opposite_orders(void **state)
         qsort(all, (size_t)n, sizeof(int64_t), cmp64);
         for (int i = 0; i < n; i++)
             assert_int_equal(all[i], i + 1);
-        const char *a, *b;
-        char sid[200];
+        char a[64], b[64], sid[200];
         int64_t last = 0;
-        bsid(sid, sizeof sid, k, &a, &b);
+        bsid(sid, sizeof sid, k, a, b);
         assert_int_equal(omtp_db_session_last_seq(db, sid, &last), 0);
         assert_int_equal(last, n);
     }
