@@ -781,6 +781,7 @@ enum { BK = 6, BN = 40 };
 typedef struct batcher {
     int who;
     int64_t seqs[BK][4 * BN];
+    char packs[BK][4 * BN][24]; /* the packId each seqId was reported for */
     int nseq[BK];
     int errors, eagain;
 } batcher;
@@ -820,8 +821,11 @@ static int one_batch(omtp_db *db, batcher *bt, int iter, int part)
     for (int j = 0; j < 2 * BK; j++) {
         if (rc == 0 && (r[j].refused || r[j].status || r[j].dup || m[j].msg.seqId <= 0))
             rc = OMTP_EDB;
-        if (rc == 0)
-            bt->seqs[ks[j]][bt->nseq[ks[j]]++] = m[j].msg.seqId;
+        if (rc == 0) {
+            int at = bt->nseq[ks[j]]++;
+            bt->seqs[ks[j]][at] = m[j].msg.seqId;
+            snprintf(bt->packs[ks[j]][at], sizeof bt->packs[ks[j]][at], "%s", m[j].packId.data);
+        }
         omtp_msg_rec_free(&m[j]);
     }
     return rc;
@@ -872,16 +876,26 @@ static void test_batch_opposite_orders(void **state)
     for (int k = 0; k < BK; k++) {
         int64_t all[8 * BN];
         int n = 0;
-        for (int w = 0; w < 2; w++)
-            for (int i = 0; i < bt[w].nseq[k]; i++)
+        char a[64], b[64], sid[200];
+        bsid(sid, sizeof sid, k, a, b);
+        for (int w = 0; w < 2; w++) {
+            for (int i = 0; i < bt[w].nseq[k]; i++) {
                 all[n++] = bt[w].seqs[k][i];
+                /* the row under the reported seqId is the send it was reported for */
+                omtp_msg_rec got;
+                int rc = omtp_db_msg_get(db, sid, bt[w].seqs[k][i], &got);
+                if (rc != 0 || strcmp(got.packId.data, bt[w].packs[k][i]) != 0)
+                    fail_msg("session %d: seqId %lld reported for %s, stored: %s", k,
+                             (long long)bt[w].seqs[k][i], bt[w].packs[k][i],
+                             rc ? "nothing" : got.packId.data);
+                omtp_msg_rec_free(&got);
+            }
+        }
         assert_int_equal(n, 8 * BN); /* 2 sides x BN x 2 batches x 2 per session */
         qsort(all, (size_t)n, sizeof(int64_t), cmp64);
         for (int i = 0; i < n; i++)
             assert_int_equal(all[i], i + 1);
-        char a[64], b[64], sid[200];
         int64_t last = 0;
-        bsid(sid, sizeof sid, k, a, b);
         assert_int_equal(omtp_db_session_last_seq(db, sid, &last), 0);
         assert_int_equal(last, n);
     }
