@@ -163,16 +163,15 @@
       "WHERE mb.session_id = x.sid AND mb.user_id = x.id), "                                       \
       "mem AS (INSERT INTO members(user_id, session_id, read_seq, changed_us, joined_ms) "         \
       "SELECT DISTINCT ON (u.id, n.sid) u.id, n.sid, 0, n.us, $20::bigint "                        \
-      "FROM ins JOIN num n ON n.sid = ins.session_id AND n.seq = ins.seq "                         \
+      "FROM num n "                                                                                \
       "CROSS JOIN LATERAL (VALUES (n.m1), (n.m2)) u(id) WHERE u.id IS NOT NULL "                   \
       "ORDER BY u.id, n.sid, n.seq ON CONFLICT(user_id, session_id) DO NOTHING) "                  \
       "SELECT c.i, c.refused, nw.k, o.i IS NOT NULL, b.session_id IS NOT NULL, n.seq, "            \
-      "ins.seq IS NOT NULL, d.type, d.flags, d.pack_id, d.session_id, d.seq, d.ts_ms, "            \
+      "n.seq IS NOT NULL, d.type, d.flags, d.pack_id, d.session_id, d.seq, d.ts_ms, "              \
       "d.from_id, d.to_id, d.push_info, d.content_type, d.content, d.status, d.reply_to, "         \
       "d.mentions FROM chk c LEFT JOIN dup d ON d.di = c.i LEFT JOIN new nw ON nw.i = c.i "        \
       "LEFT JOIN ok o ON o.i = c.i LEFT JOIN bump b ON b.session_id = c.sid "                      \
-      "LEFT JOIN num n ON n.i = c.i "                                                              \
-      "LEFT JOIN ins ON ins.session_id = n.sid AND ins.seq = n.seq ORDER BY c.i")                  \
+      "LEFT JOIN num n ON n.i = c.i ORDER BY c.i")                                                 \
     X(PG_MSG_GET, PG_MSG_SELECT "WHERE session_id = $1 AND seq = $2")                              \
     /* extensions: replies, mentions, reactions */                                                 \
     X(PG_MSG_REFS_SET, "UPDATE messages SET reply_to = $3, mentions = $4 "                         \
