@@ -768,16 +768,16 @@ static char *metrics(void *arg)
         G("omtp_msglog_unapplied_records", "message log records not yet applied to the store") G(
             "omtp_msglog_unapplied_bytes", "memory held by records not yet applied")
             C("omtp_msglog_applies_total", "apply transactions (batches of records)") C(
-                "omtp_msglog_applied_records_total",
-                "records applied to the store") C("omtp_msglog_apply_failures_total",
-                                                  "apply batches that failed")
-                G("omtp_msglog_applied_lsn", "log position the store holds") G(
-                    "omtp_seq_counters",
-                    "session seqId counters in memory") G("omtp_seq_counters_bytes",
-                                                          "memory held by the seqId counters")
-                    G("omtp_dedup_window_entries", "(from, packId) entries in the dedup window") G(
-                        "omtp_dedup_window_bytes", "memory held by the dedup window")
-                        C("omtp_msglog_refused_busy_total", "sends refused above the backlog's bounds")
+                "omtp_msglog_applied_records_total", "records applied to the store")
+                C("omtp_msglog_apply_failures_total", "apply batches that failed") G(
+                    "omtp_msglog_applied_lsn",
+                    "log position the store holds") G("omtp_seq_counters",
+                                                      "session seqId counters in memory")
+                    G("omtp_seq_counters_bytes", "memory held by the seqId counters") G(
+                        "omtp_dedup_window_entries", "(from, packId) entries in the dedup window")
+                        G("omtp_dedup_window_bytes", "memory held by the dedup window") C(
+                            "omtp_msglog_refused_busy_total",
+                            "sends refused above the backlog's bounds")
                             C("omtp_msglog_appended_records_total",
                               "records appended to the log") C("omtp_msglog_appended_bytes_total",
                                                                "bytes appended to the log")
@@ -792,42 +792,7 @@ static char *metrics(void *arg)
                                                 G("omtp_msglog_disk_bytes",
                                                   "bytes of the segment files")
                                                     G("omtp_msglog_failed",
-                                                      "1 once an fdatasync failed (restart omtpd)")
-                                                        G("omtp_msglog_apply_lag_ms",
-                                                          "age of the oldest record not yet "
-                                                          "applied to the store")
-                                                            G("omtp_msglog_apply_behind_ms",
-                                                              "estimated ms to apply the backlog "
-                                                              "(what a read waits at most)")
-                                                                G("omtp_msglog_apply_us_per_"
-                                                                  "record",
-                                                                  "apply cost per record (moving "
-                                                                  "average)")
-                                                                    G("omtp_msglog_sends_waiting",
-                                                                      "sends waiting for the "
-                                                                      "backlog to shrink")
-                                                                        C("omtp_msglog_send_waits_"
-                                                                          "total",
-                                                                          "sends that waited for "
-                                                                          "the backlog")
-                                                                            C("omtp_msglog_send_"
-                                                                              "wait_ms_total",
-                                                                              "ms they waited")
-                                                                                C("omtp_dedup_"
-                                                                                  "window_early_"
-                                                                                  "drops_total",
-                                                                                  "entries dropped "
-                                                                                  "by "
-                                                                                  "dedup_window_"
-                                                                                  "max before "
-                                                                                  "dedup_window_s")
-                                                                                    G("omtp_send_"
-                                                                                      "order_keys",
-                                                                                      "(sender, "
-                                                                                      "session) "
-                                                                                      "pairs with "
-                                                                                      "sends in "
-                                                                                      "flight"),
+                                                      "1 once an fdatasync failed (restart omtpd)"),
         (unsigned long long)st.pending_records, (unsigned long long)st.pending_bytes,
         (unsigned long long)st.applies, (unsigned long long)st.applied_records,
         (unsigned long long)st.apply_failures, (unsigned long long)st.applied_lsn,
@@ -838,10 +803,23 @@ static char *metrics(void *arg)
         (unsigned long long)ls.synced_records, (unsigned long long)ls.sync_us_sum,
         (unsigned long long)ls.append_fail, (unsigned long long)ls.unsynced_bytes,
         (unsigned long long)ls.segments, (unsigned long long)ls.disk_bytes,
-        (unsigned long long)ls.failed, (unsigned long long)st.lag_ms,
-        (unsigned long long)st.behind_ms, (unsigned long long)st.us_per_record,
-        (unsigned long long)st.sends_waiting, (unsigned long long)st.send_waits,
-        (unsigned long long)st.send_wait_ms, (unsigned long long)st.dedup_early_drops,
-        (unsigned long long)st.order_keys);
+        (unsigned long long)ls.failed);
+    size_t used = strlen(out);
+    snprintf(
+        out + used, 8192 - used,
+        G("omtp_msglog_apply_lag_ms", "age of the oldest record not yet applied")
+            G("omtp_msglog_apply_behind_ms", "estimated ms to apply the backlog (a read waits)")
+                G("omtp_msglog_apply_us_per_record", "apply cost per record (moving average)")
+                    G("omtp_msglog_sends_waiting", "sends waiting for the apply backlog to shrink")
+                        C("omtp_msglog_send_waits_total", "sends that waited for the apply backlog")
+                            C("omtp_msglog_send_wait_ms_total", "ms those sends waited")
+                                C("omtp_dedup_window_early_drops_total",
+                                  "entries dropped by dedup_window_max early")
+                                    G("omtp_send_order_keys",
+                                      "(sender, session) pairs with sends in flight"),
+        (unsigned long long)st.lag_ms, (unsigned long long)st.behind_ms,
+        (unsigned long long)st.us_per_record, (unsigned long long)st.sends_waiting,
+        (unsigned long long)st.send_waits, (unsigned long long)st.send_wait_ms,
+        (unsigned long long)st.dedup_early_drops, (unsigned long long)st.order_keys);
     return out;
 }
