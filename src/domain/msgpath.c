@@ -60,6 +60,7 @@ struct msgpath {
     _Atomic uint64_t run_t0_ns; /* store thread: the running item began, 0 = none */
     _Atomic uint32_t run_done;  /* records the running item applied so far */
     double ns_per_rec;          /* an apply item's wall time per record (moving average) */
+    double ns_per_byte;         /* the same per byte (a burst of large texts is seen early) */
     msgpath_room *rh, *rt;      /* sends waiting for room, in arrival order */
     size_t nwaiting;
     uv_timer_t room_timer; /* the first waiter's deadline */
@@ -172,8 +173,10 @@ static void apply_done(void *arg, int status)
         p->jt = j->prev;
     if (status == 0 && j->t0_ns && j->count) {
         /* from its start on the store thread to its durable commit */
-        double per = (double)(uv_hrtime() - j->t0_ns) / (double)j->count;
+        double took = (double)(uv_hrtime() - j->t0_ns);
+        double per = took / (double)j->count, perb = took / (double)(j->bytes ? j->bytes : 1);
         p->ns_per_rec = p->ns_per_rec > 0 ? 0.7 * p->ns_per_rec + 0.3 * per : per;
+        p->ns_per_byte = p->ns_per_byte > 0 ? 0.7 * p->ns_per_byte + 0.3 * perb : perb;
     }
     if (status == 0) {
         p->st.applies++;
@@ -223,8 +226,14 @@ static int flush_one(msgpath *p)
     if (!j)
         return OMTP_ENOMEM;
     j->p = p;
+    /* an item of at most a quarter of apply_lag_max_ms (by the measured
+     * cost), so that an expensive backlog is applied, and makes room for
+     * waiting sends, a few records at a time */
+    double budget = (double)p->srv->cfg->apply_lag_max_ms * 1e6 / 4, est = 0;
     apply_rec *r = p->ph, *last = NULL;
-    while (r && j->count < max) {
+    while (r && j->count < max && (!budget || !j->count || est < budget)) {
+        double c = p->ns_per_byte * (double)(r->n + sizeof *r);
+        est += c > p->ns_per_rec ? c : p->ns_per_rec;
         j->count++;
         j->bytes += r->n + sizeof *r;
         j->lsn_end = r->lsn_end;
@@ -336,10 +345,21 @@ static double cost_ns(msgpath *p, uint64_t now_ns)
 }
 
 /* Estimated time to apply the whole backlog (what a read behind the
- * barrier would wait), in ms. */
+ * barrier would wait), in ms: by records and by bytes, the larger. Before
+ * any apply was measured a record is assumed to cost a quarter of
+ * apply_lag_max_ms (so a cold start admits a few records, not hundreds,
+ * before the first measurement). */
 static uint64_t behind_ms(msgpath *p, uint64_t now_ns)
 {
-    return (uint64_t)((double)p->unapplied_records * cost_ns(p, now_ns) / 1e6);
+    double c = cost_ns(p, now_ns);
+    if (p->ns_per_rec <= 0) {
+        double prior = (double)p->srv->cfg->apply_lag_max_ms * 1e6 / 4;
+        if (prior > c)
+            c = prior;
+    }
+    double by_rec = (double)p->unapplied_records * c;
+    double by_byte = (double)p->unapplied_bytes * p->ns_per_byte;
+    return (uint64_t)((by_rec > by_byte ? by_rec : by_byte) / 1e6);
 }
 
 /* The setting the backlog is above, or NULL when a send may go on. */
