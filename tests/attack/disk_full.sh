@@ -120,6 +120,8 @@ grep -q "store: writes work again" "$tmp/log" &&
 # space freed: without a restart, and with nothing sent, what was acked
 # reaches the tables (the log path's apply retries by itself), then sends
 # work again
+left=$(unapplied)
+echo "acked records not yet applied when space is freed: ${left:-none (store path)}"
 rm -f "$mnt/filler"
 for _ in $(seq 1 200); do
     [ "$(unapplied)" = 0 ] || [ -z "$(unapplied)" ] && break
