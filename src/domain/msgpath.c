@@ -41,6 +41,7 @@ typedef struct apply_job {
     size_t count, bytes;
     uint64_t lsn_end; /* of the last record */
     uint64_t applied; /* records that were new in the tables */
+    bool behind;      /* refused because an earlier batch failed (OMTP_EBUSY) */
 } apply_job;
 
 struct msgpath {
@@ -103,8 +104,10 @@ static int apply_work(omtp_db *db, void *arg)
     tars_str_clear(&v);
     if (mrc != 0 && mrc != OMTP_ENOTFOUND)
         return mrc;
-    if (at < j->head->from)
+    if (at < j->head->from) {
+        j->behind = true;
         return OMTP_EBUSY;
+    }
     for (apply_rec *r = j->head; r; r = r->next) {
         omtp_msg_rec m;
         int rc = omtp_logrec_decode(r->p, r->n, &m, why, sizeof why);
@@ -164,9 +167,11 @@ static void apply_done(void *arg, int status)
         p->st.apply_failures++;
         /* disk full: the store logs it (once a minute) and sends are
          * refused until the disk has room (omtp_msgpath_append) */
-        p->apply_full = status == OMTP_ENOSPC;
+        /* (a batch refused behind a failed one says nothing new) */
+        if (!j->behind)
+            p->apply_full = status == OMTP_ENOSPC;
         uint64_t now = uv_hrtime() / 1000000u;
-        if (!p->apply_full && (!p->fail_log_ms || now - p->fail_log_ms >= 10000)) {
+        if (!j->behind && !p->apply_full && (!p->fail_log_ms || now - p->fail_log_ms >= 10000)) {
             p->fail_log_ms = now ? now : 1;
             LOG_ERROR("applying %zu message log records to the store failed (%s); retrying (they "
                       "are safe in the message log)",
