@@ -526,7 +526,15 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
         while (p->inflight > 0)
             uv_run(s->loop, UV_RUN_ONCE);
         if (p->pn > 0 || p->st.apply_failures)
-            rc = OMTP_EDB;
+            rc = p->apply_full ? OMTP_ENOSPC : OMTP_EDB;
+    }
+    if (rc == OMTP_ENOSPC) {
+        snprintf(why, whylen,
+                 "disk full: cannot replay the message log in %s into the store (the log is kept, "
+                 "nothing is lost): free space on the data directory's file system and start "
+                 "omtpd again",
+                 p->dir);
+        return rc;
     }
     if (rc != 0) {
         snprintf(why, whylen,
