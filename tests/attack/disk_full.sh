@@ -87,6 +87,10 @@ for i in 1 2 3; do
     send_full "small-${i}x" "small-${i}x"
     read_ok "after small send $i on a full disk"
 done
+# longer than the log path's apply_lag_max_ms (1 s): an acked record whose
+# apply fails must not turn the refusals below into a wait for the backlog
+# and SERVICE_UNAVAILABLE (6)
+sleep 1.5
 for i in 1 2 3 4 5 6; do
     # big enough that the WAL (and the log) must grow: a page or more each
     body="full-$i-$(head -c 6000 /dev/urandom | base64 -w0)"
