@@ -227,7 +227,7 @@ void omtp_config_defaults(omtp_config *c)
     c->apply_pending_max = 64u << 20;
     c->apply_pending_records_max = 100000;
     c->apply_lag_max_ms = 1000;
-    c->apply_wait_ms = 2000;
+    c->apply_wait_ms = 3000;
     c->seq_cache_max = 100000;
     c->dedup_window_s = 600;
     c->dedup_window_max = 1000000;

@@ -79,8 +79,10 @@ struct msgpath {
     _Atomic uint64_t run_t0_ns; /* store thread: the running item began, 0 = none */
     _Atomic uint32_t run_done;  /* records the running item applied so far */
     double ns_per_rec;          /* an apply item's wall time per record (moving average) */
+    double ns_per_byte;         /* the same per byte (a burst of large texts is seen early) */
     msgpath_room *rh, *rt;      /* sends waiting for room, in arrival order */
     size_t nwaiting;
+    uint64_t refuse_logged_ms;
     uv_timer_t room_timer; /* the first waiter's deadline */
     int open_handles;      /* timers to close before the free */
     sendorder *order;
@@ -195,8 +197,10 @@ static void apply_done(void *arg, int status)
         p->jt = j->prev;
     if (status == 0 && j->t0_ns && j->count) {
         /* from its start on the store thread to its durable commit */
-        double per = (double)(uv_hrtime() - j->t0_ns) / (double)j->count;
+        double took = (double)(uv_hrtime() - j->t0_ns);
+        double per = took / (double)j->count, perb = took / (double)(j->bytes ? j->bytes : 1);
         p->ns_per_rec = p->ns_per_rec > 0 ? 0.7 * p->ns_per_rec + 0.3 * per : per;
+        p->ns_per_byte = p->ns_per_byte > 0 ? 0.7 * p->ns_per_byte + 0.3 * perb : perb;
     }
     if (status == 0) {
         p->st.applies++;
@@ -258,8 +262,14 @@ static int flush_one(msgpath *p)
     if (!j)
         return OMTP_ENOMEM;
     j->p = p;
+    /* an item of at most a quarter of apply_lag_max_ms (by the measured
+     * cost), so that an expensive backlog is applied, and makes room for
+     * waiting sends, a few records at a time */
+    double budget = (double)p->srv->cfg->apply_lag_max_ms * 1e6 / 4, est = 0;
     apply_rec *r = p->ph, *last = NULL;
-    while (r && j->count < max) {
+    while (r && j->count < max && (!budget || !j->count || est < budget)) {
+        double c = p->ns_per_byte * (double)(r->n + sizeof *r);
+        est += c > p->ns_per_rec ? c : p->ns_per_rec;
         j->count++;
         j->bytes += r->n + sizeof *r;
         j->lsn_end = r->lsn_end;
@@ -424,10 +434,20 @@ static double cost_ns(msgpath *p, uint64_t now_ns)
 }
 
 /* Estimated time to apply the whole backlog (what a read behind the
- * barrier would wait), in ms. */
+ * barrier would wait), in ms: by records and by bytes, the larger. Before
+ * any apply was measured a record is assumed to cost half apply_lag_max_ms
+ * (a cold start takes two records until the first apply is measured). */
 static uint64_t behind_ms(msgpath *p, uint64_t now_ns)
 {
-    return (uint64_t)((double)p->unapplied_records * cost_ns(p, now_ns) / 1e6);
+    double c = cost_ns(p, now_ns);
+    if (p->ns_per_rec <= 0) {
+        double prior = (double)p->srv->cfg->apply_lag_max_ms * 1e6 / 2;
+        if (prior > c)
+            c = prior;
+    }
+    double by_rec = (double)p->unapplied_records * c;
+    double by_byte = (double)p->unapplied_bytes * p->ns_per_byte;
+    return (uint64_t)((by_rec > by_byte ? by_rec : by_byte) / 1e6);
 }
 
 /* The setting the backlog is above, or NULL when a send may go on. */
@@ -445,7 +465,7 @@ static const char *over_bound(msgpath *p)
         return "apply_pending_max";
     if (cfg->apply_lag_max_ms) {
         uint64_t now = uv_hrtime();
-        if (lag_ms(p, now) >= cfg->apply_lag_max_ms || behind_ms(p, now) >= cfg->apply_lag_max_ms)
+        if (behind_ms(p, now) >= cfg->apply_lag_max_ms)
             return "apply_lag_max_ms";
     }
     return NULL;
@@ -492,6 +512,17 @@ static void room_release(msgpath *p)
             break;
         msgpath_room *r = room_pop(p);
         p->st.refused_busy++;
+        if (now - p->refuse_logged_ms >= 10000 || !p->refuse_logged_ms) {
+            p->refuse_logged_ms = now;
+            uint64_t t = uv_hrtime();
+            LOG_WARN("a send waited %u ms for the store to catch up with the message log and is "
+                     "refused (SERVICE_UNAVAILABLE; %s: %zu records, %zu bytes unapplied, oldest "
+                     "%" PRIu64 " ms, ~%" PRIu64 " ms to apply at %" PRIu64 " us/record; %" PRIu64
+                     " refused so far)",
+                     p->srv->cfg->apply_wait_ms, why, p->unapplied_records, p->unapplied_bytes,
+                     lag_ms(p, t), behind_ms(p, t), (uint64_t)(cost_ns(p, t) / 1000),
+                     p->st.refused_busy);
+        }
         r->ready(r, OMTP_EBUSY, why);
     }
     room_arm(p);
