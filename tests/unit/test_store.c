@@ -2329,7 +2329,8 @@ static void test_batch_append_mixed(void **state)
     const unsigned R = OMTP_APPEND_CHK_RECIPIENT;
 
     /* an earlier batch: "old" in a-b */
-    omtp_append_req r0[1] = {{bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "old", p1), R, 0, 0, 0}};
+    omtp_append_req r0[1] = {
+        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "old", p1), R, 0, 0, 0, false}};
     omtp_append_req *p0[1];
     batch_run(f, r0, p0, 1);
     assert_int_equal(r0[0].status, 0);
@@ -2337,15 +2338,18 @@ static void test_batch_append_mixed(void **state)
     assert_int_equal(r0[0].m->msg.seqId, 1);
 
     omtp_append_req r[9] = {
-        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "m1", x1), R, 0, 0, 0},         /* new: ab 2 */
-        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "old", p1), R, 0, 0, 0},        /* dup: ab 1 */
-        {bmsg(f, SC, cd, id(f, "c"), id(f, "d"), "m2", NULL), R, 0, 0, 0},       /* new: cd 1 */
-        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "m1", x1), R, 0, 0, 0},         /* dup of 0 */
-        {bmsg(f, SC, ghost, id(f, "a"), id(f, "ghost"), "?", NULL), R, 0, 0, 0}, /* refused */
-        {bmsg(f, SC, cd, id(f, "d"), id(f, "c"), "m3-third", NULL), R, 0, 0, 0}, /* new: cd 2 */
-        {bmsg(f, SC, ab, id(f, "b"), id(f, "a"), "m4", NULL), R, 0, 0, 0},       /* new: ab 3 */
-        {bmsg(f, SC, ab, id(f, "e"), id(f, "b"), "mine", NULL), R, 0, 0, 0},     /* other parties */
-        {bmsg(f, SC, ae, id(f, "e"), id(f, "a"), "m5", NULL), R, 0, 0, 0},       /* new: ae 1 */
+        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "m1", x1), R, 0, 0, 0, false},   /* new: ab 2 */
+        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "old", p1), R, 0, 0, 0, false},  /* dup: ab 1 */
+        {bmsg(f, SC, cd, id(f, "c"), id(f, "d"), "m2", NULL), R, 0, 0, 0, false}, /* new: cd 1 */
+        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "m1", x1), R, 0, 0, 0, false},   /* dup of 0 */
+        {bmsg(f, SC, ghost, id(f, "a"), id(f, "ghost"), "?", NULL), R, 0, 0, 0,
+         false}, /* refused */
+        {bmsg(f, SC, cd, id(f, "d"), id(f, "c"), "m3-third", NULL), R, 0, 0, 0,
+         false},                                                                  /* new: cd 2 */
+        {bmsg(f, SC, ab, id(f, "b"), id(f, "a"), "m4", NULL), R, 0, 0, 0, false}, /* new: ab 3 */
+        {bmsg(f, SC, ab, id(f, "e"), id(f, "b"), "mine", NULL), R, 0, 0, 0,
+         false}, /* other parties */
+        {bmsg(f, SC, ae, id(f, "e"), id(f, "a"), "m5", NULL), R, 0, 0, 0, false}, /* new: ae 1 */
     };
     omtp_append_req *p[9];
     batch_run(f, r, p, 9);
@@ -2418,14 +2422,14 @@ static void test_batch_append_checks(void **state)
     const unsigned R = OMTP_APPEND_CHK_RECIPIENT, F = OMTP_APPEND_CHK_FRIENDS,
                    G = OMTP_APPEND_CHK_GROUP, S = OMTP_APPEND_CHK_SENDER;
     omtp_append_req r[8] = {
-        {bmsg(f, GC, g, id(f, "a"), g, "g1", NULL), G, 0, 0, 0},
-        {bmsg(f, GC, g, id(f, "c"), g, "not a member", NULL), G, 0, 0, 0},
-        {bmsg(f, GC, nog, id(f, "a"), nog, "no group", NULL), G, 0, 0, 0},
-        {bmsg(f, GC, g2, id(f, "a"), g2, "dismissed", NULL), G, 0, 0, 0},
-        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "not friends", NULL), R | F, 0, 0, 0},
-        {bmsg(f, SC, ac, id(f, "a"), id(f, "c"), "friends", NULL), R | F, 0, 0, 0},
-        {bmsg(f, SC, ab, id(f, "nobody"), id(f, "b"), "no sender", NULL), S | R, 0, 0, 0},
-        {bmsg(f, GC, g, id(f, "b"), g, "g2", NULL), S | G, 0, 0, 0},
+        {bmsg(f, GC, g, id(f, "a"), g, "g1", NULL), G, 0, 0, 0, false},
+        {bmsg(f, GC, g, id(f, "c"), g, "not a member", NULL), G, 0, 0, 0, false},
+        {bmsg(f, GC, nog, id(f, "a"), nog, "no group", NULL), G, 0, 0, 0, false},
+        {bmsg(f, GC, g2, id(f, "a"), g2, "dismissed", NULL), G, 0, 0, 0, false},
+        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "not friends", NULL), R | F, 0, 0, 0, false},
+        {bmsg(f, SC, ac, id(f, "a"), id(f, "c"), "friends", NULL), R | F, 0, 0, 0, false},
+        {bmsg(f, SC, ab, id(f, "nobody"), id(f, "b"), "no sender", NULL), S | R, 0, 0, 0, false},
+        {bmsg(f, GC, g, id(f, "b"), g, "g2", NULL), S | G, 0, 0, 0, false},
     };
     omtp_append_req *p[8];
     batch_run(f, r, p, 8);
