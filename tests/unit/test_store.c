@@ -775,6 +775,40 @@ static void test_search(void **state)
     omtp_msg_rec_list_free(&l);
 }
 
+/* The search index holds the first 4096 bytes of a text (docs/storage.md
+ * "Search index"): a word there is found, a word past them is not, and
+ * the cut never splits a character (a 3-byte character across byte 4096
+ * is left out whole; what precedes it is still found). Editing the long
+ * text moves the index as for any message. */
+static void test_search_cap(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    char *t = malloc(8192);
+    strcpy(t, "capfront ");
+    while (strlen(t) < 4087)
+        strcat(t, "x");
+    strcat(t, "北京北京北京 captail"); /* 北 at bytes 4088-4090, 4091-4093, 4094-4096 */
+    int64_t m1 = say(f, "a", "b", t);
+    omtp_msg_rec_list l;
+    assert_int_equal(search_n(f, "a", NULL, "capfront", 0, 20, &l), 1);
+    assert_int_equal(l.items[0].msg.seqId, m1);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", NULL, "captail", 0, 20, &l), 0);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", NULL, "xx北京北", 0, 20, &l), 1); /* ends at byte 4093 */
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", NULL, "北京北京", 0, 20, &l), 0); /* would need byte 4096 */
+    omtp_msg_rec_list_free(&l);
+    t[1] = 'o';
+    assert_int_equal(omtp_db_msg_control(db, sc(f, "a", "b"), m1, 3, t), 0);
+    assert_int_equal(search_n(f, "a", NULL, "capfront", 0, 20, &l), 0);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", NULL, "copfront", 0, 20, &l), 1);
+    omtp_msg_rec_list_free(&l);
+    free(t);
+}
+
 static void test_history_cap(void **state)
 {
     fx *f = *state;
@@ -1967,6 +2001,12 @@ static void test_user_rename(void **state)
     omtp_hot_rec_list_free(&hl);
     /* it goes on: the stored parties are the new names */
     assert_int_equal(send_full(f, PT_MSG_SINGLE_CHAT, new_nb, B, N, "four", NULL, 0, NULL), 4);
+    /* search follows the moved messages: found under their new session */
+    omtp_msg_rec_list sl;
+    assert_int_equal(search_n(f, "n", NULL, "three", 0, 20, &sl), 1);
+    assert_string_equal(sl.items[0].msg.sessionId.data, new_nb);
+    assert_int_equal(sl.items[0].msg.seqId, 3);
+    omtp_msg_rec_list_free(&sl);
     /* the business session and the group */
     char s2[OMTP_ID_MAX * 2];
     assert_int_equal(omtp_session_single(N, id(f, "c"), s2, sizeof s2), 0);
@@ -2473,6 +2513,7 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
         T(test_history_and_control),
         T(test_history_cap),
         T(test_search),
+        T(test_search_cap),
         T(test_unread_and_read_cursor),
         T(test_hot_sessions),
         T(test_hot_session_get),

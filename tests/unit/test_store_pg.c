@@ -748,7 +748,8 @@ static void test_migrate_parties(void **state)
         "ALTER TABLE members DROP COLUMN mention_seq;"
         /* and search's (its trigger, functions, column and indexes) */
         "DROP TRIGGER messages_search ON messages; DROP FUNCTION omtp_search_trg();"
-        "DROP FUNCTION omtp_search_body(integer, integer, bytea);"
+        "DROP FUNCTION omtp_search_body(integer, integer, bytea); DROP FUNCTION "
+        "omtp_search_cap(text);"
         "ALTER TABLE messages DROP COLUMN search_body;"
         /* and uploaded files' */
         "DROP TABLE files; DROP TABLE file_refs;"
