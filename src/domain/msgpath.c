@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "domain/logrec.h"
 #include "domain/sendorder.h"
@@ -17,6 +19,16 @@
 #include "domain/msglog_metrics.h"
 
 #define APPLIED_KEY "msglog.applied"
+
+/* A failed apply is tried again by itself, the server may be idle: after
+ * RETRY_FIRST_MS, doubling up to RETRY_MAX_MS, back to the first after a
+ * success (docs/storage.md "Delivery path", disk full). */
+#define RETRY_FIRST_MS 100u
+#define RETRY_MAX_MS   5000u
+/* While the apply fails on a full disk, sends are refused unless the data
+ * directory's file system has at least this much room (the store's own
+ * sense of full, sq_full.c) */
+#define ROOM_MIN_BYTES (256u * 1024u)
 
 typedef struct apply_rec {
     struct apply_rec *next;
@@ -35,6 +47,7 @@ typedef struct apply_job {
     size_t count, bytes;
     uint64_t lsn_end; /* of the last record */
     uint64_t applied; /* records that were new in the tables */
+    bool behind;      /* refused because an earlier batch failed (OMTP_EBUSY) */
 } apply_job;
 
 struct msgpath {
@@ -51,6 +64,12 @@ struct msgpath {
     unsigned inflight; /* apply items not yet done */
     uv_timer_t timer;
     bool timer_armed, timer_open;
+    /* the retry of a failed apply (RETRY_FIRST_MS..RETRY_MAX_MS) */
+    uv_timer_t retry;
+    bool retry_armed, retry_open;
+    uint32_t retry_ms;    /* the next retry's delay; 0 = RETRY_FIRST_MS */
+    bool apply_full;      /* the last apply failed on a full disk: sends refused */
+    uint64_t fail_log_ms; /* the last apply-failure ERROR line (uv_hrtime ms) */
     bool stopped;
     uint64_t applied_lsn; /* durable in the store */
     uint64_t queued_end;  /* lsn_end of the last record queued for the apply */
@@ -125,8 +144,10 @@ static int apply_records(omtp_db *db, apply_job *j)
     tars_str_clear(&v);
     if (mrc != 0 && mrc != OMTP_ENOTFOUND)
         return mrc;
-    if (at < j->head->from)
+    if (at < j->head->from) {
+        j->behind = true;
         return OMTP_EBUSY;
+    }
     for (apply_rec *r = j->head; r; r = r->next) {
         omtp_msg_rec m;
         int rc = omtp_logrec_decode(r->p, r->n, &m, why, sizeof why);
@@ -160,6 +181,8 @@ static void recs_free(apply_rec *r)
     }
 }
 
+static void retry_later(msgpath *p);
+
 static void apply_done(void *arg, int status)
 {
     apply_job *j = arg;
@@ -192,13 +215,24 @@ static void apply_done(void *arg, int status)
         recs_free(j->head);
         if (p->st.apply_failures)
             seqgen_hold(p->seq, p->inflight > 0 || p->pn > 0);
+        p->retry_ms = 0;
+        p->apply_full = false;
     } else {
         /* the records stay in the log; try again with the next batch, in
          * order (they go back in front of the pending ones) */
         p->st.apply_failures++;
-        LOG_ERROR("applying %zu message log records to the store failed (%s); retrying (they are "
-                  "safe in the message log)",
-                  j->count, omtp_strerror(status));
+        /* disk full: the store logs it (once a minute) and sends are
+         * refused until the disk has room (omtp_msgpath_append) */
+        /* (a batch refused behind a failed one says nothing new) */
+        if (!j->behind)
+            p->apply_full = status == OMTP_ENOSPC;
+        uint64_t now = uv_hrtime() / 1000000u;
+        if (!j->behind && !p->apply_full && (!p->fail_log_ms || now - p->fail_log_ms >= 10000)) {
+            p->fail_log_ms = now ? now : 1;
+            LOG_ERROR("applying %zu message log records to the store failed (%s); retrying (they "
+                      "are safe in the message log)",
+                      j->count, omtp_strerror(status));
+        }
         seqgen_hold(p->seq, true);
         apply_rec *last = j->head;
         while (last->next)
@@ -213,6 +247,7 @@ static void apply_done(void *arg, int status)
         *at = j->head;
         p->pn += j->count;
         p->pbytes += j->bytes;
+        retry_later(p);
     }
     free(j);
     if (p->rh)
@@ -249,7 +284,9 @@ static int flush_one(msgpath *p)
         p->pt = NULL;
     p->pn -= j->count;
     p->pbytes -= j->bytes;
-    int rc = omtp_store_submit_unordered(p->srv->store, apply_work, apply_done, j);
+    /* in a transaction of its own: its failure (a full disk) fails no read
+     * or other write queued behind it by the barrier */
+    int rc = omtp_store_submit_isolated(p->srv->store, apply_work, apply_done, j);
     if (rc != 0) {
         /* put them back; the next flush tries again */
         last->next = p->ph;
@@ -291,6 +328,57 @@ static void on_timer(uv_timer_t *t)
     msgpath *p = t->data;
     p->timer_armed = false;
     flush_all(p);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    msgpath *p = t->data;
+    p->retry_armed = false;
+    if (!p->stopped)
+        flush_all(p);
+}
+
+/* A failed apply's records went back to pending: try them again later even
+ * if nothing else comes (no send arms the apply timer, no read runs the
+ * barrier). Not during the start-up replay (it stops at a failure). */
+static void retry_later(msgpath *p)
+{
+    if (p->retry_armed || p->stopped || !p->retry_open || !p->log)
+        return;
+    uint32_t ms = p->retry_ms ? p->retry_ms : RETRY_FIRST_MS;
+    uv_timer_start(&p->retry, on_retry, ms, 0);
+    p->retry_armed = true;
+    p->retry_ms = ms >= RETRY_MAX_MS / 2 ? RETRY_MAX_MS : ms * 2;
+}
+
+/* While the apply fails on a full disk: true once the data directory's
+ * file system has room again (then the apply is tried at once). */
+static bool room_again(msgpath *p)
+{
+    struct statvfs v;
+    if (statvfs(p->srv->cfg->data_dir, &v) != 0)
+        return true; /* cannot tell: let the append and the apply find out */
+    uint64_t blocks = geteuid() == 0 ? v.f_bfree : v.f_bavail;
+    if (blocks * (uint64_t)v.f_frsize < ROOM_MIN_BYTES)
+        return false;
+    p->apply_full = false;
+    p->retry_ms = 0;
+    if (p->retry_armed) {
+        uv_timer_stop(&p->retry);
+        p->retry_armed = false;
+    }
+    flush_all(p);
+    return true;
+}
+
+/* The log's append hit a full disk (store/msglog.h opts.on_full): the
+ * store's disk-full line and counter, shared with its own failures. */
+static void on_log_full(void *arg, int err)
+{
+    msgpath *p = arg;
+    char what[700];
+    snprintf(what, sizeof what, "a message log append to %s", p->dir);
+    omtp_store_note_disk_full(p->srv->store, what, strerror(err));
 }
 
 static int pending_add(msgpath *p, const void *rec, size_t n, uint64_t lsn_end)
@@ -369,6 +457,9 @@ static const char *over_bound(msgpath *p)
     const omtp_config *cfg = p->srv->cfg;
     if (!p->unapplied_records)
         return NULL; /* an empty backlog always takes one */
+    if (p->apply_full)
+        return NULL; /* the apply fails on a full disk: no wait can end that; the append
+                        answers DB_ERROR at once, as the store path does ("Disk full") */
     if (cfg->apply_pending_records_max && p->unapplied_records >= cfg->apply_pending_records_max)
         return "apply_pending_records_max";
     if (cfg->apply_pending_max && p->unapplied_bytes >= cfg->apply_pending_max)
@@ -484,6 +575,14 @@ int omtp_msgpath_append(msgpath *p, const omtp_msg_rec *m, uint64_t *lsn_end)
     if (cfg->apply_pending_max && p->unapplied_bytes >= cfg->apply_pending_max) {
         p->st.refused_busy++;
         return OMTP_EBUSY;
+    }
+    if (p->apply_full && !room_again(p)) {
+        /* the store cannot take what the log holds: refuse as the store
+         * path does on a full disk, instead of acking messages no read
+         * sees until space is freed */
+        omtp_store_note_disk_full(p->srv->store, "a send (the store cannot apply the message log)",
+                                  "less than 256 KiB free in the data directory");
+        return OMTP_ENOSPC;
     }
     tars_buf b;
     tars_buf_init(&b);
@@ -633,6 +732,9 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
     p->timer.data = p;
     p->room_timer.data = p;
     p->timer_open = true;
+    uv_timer_init(s->loop, &p->retry); /* cannot fail once the first one did not */
+    p->retry.data = p;
+    p->retry_open = true;
     s->msgpath = p;
     uint64_t t0 = uv_hrtime();
 
@@ -659,7 +761,15 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
         while (p->inflight > 0)
             uv_run(s->loop, UV_RUN_ONCE);
         if (p->pn > 0 || p->st.apply_failures)
-            rc = OMTP_EDB;
+            rc = p->apply_full ? OMTP_ENOSPC : OMTP_EDB;
+    }
+    if (rc == OMTP_ENOSPC) {
+        snprintf(why, whylen,
+                 "disk full: cannot replay the message log in %s into the store (the log is kept, "
+                 "nothing is lost): free space on the data directory's file system and start "
+                 "omtpd again",
+                 p->dir);
+        return rc;
     }
     if (rc != 0) {
         snprintf(why, whylen,
@@ -677,7 +787,8 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
 
     omtp_msglog_opts o = {.sync_delay_us = cfg->log_sync_delay_us,
                           .nosync = cfg->sync_level < 2,
-                          .start_lsn = p->applied_lsn};
+                          .start_lsn = p->applied_lsn,
+                          .on_full = on_log_full};
     rc = omtp_msglog_open(s->loop, p->dir, &o, on_synced, p, &p->log);
     if (rc != 0) {
         snprintf(why, whylen, "cannot open the message log in %s: %s", p->dir, omtp_strerror(rc));
@@ -706,6 +817,10 @@ void omtp_msgpath_stop(omtp_server *s)
         uv_timer_stop(&p->timer);
         p->timer_armed = false;
     }
+    if (p->retry_armed) {
+        uv_timer_stop(&p->retry);
+        p->retry_armed = false;
+    }
     /* sends waiting for room: refused, nothing of them was written */
     while (p->rh) {
         msgpath_room *r = room_pop(p);
@@ -716,6 +831,7 @@ void omtp_msgpath_stop(omtp_server *s)
     flush_all(p); /* the store's close runs them */
 }
 
+/* p is freed when its timers are closed */
 static void timer_closed(uv_handle_t *h)
 {
     msgpath *p = h->data;
@@ -750,10 +866,12 @@ void omtp_msgpath_close(omtp_server *s)
     dedupwin_free(p->dedup);
     sendorder_free(p->order);
     if (p->timer_open) {
-        p->timer.data = p;
-        p->open_handles = 2;
+        /* the three timers were initialised together (start) */
+        p->timer.data = p->retry.data = p->room_timer.data = p;
+        p->open_handles = 3;
         uv_close((uv_handle_t *)&p->timer, timer_closed);
         uv_close((uv_handle_t *)&p->room_timer, timer_closed);
+        uv_close((uv_handle_t *)&p->retry, timer_closed);
     } else {
         free(p);
     }

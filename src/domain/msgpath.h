@@ -19,6 +19,16 @@
  * (omtp_msgpath_room below): above, new sends wait, then are refused with
  * SERVICE_UNAVAILABLE.
  *
+ * Failures (docs/storage.md "Disk full"): each apply item is isolated in the
+ * store (omtp_store_submit_isolated: a failed apply fails no read queued
+ * behind it); a failed apply's records go back to pending and are retried
+ * with the next batch, on the next read's barrier, or by a retry timer (100
+ * ms doubling to 5 s) on an idle server. While the apply fails on a full
+ * disk, sends are refused with OMTP_ENOSPC (DB_ERROR) until the data
+ * directory has room again; the log's own disk-full refusals and these go
+ * to the store's shared disk-full line and counter
+ * (omtp_store_note_disk_full).
+ *
  * Off (s->msgpath NULL) with PostgreSQL or message_log = false: sends keep
  * the store transaction per message (domain/msg.c).
  *

@@ -14,8 +14,10 @@
  * uv_async); the callback runs here, on the loop.
  *
  * Disk full (ENOSPC, EDQUOT, or EFBIG at a file size limit) answers
- * OMTP_ENOSPC and is logged at most once a minute; the log is unchanged and
- * later appends are tried again (space may come back). Any other write
+ * OMTP_ENOSPC and is logged at most once a minute (or handed to
+ * opts.on_full, the server's: one disk-full line for the store and the log);
+ * the log is unchanged and later appends are tried again (space may come
+ * back). Any other write
  * error answers OMTP_EIO. After a failed sync every append answers OMTP_EDB
  * until restart (msglog_sync.c says why).
  */
@@ -325,8 +327,12 @@ static int rotate(omtp_msglog *log)
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0) {
         int e = errno;
-        LOG_ERROR("message log: cannot create %s: %s", path, strerror(e));
-        return e == ENOSPC || e == EDQUOT ? OMTP_ENOSPC : OMTP_EIO;
+        bool full = e == ENOSPC || e == EDQUOT;
+        if (full && log->o.on_full)
+            log->o.on_full(log->arg, e);
+        else
+            LOG_ERROR("message log: cannot create %s: %s", path, strerror(e));
+        return full ? OMTP_ENOSPC : OMTP_EIO;
     }
     int rc = segs_push(log, log->end);
     if (rc != 0) {
@@ -379,6 +385,10 @@ static int write_failed(omtp_msglog *log, int e, off_t off)
     if (ftruncate(log->fd, off) != 0)
         LOG_ERROR("message log: cannot undo a partial write in %s: %s", log->dir, strerror(errno));
     log->append_fail++;
+    if ((e == ENOSPC || e == EDQUOT || e == EFBIG) && log->o.on_full) {
+        log->o.on_full(log->arg, e);
+        return OMTP_ENOSPC;
+    }
     if (e == ENOSPC || e == EDQUOT || e == EFBIG) {
         uint64_t now = uv_hrtime() / 1000000u;
         if (log->full_logged_ms && now - log->full_logged_ms < 60000) {

@@ -600,6 +600,63 @@ static void test_apply_failure_keeps_position(void **st)
     fx_stop(f);
 }
 
+static void on_guard(uv_timer_t *t)
+{
+    *(bool *)t->data = true;
+}
+
+/* Runs the loop (no submission of its own) until the send path's stats
+ * satisfy cond, at most ms milliseconds; returns whether they did. */
+static bool wait_stats(fx *f, bool (*cond)(const msgpath_stats *), uint64_t ms)
+{
+    bool late = false;
+    uv_timer_t t;
+    uv_timer_init(f->s.loop, &t);
+    t.data = &late;
+    uv_timer_start(&t, on_guard, ms, 0);
+    msgpath_stats st;
+    for (;;) {
+        omtp_msgpath_stats(&f->s, &st);
+        if (cond(&st) || late)
+            break;
+        uv_run(f->s.loop, UV_RUN_ONCE);
+    }
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(f->s.loop, UV_RUN_NOWAIT);
+    return cond(&st);
+}
+
+static bool apply_failed(const msgpath_stats *st)
+{
+    return st->apply_failures > 0;
+}
+
+static bool all_applied(const msgpath_stats *st)
+{
+    return st->pending_records == 0 && st->applied_lsn > 0;
+}
+
+/* A failed apply on an IDLE server is tried again by itself: no send arms
+ * the apply timer and no read runs the barrier, the retry timer (100 ms
+ * after the failure, doubling) stores the record once the cause is gone. */
+static void test_apply_retried_when_idle(void **st)
+{
+    (void)st;
+    fx *f = fx_start(5, 1000);
+    raw_sql(f, "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN CAST(NEW.content AS TEXT) = "
+               "'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END");
+    answer a = send1(f, "alice", "bob", "boom", "idle1");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS); /* acked from the log */
+    assert_true(wait_stats(f, apply_failed, 5000));
+    raw_sql(f, "DROP TRIGGER boom"); /* another connection: nothing goes through the store */
+    /* retries at ~100, 200, 400 ms ... after the failure; 5 s is plenty */
+    assert_true(wait_stats(f, all_applied, 5000));
+    int64_t seqs[4];
+    assert_int_equal(stored_seqs(f, "SC_alice_bob", seqs, 4, NULL), 1);
+    assert_int_equal(seqs[0], 1);
+    fx_stop(f);
+}
+
 /* More sessions than counters: evicted counters reload from the store
  * (behind the barrier) and keep the seqIds gap-free. */
 static void test_counter_eviction(void **st)
@@ -884,6 +941,7 @@ int main(void)
         cmocka_unit_test(test_nul_in_group_id_refused),
         cmocka_unit_test(test_pending_bound),
         cmocka_unit_test(test_apply_failure_keeps_position),
+        cmocka_unit_test(test_apply_retried_when_idle),
         cmocka_unit_test(test_records_bound_waits),
         cmocka_unit_test(test_wait_over_refuses),
         cmocka_unit_test(test_lag_bound_slow_apply),
