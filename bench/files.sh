@@ -31,7 +31,8 @@
 #
 # omtpd: sync_level 1, --req-rate 0, logs at warn. nginx: a temp config on
 # a free port, one worker, access log off. Knobs: SIZE_MB, CONC, DURATION,
-# RUNS, DL_NICE; NGINX (path of the binary, /usr/sbin/nginx).
+# RUNS, DL_NICE; HTTP_NICE (omtpd's --http-nice, default its own: 10; 0
+# to see the chat without it); NGINX (path of the binary, /usr/sbin/nginx).
 #
 # The machine (CPU model, cores, load average) and the command are printed
 # first; the raw runs go to ${OUT:-/tmp}/files-DATE.jsonl.
@@ -56,7 +57,7 @@ TCK=$(getconf CLK_TCK)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "command: SIZE_MB=$SIZE_MB CONC=$CONC DURATION=$DURATION DL_NICE=$DL_NICE $0 ${1:-build} $RUNS ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
+echo "command: SIZE_MB=$SIZE_MB CONC=$CONC DURATION=$DURATION DL_NICE=$DL_NICE HTTP_NICE=${HTTP_NICE:-default} $0 ${1:-build} $RUNS ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
 
 # ---- the bytes
 head -c $((SIZE_MB * 1024 * 1024)) /dev/urandom >"$W/blob"
@@ -69,7 +70,7 @@ WSUSER=$(echo "$NU" | sed -n 's/.*(\([^ ]*\) \.\..*/\1/p')
 TOK=$("$BUILD/omtpd" token issue "${WSUSER:-bench1}" --ttl 86400 --data-dir "$W/data" | grep -o 'v1\.[^ "]*' | head -1)
 "$BUILD/omtpd" --listen 127.0.0.1:0 --port-file "$W/port" --http-listen 127.0.0.1:0 \
     --http-port-file "$W/hport" --api-keys "$KEY" --data-dir "$W/data" --sync-level 1 \
-    --ws-listen 127.0.0.1:0 --ws-port-file "$W/wsport" \
+    --ws-listen 127.0.0.1:0 --ws-port-file "$W/wsport" ${HTTP_NICE:+--http-nice "$HTTP_NICE"} \
     --req-rate 0 --log-level warn --max-conns-per-ip 0 --http-max-conns-per-ip 0 \
     --max-file-size $((BYTES * 2)) 2>>"$W/omtpd.log" &
 SPID=$!
