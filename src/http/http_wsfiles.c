@@ -45,6 +45,9 @@
 
 /* bytes buffered before the socket stops being read (the buffer stays <= 1 MiB) */
 #define UP_HIGH (768 * 1024)
+/* the buffer's size from the start: filled to UP_HIGH without a realloc
+ * (growing from 64 KiB copied every byte about once more) */
+#define UP_BUF (1024 * 1024)
 
 enum { R_UPLOAD, R_FILE, R_THUMB };
 
@@ -331,7 +334,7 @@ static void wsf_body(void *ctx, const uint8_t *p, size_t n)
         return;
     }
     if (f->buf_n + n > f->buf_cap) {
-        size_t cap = f->buf_cap ? f->buf_cap : 64 * 1024;
+        size_t cap = f->buf_cap ? f->buf_cap : UP_BUF;
         while (cap < f->buf_n + n)
             cap *= 2;
         uint8_t *b = realloc(f->buf, cap);
