@@ -11,6 +11,8 @@
 #include "ws_api.h"
 #include "ws_int.h"
 
+#include "util/thread_prio.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +149,7 @@ static void call_dispose(struct ws_call *k)
 
 static void job_work(uv_work_t *w)
 {
+    omtp_thread_background(); /* a file answer's reads yield the CPU to the chat loop */
     struct job *j = w->data;
     j->got = j->k->src.read(j->k->src.arg, j->off, j->buf, j->n);
 }
