@@ -20,6 +20,7 @@ typedef struct apply_rec {
     uint64_t from; /* the log from here (or the previous record's end) to lsn_end */
     uint64_t lsn_end;
     size_t n;
+    uint8_t type; /* OMTP_LOGREC_* */
     uint8_t p[];
 } apply_rec;
 
@@ -37,6 +38,7 @@ struct msgpath {
     char dir[600];
     seqgen *seq;
     dedupwin *dedup;
+    oplocks *locks; /* control, read, reaction: one at a time per key */
     /* pending: appended, not yet in an apply item */
     apply_rec *ph, *pt;
     size_t pn, pbytes;
@@ -70,6 +72,11 @@ dedupwin *omtp_msgpath_dedup(msgpath *p)
     return p->dedup;
 }
 
+oplocks *omtp_msgpath_locks(msgpath *p)
+{
+    return p->locks;
+}
+
 /* --------------------------------------------------------------- apply */
 
 static int apply_work(omtp_db *db, void *arg)
@@ -88,18 +95,25 @@ static int apply_work(omtp_db *db, void *arg)
     if (at < j->head->from)
         return OMTP_EBUSY;
     for (apply_rec *r = j->head; r; r = r->next) {
-        omtp_msg_rec m;
-        int rc = omtp_logrec_decode(r->p, r->n, &m, why, sizeof why);
-        if (rc == 0) {
-            rc = omtp_msg_apply_record(db, &m);
-            if (rc == 0)
+        int rc;
+        if (r->type == OMTP_LOGREC_MSG) {
+            omtp_msg_rec m;
+            rc = omtp_logrec_decode(r->p, r->n, &m, why, sizeof why);
+            if (rc == 0 && (rc = omtp_msg_apply_record(db, &m)) == 0)
                 j->applied++;
+            omtp_msg_rec_free(&m);
         } else {
+            omtp_logop o;
+            rc = omtp_logop_decode(r->type, r->p, r->n, &o, why, sizeof why);
+            if (rc == 0 && (rc = omtp_msg_apply_op(db, r->type, &o)) == 0)
+                j->applied++;
+            omtp_logop_free(&o);
+        }
+        if (rc == OMTP_EDECODE) {
             /* we wrote it: only memory trouble can get here */
             LOG_ERROR("message log record at %" PRIu64 " not applied: %s", r->lsn_end, why);
-            rc = rc == OMTP_ENOMEM ? rc : 0;
+            rc = 0;
         }
-        omtp_msg_rec_free(&m);
         if (rc != 0)
             return rc;
     }
@@ -222,7 +236,7 @@ static void on_timer(uv_timer_t *t)
     flush_all(p);
 }
 
-static int pending_add(msgpath *p, const void *rec, size_t n, uint64_t lsn_end)
+static int pending_add(msgpath *p, uint8_t type, const void *rec, size_t n, uint64_t lsn_end)
 {
     apply_rec *r = malloc(sizeof *r + n);
     if (!r)
@@ -232,6 +246,7 @@ static int pending_add(msgpath *p, const void *rec, size_t n, uint64_t lsn_end)
     p->queued_end = lsn_end;
     r->lsn_end = lsn_end;
     r->n = n;
+    r->type = type;
     memcpy(r->p, rec, n);
     if (p->pt)
         p->pt->next = r;
@@ -247,7 +262,41 @@ static int pending_add(msgpath *p, const void *rec, size_t n, uint64_t lsn_end)
 
 /* -------------------------------------------------------------- appends */
 
+static int append_rec(msgpath *p, uint8_t type, const tars_buf *b, const char *what,
+                      uint64_t *lsn_end);
+
 int omtp_msgpath_append(msgpath *p, const omtp_msg_rec *m, uint64_t *lsn_end)
+{
+    tars_buf b;
+    tars_buf_init(&b);
+    char what[OMTP_SESSION_ID_MAX + 64];
+    snprintf(what, sizeof what, "message %s/%lld", m->msg.sessionId.data, (long long)m->msg.seqId);
+    int rc = omtp_logrec_encode(m, &b);
+    if (rc == 0)
+        rc = append_rec(p, OMTP_LOGREC_MSG, &b, what, lsn_end);
+    tars_buf_free(&b);
+    return rc;
+}
+
+int omtp_msgpath_append_op(msgpath *p, uint8_t type, const omtp_logop *o, uint64_t *lsn_end)
+{
+    tars_buf b;
+    tars_buf_init(&b);
+    char what[OMTP_SESSION_ID_MAX + 64];
+    snprintf(what, sizeof what, "%s record %s/%lld",
+             type == OMTP_LOGREC_CTRL   ? "message control"
+             : type == OMTP_LOGREC_READ ? "read cursor"
+                                        : "reaction",
+             o->sessionId.data, (long long)o->seqId);
+    int rc = omtp_logop_encode(o, &b);
+    if (rc == 0)
+        rc = append_rec(p, type, &b, what, lsn_end);
+    tars_buf_free(&b);
+    return rc;
+}
+
+static int append_rec(msgpath *p, uint8_t type, const tars_buf *b, const char *what,
+                      uint64_t *lsn_end)
 {
     const omtp_config *cfg = p->srv->cfg;
     if (p->sync_status)
@@ -258,22 +307,17 @@ int omtp_msgpath_append(msgpath *p, const omtp_msg_rec *m, uint64_t *lsn_end)
         p->st.refused_busy++;
         return OMTP_EBUSY;
     }
-    tars_buf b;
-    tars_buf_init(&b);
-    int rc = omtp_logrec_encode(m, &b);
-    if (rc == 0)
-        rc = omtp_msglog_append(p->log, OMTP_LOGREC_MSG, b.data, b.len, lsn_end);
-    if (rc == 0 && pending_add(p, b.data, b.len, *lsn_end) != 0) {
+    int rc = omtp_msglog_append(p->log, type, b->data, b->len, lsn_end);
+    if (rc == 0 && pending_add(p, type, b->data, b->len, *lsn_end) != 0) {
         /* in the log but not in memory: the next start applies it; this run
          * must not store it twice, so stop taking messages */
-        LOG_ERROR("out of memory queueing message %s/%lld for the store; it is in the message "
-                  "log and will be stored at the next start; restart omtpd",
-                  m->msg.sessionId.data, (long long)m->msg.seqId);
+        LOG_ERROR("out of memory queueing %s for the store; it is in the message log and will "
+                  "be stored at the next start; restart omtpd",
+                  what);
         /* a later record's apply would store an applied position past this
          * one (and retire the log under it): nothing may follow it */
         p->lost = true;
     }
-    tars_buf_free(&b);
     if (rc != 0)
         return rc;
     uint32_t batch = cfg->apply_batch ? cfg->apply_batch : 512;
@@ -357,20 +401,26 @@ static int spin(omtp_server *s, boot *b)
 static int replay_rec(void *arg, uint64_t lsn, uint8_t type, const uint8_t *rec, size_t n)
 {
     msgpath *p = arg;
-    omtp_msg_rec m;
     char why[192];
-    if (type != OMTP_LOGREC_MSG) {
+    int rc;
+    if (type == OMTP_LOGREC_MSG) {
+        /* checked now: a record the apply cannot read stops the replay here */
+        omtp_msg_rec m;
+        rc = omtp_logrec_decode(rec, n, &m, why, sizeof why);
+        omtp_msg_rec_free(&m);
+    } else if (type == OMTP_LOGREC_CTRL || type == OMTP_LOGREC_READ || type == OMTP_LOGREC_REACT) {
+        omtp_logop o;
+        rc = omtp_logop_decode(type, rec, n, &o, why, sizeof why);
+        omtp_logop_free(&o);
+    } else {
         LOG_WARN("message log: record type %u at %" PRIu64 " is unknown; skipped", type, lsn);
         return 0;
     }
-    /* checked now: a record the apply cannot read stops the replay here */
-    int rc = omtp_logrec_decode(rec, n, &m, why, sizeof why);
-    omtp_msg_rec_free(&m);
     if (rc != 0) {
-        LOG_ERROR("message log: record at %" PRIu64 " is not a message (%s)", lsn, why);
+        LOG_ERROR("message log: record of type %u at %" PRIu64 " is corrupt (%s)", type, lsn, why);
         return rc;
     }
-    rc = pending_add(p, rec, n, lsn + OMTP_MSGLOG_HDR + n);
+    rc = pending_add(p, type, rec, n, lsn + OMTP_MSGLOG_HDR + n);
     if (rc == 0 && p->pn >= (p->srv->cfg->apply_batch ? p->srv->cfg->apply_batch : 512))
         rc = flush_one(p);
     /* keep the memory of a long tail bounded: let the store catch up */
@@ -393,9 +443,11 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
     snprintf(p->dir, sizeof p->dir, "%s/log", cfg->data_dir);
     p->seq = seqgen_new(s, cfg->seq_cache_max);
     p->dedup = dedupwin_new(cfg->dedup_window_s, cfg->dedup_window_max);
-    if (!p->seq || !p->dedup || uv_timer_init(s->loop, &p->timer) != 0) {
+    p->locks = oplocks_new();
+    if (!p->seq || !p->dedup || !p->locks || uv_timer_init(s->loop, &p->timer) != 0) {
         seqgen_free(p->seq);
         dedupwin_free(p->dedup);
+        oplocks_free(p->locks);
         free(p);
         return OMTP_ENOMEM;
     }
@@ -501,6 +553,7 @@ void omtp_msgpath_close(omtp_server *s)
     recs_free(p->ph);
     seqgen_free(p->seq);
     dedupwin_free(p->dedup);
+    oplocks_free(p->locks);
     if (p->timer_open) {
         p->timer.data = p;
         uv_close((uv_handle_t *)&p->timer, timer_closed);

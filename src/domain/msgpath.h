@@ -31,6 +31,8 @@
 
 #include "core/server.h"
 #include "domain/dedupwin.h"
+#include "domain/logrec.h"
+#include "domain/oplock.h"
 #include "domain/seqgen.h"
 
 typedef struct msgpath msgpath;
@@ -39,6 +41,9 @@ typedef struct msgpath msgpath;
 msgpath *omtp_msgpath(omtp_server *s);
 seqgen *omtp_msgpath_seq(msgpath *p);
 dedupwin *omtp_msgpath_dedup(msgpath *p);
+/* Control, read and reaction operations hold their key (oplock.h) from
+ * their check until their append. */
+oplocks *omtp_msgpath_locks(msgpath *p);
 
 /* A caller waiting for its record to be durable: `synced` runs on the loop
  * with 0, or the log's failure (OMTP_EDB / OMTP_EIO). */
@@ -53,6 +58,9 @@ typedef struct msgpath_waiter {
  * bytes: apply_pending_max), OMTP_ENOSPC, OMTP_EIO, OMTP_EDB (the log failed
  * before), OMTP_ENOMEM. Nothing is written on error. */
 int omtp_msgpath_append(msgpath *p, const omtp_msg_rec *m, uint64_t *lsn_end);
+/* The same for a control, read or reaction record (type OMTP_LOGREC_CTRL,
+ * _READ, _REACT; logrec.h): appended, queued for the apply, same errors. */
+int omtp_msgpath_append_op(msgpath *p, uint8_t type, const omtp_logop *o, uint64_t *lsn_end);
 /* Calls w->synced once everything up to w->lsn is durable (from inside the
  * call when it already is). */
 void omtp_msgpath_wait(msgpath *p, msgpath_waiter *w);
@@ -61,6 +69,10 @@ void omtp_msgpath_wait(msgpath *p, msgpath_waiter *w);
  * row (omtp_db_msg_apply), and only if it was not stored before, its
  * replies/mentions and its high-priority queue rows. Store thread. */
 int omtp_msg_apply_record(omtp_db *db, const omtp_msg_rec *m);
+/* The store side of a control, read or reaction record (domain/msg.c,
+ * reaction.c), idempotent: applied twice, the second changes nothing.
+ * Store thread. */
+int omtp_msg_apply_op(omtp_db *db, uint8_t type, const omtp_logop *o);
 
 /* Parts (omtpd/wiring.c). start: OMTP_START_STORE (opens and replays the
  * log, before the listeners); stop: OMTP_STOP_BEFORE_STORE (queues every
