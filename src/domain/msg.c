@@ -953,7 +953,8 @@ static void log_append(send_job *j, int64_t *last)
     *last = j->m.msg.seqId;
     j->m.flags &= OMTP_F_HIGHPRJ | OMTP_F_COUNTER;
     dedupwin_add(omtp_msgpath_dedup(p), &j->m, j->print, lsn, omtp_now_ms());
-    send_stored(j, 0); /* in the log (handed to the OS): push */
+    msgcache_add(omtp_msgpath_recent(p), &j->m); /* message control's checks */
+    send_stored(j, 0);                           /* in the log (handed to the OS): push */
     j->mw.lsn = lsn;
     omtp_msgpath_wait(p, &j->mw);
 }
@@ -1249,6 +1250,7 @@ typedef struct ctrl_job {
     char key[OMTP_SESSION_ID_MAX + 24]; /* its oplock key: sessionId NUL seqId */
     size_t klen;
     bool locked;
+    bool hot; /* checked from memory (msgcache.h), no store read */
     oplock_waiter lw;
     msgpath_waiter mw;
 } ctrl_job;
@@ -1295,6 +1297,55 @@ static int list_add(tars_str_list *l, const tars_str *v)
     return 0;
 }
 
+/* What the checks of a control look at, from the store (ctrl_check) or
+ * from memory (ctrl_hot): one judge, so both answer alike. */
+typedef struct ctrl_view {
+    bool member; /* the operator is part of the session */
+    bool found;  /* the message is there (deleted ones too) */
+    int type, status;
+    int64_t timestamp;
+    const tars_str *packId, *from, *to;
+    bool creator; /* a group message: the operator created the group */
+} ctrl_view;
+
+/* Sets j->code (FAIL) when the control is refused. */
+static void ctrl_judge(ctrl_job *j, const ctrl_view *v)
+{
+    const omtp_MsgControl *ctl = &j->ctl;
+    const char *sid = ctl->sessionId.data;
+    if (!v->member) {
+        FAIL(j, OMTP_EC_MSG_FORBIDDEN, "you are not part of session '%s'", sid);
+    } else if (!v->found || v->status == MC_DELETE) {
+        FAIL(j, OMTP_EC_MSG_NOT_EXIST, "no message %lld in session '%s'", (long long)ctl->seqId,
+             sid);
+    } else if (ctl->packId.len && !tars_str_eq(v->packId, ctl->packId.data)) {
+        FAIL(j, OMTP_EC_MSG_NOT_EXIST, "message %lld of '%s' has another packId than '%s'",
+             (long long)ctl->seqId, sid, ctl->packId.data);
+    } else if (!tars_str_eq(v->from, j->user) && !(v->type == PT_MSG_GROUP_CHAT && v->creator)) {
+        FAIL(j, OMTP_EC_MSG_FORBIDDEN,
+             "only the sender (or the group's creator) may %s message %lld",
+             ctrl_verb(ctl->command), (long long)ctl->seqId);
+    } else if (ctl->command != MC_DELETE && j->limit_s &&
+               omtp_now_ms() - v->timestamp > (int64_t)j->limit_s * 1000) {
+        FAIL(j, OMTP_EC_MSG_FORBIDDEN, "too late to %s: the limit is %u s after sending",
+             ctrl_verb(ctl->command), j->limit_s);
+    } else if (ctl->command == MC_OVERRIDE && v->status == MC_REVOKE) {
+        FAIL(j, OMTP_EC_MSG_OP_CMD, "message %lld was revoked and cannot be edited",
+             (long long)ctl->seqId);
+    }
+}
+
+/* A single chat's or notice's parties and the operator: who hears of it. */
+static int ctrl_parties(ctrl_job *j, int type, const tars_str *from, const tars_str *to)
+{
+    int rc = list_add(&j->members, to);
+    if (rc == 0 && type != PT_MSG_BIZ_NOTIFY)
+        rc = list_add(&j->members, from);
+    if (rc == 0)
+        rc = list_add(&j->members, &(tars_str){j->user, (uint32_t)strlen(j->user)});
+    return rc;
+}
+
 /* The checks and who hears of it (reads only): 0 with j->code set on a
  * refusal; otherwise j->ctl is the notice (the target's packId, content
  * only for an edit) and orig the message. Store thread. */
@@ -1302,59 +1353,46 @@ static int ctrl_check(omtp_db *db, ctrl_job *j, omtp_msg_rec *orig)
 {
     omtp_MsgControl *ctl = &j->ctl;
     const char *sid = ctl->sessionId.data;
-    bool yes = false;
-    int rc;
-
-    rc = omtp_db_session_member(db, j->user, sid, &yes);
+    ctrl_view v = {0};
+    int rc = omtp_db_session_member(db, j->user, sid, &v.member);
     if (rc != 0 && rc != OMTP_ENOTFOUND)
         return rc;
-    if (!yes)
-        return FAIL(j, OMTP_EC_MSG_FORBIDDEN, "you are not part of session '%s'", sid);
-    rc = omtp_db_msg_get(db, sid, ctl->seqId, orig);
-    if (rc == OMTP_ENOTFOUND || (rc == 0 && orig->msg.status == MC_DELETE))
-        return FAIL(j, OMTP_EC_MSG_NOT_EXIST, "no message %lld in session '%s'",
-                    (long long)ctl->seqId, sid);
-    if (rc != 0)
-        return rc;
-    if (ctl->packId.len && !tars_str_eq(&orig->packId, ctl->packId.data))
-        return FAIL(j, OMTP_EC_MSG_NOT_EXIST, "message %lld of '%s' has another packId than '%s'",
-                    (long long)ctl->seqId, sid, ctl->packId.data);
-
-    bool allowed = tars_str_eq(&orig->msg.from, j->user);
-    if (!allowed && orig->type == PT_MSG_GROUP_CHAT) {
+    if (v.member) {
+        rc = omtp_db_msg_get(db, sid, ctl->seqId, orig);
+        if (rc != 0 && rc != OMTP_ENOTFOUND)
+            return rc;
+        v.found = rc == 0;
+        v.type = orig->type;
+        v.status = orig->msg.status;
+        v.timestamp = orig->msg.timestamp;
+        v.packId = &orig->packId;
+        v.from = &orig->msg.from;
+        v.to = &orig->msg.to;
+    }
+    if (v.found && orig->type == PT_MSG_GROUP_CHAT && !tars_str_eq(v.from, j->user)) {
         omtp_GroupChatInfo g;
         bool dismissed = false;
         omtp_msg_init(&omtp_GroupChatInfo_desc, &g);
         rc = omtp_db_group_get(db, sid, &g, &dismissed);
-        allowed = rc == 0 && tars_str_eq(&g.creatorId, j->user);
+        v.creator = rc == 0 && tars_str_eq(&g.creatorId, j->user);
         omtp_msg_free(&omtp_GroupChatInfo_desc, &g);
         if (rc != 0 && rc != OMTP_ENOTFOUND)
             return rc;
     }
-    if (!allowed)
-        return FAIL(j, OMTP_EC_MSG_FORBIDDEN,
-                    "only the sender (or the group's creator) may %s message %lld",
-                    ctrl_verb(ctl->command), (long long)ctl->seqId);
-    if (ctl->command != MC_DELETE && j->limit_s &&
-        omtp_now_ms() - orig->msg.timestamp > (int64_t)j->limit_s * 1000)
-        return FAIL(j, OMTP_EC_MSG_FORBIDDEN, "too late to %s: the limit is %u s after sending",
-                    ctrl_verb(ctl->command), j->limit_s);
-    if (ctl->command == MC_OVERRIDE && orig->msg.status == MC_REVOKE)
-        return FAIL(j, OMTP_EC_MSG_OP_CMD, "message %lld was revoked and cannot be edited",
-                    (long long)ctl->seqId);
+    ctrl_judge(j, &v);
+    if (j->code != 0)
+        return 0;
     j->msgType = orig->type;
 
     /* who hears about it: for a group, the cached member list when there is
      * one (no read of every member on the store thread) */
     if (orig->type == PT_MSG_GROUP_CHAT) {
         rc = j->cached ? 0 : omtp_db_group_members(db, sid, &j->members);
+        if (rc == 0 && !j->cached)
+            rc = list_add(&j->members, &(tars_str){j->user, (uint32_t)strlen(j->user)});
     } else {
-        rc = list_add(&j->members, &orig->msg.to);
-        if (rc == 0 && orig->type != PT_MSG_BIZ_NOTIFY)
-            rc = list_add(&j->members, &orig->msg.from);
+        rc = ctrl_parties(j, orig->type, &orig->msg.from, &orig->msg.to);
     }
-    if (rc == 0 && !(j->cached && orig->type == PT_MSG_GROUP_CHAT))
-        rc = list_add(&j->members, &(tars_str){j->user, (uint32_t)strlen(j->user)});
     if (rc != 0)
         return rc;
 
@@ -1504,19 +1542,108 @@ static void ctrl_checked(void *arg, int status)
         ctrl_answer(j);
         return;
     }
+    if (j->ctl.command != MC_OVERRIDE)
+        msgcache_set_status(omtp_msgpath_recent(p), j->ctl.sessionId.data, j->ctl.seqId,
+                            j->ctl.command);
     ctrl_push(j); /* in the log (handed to the OS) */
     j->mw.synced = ctrl_synced;
     j->mw.lsn = lsn;
     omtp_msgpath_wait(p, &j->mw);
 }
 
+static void ctrl_read_store(ctrl_job *j)
+{
+    int rc = omtp_store_submit(j->srv->store, ctrl_check_work, ctrl_checked, j);
+    if (rc != 0)
+        ctrl_checked(j, rc);
+}
+
+/* The checks from memory: a recent message (msgcache.h) and, for a group,
+ * the check cache's members and creator (check_cache.h). g NULL: not a
+ * group. Then as ctrl_checked. */
+static void ctrl_hot(ctrl_job *j, const omtp_cc_group *g)
+{
+    msgpath *p = omtp_msgpath(j->srv);
+    const msgcache_msg *c =
+        p ? msgcache_find(omtp_msgpath_recent(p), j->ctl.sessionId.data, j->ctl.seqId) : NULL;
+    if (!c) {
+        ctrl_read_store(j); /* dropped while the group was read */
+        return;
+    }
+    ctrl_view v = {.found = true,
+                   .type = c->type,
+                   .status = c->status,
+                   .timestamp = c->timestamp,
+                   .packId = &c->packId,
+                   .from = &c->from,
+                   .to = &c->to};
+    if (c->type == PT_MSG_GROUP_CHAT) {
+        /* membership rows are the group's members (gone once dismissed) */
+        v.member =
+            g && g->exists && !g->dismissed && g->members && omtp_cc_is_member(g->members, j->user);
+        v.creator = g && g->exists && strcmp(g->creator, j->user) == 0;
+    } else {
+        /* a single chat's membership rows are its two parties, a notice's
+         * its recipient (written with the message, never removed) */
+        v.member = tars_str_eq(&c->to, j->user) ||
+                   (c->type == PT_MSG_SINGLE_CHAT && tars_str_eq(&c->from, j->user));
+    }
+    ctrl_judge(j, &v);
+    if (j->code != 0) {
+        ctrl_checked(j, 0);
+        return;
+    }
+    j->msgType = c->type;
+    int rc = 0;
+    if (c->type == PT_MSG_GROUP_CHAT) {
+        if (!j->cached) {
+            omtp_members_ref(g->members);
+            j->cached = g->members;
+        }
+    } else {
+        rc = ctrl_parties(j, c->type, &c->from, &c->to);
+    }
+    if (rc == 0)
+        rc = tars_str_setn(&j->ctl.packId, c->packId.data, c->packId.len) == 0 ? 0 : OMTP_ENOMEM;
+    if (j->ctl.command != MC_OVERRIDE)
+        tars_str_clear(&j->ctl.content);
+    j->hot = true;
+    ctrl_checked(j, rc);
+}
+
+static void ctrl_cc_group(void *arg, int status, const omtp_cc_group *g)
+{
+    ctrl_job *j = arg;
+    if (status != 0) {
+        ctrl_read_store(j);
+        return;
+    }
+    ctrl_hot(j, g);
+}
+
 static void ctrl_go(oplock_waiter *w)
 {
     ctrl_job *j = (ctrl_job *)((char *)w - offsetof(ctrl_job, lw));
     j->locked = true;
-    int rc = omtp_store_submit(j->srv->store, ctrl_check_work, ctrl_checked, j);
-    if (rc != 0)
-        ctrl_checked(j, rc);
+    msgpath *p = omtp_msgpath(j->srv);
+    const msgcache_msg *c =
+        p ? msgcache_find(omtp_msgpath_recent(p), j->ctl.sessionId.data, j->ctl.seqId) : NULL;
+    if (!c) {
+        ctrl_read_store(j);
+        return;
+    }
+    if (c->type != PT_MSG_GROUP_CHAT) {
+        ctrl_hot(j, NULL);
+        return;
+    }
+    omtp_cc_group g = {0};
+    int rc = omtp_cc_group_get(j->srv, j->ctl.sessionId.data, &g, ctrl_cc_group, j);
+    if (rc == 1) {
+        ctrl_hot(j, &g);
+        omtp_members_unref(g.members);
+    } else if (rc < 0) {
+        ctrl_read_store(j);
+    }
 }
 
 static int ctrl_log_start(ctrl_job *j, msgpath *p)

@@ -38,7 +38,8 @@ struct msgpath {
     char dir[600];
     seqgen *seq;
     dedupwin *dedup;
-    oplocks *locks; /* control, read, reaction: one at a time per key */
+    oplocks *locks;   /* control, read, reaction: one at a time per key */
+    msgcache *recent; /* recent messages for control's checks */
     /* pending: appended, not yet in an apply item */
     apply_rec *ph, *pt;
     size_t pn, pbytes;
@@ -75,6 +76,11 @@ dedupwin *omtp_msgpath_dedup(msgpath *p)
 oplocks *omtp_msgpath_locks(msgpath *p)
 {
     return p->locks;
+}
+
+msgcache *omtp_msgpath_recent(msgpath *p)
+{
+    return p->recent;
 }
 
 /* --------------------------------------------------------------- apply */
@@ -444,10 +450,12 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
     p->seq = seqgen_new(s, cfg->seq_cache_max);
     p->dedup = dedupwin_new(cfg->dedup_window_s, cfg->dedup_window_max);
     p->locks = oplocks_new();
-    if (!p->seq || !p->dedup || !p->locks || uv_timer_init(s->loop, &p->timer) != 0) {
+    p->recent = msgcache_new(cfg->msg_cache_max);
+    if (!p->seq || !p->dedup || !p->locks || !p->recent || uv_timer_init(s->loop, &p->timer) != 0) {
         seqgen_free(p->seq);
         dedupwin_free(p->dedup);
         oplocks_free(p->locks);
+        msgcache_free(p->recent);
         free(p);
         return OMTP_ENOMEM;
     }
@@ -554,6 +562,7 @@ void omtp_msgpath_close(omtp_server *s)
     seqgen_free(p->seq);
     dedupwin_free(p->dedup);
     oplocks_free(p->locks);
+    msgcache_free(p->recent);
     if (p->timer_open) {
         p->timer.data = p;
         uv_close((uv_handle_t *)&p->timer, timer_closed);
@@ -578,6 +587,8 @@ void omtp_msgpath_stats(omtp_server *s, msgpath_stats *out)
     out->seq_bytes = seqgen_bytes(p->seq);
     out->dedup_entries = dedupwin_count(p->dedup);
     out->dedup_bytes = dedupwin_bytes(p->dedup);
+    out->recent_msgs = msgcache_count(p->recent);
+    out->recent_bytes = msgcache_bytes(p->recent);
 }
 
 #define G(name, help) "# HELP " name " " help "\n# TYPE " name " gauge\n" name " %llu\n"
@@ -623,7 +634,12 @@ static char *metrics(void *arg)
                                                 G("omtp_msglog_disk_bytes",
                                                   "bytes of the segment files")
                                                     G("omtp_msglog_failed",
-                                                      "1 once an fdatasync failed (restart omtpd)"),
+                                                      "1 once an fdatasync failed (restart omtpd)")
+                                                        G("omtp_msg_cache_entries",
+                                                          "recent messages kept for message "
+                                                          "control's checks")
+                                                            G("omtp_msg_cache_bytes",
+                                                              "memory held by them"),
         (unsigned long long)st.pending_records, (unsigned long long)st.pending_bytes,
         (unsigned long long)st.applies, (unsigned long long)st.applied_records,
         (unsigned long long)st.apply_failures, (unsigned long long)st.applied_lsn,
@@ -634,6 +650,7 @@ static char *metrics(void *arg)
         (unsigned long long)ls.synced_records, (unsigned long long)ls.sync_us_sum,
         (unsigned long long)ls.append_fail, (unsigned long long)ls.unsynced_bytes,
         (unsigned long long)ls.segments, (unsigned long long)ls.disk_bytes,
-        (unsigned long long)ls.failed);
+        (unsigned long long)ls.failed, (unsigned long long)st.recent_msgs,
+        (unsigned long long)st.recent_bytes);
     return out;
 }

@@ -32,6 +32,7 @@
 #include "core/server.h"
 #include "domain/dedupwin.h"
 #include "domain/logrec.h"
+#include "domain/msgcache.h"
 #include "domain/oplock.h"
 #include "domain/seqgen.h"
 
@@ -44,6 +45,8 @@ dedupwin *omtp_msgpath_dedup(msgpath *p);
 /* Control, read and reaction operations hold their key (oplock.h) from
  * their check until their append. */
 oplocks *omtp_msgpath_locks(msgpath *p);
+/* Recent messages (msgcache.h): fed by the send path's appends. */
+msgcache *omtp_msgpath_recent(msgpath *p);
 
 /* A caller waiting for its record to be durable: `synced` runs on the loop
  * with 0, or the log's failure (OMTP_EDB / OMTP_EIO). */
@@ -87,7 +90,8 @@ typedef struct msgpath_stats {
     uint64_t applies, applied_records, apply_failures;
     uint64_t applied_lsn;
     uint64_t seq_counters, seq_bytes, dedup_entries, dedup_bytes;
-    uint64_t refused_busy; /* sends refused above apply_pending_max */
+    uint64_t refused_busy;              /* sends refused above apply_pending_max */
+    uint64_t recent_msgs, recent_bytes; /* msgcache.h */
 } msgpath_stats;
 void omtp_msgpath_stats(omtp_server *s, msgpath_stats *out);
 

@@ -10,6 +10,7 @@
  * in the store, and evicted counters reload right.
  */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -961,6 +962,76 @@ static void test_ops_replay_after_crash(void **st)
     fx_stop(f);
 }
 
+/* Message control of a recent message is decided from memory: with the
+ * store thread busy (a work item that waits), a revoke and an edit of a
+ * message just sent are answered (after the log's sync); the store shows
+ * them once it runs again. A message the memory does not hold (dropped:
+ * msg_cache_max = 1) is read from the store and answered the same. */
+static atomic_int store_release;
+
+static int block_work(omtp_db *db, void *arg)
+{
+    (void)db;
+    (void)arg;
+    for (int i = 0; i < 1000 && !atomic_load(&store_release); i++)
+        usleep(10000); /* at most 10 s */
+    return 0;
+}
+
+static void test_ctrl_without_store(void **st)
+{
+    (void)st;
+    fx *f = fx_new();
+    omtp_config_defaults(&f->cfg);
+    f->cfg.msg_cache_max = 2;
+    fx_init_cfg(f, 5, 1000);
+    assert_int_equal(on_db(f, add_users_work, NULL), 0);
+    answer a = send1(f, "alice", "bob", "old", "hot-0");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = send1(f, "alice", "bob", "one", "hot-1");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = send1(f, "alice", "bob", "two", "hot-2");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+
+    atomic_store(&store_release, 0);
+    db_job blocker = {.fn = block_work};
+    assert_int_equal(omtp_store_submit_unordered(f->s.store, db_job_work, db_job_done, &blocker),
+                     0);
+    a = ctrl_op(f, "alice", MC_REVOKE, "SC_alice_bob", 3, NULL);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = ctrl_op(f, "alice", MC_OVERRIDE, "SC_alice_bob", 2, "one, edited");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = ctrl_op(f, "alice", MC_OVERRIDE, "SC_alice_bob", 3, "no");
+    assert_int_equal(a.code, OMTP_EC_MSG_OP_CMD); /* revoked: from memory too */
+    a = ctrl_op(f, "bob", MC_REVOKE, "SC_alice_bob", 2, NULL);
+    assert_int_equal(a.code, OMTP_EC_MSG_FORBIDDEN);
+    a = ctrl_op(f, "carol", MC_REVOKE, "SC_alice_bob", 2, NULL);
+    assert_int_equal(a.code, OMTP_EC_MSG_FORBIDDEN);
+    /* all answered while the store thread was still waiting */
+    assert_false(blocker.done);
+    atomic_store(&store_release, 1);
+    run_until(f, &blocker.done);
+
+    /* the oldest was dropped from memory: read from the store, same rules */
+    a = ctrl_op(f, "bob", MC_DELETE, "SC_alice_bob", 1, NULL);
+    assert_int_equal(a.code, OMTP_EC_MSG_FORBIDDEN);
+    a = ctrl_op(f, "alice", MC_DELETE, "SC_alice_bob", 1, NULL);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = ctrl_op(f, "alice", MC_DELETE, "SC_alice_bob", 1, NULL);
+    assert_int_equal(a.code, OMTP_EC_MSG_NOT_EXIST);
+
+    msg_state m3 = {.sid = "SC_alice_bob", .seq = 3};
+    assert_int_equal(on_db(f, msg_state_work, &m3), 0);
+    assert_int_equal(m3.status, MC_REVOKE);
+    msg_state m2 = {.sid = "SC_alice_bob", .seq = 2};
+    assert_int_equal(on_db(f, msg_state_work, &m2), 0);
+    assert_string_equal(m2.content, "one, edited");
+    msg_state m1 = {.sid = "SC_alice_bob", .seq = 1};
+    assert_int_equal(on_db(f, msg_state_work, &m1), 0);
+    assert_int_equal(m1.status, MC_DELETE);
+    fx_stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -976,6 +1047,7 @@ int main(void)
         cmocka_unit_test(test_apply_failure_keeps_position),
         cmocka_unit_test(test_ops_through_log),
         cmocka_unit_test(test_ops_replay_after_crash),
+        cmocka_unit_test(test_ctrl_without_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
