@@ -6,11 +6,13 @@
 #include "domain/msgpath.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "domain/logrec.h"
+#include "domain/sendorder.h"
 #include "store/msglog.h"
 
 #define APPLIED_KEY "msglog.applied"
@@ -19,6 +21,7 @@ typedef struct apply_rec {
     struct apply_rec *next;
     uint64_t from; /* the log from here (or the previous record's end) to lsn_end */
     uint64_t lsn_end;
+    uint64_t t_ns; /* appended at (uv_hrtime): the backlog's age */
     size_t n;
     uint8_t type; /* OMTP_LOGREC_* */
     uint8_t p[];
@@ -26,7 +29,9 @@ typedef struct apply_rec {
 
 typedef struct apply_job {
     msgpath *p;
-    apply_rec *head; /* the batch, in log order */
+    struct apply_job *prev, *next; /* in flight, in submission order */
+    uint64_t t0_ns;                /* the store thread began it (its cost) */
+    apply_rec *head;               /* the batch, in log order */
     size_t count, bytes;
     uint64_t lsn_end; /* of the last record */
     uint64_t applied; /* records that were new in the tables */
@@ -53,6 +58,16 @@ struct msgpath {
     uint64_t queued_end;  /* lsn_end of the last record queued for the apply */
     /* acks waiting for the log's sync, in append order */
     msgpath_waiter *wh, *wt;
+    /* the apply backlog's bounds (docs/storage.md "Apply backlog") */
+    apply_job *jh, *jt;         /* apply items in flight, oldest first */
+    _Atomic uint64_t run_t0_ns; /* store thread: the running item began, 0 = none */
+    _Atomic uint32_t run_done;  /* records the running item applied so far */
+    double ns_per_rec;          /* an apply item's wall time per record (moving average) */
+    msgpath_room *rh, *rt;      /* sends waiting for room, in arrival order */
+    size_t nwaiting;
+    uv_timer_t room_timer; /* the first waiter's deadline */
+    int open_handles;      /* timers to close before the free */
+    sendorder *order;
     int sync_status; /* the log failed: every later wait fails with it */
     bool lost;       /* a record is in the log but not pending: refuse appends */
     msgpath_stats st;
@@ -83,11 +98,33 @@ msgcache *omtp_msgpath_recent(msgpath *p)
     return p->recent;
 }
 
+sendorder *omtp_msgpath_order(msgpath *p)
+{
+    return p->order;
+}
+
+static void room_release(msgpath *p);
+
 /* --------------------------------------------------------------- apply */
 
+static int apply_records(omtp_db *db, apply_job *j);
+
+/* The store thread: the records, with their progress for the loop's
+ * estimate of the time behind (run_t0_ns, run_done). */
 static int apply_work(omtp_db *db, void *arg)
 {
     apply_job *j = arg;
+    msgpath *p = j->p;
+    j->t0_ns = uv_hrtime();
+    atomic_store(&p->run_done, 0);
+    atomic_store(&p->run_t0_ns, j->t0_ns);
+    int rc = apply_records(db, j);
+    atomic_store(&p->run_t0_ns, 0);
+    return rc;
+}
+
+static int apply_records(omtp_db *db, apply_job *j)
+{
     char why[192];
     /* the batch continues the stored position, or an earlier batch failed
      * (its records go back to be applied again): storing this one's end
@@ -115,6 +152,7 @@ static int apply_work(omtp_db *db, void *arg)
                 j->applied++;
             omtp_logop_free(&o);
         }
+        atomic_fetch_add(&j->p->run_done, 1);
         if (rc == OMTP_EDECODE) {
             /* we wrote it: only memory trouble can get here */
             LOG_ERROR("message log record at %" PRIu64 " not applied: %s", r->lsn_end, why);
@@ -144,6 +182,19 @@ static void apply_done(void *arg, int status)
     apply_job *j = arg;
     msgpath *p = j->p;
     p->inflight--;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        p->jh = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        p->jt = j->prev;
+    if (status == 0 && j->t0_ns && j->count) {
+        /* from its start on the store thread to its durable commit */
+        double per = (double)(uv_hrtime() - j->t0_ns) / (double)j->count;
+        p->ns_per_rec = p->ns_per_rec > 0 ? 0.7 * p->ns_per_rec + 0.3 * per : per;
+    }
     if (status == 0) {
         p->st.applies++;
         p->st.applied_records += j->count;
@@ -179,6 +230,8 @@ static void apply_done(void *arg, int status)
         p->pbytes += j->bytes;
     }
     free(j);
+    if (p->rh)
+        room_release(p);
 }
 
 /* Queues up to apply_batch pending records as one apply item, skipping the
@@ -218,6 +271,13 @@ static int flush_one(msgpath *p)
         return rc;
     }
     p->inflight++;
+    j->prev = p->jt;
+    j->next = NULL;
+    if (p->jt)
+        p->jt->next = j;
+    else
+        p->jh = j;
+    p->jt = j;
     return 0;
 }
 
@@ -251,6 +311,7 @@ static int pending_add(msgpath *p, uint8_t type, const void *rec, size_t n, uint
     r->from = p->queued_end;
     p->queued_end = lsn_end;
     r->lsn_end = lsn_end;
+    r->t_ns = uv_hrtime();
     r->n = n;
     r->type = type;
     memcpy(r->p, rec, n);
@@ -263,6 +324,140 @@ static int pending_add(msgpath *p, uint8_t type, const void *rec, size_t n, uint
     p->pbytes += n + sizeof *r;
     p->unapplied_bytes += n + sizeof *r;
     p->unapplied_records++;
+    return 0;
+}
+
+/* ------------------------------------------------ the backlog's bounds */
+
+/* Age of the oldest record not yet applied, in ms (0: none). */
+static uint64_t lag_ms(const msgpath *p, uint64_t now_ns)
+{
+    uint64_t oldest = 0;
+    for (const apply_job *j = p->jh; j; j = j->next)
+        if (!oldest || j->head->t_ns < oldest)
+            oldest = j->head->t_ns;
+    if (p->ph && (!oldest || p->ph->t_ns < oldest))
+        oldest = p->ph->t_ns;
+    return oldest && now_ns > oldest ? (now_ns - oldest) / 1000000 : 0;
+}
+
+/* The apply's cost per record: the moving average of finished items, or
+ * what the running item shows so far when that is more (a slow record is
+ * seen while it runs, not only after). */
+static double cost_ns(msgpath *p, uint64_t now_ns)
+{
+    double c = p->ns_per_rec;
+    uint64_t t0 = atomic_load(&p->run_t0_ns);
+    if (t0 && now_ns > t0) {
+        double live = (double)(now_ns - t0) / (double)(atomic_load(&p->run_done) + 1);
+        if (live > c)
+            c = live;
+    }
+    return c;
+}
+
+/* Estimated time to apply the whole backlog (what a read behind the
+ * barrier would wait), in ms. */
+static uint64_t behind_ms(msgpath *p, uint64_t now_ns)
+{
+    return (uint64_t)((double)p->unapplied_records * cost_ns(p, now_ns) / 1e6);
+}
+
+/* The setting the backlog is above, or NULL when a send may go on. */
+static const char *over_bound(msgpath *p)
+{
+    const omtp_config *cfg = p->srv->cfg;
+    if (!p->unapplied_records)
+        return NULL; /* an empty backlog always takes one */
+    if (cfg->apply_pending_records_max && p->unapplied_records >= cfg->apply_pending_records_max)
+        return "apply_pending_records_max";
+    if (cfg->apply_pending_max && p->unapplied_bytes >= cfg->apply_pending_max)
+        return "apply_pending_max";
+    if (cfg->apply_lag_max_ms) {
+        uint64_t now = uv_hrtime();
+        if (lag_ms(p, now) >= cfg->apply_lag_max_ms || behind_ms(p, now) >= cfg->apply_lag_max_ms)
+            return "apply_lag_max_ms";
+    }
+    return NULL;
+}
+
+static void room_timer_cb(uv_timer_t *t);
+
+static void room_arm(msgpath *p)
+{
+    if (!p->rh) {
+        uv_timer_stop(&p->room_timer);
+        return;
+    }
+    uint64_t now = uv_now(p->srv->loop);
+    uint64_t due = p->rh->deadline_ms > now ? p->rh->deadline_ms - now : 0;
+    uv_timer_start(&p->room_timer, room_timer_cb, due ? due : 1, 0);
+}
+
+static msgpath_room *room_pop(msgpath *p)
+{
+    msgpath_room *r = p->rh;
+    p->rh = r->next;
+    if (!p->rh)
+        p->rt = NULL;
+    r->next = NULL;
+    p->nwaiting--;
+    p->st.send_wait_ms += uv_now(p->srv->loop) - r->since_ms;
+    return r;
+}
+
+/* Lets the waiting sends go, in order, while the backlog is within its
+ * bounds; refuses those whose wait is over. */
+static void room_release(msgpath *p)
+{
+    uint64_t now = uv_now(p->srv->loop);
+    while (p->rh) {
+        const char *why = over_bound(p);
+        if (!why) {
+            msgpath_room *r = room_pop(p);
+            r->ready(r, 0, NULL); /* usually appends at once: the bound is asked again */
+            continue;
+        }
+        if (p->rh->deadline_ms > now)
+            break;
+        msgpath_room *r = room_pop(p);
+        p->st.refused_busy++;
+        r->ready(r, OMTP_EBUSY, why);
+    }
+    room_arm(p);
+}
+
+static void room_timer_cb(uv_timer_t *t)
+{
+    room_release(t->data);
+}
+
+int omtp_msgpath_room(msgpath *p, msgpath_room *r, const char **why)
+{
+    *why = NULL;
+    if (!p->rh && !(*why = over_bound(p)))
+        return 1;
+    if (!*why)
+        *why = "apply_lag_max_ms"; /* others wait already: in line behind them */
+    flush_all(p);                  /* the backlog goes to the store now, not after apply_delay_ms */
+    uint32_t wait = p->srv->cfg->apply_wait_ms;
+    if (!wait || p->stopped) {
+        p->st.refused_busy++;
+        return OMTP_EBUSY;
+    }
+    uint64_t now = uv_now(p->srv->loop);
+    r->next = NULL;
+    r->since_ms = now;
+    r->deadline_ms = now + wait;
+    if (p->rt)
+        p->rt->next = r;
+    else
+        p->rh = r;
+    p->rt = r;
+    p->nwaiting++;
+    p->st.send_waits++;
+    if (p->rh == r)
+        room_arm(p);
     return 0;
 }
 
@@ -451,15 +646,20 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
     p->dedup = dedupwin_new(cfg->dedup_window_s, cfg->dedup_window_max);
     p->locks = oplocks_new();
     p->recent = msgcache_new(cfg->msg_cache_max);
-    if (!p->seq || !p->dedup || !p->locks || !p->recent || uv_timer_init(s->loop, &p->timer) != 0) {
+    p->order = sendorder_new();
+    if (!p->seq || !p->dedup || !p->locks || !p->recent || !p->order ||
+        uv_timer_init(s->loop, &p->timer) != 0) {
         seqgen_free(p->seq);
         dedupwin_free(p->dedup);
         oplocks_free(p->locks);
         msgcache_free(p->recent);
+        sendorder_free(p->order);
         free(p);
         return OMTP_ENOMEM;
     }
+    uv_timer_init(s->loop, &p->room_timer); /* cannot fail once the first did */
     p->timer.data = p;
+    p->room_timer.data = p;
     p->timer_open = true;
     s->msgpath = p;
     uint64_t t0 = uv_hrtime();
@@ -532,12 +732,21 @@ void omtp_msgpath_stop(omtp_server *s)
         uv_timer_stop(&p->timer);
         p->timer_armed = false;
     }
+    /* sends waiting for room: refused, nothing of them was written */
+    while (p->rh) {
+        msgpath_room *r = room_pop(p);
+        p->st.refused_busy++;
+        r->ready(r, OMTP_EBUSY, "shutting down");
+    }
+    uv_timer_stop(&p->room_timer);
     flush_all(p); /* the store's close runs them */
 }
 
 static void timer_closed(uv_handle_t *h)
 {
-    free(h->data);
+    msgpath *p = h->data;
+    if (--p->open_handles == 0)
+        free(p);
 }
 
 void omtp_msgpath_close(omtp_server *s)
@@ -558,14 +767,21 @@ void omtp_msgpath_close(omtp_server *s)
         LOG_INFO("%zu message log records were not applied before the store closed; the next "
                  "start applies them",
                  p->unapplied_records);
+    while (p->rh) { /* not stopped first (a failed start) */
+        msgpath_room *r = room_pop(p);
+        r->ready(r, OMTP_EBUSY, "shutting down");
+    }
     recs_free(p->ph);
     seqgen_free(p->seq);
     dedupwin_free(p->dedup);
     oplocks_free(p->locks);
     msgcache_free(p->recent);
+    sendorder_free(p->order);
     if (p->timer_open) {
         p->timer.data = p;
+        p->open_handles = 2;
         uv_close((uv_handle_t *)&p->timer, timer_closed);
+        uv_close((uv_handle_t *)&p->room_timer, timer_closed);
     } else {
         free(p);
     }
@@ -589,6 +805,13 @@ void omtp_msgpath_stats(omtp_server *s, msgpath_stats *out)
     out->dedup_bytes = dedupwin_bytes(p->dedup);
     out->recent_msgs = msgcache_count(p->recent);
     out->recent_bytes = msgcache_bytes(p->recent);
+    out->dedup_early_drops = dedupwin_early_drops(p->dedup);
+    uint64_t now = uv_hrtime();
+    out->lag_ms = lag_ms(p, now);
+    out->behind_ms = behind_ms(p, now);
+    out->us_per_record = (uint64_t)(cost_ns(p, now) / 1000);
+    out->sends_waiting = p->nwaiting;
+    out->order_keys = sendorder_count(p->order);
 }
 
 #define G(name, help) "# HELP " name " " help "\n# TYPE " name " gauge\n" name " %llu\n"
@@ -602,11 +825,11 @@ static char *metrics(void *arg)
     omtp_msglog_stats ls = {0};
     if (s->msgpath && s->msgpath->log)
         omtp_msglog_get_stats(s->msgpath->log, &ls);
-    char *out = malloc(8192);
+    char *out = malloc(16384);
     if (!out)
         return NULL;
     snprintf(
-        out, 8192,
+        out, 16384,
         G("omtp_msglog_unapplied_records", "message log records not yet applied to the store") G(
             "omtp_msglog_unapplied_bytes", "memory held by records not yet applied")
             C("omtp_msglog_applies_total", "apply transactions (batches of records)") C(
@@ -619,27 +842,59 @@ static char *metrics(void *arg)
                                                           "memory held by the seqId counters")
                     G("omtp_dedup_window_entries", "(from, packId) entries in the dedup window") G(
                         "omtp_dedup_window_bytes", "memory held by the dedup window")
-                        C("omtp_msglog_refused_busy_total", "sends refused above apply_pending_max")
-                            C("omtp_msglog_appended_records_total",
-                              "records appended to the log") C("omtp_msglog_appended_bytes_total",
-                                                               "bytes appended to the log")
-                                C("omtp_msglog_fsyncs_total",
-                                  "fdatasyncs of the log") C("omtp_msglog_synced_records_total",
-                                                             "records made durable by them")
-                                    C("omtp_msglog_fsync_us_total", "microseconds spent in them") C(
-                                        "omtp_msglog_append_failures_total",
-                                        "appends refused (disk full, I/O, failed sync)")
-                                        G("omtp_msglog_unsynced_bytes", "appended, not yet durable")
-                                            G("omtp_msglog_segments", "segment files on disk")
-                                                G("omtp_msglog_disk_bytes",
-                                                  "bytes of the segment files")
-                                                    G("omtp_msglog_failed",
-                                                      "1 once an fdatasync failed (restart omtpd)")
-                                                        G("omtp_msg_cache_entries",
-                                                          "recent messages kept for message "
-                                                          "control's checks")
-                                                            G("omtp_msg_cache_bytes",
-                                                              "memory held by them"),
+                        C("omtp_msglog_refused_busy_total", "sends refused above the backlog's "
+                                                            "bounds") C(
+                            "omtp_msglog_appended_records_total", "records appended to the log")
+                            C("omtp_msglog_appended_bytes_total", "bytes appended to the log") C(
+                                "omtp_msglog_fsyncs_total",
+                                "fdatasyncs of the log") C("omtp_msglog_synced_records_total",
+                                                           "records made durable by them")
+                                C("omtp_msglog_fsync_us_total", "microseconds spent in them") C(
+                                    "omtp_msglog_append_failures_total",
+                                    "appends refused (disk full, I/O, failed sync)")
+                                    G("omtp_msglog_unsynced_bytes", "appended, not yet durable")
+                                        G("omtp_msglog_segments", "segment files on disk") G(
+                                            "omtp_msglog_disk_bytes", "bytes of the segment files")
+                                            G("omtp_msglog_failed",
+                                              "1 once an fdatasync failed (restart omtpd)")
+                                                G("omtp_msglog_apply_lag_ms",
+                                                  "age of the oldest record not yet "
+                                                  "applied to the store")
+                                                    G("omtp_msglog_apply_behind_ms",
+                                                      "estimated ms to apply the backlog "
+                                                      "(what a read waits at most)")
+                                                        G("omtp_msglog_apply_us_per_"
+                                                          "record",
+                                                          "apply cost per record (moving "
+                                                          "average)") G("omtp_msglog_sends_waiting",
+                                                                        "sends waiting for the "
+                                                                        "backlog to shrink")
+                                                            C("omtp_msglog_send_waits_"
+                                                              "total",
+                                                              "sends that waited for "
+                                                              "the backlog") C("omtp_msglog_send_"
+                                                                               "wait_ms_total",
+                                                                               "ms they waited")
+                                                                C("omtp_dedup_"
+                                                                  "window_early_"
+                                                                  "drops_total",
+                                                                  "entries dropped "
+                                                                  "by "
+                                                                  "dedup_window_"
+                                                                  "max before "
+                                                                  "dedup_window_s") G("omtp_send_"
+                                                                                      "order_keys",
+                                                                                      "(sender, "
+                                                                                      "session) "
+                                                                                      "pairs with "
+                                                                                      "sends in "
+                                                                                      "flight")
+                                                                    G("omtp_msg_cache_entries",
+                                                                      "recent messages kept for "
+                                                                      "message "
+                                                                      "control's checks")
+                                                                        G("omtp_msg_cache_bytes",
+                                                                          "memory held by them"),
         (unsigned long long)st.pending_records, (unsigned long long)st.pending_bytes,
         (unsigned long long)st.applies, (unsigned long long)st.applied_records,
         (unsigned long long)st.apply_failures, (unsigned long long)st.applied_lsn,
@@ -650,7 +905,11 @@ static char *metrics(void *arg)
         (unsigned long long)ls.synced_records, (unsigned long long)ls.sync_us_sum,
         (unsigned long long)ls.append_fail, (unsigned long long)ls.unsynced_bytes,
         (unsigned long long)ls.segments, (unsigned long long)ls.disk_bytes,
-        (unsigned long long)ls.failed, (unsigned long long)st.recent_msgs,
+        (unsigned long long)ls.failed, (unsigned long long)st.lag_ms,
+        (unsigned long long)st.behind_ms, (unsigned long long)st.us_per_record,
+        (unsigned long long)st.sends_waiting, (unsigned long long)st.send_waits,
+        (unsigned long long)st.send_wait_ms, (unsigned long long)st.dedup_early_drops,
+        (unsigned long long)st.order_keys, (unsigned long long)st.recent_msgs,
         (unsigned long long)st.recent_bytes);
     return out;
 }

@@ -15,8 +15,9 @@
  * omtp_store_set_barrier), so every read sees every message that was
  * pushed or acked before it was submitted. Start-up replays the log past
  * the applied position (idempotently: omtp_db_msg_apply) before the
- * listeners open. Unapplied bytes are bounded (`apply_pending_max`): above,
- * new sends are refused with SERVICE_UNAVAILABLE.
+ * listeners open. The backlog is bounded in records, bytes and time behind
+ * (omtp_msgpath_room below): above, new sends wait, then are refused with
+ * SERVICE_UNAVAILABLE.
  *
  * Off (s->msgpath NULL) with PostgreSQL or message_log = false: sends keep
  * the store transaction per message (domain/msg.c).
@@ -34,6 +35,7 @@
 #include "domain/logrec.h"
 #include "domain/msgcache.h"
 #include "domain/oplock.h"
+#include "domain/sendorder.h"
 #include "domain/seqgen.h"
 
 typedef struct msgpath msgpath;
@@ -47,6 +49,7 @@ dedupwin *omtp_msgpath_dedup(msgpath *p);
 oplocks *omtp_msgpath_locks(msgpath *p);
 /* Recent messages (msgcache.h): fed by the send path's appends. */
 msgcache *omtp_msgpath_recent(msgpath *p);
+sendorder *omtp_msgpath_order(msgpath *p);
 
 /* A caller waiting for its record to be durable: `synced` runs on the loop
  * with 0, or the log's failure (OMTP_EDB / OMTP_EIO). */
@@ -64,6 +67,25 @@ int omtp_msgpath_append(msgpath *p, const omtp_msg_rec *m, uint64_t *lsn_end);
 /* The same for a control, read or reaction record (type OMTP_LOGREC_CTRL,
  * _READ, _REACT; logrec.h): appended, queued for the apply, same errors. */
 int omtp_msgpath_append_op(msgpath *p, uint8_t type, const omtp_logop *o, uint64_t *lsn_end);
+/* The apply backlog's bounds (docs/storage.md "Apply backlog"): a send
+ * asks for room before it is numbered. Unapplied records
+ * (apply_pending_records_max), their bytes (apply_pending_max) and the time
+ * behind (apply_lag_max_ms: the oldest unapplied record's age, and the
+ * backlog times the measured apply cost per record) bound what a read
+ * behind the barrier waits for. Above them a send waits, the loop does not:
+ * in arrival order, until an apply brings the backlog back within them, at
+ * most apply_wait_ms. */
+typedef struct msgpath_room {
+    struct msgpath_room *next;
+    uint64_t since_ms, deadline_ms; /* uv_now */
+    /* status 0: go on (number and append now); OMTP_EBUSY: the wait is
+     * over (or shutting down), why = the setting that was exceeded */
+    void (*ready)(struct msgpath_room *r, int status, const char *why);
+} msgpath_room;
+/* 1: go on now; 0: queued (r->ready later); OMTP_EBUSY: refused at once
+ * (apply_wait_ms = 0, or stopping), *why = the setting. The pending
+ * records are queued for the apply at once whenever the bound is hit. */
+int omtp_msgpath_room(msgpath *p, msgpath_room *r, const char **why);
 /* Calls w->synced once everything up to w->lsn is durable (from inside the
  * call when it already is). */
 void omtp_msgpath_wait(msgpath *p, msgpath_waiter *w);
@@ -90,7 +112,13 @@ typedef struct msgpath_stats {
     uint64_t applies, applied_records, apply_failures;
     uint64_t applied_lsn;
     uint64_t seq_counters, seq_bytes, dedup_entries, dedup_bytes;
-    uint64_t refused_busy;              /* sends refused above apply_pending_max */
+    uint64_t refused_busy; /* sends refused above the backlog's bounds */
+    uint64_t lag_ms;       /* age of the oldest unapplied record */
+    uint64_t behind_ms;    /* backlog x apply cost per record */
+    uint64_t us_per_record;
+    uint64_t sends_waiting, send_waits, send_wait_ms;
+    uint64_t dedup_early_drops;
+    uint64_t order_keys;
     uint64_t recent_msgs, recent_bytes; /* msgcache.h */
 } msgpath_stats;
 void omtp_msgpath_stats(omtp_server *s, msgpath_stats *out);

@@ -308,37 +308,39 @@ static int rotate(omtp_msglog *log)
         unlink(path);
         return rc;
     }
-    int old = log->fd;
-    log->fd = fd;
-    log->seg_start = log->end;
     if (log->o.nosync) {
-        close(old);
+        close(log->fd);
+        log->fd = fd;
+        log->seg_start = log->end;
         uv_mutex_lock(&log->mu);
         log->sh_fd = fd;
         uv_mutex_unlock(&log->mu);
         return 0;
     }
+    /* the finished segment goes to the sync thread, which may be syncing
+     * it right now (it took sh_fd): it must never be closed here. Room for
+     * it first; without room the rotation is undone and the old segment
+     * continues (the next append tries again) */
     uv_mutex_lock(&log->mu);
     if (log->sh_nold == log->sh_old_cap) {
         size_t nc = log->sh_old_cap ? log->sh_old_cap * 2 : 4;
         int *nv = realloc(log->sh_old_fds, nc * sizeof(*nv));
         if (!nv) {
-            /* cannot hand it over: sync it here (rare; the loop waits once) */
             uv_mutex_unlock(&log->mu);
-            int r = fdatasync(old);
-            close(old);
-            uv_mutex_lock(&log->mu);
-            log->sh_fd = fd;
-            log->sh_dir_dirty = true;
-            if (r != 0 && !log->sh_failed)
-                log->sh_failed = OMTP_EDB;
-            uv_mutex_unlock(&log->mu);
-            return 0;
+            close(fd);
+            unlink(path);
+            log->nsegs--;
+            LOG_ERROR("message log: out of memory starting segment %s: this record is refused, the "
+                      "next append tries again",
+                      path);
+            return OMTP_ENOMEM;
         }
         log->sh_old_fds = nv;
         log->sh_old_cap = nc;
     }
-    log->sh_old_fds[log->sh_nold++] = old;
+    log->sh_old_fds[log->sh_nold++] = log->fd;
+    log->fd = fd;
+    log->seg_start = log->end;
     log->sh_fd = fd;
     log->sh_dir_dirty = true;
     uv_mutex_unlock(&log->mu);
