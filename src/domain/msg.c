@@ -1334,7 +1334,8 @@ static void ctrl_job_free(ctrl_job *j)
 {
     if (j->locked) {
         j->locked = false;
-        oplock_release(omtp_msgpath_locks(omtp_msgpath(j->srv)), j->key, j->klen);
+        if (omtp_msgpath(j->srv)) /* gone at shutdown: its locks with it */
+            oplock_release(omtp_msgpath_locks(omtp_msgpath(j->srv)), j->key, j->klen);
     }
     omtp_members_unref(j->cached);
     omtp_msg_free(&omtp_MsgControl_desc, &j->ctl);
@@ -1898,7 +1899,8 @@ static void read_job_free(read_job *j)
 {
     if (j->locked) {
         j->locked = false;
-        oplock_release(omtp_msgpath_locks(omtp_msgpath(j->srv)), j->key, j->klen);
+        if (omtp_msgpath(j->srv)) /* gone at shutdown: its locks with it */
+            oplock_release(omtp_msgpath_locks(omtp_msgpath(j->srv)), j->key, j->klen);
     }
     if (j->except)
         omtp_conn_unref(j->except);

@@ -197,7 +197,8 @@ static void job_free(react_job *j)
 {
     if (j->locked) {
         j->locked = false;
-        oplock_release(omtp_msgpath_locks(omtp_msgpath(j->srv)), j->key, j->klen);
+        if (omtp_msgpath(j->srv)) /* gone at shutdown: its locks with it */
+            oplock_release(omtp_msgpath_locks(omtp_msgpath(j->srv)), j->key, j->klen);
     }
     omtp_msg_free(&omtp_ReactionNotice_desc, &j->notice);
     tars_str_clear(&j->party[0]);
