@@ -123,8 +123,8 @@ static const struct setting settings[] = {
     U(dedup_window_s, "message log: a packId reused without the DUP flag is caught within this "
                       "many seconds (at least 600)"),
     U(dedup_window_max, "message log: most (from, packId) entries in the dedup window"),
-    U(msg_cache_max, "message log: recent messages kept in memory so that a revoke, delete or "
-                     "edit of one is checked without a store read"),
+    U(msg_cache_max, "message log: recent messages kept in memory so that a revoke, delete, "
+                     "edit or reaction of one is checked without a store read"),
     S(aes_key_hex, "64 hex digits: AES-256-GCM key for CRYPTO=1 payloads"),
     S(token_secret_hex, "64 hex digits: HMAC secret for login tokens"),
     U(compress_threshold, "compress pushes bigger than this to zlib-using peers"),

@@ -10,10 +10,19 @@
 #include "domain/strtab.h"
 #include "proto/omtp_session.h"
 
+typedef struct rx {
+    struct rx *next;
+    uint8_t elen, ulen;
+    char s[]; /* emoji then user, no terminators */
+} rx;
+
 typedef struct entry {
     strtab_node node;
     struct entry *newer; /* insertion order: the oldest is dropped first */
     msgcache_msg m;
+    bool rx_known; /* the reactions below are all of them */
+    unsigned rx_n;
+    rx *rxs; /* in order of addition */
     size_t bytes;
     char key[]; /* sessionId NUL seqId, then from, to, packId (NUL-terminated) */
 } entry;
@@ -42,8 +51,23 @@ msgcache *msgcache_new(size_t max)
     return c;
 }
 
+static void rx_forget(msgcache *c, entry *e)
+{
+    while (e->rxs) {
+        rx *r = e->rxs;
+        e->rxs = r->next;
+        size_t n = sizeof *r + r->elen + r->ulen;
+        e->bytes -= n;
+        c->bytes -= n;
+        free(r);
+    }
+    e->rx_n = 0;
+    e->rx_known = false;
+}
+
 static void drop(msgcache *c, entry *e)
 {
+    rx_forget(c, e);
     strtab_del(&c->t, &e->node);
     c->bytes -= e->bytes;
     free(e);
@@ -92,6 +116,7 @@ void msgcache_add(msgcache *c, const omtp_msg_rec *m)
     e->m.type = m->type;
     e->m.status = m->msg.status;
     e->m.timestamp = m->msg.timestamp;
+    e->rx_known = true;                /* a new message has no reactions */
     e->bytes = n + 2 * sizeof(void *); /* and its bucket */
     e->node.key = e->key;
     e->node.klen = klen;
@@ -132,6 +157,74 @@ void msgcache_set_status(msgcache *c, const char *sid, int64_t seq, int status)
     entry *e = find(c, sid, seq);
     if (e)
         e->m.status = status;
+}
+
+static bool rx_is(const rx *r, const tars_str *emoji, const tars_str *user)
+{
+    return r->elen == emoji->len && memcmp(r->s, emoji->data, emoji->len) == 0 &&
+           (!user || (r->ulen == user->len && memcmp(r->s + r->elen, user->data, user->len) == 0));
+}
+
+int msgcache_react_state(msgcache *c, const char *sid, int64_t seq, const tars_str *user,
+                         const tars_str *emoji, bool *has, bool *mine, uint32_t *distinct)
+{
+    entry *e = find(c, sid, seq);
+    if (!e || !e->rx_known)
+        return 0;
+    *has = *mine = false;
+    *distinct = 0;
+    for (rx *r = e->rxs; r; r = r->next) {
+        bool seen = false;
+        for (rx *q = e->rxs; q != r && !seen; q = q->next)
+            seen = q->elen == r->elen && memcmp(q->s, r->s, r->elen) == 0;
+        if (!seen)
+            (*distinct)++;
+        *has |= rx_is(r, emoji, NULL);
+        *mine |= rx_is(r, emoji, user);
+    }
+    return 1;
+}
+
+void msgcache_react(msgcache *c, const char *sid, int64_t seq, const tars_str *user,
+                    const tars_str *emoji, int op)
+{
+    entry *e = find(c, sid, seq);
+    if (!e || !e->rx_known)
+        return;
+    rx **at = &e->rxs;
+    while (*at && !rx_is(*at, emoji, user))
+        at = &(*at)->next;
+    if (op == 2) {
+        if (*at) {
+            rx *r = *at;
+            *at = r->next;
+            size_t n = sizeof *r + r->elen + r->ulen;
+            e->bytes -= n;
+            c->bytes -= n;
+            e->rx_n--;
+            free(r);
+        }
+        return;
+    }
+    if (*at)
+        return;
+    rx *r = NULL;
+    if (e->rx_n < MSGCACHE_RX_MAX && emoji->len < 256 && user->len < 256)
+        r = malloc(sizeof *r + emoji->len + user->len);
+    if (!r) {
+        rx_forget(c, e); /* too many (or no memory): the store knows */
+        return;
+    }
+    r->next = NULL;
+    r->elen = (uint8_t)emoji->len;
+    r->ulen = (uint8_t)user->len;
+    memcpy(r->s, emoji->data, emoji->len);
+    memcpy(r->s + r->elen, user->data, user->len);
+    *at = r;
+    e->rx_n++;
+    size_t n = sizeof *r + r->elen + r->ulen;
+    e->bytes += n;
+    c->bytes += n;
 }
 
 size_t msgcache_count(const msgcache *c)

@@ -1,8 +1,8 @@
 /*
  * domain/msgcache.h - the recent messages of the message log's send path,
- * in memory: what a revoke, delete or edit checks (its type, parties,
- * packId, send time and status), so that message control of a recent
- * message is decided without a store round trip (docs/storage.md,
+ * in memory: what a revoke, delete, edit or reaction checks (its type,
+ * parties, packId, send time, status and reactions), so that those of a
+ * recent message are decided without a store round trip (docs/storage.md,
  * "Delivery path", "Message control, read cursors and reactions").
  *
  * Coherent with the log: a message enters when its record is appended
@@ -21,6 +21,7 @@
 #ifndef OMTP_DOMAIN_MSGCACHE_H
 #define OMTP_DOMAIN_MSGCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,20 @@ const msgcache_msg *msgcache_find(msgcache *c, const char *sid, int64_t seq);
 /* A control record of (sid, seq) was appended: its status now (an edit
  * leaves it). No entry: nothing to do. */
 void msgcache_set_status(msgcache *c, const char *sid, int64_t seq, int status);
+
+/* Reactions. A message added here has none (known); every reaction record
+ * appended updates them (msgcache_react). Beyond MSGCACHE_RX_MAX reactions
+ * on one message the entry forgets them: unknown, a later check reads the
+ * store. */
+#define MSGCACHE_RX_MAX 64
+/* 1 when the reactions of (sid, seq) are known: *has = someone reacted
+ * with emoji, *mine = user did, *distinct = how many different emoji; 0
+ * when not (a miss, or forgotten). */
+int msgcache_react_state(msgcache *c, const char *sid, int64_t seq, const tars_str *user,
+                         const tars_str *emoji, bool *has, bool *mine, uint32_t *distinct);
+/* A reaction record was appended: op 1 adds (user, emoji), 2 removes it. */
+void msgcache_react(msgcache *c, const char *sid, int64_t seq, const tars_str *user,
+                    const tars_str *emoji, int op);
 
 size_t msgcache_count(const msgcache *c);
 size_t msgcache_bytes(const msgcache *c);

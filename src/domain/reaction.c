@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/idlist.h"
+#include "domain/check_cache.h"
 #include "domain/group_state.h"
 #include "domain/logrec.h"
 #include "domain/msgpath.h"
@@ -221,6 +222,8 @@ __attribute__((format(printf, 3, 4))) static int refuse(react_job *j, int code, 
     return 0; /* a refusal writes nothing: not a store failure */
 }
 
+static int react_rules(react_job *j, bool has, bool mine, uint32_t distinct);
+
 /* The log path's answer to what reaction_add / reaction_del would say,
  * from the message's reactions (reads only; the same order of checks:
  * store.h). */
@@ -249,6 +252,15 @@ static int react_check(omtp_db *db, react_job *j)
         mine |= same && tars_str_eq(&r->userId, j->user);
     }
     omtp_reaction_rec_list_free(&rl);
+    return react_rules(j, has, mine, distinct);
+}
+
+/* The rules of a change, given the message's reactions: someone reacted
+ * with this emoji (has), the user did (mine), how many emoji (distinct). */
+static int react_rules(react_job *j, bool has, bool mine, uint32_t distinct)
+{
+    int64_t seq = j->notice.seqId;
+    const tars_str *emoji = &j->notice.emoji;
     if (j->notice.op == OMTP_REACTION_ADD) {
         if (!has && distinct >= OMTP_LIMIT_REACTION_EMOJIS)
             return refuse(j, OMTP_EC_PARAM,
@@ -414,19 +426,108 @@ static void react_checked(void *arg, int status)
         react_done(j, rc);
         return;
     }
+    msgcache_react(omtp_msgpath_recent(p), j->notice.sessionId.data, j->notice.seqId,
+                   &j->notice.userId, &j->notice.emoji, j->notice.op);
     react_stored(j, 0); /* in the log (handed to the OS): the notice */
     j->mw.synced = react_synced;
     j->mw.lsn = lsn;
     omtp_msgpath_wait(p, &j->mw);
 }
 
+static void react_read_store(react_job *j)
+{
+    int rc = omtp_store_submit(j->srv->store, react_work, react_checked, j);
+    if (rc != 0)
+        react_checked(j, rc);
+}
+
+/* The checks from memory: a recent message whose reactions are known
+ * (msgcache.h) and, for a group, the check cache's members. g NULL: not a
+ * group. The same answers as react_work's (react_rules). */
+static void react_hot(react_job *j, const omtp_cc_group *g)
+{
+    msgpath *p = omtp_msgpath(j->srv);
+    const char *sid = j->notice.sessionId.data;
+    int64_t seq = j->notice.seqId;
+    const msgcache_msg *c = p ? msgcache_find(omtp_msgpath_recent(p), sid, seq) : NULL;
+    bool has = false, mine = false;
+    uint32_t distinct = 0;
+    if (!c || !msgcache_react_state(omtp_msgpath_recent(p), sid, seq, &j->notice.userId,
+                                    &j->notice.emoji, &has, &mine, &distinct)) {
+        react_read_store(j); /* dropped or forgotten while the group was read */
+        return;
+    }
+    bool member;
+    if (c->type == PT_MSG_GROUP_CHAT)
+        member =
+            g && g->exists && !g->dismissed && g->members && omtp_cc_is_member(g->members, j->user);
+    else
+        member = tars_str_eq(&c->to, j->user) ||
+                 (c->type == PT_MSG_SINGLE_CHAT && tars_str_eq(&c->from, j->user));
+    int rc = 0;
+    if (!member) {
+        refuse(j, OMTP_EC_MSG_FORBIDDEN, "'%s' is not a member of session %s", j->user, sid);
+    } else {
+        omtp_msg_rec m;
+        omtp_msg_rec_init(&m);
+        m.type = c->type;
+        m.msg.from = c->from;
+        m.msg.to = c->to;
+        tars_str a, b;
+        omtp_msg_parties(&m, &a, &b);
+        j->type = c->type;
+        if (tars_str_setn(&j->party[0], a.data, a.len) ||
+            tars_str_setn(&j->party[1], b.data, b.len))
+            rc = OMTP_ENOMEM;
+        else if (c->status != 0)
+            refuse(j, OMTP_EC_PARAM, "message %lld of %s is %s: it takes no reactions",
+                   (long long)seq, sid, c->status == 1 ? "revoked" : "deleted");
+        else
+            react_rules(j, has, mine, distinct);
+        if (rc == 0 && j->code == 0 && c->type == PT_MSG_GROUP_CHAT && !j->cached) {
+            omtp_members_ref(g->members);
+            j->cached = g->members;
+        }
+    }
+    react_checked(j, rc);
+}
+
+static void react_cc_group(void *arg, int status, const omtp_cc_group *g)
+{
+    react_job *j = arg;
+    if (status != 0) {
+        react_read_store(j);
+        return;
+    }
+    react_hot(j, g);
+}
+
 static void react_go(oplock_waiter *w)
 {
     react_job *j = (react_job *)((char *)w - offsetof(react_job, lw));
     j->locked = true;
-    int rc = omtp_store_submit(j->srv->store, react_work, react_checked, j);
-    if (rc != 0)
-        react_checked(j, rc);
+    msgpath *p = omtp_msgpath(j->srv);
+    const char *sid = j->notice.sessionId.data;
+    const msgcache_msg *c = p ? msgcache_find(omtp_msgpath_recent(p), sid, j->notice.seqId) : NULL;
+    bool has, mine;
+    uint32_t distinct;
+    if (!c || !msgcache_react_state(omtp_msgpath_recent(p), sid, j->notice.seqId, &j->notice.userId,
+                                    &j->notice.emoji, &has, &mine, &distinct)) {
+        react_read_store(j);
+        return;
+    }
+    if (c->type != PT_MSG_GROUP_CHAT) {
+        react_hot(j, NULL);
+        return;
+    }
+    omtp_cc_group g = {0};
+    int rc = omtp_cc_group_get(j->srv, sid, &g, react_cc_group, j);
+    if (rc == 1) {
+        react_hot(j, &g);
+        omtp_members_unref(g.members);
+    } else if (rc < 0) {
+        react_read_store(j);
+    }
 }
 
 static int react_log_start(react_job *j, msgpath *p)

@@ -1164,11 +1164,11 @@ static void test_ops_replay_after_crash(void **st)
     fx_stop(f);
 }
 
-/* Message control of a recent message is decided from memory: with the
- * store thread busy (a work item that waits), a revoke and an edit of a
- * message just sent are answered (after the log's sync); the store shows
- * them once it runs again. A message the memory does not hold (dropped:
- * msg_cache_max = 1) is read from the store and answered the same. */
+/* Message control and reactions of a recent message are decided from
+ * memory: with the store thread busy (a work item that waits), a revoke, an
+ * edit and reactions of messages just sent are answered (after the log's
+ * sync), refusals included; the store shows them once it runs again. A message the memory does not
+ * hold (dropped: msg_cache_max = 1) is read from the store and answered the same. */
 static atomic_int store_release;
 
 static int block_work(omtp_db *db, void *arg)
@@ -1209,6 +1209,22 @@ static void test_ctrl_without_store(void **st)
     assert_int_equal(a.code, OMTP_EC_MSG_FORBIDDEN);
     a = ctrl_op(f, "carol", MC_REVOKE, "SC_alice_bob", 2, NULL);
     assert_int_equal(a.code, OMTP_EC_MSG_FORBIDDEN);
+    /* reactions on recent messages: from memory too */
+    a = react_op(f, "bob", "SC_alice_bob", 2, "ok", 1);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = react_op(f, "bob", "SC_alice_bob", 2, "ok", 1);
+    assert_int_equal(a.code, OMTP_EC_PARAM); /* once */
+    assert_non_null(strstr(a.desc, "already"));
+    a = react_op(f, "alice", "SC_alice_bob", 2, "ok", 2);
+    assert_int_equal(a.code, OMTP_EC_PARAM); /* never added */
+    a = react_op(f, "bob", "SC_alice_bob", 3, "ok", 1);
+    assert_int_equal(a.code, OMTP_EC_PARAM); /* revoked */
+    a = react_op(f, "carol", "SC_alice_bob", 2, "ok", 1);
+    assert_int_equal(a.code, OMTP_EC_MSG_FORBIDDEN);
+    a = react_op(f, "alice", "SC_alice_bob", 2, "ok", 1);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = react_op(f, "alice", "SC_alice_bob", 2, "ok", 2);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
     /* all answered while the store thread was still waiting */
     assert_false(blocker.done);
     atomic_store(&store_release, 1);
@@ -1228,6 +1244,7 @@ static void test_ctrl_without_store(void **st)
     msg_state m2 = {.sid = "SC_alice_bob", .seq = 2};
     assert_int_equal(on_db(f, msg_state_work, &m2), 0);
     assert_string_equal(m2.content, "one, edited");
+    assert_int_equal(m2.reactions, 1); /* bob's */
     msg_state m1 = {.sid = "SC_alice_bob", .seq = 1};
     assert_int_equal(on_db(f, msg_state_work, &m1), 0);
     assert_int_equal(m1.status, MC_DELETE);
