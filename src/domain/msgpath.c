@@ -63,6 +63,7 @@ struct msgpath {
     _Atomic uint64_t run_t0_ns; /* store thread: the running item began, 0 = none */
     _Atomic uint32_t run_done;  /* records the running item applied so far */
     double ns_per_rec;          /* an apply item's wall time per record (moving average) */
+    double ns_per_byte;         /* the same per byte (a burst of large texts is seen early) */
     msgpath_room *rh, *rt;      /* sends waiting for room, in arrival order */
     size_t nwaiting;
     uv_timer_t room_timer; /* the first waiter's deadline */
@@ -192,8 +193,10 @@ static void apply_done(void *arg, int status)
         p->jt = j->prev;
     if (status == 0 && j->t0_ns && j->count) {
         /* from its start on the store thread to its durable commit */
-        double per = (double)(uv_hrtime() - j->t0_ns) / (double)j->count;
+        double took = (double)(uv_hrtime() - j->t0_ns);
+        double per = took / (double)j->count, perb = took / (double)(j->bytes ? j->bytes : 1);
         p->ns_per_rec = p->ns_per_rec > 0 ? 0.7 * p->ns_per_rec + 0.3 * per : per;
+        p->ns_per_byte = p->ns_per_byte > 0 ? 0.7 * p->ns_per_byte + 0.3 * perb : perb;
     }
     if (status == 0) {
         p->st.applies++;
@@ -243,8 +246,14 @@ static int flush_one(msgpath *p)
     if (!j)
         return OMTP_ENOMEM;
     j->p = p;
+    /* an item of at most a quarter of apply_lag_max_ms (by the measured
+     * cost), so that an expensive backlog is applied, and makes room for
+     * waiting sends, a few records at a time */
+    double budget = (double)p->srv->cfg->apply_lag_max_ms * 1e6 / 4, est = 0;
     apply_rec *r = p->ph, *last = NULL;
-    while (r && j->count < max) {
+    while (r && j->count < max && (!budget || !j->count || est < budget)) {
+        double c = p->ns_per_byte * (double)(r->n + sizeof *r);
+        est += c > p->ns_per_rec ? c : p->ns_per_rec;
         j->count++;
         j->bytes += r->n + sizeof *r;
         j->lsn_end = r->lsn_end;
@@ -357,10 +366,21 @@ static double cost_ns(msgpath *p, uint64_t now_ns)
 }
 
 /* Estimated time to apply the whole backlog (what a read behind the
- * barrier would wait), in ms. */
+ * barrier would wait), in ms: by records and by bytes, the larger. Before
+ * any apply was measured a record is assumed to cost a quarter of
+ * apply_lag_max_ms (so a cold start admits a few records, not hundreds,
+ * before the first measurement). */
 static uint64_t behind_ms(msgpath *p, uint64_t now_ns)
 {
-    return (uint64_t)((double)p->unapplied_records * cost_ns(p, now_ns) / 1e6);
+    double c = cost_ns(p, now_ns);
+    if (p->ns_per_rec <= 0) {
+        double prior = (double)p->srv->cfg->apply_lag_max_ms * 1e6 / 4;
+        if (prior > c)
+            c = prior;
+    }
+    double by_rec = (double)p->unapplied_records * c;
+    double by_byte = (double)p->unapplied_bytes * p->ns_per_byte;
+    return (uint64_t)((by_rec > by_byte ? by_rec : by_byte) / 1e6);
 }
 
 /* The setting the backlog is above, or NULL when a send may go on. */
@@ -825,76 +845,39 @@ static char *metrics(void *arg)
     omtp_msglog_stats ls = {0};
     if (s->msgpath && s->msgpath->log)
         omtp_msglog_get_stats(s->msgpath->log, &ls);
-    char *out = malloc(16384);
+    char *out = malloc(8192);
     if (!out)
         return NULL;
     snprintf(
-        out, 16384,
+        out, 8192,
         G("omtp_msglog_unapplied_records", "message log records not yet applied to the store") G(
             "omtp_msglog_unapplied_bytes", "memory held by records not yet applied")
             C("omtp_msglog_applies_total", "apply transactions (batches of records)") C(
-                "omtp_msglog_applied_records_total",
-                "records applied to the store") C("omtp_msglog_apply_failures_total",
-                                                  "apply batches that failed")
-                G("omtp_msglog_applied_lsn", "log position the store holds") G(
-                    "omtp_seq_counters",
-                    "session seqId counters in memory") G("omtp_seq_counters_bytes",
-                                                          "memory held by the seqId counters")
-                    G("omtp_dedup_window_entries", "(from, packId) entries in the dedup window") G(
-                        "omtp_dedup_window_bytes", "memory held by the dedup window")
-                        C("omtp_msglog_refused_busy_total", "sends refused above the backlog's "
-                                                            "bounds") C(
-                            "omtp_msglog_appended_records_total", "records appended to the log")
-                            C("omtp_msglog_appended_bytes_total", "bytes appended to the log") C(
-                                "omtp_msglog_fsyncs_total",
-                                "fdatasyncs of the log") C("omtp_msglog_synced_records_total",
-                                                           "records made durable by them")
-                                C("omtp_msglog_fsync_us_total", "microseconds spent in them") C(
-                                    "omtp_msglog_append_failures_total",
-                                    "appends refused (disk full, I/O, failed sync)")
-                                    G("omtp_msglog_unsynced_bytes", "appended, not yet durable")
-                                        G("omtp_msglog_segments", "segment files on disk") G(
-                                            "omtp_msglog_disk_bytes", "bytes of the segment files")
-                                            G("omtp_msglog_failed",
-                                              "1 once an fdatasync failed (restart omtpd)")
-                                                G("omtp_msglog_apply_lag_ms",
-                                                  "age of the oldest record not yet "
-                                                  "applied to the store")
-                                                    G("omtp_msglog_apply_behind_ms",
-                                                      "estimated ms to apply the backlog "
-                                                      "(what a read waits at most)")
-                                                        G("omtp_msglog_apply_us_per_"
-                                                          "record",
-                                                          "apply cost per record (moving "
-                                                          "average)") G("omtp_msglog_sends_waiting",
-                                                                        "sends waiting for the "
-                                                                        "backlog to shrink")
-                                                            C("omtp_msglog_send_waits_"
-                                                              "total",
-                                                              "sends that waited for "
-                                                              "the backlog") C("omtp_msglog_send_"
-                                                                               "wait_ms_total",
-                                                                               "ms they waited")
-                                                                C("omtp_dedup_"
-                                                                  "window_early_"
-                                                                  "drops_total",
-                                                                  "entries dropped "
-                                                                  "by "
-                                                                  "dedup_window_"
-                                                                  "max before "
-                                                                  "dedup_window_s") G("omtp_send_"
-                                                                                      "order_keys",
-                                                                                      "(sender, "
-                                                                                      "session) "
-                                                                                      "pairs with "
-                                                                                      "sends in "
-                                                                                      "flight")
-                                                                    G("omtp_msg_cache_entries",
-                                                                      "recent messages kept for "
-                                                                      "message "
-                                                                      "control's checks")
-                                                                        G("omtp_msg_cache_bytes",
-                                                                          "memory held by them"),
+                "omtp_msglog_applied_records_total", "records applied to the store")
+                C("omtp_msglog_apply_failures_total", "apply batches that failed") G(
+                    "omtp_msglog_applied_lsn",
+                    "log position the store holds") G("omtp_seq_counters",
+                                                      "session seqId counters in memory")
+                    G("omtp_seq_counters_bytes", "memory held by the seqId counters") G(
+                        "omtp_dedup_window_entries", "(from, packId) entries in the dedup window")
+                        G("omtp_dedup_window_bytes", "memory held by the dedup window") C(
+                            "omtp_msglog_refused_busy_total",
+                            "sends refused above the backlog's bounds")
+                            C("omtp_msglog_appended_records_total",
+                              "records appended to the log") C("omtp_msglog_appended_bytes_total",
+                                                               "bytes appended to the log")
+                                C("omtp_msglog_fsyncs_total",
+                                  "fdatasyncs of the log") C("omtp_msglog_synced_records_total",
+                                                             "records made durable by them")
+                                    C("omtp_msglog_fsync_us_total", "microseconds spent in them") C(
+                                        "omtp_msglog_append_failures_total",
+                                        "appends refused (disk full, I/O, failed sync)")
+                                        G("omtp_msglog_unsynced_bytes", "appended, not yet durable")
+                                            G("omtp_msglog_segments", "segment files on disk")
+                                                G("omtp_msglog_disk_bytes",
+                                                  "bytes of the segment files")
+                                                    G("omtp_msglog_failed",
+                                                      "1 once an fdatasync failed (restart omtpd)"),
         (unsigned long long)st.pending_records, (unsigned long long)st.pending_bytes,
         (unsigned long long)st.applies, (unsigned long long)st.applied_records,
         (unsigned long long)st.apply_failures, (unsigned long long)st.applied_lsn,
@@ -905,11 +888,29 @@ static char *metrics(void *arg)
         (unsigned long long)ls.synced_records, (unsigned long long)ls.sync_us_sum,
         (unsigned long long)ls.append_fail, (unsigned long long)ls.unsynced_bytes,
         (unsigned long long)ls.segments, (unsigned long long)ls.disk_bytes,
-        (unsigned long long)ls.failed, (unsigned long long)st.lag_ms,
-        (unsigned long long)st.behind_ms, (unsigned long long)st.us_per_record,
-        (unsigned long long)st.sends_waiting, (unsigned long long)st.send_waits,
-        (unsigned long long)st.send_wait_ms, (unsigned long long)st.dedup_early_drops,
-        (unsigned long long)st.order_keys, (unsigned long long)st.recent_msgs,
-        (unsigned long long)st.recent_bytes);
+        (unsigned long long)ls.failed);
+    size_t used = strlen(out);
+    snprintf(
+        out + used, 8192 - used,
+        G("omtp_msglog_apply_lag_ms", "age of the oldest record not yet applied")
+            G("omtp_msglog_apply_behind_ms", "estimated ms to apply the backlog (a read waits)")
+                G("omtp_msglog_apply_us_per_record", "apply cost per record (moving average)")
+                    G("omtp_msglog_sends_waiting", "sends waiting for the apply backlog to shrink")
+                        C("omtp_msglog_send_waits_total", "sends that waited for the apply backlog")
+                            C("omtp_msglog_send_wait_ms_total", "ms those sends waited")
+                                C("omtp_dedup_window_early_drops_total",
+                                  "entries dropped by dedup_window_max early")
+                                    G("omtp_send_order_keys",
+                                      "(sender, session) pairs with sends in flight"),
+        (unsigned long long)st.lag_ms, (unsigned long long)st.behind_ms,
+        (unsigned long long)st.us_per_record, (unsigned long long)st.sends_waiting,
+        (unsigned long long)st.send_waits, (unsigned long long)st.send_wait_ms,
+        (unsigned long long)st.dedup_early_drops, (unsigned long long)st.order_keys);
+    used = strlen(out);
+    snprintf(out + used, 8192 - used,
+             G("omtp_msg_cache_entries", "recent messages kept for message control's and "
+                                         "reactions' checks")
+                 G("omtp_msg_cache_bytes", "memory held by them"),
+             (unsigned long long)st.recent_msgs, (unsigned long long)st.recent_bytes);
     return out;
 }

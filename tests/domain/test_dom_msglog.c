@@ -7,7 +7,13 @@
  * barrier, with the apply timer far away), a session's counter continues
  * from the stored seqIds and refuses a session of other parties, the dedup
  * window answers a reuse and a DUP-flagged resend after a restart is found
- * in the store, and evicted counters reload right.
+ * in the store, and evicted counters reload right. The apply backlog's
+ * bounds: above apply_pending_records_max a send waits for the apply and
+ * goes on; a backlog that cannot shrink refuses it after apply_wait_ms; a
+ * slow apply (apply_lag_max_ms x the measured cost) makes sends wait one
+ * record at a time. One sender's sends to a session keep their order when
+ * the first waits for a store read; a full dedup window still answers a
+ * DUP-flagged resend with the original's seqId.
  */
 #include <setjmp.h>
 #include <stdatomic.h>
