@@ -13,7 +13,13 @@
  * slow apply (apply_lag_max_ms x the measured cost) makes sends wait one
  * record at a time. One sender's sends to a session keep their order when
  * the first waits for a store read; a full dedup window still answers a
- * DUP-flagged resend with the original's seqId.
+ * DUP-flagged resend with the original's seqId. Message control, read
+ * cursors and reactions go through the log (records of their own types, the
+ * store path's answers, a revoke right after its send, history showing it,
+ * all there after a restart and a second replay); their records replayed
+ * from an unapplied log are applied once; control and reactions of recent
+ * messages are answered while the store thread is busy (from memory), an
+ * older message's from the store.
  */
 #include <setjmp.h>
 #include <stdatomic.h>
