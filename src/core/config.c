@@ -120,6 +120,8 @@ static const struct setting settings[] = {
     U(apply_wait_ms, "message log: most ms a send waits for the backlog to shrink before "
                      "SERVICE_UNAVAILABLE, 0 = refuse at once"),
     U(seq_cache_max, "message log: session seqId counters kept in memory"),
+    U(apply_nice, "message log: nice value (0..19) of the store's threads, so that the "
+                  "loop (pushes) wins the CPU over the applies; 0 = the loop's priority"),
     U(dedup_window_s, "message log: a packId reused without the DUP flag is caught within this "
                       "many seconds (at least 600)"),
     U(dedup_window_max, "message log: most (from, packId) entries in the dedup window"),
@@ -230,6 +232,7 @@ void omtp_config_defaults(omtp_config *c)
     c->apply_pending_records_max = 100000;
     c->apply_lag_max_ms = 1000;
     c->apply_wait_ms = 2000;
+    c->apply_nice = 5; /* docs/storage.md "The log path's latency tail" */
     c->seq_cache_max = 100000;
     c->dedup_window_s = 600;
     c->dedup_window_max = 1000000;
@@ -379,6 +382,10 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
                      "%s: %llu is too long: at most 30000 (libomtp gives up on a send after 5-10 "
                      "s; a refusal it can retry is better than its timeout)",
                      key, v);
+            return OMTP_EINVAL;
+        }
+        if (!strcmp(key, "apply_nice") && v > 19) {
+            snprintf(why, whylen, "%s: %llu is out of range: 0..19 (a nice value)", key, v);
             return OMTP_EINVAL;
         }
         if (!strcmp(key, "dedup_window_s") && v < 600) {

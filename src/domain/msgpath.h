@@ -37,6 +37,7 @@
 #include "domain/oplock.h"
 #include "domain/sendorder.h"
 #include "domain/seqgen.h"
+#include "store/msglog.h"
 
 typedef struct msgpath msgpath;
 
@@ -50,6 +51,8 @@ oplocks *omtp_msgpath_locks(msgpath *p);
 /* Recent messages (msgcache.h): fed by the send path's appends. */
 msgcache *omtp_msgpath_recent(msgpath *p);
 sendorder *omtp_msgpath_order(msgpath *p);
+/* its log (msglog_metrics.c reads its stats) */
+omtp_msglog *omtp_msgpath_log(msgpath *p);
 
 /* A caller waiting for its record to be durable: `synced` runs on the loop
  * with 0, or the log's failure (OMTP_EDB / OMTP_EIO). */
