@@ -114,9 +114,9 @@ static const struct setting settings[] = {
                          "are refused with SERVICE_UNAVAILABLE (0 = no bound)"),
     U(apply_pending_records_max, "message log: records not yet applied to the store above "
                                  "which sends wait (then SERVICE_UNAVAILABLE), 0 = no bound"),
-    U(apply_lag_max_ms, "message log: time the store may run behind the log (oldest unapplied "
-                        "record's age, and backlog x apply cost) before sends wait; bounds what "
-                        "a read waits, 0 = no bound"),
+    U(apply_lag_max_ms, "message log: time the store may run behind the log (backlog x "
+                        "measured apply cost) before sends wait; bounds what a read waits, 0 = "
+                        "no bound"),
     U(apply_wait_ms, "message log: most ms a send waits for the backlog to shrink before "
                      "SERVICE_UNAVAILABLE, 0 = refuse at once"),
     U(seq_cache_max, "message log: session seqId counters kept in memory"),
@@ -231,7 +231,7 @@ void omtp_config_defaults(omtp_config *c)
     c->apply_pending_max = 64u << 20;
     c->apply_pending_records_max = 100000;
     c->apply_lag_max_ms = 1000;
-    c->apply_wait_ms = 2000;
+    c->apply_wait_ms = 3000;
     c->apply_nice = 5; /* docs/storage.md "The log path's latency tail" */
     c->seq_cache_max = 100000;
     c->dedup_window_s = 600;

@@ -65,7 +65,7 @@ typedef struct omtp_config {
     uint32_t apply_pending_max; /* unapplied bytes above which sends are refused (64 MiB) */
     uint32_t apply_pending_records_max; /* unapplied records above which sends wait (100000) */
     uint32_t apply_lag_max_ms;          /* time behind above which sends wait (1000) */
-    uint32_t apply_wait_ms;             /* most a send waits for room (2000), then refused */
+    uint32_t apply_wait_ms;             /* most a send waits for room (3000), then refused */
     uint32_t apply_nice;                /* the store threads' nice value with the log on (5) */
     uint32_t seq_cache_max;             /* session seqId counters kept in memory (100000) */
     uint32_t dedup_window_s;            /* non-DUP packId reuse caught within (600, at least 600) */

@@ -67,6 +67,7 @@ struct msgpath {
     double ns_per_byte;         /* the same per byte (a burst of large texts is seen early) */
     msgpath_room *rh, *rt;      /* sends waiting for room, in arrival order */
     size_t nwaiting;
+    uint64_t refuse_logged_ms;
     uv_timer_t room_timer; /* the first waiter's deadline */
     int open_handles;      /* timers to close before the free */
     sendorder *order;
@@ -368,14 +369,13 @@ static double cost_ns(msgpath *p, uint64_t now_ns)
 
 /* Estimated time to apply the whole backlog (what a read behind the
  * barrier would wait), in ms: by records and by bytes, the larger. Before
- * any apply was measured a record is assumed to cost a quarter of
- * apply_lag_max_ms (so a cold start admits a few records, not hundreds,
- * before the first measurement). */
+ * any apply was measured a record is assumed to cost half apply_lag_max_ms
+ * (a cold start takes two records until the first apply is measured). */
 static uint64_t behind_ms(msgpath *p, uint64_t now_ns)
 {
     double c = cost_ns(p, now_ns);
     if (p->ns_per_rec <= 0) {
-        double prior = (double)p->srv->cfg->apply_lag_max_ms * 1e6 / 4;
+        double prior = (double)p->srv->cfg->apply_lag_max_ms * 1e6 / 2;
         if (prior > c)
             c = prior;
     }
@@ -396,7 +396,7 @@ static const char *over_bound(msgpath *p)
         return "apply_pending_max";
     if (cfg->apply_lag_max_ms) {
         uint64_t now = uv_hrtime();
-        if (lag_ms(p, now) >= cfg->apply_lag_max_ms || behind_ms(p, now) >= cfg->apply_lag_max_ms)
+        if (behind_ms(p, now) >= cfg->apply_lag_max_ms)
             return "apply_lag_max_ms";
     }
     return NULL;
@@ -443,6 +443,17 @@ static void room_release(msgpath *p)
             break;
         msgpath_room *r = room_pop(p);
         p->st.refused_busy++;
+        if (now - p->refuse_logged_ms >= 10000 || !p->refuse_logged_ms) {
+            p->refuse_logged_ms = now;
+            uint64_t t = uv_hrtime();
+            LOG_WARN("a send waited %u ms for the store to catch up with the message log and is "
+                     "refused (SERVICE_UNAVAILABLE; %s: %zu records, %zu bytes unapplied, oldest "
+                     "%" PRIu64 " ms, ~%" PRIu64 " ms to apply at %" PRIu64 " us/record; %" PRIu64
+                     " refused so far)",
+                     p->srv->cfg->apply_wait_ms, why, p->unapplied_records, p->unapplied_bytes,
+                     lag_ms(p, t), behind_ms(p, t), (uint64_t)(cost_ns(p, t) / 1000),
+                     p->st.refused_busy);
+        }
         r->ready(r, OMTP_EBUSY, why);
     }
     room_arm(p);
