@@ -125,6 +125,8 @@ static const struct setting settings[] = {
     U(dedup_window_s, "message log: a packId reused without the DUP flag is caught within this "
                       "many seconds (at least 600)"),
     U(dedup_window_max, "message log: most (from, packId) entries in the dedup window"),
+    U(msg_cache_max, "message log: recent messages kept in memory so that a revoke, delete, "
+                     "edit or reaction of one is checked without a store read"),
     S(aes_key_hex, "64 hex digits: AES-256-GCM key for CRYPTO=1 payloads"),
     S(token_secret_hex, "64 hex digits: HMAC secret for login tokens"),
     U(compress_threshold, "compress pushes bigger than this to zlib-using peers"),
@@ -237,6 +239,7 @@ void omtp_config_defaults(omtp_config *c)
     c->seq_cache_max = 100000;
     c->dedup_window_s = 600;
     c->dedup_window_max = 1000000;
+    c->msg_cache_max = 100000;
     c->push_webhook_batch_ms = 200;
     c->push_webhook_queue_max = 10000;
     c->before_send_timeout_ms = 500;
@@ -395,7 +398,9 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
                      key, v);
             return OMTP_EINVAL;
         }
-        if ((!strcmp(key, "dedup_window_max") || !strcmp(key, "seq_cache_max")) && v == 0) {
+        if ((!strcmp(key, "dedup_window_max") || !strcmp(key, "seq_cache_max") ||
+             !strcmp(key, "msg_cache_max")) &&
+            v == 0) {
             snprintf(why, whylen, "%s: must be at least 1", key);
             return OMTP_EINVAL;
         }

@@ -70,6 +70,7 @@ typedef struct omtp_config {
     uint32_t seq_cache_max;             /* session seqId counters kept in memory (100000) */
     uint32_t dedup_window_s;            /* non-DUP packId reuse caught within (600, at least 600) */
     uint32_t dedup_window_max;          /* most (from, packId) entries in the window (1000000) */
+    uint32_t msg_cache_max;             /* recent messages for message control's checks (100000) */
     /* security */
     char aes_key_hex[65];      /* CRYPTO=1 payload key; "" = none */
     char token_secret_hex[65]; /* "" = generated once and kept in the store */

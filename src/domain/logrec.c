@@ -4,6 +4,7 @@
  */
 #include "domain/logrec.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include "proto/omtp_packet.h"
 #include "proto/omtp_proto.h"
 #include "proto/omtp_session.h"
+#include "domain/reaction.h"
 #include "store/msglog.h"
 
 #define REC_FLAGS (OMTP_F_HIGHPRJ | OMTP_F_COUNTER)
@@ -111,4 +113,87 @@ int omtp_logrec_decode(const uint8_t *p, size_t n, omtp_msg_rec *out, char *why,
 done:
     omtp_msg_free(&omtp_OTIMPack_desc, &pack);
     return rc;
+}
+
+/* ---------------------------------------------- control, read, reaction */
+
+#define OP_F(tag, kind, field)                                                                     \
+    {                                                                                              \
+#field, (uint16_t)offsetof(omtp_logop, field), tag, kind, tag < 4, 0, NULL                 \
+    }
+
+static const tars_field logop_fields[] = {
+    OP_F(0, TK_I32, version),   OP_F(1, TK_STR, sessionId), OP_F(2, TK_I64, seqId),
+    OP_F(3, TK_STR, user),      OP_F(4, TK_I32, op),        OP_F(5, TK_STR, text),
+    OP_F(6, TK_STR, noticeId),  OP_F(7, TK_STR, packId),    OP_F(8, TK_I32, msgType),
+    OP_F(9, TK_I64, timestamp),
+};
+static const tars_struct_desc logop_desc = {"LogOp", sizeof(omtp_logop), logop_fields,
+                                            sizeof logop_fields / sizeof logop_fields[0]};
+
+void omtp_logop_init(omtp_logop *o)
+{
+    tars_init(&logop_desc, o);
+}
+
+void omtp_logop_free(omtp_logop *o)
+{
+    tars_free(&logop_desc, o);
+}
+
+int omtp_logop_encode(const omtp_logop *o, tars_buf *out)
+{
+    omtp_logop c = *o;
+    c.version = OMTP_LOGOP_VERSION;
+    return tars_encode(out, &logop_desc, &c, true, 0) == TARS_OK ? 0 : OMTP_ENOMEM;
+}
+
+static int op_check(uint8_t type, const omtp_logop *o, char *why, size_t whylen)
+{
+    if (o->version != OMTP_LOGOP_VERSION)
+        return BAD("record version %d is not %d (written by another omtpd version?)",
+                   (int)o->version, OMTP_LOGOP_VERSION);
+    if (!text_ok(&o->sessionId, OMTP_SESSION_ID_MAX - 1, false, true))
+        return BAD("record sessionId is empty, too long or holds a NUL");
+    if (!text_ok(&o->user, OMTP_ID_MAX, false, true))
+        return BAD("record user is empty, too long or holds a NUL");
+    if (o->seqId <= 0)
+        return BAD("record seqId %lld is not positive", (long long)o->seqId);
+    switch (type) {
+    case OMTP_LOGREC_CTRL:
+        if (o->op != MC_REVOKE && o->op != MC_DELETE && o->op != MC_OVERRIDE)
+            return BAD("record control command %d is unknown", (int)o->op);
+        if (o->op == MC_OVERRIDE ? !text_ok(&o->text, OMTP_MSGLOG_MAX_RECORD, false, false)
+                                 : o->text.len != 0)
+            return BAD("record content is %s", o->op == MC_OVERRIDE ? "empty" : "set");
+        if (!text_ok(&o->noticeId, 64, false, true) ||
+            !text_ok(&o->packId, OMTP_MSGLOG_MAX_RECORD, true, false))
+            return BAD("record noticeId/packId is empty, too long or holds a NUL");
+        if (o->msgType != PT_MSG_SINGLE_CHAT && o->msgType != PT_MSG_GROUP_CHAT &&
+            o->msgType != PT_MSG_BIZ_NOTIFY)
+            return BAD("record message type %d is not a message type", (int)o->msgType);
+        return 0;
+    case OMTP_LOGREC_READ:
+        if (o->op != 0 || o->text.len || o->noticeId.len || o->packId.len)
+            return BAD("read cursor record carries fields it has no use for");
+        return 0;
+    case OMTP_LOGREC_REACT:
+        if (o->op != OMTP_REACTION_ADD && o->op != OMTP_REACTION_REMOVE)
+            return BAD("record reaction op %d is unknown", (int)o->op);
+        if (!o->text.data || !omtp_reaction_emoji_valid(o->text.data, o->text.len))
+            return BAD("record emoji is not 1..32 bytes of valid UTF-8");
+        return 0;
+    default:
+        return BAD("record type %u is not an operation", (unsigned)type);
+    }
+}
+
+int omtp_logop_decode(uint8_t type, const uint8_t *p, size_t n, omtp_logop *out, char *why,
+                      size_t whylen)
+{
+    tars_err err;
+    omtp_logop_init(out);
+    if (tars_decode(&logop_desc, out, p, n, &err) != TARS_OK)
+        return BAD("record is not a LogOp (%s)", err.msg);
+    return op_check(type, out, why, whylen);
 }

@@ -158,6 +158,22 @@ static void refuse_now(omtp_dom_done_fn done, void *arg, int code, const char *d
     done(arg, &res);
 }
 
+/* A refused append of a logged operation (msgpath.h) in words. */
+static void op_append_failed(int rc, int *code, char *desc, const char *what)
+{
+    if (rc == OMTP_EBUSY) {
+        *code = OMTP_EC_SERVICE_UNAVAILABLE;
+        snprintf(desc, DESC_MAX,
+                 "the server is storing a backlog of messages (apply_pending_max); %s again "
+                 "shortly",
+                 what);
+        return;
+    }
+    if (rc != OMTP_ENOSPC)
+        LOG_ERROR("%s not written to the message log: %s", what, omtp_strerror(rc));
+    store_failed(rc, code, desc, "try again");
+}
+
 /* ---------------------------------------------------------------- sends */
 
 typedef struct send_job {
@@ -960,6 +976,7 @@ static void log_append(send_job *j, int64_t *last)
     *last = j->m.msg.seqId;
     j->m.flags &= OMTP_F_HIGHPRJ | OMTP_F_COUNTER;
     dedupwin_commit(omtp_msgpath_dedup(p), slot, &j->m, j->print, lsn, omtp_now_ms());
+    msgcache_add(omtp_msgpath_recent(p), &j->m); /* message control's checks */
     /* numbered: the sender's next send to this session may go (resumed
      * from here when it waits: its seqId follows this one's) */
     sendorder_leave(omtp_msgpath_order(p), &j->ot);
@@ -1308,10 +1325,23 @@ typedef struct ctrl_job {
     tars_str_list members; /* everyone to notify (when not `cached`) */
     omtp_members *cached;  /* a group session's cached members (group.h), or NULL */
     char noticeId[37];     /* packId of the notice (push and queue entries) */
+    /* the message log's path (docs/storage.md "Delivery path") */
+    int msgType;                        /* the message's packet type (from the check) */
+    char key[OMTP_SESSION_ID_MAX + 24]; /* its oplock key: sessionId NUL seqId */
+    size_t klen;
+    bool locked;
+    bool hot; /* checked from memory (msgcache.h), no store read */
+    oplock_waiter lw;
+    msgpath_waiter mw;
 } ctrl_job;
 
 static void ctrl_job_free(ctrl_job *j)
 {
+    if (j->locked) {
+        j->locked = false;
+        if (omtp_msgpath(j->srv)) /* gone at shutdown: its locks with it */
+            oplock_release(omtp_msgpath_locks(omtp_msgpath(j->srv)), j->key, j->klen);
+    }
     omtp_members_unref(j->cached);
     omtp_msg_free(&omtp_MsgControl_desc, &j->ctl);
     for (uint32_t i = 0; i < j->members.n; i++)
@@ -1321,6 +1351,8 @@ static void ctrl_job_free(ctrl_job *j)
         omtp_conn_unref(j->except);
     free(j);
 }
+
+static void ctrl_answer(ctrl_job *j);
 
 static const char *ctrl_verb(int cmd)
 {
@@ -1346,67 +1378,102 @@ static int list_add(tars_str_list *l, const tars_str *v)
     return 0;
 }
 
-static int ctrl_work_checked(omtp_db *db, ctrl_job *j, omtp_msg_rec *orig)
+/* What the checks of a control look at, from the store (ctrl_check) or
+ * from memory (ctrl_hot): one judge, so both answer alike. */
+typedef struct ctrl_view {
+    bool member; /* the operator is part of the session */
+    bool found;  /* the message is there (deleted ones too) */
+    int type, status;
+    int64_t timestamp;
+    const tars_str *packId, *from, *to;
+    bool creator; /* a group message: the operator created the group */
+} ctrl_view;
+
+/* Sets j->code (FAIL) when the control is refused. */
+static void ctrl_judge(ctrl_job *j, const ctrl_view *v)
+{
+    const omtp_MsgControl *ctl = &j->ctl;
+    const char *sid = ctl->sessionId.data;
+    if (!v->member) {
+        FAIL(j, OMTP_EC_MSG_FORBIDDEN, "you are not part of session '%s'", sid);
+    } else if (!v->found || v->status == MC_DELETE) {
+        FAIL(j, OMTP_EC_MSG_NOT_EXIST, "no message %lld in session '%s'", (long long)ctl->seqId,
+             sid);
+    } else if (ctl->packId.len && !tars_str_eq(v->packId, ctl->packId.data)) {
+        FAIL(j, OMTP_EC_MSG_NOT_EXIST, "message %lld of '%s' has another packId than '%s'",
+             (long long)ctl->seqId, sid, ctl->packId.data);
+    } else if (!tars_str_eq(v->from, j->user) && !(v->type == PT_MSG_GROUP_CHAT && v->creator)) {
+        FAIL(j, OMTP_EC_MSG_FORBIDDEN,
+             "only the sender (or the group's creator) may %s message %lld",
+             ctrl_verb(ctl->command), (long long)ctl->seqId);
+    } else if (ctl->command != MC_DELETE && j->limit_s &&
+               omtp_now_ms() - v->timestamp > (int64_t)j->limit_s * 1000) {
+        FAIL(j, OMTP_EC_MSG_FORBIDDEN, "too late to %s: the limit is %u s after sending",
+             ctrl_verb(ctl->command), j->limit_s);
+    } else if (ctl->command == MC_OVERRIDE && v->status == MC_REVOKE) {
+        FAIL(j, OMTP_EC_MSG_OP_CMD, "message %lld was revoked and cannot be edited",
+             (long long)ctl->seqId);
+    }
+}
+
+/* A single chat's or notice's parties and the operator: who hears of it. */
+static int ctrl_parties(ctrl_job *j, int type, const tars_str *from, const tars_str *to)
+{
+    int rc = list_add(&j->members, to);
+    if (rc == 0 && type != PT_MSG_BIZ_NOTIFY)
+        rc = list_add(&j->members, from);
+    if (rc == 0)
+        rc = list_add(&j->members, &(tars_str){j->user, (uint32_t)strlen(j->user)});
+    return rc;
+}
+
+/* The checks and who hears of it (reads only): 0 with j->code set on a
+ * refusal; otherwise j->ctl is the notice (the target's packId, content
+ * only for an edit) and orig the message. Store thread. */
+static int ctrl_check(omtp_db *db, ctrl_job *j, omtp_msg_rec *orig)
 {
     omtp_MsgControl *ctl = &j->ctl;
     const char *sid = ctl->sessionId.data;
-    bool yes = false;
-    int rc;
-
-    rc = omtp_db_session_member(db, j->user, sid, &yes);
+    ctrl_view v = {0};
+    int rc = omtp_db_session_member(db, j->user, sid, &v.member);
     if (rc != 0 && rc != OMTP_ENOTFOUND)
         return rc;
-    if (!yes)
-        return FAIL(j, OMTP_EC_MSG_FORBIDDEN, "you are not part of session '%s'", sid);
-    rc = omtp_db_msg_get(db, sid, ctl->seqId, orig);
-    if (rc == OMTP_ENOTFOUND || (rc == 0 && orig->msg.status == MC_DELETE))
-        return FAIL(j, OMTP_EC_MSG_NOT_EXIST, "no message %lld in session '%s'",
-                    (long long)ctl->seqId, sid);
-    if (rc != 0)
-        return rc;
-    if (ctl->packId.len && !tars_str_eq(&orig->packId, ctl->packId.data))
-        return FAIL(j, OMTP_EC_MSG_NOT_EXIST, "message %lld of '%s' has another packId than '%s'",
-                    (long long)ctl->seqId, sid, ctl->packId.data);
-
-    bool allowed = tars_str_eq(&orig->msg.from, j->user);
-    if (!allowed && orig->type == PT_MSG_GROUP_CHAT) {
+    if (v.member) {
+        rc = omtp_db_msg_get(db, sid, ctl->seqId, orig);
+        if (rc != 0 && rc != OMTP_ENOTFOUND)
+            return rc;
+        v.found = rc == 0;
+        v.type = orig->type;
+        v.status = orig->msg.status;
+        v.timestamp = orig->msg.timestamp;
+        v.packId = &orig->packId;
+        v.from = &orig->msg.from;
+        v.to = &orig->msg.to;
+    }
+    if (v.found && orig->type == PT_MSG_GROUP_CHAT && !tars_str_eq(v.from, j->user)) {
         omtp_GroupChatInfo g;
         bool dismissed = false;
         omtp_msg_init(&omtp_GroupChatInfo_desc, &g);
         rc = omtp_db_group_get(db, sid, &g, &dismissed);
-        allowed = rc == 0 && tars_str_eq(&g.creatorId, j->user);
+        v.creator = rc == 0 && tars_str_eq(&g.creatorId, j->user);
         omtp_msg_free(&omtp_GroupChatInfo_desc, &g);
         if (rc != 0 && rc != OMTP_ENOTFOUND)
             return rc;
     }
-    if (!allowed)
-        return FAIL(j, OMTP_EC_MSG_FORBIDDEN,
-                    "only the sender (or the group's creator) may %s message %lld",
-                    ctrl_verb(ctl->command), (long long)ctl->seqId);
-    if (ctl->command != MC_DELETE && j->limit_s &&
-        omtp_now_ms() - orig->msg.timestamp > (int64_t)j->limit_s * 1000)
-        return FAIL(j, OMTP_EC_MSG_FORBIDDEN, "too late to %s: the limit is %u s after sending",
-                    ctrl_verb(ctl->command), j->limit_s);
-    if (ctl->command == MC_OVERRIDE && orig->msg.status == MC_REVOKE)
-        return FAIL(j, OMTP_EC_MSG_OP_CMD, "message %lld was revoked and cannot be edited",
-                    (long long)ctl->seqId);
-
-    rc = omtp_db_msg_control(db, sid, ctl->seqId, ctl->command,
-                             ctl->command == MC_OVERRIDE ? ctl->content.data : NULL);
-    if (rc != 0)
-        return rc;
+    ctrl_judge(j, &v);
+    if (j->code != 0)
+        return 0;
+    j->msgType = orig->type;
 
     /* who hears about it: for a group, the cached member list when there is
      * one (no read of every member on the store thread) */
     if (orig->type == PT_MSG_GROUP_CHAT) {
         rc = j->cached ? 0 : omtp_db_group_members(db, sid, &j->members);
+        if (rc == 0 && !j->cached)
+            rc = list_add(&j->members, &(tars_str){j->user, (uint32_t)strlen(j->user)});
     } else {
-        rc = list_add(&j->members, &orig->msg.to);
-        if (rc == 0 && orig->type != PT_MSG_BIZ_NOTIFY)
-            rc = list_add(&j->members, &orig->msg.from);
+        rc = ctrl_parties(j, orig->type, &orig->msg.from, &orig->msg.to);
     }
-    if (rc == 0 && !(j->cached && orig->type == PT_MSG_GROUP_CHAT))
-        rc = list_add(&j->members, &(tars_str){j->user, (uint32_t)strlen(j->user)});
     if (rc != 0)
         return rc;
 
@@ -1414,29 +1481,50 @@ static int ctrl_work_checked(omtp_db *db, ctrl_job *j, omtp_msg_rec *orig)
     str_swap(&ctl->packId, &orig->packId);
     if (ctl->command != MC_OVERRIDE)
         tars_str_clear(&ctl->content);
+    return 0;
+}
 
+/* The change and the queued notices (ctl is the notice: ctrl_check). A group
+ * gets one row for every member (the operator is one: store.h,
+ * hp_group_append), a single chat or notice one row per party (`members`).
+ * Store thread. */
+static int ctrl_store(omtp_db *db, const omtp_MsgControl *ctl, int msgType, const char *noticeId,
+                      const tars_str_list *members)
+{
+    const char *sid = ctl->sessionId.data;
+    int rc = omtp_db_msg_control(db, sid, ctl->seqId, ctl->command,
+                                 ctl->command == MC_OVERRIDE ? ctl->content.data : NULL);
+    if (rc != 0)
+        return rc;
     omtp_OTIMPack pack;
     omtp_msg_init(&omtp_OTIMPack_desc, &pack);
     pack.header.type = PT_MSG_CTRL;
     pack.header.version = OMTP_VERSION;
     pack.header.flags = OMTP_F_HIGHPRJ;
-    rc = tars_str_set(&pack.header.packId, j->noticeId) == 0 &&
+    rc = tars_str_set(&pack.header.packId, noticeId) == 0 &&
                  omtp_payload_to_bytes(&omtp_MsgControl_desc, ctl, &pack.payload) == 0
              ? 0
              : OMTP_ENOMEM;
-    if (orig->type == PT_MSG_GROUP_CHAT) {
-        /* one row for every member (the operator is one): store.h, hp_group_append */
+    if (msgType == PT_MSG_GROUP_CHAT) {
         int64_t seq;
         if (rc == 0)
             rc = omtp_db_hp_group_append(db, sid, NULL, &pack, &seq);
     } else {
-        for (uint32_t i = 0; i < j->members.n && rc == 0; i++) {
+        for (uint32_t i = 0; i < members->n && rc == 0; i++) {
             int64_t seq;
-            rc = omtp_db_hp_append(db, j->members.items[i].data, &pack, &seq);
+            rc = omtp_db_hp_append(db, members->items[i].data, &pack, &seq);
         }
     }
     omtp_msg_free(&omtp_OTIMPack_desc, &pack);
     return rc;
+}
+
+static int ctrl_work_checked(omtp_db *db, ctrl_job *j, omtp_msg_rec *orig)
+{
+    int rc = ctrl_check(db, j, orig);
+    if (rc != 0 || j->code != 0)
+        return rc;
+    return ctrl_store(db, &j->ctl, orig->type, j->noticeId, &j->members);
 }
 
 static int ctrl_work(omtp_db *db, void *arg)
@@ -1449,14 +1537,11 @@ static int ctrl_work(omtp_db *db, void *arg)
     return rc;
 }
 
-static void ctrl_done(void *arg, int status)
+/* The live notice: every member's devices but the operator's. */
+static void ctrl_push(ctrl_job *j)
 {
-    ctrl_job *j = arg;
     omtp_server *s = j->srv;
-
-    if (status != 0 && j->code == 0)
-        store_failed(status, &j->code, j->desc, "try again");
-    if (j->code == 0) {
+    {
         omtp_wire *w =
             omtp_wire_new(PT_MSG_CTRL, OMTP_F_HIGHPRJ, j->noticeId, &omtp_MsgControl_desc, &j->ctl);
         if (w) {
@@ -1472,6 +1557,189 @@ static void ctrl_done(void *arg, int status)
                       j->ctl.sessionId.data, (long long)j->ctl.seqId);
         }
     }
+}
+
+static void ctrl_done(void *arg, int status)
+{
+    ctrl_job *j = arg;
+    if (status != 0 && j->code == 0)
+        store_failed(status, &j->code, j->desc, "try again");
+    if (j->code == 0 && status == 0)
+        ctrl_push(j);
+    ctrl_answer(j);
+}
+
+/* ---- the message log's path: check (a read behind the barrier), append,
+ * push, answer after the log's sync */
+
+static void ctrl_synced(msgpath_waiter *w, int status)
+{
+    ctrl_job *j = (ctrl_job *)((char *)w - offsetof(ctrl_job, mw));
+    if (status != 0)
+        store_failed(status, &j->code, j->desc, "try again");
+    ctrl_answer(j);
+}
+
+static int ctrl_check_work(omtp_db *db, void *arg)
+{
+    ctrl_job *j = arg;
+    omtp_msg_rec orig;
+    omtp_msg_rec_init(&orig);
+    int rc = ctrl_check(db, j, &orig);
+    omtp_msg_rec_free(&orig);
+    return rc;
+}
+
+static void ctrl_checked(void *arg, int status)
+{
+    ctrl_job *j = arg;
+    msgpath *p = omtp_msgpath(j->srv);
+    if (status != 0 && j->code == 0)
+        store_failed(status, &j->code, j->desc, "try again");
+    if (j->code != 0 || !p) {
+        if (!p && j->code == 0)
+            FAIL(j, OMTP_EC_SERVICE_UNAVAILABLE, "the server is stopping; try again");
+        ctrl_answer(j);
+        return;
+    }
+    omtp_logop o = {
+        .sessionId = j->ctl.sessionId,
+        .seqId = j->ctl.seqId,
+        .user = {j->user, (uint32_t)strlen(j->user)},
+        .op = j->ctl.command,
+        .text = j->ctl.command == MC_OVERRIDE ? j->ctl.content : (tars_str){0},
+        .noticeId = {j->noticeId, (uint32_t)strlen(j->noticeId)},
+        .packId = j->ctl.packId.data ? j->ctl.packId : (tars_str){(char *)"", 0},
+        .msgType = j->msgType,
+        .timestamp = omtp_now_ms(),
+    };
+    uint64_t lsn = 0;
+    int rc = omtp_msgpath_append_op(p, OMTP_LOGREC_CTRL, &o, &lsn);
+    /* the next operation on this message checks against this one */
+    j->locked = false;
+    oplock_release(omtp_msgpath_locks(p), j->key, j->klen);
+    if (rc != 0) {
+        op_append_failed(rc, &j->code, j->desc, ctrl_verb(j->ctl.command));
+        ctrl_answer(j);
+        return;
+    }
+    if (j->ctl.command != MC_OVERRIDE)
+        msgcache_set_status(omtp_msgpath_recent(p), j->ctl.sessionId.data, j->ctl.seqId,
+                            j->ctl.command);
+    ctrl_push(j); /* in the log (handed to the OS) */
+    j->mw.synced = ctrl_synced;
+    j->mw.lsn = lsn;
+    omtp_msgpath_wait(p, &j->mw);
+}
+
+static void ctrl_read_store(ctrl_job *j)
+{
+    int rc = omtp_store_submit(j->srv->store, ctrl_check_work, ctrl_checked, j);
+    if (rc != 0)
+        ctrl_checked(j, rc);
+}
+
+/* The checks from memory: a recent message (msgcache.h) and, for a group,
+ * the check cache's members and creator (check_cache.h). g NULL: not a
+ * group. Then as ctrl_checked. */
+static void ctrl_hot(ctrl_job *j, const omtp_cc_group *g)
+{
+    msgpath *p = omtp_msgpath(j->srv);
+    const msgcache_msg *c =
+        p ? msgcache_find(omtp_msgpath_recent(p), j->ctl.sessionId.data, j->ctl.seqId) : NULL;
+    if (!c) {
+        ctrl_read_store(j); /* dropped while the group was read */
+        return;
+    }
+    ctrl_view v = {.found = true,
+                   .type = c->type,
+                   .status = c->status,
+                   .timestamp = c->timestamp,
+                   .packId = &c->packId,
+                   .from = &c->from,
+                   .to = &c->to};
+    if (c->type == PT_MSG_GROUP_CHAT) {
+        /* membership rows are the group's members (gone once dismissed) */
+        v.member =
+            g && g->exists && !g->dismissed && g->members && omtp_cc_is_member(g->members, j->user);
+        v.creator = g && g->exists && strcmp(g->creator, j->user) == 0;
+    } else {
+        /* a single chat's membership rows are its two parties, a notice's
+         * its recipient (written with the message, never removed) */
+        v.member = tars_str_eq(&c->to, j->user) ||
+                   (c->type == PT_MSG_SINGLE_CHAT && tars_str_eq(&c->from, j->user));
+    }
+    ctrl_judge(j, &v);
+    if (j->code != 0) {
+        ctrl_checked(j, 0);
+        return;
+    }
+    j->msgType = c->type;
+    int rc = 0;
+    if (c->type == PT_MSG_GROUP_CHAT) {
+        if (!j->cached) {
+            omtp_members_ref(g->members);
+            j->cached = g->members;
+        }
+    } else {
+        rc = ctrl_parties(j, c->type, &c->from, &c->to);
+    }
+    if (rc == 0)
+        rc = tars_str_setn(&j->ctl.packId, c->packId.data, c->packId.len) == 0 ? 0 : OMTP_ENOMEM;
+    if (j->ctl.command != MC_OVERRIDE)
+        tars_str_clear(&j->ctl.content);
+    j->hot = true;
+    ctrl_checked(j, rc);
+}
+
+static void ctrl_cc_group(void *arg, int status, const omtp_cc_group *g)
+{
+    ctrl_job *j = arg;
+    if (status != 0) {
+        ctrl_read_store(j);
+        return;
+    }
+    ctrl_hot(j, g);
+}
+
+static void ctrl_go(oplock_waiter *w)
+{
+    ctrl_job *j = (ctrl_job *)((char *)w - offsetof(ctrl_job, lw));
+    j->locked = true;
+    msgpath *p = omtp_msgpath(j->srv);
+    const msgcache_msg *c =
+        p ? msgcache_find(omtp_msgpath_recent(p), j->ctl.sessionId.data, j->ctl.seqId) : NULL;
+    if (!c) {
+        ctrl_read_store(j);
+        return;
+    }
+    if (c->type != PT_MSG_GROUP_CHAT) {
+        ctrl_hot(j, NULL);
+        return;
+    }
+    omtp_cc_group g = {0};
+    int rc = omtp_cc_group_get(j->srv, j->ctl.sessionId.data, &g, ctrl_cc_group, j);
+    if (rc == 1) {
+        ctrl_hot(j, &g);
+        omtp_members_unref(g.members);
+    } else if (rc < 0) {
+        ctrl_read_store(j);
+    }
+}
+
+static int ctrl_log_start(ctrl_job *j, msgpath *p)
+{
+    j->klen = (size_t)snprintf(j->key, sizeof j->key, "%s%c%lld", j->ctl.sessionId.data, 0,
+                               (long long)j->ctl.seqId);
+    j->lw.go = ctrl_go;
+    int rc = oplock_take(omtp_msgpath_locks(p), j->key, j->klen, &j->lw);
+    if (rc == 1)
+        ctrl_go(&j->lw);
+    return rc < 0 ? rc : 0;
+}
+
+static void ctrl_answer(ctrl_job *j)
+{
     omtp_dom_result res = {.code = j->code, .desc = j->desc};
     j->done(j->arg, &res);
     ctrl_job_free(j);
@@ -1530,10 +1798,86 @@ int omtp_dom_msg_ctrl(omtp_server *s, const omtp_dom_caller *who, const omtp_Msg
     omtp_uuid(j->noticeId);
     if (strncmp(j->ctl.sessionId.data, "GC_", 3) == 0)
         j->cached = omtp_group_cache_get(s, j->ctl.sessionId.data);
-    int rc = omtp_store_submit(s->store, ctrl_work, ctrl_done, j);
+    msgpath *p = omtp_msgpath(s);
+    int rc = p ? ctrl_log_start(j, p) : omtp_store_submit(s->store, ctrl_work, ctrl_done, j);
     if (rc != 0)
         ctrl_job_free(j);
     return rc;
+}
+
+/* A control record's apply (msgpath.h omtp_msg_apply_op). Idempotent: a
+ * record whose change the message already shows -- it, or a later record
+ * of the same message, was applied (log order is apply order) -- changes
+ * nothing, and queues no second notice. */
+static int ctrl_apply(omtp_db *db, const omtp_logop *o)
+{
+    const char *sid = o->sessionId.data;
+    omtp_msg_rec orig;
+    int rc = omtp_db_msg_get(db, sid, o->seqId, &orig);
+    if (rc == OMTP_ENOTFOUND) {
+        /* the check found it, and messages are never removed before their
+         * control records are applied: only a store changed behind omtpd */
+        LOG_WARN("message log: %s/%lld to %s is not stored; record skipped", sid,
+                 (long long)o->seqId, ctrl_verb(o->op));
+        omtp_msg_rec_free(&orig);
+        return 0;
+    }
+    if (rc != 0) {
+        omtp_msg_rec_free(&orig);
+        return rc;
+    }
+    bool applied = o->op == MC_DELETE ? orig.msg.status == MC_DELETE
+                   : o->op == MC_REVOKE
+                       ? orig.msg.status != 0
+                       : orig.msg.status != 0 || ((orig.flags & OMTP_F_OVERRIDE) &&
+                                                  tars_str_eq(&orig.msg.content, o->text.data));
+    tars_str_list members = {0};
+    if (!applied && o->msgType != PT_MSG_GROUP_CHAT) {
+        rc = list_add(&members, &orig.msg.to);
+        if (rc == 0 && o->msgType != PT_MSG_BIZ_NOTIFY)
+            rc = list_add(&members, &orig.msg.from);
+        if (rc == 0)
+            rc = list_add(&members, &o->user);
+    }
+    omtp_msg_rec_free(&orig);
+    if (rc == 0 && !applied) {
+        omtp_MsgControl ctl = {
+            .command = o->op,
+            .sessionId = o->sessionId,
+            .packId = o->packId,
+            .seqId = o->seqId,
+            .content = o->op == MC_OVERRIDE ? o->text : (tars_str){0},
+        };
+        rc = ctrl_store(db, &ctl, o->msgType, o->noticeId.data, &members);
+    }
+    for (uint32_t i = 0; i < members.n; i++)
+        tars_str_clear(&members.items[i]);
+    free(members.items);
+    return rc;
+}
+
+/* A read cursor record's apply: the cursor moves forward only, so applying
+ * it again changes nothing. A membership row gone since (the user left the
+ * group) takes no cursor. */
+static int read_apply(omtp_db *db, const omtp_logop *o)
+{
+    int64_t now;
+    int rc = omtp_db_read_set(db, o->user.data, o->sessionId.data, o->seqId, &now);
+    return rc == OMTP_ENOTFOUND ? 0 : rc;
+}
+
+int omtp_msg_apply_op(omtp_db *db, uint8_t type, const omtp_logop *o)
+{
+    switch (type) {
+    case OMTP_LOGREC_CTRL:
+        return ctrl_apply(db, o);
+    case OMTP_LOGREC_READ:
+        return read_apply(db, o);
+    case OMTP_LOGREC_REACT:
+        return omtp_reaction_apply(db, o);
+    default:
+        return OMTP_EINVAL;
+    }
 }
 
 /* ----------------------------------------------------------------- read */
@@ -1547,10 +1891,22 @@ typedef struct read_job {
     char sid[OMTP_SESSION_ID_MAX];
     int64_t seq; /* in: requested; out: the cursor now */
     bool denied;
+    /* the message log's path */
+    int64_t cur;                                     /* the cursor before */
+    char key[OMTP_ID_MAX + OMTP_SESSION_ID_MAX + 2]; /* user NUL sessionId */
+    size_t klen;
+    bool locked;
+    oplock_waiter lw;
+    msgpath_waiter mw;
 } read_job;
 
 static void read_job_free(read_job *j)
 {
+    if (j->locked) {
+        j->locked = false;
+        if (omtp_msgpath(j->srv)) /* gone at shutdown: its locks with it */
+            oplock_release(omtp_msgpath_locks(omtp_msgpath(j->srv)), j->key, j->klen);
+    }
     if (j->except)
         omtp_conn_unref(j->except);
     free(j);
@@ -1570,9 +1926,113 @@ static int read_work(omtp_db *db, void *arg)
     return omtp_db_read_set(db, j->user, j->sid, j->seq, &j->seq);
 }
 
+static void read_answer(read_job *j, int status, bool push);
+static void read_push(read_job *j);
+
 static void read_done(void *arg, int status)
 {
+    read_answer(arg, status, true);
+}
+
+/* ---- the message log's path: the cursor and the session's last seqId
+ * read behind the barrier, the move appended, pushed, answered after the
+ * log's sync */
+
+static int read_check_work(omtp_db *db, void *arg)
+{
     read_job *j = arg;
+    int rc = omtp_db_read_get(db, j->user, j->sid, &j->cur);
+    if (rc == OMTP_ENOTFOUND) {
+        j->denied = true;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    int64_t last = 0;
+    rc = omtp_db_session_last_seq(db, j->sid, &last);
+    if (rc != 0 && rc != OMTP_ENOTFOUND)
+        return rc;
+    /* as read_set: clamped to the session's last seqId, never backwards */
+    int64_t want = j->seq < last ? j->seq : last;
+    j->seq = want > j->cur ? want : j->cur;
+    return 0;
+}
+
+static void read_synced(msgpath_waiter *w, int status)
+{
+    read_job *j = (read_job *)((char *)w - offsetof(read_job, mw));
+    read_answer(j, status, false);
+}
+
+static void read_checked(void *arg, int status)
+{
+    read_job *j = arg;
+    msgpath *p = omtp_msgpath(j->srv);
+    if (status != 0 || j->denied || !p || j->seq <= j->cur) {
+        /* nothing to write: refused, failed, or the cursor stays */
+        read_answer(j, status ? status : p ? 0 : OMTP_ECLOSED, true);
+        return;
+    }
+    omtp_logop o = {
+        .sessionId = {j->sid, (uint32_t)strlen(j->sid)},
+        .seqId = j->seq,
+        .user = {j->user, (uint32_t)strlen(j->user)},
+        .timestamp = omtp_now_ms(),
+    };
+    uint64_t lsn = 0;
+    int rc = omtp_msgpath_append_op(p, OMTP_LOGREC_READ, &o, &lsn);
+    j->locked = false;
+    oplock_release(omtp_msgpath_locks(p), j->key, j->klen);
+    if (rc != 0) {
+        char desc[DESC_MAX];
+        omtp_dom_result res = {.desc = desc};
+        op_append_failed(rc, &res.code, desc, "move the read cursor");
+        j->done(j->arg, &res);
+        read_job_free(j);
+        return;
+    }
+    read_push(j); /* in the log (handed to the OS) */
+    j->mw.synced = read_synced;
+    j->mw.lsn = lsn;
+    omtp_msgpath_wait(p, &j->mw);
+}
+
+static void read_go(oplock_waiter *w)
+{
+    read_job *j = (read_job *)((char *)w - offsetof(read_job, lw));
+    j->locked = true;
+    int rc = omtp_store_submit(j->srv->store, read_check_work, read_checked, j);
+    if (rc != 0)
+        read_checked(j, rc);
+}
+
+static int read_log_start(read_job *j, msgpath *p)
+{
+    size_t u = strlen(j->user), n = strlen(j->sid);
+    memcpy(j->key, j->user, u);
+    j->key[u] = 0;
+    memcpy(j->key + u + 1, j->sid, n);
+    j->klen = u + 1 + n;
+    j->lw.go = read_go;
+    int rc = oplock_take(omtp_msgpath_locks(p), j->key, j->klen, &j->lw);
+    if (rc == 1)
+        read_go(&j->lw);
+    return rc < 0 ? rc : 0;
+}
+
+/* The user's other devices move their cursor too. */
+static void read_push(read_job *j)
+{
+    omtp_MsgReaded r = {{j->sid, (uint32_t)strlen(j->sid)}, j->seq};
+    omtp_wire *w = omtp_wire_new(PT_MSG_READ, 0, NULL, &omtp_MsgReaded_desc, &r);
+    if (w) {
+        omtp_push_user(j->srv, j->user, w, j->except);
+        omtp_wire_unref(w);
+    }
+}
+
+static void read_answer(read_job *j, int status, bool push)
+{
     char desc[DESC_MAX + OMTP_SESSION_ID_MAX] = "";
     omtp_dom_result res = {.code = OMTP_EC_SUCCESS, .desc = desc};
     if (status != 0) {
@@ -1581,13 +2041,8 @@ static void read_done(void *arg, int status)
         res.code = OMTP_EC_HISTORYMSG_DENY;
         snprintf(desc, sizeof desc, "you are not part of session '%s'", j->sid);
     } else {
-        /* the user's other devices move their cursor too */
-        omtp_MsgReaded r = {{j->sid, (uint32_t)strlen(j->sid)}, j->seq};
-        omtp_wire *w = omtp_wire_new(PT_MSG_READ, 0, NULL, &omtp_MsgReaded_desc, &r);
-        if (w) {
-            omtp_push_user(j->srv, j->user, w, j->except);
-            omtp_wire_unref(w);
-        }
+        if (push)
+            read_push(j);
         res.seq = j->seq;
     }
     j->done(j->arg, &res);
@@ -1621,7 +2076,8 @@ int omtp_dom_read(omtp_server *s, const omtp_dom_caller *who, const char *sid, i
         omtp_conn_ref(who->conn);
         j->except = who->conn;
     }
-    int rc = omtp_store_submit(s->store, read_work, read_done, j);
+    msgpath *p = omtp_msgpath(s);
+    int rc = p ? read_log_start(j, p) : omtp_store_submit(s->store, read_work, read_done, j);
     if (rc != 0)
         read_job_free(j);
     return rc;

@@ -36,6 +36,7 @@ typedef struct apply_rec {
     uint64_t lsn_end;
     uint64_t t_ns; /* appended at (uv_hrtime): the backlog's age */
     size_t n;
+    uint8_t type; /* OMTP_LOGREC_* */
     uint8_t p[];
 } apply_rec;
 
@@ -56,6 +57,8 @@ struct msgpath {
     char dir[600];
     seqgen *seq;
     dedupwin *dedup;
+    oplocks *locks;   /* control, read, reaction: one at a time per key */
+    msgcache *recent; /* recent messages for control's checks */
     /* pending: appended, not yet in an apply item */
     apply_rec *ph, *pt;
     size_t pn, pbytes;
@@ -107,6 +110,16 @@ dedupwin *omtp_msgpath_dedup(msgpath *p)
     return p->dedup;
 }
 
+oplocks *omtp_msgpath_locks(msgpath *p)
+{
+    return p->locks;
+}
+
+msgcache *omtp_msgpath_recent(msgpath *p)
+{
+    return p->recent;
+}
+
 sendorder *omtp_msgpath_order(msgpath *p)
 {
     return p->order;
@@ -149,19 +162,26 @@ static int apply_records(omtp_db *db, apply_job *j)
         return OMTP_EBUSY;
     }
     for (apply_rec *r = j->head; r; r = r->next) {
-        omtp_msg_rec m;
-        int rc = omtp_logrec_decode(r->p, r->n, &m, why, sizeof why);
-        if (rc == 0) {
-            rc = omtp_msg_apply_record(db, &m);
-            if (rc == 0)
+        int rc;
+        if (r->type == OMTP_LOGREC_MSG) {
+            omtp_msg_rec m;
+            rc = omtp_logrec_decode(r->p, r->n, &m, why, sizeof why);
+            if (rc == 0 && (rc = omtp_msg_apply_record(db, &m)) == 0)
                 j->applied++;
-            atomic_fetch_add(&j->p->run_done, 1);
+            omtp_msg_rec_free(&m);
         } else {
+            omtp_logop o;
+            rc = omtp_logop_decode(r->type, r->p, r->n, &o, why, sizeof why);
+            if (rc == 0 && (rc = omtp_msg_apply_op(db, r->type, &o)) == 0)
+                j->applied++;
+            omtp_logop_free(&o);
+        }
+        atomic_fetch_add(&j->p->run_done, 1);
+        if (rc == OMTP_EDECODE) {
             /* we wrote it: only memory trouble can get here */
             LOG_ERROR("message log record at %" PRIu64 " not applied: %s", r->lsn_end, why);
-            rc = rc == OMTP_ENOMEM ? rc : 0;
+            rc = 0;
         }
-        omtp_msg_rec_free(&m);
         if (rc != 0)
             return rc;
     }
@@ -381,7 +401,7 @@ static void on_log_full(void *arg, int err)
     omtp_store_note_disk_full(p->srv->store, what, strerror(err));
 }
 
-static int pending_add(msgpath *p, const void *rec, size_t n, uint64_t lsn_end)
+static int pending_add(msgpath *p, uint8_t type, const void *rec, size_t n, uint64_t lsn_end)
 {
     apply_rec *r = malloc(sizeof *r + n);
     if (!r)
@@ -392,6 +412,7 @@ static int pending_add(msgpath *p, const void *rec, size_t n, uint64_t lsn_end)
     r->lsn_end = lsn_end;
     r->t_ns = uv_hrtime();
     r->n = n;
+    r->type = type;
     memcpy(r->p, rec, n);
     if (p->pt)
         p->pt->next = r;
@@ -565,7 +586,41 @@ int omtp_msgpath_room(msgpath *p, msgpath_room *r, const char **why)
 
 /* -------------------------------------------------------------- appends */
 
+static int append_rec(msgpath *p, uint8_t type, const tars_buf *b, const char *what,
+                      uint64_t *lsn_end);
+
 int omtp_msgpath_append(msgpath *p, const omtp_msg_rec *m, uint64_t *lsn_end)
+{
+    tars_buf b;
+    tars_buf_init(&b);
+    char what[OMTP_SESSION_ID_MAX + 64];
+    snprintf(what, sizeof what, "message %s/%lld", m->msg.sessionId.data, (long long)m->msg.seqId);
+    int rc = omtp_logrec_encode(m, &b);
+    if (rc == 0)
+        rc = append_rec(p, OMTP_LOGREC_MSG, &b, what, lsn_end);
+    tars_buf_free(&b);
+    return rc;
+}
+
+int omtp_msgpath_append_op(msgpath *p, uint8_t type, const omtp_logop *o, uint64_t *lsn_end)
+{
+    tars_buf b;
+    tars_buf_init(&b);
+    char what[OMTP_SESSION_ID_MAX + 64];
+    snprintf(what, sizeof what, "%s record %s/%lld",
+             type == OMTP_LOGREC_CTRL   ? "message control"
+             : type == OMTP_LOGREC_READ ? "read cursor"
+                                        : "reaction",
+             o->sessionId.data, (long long)o->seqId);
+    int rc = omtp_logop_encode(o, &b);
+    if (rc == 0)
+        rc = append_rec(p, type, &b, what, lsn_end);
+    tars_buf_free(&b);
+    return rc;
+}
+
+static int append_rec(msgpath *p, uint8_t type, const tars_buf *b, const char *what,
+                      uint64_t *lsn_end)
 {
     const omtp_config *cfg = p->srv->cfg;
     if (p->sync_status)
@@ -580,26 +635,22 @@ int omtp_msgpath_append(msgpath *p, const omtp_msg_rec *m, uint64_t *lsn_end)
         /* the store cannot take what the log holds: refuse as the store
          * path does on a full disk, instead of acking messages no read
          * sees until space is freed */
-        omtp_store_note_disk_full(p->srv->store, "a send (the store cannot apply the message log)",
+        omtp_store_note_disk_full(p->srv->store,
+                                  "a message log record (the store cannot apply the log)",
                                   "less than 256 KiB free in the data directory");
         return OMTP_ENOSPC;
     }
-    tars_buf b;
-    tars_buf_init(&b);
-    int rc = omtp_logrec_encode(m, &b);
-    if (rc == 0)
-        rc = omtp_msglog_append(p->log, OMTP_LOGREC_MSG, b.data, b.len, lsn_end);
-    if (rc == 0 && pending_add(p, b.data, b.len, *lsn_end) != 0) {
+    int rc = omtp_msglog_append(p->log, type, b->data, b->len, lsn_end);
+    if (rc == 0 && pending_add(p, type, b->data, b->len, *lsn_end) != 0) {
         /* in the log but not in memory: the next start applies it; this run
          * must not store it twice, so stop taking messages */
-        LOG_ERROR("out of memory queueing message %s/%lld for the store; it is in the message "
-                  "log and will be stored at the next start; restart omtpd",
-                  m->msg.sessionId.data, (long long)m->msg.seqId);
+        LOG_ERROR("out of memory queueing %s for the store; it is in the message log and will "
+                  "be stored at the next start; restart omtpd",
+                  what);
         /* a later record's apply would store an applied position past this
          * one (and retire the log under it): nothing may follow it */
         p->lost = true;
     }
-    tars_buf_free(&b);
     if (rc != 0)
         return rc;
     uint32_t batch = cfg->apply_batch ? cfg->apply_batch : 512;
@@ -683,20 +734,26 @@ static int spin(omtp_server *s, boot *b)
 static int replay_rec(void *arg, uint64_t lsn, uint8_t type, const uint8_t *rec, size_t n)
 {
     msgpath *p = arg;
-    omtp_msg_rec m;
     char why[192];
-    if (type != OMTP_LOGREC_MSG) {
+    int rc;
+    if (type == OMTP_LOGREC_MSG) {
+        /* checked now: a record the apply cannot read stops the replay here */
+        omtp_msg_rec m;
+        rc = omtp_logrec_decode(rec, n, &m, why, sizeof why);
+        omtp_msg_rec_free(&m);
+    } else if (type == OMTP_LOGREC_CTRL || type == OMTP_LOGREC_READ || type == OMTP_LOGREC_REACT) {
+        omtp_logop o;
+        rc = omtp_logop_decode(type, rec, n, &o, why, sizeof why);
+        omtp_logop_free(&o);
+    } else {
         LOG_WARN("message log: record type %u at %" PRIu64 " is unknown; skipped", type, lsn);
         return 0;
     }
-    /* checked now: a record the apply cannot read stops the replay here */
-    int rc = omtp_logrec_decode(rec, n, &m, why, sizeof why);
-    omtp_msg_rec_free(&m);
     if (rc != 0) {
-        LOG_ERROR("message log: record at %" PRIu64 " is not a message (%s)", lsn, why);
+        LOG_ERROR("message log: record of type %u at %" PRIu64 " is corrupt (%s)", type, lsn, why);
         return rc;
     }
-    rc = pending_add(p, rec, n, lsn + OMTP_MSGLOG_HDR + n);
+    rc = pending_add(p, type, rec, n, lsn + OMTP_MSGLOG_HDR + n);
     if (rc == 0 && p->pn >= (p->srv->cfg->apply_batch ? p->srv->cfg->apply_batch : 512))
         rc = flush_one(p);
     /* keep the memory of a long tail bounded: let the store catch up */
@@ -720,10 +777,15 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
     snprintf(p->dir, sizeof p->dir, "%s/log", cfg->data_dir);
     p->seq = seqgen_new(s, cfg->seq_cache_max);
     p->dedup = dedupwin_new(cfg->dedup_window_s, cfg->dedup_window_max);
+    p->locks = oplocks_new();
+    p->recent = msgcache_new(cfg->msg_cache_max);
     p->order = sendorder_new();
-    if (!p->seq || !p->dedup || !p->order || uv_timer_init(s->loop, &p->timer) != 0) {
+    if (!p->seq || !p->dedup || !p->locks || !p->recent || !p->order ||
+        uv_timer_init(s->loop, &p->timer) != 0) {
         seqgen_free(p->seq);
         dedupwin_free(p->dedup);
+        oplocks_free(p->locks);
+        msgcache_free(p->recent);
         sendorder_free(p->order);
         free(p);
         return OMTP_ENOMEM;
@@ -864,6 +926,8 @@ void omtp_msgpath_close(omtp_server *s)
     recs_free(p->ph);
     seqgen_free(p->seq);
     dedupwin_free(p->dedup);
+    oplocks_free(p->locks);
+    msgcache_free(p->recent);
     sendorder_free(p->order);
     if (p->timer_open) {
         /* the three timers were initialised together (start) */
@@ -904,6 +968,8 @@ void omtp_msgpath_stats(omtp_server *s, msgpath_stats *out)
     out->seq_bytes = seqgen_bytes(p->seq);
     out->dedup_entries = dedupwin_count(p->dedup);
     out->dedup_bytes = dedupwin_bytes(p->dedup);
+    out->recent_msgs = msgcache_count(p->recent);
+    out->recent_bytes = msgcache_bytes(p->recent);
     out->dedup_early_drops = dedupwin_early_drops(p->dedup);
     uint64_t now = uv_hrtime();
     out->lag_ms = lag_ms(p, now);
@@ -985,5 +1051,11 @@ static char *metrics(void *arg)
         (unsigned long long)st.us_per_record, (unsigned long long)st.sends_waiting,
         (unsigned long long)st.send_waits, (unsigned long long)st.send_wait_ms,
         (unsigned long long)st.dedup_early_drops, (unsigned long long)st.order_keys);
+    used = strlen(out);
+    snprintf(out + used, 8192 - used,
+             G("omtp_msg_cache_entries", "recent messages kept for message control's and "
+                                         "reactions' checks")
+                 G("omtp_msg_cache_bytes", "memory held by them"),
+             (unsigned long long)st.recent_msgs, (unsigned long long)st.recent_bytes);
     return out;
 }

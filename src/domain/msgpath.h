@@ -42,6 +42,9 @@
 
 #include "core/server.h"
 #include "domain/dedupwin.h"
+#include "domain/logrec.h"
+#include "domain/msgcache.h"
+#include "domain/oplock.h"
 #include "domain/sendorder.h"
 #include "domain/seqgen.h"
 #include "store/msglog.h"
@@ -52,6 +55,11 @@ typedef struct msgpath msgpath;
 msgpath *omtp_msgpath(omtp_server *s);
 seqgen *omtp_msgpath_seq(msgpath *p);
 dedupwin *omtp_msgpath_dedup(msgpath *p);
+/* Control, read and reaction operations hold their key (oplock.h) from
+ * their check until their append. */
+oplocks *omtp_msgpath_locks(msgpath *p);
+/* Recent messages (msgcache.h): fed by the send path's appends. */
+msgcache *omtp_msgpath_recent(msgpath *p);
 sendorder *omtp_msgpath_order(msgpath *p);
 /* its log (msglog_metrics.c reads its stats) */
 omtp_msglog *omtp_msgpath_log(msgpath *p);
@@ -69,6 +77,9 @@ typedef struct msgpath_waiter {
  * bytes: apply_pending_max), OMTP_ENOSPC, OMTP_EIO, OMTP_EDB (the log failed
  * before), OMTP_ENOMEM. Nothing is written on error. */
 int omtp_msgpath_append(msgpath *p, const omtp_msg_rec *m, uint64_t *lsn_end);
+/* The same for a control, read or reaction record (type OMTP_LOGREC_CTRL,
+ * _READ, _REACT; logrec.h): appended, queued for the apply, same errors. */
+int omtp_msgpath_append_op(msgpath *p, uint8_t type, const omtp_logop *o, uint64_t *lsn_end);
 /* The apply backlog's bounds (docs/storage.md "Apply backlog"): a send
  * asks for room before it is numbered. Unapplied records
  * (apply_pending_records_max), their bytes (apply_pending_max) and the time
@@ -96,6 +107,10 @@ void omtp_msgpath_wait(msgpath *p, msgpath_waiter *w);
  * row (omtp_db_msg_apply), and only if it was not stored before, its
  * replies/mentions and its high-priority queue rows. Store thread. */
 int omtp_msg_apply_record(omtp_db *db, const omtp_msg_rec *m);
+/* The store side of a control, read or reaction record (domain/msg.c,
+ * reaction.c), idempotent: applied twice, the second changes nothing.
+ * Store thread. */
+int omtp_msg_apply_op(omtp_db *db, uint8_t type, const omtp_logop *o);
 
 /* Parts (omtpd/wiring.c). start: OMTP_START_STORE (opens and replays the
  * log, before the listeners); stop: OMTP_STOP_BEFORE_STORE (queues every
@@ -117,6 +132,7 @@ typedef struct msgpath_stats {
     uint64_t sends_waiting, send_waits, send_wait_ms;
     uint64_t dedup_early_drops;
     uint64_t order_keys;
+    uint64_t recent_msgs, recent_bytes; /* msgcache.h */
 } msgpath_stats;
 void omtp_msgpath_stats(omtp_server *s, msgpath_stats *out);
 

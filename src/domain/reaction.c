@@ -10,12 +10,16 @@
 #include "domain/reaction.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/idlist.h"
+#include "domain/check_cache.h"
 #include "domain/group_state.h"
+#include "domain/logrec.h"
+#include "domain/msgpath.h"
 #include "proto/omtp_limits.h"
 
 #define DESC_MAX 192
@@ -180,10 +184,23 @@ typedef struct react_job {
     tars_str party[2];     /* single chat / business: the parties */
     omtp_members *cached;  /* group: members from the cache, or */
     tars_str_list fetched; /* fetched by the work item */
+    /* the message log's path (docs/storage.md "Delivery path"): the work
+     * item only checks; the change is appended to the log */
+    bool logged;
+    char key[OMTP_SESSION_ID_MAX + 24]; /* sessionId NUL seqId: control's key too */
+    size_t klen;
+    bool locked;
+    oplock_waiter lw;
+    msgpath_waiter mw;
 } react_job;
 
 static void job_free(react_job *j)
 {
+    if (j->locked) {
+        j->locked = false;
+        if (omtp_msgpath(j->srv)) /* gone at shutdown: its locks with it */
+            oplock_release(omtp_msgpath_locks(omtp_msgpath(j->srv)), j->key, j->klen);
+    }
     omtp_msg_free(&omtp_ReactionNotice_desc, &j->notice);
     tars_str_clear(&j->party[0]);
     tars_str_clear(&j->party[1]);
@@ -203,6 +220,60 @@ __attribute__((format(printf, 3, 4))) static int refuse(react_job *j, int code, 
     vsnprintf(j->desc, sizeof j->desc, fmt, ap);
     va_end(ap);
     return 0; /* a refusal writes nothing: not a store failure */
+}
+
+static int react_rules(react_job *j, bool has, bool mine, uint32_t distinct);
+
+/* The log path's answer to what reaction_add / reaction_del would say,
+ * from the message's reactions (reads only; the same order of checks:
+ * store.h). */
+static int react_check(omtp_db *db, react_job *j)
+{
+    const char *sid = j->notice.sessionId.data;
+    int64_t seq = j->notice.seqId;
+    const tars_str *emoji = &j->notice.emoji;
+    omtp_reaction_rec_list rl;
+    int rc = omtp_db_reactions_list(db, sid, seq, seq, &rl);
+    if (rc != 0)
+        return rc;
+    bool has = false, mine = false;
+    uint32_t distinct = 0;
+    for (uint32_t i = 0; i < rl.n; i++) {
+        const omtp_reaction_rec *r = &rl.items[i];
+        bool same =
+            r->emoji.len == emoji->len && memcmp(r->emoji.data, emoji->data, emoji->len) == 0;
+        bool seen = false;
+        for (uint32_t k = 0; k < i && !seen; k++)
+            seen = rl.items[k].emoji.len == r->emoji.len &&
+                   memcmp(rl.items[k].emoji.data, r->emoji.data, r->emoji.len) == 0;
+        if (!seen)
+            distinct++;
+        has |= same;
+        mine |= same && tars_str_eq(&r->userId, j->user);
+    }
+    omtp_reaction_rec_list_free(&rl);
+    return react_rules(j, has, mine, distinct);
+}
+
+/* The rules of a change, given the message's reactions: someone reacted
+ * with this emoji (has), the user did (mine), how many emoji (distinct). */
+static int react_rules(react_job *j, bool has, bool mine, uint32_t distinct)
+{
+    int64_t seq = j->notice.seqId;
+    const tars_str *emoji = &j->notice.emoji;
+    if (j->notice.op == OMTP_REACTION_ADD) {
+        if (!has && distinct >= OMTP_LIMIT_REACTION_EMOJIS)
+            return refuse(j, OMTP_EC_PARAM,
+                          "message %lld already has %d different emoji; add one of those",
+                          (long long)seq, OMTP_LIMIT_REACTION_EMOJIS);
+        if (mine)
+            return refuse(j, OMTP_EC_PARAM, "'%s' already reacted with %s to message %lld", j->user,
+                          emoji->data, (long long)seq);
+    } else if (!mine) {
+        return refuse(j, OMTP_EC_PARAM, "'%s' has no %s reaction on message %lld to remove",
+                      j->user, emoji->data, (long long)seq);
+    }
+    return 0;
 }
 
 static int react_work(omtp_db *db, void *arg)
@@ -236,7 +307,11 @@ static int react_work(omtp_db *db, void *arg)
         return refuse(j, OMTP_EC_PARAM, "message %lld of %s is %s: it takes no reactions",
                       (long long)seq, sid, status == 1 ? "revoked" : "deleted");
     const char *emoji = j->notice.emoji.data;
-    if (j->notice.op == OMTP_REACTION_ADD) {
+    if (j->logged) {
+        rc = react_check(db, j);
+        if (rc != 0 || j->code != 0)
+            return rc;
+    } else if (j->notice.op == OMTP_REACTION_ADD) {
         rc = omtp_db_reaction_add(db, sid, seq, j->user, emoji, OMTP_LIMIT_REACTION_EMOJIS);
         if (rc == OMTP_EEXIST)
             return refuse(j, OMTP_EC_PARAM, "'%s' already reacted with %s to message %lld", j->user,
@@ -309,6 +384,183 @@ static void react_done(void *arg, int status)
     job_free(j);
 }
 
+static void react_synced(msgpath_waiter *w, int status)
+{
+    react_job *j = (react_job *)((char *)w - offsetof(react_job, mw));
+    react_done(j, status);
+}
+
+static void react_checked(void *arg, int status)
+{
+    react_job *j = arg;
+    msgpath *p = omtp_msgpath(j->srv);
+    if (status != 0 || j->code != 0 || !p) {
+        react_done(j, status ? status : p ? 0 : OMTP_ECLOSED);
+        return;
+    }
+    omtp_logop o = {
+        .sessionId = j->notice.sessionId,
+        .seqId = j->notice.seqId,
+        .user = j->notice.userId,
+        .op = j->notice.op,
+        .text = j->notice.emoji,
+        .timestamp = omtp_now_ms(),
+    };
+    uint64_t lsn = 0;
+    int rc = omtp_msgpath_append_op(p, OMTP_LOGREC_REACT, &o, &lsn);
+    /* the next operation on this message checks against this one */
+    j->locked = false;
+    oplock_release(omtp_msgpath_locks(p), j->key, j->klen);
+    if (rc == OMTP_EBUSY) {
+        j->code = OMTP_EC_SERVICE_UNAVAILABLE;
+        snprintf(j->desc, sizeof j->desc,
+                 "the server is storing a backlog of messages (apply_pending_max); react again "
+                 "shortly");
+        react_done(j, 0);
+        return;
+    }
+    if (rc != 0) {
+        if (rc != OMTP_ENOSPC)
+            LOG_ERROR("reaction %s/%lld not written to the message log: %s",
+                      j->notice.sessionId.data, (long long)j->notice.seqId, omtp_strerror(rc));
+        react_done(j, rc);
+        return;
+    }
+    msgcache_react(omtp_msgpath_recent(p), j->notice.sessionId.data, j->notice.seqId,
+                   &j->notice.userId, &j->notice.emoji, j->notice.op);
+    react_stored(j, 0); /* in the log (handed to the OS): the notice */
+    j->mw.synced = react_synced;
+    j->mw.lsn = lsn;
+    omtp_msgpath_wait(p, &j->mw);
+}
+
+static void react_read_store(react_job *j)
+{
+    int rc = omtp_store_submit(j->srv->store, react_work, react_checked, j);
+    if (rc != 0)
+        react_checked(j, rc);
+}
+
+/* The checks from memory: a recent message whose reactions are known
+ * (msgcache.h) and, for a group, the check cache's members. g NULL: not a
+ * group. The same answers as react_work's (react_rules). */
+static void react_hot(react_job *j, const omtp_cc_group *g)
+{
+    msgpath *p = omtp_msgpath(j->srv);
+    const char *sid = j->notice.sessionId.data;
+    int64_t seq = j->notice.seqId;
+    const msgcache_msg *c = p ? msgcache_find(omtp_msgpath_recent(p), sid, seq) : NULL;
+    bool has = false, mine = false;
+    uint32_t distinct = 0;
+    if (!c || !msgcache_react_state(omtp_msgpath_recent(p), sid, seq, &j->notice.userId,
+                                    &j->notice.emoji, &has, &mine, &distinct)) {
+        react_read_store(j); /* dropped or forgotten while the group was read */
+        return;
+    }
+    bool member;
+    if (c->type == PT_MSG_GROUP_CHAT)
+        member =
+            g && g->exists && !g->dismissed && g->members && omtp_cc_is_member(g->members, j->user);
+    else
+        member = tars_str_eq(&c->to, j->user) ||
+                 (c->type == PT_MSG_SINGLE_CHAT && tars_str_eq(&c->from, j->user));
+    int rc = 0;
+    if (!member) {
+        refuse(j, OMTP_EC_MSG_FORBIDDEN, "'%s' is not a member of session %s", j->user, sid);
+    } else {
+        omtp_msg_rec m;
+        omtp_msg_rec_init(&m);
+        m.type = c->type;
+        m.msg.from = c->from;
+        m.msg.to = c->to;
+        tars_str a, b;
+        omtp_msg_parties(&m, &a, &b);
+        j->type = c->type;
+        if (tars_str_setn(&j->party[0], a.data, a.len) ||
+            tars_str_setn(&j->party[1], b.data, b.len))
+            rc = OMTP_ENOMEM;
+        else if (c->status != 0)
+            refuse(j, OMTP_EC_PARAM, "message %lld of %s is %s: it takes no reactions",
+                   (long long)seq, sid, c->status == 1 ? "revoked" : "deleted");
+        else
+            react_rules(j, has, mine, distinct);
+        if (rc == 0 && j->code == 0 && c->type == PT_MSG_GROUP_CHAT && !j->cached) {
+            omtp_members_ref(g->members);
+            j->cached = g->members;
+        }
+    }
+    react_checked(j, rc);
+}
+
+static void react_cc_group(void *arg, int status, const omtp_cc_group *g)
+{
+    react_job *j = arg;
+    if (status != 0) {
+        react_read_store(j);
+        return;
+    }
+    react_hot(j, g);
+}
+
+static void react_go(oplock_waiter *w)
+{
+    react_job *j = (react_job *)((char *)w - offsetof(react_job, lw));
+    j->locked = true;
+    msgpath *p = omtp_msgpath(j->srv);
+    const char *sid = j->notice.sessionId.data;
+    const msgcache_msg *c = p ? msgcache_find(omtp_msgpath_recent(p), sid, j->notice.seqId) : NULL;
+    bool has, mine;
+    uint32_t distinct;
+    if (!c || !msgcache_react_state(omtp_msgpath_recent(p), sid, j->notice.seqId, &j->notice.userId,
+                                    &j->notice.emoji, &has, &mine, &distinct)) {
+        react_read_store(j);
+        return;
+    }
+    if (c->type != PT_MSG_GROUP_CHAT) {
+        react_hot(j, NULL);
+        return;
+    }
+    omtp_cc_group g = {0};
+    int rc = omtp_cc_group_get(j->srv, sid, &g, react_cc_group, j);
+    if (rc == 1) {
+        react_hot(j, &g);
+        omtp_members_unref(g.members);
+    } else if (rc < 0) {
+        react_read_store(j);
+    }
+}
+
+static int react_log_start(react_job *j, msgpath *p)
+{
+    j->logged = true;
+    j->klen = (size_t)snprintf(j->key, sizeof j->key, "%s%c%lld", j->notice.sessionId.data, 0,
+                               (long long)j->notice.seqId);
+    j->lw.go = react_go;
+    int rc = oplock_take(omtp_msgpath_locks(p), j->key, j->klen, &j->lw);
+    if (rc == 1)
+        react_go(&j->lw);
+    return rc < 0 ? rc : 0;
+}
+
+int omtp_reaction_apply(omtp_db *db, const omtp_logop *o)
+{
+    const char *sid = o->sessionId.data;
+    int rc = o->op == OMTP_REACTION_ADD
+                 ? omtp_db_reaction_add(db, sid, o->seqId, o->user.data, o->text.data,
+                                        OMTP_LIMIT_REACTION_EMOJIS)
+                 : omtp_db_reaction_del(db, sid, o->seqId, o->user.data, o->text.data);
+    /* there already (or gone already): applied before */
+    if (rc == OMTP_EEXIST || rc == OMTP_ENOTFOUND)
+        return 0;
+    if (rc == OMTP_ETOOBIG) {
+        LOG_WARN("message log: reaction %s on %s/%lld is over the limit of distinct emoji in the "
+                 "store; skipped",
+                 o->text.data, sid, (long long)o->seqId);
+        return 0;
+    }
+    return rc;
+}
+
 int omtp_dom_reaction(omtp_server *s, const omtp_dom_caller *who, const omtp_ReactionReq *req,
                       omtp_dom_done_fn done, void *arg)
 {
@@ -351,7 +603,9 @@ int omtp_dom_reaction(omtp_server *s, const omtp_dom_caller *who, const omtp_Rea
         j->except = who->conn;
     }
     j->cached = omtp_group_cache_get(s, j->notice.sessionId.data);
-    int rc = omtp_store_submit2(s->store, react_work, react_stored, react_done, j);
+    msgpath *p = omtp_msgpath(s);
+    int rc = p ? react_log_start(j, p)
+               : omtp_store_submit2(s->store, react_work, react_stored, react_done, j);
     if (rc != 0)
         job_free(j);
     return rc;

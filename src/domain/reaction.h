@@ -54,4 +54,10 @@ int omtp_reactions_attach(omtp_db *db, omtp_msg_rec *msgs, uint32_t n);
  * message (others are left alone): decodes, attaches, re-encodes. */
 int omtp_reactions_attach_pack(omtp_db *db, omtp_OTIMPack *pack);
 
+/* A reaction record of the message log (domain/logrec.h, type
+ * OMTP_LOGREC_REACT) applied to the store: idempotent (adding one that is
+ * there, or removing one that is not, changes nothing). Store thread. */
+struct omtp_logop;
+int omtp_reaction_apply(omtp_db *db, const struct omtp_logop *o);
+
 #endif

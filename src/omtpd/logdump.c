@@ -2,7 +2,9 @@
  * logdump.c - `omtpd log dump` (logdump.h): the message log's records as
  * text. Records of type OMTP_LOGREC_MSG (domain/logrec.h) are decoded:
  * session, seqId, sender, recipient, packId, content type and length;
- * other types are shown as their length and first bytes.
+ * control, read cursor and reaction records (OMTP_LOGREC_CTRL/_READ/_REACT)
+ * show their session, seqId, user, op, text length and notice id; other
+ * types are shown as their length and first bytes.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -50,6 +52,21 @@ static int on_rec(void *arg, uint64_t lsn, uint8_t type, const uint8_t *p, size_
         else
             fprintf(d->out, "msg UNDECODABLE (%s)\n", why);
         omtp_msg_rec_free(&m);
+        return 0;
+    }
+    if (type == OMTP_LOGREC_CTRL || type == OMTP_LOGREC_READ || type == OMTP_LOGREC_REACT) {
+        omtp_logop o;
+        char why[256];
+        static const char *const name[] = {"", "", "ctrl", "read", "reaction"};
+        if (omtp_logop_decode(type, p, n, &o, why, sizeof why) == 0)
+            fprintf(d->out,
+                    "%s session=%s seq=%" PRId64 " user=%s op=%d text=%u bytes notice=%s "
+                    "ts=%" PRId64 "\n",
+                    name[type], o.sessionId.data, o.seqId, o.user.data, (int)o.op, o.text.len,
+                    o.noticeId.data ? o.noticeId.data : "", o.timestamp);
+        else
+            fprintf(d->out, "%s UNDECODABLE (%s)\n", name[type], why);
+        omtp_logop_free(&o);
         return 0;
     }
     fprintf(d->out, "type=%u ", type);

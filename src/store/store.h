@@ -318,6 +318,10 @@ typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
     X(read_set,                                                                                    \
       (omtp_db * db, const char *userId, const char *sessionId, int64_t seqId, int64_t *now),      \
       (db, userId, sessionId, seqId, now))                                                         \
+    /* the user's read cursor in the session; OMTP_ENOTFOUND without a membership row (the         \
+     * message log's read path checks with it before appending the move) */                        \
+    X(read_get, (omtp_db * db, const char *userId, const char *sessionId, int64_t *cursor),        \
+      (db, userId, sessionId, cursor))                                                             \
     X(hot_sessions,                                                                                \
       (omtp_db * db, const char *userId, int64_t sinceUs, int limit, omtp_hot_rec_list *out),      \
       (db, userId, sinceUs, limit, out))                                                           \

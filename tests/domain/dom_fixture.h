@@ -14,6 +14,7 @@
 #include "core/server.h"
 #include "domain/check_cache.h"
 #include "domain/group_state.h"
+#include "domain/msgpath.h"
 
 typedef struct dom_fixture {
     char dir[64];
@@ -78,10 +79,35 @@ static void dom_check_cache_stop(omtp_server *s, uint64_t budget_ms)
     omtp_cc_close(s);
 }
 
+static int dom_msgpath_start(omtp_server *s, char *why, size_t whylen)
+{
+    return omtp_msgpath_start(s, why, whylen); /* nothing when message_log is false */
+}
+
+static void dom_msgpath_stop(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_msgpath_stop(s);
+}
+
+static void dom_msgpath_close(omtp_server *s, uint64_t budget_ms)
+{
+    (void)budget_ms;
+    omtp_msgpath_close(s);
+}
+
 /* What of omtpd's wiring (src/omtpd/wiring.c) the domain needs here: the
- * group member cache and the check caches, closed with the server. No
- * listeners' handlers. */
+ * message log (when OMTP_DOM_MESSAGE_LOG is set: dom_start), the group
+ * member cache and the check caches, closed with the server. No listeners'
+ * handlers. */
 static const omtp_server_part dom_parts[] = {
+    {.name = "message log",
+     .start_at = OMTP_START_STORE,
+     .start = dom_msgpath_start,
+     .stop_at = OMTP_STOP_BEFORE_STORE,
+     .stop = dom_msgpath_stop,
+     .free = omtp_msgpath_close},
+    {.name = "message log close", .stop_at = OMTP_STOP_AFTER_STORE, .stop = dom_msgpath_close},
     {.name = "group state",
      .start_at = OMTP_START_LAST,
      .stop_at = OMTP_STOP_AFTER_STORE,
@@ -103,6 +129,9 @@ static dom_fixture *dom_start(const char *const *users)
     if (!mkdtemp(f->dir) || uv_loop_init(&f->loop))
         return NULL;
     omtp_config_defaults(&f->cfg);
+    /* a fixture parameter: the same tests on the message log's path
+     * (tests/CMakeLists.txt, test_dom_*_on_log) */
+    f->cfg.message_log = getenv("OMTP_DOM_MESSAGE_LOG") != NULL;
     if (omtp_config_set(&f->cfg, "data_dir", f->dir, why, sizeof(why)) ||
         omtp_config_set(&f->cfg, "listen", "127.0.0.1:0", why, sizeof(why)) ||
         omtp_config_set(&f->cfg, "http_listen", "", why, sizeof(why)) ||

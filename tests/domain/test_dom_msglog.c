@@ -13,9 +13,16 @@
  * slow apply (apply_lag_max_ms x the measured cost) makes sends wait one
  * record at a time. One sender's sends to a session keep their order when
  * the first waits for a store read; a full dedup window still answers a
- * DUP-flagged resend with the original's seqId.
+ * DUP-flagged resend with the original's seqId. Message control, read
+ * cursors and reactions go through the log (records of their own types, the
+ * store path's answers, a revoke right after its send, history showing it,
+ * all there after a restart and a second replay); their records replayed
+ * from an unapplied log are applied once; control and reactions of recent
+ * messages are answered while the store thread is busy (from memory), an
+ * older message's from the store.
  */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -31,6 +38,7 @@
 #include "domain/logrec.h"
 #include "domain/msg.h"
 #include "domain/msgpath.h"
+#include "domain/reaction.h"
 #include "store/msglog.h"
 
 typedef struct fx {
@@ -56,6 +64,7 @@ static void on_result(void *arg, const omtp_dom_result *res)
     a->code = res->code;
     snprintf(a->desc, sizeof a->desc, "%s", res->desc ? res->desc : "");
     a->dup = res->dup;
+    a->seq = res->seq; /* a read cursor's answer */
     if (res->stored) {
         a->stored = true;
         a->seq = res->stored->msg.seqId;
@@ -928,6 +937,389 @@ static void test_dedup_window_full_dup_resend(void **st)
     fx_stop(f);
 }
 
+/* ------------------------------------ control, read, reaction on the log */
+
+static answer ctrl_op(fx *f, const char *user, int command, const char *sid, int64_t seq,
+                      const char *content)
+{
+    answer a = {0};
+    omtp_dom_caller who = {.role = OMTP_DOM_USER, .user = user};
+    omtp_MsgControl c;
+    omtp_msg_init(&omtp_MsgControl_desc, &c);
+    c.command = command;
+    c.sessionId = (tars_str){(char *)sid, (uint32_t)strlen(sid)};
+    c.seqId = seq;
+    if (content)
+        c.content = (tars_str){(char *)content, (uint32_t)strlen(content)};
+    assert_int_equal(omtp_dom_msg_ctrl(&f->s, &who, &c, on_result, &a), 0);
+    run_until(f, &a.called);
+    return a;
+}
+
+static answer react_op(fx *f, const char *user, const char *sid, int64_t seq, const char *emoji,
+                       int op)
+{
+    answer a = {0};
+    omtp_dom_caller who = {.role = OMTP_DOM_USER, .user = user};
+    omtp_ReactionReq r;
+    omtp_msg_init(&omtp_ReactionReq_desc, &r);
+    r.sessionId = (tars_str){(char *)sid, (uint32_t)strlen(sid)};
+    r.seqId = seq;
+    r.emoji = (tars_str){(char *)emoji, (uint32_t)strlen(emoji)};
+    r.op = op;
+    assert_int_equal(omtp_dom_reaction(&f->s, &who, &r, on_result, &a), 0);
+    run_until(f, &a.called);
+    return a;
+}
+
+static answer read_op(fx *f, const char *user, const char *sid, int64_t seq)
+{
+    answer a = {0};
+    omtp_dom_caller who = {.role = OMTP_DOM_USER, .user = user};
+    assert_int_equal(omtp_dom_read(&f->s, &who, sid, seq, on_result, &a), 0);
+    run_until(f, &a.called);
+    return a;
+}
+
+typedef struct msg_state {
+    const char *sid;
+    int64_t seq;
+    int status;
+    int64_t flags;
+    char content[64];
+    int reactions;
+    int64_t cursor; /* of `user` */
+    const char *user;
+} msg_state;
+
+static int msg_state_work(omtp_db *db, void *arg)
+{
+    msg_state *m = arg;
+    omtp_msg_rec r;
+    int rc = omtp_db_msg_get(db, m->sid, m->seq, &r);
+    if (rc == 0) {
+        m->status = r.msg.status;
+        m->flags = r.flags;
+        snprintf(m->content, sizeof m->content, "%s", r.msg.content.data ? r.msg.content.data : "");
+    }
+    omtp_msg_rec_free(&r);
+    if (rc)
+        return rc;
+    omtp_reaction_rec_list rl;
+    if ((rc = omtp_db_reactions_list(db, m->sid, m->seq, m->seq, &rl)) != 0)
+        return rc;
+    m->reactions = (int)rl.n;
+    omtp_reaction_rec_list_free(&rl);
+    return m->user ? omtp_db_read_get(db, m->user, m->sid, &m->cursor) : 0;
+}
+
+typedef struct type_count {
+    int n[8];
+} type_count;
+
+static int count_types(void *arg, uint64_t lsn, uint8_t type, const uint8_t *p, size_t n)
+{
+    (void)lsn;
+    (void)p;
+    (void)n;
+    type_count *c = arg;
+    if (type < 8)
+        c->n[type]++;
+    return 0;
+}
+
+/* Revoke, edit, reactions and the read cursor go through the log (records
+ * of their own types, nothing applied before the reads ask): a revoke right
+ * after its send works while neither is applied, history then shows it
+ * revoked, the rules answer as on the store path (one emoji per user once,
+ * removing one never added, a revoked message takes none, the cursor never
+ * moves back), and all of it is in the store after a restart. */
+static void test_ops_through_log(void **st)
+{
+    (void)st;
+    fx *f = fx_new();
+    omtp_config_defaults(&f->cfg);
+    f->cfg.apply_batch = 100000;
+    fx_init_cfg(f, 60000, 1000);
+    assert_int_equal(on_db(f, add_users_work, NULL), 0);
+
+    answer a = send1(f, "alice", "bob", "first", "ops-1");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = send1(f, "alice", "bob", "second", "ops-2");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    /* revoke 1 right after its send: both only in the log */
+    a = ctrl_op(f, "alice", MC_REVOKE, "SC_alice_bob", 1, NULL);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = ctrl_op(f, "alice", MC_REVOKE, "SC_alice_bob", 1, NULL); /* as the store path: again */
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = ctrl_op(f, "alice", MC_OVERRIDE, "SC_alice_bob", 1, "no");
+    assert_int_equal(a.code, OMTP_EC_MSG_OP_CMD);
+    a = ctrl_op(f, "bob", MC_OVERRIDE, "SC_alice_bob", 2, "bob's");
+    assert_int_equal(a.code, OMTP_EC_MSG_FORBIDDEN);
+    a = ctrl_op(f, "alice", MC_OVERRIDE, "SC_alice_bob", 2, "second, edited");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = ctrl_op(f, "alice", MC_DELETE, "SC_alice_bob", 9, NULL);
+    assert_int_equal(a.code, OMTP_EC_MSG_NOT_EXIST);
+    a = react_op(f, "bob", "SC_alice_bob", 1, "\xf0\x9f\x91\x8d", 1);
+    assert_int_equal(a.code, OMTP_EC_PARAM); /* revoked */
+    a = react_op(f, "bob", "SC_alice_bob", 2, "\xf0\x9f\x91\x8d", 1);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = react_op(f, "bob", "SC_alice_bob", 2, "\xf0\x9f\x91\x8d", 1);
+    assert_int_equal(a.code, OMTP_EC_PARAM); /* once */
+    a = react_op(f, "alice", "SC_alice_bob", 2, "ok", 2);
+    assert_int_equal(a.code, OMTP_EC_PARAM); /* never added */
+    a = react_op(f, "alice", "SC_alice_bob", 2, "ok", 1);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = react_op(f, "carol", "SC_alice_bob", 2, "ok", 1);
+    assert_int_equal(a.code, OMTP_EC_MSG_FORBIDDEN);
+    a = read_op(f, "bob", "SC_alice_bob", 2);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    assert_int_equal(a.seq, 2);
+    a = read_op(f, "bob", "SC_alice_bob", 1);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    assert_int_equal(a.seq, 2); /* never backwards */
+    a = read_op(f, "carol", "SC_alice_bob", 1);
+    assert_int_equal(a.code, OMTP_EC_HISTORYMSG_DENY);
+
+    /* what the reads see (behind the barrier) */
+    msg_state m1 = {.sid = "SC_alice_bob", .seq = 1};
+    assert_int_equal(on_db(f, msg_state_work, &m1), 0);
+    assert_int_equal(m1.status, MC_REVOKE);
+    msg_state m2 = {.sid = "SC_alice_bob", .seq = 2, .user = "bob"};
+    assert_int_equal(on_db(f, msg_state_work, &m2), 0);
+    assert_string_equal(m2.content, "second, edited");
+    assert_int_equal(m2.reactions, 2);
+    assert_int_equal(m2.cursor, 2);
+    hp_count c = {.user = "bob"};
+    assert_int_equal(on_db(f, hp_work, &c), 0);
+    /* the revoke and the edit; the second revoke changed nothing, so it
+     * queued no notice (docs/storage.md "Delivery path": idempotent apply) */
+    assert_int_equal(c.n, 2);
+
+    /* the log holds them as records of their own */
+    fx_down(f);
+    char logdir[128];
+    snprintf(logdir, sizeof logdir, "%s/log", f->dir);
+    type_count tc = {{0}};
+    omtp_msglog_replay_stats rs;
+    assert_int_equal(omtp_msglog_replay(logdir, 0, false, count_types, &tc, &rs), 0);
+    assert_int_equal(tc.n[OMTP_LOGREC_MSG], 2);
+    assert_int_equal(tc.n[OMTP_LOGREC_CTRL], 3);
+    assert_int_equal(tc.n[OMTP_LOGREC_REACT], 2);
+    assert_int_equal(tc.n[OMTP_LOGREC_READ], 1); /* the cursor moved once */
+
+    /* after a restart: the same, also when everything is replayed again */
+    memset(&f->s, 0, sizeof f->s);
+    fx_init(f, 5, 1000);
+    assert_int_equal(on_db(f, forget_applied_work, NULL), 0);
+    fx_restart(f, 5, 1000);
+    msg_state r1 = {.sid = "SC_alice_bob", .seq = 1};
+    assert_int_equal(on_db(f, msg_state_work, &r1), 0);
+    assert_int_equal(r1.status, MC_REVOKE);
+    msg_state r2 = {.sid = "SC_alice_bob", .seq = 2, .user = "bob"};
+    assert_int_equal(on_db(f, msg_state_work, &r2), 0);
+    assert_string_equal(r2.content, "second, edited");
+    assert_int_equal(r2.reactions, 2);
+    assert_int_equal(r2.cursor, 2);
+    hp_count c2 = {.user = "bob"};
+    assert_int_equal(on_db(f, hp_work, &c2), 0);
+    assert_int_equal(c2.n, 2); /* the replay queued no second notice */
+    fx_stop(f);
+}
+
+/* Control, read and reaction records that the store never applied (a crash
+ * right after their acks) are in the store after the next start; applied
+ * twice, they change nothing. */
+static void log_append_ops(const char *dir)
+{
+    char logdir[128];
+    snprintf(logdir, sizeof logdir, "%s/log", dir);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    omtp_msglog *log = NULL;
+    omtp_msglog_opts o = {0};
+    synced_flag sf = {0};
+    assert_int_equal(omtp_msglog_open(&loop, logdir, &o, on_log_synced, &sf, &log), 0);
+    for (int i = 0; i < 2; i++) {
+        omtp_msg_rec m = msg("carol", "dave", i ? "edit me" : "revoke me", i ? "pk-e" : "pk-r");
+        m.type = PT_MSG_SINGLE_CHAT;
+        m.msg.sessionId = (tars_str){(char *)"SC_carol_dave", 13};
+        m.msg.seqId = i + 1;
+        m.msg.timestamp = omtp_now_ms();
+        tars_buf b;
+        tars_buf_init(&b);
+        assert_int_equal(omtp_logrec_encode(&m, &b), 0);
+        uint64_t end = 0;
+        assert_int_equal(omtp_msglog_append(log, OMTP_LOGREC_MSG, b.data, b.len, &end), 0);
+        tars_buf_free(&b);
+    }
+#define S(x) ((tars_str){(char *)(x), (uint32_t)strlen(x)})
+    struct {
+        uint8_t type;
+        omtp_logop o;
+    } ops[] = {
+        {OMTP_LOGREC_CTRL,
+         {.sessionId = S("SC_carol_dave"),
+          .seqId = 1,
+          .user = S("carol"),
+          .op = MC_REVOKE,
+          .noticeId = S("n-1"),
+          .packId = S("pk-r"),
+          .msgType = PT_MSG_SINGLE_CHAT,
+          .timestamp = 1}},
+        {OMTP_LOGREC_CTRL,
+         {.sessionId = S("SC_carol_dave"),
+          .seqId = 2,
+          .user = S("carol"),
+          .op = MC_OVERRIDE,
+          .text = S("edited"),
+          .noticeId = S("n-2"),
+          .packId = S("pk-e"),
+          .msgType = PT_MSG_SINGLE_CHAT,
+          .timestamp = 1}},
+        {OMTP_LOGREC_REACT,
+         {.sessionId = S("SC_carol_dave"),
+          .seqId = 2,
+          .user = S("dave"),
+          .op = 1,
+          .text = S("yes"),
+          .timestamp = 1}},
+        {OMTP_LOGREC_READ,
+         {.sessionId = S("SC_carol_dave"), .seqId = 2, .user = S("dave"), .timestamp = 1}},
+    };
+#undef S
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        tars_buf b;
+        tars_buf_init(&b);
+        assert_int_equal(omtp_logop_encode(&ops[i].o, &b), 0);
+        uint64_t end = 0;
+        assert_int_equal(omtp_msglog_append(log, ops[i].type, b.data, b.len, &end), 0);
+        tars_buf_free(&b);
+    }
+    omtp_msglog_close(log);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void check_ops_state(fx *f)
+{
+    msg_state r1 = {.sid = "SC_carol_dave", .seq = 1};
+    assert_int_equal(on_db(f, msg_state_work, &r1), 0);
+    assert_int_equal(r1.status, MC_REVOKE);
+    msg_state r2 = {.sid = "SC_carol_dave", .seq = 2, .user = "dave"};
+    assert_int_equal(on_db(f, msg_state_work, &r2), 0);
+    assert_string_equal(r2.content, "edited");
+    assert_true(r2.flags & OMTP_F_OVERRIDE);
+    assert_int_equal(r2.reactions, 1);
+    assert_int_equal(r2.cursor, 2);
+    hp_count c = {.user = "dave"};
+    assert_int_equal(on_db(f, hp_work, &c), 0);
+    assert_int_equal(c.n, 2); /* one notice per control record */
+}
+
+static void test_ops_replay_after_crash(void **st)
+{
+    (void)st;
+    fx *f = fx_start(5, 1000);
+    fx_down(f);
+    log_append_ops(f->dir);
+    memset(&f->s, 0, sizeof f->s);
+    fx_init(f, 5, 1000);
+    check_ops_state(f);
+    /* the applied position lost: every record is applied a second time */
+    assert_int_equal(on_db(f, forget_applied_work, NULL), 0);
+    fx_restart(f, 5, 1000);
+    check_ops_state(f);
+    fx_stop(f);
+}
+
+/* Message control and reactions of a recent message are decided from
+ * memory: with the store thread busy (a work item that waits), a revoke, an
+ * edit and reactions of messages just sent are answered (after the log's
+ * sync), refusals included; the store shows them once it runs again. A message the memory does not
+ * hold (dropped: msg_cache_max = 1) is read from the store and answered the same. */
+static atomic_int store_release;
+
+static int block_work(omtp_db *db, void *arg)
+{
+    (void)db;
+    (void)arg;
+    for (int i = 0; i < 1000 && !atomic_load(&store_release); i++)
+        usleep(10000); /* at most 10 s */
+    return 0;
+}
+
+static void test_ctrl_without_store(void **st)
+{
+    (void)st;
+    fx *f = fx_new();
+    omtp_config_defaults(&f->cfg);
+    f->cfg.msg_cache_max = 2;
+    fx_init_cfg(f, 5, 1000);
+    assert_int_equal(on_db(f, add_users_work, NULL), 0);
+    answer a = send1(f, "alice", "bob", "old", "hot-0");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = send1(f, "alice", "bob", "one", "hot-1");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = send1(f, "alice", "bob", "two", "hot-2");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+
+    atomic_store(&store_release, 0);
+    db_job blocker = {.fn = block_work};
+    assert_int_equal(omtp_store_submit_unordered(f->s.store, db_job_work, db_job_done, &blocker),
+                     0);
+    a = ctrl_op(f, "alice", MC_REVOKE, "SC_alice_bob", 3, NULL);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = ctrl_op(f, "alice", MC_OVERRIDE, "SC_alice_bob", 2, "one, edited");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = ctrl_op(f, "alice", MC_OVERRIDE, "SC_alice_bob", 3, "no");
+    assert_int_equal(a.code, OMTP_EC_MSG_OP_CMD); /* revoked: from memory too */
+    a = ctrl_op(f, "bob", MC_REVOKE, "SC_alice_bob", 2, NULL);
+    assert_int_equal(a.code, OMTP_EC_MSG_FORBIDDEN);
+    a = ctrl_op(f, "carol", MC_REVOKE, "SC_alice_bob", 2, NULL);
+    assert_int_equal(a.code, OMTP_EC_MSG_FORBIDDEN);
+    /* reactions on recent messages: from memory too */
+    a = react_op(f, "bob", "SC_alice_bob", 2, "ok", 1);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = react_op(f, "bob", "SC_alice_bob", 2, "ok", 1);
+    assert_int_equal(a.code, OMTP_EC_PARAM); /* once */
+    assert_non_null(strstr(a.desc, "already"));
+    a = react_op(f, "alice", "SC_alice_bob", 2, "ok", 2);
+    assert_int_equal(a.code, OMTP_EC_PARAM); /* never added */
+    a = react_op(f, "bob", "SC_alice_bob", 3, "ok", 1);
+    assert_int_equal(a.code, OMTP_EC_PARAM); /* revoked */
+    a = react_op(f, "carol", "SC_alice_bob", 2, "ok", 1);
+    assert_int_equal(a.code, OMTP_EC_MSG_FORBIDDEN);
+    a = react_op(f, "alice", "SC_alice_bob", 2, "ok", 1);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = react_op(f, "alice", "SC_alice_bob", 2, "ok", 2);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    /* all answered while the store thread was still waiting */
+    assert_false(blocker.done);
+    atomic_store(&store_release, 1);
+    run_until(f, &blocker.done);
+
+    /* the oldest was dropped from memory: read from the store, same rules */
+    a = ctrl_op(f, "bob", MC_DELETE, "SC_alice_bob", 1, NULL);
+    assert_int_equal(a.code, OMTP_EC_MSG_FORBIDDEN);
+    a = ctrl_op(f, "alice", MC_DELETE, "SC_alice_bob", 1, NULL);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    a = ctrl_op(f, "alice", MC_DELETE, "SC_alice_bob", 1, NULL);
+    assert_int_equal(a.code, OMTP_EC_MSG_NOT_EXIST);
+
+    msg_state m3 = {.sid = "SC_alice_bob", .seq = 3};
+    assert_int_equal(on_db(f, msg_state_work, &m3), 0);
+    assert_int_equal(m3.status, MC_REVOKE);
+    msg_state m2 = {.sid = "SC_alice_bob", .seq = 2};
+    assert_int_equal(on_db(f, msg_state_work, &m2), 0);
+    assert_string_equal(m2.content, "one, edited");
+    assert_int_equal(m2.reactions, 1); /* bob's */
+    msg_state m1 = {.sid = "SC_alice_bob", .seq = 1};
+    assert_int_equal(on_db(f, msg_state_work, &m1), 0);
+    assert_int_equal(m1.status, MC_DELETE);
+    fx_stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -948,6 +1340,9 @@ int main(void)
         cmocka_unit_test(test_order_of_one_sender),
         cmocka_unit_test(test_order_after_refusal),
         cmocka_unit_test(test_dedup_window_full_dup_resend),
+        cmocka_unit_test(test_ops_through_log),
+        cmocka_unit_test(test_ops_replay_after_crash),
+        cmocka_unit_test(test_ctrl_without_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

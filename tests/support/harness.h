@@ -59,6 +59,9 @@ typedef struct h_server {
  * lines) written to omtpd.conf and passed with --config; `args` (may be
  * NULL) is a NULL-terminated list of extra command-line arguments.
  */
+/* H_EXTRA_CONF (environment), when set, is appended to every server's
+ * configuration after `conf`: runs a test again on another path (e.g.
+ * "message_log = true", tests/CMakeLists.txt). */
 h_server *h_server_start(const char *conf, const char *const *args);
 /* Starts it again on the same data directory and config (after stop/kill). */
 void h_server_restart(h_server *s);

@@ -351,6 +351,19 @@ int pg_session_member(omtp_db *db, const char *userId, const char *sessionId, bo
     return pg_has_row(PGD(db), PG_MEMBER_GET, userId, sessionId, member);
 }
 
+int pg_read_get(omtp_db *db, const char *userId, const char *sessionId, int64_t *cursor)
+{
+    pg_db *d = PGD(db);
+    pg_args a;
+    *cursor = 0;
+    if (pg_ready(d))
+        return OMTP_EDB;
+    pa_init(&a);
+    pa_str(&a, userId);
+    pa_str(&a, sessionId);
+    return pg_one_i64(d, PG_MEMBER_GET, &a, cursor); /* OMTP_ENOTFOUND: no membership row */
+}
+
 int pg_read_set(omtp_db *db, const char *userId, const char *sessionId, int64_t seqId, int64_t *now)
 {
     pg_db *d = PGD(db);

@@ -304,6 +304,12 @@ int sq_session_member(omtp_db *db, const char *userId, const char *sessionId, bo
     return rc == OMTP_ENOTFOUND ? 0 : rc;
 }
 
+int sq_read_get(omtp_db *db, const char *userId, const char *sessionId, int64_t *cursor)
+{
+    *cursor = 0;
+    return member_cursor(SQ(db), userId, sessionId, cursor);
+}
+
 int sq_read_set(omtp_db *db, const char *userId, const char *sessionId, int64_t seqId, int64_t *now)
 {
     sq_db *d = SQ(db);
