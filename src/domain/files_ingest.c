@@ -24,7 +24,9 @@
 #include <magic.h>
 #include <vips/vips.h>
 
+#include "core/config.h"
 #include "domain/files_ingest.h"
+#include "domain/files_pins.h"
 #include "proto/omtp_errors.h"
 #include "util/log.h"
 
@@ -130,6 +132,12 @@ void omtp_ingest_abort(omtp_ingest *in)
     free(in);
 }
 
+void omtp_ingest_unpin(const omtp_dom_file *f)
+{
+    omtp_files_unpin(f->sha256);
+    omtp_files_unpin(f->thumb);
+}
+
 /* ---- images */
 
 /* A read-only descriptor of the object: the local store's own, else a
@@ -191,11 +199,21 @@ static void image_probe(omtp_ingest *in, omtp_dom_file *out)
     bool alpha = vips_image_hasalpha(img);
     g_object_unref(img);
     img = NULL;
-    if (in->lim.max_pixels && pixels > in->lim.max_pixels) {
+    /* 0 is "no thumbnails", never "no limit"; no setting passes the hard
+     * ceiling (docs/files.md "Decompression bombs") */
+    uint64_t cap =
+        in->lim.max_pixels < OMTP_THUMB_PIXELS_HARD ? in->lim.max_pixels : OMTP_THUMB_PIXELS_HARD;
+    if (cap == 0) {
+        LOG_INFO("files: %s is %dx%d: stored without a thumbnail, never decoded "
+                 "(thumb_max_pixels = 0: thumbnails are off)",
+                 out->sha256, out->width, out->height);
+        goto done;
+    }
+    if (out->width <= 0 || out->height <= 0 || pixels > cap) {
         LOG_INFO("files: %s is %dx%d (%llu pixels, above thumb_max_pixels %llu): stored "
                  "without a thumbnail, never decoded",
                  out->sha256, out->width, out->height, (unsigned long long)pixels,
-                 (unsigned long long)in->lim.max_pixels);
+                 (unsigned long long)cap);
         goto done;
     }
     /* a fresh source: the header read consumed the first one */
@@ -222,11 +240,15 @@ static void image_probe(omtp_ingest *in, omtp_dom_file *out)
     char sha[OMTP_FS_SHA_HEX];
     uint64_t size = 0;
     if (omtp_fs_put_begin(in->fs, len, &p) == 0) {
-        if (omtp_fs_put_write(p, buf, len) != 0)
+        /* pinned before the commit looks for it (files_pins.h) */
+        if (omtp_fs_put_write(p, buf, len) != 0 || omtp_fs_put_digest(p, sha) != 0 ||
+            omtp_files_pin(sha) != 0)
             omtp_fs_put_abort(p);
         else if (omtp_fs_put_commit(p, sha, &size) >= 0) {
             memcpy(out->thumb, sha, sizeof(out->thumb));
             out->thumbSize = size;
+        } else {
+            omtp_files_unpin(sha);
         }
     }
     g_free(buf);
@@ -242,11 +264,24 @@ int omtp_ingest_finish(omtp_ingest *in, const char *name, omtp_dom_file *out)
     memset(out, 0, sizeof(*out));
     snprintf(out->name, sizeof(out->name), "%s", name ? name : "");
     omtp_ingest_sniff(in->head, in->headlen, out->mime, sizeof(out->mime));
-    int rc = omtp_fs_put_commit(in->put, out->sha256, &out->size);
+    /* the name is pinned before the commit looks for it: a deletion of
+     * identical bytes either ends first or leaves them (files_pins.h) */
+    int rc = omtp_fs_put_digest(in->put, out->sha256);
+    if (rc == 0)
+        rc = omtp_files_pin(out->sha256);
+    if (rc != 0) {
+        omtp_fs_put_abort(in->put);
+        free(in);
+        memset(out->sha256, 0, sizeof(out->sha256));
+        return rc;
+    }
+    rc = omtp_fs_put_commit(in->put, out->sha256, &out->size);
     in->put = NULL;
     if (rc >= 0) {
         rc = 0;
         image_probe(in, out);
+    } else {
+        omtp_files_unpin(out->sha256);
     }
     free(in);
     return rc;

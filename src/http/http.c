@@ -28,6 +28,7 @@
 #include "http_internal.h"
 
 #include "domain/credentials.h"
+#include "domain/files_ingest.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -659,8 +660,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (r->route->body && !r->json)
         r->json = json_object();
-    if (!hand_to_loop(h, c, r))
+    if (!hand_to_loop(h, c, r)) {
+        if (r->up)
+            omtp_ingest_unpin(&r->file); /* never recorded (domain/files_pins.h) */
         return send_error(h, c, r, 503, "unavailable", NULL, "the server is shutting down");
+    }
     return MHD_YES;
 }
 
