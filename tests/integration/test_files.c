@@ -803,6 +803,130 @@ static void test_bomb_thumbs_off(void **state)
         fail_msg("omtpd did not refuse thumb_max_pixels 200000000:\n%s", out);
 }
 
+/* A raw connection to the HTTP listener (blocking, 5 s receive time-out). */
+static int raw_http(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)S.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+/* Reads until `want` appears or the connection ends / times out. */
+static bool raw_read_until(int fd, char *buf, size_t cap, const char *want)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    while (n + 1 < cap) {
+        ssize_t k = read(fd, buf + n, cap - 1 - n);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        buf[n] = 0;
+        if (strstr(buf, want))
+            return true;
+    }
+    return false;
+}
+
+/* The quota is asked before the body: an upload over it with a
+ * Content-Length is answered 413 at once, without its body being sent,
+ * read or stored; one within it still works. */
+static void test_quota_before_body(void **state)
+{
+    (void)state;
+    const char *args[] = {"--file-quota-bytes", "1000000", NULL};
+    start(args);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    int fd = raw_http();
+    char req[800], buf[4096];
+    int l = snprintf(req, sizeof(req),
+                     "POST /v1/files?name=big.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                     "%s\r\nContent-Length: 20000000\r\n\r\n",
+                     ta);
+    assert_int_equal(write(fd, req, (size_t)l), l);
+    /* no body byte is sent: the answer comes anyway */
+    if (!raw_read_until(fd, buf, sizeof(buf), "quota_exceeded"))
+        fail_msg("no 413 quota_exceeded before the body; got: %s", buf);
+    assert_non_null(strstr(buf, "HTTP/1.1 413"));
+    close(fd);
+    assert_int_equal(tmp_objects(), 0);
+    assert_int_equal(stored_objects(), 0);
+    assert_true(h_metric(S.port, "omtp_files_refused_total{reason=\"quota_exceeded\"}") == 1);
+    /* a small one over the quota: refused too (its body drained, not stored) */
+    unsigned char *data = rnd_bytes(1500000, 7);
+    resp r;
+    upload(&r, ta, "over.bin", data, 1500000);
+    assert_int_equal(r.status, 413);
+    assert_string_equal(jerr(&r), "quota_exceeded");
+    resp_free(&r);
+    assert_int_equal(stored_objects(), 0);
+    /* within it: stored */
+    upload(&r, ta, "ok.bin", data, 600000);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    /* now 600000 are taken: 500000 more is over, answered before the body */
+    upload(&r, ta, "next.bin", data, 500000);
+    assert_int_equal(r.status, 413);
+    resp_free(&r);
+    assert_int_equal(stored_objects(), 1);
+    free(data);
+    stop();
+}
+
+/* Authenticated transfers do not hold the per-address slots of
+ * http_max_conns_per_ip (meant for connections that have not shown
+ * credentials): with a cap of 2, two downloads in progress from one address
+ * leave room for a third; two idle connections still fill the cap. */
+static void test_transfers_free_ip_slots(void **state)
+{
+    (void)state;
+    const char *args[] = {"--http-max-conns-per-ip", "2", NULL};
+    start(args);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    size_t n = 4u << 20;
+    unsigned char *data = rnd_bytes(n, 9);
+    resp r;
+    upload(&r, ta, "big.bin", data, n);
+    assert_int_equal(r.status, 201);
+    char id[40], req[800], buf[4096];
+    snprintf(id, sizeof(id), "%s", jstr(&r, "fileId"));
+    resp_free(&r);
+    int dl[2];
+    for (int i = 0; i < 2; i++) { /* two downloads, read no further than the head */
+        dl[i] = raw_http();
+        int l = snprintf(req, sizeof(req),
+                         "GET /v1/files/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                         "%s\r\n\r\n",
+                         id, ta);
+        assert_int_equal(write(dl[i], req, (size_t)l), l);
+        assert_true(raw_read_until(dl[i], buf, sizeof(buf), "200 OK"));
+    }
+    /* a third transfer from the same address */
+    char path[100];
+    snprintf(path, sizeof(path), "/v1/files/%s", id);
+    call(&r, "GET", path, ta, NULL, 0, false, "Range: bytes=0-9");
+    assert_int_equal(r.status, 206);
+    assert_int_equal(r.len, 10);
+    resp_free(&r);
+    /* connections without credentials still count */
+    int idle[2] = {raw_http(), raw_http()};
+    usleep(300000);
+    call(&r, "GET", "/healthz", NULL, NULL, 0, false, NULL);
+    assert_int_equal(r.status, -1);
+    resp_free(&r);
+    for (int i = 0; i < 2; i++)
+        close(dl[i]), close(idle[i]);
+    free(data);
+    stop();
+}
+
 static void test_disk_full_507(void **state)
 {
     (void)state;
@@ -1036,6 +1160,8 @@ int main(void)
         cmocka_unit_test_teardown(test_read_rule_follows_messages, h_teardown),
         cmocka_unit_test_teardown(test_thumbnail_and_bomb, h_teardown),
         cmocka_unit_test_teardown(test_bomb_thumbs_off, h_teardown),
+        cmocka_unit_test_teardown(test_quota_before_body, h_teardown),
+        cmocka_unit_test_teardown(test_transfers_free_ip_slots, h_teardown),
         cmocka_unit_test_teardown(test_disk_full_507, h_teardown),
         cmocka_unit_test_teardown(test_orphans_swept, h_teardown),
         cmocka_unit_test_teardown(test_quota_and_rate, h_teardown),
