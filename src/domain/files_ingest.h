@@ -35,6 +35,11 @@
 #include "store/filestore.h"
 
 #define OMTP_THUMB_MAX_SIDE 320
+/* A store without local descriptors (S3): an image's header is read from
+ * its first 256 KiB (one ranged read, in memory); a thumbnail is made only
+ * of an image of at most this many bytes, from a temporary copy of it (so
+ * no upload is ever copied here whole past this bound). */
+#define OMTP_THUMB_SPOOL_MAX (16u * 1024 * 1024)
 
 typedef struct omtp_ingest omtp_ingest;
 
