@@ -138,7 +138,8 @@ static const struct setting settings[] = {
     S(api_keys, "comma-separated bearer keys for the HTTP API"),
     U(http_max_body, "largest HTTP request body in bytes, 0 = 1 MiB"),
     U(http_max_conns, "most HTTP API connections at once"),
-    U(http_max_conns_per_ip, "most HTTP API connections per source address, 0 = unlimited"),
+    U(http_max_conns_per_ip, "most HTTP API connections per source address not yet "
+                             "authenticated, 0 = unlimited"),
     U(http_timeout_s, "seconds an HTTP connection may stay silent (slow headers/body)"),
     S(file_store, "where uploaded files' bytes live: local (DATA_DIR/files) or s3://BUCKET"),
     U64(max_file_size, "largest uploaded file in bytes (413 above, enforced while streaming)"),
