@@ -141,6 +141,8 @@ static const struct setting settings[] = {
     U(http_max_conns_per_ip, "most HTTP API connections per source address not yet "
                              "authenticated, 0 = unlimited"),
     U(http_timeout_s, "seconds an HTTP connection may stay silent (slow headers/body)"),
+    U(http_nice, "nice value (1..19) of the HTTP API's threads, where file transfers run, so "
+                 "they yield the CPU to the chat loop; 0 = unchanged"),
     S(file_store, "where uploaded files' bytes live: local (DATA_DIR/files) or s3://BUCKET"),
     U64(max_file_size, "largest uploaded file in bytes (413 above, enforced while streaming)"),
     U64(file_quota_bytes, "bytes of files one user may have uploaded in all, 0 = no quota"),
@@ -197,6 +199,7 @@ void omtp_config_defaults(omtp_config *c)
     c->http_max_conns = 256;
     c->http_max_conns_per_ip = 32;
     c->http_timeout_s = 10;
+    c->http_nice = 10;
     c->req_rate = 50; /* far above a person; stops one connection flooding the loop */
     c->req_burst = 200;
     c->req_refusals_max = 100;
@@ -378,6 +381,12 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
         }
         if ((!strcmp(key, "dedup_window_max") || !strcmp(key, "seq_cache_max")) && v == 0) {
             snprintf(why, whylen, "%s: must be at least 1", key);
+            return OMTP_EINVAL;
+        }
+        if (!strcmp(key, "http_nice") && v > 19) {
+            snprintf(why, whylen,
+                     "%s: %llu is not a nice value: 1..19 (higher yields more), 0 = unchanged", key,
+                     v);
             return OMTP_EINVAL;
         }
         if (!strcmp(key, "http_max_conns") && v == 0) {

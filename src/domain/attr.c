@@ -33,18 +33,6 @@ typedef struct aop {
     omtp_dom_attr_out out;
 } aop;
 
-static void refuse(aop *a, int ec, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void refuse(aop *a, int ec, const char *reason, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(a->res.desc, sizeof(a->res.desc), fmt, ap);
-    va_end(ap);
-    a->res.code = ec;
-    a->res.reason = reason;
-}
-
 /* the user's other devices hear about a stored set */
 static void push_change(aop *a)
 {
@@ -91,7 +79,8 @@ static int work_info_update(omtp_db *db, aop *a)
         return rc;
     if (cur.n == 0) {
         omtp_list_free(&omtp_UserInfo_desc, &cur);
-        refuse(a, OMTP_EC_PARAM, "unknown_user", "user %s has no profile", a->userId);
+        omtp_dom_refuse(&a->res, OMTP_EC_PARAM, "unknown_user", "user %s has no profile",
+                        a->userId);
         return 0;
     }
     omtp_UserInfo *v = &cur.items[0];
@@ -115,8 +104,8 @@ static int work_attr_set(omtp_db *db, aop *a)
     if (rc)
         return rc;
     if (missing) {
-        refuse(a, OMTP_EC_USER_RELATION_INVALID, "unknown_user", "friendId %s is not a user",
-               a->attr.friendId.data);
+        omtp_dom_refuse(&a->res, OMTP_EC_USER_RELATION_INVALID, "unknown_user",
+                        "friendId %s is not a user", a->attr.friendId.data);
         return 0;
     }
     omtp_UserAttribute v = a->attr; /* shallow: only userId differs */
@@ -165,8 +154,8 @@ static int work_session_attr(omtp_db *db, aop *a)
     if (rc)
         return rc;
     if (!member) {
-        refuse(a, OMTP_EC_MSG_FORBIDDEN, "not_member", "%s does not take part in session %s",
-               a->userId, in->sessionId.data);
+        omtp_dom_refuse(&a->res, OMTP_EC_MSG_FORBIDDEN, "not_member",
+                        "%s does not take part in session %s", a->userId, in->sessionId.data);
         return 0;
     }
     size_t was = 0, json = 0;
@@ -175,10 +164,10 @@ static int work_session_attr(omtp_db *db, aop *a)
     /* a set that does not grow the object is always allowed (it may be how
      * attributes stored before the limit get smaller) */
     if (json > OMTP_LIMIT_SESSION_ATTRS_JSON && json > was) {
-        refuse(a, OMTP_EC_PARAM, "invalid_field",
-               "SessionAttrSetReq.attrValue: the attributes of session %s would take %zu "
-               "bytes as JSON; at most %d are allowed (set others to \"\" first)",
-               in->sessionId.data, json, OMTP_LIMIT_SESSION_ATTRS_JSON);
+        omtp_dom_refuse(&a->res, OMTP_EC_PARAM, "invalid_field",
+                        "SessionAttrSetReq.attrValue: the attributes of session %s would take %zu "
+                        "bytes as JSON; at most %d are allowed (set others to \"\" first)",
+                        in->sessionId.data, json, OMTP_LIMIT_SESSION_ATTRS_JSON);
         return 0;
     }
     return omtp_db_session_attr_set(db, a->userId, in->sessionId.data, in->attrName.data,
@@ -223,8 +212,8 @@ static void aop_done(void *arg, int status)
     if (!a->res.code && status < 0) {
         if (status != OMTP_ENOSPC) /* the store logs disk full, once a minute */
             LOG_ERROR("user op %d by %s failed: %s", a->kind, a->userId, omtp_strerror(status));
-        refuse(a, OMTP_EC_DB_ERROR, "storage", "storage failed (%s), try again",
-               omtp_strerror(status));
+        omtp_dom_refuse(&a->res, OMTP_EC_DB_ERROR, "storage", "storage failed (%s), try again",
+                        omtp_strerror(status));
         a->res.err = status;
     }
     if (!a->res.code && a->out.infos.n > 1)
@@ -254,8 +243,8 @@ static aop *aop_new(omtp_server *s, const omtp_dom_caller *who, int kind, omtp_d
     omtp_msg_init(&omtp_UserAttribute_desc, &a->attr);
     omtp_msg_init(&omtp_SessionAttrSetReq_desc, &a->sess);
     if (who->role != OMTP_DOM_USER || !who->user) {
-        refuse(a, OMTP_EC_PARAM, "no_privilege",
-               "attributes and OMTP profiles belong to logged-in users");
+        omtp_dom_refuse(&a->res, OMTP_EC_PARAM, "no_privilege",
+                        "attributes and OMTP profiles belong to logged-in users");
         aop_end(a);
         return NULL;
     }
@@ -270,8 +259,8 @@ static void aop_submit(aop *a)
 {
     int rc = omtp_store_submit(a->srv->store, aop_work, aop_done, a);
     if (rc) {
-        refuse(a, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable", "store unavailable: %s",
-               omtp_strerror(rc));
+        omtp_dom_refuse(&a->res, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable",
+                        "store unavailable: %s", omtp_strerror(rc));
         a->res.err = rc;
         aop_end(a);
     }
@@ -281,8 +270,8 @@ static void aop_submit(aop *a)
 static bool own(aop *a, const tars_str *id, const char *field)
 {
     if (id->len && strcmp(id->data, a->userId) != 0) {
-        refuse(a, OMTP_EC_MSG_FORBIDDEN, "no_privilege", "%s %s is not the logged-in user %s",
-               field, id->data, a->userId);
+        omtp_dom_refuse(&a->res, OMTP_EC_MSG_FORBIDDEN, "no_privilege",
+                        "%s %s is not the logged-in user %s", field, id->data, a->userId);
         return false;
     }
     return true;
@@ -292,7 +281,7 @@ static bool copied(aop *a, const tars_struct_desc *d, void *dst, const void *src
 {
     if (tars_copy(d, dst, src) == TARS_OK)
         return true;
-    refuse(a, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
+    omtp_dom_refuse(&a->res, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
     return false;
 }
 
@@ -304,16 +293,16 @@ void omtp_dom_userinfo_get(omtp_server *s, const omtp_dom_caller *who, const tar
         return;
     uint32_t n = ids ? ids->n : 0;
     if (n > OMTP_DOM_USERINFO_BATCH) {
-        refuse(a, OMTP_EC_PARAM, "invalid_field", "%u user ids, at most %d per request", n,
-               OMTP_DOM_USERINFO_BATCH);
+        omtp_dom_refuse(&a->res, OMTP_EC_PARAM, "invalid_field",
+                        "%u user ids, at most %d per request", n, OMTP_DOM_USERINFO_BATCH);
         return aop_end(a);
     }
     char why[160];
     int rc = omtp_ids_normalize(ids, n ? NULL : a->userId, &a->ids, why, sizeof(why));
     if (rc) {
-        refuse(a, rc == OMTP_EINVAL ? OMTP_EC_PARAM : OMTP_EC_SERVER_EXCEPTION,
-               rc == OMTP_EINVAL ? "invalid_field" : "internal", "userIds: %s",
-               rc == OMTP_EINVAL ? why : "out of memory");
+        omtp_dom_refuse(&a->res, rc == OMTP_EINVAL ? OMTP_EC_PARAM : OMTP_EC_SERVER_EXCEPTION,
+                        rc == OMTP_EINVAL ? "invalid_field" : "internal", "userIds: %s",
+                        rc == OMTP_EINVAL ? why : "out of memory");
         return aop_end(a);
     }
     aop_submit(a);
@@ -339,15 +328,16 @@ void omtp_dom_attr_set(omtp_server *s, const omtp_dom_caller *who, const omtp_Us
     if (!own(a, &in->userId, "attribute.userId"))
         return aop_end(a);
     if (in->friendId.len == 0 || in->attrName.len == 0) {
-        refuse(a, OMTP_EC_ATTR_FIELD_EMPTY, "invalid_field", "attribute.%s is empty",
-               in->friendId.len == 0 ? "friendId" : "attrName");
+        omtp_dom_refuse(&a->res, OMTP_EC_ATTR_FIELD_EMPTY, "invalid_field", "attribute.%s is empty",
+                        in->friendId.len == 0 ? "friendId" : "attrName");
         return aop_end(a);
     }
     if (in->friendId.len > OMTP_ID_MAX || in->attrName.len > OMTP_LIMIT_ATTR_NAME ||
         in->attrValue.len > OMTP_LIMIT_ATTR_VALUE) {
-        refuse(a, OMTP_EC_PARAM, "invalid_field",
-               "attribute too long (friendId <= %d, attrName <= %d, attrValue <= %d bytes)",
-               OMTP_ID_MAX, OMTP_LIMIT_ATTR_NAME, OMTP_LIMIT_ATTR_VALUE);
+        omtp_dom_refuse(
+            &a->res, OMTP_EC_PARAM, "invalid_field",
+            "attribute too long (friendId <= %d, attrName <= %d, attrValue <= %d bytes)",
+            OMTP_ID_MAX, OMTP_LIMIT_ATTR_NAME, OMTP_LIMIT_ATTR_VALUE);
         return aop_end(a);
     }
     if (!copied(a, &omtp_UserAttribute_desc, &a->attr, in))
@@ -378,17 +368,18 @@ void omtp_dom_session_attr_set(omtp_server *s, const omtp_dom_caller *who,
     if (!own(a, &q->userId, "userId"))
         return aop_end(a);
     if (q->sessionId.len == 0 || q->sessionId.len > 2 * OMTP_ID_MAX + 8) {
-        refuse(a, OMTP_EC_PARAM, "invalid_field", "sessionId is %s",
-               q->sessionId.len ? "too long" : "empty");
+        omtp_dom_refuse(&a->res, OMTP_EC_PARAM, "invalid_field", "sessionId is %s",
+                        q->sessionId.len ? "too long" : "empty");
         return aop_end(a);
     }
     if (q->attrName.len == 0) {
-        refuse(a, OMTP_EC_ATTR_FIELD_EMPTY, "invalid_field", "attrName is empty");
+        omtp_dom_refuse(&a->res, OMTP_EC_ATTR_FIELD_EMPTY, "invalid_field", "attrName is empty");
         return aop_end(a);
     }
     if (q->attrName.len > OMTP_LIMIT_ATTR_NAME || q->attrValue.len > OMTP_LIMIT_ATTR_VALUE) {
-        refuse(a, OMTP_EC_PARAM, "invalid_field", "attrName <= %d and attrValue <= %d bytes",
-               OMTP_LIMIT_ATTR_NAME, OMTP_LIMIT_ATTR_VALUE);
+        omtp_dom_refuse(&a->res, OMTP_EC_PARAM, "invalid_field",
+                        "attrName <= %d and attrValue <= %d bytes", OMTP_LIMIT_ATTR_NAME,
+                        OMTP_LIMIT_ATTR_VALUE);
         return aop_end(a);
     }
     if (!copied(a, &omtp_SessionAttrSetReq_desc, &a->sess, q))

@@ -55,17 +55,6 @@ bool omtp_dom_session_id_valid(const char *sid)
     return sep && omtp_id_valid_n(a, (size_t)(sep - a)) && omtp_id_valid(sep + 1);
 }
 
-__attribute__((format(printf, 4, 5))) static void refuse(browse_job *j, int code,
-                                                         const char *reason, const char *fmt, ...)
-{
-    va_list ap;
-    j->res.code = code;
-    j->res.reason = reason;
-    va_start(ap, fmt);
-    vsnprintf(j->res.desc, sizeof(j->res.desc), fmt, ap);
-    va_end(ap);
-}
-
 /* Calls the caller back with the outcome and the output. */
 static void browse_call(browse_job *j)
 {
@@ -96,7 +85,8 @@ static int history_work(omtp_db *db, browse_job *j)
     int64_t last = 0;
     int rc = omtp_db_session_last_seq(db, j->sid, &last);
     if (rc == OMTP_ENOTFOUND || (rc == 0 && last <= 0)) {
-        refuse(j, OMTP_EC_PARAM, "unknown_session", "session '%s' holds no message", j->sid);
+        omtp_dom_refuse(&j->res, OMTP_EC_PARAM, "unknown_session", "session '%s' holds no message",
+                        j->sid);
         return 0;
     }
     if (rc)
@@ -106,8 +96,8 @@ static int history_work(omtp_db *db, browse_job *j)
         if ((rc = omtp_chat_session_access(db, j->user, j->sid, &allowed)) != 0)
             return rc;
         if (!allowed) {
-            refuse(j, OMTP_EC_HISTORYMSG_DENY, "no_privilege", "%s is not part of session '%s'",
-                   j->user, j->sid);
+            omtp_dom_refuse(&j->res, OMTP_EC_HISTORYMSG_DENY, "no_privilege",
+                            "%s is not part of session '%s'", j->user, j->sid);
             return 0;
         }
     }
@@ -124,7 +114,7 @@ static int hot_work(omtp_db *db, browse_job *j)
     if (rc)
         return rc;
     if (!yes) {
-        refuse(j, OMTP_EC_PARAM, "unknown_user", "user %s does not exist", j->user);
+        omtp_dom_refuse(&j->res, OMTP_EC_PARAM, "unknown_user", "user %s does not exist", j->user);
         return 0;
     }
     return omtp_db_hot_sessions(db, j->user, j->at, j->limit, &j->hot);
@@ -153,8 +143,8 @@ static void browse_done(void *arg, int status)
                       : j->kind == BROWSE_USERS ? "the user list"
                                                 : j->user,
                       omtp_strerror(status));
-        refuse(j, OMTP_EC_DB_ERROR, "storage", "storage failed (%s), try again",
-               omtp_strerror(status));
+        omtp_dom_refuse(&j->res, OMTP_EC_DB_ERROR, "storage", "storage failed (%s), try again",
+                        omtp_strerror(status));
         j->res.err = status;
     }
     if (j->res.code) { /* nothing half-read reaches the caller */
@@ -175,7 +165,7 @@ static browse_job *job_new(const browse_job *proto, const omtp_dom_caller *who)
         return j;
     }
     browse_job tmp = *proto;
-    refuse(&tmp, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
+    omtp_dom_refuse(&tmp.res, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
     browse_call(&tmp);
     return NULL;
 }
@@ -184,7 +174,8 @@ static browse_job *job_new(const browse_job *proto, const omtp_dom_caller *who)
 static bool take_limit(browse_job *j, int limit, int def, int max)
 {
     if (limit < 0 || limit > max) {
-        refuse(j, OMTP_EC_PARAM, "invalid_field", "limit %d is out of range: 1..%d", limit, max);
+        omtp_dom_refuse(&j->res, OMTP_EC_PARAM, "invalid_field", "limit %d is out of range: 1..%d",
+                        limit, max);
         browse_end(j);
         return false;
     }
@@ -196,8 +187,8 @@ static void start(omtp_server *s, const omtp_dom_caller *who, browse_job *j)
 {
     int rc = omtp_dom_run(s, who, browse_work, browse_done, j);
     if (rc) {
-        refuse(j, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable", "store unavailable: %s",
-               omtp_strerror(rc));
+        omtp_dom_refuse(&j->res, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable",
+                        "store unavailable: %s", omtp_strerror(rc));
         j->res.err = rc;
         browse_end(j);
     }
@@ -211,13 +202,14 @@ void omtp_dom_history(omtp_server *s, const omtp_dom_caller *who, const char *se
     if (!j || !take_limit(j, limit, OMTP_DOM_HISTORY_DEFAULT, OMTP_DOM_HISTORY_MAX))
         return;
     if (!omtp_dom_session_id_valid(sessionId)) {
-        refuse(j, OMTP_EC_PARAM, "invalid_id",
-               "not a session id: SC_<user>_<user>, BM_<app>_<user> or GC_<group>");
+        omtp_dom_refuse(&j->res, OMTP_EC_PARAM, "invalid_id",
+                        "not a session id: SC_<user>_<user>, BM_<app>_<user> or GC_<group>");
         browse_end(j);
         return;
     }
     if (!j->api && (!who->user || strlen(who->user) > OMTP_ID_MAX)) {
-        refuse(j, OMTP_EC_PARAM, "no_privilege", "reading history needs a logged-in user");
+        omtp_dom_refuse(&j->res, OMTP_EC_PARAM, "no_privilege",
+                        "reading history needs a logged-in user");
         browse_end(j);
         return;
     }
@@ -235,14 +227,14 @@ void omtp_dom_users_page(omtp_server *s, const omtp_dom_caller *who, const char 
     if (!j || !take_limit(j, limit, OMTP_DOM_USERS_DEFAULT, OMTP_DOM_USERS_MAX))
         return;
     if (!j->api) {
-        refuse(j, OMTP_EC_PARAM, "no_privilege", "only the backend lists users");
+        omtp_dom_refuse(&j->res, OMTP_EC_PARAM, "no_privilege", "only the backend lists users");
         browse_end(j);
         return;
     }
     if ((prefix && *prefix && !omtp_id_valid(prefix)) ||
         (after && *after && !omtp_id_valid(after))) {
-        refuse(j, OMTP_EC_PARAM, "invalid_field",
-               "prefix and after must be empty or made of " OMTP_ID_RULE);
+        omtp_dom_refuse(&j->res, OMTP_EC_PARAM, "invalid_field",
+                        "prefix and after must be empty or made of " OMTP_ID_RULE);
         browse_end(j);
         return;
     }
@@ -259,12 +251,13 @@ void omtp_dom_user_sessions(omtp_server *s, const omtp_dom_caller *who, const ch
     if (!j || !take_limit(j, limit, OMTP_DOM_HOT_DEFAULT, OMTP_DOM_HOT_MAX))
         return;
     if (!j->api) {
-        refuse(j, OMTP_EC_PARAM, "no_privilege", "only the backend reads another user's sessions");
+        omtp_dom_refuse(&j->res, OMTP_EC_PARAM, "no_privilege",
+                        "only the backend reads another user's sessions");
         browse_end(j);
         return;
     }
     if (!omtp_id_valid(userId)) {
-        refuse(j, OMTP_EC_PARAM, "invalid_id", "userId: " OMTP_ID_RULE);
+        omtp_dom_refuse(&j->res, OMTP_EC_PARAM, "invalid_id", "userId: " OMTP_ID_RULE);
         browse_end(j);
         return;
     }

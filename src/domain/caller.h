@@ -74,6 +74,11 @@ typedef struct omtp_dom_outcome {
     char desc[320]; /* what happened, in words ("" on success) */
 } omtp_dom_outcome;
 
+/* Fills res with a refusal: code (OMTP_EC_*), reason (one of the names
+ * above), desc printed from fmt. Any thread; res is the caller's. */
+void omtp_dom_refuse(omtp_dom_outcome *res, int code, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Runs a store work item for `who`: on the store thread with done on the
  * loop (s->store), or -- OMTP_DOM_ADMIN, who->db set -- at once on who->db
  * in a transaction (committed when work returns >= 0, OMTP_STORE_MORE

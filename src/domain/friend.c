@@ -31,18 +31,6 @@ typedef struct fop {
     omtp_dom_friend_out out;
 } fop;
 
-static void refuse(fop *f, int ec, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void refuse(fop *f, int ec, const char *reason, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(f->res.desc, sizeof(f->res.desc), fmt, ap);
-    va_end(ap);
-    f->res.code = ec;
-    f->res.reason = reason;
-}
-
 static void push_changes(fop *f);
 
 /* Calls back, then (after a stored add/del) pushes, then frees. */
@@ -73,8 +61,8 @@ static int fop_work(omtp_db *db, void *arg)
         if (rc)
             return rc;
         if (missing) {
-            refuse(f, OMTP_EC_USER_RELATION_INVALID, "unknown_user", "friendId %s is not a user",
-                   first);
+            omtp_dom_refuse(&f->res, OMTP_EC_USER_RELATION_INVALID, "unknown_user",
+                            "friendId %s is not a user", first);
             return 0;
         }
     }
@@ -143,8 +131,8 @@ static void fop_done(void *arg, int status)
     if (!f->res.code && status < 0) {
         if (status != OMTP_ENOSPC) /* the store logs disk full, once a minute */
             LOG_ERROR("friend op by %s failed: %s %s", f->userId, omtp_strerror(status), f->errmsg);
-        refuse(f, OMTP_EC_DB_ERROR, "storage", "storage failed (%s), try again",
-               omtp_strerror(status));
+        omtp_dom_refuse(&f->res, OMTP_EC_DB_ERROR, "storage", "storage failed (%s), try again",
+                        omtp_strerror(status));
         f->res.err = status;
     }
     fop_end(f); /* the answer first, then the pushes */
@@ -168,7 +156,8 @@ static fop *fop_new(omtp_server *s, const omtp_dom_caller *who, int kind, omtp_d
     f->arg = arg;
     omtp_msg_init(&omtp_FriendAddReq_desc, &f->req);
     if (who->role != OMTP_DOM_USER || !who->user) {
-        refuse(f, OMTP_EC_PARAM, "no_privilege", "friendships are changed by their users");
+        omtp_dom_refuse(&f->res, OMTP_EC_PARAM, "no_privilege",
+                        "friendships are changed by their users");
         fop_end(f);
         return NULL;
     }
@@ -184,8 +173,8 @@ static void fop_submit(fop *f)
     fop_invalidate(f);
     int rc = omtp_store_submit(f->srv->store, fop_work, fop_done, f);
     if (rc) {
-        refuse(f, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable", "store unavailable: %s",
-               omtp_strerror(rc));
+        omtp_dom_refuse(&f->res, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable",
+                        "store unavailable: %s", omtp_strerror(rc));
         f->res.err = rc;
         fop_end(f);
     }
@@ -200,20 +189,22 @@ static void change(omtp_server *s, const omtp_dom_caller *who, int kind,
     if (!f)
         return;
     if (!l || l->n == 0) {
-        refuse(f, OMTP_EC_PARAM, "invalid_field", "friends is empty");
+        omtp_dom_refuse(&f->res, OMTP_EC_PARAM, "invalid_field", "friends is empty");
         return fop_end(f);
     }
     const char *me = f->userId;
     for (uint32_t i = 0; i < l->n; i++) {
         const omtp_FriendInfo *fi = &l->items[i];
         if (fi->userId.len && strcmp(fi->userId.data, me) != 0) {
-            refuse(f, OMTP_EC_MSG_FORBIDDEN, "no_privilege",
-                   "friends[%u].userId %s is not the logged-in user %s", i, fi->userId.data, me);
+            omtp_dom_refuse(&f->res, OMTP_EC_MSG_FORBIDDEN, "no_privilege",
+                            "friends[%u].userId %s is not the logged-in user %s", i,
+                            fi->userId.data, me);
             return fop_end(f);
         }
         if (fi->friendId.len == 0 || strcmp(fi->friendId.data, me) == 0) {
-            refuse(f, OMTP_EC_USER_RELATION_INVALID, "invalid_field", "friends[%u].friendId is %s",
-                   i, fi->friendId.len ? "yourself" : "empty");
+            omtp_dom_refuse(&f->res, OMTP_EC_USER_RELATION_INVALID, "invalid_field",
+                            "friends[%u].friendId is %s", i,
+                            fi->friendId.len ? "yourself" : "empty");
             return fop_end(f);
         }
     }
@@ -223,7 +214,7 @@ static void change(omtp_server *s, const omtp_dom_caller *who, int kind,
     if (!ids.items || !f->changedSide ||
         tars_copy(&omtp_FriendAddReq_desc, &f->req, &shallow) != TARS_OK) {
         free(ids.items);
-        refuse(f, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
+        omtp_dom_refuse(&f->res, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
         return fop_end(f);
     }
     for (uint32_t i = 0; i < l->n; i++)
@@ -232,9 +223,9 @@ static void change(omtp_server *s, const omtp_dom_caller *who, int kind,
     int rc = omtp_ids_normalize(&ids, NULL, &f->others, why, sizeof(why));
     free(ids.items);
     if (rc) {
-        refuse(f, rc == OMTP_EINVAL ? OMTP_EC_PARAM : OMTP_EC_SERVER_EXCEPTION,
-               rc == OMTP_EINVAL ? "invalid_field" : "internal", "friendId: %s",
-               rc == OMTP_EINVAL ? why : "out of memory");
+        omtp_dom_refuse(&f->res, rc == OMTP_EINVAL ? OMTP_EC_PARAM : OMTP_EC_SERVER_EXCEPTION,
+                        rc == OMTP_EINVAL ? "invalid_field" : "internal", "friendId: %s",
+                        rc == OMTP_EINVAL ? why : "out of memory");
         return fop_end(f);
     }
     fop_submit(f);
@@ -259,7 +250,7 @@ void omtp_dom_friend_sync(omtp_server *s, const omtp_dom_caller *who, int64_t si
     if (!f)
         return;
     if (since < 0) {
-        refuse(f, OMTP_EC_PARAM, "invalid_field", "timestamp is negative");
+        omtp_dom_refuse(&f->res, OMTP_EC_PARAM, "invalid_field", "timestamp is negative");
         return fop_end(f);
     }
     f->since = since;

@@ -55,18 +55,6 @@ typedef struct gop {
     omtp_dom_group_out out;
 } gop;
 
-static void refuse(gop *g, int ec, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void refuse(gop *g, int ec, const char *reason, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g->res.desc, sizeof(g->res.desc), fmt, ap);
-    va_end(ap);
-    g->res.code = ec;
-    g->res.reason = reason;
-}
-
 static void gop_free(gop *g)
 {
     if (g->who.conn)
@@ -131,11 +119,12 @@ static bool take_group_id(gop *g, const char *id)
 {
     size_t n = id ? strlen(id) : 0;
     if (n == 0) {
-        refuse(g, OMTP_EC_GROUP_ID_EMPTY, "invalid_field", "groupId is empty");
+        omtp_dom_refuse(&g->res, OMTP_EC_GROUP_ID_EMPTY, "invalid_field", "groupId is empty");
         return false;
     }
     if (n > OMTP_ID_MAX) {
-        refuse(g, OMTP_EC_PARAM, "invalid_field", "groupId is longer than %d bytes", OMTP_ID_MAX);
+        omtp_dom_refuse(&g->res, OMTP_EC_PARAM, "invalid_field", "groupId is longer than %d bytes",
+                        OMTP_ID_MAX);
         return false;
     }
     memcpy(g->out.groupId, id, n + 1);
@@ -145,20 +134,20 @@ static bool take_group_id(gop *g, const char *id)
 static bool limit_ok(gop *g, int32_t limit, const char *zero)
 {
     if (limit < 0) {
-        refuse(g, OMTP_EC_PARAM, "invalid_field", "memberLimit %d is negative (0 = %s)", limit,
-               zero);
+        omtp_dom_refuse(&g->res, OMTP_EC_PARAM, "invalid_field",
+                        "memberLimit %d is negative (0 = %s)", limit, zero);
         return false;
     }
     if (limit > max_limit(g)) {
         if (omtp_dom_is_admin(&g->who))
-            refuse(g, OMTP_EC_GROUP_MEMBER_LIMIT, "invalid_field",
-                   "the field \"memberLimit\" must be 0..%d (group_member_hard_limit)",
-                   max_limit(g));
+            omtp_dom_refuse(&g->res, OMTP_EC_GROUP_MEMBER_LIMIT, "invalid_field",
+                            "the field \"memberLimit\" must be 0..%d (group_member_hard_limit)",
+                            max_limit(g));
         else
-            refuse(g, OMTP_EC_GROUP_MEMBER_LIMIT, "member_limit",
-                   "memberLimit %d is above this server's group_member_limit %d; ask the "
-                   "administrator (HTTP API) for a bigger group",
-                   limit, g->defLimit);
+            omtp_dom_refuse(&g->res, OMTP_EC_GROUP_MEMBER_LIMIT, "member_limit",
+                            "memberLimit %d is above this server's group_member_limit %d; ask the "
+                            "administrator (HTTP API) for a bigger group",
+                            limit, g->defLimit);
         return false;
     }
     return true;
@@ -170,11 +159,11 @@ static bool take_ids(gop *g, const tars_str_list *in, const char *extra)
     static const tars_str_list none;
     int rc = omtp_ids_normalize(in ? in : &none, extra, &g->ids, why, sizeof(why));
     if (rc == OMTP_EINVAL) {
-        refuse(g, OMTP_EC_PARAM, "invalid_field", "memberIds: %s", why);
+        omtp_dom_refuse(&g->res, OMTP_EC_PARAM, "invalid_field", "memberIds: %s", why);
         return false;
     }
     if (rc) {
-        refuse(g, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
+        omtp_dom_refuse(&g->res, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
         return false;
     }
     return true;
@@ -188,8 +177,9 @@ static int load_group(omtp_db *db, gop *g)
     omtp_msg_free(&omtp_GroupChatInfo_desc, &g->out.info);
     int rc = omtp_db_group_get(db, g->out.groupId, &g->out.info, &dismissed);
     if (rc == OMTP_ENOTFOUND || (rc == 0 && dismissed)) {
-        refuse(g, OMTP_EC_GROUP_NOT_EXIST, "unknown_group", "group %s does not exist%s",
-               g->out.groupId, dismissed ? " (dismissed)" : "");
+        omtp_dom_refuse(&g->res, OMTP_EC_GROUP_NOT_EXIST, "unknown_group",
+                        "group %s does not exist%s", g->out.groupId,
+                        dismissed ? " (dismissed)" : "");
         return 0;
     }
     return rc;
@@ -217,8 +207,8 @@ static int check_users(omtp_db *db, gop *g, const tars_str_list *ids)
     char first[OMTP_ID_MAX + 1];
     int rc = omtp_ids_missing(db, ids, &missing, first, sizeof(first));
     if (rc == 0 && missing)
-        refuse(g, OMTP_EC_GROUP_USER_NOTEXIST, "unknown_user",
-               "%d of the user ids are not users (e.g. %s)", missing, first);
+        omtp_dom_refuse(&g->res, OMTP_EC_GROUP_USER_NOTEXIST, "unknown_user",
+                        "%d of the user ids are not users (e.g. %s)", missing, first);
     return rc;
 }
 
@@ -274,7 +264,8 @@ static int work_create(omtp_db *db, gop *g)
         if (rc)
             return rc;
         if (g->idGiven || attempt >= 3) {
-            refuse(g, OMTP_EC_PARAM, "group_exists", "group id %s is taken", g->out.groupId);
+            omtp_dom_refuse(&g->res, OMTP_EC_PARAM, "group_exists", "group id %s is taken",
+                            g->out.groupId);
             return 0;
         }
     }
@@ -294,7 +285,8 @@ static int work_create(omtp_db *db, gop *g)
     tars_str_list part = {.items = g->others.items, .n = first};
     rc = omtp_db_group_create(db, &g->out.info, &part);
     if (rc == OMTP_EEXIST) {
-        refuse(g, OMTP_EC_PARAM, "group_exists", "group id %s is taken", g->out.groupId);
+        omtp_dom_refuse(&g->res, OMTP_EC_PARAM, "group_exists", "group id %s is taken",
+                        g->out.groupId);
         return rc;
     }
     if (rc)
@@ -317,8 +309,9 @@ static int work_join(omtp_db *db, gop *g)
         if (rc)
             return rc;
         if (!member) {
-            refuse(g, OMTP_EC_GROUP_NO_PRIVILEGE, "no_privilege",
-                   "%s is not a member of %s: only members add members", g->userId, g->out.groupId);
+            omtp_dom_refuse(&g->res, OMTP_EC_GROUP_NO_PRIVILEGE, "no_privilege",
+                            "%s is not a member of %s: only members add members", g->userId,
+                            g->out.groupId);
             return 0;
         }
     }
@@ -334,9 +327,9 @@ static int work_join(omtp_db *db, gop *g)
         fresh += !omtp_ids_contains(&before, g->ids.items[i].data);
     int32_t limit = g->out.info.memberLimit > 0 ? g->out.info.memberLimit : g->defLimit;
     if ((int64_t)before.n + fresh > limit) {
-        refuse(g, OMTP_EC_GROUP_MEMBER_LIMIT, "member_limit",
-               "group %s has %u members, adding %u would pass its limit of %d", g->out.groupId,
-               before.n, fresh, limit);
+        omtp_dom_refuse(&g->res, OMTP_EC_GROUP_MEMBER_LIMIT, "member_limit",
+                        "group %s has %u members, adding %u would pass its limit of %d",
+                        g->out.groupId, before.n, fresh, limit);
         omtp_ids_free(&before);
         return 0;
     }
@@ -353,19 +346,21 @@ static int work_quit(omtp_db *db, gop *g)
     const char *creator = g->out.info.creatorId.data;
     if (omtp_ids_contains(&g->ids, creator)) {
         if (omtp_dom_is_admin(&g->who))
-            refuse(g, OMTP_EC_GROUP_NO_PRIVILEGE, "is_creator",
-                   "%s is the creator of %s and cannot be removed (dismiss the group instead)",
-                   creator, g->out.groupId);
+            omtp_dom_refuse(
+                &g->res, OMTP_EC_GROUP_NO_PRIVILEGE, "is_creator",
+                "%s is the creator of %s and cannot be removed (dismiss the group instead)",
+                creator, g->out.groupId);
         else
-            refuse(g, OMTP_EC_GROUP_NO_PRIVILEGE, "is_creator",
-                   "the creator %s cannot leave %s: hand it over (UPDATE_CREATOR) or dismiss it",
-                   creator, g->out.groupId);
+            omtp_dom_refuse(
+                &g->res, OMTP_EC_GROUP_NO_PRIVILEGE, "is_creator",
+                "the creator %s cannot leave %s: hand it over (UPDATE_CREATOR) or dismiss it",
+                creator, g->out.groupId);
         return 0;
     }
     bool self_only = g->ids.n == 1 && strcmp(g->ids.items[0].data, g->userId) == 0;
     if (!omtp_dom_is_admin(&g->who) && !self_only && !is_creator(g)) {
-        refuse(g, OMTP_EC_GROUP_NO_PRIVILEGE, "no_privilege",
-               "only the creator of %s may remove other members", g->out.groupId);
+        omtp_dom_refuse(&g->res, OMTP_EC_GROUP_NO_PRIVILEGE, "no_privilege",
+                        "only the creator of %s may remove other members", g->out.groupId);
         return 0;
     }
     rc = fetch_members(db, g, &g->notify);
@@ -374,8 +369,8 @@ static int work_quit(omtp_db *db, gop *g)
     if (omtp_dom_is_admin(&g->who))
         for (uint32_t i = 0; i < g->ids.n; i++)
             if (!omtp_ids_contains(&g->notify, g->ids.items[i].data)) {
-                refuse(g, OMTP_EC_GROUP_USER_NOTEXIST, "not_member", "%s is not a member of %s",
-                       g->ids.items[i].data, g->out.groupId);
+                omtp_dom_refuse(&g->res, OMTP_EC_GROUP_USER_NOTEXIST, "not_member",
+                                "%s is not a member of %s", g->ids.items[i].data, g->out.groupId);
                 return 0;
             }
     rc = omtp_db_group_remove_members(db, g->out.groupId, &g->ids, &g->out.count);
@@ -396,8 +391,8 @@ static int work_dismiss(omtp_db *db, gop *g)
         if (rc || g->res.code)
             return rc;
         if (!omtp_dom_is_admin(&g->who) && !is_creator(g)) {
-            refuse(g, OMTP_EC_GROUP_NO_PRIVILEGE, "no_privilege",
-                   "only the creator of %s may dismiss it", g->out.groupId);
+            omtp_dom_refuse(&g->res, OMTP_EC_GROUP_NO_PRIVILEGE, "no_privilege",
+                            "only the creator of %s may dismiss it", g->out.groupId);
             return 0;
         }
         rc = fetch_members(db, g, &g->notify);
@@ -416,8 +411,8 @@ static int work_creator(omtp_db *db, gop *g)
     if (rc || g->res.code)
         return rc;
     if (!omtp_dom_is_admin(&g->who) && !is_creator(g)) {
-        refuse(g, OMTP_EC_GROUP_NO_PRIVILEGE, "no_privilege",
-               "only the creator of %s may hand it over", g->out.groupId);
+        omtp_dom_refuse(&g->res, OMTP_EC_GROUP_NO_PRIVILEGE, "no_privilege",
+                        "only the creator of %s may hand it over", g->out.groupId);
         return 0;
     }
     bool member = false;
@@ -425,8 +420,8 @@ static int work_creator(omtp_db *db, gop *g)
     if (rc)
         return rc;
     if (!member) {
-        refuse(g, OMTP_EC_GROUP_USER_NOTEXIST, "not_member",
-               "the new creator %s is not a member of %s", g->otherId, g->out.groupId);
+        omtp_dom_refuse(&g->res, OMTP_EC_GROUP_USER_NOTEXIST, "not_member",
+                        "the new creator %s is not a member of %s", g->otherId, g->out.groupId);
         return 0;
     }
     if (strcmp(g->otherId, g->out.info.creatorId.data) != 0) {
@@ -446,17 +441,17 @@ static int work_info(omtp_db *db, gop *g)
     if (rc || g->res.code)
         return rc;
     if (!omtp_dom_is_admin(&g->who) && !is_creator(g)) {
-        refuse(g, OMTP_EC_GROUP_NO_PRIVILEGE, "no_privilege",
-               "only the creator of %s may change its info", g->out.groupId);
+        omtp_dom_refuse(&g->res, OMTP_EC_GROUP_NO_PRIVILEGE, "no_privilege",
+                        "only the creator of %s may change its info", g->out.groupId);
         return 0;
     }
     rc = fetch_members(db, g, &g->notify);
     if (rc)
         return rc;
     if (in->memberLimit > 0 && (uint32_t)in->memberLimit < g->notify.n) {
-        refuse(g, OMTP_EC_GROUP_MEMBER_LIMIT, "member_limit",
-               "memberLimit %d is below the %u members %s has now", in->memberLimit, g->notify.n,
-               g->out.groupId);
+        omtp_dom_refuse(&g->res, OMTP_EC_GROUP_MEMBER_LIMIT, "member_limit",
+                        "memberLimit %d is below the %u members %s has now", in->memberLimit,
+                        g->notify.n, g->out.groupId);
         return 0;
     }
     omtp_GroupChatInfo *o = &g->out.info;
@@ -480,8 +475,8 @@ static int work_get(omtp_db *db, gop *g)
         if (rc)
             return rc;
         if (!member) {
-            refuse(g, OMTP_EC_GROUP_NO_PRIVILEGE, "no_privilege", "%s is not a member of %s",
-                   g->userId, g->out.groupId);
+            omtp_dom_refuse(&g->res, OMTP_EC_GROUP_NO_PRIVILEGE, "no_privilege",
+                            "%s is not a member of %s", g->userId, g->out.groupId);
             return 0;
         }
     }
@@ -637,8 +632,8 @@ static void gop_submit(gop *g)
     g->epoch = omtp_group_cache_epoch(g->srv);
     int rc = omtp_store_submit(g->srv->store, gop_work, gop_done, g);
     if (rc) {
-        refuse(g, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable", "store unavailable: %s",
-               omtp_strerror(rc));
+        omtp_dom_refuse(&g->res, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable",
+                        "store unavailable: %s", omtp_strerror(rc));
         g->res.err = rc;
         gop_end(g);
     }
@@ -668,7 +663,7 @@ static bool ids_given(gop *g)
 {
     if (g->ids.n)
         return true;
-    refuse(g, OMTP_EC_PARAM, "invalid_field", "memberIds: empty");
+    omtp_dom_refuse(&g->res, OMTP_EC_PARAM, "invalid_field", "memberIds: empty");
     return false;
 }
 
@@ -683,12 +678,13 @@ void omtp_dom_group_create(omtp_server *s, const omtp_dom_caller *who, const omt
     const char *creator = in->creatorId.len ? in->creatorId.data : "";
     if (omtp_dom_is_admin(who)) {
         if (!creator[0] || !omtp_id_valid(creator)) {
-            refuse(g, OMTP_EC_PARAM, "invalid_field", "creatorId: give the id of an existing user");
+            omtp_dom_refuse(&g->res, OMTP_EC_PARAM, "invalid_field",
+                            "creatorId: give the id of an existing user");
             return gop_refused(g);
         }
     } else if (creator[0] && strcmp(creator, g->userId) != 0) {
-        refuse(g, OMTP_EC_GROUP_NO_PRIVILEGE, "no_privilege",
-               "creatorId %s is not the logged-in user %s", creator, g->userId);
+        omtp_dom_refuse(&g->res, OMTP_EC_GROUP_NO_PRIVILEGE, "no_privilege",
+                        "creatorId %s is not the logged-in user %s", creator, g->userId);
         return gop_refused(g);
     } else {
         creator = g->userId;
@@ -697,10 +693,11 @@ void omtp_dom_group_create(omtp_server *s, const omtp_dom_caller *who, const omt
         const char *id = in->groupId.data;
         if (in->groupId.len > OMTP_ID_MAX || strncmp(id, "GC_", 3) != 0 || in->groupId.len < 4 ||
             strlen(id) != in->groupId.len || strpbrk(id, " \t\r\n")) {
-            refuse(g, OMTP_EC_PARAM, "invalid_field",
-                   "groupId %s: a chosen id starts with GC_, has no spaces and is at most %d "
-                   "bytes",
-                   id, OMTP_ID_MAX);
+            omtp_dom_refuse(
+                &g->res, OMTP_EC_PARAM, "invalid_field",
+                "groupId %s: a chosen id starts with GC_, has no spaces and is at most %d "
+                "bytes",
+                id, OMTP_ID_MAX);
             return gop_refused(g);
         }
         memcpy(g->out.groupId, id, in->groupId.len + 1);
@@ -712,8 +709,8 @@ void omtp_dom_group_create(omtp_server *s, const omtp_dom_caller *who, const omt
     if (!take_ids(g, memberIds, creator))
         return gop_refused(g);
     if (g->ids.n > (uint32_t)limit) {
-        refuse(g, OMTP_EC_GROUP_MEMBER_LIMIT, "member_limit",
-               "%u members (creator included) exceed the memberLimit %d", g->ids.n, limit);
+        omtp_dom_refuse(&g->res, OMTP_EC_GROUP_MEMBER_LIMIT, "member_limit",
+                        "%u members (creator included) exceed the memberLimit %d", g->ids.n, limit);
         return gop_refused(g);
     }
     omtp_GroupChatInfo *o = &g->out.info;
@@ -721,7 +718,7 @@ void omtp_dom_group_create(omtp_server *s, const omtp_dom_caller *who, const omt
         tars_str_setn(&o->avatar, in->avatar.data, in->avatar.len) ||
         tars_str_setn(&o->desc, in->desc.data, in->desc.len) ||
         tars_str_set(&o->creatorId, creator)) {
-        refuse(g, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
+        omtp_dom_refuse(&g->res, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
         return gop_refused(g);
     }
     o->memberLimit = limit;
@@ -768,7 +765,8 @@ void omtp_dom_group_set_creator(omtp_server *s, const omtp_dom_caller *who, cons
         return;
     size_t n = newCreatorId ? strlen(newCreatorId) : 0;
     if (n == 0 || n > OMTP_ID_MAX) {
-        refuse(g, OMTP_EC_PARAM, "invalid_field", "newCreatorId is %s", n ? "too long" : "empty");
+        omtp_dom_refuse(&g->res, OMTP_EC_PARAM, "invalid_field", "newCreatorId is %s",
+                        n ? "too long" : "empty");
         return gop_refused(g);
     }
     memcpy(g->otherId, newCreatorId, n + 1);
@@ -787,7 +785,7 @@ void omtp_dom_group_update_info(omtp_server *s, const omtp_dom_caller *who,
     if (tars_str_setn(&g->in.name, in->name.data, in->name.len) ||
         tars_str_setn(&g->in.avatar, in->avatar.data, in->avatar.len) ||
         tars_str_setn(&g->in.desc, in->desc.data, in->desc.len)) {
-        refuse(g, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
+        omtp_dom_refuse(&g->res, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
         return gop_refused(g);
     }
     g->in.memberLimit = in->memberLimit;
@@ -809,11 +807,12 @@ void omtp_dom_group_sync(omtp_server *s, const omtp_dom_caller *who, int64_t sin
     if (!g)
         return;
     if (omtp_dom_is_admin(who)) {
-        refuse(g, OMTP_EC_PARAM, "invalid_field", "group sync is for a logged-in user");
+        omtp_dom_refuse(&g->res, OMTP_EC_PARAM, "invalid_field",
+                        "group sync is for a logged-in user");
         return gop_refused(g);
     }
     if (since < 0) {
-        refuse(g, OMTP_EC_PARAM, "invalid_field", "timestamp is negative");
+        omtp_dom_refuse(&g->res, OMTP_EC_PARAM, "invalid_field", "timestamp is negative");
         return gop_refused(g);
     }
     g->since = since;

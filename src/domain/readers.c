@@ -21,18 +21,6 @@ typedef struct rop {
     omtp_dom_outcome res;
 } rop;
 
-static void refuse(rop *o, int ec, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void refuse(rop *o, int ec, const char *reason, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(o->res.desc, sizeof(o->res.desc), fmt, ap);
-    va_end(ap);
-    o->res.code = ec;
-    o->res.reason = reason;
-}
-
 static void rop_end(rop *o)
 {
     o->cb(o->arg, &o->res, &o->read, &o->unread);
@@ -50,24 +38,25 @@ static int rop_work(omtp_db *db, void *arg)
     if (rc)
         return rc;
     if (!member) {
-        refuse(o, OMTP_EC_MSG_FORBIDDEN, "not_member", "you are not a member of session %s",
-               o->sessionId);
+        omtp_dom_refuse(&o->res, OMTP_EC_MSG_FORBIDDEN, "not_member",
+                        "you are not a member of session %s", o->sessionId);
         return 0;
     }
     if (omtp_session_is_group(o->sessionId)) {
         int count = 0;
         rc = omtp_db_group_member_count(db, o->sessionId, &count);
         if (rc == OMTP_ENOTFOUND) {
-            refuse(o, OMTP_EC_MSG_FORBIDDEN, "unknown_group", "group %s does not exist",
-                   o->sessionId);
+            omtp_dom_refuse(&o->res, OMTP_EC_MSG_FORBIDDEN, "unknown_group",
+                            "group %s does not exist", o->sessionId);
             return 0;
         }
         if (rc)
             return rc;
         if (count > OMTP_READERS_MAX_MEMBERS) {
-            refuse(o, OMTP_EC_PARAM, "member_limit",
-                   "group %s has %d members: read receipts are kept for groups of at most %d",
-                   o->sessionId, count, OMTP_READERS_MAX_MEMBERS);
+            omtp_dom_refuse(
+                &o->res, OMTP_EC_PARAM, "member_limit",
+                "group %s has %d members: read receipts are kept for groups of at most %d",
+                o->sessionId, count, OMTP_READERS_MAX_MEMBERS);
             return 0;
         }
     }
@@ -76,8 +65,8 @@ static int rop_work(omtp_db *db, void *arg)
     rc = omtp_db_msg_get(db, o->sessionId, o->seqId, &m);
     if (rc == OMTP_ENOTFOUND) {
         omtp_msg_rec_free(&m);
-        refuse(o, OMTP_EC_MSG_NOT_EXIST, "unknown_message", "session %s has no message %lld",
-               o->sessionId, (long long)o->seqId);
+        omtp_dom_refuse(&o->res, OMTP_EC_MSG_NOT_EXIST, "unknown_message",
+                        "session %s has no message %lld", o->sessionId, (long long)o->seqId);
         return 0;
     }
     if (rc == 0)
@@ -91,8 +80,8 @@ static void rop_done(void *arg, int status)
 {
     rop *o = arg;
     if (!o->res.code && status < 0) {
-        refuse(o, OMTP_EC_DB_ERROR, "storage", "storage failed (%s), try again",
-               omtp_strerror(status));
+        omtp_dom_refuse(&o->res, OMTP_EC_DB_ERROR, "storage", "storage failed (%s), try again",
+                        omtp_strerror(status));
         o->res.err = status;
     }
     rop_end(o);
@@ -114,29 +103,30 @@ void omtp_dom_readers(omtp_server *s, const omtp_dom_caller *who, const char *se
     o->arg = arg;
     o->seqId = seqId;
     if (who->role != OMTP_DOM_USER || !who->user) {
-        refuse(o, OMTP_EC_PARAM, "no_privilege", "read receipts are for logged-in users");
+        omtp_dom_refuse(&o->res, OMTP_EC_PARAM, "no_privilege",
+                        "read receipts are for logged-in users");
         rop_end(o);
         return;
     }
     snprintf(o->userId, sizeof(o->userId), "%s", who->user);
     size_t len = sessionId ? strlen(sessionId) : 0;
     if (!len || len > OMTP_SESSION_ID_MAX) {
-        refuse(o, OMTP_EC_PARAM, "invalid_field", "sessionId must be 1..%d bytes",
-               OMTP_SESSION_ID_MAX);
+        omtp_dom_refuse(&o->res, OMTP_EC_PARAM, "invalid_field", "sessionId must be 1..%d bytes",
+                        OMTP_SESSION_ID_MAX);
         rop_end(o);
         return;
     }
     memcpy(o->sessionId, sessionId, len + 1);
     if (seqId < 1) {
-        refuse(o, OMTP_EC_PARAM, "invalid_field",
-               "seqId must be a message's seqId (>= 1), not %lld", (long long)seqId);
+        omtp_dom_refuse(&o->res, OMTP_EC_PARAM, "invalid_field",
+                        "seqId must be a message's seqId (>= 1), not %lld", (long long)seqId);
         rop_end(o);
         return;
     }
     int rc = omtp_store_submit(s->store, rop_work, rop_done, o);
     if (rc) {
-        refuse(o, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable", "store unavailable: %s",
-               omtp_strerror(rc));
+        omtp_dom_refuse(&o->res, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable",
+                        "store unavailable: %s", omtp_strerror(rc));
         o->res.err = rc;
         rop_end(o);
     }

@@ -110,17 +110,6 @@ int omtp_dom_search_check(const omtp_dom_search_req *q, char *why, size_t whylen
     return 0;
 }
 
-__attribute__((format(printf, 4, 5))) static void refuse(search_job *j, int code,
-                                                         const char *reason, const char *fmt, ...)
-{
-    va_list ap;
-    j->res.code = code;
-    j->res.reason = reason;
-    va_start(ap, fmt);
-    vsnprintf(j->res.desc, sizeof(j->res.desc), fmt, ap);
-    va_end(ap);
-}
-
 static int search_work(omtp_db *db, void *arg)
 {
     search_job *j = arg;
@@ -130,7 +119,8 @@ static int search_work(omtp_db *db, void *arg)
         if (rc)
             return rc;
         if (!yes) {
-            refuse(j, OMTP_EC_PARAM, "unknown_user", "user %s does not exist", j->user);
+            omtp_dom_refuse(&j->res, OMTP_EC_PARAM, "unknown_user", "user %s does not exist",
+                            j->user);
             return 0;
         }
     }
@@ -140,8 +130,8 @@ static int search_work(omtp_db *db, void *arg)
         if (rc)
             return rc;
         if (!allowed) {
-            refuse(j, OMTP_EC_HISTORYMSG_DENY, "no_privilege", "%s is not part of session '%s'",
-                   j->user, j->sid);
+            omtp_dom_refuse(&j->res, OMTP_EC_HISTORYMSG_DENY, "no_privilege",
+                            "%s is not part of session '%s'", j->user, j->sid);
             return 0;
         }
     }
@@ -161,8 +151,8 @@ static void search_done(void *arg, int status)
     if (!j->res.code && status < 0) {
         if (status != OMTP_ENOSPC)
             LOG_ERROR("search by %s failed: %s", j->user, omtp_strerror(status));
-        refuse(j, OMTP_EC_DB_ERROR, "storage", "storage failed (%s), try again",
-               omtp_strerror(status));
+        omtp_dom_refuse(&j->res, OMTP_EC_DB_ERROR, "storage", "storage failed (%s), try again",
+                        omtp_strerror(status));
         j->res.err = status;
         omtp_msg_rec_list_free(&j->out);
     }
@@ -194,7 +184,8 @@ void omtp_dom_search(omtp_server *s, const omtp_dom_caller *who, const omtp_dom_
         return;
     }
     if (!user || !user[0] || strlen(user) > OMTP_ID_MAX) {
-        refuse(j, OMTP_EC_PARAM, "unknown_user", "a search needs the user it searches as");
+        omtp_dom_refuse(&j->res, OMTP_EC_PARAM, "unknown_user",
+                        "a search needs the user it searches as");
         search_end(j);
         return;
     }
@@ -206,8 +197,8 @@ void omtp_dom_search(omtp_server *s, const omtp_dom_caller *who, const omtp_dom_
     j->count = q->count ? q->count : SEARCH_DEFAULT;
     int rc = omtp_dom_run(s, who, search_work, search_done, j);
     if (rc) {
-        refuse(j, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable", "store unavailable: %s",
-               omtp_strerror(rc));
+        omtp_dom_refuse(&j->res, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable",
+                        "store unavailable: %s", omtp_strerror(rc));
         j->res.err = rc;
         search_end(j);
     }

@@ -24,18 +24,6 @@ typedef struct top {
     omtp_dom_token_out out;
 } top;
 
-static void refuse(omtp_dom_outcome *res, int ec, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void refuse(omtp_dom_outcome *res, int ec, const char *reason, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(res->desc, sizeof(res->desc), fmt, ap);
-    va_end(ap);
-    res->code = ec;
-    res->reason = reason;
-}
-
 static int exists_work(omtp_db *db, void *arg)
 {
     top *t = arg;
@@ -54,15 +42,15 @@ static void exists_done(void *arg, int status)
 {
     top *t = arg;
     if (t->missing) {
-        refuse(&t->res, OMTP_EC_PARAM, "unknown_user", "no such user: %s", t->out.userId);
+        omtp_dom_refuse(&t->res, OMTP_EC_PARAM, "unknown_user", "no such user: %s", t->out.userId);
     } else if (status < 0) {
-        refuse(&t->res, OMTP_EC_DB_ERROR, "storage", "storage failed, try again");
+        omtp_dom_refuse(&t->res, OMTP_EC_DB_ERROR, "storage", "storage failed, try again");
         t->res.err = status;
     } else {
         t->out.expiresAt = (int64_t)time(NULL) + t->ttl;
         if (omtp_auth_token_issue(t->srv->token_secret, t->out.userId, t->out.expiresAt,
                                   t->out.token, sizeof(t->out.token)) != 0)
-            refuse(&t->res, OMTP_EC_SERVER_EXCEPTION, "internal", "cannot issue a token");
+            omtp_dom_refuse(&t->res, OMTP_EC_SERVER_EXCEPTION, "internal", "cannot issue a token");
     }
     t->cb(t->arg, &t->res, &t->out);
     OPENSSL_cleanse(t->out.token, sizeof(t->out.token));
@@ -76,7 +64,7 @@ void omtp_dom_token_issue(omtp_server *s, const omtp_dom_caller *who, const char
     if (!t) {
         omtp_dom_outcome res = {0};
         omtp_dom_token_out out = {0};
-        refuse(&res, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
+        omtp_dom_refuse(&res, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
         cb(arg, &res, &out);
         return;
     }
@@ -86,22 +74,23 @@ void omtp_dom_token_issue(omtp_server *s, const omtp_dom_caller *who, const char
     t->ttl = ttl ? ttl : OMTP_DOM_TOKEN_TTL_DEFAULT;
     snprintf(t->out.userId, sizeof(t->out.userId), "%s", userId ? userId : "");
     if (!omtp_dom_is_admin(who))
-        refuse(&t->res, OMTP_EC_PARAM, "no_privilege",
-               "tokens are issued by the administrator (HTTP API or omtpd token issue)");
+        omtp_dom_refuse(&t->res, OMTP_EC_PARAM, "no_privilege",
+                        "tokens are issued by the administrator (HTTP API or omtpd token issue)");
     else if (!userId || !omtp_id_valid(userId))
-        refuse(&t->res, OMTP_EC_PARAM, "invalid_id",
-               "'%s' is not a valid user id: user ids are " OMTP_ID_RULE, userId ? userId : "");
+        omtp_dom_refuse(&t->res, OMTP_EC_PARAM, "invalid_id",
+                        "'%s' is not a valid user id: user ids are " OMTP_ID_RULE,
+                        userId ? userId : "");
     else if (t->ttl > OMTP_DOM_TOKEN_TTL_MAX ||
              (t->ttl < 1 && (who->role != OMTP_DOM_ADMIN || t->ttl < -OMTP_DOM_TOKEN_TTL_MAX)))
-        refuse(&t->res, OMTP_EC_PARAM, "invalid_field",
-               "the token lifetime (ttl) must be 1..%d seconds (366 days), not %lld",
-               OMTP_DOM_TOKEN_TTL_MAX, (long long)ttl);
+        omtp_dom_refuse(&t->res, OMTP_EC_PARAM, "invalid_field",
+                        "the token lifetime (ttl) must be 1..%d seconds (366 days), not %lld",
+                        OMTP_DOM_TOKEN_TTL_MAX, (long long)ttl);
     if (!t->res.code) {
         int rc = omtp_dom_run(s, who, exists_work, exists_done, t);
         if (rc == 0)
             return;
-        refuse(&t->res, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable", "store unavailable: %s",
-               omtp_strerror(rc));
+        omtp_dom_refuse(&t->res, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable",
+                        "store unavailable: %s", omtp_strerror(rc));
         t->res.err = rc;
     }
     t->cb(t->arg, &t->res, &t->out);

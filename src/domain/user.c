@@ -10,6 +10,7 @@
 
 #include "core/server.h"
 #include "domain/check_cache.h"
+#include "util/thread_prio.h"
 #include "domain/credentials.h"
 #include "proto/omtp_packet.h"
 #include "proto/omtp_session.h"
@@ -32,18 +33,6 @@ typedef struct uop {
     omtp_dom_outcome res;
     omtp_dom_user_out out;
 } uop;
-
-static void refuse(uop *u, int ec, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void refuse(uop *u, int ec, const char *reason, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(u->res.desc, sizeof(u->res.desc), fmt, ap);
-    va_end(ap);
-    u->res.code = ec;
-    u->res.reason = reason;
-}
 
 static void uop_end(uop *u)
 {
@@ -152,11 +141,13 @@ static void uop_done(void *arg, int status)
     bool loop = u->who.role != OMTP_DOM_ADMIN;
     uop_invalidate(u);
     if (status == OMTP_ENOTFOUND) {
-        refuse(u, OMTP_EC_PARAM, "unknown_user", "no such user: %s", u->out.userId);
+        omtp_dom_refuse(&u->res, OMTP_EC_PARAM, "unknown_user", "no such user: %s", u->out.userId);
     } else if (status == OMTP_EEXIST) {
-        refuse(u, OMTP_EC_PARAM, "user_exists", "the user %s already exists", u->out.userId);
+        omtp_dom_refuse(&u->res, OMTP_EC_PARAM, "user_exists", "the user %s already exists",
+                        u->out.userId);
     } else if (status < 0) {
-        refuse(u, OMTP_EC_DB_ERROR, "storage", "storage failed: %s", omtp_strerror(status));
+        omtp_dom_refuse(&u->res, OMTP_EC_DB_ERROR, "storage", "storage failed: %s",
+                        omtp_strerror(status));
         u->res.err = status;
     } else if (u->kind == UOP_DELETE && loop) {
         u->out.devicesClosed = close_devices(u->srv, u->out.userId);
@@ -174,8 +165,8 @@ static void uop_submit(uop *u)
     uop_invalidate(u);
     int rc = omtp_dom_run(u->srv, &u->who, uop_work, uop_done, u);
     if (rc) {
-        refuse(u, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable", "store unavailable: %s",
-               omtp_strerror(rc));
+        omtp_dom_refuse(&u->res, OMTP_EC_SERVICE_UNAVAILABLE, "unavailable",
+                        "store unavailable: %s", omtp_strerror(rc));
         u->res.err = rc;
         uop_end(u);
     }
@@ -184,6 +175,8 @@ static void uop_submit(uop *u)
 static void hash_work(uv_work_t *w)
 {
     uop *u = w->data;
+    if (u->who.role != OMTP_DOM_ADMIN) /* on libuv's threadpool; the CLI hashes at once */
+        omtp_thread_background();
     u->hash_rc = omtp_auth_hash_password(u->password, u->pwHash, sizeof(u->pwHash));
 }
 
@@ -191,12 +184,12 @@ static void hashed(uv_work_t *w, int status)
 {
     uop *u = w->data;
     if (status < 0 || u->hash_rc < 0) {
-        refuse(u, OMTP_EC_SERVER_EXCEPTION, "internal", "password hashing failed");
+        omtp_dom_refuse(&u->res, OMTP_EC_SERVER_EXCEPTION, "internal", "password hashing failed");
         uop_end(u);
         return;
     }
     if (u->kind == UOP_CREATE && tars_str_set(&u->in.pwHash, u->pwHash)) {
-        refuse(u, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
+        omtp_dom_refuse(&u->res, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
         uop_end(u);
         return;
     }
@@ -215,7 +208,8 @@ static void hash_then_submit(uop *u)
         hash_work(&u->hash);
         hashed(&u->hash, 0);
     } else if (uv_queue_work(u->srv->loop, &u->hash, hash_work, hashed) < 0) {
-        refuse(u, OMTP_EC_SERVER_EXCEPTION, "internal", "cannot queue password hashing");
+        omtp_dom_refuse(&u->res, OMTP_EC_SERVER_EXCEPTION, "internal",
+                        "cannot queue password hashing");
         uop_end(u);
     }
 }
@@ -246,13 +240,15 @@ static uop *uop_begin(omtp_server *s, const omtp_dom_caller *who, int kind, cons
     omtp_user_rec_init(&u->out.user);
     snprintf(u->out.userId, sizeof(u->out.userId), "%s", userId ? userId : "");
     if (!omtp_dom_is_admin(who)) {
-        refuse(u, OMTP_EC_MSG_FORBIDDEN, "no_privilege",
-               "user accounts are managed by the administrator (HTTP API or omtpd user)");
+        omtp_dom_refuse(&u->res, OMTP_EC_MSG_FORBIDDEN, "no_privilege",
+                        "user accounts are managed by the administrator (HTTP API or omtpd user)");
     } else if (!userId || !omtp_id_valid(userId)) {
-        refuse(u, OMTP_EC_PARAM, "invalid_field",
-               "'%s' is not a valid user id: user ids are " OMTP_ID_RULE, userId ? userId : "");
+        omtp_dom_refuse(&u->res, OMTP_EC_PARAM, "invalid_field",
+                        "'%s' is not a valid user id: user ids are " OMTP_ID_RULE,
+                        userId ? userId : "");
     } else if (who->role == OMTP_DOM_ADMIN && !who->db) {
-        refuse(u, OMTP_EC_SERVER_EXCEPTION, "internal", "the admin CLI gives its store");
+        omtp_dom_refuse(&u->res, OMTP_EC_SERVER_EXCEPTION, "internal",
+                        "the admin CLI gives its store");
     }
     if (u->res.code) {
         uop_end(u);
@@ -273,7 +269,7 @@ static bool take_profile(uop *u, const omtp_dom_profile *p, const char *default_
     rc |= tars_str_set(&u->in.info.mobile, u->has_mobile ? p->mobile : "");
     u->in.info.birthday = u->has_birthday ? p->birthday : 0;
     if (rc) {
-        refuse(u, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
+        omtp_dom_refuse(&u->res, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
         uop_end(u);
         return false;
     }
@@ -283,7 +279,7 @@ static bool take_profile(uop *u, const omtp_dom_profile *p, const char *default_
 static bool take_password(uop *u, const char *password)
 {
     if (!(u->password = strdup(password ? password : ""))) {
-        refuse(u, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
+        omtp_dom_refuse(&u->res, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
         uop_end(u);
         return false;
     }
@@ -293,7 +289,8 @@ static bool take_password(uop *u, const char *password)
 static bool role_ok(uop *u, int role)
 {
     if (role != OMTP_ROLE_USER && role != OMTP_ROLE_MONITOR) {
-        refuse(u, OMTP_EC_PARAM, "invalid_field", "role %d: use user or monitor", role);
+        omtp_dom_refuse(&u->res, OMTP_EC_PARAM, "invalid_field", "role %d: use user or monitor",
+                        role);
         uop_end(u);
         return false;
     }
@@ -311,7 +308,7 @@ void omtp_dom_user_create(omtp_server *s, const omtp_dom_caller *who, const char
     u->in.role = role;
     u->in.createdMs = omtp_now_ms();
     if (tars_str_set(&u->in.userId, userId) || tars_str_set(&u->in.info.userId, userId)) {
-        refuse(u, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
+        omtp_dom_refuse(&u->res, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
         uop_end(u);
         return;
     }
@@ -333,8 +330,8 @@ void omtp_dom_user_update(omtp_server *s, const omtp_dom_caller *who, const char
     if (!u || !take_profile(u, p, NULL))
         return;
     if (!u->has_name && !u->has_avatar && !u->has_mobile && !u->has_birthday) {
-        refuse(u, OMTP_EC_PARAM, "missing_field",
-               "give at least one of \"name\", \"avatar\", \"mobile\", \"birthday\"");
+        omtp_dom_refuse(&u->res, OMTP_EC_PARAM, "missing_field",
+                        "give at least one of \"name\", \"avatar\", \"mobile\", \"birthday\"");
         uop_end(u);
         return;
     }

@@ -217,3 +217,8 @@ bool omtp_files_http_query(const char *query, const char *key, char *out, size_t
     }
     return false;
 }
+
+const char *omtp_files_http_thumb_mime(const unsigned char *head, size_t n)
+{
+    return n >= 2 && head[0] == 0x89 && head[1] == 'P' ? "image/png" : "image/jpeg";
+}

@@ -57,9 +57,21 @@ bool omtp_files_http_query(const char *query, const char *key, char *out, size_t
                            size_t *len);
 
 /* The headers every file answer carries (nosniff, a sandboxing CSP: an
- * uploaded HTML or SVG file never runs on this origin). */
+ * uploaded HTML or SVG file never runs on this origin), and its caching:
+ * the names and values once, for both listeners (the HTTP API adds them
+ * one by one to libmicrohttpd's response, the WebSocket listener writes
+ * OMTP_FILES_HTTP_SAFE_HEADERS into its head). */
+#define OMTP_FILES_HTTP_NOSNIFF  "nosniff"
+#define OMTP_FILES_HTTP_CSP      "default-src 'none'; sandbox"
+#define OMTP_FILES_HTTP_REFERRER "no-referrer"
+#define OMTP_FILES_HTTP_CACHE    "private, max-age=86400"
 #define OMTP_FILES_HTTP_SAFE_HEADERS                                                               \
-    "X-Content-Type-Options: nosniff\r\nContent-Security-Policy: default-src 'none'; sandbox\r\n"  \
-    "Referrer-Policy: no-referrer\r\n"
+    "X-Content-Type-Options: " OMTP_FILES_HTTP_NOSNIFF "\r\n"                                      \
+    "Content-Security-Policy: " OMTP_FILES_HTTP_CSP "\r\n"                                         \
+    "Referrer-Policy: " OMTP_FILES_HTTP_REFERRER "\r\n"
+
+/* A thumbnail's type from its first bytes (files_ingest.c writes JPEG, or
+ * PNG when the image had alpha). */
+const char *omtp_files_http_thumb_mime(const unsigned char *head, size_t n);
 
 #endif

@@ -42,20 +42,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
 #define HTTP_DEFAULT_MAX_BODY (1024u * 1024u)
 #define HTTP_MAX_KEYS         32
-#define HTTP_THREADS          2  /* a pool, so one busy thread does not stall /healthz */
-#define HTTP_LIMIT_LOG_S      10 /* one line per kind of message at most this often */
-#define HTTP_LOG_KINDS        8  /* kinds of libmicrohttpd message remembered */
-#define HTTP_LOG_KEY          40 /* bytes of a message that tell its kind */
-#define HTTP_STOP_WAIT_MS     2000
-#define HTTP_KEY_NAME_MAX     32
-#define HTTP_DRAIN_MAX        (8u * 1024u * 1024u) /* read and drop up to this before an error */
+#define HTTP_THREADS          2 /* a pool, so one busy thread does not stall /healthz */
+/* libmicrohttpd's memory per connection (its default: 32 KiB): the read
+ * buffer an upload's body arrives in, so an upload takes 4-8x fewer
+ * recv/write rounds (docs/files.md "Speed"). It also bounds a request's
+ * headers: the worst case is http_max_conns x 128 KiB (32 MiB at the
+ * default 256), touched only by a client that sends that much. */
+#define HTTP_CONN_MEMORY  (128 * 1024)
+#define HTTP_LIMIT_LOG_S  10 /* one line per kind of message at most this often */
+#define HTTP_LOG_KINDS    8  /* kinds of libmicrohttpd message remembered */
+#define HTTP_LOG_KEY      40 /* bytes of a message that tell its kind */
+#define HTTP_STOP_WAIT_MS 2000
+#define HTTP_KEY_NAME_MAX 32
+#define HTTP_DRAIN_MAX    (8u * 1024u * 1024u) /* read and drop up to this before an error */
 
 typedef struct omtp_http {
     omtp_server *srv;
@@ -510,6 +519,27 @@ static bool hand_to_loop(omtp_http *h, struct MHD_Connection *c, http_req *r)
     return true;
 }
 
+/* The HTTP API's threads (where file transfers run: sendfile, sha256,
+ * fsync) yield the CPU to the chat loop: each lowers its own priority to
+ * http_nice at its first request (Linux: setpriority on the thread id;
+ * a thread may lower its priority, never raise it back, so it stays). */
+static void thread_nice(const omtp_http *h)
+{
+    static _Thread_local bool done;
+    unsigned nice = h->srv->cfg->http_nice;
+    if (done || !nice)
+        return;
+    done = true;
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, tid);
+    if (errno == 0 && now >= (int)nice) /* omtpd already runs at least that low */
+        return;
+    if (setpriority(PRIO_PROCESS, tid, (int)nice) != 0)
+        LOG_WARN("http: cannot lower an HTTP thread's priority to nice %u: %s (http_nice)", nice,
+                 strerror(errno));
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *data,
                                   size_t *data_size, void **con_cls)
@@ -519,6 +549,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     http_req *r = bad_path ? NULL : *con_cls;
 
     if (!r) { /* headers are in: route, authenticate, check the declared size */
+        thread_nice(h);
         r = calloc(1, sizeof(*r));
         if (!r)
             return MHD_NO;
@@ -1081,8 +1112,9 @@ int omtp_http_start(omtp_server *srv)
     }
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape_url, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, h->guard, MHD_OPTION_THREAD_POOL_SIZE,
         threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(cfg->http_timeout_s ? cfg->http_timeout_s : 1), MHD_OPTION_CONNECTION_LIMIT,

@@ -30,25 +30,6 @@
 
 static const omtp_dom_caller api = {.role = OMTP_DOM_API};
 
-/* Answers a refusal of the domain; false when the operation succeeded. */
-static bool refused(http_req *r, const omtp_dom_outcome *res)
-{
-    if (!res->code)
-        return false;
-    if (res->err < 0) {
-        http_reply_store_err(r, res->err);
-        return true;
-    }
-    const char *why = res->reason ? res->reason : "internal";
-    unsigned status = !strcmp(why, "unknown_user") || !strcmp(why, "unknown_session") ? 404
-                      : !strcmp(why, "no_privilege")                                  ? 403
-                      : !strcmp(why, "internal")                                      ? 500
-                      : !strcmp(why, "unavailable")                                   ? 503
-                                                                                      : 400;
-    http_reply_error(r, status, why, "%s", res->desc);
-    return true;
-}
-
 /* The page size asked for (0 = the domain's default), kept in the request's
  * arguments so that the completion can tell a full page. */
 static bool page_limit(http_req *r, int64_t max, int64_t *limit)
@@ -97,7 +78,7 @@ static json_t *user_item(const void *rec)
 static void got_history(void *arg, const omtp_dom_outcome *res, omtp_msg_rec_list *out)
 {
     http_req *r = arg;
-    if (refused(r, res))
+    if (http_reply_refused(r, res))
         return;
     json_t *list = json_list(r, out->items, out->n, sizeof(*out->items), msg_item);
     if (!list)
@@ -124,7 +105,7 @@ void http_ep_session_messages(http_req *r)
 static void got_users(void *arg, const omtp_dom_outcome *res, omtp_user_rec_list *out)
 {
     http_req *r = arg;
-    if (refused(r, res))
+    if (http_reply_refused(r, res))
         return;
     json_t *list = json_list(r, out->items, out->n, sizeof(*out->items), user_item);
     if (!list)
@@ -169,7 +150,7 @@ static json_t *hot_item(const void *rec)
 static void got_sessions(void *arg, const omtp_dom_outcome *res, omtp_hot_rec_list *out)
 {
     http_req *r = arg;
-    if (refused(r, res))
+    if (http_reply_refused(r, res))
         return;
     json_t *list = json_list(r, out->items, out->n, sizeof(*out->items), hot_item);
     if (!list)

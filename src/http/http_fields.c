@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "domain/caller.h"
 #include "proto/omtp_proto.h"
 
 static json_t *field(http_req *r, const char *key)
@@ -328,4 +329,35 @@ json_t *http_msg_json(const omtp_msg_rec *m)
                      revoked ? (size_t)0 : (size_t)q->content.len, "status", (int)q->status,
                      "flags", (json_int_t)m->flags, "packId", m->packId.data ? m->packId.data : "",
                      (size_t)m->packId.len);
+}
+
+/* The HTTP status of a domain refusal's reason (domain/caller.h). */
+static unsigned reason_status(const char *reason)
+{
+    static const struct {
+        const char *reason;
+        unsigned status;
+    } map[] = {
+        {"unknown_group", 404}, {"unknown_user", 404}, {"unknown_session", 404},
+        {"not_member", 404},    {"is_creator", 409},   {"group_exists", 409},
+        {"member_limit", 409},  {"user_exists", 409},  {"no_privilege", 403},
+        {"internal", 500},      {"unavailable", 503},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(map[i].reason, reason) == 0)
+            return map[i].status;
+    return 400;
+}
+
+bool http_reply_refused(http_req *r, const omtp_dom_outcome *res)
+{
+    if (!res->code)
+        return false;
+    if (res->err < 0) {
+        http_reply_store_err(r, res->err);
+        return true;
+    }
+    const char *why = res->reason ? res->reason : "internal";
+    http_reply_error(r, reason_status(why), why, "%s", res->desc);
+    return true;
 }

@@ -221,15 +221,9 @@ void http_upload_abort(http_req *r)
 static void upload_recorded(void *arg, const omtp_dom_outcome *res, const omtp_dom_file *f)
 {
     http_req *r = arg;
-    if (res->code != 0) {
-        unsigned st = 500;
-        if (!strcmp(res->reason, "rate_limited"))
-            st = 429;
-        else if (!strcmp(res->reason, "quota_exceeded"))
-            st = 413;
-        else if (!strcmp(res->reason, "unavailable"))
-            st = 503;
-        http_reply_error(r, st, res->reason, "%s", res->desc);
+    if (res->code != 0) { /* the status of a refusal: files_http.h, as on ws_listen */
+        http_reply_error(r, (unsigned)omtp_files_http_status(res->reason), res->reason, "%s",
+                         res->desc);
         return;
     }
     json_t *o = json_pack("{s:s,s:I,s:s,s:s,s:s}", "fileId", f->fileId, "size", (json_int_t)f->size,
@@ -255,10 +249,9 @@ static void file_found(void *arg, const omtp_dom_outcome *res, const omtp_dom_fi
 {
     http_req *r = arg;
     if (res->code != 0) {
-        if (!strcmp(res->reason, "unknown_file"))
-            http_reply_error(r, 404, "not_found", "%s", res->desc);
-        else
-            http_reply_error(r, 503, res->reason, "%s", res->desc);
+        bool unknown = !strcmp(res->reason, "unknown_file");
+        http_reply_error(r, (unsigned)omtp_files_http_status(res->reason),
+                         unknown ? "not_found" : res->reason, "%s", res->desc);
         return;
     }
     if (r->thumb && !f->thumb[0]) {
@@ -338,7 +331,7 @@ struct MHD_Response *http_file_response(http_req *r, unsigned *status)
     const omtp_file_rec *f = &r->file;
     const char *sha = r->thumb ? f->thumb : f->sha256;
     char etag[80], mime[OMTP_FILE_MIME_MAX + 1];
-    snprintf(etag, sizeof(etag), "\"%s\"", sha);
+    omtp_files_http_etag(sha, etag, sizeof(etag));
     snprintf(mime, sizeof(mime), "%s", f->mime);
     struct MHD_Response *resp = NULL;
     int fd = -1;
@@ -355,13 +348,12 @@ struct MHD_Response *http_file_response(http_req *r, unsigned *status)
     }
     if (r->thumb) { /* thumbnails are ours: JPEG, or PNG when the image had alpha */
         unsigned char head[8] = {0};
-        if (local && pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head))
-            snprintf(mime, sizeof(mime), "%s", head[0] == 0x89 ? "image/png" : "image/jpeg");
-        else
-            snprintf(mime, sizeof(mime), "image/jpeg");
+        ssize_t hn = local ? pread(fd, head, sizeof(head), 0) : 0;
+        snprintf(mime, sizeof(mime), "%s",
+                 omtp_files_http_thumb_mime(head, hn > 0 ? (size_t)hn : 0));
     }
     /* If-None-Match: the bytes are named by their hash, so the tag is exact */
-    if (r->inm[0] && (strstr(r->inm, sha) || !strcmp(r->inm, "*"))) {
+    if (omtp_files_http_inm_match(r->inm, etag)) {
         if (fd >= 0)
             close(fd);
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -431,9 +423,10 @@ struct MHD_Response *http_file_response(http_req *r, unsigned *status)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, mime);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "Content-Security-Policy", "sandbox; default-src 'none'");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "private, max-age=86400");
+    MHD_add_response_header(resp, "X-Content-Type-Options", OMTP_FILES_HTTP_NOSNIFF);
+    MHD_add_response_header(resp, "Content-Security-Policy", OMTP_FILES_HTTP_CSP);
+    MHD_add_response_header(resp, "Referrer-Policy", OMTP_FILES_HTTP_REFERRER);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, OMTP_FILES_HTTP_CACHE);
     if (!r->thumb)
         MHD_add_response_header(resp, "Content-Disposition", cd);
     return resp;

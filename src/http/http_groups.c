@@ -21,36 +21,6 @@
 
 static const omtp_dom_caller admin = {.role = OMTP_DOM_API};
 
-/* The HTTP status of a domain refusal (domain/caller.h, reason). */
-static unsigned reason_status(const char *reason)
-{
-    static const struct {
-        const char *reason;
-        unsigned status;
-    } map[] = {
-        {"unknown_group", 404}, {"unknown_user", 404}, {"not_member", 404},
-        {"is_creator", 409},    {"group_exists", 409}, {"member_limit", 409},
-        {"invalid_field", 400}, {"no_privilege", 403},
-    };
-    for (size_t i = 0; reason && i < sizeof(map) / sizeof(map[0]); i++)
-        if (strcmp(map[i].reason, reason) == 0)
-            return map[i].status;
-    return 500;
-}
-
-/* Answers a refusal; false when the operation succeeded. */
-static bool refused(http_req *r, const omtp_dom_outcome *res)
-{
-    if (!res->code)
-        return false;
-    if (res->err < 0)
-        http_reply_store_err(r, res->err);
-    else
-        http_reply_error(r, reason_status(res->reason), res->reason ? res->reason : "internal",
-                         "%s", res->desc);
-    return true;
-}
-
 static json_t *ids_json(const tars_str_list *l)
 {
     json_t *a = json_array();
@@ -73,19 +43,19 @@ static json_t *group_json(const omtp_dom_group_out *o)
 
 static void done_create(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *out)
 {
-    if (!refused(arg, res))
+    if (!http_reply_refused(arg, res))
         http_reply_json(arg, 201, group_json(out));
 }
 
 static void done_get(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *out)
 {
-    if (!refused(arg, res))
+    if (!http_reply_refused(arg, res))
         http_reply_json(arg, 200, group_json(out));
 }
 
 static void done_add(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *out)
 {
-    if (!refused(arg, res))
+    if (!http_reply_refused(arg, res))
         http_reply_json(arg, 200,
                         json_pack("{s:s,s:i,s:o}", "groupId", out->groupId, "added", out->count,
                                   "members", ids_json(&out->members)));
@@ -94,7 +64,7 @@ static void done_add(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out 
 static void done_remove(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *out)
 {
     http_req *r = arg;
-    if (!refused(r, res))
+    if (!http_reply_refused(r, res))
         http_reply_json(r, 200,
                         json_pack("{s:s,s:s,s:i,s:o}", "groupId", out->groupId, "userId",
                                   r->param[1], "removed", out->count, "members",
@@ -103,7 +73,7 @@ static void done_remove(void *arg, const omtp_dom_outcome *res, omtp_dom_group_o
 
 static void done_dismiss(void *arg, const omtp_dom_outcome *res, omtp_dom_group_out *out)
 {
-    if (!refused(arg, res))
+    if (!http_reply_refused(arg, res))
         http_reply_json(arg, 200, json_pack("{s:s,s:b}", "groupId", out->groupId, "dismissed", 1));
 }
 

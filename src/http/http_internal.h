@@ -108,6 +108,12 @@ void http_reply_text(http_req *r, unsigned status, const char *ctype, char *text
 void http_reply_ec(http_req *r, int ec, const char *desc);
 /* Replies 503/500 for a failed store submit or store error (OMTP_E*). */
 void http_reply_store_err(http_req *r, int err);
+/* Answers a domain refusal (domain/caller.h: the reason names the error,
+ * its HTTP status comes from one table: unknown_* / not_member 404, a
+ * conflict 409, no_privilege 403, internal 500, unavailable 503, any other
+ * 400); false when the operation succeeded and nothing was sent. */
+struct omtp_dom_outcome;
+bool http_reply_refused(http_req *r, const struct omtp_dom_outcome *res);
 
 /* A refusal found by a store work item (store thread), answered later from
  * its completion on the loop thread. status 0: none. Ids are at most

@@ -66,24 +66,6 @@ json_t *http_user_json(const omtp_user_rec *u)
 
 /* Answers a refusal of the domain (domain/caller.h reasons); false when the
  * operation succeeded. */
-static bool refused(http_req *r, const omtp_dom_outcome *res)
-{
-    if (!res->code)
-        return false;
-    if (res->err < 0) {
-        http_reply_store_err(r, res->err);
-        return true;
-    }
-    const char *why = res->reason ? res->reason : "internal";
-    unsigned status = !strcmp(why, "unknown_user")   ? 404
-                      : !strcmp(why, "user_exists")  ? 409
-                      : !strcmp(why, "no_privilege") ? 403
-                      : !strcmp(why, "internal")     ? 500
-                                                     : 400;
-    http_reply_error(r, status, why, "%s", res->desc);
-    return true;
-}
-
 /* Reads the optional profile fields; false after a 400. */
 static bool get_profile(http_req *r, omtp_dom_profile *p)
 {
@@ -110,7 +92,7 @@ static bool param_ok(http_req *r)
 
 static void created(void *arg, const omtp_dom_outcome *res, omtp_dom_user_out *out)
 {
-    if (!refused(arg, res))
+    if (!http_reply_refused(arg, res))
         http_reply_json(arg, 201, http_user_json(&out->user));
 }
 
@@ -130,7 +112,7 @@ void http_ep_user_create(http_req *r)
 
 static void got_user(void *arg, const omtp_dom_outcome *res, omtp_dom_user_out *out)
 {
-    if (!refused(arg, res))
+    if (!http_reply_refused(arg, res))
         http_reply_json(arg, 200, http_user_json(&out->user));
 }
 
@@ -151,7 +133,7 @@ void http_ep_user_update(http_req *r)
 
 static void password_set(void *arg, const omtp_dom_outcome *res, omtp_dom_user_out *out)
 {
-    if (!refused(arg, res))
+    if (!http_reply_refused(arg, res))
         http_reply_json(
             arg, 200,
             json_pack("{s:s,s:b}", "userId", out->userId, "passwordLogin", out->passwordLogin));
@@ -168,7 +150,7 @@ void http_ep_user_password(http_req *r)
 
 static void deleted(void *arg, const omtp_dom_outcome *res, omtp_dom_user_out *out)
 {
-    if (!refused(arg, res))
+    if (!http_reply_refused(arg, res))
         http_reply_json(arg, 200,
                         json_pack("{s:s,s:b,s:i}", "userId", out->userId, "deleted", 1,
                                   "devicesClosed", out->devicesClosed));
@@ -219,7 +201,7 @@ void http_ep_user_token(http_req *r)
 
 static void role_set(void *arg, const omtp_dom_outcome *res, omtp_dom_user_out *out)
 {
-    if (!refused(arg, res))
+    if (!http_reply_refused(arg, res))
         http_reply_json(
             arg, 200, json_pack("{s:s,s:s}", "userId", out->userId, "role", role_name(out->role)));
 }

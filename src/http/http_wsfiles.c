@@ -45,6 +45,9 @@
 
 /* bytes buffered before the socket stops being read (the buffer stays <= 1 MiB) */
 #define UP_HIGH (768 * 1024)
+/* the buffer's size from the start: filled to UP_HIGH without a realloc
+ * (growing from 64 KiB copied every byte about once more) */
+#define UP_BUF (1024 * 1024)
 
 enum { R_UPLOAD, R_FILE, R_THUMB };
 
@@ -331,7 +334,7 @@ static void wsf_body(void *ctx, const uint8_t *p, size_t n)
         return;
     }
     if (f->buf_n + n > f->buf_cap) {
-        size_t cap = f->buf_cap ? f->buf_cap : 64 * 1024;
+        size_t cap = f->buf_cap ? f->buf_cap : UP_BUF;
         while (cap < f->buf_n + n)
             cap *= 2;
         uint8_t *b = realloc(f->buf, cap);
@@ -363,24 +366,13 @@ static void wsf_end(void *ctx)
 struct src {
     omtp_filestore *fs;
     char sha[OMTP_FS_SHA_HEX];
-    int fd; /* local store: pread; -2 = use omtp_fs_get */
+    int fd;             /* local store: pread; -2 = another store: the reader */
+    uint64_t end;       /* the answer's range ends here */
+    omtp_fs_reader *rd; /* other stores: one streamed read of the range (S3: one GET) */
+    uint64_t rd_at;     /* where the reader is */
 };
 
-struct sinkbuf {
-    uint8_t *buf;
-    size_t n, got;
-};
-
-static int sink_copy(void *arg, const void *data, size_t n)
-{
-    struct sinkbuf *b = arg;
-    if (b->got + n > b->n)
-        return OMTP_EIO;
-    memcpy(b->buf + b->got, data, n);
-    b->got += n;
-    return 0;
-}
-
+/* A worker thread, one call at a time per source (ws_api.h). */
 static ssize_t src_read(void *arg, uint64_t off, uint8_t *buf, size_t n)
 {
     struct src *s = arg;
@@ -391,10 +383,20 @@ static ssize_t src_read(void *arg, uint64_t off, uint8_t *buf, size_t n)
     }
     if (s->fd >= 0)
         return pread(s->fd, buf, n, (off_t)off);
-    struct sinkbuf b = {buf, n, 0};
-    if (omtp_fs_get(s->fs, s->sha, off, n, sink_copy, &b))
+    if (s->rd && s->rd_at != off) { /* the core reads in order: never, but then start again */
+        omtp_fs_reader_close(s->rd);
+        s->rd = NULL;
+    }
+    if (!s->rd) {
+        if (off >= s->end || omtp_fs_reader_open(s->fs, s->sha, off, s->end - off, &s->rd))
+            return -1;
+        s->rd_at = off;
+    }
+    ssize_t got = omtp_fs_reader_read(s->rd, buf, n);
+    if (got <= 0) /* the object ended before its recorded size, or failed (logged) */
         return -1;
-    return (ssize_t)b.got;
+    s->rd_at += (uint64_t)got;
+    return got;
 }
 
 static void src_close(void *arg)
@@ -402,6 +404,7 @@ static void src_close(void *arg)
     struct src *s = arg;
     if (s->fd >= 0)
         close(s->fd);
+    omtp_fs_reader_close(s->rd);
     free(s);
 }
 
@@ -441,7 +444,7 @@ static void sniff_after(uv_work_t *w, int status)
     struct sniffjob *j = w->data;
     struct wsf *f = j->f;
     snprintf(f->thumb_mime, sizeof(f->thumb_mime), "%s",
-             j->head[0] == 0x89 && j->head[1] == 'P' ? "image/png" : "image/jpeg");
+             omtp_files_http_thumb_mime(j->head, j->got));
     free(j);
     if (!f->dead)
         serve(f);
@@ -499,7 +502,8 @@ static void serve(struct wsf *f)
     omtp_files_http_etag(sha, etag, sizeof(etag));
     omtp_files_http_disposition(file->name, mime, disp, sizeof(disp));
     if (omtp_files_http_inm_match(f->inm, etag)) {
-        snprintf(head, sizeof(head), "ETag: %s\r\nCache-Control: private, max-age=86400\r\n", etag);
+        snprintf(head, sizeof(head), "ETag: %s\r\nCache-Control: " OMTP_FILES_HTTP_CACHE "\r\n",
+                 etag);
         omtp_ws_api_reply(f->c, 304, head, "application/octet-stream", "", 0);
         return;
     }
@@ -519,7 +523,7 @@ static void serve(struct wsf *f)
                  (unsigned long long)size);
     snprintf(head, sizeof(head),
              "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %llu\r\n%sAccept-Ranges: bytes\r\n"
-             "ETag: %s\r\nCache-Control: private, max-age=86400\r\nContent-Disposition: %s\r\n"
+             "ETag: %s\r\nCache-Control: " OMTP_FILES_HTTP_CACHE "\r\nContent-Disposition: %s\r\n"
              "%sConnection: close\r\n\r\n",
              r > 0 ? "206 Partial Content" : "200 OK", mime, (unsigned long long)len, crange, etag,
              disp, OMTP_FILES_HTTP_SAFE_HEADERS);
@@ -530,6 +534,7 @@ static void serve(struct wsf *f)
     }
     sr->fs = store_of(f->s);
     sr->fd = -1;
+    sr->end = off + len;
     snprintf(sr->sha, sizeof(sr->sha), "%s", sha);
     omtp_ws_source src = {.read = src_read, .close = src_close, .arg = sr};
     omtp_ws_api_transfer(f->c, (uint64_t)f->s->cfg->http_timeout_s * 1000);

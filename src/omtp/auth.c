@@ -26,6 +26,7 @@
 #include "handlers.h"
 #include "cluster_hooks.h"
 #include "domain/presence.h"
+#include "util/thread_prio.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -241,6 +242,7 @@ static void kdf_work(uv_work_t *w)
 {
     struct login_job *j = w->data;
     const omtp_LoginReq *lr = j->req->body;
+    omtp_thread_background(); /* a login storm must not starve chat */
     j->ok = omtp_auth_verify_password(j->hash, lr->password.data) == 0;
 }
 

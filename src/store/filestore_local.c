@@ -9,6 +9,13 @@
  * bytes), fsync the fan-out directory. A crash leaves either no object or
  * the whole object, and at most a temporary file (omtp_fs_sweep_tmp).
  *
+ * Writeback while receiving: every WB_WINDOW bytes written, the window's
+ * writeback is started (sync_file_range SYNC_FILE_RANGE_WRITE: the disk
+ * writes while the next bytes arrive, the writer does not wait for it), so
+ * the commit's fsync only has the tail left: the 201 still means durable
+ * (fsync + rename + directory fsync), it just no longer waits for the whole
+ * file to go to the disk after the last byte arrived.
+ *
  * Disk full: write(2)/fsync(2) failing with ENOSPC, EDQUOT or EFBIG (a file
  * size limit) is OMTP_ENOSPC; the caller aborts, which unlinks the
  * temporary file, so nothing half-written stays.
@@ -30,7 +37,8 @@
 #include "proto/omtp_errors.h"
 #include "util/log.h"
 
-#define READ_BUF (256 * 1024)
+#define READ_BUF  (256 * 1024)
+#define WB_WINDOW (4 * 1024 * 1024) /* bytes between two writeback starts */
 
 typedef struct local_store {
     omtp_filestore base;
@@ -40,6 +48,8 @@ typedef struct local_store {
 
 typedef struct local_put {
     int fd;
+    uint64_t written; /* bytes written so far */
+    uint64_t wb_at;   /* writeback started for [0, wb_at) */
     char path[4400];
 } local_put;
 
@@ -86,6 +96,22 @@ static int l_put_begin(omtp_filestore *fs, uint64_t size_hint, void **impl)
     return 0;
 }
 
+/* Starts the writeback of the full windows written since the last start
+ * (docs/files.md "Speed"). Errors are not reported here: the commit's
+ * fsync reports them (ENOSPC included). */
+static void writeback(local_put *p)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+    if (p->written - p->wb_at < WB_WINDOW)
+        return;
+    uint64_t end = p->written - p->written % WB_WINDOW;
+    (void)sync_file_range(p->fd, (off_t)p->wb_at, (off_t)(end - p->wb_at), SYNC_FILE_RANGE_WRITE);
+    p->wb_at = end;
+#else
+    (void)p;
+#endif
+}
+
 static int l_put_write(omtp_filestore *fs, void *impl, const void *data, size_t n)
 {
     (void)fs;
@@ -103,7 +129,9 @@ static int l_put_write(omtp_filestore *fs, void *impl, const void *data, size_t 
         }
         b += w;
         n -= (size_t)w;
+        p->written += (uint64_t)w;
     }
+    writeback(p);
     return 0;
 }
 

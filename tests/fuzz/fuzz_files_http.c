@@ -38,6 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const uint8_t secret[32] = {1};
     char user[129], why[160];
     omtp_files_http_bearer(secret, s, user, sizeof(user), why, sizeof(why));
+    const char *tm = omtp_files_http_thumb_mime(data, size); /* a thumbnail's head */
+    if (strcmp(tm, "image/png") && strcmp(tm, "image/jpeg"))
+        abort();
     free(s);
     return 0;
 }

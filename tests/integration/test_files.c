@@ -95,7 +95,7 @@ typedef struct resp {
     char *body;
     size_t len;
     json_t *json;
-    char ctype[160], etag[100], crange[100], disp[800], nosniff[40];
+    char ctype[160], etag[100], crange[100], disp[800], nosniff[40], csp[80], referrer[40];
 } resp;
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
@@ -130,6 +130,8 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     hdr(p, len, "Content-Range", r->crange, sizeof(r->crange));
     hdr(p, len, "Content-Disposition", r->disp, sizeof(r->disp));
     hdr(p, len, "X-Content-Type-Options", r->nosniff, sizeof(r->nosniff));
+    hdr(p, len, "Content-Security-Policy", r->csp, sizeof(r->csp));
+    hdr(p, len, "Referrer-Policy", r->referrer, sizeof(r->referrer));
     return len;
 }
 
@@ -385,6 +387,10 @@ static void test_roundtrip_and_stored_once(void **state)
     assert_int_equal(d.len, n);
     assert_memory_equal(d.body, data, n);
     assert_string_equal(d.nosniff, "nosniff");
+    /* the same safety headers as on ws_listen (files_http.h, one list for
+       both listeners): an uploaded page never runs, never leaks the URL */
+    assert_string_equal(d.csp, "default-src 'none'; sandbox");
+    assert_string_equal(d.referrer, "no-referrer");
     /* the same bytes again (another user): a new fileId, the same object */
     resp r2;
     upload(&r2, tb, "copy.bin", data, n);
@@ -442,6 +448,85 @@ static void test_range_etag_disposition(void **state)
     assert_int_equal(d.status, 304);
     assert_int_equal(d.len, 0);
     resp_free(&d), resp_free(&r);
+    free(data);
+    stop();
+}
+
+/* The nice value of each of omtpd's threads (/proc/PID/task/TID/stat,
+ * field 19): *lowered = threads at nice 10 (http_nice's default), *loop =
+ * the main thread's. */
+static void thread_nices(pid_t pid, int *lowered, int *loop)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    *lowered = 0, *loop = -100;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[400], buf[1024];
+        snprintf(p, sizeof(p), "%s/%s/stat", dir, e->d_name);
+        FILE *f = fopen(p, "r");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        const char *s = strrchr(buf, ')'); /* after the command's name */
+        int nice = 0, field = 2;
+        for (; s && *s && field < 19; s++)
+            if (*s == ' ')
+                field++;
+        if (s && sscanf(s, "%d", &nice) == 1) {
+            if (atoi(e->d_name) == (int)pid)
+                *loop = nice;
+            else if (nice == 10)
+                (*lowered)++;
+        }
+    }
+    closedir(d);
+}
+
+/* File transfers run on the HTTP API's threads, which yield the CPU to the
+ * chat loop (http_nice, default 10; docs/files.md "Speed"): after a
+ * download, the threads that served it run at nice 10, the loop at 0. */
+static void test_http_threads_yield_to_the_loop(void **state)
+{
+    (void)state;
+    start(NULL);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    unsigned char *data = rnd_bytes(300000, 9);
+    resp r, d;
+    upload(&r, ta, "y.bin", data, 300000);
+    assert_int_equal(r.status, 201);
+    get(&d, ta, jstr(&r, "fileId"), NULL);
+    assert_int_equal(d.status, 200);
+    assert_int_equal(d.len, 300000);
+    int lowered = 0, loop = 0;
+    thread_nices(S.s->pid, &lowered, &loop);
+    if (loop >= 10) { /* the tests run niced already: nothing to lower */
+        resp_free(&r), resp_free(&d), free(data);
+        stop();
+        skip();
+    }
+    assert_true(lowered >= 1);
+    assert_true(loop < 10); /* the chat loop keeps its priority */
+    resp_free(&r), resp_free(&d);
+    stop();
+    /* http_nice = 0: the threads stay as they are */
+    const char *off[] = {"--http-nice", "0", NULL};
+    start(off);
+    users(ta, tb, NULL);
+    upload(&r, ta, "y.bin", data, 300000);
+    assert_int_equal(r.status, 201);
+    get(&d, ta, jstr(&r, "fileId"), NULL);
+    assert_int_equal(d.status, 200);
+    thread_nices(S.s->pid, &lowered, &loop);
+    assert_int_equal(lowered, 0);
+    resp_free(&r), resp_free(&d);
     free(data);
     stop();
 }
@@ -1155,6 +1240,7 @@ int main(void)
         cmocka_unit_test_teardown(test_roundtrip_and_stored_once, h_teardown),
         cmocka_unit_test_teardown(test_range_etag_disposition, h_teardown),
         cmocka_unit_test_teardown(test_names_zero_and_sniffing, h_teardown),
+        cmocka_unit_test_teardown(test_http_threads_yield_to_the_loop, h_teardown),
         cmocka_unit_test_teardown(test_limits_413_and_stall, h_teardown),
         cmocka_unit_test_teardown(test_tokens_401, h_teardown),
         cmocka_unit_test_teardown(test_read_rule_follows_messages, h_teardown),

@@ -4,7 +4,8 @@
  * file uploaded through the HTTP API (POST /v1/files, a user's login token)
  * lands in the bucket under sha256/ab/cd.. and downloads byte for byte,
  * whole and by Range; a 10 MiB upload goes multipart and comes back,
- * streamed from one S3 GET; and
+ * streamed from one S3 GET -- on the HTTP API and on the public WebSocket
+ * listener (ws_listen, docs/files.md "How a download travels"); and
  * omtpd refuses to start with a wrong secret, saying which setting to check.
  * (Two nodes sharing one bucket: tests/scripts/cluster_files_s3.sh.)
  */
@@ -130,6 +131,9 @@ static void drop_port_dir(const char *port_path)
     char *slash = strrchr(dir, '/');
     unlink(port_path);
     if (slash) {
+        char ws[160];
+        snprintf(ws, sizeof ws, "%.*s/ws.port", (int)(slash - dir), dir);
+        unlink(ws);
         *slash = 0;
         rmdir(dir);
     }
@@ -145,7 +149,11 @@ static h_server *start(const char *secret, char *port_path, size_t pplen)
     snprintf(dir, sizeof dir, "/tmp/omtp-fs3-XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(port_path, pplen, "%s/http.port", dir);
-    const char *args[] = {"--http-listen", "127.0.0.1:0", "--http-port-file", port_path, NULL};
+    char ws_path[160];
+    snprintf(ws_path, sizeof ws_path, "%s/ws.port", dir);
+    const char *args[] = {"--http-listen",  "127.0.0.1:0", "--http-port-file",
+                          port_path,        "--ws-listen", "127.0.0.1:0",
+                          "--ws-port-file", ws_path,       NULL};
     return h_server_start(conf, args);
 }
 
@@ -217,6 +225,23 @@ static void t_upload_download(void **state)
     free(r.b);
     /* streamed from ONE S3 GET, not one request per piece the HTTP side
        sends */
+    assert_int_equal(h_s3_count(S3, "GET", logpat, 0) - gets, 1);
+    /* the same on the public WebSocket listener: the whole file from ONE
+       S3 GET (it sent one GET per 1 MiB piece: 10), and a range from one */
+    char wsp[160];
+    snprintf(wsp, sizeof wsp, "%.*s/ws.port", (int)(strrchr(pp, '/') - pp), pp);
+    int wport = http_port(wsp);
+    gets = h_s3_count(S3, "GET", logpat, 0);
+    assert_int_equal(call(wport, "GET", path, tok, NULL, 0, NULL, &r), 200);
+    assert_int_equal(r.n, n);
+    assert_memory_equal(r.b, b, n);
+    free(r.b);
+    assert_int_equal(h_s3_count(S3, "GET", logpat, 0) - gets, 1);
+    gets = h_s3_count(S3, "GET", logpat, 0);
+    assert_int_equal(call(wport, "GET", path, tok, NULL, 0, "1048000-3145727", &r), 206);
+    assert_int_equal(r.n, 3145728 - 1048000);
+    assert_memory_equal(r.b, b + 1048000, r.n);
+    free(r.b);
     assert_int_equal(h_s3_count(S3, "GET", logpat, 0) - gets, 1);
     free(b);
     assert_int_equal(h_server_stop(s), 0);

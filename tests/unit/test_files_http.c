@@ -70,6 +70,19 @@ static void test_etag_disposition(void **st)
     assert_non_null(strstr(d, "filename=\"file\""));
 }
 
+/* A thumbnail's type, the same on both listeners: PNG by its signature,
+ * JPEG otherwise (also for a short or unreadable head). */
+static void test_thumb_mime(void **st)
+{
+    (void)st;
+    const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    const unsigned char jpg[] = {0xff, 0xd8, 0xff, 0xe0};
+    assert_string_equal(omtp_files_http_thumb_mime(png, sizeof(png)), "image/png");
+    assert_string_equal(omtp_files_http_thumb_mime(jpg, sizeof(jpg)), "image/jpeg");
+    assert_string_equal(omtp_files_http_thumb_mime(png, 1), "image/jpeg");
+    assert_string_equal(omtp_files_http_thumb_mime(NULL, 0), "image/jpeg");
+}
+
 static void test_query(void **st)
 {
     (void)st;
@@ -132,9 +145,8 @@ static void test_bearer(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_range),
-        cmocka_unit_test(test_etag_disposition),
-        cmocka_unit_test(test_query),
+        cmocka_unit_test(test_range),  cmocka_unit_test(test_etag_disposition),
+        cmocka_unit_test(test_query),  cmocka_unit_test(test_thumb_mime),
         cmocka_unit_test(test_bearer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -152,15 +152,9 @@ int pg_user_delete(omtp_db *db, const char *userId)
     return pg_op_end(d, own, rc);
 }
 
-int pg_user_list(omtp_db *db, omtp_user_rec_list *out)
+/* One user per row of r into out (emptied on failure); clears r. */
+static int collect_users(PGresult *r, omtp_user_rec_list *out)
 {
-    pg_db *d = PGD(db);
-    memset(out, 0, sizeof(*out));
-    if (pg_ready(d))
-        return OMTP_EDB;
-    PGresult *r = pg_q(d, PG_USER_LIST, NULL);
-    if (!r)
-        return OMTP_EDB;
     int ret = 0;
     for (int i = 0; i < PQntuples(r); i++) {
         omtp_user_rec *u = pg_list_grow(out, sizeof(*u));
@@ -175,6 +169,18 @@ int pg_user_list(omtp_db *db, omtp_user_rec_list *out)
     if (ret)
         omtp_user_rec_list_free(out);
     return ret;
+}
+
+int pg_user_list(omtp_db *db, omtp_user_rec_list *out)
+{
+    pg_db *d = PGD(db);
+    memset(out, 0, sizeof(*out));
+    if (pg_ready(d))
+        return OMTP_EDB;
+    PGresult *r = pg_q(d, PG_USER_LIST, NULL);
+    if (!r)
+        return OMTP_EDB;
+    return collect_users(r, out);
 }
 
 int pg_user_page(omtp_db *db, const char *prefix, const char *after, int limit,
@@ -195,20 +201,7 @@ int pg_user_page(omtp_db *db, const char *prefix, const char *after, int limit,
     PGresult *r = pg_q(d, PG_USER_PAGE, &a);
     if (!r)
         return OMTP_EDB;
-    int ret = 0;
-    for (int i = 0; i < PQntuples(r); i++) {
-        omtp_user_rec *u = pg_list_grow(out, sizeof(*u));
-        if (!u || row_user(r, i, u) != 0) {
-            if (u)
-                out->n--;
-            ret = OMTP_ENOMEM;
-            break;
-        }
-    }
-    PQclear(r);
-    if (ret)
-        omtp_user_rec_list_free(out);
-    return ret;
+    return collect_users(r, out);
 }
 
 int pg_user_info_get(omtp_db *db, const tars_str_list *ids, omtp_UserInfo_list *out)

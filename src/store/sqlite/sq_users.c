@@ -146,13 +146,10 @@ int sq_user_delete(omtp_db *db, const char *userId)
     return sq_op_end(d, rc);
 }
 
-int sq_user_list(omtp_db *db, omtp_user_rec_list *out)
+/* Steps st (bound) to its end, one user per row into out (emptied on
+ * failure); resets st. */
+static int collect_users(sq_db *d, sqlite3_stmt *st, omtp_user_rec_list *out, const char *what)
 {
-    sq_db *d = SQ(db);
-    memset(out, 0, sizeof(*out));
-    sqlite3_stmt *st = sq_stmt(d, SQ_USER_LIST);
-    if (!st)
-        return OMTP_EDB;
     int rc, ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         omtp_user_rec *u = sq_list_grow(out, sizeof(*u));
@@ -164,11 +161,21 @@ int sq_user_list(omtp_db *db, omtp_user_rec_list *out)
         }
     }
     if (ret == 0 && rc != SQLITE_DONE)
-        ret = sq_fail(d, "user_list");
+        ret = sq_fail(d, what);
     sqlite3_reset(st);
     if (ret)
         omtp_user_rec_list_free(out);
     return ret;
+}
+
+int sq_user_list(omtp_db *db, omtp_user_rec_list *out)
+{
+    sq_db *d = SQ(db);
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *st = sq_stmt(d, SQ_USER_LIST);
+    if (!st)
+        return OMTP_EDB;
+    return collect_users(d, st, out, "user_list");
 }
 
 int sq_user_page(omtp_db *db, const char *prefix, const char *after, int limit,
@@ -185,22 +192,7 @@ int sq_user_page(omtp_db *db, const char *prefix, const char *after, int limit,
     sq_bind_str(st, 2, after);
     sq_bind_str(st, 3, upper);
     sqlite3_bind_int(st, 4, limit < 1 ? 1 : limit > 1000 ? 1000 : limit);
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        omtp_user_rec *u = sq_list_grow(out, sizeof(*u));
-        if (!u || row_user(st, u) != 0) {
-            if (u)
-                out->n--;
-            ret = OMTP_ENOMEM;
-            break;
-        }
-    }
-    if (ret == 0 && rc != SQLITE_DONE)
-        ret = sq_fail(d, "user_page");
-    sqlite3_reset(st);
-    if (ret)
-        omtp_user_rec_list_free(out);
-    return ret;
+    return collect_users(d, st, out, "user_page");
 }
 
 int sq_user_info_get(omtp_db *db, const tars_str_list *ids, omtp_UserInfo_list *out)
