@@ -141,8 +141,8 @@ static const struct setting settings[] = {
     U(http_max_conns_per_ip, "most HTTP API connections per source address not yet "
                              "authenticated, 0 = unlimited"),
     U(http_timeout_s, "seconds an HTTP connection may stay silent (slow headers/body)"),
-    U(http_nice, "nice value (1..19) of the HTTP API's threads, where file transfers run, so "
-                 "they yield the CPU to the chat loop; 0 = unchanged"),
+    U(http_nice, "the HTTP API's threads, where file transfers run, raise their nice value by "
+                 "this (1..19) so they yield the CPU to the chat loop; 0 = unchanged"),
     S(file_store, "where uploaded files' bytes live: local (DATA_DIR/files) or s3://BUCKET"),
     U64(max_file_size, "largest uploaded file in bytes (413 above, enforced while streaming)"),
     U64(file_quota_bytes, "bytes of files one user may have uploaded in all, 0 = no quota"),
@@ -385,8 +385,8 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
         }
         if (!strcmp(key, "http_nice") && v > 19) {
             snprintf(why, whylen,
-                     "%s: %llu is not a nice value: 1..19 (higher yields more), 0 = unchanged", key,
-                     v);
+                     "%s: %llu is not a nice increment: 1..19 (higher yields more), 0 = unchanged",
+                     key, v);
             return OMTP_EINVAL;
         }
         if (!strcmp(key, "http_max_conns") && v == 0) {

@@ -96,7 +96,7 @@ typedef struct omtp_config {
     uint32_t http_max_conns;        /* HTTP connections at once */
     uint32_t http_max_conns_per_ip; /* HTTP connections per address; 0 = unlimited */
     uint32_t http_timeout_s;        /* an HTTP connection silent this long is closed */
-    uint32_t http_nice; /* nice of the HTTP API's threads (file transfers), 0 = unchanged */
+    uint32_t http_nice; /* nice increment of the HTTP API's threads (file transfers), 0 = none */
     /* uploaded files (docs/files.md) */
     char file_store[512];      /* "" or "local" = DATA_DIR/files; "s3://BUCKET" */
     uint64_t max_file_size;    /* bytes (default 100 MiB); 413 above, checked while streaming */

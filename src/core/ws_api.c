@@ -12,6 +12,8 @@
 #include "guard.h"
 #include "ws_int.h"
 
+#include "util/thread_prio.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +150,7 @@ static void call_dispose(struct ws_call *k)
 
 static void job_work(uv_work_t *w)
 {
+    omtp_thread_background(); /* a file answer's reads yield the CPU to the chat loop */
     struct job *j = w->data;
     j->got = j->k->src.read(j->k->src.arg, j->off, j->buf, j->n);
 }

@@ -31,6 +31,7 @@
 #include "domain/files.h"
 #include "domain/files_ingest.h"
 #include "domain/files_sweep.h"
+#include "util/thread_prio.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -42,11 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -520,24 +518,11 @@ static bool hand_to_loop(omtp_http *h, struct MHD_Connection *c, http_req *r)
 }
 
 /* The HTTP API's threads (where file transfers run: sendfile, sha256,
- * fsync) yield the CPU to the chat loop: each lowers its own priority to
- * http_nice at its first request (Linux: setpriority on the thread id;
- * a thread may lower its priority, never raise it back, so it stays). */
+ * fsync) yield the CPU to the chat loop: each raises its own nice value by
+ * http_nice at its first request (util/thread_prio.h; it stays). */
 static void thread_nice(const omtp_http *h)
 {
-    static _Thread_local bool done;
-    unsigned nice = h->srv->cfg->http_nice;
-    if (done || !nice)
-        return;
-    done = true;
-    id_t tid = (id_t)syscall(SYS_gettid);
-    errno = 0;
-    int now = getpriority(PRIO_PROCESS, tid);
-    if (errno == 0 && now >= (int)nice) /* omtpd already runs at least that low */
-        return;
-    if (setpriority(PRIO_PROCESS, tid, (int)nice) != 0)
-        LOG_WARN("http: cannot lower an HTTP thread's priority to nice %u: %s (http_nice)", nice,
-                 strerror(errno));
+    omtp_thread_nice((int)h->srv->cfg->http_nice);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,

@@ -42,6 +42,7 @@
 #include "http/http_wsfiles.h"
 #include "proto/omtp_packet.h"
 #include "store/filestore.h"
+#include "util/thread_prio.h"
 
 /* bytes buffered before the socket stops being read (the buffer stays <= 1 MiB) */
 #define UP_HIGH (768 * 1024)
@@ -135,6 +136,7 @@ struct upjob {
 
 static void upjob_work(uv_work_t *u)
 {
+    omtp_thread_background(); /* file work yields the CPU to the chat loop */
     struct upjob *j = u->data;
     struct wsf *f = j->f;
     switch (j->kind) {
@@ -434,6 +436,7 @@ static int sniff_sink(void *arg, const void *data, size_t n)
 
 static void sniff_work(uv_work_t *w)
 {
+    omtp_thread_background();
     struct sniffjob *j = w->data;
     omtp_fs_get(store_of(j->f->s), j->f->file.thumb, 0, sizeof(j->head), sniff_sink, j);
 }

@@ -13,8 +13,13 @@
 
 void omtp_thread_background(void)
 {
+    omtp_thread_nice(OMTP_BACKGROUND_NICE);
+}
+
+void omtp_thread_nice(int by)
+{
     static _Thread_local bool done;
-    if (done)
+    if (done || by <= 0)
         return;
     done = true;
 #ifdef __linux__
@@ -22,7 +27,7 @@ void omtp_thread_background(void)
     pid_t tid = (pid_t)syscall(SYS_gettid);
     errno = 0;
     int now = getpriority(PRIO_PROCESS, (id_t)tid);
-    if (errno == 0 && setpriority(PRIO_PROCESS, (id_t)tid, now + OMTP_BACKGROUND_NICE) != 0)
+    if (errno == 0 && setpriority(PRIO_PROCESS, (id_t)tid, now + by) != 0)
         omtp_log(OMTP_LOG_DEBUG, "background thread priority not lowered: errno %d", errno);
 #endif
 }

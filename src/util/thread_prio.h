@@ -22,4 +22,10 @@
 
 void omtp_thread_background(void);
 
+/* The same with the amount given: raises the calling thread's nice value
+ * by `by` (1..19), once per thread (a later call, either one, does
+ * nothing). The HTTP API's threads, where file transfers run, call it with
+ * http_nice (src/http/http.c). */
+void omtp_thread_nice(int by);
+
 #endif
