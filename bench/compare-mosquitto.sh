@@ -11,12 +11,19 @@
 # Systems (each started fresh for each measurement, on loopback):
 #   mosquitto     persistence on (in-memory store saved every autosave_interval
 #                 = 1800 s and at shutdown: a PUBACK does NOT mean on disk)
-#   omtpd FULL    SQLite WAL, synchronous=FULL: a MsgAck means fsync'ed (group commit)
+#   omtpd FULL    --message-log true (the send path of issue #18): each
+#                 message is appended to the message log and pushed, the
+#                 MsgAck waits for the log's fdatasync; SQLite WAL,
+#                 synchronous=FULL behind it (the default pacing,
+#                 log_sync_delay_us)
 #   omtpd FULL-pace0  the same with --log-sync-delay-us 0 (the message log's
 #                 fsync pacing off: each sync starts as soon as records wait)
-#   omtpd NORMAL  SQLite WAL, synchronous=NORMAL: acked messages survive a
-#                 process crash, the last commits may be lost on power loss
-#   (omtpd FULL uses the default pacing, log_sync_delay_us = 1000)
+#   omtpd FULL-store  --message-log false: one SQLite transaction per message
+#                 (group commit, synchronous=FULL) before the push and the
+#                 MsgAck - the path before the message log
+#   omtpd NORMAL  --message-log true, synchronous=NORMAL: the log is never
+#                 fdatasynced (acked messages survive a process crash, the
+#                 last ones may be lost on power loss)
 #
 # Measures, per system, RUNS times interleaved (so drift of a shared machine
 # hits every system alike), medians reported:
@@ -30,7 +37,9 @@
 #   server CPU per delivered message, in every mode: utime+stime of the
 #               server process from /proc/PID/stat (all its threads: loop,
 #               store, log sync) over the driver's run (connect and login
-#               included, a few ms), divided by the messages delivered
+#               included, a few ms) and until the server is idle again (the
+#               message log's applies behind the pushes belong to the run),
+#               divided by the messages delivered
 #
 # Output: bench/out/compare-*.json (raw), the tables on stdout (markdown),
 # bench/compare-mosquitto.png (gnuplot). Knobs: PAIRS (10), SIZE (64),
@@ -121,24 +130,40 @@ start_omtpd() { # sync level, extra omtpd args
 stop_server() { kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=; }
 
 STAMP=$(date -u +%Y%m%d-%H%M%S)
+echo "# $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(uname -r)," \
+  "load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ); omtpd $("$OMTPD" --version 2>/dev/null | head -1)"
+echo "# command: PAIRS=$PAIRS SIZE=$SIZE WINDOW=$WINDOW RATE=$RATE DURATION=$DURATION $0 $BUILD $RUNS"
 RAW=$OUT/compare-$STAMP.jsonl
 : >"$RAW"
 CLK_TCK=$(getconf CLK_TCK)
 # utime + stime of the server, in clock ticks (fields 14 and 15 of
 # /proc/PID/stat, counted after the ")" closing the command name)
 cpu_ticks() { sed 's/.*) //' "/proc/$SPID/stat" | awk '{print $12 + $13}'; }
+# Waits (at most 30 s) until the server is idle: under 2 ticks of CPU in
+# 300 ms. omtpd on the message log applies messages to its tables behind the
+# pushes; that work belongs to the run that sent them, so every measurement
+# reads the CPU after its server settled, and the next one starts clean.
+settle() {
+  local a b
+  for _ in $(seq 1 100); do
+    a=$(cpu_ticks); sleep 0.3; b=$(cpu_ticks)
+    [ $((b - a)) -lt 2 ] && return 0
+  done
+}
 measure() { # system-name, extra bench args
   local sys=$1; shift
   local j c0 c1
   c0=$(cpu_ticks)
   j=$("$BENCH" chat --server 127.0.0.1:$PORT --pairs "$PAIRS" --size "$SIZE" --window "$WINDOW" \
     --duration "$DURATION" --json "$@")
+  settle
   c1=$(cpu_ticks)
   echo "{\"system\":\"$sys\",\"mode\":\"saturation\",\"run\":$run,\"cpu_s\":$(((c1 - c0) * 1000 / CLK_TCK))e-3,\"r\":$j}" >>"$RAW"
   for pacing in spread aligned; do
     c0=$(cpu_ticks)
     j=$("$BENCH" chat --server 127.0.0.1:$PORT --pairs "$PAIRS" --size "$SIZE" \
       --rate "$PER_CLIENT_RATE" --pacing $pacing --duration "$DURATION" --json "$@")
+    settle
     c1=$(cpu_ticks)
     echo "{\"system\":\"$sys\",\"mode\":\"rate-$pacing\",\"run\":$run,\"cpu_s\":$(((c1 - c0) * 1000 / CLK_TCK))e-3,\"r\":$j}" >>"$RAW"
   done
@@ -147,15 +172,16 @@ measure() { # system-name, extra bench args
 
 for run in $(seq 1 "$RUNS"); do
   start_mosquitto; measure mosquitto --protocol mqtt; stop_server
-  start_omtpd 2; measure omtpd-FULL; stop_server
-  start_omtpd 2 --log-sync-delay-us 0; measure omtpd-FULL-pace0; stop_server
-  start_omtpd 1; measure omtpd-NORMAL; stop_server
+  start_omtpd 2 --message-log true; measure omtpd-FULL; stop_server
+  start_omtpd 2 --message-log false; measure omtpd-FULL-store; stop_server
+  start_omtpd 2 --message-log true --log-sync-delay-us 0; measure omtpd-FULL-pace0; stop_server
+  start_omtpd 1 --message-log true; measure omtpd-NORMAL; stop_server
 done
 
 python3 - "$RAW" "$OUT/compare-$STAMP.dat" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-systems = ["mosquitto", "omtpd-FULL", "omtpd-FULL-pace0", "omtpd-NORMAL"]
+systems = ["mosquitto", "omtpd-FULL", "omtpd-FULL-store", "omtpd-FULL-pace0", "omtpd-NORMAL"]
 pacings = ["spread", "aligned"]
 def med(xs): return statistics.median(xs) if xs else 0.0
 def cpu_us(rows_):  # server CPU per delivered message, median over runs

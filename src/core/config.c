@@ -113,6 +113,8 @@ static const struct setting settings[] = {
     U(apply_pending_max, "message log: bytes not yet applied to the store above which sends "
                          "are refused with SERVICE_UNAVAILABLE (0 = no bound)"),
     U(seq_cache_max, "message log: session seqId counters kept in memory"),
+    U(apply_nice, "message log: nice value (0..19) of the store's threads, so that the "
+                  "loop (pushes) wins the CPU over the applies; 0 = the loop's priority"),
     U(dedup_window_s, "message log: a packId reused without the DUP flag is caught within this "
                       "many seconds (at least 600)"),
     U(dedup_window_max, "message log: most (from, packId) entries in the dedup window"),
@@ -222,6 +224,7 @@ void omtp_config_defaults(omtp_config *c)
     c->apply_batch = 512;
     c->apply_delay_ms = 5;
     c->apply_pending_max = 64u << 20;
+    c->apply_nice = 5; /* docs/storage.md "The log path's latency tail" */
     c->seq_cache_max = 100000;
     c->dedup_window_s = 600;
     c->dedup_window_max = 1000000;
@@ -370,6 +373,10 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
             snprintf(why, whylen,
                      "%s: %llu is too long: at most 100000 (0.1 s; every ack waits up to this)",
                      key, v);
+            return OMTP_EINVAL;
+        }
+        if (!strcmp(key, "apply_nice") && v > 19) {
+            snprintf(why, whylen, "%s: %llu is out of range: 0..19 (a nice value)", key, v);
             return OMTP_EINVAL;
         }
         if (!strcmp(key, "dedup_window_s") && v < 600) {

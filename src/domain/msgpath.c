@@ -12,6 +12,7 @@
 
 #include "domain/logrec.h"
 #include "store/msglog.h"
+#include "domain/msglog_metrics.h"
 
 #define APPLIED_KEY "msglog.applied"
 
@@ -380,6 +381,7 @@ static int replay_rec(void *arg, uint64_t lsn, uint8_t type, const uint8_t *rec,
 }
 
 static char *metrics(void *arg);
+static char *log_metrics(void *arg);
 
 int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
 {
@@ -453,7 +455,9 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
     }
     omtp_msglog_retire(p->log, p->applied_lsn);
     omtp_store_set_barrier(s->store, barrier, p);
+    omtp_store_set_nice(s->store, (int)cfg->apply_nice);
     omtp_metrics_add_source(s, metrics, s);
+    omtp_metrics_add_source(s, log_metrics, p);
     LOG_INFO("replayed %" PRIu64 " records (%" PRIu64 " bytes) from the message log in %" PRIu64
              " ms (%s, applied up to %" PRIu64 "%s)",
              p->st.applied_records, rs.bytes, (uv_hrtime() - t0) / 1000000, p->dir, p->applied_lsn,
@@ -510,6 +514,17 @@ void omtp_msgpath_close(omtp_server *s)
 }
 
 /* -------------------------------------------------------------- metrics */
+
+omtp_msglog *omtp_msgpath_log(msgpath *p)
+{
+    return p->log;
+}
+
+static char *log_metrics(void *arg)
+{
+    msgpath *p = arg;
+    return omtp_msglog_metrics_text(omtp_msgpath_log(p), omtp_msgpath_seq(p));
+}
 
 void omtp_msgpath_stats(omtp_server *s, msgpath_stats *out)
 {

@@ -32,6 +32,7 @@
 #include "core/server.h"
 #include "domain/dedupwin.h"
 #include "domain/seqgen.h"
+#include "store/msglog.h"
 
 typedef struct msgpath msgpath;
 
@@ -39,6 +40,8 @@ typedef struct msgpath msgpath;
 msgpath *omtp_msgpath(omtp_server *s);
 seqgen *omtp_msgpath_seq(msgpath *p);
 dedupwin *omtp_msgpath_dedup(msgpath *p);
+/* its log (msglog_metrics.c reads its stats) */
+omtp_msglog *omtp_msgpath_log(msgpath *p);
 
 /* A caller waiting for its record to be durable: `synced` runs on the loop
  * with 0, or the log's failure (OMTP_EDB / OMTP_EIO). */

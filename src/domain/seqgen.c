@@ -27,6 +27,7 @@ struct seqgen {
     counter *head, *tail;
     size_t bytes;
     bool hold;
+    seqgen_load_stats ls;
 };
 
 typedef struct load_job {
@@ -34,6 +35,7 @@ typedef struct load_job {
     counter *c; /* valid until done: a loading counter is never evicted */
     omtp_msg_rec m;
     int64_t last;
+    uint64_t t0; /* uv_hrtime at submit */
 } load_job;
 
 seqgen *seqgen_new(omtp_server *s, size_t max)
@@ -115,6 +117,15 @@ static void load_done(void *arg, int status)
     counter *c = j->c;
     seq_waiter *w = c->wh;
     c->wh = c->wt = NULL;
+    static const uint64_t le[11] = {50,   100,   250,   500,   1000,  2500,
+                                    5000, 10000, 25000, 50000, 100000};
+    uint64_t us = (uv_hrtime() - j->t0) / 1000;
+    g->ls.wait_us_sum += us;
+    if (us > g->ls.wait_us_max)
+        g->ls.wait_us_max = us;
+    for (int i = 0; i < 11; i++)
+        g->ls.wait_us_bucket[i] += us <= le[i];
+    g->ls.wait_us_bucket[11]++;
     if (status == 0) {
         c->state = C_READY;
         c->last = j->last;
@@ -170,6 +181,7 @@ int seqgen_take(seqgen *g, const omtp_msg_rec *m, seq_waiter *w, int64_t **last)
             free(c);
             return OMTP_ENOMEM;
         }
+        j->t0 = uv_hrtime();
         int rc = omtp_store_submit(g->srv->store, load_work, load_done, j);
         if (rc != 0) {
             strtab_del(&g->tab, &c->node);
@@ -180,7 +192,9 @@ int seqgen_take(seqgen *g, const omtp_msg_rec *m, seq_waiter *w, int64_t **last)
         }
         lru_front(g, c);
         g->bytes += sizeof *c + c->sidlen + 1;
+        g->ls.loads++;
     }
+    g->ls.waiters++;
     w->next = NULL;
     if (c->wt)
         c->wt->next = w;
@@ -195,6 +209,11 @@ void seqgen_hold(seqgen *g, bool hold)
     g->hold = hold;
     if (!hold)
         evict(g);
+}
+
+void seqgen_get_load_stats(const seqgen *g, seqgen_load_stats *st)
+{
+    *st = g->ls;
 }
 
 size_t seqgen_count(const seqgen *g)

@@ -50,6 +50,15 @@ int seqgen_take(seqgen *g, const omtp_msg_rec *m, seq_waiter *w, int64_t **last)
  * or allows it again. */
 void seqgen_hold(seqgen *g, bool hold);
 
+/* Counter loads (suspect (b) of the log path's latency tail, docs/storage.md):
+ * loads started, messages that waited for one, and the load latency
+ * (submit -> done on the loop) as a histogram over the store's buckets. */
+typedef struct seqgen_load_stats {
+    uint64_t loads, waiters;
+    uint64_t wait_us_bucket[12], wait_us_sum, wait_us_max;
+} seqgen_load_stats;
+void seqgen_get_load_stats(const seqgen *g, seqgen_load_stats *st);
+
 size_t seqgen_count(const seqgen *g);
 size_t seqgen_bytes(const seqgen *g);
 

@@ -10,7 +10,8 @@
  * signalled once per loop turn with the new end (a uv_check after I/O and a
  * uv_prepare before the loop blocks, as the store's executor does), so a
  * burst of appends in one turn costs one wake-up. Its report comes back
- * through one uv_async per sync; the callback runs here, on the loop.
+ * through one eventfd write per sync, polled here (msglog_int.h: why not a
+ * uv_async); the callback runs here, on the loop.
  *
  * Disk full (ENOSPC, EDQUOT, or EFBIG at a file size limit) answers
  * OMTP_ENOSPC and is logged at most once a minute; the log is unchanged and
@@ -72,14 +73,14 @@ static void report(omtp_msglog *log)
         log->fail_reported = true;
         log->synced_fn(log->arg, log->end, failed);
     }
-    /* the async keeps the loop alive only while records wait for a sync */
+    /* the poll keeps the loop alive only while records wait for a sync */
     if ((log->loop_synced == log->end || log->fail_reported) && !log->closed)
-        uv_unref((uv_handle_t *)&log->async);
+        uv_unref(omtp_loopwake_handle(&log->wake));
 }
 
-static void on_async(uv_async_t *a)
+static void on_wake(void *arg)
 {
-    report(a->data);
+    report(arg);
 }
 
 /* Hands the records appended this turn to the sync thread. */
@@ -110,9 +111,24 @@ static void on_kick_check(uv_check_t *h)
     kick(h->data);
 }
 
+/* The loop's busy time since the previous turn's prepare: the wall time
+ * minus the time it slept in the poll (uv_metrics_idle_time). */
+static void measure_turn(omtp_msglog *log)
+{
+    uint64_t now = uv_hrtime(), idle = uv_metrics_idle_time(log->loop);
+    if (log->turn_last_ns) {
+        uint64_t wall = now - log->turn_last_ns, slept = idle - log->turn_last_idle_ns;
+        uint64_t busy = wall > slept ? (wall - slept) / 1000 : 0;
+        msglog_hist_add(log->turn_us_bucket, &log->turn_us_sum, &log->turn_us_max, busy);
+    }
+    log->turn_last_ns = now;
+    log->turn_last_idle_ns = idle;
+}
+
 static void on_kick_prepare(uv_prepare_t *h)
 {
     kick(h->data);
+    measure_turn(h->data);
 }
 
 /* ------------------------------------------------------------- open */
@@ -239,7 +255,7 @@ int omtp_msglog_open(uv_loop_t *loop, const char *dir, const omtp_msglog_opts *o
     omtp_msglog *log = calloc(1, sizeof(*log));
     if (!log)
         return OMTP_ENOMEM;
-    log->fd = log->dirfd = log->test_synced_fd = -1;
+    log->fd = log->dirfd = log->test_synced_fd = log->wake.fd = -1;
     log->loop = loop;
     log->synced_fn = synced;
     log->arg = arg;
@@ -264,15 +280,25 @@ int omtp_msglog_open(uv_loop_t *loop, const char *dir, const omtp_msglog_opts *o
         free_log(log);
         return OMTP_ENOMEM;
     }
-    uv_async_init(loop, &log->async, on_async);
+    int wrc = omtp_loopwake_init(loop, &log->wake, on_wake, log);
+    if (wrc != 0) {
+        LOG_ERROR("message log: cannot create its wake-up eventfd: %s", uv_strerror(wrc));
+        uv_cond_destroy(&log->cv);
+        uv_mutex_destroy(&log->mu);
+        free_log(log);
+        return OMTP_ENOMEM;
+    }
     uv_check_init(loop, &log->kick_check);
     uv_prepare_init(loop, &log->kick_prepare);
-    log->async.data = log->kick_check.data = log->kick_prepare.data = log;
+    log->wake.poll.data = log->kick_check.data = log->kick_prepare.data = log;
     uv_check_start(&log->kick_check, on_kick_check);
     uv_prepare_start(&log->kick_prepare, on_kick_prepare);
-    uv_unref((uv_handle_t *)&log->async);
+    uv_unref(omtp_loopwake_handle(&log->wake));
     uv_unref((uv_handle_t *)&log->kick_check);
     uv_unref((uv_handle_t *)&log->kick_prepare);
+    /* the loop's idle time, for the busy time per turn (measure_turn); an
+     * old libuv without it counts whole turns, idle included */
+    (void)uv_loop_configure(loop, UV_METRICS_IDLE_TIME);
     if (!log->o.nosync) {
         if (uv_thread_create(&log->thread, msglog_sync_main, log) != 0) {
             LOG_ERROR("message log: cannot start the sync thread");
@@ -394,6 +420,7 @@ int omtp_msglog_append(omtp_msglog *log, uint8_t type, const void *p, size_t n, 
     int iovcnt = n ? 2 : 1;
     off_t off = (off_t)(log->end - log->seg_start);
     size_t done = 0;
+    uint64_t t0 = uv_hrtime();
     while (done < rec) {
         ssize_t k = pwritev(log->fd, iov, iovcnt, off + (off_t)done);
         if (k < 0) {
@@ -416,11 +443,13 @@ int omtp_msglog_append(omtp_msglog *log, uint8_t type, const void *p, size_t n, 
             iov[0].iov_len -= skip;
         }
     }
+    msglog_hist_add(log->append_us_bucket, &log->append_us_sum, &log->append_us_max,
+                    (uv_hrtime() - t0) / 1000);
     log->end += rec;
     log->appended_bytes += rec;
     log->appended_records++;
     log->kick = true;
-    uv_ref((uv_handle_t *)&log->async);
+    uv_ref(omtp_loopwake_handle(&log->wake));
     if (lsn_end)
         *lsn_end = log->end;
     return 0;
@@ -484,6 +513,12 @@ void omtp_msglog_get_stats(const omtp_msglog *log, omtp_msglog_stats *st)
     st->end_lsn = log->end;
     st->retired_lsn = log->retired;
     st->segments = log->nsegs;
+    memcpy(st->append_us_bucket, log->append_us_bucket, sizeof(st->append_us_bucket));
+    st->append_us_sum = log->append_us_sum;
+    st->append_us_max = log->append_us_max;
+    memcpy(st->turn_us_bucket, log->turn_us_bucket, sizeof(st->turn_us_bucket));
+    st->turn_us_sum = log->turn_us_sum;
+    st->turn_us_max = log->turn_us_max;
     st->disk_bytes = log->nsegs ? log->end - log->segs[0] : 0;
     omtp_msglog *m = (omtp_msglog *)log; /* the mutex is not part of the value */
     uv_mutex_lock(&m->mu);
@@ -491,6 +526,7 @@ void omtp_msglog_get_stats(const omtp_msglog *log, omtp_msglog_stats *st)
     st->synced_records = log->sh_synced_records;
     memcpy(st->sync_us_bucket, log->sync_us_bucket, sizeof(st->sync_us_bucket));
     st->sync_us_sum = log->sync_us_sum;
+    st->sync_us_max = log->sync_us_max;
     st->synced_lsn = log->sh_synced;
     st->failed = log->sh_failed != 0;
     uv_mutex_unlock(&m->mu);
@@ -531,7 +567,7 @@ void omtp_msglog_close(omtp_msglog *log)
     LOG_INFO("message log: %s closed at LSN %llu (synced %llu)", log->dir,
              (unsigned long long)log->end, (unsigned long long)log->loop_synced);
     log->open_handles = 3;
-    uv_close((uv_handle_t *)&log->async, on_handle_closed);
+    omtp_loopwake_close(&log->wake, on_handle_closed);
     uv_close((uv_handle_t *)&log->kick_check, on_handle_closed);
     uv_close((uv_handle_t *)&log->kick_prepare, on_handle_closed);
 }

@@ -105,7 +105,13 @@ typedef struct omtp_msglog_stats {
     uint64_t synced_records;                   /* records covered by them (records/fsync) */
     uint64_t sync_us_bucket[12]; /* fdatasync latency: <=50us,100,250,500,1ms,2.5,5,10,25,50,
                                     100ms,+Inf (cumulative, as the store's) */
-    uint64_t sync_us_sum;
+    uint64_t sync_us_sum, sync_us_max;
+    /* the loop thread's side (same buckets): time in pwritev per append
+     * (the loop waits for it: a filesystem stall shows here), and the
+     * loop's busy time per turn (from one poll to the next, idle time not
+     * counted: how long any event may wait behind the others) */
+    uint64_t append_us_bucket[12], append_us_sum, append_us_max;
+    uint64_t turn_us_bucket[12], turn_us_sum, turn_us_max;
     uint64_t append_fail;          /* appends refused (disk full, I/O error, failed sync) */
     uint64_t unsynced_bytes;       /* appended, not yet durable, now */
     uint64_t segments, disk_bytes; /* segment files and their bytes now */

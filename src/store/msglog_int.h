@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "msglog.h"
+#include "store/loopwake.h"
 
 #define MSGLOG_NAME_FMT "seg-%016llx.log"
 #define MSGLOG_NAME_LEN 24 /* "seg-" + 16 + ".log" */
@@ -41,8 +42,14 @@ struct omtp_msglog {
     bool kick; /* appended since the sync thread was signalled */
     bool closed;
     uint64_t appended_bytes, appended_records, append_fail;
+    /* where the loop's time goes (msglog.h, omtp_msglog_stats): pwritev per
+     * append, and the loop's work per turn (busy time between two polls) */
+    uint64_t append_us_bucket[12], append_us_sum, append_us_max;
+    uint64_t turn_us_bucket[12], turn_us_sum, turn_us_max;
+    uint64_t turn_last_ns, turn_last_idle_ns;
     uint64_t full_logged_ms, full_suppressed;
-    uv_async_t async;
+    /* the sync thread's wake-up of the loop (loopwake.h: why not a uv_async) */
+    omtp_loopwake wake;
     uv_check_t kick_check;
     uv_prepare_t kick_prepare;
     int open_handles;
@@ -66,8 +73,23 @@ struct omtp_msglog {
     bool sh_stopping;
     bool sh_idle;   /* the sync thread waits for records: a kick signals it */
     bool sh_pacing; /* it waits out the pacing delay: signalled only at MSGLOG_PACE_BYTES */
-    uint64_t fsyncs, sync_us_bucket[12], sync_us_sum;
+    uint64_t fsyncs, sync_us_bucket[12], sync_us_sum, sync_us_max;
 };
+
+/* Adds one sample to a latency histogram over the store's buckets
+ * (cumulative counts: <=50us,100,250,500,1ms,2.5,5,10,25,50,100ms,+Inf). */
+static inline void msglog_hist_add(uint64_t bucket[12], uint64_t *sum, uint64_t *max, uint64_t us)
+{
+    static const uint64_t le[11] = {50,   100,   250,   500,   1000,  2500,
+                                    5000, 10000, 25000, 50000, 100000};
+    *sum += us;
+    if (us > *max)
+        *max = us;
+    for (int i = 0; i < 11; i++)
+        if (us <= le[i])
+            bucket[i]++;
+    bucket[11]++;
+}
 
 /* msglog_sync.c */
 void msglog_sync_main(void *arg);

@@ -7,8 +7,8 @@
  * unsynced bytes are synced and closed first, the directory is fsynced if a
  * segment was created (so the new file's name survives a power cut before
  * any of its records is reported durable), then the current segment. Then
- * sh_synced moves to the target and one uv_async_send wakes the loop, whose
- * callback reports it (msglog.c).
+ * sh_synced moves to the target and one omtp_loopwake_send wakes the loop,
+ * whose callback reports it (msglog.c; loopwake.h says why not a uv_async).
  *
  * Pacing (opts.sync_delay_us): when the thread was idle (the previous sync
  * had nothing waiting when it ended), it waits up to the delay after being
@@ -28,24 +28,13 @@
  * that file, so a crash test can cut the log after the last durable byte.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "util/log.h"
 #include "msglog_int.h"
-
-static const uint64_t bucket_us[11] = {50,   100,   250,   500,   1000,  2500,
-                                       5000, 10000, 25000, 50000, 100000};
-
-static void record_us(omtp_msglog *log, uint64_t us)
-{
-    log->sync_us_sum += us;
-    for (int i = 0; i < 11; i++)
-        if (us <= bucket_us[i])
-            log->sync_us_bucket[i]++;
-    log->sync_us_bucket[11]++;
-}
 
 /* Waits (mu held) up to the pacing delay for more records to share the
  * sync; returns early when enough are waiting or on close. */
@@ -84,6 +73,8 @@ void msglog_unlink(const char *dir, const uint64_t *starts, size_t n)
 void msglog_sync_main(void *arg)
 {
     omtp_msglog *log = arg;
+    /* named for top -H, perf and bench/msglog_p99.sh's CPU per thread */
+    (void)pthread_setname_np(pthread_self(), "omtpd-logsync");
     bool busy = false; /* records arrived during the last sync */
     uv_mutex_lock(&log->mu);
     for (;;) {
@@ -151,11 +142,11 @@ void msglog_sync_main(void *arg)
             log->sh_synced = target;
             log->sh_synced_records = records;
             log->fsyncs++;
-            record_us(log, us);
+            msglog_hist_add(log->sync_us_bucket, &log->sync_us_sum, &log->sync_us_max, us);
         }
         busy = log->sh_appended != target;
         uv_mutex_unlock(&log->mu);
-        uv_async_send(&log->async);
+        omtp_loopwake_send(&log->wake);
         uv_mutex_lock(&log->mu);
     }
     uv_mutex_unlock(&log->mu);

@@ -611,6 +611,11 @@ int omtp_store_submit2(omtp_store *s, omtp_store_work_fn work, omtp_store_done_f
  * call it again. NULL removes it. Loop thread. */
 typedef void (*omtp_store_barrier_fn)(void *arg);
 void omtp_store_set_barrier(omtp_store *s, omtp_store_barrier_fn fn, void *arg);
+/* The store threads' nice value (0..19; Linux: per thread), applied by
+ * each before its next batch: with the message log on, pushes do not wait
+ * for the store, so the loop should win the CPU over the apply
+ * transactions (docs/storage.md "The log path's latency tail"). Any thread. */
+void omtp_store_set_nice(omtp_store *s, int nice);
 /* omtp_store_submit without the barrier: for reads that never look at what
  * the barrier would queue (users, friendships, groups; never messages). */
 int omtp_store_submit_unordered(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn done,

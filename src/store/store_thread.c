@@ -57,14 +57,20 @@
  * only hold the mutex to splice list pointers. omtp_store_close() is the one
  * exception: it joins the threads (shutdown drains the queue by design).
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "util/log.h"
 #include "store.h"
 #include "maint.h"
+#include "store/loopwake.h"
 
 typedef struct store_item {
     struct store_item *next;
@@ -89,9 +95,9 @@ struct omtp_store {
     bool deferred; /* the backend's commits need db->ops->sync to be durable */
     uv_thread_t thread, sync_thread;
     uv_mutex_t mu;
-    uv_cond_t cv;      /* store thread: work submitted, or stopping */
-    uv_cond_t sync_cv; /* sync thread: a batch committed, or stopping */
-    uv_async_t async;
+    uv_cond_t cv;       /* store thread: work submitted, or stopping */
+    uv_cond_t sync_cv;  /* sync thread: a batch committed, or stopping */
+    omtp_loopwake wake; /* the threads' wake-up of the loop (loopwake.h: not a uv_async) */
     uv_check_t kick_check;
     uv_prepare_t kick_prepare;
     int open_handles; /* handles not yet closed; s is freed at 0 */
@@ -124,6 +130,10 @@ struct omtp_store {
     /* close's deadline (uv_hrtime ns; 0 = none): set by the loop thread,
      * read by the store thread before each item */
     _Atomic uint64_t deadline_ns;
+    /* omtp_store_set_nice: wanted by any thread, applied by each store
+     * thread to itself (have_* are the threads' own) */
+    _Atomic int want_nice;
+    int have_nice, have_sync_nice;
 };
 
 static const uint64_t bucket_us[11] = {50,   100,   250,   500,   1000,  2500,
@@ -417,15 +427,36 @@ static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t
     }
 }
 
+/* Applies the wanted nice value to the calling thread (setpriority on a
+ * thread id is per thread on Linux). Logs a failure once, goes on. */
+static void apply_nice(omtp_store *s, int *have)
+{
+    int want = atomic_load(&s->want_nice);
+    if (want == *have)
+        return;
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), want) != 0)
+        LOG_WARN("store: cannot set the store thread's nice value to %d: %s (goes on at %d)", want,
+                 strerror(errno), *have);
+    *have = want;
+}
+
+void omtp_store_set_nice(omtp_store *s, int nice)
+{
+    atomic_store(&s->want_nice, nice < 0 ? 0 : nice > 19 ? 19 : nice);
+}
+
 static void store_thread_main(void *arg)
 {
     omtp_store *s = arg;
+    /* named for top -H, perf and bench/msglog_p99.sh's CPU per thread */
+    (void)pthread_setname_np(pthread_self(), "omtpd-store");
     uv_mutex_lock(&s->mu);
     for (;;) {
         while (!s->pending.head && !s->stopping)
             uv_cond_wait(&s->cv, &s->mu);
         if (!s->pending.head)
             break; /* stopping and drained */
+        apply_nice(s, &s->have_nice);
         item_fifo batch = fifo_take(&s->pending, s->max_batch);
         s->st.queued = s->pending.n;
         bool failed = s->sync_failed_from != 0;
@@ -487,7 +518,7 @@ static void store_thread_main(void *arg)
         else
             uv_cond_signal(&s->sync_cv);
         uv_mutex_unlock(&s->mu);
-        uv_async_send(&s->async);
+        omtp_loopwake_send(&s->wake);
         uv_mutex_lock(&s->mu);
     }
     s->thread_exited = true;
@@ -500,12 +531,14 @@ static void store_thread_main(void *arg)
 static void sync_thread_main(void *arg)
 {
     omtp_store *s = arg;
+    (void)pthread_setname_np(pthread_self(), "omtpd-storesync");
     uv_mutex_lock(&s->mu);
     for (;;) {
         while (s->synced == s->written && !s->sync_stopping)
             uv_cond_wait(&s->sync_cv, &s->mu);
         if (s->synced == s->written)
             break; /* stopping and everything synced */
+        apply_nice(s, &s->have_sync_nice);
         uint64_t target = s->written;
         bool failed = s->sync_failed_from != 0;
         uv_mutex_unlock(&s->mu);
@@ -527,7 +560,7 @@ static void sync_thread_main(void *arg)
         }
         s->synced = target;
         uv_mutex_unlock(&s->mu);
-        uv_async_send(&s->async);
+        omtp_loopwake_send(&s->wake);
         uv_mutex_lock(&s->mu);
     }
     uv_mutex_unlock(&s->mu);
@@ -556,15 +589,15 @@ static void run_completions(omtp_store *s)
         if (it->done)
             it->done(it->arg, it->status);
         free(it);
-        /* the async handle keeps the loop alive only while work is in flight */
+        /* the wake-up handle keeps the loop alive only while work is in flight */
         if (--s->outstanding == 0 && !s->closed)
-            uv_unref((uv_handle_t *)&s->async);
+            uv_unref(omtp_loopwake_handle(&s->wake));
     }
 }
 
-static void on_async(uv_async_t *a)
+static void on_wake(void *arg)
 {
-    run_completions(a->data);
+    run_completions(arg);
 }
 
 /* Signals the store thread once for everything submitted this loop turn. */
@@ -598,7 +631,7 @@ static void on_handle_closed(uv_handle_t *h)
 static void close_handles(omtp_store *s)
 {
     s->open_handles = 3;
-    uv_close((uv_handle_t *)&s->async, on_handle_closed);
+    omtp_loopwake_close(&s->wake, on_handle_closed);
     uv_close((uv_handle_t *)&s->kick_check, on_handle_closed);
     uv_close((uv_handle_t *)&s->kick_prepare, on_handle_closed);
 }
@@ -627,15 +660,15 @@ int omtp_store_open_db(uv_loop_t *loop, omtp_db *db, unsigned max_batch, omtp_st
         uv_cond_destroy(&s->sync_cv);
         goto err_cv;
     }
-    if (uv_async_init(loop, &s->async, on_async) != 0)
+    if (omtp_loopwake_init(loop, &s->wake, on_wake, s) != 0)
         goto err_sync_cv;
     uv_check_init(loop, &s->kick_check);
     uv_prepare_init(loop, &s->kick_prepare);
-    s->async.data = s->kick_check.data = s->kick_prepare.data = s;
+    s->wake.poll.data = s->kick_check.data = s->kick_prepare.data = s;
     uv_check_start(&s->kick_check, on_kick_check);
     uv_prepare_start(&s->kick_prepare, on_kick_prepare);
     /* none of them keeps the loop alive on its own (see outstanding) */
-    uv_unref((uv_handle_t *)&s->async);
+    uv_unref(omtp_loopwake_handle(&s->wake));
     uv_unref((uv_handle_t *)&s->kick_check);
     uv_unref((uv_handle_t *)&s->kick_prepare);
     if (uv_thread_create(&s->thread, store_thread_main, s) != 0) {
@@ -788,7 +821,7 @@ static int submit_item(omtp_store *s, omtp_store_append *ap, omtp_store_work_fn 
     it->again = false;
     it->batch = 0;
     if (s->outstanding++ == 0)
-        uv_ref((uv_handle_t *)&s->async);
+        uv_ref(omtp_loopwake_handle(&s->wake));
     uv_mutex_lock(&s->mu);
     fifo_push(&s->pending, it);
     s->st.queued = s->pending.n;

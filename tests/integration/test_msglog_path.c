@@ -186,10 +186,71 @@ static void test_metrics(void **st)
     assert_true(h_metric(hport, "omtp_dedup_window_bytes") > 0);
     assert_true(h_metric(hport, "omtp_seq_counters") == 1);
     assert_true(h_metric(hport, "omtp_msglog_unapplied_bytes") >= 0);
+    /* where the send path's time goes: every append's pwritev, every
+     * fdatasync and the loop's turns are in histograms, with their maxima */
+    assert_true(h_metric(hport, "omtp_msglog_append_seconds_count") >= 5);
+    assert_true(h_metric(hport, "omtp_msglog_append_seconds_bucket{le=\"+Inf\"}") >= 5);
+    assert_true(h_metric(hport, "omtp_msglog_append_seconds_max") >= 0);
+    assert_true(h_metric(hport, "omtp_msglog_fsync_seconds_count") >= 1);
+    assert_true(h_metric(hport, "omtp_msglog_fsync_seconds_max") >= 0);
+    assert_true(h_metric(hport, "omtp_loop_busy_seconds_count") >= 5);
+    assert_true(h_metric(hport, "omtp_loop_busy_seconds_sum") > 0);
+    /* one session: its counter was loaded once, its first message waited */
+    assert_true(h_metric(hport, "omtp_seq_loads_total") == 1);
+    assert_true(h_metric(hport, "omtp_seq_load_waiters_total") >= 1);
+    assert_true(h_metric(hport, "omtp_seq_load_seconds_count") == 1);
     omtp_sync_close(a);
     h_server_stop_free(s);
     snprintf(port_path, sizeof(port_path), "rm -rf '%s'", dir);
     assert_int_equal(system(port_path), 0);
+}
+
+/* nice values of the server's threads: counts[n] = threads at nice n
+ * (0..19); returns the main thread's (the loop's) */
+static int thread_nices(pid_t pid, int counts[20])
+{
+    memset(counts, 0, 20 * sizeof(int));
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "cat /proc/%d/task/*/stat", (int)pid);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    char line[1024];
+    int main_nice = -1;
+    while (fgets(line, sizeof line, f)) {
+        /* field 19 is nice; count from after the ')' closing the name */
+        char *p = strrchr(line, ')');
+        assert_non_null(p);
+        int field = 2, nice = -100, tid = atoi(line);
+        for (char *t = strtok(p + 1, " "); t; t = strtok(NULL, " "))
+            if (++field == 19)
+                nice = atoi(t);
+        if (nice >= 0 && nice < 20)
+            counts[nice]++;
+        if (tid == (int)pid)
+            main_nice = nice;
+    }
+    pclose(f);
+    return main_nice;
+}
+
+/* With the message log on, the store's threads run at apply_nice so the
+ * loop, which sends the pushes, wins the CPU over the applies. */
+static void test_apply_nice(void **st)
+{
+    (void)st;
+    h_server *s = h_server_start("message_log = true\napply_nice = 7\n", NULL);
+    h_user_add(s, "alice", "alice");
+    h_user_add(s, "bob", "bob");
+    omtp_sync *a = login(s, "alice");
+    omtp_MsgAck ack;
+    assert_int_equal(omtp_sync_send_msg(a, PT_MSG_SINGLE_CHAT, "bob", "m", NULL, 0, &ack), 0);
+    assert_int_equal(ack.code, 0);
+    omtp_msg_free(&omtp_MsgAck_desc, &ack);
+    int counts[20];
+    assert_int_equal(thread_nices(s->pid, counts), 0); /* the loop */
+    assert_true(counts[7] >= 1);                       /* the store thread (and its sync) */
+    omtp_sync_close(a);
+    h_server_stop_free(s);
 }
 
 int main(void)
@@ -199,6 +260,7 @@ int main(void)
         cmocka_unit_test_teardown(test_acked_survive_kill9, h_teardown),
         cmocka_unit_test_teardown(test_message_log_off, h_teardown),
         cmocka_unit_test_teardown(test_metrics, h_teardown),
+        cmocka_unit_test_teardown(test_apply_nice, h_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

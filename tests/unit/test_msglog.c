@@ -224,6 +224,14 @@ static void test_synced_order_and_pacing(void **state)
     assert_true(st.fsyncs >= 5);
     assert_true(st.fsyncs <= 10); /* not one per record */
     assert_int_equal(st.sync_us_bucket[11], st.fsyncs);
+    assert_true(st.sync_us_max <= st.sync_us_sum);
+    /* every append's pwritev is timed (the loop waits for it) */
+    assert_int_equal(st.append_us_bucket[11], 200);
+    assert_true(st.append_us_max <= st.append_us_sum);
+    /* and the loop's turns: at least one per round (its synced callback;
+     * the first turn only starts the clock) */
+    assert_true(st.turn_us_bucket[11] >= 4);
+    assert_true(st.turn_us_max <= st.turn_us_sum);
     assert_int_equal(st.segments, 1);
     assert_int_equal(st.disk_bytes, st.end_lsn);
     fx_close(f);
