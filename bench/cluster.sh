@@ -6,19 +6,31 @@
 # processes, from /proc), and each node's store round trips and batch-append
 # statements per batch (/metrics).
 #
-#   bench/cluster.sh BUILD_DIR [PAIRS] [DURATION] [RATE]
+#   bench/cluster.sh BUILD_DIR [PAIRS] [DURATION] [RATE] [WINDOW] [ROUNDS]
 #
-# RATE 0 = closed loop (window 1 per client): throughput; RATE > 0 = that
-# many msg/s per client: latency at a fixed load. Everything (PostgreSQL,
+# RATE 0 = closed loop: throughput; RATE > 0 = that many msg/s per client:
+# latency at a fixed load. WINDOW (default 1) = messages each client keeps
+# unacknowledged: with window 1 the closed-loop rate is 2 x PAIRS / latency
+# (latency-bound), a bigger window measures what the store can take.
+# ROUNDS (default 1) repeats one-node / two-nodes that many times,
+# interleaved, on the same PostgreSQL and Redis.
+#
+# Quiet-box throughput run (about 2.5 minutes):
+#   bench/cluster.sh build 20 10 0 16 3 Everything (PostgreSQL,
 # Redis, nodes, load generator) runs on this machine: a correctness-under-
 # load figure, not a scaling claim.
 set -u
-BUILD=${1:?usage: bench/cluster.sh BUILD_DIR [PAIRS] [DURATION] [RATE]}
+BUILD=${1:?usage: bench/cluster.sh BUILD_DIR [PAIRS] [DURATION] [RATE] [WINDOW] [ROUNDS]}
 PAIRS=${2:-20}
 DURATION=${3:-8}
 RATE=${4:-0}
+WINDOW=${5:-1}
+ROUNDS=${6:-1}
 export OMTP_ENV_PG_FSYNC=${OMTP_ENV_PG_FSYNC:-on}
 cd "$(dirname "$0")/.."
+echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)," \
+    "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "command: bench/cluster.sh $*"
 source tests/scripts/lib/cluster_common.sh
 cl_start_node A
 cl_start_node B
@@ -48,13 +60,13 @@ store_line() {
     is=$(cl_metric "$1" omtp_store_item_seconds_sum)
     echo "${c:-0} ${r:-0} ${a:-0} ${n:-0} ${cs:-0} ${is:-0}"
 }
-for mode in one-node two-nodes; do
+for mode in $(for _ in $(seq 1 "$ROUNDS"); do echo one-node two-nodes; done); do
     S2=""
     [ $mode = two-nodes ] && S2="--server2 $NODE_B"
     redis-cli -u "$OMTP_TEST_REDIS" config resetstat >/dev/null
-    echo "== $mode (pairs $PAIRS, rate ${RATE:-0}/client, ${DURATION}s, PostgreSQL fsync $OMTP_ENV_PG_FSYNC)"
+    echo "== $mode (pairs $PAIRS, rate ${RATE:-0}/client, window $WINDOW, ${DURATION}s, PostgreSQL fsync $OMTP_ENV_PG_FSYNC, load: $(cut -d' ' -f1-3 /proc/loadavg))"
     "$BUILD/omtp-bench" chat --server "$NODE_A" $S2 --pairs "$PAIRS" --rate "$RATE" \
-        --window 1 --duration "$DURATION" --password bench >"$CL_DIR/bench.out" &
+        --window "$WINDOW" --duration "$DURATION" --password bench >"$CL_DIR/bench.out" &
     bpid=$!
     # CPU and store counters sampled inside the measured period only (the
     # clients' logins -- password hashing -- come before it): from SKIP s

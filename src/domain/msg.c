@@ -395,7 +395,8 @@ static int send_work(omtp_db *db, void *arg)
 /* Store thread, batched path (omtp_store_submit_append: the backend checked
  * and appended this send with the others of its batch): the outcome as
  * send_work words it, then what follows the append. Only sends without
- * mentions, reply or HIGHPRJ take this path (send_submit). */
+ * HIGHPRJ, without a file and without mentions outside groups take this
+ * path (send_submit). */
 static int send_after(omtp_db *db, void *arg)
 {
     send_job *j = arg;
@@ -456,7 +457,8 @@ static int send_appended(omtp_db *db, send_job *j, int rc)
                         j->m.packId.data, j->m.msg.from.data, (long long)j->m.msg.seqId);
         return 0;
     }
-    if ((rc = refs_store(db, &j->m)) != 0)
+    /* the batch statement stores replyTo and mentions with the row (refs_stored) */
+    if (!j->ap.req.refs_stored && (rc = refs_store(db, &j->m)) != 0)
         return rc;
     /* media messages: the session's members may now read the file */
     if ((rc = omtp_files_refs_record(db, msg->sessionId.data, msg->seqId, msg->contentType,
@@ -1116,8 +1118,11 @@ static int send_submit(send_job *j)
     int rc;
     /* media messages (domain/files.h) take send_work: its file check and
      * references are per message */
-    if (msg->mentions.n == 0 && msg->replyTo == 0 && !(j->m.flags & OMTP_F_HIGHPRJ) &&
-        !omtp_files_may_reference(msg->contentType)) {
+    /* mentions only in groups: the batch statement moves the mentioned
+     * members' cursors in the same statement that writes a new single
+     * chat's membership rows, which it cannot see yet */
+    if ((msg->mentions.n == 0 || j->m.type == PT_MSG_GROUP_CHAT) &&
+        !(j->m.flags & OMTP_F_HIGHPRJ) && !omtp_files_may_reference(msg->contentType)) {
         /* the store may check and append it with the other sends of its
          * batch (one statement on PostgreSQL); send_work otherwise */
         unsigned chk = j->check_sender ? OMTP_APPEND_CHK_SENDER : 0;

@@ -55,6 +55,7 @@ static int append_one(omtp_db *db, omtp_append_req *r)
     r->refused = OMTP_APPEND_OK;
     r->status = 0;
     r->dup = false;
+    r->refs_stored = false; /* msg_append stores neither: the caller does */
     if (r->checks & OMTP_APPEND_CHK_SENDER) {
         if ((rc = omtp_db_user_exists(db, msg->from.data, &yes)) != 0)
             return rc;

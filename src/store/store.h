@@ -190,10 +190,13 @@ typedef struct omtp_append_req {
     omtp_msg_rec *m; /* in: the message (borrowed); out: as stored, or the original of a dup */
     unsigned checks; /* OMTP_APPEND_CHK_* */
     /* out */
-    int refused; /* enum omtp_append_refusal: a check failed, nothing was written */
-    int status;  /* when not refused: msg_append's return (0, OMTP_EINVAL: the session
-                    belongs to other parties, ...) */
-    bool dup;    /* status 0: m is the stored original of (from, packId) */
+    int refused;      /* enum omtp_append_refusal: a check failed, nothing was written */
+    int status;       /* when not refused: msg_append's return (0, OMTP_EINVAL: the session
+                         belongs to other parties, ...) */
+    bool dup;         /* status 0: m is the stored original of (from, packId) */
+    bool refs_stored; /* status 0, new row: its replyTo and mentions were stored with it, the
+                         mentioned members' mention cursors moved (omtp_db_msg_refs_set and
+                         omtp_db_mention_mark done); false: the caller does them */
 } omtp_append_req;
 /* A row of omtp_db_raw_sql: ncols values as text. */
 typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);

@@ -775,6 +775,40 @@ static void test_search(void **state)
     omtp_msg_rec_list_free(&l);
 }
 
+/* The search index holds the first 4096 bytes of a text (docs/storage.md
+ * "Search index"): a word there is found, a word past them is not, and
+ * the cut never splits a character (a 3-byte character across byte 4096
+ * is left out whole; what precedes it is still found). Editing the long
+ * text moves the index as for any message. */
+static void test_search_cap(void **state)
+{
+    fx *f = *state;
+    omtp_db *db = f->db;
+    char *t = malloc(8192);
+    strcpy(t, "capfront ");
+    while (strlen(t) < 4087)
+        strcat(t, "x");
+    strcat(t, "北京北京北京 captail"); /* 北 at bytes 4088-4090, 4091-4093, 4094-4096 */
+    int64_t m1 = say(f, "a", "b", t);
+    omtp_msg_rec_list l;
+    assert_int_equal(search_n(f, "a", NULL, "capfront", 0, 20, &l), 1);
+    assert_int_equal(l.items[0].msg.seqId, m1);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", NULL, "captail", 0, 20, &l), 0);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", NULL, "xx北京北", 0, 20, &l), 1); /* ends at byte 4093 */
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", NULL, "北京北京", 0, 20, &l), 0); /* would need byte 4096 */
+    omtp_msg_rec_list_free(&l);
+    t[1] = 'o';
+    assert_int_equal(omtp_db_msg_control(db, sc(f, "a", "b"), m1, 3, t), 0);
+    assert_int_equal(search_n(f, "a", NULL, "capfront", 0, 20, &l), 0);
+    omtp_msg_rec_list_free(&l);
+    assert_int_equal(search_n(f, "a", NULL, "copfront", 0, 20, &l), 1);
+    omtp_msg_rec_list_free(&l);
+    free(t);
+}
+
 static void test_history_cap(void **state)
 {
     fx *f = *state;
@@ -1967,6 +2001,12 @@ static void test_user_rename(void **state)
     omtp_hot_rec_list_free(&hl);
     /* it goes on: the stored parties are the new names */
     assert_int_equal(send_full(f, PT_MSG_SINGLE_CHAT, new_nb, B, N, "four", NULL, 0, NULL), 4);
+    /* search follows the moved messages: found under their new session */
+    omtp_msg_rec_list sl;
+    assert_int_equal(search_n(f, "n", NULL, "three", 0, 20, &sl), 1);
+    assert_string_equal(sl.items[0].msg.sessionId.data, new_nb);
+    assert_int_equal(sl.items[0].msg.seqId, 3);
+    omtp_msg_rec_list_free(&sl);
     /* the business session and the group */
     char s2[OMTP_ID_MAX * 2];
     assert_int_equal(omtp_session_single(N, id(f, "c"), s2, sizeof s2), 0);
@@ -2329,7 +2369,8 @@ static void test_batch_append_mixed(void **state)
     const unsigned R = OMTP_APPEND_CHK_RECIPIENT;
 
     /* an earlier batch: "old" in a-b */
-    omtp_append_req r0[1] = {{bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "old", p1), R, 0, 0, 0}};
+    omtp_append_req r0[1] = {
+        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "old", p1), R, 0, 0, 0, false}};
     omtp_append_req *p0[1];
     batch_run(f, r0, p0, 1);
     assert_int_equal(r0[0].status, 0);
@@ -2337,15 +2378,18 @@ static void test_batch_append_mixed(void **state)
     assert_int_equal(r0[0].m->msg.seqId, 1);
 
     omtp_append_req r[9] = {
-        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "m1", x1), R, 0, 0, 0},         /* new: ab 2 */
-        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "old", p1), R, 0, 0, 0},        /* dup: ab 1 */
-        {bmsg(f, SC, cd, id(f, "c"), id(f, "d"), "m2", NULL), R, 0, 0, 0},       /* new: cd 1 */
-        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "m1", x1), R, 0, 0, 0},         /* dup of 0 */
-        {bmsg(f, SC, ghost, id(f, "a"), id(f, "ghost"), "?", NULL), R, 0, 0, 0}, /* refused */
-        {bmsg(f, SC, cd, id(f, "d"), id(f, "c"), "m3-third", NULL), R, 0, 0, 0}, /* new: cd 2 */
-        {bmsg(f, SC, ab, id(f, "b"), id(f, "a"), "m4", NULL), R, 0, 0, 0},       /* new: ab 3 */
-        {bmsg(f, SC, ab, id(f, "e"), id(f, "b"), "mine", NULL), R, 0, 0, 0},     /* other parties */
-        {bmsg(f, SC, ae, id(f, "e"), id(f, "a"), "m5", NULL), R, 0, 0, 0},       /* new: ae 1 */
+        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "m1", x1), R, 0, 0, 0, false},   /* new: ab 2 */
+        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "old", p1), R, 0, 0, 0, false},  /* dup: ab 1 */
+        {bmsg(f, SC, cd, id(f, "c"), id(f, "d"), "m2", NULL), R, 0, 0, 0, false}, /* new: cd 1 */
+        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "m1", x1), R, 0, 0, 0, false},   /* dup of 0 */
+        {bmsg(f, SC, ghost, id(f, "a"), id(f, "ghost"), "?", NULL), R, 0, 0, 0,
+         false}, /* refused */
+        {bmsg(f, SC, cd, id(f, "d"), id(f, "c"), "m3-third", NULL), R, 0, 0, 0,
+         false},                                                                  /* new: cd 2 */
+        {bmsg(f, SC, ab, id(f, "b"), id(f, "a"), "m4", NULL), R, 0, 0, 0, false}, /* new: ab 3 */
+        {bmsg(f, SC, ab, id(f, "e"), id(f, "b"), "mine", NULL), R, 0, 0, 0,
+         false}, /* other parties */
+        {bmsg(f, SC, ae, id(f, "e"), id(f, "a"), "m5", NULL), R, 0, 0, 0, false}, /* new: ae 1 */
     };
     omtp_append_req *p[9];
     batch_run(f, r, p, 9);
@@ -2418,14 +2462,14 @@ static void test_batch_append_checks(void **state)
     const unsigned R = OMTP_APPEND_CHK_RECIPIENT, F = OMTP_APPEND_CHK_FRIENDS,
                    G = OMTP_APPEND_CHK_GROUP, S = OMTP_APPEND_CHK_SENDER;
     omtp_append_req r[8] = {
-        {bmsg(f, GC, g, id(f, "a"), g, "g1", NULL), G, 0, 0, 0},
-        {bmsg(f, GC, g, id(f, "c"), g, "not a member", NULL), G, 0, 0, 0},
-        {bmsg(f, GC, nog, id(f, "a"), nog, "no group", NULL), G, 0, 0, 0},
-        {bmsg(f, GC, g2, id(f, "a"), g2, "dismissed", NULL), G, 0, 0, 0},
-        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "not friends", NULL), R | F, 0, 0, 0},
-        {bmsg(f, SC, ac, id(f, "a"), id(f, "c"), "friends", NULL), R | F, 0, 0, 0},
-        {bmsg(f, SC, ab, id(f, "nobody"), id(f, "b"), "no sender", NULL), S | R, 0, 0, 0},
-        {bmsg(f, GC, g, id(f, "b"), g, "g2", NULL), S | G, 0, 0, 0},
+        {bmsg(f, GC, g, id(f, "a"), g, "g1", NULL), G, 0, 0, 0, false},
+        {bmsg(f, GC, g, id(f, "c"), g, "not a member", NULL), G, 0, 0, 0, false},
+        {bmsg(f, GC, nog, id(f, "a"), nog, "no group", NULL), G, 0, 0, 0, false},
+        {bmsg(f, GC, g2, id(f, "a"), g2, "dismissed", NULL), G, 0, 0, 0, false},
+        {bmsg(f, SC, ab, id(f, "a"), id(f, "b"), "not friends", NULL), R | F, 0, 0, 0, false},
+        {bmsg(f, SC, ac, id(f, "a"), id(f, "c"), "friends", NULL), R | F, 0, 0, 0, false},
+        {bmsg(f, SC, ab, id(f, "nobody"), id(f, "b"), "no sender", NULL), S | R, 0, 0, 0, false},
+        {bmsg(f, GC, g, id(f, "b"), g, "g2", NULL), S | G, 0, 0, 0, false},
     };
     omtp_append_req *p[8];
     batch_run(f, r, p, 8);
@@ -2469,6 +2513,7 @@ static int omtp_store_suite(const char *name, const omtp_store_config *cfg)
         T(test_history_and_control),
         T(test_history_cap),
         T(test_search),
+        T(test_search_cap),
         T(test_unread_and_read_cursor),
         T(test_hot_sessions),
         T(test_hot_session_get),

@@ -748,7 +748,8 @@ static void test_migrate_parties(void **state)
         "ALTER TABLE members DROP COLUMN mention_seq;"
         /* and search's (its trigger, functions, column and indexes) */
         "DROP TRIGGER messages_search ON messages; DROP FUNCTION omtp_search_trg();"
-        "DROP FUNCTION omtp_search_body(integer, integer, bytea);"
+        "DROP FUNCTION omtp_search_body(integer, integer, bytea); DROP FUNCTION "
+        "omtp_search_cap(text);"
         "ALTER TABLE messages DROP COLUMN search_body;"
         /* and uploaded files' */
         "DROP TABLE files; DROP TABLE file_refs;"
@@ -781,21 +782,23 @@ enum { BK = 6, BN = 40 };
 typedef struct batcher {
     int who;
     int64_t seqs[BK][4 * BN];
+    char packs[BK][4 * BN][24]; /* the packId each seqId was reported for */
     int nseq[BK];
     int errors, eagain;
 } batcher;
 
-static void bsid(char *out, size_t n, int k, const char **a, const char **b)
+/* Session k and its users, into the caller's buffers: both threads call
+ * this at once (it used static buffers shared by the threads: a thread
+ * could read a user id the other was still writing, send to another, new
+ * session and file its seqIds 1, 2 under session k -- "seqId 1 twice"). */
+static void bsid(char *out, size_t n, int k, char a[64], char b[64])
 {
-    static char ua[BK][64], ub[BK][64];
     char w[16];
     snprintf(w, sizeof w, "oa%d", k);
-    id(ua[k], sizeof ua[k], w);
+    id(a, 64, w);
     snprintf(w, sizeof w, "ob%d", k);
-    id(ub[k], sizeof ub[k], w);
-    *a = ua[k];
-    *b = ub[k];
-    snprintf(out, n, "SC_%s_%s", ua[k], ub[k]);
+    id(b, 64, w);
+    snprintf(out, n, "SC_%s_%s", a, b);
 }
 
 /* One batch of 2 * BK sends, sessions in this side's order. */
@@ -807,12 +810,11 @@ static int one_batch(omtp_db *db, batcher *bt, int iter, int part)
     int ks[2 * BK];
     for (int j = 0; j < 2 * BK; j++) {
         int k = bt->who == 0 ? j % BK : BK - 1 - (j % BK);
-        const char *a, *b;
-        char sid[200], pack[48];
-        bsid(sid, sizeof sid, k, &a, &b);
+        char a[64], b[64], sid[200], pack[48];
+        bsid(sid, sizeof sid, k, a, b);
         snprintf(pack, sizeof pack, "o%d-%d-%d-%d", bt->who, iter, part, j);
         mkmsg(&m[j], j & 1 ? b : a, j & 1 ? a : b, pack, "x");
-        r[j] = (omtp_append_req){&m[j], 0, 0, 0, false};
+        r[j] = (omtp_append_req){&m[j], 0, 0, 0, false, false};
         p[j] = &r[j];
         ks[j] = k;
     }
@@ -820,8 +822,11 @@ static int one_batch(omtp_db *db, batcher *bt, int iter, int part)
     for (int j = 0; j < 2 * BK; j++) {
         if (rc == 0 && (r[j].refused || r[j].status || r[j].dup || m[j].msg.seqId <= 0))
             rc = OMTP_EDB;
-        if (rc == 0)
-            bt->seqs[ks[j]][bt->nseq[ks[j]]++] = m[j].msg.seqId;
+        if (rc == 0) {
+            int at = bt->nseq[ks[j]]++;
+            bt->seqs[ks[j]][at] = m[j].msg.seqId;
+            snprintf(bt->packs[ks[j]][at], sizeof bt->packs[ks[j]][at], "%s", m[j].packId.data);
+        }
         omtp_msg_rec_free(&m[j]);
     }
     return rc;
@@ -872,17 +877,26 @@ static void test_batch_opposite_orders(void **state)
     for (int k = 0; k < BK; k++) {
         int64_t all[8 * BN];
         int n = 0;
-        for (int w = 0; w < 2; w++)
-            for (int i = 0; i < bt[w].nseq[k]; i++)
+        char a[64], b[64], sid[200];
+        bsid(sid, sizeof sid, k, a, b);
+        for (int w = 0; w < 2; w++) {
+            for (int i = 0; i < bt[w].nseq[k]; i++) {
                 all[n++] = bt[w].seqs[k][i];
+                /* the row under the reported seqId is the send it was reported for */
+                omtp_msg_rec got;
+                int rc = omtp_db_msg_get(db, sid, bt[w].seqs[k][i], &got);
+                if (rc != 0 || strcmp(got.packId.data, bt[w].packs[k][i]) != 0)
+                    fail_msg("session %d: seqId %lld reported for %s, stored: %s", k,
+                             (long long)bt[w].seqs[k][i], bt[w].packs[k][i],
+                             rc ? "nothing" : got.packId.data);
+                omtp_msg_rec_free(&got);
+            }
+        }
         assert_int_equal(n, 8 * BN); /* 2 sides x BN x 2 batches x 2 per session */
         qsort(all, (size_t)n, sizeof(int64_t), cmp64);
         for (int i = 0; i < n; i++)
             assert_int_equal(all[i], i + 1);
-        const char *a, *b;
-        char sid[200];
         int64_t last = 0;
-        bsid(sid, sizeof sid, k, &a, &b);
         assert_int_equal(omtp_db_session_last_seq(db, sid, &last), 0);
         assert_int_equal(last, n);
     }
@@ -917,7 +931,7 @@ static void *bdup_main(void *arg)
         mkmsg(&m, a, b, pack, body);
         snprintf(own_pack, sizeof(own_pack), "bown%d-%d", dp->who, i);
         mkmsg(&own, dp->who ? b : a, dp->who ? a : b, own_pack, "own");
-        omtp_append_req r[2] = {{&m, 0, 0, 0, false}, {&own, 0, 0, 0, false}};
+        omtp_append_req r[2] = {{&m, 0, 0, 0, false, false}, {&own, 0, 0, 0, false, false}};
         omtp_append_req *p[2] = {&r[0], &r[1]};
         int rc = omtp_db_begin(db);
         if (rc == 0)
@@ -970,6 +984,302 @@ static void test_batch_concurrent_dups(void **state)
         assert_int_equal(all[i], i + 1);
 }
 
+/* Replies and mentions in a batch: stored with the row (refs_stored), and
+ * the mentioned members' cursors moved in the same statement -- a named
+ * member to the newest seq that names it, "@all" everyone but its sender. */
+static void gmsg(omtp_msg_rec *m, const char *g, const char *from, const char *pack,
+                 int64_t replyTo, const char *mentions)
+{
+    omtp_msg_rec_init(m);
+    m->type = PT_MSG_GROUP_CHAT;
+    tars_str_set(&m->msg.sessionId, g);
+    tars_str_set(&m->msg.from, from);
+    tars_str_set(&m->msg.to, g);
+    tars_str_set(&m->packId, pack);
+    tars_str_setn(&m->msg.content, "hi", 2);
+    m->msg.replyTo = replyTo;
+    assert_int_equal(omtp_mentions_split(mentions, strlen(mentions), &m->msg.mentions), 0);
+}
+
+static void test_batch_refs(void **state)
+{
+    (void)state;
+    omtp_db *db = open_db();
+    char g[64], c[64], m1[64], m2[64];
+    id(g, sizeof(g), "GC_refs");
+    id(c, sizeof(c), "rc");
+    id(m1, sizeof(m1), "rm1");
+    id(m2, sizeof(m2), "rm2");
+    omtp_GroupChatInfo gi;
+    tars_init(&omtp_GroupChatInfo_desc, &gi);
+    tars_str_set(&gi.groupId, g);
+    tars_str_set(&gi.creatorId, c);
+    tars_str ids[2] = {{m1, (uint32_t)strlen(m1)}, {m2, (uint32_t)strlen(m2)}};
+    tars_str_list both = {ids, 2};
+    assert_int_equal(omtp_db_group_create(db, &gi, &both), 0);
+    tars_free(&omtp_GroupChatInfo_desc, &gi);
+    char named[160];
+    snprintf(named, sizeof named, "%s %s", m1, m2);
+    omtp_msg_rec m[4];
+    gmsg(&m[0], g, c, "r0", 0, "");
+    gmsg(&m[1], g, c, "r1", 1, m1);      /* a reply to 1 naming m1 */
+    gmsg(&m[2], g, m1, "r2", 0, "@all"); /* everyone but m1 */
+    gmsg(&m[3], g, c, "r3", 2, named);   /* m1 again (newer), m2 */
+    omtp_append_req r[4];
+    omtp_append_req *p[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (omtp_append_req){&m[i], 0, 0, 0, false, false};
+        p[i] = &r[i];
+    }
+    assert_int_equal(omtp_db_msg_append_batch(db, p, 4), 0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(r[i].status, 0);
+        assert_int_equal(m[i].msg.seqId, i + 1);
+        assert_true(r[i].refs_stored);
+    }
+    omtp_msg_rec got;
+    assert_int_equal(omtp_db_msg_get(db, g, 4, &got), 0);
+    assert_int_equal(got.msg.replyTo, 2);
+    assert_int_equal(got.msg.mentions.n, 2);
+    assert_string_equal(got.msg.mentions.items[0].data, m1);
+    assert_string_equal(got.msg.mentions.items[1].data, m2);
+    omtp_msg_rec_free(&got);
+    assert_int_equal(omtp_db_msg_get(db, g, 2, &got), 0);
+    assert_int_equal(got.msg.replyTo, 1);
+    assert_int_equal(got.msg.mentions.n, 1);
+    omtp_msg_rec_free(&got);
+    int64_t seq = -1;
+    assert_int_equal(omtp_db_mention_seq(db, m1, g, &seq), 0);
+    assert_int_equal(seq, 4);
+    assert_int_equal(omtp_db_mention_seq(db, m2, g, &seq), 0);
+    assert_int_equal(seq, 4);
+    assert_int_equal(omtp_db_mention_seq(db, c, g, &seq), 0);
+    assert_int_equal(seq, 3); /* named by "@all" of m1 only */
+    for (int i = 0; i < 4; i++)
+        omtp_msg_rec_free(&m[i]);
+    omtp_db_close(db);
+}
+
+/* ------------------------------------- new sessions written from two nodes */
+
+/* Two connections ("nodes") write NEW sessions at the same moment, round
+ * after round (a barrier starts each round; every round has sessions of its
+ * own, so each round writes the first messages of its sessions), as the
+ * executor does: one transaction holding two runs of sends (batch path) or
+ * one item per send (single path, each in its savepoint); only the
+ * transaction's first work may wait, later work gets OMTP_EAGAIN instead
+ * (then: commit, run it first in the next transaction).
+ *
+ * Mode SAME: both sides write the same sessions in both runs, in opposite
+ * orders. Mode CROSS: each side's first run writes sessions of its own and
+ * its second run the other side's, which that side has just created and
+ * not committed yet: a lock on a row that does not exist yet cannot be
+ * taken with NOWAIT, and two sides waiting for each other's new rows is a
+ * deadlock (PostgreSQL aborts one: an error here).
+ *
+ * Afterwards every session holds 1..n, each seqId reported to a sender is
+ * the row of THAT send (nothing reported that was not stored), last_seq is
+ * n, and no transaction failed. */
+enum { NR = 30, NS = 3, NRUN = 2 * NS, NPER = 2 * NRUN }; /* rounds; sessions per run; sends */
+enum { NS_SAME, NS_CROSS };
+typedef struct nsracer {
+    int who, mode;
+    bool single; /* per-item path (pg_msg_append) instead of the batch statement */
+    pthread_barrier_t *bar;
+    int64_t seq[NR][NPER];
+    int ses[NR][NPER];
+    char pack[NR][NPER][48];
+    int n[NR];
+    int errors, eagain;
+} nsracer;
+
+static void ns_sid(char *out, size_t n, const nsracer *nr, int round, int k, char *a, char *b,
+                   size_t idn)
+{
+    char w[32];
+    snprintf(w, sizeof w, "n%d%da%d-%d", nr->mode, nr->single, round, k);
+    id(a, idn, w);
+    snprintf(w, sizeof w, "n%d%db%d-%d", nr->mode, nr->single, round, k);
+    id(b, idn, w);
+    snprintf(out, n, "SC_%s_%s", a, b);
+}
+
+/* The session of send j of run `part` on this side. */
+static int ns_session(const nsracer *nr, int part, int j)
+{
+    if (nr->mode == NS_SAME)
+        return nr->who == 0 ? j % NS : NS - 1 - (j % NS);
+    return ((nr->who + part) % 2) * NS + j % NS; /* CROSS: 0..NS-1 or NS..2NS-1 */
+}
+
+/* One run of 2 sends per session; outcomes appended to the round's record. */
+static int ns_run(omtp_db *db, nsracer *nr, int round, int part, int *cnt)
+{
+    omtp_msg_rec m[NRUN];
+    omtp_append_req r[NRUN];
+    omtp_append_req *p[NRUN];
+    int ks[NRUN];
+    for (int j = 0; j < NRUN; j++) {
+        int k = ns_session(nr, part, j);
+        char a[64], b[64], sid[200], pack[48];
+        ns_sid(sid, sizeof sid, nr, round, k, a, b, sizeof a);
+        snprintf(pack, sizeof pack, "n%d-%d-%d-%d", nr->who, round, part, j);
+        mkmsg(&m[j], j & 1 ? b : a, j & 1 ? a : b, pack, "x");
+        r[j] = (omtp_append_req){&m[j], 0, 0, 0, false, false};
+        p[j] = &r[j];
+        ks[j] = k;
+    }
+    int rc = 0;
+    if (!nr->single) {
+        rc = omtp_db_msg_append_batch(db, p, NRUN);
+    } else {
+        for (int j = 0; j < NRUN && rc == 0; j++) {
+            rc = omtp_db_savepoint(db);
+            if (rc == 0)
+                rc = omtp_db_msg_append(db, &m[j], &r[j].dup);
+            if (rc == OMTP_EAGAIN) {
+                /* this item waits for the next transaction, as the executor does */
+                omtp_db_rollback_to(db);
+                nr->eagain++;
+                if (omtp_db_commit(db) || omtp_db_begin(db) || omtp_db_savepoint(db))
+                    rc = OMTP_EDB;
+                else
+                    rc = omtp_db_msg_append(db, &m[j], &r[j].dup);
+            }
+            if (rc == 0)
+                rc = omtp_db_release(db);
+        }
+    }
+    for (int j = 0; j < NRUN; j++) {
+        if (rc == 0 && (r[j].refused || r[j].status || r[j].dup || m[j].msg.seqId <= 0))
+            rc = OMTP_EDB;
+        if (rc == 0) {
+            nr->seq[round][*cnt] = m[j].msg.seqId;
+            nr->ses[round][*cnt] = ks[j];
+            snprintf(nr->pack[round][*cnt], 48, "%s", m[j].packId.data);
+            (*cnt)++;
+        }
+        omtp_msg_rec_free(&m[j]);
+    }
+    return rc;
+}
+
+static void *ns_main(void *arg)
+{
+    nsracer *nr = arg;
+    omtp_db *db = open_db();
+    for (int round = 0; round < NR; round++) {
+        int cnt = 0;
+        pthread_barrier_wait(nr->bar);
+        int rc = omtp_db_begin(db);
+        if (rc == 0)
+            rc = ns_run(db, nr, round, 0, &cnt);
+        if (rc == 0) {
+            int keep = cnt;
+            rc = ns_run(db, nr, round, 1, &cnt);
+            if (rc == OMTP_EAGAIN && !nr->single) {
+                nr->eagain++;
+                cnt = keep;
+                rc = omtp_db_commit(db) || omtp_db_begin(db) ? OMTP_EDB
+                                                             : ns_run(db, nr, round, 1, &cnt);
+            }
+        }
+        if (rc || omtp_db_commit(db)) {
+            fprintf(stderr, "new sessions %d/%d: rc %d (SQLSTATE %s): %.120s\n", nr->who, round, rc,
+                    PGD(db)->sqlstate, db->errmsg);
+            omtp_db_rollback(db);
+            nr->errors++;
+            cnt = 0;
+        }
+        nr->n[round] = cnt;
+    }
+    omtp_db_close(db);
+    return NULL;
+}
+
+static void ns_check(int mode, bool single)
+{
+    static nsracer nr[2];
+    pthread_barrier_t bar;
+    pthread_t t[2];
+    pthread_barrier_init(&bar, NULL, 2);
+    for (int i = 0; i < 2; i++) {
+        memset(&nr[i], 0, sizeof nr[i]);
+        nr[i].who = i;
+        nr[i].mode = mode;
+        nr[i].single = single;
+        nr[i].bar = &bar;
+        pthread_create(&t[i], NULL, ns_main, &nr[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&bar);
+    assert_int_equal(nr[0].errors + nr[1].errors, 0);
+    omtp_db *db = open_db();
+    int nses = mode == NS_SAME ? NS : 2 * NS;
+    for (int round = 0; round < NR; round++) {
+        for (int k = 0; k < nses; k++) {
+            char a[64], b[64], sid[200];
+            int64_t all[2 * NPER];
+            int n = 0;
+            ns_sid(sid, sizeof sid, &nr[0], round, k, a, b, sizeof a);
+            for (int w = 0; w < 2; w++) {
+                for (int i = 0; i < nr[w].n[round]; i++) {
+                    if (nr[w].ses[round][i] != k)
+                        continue;
+                    all[n++] = nr[w].seq[round][i];
+                    /* the row stored under the reported seqId is this send */
+                    omtp_msg_rec got;
+                    int rc = omtp_db_msg_get(db, sid, nr[w].seq[round][i], &got);
+                    if (rc != 0 || strcmp(got.packId.data, nr[w].pack[round][i]) != 0)
+                        fail_msg("round %d session %d: seqId %lld reported for %s, stored: %s",
+                                 round, k, (long long)nr[w].seq[round][i], nr[w].pack[round][i],
+                                 rc ? "nothing" : got.packId.data);
+                    omtp_msg_rec_free(&got);
+                }
+            }
+            /* SAME: 2 sides x 2 runs x 2 sends; CROSS: 2 sides x 1 run x 2 sends */
+            assert_int_equal(n, mode == NS_SAME ? 8 : 4);
+            qsort(all, (size_t)n, sizeof(int64_t), cmp64);
+            for (int i = 0; i < n; i++)
+                if (all[i] != i + 1)
+                    fail_msg("round %d session %d: seqIds not 1..%d (position %d is %lld)", round,
+                             k, n, i, (long long)all[i]);
+            int64_t last = 0;
+            assert_int_equal(omtp_db_session_last_seq(db, sid, &last), 0);
+            assert_int_equal(last, n);
+        }
+    }
+    omtp_db_close(db);
+    print_message("new sessions (%s, %s): %d + %d deferred (EAGAIN)\n",
+                  mode == NS_SAME ? "same" : "cross", single ? "single" : "batch", nr[0].eagain,
+                  nr[1].eagain);
+}
+
+static void test_batch_new_sessions(void **state)
+{
+    (void)state;
+    ns_check(NS_SAME, false);
+}
+
+static void test_batch_new_sessions_cross(void **state)
+{
+    (void)state;
+    ns_check(NS_CROSS, false);
+}
+
+static void test_single_new_sessions(void **state)
+{
+    (void)state;
+    ns_check(NS_SAME, true);
+}
+
+static void test_single_new_sessions_cross(void **state)
+{
+    (void)state;
+    ns_check(NS_CROSS, true);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -1000,6 +1310,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_dup_after_wait),
         cmocka_unit_test(test_batch_opposite_orders),
         cmocka_unit_test(test_batch_concurrent_dups),
+        cmocka_unit_test(test_batch_refs),
+        cmocka_unit_test(test_batch_new_sessions),
+        cmocka_unit_test(test_batch_new_sessions_cross),
+        cmocka_unit_test(test_single_new_sessions),
+        cmocka_unit_test(test_single_new_sessions_cross),
         cmocka_unit_test(test_hp_prune_two_nodes),
         cmocka_unit_test(test_hp_head_nowait),
         cmocka_unit_test(test_unreachable),

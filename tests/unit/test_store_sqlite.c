@@ -159,6 +159,7 @@ static void test_query_plans(void **state)
     omtp_db *db = open_ok(f);
     omtp_db_close(db);
     sqlite3 *h = raw(f);
+    assert_int_equal(sq_search_register(h), SQLITE_OK); /* the searches call omtp_search_has */
 #define SQL_ITEM(id, sql) {#id, sql},
     static const struct {
         const char *id, *sql;

@@ -30,7 +30,12 @@
  * item first in the next transaction (store_thread.c). A run of sends in one
  * statement (pg_batch.c) locks its session rows in session-id order, so two
  * such statements never wait for each other in a cycle; a run that is not
- * the transaction's first work follows the NOWAIT rule above.
+ * the transaction's first work follows the NOWAIT rule above. NOWAIT alone
+ * does not cover a row that does not exist yet (a new session's row, its
+ * membership rows, a message of the same packId, being inserted by another
+ * node's open transaction): the INSERT waits for that transaction. So a
+ * later item's append runs with a 1 ms lock_timeout (PG_NOWAIT_ON below):
+ * every wait, on any row, fails fast with 55P03 = OMTP_EAGAIN.
  */
 #ifndef OMTP_PG_H
 #define OMTP_PG_H
@@ -45,7 +50,7 @@ enum pg_stmt_id { PG_STMTS(PG_STMT_ID) PG_NSTMTS };
 #undef PG_STMT_ID
 
 #define PG_RETRY_MS 1000 /* least time between two reconnection attempts */
-#define PG_MAXP     20   /* most parameters of one statement */
+#define PG_MAXP     24   /* most parameters of one statement */
 
 typedef struct pg_db {
     omtp_db base;
@@ -57,6 +62,7 @@ typedef struct pg_db {
     bool release_pending; /* RELEASE of the last item's savepoint not sent yet */
     int tx_items;         /* item savepoints opened in this transaction */
     char sqlstate[6];     /* of the last failed statement */
+    char constraint[64];  /* its constraint, when it violated one (pg_pipeline only) */
     int64_t last_try_ms;  /* last connection attempt */
     int64_t last_us;      /* last change time handed out (strictly increasing) */
     int lock_mode;        /* server lock held: 0 none, 1 shared, 2 exclusive (pg_maint.c) */
@@ -164,6 +170,22 @@ static inline int pg_has_row(pg_db *d, int id, const char *p1, const char *p2, b
  * connection turned out to be lost) and marks BEGIN pending again. */
 int pg_tx_flush(pg_db *d);
 int pg_tx_reopen(pg_db *d);
+/* Prepared statement `id` with plain SQL before (pre) and after (post) it,
+ * in one libpq pipeline, with the pending BEGIN / item RELEASE in front
+ * (pg_pipe.c). `post` runs only if the statement succeeded. Returns the
+ * statement's result or NULL with errmsg, sqlstate and constraint set. */
+PGresult *pg_pipeline(pg_db *d, const char *const *pre, int npre, int id, const pg_args *a,
+                      const char *const *post, int npost);
+/* The "may not wait" of pg.h for statements that may insert rows another
+ * transaction is inserting too (a session's first message from two nodes):
+ * FOR UPDATE NOWAIT only covers rows that exist, an INSERT meeting another
+ * transaction's uncommitted row of the same key waits for it, and two
+ * transactions doing that to each other deadlock. So the statement runs
+ * between these (pg_pipeline's pre and post): any lock wait longer than
+ * 1 ms fails with SQLSTATE 55P03 (OMTP_EAGAIN), as NOWAIT does. SET LOCAL
+ * inside the caller's savepoint: a rollback to it undoes the setting too. */
+#define PG_NOWAIT_ON  "SET LOCAL lock_timeout = '1ms'"
+#define PG_NOWAIT_OFF "SET LOCAL lock_timeout TO DEFAULT"
 /* Runs one plain SQL string (no parameters). 0 or OMTP_EDB. */
 int pg_exec_sql(pg_db *d, const char *sql);
 

@@ -4,12 +4,19 @@
  *
  * The executor hands a run of sends of its group-commit batch here
  * (store_thread.c, "Batched appends"). They go to the server as ONE libpq
- * pipeline, so one round trip:
+ * pipeline (pg_pipe.c), so one round trip:
  *
  *     [BEGIN]                    (the batch's, when the run is its first work: pg.h)
  *     [RELEASE SAVEPOINT item]   (a previous item's, store_thread.c)
  *     SAVEPOINT batch
+ *     [PG_NOWAIT_ON]             (not the transaction's first work: pg.h)
  *     PG_MSG_APPEND_BATCH        (pg_stmts.h)
+ *     [PG_NOWAIT_OFF]
+ *     RELEASE SAVEPOINT batch    (skipped by the server if the statement failed)
+ *
+ * On failure the savepoint is rolled back to and released (one more
+ * request); no run leaves a savepoint behind, so a later failure can never
+ * roll back to an earlier run's (whose sends were already answered).
  *
  * PG_MSG_APPEND_BATCH takes the rows as arrays (one array per column, sent
  * in binary: any bytes, no quoting) and does in data-modifying CTEs what
@@ -17,8 +24,9 @@
  * recipient, friendship, group and membership), the dedup lookup, one bump
  * per session of the session row by the number of its new rows, the message
  * rows numbered last_seq - n + 1 .. last_seq in row order, the membership
- * rows. It answers one row per send: refused (which check), the original of
- * a duplicate, the seqId given, or why not. No savepoint per send: a refused
+ * rows, replyTo and mentions with the row and the mentioned members'
+ * cursors. It answers one row per send: refused (which check), the original
+ * of a duplicate, the seqId given, or why not. No savepoint per send: a refused
  * row is simply not written, and nothing else is undone.
  *
  * Deadlocks: the bump locks the session rows in session-id order (byte
@@ -26,17 +34,19 @@
  * statement: two nodes appending to the same sessions never wait for each
  * other in a cycle inside their statements. Across statements the rule of
  * pg.h holds: only the first work of a transaction may wait; a run that is
- * not (d->tx_items > 0) locks with NOWAIT and, if another node holds a row,
- * is rolled back to its savepoint and answered OMTP_EAGAIN, and the executor
- * runs it first in the next transaction.
+ * not (d->tx_items > 0) locks with NOWAIT and a 1 ms lock_timeout (a new
+ * session's row another node is inserting cannot be locked NOWAIT) and, if
+ * another node holds a row, is rolled back to its savepoint and answered
+ * OMTP_EAGAIN, and the executor runs it first in the next transaction.
  *
  * Rare rows the statement leaves to the single path (pg_msg_append, after
  * the statement, in the same transaction): a send repeating the (from,
  * packId) of an earlier send of the same run that was not stored, and a send
  * to a session the run already names with other parties (ids from before the
- * id rules). A duplicate committed by another node after the statement's
- * snapshot makes its insert a zero-row ON CONFLICT while the bump counted it:
- * that would leave a hole in the seqIds, so the statement is rolled back to
+ * id rules), each in a savepoint of its own. A duplicate committed by
+ * another node after the statement's snapshot fails the message insert on
+ * messages_dedup (no ON CONFLICT there: the bump counted the row, a silent
+ * skip would leave a hole in the seqIds), so the statement is rolled back to
  * its savepoint and run again (its new snapshot sees the original).
  */
 #include <arpa/inet.h>
@@ -49,7 +59,7 @@
 
 #define STORED_FLAGS (OMTP_F_HIGHPRJ | OMTP_F_REVOKE | OMTP_F_OVERRIDE | OMTP_F_COUNTER)
 #define RACE_RETRIES 3
-#define NCOLS        17
+#define NCOLS        19
 
 /* PostgreSQL type oids of the array elements */
 #define OID_BYTEA 17
@@ -144,120 +154,14 @@ static void arr_finish(pg_arr *a)
     memcpy(a->b, h, sizeof(h));
 }
 
-/* Runs the pipeline [RELEASE SAVEPOINT item;] SAVEPOINT batch; the statement
- * with `a`, in one round trip. Returns the statement's result, or NULL with
- * errmsg/sqlstate set. */
-static PGresult *pipeline_once(pg_db *d, const pg_args *a);
-
-/* The pipeline, with the transaction's pending BEGIN in front (pg.h); a
- * connection found lost then is retried once on a new one (the
- * transaction had done nothing yet). */
-static PGresult *pipeline_append(pg_db *d, const pg_args *a)
-{
-    bool had_begin = d->begin_pending;
-    PGresult *r = pipeline_once(d, a);
-    if (!r && had_begin && !d->conn && pg_tx_reopen(d) == 0)
-        r = pipeline_once(d, a);
-    return r;
-}
-
-static PGresult *pipeline_once(pg_db *d, const pg_args *a)
-{
-    char name[16];
-    PGconn *c = d->conn;
-    PGresult *out = NULL;
-    bool failed = false;
-    int sent = 0;
-    if (!c) {
-        d->sqlstate[0] = 0;
-        snprintf(d->base.errmsg, sizeof(d->base.errmsg), "append batch: not connected");
-        return NULL;
-    }
-    bool had_begin = d->begin_pending;
-    if (!PQenterPipelineMode(c))
-        goto conn_err;
-    if (had_begin) {
-        if (!PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
-            goto conn_err;
-        sent++;
-        d->begin_pending = false;
-    }
-    if (d->release_pending) {
-        if (!PQsendQueryParams(c, "RELEASE SAVEPOINT item", 0, NULL, NULL, NULL, NULL, 0))
-            goto conn_err;
-        sent++;
-        d->release_pending = false;
-    }
-    if (!PQsendQueryParams(c, "SAVEPOINT batch", 0, NULL, NULL, NULL, NULL, 0))
-        goto conn_err;
-    sent++;
-    snprintf(name, sizeof(name), "s%d", PG_MSG_APPEND_BATCH);
-    if (!PQsendQueryPrepared(c, name, a->n, a->v, a->len, a->fmt, 1))
-        goto conn_err;
-    sent++;
-    if (!PQpipelineSync(c))
-        goto conn_err;
-    d->base.round_trips++;
-    /* one result (then NULL) per query, then the sync */
-    for (int q = 0; q < sent; q++) {
-        PGresult *r;
-        while ((r = PQgetResult(c)) != NULL) {
-            ExecStatusType st = PQresultStatus(r);
-            if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-                if (q == sent - 1 && !out && !failed) {
-                    out = r;
-                    continue;
-                }
-            } else if (!failed) {
-                failed = true;
-                const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-                snprintf(d->sqlstate, sizeof(d->sqlstate), "%s", state ? state : "");
-                const char *msg =
-                    st == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r);
-                snprintf(d->base.errmsg, sizeof(d->base.errmsg), "append batch: %s",
-                         msg && msg[0] ? msg : PQerrorMessage(c));
-            }
-            PQclear(r);
-        }
-    }
-    PGresult *sync = PQgetResult(c);
-    bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-    PQclear(sync);
-    if (!synced || !PQexitPipelineMode(c))
-        goto conn_err;
-    if (failed) {
-        PQclear(out);
-        if (had_begin && PQtransactionStatus(c) == PQTRANS_IDLE)
-            goto drop; /* BEGIN itself failed: nothing may run outside a transaction */
-        return NULL;
-    }
-    return out;
-conn_err:
-    PQclear(out);
-    d->sqlstate[0] = 0;
-    snprintf(d->base.errmsg, sizeof(d->base.errmsg), "append batch: %s", PQerrorMessage(c));
-    if (PQstatus(c) != CONNECTION_OK) {
-    drop:
-        /* as pg_drop (pg_db.c): the next begin() reconnects */
-        PQfinish(c);
-        d->conn = NULL;
-        d->in_tx = false;
-        d->begin_pending = false;
-        d->sp_depth = 0;
-        d->release_pending = false;
-    } else {
-        PQexitPipelineMode(c);
-    }
-    return NULL;
-}
-
 /* The statement's parameters for reqs (arrays in arrs, freed by the caller). */
 static int build_args(pg_db *d, omtp_append_req *const *reqs, size_t n, bool nowait, int64_t ts,
                       pg_arr arrs[NCOLS], pg_args *a)
 {
-    static const uint32_t oids[NCOLS] = {
-        OID_INT4,  OID_TEXT, OID_INT4, OID_INT8, OID_TEXT, OID_TEXT, OID_TEXT, OID_BYTEA, OID_INT4,
-        OID_BYTEA, OID_INT4, OID_INT8, OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_INT4};
+    static const uint32_t oids[NCOLS] = {OID_INT4, OID_TEXT, OID_INT4,  OID_INT8, OID_TEXT,
+                                         OID_TEXT, OID_TEXT, OID_BYTEA, OID_INT4, OID_BYTEA,
+                                         OID_INT4, OID_INT8, OID_TEXT,  OID_TEXT, OID_TEXT,
+                                         OID_TEXT, OID_INT4, OID_INT8,  OID_TEXT};
     for (int k = 0; k < NCOLS; k++)
         arr_init(&arrs[k], oids[k]);
     for (size_t i = 0; i < n; i++) {
@@ -295,6 +199,15 @@ static int build_args(pg_db *d, omtp_append_req *const *reqs, size_t n, bool now
         arr_tstr(&arrs[14], &pa);
         arr_tstr(&arrs[15], &pb);
         arr_i32(&arrs[16], (int32_t)reqs[i]->checks);
+        /* replies and mentions (docs/protocol.md, Extensions): columns of the row; the
+         * mentioned members' cursors move in the statement too */
+        tars_str mentions = {NULL, 0};
+        tars_str_clear(&mentions);
+        if (omtp_mentions_join(&m->msg.mentions, &mentions) != 0)
+            return OMTP_ENOMEM;
+        arr_i64(&arrs[17], m->msg.replyTo);
+        arr_tstr(&arrs[18], &mentions);
+        tars_str_clear(&mentions);
     }
     pa_init(a);
     for (int k = 0; k < NCOLS; k++) {
@@ -315,13 +228,11 @@ static bool same_pack(const omtp_msg_rec *a, const omtp_msg_rec *b)
            tars_str_eq(&a->msg.from, b->msg.from.data);
 }
 
-/* Reads the statement's answer into the reqs. *raced = a row's insert met
- * a duplicate the snapshot did not see (the statement must run again).
- * alone[i] = row i is left to the single path. */
+/* Reads the statement's answer into the reqs. alone[i] = row i is left to
+ * the single path. */
 static int read_rows(pg_db *d, const PGresult *r, omtp_append_req *const *reqs, size_t n,
-                     int64_t ts, bool *raced, bool *alone)
+                     int64_t ts, bool *alone)
 {
-    *raced = false;
     if ((size_t)PQntuples(r) != n || PQnfields(r) != 21) {
         snprintf(d->base.errmsg, sizeof(d->base.errmsg), "append batch: unexpected result");
         return OMTP_EDB;
@@ -336,6 +247,7 @@ static int read_rows(pg_db *d, const PGresult *r, omtp_append_req *const *reqs, 
         q->refused = (int)pg_i64(r, row, 1);
         q->status = 0;
         q->dup = false;
+        q->refs_stored = false;
         alone[i] = false;
         if (q->refused == 7) { /* no session id or no sender: as msg_append */
             q->refused = 0;
@@ -363,14 +275,36 @@ static int read_rows(pg_db *d, const PGresult *r, omtp_append_req *const *reqs, 
                      "msg_append: session %s belongs to other users", q->m->msg.sessionId.data);
             q->status = OMTP_EINVAL;
         } else if (!pg_i64(r, row, 6)) {
-            *raced = true;
+            /* every numbered row is inserted or the statement fails */
+            snprintf(d->base.errmsg, sizeof(d->base.errmsg), "append batch: row %zu not stored", i);
+            return OMTP_EDB;
         } else {
             q->m->msg.seqId = pg_i64(r, row, 5);
             q->m->msg.timestamp = ts;
             q->m->flags &= STORED_FLAGS;
+            q->refs_stored = true;
         }
     }
     return 0;
+}
+
+/* One row through pg_msg_append, in a savepoint of its own: a failure
+ * (also OMTP_EAGAIN: it may not wait; the row is answered OMTP_EDB, the
+ * client sends it again) leaves the transaction usable. */
+static int alone_append(pg_db *d, omtp_msg_rec *m, bool *dup)
+{
+    if (pg_exec_sql(d, "SAVEPOINT batch") != 0)
+        return OMTP_EDB;
+    /* the run holds its session rows: this row may not wait for another
+     * node's (pg_msg_append waits only as the transaction's first item) */
+    d->tx_items++;
+    int rc = pg_msg_append(&d->base, m, dup);
+    d->tx_items--;
+    if (rc == 0)
+        return pg_exec_sql(d, "RELEASE SAVEPOINT batch");
+    if (pg_exec_sql(d, "ROLLBACK TO SAVEPOINT batch; RELEASE SAVEPOINT batch") != 0)
+        return OMTP_EDB;
+    return rc;
 }
 
 /* The rows left to the single path, in order: a repeat of an earlier row's
@@ -395,8 +329,8 @@ static int resolve(pg_db *d, omtp_append_req *const *reqs, size_t n, const bool 
             q->dup = true;
             continue;
         }
-        int rc = pg_msg_append(&d->base, q->m, &q->dup);
-        if (rc == OMTP_EDB && !d->conn)
+        int rc = alone_append(d, q->m, &q->dup);
+        if (rc == OMTP_EDB && (!d->conn || PQtransactionStatus(d->conn) != PQTRANS_INTRANS))
             return rc;
         q->status = rc == OMTP_EAGAIN ? OMTP_EDB : rc;
     }
@@ -416,51 +350,58 @@ int pg_msg_append_batch(omtp_db *db, omtp_append_req *const *reqs, size_t n)
     /* not the transaction's first work: never wait for another node's lock
      * while holding ours (pg.h) */
     bool nowait = d->tx_items > 0;
+    static const char *const pre_wait[] = {"SAVEPOINT batch"};
+    static const char *const pre_nowait[] = {"SAVEPOINT batch", PG_NOWAIT_ON};
+    static const char *const post_wait[] = {"RELEASE SAVEPOINT batch"};
+    static const char *const post_nowait[] = {PG_NOWAIT_OFF, "RELEASE SAVEPOINT batch"};
     int64_t ts = pg_now_ms();
     pg_arr arrs[NCOLS];
     pg_args a;
     bool *alone = calloc(n, sizeof(*alone));
     int rc = alone ? build_args(d, reqs, n, nowait, ts, arrs, &a) : OMTP_ENOMEM;
-    bool sent = false; /* a pipeline went out: savepoint `batch` may hold rows */
     for (int attempt = 0; rc == 0; attempt++) {
-        sent = true;
-        PGresult *r = pipeline_append(d, &a);
-        if (!r) {
-            rc = nowait && strcmp(d->sqlstate, "55P03") == 0 ? OMTP_EAGAIN : OMTP_EDB;
+        PGresult *r =
+            pg_pipeline(d, nowait ? pre_nowait : pre_wait, nowait ? 2 : 1, PG_MSG_APPEND_BATCH, &a,
+                        nowait ? post_nowait : post_wait, nowait ? 2 : 1);
+        if (r) {
+            /* the rows are in and the savepoint released */
+            rc = read_rows(d, r, reqs, n, ts, alone);
+            PQclear(r);
+            if (rc != 0) {
+                /* stored, but the answer cannot be given: nothing of the
+                 * transaction may stay (the executor's COMMIT then fails and
+                 * every item of the batch is answered with the error) */
+                pg_rollback(&d->base);
+            }
             break;
         }
-        bool raced = false;
-        rc = read_rows(d, r, reqs, n, ts, &raced, alone);
-        PQclear(r);
-        if (rc == 0 && !raced)
-            break;
-        if (rc == 0 && attempt + 1 >= RACE_RETRIES) {
-            snprintf(d->base.errmsg, sizeof(d->base.errmsg),
-                     "append batch: duplicates kept racing in from other nodes");
+        /* a duplicate (from, packId) committed by another node after this
+         * statement's snapshot: its message insert fails on messages_dedup
+         * (no ON CONFLICT there: the bump had counted the row). Run it again:
+         * the new snapshot sees the original. */
+        bool raced = strcmp(d->sqlstate, "23505") == 0 &&
+                     strcmp(d->constraint, "messages_dedup") == 0 && attempt + 1 < RACE_RETRIES;
+        if (nowait && strcmp(d->sqlstate, "55P03") == 0)
+            rc = OMTP_EAGAIN;
+        else if (!raced)
             rc = OMTP_EDB;
-        }
-        /* undo this attempt; a retry's snapshot sees the raced original */
-        int rb = pg_exec_sql(d, "ROLLBACK TO SAVEPOINT batch");
-        if (rc != 0 || rb != 0) {
-            rc = rc ? rc : OMTP_EDB;
+        /* nothing of the statement stays, the transaction goes on; if the
+         * pipeline failed before its SAVEPOINT, there is no savepoint batch
+         * (every earlier one was released): this fails and so does the
+         * transaction, never rolling back an earlier run */
+        if (d->conn && d->in_tx &&
+            pg_exec_sql(d, "ROLLBACK TO SAVEPOINT batch; RELEASE SAVEPOINT batch") != 0) {
+            rc = OMTP_EDB;
             break;
         }
-        /* the reqs of a dup were replaced by originals: not on a retry,
-         * because a raced row is never a dup row (only rows without a
-         * visible original were numbered) -- but the seqIds of this attempt
-         * are void */
-        for (size_t i = 0; i < n; i++)
-            if (!reqs[i]->dup)
-                reqs[i]->m->msg.seqId = 0;
+        if (!d->conn || !d->in_tx) {
+            rc = OMTP_EDB;
+            break;
+        }
     }
     if (alone) {
         for (int k = 0; k < NCOLS; k++)
             free(arrs[k].b);
-    }
-    if (rc != 0 && sent && d->conn && d->in_tx) {
-        /* the statement failed: nothing of it stays, the transaction goes on */
-        if (pg_exec_sql(d, "ROLLBACK TO SAVEPOINT batch") != 0 && rc != OMTP_EAGAIN)
-            rc = OMTP_EDB;
     }
     if (rc == 0) {
         d->tx_items++; /* later work of this transaction must not wait (pg.h) */

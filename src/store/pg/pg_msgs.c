@@ -143,7 +143,11 @@ int pg_msg_append(omtp_db *db, omtp_msg_rec *m, bool *dup)
     pa_tstr(&a, &pa);
     pa_tstr(&a, &pb);
     int rc = 0;
-    PGresult *r = pg_q(d, PG_MSG_APPEND, &a);
+    /* a later item: no wait on any row, also one that does not exist yet
+     * (a new session's row another node is inserting; pg.h) */
+    static const char *const nowait_on[] = {PG_NOWAIT_ON}, *const nowait_off[] = {PG_NOWAIT_OFF};
+    PGresult *r = nowait ? pg_pipeline(d, nowait_on, 1, PG_MSG_APPEND, &a, nowait_off, 1)
+                         : pg_q(d, PG_MSG_APPEND, &a);
     if (!r) {
         rc = nowait && strcmp(d->sqlstate, "55P03") == 0 ? OMTP_EAGAIN : OMTP_EDB;
         goto out;

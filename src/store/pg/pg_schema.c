@@ -145,6 +145,30 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX files_by_time ON files(created_ms);"
     "CREATE TABLE file_refs (file_id " ID ", session_id " ID ", seq bigint NOT NULL,"
     " PRIMARY KEY (file_id, session_id, seq));",
+
+    /* search capped (docs/storage.md "Search index"; SQLite's 9 -> 10): a
+     * message is found by the first 4096 bytes of its text only, cut on a
+     * character boundary (a byte 0x80-0xBF continues a character), so the
+     * trigram index of one message is bounded (a 64 KiB text of random
+     * characters made thousands of GIN keys). Rows already longer are cut
+     * here; the GIN index follows its column. */
+    "CREATE OR REPLACE FUNCTION omtp_search_cap(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE "
+    "AS $f$ "
+    "DECLARE b bytea; k integer := 4096; BEGIN "
+    "  IF octet_length(t) <= k THEN RETURN t; END IF;"
+    "  b := convert_to(t, 'UTF8');"
+    "  WHILE k > 0 AND (get_byte(b, k) & 192) = 128 LOOP k := k - 1; END LOOP;"
+    "  RETURN convert_from(substring(b from 1 for k), 'UTF8'); END $f$;"
+    "CREATE OR REPLACE FUNCTION omtp_search_body(ct integer, st integer, c bytea) RETURNS text "
+    "LANGUAGE plpgsql STABLE AS $f$ DECLARE t text; BEGIN "
+    "  IF st <> 0 OR ct NOT IN (0, 1, 2, 3, 5, 6, 7, 8) THEN RETURN ''; END IF;"
+    "  BEGIN t := convert_from(c, 'UTF8'); EXCEPTION WHEN others THEN RETURN ''; END;"
+    "  IF ct IN (0, 1) THEN RETURN omtp_search_cap(t); END IF;"
+    "  BEGIN RETURN omtp_search_cap(coalesce(t::jsonb ->> 'name', ''));"
+    "  EXCEPTION WHEN others THEN RETURN ''; END;"
+    "END $f$;"
+    "UPDATE messages SET search_body = omtp_search_cap(search_body) "
+    "  WHERE octet_length(search_body) > 4096;",
 };
 static const int pg_migrations_count = (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
 

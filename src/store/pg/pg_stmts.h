@@ -88,13 +88,18 @@
       "ORDER BY u.o ON CONFLICT(user_id, session_id) DO NOTHING) "                                 \
       "SELECT (SELECT seq FROM ins), (SELECT last_seq FROM bump), d.* "                            \
       "FROM (SELECT 1) one LEFT JOIN dup d ON true")                                               \
-    /* a batch of sends in one statement (pg_batch.c): $1..$17 one array per column, one           \
-     * element per send (i = its index), $18 ts_ms, $19 NOWAIT on the session rows */              \
+    /* a batch of sends in one statement (pg_batch.c): $1..$19 one array per column, one           \
+     * element per send (i = its index), $20 ts_ms, $21 NOWAIT on the session rows. The message    \
+     * insert has no ON CONFLICT: a (from, packId) committed by another node after the snapshot    \
+     * fails it on messages_dedup (pg_batch.c runs it again) instead of leaving a counted hole */  \
     X(PG_MSG_APPEND_BATCH,                                                                         \
       "WITH inp AS (SELECT * FROM unnest($1::int4[], $2::text[], $3::int4[], $4::int8[], "         \
       "$5::text[], $6::text[], $7::text[], $8::bytea[], $9::int4[], $10::bytea[], $11::int4[], "   \
-      "$12::int8[], $13::text[], $14::text[], $15::text[], $16::text[], $17::int4[]) "             \
-      "AS t(i, sid, typ, flg, pid, frm, too, push, ct, body, st, us, m1, m2, pa, pb, chk)), "      \
+      "$12::int8[], $13::text[], $14::text[], $15::text[], $16::text[], $17::int4[], "             \
+      "$18::int8[], "                                                                              \
+      "$19::text[]) "                                                                              \
+      "AS t(i, sid, typ, flg, pid, frm, too, push, ct, body, st, us, m1, m2, pa, pb, chk, rto, "   \
+      "mnt)), "                                                                                    \
       "chk AS (SELECT inp.*, CASE WHEN inp.sid = '' OR inp.frm = '' THEN 7 "                       \
       "WHEN chk & 1 <> 0 AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = inp.frm) "        \
       "THEN 1 "                                                                                    \
@@ -119,7 +124,7 @@
       "ok AS (SELECT n.* FROM new n JOIN hd ON hd.sid = n.sid AND hd.pa = n.pa AND hd.pb = n.pb "  \
       "WHERE n.k = 1), "                                                                           \
       "cnt AS (SELECT sid, count(*) AS n, max(us) AS us FROM ok GROUP BY sid), "                   \
-      "lk AS (SELECT s.session_id FROM sessions s WHERE $19::boolean "                             \
+      "lk AS (SELECT s.session_id FROM sessions s WHERE $21::boolean "                             \
       "AND s.session_id IN (SELECT sid FROM cnt) ORDER BY s.session_id FOR UPDATE NOWAIT), "       \
       "bump AS (INSERT INTO sessions AS s (session_id, type, last_seq, changed_us, party_a, "      \
       "party_b) SELECT c.sid, hd.typ, c.n, c.us, hd.pa, hd.pb FROM cnt c JOIN hd ON hd.sid = "     \
@@ -135,22 +140,38 @@
       "o.i) "                                                                                      \
       "AS seq FROM ok o JOIN cnt c ON c.sid = o.sid JOIN bump b ON b.session_id = o.sid), "        \
       "ins AS (INSERT INTO messages(session_id, seq, type, flags, pack_id, from_id, to_id, "       \
-      "push_info, content_type, content, status, ts_ms) "                                          \
-      "SELECT sid, seq, typ, flg, pid, frm, too, push, ct, body, st, $18::bigint FROM num "        \
-      "ORDER BY sid COLLATE \"C\", seq "                                                           \
-      "ON CONFLICT (from_id, pack_id) WHERE pack_id <> '' DO NOTHING RETURNING session_id, seq), " \
+      "push_info, content_type, content, status, ts_ms, reply_to, mentions) "                      \
+      "SELECT sid, seq, typ, flg, pid, frm, too, push, ct, body, st, $20::bigint, rto, mnt "       \
+      "FROM num ORDER BY sid COLLATE \"C\", seq RETURNING session_id, seq), " /* the mentioned     \
+                                                                               * members' cursors  \
+                                                                               * (PG_MENTION_ONE / \
+                                                                               * PG_MENTION_ALL    \
+                                                                               * per row): one     \
+                                                                               * update per        \
+                                                                               * member, to the    \
+                                                                               * newest seq of the \
+                                                                               * batch that        \
+                                                                               * mentions it */    \
+      "mk AS (UPDATE members mb SET mention_seq = GREATEST(mb.mention_seq, x.seq) FROM ("          \
+      "SELECT sid, id, max(seq) AS seq FROM ("                                                     \
+      "SELECT n.sid, u.id, n.seq FROM num n "                                                      \
+      "CROSS JOIN LATERAL unnest(string_to_array(n.mnt, ' ')) u(id) "                              \
+      "WHERE n.mnt <> '' AND NOT '@all' = ANY(string_to_array(n.mnt, ' ')) "                       \
+      "UNION ALL SELECT a.sid, g.user_id, a.seq FROM num a "                                       \
+      "JOIN members g ON g.session_id = a.sid AND g.user_id <> a.frm "                             \
+      "WHERE a.mnt <> '' AND '@all' = ANY(string_to_array(a.mnt, ' '))) y GROUP BY sid, id) x "    \
+      "WHERE mb.session_id = x.sid AND mb.user_id = x.id), "                                       \
       "mem AS (INSERT INTO members(user_id, session_id, read_seq, changed_us, joined_ms) "         \
-      "SELECT DISTINCT ON (u.id, n.sid) u.id, n.sid, 0, n.us, $18::bigint "                        \
-      "FROM ins JOIN num n ON n.sid = ins.session_id AND n.seq = ins.seq "                         \
+      "SELECT DISTINCT ON (u.id, n.sid) u.id, n.sid, 0, n.us, $20::bigint "                        \
+      "FROM num n "                                                                                \
       "CROSS JOIN LATERAL (VALUES (n.m1), (n.m2)) u(id) WHERE u.id IS NOT NULL "                   \
       "ORDER BY u.id, n.sid, n.seq ON CONFLICT(user_id, session_id) DO NOTHING) "                  \
       "SELECT c.i, c.refused, nw.k, o.i IS NOT NULL, b.session_id IS NOT NULL, n.seq, "            \
-      "ins.seq IS NOT NULL, d.type, d.flags, d.pack_id, d.session_id, d.seq, d.ts_ms, "            \
+      "n.seq IS NOT NULL, d.type, d.flags, d.pack_id, d.session_id, d.seq, d.ts_ms, "              \
       "d.from_id, d.to_id, d.push_info, d.content_type, d.content, d.status, d.reply_to, "         \
       "d.mentions FROM chk c LEFT JOIN dup d ON d.di = c.i LEFT JOIN new nw ON nw.i = c.i "        \
       "LEFT JOIN ok o ON o.i = c.i LEFT JOIN bump b ON b.session_id = c.sid "                      \
-      "LEFT JOIN num n ON n.i = c.i "                                                              \
-      "LEFT JOIN ins ON ins.session_id = n.sid AND ins.seq = n.seq ORDER BY c.i")                  \
+      "LEFT JOIN num n ON n.i = c.i ORDER BY c.i")                                                 \
     X(PG_MSG_GET, PG_MSG_SELECT "WHERE session_id = $1 AND seq = $2")                              \
     /* extensions: replies, mentions, reactions */                                                 \
     X(PG_MSG_REFS_SET, "UPDATE messages SET reply_to = $3, mentions = $4 "                         \

@@ -53,9 +53,16 @@ extern const int sq_migrations_count;
 OMTP_DB_OPS(SQ_OP_DECL)
 #undef SQ_OP_DECL
 
-/* Moves the search entries written in this transaction into the FTS5
- * index (sq_search.c). Called before COMMIT and before a search. */
+/* Moves the waiting search entries (search_pending) into the FTS5 index
+ * (sq_search.c). Called before a search (which then sees every stored
+ * message) and by sq_search_commit. */
 int sq_search_flush(sq_db *d);
+/* Before COMMIT: flushes once enough entries wait (SQ_SEARCH_FLUSH_ROWS),
+ * so FTS5 writes one segment per many messages, not one per batch. */
+int sq_search_commit(sq_db *d);
+/* Registers omtp_search_has(doc, query) on h, the exact re-check of a
+ * search candidate (sq_search_match.c). SQLITE_OK or an SQLite error. */
+int sq_search_register(sqlite3 *h);
 
 /* Deferred WAL sync (sq_sync.c): omtp_db_ops.defer_sync and .sync. */
 int sq_defer_sync(omtp_db *db);

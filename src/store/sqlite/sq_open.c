@@ -231,8 +231,8 @@ int sq_begin(omtp_db *db)
 
 int sq_commit(omtp_db *db)
 {
-    /* the search entries of this transaction go into the index with it */
-    int rc = sq_search_flush(SQ(db));
+    /* the waiting search entries go into the index once there are enough */
+    int rc = sq_search_commit(SQ(db));
     return rc ? rc : run_id(SQ(db), SQ_COMMIT, "commit");
 }
 
@@ -352,6 +352,28 @@ static int query_int(sq_db *d, const char *sql, int64_t *out)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(d, sql);
 }
 
+/* A long schema step (one statement can rebuild the search index of a
+ * million messages) says every 10 s that it is still at work, so the
+ * operator of a big store sees progress instead of silence. SQLite calls
+ * this every 1,000,000 virtual machine steps of the running statement. */
+typedef struct mig_progress {
+    int step;        /* the migration running: step -> step + 1 */
+    time_t t0, said; /* started; last logged */
+} mig_progress;
+
+static int mig_progress_cb(void *arg)
+{
+    mig_progress *p = arg;
+    time_t now = time(NULL);
+    if (now - p->said >= 10) {
+        p->said = now;
+        LOG_INFO("store: schema migration %d -> %d still running (%lld s so far; do not stop "
+                 "omtpd)",
+                 p->step, p->step + 1, (long long)(now - p->t0));
+    }
+    return 0; /* never interrupts */
+}
+
 static int migrate(sq_db *d, char *why, size_t whylen)
 {
     int64_t v = 0;
@@ -374,7 +396,11 @@ static int migrate(sq_db *d, char *why, size_t whylen)
         LOG_INFO("store: upgrading the SQLite schema from version %lld to %d (a big database "
                  "may take minutes; do not stop omtpd)",
                  (long long)v, sq_migrations_count);
+    mig_progress prog = {.t0 = t0, .said = t0};
+    if (v > 0 && v < sq_migrations_count)
+        sqlite3_progress_handler(d->h, 1000000, mig_progress_cb, &prog);
     for (int i = (int)v; i < sq_migrations_count; i++) {
+        prog.step = i;
         char upd[128];
         snprintf(upd, sizeof(upd),
                  "DELETE FROM schema_version; INSERT INTO schema_version "
@@ -384,9 +410,11 @@ static int migrate(sq_db *d, char *why, size_t whylen)
             sq_exec(d, "COMMIT")) {
             snprintf(why, whylen, "schema migration %d -> %d failed: %s", i, i + 1, d->base.errmsg);
             sq_exec(d, "ROLLBACK");
+            sqlite3_progress_handler(d->h, 0, NULL, NULL);
             return OMTP_EDB;
         }
     }
+    sqlite3_progress_handler(d->h, 0, NULL, NULL);
     if (v > 0 && v < sq_migrations_count)
         LOG_INFO("store: SQLite schema upgraded to version %d in %lld s", sq_migrations_count,
                  (long long)(time(NULL) - t0));
@@ -463,6 +491,11 @@ int sq_open(const omtp_store_config *cfg, omtp_db **out, char *why, size_t whyle
     }
     sqlite3_busy_timeout(d->h, 5000);
     sqlite3_extended_result_codes(d->h, 1);
+    if (sq_search_register(d->h) != SQLITE_OK) {
+        snprintf(why, whylen, "cannot set up message search on %s: %s (is SQLite built with FTS5?)",
+                 path, sqlite3_errmsg(d->h));
+        goto err;
+    }
 
     char mode[16] = "";
     sqlite3_stmt *st;

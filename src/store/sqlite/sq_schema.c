@@ -272,6 +272,10 @@ const char *const sq_migrations[] = {
     "  seq INTEGER NOT NULL,"
     "  PRIMARY KEY (file_id, session_id, seq)"
     ") WITHOUT ROWID;",
+
+    /* 9 -> 10: the search index capped, with detail=none and a smaller map
+     * (sq_search_schema.h); rebuilds the index from the stored messages */
+    SQ_SEARCH_MIGRATION_V10,
 };
 
 const int sq_migrations_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));

@@ -8,18 +8,55 @@
 #ifndef OMTP_SQ_STMTS_H
 #define OMTP_SQ_STMTS_H
 
-/* The text search indexes of a message row r (sq_schema.c, migration 7 -> 8):
+/* The text search indexes of a message row r, uncapped (migration 7 -> 8):
  * '' = not indexed (revoked, deleted, no text). */
-#define SQ_SEARCH_BODY(r)                                                                          \
+#define SQ_SEARCH_TEXT(r)                                                                          \
     "(CASE WHEN " r ".status <> 0 THEN '' "                                                        \
     "WHEN " r ".content_type IN (0, 1) THEN " r ".content "                                        \
     "WHEN " r ".content_type IN (2, 3, 5, 6, 7, 8) AND json_valid(" r ".content) "                 \
     "AND json_type(" r ".content, '$.name') = 'text' THEN json_extract(" r ".content, '$.name') "  \
     "ELSE '' END)"
+/* Kept for the released migration 7 -> 8 (append-only): the uncapped text. */
+#define SQ_SEARCH_BODY(r) SQ_SEARCH_TEXT(r)
 
-/* Trigger body: removes message OLD's entry (sq_schema.c, migration 7 -> 8):
- * from search_fts if it was flushed there (a contentless table deletes by
- * the old text), else from search_pending; then its search_rows row. */
+/* The indexed part of a text (sq_schema.c, migration 9 -> 10; docs/storage.md
+ * "Search index"): at most SQ_SEARCH_CAP_BYTES bytes, cut on a UTF-8
+ * character boundary (a byte 0x80-0xBF continues a character, so the cut
+ * backs off over up to three of them). A change of the cap is a migration:
+ * the contentless index deletes an entry by the exact text it indexed. */
+#define SQ_SEARCH_CAP_BYTES 4096
+#define SQ_SEARCH_CAP_S     "4096"
+#define SQ_SEARCH_CAP_CONT(x, k)                                                                   \
+    "hex(substr(CAST(" x " AS BLOB), " SQ_SEARCH_CAP_S " + " k ", 1)) BETWEEN '80' AND 'BF'"
+#define SQ_SEARCH_CAP(x)                                                                           \
+    "(CASE WHEN length(CAST(" x " AS BLOB)) <= " SQ_SEARCH_CAP_S " THEN " x " "                    \
+    "WHEN NOT " SQ_SEARCH_CAP_CONT(                                                                \
+        x, "1") " "                                                                                \
+                "THEN CAST(substr(CAST(" x " AS BLOB), 1, " SQ_SEARCH_CAP_S ") AS TEXT) "          \
+                "WHEN NOT " SQ_SEARCH_CAP_CONT(                                                    \
+                    x, "0") " "                                                                    \
+                            "THEN CAST(substr(CAST(" x " AS BLOB), 1, " SQ_SEARCH_CAP_S            \
+                            " - 1) AS TEXT) "                                                      \
+                            "WHEN NOT " SQ_SEARCH_CAP_CONT(                                        \
+                                x, "-1") " "                                                       \
+                                         "THEN CAST(substr(CAST(" x                                \
+                                         " AS BLOB), 1, " SQ_SEARCH_CAP_S " - 2) AS TEXT) "        \
+                                         "ELSE CAST(substr(CAST(" x                                \
+                                         " AS BLOB), 1, " SQ_SEARCH_CAP_S " - 3) AS TEXT) END)"
+
+/* What message row r is indexed by since migration 9 -> 10: its text,
+ * capped; '' = not indexed. */
+#define SQ_SEARCH_DOC(r)                                                                           \
+    "(CASE WHEN " r ".status <> 0 THEN '' "                                                        \
+    "WHEN " r ".content_type IN (0, 1) THEN " SQ_SEARCH_CAP(                                       \
+        r                                                                                          \
+        ".content") " "                                                                            \
+                    "WHEN " r ".content_type IN (2, 3, 5, 6, 7, 8) AND json_valid(" r ".content) " \
+                    "AND json_type(" r ".content, '$.name') = 'text' "                             \
+                    "THEN " SQ_SEARCH_CAP("json_extract(" r ".content, '$.name')") " "             \
+                                                                                   "ELSE '' END)"
+
+/* Trigger body, migration 7 -> 8 only (released, kept as it was). */
 // clang-format off
 #define SQ_SEARCH_UNINDEX_OLD                                                                      \
     "INSERT INTO search_fts(search_fts, rowid, body) SELECT 'delete', r.id, "                      \
@@ -28,6 +65,16 @@
     "DELETE FROM search_pending WHERE id IN (SELECT id FROM search_rows "                          \
     "WHERE session_id = OLD.session_id AND seq = OLD.seq);"                                        \
     "DELETE FROM search_rows WHERE session_id = OLD.session_id AND seq = OLD.seq;"
+
+/* Trigger body since migration 9 -> 10: takes message OLD's entry
+ * (OLD.search_id) out of search_fts if it was flushed there (a contentless
+ * table deletes by the text it indexed: the capped text), else out of
+ * search_pending. The search_rows row stays: the caller decides. */
+#define SQ_SEARCH_UNINDEX                                                                          \
+    "INSERT INTO search_fts(search_fts, rowid, body) SELECT 'delete', OLD.search_id, "             \
+    SQ_SEARCH_DOC("OLD") " WHERE OLD.search_id > 0 "                                               \
+    "AND NOT EXISTS (SELECT 1 FROM search_pending p WHERE p.id = OLD.search_id);"                  \
+    "DELETE FROM search_pending WHERE id = OLD.search_id AND OLD.search_id > 0;"
 // clang-format on
 
 #define SQ_MSG_SELECT                                                                              \
@@ -141,17 +188,25 @@
     X(SQ_SEARCH_FLUSH_MOVE, "INSERT INTO search_fts(rowid, body) SELECT id, body "                 \
                             "FROM search_pending")                                                 \
     X(SQ_SEARCH_FLUSH_CLEAR, "DELETE FROM search_pending")                                         \
+    /* how many entries wait, at most (ids of re-indexed edits may be old: an over-estimate) */    \
+    X(SQ_SEARCH_PENDING, "SELECT (SELECT max(id) FROM search_pending) - "                          \
+                         "(SELECT min(id) FROM search_pending) + 1")                               \
+    /* ?1 the query's trigrams for the detail=none index (any order of rows that hold them all),   \
+     * ?5 the query itself: omtp_search_has keeps the rows whose indexed text holds it */          \
     X(SQ_MSG_SEARCH_USER,                                                                          \
       SQ_MSG_SELECT_M "FROM search_fts f JOIN search_rows r ON r.id = f.rowid "                    \
                       "JOIN messages m ON m.session_id = r.session_id AND m.seq = r.seq "          \
-                      "WHERE search_fts MATCH ?1 AND r.ts_ms < ?3 AND m.status = 0 "               \
+                      "WHERE search_fts MATCH ?1 AND m.ts_ms < ?3 AND m.status = 0 "               \
                       "AND r.session_id IN (SELECT session_id FROM members WHERE user_id = ?2) "   \
-                      "ORDER BY f.rowid DESC LIMIT ?4")                                            \
+                      "AND omtp_search_has(" SQ_SEARCH_DOC("m") ", ?5) "                           \
+                                                                "ORDER BY f.rowid DESC LIMIT ?4")  \
     X(SQ_MSG_SEARCH_SESSION,                                                                       \
       SQ_MSG_SELECT_M "FROM search_fts f JOIN search_rows r ON r.id = f.rowid "                    \
                       "JOIN messages m ON m.session_id = r.session_id AND m.seq = r.seq "          \
-                      "WHERE search_fts MATCH ?1 AND r.ts_ms < ?3 AND m.status = 0 "               \
-                      "AND r.session_id = ?2 ORDER BY f.rowid DESC LIMIT ?4")                      \
+                      "WHERE search_fts MATCH ?1 AND m.ts_ms < ?3 AND m.status = 0 "               \
+                      "AND r.session_id = ?2 AND omtp_search_has(" SQ_SEARCH_DOC(                  \
+                          "m") ", ?5) "                                                            \
+                               "ORDER BY f.rowid DESC LIMIT ?4")                                   \
     X(SQ_LAST_VISIBLE,                                                                             \
       SQ_MSG_SELECT "WHERE session_id = ?1 AND status <> 2 ORDER BY seq DESC LIMIT 1")             \
     X(SQ_UNREAD, "SELECT count(*) FROM messages WHERE session_id = ?1 AND seq > ?2 "               \
