@@ -112,6 +112,13 @@ static const struct setting settings[] = {
     U(apply_delay_ms, "message log: apply a partial batch after this many ms"),
     U(apply_pending_max, "message log: bytes not yet applied to the store above which sends "
                          "are refused with SERVICE_UNAVAILABLE (0 = no bound)"),
+    U(apply_pending_records_max, "message log: records not yet applied to the store above "
+                                 "which sends wait (then SERVICE_UNAVAILABLE), 0 = no bound"),
+    U(apply_lag_max_ms, "message log: time the store may run behind the log (backlog x "
+                        "measured apply cost) before sends wait; bounds what a read waits, 0 = "
+                        "no bound"),
+    U(apply_wait_ms, "message log: most ms a send waits for the backlog to shrink before "
+                     "SERVICE_UNAVAILABLE, 0 = refuse at once"),
     U(seq_cache_max, "message log: session seqId counters kept in memory"),
     U(apply_nice, "message log: nice value (0..19) of the store's threads, so that the "
                   "loop (pushes) wins the CPU over the applies; 0 = the loop's priority"),
@@ -224,6 +231,9 @@ void omtp_config_defaults(omtp_config *c)
     c->apply_batch = 512;
     c->apply_delay_ms = 5;
     c->apply_pending_max = 64u << 20;
+    c->apply_pending_records_max = 100000;
+    c->apply_lag_max_ms = 1000;
+    c->apply_wait_ms = 3000;
     c->apply_nice = 5; /* docs/storage.md "The log path's latency tail" */
     c->seq_cache_max = 100000;
     c->dedup_window_s = 600;
@@ -372,6 +382,13 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
         if (!strcmp(key, "log_sync_delay_us") && v > 100000) {
             snprintf(why, whylen,
                      "%s: %llu is too long: at most 100000 (0.1 s; every ack waits up to this)",
+                     key, v);
+            return OMTP_EINVAL;
+        }
+        if (!strcmp(key, "apply_wait_ms") && v > 30000) {
+            snprintf(why, whylen,
+                     "%s: %llu is too long: at most 30000 (libomtp gives up on a send after 5-10 "
+                     "s; a refusal it can retry is better than its timeout)",
                      key, v);
             return OMTP_EINVAL;
         }

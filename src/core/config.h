@@ -66,10 +66,13 @@ typedef struct omtp_config {
     uint32_t apply_batch;       /* most log records one apply transaction stores (512) */
     uint32_t apply_delay_ms;    /* a partial batch is applied after this many ms (5) */
     uint32_t apply_pending_max; /* unapplied bytes above which sends are refused (64 MiB) */
-    uint32_t apply_nice;        /* the store threads' nice value with the log on (5) */
-    uint32_t seq_cache_max;     /* session seqId counters kept in memory (100000) */
-    uint32_t dedup_window_s;    /* non-DUP packId reuse caught within (600, at least 600) */
-    uint32_t dedup_window_max;  /* most (from, packId) entries in the window (1000000) */
+    uint32_t apply_pending_records_max; /* unapplied records above which sends wait (100000) */
+    uint32_t apply_lag_max_ms;          /* time behind above which sends wait (1000) */
+    uint32_t apply_wait_ms;             /* most a send waits for room (3000), then refused */
+    uint32_t apply_nice;                /* the store threads' nice value with the log on (5) */
+    uint32_t seq_cache_max;             /* session seqId counters kept in memory (100000) */
+    uint32_t dedup_window_s;            /* non-DUP packId reuse caught within (600, at least 600) */
+    uint32_t dedup_window_max;          /* most (from, packId) entries in the window (1000000) */
     /* security */
     char aes_key_hex[65];      /* CRYPTO=1 payload key; "" = none */
     char token_secret_hex[65]; /* "" = generated once and kept in the store */

@@ -8,6 +8,11 @@
 #include <string.h>
 
 #include "domain/strtab.h"
+#include "util/log.h"
+
+struct dedup_slot {
+    char unused;
+};
 
 typedef struct dent {
     strtab_node node; /* key = from NUL packId */
@@ -17,7 +22,8 @@ typedef struct dent {
     int64_t seqId, timestamp;
     uint64_t print, lsn_end;
     size_t size;
-    char *sid; /* points into data, after the key */
+    bool superseded; /* a later entry has the key: not in the table */
+    char *sid;       /* points into data, after the key */
     char data[];
 } dent;
 
@@ -27,6 +33,8 @@ struct dedupwin {
     strtab tab;
     dent *oldest, *newest;
     size_t bytes;
+    uint64_t early; /* dropped by max before window_ms */
+    int64_t early_logged_ms;
 };
 
 dedupwin *dedupwin_new(uint32_t window_s, size_t max)
@@ -45,15 +53,27 @@ static void drop_oldest(dedupwin *w)
     w->oldest = e->newer;
     if (!w->oldest)
         w->newest = NULL;
-    strtab_del(&w->tab, &e->node);
+    if (!e->superseded)
+        strtab_del(&w->tab, &e->node);
     w->bytes -= e->size;
     free(e);
 }
 
 static void expire(dedupwin *w, int64_t now_ms)
 {
-    while (w->oldest && (w->tab.n > w->max || now_ms - w->oldest->t_ms > w->window_ms))
+    while (w->oldest && (w->tab.n > w->max || now_ms - w->oldest->t_ms > w->window_ms)) {
+        if (now_ms - w->oldest->t_ms <= w->window_ms && !w->oldest->superseded) {
+            w->early++;
+            if (now_ms - w->early_logged_ms >= 60000) {
+                w->early_logged_ms = now_ms;
+                LOG_WARN("dedup window full (dedup_window_max = %zu): entries younger than "
+                         "dedup_window_s are dropped (%llu so far); a packId reused without the "
+                         "DUP flag may be stored twice -- raise dedup_window_max",
+                         w->max, (unsigned long long)w->early);
+            }
+        }
         drop_oldest(w);
+    }
 }
 
 void dedupwin_free(dedupwin *w)
@@ -99,15 +119,30 @@ bool dedupwin_find(dedupwin *w, const tars_str *from, const tars_str *packId, in
     return true;
 }
 
-int dedupwin_add(dedupwin *w, const omtp_msg_rec *m, uint64_t print, uint64_t lsn_end,
-                 int64_t now_ms)
+dedup_slot *dedupwin_reserve(dedupwin *w, const omtp_msg_rec *m)
 {
+    if (strtab_reserve(&w->tab) != 0)
+        return NULL;
     size_t klen = m->msg.from.len + 1 + m->packId.len;
     size_t size = sizeof(dent) + klen + m->msg.sessionId.len + 1;
     dent *e = malloc(size);
     if (!e)
-        return OMTP_ENOMEM;
+        return NULL;
     memset(e, 0, sizeof *e);
+    e->size = size;
+    return (dedup_slot *)e;
+}
+
+void dedupwin_release(dedup_slot *slot)
+{
+    free(slot);
+}
+
+void dedupwin_commit(dedupwin *w, dedup_slot *slot, const omtp_msg_rec *m, uint64_t print,
+                     uint64_t lsn_end, int64_t now_ms)
+{
+    dent *e = (dent *)slot;
+    size_t klen = m->msg.from.len + 1 + m->packId.len;
     key_of(e->data, &m->msg.from, &m->packId);
     e->sid = e->data + klen;
     memcpy(e->sid, m->msg.sessionId.data, m->msg.sessionId.len);
@@ -120,22 +155,34 @@ int dedupwin_add(dedupwin *w, const omtp_msg_rec *m, uint64_t print, uint64_t ls
     e->timestamp = m->msg.timestamp;
     e->print = print;
     e->lsn_end = lsn_end;
-    e->size = size;
     dent *old = (dent *)strtab_find(&w->tab, e->data, klen);
-    if (old) /* superseded: stays in the FIFO until it expires, never found again */
+    if (old) { /* superseded: stays in the FIFO until it expires, never found again */
         strtab_del(&w->tab, &old->node);
-    if (strtab_add(&w->tab, &e->node) != 0) {
-        free(e);
-        return OMTP_ENOMEM;
+        old->superseded = true;
     }
+    strtab_add(&w->tab, &e->node); /* cannot fail: reserved */
     if (w->newest)
         w->newest->newer = e;
     else
         w->oldest = e;
     w->newest = e;
-    w->bytes += size;
+    w->bytes += e->size;
     expire(w, now_ms);
+}
+
+int dedupwin_add(dedupwin *w, const omtp_msg_rec *m, uint64_t print, uint64_t lsn_end,
+                 int64_t now_ms)
+{
+    dedup_slot *e = dedupwin_reserve(w, m);
+    if (!e)
+        return OMTP_ENOMEM;
+    dedupwin_commit(w, e, m, print, lsn_end, now_ms);
     return 0;
+}
+
+uint64_t dedupwin_early_drops(const dedupwin *w)
+{
+    return w->early;
 }
 
 size_t dedupwin_count(const dedupwin *w)

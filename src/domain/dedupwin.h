@@ -37,6 +37,20 @@ bool dedupwin_find(dedupwin *w, const tars_str *from, const tars_str *packId, in
 /* Remembers m (as appended). 0 or OMTP_ENOMEM (the window then misses it). */
 int dedupwin_add(dedupwin *w, const omtp_msg_rec *m, uint64_t print, uint64_t lsn_end,
                  int64_t now_ms);
+/* The send path's two steps, so that memory trouble refuses a message
+ * BEFORE it is appended instead of leaving it out of the window after:
+ * reserve the entry for m (from, packId, sessionId set), NULL = out of
+ * memory; then either commit it once m is appended (cannot fail) or
+ * release it (the append failed). */
+typedef struct dedup_slot dedup_slot;
+dedup_slot *dedupwin_reserve(dedupwin *w, const omtp_msg_rec *m);
+void dedupwin_commit(dedupwin *w, dedup_slot *e, const omtp_msg_rec *m, uint64_t print,
+                     uint64_t lsn_end, int64_t now_ms);
+void dedupwin_release(dedup_slot *e);
+/* Entries dropped by dedup_window_max before dedup_window_s passed: a
+ * packId reused WITHOUT the DUP flag after that is not caught (raise
+ * dedup_window_max). A DUP-flagged resend is still found in the store. */
+uint64_t dedupwin_early_drops(const dedupwin *w);
 size_t dedupwin_count(const dedupwin *w);
 size_t dedupwin_bytes(const dedupwin *w);
 

@@ -186,6 +186,8 @@ typedef struct send_job {
     uint64_t print; /* omtp_chat_fingerprint of the request */
     seq_waiter sw;
     msgpath_waiter mw;
+    sendorder_ticket ot; /* its place among its sender's sends to the session */
+    msgpath_room rw;     /* waiting for the apply backlog to shrink */
     /* the batched path (store.h omtp_store_submit_append): the store's
      * checks and append of this send (`print` above is taken before) */
     omtp_store_append ap;
@@ -193,6 +195,8 @@ typedef struct send_job {
 
 static void send_job_free(send_job *j)
 {
+    if (j->ot.key) /* refused before it was numbered: the next one may go */
+        sendorder_leave(omtp_msgpath_order(omtp_msgpath(j->srv)), &j->ot);
     omtp_msg_rec_free(&j->m);
     omtp_members_unref(j->cached);
     omtp_ids_free(&j->fetched);
@@ -699,6 +703,8 @@ enum log_step {
     LS_FRIENDS, /* friends_only single chats */
     LS_REPLY,   /* replyTo names a readable message of the session */
     LS_DEDUP,   /* the window; a DUP-flagged resend it does not know: the store */
+    LS_TURN,    /* the sender's earlier sends to this session are numbered (sendorder.h) */
+    LS_ROOM,    /* the apply backlog is within its bounds (msgpath.h) */
     LS_SEQ,     /* the counter, then append, push, wait for the sync */
 };
 
@@ -815,7 +821,9 @@ static void log_dup(send_job *j, const char *sid, int64_t seq, int64_t ts, uint6
     j->m.msg.seqId = seq;
     j->m.msg.timestamp = ts;
     j->mw.lsn = lsn; /* acked once the original is durable */
-    omtp_msgpath_wait(omtp_msgpath(j->srv), &j->mw);
+    msgpath *p = omtp_msgpath(j->srv);
+    sendorder_leave(omtp_msgpath_order(p), &j->ot);
+    omtp_msgpath_wait(p, &j->mw);
 }
 
 static int bypack_work(omtp_db *db, void *arg)
@@ -857,7 +865,7 @@ static void bypack_done(void *arg, int status)
         send_done(j, 0); /* stored (and durable) long ago: its ack now */
         return;
     }
-    j->step = LS_SEQ;
+    j->step = LS_TURN;
     log_step(j);
 }
 
@@ -919,9 +927,22 @@ static void log_append(send_job *j, int64_t *last)
      * appended while this one waited (counter load, store lookup) */
     if (log_window_answer(j))
         return;
+    /* the window's entry first: out of memory refuses the message before
+     * anything is written, never leaves it out of the window after */
+    dedup_slot *slot = dedupwin_reserve(omtp_msgpath_dedup(p), &j->m);
+    if (!slot) {
+        LOG_ERROR("message %s -> %s refused: out of memory for its dedup window entry",
+                  j->m.msg.from.data, j->m.msg.to.data);
+        FAIL(j, OMTP_EC_SERVICE_UNAVAILABLE,
+             "the server is out of memory; send it again shortly (the same packId)");
+        send_done(j, 0);
+        return;
+    }
     j->m.msg.seqId = *last + 1;
     j->m.msg.timestamp = omtp_now_ms();
     int rc = omtp_msgpath_append(p, &j->m, &lsn);
+    if (rc != 0)
+        dedupwin_release(slot);
     if (rc == OMTP_EBUSY) {
         FAIL(j, OMTP_EC_SERVICE_UNAVAILABLE,
              "the server is storing a backlog of messages (apply_pending_max); send it again "
@@ -938,10 +959,40 @@ static void log_append(send_job *j, int64_t *last)
     }
     *last = j->m.msg.seqId;
     j->m.flags &= OMTP_F_HIGHPRJ | OMTP_F_COUNTER;
-    dedupwin_add(omtp_msgpath_dedup(p), &j->m, j->print, lsn, omtp_now_ms());
+    dedupwin_commit(omtp_msgpath_dedup(p), slot, &j->m, j->print, lsn, omtp_now_ms());
+    /* numbered: the sender's next send to this session may go (resumed
+     * from here when it waits: its seqId follows this one's) */
+    sendorder_leave(omtp_msgpath_order(p), &j->ot);
     send_stored(j, 0); /* in the log (handed to the OS): push */
     j->mw.lsn = lsn;
     omtp_msgpath_wait(p, &j->mw);
+}
+
+/* The backlog is within its bounds again (or the wait is over). */
+static void log_room_ready(msgpath_room *r, int status, const char *why)
+{
+    send_job *j = (send_job *)((char *)r - offsetof(send_job, rw));
+    if (status != 0 && why && !strcmp(why, "shutting down")) {
+        FAIL(j, OMTP_EC_SERVICE_UNAVAILABLE,
+             "the server is shutting down; send it again once it is back (the same packId)");
+        send_done(j, 0);
+        return;
+    }
+    if (status != 0) {
+        FAIL(j, OMTP_EC_SERVICE_UNAVAILABLE,
+             "the server is storing a backlog of messages (%s); send it again shortly (the same "
+             "packId)",
+             why ? why : "apply_lag_max_ms");
+        send_done(j, 0);
+        return;
+    }
+    j->step = LS_SEQ;
+    log_step(j);
+}
+
+static void log_order_resume(sendorder_ticket *t)
+{
+    log_step((send_job *)((char *)t - offsetof(send_job, ot)));
 }
 
 static void log_step(send_job *j)
@@ -1034,13 +1085,30 @@ static void log_step(send_job *j)
         case LS_DEDUP: {
             if (log_window_answer(j))
                 return;
-            j->step = LS_SEQ;
+            j->step = LS_TURN;
             if (j->resend) {
                 rc = omtp_store_submit(s->store, bypack_work, bypack_done, j);
                 if (rc < 0)
                     goto failed;
                 return;
             }
+            break;
+        }
+        case LS_TURN:
+            if (!sendorder_turn(&j->ot))
+                return; /* log_order_resume when the earlier ones are numbered */
+            j->step = LS_ROOM;
+            break;
+        case LS_ROOM: {
+            const char *why = NULL;
+            rc = omtp_msgpath_room(omtp_msgpath(s), &j->rw, &why);
+            if (rc == OMTP_EBUSY) {
+                log_room_ready(&j->rw, rc, why);
+                return;
+            }
+            if (rc == 0)
+                return; /* log_room_ready */
+            j->step = LS_SEQ;
             break;
         }
         case LS_SEQ: {
@@ -1101,6 +1169,13 @@ static int send_submit(send_job *j)
         j->print = omtp_chat_fingerprint(&j->m);
         j->step = LS_SENDER;
         j->mw.synced = log_synced;
+        j->rw.ready = log_room_ready;
+        j->ot.resume = log_order_resume;
+        if (sendorder_enter(omtp_msgpath_order(omtp_msgpath(j->srv)), &j->m.msg.from,
+                            &j->m.msg.sessionId, &j->ot) != 0) {
+            send_job_free(j);
+            return OMTP_ENOMEM;
+        }
         if (omtp_files_may_reference(j->m.msg.contentType)) {
             int rc = omtp_store_submit(j->srv->store, media_work, media_done, j);
             if (rc != 0)

@@ -6,30 +6,48 @@
 #include "domain/msgpath.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "domain/logrec.h"
+#include "domain/sendorder.h"
 #include "store/msglog.h"
 #include "domain/msglog_metrics.h"
 
 #define APPLIED_KEY "msglog.applied"
 
+/* A failed apply is tried again by itself, the server may be idle: after
+ * RETRY_FIRST_MS, doubling up to RETRY_MAX_MS, back to the first after a
+ * success (docs/storage.md "Delivery path", disk full). */
+#define RETRY_FIRST_MS 100u
+#define RETRY_MAX_MS   5000u
+/* While the apply fails on a full disk, sends are refused unless the data
+ * directory's file system has at least this much room (the store's own
+ * sense of full, sq_full.c) */
+#define ROOM_MIN_BYTES (256u * 1024u)
+
 typedef struct apply_rec {
     struct apply_rec *next;
     uint64_t from; /* the log from here (or the previous record's end) to lsn_end */
     uint64_t lsn_end;
+    uint64_t t_ns; /* appended at (uv_hrtime): the backlog's age */
     size_t n;
     uint8_t p[];
 } apply_rec;
 
 typedef struct apply_job {
     msgpath *p;
-    apply_rec *head; /* the batch, in log order */
+    struct apply_job *prev, *next; /* in flight, in submission order */
+    uint64_t t0_ns;                /* the store thread began it (its cost) */
+    apply_rec *head;               /* the batch, in log order */
     size_t count, bytes;
     uint64_t lsn_end; /* of the last record */
     uint64_t applied; /* records that were new in the tables */
+    bool behind;      /* refused because an earlier batch failed (OMTP_EBUSY) */
 } apply_job;
 
 struct msgpath {
@@ -46,11 +64,29 @@ struct msgpath {
     unsigned inflight; /* apply items not yet done */
     uv_timer_t timer;
     bool timer_armed, timer_open;
+    /* the retry of a failed apply (RETRY_FIRST_MS..RETRY_MAX_MS) */
+    uv_timer_t retry;
+    bool retry_armed, retry_open;
+    uint32_t retry_ms;    /* the next retry's delay; 0 = RETRY_FIRST_MS */
+    bool apply_full;      /* the last apply failed on a full disk: sends refused */
+    uint64_t fail_log_ms; /* the last apply-failure ERROR line (uv_hrtime ms) */
     bool stopped;
     uint64_t applied_lsn; /* durable in the store */
     uint64_t queued_end;  /* lsn_end of the last record queued for the apply */
     /* acks waiting for the log's sync, in append order */
     msgpath_waiter *wh, *wt;
+    /* the apply backlog's bounds (docs/storage.md "Apply backlog") */
+    apply_job *jh, *jt;         /* apply items in flight, oldest first */
+    _Atomic uint64_t run_t0_ns; /* store thread: the running item began, 0 = none */
+    _Atomic uint32_t run_done;  /* records the running item applied so far */
+    double ns_per_rec;          /* an apply item's wall time per record (moving average) */
+    double ns_per_byte;         /* the same per byte (a burst of large texts is seen early) */
+    msgpath_room *rh, *rt;      /* sends waiting for room, in arrival order */
+    size_t nwaiting;
+    uint64_t refuse_logged_ms;
+    uv_timer_t room_timer; /* the first waiter's deadline */
+    int open_handles;      /* timers to close before the free */
+    sendorder *order;
     int sync_status; /* the log failed: every later wait fails with it */
     bool lost;       /* a record is in the log but not pending: refuse appends */
     msgpath_stats st;
@@ -71,11 +107,33 @@ dedupwin *omtp_msgpath_dedup(msgpath *p)
     return p->dedup;
 }
 
+sendorder *omtp_msgpath_order(msgpath *p)
+{
+    return p->order;
+}
+
+static void room_release(msgpath *p);
+
 /* --------------------------------------------------------------- apply */
 
+static int apply_records(omtp_db *db, apply_job *j);
+
+/* The store thread: the records, with their progress for the loop's
+ * estimate of the time behind (run_t0_ns, run_done). */
 static int apply_work(omtp_db *db, void *arg)
 {
     apply_job *j = arg;
+    msgpath *p = j->p;
+    j->t0_ns = uv_hrtime();
+    atomic_store(&p->run_done, 0);
+    atomic_store(&p->run_t0_ns, j->t0_ns);
+    int rc = apply_records(db, j);
+    atomic_store(&p->run_t0_ns, 0);
+    return rc;
+}
+
+static int apply_records(omtp_db *db, apply_job *j)
+{
     char why[192];
     /* the batch continues the stored position, or an earlier batch failed
      * (its records go back to be applied again): storing this one's end
@@ -86,8 +144,10 @@ static int apply_work(omtp_db *db, void *arg)
     tars_str_clear(&v);
     if (mrc != 0 && mrc != OMTP_ENOTFOUND)
         return mrc;
-    if (at < j->head->from)
+    if (at < j->head->from) {
+        j->behind = true;
         return OMTP_EBUSY;
+    }
     for (apply_rec *r = j->head; r; r = r->next) {
         omtp_msg_rec m;
         int rc = omtp_logrec_decode(r->p, r->n, &m, why, sizeof why);
@@ -95,6 +155,7 @@ static int apply_work(omtp_db *db, void *arg)
             rc = omtp_msg_apply_record(db, &m);
             if (rc == 0)
                 j->applied++;
+            atomic_fetch_add(&j->p->run_done, 1);
         } else {
             /* we wrote it: only memory trouble can get here */
             LOG_ERROR("message log record at %" PRIu64 " not applied: %s", r->lsn_end, why);
@@ -120,11 +181,28 @@ static void recs_free(apply_rec *r)
     }
 }
 
+static void retry_later(msgpath *p);
+
 static void apply_done(void *arg, int status)
 {
     apply_job *j = arg;
     msgpath *p = j->p;
     p->inflight--;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        p->jh = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        p->jt = j->prev;
+    if (status == 0 && j->t0_ns && j->count) {
+        /* from its start on the store thread to its durable commit */
+        double took = (double)(uv_hrtime() - j->t0_ns);
+        double per = took / (double)j->count, perb = took / (double)(j->bytes ? j->bytes : 1);
+        p->ns_per_rec = p->ns_per_rec > 0 ? 0.7 * p->ns_per_rec + 0.3 * per : per;
+        p->ns_per_byte = p->ns_per_byte > 0 ? 0.7 * p->ns_per_byte + 0.3 * perb : perb;
+    }
     if (status == 0) {
         p->st.applies++;
         p->st.applied_records += j->count;
@@ -137,13 +215,24 @@ static void apply_done(void *arg, int status)
         recs_free(j->head);
         if (p->st.apply_failures)
             seqgen_hold(p->seq, p->inflight > 0 || p->pn > 0);
+        p->retry_ms = 0;
+        p->apply_full = false;
     } else {
         /* the records stay in the log; try again with the next batch, in
          * order (they go back in front of the pending ones) */
         p->st.apply_failures++;
-        LOG_ERROR("applying %zu message log records to the store failed (%s); retrying (they are "
-                  "safe in the message log)",
-                  j->count, omtp_strerror(status));
+        /* disk full: the store logs it (once a minute) and sends are
+         * refused until the disk has room (omtp_msgpath_append) */
+        /* (a batch refused behind a failed one says nothing new) */
+        if (!j->behind)
+            p->apply_full = status == OMTP_ENOSPC;
+        uint64_t now = uv_hrtime() / 1000000u;
+        if (!j->behind && !p->apply_full && (!p->fail_log_ms || now - p->fail_log_ms >= 10000)) {
+            p->fail_log_ms = now ? now : 1;
+            LOG_ERROR("applying %zu message log records to the store failed (%s); retrying (they "
+                      "are safe in the message log)",
+                      j->count, omtp_strerror(status));
+        }
         seqgen_hold(p->seq, true);
         apply_rec *last = j->head;
         while (last->next)
@@ -158,8 +247,11 @@ static void apply_done(void *arg, int status)
         *at = j->head;
         p->pn += j->count;
         p->pbytes += j->bytes;
+        retry_later(p);
     }
     free(j);
+    if (p->rh)
+        room_release(p);
 }
 
 /* Queues up to apply_batch pending records as one apply item, skipping the
@@ -171,8 +263,14 @@ static int flush_one(msgpath *p)
     if (!j)
         return OMTP_ENOMEM;
     j->p = p;
+    /* an item of at most a quarter of apply_lag_max_ms (by the measured
+     * cost), so that an expensive backlog is applied, and makes room for
+     * waiting sends, a few records at a time */
+    double budget = (double)p->srv->cfg->apply_lag_max_ms * 1e6 / 4, est = 0;
     apply_rec *r = p->ph, *last = NULL;
-    while (r && j->count < max) {
+    while (r && j->count < max && (!budget || !j->count || est < budget)) {
+        double c = p->ns_per_byte * (double)(r->n + sizeof *r);
+        est += c > p->ns_per_rec ? c : p->ns_per_rec;
         j->count++;
         j->bytes += r->n + sizeof *r;
         j->lsn_end = r->lsn_end;
@@ -186,7 +284,9 @@ static int flush_one(msgpath *p)
         p->pt = NULL;
     p->pn -= j->count;
     p->pbytes -= j->bytes;
-    int rc = omtp_store_submit_unordered(p->srv->store, apply_work, apply_done, j);
+    /* in a transaction of its own: its failure (a full disk) fails no read
+     * or other write queued behind it by the barrier */
+    int rc = omtp_store_submit_isolated(p->srv->store, apply_work, apply_done, j);
     if (rc != 0) {
         /* put them back; the next flush tries again */
         last->next = p->ph;
@@ -199,6 +299,13 @@ static int flush_one(msgpath *p)
         return rc;
     }
     p->inflight++;
+    j->prev = p->jt;
+    j->next = NULL;
+    if (p->jt)
+        p->jt->next = j;
+    else
+        p->jh = j;
+    p->jt = j;
     return 0;
 }
 
@@ -223,6 +330,57 @@ static void on_timer(uv_timer_t *t)
     flush_all(p);
 }
 
+static void on_retry(uv_timer_t *t)
+{
+    msgpath *p = t->data;
+    p->retry_armed = false;
+    if (!p->stopped)
+        flush_all(p);
+}
+
+/* A failed apply's records went back to pending: try them again later even
+ * if nothing else comes (no send arms the apply timer, no read runs the
+ * barrier). Not during the start-up replay (it stops at a failure). */
+static void retry_later(msgpath *p)
+{
+    if (p->retry_armed || p->stopped || !p->retry_open || !p->log)
+        return;
+    uint32_t ms = p->retry_ms ? p->retry_ms : RETRY_FIRST_MS;
+    uv_timer_start(&p->retry, on_retry, ms, 0);
+    p->retry_armed = true;
+    p->retry_ms = ms >= RETRY_MAX_MS / 2 ? RETRY_MAX_MS : ms * 2;
+}
+
+/* While the apply fails on a full disk: true once the data directory's
+ * file system has room again (then the apply is tried at once). */
+static bool room_again(msgpath *p)
+{
+    struct statvfs v;
+    if (statvfs(p->srv->cfg->data_dir, &v) != 0)
+        return true; /* cannot tell: let the append and the apply find out */
+    uint64_t blocks = geteuid() == 0 ? v.f_bfree : v.f_bavail;
+    if (blocks * (uint64_t)v.f_frsize < ROOM_MIN_BYTES)
+        return false;
+    p->apply_full = false;
+    p->retry_ms = 0;
+    if (p->retry_armed) {
+        uv_timer_stop(&p->retry);
+        p->retry_armed = false;
+    }
+    flush_all(p);
+    return true;
+}
+
+/* The log's append hit a full disk (store/msglog.h opts.on_full): the
+ * store's disk-full line and counter, shared with its own failures. */
+static void on_log_full(void *arg, int err)
+{
+    msgpath *p = arg;
+    char what[700];
+    snprintf(what, sizeof what, "a message log append to %s", p->dir);
+    omtp_store_note_disk_full(p->srv->store, what, strerror(err));
+}
+
 static int pending_add(msgpath *p, const void *rec, size_t n, uint64_t lsn_end)
 {
     apply_rec *r = malloc(sizeof *r + n);
@@ -232,6 +390,7 @@ static int pending_add(msgpath *p, const void *rec, size_t n, uint64_t lsn_end)
     r->from = p->queued_end;
     p->queued_end = lsn_end;
     r->lsn_end = lsn_end;
+    r->t_ns = uv_hrtime();
     r->n = n;
     memcpy(r->p, rec, n);
     if (p->pt)
@@ -243,6 +402,164 @@ static int pending_add(msgpath *p, const void *rec, size_t n, uint64_t lsn_end)
     p->pbytes += n + sizeof *r;
     p->unapplied_bytes += n + sizeof *r;
     p->unapplied_records++;
+    return 0;
+}
+
+/* ------------------------------------------------ the backlog's bounds */
+
+/* Age of the oldest record not yet applied, in ms (0: none). */
+static uint64_t lag_ms(const msgpath *p, uint64_t now_ns)
+{
+    uint64_t oldest = 0;
+    for (const apply_job *j = p->jh; j; j = j->next)
+        if (!oldest || j->head->t_ns < oldest)
+            oldest = j->head->t_ns;
+    if (p->ph && (!oldest || p->ph->t_ns < oldest))
+        oldest = p->ph->t_ns;
+    return oldest && now_ns > oldest ? (now_ns - oldest) / 1000000 : 0;
+}
+
+/* The apply's cost per record: the moving average of finished items, or
+ * what the running item shows so far when that is more (a slow record is
+ * seen while it runs, not only after). */
+static double cost_ns(msgpath *p, uint64_t now_ns)
+{
+    double c = p->ns_per_rec;
+    uint64_t t0 = atomic_load(&p->run_t0_ns);
+    if (t0 && now_ns > t0) {
+        double live = (double)(now_ns - t0) / (double)(atomic_load(&p->run_done) + 1);
+        if (live > c)
+            c = live;
+    }
+    return c;
+}
+
+/* Estimated time to apply the whole backlog (what a read behind the
+ * barrier would wait), in ms: by records and by bytes, the larger. Before
+ * any apply was measured a record is assumed to cost half apply_lag_max_ms
+ * (a cold start takes two records until the first apply is measured). */
+static uint64_t behind_ms(msgpath *p, uint64_t now_ns)
+{
+    double c = cost_ns(p, now_ns);
+    if (p->ns_per_rec <= 0) {
+        double prior = (double)p->srv->cfg->apply_lag_max_ms * 1e6 / 2;
+        if (prior > c)
+            c = prior;
+    }
+    double by_rec = (double)p->unapplied_records * c;
+    double by_byte = (double)p->unapplied_bytes * p->ns_per_byte;
+    return (uint64_t)((by_rec > by_byte ? by_rec : by_byte) / 1e6);
+}
+
+/* The setting the backlog is above, or NULL when a send may go on. */
+static const char *over_bound(msgpath *p)
+{
+    const omtp_config *cfg = p->srv->cfg;
+    if (!p->unapplied_records)
+        return NULL; /* an empty backlog always takes one */
+    if (p->apply_full)
+        return NULL; /* the apply fails on a full disk: no wait can end that; the append
+                        answers DB_ERROR at once, as the store path does ("Disk full") */
+    if (cfg->apply_pending_records_max && p->unapplied_records >= cfg->apply_pending_records_max)
+        return "apply_pending_records_max";
+    if (cfg->apply_pending_max && p->unapplied_bytes >= cfg->apply_pending_max)
+        return "apply_pending_max";
+    if (cfg->apply_lag_max_ms) {
+        uint64_t now = uv_hrtime();
+        if (behind_ms(p, now) >= cfg->apply_lag_max_ms)
+            return "apply_lag_max_ms";
+    }
+    return NULL;
+}
+
+static void room_timer_cb(uv_timer_t *t);
+
+static void room_arm(msgpath *p)
+{
+    if (!p->rh) {
+        uv_timer_stop(&p->room_timer);
+        return;
+    }
+    uint64_t now = uv_now(p->srv->loop);
+    uint64_t due = p->rh->deadline_ms > now ? p->rh->deadline_ms - now : 0;
+    uv_timer_start(&p->room_timer, room_timer_cb, due ? due : 1, 0);
+}
+
+static msgpath_room *room_pop(msgpath *p)
+{
+    msgpath_room *r = p->rh;
+    p->rh = r->next;
+    if (!p->rh)
+        p->rt = NULL;
+    r->next = NULL;
+    p->nwaiting--;
+    p->st.send_wait_ms += uv_now(p->srv->loop) - r->since_ms;
+    return r;
+}
+
+/* Lets the waiting sends go, in order, while the backlog is within its
+ * bounds; refuses those whose wait is over. */
+static void room_release(msgpath *p)
+{
+    uint64_t now = uv_now(p->srv->loop);
+    while (p->rh) {
+        const char *why = over_bound(p);
+        if (!why) {
+            msgpath_room *r = room_pop(p);
+            r->ready(r, 0, NULL); /* usually appends at once: the bound is asked again */
+            continue;
+        }
+        if (p->rh->deadline_ms > now)
+            break;
+        msgpath_room *r = room_pop(p);
+        p->st.refused_busy++;
+        if (now - p->refuse_logged_ms >= 10000 || !p->refuse_logged_ms) {
+            p->refuse_logged_ms = now;
+            uint64_t t = uv_hrtime();
+            LOG_WARN("a send waited %u ms for the store to catch up with the message log and is "
+                     "refused (SERVICE_UNAVAILABLE; %s: %zu records, %zu bytes unapplied, oldest "
+                     "%" PRIu64 " ms, ~%" PRIu64 " ms to apply at %" PRIu64 " us/record; %" PRIu64
+                     " refused so far)",
+                     p->srv->cfg->apply_wait_ms, why, p->unapplied_records, p->unapplied_bytes,
+                     lag_ms(p, t), behind_ms(p, t), (uint64_t)(cost_ns(p, t) / 1000),
+                     p->st.refused_busy);
+        }
+        r->ready(r, OMTP_EBUSY, why);
+    }
+    room_arm(p);
+}
+
+static void room_timer_cb(uv_timer_t *t)
+{
+    room_release(t->data);
+}
+
+int omtp_msgpath_room(msgpath *p, msgpath_room *r, const char **why)
+{
+    *why = NULL;
+    if (!p->rh && !(*why = over_bound(p)))
+        return 1;
+    if (!*why)
+        *why = "apply_lag_max_ms"; /* others wait already: in line behind them */
+    flush_all(p);                  /* the backlog goes to the store now, not after apply_delay_ms */
+    uint32_t wait = p->srv->cfg->apply_wait_ms;
+    if (!wait || p->stopped) {
+        p->st.refused_busy++;
+        return OMTP_EBUSY;
+    }
+    uint64_t now = uv_now(p->srv->loop);
+    r->next = NULL;
+    r->since_ms = now;
+    r->deadline_ms = now + wait;
+    if (p->rt)
+        p->rt->next = r;
+    else
+        p->rh = r;
+    p->rt = r;
+    p->nwaiting++;
+    p->st.send_waits++;
+    if (p->rh == r)
+        room_arm(p);
     return 0;
 }
 
@@ -258,6 +575,14 @@ int omtp_msgpath_append(msgpath *p, const omtp_msg_rec *m, uint64_t *lsn_end)
     if (cfg->apply_pending_max && p->unapplied_bytes >= cfg->apply_pending_max) {
         p->st.refused_busy++;
         return OMTP_EBUSY;
+    }
+    if (p->apply_full && !room_again(p)) {
+        /* the store cannot take what the log holds: refuse as the store
+         * path does on a full disk, instead of acking messages no read
+         * sees until space is freed */
+        omtp_store_note_disk_full(p->srv->store, "a send (the store cannot apply the message log)",
+                                  "less than 256 KiB free in the data directory");
+        return OMTP_ENOSPC;
     }
     tars_buf b;
     tars_buf_init(&b);
@@ -395,14 +720,21 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
     snprintf(p->dir, sizeof p->dir, "%s/log", cfg->data_dir);
     p->seq = seqgen_new(s, cfg->seq_cache_max);
     p->dedup = dedupwin_new(cfg->dedup_window_s, cfg->dedup_window_max);
-    if (!p->seq || !p->dedup || uv_timer_init(s->loop, &p->timer) != 0) {
+    p->order = sendorder_new();
+    if (!p->seq || !p->dedup || !p->order || uv_timer_init(s->loop, &p->timer) != 0) {
         seqgen_free(p->seq);
         dedupwin_free(p->dedup);
+        sendorder_free(p->order);
         free(p);
         return OMTP_ENOMEM;
     }
+    uv_timer_init(s->loop, &p->room_timer); /* cannot fail once the first did */
     p->timer.data = p;
+    p->room_timer.data = p;
     p->timer_open = true;
+    uv_timer_init(s->loop, &p->retry); /* cannot fail once the first one did not */
+    p->retry.data = p;
+    p->retry_open = true;
     s->msgpath = p;
     uint64_t t0 = uv_hrtime();
 
@@ -429,7 +761,15 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
         while (p->inflight > 0)
             uv_run(s->loop, UV_RUN_ONCE);
         if (p->pn > 0 || p->st.apply_failures)
-            rc = OMTP_EDB;
+            rc = p->apply_full ? OMTP_ENOSPC : OMTP_EDB;
+    }
+    if (rc == OMTP_ENOSPC) {
+        snprintf(why, whylen,
+                 "disk full: cannot replay the message log in %s into the store (the log is kept, "
+                 "nothing is lost): free space on the data directory's file system and start "
+                 "omtpd again",
+                 p->dir);
+        return rc;
     }
     if (rc != 0) {
         snprintf(why, whylen,
@@ -447,7 +787,8 @@ int omtp_msgpath_start(omtp_server *s, char *why, size_t whylen)
 
     omtp_msglog_opts o = {.sync_delay_us = cfg->log_sync_delay_us,
                           .nosync = cfg->sync_level < 2,
-                          .start_lsn = p->applied_lsn};
+                          .start_lsn = p->applied_lsn,
+                          .on_full = on_log_full};
     rc = omtp_msglog_open(s->loop, p->dir, &o, on_synced, p, &p->log);
     if (rc != 0) {
         snprintf(why, whylen, "cannot open the message log in %s: %s", p->dir, omtp_strerror(rc));
@@ -476,12 +817,26 @@ void omtp_msgpath_stop(omtp_server *s)
         uv_timer_stop(&p->timer);
         p->timer_armed = false;
     }
+    if (p->retry_armed) {
+        uv_timer_stop(&p->retry);
+        p->retry_armed = false;
+    }
+    /* sends waiting for room: refused, nothing of them was written */
+    while (p->rh) {
+        msgpath_room *r = room_pop(p);
+        p->st.refused_busy++;
+        r->ready(r, OMTP_EBUSY, "shutting down");
+    }
+    uv_timer_stop(&p->room_timer);
     flush_all(p); /* the store's close runs them */
 }
 
+/* p is freed when its timers are closed */
 static void timer_closed(uv_handle_t *h)
 {
-    free(h->data);
+    msgpath *p = h->data;
+    if (--p->open_handles == 0)
+        free(p);
 }
 
 void omtp_msgpath_close(omtp_server *s)
@@ -502,12 +857,21 @@ void omtp_msgpath_close(omtp_server *s)
         LOG_INFO("%zu message log records were not applied before the store closed; the next "
                  "start applies them",
                  p->unapplied_records);
+    while (p->rh) { /* not stopped first (a failed start) */
+        msgpath_room *r = room_pop(p);
+        r->ready(r, OMTP_EBUSY, "shutting down");
+    }
     recs_free(p->ph);
     seqgen_free(p->seq);
     dedupwin_free(p->dedup);
+    sendorder_free(p->order);
     if (p->timer_open) {
-        p->timer.data = p;
+        /* the three timers were initialised together (start) */
+        p->timer.data = p->retry.data = p->room_timer.data = p;
+        p->open_handles = 3;
         uv_close((uv_handle_t *)&p->timer, timer_closed);
+        uv_close((uv_handle_t *)&p->room_timer, timer_closed);
+        uv_close((uv_handle_t *)&p->retry, timer_closed);
     } else {
         free(p);
     }
@@ -540,6 +904,13 @@ void omtp_msgpath_stats(omtp_server *s, msgpath_stats *out)
     out->seq_bytes = seqgen_bytes(p->seq);
     out->dedup_entries = dedupwin_count(p->dedup);
     out->dedup_bytes = dedupwin_bytes(p->dedup);
+    out->dedup_early_drops = dedupwin_early_drops(p->dedup);
+    uint64_t now = uv_hrtime();
+    out->lag_ms = lag_ms(p, now);
+    out->behind_ms = behind_ms(p, now);
+    out->us_per_record = (uint64_t)(cost_ns(p, now) / 1000);
+    out->sends_waiting = p->nwaiting;
+    out->order_keys = sendorder_count(p->order);
 }
 
 #define G(name, help) "# HELP " name " " help "\n# TYPE " name " gauge\n" name " %llu\n"
@@ -561,16 +932,16 @@ static char *metrics(void *arg)
         G("omtp_msglog_unapplied_records", "message log records not yet applied to the store") G(
             "omtp_msglog_unapplied_bytes", "memory held by records not yet applied")
             C("omtp_msglog_applies_total", "apply transactions (batches of records)") C(
-                "omtp_msglog_applied_records_total",
-                "records applied to the store") C("omtp_msglog_apply_failures_total",
-                                                  "apply batches that failed")
-                G("omtp_msglog_applied_lsn", "log position the store holds") G(
-                    "omtp_seq_counters",
-                    "session seqId counters in memory") G("omtp_seq_counters_bytes",
-                                                          "memory held by the seqId counters")
-                    G("omtp_dedup_window_entries", "(from, packId) entries in the dedup window") G(
-                        "omtp_dedup_window_bytes", "memory held by the dedup window")
-                        C("omtp_msglog_refused_busy_total", "sends refused above apply_pending_max")
+                "omtp_msglog_applied_records_total", "records applied to the store")
+                C("omtp_msglog_apply_failures_total", "apply batches that failed") G(
+                    "omtp_msglog_applied_lsn",
+                    "log position the store holds") G("omtp_seq_counters",
+                                                      "session seqId counters in memory")
+                    G("omtp_seq_counters_bytes", "memory held by the seqId counters") G(
+                        "omtp_dedup_window_entries", "(from, packId) entries in the dedup window")
+                        G("omtp_dedup_window_bytes", "memory held by the dedup window") C(
+                            "omtp_msglog_refused_busy_total",
+                            "sends refused above the backlog's bounds")
                             C("omtp_msglog_appended_records_total",
                               "records appended to the log") C("omtp_msglog_appended_bytes_total",
                                                                "bytes appended to the log")
@@ -597,5 +968,22 @@ static char *metrics(void *arg)
         (unsigned long long)ls.append_fail, (unsigned long long)ls.unsynced_bytes,
         (unsigned long long)ls.segments, (unsigned long long)ls.disk_bytes,
         (unsigned long long)ls.failed);
+    size_t used = strlen(out);
+    snprintf(
+        out + used, 8192 - used,
+        G("omtp_msglog_apply_lag_ms", "age of the oldest record not yet applied")
+            G("omtp_msglog_apply_behind_ms", "estimated ms to apply the backlog (a read waits)")
+                G("omtp_msglog_apply_us_per_record", "apply cost per record (moving average)")
+                    G("omtp_msglog_sends_waiting", "sends waiting for the apply backlog to shrink")
+                        C("omtp_msglog_send_waits_total", "sends that waited for the apply backlog")
+                            C("omtp_msglog_send_wait_ms_total", "ms those sends waited")
+                                C("omtp_dedup_window_early_drops_total",
+                                  "entries dropped by dedup_window_max early")
+                                    G("omtp_send_order_keys",
+                                      "(sender, session) pairs with sends in flight"),
+        (unsigned long long)st.lag_ms, (unsigned long long)st.behind_ms,
+        (unsigned long long)st.us_per_record, (unsigned long long)st.sends_waiting,
+        (unsigned long long)st.send_waits, (unsigned long long)st.send_wait_ms,
+        (unsigned long long)st.dedup_early_drops, (unsigned long long)st.order_keys);
     return out;
 }

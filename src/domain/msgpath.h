@@ -15,8 +15,19 @@
  * omtp_store_set_barrier), so every read sees every message that was
  * pushed or acked before it was submitted. Start-up replays the log past
  * the applied position (idempotently: omtp_db_msg_apply) before the
- * listeners open. Unapplied bytes are bounded (`apply_pending_max`): above,
- * new sends are refused with SERVICE_UNAVAILABLE.
+ * listeners open. The backlog is bounded in records, bytes and time behind
+ * (omtp_msgpath_room below): above, new sends wait, then are refused with
+ * SERVICE_UNAVAILABLE.
+ *
+ * Failures (docs/storage.md "Disk full"): each apply item is isolated in the
+ * store (omtp_store_submit_isolated: a failed apply fails no read queued
+ * behind it); a failed apply's records go back to pending and are retried
+ * with the next batch, on the next read's barrier, or by a retry timer (100
+ * ms doubling to 5 s) on an idle server. While the apply fails on a full
+ * disk, sends are refused with OMTP_ENOSPC (DB_ERROR) until the data
+ * directory has room again; the log's own disk-full refusals and these go
+ * to the store's shared disk-full line and counter
+ * (omtp_store_note_disk_full).
  *
  * Off (s->msgpath NULL) with PostgreSQL or message_log = false: sends keep
  * the store transaction per message (domain/msg.c).
@@ -31,6 +42,7 @@
 
 #include "core/server.h"
 #include "domain/dedupwin.h"
+#include "domain/sendorder.h"
 #include "domain/seqgen.h"
 #include "store/msglog.h"
 
@@ -40,6 +52,7 @@ typedef struct msgpath msgpath;
 msgpath *omtp_msgpath(omtp_server *s);
 seqgen *omtp_msgpath_seq(msgpath *p);
 dedupwin *omtp_msgpath_dedup(msgpath *p);
+sendorder *omtp_msgpath_order(msgpath *p);
 /* its log (msglog_metrics.c reads its stats) */
 omtp_msglog *omtp_msgpath_log(msgpath *p);
 
@@ -56,6 +69,25 @@ typedef struct msgpath_waiter {
  * bytes: apply_pending_max), OMTP_ENOSPC, OMTP_EIO, OMTP_EDB (the log failed
  * before), OMTP_ENOMEM. Nothing is written on error. */
 int omtp_msgpath_append(msgpath *p, const omtp_msg_rec *m, uint64_t *lsn_end);
+/* The apply backlog's bounds (docs/storage.md "Apply backlog"): a send
+ * asks for room before it is numbered. Unapplied records
+ * (apply_pending_records_max), their bytes (apply_pending_max) and the time
+ * behind (apply_lag_max_ms: the oldest unapplied record's age, and the
+ * backlog times the measured apply cost per record) bound what a read
+ * behind the barrier waits for. Above them a send waits, the loop does not:
+ * in arrival order, until an apply brings the backlog back within them, at
+ * most apply_wait_ms. */
+typedef struct msgpath_room {
+    struct msgpath_room *next;
+    uint64_t since_ms, deadline_ms; /* uv_now */
+    /* status 0: go on (number and append now); OMTP_EBUSY: the wait is
+     * over (or shutting down), why = the setting that was exceeded */
+    void (*ready)(struct msgpath_room *r, int status, const char *why);
+} msgpath_room;
+/* 1: go on now; 0: queued (r->ready later); OMTP_EBUSY: refused at once
+ * (apply_wait_ms = 0, or stopping), *why = the setting. The pending
+ * records are queued for the apply at once whenever the bound is hit. */
+int omtp_msgpath_room(msgpath *p, msgpath_room *r, const char **why);
 /* Calls w->synced once everything up to w->lsn is durable (from inside the
  * call when it already is). */
 void omtp_msgpath_wait(msgpath *p, msgpath_waiter *w);
@@ -78,7 +110,13 @@ typedef struct msgpath_stats {
     uint64_t applies, applied_records, apply_failures;
     uint64_t applied_lsn;
     uint64_t seq_counters, seq_bytes, dedup_entries, dedup_bytes;
-    uint64_t refused_busy; /* sends refused above apply_pending_max */
+    uint64_t refused_busy; /* sends refused above the backlog's bounds */
+    uint64_t lag_ms;       /* age of the oldest unapplied record */
+    uint64_t behind_ms;    /* backlog x apply cost per record */
+    uint64_t us_per_record;
+    uint64_t sends_waiting, send_waits, send_wait_ms;
+    uint64_t dedup_early_drops;
+    uint64_t order_keys;
 } msgpath_stats;
 void omtp_msgpath_stats(omtp_server *s, msgpath_stats *out);
 

@@ -49,6 +49,11 @@ static int grow(strtab *t)
     return 0;
 }
 
+int strtab_reserve(strtab *t)
+{
+    return t->nb ? 0 : grow(t);
+}
+
 int strtab_add(strtab *t, strtab_node *n)
 {
     if (t->n >= t->nb && grow(t) != 0 && t->nb == 0)

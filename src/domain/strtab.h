@@ -30,6 +30,9 @@ uint64_t strtab_hash(const void *key, size_t klen);
 strtab_node *strtab_find(const strtab *t, const void *key, size_t klen);
 /* Links n (n->key, n->klen set; the key must not be present). 0 or OMTP_ENOMEM. */
 int strtab_add(strtab *t, strtab_node *n);
+/* Makes sure the next strtab_add cannot fail (a bucket array exists; a
+ * later failed growth only lengthens chains). 0 or OMTP_ENOMEM. */
+int strtab_reserve(strtab *t);
 /* Unlinks n (must be linked). */
 void strtab_del(strtab *t, strtab_node *n);
 /* Frees the bucket array (the entries are the caller's). */

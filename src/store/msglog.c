@@ -14,8 +14,10 @@
  * uv_async); the callback runs here, on the loop.
  *
  * Disk full (ENOSPC, EDQUOT, or EFBIG at a file size limit) answers
- * OMTP_ENOSPC and is logged at most once a minute; the log is unchanged and
- * later appends are tried again (space may come back). Any other write
+ * OMTP_ENOSPC and is logged at most once a minute (or handed to
+ * opts.on_full, the server's: one disk-full line for the store and the log);
+ * the log is unchanged and later appends are tried again (space may come
+ * back). Any other write
  * error answers OMTP_EIO. After a failed sync every append answers OMTP_EDB
  * until restart (msglog_sync.c says why).
  */
@@ -325,8 +327,12 @@ static int rotate(omtp_msglog *log)
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0) {
         int e = errno;
-        LOG_ERROR("message log: cannot create %s: %s", path, strerror(e));
-        return e == ENOSPC || e == EDQUOT ? OMTP_ENOSPC : OMTP_EIO;
+        bool full = e == ENOSPC || e == EDQUOT;
+        if (full && log->o.on_full)
+            log->o.on_full(log->arg, e);
+        else
+            LOG_ERROR("message log: cannot create %s: %s", path, strerror(e));
+        return full ? OMTP_ENOSPC : OMTP_EIO;
     }
     int rc = segs_push(log, log->end);
     if (rc != 0) {
@@ -334,37 +340,39 @@ static int rotate(omtp_msglog *log)
         unlink(path);
         return rc;
     }
-    int old = log->fd;
-    log->fd = fd;
-    log->seg_start = log->end;
     if (log->o.nosync) {
-        close(old);
+        close(log->fd);
+        log->fd = fd;
+        log->seg_start = log->end;
         uv_mutex_lock(&log->mu);
         log->sh_fd = fd;
         uv_mutex_unlock(&log->mu);
         return 0;
     }
+    /* the finished segment goes to the sync thread, which may be syncing
+     * it right now (it took sh_fd): it must never be closed here. Room for
+     * it first; without room the rotation is undone and the old segment
+     * continues (the next append tries again) */
     uv_mutex_lock(&log->mu);
     if (log->sh_nold == log->sh_old_cap) {
         size_t nc = log->sh_old_cap ? log->sh_old_cap * 2 : 4;
         int *nv = realloc(log->sh_old_fds, nc * sizeof(*nv));
         if (!nv) {
-            /* cannot hand it over: sync it here (rare; the loop waits once) */
             uv_mutex_unlock(&log->mu);
-            int r = fdatasync(old);
-            close(old);
-            uv_mutex_lock(&log->mu);
-            log->sh_fd = fd;
-            log->sh_dir_dirty = true;
-            if (r != 0 && !log->sh_failed)
-                log->sh_failed = OMTP_EDB;
-            uv_mutex_unlock(&log->mu);
-            return 0;
+            close(fd);
+            unlink(path);
+            log->nsegs--;
+            LOG_ERROR("message log: out of memory starting segment %s: this record is refused, the "
+                      "next append tries again",
+                      path);
+            return OMTP_ENOMEM;
         }
         log->sh_old_fds = nv;
         log->sh_old_cap = nc;
     }
-    log->sh_old_fds[log->sh_nold++] = old;
+    log->sh_old_fds[log->sh_nold++] = log->fd;
+    log->fd = fd;
+    log->seg_start = log->end;
     log->sh_fd = fd;
     log->sh_dir_dirty = true;
     uv_mutex_unlock(&log->mu);
@@ -377,6 +385,10 @@ static int write_failed(omtp_msglog *log, int e, off_t off)
     if (ftruncate(log->fd, off) != 0)
         LOG_ERROR("message log: cannot undo a partial write in %s: %s", log->dir, strerror(errno));
     log->append_fail++;
+    if ((e == ENOSPC || e == EDQUOT || e == EFBIG) && log->o.on_full) {
+        log->o.on_full(log->arg, e);
+        return OMTP_ENOSPC;
+    }
     if (e == ENOSPC || e == EDQUOT || e == EFBIG) {
         uint64_t now = uv_hrtime() / 1000000u;
         if (log->full_logged_ms && now - log->full_logged_ms < 60000) {

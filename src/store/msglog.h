@@ -52,6 +52,12 @@ typedef struct omtp_msglog_opts {
      * records), everything on disk is applied already: it is removed and
      * the log starts afresh at start_lsn, so no LSN is used twice. */
     uint64_t start_lsn;
+    /* Disk full reported by the caller (the store's one "store: disk full"
+     * line and omtp_store_disk_full_total: omtp_store_note_disk_full): when
+     * set, called on the loop thread with the errno (ENOSPC, EDQUOT, EFBIG)
+     * and the log's arg for every append refused because the disk is full,
+     * instead of the log's own rate-limited ERROR line. */
+    void (*on_full)(void *arg, int err);
 } omtp_msglog_opts;
 
 /* Called on the loop thread: every record ending at or before `lsn` is

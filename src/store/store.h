@@ -623,6 +623,22 @@ void omtp_store_set_nice(omtp_store *s, int nice);
  * the barrier would queue (users, friendships, groups; never messages). */
 int omtp_store_submit_unordered(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn done,
                                 void *arg);
+/* omtp_store_submit_unordered for a write whose failure must not take other
+ * items down with it (the message log's apply batches): it runs in a
+ * transaction of its own -- shared only with the isolated items next to it
+ * in the queue, never with a read or another write -- so a COMMIT that fails
+ * (a full disk) fails those items and nothing queued around them. Queue
+ * order is kept: what was submitted after it runs after its transaction. */
+int omtp_store_submit_isolated(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn done,
+                               void *arg);
+/* Disk full outside the store's transactions (the message log's append on
+ * the loop thread): counted in omtp_store_stats.disk_full and logged
+ * exactly like the store's own disk-full failures, sharing their rate limit
+ * (one "store: disk full" ERROR a minute; the store's first commit with
+ * room on the disk again logs "writes work again"). `what` says which write
+ * failed ("the message log's append to /data/log"), `detail` why
+ * (strerror). Any thread. */
+void omtp_store_note_disk_full(omtp_store *s, const char *what, const char *detail);
 /* A send the executor may append together with the other sends of its
  * batch (omtp_db_msg_append_batch), when the backend appends batches in one
  * statement (omtp_db_ops.msg_append_batch; PostgreSQL). Then, on the store

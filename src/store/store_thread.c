@@ -14,11 +14,20 @@
  *
  * An item returning an error rolls back alone; a failed BEGIN or COMMIT fails
  * every item of the batch with OMTP_EDB -- or OMTP_ENOSPC when the backend
- * says the failure was a full disk (omtp_db_ops.disk_full). Disk full is not
- * sticky: the next batch tries again, so writes work again as soon as space
- * is freed, and reads never stop. It is logged at ERROR at most once per
- * DISK_FULL_LOG_MS, with the number of disk-full failures not logged since;
- * the first commit after such a line logs (WARN) that writes work again.
+ * says the failure was a full disk (omtp_db_ops.disk_full). Every item of
+ * such a batch was rolled back, so each is told it failed (never success for
+ * a rolled-back write). Isolated items (omtp_store_submit_isolated: the
+ * message log's apply) never share a batch with other items: a batch is
+ * either all isolated or has none, cut where the kind changes in the queue
+ * (order kept), so an apply that cannot commit on a full disk fails alone
+ * and the reads queued behind it run in their own transaction. Disk full is
+ * not sticky: the next batch tries again, so writes work again as soon as
+ * space is freed, and reads never stop. It is logged at ERROR at most once
+ * per DISK_FULL_LOG_MS, with the number of disk-full failures not logged
+ * since (the message log's refused appends share the line and its limit:
+ * omtp_store_note_disk_full); the first commit after such a line with room
+ * on the disk again (omtp_db_ops.disk_full says no more: a read-only commit
+ * on a still-full disk does not count) logs (WARN) that writes work again.
  * An item returning OMTP_STORE_MORE (big work in chunks) keeps its changes
  * and, once the batch committed, goes back to the end of the queue, so
  * other work runs between its chunks.
@@ -80,6 +89,7 @@ typedef struct store_item {
     void *arg;
     omtp_store_append *ap; /* a send the backend may append with its neighbours, or NULL */
     int status;
+    bool isolated;  /* omtp_store_submit_isolated: in batches of isolated items only */
     bool again;     /* the work returned OMTP_STORE_MORE: queue it again after the commit */
     uint64_t batch; /* number of the commit that carried it (1, 2, ...) */
 } store_item;
@@ -101,11 +111,12 @@ struct omtp_store {
     uv_check_t kick_check;
     uv_prepare_t kick_prepare;
     int open_handles; /* handles not yet closed; s is freed at 0 */
-    /* store thread only: rate limit of the disk-full log line */
-    uint64_t full_logged_ms;  /* uv_hrtime ms of the last one; 0 = never */
-    uint64_t full_suppressed; /* disk-full failures not logged since */
-    bool full_recovery_log;   /* an ERROR was logged: say when writes work again */
     /* protected by mu */
+    /* the rate limit of the disk-full log line (the store thread's failures
+     * and the message log's refused appends, omtp_store_note_disk_full) */
+    uint64_t full_logged_ms;   /* uv_hrtime ms of the last one; 0 = never */
+    uint64_t full_suppressed;  /* disk-full failures not logged since */
+    bool full_recovery_log;    /* an ERROR was logged: say when writes work again */
     item_fifo pending;         /* submitted, not yet taken by the thread */
     item_fifo committed;       /* committed, completions not yet run */
     uint64_t written;          /* batches committed */
@@ -176,16 +187,50 @@ static void fifo_splice(item_fifo *dst, item_fifo *src)
     memset(src, 0, sizeof(*src));
 }
 
-/* Takes at most max items from the front of src. */
+/* Takes at most max items from the front of src, all isolated or none
+ * (omtp_store_submit_isolated): the batch ends where the kind changes. */
 static item_fifo fifo_take(item_fifo *src, unsigned max)
 {
     item_fifo out = {0};
-    while (src->head && out.n < max)
+    while (src->head && out.n < max && (!out.head || src->head->isolated == out.head->isolated))
         fifo_push(&out, fifo_pop(src));
     return out;
 }
 
 #define DISK_FULL_LOG_MS 60000u
+
+/* One disk-full failure: logged at ERROR at most once per DISK_FULL_LOG_MS
+ * (with the failures not logged since), else counted for the next line.
+ * Any thread. */
+static void full_log(omtp_store *s, const char *what, const char *detail)
+{
+    uint64_t now = uv_hrtime() / 1000000u;
+    uint64_t suppressed = 0;
+    bool log = false;
+    uv_mutex_lock(&s->mu);
+    if (!s->full_logged_ms || now - s->full_logged_ms >= DISK_FULL_LOG_MS) {
+        log = true;
+        suppressed = s->full_suppressed;
+        s->full_logged_ms = now ? now : 1;
+        s->full_suppressed = 0;
+        s->full_recovery_log = true;
+    } else {
+        s->full_suppressed++;
+    }
+    uv_mutex_unlock(&s->mu);
+    if (!log)
+        return;
+    if (suppressed)
+        LOG_ERROR("store: disk full: %s failed (%s); writes (messages too) are refused with "
+                  "DB_ERROR (5) until space is freed on the data directory's file system, reads "
+                  "keep working (%llu more disk-full failures in the last %u s not logged)",
+                  what, detail, (unsigned long long)suppressed, DISK_FULL_LOG_MS / 1000);
+    else
+        LOG_ERROR("store: disk full: %s failed (%s); writes (messages too) are refused with "
+                  "DB_ERROR (5) until space is freed on the data directory's file system, reads "
+                  "keep working",
+                  what, detail);
+}
 
 /* The status of a failed op/BEGIN/COMMIT: OMTP_ENOSPC if the disk is full,
  * else rc. Logs disk full (rate-limited). Store thread. */
@@ -194,24 +239,38 @@ static int failure_status(omtp_store *s, int rc)
     omtp_db *db = s->db;
     if (!db->ops->disk_full || !db->ops->disk_full(db))
         return rc;
-    uint64_t now = uv_hrtime() / 1000000u;
-    if (!s->full_logged_ms || now - s->full_logged_ms >= DISK_FULL_LOG_MS) {
-        if (s->full_suppressed)
-            LOG_ERROR("store: disk full: a write failed (%s); writes are refused with DB_ERROR "
-                      "(5) until space is freed, reads keep working (%llu more disk-full "
-                      "failures in the last %u s not logged)",
-                      db->errmsg, (unsigned long long)s->full_suppressed, DISK_FULL_LOG_MS / 1000);
-        else
-            LOG_ERROR("store: disk full: a write failed (%s); writes are refused with DB_ERROR "
-                      "(5) until space is freed, reads keep working",
-                      db->errmsg);
-        s->full_logged_ms = now ? now : 1;
-        s->full_suppressed = 0;
-        s->full_recovery_log = true;
-    } else {
-        s->full_suppressed++;
-    }
+    full_log(s, "a write", db->errmsg);
     return OMTP_ENOSPC;
+}
+
+void omtp_store_note_disk_full(omtp_store *s, const char *what, const char *detail)
+{
+    if (!s)
+        return;
+    uv_mutex_lock(&s->mu);
+    s->st.disk_full++;
+    uv_mutex_unlock(&s->mu);
+    full_log(s, what, detail);
+}
+
+/* After a commit: the recovery line, once per disk-full ERROR line, when
+ * the disk has room again (a read-only batch commits on a full disk too).
+ * Store thread. */
+static void full_recovered(omtp_store *s)
+{
+    uv_mutex_lock(&s->mu);
+    bool pending = s->full_recovery_log;
+    uv_mutex_unlock(&s->mu);
+    if (!pending || (s->db->ops->disk_full && s->db->ops->disk_full(s->db)))
+        return;
+    uv_mutex_lock(&s->mu);
+    uint64_t suppressed = s->full_suppressed;
+    s->full_recovery_log = false;
+    s->full_suppressed = 0;
+    uv_mutex_unlock(&s->mu);
+    LOG_WARN("store: writes work again after the disk was full (%llu disk-full failures since "
+             "the last report)",
+             (unsigned long long)suppressed);
 }
 
 static void record_us(uint64_t *buckets, uint64_t *sum, uint64_t us)
@@ -418,13 +477,7 @@ static void run_batch(omtp_store *s, item_fifo *batch, item_fifo *rest, uint64_t
     }
     *commit_us = (uv_hrtime() - t0) / 1000;
     *ok = true;
-    if (s->full_recovery_log) { /* at most one per disk-full ERROR line */
-        LOG_WARN("store: writes work again after the disk was full (%llu disk-full failures "
-                 "since the last report)",
-                 (unsigned long long)s->full_suppressed);
-        s->full_recovery_log = false;
-        s->full_suppressed = 0;
-    }
+    full_recovered(s);
 }
 
 /* Applies the wanted nice value to the calling thread (setpriority on a
@@ -776,7 +829,8 @@ void omtp_store_set_barrier(omtp_store *s, omtp_store_barrier_fn fn, void *arg)
 }
 
 static int submit_item(omtp_store *s, omtp_store_append *ap, omtp_store_work_fn work,
-                       omtp_store_done_fn stored, omtp_store_done_fn done, void *arg);
+                       omtp_store_done_fn stored, omtp_store_done_fn done, void *arg,
+                       bool isolated);
 
 int omtp_store_submit2(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn stored,
                        omtp_store_done_fn done, void *arg)
@@ -795,7 +849,7 @@ int omtp_store_submit_append(omtp_store *s, omtp_store_append *ap, omtp_store_wo
         s->barrier(s->barrier_arg);
         s->in_barrier = false;
     }
-    return submit_item(s, ap, work, stored, done, arg);
+    return submit_item(s, ap, work, stored, done, arg, false);
 }
 
 int omtp_store_submit_unordered(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn done,
@@ -803,11 +857,19 @@ int omtp_store_submit_unordered(omtp_store *s, omtp_store_work_fn work, omtp_sto
 {
     if (!s || s->closed)
         return OMTP_ECLOSED;
-    return submit_item(s, NULL, work, NULL, done, arg);
+    return submit_item(s, NULL, work, NULL, done, arg, false);
+}
+
+int omtp_store_submit_isolated(omtp_store *s, omtp_store_work_fn work, omtp_store_done_fn done,
+                               void *arg)
+{
+    if (!s || s->closed)
+        return OMTP_ECLOSED;
+    return submit_item(s, NULL, work, NULL, done, arg, true);
 }
 
 static int submit_item(omtp_store *s, omtp_store_append *ap, omtp_store_work_fn work,
-                       omtp_store_done_fn stored, omtp_store_done_fn done, void *arg)
+                       omtp_store_done_fn stored, omtp_store_done_fn done, void *arg, bool isolated)
 {
     store_item *it = malloc(sizeof(*it));
     if (!it)
@@ -818,6 +880,7 @@ static int submit_item(omtp_store *s, omtp_store_append *ap, omtp_store_work_fn 
     it->arg = arg;
     it->ap = ap;
     it->status = 0;
+    it->isolated = isolated;
     it->again = false;
     it->batch = 0;
     if (s->outstanding++ == 0)

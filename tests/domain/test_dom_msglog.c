@@ -7,7 +7,13 @@
  * barrier, with the apply timer far away), a session's counter continues
  * from the stored seqIds and refuses a session of other parties, the dedup
  * window answers a reuse and a DUP-flagged resend after a restart is found
- * in the store, and evicted counters reload right.
+ * in the store, and evicted counters reload right. The apply backlog's
+ * bounds: above apply_pending_records_max a send waits for the apply and
+ * goes on; a backlog that cannot shrink refuses it after apply_wait_ms; a
+ * slow apply (apply_lag_max_ms x the measured cost) makes sends wait one
+ * record at a time. One sender's sends to a session keep their order when
+ * the first waits for a store read; a full dedup window still answers a
+ * DUP-flagged resend with the original's seqId.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -594,6 +600,63 @@ static void test_apply_failure_keeps_position(void **st)
     fx_stop(f);
 }
 
+static void on_guard(uv_timer_t *t)
+{
+    *(bool *)t->data = true;
+}
+
+/* Runs the loop (no submission of its own) until the send path's stats
+ * satisfy cond, at most ms milliseconds; returns whether they did. */
+static bool wait_stats(fx *f, bool (*cond)(const msgpath_stats *), uint64_t ms)
+{
+    bool late = false;
+    uv_timer_t t;
+    uv_timer_init(f->s.loop, &t);
+    t.data = &late;
+    uv_timer_start(&t, on_guard, ms, 0);
+    msgpath_stats st;
+    for (;;) {
+        omtp_msgpath_stats(&f->s, &st);
+        if (cond(&st) || late)
+            break;
+        uv_run(f->s.loop, UV_RUN_ONCE);
+    }
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(f->s.loop, UV_RUN_NOWAIT);
+    return cond(&st);
+}
+
+static bool apply_failed(const msgpath_stats *st)
+{
+    return st->apply_failures > 0;
+}
+
+static bool all_applied(const msgpath_stats *st)
+{
+    return st->pending_records == 0 && st->applied_lsn > 0;
+}
+
+/* A failed apply on an IDLE server is tried again by itself: no send arms
+ * the apply timer and no read runs the barrier, the retry timer (100 ms
+ * after the failure, doubling) stores the record once the cause is gone. */
+static void test_apply_retried_when_idle(void **st)
+{
+    (void)st;
+    fx *f = fx_start(5, 1000);
+    raw_sql(f, "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN CAST(NEW.content AS TEXT) = "
+               "'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END");
+    answer a = send1(f, "alice", "bob", "boom", "idle1");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS); /* acked from the log */
+    assert_true(wait_stats(f, apply_failed, 5000));
+    raw_sql(f, "DROP TRIGGER boom"); /* another connection: nothing goes through the store */
+    /* retries at ~100, 200, 400 ms ... after the failure; 5 s is plenty */
+    assert_true(wait_stats(f, all_applied, 5000));
+    int64_t seqs[4];
+    assert_int_equal(stored_seqs(f, "SC_alice_bob", seqs, 4, NULL), 1);
+    assert_int_equal(seqs[0], 1);
+    fx_stop(f);
+}
+
 /* More sessions than counters: evicted counters reload from the store
  * (behind the barrier) and keep the seqIds gap-free. */
 static void test_counter_eviction(void **st)
@@ -624,6 +687,7 @@ static void test_pending_bound(void **st)
     fx *f = fx_new();
     omtp_config_defaults(&f->cfg);
     f->cfg.apply_pending_max = 1; /* one record is over it */
+    f->cfg.apply_wait_ms = 0;     /* refused at once, not after a wait */
     fx_init_cfg(f, 60000, 1000);
     assert_int_equal(on_db(f, add_users_work, NULL), 0);
     answer a = send1(f, "alice", "bob", "first", "b1");
@@ -663,6 +727,207 @@ static void test_nul_in_group_id_refused(void **st)
     fx_stop(f);
 }
 
+/* ------------------------------------------- the apply backlog's bounds */
+
+/* Above apply_pending_records_max a send waits (the loop does not) for the
+ * apply to catch up, then goes on with the next seqId: nothing refused. */
+static void test_records_bound_waits(void **st)
+{
+    (void)st;
+    fx *f = fx_new();
+    omtp_config_defaults(&f->cfg);
+    f->cfg.apply_pending_records_max = 1;
+    f->cfg.apply_wait_ms = 10000;
+    fx_init_cfg(f, 60000, 1000); /* the apply timer is a minute away */
+    assert_int_equal(on_db(f, add_users_work, NULL), 0);
+    answer a = send1(f, "alice", "bob", "first", "rw1");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    answer b = send1(f, "alice", "bob", "second", "rw2"); /* waits for "first" to apply */
+    assert_int_equal(b.code, OMTP_EC_SUCCESS);
+    assert_int_equal(b.seq, 2);
+    msgpath_stats ms;
+    omtp_msgpath_stats(&f->s, &ms);
+    assert_int_equal(ms.send_waits, 1);
+    assert_int_equal(ms.refused_busy, 0);
+    assert_int_equal(ms.sends_waiting, 0);
+    assert_true(ms.applied_records >= 1);
+    fx_stop(f);
+}
+
+/* An apply that cannot catch up (it fails): the waiting send is refused
+ * after apply_wait_ms with SERVICE_UNAVAILABLE naming the bound, nothing of
+ * it written; once the apply works again, it is taken. */
+static void test_wait_over_refuses(void **st)
+{
+    (void)st;
+    fx *f = fx_new();
+    omtp_config_defaults(&f->cfg);
+    f->cfg.apply_pending_records_max = 1;
+    f->cfg.apply_wait_ms = 200;
+    fx_init_cfg(f, 60000, 1000);
+    assert_int_equal(on_db(f, add_users_work, NULL), 0);
+    raw_sql(f, "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN CAST(NEW.content AS TEXT) = "
+               "'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END");
+    answer a = send1(f, "alice", "bob", "boom", "wo1");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    answer b = send1(f, "alice", "bob", "later", "wo2");
+    assert_int_equal(b.code, OMTP_EC_SERVICE_UNAVAILABLE);
+    assert_non_null(strstr(b.desc, "apply_pending_records_max"));
+    assert_non_null(strstr(b.desc, "send it again"));
+    msgpath_stats ms;
+    omtp_msgpath_stats(&f->s, &ms);
+    assert_int_equal(ms.refused_busy, 1);
+    assert_int_equal(ms.pending_records, 1);
+    raw_sql(f, "DROP TRIGGER boom");
+    int64_t seqs[8];
+    assert_int_equal(stored_seqs(f, "SC_alice_bob", seqs, 8, NULL), 1);
+    answer c = send1(f, "alice", "bob", "later", "wo2");
+    assert_int_equal(c.code, OMTP_EC_SUCCESS);
+    assert_int_equal(c.seq, 2); /* the refused one took no seqId */
+    fx_stop(f);
+}
+
+/* An apply that costs more per record than apply_lag_max_ms allows for the
+ * backlog: sends wait for it instead of piling up behind it, so a read
+ * waits for a short backlog only; every send is taken, in order. */
+static void test_lag_bound_slow_apply(void **st)
+{
+    (void)st;
+    fx *f = fx_new();
+    omtp_config_defaults(&f->cfg);
+    f->cfg.apply_lag_max_ms = 20;
+    f->cfg.apply_wait_ms = 20000;
+    fx_init_cfg(f, 5, 1000);
+    assert_int_equal(on_db(f, add_users_work, NULL), 0);
+    /* every message costs the apply ~0.1-0.5 s (like indexing a large
+     * high-entropy text) */
+    raw_sql(f, "CREATE TABLE burn(x INTEGER); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+               "SELECT x + 1 FROM c WHERE x < 2000) INSERT INTO burn SELECT x FROM c; CREATE "
+               "TABLE burnout(n INTEGER); CREATE TRIGGER slow AFTER INSERT ON messages BEGIN "
+               "INSERT INTO burnout SELECT count(*) FROM burn a, burn b; END");
+    answer a = send1(f, "alice", "bob", "warm", "lg0");
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    int64_t seqs[8];
+    assert_int_equal(stored_seqs(f, "SC_alice_bob", seqs, 8, NULL), 1); /* cost measured */
+    msgpath_stats ms;
+    omtp_msgpath_stats(&f->s, &ms);
+    assert_true(ms.us_per_record >= 20000);
+    enum { N = 4 };
+    answer r[N];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < N; i++) {
+        char pk[16];
+        snprintf(pk, sizeof pk, "lg%d", i + 1);
+        omtp_msg_rec m = msg("alice", "bob", "x", pk);
+        assert_int_equal(omtp_dom_send_single(&f->s, &API, &m, on_result, &r[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        run_until(f, &r[i].called);
+        assert_int_equal(r[i].code, OMTP_EC_SUCCESS);
+        assert_int_equal(r[i].seq, i + 2);
+    }
+    omtp_msgpath_stats(&f->s, &ms);
+    assert_true(ms.send_waits >= N - 1); /* one record behind at a time */
+    assert_int_equal(ms.refused_busy, 0);
+    assert_int_equal(stored_seqs(f, "SC_alice_bob", seqs, 8, NULL), N + 1);
+    fx_stop(f);
+}
+
+/* ------------------------------------------------ one sender's order */
+
+/* A sender's first message waits (its quote is a store read; a DUP-flagged
+ * resend the window does not know is a store lookup), the next does not:
+ * the next must not take the lower seqId -- seqIds follow the order the
+ * sender sent them, as on the store path. */
+static void test_order_of_one_sender(void **st)
+{
+    (void)st;
+    fx *f = fx_start(5, 1000);
+    answer base = send1(f, "alice", "bob", "quote me", "or0");
+    assert_int_equal(base.seq, 1);
+    answer a = {0}, b = {0}, c = {0}, d = {0};
+    omtp_msg_rec m1 = msg("alice", "bob", "a reply", "or1");
+    m1.msg.replyTo = 1;
+    omtp_msg_rec m2 = msg("alice", "bob", "plain", "or2");
+    assert_int_equal(omtp_dom_send_single(&f->s, &API, &m1, on_result, &a), 0);
+    assert_int_equal(omtp_dom_send_single(&f->s, &API, &m2, on_result, &b), 0);
+    omtp_msg_rec m3 = msg("alice", "bob", "resent", "or3");
+    m3.flags = OMTP_F_DUP; /* not known: looked up in the store, then new */
+    omtp_msg_rec m4 = msg("alice", "bob", "plain again", "or4");
+    assert_int_equal(omtp_dom_send_single(&f->s, &API, &m3, on_result, &c), 0);
+    assert_int_equal(omtp_dom_send_single(&f->s, &API, &m4, on_result, &d), 0);
+    run_until(f, &a.called);
+    run_until(f, &b.called);
+    run_until(f, &c.called);
+    run_until(f, &d.called);
+    assert_int_equal(a.code, OMTP_EC_SUCCESS);
+    assert_int_equal(b.code, OMTP_EC_SUCCESS);
+    assert_int_equal(c.code, OMTP_EC_SUCCESS);
+    assert_int_equal(d.code, OMTP_EC_SUCCESS);
+    assert_int_equal(a.seq, 2);
+    assert_int_equal(b.seq, 3);
+    assert_int_equal(c.seq, 4);
+    assert_int_equal(d.seq, 5);
+    char contents[8][32];
+    int64_t seqs[8];
+    assert_int_equal(stored_seqs(f, "SC_alice_bob", seqs, 8, contents), 5);
+    assert_string_equal(contents[1], "a reply");
+    assert_string_equal(contents[2], "plain");
+    msgpath_stats ms;
+    omtp_msgpath_stats(&f->s, &ms);
+    assert_int_equal(ms.order_keys, 0); /* nothing left behind */
+    fx_stop(f);
+}
+
+/* A refused first message (unknown quote) lets the next one go. */
+static void test_order_after_refusal(void **st)
+{
+    (void)st;
+    fx *f = fx_start(5, 1000);
+    answer a = {0}, b = {0};
+    omtp_msg_rec m1 = msg("alice", "bob", "a reply", "oq1");
+    m1.msg.replyTo = 99; /* no such message */
+    omtp_msg_rec m2 = msg("alice", "bob", "plain", "oq2");
+    assert_int_equal(omtp_dom_send_single(&f->s, &API, &m1, on_result, &a), 0);
+    assert_int_equal(omtp_dom_send_single(&f->s, &API, &m2, on_result, &b), 0);
+    run_until(f, &a.called);
+    run_until(f, &b.called);
+    assert_int_not_equal(a.code, OMTP_EC_SUCCESS);
+    assert_int_equal(b.code, OMTP_EC_SUCCESS);
+    assert_int_equal(b.seq, 1);
+    fx_stop(f);
+}
+
+/* The window full (dedup_window_max) drops entries before dedup_window_s:
+ * a DUP-flagged resend of a dropped one is still the original's ack, found
+ * in the store, and the early drop is counted. */
+static void test_dedup_window_full_dup_resend(void **st)
+{
+    (void)st;
+    fx *f = fx_new();
+    omtp_config_defaults(&f->cfg);
+    f->cfg.dedup_window_max = 2;
+    fx_init_cfg(f, 5, 1000);
+    assert_int_equal(on_db(f, add_users_work, NULL), 0);
+    assert_int_equal(send1(f, "alice", "bob", "one", "wf1").seq, 1);
+    assert_int_equal(send1(f, "alice", "bob", "two", "wf2").seq, 2);
+    assert_int_equal(send1(f, "alice", "bob", "three", "wf3").seq, 3);
+    msgpath_stats ms;
+    omtp_msgpath_stats(&f->s, &ms);
+    assert_int_equal(ms.dedup_entries, 2);
+    assert_int_equal(ms.dedup_early_drops, 1);
+    answer d = send_flags(f, API, "alice", "bob", "one", "wf1", OMTP_F_DUP);
+    assert_int_equal(d.code, OMTP_EC_SUCCESS);
+    assert_true(d.dup);
+    assert_int_equal(d.seq, 1);
+    answer e = send_flags(f, API, "alice", "bob", "three", "wf3", OMTP_F_DUP); /* in the window */
+    assert_true(e.dup);
+    assert_int_equal(e.seq, 3);
+    int64_t seqs[8];
+    assert_int_equal(stored_seqs(f, "SC_alice_bob", seqs, 8, NULL), 3);
+    fx_stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +941,13 @@ int main(void)
         cmocka_unit_test(test_nul_in_group_id_refused),
         cmocka_unit_test(test_pending_bound),
         cmocka_unit_test(test_apply_failure_keeps_position),
+        cmocka_unit_test(test_apply_retried_when_idle),
+        cmocka_unit_test(test_records_bound_waits),
+        cmocka_unit_test(test_wait_over_refuses),
+        cmocka_unit_test(test_lag_bound_slow_apply),
+        cmocka_unit_test(test_order_of_one_sender),
+        cmocka_unit_test(test_order_after_refusal),
+        cmocka_unit_test(test_dedup_window_full_dup_resend),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
  * (RLIMIT_FSIZE with SIGXFSZ ignored: the kernel answers EFBIG after a
  * partial write) and close's last sync.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +28,7 @@ typedef struct fixture {
     omtp_msglog *log;
     uint64_t synced; /* last lsn reported */
     int calls, bad_order, status;
+    int full_calls, full_err; /* opts.on_full */
 } fixture;
 
 static void on_synced(void *arg, uint64_t lsn, int status)
@@ -455,6 +457,48 @@ static void test_disk_full(void **state)
     assert_int_equal(rs.cut_bytes, 0);
 }
 
+static void on_full(void *arg, int err)
+{
+    fixture *f = arg;
+    f->full_calls++;
+    f->full_err = err;
+}
+
+/* With opts.on_full (omtpd's send path) every append refused for a full
+ * disk is handed to it with the errno -- the server's one disk-full line
+ * and counter -- and still answers OMTP_ENOSPC with the file unchanged. */
+static void test_disk_full_reported(void **state)
+{
+    fixture *f = *state;
+    omtp_msglog_opts o = {.on_full = on_full};
+    assert_int_equal(omtp_msglog_open(&f->loop, f->dir, &o, on_synced, f, &f->log), 0);
+    append_n(f, 0, 3);
+    wait_synced(f);
+    uint64_t end = omtp_msglog_end(f->log);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = (rlim_t)end + 100;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    static uint8_t big[4000];
+    uint64_t lsn = 0;
+    int rc1 = omtp_msglog_append(f->log, 1, big, sizeof big, &lsn);
+    int rc2 = omtp_msglog_append(f->log, 1, big, sizeof big, &lsn);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(rc1, OMTP_ENOSPC);
+    assert_int_equal(rc2, OMTP_ENOSPC);
+    assert_int_equal(f->full_calls, 2);
+    assert_int_equal(f->full_err, EFBIG);
+    assert_int_equal(omtp_msglog_end(f->log), end);
+    /* room again: the next append works, nothing more reported */
+    assert_int_equal(omtp_msglog_append(f->log, 1, big, 10, &lsn), OMTP_OK);
+    assert_int_equal(f->full_calls, 2);
+    wait_synced(f);
+    fx_close(f);
+}
+
 /* close makes everything durable and reports it before it returns, even
  * with a long pacing delay (it does not wait the delay out). */
 static void test_close_syncs(void **state)
@@ -585,6 +629,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flipped_bit_middle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zero_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_syncs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_lsn, setup, teardown),

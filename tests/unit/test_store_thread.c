@@ -1163,6 +1163,179 @@ static void test_batch_appends_eagain(void **state)
         assert_int_equal(items[i].status, 0);
 }
 
+/* ---- isolated items (omtp_store_submit_isolated: the message log's apply) ---- */
+
+/* A backend like SQLite on a full disk: a transaction that wrote cannot
+ * commit, a read-only one can. */
+typedef struct iso_db {
+    omtp_db base;
+    _Atomic bool full;
+    bool wrote; /* store thread: the open transaction wrote */
+    char log[256];
+    int commits, commit_fail;
+} iso_db;
+
+static int iso_begin(omtp_db *db)
+{
+    iso_db *d = (iso_db *)db;
+    d->wrote = false;
+    strcat(d->log, "[");
+    return 0;
+}
+
+static int iso_commit(omtp_db *db)
+{
+    iso_db *d = (iso_db *)db;
+    if (d->full && d->wrote) {
+        strcat(d->log, "!]");
+        d->commit_fail++;
+        return OMTP_EDB;
+    }
+    strcat(d->log, "]");
+    d->commits++;
+    return 0;
+}
+
+static bool iso_disk_full(omtp_db *db)
+{
+    return ((iso_db *)db)->full;
+}
+
+static const omtp_db_ops iso_ops = {.backend = "fake",
+                                    .close = f_close,
+                                    .disk_full = iso_disk_full,
+                                    .begin = iso_begin,
+                                    .commit = iso_commit,
+                                    .rollback = f_ok,
+                                    .savepoint = f_ok,
+                                    .release = f_ok,
+                                    .rollback_to = f_ok};
+
+typedef struct iso_item {
+    iso_db *d;
+    char name; /* 'A' apply (isolated, writes; queued by the barrier), 'I' the
+                * same submitted directly, 'r' read, 'w' other write */
+    int status;
+    bool done;
+    int *order;
+    int *norder;
+    int idx;
+} iso_item;
+
+static int iso_work(omtp_db *db, void *arg)
+{
+    iso_item *it = arg;
+    iso_db *d = (iso_db *)db;
+    char c[2] = {it->name, 0};
+    strcat(d->log, c);
+    if (it->name != 'r')
+        d->wrote = true;
+    return 0;
+}
+
+static void iso_done(void *arg, int status)
+{
+    iso_item *it = arg;
+    assert_false(it->done);
+    it->done = true;
+    it->status = status;
+    it->order[(*it->norder)++] = it->idx;
+}
+
+/* The barrier of the send path: queues the pending apply (isolated) ahead
+ * of the item being submitted. */
+typedef struct iso_barrier {
+    omtp_store *s;
+    iso_item *pending; /* the next apply to queue, or NULL */
+} iso_barrier;
+
+static void iso_barrier_fn(void *arg)
+{
+    iso_barrier *b = arg;
+    if (!b->pending)
+        return;
+    assert_int_equal(omtp_store_submit_isolated(b->s, iso_work, iso_done, b->pending), 0);
+    b->pending = NULL;
+}
+
+/* items: a string of 'A' (queued by the barrier ahead of the next
+ * submission), 'I' (omtp_store_submit_isolated now), 'r', 'w'; all
+ * submitted in one loop turn, so without isolation the store thread would
+ * take them as one batch. */
+static void iso_run(iso_db *d, const char *kinds, iso_item *items, int *order)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    d->base.ops = &iso_ops;
+    omtp_store *s;
+    char why[128];
+    assert_int_equal(omtp_store_open_db(&loop, &d->base, 0, &s, why, sizeof(why)), 0);
+    iso_barrier b = {.s = s};
+    omtp_store_set_barrier(s, iso_barrier_fn, &b);
+    int n = (int)strlen(kinds), norder = 0;
+    for (int i = 0; i < n; i++) {
+        items[i] =
+            (iso_item){.d = d, .name = kinds[i], .order = order, .norder = &norder, .idx = i};
+        if (kinds[i] == 'A')
+            b.pending = &items[i];
+        else if (kinds[i] == 'I')
+            assert_int_equal(omtp_store_submit_isolated(s, iso_work, iso_done, &items[i]), 0);
+        else
+            assert_int_equal(omtp_store_submit(s, iso_work, iso_done, &items[i]), 0);
+    }
+    for (int i = 0; i < n; i++)
+        while (!items[i].done)
+            uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(norder, n);
+    omtp_store_close(s);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* On a full disk the apply's COMMIT fails: the apply alone fails (with
+ * OMTP_ENOSPC); the reads the barrier queued behind it run in their own
+ * transaction and succeed; a write that cannot commit either reports its
+ * own failure, never success. Order is kept. */
+static void test_isolated_failure_spares_reads(void **state)
+{
+    (void)state;
+    iso_db d;
+    memset(&d, 0, sizeof d);
+    d.full = true;
+    iso_item items[6];
+    int order[6];
+    iso_run(&d, "ArrAwr", items, order);
+    /* A r r | A w r: the applies alone, the rest together */
+    assert_string_equal(d.log, "[A!][rr][A!][wr!]");
+    assert_int_equal(items[0].status, OMTP_ENOSPC);
+    assert_int_equal(items[1].status, 0);
+    assert_int_equal(items[2].status, 0);
+    assert_int_equal(items[3].status, OMTP_ENOSPC);
+    /* the write and the read shared a transaction that could not commit:
+     * both were rolled back and both are told so */
+    assert_int_equal(items[4].status, OMTP_ENOSPC);
+    assert_int_equal(items[5].status, OMTP_ENOSPC);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(order[i], i);
+}
+
+/* With room on the disk everything commits; consecutive isolated items
+ * share one transaction, and the other items keep theirs in queue order. */
+static void test_isolated_batches(void **state)
+{
+    (void)state;
+    iso_db d;
+    memset(&d, 0, sizeof d);
+    iso_item items[7];
+    int order[7];
+    iso_run(&d, "IIrrIAw", items, order);
+    assert_string_equal(d.log, "[II][rr][IA][w]");
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(items[i].status, 0);
+        assert_int_equal(order[i], i);
+    }
+}
+
 int main(void)
 {
     uv_sem_init(&g_started, 0);
@@ -1185,6 +1358,8 @@ int main(void)
         cmocka_unit_test(test_batch_appends_runs),
         cmocka_unit_test(test_batch_appends_failure),
         cmocka_unit_test(test_batch_appends_eagain),
+        cmocka_unit_test(test_isolated_failure_spares_reads),
+        cmocka_unit_test(test_isolated_batches),
         cmocka_unit_test(test_sync_failure_is_sticky),
         cmocka_unit_test(test_open_bad_uri),
     };
