@@ -149,7 +149,8 @@ static const struct setting settings[] = {
     S(api_keys, "comma-separated bearer keys for the HTTP API"),
     U(http_max_body, "largest HTTP request body in bytes, 0 = 1 MiB"),
     U(http_max_conns, "most HTTP API connections at once"),
-    U(http_max_conns_per_ip, "most HTTP API connections per source address, 0 = unlimited"),
+    U(http_max_conns_per_ip, "most HTTP API connections per source address not yet "
+                             "authenticated, 0 = unlimited"),
     U(http_timeout_s, "seconds an HTTP connection may stay silent (slow headers/body)"),
     U(http_nice, "the HTTP API's threads, where file transfers run, raise their nice value by "
                  "this (1..19) so they yield the CPU to the chat loop; 0 = unchanged"),
@@ -160,7 +161,7 @@ static const struct setting settings[] = {
     U(file_orphan_days, "remove files no message references after this many days, 0 = never"),
     U(file_orphan_s, "testing: orphan age in seconds, overrides file_orphan_days if > 0"),
     U(thumb_max_pixels, "images with more pixels (from the header) get no thumbnail, "
-                        "never decoded"),
+                        "never decoded; 0 = no thumbnails at all; at most 100000000"),
     S(s3_endpoint, "S3 endpoint URL for file_store = s3://BUCKET (empty = AWS for s3_region)"),
     S(s3_region, "S3 region (empty = us-east-1)"),
     S(s3_access_key, "S3 access key id"),
@@ -372,6 +373,13 @@ int omtp_config_set(omtp_config *c, const char *key, const char *value, char *wh
             snprintf(why, whylen,
                      "%s: '%s' is too small for a LOGIN with a token: use at least 1024", key,
                      value);
+            return OMTP_EINVAL;
+        }
+        if (!strcmp(key, "thumb_max_pixels") && v > OMTP_THUMB_PIXELS_HARD) {
+            snprintf(why, whylen,
+                     "%s: %llu is above the hard ceiling of %u pixels (no image that large is "
+                     "ever decoded: a decompression bomb); 0 turns thumbnails off",
+                     key, v, OMTP_THUMB_PIXELS_HARD);
             return OMTP_EINVAL;
         }
         if (!strcmp(key, "log_sync_delay_us") && v > 100000) {

@@ -12,6 +12,9 @@
 #ifndef OMTP_CONFIG_H
 #define OMTP_CONFIG_H
 
+/* thumb_max_pixels' hard ceiling: no image with more pixels in its header is
+ * ever decoded, whatever the setting (docs/files.md "Decompression bombs") */
+#define OMTP_THUMB_PIXELS_HARD               100000000u
 #define OMTP_CHECK_CACHE_MAX_DEFAULT         100000 /* check_cache_max */
 #define OMTP_CHECK_CACHE_USER_TTL_MS_DEFAULT 1000   /* check_cache_user_ttl_ms */
 
@@ -106,7 +109,8 @@ typedef struct omtp_config {
     uint32_t file_upload_rate; /* uploads per minute per user; 0 = unlimited (default 60) */
     uint32_t file_orphan_days; /* unreferenced files removed after this; 0 = never (7) */
     uint32_t file_orphan_s;    /* testing: overrides file_orphan_days when > 0 */
-    uint32_t thumb_max_pixels; /* more pixels in the header: no thumbnail (50,000,000) */
+    uint32_t thumb_max_pixels; /* more pixels in the header: no thumbnail (50,000,000);
+                                * 0 = no thumbnails; at most OMTP_THUMB_PIXELS_HARD */
     char s3_endpoint[256];     /* file_store = s3://: the service's URL */
     char s3_region[64];
     char s3_access_key[128];

@@ -9,6 +9,7 @@
  */
 #include "core.h"
 #include "ws_api.h"
+#include "guard.h"
 #include "ws_int.h"
 
 #include "util/thread_prio.h"
@@ -423,4 +424,9 @@ void omtp_ws_api_resume(omtp_conn *c)
 void omtp_ws_api_transfer(omtp_conn *c, uint64_t stall_ms)
 {
     omtp_conn_transfer(c, stall_ms);
+}
+
+void omtp_ws_api_authenticated(omtp_conn *c)
+{
+    omtp_guard_logged_in(c->srv, c);
 }

@@ -83,6 +83,12 @@ void omtp_ws_api_hold(omtp_conn *c);
 void omtp_ws_api_resume(omtp_conn *c);
 /* Switches the connection to the transfer deadline (see above). */
 void omtp_ws_api_transfer(omtp_conn *c, uint64_t stall_ms);
+/* The request carried valid credentials (a user's login token): the
+ * connection stops counting as unauthenticated for max_conns_per_ip and is
+ * no longer shed as an idle unauthenticated one, like a logged-in OMTP
+ * connection (a user downloading ten files from one NAT address does not
+ * lock others out of it). Loop thread. */
+void omtp_ws_api_authenticated(omtp_conn *c);
 
 /* Answers with status, extra header lines ("Name: value\r\n"..., may be
  * ""), a Content-Type and a body (copied), then closes. CORS headers are

@@ -19,11 +19,13 @@
 
 #include "core/server.h"
 #include "domain/files.h"
+#include "domain/files_ingest.h"
+#include "domain/files_pins.h"
 #include "domain/files_sweep.h"
 #include "domain/msg.h"
 #include "store/filestore.h"
 
-#define REF_SESSIONS_MAX 1000 /* sessions looked at for the read rule */
+#define REF_SESSIONS_MAX 1000 /* sessions without members looked at for the read rule */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -111,7 +113,13 @@ static void outcome_store(omtp_dom_outcome *o, int status)
 /* ------------------------------------------------------------ read rule */
 
 /* Store thread: whether `user` may read f (uploader, or a member of a
- * session holding a message that references it). */
+ * session holding a message that references it). The membership is one
+ * indexed query (file_refs joined with members), so it holds for a user in
+ * any number of sessions and a file in any number of them. Only when that
+ * finds nothing are the sessions without stored members looked at (a chat
+ * whose first message referencing the file is not stored: the users its id
+ * names may read, docs/files.md "The read rule"); REF_SESSIONS_MAX bounds
+ * that look, never the membership answer. */
 static int may_read(omtp_db *db, const char *user, const omtp_file_rec *f, bool *yes)
 {
     *yes = false;
@@ -119,8 +127,11 @@ static int may_read(omtp_db *db, const char *user, const omtp_file_rec *f, bool 
         *yes = true;
         return 0;
     }
+    int rc = omtp_db_file_ref_member(db, f->fileId, user, yes);
+    if (rc != 0 || *yes)
+        return rc;
     tars_str_list sids;
-    int rc = omtp_db_file_ref_sessions(db, f->fileId, REF_SESSIONS_MAX, &sids);
+    rc = omtp_db_file_ref_sessions(db, f->fileId, REF_SESSIONS_MAX, &sids);
     if (rc != 0)
         return rc;
     for (uint32_t i = 0; i < sids.n && !*yes && rc == 0; i++)
@@ -141,6 +152,8 @@ typedef struct file_job {
     uint64_t size_hint;
     bool unused;       /* upload refused: its bytes (f.sha256) are no one else's */
     bool thumb_unused; /* ... and its thumbnail (f.thumb) is no one else's either */
+    bool sha_claimed;  /* f.sha256 is claimed for deletion (files_pins.h) */
+    bool thumb_claimed;
 } file_job;
 
 static file_job *job_new(omtp_server *s, const omtp_dom_caller *who, void *arg)
@@ -303,15 +316,27 @@ static int done_work(omtp_db *db, void *arg)
         }
         return OMTP_EIO;
     }
-    /* refused: are the bytes anyone else's? (if not, they go). The thumbnail
-     * is asked on its own: another file's image may have the same one. */
+    /* refused: are the bytes anyone else's? (if not, they go). Claimed
+     * first (files_pins.h: our own pin is the one allowed), so an identical
+     * upload in flight keeps them, and one that starts now waits for the
+     * delete. The thumbnail is asked on its own: another file's image may
+     * have the same one. */
     bool used = false;
-    rc = omtp_db_file_sha_used(db, j->f.sha256, &used);
-    j->unused = rc == 0 && !used;
+    rc = 0;
+    if (!j->sha_claimed)
+        j->sha_claimed = omtp_files_delete_claim(j->f.sha256, 1);
+    if (j->sha_claimed) {
+        rc = omtp_db_file_sha_used(db, j->f.sha256, &used);
+        j->unused = rc == 0 && !used;
+    }
     if (rc == 0 && j->f.thumb[0]) {
-        used = false;
-        rc = omtp_db_file_sha_used(db, j->f.thumb, &used);
-        j->thumb_unused = rc == 0 && !used;
+        if (!j->thumb_claimed)
+            j->thumb_claimed = omtp_files_delete_claim(j->f.thumb, 1);
+        if (j->thumb_claimed) {
+            used = false;
+            rc = omtp_db_file_sha_used(db, j->f.thumb, &used);
+            j->thumb_unused = rc == 0 && !used;
+        }
     }
     return rc;
 }
@@ -330,6 +355,8 @@ static void discard_work(uv_work_t *w)
         omtp_fs_delete(d->fs, d->sha);
     if (d->thumb[0])
         omtp_fs_delete(d->fs, d->thumb);
+    omtp_files_delete_release(d->sha); /* uploads of these bytes may go on */
+    omtp_files_delete_release(d->thumb);
     omtp_files_work_end();
 }
 
@@ -339,12 +366,16 @@ static void discard_after(uv_work_t *w, int status)
     free(w->data);
 }
 
-/* sha and thumb: the objects to remove ("" for none). */
+/* sha and thumb: the objects to remove ("" for none), claimed for deletion
+ * (released once deleted, or now if they cannot be). */
 static void discard(omtp_server *s, const char *sha, const char *thumb)
 {
     discard_job *d = s->filestore && s->loop ? calloc(1, sizeof(*d)) : NULL;
-    if (!d)
+    if (!d) {
+        omtp_files_delete_release(sha);
+        omtp_files_delete_release(thumb);
         return;
+    }
     d->fs = s->filestore;
     d->w.data = d;
     snprintf(d->sha, sizeof(d->sha), "%s", sha);
@@ -352,6 +383,8 @@ static void discard(omtp_server *s, const char *sha, const char *thumb)
     omtp_files_work_begin();
     if (uv_queue_work(s->loop, &d->w, discard_work, discard_after) != 0) {
         omtp_files_work_end();
+        omtp_files_delete_release(sha);
+        omtp_files_delete_release(thumb);
         free(d);
     }
 }
@@ -361,8 +394,17 @@ static void upload_done_cb(void *arg, int status)
     file_job *j = arg;
     if (status != 0)
         outcome_store(&j->out, status);
-    if (j->out.code != 0 && (j->unused || j->thumb_unused))
-        discard(j->srv, j->unused ? j->f.sha256 : "", j->thumb_unused ? j->f.thumb : "");
+    /* deleted only when refused, committed and no row names them; claims
+     * not used for a delete go at once */
+    bool del = status == 0 && j->out.code != 0;
+    bool del_sha = del && j->unused, del_thumb = del && j->thumb_unused;
+    if (j->sha_claimed && !del_sha)
+        omtp_files_delete_release(j->f.sha256);
+    if (j->thumb_claimed && !del_thumb)
+        omtp_files_delete_release(j->f.thumb);
+    if (del_sha || del_thumb)
+        discard(j->srv, del_sha ? j->f.sha256 : "", del_thumb ? j->f.thumb : "");
+    omtp_ingest_unpin(&j->f); /* the row is decided (files_pins.h) */
     if (j->out.code == 0) {
         omtp_files_count(OMTP_FC_STORED, 1);
         omtp_files_count(OMTP_FC_BYTES, j->f.size);
@@ -385,6 +427,7 @@ void omtp_dom_file_upload_done(omtp_server *s, const omtp_dom_caller *who, const
     omtp_dom_outcome o = {0};
     file_job *j = job_new(s, who, arg);
     if (!j) {
+        omtp_ingest_unpin(in);
         outcome_set(&o, OMTP_EC_SERVER_EXCEPTION, "internal", "out of memory");
         cb(arg, &o, NULL);
         return;
@@ -398,6 +441,7 @@ void omtp_dom_file_upload_done(omtp_server *s, const omtp_dom_caller *who, const
     j->f.created = omtp_now_ms();
     int rc = omtp_dom_run(s, who, done_work, upload_done_cb, j);
     if (rc != 0) {
+        omtp_ingest_unpin(in);
         outcome_store(&j->out, rc);
         cb(arg, &j->out, NULL);
         free(j);

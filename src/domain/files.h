@@ -83,7 +83,9 @@ void omtp_dom_file_upload_begin(omtp_server *s, const omtp_dom_caller *who, uint
 
 /* After the bytes are committed to the file store (files_ingest.h):
  * records the metadata of `in` (fileId is made here; uploader from `who`)
- * and calls back with the stored file. "storage" on a database failure (the
+ * and calls back with the stored file. Releases the pins
+ * omtp_ingest_finish left on in->sha256 and in->thumb (files_pins.h),
+ * whatever the outcome. "storage" on a database failure (the
  * caller may then delete the object if no other file shares it: the
  * sweeper would otherwise). Loop thread. */
 void omtp_dom_file_upload_done(omtp_server *s, const omtp_dom_caller *who, const omtp_dom_file *in,

@@ -35,12 +35,18 @@
 #include "store/filestore.h"
 
 #define OMTP_THUMB_MAX_SIDE 320
+/* A store without local descriptors (S3): an image's header is read from
+ * its first 256 KiB (one ranged read, in memory); a thumbnail is made only
+ * of an image of at most this many bytes, from a temporary copy of it (so
+ * no upload is ever copied here whole past this bound). */
+#define OMTP_THUMB_SPOOL_MAX (16u * 1024 * 1024)
 
 typedef struct omtp_ingest omtp_ingest;
 
 typedef struct omtp_ingest_limits {
     uint64_t max_size;   /* max_file_size: bytes; 0 = no limit */
-    uint64_t max_pixels; /* thumb_max_pixels: width*height decoded at most */
+    uint64_t max_pixels; /* thumb_max_pixels: width*height decoded at most; 0 = no
+                          * thumbnails (never "no limit"); capped at OMTP_THUMB_PIXELS_HARD */
 } omtp_ingest_limits;
 
 /* Process start, before any thread: libvips. Returns 0 or OMTP_EIO. */
@@ -54,9 +60,13 @@ int omtp_ingest_write(omtp_ingest *in, const void *data, size_t n);
 uint64_t omtp_ingest_size(const omtp_ingest *in);
 /* Commits and fills *out (sha256, size, mime, width, height, thumb,
  * thumbSize; name copied from `name`). Frees the ingest, whatever the
- * result. */
+ * result. On success out->sha256 and out->thumb are PINNED
+ * (domain/files_pins.h): omtp_dom_file_upload_done releases them, or the
+ * caller does with omtp_ingest_unpin when it never records the upload. */
 int omtp_ingest_finish(omtp_ingest *in, const char *name, omtp_dom_file *out);
 void omtp_ingest_abort(omtp_ingest *in);
+/* Releases the pins omtp_ingest_finish left on f's bytes and thumbnail. */
+void omtp_ingest_unpin(const omtp_dom_file *f);
 
 /* The type libmagic sees in the first bytes of a file (a MIME type, never
  * empty: "application/octet-stream" when unknown). Any thread. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "domain/files_ingest.h"
+#include "domain/files_pins.h"
 #include "domain/files_sweep.h"
 #include "store/filestore.h"
 
@@ -99,8 +100,10 @@ static void maybe_free(omtp_files_state *st)
 static void bytes_work(uv_work_t *w)
 {
     bytes_job *b = w->data;
-    for (int i = 0; i < b->n; i++)
+    for (int i = 0; i < b->n; i++) {
         omtp_fs_delete(b->fs, b->sha[i]);
+        omtp_files_delete_release(b->sha[i]); /* uploads of these bytes may go on */
+    }
     omtp_files_work_end();
 }
 
@@ -117,10 +120,16 @@ static int unused_add(omtp_db *db, omtp_files_state *st, const char *sha)
     for (int i = 0; i < st->nunused; i++)
         if (strcmp(st->unused[i], sha) == 0)
             return 0;
+    /* claimed before the database is asked (files_pins.h): an upload of
+     * the same bytes in flight keeps them; one that starts now waits */
+    if (!omtp_files_delete_claim(sha, 0))
+        return 0;
     bool used = false;
     int rc = omtp_db_file_sha_used(db, sha, &used);
     if (rc == 0 && !used)
         memcpy(st->unused[st->nunused++], sha, 65);
+    else
+        omtp_files_delete_release(sha);
     return rc;
 }
 
@@ -154,11 +163,20 @@ static void chunk_submit(omtp_files_state *st)
     }
 }
 
+static void release_unused(omtp_files_state *st)
+{
+    for (int i = 0; i < st->nunused; i++)
+        omtp_files_delete_release(st->unused[i]);
+    st->nunused = 0;
+}
+
 static void chunk_done(void *arg, int status)
 {
     omtp_files_state *st = arg;
     if (status == 0 && st->nunused && st->srv->filestore) {
         bytes_job *b = calloc(1, sizeof(*b));
+        if (!b)
+            release_unused(st);
         if (b) {
             b->w.data = b;
             b->fs = st->srv->filestore;
@@ -167,9 +185,13 @@ static void chunk_done(void *arg, int status)
             omtp_files_work_begin();
             if (uv_queue_work(st->srv->loop, &b->w, bytes_work, bytes_after) != 0) {
                 omtp_files_work_end();
+                release_unused(st);
                 free(b);
             }
+            st->nunused = 0;
         }
+    } else {
+        release_unused(st); /* failed (rolled back) or no store: nothing deleted */
     }
     if (status == 0) {
         st->pass_removed += (uint64_t)st->n;

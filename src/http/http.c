@@ -28,6 +28,9 @@
 #include "http_internal.h"
 
 #include "domain/credentials.h"
+#include "domain/files.h"
+#include "domain/files_ingest.h"
+#include "domain/files_sweep.h"
 #include "util/thread_prio.h"
 
 #include <ctype.h>
@@ -577,10 +580,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                    : h->nkeys ? "missing or wrong API key (Authorization: Bearer KEY)"
                               : "no api_keys are configured on this server");
         } else if (http_route_kind(r->route) == HTTP_RK_UPLOAD) {
-            http_upload_begin(r, c, declared, reject_msg);
+            r->declared = declared;
+            const omtp_config *fc = h->srv->cfg;
+            bool limited = r->user[0] && (fc->file_quota_bytes || fc->file_upload_rate) &&
+                           !(fc->max_file_size && declared > fc->max_file_size);
+            if (limited) {
+                /* the user's quota and rate first: no body byte is read (or
+                 * stored) before they pass; answered by precheck_done */
+                r->pre_wait = r->prechecking = true;
+                if (!hand_to_loop(h, c, r)) {
+                    r->pre_wait = r->prechecking = false;
+                    reject(r, 503, "unavailable", "the server is shutting down");
+                }
+            } else {
+                http_upload_begin(r, c, declared, reject_msg);
+            }
         } else if (declared > h->max_body) {
             reject(r, 413, "body_too_large", "request body is larger than %zu bytes", h->max_body);
         }
+        if (r->route && r->route->auth && r->caller[0])
+            http_guard_authenticated(h->guard, c); /* not a pre-auth slot of its address */
         if (r->route && !r->rejected)
             collect_args(r, c);
         if (r->route && http_route_kind(r->route) == HTTP_RK_FILE && !r->rejected) {
@@ -598,6 +617,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_rejection(h, c, r);
         }
         return MHD_YES;
+    }
+
+    if (r->pre_wait && !r->handed) { /* the loop answered the quota and rate */
+        r->pre_wait = false;
+        if (!r->rejected)
+            http_upload_begin(r, c, r->declared, reject_msg);
+        if (r->rejected && r->declared > HTTP_DRAIN_MAX) {
+            http_guard_request_in(h->guard, c);
+            return send_rejection(h, c, r);
+        }
+        /* libmicrohttpd repeats the headers' call (no data) after a resume
+         * from it: not the end of the body */
+        if (*data_size == 0)
+            return MHD_YES;
     }
 
     if (r->handed) { /* resumed by the loop: the response is ready */
@@ -675,8 +708,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (r->route->body && !r->json)
         r->json = json_object();
-    if (!hand_to_loop(h, c, r))
+    if (!hand_to_loop(h, c, r)) {
+        if (r->up)
+            omtp_ingest_unpin(&r->file); /* never recorded (domain/files_pins.h) */
         return send_error(h, c, r, 503, "unavailable", NULL, "the server is shutting down");
+    }
     return MHD_YES;
 }
 
@@ -855,6 +891,47 @@ bool http_reply_refusal(http_req *r, const http_refusal *f)
     return true;
 }
 
+/* Loop thread: the quota and rate of an upload whose body waits (r was
+ * handed with `prechecking`). A refusal becomes the request's answer (sent
+ * at once when the declared body is too big to drain); either way the
+ * connection resumes and the HTTP thread goes on (http_upload_begin). */
+static void precheck_done(void *arg, const omtp_dom_outcome *res)
+{
+    http_req *r = arg;
+    if (!r->answered) { /* else the shutdown answered it (and released it) */
+        if (res->code != 0) {
+            unsigned st = !strcmp(res->reason, "rate_limited")  ? 429
+                          : !strcmp(res->reason, "unavailable") ? 503
+                          : !strcmp(res->reason, "storage")     ? 500
+                                                                : 413;
+            omtp_files_count(!strcmp(res->reason, "rate_limited")     ? OMTP_FC_RATE
+                             : !strcmp(res->reason, "quota_exceeded") ? OMTP_FC_QUOTA
+                             : !strcmp(res->reason, "too_large")      ? OMTP_FC_TOO_LARGE
+                                                                      : OMTP_FC_N,
+                             1);
+            LOG_INFO("files: an upload by %s was refused before its body (%llu bytes "
+                     "declared): %s",
+                     r->user, r->declared, res->desc);
+            reject(r, st, res->reason, "%s", res->desc);
+        }
+        inflight_del(r); /* the shutdown no longer answers it: it goes on */
+        r->prechecking = false;
+        r->handed = false;
+        struct MHD_Connection *c = atomic_load(&r->conn);
+        if (c)
+            MHD_resume_connection(c);
+        req_unref(r); /* the loop's reference (hand_to_loop) */
+    }
+    req_unref(r); /* the domain call's */
+}
+
+static void precheck_start(http_req *r)
+{
+    omtp_dom_caller who = {.role = OMTP_DOM_USER, .user = r->user};
+    atomic_fetch_add(&r->refs, 1); /* held by the domain call */
+    omtp_dom_file_upload_begin(r->srv, &who, r->declared, precheck_done, r);
+}
+
 static void on_async(uv_async_t *a)
 {
     omtp_http *h = a->data;
@@ -868,6 +945,8 @@ static void on_async(uv_async_t *a)
         inflight_add(h, r);
         if (h->srv->stopping)
             http_reply_error(r, 503, "unavailable", "the server is shutting down");
+        else if (r->prechecking)
+            precheck_start(r);
         else
             r->route->fn(r);
         r = next;

@@ -11,7 +11,11 @@
  *     body) within http_timeout_s of connecting, or of its previous
  *     response; past it, it is shut down, however it trickles;
  *   - a cap per source address (http_max_conns_per_ip; an IPv6 peer counts
- *     by its /64, like the OMTP listener: guard.h omtp_guard_source);
+ *     by its /64, like the OMTP listener: guard.h omtp_guard_source) on
+ *     connections that have not authenticated: once a request carried valid
+ *     credentials (an API key or a user's login token) its connection no
+ *     longer counts for its address (http_guard_authenticated), so long
+ *     file transfers from one NAT address do not lock others out;
  *   - shedding at the cap: when a new connection would pass http_max_conns,
  *     the connection that has waited longest for its request to arrive is
  *     shut down to make room (libmicrohttpd's own limit is set a little
@@ -277,6 +281,16 @@ void http_guard_progress(http_guard *g, struct MHD_Connection *c)
     t->since_ms = mono_ms();
     unlink_track(g, t); /* keep the list in `since` order */
     append_track(g, t);
+    pthread_mutex_unlock(&g->mu);
+}
+
+void http_guard_authenticated(http_guard *g, struct MHD_Connection *c)
+{
+    struct http_track *t = track_of(c);
+    if (!t)
+        return;
+    pthread_mutex_lock(&g->mu);
+    ip_put(g, t); /* no longer one of its address's http_max_conns_per_ip */
     pthread_mutex_unlock(&g->mu);
 }
 

@@ -71,8 +71,13 @@ struct http_req {
     omtp_file_rec file;         /* upload: what was stored; download: what to serve */
     bool serve_file;            /* the loop answered with `file` to serve (download) */
     bool thumb;                 /* GET .../thumb */
-    char range[96];             /* the Range header, "" if none */
-    char inm[160];              /* the If-None-Match header, "" if none */
+    /* POST /v1/files by a user with file_quota_bytes / file_upload_rate:
+     * the quota and rate are asked (loop) before a body byte is read */
+    bool pre_wait;               /* HTTP thread: suspended for that answer */
+    bool prechecking;            /* queued to the loop for it (not an endpoint) */
+    unsigned long long declared; /* Content-Length, 0 if none */
+    char range[96];              /* the Range header, "" if none */
+    char inm[160];               /* the If-None-Match header, "" if none */
 };
 
 struct http_route {
@@ -247,6 +252,9 @@ void http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_contex
 /* HTTP threads: the whole request arrived / its response completed. */
 void http_guard_request_in(http_guard *g, struct MHD_Connection *c);
 void http_guard_request_done(http_guard *g, struct MHD_Connection *c);
+/* HTTP thread: the connection's request authenticated (API key or user
+ * token): it stops counting for http_max_conns_per_ip. */
+void http_guard_authenticated(http_guard *g, struct MHD_Connection *c);
 /* HTTP threads: an upload's body bytes arrived: its deadline starts over, so
  * an upload is cut only when it stalls for http_timeout_s. */
 void http_guard_progress(http_guard *g, struct MHD_Connection *c);

@@ -605,6 +605,7 @@ static void *wsf_begin(omtp_server *s, omtp_conn *c, const omtp_ws_api_req *req)
         json_error(f, 401, "unauthorized", why);
         return f;
     }
+    omtp_ws_api_authenticated(f->c); /* no longer a pre-auth slot of its address */
     if (upload) {
         upload_begin(f, req);
         return f;

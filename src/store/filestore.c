@@ -20,6 +20,7 @@ struct omtp_fs_put {
     void *impl;
     EVP_MD_CTX *md;
     uint64_t size;
+    char sha[OMTP_FS_SHA_HEX]; /* "" until the digest is final */
 };
 
 int omtp_filestore_open(const char *spec, const omtp_filestore_config *cfg, omtp_filestore **out,
@@ -90,6 +91,8 @@ int omtp_fs_put_write(omtp_fs_put *p, const void *data, size_t n)
 {
     if (n == 0)
         return 0;
+    if (p->sha[0])
+        return OMTP_EINVAL; /* the digest is final */
     int rc = p->fs->ops->put_write(p->fs, p->impl, data, n);
     if (rc != 0)
         return rc;
@@ -109,21 +112,31 @@ static void put_free(omtp_fs_put *p)
     free(p);
 }
 
+int omtp_fs_put_digest(omtp_fs_put *p, char sha256_hex[OMTP_FS_SHA_HEX])
+{
+    if (!p->sha[0]) {
+        unsigned char d[EVP_MAX_MD_SIZE];
+        unsigned dn = 0;
+        if (EVP_DigestFinal_ex(p->md, d, &dn) != 1 || dn != 32)
+            return OMTP_EIO;
+        static const char hex[] = "0123456789abcdef";
+        for (unsigned i = 0; i < 32; i++) {
+            p->sha[2 * i] = hex[d[i] >> 4];
+            p->sha[2 * i + 1] = hex[d[i] & 15];
+        }
+        p->sha[64] = 0;
+    }
+    memcpy(sha256_hex, p->sha, OMTP_FS_SHA_HEX);
+    return 0;
+}
+
 int omtp_fs_put_commit(omtp_fs_put *p, char sha256_hex[OMTP_FS_SHA_HEX], uint64_t *size)
 {
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned dn = 0;
-    if (EVP_DigestFinal_ex(p->md, d, &dn) != 1 || dn != 32) {
+    if (omtp_fs_put_digest(p, sha256_hex) != 0) {
         p->fs->ops->put_abort(p->fs, p->impl);
         put_free(p);
         return OMTP_EIO;
     }
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < 32; i++) {
-        sha256_hex[2 * i] = hex[d[i] >> 4];
-        sha256_hex[2 * i + 1] = hex[d[i] & 15];
-    }
-    sha256_hex[64] = 0;
     if (size)
         *size = p->size;
     int rc = p->fs->ops->put_commit(p->fs, p->impl, sha256_hex, p->size);

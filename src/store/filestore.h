@@ -87,6 +87,12 @@ uint64_t omtp_fs_put_size(const omtp_fs_put *p);
  * there: kept, the new bytes dropped) or a negative OMTP_E*. */
 #define OMTP_FS_EXISTED 1
 int omtp_fs_put_commit(omtp_fs_put *p, char sha256_hex[OMTP_FS_SHA_HEX], uint64_t *size);
+/* The SHA-256 of the bytes written, before the commit names the object by
+ * it (after this, write is refused; commit uses the same digest). Lets the
+ * caller pin the name first (domain/files_pins.h), so a concurrent deletion
+ * of identical bytes cannot remove what the commit finds "already there".
+ * 0 or OMTP_EIO. */
+int omtp_fs_put_digest(omtp_fs_put *p, char sha256_hex[OMTP_FS_SHA_HEX]);
 void omtp_fs_put_abort(omtp_fs_put *p);
 
 /* ---- reading */

@@ -447,6 +447,10 @@ typedef int (*omtp_sql_row_fn)(void *ctx, int ncols, const char *const *vals);
     /* the distinct sessions holding a message that references the file, at most `limit` */        \
     X(file_ref_sessions, (omtp_db * db, const char *fileId, int limit, tars_str_list *out),        \
       (db, fileId, limit, out))                                                                    \
+    /* whether a session holding a message that references the file has userId as a stored         \
+     * member (one indexed query, however many sessions the user or the file has) */               \
+    X(file_ref_member, (omtp_db * db, const char *fileId, const char *userId, bool *yes),          \
+      (db, fileId, userId, yes))                                                                   \
     /* the uploader's files: total bytes, and how many were created at or after sinceMs */         \
     X(file_usage,                                                                                  \
       (omtp_db * db, const char *uploader, int64_t sinceMs, uint64_t *bytes, int64_t *recent),     \

@@ -785,6 +785,243 @@ static void test_thumbnail_and_bomb(void **state)
     stop();
 }
 
+/* A real decompression bomb: a w x h 8-bit grey PNG of zeros, deflated row
+ * by row (10000 x 10000 is 100 MB of pixels in ~100 KB). Decodable, so a
+ * server that decodes it makes a thumbnail of it. */
+static unsigned char *png_bomb(uint32_t w, uint32_t h, size_t *len)
+{
+    z_stream zs = {0};
+    assert_int_equal(deflateInit(&zs, 9), Z_OK);
+    size_t cap = (size_t)h * (w + 1) / 500 + (1u << 20);
+    unsigned char *z = malloc(cap), *row = calloc(1, (size_t)w + 1);
+    assert_non_null(z);
+    assert_non_null(row);
+    zs.next_out = z;
+    zs.avail_out = (uInt)cap;
+    for (uint32_t y = 0; y < h; y++) {
+        zs.next_in = row;
+        zs.avail_in = w + 1;
+        assert_int_equal(deflate(&zs, y + 1 == h ? Z_FINISH : Z_NO_FLUSH),
+                         y + 1 == h ? Z_STREAM_END : Z_OK);
+        assert_int_equal(zs.avail_in, 0);
+    }
+    size_t zl = zs.total_out;
+    deflateEnd(&zs);
+    free(row);
+    unsigned char *out = malloc(8 + 25 + 12 + zl + 12);
+    assert_non_null(out);
+    memcpy(out, "\x89PNG\r\n\x1a\n", 8);
+    size_t o = 8;
+    unsigned char ihdr[13];
+    uint32_t be = htonl(w);
+    memcpy(ihdr, &be, 4);
+    be = htonl(h);
+    memcpy(ihdr + 4, &be, 4);
+    ihdr[8] = 8, ihdr[9] = 0, ihdr[10] = ihdr[11] = ihdr[12] = 0;
+    const struct {
+        const char *t;
+        const unsigned char *d;
+        uint32_t n;
+    } ch[3] = {{"IHDR", ihdr, 13}, {"IDAT", z, (uint32_t)zl}, {"IEND", NULL, 0}};
+    for (int i = 0; i < 3; i++) {
+        be = htonl(ch[i].n);
+        memcpy(out + o, &be, 4);
+        memcpy(out + o + 4, ch[i].t, 4);
+        if (ch[i].n)
+            memcpy(out + o + 8, ch[i].d, ch[i].n);
+        uLong crc = crc32(0, (const Bytef *)out + o + 4, 4 + ch[i].n);
+        be = htonl((uint32_t)crc);
+        memcpy(out + o + 8 + ch[i].n, &be, 4);
+        o += 12 + ch[i].n;
+    }
+    free(z);
+    *len = o;
+    return out;
+}
+
+/* thumb_max_pixels = 0 turns thumbnails off; it never means "decode
+ * anything": a real bomb (10000 x 10000 of zeros, ~100 KB) is stored with
+ * its size from the header, no thumbnail, never decoded. And no setting
+ * passes the hard ceiling. */
+static void test_bomb_thumbs_off(void **state)
+{
+    (void)state;
+    const char *args[] = {"--thumb-max-pixels", "0", NULL};
+    start(args);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    size_t len;
+    unsigned char *img = png_bomb(10000, 10000, &len);
+    assert_true(len < 2u << 20);
+    resp r, t;
+    upload(&r, ta, "bomb.png", img, len);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(jstr(&r, "mime"), "image/png");
+    assert_int_equal(jint(&r, "width"), 10000);
+    assert_int_equal(jint(&r, "height"), 10000);
+    assert_string_equal(jstr(&r, "thumbId"), "");
+    char path[200];
+    snprintf(path, sizeof(path), "/v1/files/%s/thumb", jstr(&r, "fileId"));
+    call(&t, "GET", path, ta, NULL, 0, false, NULL);
+    assert_int_equal(t.status, 404);
+    char *log = h_server_log(S.s);
+    assert_non_null(strstr(log, "thumbnails are off"));
+    free(log);
+    resp_free(&r), resp_free(&t);
+    /* a 100000 x 100000 header: the same answer */
+    free(img);
+    img = png(100000, 100000, false, &len);
+    upload(&r, ta, "bomb2.png", img, len);
+    assert_int_equal(r.status, 201);
+    assert_int_equal(jint(&r, "width"), 100000);
+    assert_string_equal(jstr(&r, "thumbId"), "");
+    resp_free(&r);
+    free(img);
+    stop();
+    /* above the hard ceiling: omtpd refuses to start, saying why */
+    char dir[] = "/tmp/omtp-files-ceil-XXXXXX", cmd[1200], out[4096] = "";
+    assert_non_null(mkdtemp(dir));
+    const char *bin = getenv("OMTPD") ? getenv("OMTPD") : "omtpd";
+    snprintf(cmd, sizeof(cmd),
+             "timeout 10 '%s' --data-dir '%s' --listen 127.0.0.1:0 --http-listen '' "
+             "--thumb-max-pixels 200000000 2>&1",
+             bin, dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_not_equal(st, 0);
+    if (!strstr(out, "hard ceiling"))
+        fail_msg("omtpd did not refuse thumb_max_pixels 200000000:\n%s", out);
+}
+
+/* A raw connection to the HTTP listener (blocking, 5 s receive time-out). */
+static int raw_http(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)S.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+/* Reads until `want` appears or the connection ends / times out. */
+static bool raw_read_until(int fd, char *buf, size_t cap, const char *want)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    while (n + 1 < cap) {
+        ssize_t k = read(fd, buf + n, cap - 1 - n);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        buf[n] = 0;
+        if (strstr(buf, want))
+            return true;
+    }
+    return false;
+}
+
+/* The quota is asked before the body: an upload over it with a
+ * Content-Length is answered 413 at once, without its body being sent,
+ * read or stored; one within it still works. */
+static void test_quota_before_body(void **state)
+{
+    (void)state;
+    const char *args[] = {"--file-quota-bytes", "1000000", NULL};
+    start(args);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    int fd = raw_http();
+    char req[800], buf[4096];
+    int l = snprintf(req, sizeof(req),
+                     "POST /v1/files?name=big.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                     "%s\r\nContent-Length: 20000000\r\n\r\n",
+                     ta);
+    assert_int_equal(write(fd, req, (size_t)l), l);
+    /* no body byte is sent: the answer comes anyway */
+    if (!raw_read_until(fd, buf, sizeof(buf), "quota_exceeded"))
+        fail_msg("no 413 quota_exceeded before the body; got: %s", buf);
+    assert_non_null(strstr(buf, "HTTP/1.1 413"));
+    close(fd);
+    assert_int_equal(tmp_objects(), 0);
+    assert_int_equal(stored_objects(), 0);
+    assert_true(h_metric(S.port, "omtp_files_refused_total{reason=\"quota_exceeded\"}") == 1);
+    /* a small one over the quota: refused too (its body drained, not stored) */
+    unsigned char *data = rnd_bytes(1500000, 7);
+    resp r;
+    upload(&r, ta, "over.bin", data, 1500000);
+    assert_int_equal(r.status, 413);
+    assert_string_equal(jerr(&r), "quota_exceeded");
+    resp_free(&r);
+    assert_int_equal(stored_objects(), 0);
+    /* within it: stored */
+    upload(&r, ta, "ok.bin", data, 600000);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    /* now 600000 are taken: 500000 more is over, answered before the body */
+    upload(&r, ta, "next.bin", data, 500000);
+    assert_int_equal(r.status, 413);
+    resp_free(&r);
+    assert_int_equal(stored_objects(), 1);
+    free(data);
+    stop();
+}
+
+/* Authenticated transfers do not hold the per-address slots of
+ * http_max_conns_per_ip (meant for connections that have not shown
+ * credentials): with a cap of 2, two downloads in progress from one address
+ * leave room for a third; two idle connections still fill the cap. */
+static void test_transfers_free_ip_slots(void **state)
+{
+    (void)state;
+    const char *args[] = {"--http-max-conns-per-ip", "2", NULL};
+    start(args);
+    char ta[300], tb[300];
+    users(ta, tb, NULL);
+    size_t n = 4u << 20;
+    unsigned char *data = rnd_bytes(n, 9);
+    resp r;
+    upload(&r, ta, "big.bin", data, n);
+    assert_int_equal(r.status, 201);
+    char id[40], req[800], buf[4096];
+    snprintf(id, sizeof(id), "%s", jstr(&r, "fileId"));
+    resp_free(&r);
+    int dl[2];
+    for (int i = 0; i < 2; i++) { /* two downloads, read no further than the head */
+        dl[i] = raw_http();
+        int l = snprintf(req, sizeof(req),
+                         "GET /v1/files/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                         "%s\r\n\r\n",
+                         id, ta);
+        assert_int_equal(write(dl[i], req, (size_t)l), l);
+        assert_true(raw_read_until(dl[i], buf, sizeof(buf), "200 OK"));
+    }
+    /* a third transfer from the same address */
+    char path[100];
+    snprintf(path, sizeof(path), "/v1/files/%s", id);
+    call(&r, "GET", path, ta, NULL, 0, false, "Range: bytes=0-9");
+    assert_int_equal(r.status, 206);
+    assert_int_equal(r.len, 10);
+    resp_free(&r);
+    /* connections without credentials still count */
+    int idle[2] = {raw_http(), raw_http()};
+    usleep(300000);
+    call(&r, "GET", "/healthz", NULL, NULL, 0, false, NULL);
+    assert_int_equal(r.status, -1);
+    resp_free(&r);
+    for (int i = 0; i < 2; i++)
+        close(dl[i]), close(idle[i]);
+    free(data);
+    stop();
+}
+
 static void test_disk_full_507(void **state)
 {
     (void)state;
@@ -1018,6 +1255,9 @@ int main(void)
         cmocka_unit_test_teardown(test_tokens_401, h_teardown),
         cmocka_unit_test_teardown(test_read_rule_follows_messages, h_teardown),
         cmocka_unit_test_teardown(test_thumbnail_and_bomb, h_teardown),
+        cmocka_unit_test_teardown(test_bomb_thumbs_off, h_teardown),
+        cmocka_unit_test_teardown(test_quota_before_body, h_teardown),
+        cmocka_unit_test_teardown(test_transfers_free_ip_slots, h_teardown),
         cmocka_unit_test_teardown(test_disk_full_507, h_teardown),
         cmocka_unit_test_teardown(test_orphans_swept, h_teardown),
         cmocka_unit_test_teardown(test_quota_and_rate, h_teardown),

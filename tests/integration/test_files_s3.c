@@ -9,6 +9,7 @@
  * omtpd refuses to start with a wrong secret, saying which setting to check.
  * (Two nodes sharing one bucket: tests/scripts/cluster_files_s3.sh.)
  */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 #include <cmocka.h>
 
 #include "h_s3.h"
@@ -247,6 +249,102 @@ static void t_upload_download(void **state)
     drop_port_dir(pp);
 }
 
+/* An RGB PNG of w x h whose pixels barely compress (so its size is about
+ * 3*w*h bytes). */
+static unsigned char *noisy_png(uint32_t w, uint32_t h, size_t *len)
+{
+    size_t rawlen = (size_t)h * (1 + 3 * (size_t)w);
+    unsigned char *raw = calloc(1, rawlen);
+    assert_non_null(raw);
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < rawlen; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        raw[i] = i % (1 + 3 * (size_t)w) == 0 ? 0 : (unsigned char)x;
+    }
+    uLongf zl = compressBound(rawlen);
+    unsigned char *z = malloc(zl);
+    assert_non_null(z);
+    assert_int_equal(compress2(z, &zl, raw, rawlen, 1), Z_OK);
+    free(raw);
+    unsigned char *out = malloc(8 + 25 + 12 + zl + 12);
+    assert_non_null(out);
+    memcpy(out, "\x89PNG\r\n\x1a\n", 8);
+    size_t o = 8;
+    unsigned char ihdr[13];
+    uint32_t be = htonl(w);
+    memcpy(ihdr, &be, 4);
+    be = htonl(h);
+    memcpy(ihdr + 4, &be, 4);
+    ihdr[8] = 8, ihdr[9] = 2, ihdr[10] = ihdr[11] = ihdr[12] = 0;
+    const struct {
+        const char *t;
+        const unsigned char *d;
+        uint32_t n;
+    } ch[3] = {{"IHDR", ihdr, 13}, {"IDAT", z, (uint32_t)zl}, {"IEND", NULL, 0}};
+    for (int i = 0; i < 3; i++) {
+        be = htonl(ch[i].n);
+        memcpy(out + o, &be, 4);
+        memcpy(out + o + 4, ch[i].t, 4);
+        if (ch[i].n)
+            memcpy(out + o + 8, ch[i].d, ch[i].n);
+        uLong crc = crc32(0, (const Bytef *)out + o + 4, 4 + ch[i].n);
+        be = htonl((uint32_t)crc);
+        memcpy(out + o + 8 + ch[i].n, &be, 4);
+        o += 12 + ch[i].n;
+    }
+    free(z);
+    *len = o;
+    return out;
+}
+
+/* Images in S3: the size comes from the header's bytes alone (one ranged
+ * GET), and the object is never fetched whole into a temporary copy when
+ * it is big: a ~20 MiB image gets its width and height, no thumbnail, and
+ * no full GET of its key; a small one still gets its thumbnail. */
+static void t_big_image_header_only(void **state)
+{
+    (void)state;
+    char pp[128], tok[512];
+    h_server *s = start(S3->secret_key, pp, sizeof pp);
+    int port = http_port(pp);
+    h_user_add(s, "alice", "pw-alice");
+    h_token(s, "alice", 3600, tok, sizeof tok);
+    size_t n;
+    unsigned char *img = noisy_png(2600, 2700, &n);
+    assert_true(n > (20u << 20));
+    char sha[65], got[65], thumb[80], logpat[128];
+    sha_hex(img, n, sha);
+    membuf r;
+    long code = call(port, "POST", "/v1/files?name=big.png", tok, img, n, NULL, &r);
+    if (code != 201)
+        fail_msg("upload: %ld %s", code, r.b ? (char *)r.b : "");
+    json_str((char *)r.b, "sha256", got, sizeof got);
+    json_str((char *)r.b, "thumbId", thumb, sizeof thumb);
+    assert_string_equal(got, sha);
+    assert_non_null(strstr((char *)r.b, "\"width\":2600"));
+    assert_non_null(strstr((char *)r.b, "\"height\":2700"));
+    assert_string_equal(thumb, "");
+    free(r.b);
+    free(img);
+    snprintf(logpat, sizeof logpat, "/sha256/%.2s/%s", sha, sha + 2);
+    assert_int_equal(h_s3_count(S3, "GET", logpat, 200), 0); /* never fetched whole */
+    assert_true(h_s3_count(S3, "GET", logpat, 206) >= 1);    /* its header: a range */
+    char *log = h_server_log(s);
+    assert_non_null(strstr(log, "not copied here whole"));
+    free(log);
+    /* a small image still gets its thumbnail */
+    img = noisy_png(640, 480, &n);
+    code = call(port, "POST", "/v1/files?name=small.png", tok, img, n, NULL, &r);
+    assert_int_equal(code, 201);
+    json_str((char *)r.b, "thumbId", thumb, sizeof thumb);
+    assert_int_equal(strlen(thumb), 64);
+    free(r.b);
+    free(img);
+    assert_int_equal(h_server_stop(s), 0);
+    h_server_free(s);
+    drop_port_dir(pp);
+}
+
 static void t_wrong_secret_refuses_start(void **state)
 {
     (void)state;
@@ -286,6 +384,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(t_upload_download, h_teardown),
+        cmocka_unit_test_teardown(t_big_image_header_only, h_teardown),
         cmocka_unit_test_teardown(t_wrong_secret_refuses_start, h_teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -14,7 +14,10 @@
 #include "h_ws.h"
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,6 +476,88 @@ static void test_stalled_upload_removed(void **st)
     h_server_stop_free(s);
 }
 
+/* Reads from fd until `want` appears (or 5 s pass / the connection ends). */
+static bool read_until(int fd, char *buf, size_t cap, const char *want)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    int64_t end = h_now_ms() + 5000;
+    while (n + 1 < cap && h_now_ms() < end) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t k = read(fd, buf + n, cap - 1 - n);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        buf[n] = 0;
+        if (strstr(buf, want))
+            return true;
+    }
+    return false;
+}
+
+/* A connection whose receive buffer is small: a download to it stays in
+ * progress while the test does not read. */
+static int small_rcvbuf_conn(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    int sz = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+/* A file transfer authenticated with a user's token does not hold one of
+ * its address's max_conns_per_ip slots (those are for connections that have
+ * not logged in): with a cap of 2, two downloads in progress from one
+ * address leave room for a third; two idle connections still fill it. */
+static void test_transfers_free_ip_slots(void **st)
+{
+    (void)st;
+    int port;
+    h_server *s = start(&port, "max_conns_per_ip = 2\nmax_file_size = 16777216\n");
+    static char out[16384];
+    size_t n = 12u << 20; /* more than the kernel buffers: the transfers stay in progress */
+    unsigned char *data = malloc(n);
+    assert_non_null(data);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (unsigned char)(i * 31 + (i >> 9));
+    assert_int_equal(upload(port, atok, "big.bin", data, n, out, sizeof(out)), 201);
+    char id[40];
+    json_str(body(out), "fileId", id, sizeof(id));
+    assert_int_equal(strlen(id), 32);
+    int dl[2];
+    char req[1024], buf[4096];
+    for (int i = 0; i < 2; i++) { /* two downloads, read no further than the head */
+        dl[i] = small_rcvbuf_conn(port);
+        int l = snprintf(req, sizeof(req),
+                         "GET /v1/files/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                         "%s\r\n\r\n",
+                         id, atok);
+        h_ws_send_all(dl[i], req, (size_t)l);
+        assert_true(read_until(dl[i], buf, sizeof(buf), "200 OK"));
+    }
+    char path[100], auth[400];
+    snprintf(path, sizeof(path), "/v1/files/%s", id);
+    bearer(atok, auth, sizeof(auth));
+    strncat(auth, "Range: bytes=0-9\r\n", sizeof(auth) - strlen(auth) - 1);
+    assert_int_equal(get(port, path, auth, out, sizeof(out)), 206);
+    /* connections that have not logged in still count */
+    int idle[2] = {h_ws_raw(port), h_ws_raw(port)};
+    usleep(300000);
+    int third = h_ws_raw(port);
+    assert_true(h_ws_closed_within(third, 5000));
+    close(third);
+    for (int i = 0; i < 2; i++)
+        close(dl[i]), close(idle[i]);
+    free(data);
+    h_server_stop_free(s);
+}
+
 /* One HTTP exchange over TLS (wss_listen): the answer until the close. */
 static size_t tls_exchange(int port, const void *req, size_t n, char *out, size_t cap)
 {
@@ -549,6 +634,7 @@ int main(void)
         cmocka_unit_test_teardown(test_image_thumbnail, h_teardown),
         cmocka_unit_test_teardown(test_cors, h_teardown),
         cmocka_unit_test_teardown(test_stalled_upload_removed, h_teardown),
+        cmocka_unit_test_teardown(test_transfers_free_ip_slots, h_teardown),
         cmocka_unit_test_teardown(test_wss, h_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -171,3 +171,8 @@ int pg_file_sha_used(omtp_db *db, const char *sha, bool *yes)
 {
     return pg_has_row(PGD(db), PG_FILE_SHA_USED, sha, NULL, yes);
 }
+
+int pg_file_ref_member(omtp_db *db, const char *fileId, const char *userId, bool *yes)
+{
+    return pg_has_row(PGD(db), PG_FILE_REF_MEMBER, fileId, userId, yes);
+}

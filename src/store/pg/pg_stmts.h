@@ -384,6 +384,9 @@
                        "ORDER BY created_ms LIMIT $2")                                             \
     X(PG_FILE_DEL_REFS, "DELETE FROM file_refs WHERE file_id = $1")                                \
     X(PG_FILE_DEL, "DELETE FROM files WHERE file_id = $1")                                         \
+    X(PG_FILE_REF_MEMBER, "SELECT 1 WHERE EXISTS (SELECT 1 FROM file_refs r JOIN members m "       \
+                          "ON m.session_id = r.session_id AND m.user_id = $2 "                     \
+                          "WHERE r.file_id = $1)")                                                 \
     X(PG_FILE_SHA_USED, "SELECT 1 WHERE EXISTS (SELECT 1 FROM files WHERE sha256 = $1) "           \
                         "OR EXISTS (SELECT 1 FROM files WHERE thumb = $1 AND thumb <> '')")
 

@@ -167,3 +167,8 @@ int sq_file_sha_used(omtp_db *db, const char *sha, bool *yes)
 {
     return sq_has_row(SQ(db), SQ_FILE_SHA_USED, sha, NULL, yes, "file_sha_used");
 }
+
+int sq_file_ref_member(omtp_db *db, const char *fileId, const char *userId, bool *yes)
+{
+    return sq_has_row(SQ(db), SQ_FILE_REF_MEMBER, fileId, userId, yes, "file_ref_member");
+}
