@@ -977,12 +977,15 @@ static void log_append(send_job *j, int64_t *last)
     j->m.flags &= OMTP_F_HIGHPRJ | OMTP_F_COUNTER;
     dedupwin_commit(omtp_msgpath_dedup(p), slot, &j->m, j->print, lsn, omtp_now_ms());
     msgcache_add(omtp_msgpath_recent(p), &j->m); /* message control's checks */
-    /* numbered: the sender's next send to this session may go (resumed
-     * from here when it waits: its seqId follows this one's) */
-    sendorder_leave(omtp_msgpath_order(p), &j->ot);
-    send_stored(j, 0); /* in the log (handed to the OS): push */
+    send_stored(j, 0);                           /* in the log (handed to the OS): push */
     j->mw.lsn = lsn;
-    omtp_msgpath_wait(p, &j->mw);
+    if (!omtp_msgpath_wait(p, &j->mw))
+        return; /* answered at once (the log failed): j is gone, and left the order */
+    /* numbered, pushed, its ack queued: the sender's next send to this
+     * session may go (resumed from here when it waits). Its seqId, push and
+     * ack follow this one's; leaving earlier let a waiting send push and
+     * ack first. */
+    sendorder_leave(omtp_msgpath_order(p), &j->ot);
 }
 
 /* The backlog is within its bounds again (or the wait is over). */

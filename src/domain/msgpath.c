@@ -663,15 +663,15 @@ static int append_rec(msgpath *p, uint8_t type, const tars_buf *b, const char *w
     return 0;
 }
 
-void omtp_msgpath_wait(msgpath *p, msgpath_waiter *w)
+bool omtp_msgpath_wait(msgpath *p, msgpath_waiter *w)
 {
     if (p->sync_status) {
         w->synced(w, p->sync_status);
-        return;
+        return false;
     }
     if (w->lsn <= omtp_msglog_synced(p->log) && !p->wh) {
         w->synced(w, 0);
-        return;
+        return false;
     }
     w->next = NULL;
     if (p->wt)
@@ -679,6 +679,7 @@ void omtp_msgpath_wait(msgpath *p, msgpath_waiter *w)
     else
         p->wh = w;
     p->wt = w;
+    return true;
 }
 
 static void on_synced(void *arg, uint64_t lsn, int status)

@@ -100,8 +100,9 @@ typedef struct msgpath_room {
  * records are queued for the apply at once whenever the bound is hit. */
 int omtp_msgpath_room(msgpath *p, msgpath_room *r, const char **why);
 /* Calls w->synced once everything up to w->lsn is durable (from inside the
- * call when it already is). */
-void omtp_msgpath_wait(msgpath *p, msgpath_waiter *w);
+ * call when it already is, or the log failed: then returns false, and w's
+ * owner may be gone; true: queued, called back in lsn order later). */
+bool omtp_msgpath_wait(msgpath *p, msgpath_waiter *w);
 
 /* The store side of one record (implemented by domain/msg.c): the message
  * row (omtp_db_msg_apply), and only if it was not stored before, its

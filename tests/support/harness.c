@@ -169,7 +169,7 @@ h_server *h_server_start(const char *conf, const char *const *args)
         fputs(conf, f);
     /* a fixture parameter: the same test on another path (tests/
      * CMakeLists.txt runs some tests again with H_EXTRA_CONF =
-     * "message_log = true"); last, so it wins over the test's own lines */
+     * "message_log = false"); last, so it wins over the test's own lines */
     const char *extra = getenv("H_EXTRA_CONF");
     if (extra && *extra)
         fprintf(f, "\n%s\n", extra);

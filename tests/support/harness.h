@@ -61,7 +61,7 @@ typedef struct h_server {
  */
 /* H_EXTRA_CONF (environment), when set, is appended to every server's
  * configuration after `conf`: runs a test again on another path (e.g.
- * "message_log = true", tests/CMakeLists.txt). */
+ * "message_log = false", tests/CMakeLists.txt). */
 h_server *h_server_start(const char *conf, const char *const *args);
 /* Starts it again on the same data directory and config (after stop/kill). */
 void h_server_restart(h_server *s);
