@@ -104,10 +104,9 @@ static const struct setting settings[] = {
     U(log_sync_delay_us, "message log fsync pacing: an idle log waits up to this many us for "
                          "more messages to share one fdatasync (acks only; 0 = sync at once, "
                          "at most 100000)"),
-    B(message_log,
-      "SQLite: append each message to the message log (DATA_DIR/log), push, ack "
-      "after its fdatasync, store it in the tables behind (false = one store "
-      "transaction per message, the default for now: docs/storage.md); PostgreSQL: ignored"),
+    B(message_log, "SQLite: append each message to the message log (DATA_DIR/log), push, ack "
+                   "after its fdatasync, store it in the tables behind (false = one store "
+                   "transaction per message: docs/storage.md); PostgreSQL: ignored"),
     U(apply_batch, "message log: most records one apply transaction stores (0 = 512)"),
     U(apply_delay_ms, "message log: apply a partial batch after this many ms"),
     U(apply_pending_max, "message log: bytes not yet applied to the store above which sends "
@@ -229,7 +228,7 @@ void omtp_config_defaults(omtp_config *c)
     c->hp_retention_days = 30;
     c->hp_prune_interval_s = 600;
     c->shutdown_timeout_s = 10;
-    c->message_log = false;
+    c->message_log = true;
     c->apply_batch = 512;
     c->apply_delay_ms = 5;
     c->apply_pending_max = 64u << 20;
