@@ -136,10 +136,14 @@ static int session_attrs_after(omtp_db *db, const char *user, const omtp_Session
     free(before);
     json_t *v = json_stringn(in->attrValue.data ? in->attrValue.data : "", in->attrValue.len);
     char *text = NULL;
-    if (o && v && json_object_set_new(o, in->attrName.data, v) == 0)
-        text = json_dumps(o, JSON_COMPACT);
-    else
-        json_decref(v); /* not UTF-8 (or no memory): count the worst case */
+    if (o && v) {
+        /* json_object_set_new takes v even when it fails (a name that is
+         * not UTF-8): never release it again here */
+        if (json_object_set_new(o, in->attrName.data, v) == 0)
+            text = json_dumps(o, JSON_COMPACT);
+    } else {
+        json_decref(v); /* no memory (or not UTF-8): count the worst case */
+    }
     json_decref(o);
     *len = text ? strlen(text) : bound;
     free(text);

@@ -188,6 +188,15 @@ static void test_session_attributes(void **st)
     /* the limit is per user: bob's object of the same session is his own */
     memset(big, 'y', 4000);
     assert_int_equal(sess_set(f, "bob", sc, "a", big).res.code, 0);
+
+    /* a name or value that is not UTF-8 is answered, never a double free
+     * (found by tests/scripts/fuzz_server.sh under ASan) */
+    const char *odd[][2] = {{"\xff\xfe", "1"}, {"pin", "\xff"}, {"\xc3", "\xff"}};
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        int code = sess_set(f, "alice", sc, odd[i][0], odd[i][1]).res.code;
+        assert_true(code == 0 || code == OMTP_EC_PARAM);
+    }
+    assert_int_equal(sess_set(f, "alice", sc, "pin", "2").res.code, 0); /* still served */
 }
 
 static got info_get(dom_fixture *f, const char *user, const char *const *ids)
